@@ -1,0 +1,52 @@
+/*  =========================================================================
+    ca_envelope - reading and writing the wire envelope (Request/Response)
+
+    The gateway routes a request by its kind without decoding it: it walks
+    the top level of the protobuf encoding once, picking out the request id
+    (field 1) and the field number of the `body` oneof member. The owning
+    store actor then does the full decode on its own thread. This keeps the
+    single gateway thread cheap (no allocation, no copy of large bodies) and
+    spreads decoding across the store workers, which is how cairn uses every
+    core under load.
+
+    The peek checks the top-level structure strictly (known wire types,
+    lengths inside the frame, field 1 a varint, body fields length-delimited);
+    anything it accepts may still fail the full decode, which the store
+    answers as INVALID with the same id.
+    ========================================================================= */
+
+#ifndef CA_ENVELOPE_H_INCLUDED
+#define CA_ENVELOPE_H_INCLUDED
+
+#include "ca_status.h"
+#include "cairn.pb-c.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t id;         //  request id, 0 when absent
+    uint32_t body_field; //  field number of the body member, 0 when absent
+} ca_envelope_t;
+
+//  Peeks a Request frame. Returns true when the top level is well formed;
+//  otherwise false with *error naming the fault (a static string). env->id
+//  is filled as far as it could be read, so errors can still echo it.
+bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *env,
+                              const char **error);
+
+//  Status of a packed Response (field 2); CA_INTERNAL when unreadable.
+ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size);
+
+//  Packs a Response into a new frame. Caller owns the frame.
+zframe_t *ca_response_frame(const Cairn__Response *response);
+
+//  Packs an error Response (no body) with a printf-style message.
+zframe_t *ca_error_frame(uint64_t id, ca_status_t status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void ca_envelope_test(bool verbose);
+
+#endif

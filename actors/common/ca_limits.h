@@ -1,0 +1,61 @@
+/*  =========================================================================
+    ca_limits - endpoints, limits and defaults of cairn, in one place
+
+    Every number a user might ask about ("how big may a frame be?", "how many
+    writes go in one transaction?") is defined here, not scattered through
+    the actors. The defaults are the values a node gets with no config; the
+    README's config table lists the same values.
+    ========================================================================= */
+
+#ifndef CA_LIMITS_H_INCLUDED
+#define CA_LIMITS_H_INCLUDED
+
+#ifndef CAIRN_VERSION
+#define CAIRN_VERSION "0.0.0-dev"
+#endif
+
+//  Wire API version, bumped when a request kind is added.
+#define CA_API_VERSION 1
+
+//  ---- defaults (overridable by flags, CAIRN_* environment, config file) ----
+#define CA_DEFAULT_DATA_DIR        "./cairn-data"
+#define CA_DEFAULT_CLIENT_ENDPOINT "tcp://127.0.0.1:7401"
+#define CA_DEFAULT_LOG_LEVEL       "info"
+#define CA_DEFAULT_SYNCHRONOUS     "normal"
+#define CA_DEFAULT_MAX_FRAME_BYTES (64LL * 1024 * 1024)
+#define CA_DEFAULT_WRITER_BATCH    1000  //  writes per group commit
+#define CA_DEFAULT_QUEUE_MAX       2000  //  requests queued per store pool
+#define CA_DEFAULT_WORKERS         2     //  instances per store pool
+#define CA_DEFAULT_DRAIN_MS        10000 // shutdown: wait this long for answers
+#define CA_DEFAULT_MAX_DB_BYTES    0     // 0 = no cap on the database size
+
+//  ---- hard limits ----------------------------------------------------------
+#define CA_MAX_WORKERS               64
+#define CA_MAX_WRITER_BATCH          100000
+#define CA_MAX_QUEUE                 1000000
+#define CA_MAX_PING_PAYLOAD          1024
+#define CA_CONFIG_KEY_MAX            256
+#define CA_CONFIG_VALUE_MAX          (64 * 1024)
+#define CA_HASH_BYTES                32
+#define CA_WRITER_MAX_CONTEXT_FRAMES 8
+//  Statements kept prepared per connection before the least used is dropped.
+#define CA_STMT_CACHE_MAX 256
+//  Highest field number of Request.body the gateway routes.
+#define CA_MAX_BODY_FIELD 4096
+//  Client socket send queue: answers for slow readers beyond this are dropped.
+#define CA_CLIENT_SNDHWM 100000
+//  Messages an actor takes from one socket before looking at the others.
+#define CA_SERVE_BURST 64
+//  Readers wait this long for a WAL checkpoint before answering BUSY.
+#define CA_READ_BUSY_TIMEOUT_MS 5000
+
+//  ---- inproc endpoints ------------------------------------------------------
+#define CA_WRITER_ENDPOINT "inproc://cairn-writer"
+//  A store worker binds "inproc://cairn-store-<name>-<index>".
+#define CA_STORE_ENDPOINT_FMT "inproc://cairn-store-%s-%u"
+
+//  ---- data dir layout --------------------------------------------------------
+#define CA_DB_FILE   "cairn.db"
+#define CA_LOCK_FILE "cairnd.lock"
+
+#endif

@@ -1,0 +1,341 @@
+/*  =========================================================================
+    ca_sql - one SQLite connection with its prepared-statement cache, and
+    the builder stores use to describe a write for the writer actor
+    ========================================================================= */
+
+#include "ca_log.h"
+#include "ca_sql.h"
+#include "ca_limits.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+struct _ca_sql_t {
+    sqlite3 *db;
+    zhashx_t *statements; //  SQL text -> sqlite3_stmt *
+};
+
+static void s_finalize(void **item) {
+    sqlite3_finalize((sqlite3_stmt *)*item);
+    *item = NULL;
+}
+
+ca_sql_t *ca_sql_open(const char *path, ca_sql_mode_t mode, const char *vfs, char **error) {
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (mode == CA_SQL_READ_ONLY ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, flags, vfs);
+    if (rc != SQLITE_OK) {
+        *error = zsys_sprintf("cannot open database %s: %s", path,
+                              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, CA_READ_BUSY_TIMEOUT_MS);
+    ca_sql_t *self = (ca_sql_t *)zmalloc(sizeof(ca_sql_t));
+    self->db = db;
+    self->statements = zhashx_new();
+    zhashx_set_destructor(self->statements, s_finalize);
+    return self;
+}
+
+void ca_sql_destroy(ca_sql_t **self_p) {
+    assert(self_p);
+    ca_sql_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy(&self->statements);
+    int rc = sqlite3_close(self->db);
+    if (rc != SQLITE_OK)
+        ca_log_error("sqlite close failed: %s", sqlite3_errstr(rc));
+    free(self);
+    *self_p = NULL;
+}
+
+sqlite3 *ca_sql_handle(ca_sql_t *self) {
+    return self->db;
+}
+
+sqlite3_stmt *ca_sql_prepare(ca_sql_t *self, const char *sql) {
+    sqlite3_stmt *stmt = (sqlite3_stmt *)zhashx_lookup(self->statements, sql);
+    if (stmt) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        return stmt;
+    }
+    if (sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
+        SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return NULL;
+    }
+    //  Stores use a fixed set of statements, so the bound is only hit if a
+    //  caller builds SQL dynamically; starting over keeps memory flat.
+    if (zhashx_size(self->statements) >= CA_STMT_CACHE_MAX)
+        zhashx_purge(self->statements);
+    zhashx_insert(self->statements, sql, stmt);
+    return stmt;
+}
+
+int ca_sql_exec(ca_sql_t *self, const char *sql) {
+    return sqlite3_exec(self->db, sql, NULL, NULL, NULL);
+}
+
+bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t size) {
+    sqlite3_stmt *stmt = ca_sql_prepare(self, pragma);
+    if (!stmt || sqlite3_step(stmt) != SQLITE_ROW)
+        return false;
+    const unsigned char *text = sqlite3_column_text(stmt, 0);
+    snprintf(value, size, "%s", text ? (const char *)text : "");
+    sqlite3_reset(stmt);
+    return true;
+}
+
+int ca_sql_bind_value(sqlite3_stmt *stmt, int index, const Cairn__Internal__SqlValue *value) {
+    switch (value->kind_case) {
+        case CAIRN__INTERNAL__SQL_VALUE__KIND_INTEGER:
+            return sqlite3_bind_int64(stmt, index, value->integer);
+        case CAIRN__INTERNAL__SQL_VALUE__KIND_REAL:
+            return sqlite3_bind_double(stmt, index, value->real);
+        case CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT:
+            return sqlite3_bind_text(stmt, index, value->text, -1, SQLITE_TRANSIENT);
+        case CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB:
+            //  A zero-length blob must stay a blob, not become NULL.
+            return sqlite3_bind_blob(stmt, index, value->blob.len ? value->blob.data : (void *)"",
+                                     (int)value->blob.len, SQLITE_TRANSIENT);
+        default:
+            return sqlite3_bind_null(stmt, index);
+    }
+}
+
+Cairn__Internal__SqlValue *ca_sql_column_value(sqlite3_stmt *stmt, int column) {
+    Cairn__Internal__SqlValue *value =
+        (Cairn__Internal__SqlValue *)zmalloc(sizeof(Cairn__Internal__SqlValue));
+    cairn__internal__sql_value__init(value);
+    switch (sqlite3_column_type(stmt, column)) {
+        case SQLITE_INTEGER:
+            value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_INTEGER;
+            value->integer = sqlite3_column_int64(stmt, column);
+            break;
+        case SQLITE_FLOAT:
+            value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_REAL;
+            value->real = sqlite3_column_double(stmt, column);
+            break;
+        case SQLITE_TEXT:
+            value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT;
+            value->text = strdup((const char *)sqlite3_column_text(stmt, column));
+            break;
+        case SQLITE_BLOB: {
+            value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB;
+            size_t size = (size_t)sqlite3_column_bytes(stmt, column);
+            value->blob.len = size;
+            value->blob.data = (uint8_t *)malloc(size ? size : 1);
+            assert(value->blob.data);
+            if (size)
+                memcpy(value->blob.data, sqlite3_column_blob(stmt, column), size);
+            break;
+        }
+        default:
+            value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_NULL;
+            value->null = true;
+            break;
+    }
+    return value;
+}
+
+void ca_sql_value_free(Cairn__Internal__SqlValue *value) {
+    if (!value)
+        return;
+    if (value->kind_case == CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT)
+        free(value->text);
+    else if (value->kind_case == CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB)
+        free(value->blob.data);
+    free(value);
+}
+
+//  ---- write builder -----------------------------------------------------------
+
+struct _ca_write_t {
+    Cairn__Internal__Statement **statements;
+    size_t count;
+    size_t capacity;
+    bool durable;
+};
+
+ca_write_t *ca_write_new(void) {
+    return (ca_write_t *)zmalloc(sizeof(ca_write_t));
+}
+
+void ca_write_destroy(ca_write_t **self_p) {
+    assert(self_p);
+    ca_write_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++) {
+        Cairn__Internal__Statement *statement = self->statements[i];
+        for (size_t p = 0; p < statement->n_params; p++)
+            free(statement->params[p]);
+        free(statement->params);
+        free(statement);
+    }
+    free(self->statements);
+    free(self);
+    *self_p = NULL;
+}
+
+void ca_write_statement(ca_write_t *self, const char *sql, Cairn__Internal__Expect expect,
+                        ca_status_t fail_status, const char *fail_message) {
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity ? self->capacity * 2 : 4;
+        self->statements = (Cairn__Internal__Statement **)realloc(
+            self->statements, self->capacity * sizeof(Cairn__Internal__Statement *));
+        assert(self->statements);
+    }
+    Cairn__Internal__Statement *statement =
+        (Cairn__Internal__Statement *)zmalloc(sizeof(Cairn__Internal__Statement));
+    cairn__internal__statement__init(statement);
+    statement->sql = (char *)sql;
+    statement->expect = expect;
+    statement->fail_status = fail_status;
+    statement->fail_message = (char *)(fail_message ? fail_message : "");
+    self->statements[self->count++] = statement;
+}
+
+void ca_write_want_rows(ca_write_t *self) {
+    assert(self->count);
+    self->statements[self->count - 1]->want_rows = true;
+}
+
+static Cairn__Internal__SqlValue *s_next_param(ca_write_t *self) {
+    assert(self->count); //  ca_write_statement first
+    Cairn__Internal__Statement *statement = self->statements[self->count - 1];
+    statement->params = (Cairn__Internal__SqlValue **)realloc(
+        statement->params, (statement->n_params + 1) * sizeof(Cairn__Internal__SqlValue *));
+    assert(statement->params);
+    Cairn__Internal__SqlValue *value =
+        (Cairn__Internal__SqlValue *)zmalloc(sizeof(Cairn__Internal__SqlValue));
+    cairn__internal__sql_value__init(value);
+    statement->params[statement->n_params++] = value;
+    return value;
+}
+
+void ca_write_text(ca_write_t *self, const char *text) {
+    Cairn__Internal__SqlValue *value = s_next_param(self);
+    value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT;
+    value->text = (char *)text;
+}
+
+void ca_write_blob(ca_write_t *self, const void *data, size_t size) {
+    Cairn__Internal__SqlValue *value = s_next_param(self);
+    value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB;
+    value->blob.data = (uint8_t *)data;
+    value->blob.len = size;
+}
+
+void ca_write_int(ca_write_t *self, int64_t integer) {
+    Cairn__Internal__SqlValue *value = s_next_param(self);
+    value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_INTEGER;
+    value->integer = integer;
+}
+
+void ca_write_real(ca_write_t *self, double real) {
+    Cairn__Internal__SqlValue *value = s_next_param(self);
+    value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_REAL;
+    value->real = real;
+}
+
+void ca_write_null(ca_write_t *self) {
+    Cairn__Internal__SqlValue *value = s_next_param(self);
+    value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_NULL;
+    value->null = true;
+}
+
+void ca_write_durable(ca_write_t *self) {
+    self->durable = true;
+}
+
+zframe_t *ca_write_frame(ca_write_t *self) {
+    Cairn__Internal__WriteRequest write = CAIRN__INTERNAL__WRITE_REQUEST__INIT;
+    write.statements = self->statements;
+    write.n_statements = self->count;
+    write.durable = self->durable;
+    Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
+    request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE;
+    request.write = &write;
+    zframe_t *frame = zframe_new(NULL, cairn__internal__writer_request__get_packed_size(&request));
+    cairn__internal__writer_request__pack(&request, zframe_data(frame));
+    return frame;
+}
+
+//  ---- self-test -------------------------------------------------------------
+
+void ca_sql_test(bool verbose) {
+    if (verbose)
+        printf(" * ca_sql: ");
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(":memory:", CA_SQL_READ_WRITE, NULL, &error);
+    assert(sql && !error);
+    assert(ca_sql_exec(sql, "CREATE TABLE t (v)") == SQLITE_OK);
+    sqlite3_stmt *insert = ca_sql_prepare(sql, "INSERT INTO t VALUES (?1)");
+    assert(insert);
+    assert(ca_sql_prepare(sql, "INSERT INTO t VALUES (?1)") == insert); //  cached
+    assert(ca_sql_prepare(sql, "NOT SQL") == NULL);
+
+    //  Each kind of value binds and reads back as itself.
+    Cairn__Internal__SqlValue in = CAIRN__INTERNAL__SQL_VALUE__INIT;
+    in.kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB; //  empty blob stays a blob
+    assert(ca_sql_bind_value(insert, 1, &in) == SQLITE_OK);
+    assert(sqlite3_step(insert) == SQLITE_DONE);
+    sqlite3_stmt *select = ca_sql_prepare(sql, "SELECT v FROM t");
+    assert(sqlite3_step(select) == SQLITE_ROW);
+    Cairn__Internal__SqlValue *out = ca_sql_column_value(select, 0);
+    assert(out->kind_case == CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB && out->blob.len == 0);
+    ca_sql_value_free(out);
+    sqlite3_reset(select);
+
+    char text[32];
+    assert(ca_sql_pragma_text(sql, "PRAGMA journal_mode", text, sizeof text));
+    assert(streq(text, "memory"));
+
+    //  Statement cache stays bounded.
+    for (int i = 0; i < CA_STMT_CACHE_MAX + 10; i++) {
+        char *query = zsys_sprintf("SELECT %d", i);
+        //  The cache keys on the text; it keeps its own copy of the key.
+        assert(ca_sql_prepare(sql, query));
+        zstr_free(&query);
+    }
+    ca_sql_destroy(&sql);
+    ca_sql_destroy(&sql); //  safe twice
+
+    //  The builder packs statements and values the writer can decode.
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "INSERT INTO t VALUES (?1, ?2)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_CONFLICT, "already there");
+    ca_write_text(write, "k");
+    ca_write_blob(write, "v", 1);
+    ca_write_statement(write, "SELECT 1", CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_want_rows(write);
+    ca_write_int(write, -5);
+    ca_write_real(write, 1.5);
+    ca_write_null(write);
+    ca_write_durable(write);
+    zframe_t *frame = ca_write_frame(write);
+    ca_write_destroy(&write);
+    ca_write_destroy(&write);
+    Cairn__Internal__WriterRequest *request =
+        cairn__internal__writer_request__unpack(NULL, zframe_size(frame), zframe_data(frame));
+    assert(request && request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
+    assert(request->write->durable && request->write->n_statements == 2);
+    assert(request->write->statements[0]->n_params == 2);
+    assert(request->write->statements[0]->fail_status == CA_CONFLICT);
+    assert(request->write->statements[1]->want_rows);
+    assert(request->write->statements[1]->params[0]->integer == -5);
+    assert(request->write->statements[1]->params[2]->kind_case ==
+           CAIRN__INTERNAL__SQL_VALUE__KIND_NULL);
+    cairn__internal__writer_request__free_unpacked(request, NULL);
+    zframe_destroy(&frame);
+    if (verbose)
+        printf("OK\n");
+}

@@ -1,0 +1,346 @@
+/*  =========================================================================
+    ca_store - the actor loop every store shares, driven by a table
+
+    One instance per worker: a ROUTER the gateway(s) connect to, a DEALER to
+    the writer, a read-only SQLite connection, and the store's handler table.
+    The loop never blocks on anything but its poller: reads are answered from
+    the read connection, writes are handed to the writer and finished when
+    its answer comes back, so a worker keeps serving reads while its writes
+    wait for their group commit.
+    ========================================================================= */
+
+#include "ca_log.h"
+#include "ca_store.h"
+#include "ca_envelope.h"
+#include "ca_limits.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <string.h>
+
+struct _ca_store_t {
+    zsock_t *pipe;
+    zsock_t *router; //  requests from gateways
+    zsock_t *writer; //  DEALER to the writer actor
+    zpoller_t *poller;
+    bool terminated;
+    const ca_store_def_t *def;
+    unsigned index;
+    char *db_path;
+    char *vfs;
+    char *writer_endpoint;
+    size_t queue_max;
+    ca_sql_t *sql;
+    const ca_handler_t *by_body[CA_MAX_BODY_FIELD + 1];
+    //  context of the request being handled (for ca_store_write)
+    zframe_t *gateway_id;
+    zframe_t *client_id;
+    zframe_t *request_frame;
+};
+
+struct _ca_reply_t {
+    Cairn__Response response;
+    zlist_t *allocations; //  freed after the response is sent
+    bool pending;         //  a write was started: answer later
+};
+
+//  ---- replies ------------------------------------------------------------------
+
+static void s_reply_init(ca_reply_t *reply, uint64_t id) {
+    cairn__response__init(&reply->response);
+    reply->response.id = id;
+    reply->allocations = zlist_new();
+    reply->pending = false;
+}
+
+static void s_reply_clear(ca_reply_t *reply) {
+    void *block;
+    while ((block = zlist_pop(reply->allocations)))
+        free(block);
+    zlist_destroy(&reply->allocations);
+}
+
+void *ca_reply_alloc(ca_reply_t *reply, size_t size) {
+    void *block = zmalloc(size ? size : 1);
+    zlist_append(reply->allocations, block);
+    return block;
+}
+
+char *ca_reply_strdup(ca_reply_t *reply, const char *text) {
+    return (char *)ca_reply_memdup(reply, text, strlen(text) + 1);
+}
+
+void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size) {
+    void *block = ca_reply_alloc(reply, size);
+    if (size)
+        memcpy(block, data, size);
+    return block;
+}
+
+Cairn__Response *ca_reply_response(ca_reply_t *reply) {
+    return &reply->response;
+}
+
+void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, ...) {
+    char message[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    reply->response.status = (Cairn__Status)status;
+    reply->response.error = ca_reply_strdup(reply, message);
+    reply->response.body_case = CAIRN__RESPONSE__BODY__NOT_SET;
+}
+
+//  ---- sockets ------------------------------------------------------------------
+
+int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count) {
+    void *handle = zsock_resolve(socket);
+    for (size_t i = 0; i < count; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < count ? ZMQ_SNDMORE : 0);
+        //  Once the first part is queued the rest always is (ZeroMQ delivers
+        //  multipart messages whole), so only the first can meet EAGAIN.
+        if (zmq_send(handle, zframe_data(frames[i]), zframe_size(frames[i]), flags) == -1) {
+            assert(i == 0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+char *ca_store_endpoint(const char *name, unsigned index) {
+    return zsys_sprintf(CA_STORE_ENDPOINT_FMT, name, index);
+}
+
+ca_sql_t *ca_store_sql(ca_store_t *store) {
+    return store->sql;
+}
+
+//  Sends the answer for the current request context.
+static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                         ca_reply_t *reply) {
+    zframe_t *response = ca_response_frame(&reply->response);
+    zframe_t *frames[] = {gateway_id, client_id, response};
+    //  The gateway always drains its store sockets; if its queue is full it
+    //  is gone or wedged, and the answer cannot be delivered anyway.
+    if (ca_send_frames(self->router, frames, 3) != 0)
+        ca_log_warning("%s[%u]: answer dropped, gateway queue full", self->def->name, self->index);
+    zframe_destroy(&response);
+}
+
+void ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
+    zframe_t *body = ca_write_frame(*write_p);
+    ca_write_destroy(write_p);
+    zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, body};
+    if (ca_send_frames(store->writer, frames, 4) == 0)
+        reply->pending = true;
+    else
+        ca_reply_error(reply, CA_BUSY, "the writer's queue is full; retry shortly");
+    zframe_destroy(&body);
+}
+
+//  ---- requests -----------------------------------------------------------------
+
+static uint64_t s_peek_id(zframe_t *request_frame) {
+    ca_envelope_t env;
+    const char *error;
+    ca_envelope_peek_request(zframe_data(request_frame), zframe_size(request_frame), &env, &error);
+    return env.id;
+}
+
+static const ca_handler_t *s_handler_for(ca_store_t *self, const Cairn__Request *request) {
+    unsigned body = (unsigned)request->body_case;
+    return body <= CA_MAX_BODY_FIELD ? self->by_body[body] : NULL;
+}
+
+static void s_handle_request(ca_store_t *self) {
+    zmsg_t *msg = zmsg_recv(self->router);
+    if (!msg)
+        return;
+    if (zmsg_size(msg) != 3) {
+        ca_log_error("%s[%u]: dropped a message of %zu frames from the gateway", self->def->name,
+                     self->index, zmsg_size(msg));
+        zmsg_destroy(&msg);
+        return;
+    }
+    self->gateway_id = zmsg_first(msg);
+    self->client_id = zmsg_next(msg);
+    self->request_frame = zmsg_next(msg);
+    Cairn__Request *request = cairn__request__unpack(NULL, zframe_size(self->request_frame),
+                                                     zframe_data(self->request_frame));
+    ca_reply_t reply;
+    s_reply_init(&reply, request ? request->id : s_peek_id(self->request_frame));
+    const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
+    if (!request)
+        ca_reply_error(&reply, CA_INVALID,
+                       "the request is not a valid protobuf cairn.Request; check that the "
+                       "client uses schemas/cairn.proto of this node's version");
+    else if (!handler)
+        ca_reply_error(&reply, CA_INVALID, "the %s store does not serve request kind %d",
+                       self->def->name, (int)request->body_case);
+    else
+        handler->handle(self, request, &reply);
+    if (!reply.pending)
+        s_send_reply(self, self->gateway_id, self->client_id, &reply);
+    s_reply_clear(&reply);
+    if (request)
+        cairn__request__free_unpacked(request, NULL);
+    self->gateway_id = self->client_id = self->request_frame = NULL;
+    zmsg_destroy(&msg);
+}
+
+//  The writer answered one of our writes: finish the client's request.
+static void s_handle_write_done(ca_store_t *self) {
+    zmsg_t *msg = zmsg_recv(self->writer);
+    if (!msg)
+        return;
+    if (zmsg_size(msg) != 4) {
+        ca_log_error("%s[%u]: dropped a writer answer of %zu frames", self->def->name, self->index,
+                     zmsg_size(msg));
+        zmsg_destroy(&msg);
+        return;
+    }
+    zframe_t *gateway_id = zmsg_first(msg);
+    zframe_t *client_id = zmsg_next(msg);
+    zframe_t *request_frame = zmsg_next(msg);
+    zframe_t *answer = zmsg_next(msg);
+    //  The request was decoded and accepted before the write was sent.
+    Cairn__Request *request =
+        cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
+    Cairn__Internal__WriterResponse *response =
+        cairn__internal__writer_response__unpack(NULL, zframe_size(answer), zframe_data(answer));
+    assert(request);
+    ca_reply_t reply;
+    s_reply_init(&reply, request->id);
+    const ca_handler_t *handler = s_handler_for(self, request);
+    if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
+        ca_reply_error(&reply, CA_INTERNAL, "the writer's answer was unreadable; retry");
+    else if (response->write->status != CA_OK)
+        ca_reply_error(&reply, (ca_status_t)response->write->status, "%s", response->write->error);
+    else if (handler && handler->done)
+        handler->done(self, request, response->write, &reply);
+    s_send_reply(self, gateway_id, client_id, &reply);
+    s_reply_clear(&reply);
+    cairn__request__free_unpacked(request, NULL);
+    if (response)
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+    zmsg_destroy(&msg);
+}
+
+//  ---- lifecycle ------------------------------------------------------------------
+
+int ca_actor_start(zactor_t *actor, char **error) {
+    zstr_send(actor, "START");
+    int status = -1;
+    char *message = NULL;
+    if (zsock_recv(actor, "is", &status, &message) != 0) {
+        *error = strdup("the actor stopped before it answered START");
+        return -1;
+    }
+    if (status != 0) {
+        *error = message;
+        return -1;
+    }
+    zstr_free(&message);
+    return 0;
+}
+
+void ca_actor_reply_start(zsock_t *pipe, const char *error) {
+    zsock_send(pipe, "is", error ? -1 : 0, error ? error : "");
+}
+
+static char *s_start(ca_store_t *self) {
+    char *error = NULL;
+    self->sql = ca_sql_open(self->db_path, CA_SQL_READ_ONLY, self->vfs, &error);
+    if (!self->sql)
+        return error;
+    char *endpoint = ca_store_endpoint(self->def->name, self->index);
+    self->router = zsock_new(ZMQ_ROUTER);
+    zsock_set_rcvhwm(self->router, (int)self->queue_max);
+    zsock_set_sndhwm(self->router, (int)self->queue_max);
+    if (zsock_bind(self->router, "%s", endpoint) != 0)
+        error = zsys_sprintf("store %s cannot bind %s", self->def->name, endpoint);
+    zstr_free(&endpoint);
+    if (error)
+        return error;
+    self->writer = zsock_new(ZMQ_DEALER);
+    zsock_set_sndhwm(self->writer, (int)self->queue_max);
+    zsock_set_rcvhwm(self->writer, 0); //  answers to our own writes: bounded by them
+    if (zsock_connect(self->writer, "%s", self->writer_endpoint) != 0)
+        return zsys_sprintf("store %s cannot reach the writer at %s", self->def->name,
+                            self->writer_endpoint);
+    zpoller_add(self->poller, self->router);
+    zpoller_add(self->poller, self->writer);
+    return NULL;
+}
+
+static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
+    ca_store_t *self = (ca_store_t *)zmalloc(sizeof(ca_store_t));
+    self->pipe = pipe;
+    self->def = args->def;
+    self->index = args->index;
+    self->db_path = strdup(args->db_path);
+    self->vfs = args->vfs ? strdup(args->vfs) : NULL;
+    self->writer_endpoint =
+        strdup(args->writer_endpoint ? args->writer_endpoint : CA_WRITER_ENDPOINT);
+    self->queue_max = args->queue_max ? args->queue_max : CA_DEFAULT_QUEUE_MAX;
+    for (size_t i = 0; i < self->def->handler_count; i++) {
+        const ca_handler_t *handler = &self->def->handlers[i];
+        assert((unsigned)handler->body <= CA_MAX_BODY_FIELD);
+        self->by_body[handler->body] = handler;
+    }
+    self->poller = zpoller_new(pipe, NULL);
+    return self;
+}
+
+static void s_self_destroy(ca_store_t **self_p) {
+    ca_store_t *self = *self_p;
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->router);
+    zsock_destroy(&self->writer);
+    ca_sql_destroy(&self->sql);
+    free(self->db_path);
+    free(self->vfs);
+    free(self->writer_endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_handle_pipe(ca_store_t *self) {
+    char *command = zstr_recv(self->pipe);
+    if (!command || streq(command, "$TERM"))
+        self->terminated = true;
+    else if (streq(command, "START")) {
+        char *error = s_start(self);
+        ca_actor_reply_start(self->pipe, error);
+        zstr_free(&error);
+    } else
+        ca_log_error("%s[%u]: unknown pipe command '%s'", self->def->name, self->index, command);
+    zstr_free(&command);
+}
+
+//  zpoller_wait reports only the first ready socket, so serving just that
+//  one would let a flood of requests starve the writer's answers (and the
+//  writes would never finish). Each turn serves both sockets, answers first
+//  since they complete work already admitted, each up to a burst.
+static void s_serve_ready(ca_store_t *self) {
+    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->writer) & ZMQ_POLLIN); n++)
+        s_handle_write_done(self);
+    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->router) & ZMQ_POLLIN); n++)
+        s_handle_request(self);
+}
+
+void ca_store_actor(zsock_t *pipe, void *args) {
+    ca_store_t *self = s_self_new(pipe, (const ca_store_args_t *)args);
+    zsock_signal(pipe, 0);
+    while (!self->terminated) {
+        void *which = zpoller_wait(self->poller, -1);
+        if (which == self->pipe)
+            s_handle_pipe(self);
+        else if (which)
+            s_serve_ready(self);
+        else if (zpoller_terminated(self->poller))
+            break;
+    }
+    s_self_destroy(&self);
+}

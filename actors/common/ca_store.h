@@ -1,0 +1,118 @@
+/*  =========================================================================
+    ca_store - the actor loop every store shares, driven by a table
+
+    A store (config, messages, content, ...) is described by a
+    ca_store_def_t: its name, its schema migrations, and one ca_handler_t
+    row per request kind it serves. ca_store_actor runs that description as
+    a CZMQ actor; the node starts `workers` instances of it, and the gateway
+    routes every request whose body is in the table to one of them. A new
+    store is a new table; a new request is a new row. No store copies the
+    loop, the decoding, the error handling or the writer round trip.
+
+    Frame layouts (all documented in schemas/internal.proto as well):
+
+      gateway -> store (store ROUTER, bound at inproc://cairn-store-<name>-<i>)
+          [gateway id][client id][Request]
+      store -> gateway
+          [gateway id][client id][Response]
+      store -> writer (DEALER), and back with the WriterResponse appended
+          [gateway id][client id][Request][WriterRequest]
+
+    A handler either answers at once (reads, validation errors), or calls
+    ca_store_write(), in which case the row's `done` function builds the
+    answer once the writer has committed. A write the writer refuses is
+    answered with the writer's status and message without calling `done`.
+    ========================================================================= */
+
+#ifndef CA_STORE_H_INCLUDED
+#define CA_STORE_H_INCLUDED
+
+#include "ca_sql.h"
+#include "ca_status.h"
+#include "cairn.pb-c.h"
+#include "internal.pb-c.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct _ca_store_t ca_store_t;
+
+//  The answer being built for one request. Memory a handler needs for the
+//  response body comes from ca_reply_alloc / ca_reply_strdup and is freed
+//  after the response is sent.
+typedef struct _ca_reply_t ca_reply_t;
+
+//  Answers `request` (read path) or starts a write with ca_store_write.
+typedef void(ca_handle_fn)(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply);
+
+//  Builds the answer of a write that committed.
+typedef void(ca_write_done_fn)(ca_store_t *store, const Cairn__Request *request,
+                               const Cairn__Internal__WriteReply *write, ca_reply_t *reply);
+
+typedef struct {
+    Cairn__Request__BodyCase body; //  the request kind this row serves
+    const char *name;              //  for logs, e.g. "config_get"
+    ca_handle_fn *handle;
+    ca_write_done_fn *done; //  NULL for requests that never write
+} ca_handler_t;
+
+typedef struct {
+    const char *name; //  pool name, e.g. "config"
+    const ca_schema_t *schema;
+    const ca_handler_t *handlers;
+    size_t handler_count;
+} ca_store_def_t;
+
+//  What the node gives each store worker (copied by the actor).
+typedef struct {
+    const ca_store_def_t *def;
+    unsigned index;              //  worker number within the pool
+    const char *db_path;         //  opened read-only
+    const char *vfs;             //  NULL: SQLite's default
+    const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
+    size_t queue_max;            //  high-water mark of its sockets
+} ca_store_args_t;
+
+//  The actor function; args is a ca_store_args_t *.
+void ca_store_actor(zsock_t *pipe, void *args);
+
+//  The endpoint worker `index` of store `name` binds. Caller frees.
+char *ca_store_endpoint(const char *name, unsigned index);
+
+//  ---- for handlers ------------------------------------------------------------
+
+//  The store's read-only connection.
+ca_sql_t *ca_store_sql(ca_store_t *store);
+
+//  Sends the write to the writer; the answer comes through the row's `done`.
+//  Takes ownership of *write_p. When the writer's queue is full the reply
+//  becomes BUSY at once.
+void ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply);
+
+//  Sets the body of the response (a ca_reply_alloc'd message).
+Cairn__Response *ca_reply_response(ca_reply_t *reply);
+
+//  Fails the request with a status and a message telling the user what to do.
+void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void *ca_reply_alloc(ca_reply_t *reply, size_t size);
+char *ca_reply_strdup(ca_reply_t *reply, const char *text);
+void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size);
+
+//  ---- actor lifecycle helpers (used by every actor and by the node) ---------
+
+//  Sends START and waits for the actor's answer. Returns 0, or -1 with
+//  *error set (caller frees).
+int ca_actor_start(zactor_t *actor, char **error);
+
+//  An actor's answer to START: error NULL means started.
+void ca_actor_reply_start(zsock_t *pipe, const char *error);
+
+//  Sends a multipart message made of `count` frames without blocking; the
+//  frames are not destroyed. Returns -1 when the peer's queue is full.
+int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count);
+
+void ca_store_test(bool verbose);
+
+#endif

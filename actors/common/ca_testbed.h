@@ -1,0 +1,37 @@
+/*  =========================================================================
+    ca_testbed - a writer and one store worker in a temp dir, for self-tests
+
+    Store self-tests drive their actor through its real socket, as the
+    gateway would: ca_testbed_call sends a Request and waits (with a
+    timeout, never a sleep) for the matching Response.
+    ========================================================================= */
+
+#ifndef CA_TESTBED_H_INCLUDED
+#define CA_TESTBED_H_INCLUDED
+
+#include "ca_store.h"
+#include "cairn.pb-c.h"
+
+typedef struct _ca_testbed_t ca_testbed_t;
+
+//  Starts a writer (with the store's schema) and one worker of `def`.
+ca_testbed_t *ca_testbed_new(const ca_store_def_t *def);
+void ca_testbed_destroy(ca_testbed_t **self_p);
+
+//  Path of the testbed's temp data dir.
+const char *ca_testbed_dir(ca_testbed_t *self);
+
+//  Sends `request`, returns its response (caller frees with
+//  cairn__response__free_unpacked), NULL after a 10 s timeout.
+Cairn__Response *ca_testbed_call(ca_testbed_t *self, const Cairn__Request *request);
+
+//  Sends raw bytes as a request frame and returns the response.
+Cairn__Response *ca_testbed_call_raw(ca_testbed_t *self, const void *data, size_t size);
+
+//  Makes a fresh empty temp directory; caller frees the path.
+char *ca_test_tempdir(const char *prefix);
+
+//  Removes a directory tree made by a test.
+void ca_test_rmtree(const char *path);
+
+#endif

@@ -1,0 +1,15 @@
+/*  =========================================================================
+    config_store - node configuration, the first store (ConfigGet/ConfigSet)
+    ========================================================================= */
+
+#ifndef CONFIG_STORE_H_INCLUDED
+#define CONFIG_STORE_H_INCLUDED
+
+#include "ca_store.h"
+
+//  The store's description: schema and request table, run by ca_store_actor.
+extern const ca_store_def_t config_store_def;
+
+void config_store_test(bool verbose);
+
+#endif

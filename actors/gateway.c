@@ -1,0 +1,452 @@
+/*  =========================================================================
+    gateway - the client endpoint: decode the envelope, route, answer
+
+    What it owns: the client ROUTER socket (tcp://127.0.0.1:7401 by default),
+    one DEALER per store pool (connected to every worker of that store), a
+    DEALER to the writer (for its statistics), and the routing table from
+    request kind to pool, built from the stores' handler tables.
+
+    Per frame from a client:
+
+        [client id][Request]
+            | ca_envelope_peek_request: id + body field, no full decode
+            |-- malformed / no body / unknown kind  -> INVALID at once
+            |-- Ping, Info                           -> answered here
+            '-- store request -> pool DEALER, non-blocking
+                    |-- queue full -> BUSY at once (the flood is refused,
+                    |                 other pools keep flowing)
+                    '-- the worker's Response comes back -> client
+
+    Why the gateway does not decode bodies: it is one thread in front of all
+    stores; decoding (and for large values, copying) belongs to the workers,
+    which run in parallel. The peek is a single pass with no allocation.
+
+    Bounds: the client socket refuses frames over max_frame_bytes (libzmq's
+    ZMQ_MAXMSGSIZE drops the connection; the client's DEALER reconnects);
+    each pool holds at most queue_max requests per worker in its pipes;
+    answers to a client that stops reading are dropped beyond
+    CA_CLIENT_SNDHWM rather than buffered without end.
+
+    State machine:
+
+        new --START--> serving --DRAIN--> draining --$TERM--> gone
+                                  (new requests: UNAVAILABLE; answers to
+                                   accepted ones still delivered; DRAIN
+                                   replies once none is in flight or after
+                                   drain_ms)
+    ========================================================================= */
+
+#include "gateway.h"
+#include "ca_log.h"
+#include "ca_envelope.h"
+#include "ca_limits.h"
+
+#include <assert.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const char *name;
+    zsock_t *dealer;
+    uint64_t requests;
+    uint64_t errors;
+    uint64_t busy;
+    uint64_t in_flight;
+} pool_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *client; //  ROUTER, the public endpoint
+    zsock_t *writer; //  DEALER, statistics only
+    zpoller_t *poller;
+    bool terminated;
+    bool draining;
+    zsock_t *drain_waiter; //  the pipe, answered when drained
+    int64_t drain_deadline;
+    gateway_config_t config; //  strings copied
+    pool_t *pools;
+    size_t pool_count;
+    uint8_t route[CA_MAX_BODY_FIELD + 1]; //  body field -> pool index + 1
+    int64_t started_at;
+    uint64_t requests;
+    uint64_t invalid;
+    uint64_t info_in_flight;
+} self_t;
+
+//  ---- answering ---------------------------------------------------------------
+
+//  Sends [client id][response]; a client that is gone or not reading loses
+//  its answer (ROUTER drops), which never blocks the gateway.
+static void s_send_to_client(self_t *self, zframe_t *client_id, zframe_t *response) {
+    zframe_t *frames[] = {client_id, response};
+    ca_send_frames(self->client, frames, 2);
+}
+
+static void s_answer_error(self_t *self, zframe_t *client_id, uint64_t id, ca_status_t status,
+                           const char *message) {
+    zframe_t *response = ca_error_frame(id, status, "%s", message);
+    s_send_to_client(self, client_id, response);
+    zframe_destroy(&response);
+    if (status == CA_INVALID)
+        self->invalid++;
+}
+
+static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_frame, uint64_t id) {
+    Cairn__Request *request =
+        cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
+    if (!request) {
+        s_answer_error(self, client_id, id, CA_INVALID, "Ping is not a valid protobuf message");
+        return;
+    }
+    if (request->ping->payload.len > CA_MAX_PING_PAYLOAD) {
+        s_answer_error(self, client_id, id, CA_INVALID,
+                       "Ping payload is over 1024 bytes; send a shorter one");
+        cairn__request__free_unpacked(request, NULL);
+        return;
+    }
+    Cairn__Pong pong = CAIRN__PONG__INIT;
+    pong.payload = request->ping->payload;
+    pong.node_time_us = (uint64_t)zclock_time() * 1000;
+    Cairn__Response response = CAIRN__RESPONSE__INIT;
+    response.id = id;
+    response.body_case = CAIRN__RESPONSE__BODY_PONG;
+    response.pong = &pong;
+    zframe_t *frame = ca_response_frame(&response);
+    s_send_to_client(self, client_id, frame);
+    zframe_destroy(&frame);
+    cairn__request__free_unpacked(request, NULL);
+}
+
+//  Info needs the writer's figures: ask it, finish in s_handle_writer.
+//  Context frames: [client id][request id, 8 bytes little-endian].
+static void s_ask_writer_stats(self_t *self, zframe_t *client_id, uint64_t id) {
+    Cairn__Internal__StatsRequest stats = CAIRN__INTERNAL__STATS_REQUEST__INIT;
+    Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
+    request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS;
+    request.stats = &stats;
+    zframe_t *body = zframe_new(NULL, cairn__internal__writer_request__get_packed_size(&request));
+    cairn__internal__writer_request__pack(&request, zframe_data(body));
+    uint8_t id_bytes[8];
+    for (int i = 0; i < 8; i++)
+        id_bytes[i] = (uint8_t)(id >> (8 * i));
+    zframe_t *id_frame = zframe_new(id_bytes, 8);
+    zframe_t *frames[] = {client_id, id_frame, body};
+    if (ca_send_frames(self->writer, frames, 3) == 0)
+        self->info_in_flight++;
+    else
+        s_answer_error(self, client_id, id, CA_BUSY, "the writer is saturated; retry Info");
+    zframe_destroy(&id_frame);
+    zframe_destroy(&body);
+}
+
+static uint64_t s_file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id,
+                          Cairn__WriterInfo *writer) {
+    Cairn__InfoReply info = CAIRN__INFO_REPLY__INIT;
+    info.version = CAIRN_VERSION;
+    info.uptime_s = (uint64_t)((zclock_mono() - self->started_at) / 1000);
+    info.data_dir = (char *)self->config.data_dir;
+    char *wal = zsys_sprintf("%s-wal", self->config.db_path);
+    info.db_size_bytes = s_file_size(self->config.db_path) + s_file_size(wal);
+    zstr_free(&wal);
+    info.requests = self->requests;
+    info.invalid = self->invalid;
+    info.writer = writer;
+    Cairn__ActorInfo *actors = (Cairn__ActorInfo *)zmalloc(
+        (self->pool_count ? self->pool_count : 1) * sizeof(Cairn__ActorInfo));
+    Cairn__ActorInfo **actor_list =
+        (Cairn__ActorInfo **)zmalloc((self->pool_count + 1) * sizeof(Cairn__ActorInfo *));
+    for (size_t i = 0; i < self->pool_count; i++) {
+        cairn__actor_info__init(&actors[i]);
+        actors[i].name = (char *)self->pools[i].name;
+        actors[i].workers = self->config.workers;
+        actors[i].requests = self->pools[i].requests;
+        actors[i].errors = self->pools[i].errors;
+        actors[i].busy = self->pools[i].busy;
+        actors[i].queue_depth = self->pools[i].in_flight;
+        actor_list[i] = &actors[i];
+    }
+    info.actors = actor_list;
+    info.n_actors = self->pool_count;
+    Cairn__Response response = CAIRN__RESPONSE__INIT;
+    response.id = id;
+    response.body_case = CAIRN__RESPONSE__BODY_INFO;
+    response.info = &info;
+    zframe_t *frame = ca_response_frame(&response);
+    s_send_to_client(self, client_id, frame);
+    zframe_destroy(&frame);
+    free(actor_list);
+    free(actors);
+}
+
+//  ---- routing -------------------------------------------------------------------
+
+static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
+                            zframe_t *request_frame, uint64_t id) {
+    zframe_t *frames[] = {client_id, request_frame};
+    pool->requests++;
+    if (ca_send_frames(pool->dealer, frames, 2) == 0) {
+        pool->in_flight++;
+        return;
+    }
+    pool->busy++;
+    char message[160];
+    snprintf(message, sizeof message,
+             "the %s store is saturated (%" PRIu64 " requests queued); retry later", pool->name,
+             pool->in_flight);
+    s_answer_error(self, client_id, id, CA_BUSY, message);
+}
+
+static void s_handle_client(self_t *self) {
+    zmsg_t *msg = zmsg_recv(self->client);
+    if (!msg)
+        return;
+    self->requests++;
+    zframe_t *client_id = zmsg_first(msg);
+    zframe_t *request_frame = zmsg_next(msg);
+    ca_envelope_t env = {0, 0};
+    const char *problem = NULL;
+    if (zmsg_size(msg) != 2)
+        problem = "send exactly one frame per request (a cairn.Request)";
+    else if (!ca_envelope_peek_request(zframe_data(request_frame), zframe_size(request_frame), &env,
+                                       &problem))
+        ;
+    else if (env.body_field == 0)
+        problem = "the request has no body; set one of Request.body";
+    else if (self->draining) {
+        s_answer_error(self, client_id, env.id, CA_UNAVAILABLE,
+                       "the node is shutting down and takes no new requests; retry on restart");
+        zmsg_destroy(&msg);
+        return;
+    }
+
+    if (problem)
+        s_answer_error(self, client_id, env.id, CA_INVALID, problem);
+    else if (env.body_field == CAIRN__REQUEST__BODY_PING)
+        s_answer_ping(self, client_id, request_frame, env.id);
+    else if (env.body_field == CAIRN__REQUEST__BODY_INFO)
+        s_ask_writer_stats(self, client_id, env.id);
+    else if (env.body_field <= CA_MAX_BODY_FIELD && self->route[env.body_field])
+        s_route_to_pool(self, &self->pools[self->route[env.body_field] - 1], client_id,
+                        request_frame, env.id);
+    else {
+        char message[160];
+        snprintf(message, sizeof message,
+                 "unknown request kind (Request.body field %u); this node speaks cairn API "
+                 "version %d: upgrade the node or use a matching client",
+                 env.body_field, CA_API_VERSION);
+        s_answer_error(self, client_id, env.id, CA_INVALID, message);
+    }
+    zmsg_destroy(&msg);
+}
+
+//  A worker answered: pass it on and count it.
+static void s_handle_pool(self_t *self, pool_t *pool) {
+    zmsg_t *msg = zmsg_recv(pool->dealer);
+    if (!msg)
+        return;
+    if (pool->in_flight)
+        pool->in_flight--;
+    if (zmsg_size(msg) == 2) {
+        zframe_t *client_id = zmsg_first(msg);
+        zframe_t *response = zmsg_next(msg);
+        if (ca_envelope_peek_status(zframe_data(response), zframe_size(response)) != CA_OK)
+            pool->errors++;
+        s_send_to_client(self, client_id, response);
+    } else
+        ca_log_error("gateway: %s sent an answer of %zu frames", pool->name, zmsg_size(msg));
+    zmsg_destroy(&msg);
+}
+
+static void s_handle_writer(self_t *self) {
+    zmsg_t *msg = zmsg_recv(self->writer);
+    if (!msg)
+        return;
+    if (self->info_in_flight)
+        self->info_in_flight--;
+    zframe_t *client_id = zmsg_first(msg);
+    zframe_t *id_frame = zmsg_next(msg);
+    zframe_t *body = zmsg_next(msg);
+    if (zmsg_size(msg) == 3 && zframe_size(id_frame) == 8) {
+        uint64_t id = 0;
+        for (int i = 0; i < 8; i++)
+            id |= (uint64_t)zframe_data(id_frame)[i] << (8 * i);
+        Cairn__Internal__WriterResponse *response =
+            cairn__internal__writer_response__unpack(NULL, zframe_size(body), zframe_data(body));
+        if (response && response->body_case == CAIRN__INTERNAL__WRITER_RESPONSE__BODY_STATS)
+            s_answer_info(self, client_id, id, response->stats);
+        else
+            s_answer_error(self, client_id, id, CA_INTERNAL,
+                           "the writer's statistics were unreadable");
+        if (response)
+            cairn__internal__writer_response__free_unpacked(response, NULL);
+    }
+    zmsg_destroy(&msg);
+}
+
+//  ---- lifecycle -------------------------------------------------------------------
+
+static uint64_t s_in_flight(self_t *self) {
+    uint64_t total = self->info_in_flight;
+    for (size_t i = 0; i < self->pool_count; i++)
+        total += self->pools[i].in_flight;
+    return total;
+}
+
+static char *s_connect_pools(self_t *self) {
+    self->pool_count = self->config.store_count;
+    self->pools = (pool_t *)zmalloc((self->pool_count ? self->pool_count : 1) * sizeof(pool_t));
+    for (size_t i = 0; i < self->pool_count; i++) {
+        const ca_store_def_t *def = self->config.stores[i];
+        pool_t *pool = &self->pools[i];
+        pool->name = def->name;
+        pool->dealer = zsock_new(ZMQ_DEALER);
+        zsock_set_sndhwm(pool->dealer, (int)self->config.queue_max);
+        zsock_set_rcvhwm(pool->dealer, 0); //  answers: bounded by what was admitted
+        for (unsigned w = 0; w < self->config.workers; w++) {
+            char *endpoint = ca_store_endpoint(def->name, w);
+            int rc = zsock_connect(pool->dealer, "%s", endpoint);
+            zstr_free(&endpoint);
+            if (rc != 0)
+                return zsys_sprintf("gateway cannot reach store %s worker %u", def->name, w);
+        }
+        for (size_t h = 0; h < def->handler_count; h++) {
+            unsigned field = (unsigned)def->handlers[h].body;
+            if (field > CA_MAX_BODY_FIELD || self->route[field] ||
+                field == CAIRN__REQUEST__BODY_PING || field == CAIRN__REQUEST__BODY_INFO)
+                return zsys_sprintf("request kind %u of store %s is routed twice or out of range",
+                                    field, def->name);
+            self->route[field] = (uint8_t)(i + 1);
+        }
+        zpoller_add(self->poller, pool->dealer);
+    }
+    return NULL;
+}
+
+static char *s_start(self_t *self) {
+    char *error = s_connect_pools(self);
+    if (error)
+        return error;
+    self->writer = zsock_new(ZMQ_DEALER);
+    zsock_connect(self->writer, "%s",
+                  self->config.writer_endpoint ? self->config.writer_endpoint : CA_WRITER_ENDPOINT);
+    zpoller_add(self->poller, self->writer);
+    self->client = zsock_new(ZMQ_ROUTER);
+    zsock_set_maxmsgsize(self->client, self->config.max_frame_bytes);
+    zsock_set_sndhwm(self->client, CA_CLIENT_SNDHWM);
+    zsock_set_rcvhwm(self->client, (int)self->config.queue_max);
+    zsock_set_linger(self->client, 2000); //  deliver the last answers on close
+    if (zsock_bind(self->client, "%s", self->config.endpoint) == -1)
+        return zsys_sprintf("cannot bind the client endpoint %s: %s; is another cairnd using "
+                            "it? Choose another with --client-endpoint",
+                            self->config.endpoint, zmq_strerror(zmq_errno()));
+    zpoller_add(self->poller, self->client);
+    self->started_at = zclock_mono();
+    return NULL;
+}
+
+static void s_finish_drain_if_done(self_t *self) {
+    if (!self->drain_waiter)
+        return;
+    uint64_t left = s_in_flight(self);
+    if (left == 0 || zclock_mono() >= self->drain_deadline) {
+        if (left)
+            ca_log_warning("gateway: drain timed out with %" PRIu64 " requests unanswered", left);
+        zsock_send(self->drain_waiter, "is", 0, left ? "timeout" : "drained");
+        self->drain_waiter = NULL;
+    }
+}
+
+static void s_handle_pipe(self_t *self) {
+    char *command = zstr_recv(self->pipe);
+    if (!command || streq(command, "$TERM"))
+        self->terminated = true;
+    else if (streq(command, "START")) {
+        char *error = s_start(self);
+        ca_actor_reply_start(self->pipe, error);
+        zstr_free(&error);
+    } else if (streq(command, "DRAIN")) {
+        self->draining = true;
+        self->drain_waiter = self->pipe;
+        self->drain_deadline = zclock_mono() + self->config.drain_ms;
+        s_finish_drain_if_done(self);
+    } else if (streq(command, "ENDPOINT")) {
+        char *endpoint = self->client ? zsock_last_endpoint(self->client) : NULL;
+        zstr_send(self->pipe, endpoint ? endpoint : "");
+        zstr_free(&endpoint);
+    } else
+        ca_log_error("gateway: unknown pipe command '%s'", command);
+    zstr_free(&command);
+}
+
+//  Answers first (they finish admitted work), then new client requests, each
+//  socket up to a burst per turn so none starves the others.
+static void s_serve_ready(self_t *self) {
+    if (!self->client)
+        return; //  START failed half-way; nothing to serve
+    for (size_t i = 0; i < self->pool_count; i++)
+        for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->pools[i].dealer) & ZMQ_POLLIN);
+             n++)
+            s_handle_pool(self, &self->pools[i]);
+    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->writer) & ZMQ_POLLIN); n++)
+        s_handle_writer(self);
+    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->client) & ZMQ_POLLIN); n++)
+        s_handle_client(self);
+}
+
+static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
+    self_t *self = (self_t *)zmalloc(sizeof(self_t));
+    self->pipe = pipe;
+    self->config = *config;
+    self->config.endpoint = strdup(config->endpoint);
+    self->config.data_dir = strdup(config->data_dir ? config->data_dir : "");
+    self->config.db_path = strdup(config->db_path ? config->db_path : "");
+    self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
+    if (!self->config.queue_max)
+        self->config.queue_max = CA_DEFAULT_QUEUE_MAX;
+    self->poller = zpoller_new(pipe, NULL);
+    return self;
+}
+
+static void s_self_destroy(self_t **self_p) {
+    self_t *self = *self_p;
+    zpoller_destroy(&self->poller);
+    for (size_t i = 0; i < self->pool_count; i++)
+        zsock_destroy(&self->pools[i].dealer);
+    free(self->pools);
+    zsock_destroy(&self->writer);
+    zsock_destroy(&self->client);
+    free((char *)self->config.endpoint);
+    free((char *)self->config.data_dir);
+    free((char *)self->config.db_path);
+    free((char *)self->config.writer_endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+void gateway_actor(zsock_t *pipe, void *args) {
+    self_t *self = s_self_new(pipe, (const gateway_config_t *)args);
+    zsock_signal(pipe, 0);
+    while (!self->terminated) {
+        //  While draining, wake up to honour the deadline.
+        int timeout = self->drain_waiter ? 50 : -1;
+        void *which = zpoller_wait(self->poller, timeout);
+        if (which == self->pipe)
+            s_handle_pipe(self);
+        else if (which)
+            s_serve_ready(self);
+        else if (zpoller_terminated(self->poller))
+            break;
+        s_finish_drain_if_done(self);
+    }
+    s_self_destroy(&self);
+}
+
+char *gateway_endpoint(zactor_t *gateway) {
+    zstr_send(gateway, "ENDPOINT");
+    return zstr_recv(gateway);
+}

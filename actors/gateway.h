@@ -1,0 +1,37 @@
+/*  =========================================================================
+    gateway - the client endpoint: decode the envelope, route, answer
+
+    See gateway.c for the design. Lifecycle: zactor_new(gateway_actor,
+    &config) (copied), ca_actor_start() binds the endpoint, DRAIN stops
+    intake (answers "is": 0 + requests left unanswered), $TERM closes.
+    ========================================================================= */
+
+#ifndef GATEWAY_H_INCLUDED
+#define GATEWAY_H_INCLUDED
+
+#include "ca_store.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *endpoint;    //  client endpoint to bind
+    int64_t max_frame_bytes; //  ZMQ_MAXMSGSIZE of the client socket
+    const ca_store_def_t *const *stores;
+    size_t store_count;
+    unsigned workers;            //  workers per store (endpoints to connect)
+    size_t queue_max;            //  per store pool
+    int drain_ms;                //  DRAIN waits at most this long
+    const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
+    const char *data_dir;        //  for Info
+    const char *db_path;         //  for Info (size)
+} gateway_config_t;
+
+void gateway_actor(zsock_t *pipe, void *args);
+
+//  The endpoint the gateway actually bound (resolves tcp port 0 / '*').
+//  Asks over the pipe; caller frees.
+char *gateway_endpoint(zactor_t *gateway);
+
+#endif

@@ -1,0 +1,567 @@
+/*  =========================================================================
+    writer - the only SQLite connection that writes (group commit)
+
+    What it owns: the read-write connection to cairn.db and the schema (it
+    runs every store's migrations at start). Nothing else in the process
+    writes to the database; stores read through their own read-only
+    connections, which WAL mode lets run beside this one.
+
+    Why one writer: SQLite allows one writer at a time anyway, and the cost
+    of a write is dominated by the commit (an fsync with synchronous=FULL, a
+    WAL append with NORMAL). One thread that takes every write waiting on its
+    socket and commits them together spreads that cost over the whole batch:
+    this is group commit, as in strfry's writer.
+
+    Requests (ROUTER on CA_WRITER_ENDPOINT; layout in schemas/internal.proto):
+
+        WriterRequest.write  ->  WriterResponse.write, after the batch's COMMIT
+        WriterRequest.stats  ->  WriterResponse.stats, at once
+
+    A batch, step by step:
+
+        drain socket (up to batch_max writes)
+            |
+        BEGIN IMMEDIATE
+            |   for each write:  SAVEPOINT w; statements; check expectations;
+            |                    fail -> ROLLBACK TO w (this write only)
+            |                    RELEASE w
+        COMMIT --ok--> answer every write with its own outcome
+            |
+          fails --> ROLLBACK; answer every write INTERNAL; quick_check;
+                    check fails -> error state (all later writes INTERNAL)
+
+    Invariants:
+    - A write is answered only after the transaction holding it committed
+      (or definitely failed), so an OK survives kill -9 of the node.
+    - A failing write never affects the others of its batch (savepoints),
+      unless SQLite itself aborts the transaction (I/O error, disk full), in
+      which case every write of the batch is answered with that error.
+    - A failed COMMIT is never retried as if nothing happened.
+    - The error state is left only by restarting the node; reads go on.
+
+    Control commands on the pipe: START (answers status + message), $TERM.
+    ========================================================================= */
+
+#include "writer.h"
+#include "ca_log.h"
+#include "ca_limits.h"
+#include "ca_sql.h"
+#include "ca_status.h"
+#include "ca_store.h"
+#include "internal.pb-c.h"
+
+#include <assert.h>
+#include <string.h>
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *router;
+    zpoller_t *poller;
+    bool terminated;
+    writer_config_t config; //  strings owned by this struct (copies)
+    ca_sql_t *sql;
+    char *error_state; //  non-NULL: writes refused with this message
+    //  statistics
+    uint64_t batches;
+    uint64_t writes;
+    uint64_t failed_writes;
+    uint64_t failed_commits;
+    uint64_t last_queue_depth;
+} self_t;
+
+//  One write of a batch and its outcome.
+typedef struct {
+    zmsg_t *msg; //  identity + context frames, answered in place
+    Cairn__Internal__WriterRequest *request;
+    ca_status_t status;
+    char *error;
+    Cairn__Internal__StatementResult **results;
+    size_t n_results;
+} pending_write_t;
+
+static self_t *s_self_new(zsock_t *pipe, const writer_config_t *config) {
+    self_t *self = (self_t *)zmalloc(sizeof(self_t));
+    self->pipe = pipe;
+    self->config = *config;
+    self->config.db_path = strdup(config->db_path);
+    self->config.vfs = config->vfs ? strdup(config->vfs) : NULL;
+    self->config.endpoint = strdup(config->endpoint ? config->endpoint : CA_WRITER_ENDPOINT);
+    if (self->config.batch_max == 0)
+        self->config.batch_max = CA_DEFAULT_WRITER_BATCH;
+    self->poller = zpoller_new(pipe, NULL);
+    return self;
+}
+
+static void s_self_destroy(self_t **self_p) {
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->router);
+    ca_sql_destroy(&self->sql);
+    free((char *)self->config.db_path);
+    free((char *)self->config.vfs);
+    free((char *)self->config.endpoint);
+    free(self->error_state);
+    free(self);
+    *self_p = NULL;
+}
+
+//  ---- start: open, pragmas, migrations ----------------------------------------
+
+//  Sets a pragma and reads it back: SQLite silently ignores some pragmas
+//  (e.g. WAL on a filesystem that cannot do it), and running without the
+//  promised durability would be a lie to every client.
+static char *s_apply_pragma(self_t *self, const char *set, const char *get, const char *expected) {
+    char value[64];
+    if (ca_sql_exec(self->sql, set) != SQLITE_OK ||
+        !ca_sql_pragma_text(self->sql, get, value, sizeof value))
+        return zsys_sprintf("cannot apply '%s': %s", set, sqlite3_errmsg(ca_sql_handle(self->sql)));
+    if (!streq(value, expected))
+        return zsys_sprintf("SQLite did not apply '%s' (reads back '%s', wanted '%s'); "
+                            "check that the data dir is on a local filesystem",
+                            set, value, expected);
+    return NULL;
+}
+
+static char *s_apply_pragmas(self_t *self) {
+    char *error = s_apply_pragma(self, "PRAGMA journal_mode=WAL", "PRAGMA journal_mode", "wal");
+    if (!error)
+        error = self->config.synchronous_full
+                    ? s_apply_pragma(self, "PRAGMA synchronous=FULL", "PRAGMA synchronous", "2")
+                    : s_apply_pragma(self, "PRAGMA synchronous=NORMAL", "PRAGMA synchronous", "1");
+    if (!error)
+        error = s_apply_pragma(self, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1");
+    if (!error && self->config.max_db_bytes > 0) {
+        char set[80], page_size[32] = "4096";
+        ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);
+        long long pages = self->config.max_db_bytes / atoll(page_size);
+        snprintf(set, sizeof set, "PRAGMA max_page_count=%lld", pages > 1 ? pages : 1);
+        //  max_page_count never goes below the current size: then it reads
+        //  back larger, and the cap is simply the current size.
+        ca_sql_exec(self->sql, set);
+    }
+    return error;
+}
+
+static int64_t s_schema_version(self_t *self, const char *store) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(self->sql, "SELECT version FROM schema_version WHERE store = ?1");
+    sqlite3_bind_text(stmt, 1, store, -1, SQLITE_STATIC);
+    int64_t version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    return version;
+}
+
+//  Brings one store's schema up to date, one migration per transaction.
+static char *s_migrate_store(self_t *self, const ca_schema_t *schema) {
+    int64_t version = s_schema_version(self, schema->store);
+    if (version > (int64_t)schema->count)
+        return zsys_sprintf("the database's '%s' schema is version %lld, but this cairnd knows "
+                            "only up to %zu: run a newer cairnd, or restore a backup",
+                            schema->store, (long long)version, schema->count);
+    for (size_t step = (size_t)version; step < schema->count; step++) {
+        sqlite3 *db = ca_sql_handle(self->sql);
+        char *sql_error = NULL;
+        int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, schema->migrations[step], NULL, NULL, &sql_error);
+        if (rc == SQLITE_OK) {
+            sqlite3_stmt *stmt = ca_sql_prepare(
+                self->sql, "INSERT INTO schema_version (store, version) VALUES (?1, ?2) "
+                           "ON CONFLICT (store) DO UPDATE SET version = excluded.version");
+            sqlite3_bind_text(stmt, 1, schema->store, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(stmt, 2, (int64_t)step + 1);
+            rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+            sqlite3_reset(stmt);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            char *error = zsys_sprintf("migration %zu of store '%s' failed: %s", step + 1,
+                                       schema->store, sql_error ? sql_error : sqlite3_errmsg(db));
+            sqlite3_free(sql_error);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return error;
+        }
+        ca_log_info("writer: store '%s' schema migrated to version %zu", schema->store, step + 1);
+    }
+    return NULL;
+}
+
+static char *s_migrate(self_t *self) {
+    if (ca_sql_exec(self->sql, "CREATE TABLE IF NOT EXISTS schema_version ("
+                               " store TEXT PRIMARY KEY, version INTEGER NOT NULL)") != SQLITE_OK)
+        return zsys_sprintf("cannot create schema_version: %s",
+                            sqlite3_errmsg(ca_sql_handle(self->sql)));
+    for (size_t i = 0; i < self->config.schema_count; i++) {
+        char *error = s_migrate_store(self, self->config.schemas[i]);
+        if (error)
+            return error;
+    }
+    return NULL;
+}
+
+static char *s_start(self_t *self) {
+    char *error = NULL;
+    self->sql = ca_sql_open(self->config.db_path, CA_SQL_READ_WRITE, self->config.vfs, &error);
+    if (!self->sql)
+        return error;
+    error = s_apply_pragmas(self);
+    if (!error)
+        error = s_migrate(self);
+    if (error)
+        return error;
+    self->router = zsock_new(ZMQ_ROUTER);
+    assert(self->router);
+    zsock_set_rcvtimeo(self->router, 0); //  draining never blocks
+    zsock_set_sndhwm(self->router, 0);   //  answers are bounded by the batch
+    if (zsock_bind(self->router, "%s", self->config.endpoint) != 0)
+        return zsys_sprintf("writer cannot bind %s: %s", self->config.endpoint,
+                            zmq_strerror(zmq_errno()));
+    zpoller_add(self->poller, self->router);
+    return NULL;
+}
+
+//  ---- one write ----------------------------------------------------------------
+
+static void s_fail(pending_write_t *write, ca_status_t status, const char *message) {
+    write->status = status;
+    free(write->error);
+    write->error = strdup(message);
+}
+
+static bool s_expectation_met(const Cairn__Internal__Statement *statement, uint64_t changes,
+                              uint64_t rows) {
+    switch (statement->expect) {
+        case CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE:
+            return changes == 1;
+        case CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE:
+            return changes >= 1;
+        case CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS:
+            return rows == 0;
+        case CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS:
+            return rows >= 1;
+        default:
+            return true;
+    }
+}
+
+static void s_result_free(Cairn__Internal__StatementResult *result) {
+    for (size_t r = 0; r < result->n_rows; r++) {
+        Cairn__Internal__Row *row = result->rows[r];
+        for (size_t v = 0; v < row->n_values; v++)
+            ca_sql_value_free(row->values[v]);
+        free(row->values);
+        free(row);
+    }
+    free(result->rows);
+    free(result);
+}
+
+static void s_append_row(Cairn__Internal__StatementResult *result, sqlite3_stmt *stmt) {
+    Cairn__Internal__Row *row = (Cairn__Internal__Row *)zmalloc(sizeof(Cairn__Internal__Row));
+    cairn__internal__row__init(row);
+    row->n_values = (size_t)sqlite3_column_count(stmt);
+    row->values = (Cairn__Internal__SqlValue **)zmalloc((row->n_values ? row->n_values : 1) *
+                                                        sizeof(Cairn__Internal__SqlValue *));
+    for (size_t v = 0; v < row->n_values; v++)
+        row->values[v] = ca_sql_column_value(stmt, (int)v);
+    result->rows = (Cairn__Internal__Row **)realloc(result->rows,
+                                                    (result->n_rows + 1) * sizeof(*result->rows));
+    assert(result->rows);
+    result->rows[result->n_rows++] = row;
+}
+
+//  Runs one statement; false (with the write failed) when it errs or misses
+//  its expectation.
+static bool s_run_statement(self_t *self, pending_write_t *write,
+                            const Cairn__Internal__Statement *statement) {
+    sqlite3 *db = ca_sql_handle(self->sql);
+    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, statement->sql ? statement->sql : "");
+    if (!stmt) {
+        char *message = zsys_sprintf("writer cannot prepare a statement: %s", sqlite3_errmsg(db));
+        s_fail(write, CA_INVALID, message);
+        zstr_free(&message);
+        return false;
+    }
+    int rc = SQLITE_OK;
+    for (size_t p = 0; p < statement->n_params && rc == SQLITE_OK; p++)
+        rc = ca_sql_bind_value(stmt, (int)p + 1, statement->params[p]);
+    Cairn__Internal__StatementResult *result =
+        (Cairn__Internal__StatementResult *)zmalloc(sizeof(Cairn__Internal__StatementResult));
+    cairn__internal__statement_result__init(result);
+    uint64_t rows = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rows++;
+        if (statement->want_rows)
+            s_append_row(result, stmt);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        s_fail(write, ca_status_from_sqlite(rc), sqlite3_errmsg(db));
+        sqlite3_reset(stmt);
+        s_result_free(result);
+        return false;
+    }
+    result->changes = (uint64_t)sqlite3_changes64(db);
+    sqlite3_reset(stmt);
+    if (!s_expectation_met(statement, result->changes, rows)) {
+        s_fail(write, (ca_status_t)statement->fail_status,
+               statement->fail_message && *statement->fail_message
+                   ? statement->fail_message
+                   : "the write did not change what it had to");
+        s_result_free(result);
+        return false;
+    }
+    write->results = (Cairn__Internal__StatementResult **)realloc(
+        write->results, (write->n_results + 1) * sizeof(*write->results));
+    assert(write->results);
+    write->results[write->n_results++] = result;
+    return true;
+}
+
+static void s_discard_results(pending_write_t *write) {
+    for (size_t i = 0; i < write->n_results; i++)
+        s_result_free(write->results[i]);
+    free(write->results);
+    write->results = NULL;
+    write->n_results = 0;
+}
+
+//  Applies one write inside its own savepoint.
+static void s_apply_write(self_t *self, pending_write_t *write) {
+    const Cairn__Internal__WriteRequest *request = write->request->write;
+    ca_sql_exec(self->sql, "SAVEPOINT w");
+    bool ok = true;
+    for (size_t i = 0; i < request->n_statements && ok; i++)
+        ok = s_run_statement(self, write, request->statements[i]);
+    if (!ok) {
+        s_discard_results(write);
+        if (!sqlite3_get_autocommit(ca_sql_handle(self->sql)))
+            ca_sql_exec(self->sql, "ROLLBACK TO w");
+    }
+    if (!sqlite3_get_autocommit(ca_sql_handle(self->sql)))
+        ca_sql_exec(self->sql, "RELEASE w");
+}
+
+//  ---- the batch --------------------------------------------------------------
+
+static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
+    Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
+    reply.status = write->status;
+    reply.error = write->error ? write->error : "";
+    reply.results = write->results;
+    reply.n_results = write->n_results;
+    reply.batch_size = batch_size;
+    Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
+    response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
+    response.write = &reply;
+    zframe_t *frame =
+        zframe_new(NULL, cairn__internal__writer_response__get_packed_size(&response));
+    cairn__internal__writer_response__pack(&response, zframe_data(frame));
+    zmsg_append(write->msg, &frame);
+    zmsg_send(&write->msg, self->router);
+    if (write->status != CA_OK)
+        self->failed_writes++;
+}
+
+static void s_pending_free(pending_write_t *write) {
+    zmsg_destroy(&write->msg);
+    cairn__internal__writer_request__free_unpacked(write->request, NULL);
+    s_discard_results(write);
+    free(write->error);
+}
+
+//  After a failed COMMIT the database may be damaged (or the disk gone):
+//  check it before taking another write.
+static void s_recheck(self_t *self) {
+    char result[256] = "";
+    if (!ca_sql_pragma_text(self->sql, "PRAGMA quick_check", result, sizeof result) ||
+        !streq(result, "ok")) {
+        free(self->error_state);
+        self->error_state = zsys_sprintf(
+            "the writer stopped taking writes: the database check after a failed commit "
+            "reported '%s'; reads continue; fix the disk, then restart cairnd",
+            *result ? result : sqlite3_errmsg(ca_sql_handle(self->sql)));
+        ca_log_error("writer: %s", self->error_state);
+    } else
+        ca_log_warning("writer: database check after a failed commit passed; writes continue");
+}
+
+//  Fails every write of the batch with the same message.
+static void s_fail_all(pending_write_t *writes, size_t count, const char *message) {
+    for (size_t i = 0; i < count; i++) {
+        s_discard_results(&writes[i]);
+        s_fail(&writes[i], CA_INTERNAL, message);
+    }
+}
+
+static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) {
+    sqlite3 *db = ca_sql_handle(self->sql);
+    if (self->error_state) {
+        s_fail_all(writes, count, self->error_state);
+        return;
+    }
+    bool durable = false;
+    for (size_t i = 0; i < count; i++)
+        durable |= writes[i].request->write->durable;
+    bool raise_sync = durable && !self->config.synchronous_full;
+    if (raise_sync)
+        ca_sql_exec(self->sql, "PRAGMA synchronous=FULL");
+
+    if (ca_sql_exec(self->sql, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        char *message = zsys_sprintf("cannot begin a transaction: %s", sqlite3_errmsg(db));
+        s_fail_all(writes, count, message);
+        zstr_free(&message);
+    } else {
+        char *aborted = NULL;
+        for (size_t i = 0; i < count && !aborted; i++) {
+            s_apply_write(self, &writes[i]);
+            //  SQLite rolls the whole transaction back on some errors (disk
+            //  full, I/O): then nothing of this batch will be stored.
+            if (sqlite3_get_autocommit(db))
+                aborted = zsys_sprintf("the transaction was aborted (%s); nothing in this "
+                                       "batch was stored: retry, and check the disk",
+                                       writes[i].error ? writes[i].error : sqlite3_errmsg(db));
+        }
+        if (!aborted && ca_sql_exec(self->sql, "COMMIT") != SQLITE_OK) {
+            aborted = zsys_sprintf("commit failed (%s); nothing in this batch was stored: "
+                                   "retry, and check the disk",
+                                   sqlite3_errmsg(db));
+            if (!sqlite3_get_autocommit(db))
+                ca_sql_exec(self->sql, "ROLLBACK");
+            self->failed_commits++;
+            ca_log_error("writer: %s", aborted);
+            s_fail_all(writes, count, aborted);
+            s_recheck(self);
+        } else if (aborted) {
+            ca_log_error("writer: %s", aborted);
+            s_fail_all(writes, count, aborted);
+        } else
+            self->batches++;
+        zstr_free(&aborted);
+    }
+    if (raise_sync)
+        ca_sql_exec(self->sql, "PRAGMA synchronous=NORMAL");
+}
+
+static void s_answer_stats(self_t *self, zmsg_t **msg_p) {
+    Cairn__WriterInfo info = CAIRN__WRITER_INFO__INIT;
+    info.batches = self->batches;
+    info.writes = self->writes;
+    info.mean_batch_size = self->batches ? (double)self->writes / (double)self->batches : 0;
+    info.failed_writes = self->failed_writes;
+    info.failed_commits = self->failed_commits;
+    info.queue_depth = self->last_queue_depth;
+    info.synchronous = self->config.synchronous_full ? "full" : "normal";
+    Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
+    response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_STATS;
+    response.stats = &info;
+    zframe_t *frame =
+        zframe_new(NULL, cairn__internal__writer_response__get_packed_size(&response));
+    cairn__internal__writer_response__pack(&response, zframe_data(frame));
+    zmsg_append(*msg_p, &frame);
+    zmsg_send(msg_p, self->router);
+}
+
+//  Takes one message off the socket; a write joins the batch, a stats
+//  request is answered at once. Returns false when the socket is empty.
+static bool s_receive_one(self_t *self, pending_write_t *batch, size_t *count) {
+    zmsg_t *msg = zmsg_recv(self->router);
+    if (!msg)
+        return false;
+    size_t frames = zmsg_size(msg);
+    zframe_t *body =
+        frames >= 2 && frames <= 2 + CA_WRITER_MAX_CONTEXT_FRAMES ? zmsg_last(msg) : NULL;
+    Cairn__Internal__WriterRequest *request =
+        body ? cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body))
+             : NULL;
+    if (!request || request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY__NOT_SET) {
+        //  Only actors of this process reach this socket: a bad message is a
+        //  bug, logged loudly and dropped (the sender's layout is unknown).
+        ca_log_error("writer: dropped a malformed message of %zu frames", frames);
+        if (request)
+            cairn__internal__writer_request__free_unpacked(request, NULL);
+        zmsg_destroy(&msg);
+        return true;
+    }
+    zmsg_remove(msg, body);
+    zframe_destroy(&body);
+    if (request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS) {
+        cairn__internal__writer_request__free_unpacked(request, NULL);
+        s_answer_stats(self, &msg);
+        return true;
+    }
+    pending_write_t *write = &batch[(*count)++];
+    memset(write, 0, sizeof *write);
+    write->msg = msg;
+    write->request = request;
+    write->status = CA_OK;
+    return true;
+}
+
+//  Drains the socket into one batch, commits it, answers every write.
+static void s_handle_writes(self_t *self) {
+    size_t capacity = self->config.batch_max;
+    pending_write_t *batch = (pending_write_t *)zmalloc(capacity * sizeof(pending_write_t));
+    size_t count = 0;
+    while (count < capacity && s_receive_one(self, batch, &count))
+        ;
+    if (count > 0) {
+        self->last_queue_depth = count;
+        s_commit_batch(self, batch, count);
+        self->writes += count;
+        for (size_t i = 0; i < count; i++) {
+            s_answer(self, &batch[i], count);
+            s_pending_free(&batch[i]);
+        }
+    }
+    free(batch);
+}
+
+//  ---- control pipe --------------------------------------------------------------
+
+static void s_handle_pipe(self_t *self) {
+    char *command = zstr_recv(self->pipe);
+    if (!command) {
+        self->terminated = true;
+        return;
+    }
+    if (streq(command, "$TERM"))
+        self->terminated = true;
+    else if (streq(command, "START")) {
+        char *error = s_start(self);
+        ca_actor_reply_start(self->pipe, error);
+        zstr_free(&error);
+    } else
+        ca_log_error("writer: unknown pipe command '%s'", command);
+    zstr_free(&command);
+}
+
+void writer_actor(zsock_t *pipe, void *args) {
+    self_t *self = s_self_new(pipe, (const writer_config_t *)args);
+    zsock_signal(pipe, 0);
+    while (!self->terminated) {
+        void *which = zpoller_wait(self->poller, -1);
+        if (which == self->pipe)
+            s_handle_pipe(self);
+        else if (which && which == self->router)
+            s_handle_writes(self);
+        else if (zpoller_terminated(self->poller))
+            break;
+    }
+    //  Whatever is still queued was sent before we were told to stop:
+    //  commit and answer it rather than drop it.
+    if (self->router)
+        while (zsock_events(self->router) & ZMQ_POLLIN)
+            s_handle_writes(self);
+    s_self_destroy(&self);
+}
+
+//  ---- self-test ---------------------------------------------------------------
+
+void writer_test(bool verbose) {
+    if (verbose)
+        printf(" * writer: (pending)\n");
+}

@@ -1,0 +1,35 @@
+/*  =========================================================================
+    writer - the only SQLite connection that writes (group commit)
+
+    See writer.c for the design. Lifecycle: zactor_new(writer_actor, &config)
+    (the config is copied before the constructor returns), then
+    ca_actor_start() runs the fallible set-up (open, pragmas, migrations) and
+    returns its status; writes then flow over CA_WRITER_ENDPOINT.
+    ========================================================================= */
+
+#ifndef WRITER_H_INCLUDED
+#define WRITER_H_INCLUDED
+
+#include "ca_sql.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *db_path;
+    const char *vfs;       //  NULL: SQLite's default VFS
+    const char *endpoint;  //  NULL: CA_WRITER_ENDPOINT
+    bool synchronous_full; //  commit every batch with synchronous=FULL
+    size_t batch_max;      //  writes per transaction, at most
+    int64_t max_db_bytes;  //  0: no cap; else writes past it fail (SQLITE_FULL)
+    const ca_schema_t *const *schemas;
+    size_t schema_count;
+} writer_config_t;
+
+//  The actor function; args is a writer_config_t *.
+void writer_actor(zsock_t *pipe, void *args);
+
+void writer_test(bool verbose);
+
+#endif

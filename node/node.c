@@ -1,0 +1,194 @@
+/*  =========================================================================
+    node - one cairn node: data dir, writer, store pools, gateway
+
+    The list of stores below is the only place that knows every store: a new
+    store adds its definition to s_stores, and the writer (schemas), the
+    workers and the gateway (routing) all follow from it.
+
+    Data dir layout:
+        cairn.db, cairn.db-wal, cairn.db-shm   SQLite (WAL mode)
+        cairnd.lock                             flock held while running; PID inside
+    ========================================================================= */
+
+#include "node.h"
+#include "ca_limits.h"
+#include "ca_log.h"
+#include "ca_store.h"
+#include "config_store.h"
+#include "gateway.h"
+#include "writer.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+static const ca_store_def_t *const s_stores[] = {
+    &config_store_def,
+};
+#define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
+
+struct _node_t {
+    const node_config_t *config;
+    char *db_path;
+    int lock_fd;
+    zactor_t *writer;
+    zactor_t **workers; //  STORE_COUNT * config->workers
+    size_t worker_count;
+    zactor_t *gateway;
+    bool running;
+};
+
+node_t *node_new(const node_config_t *config) {
+    node_t *self = (node_t *)zmalloc(sizeof(node_t));
+    self->config = config;
+    self->db_path = zsys_sprintf("%s/%s", config->data_dir, CA_DB_FILE);
+    self->lock_fd = -1;
+    return self;
+}
+
+//  Holds an exclusive flock on the data dir for the life of the process, so
+//  two nodes never share a database.
+static char *s_lock_data_dir(node_t *self) {
+    const char *dir = self->config->data_dir;
+    if (zsys_dir_create("%s", dir) != 0)
+        return zsys_sprintf("cannot create data dir %s: %s", dir, strerror(errno));
+    char *path = zsys_sprintf("%s/%s", dir, CA_LOCK_FILE);
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    zstr_free(&path);
+    if (self->lock_fd < 0)
+        return zsys_sprintf("cannot open the lock file in %s: %s", dir, strerror(errno));
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t size = pread(self->lock_fd, pid, sizeof pid - 1, 0);
+        pid[size > 0 ? size : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(self->lock_fd);
+        self->lock_fd = -1;
+        return zsys_sprintf("data dir %s is in use by another cairnd (pid %s); stop it or "
+                            "choose another --data-dir",
+                            dir, *pid ? pid : "unknown");
+    }
+    char pid[32];
+    int length = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(self->lock_fd, 0) != 0 || pwrite(self->lock_fd, pid, (size_t)length, 0) < 0)
+        ca_log_warning("cannot write the pid into %s/%s", dir, CA_LOCK_FILE);
+    return NULL;
+}
+
+static char *s_start_writer(node_t *self) {
+    const ca_schema_t *schemas[STORE_COUNT];
+    for (size_t i = 0; i < STORE_COUNT; i++)
+        schemas[i] = s_stores[i]->schema;
+    writer_config_t config = {
+        .db_path = self->db_path,
+        .synchronous_full = streq(self->config->synchronous, "full"),
+        .batch_max = (size_t)self->config->writer_batch,
+        .max_db_bytes = self->config->max_db_bytes,
+        .schemas = schemas,
+        .schema_count = STORE_COUNT,
+    };
+    self->writer = zactor_new(writer_actor, &config);
+    char *error = NULL;
+    ca_actor_start(self->writer, &error);
+    return error;
+}
+
+static char *s_start_workers(node_t *self) {
+    unsigned workers = (unsigned)self->config->workers;
+    self->workers = (zactor_t **)zmalloc(STORE_COUNT * workers * sizeof(zactor_t *));
+    for (size_t s = 0; s < STORE_COUNT; s++)
+        for (unsigned w = 0; w < workers; w++) {
+            ca_store_args_t args = {.def = s_stores[s],
+                                    .index = w,
+                                    .db_path = self->db_path,
+                                    .queue_max = (size_t)self->config->queue_max};
+            zactor_t *worker = zactor_new(ca_store_actor, &args);
+            self->workers[self->worker_count++] = worker;
+            char *error = NULL;
+            if (ca_actor_start(worker, &error) != 0)
+                return error;
+        }
+    return NULL;
+}
+
+static char *s_start_gateway(node_t *self) {
+    gateway_config_t config = {
+        .endpoint = self->config->client_endpoint,
+        .max_frame_bytes = self->config->max_frame_bytes,
+        .stores = s_stores,
+        .store_count = STORE_COUNT,
+        .workers = (unsigned)self->config->workers,
+        .queue_max = (size_t)self->config->queue_max,
+        .drain_ms = (int)self->config->drain_ms,
+        .data_dir = self->config->data_dir,
+        .db_path = self->db_path,
+    };
+    self->gateway = zactor_new(gateway_actor, &config);
+    char *error = NULL;
+    ca_actor_start(self->gateway, &error);
+    return error;
+}
+
+static void s_stop_actors(node_t *self) {
+    zactor_destroy(&self->gateway);
+    while (self->worker_count > 0)
+        zactor_destroy(&self->workers[--self->worker_count]);
+    free(self->workers);
+    self->workers = NULL;
+    zactor_destroy(&self->writer); //  last: commits whatever is still queued
+}
+
+int node_start(node_t *self, char **error) {
+    assert(!self->running);
+    *error = s_lock_data_dir(self);
+    if (!*error)
+        *error = s_start_writer(self);
+    if (!*error)
+        *error = s_start_workers(self);
+    if (!*error)
+        *error = s_start_gateway(self);
+    if (*error) {
+        s_stop_actors(self);
+        return -1;
+    }
+    self->running = true;
+    char *endpoint = node_endpoint(self);
+    ca_log_info("cairnd %s serving %s, data dir %s, %zu store(s) x %lld worker(s)", CAIRN_VERSION,
+                endpoint, self->config->data_dir, STORE_COUNT, (long long)self->config->workers);
+    zstr_free(&endpoint);
+    return 0;
+}
+
+char *node_endpoint(node_t *self) {
+    return self->gateway ? gateway_endpoint(self->gateway) : NULL;
+}
+
+void node_stop(node_t *self) {
+    if (!self->running)
+        return;
+    ca_log_info("cairnd stopping: draining accepted requests");
+    zstr_send(self->gateway, "DRAIN");
+    int status;
+    char *outcome = NULL;
+    zsock_recv(self->gateway, "is", &status, &outcome);
+    ca_log_info("cairnd: %s; stopping actors", outcome ? outcome : "drain ended");
+    zstr_free(&outcome);
+    s_stop_actors(self);
+    self->running = false;
+    ca_log_info("cairnd stopped cleanly");
+}
+
+void node_destroy(node_t **self_p) {
+    node_t *self = *self_p;
+    if (!self)
+        return;
+    node_stop(self);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); //  releases the flock
+    zstr_free(&self->db_path);
+    free(self);
+    *self_p = NULL;
+}

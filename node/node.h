@@ -1,0 +1,35 @@
+/*  =========================================================================
+    node - one cairn node: data dir, writer, store pools, gateway
+
+    Used by cairnd's main, by the fuzz target and by tests that need a whole
+    node in-process. Start order is dependency order (writer, stores,
+    gateway); stop is the reverse, after the gateway has drained.
+    ========================================================================= */
+
+#ifndef NODE_H_INCLUDED
+#define NODE_H_INCLUDED
+
+#include "node_config.h"
+
+#include <stdbool.h>
+
+typedef struct _node_t node_t;
+
+//  The config must outlive the node.
+node_t *node_new(const node_config_t *config);
+
+//  Creates and locks the data dir, starts every actor. Returns 0, or -1 with
+//  *error (caller frees) and nothing left running.
+int node_start(node_t *self, char **error);
+
+//  The client endpoint as bound (a tcp port 0 resolved). Caller frees.
+char *node_endpoint(node_t *self);
+
+//  Orderly stop: new requests get UNAVAILABLE, accepted ones are answered
+//  (up to drain_ms), queued writes commit, actors stop in reverse order.
+void node_stop(node_t *self);
+
+//  Stops if still running, releases the data dir.
+void node_destroy(node_t **self_p);
+
+#endif

@@ -1,0 +1,340 @@
+/*  =========================================================================
+    node_config - cairnd's settings: defaults, file, environment, flags
+    ========================================================================= */
+
+#include "node_config.h"
+#include "ca_limits.h"
+#include "ca_log.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KIND_TEXT, KIND_INT, KIND_CHOICE } kind_t;
+
+typedef struct {
+    const char *name; //  setting name, also the long flag with '_' -> '-'
+    const char *zpl;  //  path in the config file
+    const char *env;
+    const char *fallback; //  default, as text
+    kind_t kind;
+    int64_t min, max;    //  KIND_INT
+    const char *choices; //  KIND_CHOICE: '|'-separated
+    size_t offset;       //  field in node_config_t
+    const char *help;
+} option_t;
+
+#define STR_(x)  #x
+#define STR(x)   STR_(x)
+#define FIELD(f) offsetof(node_config_t, f)
+
+static const option_t s_options[] = {
+    {"data_dir", "node/data_dir", "CAIRN_DATA_DIR", CA_DEFAULT_DATA_DIR, KIND_TEXT, 0, 0, NULL,
+     FIELD(data_dir), "directory holding cairn.db and the store files (created if missing)"},
+    {"client_endpoint", "client/endpoint", "CAIRN_CLIENT_ENDPOINT", CA_DEFAULT_CLIENT_ENDPOINT,
+     KIND_TEXT, 0, 0, NULL, FIELD(client_endpoint),
+     "ZeroMQ endpoint tools connect to (ROUTER; clients use DEALER)"},
+    {"max_frame_bytes", "client/max_frame_bytes", "CAIRN_MAX_FRAME_BYTES", "67108864", KIND_INT,
+     1024, INT64_MAX, NULL, FIELD(max_frame_bytes),
+     "largest request frame; a bigger one drops the sender's connection"},
+    {"log_level", "node/log_level", "CAIRN_LOG_LEVEL", CA_DEFAULT_LOG_LEVEL, KIND_CHOICE, 0, 0,
+     "error|warning|notice|info|debug", FIELD(log_level), "least important log level written"},
+    {"synchronous", "writer/synchronous", "CAIRN_SYNCHRONOUS", CA_DEFAULT_SYNCHRONOUS, KIND_CHOICE,
+     0, 0, "normal|full", FIELD(synchronous),
+     "normal: an OK survives a crash of cairnd; full: also power loss (fsync per batch)"},
+    {"writer_batch", "writer/batch_max", "CAIRN_WRITER_BATCH", STR(CA_DEFAULT_WRITER_BATCH),
+     KIND_INT, 1, CA_MAX_WRITER_BATCH, NULL, FIELD(writer_batch),
+     "most writes committed in one transaction (group commit)"},
+    {"max_db_bytes", "writer/max_db_bytes", "CAIRN_MAX_DB_BYTES", STR(CA_DEFAULT_MAX_DB_BYTES),
+     KIND_INT, 0, INT64_MAX, NULL, FIELD(max_db_bytes),
+     "cap on cairn.db's size; writes past it fail with INTERNAL (0: no cap)"},
+    {"workers", "stores/workers", "CAIRN_WORKERS", STR(CA_DEFAULT_WORKERS), KIND_INT, 1,
+     CA_MAX_WORKERS, NULL, FIELD(workers), "worker threads per store (parallel reads)"},
+    {"queue_max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX), KIND_INT, 1,
+     CA_MAX_QUEUE, NULL, FIELD(queue_max), "requests queued per store before clients get BUSY"},
+    {"drain_ms", "node/drain_ms", "CAIRN_DRAIN_MS", STR(CA_DEFAULT_DRAIN_MS), KIND_INT, 0, 3600000,
+     NULL, FIELD(drain_ms),
+     "on SIGTERM/SIGINT, wait this long for accepted requests to be answered"},
+};
+
+#define OPTION_COUNT (sizeof s_options / sizeof s_options[0])
+
+static char **s_text_field(node_config_t *self, const option_t *option) {
+    return (char **)((char *)self + option->offset);
+}
+
+static int64_t *s_int_field(node_config_t *self, const option_t *option) {
+    return (int64_t *)((char *)self + option->offset);
+}
+
+static const option_t *s_find(const char *name) {
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (streq(s_options[i].name, name))
+            return &s_options[i];
+    return NULL;
+}
+
+static bool s_is_choice(const char *choices, const char *value) {
+    size_t length = strlen(value);
+    const char *at = choices;
+    while (at && *at) {
+        const char *end = strchr(at, '|');
+        size_t choice_length = end ? (size_t)(end - at) : strlen(at);
+        if (choice_length == length && strncmp(at, value, length) == 0)
+            return true;
+        at = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static int s_set(node_config_t *self, const option_t *option, const char *value, const char *source,
+                 char **error) {
+    if (option->kind == KIND_INT) {
+        char *end = NULL;
+        errno = 0;
+        long long number = strtoll(value, &end, 10);
+        if (errno || end == value || *end || number < option->min || number > option->max) {
+            *error =
+                zsys_sprintf("%s: %s must be an integer from %lld to %lld, not '%s'", source,
+                             option->name, (long long)option->min, (long long)option->max, value);
+            return -1;
+        }
+        *s_int_field(self, option) = number;
+        return 0;
+    }
+    if (option->kind == KIND_CHOICE && !s_is_choice(option->choices, value)) {
+        *error = zsys_sprintf("%s: %s must be one of %s, not '%s'", source, option->name,
+                              option->choices, value);
+        return -1;
+    }
+    if (option->kind == KIND_TEXT && !*value) {
+        *error = zsys_sprintf("%s: %s must not be empty", source, option->name);
+        return -1;
+    }
+    char **field = s_text_field(self, option);
+    free(*field);
+    *field = strdup(value);
+    return 0;
+}
+
+node_config_t *node_config_new(void) {
+    node_config_t *self = (node_config_t *)zmalloc(sizeof(node_config_t));
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char *error = NULL;
+        int rc = s_set(self, &s_options[i], s_options[i].fallback, "default", &error);
+        assert(rc == 0); //  the defaults are ours: a failure is a bug
+        (void)rc;
+    }
+    return self;
+}
+
+void node_config_destroy(node_config_t **self_p) {
+    node_config_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (s_options[i].kind != KIND_INT)
+            free(*s_text_field(self, &s_options[i]));
+    free(self);
+    *self_p = NULL;
+}
+
+int node_config_set(node_config_t *self, const char *name, const char *value, char **error) {
+    const option_t *option = s_find(name);
+    if (!option) {
+        *error = zsys_sprintf("unknown setting '%s'", name);
+        return -1;
+    }
+    char *source = zsys_sprintf("--%s", name);
+    for (char *c = source; *c; c++)
+        if (*c == '_')
+            *c = '-';
+    int rc = s_set(self, option, value, source, error);
+    zstr_free(&source);
+    return rc;
+}
+
+//  Collects the paths of every leaf (a node with a value and no children).
+static int s_check_unknown(zconfig_t *config, const char *prefix, const char *file, char **error) {
+    for (zconfig_t *child = zconfig_child(config); child; child = zconfig_next(child)) {
+        char *path = *prefix ? zsys_sprintf("%s/%s", prefix, zconfig_name(child))
+                             : strdup(zconfig_name(child));
+        int rc = 0;
+        if (zconfig_child(child))
+            rc = s_check_unknown(child, path, file, error);
+        else {
+            bool known = false;
+            for (size_t i = 0; i < OPTION_COUNT && !known; i++)
+                known = streq(s_options[i].zpl, path);
+            if (!known) {
+                *error = zsys_sprintf("%s: unknown setting '%s' (see cairnd --help)", file, path);
+                rc = -1;
+            }
+        }
+        free(path);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int node_config_load_file(node_config_t *self, const char *path, char **error) {
+    if (!zsys_file_exists(path)) {
+        *error = zsys_sprintf("config file %s does not exist", path);
+        return -1;
+    }
+    zconfig_t *config = zconfig_load(path);
+    if (!config) {
+        *error = zsys_sprintf("config file %s is not valid ZPL (czmq zconfig format)", path);
+        return -1;
+    }
+    int rc = s_check_unknown(config, "", path, error);
+    for (size_t i = 0; i < OPTION_COUNT && rc == 0; i++) {
+        zconfig_t *item = zconfig_locate(config, s_options[i].zpl);
+        if (item && zconfig_value(item)) {
+            char *source = zsys_sprintf("%s: %s", path, s_options[i].zpl);
+            rc = s_set(self, &s_options[i], zconfig_value(item), source, error);
+            zstr_free(&source);
+        }
+    }
+    zconfig_destroy(&config);
+    return rc;
+}
+
+int node_config_load_env(node_config_t *self, char **error) {
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const char *value = getenv(s_options[i].env);
+        if (value && s_set(self, &s_options[i], value, s_options[i].env, error) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void node_config_print(node_config_t *self, FILE *out) {
+    zconfig_t *root = zconfig_new("root", NULL);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const option_t *option = &s_options[i];
+        if (option->kind == KIND_INT)
+            zconfig_putf(root, option->zpl, "%lld", (long long)*s_int_field(self, option));
+        else
+            zconfig_put(root, option->zpl, *s_text_field(self, option));
+    }
+    char *text = zconfig_str_save(root);
+    fprintf(out, "%s", text);
+    zstr_free(&text);
+    zconfig_destroy(&root);
+}
+
+void node_config_print_help(FILE *out) {
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const option_t *option = &s_options[i];
+        fprintf(out, "  --%s=VALUE\n", node_config_flag(i));
+        fprintf(out, "      %s\n", option->help);
+        fprintf(out, "      default: %s   environment: %s   config file: %s\n", option->fallback,
+                option->env, option->zpl);
+        if (option->choices)
+            fprintf(out, "      one of: %s\n", option->choices);
+    }
+}
+
+size_t node_config_count(void) {
+    return OPTION_COUNT;
+}
+
+const char *node_config_name(size_t index) {
+    return index < OPTION_COUNT ? s_options[index].name : NULL;
+}
+
+const char *node_config_flag(size_t index) {
+    //  Flags are the names with '-' for '_'; a static table keeps them.
+    static const char *const flags[] = {
+        "data-dir",     "client-endpoint", "max-frame-bytes", "log-level", "synchronous",
+        "writer-batch", "max-db-bytes",    "workers",         "queue-max", "drain-ms"};
+    _Static_assert(sizeof flags / sizeof flags[0] == OPTION_COUNT, "one flag per option");
+    return index < OPTION_COUNT ? flags[index] : NULL;
+}
+
+//  ---- self-test -------------------------------------------------------------
+
+#include "ca_testbed.h"
+
+void node_config_test(bool verbose) {
+    if (verbose)
+        printf(" * node_config: ");
+    //  Flags match names.
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char *expected = strdup(s_options[i].name);
+        for (char *c = expected; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        assert(streq(expected, node_config_flag(i)));
+        free(expected);
+    }
+    node_config_t *config = node_config_new();
+    assert(streq(config->data_dir, CA_DEFAULT_DATA_DIR));
+    assert(streq(config->client_endpoint, CA_DEFAULT_CLIENT_ENDPOINT));
+    assert(config->max_frame_bytes == CA_DEFAULT_MAX_FRAME_BYTES);
+    assert(config->workers == CA_DEFAULT_WORKERS);
+    assert(ca_log_level_parse(config->log_level) == CA_LOG_INFO);
+
+    //  A file overrides defaults; a printed config reads back the same.
+    char *dir = ca_test_tempdir("cairn-config");
+    char *path = zsys_sprintf("%s/cairn.cfg", dir);
+    FILE *file = fopen(path, "w");
+    fprintf(file, "# test\nnode\n    data_dir = \"/tmp/x y\"\nwriter\n    batch_max = 7\n");
+    fclose(file);
+    char *error = NULL;
+    assert(node_config_load_file(config, path, &error) == 0);
+    assert(streq(config->data_dir, "/tmp/x y") && config->writer_batch == 7);
+
+    //  Environment beats the file; flags beat the environment.
+    setenv("CAIRN_WRITER_BATCH", "9", 1);
+    assert(node_config_load_env(config, &error) == 0);
+    assert(config->writer_batch == 9);
+    unsetenv("CAIRN_WRITER_BATCH");
+    assert(node_config_set(config, "writer_batch", "11", &error) == 0);
+    assert(config->writer_batch == 11);
+
+    file = fopen(path, "w");
+    node_config_print(config, file);
+    fclose(file);
+    node_config_t *again = node_config_new();
+    assert(node_config_load_file(again, path, &error) == 0);
+    assert(again->writer_batch == 11 && streq(again->data_dir, "/tmp/x y"));
+    node_config_destroy(&again);
+
+    //  Bad values and unknown keys are refused with a message.
+    assert(node_config_set(config, "workers", "0", &error) == -1 && strstr(error, "workers"));
+    zstr_free(&error);
+    assert(node_config_set(config, "workers", "2x", &error) == -1);
+    zstr_free(&error);
+    assert(node_config_set(config, "synchronous", "sometimes", &error) == -1 &&
+           strstr(error, "normal|full"));
+    zstr_free(&error);
+    assert(node_config_set(config, "no_such", "1", &error) == -1);
+    zstr_free(&error);
+    assert(node_config_set(config, "data_dir", "", &error) == -1);
+    zstr_free(&error);
+    setenv("CAIRN_LOG_LEVEL", "loud", 1);
+    assert(node_config_load_env(config, &error) == -1 && strstr(error, "CAIRN_LOG_LEVEL"));
+    zstr_free(&error);
+    unsetenv("CAIRN_LOG_LEVEL");
+    file = fopen(path, "w");
+    fprintf(file, "node\n    data_dri = typo\n");
+    fclose(file);
+    assert(node_config_load_file(config, path, &error) == -1 && strstr(error, "data_dri"));
+    zstr_free(&error);
+    assert(node_config_load_file(config, "/nonexistent/cairn.cfg", &error) == -1);
+    zstr_free(&error);
+
+    ca_test_rmtree(dir);
+    zstr_free(&path);
+    zstr_free(&dir);
+    node_config_destroy(&config);
+    node_config_destroy(&config);
+    if (verbose)
+        printf("OK\n");
+}

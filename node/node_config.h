@@ -1,0 +1,60 @@
+/*  =========================================================================
+    node_config - cairnd's settings: defaults, file, environment, flags
+
+    One table (node_config.c) lists every setting with its flag, its
+    CAIRN_* environment name, its path in the ZPL config file, its default
+    and its help line; --help, --print-config, the parsers and the README's
+    config table all follow it. Precedence, lowest first:
+
+        defaults < config file (--config FILE / CAIRN_CONFIG) < CAIRN_* < flags
+    ========================================================================= */
+
+#ifndef NODE_CONFIG_H_INCLUDED
+#define NODE_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    char *data_dir;
+    char *client_endpoint;
+    int64_t max_frame_bytes;
+    char *log_level;
+    char *synchronous; //  "normal" or "full"
+    int64_t writer_batch;
+    int64_t max_db_bytes;
+    int64_t workers;
+    int64_t queue_max;
+    int64_t drain_ms;
+} node_config_t;
+
+//  A config with every default.
+node_config_t *node_config_new(void);
+void node_config_destroy(node_config_t **self_p);
+
+//  Sets one setting by its name (e.g. "data_dir") from text, validating it.
+//  Returns 0, or -1 with *error set (caller frees).
+int node_config_set(node_config_t *self, const char *name, const char *value, char **error);
+
+//  Applies a ZPL config file. Unknown keys are errors (a typo must not pass
+//  silently). Returns 0 or -1 with *error.
+int node_config_load_file(node_config_t *self, const char *path, char **error);
+
+//  Applies every CAIRN_* variable that names a setting. Returns 0 or -1.
+int node_config_load_env(node_config_t *self, char **error);
+
+//  Writes the settings as a ZPL file that --config accepts.
+void node_config_print(node_config_t *self, FILE *out);
+
+//  Writes one help line per setting: flag, environment name, default.
+void node_config_print_help(FILE *out);
+
+//  Number of settings, and the name / flag of setting i (for getopt).
+size_t node_config_count(void);
+const char *node_config_name(size_t index);
+const char *node_config_flag(size_t index);
+
+void node_config_test(bool verbose);
+
+#endif

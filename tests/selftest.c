@@ -1,0 +1,64 @@
+/*  =========================================================================
+    selftest - runs the self-test of one class, or of all of them
+
+        cairn-selftest [-v] [CLASS...]
+
+    Each class's x_test() sits at the bottom of its own file, as in CZMQ;
+    ctest registers one test per class (tests/CMakeLists.txt).
+    ========================================================================= */
+
+#include "ca_envelope.h"
+#include "ca_sql.h"
+#include "ca_status.h"
+#include "ca_validate.h"
+#include "config_store.h"
+#include "node_config.h"
+#include "writer.h"
+
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    void (*test)(bool verbose);
+} selftest_t;
+
+static const selftest_t s_tests[] = {
+    {"ca_status", ca_status_test},       {"ca_envelope", ca_envelope_test},
+    {"ca_validate", ca_validate_test},   {"ca_sql", ca_sql_test},
+    {"node_config", node_config_test},   {"writer", writer_test},
+    {"config_store", config_store_test},
+};
+
+int main(int argc, char **argv) {
+    zsys_init();
+    if (sodium_init() < 0)
+        return 1;
+    bool verbose = false;
+    int first = 1;
+    if (argc > 1 && streq(argv[1], "-v")) {
+        verbose = true;
+        first = 2;
+    }
+    size_t count = sizeof s_tests / sizeof s_tests[0];
+    int ran = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool selected = first >= argc;
+        for (int a = first; a < argc && !selected; a++)
+            selected = streq(argv[a], s_tests[i].name);
+        if (selected) {
+            s_tests[i].test(verbose);
+            ran++;
+        }
+    }
+    if (ran == 0 || ran < argc - first) {
+        fprintf(stderr, "selftest: unknown class name; known:");
+        for (size_t i = 0; i < count; i++)
+            fprintf(stderr, " %s", s_tests[i].name);
+        fprintf(stderr, "\n");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,312 @@
+/*  =========================================================================
+    harness - start a real cairnd and talk to it
+    ========================================================================= */
+
+#include "harness.h"
+#include "ca_testbed.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define READY_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS  20000
+#define MAX_EXTRA_ARGS   32
+
+struct _harness_node_t {
+    char *temp_dir; //  owned temp dir (removed on destroy), or NULL
+    char *data_dir;
+    char *log_path;
+    char *endpoint;
+    char *port_arg;
+    const char *extra[MAX_EXTRA_ARGS + 1];
+    pid_t pid;
+};
+
+const char *harness_cairnd_path(void) {
+    const char *path = getenv("CAIRND");
+    if (path)
+        return path;
+#ifdef CAIRND_PATH
+    return CAIRND_PATH;
+#else
+    return "cairnd";
+#endif
+}
+
+int harness_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+        getsockname(fd, (struct sockaddr *)&address, &length) == 0)
+        port = ntohs(address.sin_port);
+    close(fd);
+    return port;
+}
+
+static pid_t s_spawn(harness_node_t *node) {
+    const char *argv[MAX_EXTRA_ARGS + 8];
+    int argc = 0;
+    argv[argc++] = harness_cairnd_path();
+    char *data_arg = zsys_sprintf("--data-dir=%s", node->data_dir);
+    argv[argc++] = data_arg;
+    argv[argc++] = node->port_arg;
+    for (int i = 0; node->extra[i]; i++)
+        argv[argc++] = node->extra[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int log = open(node->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (log >= 0) {
+            dup2(log, STDOUT_FILENO);
+            dup2(log, STDERR_FILENO);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    zstr_free(&data_arg);
+    return pid;
+}
+
+static void s_print_log(harness_node_t *node) {
+    FILE *log = fopen(node->log_path, "r");
+    if (!log)
+        return;
+    fprintf(stderr, "---- %s ----\n", node->log_path);
+    char line[1024];
+    while (fgets(line, sizeof line, log))
+        fputs(line, stderr);
+    fclose(log);
+}
+
+//  Waits until the node answers Ping, or it exits, or the timeout passes.
+static bool s_wait_ready(harness_node_t *node) {
+    zsock_t *client = harness_connect(node->endpoint);
+    int64_t deadline = zclock_mono() + READY_TIMEOUT_MS;
+    bool ready = false;
+    Cairn__Request request;
+    Cairn__Ping ping;
+    harness_ping(&request, &ping, 1);
+    harness_send(client, &request);
+    while (!ready && zclock_mono() < deadline) {
+        int status;
+        if (waitpid(node->pid, &status, WNOHANG) == node->pid) {
+            node->pid = 0;
+            break;
+        }
+        Cairn__Response *response = harness_recv(client, 100);
+        if (response) {
+            ready = response->status == CAIRN__STATUS__OK;
+            cairn__response__free_unpacked(response, NULL);
+        }
+    }
+    zsock_destroy(&client);
+    return ready;
+}
+
+static int s_start(harness_node_t *node) {
+    node->pid = s_spawn(node);
+    if (node->pid > 0 && s_wait_ready(node))
+        return 0;
+    if (node->pid > 0)
+        harness_node_kill9(node);
+    return -1;
+}
+
+harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args) {
+    harness_node_t *node = (harness_node_t *)zmalloc(sizeof(harness_node_t));
+    node->temp_dir = ca_test_tempdir("cairn-e2e");
+    node->data_dir = data_dir ? strdup(data_dir) : zsys_sprintf("%s/data", node->temp_dir);
+    node->log_path = zsys_sprintf("%s/cairnd.log", node->temp_dir);
+    for (int i = 0; extra_args && extra_args[i] && i < MAX_EXTRA_ARGS; i++)
+        node->extra[i] = extra_args[i];
+    //  A port found free may be taken before cairnd binds it: try a few.
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = harness_free_port();
+        zstr_free(&node->endpoint);
+        zstr_free(&node->port_arg);
+        node->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", port);
+        node->port_arg = zsys_sprintf("--client-endpoint=%s", node->endpoint);
+        if (s_start(node) == 0)
+            return node;
+    }
+    s_print_log(node);
+    harness_node_destroy(&node);
+    return NULL;
+}
+
+int harness_node_restart(harness_node_t *node) {
+    assert(node->pid == 0);
+    int rc = s_start(node);
+    if (rc != 0)
+        s_print_log(node);
+    return rc;
+}
+
+const char *harness_node_endpoint(harness_node_t *node) {
+    return node->endpoint;
+}
+
+const char *harness_node_data_dir(harness_node_t *node) {
+    return node->data_dir;
+}
+
+const char *harness_node_log_path(harness_node_t *node) {
+    return node->log_path;
+}
+
+pid_t harness_node_pid(harness_node_t *node) {
+    return node->pid;
+}
+
+//  Waits for the child to exit within timeout_ms; -1 if it did not. A
+//  pidfd turns "wait for exit" into a poll with a timeout.
+static int s_reap(pid_t pid, int timeout_ms, int *status) {
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0)
+        return -1;
+    struct pollfd item = {fd, POLLIN, 0};
+    int rc;
+    while ((rc = poll(&item, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    if (rc != 1)
+        return -1;
+    return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
+
+int harness_node_stop(harness_node_t *node) {
+    if (node->pid <= 0)
+        return -1;
+    kill(node->pid, SIGTERM);
+    int status = 0;
+    if (s_reap(node->pid, STOP_TIMEOUT_MS, &status) != 0) {
+        fprintf(stderr, "harness: cairnd %d did not stop within %d ms; killing it\n",
+                (int)node->pid, STOP_TIMEOUT_MS);
+        harness_node_kill9(node);
+        s_print_log(node);
+        return -1;
+    }
+    node->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        s_print_log(node);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void harness_node_kill9(harness_node_t *node) {
+    if (node->pid <= 0)
+        return;
+    kill(node->pid, SIGKILL);
+    int status;
+    waitpid(node->pid, &status, 0);
+    node->pid = 0;
+}
+
+void harness_node_destroy(harness_node_t **node_p) {
+    harness_node_t *node = *node_p;
+    if (!node)
+        return;
+    if (node->pid > 0)
+        harness_node_stop(node);
+    ca_test_rmtree(node->temp_dir);
+    zstr_free(&node->temp_dir);
+    zstr_free(&node->data_dir);
+    zstr_free(&node->log_path);
+    zstr_free(&node->endpoint);
+    zstr_free(&node->port_arg);
+    free(node);
+    *node_p = NULL;
+}
+
+//  ---- client side -------------------------------------------------------------
+
+zsock_t *harness_connect(const char *endpoint) {
+    zsock_t *client = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(client, 0);
+    zsock_set_sndhwm(client, 0);
+    zsock_set_rcvhwm(client, 0);
+    zsock_connect(client, "%s", endpoint);
+    return client;
+}
+
+int harness_send(zsock_t *client, const Cairn__Request *request) {
+    size_t size = cairn__request__get_packed_size(request);
+    zframe_t *frame = zframe_new(NULL, size);
+    cairn__request__pack(request, zframe_data(frame));
+    return zframe_send(&frame, client, 0);
+}
+
+Cairn__Response *harness_recv(zsock_t *client, int timeout_ms) {
+    zpoller_t *poller = zpoller_new(client, NULL);
+    void *which = zpoller_wait(poller, timeout_ms);
+    zpoller_destroy(&poller);
+    if (which != client)
+        return NULL;
+    zframe_t *frame = zframe_recv(client);
+    if (!frame)
+        return NULL;
+    Cairn__Response *response =
+        cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
+    zframe_destroy(&frame);
+    return response;
+}
+
+Cairn__Response *harness_call(zsock_t *client, const Cairn__Request *request, int timeout_ms) {
+    if (harness_send(client, request) != 0)
+        return NULL;
+    Cairn__Response *response = harness_recv(client, timeout_ms);
+    if (response && response->id != request->id) {
+        fprintf(stderr, "harness: response id %llu for request %llu\n",
+                (unsigned long long)response->id, (unsigned long long)request->id);
+        cairn__response__free_unpacked(response, NULL);
+        return NULL;
+    }
+    return response;
+}
+
+void harness_ping(Cairn__Request *request, Cairn__Ping *ping, uint64_t id) {
+    cairn__request__init(request);
+    cairn__ping__init(ping);
+    request->id = id;
+    request->body_case = CAIRN__REQUEST__BODY_PING;
+    request->ping = ping;
+}
+
+void harness_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t id,
+                        const char *key, const char *value) {
+    cairn__request__init(request);
+    cairn__config_set__init(set);
+    set->key = (char *)key;
+    set->value.data = (uint8_t *)value;
+    set->value.len = strlen(value);
+    request->id = id;
+    request->body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
+    request->config_set = set;
+}
+
+void harness_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
+                        const char *key, const char *default_value) {
+    cairn__request__init(request);
+    cairn__config_get__init(get);
+    get->key = (char *)key;
+    get->default_value.data = (uint8_t *)default_value;
+    get->default_value.len = strlen(default_value);
+    request->id = id;
+    request->body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
+    request->config_get = get;
+}

@@ -1,0 +1,73 @@
+/*  =========================================================================
+    harness - start a real cairnd and talk to it, for end-to-end tests,
+    the crash test and the benchmark
+
+    A node is started as a child process on a free loopback port in a fresh
+    temp dir (or a given data dir, for restarts). Readiness is a Ping
+    answered within a timeout, never a sleep. Every process started here is
+    stopped here, by its PID.
+    ========================================================================= */
+
+#ifndef HARNESS_H_INCLUDED
+#define HARNESS_H_INCLUDED
+
+#include "cairn.pb-c.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct _harness_node_t harness_node_t;
+
+//  Path of the cairnd binary under test (CAIRND_PATH from the build, or
+//  the CAIRND environment variable).
+const char *harness_cairnd_path(void);
+
+//  Starts cairnd with `data_dir` (NULL: a new temp dir, removed on destroy)
+//  and extra arguments (NULL-terminated, may be NULL). Waits until it
+//  answers Ping (10 s). NULL when it did not come up; its log is printed.
+harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
+
+//  Starts another cairnd on the same data dir and port as `node` (after it
+//  stopped or was killed).
+int harness_node_restart(harness_node_t *node);
+
+const char *harness_node_endpoint(harness_node_t *node);
+const char *harness_node_data_dir(harness_node_t *node);
+const char *harness_node_log_path(harness_node_t *node);
+pid_t harness_node_pid(harness_node_t *node);
+
+//  SIGTERM, then waits (20 s) for exit. Returns the exit status, or -1 when
+//  it had to be killed or died by a signal.
+int harness_node_stop(harness_node_t *node);
+
+//  SIGKILL and reap, as a crash.
+void harness_node_kill9(harness_node_t *node);
+
+//  Stops the node if running and removes a temp data dir.
+void harness_node_destroy(harness_node_t **node_p);
+
+//  A DEALER connected to `endpoint`.
+zsock_t *harness_connect(const char *endpoint);
+
+//  Sends one request. Returns 0 or -1.
+int harness_send(zsock_t *client, const Cairn__Request *request);
+
+//  Receives one response within timeout_ms; NULL on timeout. Caller frees
+//  with cairn__response__free_unpacked.
+Cairn__Response *harness_recv(zsock_t *client, int timeout_ms);
+
+//  Send + receive; the response's id is checked against the request's.
+Cairn__Response *harness_call(zsock_t *client, const Cairn__Request *request, int timeout_ms);
+
+//  Request builders (static storage inside the Request is the caller's).
+void harness_ping(Cairn__Request *request, Cairn__Ping *ping, uint64_t id);
+void harness_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t id,
+                        const char *key, const char *value);
+void harness_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
+                        const char *key, const char *default_value);
+
+//  A free tcp port on 127.0.0.1.
+int harness_free_port(void);
+
+#endif

@@ -560,8 +560,490 @@ void writer_actor(zsock_t *pipe, void *args) {
 }
 
 //  ---- self-test ---------------------------------------------------------------
+//
+//  Drives the writer through its socket as a store would. Failures of the
+//  disk are injected with a VFS shim ("cairn-faulty") that wraps SQLite's
+//  default VFS and fails xSync / xRead when told to.
+
+#include "ca_testbed.h"
+
+#include <stdatomic.h>
+
+static atomic_int s_fail_syncs; //  fail this many xSync calls
+static atomic_int s_fail_reads; //  while set, every xRead fails
+static sqlite3_vfs *s_real_vfs;
+
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real; //  follows this struct in the same allocation
+} faulty_file_t;
+
+#define REAL(file) (((faulty_file_t *)(file))->real)
+
+static int s_f_close(sqlite3_file *f) {
+    int rc = REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK;
+    return rc;
+}
+static int s_f_read(sqlite3_file *f, void *buffer, int amount, sqlite3_int64 offset) {
+    if (atomic_load(&s_fail_reads))
+        return SQLITE_IOERR_READ;
+    return REAL(f)->pMethods->xRead(REAL(f), buffer, amount, offset);
+}
+static int s_f_write(sqlite3_file *f, const void *buffer, int amount, sqlite3_int64 offset) {
+    return REAL(f)->pMethods->xWrite(REAL(f), buffer, amount, offset);
+}
+static int s_f_truncate(sqlite3_file *f, sqlite3_int64 size) {
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int s_f_sync(sqlite3_file *f, int flags) {
+    if (atomic_load(&s_fail_syncs) > 0) {
+        atomic_fetch_sub(&s_fail_syncs, 1);
+        return SQLITE_IOERR_FSYNC;
+    }
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int s_f_size(sqlite3_file *f, sqlite3_int64 *size) {
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int s_f_lock(sqlite3_file *f, int level) {
+    return REAL(f)->pMethods->xLock(REAL(f), level);
+}
+static int s_f_unlock(sqlite3_file *f, int level) {
+    return REAL(f)->pMethods->xUnlock(REAL(f), level);
+}
+static int s_f_check_lock(sqlite3_file *f, int *out) {
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int s_f_control(sqlite3_file *f, int op, void *arg) {
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int s_f_sector(sqlite3_file *f) {
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int s_f_device(sqlite3_file *f) {
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int s_f_shm_map(sqlite3_file *f, int page, int size, int extend, void volatile **out) {
+    return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, out);
+}
+static int s_f_shm_lock(sqlite3_file *f, int offset, int n, int flags) {
+    return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
+}
+static void s_f_shm_barrier(sqlite3_file *f) {
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int s_f_shm_unmap(sqlite3_file *f, int delete_flag) {
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), delete_flag);
+}
+static int s_f_fetch(sqlite3_file *f, sqlite3_int64 offset, int amount, void **out) {
+    *out = NULL; //  no memory-mapped reads: every read goes through xRead
+    return SQLITE_OK;
+}
+static int s_f_unfetch(sqlite3_file *f, sqlite3_int64 offset, void *page) {
+    return SQLITE_OK;
+}
+
+static const sqlite3_io_methods s_faulty_methods = {
+    3,           s_f_close,   s_f_read,     s_f_write,       s_f_truncate,  s_f_sync,
+    s_f_size,    s_f_lock,    s_f_unlock,   s_f_check_lock,  s_f_control,   s_f_sector,
+    s_f_device,  s_f_shm_map, s_f_shm_lock, s_f_shm_barrier, s_f_shm_unmap, s_f_fetch,
+    s_f_unfetch,
+};
+
+static int s_faulty_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+                         int *out_flags) {
+    faulty_file_t *faulty = (faulty_file_t *)file;
+    faulty->real = (sqlite3_file *)(faulty + 1);
+    int rc = s_real_vfs->xOpen(s_real_vfs, name, faulty->real, flags, out_flags);
+    faulty->base.pMethods = rc == SQLITE_OK ? &s_faulty_methods : NULL;
+    return rc;
+}
+
+static sqlite3_vfs s_faulty_vfs;
+
+static void s_register_faulty_vfs(void) {
+    if (s_real_vfs)
+        return;
+    s_real_vfs = sqlite3_vfs_find(NULL);
+    s_faulty_vfs = *s_real_vfs;
+    s_faulty_vfs.zName = "cairn-faulty";
+    s_faulty_vfs.szOsFile = (int)sizeof(faulty_file_t) + s_real_vfs->szOsFile;
+    s_faulty_vfs.xOpen = s_faulty_open;
+    s_faulty_vfs.pNext = NULL;
+    sqlite3_vfs_register(&s_faulty_vfs, 0);
+}
+
+//  A writer on a temp dir with a test schema, and a DEALER to it.
+typedef struct {
+    char *dir;
+    char *db_path;
+    char *endpoint;
+    zactor_t *writer;
+    zsock_t *store;
+} bed_t;
+
+static const char *const s_test_migrations[] = {
+    "CREATE TABLE items (k TEXT PRIMARY KEY, v BLOB NOT NULL)",
+    "ALTER TABLE items ADD COLUMN n INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX items_n ON items (n)",
+};
+
+static char *s_bed_start_writer(bed_t *bed, size_t migrations, int64_t max_db_bytes,
+                                const char *vfs, bool full) {
+    ca_schema_t schema = {"test", s_test_migrations, migrations};
+    const ca_schema_t *schemas[] = {&schema};
+    writer_config_t config = {.db_path = bed->db_path,
+                              .vfs = vfs,
+                              .endpoint = bed->endpoint,
+                              .synchronous_full = full,
+                              .batch_max = 1000,
+                              .max_db_bytes = max_db_bytes,
+                              .schemas = schemas,
+                              .schema_count = 1};
+    bed->writer = zactor_new(writer_actor, &config);
+    char *error = NULL;
+    if (ca_actor_start(bed->writer, &error) != 0) {
+        zactor_destroy(&bed->writer);
+        return error;
+    }
+    bed->store = zsock_new_dealer(bed->endpoint);
+    zsock_set_rcvtimeo(bed->store, 10000);
+    return NULL;
+}
+
+static void s_bed_stop_writer(bed_t *bed) {
+    zsock_destroy(&bed->store);
+    zactor_destroy(&bed->writer);
+}
+
+static bed_t *s_bed_new(int64_t max_db_bytes, const char *vfs, bool full) {
+    bed_t *bed = (bed_t *)zmalloc(sizeof(bed_t));
+    bed->dir = ca_test_tempdir("cairn-writer");
+    bed->db_path = zsys_sprintf("%s/test.db", bed->dir);
+    bed->endpoint = zsys_sprintf("inproc://writer-test-%p", (void *)bed);
+    char *error = s_bed_start_writer(bed, 3, max_db_bytes, vfs, full);
+    assert(!error);
+    return bed;
+}
+
+static void s_bed_destroy(bed_t **bed_p) {
+    bed_t *bed = *bed_p;
+    s_bed_stop_writer(bed);
+    ca_test_rmtree(bed->dir);
+    zstr_free(&bed->dir);
+    zstr_free(&bed->db_path);
+    zstr_free(&bed->endpoint);
+    free(bed);
+    *bed_p = NULL;
+}
+
+//  Sends "INSERT k, v" with context frame `tag`.
+static void s_send_insert(bed_t *bed, uint32_t tag, const char *key, const void *value,
+                          size_t size) {
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "INSERT INTO items (k, v) VALUES (?1, ?2)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL, NULL);
+    ca_write_text(write, key);
+    ca_write_blob(write, value, size);
+    zframe_t *body = ca_write_frame(write);
+    ca_write_destroy(&write);
+    zframe_t *context = zframe_new(&tag, sizeof tag);
+    zframe_t *frames[] = {context, body};
+    int rc = ca_send_frames(bed->store, frames, 2);
+    assert(rc == 0);
+    zframe_destroy(&context);
+    zframe_destroy(&body);
+}
+
+static void s_send_write(bed_t *bed, uint32_t tag, ca_write_t **write_p) {
+    zframe_t *body = ca_write_frame(*write_p);
+    ca_write_destroy(write_p);
+    zframe_t *context = zframe_new(&tag, sizeof tag);
+    zframe_t *frames[] = {context, body};
+    int rc = ca_send_frames(bed->store, frames, 2);
+    assert(rc == 0);
+    zframe_destroy(&context);
+    zframe_destroy(&body);
+}
+
+//  Receives one answer; *tag gets its context. Caller frees the reply.
+static Cairn__Internal__WriterResponse *s_recv_answer(bed_t *bed, uint32_t *tag) {
+    zmsg_t *msg = zmsg_recv(bed->store);
+    assert(msg && zmsg_size(msg) == 2);
+    zframe_t *context = zmsg_first(msg);
+    assert(zframe_size(context) == sizeof *tag);
+    memcpy(tag, zframe_data(context), sizeof *tag);
+    zframe_t *body = zmsg_next(msg);
+    Cairn__Internal__WriterResponse *response =
+        cairn__internal__writer_response__unpack(NULL, zframe_size(body), zframe_data(body));
+    assert(response);
+    zmsg_destroy(&msg);
+    return response;
+}
+
+static int64_t s_count_rows(const char *db_path) {
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(db_path, CA_SQL_READ_ONLY, NULL, &error);
+    assert(sql);
+    sqlite3_stmt *stmt = ca_sql_prepare(sql, "SELECT count(*) FROM items");
+    assert(sqlite3_step(stmt) == SQLITE_ROW);
+    int64_t count = sqlite3_column_int64(stmt, 0);
+    sqlite3_reset(stmt);
+    ca_sql_destroy(&sql);
+    return count;
+}
+
+static Cairn__WriterInfo *s_stats(bed_t *bed, Cairn__Internal__WriterResponse **holder) {
+    Cairn__Internal__StatsRequest stats = CAIRN__INTERNAL__STATS_REQUEST__INIT;
+    Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
+    request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS;
+    request.stats = &stats;
+    zframe_t *body = zframe_new(NULL, cairn__internal__writer_request__get_packed_size(&request));
+    cairn__internal__writer_request__pack(&request, zframe_data(body));
+    uint32_t tag = 0xffffffff;
+    zframe_t *context = zframe_new(&tag, sizeof tag);
+    zframe_t *frames[] = {context, body};
+    ca_send_frames(bed->store, frames, 2);
+    zframe_destroy(&context);
+    zframe_destroy(&body);
+    *holder = s_recv_answer(bed, &tag);
+    assert(tag == 0xffffffff &&
+           (*holder)->body_case == CAIRN__INTERNAL__WRITER_RESPONSE__BODY_STATS);
+    return (*holder)->stats;
+}
+
+//  101 writes queued while another connection holds the write lock commit
+//  in at most two transactions; the one duplicate fails alone.
+static void s_test_batch_and_savepoints(void) {
+    bed_t *bed = s_bed_new(0, NULL, false);
+    char *error = NULL;
+    ca_sql_t *blocker = ca_sql_open(bed->db_path, CA_SQL_READ_WRITE, NULL, &error);
+    assert(blocker && ca_sql_exec(blocker, "BEGIN IMMEDIATE") == SQLITE_OK);
+    char key[32];
+    for (uint32_t i = 0; i <= 100; i++) {
+        snprintf(key, sizeof key, "k%u", i == 50 ? 1 : i); //  #50 repeats #1's key
+        s_send_insert(bed, i, key, "v", 1);
+    }
+    assert(ca_sql_exec(blocker, "COMMIT") == SQLITE_OK);
+    ca_sql_destroy(&blocker);
+    uint64_t batch_of_50 = 0;
+    for (int n = 0; n <= 100; n++) {
+        uint32_t tag;
+        Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+        assert(response->body_case == CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE);
+        if (tag == 50) {
+            assert(response->write->status == CA_CONFLICT);
+            assert(strstr(response->write->error, "UNIQUE"));
+            batch_of_50 = response->write->batch_size;
+        } else
+            assert(response->write->status == CA_OK && response->write->n_results == 1);
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+    }
+    assert(batch_of_50 > 1); //  it failed inside a batch, alone
+    Cairn__Internal__WriterResponse *holder;
+    Cairn__WriterInfo *info = s_stats(bed, &holder);
+    assert(info->batches <= 2 && info->writes == 101 && info->failed_writes == 1);
+    assert(info->mean_batch_size >= 50.0);
+    cairn__internal__writer_response__free_unpacked(holder, NULL);
+    assert(s_count_rows(bed->db_path) == 100);
+    s_bed_destroy(&bed);
+}
+
+//  Expectations, returned rows, bad SQL, multi-statement atomicity.
+static void s_test_statements(void) {
+    bed_t *bed = s_bed_new(0, NULL, false);
+    s_send_insert(bed, 1, "a", "1", 1);
+    //  Second statement misses its expectation: the first is undone too.
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "INSERT INTO items (k, v) VALUES ('b', x'00')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, "UPDATE items SET v = x'01' WHERE k = 'zzz'",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_NOT_FOUND,
+                       "no item zzz: create it first");
+    s_send_write(bed, 2, &write);
+    //  Rows come back when asked for.
+    write = ca_write_new();
+    ca_write_statement(write, "SELECT k, v, 7, 2.5, NULL FROM items WHERE k = ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_NOT_FOUND, "none");
+    ca_write_want_rows(write);
+    ca_write_text(write, "a");
+    s_send_write(bed, 3, &write);
+    //  SQL that does not compile.
+    write = ca_write_new();
+    ca_write_statement(write, "INSERT INTO nowhere VALUES (1)", CAIRN__INTERNAL__EXPECT__EXPECT_ANY,
+                       CA_OK, NULL);
+    s_send_write(bed, 4, &write);
+    //  EXPECT_NO_ROWS failing.
+    write = ca_write_new();
+    ca_write_statement(write, "SELECT 1 FROM items WHERE k = 'a'",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT, "a exists");
+    s_send_write(bed, 5, &write);
+    for (int n = 0; n < 5; n++) {
+        uint32_t tag;
+        Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+        Cairn__Internal__WriteReply *reply = response->write;
+        if (tag == 1)
+            assert(reply->status == CA_OK && reply->results[0]->changes == 1);
+        else if (tag == 2)
+            assert(reply->status == CA_NOT_FOUND &&
+                   streq(reply->error, "no item zzz: create it first"));
+        else if (tag == 3) {
+            assert(reply->status == CA_OK && reply->n_results == 1);
+            Cairn__Internal__StatementResult *result = reply->results[0];
+            assert(result->n_rows == 1 && result->rows[0]->n_values == 5);
+            Cairn__Internal__SqlValue **values = result->rows[0]->values;
+            assert(streq(values[0]->text, "a"));
+            assert(values[1]->blob.len == 1 && values[1]->blob.data[0] == '1');
+            assert(values[2]->integer == 7 && values[3]->real == 2.5);
+            assert(values[4]->kind_case == CAIRN__INTERNAL__SQL_VALUE__KIND_NULL);
+        } else if (tag == 4)
+            assert(reply->status == CA_INVALID && strstr(reply->error, "no such table"));
+        else
+            assert(tag == 5 && reply->status == CA_CONFLICT);
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+    }
+    assert(s_count_rows(bed->db_path) == 1); //  'b' was rolled back with its write
+    s_bed_destroy(&bed);
+}
+
+//  Writes queued when the writer is told to stop are committed, not dropped.
+static void s_test_flush_on_shutdown(void) {
+    bed_t *bed = s_bed_new(0, NULL, false);
+    char key[32];
+    for (uint32_t i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "flush%u", i);
+        s_send_insert(bed, i, key, "v", 1);
+    }
+    zactor_destroy(&bed->writer); //  $TERM right behind the writes
+    assert(s_count_rows(bed->db_path) == 500);
+    s_bed_destroy(&bed);
+}
+
+//  Migrations run in order, once; a newer database is refused.
+static void s_test_schema_upgrades(void) {
+    bed_t *bed = s_bed_new(0, NULL, false);
+    s_bed_stop_writer(bed);
+    ca_test_rmtree(bed->dir);
+    assert(zsys_dir_create("%s", bed->dir) == 0);
+    char *error = s_bed_start_writer(bed, 1, 0, NULL, false);
+    assert(!error);
+    s_bed_stop_writer(bed);
+    //  Upgrade to 3: column and index exist, version recorded.
+    error = s_bed_start_writer(bed, 3, 0, NULL, false);
+    assert(!error);
+    s_bed_stop_writer(bed);
+    ca_sql_t *sql = ca_sql_open(bed->db_path, CA_SQL_READ_ONLY, NULL, &error);
+    char value[32];
+    assert(ca_sql_pragma_text(sql, "SELECT version FROM schema_version WHERE store = 'test'", value,
+                              sizeof value) &&
+           streq(value, "3"));
+    assert(ca_sql_pragma_text(sql,
+                              "SELECT count(*) FROM pragma_index_list('items') "
+                              "WHERE name = 'items_n'",
+                              value, sizeof value) &&
+           streq(value, "1"));
+    ca_sql_destroy(&sql);
+    //  Restarting at 3 runs nothing again (the ALTER would fail if it did).
+    error = s_bed_start_writer(bed, 3, 0, NULL, false);
+    assert(!error);
+    s_bed_stop_writer(bed);
+    //  A cairnd that knows only 2 refuses a version-3 database.
+    error = s_bed_start_writer(bed, 2, 0, NULL, false);
+    assert(error && strstr(error, "version 3") && strstr(error, "newer cairnd"));
+    zstr_free(&error);
+    //  s_bed_destroy expects a running writer.
+    error = s_bed_start_writer(bed, 3, 0, NULL, false);
+    assert(!error);
+    s_bed_destroy(&bed);
+}
+
+//  Disk full (max_db_bytes): the write fails with SQLite's message, the
+//  writer keeps serving.
+static void s_test_disk_full(void) {
+    bed_t *bed = s_bed_new(256 * 1024, NULL, false);
+    size_t size = 1024 * 1024;
+    uint8_t *big = (uint8_t *)zmalloc(size);
+    s_send_insert(bed, 1, "big", big, size);
+    s_send_insert(bed, 2, "small", "s", 1);
+    uint32_t tag;
+    Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+    assert(tag == 1 && response->write->status == CA_INTERNAL);
+    assert(strstr(response->write->error, "full"));
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 2);
+    //  The small write may have shared the aborted batch; then it says so.
+    bool stored = response->write->status == CA_OK;
+    if (!stored)
+        assert(strstr(response->write->error, "nothing in this batch"));
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    s_send_insert(bed, 3, "after", "a", 1);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 3 && response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    assert(s_count_rows(bed->db_path) == (stored ? 2 : 1));
+    free(big);
+    s_bed_destroy(&bed);
+}
+
+//  A failed COMMIT (fsync error) fails the whole batch, is not retried,
+//  and after a passing check the writer goes on; when the check itself
+//  fails, the writer refuses writes from then on.
+static void s_test_failed_commit(void) {
+    s_register_faulty_vfs();
+    bed_t *bed = s_bed_new(0, "cairn-faulty", true);
+    s_send_insert(bed, 1, "before", "b", 1);
+    uint32_t tag;
+    Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+    assert(response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+
+    atomic_store(&s_fail_syncs, 1);
+    s_send_insert(bed, 2, "lost", "l", 1);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 2 && response->write->status == CA_INTERNAL);
+    assert(strstr(response->write->error, "commit failed"));
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+
+    s_send_insert(bed, 3, "after", "a", 1);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 3 && response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+
+    //  Commit fails and the check after it cannot read: error state.
+    atomic_store(&s_fail_syncs, 1);
+    atomic_store(&s_fail_reads, 1);
+    s_send_insert(bed, 4, "lost2", "l", 1);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 4 && response->write->status == CA_INTERNAL);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    atomic_store(&s_fail_reads, 0);
+    s_send_insert(bed, 5, "refused", "r", 1);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 5 && response->write->status == CA_INTERNAL);
+    assert(strstr(response->write->error, "stopped taking writes"));
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    Cairn__Internal__WriterResponse *holder;
+    Cairn__WriterInfo *info = s_stats(bed, &holder);
+    assert(info->failed_commits == 2);
+    cairn__internal__writer_response__free_unpacked(holder, NULL);
+    s_bed_stop_writer(bed);
+    //  What was acknowledged is there; what failed is not.
+    assert(s_count_rows(bed->db_path) == 2);
+    char *error = s_bed_start_writer(bed, 3, 0, NULL, false);
+    assert(!error);
+    s_bed_destroy(&bed);
+}
 
 void writer_test(bool verbose) {
     if (verbose)
-        printf(" * writer: (pending)\n");
+        printf(" * writer: ");
+    s_test_batch_and_savepoints();
+    s_test_statements();
+    s_test_flush_on_shutdown();
+    s_test_schema_upgrades();
+    s_test_disk_full();
+    s_test_failed_commit();
+    if (verbose)
+        printf("OK\n");
 }

@@ -164,9 +164,10 @@ static Cairn__Response *s_get(ca_testbed_t *bed, uint64_t id, const char *key,
 }
 
 static bool s_value_is(const Cairn__Response *response, const char *expected) {
+    size_t length = strlen(expected);
     return response->body_case == CAIRN__RESPONSE__BODY_CONFIG_VALUE &&
-           response->config_value->value.len == strlen(expected) &&
-           memcmp(response->config_value->value.data, expected, strlen(expected)) == 0;
+           response->config_value->value.len == length &&
+           (length == 0 || memcmp(response->config_value->value.data, expected, length) == 0);
 }
 
 void config_store_test(bool verbose) {

@@ -194,6 +194,7 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
         return;
     }
     pool->busy++;
+    pool->errors++;
     char message[160];
     snprintf(message, sizeof message,
              "the %s store is saturated (%" PRIu64 " requests queued); retry later", pool->name,
@@ -254,8 +255,9 @@ static void s_handle_pool(self_t *self, pool_t *pool) {
     if (zmsg_size(msg) == 2) {
         zframe_t *client_id = zmsg_first(msg);
         zframe_t *response = zmsg_next(msg);
-        if (ca_envelope_peek_status(zframe_data(response), zframe_size(response)) != CA_OK)
-            pool->errors++;
+        ca_status_t status = ca_envelope_peek_status(zframe_data(response), zframe_size(response));
+        pool->errors += status != CA_OK;
+        pool->busy += status == CA_BUSY;
         s_send_to_client(self, client_id, response);
     } else
         ca_log_error("gateway: %s sent an answer of %zu frames", pool->name, zmsg_size(msg));

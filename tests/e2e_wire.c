@@ -60,7 +60,7 @@ static bool s_value_is(const Cairn__Response *response, const char *value) {
     return response && response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_CONFIG_VALUE &&
            response->config_value->value.len == strlen(value) &&
-           memcmp(response->config_value->value.data, value, strlen(value)) == 0;
+           (!*value || memcmp(response->config_value->value.data, value, strlen(value)) == 0);
 }
 
 //  Sends raw bytes as one frame and returns the answer (NULL on timeout).
@@ -333,6 +333,7 @@ static void test_busy(void) {
     Cairn__Response *response = harness_call(other, &request, CALL_MS);
     CHECK(response && response->status == CAIRN__STATUS__OK && response->info->n_actors == 1);
     CHECK(response->info->actors[0]->busy == (uint64_t)busy);
+    CHECK(response->info->actors[0]->errors == (uint64_t)busy);
     CHECK(response->info->actors[0]->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&flooder);

@@ -135,7 +135,8 @@ void ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) 
     if (ca_send_frames(store->writer, frames, 4) == 0)
         reply->pending = true;
     else
-        ca_reply_error(reply, CA_BUSY, "the writer's queue is full; retry shortly");
+        ca_reply_error(reply, CA_BUSY,
+                       "the writer is saturated (its queue is full); retry shortly");
     zframe_destroy(&body);
 }
 

@@ -495,6 +495,11 @@ static void test_cli_flags(void) {
     CHECK(strstr(output, "workers = \"5\"") && strstr(output, "batch_max = \"88\""));
     unsetenv("CAIRN_WORKERS");
     unsetenv("CAIRN_WRITER_BATCH");
+    //  The example config in deploy/ is valid and means the defaults.
+    const char *example[] = {"--config=" CAIRN_SOURCE_DIR "/deploy/cairnd.cfg", "--print-config",
+                             NULL};
+    CHECK(s_run_cairnd(example, output, sizeof output) == 0);
+    CHECK(strstr(output, "endpoint = \"tcp://127.0.0.1:7401\""));
     const char *bad_flag[] = {"--no-such-flag", NULL};
     CHECK(s_run_cairnd(bad_flag, output, sizeof output) == 2);
     const char *bad_value[] = {"--synchronous=sometimes", "--print-config", NULL};

@@ -53,22 +53,6 @@
 #include <assert.h>
 #include <string.h>
 
-typedef struct {
-    zsock_t *pipe;
-    zsock_t *router;
-    zpoller_t *poller;
-    bool terminated;
-    writer_config_t config; //  strings owned by this struct (copies)
-    ca_sql_t *sql;
-    char *error_state; //  non-NULL: writes refused with this message
-    //  statistics
-    uint64_t batches;
-    uint64_t writes;
-    uint64_t failed_writes;
-    uint64_t failed_commits;
-    uint64_t last_queue_depth;
-} self_t;
-
 //  One write of a batch and its outcome.
 typedef struct {
     zmsg_t *msg; //  identity + context frames, answered in place
@@ -79,6 +63,23 @@ typedef struct {
     size_t n_results;
 } pending_write_t;
 
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *router;
+    zpoller_t *poller;
+    bool terminated;
+    writer_config_t config; //  strings owned by this struct (copies)
+    ca_sql_t *sql;
+    char *error_state;      //  non-NULL: writes refused with this message
+    pending_write_t *batch; //  batch_max slots, reused by every batch
+    //  statistics
+    uint64_t batches;
+    uint64_t writes;
+    uint64_t failed_writes;
+    uint64_t failed_commits;
+    uint64_t last_queue_depth;
+} self_t;
+
 static self_t *s_self_new(zsock_t *pipe, const writer_config_t *config) {
     self_t *self = (self_t *)zmalloc(sizeof(self_t));
     self->pipe = pipe;
@@ -88,6 +89,7 @@ static self_t *s_self_new(zsock_t *pipe, const writer_config_t *config) {
     self->config.endpoint = strdup(config->endpoint ? config->endpoint : CA_WRITER_ENDPOINT);
     if (self->config.batch_max == 0)
         self->config.batch_max = CA_DEFAULT_WRITER_BATCH;
+    self->batch = (pending_write_t *)zmalloc(self->config.batch_max * sizeof(pending_write_t));
     self->poller = zpoller_new(pipe, NULL);
     return self;
 }
@@ -103,6 +105,7 @@ static void s_self_destroy(self_t **self_p) {
     free((char *)self->config.vfs);
     free((char *)self->config.endpoint);
     free(self->error_state);
+    free(self->batch);
     free(self);
     *self_p = NULL;
 }
@@ -504,7 +507,7 @@ static bool s_receive_one(self_t *self, pending_write_t *batch, size_t *count) {
 //  Drains the socket into one batch, commits it, answers every write.
 static void s_handle_writes(self_t *self) {
     size_t capacity = self->config.batch_max;
-    pending_write_t *batch = (pending_write_t *)zmalloc(capacity * sizeof(pending_write_t));
+    pending_write_t *batch = self->batch;
     size_t count = 0;
     while (count < capacity && s_receive_one(self, batch, &count))
         ;
@@ -517,7 +520,6 @@ static void s_handle_writes(self_t *self) {
             s_pending_free(&batch[i]);
         }
     }
-    free(batch);
 }
 
 //  ---- control pipe --------------------------------------------------------------

@@ -507,6 +507,36 @@ static void test_cli_flags(void) {
     CHECK(strstr(output, "normal|full"));
 }
 
+//  Reads the whole node log into a new string.
+static char *s_read_log(harness_node_t *node) {
+    FILE *file = fopen(harness_node_log_path(node), "r");
+    CHECK(file);
+    static char text[65536];
+    size_t length = fread(text, 1, sizeof text - 1, file);
+    text[length] = 0;
+    fclose(file);
+    return strdup(text);
+}
+
+//  log_level filters what cairnd writes: info lines at the default level,
+//  none at "warning".
+static void test_log_level(void) {
+    harness_node_t *node = s_start(NULL);
+    CHECK(harness_node_stop(node) == 0);
+    char *log = s_read_log(node);
+    CHECK(strstr(log, "I: (cairnd)") && strstr(log, "serving"));
+    free(log);
+    harness_node_destroy(&node);
+
+    const char *quiet[] = {"--log-level=warning", NULL};
+    node = s_start(quiet);
+    CHECK(harness_node_stop(node) == 0);
+    log = s_read_log(node);
+    CHECK(!strstr(log, "I: (cairnd)") && !strstr(log, "serving"));
+    free(log);
+    harness_node_destroy(&node);
+}
+
 typedef struct {
     const char *name;
     void (*run)(void);
@@ -523,6 +553,7 @@ static const test_t s_tests[] = {
     {"sigterm_drain", test_sigterm_drain},
     {"refuse_shared", test_refuse_shared},
     {"cli_flags", test_cli_flags},
+    {"log_level", test_log_level},
 };
 
 int main(int argc, char **argv) {

@@ -40,6 +40,7 @@
 #include "ca_log.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
+#include "writer.h"
 
 #include <assert.h>
 #include <string.h>
@@ -120,12 +121,7 @@ static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_f
 //  Info needs the writer's figures: ask it, finish in s_handle_writer.
 //  Context frames: [client id][request id, 8 bytes little-endian].
 static void s_ask_writer_stats(self_t *self, zframe_t *client_id, uint64_t id) {
-    Cairn__Internal__StatsRequest stats = CAIRN__INTERNAL__STATS_REQUEST__INIT;
-    Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
-    request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS;
-    request.stats = &stats;
-    zframe_t *body = zframe_new(NULL, cairn__internal__writer_request__get_packed_size(&request));
-    cairn__internal__writer_request__pack(&request, zframe_data(body));
+    zframe_t *body = writer_stats_request();
     uint8_t id_bytes[8];
     for (int i = 0; i < 8; i++)
         id_bytes[i] = (uint8_t)(id >> (8 * i));

@@ -43,6 +43,7 @@
     ========================================================================= */
 
 #include "writer.h"
+#include "ca_envelope.h"
 #include "ca_log.h"
 #include "ca_limits.h"
 #include "ca_sql.h"
@@ -360,9 +361,7 @@ static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
     Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
     response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
     response.write = &reply;
-    zframe_t *frame =
-        zframe_new(NULL, cairn__internal__writer_response__get_packed_size(&response));
-    cairn__internal__writer_response__pack(&response, zframe_data(frame));
+    zframe_t *frame = ca_message_frame(&response.base);
     zmsg_append(write->msg, &frame);
     zmsg_send(&write->msg, self->router);
     if (write->status != CA_OK)
@@ -461,9 +460,7 @@ static void s_answer_stats(self_t *self, zmsg_t **msg_p) {
     Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
     response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_STATS;
     response.stats = &info;
-    zframe_t *frame =
-        zframe_new(NULL, cairn__internal__writer_response__get_packed_size(&response));
-    cairn__internal__writer_response__pack(&response, zframe_data(frame));
+    zframe_t *frame = ca_message_frame(&response.base);
     zmsg_append(*msg_p, &frame);
     zmsg_send(msg_p, self->router);
 }
@@ -520,6 +517,14 @@ static void s_handle_writes(self_t *self) {
             s_pending_free(&batch[i]);
         }
     }
+}
+
+zframe_t *writer_stats_request(void) {
+    Cairn__Internal__StatsRequest stats = CAIRN__INTERNAL__STATS_REQUEST__INIT;
+    Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
+    request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS;
+    request.stats = &stats;
+    return ca_message_frame(&request.base);
 }
 
 //  ---- control pipe --------------------------------------------------------------
@@ -796,12 +801,7 @@ static int64_t s_count_rows(const char *db_path) {
 }
 
 static Cairn__WriterInfo *s_stats(bed_t *bed, Cairn__Internal__WriterResponse **holder) {
-    Cairn__Internal__StatsRequest stats = CAIRN__INTERNAL__STATS_REQUEST__INIT;
-    Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
-    request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS;
-    request.stats = &stats;
-    zframe_t *body = zframe_new(NULL, cairn__internal__writer_request__get_packed_size(&request));
-    cairn__internal__writer_request__pack(&request, zframe_data(body));
+    zframe_t *body = writer_stats_request();
     uint32_t tag = 0xffffffff;
     zframe_t *context = zframe_new(&tag, sizeof tag);
     zframe_t *frames[] = {context, body};

@@ -30,6 +30,10 @@ typedef struct {
 //  The actor function; args is a writer_config_t *.
 void writer_actor(zsock_t *pipe, void *args);
 
+//  A WriterRequest frame asking for the writer's statistics (answered with
+//  a WriterResponse.stats, outside any batch). Caller owns the frame.
+zframe_t *writer_stats_request(void);
+
 void writer_test(bool verbose);
 
 #endif

@@ -100,12 +100,15 @@ ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size) {
     return status;
 }
 
-zframe_t *ca_response_frame(const Cairn__Response *response) {
-    size_t size = cairn__response__get_packed_size(response);
-    zframe_t *frame = zframe_new(NULL, size);
+zframe_t *ca_message_frame(const ProtobufCMessage *message) {
+    zframe_t *frame = zframe_new(NULL, protobuf_c_message_get_packed_size(message));
     assert(frame);
-    cairn__response__pack(response, zframe_data(frame));
+    protobuf_c_message_pack(message, zframe_data(frame));
     return frame;
+}
+
+zframe_t *ca_response_frame(const Cairn__Response *response) {
+    return ca_message_frame(&response->base);
 }
 
 zframe_t *ca_error_frame(uint64_t id, ca_status_t status, const char *format, ...) {

@@ -40,6 +40,9 @@ bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *e
 //  Status of a packed Response (field 2); CA_INTERNAL when unreadable.
 ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size);
 
+//  Packs any protobuf-c message into a new frame. Caller owns the frame.
+zframe_t *ca_message_frame(const ProtobufCMessage *message);
+
 //  Packs a Response into a new frame. Caller owns the frame.
 zframe_t *ca_response_frame(const Cairn__Response *response);
 

@@ -5,6 +5,7 @@
 
 #include "ca_log.h"
 #include "ca_sql.h"
+#include "ca_envelope.h"
 #include "ca_limits.h"
 
 #include <assert.h>
@@ -264,9 +265,7 @@ zframe_t *ca_write_frame(ca_write_t *self) {
     Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
     request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE;
     request.write = &write;
-    zframe_t *frame = zframe_new(NULL, cairn__internal__writer_request__get_packed_size(&request));
-    cairn__internal__writer_request__pack(&request, zframe_data(frame));
-    return frame;
+    return ca_message_frame(&request.base);
 }
 
 //  ---- self-test -------------------------------------------------------------

@@ -334,7 +334,9 @@ static char *s_start(self_t *self) {
                   self->config.writer_endpoint ? self->config.writer_endpoint : CA_WRITER_ENDPOINT);
     zpoller_add(self->poller, self->writer);
     self->client = zsock_new(ZMQ_ROUTER);
-    zsock_set_maxmsgsize(self->client, self->config.max_frame_bytes);
+    //  libzmq takes an int64 here; CZMQ's setter would truncate it to int.
+    int64_t max_frame = self->config.max_frame_bytes;
+    zmq_setsockopt(zsock_resolve(self->client), ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame);
     zsock_set_sndhwm(self->client, CA_CLIENT_SNDHWM);
     zsock_set_rcvhwm(self->client, (int)self->config.queue_max);
     zsock_set_linger(self->client, 2000); //  deliver the last answers on close

@@ -1,0 +1,539 @@
+/*  =========================================================================
+    e2e_cli - the cairn command-line client against a real cairnd
+
+    Black-box: the built `cairn` binary (CAIRN_CLI_PATH) runs as a child
+    process with its stdout and stderr captured through pipes, and talks to
+    a cairnd started by the harness on a free loopback port. The test reads
+    both pipes and waits for the child's exit on a pidfd, all under one
+    deadline; nothing waits on a sleep.
+
+    One behaviour per ctest name: `e2e-cli NAME` runs the test NAME (with
+    no argument, all of them). A test that needs a node starts its own and
+    stops it at the end, and the node must exit with status 0.
+    ========================================================================= */
+
+#include "harness.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CAIRN_CLI_PATH
+#define CAIRN_CLI_PATH "cairn"
+#endif
+
+#define RUN_TIMEOUT_MS 15000 //  per client run; the client's own default is 5 s
+#define MAX_ARGS       32
+#define ENDPOINT_ENV   "CAIRN_ENDPOINT="
+
+extern char **environ;
+
+static int s_failures = 0;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            s_failures++;                                                                          \
+        }                                                                                          \
+    } while (0)
+
+//  ---- running the client -------------------------------------------------------
+
+typedef struct {
+    int status; //  exit status; -1 when killed by a signal or the deadline
+    char *out;  //  all of stdout, NUL-terminated
+    char *err;  //  all of stderr, NUL-terminated
+    int64_t elapsed_ms;
+} run_t;
+
+typedef struct {
+    int fd;
+    char *data;
+    size_t size;
+} capture_t;
+
+//  Reads what is there; closes the fd at EOF.
+static void s_capture_read(capture_t *capture) {
+    char buffer[4096];
+    ssize_t got = read(capture->fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR)
+        return;
+    if (got <= 0) {
+        close(capture->fd);
+        capture->fd = -1;
+        return;
+    }
+    capture->data = (char *)realloc(capture->data, capture->size + (size_t)got + 1);
+    memcpy(capture->data + capture->size, buffer, (size_t)got);
+    capture->size += (size_t)got;
+    capture->data[capture->size] = '\0';
+}
+
+//  Reads both pipes until both reach EOF or the deadline passes.
+static void s_capture_all(capture_t *captures, int64_t deadline) {
+    while (captures[0].fd >= 0 || captures[1].fd >= 0) {
+        int64_t remaining = deadline - zclock_mono();
+        if (remaining <= 0)
+            return;
+        struct pollfd items[2] = {{captures[0].fd, POLLIN, 0}, {captures[1].fd, POLLIN, 0}};
+        int rc = poll(items, 2, (int)remaining);
+        if (rc < 0 && errno != EINTR)
+            return;
+        for (int i = 0; rc > 0 && i < 2; i++)
+            if (items[i].revents)
+                s_capture_read(&captures[i]);
+    }
+}
+
+//  Waits for the child's exit until the deadline (a pidfd makes it a poll);
+//  kills it when the deadline passes. Returns the exit status or -1.
+static int s_reap(pid_t pid, int64_t deadline) {
+    int fd = pidfd_open(pid, 0);
+    int rc = 0;
+    if (fd >= 0) {
+        struct pollfd item = {fd, POLLIN, 0};
+        int64_t remaining;
+        while ((remaining = deadline - zclock_mono()) > 0 &&
+               (rc = poll(&item, 1, (int)remaining)) < 0 && errno == EINTR)
+            ;
+        close(fd);
+    }
+    if (fd < 0 || rc != 1) {
+        fprintf(stderr, "e2e-cli: cairn %d did not exit in time; killing it\n", (int)pid);
+        kill(pid, SIGKILL);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || fd < 0 || rc != 1)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+//  The environment for the child: ours without CAIRN_ENDPOINT, plus
+//  CAIRN_ENDPOINT=env_endpoint when that is not NULL. Built before fork:
+//  the child only calls async-signal-safe functions.
+static char **s_child_environ(const char *env_endpoint, char **owned) {
+    size_t count = 0;
+    while (environ[count])
+        count++;
+    char **env = (char **)calloc(count + 2, sizeof(char *));
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(environ[i], ENDPOINT_ENV, strlen(ENDPOINT_ENV)) != 0)
+            env[used++] = environ[i];
+    *owned = env_endpoint ? zsys_sprintf("%s%s", ENDPOINT_ENV, env_endpoint) : NULL;
+    if (*owned)
+        env[used++] = *owned;
+    return env;
+}
+
+static void s_log_run(char *const *argv, const run_t *run) {
+    fprintf(stderr, "$");
+    for (int i = 0; argv[i]; i++)
+        fprintf(stderr, " %s", argv[i]);
+    fprintf(stderr, "\n  -> exit %d in %" PRId64 " ms\n  stdout: %s\n  stderr: %s\n", run->status,
+            run->elapsed_ms, run->out, run->err);
+}
+
+//  Runs cairn with the NULL-terminated args (CAIRN_ENDPOINT set to
+//  env_endpoint, or unset when NULL) and returns what it printed.
+static run_t s_run_argv(const char *env_endpoint, const char *const *args) {
+    char *argv[MAX_ARGS + 2];
+    int argc = 0;
+    argv[argc++] = (char *)CAIRN_CLI_PATH;
+    for (int i = 0; args[i] && argc <= MAX_ARGS; i++)
+        argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    char *owned = NULL;
+    char **env = s_child_environ(env_endpoint, &owned);
+    int out_pipe[2], err_pipe[2];
+    int rc = pipe2(out_pipe, O_CLOEXEC);
+    assert(rc == 0);
+    rc = pipe2(err_pipe, O_CLOEXEC);
+    assert(rc == 0);
+    int64_t started = zclock_mono();
+    pid_t pid = fork();
+    assert(pid >= 0);
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_RDONLY);
+        dup2(null_fd, STDIN_FILENO);
+        dup2(out_pipe[1], STDOUT_FILENO);
+        dup2(err_pipe[1], STDERR_FILENO);
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    free(env);
+    zstr_free(&owned);
+    int64_t deadline = started + RUN_TIMEOUT_MS;
+    capture_t captures[2] = {{out_pipe[0], strdup(""), 0}, {err_pipe[0], strdup(""), 0}};
+    s_capture_all(captures, deadline);
+    run_t run = {s_reap(pid, deadline), captures[0].data, captures[1].data, 0};
+    run.elapsed_ms = zclock_mono() - started;
+    for (int i = 0; i < 2; i++)
+        if (captures[i].fd >= 0)
+            close(captures[i].fd);
+    s_log_run(argv, &run);
+    return run;
+}
+
+#define RUN(...)          s_run_argv(NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_ENV(env, ...) s_run_argv(env, (const char *const[]){__VA_ARGS__, NULL})
+
+static void s_run_free(run_t *run) {
+    free(run->out);
+    free(run->err);
+    run->out = run->err = NULL;
+}
+
+//  Parses the run's stdout as one JSON object; NULL (and a failed check)
+//  otherwise. Caller decrefs.
+static json_t *s_json(const run_t *run) {
+    json_error_t error;
+    json_t *object = json_loads(run->out, 0, &error);
+    if (!object)
+        fprintf(stderr, "e2e-cli: stdout is not JSON: %s (line %d)\n", error.text, error.line);
+    CHECK(object && json_is_object(object));
+    return object;
+}
+
+static bool s_json_str_is(json_t *object, const char *key, const char *expected) {
+    const char *value = json_string_value(json_object_get(object, key));
+    return value && streq(value, expected);
+}
+
+static bool s_starts_with(const char *text, const char *prefix) {
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+//  ---- tests without a node ---------------------------------------------------------
+
+static void s_test_help(const char *endpoint) {
+    run_t run = RUN("--help");
+    CHECK(run.status == 0);
+    const char *expected[] = {
+        "ping",           "info",       "config get KEY", "config set KEY VALUE",
+        "--default",      "--endpoint", "--json",         "--timeout",
+        "CAIRN_ENDPOINT", "\"found\"",  "Exit status"};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        CHECK(strstr(run.out, expected[i]));
+    CHECK(run.err[0] == '\0');
+    s_run_free(&run);
+
+    run = RUN("--version");
+    CHECK(run.status == 0);
+    CHECK(s_starts_with(run.out, "cairn " CAIRN_VERSION));
+    s_run_free(&run);
+}
+
+static void s_test_unknown_command(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "frobnicate");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "unknown command 'frobnicate'"));
+    CHECK(strstr(run.err, "usage:"));
+    CHECK(run.out[0] == '\0');
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config", "frobnicate", "k");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "unknown command 'config frobnicate'"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "ping", "--frobnicate");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "unknown option '--frobnicate'"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint);
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "no command"));
+    s_run_free(&run);
+}
+
+static void s_test_missing_argument(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "config", "set", "k");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "takes 2 arguments"));
+    CHECK(strstr(run.err, "usage:"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "needs a subcommand"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config", "get", "k", "--default");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "needs a value"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "--timeout", "soon", "ping");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "--timeout"));
+    s_run_free(&run);
+}
+
+static void s_test_unreachable(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "--timeout", "300", "ping");
+    CHECK(run.status == 3);
+    CHECK(strstr(run.err, "cairn: unreachable:"));
+    CHECK(strstr(run.err, "300 ms"));
+    CHECK(run.elapsed_ms < RUN_TIMEOUT_MS);
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "--timeout", "300", "--json", "config", "get", "k");
+    CHECK(run.status == 3);
+    json_t *object = s_json(&run);
+    CHECK(s_json_str_is(object, "status", "unreachable"));
+    CHECK(json_is_string(json_object_get(object, "error")));
+    json_decref(object);
+    s_run_free(&run);
+}
+
+//  ---- tests against a node -----------------------------------------------------------
+
+static void s_test_ping(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "ping");
+    CHECK(run.status == 0);
+    char *prefix = zsys_sprintf("pong from %s in ", endpoint);
+    CHECK(s_starts_with(run.out, prefix));
+    CHECK(strstr(run.out, " ms\n"));
+    CHECK(run.err[0] == '\0');
+    zstr_free(&prefix);
+    s_run_free(&run);
+}
+
+static void s_test_endpoint_env(const char *endpoint) {
+    run_t run = RUN_ENV(endpoint, "ping");
+    CHECK(run.status == 0);
+    CHECK(strstr(run.out, endpoint));
+    s_run_free(&run);
+
+    //  The flag wins over the environment.
+    char *dead = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
+    run = RUN_ENV(dead, "--endpoint", endpoint, "ping");
+    CHECK(run.status == 0);
+    CHECK(strstr(run.out, endpoint));
+    s_run_free(&run);
+    zstr_free(&dead);
+}
+
+static void s_test_config_set_get(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "config", "set", "cli/greeting", "hello world");
+    CHECK(run.status == 0);
+    CHECK(streq(run.out, "created cli/greeting\n"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config", "set", "cli/greeting", "hej");
+    CHECK(run.status == 0);
+    CHECK(streq(run.out, "updated cli/greeting\n"));
+    s_run_free(&run);
+
+    //  Options may follow the command; "--default" is ignored when found.
+    run = RUN("config", "get", "cli/greeting", "--endpoint", endpoint, "--default", "x");
+    CHECK(run.status == 0);
+    CHECK(streq(run.out, "hej\n"));
+    s_run_free(&run);
+
+    //  A value that starts with '-' goes after "--".
+    run = RUN("--endpoint", endpoint, "config", "set", "cli/limit", "--", "-1");
+    CHECK(run.status == 0);
+    s_run_free(&run);
+    run = RUN("--endpoint", endpoint, "config", "get", "cli/limit");
+    CHECK(streq(run.out, "-1\n"));
+    s_run_free(&run);
+}
+
+static void s_test_config_default(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "config", "get", "cli/absent", "--default", "dflt");
+    CHECK(run.status == 0);
+    CHECK(streq(run.out, "dflt\n"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config", "get", "cli/absent");
+    CHECK(run.status == 0);
+    CHECK(streq(run.out, "\n"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/absent", "--default", "dflt");
+    CHECK(run.status == 0);
+    json_t *object = s_json(&run);
+    CHECK(json_is_false(json_object_get(object, "found")));
+    CHECK(s_json_str_is(object, "value", "dflt"));
+    json_decref(object);
+    s_run_free(&run);
+}
+
+static void s_test_json(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "--json", "ping");
+    CHECK(run.status == 0);
+    json_t *object = s_json(&run);
+    CHECK(s_json_str_is(object, "status", "ok"));
+    CHECK(s_json_str_is(object, "endpoint", endpoint));
+    CHECK(json_is_integer(json_object_get(object, "rtt_us")));
+    CHECK(json_integer_value(json_object_get(object, "node_time_us")) > 0);
+    json_decref(object);
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config", "set", "cli/k", "v1", "--json");
+    CHECK(run.status == 0);
+    object = s_json(&run);
+    CHECK(s_json_str_is(object, "status", "ok"));
+    CHECK(s_json_str_is(object, "key", "cli/k"));
+    CHECK(json_is_true(json_object_get(object, "created")));
+    json_decref(object);
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/k");
+    CHECK(run.status == 0);
+    object = s_json(&run);
+    CHECK(s_json_str_is(object, "status", "ok"));
+    CHECK(s_json_str_is(object, "key", "cli/k"));
+    CHECK(s_json_str_is(object, "value", "v1"));
+    CHECK(json_is_true(json_object_get(object, "found")));
+    CHECK(!json_object_get(object, "value_base64"));
+    json_decref(object);
+    s_run_free(&run);
+}
+
+static void s_test_json_binary(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "config", "set", "cli/bin", "\xff\xfe");
+    CHECK(run.status == 0);
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "config", "get", "cli/bin");
+    CHECK(run.status == 0);
+    CHECK(streq(run.out, "\xff\xfe\n"));
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/bin");
+    CHECK(run.status == 0);
+    json_t *object = s_json(&run);
+    CHECK(json_is_null(json_object_get(object, "value")));
+    CHECK(s_json_str_is(object, "value_base64", "//4="));
+    json_decref(object);
+    s_run_free(&run);
+}
+
+static void s_test_info(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "info");
+    CHECK(run.status == 0);
+    const char *expected[] = {endpoint,   CAIRN_VERSION, "uptime",     "data dir",
+                              "database", "requests",    "actors",     "config",
+                              "writer",   "batches",     "synchronous"};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        CHECK(strstr(run.out, expected[i]));
+    s_run_free(&run);
+}
+
+static void s_test_info_json(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "--json", "info");
+    CHECK(run.status == 0);
+    json_t *object = s_json(&run);
+    CHECK(s_json_str_is(object, "status", "ok"));
+    CHECK(s_json_str_is(object, "version", CAIRN_VERSION));
+    CHECK(json_is_string(json_object_get(object, "data_dir")));
+    CHECK(json_is_integer(json_object_get(object, "uptime_s")));
+    CHECK(json_is_integer(json_object_get(object, "requests")));
+    json_t *actors = json_object_get(object, "actors");
+    CHECK(json_is_array(actors) && json_array_size(actors) >= 1);
+    bool config_seen = false;
+    for (size_t i = 0; i < json_array_size(actors); i++) {
+        json_t *actor = json_array_get(actors, i);
+        config_seen |= s_json_str_is(actor, "name", "config");
+        CHECK(json_integer_value(json_object_get(actor, "workers")) >= 1);
+    }
+    CHECK(config_seen);
+    json_t *writer = json_object_get(object, "writer");
+    CHECK(json_is_integer(json_object_get(writer, "batches")));
+    CHECK(json_is_string(json_object_get(writer, "synchronous")));
+    json_decref(object);
+    s_run_free(&run);
+}
+
+static void s_test_invalid_key(const char *endpoint) {
+    run_t run = RUN("--endpoint", endpoint, "config", "set", "../x", "v");
+    CHECK(run.status == 1);
+    CHECK(s_starts_with(run.err, "cairn: invalid: "));
+    CHECK(run.out[0] == '\0');
+    s_run_free(&run);
+
+    run = RUN("--endpoint", endpoint, "--json", "config", "set", "../x", "v");
+    CHECK(run.status == 1);
+    json_t *object = s_json(&run);
+    CHECK(s_json_str_is(object, "status", "invalid"));
+    const char *error = json_string_value(json_object_get(object, "error"));
+    CHECK(error && error[0]);
+    json_decref(object);
+    CHECK(strstr(run.err, "invalid"));
+    s_run_free(&run);
+}
+
+//  ---- the table -------------------------------------------------------------------------
+
+typedef struct {
+    const char *name;
+    bool needs_node; //  false: the endpoint has nothing listening
+    void (*run)(const char *endpoint);
+} test_t;
+
+static const test_t s_tests[] = {
+    {"help", false, s_test_help},
+    {"unknown_command", false, s_test_unknown_command},
+    {"missing_argument", false, s_test_missing_argument},
+    {"unreachable", false, s_test_unreachable},
+    {"ping", true, s_test_ping},
+    {"endpoint_env", true, s_test_endpoint_env},
+    {"config_set_get", true, s_test_config_set_get},
+    {"config_default", true, s_test_config_default},
+    {"json", true, s_test_json},
+    {"json_binary", true, s_test_json_binary},
+    {"info", true, s_test_info},
+    {"info_json", true, s_test_info_json},
+    {"invalid_key", true, s_test_invalid_key},
+};
+
+static void s_run_test(const test_t *test) {
+    fprintf(stderr, "==== e2e.cli.%s\n", test->name);
+    if (!test->needs_node) {
+        char *endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
+        test->run(endpoint);
+        zstr_free(&endpoint);
+        return;
+    }
+    harness_node_t *node = harness_node_start(NULL, NULL);
+    CHECK(node);
+    if (!node)
+        return;
+    test->run(harness_node_endpoint(node));
+    CHECK(harness_node_stop(node) == 0);
+    harness_node_destroy(&node);
+}
+
+int main(int argc, char **argv) {
+    size_t count = sizeof s_tests / sizeof s_tests[0];
+    bool ran = false;
+    for (size_t i = 0; i < count; i++)
+        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
+            s_run_test(&s_tests[i]);
+            ran = true;
+        }
+    if (!ran) {
+        fprintf(stderr, "e2e-cli: no test named '%s'\n", argv[1]);
+        return 2;
+    }
+    if (s_failures)
+        fprintf(stderr, "e2e-cli: %d check(s) failed\n", s_failures);
+    return s_failures ? 1 : 0;
+}

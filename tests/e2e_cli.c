@@ -50,97 +50,12 @@ static int s_failures = 0;
 
 //  ---- running the client -------------------------------------------------------
 
-typedef struct {
-    int status; //  exit status; -1 when killed by a signal or the deadline
-    char *out;  //  all of stdout, NUL-terminated
-    char *err;  //  all of stderr, NUL-terminated
-    int64_t elapsed_ms;
-} run_t;
+typedef harness_run_t run_t;
 
-typedef struct {
-    int fd;
-    char *data;
-    size_t size;
-} capture_t;
-
-//  Reads what is there; closes the fd at EOF.
-static void s_capture_read(capture_t *capture) {
-    char buffer[4096];
-    ssize_t got = read(capture->fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR)
-        return;
-    if (got <= 0) {
-        close(capture->fd);
-        capture->fd = -1;
-        return;
-    }
-    capture->data = (char *)realloc(capture->data, capture->size + (size_t)got + 1);
-    memcpy(capture->data + capture->size, buffer, (size_t)got);
-    capture->size += (size_t)got;
-    capture->data[capture->size] = '\0';
-}
-
-//  Reads both pipes until both reach EOF or the deadline passes.
-static void s_capture_all(capture_t *captures, int64_t deadline) {
-    while (captures[0].fd >= 0 || captures[1].fd >= 0) {
-        int64_t remaining = deadline - zclock_mono();
-        if (remaining <= 0)
-            return;
-        struct pollfd items[2] = {{captures[0].fd, POLLIN, 0}, {captures[1].fd, POLLIN, 0}};
-        int rc = poll(items, 2, (int)remaining);
-        if (rc < 0 && errno != EINTR)
-            return;
-        for (int i = 0; rc > 0 && i < 2; i++)
-            if (items[i].revents)
-                s_capture_read(&captures[i]);
-    }
-}
-
-//  Waits for the child's exit until the deadline (a pidfd makes it a poll);
-//  kills it when the deadline passes. Returns the exit status or -1.
-static int s_reap(pid_t pid, int64_t deadline) {
-    int fd = pidfd_open(pid, 0);
-    int rc = 0;
-    if (fd >= 0) {
-        struct pollfd item = {fd, POLLIN, 0};
-        int64_t remaining;
-        while ((remaining = deadline - zclock_mono()) > 0 &&
-               (rc = poll(&item, 1, (int)remaining)) < 0 && errno == EINTR)
-            ;
-        close(fd);
-    }
-    if (fd < 0 || rc != 1) {
-        fprintf(stderr, "e2e-cli: cairn %d did not exit in time; killing it\n", (int)pid);
-        kill(pid, SIGKILL);
-    }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid || fd < 0 || rc != 1)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-//  The environment for the child: ours without CAIRN_ENDPOINT, plus
-//  CAIRN_ENDPOINT=env_endpoint when that is not NULL. Built before fork:
-//  the child only calls async-signal-safe functions.
-static char **s_child_environ(const char *env_endpoint, char **owned) {
-    size_t count = 0;
-    while (environ[count])
-        count++;
-    char **env = (char **)calloc(count + 2, sizeof(char *));
-    size_t used = 0;
-    for (size_t i = 0; i < count; i++)
-        if (strncmp(environ[i], ENDPOINT_ENV, strlen(ENDPOINT_ENV)) != 0)
-            env[used++] = environ[i];
-    *owned = env_endpoint ? zsys_sprintf("%s%s", ENDPOINT_ENV, env_endpoint) : NULL;
-    if (*owned)
-        env[used++] = *owned;
-    return env;
-}
-
-static void s_log_run(char *const *argv, const run_t *run) {
-    fprintf(stderr, "$");
-    for (int i = 0; argv[i]; i++)
-        fprintf(stderr, " %s", argv[i]);
+static void s_log_run(const char *path, const char *const *args, const run_t *run) {
+    fprintf(stderr, "$ %s", path);
+    for (int i = 0; args[i]; i++)
+        fprintf(stderr, " %s", args[i]);
     fprintf(stderr, "\n  -> exit %d in %" PRId64 " ms\n  stdout: %s\n  stderr: %s\n", run->status,
             run->elapsed_ms, run->out, run->err);
 }
@@ -148,43 +63,11 @@ static void s_log_run(char *const *argv, const run_t *run) {
 //  Runs cairn with the NULL-terminated args (CAIRN_ENDPOINT set to
 //  env_endpoint, or unset when NULL) and returns what it printed.
 static run_t s_run_argv(const char *env_endpoint, const char *const *args) {
-    char *argv[MAX_ARGS + 2];
-    int argc = 0;
-    argv[argc++] = (char *)CAIRN_CLI_PATH;
-    for (int i = 0; args[i] && argc <= MAX_ARGS; i++)
-        argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    char *owned = NULL;
-    char **env = s_child_environ(env_endpoint, &owned);
-    int out_pipe[2], err_pipe[2];
-    int rc = pipe2(out_pipe, O_CLOEXEC);
-    assert(rc == 0);
-    rc = pipe2(err_pipe, O_CLOEXEC);
-    assert(rc == 0);
-    int64_t started = zclock_mono();
-    pid_t pid = fork();
-    assert(pid >= 0);
-    if (pid == 0) {
-        int null_fd = open("/dev/null", O_RDONLY);
-        dup2(null_fd, STDIN_FILENO);
-        dup2(out_pipe[1], STDOUT_FILENO);
-        dup2(err_pipe[1], STDERR_FILENO);
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    free(env);
-    zstr_free(&owned);
-    int64_t deadline = started + RUN_TIMEOUT_MS;
-    capture_t captures[2] = {{out_pipe[0], strdup(""), 0}, {err_pipe[0], strdup(""), 0}};
-    s_capture_all(captures, deadline);
-    run_t run = {s_reap(pid, deadline), captures[0].data, captures[1].data, 0};
-    run.elapsed_ms = zclock_mono() - started;
-    for (int i = 0; i < 2; i++)
-        if (captures[i].fd >= 0)
-            close(captures[i].fd);
-    s_log_run(argv, &run);
+    char *setting = env_endpoint ? zsys_sprintf("%s%s", ENDPOINT_ENV, env_endpoint) : NULL;
+    const char *env_changes[] = {setting ? setting : "CAIRN_ENDPOINT", NULL};
+    run_t run = harness_run(CAIRN_CLI_PATH, args, env_changes, RUN_TIMEOUT_MS);
+    zstr_free(&setting);
+    s_log_run(CAIRN_CLI_PATH, args, &run);
     return run;
 }
 
@@ -192,9 +75,7 @@ static run_t s_run_argv(const char *env_endpoint, const char *const *args) {
 #define RUN_ENV(env, ...) s_run_argv(env, (const char *const[]){__VA_ARGS__, NULL})
 
 static void s_run_free(run_t *run) {
-    free(run->out);
-    free(run->err);
-    run->out = run->err = NULL;
+    harness_run_free(run);
 }
 
 //  Parses the run's stdout as one JSON object; NULL (and a failed check)

@@ -10,6 +10,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_testbed.h"
 #include "ca_limits.h"
 
 #include <assert.h>
@@ -419,32 +420,18 @@ static void test_sigterm_drain(void) {
     s_stop(&node);
 }
 
-//  Runs cairnd with arguments and returns its exit status; output captured
-//  into `output` (size bytes).
+//  Runs cairnd with arguments and returns its exit status; stdout and
+//  stderr together are copied into `output` (size bytes).
+static int s_run_cairnd_env(const char *const *args, const char *const *env, char *output,
+                            size_t size) {
+    harness_run_t run = harness_run(harness_cairnd_path(), args, env, CALL_MS * 2);
+    snprintf(output, size, "%s%s", run.out, run.err);
+    harness_run_free(&run);
+    return run.status;
+}
+
 static int s_run_cairnd(const char *const *args, char *output, size_t size) {
-    int pipe_fds[2];
-    CHECK(pipe(pipe_fds) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipe_fds[1], STDOUT_FILENO);
-        dup2(pipe_fds[1], STDERR_FILENO);
-        close(pipe_fds[0]);
-        const char *argv[16] = {harness_cairnd_path()};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pipe_fds[1]);
-    size_t length = 0;
-    ssize_t got;
-    while (length + 1 < size && (got = read(pipe_fds[0], output + length, size - 1 - length)) > 0)
-        length += (size_t)got;
-    output[length] = 0;
-    close(pipe_fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return s_run_cairnd_env(args, NULL, output, size);
 }
 
 //  A second cairnd on a held data dir, or on a bound endpoint, refuses to
@@ -487,14 +474,25 @@ static void test_cli_flags(void) {
     CHECK(s_run_cairnd(version, output, sizeof output) == 0);
     CHECK(strstr(output, "libzmq") && strstr(output, "CZMQ") && strstr(output, "SQLite") &&
           strstr(output, "libsodium") && strstr(output, "protobuf-c"));
-    //  Precedence: flag beats environment beats defaults.
-    setenv("CAIRN_WORKERS", "5", 1);
-    setenv("CAIRN_WRITER_BATCH", "77", 1);
-    const char *print[] = {"--print-config", "--writer-batch=88", NULL};
-    CHECK(s_run_cairnd(print, output, sizeof output) == 0);
-    CHECK(strstr(output, "workers = \"5\"") && strstr(output, "batch_max = \"88\""));
-    unsetenv("CAIRN_WORKERS");
-    unsetenv("CAIRN_WRITER_BATCH");
+    //  Precedence: flag > environment > config file > defaults.
+    char *dir = ca_test_tempdir("cairn-flags");
+    char *path = zsys_sprintf("%s/cairnd.cfg", dir);
+    FILE *file = fopen(path, "w");
+    CHECK(file);
+    fprintf(file, "stores\n    workers = 3\n    queue_max = 9\nwriter\n    batch_max = 4\n");
+    fclose(file);
+    char *config_arg = zsys_sprintf("--config=%s", path);
+    const char *env[] = {"CAIRN_QUEUE_MAX=55", "CAIRN_WRITER_BATCH=77", NULL};
+    const char *print[] = {config_arg, "--print-config", "--writer-batch=88", NULL};
+    CHECK(s_run_cairnd_env(print, env, output, sizeof output) == 0);
+    CHECK(strstr(output, "workers = \"3\""));      //  file over default
+    CHECK(strstr(output, "queue_max = \"55\""));   //  environment over file
+    CHECK(strstr(output, "batch_max = \"88\""));   //  flag over environment
+    CHECK(strstr(output, "drain_ms = \"10000\"")); //  default
+    ca_test_rmtree(dir);
+    zstr_free(&config_arg);
+    zstr_free(&path);
+    zstr_free(&dir);
     //  The example config in deploy/ is valid and means the defaults.
     const char *example[] = {"--config=" CAIRN_SOURCE_DIR "/deploy/cairnd.cfg", "--print-config",
                              NULL};

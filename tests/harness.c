@@ -23,6 +23,8 @@
 #define STOP_TIMEOUT_MS  20000
 #define MAX_EXTRA_ARGS   32
 
+extern char **environ;
+
 struct _harness_node_t {
     char *temp_dir; //  owned temp dir (removed on destroy), or NULL
     char *data_dir;
@@ -174,15 +176,16 @@ pid_t harness_node_pid(harness_node_t *node) {
     return node->pid;
 }
 
-//  Waits for the child to exit within timeout_ms; -1 if it did not. A
-//  pidfd turns "wait for exit" into a poll with a timeout.
-static int s_reap(pid_t pid, int timeout_ms, int *status) {
+int harness_wait_child(pid_t pid, int timeout_ms, int *status) {
     int fd = pidfd_open(pid, 0);
     if (fd < 0)
         return -1;
     struct pollfd item = {fd, POLLIN, 0};
-    int rc;
-    while ((rc = poll(&item, 1, timeout_ms)) < 0 && errno == EINTR)
+    int64_t deadline = zclock_mono() + timeout_ms;
+    int rc = 0;
+    int64_t remaining;
+    while ((remaining = deadline - zclock_mono()) > 0 &&
+           (rc = poll(&item, 1, (int)remaining)) < 0 && errno == EINTR)
         ;
     close(fd);
     if (rc != 1)
@@ -195,7 +198,7 @@ int harness_node_stop(harness_node_t *node) {
         return -1;
     kill(node->pid, SIGTERM);
     int status = 0;
-    if (s_reap(node->pid, STOP_TIMEOUT_MS, &status) != 0) {
+    if (harness_wait_child(node->pid, STOP_TIMEOUT_MS, &status) != 0) {
         fprintf(stderr, "harness: cairnd %d did not stop within %d ms; killing it\n",
                 (int)node->pid, STOP_TIMEOUT_MS);
         harness_node_kill9(node);
@@ -309,4 +312,129 @@ void harness_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t
     request->id = id;
     request->body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
     request->config_get = get;
+}
+
+//  ---- running other programs ---------------------------------------------------
+
+typedef struct {
+    int fd;
+    char *data;
+    size_t size;
+} capture_t;
+
+//  Reads what is there; closes the fd at EOF.
+static void s_capture_read(capture_t *capture) {
+    char buffer[4096];
+    ssize_t got = read(capture->fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR)
+        return;
+    if (got <= 0) {
+        close(capture->fd);
+        capture->fd = -1;
+        return;
+    }
+    capture->data = (char *)realloc(capture->data, capture->size + (size_t)got + 1);
+    memcpy(capture->data + capture->size, buffer, (size_t)got);
+    capture->size += (size_t)got;
+    capture->data[capture->size] = '\0';
+}
+
+//  Reads both pipes until both reach EOF or the deadline passes.
+static void s_capture_all(capture_t *captures, int64_t deadline) {
+    while (captures[0].fd >= 0 || captures[1].fd >= 0) {
+        int64_t remaining = deadline - zclock_mono();
+        if (remaining <= 0)
+            return;
+        struct pollfd items[2] = {{captures[0].fd, POLLIN, 0}, {captures[1].fd, POLLIN, 0}};
+        int rc = poll(items, 2, (int)remaining);
+        if (rc < 0 && errno != EINTR)
+            return;
+        for (int i = 0; rc > 0 && i < 2; i++)
+            if (items[i].revents)
+                s_capture_read(&captures[i]);
+    }
+}
+
+//  True when environment entry `entry` ("NAME=value") names `name_or_pair`'s
+//  variable ("NAME" or "NAME=...").
+static bool s_same_variable(const char *entry, const char *name_or_pair) {
+    size_t length = strcspn(name_or_pair, "=");
+    return strncmp(entry, name_or_pair, length) == 0 && entry[length] == '=';
+}
+
+//  The child's environment: ours, edited by `changes`. Built before fork,
+//  so the child only calls async-signal-safe functions. Free the array only.
+static char **s_child_environ(const char *const *changes) {
+    size_t count = 0, extra = 0;
+    while (environ[count])
+        count++;
+    while (changes && changes[extra])
+        extra++;
+    char **env = (char **)calloc(count + extra + 1, sizeof(char *));
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool changed = false;
+        for (size_t c = 0; c < extra && !changed; c++)
+            changed = s_same_variable(environ[i], changes[c]);
+        if (!changed)
+            env[used++] = environ[i];
+    }
+    for (size_t c = 0; c < extra; c++)
+        if (strchr(changes[c], '='))
+            env[used++] = (char *)changes[c];
+    return env;
+}
+
+harness_run_t harness_run(const char *path, const char *const *args, const char *const *env_changes,
+                          int timeout_ms) {
+    const char *argv[MAX_EXTRA_ARGS + 2];
+    int argc = 0;
+    argv[argc++] = path;
+    for (int i = 0; args && args[i] && argc <= MAX_EXTRA_ARGS; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    char **env = s_child_environ(env_changes);
+    int out_pipe[2], err_pipe[2];
+    int rc = pipe2(out_pipe, O_CLOEXEC);
+    assert(rc == 0);
+    rc = pipe2(err_pipe, O_CLOEXEC);
+    assert(rc == 0);
+    int64_t started = zclock_mono();
+    pid_t pid = fork();
+    assert(pid >= 0);
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_RDONLY);
+        dup2(null_fd, STDIN_FILENO);
+        dup2(out_pipe[1], STDOUT_FILENO);
+        dup2(err_pipe[1], STDERR_FILENO);
+        execve(path, (char *const *)argv, env);
+        _exit(127);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    free(env);
+    int64_t deadline = started + timeout_ms;
+    capture_t captures[2] = {{out_pipe[0], strdup(""), 0}, {err_pipe[0], strdup(""), 0}};
+    s_capture_all(captures, deadline);
+    for (int i = 0; i < 2; i++)
+        if (captures[i].fd >= 0)
+            close(captures[i].fd);
+    harness_run_t run = {-1, captures[0].data, captures[1].data, 0};
+    int64_t remaining = deadline - zclock_mono();
+    int status = 0;
+    if (harness_wait_child(pid, remaining > 0 ? (int)remaining : 0, &status) == 0)
+        run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    else {
+        fprintf(stderr, "harness: %s (pid %d) did not exit in time; killing it\n", path, (int)pid);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    run.elapsed_ms = zclock_mono() - started;
+    return run;
+}
+
+void harness_run_free(harness_run_t *run) {
+    free(run->out);
+    free(run->err);
+    run->out = run->err = NULL;
 }

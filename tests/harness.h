@@ -67,6 +67,27 @@ void harness_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t
 void harness_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
                         const char *key, const char *default_value);
 
+//  ---- running other programs ---------------------------------------------------
+
+typedef struct {
+    int status; //  exit status; -1 when killed by a signal or the deadline
+    char *out;  //  all of stdout, NUL-terminated
+    char *err;  //  all of stderr, NUL-terminated
+    int64_t elapsed_ms;
+} harness_run_t;
+
+//  Runs `path` with the NULL-terminated `args` (argv[1..]) and captures its
+//  output. `env_changes` (NULL-terminated, may be NULL) edits the child's
+//  environment: "NAME=value" sets, "NAME" removes. A child still running
+//  after timeout_ms is killed (status -1). Free with harness_run_free.
+harness_run_t harness_run(const char *path, const char *const *args, const char *const *env_changes,
+                          int timeout_ms);
+void harness_run_free(harness_run_t *run);
+
+//  Waits up to timeout_ms for child `pid` to exit (a pidfd makes it a poll)
+//  and reaps it. Returns 0 with *status set, or -1 when it did not exit.
+int harness_wait_child(pid_t pid, int timeout_ms, int *status);
+
 //  A free tcp port on 127.0.0.1.
 int harness_free_port(void);
 

@@ -336,17 +336,17 @@ static void s_discard_results(pending_write_t *write) {
 //  Applies one write inside its own savepoint.
 static void s_apply_write(self_t *self, pending_write_t *write) {
     const Cairn__Internal__WriteRequest *request = write->request->write;
-    ca_sql_exec(self->sql, "SAVEPOINT w");
+    ca_sql_run(self->sql, "SAVEPOINT w");
     bool ok = true;
     for (size_t i = 0; i < request->n_statements && ok; i++)
         ok = s_run_statement(self, write, request->statements[i]);
     if (!ok) {
         s_discard_results(write);
         if (!sqlite3_get_autocommit(ca_sql_handle(self->sql)))
-            ca_sql_exec(self->sql, "ROLLBACK TO w");
+            ca_sql_run(self->sql, "ROLLBACK TO w");
     }
     if (!sqlite3_get_autocommit(ca_sql_handle(self->sql)))
-        ca_sql_exec(self->sql, "RELEASE w");
+        ca_sql_run(self->sql, "RELEASE w");
 }
 
 //  ---- the batch --------------------------------------------------------------
@@ -412,7 +412,7 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
     if (raise_sync)
         ca_sql_exec(self->sql, "PRAGMA synchronous=FULL");
 
-    if (ca_sql_exec(self->sql, "BEGIN IMMEDIATE") != SQLITE_OK) {
+    if (ca_sql_run(self->sql, "BEGIN IMMEDIATE") != SQLITE_OK) {
         char *message = zsys_sprintf("cannot begin a transaction: %s", sqlite3_errmsg(db));
         s_fail_all(writes, count, message);
         zstr_free(&message);
@@ -427,12 +427,12 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
                                        "batch was stored: retry, and check the disk",
                                        writes[i].error ? writes[i].error : sqlite3_errmsg(db));
         }
-        if (!aborted && ca_sql_exec(self->sql, "COMMIT") != SQLITE_OK) {
+        if (!aborted && ca_sql_run(self->sql, "COMMIT") != SQLITE_OK) {
             aborted = zsys_sprintf("commit failed (%s); nothing in this batch was stored: "
                                    "retry, and check the disk",
                                    sqlite3_errmsg(db));
             if (!sqlite3_get_autocommit(db))
-                ca_sql_exec(self->sql, "ROLLBACK");
+                ca_sql_run(self->sql, "ROLLBACK");
             self->failed_commits++;
             ca_log_error("writer: %s", aborted);
             s_fail_all(writes, count, aborted);

@@ -84,6 +84,15 @@ int ca_sql_exec(ca_sql_t *self, const char *sql) {
     return sqlite3_exec(self->db, sql, NULL, NULL, NULL);
 }
 
+int ca_sql_run(ca_sql_t *self, const char *sql) {
+    sqlite3_stmt *stmt = ca_sql_prepare(self, sql);
+    if (!stmt)
+        return sqlite3_errcode(self->db);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t size) {
     sqlite3_stmt *stmt = ca_sql_prepare(self, pragma);
     if (!stmt || sqlite3_step(stmt) != SQLITE_ROW)

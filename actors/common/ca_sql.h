@@ -52,6 +52,11 @@ sqlite3_stmt *ca_sql_prepare(ca_sql_t *self, const char *sql);
 //  Runs SQL without results (pragmas, BEGIN, COMMIT). Returns SQLite's code.
 int ca_sql_exec(ca_sql_t *self, const char *sql);
 
+//  Runs one statement without parameters or results through the statement
+//  cache (SAVEPOINT, RELEASE, BEGIN, COMMIT on the hot path: sqlite3_exec
+//  would parse them again every time). Returns SQLite's code.
+int ca_sql_run(ca_sql_t *self, const char *sql);
+
 //  Reads back a single-value pragma as text into `value` (size bytes).
 bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t size);
 

@@ -430,6 +430,7 @@ static void s_self_destroy(self_t **self_p) {
 
 void gateway_actor(zsock_t *pipe, void *args) {
     self_t *self = s_self_new(pipe, (const gateway_config_t *)args);
+    pthread_setname_np(pthread_self(), "cairn-gateway");
     zsock_signal(pipe, 0);
     while (!self->terminated) {
         //  While draining, wake up to honour the deadline.

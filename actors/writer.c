@@ -548,6 +548,7 @@ static void s_handle_pipe(self_t *self) {
 
 void writer_actor(zsock_t *pipe, void *args) {
     self_t *self = s_self_new(pipe, (const writer_config_t *)args);
+    pthread_setname_np(pthread_self(), "cairn-writer"); //  visible in top -H, perf
     zsock_signal(pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait(self->poller, -1);

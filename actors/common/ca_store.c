@@ -333,6 +333,9 @@ static void s_serve_ready(ca_store_t *self) {
 
 void ca_store_actor(zsock_t *pipe, void *args) {
     ca_store_t *self = s_self_new(pipe, (const ca_store_args_t *)args);
+    char name[16]; //  the kernel keeps 15 characters
+    snprintf(name, sizeof name, "%s-%u", self->def->name, self->index);
+    pthread_setname_np(pthread_self(), name);
     zsock_signal(pipe, 0);
     while (!self->terminated) {
         void *which = zpoller_wait(self->poller, -1);

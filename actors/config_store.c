@@ -128,10 +128,10 @@ static const ca_handler_t s_handlers[] = {
 };
 
 const ca_store_def_t config_store_def = {
-    "config",
-    &s_schema,
-    s_handlers,
-    sizeof s_handlers / sizeof s_handlers[0],
+    .name = "config",
+    .schema = &s_schema,
+    .handlers = s_handlers,
+    .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };
 
 //  ---- self-test ---------------------------------------------------------------

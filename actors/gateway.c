@@ -48,6 +48,7 @@
 
 typedef struct {
     const char *name;
+    unsigned workers;
     zsock_t *dealer;
     uint64_t requests;
     uint64_t errors;
@@ -159,7 +160,7 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id,
     for (size_t i = 0; i < self->pool_count; i++) {
         cairn__actor_info__init(&actors[i]);
         actors[i].name = (char *)self->pools[i].name;
-        actors[i].workers = self->config.workers;
+        actors[i].workers = self->pools[i].workers;
         actors[i].requests = self->pools[i].requests;
         actors[i].errors = self->pools[i].errors;
         actors[i].busy = self->pools[i].busy;
@@ -302,10 +303,11 @@ static char *s_connect_pools(self_t *self) {
         const ca_store_def_t *def = self->config.stores[i];
         pool_t *pool = &self->pools[i];
         pool->name = def->name;
+        pool->workers = ca_store_workers(def, self->config.workers);
         pool->dealer = zsock_new(ZMQ_DEALER);
-        zsock_set_sndhwm(pool->dealer, (int)self->config.queue_max);
+        zsock_set_sndhwm(pool->dealer, (int)ca_store_queue_max(def, self->config.queue_max));
         zsock_set_rcvhwm(pool->dealer, 0); //  answers: bounded by what was admitted
-        for (unsigned w = 0; w < self->config.workers; w++) {
+        for (unsigned w = 0; w < pool->workers; w++) {
             char *endpoint = ca_store_endpoint(def->name, w);
             int rc = zsock_connect(pool->dealer, "%s", endpoint);
             zstr_free(&endpoint);

@@ -35,7 +35,7 @@ struct _node_t {
     char *db_path;
     int lock_fd;
     zactor_t *writer;
-    zactor_t **workers; //  STORE_COUNT * config->workers
+    zactor_t **workers; //  every worker of every store pool
     size_t worker_count;
     zactor_t *gateway;
     bool running;
@@ -97,14 +97,22 @@ static char *s_start_writer(node_t *self) {
 }
 
 static char *s_start_workers(node_t *self) {
-    unsigned workers = (unsigned)self->config->workers;
-    self->workers = (zactor_t **)zmalloc(STORE_COUNT * workers * sizeof(zactor_t *));
+    const node_config_t *config = self->config;
+    size_t total = 0;
     for (size_t s = 0; s < STORE_COUNT; s++)
-        for (unsigned w = 0; w < workers; w++) {
+        total += ca_store_workers(s_stores[s], (unsigned)config->workers);
+    self->workers = (zactor_t **)zmalloc(total * sizeof(zactor_t *));
+    ca_store_settings_t settings = {.max_content_bytes = config->max_content_bytes,
+                                    .gossip_max_age_s = config->gossip_max_age_s,
+                                    .maintenance_ms = config->maintenance_ms};
+    for (size_t s = 0; s < STORE_COUNT; s++)
+        for (unsigned w = 0; w < ca_store_workers(s_stores[s], (unsigned)config->workers); w++) {
             ca_store_args_t args = {.def = s_stores[s],
                                     .index = w,
                                     .db_path = self->db_path,
-                                    .queue_max = (size_t)self->config->queue_max};
+                                    .queue_max =
+                                        ca_store_queue_max(s_stores[s], (size_t)config->queue_max),
+                                    .settings = settings};
             zactor_t *worker = zactor_new(ca_store_actor, &args);
             self->workers[self->worker_count++] = worker;
             char *error = NULL;

@@ -16,7 +16,8 @@
 typedef enum { KIND_TEXT, KIND_INT, KIND_CHOICE } kind_t;
 
 typedef struct {
-    const char *name; //  setting name, also the long flag with '_' -> '-'
+    const char *name; //  setting name
+    const char *flag; //  long flag: the name with '-' for '_' (checked by the self-test)
     const char *zpl;  //  path in the config file
     const char *env;
     const char *fallback; //  default, as text
@@ -32,32 +33,44 @@ typedef struct {
 #define FIELD(f) offsetof(node_config_t, f)
 
 static const option_t s_options[] = {
-    {"data_dir", "node/data_dir", "CAIRN_DATA_DIR", CA_DEFAULT_DATA_DIR, KIND_TEXT, 0, 0, NULL,
-     FIELD(data_dir), "directory holding cairn.db and the store files (created if missing)"},
-    {"client_endpoint", "client/endpoint", "CAIRN_CLIENT_ENDPOINT", CA_DEFAULT_CLIENT_ENDPOINT,
-     KIND_TEXT, 0, 0, NULL, FIELD(client_endpoint),
+    {"data_dir", "data-dir", "node/data_dir", "CAIRN_DATA_DIR", CA_DEFAULT_DATA_DIR, KIND_TEXT, 0,
+     0, NULL, FIELD(data_dir),
+     "directory holding cairn.db and the store files (created if missing)"},
+    {"client_endpoint", "client-endpoint", "client/endpoint", "CAIRN_CLIENT_ENDPOINT",
+     CA_DEFAULT_CLIENT_ENDPOINT, KIND_TEXT, 0, 0, NULL, FIELD(client_endpoint),
      "ZeroMQ endpoint tools connect to (ROUTER; clients use DEALER)"},
-    {"max_frame_bytes", "client/max_frame_bytes", "CAIRN_MAX_FRAME_BYTES", "67108864", KIND_INT,
-     1024, INT64_MAX, NULL, FIELD(max_frame_bytes),
+    {"max_frame_bytes", "max-frame-bytes", "client/max_frame_bytes", "CAIRN_MAX_FRAME_BYTES",
+     "67108864", KIND_INT, 1024, INT64_MAX, NULL, FIELD(max_frame_bytes),
      "largest request frame; a bigger one drops the sender's connection"},
-    {"log_level", "node/log_level", "CAIRN_LOG_LEVEL", CA_DEFAULT_LOG_LEVEL, KIND_CHOICE, 0, 0,
-     "error|warning|notice|info|debug", FIELD(log_level), "least important log level written"},
-    {"synchronous", "writer/synchronous", "CAIRN_SYNCHRONOUS", CA_DEFAULT_SYNCHRONOUS, KIND_CHOICE,
-     0, 0, "normal|full", FIELD(synchronous),
+    {"log_level", "log-level", "node/log_level", "CAIRN_LOG_LEVEL", CA_DEFAULT_LOG_LEVEL,
+     KIND_CHOICE, 0, 0, "error|warning|notice|info|debug", FIELD(log_level),
+     "least important log level written"},
+    {"synchronous", "synchronous", "writer/synchronous", "CAIRN_SYNCHRONOUS",
+     CA_DEFAULT_SYNCHRONOUS, KIND_CHOICE, 0, 0, "normal|full", FIELD(synchronous),
      "normal: an OK survives a crash of cairnd; full: also power loss (fsync per batch)"},
-    {"writer_batch", "writer/batch_max", "CAIRN_WRITER_BATCH", STR(CA_DEFAULT_WRITER_BATCH),
-     KIND_INT, 1, CA_MAX_WRITER_BATCH, NULL, FIELD(writer_batch),
+    {"writer_batch", "writer-batch", "writer/batch_max", "CAIRN_WRITER_BATCH",
+     STR(CA_DEFAULT_WRITER_BATCH), KIND_INT, 1, CA_MAX_WRITER_BATCH, NULL, FIELD(writer_batch),
      "most writes committed in one transaction (group commit)"},
-    {"max_db_bytes", "writer/max_db_bytes", "CAIRN_MAX_DB_BYTES", STR(CA_DEFAULT_MAX_DB_BYTES),
-     KIND_INT, 0, INT64_MAX, NULL, FIELD(max_db_bytes),
+    {"max_db_bytes", "max-db-bytes", "writer/max_db_bytes", "CAIRN_MAX_DB_BYTES",
+     STR(CA_DEFAULT_MAX_DB_BYTES), KIND_INT, 0, INT64_MAX, NULL, FIELD(max_db_bytes),
      "cap on cairn.db's size; writes past it fail with INTERNAL (0: no cap)"},
-    {"workers", "stores/workers", "CAIRN_WORKERS", STR(CA_DEFAULT_WORKERS), KIND_INT, 1,
+    {"workers", "workers", "stores/workers", "CAIRN_WORKERS", STR(CA_DEFAULT_WORKERS), KIND_INT, 1,
      CA_MAX_WORKERS, NULL, FIELD(workers), "worker threads per store (parallel reads)"},
-    {"queue_max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX), KIND_INT, 1,
-     CA_MAX_QUEUE, NULL, FIELD(queue_max), "requests queued per store before clients get BUSY"},
-    {"drain_ms", "node/drain_ms", "CAIRN_DRAIN_MS", STR(CA_DEFAULT_DRAIN_MS), KIND_INT, 0, 3600000,
-     NULL, FIELD(drain_ms),
+    {"queue_max", "queue-max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX),
+     KIND_INT, 1, CA_MAX_QUEUE, NULL, FIELD(queue_max),
+     "requests queued per store before clients get BUSY"},
+    {"drain_ms", "drain-ms", "node/drain_ms", "CAIRN_DRAIN_MS", STR(CA_DEFAULT_DRAIN_MS), KIND_INT,
+     0, 3600000, NULL, FIELD(drain_ms),
      "on SIGTERM/SIGINT, wait this long for accepted requests to be answered"},
+    {"max_content_bytes", "max-content-bytes", "messages/max_content_bytes",
+     "CAIRN_MAX_CONTENT_BYTES", STR(CA_DEFAULT_MAX_CONTENT), KIND_INT, 1, 16 * 1024 * 1024, NULL,
+     FIELD(max_content_bytes), "largest message content accepted by MessageStore"},
+    {"gossip_max_age_s", "gossip-max-age-s", "gossip/max_age_s", "CAIRN_GOSSIP_MAX_AGE_S",
+     STR(CA_DEFAULT_GOSSIP_MAX_AGE_S), KIND_INT, 1, 365LL * 86400, NULL, FIELD(gossip_max_age_s),
+     "gossip cache entries older than this are removed by periodic upkeep"},
+    {"maintenance_ms", "maintenance-ms", "node/maintenance_ms", "CAIRN_MAINTENANCE_MS",
+     STR(CA_DEFAULT_MAINTENANCE_MS), KIND_INT, 0, 86400000, NULL, FIELD(maintenance_ms),
+     "interval of periodic upkeep such as gossip cleaning (0: off)"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])
@@ -249,12 +262,7 @@ const char *node_config_name(size_t index) {
 }
 
 const char *node_config_flag(size_t index) {
-    //  Flags are the names with '-' for '_'; a static table keeps them.
-    static const char *const flags[] = {
-        "data-dir",     "client-endpoint", "max-frame-bytes", "log-level", "synchronous",
-        "writer-batch", "max-db-bytes",    "workers",         "queue-max", "drain-ms"};
-    _Static_assert(sizeof flags / sizeof flags[0] == OPTION_COUNT, "one flag per option");
-    return index < OPTION_COUNT ? flags[index] : NULL;
+    return index < OPTION_COUNT ? s_options[index].flag : NULL;
 }
 
 //  ---- self-test -------------------------------------------------------------

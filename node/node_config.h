@@ -27,6 +27,9 @@ typedef struct {
     int64_t workers;
     int64_t queue_max;
     int64_t drain_ms;
+    int64_t max_content_bytes;
+    int64_t gossip_max_age_s;
+    int64_t maintenance_ms;
 } node_config_t;
 
 //  A config with every default.

@@ -18,16 +18,19 @@
 #define CA_API_VERSION 1
 
 //  ---- defaults (overridable by flags, CAIRN_* environment, config file) ----
-#define CA_DEFAULT_DATA_DIR        "./cairn-data"
-#define CA_DEFAULT_CLIENT_ENDPOINT "tcp://127.0.0.1:7401"
-#define CA_DEFAULT_LOG_LEVEL       "info"
-#define CA_DEFAULT_SYNCHRONOUS     "normal"
-#define CA_DEFAULT_MAX_FRAME_BYTES (64LL * 1024 * 1024)
-#define CA_DEFAULT_WRITER_BATCH    1000  //  writes per group commit
-#define CA_DEFAULT_QUEUE_MAX       2000  //  requests queued per store pool
-#define CA_DEFAULT_WORKERS         2     //  instances per store pool
-#define CA_DEFAULT_DRAIN_MS        10000 // shutdown: wait this long for answers
-#define CA_DEFAULT_MAX_DB_BYTES    0     // 0 = no cap on the database size
+#define CA_DEFAULT_DATA_DIR         "./cairn-data"
+#define CA_DEFAULT_CLIENT_ENDPOINT  "tcp://127.0.0.1:7401"
+#define CA_DEFAULT_LOG_LEVEL        "info"
+#define CA_DEFAULT_SYNCHRONOUS      "normal"
+#define CA_DEFAULT_MAX_FRAME_BYTES  (64LL * 1024 * 1024)
+#define CA_DEFAULT_WRITER_BATCH     1000  //  writes per group commit
+#define CA_DEFAULT_QUEUE_MAX        2000  //  requests queued per store pool
+#define CA_DEFAULT_WORKERS          2     //  instances per store pool
+#define CA_DEFAULT_DRAIN_MS         10000 // shutdown: wait this long for answers
+#define CA_DEFAULT_MAX_DB_BYTES     0     // 0 = no cap on the database size
+#define CA_DEFAULT_MAX_CONTENT      65536 // message content, bytes
+#define CA_DEFAULT_GOSSIP_MAX_AGE_S 3600
+#define CA_DEFAULT_MAINTENANCE_MS   60000
 
 //  ---- hard limits ----------------------------------------------------------
 #define CA_MAX_WORKERS               64

@@ -30,6 +30,8 @@ struct _ca_store_t {
     char *vfs;
     char *writer_endpoint;
     size_t queue_max;
+    ca_store_settings_t settings;
+    int64_t next_tick; //  zclock_mono time of the next tick, 0: none
     ca_sql_t *sql;
     const ca_handler_t *by_body[CA_MAX_BODY_FIELD + 1];
     //  context of the request being handled (for ca_store_write)
@@ -116,6 +118,31 @@ ca_sql_t *ca_store_sql(ca_store_t *store) {
     return store->sql;
 }
 
+const ca_store_settings_t *ca_store_settings(ca_store_t *store) {
+    return &store->settings;
+}
+
+unsigned ca_store_workers(const ca_store_def_t *def, unsigned node_workers) {
+    return def->workers ? def->workers : node_workers;
+}
+
+size_t ca_store_queue_max(const ca_store_def_t *def, size_t node_queue_max) {
+    return def->queue_max ? def->queue_max : node_queue_max;
+}
+
+//  Internal writes carry three empty context frames where a client's
+//  request has [gateway id][client id][Request].
+int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p) {
+    zframe_t *body = ca_write_frame(*write_p);
+    ca_write_destroy(write_p);
+    zframe_t *empty = zframe_new_empty();
+    zframe_t *frames[] = {empty, empty, empty, body};
+    int rc = ca_send_frames(store->writer, frames, 4);
+    zframe_destroy(&empty);
+    zframe_destroy(&body);
+    return rc;
+}
+
 //  Sends the answer for the current request context.
 static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
                          ca_reply_t *reply) {
@@ -190,6 +217,27 @@ static void s_handle_request(ca_store_t *self) {
     zmsg_destroy(&msg);
 }
 
+//  An internal write (from a tick) has no client: log how it went.
+static void s_log_internal_write(ca_store_t *self, zframe_t *answer) {
+    Cairn__Internal__WriterResponse *response =
+        cairn__internal__writer_response__unpack(NULL, zframe_size(answer), zframe_data(answer));
+    if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
+        ca_log_error("%s[%u]: unreadable answer to an internal write", self->def->name,
+                     self->index);
+    else if (response->write->status != CA_OK)
+        ca_log_warning("%s[%u]: upkeep write failed: %s", self->def->name, self->index,
+                       response->write->error);
+    else {
+        uint64_t changes = 0;
+        for (size_t i = 0; i < response->write->n_results; i++)
+            changes += response->write->results[i]->changes;
+        ca_log_debug("%s[%u]: upkeep write changed %" PRIu64 " rows", self->def->name, self->index,
+                     changes);
+    }
+    if (response)
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+}
+
 //  The writer answered one of our writes: finish the client's request.
 static void s_handle_write_done(ca_store_t *self) {
     zmsg_t *msg = zmsg_recv(self->writer);
@@ -205,6 +253,11 @@ static void s_handle_write_done(ca_store_t *self) {
     zframe_t *client_id = zmsg_next(msg);
     zframe_t *request_frame = zmsg_next(msg);
     zframe_t *answer = zmsg_next(msg);
+    if (zframe_size(request_frame) == 0) {
+        s_log_internal_write(self, answer);
+        zmsg_destroy(&msg);
+        return;
+    }
     //  The request was decoded and accepted before the write was sent.
     Cairn__Request *request =
         cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
@@ -285,6 +338,9 @@ static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
     self->writer_endpoint =
         strdup(args->writer_endpoint ? args->writer_endpoint : CA_WRITER_ENDPOINT);
     self->queue_max = args->queue_max ? args->queue_max : CA_DEFAULT_QUEUE_MAX;
+    self->settings = args->settings;
+    if (self->def->tick && self->index == 0 && self->settings.maintenance_ms > 0)
+        self->next_tick = zclock_mono() + self->settings.maintenance_ms;
     for (size_t i = 0; i < self->def->handler_count; i++) {
         const ca_handler_t *handler = &self->def->handlers[i];
         assert((unsigned)handler->body <= CA_MAX_BODY_FIELD);
@@ -331,6 +387,21 @@ static void s_serve_ready(ca_store_t *self) {
         s_handle_request(self);
 }
 
+//  Milliseconds until the next tick, -1 (forever) when the store has none.
+static int s_tick_timeout(ca_store_t *self) {
+    if (!self->next_tick)
+        return -1;
+    int64_t remaining = self->next_tick - zclock_mono();
+    return remaining > 0 ? (int)remaining : 0;
+}
+
+static void s_tick_if_due(ca_store_t *self) {
+    if (!self->next_tick || zclock_mono() < self->next_tick || !self->writer)
+        return;
+    self->def->tick(self);
+    self->next_tick = zclock_mono() + self->settings.maintenance_ms;
+}
+
 void ca_store_actor(zsock_t *pipe, void *args) {
     ca_store_t *self = s_self_new(pipe, (const ca_store_args_t *)args);
     char name[16]; //  the kernel keeps 15 characters
@@ -338,13 +409,14 @@ void ca_store_actor(zsock_t *pipe, void *args) {
     pthread_setname_np(pthread_self(), name);
     zsock_signal(pipe, 0);
     while (!self->terminated) {
-        void *which = zpoller_wait(self->poller, -1);
+        void *which = zpoller_wait(self->poller, s_tick_timeout(self));
         if (which == self->pipe)
             s_handle_pipe(self);
         else if (which)
             s_serve_ready(self);
         else if (zpoller_terminated(self->poller))
             break;
+        s_tick_if_due(self);
     }
     s_self_destroy(&self);
 }

@@ -56,12 +56,30 @@ typedef struct {
     ca_write_done_fn *done; //  NULL for requests that never write
 } ca_handler_t;
 
+//  Periodic upkeep of a store (e.g. cleaning an age-bounded table). Runs on
+//  worker 0 of the pool every settings.maintenance_ms.
+typedef void(ca_tick_fn)(ca_store_t *store);
+
 typedef struct {
     const char *name; //  pool name, e.g. "config"
     const ca_schema_t *schema;
     const ca_handler_t *handlers;
     size_t handler_count;
+    //  Optional: a pool whose size is part of its design rather than a
+    //  tuning knob (e.g. a bounded pool for costly password checks). 0 means
+    //  the node's `workers` / `queue_max` settings.
+    unsigned workers;
+    size_t queue_max;
+    ca_tick_fn *tick; //  optional
 } ca_store_def_t;
+
+//  Node settings a store may need; copied into every worker. A store that
+//  needs a new setting adds a field here and a row in node_config.c.
+typedef struct {
+    int64_t max_content_bytes; //  largest message content
+    int64_t gossip_max_age_s;  //  gossip entries older than this are cleaned
+    int64_t maintenance_ms;    //  interval of store ticks (0: never)
+} ca_store_settings_t;
 
 //  What the node gives each store worker (copied by the actor).
 typedef struct {
@@ -71,7 +89,12 @@ typedef struct {
     const char *vfs;             //  NULL: SQLite's default
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
     size_t queue_max;            //  high-water mark of its sockets
+    ca_store_settings_t settings;
 } ca_store_args_t;
+
+//  Workers and queue bound of a pool: the def's own, else the node's.
+unsigned ca_store_workers(const ca_store_def_t *def, unsigned node_workers);
+size_t ca_store_queue_max(const ca_store_def_t *def, size_t node_queue_max);
 
 //  The actor function; args is a ca_store_args_t *.
 void ca_store_actor(zsock_t *pipe, void *args);
@@ -83,6 +106,13 @@ char *ca_store_endpoint(const char *name, unsigned index);
 
 //  The store's read-only connection.
 ca_sql_t *ca_store_sql(ca_store_t *store);
+
+//  The node settings this worker was started with.
+const ca_store_settings_t *ca_store_settings(ca_store_t *store);
+
+//  Sends a write that answers no client (from a tick); its outcome is
+//  logged. Takes ownership of *write_p. Returns -1 when the writer is full.
+int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p);
 
 //  Sends the write to the writer; the answer comes through the row's `done`.
 //  Takes ownership of *write_p. When the writer's queue is full the reply

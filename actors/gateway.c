@@ -442,7 +442,7 @@ void gateway_actor(zsock_t *pipe, void *args) {
             s_handle_pipe(self);
         else if (which)
             s_serve_ready(self);
-        else if (zpoller_terminated(self->poller))
+        else if (ca_actor_poll_failed(self->poller))
             break;
         s_finish_drain_if_done(self);
     }

@@ -556,7 +556,7 @@ void writer_actor(zsock_t *pipe, void *args) {
             s_handle_pipe(self);
         else if (which && which == self->router)
             s_handle_writes(self);
-        else if (zpoller_terminated(self->poller))
+        else if (ca_actor_poll_failed(self->poller))
             break;
     }
     //  Whatever is still queued was sent before we were told to stop:

@@ -219,6 +219,15 @@ static void test_malformed(void) {
     s_expect_invalid(client, "\x08\x0c\xaa\x06\x02\x08\x01", 7, 12, "");
     //  Missing required field: ConfigSet without a key.
     s_expect_invalid(client, "\x08\x0d\xaa\x06\x00", 5, 13, "config key");
+    //  A NUL inside a key must not cut it short ("abc\0../x !" is not "abc"),
+    //  and strings must be UTF-8 (found by the fuzzer).
+    s_expect_invalid(
+        client, "\x08\x05\xaa\x06\x0f\x0a\x0a\x61\x62\x63\x00\x2e\x2e\x2f\x78\x20\x21\x12\x01\x76",
+        20, 5, "NUL");
+    s_expect_invalid(client, "\x08\x06\xaa\x06\x04\x0a\x02\xc0\xaf", 9, 6, "UTF-8");
+    response = s_get(client, 7, "abc");
+    CHECK(response && response->status == CAIRN__STATUS__OK && !response->config_value->found);
+    cairn__response__free_unpacked(response, NULL);
     //  Path tricks in keys.
     const char *bad_keys[] = {"../etc/passwd", "/abs", "a//b", "a/./b", "tab\tkey", ""};
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {

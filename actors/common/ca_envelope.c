@@ -83,6 +83,80 @@ bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *e
     return true;
 }
 
+//  True when data[0..size) is UTF-8 with no NUL, no overlong form, no
+//  surrogate and nothing above U+10FFFF.
+static bool s_clean_utf8(const uint8_t *data, size_t size) {
+    size_t i = 0;
+    while (i < size) {
+        uint8_t byte = data[i];
+        if (byte == 0)
+            return false;
+        if (byte < 0x80) {
+            i++;
+            continue;
+        }
+        size_t extra;
+        uint32_t code;
+        if ((byte & 0xe0) == 0xc0) {
+            extra = 1;
+            code = byte & 0x1f;
+        } else if ((byte & 0xf0) == 0xe0) {
+            extra = 2;
+            code = byte & 0x0f;
+        } else if ((byte & 0xf8) == 0xf0) {
+            extra = 3;
+            code = byte & 0x07;
+        } else
+            return false;
+        if (extra > size - i - 1)
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((data[i + k] & 0xc0) != 0x80)
+                return false;
+            code = (code << 6) | (data[i + k] & 0x3f);
+        }
+        static const uint32_t smallest[] = {0, 0x80, 0x800, 0x10000};
+        if (code < smallest[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+const char *ca_envelope_check_strings(const ProtobufCMessageDescriptor *descriptor,
+                                      const uint8_t *data, size_t size) {
+    size_t pos = 0;
+    while (pos < size) {
+        uint64_t key, length;
+        if (!s_read_varint(data, size, &pos, &key))
+            return NULL; //  the decoder reports malformed input
+        unsigned wire_type = (unsigned)(key & 7);
+        const ProtobufCFieldDescriptor *field =
+            key >> 3 <= UINT32_MAX
+                ? protobuf_c_message_descriptor_get_field(descriptor, (unsigned)(key >> 3))
+                : NULL;
+        if (wire_type != WIRE_LENGTH || !field) {
+            if (!s_skip_value(data, size, &pos, wire_type))
+                return NULL;
+            continue;
+        }
+        if (!s_read_varint(data, size, &pos, &length) || length > size - pos)
+            return NULL;
+        const uint8_t *value = data + pos;
+        pos += length;
+        if (field->type == PROTOBUF_C_TYPE_STRING && !s_clean_utf8(value, length))
+            return "a string field holds a NUL byte or invalid UTF-8; send text, or use the "
+                   "bytes fields for binary data";
+        if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
+            const char *problem = ca_envelope_check_strings(
+                (const ProtobufCMessageDescriptor *)field->descriptor, value, length);
+            if (problem)
+                return problem;
+        }
+    }
+    return NULL;
+}
+
 ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size) {
     size_t pos = 0;
     ca_status_t status = CA_OK;
@@ -182,6 +256,22 @@ void ca_envelope_test(bool verbose) {
     cairn__response__free_unpacked(response, NULL);
     zframe_destroy(&frame);
     assert(ca_envelope_peek_status(group, sizeof group) == CA_INTERNAL);
+
+    //  Strings with a NUL or bad UTF-8 are caught on the wire, also nested.
+    const ProtobufCMessageDescriptor *desc = &cairn__request__descriptor;
+    const uint8_t nul_key[] = {0x08, 0x05, 0xaa, 0x06, 0x07, 0x0a, 0x05, 'a', 'b', 0x00, '.', '.'};
+    assert(ca_envelope_check_strings(desc, nul_key, sizeof nul_key));
+    const uint8_t bad_utf8[] = {0xaa, 0x06, 0x04, 0x0a, 0x02, 0xc0, 0xaf}; //  overlong '/'
+    assert(ca_envelope_check_strings(desc, bad_utf8, sizeof bad_utf8));
+    const uint8_t surrogate[] = {0xaa, 0x06, 0x05, 0x0a, 0x03, 0xed, 0xa0, 0x80};
+    assert(ca_envelope_check_strings(desc, surrogate, sizeof surrogate));
+    const uint8_t good[] = {0xaa, 0x06, 0x07, 0x0a, 0x05, 'k', 0xc3, 0xa9, 0xe2, 0x82};
+    assert(ca_envelope_check_strings(desc, good, sizeof good)); //  truncated 3-byte form
+    const uint8_t fine[] = {0xaa, 0x06, 0x06, 0x0a, 0x04, 'k', 0xc3, 0xa9, 'y'};
+    assert(ca_envelope_check_strings(desc, fine, sizeof fine) == NULL);
+    //  Bytes fields may hold anything.
+    const uint8_t binary_value[] = {0xaa, 0x06, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 0x00};
+    assert(ca_envelope_check_strings(desc, binary_value, sizeof binary_value) == NULL);
     if (verbose)
         printf("OK\n");
 }

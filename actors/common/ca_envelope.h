@@ -37,6 +37,14 @@ typedef struct {
 bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *env,
                               const char **error);
 
+//  Checks every `string` field of an encoded message (recursively through
+//  sub-messages) on the wire: it must be valid UTF-8 without NUL bytes.
+//  protobuf-c hands strings to C as NUL-terminated text, so a key like
+//  "abc\0../x" would otherwise reach validation as "abc". Returns NULL when
+//  clean, else a static message. Malformed encodings are left to the decoder.
+const char *ca_envelope_check_strings(const ProtobufCMessageDescriptor *descriptor,
+                                      const uint8_t *data, size_t size);
+
 //  Status of a packed Response (field 2); CA_INTERNAL when unreadable.
 ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size);
 

@@ -194,12 +194,19 @@ static void s_handle_request(ca_store_t *self) {
     self->gateway_id = zmsg_first(msg);
     self->client_id = zmsg_next(msg);
     self->request_frame = zmsg_next(msg);
-    Cairn__Request *request = cairn__request__unpack(NULL, zframe_size(self->request_frame),
-                                                     zframe_data(self->request_frame));
+    const char *bad_string =
+        ca_envelope_check_strings(&cairn__request__descriptor, zframe_data(self->request_frame),
+                                  zframe_size(self->request_frame));
+    Cairn__Request *request = bad_string
+                                  ? NULL
+                                  : cairn__request__unpack(NULL, zframe_size(self->request_frame),
+                                                           zframe_data(self->request_frame));
     ca_reply_t reply;
     s_reply_init(&reply, request ? request->id : s_peek_id(self->request_frame));
     const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
-    if (!request)
+    if (bad_string)
+        ca_reply_error(&reply, CA_INVALID, "%s", bad_string);
+    else if (!request)
         ca_reply_error(&reply, CA_INVALID,
                        "the request is not a valid protobuf cairn.Request; check that the "
                        "client uses schemas/cairn.proto of this node's version");
@@ -297,6 +304,10 @@ int ca_actor_start(zactor_t *actor, char **error) {
     }
     zstr_free(&message);
     return 0;
+}
+
+bool ca_actor_poll_failed(zpoller_t *poller) {
+    return zpoller_terminated(poller) && zmq_errno() != EINTR;
 }
 
 void ca_actor_reply_start(zsock_t *pipe, const char *error) {
@@ -414,7 +425,7 @@ void ca_store_actor(zsock_t *pipe, void *args) {
             s_handle_pipe(self);
         else if (which)
             s_serve_ready(self);
-        else if (zpoller_terminated(self->poller))
+        else if (ca_actor_poll_failed(self->poller))
             break;
         s_tick_if_due(self);
     }

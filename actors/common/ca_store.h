@@ -139,6 +139,12 @@ int ca_actor_start(zactor_t *actor, char **error);
 //  An actor's answer to START: error NULL means started.
 void ca_actor_reply_start(zsock_t *pipe, const char *error);
 
+//  After zpoller_wait returned NULL: true when the actor must stop (the
+//  context is terminating), false for a timeout or a signal that merely
+//  interrupted the wait (EINTR). Actors stop on $TERM from their pipe, never
+//  because some signal handler ran on their thread.
+bool ca_actor_poll_failed(zpoller_t *poller);
+
 //  Sends a multipart message made of `count` frames without blocking; the
 //  frames are not destroyed. Returns -1 when the peer's queue is full.
 int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count);

@@ -62,6 +62,8 @@ typedef struct {
     char *error;
     Cairn__Internal__StatementResult **results;
     size_t n_results;
+    uint64_t bytes_before; //  vacuum only
+    uint64_t bytes_after;
 } pending_write_t;
 
 typedef struct {
@@ -358,6 +360,8 @@ static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
     reply.results = write->results;
     reply.n_results = write->n_results;
     reply.batch_size = batch_size;
+    reply.bytes_before = write->bytes_before;
+    reply.bytes_after = write->bytes_after;
     Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
     response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
     response.write = &reply;
@@ -399,6 +403,39 @@ static void s_fail_all(pending_write_t *writes, size_t count, const char *messag
     }
 }
 
+//  Logical size of the database: pages in use times page size.
+static uint64_t s_database_bytes(self_t *self) {
+    char pages[32] = "0", page_size[32] = "0";
+    ca_sql_pragma_text(self->sql, "PRAGMA page_count", pages, sizeof pages);
+    ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);
+    return (uint64_t)atoll(pages) * (uint64_t)atoll(page_size);
+}
+
+//  VACUUM cannot run inside a transaction: vacuum requests are skipped by
+//  the batch and run here, after its COMMIT, each on its own. A batch that
+//  failed leaves them failed with the batch's error.
+static void s_run_vacuums(self_t *self, pending_write_t *writes, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        pending_write_t *write = &writes[i];
+        if (!write->request->write->vacuum || write->status != CA_OK)
+            continue;
+        write->bytes_before = s_database_bytes(self);
+        int rc = ca_sql_exec(self->sql, "VACUUM");
+        if (rc != SQLITE_OK) {
+            char *message = zsys_sprintf("VACUUM failed: %s; the database is unchanged",
+                                         sqlite3_errmsg(ca_sql_handle(self->sql)));
+            s_fail(write, ca_status_from_sqlite(rc), message);
+            zstr_free(&message);
+            continue;
+        }
+        //  Fold the rewritten pages back into cairn.db and shrink the WAL.
+        ca_sql_exec(self->sql, "PRAGMA wal_checkpoint(TRUNCATE)");
+        write->bytes_after = s_database_bytes(self);
+        ca_log_info("writer: VACUUM took the database from %" PRIu64 " to %" PRIu64 " bytes",
+                    write->bytes_before, write->bytes_after);
+    }
+}
+
 static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) {
     sqlite3 *db = ca_sql_handle(self->sql);
     if (self->error_state) {
@@ -419,6 +456,8 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
     } else {
         char *aborted = NULL;
         for (size_t i = 0; i < count && !aborted; i++) {
+            if (writes[i].request->write->vacuum)
+                continue; //  after the commit, see s_run_vacuums
             s_apply_write(self, &writes[i]);
             //  SQLite rolls the whole transaction back on some errors (disk
             //  full, I/O): then nothing of this batch will be stored.
@@ -446,6 +485,7 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
     }
     if (raise_sync)
         ca_sql_exec(self->sql, "PRAGMA synchronous=NORMAL");
+    s_run_vacuums(self, writes, count);
 }
 
 static void s_answer_stats(self_t *self, zmsg_t **msg_p) {
@@ -714,8 +754,10 @@ static char *s_bed_start_writer(bed_t *bed, size_t migrations, int64_t max_db_by
         zactor_destroy(&bed->writer);
         return error;
     }
-    bed->store = zsock_new_dealer(bed->endpoint);
+    bed->store = zsock_new(ZMQ_DEALER);
+    zsock_set_sndhwm(bed->store, 0); //  tests queue thousands of writes at once
     zsock_set_rcvtimeo(bed->store, 10000);
+    zsock_connect(bed->store, "%s", bed->endpoint);
     return NULL;
 }
 
@@ -1038,6 +1080,39 @@ static void s_test_failed_commit(void) {
     s_bed_destroy(&bed);
 }
 
+//  VACUUM runs after its batch commits and reports the space it gave back.
+static void s_test_vacuum(void) {
+    bed_t *bed = s_bed_new(0, NULL, false);
+    uint8_t value[1024] = {0};
+    char key[32];
+    for (uint32_t i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "v%u", i);
+        s_send_insert(bed, i, key, value, sizeof value);
+    }
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "DELETE FROM items", CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
+                       NULL);
+    s_send_write(bed, 5000, &write);
+    write = ca_write_new();
+    ca_write_vacuum(write);
+    s_send_write(bed, 5001, &write);
+    s_send_insert(bed, 5002, "kept", "k", 1); //  may share the vacuum's batch
+    uint64_t before = 0, after = 0;
+    for (int n = 0; n < 2003; n++) {
+        uint32_t tag;
+        Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+        assert(response->write->status == CA_OK);
+        if (tag == 5001) {
+            before = response->write->bytes_before;
+            after = response->write->bytes_after;
+        }
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+    }
+    assert(before > 2000 * 1024 && after < before / 4);
+    assert(s_count_rows(bed->db_path) == 1);
+    s_bed_destroy(&bed);
+}
+
 void writer_test(bool verbose) {
     if (verbose)
         printf(" * writer: ");
@@ -1047,6 +1122,7 @@ void writer_test(bool verbose) {
     s_test_schema_upgrades();
     s_test_disk_full();
     s_test_failed_commit();
+    s_test_vacuum();
     if (verbose)
         printf("OK\n");
 }

@@ -172,6 +172,7 @@ struct _ca_write_t {
     size_t count;
     size_t capacity;
     bool durable;
+    bool vacuum;
 };
 
 ca_write_t *ca_write_new(void) {
@@ -266,11 +267,16 @@ void ca_write_durable(ca_write_t *self) {
     self->durable = true;
 }
 
+void ca_write_vacuum(ca_write_t *self) {
+    self->vacuum = true;
+}
+
 zframe_t *ca_write_frame(ca_write_t *self) {
     Cairn__Internal__WriteRequest write = CAIRN__INTERNAL__WRITE_REQUEST__INIT;
     write.statements = self->statements;
     write.n_statements = self->count;
     write.durable = self->durable;
+    write.vacuum = self->vacuum;
     Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
     request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE;
     request.write = &write;

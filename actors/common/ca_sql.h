@@ -95,6 +95,10 @@ void ca_write_null(ca_write_t *self);
 //  Marks the write durable: its batch commits with synchronous=FULL.
 void ca_write_durable(ca_write_t *self);
 
+//  Makes this a VACUUM request (no statements); the reply's bytes_before
+//  and bytes_after give the database size around it.
+void ca_write_vacuum(ca_write_t *self);
+
 //  Packs the write as a WriterRequest frame. Caller owns the frame.
 zframe_t *ca_write_frame(ca_write_t *self);
 

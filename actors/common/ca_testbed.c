@@ -41,17 +41,26 @@ void ca_test_rmtree(const char *path) {
 }
 
 ca_testbed_t *ca_testbed_new(const ca_store_def_t *def) {
+    return ca_testbed_new_with(def, NULL, 0);
+}
+
+ca_testbed_t *ca_testbed_new_with(const ca_store_def_t *def, const ca_schema_t *const *before,
+                                  size_t count) {
     ca_testbed_t *self = (ca_testbed_t *)zmalloc(sizeof(ca_testbed_t));
     self->dir = ca_test_tempdir("cairn-testbed");
     self->db_path = zsys_sprintf("%s/%s", self->dir, CA_DB_FILE);
     //  A unique writer endpoint lets several testbeds live in one process.
     self->writer_endpoint = zsys_sprintf("inproc://testbed-writer-%p", (void *)self);
-    const ca_schema_t *schemas[] = {def->schema};
+    const ca_schema_t *schemas[16];
+    assert(count < 16);
+    for (size_t i = 0; i < count; i++)
+        schemas[i] = before[i];
+    schemas[count] = def->schema;
     writer_config_t config = {.db_path = self->db_path,
                               .endpoint = self->writer_endpoint,
                               .batch_max = CA_DEFAULT_WRITER_BATCH,
                               .schemas = schemas,
-                              .schema_count = 1};
+                              .schema_count = count + 1};
     self->writer = zactor_new(writer_actor, &config);
     char *error = NULL;
     if (ca_actor_start(self->writer, &error) != 0) {
@@ -62,7 +71,10 @@ ca_testbed_t *ca_testbed_new(const ca_store_def_t *def) {
                             .index = (unsigned)(uintptr_t)self & 0xffff,
                             .db_path = self->db_path,
                             .writer_endpoint = self->writer_endpoint,
-                            .queue_max = CA_DEFAULT_QUEUE_MAX};
+                            .queue_max = CA_DEFAULT_QUEUE_MAX,
+                            .settings = {.max_content_bytes = CA_DEFAULT_MAX_CONTENT,
+                                         .gossip_max_age_s = CA_DEFAULT_GOSSIP_MAX_AGE_S,
+                                         .maintenance_ms = 0}};
     self->store = zactor_new(ca_store_actor, &args);
     if (ca_actor_start(self->store, &error) != 0) {
         ca_log_error("testbed store: %s", error);

@@ -16,6 +16,11 @@ typedef struct _ca_testbed_t ca_testbed_t;
 
 //  Starts a writer (with the store's schema) and one worker of `def`.
 ca_testbed_t *ca_testbed_new(const ca_store_def_t *def);
+
+//  The same, migrating `count` other stores' schemas first (for a store
+//  whose SQL reads another store's tables).
+ca_testbed_t *ca_testbed_new_with(const ca_store_def_t *def, const ca_schema_t *const *before,
+                                  size_t count);
 void ca_testbed_destroy(ca_testbed_t **self_p);
 
 //  Path of the testbed's temp data dir.

@@ -79,16 +79,24 @@ static char *s_lock_data_dir(node_t *self) {
 }
 
 static char *s_start_writer(node_t *self) {
+    //  Several pools may share one schema (the message-store family): each
+    //  schema is migrated once, in the order of its first pool.
     const ca_schema_t *schemas[STORE_COUNT];
-    for (size_t i = 0; i < STORE_COUNT; i++)
-        schemas[i] = s_stores[i]->schema;
+    size_t schema_count = 0;
+    for (size_t i = 0; i < STORE_COUNT; i++) {
+        bool seen = s_stores[i]->schema == NULL;
+        for (size_t k = 0; k < schema_count && !seen; k++)
+            seen = schemas[k] == s_stores[i]->schema;
+        if (!seen)
+            schemas[schema_count++] = s_stores[i]->schema;
+    }
     writer_config_t config = {
         .db_path = self->db_path,
         .synchronous_full = streq(self->config->synchronous, "full"),
         .batch_max = (size_t)self->config->writer_batch,
         .max_db_bytes = self->config->max_db_bytes,
         .schemas = schemas,
-        .schema_count = STORE_COUNT,
+        .schema_count = schema_count,
     };
     self->writer = zactor_new(writer_actor, &config);
     char *error = NULL;

@@ -1,0 +1,119 @@
+/*  =========================================================================
+    msg_schema - the tables of the message-store family
+
+    Conventions: timestamps are unix seconds as REAL (fractions allowed);
+    booleans are INTEGER 0/1; binary values (content, keys, signatures) are
+    BLOBs. Released migrations are never edited; append new ones.
+    ========================================================================= */
+
+#include "msg_schema.h"
+
+static const char *const s_migrations[] = {
+    //  1: channels and membership
+    "CREATE TABLE channels ("
+    "  name TEXT PRIMARY KEY,"
+    "  created_at REAL NOT NULL,"
+    "  last_activity REAL NOT NULL,"
+    "  encrypted INTEGER NOT NULL DEFAULT 0,"
+    "  password_hash TEXT," //  crypto_pwhash_str output; NULL: not protected
+    "  salt BLOB"           //  crypto_pwhash_SALTBYTES random bytes when protected
+    ") WITHOUT ROWID;"
+    "CREATE TABLE members ("
+    "  channel TEXT NOT NULL,"
+    "  peer_id TEXT NOT NULL,"
+    "  joined_at REAL NOT NULL,"
+    "  PRIMARY KEY (channel, peer_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX members_by_peer ON members (peer_id, channel);",
+
+    //  2: messages and their full-text index. `seq` is the rowid the FTS
+    //  index refers to; encrypted messages are never indexed.
+    "CREATE TABLE messages ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  timestamp REAL NOT NULL,"
+    "  sender_id TEXT NOT NULL,"
+    "  sender_name TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  content BLOB NOT NULL,"
+    "  encrypted INTEGER NOT NULL,"
+    "  signature BLOB NOT NULL,"
+    "  nonce BLOB"
+    ");"
+    //  Newest-first pages of a channel, by offset or by keyset cursor.
+    "CREATE INDEX messages_by_channel_time ON messages (channel, timestamp DESC, id DESC);"
+    "CREATE INDEX messages_by_time ON messages (timestamp);"
+    "CREATE VIRTUAL TABLE messages_fts USING fts5("
+    "  content, content = 'messages', content_rowid = 'seq');"
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.encrypted = 0 BEGIN"
+    "  INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);"
+    "END;"
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.encrypted = 0 BEGIN"
+    "  INSERT INTO messages_fts (messages_fts, rowid, content)"
+    "    VALUES ('delete', old.seq, old.content);"
+    "END;",
+
+    //  3: peers and the gossip cache
+    "CREATE TABLE peers ("
+    "  peer_id TEXT PRIMARY KEY,"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  display_name TEXT NOT NULL DEFAULT '',"
+    "  address TEXT NOT NULL,"
+    "  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+    "  state INTEGER NOT NULL DEFAULT 0," //  cairn.PeerState
+    "  last_seen REAL NOT NULL DEFAULT 0,"
+    "  blocked INTEGER NOT NULL DEFAULT 0,"
+    "  created_at REAL NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX peers_by_state ON peers (state);"
+    "CREATE TABLE gossip ("
+    "  message_id TEXT PRIMARY KEY,"
+    "  ttl INTEGER NOT NULL,"
+    "  seen_at REAL NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX gossip_by_age ON gossip (seen_at);",
+};
+
+const ca_schema_t msg_schema = {"messages", s_migrations,
+                                sizeof s_migrations / sizeof s_migrations[0]};
+
+//  ---- self-test ---------------------------------------------------------------
+
+#include <assert.h>
+#include <czmq.h>
+
+static int64_t s_count(ca_sql_t *sql, const char *query) {
+    sqlite3_stmt *stmt = ca_sql_prepare(sql, query);
+    assert(stmt && sqlite3_step(stmt) == SQLITE_ROW);
+    int64_t count = sqlite3_column_int64(stmt, 0);
+    sqlite3_reset(stmt);
+    return count;
+}
+
+void msg_schema_test(bool verbose) {
+    if (verbose)
+        printf(" * msg_schema: ");
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(":memory:", CA_SQL_READ_WRITE, NULL, &error);
+    assert(sql);
+    for (size_t i = 0; i < msg_schema.count; i++)
+        assert(ca_sql_exec(sql, msg_schema.migrations[i]) == SQLITE_OK);
+    //  The index follows inserts and deletes of clear messages only.
+    assert(ca_sql_exec(sql, "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel,"
+                            " content, encrypted, signature) VALUES"
+                            " ('a', 1, 's', 'S', '#c', 'hello world', 0, x'00'),"
+                            " ('b', 2, 's', 'S', '#c', 'hello secret', 1, x'00')") == SQLITE_OK);
+    assert(s_count(sql, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'hello'") == 1);
+    assert(s_count(sql, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'secret'") ==
+           0);
+    assert(ca_sql_exec(sql, "DELETE FROM messages") == SQLITE_OK);
+    assert(s_count(sql, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'hello'") == 0);
+    assert(ca_sql_exec(sql, "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')") ==
+           SQLITE_OK);
+    //  Peers are checked by the schema too.
+    assert(ca_sql_exec(sql, "INSERT INTO peers (peer_id, public_key, address, port, created_at)"
+                            " VALUES ('p', x'00', '127.0.0.1', 1, 0)") != SQLITE_OK);
+    ca_sql_destroy(&sql);
+    if (verbose)
+        printf("OK\n");
+}

@@ -1,0 +1,23 @@
+/*  =========================================================================
+    msg_schema - the tables of the message-store family
+
+    The chat-node data (channels, membership, messages with their full-text
+    index, peers, gossip cache) is served by several store pools, one file
+    each (channels.c, channel_auth.c, messages.c, peers.c, gossip.c), so a
+    flood of one kind of request (gossip on the hot path, full-text
+    searches, Argon2id checks) cannot starve the others. Their tables read
+    each other (a channel's message count, deleting a channel with its
+    messages and members, statistics across all of them), so they share
+    one schema, migrated once by the writer under the name "messages".
+    ========================================================================= */
+
+#ifndef MSG_SCHEMA_H_INCLUDED
+#define MSG_SCHEMA_H_INCLUDED
+
+#include "ca_sql.h"
+
+extern const ca_schema_t msg_schema;
+
+void msg_schema_test(bool verbose);
+
+#endif

@@ -32,6 +32,11 @@ static const ca_store_def_t *const s_stores[] = {
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 
+const ca_store_def_t *const *node_store_defs(size_t *count) {
+    *count = STORE_COUNT;
+    return s_stores;
+}
+
 struct _node_t {
     const node_config_t *config;
     char *db_path;

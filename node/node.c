@@ -16,6 +16,7 @@
 #include "ca_store.h"
 #include "config_store.h"
 #include "gateway.h"
+#include "messages.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -27,8 +28,14 @@
 
 static const ca_store_def_t *const s_stores[] = {
     &config_store_def,
+    &messages_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
+
+const ca_store_def_t *const *node_store_defs(size_t *count) {
+    *count = STORE_COUNT;
+    return s_stores;
+}
 
 struct _node_t {
     const node_config_t *config;

@@ -9,6 +9,7 @@
 #ifndef NODE_H_INCLUDED
 #define NODE_H_INCLUDED
 
+#include "ca_store.h"
 #include "node_config.h"
 
 #include <stdbool.h>
@@ -31,5 +32,9 @@ void node_stop(node_t *self);
 
 //  Stops if still running, releases the data dir.
 void node_destroy(node_t **self_p);
+
+//  Every store pool a node serves (the table the gateway routes by), for
+//  tools and tests that need to know which request kinds exist.
+const ca_store_def_t *const *node_store_defs(size_t *count);
 
 #endif

@@ -6,8 +6,8 @@
     ways:
 
         bytes --ca_envelope_peek_request (directly, in this thread)
-          '---> one frame on a DEALER --> in-process node (gateway, config
-                store workers, writer) --> exactly one Response
+          '---> one frame on a DEALER --> in-process node (gateway, store
+                workers, writer) --> exactly one Response
 
     and the answer is checked against what the peek saw:
 
@@ -216,9 +216,18 @@ static zframe_t *s_receive_answer(const uint8_t *data, size_t size) {
     return frame;
 }
 
+//  A request kind the node serves: the gateway's own, or a row of a store
+//  pool's handler table.
 static bool s_known_body(uint32_t field) {
-    return field == CAIRN__REQUEST__BODY_PING || field == CAIRN__REQUEST__BODY_INFO ||
-           field == CAIRN__REQUEST__BODY_CONFIG_GET || field == CAIRN__REQUEST__BODY_CONFIG_SET;
+    if (field == CAIRN__REQUEST__BODY_PING || field == CAIRN__REQUEST__BODY_INFO)
+        return true;
+    size_t count;
+    const ca_store_def_t *const *defs = node_store_defs(&count);
+    for (size_t s = 0; s < count; s++)
+        for (size_t h = 0; h < defs[s]->handler_count; h++)
+            if ((uint32_t)defs[s]->handlers[h].body == field)
+                return true;
+    return false;
 }
 
 //  Checks one decoded answer against what the peek read from the request.

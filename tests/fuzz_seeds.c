@@ -129,6 +129,79 @@ static bool s_config_seeds(const char *dir) {
            s_config_set(dir, "config-set-long-key", 32, long_key, "v");
 }
 
+//  One request of the messages store with `body` set as its oneof member.
+static bool s_message_request(const char *dir, const char *name, uint64_t id,
+                              Cairn__Request__BodyCase body_case, void *body) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = body_case;
+    request.message_store = (Cairn__MessageStore *)body; //  every member is a pointer
+    return s_write_request(dir, name, &request);
+}
+
+static bool s_message_seeds(const char *dir) {
+    static uint8_t signature[64], nonce[24];
+    Cairn__Message message = CAIRN__MESSAGE__INIT;
+    message.id = "123e4567-e89b-12d3-a456-426614174000";
+    message.timestamp = 1700000000.5;
+    message.sender_id = "alice";
+    message.sender_name = "Alice";
+    message.channel = "#general";
+    message.content.data = (uint8_t *)"hello world";
+    message.content.len = 11;
+    message.signature.data = signature;
+    message.signature.len = sizeof signature;
+    Cairn__MessageStore store = CAIRN__MESSAGE_STORE__INIT;
+    store.message = &message;
+    bool ok =
+        s_message_request(dir, "message-store", 40, CAIRN__REQUEST__BODY_MESSAGE_STORE, &store);
+    message.encrypted = true;
+    message.nonce.data = nonce;
+    message.nonce.len = sizeof nonce;
+    ok = ok && s_message_request(dir, "message-store-encrypted", 41,
+                                 CAIRN__REQUEST__BODY_MESSAGE_STORE, &store);
+    message.channel = "../x";
+    message.id = "not-a-uuid";
+    ok = ok && s_message_request(dir, "message-store-bad", 42, CAIRN__REQUEST__BODY_MESSAGE_STORE,
+                                 &store);
+    Cairn__MessageList list = CAIRN__MESSAGE_LIST__INIT;
+    list.channel = "#general";
+    list.limit = 10;
+    list.before_timestamp = 1700000000;
+    list.before_id = "123e4567-e89b-12d3-a456-426614174000";
+    ok = ok && s_message_request(dir, "message-list-cursor", 43, CAIRN__REQUEST__BODY_MESSAGE_LIST,
+                                 &list);
+    list.before_timestamp = 0;
+    list.before_id = "";
+    list.offset = 5;
+    list.since = 1;
+    list.limit = 1001;
+    ok = ok && s_message_request(dir, "message-list-offset", 44, CAIRN__REQUEST__BODY_MESSAGE_LIST,
+                                 &list);
+    Cairn__MessageGet get = CAIRN__MESSAGE_GET__INIT;
+    get.id = "123e4567-e89b-12d3-a456-426614174000";
+    ok = ok && s_message_request(dir, "message-get", 45, CAIRN__REQUEST__BODY_MESSAGE_GET, &get);
+    Cairn__MessageDelete del = CAIRN__MESSAGE_DELETE__INIT;
+    del.channel = "#general";
+    del.before = 1700000000;
+    ok = ok &&
+         s_message_request(dir, "message-delete", 46, CAIRN__REQUEST__BODY_MESSAGE_DELETE, &del);
+    Cairn__MessageSearch search = CAIRN__MESSAGE_SEARCH__INIT;
+    search.query = "hello AND \"big world\" OR pre*";
+    search.channel = "#general";
+    ok = ok &&
+         s_message_request(dir, "message-search", 47, CAIRN__REQUEST__BODY_MESSAGE_SEARCH, &search);
+    search.query = "\"unbalanced AND col:";
+    search.channel = "";
+    ok = ok && s_message_request(dir, "message-search-malformed", 48,
+                                 CAIRN__REQUEST__BODY_MESSAGE_SEARCH, &search);
+    Cairn__MessageStats stats = CAIRN__MESSAGE_STATS__INIT;
+    ok = ok &&
+         s_message_request(dir, "message-stats", 49, CAIRN__REQUEST__BODY_MESSAGE_STATS, &stats);
+    Cairn__Vacuum vacuum = CAIRN__VACUUM__INIT;
+    return ok && s_message_request(dir, "vacuum", 50, CAIRN__REQUEST__BODY_VACUUM, &vacuum);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz-seeds DIR\n");
@@ -142,6 +215,6 @@ int main(int argc, char **argv) {
     bool ok = s_ping(dir, "ping", 1, 0) && s_ping(dir, "ping-payload", 2, 16) &&
               s_ping(dir, "ping-payload-too-long", 3, CA_MAX_PING_PAYLOAD + 1) &&
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
-              s_config_seeds(dir) && s_raw_frames(dir);
+              s_config_seeds(dir) && s_message_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

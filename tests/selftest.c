@@ -8,10 +8,12 @@
     ========================================================================= */
 
 #include "ca_envelope.h"
+#include "ca_names.h"
 #include "ca_sql.h"
 #include "ca_status.h"
 #include "ca_validate.h"
 #include "config_store.h"
+#include "messages.h"
 #include "msg_schema.h"
 #include "node_config.h"
 #include "writer.h"
@@ -31,6 +33,7 @@ static const selftest_t s_tests[] = {
     {"ca_validate", ca_validate_test},   {"ca_sql", ca_sql_test},
     {"node_config", node_config_test},   {"writer", writer_test},
     {"config_store", config_store_test}, {"msg_schema", msg_schema_test},
+    {"ca_names", ca_names_test},         {"messages", messages_test},
 };
 
 int main(int argc, char **argv) {

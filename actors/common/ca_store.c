@@ -122,6 +122,10 @@ const ca_store_settings_t *ca_store_settings(ca_store_t *store) {
     return &store->settings;
 }
 
+const char *ca_store_db_path(ca_store_t *store) {
+    return store->db_path;
+}
+
 unsigned ca_store_workers(const ca_store_def_t *def, unsigned node_workers) {
     return def->workers ? def->workers : node_workers;
 }

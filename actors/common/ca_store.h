@@ -110,6 +110,10 @@ ca_sql_t *ca_store_sql(ca_store_t *store);
 //  The node settings this worker was started with.
 const ca_store_settings_t *ca_store_settings(ca_store_t *store);
 
+//  Path of the database file (cairn.db) this worker reads, e.g. for its
+//  size on disk.
+const char *ca_store_db_path(ca_store_t *store);
+
 //  Sends a write that answers no client (from a tick); its outcome is
 //  logged. Takes ownership of *write_p. Returns -1 when the writer is full.
 int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p);

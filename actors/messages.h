@@ -1,0 +1,26 @@
+/*  =========================================================================
+    messages - chat messages in channels: store, page, get, delete, search,
+    statistics and vacuum (pool "messages", wire field block 200..299)
+    ========================================================================= */
+
+#ifndef MESSAGES_H_INCLUDED
+#define MESSAGES_H_INCLUDED
+
+#include "ca_store.h"
+
+//  Limits of the messages requests (content size is the node setting
+//  messages/max_content_bytes; names and ids are in ca_names.h).
+#define MESSAGES_PAGE_DEFAULT    100  //  MessageList / MessageSearch limit 0
+#define MESSAGES_PAGE_MAX        1000 //  largest limit; more is INVALID
+#define MESSAGES_SENDER_NAME_MAX 128  //  bytes
+#define MESSAGES_SIGNATURE_BYTES 64   //  Ed25519
+#define MESSAGES_NONCE_MIN       12   //  bytes, encrypted messages only
+#define MESSAGES_NONCE_MAX       24
+#define MESSAGES_QUERY_MAX       1024 //  bytes of an FTS5 search query
+
+//  The store's description: schema (msg_schema) and request table.
+extern const ca_store_def_t messages_store_def;
+
+void messages_test(bool verbose);
+
+#endif

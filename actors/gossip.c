@@ -61,7 +61,7 @@ static bool s_id_ok(const char *message_id, ca_reply_t *reply) {
     else if (length > CA_GOSSIP_ID_MAX)
         problem = "message_id is longer than 128 bytes";
     for (size_t i = 0; i < length && !problem; i++)
-        if (message_id[i] < 0x21 || message_id[i] > 0x7e)
+        if ((unsigned char)message_id[i] < 0x21 || (unsigned char)message_id[i] > 0x7e)
             problem = "message_id has a space, control or non-ASCII character";
     if (problem)
         ca_reply_error(reply, CA_INVALID, "%s (%s)", problem, GOSSIP_ID_RULE);

@@ -216,9 +216,14 @@ static zframe_t *s_receive_answer(const uint8_t *data, size_t size) {
     return frame;
 }
 
+//  A body kind the wire API defines (a member of Request's `body` oneof).
+//  Taken from the schema rather than listed here, so that a new store's
+//  requests are fuzzed as soon as it is registered; a defined kind no store
+//  serves is answered INVALID by the gateway, which the checks allow.
 static bool s_known_body(uint32_t field) {
-    return field == CAIRN__REQUEST__BODY_PING || field == CAIRN__REQUEST__BODY_INFO ||
-           field == CAIRN__REQUEST__BODY_CONFIG_GET || field == CAIRN__REQUEST__BODY_CONFIG_SET;
+    const ProtobufCFieldDescriptor *descriptor =
+        protobuf_c_message_descriptor_get_field(&cairn__request__descriptor, field);
+    return descriptor && (descriptor->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
 }
 
 //  Checks one decoded answer against what the peek read from the request.

@@ -167,6 +167,40 @@ static int64_t s_rows_on_disk(harness_node_t *node) {
 
 //  ---- tests ------------------------------------------------------------------
 
+//  The Info answer's entry for pool `name`; the caller frees *response_p.
+static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
+                                           Cairn__Response **response_p) {
+    Cairn__InfoRequest info = CAIRN__INFO_REQUEST__INIT;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_INFO;
+    request.info = &info;
+    Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
+    *response_p = response;
+    for (size_t i = 0; i < response->info->n_actors; i++)
+        if (streq(response->info->actors[i]->name, name))
+            return response->info->actors[i];
+    fprintf(stderr, "Info lists no pool '%s'\n", name);
+    abort();
+}
+
+//  Info shows the gossip pool with what it served.
+static void test_info(void) {
+    harness_node_t *node = s_start(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_add_expect(client, "info-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    s_add_expect(client, "info-1", 0, false, CA_GOSSIP_DEFAULT_TTL);
+    CHECK(s_present(client, "info-1", NULL));
+    s_invalid(s_add(client, "bad id", 0), "message_id");
+    CHECK(s_cleaned(client, 0) == 0);
+    Cairn__Response *response;
+    const Cairn__ActorInfo *pool = s_pool_info(client, "gossip", &response);
+    CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 5 && pool->errors == 1);
+    CHECK(pool->busy == 0 && pool->queue_depth == 0);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
 //  New, then seen; has; the cache survives a restart.
 static void test_add_has(void) {
     harness_node_t *node = s_start(NULL);
@@ -396,6 +430,7 @@ static const test_t s_tests[] = {
     {"tick_keeps_fresh", test_tick_keeps_fresh},
     {"bad_input", test_bad_input},
     {"concurrent_add", test_concurrent_add},
+    {"info", test_info},
 };
 
 int main(int argc, char **argv) {

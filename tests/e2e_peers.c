@@ -196,6 +196,42 @@ static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64
 
 //  ---- tests ------------------------------------------------------------------
 
+//  The Info answer's entry for pool `name`; the caller frees *response_p.
+static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
+                                           Cairn__Response **response_p) {
+    Cairn__InfoRequest info = CAIRN__INFO_REQUEST__INIT;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_INFO;
+    request.info = &info;
+    Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
+    *response_p = response;
+    for (size_t i = 0; i < response->info->n_actors; i++)
+        if (streq(response->info->actors[i]->name, name))
+            return response->info->actors[i];
+    fprintf(stderr, "Info lists no pool '%s'\n", name);
+    abort();
+}
+
+//  Info shows the peers pool with what it served.
+static void test_info(void) {
+    harness_node_t *node = s_start(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    uint8_t key[32] = {1};
+    Cairn__Peer peer;
+    s_peer_init(&peer, "info", key);
+    s_put_ok(client, &peer, NULL);
+    cairn__response__free_unpacked(s_expect(s_get(client, "info"), CAIRN__STATUS__OK), NULL);
+    s_invalid(s_get(client, "../info"), "peer_id");
+    cairn__response__free_unpacked(s_expect(s_get(client, "none"), CAIRN__STATUS__NOT_FOUND), NULL);
+    Cairn__Response *response;
+    const Cairn__ActorInfo *pool = s_pool_info(client, "peers", &response);
+    CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 4 && pool->errors == 2);
+    CHECK(pool->busy == 0 && pool->queue_depth == 0);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
 //  Put, get back exactly what was stored (canonical address), and it
 //  survives a restart.
 static void test_put_get(void) {
@@ -633,7 +669,7 @@ typedef struct {
 static const test_t s_tests[] = {
     {"put_get", test_put_get},     {"key_forms", test_key_forms}, {"upsert", test_upsert},
     {"status", test_status},       {"block", test_block},         {"list", test_list},
-    {"bad_input", test_bad_input}, {"pipelined", test_pipelined},
+    {"bad_input", test_bad_input}, {"pipelined", test_pipelined}, {"info", test_info},
 };
 
 int main(int argc, char **argv) {

@@ -158,9 +158,13 @@ static void s_gossip_clean(ca_store_t *store, const Cairn__Request *request, ca_
 
 static void s_gossip_cleaned(ca_store_t *store, const Cairn__Request *request,
                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    if (write->n_results != 1) {
+        ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the delete's result; retry");
+        return;
+    }
     Cairn__Deleted *deleted = (Cairn__Deleted *)ca_reply_alloc(reply, sizeof(Cairn__Deleted));
     cairn__deleted__init(deleted);
-    deleted->count = write->n_results == 1 ? write->results[0]->changes : 0;
+    deleted->count = write->results[0]->changes;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_GOSSIP_CLEAN;
     response->gossip_clean = deleted;

@@ -17,6 +17,8 @@
 #include "config_store.h"
 #include "gateway.h"
 #include "messages.h"
+#include "gossip.h"
+#include "peers.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -29,6 +31,8 @@
 static const ca_store_def_t *const s_stores[] = {
     &config_store_def,
     &messages_store_def,
+    &peers_store_def,
+    &gossip_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 

@@ -202,6 +202,98 @@ static bool s_message_seeds(const char *dir) {
     return ok && s_message_request(dir, "vacuum", 50, CAIRN__REQUEST__BODY_VACUUM, &vacuum);
 }
 
+static bool s_peer_put(const char *dir, const char *name, uint64_t id, const char *peer_id,
+                       size_t key_size, const char *key_text, const char *address, uint32_t port) {
+    uint8_t key[64];
+    memset(key, 0x5a, sizeof key);
+    Cairn__Peer peer = CAIRN__PEER__INIT;
+    peer.peer_id = (char *)peer_id;
+    peer.public_key.data = key;
+    peer.public_key.len = key_size;
+    peer.address = (char *)address;
+    peer.port = port;
+    peer.display_name = (char *)"seed";
+    peer.state = CAIRN__PEER_STATE__PEER_ONLINE;
+    Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
+    put.peer = &peer;
+    put.public_key_text = (char *)key_text;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
+    request.peer_put = &put;
+    return s_write_request(dir, name, &request);
+}
+
+static bool s_peer_seeds(const char *dir) {
+    const char *pem = "-----BEGIN PUBLIC KEY-----\n"
+                      "MCowBQYDK2VwAyEA5BuJnNMfba/71DbAjTWY6JkaiiGQ2hiv60bMk3nNfHA=\n"
+                      "-----END PUBLIC KEY-----\n";
+    Cairn__PeerGet get = CAIRN__PEER_GET__INIT;
+    get.peer_id = (char *)"seed-peer";
+    Cairn__PeerList list = CAIRN__PEER_LIST__INIT;
+    list.by_state = true;
+    list.state = CAIRN__PEER_STATE__PEER_ONLINE;
+    list.limit = 2;
+    list.after_peer_id = (char *)"a";
+    Cairn__PeerStatus status = CAIRN__PEER_STATUS__INIT;
+    status.peer_id = (char *)"seed-peer";
+    status.state = CAIRN__PEER_STATE__PEER_OFFLINE;
+    Cairn__PeerBlock block = CAIRN__PEER_BLOCK__INIT;
+    block.peer_id = (char *)"seed-peer";
+    block.blocked = true;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = 46;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_GET;
+    request.peer_get = &get;
+    bool ok = s_write_request(dir, "peer-get", &request);
+    request.id = 47;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_LIST;
+    request.peer_list = &list;
+    ok = ok && s_write_request(dir, "peer-list", &request);
+    request.id = 48;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
+    request.peer_status = &status;
+    ok = ok && s_write_request(dir, "peer-status", &request);
+    request.id = 49;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
+    request.peer_block = &block;
+    ok = ok && s_write_request(dir, "peer-block", &request);
+    return ok && s_peer_put(dir, "peer-put", 40, "seed-peer", 32, "", "192.0.2.1", 7402) &&
+           s_peer_put(dir, "peer-put-pem", 41, "seed-pem", 0, pem, "2001:db8::1", 1) &&
+           s_peer_put(dir, "peer-put-base64", 42, "seed-b64", 0,
+                      "5BuJnNMfba_71DbAjTWY6JkaiiGQ2hiv60bMk3nNfHA", "::1", 65535) &&
+           s_peer_put(dir, "peer-put-short-key", 43, "seed-short", 31, "", "192.0.2.1", 1) &&
+           s_peer_put(dir, "peer-put-bad-address", 44, "seed-addr", 32, "", "host:80", 1) &&
+           s_peer_put(dir, "peer-put-bad-port", 45, "../seed", 32, "", "192.0.2.1", 70000);
+}
+
+static bool s_gossip_seeds(const char *dir) {
+    Cairn__GossipAdd add = CAIRN__GOSSIP_ADD__INIT;
+    add.message_id = (char *)"seed-message-1";
+    add.ttl = 3;
+    Cairn__GossipHas has = CAIRN__GOSSIP_HAS__INIT;
+    has.message_id = (char *)"seed-message-1";
+    Cairn__GossipClean clean = CAIRN__GOSSIP_CLEAN__INIT;
+    clean.max_age_s = 60;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = 50;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
+    request.gossip_add = &add;
+    bool ok = s_write_request(dir, "gossip-add", &request);
+    request.id = 51;
+    add.message_id = (char *)"with space";
+    add.ttl = 256;
+    ok = ok && s_write_request(dir, "gossip-add-bad", &request);
+    request.id = 52;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_HAS;
+    request.gossip_has = &has;
+    ok = ok && s_write_request(dir, "gossip-has", &request);
+    request.id = 53;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_CLEAN;
+    request.gossip_clean = &clean;
+    return ok && s_write_request(dir, "gossip-clean", &request);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz-seeds DIR\n");
@@ -215,6 +307,7 @@ int main(int argc, char **argv) {
     bool ok = s_ping(dir, "ping", 1, 0) && s_ping(dir, "ping-payload", 2, 16) &&
               s_ping(dir, "ping-payload-too-long", 3, CA_MAX_PING_PAYLOAD + 1) &&
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
-              s_config_seeds(dir) && s_message_seeds(dir) && s_raw_frames(dir);
+              s_config_seeds(dir) && s_message_seeds(dir) && s_peer_seeds(dir) &&
+              s_gossip_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

@@ -13,9 +13,11 @@
 #include "ca_status.h"
 #include "ca_validate.h"
 #include "config_store.h"
+#include "gossip.h"
 #include "messages.h"
 #include "msg_schema.h"
 #include "node_config.h"
+#include "peers.h"
 #include "writer.h"
 
 #include <czmq.h>
@@ -29,11 +31,18 @@ typedef struct {
 } selftest_t;
 
 static const selftest_t s_tests[] = {
-    {"ca_status", ca_status_test},       {"ca_envelope", ca_envelope_test},
-    {"ca_validate", ca_validate_test},   {"ca_sql", ca_sql_test},
-    {"node_config", node_config_test},   {"writer", writer_test},
-    {"config_store", config_store_test}, {"msg_schema", msg_schema_test},
-    {"ca_names", ca_names_test},         {"messages", messages_test},
+    {"ca_status", ca_status_test},
+    {"ca_envelope", ca_envelope_test},
+    {"ca_validate", ca_validate_test},
+    {"ca_names", ca_names_test},
+    {"ca_sql", ca_sql_test},
+    {"node_config", node_config_test},
+    {"writer", writer_test},
+    {"config_store", config_store_test},
+    {"msg_schema", msg_schema_test},
+    {"messages", messages_test},
+    {"peers", peers_test},
+    {"gossip", gossip_test},
 };
 
 int main(int argc, char **argv) {

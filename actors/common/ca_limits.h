@@ -41,6 +41,16 @@
 #define CA_CONFIG_VALUE_MAX          (64 * 1024)
 #define CA_HASH_BYTES                32
 #define CA_WRITER_MAX_CONTEXT_FRAMES 8
+//  Peers: ids and display names in bytes; public_key_text (base64 or PEM);
+//  peers per PeerList page (also the default page).
+#define CA_PEER_ID_MAX       128
+#define CA_PEER_NAME_MAX     128
+#define CA_PEER_KEY_TEXT_MAX 1024
+#define CA_PEER_LIST_MAX     1000
+//  Gossip cache: message ids in bytes; hop counts.
+#define CA_GOSSIP_ID_MAX      128
+#define CA_GOSSIP_DEFAULT_TTL 5
+#define CA_GOSSIP_MAX_TTL     255
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256
 //  Highest field number of Request.body the gateway routes.

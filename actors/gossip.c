@@ -1,0 +1,356 @@
+/*  =========================================================================
+    gossip - the seen-cache of gossiped message ids
+
+    What it owns: the `gossip` table of msg_schema, one row per message id
+    this node has seen in gossip (with the hop ttl it arrived with and when
+    it was first seen). A node relays a gossiped message only when GossipAdd
+    says it was new, so a message circulates once instead of forever.
+
+    Requests:
+
+        GossipAdd {message_id, ttl}  ->  GossipSeen {message_id, seen, added, ttl}
+                                         added: newly recorded; seen: it
+                                         was already there (left unchanged)
+        GossipHas {message_id}       ->  GossipSeen {message_id, seen, ttl}
+        GossipClean {max_age_s}      ->  Deleted {count}
+                                         entries first seen more than
+                                         max_age_s ago (0: gossip_max_age_s)
+
+    Rules: message ids are 1..128 bytes of printable ASCII without spaces
+    (0x21..0x7e): gossip ids are hashes, UUIDs or similar tokens, and a
+    narrow alphabet keeps logs and tools safe. ttl 0 means 5 hops; at most
+    255. Anything else is INVALID with a message naming the rule.
+
+    GossipAdd is the hot path of gossip: one INSERT OR IGNORE and nothing
+    else, so "new or seen?" is decided by the primary key inside the
+    writer's transaction (two workers adding the same id at once: exactly
+    one hears added). It reads nothing, so its answer's ttl is the one the
+    request asked for; GossipHas gives the stored one.
+
+    Bound: the table must not grow without limit. The pool's tick (worker
+    0, every maintenance_ms) sends the writer a DELETE of entries older
+    than gossip_max_age_s, the same statement as GossipClean; it walks the
+    gossip_by_age index, so its cost follows the rows it removes. If the
+    writer's queue is full the tick logs it and the next tick catches up.
+    ========================================================================= */
+
+#include "gossip.h"
+#include "ca_limits.h"
+#include "ca_log.h"
+#include "msg_schema.h"
+
+#include <assert.h>
+#include <string.h>
+#include <time.h>
+
+#define GOSSIP_ID_RULE "message ids are 1..128 bytes of printable ASCII without spaces"
+
+//  Unix time in seconds, with a fraction.
+static double s_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+//  Checks a message id; on failure the reply says what is wrong.
+static bool s_id_ok(const char *message_id, ca_reply_t *reply) {
+    const char *problem = NULL;
+    size_t length = strnlen(message_id, CA_GOSSIP_ID_MAX + 1);
+    if (length == 0)
+        problem = "message_id is missing";
+    else if (length > CA_GOSSIP_ID_MAX)
+        problem = "message_id is longer than 128 bytes";
+    for (size_t i = 0; i < length && !problem; i++)
+        if ((unsigned char)message_id[i] < 0x21 || (unsigned char)message_id[i] > 0x7e)
+            problem = "message_id has a space, control or non-ASCII character";
+    if (problem)
+        ca_reply_error(reply, CA_INVALID, "%s (%s)", problem, GOSSIP_ID_RULE);
+    return problem == NULL;
+}
+
+static Cairn__GossipSeen *s_seen_new(ca_reply_t *reply, const char *message_id) {
+    Cairn__GossipSeen *seen = (Cairn__GossipSeen *)ca_reply_alloc(reply, sizeof(*seen));
+    cairn__gossip_seen__init(seen);
+    seen->message_id = (char *)message_id; //  the request outlives the packing
+    return seen;
+}
+
+//  The ttl a GossipAdd asks for, with the default applied.
+static uint32_t s_ttl(const Cairn__GossipAdd *add) {
+    return add->ttl ? add->ttl : CA_GOSSIP_DEFAULT_TTL;
+}
+
+//  A write deleting every entry first seen before `cutoff` (unix seconds).
+static ca_write_t *s_clean_write(double cutoff) {
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "DELETE FROM gossip WHERE seen_at < ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_real(write, cutoff);
+    return write;
+}
+
+//  ---- handlers -------------------------------------------------------------------
+
+static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__GossipAdd *add = request->gossip_add;
+    if (!s_id_ok(add->message_id, reply))
+        return;
+    if (add->ttl > CA_GOSSIP_MAX_TTL) {
+        ca_reply_error(reply, CA_INVALID, "ttl %u is over %d hops; send 1..%d (0: the default %d)",
+                       add->ttl, CA_GOSSIP_MAX_TTL, CA_GOSSIP_MAX_TTL, CA_GOSSIP_DEFAULT_TTL);
+        return;
+    }
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(
+        write, "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)",
+        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_text(write, add->message_id);
+    ca_write_int(write, s_ttl(add));
+    ca_write_real(write, s_now());
+    ca_store_write(store, &write, reply);
+}
+
+static void s_gossip_added(ca_store_t *store, const Cairn__Request *request,
+                           const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    const Cairn__GossipAdd *add = request->gossip_add;
+    if (write->n_results != 1) {
+        ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the insert's result; retry");
+        return;
+    }
+    Cairn__GossipSeen *seen = s_seen_new(reply, add->message_id);
+    seen->added = write->results[0]->changes == 1;
+    seen->seen = !seen->added;
+    seen->ttl = s_ttl(add);
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_GOSSIP_ADD;
+    response->gossip_add = seen;
+}
+
+static void s_gossip_has(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const char *message_id = request->gossip_has->message_id;
+    if (!s_id_ok(message_id, reply))
+        return;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT ttl FROM gossip WHERE message_id = ?1");
+    assert(stmt);
+    sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        Cairn__GossipSeen *seen = s_seen_new(reply, message_id);
+        seen->seen = rc == SQLITE_ROW;
+        seen->ttl = seen->seen ? (uint32_t)sqlite3_column_int64(stmt, 0) : 0;
+        Cairn__Response *response = ca_reply_response(reply);
+        response->body_case = CAIRN__RESPONSE__BODY_GOSSIP_HAS;
+        response->gossip_has = seen;
+    } else
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the gossip cache: %s; retry",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+}
+
+static void s_gossip_clean(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    uint32_t max_age_s = request->gossip_clean->max_age_s;
+    double max_age =
+        max_age_s ? (double)max_age_s : (double)ca_store_settings(store)->gossip_max_age_s;
+    ca_write_t *write = s_clean_write(s_now() - max_age);
+    ca_store_write(store, &write, reply);
+}
+
+static void s_gossip_cleaned(ca_store_t *store, const Cairn__Request *request,
+                             const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    if (write->n_results != 1) {
+        ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the delete's result; retry");
+        return;
+    }
+    Cairn__Deleted *deleted = (Cairn__Deleted *)ca_reply_alloc(reply, sizeof(Cairn__Deleted));
+    cairn__deleted__init(deleted);
+    deleted->count = write->results[0]->changes;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_GOSSIP_CLEAN;
+    response->gossip_clean = deleted;
+}
+
+//  Periodic upkeep: drop entries older than gossip_max_age_s.
+static void s_gossip_tick(ca_store_t *store) {
+    ca_write_t *write = s_clean_write(s_now() - (double)ca_store_settings(store)->gossip_max_age_s);
+    if (ca_store_write_internal(store, &write) != 0)
+        ca_log_warning("gossip: the writer's queue is full; cleaning waits for the next tick");
+}
+
+static const ca_handler_t s_handlers[] = {
+    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_gossip_add, s_gossip_added},
+    {CAIRN__REQUEST__BODY_GOSSIP_HAS, "gossip_has", s_gossip_has, NULL},
+    {CAIRN__REQUEST__BODY_GOSSIP_CLEAN, "gossip_clean", s_gossip_clean, s_gossip_cleaned},
+};
+
+const ca_store_def_t gossip_store_def = {
+    .name = "gossip",
+    .schema = &msg_schema,
+    .handlers = s_handlers,
+    .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+    .tick = s_gossip_tick,
+};
+
+//  ---- self-test ---------------------------------------------------------------
+
+#include "ca_testbed.h"
+
+static uint64_t s_next_id = 1;
+
+static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
+    assert(response);
+    if (response->status != status) {
+        fprintf(stderr, "\ngossip_test: status %d '%s', wanted %d\n", response->status,
+                response->error, status);
+        assert(false);
+    }
+    return response;
+}
+
+static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
+    request->id = s_next_id++;
+    Cairn__Response *response = ca_testbed_call(bed, request);
+    assert(response && response->id == request->id);
+    return response;
+}
+
+static Cairn__Response *s_add(ca_testbed_t *bed, const char *message_id, uint32_t ttl) {
+    Cairn__GossipAdd add = CAIRN__GOSSIP_ADD__INIT;
+    add.message_id = (char *)message_id;
+    add.ttl = ttl;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
+    request.gossip_add = &add;
+    return s_call(bed, &request);
+}
+
+static Cairn__Response *s_has(ca_testbed_t *bed, const char *message_id) {
+    Cairn__GossipHas has = CAIRN__GOSSIP_HAS__INIT;
+    has.message_id = (char *)message_id;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_HAS;
+    request.gossip_has = &has;
+    return s_call(bed, &request);
+}
+
+static uint64_t s_clean(ca_testbed_t *bed, uint32_t max_age_s) {
+    Cairn__GossipClean clean = CAIRN__GOSSIP_CLEAN__INIT;
+    clean.max_age_s = max_age_s;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_CLEAN;
+    request.gossip_clean = &clean;
+    Cairn__Response *response = s_expect(s_call(bed, &request), CAIRN__STATUS__OK);
+    assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_CLEAN);
+    uint64_t count = response->gossip_clean->count;
+    cairn__response__free_unpacked(response, NULL);
+    return count;
+}
+
+//  Adds `message_id`; checks added/seen and the ttl answered.
+static void s_add_expect(ca_testbed_t *bed, const char *message_id, uint32_t ttl, bool added,
+                         uint32_t answered_ttl) {
+    Cairn__Response *response = s_expect(s_add(bed, message_id, ttl), CAIRN__STATUS__OK);
+    assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_ADD);
+    const Cairn__GossipSeen *seen = response->gossip_add;
+    assert(streq(seen->message_id, message_id));
+    assert(seen->added == added && seen->seen == !added && seen->ttl == answered_ttl);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  GossipHas: present (with `ttl`) or absent.
+static void s_has_expect(ca_testbed_t *bed, const char *message_id, bool present, uint32_t ttl) {
+    Cairn__Response *response = s_expect(s_has(bed, message_id), CAIRN__STATUS__OK);
+    assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_HAS);
+    const Cairn__GossipSeen *seen = response->gossip_has;
+    assert(streq(seen->message_id, message_id) && seen->seen == present && !seen->added);
+    assert(seen->ttl == (present ? ttl : 0));
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static void s_invalid(Cairn__Response *response, const char *fragment) {
+    s_expect(response, CAIRN__STATUS__INVALID);
+    if (!strstr(response->error, fragment)) {
+        fprintf(stderr, "\ngossip_test: '%s' lacks '%s'\n", response->error, fragment);
+        assert(false);
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  Moves the first sighting of `message_id` `seconds` into the past, as if
+//  it had been seen that long ago (a second connection to the testbed's
+//  database; the writer's lock is waited for by the busy timeout).
+static void s_backdate(ca_testbed_t *bed, const char *message_id, double seconds) {
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);
+    assert(sql);
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(sql, "UPDATE gossip SET seen_at = seen_at - ?2 WHERE message_id = ?1");
+    assert(stmt);
+    sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(stmt, 2, seconds);
+    assert(sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(ca_sql_handle(sql)) == 1);
+    sqlite3_reset(stmt);
+    ca_sql_destroy(&sql);
+    zstr_free(&path);
+}
+
+void gossip_test(bool verbose) {
+    if (verbose)
+        printf(" * gossip: ");
+    ca_testbed_t *bed = ca_testbed_new(&gossip_store_def);
+
+    //  New, then seen; the first ttl stays.
+    s_has_expect(bed, "msg-1", false, 0);
+    s_add_expect(bed, "msg-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    s_has_expect(bed, "msg-1", true, CA_GOSSIP_DEFAULT_TTL);
+    s_add_expect(bed, "msg-1", 9, false, 9);
+    s_has_expect(bed, "msg-1", true, CA_GOSSIP_DEFAULT_TTL);
+    s_add_expect(bed, "msg-2", 1, true, 1);
+    s_add_expect(bed, "msg-3", CA_GOSSIP_MAX_TTL, true, CA_GOSSIP_MAX_TTL);
+    s_has_expect(bed, "msg-3", true, CA_GOSSIP_MAX_TTL);
+    //  Ids: the whole printable range, up to 128 bytes, case-sensitive.
+    s_add_expect(bed, "!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`{|}~", 0, true, 5);
+    s_add_expect(bed, "MSG-1", 0, true, 5);
+    char id[CA_GOSSIP_ID_MAX + 2];
+    memset(id, 'g', sizeof id - 1);
+    id[sizeof id - 1] = 0;
+    s_invalid(s_add(bed, id, 0), "longer than 128 bytes");
+    s_invalid(s_has(bed, id), "longer than 128 bytes");
+    id[CA_GOSSIP_ID_MAX] = 0;
+    s_add_expect(bed, id, 0, true, 5);
+    s_has_expect(bed, id, true, 5);
+
+    //  Bad input: INVALID, nothing stored.
+    const char *bad_ids[] = {"", "with space", "tab\there", "new\nline", "caf\xc3\xa9", "\x7f"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        s_invalid(s_add(bed, bad_ids[i], 0), "message_id");
+        s_invalid(s_has(bed, bad_ids[i]), "printable ASCII");
+    }
+    s_invalid(s_add(bed, "msg-4", CA_GOSSIP_MAX_TTL + 1), "ttl 256");
+    s_invalid(s_add(bed, "msg-4", UINT32_MAX), "ttl");
+    s_has_expect(bed, "msg-4", false, 0);
+    s_has_expect(bed, "with", false, 0);
+
+    //  Clean: nothing is old yet; entries seen two hours ago go, and only
+    //  they. 0 means the node's gossip_max_age_s (one hour in the testbed).
+    assert(s_clean(bed, 0) == 0);
+    s_backdate(bed, "msg-1", 7200);
+    s_backdate(bed, "msg-2", 7200);
+    s_backdate(bed, "msg-3", 600);
+    assert(s_clean(bed, 86400) == 0);
+    assert(s_clean(bed, 0) == 2);
+    s_has_expect(bed, "msg-1", false, 0);
+    s_has_expect(bed, "msg-2", false, 0);
+    s_has_expect(bed, "msg-3", true, CA_GOSSIP_MAX_TTL);
+    assert(s_clean(bed, 0) == 0);
+    assert(s_clean(bed, 300) == 1);
+    s_has_expect(bed, "msg-3", false, 0);
+    //  A cleaned id is new again.
+    s_add_expect(bed, "msg-1", 3, true, 3);
+    s_has_expect(bed, "msg-1", true, 3);
+
+    ca_testbed_destroy(&bed);
+    if (verbose)
+        printf("OK\n");
+}

@@ -14,6 +14,8 @@
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_store.h"
+#include "channel_auth.h"
+#include "channels.h"
 #include "config_store.h"
 #include "gateway.h"
 #include "writer.h"
@@ -27,6 +29,8 @@
 
 static const ca_store_def_t *const s_stores[] = {
     &config_store_def,
+    &channels_def,
+    &channel_auth_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 

@@ -11,6 +11,8 @@
 #include "ca_sql.h"
 #include "ca_status.h"
 #include "ca_validate.h"
+#include "channel_auth.h"
+#include "channels.h"
 #include "config_store.h"
 #include "msg_schema.h"
 #include "node_config.h"
@@ -31,6 +33,7 @@ static const selftest_t s_tests[] = {
     {"ca_validate", ca_validate_test},   {"ca_sql", ca_sql_test},
     {"node_config", node_config_test},   {"writer", writer_test},
     {"config_store", config_store_test}, {"msg_schema", msg_schema_test},
+    {"channels", channels_test},         {"channel_auth", channel_auth_test},
 };
 
 int main(int argc, char **argv) {

@@ -210,7 +210,7 @@ static void **s_items_finish(s_items_t *self, ca_reply_t *reply) {
 
 //  The read statement for `sql`, or NULL with the reply failed.
 static sqlite3_stmt *s_prepare(ca_store_t *store, ca_reply_t *reply, const char *sql) {
-    sqlite3_stmt *stmt = ca_store_sql(store) ? ca_sql_prepare(ca_store_sql(store), sql) : NULL;
+    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
     if (!stmt)
         ca_reply_error(reply, CA_INTERNAL,
                        "the channels store cannot prepare its query (%s); the database schema "

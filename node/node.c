@@ -14,10 +14,12 @@
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_store.h"
+#include "channel_auth.h"
+#include "channels.h"
 #include "config_store.h"
 #include "gateway.h"
-#include "messages.h"
 #include "gossip.h"
+#include "messages.h"
 #include "peers.h"
 #include "writer.h"
 
@@ -29,10 +31,8 @@
 #include <unistd.h>
 
 static const ca_store_def_t *const s_stores[] = {
-    &config_store_def,
-    &messages_store_def,
-    &peers_store_def,
-    &gossip_store_def,
+    &config_store_def,   &channels_def,    &channel_auth_def,
+    &messages_store_def, &peers_store_def, &gossip_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 

@@ -294,6 +294,72 @@ static bool s_gossip_seeds(const char *dir) {
     return ok && s_write_request(dir, "gossip-clean", &request);
 }
 
+//  One request of the channel family: `name` and `extra` fill the kind's
+//  two string fields (the channel, then the password or peer id).
+static bool s_channel(const char *dir, const char *file, uint64_t id, Cairn__Request__BodyCase kind,
+                      const char *name, const char *extra) {
+    Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
+    Cairn__ChannelVerify verify = CAIRN__CHANNEL_VERIFY__INIT;
+    Cairn__ChannelGet get = CAIRN__CHANNEL_GET__INIT;
+    Cairn__ChannelList list = CAIRN__CHANNEL_LIST__INIT;
+    Cairn__ChannelTouch touch = CAIRN__CHANNEL_TOUCH__INIT;
+    Cairn__ChannelDelete delete_ = CAIRN__CHANNEL_DELETE__INIT;
+    Cairn__MemberJoin join = CAIRN__MEMBER_JOIN__INIT;
+    Cairn__MemberLeave leave = CAIRN__MEMBER_LEAVE__INIT;
+    Cairn__MemberList members = CAIRN__MEMBER_LIST__INIT;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = kind;
+    create.name = verify.name = get.name = touch.name = delete_.name = (char *)name;
+    join.channel = leave.channel = members.channel = (char *)name;
+    create.password = verify.password = (char *)extra;
+    join.peer_id = leave.peer_id = members.peer_id = (char *)extra;
+    create.encrypted = true;
+    touch.timestamp = 1700000000.5;
+    request.channel_create = &create; //  the body is a union: set the one of `kind`
+    if (kind == CAIRN__REQUEST__BODY_CHANNEL_VERIFY)
+        request.channel_verify = &verify;
+    else if (kind == CAIRN__REQUEST__BODY_CHANNEL_GET)
+        request.channel_get = &get;
+    else if (kind == CAIRN__REQUEST__BODY_CHANNEL_LIST)
+        request.channel_list = &list;
+    else if (kind == CAIRN__REQUEST__BODY_CHANNEL_TOUCH)
+        request.channel_touch = &touch;
+    else if (kind == CAIRN__REQUEST__BODY_CHANNEL_DELETE)
+        request.channel_delete = &delete_;
+    else if (kind == CAIRN__REQUEST__BODY_MEMBER_JOIN)
+        request.member_join = &join;
+    else if (kind == CAIRN__REQUEST__BODY_MEMBER_LEAVE)
+        request.member_leave = &leave;
+    else if (kind == CAIRN__REQUEST__BODY_MEMBER_LIST)
+        request.member_list = &members;
+    return s_write_request(dir, file, &request);
+}
+
+static bool s_channel_seeds(const char *dir) {
+    return s_channel(dir, "channel-create", 40, CAIRN__REQUEST__BODY_CHANNEL_CREATE, "#general",
+                     "") &&
+           s_channel(dir, "channel-create-protected", 41, CAIRN__REQUEST__BODY_CHANNEL_CREATE,
+                     "#vault", "pw") &&
+           s_channel(dir, "channel-create-bad-name", 42, CAIRN__REQUEST__BODY_CHANNEL_CREATE,
+                     "../x", "") &&
+           s_channel(dir, "channel-verify", 43, CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "#vault",
+                     "pw") &&
+           s_channel(dir, "channel-get", 44, CAIRN__REQUEST__BODY_CHANNEL_GET, "#general", "") &&
+           s_channel(dir, "channel-list", 45, CAIRN__REQUEST__BODY_CHANNEL_LIST, "", "") &&
+           s_channel(dir, "channel-touch", 46, CAIRN__REQUEST__BODY_CHANNEL_TOUCH, "#general",
+                     "") &&
+           s_channel(dir, "channel-delete", 47, CAIRN__REQUEST__BODY_CHANNEL_DELETE, "#general",
+                     "") &&
+           s_channel(dir, "member-join", 48, CAIRN__REQUEST__BODY_MEMBER_JOIN, "#general",
+                     "peer:1") &&
+           s_channel(dir, "member-leave", 49, CAIRN__REQUEST__BODY_MEMBER_LEAVE, "#general",
+                     "peer:1") &&
+           s_channel(dir, "member-list", 50, CAIRN__REQUEST__BODY_MEMBER_LIST, "#general", "") &&
+           s_channel(dir, "member-list-both", 51, CAIRN__REQUEST__BODY_MEMBER_LIST, "#general",
+                     "peer:1");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz-seeds DIR\n");
@@ -307,7 +373,9 @@ int main(int argc, char **argv) {
     bool ok = s_ping(dir, "ping", 1, 0) && s_ping(dir, "ping-payload", 2, 16) &&
               s_ping(dir, "ping-payload-too-long", 3, CA_MAX_PING_PAYLOAD + 1) &&
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
-              s_config_seeds(dir) && s_message_seeds(dir) && s_peer_seeds(dir) &&
-              s_gossip_seeds(dir) && s_raw_frames(dir);
+              s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
+              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_raw_frames(dir);
+    s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) && s_peer_seeds(dir) &&
+        s_gossip_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

@@ -12,6 +12,8 @@
 #include "ca_sql.h"
 #include "ca_status.h"
 #include "ca_validate.h"
+#include "channel_auth.h"
+#include "channels.h"
 #include "config_store.h"
 #include "gossip.h"
 #include "messages.h"
@@ -40,6 +42,8 @@ static const selftest_t s_tests[] = {
     {"writer", writer_test},
     {"config_store", config_store_test},
     {"msg_schema", msg_schema_test},
+    {"channels", channels_test},
+    {"channel_auth", channel_auth_test},
     {"messages", messages_test},
     {"peers", peers_test},
     {"gossip", gossip_test},

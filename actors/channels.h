@@ -1,0 +1,52 @@
+/*  =========================================================================
+    channels - channels and membership of the message-store family
+
+    Pool "channels": ChannelGet, ChannelList, ChannelTouch, ChannelDelete,
+    MemberJoin, MemberLeave, MemberList (field block 300..399 of
+    schemas/cairn.proto). ChannelCreate and ChannelVerify, which cost an
+    Argon2id hash, are served by the separate bounded pool in
+    channel_auth.c; the helpers below are what the two pools share.
+    ========================================================================= */
+
+#ifndef CHANNELS_H_INCLUDED
+#define CHANNELS_H_INCLUDED
+
+#include "ca_store.h"
+
+//  Longest channel name, in bytes ('#' included).
+#define CHANNELS_NAME_MAX 64
+//  Longest peer id, in bytes.
+#define CHANNELS_PEER_ID_MAX 128
+
+//  The columns of a Channel answer, in the order channels_from_row reads
+//  them, for a SELECT or a RETURNING clause on the `channels` table. Never
+//  the password hash: only whether there is one. Not "password_hash IS NOT
+//  NULL": SQLite 3.40.1 answers 1 for it in a RETURNING clause on a
+//  WITHOUT ROWID table even when the column is NULL (IS NULL is wrong the
+//  same way there); typeof() is right everywhere.
+#define CHANNELS_COLUMNS                                                                           \
+    "name, created_at, last_activity, encrypted, typeof(password_hash) <> 'null', salt, "          \
+    "(SELECT count(*) FROM messages WHERE messages.channel = channels.name)"
+
+//  The store's description: the shared msg_schema and its request table.
+extern const ca_store_def_t channels_def;
+
+//  NULL when `name` is a valid channel name (1..CHANNELS_NAME_MAX bytes,
+//  '#' then [A-Za-z0-9._-]); else a static phrase saying what is wrong.
+const char *channels_name_problem(const char *name);
+
+//  Checks a channel name from request field `field` (e.g.
+//  "ChannelGet.name"); on failure answers INVALID with the rule and returns
+//  false.
+bool channels_check_name(ca_reply_t *reply, const char *field, const char *name);
+
+//  The wall clock as unix seconds with a fraction.
+double channels_now(void);
+
+//  A Channel answer (in reply memory) from a row of CHANNELS_COLUMNS that
+//  the writer returned.
+Cairn__Channel *channels_from_row(ca_reply_t *reply, const Cairn__Internal__Row *row);
+
+void channels_test(bool verbose);
+
+#endif

@@ -1,0 +1,929 @@
+/*  =========================================================================
+    e2e_channels - black-box tests of channels, membership and protected
+    channels against a real cairnd
+
+        e2e-channels TEST    runs one test (ctest registers each by name)
+
+    Every test starts a real cairnd on a free loopback port in a temp dir,
+    talks to it only through its ZeroMQ endpoint (except where a test puts
+    message rows into cairn.db while the node is stopped: the messages
+    store is not part of this branch), and stops it with SIGTERM, expecting
+    exit status 0. Waits are polls with timeouts, never sleeps. Every answer
+    is checked for a password hash, which must never leave the node.
+    ========================================================================= */
+
+#include "harness.h"
+#include "ca_limits.h"
+#include "ca_sql.h"
+#include "channel_auth.h"
+#include "channels.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CALL_MS 5000
+
+//  Peak resident memory cairnd may reach in verify_bounded: the pool runs
+//  at most 2 Argon2id checks of 64 MiB at once, so 128 MiB plus the node's
+//  own (a few MiB; tens under ASan) must stay well under this. An unbounded
+//  pool would run one check per queued request.
+#define PEAK_MEMORY_MAX_KIB (400 * 1024)
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static uint64_t s_id;
+
+//  ---- helpers -------------------------------------------------------------------
+
+static harness_node_t *s_start(void) {
+    harness_node_t *node = harness_node_start(NULL, NULL);
+    CHECK(node);
+    return node;
+}
+
+static void s_stop(harness_node_t **node_p) {
+    CHECK(harness_node_stop(*node_p) == 0);
+    harness_node_destroy(node_p);
+}
+
+//  No answer may carry a password hash.
+static void s_check_no_hash(const Cairn__Response *response) {
+    size_t size = cairn__response__get_packed_size(response);
+    uint8_t *packed = (uint8_t *)malloc(size + 1);
+    cairn__response__pack(response, packed);
+    CHECK(!memmem(packed, size, "$argon2", 7));
+    free(packed);
+}
+
+static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
+    request->id = ++s_id;
+    Cairn__Response *response = harness_call(client, request, CALL_MS);
+    CHECK(response);
+    s_check_no_hash(response);
+    return response;
+}
+
+static Cairn__Response *s_create(zsock_t *client, const char *name, bool encrypted,
+                                 const char *password) {
+    Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
+    create.name = (char *)name;
+    create.encrypted = encrypted;
+    create.password = (char *)password;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
+    request.channel_create = &create;
+    return s_call(client, &request);
+}
+
+static void s_verify_request(Cairn__Request *request, Cairn__ChannelVerify *verify,
+                             const char *name, const char *password) {
+    cairn__request__init(request);
+    cairn__channel_verify__init(verify);
+    verify->name = (char *)name;
+    verify->password = (char *)password;
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
+    request->channel_verify = verify;
+}
+
+static Cairn__Response *s_verify(zsock_t *client, const char *name, const char *password) {
+    Cairn__Request request;
+    Cairn__ChannelVerify verify;
+    s_verify_request(&request, &verify, name, password);
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_get(zsock_t *client, const char *name) {
+    Cairn__ChannelGet get = CAIRN__CHANNEL_GET__INIT;
+    get.name = (char *)name;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_GET;
+    request.channel_get = &get;
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_list(zsock_t *client) {
+    Cairn__ChannelList list = CAIRN__CHANNEL_LIST__INIT;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
+    request.channel_list = &list;
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_touch(zsock_t *client, const char *name, double timestamp) {
+    Cairn__ChannelTouch touch = CAIRN__CHANNEL_TOUCH__INIT;
+    touch.name = (char *)name;
+    touch.timestamp = timestamp;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_TOUCH;
+    request.channel_touch = &touch;
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_delete(zsock_t *client, const char *name) {
+    Cairn__ChannelDelete delete_ = CAIRN__CHANNEL_DELETE__INIT;
+    delete_.name = (char *)name;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_DELETE;
+    request.channel_delete = &delete_;
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_join(zsock_t *client, const char *channel, const char *peer_id) {
+    Cairn__MemberJoin join = CAIRN__MEMBER_JOIN__INIT;
+    join.channel = (char *)channel;
+    join.peer_id = (char *)peer_id;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_MEMBER_JOIN;
+    request.member_join = &join;
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_leave(zsock_t *client, const char *channel, const char *peer_id) {
+    Cairn__MemberLeave leave = CAIRN__MEMBER_LEAVE__INIT;
+    leave.channel = (char *)channel;
+    leave.peer_id = (char *)peer_id;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_MEMBER_LEAVE;
+    request.member_leave = &leave;
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_members(zsock_t *client, const char *channel, const char *peer_id) {
+    Cairn__MemberList list = CAIRN__MEMBER_LIST__INIT;
+    list.channel = (char *)channel;
+    list.peer_id = (char *)peer_id;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_MEMBER_LIST;
+    request.member_list = &list;
+    return s_call(client, &request);
+}
+
+//  Checks the status (and, for errors, a fragment of the message), frees.
+static void s_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+    CHECK(response);
+    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
+        fprintf(stderr, "got status %d '%s', wanted %d '%s'\n", response->status, response->error,
+                status, fragment ? fragment : "");
+        abort();
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static void s_expect_ok(Cairn__Response *response) {
+    s_expect(response, CAIRN__STATUS__OK, NULL);
+}
+
+static void s_expect_alive(zsock_t *client) {
+    Cairn__Request request;
+    Cairn__Ping ping;
+    harness_ping(&request, &ping, ++s_id);
+    Cairn__Response *response = harness_call(client, &request, CALL_MS);
+    CHECK(response && response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  Sends raw bytes as one frame and returns the answer.
+static Cairn__Response *s_call_raw(zsock_t *client, const void *data, size_t size) {
+    zframe_t *frame = zframe_new(data, size);
+    zframe_send(&frame, client, 0);
+    Cairn__Response *response = harness_recv(client, CALL_MS);
+    CHECK(response);
+    return response;
+}
+
+//  Puts rows into the stopped node's database with plain SQL: messages
+//  (the messages store is built elsewhere) for the counts to count.
+static void s_sql_offline(harness_node_t *node, const char *sql_text) {
+    char *path = zsys_sprintf("%s/%s", harness_node_data_dir(node), CA_DB_FILE);
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);
+    CHECK(sql);
+    int rc = ca_sql_exec(sql, sql_text);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "offline SQL failed: %s\n", sqlite3_errmsg(ca_sql_handle(sql)));
+    CHECK(rc == SQLITE_OK);
+    ca_sql_destroy(&sql);
+    zstr_free(&path);
+}
+
+//  Message rows for `channel`, `count` of them, ids prefixed by `tag`.
+static char *s_messages_sql(const char *channel, int count, const char *tag) {
+    char *sql = strdup("");
+    for (int i = 0; i < count; i++) {
+        char *next = zsys_sprintf("%sINSERT INTO messages (id, timestamp, sender_id, sender_name,"
+                                  " channel, content, encrypted, signature) VALUES"
+                                  " ('%s-%d', %d, 'peer-s', 'S', '%s', 'word%s%d', 0, x'00');",
+                                  sql, tag, i, 1000 + i, channel, tag, i);
+        free(sql);
+        sql = next;
+    }
+    return sql;
+}
+
+//  A summary of everything the node stores about channels, for "nothing
+//  changed" checks: each channel with its fields, count and members.
+static char *s_snapshot(zsock_t *client) {
+    Cairn__Response *list = s_list(client);
+    CHECK(list->status == CAIRN__STATUS__OK);
+    char *text = strdup("");
+    for (size_t i = 0; i < list->channel_list->n_channels; i++) {
+        const Cairn__Channel *channel = list->channel_list->channels[i];
+        Cairn__Response *members = s_members(client, channel->name, "");
+        CHECK(members->status == CAIRN__STATUS__OK);
+        char *next =
+            zsys_sprintf("%s%s %.6f %.6f %d %d %zu %llu:", text, channel->name, channel->created_at,
+                         channel->last_activity, channel->encrypted, channel->protected_,
+                         channel->salt.len, (unsigned long long)channel->message_count);
+        free(text);
+        text = next;
+        for (size_t m = 0; m < members->member_list->n_members; m++) {
+            next = zsys_sprintf("%s %s", text, members->member_list->members[m]->peer_id);
+            free(text);
+            text = next;
+        }
+        next = zsys_sprintf("%s\n", text);
+        free(text);
+        text = next;
+        cairn__response__free_unpacked(members, NULL);
+    }
+    cairn__response__free_unpacked(list, NULL);
+    return text;
+}
+
+//  ---- create --------------------------------------------------------------------
+
+static void test_create_plain(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    Cairn__Response *response = s_create(client, "#general", false, "");
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
+    Cairn__Channel *channel = response->channel_create;
+    CHECK(streq(channel->name, "#general") && !channel->encrypted && !channel->protected_);
+    CHECK(channel->salt.len == 0 && channel->message_count == 0);
+    CHECK(channel->created_at > 1.6e9 && channel->last_activity == channel->created_at);
+    double created_at = channel->created_at;
+    cairn__response__free_unpacked(response, NULL);
+    //  Readable at once, and after a restart.
+    response = s_get(client, "#general");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->created_at == created_at);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    CHECK(harness_node_restart(node) == 0);
+    client = harness_connect(harness_node_endpoint(node));
+    response = s_get(client, "#general");
+    CHECK(response->status == CAIRN__STATUS__OK && !response->channel_get->protected_);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_create_encrypted(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    Cairn__Response *response = s_create(client, "#sealed", true, "");
+    CHECK(response->status == CAIRN__STATUS__OK);
+    CHECK(response->channel_create->encrypted && !response->channel_create->protected_);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_get(client, "#sealed");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->encrypted);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+//  True when `needle` appears in the file at `path`.
+static bool s_file_has(const char *path, const char *needle) {
+    zfile_t *file = zfile_new(NULL, path);
+    bool found = false;
+    if (file && zfile_input(file) == 0) {
+        zchunk_t *chunk = zfile_read(file, (size_t)zfile_cursize(file), 0);
+        found = chunk && memmem(zchunk_data(chunk), zchunk_size(chunk), needle, strlen(needle));
+        zchunk_destroy(&chunk);
+        zfile_close(file);
+    }
+    zfile_destroy(&file);
+    return found;
+}
+
+//  True when `needle` appears in any file under `dir`.
+static bool s_dir_has(const char *dir, const char *needle) {
+    zdir_t *files = zdir_new(dir, NULL);
+    CHECK(files);
+    zfile_t **list = zdir_flatten(files);
+    bool found = false;
+    for (size_t i = 0; list[i] && !found; i++)
+        found = s_file_has(zfile_filename(list[i], NULL), needle);
+    zdir_flatten_free(&list);
+    zdir_destroy(&files);
+    return found;
+}
+
+static void test_create_protected(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    const char *password = "tr0ub4dor&3-unique-e2e";
+    Cairn__Response *response = s_create(client, "#vault", true, password);
+    CHECK(response->status == CAIRN__STATUS__OK);
+    Cairn__Channel *channel = response->channel_create;
+    CHECK(channel->protected_ && channel->encrypted);
+    CHECK(channel->salt.len == crypto_pwhash_SALTBYTES);
+    uint8_t salt[crypto_pwhash_SALTBYTES];
+    memcpy(salt, channel->salt.data, sizeof salt);
+    cairn__response__free_unpacked(response, NULL);
+    //  The same salt on every read; the password opens it.
+    response = s_get(client, "#vault");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->protected_);
+    CHECK(response->channel_get->salt.len == sizeof salt &&
+          memcmp(response->channel_get->salt.data, salt, sizeof salt) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_verify(client, "#vault", password);
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    //  Nothing of the password reached the data dir (database, WAL) or the
+    //  log.
+    CHECK(harness_node_stop(node) == 0);
+    CHECK(!s_dir_has(harness_node_data_dir(node), password));
+    CHECK(!s_file_has(harness_node_log_path(node), password));
+    CHECK(s_dir_has(harness_node_data_dir(node), "#vault")); //  the scan sees the data
+    CHECK(harness_node_restart(node) == 0);
+    client = harness_connect(harness_node_endpoint(node));
+    response = s_verify(client, "#vault", password);
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_conflict(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#taken", false, ""));
+    char *before = s_snapshot(client);
+    s_expect(s_create(client, "#taken", true, "a password"), CAIRN__STATUS__CONFLICT,
+             "channel #taken already exists");
+    s_expect(s_create(client, "#taken", false, ""), CAIRN__STATUS__CONFLICT, "already exists");
+    char *after = s_snapshot(client);
+    CHECK(streq(before, after));
+    free(before);
+    free(after);
+    //  Two protected creates of one new name at once (both pass the cheap
+    //  check, both hash on the two workers): exactly one wins.
+    for (int i = 0; i < 2; i++) {
+        Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
+        create.name = (char *)"#race";
+        create.password = (char *)(i ? "second" : "first");
+        Cairn__Request request = CAIRN__REQUEST__INIT;
+        request.id = 900 + i;
+        request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
+        request.channel_create = &create;
+        CHECK(harness_send(client, &request) == 0);
+    }
+    int ok = 0, conflict = 0;
+    for (int i = 0; i < 2; i++) {
+        Cairn__Response *response = harness_recv(client, CALL_MS);
+        CHECK(response && (response->id == 900 || response->id == 901));
+        ok += response->status == CAIRN__STATUS__OK;
+        conflict += response->status == CAIRN__STATUS__CONFLICT;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(ok == 1 && conflict == 1);
+    //  The winner's password opens it, the loser's does not.
+    Cairn__Response *first = s_verify(client, "#race", "first");
+    Cairn__Response *second = s_verify(client, "#race", "second");
+    CHECK((first->status == CAIRN__STATUS__OK) != (second->status == CAIRN__STATUS__OK));
+    CHECK(first->status == CAIRN__STATUS__UNAUTHORIZED ||
+          second->status == CAIRN__STATUS__UNAUTHORIZED);
+    cairn__response__free_unpacked(first, NULL);
+    cairn__response__free_unpacked(second, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+//  ---- read, touch, delete ---------------------------------------------------------
+
+static void test_get_list_counts(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#zeta", false, ""));
+    s_expect_ok(s_create(client, "#alpha", true, ""));
+    s_expect_ok(s_create(client, "#mid", false, "pw"));
+    Cairn__Response *response = s_list(client);
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_list->n_channels == 3);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    //  Messages written straight into the stopped node's database.
+    CHECK(harness_node_stop(node) == 0);
+    char *alpha = s_messages_sql("#alpha", 4, "a");
+    char *zeta = s_messages_sql("#zeta", 1, "z");
+    s_sql_offline(node, alpha);
+    s_sql_offline(node, zeta);
+    free(alpha);
+    free(zeta);
+    CHECK(harness_node_restart(node) == 0);
+    client = harness_connect(harness_node_endpoint(node));
+    response = s_list(client);
+    Cairn__ChannelPage *page = response->channel_list;
+    CHECK(response->status == CAIRN__STATUS__OK && page->n_channels == 3);
+    CHECK(streq(page->channels[0]->name, "#alpha") && page->channels[0]->message_count == 4);
+    CHECK(page->channels[0]->encrypted && !page->channels[0]->protected_);
+    CHECK(streq(page->channels[1]->name, "#mid") && page->channels[1]->message_count == 0);
+    CHECK(page->channels[1]->protected_ && page->channels[1]->salt.len == 16);
+    CHECK(streq(page->channels[2]->name, "#zeta") && page->channels[2]->message_count == 1);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_get(client, "#alpha");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->message_count == 4);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect(s_get(client, "#missing"), CAIRN__STATUS__NOT_FOUND, "#missing does not exist");
+    s_expect(s_get(client, "#ALPHA"), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_touch(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#t", false, ""));
+    Cairn__Response *response = s_touch(client, "#t", 1700000000.25);
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_TOUCH);
+    CHECK(response->channel_touch->last_activity == 1700000000.25);
+    CHECK(streq(response->channel_touch->name, "#t") && !response->channel_touch->protected_);
+    double created_at = response->channel_touch->created_at;
+    cairn__response__free_unpacked(response, NULL);
+    response = s_get(client, "#t");
+    CHECK(response->channel_get->last_activity == 1700000000.25);
+    CHECK(response->channel_get->created_at == created_at);
+    cairn__response__free_unpacked(response, NULL);
+    //  0: now (the node's clock, so compare with created_at, also the node's).
+    response = s_touch(client, "#t", 0);
+    CHECK(response->status == CAIRN__STATUS__OK);
+    CHECK(response->channel_touch->last_activity >= created_at);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect(s_touch(client, "#nope", 5), CAIRN__STATUS__NOT_FOUND, "#nope does not exist");
+    s_expect(s_touch(client, "#t", -3), CAIRN__STATUS__INVALID, "ChannelTouch.timestamp");
+    s_expect(s_get(client, "#nope"), CAIRN__STATUS__NOT_FOUND, NULL); //  touch made nothing
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_delete_counts(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#doomed", false, "pw"));
+    s_expect_ok(s_create(client, "#keeper", false, ""));
+    s_expect_ok(s_join(client, "#doomed", "peer-a"));
+    s_expect_ok(s_join(client, "#doomed", "peer-b"));
+    s_expect_ok(s_join(client, "#doomed", "peer-c"));
+    s_expect_ok(s_join(client, "#keeper", "peer-a"));
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    char *doomed = s_messages_sql("#doomed", 5, "d");
+    char *keeper = s_messages_sql("#keeper", 2, "k");
+    s_sql_offline(node, doomed);
+    s_sql_offline(node, keeper);
+    free(doomed);
+    free(keeper);
+    CHECK(harness_node_restart(node) == 0);
+    client = harness_connect(harness_node_endpoint(node));
+    Cairn__Response *response = s_delete(client, "#doomed");
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_DELETE);
+    CHECK(streq(response->channel_delete->name, "#doomed"));
+    CHECK(response->channel_delete->messages == 5 && response->channel_delete->members == 3);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect(s_get(client, "#doomed"), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    s_expect(s_verify(client, "#doomed", "pw"), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    s_expect(s_members(client, "#doomed", ""), CAIRN__STATUS__NOT_FOUND, NULL);
+    s_expect(s_delete(client, "#doomed"), CAIRN__STATUS__NOT_FOUND, "nothing was deleted");
+    //  The other channel kept its messages and members; peer-a kept it.
+    response = s_get(client, "#keeper");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->message_count == 2);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_members(client, "", "peer-a");
+    CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 1);
+    CHECK(streq(response->member_list->members[0]->channel, "#keeper"));
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    //  On disk: no row of #doomed is left, and the full-text index agrees.
+    CHECK(harness_node_stop(node) == 0);
+    s_sql_offline(node, "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check');");
+    char *path = zsys_sprintf("%s/%s", harness_node_data_dir(node), CA_DB_FILE);
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_ONLY, NULL, &error);
+    CHECK(sql);
+    sqlite3_stmt *stmt = ca_sql_prepare(
+        sql, "SELECT (SELECT count(*) FROM messages WHERE channel = '#doomed'),"
+             " (SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'wordd0'),"
+             " (SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'wordk0'),"
+             " (SELECT count(*) FROM members WHERE channel = '#doomed')");
+    CHECK(stmt && sqlite3_step(stmt) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(stmt, 0) == 0 && sqlite3_column_int(stmt, 1) == 0);
+    CHECK(sqlite3_column_int(stmt, 2) == 1 && sqlite3_column_int(stmt, 3) == 0);
+    sqlite3_reset(stmt);
+    ca_sql_destroy(&sql);
+    zstr_free(&path);
+    CHECK(harness_node_restart(node) == 0);
+    s_stop(&node);
+}
+
+//  ---- verify ------------------------------------------------------------------------
+
+static void test_verify_right(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#v", false, "open sesame"));
+    s_expect_ok(s_create(client, "#w", false, "pässwörd ✓"));
+    Cairn__Response *response = s_verify(client, "#v", "open sesame");
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_VERIFY &&
+          response->channel_verify->ok);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_verify(client, "#w", "pässwörd ✓");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_verify_wrong(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#v", false, "open sesame"));
+    const char *wrong[] = {"open sesamE", "Open sesame", "open sesam", "open sesame!", "x"};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        Cairn__Response *response = s_verify(client, "#v", wrong[i]);
+        CHECK(response->status == CAIRN__STATUS__UNAUTHORIZED);
+        CHECK(strstr(response->error, "wrong password for channel #v"));
+        CHECK(response->body_case == CAIRN__RESPONSE__BODY__NOT_SET);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  A wrong guess changes nothing: the right one still works.
+    Cairn__Response *response = s_verify(client, "#v", "open sesame");
+    CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_verify_unprotected(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#open", false, ""));
+    s_expect(s_verify(client, "#open", "anything"), CAIRN__STATUS__INVALID,
+             "channel #open is not password-protected");
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_verify_unknown(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect(s_verify(client, "#ghost", "anything"), CAIRN__STATUS__NOT_FOUND,
+             "channel #ghost does not exist");
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+//  Reads VmHWM (peak resident set, KiB) of process `pid`; -1 if unknown.
+static long s_peak_memory_kib(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, file))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+            break;
+    fclose(file);
+    return kib;
+}
+
+static const Cairn__ActorInfo *s_actor(const Cairn__InfoReply *info, const char *name) {
+    for (size_t i = 0; i < info->n_actors; i++)
+        if (streq(info->actors[i]->name, name))
+            return info->actors[i];
+    return NULL;
+}
+
+//  A burst of password checks from one client: the bounded pool runs two at
+//  a time, queues a few and refuses the rest with BUSY at once; every check
+//  is answered, the right ones right; other requests keep flowing
+//  meanwhile; memory stays bounded.
+static void test_verify_bounded(void) {
+    harness_node_t *node = s_start();
+    zsock_t *flooder = harness_connect(harness_node_endpoint(node));
+    zsock_t *other = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(other, "#locked", false, "right password"));
+    s_expect_ok(s_create(other, "#open", false, ""));
+    enum { COUNT = 40, FIRST_ID = 1000 };
+    for (int i = 0; i < COUNT; i++) {
+        Cairn__Request request;
+        Cairn__ChannelVerify verify;
+        //  Even ids carry the right password, odd ones a wrong one.
+        s_verify_request(&request, &verify, "#locked", i % 2 ? "wrong password" : "right password");
+        request.id = FIRST_ID + (uint64_t)i;
+        CHECK(harness_send(flooder, &request) == 0);
+    }
+    //  Meanwhile a read on another pool and a Ping, on another socket.
+    Cairn__Response *response = s_get(other, "#open");
+    CHECK(response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_alive(other);
+
+    bool seen[COUNT] = {false};
+    int busy = 0, checked = 0, order = 0, first_busy = -1, first_checked = -1;
+    //  First take the answers that were already there when the reads above
+    //  returned (without waiting), then wait for the rest.
+    bool draining = true;
+    int answered_during_reads = COUNT;
+    int64_t deadline = zclock_mono() + 60000;
+    int received = 0;
+    while (received < COUNT) {
+        int remaining = (int)(deadline - zclock_mono());
+        response = harness_recv(flooder, draining ? 0 : remaining > 0 ? remaining : 0);
+        if (!response && draining) {
+            answered_during_reads = received;
+            draining = false;
+            continue;
+        }
+        CHECK(response);
+        received++;
+        CHECK(response->id >= FIRST_ID && response->id < FIRST_ID + COUNT);
+        int index = (int)(response->id - FIRST_ID);
+        CHECK(!seen[index]);
+        seen[index] = true;
+        if (response->status == CAIRN__STATUS__BUSY) {
+            CHECK(strstr(response->error, "channel_auth store is saturated"));
+            busy++;
+            if (first_busy < 0)
+                first_busy = order;
+        } else {
+            //  Not BUSY: checked, and rightly so.
+            CHECK(response->status ==
+                  (index % 2 ? CAIRN__STATUS__UNAUTHORIZED : CAIRN__STATUS__OK));
+            CHECK(index % 2 || response->channel_verify->ok);
+            checked++;
+            if (first_checked < 0)
+                first_checked = order;
+        }
+        order++;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(harness_recv(flooder, 200) == NULL); //  exactly one answer each
+    long peak_kib = s_peak_memory_kib(harness_node_pid(node));
+    fprintf(stderr,
+            "verify_bounded: %d checked, %d busy; %d answered before the other socket's reads "
+            "returned; cairnd peak memory %ld KiB\n",
+            checked, busy, answered_during_reads, peak_kib);
+    //  Refused at once: the first BUSY came before the first check's answer
+    //  (a check takes an Argon2id computation, a refusal none).
+    CHECK(busy > 0 && checked >= 2);
+    CHECK(first_busy >= 0 && first_busy < first_checked);
+    //  "A few wait": 2 workers, each with a queue of 2 (ZeroMQ's pipe
+    //  accounting lets a few more through), never most of the burst.
+    CHECK(checked <= COUNT / 2);
+    //  Reads on the other socket were answered while checks were pending.
+    CHECK(answered_during_reads < COUNT);
+    CHECK(peak_kib > 0 && peak_kib < PEAK_MEMORY_MAX_KIB);
+
+    //  Info counts the refusals against the right pool, with its 2 workers.
+    Cairn__InfoRequest info_request = CAIRN__INFO_REQUEST__INIT;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_INFO;
+    request.info = &info_request;
+    response = s_call(other, &request);
+    CHECK(response->status == CAIRN__STATUS__OK);
+    const Cairn__ActorInfo *auth = s_actor(response->info, "channel_auth");
+    const Cairn__ActorInfo *channels = s_actor(response->info, "channels");
+    CHECK(auth && auth->workers == 2 && auth->busy == (uint64_t)busy);
+    CHECK(auth->queue_depth == 0);
+    CHECK(channels && channels->busy == 0 && channels->errors == 0);
+    cairn__response__free_unpacked(response, NULL);
+    //  And the pool serves again once the burst is over.
+    response = s_verify(other, "#locked", "right password");
+    CHECK(response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&flooder);
+    zsock_destroy(&other);
+    s_stop(&node);
+}
+
+//  ---- membership ----------------------------------------------------------------------
+
+static void test_join_leave_list(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#a", false, ""));
+    s_expect_ok(s_create(client, "#b", false, ""));
+    s_expect_ok(s_create(client, "#empty", false, ""));
+    Cairn__Response *response = s_join(client, "#a", "zed");
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->body_case == CAIRN__RESPONSE__BODY_MEMBER_JOIN);
+    CHECK(response->member_join->changed && streq(response->member_join->channel, "#a") &&
+          streq(response->member_join->peer_id, "zed"));
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_ok(s_join(client, "#a", "amy:1"));
+    s_expect_ok(s_join(client, "#b", "amy:1"));
+    //  Members of a channel, by peer id.
+    response = s_members(client, "#a", "");
+    CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 2);
+    CHECK(streq(response->member_list->members[0]->peer_id, "amy:1"));
+    CHECK(streq(response->member_list->members[1]->peer_id, "zed"));
+    CHECK(streq(response->member_list->members[0]->channel, "#a"));
+    cairn__response__free_unpacked(response, NULL);
+    //  Channels of a peer, by name.
+    response = s_members(client, "", "amy:1");
+    CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 2);
+    CHECK(streq(response->member_list->members[0]->channel, "#a"));
+    CHECK(streq(response->member_list->members[1]->channel, "#b"));
+    cairn__response__free_unpacked(response, NULL);
+    //  Empty answers: a channel without members, a peer in no channel.
+    response = s_members(client, "#empty", "");
+    CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 0);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_members(client, "", "stranger");
+    CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 0);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect(s_members(client, "#ghost", ""), CAIRN__STATUS__NOT_FOUND, "#ghost does not exist");
+    s_expect(s_join(client, "#ghost", "amy:1"), CAIRN__STATUS__NOT_FOUND, "#ghost does not exist");
+    //  Leave, and both directions follow.
+    response = s_leave(client, "#a", "amy:1");
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->body_case == CAIRN__RESPONSE__BODY_MEMBER_LEAVE &&
+          response->member_leave->changed);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_members(client, "", "amy:1");
+    CHECK(response->member_list->n_members == 1);
+    CHECK(streq(response->member_list->members[0]->channel, "#b"));
+    cairn__response__free_unpacked(response, NULL);
+    response = s_members(client, "#a", "");
+    CHECK(response->member_list->n_members == 1);
+    CHECK(streq(response->member_list->members[0]->peer_id, "zed"));
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_join_idempotent(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#c", false, ""));
+    for (int i = 0; i < 3; i++) {
+        Cairn__Response *response = s_join(client, "#c", "peer.1");
+        CHECK(response->status == CAIRN__STATUS__OK);
+        CHECK(response->member_join->changed == (i == 0));
+        cairn__response__free_unpacked(response, NULL);
+    }
+    Cairn__Response *response = s_members(client, "#c", "");
+    CHECK(response->member_list->n_members == 1);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+static void test_leave_not_member(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#c", false, ""));
+    s_expect_ok(s_join(client, "#c", "in"));
+    s_expect(s_leave(client, "#c", "out"), CAIRN__STATUS__NOT_FOUND,
+             "peer out is not a member of #c");
+    s_expect(s_leave(client, "#ghost", "in"), CAIRN__STATUS__NOT_FOUND,
+             "channel #ghost does not exist");
+    s_expect_ok(s_leave(client, "#c", "in"));
+    s_expect(s_leave(client, "#c", "in"), CAIRN__STATUS__NOT_FOUND, "is not a member");
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+//  ---- bad input -------------------------------------------------------------------------
+
+static void test_bad_input(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    s_expect_ok(s_create(client, "#real", false, "secret"));
+    s_expect_ok(s_create(client, "#plain", true, ""));
+    s_expect_ok(s_join(client, "#real", "peer-1"));
+    char *before = s_snapshot(client);
+
+    char long_name[CHANNELS_NAME_MAX + 2];
+    long_name[0] = '#';
+    memset(long_name + 1, 'x', CHANNELS_NAME_MAX);
+    long_name[CHANNELS_NAME_MAX + 1] = 0; //  65 bytes
+    const char *bad_names[] = {"../x",    "#a b", "nohash",    "",       long_name,
+                               "#../etc", "#a%s", "#\xc3\xa9", "#tab\t", "real"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        const char *name = bad_names[i];
+        s_expect(s_create(client, name, false, ""), CAIRN__STATUS__INVALID, "ChannelCreate.name");
+        s_expect(s_create(client, name, false, "pw"), CAIRN__STATUS__INVALID, "ChannelCreate.name");
+        s_expect(s_verify(client, name, "pw"), CAIRN__STATUS__INVALID, "ChannelVerify.name");
+        s_expect(s_get(client, name), CAIRN__STATUS__INVALID, "ChannelGet.name");
+        s_expect(s_touch(client, name, 0), CAIRN__STATUS__INVALID, "ChannelTouch.name");
+        s_expect(s_delete(client, name), CAIRN__STATUS__INVALID, "ChannelDelete.name");
+        s_expect(s_join(client, name, "peer-1"), CAIRN__STATUS__INVALID, "MemberJoin.channel");
+        s_expect(s_leave(client, name, "peer-1"), CAIRN__STATUS__INVALID, "MemberLeave.channel");
+        if (*name)
+            s_expect(s_members(client, name, ""), CAIRN__STATUS__INVALID, "MemberList.channel");
+    }
+    char long_peer[CHANNELS_PEER_ID_MAX + 2];
+    memset(long_peer, 'p', CHANNELS_PEER_ID_MAX + 1);
+    long_peer[CHANNELS_PEER_ID_MAX + 1] = 0; //  129 bytes
+    const char *bad_peers[] = {"", long_peer, "a b", "../x", "a/b", "p;q"};
+    for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
+        const char *peer = bad_peers[i];
+        s_expect(s_join(client, "#real", peer), CAIRN__STATUS__INVALID, "MemberJoin.peer_id");
+        s_expect(s_leave(client, "#real", peer), CAIRN__STATUS__INVALID, "MemberLeave.peer_id");
+        if (*peer)
+            s_expect(s_members(client, "", peer), CAIRN__STATUS__INVALID, "MemberList.peer_id");
+    }
+    //  MemberList needs exactly one of its two fields.
+    s_expect(s_members(client, "", ""), CAIRN__STATUS__INVALID, "neither was set");
+    s_expect(s_members(client, "#real", "peer-1"), CAIRN__STATUS__INVALID, "both were set");
+    //  Oversized passwords, an empty one to verify, a bad timestamp.
+    char *password = (char *)malloc(CHANNEL_AUTH_PASSWORD_MAX + 2);
+    memset(password, 'p', CHANNEL_AUTH_PASSWORD_MAX + 1);
+    password[CHANNEL_AUTH_PASSWORD_MAX + 1] = 0;
+    s_expect(s_create(client, "#big", false, password), CAIRN__STATUS__INVALID,
+             "the limit is 1024 bytes");
+    s_expect(s_verify(client, "#real", password), CAIRN__STATUS__INVALID, "at most 1024");
+    free(password);
+    s_expect(s_verify(client, "#real", ""), CAIRN__STATUS__INVALID,
+             "ChannelVerify.password is empty");
+    s_expect(s_touch(client, "#real", -1), CAIRN__STATUS__INVALID, "ChannelTouch.timestamp");
+    //  Wrong wire types and broken strings: ChannelCreate.name as a varint,
+    //  a NUL inside ChannelGet.name, MemberJoin.peer_id that is not UTF-8,
+    //  a truncated ChannelDelete.
+    Cairn__Response *response = s_call_raw(client, "\x08\x05\xe2\x12\x02\x08\x01", 7);
+    CHECK(response->status == CAIRN__STATUS__INVALID && response->id == 5);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_call_raw(client, "\x08\x06\xf2\x12\x06\x0a\x04#r\x00x", 11);
+    CHECK(response->status == CAIRN__STATUS__INVALID && response->id == 6 &&
+          strstr(response->error, "NUL"));
+    cairn__response__free_unpacked(response, NULL);
+    response = s_call_raw(client, "\x08\x07\xb2\x13\x0b\x0a\x05#real\x12\x02\xc0\xaf", 16);
+    CHECK(response->status == CAIRN__STATUS__INVALID && response->id == 7 &&
+          strstr(response->error, "UTF-8"));
+    cairn__response__free_unpacked(response, NULL);
+    response = s_call_raw(client, "\x08\x08\x8a\x13\x09\x0a\x05#re", 10);
+    CHECK(response->status == CAIRN__STATUS__INVALID && response->id == 8);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  Nothing changed, and the node still answers everything.
+    char *after = s_snapshot(client);
+    if (!streq(before, after))
+        fprintf(stderr, "before:\n%safter:\n%s", before, after);
+    CHECK(streq(before, after));
+    free(before);
+    free(after);
+    s_expect_alive(client);
+    response = s_verify(client, "#real", "secret");
+    CHECK(response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
+typedef struct {
+    const char *name;
+    void (*run)(void);
+} test_t;
+
+static const test_t s_tests[] = {
+    {"create_plain", test_create_plain},         {"create_encrypted", test_create_encrypted},
+    {"create_protected", test_create_protected}, {"conflict", test_conflict},
+    {"get_list_counts", test_get_list_counts},   {"touch", test_touch},
+    {"delete_counts", test_delete_counts},       {"verify_right", test_verify_right},
+    {"verify_wrong", test_verify_wrong},         {"verify_unprotected", test_verify_unprotected},
+    {"verify_unknown", test_verify_unknown},     {"verify_bounded", test_verify_bounded},
+    {"join_leave_list", test_join_leave_list},   {"join_idempotent", test_join_idempotent},
+    {"leave_not_member", test_leave_not_member}, {"bad_input", test_bad_input},
+};
+
+int main(int argc, char **argv) {
+    zsys_init();
+    size_t count = sizeof s_tests / sizeof s_tests[0];
+    for (size_t i = 0; i < count; i++)
+        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
+            fprintf(stderr, "e2e.channels.%s\n", s_tests[i].name);
+            s_tests[i].run();
+            if (argc >= 2)
+                return 0;
+        }
+    if (argc >= 2) {
+        fprintf(stderr, "unknown test '%s'\n", argv[1]);
+        return 1;
+    }
+    return 0;
+}

@@ -37,6 +37,7 @@
     ========================================================================= */
 
 #include "channel_auth.h"
+#include "ca_names.h"
 #include "channels.h"
 #include "msg_schema.h"
 
@@ -481,10 +482,10 @@ static void s_test_verify_requests(ca_testbed_t *bed, ca_sql_t *sql) {
 //  Bad input: INVALID naming the field, and nothing stored.
 static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
     int64_t channels = s_test_count(sql, "SELECT count(*) FROM channels");
-    char long_name[CHANNELS_NAME_MAX + 2];
+    char long_name[CA_CHANNEL_NAME_MAX + 2];
     long_name[0] = '#';
-    memset(long_name + 1, 'n', CHANNELS_NAME_MAX);
-    long_name[CHANNELS_NAME_MAX + 1] = 0;
+    memset(long_name + 1, 'n', CA_CHANNEL_NAME_MAX);
+    long_name[CA_CHANNEL_NAME_MAX + 1] = 0;
     const char *bad_names[] = {"", "nohash", "../x", "#a b", "#a/b", "#é", long_name};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         s_test_expect(s_test_create(bed, bad_names[i], false, ""), CAIRN__STATUS__INVALID,

@@ -46,6 +46,7 @@
     ========================================================================= */
 
 #include "channels.h"
+#include "ca_names.h"
 #include "msg_schema.h"
 
 #include <assert.h>
@@ -55,62 +56,23 @@
 
 //  ---- names, ids and time ---------------------------------------------------------
 
-//  The one place that knows the name rule; ca_names.c (messages branch)
-//  carries the same rule and the two get folded together on merge.
-static const char *s_channel_name_problem(const char *name) {
-    size_t length = strlen(name);
-    if (length == 0)
-        return "is empty";
-    if (length > CHANNELS_NAME_MAX)
-        return "is longer than 64 bytes";
-    if (name[0] != '#')
-        return "does not start with '#'";
-    for (size_t i = 1; i < length; i++) {
-        char c = name[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok)
-            return "has a character other than letters, digits, '.', '_' or '-' after the '#'";
-    }
-    return NULL;
-}
-
-const char *channels_name_problem(const char *name) {
-    return s_channel_name_problem(name);
-}
-
+//  Names and ids follow the rules every store shares (ca_names.c).
 bool channels_check_name(ca_reply_t *reply, const char *field, const char *name) {
-    const char *problem = s_channel_name_problem(name);
+    const char *problem = ca_validate_channel_name(name);
     if (problem)
         ca_reply_error(reply, CA_INVALID,
-                       "%s %s; a channel name is 1..%d bytes: '#' then letters, digits, '.', "
+                       "%s: %s; a channel name is 2..%d bytes: '#' then letters, digits, '.', "
                        "'_' or '-' (e.g. #general)",
-                       field, problem, CHANNELS_NAME_MAX);
+                       field, problem, CA_CHANNEL_NAME_MAX);
     return problem == NULL;
 }
 
-static const char *s_peer_id_problem(const char *peer_id) {
-    size_t length = strlen(peer_id);
-    if (length == 0)
-        return "is empty";
-    if (length > CHANNELS_PEER_ID_MAX)
-        return "is longer than 128 bytes";
-    for (size_t i = 0; i < length; i++) {
-        char c = peer_id[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok)
-            return "has a character other than letters, digits, '.', '_', ':' or '-'";
-    }
-    return NULL;
-}
-
 static bool s_check_peer_id(ca_reply_t *reply, const char *field, const char *peer_id) {
-    const char *problem = s_peer_id_problem(peer_id);
+    const char *problem = ca_validate_peer_id(peer_id);
     if (problem)
         ca_reply_error(reply, CA_INVALID,
-                       "%s %s; a peer id is 1..%d bytes of letters, digits, '.', '_', ':' or '-'",
-                       field, problem, CHANNELS_PEER_ID_MAX);
+                       "%s: %s; a peer id is 1..%d bytes of letters, digits, '.', '_', ':' or '-'",
+                       field, problem, CA_PEER_ID_MAX);
     return problem == NULL;
 }
 
@@ -847,10 +809,10 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
     int64_t channels = s_test_count(sql, "SELECT count(*) FROM channels");
     int64_t members = s_test_count(sql, "SELECT count(*) FROM members");
     int64_t messages = s_test_count(sql, "SELECT count(*) FROM messages");
-    char long_name[CHANNELS_NAME_MAX + 2];
+    char long_name[CA_CHANNEL_NAME_MAX + 2];
     long_name[0] = '#';
-    memset(long_name + 1, 'n', CHANNELS_NAME_MAX);
-    long_name[CHANNELS_NAME_MAX + 1] = 0;
+    memset(long_name + 1, 'n', CA_CHANNEL_NAME_MAX);
+    long_name[CA_CHANNEL_NAME_MAX + 1] = 0;
     const char *bad_names[] = {"",   "nohash", "../x", "#a b",    "#a/b",   "#..\\x",
                                "#é", "# ",     "#a\t", long_name, "##a#b*", "#a;DROP"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
@@ -868,12 +830,12 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
                           "MemberList.channel");
     }
     //  Exactly the longest name is a name (and unknown here).
-    long_name[CHANNELS_NAME_MAX] = 0;
+    long_name[CA_CHANNEL_NAME_MAX] = 0;
     s_test_expect(s_test_get(bed, long_name), CAIRN__STATUS__NOT_FOUND, "does not exist");
 
-    char long_peer[CHANNELS_PEER_ID_MAX + 2];
-    memset(long_peer, 'p', CHANNELS_PEER_ID_MAX + 1);
-    long_peer[CHANNELS_PEER_ID_MAX + 1] = 0;
+    char long_peer[CA_PEER_ID_MAX + 2];
+    memset(long_peer, 'p', CA_PEER_ID_MAX + 1);
+    long_peer[CA_PEER_ID_MAX + 1] = 0;
     const char *bad_peers[] = {"", "a b", "../x", "a/b", "p\n", "p@host", long_peer};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
         s_test_expect(s_test_join(bed, "#priv", bad_peers[i]), CAIRN__STATUS__INVALID,
@@ -885,7 +847,7 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
                           "MemberList.peer_id");
     }
     //  Exactly the longest peer id is fine.
-    long_peer[CHANNELS_PEER_ID_MAX] = 0;
+    long_peer[CA_PEER_ID_MAX] = 0;
     Cairn__Response *response = s_test_join(bed, "#priv", long_peer);
     assert(response->status == CAIRN__STATUS__OK && response->member_join->changed);
     cairn__response__free_unpacked(response, NULL);
@@ -924,11 +886,12 @@ void channels_test(bool verbose) {
     if (verbose)
         printf(" * channels: ");
     //  The name rule itself.
-    assert(channels_name_problem("#general") == NULL);
-    assert(channels_name_problem("#A-z_0.9") == NULL);
-    assert(channels_name_problem("#") == NULL); //  1 byte, '#' then nothing
-    assert(channels_name_problem("") && channels_name_problem("general"));
-    assert(channels_name_problem("#a b") && channels_name_problem("#a#"));
+    assert(ca_validate_channel_name("#general") == NULL);
+    assert(ca_validate_channel_name("#A-z_0.9") == NULL);
+    assert(ca_validate_channel_name("#")); //  a name needs a character after '#'
+    assert(ca_validate_channel_name("#a") == NULL);
+    assert(ca_validate_channel_name("") && ca_validate_channel_name("general"));
+    assert(ca_validate_channel_name("#a b") && ca_validate_channel_name("#a#"));
 
     ca_testbed_t *bed = ca_testbed_new(&channels_def);
     ca_sql_t *sql = s_test_open_db(bed);

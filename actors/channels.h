@@ -13,11 +13,6 @@
 
 #include "ca_store.h"
 
-//  Longest channel name, in bytes ('#' included).
-#define CHANNELS_NAME_MAX 64
-//  Longest peer id, in bytes.
-#define CHANNELS_PEER_ID_MAX 128
-
 //  The columns of a Channel answer, in the order channels_from_row reads
 //  them, for a SELECT or a RETURNING clause on the `channels` table. Never
 //  the password hash: only whether there is one. Not "password_hash IS NOT
@@ -30,10 +25,6 @@
 
 //  The store's description: the shared msg_schema and its request table.
 extern const ca_store_def_t channels_def;
-
-//  NULL when `name` is a valid channel name (1..CHANNELS_NAME_MAX bytes,
-//  '#' then [A-Za-z0-9._-]); else a static phrase saying what is wrong.
-const char *channels_name_problem(const char *name);
 
 //  Checks a channel name from request field `field` (e.g.
 //  "ChannelGet.name"); on failure answers INVALID with the rule and returns

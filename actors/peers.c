@@ -49,6 +49,7 @@
     ========================================================================= */
 
 #include "peers.h"
+#include "ca_names.h"
 #include "ca_limits.h"
 #include "msg_schema.h"
 
@@ -77,16 +78,6 @@ static const uint8_t s_spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
 static const char s_pem_begin[] = "-----BEGIN PUBLIC KEY-----";
 static const char s_pem_end[] = "-----END PUBLIC KEY-----";
 
-//  An empty string that is not protobuf-c's shared empty string. protobuf-c
-//  does not pack a oneof string member whose pointer is its default
-//  (protobuf_c_empty_string), and an absent string of an unpacked request
-//  is exactly that pointer: bound as is, an empty display_name would reach
-//  the writer as NULL. Text that may be empty goes through s_text.
-static const char s_empty[] = "";
-
-static const char *s_text(const char *text) {
-    return *text ? text : s_empty;
-}
 
 //  Unix time in seconds, with a fraction.
 static double s_now(void) {
@@ -97,26 +88,9 @@ static double s_now(void) {
 
 //  ---- validation -----------------------------------------------------------------
 
-static bool s_id_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == ':' || c == '-';
-}
-
-const char *peers_check_id(const char *peer_id) {
-    if (!peer_id || !*peer_id)
-        return "peer_id is missing";
-    size_t length = strnlen(peer_id, CA_PEER_ID_MAX + 1);
-    if (length > CA_PEER_ID_MAX)
-        return "peer_id is longer than 128 bytes";
-    for (size_t i = 0; i < length; i++)
-        if (!s_id_char(peer_id[i]))
-            return "peer_id has a character outside [A-Za-z0-9._:-]";
-    return NULL;
-}
-
 //  Checks the id; on failure the reply says what is wrong.
 static bool s_id_ok(const char *peer_id, const char *field, ca_reply_t *reply) {
-    const char *problem = peers_check_id(peer_id);
+    const char *problem = ca_validate_peer_id(peer_id);
     if (problem)
         ca_reply_error(reply, CA_INVALID, "%s: %s (%s)", field, problem, PEER_ID_RULE);
     return problem == NULL;
@@ -445,7 +419,7 @@ static void s_peer_put(ca_store_t *store, const Cairn__Request *request, ca_repl
     ca_write_want_rows(write);
     ca_write_text(write, peer->peer_id);
     ca_write_blob(write, key, sizeof key);
-    ca_write_text(write, s_text(peer->display_name));
+    ca_write_text(write, peer->display_name);
     ca_write_text(write, address);
     ca_write_int(write, peer->port);
     ca_write_int(write, peer->state);

@@ -12,11 +12,6 @@
 //  The store's description: schema (msg_schema) and request table.
 extern const ca_store_def_t peers_store_def;
 
-//  Checks a peer id: 1..CA_PEER_ID_MAX bytes of [A-Za-z0-9._:-]. NULL when
-//  acceptable, else a static message saying what is wrong. Other stores that
-//  name peers (membership) can use the same rule.
-const char *peers_check_id(const char *peer_id);
-
 //  Reads an Ed25519 public key given as raw bytes (`raw`, `raw_size`) or as
 //  text (`text`: base64 in any libsodium variant, or a PEM "PUBLIC KEY"
 //  block holding an Ed25519 SubjectPublicKeyInfo); exactly one of the two

@@ -13,6 +13,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_names.h"
 #include "ca_limits.h"
 #include "ca_sql.h"
 #include "channel_auth.h"
@@ -818,10 +819,10 @@ static void test_bad_input(void) {
     s_expect_ok(s_join(client, "#real", "peer-1"));
     char *before = s_snapshot(client);
 
-    char long_name[CHANNELS_NAME_MAX + 2];
+    char long_name[CA_CHANNEL_NAME_MAX + 2];
     long_name[0] = '#';
-    memset(long_name + 1, 'x', CHANNELS_NAME_MAX);
-    long_name[CHANNELS_NAME_MAX + 1] = 0; //  65 bytes
+    memset(long_name + 1, 'x', CA_CHANNEL_NAME_MAX);
+    long_name[CA_CHANNEL_NAME_MAX + 1] = 0; //  65 bytes
     const char *bad_names[] = {"../x",    "#a b", "nohash",    "",       long_name,
                                "#../etc", "#a%s", "#\xc3\xa9", "#tab\t", "real"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
@@ -837,9 +838,9 @@ static void test_bad_input(void) {
         if (*name)
             s_expect(s_members(client, name, ""), CAIRN__STATUS__INVALID, "MemberList.channel");
     }
-    char long_peer[CHANNELS_PEER_ID_MAX + 2];
-    memset(long_peer, 'p', CHANNELS_PEER_ID_MAX + 1);
-    long_peer[CHANNELS_PEER_ID_MAX + 1] = 0; //  129 bytes
+    char long_peer[CA_PEER_ID_MAX + 2];
+    memset(long_peer, 'p', CA_PEER_ID_MAX + 1);
+    long_peer[CA_PEER_ID_MAX + 1] = 0; //  129 bytes
     const char *bad_peers[] = {"", long_peer, "a b", "../x", "a/b", "p;q"};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
         const char *peer = bad_peers[i];

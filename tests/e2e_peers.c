@@ -10,6 +10,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_names.h"
 #include "ca_limits.h"
 
 #include <math.h>

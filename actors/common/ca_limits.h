@@ -43,7 +43,6 @@
 #define CA_WRITER_MAX_CONTEXT_FRAMES 8
 //  Peers: ids and display names in bytes; public_key_text (base64 or PEM);
 //  peers per PeerList page (also the default page).
-#define CA_PEER_ID_MAX       128
 #define CA_PEER_NAME_MAX     128
 #define CA_PEER_KEY_TEXT_MAX 1024
 #define CA_PEER_LIST_MAX     1000

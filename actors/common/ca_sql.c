@@ -233,9 +233,13 @@ static Cairn__Internal__SqlValue *s_next_param(ca_write_t *self) {
 }
 
 void ca_write_text(ca_write_t *self, const char *text) {
+    //  protobuf-c does not pack a oneof string whose pointer is its default
+    //  (protobuf_c_empty_string, which is what an empty string of a decoded
+    //  request points to): the writer would read NULL. Our own "" packs.
+    static char empty[] = "";
     Cairn__Internal__SqlValue *value = s_next_param(self);
     value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT;
-    value->text = (char *)text;
+    value->text = text && *text ? (char *)text : empty;
 }
 
 void ca_write_blob(ca_write_t *self, const void *data, size_t size) {
@@ -334,6 +338,8 @@ void ca_sql_test(bool verbose) {
     ca_write_int(write, -5);
     ca_write_real(write, 1.5);
     ca_write_null(write);
+    ca_write_statement(write, "SELECT ?1", CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_text(write, protobuf_c_empty_string); //  an empty string of a decoded request
     ca_write_durable(write);
     zframe_t *frame = ca_write_frame(write);
     ca_write_destroy(&write);
@@ -341,7 +347,11 @@ void ca_sql_test(bool verbose) {
     Cairn__Internal__WriterRequest *request =
         cairn__internal__writer_request__unpack(NULL, zframe_size(frame), zframe_data(frame));
     assert(request && request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
-    assert(request->write->durable && request->write->n_statements == 2);
+    assert(request->write->durable && request->write->n_statements == 3);
+    //  An empty string stays text, not NULL.
+    assert(request->write->statements[2]->params[0]->kind_case ==
+           CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT);
+    assert(streq(request->write->statements[2]->params[0]->text, ""));
     assert(request->write->statements[0]->n_params == 2);
     assert(request->write->statements[0]->fail_status == CA_CONFLICT);
     assert(request->write->statements[1]->want_rows);

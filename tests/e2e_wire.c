@@ -389,6 +389,9 @@ static void test_info(void) {
     CHECK(config->workers == CA_DEFAULT_WORKERS);
     CHECK(info->writer && info->writer->batches >= 1 && info->writer->writes == 50);
     CHECK(info->writer->mean_batch_size >= 1.0 && streq(info->writer->synchronous, "normal"));
+    //  The message store's statistics ride along (an empty store here).
+    CHECK(info->messages && info->messages->messages == 0 && info->messages->channels == 0);
+    CHECK(!info->messages->has_messages && info->messages->db_size_bytes > 0);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
     s_stop(&node);

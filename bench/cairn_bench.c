@@ -51,9 +51,10 @@
                                stopped meanwhile), untimed. The node's
                                deep_offset keeps at most DEEP_OFFSET_WINDOW
                                requests outstanding: each one walks the
-                               index to its offset, and a window of 1000
-                               would leave seconds of answers to drain
-                               after the time bound.
+                               index to its offset (~0.1 s at 900,000),
+                               and a window of 1000 would leave tens of
+                               seconds of answers to drain after the time
+                               bound.
         sqlite.gossip_add.mixed, node.gossip_add.mixed
                                GossipAdd of message ids, half new and half
                                seen before (deterministic PRNG, the same

@@ -48,7 +48,9 @@
                                the same page by keyset cursor. The node's
                                data dir and the baseline's database are
                                filled directly with raw SQLite (the node
-                               stopped meanwhile), untimed. The node's
+                               stopped meanwhile), untimed, before the
+                               first msg_page case; each baseline then
+                               runs right before its node case. The node's
                                deep_offset keeps at most DEEP_OFFSET_WINDOW
                                requests outstanding: each one walks the
                                index to its offset (~0.1 s at 900,000),
@@ -134,9 +136,11 @@ typedef struct {
     harness_node_t *node;
     zactor_t *echo;
     char *echo_endpoint;
-    double page_base;      //  timestamp of the paged channel's oldest message
-    bool node_pages_ready; //  the node's data dir holds the paged channel
-    char *page_dir;        //  the baseline's paged database, once filled
+    double page_base;       //  timestamp of the paged channel's oldest message
+    bool node_pages_ready;  //  the node's data dir holds the paged channel
+    char *page_dir;         //  the baseline's paged database, once filled
+    bool want_node_pages;   //  a node.msg_page case is selected
+    bool want_sqlite_pages; //  a sqlite.msg_page case is selected
 } bench_t;
 
 typedef struct {
@@ -984,22 +988,57 @@ static int s_populate_pages(bench_t *bench, sqlite3 *db, const char *what) {
     return rc;
 }
 
-//  A connection (writer's pragmas) to the baseline's paged database, which
-//  is made and filled on first use. NULL after saying why.
-static sqlite3 *s_page_db(bench_t *bench) {
-    if (!bench->page_dir) {
-        char *dir = ca_test_tempdir("cairn-bench");
-        sqlite3 *db = s_sqlite_open_msg(dir);
-        int rc = db ? s_populate_pages(bench, db, "the baseline's database") : -1;
-        sqlite3_close(db);
-        if (rc != 0) {
-            ca_test_rmtree(dir);
-            zstr_free(&dir);
-            return NULL;
-        }
+//  Makes and fills the baseline's paged database, once. 0, or -1 after
+//  saying why.
+static int s_fill_baseline_pages(bench_t *bench) {
+    if (bench->page_dir)
+        return 0;
+    char *dir = ca_test_tempdir("cairn-bench");
+    sqlite3 *db = s_sqlite_open_msg(dir);
+    int rc = db ? s_populate_pages(bench, db, "the baseline's database") : -1;
+    sqlite3_close(db);
+    if (rc == 0)
         bench->page_dir = dir;
+    else {
+        ca_test_rmtree(dir);
+        zstr_free(&dir);
     }
-    return s_sqlite_open(bench->page_dir);
+    return rc;
+}
+
+//  Puts the paged channel into the node's data dir, once: the node is
+//  stopped, its cairn.db filled with raw SQLite, and started again. 0, or
+//  -1 after saying why.
+static int s_fill_node_pages(bench_t *bench) {
+    harness_node_t *node = s_node(bench);
+    if (!node || bench->node_pages_ready)
+        return node ? 0 : -1;
+    printf("node stops to take the paged channel into its data dir; figures until now:\n");
+    s_print_node_info(bench);
+    int status = harness_node_stop(node);
+    if (status != 0)
+        return s_fail("node", "cairnd exited with status %d (log printed above)", status);
+    sqlite3 *db = s_sqlite_open(harness_node_data_dir(node));
+    int rc = db ? s_populate_pages(bench, db, "the node's cairn.db") : -1;
+    sqlite3_close(db);
+    if (rc != 0)
+        s_fail("node",
+               "cannot fill the paged channel into %s/%s (does this cairnd serve the "
+               "messages and channels stores?)",
+               harness_node_data_dir(node), CA_DB_FILE);
+    else if (harness_node_restart(node) != 0)
+        rc = s_fail("node", "cairnd (%s) did not start again", harness_cairnd_path());
+    bench->node_pages_ready = rc == 0;
+    return rc;
+}
+
+//  Both sides' paged channels (of the sides whose msg_page cases are
+//  selected) are filled before the first msg_page case runs, so that each
+//  baseline and its node case run seconds apart. 0, or -1 after saying why.
+static int s_fill_pages(bench_t *bench) {
+    if (bench->want_sqlite_pages && s_fill_baseline_pages(bench) != 0)
+        return -1;
+    return bench->want_node_pages ? s_fill_node_pages(bench) : 0;
 }
 
 //  Binds `query` to the page SELECT it runs (MIRROR_PAGE_*).
@@ -1052,7 +1091,9 @@ static int s_sqlite_page(sqlite3 *db, sqlite3_stmt *select, const page_query_t *
 static int s_run_sqlite_page(bench_t *bench, result_t *result, const char *name, page_kind_t kind) {
     page_query_t query;
     s_page_query(bench, kind, &query);
-    sqlite3 *db = s_page_db(bench);
+    sqlite3 *db = s_fill_pages(bench) == 0 && s_fill_baseline_pages(bench) == 0
+                      ? s_sqlite_open(bench->page_dir)
+                      : NULL;
     sqlite3_stmt *select = NULL;
     int rc =
         db ? s_sqlite_prepare(db, query.keyset ? MIRROR_PAGE_KEYSET : MIRROR_PAGE_OFFSET, &select)
@@ -1192,28 +1233,6 @@ static int s_run_node_msg_store(bench_t *bench, result_t *result) {
                       bench->window);
 }
 
-//  The node with the paged channel in its data dir: the first time, the
-//  node is stopped, its cairn.db filled with raw SQLite, and started again.
-static harness_node_t *s_node_pages(bench_t *bench) {
-    harness_node_t *node = s_node(bench);
-    if (!node || bench->node_pages_ready)
-        return node;
-    printf("node stops to take the paged channel into its data dir; figures until now:\n");
-    s_print_node_info(bench);
-    int status = harness_node_stop(node);
-    if (status != 0) {
-        s_fail("node", "cairnd exited with status %d (log printed above)", status);
-        return NULL;
-    }
-    sqlite3 *db = s_sqlite_open(harness_node_data_dir(node));
-    int rc = db ? s_populate_pages(bench, db, "the node's cairn.db") : -1;
-    sqlite3_close(db);
-    if (rc == 0 && harness_node_restart(node) != 0)
-        rc = s_fail("node", "cairnd (%s) did not start again", harness_cairnd_path());
-    bench->node_pages_ready = rc == 0;
-    return rc == 0 ? node : NULL;
-}
-
 static int s_msg_page_send(void *handle, uint64_t id, void *context) {
     const page_query_t *query = (const page_query_t *)context;
     Cairn__MessageList list = CAIRN__MESSAGE_LIST__INIT;
@@ -1262,7 +1281,7 @@ static const wire_t s_msg_page_wire = {s_msg_page_send, s_msg_page_decode};
 
 static int s_run_node_page(bench_t *bench, result_t *result, const char *name, page_kind_t kind,
                            int window) {
-    if (!s_node_pages(bench))
+    if (s_fill_pages(bench) != 0 || s_fill_node_pages(bench) != 0)
         return -1;
     page_query_t query;
     s_page_query(bench, kind, &query);
@@ -1372,26 +1391,26 @@ static const bench_case_t s_cases[] = {
      s_run_sqlite_page_offset0,
      {NULL},
      "raw SQLite, the node's page SELECT, newest 50 messages"},
-    {"sqlite.msg_page.deep_offset",
-     KIND_BASELINE,
-     s_run_sqlite_page_deep_offset,
-     {NULL},
-     "raw SQLite, the node's page SELECT, 50 messages at offset 90%"},
-    {"sqlite.msg_page.deep_keyset",
-     KIND_BASELINE,
-     s_run_sqlite_page_deep_keyset,
-     {NULL},
-     "raw SQLite, the node's keyset SELECT, the same page as deep_offset"},
     {"node.msg_page.offset0",
      KIND_NODE,
      s_run_node_page_offset0,
      {"sqlite.msg_page.offset0"},
      "cairnd MessageList, newest 50, --window outstanding"},
+    {"sqlite.msg_page.deep_offset",
+     KIND_BASELINE,
+     s_run_sqlite_page_deep_offset,
+     {NULL},
+     "raw SQLite, the node's page SELECT, 50 messages at offset 90%"},
     {"node.msg_page.deep_offset",
      KIND_NODE,
      s_run_node_page_deep_offset,
      {"sqlite.msg_page.deep_offset"},
      "cairnd MessageList, offset 90%, min(--window, 4) outstanding"},
+    {"sqlite.msg_page.deep_keyset",
+     KIND_BASELINE,
+     s_run_sqlite_page_deep_keyset,
+     {NULL},
+     "raw SQLite, the node's keyset SELECT, the same page as deep_offset"},
     {"node.msg_page.deep_keyset",
      KIND_NODE,
      s_run_node_page_deep_keyset,
@@ -1643,6 +1662,10 @@ static int s_run_cases(bench_t *bench, const bool *selected, result_t *results) 
 static int s_stop_node(bench_t *bench) {
     if (!bench->node)
         return 0;
+    if (harness_node_pid(bench->node) <= 0) { //  stopped for a fill that failed (said why)
+        harness_node_destroy(&bench->node);
+        return 0;
+    }
     s_print_node_info(bench);
     int status = harness_node_stop(bench->node);
     harness_node_destroy(&bench->node);
@@ -1676,6 +1699,11 @@ int main(int argc, char **argv) {
     if (parsed != 0) {
         s_bench_destroy(&bench);
         return parsed > 0 ? 0 : 2;
+    }
+    for (size_t i = 0; i < CASE_COUNT; i++) {
+        bench.want_sqlite_pages |=
+            selected[i] && strncmp(s_cases[i].name, "sqlite.msg_page.", 16) == 0;
+        bench.want_node_pages |= selected[i] && strncmp(s_cases[i].name, "node.msg_page.", 14) == 0;
     }
     zsys_init();
     //  The paged channel's newest message is a minute old (whole seconds,

@@ -2,6 +2,7 @@
     cairn-bench - how fast is the node, measured against what it is built on
 
         cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]
+                    [--page-messages N]
 
     One run measures the baselines (raw SQLite with the writer's pragmas, raw
     ZeroMQ DEALER/ROUTER over loopback tcp) and then a real cairnd doing the
@@ -26,6 +27,42 @@
                                outstanding (gateway -> store worker ->
                                writer group commit -> answer)
 
+    The message store (each baseline runs the node's own SQL, mirrored in
+    the MIRROR_* strings below, on msg_schema's tables, indexes and FTS5
+    triggers, with the writer's pragmas):
+
+        sqlite.msg_insert.tx1000
+                               prepared INSERT of a 256-byte clear-text
+                               message (the FTS trigger runs) plus the
+                               channel's last_activity UPDATE, 1000 messages
+                               per transaction
+        node.msg_store.pipelined
+                               MessageStore of the same messages (distinct
+                               UUIDs, one existing channel), --window
+                               outstanding
+        sqlite.msg_page.offset0, .deep_offset, .deep_keyset
+        node.msg_page.offset0, .deep_offset, .deep_keyset
+                               pages of 50 messages, newest first, from a
+                               channel of --page-messages messages: the
+                               newest page; the page at 90% depth by offset;
+                               the same page by keyset cursor. The node's
+                               data dir and the baseline's database are
+                               filled directly with raw SQLite (the node
+                               stopped meanwhile), untimed, before the
+                               first msg_page case; each baseline then
+                               runs right before its node case. The node's
+                               deep_offset keeps at most DEEP_OFFSET_WINDOW
+                               requests outstanding: each one walks the
+                               index to its offset (~0.1 s at 900,000),
+                               and a window of 1000 would leave tens of
+                               seconds of answers to drain after the time
+                               bound.
+        sqlite.gossip_add.mixed, node.gossip_add.mixed
+                               GossipAdd of message ids, half new and half
+                               seen before (deterministic PRNG, the same
+                               sequence for both); raw: INSERT OR IGNORE,
+                               1000 per transaction
+
     What counts: only OK responses are completed ops; BUSY and other errors
     are counted apart. Every request id must be answered exactly once: an
     unknown or repeated id, an undecodable response or a request still
@@ -41,6 +78,7 @@
 #include "harness.h"
 #include "ca_limits.h"
 #include "ca_testbed.h"
+#include "msg_schema.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -62,10 +100,29 @@
 #define SQLITE_BATCH     CA_DEFAULT_WRITER_BATCH
 #define ECHO_BURST       CA_SERVE_BURST //  echo thread: messages per poll
 #define MAX_VERSUS       2
-#define REQUEST_BUFFER   256 //  bytes; a packed bench request is far smaller
+#define REQUEST_BUFFER   1024 //  bytes; a packed bench request is far smaller
 #define BENCH_KEY_FMT    "bench/%010" PRIu64
 #define BENCH_KEY_SIZE   32
 #define BENCH_VALUE      "cairn-bench-value-0123456789abcdef"
+
+//  The message store
+#define DEFAULT_PAGE_MESSAGES 1000000ULL //  messages in the paged channel
+#define MIN_PAGE_MESSAGES     1000ULL
+#define MAX_PAGE_MESSAGES     100000000ULL //  offsets are uint32 on the wire
+#define PAGE_LIMIT            50           //  messages per page
+#define DEEP_OFFSET_WINDOW    4      //  node.msg_page.deep_offset: at most this many outstanding
+#define POPULATE_BATCH        100000 //  rows per transaction when filling the paged channel
+#define POPULATE_CACHE_KIB    262144 //  page cache of the filling connection only
+#define MSG_CONTENT_BYTES     256
+#define MSG_SIGNATURE_BYTES   64
+#define UUID_TEXT_SIZE        37 //  8-4-4-4-12 hex digits and the NUL
+#define STORE_CHANNEL         "#bench-store"
+#define PAGE_CHANNEL          "#bench-page"
+#define SENDER_ID             "bench-peer"
+#define SENDER_NAME           "cairn bench"
+#define STORE_TIME_STEP       1e-6 //  seconds between the timestamps of stored messages
+#define PAGE_TIME_STEP        1e-3 //  seconds between the messages of the paged channel
+#define GOSSIP_TTL            5    //  what the node stores for ttl 0 (the default)
 
 //  ---- run state, options and results -------------------------------------------
 
@@ -73,11 +130,17 @@ typedef struct {
     double seconds;
     int window;
     uint64_t max_ops;
-    char *cases;        //  comma-separated selection, NULL for all
-    char *command_line; //  as typed, for the report
+    uint64_t page_messages; //  messages in the paged channel
+    char *cases;            //  comma-separated selection, NULL for all
+    char *command_line;     //  as typed, for the report
     harness_node_t *node;
     zactor_t *echo;
     char *echo_endpoint;
+    double page_base;       //  timestamp of the paged channel's oldest message
+    bool node_pages_ready;  //  the node's data dir holds the paged channel
+    char *page_dir;         //  the baseline's paged database, once filled
+    bool want_node_pages;   //  a node.msg_page case is selected
+    bool want_sqlite_pages; //  a sqlite.msg_page case is selected
 } bench_t;
 
 typedef struct {
@@ -200,8 +263,8 @@ static int s_sqlite_pragma(sqlite3 *db, const char *set, const char *get, const 
     return applied ? 0 : s_fail("sqlite", "'%s' did not apply", set);
 }
 
-//  Opens a fresh database in `dir` with the writer's pragmas and the
-//  config store's table. NULL after saying why.
+//  Opens (or creates) the database in `dir` with the writer's pragmas.
+//  NULL after saying why.
 static sqlite3 *s_sqlite_open(const char *dir) {
     char *path = zsys_sprintf("%s/%s", dir, CA_DB_FILE);
     sqlite3 *db = NULL;
@@ -211,14 +274,25 @@ static sqlite3 *s_sqlite_open(const char *dir) {
     if (rc != SQLITE_OK ||
         s_sqlite_pragma(db, "PRAGMA journal_mode=WAL", "PRAGMA journal_mode", "wal") != 0 ||
         s_sqlite_pragma(db, "PRAGMA synchronous=NORMAL", "PRAGMA synchronous", "1") != 0 ||
-        s_sqlite_pragma(db, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1") != 0 ||
-        s_sqlite_exec(db, "CREATE TABLE config (key TEXT PRIMARY KEY, value BLOB NOT NULL,"
-                          " updated_at INTEGER NOT NULL) WITHOUT ROWID") != 0) {
+        s_sqlite_pragma(db, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1") != 0) {
         if (rc != SQLITE_OK)
             s_fail("sqlite", "cannot open a database in %s: %s", dir, sqlite3_errmsg(db));
         sqlite3_close(db);
         return NULL;
     }
+    return db;
+}
+
+//  A fresh database in `dir` with the writer's pragmas and the message-store
+//  family's schema (msg_schema's migrations, as the writer runs them). NULL
+//  after saying why.
+static sqlite3 *s_sqlite_open_msg(const char *dir) {
+    sqlite3 *db = s_sqlite_open(dir);
+    for (size_t i = 0; db && i < msg_schema.count; i++)
+        if (s_sqlite_exec(db, msg_schema.migrations[i]) != 0) {
+            sqlite3_close(db);
+            db = NULL;
+        }
     return db;
 }
 
@@ -246,6 +320,11 @@ static int s_sqlite_batch(sqlite3 *db, sqlite3_stmt *insert, uint64_t first, uin
 static int s_run_sqlite_insert(bench_t *bench, result_t *result) {
     char *dir = ca_test_tempdir("cairn-bench");
     sqlite3 *db = s_sqlite_open(dir);
+    if (db && s_sqlite_exec(db, "CREATE TABLE config (key TEXT PRIMARY KEY, value BLOB NOT NULL,"
+                                " updated_at INTEGER NOT NULL) WITHOUT ROWID") != 0) {
+        sqlite3_close(db);
+        db = NULL;
+    }
     sqlite3_stmt *insert = NULL;
     int rc = db ? sqlite3_prepare_v2(db,
                                      "INSERT INTO config (key, value, updated_at)"
@@ -278,19 +357,21 @@ static int s_run_sqlite_insert(bench_t *bench, result_t *result) {
 
 typedef enum { OUTCOME_OK, OUTCOME_BUSY, OUTCOME_ERROR } outcome_t;
 
+//  `context` is the case's own state (NULL when it needs none), passed
+//  through s_drive to both functions.
 typedef struct {
     //  Sends request `id` on the libzmq socket `handle`; 0 or -1.
-    int (*send)(void *handle, uint64_t id);
+    int (*send)(void *handle, uint64_t id, void *context);
     //  Reads one answer; -1 when it is not a valid answer at all.
-    int (*decode)(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
-                  result_t *result);
+    int (*decode)(const void *data, size_t size, uint64_t *id, outcome_t *outcome, result_t *result,
+                  void *context);
 } wire_t;
 
 //  Receives one answer (flags: 0 blocks up to STALL_TIMEOUT_MS, or
 //  ZMQ_DONTWAIT). Returns 0 when one was counted, 1 when none was waiting
 //  (ZMQ_DONTWAIT only), -1 on failure (said why).
-static int s_receive(void *handle, const wire_t *wire, tracker_t *tracker, const char *name,
-                     int flags, result_t *result) {
+static int s_receive(void *handle, const wire_t *wire, void *context, tracker_t *tracker,
+                     const char *name, int flags, result_t *result) {
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     if (zmq_msg_recv(&msg, handle, flags) < 0) {
@@ -305,7 +386,7 @@ static int s_receive(void *handle, const wire_t *wire, tracker_t *tracker, const
     }
     uint64_t id = 0;
     outcome_t outcome = OUTCOME_ERROR;
-    int rc = wire->decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &id, &outcome, result);
+    int rc = wire->decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &id, &outcome, result, context);
     zmq_msg_close(&msg);
     if (rc != 0)
         return s_fail(name, "undecodable answer after %" PRIu64 " answers", tracker->answered);
@@ -321,18 +402,20 @@ static int s_receive(void *handle, const wire_t *wire, tracker_t *tracker, const
 }
 
 //  Receives one answer (blocking), then every answer already waiting.
-static int s_receive_some(void *handle, const wire_t *wire, tracker_t *tracker, const char *name,
-                          uint64_t *outstanding, result_t *result) {
-    int rc = s_receive(handle, wire, tracker, name, 0, result);
+static int s_receive_some(void *handle, const wire_t *wire, void *context, tracker_t *tracker,
+                          const char *name, uint64_t *outstanding, result_t *result) {
+    int rc = s_receive(handle, wire, context, tracker, name, 0, result);
     while (rc == 0) {
         (*outstanding)--;
-        rc = *outstanding > 0 ? s_receive(handle, wire, tracker, name, ZMQ_DONTWAIT, result) : 1;
+        rc = *outstanding > 0
+                 ? s_receive(handle, wire, context, tracker, name, ZMQ_DONTWAIT, result)
+                 : 1;
     }
     return rc < 0 ? -1 : 0;
 }
 
 static int s_drive(bench_t *bench, const char *name, zsock_t *client, const wire_t *wire,
-                   int window, result_t *result) {
+                   void *context, int window, result_t *result) {
     void *handle = zsock_resolve(client);
     zsock_set_rcvtimeo(client, STALL_TIMEOUT_MS);
     tracker_t tracker = {0};
@@ -347,7 +430,7 @@ static int s_drive(bench_t *bench, const char *name, zsock_t *client, const wire
             break;
         while (may_send && rc == 0 && outstanding < (uint64_t)window &&
                tracker.sent < bench->max_ops) {
-            rc = wire->send(handle, tracker.sent + 1);
+            rc = wire->send(handle, tracker.sent + 1, context);
             if (rc == 0) {
                 s_tracker_sent(&tracker, tracker.sent + 1);
                 outstanding++;
@@ -355,7 +438,7 @@ static int s_drive(bench_t *bench, const char *name, zsock_t *client, const wire
                 s_fail(name, "send: %s", zmq_strerror(zmq_errno()));
         }
         if (rc == 0)
-            rc = s_receive_some(handle, wire, &tracker, name, &outstanding, result);
+            rc = s_receive_some(handle, wire, context, &tracker, name, &outstanding, result);
     }
     result->seconds = (double)(zclock_usecs() - start) / 1e6;
     if (rc == 0)
@@ -432,12 +515,12 @@ static const char *s_echo_endpoint(bench_t *bench) {
     return bench->echo_endpoint;
 }
 
-static int s_echo_send(void *handle, uint64_t id) {
+static int s_echo_send(void *handle, uint64_t id, void *context) {
     return zmq_send(handle, &id, sizeof id, 0) == sizeof id ? 0 : -1;
 }
 
 static int s_echo_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
-                         result_t *result) {
+                         result_t *result, void *context) {
     if (size != sizeof *id)
         return -1;
     memcpy(id, data, sizeof *id);
@@ -452,7 +535,7 @@ static int s_run_zmq(bench_t *bench, result_t *result, const char *name, int win
     if (!endpoint)
         return s_fail(name, "the echo thread could not bind a loopback port");
     zsock_t *client = harness_connect(endpoint);
-    int rc = s_drive(bench, name, client, &s_echo_wire, window, result);
+    int rc = s_drive(bench, name, client, &s_echo_wire, NULL, window, result);
     zsock_destroy(&client);
     return rc;
 }
@@ -485,14 +568,14 @@ static int s_send_request(void *handle, const Cairn__Request *request) {
     return zmq_send(handle, buffer, size, 0) == (int)size ? 0 : -1;
 }
 
-static int s_ping_send(void *handle, uint64_t id) {
+static int s_ping_send(void *handle, uint64_t id, void *context) {
     Cairn__Request request;
     Cairn__Ping ping;
     harness_ping(&request, &ping, id);
     return s_send_request(handle, &request);
 }
 
-static int s_config_set_send(void *handle, uint64_t id) {
+static int s_config_set_send(void *handle, uint64_t id, void *context) {
     char key[BENCH_KEY_SIZE];
     snprintf(key, sizeof key, BENCH_KEY_FMT, id);
     Cairn__Request request;
@@ -501,23 +584,35 @@ static int s_config_set_send(void *handle, uint64_t id) {
     return s_send_request(handle, &request);
 }
 
-//  Any cairn Response: OK, BUSY or another status (the first error's
-//  message is kept for the report).
+//  Keeps the first error's message for the report.
+static void s_first_error(result_t *result, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void s_first_error(result_t *result, const char *format, ...) {
+    if (result->first_error[0])
+        return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(result->first_error, sizeof result->first_error, format, args);
+    va_end(args);
+}
+
+//  The outcome of any cairn Response: OK, BUSY or another status.
+static outcome_t s_response_outcome(const Cairn__Response *response, result_t *result) {
+    if (response->status == CAIRN__STATUS__OK)
+        return OUTCOME_OK;
+    s_first_error(result, "status %d: %s", (int)response->status,
+                  response->error ? response->error : "");
+    return response->status == CAIRN__STATUS__BUSY ? OUTCOME_BUSY : OUTCOME_ERROR;
+}
+
 static int s_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
-                             result_t *result) {
+                             result_t *result, void *context) {
     Cairn__Response *response = cairn__response__unpack(NULL, size, (const uint8_t *)data);
     if (!response)
         return -1;
     *id = response->id;
-    if (response->status == CAIRN__STATUS__OK)
-        *outcome = OUTCOME_OK;
-    else if (response->status == CAIRN__STATUS__BUSY)
-        *outcome = OUTCOME_BUSY;
-    else
-        *outcome = OUTCOME_ERROR;
-    if (*outcome != OUTCOME_OK && !result->first_error[0])
-        snprintf(result->first_error, sizeof result->first_error, "status %d: %s",
-                 (int)response->status, response->error ? response->error : "");
+    *outcome = s_response_outcome(response, result);
     cairn__response__free_unpacked(response, NULL);
     return 0;
 }
@@ -526,26 +621,26 @@ static const wire_t s_ping_wire = {s_ping_send, s_response_decode};
 static const wire_t s_config_set_wire = {s_config_set_send, s_response_decode};
 
 static int s_run_node(bench_t *bench, result_t *result, const char *name, const wire_t *wire,
-                      int window) {
+                      void *context, int window) {
     harness_node_t *node = s_node(bench);
     if (!node)
         return -1;
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    int rc = s_drive(bench, name, client, wire, window, result);
+    int rc = s_drive(bench, name, client, wire, context, window, result);
     zsock_destroy(&client);
     return rc;
 }
 
 static int s_run_node_ping_rtt(bench_t *bench, result_t *result) {
-    return s_run_node(bench, result, "node.ping.rtt", &s_ping_wire, 1);
+    return s_run_node(bench, result, "node.ping.rtt", &s_ping_wire, NULL, 1);
 }
 
 static int s_run_node_ping_pipelined(bench_t *bench, result_t *result) {
-    return s_run_node(bench, result, "node.ping.pipelined", &s_ping_wire, bench->window);
+    return s_run_node(bench, result, "node.ping.pipelined", &s_ping_wire, NULL, bench->window);
 }
 
 static int s_run_node_config_set_pipelined(bench_t *bench, result_t *result) {
-    return s_run_node(bench, result, "node.config_set.pipelined", &s_config_set_wire,
+    return s_run_node(bench, result, "node.config_set.pipelined", &s_config_set_wire, NULL,
                       bench->window);
 }
 
@@ -569,6 +664,687 @@ static void s_print_node_info(bench_t *bench) {
     if (response)
         cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
+}
+
+//  ---- the message store: what both sides store and ask --------------------------------
+
+//  The node's SQL, run as-is by the raw baselines so that both sides do the
+//  same work on the same schema. Each string is copied from the handler
+//  named beside it: when that handler's SQL changes, this copy must follow.
+//  actors/messages.c, s_message_store: the row, then the channel's activity
+//  (the node's write also runs two SELECTs first, s_sql_channel_exists and
+//  s_sql_id_exists, to answer NOT_FOUND and CONFLICT; the baseline relies on
+//  its own setup instead, as the raw INSERT + UPDATE).
+#define MIRROR_MSG_INSERT                                                                          \
+    "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel, content, encrypted,"    \
+    " signature, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+#define MIRROR_MSG_TOUCH                                                                           \
+    "UPDATE channels SET last_activity = max(last_activity, ?2) WHERE name = ?1"
+//  actors/messages.c, s_sql_list_offset (?1 channel, ?2 since, ?3 limit + 1,
+//  ?4 offset) and s_sql_list_keyset (?4 before_timestamp, ?5 before_id).
+#define MIRROR_MSG_COLUMNS                                                                         \
+    "id, timestamp, sender_id, sender_name, channel, content, encrypted, signature, nonce"
+#define MIRROR_PAGE_OFFSET                                                                         \
+    "SELECT " MIRROR_MSG_COLUMNS " FROM messages"                                                  \
+    " WHERE channel = ?1 AND timestamp > ?2"                                                       \
+    " ORDER BY timestamp DESC, id DESC LIMIT ?3 OFFSET ?4"
+#define MIRROR_PAGE_KEYSET                                                                         \
+    "SELECT " MIRROR_MSG_COLUMNS " FROM messages"                                                  \
+    " WHERE channel = ?1 AND timestamp > ?2 AND (timestamp, id) < (?4, ?5)"                        \
+    " ORDER BY timestamp DESC, id DESC LIMIT ?3"
+//  Rows the node's page SELECT asks for: the page, plus one to know `more`.
+#define MIRROR_PAGE_ROWS (PAGE_LIMIT + 1)
+//  actors/gossip.c, s_gossip_add.
+#define MIRROR_GOSSIP_ADD                                                                          \
+    "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)"
+
+//  The channel rows the cases need (setup, untimed; the node's own
+//  ChannelCreate is used where the node is running).
+#define SETUP_CHANNEL                                                                              \
+    "INSERT INTO channels (name, created_at, last_activity, encrypted) VALUES (?1, ?2, ?2, 0)"
+
+//  Exactly 64 bytes: messages carry an Ed25519-sized signature.
+#define BENCH_SIGNATURE "cairn-bench-signature-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+
+//  Families of message ids, so the cases never share one.
+typedef enum { UUID_STORE = 1, UUID_PAGE = 2, UUID_GOSSIP = 3 } uuid_family_t;
+
+//  splitmix64's finalizer, the bench's only source of "randomness": fixed,
+//  so every run stores and asks the same things, and a bijection on 64
+//  bits, so distinct inputs give distinct outputs.
+static uint64_t s_mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+//  Id number `n` of `family` as UUID text (version 4 layout). All 64 bits
+//  of s_mix(n) are in it, so distinct numbers give distinct ids.
+static void s_uuid(char *text, uuid_family_t family, uint64_t n) {
+    uint64_t v = s_mix(n);
+    uint64_t w = s_mix(v ^ (uint64_t)family);
+    snprintf(text, UUID_TEXT_SIZE,
+             "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%" PRIx64 "%03" PRIx64 "-%012" PRIx64,
+             v >> 32, (v >> 16) & 0xffff, (v >> 4) & 0xfff, 8 + (v & 3),
+             (((v >> 2) & 3) << 8) | (uint64_t)family, w & (uint64_t)0xffffffffffff);
+}
+
+//  MSG_CONTENT_BYTES of clear text for message `n` (not NUL-terminated):
+//  words of 2-3 syllables out of 16 (4,352 words), so the full-text index
+//  has real work to do.
+static void s_content(char *content, uint64_t n) {
+    static const char *const syllables[16] = {"ka", "lo", "mi", "nu", "pe", "ra", "si", "to",
+                                              "vu", "wa", "xe", "yo", "zi", "bo", "da", "fe"};
+    size_t used = 0;
+    uint64_t draw = n << 8;
+    while (used < MSG_CONTENT_BYTES) {
+        uint64_t r = s_mix(draw++);
+        if (used > 0)
+            content[used++] = ' ';
+        int count = 2 + (int)(r & 1);
+        for (int i = 0; i < count; i++)
+            for (const char *c = syllables[(r >> (4 + 4 * i)) & 15]; *c; c++)
+                if (used < MSG_CONTENT_BYTES)
+                    content[used++] = *c;
+    }
+}
+
+typedef struct {
+    char id[UUID_TEXT_SIZE];
+    double timestamp;
+    char content[MSG_CONTENT_BYTES];
+} bench_message_t;
+
+static void s_message(bench_message_t *message, uuid_family_t family, uint64_t n,
+                      double timestamp) {
+    s_uuid(message->id, family, n);
+    message->timestamp = timestamp;
+    s_content(message->content, n);
+}
+
+//  Wall clock in unix seconds with a fraction, as messages carry it.
+static double s_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+//  Timestamp of message `n` (0 = oldest) of the paged channel.
+static double s_page_time(const bench_t *bench, uint64_t n) {
+    return bench->page_base + (double)n * PAGE_TIME_STEP;
+}
+
+//  The three pages: newest, and at 90% depth by offset and by keyset cursor.
+typedef enum { PAGE_OFFSET0, PAGE_DEEP_OFFSET, PAGE_DEEP_KEYSET } page_kind_t;
+
+typedef struct {
+    uint32_t offset;
+    bool keyset;
+    double before_timestamp;        //  keyset cursor: the message just above the page
+    char before_id[UUID_TEXT_SIZE]; //
+    char first_id[UUID_TEXT_SIZE];  //  the page's first (newest) message, checked
+} page_query_t;
+
+//  Message n of the paged channel sits at position N-1-n, newest first.
+static void s_page_query(const bench_t *bench, page_kind_t kind, page_query_t *query) {
+    memset(query, 0, sizeof *query);
+    uint64_t total = bench->page_messages;
+    uint64_t depth = kind == PAGE_OFFSET0 ? 0 : total * 9 / 10;
+    query->offset = kind == PAGE_DEEP_OFFSET ? (uint32_t)depth : 0;
+    query->keyset = kind == PAGE_DEEP_KEYSET;
+    if (query->keyset) {
+        uint64_t above = total - depth; //  position depth-1
+        s_uuid(query->before_id, UUID_PAGE, above);
+        query->before_timestamp = s_page_time(bench, above);
+    }
+    s_uuid(query->first_id, UUID_PAGE, total - 1 - depth);
+}
+
+//  The gossip ids: each draw is a new id or, half of the time, one drawn
+//  before (uniformly among them).
+typedef struct {
+    uint64_t draws;
+    uint64_t fresh; //  ids 0..fresh-1 were handed out
+} gossip_seq_t;
+
+static void s_gossip_next(gossip_seq_t *seq, char *id) {
+    uint64_t r = s_mix(seq->draws++ ^ 0x676f73736970ULL);
+    uint64_t number = seq->fresh == 0 || (r & 1) ? seq->fresh++ : (r >> 1) % seq->fresh;
+    s_uuid(id, UUID_GOSSIP, number);
+}
+
+//  ---- baseline: raw SQLite on the message-store schema ----------------------------------
+
+//  Steps a statement that returns no rows, then resets it; -1 (after saying
+//  why) unless it ran to the end.
+static int s_sqlite_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what) {
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : s_fail("sqlite", "%s: %s", what, sqlite3_errmsg(db));
+}
+
+//  Prepares `sql` into *stmt; -1 (after saying why) when it does not compile.
+static int s_sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) == SQLITE_OK)
+        return 0;
+    return s_fail("sqlite", "'%s': %s", sql, sqlite3_errmsg(db));
+}
+
+static int s_sqlite_channel(sqlite3 *db, const char *name, double created_at) {
+    sqlite3_stmt *insert = NULL;
+    int rc = s_sqlite_prepare(db, SETUP_CHANNEL, &insert);
+    if (rc == 0) {
+        sqlite3_bind_text(insert, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(insert, 2, created_at);
+        rc = s_sqlite_step(db, insert, "INSERT channel");
+    }
+    sqlite3_finalize(insert);
+    return rc;
+}
+
+//  Binds `message` of `channel` to MIRROR_MSG_INSERT and steps it.
+static int s_sqlite_insert_message(sqlite3 *db, sqlite3_stmt *insert,
+                                   const bench_message_t *message, const char *channel) {
+    sqlite3_bind_text(insert, 1, message->id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(insert, 2, message->timestamp);
+    sqlite3_bind_text(insert, 3, SENDER_ID, -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 4, SENDER_NAME, -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 5, channel, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(insert, 6, message->content, MSG_CONTENT_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int(insert, 7, 0);
+    sqlite3_bind_blob(insert, 8, BENCH_SIGNATURE, MSG_SIGNATURE_BYTES, SQLITE_STATIC);
+    sqlite3_bind_null(insert, 9);
+    return s_sqlite_step(db, insert, "INSERT message");
+}
+
+//  Stores messages first..first+count-1 as the node does, in one transaction.
+static int s_sqlite_msg_batch(sqlite3 *db, sqlite3_stmt *insert, sqlite3_stmt *touch, double base,
+                              uint64_t first, uint64_t count) {
+    int rc = s_sqlite_exec(db, "BEGIN IMMEDIATE");
+    for (uint64_t n = first; n < first + count && rc == 0; n++) {
+        bench_message_t message;
+        s_message(&message, UUID_STORE, n, base + (double)n * STORE_TIME_STEP);
+        rc = s_sqlite_insert_message(db, insert, &message, STORE_CHANNEL);
+        if (rc == 0) {
+            sqlite3_bind_text(touch, 1, STORE_CHANNEL, -1, SQLITE_STATIC);
+            sqlite3_bind_double(touch, 2, message.timestamp);
+            rc = s_sqlite_step(db, touch, "UPDATE channel");
+        }
+    }
+    if (rc == 0)
+        return s_sqlite_exec(db, "COMMIT");
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int s_run_sqlite_msg_insert(bench_t *bench, result_t *result) {
+    char *dir = ca_test_tempdir("cairn-bench");
+    sqlite3 *db = s_sqlite_open_msg(dir);
+    sqlite3_stmt *insert = NULL, *touch = NULL;
+    double base = s_now();
+    int rc = db && s_sqlite_channel(db, STORE_CHANNEL, base) == 0 &&
+                     s_sqlite_prepare(db, MIRROR_MSG_INSERT, &insert) == 0 &&
+                     s_sqlite_prepare(db, MIRROR_MSG_TOUCH, &touch) == 0
+                 ? 0
+                 : -1;
+    int64_t start = zclock_usecs();
+    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
+    while (rc == 0 && !zsys_interrupted && result->ok < bench->max_ops &&
+           zclock_usecs() < deadline) {
+        uint64_t count = bench->max_ops - result->ok;
+        count = count < SQLITE_BATCH ? count : SQLITE_BATCH;
+        rc = s_sqlite_msg_batch(db, insert, touch, base, result->ok + 1, count);
+        if (rc == 0)
+            result->ok += count;
+    }
+    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    sqlite3_finalize(insert);
+    sqlite3_finalize(touch);
+    sqlite3_close(db);
+    ca_test_rmtree(dir);
+    zstr_free(&dir);
+    return rc;
+}
+
+//  Setup of the paged channel: rows are staged in a TEMP table, then moved
+//  into messages with one INSERT ... SELECT per POPULATE_BATCH rows. The
+//  FTS trigger runs as usual, but FTS5 flushes its pending terms at every
+//  statement (its xSavepoint syncs), so one row per statement would spend
+//  a minute per million rows writing and merging one-document segments.
+#define SETUP_STAGE_TABLE "CREATE TEMP TABLE stage (id TEXT, timestamp REAL, content BLOB)"
+#define SETUP_STAGE_ROW   "INSERT INTO temp.stage (id, timestamp, content) VALUES (?1, ?2, ?3)"
+#define SETUP_STAGE_MOVE                                                                           \
+    "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel, content, encrypted,"    \
+    " signature, nonce) SELECT id, timestamp, ?1, ?2, ?3, content, 0, ?4, NULL"                    \
+    " FROM temp.stage ORDER BY rowid"
+
+//  Moves messages first..first+count-1 of the paged channel in, in one
+//  transaction.
+static int s_populate_batch(bench_t *bench, sqlite3 *db, sqlite3_stmt *stage, sqlite3_stmt *move,
+                            uint64_t first, uint64_t count) {
+    int rc = s_sqlite_exec(db, "BEGIN IMMEDIATE") == 0 &&
+                     s_sqlite_exec(db, "DELETE FROM temp.stage") == 0
+                 ? 0
+                 : -1;
+    for (uint64_t n = first; n < first + count && rc == 0; n++) {
+        bench_message_t message;
+        s_message(&message, UUID_PAGE, n, s_page_time(bench, n));
+        sqlite3_bind_text(stage, 1, message.id, -1, SQLITE_STATIC);
+        sqlite3_bind_double(stage, 2, message.timestamp);
+        sqlite3_bind_blob(stage, 3, message.content, MSG_CONTENT_BYTES, SQLITE_STATIC);
+        rc = s_sqlite_step(db, stage, "INSERT stage");
+    }
+    if (rc == 0) {
+        sqlite3_bind_text(move, 1, SENDER_ID, -1, SQLITE_STATIC);
+        sqlite3_bind_text(move, 2, SENDER_NAME, -1, SQLITE_STATIC);
+        sqlite3_bind_text(move, 3, PAGE_CHANNEL, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(move, 4, BENCH_SIGNATURE, MSG_SIGNATURE_BYTES, SQLITE_STATIC);
+        rc = s_sqlite_step(db, move, "INSERT messages");
+    }
+    if (rc == 0)
+        return s_sqlite_exec(db, "COMMIT");
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+//  Fills the paged channel into `db` (which has msg_schema's tables):
+//  bench->page_messages messages, oldest first, then folds the WAL into
+//  the database file. Setup, untimed.
+static int s_populate_pages(bench_t *bench, sqlite3 *db, const char *what) {
+    int64_t start = zclock_usecs();
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d", POPULATE_CACHE_KIB);
+    sqlite3_stmt *stage = NULL, *move = NULL, *touch = NULL;
+    int rc = s_sqlite_exec(db, pragma) == 0 && s_sqlite_exec(db, SETUP_STAGE_TABLE) == 0 &&
+                     s_sqlite_channel(db, PAGE_CHANNEL, bench->page_base) == 0 &&
+                     s_sqlite_prepare(db, SETUP_STAGE_ROW, &stage) == 0 &&
+                     s_sqlite_prepare(db, SETUP_STAGE_MOVE, &move) == 0 &&
+                     s_sqlite_prepare(db, MIRROR_MSG_TOUCH, &touch) == 0
+                 ? 0
+                 : -1;
+    for (uint64_t n = 0; n < bench->page_messages && rc == 0; n += POPULATE_BATCH) {
+        uint64_t count = bench->page_messages - n;
+        rc = s_populate_batch(bench, db, stage, move, n,
+                              count < POPULATE_BATCH ? count : POPULATE_BATCH);
+    }
+    if (rc == 0) {
+        sqlite3_bind_text(touch, 1, PAGE_CHANNEL, -1, SQLITE_STATIC);
+        sqlite3_bind_double(touch, 2, s_page_time(bench, bench->page_messages - 1));
+        rc = s_sqlite_step(db, touch, "UPDATE channel");
+    }
+    sqlite3_finalize(stage);
+    sqlite3_finalize(move);
+    sqlite3_finalize(touch);
+    if (rc == 0)
+        rc = s_sqlite_exec(db, "DROP TABLE temp.stage") == 0 &&
+                     s_sqlite_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") == 0
+                 ? 0
+                 : -1;
+    if (rc == 0)
+        printf("filled %s with %" PRIu64 " messages in %s in %.1f s (setup, untimed)\n", what,
+               bench->page_messages, PAGE_CHANNEL, (double)(zclock_usecs() - start) / 1e6);
+    fflush(stdout);
+    return rc;
+}
+
+//  Makes and fills the baseline's paged database, once. 0, or -1 after
+//  saying why.
+static int s_fill_baseline_pages(bench_t *bench) {
+    if (bench->page_dir)
+        return 0;
+    char *dir = ca_test_tempdir("cairn-bench");
+    sqlite3 *db = s_sqlite_open_msg(dir);
+    int rc = db ? s_populate_pages(bench, db, "the baseline's database") : -1;
+    sqlite3_close(db);
+    if (rc == 0)
+        bench->page_dir = dir;
+    else {
+        ca_test_rmtree(dir);
+        zstr_free(&dir);
+    }
+    return rc;
+}
+
+//  Puts the paged channel into the node's data dir, once: the node is
+//  stopped, its cairn.db filled with raw SQLite, and started again. 0, or
+//  -1 after saying why.
+static int s_fill_node_pages(bench_t *bench) {
+    harness_node_t *node = s_node(bench);
+    if (!node || bench->node_pages_ready)
+        return node ? 0 : -1;
+    printf("node stops to take the paged channel into its data dir; figures until now:\n");
+    s_print_node_info(bench);
+    int status = harness_node_stop(node);
+    if (status != 0)
+        return s_fail("node", "cairnd exited with status %d (log printed above)", status);
+    sqlite3 *db = s_sqlite_open(harness_node_data_dir(node));
+    int rc = db ? s_populate_pages(bench, db, "the node's cairn.db") : -1;
+    sqlite3_close(db);
+    if (rc != 0)
+        s_fail("node",
+               "cannot fill the paged channel into %s/%s (does this cairnd serve the "
+               "messages and channels stores?)",
+               harness_node_data_dir(node), CA_DB_FILE);
+    else if (harness_node_restart(node) != 0)
+        rc = s_fail("node", "cairnd (%s) did not start again", harness_cairnd_path());
+    bench->node_pages_ready = rc == 0;
+    return rc;
+}
+
+//  Both sides' paged channels (of the sides whose msg_page cases are
+//  selected) are filled before the first msg_page case runs, so that each
+//  baseline and its node case run seconds apart. 0, or -1 after saying why.
+static int s_fill_pages(bench_t *bench) {
+    if (bench->want_sqlite_pages && s_fill_baseline_pages(bench) != 0)
+        return -1;
+    return bench->want_node_pages ? s_fill_node_pages(bench) : 0;
+}
+
+//  Binds `query` to the page SELECT it runs (MIRROR_PAGE_*).
+static void s_bind_page(sqlite3_stmt *select, const page_query_t *query) {
+    sqlite3_bind_text(select, 1, PAGE_CHANNEL, -1, SQLITE_STATIC);
+    sqlite3_bind_double(select, 2, 0);
+    sqlite3_bind_int64(select, 3, MIRROR_PAGE_ROWS);
+    if (query->keyset) {
+        sqlite3_bind_double(select, 4, query->before_timestamp);
+        sqlite3_bind_text(select, 5, query->before_id, -1, SQLITE_STATIC);
+    } else
+        sqlite3_bind_int64(select, 4, query->offset);
+}
+
+//  Runs one page SELECT as the node does: steps up to MIRROR_PAGE_ROWS rows
+//  and reads every column of the first PAGE_LIMIT. -1 (after saying why)
+//  when the page is not the expected one.
+static int s_sqlite_page(sqlite3 *db, sqlite3_stmt *select, const page_query_t *query,
+                         const char *name, uint64_t *sink) {
+    s_bind_page(select, query);
+    int rows = 0;
+    bool first_ok = false;
+    int rc;
+    while ((rc = sqlite3_step(select)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(select, 0);
+        if (rows++ == 0)
+            first_ok = id && streq(id, query->first_id);
+        for (int column = 1; rows <= PAGE_LIMIT && column < sqlite3_column_count(select);
+             column++) {
+            if (sqlite3_column_type(select, column) == SQLITE_FLOAT)
+                *sink += (uint64_t)sqlite3_column_double(select, column);
+            else if (sqlite3_column_type(select, column) == SQLITE_INTEGER)
+                *sink += (uint64_t)sqlite3_column_int64(select, column);
+            else {
+                const uint8_t *data = (const uint8_t *)sqlite3_column_blob(select, column);
+                int size = sqlite3_column_bytes(select, column);
+                *sink += data && size > 0 ? (uint64_t)data[size - 1] + (uint64_t)size : 0;
+            }
+        }
+    }
+    sqlite3_reset(select);
+    sqlite3_clear_bindings(select);
+    if (rc != SQLITE_DONE)
+        return s_fail(name, "SELECT: %s", sqlite3_errmsg(db));
+    if (rows < PAGE_LIMIT || !first_ok)
+        return s_fail(name, "page of %d rows not starting at %s", rows, query->first_id);
+    return 0;
+}
+
+static int s_run_sqlite_page(bench_t *bench, result_t *result, const char *name, page_kind_t kind) {
+    page_query_t query;
+    s_page_query(bench, kind, &query);
+    sqlite3 *db = s_fill_pages(bench) == 0 && s_fill_baseline_pages(bench) == 0
+                      ? s_sqlite_open(bench->page_dir)
+                      : NULL;
+    sqlite3_stmt *select = NULL;
+    int rc =
+        db ? s_sqlite_prepare(db, query.keyset ? MIRROR_PAGE_KEYSET : MIRROR_PAGE_OFFSET, &select)
+           : -1;
+    uint64_t sink = 0;
+    int64_t start = zclock_usecs();
+    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
+    while (rc == 0 && !zsys_interrupted && result->ok < bench->max_ops &&
+           zclock_usecs() < deadline) {
+        rc = s_sqlite_page(db, select, &query, name, &sink);
+        if (rc == 0)
+            result->ok++;
+    }
+    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    sqlite3_finalize(select);
+    sqlite3_close(db);
+    return rc;
+}
+
+static int s_run_sqlite_page_offset0(bench_t *bench, result_t *result) {
+    return s_run_sqlite_page(bench, result, "sqlite.msg_page.offset0", PAGE_OFFSET0);
+}
+
+static int s_run_sqlite_page_deep_offset(bench_t *bench, result_t *result) {
+    return s_run_sqlite_page(bench, result, "sqlite.msg_page.deep_offset", PAGE_DEEP_OFFSET);
+}
+
+static int s_run_sqlite_page_deep_keyset(bench_t *bench, result_t *result) {
+    return s_run_sqlite_page(bench, result, "sqlite.msg_page.deep_keyset", PAGE_DEEP_KEYSET);
+}
+
+//  The same ids as the node's GossipAdd in transactions of SQLITE_BATCH;
+//  counts the ids that were new into *added.
+static int s_sqlite_gossip_batch(sqlite3 *db, sqlite3_stmt *insert, gossip_seq_t *seq,
+                                 uint64_t count, uint64_t *added) {
+    int rc = s_sqlite_exec(db, "BEGIN IMMEDIATE");
+    for (uint64_t n = 0; n < count && rc == 0; n++) {
+        char id[UUID_TEXT_SIZE];
+        s_gossip_next(seq, id);
+        sqlite3_bind_text(insert, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(insert, 2, GOSSIP_TTL);
+        sqlite3_bind_double(insert, 3, s_now());
+        rc = s_sqlite_step(db, insert, "INSERT OR IGNORE gossip");
+        *added += rc == 0 ? (uint64_t)sqlite3_changes(db) : 0;
+    }
+    if (rc == 0)
+        return s_sqlite_exec(db, "COMMIT");
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int s_run_sqlite_gossip(bench_t *bench, result_t *result) {
+    char *dir = ca_test_tempdir("cairn-bench");
+    sqlite3 *db = s_sqlite_open_msg(dir);
+    sqlite3_stmt *insert = NULL;
+    int rc = db ? s_sqlite_prepare(db, MIRROR_GOSSIP_ADD, &insert) : -1;
+    gossip_seq_t seq = {0, 0};
+    uint64_t added = 0;
+    int64_t start = zclock_usecs();
+    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
+    while (rc == 0 && !zsys_interrupted && result->ok < bench->max_ops &&
+           zclock_usecs() < deadline) {
+        uint64_t count = bench->max_ops - result->ok;
+        count = count < SQLITE_BATCH ? count : SQLITE_BATCH;
+        rc = s_sqlite_gossip_batch(db, insert, &seq, count, &added);
+        if (rc == 0)
+            result->ok += count;
+    }
+    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    if (rc == 0 && result->ok)
+        printf("sqlite.gossip_add.mixed: %.1f%% of %" PRIu64 " ids were new\n",
+               100.0 * (double)added / (double)result->ok, result->ok);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    ca_test_rmtree(dir);
+    zstr_free(&dir);
+    return rc;
+}
+
+//  ---- the node: the message store ------------------------------------------------------
+
+//  Creates channel `name` through the node; one that exists already is fine.
+static int s_node_channel(bench_t *bench, const char *name) {
+    zsock_t *client = harness_connect(harness_node_endpoint(bench->node));
+    Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
+    create.name = (char *)name;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = 1;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
+    request.channel_create = &create;
+    Cairn__Response *response = harness_call(client, &request, STALL_TIMEOUT_MS);
+    int rc = response && (response->status == CAIRN__STATUS__OK ||
+                          response->status == CAIRN__STATUS__CONFLICT)
+                 ? 0
+                 : s_fail("node", "ChannelCreate %s: %s", name,
+                          response ? response->error : "no answer");
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    return rc;
+}
+
+typedef struct {
+    double base; //  timestamp of message 0
+} store_context_t;
+
+static int s_msg_store_send(void *handle, uint64_t id, void *context) {
+    const store_context_t *store = (const store_context_t *)context;
+    bench_message_t bench_message;
+    s_message(&bench_message, UUID_STORE, id, store->base + (double)id * STORE_TIME_STEP);
+    Cairn__Message message = CAIRN__MESSAGE__INIT;
+    message.id = bench_message.id;
+    message.timestamp = bench_message.timestamp;
+    message.sender_id = (char *)SENDER_ID;
+    message.sender_name = (char *)SENDER_NAME;
+    message.channel = (char *)STORE_CHANNEL;
+    message.content.data = (uint8_t *)bench_message.content;
+    message.content.len = MSG_CONTENT_BYTES;
+    message.signature.data = (uint8_t *)BENCH_SIGNATURE;
+    message.signature.len = MSG_SIGNATURE_BYTES;
+    Cairn__MessageStore store_request = CAIRN__MESSAGE_STORE__INIT;
+    store_request.message = &message;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
+    request.message_store = &store_request;
+    return s_send_request(handle, &request);
+}
+
+static const wire_t s_msg_store_wire = {s_msg_store_send, s_response_decode};
+
+static int s_run_node_msg_store(bench_t *bench, result_t *result) {
+    if (!s_node(bench) || s_node_channel(bench, STORE_CHANNEL) != 0)
+        return -1;
+    store_context_t store = {s_now()};
+    return s_run_node(bench, result, "node.msg_store.pipelined", &s_msg_store_wire, &store,
+                      bench->window);
+}
+
+static int s_msg_page_send(void *handle, uint64_t id, void *context) {
+    const page_query_t *query = (const page_query_t *)context;
+    Cairn__MessageList list = CAIRN__MESSAGE_LIST__INIT;
+    list.channel = (char *)PAGE_CHANNEL;
+    list.limit = PAGE_LIMIT;
+    list.offset = query->offset;
+    if (query->keyset) {
+        list.before_timestamp = query->before_timestamp;
+        list.before_id = (char *)query->before_id;
+    }
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
+    request.message_list = &list;
+    return s_send_request(handle, &request);
+}
+
+//  A page answer counts as OK only when it is the expected page: PAGE_LIMIT
+//  messages, starting at the expected one.
+static int s_msg_page_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
+                             result_t *result, void *context) {
+    const page_query_t *query = (const page_query_t *)context;
+    Cairn__Response *response = cairn__response__unpack(NULL, size, (const uint8_t *)data);
+    if (!response)
+        return -1;
+    *id = response->id;
+    *outcome = s_response_outcome(response, result);
+    if (*outcome == OUTCOME_OK) {
+        const Cairn__MessagePage *page = response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_LIST
+                                             ? response->message_list
+                                             : NULL;
+        if (!page || page->n_messages != PAGE_LIMIT ||
+            !streq(page->messages[0]->id, query->first_id)) {
+            *outcome = OUTCOME_ERROR;
+            s_first_error(result, "OK, but a page of %zu messages starting at %s, not %d from %s",
+                          page ? page->n_messages : 0,
+                          page && page->n_messages ? page->messages[0]->id : "-", PAGE_LIMIT,
+                          query->first_id);
+        }
+    }
+    cairn__response__free_unpacked(response, NULL);
+    return 0;
+}
+
+static const wire_t s_msg_page_wire = {s_msg_page_send, s_msg_page_decode};
+
+static int s_run_node_page(bench_t *bench, result_t *result, const char *name, page_kind_t kind,
+                           int window) {
+    if (s_fill_pages(bench) != 0 || s_fill_node_pages(bench) != 0)
+        return -1;
+    page_query_t query;
+    s_page_query(bench, kind, &query);
+    return s_run_node(bench, result, name, &s_msg_page_wire, &query, window);
+}
+
+static int s_run_node_page_offset0(bench_t *bench, result_t *result) {
+    return s_run_node_page(bench, result, "node.msg_page.offset0", PAGE_OFFSET0, bench->window);
+}
+
+static int s_run_node_page_deep_offset(bench_t *bench, result_t *result) {
+    int window = bench->window < DEEP_OFFSET_WINDOW ? bench->window : DEEP_OFFSET_WINDOW;
+    return s_run_node_page(bench, result, "node.msg_page.deep_offset", PAGE_DEEP_OFFSET, window);
+}
+
+static int s_run_node_page_deep_keyset(bench_t *bench, result_t *result) {
+    return s_run_node_page(bench, result, "node.msg_page.deep_keyset", PAGE_DEEP_KEYSET,
+                           bench->window);
+}
+
+typedef struct {
+    gossip_seq_t seq;
+    uint64_t added; //  OK answers with added = true
+} gossip_context_t;
+
+static int s_gossip_send(void *handle, uint64_t id, void *context) {
+    gossip_context_t *gossip = (gossip_context_t *)context;
+    char message_id[UUID_TEXT_SIZE];
+    s_gossip_next(&gossip->seq, message_id);
+    Cairn__GossipAdd add = CAIRN__GOSSIP_ADD__INIT;
+    add.message_id = message_id;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
+    request.gossip_add = &add;
+    return s_send_request(handle, &request);
+}
+
+static int s_gossip_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
+                           result_t *result, void *context) {
+    gossip_context_t *gossip = (gossip_context_t *)context;
+    Cairn__Response *response = cairn__response__unpack(NULL, size, (const uint8_t *)data);
+    if (!response)
+        return -1;
+    *id = response->id;
+    *outcome = s_response_outcome(response, result);
+    if (*outcome == OUTCOME_OK && response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_ADD &&
+        response->gossip_add->added)
+        gossip->added++;
+    cairn__response__free_unpacked(response, NULL);
+    return 0;
+}
+
+static const wire_t s_gossip_wire = {s_gossip_send, s_gossip_decode};
+
+static int s_run_node_gossip(bench_t *bench, result_t *result) {
+    gossip_context_t gossip = {{0, 0}, 0};
+    int rc =
+        s_run_node(bench, result, "node.gossip_add.mixed", &s_gossip_wire, &gossip, bench->window);
+    if (rc == 0 && result->ok)
+        printf("node.gossip_add.mixed: %.1f%% of %" PRIu64 " ids were new\n",
+               100.0 * (double)gossip.added / (double)result->ok, result->ok);
+    return rc;
 }
 
 //  ---- the cases ----------------------------------------------------------------------
@@ -600,6 +1376,56 @@ static const bench_case_t s_cases[] = {
      s_run_node_config_set_pipelined,
      {"sqlite.insert.tx1000", "zmq.pipelined"},
      "cairnd ConfigSet of distinct keys, --window outstanding"},
+    {"sqlite.msg_insert.tx1000",
+     KIND_BASELINE,
+     s_run_sqlite_msg_insert,
+     {NULL},
+     "raw SQLite, the node's message INSERT + channel UPDATE, 1000 per transaction"},
+    {"node.msg_store.pipelined",
+     KIND_NODE,
+     s_run_node_msg_store,
+     {"sqlite.msg_insert.tx1000"},
+     "cairnd MessageStore, 256-byte clear text, one channel, --window outstanding"},
+    {"sqlite.msg_page.offset0",
+     KIND_BASELINE,
+     s_run_sqlite_page_offset0,
+     {NULL},
+     "raw SQLite, the node's page SELECT, newest 50 messages"},
+    {"node.msg_page.offset0",
+     KIND_NODE,
+     s_run_node_page_offset0,
+     {"sqlite.msg_page.offset0"},
+     "cairnd MessageList, newest 50, --window outstanding"},
+    {"sqlite.msg_page.deep_offset",
+     KIND_BASELINE,
+     s_run_sqlite_page_deep_offset,
+     {NULL},
+     "raw SQLite, the node's page SELECT, 50 messages at offset 90%"},
+    {"node.msg_page.deep_offset",
+     KIND_NODE,
+     s_run_node_page_deep_offset,
+     {"sqlite.msg_page.deep_offset"},
+     "cairnd MessageList, offset 90%, min(--window, 4) outstanding"},
+    {"sqlite.msg_page.deep_keyset",
+     KIND_BASELINE,
+     s_run_sqlite_page_deep_keyset,
+     {NULL},
+     "raw SQLite, the node's keyset SELECT, the same page as deep_offset"},
+    {"node.msg_page.deep_keyset",
+     KIND_NODE,
+     s_run_node_page_deep_keyset,
+     {"sqlite.msg_page.deep_keyset"},
+     "cairnd MessageList, keyset cursor at 90%, --window outstanding"},
+    {"sqlite.gossip_add.mixed",
+     KIND_BASELINE,
+     s_run_sqlite_gossip,
+     {NULL},
+     "raw SQLite, INSERT OR IGNORE of ids half new, 1000 per transaction"},
+    {"node.gossip_add.mixed",
+     KIND_NODE,
+     s_run_node_gossip,
+     {"sqlite.gossip_add.mixed"},
+     "cairnd GossipAdd of ids half new, --window outstanding"},
 };
 
 #define CASE_COUNT (sizeof s_cases / sizeof s_cases[0])
@@ -673,8 +1499,9 @@ static void s_print_header(const bench_t *bench) {
     printf("versions: cairn %s, libzmq %d.%d.%d, czmq %d.%d.%d, sqlite %s\n", CAIRN_VERSION, major,
            minor, patch, CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH,
            sqlite3_libversion());
-    printf("settings: %.3g s per case, window %d, at most %" PRIu64 " ops per case\n\n",
-           bench->seconds, bench->window, bench->max_ops);
+    printf("settings: %.3g s per case, window %d, at most %" PRIu64 " ops per case, "
+           "%" PRIu64 " messages in the paged channel\n\n",
+           bench->seconds, bench->window, bench->max_ops, bench->page_messages);
     fflush(stdout);
 }
 
@@ -715,15 +1542,21 @@ static void s_print_ratios(const result_t *results) {
 
 static void s_usage(FILE *out) {
     fprintf(out,
-            "usage: cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]\n\n"
-            "  --seconds N   length of each case in seconds (default %.0f; fractions allowed)\n"
-            "  --window N    requests outstanding in pipelined cases (default %d)\n"
-            "  --cases LIST  comma-separated subset of the cases below (default: all)\n"
-            "  --max-ops N   at most N operations per case (default %llu)\n"
-            "  --help        print this help and exit\n\n"
+            "usage: cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]\n"
+            "                   [--page-messages N]\n\n"
+            "  --seconds N        length of each case in seconds (default %.0f; fractions "
+            "allowed)\n"
+            "  --window N         requests outstanding in pipelined cases (default %d)\n"
+            "  --cases LIST       comma-separated subset of the cases below (default: all)\n"
+            "  --max-ops N        at most N operations per case (default %llu)\n"
+            "  --page-messages N  messages in the channel the msg_page cases read (default "
+            "%llu,\n"
+            "                     at least %llu); filled once per run, untimed\n"
+            "  --help             print this help and exit\n\n"
             "The node is the cairnd the bench was built with; CAIRND=PATH selects another.\n"
             "Cases:\n",
-            DEFAULT_SECONDS, DEFAULT_WINDOW, (unsigned long long)DEFAULT_MAX_OPS);
+            DEFAULT_SECONDS, DEFAULT_WINDOW, (unsigned long long)DEFAULT_MAX_OPS,
+            (unsigned long long)DEFAULT_PAGE_MESSAGES, (unsigned long long)MIN_PAGE_MESSAGES);
     for (size_t i = 0; i < CASE_COUNT; i++)
         fprintf(out, "  %-27s %-8s %s\n", s_cases[i].name, s_kind_name(s_cases[i].kind),
                 s_cases[i].what);
@@ -743,13 +1576,15 @@ static char *s_command_line(int argc, char **argv) {
 
 //  Parses the options into `bench`: 0 to run, 1 after --help, -1 on error.
 static int s_parse_options(bench_t *bench, int argc, char **argv) {
-    enum { OPT_SECONDS = 1, OPT_WINDOW, OPT_CASES, OPT_MAX_OPS, OPT_HELP };
-    static const struct option options[] = {{"seconds", required_argument, NULL, OPT_SECONDS},
-                                            {"window", required_argument, NULL, OPT_WINDOW},
-                                            {"cases", required_argument, NULL, OPT_CASES},
-                                            {"max-ops", required_argument, NULL, OPT_MAX_OPS},
-                                            {"help", no_argument, NULL, OPT_HELP},
-                                            {NULL, 0, NULL, 0}};
+    enum { OPT_SECONDS = 1, OPT_WINDOW, OPT_CASES, OPT_MAX_OPS, OPT_PAGE_MESSAGES, OPT_HELP };
+    static const struct option options[] = {
+        {"seconds", required_argument, NULL, OPT_SECONDS},
+        {"window", required_argument, NULL, OPT_WINDOW},
+        {"cases", required_argument, NULL, OPT_CASES},
+        {"max-ops", required_argument, NULL, OPT_MAX_OPS},
+        {"page-messages", required_argument, NULL, OPT_PAGE_MESSAGES},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         char *end = NULL;
@@ -777,6 +1612,16 @@ static int s_parse_options(bench_t *bench, int argc, char **argv) {
                 return -1;
             }
             bench->max_ops = max;
+        } else if (opt == OPT_PAGE_MESSAGES) {
+            unsigned long long count = strtoull(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || count < MIN_PAGE_MESSAGES ||
+                count > MAX_PAGE_MESSAGES) {
+                fprintf(stderr, "cairn-bench: --page-messages wants an integer in [%llu, %llu]\n",
+                        (unsigned long long)MIN_PAGE_MESSAGES,
+                        (unsigned long long)MAX_PAGE_MESSAGES);
+                return -1;
+            }
+            bench->page_messages = count;
         } else if (opt == OPT_HELP) {
             s_usage(stdout);
             return 1;
@@ -817,6 +1662,10 @@ static int s_run_cases(bench_t *bench, const bool *selected, result_t *results) 
 static int s_stop_node(bench_t *bench) {
     if (!bench->node)
         return 0;
+    if (harness_node_pid(bench->node) <= 0) { //  stopped for a fill that failed (said why)
+        harness_node_destroy(&bench->node);
+        return 0;
+    }
     s_print_node_info(bench);
     int status = harness_node_stop(bench->node);
     harness_node_destroy(&bench->node);
@@ -830,6 +1679,9 @@ static void s_bench_destroy(bench_t *bench) {
     harness_node_destroy(&bench->node);
     zactor_destroy(&bench->echo);
     zstr_free(&bench->echo_endpoint);
+    if (bench->page_dir)
+        ca_test_rmtree(bench->page_dir);
+    zstr_free(&bench->page_dir);
     free(bench->cases);
     free(bench->command_line);
 }
@@ -838,6 +1690,7 @@ int main(int argc, char **argv) {
     bench_t bench = {.seconds = DEFAULT_SECONDS,
                      .window = DEFAULT_WINDOW,
                      .max_ops = DEFAULT_MAX_OPS,
+                     .page_messages = DEFAULT_PAGE_MESSAGES,
                      .command_line = s_command_line(argc, argv)};
     int parsed = s_parse_options(&bench, argc, argv);
     bool selected[CASE_COUNT];
@@ -847,7 +1700,15 @@ int main(int argc, char **argv) {
         s_bench_destroy(&bench);
         return parsed > 0 ? 0 : 2;
     }
+    for (size_t i = 0; i < CASE_COUNT; i++) {
+        bench.want_sqlite_pages |=
+            selected[i] && strncmp(s_cases[i].name, "sqlite.msg_page.", 16) == 0;
+        bench.want_node_pages |= selected[i] && strncmp(s_cases[i].name, "node.msg_page.", 14) == 0;
+    }
     zsys_init();
+    //  The paged channel's newest message is a minute old (whole seconds,
+    //  so both databases hold the same timestamps).
+    bench.page_base = (double)(time(NULL) - 60) - (double)bench.page_messages * PAGE_TIME_STEP;
     s_print_header(&bench);
     result_t results[CASE_COUNT];
     memset(results, 0, sizeof results);

@@ -97,12 +97,15 @@ void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, .
 //  ---- sockets ------------------------------------------------------------------
 
 int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count) {
-    void *handle = zsock_resolve(socket);
     for (size_t i = 0; i < count; i++) {
-        int flags = ZMQ_DONTWAIT | (i + 1 < count ? ZMQ_SNDMORE : 0);
+        //  ZFRAME_REUSE sends a reference to the frame's buffer (zmq_msg_copy
+        //  shares it), so forwarding a large answer costs no copy; the frame
+        //  stays the caller's.
+        int flags = ZFRAME_REUSE | ZFRAME_DONTWAIT | (i + 1 < count ? ZFRAME_MORE : 0);
+        zframe_t *frame = frames[i];
         //  Once the first part is queued the rest always is (ZeroMQ delivers
         //  multipart messages whole), so only the first can meet EAGAIN.
-        if (zmq_send(handle, zframe_data(frames[i]), zframe_size(frames[i]), flags) == -1) {
+        if (zframe_send(&frame, socket, flags) == -1) {
             assert(i == 0);
             return -1;
         }

@@ -40,10 +40,28 @@ struct _ca_store_t {
     zframe_t *request_frame;
 };
 
+//  Answer memory is an arena: handlers allocate many small pieces (a page of
+//  50 messages is ~350 strings and blobs) that all die together once the
+//  answer is packed. Pieces are bumped out of a small buffer inside the
+//  reply (on the worker's stack) and then out of chunks; freeing is one walk
+//  over the chunks.
+#define REPLY_INLINE_BYTES 2048
+#define REPLY_CHUNK_BYTES  (32 * 1024)
+#define REPLY_ALIGN        16
+
+typedef struct reply_chunk {
+    struct reply_chunk *next;
+    size_t size; //  bytes of data
+    size_t used;
+    _Alignas(REPLY_ALIGN) uint8_t data[];
+} reply_chunk_t;
+
 struct _ca_reply_t {
     Cairn__Response response;
-    zlist_t *allocations; //  freed after the response is sent
-    bool pending;         //  a write was started: answer later
+    bool pending; //  a write was started: answer later
+    reply_chunk_t *chunks;
+    size_t inline_used;
+    _Alignas(REPLY_ALIGN) uint8_t inline_data[REPLY_INLINE_BYTES];
 };
 
 //  ---- replies ------------------------------------------------------------------
@@ -51,20 +69,47 @@ struct _ca_reply_t {
 static void s_reply_init(ca_reply_t *reply, uint64_t id) {
     cairn__response__init(&reply->response);
     reply->response.id = id;
-    reply->allocations = zlist_new();
     reply->pending = false;
+    reply->chunks = NULL;
+    reply->inline_used = 0;
 }
 
 static void s_reply_clear(ca_reply_t *reply) {
-    void *block;
-    while ((block = zlist_pop(reply->allocations)))
-        free(block);
-    zlist_destroy(&reply->allocations);
+    while (reply->chunks) {
+        reply_chunk_t *next = reply->chunks->next;
+        free(reply->chunks);
+        reply->chunks = next;
+    }
+}
+
+//  `size` bytes of answer memory, not zeroed.
+static void *s_reply_raw(ca_reply_t *reply, size_t size) {
+    size = (size + REPLY_ALIGN - 1) & ~(size_t)(REPLY_ALIGN - 1);
+    if (size == 0)
+        size = REPLY_ALIGN;
+    if (size <= REPLY_INLINE_BYTES - reply->inline_used) {
+        void *block = reply->inline_data + reply->inline_used;
+        reply->inline_used += size;
+        return block;
+    }
+    reply_chunk_t *chunk = reply->chunks;
+    if (!chunk || size > chunk->size - chunk->used) {
+        size_t data_size = size > REPLY_CHUNK_BYTES ? size : REPLY_CHUNK_BYTES;
+        chunk = (reply_chunk_t *)malloc(sizeof(reply_chunk_t) + data_size);
+        assert(chunk);
+        chunk->size = data_size;
+        chunk->used = 0;
+        chunk->next = reply->chunks;
+        reply->chunks = chunk;
+    }
+    void *block = chunk->data + chunk->used;
+    chunk->used += size;
+    return block;
 }
 
 void *ca_reply_alloc(ca_reply_t *reply, size_t size) {
-    void *block = zmalloc(size ? size : 1);
-    zlist_append(reply->allocations, block);
+    void *block = s_reply_raw(reply, size);
+    memset(block, 0, size);
     return block;
 }
 
@@ -73,7 +118,7 @@ char *ca_reply_strdup(ca_reply_t *reply, const char *text) {
 }
 
 void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size) {
-    void *block = ca_reply_alloc(reply, size);
+    void *block = s_reply_raw(reply, size);
     if (size)
         memcpy(block, data, size);
     return block;

@@ -416,6 +416,11 @@ static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
 static void s_self_destroy(ca_store_t **self_p) {
     ca_store_t *self = *self_p;
     zpoller_destroy(&self->poller);
+    if (self->router) { //  free the inproc name at once (see writer.c)
+        char *endpoint = ca_store_endpoint(self->def->name, self->index);
+        zsock_unbind(self->router, "%s", endpoint);
+        zstr_free(&endpoint);
+    }
     zsock_destroy(&self->router);
     zsock_destroy(&self->writer);
     ca_sql_destroy(&self->sql);

@@ -13,27 +13,34 @@
     without a deadline, so a node that is down or wedged costs at most the
     timeout.
 
-    Where commands live: every command is one row of s_commands:
+    Where commands live: every command is one row of a command table:
+    s_commands here (node and config), and for the message-store family
+    those of cairn_msg.c, cairn_channel.c and cairn_peer.c (cairn_cli.h
+    has the types they share); s_tables lists the tables:
 
         column        example (config get)      role
         ------------  ------------------------  ------------------------------
         name, sub     "config", "get"           the words that select the row
         arg_count     1  ("KEY")                positional args, checked here
-        options       {"default", "V"}          command options (--default V)
+        options       {"default", "V"}          command options (--default V;
+                                                a NULL metavar makes a flag)
         build         s_build_config_get        fills the Request
         print         s_print_config_get        the answer as human text
         to_json       s_json_config_get         the answer's JSON fields
 
     Parsing, help, sending, waiting, id and body checks, error reporting and
     exit codes are shared; a later store adds its commands as rows (plus a
-    member of request_t's union for its body), not as another branch. The
+    member of request_t's union for its body, cairn_cli.h), not as another
+    branch. Long options are never abbreviated: "--pass" is not
+    "--password-file", so no prefix of an option can carry a secret. The
     Response body is checked against the request's: both `body` oneofs use
     the same field number for a request and its answer (schemas/cairn.proto).
 
     Output: human text by default; with --json exactly one JSON object on
     stdout per command, errors included ({"status":"invalid","error":...}),
     built with jansson. Bytes that are not valid UTF-8 appear as null plus a
-    "<field>_base64" member.
+    "<field>_base64" member; keys, signatures, salts and nonces as hex.
+    `cairn COMMAND --help` prints one command's usage and details.
 
     Exit status:
 
@@ -47,26 +54,38 @@
 
 #include "ca_limits.h"
 #include "ca_status.h"
-#include "cairn.pb-c.h"
+#include "cairn_cli.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <google/protobuf-c/protobuf-c.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CLI_DEFAULT_TIMEOUT_MS 5000
 #define CLI_ENDPOINT_ENV       "CAIRN_ENDPOINT"
-#define MAX_COMMAND_OPTIONS    4
-//  JSON reals (mean batch size) with this many significant digits.
-#define CLI_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
+//  JSON reals with 17 significant digits: timestamps read back exactly
+//  (a `msg list --before T:ID` cursor must match the stored value).
+#define CLI_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
+//  Room for one command's usage line.
+#define CLI_USAGE_LINE_MAX 512
+//  Help: command lines longer than this put the summary on the next line.
+#define CLI_HELP_COLUMN 34
+//  Help lines are wrapped before this column where they can be.
+#define CLI_HELP_WIDTH 80
 
 enum {
     CLI_EXIT_OK = 0,
@@ -81,87 +100,78 @@ enum { OPT_ENDPOINT = 1000, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_CO
 //  Parse results: go on, stop with exit 0 (help/version printed), usage.
 enum { PARSE_OK = 0, PARSE_DONE = 1, PARSE_USAGE = -1 };
 
-typedef struct command_s command_t;
-
-//  What the user asked for.
-typedef struct {
-    const char *endpoint;
-    int timeout_ms;
-    bool json;
-    const command_t *command;
-    char **args;                              //  command->arg_count positional args
-    const char *options[MAX_COMMAND_OPTIONS]; //  command option values, NULL if unset
-} cli_t;
-
-//  A Request with room for any body; builders fill both.
-typedef struct {
-    Cairn__Request request;
-    union {
-        Cairn__Ping ping;
-        Cairn__InfoRequest info;
-        Cairn__ConfigGet config_get;
-        Cairn__ConfigSet config_set;
-    } body;
-} request_t;
-
-//  An OK answer, as the printers see it.
-typedef struct {
-    const cli_t *cli;
-    const Cairn__Response *response;
-    int64_t rtt_us; //  send to receive, on this side
-} answer_t;
-
-//  Fills `request` from cli->args and cli->options. NULL, or a usage error.
-typedef const char *(*build_fn)(const cli_t *cli, request_t *request);
-//  Prints an OK answer as text on stdout.
-typedef void (*print_fn)(const answer_t *answer);
-//  Returns a new JSON object with the answer's fields ("status" is added).
-typedef json_t *(*json_fn)(const answer_t *answer);
-
-typedef struct {
-    const char *name; //  long option, "--NAME VALUE"
-    const char *metavar;
-} command_option_t;
-
-struct command_s {
-    const char *name;
-    const char *subcommand; //  NULL: the command takes none
-    int arg_count;          //  positional args after the command words
-    const char *arg_usage;  //  "KEY VALUE", for help and usage errors
-    const char *summary;
-    command_option_t options[MAX_COMMAND_OPTIONS]; //  ended by a NULL name
-    build_fn build;
-    print_fn print;
-    json_fn to_json;
-};
-
-static const command_t *s_command_table(size_t *count);
+static const command_table_t *s_tables[4];
+#define TABLE_COUNT (sizeof s_tables / sizeof s_tables[0])
 
 //  ---- usage ---------------------------------------------------------------------
 
+//  "msg send CHANNEL TEXT [--id UUID] [--encrypted]" into `line`.
+static void s_format_command_line(const command_t *command, char *line, size_t size) {
+    int length = snprintf(line, size, "%s%s%s%s%s", command->name, command->subcommand ? " " : "",
+                          command->subcommand ? command->subcommand : "",
+                          command->arg_usage[0] ? " " : "", command->arg_usage);
+    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++) {
+        const command_option_t *option = &command->options[i];
+        if (length < 0 || (size_t)length >= size)
+            return;
+        length += snprintf(line + length, size - (size_t)length, " %s--%s%s%s%s",
+                           option->required ? "" : "[", option->name, option->metavar ? " " : "",
+                           option->metavar ? option->metavar : "", option->required ? "" : "]");
+    }
+}
+
+//  Prints `lead` and `text`, breaking `text` before an option ("[--x X]",
+//  "--x X") where a line would pass CLI_HELP_WIDTH; later lines are
+//  indented by `indent`. Ends with a newline.
+static void s_print_wrapped(FILE *out, const char *lead, const char *text, int indent) {
+    int column = fprintf(out, "%s", lead);
+    const char *at = text;
+    while (*at) {
+        //  The next piece runs to the next " [" or " --", or to the end.
+        const char *next = at + 1;
+        while (*next && !(next[0] == ' ' && (next[1] == '[' || strncmp(next + 1, "--", 2) == 0)))
+            next++;
+        int length = (int)(next - at);
+        if (column + length > CLI_HELP_WIDTH && at != text) {
+            column = fprintf(out, "\n%*s", indent, "") - 1;
+            at++; //  the blank that separated the pieces
+            length--;
+        }
+        column += fprintf(out, "%.*s", length, at);
+        at = next;
+    }
+    fputc('\n', out);
+}
+
 static void s_print_command_line(FILE *out, const command_t *command) {
-    char line[160];
-    int length =
-        snprintf(line, sizeof line, "%s%s%s%s%s", command->name, command->subcommand ? " " : "",
-                 command->subcommand ? command->subcommand : "", command->arg_usage[0] ? " " : "",
-                 command->arg_usage);
-    for (int i = 0; i < MAX_COMMAND_OPTIONS && command->options[i].name; i++)
-        if (length >= 0 && (size_t)length < sizeof line)
-            length += snprintf(line + length, sizeof line - (size_t)length, " [--%s %s]",
-                               command->options[i].name, command->options[i].metavar);
-    fprintf(out, "  %-32s %s\n", line, command->summary);
+    char line[CLI_USAGE_LINE_MAX];
+    s_format_command_line(command, line, sizeof line);
+    if (strlen(line) <= CLI_HELP_COLUMN) {
+        fprintf(out, "  %-*s %s\n", CLI_HELP_COLUMN, line, command->summary);
+        return;
+    }
+    s_print_wrapped(out, "  ", line, 6);
+    fprintf(out, "  %-*s %s\n", CLI_HELP_COLUMN, "", command->summary);
 }
 
 static void s_print_commands(FILE *out) {
-    size_t count;
-    const command_t *commands = s_command_table(&count);
     fprintf(out, "Commands:\n");
-    for (size_t i = 0; i < count; i++)
-        s_print_command_line(out, &commands[i]);
+    for (size_t t = 0; t < TABLE_COUNT; t++)
+        for (size_t i = 0; i < s_tables[t]->count; i++)
+            s_print_command_line(out, &s_tables[t]->rows[i]);
 }
 
-//  The short form, after a usage error.
-static void s_print_synopsis(FILE *out) {
+//  The short form after a usage error: one command's line when it is
+//  known, else every command.
+static void s_print_synopsis(FILE *out, const command_t *command) {
+    if (command) {
+        char line[CLI_USAGE_LINE_MAX];
+        s_format_command_line(command, line, sizeof line);
+        s_print_wrapped(out, "usage: cairn [--endpoint E] [--json] [--timeout MS] ", line, 10);
+        fprintf(out, "\nSee cairn %s%s%s --help for details.\n", command->name,
+                command->subcommand ? " " : "", command->subcommand ? command->subcommand : "");
+        return;
+    }
     fprintf(out, "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n\n");
     s_print_commands(out);
     fprintf(out, "\nSee cairn --help for options, output and exit status.\n");
@@ -170,14 +180,14 @@ static void s_print_synopsis(FILE *out) {
 static void s_print_usage(FILE *out) {
     fprintf(out,
             "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n"
-            "       cairn --help | --version\n\n"
+            "       cairn --help | --version | COMMAND --help\n\n"
             "Command-line client of a cairn storage node (cairnd).\n\n"
             "Options (before or after the command):\n"
             "  --endpoint=E   the node's client endpoint (default %s;\n"
             "                 environment %s; the flag wins)\n"
             "  --json         print one JSON object per command on stdout, errors included\n"
             "  --timeout=MS   wait at most MS milliseconds for the answer (default %d)\n"
-            "  --help         print this help and exit\n"
+            "  --help         print this help (after a command: that command's) and exit\n"
             "  --version      print versions and exit\n\n",
             CA_DEFAULT_CLIENT_ENDPOINT, CLI_ENDPOINT_ENV, CLI_DEFAULT_TIMEOUT_MS);
     s_print_commands(out);
@@ -189,11 +199,27 @@ static void s_print_usage(FILE *out) {
             "Config keys are 1..%d bytes of [A-Za-z0-9._:/-], '/'-separated, no '.' or '..'\n"
             "segments; values are at most %d bytes. An argument that starts with '-' goes\n"
             "after \"--\":  cairn config set limit -- -1\n"
-            "In JSON, bytes that are not valid UTF-8 are null plus a \"<name>_base64\" member.\n\n"
+            "Times (T) are unix seconds with an optional fraction; they print as UTC.\n"
+            "msg send needs a signature: --signature-hex, or --key-file to sign here (see\n"
+            "cairn msg send --help for the signed bytes). Passwords are never arguments:\n"
+            "--password-file FILE or a prompt on the terminal (echo off).\n"
+            "Options are never abbreviated. In JSON, bytes that are not valid UTF-8 are\n"
+            "null plus a \"<name>_base64\" member; keys, signatures, salts and nonces are hex.\n\n"
             "Exit status: 0 OK; 1 the node answered an error (stderr: \"cairn: STATUS: MESSAGE\",\n"
             "STATUS one of not_found, invalid, conflict, unauthorized, busy, internal,\n"
             "unavailable); 2 usage error (stderr only); 3 no answer within the timeout.\n",
             CA_CONFIG_KEY_MAX, CA_CONFIG_VALUE_MAX);
+}
+
+//  `cairn COMMAND --help`.
+static void s_print_command_help(FILE *out, const command_t *command) {
+    char line[CLI_USAGE_LINE_MAX];
+    s_format_command_line(command, line, sizeof line);
+    s_print_wrapped(out, "usage: cairn [--endpoint E] [--json] [--timeout MS] ", line, 10);
+    fprintf(out, "\n%s.\n", command->summary);
+    if (command->details)
+        fprintf(out, "\n%s", command->details);
+    fprintf(out, "\nSee cairn --help for the global options and exit status.\n");
 }
 
 static void s_print_version(void) {
@@ -208,17 +234,19 @@ static void s_print_version(void) {
     printf("  libsodium  %s\n", sodium_version_string());
 }
 
-//  Prints "cairn: MESSAGE" and the usage to stderr; returns PARSE_USAGE.
-static int s_usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+//  Prints "cairn: MESSAGE" and the usage (of cli's command, when known)
+//  to stderr; returns PARSE_USAGE.
+static int s_usage_error(const cli_t *cli, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static int s_usage_error(const char *format, ...) {
+static int s_usage_error(const cli_t *cli, const char *format, ...) {
     va_list args;
     va_start(args, format);
     fputs("cairn: ", stderr);
     vfprintf(stderr, format, args);
     fputs("\n\n", stderr);
     va_end(args);
-    s_print_synopsis(stderr);
+    s_print_synopsis(stderr, cli ? cli->command : NULL);
     return PARSE_USAGE;
 }
 
@@ -231,14 +259,28 @@ static const struct option s_global_options[] = {
 };
 #define GLOBAL_OPTION_COUNT (sizeof s_global_options / sizeof s_global_options[0])
 
-static int s_parse_timeout(const char *text, int *timeout_ms) {
+static int s_parse_timeout(const cli_t *cli, const char *text, int *timeout_ms) {
     char *end = NULL;
     errno = 0;
     long value = strtol(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || value < 1 || value > INT_MAX)
-        return s_usage_error("--timeout wants milliseconds from 1 to %d, not '%s'", INT_MAX, text);
+        return s_usage_error(cli, "--timeout wants milliseconds from 1 to %d, not '%s'", INT_MAX,
+                             text);
     *timeout_ms = (int)value;
     return PARSE_OK;
+}
+
+//  GNU getopt_long accepts any unambiguous prefix ("--pass" for
+//  "--password-file"); cairn does not. The option just parsed sits right
+//  before optind, with its value after it unless it came as "--name=value".
+static bool s_spelled_out(char **argv, const struct option *option) {
+    int at = optind - 1;
+    if (option->has_arg == required_argument && optarg == argv[optind - 1])
+        at = optind - 2;
+    const char *text = argv[at];
+    size_t length = strlen(option->name);
+    return strncmp(text, "--", 2) == 0 && strncmp(text + 2, option->name, length) == 0 &&
+           (text[2 + length] == '\0' || text[2 + length] == '=');
 }
 
 //  Applies one getopt_long result to `cli`.
@@ -251,24 +293,29 @@ static int s_apply_option(cli_t *cli, int opt, char **argv) {
             cli->json = true;
             return PARSE_OK;
         case OPT_TIMEOUT:
-            return s_parse_timeout(optarg, &cli->timeout_ms);
+            return s_parse_timeout(cli, optarg, &cli->timeout_ms);
         case 'h':
         case OPT_HELP:
-            s_print_usage(stdout);
+            if (cli->command)
+                s_print_command_help(stdout, cli->command);
+            else
+                s_print_usage(stdout);
             return PARSE_DONE;
         case OPT_VERSION:
             s_print_version();
             return PARSE_DONE;
         case ':':
-            return s_usage_error("option '%s' needs a value", argv[optind - 1]);
+            return s_usage_error(cli, "option '%s' needs a value", argv[optind - 1]);
         default:
-            if (opt >= OPT_COMMAND && opt < OPT_COMMAND + MAX_COMMAND_OPTIONS) {
-                cli->options[opt - OPT_COMMAND] = optarg;
+            if (opt >= OPT_COMMAND && opt < OPT_COMMAND + CLI_MAX_OPTIONS) {
+                cli->options[opt - OPT_COMMAND] = optarg ? optarg : "";
                 return PARSE_OK;
             }
             if (optopt > 0 && optopt < OPT_ENDPOINT)
-                return s_usage_error("unknown option '-%c'", optopt);
-            return s_usage_error("unknown option '%s'", argv[optind - 1]);
+                return s_usage_error(cli, "unknown option '-%c'", optopt);
+            //  Never echo "=VALUE": it might be a secret given by mistake.
+            return s_usage_error(cli, "unknown option '%.*s'", (int)strcspn(argv[optind - 1], "="),
+                                 argv[optind - 1]);
     }
 }
 
@@ -278,56 +325,73 @@ static int s_parse_options(cli_t *cli, int argc, char **argv, const char *optstr
                            const struct option *options) {
     opterr = 0;
     optind = 0;
-    int opt, rc = PARSE_OK;
-    while (rc == PARSE_OK && (opt = getopt_long(argc, argv, optstring, options, NULL)) != -1)
-        rc = s_apply_option(cli, opt, argv);
+    int rc = PARSE_OK;
+    while (rc == PARSE_OK) {
+        int index = -1;
+        int opt = getopt_long(argc, argv, optstring, options, &index);
+        if (opt == -1)
+            break;
+        if (index >= 0 && !s_spelled_out(argv, &options[index])) {
+            const char *text = argv[optind - (optarg == argv[optind - 1] ? 2 : 1)];
+            rc = s_usage_error(cli, "unknown option '%.*s' (options are not abbreviated)",
+                               (int)strcspn(text, "="), text);
+        } else
+            rc = s_apply_option(cli, opt, argv);
+    }
     return rc;
 }
 
 //  Finds the row for argv words; sets *words to how many it used (1 or 2).
 static int s_find_command(cli_t *cli, char **words, int word_count, int *words_used) {
-    size_t count;
-    const command_t *commands = s_command_table(&count);
     bool has_subcommands = false;
-    for (size_t i = 0; i < count; i++) {
-        if (!streq(commands[i].name, words[0]))
-            continue;
-        if (!commands[i].subcommand) {
-            cli->command = &commands[i];
-            *words_used = 1;
-            return PARSE_OK;
+    for (size_t t = 0; t < TABLE_COUNT; t++)
+        for (size_t i = 0; i < s_tables[t]->count; i++) {
+            const command_t *command = &s_tables[t]->rows[i];
+            if (!streq(command->name, words[0]))
+                continue;
+            if (!command->subcommand) {
+                cli->command = command;
+                *words_used = 1;
+                return PARSE_OK;
+            }
+            has_subcommands = true;
+            if (word_count > 1 && streq(command->subcommand, words[1])) {
+                cli->command = command;
+                *words_used = 2;
+                return PARSE_OK;
+            }
         }
-        has_subcommands = true;
-        if (word_count > 1 && streq(commands[i].subcommand, words[1])) {
-            cli->command = &commands[i];
-            *words_used = 2;
-            return PARSE_OK;
-        }
-    }
     if (!has_subcommands)
-        return s_usage_error("unknown command '%s'", words[0]);
+        return s_usage_error(cli, "unknown command '%s'", words[0]);
     if (word_count < 2)
-        return s_usage_error("'%s' needs a subcommand", words[0]);
-    return s_usage_error("unknown command '%s %s'", words[0], words[1]);
+        return s_usage_error(cli, "'%s' needs a subcommand", words[0]);
+    return s_usage_error(cli, "unknown command '%s %s'", words[0], words[1]);
 }
 
 //  Parses the command's own options (and global ones placed after it) and
 //  checks its positional arguments. argv[0] is the last command word.
 static int s_parse_command_args(cli_t *cli, int argc, char **argv) {
     const command_t *command = cli->command;
-    struct option options[GLOBAL_OPTION_COUNT + MAX_COMMAND_OPTIONS + 1];
+    struct option options[GLOBAL_OPTION_COUNT + CLI_MAX_OPTIONS + 1];
     memset(options, 0, sizeof options);
     memcpy(options, s_global_options, sizeof s_global_options);
     size_t count = GLOBAL_OPTION_COUNT;
-    for (int i = 0; i < MAX_COMMAND_OPTIONS && command->options[i].name; i++)
-        options[count++] =
-            (struct option){command->options[i].name, required_argument, NULL, OPT_COMMAND + i};
+    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++)
+        options[count++] = (struct option){
+            command->options[i].name, command->options[i].metavar ? required_argument : no_argument,
+            NULL, OPT_COMMAND + i};
     int rc = s_parse_options(cli, argc, argv, ":h", options);
     if (rc != PARSE_OK)
         return rc;
+    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++)
+        if (command->options[i].required && !cli->options[i])
+            return s_usage_error(cli, "'%s%s%s' needs --%s %s", command->name,
+                                 command->subcommand ? " " : "",
+                                 command->subcommand ? command->subcommand : "",
+                                 command->options[i].name, command->options[i].metavar);
     int given = argc - optind;
     if (given != command->arg_count)
-        return s_usage_error("'%s%s%s' takes %d argument%s (%s), not %d", command->name,
+        return s_usage_error(cli, "'%s%s%s' takes %d argument%s (%s), not %d", command->name,
                              command->subcommand ? " " : "",
                              command->subcommand ? command->subcommand : "", command->arg_count,
                              command->arg_count == 1 ? "" : "s",
@@ -347,7 +411,7 @@ static int s_parse(cli_t *cli, int argc, char **argv) {
     if (rc != PARSE_OK)
         return rc;
     if (optind >= argc)
-        return s_usage_error("no command given");
+        return s_usage_error(cli, "no command given");
     int first = optind, words = 0;
     rc = s_find_command(cli, argv + first, argc - first, &words);
     if (rc != PARSE_OK)
@@ -363,11 +427,142 @@ static int s_parse(cli_t *cli, int argc, char **argv) {
     return PARSE_OK;
 }
 
-//  ---- output helpers --------------------------------------------------------------------
+//  ---- helpers for rows (declared in cairn_cli.h) -------------------------------------
 
-static ProtobufCBinaryData s_bytes(const char *text) {
+const char *cli_option(const cli_t *cli, const char *name) {
+    const command_t *command = cli->command;
+    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++)
+        if (streq(command->options[i].name, name))
+            return cli->options[i];
+    assert(false); //  a row asked for an option it does not declare
+    return NULL;
+}
+
+const char *cli_problem(const char *format, ...) {
+    static char problem[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(problem, sizeof problem, format, args);
+    va_end(args);
+    return problem;
+}
+
+ProtobufCBinaryData cli_bytes(const char *text) {
     ProtobufCBinaryData bytes = {strlen(text), (uint8_t *)text};
     return bytes;
+}
+
+const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint32_t max,
+                          uint32_t *value) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || parsed < min || parsed > max)
+        return cli_problem("%s wants a whole number from %" PRIu32 " to %" PRIu32 ", not '%s'",
+                           what, min, max, text);
+    *value = (uint32_t)parsed;
+    return NULL;
+}
+
+const char *cli_parse_time(const char *text, const char *what, double *value) {
+    char *end = NULL;
+    errno = 0;
+    double parsed = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(parsed) || parsed < 0)
+        return cli_problem("%s wants unix seconds (e.g. 1714567890.25), not '%s'", what, text);
+    *value = parsed;
+    return NULL;
+}
+
+static int s_hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+//  Safe when `out` is `text` itself (the output never overtakes the input).
+const char *cli_parse_hex(const char *text, const char *what, uint8_t *out, size_t max,
+                          size_t *length) {
+    size_t digits = strlen(text);
+    if (digits % 2 != 0)
+        return cli_problem("%s wants an even number of hex digits, not %zu", what, digits);
+    if (digits / 2 > max)
+        return cli_problem("%s holds %zu bytes; at most %zu fit", what, digits / 2, max);
+    for (size_t i = 0; i < digits; i += 2) {
+        int high = s_hex_digit(text[i]), low = s_hex_digit(text[i + 1]);
+        if (high < 0 || low < 0)
+            return cli_problem("%s wants hex digits (0-9, a-f); '%c%c' is not hex", what, text[i],
+                               text[i + 1]);
+        out[i / 2] = (uint8_t)(high << 4 | low);
+    }
+    *length = digits / 2;
+    return NULL;
+}
+
+const char *cli_read_file(const char *path, const char *what, uint8_t *buffer, size_t max,
+                          size_t *length) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cli_problem("cannot open %s '%s': %s", what, path, strerror(errno));
+    size_t used = 0;
+    ssize_t got = 1;
+    //  One byte more than fits tells a file that is too long.
+    while (got > 0 && used <= max) {
+        uint8_t byte;
+        uint8_t *into = used < max ? buffer + used : &byte;
+        size_t room = used < max ? max - used : 1;
+        got = read(fd, into, room);
+        if (got < 0 && errno == EINTR)
+            got = 1;
+        else if (got > 0)
+            used += (size_t)got;
+    }
+    int saved = errno;
+    close(fd);
+    if (got < 0)
+        return cli_problem("cannot read %s '%s': %s", what, path, strerror(saved));
+    if (used > max)
+        return cli_problem("%s '%s' is longer than %zu bytes", what, path, max);
+    *length = used;
+    return NULL;
+}
+
+double cli_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+void cli_format_time(double seconds, char *text, size_t size) {
+    if (seconds <= 0 || !isfinite(seconds) || seconds > (double)INT64_MAX / 2) {
+        snprintf(text, size, "-");
+        return;
+    }
+    time_t whole = (time_t)seconds;
+    int millis = (int)((seconds - (double)whole) * 1000.0);
+    struct tm utc;
+    gmtime_r(&whole, &utc);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(text, size, "%s.%03dZ", date, millis > 999 ? 999 : millis);
+}
+
+void cli_format_bytes(uint64_t bytes, char *text, size_t size) {
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = (double)bytes;
+    size_t unit = 0;
+    while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
+        value /= 1024;
+        unit++;
+    }
+    if (unit == 0)
+        snprintf(text, size, "%" PRIu64 " B", bytes);
+    else
+        snprintf(text, size, "%.1f %s", value, units[unit]);
 }
 
 //  A JSON string for `bytes`, or NULL when they are not valid UTF-8.
@@ -375,9 +570,58 @@ static json_t *s_json_text(ProtobufCBinaryData bytes) {
     return json_stringn(bytes.data ? (const char *)bytes.data : "", bytes.len);
 }
 
-//  Sets object[name] to the bytes as a string when they are valid UTF-8;
-//  otherwise to null, plus object[name + "_base64"] with their base64.
-static void s_json_set_bytes(json_t *object, const char *name, ProtobufCBinaryData bytes) {
+bool cli_is_utf8(ProtobufCBinaryData bytes) {
+    json_t *text = s_json_text(bytes);
+    json_decref(text);
+    return text != NULL;
+}
+
+void cli_print_hex(ProtobufCBinaryData bytes) {
+    if (bytes.len == 0)
+        fputs("-", stdout);
+    for (size_t i = 0; i < bytes.len; i++)
+        printf("%02x", bytes.data[i]);
+}
+
+void cli_print_field_time(const char *label, double seconds) {
+    char text[CLI_TIME_TEXT];
+    cli_format_time(seconds, text, sizeof text);
+    printf("  %-15s %s\n", label, text);
+}
+
+size_t cli_trim_end(const uint8_t *data, size_t length) {
+    while (length > 0 && strchr(" \t\r\n", data[length - 1]) && data[length - 1] != '\0')
+        length--;
+    return length;
+}
+
+bool cli_is_hex(const uint8_t *data, size_t length) {
+    for (size_t i = 0; i < length; i++)
+        if (s_hex_digit((char)data[i]) < 0)
+            return false;
+    return true;
+}
+
+void cli_print_inline(ProtobufCBinaryData bytes) {
+    if (!cli_is_utf8(bytes)) {
+        fputs("hex:", stdout);
+        cli_print_hex(bytes);
+        return;
+    }
+    for (size_t i = 0; i < bytes.len; i++) {
+        uint8_t c = bytes.data[i];
+        if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+}
+
+void cli_json_set_bytes(json_t *object, const char *name, ProtobufCBinaryData bytes) {
     json_t *text = s_json_text(bytes);
     if (text) {
         json_object_set_new(object, name, text);
@@ -393,6 +637,21 @@ static void s_json_set_bytes(json_t *object, const char *name, ProtobufCBinaryDa
     free(base64);
 }
 
+void cli_json_set_hex(json_t *object, const char *name, ProtobufCBinaryData bytes) {
+    if (bytes.len == 0) {
+        json_object_set_new(object, name, json_null());
+        return;
+    }
+    char *hex = (char *)malloc(bytes.len * 2 + 1);
+    sodium_bin2hex(hex, bytes.len * 2 + 1, bytes.data, bytes.len);
+    json_object_set_new(object, name, json_string(hex));
+    free(hex);
+}
+
+bool cli_json_append(json_t *array, json_t *item) {
+    return item && json_array_append_new(array, item) == 0;
+}
+
 //  Prints `object` as one line on stdout and frees it.
 static void s_json_print(json_t *object) {
     char *text = json_dumps(object, CLI_JSON_FLAGS);
@@ -400,21 +659,6 @@ static void s_json_print(json_t *object) {
         printf("%s\n", text);
     free(text);
     json_decref(object);
-}
-
-//  A size in bytes as "1.2 MiB" (or "512 B").
-static void s_format_bytes(uint64_t bytes, char *text, size_t size) {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = (double)bytes;
-    size_t unit = 0;
-    while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
-        value /= 1024;
-        unit++;
-    }
-    if (unit == 0)
-        snprintf(text, size, "%" PRIu64 " B", bytes);
-    else
-        snprintf(text, size, "%.1f %s", value, units[unit]);
 }
 
 //  ---- ping -----------------------------------------------------------------------------
@@ -476,7 +720,7 @@ static void s_print_writer(const Cairn__WriterInfo *writer) {
 static void s_print_info(const answer_t *answer) {
     const Cairn__InfoReply *info = answer->response->info;
     char size[32];
-    s_format_bytes(info->db_size_bytes, size, sizeof size);
+    cli_format_bytes(info->db_size_bytes, size, sizeof size);
     printf("cairn node at %s\n", answer->cli->endpoint);
     printf("  version         %s\n", info->version);
     printf("  uptime          %" PRIu64 " s\n", info->uptime_s);
@@ -522,8 +766,9 @@ static const char *s_build_config_get(const cli_t *cli, request_t *request) {
     Cairn__ConfigGet *get = &request->body.config_get;
     cairn__config_get__init(get);
     get->key = cli->args[0];
-    if (cli->options[0])
-        get->default_value = s_bytes(cli->options[0]);
+    const char *fallback = cli_option(cli, "default");
+    if (fallback)
+        get->default_value = cli_bytes(fallback);
     request->request.body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
     request->request.config_get = get;
     return NULL;
@@ -539,7 +784,7 @@ static void s_print_config_get(const answer_t *answer) {
 static json_t *s_json_config_get(const answer_t *answer) {
     const Cairn__ConfigValue *value = answer->response->config_value;
     json_t *object = json_pack("{s:s, s:b}", "key", value->key, "found", value->found);
-    s_json_set_bytes(object, "value", value->value);
+    cli_json_set_bytes(object, "value", value->value);
     return object;
 }
 
@@ -547,7 +792,7 @@ static const char *s_build_config_set(const cli_t *cli, request_t *request) {
     Cairn__ConfigSet *set = &request->body.config_set;
     cairn__config_set__init(set);
     set->key = cli->args[0];
-    set->value = s_bytes(cli->args[1]);
+    set->value = cli_bytes(cli->args[1]);
     request->request.body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
     request->request.config_set = set;
     return NULL;
@@ -571,43 +816,49 @@ static const command_t s_commands[] = {
      0,
      "",
      "check that the node answers; print the round trip",
-     {{NULL, NULL}},
+     {{NULL, NULL, false}},
      s_build_ping,
      s_print_ping,
-     s_json_ping},
+     s_json_ping,
+     NULL},
     {"info",
      NULL,
      0,
      "",
      "version, uptime, data dir, per-actor and writer counters",
-     {{NULL, NULL}},
+     {{NULL, NULL, false}},
      s_build_info,
      s_print_info,
-     s_json_info},
+     s_json_info,
+     NULL},
     {"config",
      "get",
      1,
      "KEY",
      "print KEY's value, or V when absent (--json shows \"found\")",
-     {{"default", "V"}, {NULL, NULL}},
+     {{"default", "V", false}},
      s_build_config_get,
      s_print_config_get,
-     s_json_config_get},
+     s_json_config_get,
+     NULL},
     {"config",
      "set",
      2,
      "KEY VALUE",
      "store VALUE under KEY; print created/updated KEY",
-     {{NULL, NULL}},
+     {{NULL, NULL, false}},
      s_build_config_set,
      s_print_config_set,
-     s_json_config_set},
+     s_json_config_set,
+     NULL},
 };
 
-static const command_t *s_command_table(size_t *count) {
-    *count = sizeof s_commands / sizeof s_commands[0];
-    return s_commands;
-}
+static const command_table_t s_node_commands = {s_commands,
+                                                sizeof s_commands / sizeof s_commands[0]};
+
+//  Every table, in the order of the help.
+static const command_table_t *s_tables[4] = {&s_node_commands, &cairn_msg_commands,
+                                             &cairn_channel_commands, &cairn_peer_commands};
 
 //  ---- talking to the node --------------------------------------------------------------------
 
@@ -648,11 +899,17 @@ static call_result_t s_await(zsock_t *dealer, uint64_t id, int64_t deadline,
 static call_result_t s_call(zsock_t *dealer, const Cairn__Request *request, int timeout_ms,
                             Cairn__Response **response_p, int64_t *rtt_us) {
     int64_t started = zclock_usecs();
-    zframe_t *frame = zframe_new(NULL, cairn__request__get_packed_size(request));
-    cairn__request__pack(request, zframe_data(frame));
-    //  A DEALER queues for a connecting peer; DONTWAIT only fails if it cannot.
-    if (zframe_send(&frame, dealer, ZFRAME_DONTWAIT) != 0) {
-        zframe_destroy(&frame);
+    size_t size = cairn__request__get_packed_size(request);
+    uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
+    assert(packed);
+    cairn__request__pack(request, packed);
+    //  A DEALER queues for a connecting peer; DONTWAIT only fails if it
+    //  cannot. zmq_send copies, so our copy (it may hold a password) is
+    //  wiped at once; libzmq's own copy is freed by libzmq.
+    int sent = zmq_send(zsock_resolve(dealer), packed, size, ZMQ_DONTWAIT);
+    sodium_memzero(packed, size);
+    free(packed);
+    if (sent < 0) {
         *response_p = NULL;
         return CALL_TIMEOUT;
     }
@@ -669,15 +926,16 @@ static int s_report_error(const cli_t *cli, const char *status, const char *mess
     fprintf(stderr, "cairn: %s: %s\n", status, message);
     if (cli->json) {
         json_t *object = json_pack("{s:s}", "status", status);
-        s_json_set_bytes(object, "error", s_bytes(message));
+        cli_json_set_bytes(object, "error", cli_bytes(message));
         s_json_print(object);
     }
     return exit_code;
 }
 
 //  Prints an answer to the request whose body was `sent`; returns the exit code.
-static int s_report_answer(const cli_t *cli, Cairn__Request__BodyCase sent,
+static int s_report_answer(const cli_t *cli, const request_t *request,
                            const Cairn__Response *response, int64_t rtt_us) {
+    Cairn__Request__BodyCase sent = request->request.body_case;
     if (response->status != CAIRN__STATUS__OK)
         return s_report_error(cli, ca_status_str((ca_status_t)response->status),
                               response->error[0] ? response->error : "(no message)",
@@ -688,7 +946,7 @@ static int s_report_answer(const cli_t *cli, Cairn__Request__BodyCase sent,
                               "the node answered with another kind of response; "
                               "client and node speak different API versions",
                               CLI_EXIT_NODE_ERROR);
-    answer_t answer = {cli, response, rtt_us};
+    answer_t answer = {cli, request, response, rtt_us};
     if (cli->json) {
         json_t *fields = cli->command->to_json(&answer);
         if (!fields) //  json_pack refuses text that is not UTF-8
@@ -713,15 +971,7 @@ static int s_report_unreachable(const cli_t *cli) {
 }
 
 //  Connects, sends the request, prints the answer; returns the exit code.
-static int s_run(const cli_t *cli) {
-    request_t request;
-    cairn__request__init(&request.request);
-    randombytes_buf(&request.request.id, sizeof request.request.id);
-    const char *problem = cli->command->build(cli, &request);
-    if (problem) {
-        s_usage_error("%s", problem);
-        return CLI_EXIT_USAGE;
-    }
+static int s_exchange(const cli_t *cli, const request_t *request) {
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     if (!dealer)
         return s_report_error(cli, ca_status_str(CA_INTERNAL), "cannot create a ZeroMQ socket",
@@ -729,17 +979,17 @@ static int s_run(const cli_t *cli) {
     zsock_set_linger(dealer, 0);
     if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
         zsock_destroy(&dealer);
-        s_usage_error("cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
+        s_usage_error(cli, "cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
                       zmq_strerror(zmq_errno()), CA_DEFAULT_CLIENT_ENDPOINT);
         return CLI_EXIT_USAGE;
     }
     Cairn__Response *response = NULL;
     int64_t rtt_us = 0;
-    call_result_t result = s_call(dealer, &request.request, cli->timeout_ms, &response, &rtt_us);
+    call_result_t result = s_call(dealer, &request->request, cli->timeout_ms, &response, &rtt_us);
     zsock_destroy(&dealer);
     int exit_code;
     if (result == CALL_OK)
-        exit_code = s_report_answer(cli, request.request.body_case, response, rtt_us);
+        exit_code = s_report_answer(cli, request, response, rtt_us);
     else if (result == CALL_GARBLED)
         exit_code = s_report_error(cli, ca_status_str(CA_INTERNAL),
                                    "the answer is not a cairn.Response; is this a cairn node?",
@@ -748,6 +998,25 @@ static int s_run(const cli_t *cli) {
         exit_code = s_report_unreachable(cli);
     if (response)
         cairn__response__free_unpacked(response, NULL);
+    return exit_code;
+}
+
+//  Builds the request, runs the exchange, wipes the request (a builder
+//  may have put a password or a key into it); returns the exit code.
+static int s_run(const cli_t *cli) {
+    request_t *request = (request_t *)calloc(1, sizeof *request);
+    assert(request);
+    cairn__request__init(&request->request);
+    randombytes_buf(&request->request.id, sizeof request->request.id);
+    const char *problem = cli->command->build(cli, request);
+    int exit_code;
+    if (problem) {
+        s_usage_error(cli, "%s", problem);
+        exit_code = CLI_EXIT_USAGE;
+    } else
+        exit_code = s_exchange(cli, request);
+    sodium_memzero(request, sizeof *request);
+    free(request);
     return exit_code;
 }
 

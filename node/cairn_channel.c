@@ -1,0 +1,541 @@
+/*  =========================================================================
+    cairn_channel - the `cairn` client's channel and member commands
+
+    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    waits and reports for them as for every other row.
+
+        command          request         answer
+        ---------------  --------------  ---------------
+        channel create   ChannelCreate   Channel
+        channel verify   ChannelVerify   ChannelVerified
+        channel get      ChannelGet      Channel
+        channel list     ChannelList     ChannelPage
+        channel touch    ChannelTouch    Channel
+        channel delete   ChannelDelete   ChannelDeleted
+        member join      MemberJoin      Membership
+        member leave     MemberLeave     Membership
+        member list      MemberList      MemberPage
+
+    Passwords: a channel password comes from --password-file (one trailing
+    newline stripped) or from a prompt on /dev/tty with echo off; never
+    from an argument, an option value or the environment, so it shows in
+    no process list or shell history. It lives only in the request_t,
+    which cairn.c wipes after the call, and in the packed frame, wiped once
+    libzmq has its copy. Ctrl-C at the prompt restores the terminal's echo
+    before the signal ends the process as usual.
+    ========================================================================= */
+
+#include "cairn_cli.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+//  ---- passwords ----------------------------------------------------------------------------
+
+//  One trailing newline ("\n" or "\r\n") off, then checks that `length`
+//  bytes make a password the wire can carry.
+static const char *s_finish_password(char *password, size_t *length, const char *source) {
+    if (*length > 0 && password[*length - 1] == '\n')
+        (*length)--;
+    if (*length > 0 && password[*length - 1] == '\r')
+        (*length)--;
+    password[*length] = '\0';
+    if (*length == 0)
+        return cli_problem("the password from %s is empty", source);
+    if (strlen(password) != *length)
+        return cli_problem("the password from %s holds a NUL byte", source);
+    return NULL;
+}
+
+static const char *s_password_from_file(const char *path, char *password) {
+    size_t length = 0;
+    const char *problem =
+        cli_read_file(path, "password file", (uint8_t *)password, CLI_PASSWORD_MAX, &length);
+    return problem ? problem : s_finish_password(password, &length, "the password file");
+}
+
+static volatile sig_atomic_t s_prompt_signal = 0;
+
+static void s_on_prompt_signal(int signal_number) {
+    s_prompt_signal = signal_number;
+}
+
+//  Signals that end a prompt; their handlers are swapped in and back.
+static const int s_prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define PROMPT_SIGNAL_COUNT (sizeof s_prompt_signals / sizeof s_prompt_signals[0])
+
+static void s_catch_prompt_signals(struct sigaction *saved) {
+    struct sigaction catch;
+    memset(&catch, 0, sizeof catch);
+    catch.sa_handler = s_on_prompt_signal; //  no SA_RESTART: read() returns EINTR
+    sigemptyset(&catch.sa_mask);
+    s_prompt_signal = 0;
+    for (size_t i = 0; i < PROMPT_SIGNAL_COUNT; i++)
+        sigaction(s_prompt_signals[i], &catch, &saved[i]);
+}
+
+static void s_restore_prompt_signals(const struct sigaction *saved) {
+    for (size_t i = 0; i < PROMPT_SIGNAL_COUNT; i++)
+        sigaction(s_prompt_signals[i], &saved[i], NULL);
+}
+
+//  Reads one line (with its newline) of at most `size` bytes from the tty.
+static ssize_t s_read_line(int fd, char *buffer, size_t size) {
+    size_t used = 0;
+    while (used < size && (used == 0 || buffer[used - 1] != '\n')) {
+        ssize_t got = read(fd, buffer + used, size - used);
+        if (got < 0 && errno == EINTR && !s_prompt_signal)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        used += (size_t)got;
+    }
+    return (ssize_t)used;
+}
+
+//  Asks on the terminal with echo off. Ends the process the usual way
+//  (after restoring the terminal) when Ctrl-C or another ending signal
+//  comes in meanwhile.
+static const char *s_prompt_password(const char *prompt, char *password) {
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return "no terminal to ask for the password on; use --password-file FILE";
+    struct termios saved, quiet;
+    if (tcgetattr(fd, &saved) != 0) {
+        close(fd);
+        return "cannot turn off the terminal's echo; use --password-file FILE";
+    }
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    struct sigaction handlers[PROMPT_SIGNAL_COUNT];
+    s_catch_prompt_signals(handlers);
+    ssize_t written = write(fd, prompt, strlen(prompt)); //  best effort, as the echo
+    tcsetattr(fd, TCSAFLUSH, &quiet);
+    ssize_t got = s_read_line(fd, password, CLI_PASSWORD_MAX);
+    if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
+        tcflush(fd, TCIFLUSH); //  drop the rest of an over-long line
+    tcsetattr(fd, TCSAFLUSH, &saved);
+    written = write(fd, "\n", 1);
+    (void)written;
+    close(fd);
+    s_restore_prompt_signals(handlers);
+    if (s_prompt_signal) {
+        sodium_memzero(password, CLI_PASSWORD_MAX + 1);
+        raise(s_prompt_signal);
+        return "interrupted at the password prompt";
+    }
+    if (got < 0)
+        return cli_problem("cannot read the password from the terminal: %s", strerror(errno));
+    if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
+        return cli_problem("the password is longer than %d bytes", CLI_PASSWORD_MAX);
+    size_t length = (size_t)got;
+    return s_finish_password(password, &length, "the terminal");
+}
+
+//  A new channel's password, typed twice.
+static const char *s_prompt_new_password(const char *channel, char *password) {
+    char *prompt = zsys_sprintf("Password for %s: ", channel);
+    const char *problem = s_prompt_password(prompt, password);
+    zstr_free(&prompt);
+    if (problem)
+        return problem;
+    char *again = (char *)sodium_malloc(CLI_PASSWORD_MAX + 1);
+    assert(again);
+    problem = s_prompt_password("Repeat the password: ", again);
+    if (!problem && (strlen(again) != strlen(password) ||
+                     sodium_memcmp(again, password, strlen(password)) != 0))
+        problem = "the two passwords differ; nothing was sent";
+    sodium_free(again); //  wipes it
+    return problem;
+}
+
+//  ---- channel create / verify ---------------------------------------------------------------
+
+static const char *s_build_channel_create(const cli_t *cli, request_t *request) {
+    cli_channel_create_t *create = &request->body.channel_create;
+    cairn__channel_create__init(&create->create);
+    create->create.name = cli->args[0];
+    create->create.encrypted = cli_option(cli, "encrypted") != NULL;
+    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
+    request->request.channel_create = &create->create;
+    const char *file = cli_option(cli, "password-file");
+    bool prompt = cli_option(cli, "password-prompt") != NULL;
+    if (file && prompt)
+        return "give --password-file or --password-prompt, not both";
+    if (!file && !prompt)
+        return NULL; //  no password: not protected
+    const char *problem = file ? s_password_from_file(file, create->password)
+                               : s_prompt_new_password(cli->args[0], create->password);
+    create->create.password = create->password;
+    return problem;
+}
+
+static void s_print_channel_flags(const Cairn__Channel *channel) {
+    if (channel->encrypted && channel->protected_)
+        printf("encrypted,protected");
+    else if (channel->encrypted || channel->protected_)
+        printf("%s", channel->encrypted ? "encrypted" : "protected");
+    else
+        printf("-");
+}
+
+static void s_print_channel_create(const answer_t *answer) {
+    const Cairn__Channel *channel = answer->response->channel_create;
+    printf("created %s (", channel->name);
+    s_print_channel_flags(channel);
+    printf(")\n");
+}
+
+static json_t *s_json_channel(const Cairn__Channel *channel) {
+    json_t *object = json_pack(
+        "{s:s, s:f, s:f, s:b, s:b, s:I}", "name", channel->name, "created_at", channel->created_at,
+        "last_activity", channel->last_activity, "encrypted", channel->encrypted, "protected",
+        channel->protected_, "message_count", (json_int_t)channel->message_count);
+    if (object)
+        cli_json_set_hex(object, "salt", channel->salt);
+    return object;
+}
+
+static json_t *s_json_channel_create(const answer_t *answer) {
+    return s_json_channel(answer->response->channel_create);
+}
+
+static const char *s_build_channel_verify(const cli_t *cli, request_t *request) {
+    cli_channel_verify_t *verify = &request->body.channel_verify;
+    cairn__channel_verify__init(&verify->verify);
+    verify->verify.name = cli->args[0];
+    verify->verify.password = verify->password;
+    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
+    request->request.channel_verify = &verify->verify;
+    const char *file = cli_option(cli, "password-file");
+    if (file)
+        return s_password_from_file(file, verify->password);
+    char *prompt = zsys_sprintf("Password for %s: ", cli->args[0]);
+    const char *problem = s_prompt_password(prompt, verify->password);
+    zstr_free(&prompt);
+    return problem;
+}
+
+static void s_print_channel_verify(const answer_t *answer) {
+    printf("password %s for %s\n", answer->response->channel_verify->ok ? "accepted" : "refused",
+           answer->cli->args[0]);
+}
+
+static json_t *s_json_channel_verify(const answer_t *answer) {
+    return json_pack("{s:s, s:b}", "name", answer->cli->args[0], "ok",
+                     answer->response->channel_verify->ok);
+}
+
+//  ---- channel get / list / touch / delete -----------------------------------------------
+
+static const char *s_build_channel_get(const cli_t *cli, request_t *request) {
+    Cairn__ChannelGet *get = &request->body.channel_get;
+    cairn__channel_get__init(get);
+    get->name = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_GET;
+    request->request.channel_get = get;
+    return NULL;
+}
+
+static void s_print_channel(const Cairn__Channel *channel) {
+    printf("channel %s\n", channel->name);
+    cli_print_field_time("created", channel->created_at);
+    cli_print_field_time("last activity", channel->last_activity);
+    printf("  %-15s %s\n", "encrypted", channel->encrypted ? "yes" : "no");
+    printf("  %-15s %s", "protected", channel->protected_ ? "yes, salt " : "no");
+    if (channel->protected_)
+        cli_print_hex(channel->salt);
+    printf("\n  %-15s %" PRIu64 "\n", "messages", channel->message_count);
+}
+
+static void s_print_channel_get(const answer_t *answer) {
+    s_print_channel(answer->response->channel_get);
+}
+
+static json_t *s_json_channel_get(const answer_t *answer) {
+    return s_json_channel(answer->response->channel_get);
+}
+
+static const char *s_build_channel_list(const cli_t *cli, request_t *request) {
+    cairn__channel_list__init(&request->body.channel_list);
+    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
+    request->request.channel_list = &request->body.channel_list;
+    return NULL;
+}
+
+static void s_print_channel_list(const answer_t *answer) {
+    const Cairn__ChannelPage *page = answer->response->channel_list;
+    if (page->n_channels == 0) {
+        printf("(no channels)\n");
+        return;
+    }
+    printf("%-24s  %10s  %-24s  %s\n", "NAME", "MESSAGES", "LAST ACTIVITY", "FLAGS");
+    for (size_t i = 0; i < page->n_channels; i++) {
+        const Cairn__Channel *channel = page->channels[i];
+        char time[CLI_TIME_TEXT];
+        cli_format_time(channel->last_activity, time, sizeof time);
+        printf("%-24s  %10" PRIu64 "  %-24s  ", channel->name, channel->message_count, time);
+        s_print_channel_flags(channel);
+        printf("\n");
+    }
+}
+
+static json_t *s_json_channel_list(const answer_t *answer) {
+    const Cairn__ChannelPage *page = answer->response->channel_list;
+    json_t *channels = json_array();
+    for (size_t i = 0; i < page->n_channels; i++)
+        if (!cli_json_append(channels, s_json_channel(page->channels[i]))) {
+            json_decref(channels);
+            return NULL;
+        }
+    return json_pack("{s:o}", "channels", channels);
+}
+
+static const char *s_build_channel_touch(const cli_t *cli, request_t *request) {
+    Cairn__ChannelTouch *touch = &request->body.channel_touch;
+    cairn__channel_touch__init(touch);
+    touch->name = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_TOUCH;
+    request->request.channel_touch = touch;
+    const char *timestamp = cli_option(cli, "timestamp");
+    return timestamp ? cli_parse_time(timestamp, "--timestamp", &touch->timestamp) : NULL;
+}
+
+static void s_print_channel_touch(const answer_t *answer) {
+    const Cairn__Channel *channel = answer->response->channel_touch;
+    char time[CLI_TIME_TEXT];
+    cli_format_time(channel->last_activity, time, sizeof time);
+    printf("touched %s: last activity %s\n", channel->name, time);
+}
+
+static json_t *s_json_channel_touch(const answer_t *answer) {
+    return s_json_channel(answer->response->channel_touch);
+}
+
+static const char *s_build_channel_delete(const cli_t *cli, request_t *request) {
+    Cairn__ChannelDelete *delete = &request->body.channel_delete;
+    cairn__channel_delete__init(delete);
+    delete->name = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_DELETE;
+    request->request.channel_delete = delete;
+    return NULL;
+}
+
+static void s_print_channel_delete(const answer_t *answer) {
+    const Cairn__ChannelDeleted *deleted = answer->response->channel_delete;
+    printf("deleted %s with %" PRIu64 " messages and %" PRIu64 " members\n", deleted->name,
+           deleted->messages, deleted->members);
+}
+
+static json_t *s_json_channel_delete(const answer_t *answer) {
+    const Cairn__ChannelDeleted *deleted = answer->response->channel_delete;
+    return json_pack("{s:s, s:I, s:I}", "name", deleted->name, "messages",
+                     (json_int_t)deleted->messages, "members", (json_int_t)deleted->members);
+}
+
+//  ---- member join / leave / list -----------------------------------------------------------
+
+static const char *s_build_member_join(const cli_t *cli, request_t *request) {
+    Cairn__MemberJoin *join = &request->body.member_join;
+    cairn__member_join__init(join);
+    join->channel = cli->args[0];
+    join->peer_id = cli->args[1];
+    request->request.body_case = CAIRN__REQUEST__BODY_MEMBER_JOIN;
+    request->request.member_join = join;
+    return NULL;
+}
+
+static void s_print_member_join(const answer_t *answer) {
+    const Cairn__Membership *member = answer->response->member_join;
+    printf("%s %s %s\n", member->peer_id, member->changed ? "joined" : "was already in",
+           member->channel);
+}
+
+static json_t *s_json_membership(const Cairn__Membership *member) {
+    return json_pack("{s:s, s:s, s:b}", "channel", member->channel, "peer_id", member->peer_id,
+                     "changed", member->changed);
+}
+
+static json_t *s_json_member_join(const answer_t *answer) {
+    return s_json_membership(answer->response->member_join);
+}
+
+static const char *s_build_member_leave(const cli_t *cli, request_t *request) {
+    Cairn__MemberLeave *leave = &request->body.member_leave;
+    cairn__member_leave__init(leave);
+    leave->channel = cli->args[0];
+    leave->peer_id = cli->args[1];
+    request->request.body_case = CAIRN__REQUEST__BODY_MEMBER_LEAVE;
+    request->request.member_leave = leave;
+    return NULL;
+}
+
+static void s_print_member_leave(const answer_t *answer) {
+    const Cairn__Membership *member = answer->response->member_leave;
+    printf("%s %s %s\n", member->peer_id, member->changed ? "left" : "was not in", member->channel);
+}
+
+static json_t *s_json_member_leave(const answer_t *answer) {
+    return s_json_membership(answer->response->member_leave);
+}
+
+static const char *s_build_member_list(const cli_t *cli, request_t *request) {
+    Cairn__MemberList *list = &request->body.member_list;
+    cairn__member_list__init(list);
+    const char *channel = cli_option(cli, "channel"), *peer = cli_option(cli, "peer");
+    request->request.body_case = CAIRN__REQUEST__BODY_MEMBER_LIST;
+    request->request.member_list = list;
+    if (!channel == !peer)
+        return "member list needs exactly one of --channel C (its members) or --peer P "
+               "(its channels)";
+    if (channel)
+        list->channel = (char *)channel;
+    else
+        list->peer_id = (char *)peer;
+    return NULL;
+}
+
+static void s_print_member_list(const answer_t *answer) {
+    const Cairn__MemberPage *page = answer->response->member_list;
+    if (page->n_members == 0) {
+        printf("(no members)\n");
+        return;
+    }
+    printf("%-24s  %s\n", "CHANNEL", "PEER");
+    for (size_t i = 0; i < page->n_members; i++)
+        printf("%-24s  %s\n", page->members[i]->channel, page->members[i]->peer_id);
+}
+
+static json_t *s_json_member_list(const answer_t *answer) {
+    const Cairn__MemberPage *page = answer->response->member_list;
+    json_t *members = json_array();
+    for (size_t i = 0; i < page->n_members; i++) {
+        const Cairn__Membership *member = page->members[i];
+        if (!cli_json_append(members, json_pack("{s:s, s:s}", "channel", member->channel, "peer_id",
+                                                member->peer_id))) {
+            json_decref(members);
+            return NULL;
+        }
+    }
+    return json_pack("{s:o}", "members", members);
+}
+
+//  ---- details for `cairn COMMAND --help` ------------------------------------------------------
+
+static const char s_password_details[] =
+    "A password is never an argument or an option value. --password-file FILE\n"
+    "reads it from FILE (one trailing newline is dropped); otherwise it is asked\n"
+    "for on the terminal with echo off (create: --password-prompt, asked twice).\n"
+    "The node keeps only an Argon2id hash. A wrong password exits 1 with\n"
+    "\"cairn: unauthorized: ...\".\n";
+
+//  ---- the table ---------------------------------------------------------------------------------
+
+static const command_t s_rows[] = {
+    {"channel",
+     "create",
+     1,
+     "NAME",
+     "create channel NAME (#name), optionally password-protected",
+     {{"encrypted", NULL, false},
+      {"password-file", "FILE", false},
+      {"password-prompt", NULL, false}},
+     s_build_channel_create,
+     s_print_channel_create,
+     s_json_channel_create,
+     s_password_details},
+    {"channel",
+     "verify",
+     1,
+     "NAME",
+     "check a channel's password (file, else terminal prompt)",
+     {{"password-file", "FILE", false}},
+     s_build_channel_verify,
+     s_print_channel_verify,
+     s_json_channel_verify,
+     s_password_details},
+    {"channel",
+     "get",
+     1,
+     "NAME",
+     "print one channel with its message count",
+     {{NULL, NULL, false}},
+     s_build_channel_get,
+     s_print_channel_get,
+     s_json_channel_get,
+     NULL},
+    {"channel",
+     "list",
+     0,
+     "",
+     "every channel, one per line",
+     {{NULL, NULL, false}},
+     s_build_channel_list,
+     s_print_channel_list,
+     s_json_channel_list,
+     NULL},
+    {"channel",
+     "touch",
+     1,
+     "NAME",
+     "set the channel's last activity to T (default now)",
+     {{"timestamp", "T", false}},
+     s_build_channel_touch,
+     s_print_channel_touch,
+     s_json_channel_touch,
+     NULL},
+    {"channel",
+     "delete",
+     1,
+     "NAME",
+     "delete a channel with its messages and memberships",
+     {{NULL, NULL, false}},
+     s_build_channel_delete,
+     s_print_channel_delete,
+     s_json_channel_delete,
+     NULL},
+    {"member",
+     "join",
+     2,
+     "CHANNEL PEER_ID",
+     "make PEER_ID a member of CHANNEL (twice is fine)",
+     {{NULL, NULL, false}},
+     s_build_member_join,
+     s_print_member_join,
+     s_json_member_join,
+     NULL},
+    {"member",
+     "leave",
+     2,
+     "CHANNEL PEER_ID",
+     "end PEER_ID's membership of CHANNEL",
+     {{NULL, NULL, false}},
+     s_build_member_leave,
+     s_print_member_leave,
+     s_json_member_leave,
+     NULL},
+    {"member",
+     "list",
+     0,
+     "",
+     "members of --channel C, or channels of --peer P",
+     {{"channel", "C", false}, {"peer", "P", false}},
+     s_build_member_list,
+     s_print_member_list,
+     s_json_member_list,
+     NULL},
+};
+
+const command_table_t cairn_channel_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};

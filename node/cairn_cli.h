@@ -1,0 +1,227 @@
+/*  =========================================================================
+    cairn_cli - what the source files of the `cairn` client share (internal)
+
+    The client is one executable built from node/cairn.c (parsing, help,
+    sending, waiting, reporting, exit codes, and the node and config
+    commands) and the message-store family's commands: node/cairn_msg.c
+    (msg, stats, vacuum), node/cairn_channel.c (channel, member) and
+    node/cairn_peer.c (peer, gossip). Each describes its commands as rows
+    of the same command_t table type; cairn.c walks every table in one
+    list. This header holds those types, the per-request storage
+    (request_t) and the small helpers the rows use.
+
+    Nothing here is a library API: it changes whenever the client does.
+    ========================================================================= */
+
+#ifndef CAIRN_CLI_H_INCLUDED
+#define CAIRN_CLI_H_INCLUDED
+
+#include "cairn.pb-c.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Options one command may take (value options and flags together).
+#define CLI_MAX_OPTIONS 10
+//  Longest password the client reads (the node accepts at most 1024 bytes;
+//  the rest of this room lets the node's own check be exercised).
+#define CLI_PASSWORD_MAX 4096
+//  Longest public-key text (base64 or PEM) read from an @FILE.
+#define CLI_KEY_TEXT_MAX 8192
+#define CLI_UUID_LEN     36 //  8-4-4-4-12 hex digits
+#define CLI_NONCE_MAX    64 //  the node wants 12..24 bytes; it checks
+#define CLI_SIG_BYTES    64 //  Ed25519 signature
+#define CLI_PUBKEY_BYTES 32 //  Ed25519 public key
+#define CLI_TIME_TEXT    40 //  room for cli_format_time
+
+typedef struct command_s command_t;
+
+//  What the user asked for.
+typedef struct {
+    const char *endpoint;
+    int timeout_ms;
+    bool json;
+    const command_t *command;
+    char **args;                          //  command->arg_count positional args (writable)
+    const char *options[CLI_MAX_OPTIONS]; //  values; "" for a flag given; NULL if unset
+} cli_t;
+
+//  ---- per-request storage: what a builder points the Request at ----------------
+
+typedef struct {
+    Cairn__MessageStore store;
+    Cairn__Message message;
+    char id[CLI_UUID_LEN + 1];
+    uint8_t signature[CLI_SIG_BYTES];
+    uint8_t nonce[CLI_NONCE_MAX];
+    uint8_t signer[CLI_PUBKEY_BYTES]; //  public key, when signed here
+    bool signed_here;
+} cli_msg_send_t;
+
+typedef struct {
+    Cairn__ChannelCreate create;
+    char password[CLI_PASSWORD_MAX + 1];
+} cli_channel_create_t;
+
+typedef struct {
+    Cairn__ChannelVerify verify;
+    char password[CLI_PASSWORD_MAX + 1];
+} cli_channel_verify_t;
+
+typedef struct {
+    Cairn__PeerPut put;
+    Cairn__Peer peer;
+    uint8_t key[CLI_PUBKEY_BYTES];
+    char key_text[CLI_KEY_TEXT_MAX + 1];
+} cli_peer_put_t;
+
+//  A Request with room for any body; builders fill both. The whole struct
+//  is wiped (sodium_memzero) after the call: it may hold a password.
+typedef struct {
+    Cairn__Request request;
+    union {
+        Cairn__Ping ping;
+        Cairn__InfoRequest info;
+        Cairn__ConfigGet config_get;
+        Cairn__ConfigSet config_set;
+        cli_msg_send_t msg_send;
+        Cairn__MessageList msg_list;
+        Cairn__MessageGet msg_get;
+        Cairn__MessageDelete msg_delete;
+        Cairn__MessageSearch msg_search;
+        Cairn__MessageStats stats;
+        Cairn__Vacuum vacuum;
+        cli_channel_create_t channel_create;
+        cli_channel_verify_t channel_verify;
+        Cairn__ChannelGet channel_get;
+        Cairn__ChannelList channel_list;
+        Cairn__ChannelTouch channel_touch;
+        Cairn__ChannelDelete channel_delete;
+        Cairn__MemberJoin member_join;
+        Cairn__MemberLeave member_leave;
+        Cairn__MemberList member_list;
+        cli_peer_put_t peer_put;
+        Cairn__PeerGet peer_get;
+        Cairn__PeerList peer_list;
+        Cairn__PeerStatus peer_status;
+        Cairn__PeerBlock peer_block;
+        Cairn__GossipAdd gossip_add;
+        Cairn__GossipHas gossip_has;
+        Cairn__GossipClean gossip_clean;
+    } body;
+} request_t;
+
+//  An OK answer, as the printers see it.
+typedef struct {
+    const cli_t *cli;
+    const request_t *request; //  what was sent
+    const Cairn__Response *response;
+    int64_t rtt_us; //  send to receive, on this side
+} answer_t;
+
+//  Fills `request` from cli->args and cli->options. NULL, or a usage error
+//  (a message saying what is wrong; exit status 2).
+typedef const char *(*build_fn)(const cli_t *cli, request_t *request);
+//  Prints an OK answer as text on stdout.
+typedef void (*print_fn)(const answer_t *answer);
+//  Returns a new JSON object with the answer's fields ("status" is added).
+typedef json_t *(*json_fn)(const answer_t *answer);
+
+typedef struct {
+    const char *name;    //  long option, "--NAME VALUE"
+    const char *metavar; //  NULL: a flag without a value ("--NAME")
+    bool required;       //  a usage error when absent
+} command_option_t;
+
+struct command_s {
+    const char *name;
+    const char *subcommand; //  NULL: the command takes none
+    int arg_count;          //  positional args after the command words
+    const char *arg_usage;  //  "KEY VALUE", for help and usage errors
+    const char *summary;
+    command_option_t options[CLI_MAX_OPTIONS + 1]; //  ended by a NULL name
+    build_fn build;
+    print_fn print;
+    json_fn to_json;
+    const char *details; //  NULL, or more text for `cairn COMMAND --help`
+};
+
+typedef struct {
+    const command_t *rows;
+    size_t count;
+} command_table_t;
+
+//  The message-store family's rows.
+extern const command_table_t cairn_msg_commands;     //  cairn_msg.c
+extern const command_table_t cairn_channel_commands; //  cairn_channel.c
+extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
+
+//  ---- helpers for rows (cairn.c) ------------------------------------------------
+
+//  The value of the current command's option `name`; "" for a flag that
+//  was given; NULL when absent.
+const char *cli_option(const cli_t *cli, const char *name);
+
+//  Formats a usage problem into a static buffer and returns it (the
+//  client is single-threaded and reports one problem per run).
+const char *cli_problem(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+ProtobufCBinaryData cli_bytes(const char *text);
+
+//  An unsigned integer min..max in `text`; `what` names it in the problem.
+const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint32_t max,
+                          uint32_t *value);
+
+//  A time as unix seconds with an optional fraction, >= 0.
+const char *cli_parse_time(const char *text, const char *what, double *value);
+
+//  Hex digits (either case, even count) into at most `max` bytes.
+const char *cli_parse_hex(const char *text, const char *what, uint8_t *out, size_t max,
+                          size_t *length);
+
+//  Reads a whole file of at most `max` bytes into `buffer` (not
+//  NUL-terminated). `what` names it in the problem.
+const char *cli_read_file(const char *path, const char *what, uint8_t *buffer, size_t max,
+                          size_t *length);
+
+//  Unix seconds, now, with a fraction.
+double cli_now(void);
+
+//  A time as "2024-05-01T12:00:00.123Z" (UTC), or "-" for 0.
+void cli_format_time(double seconds, char *text, size_t size);
+
+//  A size in bytes as "1.2 MiB" (or "512 B").
+void cli_format_bytes(uint64_t bytes, char *text, size_t size);
+
+bool cli_is_utf8(ProtobufCBinaryData bytes);
+
+//  Prints bytes on one line: valid UTF-8 as text with control characters
+//  escaped (\n, \t, \xNN), anything else as "hex:" and lower-case hex.
+void cli_print_inline(ProtobufCBinaryData bytes);
+
+//  Prints lower-case hex of `bytes` ("-" when empty).
+void cli_print_hex(ProtobufCBinaryData bytes);
+
+//  Prints "  LABEL           TIME" (cli_format_time) and a newline.
+void cli_print_field_time(const char *label, double seconds);
+
+//  `length` less the blanks (space, tab, CR, LF) at the end of `data`.
+size_t cli_trim_end(const uint8_t *data, size_t length);
+
+//  True when all `length` bytes are hex digits.
+bool cli_is_hex(const uint8_t *data, size_t length);
+
+//  object[name] = the bytes as a string when valid UTF-8; otherwise null
+//  plus object[name + "_base64"].
+void cli_json_set_bytes(json_t *object, const char *name, ProtobufCBinaryData bytes);
+
+//  object[name] = lower-case hex of the bytes, or null when empty.
+void cli_json_set_hex(json_t *object, const char *name, ProtobufCBinaryData bytes);
+
+//  Appends `item` to `array`; false when the item is NULL (json_pack
+//  refuses text that is not UTF-8), so that the caller gives up.
+bool cli_json_append(json_t *array, json_t *item);
+
+#endif

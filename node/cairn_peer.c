@@ -1,0 +1,433 @@
+/*  =========================================================================
+    cairn_peer - the `cairn` client's peer and gossip commands
+
+    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    waits and reports for them as for every other row.
+
+        command                 request      answer
+        ----------------------  -----------  ----------
+        peer add                PeerPut      Peer
+        peer get                PeerGet      Peer
+        peer list               PeerList     PeerPage
+        peer status             PeerStatus   Peer
+        peer block / unblock    PeerBlock    Peer
+        gossip add              GossipAdd    GossipSeen
+        gossip has              GossipHas    GossipSeen
+        gossip clean            GossipClean  Deleted
+
+    Keys: `peer add --key` takes 64 hex digits, base64 text or @FILE. Hex
+    and 32 raw bytes travel as Peer.public_key; text (base64, PEM) travels
+    as PeerPut.public_key_text and the node decides whether it is a key.
+    JSON shows the key as hex.
+    ========================================================================= */
+
+#include "cairn_cli.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+//  ---- peers: key and state -----------------------------------------------------------------
+
+static const char *const s_state_names[] = {
+    [CAIRN__PEER_STATE__PEER_UNKNOWN] = "unknown",
+    [CAIRN__PEER_STATE__PEER_ONLINE] = "online",
+    [CAIRN__PEER_STATE__PEER_OFFLINE] = "offline",
+};
+#define STATE_COUNT (sizeof s_state_names / sizeof s_state_names[0])
+
+static const char *s_state_name(Cairn__PeerState state) {
+    return (size_t)state < STATE_COUNT ? s_state_names[state] : "?";
+}
+
+static const char *s_parse_state(const char *text, Cairn__PeerState *state) {
+    for (size_t i = 0; i < STATE_COUNT; i++)
+        if (streq(text, s_state_names[i])) {
+            *state = (Cairn__PeerState)i;
+            return NULL;
+        }
+    return cli_problem("a peer state is online, offline or unknown, not '%s'", text);
+}
+
+//  Key text read from an @FILE: 32 raw bytes or 64 hex digits go as the
+//  key's bytes; anything else (base64, PEM) as text for the node to parse.
+static const char *s_peer_key_file(const char *path, cli_peer_put_t *put) {
+    size_t length = 0;
+    uint8_t *text = (uint8_t *)put->key_text;
+    const char *problem = cli_read_file(path, "key file", text, CLI_KEY_TEXT_MAX, &length);
+    if (problem)
+        return problem;
+    if (length == CLI_PUBKEY_BYTES) {
+        memcpy(put->key, text, CLI_PUBKEY_BYTES);
+        put->peer.public_key = (ProtobufCBinaryData){CLI_PUBKEY_BYTES, put->key};
+        return NULL;
+    }
+    length = cli_trim_end(text, length);
+    put->key_text[length] = '\0';
+    if (strlen(put->key_text) != length)
+        return cli_problem("key file '%s' holds a NUL byte; want base64 or PEM text", path);
+    if (length != 2 * CLI_PUBKEY_BYTES || !cli_is_hex(text, length)) {
+        put->put.public_key_text = put->key_text;
+        return NULL;
+    }
+    put->peer.public_key = (ProtobufCBinaryData){CLI_PUBKEY_BYTES, put->key};
+    return cli_parse_hex(put->key_text, "the key file", put->key, CLI_PUBKEY_BYTES, &length);
+}
+
+//  --key: 64 hex digits, @FILE, or base64 text.
+static const char *s_peer_key(const char *key, cli_peer_put_t *put) {
+    if (key[0] == '@')
+        return s_peer_key_file(key + 1, put);
+    size_t length = strlen(key);
+    if (length == 2 * CLI_PUBKEY_BYTES && cli_is_hex((const uint8_t *)key, length)) {
+        put->peer.public_key = (ProtobufCBinaryData){CLI_PUBKEY_BYTES, put->key};
+        return cli_parse_hex(key, "--key", put->key, CLI_PUBKEY_BYTES, &length);
+    }
+    put->put.public_key_text = (char *)key;
+    return NULL;
+}
+
+//  ---- peer add / get / list ------------------------------------------------------------------
+
+static const char *s_build_peer_add(const cli_t *cli, request_t *request) {
+    cli_peer_put_t *put = &request->body.peer_put;
+    cairn__peer_put__init(&put->put);
+    cairn__peer__init(&put->peer);
+    put->put.peer = &put->peer;
+    put->peer.peer_id = cli->args[0];
+    put->peer.address = (char *)cli_option(cli, "address");
+    const char *name = cli_option(cli, "name");
+    if (name)
+        put->peer.display_name = (char *)name;
+    request->request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
+    request->request.peer_put = &put->put;
+    const char *problem =
+        cli_parse_u32(cli_option(cli, "port"), "--port", 0, UINT32_MAX, &put->peer.port);
+    return problem ? problem : s_peer_key(cli_option(cli, "key"), put);
+}
+
+//  "addr:port", IPv6 in brackets.
+static void s_format_address(const Cairn__Peer *peer, char *text, size_t size) {
+    bool v6 = strchr(peer->address, ':') != NULL;
+    snprintf(text, size, "%s%s%s:%" PRIu32, v6 ? "[" : "", peer->address, v6 ? "]" : "",
+             peer->port);
+}
+
+static void s_print_peer_add(const answer_t *answer) {
+    const Cairn__Peer *peer = answer->response->peer_put;
+    char address[128];
+    s_format_address(peer, address, sizeof address);
+    printf("saved peer %s at %s, key ", peer->peer_id, address);
+    cli_print_hex(peer->public_key);
+    printf("\n");
+}
+
+static json_t *s_json_peer(const Cairn__Peer *peer) {
+    json_t *object =
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:b, s:f}", "peer_id", peer->peer_id,
+                  "display_name", peer->display_name, "address", peer->address, "port",
+                  (json_int_t)peer->port, "state", s_state_name(peer->state), "last_seen",
+                  peer->last_seen, "blocked", peer->blocked, "created_at", peer->created_at);
+    if (object)
+        cli_json_set_hex(object, "public_key", peer->public_key);
+    return object;
+}
+
+static json_t *s_json_peer_add(const answer_t *answer) {
+    return s_json_peer(answer->response->peer_put);
+}
+
+static const char *s_build_peer_get(const cli_t *cli, request_t *request) {
+    Cairn__PeerGet *get = &request->body.peer_get;
+    cairn__peer_get__init(get);
+    get->peer_id = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_PEER_GET;
+    request->request.peer_get = get;
+    return NULL;
+}
+
+static void s_print_peer(const Cairn__Peer *peer) {
+    char address[128];
+    s_format_address(peer, address, sizeof address);
+    printf("peer %s\n", peer->peer_id);
+    printf("  %-15s %s\n", "name", peer->display_name[0] ? peer->display_name : "-");
+    printf("  %-15s %s\n", "address", address);
+    printf("  %-15s ", "public key");
+    cli_print_hex(peer->public_key);
+    printf("\n  %-15s %s\n", "state", s_state_name(peer->state));
+    cli_print_field_time("last seen", peer->last_seen);
+    printf("  %-15s %s\n", "blocked", peer->blocked ? "yes" : "no");
+    cli_print_field_time("created", peer->created_at);
+}
+
+static void s_print_peer_get(const answer_t *answer) {
+    s_print_peer(answer->response->peer_get);
+}
+
+static json_t *s_json_peer_get(const answer_t *answer) {
+    return s_json_peer(answer->response->peer_get);
+}
+
+static const char *s_build_peer_list(const cli_t *cli, request_t *request) {
+    Cairn__PeerList *list = &request->body.peer_list;
+    cairn__peer_list__init(list);
+    request->request.body_case = CAIRN__REQUEST__BODY_PEER_LIST;
+    request->request.peer_list = list;
+    const char *state = cli_option(cli, "state");
+    list->by_state = state != NULL;
+    return state ? s_parse_state(state, &list->state) : NULL;
+}
+
+static void s_print_peer_list(const answer_t *answer) {
+    const Cairn__PeerPage *page = answer->response->peer_list;
+    if (page->n_peers == 0) {
+        printf("(no peers)\n");
+        return;
+    }
+    printf("%-24s  %-7s  %-7s  %-28s  %-24s  %s\n", "PEER", "STATE", "BLOCKED", "ADDRESS",
+           "LAST SEEN", "NAME");
+    for (size_t i = 0; i < page->n_peers; i++) {
+        const Cairn__Peer *peer = page->peers[i];
+        char address[128], time[CLI_TIME_TEXT];
+        s_format_address(peer, address, sizeof address);
+        cli_format_time(peer->last_seen, time, sizeof time);
+        printf("%-24s  %-7s  %-7s  %-28s  %-24s  %s\n", peer->peer_id, s_state_name(peer->state),
+               peer->blocked ? "yes" : "no", address, time,
+               peer->display_name[0] ? peer->display_name : "-");
+    }
+}
+
+static json_t *s_json_peer_list(const answer_t *answer) {
+    const Cairn__PeerPage *page = answer->response->peer_list;
+    json_t *peers = json_array();
+    for (size_t i = 0; i < page->n_peers; i++)
+        if (!cli_json_append(peers, s_json_peer(page->peers[i]))) {
+            json_decref(peers);
+            return NULL;
+        }
+    return json_pack("{s:o}", "peers", peers);
+}
+
+//  ---- peer status / block / unblock -----------------------------------------------------------
+
+static const char *s_build_peer_status(const cli_t *cli, request_t *request) {
+    Cairn__PeerStatus *status = &request->body.peer_status;
+    cairn__peer_status__init(status);
+    status->peer_id = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
+    request->request.peer_status = status;
+    const char *problem = s_parse_state(cli->args[1], &status->state);
+    const char *last_seen = cli_option(cli, "last-seen");
+    if (!problem && last_seen)
+        problem = cli_parse_time(last_seen, "--last-seen", &status->last_seen);
+    return problem;
+}
+
+static void s_print_peer_status(const answer_t *answer) {
+    const Cairn__Peer *peer = answer->response->peer_status;
+    char time[CLI_TIME_TEXT];
+    cli_format_time(peer->last_seen, time, sizeof time);
+    printf("%s is %s, last seen %s\n", peer->peer_id, s_state_name(peer->state), time);
+}
+
+static json_t *s_json_peer_status(const answer_t *answer) {
+    return s_json_peer(answer->response->peer_status);
+}
+
+static const char *s_build_peer_block(const cli_t *cli, request_t *request, bool blocked) {
+    Cairn__PeerBlock *block = &request->body.peer_block;
+    cairn__peer_block__init(block);
+    block->peer_id = cli->args[0];
+    block->blocked = blocked;
+    request->request.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
+    request->request.peer_block = block;
+    return NULL;
+}
+
+static const char *s_build_peer_blocked(const cli_t *cli, request_t *request) {
+    return s_build_peer_block(cli, request, true);
+}
+
+static const char *s_build_peer_unblocked(const cli_t *cli, request_t *request) {
+    return s_build_peer_block(cli, request, false);
+}
+
+static void s_print_peer_block(const answer_t *answer) {
+    const Cairn__Peer *peer = answer->response->peer_block;
+    printf("%s peer %s\n", peer->blocked ? "blocked" : "unblocked", peer->peer_id);
+}
+
+static json_t *s_json_peer_block(const answer_t *answer) {
+    return s_json_peer(answer->response->peer_block);
+}
+
+//  ---- gossip add / has / clean ---------------------------------------------------------------
+
+static const char *s_build_gossip_add(const cli_t *cli, request_t *request) {
+    Cairn__GossipAdd *add = &request->body.gossip_add;
+    cairn__gossip_add__init(add);
+    add->message_id = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
+    request->request.gossip_add = add;
+    const char *ttl = cli_option(cli, "ttl");
+    return ttl ? cli_parse_u32(ttl, "--ttl", 1, UINT32_MAX, &add->ttl) : NULL;
+}
+
+static void s_print_gossip_add(const answer_t *answer) {
+    const Cairn__GossipSeen *seen = answer->response->gossip_add;
+    printf("%s %s (ttl %" PRIu32 ")\n", seen->added ? "added" : "already seen",
+           answer->cli->args[0], seen->ttl);
+}
+
+static json_t *s_json_gossip_seen(const answer_t *answer, const Cairn__GossipSeen *seen) {
+    return json_pack("{s:s, s:b, s:b, s:I}", "message_id", answer->cli->args[0], "seen", seen->seen,
+                     "added", seen->added, "ttl", (json_int_t)seen->ttl);
+}
+
+static json_t *s_json_gossip_add(const answer_t *answer) {
+    return s_json_gossip_seen(answer, answer->response->gossip_add);
+}
+
+static const char *s_build_gossip_has(const cli_t *cli, request_t *request) {
+    Cairn__GossipHas *has = &request->body.gossip_has;
+    cairn__gossip_has__init(has);
+    has->message_id = cli->args[0];
+    request->request.body_case = CAIRN__REQUEST__BODY_GOSSIP_HAS;
+    request->request.gossip_has = has;
+    return NULL;
+}
+
+static void s_print_gossip_has(const answer_t *answer) {
+    const Cairn__GossipSeen *seen = answer->response->gossip_has;
+    if (seen->seen)
+        printf("seen %s (ttl %" PRIu32 ")\n", answer->cli->args[0], seen->ttl);
+    else
+        printf("not seen %s\n", answer->cli->args[0]);
+}
+
+static json_t *s_json_gossip_has(const answer_t *answer) {
+    return s_json_gossip_seen(answer, answer->response->gossip_has);
+}
+
+static const char *s_build_gossip_clean(const cli_t *cli, request_t *request) {
+    Cairn__GossipClean *clean = &request->body.gossip_clean;
+    cairn__gossip_clean__init(clean);
+    request->request.body_case = CAIRN__REQUEST__BODY_GOSSIP_CLEAN;
+    request->request.gossip_clean = clean;
+    const char *max_age = cli_option(cli, "max-age");
+    return max_age ? cli_parse_u32(max_age, "--max-age", 1, UINT32_MAX, &clean->max_age_s) : NULL;
+}
+
+static void s_print_gossip_clean(const answer_t *answer) {
+    printf("deleted %" PRIu64 " gossip entries\n", answer->response->gossip_clean->count);
+}
+
+static json_t *s_json_gossip_clean(const answer_t *answer) {
+    return json_pack("{s:I}", "count", (json_int_t)answer->response->gossip_clean->count);
+}
+
+//  ---- details for `cairn COMMAND --help` ------------------------------------------------------
+
+static const char s_peer_add_details[] =
+    "KEY is the peer's Ed25519 public key: 64 hex digits, base64 text, or @FILE\n"
+    "holding 32 raw bytes, 64 hex digits, base64 or a PEM \"PUBLIC KEY\" block.\n"
+    "Hex and raw keys are sent as bytes, text as text for the node to check.\n"
+    "An existing PEER_ID is updated (its created time is kept).\n";
+
+//  ---- the table ---------------------------------------------------------------------------------
+
+static const command_t s_rows[] = {
+    {"peer",
+     "add",
+     1,
+     "PEER_ID",
+     "add or update a peer",
+     {{"key", "KEY", true}, {"address", "IP", true}, {"port", "N", true}, {"name", "NAME", false}},
+     s_build_peer_add,
+     s_print_peer_add,
+     s_json_peer_add,
+     s_peer_add_details},
+    {"peer",
+     "get",
+     1,
+     "PEER_ID",
+     "print one peer",
+     {{NULL, NULL, false}},
+     s_build_peer_get,
+     s_print_peer_get,
+     s_json_peer_get,
+     NULL},
+    {"peer",
+     "list",
+     0,
+     "",
+     "every peer (or those in one state), one per line",
+     {{"state", "online|offline|unknown", false}},
+     s_build_peer_list,
+     s_print_peer_list,
+     s_json_peer_list,
+     NULL},
+    {"peer",
+     "status",
+     2,
+     "PEER_ID online|offline|unknown",
+     "set a peer's state and last seen time (default now)",
+     {{"last-seen", "T", false}},
+     s_build_peer_status,
+     s_print_peer_status,
+     s_json_peer_status,
+     NULL},
+    {"peer",
+     "block",
+     1,
+     "PEER_ID",
+     "block a peer",
+     {{NULL, NULL, false}},
+     s_build_peer_blocked,
+     s_print_peer_block,
+     s_json_peer_block,
+     NULL},
+    {"peer",
+     "unblock",
+     1,
+     "PEER_ID",
+     "unblock a peer",
+     {{NULL, NULL, false}},
+     s_build_peer_unblocked,
+     s_print_peer_block,
+     s_json_peer_block,
+     NULL},
+    {"gossip",
+     "add",
+     1,
+     "MESSAGE_ID",
+     "record a message id seen in gossip (ttl default 5)",
+     {{"ttl", "N", false}},
+     s_build_gossip_add,
+     s_print_gossip_add,
+     s_json_gossip_add,
+     NULL},
+    {"gossip",
+     "has",
+     1,
+     "MESSAGE_ID",
+     "tell whether a message id was seen (exit 0 either way)",
+     {{NULL, NULL, false}},
+     s_build_gossip_has,
+     s_print_gossip_has,
+     s_json_gossip_has,
+     NULL},
+    {"gossip",
+     "clean",
+     0,
+     "",
+     "remove entries older than S seconds (default: node's)",
+     {{"max-age", "S", false}},
+     s_build_gossip_clean,
+     s_print_gossip_clean,
+     s_json_gossip_clean,
+     NULL},
+};
+
+const command_table_t cairn_peer_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};

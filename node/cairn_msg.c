@@ -35,6 +35,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,17 +365,21 @@ static json_t *s_json_msg_get(const answer_t *answer) {
     return s_json_message(answer->response->message_get);
 }
 
-//  "--before T:ID": the timestamp and id of the last message seen.
+//  "--before T:ID": the timestamp and id of the last message seen (the
+//  next page holds what sorts after it); "--before T": older than T.
 static const char *s_parse_cursor(const char *text, Cairn__MessageList *list) {
     char *end = NULL;
     errno = 0;
     double timestamp = strtod(text, &end);
-    if (errno != 0 || end == text || *end != ':' || end[1] == '\0' || !(timestamp >= 0))
+    bool with_id = end != text && *end == ':' && end[1] != '\0';
+    if (errno != 0 || end == text || (*end != '\0' && !with_id) || !(timestamp >= 0) ||
+        !isfinite(timestamp))
         return cli_problem("--before wants T:ID, the timestamp and id of the last message of "
-                           "the previous page (as msg list prints it), not '%s'",
+                           "the previous page (as msg list prints it), or T alone, not '%s'",
                            text);
     list->before_timestamp = timestamp;
-    list->before_id = end + 1;
+    if (with_id)
+        list->before_id = end + 1;
     return NULL;
 }
 
@@ -569,8 +574,9 @@ static const char s_msg_send_details[] =
 static const char s_msg_list_details[] =
     "Newest first. Page with --offset N, or better with --before T:ID, the cursor\n"
     "of the last message of the previous page: it is printed after a full page as\n"
-    "\"(more: --before T:ID)\" (JSON: \"next_before\"). --since T keeps messages\n"
-    "newer than T. --limit defaults to the node's (100; at most 1000).\n";
+    "\"(more: --before T:ID)\" (JSON: \"next_before\"). --before T alone lists\n"
+    "messages older than T; --since T those newer than T. --limit defaults to the\n"
+    "node's (100; at most 1000).\n";
 
 //  ---- the table ---------------------------------------------------------------------------------
 
@@ -610,7 +616,7 @@ static const command_t s_rows[] = {
      {{"limit", "N", false},
       {"offset", "N", false},
       {"since", "T", false},
-      {"before", "T:ID", false}},
+      {"before", "T[:ID]", false}},
      s_build_msg_list,
      s_print_msg_list,
      s_json_msg_list,

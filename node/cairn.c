@@ -623,10 +623,13 @@ void cli_print_inline(ProtobufCBinaryData bytes) {
 
 void cli_json_set_bytes(json_t *object, const char *name, ProtobufCBinaryData bytes) {
     json_t *text = s_json_text(bytes);
-    if (text) {
+    if (text)
         json_object_set_new(object, name, text);
-        return;
-    }
+    else
+        cli_json_set_base64(object, name, bytes);
+}
+
+void cli_json_set_base64(json_t *object, const char *name, ProtobufCBinaryData bytes) {
     json_object_set_new(object, name, json_null());
     size_t size = sodium_base64_encoded_len(bytes.len, sodium_base64_VARIANT_ORIGINAL);
     char *base64 = (char *)malloc(size);

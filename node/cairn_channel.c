@@ -193,9 +193,13 @@ static void s_print_channel_flags(const Cairn__Channel *channel) {
 
 static void s_print_channel_create(const answer_t *answer) {
     const Cairn__Channel *channel = answer->response->channel_create;
-    printf("created %s (", channel->name);
-    s_print_channel_flags(channel);
-    printf(")\n");
+    printf("created %s", channel->name);
+    if (channel->encrypted || channel->protected_) {
+        printf(" (");
+        s_print_channel_flags(channel);
+        printf(")");
+    }
+    printf("\n");
 }
 
 static json_t *s_json_channel(const Cairn__Channel *channel) {

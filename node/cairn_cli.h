@@ -217,6 +217,9 @@ bool cli_is_hex(const uint8_t *data, size_t length);
 //  plus object[name + "_base64"].
 void cli_json_set_bytes(json_t *object, const char *name, ProtobufCBinaryData bytes);
 
+//  object[name] = null, object[name + "_base64"] = base64 of the bytes.
+void cli_json_set_base64(json_t *object, const char *name, ProtobufCBinaryData bytes);
+
 //  object[name] = lower-case hex of the bytes, or null when empty.
 void cli_json_set_hex(json_t *object, const char *name, ProtobufCBinaryData bytes);
 

@@ -26,7 +26,8 @@
     (control characters escaped) and "hex:..." otherwise; encrypted
     content is always hex. A full page ends with the cursor of the next
     one, printed exactly ("%.17g") so that it matches the stored timestamp.
-    JSON: content as a string or content_base64, signature and nonce hex.
+    JSON: content as a string or content_base64 (always base64 when
+    encrypted), signature and nonce as hex.
     ========================================================================= */
 
 #include "cairn_cli.h"
@@ -330,7 +331,11 @@ static json_t *s_json_message(const Cairn__Message *message) {
                   message->sender_name, "encrypted", message->encrypted);
     if (!object)
         return NULL;
-    cli_json_set_bytes(object, "content", message->content);
+    //  Ciphertext is bytes even when they happen to be valid UTF-8.
+    if (message->encrypted)
+        cli_json_set_base64(object, "content", message->content);
+    else
+        cli_json_set_bytes(object, "content", message->content);
     cli_json_set_hex(object, "signature", message->signature);
     cli_json_set_hex(object, "nonce", message->nonce);
     return object;

@@ -276,8 +276,11 @@ static const char *s_build_gossip_add(const cli_t *cli, request_t *request) {
 
 static void s_print_gossip_add(const answer_t *answer) {
     const Cairn__GossipSeen *seen = answer->response->gossip_add;
-    printf("%s %s (ttl %" PRIu32 ")\n", seen->added ? "added" : "already seen",
-           answer->cli->args[0], seen->ttl);
+    //  The ttl in the answer is the one asked for, not the stored one.
+    if (seen->added)
+        printf("added %s (ttl %" PRIu32 ")\n", answer->cli->args[0], seen->ttl);
+    else
+        printf("already seen %s\n", answer->cli->args[0]);
 }
 
 static json_t *s_json_gossip_seen(const answer_t *answer, const Cairn__GossipSeen *seen) {

@@ -121,12 +121,15 @@ static const char *s_prompt_password(const char *prompt, char *password) {
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     struct sigaction handlers[PROMPT_SIGNAL_COUNT];
     s_catch_prompt_signals(handlers);
-    ssize_t written = write(fd, prompt, strlen(prompt)); //  best effort, as the echo
+    //  Echo off before the prompt shows: what is typed after it is never
+    //  echoed, and TCSAFLUSH drops only what was typed before it.
     tcsetattr(fd, TCSAFLUSH, &quiet);
+    ssize_t written = write(fd, prompt, strlen(prompt)); //  best effort, as the echo
     ssize_t got = s_read_line(fd, password, CLI_PASSWORD_MAX);
+    int read_errno = errno;
     if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
         tcflush(fd, TCIFLUSH); //  drop the rest of an over-long line
-    tcsetattr(fd, TCSAFLUSH, &saved);
+    tcsetattr(fd, TCSANOW, &saved);
     written = write(fd, "\n", 1);
     (void)written;
     close(fd);
@@ -137,7 +140,7 @@ static const char *s_prompt_password(const char *prompt, char *password) {
         return "interrupted at the password prompt";
     }
     if (got < 0)
-        return cli_problem("cannot read the password from the terminal: %s", strerror(errno));
+        return cli_problem("cannot read the password from the terminal: %s", strerror(read_errno));
     if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
         return cli_problem("the password is longer than %d bytes", CLI_PASSWORD_MAX);
     size_t length = (size_t)got;

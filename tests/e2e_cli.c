@@ -12,91 +12,14 @@
     stops it at the end, and the node must exit with status 0.
     ========================================================================= */
 
-#include "harness.h"
+#include "cli_run.h"
 
-#include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <jansson.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#ifndef CAIRN_CLI_PATH
-#define CAIRN_CLI_PATH "cairn"
-#endif
-
-#define RUN_TIMEOUT_MS 15000 //  per client run; the client's own default is 5 s
-#define MAX_ARGS       32
-#define ENDPOINT_ENV   "CAIRN_ENDPOINT="
-
-extern char **environ;
-
-static int s_failures = 0;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            s_failures++;                                                                          \
-        }                                                                                          \
-    } while (0)
-
-//  ---- running the client -------------------------------------------------------
-
-typedef harness_run_t run_t;
-
-static void s_log_run(const char *path, const char *const *args, const run_t *run) {
-    fprintf(stderr, "$ %s", path);
-    for (int i = 0; args[i]; i++)
-        fprintf(stderr, " %s", args[i]);
-    fprintf(stderr, "\n  -> exit %d in %" PRId64 " ms\n  stdout: %s\n  stderr: %s\n", run->status,
-            run->elapsed_ms, run->out, run->err);
-}
-
-//  Runs cairn with the NULL-terminated args (CAIRN_ENDPOINT set to
-//  env_endpoint, or unset when NULL) and returns what it printed.
-static run_t s_run_argv(const char *env_endpoint, const char *const *args) {
-    char *setting = env_endpoint ? zsys_sprintf("%s%s", ENDPOINT_ENV, env_endpoint) : NULL;
-    const char *env_changes[] = {setting ? setting : "CAIRN_ENDPOINT", NULL};
-    run_t run = harness_run(CAIRN_CLI_PATH, args, env_changes, RUN_TIMEOUT_MS);
-    zstr_free(&setting);
-    s_log_run(CAIRN_CLI_PATH, args, &run);
-    return run;
-}
-
-#define RUN(...)          s_run_argv(NULL, (const char *const[]){__VA_ARGS__, NULL})
-#define RUN_ENV(env, ...) s_run_argv(env, (const char *const[]){__VA_ARGS__, NULL})
-
-static void s_run_free(run_t *run) {
-    harness_run_free(run);
-}
-
-//  Parses the run's stdout as one JSON object; NULL (and a failed check)
-//  otherwise. Caller decrefs.
-static json_t *s_json(const run_t *run) {
-    json_error_t error;
-    json_t *object = json_loads(run->out, 0, &error);
-    if (!object)
-        fprintf(stderr, "e2e-cli: stdout is not JSON: %s (line %d)\n", error.text, error.line);
-    CHECK(object && json_is_object(object));
-    return object;
-}
-
-static bool s_json_str_is(json_t *object, const char *key, const char *expected) {
-    const char *value = json_string_value(json_object_get(object, key));
-    return value && streq(value, expected);
-}
-
-static bool s_starts_with(const char *text, const char *prefix) {
-    return strncmp(text, prefix, strlen(prefix)) == 0;
-}
+#define RUN_TIMEOUT_MS CLI_RUN_TIMEOUT_MS
 
 //  ---- tests without a node ---------------------------------------------------------
 
@@ -110,12 +33,12 @@ static void s_test_help(const char *endpoint) {
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         CHECK(strstr(run.out, expected[i]));
     CHECK(run.err[0] == '\0');
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--version");
     CHECK(run.status == 0);
-    CHECK(s_starts_with(run.out, "cairn " CAIRN_VERSION));
-    s_run_free(&run);
+    CHECK(cli_starts_with(run.out, "cairn " CAIRN_VERSION));
+    cli_run_free(&run);
 }
 
 static void s_test_unknown_command(const char *endpoint) {
@@ -124,22 +47,22 @@ static void s_test_unknown_command(const char *endpoint) {
     CHECK(strstr(run.err, "unknown command 'frobnicate'"));
     CHECK(strstr(run.err, "usage:"));
     CHECK(run.out[0] == '\0');
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config", "frobnicate", "k");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "unknown command 'config frobnicate'"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "ping", "--frobnicate");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "unknown option '--frobnicate'"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint);
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "no command"));
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_missing_argument(const char *endpoint) {
@@ -147,22 +70,22 @@ static void s_test_missing_argument(const char *endpoint) {
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "takes 2 arguments"));
     CHECK(strstr(run.err, "usage:"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "needs a subcommand"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config", "get", "k", "--default");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "needs a value"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "--timeout", "soon", "ping");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "--timeout"));
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_unreachable(const char *endpoint) {
@@ -171,15 +94,15 @@ static void s_test_unreachable(const char *endpoint) {
     CHECK(strstr(run.err, "cairn: unreachable:"));
     CHECK(strstr(run.err, "300 ms"));
     CHECK(run.elapsed_ms < RUN_TIMEOUT_MS);
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "--timeout", "300", "--json", "config", "get", "k");
     CHECK(run.status == 3);
-    json_t *object = s_json(&run);
-    CHECK(s_json_str_is(object, "status", "unreachable"));
+    json_t *object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "unreachable"));
     CHECK(json_is_string(json_object_get(object, "error")));
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 //  ---- tests against a node -----------------------------------------------------------
@@ -188,25 +111,25 @@ static void s_test_ping(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "ping");
     CHECK(run.status == 0);
     char *prefix = zsys_sprintf("pong from %s in ", endpoint);
-    CHECK(s_starts_with(run.out, prefix));
+    CHECK(cli_starts_with(run.out, prefix));
     CHECK(strstr(run.out, " ms\n"));
     CHECK(run.err[0] == '\0');
     zstr_free(&prefix);
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_endpoint_env(const char *endpoint) {
     run_t run = RUN_ENV(endpoint, "ping");
     CHECK(run.status == 0);
     CHECK(strstr(run.out, endpoint));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     //  The flag wins over the environment.
     char *dead = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
     run = RUN_ENV(dead, "--endpoint", endpoint, "ping");
     CHECK(run.status == 0);
     CHECK(strstr(run.out, endpoint));
-    s_run_free(&run);
+    cli_run_free(&run);
     zstr_free(&dead);
 }
 
@@ -214,97 +137,97 @@ static void s_test_config_set_get(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "config", "set", "cli/greeting", "hello world");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "created cli/greeting\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config", "set", "cli/greeting", "hej");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "updated cli/greeting\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     //  Options may follow the command; "--default" is ignored when found.
     run = RUN("config", "get", "cli/greeting", "--endpoint", endpoint, "--default", "x");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "hej\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     //  A value that starts with '-' goes after "--".
     run = RUN("--endpoint", endpoint, "config", "set", "cli/limit", "--", "-1");
     CHECK(run.status == 0);
-    s_run_free(&run);
+    cli_run_free(&run);
     run = RUN("--endpoint", endpoint, "config", "get", "cli/limit");
     CHECK(streq(run.out, "-1\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_config_default(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "config", "get", "cli/absent", "--default", "dflt");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "dflt\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config", "get", "cli/absent");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/absent", "--default", "dflt");
     CHECK(run.status == 0);
-    json_t *object = s_json(&run);
+    json_t *object = cli_run_json(&run);
     CHECK(json_is_false(json_object_get(object, "found")));
-    CHECK(s_json_str_is(object, "value", "dflt"));
+    CHECK(cli_json_str_is(object, "value", "dflt"));
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_json(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "--json", "ping");
     CHECK(run.status == 0);
-    json_t *object = s_json(&run);
-    CHECK(s_json_str_is(object, "status", "ok"));
-    CHECK(s_json_str_is(object, "endpoint", endpoint));
+    json_t *object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "ok"));
+    CHECK(cli_json_str_is(object, "endpoint", endpoint));
     CHECK(json_is_integer(json_object_get(object, "rtt_us")));
     CHECK(json_integer_value(json_object_get(object, "node_time_us")) > 0);
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config", "set", "cli/k", "v1", "--json");
     CHECK(run.status == 0);
-    object = s_json(&run);
-    CHECK(s_json_str_is(object, "status", "ok"));
-    CHECK(s_json_str_is(object, "key", "cli/k"));
+    object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "ok"));
+    CHECK(cli_json_str_is(object, "key", "cli/k"));
     CHECK(json_is_true(json_object_get(object, "created")));
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/k");
     CHECK(run.status == 0);
-    object = s_json(&run);
-    CHECK(s_json_str_is(object, "status", "ok"));
-    CHECK(s_json_str_is(object, "key", "cli/k"));
-    CHECK(s_json_str_is(object, "value", "v1"));
+    object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "ok"));
+    CHECK(cli_json_str_is(object, "key", "cli/k"));
+    CHECK(cli_json_str_is(object, "value", "v1"));
     CHECK(json_is_true(json_object_get(object, "found")));
     CHECK(!json_object_get(object, "value_base64"));
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_json_binary(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "config", "set", "cli/bin", "\xff\xfe");
     CHECK(run.status == 0);
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "config", "get", "cli/bin");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "\xff\xfe\n"));
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/bin");
     CHECK(run.status == 0);
-    json_t *object = s_json(&run);
+    json_t *object = cli_run_json(&run);
     CHECK(json_is_null(json_object_get(object, "value")));
-    CHECK(s_json_str_is(object, "value_base64", "//4="));
+    CHECK(cli_json_str_is(object, "value_base64", "//4="));
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_info(const char *endpoint) {
@@ -315,15 +238,15 @@ static void s_test_info(const char *endpoint) {
                               "writer",   "batches",     "synchronous"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         CHECK(strstr(run.out, expected[i]));
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_info_json(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "--json", "info");
     CHECK(run.status == 0);
-    json_t *object = s_json(&run);
-    CHECK(s_json_str_is(object, "status", "ok"));
-    CHECK(s_json_str_is(object, "version", CAIRN_VERSION));
+    json_t *object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "ok"));
+    CHECK(cli_json_str_is(object, "version", CAIRN_VERSION));
     CHECK(json_is_string(json_object_get(object, "data_dir")));
     CHECK(json_is_integer(json_object_get(object, "uptime_s")));
     CHECK(json_is_integer(json_object_get(object, "requests")));
@@ -332,7 +255,7 @@ static void s_test_info_json(const char *endpoint) {
     bool config_seen = false;
     for (size_t i = 0; i < json_array_size(actors); i++) {
         json_t *actor = json_array_get(actors, i);
-        config_seen |= s_json_str_is(actor, "name", "config");
+        config_seen |= cli_json_str_is(actor, "name", "config");
         CHECK(json_integer_value(json_object_get(actor, "workers")) >= 1);
     }
     CHECK(config_seen);
@@ -340,25 +263,25 @@ static void s_test_info_json(const char *endpoint) {
     CHECK(json_is_integer(json_object_get(writer, "batches")));
     CHECK(json_is_string(json_object_get(writer, "synchronous")));
     json_decref(object);
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void s_test_invalid_key(const char *endpoint) {
     run_t run = RUN("--endpoint", endpoint, "config", "set", "../x", "v");
     CHECK(run.status == 1);
-    CHECK(s_starts_with(run.err, "cairn: invalid: "));
+    CHECK(cli_starts_with(run.err, "cairn: invalid: "));
     CHECK(run.out[0] == '\0');
-    s_run_free(&run);
+    cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "--json", "config", "set", "../x", "v");
     CHECK(run.status == 1);
-    json_t *object = s_json(&run);
-    CHECK(s_json_str_is(object, "status", "invalid"));
+    json_t *object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "invalid"));
     const char *error = json_string_value(json_object_get(object, "error"));
     CHECK(error && error[0]);
     json_decref(object);
     CHECK(strstr(run.err, "invalid"));
-    s_run_free(&run);
+    cli_run_free(&run);
 }
 
 //  ---- the table -------------------------------------------------------------------------
@@ -414,7 +337,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "e2e-cli: no test named '%s'\n", argv[1]);
         return 2;
     }
-    if (s_failures)
-        fprintf(stderr, "e2e-cli: %d check(s) failed\n", s_failures);
-    return s_failures ? 1 : 0;
+    if (cli_run_failures)
+        fprintf(stderr, "e2e-cli: %d check(s) failed\n", cli_run_failures);
+    return cli_run_failures ? 1 : 0;
 }

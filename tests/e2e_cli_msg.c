@@ -163,7 +163,7 @@ static void s_test_family_help(const test_ctx_t *t) {
                               "--password-prompt",
                               "--key-file",
                               "--signature-hex",
-                              "not abbreviated",
+                              "never abbreviated",
                               "Exit status"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         CHECK(strstr(run.out, expected[i]));

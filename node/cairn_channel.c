@@ -105,6 +105,29 @@ static ssize_t s_read_line(int fd, char *buffer, size_t size) {
     return (ssize_t)used;
 }
 
+//  With echo off: shows the prompt, reads one line, restores `saved`.
+//  Returns what s_read_line does; *error is its errno.
+static ssize_t s_read_quietly(int fd, const struct termios *saved, const char *prompt,
+                              char *password, int *error) {
+    struct termios quiet = *saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    //  Echo off before the prompt shows: what is typed after it is never
+    //  echoed, and TCSAFLUSH drops only what was typed before it.
+    if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+        *error = errno;
+        return -1;
+    }
+    ssize_t written = write(fd, prompt, strlen(prompt)); //  best effort, as the echo
+    ssize_t got = s_read_line(fd, password, CLI_PASSWORD_MAX);
+    *error = errno;
+    if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
+        tcflush(fd, TCIFLUSH); //  drop the rest of an over-long line
+    tcsetattr(fd, TCSANOW, saved);
+    written = write(fd, "\n", 1); //  the newline the user typed was not echoed
+    (void)written;
+    return got;
+}
+
 //  Asks on the terminal with echo off. Ends the process the usual way
 //  (after restoring the terminal) when Ctrl-C or another ending signal
 //  comes in meanwhile.
@@ -112,26 +135,15 @@ static const char *s_prompt_password(const char *prompt, char *password) {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return "no terminal to ask for the password on; use --password-file FILE";
-    struct termios saved, quiet;
+    struct termios saved;
     if (tcgetattr(fd, &saved) != 0) {
         close(fd);
         return "cannot turn off the terminal's echo; use --password-file FILE";
     }
-    quiet = saved;
-    quiet.c_lflag &= ~(tcflag_t)ECHO;
     struct sigaction handlers[PROMPT_SIGNAL_COUNT];
     s_catch_prompt_signals(handlers);
-    //  Echo off before the prompt shows: what is typed after it is never
-    //  echoed, and TCSAFLUSH drops only what was typed before it.
-    tcsetattr(fd, TCSAFLUSH, &quiet);
-    ssize_t written = write(fd, prompt, strlen(prompt)); //  best effort, as the echo
-    ssize_t got = s_read_line(fd, password, CLI_PASSWORD_MAX);
-    int read_errno = errno;
-    if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
-        tcflush(fd, TCIFLUSH); //  drop the rest of an over-long line
-    tcsetattr(fd, TCSANOW, &saved);
-    written = write(fd, "\n", 1);
-    (void)written;
+    int error = 0;
+    ssize_t got = s_read_quietly(fd, &saved, prompt, password, &error);
     close(fd);
     s_restore_prompt_signals(handlers);
     if (s_prompt_signal) {
@@ -140,7 +152,9 @@ static const char *s_prompt_password(const char *prompt, char *password) {
         return "interrupted at the password prompt";
     }
     if (got < 0)
-        return cli_problem("cannot read the password from the terminal: %s", strerror(read_errno));
+        return cli_problem("cannot read the password from the terminal: %s; use "
+                           "--password-file FILE",
+                           strerror(error));
     if (got == CLI_PASSWORD_MAX && password[got - 1] != '\n')
         return cli_problem("the password is longer than %d bytes", CLI_PASSWORD_MAX);
     size_t length = (size_t)got;

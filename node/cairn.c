@@ -22,11 +22,13 @@
         ------------  ------------------------  ------------------------------
         name, sub     "config", "get"           the words that select the row
         arg_count     1  ("KEY")                positional args, checked here
-        options       {"default", "V"}          command options (--default V;
-                                                a NULL metavar makes a flag)
+        options       {"default", "V", false}   command options (--default V;
+                                                a NULL metavar makes a flag,
+                                                true a required option)
         build         s_build_config_get        fills the Request
         print         s_print_config_get        the answer as human text
         to_json       s_json_config_get         the answer's JSON fields
+        details       NULL                      more text for COMMAND --help
 
     Parsing, help, sending, waiting, id and body checks, error reporting and
     exit codes are shared; a later store adds its commands as rows (plus a
@@ -590,7 +592,8 @@ void cli_print_field_time(const char *label, double seconds) {
 }
 
 size_t cli_trim_end(const uint8_t *data, size_t length) {
-    while (length > 0 && strchr(" \t\r\n", data[length - 1]) && data[length - 1] != '\0')
+    while (length > 0 && (data[length - 1] == ' ' || data[length - 1] == '\t' ||
+                          data[length - 1] == '\r' || data[length - 1] == '\n'))
         length--;
     return length;
 }

@@ -734,6 +734,11 @@ static void s_print_info(const answer_t *answer) {
     printf("  database        %s (%" PRIu64 " bytes with the WAL)\n", size, info->db_size_bytes);
     printf("  requests        %" PRIu64 " received, %" PRIu64 " invalid\n", info->requests,
            info->invalid);
+    if (info->messages)
+        printf("  messages        %" PRIu64 " in %" PRIu64 " channels, %" PRIu64 " peers\n",
+               info->messages->messages, info->messages->channels, info->messages->peers);
+    else
+        printf("  messages        (no statistics: the message store did not answer)\n");
     s_print_actors(info);
     s_print_writer(info->writer);
 }
@@ -759,11 +764,12 @@ static json_t *s_json_info(const answer_t *answer) {
                               "errors", (json_int_t)actor->errors, "busy", (json_int_t)actor->busy,
                               "queue_depth", (json_int_t)actor->queue_depth));
     }
-    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:o}", "version", info->version,
+    json_t *messages = info->messages ? cli_json_message_stats(info->messages) : json_null();
+    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version", info->version,
                      "uptime_s", (json_int_t)info->uptime_s, "data_dir", info->data_dir,
                      "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
                      (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
-                     actors, "writer", s_json_writer(info->writer));
+                     actors, "writer", s_json_writer(info->writer), "messages", messages);
 }
 
 //  ---- config get / set ------------------------------------------------------------------

@@ -158,6 +158,9 @@ extern const command_table_t cairn_msg_commands;     //  cairn_msg.c
 extern const command_table_t cairn_channel_commands; //  cairn_channel.c
 extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
 
+//  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
+json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);
+
 //  ---- helpers for rows (cairn.c) ------------------------------------------------
 
 //  The value of the current command's option `name`; "" for a flag that

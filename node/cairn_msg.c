@@ -522,14 +522,17 @@ static json_t *s_json_time_or_null(bool present, double seconds) {
     return present ? json_real(seconds) : json_null();
 }
 
-static json_t *s_json_stats(const answer_t *answer) {
-    const Cairn__MessageStatsReply *stats = answer->response->message_stats;
+json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats) {
     return json_pack(
         "{s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "messages", (json_int_t)stats->messages, "channels",
         (json_int_t)stats->channels, "peers", (json_int_t)stats->peers, "db_size_bytes",
         (json_int_t)stats->db_size_bytes, "has_messages", stats->has_messages, "oldest_timestamp",
         s_json_time_or_null(stats->has_messages, stats->oldest_timestamp), "newest_timestamp",
         s_json_time_or_null(stats->has_messages, stats->newest_timestamp));
+}
+
+static json_t *s_json_stats(const answer_t *answer) {
+    return cli_json_message_stats(answer->response->message_stats);
 }
 
 static const char *s_build_vacuum(const cli_t *cli, request_t *request) {

@@ -174,9 +174,15 @@ static const char *s_build_peer_list(const cli_t *cli, request_t *request) {
     cairn__peer_list__init(list);
     request->request.body_case = CAIRN__REQUEST__BODY_PEER_LIST;
     request->request.peer_list = list;
-    const char *state = cli_option(cli, "state");
+    const char *state = cli_option(cli, "state"), *limit = cli_option(cli, "limit");
+    const char *after = cli_option(cli, "after");
     list->by_state = state != NULL;
-    return state ? s_parse_state(state, &list->state) : NULL;
+    if (after)
+        list->after_peer_id = (char *)after;
+    const char *problem = state ? s_parse_state(state, &list->state) : NULL;
+    if (!problem && limit)
+        problem = cli_parse_u32(limit, "--limit", 1, UINT32_MAX, &list->limit);
+    return problem;
 }
 
 static void s_print_peer_list(const answer_t *answer) {
@@ -196,6 +202,8 @@ static void s_print_peer_list(const answer_t *answer) {
                peer->blocked ? "yes" : "no", address, time,
                peer->display_name[0] ? peer->display_name : "-");
     }
+    if (page->more)
+        printf("(more: --after %s)\n", page->peers[page->n_peers - 1]->peer_id);
 }
 
 static json_t *s_json_peer_list(const answer_t *answer) {
@@ -206,7 +214,11 @@ static json_t *s_json_peer_list(const answer_t *answer) {
             json_decref(peers);
             return NULL;
         }
-    return json_pack("{s:o}", "peers", peers);
+    json_t *object = json_pack("{s:o, s:b}", "peers", peers, "more", page->more);
+    if (object && page->more && page->n_peers > 0)
+        json_object_set_new(object, "next_after",
+                            json_string(page->peers[page->n_peers - 1]->peer_id));
+    return object;
 }
 
 //  ---- peer status / block / unblock -----------------------------------------------------------
@@ -332,6 +344,11 @@ static json_t *s_json_gossip_clean(const answer_t *answer) {
 
 //  ---- details for `cairn COMMAND --help` ------------------------------------------------------
 
+static const char s_peer_list_details[] =
+    "A page holds up to --limit peers (default and most: 1000) after --after\n"
+    "PEER_ID; a full page ends with \"(more: --after PEER_ID)\" (JSON: \"more\" and\n"
+    "\"next_after\") to ask for the next one.\n";
+
 static const char s_peer_add_details[] =
     "KEY is the peer's Ed25519 public key: 64 hex digits, base64 text, or @FILE\n"
     "holding 32 raw bytes, 64 hex digits, base64 or a PEM \"PUBLIC KEY\" block.\n"
@@ -365,12 +382,14 @@ static const command_t s_rows[] = {
      "list",
      0,
      "",
-     "every peer (or those in one state), one per line",
-     {{"state", "online|offline|unknown", false}},
+     "peers in id order (or those in one state), one per line",
+     {{"state", "online|offline|unknown", false},
+      {"limit", "N", false},
+      {"after", "PEER_ID", false}},
      s_build_peer_list,
      s_print_peer_list,
      s_json_peer_list,
-     NULL},
+     s_peer_list_details},
     {"peer",
      "status",
      2,

@@ -758,6 +758,12 @@ static void s_test_stats_vacuum(const test_ctx_t *t) {
     CHECK(s_json_int(object, "db_size_bytes") > 0);
     json_decref(object);
 
+    //  info carries the same statistics.
+    object = CAIRN_JSON(t, "info");
+    CHECK(s_json_int(json_object_get(object, "messages"), "messages") == 2);
+    json_decref(object);
+    s_expect_ok(CAIRN(t, "info"), "messages        2 in 1 channels");
+
     s_expect_ok(CAIRN(t, "vacuum"), "vacuumed: ");
     object = CAIRN_JSON(t, "vacuum");
     CHECK(s_json_int(object, "bytes_before") > 0 && s_json_int(object, "bytes_after") > 0);
@@ -886,6 +892,23 @@ static void s_test_peer_commands(const test_ctx_t *t) {
           cli_json_str_is(json_array_get(peers, 0), "peer_id", "alice"));
     json_decref(object);
     s_expect_ok(CAIRN(t, "peer", "list", "--state", "unknown"), "(no peers)");
+
+    //  Pages in peer_id order: alice, then bob.
+    run = CAIRN(t, "peer", "list", "--limit", "1");
+    CHECK(run.status == 0 && strstr(run.out, "alice") && !strstr(run.out, "bob"));
+    CHECK(strstr(run.out, "(more: --after alice)"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "peer", "list", "--limit", "1");
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", "alice"));
+    json_decref(object);
+    object = CAIRN_JSON(t, "peer", "list", "--limit", "1", "--after", "alice");
+    peers = json_object_get(object, "peers");
+    CHECK(json_array_size(peers) == 1 &&
+          cli_json_str_is(json_array_get(peers, 0), "peer_id", "bob"));
+    CHECK(json_is_false(json_object_get(object, "more")) && !json_object_get(object, "next_after"));
+    json_decref(object);
+    s_expect_fail(CAIRN(t, "peer", "list", "--limit", "1001"), 1, "invalid: ");
 
     s_expect_ok(CAIRN(t, "peer", "block", "bob"), "blocked peer bob");
     object = CAIRN_JSON(t, "peer", "get", "bob");

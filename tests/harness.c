@@ -15,6 +15,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,8 +72,15 @@ static pid_t s_spawn(harness_node_t *node) {
     for (int i = 0; node->extra[i]; i++)
         argv[argc++] = node->extra[i];
     argv[argc] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        //  A test that aborts must not leave its node running: the child
+        //  dies with the test process (checked again in case the parent
+        //  died before the request took effect).
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         int log = open(node->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (log >= 0) {
             dup2(log, STDOUT_FILENO);

@@ -1,0 +1,285 @@
+/*  =========================================================================
+    ca_request - request builders: one set for every test level
+
+    Self-tests, end-to-end tests, fuzz seeds and the bench used to spell
+    each request again; these builders are the one spelling they share.
+    ========================================================================= */
+
+#include "ca_request.h"
+
+#include <string.h>
+
+//  Inits `request` with its id and the body it is about to carry.
+static void s_request(Cairn__Request *request, uint64_t id, Cairn__Request__BodyCase body_case) {
+    cairn__request__init(request);
+    request->id = id;
+    request->body_case = body_case;
+}
+
+void ca_request_ping(Cairn__Request *request, Cairn__Ping *ping, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PING);
+    cairn__ping__init(ping);
+    request->ping = ping;
+}
+
+void ca_request_info(Cairn__Request *request, Cairn__InfoRequest *info, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_INFO);
+    cairn__info_request__init(info);
+    request->info = info;
+}
+
+void ca_request_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t id,
+                           const char *key, const char *value) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONFIG_SET);
+    cairn__config_set__init(set);
+    set->key = (char *)key;
+    set->value.data = (uint8_t *)value;
+    set->value.len = strlen(value);
+    request->config_set = set;
+}
+
+void ca_request_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
+                           const char *key, const char *default_value) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONFIG_GET);
+    cairn__config_get__init(get);
+    get->key = (char *)key;
+    get->default_value.data = (uint8_t *)default_value;
+    get->default_value.len = strlen(default_value);
+    request->config_get = get;
+}
+
+void ca_request_channel_create(Cairn__Request *request, Cairn__ChannelCreate *create, uint64_t id,
+                               const char *name, bool encrypted, const char *password) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CHANNEL_CREATE);
+    cairn__channel_create__init(create);
+    create->name = (char *)name;
+    create->encrypted = encrypted;
+    create->password = (char *)password;
+    request->channel_create = create;
+}
+
+void ca_request_channel_verify(Cairn__Request *request, Cairn__ChannelVerify *verify, uint64_t id,
+                               const char *name, const char *password) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CHANNEL_VERIFY);
+    cairn__channel_verify__init(verify);
+    verify->name = (char *)name;
+    verify->password = (char *)password;
+    request->channel_verify = verify;
+}
+
+void ca_request_channel_get(Cairn__Request *request, Cairn__ChannelGet *get, uint64_t id,
+                            const char *name) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CHANNEL_GET);
+    cairn__channel_get__init(get);
+    get->name = (char *)name;
+    request->channel_get = get;
+}
+
+void ca_request_channel_list(Cairn__Request *request, Cairn__ChannelList *list, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CHANNEL_LIST);
+    cairn__channel_list__init(list);
+    request->channel_list = list;
+}
+
+void ca_request_channel_touch(Cairn__Request *request, Cairn__ChannelTouch *touch, uint64_t id,
+                              const char *name, double timestamp) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CHANNEL_TOUCH);
+    cairn__channel_touch__init(touch);
+    touch->name = (char *)name;
+    touch->timestamp = timestamp;
+    request->channel_touch = touch;
+}
+
+void ca_request_channel_delete(Cairn__Request *request, Cairn__ChannelDelete *del, uint64_t id,
+                               const char *name) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CHANNEL_DELETE);
+    cairn__channel_delete__init(del);
+    del->name = (char *)name;
+    request->channel_delete = del;
+}
+
+void ca_request_member_join(Cairn__Request *request, Cairn__MemberJoin *join, uint64_t id,
+                            const char *channel, const char *peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MEMBER_JOIN);
+    cairn__member_join__init(join);
+    join->channel = (char *)channel;
+    join->peer_id = (char *)peer_id;
+    request->member_join = join;
+}
+
+void ca_request_member_leave(Cairn__Request *request, Cairn__MemberLeave *leave, uint64_t id,
+                             const char *channel, const char *peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MEMBER_LEAVE);
+    cairn__member_leave__init(leave);
+    leave->channel = (char *)channel;
+    leave->peer_id = (char *)peer_id;
+    request->member_leave = leave;
+}
+
+void ca_request_member_list(Cairn__Request *request, Cairn__MemberList *list, uint64_t id,
+                            const char *channel, const char *peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MEMBER_LIST);
+    cairn__member_list__init(list);
+    list->channel = (char *)channel;
+    list->peer_id = (char *)peer_id;
+    request->member_list = list;
+}
+
+void ca_request_peer_init(Cairn__Peer *peer, const char *peer_id, const uint8_t *key,
+                          const char *address, uint32_t port, const char *display_name) {
+    cairn__peer__init(peer);
+    peer->peer_id = (char *)peer_id;
+    peer->public_key.data = (uint8_t *)key;
+    peer->public_key.len = key ? 32 : 0;
+    peer->address = (char *)address;
+    peer->port = port;
+    peer->display_name = (char *)display_name;
+}
+
+void ca_request_peer_put(Cairn__Request *request, Cairn__PeerPut *put, uint64_t id,
+                         const Cairn__Peer *peer, const char *public_key_text) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PEER_PUT);
+    cairn__peer_put__init(put);
+    put->peer = (Cairn__Peer *)peer;
+    put->public_key_text = (char *)(public_key_text ? public_key_text : "");
+    request->peer_put = put;
+}
+
+void ca_request_peer_get(Cairn__Request *request, Cairn__PeerGet *get, uint64_t id,
+                         const char *peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PEER_GET);
+    cairn__peer_get__init(get);
+    get->peer_id = (char *)peer_id;
+    request->peer_get = get;
+}
+
+void ca_request_peer_status(Cairn__Request *request, Cairn__PeerStatus *status, uint64_t id,
+                            const char *peer_id, int state, double last_seen) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PEER_STATUS);
+    cairn__peer_status__init(status);
+    status->peer_id = (char *)peer_id;
+    status->state = (Cairn__PeerState)state;
+    status->last_seen = last_seen;
+    request->peer_status = status;
+}
+
+void ca_request_peer_block(Cairn__Request *request, Cairn__PeerBlock *block, uint64_t id,
+                           const char *peer_id, bool blocked) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PEER_BLOCK);
+    cairn__peer_block__init(block);
+    block->peer_id = (char *)peer_id;
+    block->blocked = blocked;
+    request->peer_block = block;
+}
+
+void ca_request_peer_list(Cairn__Request *request, Cairn__PeerList *list, uint64_t id,
+                          bool by_state, int state, uint32_t limit, const char *after_peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PEER_LIST);
+    cairn__peer_list__init(list);
+    list->by_state = by_state;
+    list->state = (Cairn__PeerState)state;
+    list->limit = limit;
+    list->after_peer_id = (char *)after_peer_id;
+    request->peer_list = list;
+}
+
+void ca_request_gossip_add(Cairn__Request *request, Cairn__GossipAdd *add, uint64_t id,
+                           const char *message_id, uint32_t ttl) {
+    s_request(request, id, CAIRN__REQUEST__BODY_GOSSIP_ADD);
+    cairn__gossip_add__init(add);
+    add->message_id = (char *)message_id;
+    add->ttl = ttl;
+    request->gossip_add = add;
+}
+
+void ca_request_gossip_has(Cairn__Request *request, Cairn__GossipHas *has, uint64_t id,
+                           const char *message_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_GOSSIP_HAS);
+    cairn__gossip_has__init(has);
+    has->message_id = (char *)message_id;
+    request->gossip_has = has;
+}
+
+void ca_request_gossip_clean(Cairn__Request *request, Cairn__GossipClean *clean, uint64_t id,
+                             uint32_t max_age_s) {
+    s_request(request, id, CAIRN__REQUEST__BODY_GOSSIP_CLEAN);
+    cairn__gossip_clean__init(clean);
+    clean->max_age_s = max_age_s;
+    request->gossip_clean = clean;
+}
+
+void ca_request_message_init(Cairn__Message *message, const char *message_id, double timestamp,
+                             const char *sender_id, const char *sender_name, const char *channel,
+                             const char *content, const uint8_t *signature, size_t signature_size) {
+    cairn__message__init(message);
+    message->id = (char *)message_id;
+    message->timestamp = timestamp;
+    message->sender_id = (char *)sender_id;
+    message->sender_name = (char *)sender_name;
+    message->channel = (char *)channel;
+    message->content.data = (uint8_t *)content;
+    message->content.len = strlen(content);
+    message->signature.data = (uint8_t *)signature;
+    message->signature.len = signature_size;
+}
+
+void ca_request_message_store(Cairn__Request *request, Cairn__MessageStore *store, uint64_t id,
+                              Cairn__Message *message) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MESSAGE_STORE);
+    cairn__message_store__init(store);
+    store->message = message;
+    request->message_store = store;
+}
+
+void ca_request_message_list(Cairn__Request *request, Cairn__MessageList *list, uint64_t id,
+                             const char *channel, uint32_t limit, uint32_t offset, double since,
+                             double before_timestamp, const char *before_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MESSAGE_LIST);
+    cairn__message_list__init(list);
+    list->channel = (char *)channel;
+    list->limit = limit;
+    list->offset = offset;
+    list->since = since;
+    list->before_timestamp = before_timestamp;
+    list->before_id = (char *)before_id;
+    request->message_list = list;
+}
+
+void ca_request_message_get(Cairn__Request *request, Cairn__MessageGet *get, uint64_t id,
+                            const char *message_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MESSAGE_GET);
+    cairn__message_get__init(get);
+    get->id = (char *)message_id;
+    request->message_get = get;
+}
+
+void ca_request_message_delete(Cairn__Request *request, Cairn__MessageDelete *del, uint64_t id,
+                               const char *channel, double before) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MESSAGE_DELETE);
+    cairn__message_delete__init(del);
+    del->channel = (char *)channel;
+    del->before = before;
+    request->message_delete = del;
+}
+
+void ca_request_message_search(Cairn__Request *request, Cairn__MessageSearch *search, uint64_t id,
+                               const char *query, const char *channel, uint32_t limit) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MESSAGE_SEARCH);
+    cairn__message_search__init(search);
+    search->query = (char *)query;
+    search->channel = (char *)channel;
+    search->limit = limit;
+    request->message_search = search;
+}
+
+void ca_request_message_stats(Cairn__Request *request, Cairn__MessageStats *stats, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MESSAGE_STATS);
+    cairn__message_stats__init(stats);
+    request->message_stats = stats;
+}
+
+void ca_request_vacuum(Cairn__Request *request, Cairn__Vacuum *vacuum, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_VACUUM);
+    cairn__vacuum__init(vacuum);
+    request->vacuum = vacuum;
+}

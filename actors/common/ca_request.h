@@ -1,0 +1,156 @@
+/*  =========================================================================
+    ca_request - request builders: one set for every test level
+
+    The stores' self-tests (through ca_testbed), the end-to-end tests
+    (through a real cairnd's endpoint), the fuzz seeds and the bench all
+    build the same Requests. Each builder here inits a Request and its body,
+    fills the body's fields and links the two, so that a request is spelled
+    once whichever level sends it.
+
+    The caller owns the storage of both structs (usually locals); strings,
+    bytes and nested messages are referenced, not copied, and must outlive
+    the send. Nothing here allocates, so nothing needs freeing.
+    ========================================================================= */
+
+#ifndef CA_REQUEST_H_INCLUDED
+#define CA_REQUEST_H_INCLUDED
+
+#include "cairn.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  ---- node ----------------------------------------------------------------------
+
+//  Ping with an empty payload.
+void ca_request_ping(Cairn__Request *request, Cairn__Ping *ping, uint64_t id);
+
+//  Info (the node's statistics).
+void ca_request_info(Cairn__Request *request, Cairn__InfoRequest *info, uint64_t id);
+
+//  ---- config --------------------------------------------------------------------
+
+//  ConfigSet of a NUL-terminated value (the terminator is not sent).
+void ca_request_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t id,
+                           const char *key, const char *value);
+
+//  ConfigGet with a NUL-terminated default (the terminator is not sent).
+void ca_request_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
+                           const char *key, const char *default_value);
+
+//  ---- channels ------------------------------------------------------------------
+
+//  ChannelCreate; password may be "" (an unprotected channel).
+void ca_request_channel_create(Cairn__Request *request, Cairn__ChannelCreate *create, uint64_t id,
+                               const char *name, bool encrypted, const char *password);
+
+//  ChannelVerify of a protected channel's password.
+void ca_request_channel_verify(Cairn__Request *request, Cairn__ChannelVerify *verify, uint64_t id,
+                               const char *name, const char *password);
+
+//  ChannelGet of one channel.
+void ca_request_channel_get(Cairn__Request *request, Cairn__ChannelGet *get, uint64_t id,
+                            const char *name);
+
+//  ChannelList of every channel.
+void ca_request_channel_list(Cairn__Request *request, Cairn__ChannelList *list, uint64_t id);
+
+//  ChannelTouch: raises the channel's last activity to `timestamp`.
+void ca_request_channel_touch(Cairn__Request *request, Cairn__ChannelTouch *touch, uint64_t id,
+                              const char *name, double timestamp);
+
+//  ChannelDelete of one channel.
+void ca_request_channel_delete(Cairn__Request *request, Cairn__ChannelDelete *del, uint64_t id,
+                               const char *name);
+
+//  ---- membership ----------------------------------------------------------------
+
+//  MemberJoin: `peer_id` joins `channel`.
+void ca_request_member_join(Cairn__Request *request, Cairn__MemberJoin *join, uint64_t id,
+                            const char *channel, const char *peer_id);
+
+//  MemberLeave: `peer_id` leaves `channel`.
+void ca_request_member_leave(Cairn__Request *request, Cairn__MemberLeave *leave, uint64_t id,
+                             const char *channel, const char *peer_id);
+
+//  MemberList, filtered by channel and/or peer ("" for no filter).
+void ca_request_member_list(Cairn__Request *request, Cairn__MemberList *list, uint64_t id,
+                            const char *channel, const char *peer_id);
+
+//  ---- peers ---------------------------------------------------------------------
+
+//  A Peer with a 32-byte key (NULL for none) at address:port.
+void ca_request_peer_init(Cairn__Peer *peer, const char *peer_id, const uint8_t *key,
+                          const char *address, uint32_t port, const char *display_name);
+
+//  PeerPut of `peer` (NULL for none); a NULL key text is sent as "".
+void ca_request_peer_put(Cairn__Request *request, Cairn__PeerPut *put, uint64_t id,
+                         const Cairn__Peer *peer, const char *public_key_text);
+
+//  PeerGet of one peer.
+void ca_request_peer_get(Cairn__Request *request, Cairn__PeerGet *get, uint64_t id,
+                         const char *peer_id);
+
+//  PeerStatus: a peer's state and when it was last seen.
+void ca_request_peer_status(Cairn__Request *request, Cairn__PeerStatus *status, uint64_t id,
+                            const char *peer_id, int state, double last_seen);
+
+//  PeerBlock: blocks or unblocks a peer.
+void ca_request_peer_block(Cairn__Request *request, Cairn__PeerBlock *block, uint64_t id,
+                           const char *peer_id, bool blocked);
+
+//  PeerList: one page (limit 0 for the default) after `after_peer_id`.
+void ca_request_peer_list(Cairn__Request *request, Cairn__PeerList *list, uint64_t id,
+                          bool by_state, int state, uint32_t limit, const char *after_peer_id);
+
+//  ---- gossip --------------------------------------------------------------------
+
+//  GossipAdd of a message id with its ttl.
+void ca_request_gossip_add(Cairn__Request *request, Cairn__GossipAdd *add, uint64_t id,
+                           const char *message_id, uint32_t ttl);
+
+//  GossipHas: whether a message id was seen.
+void ca_request_gossip_has(Cairn__Request *request, Cairn__GossipHas *has, uint64_t id,
+                           const char *message_id);
+
+//  GossipClean of entries older than max_age_s.
+void ca_request_gossip_clean(Cairn__Request *request, Cairn__GossipClean *clean, uint64_t id,
+                             uint32_t max_age_s);
+
+//  ---- messages ------------------------------------------------------------------
+
+//  A clear Message with a NUL-terminated content (the terminator is not sent).
+void ca_request_message_init(Cairn__Message *message, const char *message_id, double timestamp,
+                             const char *sender_id, const char *sender_name, const char *channel,
+                             const char *content, const uint8_t *signature, size_t signature_size);
+
+//  MessageStore of `message` (NULL for none).
+void ca_request_message_store(Cairn__Request *request, Cairn__MessageStore *store, uint64_t id,
+                              Cairn__Message *message);
+
+//  MessageList: one page, by offset or by the (before_timestamp, before_id)
+//  cursor, of messages newer than `since`.
+void ca_request_message_list(Cairn__Request *request, Cairn__MessageList *list, uint64_t id,
+                             const char *channel, uint32_t limit, uint32_t offset, double since,
+                             double before_timestamp, const char *before_id);
+
+//  MessageGet of one message.
+void ca_request_message_get(Cairn__Request *request, Cairn__MessageGet *get, uint64_t id,
+                            const char *message_id);
+
+//  MessageDelete of a channel's messages and/or of those before a time.
+void ca_request_message_delete(Cairn__Request *request, Cairn__MessageDelete *del, uint64_t id,
+                               const char *channel, double before);
+
+//  MessageSearch of a full-text query, in one channel or ("") all.
+void ca_request_message_search(Cairn__Request *request, Cairn__MessageSearch *search, uint64_t id,
+                               const char *query, const char *channel, uint32_t limit);
+
+//  MessageStats of the whole store.
+void ca_request_message_stats(Cairn__Request *request, Cairn__MessageStats *stats, uint64_t id);
+
+//  Vacuum of the database.
+void ca_request_vacuum(Cairn__Request *request, Cairn__Vacuum *vacuum, uint64_t id);
+
+#endif

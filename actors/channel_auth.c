@@ -285,6 +285,7 @@ const ca_store_def_t channel_auth_def = {
 
 //  ---- self-test ---------------------------------------------------------------
 
+#include "ca_request.h"
 #include "ca_testbed.h"
 #include "ca_limits.h"
 
@@ -311,23 +312,16 @@ static Cairn__Response *s_test_call(ca_testbed_t *bed, Cairn__Request *request) 
 //  The request's strings are copied: the worker wipes its own copy.
 static Cairn__Response *s_test_create(ca_testbed_t *bed, const char *name, bool encrypted,
                                       const char *password) {
-    Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
-    create.name = (char *)name;
-    create.encrypted = encrypted;
-    create.password = (char *)password;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
-    request.channel_create = &create;
+    Cairn__Request request;
+    Cairn__ChannelCreate create;
+    ca_request_channel_create(&request, &create, 0, name, encrypted, password);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_verify(ca_testbed_t *bed, const char *name, const char *password) {
-    Cairn__ChannelVerify verify = CAIRN__CHANNEL_VERIFY__INIT;
-    verify.name = (char *)name;
-    verify.password = (char *)password;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
-    request.channel_verify = &verify;
+    Cairn__Request request;
+    Cairn__ChannelVerify verify;
+    ca_request_channel_verify(&request, &verify, 0, name, password);
     return s_test_call(bed, &request);
 }
 

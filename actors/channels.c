@@ -512,6 +512,7 @@ const ca_store_def_t channels_def = {
 
 //  ---- self-test ---------------------------------------------------------------
 
+#include "ca_request.h"
 #include "ca_testbed.h"
 #include "ca_limits.h"
 
@@ -538,69 +539,52 @@ static Cairn__Response *s_test_call(ca_testbed_t *bed, Cairn__Request *request) 
 }
 
 static Cairn__Response *s_test_get(ca_testbed_t *bed, const char *name) {
-    Cairn__ChannelGet get = CAIRN__CHANNEL_GET__INIT;
-    get.name = (char *)name;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_GET;
-    request.channel_get = &get;
+    Cairn__Request request;
+    Cairn__ChannelGet get;
+    ca_request_channel_get(&request, &get, 0, name);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_list(ca_testbed_t *bed) {
-    Cairn__ChannelList list = CAIRN__CHANNEL_LIST__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
-    request.channel_list = &list;
+    Cairn__Request request;
+    Cairn__ChannelList list;
+    ca_request_channel_list(&request, &list, 0);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_touch(ca_testbed_t *bed, const char *name, double timestamp) {
-    Cairn__ChannelTouch touch = CAIRN__CHANNEL_TOUCH__INIT;
-    touch.name = (char *)name;
-    touch.timestamp = timestamp;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_TOUCH;
-    request.channel_touch = &touch;
+    Cairn__Request request;
+    Cairn__ChannelTouch touch;
+    ca_request_channel_touch(&request, &touch, 0, name, timestamp);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_delete(ca_testbed_t *bed, const char *name) {
-    Cairn__ChannelDelete delete_ = CAIRN__CHANNEL_DELETE__INIT;
-    delete_.name = (char *)name;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_DELETE;
-    request.channel_delete = &delete_;
+    Cairn__Request request;
+    Cairn__ChannelDelete del;
+    ca_request_channel_delete(&request, &del, 0, name);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_join(ca_testbed_t *bed, const char *channel, const char *peer_id) {
-    Cairn__MemberJoin join = CAIRN__MEMBER_JOIN__INIT;
-    join.channel = (char *)channel;
-    join.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MEMBER_JOIN;
-    request.member_join = &join;
+    Cairn__Request request;
+    Cairn__MemberJoin join;
+    ca_request_member_join(&request, &join, 0, channel, peer_id);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_leave(ca_testbed_t *bed, const char *channel, const char *peer_id) {
-    Cairn__MemberLeave leave = CAIRN__MEMBER_LEAVE__INIT;
-    leave.channel = (char *)channel;
-    leave.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MEMBER_LEAVE;
-    request.member_leave = &leave;
+    Cairn__Request request;
+    Cairn__MemberLeave leave;
+    ca_request_member_leave(&request, &leave, 0, channel, peer_id);
     return s_test_call(bed, &request);
 }
 
 static Cairn__Response *s_test_members(ca_testbed_t *bed, const char *channel,
                                        const char *peer_id) {
-    Cairn__MemberList list = CAIRN__MEMBER_LIST__INIT;
-    list.channel = (char *)channel;
-    list.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MEMBER_LIST;
-    request.member_list = &list;
+    Cairn__Request request;
+    Cairn__MemberList list;
+    ca_request_member_list(&request, &list, 0, channel, peer_id);
     return s_test_call(bed, &request);
 }
 

@@ -193,6 +193,7 @@ const ca_store_def_t gossip_store_def = {
 
 //  ---- self-test ---------------------------------------------------------------
 
+#include "ca_request.h"
 #include "ca_testbed.h"
 
 static uint64_t s_next_id = 1;
@@ -215,30 +216,23 @@ static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
 }
 
 static Cairn__Response *s_add(ca_testbed_t *bed, const char *message_id, uint32_t ttl) {
-    Cairn__GossipAdd add = CAIRN__GOSSIP_ADD__INIT;
-    add.message_id = (char *)message_id;
-    add.ttl = ttl;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
-    request.gossip_add = &add;
+    Cairn__Request request;
+    Cairn__GossipAdd add;
+    ca_request_gossip_add(&request, &add, 0, message_id, ttl);
     return s_call(bed, &request);
 }
 
 static Cairn__Response *s_has(ca_testbed_t *bed, const char *message_id) {
-    Cairn__GossipHas has = CAIRN__GOSSIP_HAS__INIT;
-    has.message_id = (char *)message_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_HAS;
-    request.gossip_has = &has;
+    Cairn__Request request;
+    Cairn__GossipHas has;
+    ca_request_gossip_has(&request, &has, 0, message_id);
     return s_call(bed, &request);
 }
 
 static uint64_t s_clean(ca_testbed_t *bed, uint32_t max_age_s) {
-    Cairn__GossipClean clean = CAIRN__GOSSIP_CLEAN__INIT;
-    clean.max_age_s = max_age_s;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_CLEAN;
-    request.gossip_clean = &clean;
+    Cairn__Request request;
+    Cairn__GossipClean clean;
+    ca_request_gossip_clean(&request, &clean, 0, max_age_s);
     Cairn__Response *response = s_expect(s_call(bed, &request), CAIRN__STATUS__OK);
     assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_CLEAN);
     uint64_t count = response->gossip_clean->count;

@@ -78,7 +78,6 @@ static const uint8_t s_spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
 static const char s_pem_begin[] = "-----BEGIN PUBLIC KEY-----";
 static const char s_pem_end[] = "-----END PUBLIC KEY-----";
 
-
 //  Unix time in seconds, with a fraction.
 static double s_now(void) {
     struct timespec now;
@@ -556,6 +555,7 @@ const ca_store_def_t peers_store_def = {
 
 //  ---- self-test ---------------------------------------------------------------
 
+#include "ca_request.h"
 #include "ca_testbed.h"
 
 //  The key `openssl pkey -pubout` printed for a fresh Ed25519 key, and its
@@ -587,66 +587,43 @@ static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
 }
 
 static void s_peer_init(Cairn__Peer *peer, const char *peer_id, const uint8_t *key) {
-    cairn__peer__init(peer);
-    peer->peer_id = (char *)peer_id;
-    peer->public_key.data = (uint8_t *)key;
-    peer->public_key.len = key ? 32 : 0;
-    peer->address = (char *)"192.0.2.1";
-    peer->port = 7402;
-    peer->display_name = (char *)"node";
+    ca_request_peer_init(peer, peer_id, key, "192.0.2.1", 7402, "node");
 }
 
 static Cairn__Response *s_put(ca_testbed_t *bed, const Cairn__Peer *peer, const char *text) {
-    Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
-    put.peer = (Cairn__Peer *)peer;
-    put.public_key_text = (char *)(text ? text : "");
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
-    request.peer_put = &put;
+    Cairn__Request request;
+    Cairn__PeerPut put;
+    ca_request_peer_put(&request, &put, 0, peer, text);
     return s_call(bed, &request);
 }
 
 static Cairn__Response *s_get(ca_testbed_t *bed, const char *peer_id) {
-    Cairn__PeerGet get = CAIRN__PEER_GET__INIT;
-    get.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_GET;
-    request.peer_get = &get;
+    Cairn__Request request;
+    Cairn__PeerGet get;
+    ca_request_peer_get(&request, &get, 0, peer_id);
     return s_call(bed, &request);
 }
 
 static Cairn__Response *s_status(ca_testbed_t *bed, const char *peer_id, int state,
                                  double last_seen) {
-    Cairn__PeerStatus status = CAIRN__PEER_STATUS__INIT;
-    status.peer_id = (char *)peer_id;
-    status.state = (Cairn__PeerState)state;
-    status.last_seen = last_seen;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
-    request.peer_status = &status;
+    Cairn__Request request;
+    Cairn__PeerStatus status;
+    ca_request_peer_status(&request, &status, 0, peer_id, state, last_seen);
     return s_call(bed, &request);
 }
 
 static Cairn__Response *s_block(ca_testbed_t *bed, const char *peer_id, bool blocked) {
-    Cairn__PeerBlock block = CAIRN__PEER_BLOCK__INIT;
-    block.peer_id = (char *)peer_id;
-    block.blocked = blocked;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
-    request.peer_block = &block;
+    Cairn__Request request;
+    Cairn__PeerBlock block;
+    ca_request_peer_block(&request, &block, 0, peer_id, blocked);
     return s_call(bed, &request);
 }
 
 static Cairn__Response *s_list(ca_testbed_t *bed, bool by_state, int state, uint32_t limit,
                                const char *after) {
-    Cairn__PeerList list = CAIRN__PEER_LIST__INIT;
-    list.by_state = by_state;
-    list.state = (Cairn__PeerState)state;
-    list.limit = limit;
-    list.after_peer_id = (char *)after;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_LIST;
-    request.peer_list = &list;
+    Cairn__Request request;
+    Cairn__PeerList list;
+    ca_request_peer_list(&request, &list, 0, by_state, state, limit, after);
     return s_call(bed, &request);
 }
 
@@ -883,10 +860,9 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
     cairn__response__free_unpacked(response, NULL);
 
     //  No peer at all.
-    Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
-    request.peer_put = &put;
+    Cairn__Request request;
+    Cairn__PeerPut put;
+    ca_request_peer_put(&request, &put, 0, NULL, NULL);
     response = s_expect(s_call(bed, &request), CAIRN__STATUS__INVALID);
     assert(strstr(response->error, "PeerPut.peer is missing"));
     cairn__response__free_unpacked(response, NULL);

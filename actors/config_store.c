@@ -136,30 +136,21 @@ const ca_store_def_t config_store_def = {
 
 //  ---- self-test ---------------------------------------------------------------
 
+#include "ca_request.h"
 #include "ca_testbed.h"
 
 static Cairn__Response *s_set(ca_testbed_t *bed, uint64_t id, const char *key, const char *value) {
-    Cairn__ConfigSet set = CAIRN__CONFIG_SET__INIT;
-    set.key = (char *)key;
-    set.value.data = (uint8_t *)value;
-    set.value.len = strlen(value);
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
-    request.config_set = &set;
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, id, key, value);
     return ca_testbed_call(bed, &request);
 }
 
 static Cairn__Response *s_get(ca_testbed_t *bed, uint64_t id, const char *key,
                               const char *default_value) {
-    Cairn__ConfigGet get = CAIRN__CONFIG_GET__INIT;
-    get.key = (char *)key;
-    get.default_value.data = (uint8_t *)default_value;
-    get.default_value.len = strlen(default_value);
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
-    request.config_get = &get;
+    Cairn__Request request;
+    Cairn__ConfigGet get;
+    ca_request_config_get(&request, &get, id, key, default_value);
     return ca_testbed_call(bed, &request);
 }
 

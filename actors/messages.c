@@ -604,6 +604,7 @@ const ca_store_def_t messages_store_def = {
 //  ---- self-test ---------------------------------------------------------------
 
 #include "ca_limits.h"
+#include "ca_request.h"
 #include "ca_testbed.h"
 
 #include <stdlib.h>
@@ -631,24 +632,14 @@ static void s_uuid(char *uuid, unsigned high, unsigned low) {
 //  A valid clear message; `id` and `content` are referenced, not copied.
 static void s_message_init(Cairn__Message *message, const char *id, double timestamp,
                            const char *channel, const char *content) {
-    cairn__message__init(message);
-    message->id = (char *)id;
-    message->timestamp = timestamp;
-    message->sender_id = "alice";
-    message->sender_name = "Alice";
-    message->channel = (char *)channel;
-    message->content.data = (uint8_t *)content;
-    message->content.len = strlen(content);
-    message->signature.data = (uint8_t *)s_signature;
-    message->signature.len = sizeof s_signature;
+    ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content, s_signature,
+                            sizeof s_signature);
 }
 
 static Cairn__Response *s_store(s_test_t *t, Cairn__Message *message) {
-    Cairn__MessageStore store = CAIRN__MESSAGE_STORE__INIT;
-    store.message = message;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request.message_store = &store;
+    Cairn__Request request;
+    Cairn__MessageStore store;
+    ca_request_message_store(&request, &store, 0, message);
     return s_call(t, &request);
 }
 
@@ -668,55 +659,39 @@ static Cairn__Status s_store_status(s_test_t *t, Cairn__Message *message, const 
 
 static Cairn__Response *s_list(s_test_t *t, const char *channel, uint32_t limit, uint32_t offset,
                                double since, double before_timestamp, const char *before_id) {
-    Cairn__MessageList list = CAIRN__MESSAGE_LIST__INIT;
-    list.channel = (char *)channel;
-    list.limit = limit;
-    list.offset = offset;
-    list.since = since;
-    list.before_timestamp = before_timestamp;
-    list.before_id = (char *)before_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
-    request.message_list = &list;
+    Cairn__Request request;
+    Cairn__MessageList list;
+    ca_request_message_list(&request, &list, 0, channel, limit, offset, since, before_timestamp,
+                            before_id);
     return s_call(t, &request);
 }
 
 static Cairn__Response *s_get(s_test_t *t, const char *id) {
-    Cairn__MessageGet get = CAIRN__MESSAGE_GET__INIT;
-    get.id = (char *)id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_GET;
-    request.message_get = &get;
+    Cairn__Request request;
+    Cairn__MessageGet get;
+    ca_request_message_get(&request, &get, 0, id);
     return s_call(t, &request);
 }
 
 static Cairn__Response *s_delete(s_test_t *t, const char *channel, double before) {
-    Cairn__MessageDelete del = CAIRN__MESSAGE_DELETE__INIT;
-    del.channel = (char *)channel;
-    del.before = before;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_DELETE;
-    request.message_delete = &del;
+    Cairn__Request request;
+    Cairn__MessageDelete del;
+    ca_request_message_delete(&request, &del, 0, channel, before);
     return s_call(t, &request);
 }
 
 static Cairn__Response *s_search(s_test_t *t, const char *query, const char *channel,
                                  uint32_t limit) {
-    Cairn__MessageSearch search = CAIRN__MESSAGE_SEARCH__INIT;
-    search.query = (char *)query;
-    search.channel = (char *)channel;
-    search.limit = limit;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_SEARCH;
-    request.message_search = &search;
+    Cairn__Request request;
+    Cairn__MessageSearch search;
+    ca_request_message_search(&request, &search, 0, query, channel, limit);
     return s_call(t, &request);
 }
 
 static Cairn__Response *s_stats(s_test_t *t) {
-    Cairn__MessageStats stats = CAIRN__MESSAGE_STATS__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
-    request.message_stats = &stats;
+    Cairn__Request request;
+    Cairn__MessageStats stats;
+    ca_request_message_stats(&request, &stats, 0);
     return s_call(t, &request);
 }
 
@@ -834,10 +809,9 @@ static void s_test_validation(s_test_t *t) {
     char id[CA_UUID_TEXT_LENGTH + 1];
     s_uuid(id, 2, 1);
     Cairn__Message message;
-    Cairn__MessageStore store = CAIRN__MESSAGE_STORE__INIT; //  no message at all
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request.message_store = &store;
+    Cairn__MessageStore store;
+    Cairn__Request request;
+    ca_request_message_store(&request, &store, 0, NULL); //  no message at all
     s_expect(s_call(t, &request), CAIRN__STATUS__INVALID, "message is missing");
 
     const char *bad_ids[] = {"", "not-a-uuid", "123e4567e89b12d3a456426614174000", "../x"};
@@ -1162,10 +1136,9 @@ static void s_test_delete(s_test_t *t) {
 }
 
 static void s_test_vacuum(s_test_t *t) {
-    Cairn__Vacuum vacuum = CAIRN__VACUUM__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_VACUUM;
-    request.vacuum = &vacuum;
+    Cairn__Request request;
+    Cairn__Vacuum vacuum;
+    ca_request_vacuum(&request, &vacuum, 0);
     Cairn__Response *response = s_call(t, &request);
     assert(response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_VACUUM);

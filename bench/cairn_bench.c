@@ -571,7 +571,7 @@ static int s_send_request(void *handle, const Cairn__Request *request) {
 static int s_ping_send(void *handle, uint64_t id, void *context) {
     Cairn__Request request;
     Cairn__Ping ping;
-    harness_ping(&request, &ping, id);
+    ca_request_ping(&request, &ping, id);
     return s_send_request(handle, &request);
 }
 
@@ -580,7 +580,7 @@ static int s_config_set_send(void *handle, uint64_t id, void *context) {
     snprintf(key, sizeof key, BENCH_KEY_FMT, id);
     Cairn__Request request;
     Cairn__ConfigSet set;
-    harness_config_set(&request, &set, id, key, BENCH_VALUE);
+    ca_request_config_set(&request, &set, id, key, BENCH_VALUE);
     return s_send_request(handle, &request);
 }
 

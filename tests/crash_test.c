@@ -173,8 +173,8 @@ static bool s_send_set(test_t *self, size_t cycle) {
     size_t index = s_entry_new(self, cycle);
     Cairn__Request request;
     Cairn__ConfigSet set;
-    harness_config_set(&request, &set, index + 1, self->entries[index].key,
-                       self->entries[index].value);
+    ca_request_config_set(&request, &set, index + 1, self->entries[index].key,
+                          self->entries[index].value);
     if (harness_send(self->client, &request) != 0) {
         s_failure(self, "cannot send ConfigSet %s", self->entries[index].key);
         return false;
@@ -302,7 +302,7 @@ static bool s_needs_check(const entry_t *entry) {
 static bool s_send_get(test_t *self, size_t index) {
     Cairn__Request request;
     Cairn__ConfigGet get;
-    harness_config_get(&request, &get, GET_ID_BIT | index, self->entries[index].key, "");
+    ca_request_config_get(&request, &get, GET_ID_BIT | index, self->entries[index].key, "");
     if (harness_send(self->client, &request) != 0) {
         s_failure(self, "cannot send ConfigGet %s", self->entries[index].key);
         return false;

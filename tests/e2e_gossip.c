@@ -144,7 +144,7 @@ static void s_pause(zsock_t *client) {
 static void s_expect_alive(zsock_t *client) {
     Cairn__Request request;
     Cairn__Ping ping;
-    harness_ping(&request, &ping, 777);
+    ca_request_ping(&request, &ping, 777);
     Cairn__Response *response = harness_call(client, &request, CALL_MS);
     CHECK(response && response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);

@@ -180,7 +180,7 @@ static bool s_blob_is(ProtobufCBinaryData data, const char *expected) {
 static void s_expect_alive(ctx_t *ctx) {
     Cairn__Request request;
     Cairn__Ping ping;
-    harness_ping(&request, &ping, 0);
+    ca_request_ping(&request, &ping, 0);
     Cairn__Response *response = s_call(ctx, &request);
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);

@@ -46,14 +46,14 @@ static void s_stop(harness_node_t **node_p) {
 static Cairn__Response *s_set(zsock_t *client, uint64_t id, const char *key, const char *value) {
     Cairn__Request request;
     Cairn__ConfigSet set;
-    harness_config_set(&request, &set, id, key, value);
+    ca_request_config_set(&request, &set, id, key, value);
     return harness_call(client, &request, CALL_MS);
 }
 
 static Cairn__Response *s_get(zsock_t *client, uint64_t id, const char *key) {
     Cairn__Request request;
     Cairn__ConfigGet get;
-    harness_config_get(&request, &get, id, key, "<absent>");
+    ca_request_config_get(&request, &get, id, key, "<absent>");
     return harness_call(client, &request, CALL_MS);
 }
 
@@ -74,7 +74,7 @@ static Cairn__Response *s_call_raw(zsock_t *client, const void *data, size_t siz
 static void s_expect_alive(zsock_t *client) {
     Cairn__Request request;
     Cairn__Ping ping;
-    harness_ping(&request, &ping, 777);
+    ca_request_ping(&request, &ping, 777);
     Cairn__Response *response = harness_call(client, &request, CALL_MS);
     CHECK(response && response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
@@ -97,7 +97,7 @@ static void test_ping(void) {
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Request request;
     Cairn__Ping ping;
-    harness_ping(&request, &ping, 0xdeadbeefcafeULL);
+    ca_request_ping(&request, &ping, 0xdeadbeefcafeULL);
     ping.payload.data = (uint8_t *)"hello";
     ping.payload.len = 5;
     Cairn__Response *response = harness_call(client, &request, CALL_MS);
@@ -164,11 +164,11 @@ static void test_pipelined(void) {
         Cairn__Ping ping;
         snprintf(key, sizeof key, "pipe.%llu", (unsigned long long)id);
         if (id % 3 == 0)
-            harness_config_set(&request, &set, id, key, key);
+            ca_request_config_set(&request, &set, id, key, key);
         else if (id % 3 == 1)
-            harness_config_get(&request, &get, id, key, "");
+            ca_request_config_get(&request, &get, id, key, "");
         else
-            harness_ping(&request, &ping, id);
+            ca_request_ping(&request, &ping, id);
         CHECK(harness_send(client, &request) == 0);
     }
     for (int received = 0; received < COUNT; received++) {
@@ -316,7 +316,7 @@ static void test_busy(void) {
         Cairn__Request request;
         Cairn__ConfigSet set;
         snprintf(key, sizeof key, "flood.%llu", (unsigned long long)id);
-        harness_config_set(&request, &set, id, key, "v");
+        ca_request_config_set(&request, &set, id, key, "v");
         CHECK(harness_send(flooder, &request) == 0);
     }
     //  Another client is answered while the flood is in progress.
@@ -345,11 +345,9 @@ static void test_busy(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     //  Info reports the refusals and an empty queue afterwards.
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__InfoRequest info_request = CAIRN__INFO_REQUEST__INIT;
-    request.id = 9;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info_request;
+    Cairn__Request request;
+    Cairn__InfoRequest info_request;
+    ca_request_info(&request, &info_request, 9);
     Cairn__Response *response = harness_call(other, &request, CALL_MS);
     CHECK(response && response->status == CAIRN__STATUS__OK);
     const Cairn__ActorInfo *config = s_pool(response->info, "config");
@@ -372,11 +370,9 @@ static void test_info(void) {
     }
     Cairn__Response *response = s_set(client, 51, "../bad", "v");
     cairn__response__free_unpacked(response, NULL);
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__InfoRequest info_request = CAIRN__INFO_REQUEST__INIT;
-    request.id = 52;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info_request;
+    Cairn__Request request;
+    Cairn__InfoRequest info_request;
+    ca_request_info(&request, &info_request, 52);
     response = harness_call(client, &request, CALL_MS);
     CHECK(response && response->status == CAIRN__STATUS__OK);
     Cairn__InfoReply *info = response->info;
@@ -408,7 +404,7 @@ static void test_sigterm_drain(void) {
         Cairn__Request request;
         Cairn__ConfigSet set;
         snprintf(key, sizeof key, "drain.%llu", (unsigned long long)id);
-        harness_config_set(&request, &set, id, key, "v");
+        ca_request_config_set(&request, &set, id, key, "v");
         CHECK(harness_send(client, &request) == 0);
     }
     kill(harness_node_pid(node), SIGTERM);

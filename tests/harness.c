@@ -111,7 +111,7 @@ static bool s_wait_ready(harness_node_t *node) {
     bool ready = false;
     Cairn__Request request;
     Cairn__Ping ping;
-    harness_ping(&request, &ping, 1);
+    ca_request_ping(&request, &ping, 1);
     harness_send(client, &request);
     while (!ready && zclock_mono() < deadline) {
         int status;
@@ -288,38 +288,6 @@ Cairn__Response *harness_call(zsock_t *client, const Cairn__Request *request, in
         return NULL;
     }
     return response;
-}
-
-void harness_ping(Cairn__Request *request, Cairn__Ping *ping, uint64_t id) {
-    cairn__request__init(request);
-    cairn__ping__init(ping);
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_PING;
-    request->ping = ping;
-}
-
-void harness_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t id,
-                        const char *key, const char *value) {
-    cairn__request__init(request);
-    cairn__config_set__init(set);
-    set->key = (char *)key;
-    set->value.data = (uint8_t *)value;
-    set->value.len = strlen(value);
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
-    request->config_set = set;
-}
-
-void harness_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
-                        const char *key, const char *default_value) {
-    cairn__request__init(request);
-    cairn__config_get__init(get);
-    get->key = (char *)key;
-    get->default_value.data = (uint8_t *)default_value;
-    get->default_value.len = strlen(default_value);
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
-    request->config_get = get;
 }
 
 //  ---- running other programs ---------------------------------------------------

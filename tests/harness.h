@@ -12,6 +12,7 @@
 #define HARNESS_H_INCLUDED
 
 #include "cairn.pb-c.h"
+#include "ca_request.h" //  the request builders every test uses
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -59,13 +60,6 @@ Cairn__Response *harness_recv(zsock_t *client, int timeout_ms);
 
 //  Send + receive; the response's id is checked against the request's.
 Cairn__Response *harness_call(zsock_t *client, const Cairn__Request *request, int timeout_ms);
-
-//  Request builders (static storage inside the Request is the caller's).
-void harness_ping(Cairn__Request *request, Cairn__Ping *ping, uint64_t id);
-void harness_config_set(Cairn__Request *request, Cairn__ConfigSet *set, uint64_t id,
-                        const char *key, const char *value);
-void harness_config_get(Cairn__Request *request, Cairn__ConfigGet *get, uint64_t id,
-                        const char *key, const char *default_value);
 
 //  ---- running other programs ---------------------------------------------------
 

@@ -73,96 +73,65 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
 
 static Cairn__Response *s_create(zsock_t *client, const char *name, bool encrypted,
                                  const char *password) {
-    Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
-    create.name = (char *)name;
-    create.encrypted = encrypted;
-    create.password = (char *)password;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
-    request.channel_create = &create;
+    Cairn__Request request;
+    Cairn__ChannelCreate create;
+    ca_request_channel_create(&request, &create, 0, name, encrypted, password);
     return s_call(client, &request);
-}
-
-static void s_verify_request(Cairn__Request *request, Cairn__ChannelVerify *verify,
-                             const char *name, const char *password) {
-    cairn__request__init(request);
-    cairn__channel_verify__init(verify);
-    verify->name = (char *)name;
-    verify->password = (char *)password;
-    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
-    request->channel_verify = verify;
 }
 
 static Cairn__Response *s_verify(zsock_t *client, const char *name, const char *password) {
     Cairn__Request request;
     Cairn__ChannelVerify verify;
-    s_verify_request(&request, &verify, name, password);
+    ca_request_channel_verify(&request, &verify, 0, name, password);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_get(zsock_t *client, const char *name) {
-    Cairn__ChannelGet get = CAIRN__CHANNEL_GET__INIT;
-    get.name = (char *)name;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_GET;
-    request.channel_get = &get;
+    Cairn__Request request;
+    Cairn__ChannelGet get;
+    ca_request_channel_get(&request, &get, 0, name);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_list(zsock_t *client) {
-    Cairn__ChannelList list = CAIRN__CHANNEL_LIST__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
-    request.channel_list = &list;
+    Cairn__Request request;
+    Cairn__ChannelList list;
+    ca_request_channel_list(&request, &list, 0);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_touch(zsock_t *client, const char *name, double timestamp) {
-    Cairn__ChannelTouch touch = CAIRN__CHANNEL_TOUCH__INIT;
-    touch.name = (char *)name;
-    touch.timestamp = timestamp;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_TOUCH;
-    request.channel_touch = &touch;
+    Cairn__Request request;
+    Cairn__ChannelTouch touch;
+    ca_request_channel_touch(&request, &touch, 0, name, timestamp);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_delete(zsock_t *client, const char *name) {
-    Cairn__ChannelDelete delete_ = CAIRN__CHANNEL_DELETE__INIT;
-    delete_.name = (char *)name;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_DELETE;
-    request.channel_delete = &delete_;
+    Cairn__Request request;
+    Cairn__ChannelDelete del;
+    ca_request_channel_delete(&request, &del, 0, name);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_join(zsock_t *client, const char *channel, const char *peer_id) {
-    Cairn__MemberJoin join = CAIRN__MEMBER_JOIN__INIT;
-    join.channel = (char *)channel;
-    join.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MEMBER_JOIN;
-    request.member_join = &join;
+    Cairn__Request request;
+    Cairn__MemberJoin join;
+    ca_request_member_join(&request, &join, 0, channel, peer_id);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_leave(zsock_t *client, const char *channel, const char *peer_id) {
-    Cairn__MemberLeave leave = CAIRN__MEMBER_LEAVE__INIT;
-    leave.channel = (char *)channel;
-    leave.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MEMBER_LEAVE;
-    request.member_leave = &leave;
+    Cairn__Request request;
+    Cairn__MemberLeave leave;
+    ca_request_member_leave(&request, &leave, 0, channel, peer_id);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_members(zsock_t *client, const char *channel, const char *peer_id) {
-    Cairn__MemberList list = CAIRN__MEMBER_LIST__INIT;
-    list.channel = (char *)channel;
-    list.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MEMBER_LIST;
-    request.member_list = &list;
+    Cairn__Request request;
+    Cairn__MemberList list;
+    ca_request_member_list(&request, &list, 0, channel, peer_id);
     return s_call(client, &request);
 }
 
@@ -380,13 +349,10 @@ static void test_conflict(void) {
     //  Two protected creates of one new name at once (both pass the cheap
     //  check, both hash on the two workers): exactly one wins.
     for (int i = 0; i < 2; i++) {
-        Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
-        create.name = (char *)"#race";
-        create.password = (char *)(i ? "second" : "first");
-        Cairn__Request request = CAIRN__REQUEST__INIT;
-        request.id = 900 + i;
-        request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
-        request.channel_create = &create;
+        Cairn__Request request;
+        Cairn__ChannelCreate create;
+        ca_request_channel_create(&request, &create, 900 + i, "#race", false,
+                                  i ? "second" : "first");
         CHECK(harness_send(client, &request) == 0);
     }
     int ok = 0, conflict = 0;
@@ -633,8 +599,8 @@ static void test_verify_bounded(void) {
         Cairn__Request request;
         Cairn__ChannelVerify verify;
         //  Even ids carry the right password, odd ones a wrong one.
-        s_verify_request(&request, &verify, "#locked", i % 2 ? "wrong password" : "right password");
-        request.id = FIRST_ID + (uint64_t)i;
+        ca_request_channel_verify(&request, &verify, FIRST_ID + (uint64_t)i, "#locked",
+                                  i % 2 ? "wrong password" : "right password");
         CHECK(harness_send(flooder, &request) == 0);
     }
     //  Meanwhile a read on another pool and a Ping, on another socket.
@@ -700,10 +666,9 @@ static void test_verify_bounded(void) {
     CHECK(peak_kib > 0 && peak_kib < PEAK_MEMORY_MAX_KIB);
 
     //  Info counts the refusals against the right pool, with its 2 workers.
-    Cairn__InfoRequest info_request = CAIRN__INFO_REQUEST__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info_request;
+    Cairn__Request request;
+    Cairn__InfoRequest info_request;
+    ca_request_info(&request, &info_request, 0);
     response = s_call(other, &request);
     CHECK(response->status == CAIRN__STATUS__OK);
     const Cairn__ActorInfo *auth = s_actor(response->info, "channel_auth");

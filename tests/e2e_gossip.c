@@ -68,38 +68,24 @@ static void s_invalid(Cairn__Response *response, const char *fragment) {
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_add_request(Cairn__Request *request, Cairn__GossipAdd *add, const char *message_id,
-                          uint32_t ttl) {
-    cairn__request__init(request);
-    cairn__gossip_add__init(add);
-    add->message_id = (char *)message_id;
-    add->ttl = ttl;
-    request->body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
-    request->gossip_add = add;
-}
-
 static Cairn__Response *s_add(zsock_t *client, const char *message_id, uint32_t ttl) {
     Cairn__Request request;
     Cairn__GossipAdd add;
-    s_add_request(&request, &add, message_id, ttl);
+    ca_request_gossip_add(&request, &add, 0, message_id, ttl);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_has(zsock_t *client, const char *message_id) {
-    Cairn__GossipHas has = CAIRN__GOSSIP_HAS__INIT;
-    has.message_id = (char *)message_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_HAS;
-    request.gossip_has = &has;
+    Cairn__Request request;
+    Cairn__GossipHas has;
+    ca_request_gossip_has(&request, &has, 0, message_id);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_clean(zsock_t *client, uint32_t max_age_s) {
-    Cairn__GossipClean clean = CAIRN__GOSSIP_CLEAN__INIT;
-    clean.max_age_s = max_age_s;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_CLEAN;
-    request.gossip_clean = &clean;
+    Cairn__Request request;
+    Cairn__GossipClean clean;
+    ca_request_gossip_clean(&request, &clean, 0, max_age_s);
     return s_call(client, &request);
 }
 
@@ -170,10 +156,9 @@ static int64_t s_rows_on_disk(harness_node_t *node) {
 //  The Info answer's entry for pool `name`; the caller frees *response_p.
 static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
                                            Cairn__Response **response_p) {
-    Cairn__InfoRequest info = CAIRN__INFO_REQUEST__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info;
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 0);
     Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
     *response_p = response;
     for (size_t i = 0; i < response->info->n_actors; i++)
@@ -390,8 +375,7 @@ static void test_concurrent_add(void) {
         snprintf(id, sizeof id, "d-%d", i);
         Cairn__Request request;
         Cairn__GossipAdd add;
-        s_add_request(&request, &add, i % 2 ? "same" : id, 0);
-        request.id = s_next_id++;
+        ca_request_gossip_add(&request, &add, s_next_id++, i % 2 ? "same" : id, 0);
         CHECK(harness_send(client, &request) == 0);
     }
     static uint8_t answered[SAME + DISTINCT];

@@ -82,66 +82,43 @@ static void s_invalid(Cairn__Response *response, const char *fragment) {
 }
 
 static void s_peer_init(Cairn__Peer *peer, const char *peer_id, const uint8_t *key) {
-    cairn__peer__init(peer);
-    peer->peer_id = (char *)peer_id;
-    peer->public_key.data = (uint8_t *)key;
-    peer->public_key.len = key ? 32 : 0;
-    peer->address = (char *)"198.51.100.4";
-    peer->port = 7402;
-    peer->display_name = (char *)"peer";
+    ca_request_peer_init(peer, peer_id, key, "198.51.100.4", 7402, "peer");
 }
 
 static Cairn__Response *s_put(zsock_t *client, const Cairn__Peer *peer, const char *text) {
-    Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
-    put.peer = (Cairn__Peer *)peer;
-    put.public_key_text = (char *)(text ? text : "");
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
-    request.peer_put = &put;
+    Cairn__Request request;
+    Cairn__PeerPut put;
+    ca_request_peer_put(&request, &put, 0, peer, text);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_get(zsock_t *client, const char *peer_id) {
-    Cairn__PeerGet get = CAIRN__PEER_GET__INIT;
-    get.peer_id = (char *)peer_id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_GET;
-    request.peer_get = &get;
+    Cairn__Request request;
+    Cairn__PeerGet get;
+    ca_request_peer_get(&request, &get, 0, peer_id);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_status(zsock_t *client, const char *peer_id, int state,
                                  double last_seen) {
-    Cairn__PeerStatus status = CAIRN__PEER_STATUS__INIT;
-    status.peer_id = (char *)peer_id;
-    status.state = (Cairn__PeerState)state;
-    status.last_seen = last_seen;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
-    request.peer_status = &status;
+    Cairn__Request request;
+    Cairn__PeerStatus status;
+    ca_request_peer_status(&request, &status, 0, peer_id, state, last_seen);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_block(zsock_t *client, const char *peer_id, bool blocked) {
-    Cairn__PeerBlock block = CAIRN__PEER_BLOCK__INIT;
-    block.peer_id = (char *)peer_id;
-    block.blocked = blocked;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
-    request.peer_block = &block;
+    Cairn__Request request;
+    Cairn__PeerBlock block;
+    ca_request_peer_block(&request, &block, 0, peer_id, blocked);
     return s_call(client, &request);
 }
 
 static Cairn__Response *s_list(zsock_t *client, bool by_state, int state, uint32_t limit,
                                const char *after) {
-    Cairn__PeerList list = CAIRN__PEER_LIST__INIT;
-    list.by_state = by_state;
-    list.state = (Cairn__PeerState)state;
-    list.limit = limit;
-    list.after_peer_id = (char *)after;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_LIST;
-    request.peer_list = &list;
+    Cairn__Request request;
+    Cairn__PeerList list;
+    ca_request_peer_list(&request, &list, 0, by_state, state, limit, after);
     return s_call(client, &request);
 }
 
@@ -200,10 +177,9 @@ static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64
 //  The Info answer's entry for pool `name`; the caller frees *response_p.
 static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
                                            Cairn__Response **response_p) {
-    Cairn__InfoRequest info = CAIRN__INFO_REQUEST__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info;
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 0);
     Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
     *response_p = response;
     for (size_t i = 0; i < response->info->n_actors; i++)
@@ -561,10 +537,9 @@ static void test_bad_input(void) {
     s_invalid(s_put(client, &peer, huge), "longer than 1024");
     free(huge);
     //  PeerPut without its peer.
-    Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
-    request.peer_put = &put;
+    Cairn__Request request;
+    Cairn__PeerPut put;
+    ca_request_peer_put(&request, &put, 0, NULL, NULL);
     s_invalid(s_call(client, &request), "PeerPut.peer is missing");
     //  Status and list arguments.
     s_invalid(s_status(client, "keeper", 17, 0), "PeerState");
@@ -618,23 +593,16 @@ static void test_pipelined(void) {
         for (int p = 0; p < PEERS; p++) {
             char peer_id[16];
             snprintf(peer_id, sizeof peer_id, "p%d", p);
-            Cairn__Request request = CAIRN__REQUEST__INIT;
+            Cairn__Request request;
             Cairn__Peer peer;
-            Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
-            Cairn__PeerBlock block = CAIRN__PEER_BLOCK__INIT;
-            request.id = s_next_id++;
+            Cairn__PeerPut put;
+            Cairn__PeerBlock block;
             if (round % 2 == 0) {
                 s_peer_init(&peer, peer_id, key);
                 peer.port = (uint32_t)(1000 + round);
-                put.peer = &peer;
-                request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
-                request.peer_put = &put;
-            } else {
-                block.peer_id = peer_id;
-                block.blocked = true;
-                request.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
-                request.peer_block = &block;
-            }
+                ca_request_peer_put(&request, &put, s_next_id++, &peer, NULL);
+            } else
+                ca_request_peer_block(&request, &block, s_next_id++, peer_id, true);
             CHECK(harness_send(client, &request) == 0);
         }
     static uint8_t seen[PEERS * ROUNDS];

@@ -75,7 +75,7 @@ static void s_expect(Cairn__Response *response, Cairn__Status status, const char
 static Cairn__Response *s_store(ctx_t *ctx, Cairn__Message *message) {
     Cairn__Request request;
     Cairn__MessageStore store;
-    msg_client_store(&request, &store, 0, message);
+    ca_request_message_store(&request, &store, 0, message);
     return s_call(ctx, &request);
 }
 
@@ -100,7 +100,7 @@ static void s_store_simple(ctx_t *ctx, uint32_t high, uint64_t low, double times
 static Cairn__Response *s_get(ctx_t *ctx, const char *id) {
     Cairn__Request request;
     Cairn__MessageGet get;
-    msg_client_get(&request, &get, 0, id);
+    ca_request_message_get(&request, &get, 0, id);
     return s_call(ctx, &request);
 }
 
@@ -114,7 +114,7 @@ static Cairn__Response *s_list(ctx_t *ctx, Cairn__MessageList *list) {
 static Cairn__Response *s_delete(ctx_t *ctx, const char *channel, double before) {
     Cairn__Request request;
     Cairn__MessageDelete del;
-    msg_client_delete(&request, &del, 0, channel, before);
+    ca_request_message_delete(&request, &del, 0, channel, before);
     return s_call(ctx, &request);
 }
 
@@ -131,14 +131,14 @@ static Cairn__Response *s_search(ctx_t *ctx, const char *query, const char *chan
                                  uint32_t limit) {
     Cairn__Request request;
     Cairn__MessageSearch search;
-    msg_client_search(&request, &search, 0, query, channel, limit);
+    ca_request_message_search(&request, &search, 0, query, channel, limit);
     return s_call(ctx, &request);
 }
 
 static Cairn__Response *s_stats(ctx_t *ctx) {
     Cairn__Request request;
     Cairn__MessageStats stats;
-    msg_client_stats(&request, &stats, 0);
+    ca_request_message_stats(&request, &stats, 0);
     Cairn__Response *response = s_call(ctx, &request);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_STATS);
@@ -156,7 +156,7 @@ static uint64_t s_count(ctx_t *ctx) {
 static size_t s_channel_count(ctx_t *ctx, const char *channel) {
     Cairn__MessageList list;
     Cairn__Request request;
-    msg_client_list(&request, &list, 0, channel, MESSAGES_PAGE_MAX);
+    ca_request_message_list(&request, &list, 0, channel, MESSAGES_PAGE_MAX, 0, 0, 0, "");
     size_t count = 0;
     for (int page = 0; page < 100; page++) {
         list.offset = (uint32_t)count;
@@ -279,7 +279,7 @@ static void test_unknown_channel(void) {
     s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, NULL);
     Cairn__MessageList list;
     Cairn__Request request;
-    msg_client_list(&request, &list, 0, "#nowhere", 10);
+    ca_request_message_list(&request, &list, 0, "#nowhere", 10, 0, 0, 0, "");
     s_expect(s_list(&ctx, &list), CAIRN__STATUS__NOT_FOUND, "does not exist");
     s_expect(s_search(&ctx, "lost", "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
     s_expect(s_delete(&ctx, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
@@ -334,7 +334,7 @@ static void test_list_order(void) {
     s_store_paged(&ctx, expected);
     Cairn__MessageList list;
     Cairn__Request request;
-    msg_client_list(&request, &list, 0, "#general", 1000);
+    ca_request_message_list(&request, &list, 0, "#general", 1000, 0, 0, 0, "");
     Cairn__Response *response = s_list(&ctx, &list);
     CHECK(response->status == CAIRN__STATUS__OK && response->message_list->n_messages == PAGED);
     CHECK(!response->message_list->more);
@@ -361,7 +361,7 @@ static void test_list_offset(void) {
     s_store_paged(&ctx, expected);
     Cairn__MessageList list;
     Cairn__Request request;
-    msg_client_list(&request, &list, 0, "#general", 7);
+    ca_request_message_list(&request, &list, 0, "#general", 7, 0, 0, 0, "");
     size_t seen = 0;
     for (int page = 0; page < PAGED; page++) {
         list.offset = (uint32_t)seen;
@@ -385,7 +385,7 @@ static void test_list_keyset(void) {
     s_store_paged(&ctx, expected);
     Cairn__MessageList list;
     Cairn__Request request;
-    msg_client_list(&request, &list, 0, "#general", 7);
+    ca_request_message_list(&request, &list, 0, "#general", 7, 0, 0, 0, "");
     size_t seen = 0;
     char last_id[CA_UUID_TEXT_LENGTH + 1] = "";
     for (int page = 0; page < PAGED; page++) {
@@ -419,7 +419,7 @@ static void test_list_since(void) {
     s_store_paged(&ctx, expected);
     Cairn__MessageList list;
     Cairn__Request request;
-    msg_client_list(&request, &list, 0, "#general", 1000);
+    ca_request_message_list(&request, &list, 0, "#general", 1000, 0, 0, 0, "");
     list.since = 5000 + 29; //  timestamps 5030..5039: 30 messages
     Cairn__Response *response = s_list(&ctx, &list);
     CHECK(response->status == CAIRN__STATUS__OK && response->message_list->n_messages == 30);
@@ -626,11 +626,9 @@ static void test_stats_counts(void) {
     CHECK(stats->db_size_bytes > 0);
     cairn__response__free_unpacked(response, NULL);
     //  Info carries the same statistics.
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__InfoRequest info = CAIRN__INFO_REQUEST__INIT;
-    request.id = 77;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info;
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 77);
     response = s_call(&ctx, &request);
     CHECK(response->status == CAIRN__STATUS__OK && response->info->messages);
     CHECK(response->info->messages->messages == 21 && response->info->messages->channels == 3);
@@ -649,7 +647,7 @@ static void test_vacuum(void) {
     CHECK(s_delete_count(&ctx, "#random", 0) == 490);
     Cairn__Request request;
     Cairn__Vacuum vacuum;
-    msg_client_vacuum(&request, &vacuum, 0);
+    ca_request_vacuum(&request, &vacuum, 0);
     Cairn__Response *response = s_call(&ctx, &request);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_VACUUM);
@@ -684,7 +682,7 @@ static void test_bad_input(void) {
     //  MessageStore without its message.
     Cairn__Request request;
     Cairn__MessageStore store;
-    msg_client_store(&request, &store, 0, NULL);
+    ca_request_message_store(&request, &store, 0, NULL);
     s_expect(s_call(&ctx, &request), CAIRN__STATUS__INVALID, "message is missing");
     //  Missing or malformed id.
     const char *bad_ids[] = {"", "123", "123e4567-e89b-12d3-a456-42661417400z", "../etc/passwd"};
@@ -751,7 +749,7 @@ static void test_bad_input(void) {
     s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND, "create it first");
     //  Reads: limit over the cap, bad ids, bad channels, bad cursors.
     Cairn__MessageList list;
-    msg_client_list(&request, &list, 0, "#general", MESSAGES_PAGE_MAX + 1);
+    ca_request_message_list(&request, &list, 0, "#general", MESSAGES_PAGE_MAX + 1, 0, 0, 0, "");
     s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
     list.limit = UINT32_MAX;
     s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");

@@ -84,14 +84,15 @@ static void s_send_store(zsock_t *client, unsigned thread, unsigned index) {
     msg_client_message(&message, id, T0 + index, s_channel_of(thread, index), content);
     Cairn__Request request;
     Cairn__MessageStore store;
-    msg_client_store(&request, &store, index, &message);
+    ca_request_message_store(&request, &store, index, &message);
     CHECK(harness_send(client, &request) == 0);
 }
 
 static void s_send_read(zsock_t *client, unsigned thread, uint64_t serial) {
     Cairn__Request request;
     Cairn__MessageList list;
-    msg_client_list(&request, &list, READ_BIT | serial, s_channels[serial % CHANNELS], 100);
+    ca_request_message_list(&request, &list, READ_BIT | serial, s_channels[serial % CHANNELS], 100,
+                            0, 0, 0, "");
     CHECK(harness_send(client, &request) == 0);
 }
 
@@ -216,7 +217,8 @@ static size_t s_walk(zsock_t *client, unsigned channel, bool cursor, unsigned th
                      size_t max) {
     Cairn__Request request;
     Cairn__MessageList list;
-    msg_client_list(&request, &list, 1, s_channels[channel], MESSAGES_PAGE_MAX);
+    ca_request_message_list(&request, &list, 1, s_channels[channel], MESSAGES_PAGE_MAX, 0, 0, 0,
+                            "");
     size_t count = 0;
     double last_timestamp = 0;
     char last_id[CA_UUID_TEXT_LENGTH + 1] = "";
@@ -336,7 +338,7 @@ int main(int argc, char **argv) {
             s_content(content, t, i);
             Cairn__Request request;
             Cairn__MessageGet get;
-            msg_client_get(&request, &get, 2, id);
+            ca_request_message_get(&request, &get, 2, id);
             Cairn__Response *response = s_call(client, &request);
             const Cairn__Message *message = response->message_get;
             CHECK(streq(message->id, id) && message->timestamp == T0 + i);
@@ -347,7 +349,7 @@ int main(int argc, char **argv) {
         }
     Cairn__Request request;
     Cairn__MessageStats stats;
-    msg_client_stats(&request, &stats, 3);
+    ca_request_message_stats(&request, &stats, 3);
     Cairn__Response *response = s_call(client, &request);
     CHECK(response->message_stats->messages == total);
     CHECK(response->message_stats->oldest_timestamp == T0);

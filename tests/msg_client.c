@@ -1,5 +1,5 @@
 /*  =========================================================================
-    msg_client - request builders and seeded nodes for the messages tests
+    msg_client - seeded nodes and test messages for the messages tests
     ========================================================================= */
 
 #include "msg_client.h"
@@ -62,84 +62,6 @@ void msg_client_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t
 
 void msg_client_message(Cairn__Message *message, const char *id, double timestamp,
                         const char *channel, const char *content) {
-    cairn__message__init(message);
-    message->id = (char *)id;
-    message->timestamp = timestamp;
-    message->sender_id = "alice";
-    message->sender_name = "Alice";
-    message->channel = (char *)channel;
-    message->content.data = (uint8_t *)content;
-    message->content.len = strlen(content);
-    message->signature.data = (uint8_t *)s_signature;
-    message->signature.len = sizeof s_signature;
-}
-
-void msg_client_store(Cairn__Request *request, Cairn__MessageStore *store, uint64_t id,
-                      Cairn__Message *message) {
-    cairn__request__init(request);
-    cairn__message_store__init(store);
-    store->message = message;
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request->message_store = store;
-}
-
-void msg_client_list(Cairn__Request *request, Cairn__MessageList *list, uint64_t id,
-                     const char *channel, uint32_t limit) {
-    cairn__request__init(request);
-    cairn__message_list__init(list);
-    list->channel = (char *)channel;
-    list->limit = limit;
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
-    request->message_list = list;
-}
-
-void msg_client_get(Cairn__Request *request, Cairn__MessageGet *get, uint64_t id,
-                    const char *message_id) {
-    cairn__request__init(request);
-    cairn__message_get__init(get);
-    get->id = (char *)message_id;
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_GET;
-    request->message_get = get;
-}
-
-void msg_client_delete(Cairn__Request *request, Cairn__MessageDelete *del, uint64_t id,
-                       const char *channel, double before) {
-    cairn__request__init(request);
-    cairn__message_delete__init(del);
-    del->channel = (char *)channel;
-    del->before = before;
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_DELETE;
-    request->message_delete = del;
-}
-
-void msg_client_search(Cairn__Request *request, Cairn__MessageSearch *search, uint64_t id,
-                       const char *query, const char *channel, uint32_t limit) {
-    cairn__request__init(request);
-    cairn__message_search__init(search);
-    search->query = (char *)query;
-    search->channel = (char *)channel;
-    search->limit = limit;
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_SEARCH;
-    request->message_search = search;
-}
-
-void msg_client_stats(Cairn__Request *request, Cairn__MessageStats *stats, uint64_t id) {
-    cairn__request__init(request);
-    cairn__message_stats__init(stats);
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
-    request->message_stats = stats;
-}
-
-void msg_client_vacuum(Cairn__Request *request, Cairn__Vacuum *vacuum, uint64_t id) {
-    cairn__request__init(request);
-    cairn__vacuum__init(vacuum);
-    request->id = id;
-    request->body_case = CAIRN__REQUEST__BODY_VACUUM;
-    request->vacuum = vacuum;
+    ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content, s_signature,
+                            sizeof s_signature);
 }

@@ -1,6 +1,7 @@
 /*  =========================================================================
-    msg_client - what the messages end-to-end tests share: request builders
-    for the messages requests, and a node started with channels in place
+    msg_client - what the messages end-to-end tests share: a node started
+    with channels in place, and valid test messages (the requests
+    themselves are built with ca_request, as at every test level)
 
     Channels come from the channels store, built in parallel in another
     branch; until it is merged, msg_client_start writes them straight into
@@ -33,19 +34,5 @@ void msg_client_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t
 //  content are referenced, not copied.
 void msg_client_message(Cairn__Message *message, const char *id, double timestamp,
                         const char *channel, const char *content);
-
-//  Request builders: the Request and the body are the caller's storage.
-void msg_client_store(Cairn__Request *request, Cairn__MessageStore *store, uint64_t id,
-                      Cairn__Message *message);
-void msg_client_list(Cairn__Request *request, Cairn__MessageList *list, uint64_t id,
-                     const char *channel, uint32_t limit);
-void msg_client_get(Cairn__Request *request, Cairn__MessageGet *get, uint64_t id,
-                    const char *message_id);
-void msg_client_delete(Cairn__Request *request, Cairn__MessageDelete *del, uint64_t id,
-                       const char *channel, double before);
-void msg_client_search(Cairn__Request *request, Cairn__MessageSearch *search, uint64_t id,
-                       const char *query, const char *channel, uint32_t limit);
-void msg_client_stats(Cairn__Request *request, Cairn__MessageStats *stats, uint64_t id);
-void msg_client_vacuum(Cairn__Request *request, Cairn__Vacuum *vacuum, uint64_t id);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "ca_limits.h"
 #include "cairn.pb-c.h"
+#include "ca_request.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -60,37 +61,25 @@ static bool s_ping(const char *dir, const char *name, uint64_t id, size_t payloa
 }
 
 static bool s_info(const char *dir, const char *name, uint64_t id) {
-    Cairn__InfoRequest info = CAIRN__INFO_REQUEST__INIT;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request.info = &info;
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, id);
     return s_write_request(dir, name, &request);
 }
 
 static bool s_config_get(const char *dir, const char *name, uint64_t id, const char *key,
                          const char *default_value) {
-    Cairn__ConfigGet get = CAIRN__CONFIG_GET__INIT;
-    get.key = (char *)key;
-    get.default_value.data = (uint8_t *)default_value;
-    get.default_value.len = strlen(default_value);
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
-    request.config_get = &get;
+    Cairn__Request request;
+    Cairn__ConfigGet get;
+    ca_request_config_get(&request, &get, id, key, default_value);
     return s_write_request(dir, name, &request);
 }
 
 static bool s_config_set(const char *dir, const char *name, uint64_t id, const char *key,
                          const char *value) {
-    Cairn__ConfigSet set = CAIRN__CONFIG_SET__INIT;
-    set.key = (char *)key;
-    set.value.data = (uint8_t *)value;
-    set.value.len = strlen(value);
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
-    request.config_set = &set;
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, id, key, value);
     return s_write_request(dir, name, &request);
 }
 

@@ -364,7 +364,5 @@ int main(int argc, char **argv) {
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
               s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
               s_peer_seeds(dir) && s_gossip_seeds(dir) && s_raw_frames(dir);
-    s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) && s_peer_seeds(dir) &&
-        s_gossip_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

@@ -31,13 +31,7 @@
 //  pool would run one check per queued request.
 #define PEAK_MEMORY_MAX_KIB (400 * 1024)
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK HARNESS_CHECK
 
 static uint64_t s_id;
 
@@ -861,12 +855,7 @@ static void test_bad_input(void) {
     s_stop(&node);
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_t;
-
-static const test_t s_tests[] = {
+static const harness_test_t s_tests[] = {
     {"create_plain", test_create_plain},         {"create_encrypted", test_create_encrypted},
     {"create_protected", test_create_protected}, {"conflict", test_conflict},
     {"get_list_counts", test_get_list_counts},   {"touch", test_touch},
@@ -878,18 +867,5 @@ static const test_t s_tests[] = {
 };
 
 int main(int argc, char **argv) {
-    zsys_init();
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            fprintf(stderr, "e2e.channels.%s\n", s_tests[i].name);
-            s_tests[i].run();
-            if (argc >= 2)
-                return 0;
-        }
-    if (argc >= 2) {
-        fprintf(stderr, "unknown test '%s'\n", argv[1]);
-        return 1;
-    }
-    return 0;
+    return harness_main(argc, argv, "e2e.channels", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

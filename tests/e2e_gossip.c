@@ -22,13 +22,7 @@
 #define DEADLINE_MS 20000 //  for things that take ~1 s
 #define POLL_MS     50
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK HARNESS_CHECK
 
 static uint64_t s_next_id = 1;
 
@@ -401,12 +395,7 @@ static void test_concurrent_add(void) {
     harness_node_destroy(&node);
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_t;
-
-static const test_t s_tests[] = {
+static const harness_test_t s_tests[] = {
     {"add_has", test_add_has},
     {"ttl", test_ttl},
     {"clean", test_clean},
@@ -418,18 +407,5 @@ static const test_t s_tests[] = {
 };
 
 int main(int argc, char **argv) {
-    zsys_init();
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            fprintf(stderr, "e2e.gossip.%s\n", s_tests[i].name);
-            s_tests[i].run();
-            if (argc >= 2)
-                return 0;
-        }
-    if (argc >= 2) {
-        fprintf(stderr, "unknown test '%s'\n", argv[1]);
-        return 1;
-    }
-    return 0;
+    return harness_main(argc, argv, "e2e.gossip", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

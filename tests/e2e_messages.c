@@ -20,13 +20,7 @@
 
 #define CALL_MS 10000
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK HARNESS_CHECK
 
 //  One test's node and client.
 typedef struct {
@@ -805,12 +799,7 @@ static void test_content_limit(void) {
     s_stop(&ctx);
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_t;
-
-static const test_t s_tests[] = {
+static const harness_test_t s_tests[] = {
     {"store_get", test_store_get},
     {"conflict", test_conflict},
     {"unknown_channel", test_unknown_channel},
@@ -834,18 +823,5 @@ static const test_t s_tests[] = {
 };
 
 int main(int argc, char **argv) {
-    zsys_init();
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            fprintf(stderr, "e2e.messages.%s\n", s_tests[i].name);
-            s_tests[i].run();
-            if (argc >= 2)
-                return 0;
-        }
-    if (argc >= 2) {
-        fprintf(stderr, "unknown test '%s'\n", argv[1]);
-        return 1;
-    }
-    return 0;
+    return harness_main(argc, argv, "e2e.messages", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

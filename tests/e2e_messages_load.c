@@ -42,13 +42,7 @@
 #define READ_EVERY   50   //  a page read after this many stores sent
 #define READ_BIT     (1ULL << 40)
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK HARNESS_CHECK
 
 static const char *const s_channels[] = {"#load0", "#load1", "#load2", "#load3", NULL};
 

@@ -20,13 +20,7 @@
 
 #define CALL_MS 5000
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK HARNESS_CHECK
 
 //  A real Ed25519 key as `openssl pkey -pubout` prints it, and its bytes.
 static const char s_openssl_pem[] = "-----BEGIN PUBLIC KEY-----\n"
@@ -630,32 +624,14 @@ static void test_pipelined(void) {
     s_stop(&node);
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_t;
-
-static const test_t s_tests[] = {
+static const harness_test_t s_tests[] = {
     {"put_get", test_put_get},     {"key_forms", test_key_forms}, {"upsert", test_upsert},
     {"status", test_status},       {"block", test_block},         {"list", test_list},
     {"bad_input", test_bad_input}, {"pipelined", test_pipelined}, {"info", test_info},
 };
 
 int main(int argc, char **argv) {
-    zsys_init();
     if (sodium_init() < 0)
         return 1;
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            fprintf(stderr, "e2e.peers.%s\n", s_tests[i].name);
-            s_tests[i].run();
-            if (argc >= 2)
-                return 0;
-        }
-    if (argc >= 2) {
-        fprintf(stderr, "unknown test '%s'\n", argv[1]);
-        return 1;
-    }
-    return 0;
+    return harness_main(argc, argv, "e2e.peers", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

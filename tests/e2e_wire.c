@@ -22,15 +22,7 @@
 
 #define CALL_MS 5000
 
-//  Fails the test with a message (assert would vanish under NDEBUG builds
-//  of tests compiled elsewhere; this never does).
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK HARNESS_CHECK
 
 static harness_node_t *s_start(const char *const *args) {
     harness_node_t *node = harness_node_start(NULL, args);
@@ -554,12 +546,7 @@ static void test_log_level(void) {
     harness_node_destroy(&node);
 }
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_t;
-
-static const test_t s_tests[] = {
+static const harness_test_t s_tests[] = {
     {"ping", test_ping},
     {"config_roundtrip", test_config_roundtrip},
     {"pipelined", test_pipelined},
@@ -574,18 +561,5 @@ static const test_t s_tests[] = {
 };
 
 int main(int argc, char **argv) {
-    zsys_init();
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            fprintf(stderr, "e2e.wire.%s\n", s_tests[i].name);
-            s_tests[i].run();
-            if (argc >= 2)
-                return 0;
-        }
-    if (argc >= 2) {
-        fprintf(stderr, "unknown test '%s'\n", argv[1]);
-        return 1;
-    }
-    return 0;
+    return harness_main(argc, argv, "e2e.wire", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

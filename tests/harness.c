@@ -414,3 +414,22 @@ void harness_run_free(harness_run_t *run) {
     free(run->err);
     run->out = run->err = NULL;
 }
+
+//  ---- test programs ----------------------------------------------------------------
+
+int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
+                 size_t count) {
+    zsys_init();
+    for (size_t i = 0; i < count; i++)
+        if (argc < 2 || streq(argv[1], tests[i].name)) {
+            fprintf(stderr, "%s.%s\n", prefix, tests[i].name);
+            tests[i].run();
+            if (argc >= 2)
+                return 0;
+        }
+    if (argc >= 2) {
+        fprintf(stderr, "unknown test '%s'\n", argv[1]);
+        return 1;
+    }
+    return 0;
+}

@@ -82,6 +82,30 @@ void harness_run_free(harness_run_t *run);
 //  and reaps it. Returns 0 with *status set, or -1 when it did not exit.
 int harness_wait_child(pid_t pid, int timeout_ms, int *status);
 
+//  ---- test programs ----------------------------------------------------------------
+
+//  Fails the test with file, line and condition, then aborts (the node a test
+//  started dies with it). Never compiled out, unlike assert.
+#define HARNESS_CHECK(cond)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+//  One behaviour of a test program: ctest runs `PROGRAM NAME`.
+typedef struct {
+    const char *name;
+    void (*run)(void);
+} harness_test_t;
+
+//  The main of a test program: runs the test named by argv[1] (all of them
+//  without an argument), printing "<prefix>.<name>" first. Returns the exit
+//  status: 0, or 1 for an unknown name (a failing test aborts instead).
+int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
+                 size_t count);
+
 //  A free tcp port on 127.0.0.1.
 int harness_free_port(void);
 

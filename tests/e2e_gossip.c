@@ -45,20 +45,11 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
 }
 
 static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
-    CHECK(response);
-    if (response->status != status) {
-        fprintf(stderr, "status %d '%s', wanted %d\n", response->status, response->error, status);
-        abort();
-    }
-    return response;
+    return harness_expect(response, status, NULL);
 }
 
 static void s_invalid(Cairn__Response *response, const char *fragment) {
-    s_expect(response, CAIRN__STATUS__INVALID);
-    if (!strstr(response->error, fragment)) {
-        fprintf(stderr, "error '%s' lacks '%s'\n", response->error, fragment);
-        abort();
-    }
+    harness_expect(response, CAIRN__STATUS__INVALID, fragment);
     cairn__response__free_unpacked(response, NULL);
 }
 

@@ -58,12 +58,7 @@ static Cairn__Response *s_call(ctx_t *ctx, Cairn__Request *request) {
 
 //  Checks status and error fragment, then frees the response.
 static void s_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
-        fprintf(stderr, "got status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment ? fragment : "");
-        abort();
-    }
-    cairn__response__free_unpacked(response, NULL);
+    cairn__response__free_unpacked(harness_expect(response, status, fragment), NULL);
 }
 
 static Cairn__Response *s_store(ctx_t *ctx, Cairn__Message *message) {

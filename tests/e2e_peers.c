@@ -57,21 +57,12 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
 
 //  Checks the status; prints the node's message when it differs.
 static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
-    CHECK(response);
-    if (response->status != status) {
-        fprintf(stderr, "status %d '%s', wanted %d\n", response->status, response->error, status);
-        abort();
-    }
-    return response;
+    return harness_expect(response, status, NULL);
 }
 
 //  Frees an answer that must be INVALID with `fragment` in its message.
 static void s_invalid(Cairn__Response *response, const char *fragment) {
-    s_expect(response, CAIRN__STATUS__INVALID);
-    if (!strstr(response->error, fragment)) {
-        fprintf(stderr, "error '%s' lacks '%s'\n", response->error, fragment);
-        abort();
-    }
+    harness_expect(response, CAIRN__STATUS__INVALID, fragment);
     cairn__response__free_unpacked(response, NULL);
 }
 

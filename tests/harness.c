@@ -417,6 +417,17 @@ void harness_run_free(harness_run_t *run) {
 
 //  ---- test programs ----------------------------------------------------------------
 
+Cairn__Response *harness_expect(Cairn__Response *response, Cairn__Status status,
+                                const char *fragment) {
+    HARNESS_CHECK(response);
+    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
+        fprintf(stderr, "got status %d '%s', wanted %d '%s'\n", response->status, response->error,
+                status, fragment ? fragment : "");
+        abort();
+    }
+    return response;
+}
+
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count) {
     zsys_init();

@@ -94,6 +94,12 @@ int harness_wait_child(pid_t pid, int timeout_ms, int *status);
         }                                                                                          \
     } while (0)
 
+//  Checks that `response` arrived with `status` and, when `fragment` is not
+//  NULL, that its error message contains it; otherwise prints what came
+//  and aborts. Returns the response (still the caller's to free).
+Cairn__Response *harness_expect(Cairn__Response *response, Cairn__Status status,
+                                const char *fragment);
+
 //  One behaviour of a test program: ctest runs `PROGRAM NAME`.
 typedef struct {
     const char *name;

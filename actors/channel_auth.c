@@ -269,9 +269,9 @@ static void s_channel_verify(ca_store_t *store, const Cairn__Request *request, c
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_CHANNEL_CREATE, "channel_create", s_channel_create,
-     s_channel_create_done},
-    {CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "channel_verify", s_channel_verify, NULL},
+    {CAIRN__REQUEST__BODY_CHANNEL_CREATE, "channel_create", s_channel_create, s_channel_create_done,
+     0},
+    {CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "channel_verify", s_channel_verify, NULL, 0},
 };
 
 const ca_store_def_t channel_auth_def = {

@@ -493,14 +493,14 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_CHANNEL_GET, "channel_get", s_channel_get, NULL},
-    {CAIRN__REQUEST__BODY_CHANNEL_LIST, "channel_list", s_channel_list, NULL},
-    {CAIRN__REQUEST__BODY_CHANNEL_TOUCH, "channel_touch", s_channel_touch, s_channel_touch_done},
-    {CAIRN__REQUEST__BODY_CHANNEL_DELETE, "channel_delete", s_channel_delete,
-     s_channel_delete_done},
-    {CAIRN__REQUEST__BODY_MEMBER_JOIN, "member_join", s_member_join, s_member_join_done},
-    {CAIRN__REQUEST__BODY_MEMBER_LEAVE, "member_leave", s_member_leave, s_member_leave_done},
-    {CAIRN__REQUEST__BODY_MEMBER_LIST, "member_list", s_member_list, NULL},
+    {CAIRN__REQUEST__BODY_CHANNEL_GET, "channel_get", s_channel_get, NULL, 0},
+    {CAIRN__REQUEST__BODY_CHANNEL_LIST, "channel_list", s_channel_list, NULL, 0},
+    {CAIRN__REQUEST__BODY_CHANNEL_TOUCH, "channel_touch", s_channel_touch, s_channel_touch_done, 0},
+    {CAIRN__REQUEST__BODY_CHANNEL_DELETE, "channel_delete", s_channel_delete, s_channel_delete_done,
+     0},
+    {CAIRN__REQUEST__BODY_MEMBER_JOIN, "member_join", s_member_join, s_member_join_done, 0},
+    {CAIRN__REQUEST__BODY_MEMBER_LEAVE, "member_leave", s_member_leave, s_member_leave_done, 0},
+    {CAIRN__REQUEST__BODY_MEMBER_LIST, "member_list", s_member_list, NULL, 0},
 };
 
 const ca_store_def_t channels_def = {

@@ -123,8 +123,8 @@ static void s_config_set_done(ca_store_t *store, const Cairn__Request *request,
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", s_config_get, NULL},
-    {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_config_set, s_config_set_done},
+    {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", s_config_get, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_config_set, s_config_set_done, 0},
 };
 
 const ca_store_def_t config_store_def = {

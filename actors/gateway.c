@@ -2,7 +2,8 @@
     gateway - the client endpoint: decode the envelope, route, answer
 
     What it owns: the client ROUTER socket (tcp://127.0.0.1:7401 by default),
-    one DEALER per store pool (connected to every worker of that store), a
+    one DEALER per store pool (connected to every worker of that store; a
+    pool with affinity rows also has one DEALER per worker), a
     DEALER to the writer (for its statistics), and the routing table from
     request kind to pool, built from the stores' handler tables.
 
@@ -49,7 +50,9 @@
 typedef struct {
     const char *name;
     unsigned workers;
-    zsock_t *dealer;
+    zsock_t *dealer;  //  connected to every worker: round robin
+    zsock_t **pinned; //  one per worker, for requests with an affinity key;
+                      //  NULL when no request of the pool has one
     uint64_t requests;
     uint64_t errors;
     uint64_t busy;
@@ -68,7 +71,8 @@ typedef struct {
     gateway_config_t config; //  strings copied
     pool_t *pools;
     size_t pool_count;
-    uint8_t route[CA_MAX_BODY_FIELD + 1]; //  body field -> pool index + 1
+    uint8_t route[CA_MAX_BODY_FIELD + 1];        //  body field -> pool index + 1
+    uint32_t route_field[CA_MAX_BODY_FIELD + 1]; //  body field -> affinity field
     int64_t started_at;
     uint64_t requests;
     uint64_t invalid;
@@ -183,11 +187,22 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
 
 //  ---- routing -------------------------------------------------------------------
 
+//  The socket that reaches the right worker: the one pinned to the worker
+//  the affinity key picks, else the round-robin dealer.
+static zsock_t *s_pool_socket(self_t *self, pool_t *pool, const ca_envelope_t *env) {
+    uint32_t field = self->route_field[env->body_field];
+    uint64_t key;
+    if (field && pool->pinned && ca_envelope_route_key(env->body, env->body_size, field, &key))
+        return pool->pinned[key % pool->workers];
+    return pool->dealer;
+}
+
 static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
-                            zframe_t *request_frame, uint64_t id) {
+                            zframe_t *request_frame, const ca_envelope_t *env) {
+    uint64_t id = env->id;
     zframe_t *frames[] = {client_id, request_frame};
     pool->requests++;
-    if (ca_send_frames(pool->dealer, frames, 2) == 0) {
+    if (ca_send_frames(s_pool_socket(self, pool, env), frames, 2) == 0) {
         pool->in_flight++;
         return;
     }
@@ -207,7 +222,7 @@ static void s_handle_client(self_t *self) {
     self->requests++;
     zframe_t *client_id = zmsg_first(msg);
     zframe_t *request_frame = zmsg_next(msg);
-    ca_envelope_t env = {0, 0};
+    ca_envelope_t env = {0};
     const char *problem = NULL;
     if (zmsg_size(msg) != 2)
         problem = "send exactly one frame per request (a cairn.Request)";
@@ -231,7 +246,7 @@ static void s_handle_client(self_t *self) {
         s_ask_writer_stats(self, client_id, env.id);
     else if (env.body_field <= CA_MAX_BODY_FIELD && self->route[env.body_field])
         s_route_to_pool(self, &self->pools[self->route[env.body_field] - 1], client_id,
-                        request_frame, env.id);
+                        request_frame, &env);
     else {
         char message[160];
         snprintf(message, sizeof message,
@@ -339,9 +354,9 @@ static void s_finish_info(self_t *self, zframe_t *continuation, zframe_t *answer
     zframe_destroy(&client_id);
 }
 
-//  A worker answered: pass it on and count it.
-static void s_handle_pool(self_t *self, pool_t *pool) {
-    zmsg_t *msg = zmsg_recv(pool->dealer);
+//  A worker answered (on `socket`, one of the pool's): pass it on, count it.
+static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket) {
+    zmsg_t *msg = zmsg_recv(socket);
     if (!msg)
         return;
     if (pool->in_flight)
@@ -402,6 +417,40 @@ static uint64_t s_in_flight(self_t *self) {
     return total;
 }
 
+static zsock_t *s_pool_dealer(self_t *self, const ca_store_def_t *def) {
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    zsock_set_sndhwm(dealer, (int)ca_store_queue_max(def, self->config.queue_max));
+    zsock_set_rcvhwm(dealer, 0); //  answers: bounded by what was admitted
+    zpoller_add(self->poller, dealer);
+    return dealer;
+}
+
+static bool s_pool_has_affinity(const ca_store_def_t *def) {
+    for (size_t h = 0; h < def->handler_count; h++)
+        if (def->handlers[h].route_field)
+            return true;
+    return false;
+}
+
+//  Connects the pool's sockets to its workers.
+static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *pool) {
+    pool->dealer = s_pool_dealer(self, def);
+    if (s_pool_has_affinity(def))
+        pool->pinned = (zsock_t **)zmalloc(pool->workers * sizeof(zsock_t *));
+    for (unsigned w = 0; w < pool->workers; w++) {
+        char *endpoint = ca_store_endpoint(def->name, w);
+        int rc = zsock_connect(pool->dealer, "%s", endpoint);
+        if (rc == 0 && pool->pinned) {
+            pool->pinned[w] = s_pool_dealer(self, def);
+            rc = zsock_connect(pool->pinned[w], "%s", endpoint);
+        }
+        zstr_free(&endpoint);
+        if (rc != 0)
+            return zsys_sprintf("gateway cannot reach store %s worker %u", def->name, w);
+    }
+    return NULL;
+}
+
 static char *s_connect_pools(self_t *self) {
     self->pool_count = self->config.store_count;
     self->pools = (pool_t *)zmalloc((self->pool_count ? self->pool_count : 1) * sizeof(pool_t));
@@ -410,16 +459,9 @@ static char *s_connect_pools(self_t *self) {
         pool_t *pool = &self->pools[i];
         pool->name = def->name;
         pool->workers = ca_store_workers(def, self->config.workers);
-        pool->dealer = zsock_new(ZMQ_DEALER);
-        zsock_set_sndhwm(pool->dealer, (int)ca_store_queue_max(def, self->config.queue_max));
-        zsock_set_rcvhwm(pool->dealer, 0); //  answers: bounded by what was admitted
-        for (unsigned w = 0; w < pool->workers; w++) {
-            char *endpoint = ca_store_endpoint(def->name, w);
-            int rc = zsock_connect(pool->dealer, "%s", endpoint);
-            zstr_free(&endpoint);
-            if (rc != 0)
-                return zsys_sprintf("gateway cannot reach store %s worker %u", def->name, w);
-        }
+        char *error = s_connect_workers(self, def, pool);
+        if (error)
+            return error;
         for (size_t h = 0; h < def->handler_count; h++) {
             unsigned field = (unsigned)def->handlers[h].body;
             if (field > CA_MAX_BODY_FIELD || self->route[field] ||
@@ -427,8 +469,8 @@ static char *s_connect_pools(self_t *self) {
                 return zsys_sprintf("request kind %u of store %s is routed twice or out of range",
                                     field, def->name);
             self->route[field] = (uint8_t)(i + 1);
+            self->route_field[field] = def->handlers[h].route_field;
         }
-        zpoller_add(self->poller, pool->dealer);
     }
     return NULL;
 }
@@ -491,15 +533,22 @@ static void s_handle_pipe(self_t *self) {
     zstr_free(&command);
 }
 
+static void s_serve_pool_socket(self_t *self, pool_t *pool, zsock_t *socket) {
+    for (int n = 0; n < CA_SERVE_BURST && socket && (zsock_events(socket) & ZMQ_POLLIN); n++)
+        s_handle_pool(self, pool, socket);
+}
+
 //  Answers first (they finish admitted work), then new client requests, each
 //  socket up to a burst per turn so none starves the others.
 static void s_serve_ready(self_t *self) {
     if (!self->client)
         return; //  START failed half-way; nothing to serve
-    for (size_t i = 0; i < self->pool_count; i++)
-        for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->pools[i].dealer) & ZMQ_POLLIN);
-             n++)
-            s_handle_pool(self, &self->pools[i]);
+    for (size_t i = 0; i < self->pool_count; i++) {
+        pool_t *pool = &self->pools[i];
+        s_serve_pool_socket(self, pool, pool->dealer);
+        for (unsigned w = 0; pool->pinned && w < pool->workers; w++)
+            s_serve_pool_socket(self, pool, pool->pinned[w]);
+    }
     for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->writer) & ZMQ_POLLIN); n++)
         s_handle_writer(self);
     for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->client) & ZMQ_POLLIN); n++)
@@ -523,8 +572,13 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
 static void s_self_destroy(self_t **self_p) {
     self_t *self = *self_p;
     zpoller_destroy(&self->poller);
-    for (size_t i = 0; i < self->pool_count; i++)
-        zsock_destroy(&self->pools[i].dealer);
+    for (size_t i = 0; i < self->pool_count; i++) {
+        pool_t *pool = &self->pools[i];
+        zsock_destroy(&pool->dealer);
+        for (unsigned w = 0; pool->pinned && w < pool->workers; w++)
+            zsock_destroy(&pool->pinned[w]);
+        free(pool->pinned);
+    }
     free(self->pools);
     zsock_destroy(&self->writer);
     zsock_destroy(&self->client);

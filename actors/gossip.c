@@ -178,9 +178,9 @@ static void s_gossip_tick(ca_store_t *store) {
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_gossip_add, s_gossip_added},
-    {CAIRN__REQUEST__BODY_GOSSIP_HAS, "gossip_has", s_gossip_has, NULL},
-    {CAIRN__REQUEST__BODY_GOSSIP_CLEAN, "gossip_clean", s_gossip_clean, s_gossip_cleaned},
+    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_gossip_add, s_gossip_added, 0},
+    {CAIRN__REQUEST__BODY_GOSSIP_HAS, "gossip_has", s_gossip_has, NULL, 0},
+    {CAIRN__REQUEST__BODY_GOSSIP_CLEAN, "gossip_clean", s_gossip_clean, s_gossip_cleaned, 0},
 };
 
 const ca_store_def_t gossip_store_def = {

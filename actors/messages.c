@@ -584,14 +584,14 @@ static void s_vacuum_done(ca_store_t *store, const Cairn__Request *request,
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_MESSAGE_STORE, "message_store", s_message_store, s_message_store_done},
-    {CAIRN__REQUEST__BODY_MESSAGE_LIST, "message_list", s_message_list, NULL},
-    {CAIRN__REQUEST__BODY_MESSAGE_GET, "message_get", s_message_get, NULL},
-    {CAIRN__REQUEST__BODY_MESSAGE_DELETE, "message_delete", s_message_delete,
-     s_message_delete_done},
-    {CAIRN__REQUEST__BODY_MESSAGE_SEARCH, "message_search", s_message_search, NULL},
-    {CAIRN__REQUEST__BODY_MESSAGE_STATS, "message_stats", s_message_stats, NULL},
-    {CAIRN__REQUEST__BODY_VACUUM, "vacuum", s_vacuum, s_vacuum_done},
+    {CAIRN__REQUEST__BODY_MESSAGE_STORE, "message_store", s_message_store, s_message_store_done, 0},
+    {CAIRN__REQUEST__BODY_MESSAGE_LIST, "message_list", s_message_list, NULL, 0},
+    {CAIRN__REQUEST__BODY_MESSAGE_GET, "message_get", s_message_get, NULL, 0},
+    {CAIRN__REQUEST__BODY_MESSAGE_DELETE, "message_delete", s_message_delete, s_message_delete_done,
+     0},
+    {CAIRN__REQUEST__BODY_MESSAGE_SEARCH, "message_search", s_message_search, NULL, 0},
+    {CAIRN__REQUEST__BODY_MESSAGE_STATS, "message_stats", s_message_stats, NULL, 0},
+    {CAIRN__REQUEST__BODY_VACUUM, "vacuum", s_vacuum, s_vacuum_done, 0},
 };
 
 const ca_store_def_t messages_store_def = {

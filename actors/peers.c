@@ -539,11 +539,11 @@ static void s_peer_block(ca_store_t *store, const Cairn__Request *request, ca_re
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_PEER_PUT, "peer_put", s_peer_put, s_peer_written},
-    {CAIRN__REQUEST__BODY_PEER_GET, "peer_get", s_peer_get, NULL},
-    {CAIRN__REQUEST__BODY_PEER_LIST, "peer_list", s_peer_list, NULL},
-    {CAIRN__REQUEST__BODY_PEER_STATUS, "peer_status", s_peer_status, s_peer_written},
-    {CAIRN__REQUEST__BODY_PEER_BLOCK, "peer_block", s_peer_block, s_peer_written},
+    {CAIRN__REQUEST__BODY_PEER_PUT, "peer_put", s_peer_put, s_peer_written, 0},
+    {CAIRN__REQUEST__BODY_PEER_GET, "peer_get", s_peer_get, NULL, 0},
+    {CAIRN__REQUEST__BODY_PEER_LIST, "peer_list", s_peer_list, NULL, 0},
+    {CAIRN__REQUEST__BODY_PEER_STATUS, "peer_status", s_peer_status, s_peer_written, 0},
+    {CAIRN__REQUEST__BODY_PEER_BLOCK, "peer_block", s_peer_block, s_peer_written, 0},
 };
 
 const ca_store_def_t peers_store_def = {

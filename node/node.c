@@ -123,11 +123,19 @@ static char *s_start_workers(node_t *self) {
     self->workers = (zactor_t **)zmalloc(total * sizeof(zactor_t *));
     ca_store_settings_t settings = {.max_content_bytes = config->max_content_bytes,
                                     .gossip_max_age_s = config->gossip_max_age_s,
-                                    .maintenance_ms = config->maintenance_ms};
-    for (size_t s = 0; s < STORE_COUNT; s++)
-        for (unsigned w = 0; w < ca_store_workers(s_stores[s], (unsigned)config->workers); w++) {
+                                    .maintenance_ms = config->maintenance_ms,
+                                    .cache_max_bytes = config->cache_max_bytes,
+                                    .stream_timeout_ms = config->stream_timeout_ms};
+    for (size_t s = 0; s < STORE_COUNT; s++) {
+        unsigned workers = ca_store_workers(s_stores[s], (unsigned)config->workers);
+        char *problem = s_stores[s]->prepare ? s_stores[s]->prepare(config->data_dir) : NULL;
+        if (problem)
+            return problem;
+        for (unsigned w = 0; w < workers; w++) {
             ca_store_args_t args = {.def = s_stores[s],
                                     .index = w,
+                                    .workers = workers,
+                                    .data_dir = config->data_dir,
                                     .db_path = self->db_path,
                                     .queue_max =
                                         ca_store_queue_max(s_stores[s], (size_t)config->queue_max),
@@ -138,6 +146,7 @@ static char *s_start_workers(node_t *self) {
             if (ca_actor_start(worker, &error) != 0)
                 return error;
         }
+    }
     return NULL;
 }
 

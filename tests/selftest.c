@@ -8,6 +8,7 @@
     ========================================================================= */
 
 #include "ca_envelope.h"
+#include "ca_hash.h"
 #include "ca_names.h"
 #include "ca_sql.h"
 #include "ca_status.h"
@@ -38,6 +39,7 @@ static const selftest_t s_tests[] = {
     {"ca_validate", ca_validate_test},
     {"ca_names", ca_names_test},
     {"ca_sql", ca_sql_test},
+    {"ca_hash", ca_hash_test},
     {"node_config", node_config_test},
     {"writer", writer_test},
     {"config_store", config_store_test},

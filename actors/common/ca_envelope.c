@@ -54,6 +54,8 @@ bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *e
                               const char **error) {
     env->id = 0;
     env->body_field = 0;
+    env->body = NULL;
+    env->body_size = 0;
     size_t pos = 0;
     while (pos < size) {
         uint64_t key;
@@ -70,17 +72,53 @@ bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *e
             }
             continue;
         }
+        size_t value_at = pos;
         if (!s_skip_value(data, size, &pos, wire_type)) {
             *error = "frame is not a protobuf cairn.Request (truncated or bad wire type)";
             return false;
         }
         //  Every body member is a message, hence length-delimited; other
         //  unknown fields are skipped as proto3 requires.
-        if (field >= 10 && wire_type == WIRE_LENGTH)
+        if (field >= 10 && wire_type == WIRE_LENGTH) {
             env->body_field = field;
+            uint64_t length = 0;
+            s_read_varint(data, size, &value_at, &length); //  checked by the skip
+            env->body = data + value_at;
+            env->body_size = (size_t)length;
+        }
     }
     *error = NULL;
     return true;
+}
+
+bool ca_envelope_route_key(const uint8_t *body, size_t size, uint32_t field, uint64_t *key) {
+    size_t pos = 0;
+    bool found = false;
+    while (body && pos < size) {
+        uint64_t field_key;
+        if (!s_read_varint(body, size, &pos, &field_key))
+            return false;
+        unsigned wire_type = (unsigned)(field_key & 7);
+        size_t value_at = pos;
+        if (!s_skip_value(body, size, &pos, wire_type))
+            return false;
+        if ((field_key >> 3) != field)
+            continue;
+        //  The last occurrence wins, as in a full decode.
+        uint64_t value = 0;
+        if (wire_type == WIRE_VARINT)
+            found = s_read_varint(body, size, &value_at, &value);
+        else if (wire_type == WIRE_LENGTH) {
+            uint64_t length = 0;
+            s_read_varint(body, size, &value_at, &length);
+            for (size_t i = 0; i < 8 && i < length; i++)
+                value |= (uint64_t)body[value_at + i] << (8 * i);
+            found = length > 0;
+        } else
+            found = false;
+        *key = value;
+    }
+    return found;
 }
 
 //  True when data[0..size) is UTF-8 with no NUL, no overlong form, no
@@ -224,6 +262,41 @@ void ca_envelope_test(bool verbose) {
     assert(ca_envelope_peek_request(zframe_data(frame), zframe_size(frame), &env, &error));
     assert(env.id == 0xfedcba9876543210ULL);
     assert(env.body_field == CAIRN__REQUEST__BODY_CONFIG_GET);
+
+    //  The body is located inside the frame.
+    Cairn__ConfigGet *decoded = cairn__config_get__unpack(NULL, env.body_size, env.body);
+    assert(decoded && streq(decoded->key, "a.b"));
+    cairn__config_get__free_unpacked(decoded, NULL);
+
+    //  Affinity keys: a varint as is, bytes by their first 8 bytes, absent
+    //  or empty fields give none.
+    uint64_t key = 0;
+    Cairn__ContentChunk chunk = CAIRN__CONTENT_CHUNK__INIT;
+    chunk.stream_id = 0x1234567890ULL;
+    chunk.offset = 77;
+    uint8_t chunk_data[3] = {1, 2, 3};
+    chunk.data.data = chunk_data;
+    chunk.data.len = sizeof chunk_data;
+    uint8_t packed[64];
+    size_t packed_size = cairn__content_chunk__pack(&chunk, packed);
+    assert(ca_envelope_route_key(packed, packed_size, 1, &key) && key == 0x1234567890ULL);
+    assert(ca_envelope_route_key(packed, packed_size, 2, &key) && key == 77);
+    assert(ca_envelope_route_key(packed, packed_size, 3, &key) && key == 0x030201);
+    assert(!ca_envelope_route_key(packed, packed_size, 4, &key));
+    for (size_t cut = 0; cut < packed_size; cut++)
+        (void)ca_envelope_route_key(packed, cut, 3, &key);
+    assert(!ca_envelope_route_key(NULL, 0, 1, &key));
+    uint8_t hash[32];
+    for (int i = 0; i < 32; i++)
+        hash[i] = (uint8_t)i;
+    Cairn__ContentRead read = CAIRN__CONTENT_READ__INIT;
+    read.hash.data = hash;
+    read.hash.len = sizeof hash;
+    packed_size = cairn__content_read__pack(&read, packed);
+    assert(ca_envelope_route_key(packed, packed_size, 1, &key) && key == 0x0706050403020100ULL);
+    read.hash.len = 0;
+    packed_size = cairn__content_read__pack(&read, packed);
+    assert(!ca_envelope_route_key(packed, packed_size, 1, &key));
 
     //  Every truncation of it is either rejected or read without overrun.
     for (size_t cut = 0; cut < zframe_size(frame); cut++)

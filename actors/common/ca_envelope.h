@@ -29,6 +29,8 @@
 typedef struct {
     uint64_t id;         //  request id, 0 when absent
     uint32_t body_field; //  field number of the body member, 0 when absent
+    const uint8_t *body; //  the body member's encoding (inside the frame)
+    size_t body_size;
 } ca_envelope_t;
 
 //  Peeks a Request frame. Returns true when the top level is well formed;
@@ -36,6 +38,13 @@ typedef struct {
 //  is filled as far as it could be read, so errors can still echo it.
 bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *env,
                               const char **error);
+
+//  Reads the worker-affinity key of a body (see ca_handler_t.route_field):
+//  the value of top-level field `field` of the encoded body message, a
+//  varint as is, bytes as their first 8 bytes little-endian. False when the
+//  field is absent, empty or malformed (then any worker may serve it; the
+//  full decode reports malformation).
+bool ca_envelope_route_key(const uint8_t *body, size_t size, uint32_t field, uint64_t *key);
 
 //  Checks every `string` field of an encoded message (recursively through
 //  sub-messages) on the wire: it must be valid UTF-8 without NUL bytes.

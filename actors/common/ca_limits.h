@@ -31,6 +31,8 @@
 #define CA_DEFAULT_MAX_CONTENT      65536 // message content, bytes
 #define CA_DEFAULT_GOSSIP_MAX_AGE_S 3600
 #define CA_DEFAULT_MAINTENANCE_MS   60000
+#define CA_DEFAULT_CACHE_MAX_BYTES  (1024LL * 1024 * 1024)
+#define CA_DEFAULT_STREAM_TIMEOUT_MS 300000
 
 //  ---- hard limits ----------------------------------------------------------
 #define CA_MAX_WORKERS               64
@@ -50,6 +52,20 @@
 #define CA_GOSSIP_ID_MAX      128
 #define CA_GOSSIP_DEFAULT_TTL 5
 #define CA_GOSSIP_MAX_TTL     255
+//  Content store: the largest chunk of an upload stream and the longest
+//  ContentRead range; the largest blob ContentGet answers whole (larger
+//  ones are read in ranges); open upload streams per worker; requests
+//  queued per content worker (each may be a chunk of up to 16 MiB, so this
+//  bounds the node's memory: workers x queue x chunk); hashes listed per
+//  kind in a ContentCheck report.
+#define CA_CONTENT_CHUNK_MAX   (16 * 1024 * 1024)
+#define CA_CONTENT_WHOLE_MAX   (64LL * 1024 * 1024)
+#define CA_CONTENT_STREAMS_MAX 64
+#define CA_CONTENT_QUEUE_MAX   16
+#define CA_CONTENT_CHECK_LIST  1000
+//  Cache store: source peer ids in bytes; payment receipts in bytes.
+#define CA_CACHE_PEER_MAX    128
+#define CA_CACHE_RECEIPT_MAX (64 * 1024)
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256
 //  Highest field number of Request.body the gateway routes.
@@ -69,5 +85,9 @@
 //  ---- data dir layout --------------------------------------------------------
 #define CA_DB_FILE   "cairn.db"
 #define CA_LOCK_FILE "cairnd.lock"
+//  Blob files: <data dir>/content/<2 hex>/<64 hex>, and cache/ the same way;
+//  uploads in progress sit in <store dir>/tmp/ (emptied at start).
+#define CA_CONTENT_DIR "content"
+#define CA_CACHE_DIR   "cache"
 
 #endif

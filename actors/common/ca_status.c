@@ -18,6 +18,7 @@ _Static_assert((int)CA_UNAUTHORIZED == (int)CAIRN__STATUS__UNAUTHORIZED, "status
 _Static_assert((int)CA_BUSY == (int)CAIRN__STATUS__BUSY, "status BUSY");
 _Static_assert((int)CA_INTERNAL == (int)CAIRN__STATUS__INTERNAL, "status INTERNAL");
 _Static_assert((int)CA_UNAVAILABLE == (int)CAIRN__STATUS__UNAVAILABLE, "status UNAVAILABLE");
+_Static_assert((int)CA_CORRUPT == (int)CAIRN__STATUS__CORRUPT, "status CORRUPT");
 
 const char *ca_status_str(ca_status_t status) {
     switch (status) {
@@ -37,6 +38,8 @@ const char *ca_status_str(ca_status_t status) {
             return "internal";
         case CA_UNAVAILABLE:
             return "unavailable";
+        case CA_CORRUPT:
+            return "corrupt";
     }
     return "unknown";
 }
@@ -73,7 +76,7 @@ void ca_status_test(bool verbose) {
     assert(ca_status_from_sqlite(SQLITE_IOERR_WRITE) == CA_INTERNAL);
     assert(ca_status_from_sqlite(SQLITE_BUSY) == CA_BUSY);
     assert(ca_status_from_sqlite(SQLITE_DONE) == CA_OK);
-    for (int s = CA_OK; s <= CA_UNAVAILABLE; s++)
+    for (int s = CA_OK; s <= CA_CORRUPT; s++)
         assert(ca_status_str((ca_status_t)s)[0] != 'u' || s == CA_UNAUTHORIZED ||
                s == CA_UNAVAILABLE);
     assert(ca_status_str((ca_status_t)99)[0] == 'u');

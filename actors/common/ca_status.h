@@ -19,6 +19,7 @@ typedef enum {
     CA_BUSY = 5,
     CA_INTERNAL = 6,
     CA_UNAVAILABLE = 7,
+    CA_CORRUPT = 8, //  stored bytes do not match their hash
 } ca_status_t;
 
 //  Lower-case name of a status ("ok", "not_found", ...); "unknown" otherwise.

@@ -26,6 +26,9 @@ struct _ca_store_t {
     bool terminated;
     const ca_store_def_t *def;
     unsigned index;
+    unsigned workers;
+    char *data_dir;
+    void *state; //  the store's own, from def->state_new
     char *db_path;
     char *vfs;
     char *writer_endpoint;
@@ -172,6 +175,22 @@ const ca_store_settings_t *ca_store_settings(ca_store_t *store) {
 
 const char *ca_store_db_path(ca_store_t *store) {
     return store->db_path;
+}
+
+const char *ca_store_data_dir(ca_store_t *store) {
+    return store->data_dir;
+}
+
+unsigned ca_store_index(ca_store_t *store) {
+    return store->index;
+}
+
+unsigned ca_store_worker_count(ca_store_t *store) {
+    return store->workers;
+}
+
+void *ca_store_state(ca_store_t *store) {
+    return store->state;
 }
 
 unsigned ca_store_workers(const ca_store_def_t *def, unsigned node_workers) {
@@ -386,6 +405,11 @@ static char *s_start(ca_store_t *self) {
     if (zsock_connect(self->writer, "%s", self->writer_endpoint) != 0)
         return zsys_sprintf("store %s cannot reach the writer at %s", self->def->name,
                             self->writer_endpoint);
+    if (self->def->state_new) {
+        self->state = self->def->state_new(self, &error);
+        if (!self->state)
+            return error ? error : strdup("the store's state could not be made");
+    }
     zpoller_add(self->poller, self->router);
     zpoller_add(self->poller, self->writer);
     return NULL;
@@ -396,13 +420,25 @@ static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
     self->pipe = pipe;
     self->def = args->def;
     self->index = args->index;
+    self->workers = args->workers ? args->workers : 1;
     self->db_path = strdup(args->db_path);
+    if (args->data_dir)
+        self->data_dir = strdup(args->data_dir);
+    else {
+        self->data_dir = strdup(args->db_path);
+        char *slash = strrchr(self->data_dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            strcpy(self->data_dir, ".");
+    }
     self->vfs = args->vfs ? strdup(args->vfs) : NULL;
     self->writer_endpoint =
         strdup(args->writer_endpoint ? args->writer_endpoint : CA_WRITER_ENDPOINT);
     self->queue_max = args->queue_max ? args->queue_max : CA_DEFAULT_QUEUE_MAX;
     self->settings = args->settings;
-    if (self->def->tick && self->index == 0 && self->settings.maintenance_ms > 0)
+    if (self->def->tick && (self->index == 0 || self->def->tick_every_worker) &&
+        self->settings.maintenance_ms > 0)
         self->next_tick = zclock_mono() + self->settings.maintenance_ms;
     for (size_t i = 0; i < self->def->handler_count; i++) {
         const ca_handler_t *handler = &self->def->handlers[i];
@@ -416,6 +452,8 @@ static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
 static void s_self_destroy(ca_store_t **self_p) {
     ca_store_t *self = *self_p;
     zpoller_destroy(&self->poller);
+    if (self->state)
+        self->def->state_destroy(&self->state);
     if (self->router) { //  free the inproc name at once (see writer.c)
         char *endpoint = ca_store_endpoint(self->def->name, self->index);
         zsock_unbind(self->router, "%s", endpoint);
@@ -425,6 +463,7 @@ static void s_self_destroy(ca_store_t **self_p) {
     zsock_destroy(&self->writer);
     ca_sql_destroy(&self->sql);
     free(self->db_path);
+    free(self->data_dir);
     free(self->vfs);
     free(self->writer_endpoint);
     free(self);

@@ -54,11 +54,29 @@ typedef struct {
     const char *name;              //  for logs, e.g. "config_get"
     ca_handle_fn *handle;
     ca_write_done_fn *done; //  NULL for requests that never write
+    //  Optional worker affinity: the number of a field of the request body
+    //  whose value picks the worker (a varint: value % workers; bytes: their
+    //  first 8 bytes, little-endian, % workers). Requests that share that
+    //  value always reach the same worker, e.g. every chunk of one upload
+    //  stream. 0: any worker (round robin).
+    uint32_t route_field;
 } ca_handler_t;
 
 //  Periodic upkeep of a store (e.g. cleaning an age-bounded table). Runs on
-//  worker 0 of the pool every settings.maintenance_ms.
+//  worker 0 of the pool every settings.maintenance_ms (on every worker with
+//  tick_every_worker, for state each worker owns).
 typedef void(ca_tick_fn)(ca_store_t *store);
+
+//  State a store keeps in each worker beyond its SQL connection (open
+//  upload streams, file handles). Made when the worker starts (NULL with
+//  *error set, caller frees, refuses the start), destroyed when it stops.
+typedef void *(ca_state_new_fn)(ca_store_t *store, char **error);
+typedef void(ca_state_destroy_fn)(void **state_p);
+
+//  Runs once, before any worker of the store starts, on the node's thread:
+//  e.g. making the store's directories and removing what a crash left.
+//  Returns NULL, or an error (caller frees) that stops the node's start.
+typedef char *(ca_prepare_fn)(const char *data_dir);
 
 typedef struct {
     const char *name; //  pool name, e.g. "config"
@@ -71,6 +89,10 @@ typedef struct {
     unsigned workers;
     size_t queue_max;
     ca_tick_fn *tick; //  optional
+    bool tick_every_worker;
+    ca_prepare_fn *prepare;             //  optional
+    ca_state_new_fn *state_new;         //  optional
+    ca_state_destroy_fn *state_destroy; //  required with state_new
 } ca_store_def_t;
 
 //  Node settings a store may need; copied into every worker. A store that
@@ -79,12 +101,16 @@ typedef struct {
     int64_t max_content_bytes; //  largest message content
     int64_t gossip_max_age_s;  //  gossip entries older than this are cleaned
     int64_t maintenance_ms;    //  interval of store ticks (0: never)
+    int64_t cache_max_bytes;   //  peer-content cache budget (0: unbounded)
+    int64_t stream_timeout_ms; //  idle upload streams are abandoned after this
 } ca_store_settings_t;
 
 //  What the node gives each store worker (copied by the actor).
 typedef struct {
     const ca_store_def_t *def;
     unsigned index;              //  worker number within the pool
+    unsigned workers;            //  workers in the pool (0: 1)
+    const char *data_dir;        //  NULL: the directory of db_path
     const char *db_path;         //  opened read-only
     const char *vfs;             //  NULL: SQLite's default
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
@@ -113,6 +139,16 @@ const ca_store_settings_t *ca_store_settings(ca_store_t *store);
 //  Path of the database file (cairn.db) this worker reads, e.g. for its
 //  size on disk.
 const char *ca_store_db_path(ca_store_t *store);
+
+//  The node's data dir (stores with files keep them under it).
+const char *ca_store_data_dir(ca_store_t *store);
+
+//  This worker's number and the pool's size.
+unsigned ca_store_index(ca_store_t *store);
+unsigned ca_store_worker_count(ca_store_t *store);
+
+//  The state made by the def's state_new (NULL without one).
+void *ca_store_state(ca_store_t *store);
 
 //  Sends a write that answers no client (from a tick); its outcome is
 //  logged. Takes ownership of *write_p. Returns -1 when the writer is full.

@@ -2,7 +2,7 @@
     cairn-bench - how fast is the node, measured against what it is built on
 
         cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]
-                    [--page-messages N]
+                    [--page-messages N] [--list]
 
     One run measures the baselines (raw SQLite with the writer's pragmas, raw
     ZeroMQ DEALER/ROUTER over loopback tcp) and then a real cairnd doing the
@@ -11,7 +11,20 @@
     noisy, so absolute numbers move between runs; the ratios, measured
     seconds apart on the same machine, are what to compare.
 
-    Cases (one row each in s_cases; a later store adds its rows there):
+    Cases (one row each in s_cases; a later store adds its rows there).
+    --cases takes whole names or their first dot-separated parts
+    ("raw.sha256_sodium" runs every size, "node" every node case); rows
+    marked optional run only when named in full. --list prints the names.
+
+    SHA-256, in MB/s (bench_hash.c; SIZE is 4k, 1m, 64m):
+
+        raw.sha256_sodium.SIZE    libsodium crypto_hash_sha256
+        raw.sha256_openssl.SIZE   OpenSSL EVP, digest fetched once (only
+                                  when the bench links libcrypto)
+        hash.ca_sha256.SIZE       cairn's ca_sha256 (this build's backend);
+                                  docs/HASHING.md records the decision
+
+    The node and what it is built on:
 
         sqlite.insert.tx1000   raw SQLite: prepared INSERT of a config-like
                                row, 1000 rows per transaction (the writer's
@@ -63,7 +76,8 @@
                                sequence for both); raw: INSERT OR IGNORE,
                                1000 per transaction
 
-    What counts: only OK responses are completed ops; BUSY and other errors
+    What counts: only OK responses are completed ops (payload cases also
+    count their bytes, for MB/s); BUSY and other errors
     are counted apart. Every request id must be answered exactly once: an
     unknown or repeated id, an undecodable response or a request still
     unanswered after STALL_TIMEOUT_MS fails the run (exit 1). The node is a
@@ -75,7 +89,7 @@
     per answer while draining) and by count (--max-ops, --window).
     ========================================================================= */
 
-#include "harness.h"
+#include "bench.h"
 #include "ca_limits.h"
 #include "ca_testbed.h"
 #include "msg_schema.h"
@@ -91,19 +105,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_SECONDS  2.0
-#define DEFAULT_WINDOW   1000
-#define DEFAULT_MAX_OPS  100000000ULL //  per case; a count bound beside the time bound
-#define MAX_SECONDS      3600.0
-#define MAX_WINDOW       1000000
-#define STALL_TIMEOUT_MS 10000 //  a request unanswered this long fails the case
-#define SQLITE_BATCH     CA_DEFAULT_WRITER_BATCH
-#define ECHO_BURST       CA_SERVE_BURST //  echo thread: messages per poll
-#define MAX_VERSUS       2
-#define REQUEST_BUFFER   1024 //  bytes; a packed bench request is far smaller
-#define BENCH_KEY_FMT    "bench/%010" PRIu64
-#define BENCH_KEY_SIZE   32
-#define BENCH_VALUE      "cairn-bench-value-0123456789abcdef"
+#define DEFAULT_SECONDS 2.0
+#define DEFAULT_WINDOW  1000
+#define DEFAULT_MAX_OPS 100000000ULL //  per case; a count bound beside the time bound
+#define MAX_SECONDS     3600.0
+#define MAX_WINDOW      1000000
+#define SQLITE_BATCH    CA_DEFAULT_WRITER_BATCH
+#define ECHO_BURST      CA_SERVE_BURST //  echo thread: messages per poll
+#define MAX_VERSUS      2
+#define REQUEST_BUFFER  1024 //  bytes; requests up to this size are packed on the stack
+#define BENCH_KEY_FMT   "bench/%010" PRIu64
+#define BENCH_KEY_SIZE  32
+#define BENCH_VALUE     "cairn-bench-value-0123456789abcdef"
 
 //  The message store
 #define DEFAULT_PAGE_MESSAGES 1000000ULL //  messages in the paged channel
@@ -126,54 +139,41 @@
 
 //  ---- run state, options and results -------------------------------------------
 
-typedef struct {
-    double seconds;
-    int window;
-    uint64_t max_ops;
-    uint64_t page_messages; //  messages in the paged channel
-    char *cases;            //  comma-separated selection, NULL for all
-    char *command_line;     //  as typed, for the report
-    harness_node_t *node;
-    zactor_t *echo;
-    char *echo_endpoint;
-    double page_base;       //  timestamp of the paged channel's oldest message
-    bool node_pages_ready;  //  the node's data dir holds the paged channel
-    char *page_dir;         //  the baseline's paged database, once filled
-    bool want_node_pages;   //  a node.msg_page case is selected
-    bool want_sqlite_pages; //  a sqlite.msg_page case is selected
-} bench_t;
+//  baseline: what the node is built on, measured raw; helper: cairn's own
+//  code outside the node (ca_sha256); node: a real cairnd.
+typedef enum { KIND_BASELINE, KIND_HELPER, KIND_NODE } kind_t;
 
-typedef struct {
-    bool ran;
-    uint64_t ok;
-    uint64_t busy;
-    uint64_t errors; //  any status other than OK and BUSY
-    double seconds;  //  first send to last answer
-    char first_error[160];
-} result_t;
-
-typedef enum { KIND_BASELINE, KIND_NODE } kind_t;
-
+//  A row runs `run`, or `sized` with its name and `size` (payload bytes).
+//  `optional` rows run only when --cases names them.
 typedef struct {
     const char *name;
     kind_t kind;
     int (*run)(bench_t *bench, result_t *result); //  0, or -1 after saying why
-    const char *versus[MAX_VERSUS];               //  baselines its ratio is taken to
+    const char *versus[MAX_VERSUS];               //  cases its ratio is taken to
     const char *what;
+    bench_sized_fn *sized;
+    size_t size;
+    bool optional;
 } bench_case_t;
 
 static const char *s_kind_name(kind_t kind) {
-    return kind == KIND_NODE ? "node" : "baseline";
+    return kind == KIND_NODE ? "node" : kind == KIND_HELPER ? "helper" : "baseline";
 }
 
 static double s_ops_per_second(const result_t *result) {
     return result->seconds > 0 ? (double)result->ok / result->seconds : 0;
 }
 
-static int s_fail(const char *name, const char *format, ...) __attribute__((format(printf, 2, 3)));
+//  Payload throughput in MB/s (10^6 bytes), 0 for a case without payload.
+static double s_mb_per_second(const result_t *result) {
+    return result->seconds > 0 ? (double)result->bytes / 1e6 / result->seconds : 0;
+}
 
-//  Prints why a case failed; returns -1 for the caller to pass on.
-static int s_fail(const char *name, const char *format, ...) {
+bool bench_go_on(const bench_t *bench, const result_t *result, int64_t deadline) {
+    return !zsys_interrupted && result->ok < bench->max_ops && zclock_usecs() < deadline;
+}
+
+int bench_fail(const char *name, const char *format, ...) {
     va_list args;
     va_start(args, format);
     fprintf(stderr, "cairn-bench: FAIL %s: ", name);
@@ -186,14 +186,7 @@ static int s_fail(const char *name, const char *format, ...) {
 //  ---- answered-exactly-once check ------------------------------------------------
 //  Ids are sent as 1, 2, 3, ...; a bitmap marks the answered ones.
 
-typedef struct {
-    uint64_t *bits;
-    uint64_t words;
-    uint64_t sent;
-    uint64_t answered;
-} tracker_t;
-
-static void s_tracker_sent(tracker_t *tracker, uint64_t id) {
+void bench_tracker_sent(tracker_t *tracker, uint64_t id) {
     uint64_t need = id / 64 + 1;
     if (need > tracker->words) {
         uint64_t words = tracker->words ? tracker->words * 2 : 1024;
@@ -209,32 +202,33 @@ static void s_tracker_sent(tracker_t *tracker, uint64_t id) {
 
 //  Marks `id` answered. -1 (after saying why) when it was never sent or
 //  was answered before.
-static int s_tracker_answer(tracker_t *tracker, const char *name, uint64_t id) {
+int bench_tracker_answer(tracker_t *tracker, const char *name, uint64_t id) {
     if (id == 0 || id > tracker->sent)
-        return s_fail(name,
-                      "answer for id %" PRIu64 ", which was never sent (last sent %" PRIu64 ")", id,
-                      tracker->sent);
+        return bench_fail(name,
+                          "answer for id %" PRIu64 ", which was never sent (last sent %" PRIu64 ")",
+                          id, tracker->sent);
     uint64_t mask = 1ULL << (id % 64);
     if (tracker->bits[id / 64] & mask)
-        return s_fail(name, "id %" PRIu64 " was answered twice", id);
+        return bench_fail(name, "id %" PRIu64 " was answered twice", id);
     tracker->bits[id / 64] |= mask;
     tracker->answered++;
     return 0;
 }
 
 //  -1 (after naming the first missing id) unless every sent id was answered.
-static int s_tracker_check(const tracker_t *tracker, const char *name) {
+int bench_tracker_check(const tracker_t *tracker, const char *name) {
     if (tracker->answered == tracker->sent)
         return 0;
     uint64_t missing = 0;
     for (uint64_t id = 1; id <= tracker->sent && !missing; id++)
         if (!(tracker->bits[id / 64] & (1ULL << (id % 64))))
             missing = id;
-    return s_fail(name, "%" PRIu64 " of %" PRIu64 " requests unanswered (first: id %" PRIu64 ")",
-                  tracker->sent - tracker->answered, tracker->sent, missing);
+    return bench_fail(name,
+                      "%" PRIu64 " of %" PRIu64 " requests unanswered (first: id %" PRIu64 ")",
+                      tracker->sent - tracker->answered, tracker->sent, missing);
 }
 
-static void s_tracker_free(tracker_t *tracker) {
+void bench_tracker_free(tracker_t *tracker) {
     free(tracker->bits);
     memset(tracker, 0, sizeof *tracker);
 }
@@ -246,7 +240,7 @@ static int s_sqlite_exec(sqlite3 *db, const char *sql) {
     char *error = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK)
         return 0;
-    s_fail("sqlite", "'%s': %s", sql, error ? error : sqlite3_errmsg(db));
+    bench_fail("sqlite", "'%s': %s", sql, error ? error : sqlite3_errmsg(db));
     sqlite3_free(error);
     return -1;
 }
@@ -260,7 +254,7 @@ static int s_sqlite_pragma(sqlite3 *db, const char *set, const char *get, const 
     bool applied = rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW &&
                    streq((const char *)sqlite3_column_text(stmt, 0), expected);
     sqlite3_finalize(stmt);
-    return applied ? 0 : s_fail("sqlite", "'%s' did not apply", set);
+    return applied ? 0 : bench_fail("sqlite", "'%s' did not apply", set);
 }
 
 //  Opens (or creates) the database in `dir` with the writer's pragmas.
@@ -276,7 +270,7 @@ static sqlite3 *s_sqlite_open(const char *dir) {
         s_sqlite_pragma(db, "PRAGMA synchronous=NORMAL", "PRAGMA synchronous", "1") != 0 ||
         s_sqlite_pragma(db, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1") != 0) {
         if (rc != SQLITE_OK)
-            s_fail("sqlite", "cannot open a database in %s: %s", dir, sqlite3_errmsg(db));
+            bench_fail("sqlite", "cannot open a database in %s: %s", dir, sqlite3_errmsg(db));
         sqlite3_close(db);
         return NULL;
     }
@@ -309,7 +303,7 @@ static int s_sqlite_batch(sqlite3 *db, sqlite3_stmt *insert, uint64_t first, uin
         int rc = sqlite3_step(insert);
         sqlite3_reset(insert);
         if (rc != SQLITE_DONE) {
-            s_fail("sqlite", "INSERT: %s", sqlite3_errmsg(db));
+            bench_fail("sqlite", "INSERT: %s", sqlite3_errmsg(db));
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
@@ -355,18 +349,6 @@ static int s_run_sqlite_insert(bench_t *bench, result_t *result) {
 //  outstanding (window 1 is a plain round trip), until the time or the
 //  count runs out, then collects the answers still owed.
 
-typedef enum { OUTCOME_OK, OUTCOME_BUSY, OUTCOME_ERROR } outcome_t;
-
-//  `context` is the case's own state (NULL when it needs none), passed
-//  through s_drive to both functions.
-typedef struct {
-    //  Sends request `id` on the libzmq socket `handle`; 0 or -1.
-    int (*send)(void *handle, uint64_t id, void *context);
-    //  Reads one answer; -1 when it is not a valid answer at all.
-    int (*decode)(const void *data, size_t size, uint64_t *id, outcome_t *outcome, result_t *result,
-                  void *context);
-} wire_t;
-
 //  Receives one answer (flags: 0 blocks up to STALL_TIMEOUT_MS, or
 //  ZMQ_DONTWAIT). Returns 0 when one was counted, 1 when none was waiting
 //  (ZMQ_DONTWAIT only), -1 on failure (said why).
@@ -380,17 +362,17 @@ static int s_receive(void *handle, const wire_t *wire, void *context, tracker_t 
         if (error == EAGAIN && flags == ZMQ_DONTWAIT)
             return 1;
         if (error == EAGAIN)
-            return s_fail(name, "no answer within %d ms (%" PRIu64 " of %" PRIu64 " answered)",
-                          STALL_TIMEOUT_MS, tracker->answered, tracker->sent);
-        return s_fail(name, "receive: %s", zmq_strerror(error));
+            return bench_fail(name, "no answer within %d ms (%" PRIu64 " of %" PRIu64 " answered)",
+                              STALL_TIMEOUT_MS, tracker->answered, tracker->sent);
+        return bench_fail(name, "receive: %s", zmq_strerror(error));
     }
     uint64_t id = 0;
     outcome_t outcome = OUTCOME_ERROR;
     int rc = wire->decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &id, &outcome, result, context);
     zmq_msg_close(&msg);
     if (rc != 0)
-        return s_fail(name, "undecodable answer after %" PRIu64 " answers", tracker->answered);
-    if (s_tracker_answer(tracker, name, id) != 0)
+        return bench_fail(name, "undecodable answer after %" PRIu64 " answers", tracker->answered);
+    if (bench_tracker_answer(tracker, name, id) != 0)
         return -1;
     if (outcome == OUTCOME_OK)
         result->ok++;
@@ -414,36 +396,40 @@ static int s_receive_some(void *handle, const wire_t *wire, void *context, track
     return rc < 0 ? -1 : 0;
 }
 
-static int s_drive(bench_t *bench, const char *name, zsock_t *client, const wire_t *wire,
-                   void *context, int window, result_t *result) {
+int bench_drive(bench_t *bench, const char *name, zsock_t *client, const wire_t *wire,
+                void *context, int window, result_t *result) {
+    return bench_drive_for(bench->seconds, bench->max_ops, name, client, wire, context, window,
+                           result);
+}
+
+int bench_drive_for(double seconds, uint64_t max_ops, const char *name, zsock_t *client,
+                    const wire_t *wire, void *context, int window, result_t *result) {
     void *handle = zsock_resolve(client);
     zsock_set_rcvtimeo(client, STALL_TIMEOUT_MS);
     tracker_t tracker = {0};
     uint64_t outstanding = 0;
     int rc = 0;
     int64_t start = zclock_usecs();
-    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
+    int64_t deadline = start + (int64_t)(seconds * 1e6);
     while (rc == 0) {
-        bool may_send =
-            !zsys_interrupted && tracker.sent < bench->max_ops && zclock_usecs() < deadline;
+        bool may_send = !zsys_interrupted && tracker.sent < max_ops && zclock_usecs() < deadline;
         if (!may_send && outstanding == 0)
             break;
-        while (may_send && rc == 0 && outstanding < (uint64_t)window &&
-               tracker.sent < bench->max_ops) {
+        while (may_send && rc == 0 && outstanding < (uint64_t)window && tracker.sent < max_ops) {
             rc = wire->send(handle, tracker.sent + 1, context);
             if (rc == 0) {
-                s_tracker_sent(&tracker, tracker.sent + 1);
+                bench_tracker_sent(&tracker, tracker.sent + 1);
                 outstanding++;
             } else
-                s_fail(name, "send: %s", zmq_strerror(zmq_errno()));
+                bench_fail(name, "send: %s", zmq_strerror(zmq_errno()));
         }
         if (rc == 0)
             rc = s_receive_some(handle, wire, context, &tracker, name, &outstanding, result);
     }
     result->seconds = (double)(zclock_usecs() - start) / 1e6;
     if (rc == 0)
-        rc = s_tracker_check(&tracker, name);
-    s_tracker_free(&tracker);
+        rc = bench_tracker_check(&tracker, name);
+    bench_tracker_free(&tracker);
     return rc;
 }
 
@@ -533,9 +519,9 @@ static const wire_t s_echo_wire = {s_echo_send, s_echo_decode};
 static int s_run_zmq(bench_t *bench, result_t *result, const char *name, int window) {
     const char *endpoint = s_echo_endpoint(bench);
     if (!endpoint)
-        return s_fail(name, "the echo thread could not bind a loopback port");
+        return bench_fail(name, "the echo thread could not bind a loopback port");
     zsock_t *client = harness_connect(endpoint);
-    int rc = s_drive(bench, name, client, &s_echo_wire, NULL, window, result);
+    int rc = bench_drive(bench, name, client, &s_echo_wire, NULL, window, result);
     zsock_destroy(&client);
     return rc;
 }
@@ -551,28 +537,39 @@ static int s_run_zmq_pipelined(bench_t *bench, result_t *result) {
 //  ---- the node: a real cairnd ------------------------------------------------------
 
 //  The node, started on first use; NULL (after saying why) if it failed.
-static harness_node_t *s_node(bench_t *bench) {
+harness_node_t *bench_node(bench_t *bench) {
     if (!bench->node) {
         bench->node = harness_node_start(NULL, NULL);
         if (!bench->node)
-            s_fail("node", "cairnd (%s) did not start", harness_cairnd_path());
+            bench_fail("node", "cairnd (%s) did not start", harness_cairnd_path());
     }
     return bench->node;
 }
 
-static int s_send_request(void *handle, const Cairn__Request *request) {
-    uint8_t buffer[REQUEST_BUFFER];
+//  Small requests are packed on the stack and copied by zmq_send; larger
+//  ones (content) are packed straight into the message libzmq sends.
+int bench_send_request(void *handle, const Cairn__Request *request) {
     size_t size = cairn__request__get_packed_size(request);
-    assert(size <= sizeof buffer);
-    cairn__request__pack(request, buffer);
-    return zmq_send(handle, buffer, size, 0) == (int)size ? 0 : -1;
+    if (size <= REQUEST_BUFFER) {
+        uint8_t buffer[REQUEST_BUFFER];
+        cairn__request__pack(request, buffer);
+        return zmq_send(handle, buffer, size, 0) == (int)size ? 0 : -1;
+    }
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, size) != 0)
+        return -1;
+    cairn__request__pack(request, (uint8_t *)zmq_msg_data(&msg));
+    if (zmq_msg_send(&msg, handle, 0) == (int)size)
+        return 0;
+    zmq_msg_close(&msg);
+    return -1;
 }
 
 static int s_ping_send(void *handle, uint64_t id, void *context) {
     Cairn__Request request;
     Cairn__Ping ping;
     ca_request_ping(&request, &ping, id);
-    return s_send_request(handle, &request);
+    return bench_send_request(handle, &request);
 }
 
 static int s_config_set_send(void *handle, uint64_t id, void *context) {
@@ -581,14 +578,10 @@ static int s_config_set_send(void *handle, uint64_t id, void *context) {
     Cairn__Request request;
     Cairn__ConfigSet set;
     ca_request_config_set(&request, &set, id, key, BENCH_VALUE);
-    return s_send_request(handle, &request);
+    return bench_send_request(handle, &request);
 }
 
-//  Keeps the first error's message for the report.
-static void s_first_error(result_t *result, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void s_first_error(result_t *result, const char *format, ...) {
+void bench_first_error(result_t *result, const char *format, ...) {
     if (result->first_error[0])
         return;
     va_list args;
@@ -598,50 +591,50 @@ static void s_first_error(result_t *result, const char *format, ...) {
 }
 
 //  The outcome of any cairn Response: OK, BUSY or another status.
-static outcome_t s_response_outcome(const Cairn__Response *response, result_t *result) {
+outcome_t bench_response_outcome(const Cairn__Response *response, result_t *result) {
     if (response->status == CAIRN__STATUS__OK)
         return OUTCOME_OK;
-    s_first_error(result, "status %d: %s", (int)response->status,
-                  response->error ? response->error : "");
+    bench_first_error(result, "status %d: %s", (int)response->status,
+                      response->error ? response->error : "");
     return response->status == CAIRN__STATUS__BUSY ? OUTCOME_BUSY : OUTCOME_ERROR;
 }
 
-static int s_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
-                             result_t *result, void *context) {
+int bench_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
+                          result_t *result, void *context) {
     Cairn__Response *response = cairn__response__unpack(NULL, size, (const uint8_t *)data);
     if (!response)
         return -1;
     *id = response->id;
-    *outcome = s_response_outcome(response, result);
+    *outcome = bench_response_outcome(response, result);
     cairn__response__free_unpacked(response, NULL);
     return 0;
 }
 
-static const wire_t s_ping_wire = {s_ping_send, s_response_decode};
-static const wire_t s_config_set_wire = {s_config_set_send, s_response_decode};
+static const wire_t s_ping_wire = {s_ping_send, bench_response_decode};
+static const wire_t s_config_set_wire = {s_config_set_send, bench_response_decode};
 
-static int s_run_node(bench_t *bench, result_t *result, const char *name, const wire_t *wire,
-                      void *context, int window) {
-    harness_node_t *node = s_node(bench);
+int bench_run_node(bench_t *bench, result_t *result, const char *name, const wire_t *wire,
+                   void *context, int window) {
+    harness_node_t *node = bench_node(bench);
     if (!node)
         return -1;
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    int rc = s_drive(bench, name, client, wire, context, window, result);
+    int rc = bench_drive(bench, name, client, wire, context, window, result);
     zsock_destroy(&client);
     return rc;
 }
 
 static int s_run_node_ping_rtt(bench_t *bench, result_t *result) {
-    return s_run_node(bench, result, "node.ping.rtt", &s_ping_wire, NULL, 1);
+    return bench_run_node(bench, result, "node.ping.rtt", &s_ping_wire, NULL, 1);
 }
 
 static int s_run_node_ping_pipelined(bench_t *bench, result_t *result) {
-    return s_run_node(bench, result, "node.ping.pipelined", &s_ping_wire, NULL, bench->window);
+    return bench_run_node(bench, result, "node.ping.pipelined", &s_ping_wire, NULL, bench->window);
 }
 
 static int s_run_node_config_set_pipelined(bench_t *bench, result_t *result) {
-    return s_run_node(bench, result, "node.config_set.pipelined", &s_config_set_wire, NULL,
-                      bench->window);
+    return bench_run_node(bench, result, "node.config_set.pipelined", &s_config_set_wire, NULL,
+                          bench->window);
 }
 
 //  Prints the writer's figures from Info (how big the group commits were).
@@ -717,6 +710,23 @@ static uint64_t s_mix(uint64_t x) {
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
+}
+
+const uint8_t *bench_pattern(bench_t *bench, size_t size) {
+    if (size > bench->pattern_size) {
+        //  Grown in whole 8-byte words; every word is s_mix of its index,
+        //  so a longer pattern starts with the shorter one.
+        size_t words = (size + 7) / 8;
+        uint8_t *pattern = (uint8_t *)realloc(bench->pattern, words * 8);
+        assert(pattern);
+        for (size_t word = bench->pattern_size / 8; word < words; word++) {
+            uint64_t value = s_mix(word);
+            memcpy(pattern + word * 8, &value, 8);
+        }
+        bench->pattern = pattern;
+        bench->pattern_size = words * 8;
+    }
+    return bench->pattern;
 }
 
 //  Id number `n` of `family` as UUID text (version 4 layout). All 64 bits
@@ -826,14 +836,14 @@ static void s_gossip_next(gossip_seq_t *seq, char *id) {
 static int s_sqlite_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what) {
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
-    return rc == SQLITE_DONE ? 0 : s_fail("sqlite", "%s: %s", what, sqlite3_errmsg(db));
+    return rc == SQLITE_DONE ? 0 : bench_fail("sqlite", "%s: %s", what, sqlite3_errmsg(db));
 }
 
 //  Prepares `sql` into *stmt; -1 (after saying why) when it does not compile.
 static int s_sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt) {
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) == SQLITE_OK)
         return 0;
-    return s_fail("sqlite", "'%s': %s", sql, sqlite3_errmsg(db));
+    return bench_fail("sqlite", "'%s': %s", sql, sqlite3_errmsg(db));
 }
 
 static int s_sqlite_channel(sqlite3 *db, const char *name, double created_at) {
@@ -1015,24 +1025,24 @@ static int s_fill_baseline_pages(bench_t *bench) {
 //  stopped, its cairn.db filled with raw SQLite, and started again. 0, or
 //  -1 after saying why.
 static int s_fill_node_pages(bench_t *bench) {
-    harness_node_t *node = s_node(bench);
+    harness_node_t *node = bench_node(bench);
     if (!node || bench->node_pages_ready)
         return node ? 0 : -1;
     printf("node stops to take the paged channel into its data dir; figures until now:\n");
     s_print_node_info(bench);
     int status = harness_node_stop(node);
     if (status != 0)
-        return s_fail("node", "cairnd exited with status %d (log printed above)", status);
+        return bench_fail("node", "cairnd exited with status %d (log printed above)", status);
     sqlite3 *db = s_sqlite_open(harness_node_data_dir(node));
     int rc = db ? s_populate_pages(bench, db, "the node's cairn.db") : -1;
     sqlite3_close(db);
     if (rc != 0)
-        s_fail("node",
-               "cannot fill the paged channel into %s/%s (does this cairnd serve the "
-               "messages and channels stores?)",
-               harness_node_data_dir(node), CA_DB_FILE);
+        bench_fail("node",
+                   "cannot fill the paged channel into %s/%s (does this cairnd serve the "
+                   "messages and channels stores?)",
+                   harness_node_data_dir(node), CA_DB_FILE);
     else if (harness_node_restart(node) != 0)
-        rc = s_fail("node", "cairnd (%s) did not start again", harness_cairnd_path());
+        rc = bench_fail("node", "cairnd (%s) did not start again", harness_cairnd_path());
     bench->node_pages_ready = rc == 0;
     return rc;
 }
@@ -1087,9 +1097,9 @@ static int s_sqlite_page(sqlite3 *db, sqlite3_stmt *select, const page_query_t *
     sqlite3_reset(select);
     sqlite3_clear_bindings(select);
     if (rc != SQLITE_DONE)
-        return s_fail(name, "SELECT: %s", sqlite3_errmsg(db));
+        return bench_fail(name, "SELECT: %s", sqlite3_errmsg(db));
     if (rows < PAGE_LIMIT || !first_ok)
-        return s_fail(name, "page of %d rows not starting at %s", rows, query->first_id);
+        return bench_fail(name, "page of %d rows not starting at %s", rows, query->first_id);
     return 0;
 }
 
@@ -1193,8 +1203,8 @@ static int s_node_channel(bench_t *bench, const char *name) {
     int rc = response && (response->status == CAIRN__STATUS__OK ||
                           response->status == CAIRN__STATUS__CONFLICT)
                  ? 0
-                 : s_fail("node", "ChannelCreate %s: %s", name,
-                          response ? response->error : "no answer");
+                 : bench_fail("node", "ChannelCreate %s: %s", name,
+                              response ? response->error : "no answer");
     if (response)
         cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
@@ -1225,17 +1235,17 @@ static int s_msg_store_send(void *handle, uint64_t id, void *context) {
     request.id = id;
     request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
     request.message_store = &store_request;
-    return s_send_request(handle, &request);
+    return bench_send_request(handle, &request);
 }
 
-static const wire_t s_msg_store_wire = {s_msg_store_send, s_response_decode};
+static const wire_t s_msg_store_wire = {s_msg_store_send, bench_response_decode};
 
 static int s_run_node_msg_store(bench_t *bench, result_t *result) {
-    if (!s_node(bench) || s_node_channel(bench, STORE_CHANNEL) != 0)
+    if (!bench_node(bench) || s_node_channel(bench, STORE_CHANNEL) != 0)
         return -1;
     store_context_t store = {s_now()};
-    return s_run_node(bench, result, "node.msg_store.pipelined", &s_msg_store_wire, &store,
-                      bench->window);
+    return bench_run_node(bench, result, "node.msg_store.pipelined", &s_msg_store_wire, &store,
+                          bench->window);
 }
 
 static int s_msg_page_send(void *handle, uint64_t id, void *context) {
@@ -1252,7 +1262,7 @@ static int s_msg_page_send(void *handle, uint64_t id, void *context) {
     request.id = id;
     request.body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
     request.message_list = &list;
-    return s_send_request(handle, &request);
+    return bench_send_request(handle, &request);
 }
 
 //  A page answer counts as OK only when it is the expected page: PAGE_LIMIT
@@ -1264,7 +1274,7 @@ static int s_msg_page_decode(const void *data, size_t size, uint64_t *id, outcom
     if (!response)
         return -1;
     *id = response->id;
-    *outcome = s_response_outcome(response, result);
+    *outcome = bench_response_outcome(response, result);
     if (*outcome == OUTCOME_OK) {
         const Cairn__MessagePage *page = response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_LIST
                                              ? response->message_list
@@ -1272,10 +1282,10 @@ static int s_msg_page_decode(const void *data, size_t size, uint64_t *id, outcom
         if (!page || page->n_messages != PAGE_LIMIT ||
             !streq(page->messages[0]->id, query->first_id)) {
             *outcome = OUTCOME_ERROR;
-            s_first_error(result, "OK, but a page of %zu messages starting at %s, not %d from %s",
-                          page ? page->n_messages : 0,
-                          page && page->n_messages ? page->messages[0]->id : "-", PAGE_LIMIT,
-                          query->first_id);
+            bench_first_error(
+                result, "OK, but a page of %zu messages starting at %s, not %d from %s",
+                page ? page->n_messages : 0, page && page->n_messages ? page->messages[0]->id : "-",
+                PAGE_LIMIT, query->first_id);
         }
     }
     cairn__response__free_unpacked(response, NULL);
@@ -1290,7 +1300,7 @@ static int s_run_node_page(bench_t *bench, result_t *result, const char *name, p
         return -1;
     page_query_t query;
     s_page_query(bench, kind, &query);
-    return s_run_node(bench, result, name, &s_msg_page_wire, &query, window);
+    return bench_run_node(bench, result, name, &s_msg_page_wire, &query, window);
 }
 
 static int s_run_node_page_offset0(bench_t *bench, result_t *result) {
@@ -1322,7 +1332,7 @@ static int s_gossip_send(void *handle, uint64_t id, void *context) {
     request.id = id;
     request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
     request.gossip_add = &add;
-    return s_send_request(handle, &request);
+    return bench_send_request(handle, &request);
 }
 
 static int s_gossip_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
@@ -1332,7 +1342,7 @@ static int s_gossip_decode(const void *data, size_t size, uint64_t *id, outcome_
     if (!response)
         return -1;
     *id = response->id;
-    *outcome = s_response_outcome(response, result);
+    *outcome = bench_response_outcome(response, result);
     if (*outcome == OUTCOME_OK && response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_ADD &&
         response->gossip_add->added)
         gossip->added++;
@@ -1344,8 +1354,8 @@ static const wire_t s_gossip_wire = {s_gossip_send, s_gossip_decode};
 
 static int s_run_node_gossip(bench_t *bench, result_t *result) {
     gossip_context_t gossip = {{0, 0}, 0};
-    int rc =
-        s_run_node(bench, result, "node.gossip_add.mixed", &s_gossip_wire, &gossip, bench->window);
+    int rc = bench_run_node(bench, result, "node.gossip_add.mixed", &s_gossip_wire, &gossip,
+                            bench->window);
     if (rc == 0 && result->ok)
         printf("node.gossip_add.mixed: %.1f%% of %" PRIu64 " ids were new\n",
                100.0 * (double)gossip.added / (double)result->ok, result->ok);
@@ -1354,83 +1364,144 @@ static int s_run_node_gossip(bench_t *bench, result_t *result) {
 
 //  ---- the cases ----------------------------------------------------------------------
 
+//  Sizes of the hash and content cases.
+#define KIB4  ((size_t)4096)
+#define MIB1  ((size_t)1 << 20)
+#define MIB64 ((size_t)64 << 20)
+
+//  The OpenSSL rows exist only when the bench links libcrypto.
+#ifdef CAIRN_BENCH_OPENSSL
+#define IF_OPENSSL(name) name
+#else
+#define IF_OPENSSL(name) NULL
+#endif
+
 static const bench_case_t s_cases[] = {
-    {"sqlite.insert.tx1000",
-     KIND_BASELINE,
-     s_run_sqlite_insert,
-     {NULL},
-     "raw SQLite, prepared INSERT, 1000 rows per transaction"},
-    {"zmq.rtt",
-     KIND_BASELINE,
-     s_run_zmq_rtt,
-     {NULL},
-     "raw DEALER/ROUTER echo over loopback tcp, one at a time"},
-    {"zmq.pipelined",
-     KIND_BASELINE,
-     s_run_zmq_pipelined,
-     {NULL},
-     "raw DEALER/ROUTER echo, --window outstanding"},
-    {"node.ping.rtt", KIND_NODE, s_run_node_ping_rtt, {"zmq.rtt"}, "cairnd Ping, one at a time"},
-    {"node.ping.pipelined",
-     KIND_NODE,
-     s_run_node_ping_pipelined,
-     {"zmq.pipelined"},
-     "cairnd Ping, --window outstanding"},
-    {"node.config_set.pipelined",
-     KIND_NODE,
-     s_run_node_config_set_pipelined,
-     {"sqlite.insert.tx1000", "zmq.pipelined"},
-     "cairnd ConfigSet of distinct keys, --window outstanding"},
-    {"sqlite.msg_insert.tx1000",
-     KIND_BASELINE,
-     s_run_sqlite_msg_insert,
-     {NULL},
-     "raw SQLite, the node's message INSERT + channel UPDATE, 1000 per transaction"},
-    {"node.msg_store.pipelined",
-     KIND_NODE,
-     s_run_node_msg_store,
-     {"sqlite.msg_insert.tx1000"},
-     "cairnd MessageStore, 256-byte clear text, one channel, --window outstanding"},
-    {"sqlite.msg_page.offset0",
-     KIND_BASELINE,
-     s_run_sqlite_page_offset0,
-     {NULL},
-     "raw SQLite, the node's page SELECT, newest 50 messages"},
-    {"node.msg_page.offset0",
-     KIND_NODE,
-     s_run_node_page_offset0,
-     {"sqlite.msg_page.offset0"},
-     "cairnd MessageList, newest 50, --window outstanding"},
-    {"sqlite.msg_page.deep_offset",
-     KIND_BASELINE,
-     s_run_sqlite_page_deep_offset,
-     {NULL},
-     "raw SQLite, the node's page SELECT, 50 messages at offset 90%"},
-    {"node.msg_page.deep_offset",
-     KIND_NODE,
-     s_run_node_page_deep_offset,
-     {"sqlite.msg_page.deep_offset"},
-     "cairnd MessageList, offset 90%, min(--window, 4) outstanding"},
-    {"sqlite.msg_page.deep_keyset",
-     KIND_BASELINE,
-     s_run_sqlite_page_deep_keyset,
-     {NULL},
-     "raw SQLite, the node's keyset SELECT, the same page as deep_offset"},
-    {"node.msg_page.deep_keyset",
-     KIND_NODE,
-     s_run_node_page_deep_keyset,
-     {"sqlite.msg_page.deep_keyset"},
-     "cairnd MessageList, keyset cursor at 90%, --window outstanding"},
-    {"sqlite.gossip_add.mixed",
-     KIND_BASELINE,
-     s_run_sqlite_gossip,
-     {NULL},
-     "raw SQLite, INSERT OR IGNORE of ids half new, 1000 per transaction"},
-    {"node.gossip_add.mixed",
-     KIND_NODE,
-     s_run_node_gossip,
-     {"sqlite.gossip_add.mixed"},
-     "cairnd GossipAdd of ids half new, --window outstanding"},
+    {.name = "raw.sha256_sodium.4k",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_sha256_sodium,
+     .size = KIB4,
+     .what = "libsodium crypto_hash_sha256 of a 4 KiB buffer, MB/s"},
+    {.name = "raw.sha256_sodium.1m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_sha256_sodium,
+     .size = MIB1,
+     .what = "the same, 1 MiB"},
+    {.name = "raw.sha256_sodium.64m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_sha256_sodium,
+     .size = MIB64,
+     .what = "the same, 64 MiB"},
+#ifdef CAIRN_BENCH_OPENSSL
+    {.name = "raw.sha256_openssl.4k",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_sha256_openssl,
+     .size = KIB4,
+     .versus = {"raw.sha256_sodium.4k"},
+     .what = "OpenSSL EVP SHA-256 (fetched once, one context) of a 4 KiB buffer, MB/s"},
+    {.name = "raw.sha256_openssl.1m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_sha256_openssl,
+     .size = MIB1,
+     .versus = {"raw.sha256_sodium.1m"},
+     .what = "the same, 1 MiB"},
+    {.name = "raw.sha256_openssl.64m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_sha256_openssl,
+     .size = MIB64,
+     .versus = {"raw.sha256_sodium.64m"},
+     .what = "the same, 64 MiB"},
+#endif
+    {.name = "hash.ca_sha256.4k",
+     .kind = KIND_HELPER,
+     .sized = bench_run_ca_sha256,
+     .size = KIB4,
+     .versus = {"raw.sha256_sodium.4k", IF_OPENSSL("raw.sha256_openssl.4k")},
+     .what = "cairn's ca_sha256 (this build's backend) of a 4 KiB buffer, MB/s"},
+    {.name = "hash.ca_sha256.1m",
+     .kind = KIND_HELPER,
+     .sized = bench_run_ca_sha256,
+     .size = MIB1,
+     .versus = {"raw.sha256_sodium.1m", IF_OPENSSL("raw.sha256_openssl.1m")},
+     .what = "the same, 1 MiB"},
+    {.name = "hash.ca_sha256.64m",
+     .kind = KIND_HELPER,
+     .sized = bench_run_ca_sha256,
+     .size = MIB64,
+     .versus = {"raw.sha256_sodium.64m", IF_OPENSSL("raw.sha256_openssl.64m")},
+     .what = "the same, 64 MiB"},
+    {.name = "sqlite.insert.tx1000",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_insert,
+     .what = "raw SQLite, prepared INSERT, 1000 rows per transaction"},
+    {.name = "zmq.rtt",
+     .kind = KIND_BASELINE,
+     .run = s_run_zmq_rtt,
+     .what = "raw DEALER/ROUTER echo over loopback tcp, one at a time"},
+    {.name = "zmq.pipelined",
+     .kind = KIND_BASELINE,
+     .run = s_run_zmq_pipelined,
+     .what = "raw DEALER/ROUTER echo, --window outstanding"},
+    {.name = "node.ping.rtt",
+     .kind = KIND_NODE,
+     .run = s_run_node_ping_rtt,
+     .versus = {"zmq.rtt"},
+     .what = "cairnd Ping, one at a time"},
+    {.name = "node.ping.pipelined",
+     .kind = KIND_NODE,
+     .run = s_run_node_ping_pipelined,
+     .versus = {"zmq.pipelined"},
+     .what = "cairnd Ping, --window outstanding"},
+    {.name = "node.config_set.pipelined",
+     .kind = KIND_NODE,
+     .run = s_run_node_config_set_pipelined,
+     .versus = {"sqlite.insert.tx1000", "zmq.pipelined"},
+     .what = "cairnd ConfigSet of distinct keys, --window outstanding"},
+    {.name = "sqlite.msg_insert.tx1000",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_msg_insert,
+     .what = "raw SQLite, the node's message INSERT + channel UPDATE, 1000 per transaction"},
+    {.name = "node.msg_store.pipelined",
+     .kind = KIND_NODE,
+     .run = s_run_node_msg_store,
+     .versus = {"sqlite.msg_insert.tx1000"},
+     .what = "cairnd MessageStore, 256-byte clear text, one channel, --window outstanding"},
+    {.name = "sqlite.msg_page.offset0",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_page_offset0,
+     .what = "raw SQLite, the node's page SELECT, newest 50 messages"},
+    {.name = "node.msg_page.offset0",
+     .kind = KIND_NODE,
+     .run = s_run_node_page_offset0,
+     .versus = {"sqlite.msg_page.offset0"},
+     .what = "cairnd MessageList, newest 50, --window outstanding"},
+    {.name = "sqlite.msg_page.deep_offset",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_page_deep_offset,
+     .what = "raw SQLite, the node's page SELECT, 50 messages at offset 90%"},
+    {.name = "node.msg_page.deep_offset",
+     .kind = KIND_NODE,
+     .run = s_run_node_page_deep_offset,
+     .versus = {"sqlite.msg_page.deep_offset"},
+     .what = "cairnd MessageList, offset 90%, min(--window, 4) outstanding"},
+    {.name = "sqlite.msg_page.deep_keyset",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_page_deep_keyset,
+     .what = "raw SQLite, the node's keyset SELECT, the same page as deep_offset"},
+    {.name = "node.msg_page.deep_keyset",
+     .kind = KIND_NODE,
+     .run = s_run_node_page_deep_keyset,
+     .versus = {"sqlite.msg_page.deep_keyset"},
+     .what = "cairnd MessageList, keyset cursor at 90%, --window outstanding"},
+    {.name = "sqlite.gossip_add.mixed",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_gossip,
+     .what = "raw SQLite, INSERT OR IGNORE of ids half new, 1000 per transaction"},
+    {.name = "node.gossip_add.mixed",
+     .kind = KIND_NODE,
+     .run = s_run_node_gossip,
+     .versus = {"sqlite.gossip_add.mixed"},
+     .what = "cairnd GossipAdd of ids half new, --window outstanding"},
 };
 
 #define CASE_COUNT (sizeof s_cases / sizeof s_cases[0])
@@ -1442,23 +1513,37 @@ static int s_case_index(const char *name) {
     return -1;
 }
 
-//  Marks the cases named in `list` (all when NULL); -1 on an unknown name.
+//  Whether `item` of a --cases list names case `index`: its whole name, or
+//  its first dot-separated parts ("raw.sha256_sodium" names every size),
+//  except for an optional case, which is named in full only.
+static bool s_case_named(size_t index, const char *item) {
+    const char *name = s_cases[index].name;
+    size_t length = strlen(item);
+    if (s_cases[index].optional || strncmp(name, item, length) != 0)
+        return streq(name, item);
+    return name[length] == '\0' || name[length] == '.';
+}
+
+//  Marks the cases named in `list` (when NULL: all but the optional ones);
+//  -1 on a name that names no case.
 static int s_select_cases(const char *list, bool *selected) {
     for (size_t i = 0; i < CASE_COUNT; i++)
-        selected[i] = list == NULL;
+        selected[i] = list == NULL && !s_cases[i].optional;
     if (!list)
         return 0;
     char *copy = strdup(list);
     char *save = NULL;
     int rc = 0;
-    for (char *name = strtok_r(copy, ",", &save); name && rc == 0;
-         name = strtok_r(NULL, ",", &save)) {
-        int index = s_case_index(name);
-        if (index < 0) {
-            fprintf(stderr, "cairn-bench: unknown case '%s'; see cairn-bench --help\n", name);
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        bool found = false;
+        for (size_t i = 0; i < CASE_COUNT; i++)
+            if (s_case_named(i, item))
+                selected[i] = found = true;
+        if (!found) {
+            fprintf(stderr, "cairn-bench: unknown case '%s'; see cairn-bench --list\n", item);
             rc = -1;
-        } else
-            selected[index] = true;
+        }
     }
     free(copy);
     return rc;
@@ -1504,6 +1589,7 @@ static void s_print_header(const bench_t *bench) {
     printf("versions: cairn %s, libzmq %d.%d.%d, czmq %d.%d.%d, sqlite %s\n", CAIRN_VERSION, major,
            minor, patch, CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH,
            sqlite3_libversion());
+    bench_hash_print_versions();
     printf("settings: %.3g s per case, window %d, at most %" PRIu64 " ops per case, "
            "%" PRIu64 " messages in the paged channel\n\n",
            bench->seconds, bench->window, bench->max_ops, bench->page_messages);
@@ -1511,16 +1597,29 @@ static void s_print_header(const bench_t *bench) {
 }
 
 static void s_print_results(const result_t *results) {
-    printf("\n%-28s %-8s %12s %11s %8s %8s %8s\n", "case", "kind", "ops/s", "ok", "busy", "errors",
-           "seconds");
-    for (size_t i = 0; i < CASE_COUNT; i++)
-        if (results[i].ran)
-            printf("%-28s %-8s %12.0f %11" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.2f\n",
-                   s_cases[i].name, s_kind_name(s_cases[i].kind), s_ops_per_second(&results[i]),
-                   results[i].ok, results[i].busy, results[i].errors, results[i].seconds);
+    printf("\n%-28s %-8s %12s %10s %11s %8s %8s %8s\n", "case", "kind", "ops/s", "MB/s", "ok",
+           "busy", "errors", "seconds");
+    for (size_t i = 0; i < CASE_COUNT; i++) {
+        if (!results[i].ran)
+            continue;
+        char mb[32] = "-";
+        if (results[i].bytes)
+            snprintf(mb, sizeof mb, "%.1f", s_mb_per_second(&results[i]));
+        printf("%-28s %-8s %12.0f %10s %11" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.2f\n",
+               s_cases[i].name, s_kind_name(s_cases[i].kind), s_ops_per_second(&results[i]), mb,
+               results[i].ok, results[i].busy, results[i].errors, results[i].seconds);
+    }
     for (size_t i = 0; i < CASE_COUNT; i++)
         if (results[i].ran && results[i].first_error[0])
             printf("first error of %s: %s\n", s_cases[i].name, results[i].first_error);
+}
+
+//  The ratio of two results: of MB/s when both carry payload, else of ops/s.
+static double s_ratio(const result_t *result, const result_t *base) {
+    bool bytes = result->bytes && base->bytes;
+    double denominator = bytes ? s_mb_per_second(base) : s_ops_per_second(base);
+    double numerator = bytes ? s_mb_per_second(result) : s_ops_per_second(result);
+    return denominator > 0 ? numerator / denominator : 0.0;
 }
 
 static void s_print_ratios(const result_t *results) {
@@ -1532,13 +1631,12 @@ static void s_print_ratios(const result_t *results) {
             if (!results[i].ran || !results[base].ran)
                 continue;
             if (!title)
-                printf("\nratios (node / baseline, same run):\n");
+                printf("\nratios (case / the case it is measured against, same run; MB/s where "
+                       "both move payload, else ops/s):\n");
             title = true;
-            double denominator = s_ops_per_second(&results[base]);
             char label[96];
             snprintf(label, sizeof label, "%s / %s", s_cases[i].name, s_cases[base].name);
-            printf("  %-56s = %.3f\n", label,
-                   denominator > 0 ? s_ops_per_second(&results[i]) / denominator : 0.0);
+            printf("  %-56s = %.3f\n", label, s_ratio(&results[i], &results[base]));
         }
     }
 }
@@ -1548,15 +1646,19 @@ static void s_print_ratios(const result_t *results) {
 static void s_usage(FILE *out) {
     fprintf(out,
             "usage: cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]\n"
-            "                   [--page-messages N]\n\n"
+            "                   [--page-messages N] [--list]\n\n"
             "  --seconds N        length of each case in seconds (default %.0f; fractions "
             "allowed)\n"
             "  --window N         requests outstanding in pipelined cases (default %d)\n"
-            "  --cases LIST       comma-separated subset of the cases below (default: all)\n"
+            "  --cases LIST       comma-separated cases below, or the first dot-separated\n"
+            "                     parts of their names (raw.sha256_sodium: every size);\n"
+            "                     default: all but the optional ones, which run only\n"
+            "                     when named in full\n"
             "  --max-ops N        at most N operations per case (default %llu)\n"
             "  --page-messages N  messages in the channel the msg_page cases read (default "
             "%llu,\n"
             "                     at least %llu); filled once per run, untimed\n"
+            "  --list             print the case names, one a line, and exit\n"
             "  --help             print this help and exit\n\n"
             "The node is the cairnd the bench was built with; CAIRND=PATH selects another.\n"
             "Cases:\n",
@@ -1565,6 +1667,12 @@ static void s_usage(FILE *out) {
     for (size_t i = 0; i < CASE_COUNT; i++)
         fprintf(out, "  %-27s %-8s %s\n", s_cases[i].name, s_kind_name(s_cases[i].kind),
                 s_cases[i].what);
+}
+
+//  --list: the case names, the optional ones marked.
+static void s_list(void) {
+    for (size_t i = 0; i < CASE_COUNT; i++)
+        printf("%s%s\n", s_cases[i].name, s_cases[i].optional ? " (optional)" : "");
 }
 
 //  The command line as typed, arguments with shell-special characters quoted.
@@ -1579,15 +1687,25 @@ static char *s_command_line(int argc, char **argv) {
     return line;
 }
 
-//  Parses the options into `bench`: 0 to run, 1 after --help, -1 on error.
+//  Parses the options into `bench`: 0 to run, 1 after --help or --list, -1
+//  on error.
 static int s_parse_options(bench_t *bench, int argc, char **argv) {
-    enum { OPT_SECONDS = 1, OPT_WINDOW, OPT_CASES, OPT_MAX_OPS, OPT_PAGE_MESSAGES, OPT_HELP };
+    enum {
+        OPT_SECONDS = 1,
+        OPT_WINDOW,
+        OPT_CASES,
+        OPT_MAX_OPS,
+        OPT_PAGE_MESSAGES,
+        OPT_LIST,
+        OPT_HELP
+    };
     static const struct option options[] = {
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"window", required_argument, NULL, OPT_WINDOW},
         {"cases", required_argument, NULL, OPT_CASES},
         {"max-ops", required_argument, NULL, OPT_MAX_OPS},
         {"page-messages", required_argument, NULL, OPT_PAGE_MESSAGES},
+        {"list", no_argument, NULL, OPT_LIST},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     int opt;
@@ -1627,6 +1745,9 @@ static int s_parse_options(bench_t *bench, int argc, char **argv) {
                 return -1;
             }
             bench->page_messages = count;
+        } else if (opt == OPT_LIST) {
+            s_list();
+            return 1;
         } else if (opt == OPT_HELP) {
             s_usage(stdout);
             return 1;
@@ -1649,14 +1770,19 @@ static int s_run_cases(bench_t *bench, const bool *selected, result_t *results) 
         if (!selected[i])
             continue;
         if (zsys_interrupted)
-            return s_fail(s_cases[i].name, "interrupted");
-        int rc = s_cases[i].run(bench, &results[i]);
+            return bench_fail(s_cases[i].name, "interrupted");
+        const bench_case_t *row = &s_cases[i];
+        int rc = row->sized ? row->sized(bench, &results[i], row->name, row->size)
+                            : row->run(bench, &results[i]);
         results[i].ran = rc == 0;
-        if (rc == 0)
-            printf("done %-28s %12.0f ops/s\n", s_cases[i].name, s_ops_per_second(&results[i]));
+        if (rc == 0 && results[i].bytes)
+            printf("done %-28s %12.0f ops/s %10.1f MB/s\n", row->name,
+                   s_ops_per_second(&results[i]), s_mb_per_second(&results[i]));
+        else if (rc == 0)
+            printf("done %-28s %12.0f ops/s\n", row->name, s_ops_per_second(&results[i]));
         fflush(stdout);
         if (rc == 0 && results[i].ok == 0)
-            rc = s_fail(s_cases[i].name, "no operation completed OK");
+            rc = bench_fail(s_cases[i].name, "no operation completed OK");
         if (rc != 0)
             return -1;
     }
@@ -1675,13 +1801,14 @@ static int s_stop_node(bench_t *bench) {
     int status = harness_node_stop(bench->node);
     harness_node_destroy(&bench->node);
     if (status != 0)
-        return s_fail("node", "cairnd exited with status %d (log printed above)", status);
+        return bench_fail("node", "cairnd exited with status %d (log printed above)", status);
     printf("node stopped: exit status 0\n");
     return 0;
 }
 
 static void s_bench_destroy(bench_t *bench) {
     harness_node_destroy(&bench->node);
+    free(bench->pattern);
     zactor_destroy(&bench->echo);
     zstr_free(&bench->echo_endpoint);
     if (bench->page_dir)

@@ -1,0 +1,151 @@
+/*  =========================================================================
+    bench - what the cases of cairn-bench share: run state, results, the
+    request/answer driver and the node
+
+    cairn_bench.c holds main, the case table, the report and the message
+    store's cases; bench_hash.c the SHA-256 cases. A case is a function
+    `int run(bench_t *, result_t *)`, or a sized one that is also given its
+    row's name and payload size; it fills the result and returns 0, or says
+    why it failed and returns -1.
+    ========================================================================= */
+
+#ifndef BENCH_H_INCLUDED
+#define BENCH_H_INCLUDED
+
+#include "harness.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STALL_TIMEOUT_MS 10000 //  a request unanswered this long fails the case
+
+//  The run: options, and what the cases set up once and share.
+typedef struct {
+    double seconds;
+    int window;
+    uint64_t max_ops;
+    uint64_t page_messages; //  messages in the paged channel
+    char *cases;            //  comma-separated selection, NULL for the default set
+    char *command_line;     //  as typed, for the report
+    harness_node_t *node;
+    zactor_t *echo;
+    char *echo_endpoint;
+    double page_base;       //  timestamp of the paged channel's oldest message
+    bool node_pages_ready;  //  the node's data dir holds the paged channel
+    char *page_dir;         //  the baseline's paged database, once filled
+    bool want_node_pages;   //  a node.msg_page case is selected
+    bool want_sqlite_pages; //  a sqlite.msg_page case is selected
+    uint8_t *pattern;       //  pseudo-random bytes the hash and content cases use
+    size_t pattern_size;    //
+} bench_t;
+
+typedef struct {
+    bool ran;
+    uint64_t ok;
+    uint64_t busy;
+    uint64_t errors; //  any status other than OK and BUSY
+    uint64_t bytes;  //  payload bytes of the OK operations (0: ops/s only)
+    double seconds;  //  first send to last answer
+    char first_error[160];
+} result_t;
+
+//  Prints why a case failed; returns -1 for the caller to pass on.
+int bench_fail(const char *name, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+//  Keeps the first error's message for the report.
+void bench_first_error(result_t *result, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+//  The bound of a timed loop that does one operation at a time: true while
+//  the case may do another (not interrupted, under --max-ops, before
+//  `deadline` in zclock_usecs time).
+bool bench_go_on(const bench_t *bench, const result_t *result, int64_t deadline);
+
+//  `size` bytes of a fixed pseudo-random pattern (the same in every run),
+//  owned by the run; valid until the run ends.
+const uint8_t *bench_pattern(bench_t *bench, size_t size);
+
+//  ---- answered-exactly-once check ---------------------------------------------------
+//  Ids are sent as 1, 2, 3, ...; a bitmap marks the answered ones.
+
+typedef struct {
+    uint64_t *bits;
+    uint64_t words;
+    uint64_t sent;
+    uint64_t answered;
+} tracker_t;
+
+void bench_tracker_sent(tracker_t *tracker, uint64_t id);
+//  Marks `id` answered. -1 (after saying why) when it was never sent or
+//  was answered before.
+int bench_tracker_answer(tracker_t *tracker, const char *name, uint64_t id);
+//  -1 (after naming the first missing id) unless every sent id was answered.
+int bench_tracker_check(const tracker_t *tracker, const char *name);
+void bench_tracker_free(tracker_t *tracker);
+
+//  ---- the request/answer driver ---------------------------------------------------------
+
+typedef enum { OUTCOME_OK, OUTCOME_BUSY, OUTCOME_ERROR } outcome_t;
+
+//  `context` is the case's own state (NULL when it needs none), passed
+//  through bench_drive to both functions.
+typedef struct {
+    //  Sends request `id` on the libzmq socket `handle`; 0 or -1.
+    int (*send)(void *handle, uint64_t id, void *context);
+    //  Reads one answer; -1 when it is not a valid answer at all.
+    int (*decode)(const void *data, size_t size, uint64_t *id, outcome_t *outcome, result_t *result,
+                  void *context);
+} wire_t;
+
+//  Keeps up to `window` requests outstanding on `client` (window 1 is a
+//  plain round trip) until --seconds or --max-ops runs out, then collects
+//  the answers still owed. 0, or -1 after saying why.
+int bench_drive(bench_t *bench, const char *name, zsock_t *client, const wire_t *wire,
+                void *context, int window, result_t *result);
+
+//  The same with explicit bounds, for setup that must do exactly `max_ops`
+//  requests (seconds: a bound that should never be reached).
+int bench_drive_for(double seconds, uint64_t max_ops, const char *name, zsock_t *client,
+                    const wire_t *wire, void *context, int window, result_t *result);
+
+//  ---- the node ------------------------------------------------------------------------
+
+//  The node, started on first use; NULL (after saying why) if it failed.
+harness_node_t *bench_node(bench_t *bench);
+
+//  bench_drive on a new connection to the node.
+int bench_run_node(bench_t *bench, result_t *result, const char *name, const wire_t *wire,
+                   void *context, int window);
+
+//  Packs and sends one request on the libzmq socket `handle`; 0 or -1.
+int bench_send_request(void *handle, const Cairn__Request *request);
+
+//  The outcome of any cairn Response: OK, BUSY or another status (whose
+//  message is kept as the first error).
+outcome_t bench_response_outcome(const Cairn__Response *response, result_t *result);
+
+//  A wire_t decode that counts any OK answer.
+int bench_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
+                          result_t *result, void *context);
+
+//  ---- the sized cases: bench_hash.c ----------------------------------------------
+//  A sized case is run with its table row's name and payload size.
+
+typedef int(bench_sized_fn)(bench_t *bench, result_t *result, const char *name, size_t size);
+
+//  SHA-256 of one `size`-byte buffer, over and over: libsodium's
+//  crypto_hash_sha256, OpenSSL's EVP with the digest fetched once (when the
+//  bench links libcrypto), and cairn's own ca_sha256 (the backend this
+//  build chose).
+bench_sized_fn bench_run_sha256_sodium;
+#ifdef CAIRN_BENCH_OPENSSL
+bench_sized_fn bench_run_sha256_openssl;
+#endif
+bench_sized_fn bench_run_ca_sha256;
+
+//  One line for the report's header: hash backend, library versions,
+//  whether the CPU has SHA extensions and OPENSSL_ia32cap.
+void bench_hash_print_versions(void);
+
+#endif

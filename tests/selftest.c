@@ -7,6 +7,7 @@
     ctest registers one test per class (tests/CMakeLists.txt).
     ========================================================================= */
 
+#include "ca_blobs.h"
 #include "ca_envelope.h"
 #include "ca_hash.h"
 #include "ca_names.h"
@@ -40,6 +41,7 @@ static const selftest_t s_tests[] = {
     {"ca_names", ca_names_test},
     {"ca_sql", ca_sql_test},
     {"ca_hash", ca_hash_test},
+    {"ca_blobs", ca_blobs_test},
     {"node_config", node_config_test},
     {"writer", writer_test},
     {"config_store", config_store_test},

@@ -17,6 +17,7 @@
 #include "channel_auth.h"
 #include "channels.h"
 #include "config_store.h"
+#include "content.h"
 #include "gossip.h"
 #include "messages.h"
 #include "msg_schema.h"
@@ -51,6 +52,7 @@ static const selftest_t s_tests[] = {
     {"messages", messages_test},
     {"peers", peers_test},
     {"gossip", gossip_test},
+    {"content", content_test},
 };
 
 int main(int argc, char **argv) {

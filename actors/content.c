@@ -43,7 +43,7 @@
     ========================================================================= */
 
 #include "content.h"
-#include "ca_blobs.h"
+#include "ca_blob_store.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_validate.h"
@@ -53,7 +53,6 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
 #define FSCK_ADVICE     "run `cairn content fsck --repair`"
@@ -112,29 +111,7 @@ static content_state_t *s_state(ca_store_t *store) {
     return (content_state_t *)ca_store_state(store);
 }
 
-static double s_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
 //  ---- validation and lookups ------------------------------------------------------
-
-//  A required hash field; on failure the reply says what is wrong.
-static bool s_hash_ok(const ProtobufCBinaryData *hash, const char *field, ca_reply_t *reply) {
-    const char *problem = ca_validate_hash(hash->data, hash->len);
-    if (problem)
-        ca_reply_error(reply, CA_INVALID,
-                       "%s: %s (send the 32 raw bytes; the CLI takes 64 hex digits)", field,
-                       problem);
-    return problem == NULL;
-}
-
-//  An optional hash field: empty means absent.
-static bool s_optional_hash_ok(const ProtobufCBinaryData *hash, const char *field,
-                               ca_reply_t *reply) {
-    return hash->len == 0 || s_hash_ok(hash, field, reply);
-}
 
 //  Looks a blob up in the index: 1 found (with *size), 0 absent, -1 error
 //  (the reply says so).
@@ -226,76 +203,30 @@ static void s_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_status_t 
 
 //  ---- publishing: the index row after the file -----------------------------------
 
-static void s_set_context(ca_write_t *write, const uint8_t *hash, uint64_t size,
-                          const char *temp_path) {
-    Cairn__Internal__BlobContext context = CAIRN__INTERNAL__BLOB_CONTEXT__INIT;
-    context.hash.data = (uint8_t *)hash;
-    context.hash.len = CA_SHA256_BYTES;
-    context.size = size;
-    context.temp_path = (char *)temp_path;
-    size_t packed_size = cairn__internal__blob_context__get_packed_size(&context);
-    uint8_t *packed = (uint8_t *)malloc(packed_size);
-    assert(packed);
-    cairn__internal__blob_context__pack(&context, packed);
-    ca_write_context(write, packed, packed_size);
-    free(packed);
-}
-
-//  The context of a content write; NULL when unreadable (caller frees).
-static Cairn__Internal__BlobContext *s_context(const Cairn__Internal__WriteReply *write) {
-    Cairn__Internal__BlobContext *context =
-        cairn__internal__blob_context__unpack(NULL, write->context.len, write->context.data);
-    if (context && context->hash.len != CA_SHA256_BYTES) {
-        cairn__internal__blob_context__free_unpacked(context, NULL);
-        context = NULL;
-    }
-    return context;
-}
-
 //  The upload is finished and verified: link it into place and commit its
 //  row. Takes the upload. The answer comes from s_stored, or at once on
 //  failure (then nothing is kept).
 static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *hash,
                       ca_reply_t *reply) {
-    content_state_t *state = s_state(store);
-    uint64_t size = ca_upload_size(*upload_p);
-    char *error = NULL;
-    if (ca_blobs_link(state->blobs, *upload_p, hash, size, &error) != 0) {
-        ca_reply_error(reply, CA_INTERNAL, "cannot store the blob: %s", error);
-        zstr_free(&error);
-        ca_upload_discard(upload_p);
-        return;
-    }
-    char *temp_path = strdup(ca_upload_path(*upload_p));
-    ca_upload_release(upload_p); //  the temp file now belongs to the write
     ca_write_t *write = ca_write_new();
     ca_write_statement(write,
                        "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
                        " ON CONFLICT (hash) DO NOTHING",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_int(write, (int64_t)size);
-    ca_write_real(write, s_now());
-    s_set_context(write, hash, size, temp_path);
-    if (ca_store_write(store, &write, reply) != 0) {
-        ca_blobs_drop_temp(state->blobs, temp_path);
-        ca_blobs_unlink_if_unwanted(state->blobs, hash, s_row_exists, store);
-    }
-    free(temp_path);
+    ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
+    ca_write_real(write, ca_blob_store_now());
+    ca_blob_store_publish(store, s_state(store)->blobs, upload_p, hash, &write, s_row_exists,
+                          reply);
 }
 
 //  The row committed (or was there already): settle the file, answer.
 static void s_stored(ca_store_t *store, const Cairn__Request *request,
                      const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    Cairn__Internal__BlobContext *context = s_context(write);
-    if (!context || write->n_results != 1) {
-        ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the blob's context; retry");
-        if (context)
-            cairn__internal__blob_context__free_unpacked(context, NULL);
+    Cairn__Internal__BlobContext *context =
+        ca_blob_store_settle(s_state(store)->blobs, write, reply);
+    if (!context)
         return;
-    }
-    if (*context->temp_path)
-        ca_blobs_settle(s_state(store)->blobs, context->temp_path, context->hash.data);
     //  Bytes were written for this request, so it is not a deduplicated
     //  put even when another worker's row for the same blob came first.
     s_answer_stored(reply, request, context->hash.data, context->size, false);
@@ -305,15 +236,7 @@ static void s_stored(ca_store_t *store, const Cairn__Request *request,
 //  The writer failed a content write: undo the file side.
 static void s_write_failed(ca_store_t *store, const Cairn__Request *request,
                            const Cairn__Internal__WriteReply *write) {
-    Cairn__Internal__BlobContext *context = s_context(write);
-    if (!context)
-        return;
-    content_state_t *state = s_state(store);
-    if (*context->temp_path) {
-        ca_blobs_drop_temp(state->blobs, context->temp_path);
-        ca_blobs_unlink_if_unwanted(state->blobs, context->hash.data, s_row_exists, store);
-    }
-    cairn__internal__blob_context__free_unpacked(context, NULL);
+    ca_blob_store_undo(store, s_state(store)->blobs, write, s_row_exists);
 }
 
 //  ---- put, get, read, has, size, delete ----------------------------------------------
@@ -336,7 +259,7 @@ static bool s_matches_expected(const uint8_t *hash, const ProtobufCBinaryData *e
 
 static void s_content_put(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ContentPut *put = request->content_put;
-    if (!s_optional_hash_ok(&put->expected_hash, "expected_hash", reply))
+    if (!ca_blob_store_optional_hash_ok(&put->expected_hash, "expected_hash", reply))
         return;
     uint8_t hash[CA_SHA256_BYTES];
     ca_sha256(put->data.data, put->data.len, hash);
@@ -346,21 +269,15 @@ static void s_content_put(ca_store_t *store, const Cairn__Request *request, ca_r
         s_answer_stored(reply, request, hash, put->data.len, true);
         return;
     }
-    char *error = NULL;
-    ca_upload_t *upload = ca_upload_new(s_state(store)->blobs, &error);
-    if (upload && ca_upload_write(upload, put->data.data, put->data.len, &error) == 0 &&
-        ca_upload_finish(upload, hash, &error) == 0) {
+    ca_upload_t *upload =
+        ca_blob_store_upload(s_state(store)->blobs, put->data.data, put->data.len, hash, reply);
+    if (upload)
         s_publish(store, &upload, hash, reply);
-        return;
-    }
-    ca_reply_error(reply, CA_INTERNAL, "cannot store the blob: %s", error);
-    zstr_free(&error);
-    ca_upload_discard(&upload);
 }
 
 static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ContentGet *get = request->content_get;
-    if (!s_hash_ok(&get->hash, "hash", reply))
+    if (!ca_blob_store_hash_ok(&get->hash, "hash", reply))
         return;
     uint64_t size = 0;
     int found = s_lookup(store, get->hash.data, &size, reply);
@@ -448,7 +365,7 @@ static bool s_verify_range(ca_store_t *store, const uint8_t *hash, uint64_t offs
 
 static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ContentRead *read = request->content_read;
-    if (!s_hash_ok(&read->hash, "hash", reply))
+    if (!ca_blob_store_hash_ok(&read->hash, "hash", reply))
         return;
     if (read->length == 0 || read->length > CA_CONTENT_CHUNK_MAX) {
         ca_reply_error(reply, CA_INVALID, "length %" PRIu64 " is out of range; ask for 1..%d bytes",
@@ -505,7 +422,7 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
 //  ContentHas and ContentSize: one lookup, two ways to answer absence.
 static void s_presence(ca_store_t *store, const ProtobufCBinaryData *hash, bool absent_is_error,
                        Cairn__Response__BodyCase body, ca_reply_t *reply) {
-    if (!s_hash_ok(hash, "hash", reply))
+    if (!ca_blob_store_hash_ok(hash, "hash", reply))
         return;
     uint64_t size = 0;
     int found = s_lookup(store, hash->data, &size, reply);
@@ -539,7 +456,7 @@ static void s_content_size(ca_store_t *store, const Cairn__Request *request, ca_
 
 static void s_content_delete(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ContentDelete *del = request->content_delete;
-    if (!s_hash_ok(&del->hash, "hash", reply))
+    if (!ca_blob_store_hash_ok(&del->hash, "hash", reply))
         return;
     ca_write_t *write = ca_write_new();
     ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
@@ -613,7 +530,7 @@ static stream_t *s_stream_for(ca_store_t *store, uint64_t id, ca_reply_t *reply)
 
 static void s_content_begin(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ContentBegin *begin = request->content_begin;
-    if (!s_optional_hash_ok(&begin->expected_hash, "expected_hash", reply))
+    if (!ca_blob_store_optional_hash_ok(&begin->expected_hash, "expected_hash", reply))
         return;
     content_state_t *state = s_state(store);
     uint64_t size = 0;
@@ -680,7 +597,7 @@ static void s_content_chunk(ca_store_t *store, const Cairn__Request *request, ca
 
 static void s_content_commit(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ContentCommit *commit = request->content_commit;
-    if (!s_optional_hash_ok(&commit->expected_hash, "expected_hash", reply))
+    if (!ca_blob_store_optional_hash_ok(&commit->expected_hash, "expected_hash", reply))
         return;
     stream_t *stream = s_stream_for(store, commit->stream_id, reply);
     if (!stream)
@@ -948,7 +865,7 @@ static ca_write_t *s_repair_write(ca_store_t *store, const check_t *check) {
                            CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
         ca_write_blob(write, check->corrupt.hashes[i], CA_SHA256_BYTES);
     }
-    double now = s_now();
+    double now = ca_blob_store_now();
     for (size_t i = 0; i < check->orphans.count; i++) {
         ca_write_statement(write,
                            "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"

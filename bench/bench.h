@@ -3,7 +3,8 @@
     request/answer driver and the node
 
     cairn_bench.c holds main, the case table, the report and the message
-    store's cases; bench_hash.c the SHA-256 cases. A case is a function
+    store's cases; bench_hash.c the SHA-256 cases; bench_content.c the
+    content store's and the peer-content cache's cases. A case is a function
     `int run(bench_t *, result_t *)`, or a sized one that is also given its
     row's name and payload size; it fills the result and returns 0, or says
     why it failed and returns -1.
@@ -20,6 +21,8 @@
 
 #define STALL_TIMEOUT_MS 10000 //  a request unanswered this long fails the case
 
+typedef struct _bench_content_t bench_content_t;
+
 //  The run: options, and what the cases set up once and share.
 typedef struct {
     double seconds;
@@ -31,13 +34,14 @@ typedef struct {
     harness_node_t *node;
     zactor_t *echo;
     char *echo_endpoint;
-    double page_base;       //  timestamp of the paged channel's oldest message
-    bool node_pages_ready;  //  the node's data dir holds the paged channel
-    char *page_dir;         //  the baseline's paged database, once filled
-    bool want_node_pages;   //  a node.msg_page case is selected
-    bool want_sqlite_pages; //  a sqlite.msg_page case is selected
-    uint8_t *pattern;       //  pseudo-random bytes the hash and content cases use
-    size_t pattern_size;    //
+    double page_base;         //  timestamp of the paged channel's oldest message
+    bool node_pages_ready;    //  the node's data dir holds the paged channel
+    char *page_dir;           //  the baseline's paged database, once filled
+    bool want_node_pages;     //  a node.msg_page case is selected
+    bool want_sqlite_pages;   //  a sqlite.msg_page case is selected
+    uint8_t *pattern;         //  pseudo-random bytes the hash and content cases use
+    size_t pattern_size;      //
+    bench_content_t *content; //  the content cases' state (bench_content.c)
 } bench_t;
 
 typedef struct {
@@ -129,7 +133,7 @@ outcome_t bench_response_outcome(const Cairn__Response *response, result_t *resu
 int bench_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
                           result_t *result, void *context);
 
-//  ---- the sized cases: bench_hash.c ----------------------------------------------
+//  ---- the sized cases: bench_hash.c and bench_content.c -----------------------------------
 //  A sized case is run with its table row's name and payload size.
 
 typedef int(bench_sized_fn)(bench_t *bench, result_t *result, const char *name, size_t size);
@@ -147,5 +151,28 @@ bench_sized_fn bench_run_ca_sha256;
 //  One line for the report's header: hash backend, library versions,
 //  whether the CPU has SHA extensions and OPENSSL_ia32cap.
 void bench_hash_print_versions(void);
+
+//  Content of `size` bytes, each blob distinct. put: the raw baseline
+//  (SHA-256, temp file, fsync, rename, fsync of the directory) and the node
+//  (ContentPut, or ContentBegin/Chunk/Commit above the whole-blob size);
+//  get: the raw baseline (read the file, SHA-256, compare) and the node
+//  (ContentGet, or ContentRead ranges in order, verification on).
+bench_sized_fn bench_run_raw_put;
+bench_sized_fn bench_run_node_put;
+bench_sized_fn bench_run_raw_get;
+bench_sized_fn bench_run_node_get;
+//  CachePut of distinct `size`-byte entries; CacheGet of the entries put.
+bench_sized_fn bench_run_node_cache_put;
+bench_sized_fn bench_run_node_cache_get;
+//  One `size`-byte blob streamed in and read back out, the node's memory
+//  printed before, between and after.
+bench_sized_fn bench_run_node_content_stream;
+
+//  Prints the node's resident memory now and at its peak (VmRSS, VmHWM
+//  from /proc/<pid>/status), labelled `when`.
+void bench_print_node_memory(bench_t *bench, const char *when);
+
+//  Frees the content cases' state and removes the raw baseline's files.
+void bench_content_destroy(bench_content_t **self_p);
 
 #endif

@@ -76,6 +76,28 @@
                                sequence for both); raw: INSERT OR IGNORE,
                                1000 per transaction
 
+    The content store and the peer-content cache (bench_content.c, which
+    says more; SIZE is 4k, 1m, 64m; MB/s, ratio node / raw):
+
+        raw.content_put.SIZE   ca_sha256 + temp file + fsync + rename +
+                               fsync of the directory, beside the node's
+                               data dir (the same filesystem)
+        node.content_put.SIZE  ContentPut of distinct blobs, a window
+                               outstanding; 64m: ContentBegin, 4 MiB
+                               ContentChunks (4 outstanding), ContentCommit
+        raw.content_get.SIZE   read the file + ca_sha256 + compare
+        node.content_get.SIZE  ContentGet, a window; 64m: ContentRead of
+                               4 MiB ranges in order (4 outstanding);
+                               verification on
+        node.cache_put.4k, node.cache_get.4k
+                               CachePut of distinct entries, CacheGet of
+                               them (ratios to the raw 4k put and get)
+        node.content_1gib      optional: 1 GiB streamed in and read back,
+                               the node's VmHWM reset before and printed
+                               after each half
+    After each node content case, and at the end, the node's VmRSS and
+    VmHWM (peak RSS) from /proc/<pid>/status are printed.
+
     What counts: only OK responses are completed ops (payload cases also
     count their bytes, for MB/s); BUSY and other errors
     are counted apart. Every request id must be answered exactly once: an
@@ -1030,6 +1052,7 @@ static int s_fill_node_pages(bench_t *bench) {
         return node ? 0 : -1;
     printf("node stops to take the paged channel into its data dir; figures until now:\n");
     s_print_node_info(bench);
+    bench_print_node_memory(bench, "at the end of the run");
     int status = harness_node_stop(node);
     if (status != 0)
         return bench_fail("node", "cairnd exited with status %d (log printed above)", status);
@@ -1368,6 +1391,7 @@ static int s_run_node_gossip(bench_t *bench, result_t *result) {
 #define KIB4  ((size_t)4096)
 #define MIB1  ((size_t)1 << 20)
 #define MIB64 ((size_t)64 << 20)
+#define GIB1  ((size_t)1 << 30)
 
 //  The OpenSSL rows exist only when the bench links libcrypto.
 #ifdef CAIRN_BENCH_OPENSSL
@@ -1502,6 +1526,90 @@ static const bench_case_t s_cases[] = {
      .run = s_run_node_gossip,
      .versus = {"sqlite.gossip_add.mixed"},
      .what = "cairnd GossipAdd of ids half new, --window outstanding"},
+    {.name = "raw.content_put.4k",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_raw_put,
+     .size = KIB4,
+     .what = "SHA-256 + temp file + fsync + rename + fsync dir, 4 KiB blobs, MB/s"},
+    {.name = "node.content_put.4k",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_put,
+     .size = KIB4,
+     .versus = {"raw.content_put.4k"},
+     .what = "cairnd ContentPut of distinct 4 KiB blobs, a window outstanding"},
+    {.name = "raw.content_put.1m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_raw_put,
+     .size = MIB1,
+     .what = "the same raw put, 1 MiB blobs"},
+    {.name = "node.content_put.1m",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_put,
+     .size = MIB1,
+     .versus = {"raw.content_put.1m"},
+     .what = "cairnd ContentPut of distinct 1 MiB blobs, a window outstanding"},
+    {.name = "raw.content_put.64m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_raw_put,
+     .size = MIB64,
+     .what = "the same raw put, 64 MiB blobs"},
+    {.name = "node.content_put.64m",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_put,
+     .size = MIB64,
+     .versus = {"raw.content_put.64m"},
+     .what = "cairnd ContentBegin + 4 MiB ContentChunks (a window) + ContentCommit, 64 MiB"},
+    {.name = "raw.content_get.4k",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_raw_get,
+     .size = KIB4,
+     .what = "read the file + SHA-256 + compare, 4 KiB blobs"},
+    {.name = "node.content_get.4k",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_get,
+     .size = KIB4,
+     .versus = {"raw.content_get.4k"},
+     .what = "cairnd ContentGet (verified) of 4 KiB blobs, a window outstanding"},
+    {.name = "raw.content_get.1m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_raw_get,
+     .size = MIB1,
+     .what = "the same raw get, 1 MiB blobs"},
+    {.name = "node.content_get.1m",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_get,
+     .size = MIB1,
+     .versus = {"raw.content_get.1m"},
+     .what = "cairnd ContentGet (verified) of 1 MiB blobs, a window outstanding"},
+    {.name = "raw.content_get.64m",
+     .kind = KIND_BASELINE,
+     .sized = bench_run_raw_get,
+     .size = MIB64,
+     .what = "the same raw get, 64 MiB blobs (4 MiB reads, hashed incrementally)"},
+    {.name = "node.content_get.64m",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_get,
+     .size = MIB64,
+     .versus = {"raw.content_get.64m"},
+     .what = "cairnd ContentRead of 4 MiB ranges in order (verified), a window, 64 MiB"},
+    {.name = "node.cache_put.4k",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_cache_put,
+     .size = KIB4,
+     .versus = {"raw.content_put.4k"},
+     .what = "cairnd CachePut of distinct 4 KiB entries, a window outstanding"},
+    {.name = "node.cache_get.4k",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_cache_get,
+     .size = KIB4,
+     .versus = {"raw.content_get.4k"},
+     .what = "cairnd CacheGet (verified) of the 4 KiB entries, a window outstanding"},
+    {.name = "node.content_1gib",
+     .kind = KIND_NODE,
+     .sized = bench_run_node_content_stream,
+     .size = GIB1,
+     .optional = true,
+     .what = "(only when named) 1 GiB streamed in and read back; the node's VmHWM"},
 };
 
 #define CASE_COUNT (sizeof s_cases / sizeof s_cases[0])
@@ -1798,6 +1906,7 @@ static int s_stop_node(bench_t *bench) {
         return 0;
     }
     s_print_node_info(bench);
+    bench_print_node_memory(bench, "at the end of the run");
     int status = harness_node_stop(bench->node);
     harness_node_destroy(&bench->node);
     if (status != 0)
@@ -1807,6 +1916,7 @@ static int s_stop_node(bench_t *bench) {
 }
 
 static void s_bench_destroy(bench_t *bench) {
+    bench_content_destroy(&bench->content);
     harness_node_destroy(&bench->node);
     free(bench->pattern);
     zactor_destroy(&bench->echo);

@@ -184,6 +184,38 @@ pid_t harness_node_pid(harness_node_t *node) {
     return node->pid;
 }
 
+int harness_node_memory(harness_node_t *node, uint64_t *rss_kib, uint64_t *peak_kib) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)node->pid);
+    FILE *file = node->pid > 0 ? fopen(path, "r") : NULL;
+    if (!file)
+        return -1;
+    char line[256];
+    int found = 0;
+    while (fgets(line, sizeof line, file)) {
+        unsigned long long kib;
+        if (sscanf(line, "VmRSS: %llu kB", &kib) == 1) {
+            *rss_kib = kib;
+            found++;
+        } else if (sscanf(line, "VmHWM: %llu kB", &kib) == 1) {
+            *peak_kib = kib;
+            found++;
+        }
+    }
+    fclose(file);
+    return found == 2 ? 0 : -1;
+}
+
+int harness_node_reset_peak(harness_node_t *node) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)node->pid);
+    FILE *file = node->pid > 0 ? fopen(path, "w") : NULL;
+    if (!file)
+        return -1;
+    bool written = fputs("5", file) >= 0;
+    return fclose(file) == 0 && written ? 0 : -1;
+}
+
 int harness_wait_child(pid_t pid, int timeout_ms, int *status) {
     int fd = pidfd_open(pid, 0);
     if (fd < 0)

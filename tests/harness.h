@@ -38,6 +38,16 @@ const char *harness_node_data_dir(harness_node_t *node);
 const char *harness_node_log_path(harness_node_t *node);
 pid_t harness_node_pid(harness_node_t *node);
 
+//  The node's resident memory now (VmRSS) and at its peak (VmHWM), in KiB,
+//  from /proc/<pid>/status. 0, or -1 when the node is not running or /proc
+//  does not say.
+int harness_node_memory(harness_node_t *node, uint64_t *rss_kib, uint64_t *peak_kib);
+
+//  Sets the node's peak (VmHWM) back to its VmRSS, so that a later
+//  harness_node_memory shows the peak since now (writes 5 to
+//  /proc/<pid>/clear_refs). 0, or -1 when the kernel refused.
+int harness_node_reset_peak(harness_node_t *node);
+
 //  SIGTERM, then waits (20 s) for exit. Returns the exit status, or -1 when
 //  it had to be killed or died by a signal.
 int harness_node_stop(harness_node_t *node);

@@ -186,6 +186,12 @@ static double s_ops_per_second(const result_t *result) {
     return result->seconds > 0 ? (double)result->ok / result->seconds : 0;
 }
 
+//  Precision for a rate: whole numbers, but tenths below 100 (a case of
+//  64 MiB blobs does a few per second).
+static int s_rate_digits(double rate) {
+    return rate < 100 ? 1 : 0;
+}
+
 //  Payload throughput in MB/s (10^6 bytes), 0 for a case without payload.
 static double s_mb_per_second(const result_t *result) {
     return result->seconds > 0 ? (double)result->bytes / 1e6 / result->seconds : 0;
@@ -1713,8 +1719,9 @@ static void s_print_results(const result_t *results) {
         char mb[32] = "-";
         if (results[i].bytes)
             snprintf(mb, sizeof mb, "%.1f", s_mb_per_second(&results[i]));
-        printf("%-28s %-8s %12.0f %10s %11" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.2f\n",
-               s_cases[i].name, s_kind_name(s_cases[i].kind), s_ops_per_second(&results[i]), mb,
+        double rate = s_ops_per_second(&results[i]);
+        printf("%-28s %-8s %12.*f %10s %11" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.2f\n",
+               s_cases[i].name, s_kind_name(s_cases[i].kind), s_rate_digits(rate), rate, mb,
                results[i].ok, results[i].busy, results[i].errors, results[i].seconds);
     }
     for (size_t i = 0; i < CASE_COUNT; i++)
@@ -1883,11 +1890,12 @@ static int s_run_cases(bench_t *bench, const bool *selected, result_t *results) 
         int rc = row->sized ? row->sized(bench, &results[i], row->name, row->size)
                             : row->run(bench, &results[i]);
         results[i].ran = rc == 0;
+        double rate = s_ops_per_second(&results[i]);
         if (rc == 0 && results[i].bytes)
-            printf("done %-28s %12.0f ops/s %10.1f MB/s\n", row->name,
-                   s_ops_per_second(&results[i]), s_mb_per_second(&results[i]));
+            printf("done %-28s %12.*f ops/s %10.1f MB/s\n", row->name, s_rate_digits(rate), rate,
+                   s_mb_per_second(&results[i]));
         else if (rc == 0)
-            printf("done %-28s %12.0f ops/s\n", row->name, s_ops_per_second(&results[i]));
+            printf("done %-28s %12.*f ops/s\n", row->name, s_rate_digits(rate), rate);
         fflush(stdout);
         if (rc == 0 && results[i].ok == 0)
             rc = bench_fail(s_cases[i].name, "no operation completed OK");

@@ -1058,7 +1058,7 @@ static int s_fill_node_pages(bench_t *bench) {
         return node ? 0 : -1;
     printf("node stops to take the paged channel into its data dir; figures until now:\n");
     s_print_node_info(bench);
-    bench_print_node_memory(bench, "at the end of the run");
+    bench_print_node_memory(bench, "before it stops for the paged channel");
     int status = harness_node_stop(node);
     if (status != 0)
         return bench_fail("node", "cairnd exited with status %d (log printed above)", status);

@@ -55,7 +55,7 @@
 #include <sys/stat.h>
 
 #define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
-#define FSCK_ADVICE     "run `cairn content fsck --repair`"
+#define FSCK_ADVICE     "run `cairn content fsck --verify --repair`"
 
 static const char *const s_migrations[] = {
     //  1: the index and its running totals (kept by triggers, so ContentStats

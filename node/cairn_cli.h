@@ -81,6 +81,28 @@ typedef struct {
     char password[CLI_PASSWORD_MAX + 1];
 } cli_channel_verify_t;
 
+//  Content and cache commands (cairn_content.c): the body of a
+//  one-request row, and the hashes bodies and drivers point at.
+typedef struct {
+    union {
+        Cairn__ContentHas has;
+        Cairn__ContentSize size;
+        Cairn__ContentDelete del;
+        Cairn__ContentStats stats;
+        Cairn__ContentCheck check;
+        Cairn__CacheHas cache_has;
+        Cairn__CacheEvict cache_evict;
+        Cairn__CacheClear cache_clear;
+        Cairn__CacheStats cache_stats;
+    } body;
+    uint8_t hash[CA_HASH_BYTES];   //  HASH argument
+    uint8_t expect[CA_HASH_BYTES]; //  --expect, when has_expect
+    bool has_expect;
+    double queried_at;                     //  cache put
+    uint8_t receipt[CA_CACHE_RECEIPT_MAX]; //  cache put --receipt
+    size_t receipt_size;
+} cli_content_t;
+
 typedef struct {
     Cairn__PeerPut put;
     Cairn__Peer peer;
@@ -121,6 +143,7 @@ typedef struct {
         Cairn__GossipAdd gossip_add;
         Cairn__GossipHas gossip_has;
         Cairn__GossipClean gossip_clean;
+        cli_content_t content;
     } body;
 } request_t;
 
@@ -178,6 +201,8 @@ typedef struct {
 extern const command_table_t cairn_msg_commands;     //  cairn_msg.c
 extern const command_table_t cairn_channel_commands; //  cairn_channel.c
 extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
+//  The content and cache stores' rows.
+extern const command_table_t cairn_content_commands; //  cairn_content.c
 
 //  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);

@@ -376,6 +376,8 @@ static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
     reply.batch_size = batch_size;
     reply.bytes_before = write->bytes_before;
     reply.bytes_after = write->bytes_after;
+    if (write->request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE)
+        reply.context = write->request->write->context;
     Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
     response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
     response.write = &reply;

@@ -17,6 +17,7 @@
 #include "channel_auth.h"
 #include "channels.h"
 #include "config_store.h"
+#include "content.h"
 #include "gateway.h"
 #include "gossip.h"
 #include "messages.h"
@@ -31,8 +32,8 @@
 #include <unistd.h>
 
 static const ca_store_def_t *const s_stores[] = {
-    &config_store_def,   &channels_def,    &channel_auth_def,
-    &messages_store_def, &peers_store_def, &gossip_store_def,
+    &config_store_def, &channels_def,     &channel_auth_def,  &messages_store_def,
+    &peers_store_def,  &gossip_store_def, &content_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 

@@ -7,6 +7,7 @@
     ctest registers one test per class (tests/CMakeLists.txt).
     ========================================================================= */
 
+#include "ca_blobs.h"
 #include "ca_envelope.h"
 #include "ca_hash.h"
 #include "ca_names.h"
@@ -16,6 +17,7 @@
 #include "channel_auth.h"
 #include "channels.h"
 #include "config_store.h"
+#include "content.h"
 #include "gossip.h"
 #include "messages.h"
 #include "msg_schema.h"
@@ -40,6 +42,7 @@ static const selftest_t s_tests[] = {
     {"ca_names", ca_names_test},
     {"ca_sql", ca_sql_test},
     {"ca_hash", ca_hash_test},
+    {"ca_blobs", ca_blobs_test},
     {"node_config", node_config_test},
     {"writer", writer_test},
     {"config_store", config_store_test},
@@ -49,6 +52,7 @@ static const selftest_t s_tests[] = {
     {"messages", messages_test},
     {"peers", peers_test},
     {"gossip", gossip_test},
+    {"content", content_test},
 };
 
 int main(int argc, char **argv) {

@@ -283,3 +283,168 @@ void ca_request_vacuum(Cairn__Request *request, Cairn__Vacuum *vacuum, uint64_t 
     cairn__vacuum__init(vacuum);
     request->vacuum = vacuum;
 }
+
+//  ---- content ---------------------------------------------------------------------
+
+static ProtobufCBinaryData s_bytes(const void *data, size_t size) {
+    ProtobufCBinaryData bytes = {size, (uint8_t *)data};
+    return bytes;
+}
+
+void ca_request_content_put(Cairn__Request *request, Cairn__ContentPut *put, uint64_t id,
+                            const void *data, size_t size, const uint8_t *expected,
+                            size_t expected_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_PUT);
+    cairn__content_put__init(put);
+    put->data = s_bytes(data, size);
+    put->expected_hash = s_bytes(expected, expected_size);
+    request->content_put = put;
+}
+
+void ca_request_content_get(Cairn__Request *request, Cairn__ContentGet *get, uint64_t id,
+                            const uint8_t *hash, size_t hash_size, bool skip_verify) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_GET);
+    cairn__content_get__init(get);
+    get->hash = s_bytes(hash, hash_size);
+    get->skip_verify = skip_verify;
+    request->content_get = get;
+}
+
+void ca_request_content_read(Cairn__Request *request, Cairn__ContentRead *read, uint64_t id,
+                             const uint8_t *hash, size_t hash_size, uint64_t offset,
+                             uint64_t length, bool skip_verify) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_READ);
+    cairn__content_read__init(read);
+    read->hash = s_bytes(hash, hash_size);
+    read->offset = offset;
+    read->length = length;
+    read->skip_verify = skip_verify;
+    request->content_read = read;
+}
+
+void ca_request_content_has(Cairn__Request *request, Cairn__ContentHas *has, uint64_t id,
+                            const uint8_t *hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_HAS);
+    cairn__content_has__init(has);
+    has->hash = s_bytes(hash, hash_size);
+    request->content_has = has;
+}
+
+void ca_request_content_size(Cairn__Request *request, Cairn__ContentSize *size_body, uint64_t id,
+                             const uint8_t *hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_SIZE);
+    cairn__content_size__init(size_body);
+    size_body->hash = s_bytes(hash, hash_size);
+    request->content_size = size_body;
+}
+
+void ca_request_content_delete(Cairn__Request *request, Cairn__ContentDelete *del, uint64_t id,
+                               const uint8_t *hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_DELETE);
+    cairn__content_delete__init(del);
+    del->hash = s_bytes(hash, hash_size);
+    request->content_delete = del;
+}
+
+void ca_request_content_begin(Cairn__Request *request, Cairn__ContentBegin *begin, uint64_t id,
+                              const uint8_t *expected, size_t expected_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_BEGIN);
+    cairn__content_begin__init(begin);
+    begin->expected_hash = s_bytes(expected, expected_size);
+    request->content_begin = begin;
+}
+
+void ca_request_content_chunk(Cairn__Request *request, Cairn__ContentChunk *chunk, uint64_t id,
+                              uint64_t stream_id, uint64_t offset, const void *data, size_t size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_CHUNK);
+    cairn__content_chunk__init(chunk);
+    chunk->stream_id = stream_id;
+    chunk->offset = offset;
+    chunk->data = s_bytes(data, size);
+    request->content_chunk = chunk;
+}
+
+void ca_request_content_commit(Cairn__Request *request, Cairn__ContentCommit *commit, uint64_t id,
+                               uint64_t stream_id, const uint8_t *expected, size_t expected_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_COMMIT);
+    cairn__content_commit__init(commit);
+    commit->stream_id = stream_id;
+    commit->expected_hash = s_bytes(expected, expected_size);
+    request->content_commit = commit;
+}
+
+void ca_request_content_abort(Cairn__Request *request, Cairn__ContentAbort *abort_body, uint64_t id,
+                              uint64_t stream_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_ABORT);
+    cairn__content_abort__init(abort_body);
+    abort_body->stream_id = stream_id;
+    request->content_abort = abort_body;
+}
+
+void ca_request_content_check(Cairn__Request *request, Cairn__ContentCheck *check, uint64_t id,
+                              bool verify, bool repair) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_CHECK);
+    cairn__content_check__init(check);
+    check->verify = verify;
+    check->repair = repair;
+    request->content_check = check;
+}
+
+void ca_request_content_stats(Cairn__Request *request, Cairn__ContentStats *stats, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CONTENT_STATS);
+    cairn__content_stats__init(stats);
+    request->content_stats = stats;
+}
+
+//  ---- peer-content cache ------------------------------------------------------------
+
+void ca_request_cache_put(Cairn__Request *request, Cairn__CachePut *put, uint64_t id,
+                          const uint8_t *hash, size_t hash_size, const void *data, size_t size,
+                          const char *source_peer, double queried_at, const void *receipt,
+                          size_t receipt_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CACHE_PUT);
+    cairn__cache_put__init(put);
+    put->hash = s_bytes(hash, hash_size);
+    put->data = s_bytes(data, size);
+    put->source_peer = (char *)source_peer;
+    put->queried_at = queried_at;
+    put->receipt = s_bytes(receipt, receipt_size);
+    request->cache_put = put;
+}
+
+void ca_request_cache_get(Cairn__Request *request, Cairn__CacheGet *get, uint64_t id,
+                          const uint8_t *hash, size_t hash_size, bool skip_verify) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CACHE_GET);
+    cairn__cache_get__init(get);
+    get->hash = s_bytes(hash, hash_size);
+    get->skip_verify = skip_verify;
+    request->cache_get = get;
+}
+
+void ca_request_cache_has(Cairn__Request *request, Cairn__CacheHas *has, uint64_t id,
+                          const uint8_t *hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CACHE_HAS);
+    cairn__cache_has__init(has);
+    has->hash = s_bytes(hash, hash_size);
+    request->cache_has = has;
+}
+
+void ca_request_cache_evict(Cairn__Request *request, Cairn__CacheEvict *evict, uint64_t id,
+                            uint64_t max_bytes) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CACHE_EVICT);
+    cairn__cache_evict__init(evict);
+    evict->max_bytes = max_bytes;
+    request->cache_evict = evict;
+}
+
+void ca_request_cache_clear(Cairn__Request *request, Cairn__CacheClear *clear, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CACHE_CLEAR);
+    cairn__cache_clear__init(clear);
+    request->cache_clear = clear;
+}
+
+void ca_request_cache_stats(Cairn__Request *request, Cairn__CacheStats *stats, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_CACHE_STATS);
+    cairn__cache_stats__init(stats);
+    request->cache_stats = stats;
+}

@@ -153,4 +153,49 @@ void ca_request_message_stats(Cairn__Request *request, Cairn__MessageStats *stat
 //  Vacuum of the database.
 void ca_request_vacuum(Cairn__Request *request, Cairn__Vacuum *vacuum, uint64_t id);
 
+//  ---- content -------------------------------------------------------------------
+//  Hashes are passed with their size so that tests can send wrong sizes;
+//  an absent optional hash is (NULL, 0).
+
+void ca_request_content_put(Cairn__Request *request, Cairn__ContentPut *put, uint64_t id,
+                            const void *data, size_t size, const uint8_t *expected,
+                            size_t expected_size);
+void ca_request_content_get(Cairn__Request *request, Cairn__ContentGet *get, uint64_t id,
+                            const uint8_t *hash, size_t hash_size, bool skip_verify);
+void ca_request_content_read(Cairn__Request *request, Cairn__ContentRead *read, uint64_t id,
+                             const uint8_t *hash, size_t hash_size, uint64_t offset,
+                             uint64_t length, bool skip_verify);
+void ca_request_content_has(Cairn__Request *request, Cairn__ContentHas *has, uint64_t id,
+                            const uint8_t *hash, size_t hash_size);
+void ca_request_content_size(Cairn__Request *request, Cairn__ContentSize *size_body, uint64_t id,
+                             const uint8_t *hash, size_t hash_size);
+void ca_request_content_delete(Cairn__Request *request, Cairn__ContentDelete *del, uint64_t id,
+                               const uint8_t *hash, size_t hash_size);
+void ca_request_content_begin(Cairn__Request *request, Cairn__ContentBegin *begin, uint64_t id,
+                              const uint8_t *expected, size_t expected_size);
+void ca_request_content_chunk(Cairn__Request *request, Cairn__ContentChunk *chunk, uint64_t id,
+                              uint64_t stream_id, uint64_t offset, const void *data, size_t size);
+void ca_request_content_commit(Cairn__Request *request, Cairn__ContentCommit *commit, uint64_t id,
+                               uint64_t stream_id, const uint8_t *expected, size_t expected_size);
+void ca_request_content_abort(Cairn__Request *request, Cairn__ContentAbort *abort_body, uint64_t id,
+                              uint64_t stream_id);
+void ca_request_content_check(Cairn__Request *request, Cairn__ContentCheck *check, uint64_t id,
+                              bool verify, bool repair);
+void ca_request_content_stats(Cairn__Request *request, Cairn__ContentStats *stats, uint64_t id);
+
+//  ---- peer-content cache ------------------------------------------------------------
+
+void ca_request_cache_put(Cairn__Request *request, Cairn__CachePut *put, uint64_t id,
+                          const uint8_t *hash, size_t hash_size, const void *data, size_t size,
+                          const char *source_peer, double queried_at, const void *receipt,
+                          size_t receipt_size);
+void ca_request_cache_get(Cairn__Request *request, Cairn__CacheGet *get, uint64_t id,
+                          const uint8_t *hash, size_t hash_size, bool skip_verify);
+void ca_request_cache_has(Cairn__Request *request, Cairn__CacheHas *has, uint64_t id,
+                          const uint8_t *hash, size_t hash_size);
+void ca_request_cache_evict(Cairn__Request *request, Cairn__CacheEvict *evict, uint64_t id,
+                            uint64_t max_bytes);
+void ca_request_cache_clear(Cairn__Request *request, Cairn__CacheClear *clear, uint64_t id);
+void ca_request_cache_stats(Cairn__Request *request, Cairn__CacheStats *stats, uint64_t id);
+
 #endif

@@ -173,6 +173,7 @@ struct _ca_write_t {
     size_t capacity;
     bool durable;
     bool vacuum;
+    zchunk_t *context; //  echoed by the writer (NULL: none)
 };
 
 ca_write_t *ca_write_new(void) {
@@ -192,6 +193,7 @@ void ca_write_destroy(ca_write_t **self_p) {
         free(statement);
     }
     free(self->statements);
+    zchunk_destroy(&self->context);
     free(self);
     *self_p = NULL;
 }
@@ -275,12 +277,21 @@ void ca_write_vacuum(ca_write_t *self) {
     self->vacuum = true;
 }
 
+void ca_write_context(ca_write_t *self, const void *data, size_t size) {
+    zchunk_destroy(&self->context);
+    self->context = zchunk_new(data, size);
+}
+
 zframe_t *ca_write_frame(ca_write_t *self) {
     Cairn__Internal__WriteRequest write = CAIRN__INTERNAL__WRITE_REQUEST__INIT;
     write.statements = self->statements;
     write.n_statements = self->count;
     write.durable = self->durable;
     write.vacuum = self->vacuum;
+    if (self->context) {
+        write.context.data = zchunk_data(self->context);
+        write.context.len = zchunk_size(self->context);
+    }
     Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;
     request.body_case = CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE;
     request.write = &write;

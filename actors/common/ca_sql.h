@@ -99,6 +99,10 @@ void ca_write_durable(ca_write_t *self);
 //  and bytes_after give the database size around it.
 void ca_write_vacuum(ca_write_t *self);
 
+//  Bytes the writer echoes in its WriteReply (copied): what the store's
+//  `done` (or its write_failed) needs to finish the request.
+void ca_write_context(ca_write_t *self, const void *data, size_t size);
+
 //  Packs the write as a WriterRequest frame. Caller owns the frame.
 zframe_t *ca_write_frame(ca_write_t *self);
 

@@ -226,16 +226,18 @@ static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *clien
     zframe_destroy(&response);
 }
 
-void ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
+int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, body};
-    if (ca_send_frames(store->writer, frames, 4) == 0)
+    int rc = ca_send_frames(store->writer, frames, 4);
+    if (rc == 0)
         reply->pending = true;
     else
         ca_reply_error(reply, CA_BUSY,
                        "the writer is saturated (its queue is full); retry shortly");
     zframe_destroy(&body);
+    return rc;
 }
 
 //  ---- requests -----------------------------------------------------------------
@@ -347,9 +349,11 @@ static void s_handle_write_done(ca_store_t *self) {
     const ca_handler_t *handler = s_handler_for(self, request);
     if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
         ca_reply_error(&reply, CA_INTERNAL, "the writer's answer was unreadable; retry");
-    else if (response->write->status != CA_OK)
+    else if (response->write->status != CA_OK) {
         ca_reply_error(&reply, (ca_status_t)response->write->status, "%s", response->write->error);
-    else if (handler && handler->done)
+        if (self->def->write_failed)
+            self->def->write_failed(self, request, response->write);
+    } else if (handler && handler->done)
         handler->done(self, request, response->write, &reply);
     s_send_reply(self, gateway_id, client_id, &reply);
     s_reply_clear(&reply);

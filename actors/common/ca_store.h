@@ -49,6 +49,13 @@ typedef void(ca_handle_fn)(ca_store_t *store, const Cairn__Request *request, ca_
 typedef void(ca_write_done_fn)(ca_store_t *store, const Cairn__Request *request,
                                const Cairn__Internal__WriteReply *write, ca_reply_t *reply);
 
+//  Called instead of `done` when the writer refused or failed a write of
+//  this store (the client gets the writer's status and message): undo what
+//  the handler did outside the database, e.g. remove a temp file named in
+//  write->context.
+typedef void(ca_write_failed_fn)(ca_store_t *store, const Cairn__Request *request,
+                                 const Cairn__Internal__WriteReply *write);
+
 typedef struct {
     Cairn__Request__BodyCase body; //  the request kind this row serves
     const char *name;              //  for logs, e.g. "config_get"
@@ -93,6 +100,7 @@ typedef struct {
     ca_prepare_fn *prepare;             //  optional
     ca_state_new_fn *state_new;         //  optional
     ca_state_destroy_fn *state_destroy; //  required with state_new
+    ca_write_failed_fn *write_failed;   //  optional
 } ca_store_def_t;
 
 //  Node settings a store may need; copied into every worker. A store that
@@ -156,8 +164,9 @@ int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p);
 
 //  Sends the write to the writer; the answer comes through the row's `done`.
 //  Takes ownership of *write_p. When the writer's queue is full the reply
-//  becomes BUSY at once.
-void ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply);
+//  becomes BUSY at once and -1 is returned (the write will never happen:
+//  the handler undoes what it did outside the database); 0 when sent.
+int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply);
 
 //  Sets the body of the response (a ca_reply_alloc'd message).
 Cairn__Response *ca_reply_response(ca_reply_t *reply);

@@ -44,8 +44,23 @@ ca_testbed_t *ca_testbed_new(const ca_store_def_t *def) {
     return ca_testbed_new_with(def, NULL, 0);
 }
 
+ca_store_settings_t ca_testbed_settings(void) {
+    ca_store_settings_t settings = {.max_content_bytes = CA_DEFAULT_MAX_CONTENT,
+                                    .gossip_max_age_s = CA_DEFAULT_GOSSIP_MAX_AGE_S,
+                                    .maintenance_ms = 0,
+                                    .cache_max_bytes = CA_DEFAULT_CACHE_MAX_BYTES,
+                                    .stream_timeout_ms = CA_DEFAULT_STREAM_TIMEOUT_MS};
+    return settings;
+}
+
 ca_testbed_t *ca_testbed_new_with(const ca_store_def_t *def, const ca_schema_t *const *before,
                                   size_t count) {
+    ca_store_settings_t settings = ca_testbed_settings();
+    return ca_testbed_new_full(def, before, count, &settings);
+}
+
+ca_testbed_t *ca_testbed_new_full(const ca_store_def_t *def, const ca_schema_t *const *before,
+                                  size_t count, const ca_store_settings_t *settings) {
     ca_testbed_t *self = (ca_testbed_t *)zmalloc(sizeof(ca_testbed_t));
     self->dir = ca_test_tempdir("cairn-testbed");
     self->db_path = zsys_sprintf("%s/%s", self->dir, CA_DB_FILE);
@@ -67,14 +82,21 @@ ca_testbed_t *ca_testbed_new_with(const ca_store_def_t *def, const ca_schema_t *
         ca_log_error("testbed writer: %s", error);
         assert(false);
     }
+    if (def->prepare) {
+        error = def->prepare(self->dir);
+        if (error) {
+            ca_log_error("testbed prepare: %s", error);
+            assert(false);
+        }
+    }
     ca_store_args_t args = {.def = def,
                             .index = (unsigned)(uintptr_t)self & 0xffff,
+                            .workers = 1,
+                            .data_dir = self->dir,
                             .db_path = self->db_path,
                             .writer_endpoint = self->writer_endpoint,
                             .queue_max = CA_DEFAULT_QUEUE_MAX,
-                            .settings = {.max_content_bytes = CA_DEFAULT_MAX_CONTENT,
-                                         .gossip_max_age_s = CA_DEFAULT_GOSSIP_MAX_AGE_S,
-                                         .maintenance_ms = 0}};
+                            .settings = *settings};
     self->store = zactor_new(ca_store_actor, &args);
     if (ca_actor_start(self->store, &error) != 0) {
         ca_log_error("testbed store: %s", error);

@@ -21,6 +21,13 @@ ca_testbed_t *ca_testbed_new(const ca_store_def_t *def);
 //  whose SQL reads another store's tables).
 ca_testbed_t *ca_testbed_new_with(const ca_store_def_t *def, const ca_schema_t *const *before,
                                   size_t count);
+//  The settings a testbed worker gets by default (the node's defaults, no
+//  ticks).
+ca_store_settings_t ca_testbed_settings(void);
+
+//  The same with chosen settings (e.g. ticks on, a small cache budget).
+ca_testbed_t *ca_testbed_new_full(const ca_store_def_t *def, const ca_schema_t *const *before,
+                                  size_t count, const ca_store_settings_t *settings);
 void ca_testbed_destroy(ca_testbed_t **self_p);
 
 //  Path of the testbed's temp data dir.

@@ -1,0 +1,60 @@
+/*  =========================================================================
+    ca_blob_store - what the stores that keep blob files share on top of
+    ca_blobs: hash checks that answer the client, and publishing a blob
+    (file first, then its index row, then settling) through the writer
+
+    Used by the content store and the peer-content cache. The write that
+    adds a blob's row carries a cairn.internal.BlobContext (hash, size,
+    temp file) as its context; the store's `done` calls
+    ca_blob_store_settle and its write_failed calls ca_blob_store_undo.
+    ========================================================================= */
+
+#ifndef CA_BLOB_STORE_H_INCLUDED
+#define CA_BLOB_STORE_H_INCLUDED
+
+#include "ca_blobs.h"
+#include "ca_store.h"
+
+//  A required hash field: 32 bytes, else the reply is INVALID naming it.
+bool ca_blob_store_hash_ok(const ProtobufCBinaryData *hash, const char *field, ca_reply_t *reply);
+
+//  An optional hash field: empty means absent.
+bool ca_blob_store_optional_hash_ok(const ProtobufCBinaryData *hash, const char *field,
+                                    ca_reply_t *reply);
+
+//  Writes `data` to a finished upload; NULL with the reply INTERNAL.
+ca_upload_t *ca_blob_store_upload(ca_blobs_t *blobs, const void *data, size_t size,
+                                  uint8_t hash[CA_SHA256_BYTES], ca_reply_t *reply);
+
+//  Links the finished upload into place and sends `write` (which adds the
+//  row) with the blob's context. Takes both. On any failure the reply says
+//  why and nothing stays behind (`wanted` decides whether the final file
+//  may go: it may belong to a row written meanwhile).
+void ca_blob_store_publish(ca_store_t *store, ca_blobs_t *blobs, ca_upload_t **upload_p,
+                           const uint8_t hash[CA_SHA256_BYTES], ca_write_t **write_p,
+                           ca_blob_wanted_fn *wanted, ca_reply_t *reply);
+
+//  The blob context of a write's reply; NULL when absent or unreadable.
+//  Free with cairn__internal__blob_context__free_unpacked.
+Cairn__Internal__BlobContext *ca_blob_store_context(const Cairn__Internal__WriteReply *write);
+
+//  After the row committed: settles the temp file. Returns the context
+//  (caller frees) or NULL, with the reply INTERNAL, when it is missing.
+Cairn__Internal__BlobContext *ca_blob_store_settle(ca_blobs_t *blobs,
+                                                   const Cairn__Internal__WriteReply *write,
+                                                   ca_reply_t *reply);
+
+//  The write failed: removes its temp file and, unless wanted, the file.
+void ca_blob_store_undo(ca_store_t *store, ca_blobs_t *blobs,
+                        const Cairn__Internal__WriteReply *write, ca_blob_wanted_fn *wanted);
+
+//  Removes the files of blobs whose rows a write deleted and returned as
+//  rows of (hash, size) in result `index`; adds up their count and bytes.
+void ca_blob_store_unlink_rows(ca_store_t *store, ca_blobs_t *blobs,
+                               const Cairn__Internal__WriteReply *write, size_t index,
+                               ca_blob_wanted_fn *wanted, uint64_t *count, uint64_t *bytes);
+
+//  Unix time in seconds, with a fraction.
+double ca_blob_store_now(void);
+
+#endif

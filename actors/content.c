@@ -1,0 +1,1492 @@
+/*  =========================================================================
+    content - blobs addressed by their SHA-256: stored once, verified,
+    streamed in chunks
+
+    What it owns: the `content_blobs` index (hash, size, stored_at) with
+    its running totals, and the blob files under <data dir>/content/
+    (ca_blobs: layout, crash safety, the delete/put race). A blob is
+    visible only once its index row has committed; its file is in place
+    before that.
+
+    Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
+
+        ContentPut {data, expected_hash?}   -> ContentStored {hash, size, deduplicated}
+        ContentGet {hash, skip_verify}      -> ContentData   (whole blob, <= 64 MiB)
+        ContentRead {hash, offset, length}  -> ContentRange  (<= 16 MiB per range)
+        ContentHas {hash}                   -> ContentPresence {exists, size}
+        ContentSize {hash}                  -> ContentPresence, NOT_FOUND if absent
+        ContentDelete {hash}                -> ContentRemoved {removed}
+        ContentBegin {expected_hash?}       -> ContentStream {stream_id, exists}
+        ContentChunk {stream_id, offset, data} -> ContentStream {received}
+        ContentCommit {stream_id, expected_hash?} -> ContentStored
+        ContentAbort {stream_id}            -> ContentStream
+        ContentCheck {verify, repair}       -> ContentCheckReport
+        ContentStats {}                     -> ContentStatsReply
+
+    Streams: an upload stream is state of one worker (its temp file and
+    running hash), so every request naming a stream must reach that worker.
+    The worker makes stream ids with id % workers == its index, and the
+    stream rows ask the gateway to route by stream_id (route_field), which
+    picks worker id % workers. A stream idle for stream_timeout_ms is
+    dropped by the worker's tick, with its bytes.
+
+    Verified ranged reads: ContentRead routes by hash, so a client reading
+    a blob in order meets the same worker every time. The worker keeps a
+    running hash per (blob, next offset) for a few such readers; the range
+    that reaches the end is checked against the hash, and answered CORRUPT
+    instead of its bytes if it does not match. Ranges read out of order are
+    served unverified (`verified` stays false), as is skip_verify.
+
+    Memory: a worker holds at most one request's bytes (a put, a chunk or a
+    range) plus 1 MiB while checking; a blob is never held whole unless it
+    fits one frame. The pool's queue is CA_CONTENT_QUEUE_MAX per worker.
+    ========================================================================= */
+
+#include "content.h"
+#include "ca_blob_store.h"
+#include "ca_limits.h"
+#include "ca_log.h"
+#include "ca_validate.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
+#define FSCK_ADVICE     "run `cairn content fsck --repair`"
+
+static const char *const s_migrations[] = {
+    //  1: the index and its running totals (kept by triggers, so ContentStats
+    //  reads one row however many blobs there are).
+    "CREATE TABLE content_blobs ("
+    "  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+    "  size INTEGER NOT NULL CHECK (size >= 0),"
+    "  stored_at REAL NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE content_totals ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  blobs INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL"
+    ");"
+    "INSERT INTO content_totals VALUES (1, 0, 0);"
+    "CREATE TRIGGER content_blob_added AFTER INSERT ON content_blobs BEGIN"
+    "  UPDATE content_totals SET blobs = blobs + 1, bytes = bytes + NEW.size WHERE id = 1;"
+    " END;"
+    "CREATE TRIGGER content_blob_removed AFTER DELETE ON content_blobs BEGIN"
+    "  UPDATE content_totals SET blobs = blobs - 1, bytes = bytes - OLD.size WHERE id = 1;"
+    " END;",
+};
+
+const ca_schema_t content_schema = {
+    .store = "content",
+    .migrations = s_migrations,
+    .count = sizeof s_migrations / sizeof s_migrations[0],
+};
+
+typedef struct {
+    uint64_t id; //  0: free slot
+    ca_upload_t *upload;
+    uint8_t expected[CA_SHA256_BYTES];
+    bool has_expected;
+    int64_t last_used; //  zclock_mono
+} stream_t;
+
+//  A reader going through a blob in order: the hash of bytes [0, next).
+typedef struct {
+    uint8_t hash[CA_SHA256_BYTES];
+    uint64_t next;
+    ca_sha256_t *sha; //  NULL: free slot
+    int64_t last_used;
+} read_check_t;
+
+typedef struct {
+    ca_blobs_t *blobs;
+    stream_t streams[CA_CONTENT_STREAMS_MAX];
+    read_check_t checks[READ_CHECKS_MAX];
+} content_state_t;
+
+static content_state_t *s_state(ca_store_t *store) {
+    return (content_state_t *)ca_store_state(store);
+}
+
+//  ---- validation and lookups ------------------------------------------------------
+
+//  Looks a blob up in the index: 1 found (with *size), 0 absent, -1 error
+//  (the reply says so).
+static int s_lookup(ca_store_t *store, const uint8_t *hash, uint64_t *size, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT size FROM content_blobs WHERE hash = ?1");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    if (found == 1)
+        *size = (uint64_t)sqlite3_column_int64(stmt, 0);
+    else if (found < 0 && reply)
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content index: %s; retry",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+    return found;
+}
+
+//  ca_blob_wanted_fn: is there (again) a row for this blob?
+static bool s_row_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
+    uint64_t size;
+    //  On a read error keep the file: a missing row is repaired by a check,
+    //  a missing file is lost data.
+    return s_lookup((ca_store_t *)store, hash, &size, NULL) != 0;
+}
+
+//  Stored and intact enough to skip a rewrite: indexed, file of the right size.
+static bool s_already_stored(ca_store_t *store, const uint8_t *hash, uint64_t size) {
+    uint64_t indexed = 0, on_disk = 0;
+    return s_lookup(store, hash, &indexed, NULL) == 1 && indexed == size &&
+           ca_blobs_file_size(s_state(store)->blobs, hash, &on_disk) && on_disk == size;
+}
+
+static void s_hex(const uint8_t *hash, char hex[65]) {
+    ca_hash_to_hex(hash, hex);
+}
+
+//  ---- answers ---------------------------------------------------------------------
+
+static void s_answer_stored(ca_reply_t *reply, const Cairn__Request *request, const uint8_t *hash,
+                            uint64_t size, bool deduplicated) {
+    Cairn__ContentStored *stored =
+        (Cairn__ContentStored *)ca_reply_alloc(reply, sizeof(Cairn__ContentStored));
+    cairn__content_stored__init(stored);
+    stored->hash.data = (uint8_t *)ca_reply_memdup(reply, hash, CA_SHA256_BYTES);
+    stored->hash.len = CA_SHA256_BYTES;
+    stored->size = size;
+    stored->deduplicated = deduplicated;
+    Cairn__Response *response = ca_reply_response(reply);
+    if (request->body_case == CAIRN__REQUEST__BODY_CONTENT_COMMIT) {
+        response->body_case = CAIRN__RESPONSE__BODY_CONTENT_COMMIT;
+        response->content_commit = stored;
+    } else {
+        response->body_case = CAIRN__RESPONSE__BODY_CONTENT_PUT;
+        response->content_put = stored;
+    }
+}
+
+static Cairn__ContentStream *s_stream_answer(ca_reply_t *reply, Cairn__Response__BodyCase body) {
+    Cairn__ContentStream *stream =
+        (Cairn__ContentStream *)ca_reply_alloc(reply, sizeof(Cairn__ContentStream));
+    cairn__content_stream__init(stream);
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = body;
+    if (body == CAIRN__RESPONSE__BODY_CONTENT_BEGIN)
+        response->content_begin = stream;
+    else if (body == CAIRN__RESPONSE__BODY_CONTENT_CHUNK)
+        response->content_chunk = stream;
+    else
+        response->content_abort = stream;
+    return stream;
+}
+
+//  A read that met damage: the message names the blob and the way out.
+static void s_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_status_t status,
+                            const char *detail) {
+    char hex[65];
+    s_hex(hash, hex);
+    if (status == CA_NOT_FOUND) //  indexed, but the file is gone
+        ca_reply_error(reply, CA_CORRUPT, "blob %s is indexed but its file is missing; %s", hex,
+                       FSCK_ADVICE);
+    else if (status == CA_CORRUPT)
+        ca_reply_error(reply, CA_CORRUPT, "blob %s is corrupt (%s); nothing of it was served; %s",
+                       hex, detail, FSCK_ADVICE);
+    else
+        ca_reply_error(reply, status, "cannot read blob %s: %s", hex, detail);
+}
+
+//  ---- publishing: the index row after the file -----------------------------------
+
+//  The upload is finished and verified: link it into place and commit its
+//  row. Takes the upload. The answer comes from s_stored, or at once on
+//  failure (then nothing is kept).
+static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *hash,
+                      ca_reply_t *reply) {
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write,
+                       "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
+                       " ON CONFLICT (hash) DO NOTHING",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
+    ca_write_real(write, ca_blob_store_now());
+    ca_blob_store_publish(store, s_state(store)->blobs, upload_p, hash, &write, s_row_exists,
+                          reply);
+}
+
+//  The row committed (or was there already): settle the file, answer.
+static void s_stored(ca_store_t *store, const Cairn__Request *request,
+                     const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    Cairn__Internal__BlobContext *context =
+        ca_blob_store_settle(s_state(store)->blobs, write, reply);
+    if (!context)
+        return;
+    //  Bytes were written for this request, so it is not a deduplicated
+    //  put even when another worker's row for the same blob came first.
+    s_answer_stored(reply, request, context->hash.data, context->size, false);
+    cairn__internal__blob_context__free_unpacked(context, NULL);
+}
+
+//  The writer failed a content write: undo the file side.
+static void s_write_failed(ca_store_t *store, const Cairn__Request *request,
+                           const Cairn__Internal__WriteReply *write) {
+    ca_blob_store_undo(store, s_state(store)->blobs, write, s_row_exists);
+}
+
+//  ---- put, get, read, has, size, delete ----------------------------------------------
+
+//  Checks bytes against an optional expected hash; false (reply INVALID,
+//  nothing kept) on a mismatch.
+static bool s_matches_expected(const uint8_t *hash, const ProtobufCBinaryData *expected,
+                               ca_reply_t *reply) {
+    if (expected->len == 0 || memcmp(hash, expected->data, CA_SHA256_BYTES) == 0)
+        return true;
+    char got[65], wanted[65];
+    s_hex(hash, got);
+    s_hex(expected->data, wanted);
+    ca_reply_error(reply, CA_INVALID,
+                   "the data hashes to %s, not the expected %s; nothing was kept: check that "
+                   "the whole content was sent",
+                   got, wanted);
+    return false;
+}
+
+static void s_content_put(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentPut *put = request->content_put;
+    if (!ca_blob_store_optional_hash_ok(&put->expected_hash, "expected_hash", reply))
+        return;
+    uint8_t hash[CA_SHA256_BYTES];
+    ca_sha256(put->data.data, put->data.len, hash);
+    if (!s_matches_expected(hash, &put->expected_hash, reply))
+        return;
+    if (s_already_stored(store, hash, put->data.len)) {
+        s_answer_stored(reply, request, hash, put->data.len, true);
+        return;
+    }
+    ca_upload_t *upload =
+        ca_blob_store_upload(s_state(store)->blobs, put->data.data, put->data.len, hash, reply);
+    if (upload)
+        s_publish(store, &upload, hash, reply);
+}
+
+static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentGet *get = request->content_get;
+    if (!ca_blob_store_hash_ok(&get->hash, "hash", reply))
+        return;
+    uint64_t size = 0;
+    int found = s_lookup(store, get->hash.data, &size, reply);
+    if (found <= 0) {
+        if (found == 0)
+            ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
+        return;
+    }
+    if (size > CA_CONTENT_WHOLE_MAX) {
+        ca_reply_error(reply, CA_INVALID,
+                       "the blob holds %" PRIu64 " bytes, over the %lld a single answer "
+                       "carries; read it with ContentRead in ranges of up to %d bytes",
+                       size, (long long)CA_CONTENT_WHOLE_MAX, CA_CONTENT_CHUNK_MAX);
+        return;
+    }
+    uint8_t *data = (uint8_t *)ca_reply_alloc(reply, (size_t)size);
+    char *error = NULL;
+    ca_status_t status = ca_blobs_read_all(s_state(store)->blobs, get->hash.data, data, size,
+                                           !get->skip_verify, &error);
+    if (status != CA_OK) {
+        s_reply_damaged(reply, get->hash.data, status, error);
+        zstr_free(&error);
+        return;
+    }
+    Cairn__ContentData *answer =
+        (Cairn__ContentData *)ca_reply_alloc(reply, sizeof(Cairn__ContentData));
+    cairn__content_data__init(answer);
+    answer->hash = get->hash; //  the request outlives the packing
+    answer->data.data = data;
+    answer->data.len = (size_t)size;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_GET;
+    response->content_get = answer;
+}
+
+//  The in-order check a range at `offset` continues: a new one at offset 0
+//  (taking the least recently used slot), the one whose next byte is
+//  `offset` otherwise; NULL when the range is out of order.
+static read_check_t *s_read_check(content_state_t *state, const uint8_t *hash, uint64_t offset) {
+    read_check_t *oldest = &state->checks[0];
+    for (size_t i = 0; i < READ_CHECKS_MAX; i++) {
+        read_check_t *check = &state->checks[i];
+        if (offset > 0 && check->sha && check->next == offset &&
+            memcmp(check->hash, hash, CA_SHA256_BYTES) == 0)
+            return check;
+        if (!check->sha || (oldest->sha && check->last_used < oldest->last_used))
+            oldest = check;
+    }
+    if (offset > 0)
+        return NULL;
+    if (!oldest->sha)
+        oldest->sha = ca_sha256_new();
+    else
+        ca_sha256_final(oldest->sha, oldest->hash); //  resets it; the value is dropped
+    memcpy(oldest->hash, hash, CA_SHA256_BYTES);
+    oldest->next = 0;
+    return oldest;
+}
+
+static void s_read_check_free(read_check_t *check) {
+    ca_sha256_destroy(&check->sha);
+}
+
+//  Feeds a range to its in-order check; at the end of the blob, compares.
+//  Returns false (reply CORRUPT) when the blob does not match its hash.
+static bool s_verify_range(ca_store_t *store, const uint8_t *hash, uint64_t offset,
+                           const uint8_t *data, size_t size, bool end, bool *verified,
+                           ca_reply_t *reply) {
+    read_check_t *check = s_read_check(s_state(store), hash, offset);
+    if (!check)
+        return true; //  out of order: served unverified
+    ca_sha256_update(check->sha, data, size);
+    check->next += size;
+    check->last_used = zclock_mono();
+    if (!end)
+        return true;
+    uint8_t digest[CA_SHA256_BYTES];
+    ca_sha256_final(check->sha, digest);
+    s_read_check_free(check);
+    *verified = memcmp(digest, hash, CA_SHA256_BYTES) == 0;
+    if (!*verified)
+        s_reply_damaged(reply, hash, CA_CORRUPT, "its bytes do not match its hash");
+    return *verified;
+}
+
+static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentRead *read = request->content_read;
+    if (!ca_blob_store_hash_ok(&read->hash, "hash", reply))
+        return;
+    if (read->length == 0 || read->length > CA_CONTENT_CHUNK_MAX) {
+        ca_reply_error(reply, CA_INVALID, "length %" PRIu64 " is out of range; ask for 1..%d bytes",
+                       read->length, CA_CONTENT_CHUNK_MAX);
+        return;
+    }
+    uint64_t size = 0;
+    int found = s_lookup(store, read->hash.data, &size, reply);
+    if (found <= 0) {
+        if (found == 0)
+            ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
+        return;
+    }
+    if (read->offset > size) {
+        ca_reply_error(reply, CA_INVALID,
+                       "offset %" PRIu64 " is past the end of the blob (%" PRIu64 " bytes)",
+                       read->offset, size);
+        return;
+    }
+    uint64_t left = size - read->offset;
+    size_t length = (size_t)(left < read->length ? left : read->length);
+    uint8_t *data = (uint8_t *)ca_reply_alloc(reply, length);
+    size_t got = 0;
+    char *error = NULL;
+    ca_status_t status = ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
+                                             read->offset, length, &got, &error);
+    if (status == CA_OK && got != length) {
+        status = CA_CORRUPT;
+        error = strdup("its file is shorter than its indexed size");
+    }
+    if (status != CA_OK) {
+        s_reply_damaged(reply, read->hash.data, status, error);
+        zstr_free(&error);
+        return;
+    }
+    bool end = read->offset + length == size, verified = false;
+    if (!read->skip_verify &&
+        !s_verify_range(store, read->hash.data, read->offset, data, length, end, &verified, reply))
+        return;
+    Cairn__ContentRange *range =
+        (Cairn__ContentRange *)ca_reply_alloc(reply, sizeof(Cairn__ContentRange));
+    cairn__content_range__init(range);
+    range->data.data = data;
+    range->data.len = length;
+    range->offset = read->offset;
+    range->size = size;
+    range->end = end;
+    range->verified = verified;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_READ;
+    response->content_read = range;
+}
+
+//  ContentHas and ContentSize: one lookup, two ways to answer absence.
+static void s_presence(ca_store_t *store, const ProtobufCBinaryData *hash, bool absent_is_error,
+                       Cairn__Response__BodyCase body, ca_reply_t *reply) {
+    if (!ca_blob_store_hash_ok(hash, "hash", reply))
+        return;
+    uint64_t size = 0;
+    int found = s_lookup(store, hash->data, &size, reply);
+    if (found < 0)
+        return;
+    if (found == 0 && absent_is_error) {
+        ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
+        return;
+    }
+    Cairn__ContentPresence *presence =
+        (Cairn__ContentPresence *)ca_reply_alloc(reply, sizeof(Cairn__ContentPresence));
+    cairn__content_presence__init(presence);
+    presence->exists = found == 1;
+    presence->size = size;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = body;
+    if (body == CAIRN__RESPONSE__BODY_CONTENT_HAS)
+        response->content_has = presence;
+    else
+        response->content_size = presence;
+}
+
+static void s_content_has(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    s_presence(store, &request->content_has->hash, false, CAIRN__RESPONSE__BODY_CONTENT_HAS, reply);
+}
+
+static void s_content_size(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    s_presence(store, &request->content_size->hash, true, CAIRN__RESPONSE__BODY_CONTENT_SIZE,
+               reply);
+}
+
+static void s_content_delete(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentDelete *del = request->content_delete;
+    if (!ca_blob_store_hash_ok(&del->hash, "hash", reply))
+        return;
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, del->hash.data, CA_SHA256_BYTES);
+    ca_store_write(store, &write, reply);
+}
+
+static void s_content_deleted(ca_store_t *store, const Cairn__Request *request,
+                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    const uint8_t *hash = request->content_delete->hash.data;
+    //  Also removes a file left without a row (an interrupted put).
+    ca_blobs_unlink_if_unwanted(s_state(store)->blobs, hash, s_row_exists, store);
+    Cairn__ContentRemoved *removed =
+        (Cairn__ContentRemoved *)ca_reply_alloc(reply, sizeof(Cairn__ContentRemoved));
+    cairn__content_removed__init(removed);
+    removed->removed = write->n_results == 1 && write->results[0]->changes > 0;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_DELETE;
+    response->content_delete = removed;
+}
+
+//  ---- streams -------------------------------------------------------------------------
+
+static stream_t *s_stream_find(content_state_t *state, uint64_t id) {
+    for (size_t i = 0; id && i < CA_CONTENT_STREAMS_MAX; i++)
+        if (state->streams[i].id == id)
+            return &state->streams[i];
+    return NULL;
+}
+
+static size_t s_stream_count(content_state_t *state) {
+    size_t count = 0;
+    for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX; i++)
+        count += state->streams[i].id != 0;
+    return count;
+}
+
+//  Closes a stream; with `discard` its temp file goes too.
+static void s_stream_close(stream_t *stream, bool discard) {
+    if (discard)
+        ca_upload_discard(&stream->upload);
+    else
+        ca_upload_release(&stream->upload);
+    memset(stream, 0, sizeof *stream);
+}
+
+//  A new stream id that routes to this worker: id % workers == index.
+static uint64_t s_new_stream_id(ca_store_t *store) {
+    unsigned workers = ca_store_worker_count(store), index = ca_store_index(store) % workers;
+    uint64_t id = 0;
+    while (id == 0 || s_stream_find(s_state(store), id)) {
+        randombytes_buf(&id, sizeof id);
+        id = id - id % workers + index;
+    }
+    return id;
+}
+
+//  The stream a request names; NULL with the reply saying why.
+static stream_t *s_stream_for(ca_store_t *store, uint64_t id, ca_reply_t *reply) {
+    stream_t *stream = s_stream_find(s_state(store), id);
+    if (!stream)
+        ca_reply_error(reply, CA_NOT_FOUND,
+                       "no open upload stream %" PRIu64 " (it was committed, aborted, or idle "
+                       "longer than stream_timeout_ms); start again with ContentBegin",
+                       id);
+    else
+        stream->last_used = zclock_mono();
+    return stream;
+}
+
+static void s_content_begin(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentBegin *begin = request->content_begin;
+    if (!ca_blob_store_optional_hash_ok(&begin->expected_hash, "expected_hash", reply))
+        return;
+    content_state_t *state = s_state(store);
+    uint64_t size = 0;
+    if (begin->expected_hash.len && s_lookup(store, begin->expected_hash.data, &size, NULL) == 1 &&
+        s_already_stored(store, begin->expected_hash.data, size)) {
+        s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_BEGIN)->exists = true;
+        return;
+    }
+    stream_t *slot = s_stream_find(state, 0);
+    for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX && !slot; i++)
+        if (!state->streams[i].id)
+            slot = &state->streams[i];
+    if (!slot) {
+        ca_reply_error(reply, CA_BUSY,
+                       "%d upload streams are open on this worker; commit or abort some, or "
+                       "retry later",
+                       CA_CONTENT_STREAMS_MAX);
+        return;
+    }
+    char *error = NULL;
+    slot->upload = ca_upload_new(state->blobs, &error);
+    if (!slot->upload) {
+        ca_reply_error(reply, CA_INTERNAL, "cannot open an upload stream: %s", error);
+        zstr_free(&error);
+        return;
+    }
+    slot->id = s_new_stream_id(store);
+    slot->has_expected = begin->expected_hash.len > 0;
+    if (slot->has_expected)
+        memcpy(slot->expected, begin->expected_hash.data, CA_SHA256_BYTES);
+    slot->last_used = zclock_mono();
+    s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_BEGIN)->stream_id = slot->id;
+}
+
+static void s_content_chunk(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentChunk *chunk = request->content_chunk;
+    stream_t *stream = s_stream_for(store, chunk->stream_id, reply);
+    if (!stream)
+        return;
+    uint64_t received = ca_upload_size(stream->upload);
+    if (chunk->offset != received) {
+        ca_reply_error(reply, CA_CONFLICT,
+                       "chunk at offset %" PRIu64 " but the stream has %" PRIu64
+                       " bytes; send the chunk that starts at %" PRIu64,
+                       chunk->offset, received, received);
+        return;
+    }
+    if (chunk->data.len == 0 || chunk->data.len > CA_CONTENT_CHUNK_MAX) {
+        ca_reply_error(reply, CA_INVALID, "a chunk carries 1..%d bytes, not %zu",
+                       CA_CONTENT_CHUNK_MAX, chunk->data.len);
+        return;
+    }
+    char *error = NULL;
+    if (ca_upload_write(stream->upload, chunk->data.data, chunk->data.len, &error) != 0) {
+        ca_reply_error(reply, CA_INTERNAL, "%s; the stream was aborted", error);
+        zstr_free(&error);
+        s_stream_close(stream, true);
+        return;
+    }
+    Cairn__ContentStream *answer = s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
+    answer->stream_id = stream->id;
+    answer->received = ca_upload_size(stream->upload);
+}
+
+static void s_content_commit(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentCommit *commit = request->content_commit;
+    if (!ca_blob_store_optional_hash_ok(&commit->expected_hash, "expected_hash", reply))
+        return;
+    stream_t *stream = s_stream_for(store, commit->stream_id, reply);
+    if (!stream)
+        return;
+    ProtobufCBinaryData expected = commit->expected_hash;
+    if (stream->has_expected) {
+        if (expected.len && memcmp(expected.data, stream->expected, CA_SHA256_BYTES) != 0) {
+            ca_reply_error(reply, CA_INVALID,
+                           "expected_hash differs from the one given at ContentBegin; the "
+                           "stream was aborted, nothing was kept");
+            s_stream_close(stream, true);
+            return;
+        }
+        expected.data = stream->expected;
+        expected.len = CA_SHA256_BYTES;
+    }
+    uint8_t hash[CA_SHA256_BYTES];
+    char *error = NULL;
+    if (ca_upload_finish(stream->upload, hash, &error) != 0) {
+        ca_reply_error(reply, CA_INTERNAL, "%s; the stream was aborted", error);
+        zstr_free(&error);
+        s_stream_close(stream, true);
+        return;
+    }
+    if (!s_matches_expected(hash, &expected, reply)) {
+        s_stream_close(stream, true);
+        return;
+    }
+    uint64_t size = ca_upload_size(stream->upload);
+    if (s_already_stored(store, hash, size)) {
+        s_stream_close(stream, true);
+        s_answer_stored(reply, request, hash, size, true);
+        return;
+    }
+    ca_upload_t *upload = stream->upload;
+    stream->upload = NULL;
+    s_stream_close(stream, false);
+    s_publish(store, &upload, hash, reply);
+}
+
+static void s_content_abort(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    stream_t *stream = s_stream_for(store, request->content_abort->stream_id, reply);
+    if (!stream)
+        return;
+    Cairn__ContentStream *answer = s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_ABORT);
+    answer->stream_id = stream->id;
+    answer->received = ca_upload_size(stream->upload);
+    s_stream_close(stream, true);
+}
+
+//  Every worker: drop streams idle longer than stream_timeout_ms.
+static void s_content_tick(ca_store_t *store) {
+    content_state_t *state = s_state(store);
+    int64_t timeout = ca_store_settings(store)->stream_timeout_ms;
+    int64_t now = zclock_mono();
+    for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX; i++) {
+        stream_t *stream = &state->streams[i];
+        if (stream->id && now - stream->last_used >= timeout) {
+            ca_log_info("content[%u]: upload stream %" PRIu64 " idle for %" PRId64
+                        " ms: abandoned, %" PRIu64 " bytes removed",
+                        ca_store_index(store), stream->id, now - stream->last_used,
+                        ca_upload_size(stream->upload));
+            s_stream_close(stream, true);
+        }
+    }
+}
+
+//  ---- check (fsck) ------------------------------------------------------------------
+
+//  Hashes found in one category: all of them (for repair), and the count.
+typedef struct {
+    uint8_t (*hashes)[CA_SHA256_BYTES];
+    size_t count;
+    size_t capacity;
+} hash_list_t;
+
+static void s_list_add(hash_list_t *list, const uint8_t *hash) {
+    if (list->count == list->capacity) {
+        list->capacity = list->capacity ? 2 * list->capacity : 64;
+        list->hashes = realloc(list->hashes, list->capacity * CA_SHA256_BYTES);
+        assert(list->hashes);
+    }
+    memcpy(list->hashes[list->count++], hash, CA_SHA256_BYTES);
+}
+
+typedef struct {
+    uint64_t rows, files, strays;
+    hash_list_t missing, orphans, corrupt; //  corrupt: with or without a row
+    uint64_t *orphan_sizes;                //  per orphan: its file's size
+    bool *corrupt_indexed;                 //  per corrupt entry: it has a row
+    size_t corrupt_capacity;
+    char *error; //  an I/O error that stopped the check
+} check_t;
+
+static void s_check_free(check_t *check) {
+    free(check->missing.hashes);
+    free(check->orphans.hashes);
+    free(check->corrupt.hashes);
+    free(check->orphan_sizes);
+    free(check->corrupt_indexed);
+    zstr_free(&check->error);
+}
+
+static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed) {
+    s_list_add(&check->corrupt, hash);
+    if (check->corrupt.count > check->corrupt_capacity) {
+        check->corrupt_capacity = check->corrupt.capacity;
+        check->corrupt_indexed = realloc(check->corrupt_indexed, check->corrupt_capacity);
+        assert(check->corrupt_indexed);
+    }
+    check->corrupt_indexed[check->corrupt.count - 1] = indexed;
+}
+
+static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
+    s_list_add(&check->orphans, hash);
+    check->orphan_sizes = realloc(check->orphan_sizes, check->orphans.capacity * sizeof(uint64_t));
+    assert(check->orphan_sizes);
+    check->orphan_sizes[check->orphans.count - 1] = size;
+}
+
+//  Pass 1: every index row has a file of its size (and, with verify, its
+//  hash).
+static void s_check_rows(ca_store_t *store, check_t *check, bool verify) {
+    ca_blobs_t *blobs = s_state(store)->blobs;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT hash, size FROM content_blobs ORDER BY hash");
+    assert(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        check->rows++;
+        uint8_t hash[CA_SHA256_BYTES];
+        memcpy(hash, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
+        uint64_t size = (uint64_t)sqlite3_column_int64(stmt, 1), on_disk = 0;
+        if (!ca_blobs_file_size(blobs, hash, &on_disk)) {
+            s_list_add(&check->missing, hash);
+            continue;
+        }
+        bool matches = on_disk == size;
+        if (matches && verify) {
+            char *path = ca_blobs_path(blobs, hash);
+            char *error = NULL;
+            if (ca_blobs_verify_file(blobs, path, hash, &matches, &on_disk, &error) != CA_OK) {
+                ca_log_warning("content check: %s", error);
+                zstr_free(&error);
+            }
+            zstr_free(&path);
+        }
+        if (!matches)
+            s_check_corrupt(check, hash, true);
+    }
+    if (rc != SQLITE_DONE)
+        check->error = zsys_sprintf("cannot read the content index: %s",
+                                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+}
+
+//  True for exactly two lowercase hex digits.
+static bool s_is_prefix_name(const char *name) {
+    return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
+}
+
+//  One file of a prefix directory: a blob, an orphan, or a stray name.
+static void s_check_file(ca_store_t *store, check_t *check, const char *prefix, const char *name) {
+    uint8_t hash[CA_SHA256_BYTES];
+    char hex[65];
+    if (!ca_hash_from_hex(name, hash) || (s_hex(hash, hex), !streq(hex, name)) ||
+        strncmp(name, prefix, 2) != 0) {
+        check->strays++;
+        return;
+    }
+    check->files++;
+    uint64_t size = 0;
+    if (s_lookup(store, hash, &size, NULL) != 0)
+        return; //  indexed: pass 1 looked at it
+    //  Never indexed (or its row went): it may be indexed again only if its
+    //  bytes are what its name says.
+    ca_blobs_t *blobs = s_state(store)->blobs;
+    char *path = ca_blobs_path(blobs, hash);
+    char *error = NULL;
+    bool matches = false;
+    if (ca_blobs_verify_file(blobs, path, hash, &matches, &size, &error) != CA_OK) {
+        ca_log_warning("content check: %s", error);
+        zstr_free(&error);
+    } else if (matches)
+        s_check_orphan(check, hash, size);
+    else
+        s_check_corrupt(check, hash, false);
+    zstr_free(&path);
+}
+
+//  Pass 2: every file under the prefix directories has a row.
+static void s_check_files(ca_store_t *store, check_t *check) {
+    const char *root = ca_blobs_root(s_state(store)->blobs);
+    DIR *dir = opendir(root);
+    if (!dir) {
+        check->error = zsys_sprintf("cannot read %s: %s", root, strerror(errno));
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(dir)) && !check->error) {
+        if (!s_is_prefix_name(entry->d_name))
+            continue; //  tmp/, quarantine/, .lock
+        char *sub_path = zsys_sprintf("%s/%s", root, entry->d_name);
+        DIR *sub = opendir(sub_path);
+        struct dirent *file;
+        while (sub && (file = readdir(sub)))
+            if (!streq(file->d_name, ".") && !streq(file->d_name, ".."))
+                s_check_file(store, check, entry->d_name, file->d_name);
+        if (sub)
+            closedir(sub);
+        zstr_free(&sub_path);
+    }
+    closedir(dir);
+}
+
+//  Copies at most CA_CONTENT_CHECK_LIST hashes of a list into the answer.
+static void s_report_list(ca_reply_t *reply, const hash_list_t *list, uint64_t *count,
+                          size_t *n_out, ProtobufCBinaryData **out) {
+    *count = list->count;
+    *n_out = list->count < CA_CONTENT_CHECK_LIST ? list->count : CA_CONTENT_CHECK_LIST;
+    *out = (ProtobufCBinaryData *)ca_reply_alloc(reply, *n_out * sizeof(ProtobufCBinaryData));
+    for (size_t i = 0; i < *n_out; i++) {
+        (*out)[i].data = (uint8_t *)ca_reply_memdup(reply, list->hashes[i], CA_SHA256_BYTES);
+        (*out)[i].len = CA_SHA256_BYTES;
+    }
+}
+
+static Cairn__ContentCheckReport *s_report(ca_reply_t *reply, const check_t *check) {
+    Cairn__ContentCheckReport *report =
+        (Cairn__ContentCheckReport *)ca_reply_alloc(reply, sizeof(Cairn__ContentCheckReport));
+    cairn__content_check_report__init(report);
+    report->blobs = check->rows;
+    report->files = check->files;
+    report->stray_count = check->strays;
+    s_report_list(reply, &check->missing, &report->missing_count, &report->n_missing,
+                  &report->missing);
+    s_report_list(reply, &check->orphans, &report->orphan_count, &report->n_orphans,
+                  &report->orphans);
+    s_report_list(reply, &check->corrupt, &report->corrupt_count, &report->n_corrupt,
+                  &report->corrupt);
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_CHECK;
+    response->content_check = report;
+    return report;
+}
+
+//  The repair, as one write: rows of missing and corrupt blobs go (corrupt
+//  files were moved to quarantine first), intact orphans are indexed.
+static ca_write_t *s_repair_write(ca_store_t *store, const check_t *check) {
+    ca_write_t *write = ca_write_new();
+    for (size_t i = 0; i < check->missing.count; i++) {
+        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, check->missing.hashes[i], CA_SHA256_BYTES);
+    }
+    for (size_t i = 0; i < check->corrupt.count; i++) {
+        char *error = NULL;
+        if (ca_blobs_quarantine(s_state(store)->blobs, check->corrupt.hashes[i], &error) != 0) {
+            ca_log_warning("content check: %s", error);
+            zstr_free(&error);
+        }
+        if (!check->corrupt_indexed[i])
+            continue;
+        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, check->corrupt.hashes[i], CA_SHA256_BYTES);
+    }
+    double now = ca_blob_store_now();
+    for (size_t i = 0; i < check->orphans.count; i++) {
+        ca_write_statement(write,
+                           "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (hash) DO NOTHING",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, check->orphans.hashes[i], CA_SHA256_BYTES);
+        ca_write_int(write, (int64_t)check->orphan_sizes[i]);
+        ca_write_real(write, now);
+    }
+    return write;
+}
+
+static void s_content_check(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ContentCheck *ask = request->content_check;
+    check_t check;
+    memset(&check, 0, sizeof check);
+    s_check_rows(store, &check, ask->verify);
+    if (!check.error)
+        s_check_files(store, &check);
+    if (check.error) {
+        ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check.error);
+        s_check_free(&check);
+        return;
+    }
+    bool problems = check.missing.count || check.orphans.count || check.corrupt.count;
+    if (ask->repair && problems) {
+        //  The report travels as the write's context; the done answers it.
+        Cairn__ContentCheckReport *report = s_report(reply, &check);
+        report->repaired = true;
+        size_t size = cairn__content_check_report__get_packed_size(report);
+        uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
+        assert(packed);
+        cairn__content_check_report__pack(report, packed);
+        ca_write_t *write = s_repair_write(store, &check);
+        ca_write_context(write, packed, size);
+        free(packed);
+        ca_store_write(store, &write, reply);
+    } else
+        s_report(reply, &check);
+    s_check_free(&check);
+}
+
+//  protobuf-c allocator drawing from a reply's arena: what it unpacks lives
+//  exactly as long as the answer.
+static void *s_arena_alloc(void *reply, size_t size) {
+    return ca_reply_alloc((ca_reply_t *)reply, size);
+}
+
+static void s_arena_free(void *reply, void *pointer) {
+}
+
+static void s_content_checked(ca_store_t *store, const Cairn__Request *request,
+                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    ProtobufCAllocator arena = {s_arena_alloc, s_arena_free, reply};
+    Cairn__ContentCheckReport *report =
+        cairn__content_check_report__unpack(&arena, write->context.len, write->context.data);
+    if (!report) {
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the repair committed but its report was lost; run the check again to "
+                       "see the state");
+        return;
+    }
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_CHECK;
+    response->content_check = report;
+}
+
+//  ---- stats -----------------------------------------------------------------------------
+
+static void s_content_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT blobs, bytes FROM content_totals WHERE id = 1");
+    assert(stmt);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content totals: %s",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+        sqlite3_reset(stmt);
+        return;
+    }
+    Cairn__ContentStatsReply *stats =
+        (Cairn__ContentStatsReply *)ca_reply_alloc(reply, sizeof(Cairn__ContentStatsReply));
+    cairn__content_stats_reply__init(stats);
+    stats->blobs = (uint64_t)sqlite3_column_int64(stmt, 0);
+    stats->bytes = (uint64_t)sqlite3_column_int64(stmt, 1);
+    sqlite3_reset(stmt);
+    stats->open_streams = s_stream_count(s_state(store));
+    stats->hash_backend = (char *)ca_sha256_backend();
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_STATS;
+    response->content_stats = stats;
+}
+
+//  ---- the store ---------------------------------------------------------------------------
+
+static char *s_prepare(const char *data_dir) {
+    return ca_blobs_prepare(data_dir, CA_CONTENT_DIR);
+}
+
+static void *s_state_new(ca_store_t *store, char **error) {
+    ca_blobs_t *blobs = ca_blobs_open(ca_store_data_dir(store), CA_CONTENT_DIR, error);
+    if (!blobs)
+        return NULL;
+    content_state_t *state = (content_state_t *)zmalloc(sizeof(content_state_t));
+    state->blobs = blobs;
+    return state;
+}
+
+static void s_state_destroy(void **state_p) {
+    content_state_t *state = (content_state_t *)*state_p;
+    for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX; i++)
+        if (state->streams[i].id)
+            s_stream_close(&state->streams[i], true);
+    for (size_t i = 0; i < READ_CHECKS_MAX; i++)
+        s_read_check_free(&state->checks[i]);
+    ca_blobs_destroy(&state->blobs);
+    free(state);
+    *state_p = NULL;
+}
+
+//  route_field 1: stream_id of the stream requests, hash of ContentRead.
+static const ca_handler_t s_handlers[] = {
+    {CAIRN__REQUEST__BODY_CONTENT_PUT, "content_put", s_content_put, s_stored, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_GET, "content_get", s_content_get, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_READ, "content_read", s_content_read, NULL, 1},
+    {CAIRN__REQUEST__BODY_CONTENT_HAS, "content_has", s_content_has, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_SIZE, "content_size", s_content_size, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_DELETE, "content_delete", s_content_delete, s_content_deleted, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_BEGIN, "content_begin", s_content_begin, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_CHUNK, "content_chunk", s_content_chunk, NULL, 1},
+    {CAIRN__REQUEST__BODY_CONTENT_COMMIT, "content_commit", s_content_commit, s_stored, 1},
+    {CAIRN__REQUEST__BODY_CONTENT_ABORT, "content_abort", s_content_abort, NULL, 1},
+    {CAIRN__REQUEST__BODY_CONTENT_CHECK, "content_check", s_content_check, s_content_checked, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_STATS, "content_stats", s_content_stats, NULL, 0},
+};
+
+const ca_store_def_t content_store_def = {
+    .name = "content",
+    .schema = &content_schema,
+    .handlers = s_handlers,
+    .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+    .queue_max = CA_CONTENT_QUEUE_MAX,
+    .tick = s_content_tick,
+    .tick_every_worker = true,
+    .prepare = s_prepare,
+    .state_new = s_state_new,
+    .state_destroy = s_state_destroy,
+    .write_failed = s_write_failed,
+};
+
+//  ---- self-test ---------------------------------------------------------------
+
+#include "ca_request.h"
+#include "ca_testbed.h"
+
+#include <unistd.h>
+
+static uint64_t s_test_id = 1;
+
+static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
+    request->id = s_test_id++;
+    Cairn__Response *response = ca_testbed_call(bed, request);
+    assert(response && response->id == request->id);
+    return response;
+}
+
+//  Checks the status (and that the error names `fragment`), frees the answer.
+static void s_expect_error(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+    if (response->status != status || !strstr(response->error, fragment)) {
+        fprintf(stderr, "\ncontent_test: status %d '%s', wanted %d with '%s'\n", response->status,
+                response->error, status, fragment);
+        assert(false);
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static Cairn__Response *s_expect_ok(Cairn__Response *response,
+                                    Cairn__Response__BodyCase body_case) {
+    if (response->status != CAIRN__STATUS__OK) {
+        fprintf(stderr, "\ncontent_test: status %d '%s'\n", response->status, response->error);
+        assert(false);
+    }
+    assert(response->body_case == body_case);
+    return response;
+}
+
+//  Puts data; checks the hash against a local one; returns deduplicated.
+static bool s_put(ca_testbed_t *bed, const void *data, size_t size, uint8_t hash[32]) {
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, 0, data, size, NULL, 0);
+    Cairn__Response *response =
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    ca_sha256(data, size, hash);
+    assert(response->content_put->hash.len == 32);
+    assert(memcmp(response->content_put->hash.data, hash, 32) == 0);
+    assert(response->content_put->size == size);
+    bool deduplicated = response->content_put->deduplicated;
+    cairn__response__free_unpacked(response, NULL);
+    return deduplicated;
+}
+
+static Cairn__Response *s_get(ca_testbed_t *bed, const uint8_t *hash, size_t hash_size,
+                              bool skip_verify) {
+    Cairn__Request request;
+    Cairn__ContentGet get;
+    ca_request_content_get(&request, &get, 0, hash, hash_size, skip_verify);
+    return s_call(bed, &request);
+}
+
+static void s_get_expect(ca_testbed_t *bed, const uint8_t *hash, const void *data, size_t size) {
+    Cairn__Response *response =
+        s_expect_ok(s_get(bed, hash, 32, false), CAIRN__RESPONSE__BODY_CONTENT_GET);
+    assert(response->content_get->data.len == size);
+    assert(size == 0 || memcmp(response->content_get->data.data, data, size) == 0);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static Cairn__Response *s_read(ca_testbed_t *bed, const uint8_t *hash, uint64_t offset,
+                               uint64_t length) {
+    Cairn__Request request;
+    Cairn__ContentRead read;
+    ca_request_content_read(&request, &read, 0, hash, 32, offset, length, false);
+    return s_call(bed, &request);
+}
+
+//  Has: present with size, or absent.
+static void s_has_expect(ca_testbed_t *bed, const uint8_t *hash, bool exists, uint64_t size) {
+    Cairn__Request request;
+    Cairn__ContentHas has;
+    ca_request_content_has(&request, &has, 0, hash, 32);
+    Cairn__Response *response =
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
+    assert(response->content_has->exists == exists && response->content_has->size == size);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static bool s_delete(ca_testbed_t *bed, const uint8_t *hash) {
+    Cairn__Request request;
+    Cairn__ContentDelete del;
+    ca_request_content_delete(&request, &del, 0, hash, 32);
+    Cairn__Response *response =
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    bool removed = response->content_delete->removed;
+    cairn__response__free_unpacked(response, NULL);
+    return removed;
+}
+
+static uint64_t s_begin(ca_testbed_t *bed, const uint8_t *expected) {
+    Cairn__Request request;
+    Cairn__ContentBegin begin;
+    ca_request_content_begin(&request, &begin, 0, expected, expected ? 32 : 0);
+    Cairn__Response *response =
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+    uint64_t stream_id = response->content_begin->stream_id;
+    assert(response->content_begin->exists == (stream_id == 0));
+    cairn__response__free_unpacked(response, NULL);
+    return stream_id;
+}
+
+static Cairn__Response *s_chunk(ca_testbed_t *bed, uint64_t stream_id, uint64_t offset,
+                                const void *data, size_t size) {
+    Cairn__Request request;
+    Cairn__ContentChunk chunk;
+    ca_request_content_chunk(&request, &chunk, 0, stream_id, offset, data, size);
+    return s_call(bed, &request);
+}
+
+static Cairn__Response *s_commit(ca_testbed_t *bed, uint64_t stream_id, const uint8_t *expected) {
+    Cairn__Request request;
+    Cairn__ContentCommit commit;
+    ca_request_content_commit(&request, &commit, 0, stream_id, expected, expected ? 32 : 0);
+    return s_call(bed, &request);
+}
+
+static Cairn__ContentCheckReport *s_check(ca_testbed_t *bed, bool verify, bool repair,
+                                          Cairn__Response **response) {
+    Cairn__Request request;
+    Cairn__ContentCheck check;
+    ca_request_content_check(&request, &check, 0, verify, repair);
+    *response = s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    return (*response)->content_check;
+}
+
+//  Entries in <dir>/content/tmp (uploads not yet settled or dropped).
+static size_t s_temp_files(ca_testbed_t *bed) {
+    char *path = zsys_sprintf("%s/content/tmp", ca_testbed_dir(bed));
+    DIR *dir = opendir(path);
+    assert(dir);
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)))
+        count += entry->d_name[0] != '.';
+    closedir(dir);
+    zstr_free(&path);
+    return count;
+}
+
+static char *s_blob_path(ca_testbed_t *bed, const uint8_t *hash) {
+    char hex[65];
+    ca_hash_to_hex(hash, hex);
+    return zsys_sprintf("%s/content/%.2s/%s", ca_testbed_dir(bed), hex, hex);
+}
+
+static void s_flip_byte(ca_testbed_t *bed, const uint8_t *hash, long offset) {
+    char *path = s_blob_path(bed, hash);
+    FILE *file = fopen(path, "r+");
+    assert(file && fseek(file, offset, SEEK_SET) == 0);
+    int byte = fgetc(file);
+    assert(byte != EOF && fseek(file, offset, SEEK_SET) == 0);
+    fputc(byte ^ 0x40, file);
+    fclose(file);
+    zstr_free(&path);
+}
+
+//  Put, dedup, get, has, size, delete, expected hashes.
+static void s_test_basics(ca_testbed_t *bed) {
+    uint8_t hash[32], again[32];
+    assert(!s_put(bed, "", 0, hash));
+    s_get_expect(bed, hash, "", 0);
+    s_has_expect(bed, hash, true, 0);
+    assert(!s_put(bed, "x", 1, hash));
+    s_get_expect(bed, hash, "x", 1);
+    size_t big = 1024 * 1024;
+    uint8_t *data = (uint8_t *)malloc(big);
+    assert(data);
+    randombytes_buf(data, big);
+    assert(!s_put(bed, data, big, hash));
+    s_get_expect(bed, hash, data, big);
+    //  Stored once: the second put is deduplicated and rewrites nothing.
+    char *path = s_blob_path(bed, hash);
+    struct stat before, after;
+    assert(stat(path, &before) == 0);
+    assert(s_put(bed, data, big, again) && memcmp(hash, again, 32) == 0);
+    assert(stat(path, &after) == 0 && before.st_ino == after.st_ino);
+    assert(before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+
+    //  Expected hash: right is stored; wrong is refused and nothing is kept.
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    uint8_t wrong[32];
+    memset(wrong, 0x5a, 32);
+    ca_request_content_put(&request, &put, 0, "expected", 8, wrong, 32);
+    s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "nothing was kept");
+    uint8_t expected_hash[32];
+    ca_sha256("expected", 8, expected_hash);
+    s_has_expect(bed, expected_hash, false, 0);
+    ca_request_content_put(&request, &put, 0, "expected", 8, expected_hash, 32);
+    s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    cairn__response__free_unpacked(s_call(bed, &request), NULL);
+    s_has_expect(bed, expected_hash, true, 8);
+
+    //  Size, delete (idempotent), and the file goes with the row.
+    Cairn__ContentSize size_body;
+    ca_request_content_size(&request, &size_body, 0, hash, 32);
+    Cairn__Response *response =
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_SIZE);
+    assert(response->content_size->size == big && response->content_size->exists);
+    cairn__response__free_unpacked(response, NULL);
+    assert(s_delete(bed, hash));
+    assert(!s_delete(bed, hash));
+    assert(access(path, F_OK) != 0);
+    s_has_expect(bed, hash, false, 0);
+    s_expect_error(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "no blob");
+    s_expect_error(s_get(bed, hash, 32, false), CAIRN__STATUS__NOT_FOUND, "no blob");
+    assert(s_temp_files(bed) == 0);
+    zstr_free(&path);
+    free(data);
+}
+
+//  Streams in chunks, in-order verified reads, abort, dedup at Begin.
+static void s_test_streams(ca_testbed_t *bed) {
+    size_t total = 3 * 1000 * 1000 + 17;
+    uint8_t *data = (uint8_t *)malloc(total);
+    assert(data);
+    randombytes_buf(data, total);
+    uint8_t hash[32];
+    ca_sha256(data, total, hash);
+
+    uint64_t stream = s_begin(bed, NULL);
+    size_t step = 1000 * 1000;
+    for (size_t at = 0; at < total; at += step) {
+        size_t size = total - at < step ? total - at : step;
+        Cairn__Response *response = s_expect_ok(s_chunk(bed, stream, at, data + at, size),
+                                                CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
+        assert(response->content_chunk->received == at + size);
+        cairn__response__free_unpacked(response, NULL);
+        //  A repeated or skipped offset is refused and changes nothing.
+        s_expect_error(s_chunk(bed, stream, at, data + at, size), CAIRN__STATUS__CONFLICT,
+                       "send the chunk that starts at");
+    }
+    s_expect_error(s_chunk(bed, stream, total, data, 0), CAIRN__STATUS__INVALID, "1..");
+    //  Not visible before its commit.
+    s_has_expect(bed, hash, false, 0);
+    Cairn__Response *response =
+        s_expect_ok(s_commit(bed, stream, hash), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    assert(memcmp(response->content_commit->hash.data, hash, 32) == 0);
+    assert(response->content_commit->size == total && !response->content_commit->deduplicated);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_error(s_chunk(bed, stream, total, data, 1), CAIRN__STATUS__NOT_FOUND, "ContentBegin");
+    assert(s_temp_files(bed) == 0);
+
+    //  Read back in order: the last range is verified.
+    size_t range = 700 * 1000;
+    for (size_t at = 0; at < total; at += range) {
+        response = s_expect_ok(s_read(bed, hash, at, range), CAIRN__RESPONSE__BODY_CONTENT_READ);
+        const Cairn__ContentRange *got = response->content_read;
+        bool end = at + range >= total;
+        assert(got->offset == at && got->size == total && got->end == end);
+        assert(got->verified == end);
+        assert(memcmp(got->data.data, data + at, got->data.len) == 0);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  Out of order: served, not verified.
+    response = s_expect_ok(s_read(bed, hash, total - 10, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+    assert(response->content_read->end && !response->content_read->verified);
+    assert(response->content_read->data.len == 10);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_expect_ok(s_read(bed, hash, total, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+    assert(response->content_read->data.len == 0 && response->content_read->end);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_error(s_read(bed, hash, total + 1, 100), CAIRN__STATUS__INVALID, "past the end");
+    s_expect_error(s_read(bed, hash, 0, 0), CAIRN__STATUS__INVALID, "length 0");
+    s_expect_error(s_read(bed, hash, 0, CA_CONTENT_CHUNK_MAX + 1), CAIRN__STATUS__INVALID,
+                   "out of range");
+
+    //  Begin with a stored hash: nothing to send.
+    assert(s_begin(bed, hash) == 0);
+    //  The same bytes streamed again: deduplicated at commit.
+    stream = s_begin(bed, NULL);
+    cairn__response__free_unpacked(s_chunk(bed, stream, 0, data, step), NULL);
+    cairn__response__free_unpacked(s_chunk(bed, stream, step, data + step, total - step), NULL);
+    response = s_expect_ok(s_commit(bed, stream, NULL), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    assert(response->content_commit->deduplicated);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  A wrong expected hash at commit: refused, nothing kept.
+    stream = s_begin(bed, NULL);
+    cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
+    uint8_t wrong[32];
+    memset(wrong, 1, 32);
+    s_expect_error(s_commit(bed, stream, wrong), CAIRN__STATUS__INVALID, "nothing was kept");
+    s_expect_error(s_commit(bed, stream, NULL), CAIRN__STATUS__NOT_FOUND, "no open upload");
+    uint8_t abc[32];
+    ca_sha256("abc", 3, abc);
+    s_has_expect(bed, abc, false, 0);
+    //  Begin and Commit disagreeing on the expected hash: refused.
+    stream = s_begin(bed, wrong);
+    s_expect_error(s_commit(bed, stream, abc), CAIRN__STATUS__INVALID, "ContentBegin");
+
+    //  Abort removes the bytes; unknown streams are NOT_FOUND.
+    stream = s_begin(bed, NULL);
+    cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
+    Cairn__Request request;
+    Cairn__ContentAbort abort_body;
+    ca_request_content_abort(&request, &abort_body, 0, stream);
+    response = s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_ABORT);
+    assert(response->content_abort->received == 3);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_error(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "no open upload");
+    s_expect_error(s_chunk(bed, 12345, 0, "abc", 3), CAIRN__STATUS__NOT_FOUND, "12345");
+    assert(s_temp_files(bed) == 0);
+    free(data);
+}
+
+//  Corruption is never served as good data; check finds and repairs.
+static void s_test_damage(ca_testbed_t *bed) {
+    uint8_t good[32], bad[32], lost[32];
+    s_put(bed, "good blob", 9, good);
+    s_put(bed, "bad blob!", 9, bad);
+    s_put(bed, "lost blob", 9, lost);
+    Cairn__Response *response;
+    Cairn__ContentCheckReport *report = s_check(bed, true, false, &response);
+    assert(report->missing_count == 0 && report->orphan_count == 0 && report->corrupt_count == 0);
+    cairn__response__free_unpacked(response, NULL);
+
+    s_flip_byte(bed, bad, 3);
+    s_expect_error(s_get(bed, bad, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
+    response = s_expect_ok(s_get(bed, bad, 32, true), CAIRN__RESPONSE__BODY_CONTENT_GET);
+    cairn__response__free_unpacked(response, NULL); //  skip_verify: served as is
+    s_expect_error(s_read(bed, bad, 0, 100), CAIRN__STATUS__CORRUPT, "nothing of it was served");
+
+    //  A missing file, an orphan file, a stray name.
+    char *lost_path = s_blob_path(bed, lost);
+    assert(unlink(lost_path) == 0);
+    s_expect_error(s_get(bed, lost, 32, false), CAIRN__STATUS__CORRUPT, "missing");
+    uint8_t orphan[32];
+    ca_sha256("orphan", 6, orphan);
+    char *orphan_path = s_blob_path(bed, orphan);
+    char *orphan_dir =
+        zsys_sprintf("%.*s", (int)(strrchr(orphan_path, '/') - orphan_path), orphan_path);
+    mkdir(orphan_dir, 0700);
+    FILE *file = fopen(orphan_path, "w");
+    assert(file && fputs("orphan", file) >= 0);
+    fclose(file);
+    char *stray = zsys_sprintf("%s/notahash", orphan_dir);
+    file = fopen(stray, "w");
+    assert(file);
+    fclose(file);
+
+    report = s_check(bed, false, false, &response);
+    assert(report->missing_count == 1 && memcmp(report->missing[0].data, lost, 32) == 0);
+    assert(report->orphan_count == 1 && memcmp(report->orphans[0].data, orphan, 32) == 0);
+    assert(report->corrupt_count == 0); //  same size: only `verify` sees it
+    assert(report->stray_count == 1 && !report->repaired);
+    cairn__response__free_unpacked(response, NULL);
+    report = s_check(bed, true, true, &response);
+    assert(report->corrupt_count == 1 && memcmp(report->corrupt[0].data, bad, 32) == 0);
+    assert(report->missing_count == 1 && report->orphan_count == 1 && report->repaired);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  After the repair: the orphan is indexed, the others are gone, the
+    //  corrupt file is in quarantine, a second check is clean.
+    s_get_expect(bed, orphan, "orphan", 6);
+    s_has_expect(bed, lost, false, 0);
+    s_has_expect(bed, bad, false, 0);
+    s_get_expect(bed, good, "good blob", 9);
+    char hex[65];
+    ca_hash_to_hex(bad, hex);
+    char *quarantined = zsys_sprintf("%s/content/quarantine/%s", ca_testbed_dir(bed), hex);
+    assert(access(quarantined, F_OK) == 0);
+    report = s_check(bed, true, true, &response);
+    assert(!report->missing_count && !report->orphan_count && !report->corrupt_count);
+    assert(!report->repaired && report->stray_count == 1);
+    cairn__response__free_unpacked(response, NULL);
+    //  A corrupt file is healed by putting the right bytes again.
+    s_put(bed, "good blob", 9, good);
+    s_flip_byte(bed, good, 0);
+    char *good_path = s_blob_path(bed, good);
+    file = fopen(good_path, "a"); //  also the wrong size now
+    zstr_free(&good_path);
+    zstr_free(&quarantined);
+    zstr_free(&stray);
+    zstr_free(&orphan_dir);
+    zstr_free(&orphan_path);
+    zstr_free(&lost_path);
+    if (file) {
+        fputc('!', file);
+        fclose(file);
+    }
+    assert(!s_put(bed, "good blob", 9, good));
+    s_get_expect(bed, good, "good blob", 9);
+}
+
+//  Wrong sizes, unknown ids, malformed frames: INVALID or NOT_FOUND.
+static void s_test_bad_input(ca_testbed_t *bed) {
+    uint8_t hash[40] = {0};
+    size_t sizes[] = {0, 1, 31, 33, 40};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        s_expect_error(s_get(bed, hash, sizes[i], false), CAIRN__STATUS__INVALID, "hash");
+        Cairn__Request request;
+        Cairn__ContentRead read;
+        ca_request_content_read(&request, &read, 0, hash, sizes[i], 0, 10, false);
+        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "32");
+        Cairn__ContentHas has;
+        ca_request_content_has(&request, &has, 0, hash, sizes[i]);
+        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+        Cairn__ContentDelete del;
+        ca_request_content_delete(&request, &del, 0, hash, sizes[i]);
+        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+        if (sizes[i] == 0)
+            continue; //  an absent optional hash is fine
+        Cairn__ContentPut put;
+        ca_request_content_put(&request, &put, 0, "x", 1, hash, sizes[i]);
+        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        Cairn__ContentBegin begin;
+        ca_request_content_begin(&request, &begin, 0, hash, sizes[i]);
+        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
+    }
+    const uint8_t garbage[] = {0x08, 0x01, 0xc2, 0x25, 0x05, 0x0a, 0xff};
+    Cairn__Response *response = ca_testbed_call_raw(bed, garbage, sizeof garbage);
+    assert(response && response->status == CAIRN__STATUS__INVALID);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_error(s_read(bed, hash, 0, 10), CAIRN__STATUS__NOT_FOUND, "no blob");
+}
+
+//  Idle streams are dropped by the tick.
+static void s_test_timeout(void) {
+    ca_store_settings_t settings = ca_testbed_settings();
+    settings.maintenance_ms = 20;
+    settings.stream_timeout_ms = 100;
+    ca_testbed_t *bed = ca_testbed_new_full(&content_store_def, NULL, 0, &settings);
+    uint64_t stream = s_begin(bed, NULL);
+    cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
+    assert(s_temp_files(bed) == 1);
+    int64_t deadline = zclock_mono() + 10000;
+    bool gone = false;
+    while (!gone && zclock_mono() < deadline) {
+        Cairn__Request request;
+        Cairn__ContentStats stats;
+        ca_request_content_stats(&request, &stats, 0);
+        Cairn__Response *response =
+            s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+        gone = response->content_stats->open_streams == 0;
+        cairn__response__free_unpacked(response, NULL);
+        if (!gone)
+            zclock_sleep(10); //  polling a condition with a deadline, not timing
+    }
+    assert(gone && s_temp_files(bed) == 0);
+    s_expect_error(s_chunk(bed, stream, 3, "d", 1), CAIRN__STATUS__NOT_FOUND, "stream_timeout_ms");
+    ca_testbed_destroy(&bed);
+}
+
+void content_test(bool verbose) {
+    if (verbose)
+        printf(" * content: ");
+    ca_testbed_t *bed = ca_testbed_new(&content_store_def);
+    s_test_basics(bed);
+    s_test_streams(bed);
+    s_test_damage(bed);
+    s_test_bad_input(bed);
+    Cairn__Request request;
+    Cairn__ContentStats stats;
+    ca_request_content_stats(&request, &stats, 0);
+    Cairn__Response *response =
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+    assert(response->content_stats->blobs >= 4 && response->content_stats->open_streams == 0);
+    assert(streq(response->content_stats->hash_backend, ca_sha256_backend()));
+    cairn__response__free_unpacked(response, NULL);
+    ca_testbed_destroy(&bed);
+    s_test_timeout();
+    if (verbose)
+        printf("OK\n");
+}

@@ -56,6 +56,7 @@
     ========================================================================= */
 
 #include "ca_hash.h"
+#include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"
 #include "cairn_cli.h"
@@ -134,30 +135,14 @@ static void s_hex(const uint8_t hash[CA_HASH_BYTES], char hex[HASH_HEX]) {
     ca_hash_to_hex(hash, hex);
 }
 
-static ProtobufCBinaryData s_hash_bytes(const uint8_t *hash) {
-    return (ProtobufCBinaryData){CA_HASH_BYTES, (uint8_t *)hash};
-}
-
 //  The 32 bytes of a hash the node sent; false when it is not one.
 static bool s_is_hash(ProtobufCBinaryData bytes) {
     return bytes.len == CA_HASH_BYTES;
 }
 
-//  Links `body` as the Request's body of kind `body_case`.
-static void s_link(request_t *request, Cairn__Request__BodyCase body_case, void *body) {
-    request->request.body_case = body_case;
-    //  Any member will do: the body oneof is a union of message pointers.
-    request->request.content_has = (Cairn__ContentHas *)body;
-}
-
-//  Links `body` and parses HASH (args[0]) into the storage `*hash` points at.
-static const char *s_link_hash(const cli_t *cli, request_t *request,
-                               Cairn__Request__BodyCase body_case, void *body,
-                               ProtobufCBinaryData *hash) {
-    cli_content_t *content = &request->body.content;
-    *hash = s_hash_bytes(content->hash);
-    s_link(request, body_case, body);
-    return s_parse_hash(cli->args[0], "HASH", content->hash);
+//  HASH, the first argument, into the request's storage.
+static const char *s_parse_hash_arg(const cli_t *cli, request_t *request) {
+    return s_parse_hash(cli->args[0], "HASH", request->body.content.hash);
 }
 
 //  ---- progress on a terminal ------------------------------------------------------------
@@ -383,8 +368,8 @@ static int s_put_read(put_t *put, size_t *got) {
 }
 
 //  The hash the node must find: --expect, else the one computed here.
-static ProtobufCBinaryData s_put_expected(const put_t *put) {
-    return s_hash_bytes(put->content->has_expect ? put->content->expect : put->digest);
+static const uint8_t *s_put_expected(const put_t *put) {
+    return put->content->has_expect ? put->content->expect : put->digest;
 }
 
 //  Prints a put's result: the hash (text), or its fields (JSON).
@@ -414,13 +399,9 @@ static int s_put_stored(const put_t *put, const Cairn__ContentStored *stored) {
 //  Input that ended within the first chunk: one ContentPut.
 static int s_put_whole(put_t *put, size_t length) {
     Cairn__ContentPut body;
-    cairn__content_put__init(&body);
-    body.data = (ProtobufCBinaryData){length, put->buffer};
-    body.expected_hash = s_put_expected(put);
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_PUT;
-    request.content_put = &body;
+    ca_request_content_put(&request, &body, 0, put->buffer, length, s_put_expected(put),
+                           CA_HASH_BYTES);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(put->conn, &request, &response);
     if (exit_code != CLI_EXIT_OK)
@@ -433,14 +414,11 @@ static int s_put_whole(put_t *put, size_t length) {
 //  ContentBegin; with --expect the node may have the blob already
 //  (*exists: nothing to send).
 static int s_put_begin(put_t *put, bool *exists) {
+    bool expect = put->content->has_expect;
     Cairn__ContentBegin body;
-    cairn__content_begin__init(&body);
-    if (put->content->has_expect)
-        body.expected_hash = s_hash_bytes(put->content->expect);
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_BEGIN;
-    request.content_begin = &body;
+    ca_request_content_begin(&request, &body, 0, expect ? put->content->expect : NULL,
+                             expect ? CA_HASH_BYTES : 0);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(put->conn, &request, &response);
     if (exit_code != CLI_EXIT_OK)
@@ -468,14 +446,8 @@ static int s_put_chunk(put_t *put, uint64_t offset, size_t length) {
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
     Cairn__ContentChunk body;
-    cairn__content_chunk__init(&body);
-    body.stream_id = put->stream_id;
-    body.offset = offset;
-    body.data = (ProtobufCBinaryData){length, put->buffer};
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_CHUNK;
-    request.content_chunk = &body;
+    ca_request_content_chunk(&request, &body, 0, put->stream_id, offset, put->buffer, length);
     exit_code = cli_send(put->conn, &request);
     if (exit_code == CLI_EXIT_OK) {
         s_window_push(&put->window, request.id);
@@ -486,13 +458,9 @@ static int s_put_chunk(put_t *put, uint64_t offset, size_t length) {
 
 static int s_put_commit(put_t *put) {
     Cairn__ContentCommit body;
-    cairn__content_commit__init(&body);
-    body.stream_id = put->stream_id;
-    body.expected_hash = s_put_expected(put);
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_COMMIT;
-    request.content_commit = &body;
+    ca_request_content_commit(&request, &body, 0, put->stream_id, s_put_expected(put),
+                              CA_HASH_BYTES);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(put->conn, &request, &response);
     if (exit_code != CLI_EXIT_OK)
@@ -506,12 +474,8 @@ static int s_put_commit(put_t *put) {
 //  not wait for stream_timeout_ms. Quiet: the failure is reported already.
 static void s_put_abort(put_t *put) {
     Cairn__ContentAbort body;
-    cairn__content_abort__init(&body);
-    body.stream_id = put->stream_id;
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_ABORT;
-    request.content_abort = &body;
+    ca_request_content_abort(&request, &body, 0, put->stream_id);
     Cairn__Response *response = cli_call_quietly(put->conn, &request);
     if (response)
         cairn__response__free_unpacked(response, NULL);
@@ -608,7 +572,8 @@ typedef struct {
     const cli_t *cli;
     cli_conn_t *conn;
     const uint8_t *hash; //  HASH
-    ca_sha256_t *sha;    //  of the bytes received; NULL with --skip-verify
+    bool verify;         //  false with --skip-verify
+    ca_sha256_t *sha;    //  of the bytes received, while verifying
     output_t output;
     progress_t progress;
     uint64_t size; //  of the blob
@@ -629,7 +594,8 @@ static const char *s_check_output(const cli_t *cli) {
 static int s_get_open(get_t *get, const cli_t *cli, cli_conn_t *conn, const uint8_t *hash) {
     *get = (get_t){.cli = cli, .conn = conn, .hash = hash};
     int exit_code = s_output_open(cli, &get->output, cli_option(cli, "o"));
-    if (exit_code == CLI_EXIT_OK && !cli_option(cli, "skip-verify")) {
+    get->verify = !cli_option(cli, "skip-verify");
+    if (exit_code == CLI_EXIT_OK && get->verify) {
         get->sha = ca_sha256_new();
         assert(get->sha);
     }
@@ -685,7 +651,7 @@ static json_t *s_get_json(const get_t *get) {
     char hex[HASH_HEX];
     s_hex(get->hash, hex);
     return json_pack("{s:s, s:I, s:s?, s:b}", "hash", hex, "size", (json_int_t)get->received,
-                     "path", get->output.path, "verified", get->sha != NULL);
+                     "path", get->output.path, "verified", get->verify);
 }
 
 //  Text after a download into FILE (nothing when the bytes went to stdout).
@@ -695,25 +661,21 @@ static void s_get_print(const get_t *get) {
     char size[32];
     cli_format_bytes(get->received, size, sizeof size);
     printf("wrote %s (%" PRIu64 " bytes) to %s%s\n", size, get->received, get->output.path,
-           get->sha ? "" : " (not verified)");
+           get->verify ? "" : " (not verified)");
 }
 
 //  ---- content get ------------------------------------------------------------------------
 
 static const char *s_build_content_get(const cli_t *cli, request_t *request) {
     const char *problem = s_check_output(cli);
-    return problem ? problem : s_parse_hash(cli->args[0], "HASH", request->body.content.hash);
+    return problem ? problem : s_parse_hash_arg(cli, request);
 }
 
 //  ContentSize: the blob's size, or its absence (NOT_FOUND, reported).
 static int s_content_size(get_t *get) {
     Cairn__ContentSize body;
-    cairn__content_size__init(&body);
-    body.hash = s_hash_bytes(get->hash);
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_SIZE;
-    request.content_size = &body;
+    ca_request_content_size(&request, &body, 0, get->hash, CA_HASH_BYTES);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(get->conn, &request, &response);
     if (exit_code == CLI_EXIT_OK)
@@ -726,13 +688,8 @@ static int s_content_size(get_t *get) {
 //  A blob of at most one chunk: one ContentGet.
 static int s_content_get_whole(get_t *get) {
     Cairn__ContentGet body;
-    cairn__content_get__init(&body);
-    body.hash = s_hash_bytes(get->hash);
-    body.skip_verify = get->sha == NULL;
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_GET;
-    request.content_get = &body;
+    ca_request_content_get(&request, &body, 0, get->hash, CA_HASH_BYTES, !get->verify);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(get->conn, &request, &response);
     if (exit_code != CLI_EXIT_OK)
@@ -745,15 +702,9 @@ static int s_content_get_whole(get_t *get) {
 //  Asks for the range at `offset` (a chunk, or the rest).
 static int s_content_read_send(get_t *get, uint64_t offset) {
     Cairn__ContentRead body;
-    cairn__content_read__init(&body);
-    body.hash = s_hash_bytes(get->hash);
-    body.offset = offset;
-    body.length = CONTENT_CHUNK;
-    body.skip_verify = get->sha == NULL;
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CONTENT_READ;
-    request.content_read = &body;
+    ca_request_content_read(&request, &body, 0, get->hash, CA_HASH_BYTES, offset, CONTENT_CHUNK,
+                            !get->verify);
     int exit_code = cli_send(get->conn, &request);
     if (exit_code == CLI_EXIT_OK)
         s_window_push(&get->window, request.id);
@@ -823,13 +774,8 @@ static int s_run_cache_get(const cli_t *cli, request_t *request, cli_conn_t *con
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
     Cairn__CacheGet body;
-    cairn__cache_get__init(&body);
-    body.hash = s_hash_bytes(get.hash);
-    body.skip_verify = get.sha == NULL;
     Cairn__Request sent;
-    cairn__request__init(&sent);
-    sent.body_case = CAIRN__REQUEST__BODY_CACHE_GET;
-    sent.cache_get = &body;
+    ca_request_cache_get(&sent, &body, 0, get.hash, CA_HASH_BYTES, !get.verify);
     Cairn__Response *response = NULL;
     exit_code = cli_request(conn, &sent, &response);
     const Cairn__CacheEntry *entry = response ? response->cache_get : NULL;
@@ -915,16 +861,10 @@ static int s_cache_put_send(const cli_t *cli, cli_conn_t *conn, const cli_conten
     uint8_t digest[CA_HASH_BYTES];
     ca_sha256(data.data, data.len, digest);
     Cairn__CachePut body;
-    cairn__cache_put__init(&body);
-    body.hash = s_hash_bytes(content->has_expect ? content->expect : digest);
-    body.data = data;
-    body.source_peer = (char *)cli_option(cli, "peer");
-    body.queried_at = content->queried_at;
-    body.receipt = (ProtobufCBinaryData){content->receipt_size, (uint8_t *)content->receipt};
     Cairn__Request request;
-    cairn__request__init(&request);
-    request.body_case = CAIRN__REQUEST__BODY_CACHE_PUT;
-    request.cache_put = &body;
+    ca_request_cache_put(&request, &body, 0, content->has_expect ? content->expect : digest,
+                         CA_HASH_BYTES, data.data, data.len, cli_option(cli, "peer"),
+                         content->queried_at, content->receipt, content->receipt_size);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(conn, &request, &response);
     if (exit_code != CLI_EXIT_OK)
@@ -971,9 +911,9 @@ static int s_run_cache_put(const cli_t *cli, request_t *request, cli_conn_t *con
 //  ---- content has / size / rm / stats ---------------------------------------------------------
 
 static const char *s_build_content_has(const cli_t *cli, request_t *request) {
-    Cairn__ContentHas *has = &request->body.content.body.has;
-    cairn__content_has__init(has);
-    return s_link_hash(cli, request, CAIRN__REQUEST__BODY_CONTENT_HAS, has, &has->hash);
+    cli_content_t *content = &request->body.content;
+    ca_request_content_has(&request->request, &content->body.has, 0, content->hash, CA_HASH_BYTES);
+    return s_parse_hash_arg(cli, request);
 }
 
 //  "stored HASH (N bytes)" / "not stored HASH", and the JSON of both.
@@ -1003,9 +943,10 @@ static json_t *s_json_content_has(const answer_t *answer) {
 }
 
 static const char *s_build_content_size(const cli_t *cli, request_t *request) {
-    Cairn__ContentSize *size = &request->body.content.body.size;
-    cairn__content_size__init(size);
-    return s_link_hash(cli, request, CAIRN__REQUEST__BODY_CONTENT_SIZE, size, &size->hash);
+    cli_content_t *content = &request->body.content;
+    ca_request_content_size(&request->request, &content->body.size, 0, content->hash,
+                            CA_HASH_BYTES);
+    return s_parse_hash_arg(cli, request);
 }
 
 static void s_print_content_size(const answer_t *answer) {
@@ -1018,9 +959,10 @@ static json_t *s_json_content_size(const answer_t *answer) {
 }
 
 static const char *s_build_content_rm(const cli_t *cli, request_t *request) {
-    Cairn__ContentDelete *del = &request->body.content.body.del;
-    cairn__content_delete__init(del);
-    return s_link_hash(cli, request, CAIRN__REQUEST__BODY_CONTENT_DELETE, del, &del->hash);
+    cli_content_t *content = &request->body.content;
+    ca_request_content_delete(&request->request, &content->body.del, 0, content->hash,
+                              CA_HASH_BYTES);
+    return s_parse_hash_arg(cli, request);
 }
 
 static void s_print_content_rm(const answer_t *answer) {
@@ -1038,9 +980,7 @@ static json_t *s_json_content_rm(const answer_t *answer) {
 }
 
 static const char *s_build_content_stats(const cli_t *cli, request_t *request) {
-    Cairn__ContentStats *stats = &request->body.content.body.stats;
-    cairn__content_stats__init(stats);
-    s_link(request, CAIRN__REQUEST__BODY_CONTENT_STATS, stats);
+    ca_request_content_stats(&request->request, &request->body.content.body.stats, 0);
     return NULL;
 }
 
@@ -1071,11 +1011,8 @@ static json_t *s_json_content_stats(const answer_t *answer) {
 //  ---- content fsck ---------------------------------------------------------------------------
 
 static const char *s_build_content_fsck(const cli_t *cli, request_t *request) {
-    Cairn__ContentCheck *check = &request->body.content.body.check;
-    cairn__content_check__init(check);
-    check->verify = cli_option(cli, "verify") != NULL;
-    check->repair = cli_option(cli, "repair") != NULL;
-    s_link(request, CAIRN__REQUEST__BODY_CONTENT_CHECK, check);
+    ca_request_content_check(&request->request, &request->body.content.body.check, 0,
+                             cli_option(cli, "verify") != NULL, cli_option(cli, "repair") != NULL);
     return NULL;
 }
 
@@ -1166,9 +1103,10 @@ static int s_run_content_fsck(const cli_t *cli, request_t *request, cli_conn_t *
 //  ---- cache has / evict / clear / stats ----------------------------------------------------
 
 static const char *s_build_cache_has(const cli_t *cli, request_t *request) {
-    Cairn__CacheHas *has = &request->body.content.body.cache_has;
-    cairn__cache_has__init(has);
-    return s_link_hash(cli, request, CAIRN__REQUEST__BODY_CACHE_HAS, has, &has->hash);
+    cli_content_t *content = &request->body.content;
+    ca_request_cache_has(&request->request, &content->body.cache_has, 0, content->hash,
+                         CA_HASH_BYTES);
+    return s_parse_hash_arg(cli, request);
 }
 
 static void s_print_cache_has(const answer_t *answer) {
@@ -1183,8 +1121,7 @@ static json_t *s_json_cache_has(const answer_t *answer) {
 
 static const char *s_build_cache_evict(const cli_t *cli, request_t *request) {
     Cairn__CacheEvict *evict = &request->body.content.body.cache_evict;
-    cairn__cache_evict__init(evict);
-    s_link(request, CAIRN__REQUEST__BODY_CACHE_EVICT, evict);
+    ca_request_cache_evict(&request->request, evict, 0, 0);
     return s_parse_bytes(cli->args[0], "BYTES", &evict->max_bytes);
 }
 
@@ -1209,9 +1146,7 @@ static json_t *s_json_cache_evict(const answer_t *answer) {
 }
 
 static const char *s_build_cache_clear(const cli_t *cli, request_t *request) {
-    Cairn__CacheClear *clear = &request->body.content.body.cache_clear;
-    cairn__cache_clear__init(clear);
-    s_link(request, CAIRN__REQUEST__BODY_CACHE_CLEAR, clear);
+    ca_request_cache_clear(&request->request, &request->body.content.body.cache_clear, 0);
     return NULL;
 }
 
@@ -1224,9 +1159,7 @@ static json_t *s_json_cache_clear(const answer_t *answer) {
 }
 
 static const char *s_build_cache_stats(const cli_t *cli, request_t *request) {
-    Cairn__CacheStats *stats = &request->body.content.body.cache_stats;
-    cairn__cache_stats__init(stats);
-    s_link(request, CAIRN__REQUEST__BODY_CACHE_STATS, stats);
+    ca_request_cache_stats(&request->request, &request->body.content.body.cache_stats, 0);
     return NULL;
 }
 

@@ -17,6 +17,7 @@
 #include "channel_auth.h"
 #include "channels.h"
 #include "config_store.h"
+#include "cache.h"
 #include "content.h"
 #include "gateway.h"
 #include "gossip.h"

@@ -8,6 +8,7 @@
     ========================================================================= */
 
 #include "ca_blobs.h"
+#include "cache.h"
 #include "ca_envelope.h"
 #include "ca_hash.h"
 #include "ca_names.h"
@@ -53,6 +54,7 @@ static const selftest_t s_tests[] = {
     {"peers", peers_test},
     {"gossip", gossip_test},
     {"content", content_test},
+    {"cache", cache_test},
 };
 
 int main(int argc, char **argv) {

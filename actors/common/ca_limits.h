@@ -63,8 +63,7 @@
 #define CA_CONTENT_STREAMS_MAX 64
 #define CA_CONTENT_QUEUE_MAX   16
 #define CA_CONTENT_CHECK_LIST  1000
-//  Cache store: source peer ids in bytes; payment receipts in bytes.
-#define CA_CACHE_PEER_MAX    128
+//  Cache store: payment receipts in bytes.
 #define CA_CACHE_RECEIPT_MAX (64 * 1024)
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256

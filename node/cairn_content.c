@@ -62,6 +62,7 @@
 #include "cairn_cli.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -129,10 +130,6 @@ static const char *s_parse_bytes(const char *text, const char *what, uint64_t *v
                            what, text);
     *value = (uint64_t)parsed << shift;
     return NULL;
-}
-
-static void s_hex(const uint8_t hash[CA_HASH_BYTES], char hex[HASH_HEX]) {
-    ca_hash_to_hex(hash, hex);
 }
 
 //  The 32 bytes of a hash the node sent; false when it is not one.
@@ -242,26 +239,30 @@ static int s_read_full(int fd, uint8_t *buffer, size_t size, size_t *got) {
     return 0;
 }
 
-//  Opens FILE, or stdin for "-". -1 (usage error reported) when it cannot.
-static int s_open_input(const cli_t *cli, const char *path, const char **name, uint64_t *size,
-                        int *exit_code) {
-    *name = streq(path, "-") ? "standard input" : path;
-    int fd = streq(path, "-") ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    struct stat info;
-    if (fd < 0)
-        *exit_code = cli_usage_error(cli, "cannot open '%s': %s", path, strerror(errno));
-    else if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
-        *exit_code = cli_usage_error(cli, "'%s' is a directory; give a file, or - for stdin", path);
-        close(fd);
-        fd = -1;
-    } else
-        *size = fstat(fd, &info) == 0 && S_ISREG(info.st_mode) ? (uint64_t)info.st_size : 0;
-    return fd;
-}
-
 static void s_close_input(int fd) {
     if (fd != STDIN_FILENO)
         close(fd);
+}
+
+//  Opens FILE, or stdin for "-". -1 (usage error reported) when it cannot.
+static int s_open_input(const cli_t *cli, const char *path, const char **name, uint64_t *size,
+                        int *exit_code) {
+    bool is_stdin = streq(path, "-");
+    *name = is_stdin ? "standard input" : path;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *exit_code = cli_usage_error(cli, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat info;
+    bool known = fstat(fd, &info) == 0;
+    if (known && S_ISDIR(info.st_mode)) {
+        *exit_code = cli_usage_error(cli, "'%s' is a directory; give a file, or - for stdin", path);
+        s_close_input(fd);
+        return -1;
+    }
+    *size = known && S_ISREG(info.st_mode) ? (uint64_t)info.st_size : 0; //  0: not known
+    return fd;
 }
 
 //  Where a get writes: stdout, or FILE by way of FILE.partial-XXXXXX.
@@ -270,6 +271,15 @@ typedef struct {
     char *partial;    //  the file being written, until it is renamed
     int fd;
 } output_t;
+
+//  Removes the partial file (after a failure). Safe twice.
+static void s_output_discard(output_t *self) {
+    if (self->partial) {
+        close(self->fd);
+        unlink(self->partial);
+        zstr_free(&self->partial);
+    }
+}
 
 //  Opens `path` (NULL or "-": stdout). Failure is a usage error.
 static int s_output_open(const cli_t *cli, output_t *self, const char *path) {
@@ -280,20 +290,19 @@ static int s_output_open(const cli_t *cli, output_t *self, const char *path) {
     self->partial = zsys_sprintf("%s.partial-XXXXXX", path);
     self->fd = mkostemp(self->partial, O_CLOEXEC);
     if (self->fd < 0) {
-        int exit_code =
-            cli_usage_error(cli, "cannot create '%s': %s", self->partial, strerror(errno));
+        int exit_code = cli_usage_error(cli, "cannot write '%s' (as %s): %s", path, self->partial,
+                                        strerror(errno));
         zstr_free(&self->partial);
         return exit_code;
     }
     //  mkstemp makes 0600; the final file gets what a new file would.
     mode_t mask = umask(0);
     umask(mask);
-    if (fchmod(self->fd, 0666 & ~mask) != 0) {
-        int exit_code = s_io_error(cli, "set the mode of", self->partial, errno);
-        s_output_open(cli, self, NULL);
-        return exit_code;
-    }
-    return CLI_EXIT_OK;
+    if (fchmod(self->fd, 0666 & ~mask) == 0)
+        return CLI_EXIT_OK;
+    int exit_code = s_io_error(cli, "set the mode of", self->partial, errno);
+    s_output_discard(self);
+    return exit_code;
 }
 
 static const char *s_output_name(const output_t *self) {
@@ -311,15 +320,6 @@ static int s_output_write(const cli_t *cli, output_t *self, const uint8_t *data,
         size -= (size_t)written;
     }
     return CLI_EXIT_OK;
-}
-
-//  Removes the partial file (after a failure). Safe twice.
-static void s_output_discard(output_t *self) {
-    if (self->partial) {
-        close(self->fd);
-        unlink(self->partial);
-        zstr_free(&self->partial);
-    }
 }
 
 //  Closes and renames the partial file to its name; discards it on failure.
@@ -373,9 +373,9 @@ static const uint8_t *s_put_expected(const put_t *put) {
 }
 
 //  Prints a put's result: the hash (text), or its fields (JSON).
-static int s_put_report(const put_t *put, const uint8_t *hash, bool deduplicated) {
+static int s_put_report(const put_t *put, bool deduplicated) {
     char hex[HASH_HEX];
-    s_hex(hash, hex);
+    ca_hash_to_hex(put->digest, hex);
     if (!put->cli->json) {
         printf("%s\n", hex);
         return CLI_EXIT_OK;
@@ -385,15 +385,26 @@ static int s_put_report(const put_t *put, const uint8_t *hash, bool deduplicated
                                              "streamed", put->streamed));
 }
 
-//  The node's ContentStored: its hash must be ours, its size what we sent.
-static int s_put_stored(const put_t *put, const Cairn__ContentStored *stored) {
+//  Sends a ContentPut or ContentCommit and reports its ContentStored,
+//  whose hash must be ours and its size what was sent.
+static int s_put_store(put_t *put, Cairn__Request *request) {
+    Cairn__Response *response = NULL;
+    int exit_code = cli_request(put->conn, request, &response);
+    if (exit_code != CLI_EXIT_OK)
+        return exit_code;
+    const Cairn__ContentStored *stored = request->body_case == CAIRN__REQUEST__BODY_CONTENT_PUT
+                                             ? response->content_put
+                                             : response->content_commit;
     if (!s_is_hash(stored->hash) || memcmp(stored->hash.data, put->digest, CA_HASH_BYTES) != 0 ||
         stored->size != put->size)
-        return cli_report_error(put->cli, ca_status_str(CA_INTERNAL),
-                                "the node stored other bytes than were sent (its hash or size "
-                                "differs); run `cairn content fsck --verify`",
-                                CLI_EXIT_NODE_ERROR);
-    return s_put_report(put, put->digest, stored->deduplicated);
+        exit_code = cli_report_error(put->cli, ca_status_str(CA_INTERNAL),
+                                     "the node stored other bytes than were sent (its hash or "
+                                     "size differs); run `cairn content fsck --verify`",
+                                     CLI_EXIT_NODE_ERROR);
+    else
+        exit_code = s_put_report(put, stored->deduplicated);
+    cairn__response__free_unpacked(response, NULL);
+    return exit_code;
 }
 
 //  Input that ended within the first chunk: one ContentPut.
@@ -402,13 +413,7 @@ static int s_put_whole(put_t *put, size_t length) {
     Cairn__Request request;
     ca_request_content_put(&request, &body, 0, put->buffer, length, s_put_expected(put),
                            CA_HASH_BYTES);
-    Cairn__Response *response = NULL;
-    int exit_code = cli_request(put->conn, &request, &response);
-    if (exit_code != CLI_EXIT_OK)
-        return exit_code;
-    exit_code = s_put_stored(put, response->content_put);
-    cairn__response__free_unpacked(response, NULL);
-    return exit_code;
+    return s_put_store(put, &request);
 }
 
 //  ContentBegin; with --expect the node may have the blob already
@@ -461,13 +466,7 @@ static int s_put_commit(put_t *put) {
     Cairn__Request request;
     ca_request_content_commit(&request, &body, 0, put->stream_id, s_put_expected(put),
                               CA_HASH_BYTES);
-    Cairn__Response *response = NULL;
-    int exit_code = cli_request(put->conn, &request, &response);
-    if (exit_code != CLI_EXIT_OK)
-        return exit_code;
-    exit_code = s_put_stored(put, response->content_commit);
-    cairn__response__free_unpacked(response, NULL);
-    return exit_code;
+    return s_put_store(put, &request);
 }
 
 //  Tells the node to drop the stream after a failure, so that its bytes do
@@ -492,9 +491,9 @@ static int s_put_known(put_t *put) {
         return exit_code;
     ca_sha256_final(put->sha, put->digest);
     if (memcmp(put->digest, put->content->expect, CA_HASH_BYTES) == 0)
-        return s_put_report(put, put->digest, true);
+        return s_put_report(put, true);
     char hex[HASH_HEX];
-    s_hex(put->digest, hex);
+    ca_hash_to_hex(put->digest, hex);
     char *message = zsys_sprintf("%s does not match --expect: its SHA-256 is %s; nothing was sent",
                                  put->name, hex);
     int rc = cli_report_error(put->cli, ca_status_str(CA_INVALID), message, CLI_EXIT_NODE_ERROR);
@@ -621,7 +620,7 @@ static int s_get_finish(get_t *get, int exit_code) {
         ca_sha256_final(get->sha, digest);
         if (memcmp(digest, get->hash, CA_HASH_BYTES) != 0) {
             char hex[HASH_HEX];
-            s_hex(digest, hex);
+            ca_hash_to_hex(digest, hex);
             char *message = zsys_sprintf(
                 "the %" PRIu64 " bytes received hash to %s, not to HASH; %s", get->received, hex,
                 get->output.path ? "nothing was written" : "discard what standard output got");
@@ -649,7 +648,7 @@ static int s_get_whole(get_t *get, ProtobufCBinaryData data, uint64_t size) {
 //  The fields every get reports: hash, size, path, verified.
 static json_t *s_get_json(const get_t *get) {
     char hex[HASH_HEX];
-    s_hex(get->hash, hex);
+    ca_hash_to_hex(get->hash, hex);
     return json_pack("{s:s, s:I, s:s?, s:b}", "hash", hex, "size", (json_int_t)get->received,
                      "path", get->output.path, "verified", get->verify);
 }
@@ -871,7 +870,7 @@ static int s_cache_put_send(const cli_t *cli, cli_conn_t *conn, const cli_conten
         return exit_code;
     const Cairn__CacheStored *stored = response->cache_put;
     char hex[HASH_HEX];
-    s_hex(digest, hex);
+    ca_hash_to_hex(digest, hex);
     if (cli->json)
         exit_code =
             cli_report_ok(cli, json_pack("{s:s, s:I, s:b, s:I, s:I}", "hash", hex, "size",
@@ -928,7 +927,7 @@ static void s_print_presence(const answer_t *answer, bool present, uint64_t size
 static json_t *s_json_presence(const answer_t *answer, const char *flag, bool present,
                                uint64_t size) {
     char hex[HASH_HEX];
-    s_hex(answer->request->body.content.hash, hex);
+    ca_hash_to_hex(answer->request->body.content.hash, hex);
     return json_pack("{s:s, s:b, s:I}", "hash", hex, flag, present, "size", (json_int_t)size);
 }
 
@@ -974,7 +973,7 @@ static void s_print_content_rm(const answer_t *answer) {
 
 static json_t *s_json_content_rm(const answer_t *answer) {
     char hex[HASH_HEX];
-    s_hex(answer->request->body.content.hash, hex);
+    ca_hash_to_hex(answer->request->body.content.hash, hex);
     return json_pack("{s:s, s:b}", "hash", hex, "removed",
                      answer->response->content_delete->removed);
 }
@@ -1049,7 +1048,7 @@ static json_t *s_json_hash_list(ProtobufCBinaryData *hashes, size_t count) {
     for (size_t i = 0; i < count; i++) {
         char hex[HASH_HEX] = "";
         if (s_is_hash(hashes[i]))
-            s_hex(hashes[i].data, hex);
+            ca_hash_to_hex(hashes[i].data, hex);
         json_array_append_new(list, json_string(hex));
     }
     return list;

@@ -5,7 +5,8 @@
     sending, waiting, reporting, exit codes, and the node and config
     commands) and the stores' commands: node/cairn_msg.c (msg, stats,
     vacuum), node/cairn_channel.c (channel, member), node/cairn_peer.c
-    (peer, gossip) and node/cairn_content.c (content, cache). Each
+    (peer, gossip), node/cairn_content.c (content) and node/cairn_cache.c
+    (cache), which share node/cairn_blob.c for moving bytes. Each
     describes its commands as rows of the same command_t table type;
     cairn.c walks every table in one list. This header holds those types,
     the per-request storage (request_t), the connection a row that sends
@@ -203,6 +204,7 @@ extern const command_table_t cairn_channel_commands; //  cairn_channel.c
 extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
 //  The content and cache stores' rows.
 extern const command_table_t cairn_content_commands; //  cairn_content.c
+extern const command_table_t cairn_cache_commands;   //  cairn_cache.c
 
 //  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,20 +53,25 @@ typedef struct {
 
 //  ---- a test's node and files ---------------------------------------------------------
 
-//  A temp dir, and a node (or an endpoint where nothing listens).
-static test_ctx_t *s_begin(bool with_node) {
+//  A temp dir, and a node started with `args` (or an endpoint where
+//  nothing listens).
+static test_ctx_t *s_begin_with(bool with_node, const char *const *args) {
     test_ctx_t *t = (test_ctx_t *)calloc(1, sizeof *t);
     assert(t);
     snprintf(t->dir, sizeof t->dir, "/tmp/cairn-cli-content-XXXXXX");
     char *made = mkdtemp(t->dir);
     assert(made);
     if (with_node) {
-        t->node = harness_node_start(NULL, NULL);
+        t->node = harness_node_start(NULL, args);
         HARNESS_CHECK(t->node);
         t->endpoint = strdup(harness_node_endpoint(t->node));
     } else
         t->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
     return t;
+}
+
+static test_ctx_t *s_begin(bool with_node) {
+    return s_begin_with(with_node, NULL);
 }
 
 static void s_end(test_ctx_t *t) {
@@ -616,6 +622,53 @@ static void s_test_content_corrupt(void) {
     s_end(t);
 }
 
+//  A node that stops answering (SIGSTOP) mid-stream or before a get: the
+//  client gives up after --timeout (exit 3), keeps no output file, and the
+//  node, running again, drops the abandoned stream and its bytes.
+static void s_test_content_node_lost(void) {
+    const char *args[] = {"--workers=1", "--stream-timeout-ms=1000", "--maintenance-ms=20", NULL};
+    test_ctx_t *t = s_begin_with(true, args);
+    pid_t pid = harness_node_pid(t->node);
+    char *path = s_make_file(t, "big", 9 * MIB, 60);
+    char hex[HEX_SIZE];
+    s_file_hash(path, hex);
+    char *script = zsys_sprintf("{ cat '%s'; kill -STOP %d; cat '%s'; } | \"$0\" --endpoint \"$1\" "
+                                "--timeout 300 content put -",
+                                path, (int)pid, path);
+    run_t run = s_shell(t, script);
+    CHECK(kill(pid, SIGCONT) == 0);
+    CHECK(run.status == 3 && cli_starts_with(run.err, "cairn: unreachable: "));
+    CHECK(run.out[0] == '\0');
+    cli_run_free(&run);
+
+    //  The stream is dropped once idle for stream_timeout_ms.
+    int64_t deadline = zclock_mono() + 10000;
+    int64_t open_streams = -1;
+    for (int polls = 0; polls < 500 && open_streams != 0 && zclock_mono() < deadline; polls++) {
+        json_t *object = CAIRN_JSON(t, "content", "stats");
+        open_streams = s_json_int(object, "open_streams");
+        json_decref(object);
+    }
+    CHECK(open_streams == 0);
+    s_expect_ok(CAIRN(t, "content", "has", hex), "not stored");
+    s_expect_ok(CAIRN(t, "content", "fsck", "--verify"), "clean\n");
+
+    //  A get from a node that does not answer leaves no file.
+    s_put_file(t, path, hex);
+    char *out = s_path(t, "out");
+    CHECK(kill(pid, SIGSTOP) == 0);
+    run = CAIRN(t, "--timeout", "300", "content", "get", hex, "-o", out);
+    CHECK(kill(pid, SIGCONT) == 0);
+    CHECK(run.status == 3 && cli_starts_with(run.err, "cairn: unreachable: "));
+    cli_run_free(&run);
+    CHECK(!s_exists(out) && s_no_partials(t));
+    s_get_same(t, hex, path);
+    zstr_free(&out);
+    zstr_free(&script);
+    zstr_free(&path);
+    s_end(t);
+}
+
 //  ---- fsck --------------------------------------------------------------------------------
 
 //  A JSON array of hex hashes holds exactly `hex`.
@@ -862,6 +915,7 @@ static const harness_test_t s_tests[] = {
     {"content_has_size_rm", s_test_content_has_size_rm},
     {"content_not_found", s_test_content_not_found},
     {"content_corrupt", s_test_content_corrupt},
+    {"content_node_lost", s_test_content_node_lost},
     {"content_fsck", s_test_content_fsck},
     {"content_cache_commands", s_test_content_cache_commands},
     {"content_cache_evict", s_test_content_cache_evict},

@@ -602,7 +602,8 @@ static void s_test_entries(ca_testbed_t *bed) {
     ca_request_cache_get(&request, &get, 0, hash, 0, false);
     s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
     Cairn__CacheHas has;
-    ca_request_cache_has(&request, &has, 0, hash, 33);
+    uint8_t wide[33] = {0};
+    ca_request_cache_has(&request, &has, 0, wide, sizeof wide);
     s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
 
     //  A damaged copy is reported and dropped.

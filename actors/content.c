@@ -1214,7 +1214,8 @@ static void s_test_basics(ca_testbed_t *bed) {
     ca_sha256("expected", 8, expected_hash);
     s_has_expect(bed, expected_hash, false, 0);
     ca_request_content_put(&request, &put, 0, "expected", 8, expected_hash, 32);
-    s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    cairn__response__free_unpacked(
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
     cairn__response__free_unpacked(s_call(bed, &request), NULL);
     s_has_expect(bed, expected_hash, true, 8);
 

@@ -49,7 +49,7 @@ typedef struct {
 #define CAIRN(t, ...) RUN("--endpoint", (t)->endpoint, __VA_ARGS__)
 
 //  Runs `cairn --json ARGS`, checks exit 0 and "status":"ok"; caller decrefs.
-#define CAIRN_JSON(t, ...) s_json_ok(CAIRN(t, "--json", __VA_ARGS__))
+#define CAIRN_JSON(t, ...) cli_run_json_ok(CAIRN(t, "--json", __VA_ARGS__))
 
 //  ---- a test's node and files ---------------------------------------------------------
 
@@ -207,34 +207,8 @@ static void s_damage_blob(const test_ctx_t *t, const char *hex) {
 
 //  ---- runs and their output ------------------------------------------------------------
 
-static json_t *s_json_ok(run_t run) {
-    CHECK(run.status == 0);
-    json_t *object = cli_run_json(&run);
-    CHECK(cli_json_str_is(object, "status", "ok"));
-    cli_run_free(&run);
-    return object;
-}
-
-static int64_t s_json_int(json_t *object, const char *key) {
-    return (int64_t)json_integer_value(json_object_get(object, key));
-}
-
 static bool s_json_true(json_t *object, const char *key) {
     return json_is_true(json_object_get(object, key));
-}
-
-static void s_expect_ok(run_t run, const char *stdout_part) {
-    CHECK(run.status == 0);
-    CHECK(strstr(run.out, stdout_part));
-    cli_run_free(&run);
-}
-
-//  The run exited `status` and stderr starts "cairn: PREFIX".
-static void s_expect_fail(run_t run, int status, const char *prefix) {
-    char *expected = zsys_sprintf("cairn: %s", prefix);
-    CHECK(run.status == status && cli_starts_with(run.err, expected));
-    zstr_free(&expected);
-    cli_run_free(&run);
 }
 
 //  `cairn --json ARGS` failed with exit 1 and {"status": STATUS, "error": ...}.
@@ -345,19 +319,8 @@ static void s_test_content_usage(void) {
         {"cache", "put", file, "--peer", "p", "--queried-at", "soon"},
         {"content", "fsck", "--fix"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *args[16] = {"--endpoint", t->endpoint, "--json"};
-        size_t count = 3;
-        for (size_t j = 0; cases[i][j]; j++)
-            args[count++] = cases[i][j];
-        args[count] = NULL;
-        run_t run = cli_run_argv(NULL, args);
-        CHECK(run.status == 2);
-        CHECK(cli_starts_with(run.err, "cairn: "));
-        CHECK(strstr(run.err, "usage: cairn"));
-        CHECK(run.out[0] == '\0');
-        cli_run_free(&run);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cli_expect_usage(t->endpoint, cases[i]);
     //  The messages say what is wanted.
     run_t run = RUN("--endpoint", t->endpoint, "content", "get", "abc");
     CHECK(strstr(run.err, "64 hex digits"));
@@ -366,8 +329,8 @@ static void s_test_content_usage(void) {
     CHECK(strstr(run.err, "give -o FILE"));
     cli_run_free(&run);
     //  A good hash does go to the node (here: none).
-    s_expect_fail(RUN("--endpoint", t->endpoint, "--timeout", "300", "content", "has", good), 3,
-                  "unreachable: ");
+    cli_expect_fail(RUN("--endpoint", t->endpoint, "--timeout", "300", "content", "has", good), 3,
+                    "unreachable: ");
     zstr_free(&file);
     s_end(t);
 }
@@ -386,7 +349,7 @@ static void s_test_content_roundtrip(void) {
         s_get_same(t, hex, path);
         json_t *object = CAIRN_JSON(t, "content", "put", path);
         CHECK(cli_json_str_is(object, "hash", hex) &&
-              s_json_int(object, "size") == (int64_t)sizes[i]);
+              cli_json_int(object, "size") == (int64_t)sizes[i]);
         CHECK(s_json_true(object, "deduplicated") && !s_json_true(object, "streamed"));
         json_decref(object);
         zstr_free(&path);
@@ -408,7 +371,7 @@ static void s_test_content_roundtrip(void) {
     s_text_hash("hello, content\n", hex);
     json_t *object = CAIRN_JSON(t, "content", "get", hex, "-o", out);
     CHECK(cli_json_str_is(object, "hash", hex) && cli_json_str_is(object, "path", out));
-    CHECK(s_json_int(object, "size") == 15 && s_json_true(object, "verified"));
+    CHECK(cli_json_int(object, "size") == 15 && s_json_true(object, "verified"));
     json_decref(object);
     CHECK(s_same_files(path, out));
     zstr_free(&out);
@@ -429,7 +392,7 @@ static void s_test_content_large(void) {
         s_get_same(t, hex, path);
         char size[32];
         snprintf(size, sizeof size, "%zu\n", sizes[i]);
-        s_expect_ok(CAIRN(t, "content", "size", hex), size);
+        cli_expect_ok(CAIRN(t, "content", "size", hex), size);
         json_t *object = CAIRN_JSON(t, "content", "put", path);
         CHECK(cli_json_str_is(object, "hash", hex) && s_json_true(object, "streamed"));
         CHECK(s_json_true(object, "deduplicated"));
@@ -437,19 +400,20 @@ static void s_test_content_large(void) {
         //  --skip-verify brings the same bytes.
         char *out = s_path(t, "unverified");
         object = CAIRN_JSON(t, "content", "get", hex, "-o", out, "--skip-verify");
-        CHECK(!s_json_true(object, "verified") && s_json_int(object, "size") == (int64_t)sizes[i]);
+        CHECK(!s_json_true(object, "verified") &&
+              cli_json_int(object, "size") == (int64_t)sizes[i]);
         json_decref(object);
         CHECK(s_same_files(path, out));
         zstr_free(&out);
         zstr_free(&path);
     }
     json_t *object = CAIRN_JSON(t, "content", "stats");
-    CHECK(s_json_int(object, "blobs") == 3);
-    CHECK(s_json_int(object, "bytes") == (int64_t)(8 * MIB + 1 + 40 * MIB + 123));
-    CHECK(s_json_int(object, "open_streams") == 0);
+    CHECK(cli_json_int(object, "blobs") == 3);
+    CHECK(cli_json_int(object, "bytes") == (int64_t)(8 * MIB + 1 + 40 * MIB + 123));
+    CHECK(cli_json_int(object, "open_streams") == 0);
     CHECK(json_is_string(json_object_get(object, "hash_backend")));
     json_decref(object);
-    s_expect_ok(CAIRN(t, "content", "stats"), "hash backend");
+    cli_expect_ok(CAIRN(t, "content", "stats"), "hash backend");
     s_end(t);
 }
 
@@ -474,7 +438,7 @@ static void s_test_content_stdin(void) {
     CHECK(run.status == 0);
     json_t *object = cli_run_json(&run);
     CHECK(cli_json_str_is(object, "hash", large_hex) && s_json_true(object, "streamed"));
-    CHECK(s_json_int(object, "size") == 9 * MIB + 17 && !s_json_true(object, "deduplicated"));
+    CHECK(cli_json_int(object, "size") == 9 * MIB + 17 && !s_json_true(object, "deduplicated"));
     json_decref(object);
     cli_run_free(&run);
     zstr_free(&script);
@@ -497,19 +461,19 @@ static void s_test_content_expect(void) {
     s_file_hash(small, small_hex);
     s_file_hash(large, large_hex);
 
-    s_expect_fail(CAIRN(t, "content", "put", small, "--expect", large_hex), 1, "invalid: ");
-    s_expect_fail(CAIRN(t, "content", "put", large, "--expect", small_hex), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "content", "put", small, "--expect", large_hex), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "content", "put", large, "--expect", small_hex), 1, "invalid: ");
     s_expect_json_error(CAIRN(t, "--json", "content", "put", small, "--expect", large_hex),
                         "invalid");
-    s_expect_ok(CAIRN(t, "content", "has", small_hex), "not stored");
-    s_expect_ok(CAIRN(t, "content", "has", large_hex), "not stored");
+    cli_expect_ok(CAIRN(t, "content", "has", small_hex), "not stored");
+    cli_expect_ok(CAIRN(t, "content", "has", large_hex), "not stored");
 
     json_t *object = CAIRN_JSON(t, "content", "put", large, "--expect", large_hex);
     CHECK(cli_json_str_is(object, "hash", large_hex) && !s_json_true(object, "deduplicated"));
     json_decref(object);
     //  Stored already: Begin says so and no chunk is sent.
     object = CAIRN_JSON(t, "content", "put", large, "--expect", large_hex);
-    CHECK(s_json_true(object, "deduplicated") && s_json_int(object, "size") == 5 * MIB);
+    CHECK(s_json_true(object, "deduplicated") && cli_json_int(object, "size") == 5 * MIB);
     json_decref(object);
     //  ... yet other bytes under that hash are refused here.
     run_t run = CAIRN(t, "content", "put", other, "--expect", large_hex);
@@ -518,12 +482,12 @@ static void s_test_content_expect(void) {
     cli_run_free(&run);
 
     //  Dedup without --expect: the second put of the same bytes.
-    s_expect_ok(CAIRN(t, "content", "put", small, "--expect", small_hex), small_hex);
+    cli_expect_ok(CAIRN(t, "content", "put", small, "--expect", small_hex), small_hex);
     object = CAIRN_JSON(t, "content", "put", small);
     CHECK(s_json_true(object, "deduplicated"));
     json_decref(object);
     object = CAIRN_JSON(t, "content", "stats");
-    CHECK(s_json_int(object, "blobs") == 2);
+    CHECK(cli_json_int(object, "blobs") == 2);
     json_decref(object);
     zstr_free(&small);
     zstr_free(&large);
@@ -538,33 +502,33 @@ static void s_test_content_has_size_rm(void) {
     s_put_file(t, path, hex);
 
     char *line = zsys_sprintf("stored %s (2048 bytes)\n", hex);
-    s_expect_ok(CAIRN(t, "content", "has", hex), line);
+    cli_expect_ok(CAIRN(t, "content", "has", hex), line);
     zstr_free(&line);
     json_t *object = CAIRN_JSON(t, "content", "has", hex);
-    CHECK(s_json_true(object, "exists") && s_json_int(object, "size") == 2048);
+    CHECK(s_json_true(object, "exists") && cli_json_int(object, "size") == 2048);
     CHECK(cli_json_str_is(object, "hash", hex));
     json_decref(object);
-    s_expect_ok(CAIRN(t, "content", "size", hex), "2048\n");
+    cli_expect_ok(CAIRN(t, "content", "size", hex), "2048\n");
     object = CAIRN_JSON(t, "content", "size", hex);
-    CHECK(s_json_int(object, "size") == 2048);
+    CHECK(cli_json_int(object, "size") == 2048);
     json_decref(object);
 
     line = zsys_sprintf("removed %s\n", hex);
-    s_expect_ok(CAIRN(t, "content", "rm", hex), line);
+    cli_expect_ok(CAIRN(t, "content", "rm", hex), line);
     zstr_free(&line);
     object = CAIRN_JSON(t, "content", "rm", hex);
     CHECK(!s_json_true(object, "removed") && cli_json_str_is(object, "hash", hex));
     json_decref(object);
-    s_expect_ok(CAIRN(t, "content", "rm", hex), "nothing removed");
+    cli_expect_ok(CAIRN(t, "content", "rm", hex), "nothing removed");
 
     //  Absent: has says so and exits 0; size is not_found.
     line = zsys_sprintf("not stored %s\n", hex);
-    s_expect_ok(CAIRN(t, "content", "has", hex), line);
+    cli_expect_ok(CAIRN(t, "content", "has", hex), line);
     zstr_free(&line);
     object = CAIRN_JSON(t, "content", "has", hex);
     CHECK(!s_json_true(object, "exists"));
     json_decref(object);
-    s_expect_fail(CAIRN(t, "content", "size", hex), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "content", "size", hex), 1, "not_found: ");
     s_expect_json_error(CAIRN(t, "--json", "content", "size", hex), "not_found");
     zstr_free(&path);
     s_end(t);
@@ -576,8 +540,8 @@ static void s_test_content_not_found(void) {
     char hex[HEX_SIZE];
     s_text_hash("never stored", hex);
     char *out = s_path(t, "out");
-    s_expect_fail(CAIRN(t, "content", "get", hex), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "content", "get", hex, "-o", out), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "content", "get", hex), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "content", "get", hex, "-o", out), 1, "not_found: ");
     CHECK(!s_exists(out) && s_no_partials(t));
     char *kept = s_make_text(t, "kept", "keep me");
     s_expect_json_error(CAIRN(t, "--json", "content", "get", hex, "-o", kept), "not_found");
@@ -604,7 +568,7 @@ static void s_test_content_corrupt(void) {
     char *out = s_path(t, "out");
     const char *hashes[] = {small_hex, large_hex};
     for (size_t i = 0; i < 2; i++) {
-        s_expect_fail(CAIRN(t, "content", "get", hashes[i], "-o", out), 1, "corrupt: ");
+        cli_expect_fail(CAIRN(t, "content", "get", hashes[i], "-o", out), 1, "corrupt: ");
         CHECK(!s_exists(out) && s_no_partials(t));
         s_expect_json_error(CAIRN(t, "--json", "content", "get", hashes[i], "-o", out), "corrupt");
         CHECK(!s_exists(out) && s_no_partials(t));
@@ -613,8 +577,8 @@ static void s_test_content_corrupt(void) {
     CHECK(run.status == 1 && cli_starts_with(run.err, "cairn: corrupt: "));
     cli_run_free(&run);
     //  --skip-verify serves the damaged bytes as they are.
-    s_expect_ok(CAIRN(t, "content", "get", large_hex, "-o", out, "--skip-verify"),
-                "(not verified)");
+    cli_expect_ok(CAIRN(t, "content", "get", large_hex, "-o", out, "--skip-verify"),
+                  "(not verified)");
     CHECK(s_exists(out) && !s_same_files(out, large));
     zstr_free(&out);
     zstr_free(&small);
@@ -646,12 +610,12 @@ static void s_test_content_node_lost(void) {
     int64_t open_streams = -1;
     for (int polls = 0; polls < 500 && open_streams != 0 && zclock_mono() < deadline; polls++) {
         json_t *object = CAIRN_JSON(t, "content", "stats");
-        open_streams = s_json_int(object, "open_streams");
+        open_streams = cli_json_int(object, "open_streams");
         json_decref(object);
     }
     CHECK(open_streams == 0);
-    s_expect_ok(CAIRN(t, "content", "has", hex), "not stored");
-    s_expect_ok(CAIRN(t, "content", "fsck", "--verify"), "clean\n");
+    cli_expect_ok(CAIRN(t, "content", "has", hex), "not stored");
+    cli_expect_ok(CAIRN(t, "content", "fsck", "--verify"), "clean\n");
 
     //  A get from a node that does not answer leaves no file.
     s_put_file(t, path, hex);
@@ -687,10 +651,10 @@ static void s_test_content_fsck(void) {
         paths[i] = s_make_file(t, name, 1500 + i, 20 + i);
         s_put_file(t, paths[i], hex[i]);
     }
-    s_expect_ok(CAIRN(t, "content", "fsck"), "clean\n");
+    cli_expect_ok(CAIRN(t, "content", "fsck"), "clean\n");
     json_t *object = CAIRN_JSON(t, "content", "fsck", "--verify");
-    CHECK(s_json_int(object, "blobs") == 3 && s_json_int(object, "files") == 3);
-    CHECK(s_json_true(object, "clean") && s_json_int(object, "problems") == 0);
+    CHECK(cli_json_int(object, "blobs") == 3 && cli_json_int(object, "files") == 3);
+    CHECK(s_json_true(object, "clean") && cli_json_int(object, "problems") == 0);
     json_decref(object);
 
     //  Damage one, remove one, plant an orphan (good bytes under their
@@ -725,19 +689,19 @@ static void s_test_content_fsck(void) {
     CHECK(run.status == 1);
     object = cli_run_json(&run);
     CHECK(cli_json_str_is(object, "status", "ok") && !s_json_true(object, "clean"));
-    CHECK(s_json_int(object, "problems") == 3 && s_json_int(object, "stray_count") == 1);
+    CHECK(cli_json_int(object, "problems") == 3 && cli_json_int(object, "stray_count") == 1);
     CHECK(s_json_lists(object, "corrupt", hex[0]) && s_json_lists(object, "missing", hex[1]));
     CHECK(s_json_lists(object, "orphans", orphan_hex) && !s_json_true(object, "repaired"));
     json_decref(object);
     cli_run_free(&run);
 
-    s_expect_ok(CAIRN(t, "content", "fsck", "--verify", "--repair"), "repaired 3 problems");
+    cli_expect_ok(CAIRN(t, "content", "fsck", "--verify", "--repair"), "repaired 3 problems");
     run = CAIRN(t, "content", "fsck", "--verify");
     CHECK(run.status == 0 && strstr(run.out, "clean\n") && run.err[0] == '\0');
     cli_run_free(&run);
-    s_expect_ok(CAIRN(t, "content", "has", orphan_hex), "stored"); //  indexed again
-    s_expect_ok(CAIRN(t, "content", "has", hex[0]), "not stored"); //  quarantined
-    s_expect_ok(CAIRN(t, "content", "has", hex[1]), "not stored");
+    cli_expect_ok(CAIRN(t, "content", "has", orphan_hex), "stored"); //  indexed again
+    cli_expect_ok(CAIRN(t, "content", "has", hex[0]), "not stored"); //  quarantined
+    cli_expect_ok(CAIRN(t, "content", "has", hex[1]), "not stored");
     s_get_same(t, hex[2], paths[2]);
     for (int i = 0; i < 3; i++)
         zstr_free(&paths[i]);
@@ -775,22 +739,22 @@ static void s_test_content_cache_commands(void) {
     s_seed_cache(t, text, "peer-1", 1700000000.25);
 
     char *line = zsys_sprintf("cached %s (%zu bytes)\n", hex, strlen(text));
-    s_expect_ok(CAIRN(t, "cache", "has", hex), line);
+    cli_expect_ok(CAIRN(t, "cache", "has", hex), line);
     zstr_free(&line);
     json_t *object = CAIRN_JSON(t, "cache", "has", hex);
-    CHECK(s_json_true(object, "cached") && s_json_int(object, "size") == (int64_t)strlen(text));
+    CHECK(s_json_true(object, "cached") && cli_json_int(object, "size") == (int64_t)strlen(text));
     json_decref(object);
     run_t run = CAIRN(t, "cache", "get", hex);
     CHECK(run.status == 0 && streq(run.out, text));
     cli_run_free(&run);
     char *out = s_path(t, "cached");
-    s_expect_ok(CAIRN(t, "cache", "get", hex, "-o", out),
-                "from peer peer-1, queried at 2023-11-14T22:13:20.250Z");
+    cli_expect_ok(CAIRN(t, "cache", "get", hex, "-o", out),
+                  "from peer peer-1, queried at 2023-11-14T22:13:20.250Z");
     object = CAIRN_JSON(t, "cache", "get", hex, "-o", out);
     CHECK(cli_json_str_is(object, "source_peer", "peer-1"));
     CHECK(cli_json_str_is(object, "receipt", "010203") && cli_json_str_is(object, "path", out));
     CHECK(json_real_value(json_object_get(object, "queried_at")) == 1700000000.25);
-    CHECK(s_json_true(object, "verified") && s_json_int(object, "last_access") > 0);
+    CHECK(s_json_true(object, "verified") && cli_json_int(object, "last_access") > 0);
     json_decref(object);
     char *copy = s_make_text(t, "copy", text);
     CHECK(s_same_files(out, copy));
@@ -799,32 +763,32 @@ static void s_test_content_cache_commands(void) {
     char *file = s_make_file(t, "from-peer", 70000, 9);
     char file_hex[HEX_SIZE];
     s_file_hash(file, file_hex);
-    s_expect_ok(CAIRN(t, "cache", "put", file, "--peer", "peer-2", "--receipt", "0a0b",
-                      "--queried-at", "1700000100"),
-                file_hex);
+    cli_expect_ok(CAIRN(t, "cache", "put", file, "--peer", "peer-2", "--receipt", "0a0b",
+                        "--queried-at", "1700000100"),
+                  file_hex);
     object = CAIRN_JSON(t, "cache", "get", file_hex, "-o", out);
     CHECK(cli_json_str_is(object, "source_peer", "peer-2") &&
           cli_json_str_is(object, "receipt", "0a0b"));
     json_decref(object);
     CHECK(s_same_files(out, file));
-    s_expect_fail(CAIRN(t, "cache", "put", file, "--peer", "peer-2", "--expect", hex), 1,
-                  "invalid: ");
+    cli_expect_fail(CAIRN(t, "cache", "put", file, "--peer", "peer-2", "--expect", hex), 1,
+                    "invalid: ");
 
     //  The cache is not the content store.
-    s_expect_ok(CAIRN(t, "content", "has", hex), "not stored");
+    cli_expect_ok(CAIRN(t, "content", "has", hex), "not stored");
     object = CAIRN_JSON(t, "cache", "stats");
-    CHECK(s_json_int(object, "entries") == 2);
-    CHECK(s_json_int(object, "bytes") == (int64_t)(strlen(text) + 70000));
-    CHECK(s_json_int(object, "max_bytes") == 1024LL * 1024 * 1024);
+    CHECK(cli_json_int(object, "entries") == 2);
+    CHECK(cli_json_int(object, "bytes") == (int64_t)(strlen(text) + 70000));
+    CHECK(cli_json_int(object, "max_bytes") == 1024LL * 1024 * 1024);
     json_decref(object);
-    s_expect_ok(CAIRN(t, "cache", "stats"), "entries         2");
+    cli_expect_ok(CAIRN(t, "cache", "stats"), "entries         2");
 
-    s_expect_ok(CAIRN(t, "cache", "clear"), "cleared 2 entries");
-    s_expect_ok(CAIRN(t, "cache", "has", hex), "not cached");
-    s_expect_fail(CAIRN(t, "cache", "get", hex, "-o", out), 1, "not_found: ");
+    cli_expect_ok(CAIRN(t, "cache", "clear"), "cleared 2 entries");
+    cli_expect_ok(CAIRN(t, "cache", "has", hex), "not cached");
+    cli_expect_fail(CAIRN(t, "cache", "get", hex, "-o", out), 1, "not_found: ");
     CHECK(s_no_partials(t));
     object = CAIRN_JSON(t, "cache", "clear");
-    CHECK(s_json_int(object, "entries") == 0 && s_json_int(object, "bytes") == 0);
+    CHECK(cli_json_int(object, "entries") == 0 && cli_json_int(object, "bytes") == 0);
     json_decref(object);
     zstr_free(&file);
     zstr_free(&copy);
@@ -842,22 +806,22 @@ static void s_test_content_cache_evict(void) {
         snprintf(name, sizeof name, "entry-%u", i);
         files[i] = s_make_file(t, name, 1000, 40 + i);
         s_file_hash(files[i], hex[i]);
-        s_expect_ok(CAIRN(t, "cache", "put", files[i], "--peer", "p"), hex[i]);
+        cli_expect_ok(CAIRN(t, "cache", "put", files[i], "--peer", "p"), hex[i]);
     }
     run_t run = CAIRN(t, "cache", "get", hex[0]); //  entry 1 is now the oldest in use
     CHECK(run.status == 0);
     cli_run_free(&run);
-    s_expect_ok(CAIRN(t, "cache", "evict", "2000"), "evicted 1 entry, freed 1000 B");
-    s_expect_ok(CAIRN(t, "cache", "has", hex[1]), "not cached");
-    s_expect_ok(CAIRN(t, "cache", "has", hex[0]), "cached");
-    s_expect_ok(CAIRN(t, "cache", "has", hex[2]), "cached");
+    cli_expect_ok(CAIRN(t, "cache", "evict", "2000"), "evicted 1 entry, freed 1000 B");
+    cli_expect_ok(CAIRN(t, "cache", "has", hex[1]), "not cached");
+    cli_expect_ok(CAIRN(t, "cache", "has", hex[0]), "cached");
+    cli_expect_ok(CAIRN(t, "cache", "has", hex[2]), "cached");
     json_t *object = CAIRN_JSON(t, "cache", "evict", "1K");
-    CHECK(s_json_int(object, "entries") == 1 && s_json_int(object, "bytes") == 1000);
+    CHECK(cli_json_int(object, "entries") == 1 && cli_json_int(object, "bytes") == 1000);
     json_decref(object);
-    s_expect_ok(CAIRN(t, "cache", "has", hex[0]), "cached");
-    s_expect_ok(CAIRN(t, "cache", "evict", "0"), "evicted 1 entry");
+    cli_expect_ok(CAIRN(t, "cache", "has", hex[0]), "cached");
+    cli_expect_ok(CAIRN(t, "cache", "evict", "0"), "evicted 1 entry");
     object = CAIRN_JSON(t, "cache", "stats");
-    CHECK(s_json_int(object, "entries") == 0 && s_json_int(object, "bytes") == 0);
+    CHECK(cli_json_int(object, "entries") == 0 && cli_json_int(object, "bytes") == 0);
     json_decref(object);
     for (int i = 0; i < 3; i++)
         zstr_free(&files[i]);

@@ -55,7 +55,7 @@
 #include <sys/stat.h>
 
 #define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
-#define FSCK_ADVICE     "run `cairn content fsck --repair`"
+#define FSCK_ADVICE     "run `cairn content fsck --verify --repair`"
 
 static const char *const s_migrations[] = {
     //  1: the index and its running totals (kept by triggers, so ContentStats
@@ -146,10 +146,6 @@ static bool s_already_stored(ca_store_t *store, const uint8_t *hash, uint64_t si
            ca_blobs_file_size(s_state(store)->blobs, hash, &on_disk) && on_disk == size;
 }
 
-static void s_hex(const uint8_t *hash, char hex[65]) {
-    ca_hash_to_hex(hash, hex);
-}
-
 //  ---- answers ---------------------------------------------------------------------
 
 static void s_answer_stored(ca_reply_t *reply, const Cairn__Request *request, const uint8_t *hash,
@@ -190,7 +186,7 @@ static Cairn__ContentStream *s_stream_answer(ca_reply_t *reply, Cairn__Response_
 static void s_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_status_t status,
                             const char *detail) {
     char hex[65];
-    s_hex(hash, hex);
+    ca_hash_to_hex(hash, hex);
     if (status == CA_NOT_FOUND) //  indexed, but the file is gone
         ca_reply_error(reply, CA_CORRUPT, "blob %s is indexed but its file is missing; %s", hex,
                        FSCK_ADVICE);
@@ -248,8 +244,8 @@ static bool s_matches_expected(const uint8_t *hash, const ProtobufCBinaryData *e
     if (expected->len == 0 || memcmp(hash, expected->data, CA_SHA256_BYTES) == 0)
         return true;
     char got[65], wanted[65];
-    s_hex(hash, got);
-    s_hex(expected->data, wanted);
+    ca_hash_to_hex(hash, got);
+    ca_hash_to_hex(expected->data, wanted);
     ca_reply_error(reply, CA_INVALID,
                    "the data hashes to %s, not the expected %s; nothing was kept: check that "
                    "the whole content was sent",
@@ -759,12 +755,20 @@ static bool s_is_prefix_name(const char *name) {
     return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
 }
 
+//  True when `name` is how this store names a blob file in directory
+//  `prefix`: 64 lowercase hex digits starting with the prefix's two.
+static bool s_blob_name(const char *name, const char *prefix, uint8_t hash[CA_SHA256_BYTES]) {
+    char canonical[65];
+    if (!ca_hash_from_hex(name, hash))
+        return false;
+    ca_hash_to_hex(hash, canonical);
+    return streq(canonical, name) && strncmp(name, prefix, 2) == 0;
+}
+
 //  One file of a prefix directory: a blob, an orphan, or a stray name.
 static void s_check_file(ca_store_t *store, check_t *check, const char *prefix, const char *name) {
     uint8_t hash[CA_SHA256_BYTES];
-    char hex[65];
-    if (!ca_hash_from_hex(name, hash) || (s_hex(hash, hex), !streq(hex, name)) ||
-        strncmp(name, prefix, 2) != 0) {
+    if (!s_blob_name(name, prefix, hash)) {
         check->strays++;
         return;
     }
@@ -1214,7 +1218,8 @@ static void s_test_basics(ca_testbed_t *bed) {
     ca_sha256("expected", 8, expected_hash);
     s_has_expect(bed, expected_hash, false, 0);
     ca_request_content_put(&request, &put, 0, "expected", 8, expected_hash, 32);
-    s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    cairn__response__free_unpacked(
+        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
     cairn__response__free_unpacked(s_call(bed, &request), NULL);
     s_has_expect(bed, expected_hash, true, 8);
 

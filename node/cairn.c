@@ -2,7 +2,7 @@
     cairn - the command-line client of a cairn node
 
     One invocation sends one request to a node's client endpoint and prints
-    its answer:
+    its answer (the content commands stream: several requests, see below):
 
         cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]
 
@@ -11,12 +11,13 @@
     frame, then a zpoller waits for the Response whose id matches ours until
     the timeout (5 s by default) runs out. It never sleeps and never waits
     without a deadline, so a node that is down or wedged costs at most the
-    timeout.
+    timeout (per answer: a stream of many requests waits that long for each).
 
     Where commands live: every command is one row of a command table:
-    s_commands here (node and config), and for the message-store family
-    those of cairn_msg.c, cairn_channel.c and cairn_peer.c (cairn_cli.h
-    has the types they share); s_tables lists the tables:
+    s_commands here (node and config), and for the stores those of
+    cairn_msg.c, cairn_channel.c, cairn_peer.c, cairn_content.c and
+    cairn_cache.c (cairn_cli.h has the types they share); s_tables lists
+    the tables:
 
         column        example (config get)      role
         ------------  ------------------------  ------------------------------
@@ -29,6 +30,15 @@
         print         s_print_config_get        the answer as human text
         to_json       s_json_config_get         the answer's JSON fields
         details       NULL                      more text for COMMAND --help
+        run           NULL                      a driver for rows that send
+                                                more than one request
+
+    A row with `run` (content put/get, cache put/get, content fsck) still
+    parses in `build` (usage errors never contact the node), then drives
+    its requests itself through the same helpers the one-request path
+    uses: cli_send (packs, sends, never waits), cli_receive (waits for one
+    id's answer, keeps earlier answers to pipelined requests, reports
+    errors), cli_report_ok / cli_report_error (output and exit status).
 
     Parsing, help, sending, waiting, id and body checks, error reporting and
     exit codes are shared; a later store adds its commands as rows (plus a
@@ -48,7 +58,9 @@
 
         0  the node answered OK
         1  the node answered an error status (stderr: "cairn: STATUS: MESSAGE")
-           or an answer that is not a cairn.Response
+           or an answer that is not a cairn.Response; a local file could not
+           be read or written ("cairn: io: ..."); downloaded bytes did not
+           match their hash ("cairn: corrupt: ..."); fsck left problems
         2  usage error (unknown command or option, wrong argument count);
            stderr only, never JSON
         3  no answer from the node within the timeout
@@ -89,23 +101,26 @@
 //  Help lines are wrapped before this column where they can be.
 #define CLI_HELP_WIDTH 80
 
-enum {
-    CLI_EXIT_OK = 0,
-    CLI_EXIT_NODE_ERROR = 1,
-    CLI_EXIT_USAGE = 2,
-    CLI_EXIT_UNREACHABLE = 3,
-};
-
 //  getopt_long codes: global options, then the current command's options.
 enum { OPT_ENDPOINT = 1000, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_COMMAND = 2000 };
 
 //  Parse results: go on, stop with exit 0 (help/version printed), usage.
 enum { PARSE_OK = 0, PARSE_DONE = 1, PARSE_USAGE = -1 };
 
-static const command_table_t *s_tables[4];
+static const command_table_t *s_tables[6];
 #define TABLE_COUNT (sizeof s_tables / sizeof s_tables[0])
 
 //  ---- usage ---------------------------------------------------------------------
+
+//  A command option with a one-letter name is a short option ("-o FILE");
+//  the others are long ones ("--id UUID").
+static bool s_is_short(const command_option_t *option) {
+    return option->name[0] && !option->name[1];
+}
+
+static const char *s_dashes(const command_option_t *option) {
+    return s_is_short(option) ? "-" : "--";
+}
 
 //  "msg send CHANNEL TEXT [--id UUID] [--encrypted]" into `line`.
 static void s_format_command_line(const command_t *command, char *line, size_t size) {
@@ -116,9 +131,10 @@ static void s_format_command_line(const command_t *command, char *line, size_t s
         const command_option_t *option = &command->options[i];
         if (length < 0 || (size_t)length >= size)
             return;
-        length += snprintf(line + length, size - (size_t)length, " %s--%s%s%s%s",
-                           option->required ? "" : "[", option->name, option->metavar ? " " : "",
-                           option->metavar ? option->metavar : "", option->required ? "" : "]");
+        length += snprintf(line + length, size - (size_t)length, " %s%s%s%s%s%s",
+                           option->required ? "" : "[", s_dashes(option), option->name,
+                           option->metavar ? " " : "", option->metavar ? option->metavar : "",
+                           option->required ? "" : "]");
     }
 }
 
@@ -207,9 +223,14 @@ static void s_print_usage(FILE *out) {
             "--password-file FILE or a prompt on the terminal (echo off).\n"
             "Options are never abbreviated. In JSON, bytes that are not valid UTF-8 are\n"
             "null plus a \"<name>_base64\" member; keys, signatures, salts and nonces are hex.\n\n"
+            "Hashes (HASH) are 64 hex digits, a SHA-256. BYTES take a K, M or G suffix\n"
+            "(KiB, MiB, GiB). content put/get stream large blobs in chunks; --timeout then\n"
+            "bounds the wait for each answer. Progress shows on a terminal (stderr).\n\n"
             "Exit status: 0 OK; 1 the node answered an error (stderr: \"cairn: STATUS: MESSAGE\",\n"
             "STATUS one of not_found, invalid, conflict, unauthorized, busy, internal,\n"
-            "unavailable); 2 usage error (stderr only); 3 no answer within the timeout.\n",
+            "unavailable, corrupt), a local file failed (io), downloaded bytes did not\n"
+            "match their hash (corrupt) or fsck left problems; 2 usage error (stderr\n"
+            "only); 3 no answer within the timeout.\n",
             CA_CONFIG_KEY_MAX, CA_CONFIG_VALUE_MAX);
 }
 
@@ -313,6 +334,13 @@ static int s_apply_option(cli_t *cli, int opt, char **argv) {
                 cli->options[opt - OPT_COMMAND] = optarg ? optarg : "";
                 return PARSE_OK;
             }
+            for (int i = 0; cli->command && i < CLI_MAX_OPTIONS && cli->command->options[i].name;
+                 i++)
+                if (s_is_short(&cli->command->options[i]) &&
+                    opt == cli->command->options[i].name[0]) {
+                    cli->options[i] = optarg ? optarg : "";
+                    return PARSE_OK;
+                }
             if (optopt > 0 && optopt < OPT_ENDPOINT)
                 return s_usage_error(cli, "unknown option '-%c'", optopt);
             //  Never echo "=VALUE": it might be a secret given by mistake.
@@ -378,19 +406,29 @@ static int s_parse_command_args(cli_t *cli, int argc, char **argv) {
     memset(options, 0, sizeof options);
     memcpy(options, s_global_options, sizeof s_global_options);
     size_t count = GLOBAL_OPTION_COUNT;
-    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++)
+    char optstring[3 + 2 * CLI_MAX_OPTIONS + 1] = ":h";
+    size_t letters = strlen(optstring);
+    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++) {
+        const command_option_t *option = &command->options[i];
+        if (s_is_short(option)) {
+            optstring[letters++] = option->name[0];
+            if (option->metavar)
+                optstring[letters++] = ':';
+            continue;
+        }
         options[count++] = (struct option){
-            command->options[i].name, command->options[i].metavar ? required_argument : no_argument,
-            NULL, OPT_COMMAND + i};
-    int rc = s_parse_options(cli, argc, argv, ":h", options);
+            option->name, option->metavar ? required_argument : no_argument, NULL, OPT_COMMAND + i};
+    }
+    optstring[letters] = '\0';
+    int rc = s_parse_options(cli, argc, argv, optstring, options);
     if (rc != PARSE_OK)
         return rc;
     for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++)
         if (command->options[i].required && !cli->options[i])
-            return s_usage_error(cli, "'%s%s%s' needs --%s %s", command->name,
-                                 command->subcommand ? " " : "",
-                                 command->subcommand ? command->subcommand : "",
-                                 command->options[i].name, command->options[i].metavar);
+            return s_usage_error(
+                cli, "'%s%s%s' needs %s%s %s", command->name, command->subcommand ? " " : "",
+                command->subcommand ? command->subcommand : "", s_dashes(&command->options[i]),
+                command->options[i].name, command->options[i].metavar);
     int given = argc - optind;
     if (given != command->arg_count)
         return s_usage_error(cli, "'%s%s%s' takes %d argument%s (%s), not %d", command->name,
@@ -832,6 +870,7 @@ static const command_t s_commands[] = {
      s_build_ping,
      s_print_ping,
      s_json_ping,
+     NULL,
      NULL},
     {"info",
      NULL,
@@ -842,6 +881,7 @@ static const command_t s_commands[] = {
      s_build_info,
      s_print_info,
      s_json_info,
+     NULL,
      NULL},
     {"config",
      "get",
@@ -852,6 +892,7 @@ static const command_t s_commands[] = {
      s_build_config_get,
      s_print_config_get,
      s_json_config_get,
+     NULL,
      NULL},
     {"config",
      "set",
@@ -862,6 +903,7 @@ static const command_t s_commands[] = {
      s_build_config_set,
      s_print_config_set,
      s_json_config_set,
+     NULL,
      NULL},
 };
 
@@ -869,72 +911,107 @@ static const command_table_t s_node_commands = {s_commands,
                                                 sizeof s_commands / sizeof s_commands[0]};
 
 //  Every table, in the order of the help.
-static const command_table_t *s_tables[4] = {&s_node_commands, &cairn_msg_commands,
-                                             &cairn_channel_commands, &cairn_peer_commands};
+static const command_table_t *s_tables[6] = {&s_node_commands,        &cairn_msg_commands,
+                                             &cairn_channel_commands, &cairn_peer_commands,
+                                             &cairn_content_commands, &cairn_cache_commands};
 
 //  ---- talking to the node --------------------------------------------------------------------
 
+//  Answers kept for a later cli_receive (pipelined requests may be
+//  answered in any order); further early answers are dropped.
+#define CLI_STASH_MAX 32
+
+struct cli_conn_s {
+    const cli_t *cli;
+    zsock_t *dealer;
+    zpoller_t *poller;
+    uint64_t next_id; //  random start, then one up per request
+    Cairn__Response *stash[CLI_STASH_MAX];
+    size_t stashed;
+};
+
 typedef enum { CALL_OK, CALL_TIMEOUT, CALL_GARBLED } call_result_t;
 
-//  Waits until `deadline` (zclock_mono) for the Response with `id`; answers
-//  with other ids are dropped. *response_p is the caller's to free.
-static call_result_t s_await(zsock_t *dealer, uint64_t id, int64_t deadline,
-                             Cairn__Response **response_p) {
-    zpoller_t *poller = zpoller_new(dealer, NULL);
-    call_result_t result = CALL_TIMEOUT;
-    *response_p = NULL;
+//  A DEALER connected to cli->endpoint; NULL with *exit_code set (and the
+//  problem reported) when the endpoint is unusable.
+static cli_conn_t *s_conn_new(const cli_t *cli, int *exit_code) {
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!dealer) {
+        *exit_code = cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                      "cannot create a ZeroMQ socket", CLI_EXIT_NODE_ERROR);
+        return NULL;
+    }
+    zsock_set_linger(dealer, 0);
+    if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
+        zsock_destroy(&dealer);
+        *exit_code =
+            cli_usage_error(cli, "cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
+                            zmq_strerror(zmq_errno()), CA_DEFAULT_CLIENT_ENDPOINT);
+        return NULL;
+    }
+    cli_conn_t *self = (cli_conn_t *)calloc(1, sizeof *self);
+    assert(self);
+    self->cli = cli;
+    self->dealer = dealer;
+    self->poller = zpoller_new(dealer, NULL);
+    assert(self->poller);
+    randombytes_buf(&self->next_id, sizeof self->next_id);
+    return self;
+}
+
+static void s_conn_destroy(cli_conn_t **self_p) {
+    cli_conn_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->stashed; i++)
+        cairn__response__free_unpacked(self->stash[i], NULL);
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->dealer);
+    free(self);
+    *self_p = NULL;
+}
+
+//  Takes the stashed answer with `id`, or NULL.
+static Cairn__Response *s_conn_unstash(cli_conn_t *self, uint64_t id) {
+    for (size_t i = 0; i < self->stashed; i++)
+        if (self->stash[i]->id == id) {
+            Cairn__Response *response = self->stash[i];
+            self->stash[i] = self->stash[--self->stashed];
+            return response;
+        }
+    return NULL;
+}
+
+//  Waits until `deadline` (zclock_mono) for the Response with `id`; others
+//  are stashed while there is room. *response_p is the caller's to free.
+static call_result_t s_conn_await(cli_conn_t *self, uint64_t id, int64_t deadline,
+                                  Cairn__Response **response_p) {
+    *response_p = s_conn_unstash(self, id);
     int64_t remaining;
     while (!*response_p && (remaining = deadline - zclock_mono()) > 0) {
-        if (zpoller_wait(poller, (int)remaining) != dealer)
+        if (zpoller_wait(self->poller, (int)remaining) != self->dealer)
             break;
-        zframe_t *frame = zframe_recv(dealer);
+        zframe_t *frame = zframe_recv(self->dealer);
         if (!frame)
             break;
         Cairn__Response *response =
             cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
         zframe_destroy(&frame);
-        if (!response) {
-            result = CALL_GARBLED;
-            break;
-        }
-        if (response->id == id) {
+        if (!response)
+            return CALL_GARBLED;
+        if (response->id == id)
             *response_p = response;
-            result = CALL_OK;
-        } else
+        else if (self->stashed < CLI_STASH_MAX)
+            self->stash[self->stashed++] = response;
+        else
             cairn__response__free_unpacked(response, NULL);
     }
-    zpoller_destroy(&poller);
-    return result;
-}
-
-//  Sends one request and waits for its answer; *rtt_us is the round trip.
-static call_result_t s_call(zsock_t *dealer, const Cairn__Request *request, int timeout_ms,
-                            Cairn__Response **response_p, int64_t *rtt_us) {
-    int64_t started = zclock_usecs();
-    size_t size = cairn__request__get_packed_size(request);
-    uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
-    assert(packed);
-    cairn__request__pack(request, packed);
-    //  A DEALER queues for a connecting peer; DONTWAIT only fails if it
-    //  cannot. zmq_send copies, so our copy (it may hold a password) is
-    //  wiped at once; libzmq's own copy is freed by libzmq.
-    int sent = zmq_send(zsock_resolve(dealer), packed, size, ZMQ_DONTWAIT);
-    sodium_memzero(packed, size);
-    free(packed);
-    if (sent < 0) {
-        *response_p = NULL;
-        return CALL_TIMEOUT;
-    }
-    call_result_t result = s_await(dealer, request->id, zclock_mono() + timeout_ms, response_p);
-    *rtt_us = zclock_usecs() - started;
-    return result;
+    return *response_p ? CALL_OK : CALL_TIMEOUT;
 }
 
 //  ---- reporting ------------------------------------------------------------------------------
 
-//  An error with a status name: stderr always, plus a JSON object with --json.
-static int s_report_error(const cli_t *cli, const char *status, const char *message,
-                          int exit_code) {
+int cli_report_error(const cli_t *cli, const char *status, const char *message, int exit_code) {
     fprintf(stderr, "cairn: %s: %s\n", status, message);
     if (cli->json) {
         json_t *object = json_pack("{s:s}", "status", status);
@@ -944,33 +1021,25 @@ static int s_report_error(const cli_t *cli, const char *status, const char *mess
     return exit_code;
 }
 
-//  Prints an answer to the request whose body was `sent`; returns the exit code.
-static int s_report_answer(const cli_t *cli, const request_t *request,
-                           const Cairn__Response *response, int64_t rtt_us) {
-    Cairn__Request__BodyCase sent = request->request.body_case;
-    if (response->status != CAIRN__STATUS__OK)
-        return s_report_error(cli, ca_status_str((ca_status_t)response->status),
-                              response->error[0] ? response->error : "(no message)",
-                              CLI_EXIT_NODE_ERROR);
-    //  A request and its answer share the body field number (cairn.proto).
-    if ((int)response->body_case != (int)sent)
-        return s_report_error(cli, ca_status_str(CA_INTERNAL),
-                              "the node answered with another kind of response; "
-                              "client and node speak different API versions",
-                              CLI_EXIT_NODE_ERROR);
-    answer_t answer = {cli, request, response, rtt_us};
-    if (cli->json) {
-        json_t *fields = cli->command->to_json(&answer);
-        if (!fields) //  json_pack refuses text that is not UTF-8
-            return s_report_error(cli, ca_status_str(CA_INTERNAL),
-                                  "the answer holds text that is not valid UTF-8",
-                                  CLI_EXIT_NODE_ERROR);
-        json_t *object = json_pack("{s:s}", "status", ca_status_str(CA_OK));
-        json_object_update_new(object, fields);
-        s_json_print(object);
-    } else
-        cli->command->print(&answer);
+int cli_report_ok(const cli_t *cli, json_t *fields) {
+    if (!fields) //  json_pack refuses text that is not UTF-8
+        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                "the answer holds text that is not valid UTF-8",
+                                CLI_EXIT_NODE_ERROR);
+    json_t *object = json_pack("{s:s}", "status", ca_status_str(CA_OK));
+    json_object_update_new(object, fields);
+    s_json_print(object);
     return CLI_EXIT_OK;
+}
+
+int cli_usage_error(const cli_t *cli, const char *format, ...) {
+    char problem[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(problem, sizeof problem, format, args);
+    va_end(args);
+    s_usage_error(cli, "%s", problem);
+    return CLI_EXIT_USAGE;
 }
 
 static int s_report_unreachable(const cli_t *cli) {
@@ -979,54 +1048,122 @@ static int s_report_unreachable(const cli_t *cli) {
              "no answer from %s within %d ms; is cairnd running there? "
              "(--endpoint, %s, --timeout)",
              cli->endpoint, cli->timeout_ms, CLI_ENDPOINT_ENV);
-    return s_report_error(cli, "unreachable", message, CLI_EXIT_UNREACHABLE);
+    return cli_report_error(cli, "unreachable", message, CLI_EXIT_UNREACHABLE);
 }
 
-//  Connects, sends the request, prints the answer; returns the exit code.
-static int s_exchange(const cli_t *cli, const request_t *request) {
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
-    if (!dealer)
-        return s_report_error(cli, ca_status_str(CA_INTERNAL), "cannot create a ZeroMQ socket",
-                              CLI_EXIT_NODE_ERROR);
-    zsock_set_linger(dealer, 0);
-    if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
-        zsock_destroy(&dealer);
-        s_usage_error(cli, "cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
-                      zmq_strerror(zmq_errno()), CA_DEFAULT_CLIENT_ENDPOINT);
-        return CLI_EXIT_USAGE;
-    }
+//  The exit status for an answer that is not an OK one to a request whose
+//  body was `sent` (reported), or 0.
+static int s_answer_problem(const cli_t *cli, Cairn__Request__BodyCase sent,
+                            const Cairn__Response *response) {
+    if (response->status != CAIRN__STATUS__OK)
+        return cli_report_error(cli, ca_status_str((ca_status_t)response->status),
+                                response->error[0] ? response->error : "(no message)",
+                                CLI_EXIT_NODE_ERROR);
+    //  A request and its answer share the body field number (cairn.proto).
+    if ((int)response->body_case != (int)sent)
+        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                "the node answered with another kind of response; "
+                                "client and node speak different API versions",
+                                CLI_EXIT_NODE_ERROR);
+    return CLI_EXIT_OK;
+}
+
+//  ---- sending and receiving (declared in cairn_cli.h) ---------------------------------------
+
+//  Packs `request` under the next id and sends it without waiting; false
+//  when the socket cannot queue it.
+static bool s_conn_send(cli_conn_t *self, Cairn__Request *request) {
+    request->id = self->next_id++;
+    size_t size = cairn__request__get_packed_size(request);
+    //  Packed straight into the frame that libzmq takes over, so this
+    //  side keeps no copy of what it may carry (a password).
+    zframe_t *frame = zframe_new(NULL, size);
+    assert(frame);
+    cairn__request__pack(request, zframe_data(frame));
+    //  A DEALER queues for a connecting peer; DONTWAIT only fails if it
+    //  cannot (then the frame is still ours: wiped and freed).
+    if (zframe_send(&frame, self->dealer, ZFRAME_DONTWAIT) == 0)
+        return true;
+    sodium_memzero(zframe_data(frame), size);
+    zframe_destroy(&frame);
+    return false;
+}
+
+int cli_send(cli_conn_t *conn, Cairn__Request *request) {
+    return s_conn_send(conn, request) ? CLI_EXIT_OK : s_report_unreachable(conn->cli);
+}
+
+int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
+                Cairn__Response **response_p) {
+    const cli_t *cli = conn->cli;
     Cairn__Response *response = NULL;
-    int64_t rtt_us = 0;
-    call_result_t result = s_call(dealer, &request->request, cli->timeout_ms, &response, &rtt_us);
-    zsock_destroy(&dealer);
-    int exit_code;
-    if (result == CALL_OK)
-        exit_code = s_report_answer(cli, request, response, rtt_us);
-    else if (result == CALL_GARBLED)
-        exit_code = s_report_error(cli, ca_status_str(CA_INTERNAL),
-                                   "the answer is not a cairn.Response; is this a cairn node?",
-                                   CLI_EXIT_NODE_ERROR);
-    else
-        exit_code = s_report_unreachable(cli);
-    if (response)
+    call_result_t result = s_conn_await(conn, id, zclock_mono() + cli->timeout_ms, &response);
+    *response_p = NULL;
+    if (result == CALL_GARBLED)
+        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                "the answer is not a cairn.Response; is this a cairn node?",
+                                CLI_EXIT_NODE_ERROR);
+    if (result == CALL_TIMEOUT)
+        return s_report_unreachable(cli);
+    int exit_code = s_answer_problem(cli, sent, response);
+    if (exit_code != CLI_EXIT_OK)
         cairn__response__free_unpacked(response, NULL);
+    else
+        *response_p = response;
     return exit_code;
 }
 
-//  Builds the request, runs the exchange, wipes the request (a builder
-//  may have put a password or a key into it); returns the exit code.
+int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **response_p) {
+    *response_p = NULL;
+    int exit_code = cli_send(conn, request);
+    return exit_code ? exit_code : cli_receive(conn, request->id, request->body_case, response_p);
+}
+
+Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request) {
+    Cairn__Response *response = NULL;
+    if (s_conn_send(conn, request))
+        s_conn_await(conn, request->id, zclock_mono() + conn->cli->timeout_ms, &response);
+    return response;
+}
+
+//  ---- one request, one answer ------------------------------------------------------------------
+
+//  Sends the request, prints the answer; returns the exit code.
+static int s_exchange(const cli_t *cli, request_t *request, cli_conn_t *conn) {
+    int64_t started = zclock_usecs();
+    Cairn__Response *response = NULL;
+    int exit_code = cli_request(conn, &request->request, &response);
+    if (exit_code != CLI_EXIT_OK)
+        return exit_code;
+    answer_t answer = {cli, request, response, zclock_usecs() - started};
+    if (cli->json)
+        exit_code = cli_report_ok(cli, cli->command->to_json(&answer));
+    else
+        cli->command->print(&answer);
+    cairn__response__free_unpacked(response, NULL);
+    return exit_code;
+}
+
+//  Builds the request, connects, runs the row's exchange (or its own run
+//  function), wipes the request (a builder may have put a password or a
+//  key into it); returns the exit code.
 static int s_run(const cli_t *cli) {
     request_t *request = (request_t *)calloc(1, sizeof *request);
     assert(request);
     cairn__request__init(&request->request);
-    randombytes_buf(&request->request.id, sizeof request->request.id);
     const char *problem = cli->command->build(cli, request);
-    int exit_code;
+    int exit_code = CLI_EXIT_OK;
+    cli_conn_t *conn = NULL;
     if (problem) {
         s_usage_error(cli, "%s", problem);
         exit_code = CLI_EXIT_USAGE;
-    } else
-        exit_code = s_exchange(cli, request);
+    } else if ((conn = s_conn_new(cli, &exit_code)) != NULL) {
+        if (cli->command->run)
+            exit_code = cli->command->run(cli, request, conn);
+        else
+            exit_code = s_exchange(cli, request, conn);
+        s_conn_destroy(&conn);
+    }
     sodium_memzero(request, sizeof *request);
     free(request);
     return exit_code;

@@ -3,12 +3,15 @@
 
     The client is one executable built from node/cairn.c (parsing, help,
     sending, waiting, reporting, exit codes, and the node and config
-    commands) and the message-store family's commands: node/cairn_msg.c
-    (msg, stats, vacuum), node/cairn_channel.c (channel, member) and
-    node/cairn_peer.c (peer, gossip). Each describes its commands as rows
-    of the same command_t table type; cairn.c walks every table in one
-    list. This header holds those types, the per-request storage
-    (request_t) and the small helpers the rows use.
+    commands) and the stores' commands: node/cairn_msg.c (msg, stats,
+    vacuum), node/cairn_channel.c (channel, member), node/cairn_peer.c
+    (peer, gossip), node/cairn_content.c (content) and node/cairn_cache.c
+    (cache), which share node/cairn_blob.c for moving bytes. Each
+    describes its commands as rows of the same command_t table type;
+    cairn.c walks every table in one list. This header holds those types,
+    the per-request storage (request_t), the connection a row that sends
+    more than one request drives (cli_conn_t) and the small helpers the
+    rows use.
 
     Nothing here is a library API: it changes whenever the client does.
     ========================================================================= */
@@ -16,6 +19,7 @@
 #ifndef CAIRN_CLI_H_INCLUDED
 #define CAIRN_CLI_H_INCLUDED
 
+#include "ca_limits.h"
 #include "cairn.pb-c.h"
 
 #include <jansson.h>
@@ -37,6 +41,14 @@
 #define CLI_TIME_TEXT    40 //  room for cli_format_time
 
 typedef struct command_s command_t;
+
+//  Exit status of the client (cairn --help documents them).
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_NODE_ERROR = 1, //  an error answer, or a local file that failed
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_UNREACHABLE = 3,
+};
 
 //  What the user asked for.
 typedef struct {
@@ -69,6 +81,28 @@ typedef struct {
     Cairn__ChannelVerify verify;
     char password[CLI_PASSWORD_MAX + 1];
 } cli_channel_verify_t;
+
+//  Content and cache commands (cairn_content.c): the body of a
+//  one-request row, and the hashes bodies and drivers point at.
+typedef struct {
+    union {
+        Cairn__ContentHas has;
+        Cairn__ContentSize size;
+        Cairn__ContentDelete del;
+        Cairn__ContentStats stats;
+        Cairn__ContentCheck check;
+        Cairn__CacheHas cache_has;
+        Cairn__CacheEvict cache_evict;
+        Cairn__CacheClear cache_clear;
+        Cairn__CacheStats cache_stats;
+    } body;
+    uint8_t hash[CA_HASH_BYTES];   //  HASH argument
+    uint8_t expect[CA_HASH_BYTES]; //  --expect, when has_expect
+    bool has_expect;
+    double queried_at;                     //  cache put
+    uint8_t receipt[CA_CACHE_RECEIPT_MAX]; //  cache put --receipt
+    size_t receipt_size;
+} cli_content_t;
 
 typedef struct {
     Cairn__PeerPut put;
@@ -110,6 +144,7 @@ typedef struct {
         Cairn__GossipAdd gossip_add;
         Cairn__GossipHas gossip_has;
         Cairn__GossipClean gossip_clean;
+        cli_content_t content;
     } body;
 } request_t;
 
@@ -121,9 +156,18 @@ typedef struct {
     int64_t rtt_us; //  send to receive, on this side
 } answer_t;
 
+//  The node connection of one run (cairn.c): a DEALER, the next request
+//  id, and answers that came before they were asked for.
+typedef struct cli_conn_s cli_conn_t;
+
 //  Fills `request` from cli->args and cli->options. NULL, or a usage error
 //  (a message saying what is wrong; exit status 2).
 typedef const char *(*build_fn)(const cli_t *cli, request_t *request);
+//  Drives a command that needs more than one request (a stream), or does
+//  more than print one answer (files, exit status by content), over
+//  `conn`, after `build` succeeded; prints its own output and errors
+//  (cli_send, cli_receive, cli_report_*). Returns the exit status.
+typedef int (*run_fn)(const cli_t *cli, request_t *request, cli_conn_t *conn);
 //  Prints an OK answer as text on stdout.
 typedef void (*print_fn)(const answer_t *answer);
 //  Returns a new JSON object with the answer's fields ("status" is added).
@@ -143,9 +187,10 @@ struct command_s {
     const char *summary;
     command_option_t options[CLI_MAX_OPTIONS + 1]; //  ended by a NULL name
     build_fn build;
-    print_fn print;
-    json_fn to_json;
+    print_fn print;      //  with run: NULL (run prints)
+    json_fn to_json;     //  with run: NULL
     const char *details; //  NULL, or more text for `cairn COMMAND --help`
+    run_fn run;          //  NULL: one request, sent and printed by cairn.c
 };
 
 typedef struct {
@@ -157,9 +202,49 @@ typedef struct {
 extern const command_table_t cairn_msg_commands;     //  cairn_msg.c
 extern const command_table_t cairn_channel_commands; //  cairn_channel.c
 extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
+//  The content and cache stores' rows.
+extern const command_table_t cairn_content_commands; //  cairn_content.c
+extern const command_table_t cairn_cache_commands;   //  cairn_cache.c
 
 //  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);
+
+//  ---- talking to the node, for run functions (cairn.c) ----------------------------
+
+//  Sends `request` without waiting, under the next id of `conn` (set in
+//  request->id). 0, or the exit status of a reported failure.
+int cli_send(cli_conn_t *conn, Cairn__Request *request);
+
+//  Waits (the --timeout, from now) for the answer to request `id`, whose
+//  body was `sent`. 0 with an OK answer of the same kind in *response_p
+//  (caller frees with cairn__response__free_unpacked); else reports the
+//  error answer, the silence or the garbage and returns its exit status.
+//  Answers to other pipelined requests that arrive first are kept for
+//  their own cli_receive.
+int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
+                Cairn__Response **response_p);
+
+//  cli_send, then cli_receive of its answer.
+int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **response_p);
+
+//  Sends `request` and waits for its answer like cli_request, but reports
+//  nothing (for clean-up after a failure that is reported already): the
+//  answer whatever its status (caller frees), or NULL.
+Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request);
+
+//  Reports an error: "cairn: STATUS: MESSAGE" on stderr, and with --json
+//  {"status": STATUS, "error": MESSAGE} on stdout. Returns exit_code.
+int cli_report_error(const cli_t *cli, const char *status, const char *message, int exit_code);
+
+//  Prints `fields` (taken) as the one JSON object of an OK run, "status"
+//  first. NULL fields (text json_pack refused) are reported as INTERNAL.
+//  Returns the exit status.
+int cli_report_ok(const cli_t *cli, json_t *fields);
+
+//  A usage problem found after parsing (e.g. an input file that cannot be
+//  opened): message and synopsis on stderr. Returns CLI_EXIT_USAGE.
+int cli_usage_error(const cli_t *cli, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 //  ---- helpers for rows (cairn.c) ------------------------------------------------
 

@@ -61,3 +61,49 @@ bool cli_json_str_is(json_t *object, const char *key, const char *expected) {
 bool cli_starts_with(const char *text, const char *prefix) {
     return strncmp(text, prefix, strlen(prefix)) == 0;
 }
+
+int64_t cli_json_int(json_t *object, const char *key) {
+    return (int64_t)json_integer_value(json_object_get(object, key));
+}
+
+bool cli_failed_with(const run_t *run, int status, const char *prefix) {
+    char *expected = zsys_sprintf("cairn: %s", prefix);
+    bool ok = run->status == status && cli_starts_with(run->err, expected);
+    zstr_free(&expected);
+    return ok;
+}
+
+json_t *cli_run_json_ok(run_t run) {
+    CHECK(run.status == 0);
+    json_t *object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", "ok"));
+    cli_run_free(&run);
+    return object;
+}
+
+void cli_expect_ok(run_t run, const char *stdout_part) {
+    CHECK(run.status == 0);
+    CHECK(strstr(run.out, stdout_part));
+    cli_run_free(&run);
+}
+
+void cli_expect_fail(run_t run, int status, const char *prefix) {
+    CHECK(cli_failed_with(&run, status, prefix));
+    cli_run_free(&run);
+}
+
+#define USAGE_ARGS_MAX 24
+
+void cli_expect_usage(const char *endpoint, const char *const *words) {
+    const char *args[USAGE_ARGS_MAX] = {"--endpoint", endpoint, "--json"};
+    size_t count = 3;
+    for (size_t i = 0; words[i] && count < USAGE_ARGS_MAX - 1; i++)
+        args[count++] = words[i];
+    args[count] = NULL;
+    run_t run = cli_run_argv(NULL, args);
+    CHECK(run.status == 2);
+    CHECK(cli_starts_with(run.err, "cairn: "));
+    CHECK(strstr(run.err, "usage: cairn"));
+    CHECK(run.out[0] == '\0');
+    cli_run_free(&run);
+}

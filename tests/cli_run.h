@@ -1,10 +1,11 @@
 /*  =========================================================================
     cli_run - run the built `cairn` client as a child, for the CLI tests
 
-    Shared by e2e_cli.c (node and config commands) and e2e_cli_msg.c (the
-    message-store family): one way to run the client with a deadline and
-    captured output (harness_run), to log what it printed, to read its JSON,
-    and to count failed checks.
+    Shared by e2e_cli.c (node and config commands), e2e_cli_msg.c (the
+    message-store family) and e2e_cli_content.c (content and cache): one
+    way to run the client with a deadline and captured output
+    (harness_run), to log what it printed, to read its JSON, to check how
+    it ended, and to count failed checks.
     ========================================================================= */
 
 #ifndef CLI_RUN_H_INCLUDED
@@ -50,5 +51,27 @@ json_t *cli_run_json(const run_t *run);
 bool cli_json_str_is(json_t *object, const char *key, const char *expected);
 
 bool cli_starts_with(const char *text, const char *prefix);
+
+//  object[key] as an integer (0 when absent).
+int64_t cli_json_int(json_t *object, const char *key);
+
+//  The run exited `status` and stderr starts "cairn: PREFIX".
+bool cli_failed_with(const run_t *run, int status, const char *prefix);
+
+//  Checks that the run exited 0 with {"status":"ok",...} on stdout; frees
+//  the run and returns the object (caller decrefs).
+json_t *cli_run_json_ok(run_t run);
+
+//  Checks that the run exited 0 with `stdout_part` in its stdout; frees it.
+void cli_expect_ok(run_t run, const char *stdout_part);
+
+//  Checks that the run exited `status` with stderr starting "cairn:
+//  PREFIX"; frees it.
+void cli_expect_fail(run_t run, int status, const char *prefix);
+
+//  Runs `cairn --endpoint ENDPOINT --json WORDS...` (NULL-terminated) and
+//  checks that the client refused it itself: exit 2, "cairn: " and the
+//  usage on stderr, nothing on stdout (no JSON either).
+void cli_expect_usage(const char *endpoint, const char *const *words);
 
 #endif

@@ -78,39 +78,8 @@ static char *s_make_key(const test_ctx_t *t, const char *name, uint8_t public_ke
     return path;
 }
 
-//  The run exited `status` and stderr starts "cairn: PREFIX".
-static bool s_failed_with(const run_t *run, int status, const char *prefix) {
-    char *expected = zsys_sprintf("cairn: %s", prefix);
-    bool ok = run->status == status && cli_starts_with(run->err, expected);
-    zstr_free(&expected);
-    return ok;
-}
-
 //  Runs `cairn --json ARGS`, checks exit 0 and "status":"ok"; caller decrefs.
-#define CAIRN_JSON(t, ...) s_json_ok(CAIRN(t, "--json", __VA_ARGS__))
-
-static json_t *s_json_ok(run_t run) {
-    CHECK(run.status == 0);
-    json_t *object = cli_run_json(&run);
-    CHECK(cli_json_str_is(object, "status", "ok"));
-    cli_run_free(&run);
-    return object;
-}
-
-static int64_t s_json_int(json_t *object, const char *key) {
-    return (int64_t)json_integer_value(json_object_get(object, key));
-}
-
-static void s_expect_ok(run_t run, const char *stdout_part) {
-    CHECK(run.status == 0);
-    CHECK(strstr(run.out, stdout_part));
-    cli_run_free(&run);
-}
-
-static void s_expect_fail(run_t run, int status, const char *stderr_prefix) {
-    CHECK(s_failed_with(&run, status, stderr_prefix));
-    cli_run_free(&run);
-}
+#define CAIRN_JSON(t, ...) cli_run_json_ok(CAIRN(t, "--json", __VA_ARGS__))
 
 //  msg send with a throw-away signature (64 bytes of 0xab).
 static const char s_signature_hex[] =
@@ -126,7 +95,7 @@ static void s_send(const test_ctx_t *t, const char *channel, const char *text, c
 }
 
 static void s_create_channel(const test_ctx_t *t, const char *name) {
-    s_expect_ok(CAIRN(t, "channel", "create", name), "created");
+    cli_expect_ok(CAIRN(t, "channel", "create", name), "created");
 }
 
 //  ---- without a node ---------------------------------------------------------------
@@ -212,19 +181,8 @@ static void s_test_family_usage(const test_ctx_t *t) {
         {"channel", "create", "#c", "--password-file", "f", "--password-prompt", NULL},
         {"stats", "extra", NULL},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *args[16] = {"--endpoint", t->endpoint, "--json"};
-        size_t count = 3;
-        for (size_t j = 0; cases[i][j]; j++)
-            args[count++] = cases[i][j];
-        args[count] = NULL;
-        run_t run = cli_run_argv(NULL, args);
-        CHECK(run.status == 2);
-        CHECK(cli_starts_with(run.err, "cairn: "));
-        CHECK(strstr(run.err, "usage: cairn"));
-        CHECK(run.out[0] == '\0');
-        cli_run_free(&run);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cli_expect_usage(t->endpoint, cases[i]);
     //  A broken secret key is refused before anything is sent.
     uint8_t junk[crypto_sign_SECRETKEYBYTES];
     randombytes_buf(junk, sizeof junk);
@@ -259,7 +217,7 @@ static void s_test_password_flag(const test_ctx_t *t) {
         cli_run_free(&run);
     }
     //  Nothing reached the node.
-    s_expect_fail(CAIRN(t, "channel", "get", "#pw"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "channel", "get", "#pw"), 1, "not_found: ");
 }
 
 //  Without a terminal (a new session has none) and without a file, verify
@@ -290,14 +248,15 @@ static void s_test_password_file(const test_ctx_t *t) {
     run_t run = CAIRN(t, "channel", "create", "#vault", "--password-file", right);
     CHECK(run.status == 0 && streq(run.out, "created #vault (protected)\n"));
     cli_run_free(&run);
-    s_expect_ok(CAIRN(t, "channel", "verify", "#vault", "--password-file", right),
-                "password accepted for #vault");
+    cli_expect_ok(CAIRN(t, "channel", "verify", "#vault", "--password-file", right),
+                  "password accepted for #vault");
     //  One trailing newline (LF or CRLF) is dropped, nothing else.
-    s_expect_ok(CAIRN(t, "channel", "verify", "#vault", "--password-file", right_crlf), "accepted");
-    s_expect_fail(CAIRN(t, "channel", "verify", "#vault", "--password-file", wrong), 1,
-                  "unauthorized: ");
-    s_expect_fail(CAIRN(t, "channel", "verify", "#vault", "--password-file", empty), 2,
-                  "the password from the password file is empty");
+    cli_expect_ok(CAIRN(t, "channel", "verify", "#vault", "--password-file", right_crlf),
+                  "accepted");
+    cli_expect_fail(CAIRN(t, "channel", "verify", "#vault", "--password-file", wrong), 1,
+                    "unauthorized: ");
+    cli_expect_fail(CAIRN(t, "channel", "verify", "#vault", "--password-file", empty), 2,
+                    "the password from the password file is empty");
 
     run = CAIRN(t, "--json", "channel", "verify", "#vault", "--password-file", wrong);
     CHECK(run.status == 1);
@@ -409,7 +368,7 @@ static void s_test_password_prompt(const test_ctx_t *t) {
 
     //  The prompt sent exactly what was typed: the file agrees.
     char *file = s_write_text(t, "typed", "typed-secret-42");
-    s_expect_ok(CAIRN(t, "channel", "verify", "#typed", "--password-file", file), "accepted");
+    cli_expect_ok(CAIRN(t, "channel", "verify", "#typed", "--password-file", file), "accepted");
     zstr_free(&file);
 
     const char *verify[] = {"--endpoint", t->endpoint, "channel", "verify", "#typed", NULL};
@@ -434,7 +393,7 @@ static void s_test_password_prompt(const test_ctx_t *t) {
     run = s_run_on_pty(create_other, other_prompts, differ);
     CHECK(run.status == 2 && strstr(run.transcript, "the two passwords differ"));
     free(run.transcript);
-    s_expect_fail(CAIRN(t, "channel", "get", "#other"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "channel", "get", "#other"), 1, "not_found: ");
 }
 
 //  ---- messages ----------------------------------------------------------------------
@@ -588,8 +547,8 @@ static void s_test_msg_encrypted(const test_ctx_t *t) {
     CHECK(run.status == 0);
     cli_run_free(&run);
 
-    s_expect_ok(CAIRN(t, "msg", "get", "11111111-2222-4333-8444-555555555555"), "hex:00ff10aa");
-    s_expect_ok(CAIRN(t, "msg", "list", "#crypt"), "hex:00ff10aa");
+    cli_expect_ok(CAIRN(t, "msg", "get", "11111111-2222-4333-8444-555555555555"), "hex:00ff10aa");
+    cli_expect_ok(CAIRN(t, "msg", "list", "#crypt"), "hex:00ff10aa");
     json_t *object = CAIRN_JSON(t, "msg", "get", "11111111-2222-4333-8444-555555555555");
     CHECK(json_is_true(json_object_get(object, "encrypted")));
     CHECK(json_is_null(json_object_get(object, "content")));
@@ -600,12 +559,12 @@ static void s_test_msg_encrypted(const test_ctx_t *t) {
 
     //  Ciphertext that is not hex is a usage error; a short nonce the
     //  node refuses.
-    s_expect_fail(CAIRN(t, "msg", "send", "#crypt", "zz", "--encrypted", "--nonce-hex",
-                        "000102030405060708090a0b", "--signature-hex", s_signature_hex),
-                  2, "TEXT");
-    s_expect_fail(CAIRN(t, "msg", "send", "#crypt", "00", "--encrypted", "--nonce-hex", "0001",
-                        "--signature-hex", s_signature_hex),
-                  1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "msg", "send", "#crypt", "zz", "--encrypted", "--nonce-hex",
+                          "000102030405060708090a0b", "--signature-hex", s_signature_hex),
+                    2, "TEXT");
+    cli_expect_fail(CAIRN(t, "msg", "send", "#crypt", "00", "--encrypted", "--nonce-hex", "0001",
+                          "--signature-hex", s_signature_hex),
+                    1, "invalid: ");
 }
 
 //  Five messages at t = 1001..1005, paged by cursor (human and JSON), by
@@ -665,9 +624,9 @@ static void s_test_msg_list_paging(const test_ctx_t *t) {
     json_decref(object);
 
     s_create_channel(t, "#empty");
-    s_expect_ok(CAIRN(t, "msg", "list", "#empty"), "(no messages)");
-    s_expect_fail(CAIRN(t, "msg", "list", "#paged", "--limit", "1001"), 1, "invalid: ");
-    s_expect_fail(CAIRN(t, "msg", "list", "#nowhere"), 1, "not_found: ");
+    cli_expect_ok(CAIRN(t, "msg", "list", "#empty"), "(no messages)");
+    cli_expect_fail(CAIRN(t, "msg", "list", "#paged", "--limit", "1001"), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "msg", "list", "#nowhere"), 1, "not_found: ");
 }
 
 static void s_test_msg_search(const test_ctx_t *t) {
@@ -692,8 +651,8 @@ static void s_test_msg_search(const test_ctx_t *t) {
     run = CAIRN(t, "msg", "search", "quick", "--limit", "1");
     CHECK(run.status == 0 && strstr(run.out, "(more matches: raise --limit)"));
     cli_run_free(&run);
-    s_expect_ok(CAIRN(t, "msg", "search", "zebra"), "(no messages)");
-    s_expect_fail(CAIRN(t, "msg", "search", "\"unterminated"), 1, "invalid: ");
+    cli_expect_ok(CAIRN(t, "msg", "search", "zebra"), "(no messages)");
+    cli_expect_fail(CAIRN(t, "msg", "search", "\"unterminated"), 1, "invalid: ");
 }
 
 static void s_test_msg_delete(const test_ctx_t *t) {
@@ -703,29 +662,30 @@ static void s_test_msg_delete(const test_ctx_t *t) {
     s_send(t, "#old", "two", "00000000-0000-4000-8000-000000000002", "200");
     s_send(t, "#keep", "three", "00000000-0000-4000-8000-000000000003", "150");
 
-    s_expect_ok(CAIRN(t, "msg", "delete", "--before", "160"), "deleted 2 messages");
+    cli_expect_ok(CAIRN(t, "msg", "delete", "--before", "160"), "deleted 2 messages");
     json_t *object = CAIRN_JSON(t, "msg", "delete", "--channel", "#old");
-    CHECK(s_json_int(object, "count") == 1);
+    CHECK(cli_json_int(object, "count") == 1);
     json_decref(object);
-    s_expect_ok(CAIRN(t, "msg", "delete", "--channel", "#old", "--before", "1000"),
-                "deleted 0 messages");
-    s_expect_fail(CAIRN(t, "msg", "get", "00000000-0000-4000-8000-000000000002"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "msg", "delete", "--channel", "bad name"), 1, "invalid: ");
+    cli_expect_ok(CAIRN(t, "msg", "delete", "--channel", "#old", "--before", "1000"),
+                  "deleted 0 messages");
+    cli_expect_fail(CAIRN(t, "msg", "get", "00000000-0000-4000-8000-000000000002"), 1,
+                    "not_found: ");
+    cli_expect_fail(CAIRN(t, "msg", "delete", "--channel", "bad name"), 1, "invalid: ");
 }
 
 static void s_test_msg_errors(const test_ctx_t *t) {
-    s_expect_fail(CAIRN(t, "msg", "get", UNKNOWN_UUID), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "msg", "get", "not-a-uuid"), 1, "invalid: ");
-    s_expect_fail(CAIRN(t, "msg", "send", "#nowhere", "hi", "--signature-hex", s_signature_hex), 1,
-                  "not_found: ");
+    cli_expect_fail(CAIRN(t, "msg", "get", UNKNOWN_UUID), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "msg", "get", "not-a-uuid"), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "msg", "send", "#nowhere", "hi", "--signature-hex", s_signature_hex),
+                    1, "not_found: ");
     s_create_channel(t, "#here");
-    s_expect_fail(
+    cli_expect_fail(
         CAIRN(t, "msg", "send", "#here", "hi", "--id", "nope", "--signature-hex", s_signature_hex),
         1, "invalid: ");
     s_send(t, "#here", "first", UNKNOWN_UUID, "5");
-    s_expect_fail(CAIRN(t, "msg", "send", "#here", "again", "--id", UNKNOWN_UUID, "--signature-hex",
-                        s_signature_hex),
-                  1, "conflict: ");
+    cli_expect_fail(CAIRN(t, "msg", "send", "#here", "again", "--id", UNKNOWN_UUID,
+                          "--signature-hex", s_signature_hex),
+                    1, "conflict: ");
 
     run_t run = CAIRN(t, "--json", "msg", "get", "00000000-0000-4000-8000-0000000000ff");
     CHECK(run.status == 1);
@@ -738,7 +698,7 @@ static void s_test_msg_errors(const test_ctx_t *t) {
 
 static void s_test_stats_vacuum(const test_ctx_t *t) {
     json_t *object = CAIRN_JSON(t, "stats");
-    CHECK(s_json_int(object, "messages") == 0);
+    CHECK(cli_json_int(object, "messages") == 0);
     CHECK(json_is_false(json_object_get(object, "has_messages")));
     CHECK(json_is_null(json_object_get(object, "oldest_timestamp")));
     json_decref(object);
@@ -753,37 +713,37 @@ static void s_test_stats_vacuum(const test_ctx_t *t) {
           strstr(run.out, "2023-11-14T22:15:00.250Z"));
     cli_run_free(&run);
     object = CAIRN_JSON(t, "stats");
-    CHECK(s_json_int(object, "messages") == 2 && s_json_int(object, "channels") == 1);
+    CHECK(cli_json_int(object, "messages") == 2 && cli_json_int(object, "channels") == 1);
     CHECK(json_real_value(json_object_get(object, "newest_timestamp")) == 1700000100.25);
-    CHECK(s_json_int(object, "db_size_bytes") > 0);
+    CHECK(cli_json_int(object, "db_size_bytes") > 0);
     json_decref(object);
 
     //  info carries the same statistics.
     object = CAIRN_JSON(t, "info");
-    CHECK(s_json_int(json_object_get(object, "messages"), "messages") == 2);
+    CHECK(cli_json_int(json_object_get(object, "messages"), "messages") == 2);
     json_decref(object);
-    s_expect_ok(CAIRN(t, "info"), "messages        2 in 1 channels");
+    cli_expect_ok(CAIRN(t, "info"), "messages        2 in 1 channels");
 
-    s_expect_ok(CAIRN(t, "vacuum"), "vacuumed: ");
+    cli_expect_ok(CAIRN(t, "vacuum"), "vacuumed: ");
     object = CAIRN_JSON(t, "vacuum");
-    CHECK(s_json_int(object, "bytes_before") > 0 && s_json_int(object, "bytes_after") > 0);
+    CHECK(cli_json_int(object, "bytes_before") > 0 && cli_json_int(object, "bytes_after") > 0);
     CHECK(json_is_integer(json_object_get(object, "bytes_reclaimed")));
     json_decref(object);
 
     //  Error path: a node that is not there.
     char *dead = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
-    s_expect_fail(RUN("--endpoint", dead, "--timeout", "300", "stats"), 3, "unreachable: ");
+    cli_expect_fail(RUN("--endpoint", dead, "--timeout", "300", "stats"), 3, "unreachable: ");
     zstr_free(&dead);
 }
 
 //  ---- channels and members ---------------------------------------------------------------
 
 static void s_test_channel_commands(const test_ctx_t *t) {
-    s_expect_ok(CAIRN(t, "channel", "create", "#plain"), "created #plain\n");
-    s_expect_ok(CAIRN(t, "channel", "create", "#sealed", "--encrypted"),
-                "created #sealed (encrypted)");
-    s_expect_fail(CAIRN(t, "channel", "create", "#plain"), 1, "conflict: ");
-    s_expect_fail(CAIRN(t, "channel", "create", "no-hash"), 1, "invalid: ");
+    cli_expect_ok(CAIRN(t, "channel", "create", "#plain"), "created #plain\n");
+    cli_expect_ok(CAIRN(t, "channel", "create", "#sealed", "--encrypted"),
+                  "created #sealed (encrypted)");
+    cli_expect_fail(CAIRN(t, "channel", "create", "#plain"), 1, "conflict: ");
+    cli_expect_fail(CAIRN(t, "channel", "create", "no-hash"), 1, "invalid: ");
     s_send(t, "#plain", "x", "00000000-0000-4000-8000-000000000001", "10");
 
     run_t run = CAIRN(t, "channel", "list");
@@ -794,7 +754,7 @@ static void s_test_channel_commands(const test_ctx_t *t) {
     json_t *channels = json_object_get(object, "channels");
     CHECK(json_array_size(channels) == 2);
     CHECK(cli_json_str_is(json_array_get(channels, 0), "name", "#plain"));
-    CHECK(s_json_int(json_array_get(channels, 0), "message_count") == 1);
+    CHECK(cli_json_int(json_array_get(channels, 0), "message_count") == 1);
     CHECK(json_is_null(json_object_get(json_array_get(channels, 0), "salt")));
     json_decref(object);
 
@@ -803,31 +763,31 @@ static void s_test_channel_commands(const test_ctx_t *t) {
     CHECK(strstr(run.out, "encrypted       yes") && strstr(run.out, "protected       no"));
     cli_run_free(&run);
 
-    s_expect_ok(CAIRN(t, "channel", "touch", "#plain", "--timestamp", "1700000000"),
-                "touched #plain: last activity 2023-11-14T22:13:20.000Z");
+    cli_expect_ok(CAIRN(t, "channel", "touch", "#plain", "--timestamp", "1700000000"),
+                  "touched #plain: last activity 2023-11-14T22:13:20.000Z");
     object = CAIRN_JSON(t, "channel", "touch", "#sealed");
     CHECK(json_real_value(json_object_get(object, "last_activity")) > 1700000000);
     json_decref(object);
 
-    s_expect_ok(CAIRN(t, "member", "join", "#plain", "p1"), "joined");
+    cli_expect_ok(CAIRN(t, "member", "join", "#plain", "p1"), "joined");
     object = CAIRN_JSON(t, "channel", "delete", "#plain");
     CHECK(cli_json_str_is(object, "name", "#plain"));
-    CHECK(s_json_int(object, "messages") == 1 && s_json_int(object, "members") == 1);
+    CHECK(cli_json_int(object, "messages") == 1 && cli_json_int(object, "members") == 1);
     json_decref(object);
-    s_expect_ok(CAIRN(t, "channel", "delete", "#sealed"),
-                "deleted #sealed with 0 messages and 0 members");
-    s_expect_fail(CAIRN(t, "channel", "get", "#plain"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "channel", "delete", "#plain"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "channel", "touch", "#plain"), 1, "not_found: ");
-    s_expect_ok(CAIRN(t, "channel", "list"), "(no channels)");
+    cli_expect_ok(CAIRN(t, "channel", "delete", "#sealed"),
+                  "deleted #sealed with 0 messages and 0 members");
+    cli_expect_fail(CAIRN(t, "channel", "get", "#plain"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "channel", "delete", "#plain"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "channel", "touch", "#plain"), 1, "not_found: ");
+    cli_expect_ok(CAIRN(t, "channel", "list"), "(no channels)");
 }
 
 static void s_test_member_commands(const test_ctx_t *t) {
     s_create_channel(t, "#one");
     s_create_channel(t, "#two");
-    s_expect_ok(CAIRN(t, "member", "join", "#one", "alice"), "alice joined #one");
-    s_expect_ok(CAIRN(t, "member", "join", "#one", "alice"), "alice was already in #one");
-    s_expect_ok(CAIRN(t, "member", "join", "#one", "bob"), "bob joined #one");
+    cli_expect_ok(CAIRN(t, "member", "join", "#one", "alice"), "alice joined #one");
+    cli_expect_ok(CAIRN(t, "member", "join", "#one", "alice"), "alice was already in #one");
+    cli_expect_ok(CAIRN(t, "member", "join", "#one", "bob"), "bob joined #one");
     json_t *object = CAIRN_JSON(t, "member", "join", "#two", "alice");
     CHECK(json_is_true(json_object_get(object, "changed")));
     CHECK(cli_json_str_is(object, "peer_id", "alice") &&
@@ -844,11 +804,11 @@ static void s_test_member_commands(const test_ctx_t *t) {
     CHECK(cli_json_str_is(json_array_get(members, 1), "channel", "#two"));
     json_decref(object);
 
-    s_expect_ok(CAIRN(t, "member", "leave", "#one", "bob"), "bob left #one");
-    s_expect_fail(CAIRN(t, "member", "leave", "#one", "bob"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "member", "join", "#nowhere", "alice"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "member", "join", "#one", "bad peer"), 1, "invalid: ");
-    s_expect_ok(CAIRN(t, "member", "list", "--peer", "nobody"), "(no members)");
+    cli_expect_ok(CAIRN(t, "member", "leave", "#one", "bob"), "bob left #one");
+    cli_expect_fail(CAIRN(t, "member", "leave", "#one", "bob"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "member", "join", "#nowhere", "alice"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "member", "join", "#one", "bad peer"), 1, "invalid: ");
+    cli_expect_ok(CAIRN(t, "member", "list", "--peer", "nobody"), "(no members)");
 }
 
 //  ---- peers and gossip -----------------------------------------------------------------------
@@ -862,7 +822,7 @@ static void s_test_peer_commands(const test_ctx_t *t) {
     CHECK(run.status == 0 && strstr(run.out, "saved peer alice at 127.0.0.1:7402"));
     CHECK(strstr(run.out, key_hex));
     cli_run_free(&run);
-    s_expect_ok(
+    cli_expect_ok(
         CAIRN(t, "peer", "add", "bob", "--key", key_hex, "--address", "::1", "--port", "7403"),
         "[::1]:7403");
 
@@ -871,12 +831,12 @@ static void s_test_peer_commands(const test_ctx_t *t) {
     cli_run_free(&run);
     json_t *object = CAIRN_JSON(t, "peer", "get", "alice");
     CHECK(cli_json_str_is(object, "public_key", key_hex));
-    CHECK(cli_json_str_is(object, "state", "unknown") && s_json_int(object, "port") == 7402);
+    CHECK(cli_json_str_is(object, "state", "unknown") && cli_json_int(object, "port") == 7402);
     CHECK(json_is_false(json_object_get(object, "blocked")));
     json_decref(object);
 
-    s_expect_ok(CAIRN(t, "peer", "status", "alice", "online", "--last-seen", "1700000000"),
-                "alice is online, last seen 2023-11-14T22:13:20.000Z");
+    cli_expect_ok(CAIRN(t, "peer", "status", "alice", "online", "--last-seen", "1700000000"),
+                  "alice is online, last seen 2023-11-14T22:13:20.000Z");
     object = CAIRN_JSON(t, "peer", "status", "bob", "offline");
     CHECK(cli_json_str_is(object, "state", "offline"));
     CHECK(json_real_value(json_object_get(object, "last_seen")) > 1700000000);
@@ -891,7 +851,7 @@ static void s_test_peer_commands(const test_ctx_t *t) {
     CHECK(json_array_size(peers) == 1 &&
           cli_json_str_is(json_array_get(peers, 0), "peer_id", "alice"));
     json_decref(object);
-    s_expect_ok(CAIRN(t, "peer", "list", "--state", "unknown"), "(no peers)");
+    cli_expect_ok(CAIRN(t, "peer", "list", "--state", "unknown"), "(no peers)");
 
     //  Pages in peer_id order: alice, then bob.
     run = CAIRN(t, "peer", "list", "--limit", "1");
@@ -908,26 +868,26 @@ static void s_test_peer_commands(const test_ctx_t *t) {
           cli_json_str_is(json_array_get(peers, 0), "peer_id", "bob"));
     CHECK(json_is_false(json_object_get(object, "more")) && !json_object_get(object, "next_after"));
     json_decref(object);
-    s_expect_fail(CAIRN(t, "peer", "list", "--limit", "1001"), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "peer", "list", "--limit", "1001"), 1, "invalid: ");
 
-    s_expect_ok(CAIRN(t, "peer", "block", "bob"), "blocked peer bob");
+    cli_expect_ok(CAIRN(t, "peer", "block", "bob"), "blocked peer bob");
     object = CAIRN_JSON(t, "peer", "get", "bob");
     CHECK(json_is_true(json_object_get(object, "blocked")));
     json_decref(object);
-    s_expect_ok(CAIRN(t, "peer", "unblock", "bob"), "unblocked peer bob");
+    cli_expect_ok(CAIRN(t, "peer", "unblock", "bob"), "unblocked peer bob");
 
-    s_expect_fail(CAIRN(t, "peer", "get", "carol"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "peer", "block", "carol"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "peer", "status", "carol", "online"), 1, "not_found: ");
-    s_expect_fail(CAIRN(t, "peer", "add", "carol", "--key", key_hex, "--address", "1.2.3.4",
-                        "--port", "70000"),
-                  1, "invalid: ");
-    s_expect_fail(CAIRN(t, "peer", "add", "carol", "--key", key_hex, "--address", "example.org",
-                        "--port", "1"),
-                  1, "invalid: ");
-    s_expect_fail(CAIRN(t, "peer", "add", "carol", "--key", "bm90IGEga2V5", "--address", "1.2.3.4",
-                        "--port", "1"),
-                  1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "peer", "get", "carol"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "peer", "block", "carol"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "peer", "status", "carol", "online"), 1, "not_found: ");
+    cli_expect_fail(CAIRN(t, "peer", "add", "carol", "--key", key_hex, "--address", "1.2.3.4",
+                          "--port", "70000"),
+                    1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "peer", "add", "carol", "--key", key_hex, "--address", "example.org",
+                          "--port", "1"),
+                    1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "peer", "add", "carol", "--key", "bm90IGEga2V5", "--address",
+                          "1.2.3.4", "--port", "1"),
+                    1, "invalid: ");
     free(key_hex);
 }
 
@@ -959,9 +919,9 @@ static void s_test_peer_key_forms(const test_ctx_t *t) {
         CHECK(cli_json_str_is(object, "public_key", hex));
         json_decref(object);
     }
-    s_expect_fail(CAIRN(t, "peer", "add", "x", "--key", "@/nonexistent", "--address", "10.0.0.1",
-                        "--port", "1"),
-                  2, "cannot open key file");
+    cli_expect_fail(CAIRN(t, "peer", "add", "x", "--key", "@/nonexistent", "--address", "10.0.0.1",
+                          "--port", "1"),
+                    2, "cannot open key file");
     for (int i = 0; i < 6; i++)
         free(forms[i]);
     for (int i = 0; i < 4; i++)
@@ -972,28 +932,28 @@ static void s_test_peer_key_forms(const test_ctx_t *t) {
 }
 
 static void s_test_gossip_commands(const test_ctx_t *t) {
-    s_expect_ok(CAIRN(t, "gossip", "add", "m-1"), "added m-1 (ttl 5)");
-    s_expect_ok(CAIRN(t, "gossip", "add", "m-1"), "already seen m-1");
+    cli_expect_ok(CAIRN(t, "gossip", "add", "m-1"), "added m-1 (ttl 5)");
+    cli_expect_ok(CAIRN(t, "gossip", "add", "m-1"), "already seen m-1");
     json_t *object = CAIRN_JSON(t, "gossip", "add", "m-2", "--ttl", "3");
     CHECK(json_is_true(json_object_get(object, "added")) &&
           json_is_false(json_object_get(object, "seen")));
-    CHECK(s_json_int(object, "ttl") == 3 && cli_json_str_is(object, "message_id", "m-2"));
+    CHECK(cli_json_int(object, "ttl") == 3 && cli_json_str_is(object, "message_id", "m-2"));
     json_decref(object);
 
-    s_expect_ok(CAIRN(t, "gossip", "has", "m-2"), "seen m-2");
-    s_expect_ok(CAIRN(t, "gossip", "has", "m-3"), "not seen m-3");
+    cli_expect_ok(CAIRN(t, "gossip", "has", "m-2"), "seen m-2");
+    cli_expect_ok(CAIRN(t, "gossip", "has", "m-3"), "not seen m-3");
     object = CAIRN_JSON(t, "gossip", "has", "m-3");
     CHECK(json_is_false(json_object_get(object, "seen")));
     json_decref(object);
 
     object = CAIRN_JSON(t, "gossip", "clean");
-    CHECK(s_json_int(object, "count") == 0); //  nothing is an hour old
+    CHECK(cli_json_int(object, "count") == 0); //  nothing is an hour old
     json_decref(object);
-    s_expect_ok(CAIRN(t, "gossip", "clean", "--max-age", "3600"), "deleted 0 gossip entries");
+    cli_expect_ok(CAIRN(t, "gossip", "clean", "--max-age", "3600"), "deleted 0 gossip entries");
 
-    s_expect_fail(CAIRN(t, "gossip", "add", "has space"), 1, "invalid: ");
-    s_expect_fail(CAIRN(t, "gossip", "add", "m-4", "--ttl", "999"), 1, "invalid: ");
-    s_expect_fail(CAIRN(t, "gossip", "has", ""), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "gossip", "add", "has space"), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "gossip", "add", "m-4", "--ttl", "999"), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "gossip", "has", ""), 1, "invalid: ");
 }
 
 //  ---- the table -------------------------------------------------------------------------

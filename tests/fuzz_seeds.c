@@ -15,6 +15,7 @@
     rerun overwrites the same seeds.
     ========================================================================= */
 
+#include "ca_hash.h"
 #include "ca_limits.h"
 #include "cairn.pb-c.h"
 #include "ca_request.h"
@@ -283,6 +284,70 @@ static bool s_gossip_seeds(const char *dir) {
     return ok && s_write_request(dir, "gossip-clean", &request);
 }
 
+//  Every content and cache request kind once, with a real hash.
+static bool s_content_seeds(const char *dir) {
+    const char *text = "seed blob";
+    uint8_t hash[CA_SHA256_BYTES];
+    ca_sha256(text, strlen(text), hash);
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    Cairn__ContentGet get;
+    Cairn__ContentRead read;
+    Cairn__ContentHas has;
+    Cairn__ContentSize size;
+    Cairn__ContentDelete del;
+    Cairn__ContentBegin begin;
+    Cairn__ContentChunk chunk;
+    Cairn__ContentCommit commit;
+    Cairn__ContentAbort abort_body;
+    Cairn__ContentCheck check;
+    Cairn__ContentStats stats;
+    Cairn__CachePut cache_put;
+    Cairn__CacheGet cache_get;
+    Cairn__CacheHas cache_has;
+    Cairn__CacheEvict cache_evict;
+    Cairn__CacheClear cache_clear;
+    Cairn__CacheStats cache_stats;
+    bool ok = true;
+    ca_request_content_put(&request, &put, 60, text, strlen(text), hash, sizeof hash);
+    ok = ok && s_write_request(dir, "content-put", &request);
+    ca_request_content_get(&request, &get, 61, hash, sizeof hash, false);
+    ok = ok && s_write_request(dir, "content-get", &request);
+    ca_request_content_read(&request, &read, 62, hash, sizeof hash, 2, 4, false);
+    ok = ok && s_write_request(dir, "content-read", &request);
+    ca_request_content_has(&request, &has, 63, hash, sizeof hash);
+    ok = ok && s_write_request(dir, "content-has", &request);
+    ca_request_content_size(&request, &size, 64, hash, 31);
+    ok = ok && s_write_request(dir, "content-size-short-hash", &request);
+    ca_request_content_delete(&request, &del, 65, hash, sizeof hash);
+    ok = ok && s_write_request(dir, "content-delete", &request);
+    ca_request_content_begin(&request, &begin, 66, NULL, 0);
+    ok = ok && s_write_request(dir, "content-begin", &request);
+    ca_request_content_chunk(&request, &chunk, 67, 1, 0, text, strlen(text));
+    ok = ok && s_write_request(dir, "content-chunk", &request);
+    ca_request_content_commit(&request, &commit, 68, 1, hash, sizeof hash);
+    ok = ok && s_write_request(dir, "content-commit", &request);
+    ca_request_content_abort(&request, &abort_body, 69, 1);
+    ok = ok && s_write_request(dir, "content-abort", &request);
+    ca_request_content_check(&request, &check, 70, false, false);
+    ok = ok && s_write_request(dir, "content-check", &request);
+    ca_request_content_stats(&request, &stats, 71);
+    ok = ok && s_write_request(dir, "content-stats", &request);
+    ca_request_cache_put(&request, &cache_put, 72, hash, sizeof hash, text, strlen(text),
+                         "seed-peer", 1700000000, "receipt", 7);
+    ok = ok && s_write_request(dir, "cache-put", &request);
+    ca_request_cache_get(&request, &cache_get, 73, hash, sizeof hash, false);
+    ok = ok && s_write_request(dir, "cache-get", &request);
+    ca_request_cache_has(&request, &cache_has, 74, hash, sizeof hash);
+    ok = ok && s_write_request(dir, "cache-has", &request);
+    ca_request_cache_evict(&request, &cache_evict, 75, 100);
+    ok = ok && s_write_request(dir, "cache-evict", &request);
+    ca_request_cache_clear(&request, &cache_clear, 76);
+    ok = ok && s_write_request(dir, "cache-clear", &request);
+    ca_request_cache_stats(&request, &cache_stats, 77);
+    return ok && s_write_request(dir, "cache-stats", &request);
+}
+
 //  One request of the channel family: `name` and `extra` fill the kind's
 //  two string fields (the channel, then the password or peer id).
 static bool s_channel(const char *dir, const char *file, uint64_t id, Cairn__Request__BodyCase kind,
@@ -363,6 +428,6 @@ int main(int argc, char **argv) {
               s_ping(dir, "ping-payload-too-long", 3, CA_MAX_PING_PAYLOAD + 1) &&
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
               s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
-              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_raw_frames(dir);
+              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

@@ -31,6 +31,14 @@ static const EVP_MD *s_md(void) {
     return s_sha256_md;
 }
 
+//  OpenSSL initializes itself on first use, and on that thread it keeps
+//  per-thread state (its error queue) that it frees only at its own exit
+//  handler for the thread that ran the init. Doing it at program start, on
+//  the main thread, keeps actor threads from owning state they would leak.
+__attribute__((constructor)) static void s_init_on_main_thread(void) {
+    s_md();
+}
+
 struct _ca_sha256_t {
     EVP_MD_CTX *ctx;
 };

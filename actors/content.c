@@ -44,6 +44,7 @@
 
 #include "content.h"
 #include "ca_blob_store.h"
+#include "ca_envelope.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_validate.h"
@@ -289,24 +290,22 @@ static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_r
                        size, (long long)CA_CONTENT_WHOLE_MAX, CA_CONTENT_CHUNK_MAX);
         return;
     }
-    uint8_t *data = (uint8_t *)ca_reply_alloc(reply, (size_t)size);
+    //  The answer is laid out first and the file read straight into it.
+    uint8_t prefix[40];
+    size_t prefix_size = ca_encode_bytes_field(prefix, 0, 1, get->hash.data, CA_SHA256_BYTES);
+    uint8_t *data = NULL;
+    zframe_t *frame = ca_response_with_bytes(request->id, CAIRN__RESPONSE__BODY_CONTENT_GET, prefix,
+                                             prefix_size, 2, (size_t)size, NULL, 0, &data);
     char *error = NULL;
     ca_status_t status = ca_blobs_read_all(s_state(store)->blobs, get->hash.data, data, size,
                                            !get->skip_verify, &error);
-    if (status != CA_OK) {
+    if (status == CA_OK)
+        ca_reply_frame(reply, &frame);
+    else {
+        zframe_destroy(&frame);
         s_reply_damaged(reply, get->hash.data, status, error);
         zstr_free(&error);
-        return;
     }
-    Cairn__ContentData *answer =
-        (Cairn__ContentData *)ca_reply_alloc(reply, sizeof(Cairn__ContentData));
-    cairn__content_data__init(answer);
-    answer->hash = get->hash; //  the request outlives the packing
-    answer->data.data = data;
-    answer->data.len = (size_t)size;
-    Cairn__Response *response = ca_reply_response(reply);
-    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_GET;
-    response->content_get = answer;
 }
 
 //  The in-order check a range at `offset` continues: a new one at offset 0
@@ -383,7 +382,18 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
     }
     uint64_t left = size - read->offset;
     size_t length = (size_t)(left < read->length ? left : read->length);
-    uint8_t *data = (uint8_t *)ca_reply_alloc(reply, length);
+    bool end = read->offset + length == size, verified = false;
+    //  ContentRange laid out by hand so that the file is read straight into
+    //  the answer: data, then offset, size, end, and `verified` last, whose
+    //  value byte is the frame's last byte, set once the hash is checked.
+    uint8_t suffix[40];
+    size_t suffix_size = ca_encode_varint_field(suffix, 0, 2, read->offset);
+    suffix_size = ca_encode_varint_field(suffix, suffix_size, 3, size);
+    suffix_size = ca_encode_varint_field(suffix, suffix_size, 4, end);
+    suffix_size = ca_encode_varint_field(suffix, suffix_size, 5, 0);
+    uint8_t *data = NULL;
+    zframe_t *frame = ca_response_with_bytes(request->id, CAIRN__RESPONSE__BODY_CONTENT_READ, NULL,
+                                             0, 1, length, suffix, suffix_size, &data);
     size_t got = 0;
     char *error = NULL;
     ca_status_t status = ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
@@ -393,26 +403,18 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
         error = strdup("its file is shorter than its indexed size");
     }
     if (status != CA_OK) {
+        zframe_destroy(&frame);
         s_reply_damaged(reply, read->hash.data, status, error);
         zstr_free(&error);
         return;
     }
-    bool end = read->offset + length == size, verified = false;
-    if (!read->skip_verify &&
-        !s_verify_range(store, read->hash.data, read->offset, data, length, end, &verified, reply))
+    if (!read->skip_verify && !s_verify_range(store, read->hash.data, read->offset, data, length,
+                                              end, &verified, reply)) {
+        zframe_destroy(&frame);
         return;
-    Cairn__ContentRange *range =
-        (Cairn__ContentRange *)ca_reply_alloc(reply, sizeof(Cairn__ContentRange));
-    cairn__content_range__init(range);
-    range->data.data = data;
-    range->data.len = length;
-    range->offset = read->offset;
-    range->size = size;
-    range->end = end;
-    range->verified = verified;
-    Cairn__Response *response = ca_reply_response(reply);
-    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_READ;
-    response->content_read = range;
+    }
+    zframe_data(frame)[zframe_size(frame) - 1] = verified;
+    ca_reply_frame(reply, &frame);
 }
 
 //  ContentHas and ContentSize: one lookup, two ways to answer absence.

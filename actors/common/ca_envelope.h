@@ -63,6 +63,26 @@ zframe_t *ca_message_frame(const ProtobufCMessage *message);
 //  Packs a Response into a new frame. Caller owns the frame.
 zframe_t *ca_response_frame(const Cairn__Response *response);
 
+//  Encoding helpers for answers laid out by hand (see ca_response_with_bytes).
+//  Each appends to buffer[*size] and returns the new size; the buffer must
+//  have room (at most 10 bytes per varint, 5 per key).
+size_t ca_encode_varint(uint8_t *buffer, size_t size, uint64_t value);
+size_t ca_encode_key(uint8_t *buffer, size_t size, uint32_t field, unsigned wire_type);
+size_t ca_encode_varint_field(uint8_t *buffer, size_t size, uint32_t field, uint64_t value);
+size_t ca_encode_bytes_field(uint8_t *buffer, size_t size, uint32_t field, const void *data,
+                             size_t length);
+
+//  An OK Response whose body (Response field `body_field`) is a message
+//  made of `prefix` (its encoded leading fields), then the bytes field
+//  `bytes_field` of `length` bytes, then `suffix` (encoded trailing fields),
+//  in one frame with the bytes left for the caller: *data points at them.
+//  A handler reads a blob from disk straight into the answer this way,
+//  instead of into a buffer that packing would copy again. Field order is
+//  free in protobuf, so any decoder reads it as the packed message.
+zframe_t *ca_response_with_bytes(uint64_t id, uint32_t body_field, const uint8_t *prefix,
+                                 size_t prefix_size, uint32_t bytes_field, size_t length,
+                                 const uint8_t *suffix, size_t suffix_size, uint8_t **data);
+
 //  Packs an error Response (no body) with a printf-style message.
 zframe_t *ca_error_frame(uint64_t id, ca_status_t status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));

@@ -61,7 +61,8 @@ typedef struct reply_chunk {
 
 struct _ca_reply_t {
     Cairn__Response response;
-    bool pending; //  a write was started: answer later
+    zframe_t *frame; //  laid out by the handler; sent instead of `response`
+    bool pending;    //  a write was started: answer later
     reply_chunk_t *chunks;
     size_t inline_used;
     _Alignas(REPLY_ALIGN) uint8_t inline_data[REPLY_INLINE_BYTES];
@@ -73,11 +74,13 @@ static void s_reply_init(ca_reply_t *reply, uint64_t id) {
     cairn__response__init(&reply->response);
     reply->response.id = id;
     reply->pending = false;
+    reply->frame = NULL;
     reply->chunks = NULL;
     reply->inline_used = 0;
 }
 
 static void s_reply_clear(ca_reply_t *reply) {
+    zframe_destroy(&reply->frame);
     while (reply->chunks) {
         reply_chunk_t *next = reply->chunks->next;
         free(reply->chunks);
@@ -131,7 +134,14 @@ Cairn__Response *ca_reply_response(ca_reply_t *reply) {
     return &reply->response;
 }
 
+void ca_reply_frame(ca_reply_t *reply, zframe_t **frame_p) {
+    zframe_destroy(&reply->frame);
+    reply->frame = *frame_p;
+    *frame_p = NULL;
+}
+
 void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, ...) {
+    zframe_destroy(&reply->frame);
     char message[1024];
     va_list args;
     va_start(args, format);
@@ -217,7 +227,10 @@ int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p) {
 //  Sends the answer for the current request context.
 static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
                          ca_reply_t *reply) {
-    zframe_t *response = ca_response_frame(&reply->response);
+    zframe_t *response = reply->frame;
+    reply->frame = NULL;
+    if (!response)
+        response = ca_response_frame(&reply->response);
     zframe_t *frames[] = {gateway_id, client_id, response};
     //  The gateway always drains its store sockets; if its queue is full it
     //  is gone or wedged, and the answer cannot be delivered anyway.

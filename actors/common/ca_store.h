@@ -171,6 +171,11 @@ int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply);
 //  Sets the body of the response (a ca_reply_alloc'd message).
 Cairn__Response *ca_reply_response(ca_reply_t *reply);
 
+//  Answers with a frame the handler laid out itself (ca_response_with_bytes)
+//  instead of packing the response; takes the frame. An error set later
+//  replaces it.
+void ca_reply_frame(ca_reply_t *reply, zframe_t **frame_p);
+
 //  Fails the request with a status and a message telling the user what to do.
 void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));

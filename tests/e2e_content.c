@@ -220,18 +220,11 @@ static bool s_read_back(zsock_t *client, const uint8_t *hash, uint64_t total, ui
     return verified;
 }
 
-static uint64_t s_vm_hwm(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *file = fopen(path, "r");
-    CHECK(file);
-    char line[256];
-    uint64_t kib = 0;
-    while (fgets(line, sizeof line, file))
-        if (sscanf(line, "VmHWM: %" SCNu64 " kB", &kib) == 1)
-            break;
-    fclose(file);
-    return kib * 1024;
+//  The node's peak resident memory (VmHWM) in bytes.
+static uint64_t s_vm_hwm(harness_node_t *node) {
+    uint64_t rss_kib = 0, peak_kib = 0;
+    CHECK(harness_node_memory(node, &rss_kib, &peak_kib) == 0);
+    return peak_kib * 1024;
 }
 
 //  Files in <data dir>/<store>/<sub> (not counting dot entries).
@@ -332,9 +325,9 @@ static void test_big_stream(void) {
     CHECK(response->content_commit->size == total);
     cairn__response__free_unpacked(response, NULL);
     int64_t stored = zclock_mono();
-    uint64_t rss_in = s_vm_hwm(harness_node_pid(node));
+    uint64_t rss_in = s_vm_hwm(node);
     CHECK(s_read_back(client, hash, total, got) && memcmp(got, hash, 32) == 0);
-    uint64_t rss_out = s_vm_hwm(harness_node_pid(node));
+    uint64_t rss_out = s_vm_hwm(node);
     printf("big_stream: %" PRIu64 " bytes in %.1f s, out in %.1f s; node peak RSS %.1f MiB "
            "after the upload, %.1f MiB after the download\n",
            total, (double)(stored - started) / 1000, (double)(zclock_mono() - stored) / 1000,

@@ -1,0 +1,87 @@
+/*  =========================================================================
+    prov_schema - the tables of manifests, summaries and the provenance graph
+
+    Conventions: hashes are 32-byte BLOBs; timestamps unix seconds as REAL;
+    64-bit unsigned counters (price, queries, revenue, path weights) are
+    stored as INTEGER holding the same 64 bits (read back with a cast to
+    uint64_t). Lists are rows of their own tables, never text to parse.
+    Released migrations are never edited; append new ones.
+    ========================================================================= */
+
+#include "prov_schema.h"
+
+static const char *const s_migrations[] = {
+    //  1: manifests (with tags and access lists) and L1 summaries
+    "CREATE TABLE manifests ("
+    "  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+    "  content_type TEXT NOT NULL,"
+    "  version_number INTEGER NOT NULL CHECK (version_number >= 1),"
+    "  version_previous BLOB," //  NULL for a first version
+    "  version_root BLOB NOT NULL,"
+    "  version_timestamp REAL NOT NULL,"
+    "  visibility INTEGER NOT NULL,"
+    "  title TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  content_size INTEGER NOT NULL,"
+    "  mime_type TEXT NOT NULL,"
+    "  price INTEGER NOT NULL,"
+    "  total_queries INTEGER NOT NULL,"
+    "  total_revenue INTEGER NOT NULL,"
+    "  created_at REAL NOT NULL,"
+    "  updated_at REAL NOT NULL,"
+    "  owner TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX manifests_by_created ON manifests (created_at, hash);"
+    "CREATE UNIQUE INDEX manifests_by_version ON manifests (version_root, version_number);"
+    "CREATE TABLE manifest_tags ("
+    "  hash BLOB NOT NULL,"
+    "  position INTEGER NOT NULL,"
+    "  tag TEXT NOT NULL,"
+    "  PRIMARY KEY (hash, position)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE manifest_access ("
+    "  hash BLOB NOT NULL,"
+    "  peer_id TEXT NOT NULL,"
+    "  allowed INTEGER NOT NULL," //  1: allow list, 0: deny list
+    "  PRIMARY KEY (hash, allowed, peer_id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE summaries ("
+    "  l0_hash BLOB PRIMARY KEY CHECK (length(l0_hash) = 32),"
+    "  mention_count INTEGER NOT NULL,"
+    "  summary_text TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE summary_items ("
+    "  l0_hash BLOB NOT NULL,"
+    "  kind INTEGER NOT NULL," //  0: preview mention, 1: primary topic
+    "  position INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  PRIMARY KEY (l0_hash, kind, position)"
+    ") WITHOUT ROWID;",
+
+    //  2: the provenance graph. prov_edges: `child` was derived from
+    //  `source`. prov_roots is the root cache: for every known hash, its
+    //  original sources with the number of derivation paths reaching each
+    //  (an original is its own root with weight 1), kept by ProvAdd.
+    "CREATE TABLE prov_nodes ("
+    "  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+    "  added_at REAL NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE prov_edges ("
+    "  child BLOB NOT NULL,"
+    "  source BLOB NOT NULL,"
+    "  PRIMARY KEY (child, source)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX prov_edges_by_source ON prov_edges (source, child);"
+    "CREATE TABLE prov_roots ("
+    "  hash BLOB NOT NULL,"
+    "  root BLOB NOT NULL,"
+    "  weight INTEGER NOT NULL,"
+    "  PRIMARY KEY (hash, root)"
+    ") WITHOUT ROWID;",
+};
+
+const ca_schema_t prov_schema = {
+    .store = "provenance",
+    .migrations = s_migrations,
+    .count = sizeof s_migrations / sizeof s_migrations[0],
+};

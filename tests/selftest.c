@@ -10,6 +10,7 @@
 #include "ca_blobs.h"
 #include "cache.h"
 #include "ca_envelope.h"
+#include "ca_hashset.h"
 #include "ca_hash.h"
 #include "ca_names.h"
 #include "ca_sql.h"
@@ -24,6 +25,7 @@
 #include "msg_schema.h"
 #include "node_config.h"
 #include "peers.h"
+#include "provenance.h"
 #include "writer.h"
 
 #include <czmq.h>
@@ -55,6 +57,8 @@ static const selftest_t s_tests[] = {
     {"gossip", gossip_test},
     {"content", content_test},
     {"cache", cache_test},
+    {"ca_hashset", ca_hashset_test},
+    {"provenance", provenance_test},
 };
 
 int main(int argc, char **argv) {

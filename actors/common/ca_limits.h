@@ -65,6 +65,11 @@
 #define CA_CONTENT_CHECK_LIST  1000
 //  Cache store: payment receipts in bytes.
 #define CA_CACHE_RECEIPT_MAX (64 * 1024)
+//  Provenance: sources per ProvAdd; items per ProvRoots/ProvDerivations
+//  answer by default and at most.
+#define CA_PROV_SOURCES_MAX  1000
+#define CA_PROV_LIST_DEFAULT 1000
+#define CA_PROV_LIST_MAX     100000
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256
 //  Highest field number of Request.body the gateway routes.

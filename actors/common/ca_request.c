@@ -448,3 +448,46 @@ void ca_request_cache_stats(Cairn__Request *request, Cairn__CacheStats *stats, u
     cairn__cache_stats__init(stats);
     request->cache_stats = stats;
 }
+
+//  ---- provenance --------------------------------------------------------------------
+
+void ca_request_prov_add(Cairn__Request *request, Cairn__ProvAdd *add, uint64_t id,
+                         const uint8_t *hash, size_t hash_size, ProtobufCBinaryData *sources,
+                         size_t count) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PROV_ADD);
+    cairn__prov_add__init(add);
+    add->hash = s_bytes(hash, hash_size);
+    add->sources = sources;
+    add->n_sources = count;
+    request->prov_add = add;
+}
+
+void ca_request_prov_roots(Cairn__Request *request, Cairn__ProvRoots *roots, uint64_t id,
+                           const uint8_t *hash, size_t hash_size, uint32_t limit) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PROV_ROOTS);
+    cairn__prov_roots__init(roots);
+    roots->hash = s_bytes(hash, hash_size);
+    roots->limit = limit;
+    request->prov_roots = roots;
+}
+
+void ca_request_prov_derivations(Cairn__Request *request, Cairn__ProvDerivations *derivations,
+                                 uint64_t id, const uint8_t *hash, size_t hash_size,
+                                 bool transitive, uint32_t limit) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PROV_DERIVATIONS);
+    cairn__prov_derivations__init(derivations);
+    derivations->hash = s_bytes(hash, hash_size);
+    derivations->transitive = transitive;
+    derivations->limit = limit;
+    request->prov_derivations = derivations;
+}
+
+void ca_request_prov_ancestor(Cairn__Request *request, Cairn__ProvAncestor *ancestor, uint64_t id,
+                              const uint8_t *ancestor_hash, size_t ancestor_size,
+                              const uint8_t *descendant_hash, size_t descendant_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_PROV_ANCESTOR);
+    cairn__prov_ancestor__init(ancestor);
+    ancestor->ancestor = s_bytes(ancestor_hash, ancestor_size);
+    ancestor->descendant = s_bytes(descendant_hash, descendant_size);
+    request->prov_ancestor = ancestor;
+}

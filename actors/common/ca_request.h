@@ -198,4 +198,19 @@ void ca_request_cache_evict(Cairn__Request *request, Cairn__CacheEvict *evict, u
 void ca_request_cache_clear(Cairn__Request *request, Cairn__CacheClear *clear, uint64_t id);
 void ca_request_cache_stats(Cairn__Request *request, Cairn__CacheStats *stats, uint64_t id);
 
+//  ---- provenance ------------------------------------------------------------------
+
+//  ProvAdd of `hash` derived from `count` sources (each 32 bytes, sizes as given).
+void ca_request_prov_add(Cairn__Request *request, Cairn__ProvAdd *add, uint64_t id,
+                         const uint8_t *hash, size_t hash_size, ProtobufCBinaryData *sources,
+                         size_t count);
+void ca_request_prov_roots(Cairn__Request *request, Cairn__ProvRoots *roots, uint64_t id,
+                           const uint8_t *hash, size_t hash_size, uint32_t limit);
+void ca_request_prov_derivations(Cairn__Request *request, Cairn__ProvDerivations *derivations,
+                                 uint64_t id, const uint8_t *hash, size_t hash_size,
+                                 bool transitive, uint32_t limit);
+void ca_request_prov_ancestor(Cairn__Request *request, Cairn__ProvAncestor *ancestor, uint64_t id,
+                              const uint8_t *ancestor_hash, size_t ancestor_size,
+                              const uint8_t *descendant_hash, size_t descendant_size);
+
 #endif

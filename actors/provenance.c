@@ -1,0 +1,843 @@
+/*  =========================================================================
+    provenance - where content came from: the derivation graph and its
+    root cache
+
+    What it owns: the graph tables of prov_schema (prov_nodes, prov_edges,
+    prov_roots). It reads `manifests` (owner and visibility of roots).
+
+    Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
+
+        ProvAdd {hash, sources}           -> ProvAdded {edges_added, roots}
+        ProvRoots {hash, limit}           -> ProvRootsReply {roots, more}
+        ProvDerivations {hash, transitive, limit}
+                                          -> ProvDerivationsReply {hashes, more}
+        ProvAncestor {ancestor, descendant}
+                                          -> ProvAncestorReply {is_ancestor, same}
+
+    The root cache. For every known hash, prov_roots holds its original
+    sources (hashes with no sources of their own) and, for each, the number
+    of distinct derivation paths that reach it: content derived from
+    sources s1..sn has roots(c) = the sum over i of roots(si), root by
+    root, and original content is its own root with weight 1 (a row like
+    any other, so no reader needs a special case). Weights are unsigned
+    64-bit and saturate (the aggregate cairn_usat_sum, registered on every
+    connection by ca_sql) instead of overflowing: stacked diamonds double
+    the paths at every level.
+
+    ProvAdd computes the new rows inside the writer's transaction, from the
+    sources' rows as committed (INSERT ... SELECT with cairn_usat_sum over
+    the edges), so two adds racing on two workers can never build a root
+    set from a stale one. Its cost follows the sources' root sets, not the
+    depth of the graph: a chain 100,000 deep costs the same per add as a
+    chain of 2, and ProvRoots is one indexed range read at any depth.
+
+    Why adding sources to content that already has derivations is refused
+    (CONFLICT): every descendant's roots would change, which is a walk over
+    all of them inside one transaction; provenance is known when content
+    is made, so the node asks for it then. The rule also makes cycles
+    impossible: a new edge c <- s closes a cycle only if c is an ancestor
+    of s, so c already has derivations. For a clearer answer the handler
+    looks for that cycle first (a search up from the new sources) and
+    names it INVALID; the writer's guard (c has no derivations, checked in
+    the transaction) keeps the rule under races. Nothing of a refused add
+    is kept: all its statements share one savepoint.
+
+    Searches (transitive derivations, ancestry) walk the edge index breadth
+    first in C with a visited set (ca_hashset: 32-byte keys, about 48 bytes
+    per hash seen) and no recursion, so a chain of any depth or a node with
+    100,000 derivations needs memory in proportion to what is visited and
+    no stack. ProvAncestor first tries the root cache: an original ancestor
+    is answered by one lookup, and an ancestor whose roots are not all
+    roots of the descendant cannot be one.
+    ========================================================================= */
+
+#include "provenance.h"
+#include "ca_blob_store.h"
+#include "ca_hashset.h"
+#include "ca_limits.h"
+#include "ca_log.h"
+#include "ca_validate.h"
+#include "prov_schema.h"
+
+#include <assert.h>
+#include <string.h>
+
+#define UNKNOWN_ADVICE "record it with ProvAdd first"
+
+//  ---- lookups -----------------------------------------------------------------------
+
+//  1 when the graph knows `hash`, 0 when not, -1 on a read error (reply set).
+static int s_known(ca_store_t *store, const uint8_t *hash, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM prov_nodes WHERE hash = ?1");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    int known = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    if (known < 0)
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the graph: %s; retry",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+    return known;
+}
+
+//  Known, else the reply says NOT_FOUND (naming `what`).
+static bool s_require_known(ca_store_t *store, const uint8_t *hash, const char *what,
+                            ca_reply_t *reply) {
+    int known = s_known(store, hash, reply);
+    if (known == 0) {
+        char hex[65];
+        ca_hash_to_hex(hash, hex);
+        ca_reply_error(reply, CA_NOT_FOUND, "%s %s is not in the provenance graph; %s", what, hex,
+                       UNKNOWN_ADVICE);
+    }
+    return known == 1;
+}
+
+//  Whether a row exists for the query with (a) or (a, b) bound.
+static bool s_exists(ca_store_t *store, const char *sql, const uint8_t *a, const uint8_t *b) {
+    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, a, CA_SHA256_BYTES, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_blob(stmt, 2, b, CA_SHA256_BYTES, SQLITE_STATIC);
+    bool exists = sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_reset(stmt);
+    return exists;
+}
+
+static bool s_has_derivations(ca_store_t *store, const uint8_t *hash) {
+    return s_exists(store, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1", hash, NULL);
+}
+
+static bool s_has_edge(ca_store_t *store, const uint8_t *child, const uint8_t *source) {
+    return s_exists(store, "SELECT 1 FROM prov_edges WHERE child = ?1 AND source = ?2", child,
+                    source);
+}
+
+//  ---- breadth-first walks over the edge index -------------------------------------
+
+//  Visits the hashes reachable from `start` (not `start` itself) through
+//  `next_sql` (?1 = a hash, rows = its neighbours), breadth first, each
+//  once. `visit` returns false to stop the walk. Returns false on a read
+//  error.
+typedef bool(visit_fn)(void *context, const uint8_t *hash);
+
+static bool s_walk(ca_store_t *store, const char *next_sql, const uint8_t *start, visit_fn *visit,
+                   void *context) {
+    ca_hashset_t *seen = ca_hashset_new();
+    //  The queue is the set's insertion order: entry i is visited i-th.
+    ca_hashset_add(seen, start);
+    bool ok = true, going = true;
+    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), next_sql);
+    assert(stmt);
+    for (size_t at = 0; going && ok && at < ca_hashset_size(seen); at++) {
+        uint8_t current[CA_SHA256_BYTES];
+        memcpy(current, ca_hashset_at(seen, at), CA_SHA256_BYTES);
+        sqlite3_bind_blob(stmt, 1, current, CA_SHA256_BYTES, SQLITE_TRANSIENT);
+        int rc;
+        while (going && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            const uint8_t *next = (const uint8_t *)sqlite3_column_blob(stmt, 0);
+            if (sqlite3_column_bytes(stmt, 0) == CA_SHA256_BYTES && ca_hashset_add(seen, next))
+                going = visit(context, next);
+        }
+        if (going && rc != SQLITE_DONE)
+            ok = false;
+        sqlite3_reset(stmt);
+    }
+    ca_hashset_destroy(&seen);
+    return ok;
+}
+
+#define SOURCES_SQL  "SELECT source FROM prov_edges WHERE child = ?1"
+#define CHILDREN_SQL "SELECT child FROM prov_edges WHERE source = ?1 ORDER BY child"
+
+typedef struct {
+    const uint8_t *target;
+    bool found;
+} search_t;
+
+static bool s_search_visit(void *context, const uint8_t *hash) {
+    search_t *search = (search_t *)context;
+    search->found = memcmp(hash, search->target, CA_SHA256_BYTES) == 0;
+    return !search->found;
+}
+
+//  Whether `ancestor` is reachable upwards from `descendant` (the walk).
+static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uint8_t *ancestor,
+                         bool *ok) {
+    search_t search = {ancestor, false};
+    *ok = s_walk(store, SOURCES_SQL, descendant, s_search_visit, &search);
+    return search.found;
+}
+
+//  ---- ProvAdd -------------------------------------------------------------------------
+
+//  The sources of a ProvAdd, checked, without repeats, and without those
+//  that are edges already. False with the reply set on bad input.
+static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t (*out)[32],
+                          size_t *count, ca_reply_t *reply) {
+    *count = 0;
+    if (add->n_sources > CA_PROV_SOURCES_MAX) {
+        ca_reply_error(reply, CA_INVALID, "%zu sources; at most %d per ProvAdd", add->n_sources,
+                       CA_PROV_SOURCES_MAX);
+        return false;
+    }
+    ca_hashset_t *seen = ca_hashset_new();
+    bool ok = true;
+    for (size_t i = 0; i < add->n_sources && ok; i++) {
+        const ProtobufCBinaryData *source = &add->sources[i];
+        char field[32];
+        snprintf(field, sizeof field, "sources[%zu]", i);
+        ok = ca_blob_store_hash_ok(source, field, reply);
+        if (ok && memcmp(source->data, add->hash.data, CA_SHA256_BYTES) == 0) {
+            ca_reply_error(reply, CA_INVALID,
+                           "sources[%zu] is the content itself; content cannot be derived from "
+                           "itself",
+                           i);
+            ok = false;
+        }
+        if (ok && ca_hashset_add(seen, source->data) &&
+            !s_has_edge(store, add->hash.data, source->data))
+            memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+    }
+    ca_hashset_destroy(&seen);
+    return ok;
+}
+
+//  The content has derivations: name the cycle a new source would close,
+//  or refuse with CONFLICT.
+static void s_refuse_derived(ca_store_t *store, const uint8_t *hash, uint8_t (*sources)[32],
+                             size_t count, ca_reply_t *reply) {
+    char hex[65], source_hex[65];
+    ca_hash_to_hex(hash, hex);
+    for (size_t i = 0; i < count; i++) {
+        bool ok = true;
+        if (s_reaches_up(store, sources[i], hash, &ok)) {
+            ca_hash_to_hex(sources[i], source_hex);
+            ca_reply_error(reply, CA_INVALID,
+                           "deriving %s from %s would close a cycle: %s is already derived from "
+                           "%s; nothing was kept",
+                           hex, source_hex, source_hex, hex);
+            return;
+        }
+    }
+    ca_reply_error(reply, CA_CONFLICT,
+                   "%s already has derivations, whose roots would change; record the sources of "
+                   "content before deriving from it (nothing was kept)",
+                   hex);
+}
+
+//  The statements that register `source` (if new) as a node and, when it
+//  has no sources, as its own root; then the edge.
+static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t *source,
+                           double now) {
+    ca_write_statement(write, "INSERT OR IGNORE INTO prov_nodes (hash, added_at) VALUES (?1, ?2)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, source, CA_SHA256_BYTES);
+    ca_write_real(write, now);
+    ca_write_statement(write,
+                       "INSERT OR IGNORE INTO prov_roots (hash, root, weight) SELECT ?1, ?1, 1"
+                       " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, source, CA_SHA256_BYTES);
+    ca_write_statement(write, "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_blob(write, source, CA_SHA256_BYTES);
+}
+
+//  Statements per new source in the write (see s_write_source); the edge
+//  insert is the last of them.
+#define STATEMENTS_PER_SOURCE 3
+
+//  The root cache row set of `hash`, rebuilt from its sources' rows (or
+//  itself when it has none), then counted for the answer.
+static void s_write_roots(ca_write_t *write, const uint8_t *hash) {
+    ca_write_statement(write, "DELETE FROM prov_roots WHERE hash = ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_statement(write,
+                       "INSERT INTO prov_roots (hash, root, weight)"
+                       " SELECT ?1, r.root, cairn_usat_sum(r.weight)"
+                       "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
+                       "  WHERE e.child = ?1 GROUP BY r.root"
+                       " UNION ALL SELECT ?1, ?1, 1"
+                       "  WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL,
+                       "the root cache could not be rebuilt; retry");
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+}
+
+static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ProvAdd *add = request->prov_add;
+    if (!ca_blob_store_hash_ok(&add->hash, "hash", reply))
+        return;
+    uint8_t(*sources)[32] =
+        (uint8_t(*)[32])ca_reply_alloc(reply, (add->n_sources ? add->n_sources : 1) * 32);
+    size_t count = 0;
+    if (!s_new_sources(store, add, sources, &count, reply))
+        return;
+    if (count > 0 && s_has_derivations(store, add->hash.data)) {
+        s_refuse_derived(store, add->hash.data, sources, count, reply);
+        return;
+    }
+    double now = ca_blob_store_now();
+    ca_write_t *write = ca_write_new();
+    if (count > 0) { //  the rule, checked again where it cannot race
+        ca_write_statement(write, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
+                           "the content gained derivations meanwhile; its sources can no longer "
+                           "be added (nothing was kept)");
+        ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+    }
+    ca_write_statement(write, "INSERT OR IGNORE INTO prov_nodes (hash, added_at) VALUES (?1, ?2)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+    ca_write_real(write, now);
+    for (size_t i = 0; i < count; i++)
+        s_write_source(write, add->hash.data, sources[i], now);
+    s_write_roots(write, add->hash.data);
+    ca_write_statement(write, "SELECT count(*) FROM prov_roots WHERE hash = ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_want_rows(write);
+    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+    //  The done needs the layout: [guard] node, sources x 3, delete, insert, count.
+    uint8_t layout[2] = {count > 0, 0};
+    ca_write_context(write, layout, sizeof layout);
+    ca_store_write(store, &write, reply);
+}
+
+static void s_prov_added(ca_store_t *store, const Cairn__Request *request,
+                         const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    size_t first_source = write->context.len == 2 && write->context.data[0] ? 2 : 1;
+    size_t last = write->n_results;
+    if (last < first_source + 3) {
+        ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the add's results; retry");
+        return;
+    }
+    Cairn__ProvAdded *added = (Cairn__ProvAdded *)ca_reply_alloc(reply, sizeof(Cairn__ProvAdded));
+    cairn__prov_added__init(added);
+    for (size_t i = first_source + STATEMENTS_PER_SOURCE - 1; i < last - 3;
+         i += STATEMENTS_PER_SOURCE)
+        added->edges_added += write->results[i]->changes;
+    const Cairn__Internal__StatementResult *count = write->results[last - 1];
+    if (count->n_rows == 1 && count->rows[0]->n_values == 1)
+        added->roots = (uint64_t)count->rows[0]->values[0]->integer;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_PROV_ADD;
+    response->prov_add = added;
+}
+
+//  ---- ProvRoots --------------------------------------------------------------------------
+
+//  A list limit: 0 means the default; over the maximum is INVALID.
+static bool s_limit_ok(uint32_t asked, uint32_t *limit, ca_reply_t *reply) {
+    *limit = asked ? asked : CA_PROV_LIST_DEFAULT;
+    if (*limit > CA_PROV_LIST_MAX) {
+        ca_reply_error(reply, CA_INVALID, "limit %u is over %d", asked, CA_PROV_LIST_MAX);
+        return false;
+    }
+    return true;
+}
+
+static void s_prov_roots(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ProvRoots *ask = request->prov_roots;
+    uint32_t limit = 0;
+    if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply) || !s_limit_ok(ask->limit, &limit, reply))
+        return;
+    sqlite3_stmt *stmt = ca_sql_prepare(
+        ca_store_sql(store),
+        "SELECT r.root, r.weight, m.hash IS NOT NULL, m.owner, m.visibility FROM prov_roots r"
+        " LEFT JOIN manifests m ON m.hash = r.root WHERE r.hash = ?1 ORDER BY r.root LIMIT ?2");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, ask->hash.data, CA_SHA256_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1);
+    Cairn__ProvRootsReply *answer =
+        (Cairn__ProvRootsReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvRootsReply));
+    cairn__prov_roots_reply__init(answer);
+    answer->roots = (Cairn__ProvRoot **)ca_reply_alloc(reply, limit * sizeof(Cairn__ProvRoot *));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (answer->n_roots == limit) {
+            answer->more = true;
+            break;
+        }
+        Cairn__ProvRoot *root = (Cairn__ProvRoot *)ca_reply_alloc(reply, sizeof(Cairn__ProvRoot));
+        cairn__prov_root__init(root);
+        root->hash.len = CA_SHA256_BYTES;
+        root->hash.data =
+            (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
+        root->weight = (uint64_t)sqlite3_column_int64(stmt, 1);
+        root->has_manifest = sqlite3_column_int(stmt, 2) != 0;
+        const char *owner = (const char *)sqlite3_column_text(stmt, 3);
+        root->owner = ca_reply_strdup(reply, owner ? owner : "");
+        root->visibility = (Cairn__Visibility)sqlite3_column_int(stmt, 4);
+        answer->roots[answer->n_roots++] = root;
+    }
+    bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (failed)
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the root cache: %s; retry",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+    if (failed ||
+        (answer->n_roots == 0 && !s_require_known(store, ask->hash.data, "content", reply)))
+        return;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_PROV_ROOTS;
+    response->prov_roots = answer;
+}
+
+//  ---- ProvDerivations ----------------------------------------------------------------------
+
+typedef struct {
+    ca_reply_t *reply;
+    Cairn__ProvDerivationsReply *answer;
+    uint32_t limit;
+} collect_t;
+
+static bool s_collect_visit(void *context, const uint8_t *hash) {
+    collect_t *collect = (collect_t *)context;
+    if (collect->answer->n_hashes == collect->limit) {
+        collect->answer->more = true;
+        return false;
+    }
+    ProtobufCBinaryData *slot = &collect->answer->hashes[collect->answer->n_hashes++];
+    slot->len = CA_SHA256_BYTES;
+    slot->data = (uint8_t *)ca_reply_memdup(collect->reply, hash, CA_SHA256_BYTES);
+    return true;
+}
+
+static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
+                               ca_reply_t *reply) {
+    const Cairn__ProvDerivations *ask = request->prov_derivations;
+    uint32_t limit = 0;
+    if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply) ||
+        !s_limit_ok(ask->limit, &limit, reply) ||
+        !s_require_known(store, ask->hash.data, "content", reply))
+        return;
+    Cairn__ProvDerivationsReply *answer =
+        (Cairn__ProvDerivationsReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvDerivationsReply));
+    cairn__prov_derivations_reply__init(answer);
+    answer->hashes =
+        (ProtobufCBinaryData *)ca_reply_alloc(reply, limit * sizeof(ProtobufCBinaryData));
+    collect_t collect = {reply, answer, limit};
+    bool ok;
+    if (ask->transitive)
+        ok = s_walk(store, CHILDREN_SQL, ask->hash.data, s_collect_visit, &collect);
+    else {
+        //  Direct derivations only: one level of the same walk.
+        sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), CHILDREN_SQL);
+        assert(stmt);
+        sqlite3_bind_blob(stmt, 1, ask->hash.data, CA_SHA256_BYTES, SQLITE_STATIC);
+        int rc;
+        bool going = true;
+        while (going && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+            going = s_collect_visit(&collect, (const uint8_t *)sqlite3_column_blob(stmt, 0));
+        ok = !going || rc == SQLITE_DONE;
+        sqlite3_reset(stmt);
+    }
+    if (!ok) {
+        ca_reply_error(reply, CA_INTERNAL, "cannot read the graph: %s; retry",
+                       sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+        return;
+    }
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_PROV_DERIVATIONS;
+    response->prov_derivations = answer;
+}
+
+//  ---- ProvAncestor -------------------------------------------------------------------------
+
+//  The root cache settles most questions without a walk: an original
+//  ancestor is an ancestor exactly when it is a root of the descendant; an
+//  ancestor with a root the descendant lacks is not one. 1 yes, 0 no, -1
+//  undecided.
+static int s_ancestor_by_roots(ca_store_t *store, const uint8_t *ancestor,
+                               const uint8_t *descendant) {
+    if (s_exists(store, "SELECT 1 FROM prov_roots WHERE hash = ?1 AND root = ?1", ancestor, NULL))
+        return s_exists(store, "SELECT 1 FROM prov_roots WHERE hash = ?1 AND root = ?2", descendant,
+                        ancestor);
+    bool missing_root =
+        s_exists(store,
+                 "SELECT 1 FROM prov_roots a WHERE a.hash = ?1 AND NOT EXISTS"
+                 " (SELECT 1 FROM prov_roots d WHERE d.hash = ?2 AND d.root = a.root)"
+                 " LIMIT 1",
+                 ancestor, descendant);
+    return missing_root ? 0 : -1;
+}
+
+static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ProvAncestor *ask = request->prov_ancestor;
+    if (!ca_blob_store_hash_ok(&ask->ancestor, "ancestor", reply) ||
+        !ca_blob_store_hash_ok(&ask->descendant, "descendant", reply) ||
+        !s_require_known(store, ask->ancestor.data, "ancestor", reply) ||
+        !s_require_known(store, ask->descendant.data, "descendant", reply))
+        return;
+    Cairn__ProvAncestorReply *answer =
+        (Cairn__ProvAncestorReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvAncestorReply));
+    cairn__prov_ancestor_reply__init(answer);
+    answer->same = memcmp(ask->ancestor.data, ask->descendant.data, CA_SHA256_BYTES) == 0;
+    if (!answer->same) {
+        int decided = s_ancestor_by_roots(store, ask->ancestor.data, ask->descendant.data);
+        bool ok = true;
+        answer->is_ancestor =
+            decided >= 0 ? decided == 1
+                         : s_reaches_up(store, ask->descendant.data, ask->ancestor.data, &ok);
+        if (!ok) {
+            ca_reply_error(reply, CA_INTERNAL, "cannot read the graph: %s; retry",
+                           sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+            return;
+        }
+    }
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_PROV_ANCESTOR;
+    response->prov_ancestor = answer;
+}
+
+//  ---- the store ------------------------------------------------------------------------------
+
+static const ca_handler_t s_handlers[] = {
+    {CAIRN__REQUEST__BODY_PROV_ADD, "prov_add", s_prov_add, s_prov_added, 0},
+    {CAIRN__REQUEST__BODY_PROV_ROOTS, "prov_roots", s_prov_roots, NULL, 0},
+    {CAIRN__REQUEST__BODY_PROV_DERIVATIONS, "prov_derivations", s_prov_derivations, NULL, 0},
+    {CAIRN__REQUEST__BODY_PROV_ANCESTOR, "prov_ancestor", s_prov_ancestor, NULL, 0},
+};
+
+const ca_store_def_t provenance_store_def = {
+    .name = "provenance",
+    .schema = &prov_schema,
+    .handlers = s_handlers,
+    .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+};
+
+//  ---- self-test -----------------------------------------------------------------
+
+#include "ca_request.h"
+#include "ca_testbed.h"
+
+static uint64_t s_test_id = 1;
+
+static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
+    request->id = s_test_id++;
+    Cairn__Response *response = ca_testbed_call(bed, request);
+    assert(response && response->id == request->id);
+    return response;
+}
+
+static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
+    if (response->status != CAIRN__STATUS__OK) {
+        fprintf(stderr, "\nprovenance_test: status %d '%s'\n", response->status, response->error);
+        assert(false);
+    }
+    assert(response->body_case == body_case);
+    return response;
+}
+
+static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+    if (response->status != status || !strstr(response->error, fragment)) {
+        fprintf(stderr, "\nprovenance_test: status %d '%s', wanted %d with '%s'\n",
+                response->status, response->error, status, fragment);
+        assert(false);
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  Node number n of a test graph: the hash of its decimal name.
+static void s_node(uint64_t n, uint8_t hash[32]) {
+    char name[32];
+    snprintf(name, sizeof name, "node-%" PRIu64, n);
+    ca_sha256(name, strlen(name), hash);
+}
+
+static Cairn__Response *s_add(ca_testbed_t *bed, uint64_t n, const uint64_t *sources,
+                              size_t count) {
+    uint8_t hash[32];
+    s_node(n, hash);
+    uint8_t(*source_hashes)[32] = calloc(count ? count : 1, 32);
+    ProtobufCBinaryData *bytes = calloc(count ? count : 1, sizeof(ProtobufCBinaryData));
+    for (size_t i = 0; i < count; i++) {
+        s_node(sources[i], source_hashes[i]);
+        bytes[i].data = source_hashes[i];
+        bytes[i].len = 32;
+    }
+    Cairn__Request request;
+    Cairn__ProvAdd add;
+    ca_request_prov_add(&request, &add, 0, hash, 32, bytes, count);
+    Cairn__Response *response = s_call(bed, &request);
+    free(bytes);
+    free(source_hashes);
+    return response;
+}
+
+//  Adds n derived from `sources`; checks the edges added.
+static void s_add_ok(ca_testbed_t *bed, uint64_t n, const uint64_t *sources, size_t count,
+                     uint64_t edges_added) {
+    Cairn__Response *response = s_ok(s_add(bed, n, sources, count), CAIRN__RESPONSE__BODY_PROV_ADD);
+    assert(response->prov_add->edges_added == edges_added && response->prov_add->roots >= 1);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static Cairn__Response *s_roots(ca_testbed_t *bed, uint64_t n, uint32_t limit) {
+    uint8_t hash[32];
+    s_node(n, hash);
+    Cairn__Request request;
+    Cairn__ProvRoots roots;
+    ca_request_prov_roots(&request, &roots, 0, hash, 32, limit);
+    return s_call(bed, &request);
+}
+
+//  roots(n) is exactly {expected_roots[i]: weights[i]}.
+static void s_roots_expect(ca_testbed_t *bed, uint64_t n, const uint64_t *expected_roots,
+                           const uint64_t *weights, size_t count) {
+    Cairn__Response *response = s_ok(s_roots(bed, n, 0), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    const Cairn__ProvRootsReply *reply = response->prov_roots;
+    assert(reply->n_roots == count && !reply->more);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t hash[32];
+        s_node(expected_roots[i], hash);
+        bool found = false;
+        for (size_t k = 0; k < reply->n_roots && !found; k++)
+            if (memcmp(reply->roots[k]->hash.data, hash, 32) == 0) {
+                found = true;
+                assert(reply->roots[k]->weight == weights[i]);
+            }
+        assert(found);
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+static Cairn__Response *s_derivations(ca_testbed_t *bed, uint64_t n, bool transitive,
+                                      uint32_t limit) {
+    uint8_t hash[32];
+    s_node(n, hash);
+    Cairn__Request request;
+    Cairn__ProvDerivations derivations;
+    ca_request_prov_derivations(&request, &derivations, 0, hash, 32, transitive, limit);
+    return s_call(bed, &request);
+}
+
+static Cairn__Response *s_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b) {
+    uint8_t ancestor[32], descendant[32];
+    s_node(a, ancestor);
+    s_node(b, descendant);
+    Cairn__Request request;
+    Cairn__ProvAncestor ask;
+    ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
+    return s_call(bed, &request);
+}
+
+static bool s_is_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b, bool *same) {
+    Cairn__Response *response = s_ok(s_ancestor(bed, a, b), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
+    bool is_ancestor = response->prov_ancestor->is_ancestor;
+    if (same)
+        *same = response->prov_ancestor->same;
+    cairn__response__free_unpacked(response, NULL);
+    return is_ancestor;
+}
+
+//  Originals, chains, diamonds, refusals.
+static void s_test_shapes(ca_testbed_t *bed) {
+    s_fails(s_roots(bed, 1, 0), CAIRN__STATUS__NOT_FOUND, "ProvAdd");
+    s_add_ok(bed, 1, NULL, 0, 0); //  an original: its own root
+    uint64_t one = 1, w1 = 1, w2 = 2;
+    s_roots_expect(bed, 1, &one, &w1, 1);
+    uint64_t s1[] = {1};
+    s_add_ok(bed, 2, s1, 1, 1); //  2 <- 1
+    s_add_ok(bed, 3, s1, 1, 1); //  3 <- 1
+    uint64_t s23[] = {2, 3, 3};
+    s_add_ok(bed, 4, s23, 3, 2); //  4 <- 2, 3 (a diamond; the repeat counts once)
+    s_roots_expect(bed, 4, &one, &w2, 1);
+    s_add_ok(bed, 4, s23, 2, 0); //  again: nothing new
+    //  Unknown sources become originals.
+    uint64_t s9[] = {9, 4};
+    s_add_ok(bed, 5, s9, 2, 2);
+    uint64_t roots5[] = {1, 9}, weights5[] = {2, 1};
+    s_roots_expect(bed, 5, roots5, weights5, 2);
+    s_roots_expect(bed, 9, (uint64_t[]){9}, &w1, 1);
+
+    //  Refusals keep nothing: self-edge, cycle, sources for derived content.
+    uint64_t self[] = {6};
+    s_fails(s_add(bed, 6, self, 1), CAIRN__STATUS__INVALID, "derived from itself");
+    s_fails(s_roots(bed, 6, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
+    uint64_t closing[] = {5};
+    s_fails(s_add(bed, 1, closing, 1), CAIRN__STATUS__INVALID, "would close a cycle");
+    uint64_t other[] = {7};
+    s_fails(s_add(bed, 2, other, 1), CAIRN__STATUS__CONFLICT, "already has derivations");
+    s_fails(s_roots(bed, 7, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
+    s_roots_expect(bed, 2, &one, &w1, 1);
+    //  Content without derivations may gain sources.
+    s_add_ok(bed, 5, other, 1, 1);
+    uint64_t roots5b[] = {1, 7, 9}, weights5b[] = {2, 1, 1};
+    s_roots_expect(bed, 5, roots5b, weights5b, 3);
+
+    //  Derivations: direct, transitive, limited.
+    Cairn__Response *response =
+        s_ok(s_derivations(bed, 1, false, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 2 && !response->prov_derivations->more);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_ok(s_derivations(bed, 1, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 4); //  2, 3, 4, 5
+    cairn__response__free_unpacked(response, NULL);
+    response = s_ok(s_derivations(bed, 1, true, 3), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 3 && response->prov_derivations->more);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_ok(s_derivations(bed, 5, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 0);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  Ancestry: through originals, through the walk, false, the same hash.
+    bool same = true;
+    assert(s_is_ancestor(bed, 1, 5, &same) && !same);
+    assert(s_is_ancestor(bed, 2, 5, NULL) && s_is_ancestor(bed, 4, 5, NULL));
+    assert(!s_is_ancestor(bed, 5, 1, NULL) && !s_is_ancestor(bed, 2, 3, NULL));
+    assert(!s_is_ancestor(bed, 9, 4, NULL));
+    assert(!s_is_ancestor(bed, 4, 4, &same) && same);
+    s_fails(s_ancestor(bed, 1, 99), CAIRN__STATUS__NOT_FOUND, "descendant");
+    s_fails(s_ancestor(bed, 99, 1), CAIRN__STATUS__NOT_FOUND, "ancestor");
+}
+
+//  Stacked diamonds double the paths per level: weights saturate.
+static void s_test_saturation(ca_testbed_t *bed) {
+    uint64_t base = 1000;
+    s_add_ok(bed, base, NULL, 0, 0);
+    uint64_t top = base;
+    for (uint64_t level = 0; level < 70; level++) {
+        uint64_t left = base + 3 * level + 1, right = left + 1, join = left + 2;
+        s_add_ok(bed, left, &top, 1, 1);
+        s_add_ok(bed, right, &top, 1, 1);
+        uint64_t both[] = {left, right};
+        s_add_ok(bed, join, both, 2, 2);
+        uint64_t expected = level < 63 ? 2ULL << level : UINT64_MAX;
+        if (level == 62 || level == 63 || level == 69 || level < 3)
+            s_roots_expect(bed, join, &base, &expected, 1);
+        top = join;
+    }
+}
+
+//  Bad input: wrong sizes, too many sources, limits.
+static void s_test_bad_input(ca_testbed_t *bed) {
+    uint8_t hash[40] = {0};
+    Cairn__Request request;
+    Cairn__ProvAdd add;
+    ca_request_prov_add(&request, &add, 0, hash, 31, NULL, 0);
+    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ProtobufCBinaryData bad = {33, hash};
+    uint8_t good[32];
+    s_node(1, good);
+    ca_request_prov_add(&request, &add, 0, good, 32, &bad, 1);
+    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "sources[0]");
+    ProtobufCBinaryData *many = calloc(CA_PROV_SOURCES_MAX + 1, sizeof(ProtobufCBinaryData));
+    ca_request_prov_add(&request, &add, 0, good, 32, many, CA_PROV_SOURCES_MAX + 1);
+    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "at most 1000");
+    free(many);
+    s_fails(s_roots(bed, 1, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID, "limit");
+    s_fails(s_derivations(bed, 1, true, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID, "limit");
+    Cairn__ProvAncestor ancestor;
+    ca_request_prov_ancestor(&request, &ancestor, 0, good, 32, hash, 0);
+    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "descendant");
+    Cairn__ProvDerivations derivations;
+    ca_request_prov_derivations(&request, &derivations, 0, hash, 40, false, 0);
+    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+}
+
+//  ---- the property test: random DAGs against a plain reference ------------------
+
+#define PROP_NODES 160
+
+typedef struct {
+    size_t count[PROP_NODES];
+    uint64_t sources[PROP_NODES][4];
+    uint64_t weight[PROP_NODES][PROP_NODES];  //  weight[n][r]: paths from n to root r
+    uint8_t ancestor[PROP_NODES][PROP_NODES]; //  ancestor[n][a]: a is an ancestor of n
+} reference_t;
+
+static uint64_t s_sat_add(uint64_t a, uint64_t b) {
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+//  Node n derived from earlier nodes: its roots and ancestors from theirs.
+static void s_reference_add(reference_t *ref, uint64_t n) {
+    if (ref->count[n] == 0)
+        ref->weight[n][n] = 1;
+    for (size_t i = 0; i < ref->count[n]; i++) {
+        uint64_t s = ref->sources[n][i];
+        ref->ancestor[n][s] = 1;
+        for (uint64_t k = 0; k < PROP_NODES; k++) {
+            ref->weight[n][k] = s_sat_add(ref->weight[n][k], ref->weight[s][k]);
+            ref->ancestor[n][k] |= ref->ancestor[s][k];
+        }
+    }
+}
+
+static void s_property_check(ca_testbed_t *bed, reference_t *ref, uint64_t offset) {
+    for (uint64_t n = 0; n < PROP_NODES; n++) {
+        uint64_t roots[PROP_NODES], weights[PROP_NODES];
+        size_t count = 0;
+        for (uint64_t r = 0; r < PROP_NODES; r++)
+            if (ref->weight[n][r]) {
+                roots[count] = offset + r;
+                weights[count++] = ref->weight[n][r];
+            }
+        s_roots_expect(bed, offset + n, roots, weights, count);
+        size_t descendants = 0;
+        for (uint64_t d = 0; d < PROP_NODES; d++)
+            descendants += ref->ancestor[d][n];
+        Cairn__Response *response =
+            s_ok(s_derivations(bed, offset + n, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        assert(response->prov_derivations->n_hashes == descendants);
+        for (size_t i = 0; i < response->prov_derivations->n_hashes; i++) {
+            bool known = false;
+            for (uint64_t d = 0; d < PROP_NODES && !known; d++) {
+                uint8_t hash[32];
+                s_node(offset + d, hash);
+                known = ref->ancestor[d][n] &&
+                        memcmp(hash, response->prov_derivations->hashes[i].data, 32) == 0;
+            }
+            assert(known);
+        }
+        cairn__response__free_unpacked(response, NULL);
+    }
+    for (int pair = 0; pair < 600; pair++) {
+        uint64_t a = (uint64_t)rand() % PROP_NODES, b = (uint64_t)rand() % PROP_NODES;
+        assert(s_is_ancestor(bed, offset + a, offset + b, NULL) == (ref->ancestor[b][a] != 0));
+    }
+}
+
+static void s_test_property(ca_testbed_t *bed, unsigned seed) {
+    srand(seed);
+    reference_t *ref = (reference_t *)calloc(1, sizeof(reference_t));
+    uint64_t offset = 100000 + (uint64_t)seed * PROP_NODES;
+    for (uint64_t n = 0; n < PROP_NODES; n++) {
+        size_t count = n < 5 ? 0 : (size_t)(rand() % 5);
+        for (size_t i = 0; i < count; i++) {
+            uint64_t s = (uint64_t)rand() % n;
+            bool repeat = false;
+            for (size_t k = 0; k < ref->count[n]; k++)
+                repeat |= ref->sources[n][k] == s;
+            if (!repeat)
+                ref->sources[n][ref->count[n]++] = s;
+        }
+        uint64_t sources[4];
+        for (size_t i = 0; i < ref->count[n]; i++)
+            sources[i] = offset + ref->sources[n][i];
+        s_add_ok(bed, offset + n, sources, ref->count[n], ref->count[n]);
+        s_reference_add(ref, n);
+    }
+    s_property_check(bed, ref, offset);
+    free(ref);
+}
+
+void provenance_test(bool verbose) {
+    if (verbose)
+        printf(" * provenance: ");
+    ca_testbed_t *bed = ca_testbed_new(&provenance_store_def);
+    s_test_shapes(bed);
+    s_test_saturation(bed);
+    s_test_bad_input(bed);
+    for (unsigned seed = 1; seed <= 3; seed++)
+        s_test_property(bed, seed);
+    ca_testbed_destroy(&bed);
+    if (verbose)
+        printf("OK\n");
+}

@@ -16,12 +16,14 @@
 #include "harness.h"
 
 #include <czmq.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define STALL_TIMEOUT_MS 10000 //  a request unanswered this long fails the case
 
 typedef struct _bench_content_t bench_content_t;
+typedef struct _bench_prov_t bench_prov_t;
 
 //  The run: options, and what the cases set up once and share.
 typedef struct {
@@ -42,6 +44,8 @@ typedef struct {
     uint8_t *pattern;         //  pseudo-random bytes the hash and content cases use
     size_t pattern_size;      //
     bench_content_t *content; //  the content cases' state (bench_content.c)
+    uint64_t prov_nodes;      //  nodes of the provenance cases' DAG (bench_prov.c)
+    bench_prov_t *prov;       //  the provenance cases' state
 } bench_t;
 
 typedef struct {
@@ -87,6 +91,16 @@ int bench_tracker_answer(tracker_t *tracker, const char *name, uint64_t id);
 //  -1 (after naming the first missing id) unless every sent id was answered.
 int bench_tracker_check(const tracker_t *tracker, const char *name);
 void bench_tracker_free(tracker_t *tracker);
+
+//  ---- raw SQLite ----------------------------------------------------------------------
+
+//  Runs `sql`; -1 (after saying why) on error.
+int bench_sqlite_exec(sqlite3 *db, const char *sql);
+
+//  Opens (or creates) the database in `dir` with the writer's pragmas
+//  (WAL, synchronous=NORMAL, foreign_keys=ON, each read back). NULL after
+//  saying why.
+sqlite3 *bench_sqlite_open(const char *dir);
 
 //  ---- the request/answer driver ---------------------------------------------------------
 
@@ -174,5 +188,37 @@ void bench_print_node_memory(bench_t *bench, const char *when);
 
 //  Frees the content cases' state and removes the raw baseline's files.
 void bench_content_destroy(bench_content_t **self_p);
+
+//  ---- the provenance cases: bench_prov.c --------------------------------------------------
+//  One seeded DAG of --prov-nodes nodes, built once on each side: raw
+//  SQLite (an edge table, recursive CTEs) and the node (ProvAdd; its root
+//  cache). The add cases build it (timed); a query case run without its
+//  add case builds it first, untimed.
+
+#define BENCH_PROV_DEFAULT_NODES 50000ULL //  ~200k edges; 250000: ~1M (the size)
+#define BENCH_PROV_MIN_NODES     1000ULL
+#define BENCH_PROV_MAX_NODES     4000000ULL
+
+typedef int(bench_run_fn)(bench_t *bench, result_t *result);
+
+//  INSERT of every node's edges, 1000 nodes per transaction.
+bench_run_fn bench_run_sqlite_prov_add;
+//  ProvAdd of every node with its sources, in order, a window outstanding
+//  (a node is sent once all its sources were answered).
+bench_run_fn bench_run_node_prov_add;
+//  The roots of random nodes: recursive CTE; ProvRoots with a window, and
+//  one at a time.
+bench_run_fn bench_run_sqlite_prov_roots;
+bench_run_fn bench_run_node_prov_roots;
+bench_run_fn bench_run_node_prov_roots_rtt;
+//  Is-ancestor of random pairs: any two nodes (random), or two nodes of
+//  one strand (strand); recursive CTE with LIMIT 1, ProvAncestor.
+bench_run_fn bench_run_sqlite_prov_ancestor_random;
+bench_run_fn bench_run_node_prov_ancestor_random;
+bench_run_fn bench_run_sqlite_prov_ancestor_strand;
+bench_run_fn bench_run_node_prov_ancestor_strand;
+
+//  Frees the provenance cases' state and removes the raw baseline's files.
+void bench_prov_destroy(bench_prov_t **self_p);
 
 #endif

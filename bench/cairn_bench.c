@@ -2,7 +2,7 @@
     cairn-bench - how fast is the node, measured against what it is built on
 
         cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]
-                    [--page-messages N] [--list]
+                    [--page-messages N] [--prov-nodes N] [--list]
 
     One run measures the baselines (raw SQLite with the writer's pragmas, raw
     ZeroMQ DEALER/ROUTER over loopback tcp) and then a real cairnd doing the
@@ -263,8 +263,7 @@ void bench_tracker_free(tracker_t *tracker) {
 
 //  ---- baseline: raw SQLite ------------------------------------------------------
 
-//  Runs `sql`; -1 (after saying why) on error.
-static int s_sqlite_exec(sqlite3 *db, const char *sql) {
+int bench_sqlite_exec(sqlite3 *db, const char *sql) {
     char *error = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK)
         return 0;
@@ -275,7 +274,7 @@ static int s_sqlite_exec(sqlite3 *db, const char *sql) {
 
 //  Sets a pragma and reads it back, as the writer does.
 static int s_sqlite_pragma(sqlite3 *db, const char *set, const char *get, const char *expected) {
-    if (s_sqlite_exec(db, set) != 0)
+    if (bench_sqlite_exec(db, set) != 0)
         return -1;
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(db, get, -1, &stmt, NULL);
@@ -285,9 +284,7 @@ static int s_sqlite_pragma(sqlite3 *db, const char *set, const char *get, const 
     return applied ? 0 : bench_fail("sqlite", "'%s' did not apply", set);
 }
 
-//  Opens (or creates) the database in `dir` with the writer's pragmas.
-//  NULL after saying why.
-static sqlite3 *s_sqlite_open(const char *dir) {
+sqlite3 *bench_sqlite_open(const char *dir) {
     char *path = zsys_sprintf("%s/%s", dir, CA_DB_FILE);
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(
@@ -309,9 +306,9 @@ static sqlite3 *s_sqlite_open(const char *dir) {
 //  family's schema (msg_schema's migrations, as the writer runs them). NULL
 //  after saying why.
 static sqlite3 *s_sqlite_open_msg(const char *dir) {
-    sqlite3 *db = s_sqlite_open(dir);
+    sqlite3 *db = bench_sqlite_open(dir);
     for (size_t i = 0; db && i < msg_schema.count; i++)
-        if (s_sqlite_exec(db, msg_schema.migrations[i]) != 0) {
+        if (bench_sqlite_exec(db, msg_schema.migrations[i]) != 0) {
             sqlite3_close(db);
             db = NULL;
         }
@@ -320,7 +317,7 @@ static sqlite3 *s_sqlite_open_msg(const char *dir) {
 
 //  Inserts `count` rows from key number `first` in one transaction.
 static int s_sqlite_batch(sqlite3 *db, sqlite3_stmt *insert, uint64_t first, uint64_t count) {
-    if (s_sqlite_exec(db, "BEGIN IMMEDIATE") != 0)
+    if (bench_sqlite_exec(db, "BEGIN IMMEDIATE") != 0)
         return -1;
     for (uint64_t n = first; n < first + count; n++) {
         char key[BENCH_KEY_SIZE];
@@ -336,14 +333,15 @@ static int s_sqlite_batch(sqlite3 *db, sqlite3_stmt *insert, uint64_t first, uin
             return -1;
         }
     }
-    return s_sqlite_exec(db, "COMMIT");
+    return bench_sqlite_exec(db, "COMMIT");
 }
 
 static int s_run_sqlite_insert(bench_t *bench, result_t *result) {
     char *dir = ca_test_tempdir("cairn-bench");
-    sqlite3 *db = s_sqlite_open(dir);
-    if (db && s_sqlite_exec(db, "CREATE TABLE config (key TEXT PRIMARY KEY, value BLOB NOT NULL,"
-                                " updated_at INTEGER NOT NULL) WITHOUT ROWID") != 0) {
+    sqlite3 *db = bench_sqlite_open(dir);
+    if (db &&
+        bench_sqlite_exec(db, "CREATE TABLE config (key TEXT PRIMARY KEY, value BLOB NOT NULL,"
+                              " updated_at INTEGER NOT NULL) WITHOUT ROWID") != 0) {
         sqlite3_close(db);
         db = NULL;
     }
@@ -904,7 +902,7 @@ static int s_sqlite_insert_message(sqlite3 *db, sqlite3_stmt *insert,
 //  Stores messages first..first+count-1 as the node does, in one transaction.
 static int s_sqlite_msg_batch(sqlite3 *db, sqlite3_stmt *insert, sqlite3_stmt *touch, double base,
                               uint64_t first, uint64_t count) {
-    int rc = s_sqlite_exec(db, "BEGIN IMMEDIATE");
+    int rc = bench_sqlite_exec(db, "BEGIN IMMEDIATE");
     for (uint64_t n = first; n < first + count && rc == 0; n++) {
         bench_message_t message;
         s_message(&message, UUID_STORE, n, base + (double)n * STORE_TIME_STEP);
@@ -916,7 +914,7 @@ static int s_sqlite_msg_batch(sqlite3 *db, sqlite3_stmt *insert, sqlite3_stmt *t
         }
     }
     if (rc == 0)
-        return s_sqlite_exec(db, "COMMIT");
+        return bench_sqlite_exec(db, "COMMIT");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
@@ -966,8 +964,8 @@ static int s_run_sqlite_msg_insert(bench_t *bench, result_t *result) {
 //  transaction.
 static int s_populate_batch(bench_t *bench, sqlite3 *db, sqlite3_stmt *stage, sqlite3_stmt *move,
                             uint64_t first, uint64_t count) {
-    int rc = s_sqlite_exec(db, "BEGIN IMMEDIATE") == 0 &&
-                     s_sqlite_exec(db, "DELETE FROM temp.stage") == 0
+    int rc = bench_sqlite_exec(db, "BEGIN IMMEDIATE") == 0 &&
+                     bench_sqlite_exec(db, "DELETE FROM temp.stage") == 0
                  ? 0
                  : -1;
     for (uint64_t n = first; n < first + count && rc == 0; n++) {
@@ -986,7 +984,7 @@ static int s_populate_batch(bench_t *bench, sqlite3 *db, sqlite3_stmt *stage, sq
         rc = s_sqlite_step(db, move, "INSERT messages");
     }
     if (rc == 0)
-        return s_sqlite_exec(db, "COMMIT");
+        return bench_sqlite_exec(db, "COMMIT");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
@@ -999,7 +997,7 @@ static int s_populate_pages(bench_t *bench, sqlite3 *db, const char *what) {
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d", POPULATE_CACHE_KIB);
     sqlite3_stmt *stage = NULL, *move = NULL, *touch = NULL;
-    int rc = s_sqlite_exec(db, pragma) == 0 && s_sqlite_exec(db, SETUP_STAGE_TABLE) == 0 &&
+    int rc = bench_sqlite_exec(db, pragma) == 0 && bench_sqlite_exec(db, SETUP_STAGE_TABLE) == 0 &&
                      s_sqlite_channel(db, PAGE_CHANNEL, bench->page_base) == 0 &&
                      s_sqlite_prepare(db, SETUP_STAGE_ROW, &stage) == 0 &&
                      s_sqlite_prepare(db, SETUP_STAGE_MOVE, &move) == 0 &&
@@ -1020,8 +1018,8 @@ static int s_populate_pages(bench_t *bench, sqlite3 *db, const char *what) {
     sqlite3_finalize(move);
     sqlite3_finalize(touch);
     if (rc == 0)
-        rc = s_sqlite_exec(db, "DROP TABLE temp.stage") == 0 &&
-                     s_sqlite_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") == 0
+        rc = bench_sqlite_exec(db, "DROP TABLE temp.stage") == 0 &&
+                     bench_sqlite_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)") == 0
                  ? 0
                  : -1;
     if (rc == 0)
@@ -1062,7 +1060,7 @@ static int s_fill_node_pages(bench_t *bench) {
     int status = harness_node_stop(node);
     if (status != 0)
         return bench_fail("node", "cairnd exited with status %d (log printed above)", status);
-    sqlite3 *db = s_sqlite_open(harness_node_data_dir(node));
+    sqlite3 *db = bench_sqlite_open(harness_node_data_dir(node));
     int rc = db ? s_populate_pages(bench, db, "the node's cairn.db") : -1;
     sqlite3_close(db);
     if (rc != 0)
@@ -1136,7 +1134,7 @@ static int s_run_sqlite_page(bench_t *bench, result_t *result, const char *name,
     page_query_t query;
     s_page_query(bench, kind, &query);
     sqlite3 *db = s_fill_pages(bench) == 0 && s_fill_baseline_pages(bench) == 0
-                      ? s_sqlite_open(bench->page_dir)
+                      ? bench_sqlite_open(bench->page_dir)
                       : NULL;
     sqlite3_stmt *select = NULL;
     int rc =
@@ -1173,7 +1171,7 @@ static int s_run_sqlite_page_deep_keyset(bench_t *bench, result_t *result) {
 //  counts the ids that were new into *added.
 static int s_sqlite_gossip_batch(sqlite3 *db, sqlite3_stmt *insert, gossip_seq_t *seq,
                                  uint64_t count, uint64_t *added) {
-    int rc = s_sqlite_exec(db, "BEGIN IMMEDIATE");
+    int rc = bench_sqlite_exec(db, "BEGIN IMMEDIATE");
     for (uint64_t n = 0; n < count && rc == 0; n++) {
         char id[UUID_TEXT_SIZE];
         s_gossip_next(seq, id);
@@ -1184,7 +1182,7 @@ static int s_sqlite_gossip_batch(sqlite3 *db, sqlite3_stmt *insert, gossip_seq_t
         *added += rc == 0 ? (uint64_t)sqlite3_changes(db) : 0;
     }
     if (rc == 0)
-        return s_sqlite_exec(db, "COMMIT");
+        return bench_sqlite_exec(db, "COMMIT");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
@@ -1616,6 +1614,47 @@ static const bench_case_t s_cases[] = {
      .size = GIB1,
      .optional = true,
      .what = "(only when named) 1 GiB streamed in and read back; the node's VmHWM"},
+    {.name = "sqlite.prov_add.tx1000",
+     .kind = KIND_BASELINE,
+     .run = bench_run_sqlite_prov_add,
+     .what = "INSERT of each DAG node's edges (--prov-nodes), 1000 nodes per transaction"},
+    {.name = "node.prov_add.pipelined",
+     .kind = KIND_NODE,
+     .run = bench_run_node_prov_add,
+     .versus = {"sqlite.prov_add.tx1000"},
+     .what = "cairnd ProvAdd of each node with its sources (root cache kept), a window"},
+    {.name = "sqlite.prov_roots.cte",
+     .kind = KIND_BASELINE,
+     .run = bench_run_sqlite_prov_roots,
+     .what = "the root set of a random node: WITH RECURSIVE up the edge table"},
+    {.name = "node.prov_roots.pipelined",
+     .kind = KIND_NODE,
+     .run = bench_run_node_prov_roots,
+     .versus = {"sqlite.prov_roots.cte"},
+     .what = "cairnd ProvRoots of the same nodes (root cache), a window outstanding"},
+    {.name = "node.prov_roots.rtt",
+     .kind = KIND_NODE,
+     .run = bench_run_node_prov_roots_rtt,
+     .versus = {"sqlite.prov_roots.cte"},
+     .what = "cairnd ProvRoots of the same nodes, one at a time"},
+    {.name = "sqlite.prov_ancestor.random",
+     .kind = KIND_BASELINE,
+     .run = bench_run_sqlite_prov_ancestor_random,
+     .what = "is-ancestor of two random nodes: WITH RECURSIVE up from one, LIMIT 1"},
+    {.name = "node.prov_ancestor.random",
+     .kind = KIND_NODE,
+     .run = bench_run_node_prov_ancestor_random,
+     .versus = {"sqlite.prov_ancestor.random"},
+     .what = "cairnd ProvAncestor of the same pairs, a window outstanding"},
+    {.name = "sqlite.prov_ancestor.strand",
+     .kind = KIND_BASELINE,
+     .run = bench_run_sqlite_prov_ancestor_strand,
+     .what = "the same CTE, two random nodes of one strand (related: about half true)"},
+    {.name = "node.prov_ancestor.strand",
+     .kind = KIND_NODE,
+     .run = bench_run_node_prov_ancestor_strand,
+     .versus = {"sqlite.prov_ancestor.strand"},
+     .what = "cairnd ProvAncestor of the same pairs (the cache cannot decide: a walk)"},
 };
 
 #define CASE_COUNT (sizeof s_cases / sizeof s_cases[0])
@@ -1705,8 +1744,8 @@ static void s_print_header(const bench_t *bench) {
            sqlite3_libversion());
     bench_hash_print_versions();
     printf("settings: %.3g s per case, window %d, at most %" PRIu64 " ops per case, "
-           "%" PRIu64 " messages in the paged channel\n\n",
-           bench->seconds, bench->window, bench->max_ops, bench->page_messages);
+           "%" PRIu64 " messages in the paged channel, %" PRIu64 " nodes in the provenance DAG\n\n",
+           bench->seconds, bench->window, bench->max_ops, bench->page_messages, bench->prov_nodes);
     fflush(stdout);
 }
 
@@ -1761,7 +1800,7 @@ static void s_print_ratios(const result_t *results) {
 static void s_usage(FILE *out) {
     fprintf(out,
             "usage: cairn-bench [--seconds N] [--window N] [--cases LIST] [--max-ops N]\n"
-            "                   [--page-messages N] [--list]\n\n"
+            "                   [--page-messages N] [--prov-nodes N] [--list]\n\n"
             "  --seconds N        length of each case in seconds (default %.0f; fractions "
             "allowed)\n"
             "  --window N         requests outstanding in pipelined cases (default %d)\n"
@@ -1773,12 +1812,15 @@ static void s_usage(FILE *out) {
             "  --page-messages N  messages in the channel the msg_page cases read (default "
             "%llu,\n"
             "                     at least %llu); filled once per run, untimed\n"
+            "  --prov-nodes N     nodes of the DAG the prov cases build (default %llu,\n"
+            "                     ~4 edges each; at least %llu)\n"
             "  --list             print the case names, one a line, and exit\n"
             "  --help             print this help and exit\n\n"
             "The node is the cairnd the bench was built with; CAIRND=PATH selects another.\n"
             "Cases:\n",
             DEFAULT_SECONDS, DEFAULT_WINDOW, (unsigned long long)DEFAULT_MAX_OPS,
-            (unsigned long long)DEFAULT_PAGE_MESSAGES, (unsigned long long)MIN_PAGE_MESSAGES);
+            (unsigned long long)DEFAULT_PAGE_MESSAGES, (unsigned long long)MIN_PAGE_MESSAGES,
+            (unsigned long long)BENCH_PROV_DEFAULT_NODES, (unsigned long long)BENCH_PROV_MIN_NODES);
     for (size_t i = 0; i < CASE_COUNT; i++)
         fprintf(out, "  %-27s %-8s %s\n", s_cases[i].name, s_kind_name(s_cases[i].kind),
                 s_cases[i].what);
@@ -1802,6 +1844,20 @@ static char *s_command_line(int argc, char **argv) {
     return line;
 }
 
+//  Parses optarg as an integer in [min, max] into *count; -1 (after saying
+//  so) when it is not one.
+static int s_parse_count(const char *option, uint64_t min, uint64_t max, uint64_t *count) {
+    char *end = NULL;
+    unsigned long long value = strtoull(optarg, &end, 10);
+    if (*end || optarg[0] == '-' || optarg[0] == '\0' || value < min || value > max) {
+        fprintf(stderr, "cairn-bench: %s wants an integer in [%" PRIu64 ", %" PRIu64 "]\n", option,
+                min, max);
+        return -1;
+    }
+    *count = value;
+    return 0;
+}
+
 //  Parses the options into `bench`: 0 to run, 1 after --help or --list, -1
 //  on error.
 static int s_parse_options(bench_t *bench, int argc, char **argv) {
@@ -1811,6 +1867,7 @@ static int s_parse_options(bench_t *bench, int argc, char **argv) {
         OPT_CASES,
         OPT_MAX_OPS,
         OPT_PAGE_MESSAGES,
+        OPT_PROV_NODES,
         OPT_LIST,
         OPT_HELP
     };
@@ -1820,6 +1877,7 @@ static int s_parse_options(bench_t *bench, int argc, char **argv) {
         {"cases", required_argument, NULL, OPT_CASES},
         {"max-ops", required_argument, NULL, OPT_MAX_OPS},
         {"page-messages", required_argument, NULL, OPT_PAGE_MESSAGES},
+        {"prov-nodes", required_argument, NULL, OPT_PROV_NODES},
         {"list", no_argument, NULL, OPT_LIST},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
@@ -1851,15 +1909,13 @@ static int s_parse_options(bench_t *bench, int argc, char **argv) {
             }
             bench->max_ops = max;
         } else if (opt == OPT_PAGE_MESSAGES) {
-            unsigned long long count = strtoull(optarg, &end, 10);
-            if (*end || optarg[0] == '-' || count < MIN_PAGE_MESSAGES ||
-                count > MAX_PAGE_MESSAGES) {
-                fprintf(stderr, "cairn-bench: --page-messages wants an integer in [%llu, %llu]\n",
-                        (unsigned long long)MIN_PAGE_MESSAGES,
-                        (unsigned long long)MAX_PAGE_MESSAGES);
+            if (s_parse_count("--page-messages", MIN_PAGE_MESSAGES, MAX_PAGE_MESSAGES,
+                              &bench->page_messages) != 0)
                 return -1;
-            }
-            bench->page_messages = count;
+        } else if (opt == OPT_PROV_NODES) {
+            if (s_parse_count("--prov-nodes", BENCH_PROV_MIN_NODES, BENCH_PROV_MAX_NODES,
+                              &bench->prov_nodes) != 0)
+                return -1;
         } else if (opt == OPT_LIST) {
             s_list();
             return 1;
@@ -1925,6 +1981,7 @@ static int s_stop_node(bench_t *bench) {
 
 static void s_bench_destroy(bench_t *bench) {
     bench_content_destroy(&bench->content);
+    bench_prov_destroy(&bench->prov);
     harness_node_destroy(&bench->node);
     free(bench->pattern);
     zactor_destroy(&bench->echo);
@@ -1941,6 +1998,7 @@ int main(int argc, char **argv) {
                      .window = DEFAULT_WINDOW,
                      .max_ops = DEFAULT_MAX_OPS,
                      .page_messages = DEFAULT_PAGE_MESSAGES,
+                     .prov_nodes = BENCH_PROV_DEFAULT_NODES,
                      .command_line = s_command_line(argc, argv)};
     int parsed = s_parse_options(&bench, argc, argv);
     bool selected[CASE_COUNT];

@@ -116,6 +116,14 @@ typedef struct {
                   void *context);
 } wire_t;
 
+//  Receives one answer on the libzmq socket `handle` (flags: 0 waits up to
+//  STALL_TIMEOUT_MS, or ZMQ_DONTWAIT), decodes it with `wire`, marks it
+//  in `tracker` and counts it in `result` (ok, busy or errors). Returns 0
+//  when one was counted, 1 when none was waiting (ZMQ_DONTWAIT only), -1
+//  on failure (said why).
+int bench_receive(void *handle, const wire_t *wire, void *context, tracker_t *tracker,
+                  const char *name, int flags, result_t *result);
+
 //  Keeps up to `window` requests outstanding on `client` (window 1 is a
 //  plain round trip) until --seconds or --max-ops runs out, then collects
 //  the answers still owed. 0, or -1 after saying why.

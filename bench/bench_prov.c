@@ -411,42 +411,37 @@ static int s_add_send(bench_prov_t *self, void *handle, uint64_t k) {
     return bench_send_request(handle, &request);
 }
 
-//  Reads one ProvAdd answer (flags 0: waits up to STALL_TIMEOUT_MS). 0 when
-//  one was counted, 1 when none was waiting (ZMQ_DONTWAIT), -1 on failure.
-//  Every add must succeed with the edges it asked for: the query cases
-//  need the whole graph.
+//  Decodes one ProvAdd answer: OK only when it added the edges asked for.
+static int s_add_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
+                        result_t *result, void *context) {
+    const bench_prov_t *self = (const bench_prov_t *)context;
+    Cairn__Response *response = cairn__response__unpack(NULL, size, (const uint8_t *)data);
+    if (!response)
+        return -1;
+    *id = response->id;
+    *outcome = bench_response_outcome(response, result);
+    if (*outcome == OUTCOME_OK && *id >= 1 && *id <= self->nodes &&
+        (response->body_case != CAIRN__RESPONSE__BODY_PROV_ADD ||
+         response->prov_add->edges_added != self->source_count[*id - 1])) {
+        bench_first_error(result, "node %" PRIu64 ": not an answer adding its %d edges", *id - 1,
+                          self->source_count[*id - 1]);
+        *outcome = OUTCOME_ERROR;
+    }
+    cairn__response__free_unpacked(response, NULL);
+    return 0;
+}
+
+static const wire_t s_add_wire = {NULL, s_add_decode}; //  the add loop sends itself
+
+//  Reads one ProvAdd answer (flags as bench_receive). Every add must
+//  succeed with the edges it asked for: the query cases need the whole
+//  graph.
 static int s_add_receive(bench_prov_t *self, void *handle, tracker_t *tracker, int flags,
                          result_t *result) {
-    const char *name = "node.prov_add";
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, handle, flags) < 0) {
-        int error = zmq_errno();
-        zmq_msg_close(&msg);
-        if (error == EAGAIN && flags == ZMQ_DONTWAIT)
-            return 1;
-        return bench_fail(name, "no answer within %d ms (%" PRIu64 " of %" PRIu64 " answered): %s",
-                          STALL_TIMEOUT_MS, tracker->answered, tracker->sent, zmq_strerror(error));
-    }
-    Cairn__Response *response =
-        cairn__response__unpack(NULL, zmq_msg_size(&msg), (const uint8_t *)zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
-    if (!response)
-        return bench_fail(name, "undecodable answer after %" PRIu64 " answers", tracker->answered);
-    uint64_t id = response->id;
-    int rc = bench_tracker_answer(tracker, name, id);
-    if (rc == 0 && bench_response_outcome(response, result) != OUTCOME_OK)
-        rc = bench_fail(name, "node %" PRIu64 " refused: %s", id - 1, result->first_error);
-    else if (rc == 0 && (response->body_case != CAIRN__RESPONSE__BODY_PROV_ADD ||
-                         response->prov_add->edges_added != self->source_count[id - 1]))
-        rc = bench_fail(name, "node %" PRIu64 ": %" PRIu64 " edges added, %d asked", id - 1,
-                        response->body_case == CAIRN__RESPONSE__BODY_PROV_ADD
-                            ? response->prov_add->edges_added
-                            : 0,
-                        self->source_count[id - 1]);
-    cairn__response__free_unpacked(response, NULL);
-    if (rc == 0)
-        result->ok++;
+    int rc = bench_receive(handle, &s_add_wire, self, tracker, "node.prov_add", flags, result);
+    if (rc == 0 && (result->busy || result->errors))
+        return bench_fail("node.prov_add", "an add failed, so the graph is incomplete: %s",
+                          result->first_error);
     return rc;
 }
 

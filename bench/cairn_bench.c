@@ -98,6 +98,23 @@
     After each node content case, and at the end, the node's VmRSS and
     VmHWM (peak RSS) from /proc/<pid>/status are printed.
 
+    The provenance graph (bench_prov.c, which says more; ops/s, ratio node
+    / raw): one seeded DAG of --prov-nodes nodes in 32 strands, ~4 edges
+    a node, built once on each side.
+
+        sqlite.prov_add.tx1000   INSERT of each node's edges, 1000 nodes
+                                 per transaction
+        node.prov_add.pipelined  ProvAdd of each node with its sources
+                                 (root cache kept); a node is sent once its
+                                 sources were answered
+        sqlite.prov_roots.cte    root set of a random node by WITH RECURSIVE
+        node.prov_roots.pipelined, .rtt
+                                 ProvRoots of the same nodes
+        sqlite.prov_ancestor.random, .strand
+        node.prov_ancestor.random, .strand
+                                 is-ancestor of two random nodes (mostly
+                                 unrelated), or of two nodes of one strand
+
     What counts: only OK responses are completed ops (payload cases also
     count their bytes, for MB/s); BUSY and other errors
     are counted apart. Every request id must be answered exactly once: an
@@ -375,11 +392,8 @@ static int s_run_sqlite_insert(bench_t *bench, result_t *result) {
 //  outstanding (window 1 is a plain round trip), until the time or the
 //  count runs out, then collects the answers still owed.
 
-//  Receives one answer (flags: 0 blocks up to STALL_TIMEOUT_MS, or
-//  ZMQ_DONTWAIT). Returns 0 when one was counted, 1 when none was waiting
-//  (ZMQ_DONTWAIT only), -1 on failure (said why).
-static int s_receive(void *handle, const wire_t *wire, void *context, tracker_t *tracker,
-                     const char *name, int flags, result_t *result) {
+int bench_receive(void *handle, const wire_t *wire, void *context, tracker_t *tracker,
+                  const char *name, int flags, result_t *result) {
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     if (zmq_msg_recv(&msg, handle, flags) < 0) {
@@ -412,11 +426,11 @@ static int s_receive(void *handle, const wire_t *wire, void *context, tracker_t 
 //  Receives one answer (blocking), then every answer already waiting.
 static int s_receive_some(void *handle, const wire_t *wire, void *context, tracker_t *tracker,
                           const char *name, uint64_t *outstanding, result_t *result) {
-    int rc = s_receive(handle, wire, context, tracker, name, 0, result);
+    int rc = bench_receive(handle, wire, context, tracker, name, 0, result);
     while (rc == 0) {
         (*outstanding)--;
         rc = *outstanding > 0
-                 ? s_receive(handle, wire, context, tracker, name, ZMQ_DONTWAIT, result)
+                 ? bench_receive(handle, wire, context, tracker, name, ZMQ_DONTWAIT, result)
                  : 1;
     }
     return rc < 0 ? -1 : 0;

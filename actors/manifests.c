@@ -1358,7 +1358,8 @@ static void s_test_summaries(ca_testbed_t *bed) {
     s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
     ca_request_summary_put(&request, &put, 0, NULL);
     s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "no summary");
-    ca_request_summary_get(&request, &get, 0, hash, 33);
+    uint8_t wide[33] = {0};
+    ca_request_summary_get(&request, &get, 0, wide, sizeof wide);
     s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
 }
 

@@ -642,8 +642,12 @@ static bool s_load_lists(ca_store_t *store, Cairn__Manifest *manifest, ca_reply_
         (Cairn__AccessControl *)ca_reply_alloc(reply, sizeof(Cairn__AccessControl));
     cairn__access_control__init(access);
     manifest->access = access;
-    return manifest->hash.len == CA_HASH_BYTES &&
-           s_read_strings(store, "SELECT tag FROM manifest_tags WHERE hash = ?1 ORDER BY position",
+    if (manifest->hash.len != CA_HASH_BYTES) { //  the table's CHECK rules it out
+        ca_reply_error(reply, CA_INTERNAL, "a stored manifest has a %zu-byte hash; retry",
+                       manifest->hash.len);
+        return false;
+    }
+    return s_read_strings(store, "SELECT tag FROM manifest_tags WHERE hash = ?1 ORDER BY position",
                           hash, 0, &manifest->tags, &manifest->n_tags, reply) &&
            s_read_strings(store,
                           "SELECT peer_id FROM manifest_access WHERE hash = ?1 AND allowed = ?2"

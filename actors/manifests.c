@@ -28,11 +28,17 @@
     without previous or root, or naming itself); what breaks against the
     stored manifests is CONFLICT (the hash has a manifest, the previous is
     missing, has another root or another number, the (root, number) slot
-    is taken). Each message names the rule. The handler checks against
-    its snapshot for a precise message; the write repeats the checks that
-    could race (hash free, previous unchanged, slot free) as guards inside
-    the writer's transaction, and the unique index (version_root,
-    version_number) stays the last word.
+    is taken). Each message names the rule. The stored rules are guards
+    inside the writer's transaction (one statement per rule, each with its
+    own message), never checks against a worker's snapshot, so they hold
+    under races, and the unique index (version_root, version_number) stays
+    the last word.
+
+    Order: every write (ManifestPut, ManifestUpdate, ManifestDelete,
+    SummaryPut) is served by worker 0 (CA_ROUTE_ONE_WORKER), so the writes
+    one connection sends commit in the order sent: a client may pipeline
+    version 1, 2, 3 of a chain, or a put and then its update, without
+    waiting for each answer. Reads go to any worker.
 
     A version that a later version follows cannot be deleted (CONFLICT):
     the chain would lose a link. Delete versions newest first. Deleting
@@ -354,43 +360,6 @@ static bool s_version_fields_ok(const Cairn__Manifest *manifest, ca_reply_t *rep
     return true;
 }
 
-//  The rules a later version can break against the stored manifests
-//  (CONFLICT): its previous exists, has the same root and number - 1.
-static bool s_version_chain_ok(ca_store_t *store, const Cairn__Manifest *manifest,
-                               ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store), "SELECT version_root, version_number FROM manifests WHERE hash = ?1");
-    assert(stmt);
-    sqlite3_bind_blob(stmt, 1, manifest->version_previous.data, CA_HASH_BYTES, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    char hex[65];
-    ca_hash_to_hex(manifest->version_previous.data, hex);
-    bool ok = false;
-    if (rc == SQLITE_DONE)
-        ca_reply_error(reply, CA_CONFLICT,
-                       "version_previous %s has no manifest; a later version follows an "
-                       "existing one: put the previous version first",
-                       hex);
-    else if (rc != SQLITE_ROW)
-        s_read_failed(reply, stmt, rc, "read the previous version");
-    else if (sqlite3_column_bytes(stmt, 0) != CA_HASH_BYTES ||
-             memcmp(sqlite3_column_blob(stmt, 0), manifest->version_root.data, CA_HASH_BYTES))
-        ca_reply_error(reply, CA_CONFLICT,
-                       "version_previous %s belongs to another version root; a later version "
-                       "keeps the root of the version it follows",
-                       hex);
-    else if (sqlite3_column_int64(stmt, 1) + 1 != (int64_t)manifest->version_number)
-        ca_reply_error(reply, CA_CONFLICT,
-                       "version_previous %s is version %lld, so this one must be version %lld "
-                       "(number previous + 1), not %u",
-                       hex, (long long)sqlite3_column_int64(stmt, 1),
-                       (long long)sqlite3_column_int64(stmt, 1) + 1, manifest->version_number);
-    else
-        ok = true;
-    sqlite3_reset(stmt);
-    return ok;
-}
-
 //  ---- writes -------------------------------------------------------------------------
 
 //  The statements that store the manifest's tags and access rows.
@@ -430,34 +399,66 @@ static void s_write_clear_lists(ca_write_t *write, const uint8_t *hash) {
     ca_write_blob(write, hash, CA_HASH_BYTES);
 }
 
-//  The guards of a put that could race with another worker's write.
-static void s_write_put_guards(ca_write_t *write, const Cairn__Manifest *manifest,
-                               const uint8_t *root, ca_reply_t *reply) {
-    ca_write_statement(write, "SELECT 1 FROM manifests WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
-                       "a manifest for this hash exists; change it with ManifestUpdate (a new "
-                       "version is new content with its own hash)");
-    ca_write_blob(write, manifest->hash.data, CA_HASH_BYTES);
-    if (manifest->version_number > 1) {
-        ca_write_statement(write,
-                           "SELECT 1 FROM manifests WHERE hash = ?1 AND version_root = ?2 AND"
-                           " version_number = ?3",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_CONFLICT,
-                           "the previous version was deleted meanwhile; a later version "
-                           "follows an existing one: put the previous version again first");
-        ca_write_blob(write, manifest->version_previous.data, CA_HASH_BYTES);
+//  A guard: the statement (?1 = hash, then the values the caller binds)
+//  must return a row, else the write fails with `status` and `message`.
+static void s_write_guard(ca_write_t *write, const char *sql, bool want_row, ca_status_t status,
+                          const char *message, const uint8_t *hash) {
+    ca_write_statement(write, sql,
+                       want_row ? CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS
+                                : CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS,
+                       status, message);
+    ca_write_blob(write, hash, CA_HASH_BYTES);
+}
+
+//  The rules a put can break against the stored manifests (CONFLICT), as
+//  guards inside the writer's transaction: the hash is free; a later
+//  version's previous exists, has the same root and number - 1; the
+//  (root, number) slot is free. Returns how many statements it added.
+static uint8_t s_write_put_guards(ca_write_t *write, const Cairn__Manifest *manifest,
+                                  const uint8_t *root, ca_reply_t *reply) {
+    s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1", false, CA_CONFLICT,
+                  "a manifest for this hash exists; change it with ManifestUpdate (a new "
+                  "version is new content with its own hash)",
+                  manifest->hash.data);
+    uint8_t count = 1;
+    uint32_t number = manifest->version_number;
+    if (number > 1) {
+        char hex[65];
+        ca_hash_to_hex(manifest->version_previous.data, hex);
+        const uint8_t *previous = manifest->version_previous.data;
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1", true, CA_CONFLICT,
+                      s_printf(reply,
+                               "version_previous %s has no manifest; a later version follows an "
+                               "existing one: put the previous version first",
+                               hex),
+                      previous);
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1 AND version_root = ?2", true,
+                      CA_CONFLICT,
+                      s_printf(reply,
+                               "version_previous %s belongs to another version root; a later "
+                               "version keeps the root of the version it follows",
+                               hex),
+                      previous);
         ca_write_blob(write, root, CA_HASH_BYTES);
-        ca_write_int(write, (int64_t)manifest->version_number - 1);
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1 AND version_number = ?2",
+                      true, CA_CONFLICT,
+                      s_printf(reply,
+                               "version_previous %s is not version %u, so this one cannot be "
+                               "version %u: a version's number is its previous one's + 1",
+                               hex, number - 1, number),
+                      previous);
+        ca_write_int(write, (int64_t)number - 1);
+        count += 3;
     }
-    ca_write_statement(
-        write, "SELECT 1 FROM manifests WHERE version_root = ?1 AND version_number = ?2",
-        CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
-        s_printf(reply,
-                 "version %u of this version root exists already; each version is put once: "
-                 "follow the newest version with the next number",
-                 manifest->version_number));
-    ca_write_blob(write, root, CA_HASH_BYTES);
-    ca_write_int(write, manifest->version_number);
+    s_write_guard(write, "SELECT 1 FROM manifests WHERE version_root = ?1 AND version_number = ?2",
+                  false, CA_CONFLICT,
+                  s_printf(reply,
+                           "version %u of this version root exists already; each version is put "
+                           "once: follow the newest version with the next number",
+                           number),
+                  root);
+    ca_write_int(write, number);
+    return count + 1;
 }
 
 //  ---- ManifestPut, ManifestUpdate ----------------------------------------------------
@@ -466,14 +467,11 @@ static void s_manifest_put(ca_store_t *store, const Cairn__Request *request, ca_
     const Cairn__Manifest *manifest = s_manifest_arg(request->manifest_put->manifest, reply);
     if (!manifest || !s_version_fields_ok(manifest, reply))
         return;
-    if (manifest->version_number > 1 && !s_version_chain_ok(store, manifest, reply))
-        return;
     const uint8_t *root =
         manifest->version_number == 1 ? manifest->hash.data : manifest->version_root.data;
     double now = ca_blob_store_now();
     ca_write_t *write = ca_write_new();
-    s_write_put_guards(write, manifest, root, reply);
-    uint8_t insert_at = manifest->version_number > 1 ? 3 : 2;
+    uint8_t insert_at = s_write_put_guards(write, manifest, root, reply);
     ca_write_statement(write,
                        "INSERT INTO manifests (" MANIFEST_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
                        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16)"
@@ -505,53 +503,54 @@ static void s_manifest_put(ca_store_t *store, const Cairn__Request *request, ca_
     ca_store_write(store, &write, reply);
 }
 
-//  An update may repeat the stored version fields and created_at or leave
-//  them unset; false (reply set) when it tries to change one or the
-//  manifest does not exist.
-static bool s_fixed_fields_kept(ca_store_t *store, const Cairn__Manifest *manifest,
-                                ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), "SELECT " MANIFEST_COLUMNS
-                                                             " FROM manifests WHERE hash = ?1");
-    assert(stmt);
-    sqlite3_bind_blob(stmt, 1, manifest->hash.data, CA_HASH_BYTES, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    bool ok = false;
-    if (rc == SQLITE_DONE)
-        ca_reply_error(reply, CA_NOT_FOUND,
-                       "no manifest for this hash; put it first (ManifestPut)");
-    else if (rc != SQLITE_ROW)
-        s_read_failed(reply, stmt, rc, "read the manifest");
-    else {
-        row_t row = {stmt, NULL};
-        const Cairn__Manifest *stored = s_manifest_from_row(&row, reply);
-        const char *changed = NULL;
-        if (manifest->version_number && manifest->version_number != stored->version_number)
-            changed = "version_number";
-        else if (manifest->version_previous.len &&
-                 !s_same_hash(&manifest->version_previous, &stored->version_previous))
-            changed = "version_previous";
-        else if (manifest->version_root.len &&
-                 !s_same_hash(&manifest->version_root, &stored->version_root))
-            changed = "version_root";
-        else if (manifest->version_timestamp &&
-                 manifest->version_timestamp != stored->version_timestamp)
-            changed = "version_timestamp";
-        if (changed)
-            ca_reply_error(reply, CA_INVALID,
-                           "%s cannot change in an update; leave it unset, or put the new "
-                           "version as a new manifest (ManifestPut)",
-                           changed);
-        ok = changed == NULL;
+//  Guards of an update: the manifest exists, and each version field the
+//  request sets repeats the stored value (version fields never change).
+//  Returns how many statements it added.
+static uint8_t s_write_update_guards(ca_write_t *write, const Cairn__Manifest *manifest,
+                                     ca_reply_t *reply) {
+    const uint8_t *hash = manifest->hash.data;
+    char hex[65];
+    ca_hash_to_hex(hash, hex);
+    s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1", true, CA_NOT_FOUND,
+                  s_printf(reply, "no manifest for %s; put it first (ManifestPut)", hex), hash);
+    uint8_t count = 1;
+    const char *advice = "cannot change in an update; leave it unset, or put the new version "
+                         "as a new manifest (ManifestPut)";
+    if (manifest->version_number) {
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1 AND version_number = ?2",
+                      true, CA_INVALID, s_printf(reply, "version_number %s", advice), hash);
+        ca_write_int(write, manifest->version_number);
+        count++;
     }
-    sqlite3_reset(stmt);
-    return ok;
+    if (manifest->version_previous.len) {
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1 AND version_previous = ?2",
+                      true, CA_INVALID, s_printf(reply, "version_previous %s", advice), hash);
+        ca_write_blob(write, manifest->version_previous.data, manifest->version_previous.len);
+        count++;
+    }
+    if (manifest->version_root.len) {
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1 AND version_root = ?2", true,
+                      CA_INVALID, s_printf(reply, "version_root %s", advice), hash);
+        ca_write_blob(write, manifest->version_root.data, manifest->version_root.len);
+        count++;
+    }
+    if (manifest->version_timestamp) {
+        s_write_guard(write, "SELECT 1 FROM manifests WHERE hash = ?1 AND version_timestamp = ?2",
+                      true, CA_INVALID, s_printf(reply, "version_timestamp %s", advice), hash);
+        ca_write_real(write, manifest->version_timestamp);
+        count++;
+    }
+    return count;
 }
 
 static void s_manifest_update(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__Manifest *manifest = s_manifest_arg(request->manifest_update->manifest, reply);
-    if (!manifest || !s_fixed_fields_kept(store, manifest, reply))
+    if (!manifest || !s_time_ok("version_timestamp", manifest->version_timestamp, reply) ||
+        !ca_blob_store_optional_hash_ok(&manifest->version_previous, "version_previous", reply) ||
+        !ca_blob_store_optional_hash_ok(&manifest->version_root, "version_root", reply))
         return;
     ca_write_t *write = ca_write_new();
+    uint8_t update_at = s_write_update_guards(write, manifest, reply);
     ca_write_statement(write,
                        "UPDATE manifests SET content_type = ?2, visibility = ?3, title = ?4,"
                        " description = ?5, content_size = ?6, mime_type = ?7, price = ?8,"
@@ -574,8 +573,7 @@ static void s_manifest_update(ca_store_t *store, const Cairn__Request *request, 
     ca_write_text(write, manifest->owner);
     s_write_clear_lists(write, manifest->hash.data);
     s_write_lists(write, manifest);
-    uint8_t update_at = 0;
-    ca_write_context(write, &update_at, 1);
+    ca_write_context(write, &update_at, 1); //  which result holds the row
     ca_store_write(store, &write, reply);
 }
 
@@ -946,15 +944,17 @@ static void s_summary_get(ca_store_t *store, const Cairn__Request *request, ca_r
 //  ---- the store ------------------------------------------------------------------------
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_MANIFEST_PUT, "manifest_put", s_manifest_put, s_manifest_written, 0},
+    {CAIRN__REQUEST__BODY_MANIFEST_PUT, "manifest_put", s_manifest_put, s_manifest_written,
+     CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_MANIFEST_GET, "manifest_get", s_manifest_get, NULL, 0},
     {CAIRN__REQUEST__BODY_MANIFEST_UPDATE, "manifest_update", s_manifest_update, s_manifest_written,
-     0},
+     CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_MANIFEST_DELETE, "manifest_delete", s_manifest_delete, s_manifest_deleted,
-     0},
+     CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_MANIFEST_LIST, "manifest_list", s_manifest_list, NULL, 0},
     {CAIRN__REQUEST__BODY_MANIFEST_VERSIONS, "manifest_versions", s_manifest_versions, NULL, 0},
-    {CAIRN__REQUEST__BODY_SUMMARY_PUT, "summary_put", s_summary_put, s_summary_stored, 0},
+    {CAIRN__REQUEST__BODY_SUMMARY_PUT, "summary_put", s_summary_put, s_summary_stored,
+     CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_SUMMARY_GET, "summary_get", s_summary_get, NULL, 0},
 };
 
@@ -1217,7 +1217,7 @@ static void s_test_versions(ca_testbed_t *bed) {
     s_manifest_init(&t, 20, 2, 30, 10);
     s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "another version root");
     s_manifest_init(&t, 20, 3, 10, 10);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "must be version 2");
+    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "cannot be version 3");
     s_manifest_init(&t, 20, 2, 10, 10); //  a second version 2 of root 10
     s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "exists already");
     s_fails(s_get(bed, 20), CAIRN__STATUS__NOT_FOUND, "no manifest");

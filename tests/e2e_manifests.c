@@ -567,7 +567,7 @@ static void test_version_rules(void) {
     s_manifest_init(&t, 50, 2, 30, 10); //  the previous has another root
     s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "another version root");
     s_manifest_init(&t, 50, 4, 11, 10); //  number is not previous + 1
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "must be version 3");
+    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "cannot be version 4");
     s_manifest_init(&t, 50, 2, 10, 10); //  (root 10, version 2) is taken by 11
     s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "exists already");
     s_manifest_init(&t, 11, 2, 10, 10); //  the same hash again
@@ -624,6 +624,47 @@ static void test_version_race(void) {
     for (size_t i = 0; i < 6; i++)
         CHECK(response->manifest_versions->manifests[i]->version_number == i + 1);
     cairn__response__free_unpacked(response, NULL);
+    s_stop(&node, &client);
+}
+
+//  A chain, an update of each version and a summary, all pipelined
+//  without waiting: the writes commit in the order sent, so all succeed.
+#define PIPELINED 40
+
+static void test_version_pipeline(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    test_manifest_t *chain = (test_manifest_t *)calloc(PIPELINED, sizeof(test_manifest_t));
+    uint64_t sent = 0;
+    for (int i = 0; i < PIPELINED; i++) {
+        s_manifest_init(&chain[i], 500 + i, (uint32_t)i + 1, 500 + i - 1, 500);
+        Cairn__Request request;
+        Cairn__ManifestPut put;
+        ca_request_manifest_put(&request, &put, 7000 + sent++, &chain[i].manifest);
+        CHECK(harness_send(client, &request) == 0);
+    }
+    for (int i = 0; i < PIPELINED; i++) {
+        chain[i].manifest.title = (char *)"updated";
+        Cairn__Request request;
+        Cairn__ManifestUpdate update;
+        ca_request_manifest_update(&request, &update, 7000 + sent++, &chain[i].manifest);
+        CHECK(harness_send(client, &request) == 0);
+    }
+    for (uint64_t i = 0; i < sent; i++) {
+        Cairn__Response *response = harness_recv(client, CALL_MS);
+        CHECK(response);
+        harness_expect(response, CAIRN__STATUS__OK, NULL);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    Cairn__Response *response =
+        s_ok(s_versions(client, 500), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+    CHECK(response->manifest_versions->n_manifests == PIPELINED);
+    for (size_t i = 0; i < PIPELINED; i++) {
+        s_manifest_expect(response->manifest_versions->manifests[i], &chain[i]);
+        CHECK(streq(response->manifest_versions->manifests[i]->title, "updated"));
+    }
+    cairn__response__free_unpacked(response, NULL);
+    free(chain);
     s_stop(&node, &client);
 }
 
@@ -1074,6 +1115,7 @@ static const harness_test_t s_tests[] = {
     {"versions", test_versions},
     {"version_rules", test_version_rules},
     {"version_race", test_version_race},
+    {"version_pipeline", test_version_pipeline},
     {"delete_versions", test_delete_versions},
     {"summaries", test_summaries},
     {"bad_input", test_bad_input},

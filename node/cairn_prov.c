@@ -27,7 +27,7 @@
     Manifest fields are options, the lists (--tag, --allow, --deny) given
     once per item; a list given as one empty value ("--tag ''") is the
     empty list. `manifest put --previous P` fills the version fields from
-    P's manifest (number P+1 unless --version, P's root), so a new version
+    P's manifest (number P+1 unless --version-number, P's root), so a new version
     needs no arithmetic by hand; the node checks the rules either way.
     `manifest update` changes only the fields given: it reads the manifest,
     changes those fields and sends the whole of it back (ManifestUpdate
@@ -334,13 +334,15 @@ static const char *s_build_manifest_put(const cli_t *cli, request_t *request) {
     request->request.manifest_put = &prov->body.put;
     manifest->hash = s_hash_bytes(prov->hash);
     manifest->version_number = 1;
-    const char *version = cli_option(cli, "version"), *previous = cli_option(cli, "previous");
+    const char *version = cli_option(cli, "version-number"),
+               *previous = cli_option(cli, "previous");
     const char *timestamp = cli_option(cli, "timestamp");
     const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
     if (!problem)
         problem = s_parse_fields(cli, prov);
     if (!problem && version)
-        problem = cli_parse_u32(version, "--version", 1, UINT32_MAX, &manifest->version_number);
+        problem =
+            cli_parse_u32(version, "--version-number", 1, UINT32_MAX, &manifest->version_number);
     if (!problem && previous) {
         problem = cli_parse_hash(previous, "--previous", prov->other);
         prov->has_other = true;
@@ -360,7 +362,7 @@ static int s_run_manifest_put(const cli_t *cli, request_t *request, cli_conn_t *
         if (exit_code != CLI_EXIT_OK)
             return exit_code;
         const Cairn__Manifest *before = previous->manifest_get;
-        if (!cli_option(cli, "version"))
+        if (!cli_option(cli, "version-number"))
             prov->manifest.version_number = before->version_number + 1;
         prov->manifest.version_root = before->version_root;
     }
@@ -824,13 +826,13 @@ static int s_run_prov_ancestor(const cli_t *cli, request_t *request, cli_conn_t 
 static const char s_manifest_put_details[] =
     "Stores the manifest of content HASH (CONFLICT when it has one: use manifest\n"
     "update). A first version by default. --previous P makes a later version of\n"
-    "P: the client reads P's manifest and sends version P+1 (or --version) with\n"
-    "P's version root; the node checks the version rules. Lists take one value per\n"
-    "option: --tag a --tag b; --allow and --deny take peer ids (deny wins; an empty\n"
-    "allow list allows every peer not denied). --visibility is private (default),\n"
-    "unlisted or shared; --price is in the smallest unit of the node's currency;\n"
-    "--timestamp is the version's time (unix seconds; default now). Prints the\n"
-    "manifest as stored.\n";
+    "P: the client reads P's manifest and sends version number P+1 (or\n"
+    "--version-number N) with P's version root; the node checks the version rules.\n"
+    "Lists take one value per option: --tag a --tag b; --allow and --deny take\n"
+    "peer ids (deny wins; an empty allow list allows every peer not denied).\n"
+    "--visibility is private (default), unlisted or shared; --price is in the\n"
+    "smallest unit of the node's currency; --timestamp is the version's time (unix\n"
+    "seconds; default now). Prints the manifest as stored.\n";
 
 static const char s_manifest_update_details[] =
     "Changes only the fields given; the others keep their values (the client reads\n"
@@ -888,7 +890,7 @@ static const command_t s_rows[] = {
       {"description", "TEXT", false},
       {"tag", "TAG...", false},
       {"visibility", "V", false},
-      {"version", "N", false},
+      {"version-number", "N", false},
       {"previous", "HASH", false},
       {"timestamp", "T", false},
       {"size", "N", false},

@@ -348,6 +348,29 @@ static bool s_content_seeds(const char *dir) {
     return ok && s_write_request(dir, "cache-stats", &request);
 }
 
+//  Every provenance graph request once.
+static bool s_prov_seeds(const char *dir) {
+    uint8_t child[CA_SHA256_BYTES], source[CA_SHA256_BYTES];
+    ca_sha256("seed child", 10, child);
+    ca_sha256("seed source", 11, source);
+    ProtobufCBinaryData sources[] = {{CA_SHA256_BYTES, source}, {CA_SHA256_BYTES, child}};
+    Cairn__Request request;
+    Cairn__ProvAdd add;
+    Cairn__ProvRoots roots;
+    Cairn__ProvDerivations derivations;
+    Cairn__ProvAncestor ancestor;
+    ca_request_prov_add(&request, &add, 80, child, sizeof child, sources, 1);
+    bool ok = s_write_request(dir, "prov-add", &request);
+    ca_request_prov_add(&request, &add, 81, child, sizeof child, sources, 2);
+    ok = ok && s_write_request(dir, "prov-add-self", &request);
+    ca_request_prov_roots(&request, &roots, 82, child, sizeof child, 10);
+    ok = ok && s_write_request(dir, "prov-roots", &request);
+    ca_request_prov_derivations(&request, &derivations, 83, source, sizeof source, true, 5);
+    ok = ok && s_write_request(dir, "prov-derivations", &request);
+    ca_request_prov_ancestor(&request, &ancestor, 84, source, sizeof source, child, sizeof child);
+    return ok && s_write_request(dir, "prov-ancestor", &request);
+}
+
 //  One request of the channel family: `name` and `extra` fill the kind's
 //  two string fields (the channel, then the password or peer id).
 static bool s_channel(const char *dir, const char *file, uint64_t id, Cairn__Request__BodyCase kind,
@@ -428,6 +451,7 @@ int main(int argc, char **argv) {
               s_ping(dir, "ping-payload-too-long", 3, CA_MAX_PING_PAYLOAD + 1) &&
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
               s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
-              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) && s_raw_frames(dir);
+              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) &&
+              s_prov_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

@@ -504,6 +504,47 @@ static void s_test_prov_ancestor(void) {
     s_end(t);
 }
 
+//  Stacked diamonds double the paths to the root at every level: after
+//  63 levels the weight is 2^63 (past JSON's signed integers: a string of
+//  digits), after 64 it saturates at 2^64-1.
+static void s_test_prov_weights_large(void) {
+    test_ctx_t *t = s_begin(true);
+    char top[HEX_SIZE], left[HEX_SIZE], right[HEX_SIZE], next[HEX_SIZE];
+    s_hash("level 0", top);
+    for (int level = 0; level < 64; level++) {
+        char label[32];
+        snprintf(label, sizeof label, "left %d", level);
+        s_hash(label, left);
+        snprintf(label, sizeof label, "right %d", level);
+        s_hash(label, right);
+        snprintf(label, sizeof label, "level %d", level + 1);
+        s_hash(label, next);
+        PROV_ADD(t, left, top);
+        PROV_ADD(t, right, top);
+        PROV_ADD(t, next, left, right);
+        memcpy(top, next, HEX_SIZE);
+        if (level == 61) { //  2^62 paths: still an integer
+            json_t *object = CAIRN_JSON(t, "prov", "roots", top);
+            json_t *root = json_array_get(json_object_get(object, "roots"), 0);
+            CHECK(cli_json_int(root, "weight") == INT64_C(1) << 62);
+            json_decref(object);
+        } else if (level == 62) {
+            json_t *object = CAIRN_JSON(t, "prov", "roots", top);
+            json_t *root = json_array_get(json_object_get(object, "roots"), 0);
+            CHECK(cli_json_str_is(root, "weight", "9223372036854775808"));
+            CHECK(!s_json_true(root, "saturated"));
+            json_decref(object);
+        }
+    }
+    json_t *object = CAIRN_JSON(t, "prov", "roots", top);
+    json_t *root = json_array_get(json_object_get(object, "roots"), 0);
+    CHECK(cli_json_str_is(root, "weight", "18446744073709551615"));
+    CHECK(s_json_true(root, "saturated"));
+    json_decref(object);
+    cli_expect_ok(CAIRN(t, "prov", "roots", top), "  18446744073709551615  -");
+    s_end(t);
+}
+
 //  The node's refusals: exit 1, its status and message; nothing kept.
 static void s_test_prov_errors(void) {
     test_ctx_t *t = s_begin(true);
@@ -870,6 +911,7 @@ static const harness_test_t s_tests[] = {
     {"prov_derivations", s_test_prov_derivations},
     {"prov_ancestor", s_test_prov_ancestor},
     {"prov_errors", s_test_prov_errors},
+    {"prov_weights_large", s_test_prov_weights_large},
     {"prov_roots_manifest", s_test_prov_roots_manifest},
     {"manifest_crud", s_test_manifest_crud},
     {"manifest_versions", s_test_manifest_versions},

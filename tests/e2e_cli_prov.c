@@ -33,11 +33,7 @@
 //  Exit status of `prov ancestor` when the answer is no.
 #define EXIT_NO 4
 
-typedef struct {
-    harness_node_t *node; //  NULL for tests without one
-    char *endpoint;
-    char dir[64]; //  temp dir for the test's files
-} test_ctx_t;
+typedef cli_ctx_t test_ctx_t;
 
 //  cairn --endpoint E ARGS...
 #define CAIRN(t, ...) RUN("--endpoint", (t)->endpoint, __VA_ARGS__)
@@ -48,31 +44,11 @@ typedef struct {
 //  ---- a test's node, hashes and checks ------------------------------------------------
 
 static test_ctx_t *s_begin(bool with_node) {
-    test_ctx_t *t = (test_ctx_t *)calloc(1, sizeof *t);
-    assert(t);
-    snprintf(t->dir, sizeof t->dir, "/tmp/cairn-cli-prov-XXXXXX");
-    char *made = mkdtemp(t->dir);
-    assert(made);
-    if (with_node) {
-        t->node = harness_node_start(NULL, NULL);
-        HARNESS_CHECK(t->node);
-        t->endpoint = strdup(harness_node_endpoint(t->node));
-    } else
-        t->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
-    return t;
+    return cli_ctx_begin("prov", with_node, NULL);
 }
 
 static void s_end(test_ctx_t *t) {
-    if (t->node) {
-        CHECK(harness_node_stop(t->node) == 0);
-        harness_node_destroy(&t->node);
-    }
-    zdir_t *files = zdir_new(t->dir, NULL);
-    if (files)
-        zdir_remove(files, true);
-    zdir_destroy(&files);
-    free(t->endpoint);
-    free(t);
+    cli_ctx_end(&t);
 }
 
 //  The hash of `label` (its SHA-256) as hex.
@@ -94,16 +70,6 @@ static void s_hashes(hashes_t *h) {
     s_hash("d", h->d);
     s_hash("e", h->e);
     s_hash("f", h->f);
-}
-
-//  `cairn --json ARGS` failed with exit 1 and {"status": STATUS, "error": ...}.
-static void s_expect_json_error(run_t run, const char *status) {
-    CHECK(run.status == 1);
-    json_t *object = cli_run_json(&run);
-    CHECK(cli_json_str_is(object, "status", status));
-    CHECK(json_is_string(json_object_get(object, "error")));
-    json_decref(object);
-    cli_run_free(&run);
 }
 
 //  The same, with either of two statuses (the node's choice).
@@ -555,14 +521,14 @@ static void s_test_prov_errors(void) {
     s_hash("unknown", unknown);
     //  Unknown content.
     cli_expect_fail(CAIRN(t, "prov", "roots", unknown), 1, "not_found: ");
-    s_expect_json_error(CAIRN(t, "--json", "prov", "roots", unknown), "not_found");
-    s_expect_json_error(CAIRN(t, "--json", "prov", "derivations", unknown), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "prov", "roots", unknown), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "prov", "derivations", unknown), "not_found");
     //  A self-edge, a cycle: invalid, nothing kept.
     cli_expect_fail(CAIRN(t, "prov", "add", h.f, h.f), 1, "invalid: ");
     run_t run = CAIRN(t, "prov", "add", h.a, h.e);
     CHECK(cli_failed_with(&run, 1, "invalid: ") && strstr(run.err, "cycle"));
     cli_run_free(&run);
-    s_expect_json_error(CAIRN(t, "--json", "prov", "add", h.b, h.d), "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "prov", "add", h.b, h.d), "invalid");
     run = CAIRN(t, "prov", "ancestor", h.e, h.a);
     CHECK(run.status == EXIT_NO);
     cli_run_free(&run);
@@ -570,7 +536,7 @@ static void s_test_prov_errors(void) {
     CHECK(json_array_size(json_object_get(object, "roots")) == 1);
     json_decref(object);
     //  New sources for content that has derivations: conflict.
-    s_expect_json_error(CAIRN(t, "--json", "prov", "add", h.b, h.f), "conflict");
+    cli_expect_json_error(CAIRN(t, "--json", "prov", "add", h.b, h.f), "conflict");
     cli_expect_fail(CAIRN(t, "prov", "roots", h.f), 1, "not_found: "); //  f not kept
     //  More sources than the node takes (the client has room for them).
     char *words = zsys_sprintf("prov add %s", h.f);
@@ -807,25 +773,27 @@ static void s_test_manifest_errors(void) {
     s_hashes(&h);
     //  Unknown hashes.
     cli_expect_fail(CAIRN(t, "manifest", "get", h.a), 1, "not_found: ");
-    s_expect_json_error(CAIRN(t, "--json", "manifest", "get", h.a), "not_found");
-    s_expect_json_error(CAIRN(t, "--json", "manifest", "update", h.a, "--title", "x"), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "get", h.a), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "update", h.a, "--title", "x"),
+                          "not_found");
     //  A second put of the same hash.
     json_decref(CAIRN_JSON(t, "manifest", "put", h.a, "--type", "doc"));
-    s_expect_json_error(CAIRN(t, "--json", "manifest", "put", h.a, "--type", "doc"), "conflict");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "put", h.a, "--type", "doc"), "conflict");
     //  Oversized and malformed fields (the client passes them on).
     char title[258];
     memset(title, 't', 257);
     title[257] = '\0';
-    s_expect_json_error(
+    cli_expect_json_error(
         CAIRN(t, "--json", "manifest", "put", h.b, "--type", "doc", "--title", title), "invalid");
-    s_expect_json_error(CAIRN(t, "--json", "manifest", "put", h.b, "--type", ""), "invalid");
-    s_expect_json_error(CAIRN(t, "--json", "manifest", "put", h.b, "--type", "has space"),
-                        "invalid");
-    s_expect_json_error(CAIRN(t, "--json", "manifest", "update", h.a, "--title", title), "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "put", h.b, "--type", ""), "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "put", h.b, "--type", "has space"),
+                          "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "update", h.a, "--title", title),
+                          "invalid");
     //  Too many tags (33) and too many peers (1001).
     char *words = zsys_sprintf("--json manifest put %s --type doc", h.b);
-    s_expect_json_error(s_run_many(t, words, 2 * 33, s_word_option, "tag"), "invalid");
-    s_expect_json_error(s_run_many(t, words, 2 * 1001, s_word_option, "deny"), "invalid");
+    cli_expect_json_error(s_run_many(t, words, 2 * 33, s_word_option, "tag"), "invalid");
+    cli_expect_json_error(s_run_many(t, words, 2 * 1001, s_word_option, "deny"), "invalid");
     zstr_free(&words);
     cli_expect_fail(CAIRN(t, "manifest", "get", h.b), 1, "not_found: "); //  nothing kept
     s_end(t);
@@ -893,13 +861,14 @@ static void s_test_summary_commands(void) {
     CHECK(s_json_strings_are(object, "preview_mentions", none));
     json_decref(object);
     //  Errors: unknown, oversized text (the client has room for it).
-    s_expect_json_error(CAIRN(t, "--json", "summary", "get", h.b), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "summary", "get", h.b), "not_found");
     file = fopen(path, "w");
     assert(file);
     for (int i = 0; i < 64 * 1024 + 1; i++)
         fputc('x', file);
     fclose(file);
-    s_expect_json_error(CAIRN(t, "--json", "summary", "put", h.b, "--text-file", path), "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "summary", "put", h.b, "--text-file", path),
+                          "invalid");
     zstr_free(&path);
     s_end(t);
 }

@@ -674,10 +674,9 @@ static void s_test_manifest_versions(void) {
         CAIRN(t, "--json", "manifest", "put", h.e, "--type", "doc", "--version-number", "2"),
         "invalid", "conflict");
     cli_expect_fail(CAIRN(t, "manifest", "get", h.d), 1, "not_found: "); //  nothing kept
-    //  An unknown root has no versions.
-    object = CAIRN_JSON(t, "manifest", "versions", unknown);
-    CHECK(json_array_size(json_object_get(object, "manifests")) == 0);
-    json_decref(object);
+    //  An unknown root, or a later version's hash, is not a version root.
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "versions", unknown), "not_found");
+    cli_expect_fail(CAIRN(t, "manifest", "versions", h.b), 1, "not_found: ");
     s_end(t);
 }
 

@@ -192,6 +192,8 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
 static zsock_t *s_pool_socket(self_t *self, pool_t *pool, const ca_envelope_t *env) {
     uint32_t field = self->route_field[env->body_field];
     uint64_t key;
+    if (field == CA_ROUTE_ONE_WORKER && pool->pinned)
+        return pool->pinned[0];
     if (field && pool->pinned && ca_envelope_route_key(env->body, env->body_size, field, &key))
         return pool->pinned[key % pool->workers];
     return pool->dealer;

@@ -31,7 +31,11 @@ static const char *const s_migrations[] = {
     "  updated_at REAL NOT NULL,"
     "  owner TEXT NOT NULL"
     ") WITHOUT ROWID;"
+    //  ManifestList walks one of these newest first, by the filter it has.
     "CREATE INDEX manifests_by_created ON manifests (created_at, hash);"
+    "CREATE INDEX manifests_by_visibility ON manifests (visibility, created_at, hash);"
+    "CREATE INDEX manifests_by_type ON manifests (content_type, created_at, hash);"
+    //  ManifestVersions, and the rule that (root, number) is taken once.
     "CREATE UNIQUE INDEX manifests_by_version ON manifests (version_root, version_number);"
     "CREATE TABLE manifest_tags ("
     "  hash BLOB NOT NULL,"

@@ -42,6 +42,15 @@
     the transaction) keeps the rule under races. Nothing of a refused add
     is kept: all its statements share one savepoint.
 
+    Order: every ProvAdd is served by worker 0 (CA_ROUTE_ONE_WORKER), so
+    the adds one connection sends are committed in the order sent, and a
+    client may pipeline dependent adds (a chain: c1 <- c0, c2 <- c1, ...)
+    without waiting for each answer. Round robin over workers would let
+    c2 <- c1 commit first and make c1 original, so that c1 <- c0 would then
+    be refused. The adds' real work is the writer's, which is single
+    anyway; the reads (ProvRoots, ProvDerivations, ProvAncestor) still run
+    on every worker.
+
     Searches (transitive derivations, ancestry) walk the edge index breadth
     first in C with a visited set (ca_hashset: 32-byte keys, about 48 bytes
     per hash seen) and no recursion, so a chain of any depth or a node with
@@ -498,7 +507,7 @@ static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca
 //  ---- the store ------------------------------------------------------------------------------
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_PROV_ADD, "prov_add", s_prov_add, s_prov_added, 0},
+    {CAIRN__REQUEST__BODY_PROV_ADD, "prov_add", s_prov_add, s_prov_added, CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_PROV_ROOTS, "prov_roots", s_prov_roots, NULL, 0},
     {CAIRN__REQUEST__BODY_PROV_DERIVATIONS, "prov_derivations", s_prov_derivations, NULL, 0},
     {CAIRN__REQUEST__BODY_PROV_ANCESTOR, "prov_ancestor", s_prov_ancestor, NULL, 0},

@@ -15,9 +15,9 @@
 
     Where commands live: every command is one row of a command table:
     s_commands here (node and config), and for the stores those of
-    cairn_msg.c, cairn_channel.c, cairn_peer.c, cairn_content.c and
-    cairn_cache.c (cairn_cli.h has the types they share); s_tables lists
-    the tables:
+    cairn_msg.c, cairn_channel.c, cairn_peer.c, cairn_content.c,
+    cairn_cache.c and cairn_prov.c (cairn_cli.h has the types they share);
+    s_tables lists the tables:
 
         column        example (config get)      role
         ------------  ------------------------  ------------------------------
@@ -64,6 +64,12 @@
         2  usage error (unknown command or option, wrong argument count);
            stderr only, never JSON
         3  no answer from the node within the timeout
+        4  the node answered "no" to a question (prov ancestor)
+
+    Options: a row's option whose metavar ends in "..." ("TAG...") may be
+    given more than once and keeps every value (cli_option_list: --tag a
+    --tag b); others keep the last. A row whose arg_usage ends in "...]"
+    ("HASH [SOURCE...]") takes arg_count or more positional arguments.
     ========================================================================= */
 
 #include "ca_limits.h"
@@ -107,7 +113,7 @@ enum { OPT_ENDPOINT = 1000, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_CO
 //  Parse results: go on, stop with exit 0 (help/version printed), usage.
 enum { PARSE_OK = 0, PARSE_DONE = 1, PARSE_USAGE = -1 };
 
-static const command_table_t *s_tables[6];
+static const command_table_t *s_tables[7];
 #define TABLE_COUNT (sizeof s_tables / sizeof s_tables[0])
 
 //  ---- usage ---------------------------------------------------------------------
@@ -223,6 +229,7 @@ static void s_print_usage(FILE *out) {
             "--password-file FILE or a prompt on the terminal (echo off).\n"
             "Options are never abbreviated. In JSON, bytes that are not valid UTF-8 are\n"
             "null plus a \"<name>_base64\" member; keys, signatures, salts and nonces are hex.\n\n"
+            "Options shown as [--tag TAG...] may be given more than once.\n"
             "Hashes (HASH) are 64 hex digits, a SHA-256. BYTES take a K, M or G suffix\n"
             "(KiB, MiB, GiB). content put/get stream large blobs in chunks; --timeout then\n"
             "bounds the wait for each answer. Progress shows on a terminal (stderr).\n\n"
@@ -230,7 +237,7 @@ static void s_print_usage(FILE *out) {
             "STATUS one of not_found, invalid, conflict, unauthorized, busy, internal,\n"
             "unavailable, corrupt), a local file failed (io), downloaded bytes did not\n"
             "match their hash (corrupt) or fsck left problems; 2 usage error (stderr\n"
-            "only); 3 no answer within the timeout.\n",
+            "only); 3 no answer within the timeout; 4 the answer is \"no\" (prov ancestor).\n",
             CA_CONFIG_KEY_MAX, CA_CONFIG_VALUE_MAX);
 }
 
@@ -306,6 +313,49 @@ static bool s_spelled_out(char **argv, const struct option *option) {
            (text[2 + length] == '\0' || text[2 + length] == '=');
 }
 
+static bool s_ends_with(const char *text, const char *end) {
+    size_t length = strlen(text), end_length = strlen(end);
+    return length >= end_length && streq(text + length - end_length, end);
+}
+
+//  An option given more than once keeps every value: metavar "TAG...".
+static bool s_is_repeat(const command_option_t *option) {
+    return option->metavar && s_ends_with(option->metavar, "...");
+}
+
+//  A command that takes arg_count or more args: arg_usage "HASH [SOURCE...]".
+static bool s_takes_more(const command_t *command) {
+    return s_ends_with(command->arg_usage, "...]");
+}
+
+//  Sets the current command's option `index` to the value just parsed; a
+//  repeatable one keeps every value.
+static int s_set_option(cli_t *cli, int index) {
+    cli->options[index] = optarg ? optarg : "";
+    if (!s_is_repeat(&cli->command->options[index]))
+        return PARSE_OK;
+    if (cli->value_count == CLI_VALUES_MAX)
+        return s_usage_error(cli, "too many values for --%s (at most %d in all)",
+                             cli->command->options[index].name, CLI_VALUES_MAX);
+    cli->values[cli->value_count] = optarg;
+    cli->owner[cli->value_count++] = (unsigned char)index;
+    return PARSE_OK;
+}
+
+//  Groups the repeatable options' values by option, keeping their order.
+static void s_group_values(cli_t *cli) {
+    char *grouped[CLI_VALUES_MAX];
+    size_t next = 0;
+    for (int i = 0; i < CLI_MAX_OPTIONS; i++) {
+        cli->value_first[i] = next;
+        for (size_t v = 0; v < cli->value_count; v++)
+            if (cli->owner[v] == i)
+                grouped[next++] = cli->values[v];
+        cli->value_total[i] = next - cli->value_first[i];
+    }
+    memcpy(cli->values, grouped, cli->value_count * sizeof grouped[0]);
+}
+
 //  Applies one getopt_long result to `cli`.
 static int s_apply_option(cli_t *cli, int opt, char **argv) {
     switch (opt) {
@@ -330,17 +380,13 @@ static int s_apply_option(cli_t *cli, int opt, char **argv) {
         case ':':
             return s_usage_error(cli, "option '%s' needs a value", argv[optind - 1]);
         default:
-            if (opt >= OPT_COMMAND && opt < OPT_COMMAND + CLI_MAX_OPTIONS) {
-                cli->options[opt - OPT_COMMAND] = optarg ? optarg : "";
-                return PARSE_OK;
-            }
+            if (opt >= OPT_COMMAND && opt < OPT_COMMAND + CLI_MAX_OPTIONS)
+                return s_set_option(cli, opt - OPT_COMMAND);
             for (int i = 0; cli->command && i < CLI_MAX_OPTIONS && cli->command->options[i].name;
                  i++)
                 if (s_is_short(&cli->command->options[i]) &&
-                    opt == cli->command->options[i].name[0]) {
-                    cli->options[i] = optarg ? optarg : "";
-                    return PARSE_OK;
-                }
+                    opt == cli->command->options[i].name[0])
+                    return s_set_option(cli, i);
             if (optopt > 0 && optopt < OPT_ENDPOINT)
                 return s_usage_error(cli, "unknown option '-%c'", optopt);
             //  Never echo "=VALUE": it might be a secret given by mistake.
@@ -430,13 +476,16 @@ static int s_parse_command_args(cli_t *cli, int argc, char **argv) {
                 command->subcommand ? command->subcommand : "", s_dashes(&command->options[i]),
                 command->options[i].name, command->options[i].metavar);
     int given = argc - optind;
-    if (given != command->arg_count)
-        return s_usage_error(cli, "'%s%s%s' takes %d argument%s (%s), not %d", command->name,
-                             command->subcommand ? " " : "",
-                             command->subcommand ? command->subcommand : "", command->arg_count,
-                             command->arg_count == 1 ? "" : "s",
-                             command->arg_usage[0] ? command->arg_usage : "none", given);
+    bool more = s_takes_more(command);
+    if (given != command->arg_count && !(more && given > command->arg_count))
+        return s_usage_error(
+            cli, "'%s%s%s' takes %s%d argument%s (%s), not %d", command->name,
+            command->subcommand ? " " : "", command->subcommand ? command->subcommand : "",
+            more ? "at least " : "", command->arg_count, command->arg_count == 1 ? "" : "s",
+            command->arg_usage[0] ? command->arg_usage : "none", given);
     cli->args = argv + optind;
+    cli->arg_total = given;
+    s_group_values(cli);
     return PARSE_OK;
 }
 
@@ -475,6 +524,19 @@ const char *cli_option(const cli_t *cli, const char *name) {
         if (streq(command->options[i].name, name))
             return cli->options[i];
     assert(false); //  a row asked for an option it does not declare
+    return NULL;
+}
+
+char *const *cli_option_list(const cli_t *cli, const char *name, size_t *count) {
+    const command_t *command = cli->command;
+    for (int i = 0; i < CLI_MAX_OPTIONS && command->options[i].name; i++)
+        if (streq(command->options[i].name, name)) {
+            assert(s_is_repeat(&command->options[i]));
+            *count = cli->value_total[i];
+            return cli->values + cli->value_first[i];
+        }
+    assert(false); //  a row asked for an option it does not declare
+    *count = 0;
     return NULL;
 }
 
@@ -911,9 +973,9 @@ static const command_table_t s_node_commands = {s_commands,
                                                 sizeof s_commands / sizeof s_commands[0]};
 
 //  Every table, in the order of the help.
-static const command_table_t *s_tables[6] = {&s_node_commands,        &cairn_msg_commands,
-                                             &cairn_channel_commands, &cairn_peer_commands,
-                                             &cairn_content_commands, &cairn_cache_commands};
+static const command_table_t *s_tables[7] = {
+    &s_node_commands,        &cairn_msg_commands,   &cairn_channel_commands, &cairn_peer_commands,
+    &cairn_content_commands, &cairn_cache_commands, &cairn_prov_commands};
 
 //  ---- talking to the node --------------------------------------------------------------------
 

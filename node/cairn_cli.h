@@ -6,7 +6,8 @@
     commands) and the stores' commands: node/cairn_msg.c (msg, stats,
     vacuum), node/cairn_channel.c (channel, member), node/cairn_peer.c
     (peer, gossip), node/cairn_content.c (content) and node/cairn_cache.c
-    (cache), which share node/cairn_blob.c for moving bytes. Each
+    (cache), which share node/cairn_blob.c for moving bytes, and
+    node/cairn_prov.c (manifest, summary, prov). Each
     describes its commands as rows of the same command_t table type;
     cairn.c walks every table in one list. This header holds those types,
     the per-request storage (request_t), the connection a row that sends
@@ -28,7 +29,11 @@
 #include <stdint.h>
 
 //  Options one command may take (value options and flags together).
-#define CLI_MAX_OPTIONS 10
+#define CLI_MAX_OPTIONS 16
+//  Values of repeatable options (--tag A --tag B ...) one run may give, in
+//  all (room for two peer lists of the node's 1000 and more, so that the
+//  node's own limits can be exercised).
+#define CLI_VALUES_MAX 4096
 //  Longest password the client reads (the node accepts at most 1024 bytes;
 //  the rest of this room lets the node's own check be exercised).
 #define CLI_PASSWORD_MAX 4096
@@ -39,6 +44,11 @@
 #define CLI_SIG_BYTES    64 //  Ed25519 signature
 #define CLI_PUBKEY_BYTES 32 //  Ed25519 public key
 #define CLI_TIME_TEXT    40 //  room for cli_format_time
+//  SOURCE arguments of `prov add`: twice the node's limit, so that its own
+//  check can be exercised.
+#define CLI_PROV_SOURCES_ROOM (2 * CA_PROV_SOURCES_MAX)
+//  `summary put --text-file`: twice the node's 64 KiB, as above.
+#define CLI_SUMMARY_TEXT_ROOM (128 * 1024)
 
 typedef struct command_s command_t;
 
@@ -48,6 +58,7 @@ enum {
     CLI_EXIT_NODE_ERROR = 1, //  an error answer, or a local file that failed
     CLI_EXIT_USAGE = 2,
     CLI_EXIT_UNREACHABLE = 3,
+    CLI_EXIT_NO = 4, //  a question the node answered "no" (prov ancestor)
 };
 
 //  What the user asked for.
@@ -56,8 +67,16 @@ typedef struct {
     int timeout_ms;
     bool json;
     const command_t *command;
-    char **args;                          //  command->arg_count positional args (writable)
+    char **args;                          //  arg_total positional args (writable)
+    int arg_total;                        //  command->arg_count, or more ("...]")
     const char *options[CLI_MAX_OPTIONS]; //  values; "" for a flag given; NULL if unset
+    //  Every value of the repeatable options, grouped by option in the order
+    //  given (cli_option_list); while parsing, in argv order with owner[].
+    char *values[CLI_VALUES_MAX];
+    unsigned char owner[CLI_VALUES_MAX]; //  option index of each value while parsing
+    size_t value_count;
+    size_t value_first[CLI_MAX_OPTIONS]; //  after parsing: option i's values start here
+    size_t value_total[CLI_MAX_OPTIONS]; //  ... and number this many
 } cli_t;
 
 //  ---- per-request storage: what a builder points the Request at ----------------
@@ -104,6 +123,35 @@ typedef struct {
     size_t receipt_size;
 } cli_content_t;
 
+//  Manifest, summary and provenance commands (cairn_prov.c): the body of
+//  the request and what it points at. Lists point into cli (repeatable
+//  options, SOURCE arguments) or at `sources`.
+typedef struct {
+    union {
+        Cairn__ManifestPut put;
+        Cairn__ManifestGet get;
+        Cairn__ManifestUpdate update;
+        Cairn__ManifestDelete del;
+        Cairn__ManifestList list;
+        Cairn__ManifestVersions versions;
+        Cairn__SummaryPut summary_put;
+        Cairn__SummaryGet summary_get;
+        Cairn__ProvAdd add;
+        Cairn__ProvRoots roots;
+        Cairn__ProvDerivations derivations;
+        Cairn__ProvAncestor ancestor;
+    } body;
+    Cairn__Manifest manifest; //  put, update: the fields given
+    Cairn__AccessControl access;
+    Cairn__Summary summary;
+    uint8_t hash[CA_HASH_BYTES];  //  HASH (the first argument)
+    uint8_t other[CA_HASH_BYTES]; //  --previous, or prov ancestor's B
+    bool has_other;               //  --previous given
+    uint8_t source_hashes[CLI_PROV_SOURCES_ROOM][CA_HASH_BYTES]; //  prov add: SOURCEs
+    ProtobufCBinaryData sources[CLI_PROV_SOURCES_ROOM];          //  ... pointing at them
+    char text[CLI_SUMMARY_TEXT_ROOM + 1];                        //  summary put --text-file
+} cli_prov_t;
+
 typedef struct {
     Cairn__PeerPut put;
     Cairn__Peer peer;
@@ -145,6 +193,7 @@ typedef struct {
         Cairn__GossipHas gossip_has;
         Cairn__GossipClean gossip_clean;
         cli_content_t content;
+        cli_prov_t prov;
     } body;
 } request_t;
 
@@ -178,6 +227,8 @@ typedef struct {
     const char *metavar; //  NULL: a flag without a value ("--NAME")
     bool required;       //  a usage error when absent
 } command_option_t;
+//  A metavar that ends in "..." ("TAG...") makes an option that may be
+//  given more than once; every value is kept (cli_option_list).
 
 struct command_s {
     const char *name;
@@ -192,6 +243,8 @@ struct command_s {
     const char *details; //  NULL, or more text for `cairn COMMAND --help`
     run_fn run;          //  NULL: one request, sent and printed by cairn.c
 };
+//  An arg_usage that ends in "...]" ("HASH [SOURCE...]") makes arg_count
+//  the least number of positional args: more may follow (cli->arg_total).
 
 typedef struct {
     const command_t *rows;
@@ -205,6 +258,8 @@ extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
 //  The content and cache stores' rows.
 extern const command_table_t cairn_content_commands; //  cairn_content.c
 extern const command_table_t cairn_cache_commands;   //  cairn_cache.c
+//  The manifest, summary and provenance rows.
+extern const command_table_t cairn_prov_commands; //  cairn_prov.c
 
 //  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);
@@ -251,6 +306,10 @@ int cli_usage_error(const cli_t *cli, const char *format, ...)
 //  The value of the current command's option `name`; "" for a flag that
 //  was given; NULL when absent.
 const char *cli_option(const cli_t *cli, const char *name);
+
+//  Every value of the current command's repeatable option `name`, in the
+//  order given; *count of them (0 when absent). Points into cli.
+char *const *cli_option_list(const cli_t *cli, const char *name, size_t *count);
 
 //  Formats a usage problem into a static buffer and returns it (the
 //  client is single-threaded and reports one problem per run).

@@ -7,8 +7,10 @@
 
 #include "cli_run.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef CAIRN_CLI_PATH
@@ -106,4 +108,45 @@ void cli_expect_usage(const char *endpoint, const char *const *words) {
     CHECK(strstr(run.err, "usage: cairn"));
     CHECK(run.out[0] == '\0');
     cli_run_free(&run);
+}
+
+void cli_expect_json_error(run_t run, const char *status) {
+    CHECK(run.status == 1);
+    json_t *object = cli_run_json(&run);
+    CHECK(cli_json_str_is(object, "status", status));
+    CHECK(json_is_string(json_object_get(object, "error")));
+    json_decref(object);
+    cli_run_free(&run);
+}
+
+cli_ctx_t *cli_ctx_begin(const char *name, bool with_node, const char *const *node_args) {
+    cli_ctx_t *self = (cli_ctx_t *)calloc(1, sizeof *self);
+    assert(self);
+    snprintf(self->dir, sizeof self->dir, "/tmp/cairn-cli-%s-XXXXXX", name);
+    char *made = mkdtemp(self->dir);
+    assert(made);
+    if (with_node) {
+        self->node = harness_node_start(NULL, node_args);
+        HARNESS_CHECK(self->node);
+        self->endpoint = strdup(harness_node_endpoint(self->node));
+    } else
+        self->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
+    return self;
+}
+
+void cli_ctx_end(cli_ctx_t **self_p) {
+    cli_ctx_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->node) {
+        CHECK(harness_node_stop(self->node) == 0);
+        harness_node_destroy(&self->node);
+    }
+    zdir_t *files = zdir_new(self->dir, NULL);
+    if (files)
+        zdir_remove(files, true);
+    zdir_destroy(&files);
+    free(self->endpoint);
+    free(self);
+    *self_p = NULL;
 }

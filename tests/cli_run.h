@@ -2,10 +2,11 @@
     cli_run - run the built `cairn` client as a child, for the CLI tests
 
     Shared by e2e_cli.c (node and config commands), e2e_cli_msg.c (the
-    message-store family) and e2e_cli_content.c (content and cache): one
+    message-store family), e2e_cli_content.c (content and cache) and
+    e2e_cli_prov.c (manifests, summaries, provenance): one
     way to run the client with a deadline and captured output
     (harness_run), to log what it printed, to read its JSON, to check how
-    it ended, and to count failed checks.
+    it ended, to count failed checks, and a test's temp dir and node.
     ========================================================================= */
 
 #ifndef CLI_RUN_H_INCLUDED
@@ -73,5 +74,26 @@ void cli_expect_fail(run_t run, int status, const char *prefix);
 //  checks that the client refused it itself: exit 2, "cairn: " and the
 //  usage on stderr, nothing on stdout (no JSON either).
 void cli_expect_usage(const char *endpoint, const char *const *words);
+
+//  Checks that a `cairn --json ...` run exited 1 with {"status": STATUS,
+//  "error": MESSAGE} on stdout; frees it.
+void cli_expect_json_error(run_t run, const char *status);
+
+//  ---- a test's temp dir and node ---------------------------------------------------
+
+typedef struct {
+    harness_node_t *node; //  NULL for tests without one
+    char *endpoint;
+    char dir[64]; //  temp dir for the test's files
+} cli_ctx_t;
+
+//  A temp dir /tmp/cairn-cli-NAME-XXXXXX and, when with_node, a node
+//  started with `node_args` (NULL-ended, or NULL); else an endpoint where
+//  nothing listens.
+cli_ctx_t *cli_ctx_begin(const char *name, bool with_node, const char *const *node_args);
+
+//  Stops the node (a failed check unless it stops cleanly), removes the
+//  temp dir and frees; *self_p becomes NULL.
+void cli_ctx_end(cli_ctx_t **self_p);
 
 #endif

@@ -39,11 +39,7 @@
 #define SCRIPT_PATH  "/usr/bin/script"
 #define WIRE_TIMEOUT 5000
 
-typedef struct {
-    harness_node_t *node; //  NULL for tests without one
-    char *endpoint;
-    char dir[64]; //  temp dir for the test's files
-} test_ctx_t;
+typedef cli_ctx_t test_ctx_t;
 
 //  cairn --endpoint E ARGS...
 #define CAIRN(t, ...) RUN("--endpoint", (t)->endpoint, __VA_ARGS__)
@@ -53,21 +49,8 @@ typedef struct {
 
 //  ---- a test's node and files ---------------------------------------------------------
 
-//  A temp dir, and a node started with `args` (or an endpoint where
-//  nothing listens).
 static test_ctx_t *s_begin_with(bool with_node, const char *const *args) {
-    test_ctx_t *t = (test_ctx_t *)calloc(1, sizeof *t);
-    assert(t);
-    snprintf(t->dir, sizeof t->dir, "/tmp/cairn-cli-content-XXXXXX");
-    char *made = mkdtemp(t->dir);
-    assert(made);
-    if (with_node) {
-        t->node = harness_node_start(NULL, args);
-        HARNESS_CHECK(t->node);
-        t->endpoint = strdup(harness_node_endpoint(t->node));
-    } else
-        t->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
-    return t;
+    return cli_ctx_begin("content", with_node, args);
 }
 
 static test_ctx_t *s_begin(bool with_node) {
@@ -75,16 +58,7 @@ static test_ctx_t *s_begin(bool with_node) {
 }
 
 static void s_end(test_ctx_t *t) {
-    if (t->node) {
-        CHECK(harness_node_stop(t->node) == 0);
-        harness_node_destroy(&t->node);
-    }
-    zdir_t *files = zdir_new(t->dir, NULL);
-    if (files)
-        zdir_remove(files, true);
-    zdir_destroy(&files);
-    free(t->endpoint);
-    free(t);
+    cli_ctx_end(&t);
 }
 
 //  dir/name; caller frees.
@@ -209,16 +183,6 @@ static void s_damage_blob(const test_ctx_t *t, const char *hex) {
 
 static bool s_json_true(json_t *object, const char *key) {
     return json_is_true(json_object_get(object, key));
-}
-
-//  `cairn --json ARGS` failed with exit 1 and {"status": STATUS, "error": ...}.
-static void s_expect_json_error(run_t run, const char *status) {
-    CHECK(run.status == 1);
-    json_t *object = cli_run_json(&run);
-    CHECK(cli_json_str_is(object, "status", status));
-    CHECK(json_is_string(json_object_get(object, "error")));
-    json_decref(object);
-    cli_run_free(&run);
 }
 
 //  `content put PATH`: checks that it prints the file's SHA-256 (into hex).
@@ -463,8 +427,8 @@ static void s_test_content_expect(void) {
 
     cli_expect_fail(CAIRN(t, "content", "put", small, "--expect", large_hex), 1, "invalid: ");
     cli_expect_fail(CAIRN(t, "content", "put", large, "--expect", small_hex), 1, "invalid: ");
-    s_expect_json_error(CAIRN(t, "--json", "content", "put", small, "--expect", large_hex),
-                        "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "content", "put", small, "--expect", large_hex),
+                          "invalid");
     cli_expect_ok(CAIRN(t, "content", "has", small_hex), "not stored");
     cli_expect_ok(CAIRN(t, "content", "has", large_hex), "not stored");
 
@@ -529,7 +493,7 @@ static void s_test_content_has_size_rm(void) {
     CHECK(!s_json_true(object, "exists"));
     json_decref(object);
     cli_expect_fail(CAIRN(t, "content", "size", hex), 1, "not_found: ");
-    s_expect_json_error(CAIRN(t, "--json", "content", "size", hex), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "content", "size", hex), "not_found");
     zstr_free(&path);
     s_end(t);
 }
@@ -544,7 +508,7 @@ static void s_test_content_not_found(void) {
     cli_expect_fail(CAIRN(t, "content", "get", hex, "-o", out), 1, "not_found: ");
     CHECK(!s_exists(out) && s_no_partials(t));
     char *kept = s_make_text(t, "kept", "keep me");
-    s_expect_json_error(CAIRN(t, "--json", "content", "get", hex, "-o", kept), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "content", "get", hex, "-o", kept), "not_found");
     char *copy = s_make_text(t, "copy", "keep me");
     CHECK(s_same_files(kept, copy) && s_no_partials(t));
     zstr_free(&copy);
@@ -570,7 +534,8 @@ static void s_test_content_corrupt(void) {
     for (size_t i = 0; i < 2; i++) {
         cli_expect_fail(CAIRN(t, "content", "get", hashes[i], "-o", out), 1, "corrupt: ");
         CHECK(!s_exists(out) && s_no_partials(t));
-        s_expect_json_error(CAIRN(t, "--json", "content", "get", hashes[i], "-o", out), "corrupt");
+        cli_expect_json_error(CAIRN(t, "--json", "content", "get", hashes[i], "-o", out),
+                              "corrupt");
         CHECK(!s_exists(out) && s_no_partials(t));
     }
     run_t run = CAIRN(t, "content", "get", small_hex);

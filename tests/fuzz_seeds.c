@@ -348,6 +348,29 @@ static bool s_content_seeds(const char *dir) {
     return ok && s_write_request(dir, "cache-stats", &request);
 }
 
+//  Every provenance graph request once.
+static bool s_prov_seeds(const char *dir) {
+    uint8_t child[CA_SHA256_BYTES], source[CA_SHA256_BYTES];
+    ca_sha256("seed child", 10, child);
+    ca_sha256("seed source", 11, source);
+    ProtobufCBinaryData sources[] = {{CA_SHA256_BYTES, source}, {CA_SHA256_BYTES, child}};
+    Cairn__Request request;
+    Cairn__ProvAdd add;
+    Cairn__ProvRoots roots;
+    Cairn__ProvDerivations derivations;
+    Cairn__ProvAncestor ancestor;
+    ca_request_prov_add(&request, &add, 80, child, sizeof child, sources, 1);
+    bool ok = s_write_request(dir, "prov-add", &request);
+    ca_request_prov_add(&request, &add, 81, child, sizeof child, sources, 2);
+    ok = ok && s_write_request(dir, "prov-add-self", &request);
+    ca_request_prov_roots(&request, &roots, 82, child, sizeof child, 10);
+    ok = ok && s_write_request(dir, "prov-roots", &request);
+    ca_request_prov_derivations(&request, &derivations, 83, source, sizeof source, true, 5);
+    ok = ok && s_write_request(dir, "prov-derivations", &request);
+    ca_request_prov_ancestor(&request, &ancestor, 84, source, sizeof source, child, sizeof child);
+    return ok && s_write_request(dir, "prov-ancestor", &request);
+}
+
 //  One request of the channel family: `name` and `extra` fill the kind's
 //  two string fields (the channel, then the password or peer id).
 static bool s_channel(const char *dir, const char *file, uint64_t id, Cairn__Request__BodyCase kind,
@@ -414,6 +437,80 @@ static bool s_channel_seeds(const char *dir) {
                      "peer:1");
 }
 
+//  Every manifest and summary request kind, valid and broken: a first
+//  and a later version with tags and access lists, a wrong hash size, a
+//  put without a manifest, filters, a summary with items.
+static bool s_manifest_seeds(const char *dir) {
+    uint8_t hash[CA_SHA256_BYTES], root[CA_SHA256_BYTES];
+    ca_sha256("seed v2", 7, hash);
+    ca_sha256("seed v1", 7, root);
+    char *tags[] = {(char *)"news", (char *)"seed"};
+    char *allow[] = {(char *)"peer:1"}, *deny[] = {(char *)"peer:2"};
+    Cairn__AccessControl access = CAIRN__ACCESS_CONTROL__INIT;
+    access.allow = allow;
+    access.n_allow = 1;
+    access.deny = deny;
+    access.n_deny = 1;
+    Cairn__Manifest manifest = CAIRN__MANIFEST__INIT;
+    manifest.hash = (ProtobufCBinaryData){CA_SHA256_BYTES, root};
+    manifest.content_type = (char *)"text/article";
+    manifest.version_number = 1;
+    manifest.visibility = CAIRN__VISIBILITY__VISIBILITY_SHARED;
+    manifest.title = (char *)"seed";
+    manifest.tags = tags;
+    manifest.n_tags = 2;
+    manifest.access = &access;
+    manifest.owner = (char *)"peer:1";
+    Cairn__Request request;
+    Cairn__ManifestPut put;
+    Cairn__ManifestUpdate update;
+    Cairn__ManifestGet get;
+    Cairn__ManifestDelete del;
+    Cairn__ManifestList list;
+    Cairn__ManifestVersions versions;
+    ca_request_manifest_put(&request, &put, 60, &manifest);
+    bool ok = s_write_request(dir, "manifest-put", &request);
+    ca_request_manifest_update(&request, &update, 61, &manifest);
+    ok = ok && s_write_request(dir, "manifest-update", &request);
+    manifest.hash.data = hash;
+    manifest.version_number = 2;
+    manifest.version_previous = (ProtobufCBinaryData){CA_SHA256_BYTES, root};
+    manifest.version_root = (ProtobufCBinaryData){CA_SHA256_BYTES, root};
+    ca_request_manifest_put(&request, &put, 62, &manifest);
+    ok = ok && s_write_request(dir, "manifest-put-version-2", &request);
+    manifest.hash.len = 31;
+    ca_request_manifest_put(&request, &put, 63, &manifest);
+    ok = ok && s_write_request(dir, "manifest-put-bad-hash", &request);
+    ca_request_manifest_put(&request, &put, 64, NULL);
+    ok = ok && s_write_request(dir, "manifest-put-empty", &request);
+    ca_request_manifest_get(&request, &get, 65, root, CA_SHA256_BYTES);
+    ok = ok && s_write_request(dir, "manifest-get", &request);
+    ca_request_manifest_delete(&request, &del, 66, hash, CA_SHA256_BYTES);
+    ok = ok && s_write_request(dir, "manifest-delete", &request);
+    ca_request_manifest_list(&request, &list, 67, false, 0, NULL, 0, 0, 0, 0);
+    ok = ok && s_write_request(dir, "manifest-list", &request);
+    ca_request_manifest_list(&request, &list, 68, true, CAIRN__VISIBILITY__VISIBILITY_UNLISTED,
+                             "text/article", 1.5, 2e9, 10, 5);
+    ok = ok && s_write_request(dir, "manifest-list-filters", &request);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES);
+    ok = ok && s_write_request(dir, "manifest-versions", &request);
+    char *mentions[] = {(char *)"mention"}, *topics[] = {(char *)"topic"};
+    Cairn__Summary summary = CAIRN__SUMMARY__INIT;
+    summary.l0_hash = (ProtobufCBinaryData){CA_SHA256_BYTES, root};
+    summary.mention_count = 3;
+    summary.preview_mentions = mentions;
+    summary.n_preview_mentions = 1;
+    summary.primary_topics = topics;
+    summary.n_primary_topics = 1;
+    summary.summary_text = (char *)"summary";
+    Cairn__SummaryPut summary_put;
+    Cairn__SummaryGet summary_get;
+    ca_request_summary_put(&request, &summary_put, 70, &summary);
+    ok = ok && s_write_request(dir, "summary-put", &request);
+    ca_request_summary_get(&request, &summary_get, 71, root, CA_SHA256_BYTES);
+    return ok && s_write_request(dir, "summary-get", &request);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz-seeds DIR\n");
@@ -428,6 +525,7 @@ int main(int argc, char **argv) {
               s_ping(dir, "ping-payload-too-long", 3, CA_MAX_PING_PAYLOAD + 1) &&
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
               s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
-              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) && s_raw_frames(dir);
+              s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) &&
+              s_prov_seeds(dir) && s_manifest_seeds(dir) && s_raw_frames(dir);
     return ok ? 0 : 1;
 }

@@ -143,8 +143,10 @@ harness_node_t *harness_node_start(const char *data_dir, const char *const *extr
     node->temp_dir = ca_test_tempdir("cairn-e2e");
     node->data_dir = data_dir ? strdup(data_dir) : zsys_sprintf("%s/data", node->temp_dir);
     node->log_path = zsys_sprintf("%s/cairnd.log", node->temp_dir);
-    for (int i = 0; extra_args && extra_args[i] && i < MAX_EXTRA_ARGS; i++)
+    for (int i = 0; extra_args && extra_args[i]; i++) {
+        HARNESS_CHECK(i < MAX_EXTRA_ARGS); //  never drop arguments silently
         node->extra[i] = extra_args[i];
+    }
     //  A port found free may be taken before cairnd binds it: try a few.
     for (int attempt = 0; attempt < 5; attempt++) {
         int port = harness_free_port();
@@ -398,8 +400,11 @@ harness_run_t harness_run(const char *path, const char *const *args, const char 
     const char *argv[MAX_EXTRA_ARGS + 2];
     int argc = 0;
     argv[argc++] = path;
-    for (int i = 0; args && args[i] && argc <= MAX_EXTRA_ARGS; i++)
+    for (int i = 0; args && args[i]; i++) {
+        //  A test that passes more would silently run something else.
+        HARNESS_CHECK(argc <= MAX_EXTRA_ARGS);
         argv[argc++] = args[i];
+    }
     argv[argc] = NULL;
     char **env = s_child_environ(env_changes);
     int out_pipe[2], err_pipe[2];

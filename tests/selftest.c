@@ -21,6 +21,7 @@
 #include "config_store.h"
 #include "content.h"
 #include "gossip.h"
+#include "manifests.h"
 #include "messages.h"
 #include "msg_schema.h"
 #include "node_config.h"
@@ -59,6 +60,7 @@ static const selftest_t s_tests[] = {
     {"cache", cache_test},
     {"ca_hashset", ca_hashset_test},
     {"provenance", provenance_test},
+    {"manifests", manifests_test},
 };
 
 int main(int argc, char **argv) {

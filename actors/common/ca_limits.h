@@ -18,20 +18,20 @@
 #define CA_API_VERSION 1
 
 //  ---- defaults (overridable by flags, CAIRN_* environment, config file) ----
-#define CA_DEFAULT_DATA_DIR         "./cairn-data"
-#define CA_DEFAULT_CLIENT_ENDPOINT  "tcp://127.0.0.1:7401"
-#define CA_DEFAULT_LOG_LEVEL        "info"
-#define CA_DEFAULT_SYNCHRONOUS      "normal"
-#define CA_DEFAULT_MAX_FRAME_BYTES  (64LL * 1024 * 1024)
-#define CA_DEFAULT_WRITER_BATCH     1000  //  writes per group commit
-#define CA_DEFAULT_QUEUE_MAX        2000  //  requests queued per store pool
-#define CA_DEFAULT_WORKERS          2     //  instances per store pool
-#define CA_DEFAULT_DRAIN_MS         10000 // shutdown: wait this long for answers
-#define CA_DEFAULT_MAX_DB_BYTES     0     // 0 = no cap on the database size
-#define CA_DEFAULT_MAX_CONTENT      65536 // message content, bytes
-#define CA_DEFAULT_GOSSIP_MAX_AGE_S 3600
-#define CA_DEFAULT_MAINTENANCE_MS   60000
-#define CA_DEFAULT_CACHE_MAX_BYTES  (1024LL * 1024 * 1024)
+#define CA_DEFAULT_DATA_DIR          "./cairn-data"
+#define CA_DEFAULT_CLIENT_ENDPOINT   "tcp://127.0.0.1:7401"
+#define CA_DEFAULT_LOG_LEVEL         "info"
+#define CA_DEFAULT_SYNCHRONOUS       "normal"
+#define CA_DEFAULT_MAX_FRAME_BYTES   (64LL * 1024 * 1024)
+#define CA_DEFAULT_WRITER_BATCH      1000  //  writes per group commit
+#define CA_DEFAULT_QUEUE_MAX         2000  //  requests queued per store pool
+#define CA_DEFAULT_WORKERS           2     //  instances per store pool
+#define CA_DEFAULT_DRAIN_MS          10000 // shutdown: wait this long for answers
+#define CA_DEFAULT_MAX_DB_BYTES      0     // 0 = no cap on the database size
+#define CA_DEFAULT_MAX_CONTENT       65536 // message content, bytes
+#define CA_DEFAULT_GOSSIP_MAX_AGE_S  3600
+#define CA_DEFAULT_MAINTENANCE_MS    60000
+#define CA_DEFAULT_CACHE_MAX_BYTES   (1024LL * 1024 * 1024)
 #define CA_DEFAULT_STREAM_TIMEOUT_MS 300000
 
 //  ---- hard limits ----------------------------------------------------------
@@ -70,6 +70,25 @@
 #define CA_PROV_SOURCES_MAX  1000
 #define CA_PROV_LIST_DEFAULT 1000
 #define CA_PROV_LIST_MAX     100000
+//  Manifests (strings in bytes): content types, titles, descriptions, MIME
+//  types; tags per manifest and per tag; peers per access list; manifests
+//  per ManifestList page (default, most); versions per ManifestVersions
+//  answer. L1 summaries: preview mentions and primary topics (count and
+//  bytes each), summary text.
+#define CA_MANIFEST_TYPE_MAX        64
+#define CA_MANIFEST_TITLE_MAX       256
+#define CA_MANIFEST_DESCRIPTION_MAX 4096
+#define CA_MANIFEST_MIME_MAX        128
+#define CA_MANIFEST_TAGS_MAX        32
+#define CA_MANIFEST_TAG_MAX         64
+#define CA_MANIFEST_ACCESS_MAX      1000
+#define CA_MANIFEST_PAGE_DEFAULT    100
+#define CA_MANIFEST_PAGE_MAX        1000
+#define CA_MANIFEST_VERSIONS_MAX    10000
+#define CA_SUMMARY_ITEMS_MAX        100
+#define CA_SUMMARY_MENTION_MAX      1024
+#define CA_SUMMARY_TOPIC_MAX        256
+#define CA_SUMMARY_TEXT_MAX         (64 * 1024)
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256
 //  Highest field number of Request.body the gateway routes.

@@ -491,3 +491,78 @@ void ca_request_prov_ancestor(Cairn__Request *request, Cairn__ProvAncestor *ance
     ancestor->descendant = s_bytes(descendant_hash, descendant_size);
     request->prov_ancestor = ancestor;
 }
+
+//  ---- manifests -------------------------------------------------------------------
+
+void ca_request_manifest_put(Cairn__Request *request, Cairn__ManifestPut *put, uint64_t id,
+                             Cairn__Manifest *manifest) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_PUT);
+    cairn__manifest_put__init(put);
+    put->manifest = manifest;
+    request->manifest_put = put;
+}
+
+void ca_request_manifest_update(Cairn__Request *request, Cairn__ManifestUpdate *update, uint64_t id,
+                                Cairn__Manifest *manifest) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_UPDATE);
+    cairn__manifest_update__init(update);
+    update->manifest = manifest;
+    request->manifest_update = update;
+}
+
+void ca_request_manifest_get(Cairn__Request *request, Cairn__ManifestGet *get, uint64_t id,
+                             const uint8_t *hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_GET);
+    cairn__manifest_get__init(get);
+    get->hash = s_bytes(hash, hash_size);
+    request->manifest_get = get;
+}
+
+void ca_request_manifest_delete(Cairn__Request *request, Cairn__ManifestDelete *del, uint64_t id,
+                                const uint8_t *hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_DELETE);
+    cairn__manifest_delete__init(del);
+    del->hash = s_bytes(hash, hash_size);
+    request->manifest_delete = del;
+}
+
+void ca_request_manifest_list(Cairn__Request *request, Cairn__ManifestList *list, uint64_t id,
+                              bool by_visibility, Cairn__Visibility visibility,
+                              const char *content_type, double created_after, double created_before,
+                              uint32_t limit, uint32_t offset) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_LIST);
+    cairn__manifest_list__init(list);
+    list->by_visibility = by_visibility;
+    list->visibility = visibility;
+    if (content_type)
+        list->content_type = (char *)content_type;
+    list->created_after = created_after;
+    list->created_before = created_before;
+    list->limit = limit;
+    list->offset = offset;
+    request->manifest_list = list;
+}
+
+void ca_request_manifest_versions(Cairn__Request *request, Cairn__ManifestVersions *versions,
+                                  uint64_t id, const uint8_t *root, size_t root_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_VERSIONS);
+    cairn__manifest_versions__init(versions);
+    versions->version_root = s_bytes(root, root_size);
+    request->manifest_versions = versions;
+}
+
+void ca_request_summary_put(Cairn__Request *request, Cairn__SummaryPut *put, uint64_t id,
+                            Cairn__Summary *summary) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SUMMARY_PUT);
+    cairn__summary_put__init(put);
+    put->summary = summary;
+    request->summary_put = put;
+}
+
+void ca_request_summary_get(Cairn__Request *request, Cairn__SummaryGet *get, uint64_t id,
+                            const uint8_t *l0_hash, size_t hash_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SUMMARY_GET);
+    cairn__summary_get__init(get);
+    get->l0_hash = s_bytes(l0_hash, hash_size);
+    request->summary_get = get;
+}

@@ -213,4 +213,30 @@ void ca_request_prov_ancestor(Cairn__Request *request, Cairn__ProvAncestor *ance
                               const uint8_t *ancestor_hash, size_t ancestor_size,
                               const uint8_t *descendant_hash, size_t descendant_size);
 
+//  ---- manifests -------------------------------------------------------------------
+
+//  ManifestPut and ManifestUpdate of a manifest the caller filled
+//  (cairn__manifest__init first); NULL sends the request without one.
+void ca_request_manifest_put(Cairn__Request *request, Cairn__ManifestPut *put, uint64_t id,
+                             Cairn__Manifest *manifest);
+void ca_request_manifest_update(Cairn__Request *request, Cairn__ManifestUpdate *update, uint64_t id,
+                                Cairn__Manifest *manifest);
+void ca_request_manifest_get(Cairn__Request *request, Cairn__ManifestGet *get, uint64_t id,
+                             const uint8_t *hash, size_t hash_size);
+void ca_request_manifest_delete(Cairn__Request *request, Cairn__ManifestDelete *del, uint64_t id,
+                                const uint8_t *hash, size_t hash_size);
+//  ManifestList: visibility filters only with by_visibility; content_type
+//  "" (or NULL) and times 0 mean no filter; limit 0 the default page.
+void ca_request_manifest_list(Cairn__Request *request, Cairn__ManifestList *list, uint64_t id,
+                              bool by_visibility, Cairn__Visibility visibility,
+                              const char *content_type, double created_after, double created_before,
+                              uint32_t limit, uint32_t offset);
+void ca_request_manifest_versions(Cairn__Request *request, Cairn__ManifestVersions *versions,
+                                  uint64_t id, const uint8_t *root, size_t root_size);
+//  SummaryPut of a summary the caller filled (NULL: none); SummaryGet.
+void ca_request_summary_put(Cairn__Request *request, Cairn__SummaryPut *put, uint64_t id,
+                            Cairn__Summary *summary);
+void ca_request_summary_get(Cairn__Request *request, Cairn__SummaryGet *get, uint64_t id,
+                            const uint8_t *l0_hash, size_t hash_size);
+
 #endif

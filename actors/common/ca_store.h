@@ -65,9 +65,13 @@ typedef struct {
     //  whose value picks the worker (a varint: value % workers; bytes: their
     //  first 8 bytes, little-endian, % workers). Requests that share that
     //  value always reach the same worker, e.g. every chunk of one upload
-    //  stream. 0: any worker (round robin).
+    //  stream. 0: any worker (round robin). CA_ROUTE_ONE_WORKER: always
+    //  worker 0, so that requests of this kind from one connection are
+    //  handled, and their writes committed, in the order they were sent.
     uint32_t route_field;
 } ca_handler_t;
+
+#define CA_ROUTE_ONE_WORKER UINT32_MAX
 
 //  Periodic upkeep of a store (e.g. cleaning an age-bounded table). Runs on
 //  worker 0 of the pool every settings.maintenance_ms (on every worker with

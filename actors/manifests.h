@@ -1,0 +1,17 @@
+/*  =========================================================================
+    manifests - what each piece of content is: manifests (metadata, tags,
+    access lists, versions) and L1 summaries (ManifestPut, ManifestGet,
+    ManifestUpdate, ManifestDelete, ManifestList, ManifestVersions,
+    SummaryPut, SummaryGet); pool "manifests", tables of prov_schema
+    ========================================================================= */
+
+#ifndef MANIFESTS_H_INCLUDED
+#define MANIFESTS_H_INCLUDED
+
+#include "ca_store.h"
+
+extern const ca_store_def_t manifests_store_def;
+
+void manifests_test(bool verbose);
+
+#endif

@@ -143,6 +143,13 @@ static char *s_apply_pragmas(self_t *self) {
                     : s_apply_pragma(self, "PRAGMA synchronous=NORMAL", "PRAGMA synchronous", "1");
     if (!error)
         error = s_apply_pragma(self, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1");
+    //  Stores keyed by hashes (content, provenance) touch pages all over
+    //  their indexes; with SQLite's default 2 MiB cache the writer spent
+    //  most of a provenance build re-reading them with pread (bench:
+    //  node.prov_add 1.47x faster with 64 MiB). Readers keep the default.
+    if (!error)
+        error = s_apply_pragma(self, "PRAGMA cache_size=" CA_WRITER_CACHE_KIB,
+                               "PRAGMA cache_size", CA_WRITER_CACHE_KIB);
     if (!error && self->config.max_db_bytes > 0) {
         char set[80], page_size[32] = "4096";
         ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);

@@ -97,6 +97,8 @@
 #define CA_CLIENT_SNDHWM 100000
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
+//  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).
+#define CA_WRITER_CACHE_KIB "-65536"
 //  Readers wait this long for a WAL checkpoint before answering BUSY.
 #define CA_READ_BUSY_TIMEOUT_MS 5000
 

@@ -65,10 +65,12 @@ static const char *const s_migrations[] = {
     //  2: the provenance graph. prov_edges: `child` was derived from
     //  `source`. prov_roots is the root cache: for every known hash, its
     //  original sources with the number of derivation paths reaching each
-    //  (an original is its own root with weight 1), kept by ProvAdd.
+    //  (an original is its own root with weight 1), kept by ProvAdd. A
+    //  node's generation bounds ancestry searches: an ancestor's is lower.
     "CREATE TABLE prov_nodes ("
     "  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
-    "  added_at REAL NOT NULL"
+    "  added_at REAL NOT NULL,"
+    "  generation INTEGER NOT NULL DEFAULT 0" //  0 for originals, else 1 + max of its sources'
     ") WITHOUT ROWID;"
     "CREATE TABLE prov_edges ("
     "  child BLOB NOT NULL,"

@@ -57,7 +57,11 @@
     100,000 derivations needs memory in proportion to what is visited and
     no stack. ProvAncestor first tries the root cache: an original ancestor
     is answered by one lookup, and an ancestor whose roots are not all
-    roots of the descendant cannot be one.
+    roots of the descendant cannot be one. Then generations (0 for
+    originals, else one more than the highest of the sources, final once
+    content has derivations): an ancestor's is lower than its descendant's,
+    and the walk up from the descendant skips every node below the
+    ancestor's generation, since nothing there leads up to it.
     ========================================================================= */
 
 #include "provenance.h"
@@ -132,8 +136,8 @@ static bool s_has_edge(ca_store_t *store, const uint8_t *child, const uint8_t *s
 //  error.
 typedef bool(visit_fn)(void *context, const uint8_t *hash);
 
-static bool s_walk(ca_store_t *store, const char *next_sql, const uint8_t *start, visit_fn *visit,
-                   void *context) {
+static bool s_walk(ca_store_t *store, const char *next_sql, int64_t floor, const uint8_t *start,
+                   visit_fn *visit, void *context) {
     ca_hashset_t *seen = ca_hashset_new();
     //  The queue is the set's insertion order: entry i is visited i-th.
     ca_hashset_add(seen, start);
@@ -144,6 +148,8 @@ static bool s_walk(ca_store_t *store, const char *next_sql, const uint8_t *start
         uint8_t current[CA_SHA256_BYTES];
         memcpy(current, ca_hashset_at(seen, at), CA_SHA256_BYTES);
         sqlite3_bind_blob(stmt, 1, current, CA_SHA256_BYTES, SQLITE_TRANSIENT);
+        if (floor >= 0)
+            sqlite3_bind_int64(stmt, 2, floor);
         int rc;
         while (going && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
             const uint8_t *next = (const uint8_t *)sqlite3_column_blob(stmt, 0);
@@ -158,7 +164,11 @@ static bool s_walk(ca_store_t *store, const char *next_sql, const uint8_t *start
     return ok;
 }
 
-#define SOURCES_SQL  "SELECT source FROM prov_edges WHERE child = ?1"
+//  Sources of ?1 whose generation is at least ?2: below an ancestor's
+//  generation nothing leads up to it (its ancestors are lower still).
+#define SOURCES_SQL                                                                                \
+    "SELECT e.source FROM prov_edges e JOIN prov_nodes n ON n.hash = e.source"                     \
+    " WHERE e.child = ?1 AND n.generation >= ?2"
 #define CHILDREN_SQL "SELECT child FROM prov_edges WHERE source = ?1 ORDER BY child"
 
 typedef struct {
@@ -172,11 +182,27 @@ static bool s_search_visit(void *context, const uint8_t *hash) {
     return !search->found;
 }
 
-//  Whether `ancestor` is reachable upwards from `descendant` (the walk).
+//  A node's generation (0 for originals; -1 when unknown).
+static int64_t s_generation(ca_store_t *store, const uint8_t *hash) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT generation FROM prov_nodes WHERE hash = ?1");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+    int64_t generation = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_reset(stmt);
+    return generation;
+}
+
+//  Whether `ancestor` is reachable upwards from `descendant`: a walk over
+//  the nodes of generations between the two.
 static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uint8_t *ancestor,
                          bool *ok) {
+    *ok = true;
+    int64_t floor = s_generation(store, ancestor);
+    if (floor < 0 || floor >= s_generation(store, descendant))
+        return false;
     search_t search = {ancestor, false};
-    *ok = s_walk(store, SOURCES_SQL, descendant, s_search_visit, &search);
+    *ok = s_walk(store, SOURCES_SQL, floor, descendant, s_search_visit, &search);
     return search.found;
 }
 
@@ -259,6 +285,8 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
 //  Statements per new source in the write (see s_write_source); the edge
 //  insert is the last of them.
 #define STATEMENTS_PER_SOURCE 3
+//  After the sources: generation, delete, insert and count of the roots.
+#define TRAILING_STATEMENTS 4
 
 //  The root cache row set of `hash`, rebuilt from its sources' rows (or
 //  itself when it has none), then counted for the answer.
@@ -306,12 +334,20 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
     ca_write_real(write, now);
     for (size_t i = 0; i < count; i++)
         s_write_source(write, add->hash.data, sources[i], now);
+    ca_write_statement(
+        write,
+        "UPDATE prov_nodes SET generation = (SELECT coalesce(max(n.generation) + 1, 0)"
+        " FROM prov_edges e JOIN prov_nodes n ON n.hash = e.source WHERE e.child = ?1)"
+        " WHERE hash = ?1",
+        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
     s_write_roots(write, add->hash.data);
     ca_write_statement(write, "SELECT count(*) FROM prov_roots WHERE hash = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_want_rows(write);
     ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    //  The done needs the layout: [guard] node, sources x 3, delete, insert, count.
+    //  The done needs the layout: [guard] node, sources x 3, generation,
+    //  delete, insert, count.
     uint8_t layout[2] = {count > 0, 0};
     ca_write_context(write, layout, sizeof layout);
     ca_store_write(store, &write, reply);
@@ -321,15 +357,18 @@ static void s_prov_added(ca_store_t *store, const Cairn__Request *request,
                          const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
     size_t first_source = write->context.len == 2 && write->context.data[0] ? 2 : 1;
     size_t last = write->n_results;
-    if (last < first_source + 3) {
+    if (last < first_source + TRAILING_STATEMENTS ||
+        (last - first_source - TRAILING_STATEMENTS) % STATEMENTS_PER_SOURCE) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the add's results; retry");
         return;
     }
+    size_t sources = (last - first_source - TRAILING_STATEMENTS) / STATEMENTS_PER_SOURCE;
     Cairn__ProvAdded *added = (Cairn__ProvAdded *)ca_reply_alloc(reply, sizeof(Cairn__ProvAdded));
     cairn__prov_added__init(added);
-    for (size_t i = first_source + STATEMENTS_PER_SOURCE - 1; i < last - 3;
-         i += STATEMENTS_PER_SOURCE)
-        added->edges_added += write->results[i]->changes;
+    for (size_t k = 0; k < sources; k++) //  the edge insert ends each source's statements
+        added->edges_added +=
+            write->results[first_source + STATEMENTS_PER_SOURCE * k + STATEMENTS_PER_SOURCE - 1]
+                ->changes;
     const Cairn__Internal__StatementResult *count = write->results[last - 1];
     if (count->n_rows == 1 && count->rows[0]->n_values == 1)
         added->roots = (uint64_t)count->rows[0]->values[0]->integer;
@@ -433,7 +472,7 @@ static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
     collect_t collect = {reply, answer, limit};
     bool ok;
     if (ask->transitive)
-        ok = s_walk(store, CHILDREN_SQL, ask->hash.data, s_collect_visit, &collect);
+        ok = s_walk(store, CHILDREN_SQL, -1, ask->hash.data, s_collect_visit, &collect);
     else {
         //  Direct derivations only: one level of the same walk.
         sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), CHILDREN_SQL);

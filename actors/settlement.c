@@ -50,6 +50,14 @@
     the same code as SettleBatchGet, so what a client is told is what an
     auditor reads later. The same pending set always gives the same id.
 
+    Batches in flight. Every SettleBatch is served by worker 0, which picks
+    the next batch before the writer has committed the previous one. So
+    that pipelined batches (from one client or several) do not all pick
+    the same oldest rows and then lose the race, worker 0 keeps the rowids
+    of its batches in flight (its state) and skips them when it picks; a
+    batch's rowids leave the set when its write commits (`done`) or fails
+    (`write_failed`). Races with SettleMark are still CONFLICT.
+
     SettleMark settles the pending distributions of given payments under a
     batch id the client chose, in one write. Per payment: a guard that the
     queue knows it (else NOT_FOUND, nothing marked), then the UPDATE; a
@@ -562,8 +570,39 @@ typedef struct {
     uint8_t *payment_ids; //  count x 32 bytes
     char **recipients;
     uint64_t *amounts;
-    zchunk_t *rowids; //  a JSON array of their rowids
+    int64_t *ids;     //  their rowids
+    zchunk_t *rowids; //  ... as a JSON array
 } picked_t;
+
+//  Worker state: rowids of this worker's batches in flight ("%lld" keys).
+static zhashx_t *s_in_flight(ca_store_t *store) {
+    return (zhashx_t *)ca_store_state(store);
+}
+
+static void *s_state_new(ca_store_t *store, char **error) {
+    return zhashx_new();
+}
+
+static void s_state_destroy(void **state_p) {
+    zhashx_destroy((zhashx_t **)state_p);
+}
+
+static void s_rowid_key(int64_t id, char key[24]) {
+    snprintf(key, 24, "%lld", (long long)id);
+}
+
+//  A batch's write context: its id, then its rowids (8 bytes each).
+static void s_in_flight_end(ca_store_t *store, const ProtobufCBinaryData *context) {
+    if (context->len < CA_SHA256_BYTES)
+        return;
+    for (size_t at = CA_SHA256_BYTES; at + 8 <= context->len; at += 8) {
+        int64_t id;
+        memcpy(&id, context->data + at, 8);
+        char key[24];
+        s_rowid_key(id, key);
+        zhashx_delete(s_in_flight(store), key);
+    }
+}
 
 static void s_picked_free(picked_t *picked) {
     for (size_t i = 0; i < picked->count; i++)
@@ -571,6 +610,7 @@ static void s_picked_free(picked_t *picked) {
     free(picked->payment_ids);
     free(picked->recipients);
     free(picked->amounts);
+    free(picked->ids);
     zchunk_destroy(&picked->rowids);
 }
 
@@ -580,15 +620,23 @@ static bool s_pick(ca_store_t *store, uint32_t limit, picked_t *picked, ca_reply
     picked->payment_ids = (uint8_t *)zmalloc((size_t)limit * CA_SHA256_BYTES);
     picked->recipients = (char **)zmalloc((size_t)limit * sizeof(char *));
     picked->amounts = (uint64_t *)zmalloc((size_t)limit * sizeof(uint64_t));
+    picked->ids = (int64_t *)zmalloc((size_t)limit * sizeof(int64_t));
     picked->rowids = zchunk_new(NULL, 16 * (size_t)limit + 2);
     zchunk_extend(picked->rowids, "[", 1);
     zhashx_t *totals = zhashx_new(); //  recipient -> uint64_t total
     zhashx_set_destructor(totals, (zhashx_destructor_fn *)zstr_free);
-    sqlite3_stmt *stmt = s_pending_stmt(store, NULL, limit);
-    int rc;
+    zhashx_t *in_flight = s_in_flight(store);
+    sqlite3_stmt *stmt =
+        s_pending_stmt(store, NULL, (int64_t)limit + (int64_t)zhashx_size(in_flight));
+    int rc = SQLITE_DONE;
     bool overflow = false;
-    while (!overflow && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (!overflow && picked->count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        char key[24];
+        s_rowid_key(sqlite3_column_int64(stmt, 5), key);
+        if (zhashx_lookup(in_flight, key))
+            continue; //  another batch of ours holds it
         size_t i = picked->count++;
+        picked->ids[i] = sqlite3_column_int64(stmt, 5);
         memcpy(picked->payment_ids + i * CA_SHA256_BYTES, sqlite3_column_blob(stmt, 0),
                CA_SHA256_BYTES);
         picked->recipients[i] = strdup((const char *)sqlite3_column_text(stmt, 1));
@@ -606,7 +654,8 @@ static bool s_pick(ca_store_t *store, uint32_t limit, picked_t *picked, ca_reply
                           "a recipient's total in this batch (nothing was settled)", reply);
     }
     zchunk_extend(picked->rowids, "]", 2); //  with its NUL
-    bool failed = overflow || s_read_failed(rc, stmt, "the settlement queue", reply);
+    bool failed = overflow ||
+                  (picked->count < limit && s_read_failed(rc, stmt, "the settlement queue", reply));
     sqlite3_reset(stmt);
     zhashx_destroy(&totals);
     if (!failed && picked->count == 0) {
@@ -655,16 +704,27 @@ static void s_settle_batch(ca_store_t *store, const Cairn__Request *request, ca_
                        "batch or mark; nothing was settled; make the batch again");
     ca_write_blob(write, id, CA_SHA256_BYTES);
     ca_write_int(write, (int64_t)picked.count);
-    ca_write_context(write, id, sizeof id);
+    size_t context_size = CA_SHA256_BYTES + 8 * picked.count;
+    uint8_t *context = (uint8_t *)zmalloc(context_size);
+    memcpy(context, id, CA_SHA256_BYTES);
+    memcpy(context + CA_SHA256_BYTES, picked.ids, 8 * picked.count);
+    ca_write_context(write, context, context_size);
+    free(context);
     ca_write_durable(write);
     //  ca_write_text references its text: the frame is made inside ca_store_write.
-    ca_store_write(store, &write, reply);
+    if (ca_store_write(store, &write, reply) == 0)
+        for (size_t i = 0; i < picked.count; i++) {
+            char key[24];
+            s_rowid_key(picked.ids[i], key);
+            zhashx_insert(s_in_flight(store), key, (void *)1);
+        }
     s_picked_free(&picked);
 }
 
 static void s_settle_batched(ca_store_t *store, const Cairn__Request *request,
                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    if (write->context.len != CA_SHA256_BYTES) {
+    s_in_flight_end(store, &write->context);
+    if (write->context.len < CA_SHA256_BYTES) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the batch id; retry");
         return;
     }
@@ -688,11 +748,20 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_SETTLE_BATCH_GET, "settle_batch_get", s_settle_batch_get, NULL, 0},
 };
 
+static void s_write_failed(ca_store_t *store, const Cairn__Request *request,
+                           const Cairn__Internal__WriteReply *write) {
+    if (request->body_case == CAIRN__REQUEST__BODY_SETTLE_BATCH)
+        s_in_flight_end(store, &write->context);
+}
+
 const ca_store_def_t settlement_store_def = {
     .name = "settlement",
     .schema = &settlement_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+    .state_new = s_state_new,
+    .state_destroy = s_state_destroy,
+    .write_failed = s_write_failed,
 };
 
 //  ---- self-test -----------------------------------------------------------------

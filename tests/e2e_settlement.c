@@ -349,6 +349,71 @@ static void test_batch_race(void) {
     s_stop(&node);
 }
 
+static uint64_t s_pending_count(zsock_t *client) {
+    Cairn__Response *response = s_ok(s_total(client, NULL), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
+    uint64_t count = response->settle_total->count;
+    cairn__response__free_unpacked(response, NULL);
+    return count;
+}
+
+//  A mark pipelined just before a batch: the batch may have picked a row the
+//  mark settles before the batch commits. Then the batch is CONFLICT and
+//  settles nothing; else it settles what is left. Either way every
+//  distribution is settled exactly once.
+static void test_batch_mark_race(void) {
+    harness_node_t *node = s_start(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    const uint64_t rounds = 200, per_round = 5;
+    uint64_t conflicts = 0;
+    for (uint64_t round = 0; round < rounds; round++) {
+        s_fill(client, round * per_round, per_round); //  only these five are pending
+        uint64_t before = s_pending_count(client);
+        CHECK(before == per_round);
+        //  Mark the newest of the oldest five, then batch the five.
+        uint8_t payment[32], batch_id[32];
+        s_payment(round * per_round + per_round - 1, payment);
+        memset(batch_id, 0, sizeof batch_id);
+        memcpy(batch_id, &round, sizeof round);
+        ProtobufCBinaryData ids[1] = {{32, payment}};
+        Cairn__Request request;
+        Cairn__SettleMark mark;
+        ca_request_settle_mark(&request, &mark, s_next_id++, ids, 1, batch_id, 32);
+        CHECK(harness_send(client, &request) == 0);
+        uint64_t mark_id = request.id;
+        Cairn__SettleBatch batch;
+        ca_request_settle_batch(&request, &batch, s_next_id++, per_round);
+        CHECK(harness_send(client, &request) == 0);
+        uint64_t batched = 0;
+        for (int answers = 0; answers < 2; answers++) {
+            Cairn__Response *response = harness_recv(client, CALL_MS);
+            CHECK(response);
+            if (response->id == mark_id) {
+                s_ok(response, CAIRN__RESPONSE__BODY_SETTLE_MARK);
+                CHECK(response->settle_mark->settled == 1);
+            } else if (response->status == CAIRN__STATUS__CONFLICT) {
+                harness_expect(response, CAIRN__STATUS__CONFLICT, "nothing was settled");
+                conflicts++;
+            } else {
+                s_ok(response, CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+                batched = response->settle_batch->distributions;
+                CHECK(batched == per_round - 1); //  the mark came first: four were left
+            }
+            cairn__response__free_unpacked(response, NULL);
+        }
+        CHECK(s_pending_count(client) == before - 1 - batched);
+        if (batched == 0) { //  after a conflict, settle the four now
+            Cairn__Response *response =
+                s_ok(s_batch(client, per_round - 1), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+            CHECK(response->settle_batch->distributions == per_round - 1);
+            cairn__response__free_unpacked(response, NULL);
+        }
+        CHECK(s_pending_count(client) == 0);
+    }
+    printf(" (%" PRIu64 " conflicts in %" PRIu64 " rounds)", conflicts, rounds);
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
 //  The same pending set gives the same batch id on two nodes, whatever the
 //  order of enqueue, and that id is the documented hash.
 static void test_batch_reproducible(void) {
@@ -513,6 +578,7 @@ static const harness_test_t s_tests[] = {
     {"totals", test_totals},
     {"mark", test_mark},
     {"batch_race", test_batch_race},
+    {"batch_mark_race", test_batch_mark_race},
     {"batch_reproducible", test_batch_reproducible},
     {"overflow", test_overflow},
     {"restart", test_restart},

@@ -515,14 +515,14 @@ static void test_restart(void) {
 static void test_bad_input(void) {
     harness_node_t *node = s_start(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    uint8_t id[32] = {1}, source[32] = {2};
+    uint8_t id[32] = {1}, source[32] = {2}, wide[64] = {3};
     Cairn__Request request;
     Cairn__SettleEnqueue enqueue;
     Cairn__Distribution d;
     ca_request_distribution(&d, id, 16, "alice", 1, source, 32, 0);
     ca_request_settle_enqueue(&request, &enqueue, 0, &d);
     s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_id");
-    ca_request_distribution(&d, id, 32, "alice", 1, source, 64, 0);
+    ca_request_distribution(&d, id, 32, "alice", 1, wide, sizeof wide, 0);
     s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "source_hash");
     ca_request_distribution(&d, id, 32, "no spaces", 1, source, 32, 0);
     s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "recipient");

@@ -210,14 +210,22 @@ static void test_totals(void) {
     harness_node_t *node = s_start(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const uint64_t count = 20000;
+    int64_t start = zclock_usecs();
     s_fill(client, 0, count);
+    int64_t filled = zclock_usecs();
     uint64_t totals[RECIPIENTS], counts[RECIPIENTS], all = 0;
     s_model_totals(0, count, totals, counts);
     for (int r = 0; r < RECIPIENTS; r++) {
         s_total_expect(client, s_recipients[r], totals[r], counts[r]);
         all += totals[r];
     }
+    int64_t summed = zclock_usecs();
     s_total_expect(client, NULL, all, count);
+    int64_t done = zclock_usecs();
+    printf(" (%" PRIu64 " durable enqueues, %d in flight: %.0f/s; total of %" PRIu64
+           " pending: %.2f ms)",
+           count, WINDOW, (double)count * 1e6 / (double)(filled - start), count,
+           (double)(done - summed) / 1000.0);
     //  The first page of a recipient: the model's oldest, in order.
     Cairn__Response *response = s_pending(client, "carol", 100);
     CHECK(response->settle_pending->n_distributions == 100 && response->settle_pending->more);

@@ -152,6 +152,28 @@ typedef struct {
     char text[CLI_SUMMARY_TEXT_ROOM + 1];                        //  summary put --text-file
 } cli_prov_t;
 
+//  Settlement queue commands (cairn_settle.c): the body of the request and
+//  what it points at.
+#define CLI_SETTLE_IDS_ROOM 2000 //  `settle mark` PAYMENTs: twice the node's 1000
+typedef struct {
+    union {
+        Cairn__SettleEnqueue enqueue;
+        Cairn__SettlePending pending;
+        Cairn__SettleTotal total;
+        Cairn__SettleMark mark;
+        Cairn__SettleLastGet last_get;
+        Cairn__SettleLastSet last_set;
+        Cairn__SettleBatch batch;
+        Cairn__SettleBatchGet batch_get;
+    } body;
+    Cairn__Distribution distribution;
+    uint8_t payment[CA_HASH_BYTES];
+    uint8_t source[CA_HASH_BYTES];
+    uint8_t batch_id[CA_HASH_BYTES];
+    uint8_t payment_ids[CLI_SETTLE_IDS_ROOM][CA_HASH_BYTES];
+    ProtobufCBinaryData ids[CLI_SETTLE_IDS_ROOM];
+} cli_settle_t;
+
 typedef struct {
     Cairn__PeerPut put;
     Cairn__Peer peer;
@@ -194,6 +216,7 @@ typedef struct {
         Cairn__GossipClean gossip_clean;
         cli_content_t content;
         cli_prov_t prov;
+        cli_settle_t settle;
     } body;
 } request_t;
 
@@ -260,6 +283,8 @@ extern const command_table_t cairn_content_commands; //  cairn_content.c
 extern const command_table_t cairn_cache_commands;   //  cairn_cache.c
 //  The manifest, summary and provenance rows.
 extern const command_table_t cairn_prov_commands; //  cairn_prov.c
+//  The settlement queue rows.
+extern const command_table_t cairn_settle_commands; //  cairn_settle.c
 
 //  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);

@@ -27,6 +27,7 @@
 #include "node_config.h"
 #include "peers.h"
 #include "provenance.h"
+#include "settlement.h"
 #include "writer.h"
 
 #include <czmq.h>
@@ -61,6 +62,7 @@ static const selftest_t s_tests[] = {
     {"ca_hashset", ca_hashset_test},
     {"provenance", provenance_test},
     {"manifests", manifests_test},
+    {"settlement", settlement_test},
 };
 
 int main(int argc, char **argv) {

@@ -566,3 +566,86 @@ void ca_request_summary_get(Cairn__Request *request, Cairn__SummaryGet *get, uin
     get->l0_hash = s_bytes(l0_hash, hash_size);
     request->summary_get = get;
 }
+
+//  ---- settlement ------------------------------------------------------------------
+
+void ca_request_distribution(Cairn__Distribution *distribution, const uint8_t *payment_id,
+                             size_t payment_id_size, const char *recipient, uint64_t amount,
+                             const uint8_t *source_hash, size_t source_hash_size,
+                             double queued_at) {
+    cairn__distribution__init(distribution);
+    distribution->payment_id = s_bytes(payment_id, payment_id_size);
+    if (recipient)
+        distribution->recipient = (char *)recipient;
+    distribution->amount = amount;
+    distribution->source_hash = s_bytes(source_hash, source_hash_size);
+    distribution->queued_at = queued_at;
+}
+
+void ca_request_settle_enqueue(Cairn__Request *request, Cairn__SettleEnqueue *enqueue, uint64_t id,
+                               Cairn__Distribution *distribution) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_ENQUEUE);
+    cairn__settle_enqueue__init(enqueue);
+    enqueue->distribution = distribution;
+    request->settle_enqueue = enqueue;
+}
+
+void ca_request_settle_pending(Cairn__Request *request, Cairn__SettlePending *pending, uint64_t id,
+                               const char *recipient, uint32_t limit) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_PENDING);
+    cairn__settle_pending__init(pending);
+    if (recipient)
+        pending->recipient = (char *)recipient;
+    pending->limit = limit;
+    request->settle_pending = pending;
+}
+
+void ca_request_settle_total(Cairn__Request *request, Cairn__SettleTotal *total, uint64_t id,
+                             const char *recipient) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_TOTAL);
+    cairn__settle_total__init(total);
+    if (recipient)
+        total->recipient = (char *)recipient;
+    request->settle_total = total;
+}
+
+void ca_request_settle_mark(Cairn__Request *request, Cairn__SettleMark *mark, uint64_t id,
+                            ProtobufCBinaryData *payment_ids, size_t count, const uint8_t *batch_id,
+                            size_t batch_id_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_MARK);
+    cairn__settle_mark__init(mark);
+    mark->payment_ids = payment_ids;
+    mark->n_payment_ids = count;
+    mark->batch_id = s_bytes(batch_id, batch_id_size);
+    request->settle_mark = mark;
+}
+
+void ca_request_settle_last_get(Cairn__Request *request, Cairn__SettleLastGet *get, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_LAST_GET);
+    cairn__settle_last_get__init(get);
+    request->settle_last_get = get;
+}
+
+void ca_request_settle_last_set(Cairn__Request *request, Cairn__SettleLastSet *set, uint64_t id,
+                                double time) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_LAST_SET);
+    cairn__settle_last_set__init(set);
+    set->time = time;
+    request->settle_last_set = set;
+}
+
+void ca_request_settle_batch(Cairn__Request *request, Cairn__SettleBatch *batch, uint64_t id,
+                             uint32_t limit) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_BATCH);
+    cairn__settle_batch__init(batch);
+    batch->limit = limit;
+    request->settle_batch = batch;
+}
+
+void ca_request_settle_batch_get(Cairn__Request *request, Cairn__SettleBatchGet *get, uint64_t id,
+                                 const uint8_t *batch_id, size_t batch_id_size) {
+    s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_BATCH_GET);
+    cairn__settle_batch_get__init(get);
+    get->batch_id = s_bytes(batch_id, batch_id_size);
+    request->settle_batch_get = get;
+}

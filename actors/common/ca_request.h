@@ -239,4 +239,29 @@ void ca_request_summary_put(Cairn__Request *request, Cairn__SummaryPut *put, uin
 void ca_request_summary_get(Cairn__Request *request, Cairn__SummaryGet *get, uint64_t id,
                             const uint8_t *l0_hash, size_t hash_size);
 
+//  ---- settlement ------------------------------------------------------------------
+
+//  Fills a Distribution for SettleEnqueue (queued_at 0: now).
+void ca_request_distribution(Cairn__Distribution *distribution, const uint8_t *payment_id,
+                             size_t payment_id_size, const char *recipient, uint64_t amount,
+                             const uint8_t *source_hash, size_t source_hash_size, double queued_at);
+//  SettleEnqueue of a distribution the caller filled (NULL: none).
+void ca_request_settle_enqueue(Cairn__Request *request, Cairn__SettleEnqueue *enqueue, uint64_t id,
+                               Cairn__Distribution *distribution);
+//  SettlePending and SettleTotal: recipient "" (or NULL) means all.
+void ca_request_settle_pending(Cairn__Request *request, Cairn__SettlePending *pending, uint64_t id,
+                               const char *recipient, uint32_t limit);
+void ca_request_settle_total(Cairn__Request *request, Cairn__SettleTotal *total, uint64_t id,
+                             const char *recipient);
+void ca_request_settle_mark(Cairn__Request *request, Cairn__SettleMark *mark, uint64_t id,
+                            ProtobufCBinaryData *payment_ids, size_t count, const uint8_t *batch_id,
+                            size_t batch_id_size);
+void ca_request_settle_last_get(Cairn__Request *request, Cairn__SettleLastGet *get, uint64_t id);
+void ca_request_settle_last_set(Cairn__Request *request, Cairn__SettleLastSet *set, uint64_t id,
+                                double time);
+void ca_request_settle_batch(Cairn__Request *request, Cairn__SettleBatch *batch, uint64_t id,
+                             uint32_t limit);
+void ca_request_settle_batch_get(Cairn__Request *request, Cairn__SettleBatchGet *get, uint64_t id,
+                                 const uint8_t *batch_id, size_t batch_id_size);
+
 #endif

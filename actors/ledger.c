@@ -554,7 +554,9 @@ static bool s_payment_fields_ok(const Cairn__Payment *payment, ca_reply_t *reply
                        (unsigned long long)payment->amount, (long long)LEDGER_AMOUNT_MAX);
         return false;
     }
-    if (!isfinite(payment->timestamp) || payment->timestamp < 0) {
+    //  -0.0 too: SQLite would keep it as 0.0, and the stored payment would
+    //  no longer match its signature.
+    if (!isfinite(payment->timestamp) || signbit(payment->timestamp)) {
         ca_reply_error(reply, CA_INVALID, "payment.timestamp must be unix seconds (0 or more)");
         return false;
     }

@@ -633,6 +633,8 @@ static void test_bad_input(void) {
     t.payment.amount = 1;
     t.payment.timestamp = -1;
     s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "timestamp");
+    t.payment.timestamp = -0.0; //  proto3 sends no -0.0: the node reads 0, not what was signed
+    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     t.payment.timestamp = 1.0 / 0.0;
     s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "timestamp");
     s_payment(&t, &judy, 1, 1, 1);

@@ -114,7 +114,7 @@ enum { OPT_ENDPOINT = 1000, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_CO
 //  Parse results: go on, stop with exit 0 (help/version printed), usage.
 enum { PARSE_OK = 0, PARSE_DONE = 1, PARSE_USAGE = -1 };
 
-static const command_table_t *s_tables[8];
+static const command_table_t *s_tables[9];
 #define TABLE_COUNT (sizeof s_tables / sizeof s_tables[0])
 
 //  ---- usage ---------------------------------------------------------------------
@@ -974,10 +974,10 @@ static const command_table_t s_node_commands = {s_commands,
                                                 sizeof s_commands / sizeof s_commands[0]};
 
 //  Every table, in the order of the help.
-static const command_table_t *s_tables[8] = {&s_node_commands,        &cairn_msg_commands,
-                                             &cairn_channel_commands, &cairn_peer_commands,
-                                             &cairn_content_commands, &cairn_cache_commands,
-                                             &cairn_prov_commands,    &cairn_settle_commands};
+static const command_table_t *s_tables[9] = {
+    &s_node_commands,     &cairn_msg_commands,     &cairn_channel_commands,
+    &cairn_peer_commands, &cairn_content_commands, &cairn_cache_commands,
+    &cairn_prov_commands, &cairn_settle_commands,  &cairn_ledger_commands};
 
 //  ---- talking to the node --------------------------------------------------------------------
 

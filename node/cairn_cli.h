@@ -174,6 +174,33 @@ typedef struct {
     ProtobufCBinaryData ids[CLI_SETTLE_IDS_ROOM];
 } cli_settle_t;
 
+//  Payment channel commands (cairn_ledger.c): the body and what it points
+//  at. Room for twice the node's 1000 shares or ids, so that its own
+//  limits can be exercised.
+#define CLI_LEDGER_ROOM 2000
+typedef struct {
+    union {
+        Cairn__LedgerOpen open;
+        Cairn__LedgerGet get;
+        Cairn__LedgerUpdate update;
+        Cairn__LedgerList list;
+        Cairn__LedgerAdjust adjust;
+        Cairn__LedgerPay pay;
+        Cairn__LedgerPending pending;
+        Cairn__LedgerClear clear;
+    } body;
+    Cairn__PaymentChannel channel; //  open
+    Cairn__Payment payment;        //  pay
+    uint8_t id[CA_HASH_BYTES];     //  pay --id (random when absent)
+    uint8_t query[CA_HASH_BYTES];  //  pay --query
+    uint8_t signature[CLI_SIG_BYTES];
+    uint8_t roots[CLI_LEDGER_ROOM][CA_HASH_BYTES]; //  pay --share ROOT:WEIGHT
+    Cairn__ProvenanceShare shares[CLI_LEDGER_ROOM];
+    Cairn__ProvenanceShare *share_list[CLI_LEDGER_ROOM];
+    uint8_t ids[CLI_LEDGER_ROOM][CA_HASH_BYTES]; //  clear: ID arguments
+    ProtobufCBinaryData id_list[CLI_LEDGER_ROOM];
+} cli_ledger_t;
+
 typedef struct {
     Cairn__PeerPut put;
     Cairn__Peer peer;
@@ -217,6 +244,7 @@ typedef struct {
         cli_content_t content;
         cli_prov_t prov;
         cli_settle_t settle;
+        cli_ledger_t ledger;
     } body;
 } request_t;
 
@@ -285,6 +313,14 @@ extern const command_table_t cairn_cache_commands;   //  cairn_cache.c
 extern const command_table_t cairn_prov_commands; //  cairn_prov.c
 //  The settlement queue rows.
 extern const command_table_t cairn_settle_commands; //  cairn_settle.c
+
+//  The payment channel rows.
+extern const command_table_t cairn_ledger_commands; //  cairn_ledger.c
+
+//  Loads a 64-byte Ed25519 secret key (seed + public key), raw or as 128
+//  hex digits, and checks that its public half belongs to its seed
+//  (cairn_msg.c). The caller wipes `key` after use.
+const char *cli_load_secret_key(const char *path, uint8_t key[64]);
 
 //  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);

@@ -175,9 +175,7 @@ static uint8_t *s_signed_bytes(const Cairn__Message *message, size_t *size) {
     return out;
 }
 
-//  Loads a 64-byte Ed25519 secret key (seed + public key), raw or as 128
-//  hex digits, and checks that its public half belongs to its seed.
-static const char *s_load_secret_key(const char *path, uint8_t key[crypto_sign_SECRETKEYBYTES]) {
+const char *cli_load_secret_key(const char *path, uint8_t key[crypto_sign_SECRETKEYBYTES]) {
     uint8_t text[KEY_FILE_MAX];
     size_t length = 0;
     const char *problem = cli_read_file(path, "key file", text, sizeof text, &length);
@@ -210,7 +208,7 @@ static const char *s_load_secret_key(const char *path, uint8_t key[crypto_sign_S
 //  Signs the message with the key in `path`; the key is wiped after.
 static const char *s_sign_with_key_file(const char *path, cli_msg_send_t *send) {
     uint8_t key[crypto_sign_SECRETKEYBYTES];
-    const char *problem = s_load_secret_key(path, key);
+    const char *problem = cli_load_secret_key(path, key);
     if (!problem) {
         size_t size = 0;
         uint8_t *bytes = s_signed_bytes(&send->message, &size);

@@ -511,6 +511,59 @@ static bool s_manifest_seeds(const char *dir) {
     return ok && s_write_request(dir, "summary-get", &request);
 }
 
+//  Every ledger request kind, valid and broken: a channel, an update, an
+//  adjustment, a payment with shares (its signature zeros: the fuzzer
+//  reaches the verification), a payment with a short id, clears.
+static bool s_ledger_seeds(const char *dir) {
+    uint8_t id[CA_SHA256_BYTES], query[CA_SHA256_BYTES], signature[64] = {0};
+    ca_sha256("seed payment", 12, id);
+    ca_sha256("seed query", 10, query);
+    Cairn__Request request;
+    Cairn__PaymentChannel channel;
+    Cairn__LedgerOpen open;
+    ca_request_ledger_channel_init(&channel, "peer:1", CAIRN__CHANNEL_STATE__CHANNEL_OPEN, 10, 90,
+                                   0);
+    ca_request_ledger_open(&request, &open, 80, &channel);
+    bool ok = s_write_request(dir, "ledger-open", &request);
+    ca_request_ledger_open(&request, &open, 81, NULL);
+    ok = ok && s_write_request(dir, "ledger-open-empty", &request);
+    Cairn__LedgerGet get;
+    ca_request_ledger_get(&request, &get, 82, "peer:1");
+    ok = ok && s_write_request(dir, "ledger-get", &request);
+    Cairn__LedgerUpdate update;
+    ca_request_ledger_update(&request, &update, 83, "peer:1", 1,
+                             CAIRN__CHANNEL_STATE__CHANNEL_CLOSING, 50, 50);
+    ok = ok && s_write_request(dir, "ledger-update", &request);
+    Cairn__LedgerList list;
+    ca_request_ledger_list(&request, &list, 84);
+    ok = ok && s_write_request(dir, "ledger-list", &request);
+    Cairn__LedgerAdjust adjust;
+    ca_request_ledger_adjust(&request, &adjust, 85, "peer:1", -5, INT64_MAX, "seed");
+    ok = ok && s_write_request(dir, "ledger-adjust", &request);
+    Cairn__Payment payment;
+    ca_request_payment_init(&payment, id, CA_SHA256_BYTES, "peer:1", 5, "peer:2", query,
+                            CA_SHA256_BYTES, 1700000000.5);
+    Cairn__ProvenanceShare share = CAIRN__PROVENANCE_SHARE__INIT, *shares[] = {&share};
+    share.root = (ProtobufCBinaryData){CA_SHA256_BYTES, query};
+    share.weight = 3;
+    payment.provenance = shares;
+    payment.n_provenance = 1;
+    payment.signature = (ProtobufCBinaryData){sizeof signature, signature};
+    Cairn__LedgerPay pay;
+    ca_request_ledger_pay(&request, &pay, 86, &payment);
+    ok = ok && s_write_request(dir, "ledger-pay", &request);
+    payment.id.len = 31;
+    ca_request_ledger_pay(&request, &pay, 87, &payment);
+    ok = ok && s_write_request(dir, "ledger-pay-bad-id", &request);
+    Cairn__LedgerPending pending;
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1");
+    ok = ok && s_write_request(dir, "ledger-pending", &request);
+    ProtobufCBinaryData ids[] = {{CA_SHA256_BYTES, id}, {CA_SHA256_BYTES, query}};
+    Cairn__LedgerClear clear;
+    ca_request_ledger_clear(&request, &clear, 89, ids, 2);
+    return ok && s_write_request(dir, "ledger-clear", &request);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz-seeds DIR\n");
@@ -526,6 +579,7 @@ int main(int argc, char **argv) {
               s_ping(dir, "ping-max-id", UINT64_MAX, 4) && s_info(dir, "info", 4) &&
               s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
               s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) &&
-              s_prov_seeds(dir) && s_manifest_seeds(dir) && s_raw_frames(dir);
+              s_prov_seeds(dir) && s_manifest_seeds(dir) && s_raw_frames(dir) &&
+              s_ledger_seeds(dir);
     return ok ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 
 #include "ca_blobs.h"
 #include "cache.h"
+#include "ledger.h"
 #include "ca_envelope.h"
 #include "ca_hashset.h"
 #include "ca_hash.h"
@@ -63,6 +64,7 @@ static const selftest_t s_tests[] = {
     {"provenance", provenance_test},
     {"manifests", manifests_test},
     {"settlement", settlement_test},
+    {"ledger", ledger_test},
 };
 
 int main(int argc, char **argv) {

@@ -649,3 +649,101 @@ void ca_request_settle_batch_get(Cairn__Request *request, Cairn__SettleBatchGet 
     get->batch_id = s_bytes(batch_id, batch_id_size);
     request->settle_batch_get = get;
 }
+
+//  ---- ledger ----------------------------------------------------------------------
+
+void ca_request_ledger_channel_init(Cairn__PaymentChannel *channel, const char *peer_id,
+                                    Cairn__ChannelState state, uint64_t my_balance,
+                                    uint64_t their_balance, uint64_t nonce) {
+    cairn__payment_channel__init(channel);
+    channel->peer_id = (char *)peer_id;
+    channel->state = state;
+    channel->my_balance = my_balance;
+    channel->their_balance = their_balance;
+    channel->nonce = nonce;
+}
+
+void ca_request_ledger_open(Cairn__Request *request, Cairn__LedgerOpen *open, uint64_t id,
+                            Cairn__PaymentChannel *channel) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_OPEN);
+    cairn__ledger_open__init(open);
+    open->channel = channel;
+    request->ledger_open = open;
+}
+
+void ca_request_ledger_get(Cairn__Request *request, Cairn__LedgerGet *get, uint64_t id,
+                           const char *peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_GET);
+    cairn__ledger_get__init(get);
+    get->peer_id = (char *)peer_id;
+    request->ledger_get = get;
+}
+
+void ca_request_ledger_update(Cairn__Request *request, Cairn__LedgerUpdate *update, uint64_t id,
+                              const char *peer_id, uint64_t nonce, Cairn__ChannelState state,
+                              uint64_t my_balance, uint64_t their_balance) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_UPDATE);
+    cairn__ledger_update__init(update);
+    update->peer_id = (char *)peer_id;
+    update->nonce = nonce;
+    update->state = state;
+    update->my_balance = my_balance;
+    update->their_balance = their_balance;
+    request->ledger_update = update;
+}
+
+void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, uint64_t id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_LIST);
+    cairn__ledger_list__init(list);
+    request->ledger_list = list;
+}
+
+void ca_request_ledger_adjust(Cairn__Request *request, Cairn__LedgerAdjust *adjust, uint64_t id,
+                              const char *peer_id, int64_t my_delta, int64_t their_delta,
+                              const char *reason) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_ADJUST);
+    cairn__ledger_adjust__init(adjust);
+    adjust->peer_id = (char *)peer_id;
+    adjust->my_delta = my_delta;
+    adjust->their_delta = their_delta;
+    adjust->reason = (char *)reason;
+    request->ledger_adjust = adjust;
+}
+
+void ca_request_payment_init(Cairn__Payment *payment, const uint8_t *payment_id,
+                             size_t payment_id_size, const char *channel_peer, uint64_t amount,
+                             const char *recipient, const uint8_t *query_hash,
+                             size_t query_hash_size, double timestamp) {
+    cairn__payment__init(payment);
+    payment->id = s_bytes(payment_id, payment_id_size);
+    payment->channel_peer = (char *)channel_peer;
+    payment->amount = amount;
+    payment->recipient = (char *)recipient;
+    payment->query_hash = s_bytes(query_hash, query_hash_size);
+    payment->timestamp = timestamp;
+}
+
+void ca_request_ledger_pay(Cairn__Request *request, Cairn__LedgerPay *pay, uint64_t id,
+                           Cairn__Payment *payment) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_PAY);
+    cairn__ledger_pay__init(pay);
+    pay->payment = payment;
+    request->ledger_pay = pay;
+}
+
+void ca_request_ledger_pending(Cairn__Request *request, Cairn__LedgerPending *pending, uint64_t id,
+                               const char *peer_id) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_PENDING);
+    cairn__ledger_pending__init(pending);
+    pending->peer_id = (char *)peer_id;
+    request->ledger_pending = pending;
+}
+
+void ca_request_ledger_clear(Cairn__Request *request, Cairn__LedgerClear *clear, uint64_t id,
+                             ProtobufCBinaryData *payment_ids, size_t count) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_CLEAR);
+    cairn__ledger_clear__init(clear);
+    clear->payment_ids = payment_ids;
+    clear->n_payment_ids = count;
+    request->ledger_clear = clear;
+}

@@ -263,5 +263,35 @@ void ca_request_settle_batch(Cairn__Request *request, Cairn__SettleBatch *batch,
                              uint32_t limit);
 void ca_request_settle_batch_get(Cairn__Request *request, Cairn__SettleBatchGet *get, uint64_t id,
                                  const uint8_t *batch_id, size_t batch_id_size);
+//  ---- ledger ----------------------------------------------------------------------
+
+//  A PaymentChannel to open (cairn__payment_channel__init'd and filled).
+void ca_request_ledger_channel_init(Cairn__PaymentChannel *channel, const char *peer_id,
+                                    Cairn__ChannelState state, uint64_t my_balance,
+                                    uint64_t their_balance, uint64_t nonce);
+//  LedgerOpen of `channel` (NULL sends the request without one).
+void ca_request_ledger_open(Cairn__Request *request, Cairn__LedgerOpen *open, uint64_t id,
+                            Cairn__PaymentChannel *channel);
+void ca_request_ledger_get(Cairn__Request *request, Cairn__LedgerGet *get, uint64_t id,
+                           const char *peer_id);
+void ca_request_ledger_update(Cairn__Request *request, Cairn__LedgerUpdate *update, uint64_t id,
+                              const char *peer_id, uint64_t nonce, Cairn__ChannelState state,
+                              uint64_t my_balance, uint64_t their_balance);
+void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, uint64_t id);
+void ca_request_ledger_adjust(Cairn__Request *request, Cairn__LedgerAdjust *adjust, uint64_t id,
+                              const char *peer_id, int64_t my_delta, int64_t their_delta,
+                              const char *reason);
+//  A Payment without provenance or signature; the bytes are referenced.
+void ca_request_payment_init(Cairn__Payment *payment, const uint8_t *payment_id,
+                             size_t payment_id_size, const char *channel_peer, uint64_t amount,
+                             const char *recipient, const uint8_t *query_hash,
+                             size_t query_hash_size, double timestamp);
+//  LedgerPay of `payment` (NULL sends the request without one).
+void ca_request_ledger_pay(Cairn__Request *request, Cairn__LedgerPay *pay, uint64_t id,
+                           Cairn__Payment *payment);
+void ca_request_ledger_pending(Cairn__Request *request, Cairn__LedgerPending *pending, uint64_t id,
+                               const char *peer_id);
+void ca_request_ledger_clear(Cairn__Request *request, Cairn__LedgerClear *clear, uint64_t id,
+                             ProtobufCBinaryData *payment_ids, size_t count);
 
 #endif

@@ -1,0 +1,35 @@
+/*  =========================================================================
+    ledger - payment channels with their peers and the payments made on
+    them (LedgerOpen, LedgerGet, LedgerUpdate, LedgerList, LedgerAdjust,
+    LedgerPay, LedgerPending, LedgerClear); pool "ledger", schema "ledger"
+    ========================================================================= */
+
+#ifndef LEDGER_H_INCLUDED
+#define LEDGER_H_INCLUDED
+
+#include "ca_store.h"
+
+extern const ca_schema_t ledger_schema;
+
+//  The store's description. Every write is durable (synchronous=FULL) and
+//  served by worker 0.
+extern const ca_store_def_t ledger_store_def;
+
+//  Largest balance, amount, nonce and channel sum the ledger holds: amounts
+//  live in SQLite INTEGER columns (signed 64-bit), so the wire's uint64 is
+//  limited to 2^63-1; anything larger is refused as INVALID.
+#define LEDGER_AMOUNT_MAX INT64_MAX
+
+//  The canonical encoding of a payment that its Ed25519 signature covers
+//  (see the Payment message in schemas/cairn.proto). NULL when a field
+//  cannot be encoded (id, query hash or a share root not 32 bytes, a
+//  recipient over 65535 bytes). Caller frees; *size_p is its length.
+uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p);
+
+//  Whether `signature` (64 bytes) is the Ed25519 signature by `public_key`
+//  (32 bytes) of the payment's canonical encoding.
+bool ledger_payment_verify(const Cairn__Payment *payment, const uint8_t *public_key);
+
+void ledger_test(bool verbose);
+
+#endif

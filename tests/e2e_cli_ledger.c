@@ -1,0 +1,218 @@
+/*  =========================================================================
+    e2e_cli_ledger - the cairn client's payment channel commands against a
+    real cairnd
+
+    Black-box, as e2e_cli_prov.c: the built `cairn` runs as a child
+    (cli_run.h) against a cairnd the harness starts on a free loopback
+    port. The payer is a peer added with `cairn peer add`; payments are
+    signed by the client (--key-file) or here (--signature-hex). Each
+    command is run for its text and --json output, its usage errors (exit
+    2) and the node's error answers (exit 1).
+
+    `e2e-cli-ledger NAME` runs the test NAME, registered as e2e.cli.NAME.
+    ========================================================================= */
+
+#include "ca_request.h"
+#include "cli_run.h"
+#include "ledger.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef cli_ctx_t test_ctx_t;
+
+#define CAIRN(t, ...)      RUN("--endpoint", (t)->endpoint, __VA_ARGS__)
+#define CAIRN_JSON(t, ...) cli_run_json_ok(CAIRN(t, "--json", __VA_ARGS__))
+
+static const char s_query[] = "7171717171717171717171717171717171717171717171717171717171717171";
+static const char s_root[] = "6161616161616161616161616161616161616161616161616161616161616161";
+
+//  A new Ed25519 key pair: the secret key raw into dir/name (path returned,
+//  caller frees), the public key as hex into key_hex.
+static char *s_make_key(const test_ctx_t *t, const char *name, uint8_t secret[64],
+                        char key_hex[65]) {
+    uint8_t public_key[32];
+    crypto_sign_keypair(public_key, secret);
+    sodium_bin2hex(key_hex, 65, public_key, 32);
+    char *path = zsys_sprintf("%s/%s", t->dir, name);
+    FILE *file = fopen(path, "wb");
+    assert(file && fwrite(secret, 1, 64, file) == 64);
+    fclose(file);
+    return path;
+}
+
+//  channel[key] of a channel answer.
+static int64_t s_channel_int(json_t *object, const char *key) {
+    json_t *channel = json_object_get(object, "channel");
+    return cli_json_int(channel, key);
+}
+
+static void s_test_ledger_commands(void) {
+    test_ctx_t *t = cli_ctx_begin("ledger", true, NULL);
+    uint8_t secret[64];
+    char key_hex[65];
+    char *key = s_make_key(t, "alice.key", secret, key_hex);
+    cli_expect_ok(CAIRN(t, "peer", "add", "alice", "--key", key_hex, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  "alice");
+
+    //  open, get: text and JSON.
+    cli_expect_ok(CAIRN(t, "ledger", "open", "alice", "--theirs", "1000", "--mine", "5"),
+                  "their balance   1000");
+    json_t *object = CAIRN_JSON(t, "ledger", "get", "alice");
+    CHECK(s_channel_int(object, "their_balance") == 1000 &&
+          s_channel_int(object, "my_balance") == 5);
+    CHECK(cli_json_str_is(json_object_get(object, "channel"), "state", "open"));
+    json_decref(object);
+
+    //  pay, signed here, with shares; then one signed "elsewhere".
+    char share[80];
+    snprintf(share, sizeof share, "%s:3", s_root);
+    object = CAIRN_JSON(t, "ledger", "pay", "alice", "--amount", "100", "--recipient", "author-1",
+                        "--query", s_query, "--share", share, "--key-file", key);
+    json_t *payment = json_object_get(object, "payment");
+    CHECK(cli_json_int(payment, "amount") == 100);
+    CHECK(json_array_size(json_object_get(payment, "provenance")) == 1);
+    json_decref(object);
+
+    uint8_t id[32], query[32];
+    memset(id, 0x42, 32);
+    sodium_hex2bin(query, 32, s_query, 64, NULL, NULL, NULL);
+    Cairn__Payment signed_payment;
+    ca_request_payment_init(&signed_payment, id, 32, "alice", 50, "author-2", query, 32,
+                            1700000000.5);
+    size_t size;
+    uint8_t *bytes = ledger_payment_encode(&signed_payment, &size), signature[64];
+    crypto_sign_detached(signature, NULL, bytes, size, secret);
+    free(bytes);
+    char id_hex[65], signature_hex[129];
+    sodium_bin2hex(id_hex, sizeof id_hex, id, 32);
+    sodium_bin2hex(signature_hex, sizeof signature_hex, signature, 64);
+    cli_expect_ok(CAIRN(t, "ledger", "pay", "alice", "--amount", "50", "--recipient", "author-2",
+                        "--query", s_query, "--id", id_hex, "--timestamp", "1700000000.5",
+                        "--signature-hex", signature_hex),
+                  "paid 50 from alice to author-2");
+    //  The same again: CONFLICT; a flipped amount: UNAUTHORIZED.
+    cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "50", "--recipient", "author-2",
+                          "--query", s_query, "--id", id_hex, "--timestamp", "1700000000.5",
+                          "--signature-hex", signature_hex),
+                    1, "conflict: ");
+    cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "51", "--recipient", "author-2",
+                          "--query", s_query, "--timestamp", "1700000000.5", "--signature-hex",
+                          signature_hex),
+                    1, "unauthorized: ");
+    cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "5000", "--recipient", "a",
+                          "--query", s_query, "--key-file", key),
+                    1, "invalid: ");
+
+    //  pending (oldest first), clear, then pending again.
+    object = CAIRN_JSON(t, "ledger", "pending", "alice");
+    json_t *payments = json_object_get(object, "payments");
+    CHECK(json_array_size(payments) == 2);
+    CHECK(cli_json_str_is(json_array_get(payments, 1), "id", id_hex));
+    json_decref(object);
+    cli_expect_ok(CAIRN(t, "ledger", "pending", "alice"), id_hex);
+    cli_expect_ok(CAIRN(t, "ledger", "clear", id_hex, id_hex), "cleared 1 payment\n");
+    object = CAIRN_JSON(t, "ledger", "clear", id_hex);
+    CHECK(cli_json_int(object, "cleared") == 0);
+    json_decref(object);
+    object = CAIRN_JSON(t, "ledger", "pending", "alice");
+    CHECK(json_array_size(json_object_get(object, "payments")) == 1);
+    json_decref(object);
+
+    //  update, adjust, list.
+    object = CAIRN_JSON(t, "ledger", "get", "alice");
+    CHECK(s_channel_int(object, "my_balance") == 155 &&
+          s_channel_int(object, "their_balance") == 850);
+    json_decref(object);
+    object = CAIRN_JSON(t, "ledger", "update", "alice", "--nonce", "3", "--mine", "5", "--theirs",
+                        "1000");
+    CHECK(s_channel_int(object, "nonce") == 3);
+    json_decref(object);
+    cli_expect_fail(
+        CAIRN(t, "ledger", "update", "alice", "--nonce", "3", "--mine", "5", "--theirs", "1000"), 1,
+        "conflict: ");
+    cli_expect_fail(
+        CAIRN(t, "ledger", "update", "alice", "--nonce", "4", "--mine", "5", "--theirs", "1001"), 1,
+        "invalid: ");
+    object = CAIRN_JSON(t, "ledger", "adjust", "alice", "--theirs", "-1000", "--reason", "refund");
+    CHECK(s_channel_int(object, "their_balance") == 0);
+    json_decref(object);
+    cli_expect_fail(CAIRN(t, "ledger", "adjust", "alice", "--mine", "-6", "--reason", "x"), 1,
+                    "invalid: ");
+    cli_expect_ok(CAIRN(t, "ledger", "open", "bob", "--state", "closed"), "closed");
+    cli_expect_ok(CAIRN(t, "ledger", "list"), "alice");
+    object = CAIRN_JSON(t, "ledger", "list");
+    json_t *channels = json_object_get(object, "channels");
+    CHECK(json_array_size(channels) == 1);
+    CHECK(cli_json_str_is(json_array_get(channels, 0), "peer_id", "alice"));
+    json_decref(object);
+    sodium_memzero(secret, sizeof secret);
+    zstr_free(&key);
+    cli_ctx_end(&t);
+}
+
+static void s_test_ledger_errors(void) {
+    test_ctx_t *t = cli_ctx_begin("ledger-usage", false, NULL);
+    const char *const *usage[] = {
+        (const char *const[]){"ledger", "open", NULL},
+        (const char *const[]){"ledger", "open", "p", "--state", "ajar", NULL},
+        (const char *const[]){"ledger", "open", "p", "--mine", "-1", NULL},
+        (const char *const[]){"ledger", "update", "p", "--nonce", "1", "--mine", "1", NULL},
+        (const char *const[]){"ledger", "adjust", "p", "--mine", "1", NULL},
+        (const char *const[]){"ledger", "adjust", "p", "--mine", "x", "--reason", "r", NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              "abc", "--signature-hex", "00", NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, "--signature-hex", "00", NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, "--share", "nocolon", "--signature-hex", "00", NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, "--key-file", "/nonexistent/key", NULL},
+        (const char *const[]){"ledger", "clear", NULL},
+        (const char *const[]){"ledger", "clear", "beef", NULL},
+    };
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
+        cli_expect_usage(t->endpoint, usage[i]);
+    cli_ctx_end(&t);
+
+    t = cli_ctx_begin("ledger-errors", true, NULL);
+    cli_expect_fail(CAIRN(t, "ledger", "get", "nobody"), 1, "not_found: ");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "get", "nobody"), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "get", "../x"), "invalid");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "pending", "nobody"), "not_found");
+    cli_expect_ok(CAIRN(t, "ledger", "open", "p"), "peer");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "open", "p"), "conflict");
+    cli_expect_json_error(
+        CAIRN(t, "--json", "ledger", "open", "q", "--mine", "9223372036854775808"), "invalid");
+    uint8_t secret[64];
+    char key_hex[65];
+    char *key = s_make_key(t, "p.key", secret, key_hex);
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "pay", "p", "--amount", "1", "--recipient",
+                                "r", "--query", s_query, "--key-file", key),
+                          "unauthorized"); //  p has no key on the node
+    sodium_memzero(secret, sizeof secret);
+    zstr_free(&key);
+    cli_ctx_end(&t);
+}
+
+static const harness_test_t s_tests[] = {
+    {"ledger_commands", s_test_ledger_commands},
+    {"ledger_errors", s_test_ledger_errors},
+};
+
+int main(int argc, char **argv) {
+    if (sodium_init() < 0)
+        return 1;
+    int rc = harness_main(argc, argv, "e2e.cli", s_tests, sizeof s_tests / sizeof s_tests[0]);
+    if (cli_run_failures)
+        fprintf(stderr, "e2e-cli-ledger: %d check(s) failed\n", cli_run_failures);
+    return rc ? rc : cli_run_failures ? 1 : 0;
+}

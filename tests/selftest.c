@@ -28,6 +28,7 @@
 #include "peers.h"
 #include "provenance.h"
 #include "writer.h"
+#include "ca_sign.h"
 
 #include <czmq.h>
 #include <sodium.h>
@@ -61,6 +62,8 @@ static const selftest_t s_tests[] = {
     {"ca_hashset", ca_hashset_test},
     {"provenance", provenance_test},
     {"manifests", manifests_test},
+    //  identity (issue 7)
+    {"ca_sign", ca_sign_test},
 };
 
 int main(int argc, char **argv) {

@@ -29,6 +29,7 @@
 #include "provenance.h"
 #include "writer.h"
 #include "ca_sign.h"
+#include "identity.h"
 
 #include <czmq.h>
 #include <sodium.h>
@@ -64,6 +65,7 @@ static const selftest_t s_tests[] = {
     {"manifests", manifests_test},
     //  identity (issue 7)
     {"ca_sign", ca_sign_test},
+    {"identity", identity_test},
 };
 
 int main(int argc, char **argv) {

@@ -8,14 +8,19 @@
     the environment, and Info must show the peer id. A wrong password, or a
     file with one flipped byte (ciphertext, nonce, or any header field), must
     end the start with exit 1 and a clear message, never a node running with
-    another identity. No test gives cairnd a way to prompt: every password
-    comes from a file or the environment.
+    another identity. Only the prompt test gives cairnd a terminal (a
+    pseudo-terminal of its own, forkpty); elsewhere every password comes
+    from a file or the environment.
     ========================================================================= */
 
 #include "harness.h"
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #define CHECK   HARNESS_CHECK
 #define RUN_MS  60000
 #define CALL_MS 10000
+#define PTY_MS  60000
 
 //  Offsets in identity.key (node/identity.c documents the layout).
 #define AT_CIPHER     9
@@ -421,6 +427,140 @@ static void test_bad_input(void) {
     s_fixture_destroy(&self);
 }
 
+//  ---- the prompt, on a pseudo-terminal ------------------------------------------------
+
+typedef struct {
+    int status; //  exit status; -1 when killed by a signal or the deadline
+    char *transcript;
+} pty_run_t;
+
+//  Reads from the pty master until `marker` shows after `*seen`, EOF, or
+//  the deadline; appends to *text. True when the marker showed.
+static bool s_pty_wait_for(int master, char **text, size_t *seen, const char *marker,
+                           int64_t deadline) {
+    while (true) {
+        char *found = marker ? strstr(*text + *seen, marker) : NULL;
+        if (found) {
+            *seen = (size_t)(found - *text) + strlen(marker);
+            return true;
+        }
+        int64_t remaining = deadline - zclock_mono();
+        struct pollfd item = {master, POLLIN, 0};
+        if (remaining <= 0 || poll(&item, 1, (int)remaining) <= 0)
+            return false;
+        char chunk[512];
+        ssize_t got = read(master, chunk, sizeof chunk);
+        if (got <= 0) //  EIO once the child closed the terminal
+            return false;
+        size_t length = strlen(*text);
+        *text = (char *)realloc(*text, length + (size_t)got + 1);
+        memcpy(*text + length, chunk, (size_t)got);
+        (*text)[length + (size_t)got] = '\0';
+    }
+}
+
+//  Runs cairnd on a new pseudo-terminal, answering each prompt with the
+//  matching reply (typed only once the prompt shows, so with echo off).
+//  With `running`, waits for that text, then stops the node with SIGTERM.
+static pty_run_t s_run_on_pty(const char *const *args, const char *const *prompts,
+                              const char *const *replies, const char *running) {
+    const char *argv[16] = {harness_cairnd_path()};
+    size_t count = 1;
+    for (size_t i = 0; args[i] && count < 15; i++)
+        argv[count++] = args[i];
+    argv[count] = NULL;
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        unsetenv("CAIRN_IDENTITY_PASSWORD");
+        unsetenv("CAIRN_IDENTITY_NEW_PASSWORD");
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int64_t deadline = zclock_mono() + PTY_MS;
+    pty_run_t run = {-1, strdup("")};
+    size_t seen = 0;
+    for (size_t i = 0; prompts[i]; i++) {
+        bool prompted = s_pty_wait_for(master, &run.transcript, &seen, prompts[i], deadline);
+        if (!prompted)
+            fprintf(stderr, "no prompt '%s'; transcript:\n%s\n", prompts[i], run.transcript);
+        CHECK(prompted);
+        CHECK(write(master, replies[i], strlen(replies[i])) == (ssize_t)strlen(replies[i]));
+    }
+    if (running) {
+        CHECK(s_pty_wait_for(master, &run.transcript, &seen, running, deadline));
+        kill(pid, SIGTERM);
+    }
+    s_pty_wait_for(master, &run.transcript, &seen, NULL, deadline);
+    close(master);
+    int64_t remaining = deadline - zclock_mono();
+    int status = 0;
+    if (harness_wait_child(pid, remaining > 0 ? (int)remaining : 0, &status) == 0)
+        run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    else {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    return run;
+}
+
+//  init, passwd and the start read the password from the terminal with
+//  echo off; what is typed never shows in the transcript.
+static void test_prompt(void) {
+    fixture_t self = s_fixture();
+    const char *init[] = {"identity", "init", self.data_arg, NULL};
+    const char *init_prompts[] = {"New identity password: ", "Repeat the password: ", NULL};
+    const char *differ[] = {"typed-one\n", "typed-two\n", NULL};
+    pty_run_t run = s_run_on_pty(init, init_prompts, differ, NULL);
+    CHECK(run.status == 1 && strstr(run.transcript, "the two passwords differ"));
+    CHECK(!strstr(run.transcript, "typed-"));
+    free(run.transcript);
+    struct stat info;
+    CHECK(stat(self.key, &info) != 0);
+
+    const char *same[] = {"typed-secret-42\n", "typed-secret-42\n", NULL};
+    run = s_run_on_pty(init, init_prompts, same, NULL);
+    CHECK(run.status == 0 && !strstr(run.transcript, "typed-secret"));
+    free(run.transcript);
+    char *peer_id = s_show(&self);
+    char *typed = s_write(self.dir, "typed", "typed-secret-42");
+    s_serve_as(&self, typed, peer_id); //  the prompt took exactly what was typed
+
+    //  At start: a wrong password ends it; the right one serves.
+    char *endpoint = zsys_sprintf("--client-endpoint=tcp://127.0.0.1:%d", harness_free_port());
+    const char *start[] = {self.data_arg, endpoint, NULL};
+    const char *start_prompts[] = {"Node identity password: ", NULL};
+    const char *wrong[] = {"not-the-secret\n", NULL};
+    run = s_run_on_pty(start, start_prompts, wrong, NULL);
+    CHECK(run.status == 1 && strstr(run.transcript, "wrong password"));
+    CHECK(!strstr(run.transcript, "not-the-secret"));
+    free(run.transcript);
+    const char *right[] = {"typed-secret-42\n", NULL};
+    run = s_run_on_pty(start, start_prompts, right, "unlocked");
+    CHECK(run.status == 0 && strstr(run.transcript, peer_id));
+    CHECK(!strstr(run.transcript, "typed-secret"));
+    free(run.transcript);
+
+    //  passwd: current, new, repeat.
+    const char *passwd[] = {"identity", "passwd", self.data_arg, NULL};
+    const char *passwd_prompts[] = {
+        "Current identity password: ", "New identity password: ", "Repeat the password: ", NULL};
+    const char *answers[] = {"typed-secret-42\n", "typed-new-7\n", "typed-new-7\n", NULL};
+    run = s_run_on_pty(passwd, passwd_prompts, answers, NULL);
+    CHECK(run.status == 0 && !strstr(run.transcript, "typed-"));
+    free(run.transcript);
+    s_refused_start(&self, typed, NULL, "wrong password");
+    char *typed_new = s_write(self.dir, "typed-new", "typed-new-7\n");
+    s_serve_as(&self, typed_new, peer_id);
+
+    zstr_free(&endpoint);
+    zstr_free(&typed);
+    zstr_free(&typed_new);
+    free(peer_id);
+    s_fixture_destroy(&self);
+}
+
 static const harness_test_t s_tests[] = {
     {"init_show", test_init_show},
     {"init_twice", test_init_twice},
@@ -432,6 +572,7 @@ static const harness_test_t s_tests[] = {
     {"ciphers", test_ciphers},
     {"no_identity", test_no_identity},
     {"bad_input", test_bad_input},
+    {"prompt", test_prompt},
 };
 
 int main(int argc, char **argv) {

@@ -13,7 +13,7 @@
     from a file or the environment.
     ========================================================================= */
 
-#include "harness.h"
+#include "cli_run.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#undef CHECK //  cli_run's counts failures; these tests stop at the first
 #define CHECK   HARNESS_CHECK
 #define RUN_MS  60000
 #define CALL_MS 10000
@@ -396,6 +397,40 @@ static void test_no_identity(void) {
     harness_node_destroy(&node);
 }
 
+//  `cairn info` shows the peer id (text and JSON), or says there is none.
+static void test_cli_info(void) {
+    fixture_t self = s_fixture();
+    harness_node_t *node = harness_node_start(self.data, NULL);
+    CHECK(node);
+    run_t run = RUN("--endpoint", harness_node_endpoint(node), "info");
+    CHECK(run.status == 0 && strstr(run.out, "peer id         (none: create one with cairnd "
+                                             "identity init)"));
+    cli_run_free(&run);
+    CHECK(harness_node_stop(node) == 0);
+    harness_node_destroy(&node);
+
+    char *peer_id = s_init(&self, self.right, NULL);
+    char *password = s_flag("identity-password-file", self.right);
+    const char *args[] = {password, NULL};
+    node = harness_node_start(self.data, args);
+    CHECK(node);
+    run = RUN("--endpoint", harness_node_endpoint(node), "info");
+    char *line = zsys_sprintf("peer id         %s\n", peer_id);
+    CHECK(run.status == 0 && strstr(run.out, line));
+    cli_run_free(&run);
+    run = RUN("--endpoint", harness_node_endpoint(node), "--json", "info");
+    json_t *object = cli_run_json(&run);
+    CHECK(object && cli_json_str_is(object, "peer_id", peer_id));
+    json_decref(object);
+    cli_run_free(&run);
+    CHECK(harness_node_stop(node) == 0);
+    harness_node_destroy(&node);
+    zstr_free(&line);
+    zstr_free(&password);
+    free(peer_id);
+    s_fixture_destroy(&self);
+}
+
 static void s_usage(const char *const *args, int status, const char *fragment) {
     harness_run_t run = s_cairnd(args, NULL);
     if (run.status != status || !strstr(run.err, fragment))
@@ -573,6 +608,7 @@ static const harness_test_t s_tests[] = {
     {"no_identity", test_no_identity},
     {"bad_input", test_bad_input},
     {"prompt", test_prompt},
+    {"cli_info", test_cli_info},
 };
 
 int main(int argc, char **argv) {

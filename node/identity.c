@@ -462,7 +462,8 @@ const uint8_t *identity_public_key(identity_t *self) {
     return self->public_key;
 }
 
-void identity_sign(identity_t *self, const void *message, size_t size, uint8_t signature[64]) {
+void identity_sign(identity_t *self, const void *message, size_t size,
+                   uint8_t signature[CA_ED25519_SIGNATURE_BYTES]) {
     sodium_mprotect_readonly(self->secret_key);
     ca_ed25519_sign(self->secret_key, message, size, signature);
     sodium_mprotect_noaccess(self->secret_key);
@@ -679,7 +680,7 @@ static void s_test_cipher(const char *data_dir, identity_cipher_t cipher) {
     //  Unlock with the right password; the key signs for the peer id.
     identity_t *identity = identity_unlock(data_dir, &right, &error);
     assert(identity && streq(identity_peer_id(identity), peer_id));
-    uint8_t signature[64];
+    uint8_t signature[CA_ED25519_SIGNATURE_BYTES];
     identity_sign(identity, "hello", 5, signature);
     assert(ca_ed25519_verify(identity_public_key(identity), "hello", 5, signature));
     identity_destroy(&identity);

@@ -19,6 +19,8 @@
 #ifndef IDENTITY_H_INCLUDED
 #define IDENTITY_H_INCLUDED
 
+#include "ca_sign.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,7 +75,8 @@ const char *identity_peer_id(identity_t *self);
 const uint8_t *identity_public_key(identity_t *self);
 
 //  Signs with the node's key (unprotects it only for the call).
-void identity_sign(identity_t *self, const void *message, size_t size, uint8_t signature[64]);
+void identity_sign(identity_t *self, const void *message, size_t size,
+                   uint8_t signature[CA_ED25519_SIGNATURE_BYTES]);
 
 //  Wipes and frees the key material.
 void identity_destroy(identity_t **self_p);

@@ -312,7 +312,11 @@ static int s_identity_main(int argc, char **argv) {
                 *args.command ? " (not '" : "", args.command, *args.command ? "')" : "");
         rc = -1;
     }
-    if (rc == 0 && (print_config || s_parse_cipher(args.cipher, &cipher) != 0))
+    if (rc == 0 && print_config) {
+        fprintf(stderr, "cairnd: --print-config does not go with identity; see cairnd --help\n");
+        rc = -1;
+    }
+    if (rc == 0 && s_parse_cipher(args.cipher, &cipher) != 0)
         rc = -1;
     node_config_t *config = node_config_new();
     if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)

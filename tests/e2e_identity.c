@@ -447,6 +447,10 @@ static void test_bad_input(void) {
     s_usage(unknown, 2, "not 'rotate'");
     const char *cipher[] = {"identity", "init", self.data_arg, "--cipher=rot13", NULL};
     s_usage(cipher, 2, "--cipher must be");
+    const char *print[] = {"identity", "show", "--print-config", NULL};
+    s_usage(print, 2, "--print-config does not go with identity");
+    const char *extra[] = {"identity", "show", "more", NULL};
+    s_usage(extra, 2, "unexpected argument 'more'");
     const char *misplaced[] = {self.data_arg, "--cipher=auto", NULL};
     s_usage(misplaced, 2, "belong to cairnd identity");
     const char *show[] = {"identity", "show", self.data_arg, NULL};

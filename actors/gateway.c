@@ -151,6 +151,8 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
     info.version = CAIRN_VERSION;
     info.uptime_s = (uint64_t)((zclock_mono() - self->started_at) / 1000);
     info.data_dir = (char *)self->config.data_dir;
+    if (self->config.peer_id)
+        info.peer_id = (char *)self->config.peer_id;
     char *wal = zsys_sprintf("%s-wal", self->config.db_path);
     info.db_size_bytes = s_file_size(self->config.db_path) + s_file_size(wal);
     zstr_free(&wal);

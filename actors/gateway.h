@@ -26,6 +26,7 @@ typedef struct {
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
     const char *data_dir;        //  for Info
     const char *db_path;         //  for Info (size)
+    const char *peer_id;         //  for Info: the node's identity (NULL: none)
 } gateway_config_t;
 
 void gateway_actor(zsock_t *pipe, void *args);

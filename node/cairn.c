@@ -832,6 +832,8 @@ static void s_print_info(const answer_t *answer) {
     printf("  version         %s\n", info->version);
     printf("  uptime          %" PRIu64 " s\n", info->uptime_s);
     printf("  data dir        %s\n", info->data_dir);
+    printf("  peer id         %s\n",
+           *info->peer_id ? info->peer_id : "(none: create one with cairnd identity init)");
     printf("  database        %s (%" PRIu64 " bytes with the WAL)\n", size, info->db_size_bytes);
     printf("  requests        %" PRIu64 " received, %" PRIu64 " invalid\n", info->requests,
            info->invalid);
@@ -866,9 +868,9 @@ static json_t *s_json_info(const answer_t *answer) {
                               "queue_depth", (json_int_t)actor->queue_depth));
     }
     json_t *messages = info->messages ? cli_json_message_stats(info->messages) : json_null();
-    return json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version", info->version,
-                     "uptime_s", (json_int_t)info->uptime_s, "data_dir", info->data_dir,
-                     "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
+    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version", info->version,
+                     "uptime_s", (json_int_t)info->uptime_s, "data_dir", info->data_dir, "peer_id",
+                     info->peer_id, "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
                      (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
                      actors, "writer", s_json_writer(info->writer), "messages", messages);
 }
@@ -939,7 +941,7 @@ static const command_t s_commands[] = {
      NULL,
      0,
      "",
-     "version, uptime, data dir, per-actor and writer counters",
+     "version, uptime, data dir, peer id, per-actor and writer counters",
      {{NULL, NULL, false}},
      s_build_info,
      s_print_info,

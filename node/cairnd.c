@@ -9,10 +9,18 @@
     orderly stop (node_stop): new requests get UNAVAILABLE, accepted ones
     are answered, queued writes commit, then the actors close, and the
     process exits 0.
+
+    Identity: `cairnd identity init|show|passwd` manage the node's Ed25519
+    key pair (node/identity.c) and exit. At start, when the data dir holds
+    an identity, cairnd unlocks it before any thread starts, with the
+    password from --identity-password-file, CAIRN_IDENTITY_PASSWORD or a
+    terminal prompt; a wrong one ends the start with exit 1. Without an
+    identity the node runs anonymously (Info.peer_id empty).
     ========================================================================= */
 
 #include "ca_limits.h"
 #include "ca_log.h"
+#include "identity.h"
 #include "node.h"
 #include "node_config.h"
 
@@ -29,18 +37,53 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-enum { OPT_CONFIG = 1000, OPT_HELP, OPT_VERSION, OPT_PRINT_CONFIG, OPT_SETTING = 2000 };
+enum {
+    OPT_CONFIG = 1000,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_PRINT_CONFIG,
+    OPT_IDENTITY_PASSWORD_FILE,
+    OPT_NEW_PASSWORD_FILE,
+    OPT_CIPHER,
+    OPT_SETTING = 2000
+};
+
+#define PASSWORD_ENV     "CAIRN_IDENTITY_PASSWORD"
+#define NEW_PASSWORD_ENV "CAIRN_IDENTITY_NEW_PASSWORD"
+
+//  What the identity options and subcommand said.
+typedef struct {
+    const char *command;           //  identity subcommand: init, show, passwd
+    const char *password_file;     //  --identity-password-file
+    const char *new_password_file; //  --new-identity-password-file (passwd)
+    const char *cipher;            //  --cipher (init, passwd)
+} identity_args_t;
 
 static void s_print_usage(FILE *out) {
-    fprintf(out, "usage: cairnd [--config FILE] [--SETTING=VALUE ...]\n"
-                 "       cairnd --help | --version | --print-config\n\n"
-                 "cairn storage node. Settings, lowest precedence first: defaults, config file\n"
-                 "(ZPL, see deploy/cairnd.cfg), CAIRN_* environment, command-line flags.\n\n"
-                 "  --config=FILE       config file to read (environment: CAIRN_CONFIG)\n"
-                 "  --print-config      print the effective configuration as ZPL and exit\n"
-                 "  --version           print versions of cairnd and its libraries and exit\n"
-                 "  --help              print this help and exit\n\n"
-                 "Settings:\n");
+    fprintf(out,
+            "usage: cairnd [--config FILE] [--identity-password-file FILE] "
+            "[--SETTING=VALUE ...]\n"
+            "       cairnd identity init|show|passwd [--config FILE] [--data-dir DIR] ...\n"
+            "       cairnd --help | --version | --print-config\n\n"
+            "cairn storage node. Settings, lowest precedence first: defaults, config file\n"
+            "(ZPL, see deploy/cairnd.cfg), CAIRN_* environment, command-line flags.\n\n"
+            "  --config=FILE       config file to read (environment: CAIRN_CONFIG)\n"
+            "  --print-config      print the effective configuration as ZPL and exit\n"
+            "  --version           print versions of cairnd and its libraries and exit\n"
+            "  --help              print this help and exit\n"
+            "  --identity-password-file=FILE\n"
+            "                      password of the node identity (else " PASSWORD_ENV "\n"
+            "                      or a prompt on the terminal; never an argument)\n\n"
+            "Identity (the node's Ed25519 key pair in DATA_DIR/identity/, encrypted):\n"
+            "  cairnd identity init    create it (never overwrites one); prints the peer id\n"
+            "  cairnd identity show    print the peer id (no password needed)\n"
+            "  cairnd identity passwd  re-encrypt under a new password: the new one from\n"
+            "                          --new-identity-password-file=FILE, " NEW_PASSWORD_ENV "\n"
+            "                          or the prompt (asked twice)\n"
+            "  --cipher=auto|aes256gcm|xchacha20poly1305  (init, passwd) auto: AES-256-GCM\n"
+            "                          where the CPU supports it, else XChaCha20-Poly1305\n"
+            "  With an identity, cairnd unlocks it at start: a wrong password exits 1.\n\n"
+            "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
                  "exit 0). Exit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
@@ -66,15 +109,21 @@ typedef struct {
 //  Parses argv. Returns -1 to exit 2 (usage), 1 to exit 0 (help/version
 //  printed), 0 to go on.
 static int s_parse_args(int argc, char **argv, const char **config_path, bool *print_config,
-                        flag_t *flags, size_t *flag_count) {
+                        flag_t *flags, size_t *flag_count, identity_args_t *identity) {
     size_t settings = node_config_count();
-    struct option *options = (struct option *)calloc(settings + 5, sizeof(struct option));
+    enum { FIXED = 7 };
+    struct option *options = (struct option *)calloc(settings + FIXED + 1, sizeof(struct option));
     options[0] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
     options[1] = (struct option){"help", no_argument, NULL, OPT_HELP};
     options[2] = (struct option){"version", no_argument, NULL, OPT_VERSION};
     options[3] = (struct option){"print-config", no_argument, NULL, OPT_PRINT_CONFIG};
+    options[4] = (struct option){"identity-password-file", required_argument, NULL,
+                                 OPT_IDENTITY_PASSWORD_FILE};
+    options[5] = (struct option){"new-identity-password-file", required_argument, NULL,
+                                 OPT_NEW_PASSWORD_FILE};
+    options[6] = (struct option){"cipher", required_argument, NULL, OPT_CIPHER};
     for (size_t i = 0; i < settings; i++)
-        options[4 + i] =
+        options[FIXED + i] =
             (struct option){node_config_flag(i), required_argument, NULL, OPT_SETTING + (int)i};
     int rc = 0, opt;
     opterr = 0;
@@ -89,6 +138,12 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
             rc = 1;
         } else if (opt == OPT_PRINT_CONFIG)
             *print_config = true;
+        else if (opt == OPT_IDENTITY_PASSWORD_FILE)
+            identity->password_file = optarg;
+        else if (opt == OPT_NEW_PASSWORD_FILE)
+            identity->new_password_file = optarg;
+        else if (opt == OPT_CIPHER)
+            identity->cipher = optarg;
         else if (opt >= OPT_SETTING)
             flags[(*flag_count)++] = (flag_t){(size_t)(opt - OPT_SETTING), optarg};
         else {
@@ -96,6 +151,13 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
                     argv[optind - 1]);
             rc = -1;
         }
+    }
+    if (rc == 0 && identity->command && optind < argc)
+        identity->command = argv[optind++];
+    if (rc == 0 && !identity->command && (identity->new_password_file || identity->cipher)) {
+        fprintf(stderr, "cairnd: --new-identity-password-file and --cipher belong to cairnd "
+                        "identity init|passwd; see cairnd --help\n");
+        rc = -1;
     }
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "cairnd: unexpected argument '%s'; see cairnd --help\n", argv[optind]);
@@ -144,14 +206,179 @@ static void s_wait_for_signal(int fd) {
         ca_log_info("cairnd: received %s", strsignal((int)info.ssi_signo));
 }
 
-int main(int argc, char **argv) {
-    zsys_handler_set(NULL); //  before any socket: we take the signals
-    int signal_fd = s_signal_fd();
+//  ---- identity --------------------------------------------------------------------
+
+static const char *s_password_hint = "--identity-password-file FILE or " PASSWORD_ENV;
+static const char *s_new_password_hint = "--new-identity-password-file FILE or " NEW_PASSWORD_ENV;
+
+static int s_fail(char *error) {
+    fprintf(stderr, "cairnd: %s\n", error);
+    free(error);
+    return 1;
+}
+
+static int s_parse_cipher(const char *text, identity_cipher_t *cipher) {
+    if (!text || streq(text, "auto"))
+        *cipher = IDENTITY_CIPHER_AUTO;
+    else if (streq(text, "aes256gcm"))
+        *cipher = IDENTITY_CIPHER_AES256GCM;
+    else if (streq(text, "xchacha20poly1305"))
+        *cipher = IDENTITY_CIPHER_XCHACHA20POLY1305;
+    else {
+        fprintf(stderr, "cairnd: --cipher must be auto, aes256gcm or xchacha20poly1305, not '%s'\n",
+                text);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_identity_init(const node_config_t *config, const identity_args_t *args,
+                           identity_cipher_t cipher) {
+    if (identity_exists(config->data_dir)) {
+        char *path = identity_path(config->data_dir);
+        char *error = zsys_sprintf("an identity already exists at %s; init never overwrites one "
+                                   "(change its password with cairnd identity passwd, or move "
+                                   "it away to start afresh)",
+                                   path);
+        zstr_free(&path);
+        return s_fail(error);
+    }
+    identity_password_t password;
+    char *error = NULL;
+    if (identity_password_read(args->password_file, PASSWORD_ENV, "New identity password: ", true,
+                               s_password_hint, &password, &error) != 0)
+        return s_fail(error);
+    char peer_id[IDENTITY_PEER_ID_SIZE];
+    int rc = identity_create(config->data_dir, &password, cipher, peer_id, &error);
+    identity_password_free(&password);
+    if (rc != 0)
+        return s_fail(error);
+    char *path = identity_path(config->data_dir);
+    fprintf(stderr, "cairnd: created the node identity %s\n", path);
+    zstr_free(&path);
+    printf("%s\n", peer_id);
+    return 0;
+}
+
+static int s_identity_show(const node_config_t *config) {
+    char peer_id[IDENTITY_PEER_ID_SIZE];
+    char *error = NULL;
+    if (identity_read_peer_id(config->data_dir, peer_id, &error) != 0)
+        return s_fail(error);
+    printf("%s\n", peer_id);
+    return 0;
+}
+
+static int s_identity_passwd(const node_config_t *config, const identity_args_t *args,
+                             identity_cipher_t cipher) {
+    char *error = NULL;
+    char peer_id[IDENTITY_PEER_ID_SIZE];
+    if (identity_read_peer_id(config->data_dir, peer_id, &error) != 0)
+        return s_fail(error);
+    identity_password_t old_password, new_password;
+    if (identity_password_read(args->password_file, PASSWORD_ENV, "Current identity password: ",
+                               false, s_password_hint, &old_password, &error) != 0)
+        return s_fail(error);
+    if (identity_password_read(args->new_password_file, NEW_PASSWORD_ENV, "New identity password: ",
+                               true, s_new_password_hint, &new_password, &error) != 0) {
+        identity_password_free(&old_password);
+        return s_fail(error);
+    }
+    int rc =
+        identity_change_password(config->data_dir, &old_password, &new_password, cipher, &error);
+    identity_password_free(&old_password);
+    identity_password_free(&new_password);
+    if (rc != 0)
+        return s_fail(error);
+    printf("%s\n", peer_id);
+    fprintf(stderr, "cairnd: the identity's password is changed\n");
+    return 0;
+}
+
+//  `cairnd identity ...`: argv[0] is "identity". Exit status as main's.
+static int s_identity_main(int argc, char **argv) {
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;
     bool print_config = false;
-    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count);
+    identity_args_t args = {.command = ""};
+    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, &args);
+    identity_cipher_t cipher = IDENTITY_CIPHER_AUTO;
+    if (rc == 0 && !streq(args.command, "init") && !streq(args.command, "show") &&
+        !streq(args.command, "passwd")) {
+        fprintf(stderr,
+                "cairnd: identity needs a command: init, show or passwd%s%s%s; see cairnd "
+                "--help\n",
+                *args.command ? " (not '" : "", args.command, *args.command ? "')" : "");
+        rc = -1;
+    }
+    if (rc == 0 && print_config) {
+        fprintf(stderr, "cairnd: --print-config does not go with identity; see cairnd --help\n");
+        rc = -1;
+    }
+    if (rc == 0 && s_parse_cipher(args.cipher, &cipher) != 0)
+        rc = -1;
+    node_config_t *config = node_config_new();
+    if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)
+        rc = -1;
+    free(flags);
+    if (rc != 0) {
+        node_config_destroy(&config);
+        return rc < 0 ? 2 : 0;
+    }
+    if (sodium_init() < 0) {
+        node_config_destroy(&config);
+        return s_fail(strdup("libsodium failed to initialise"));
+    }
+    if (streq(args.command, "init"))
+        rc = s_identity_init(config, &args, cipher);
+    else if (streq(args.command, "show"))
+        rc = s_identity_show(config);
+    else
+        rc = s_identity_passwd(config, &args, cipher);
+    node_config_destroy(&config);
+    return rc;
+}
+
+//  Unlocks the data dir's identity, if it has one; *identity stays NULL
+//  when it has none. 0, or -1 (printed) when it cannot be unlocked.
+static int s_unlock_identity(const node_config_t *config, const identity_args_t *args,
+                             identity_t **identity) {
+    *identity = NULL;
+    if (!identity_exists(config->data_dir)) {
+        if (args->password_file)
+            ca_log_warning("cairnd: --identity-password-file given but %s has no identity; "
+                           "running without one (create it with cairnd identity init)",
+                           config->data_dir);
+        return 0;
+    }
+    identity_password_t password;
+    char *error = NULL;
+    if (identity_password_read(args->password_file, PASSWORD_ENV, "Node identity password: ", false,
+                               s_password_hint, &password, &error) != 0) {
+        s_fail(error);
+        return -1;
+    }
+    *identity = identity_unlock(config->data_dir, &password, &error);
+    identity_password_free(&password);
+    if (!*identity) {
+        s_fail(error);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    zsys_handler_set(NULL); //  before any socket: we take the signals
+    if (argc > 1 && streq(argv[1], "identity"))
+        return s_identity_main(argc - 1, argv + 1);
+    flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
+    size_t flag_count = 0;
+    const char *config_path = NULL;
+    bool print_config = false;
+    identity_args_t identity_args = {0};
+    int rc =
+        s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, &identity_args);
     if (rc != 0) {
         free(flags);
         return rc < 0 ? 2 : 0;
@@ -175,18 +402,31 @@ int main(int argc, char **argv) {
         node_config_destroy(&config);
         return 1;
     }
+    //  Before any thread: the prompt may need the terminal's signals.
+    identity_t *identity = NULL;
+    if (s_unlock_identity(config, &identity_args, &identity) != 0) {
+        node_config_destroy(&config);
+        return 1;
+    }
+    int signal_fd = s_signal_fd(); //  before any thread, which inherits the mask
 
     node_t *node = node_new(config);
+    node_set_peer_id(node, identity ? identity_peer_id(identity) : NULL);
     char *error = NULL;
     if (node_start(node, &error) != 0) {
         zsys_error("cairnd: %s", error);
         free(error);
         node_destroy(&node);
+        identity_destroy(&identity);
         node_config_destroy(&config);
+        close(signal_fd);
         return 1;
     }
+    if (identity)
+        ca_log_info("cairnd: node identity %s unlocked", identity_peer_id(identity));
     s_wait_for_signal(signal_fd);
     node_destroy(&node);
+    identity_destroy(&identity);
     node_config_destroy(&config);
     close(signal_fd);
     return 0;

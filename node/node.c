@@ -57,6 +57,7 @@ struct _node_t {
     size_t worker_count;
     zactor_t *gateway;
     bool running;
+    char *peer_id; //  NULL: the node has no identity
 };
 
 node_t *node_new(const node_config_t *config) {
@@ -65,6 +66,12 @@ node_t *node_new(const node_config_t *config) {
     self->db_path = zsys_sprintf("%s/%s", config->data_dir, CA_DB_FILE);
     self->lock_fd = -1;
     return self;
+}
+
+void node_set_peer_id(node_t *self, const char *peer_id) {
+    assert(!self->running);
+    zstr_free(&self->peer_id);
+    self->peer_id = peer_id ? strdup(peer_id) : NULL;
 }
 
 //  Holds an exclusive flock on the data dir for the life of the process, so
@@ -168,6 +175,7 @@ static char *s_start_gateway(node_t *self) {
         .drain_ms = (int)self->config->drain_ms,
         .data_dir = self->config->data_dir,
         .db_path = self->db_path,
+        .peer_id = self->peer_id,
     };
     self->gateway = zactor_new(gateway_actor, &config);
     char *error = NULL;
@@ -232,6 +240,7 @@ void node_destroy(node_t **self_p) {
     if (self->lock_fd >= 0)
         close(self->lock_fd); //  releases the flock
     zstr_free(&self->db_path);
+    zstr_free(&self->peer_id);
     free(self);
     *self_p = NULL;
 }

@@ -19,6 +19,10 @@ typedef struct _node_t node_t;
 //  The config must outlive the node.
 node_t *node_new(const node_config_t *config);
 
+//  The node's identity for Info (hex public key; NULL: none). Before
+//  node_start; copied.
+void node_set_peer_id(node_t *self, const char *peer_id);
+
 //  Creates and locks the data dir, starts every actor. Returns 0, or -1 with
 //  *error (caller frees) and nothing left running.
 int node_start(node_t *self, char **error);

@@ -30,6 +30,8 @@
 #include "provenance.h"
 #include "settlement.h"
 #include "writer.h"
+#include "ca_sign.h"
+#include "identity.h"
 
 #include <czmq.h>
 #include <sodium.h>
@@ -65,6 +67,8 @@ static const selftest_t s_tests[] = {
     {"manifests", manifests_test},
     {"settlement", settlement_test},
     {"ledger", ledger_test},
+    {"ca_sign", ca_sign_test},
+    {"identity", identity_test},
 };
 
 int main(int argc, char **argv) {

@@ -47,6 +47,7 @@
     ========================================================================= */
 
 #include "ledger.h"
+#include "ca_sign.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_names.h"
@@ -168,12 +169,6 @@ uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p) {
     return bytes;
 }
 
-//  The one call into Ed25519 (ca_ed25519_verify once ca_sign lands).
-static bool s_ed25519_verify(const uint8_t *signature, const uint8_t *message, size_t size,
-                             const uint8_t *public_key) {
-    return crypto_sign_verify_detached(signature, message, size, public_key) == 0;
-}
-
 bool ledger_payment_verify(const Cairn__Payment *payment, const uint8_t *public_key) {
     if (payment->signature.len != LEDGER_SIGNATURE)
         return false;
@@ -181,7 +176,8 @@ bool ledger_payment_verify(const Cairn__Payment *payment, const uint8_t *public_
     uint8_t *message = ledger_payment_encode(payment, &size);
     if (!message)
         return false;
-    bool valid = s_ed25519_verify(payment->signature.data, message, size, public_key);
+    //  The same verification path the RFC 8032 vectors go through (ca_sign).
+    bool valid = ca_ed25519_verify(public_key, message, size, payment->signature.data);
     free(message);
     return valid;
 }

@@ -24,6 +24,7 @@
 
 typedef struct _bench_content_t bench_content_t;
 typedef struct _bench_prov_t bench_prov_t;
+typedef struct _bench_money_t bench_money_t;
 
 //  The run: options, and what the cases set up once and share.
 typedef struct {
@@ -46,6 +47,7 @@ typedef struct {
     bench_content_t *content; //  the content cases' state (bench_content.c)
     uint64_t prov_nodes;      //  nodes of the provenance cases' DAG (bench_prov.c)
     bench_prov_t *prov;       //  the provenance cases' state
+    bench_money_t *money;     //  the ledger and settlement cases' state (bench_money.c)
 } bench_t;
 
 typedef struct {
@@ -228,5 +230,20 @@ bench_run_fn bench_run_node_prov_ancestor_strand;
 
 //  Frees the provenance cases' state and removes the raw baseline's files.
 void bench_prov_destroy(bench_prov_t **self_p);
+
+//  ---- the ledger and settlement cases: bench_money.c --------------------------------------
+//  Signed payments (LedgerPay) against raw crypto_sign_verify_detached on
+//  the same canonical payloads; SettleTotal and SettleEnqueue against raw
+//  SQLite running the settlement store's SQL with synchronous=FULL.
+
+bench_run_fn bench_run_raw_ed25519_verify;
+bench_run_fn bench_run_node_ledger_pay;
+bench_run_fn bench_run_sqlite_settle_total;
+bench_run_fn bench_run_node_settle_total;
+bench_run_fn bench_run_sqlite_settle_enqueue;
+bench_run_fn bench_run_node_settle_enqueue;
+
+//  Frees the money cases' state and removes the raw baseline's files.
+void bench_money_destroy(bench_money_t **self_p);
 
 #endif

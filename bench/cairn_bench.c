@@ -115,6 +115,24 @@
                                  is-ancestor of two random nodes (mostly
                                  unrelated), or of two nodes of one strand
 
+    The ledger and the settlement queue (bench_money.c, which says more;
+    ops/s, ratio node / raw):
+
+        raw.ed25519_verify     crypto_sign_verify_detached of signed
+                               canonical payment payloads, one thread
+        node.ledger_pay.pipelined
+                               LedgerPay of distinct payments signed ahead
+                               (the node verifies each, then one durable
+                               write), --window outstanding
+        sqlite.settle_total, node.settle_total
+                               the pending total over the same 20,000
+                               rows: the store's SELECT summed in C;
+                               SettleTotal, 16 outstanding
+        sqlite.settle_enqueue.tx1000, node.settle_enqueue.pipelined
+                               the store's INSERT, 1000 per transaction,
+                               synchronous=FULL; SettleEnqueue of distinct
+                               distributions, --window outstanding
+
     What counts: only OK responses are completed ops (payload cases also
     count their bytes, for MB/s); BUSY and other errors
     are counted apart. Every request id must be answered exactly once: an
@@ -1669,6 +1687,34 @@ static const bench_case_t s_cases[] = {
      .run = bench_run_node_prov_ancestor_strand,
      .versus = {"sqlite.prov_ancestor.strand"},
      .what = "cairnd ProvAncestor of the same pairs (the cache cannot decide: a walk)"},
+    //  ---- the ledger and the settlement queue (bench_money.c)
+    {.name = "raw.ed25519_verify",
+     .kind = KIND_BASELINE,
+     .run = bench_run_raw_ed25519_verify,
+     .what = "libsodium crypto_sign_verify_detached of canonical payment payloads, one thread"},
+    {.name = "node.ledger_pay.pipelined",
+     .kind = KIND_NODE,
+     .run = bench_run_node_ledger_pay,
+     .versus = {"raw.ed25519_verify"},
+     .what = "cairnd LedgerPay of distinct signed payments (verified, durable), a window"},
+    {.name = "sqlite.settle_total",
+     .kind = KIND_BASELINE,
+     .run = bench_run_sqlite_settle_total,
+     .what = "the settlement store's pending-total SELECT, summed in C, over 20,000 rows"},
+    {.name = "node.settle_total",
+     .kind = KIND_NODE,
+     .run = bench_run_node_settle_total,
+     .versus = {"sqlite.settle_total"},
+     .what = "cairnd SettleTotal over the same 20,000 pending rows, 16 outstanding"},
+    {.name = "sqlite.settle_enqueue.tx1000",
+     .kind = KIND_BASELINE,
+     .run = bench_run_sqlite_settle_enqueue,
+     .what = "the settlement store's INSERT, 1000 per transaction, synchronous=FULL"},
+    {.name = "node.settle_enqueue.pipelined",
+     .kind = KIND_NODE,
+     .run = bench_run_node_settle_enqueue,
+     .versus = {"sqlite.settle_enqueue.tx1000"},
+     .what = "cairnd SettleEnqueue of distinct distributions (durable), a window"},
 };
 
 #define CASE_COUNT (sizeof s_cases / sizeof s_cases[0])
@@ -1996,6 +2042,7 @@ static int s_stop_node(bench_t *bench) {
 static void s_bench_destroy(bench_t *bench) {
     bench_content_destroy(&bench->content);
     bench_prov_destroy(&bench->prov);
+    bench_money_destroy(&bench->money);
     harness_node_destroy(&bench->node);
     free(bench->pattern);
     zactor_destroy(&bench->echo);

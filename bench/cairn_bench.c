@@ -1810,7 +1810,7 @@ static void s_print_header(const bench_t *bench) {
 }
 
 static void s_print_results(const result_t *results) {
-    printf("\n%-28s %-8s %12s %10s %11s %8s %8s %8s\n", "case", "kind", "ops/s", "MB/s", "ok",
+    printf("\n%-30s %-8s %12s %10s %11s %8s %8s %8s\n", "case", "kind", "ops/s", "MB/s", "ok",
            "busy", "errors", "seconds");
     for (size_t i = 0; i < CASE_COUNT; i++) {
         if (!results[i].ran)
@@ -1819,7 +1819,7 @@ static void s_print_results(const result_t *results) {
         if (results[i].bytes)
             snprintf(mb, sizeof mb, "%.1f", s_mb_per_second(&results[i]));
         double rate = s_ops_per_second(&results[i]);
-        printf("%-28s %-8s %12.*f %10s %11" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.2f\n",
+        printf("%-30s %-8s %12.*f %10s %11" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8.2f\n",
                s_cases[i].name, s_kind_name(s_cases[i].kind), s_rate_digits(rate), rate, mb,
                results[i].ok, results[i].busy, results[i].errors, results[i].seconds);
     }
@@ -2008,10 +2008,10 @@ static int s_run_cases(bench_t *bench, const bool *selected, result_t *results) 
         results[i].ran = rc == 0;
         double rate = s_ops_per_second(&results[i]);
         if (rc == 0 && results[i].bytes)
-            printf("done %-28s %12.*f ops/s %10.1f MB/s\n", row->name, s_rate_digits(rate), rate,
+            printf("done %-30s %12.*f ops/s %10.1f MB/s\n", row->name, s_rate_digits(rate), rate,
                    s_mb_per_second(&results[i]));
         else if (rc == 0)
-            printf("done %-28s %12.*f ops/s\n", row->name, s_rate_digits(rate), rate);
+            printf("done %-30s %12.*f ops/s\n", row->name, s_rate_digits(rate), rate);
         fflush(stdout);
         if (rc == 0 && results[i].ok == 0)
             rc = bench_fail(s_cases[i].name, "no operation completed OK");

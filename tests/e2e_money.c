@@ -849,7 +849,9 @@ static bool s_batch_matches(run_t *run, const uint8_t *id, int32_t b, bool verbo
     return match;
 }
 
-static bool s_settlement_matches(run_t *run, bool verbose) {
+//  `made_batches`: the batches SettleBatch made too (never in doubt: a
+//  batch is sent alone and its answer awaited).
+static bool s_settlement_matches(run_t *run, bool made_batches, bool verbose) {
     const model_t *m = &run->m;
     bool match = true;
     //  Every pending distribution, oldest first.
@@ -919,7 +921,7 @@ static bool s_settlement_matches(run_t *run, bool verbose) {
     //  Every batch: the mark ids (made or not) and those SettleBatch made.
     for (int k = 0; k < MARK_IDS && match; k++)
         match = s_batch_matches(run, run->mark_ids[k], m->mark_batch[k], verbose);
-    for (int32_t b = 0; b < m->batch_count && match; b++)
+    for (int32_t b = 0; made_batches && b < m->batch_count && match; b++)
         if (m->batches[b].made_by_batch)
             match = s_batch_matches(run, m->batches[b].id, b, verbose);
     if (verbose)
@@ -1067,7 +1069,7 @@ static void s_compare_all(run_t *run) {
     s_probe_payments(run, present);
     CHECK(s_payments_match(run, present, true));
     free(present);
-    CHECK(s_settlement_matches(run, true));
+    CHECK(s_settlement_matches(run, true, true));
 }
 
 static void s_print_counts(run_t *run, int64_t elapsed_us) {
@@ -1102,8 +1104,115 @@ static void test_model(void) {
     s_teardown(&run);
 }
 
+//  ---- kill -9: resolving the operations in doubt --------------------------------------
+
+static void s_undo(run_t *run, size_t j) {
+    const op_t *op = &run->ops[j];
+    for (size_t at = op->journal_end; at > op->journal_start; at--) {
+        const patch_t *patch = &s_journal[at - 1];
+        memcpy(patch->addr, patch->old, patch->size);
+    }
+}
+
+//  Undoes the operations of `pool` from the newest sent until the model
+//  matches what the node holds; never one at or before `floor` (the first
+//  operation not answered) nor one the node acknowledged with a change.
+//  Returns how many operations in doubt were undone; *in_doubt counts them.
+static size_t s_resolve(run_t *run, int pool, size_t floor, size_t *in_doubt) {
+    size_t must_keep = floor; //  ops below this index stay applied
+    *in_doubt = 0;
+    for (size_t j = floor; j < run->op_count; j++) {
+        const op_t *op = &run->ops[j];
+        if (op->pool != pool)
+            continue;
+        if (!op->answered)
+            (*in_doubt)++;
+        else if (op->journal_end > op->journal_start)
+            must_keep = j + 1;
+    }
+    size_t k = run->op_count, undone = 0;
+    bool *present = NULL;
+    while (true) {
+        bool match;
+        if (pool == POOL_LEDGER) {
+            free(present);
+            present = (bool *)calloc(run->m.next_payment + 1, sizeof *present);
+            CHECK(present);
+            match = s_ledger_matches(run, false);
+            if (match) {
+                s_probe_payments(run, present);
+                match = s_payments_match(run, present, false);
+            }
+        } else
+            match = s_settlement_matches(run, false, false);
+        if (match)
+            break;
+        size_t j = k;
+        while (j > must_keep && run->ops[j - 1].pool != pool)
+            j--;
+        if (j <= must_keep) { //  no prefix of what was sent explains the node's state
+            fprintf(stderr, "the node's %s state is no prefix of the operations sent:\n",
+                    pool == POOL_LEDGER ? "ledger" : "settlement");
+            if (pool == POOL_LEDGER) {
+                s_ledger_matches(run, true);
+                s_payments_match(run, present, true);
+            } else
+                s_settlement_matches(run, false, true);
+            CHECK(false);
+        }
+        k = j - 1;
+        CHECK(!run->ops[k].answered || run->ops[k].journal_end == run->ops[k].journal_start);
+        s_undo(run, k);
+        undone += !run->ops[k].answered;
+    }
+    free(present);
+    return undone;
+}
+
+//  kill -9 at a seeded point with requests in flight, a restart, the
+//  operations in doubt resolved against what the node holds; then the
+//  run goes on and everything must match exactly at the end.
+static void test_kill9(void) {
+    size_t ops = s_ops();
+    run_t run;
+    s_setup(&run, ops + ops / 100);
+    size_t kill_at = ops / 4 + s_below(&run, ops / 2);
+    int64_t start = zclock_usecs();
+    size_t i = 0;
+    for (; i < ops && (i < kill_at || run.in_flight < WINDOW / 2); i++)
+        s_step(&run);
+    //  A few answers first: the node is then busy with the rest, some of
+    //  them committed and not yet answered when it dies.
+    for (size_t answers = 1 + s_below(&run, 8); answers > 0 && run.in_flight > 1; answers--)
+        s_receive_one(&run);
+    printf("  kill -9 after %zu operations, %zu in flight\n", i, run.in_flight);
+    harness_node_kill9(run.node);
+    //  A DEALER left open would send its queued requests to the new node.
+    zsock_set_linger(run.client, 0);
+    zsock_destroy(&run.client);
+    run.in_flight = 0;
+    CHECK(harness_node_restart(run.node) == 0);
+    run.client = harness_connect(harness_node_endpoint(run.node));
+    size_t floor = 0;
+    while (floor < run.op_count && run.ops[floor].answered)
+        floor++;
+    size_t ledger_doubt, settle_doubt;
+    size_t ledger_undone = s_resolve(&run, POOL_LEDGER, floor, &ledger_doubt);
+    size_t settle_undone = s_resolve(&run, POOL_SETTLE, floor, &settle_doubt);
+    printf("  in doubt: %zu ledger operations (%zu applied), %zu settlement operations (%zu "
+           "applied)\n",
+           ledger_doubt, ledger_doubt - ledger_undone, settle_doubt, settle_doubt - settle_undone);
+    for (; i < ops; i++)
+        s_step(&run);
+    s_drain(&run);
+    s_print_counts(&run, zclock_usecs() - start);
+    s_compare_all(&run);
+    s_teardown(&run);
+}
+
 static const harness_test_t s_tests[] = {
     {"model", test_model},
+    {"kill9", test_kill9},
 };
 
 int main(int argc, char **argv) {

@@ -150,6 +150,7 @@ typedef struct {
     bool answered;
     Cairn__Status expect;
     uint64_t check;                    //  cleared, created or settled as predicted
+    uint64_t check2;                   //  a mark's already settled ids
     size_t journal_start, journal_end; //  its patches
 } op_t;
 
@@ -224,7 +225,8 @@ static void s_answer(run_t *run, Cairn__Response *response) {
         else if (op->kind == OP_ENQUEUE)
             CHECK(response->settle_enqueue->created == (op->check != 0));
         else if (op->kind == OP_MARK)
-            CHECK(response->settle_mark->settled == op->check);
+            CHECK(response->settle_mark->settled == op->check &&
+                  response->settle_mark->n_already_settled == op->check2);
     }
     s_done(response);
 }
@@ -530,13 +532,16 @@ static void s_op_mark(run_t *run) {
     if (variant == 0 && count > 1) { //  an id twice
         ids[1] = ids[0];
         op->expect = CAIRN__STATUS__INVALID;
-    } else if (variant == 1) //  no ids
-        count = 0, op->expect = CAIRN__STATUS__INVALID;
-    else {
+    } else if (variant == 1) { //  no ids
+        count = 0;
+        op->expect = CAIRN__STATUS__INVALID;
+    } else {
         if (variant == 2) //  under the id of a batch SettleBatch made
             for (int32_t b = m->batch_count - 1; b >= 0 && made < 0; b--)
-                if (m->batches[b].made_by_batch)
-                    made = b, batch_id = m->batches[b].id;
+                if (m->batches[b].made_by_batch) {
+                    made = b;
+                    batch_id = m->batches[b].id;
+                }
         bool known = true;
         for (size_t i = 0; i < count; i++)
             known = known && s_dist_known(m, picked[i]);
@@ -549,8 +554,11 @@ static void s_op_mark(run_t *run) {
                 SAVE(m->mark_batch[k]);
                 m->mark_batch[k] = s_batch_add(m, batch_id, false);
             }
-            for (size_t i = 0; i < count; i++)
-                op->check += s_settle_payment(m, picked[i], m->mark_batch[k]);
+            for (size_t i = 0; i < count; i++) {
+                uint64_t settled = s_settle_payment(m, picked[i], m->mark_batch[k]);
+                op->check += settled;
+                op->check2 += settled == 0;
+            }
         }
     }
     Cairn__Request request;
@@ -618,7 +626,7 @@ static void s_op_batch(run_t *run) {
     pending_t *pending = s_pending_list(m, -1, &count);
     size_t take = limit == 0 ? count : limit > 100000 ? 0 : (count < limit ? count : limit);
     uint8_t id[32] = {0};
-    uint64_t totals[RECIPIENTS] = {0};
+    uint64_t totals[RECIPIENTS] = {0}, counts[RECIPIENTS] = {0};
     if (limit > 100000)
         op->expect = CAIRN__STATUS__INVALID;
     else if (count == 0)
@@ -633,6 +641,7 @@ static void s_op_batch(run_t *run) {
             recipients[i] = s_recipient(pending[i].r);
             amounts[i] = m->dists[pending[i].d * RECIPIENTS + (size_t)pending[i].r].amount;
             totals[pending[i].r] += amounts[i];
+            counts[pending[i].r]++;
         }
         settlement_batch_id(ids, recipients, amounts, take, id);
         free(ids);
@@ -656,10 +665,16 @@ static void s_op_batch(run_t *run) {
         const Cairn__SettleBatchReply *reply = response->settle_batch;
         CHECK(reply->batch_id.len == 32 && memcmp(reply->batch_id.data, id, 32) == 0);
         CHECK(reply->distributions == take);
+        size_t recipients = 0;
+        for (int r = 0; r < RECIPIENTS; r++)
+            recipients += counts[r] > 0;
+        CHECK(reply->n_totals == recipients);
         for (size_t i = 0; i < reply->n_totals; i++) {
             const Cairn__RecipientTotal *total = reply->totals[i];
-            CHECK(total->recipient[0] && strlen(total->recipient) == 8);
-            CHECK(total->total == totals[total->recipient[7] - '0']);
+            CHECK(strlen(total->recipient) == 8);
+            int r = total->recipient[7] - '0';
+            CHECK(r >= 0 && r < RECIPIENTS);
+            CHECK(total->total == totals[r] && total->count == counts[r]);
         }
     }
     s_answer(run, response);
@@ -826,8 +841,11 @@ static bool s_batch_matches(run_t *run, const uint8_t *id, int32_t b, bool verbo
         for (size_t d = 0; d < m->next_dist; d++)
             for (size_t r = 0; r < RECIPIENTS; r++) {
                 const distribution_t *slot = &m->dists[d * RECIPIENTS + r];
-                if (slot->exists && slot->batch == b)
-                    totals[r] += slot->amount, counts[r]++, all++;
+                if (slot->exists && slot->batch == b) {
+                    totals[r] += slot->amount;
+                    counts[r]++;
+                    all++;
+                }
             }
         const Cairn__SettleBatchReply *reply = response->settle_batch_get;
         match = reply->distributions == all;
@@ -837,9 +855,9 @@ static bool s_batch_matches(run_t *run, const uint8_t *id, int32_t b, bool verbo
         match = match && reply->n_totals == recipients;
         for (size_t i = 0; match && i < reply->n_totals; i++) {
             const char *name = reply->totals[i]->recipient;
-            int r = name[7] - '0';
-            match = strlen(name) == 8 && r >= 0 && r < RECIPIENTS &&
-                    reply->totals[i]->total == totals[r] && reply->totals[i]->count == counts[r];
+            int r = strlen(name) == 8 ? name[7] - '0' : -1;
+            match = r >= 0 && r < RECIPIENTS && reply->totals[i]->total == totals[r] &&
+                    reply->totals[i]->count == counts[r];
         }
     }
     if (!match && verbose)

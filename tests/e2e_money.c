@@ -23,9 +23,14 @@
     is checked against its prediction when it comes: both pools serve
     writes on worker 0, so the writes of one connection commit in the
     order sent, and each pool's state is what the model says after the
-    operations sent so far. Only requests whose answer the worker reads
-    before the writer commits what precedes them (SettleBatch picks what is
-    pending, and the reads) are sent after every answer is in.
+    operations sent so far. Requests a worker answers from what is
+    committed at the time (SettleBatch picks what is pending; the reads)
+    are sent only once every earlier answer is in.
+
+    Whether a payment id is recorded is read without moving anything: a
+    payment of 2^63-1 (more than any balance) with that id is CONFLICT when
+    it is recorded (the duplicate check comes first), INVALID or NOT_FOUND
+    when not.
 
     kill -9: the writer commits each pool's writes in the order it received
     them, so what survives is a prefix of the writes sent to each pool.

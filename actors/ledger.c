@@ -63,7 +63,7 @@
 #define LEDGER_REASON_MAX    256
 #define LEDGER_SIGNATURE     64
 #define LEDGER_PUBLIC_KEY    32
-#define LEDGER_DOMAIN        "cairn-payment-v1"
+#define LEDGER_DOMAIN        "cairn-payment-v2"
 #define LEDGER_RECIPIENT_MAX 65535
 
 static const char *const s_migrations[] = {
@@ -138,15 +138,16 @@ static uint8_t *s_put_be(uint8_t *at, uint64_t value, int bytes) {
 
 uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p) {
     const char *recipient = payment->recipient ? payment->recipient : "";
-    size_t recipient_len = strlen(recipient);
+    const char *channel = payment->channel_peer ? payment->channel_peer : "";
+    size_t recipient_len = strlen(recipient), channel_len = strlen(channel);
     if (payment->id.len != 32 || payment->query_hash.len != 32 ||
-        recipient_len > LEDGER_RECIPIENT_MAX)
+        recipient_len > LEDGER_RECIPIENT_MAX || channel_len > LEDGER_RECIPIENT_MAX)
         return NULL;
     for (size_t i = 0; i < payment->n_provenance; i++)
         if (!payment->provenance[i] || payment->provenance[i]->root.len != 32)
             return NULL;
     size_t size = strlen(LEDGER_DOMAIN) + 32 + 8 + 2 + recipient_len + 32 + 4 +
-                  payment->n_provenance * (32 + 8) + 8;
+                  payment->n_provenance * (32 + 8) + 8 + 2 + channel_len;
     uint8_t *bytes = (uint8_t *)zmalloc(size), *at = bytes;
     memcpy(at, LEDGER_DOMAIN, strlen(LEDGER_DOMAIN));
     at += strlen(LEDGER_DOMAIN);
@@ -164,6 +165,11 @@ uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p) {
     uint64_t bits;
     memcpy(&bits, &payment->timestamp, sizeof bits);
     at = s_put_be(at, bits, 8);
+    //  The channel last (v2): a payment signed for one channel cannot be
+    //  replayed on another channel whose peer uses the same key.
+    at = s_put_be(at, channel_len, 2);
+    memcpy(at, channel, channel_len);
+    at += channel_len;
     assert((size_t)(at - bytes) == size);
     *size_p = size;
     return bytes;
@@ -1013,8 +1019,9 @@ static void s_test_encoding(void) {
     payment.n_provenance = 1;
     size_t size;
     uint8_t *bytes = ledger_payment_encode(&payment, &size);
-    assert(bytes && size == 16 + 32 + 8 + 2 + 2 + 32 + 4 + 40 + 8);
-    assert(memcmp(bytes, "cairn-payment-v1", 16) == 0 && bytes[16] == 1 && bytes[47] == 1);
+    assert(bytes && size == 16 + 32 + 8 + 2 + 2 + 32 + 4 + 40 + 8 + 2 + 1);
+    assert(memcmp(bytes, "cairn-payment-v2", 16) == 0 && bytes[16] == 1 && bytes[47] == 1);
+    assert(bytes[144] == 0 && bytes[145] == 1 && bytes[146] == 'p'); //  the channel's peer
     static const uint8_t amount[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     assert(memcmp(bytes + 48, amount, 8) == 0);
     assert(bytes[56] == 0 && bytes[57] == 2 && bytes[58] == 'a' && bytes[59] == 'b');
@@ -1023,6 +1030,15 @@ static void s_test_encoding(void) {
     assert(bytes[96] == 3 && bytes[127] == 3 && bytes[135] == 9);
     static const uint8_t one[8] = {0x3f, 0xf0, 0, 0, 0, 0, 0, 0}; //  1.0 as IEEE-754
     assert(memcmp(bytes + 136, one, 8) == 0);
+    //  Signed for one channel, it does not verify on another (same key).
+    uint8_t public_key[32], secret_key[64], signature[64];
+    crypto_sign_keypair(public_key, secret_key);
+    crypto_sign_detached(signature, NULL, bytes, size, secret_key);
+    payment.signature.data = signature;
+    payment.signature.len = sizeof signature;
+    assert(ledger_payment_verify(&payment, public_key));
+    payment.channel_peer = (char *)"q";
+    assert(!ledger_payment_verify(&payment, public_key));
     free(bytes);
     payment.query_hash.len = 31;
     assert(!ledger_payment_encode(&payment, &size));

@@ -437,33 +437,6 @@ const ca_store_def_t cache_store_def = {
 
 #include <unistd.h>
 
-static uint64_t s_test_id = 1;
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_test_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\ncache_test: status %d '%s'\n", response->status, response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\ncache_test: status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Entry number n: `size` bytes starting with n, its hash in `hash`.
 static void *s_entry_data(int n, size_t size, uint8_t hash[32]) {
     uint8_t *data = (uint8_t *)zmalloc(size ? size : 1);
@@ -481,14 +454,14 @@ static Cairn__Response *s_put(ca_testbed_t *bed, int n, size_t size) {
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, 0, hash, 32, data, size, "peer-1",
                          n % 2 ? 1700000000 : 1700000000.5, "receipt", 7);
-    Cairn__Response *response = s_call(bed, &request);
+    Cairn__Response *response = ca_testbed_send(bed, &request);
     free(data);
     return response;
 }
 
 //  Puts entry n; returns how many entries it evicted.
 static uint64_t s_put_ok(ca_testbed_t *bed, int n, size_t size) {
-    Cairn__Response *response = s_ok(s_put(bed, n, size), CAIRN__RESPONSE__BODY_CACHE_PUT);
+    Cairn__Response *response = ca_testbed_ok(s_put(bed, n, size), CAIRN__RESPONSE__BODY_CACHE_PUT);
     uint64_t evicted = response->cache_put->evicted_entries;
     cairn__response__free_unpacked(response, NULL);
     return evicted;
@@ -500,7 +473,7 @@ static Cairn__Response *s_get(ca_testbed_t *bed, int n, size_t size) {
     Cairn__Request request;
     Cairn__CacheGet get;
     ca_request_cache_get(&request, &get, 0, hash, 32, false);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static bool s_cached(ca_testbed_t *bed, int n, size_t size) {
@@ -509,7 +482,8 @@ static bool s_cached(ca_testbed_t *bed, int n, size_t size) {
     Cairn__Request request;
     Cairn__CacheHas has;
     ca_request_cache_has(&request, &has, 0, hash, 32);
-    Cairn__Response *response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
     bool cached = response->cache_has->cached;
     assert(!cached || response->cache_has->size == size);
     cairn__response__free_unpacked(response, NULL);
@@ -525,8 +499,8 @@ static Cairn__CacheEvicted s_evict(ca_testbed_t *bed, uint64_t max_bytes, bool c
     else
         ca_request_cache_evict(&request, &evict, 0, max_bytes);
     Cairn__Response *response =
-        s_ok(s_call(bed, &request),
-             clear ? CAIRN__RESPONSE__BODY_CACHE_CLEAR : CAIRN__RESPONSE__BODY_CACHE_EVICT);
+        ca_testbed_ok(ca_testbed_send(bed, &request), clear ? CAIRN__RESPONSE__BODY_CACHE_CLEAR
+                                                            : CAIRN__RESPONSE__BODY_CACHE_EVICT);
     Cairn__CacheEvicted evicted = *(clear ? response->cache_clear : response->cache_evict);
     cairn__response__free_unpacked(response, NULL);
     return evicted;
@@ -536,7 +510,8 @@ static void s_stats_expect(ca_testbed_t *bed, uint64_t entries, uint64_t bytes) 
     Cairn__Request request;
     Cairn__CacheStats stats;
     ca_request_cache_stats(&request, &stats, 0);
-    Cairn__Response *response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
     assert(response->cache_stats->entries == entries && response->cache_stats->bytes == bytes);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -561,24 +536,24 @@ static size_t s_cache_files(ca_testbed_t *bed) {
 static void s_test_entries(ca_testbed_t *bed) {
     //  Put, get (with every field), has, replace.
     assert(s_put_ok(bed, 1, 100) == 0);
-    Cairn__Response *response = s_ok(s_get(bed, 1, 100), CAIRN__RESPONSE__BODY_CACHE_GET);
+    Cairn__Response *response = ca_testbed_ok(s_get(bed, 1, 100), CAIRN__RESPONSE__BODY_CACHE_GET);
     const Cairn__CacheEntry *entry = response->cache_get;
     assert(entry->size == 100 && entry->data.len == 100 && streq(entry->source_peer, "peer-1"));
     assert(entry->queried_at == 1700000000 && entry->receipt.len == 7); //  a whole number
     assert(memcmp(entry->receipt.data, "receipt", 7) == 0 && entry->stored_at > 0);
     uint64_t first_access = entry->last_access;
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_get(bed, 1, 100), CAIRN__RESPONSE__BODY_CACHE_GET);
+    response = ca_testbed_ok(s_get(bed, 1, 100), CAIRN__RESPONSE__BODY_CACHE_GET);
     assert(response->cache_get->last_access > first_access); //  a get is a use
     cairn__response__free_unpacked(response, NULL);
     assert(s_cached(bed, 1, 100) && !s_cached(bed, 2, 100));
-    response = s_ok(s_put(bed, 1, 100), CAIRN__RESPONSE__BODY_CACHE_PUT);
+    response = ca_testbed_ok(s_put(bed, 1, 100), CAIRN__RESPONSE__BODY_CACHE_PUT);
     assert(response->cache_put->replaced);
     cairn__response__free_unpacked(response, NULL);
     s_stats_expect(bed, 1, 100);
     assert(s_put_ok(bed, 2, 0) == 0); //  empty content is content too
     assert(s_cached(bed, 2, 0));
-    s_fails(s_get(bed, 3, 10), CAIRN__STATUS__NOT_FOUND, "fetch it from a peer");
+    ca_testbed_fails(s_get(bed, 3, 10), CAIRN__STATUS__NOT_FOUND, "fetch it from a peer");
 
     //  Wrong hash, bad fields: refused, nothing cached.
     uint8_t hash[32];
@@ -587,32 +562,33 @@ static void s_test_entries(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, 0, hash, 32, data, 50, "peer-1", 1, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "does not match its hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID,
+                     "does not match its hash");
     hash[5] ^= 1;
     ca_request_cache_put(&request, &put, 0, hash, 31, data, 50, "peer-1", 1, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "32 bytes");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "32 bytes");
     ca_request_cache_put(&request, &put, 0, hash, 32, data, 50, "../etc", 1, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "source_peer");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "source_peer");
     ca_request_cache_put(&request, &put, 0, hash, 32, data, 50, "", 1, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "source_peer");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "source_peer");
     ca_request_cache_put(&request, &put, 0, hash, 32, data, 50, "peer-1", -1, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "queried_at");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "queried_at");
     ca_request_cache_put(&request, &put, 0, hash, 32, data, 50, "peer-1", NAN, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "queried_at");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "queried_at");
     void *receipt = zmalloc(CA_CACHE_RECEIPT_MAX + 1);
     ca_request_cache_put(&request, &put, 0, hash, 32, data, 50, "peer-1", 1, receipt,
                          CA_CACHE_RECEIPT_MAX + 1);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "receipt");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "receipt");
     free(receipt);
     free(data);
     assert(!s_cached(bed, 4, 50));
     Cairn__CacheGet get;
     ca_request_cache_get(&request, &get, 0, hash, 0, false);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
     Cairn__CacheHas has;
     uint8_t wide[33] = {0};
     ca_request_cache_has(&request, &has, 0, wide, sizeof wide);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
 
     //  A damaged copy is reported and dropped.
     free(s_entry_data(1, 100, hash));
@@ -622,7 +598,7 @@ static void s_test_entries(ca_testbed_t *bed) {
     FILE *file = fopen(path, "r+");
     assert(file && fputc('!', file) == '!');
     fclose(file);
-    s_fails(s_get(bed, 1, 100), CAIRN__STATUS__CORRUPT, "dropped");
+    ca_testbed_fails(s_get(bed, 1, 100), CAIRN__STATUS__CORRUPT, "dropped");
     int64_t deadline = zclock_mono() + 5000;
     while (s_cached(bed, 1, 100) && zclock_mono() < deadline)
         zclock_sleep(5); //  polls for the drop, bounded
@@ -641,8 +617,8 @@ static void s_test_lru(ca_testbed_t *bed) {
         assert(s_put_ok(bed, n, 1000) == 0);
     //  Use 0, 2 and 4 again: the order of use is now 1 3 5 6 7 8 9 0 2 4.
     for (int n = 0; n <= 4; n += 2)
-        cairn__response__free_unpacked(s_ok(s_get(bed, n, 1000), CAIRN__RESPONSE__BODY_CACHE_GET),
-                                       NULL);
+        cairn__response__free_unpacked(
+            ca_testbed_ok(s_get(bed, n, 1000), CAIRN__RESPONSE__BODY_CACHE_GET), NULL);
     assert(s_cached(bed, 1, 1000)); //  Has is not a use
     Cairn__CacheEvicted evicted = s_evict(bed, 6500, false);
     assert(evicted.entries == 4 && evicted.bytes == 4000);
@@ -668,14 +644,14 @@ static void s_test_budget(void) {
     assert(s_put_ok(bed, 0, 1000) == 0);
     assert(s_put_ok(bed, 1, 1000) == 0);
     assert(s_put_ok(bed, 2, 1000) == 0);
-    cairn__response__free_unpacked(s_ok(s_get(bed, 0, 1000), CAIRN__RESPONSE__BODY_CACHE_GET),
-                                   NULL);
+    cairn__response__free_unpacked(
+        ca_testbed_ok(s_get(bed, 0, 1000), CAIRN__RESPONSE__BODY_CACHE_GET), NULL);
     assert(s_put_ok(bed, 3, 1000) == 1); //  4000 > 3500: the oldest use (1) goes
     assert(!s_cached(bed, 1, 1000) && s_cached(bed, 0, 1000) && s_cached(bed, 3, 1000));
     assert(s_put_ok(bed, 4, 3000) == 3); //  6000 > 3500: 2, 0 and 3 go (in order of use)
     assert(s_cached(bed, 4, 3000) && !s_cached(bed, 3, 1000));
     s_stats_expect(bed, 1, 3000);
-    s_fails(s_put(bed, 5, 3501), CAIRN__STATUS__INVALID, "more than the whole cache");
+    ca_testbed_fails(s_put(bed, 5, 3501), CAIRN__STATUS__INVALID, "more than the whole cache");
     assert(s_cache_files(bed) == 1);
     ca_testbed_destroy(&bed);
 }

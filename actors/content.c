@@ -1029,42 +1029,13 @@ const ca_store_def_t content_store_def = {
 
 #include <unistd.h>
 
-static uint64_t s_test_id = 1;
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_test_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-//  Checks the status (and that the error names `fragment`), frees the answer.
-static void s_expect_error(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\ncontent_test: status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static Cairn__Response *s_expect_ok(Cairn__Response *response,
-                                    Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\ncontent_test: status %d '%s'\n", response->status, response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
-}
-
 //  Puts data; checks the hash against a local one; returns deduplicated.
 static bool s_put(ca_testbed_t *bed, const void *data, size_t size, uint8_t hash[32]) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, 0, data, size, NULL, 0);
     Cairn__Response *response =
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
     ca_sha256(data, size, hash);
     assert(response->content_put->hash.len == 32);
     assert(memcmp(response->content_put->hash.data, hash, 32) == 0);
@@ -1079,12 +1050,12 @@ static Cairn__Response *s_get(ca_testbed_t *bed, const uint8_t *hash, size_t has
     Cairn__Request request;
     Cairn__ContentGet get;
     ca_request_content_get(&request, &get, 0, hash, hash_size, skip_verify);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static void s_get_expect(ca_testbed_t *bed, const uint8_t *hash, const void *data, size_t size) {
     Cairn__Response *response =
-        s_expect_ok(s_get(bed, hash, 32, false), CAIRN__RESPONSE__BODY_CONTENT_GET);
+        ca_testbed_ok(s_get(bed, hash, 32, false), CAIRN__RESPONSE__BODY_CONTENT_GET);
     assert(response->content_get->data.len == size);
     assert(size == 0 || memcmp(response->content_get->data.data, data, size) == 0);
     cairn__response__free_unpacked(response, NULL);
@@ -1095,7 +1066,7 @@ static Cairn__Response *s_read(ca_testbed_t *bed, const uint8_t *hash, uint64_t 
     Cairn__Request request;
     Cairn__ContentRead read;
     ca_request_content_read(&request, &read, 0, hash, 32, offset, length, false);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 //  Has: present with size, or absent.
@@ -1104,7 +1075,7 @@ static void s_has_expect(ca_testbed_t *bed, const uint8_t *hash, bool exists, ui
     Cairn__ContentHas has;
     ca_request_content_has(&request, &has, 0, hash, 32);
     Cairn__Response *response =
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
     assert(response->content_has->exists == exists && response->content_has->size == size);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -1114,7 +1085,7 @@ static bool s_delete(ca_testbed_t *bed, const uint8_t *hash) {
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, 0, hash, 32);
     Cairn__Response *response =
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     bool removed = response->content_delete->removed;
     cairn__response__free_unpacked(response, NULL);
     return removed;
@@ -1125,7 +1096,7 @@ static uint64_t s_begin(ca_testbed_t *bed, const uint8_t *expected) {
     Cairn__ContentBegin begin;
     ca_request_content_begin(&request, &begin, 0, expected, expected ? 32 : 0);
     Cairn__Response *response =
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
     uint64_t stream_id = response->content_begin->stream_id;
     assert(response->content_begin->exists == (stream_id == 0));
     cairn__response__free_unpacked(response, NULL);
@@ -1137,14 +1108,14 @@ static Cairn__Response *s_chunk(ca_testbed_t *bed, uint64_t stream_id, uint64_t 
     Cairn__Request request;
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, 0, stream_id, offset, data, size);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__Response *s_commit(ca_testbed_t *bed, uint64_t stream_id, const uint8_t *expected) {
     Cairn__Request request;
     Cairn__ContentCommit commit;
     ca_request_content_commit(&request, &commit, 0, stream_id, expected, expected ? 32 : 0);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__ContentCheckReport *s_check(ca_testbed_t *bed, bool verify, bool repair,
@@ -1152,7 +1123,7 @@ static Cairn__ContentCheckReport *s_check(ca_testbed_t *bed, bool verify, bool r
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, verify, repair);
-    *response = s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    *response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     return (*response)->content_check;
 }
 
@@ -1215,29 +1186,29 @@ static void s_test_basics(ca_testbed_t *bed) {
     uint8_t wrong[32];
     memset(wrong, 0x5a, 32);
     ca_request_content_put(&request, &put, 0, "expected", 8, wrong, 32);
-    s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "nothing was kept");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "nothing was kept");
     uint8_t expected_hash[32];
     ca_sha256("expected", 8, expected_hash);
     s_has_expect(bed, expected_hash, false, 0);
     ca_request_content_put(&request, &put, 0, "expected", 8, expected_hash, 32);
     cairn__response__free_unpacked(
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
-    cairn__response__free_unpacked(s_call(bed, &request), NULL);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
+    cairn__response__free_unpacked(ca_testbed_send(bed, &request), NULL);
     s_has_expect(bed, expected_hash, true, 8);
 
     //  Size, delete (idempotent), and the file goes with the row.
     Cairn__ContentSize size_body;
     ca_request_content_size(&request, &size_body, 0, hash, 32);
     Cairn__Response *response =
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_SIZE);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_SIZE);
     assert(response->content_size->size == big && response->content_size->exists);
     cairn__response__free_unpacked(response, NULL);
     assert(s_delete(bed, hash));
     assert(!s_delete(bed, hash));
     assert(access(path, F_OK) != 0);
     s_has_expect(bed, hash, false, 0);
-    s_expect_error(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "no blob");
-    s_expect_error(s_get(bed, hash, 32, false), CAIRN__STATUS__NOT_FOUND, "no blob");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "no blob");
+    ca_testbed_fails(s_get(bed, hash, 32, false), CAIRN__STATUS__NOT_FOUND, "no blob");
     assert(s_temp_files(bed) == 0);
     zstr_free(&path);
     free(data);
@@ -1256,29 +1227,30 @@ static void s_test_streams(ca_testbed_t *bed) {
     size_t step = 1000 * 1000;
     for (size_t at = 0; at < total; at += step) {
         size_t size = total - at < step ? total - at : step;
-        Cairn__Response *response = s_expect_ok(s_chunk(bed, stream, at, data + at, size),
-                                                CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
+        Cairn__Response *response = ca_testbed_ok(s_chunk(bed, stream, at, data + at, size),
+                                                  CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
         assert(response->content_chunk->received == at + size);
         cairn__response__free_unpacked(response, NULL);
         //  A repeated or skipped offset is refused and changes nothing.
-        s_expect_error(s_chunk(bed, stream, at, data + at, size), CAIRN__STATUS__CONFLICT,
-                       "send the chunk that starts at");
+        ca_testbed_fails(s_chunk(bed, stream, at, data + at, size), CAIRN__STATUS__CONFLICT,
+                         "send the chunk that starts at");
     }
-    s_expect_error(s_chunk(bed, stream, total, data, 0), CAIRN__STATUS__INVALID, "1..");
+    ca_testbed_fails(s_chunk(bed, stream, total, data, 0), CAIRN__STATUS__INVALID, "1..");
     //  Not visible before its commit.
     s_has_expect(bed, hash, false, 0);
     Cairn__Response *response =
-        s_expect_ok(s_commit(bed, stream, hash), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+        ca_testbed_ok(s_commit(bed, stream, hash), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     assert(memcmp(response->content_commit->hash.data, hash, 32) == 0);
     assert(response->content_commit->size == total && !response->content_commit->deduplicated);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_error(s_chunk(bed, stream, total, data, 1), CAIRN__STATUS__NOT_FOUND, "ContentBegin");
+    ca_testbed_fails(s_chunk(bed, stream, total, data, 1), CAIRN__STATUS__NOT_FOUND,
+                     "ContentBegin");
     assert(s_temp_files(bed) == 0);
 
     //  Read back in order: the last range is verified.
     size_t range = 700 * 1000;
     for (size_t at = 0; at < total; at += range) {
-        response = s_expect_ok(s_read(bed, hash, at, range), CAIRN__RESPONSE__BODY_CONTENT_READ);
+        response = ca_testbed_ok(s_read(bed, hash, at, range), CAIRN__RESPONSE__BODY_CONTENT_READ);
         const Cairn__ContentRange *got = response->content_read;
         bool end = at + range >= total;
         assert(got->offset == at && got->size == total && got->end == end);
@@ -1287,17 +1259,18 @@ static void s_test_streams(ca_testbed_t *bed) {
         cairn__response__free_unpacked(response, NULL);
     }
     //  Out of order: served, not verified.
-    response = s_expect_ok(s_read(bed, hash, total - 10, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+    response =
+        ca_testbed_ok(s_read(bed, hash, total - 10, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
     assert(response->content_read->end && !response->content_read->verified);
     assert(response->content_read->data.len == 10);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect_ok(s_read(bed, hash, total, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+    response = ca_testbed_ok(s_read(bed, hash, total, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
     assert(response->content_read->data.len == 0 && response->content_read->end);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_error(s_read(bed, hash, total + 1, 100), CAIRN__STATUS__INVALID, "past the end");
-    s_expect_error(s_read(bed, hash, 0, 0), CAIRN__STATUS__INVALID, "length 0");
-    s_expect_error(s_read(bed, hash, 0, CA_CONTENT_CHUNK_MAX + 1), CAIRN__STATUS__INVALID,
-                   "out of range");
+    ca_testbed_fails(s_read(bed, hash, total + 1, 100), CAIRN__STATUS__INVALID, "past the end");
+    ca_testbed_fails(s_read(bed, hash, 0, 0), CAIRN__STATUS__INVALID, "length 0");
+    ca_testbed_fails(s_read(bed, hash, 0, CA_CONTENT_CHUNK_MAX + 1), CAIRN__STATUS__INVALID,
+                     "out of range");
 
     //  Begin with a stored hash: nothing to send.
     assert(s_begin(bed, hash) == 0);
@@ -1305,7 +1278,7 @@ static void s_test_streams(ca_testbed_t *bed) {
     stream = s_begin(bed, NULL);
     cairn__response__free_unpacked(s_chunk(bed, stream, 0, data, step), NULL);
     cairn__response__free_unpacked(s_chunk(bed, stream, step, data + step, total - step), NULL);
-    response = s_expect_ok(s_commit(bed, stream, NULL), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    response = ca_testbed_ok(s_commit(bed, stream, NULL), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     assert(response->content_commit->deduplicated);
     cairn__response__free_unpacked(response, NULL);
 
@@ -1314,14 +1287,14 @@ static void s_test_streams(ca_testbed_t *bed) {
     cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
     uint8_t wrong[32];
     memset(wrong, 1, 32);
-    s_expect_error(s_commit(bed, stream, wrong), CAIRN__STATUS__INVALID, "nothing was kept");
-    s_expect_error(s_commit(bed, stream, NULL), CAIRN__STATUS__NOT_FOUND, "no open upload");
+    ca_testbed_fails(s_commit(bed, stream, wrong), CAIRN__STATUS__INVALID, "nothing was kept");
+    ca_testbed_fails(s_commit(bed, stream, NULL), CAIRN__STATUS__NOT_FOUND, "no open upload");
     uint8_t abc[32];
     ca_sha256("abc", 3, abc);
     s_has_expect(bed, abc, false, 0);
     //  Begin and Commit disagreeing on the expected hash: refused.
     stream = s_begin(bed, wrong);
-    s_expect_error(s_commit(bed, stream, abc), CAIRN__STATUS__INVALID, "ContentBegin");
+    ca_testbed_fails(s_commit(bed, stream, abc), CAIRN__STATUS__INVALID, "ContentBegin");
 
     //  Abort removes the bytes; unknown streams are NOT_FOUND.
     stream = s_begin(bed, NULL);
@@ -1329,11 +1302,11 @@ static void s_test_streams(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__ContentAbort abort_body;
     ca_request_content_abort(&request, &abort_body, 0, stream);
-    response = s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_ABORT);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_ABORT);
     assert(response->content_abort->received == 3);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_error(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "no open upload");
-    s_expect_error(s_chunk(bed, 12345, 0, "abc", 3), CAIRN__STATUS__NOT_FOUND, "12345");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "no open upload");
+    ca_testbed_fails(s_chunk(bed, 12345, 0, "abc", 3), CAIRN__STATUS__NOT_FOUND, "12345");
     assert(s_temp_files(bed) == 0);
     free(data);
 }
@@ -1350,15 +1323,15 @@ static void s_test_damage(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
 
     s_flip_byte(bed, bad, 3);
-    s_expect_error(s_get(bed, bad, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
-    response = s_expect_ok(s_get(bed, bad, 32, true), CAIRN__RESPONSE__BODY_CONTENT_GET);
+    ca_testbed_fails(s_get(bed, bad, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
+    response = ca_testbed_ok(s_get(bed, bad, 32, true), CAIRN__RESPONSE__BODY_CONTENT_GET);
     cairn__response__free_unpacked(response, NULL); //  skip_verify: served as is
-    s_expect_error(s_read(bed, bad, 0, 100), CAIRN__STATUS__CORRUPT, "nothing of it was served");
+    ca_testbed_fails(s_read(bed, bad, 0, 100), CAIRN__STATUS__CORRUPT, "nothing of it was served");
 
     //  A missing file, an orphan file, a stray name.
     char *lost_path = s_blob_path(bed, lost);
     assert(unlink(lost_path) == 0);
-    s_expect_error(s_get(bed, lost, 32, false), CAIRN__STATUS__CORRUPT, "missing");
+    ca_testbed_fails(s_get(bed, lost, 32, false), CAIRN__STATUS__CORRUPT, "missing");
     uint8_t orphan[32];
     ca_sha256("orphan", 6, orphan);
     char *orphan_path = s_blob_path(bed, orphan);
@@ -1422,31 +1395,31 @@ static void s_test_bad_input(ca_testbed_t *bed) {
     uint8_t hash[40] = {0};
     size_t sizes[] = {0, 1, 31, 33, 40};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        s_expect_error(s_get(bed, hash, sizes[i], false), CAIRN__STATUS__INVALID, "hash");
+        ca_testbed_fails(s_get(bed, hash, sizes[i], false), CAIRN__STATUS__INVALID, "hash");
         Cairn__Request request;
         Cairn__ContentRead read;
         ca_request_content_read(&request, &read, 0, hash, sizes[i], 0, 10, false);
-        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "32");
+        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "32");
         Cairn__ContentHas has;
         ca_request_content_has(&request, &has, 0, hash, sizes[i]);
-        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ContentDelete del;
         ca_request_content_delete(&request, &del, 0, hash, sizes[i]);
-        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
         if (sizes[i] == 0)
             continue; //  an absent optional hash is fine
         Cairn__ContentPut put;
         ca_request_content_put(&request, &put, 0, "x", 1, hash, sizes[i]);
-        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
         Cairn__ContentBegin begin;
         ca_request_content_begin(&request, &begin, 0, hash, sizes[i]);
-        s_expect_error(s_call(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
     }
     const uint8_t garbage[] = {0x08, 0x01, 0xc2, 0x25, 0x05, 0x0a, 0xff};
     Cairn__Response *response = ca_testbed_call_raw(bed, garbage, sizeof garbage);
     assert(response && response->status == CAIRN__STATUS__INVALID);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_error(s_read(bed, hash, 0, 10), CAIRN__STATUS__NOT_FOUND, "no blob");
+    ca_testbed_fails(s_read(bed, hash, 0, 10), CAIRN__STATUS__NOT_FOUND, "no blob");
 }
 
 //  Idle streams are dropped by the tick.
@@ -1465,14 +1438,15 @@ static void s_test_timeout(void) {
         Cairn__ContentStats stats;
         ca_request_content_stats(&request, &stats, 0);
         Cairn__Response *response =
-            s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+            ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
         gone = response->content_stats->open_streams == 0;
         cairn__response__free_unpacked(response, NULL);
         if (!gone)
             zclock_sleep(10); //  polling a condition with a deadline, not timing
     }
     assert(gone && s_temp_files(bed) == 0);
-    s_expect_error(s_chunk(bed, stream, 3, "d", 1), CAIRN__STATUS__NOT_FOUND, "stream_timeout_ms");
+    ca_testbed_fails(s_chunk(bed, stream, 3, "d", 1), CAIRN__STATUS__NOT_FOUND,
+                     "stream_timeout_ms");
     ca_testbed_destroy(&bed);
 }
 
@@ -1488,7 +1462,7 @@ void content_test(bool verbose) {
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);
     Cairn__Response *response =
-        s_expect_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
     assert(response->content_stats->blobs >= 4 && response->content_stats->open_streams == 0);
     assert(streq(response->content_stats->hash_backend, ca_sha256_backend()));
     cairn__response__free_unpacked(response, NULL);

@@ -882,40 +882,14 @@ const ca_store_def_t ledger_store_def = {
 #include "ca_testbed.h"
 #include "msg_schema.h"
 
-static uint64_t s_test_id = 1;
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_test_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\nledger_test: status %d '%s'\n", response->status, response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\nledger_test: status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  The channel with `peer`: its balances and nonce.
 static void s_expect_channel(ca_testbed_t *bed, const char *peer, uint64_t mine, uint64_t theirs,
                              uint64_t nonce) {
     Cairn__Request request;
     Cairn__LedgerGet get;
     ca_request_ledger_get(&request, &get, 0, peer);
-    Cairn__Response *response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
     const Cairn__PaymentChannel *channel = response->ledger_get;
     assert(streq(channel->peer_id, peer) && channel->my_balance == mine);
     assert(channel->their_balance == theirs && channel->nonce == nonce);
@@ -931,7 +905,7 @@ static Cairn__Response *s_open(ca_testbed_t *bed, const char *peer, uint64_t min
     ca_request_ledger_channel_init(&channel, peer, CAIRN__CHANNEL_STATE__CHANNEL_OPEN, mine, theirs,
                                    0);
     ca_request_ledger_open(&request, &open, 0, &channel);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__Response *s_update(ca_testbed_t *bed, const char *peer, uint64_t nonce, uint64_t mine,
@@ -940,7 +914,7 @@ static Cairn__Response *s_update(ca_testbed_t *bed, const char *peer, uint64_t n
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, peer, nonce, CAIRN__CHANNEL_STATE__CHANNEL_OPEN,
                              mine, theirs);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__Response *s_adjust(ca_testbed_t *bed, const char *peer, int64_t mine,
@@ -948,7 +922,7 @@ static Cairn__Response *s_adjust(ca_testbed_t *bed, const char *peer, int64_t mi
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 0, peer, mine, theirs, "test deposit");
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 //  Payment number n of `amount` from `peer`, signed with `secret` (NULL:
@@ -982,7 +956,7 @@ static Cairn__Response *s_pay(ca_testbed_t *bed, const char *peer, int n, uint64
     Cairn__Request request;
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, &payment);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static void s_add_peer(ca_testbed_t *bed, const char *peer, const uint8_t *public_key) {
@@ -1046,53 +1020,55 @@ static void s_test_encoding(void) {
 
 static void s_test_channels(ca_testbed_t *bed) {
     Cairn__Response *response =
-        s_ok(s_open(bed, "peer-a", 10, 100), CAIRN__RESPONSE__BODY_LEDGER_OPEN);
+        ca_testbed_ok(s_open(bed, "peer-a", 10, 100), CAIRN__RESPONSE__BODY_LEDGER_OPEN);
     assert(response->ledger_open->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
     assert(response->ledger_open->their_balance == 100);
     cairn__response__free_unpacked(response, NULL);
-    s_fails(s_open(bed, "peer-a", 1, 1), CAIRN__STATUS__CONFLICT, "exists");
-    s_fails(s_open(bed, "../x", 1, 1), CAIRN__STATUS__INVALID, "peer_id");
-    s_fails(s_open(bed, "peer-b", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
-    s_fails(s_open(bed, "peer-b", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID, "2^63-1");
+    ca_testbed_fails(s_open(bed, "peer-a", 1, 1), CAIRN__STATUS__CONFLICT, "exists");
+    ca_testbed_fails(s_open(bed, "../x", 1, 1), CAIRN__STATUS__INVALID, "peer_id");
+    ca_testbed_fails(s_open(bed, "peer-b", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
+    ca_testbed_fails(s_open(bed, "peer-b", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID,
+                     "2^63-1");
     Cairn__Request request;
     Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, NULL);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "no channel");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no channel");
     s_expect_channel(bed, "peer-a", 10, 100, 0);
 
     //  Updates: a greater nonce and the same sum.
     cairn__response__free_unpacked(
-        s_ok(s_update(bed, "peer-a", 5, 60, 50), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
-    s_fails(s_update(bed, "peer-a", 5, 60, 50), CAIRN__STATUS__CONFLICT, "stale");
-    s_fails(s_update(bed, "peer-a", 4, 50, 60), CAIRN__STATUS__CONFLICT, "stale");
-    s_fails(s_update(bed, "peer-a", 6, 60, 51), CAIRN__STATUS__INVALID, "add up");
-    s_fails(s_update(bed, "peer-z", 6, 60, 50), CAIRN__STATUS__NOT_FOUND, "open one");
+        ca_testbed_ok(s_update(bed, "peer-a", 5, 60, 50), CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
+        NULL);
+    ca_testbed_fails(s_update(bed, "peer-a", 5, 60, 50), CAIRN__STATUS__CONFLICT, "stale");
+    ca_testbed_fails(s_update(bed, "peer-a", 4, 50, 60), CAIRN__STATUS__CONFLICT, "stale");
+    ca_testbed_fails(s_update(bed, "peer-a", 6, 60, 51), CAIRN__STATUS__INVALID, "add up");
+    ca_testbed_fails(s_update(bed, "peer-z", 6, 60, 50), CAIRN__STATUS__NOT_FOUND, "open one");
     s_expect_channel(bed, "peer-a", 60, 50, 5);
 
     //  Adjustments: logged, never below zero.
     cairn__response__free_unpacked(
-        s_ok(s_adjust(bed, "peer-a", -10, 40), CAIRN__RESPONSE__BODY_LEDGER_ADJUST), NULL);
-    s_fails(s_adjust(bed, "peer-a", -51, 0), CAIRN__STATUS__INVALID, "below zero");
-    s_fails(s_adjust(bed, "peer-a", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
-    s_fails(s_adjust(bed, "peer-a", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
-    s_fails(s_adjust(bed, "peer-z", 1, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+        ca_testbed_ok(s_adjust(bed, "peer-a", -10, 40), CAIRN__RESPONSE__BODY_LEDGER_ADJUST), NULL);
+    ca_testbed_fails(s_adjust(bed, "peer-a", -51, 0), CAIRN__STATUS__INVALID, "below zero");
+    ca_testbed_fails(s_adjust(bed, "peer-a", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
+    ca_testbed_fails(s_adjust(bed, "peer-a", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
+    ca_testbed_fails(s_adjust(bed, "peer-z", 1, 0), CAIRN__STATUS__NOT_FOUND, "open one");
     s_expect_channel(bed, "peer-a", 50, 90, 5);
 
     //  List: open channels only.
     cairn__response__free_unpacked(
-        s_ok(s_open(bed, "peer-c", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_OPEN), NULL);
+        ca_testbed_ok(s_open(bed, "peer-c", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_OPEN), NULL);
     cairn__response__free_unpacked(
-        s_ok(s_update(bed, "peer-c", 1, 0, 0), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
+        ca_testbed_ok(s_update(bed, "peer-c", 1, 0, 0), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, "peer-c", 2,
                              CAIRN__CHANNEL_STATE__CHANNEL_CLOSED, 0, 0);
-    cairn__response__free_unpacked(s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
-                                   NULL);
+    cairn__response__free_unpacked(
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
     ca_request_ledger_update(&request, &update, 0, "peer-c", 3, (Cairn__ChannelState)7, 0, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "not a channel state");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "not a channel state");
     Cairn__LedgerList list;
     ca_request_ledger_list(&request, &list, 0);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     assert(response->ledger_list->n_channels == 1);
     assert(streq(response->ledger_list->channels[0]->peer_id, "peer-a"));
     cairn__response__free_unpacked(response, NULL);
@@ -1102,33 +1078,39 @@ static void s_test_payments(ca_testbed_t *bed) {
     uint8_t public_key[32], secret[64], other_public[32], other_secret[64];
     crypto_sign_keypair(public_key, secret);
     crypto_sign_keypair(other_public, other_secret);
-    s_fails(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__STATUS__UNAUTHORIZED, "no public key");
+    ca_testbed_fails(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__STATUS__UNAUTHORIZED,
+                     "no public key");
     s_add_peer(bed, "peer-a", public_key);
 
     Cairn__Response *response =
-        s_ok(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY);
+        ca_testbed_ok(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY);
     assert(response->ledger_pay->amount == 5 && !response->ledger_pay->cleared);
     cairn__response__free_unpacked(response, NULL);
     s_expect_channel(bed, "peer-a", 55, 85, 5);
-    s_fails(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__STATUS__CONFLICT, "already recorded");
-    s_fails(s_pay(bed, "peer-a", 2, 5, other_secret), CAIRN__STATUS__UNAUTHORIZED,
-            "does not verify");
-    s_fails(s_pay(bed, "peer-a", 2, 5, NULL), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
-    s_fails(s_pay(bed, "peer-a", 2, 86, secret), CAIRN__STATUS__INVALID, "lower than the amount");
-    s_fails(s_pay(bed, "peer-a", 2, 0, secret), CAIRN__STATUS__INVALID, "amount");
+    ca_testbed_fails(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__STATUS__CONFLICT,
+                     "already recorded");
+    ca_testbed_fails(s_pay(bed, "peer-a", 2, 5, other_secret), CAIRN__STATUS__UNAUTHORIZED,
+                     "does not verify");
+    ca_testbed_fails(s_pay(bed, "peer-a", 2, 5, NULL), CAIRN__STATUS__UNAUTHORIZED,
+                     "does not verify");
+    ca_testbed_fails(s_pay(bed, "peer-a", 2, 86, secret), CAIRN__STATUS__INVALID,
+                     "lower than the amount");
+    ca_testbed_fails(s_pay(bed, "peer-a", 2, 0, secret), CAIRN__STATUS__INVALID, "amount");
     s_expect_channel(bed, "peer-a", 55, 85, 5);
     cairn__response__free_unpacked(
-        s_ok(s_pay(bed, "peer-a", 2, 85, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY), NULL);
+        ca_testbed_ok(s_pay(bed, "peer-a", 2, 85, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY), NULL);
     s_expect_channel(bed, "peer-a", 140, 0, 5);
     s_add_peer(bed, "peer-q", other_public); //  another peer's key: another signer
-    s_fails(s_pay(bed, "peer-q", 3, 1, secret), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
-    s_fails(s_pay(bed, "peer-q", 3, 1, other_secret), CAIRN__STATUS__NOT_FOUND, "open one");
+    ca_testbed_fails(s_pay(bed, "peer-q", 3, 1, secret), CAIRN__STATUS__UNAUTHORIZED,
+                     "does not verify");
+    ca_testbed_fails(s_pay(bed, "peer-q", 3, 1, other_secret), CAIRN__STATUS__NOT_FOUND,
+                     "open one");
 
     //  Pending, oldest first, with their shares; clearing twice is harmless.
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, "peer-a");
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     const Cairn__PaymentPage *page = response->ledger_pending;
     assert(page->n_payments == 2 && page->payments[0]->amount == 5);
     assert(page->payments[1]->amount == 85 && page->payments[1]->n_provenance == 2);
@@ -1141,21 +1123,21 @@ static void s_test_payments(ca_testbed_t *bed) {
     ProtobufCBinaryData ids[2] = {{32, first_id}, {32, first_id}};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 2);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     assert(response->ledger_clear->cleared == 1);
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     assert(response->ledger_clear->cleared == 0);
     cairn__response__free_unpacked(response, NULL);
     ca_request_ledger_pending(&request, &pending, 0, "peer-a");
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     assert(response->ledger_pending->n_payments == 1);
     cairn__response__free_unpacked(response, NULL);
     ca_request_ledger_pending(&request, &pending, 0, "peer-none");
-    s_fails(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "open one");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "open one");
     ids[1].len = 31;
     ca_request_ledger_clear(&request, &clear, 0, ids, 2);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
 }
 
 void ledger_test(bool verbose) {

@@ -971,33 +971,6 @@ const ca_store_def_t manifests_store_def = {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-static uint64_t s_test_id = 1;
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_test_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\nmanifests_test: status %d '%s'\n", response->status, response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\nmanifests_test: status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Content number n: the hash of its name.
 static void s_hash(int n, uint8_t hash[32]) {
     char name[32];
@@ -1056,11 +1029,12 @@ static Cairn__Response *s_put(ca_testbed_t *bed, test_manifest_t *t) {
     Cairn__Request request;
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, &t->manifest);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static void s_put_ok(ca_testbed_t *bed, test_manifest_t *t) {
-    cairn__response__free_unpacked(s_ok(s_put(bed, t), CAIRN__RESPONSE__BODY_MANIFEST_PUT), NULL);
+    cairn__response__free_unpacked(ca_testbed_ok(s_put(bed, t), CAIRN__RESPONSE__BODY_MANIFEST_PUT),
+                                   NULL);
 }
 
 static Cairn__Response *s_get(ca_testbed_t *bed, int n) {
@@ -1069,7 +1043,7 @@ static Cairn__Response *s_get(ca_testbed_t *bed, int n) {
     Cairn__Request request;
     Cairn__ManifestGet get;
     ca_request_manifest_get(&request, &get, 0, hash, 32);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__Response *s_delete(ca_testbed_t *bed, int n) {
@@ -1078,11 +1052,12 @@ static Cairn__Response *s_delete(ca_testbed_t *bed, int n) {
     Cairn__Request request;
     Cairn__ManifestDelete del;
     ca_request_manifest_delete(&request, &del, 0, hash, 32);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static bool s_removed(ca_testbed_t *bed, int n) {
-    Cairn__Response *response = s_ok(s_delete(bed, n), CAIRN__RESPONSE__BODY_MANIFEST_DELETE);
+    Cairn__Response *response =
+        ca_testbed_ok(s_delete(bed, n), CAIRN__RESPONSE__BODY_MANIFEST_DELETE);
     bool removed = response->manifest_delete->removed;
     cairn__response__free_unpacked(response, NULL);
     return removed;
@@ -1115,18 +1090,18 @@ static void s_test_crud(ca_testbed_t *bed) {
     test_manifest_t t;
     s_manifest_init(&t, 1, 1, 0, 0);
     t.manifest.version_timestamp = 1700000000; //  a whole number reads back right
-    Cairn__Response *response = s_ok(s_put(bed, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
+    Cairn__Response *response = ca_testbed_ok(s_put(bed, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
     s_manifest_expect(response->manifest_put, &t);
     assert(response->manifest_put->version_timestamp == 1700000000);
     double created_at = response->manifest_put->created_at;
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    response = ca_testbed_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     s_manifest_expect(response->manifest_get, &t);
     //  Access lists come back sorted by peer id.
     assert(streq(response->manifest_get->access->allow[0], "peer-a"));
     assert(response->manifest_get->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
 
     //  Update: mutable fields and lists replaced, versions kept.
     t.manifest.title = (char *)"New title";
@@ -1137,33 +1112,34 @@ static void s_test_crud(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__ManifestUpdate update;
     ca_request_manifest_update(&request, &update, 0, &t.manifest);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
     s_manifest_expect(response->manifest_update, &t);
     assert(response->manifest_update->created_at == created_at);
     assert(response->manifest_update->updated_at >= created_at);
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    response = ca_testbed_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     s_manifest_expect(response->manifest_get, &t);
     cairn__response__free_unpacked(response, NULL);
     t.manifest.version_number = 2;
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "version_number cannot change");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID,
+                     "version_number cannot change");
     t.manifest.version_number = 0; //  unset: kept
     cairn__response__free_unpacked(
-        s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
     test_manifest_t other;
     s_manifest_init(&other, 2, 1, 0, 0);
     ca_request_manifest_update(&request, &update, 0, &other.manifest);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "put it first");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "put it first");
 
     //  Delete: lists go with it; again is not an error.
     assert(s_removed(bed, 1));
-    s_fails(s_get(bed, 1), CAIRN__STATUS__NOT_FOUND, "ManifestPut");
+    ca_testbed_fails(s_get(bed, 1), CAIRN__STATUS__NOT_FOUND, "ManifestPut");
     assert(!s_removed(bed, 1));
     s_manifest_init(&t, 1, 1, 0, 0);
     t.manifest.n_tags = 0;
     t.manifest.access = NULL;
     s_put_ok(bed, &t); //  no stale tags or access rows come back
-    response = s_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    response = ca_testbed_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     assert(response->manifest_get->n_tags == 0 && response->manifest_get->access->n_allow == 0);
     cairn__response__free_unpacked(response, NULL);
     assert(s_removed(bed, 1));
@@ -1175,7 +1151,7 @@ static Cairn__Response *s_versions(ca_testbed_t *bed, int root) {
     Cairn__Request request;
     Cairn__ManifestVersions versions;
     ca_request_manifest_versions(&request, &versions, 0, hash, 32);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 //  Each version rule, broken once.
@@ -1187,43 +1163,45 @@ static void s_test_versions(ca_testbed_t *bed) {
     s_put_ok(bed, &t);
     s_manifest_init(&t, 12, 3, 11, 10);
     s_put_ok(bed, &t);
-    Cairn__Response *response = s_ok(s_versions(bed, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+    Cairn__Response *response =
+        ca_testbed_ok(s_versions(bed, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     assert(response->manifest_versions->n_manifests == 3 && !response->manifest_versions->more);
     for (uint32_t i = 0; i < 3; i++)
         assert(response->manifest_versions->manifests[i]->version_number == i + 1);
     cairn__response__free_unpacked(response, NULL);
-    s_fails(s_versions(bed, 11), CAIRN__STATUS__NOT_FOUND, "version 1");
+    ca_testbed_fails(s_versions(bed, 11), CAIRN__STATUS__NOT_FOUND, "version 1");
 
     s_manifest_init(&t, 20, 0, 0, 0);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "versions count from 1");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "versions count from 1");
     s_manifest_init(&t, 20, 1, 0, 0);
     t.manifest.version_previous = (ProtobufCBinaryData){32, t.hash + 0};
     s_hash(10, t.previous);
     t.manifest.version_previous.data = t.previous;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "a first version has none");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "a first version has none");
     s_manifest_init(&t, 20, 1, 0, 0);
     s_hash(10, t.root);
     t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "its own root");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "its own root");
     s_manifest_init(&t, 20, 2, 10, 10);
     t.manifest.version_root.len = 0;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "needs version_previous and version_root");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID,
+                     "needs version_previous and version_root");
     s_manifest_init(&t, 20, 2, 20, 10);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "names itself");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "names itself");
     s_manifest_init(&t, 20, 2, 99, 10);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "put the previous version first");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "put the previous version first");
     s_manifest_init(&t, 30, 1, 0, 0);
     s_put_ok(bed, &t);
     s_manifest_init(&t, 20, 2, 30, 10);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "another version root");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "another version root");
     s_manifest_init(&t, 20, 3, 10, 10);
-    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "cannot be version 3");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "cannot be version 3");
     s_manifest_init(&t, 20, 2, 10, 10); //  a second version 2 of root 10
-    s_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "exists already");
-    s_fails(s_get(bed, 20), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "exists already");
+    ca_testbed_fails(s_get(bed, 20), CAIRN__STATUS__NOT_FOUND, "no manifest");
 
     //  Versions go newest first.
-    s_fails(s_delete(bed, 11), CAIRN__STATUS__CONFLICT, "later versions first");
+    ca_testbed_fails(s_delete(bed, 11), CAIRN__STATUS__CONFLICT, "later versions first");
     assert(s_removed(bed, 12) && s_removed(bed, 11) && s_removed(bed, 10) && s_removed(bed, 30));
 }
 
@@ -1231,52 +1209,52 @@ static void s_test_bad_input(ca_testbed_t *bed) {
     test_manifest_t t;
     s_manifest_init(&t, 40, 1, 0, 0);
     t.manifest.hash.len = 31;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "manifest.hash");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "manifest.hash");
     s_manifest_init(&t, 40, 1, 0, 0);
     t.manifest.content_type = (char *)"";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "content_type");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "content_type");
     t.manifest.content_type = (char *)"a b";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "content_type");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "content_type");
     s_manifest_init(&t, 40, 1, 0, 0);
     t.manifest.visibility = (Cairn__Visibility)3;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "visibility");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "visibility");
     s_manifest_init(&t, 40, 1, 0, 0);
     char title[CA_MANIFEST_TITLE_MAX + 2];
     memset(title, 'x', sizeof title - 1);
     title[sizeof title - 1] = 0;
     t.manifest.title = title;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "title is 257 bytes");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "title is 257 bytes");
     s_manifest_init(&t, 40, 1, 0, 0);
     t.tags[1] = (char *)"";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "tags[1]");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "tags[1]");
     t.tags[1] = (char *)"a\tb";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "control character");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "control character");
     s_manifest_init(&t, 40, 1, 0, 0);
     t.allow[1] = (char *)"peer b";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "access.allow[1]");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "access.allow[1]");
     t.allow[1] = (char *)"peer-b";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "repeats peer");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "repeats peer");
     s_manifest_init(&t, 40, 1, 0, 0);
     t.manifest.owner = (char *)"../x";
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "owner");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "owner");
     s_manifest_init(&t, 40, 1, 0, 0);
     t.manifest.version_timestamp = NAN;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "version_timestamp");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "version_timestamp");
     s_manifest_init(&t, 40, 2, 10, 10);
     t.manifest.version_previous.len = 5;
-    s_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "version_previous");
+    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "version_previous");
     Cairn__Request request;
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, NULL);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "no manifest");
-    s_fails(s_get(bed, 40), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no manifest");
+    ca_testbed_fails(s_get(bed, 40), CAIRN__STATUS__NOT_FOUND, "no manifest");
     Cairn__ManifestList list;
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, CA_MANIFEST_PAGE_MAX + 1, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "limit");
     ca_request_manifest_list(&request, &list, 0, false, 0, "", -1, 0, 0, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "created_after");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "created_after");
     ca_request_manifest_list(&request, &list, 0, true, (Cairn__Visibility)7, "", 0, 0, 0, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "visibility");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "visibility");
 }
 
 //  Lists: each filter, the order, paging.
@@ -1291,7 +1269,8 @@ static void s_test_list(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__ManifestList list;
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, 0, 0);
-    Cairn__Response *response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     const Cairn__ManifestPage *page = response->manifest_list;
     assert(page->n_manifests == 12 && !page->more);
     for (size_t i = 1; i < page->n_manifests; i++)
@@ -1300,24 +1279,24 @@ static void s_test_list(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, true, CAIRN__VISIBILITY__VISIBILITY_PRIVATE, "", 0,
                              0, 0, 0);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 4);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "image/png", 0, 0, 0, 0);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 4);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, middle, 5, 0);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     for (size_t i = 0; i < response->manifest_list->n_manifests; i++)
         assert(response->manifest_list->manifests[i]->created_at < middle);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, 5, 10);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 2 && !response->manifest_list->more);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, 5, 5);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 5 && response->manifest_list->more);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -1338,15 +1317,16 @@ static void s_test_summaries(ca_testbed_t *bed) {
     Cairn__SummaryPut put;
     Cairn__SummaryGet get;
     ca_request_summary_get(&request, &get, 0, hash, 32);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "SummaryPut");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "SummaryPut");
     ca_request_summary_put(&request, &put, 0, &summary);
-    cairn__response__free_unpacked(s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT),
-                                   NULL);
+    cairn__response__free_unpacked(
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     summary.n_preview_mentions = 1; //  a replace drops the old items
-    cairn__response__free_unpacked(s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT),
-                                   NULL);
+    cairn__response__free_unpacked(
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     ca_request_summary_get(&request, &get, 0, hash, 32);
-    Cairn__Response *response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_GET);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_GET);
     const Cairn__Summary *got = response->summary_get;
     assert(got->mention_count == UINT64_MAX && streq(got->summary_text, "all about it"));
     assert(got->n_preview_mentions == 1 && streq(got->preview_mentions[0], "first"));
@@ -1357,14 +1337,14 @@ static void s_test_summaries(ca_testbed_t *bed) {
     topic[sizeof topic - 1] = 0;
     topics[0] = topic;
     ca_request_summary_put(&request, &put, 0, &summary);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "primary_topics[0]");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "primary_topics[0]");
     summary.l0_hash.len = 0;
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
     ca_request_summary_put(&request, &put, 0, NULL);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "no summary");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no summary");
     uint8_t wide[33] = {0};
     ca_request_summary_get(&request, &get, 0, wide, sizeof wide);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
 }
 
 void manifests_test(bool verbose) {

@@ -564,33 +564,6 @@ const ca_store_def_t provenance_store_def = {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-static uint64_t s_test_id = 1;
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_test_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\nprovenance_test: status %d '%s'\n", response->status, response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\nprovenance_test: status %d '%s', wanted %d with '%s'\n",
-                response->status, response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Node number n of a test graph: the hash of its decimal name.
 static void s_node(uint64_t n, uint8_t hash[32]) {
     char name[32];
@@ -612,7 +585,7 @@ static Cairn__Response *s_add(ca_testbed_t *bed, uint64_t n, const uint64_t *sou
     Cairn__Request request;
     Cairn__ProvAdd add;
     ca_request_prov_add(&request, &add, 0, hash, 32, bytes, count);
-    Cairn__Response *response = s_call(bed, &request);
+    Cairn__Response *response = ca_testbed_send(bed, &request);
     free(bytes);
     free(source_hashes);
     return response;
@@ -621,7 +594,8 @@ static Cairn__Response *s_add(ca_testbed_t *bed, uint64_t n, const uint64_t *sou
 //  Adds n derived from `sources`; checks the edges added.
 static void s_add_ok(ca_testbed_t *bed, uint64_t n, const uint64_t *sources, size_t count,
                      uint64_t edges_added) {
-    Cairn__Response *response = s_ok(s_add(bed, n, sources, count), CAIRN__RESPONSE__BODY_PROV_ADD);
+    Cairn__Response *response =
+        ca_testbed_ok(s_add(bed, n, sources, count), CAIRN__RESPONSE__BODY_PROV_ADD);
     assert(response->prov_add->edges_added == edges_added && response->prov_add->roots >= 1);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -632,13 +606,13 @@ static Cairn__Response *s_roots(ca_testbed_t *bed, uint64_t n, uint32_t limit) {
     Cairn__Request request;
     Cairn__ProvRoots roots;
     ca_request_prov_roots(&request, &roots, 0, hash, 32, limit);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 //  roots(n) is exactly {expected_roots[i]: weights[i]}.
 static void s_roots_expect(ca_testbed_t *bed, uint64_t n, const uint64_t *expected_roots,
                            const uint64_t *weights, size_t count) {
-    Cairn__Response *response = s_ok(s_roots(bed, n, 0), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    Cairn__Response *response = ca_testbed_ok(s_roots(bed, n, 0), CAIRN__RESPONSE__BODY_PROV_ROOTS);
     const Cairn__ProvRootsReply *reply = response->prov_roots;
     assert(reply->n_roots == count && !reply->more);
     for (size_t i = 0; i < count; i++) {
@@ -662,7 +636,7 @@ static Cairn__Response *s_derivations(ca_testbed_t *bed, uint64_t n, bool transi
     Cairn__Request request;
     Cairn__ProvDerivations derivations;
     ca_request_prov_derivations(&request, &derivations, 0, hash, 32, transitive, limit);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__Response *s_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b) {
@@ -672,11 +646,12 @@ static Cairn__Response *s_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b) {
     Cairn__Request request;
     Cairn__ProvAncestor ask;
     ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static bool s_is_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b, bool *same) {
-    Cairn__Response *response = s_ok(s_ancestor(bed, a, b), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
+    Cairn__Response *response =
+        ca_testbed_ok(s_ancestor(bed, a, b), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
     bool is_ancestor = response->prov_ancestor->is_ancestor;
     if (same)
         *same = response->prov_ancestor->same;
@@ -686,7 +661,7 @@ static bool s_is_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b, bool *same)
 
 //  Originals, chains, diamonds, refusals.
 static void s_test_shapes(ca_testbed_t *bed) {
-    s_fails(s_roots(bed, 1, 0), CAIRN__STATUS__NOT_FOUND, "ProvAdd");
+    ca_testbed_fails(s_roots(bed, 1, 0), CAIRN__STATUS__NOT_FOUND, "ProvAdd");
     s_add_ok(bed, 1, NULL, 0, 0); //  an original: its own root
     uint64_t one = 1, w1 = 1, w2 = 2;
     s_roots_expect(bed, 1, &one, &w1, 1);
@@ -706,13 +681,13 @@ static void s_test_shapes(ca_testbed_t *bed) {
 
     //  Refusals keep nothing: self-edge, cycle, sources for derived content.
     uint64_t self[] = {6};
-    s_fails(s_add(bed, 6, self, 1), CAIRN__STATUS__INVALID, "derived from itself");
-    s_fails(s_roots(bed, 6, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
+    ca_testbed_fails(s_add(bed, 6, self, 1), CAIRN__STATUS__INVALID, "derived from itself");
+    ca_testbed_fails(s_roots(bed, 6, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
     uint64_t closing[] = {5};
-    s_fails(s_add(bed, 1, closing, 1), CAIRN__STATUS__INVALID, "would close a cycle");
+    ca_testbed_fails(s_add(bed, 1, closing, 1), CAIRN__STATUS__INVALID, "would close a cycle");
     uint64_t other[] = {7};
-    s_fails(s_add(bed, 2, other, 1), CAIRN__STATUS__CONFLICT, "already has derivations");
-    s_fails(s_roots(bed, 7, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
+    ca_testbed_fails(s_add(bed, 2, other, 1), CAIRN__STATUS__CONFLICT, "already has derivations");
+    ca_testbed_fails(s_roots(bed, 7, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
     s_roots_expect(bed, 2, &one, &w1, 1);
     //  Content without derivations may gain sources.
     s_add_ok(bed, 5, other, 1, 1);
@@ -721,16 +696,19 @@ static void s_test_shapes(ca_testbed_t *bed) {
 
     //  Derivations: direct, transitive, limited.
     Cairn__Response *response =
-        s_ok(s_derivations(bed, 1, false, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        ca_testbed_ok(s_derivations(bed, 1, false, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 2 && !response->prov_derivations->more);
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_derivations(bed, 1, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    response =
+        ca_testbed_ok(s_derivations(bed, 1, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 4); //  2, 3, 4, 5
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_derivations(bed, 1, true, 3), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    response =
+        ca_testbed_ok(s_derivations(bed, 1, true, 3), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 3 && response->prov_derivations->more);
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_derivations(bed, 5, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    response =
+        ca_testbed_ok(s_derivations(bed, 5, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 0);
     cairn__response__free_unpacked(response, NULL);
 
@@ -741,8 +719,8 @@ static void s_test_shapes(ca_testbed_t *bed) {
     assert(!s_is_ancestor(bed, 5, 1, NULL) && !s_is_ancestor(bed, 2, 3, NULL));
     assert(!s_is_ancestor(bed, 9, 4, NULL));
     assert(!s_is_ancestor(bed, 4, 4, &same) && same);
-    s_fails(s_ancestor(bed, 1, 99), CAIRN__STATUS__NOT_FOUND, "descendant");
-    s_fails(s_ancestor(bed, 99, 1), CAIRN__STATUS__NOT_FOUND, "ancestor");
+    ca_testbed_fails(s_ancestor(bed, 1, 99), CAIRN__STATUS__NOT_FOUND, "descendant");
+    ca_testbed_fails(s_ancestor(bed, 99, 1), CAIRN__STATUS__NOT_FOUND, "ancestor");
 }
 
 //  Stacked diamonds double the paths per level: weights saturate.
@@ -769,24 +747,25 @@ static void s_test_bad_input(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__ProvAdd add;
     ca_request_prov_add(&request, &add, 0, hash, 31, NULL, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
     ProtobufCBinaryData bad = {33, hash};
     uint8_t good[32];
     s_node(1, good);
     ca_request_prov_add(&request, &add, 0, good, 32, &bad, 1);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "sources[0]");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "sources[0]");
     ProtobufCBinaryData *many = calloc(CA_PROV_SOURCES_MAX + 1, sizeof(ProtobufCBinaryData));
     ca_request_prov_add(&request, &add, 0, good, 32, many, CA_PROV_SOURCES_MAX + 1);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "at most 1000");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "at most 1000");
     free(many);
-    s_fails(s_roots(bed, 1, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID, "limit");
-    s_fails(s_derivations(bed, 1, true, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(s_roots(bed, 1, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(s_derivations(bed, 1, true, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID,
+                     "limit");
     Cairn__ProvAncestor ancestor;
     ca_request_prov_ancestor(&request, &ancestor, 0, good, 32, hash, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "descendant");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "descendant");
     Cairn__ProvDerivations derivations;
     ca_request_prov_derivations(&request, &derivations, 0, hash, 40, false, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
 }
 
 //  ---- the property test: random DAGs against a plain reference ------------------
@@ -831,8 +810,8 @@ static void s_property_check(ca_testbed_t *bed, reference_t *ref, uint64_t offse
         size_t descendants = 0;
         for (uint64_t d = 0; d < PROP_NODES; d++)
             descendants += ref->ancestor[d][n];
-        Cairn__Response *response =
-            s_ok(s_derivations(bed, offset + n, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        Cairn__Response *response = ca_testbed_ok(s_derivations(bed, offset + n, true, 0),
+                                                  CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
         assert(response->prov_derivations->n_hashes == descendants);
         for (size_t i = 0; i < response->prov_derivations->n_hashes; i++) {
             bool known = false;

@@ -769,33 +769,6 @@ const ca_store_def_t settlement_store_def = {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-static uint64_t s_test_id = 1;
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_test_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\nsettlement_test: status %d '%s'\n", response->status, response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\nsettlement_test: status %d '%s', wanted %d with '%s'\n",
-                response->status, response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Payment n's id: the hash of its name.
 static void s_payment(uint64_t n, uint8_t id[32]) {
     char name[32];
@@ -813,13 +786,13 @@ static Cairn__Response *s_enqueue(ca_testbed_t *bed, uint64_t n, const char *rec
     Cairn__Distribution d;
     ca_request_distribution(&d, id, 32, recipient, amount, source, 32, queued_at);
     ca_request_settle_enqueue(&request, &enqueue, 0, &d);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static bool s_enqueue_ok(ca_testbed_t *bed, uint64_t n, const char *recipient, uint64_t amount,
                          double queued_at) {
-    Cairn__Response *response =
-        s_ok(s_enqueue(bed, n, recipient, amount, queued_at), CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE);
+    Cairn__Response *response = ca_testbed_ok(s_enqueue(bed, n, recipient, amount, queued_at),
+                                              CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE);
     bool created = response->settle_enqueue->created;
     cairn__response__free_unpacked(response, NULL);
     return created;
@@ -829,19 +802,20 @@ static Cairn__Response *s_pending(ca_testbed_t *bed, const char *recipient, uint
     Cairn__Request request;
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, recipient, limit);
-    return s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+    return ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_PENDING);
 }
 
 static Cairn__Response *s_total(ca_testbed_t *bed, const char *recipient) {
     Cairn__Request request;
     Cairn__SettleTotal total;
     ca_request_settle_total(&request, &total, 0, recipient);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static void s_total_expect(ca_testbed_t *bed, const char *recipient, uint64_t total,
                            uint64_t count) {
-    Cairn__Response *response = s_ok(s_total(bed, recipient), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
+    Cairn__Response *response =
+        ca_testbed_ok(s_total(bed, recipient), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
     assert(response->settle_total->total == total && response->settle_total->count == count);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -859,14 +833,14 @@ static Cairn__Response *s_mark(ca_testbed_t *bed, const uint64_t *payments, size
     Cairn__Request request;
     Cairn__SettleMark mark;
     ca_request_settle_mark(&request, &mark, 0, bytes, count, batch_id, 32);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 static Cairn__Response *s_batch(ca_testbed_t *bed, uint32_t limit) {
     Cairn__Request request;
     Cairn__SettleBatch batch;
     ca_request_settle_batch(&request, &batch, 0, limit);
-    return s_call(bed, &request);
+    return ca_testbed_send(bed, &request);
 }
 
 //  Enqueue, pending (order, filter, paging), totals, idempotence.
@@ -912,13 +886,14 @@ static void s_test_queue(ca_testbed_t *bed) {
 //  Marking: atomic, reported, no longer pending.
 static void s_test_mark(ca_testbed_t *bed) {
     uint64_t one[] = {1};
-    Cairn__Response *response = s_ok(s_mark(bed, one, 1, 0xAA), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+    Cairn__Response *response =
+        ca_testbed_ok(s_mark(bed, one, 1, 0xAA), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     assert(response->settle_mark->settled == 2 && response->settle_mark->n_already_settled == 0);
     cairn__response__free_unpacked(response, NULL);
     s_total_expect(bed, "alice", 7, 1);
     s_total_expect(bed, "bob", 0, 0);
     uint64_t both[] = {2, 1};
-    response = s_ok(s_mark(bed, both, 2, 0xAA), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+    response = ca_testbed_ok(s_mark(bed, both, 2, 0xAA), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     uint8_t id[32];
     s_payment(1, id);
     assert(response->settle_mark->settled == 1 && response->settle_mark->n_already_settled == 1);
@@ -926,7 +901,7 @@ static void s_test_mark(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
     //  An unknown payment: nothing of the request is marked.
     uint64_t unknown[] = {3, 99999};
-    s_fails(s_mark(bed, unknown, 2, 0xBB), CAIRN__STATUS__NOT_FOUND, "nothing was marked");
+    ca_testbed_fails(s_mark(bed, unknown, 2, 0xBB), CAIRN__STATUS__NOT_FOUND, "nothing was marked");
     s_total_expect(bed, "carol", 1, 1);
     //  The mark's batch can be read back.
     uint8_t batch_id[32];
@@ -934,7 +909,8 @@ static void s_test_mark(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__SettleBatchGet get;
     ca_request_settle_batch_get(&request, &get, 0, batch_id, 32);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
+    response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
     const Cairn__SettleBatchReply *batch = response->settle_batch_get;
     assert(batch->distributions == 3 && batch->n_totals == 2 && batch->settled_at > 0);
     assert(streq(batch->totals[0]->recipient, "alice") && batch->totals[0]->total == 107 &&
@@ -943,12 +919,12 @@ static void s_test_mark(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
     memset(batch_id, 0xCC, 32);
     ca_request_settle_batch_get(&request, &get, 0, batch_id, 32);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__NOT_FOUND, "no batch");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "no batch");
 }
 
 //  Batches: totals, id from the content, read back, limit, nothing left.
 static void s_test_batch(ca_testbed_t *bed) {
-    Cairn__Response *response = s_ok(s_batch(bed, 2), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+    Cairn__Response *response = ca_testbed_ok(s_batch(bed, 2), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
     const Cairn__SettleBatchReply *batch = response->settle_batch;
     //  Pending: carol's (queued now) and dave's (queued at 2100 and on): the
     //  oldest two are dave's 100 and 101.
@@ -966,7 +942,8 @@ static void s_test_batch(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__SettleBatchGet get;
     ca_request_settle_batch_get(&request, &get, 0, expected, 32);
-    Cairn__Response *again = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
+    Cairn__Response *again =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
     assert(again->settle_batch_get->distributions == 2 &&
            again->settle_batch_get->totals[0]->total == 201 * 1000003 &&
            again->settle_batch_get->settled_at == batch->settled_at);
@@ -979,14 +956,15 @@ static void s_test_batch(ca_testbed_t *bed) {
     s_payment(3, payment);
     ProtobufCBinaryData bytes = {32, payment};
     ca_request_settle_mark(&request, &mark, 0, &bytes, 1, expected, 32);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__CONFLICT, "made by SettleBatch");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__CONFLICT,
+                     "made by SettleBatch");
     //  The rest: all of it in one batch, then nothing is pending.
-    response = s_ok(s_batch(bed, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+    response = ca_testbed_ok(s_batch(bed, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
     assert(response->settle_batch->distributions == 499 && response->settle_batch->n_totals == 2);
     cairn__response__free_unpacked(response, NULL);
     s_total_expect(bed, NULL, 0, 0);
-    s_fails(s_batch(bed, 0), CAIRN__STATUS__NOT_FOUND, "nothing is pending");
-    response = s_ok(s_mark(bed, carol, 1, 0xAB), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+    ca_testbed_fails(s_batch(bed, 0), CAIRN__STATUS__NOT_FOUND, "nothing is pending");
+    response = ca_testbed_ok(s_mark(bed, carol, 1, 0xAB), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     assert(response->settle_mark->settled == 0 && response->settle_mark->n_already_settled == 1);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -1000,7 +978,8 @@ static void s_test_reproducible(void) {
             uint64_t k = round ? 19 - n : n;
             assert(s_enqueue_ok(bed, k, k % 3 ? "erin" : "frank", k + 1, 5000 + (double)round));
         }
-        Cairn__Response *response = s_ok(s_batch(bed, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+        Cairn__Response *response =
+            ca_testbed_ok(s_batch(bed, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
         assert(response->settle_batch->distributions == 20);
         memcpy(ids[round], response->settle_batch->batch_id.data, 32);
         cairn__response__free_unpacked(response, NULL);
@@ -1018,12 +997,12 @@ static void s_test_overflow(void) {
     assert(s_enqueue_ok(bed, 2, "grace", 1, 2));
     s_total_expect(bed, NULL, UINT64_MAX, 2);
     assert(s_enqueue_ok(bed, 3, "heidi", 1, 3));
-    s_fails(s_total(bed, NULL), CAIRN__STATUS__INTERNAL, "over 2^64-1");
+    ca_testbed_fails(s_total(bed, NULL), CAIRN__STATUS__INTERNAL, "over 2^64-1");
     s_total_expect(bed, "heidi", 1, 1);
     assert(s_enqueue_ok(bed, 4, "grace", 5, 4));
-    s_fails(s_total(bed, "grace"), CAIRN__STATUS__INTERNAL, "settle part of the queue");
-    s_fails(s_batch(bed, 0), CAIRN__STATUS__INTERNAL, "nothing was settled");
-    Cairn__Response *response = s_ok(s_batch(bed, 3), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+    ca_testbed_fails(s_total(bed, "grace"), CAIRN__STATUS__INTERNAL, "settle part of the queue");
+    ca_testbed_fails(s_batch(bed, 0), CAIRN__STATUS__INTERNAL, "nothing was settled");
+    Cairn__Response *response = ca_testbed_ok(s_batch(bed, 3), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
     assert(response->settle_batch->distributions == 3 && response->settle_batch->n_totals == 2);
     assert(response->settle_batch->totals[0]->total == UINT64_MAX);
     cairn__response__free_unpacked(response, NULL);
@@ -1036,23 +1015,25 @@ static void s_test_last(ca_testbed_t *bed) {
     Cairn__SettleLastGet get;
     Cairn__SettleLastSet set;
     ca_request_settle_last_get(&request, &get, 0);
-    Cairn__Response *response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
     assert(!response->settle_last_get->set && response->settle_last_get->time == 0);
     cairn__response__free_unpacked(response, NULL);
     for (int i = 0; i < 2; i++) {
         ca_request_settle_last_set(&request, &set, 0, 1700000000.25 + i);
-        response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_SET);
+        response =
+            ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_SET);
         assert(response->settle_last_set->set);
         cairn__response__free_unpacked(response, NULL);
     }
     ca_request_settle_last_get(&request, &get, 0);
-    response = s_ok(s_call(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
     assert(response->settle_last_get->set && response->settle_last_get->time == 1700000001.25);
     cairn__response__free_unpacked(response, NULL);
     ca_request_settle_last_set(&request, &set, 0, -1);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "time");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "time");
     ca_request_settle_last_set(&request, &set, 0, INFINITY);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "time");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "time");
 }
 
 static void s_test_bad_input(ca_testbed_t *bed) {
@@ -1061,47 +1042,47 @@ static void s_test_bad_input(ca_testbed_t *bed) {
     Cairn__SettleEnqueue enqueue;
     Cairn__Distribution d;
     ca_request_settle_enqueue(&request, &enqueue, 0, NULL);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "no distribution");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no distribution");
     ca_request_distribution(&d, id, 31, "ivan", 1, source, 32, 0);
     ca_request_settle_enqueue(&request, &enqueue, 0, &d);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "payment_id");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "payment_id");
     ca_request_distribution(&d, id, 32, "ivan", 1, source, 0, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "source_hash");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "source_hash");
     ca_request_distribution(&d, id, 32, "", 1, source, 32, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "recipient");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "recipient");
     ca_request_distribution(&d, id, 32, "../etc", 1, source, 32, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "recipient");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "recipient");
     ca_request_distribution(&d, id, 32, "ivan", 0, source, 32, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "amount");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "amount");
     ca_request_distribution(&d, id, 32, "ivan", 1, source, 32, NAN);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "queued_at");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "queued_at");
     ca_request_distribution(&d, id, 32, "ivan", 1, source, 32, 0);
     d.settled_at = 5;
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "set by the node");
-    s_fails(s_enqueue(bed, 1, "ivan", 0, 0), CAIRN__STATUS__INVALID, "amount");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "set by the node");
+    ca_testbed_fails(s_enqueue(bed, 1, "ivan", 0, 0), CAIRN__STATUS__INVALID, "amount");
 
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, NULL, CA_SETTLE_LIST_MAX + 1);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "limit");
     ca_request_settle_pending(&request, &pending, 0, "bad peer", 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "recipient");
-    s_fails(s_total(bed, "bad/peer"), CAIRN__STATUS__INVALID, "recipient");
-    s_fails(s_batch(bed, CA_SETTLE_BATCH_MAX + 1), CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "recipient");
+    ca_testbed_fails(s_total(bed, "bad/peer"), CAIRN__STATUS__INVALID, "recipient");
+    ca_testbed_fails(s_batch(bed, CA_SETTLE_BATCH_MAX + 1), CAIRN__STATUS__INVALID, "limit");
 
     Cairn__SettleMark mark;
     ProtobufCBinaryData ids[2] = {{32, id}, {32, id}};
     ca_request_settle_mark(&request, &mark, 0, ids, 1, source, 31);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "batch_id");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "batch_id");
     ca_request_settle_mark(&request, &mark, 0, ids, 0, source, 32);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "payment ids");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "payment ids");
     ca_request_settle_mark(&request, &mark, 0, ids, 2, source, 32);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "repeats");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "repeats");
     ids[1].len = 33;
     ca_request_settle_mark(&request, &mark, 0, ids, 2, source, 32);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
     Cairn__SettleBatchGet get;
     ca_request_settle_batch_get(&request, &get, 0, id, 0);
-    s_fails(s_call(bed, &request), CAIRN__STATUS__INVALID, "batch_id");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "batch_id");
 }
 
 void settlement_test(bool verbose) {

@@ -21,7 +21,8 @@ struct _ca_testbed_t {
     char *writer_endpoint;
     zactor_t *writer;
     zactor_t *store;
-    zsock_t *client; //  plays the gateway: DEALER to the store
+    zsock_t *client;  //  plays the gateway: DEALER to the store
+    uint64_t next_id; //  of ca_testbed_send
 };
 
 char *ca_test_tempdir(const char *prefix) {
@@ -152,4 +153,30 @@ Cairn__Response *ca_testbed_call(ca_testbed_t *self, const Cairn__Request *reque
     Cairn__Response *response = ca_testbed_call_raw(self, data, size);
     free(data);
     return response;
+}
+
+Cairn__Response *ca_testbed_send(ca_testbed_t *self, Cairn__Request *request) {
+    request->id = ++self->next_id;
+    Cairn__Response *response = ca_testbed_call(self, request);
+    assert(response && response->id == request->id);
+    return response;
+}
+
+Cairn__Response *ca_testbed_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
+    if (response->status != CAIRN__STATUS__OK) {
+        fprintf(stderr, "\ntestbed: status %d '%s', wanted OK\n", response->status,
+                response->error);
+        assert(false);
+    }
+    assert(response->body_case == body_case);
+    return response;
+}
+
+void ca_testbed_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+    if (response->status != status || !strstr(response->error, fragment)) {
+        fprintf(stderr, "\ntestbed: status %d '%s', wanted %d with '%s'\n", response->status,
+                response->error, status, fragment);
+        assert(false);
+    }
+    cairn__response__free_unpacked(response, NULL);
 }

@@ -37,6 +37,18 @@ const char *ca_testbed_dir(ca_testbed_t *self);
 //  cairn__response__free_unpacked), NULL after a 10 s timeout.
 Cairn__Response *ca_testbed_call(ca_testbed_t *self, const Cairn__Request *request);
 
+//  Sends `request` with the testbed's next request id and returns the
+//  response; aborts when none comes or it answers another id.
+Cairn__Response *ca_testbed_send(ca_testbed_t *self, Cairn__Request *request);
+
+//  Checks that `response` is OK with a body of `body_case`; prints what
+//  came and aborts otherwise. Returns the response (the caller frees it).
+Cairn__Response *ca_testbed_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case);
+
+//  Checks that `response` failed with `status` and an error containing
+//  `fragment`; prints what came and aborts otherwise. Frees the response.
+void ca_testbed_fails(Cairn__Response *response, Cairn__Status status, const char *fragment);
+
 //  Sends raw bytes as a request frame and returns the response.
 Cairn__Response *ca_testbed_call_raw(ca_testbed_t *self, const void *data, size_t size);
 

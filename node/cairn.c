@@ -78,6 +78,7 @@
 #include "cairn_cli.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -564,6 +565,19 @@ const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint
         return cli_problem("%s wants a whole number from %" PRIu32 " to %" PRIu32 ", not '%s'",
                            what, min, max, text);
     *value = (uint32_t)parsed;
+    return NULL;
+}
+
+const char *cli_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max,
+                          uint64_t *value) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || !isdigit((unsigned char)text[0]) ||
+        parsed < min || parsed > max)
+        return cli_problem("%s wants a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'",
+                           what, min, max, text);
+    *value = (uint64_t)parsed;
     return NULL;
 }
 

@@ -382,6 +382,11 @@ ProtobufCBinaryData cli_bytes(const char *text);
 const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint32_t max,
                           uint32_t *value);
 
+//  A whole number min..max (decimal digits only); else a usage problem
+//  naming `what`.
+const char *cli_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max,
+                          uint64_t *value);
+
 //  A time as unix seconds with an optional fraction, >= 0.
 const char *cli_parse_time(const char *text, const char *what, double *value);
 

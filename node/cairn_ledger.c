@@ -60,18 +60,6 @@ static const char *s_parse_state(const char *text, Cairn__ChannelState *state) {
     return cli_problem("--state wants opening, open, closing or closed, not '%s'", text);
 }
 
-//  A whole number 0..2^64-1 (the node refuses what it cannot hold).
-static const char *s_parse_u64(const char *text, const char *what, uint64_t *value) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long parsed = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] < '0' || text[0] > '9')
-        return cli_problem("%s wants a whole number from 0 to %" PRIu64 ", not '%s'", what,
-                           UINT64_MAX, text);
-    *value = (uint64_t)parsed;
-    return NULL;
-}
-
 //  A signed whole number (a delta), -(2^63-1)..2^63-1.
 static const char *s_parse_i64(const char *text, const char *what, int64_t *value) {
     char *end = NULL;
@@ -89,7 +77,7 @@ static const char *s_option_u64(const cli_t *cli, const char *name, uint64_t *va
     const char *text = cli_option(cli, name);
     char what[32];
     snprintf(what, sizeof what, "--%s", name);
-    return text ? s_parse_u64(text, what, value) : NULL;
+    return text ? cli_parse_u64(text, what, 0, UINT64_MAX, value) : NULL;
 }
 
 //  ---- output -----------------------------------------------------------------------------------
@@ -273,7 +261,7 @@ static const char *s_parse_shares(const cli_t *cli, cli_ledger_t *ledger) {
         Cairn__ProvenanceShare *share = &ledger->shares[i];
         cairn__provenance_share__init(share);
         if (!problem)
-            problem = s_parse_u64(colon + 1, "--share WEIGHT", &share->weight);
+            problem = cli_parse_u64(colon + 1, "--share WEIGHT", 0, UINT64_MAX, &share->weight);
         *colon = ':';
         if (problem)
             return problem;
@@ -324,7 +312,8 @@ static const char *s_build_pay(const cli_t *cli, request_t *request) {
     cli_ledger_t *ledger = &request->body.ledger;
     uint64_t amount = 0;
     double timestamp = cli_now();
-    const char *problem = s_parse_u64(cli_option(cli, "amount"), "--amount", &amount);
+    const char *problem =
+        cli_parse_u64(cli_option(cli, "amount"), "--amount", 0, UINT64_MAX, &amount);
     const char *text = cli_option(cli, "id");
     if (!problem && text)
         problem = cli_parse_hash(text, "--id", ledger->id);

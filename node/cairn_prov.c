@@ -73,18 +73,6 @@ static const char *s_parse_visibility(const char *text, Cairn__Visibility *visib
     return cli_problem("--visibility wants private, unlisted or shared, not '%s'", text);
 }
 
-//  A whole number 0..2^64-1.
-static const char *s_parse_u64(const char *text, const char *what, uint64_t *value) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long parsed = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] < '0' || text[0] > '9')
-        return cli_problem("%s wants a whole number from 0 to %" PRIu64 ", not '%s'", what,
-                           UINT64_MAX, text);
-    *value = (uint64_t)parsed;
-    return NULL;
-}
-
 //  The values of repeatable option `name` as a list; one empty value is
 //  the empty list.
 static char **s_list(const cli_t *cli, const char *name, size_t *count) {
@@ -279,9 +267,9 @@ static const char *s_parse_fields(const cli_t *cli, cli_prov_t *prov) {
     if ((text = cli_option(cli, "visibility")))
         problem = s_parse_visibility(text, &manifest->visibility);
     if (!problem && (text = cli_option(cli, "size")))
-        problem = s_parse_u64(text, "--size", &manifest->content_size);
+        problem = cli_parse_u64(text, "--size", 0, UINT64_MAX, &manifest->content_size);
     if (!problem && (text = cli_option(cli, "price")))
-        problem = s_parse_u64(text, "--price", &manifest->price);
+        problem = cli_parse_u64(text, "--price", 0, UINT64_MAX, &manifest->price);
     return problem;
 }
 
@@ -572,7 +560,7 @@ static const char *s_build_summary_put(const cli_t *cli, request_t *request) {
     if (!problem && text && text_file)
         return "give --text or --text-file, not both";
     if (!problem && mentions)
-        problem = s_parse_u64(mentions, "--mentions", &summary->mention_count);
+        problem = cli_parse_u64(mentions, "--mentions", 0, UINT64_MAX, &summary->mention_count);
     if (text)
         summary->summary_text = (char *)text;
     if (!problem && text_file) {

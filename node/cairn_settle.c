@@ -39,19 +39,6 @@
 
 //  ---- values ----------------------------------------------------------------------------
 
-//  A decimal amount 1..2^64-1.
-static const char *s_parse_amount(const char *text, uint64_t *value) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long parsed = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || text[0] == '+' ||
-        parsed == 0)
-        return cli_problem("AMOUNT wants a whole number from 1 to %" PRIu64 ", not '%s'",
-                           UINT64_MAX, text);
-    *value = (uint64_t)parsed;
-    return NULL;
-}
-
 static const char *s_parse_limit(const cli_t *cli, uint32_t most, uint32_t *limit) {
     const char *text = cli_option(cli, "limit");
     return text ? cli_parse_u32(text, "--limit", 1, most, limit) : NULL;
@@ -73,7 +60,7 @@ static const char *s_build_enqueue(const cli_t *cli, request_t *request) {
     double queued_at = 0;
     const char *problem = cli_parse_hash(cli->args[0], "PAYMENT", settle->payment);
     if (!problem)
-        problem = s_parse_amount(cli->args[2], &amount);
+        problem = cli_parse_u64(cli->args[2], "AMOUNT", 1, UINT64_MAX, &amount);
     if (!problem)
         problem = cli_parse_hash(cli->args[3], "SOURCE", settle->source);
     const char *time = cli_option(cli, "queued-at");

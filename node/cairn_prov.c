@@ -440,10 +440,7 @@ static int s_run_manifest_update(const cli_t *cli, request_t *request, cli_conn_
 
 static const char *s_build_manifest_get(const cli_t *cli, request_t *request) {
     cli_prov_t *prov = &request->body.prov;
-    cairn__manifest_get__init(&prov->body.get);
-    prov->body.get.hash = s_hash_bytes(prov->hash);
-    request->request.body_case = CAIRN__REQUEST__BODY_MANIFEST_GET;
-    request->request.manifest_get = &prov->body.get;
+    ca_request_manifest_get(&request->request, &prov->body.get, 0, prov->hash, sizeof prov->hash);
     return cli_parse_hash(cli->args[0], "HASH", prov->hash);
 }
 
@@ -457,10 +454,8 @@ static json_t *s_json_manifest_get(const answer_t *answer) {
 
 static const char *s_build_manifest_rm(const cli_t *cli, request_t *request) {
     cli_prov_t *prov = &request->body.prov;
-    cairn__manifest_delete__init(&prov->body.del);
-    prov->body.del.hash = s_hash_bytes(prov->hash);
-    request->request.body_case = CAIRN__REQUEST__BODY_MANIFEST_DELETE;
-    request->request.manifest_delete = &prov->body.del;
+    ca_request_manifest_delete(&request->request, &prov->body.del, 0, prov->hash,
+                               sizeof prov->hash);
     return cli_parse_hash(cli->args[0], "HASH", prov->hash);
 }
 
@@ -526,10 +521,8 @@ static json_t *s_json_manifest_list(const answer_t *answer) {
 
 static const char *s_build_manifest_versions(const cli_t *cli, request_t *request) {
     cli_prov_t *prov = &request->body.prov;
-    cairn__manifest_versions__init(&prov->body.versions);
-    prov->body.versions.version_root = s_hash_bytes(prov->hash);
-    request->request.body_case = CAIRN__REQUEST__BODY_MANIFEST_VERSIONS;
-    request->request.manifest_versions = &prov->body.versions;
+    ca_request_manifest_versions(&request->request, &prov->body.versions, 0, prov->hash,
+                                 sizeof prov->hash);
     return cli_parse_hash(cli->args[0], "ROOT", prov->hash);
 }
 
@@ -619,10 +612,8 @@ static json_t *s_json_summary_put(const answer_t *answer) {
 
 static const char *s_build_summary_get(const cli_t *cli, request_t *request) {
     cli_prov_t *prov = &request->body.prov;
-    cairn__summary_get__init(&prov->body.summary_get);
-    prov->body.summary_get.l0_hash = s_hash_bytes(prov->hash);
-    request->request.body_case = CAIRN__REQUEST__BODY_SUMMARY_GET;
-    request->request.summary_get = &prov->body.summary_get;
+    ca_request_summary_get(&request->request, &prov->body.summary_get, 0, prov->hash,
+                           sizeof prov->hash);
     return cli_parse_hash(cli->args[0], "HASH", prov->hash);
 }
 

@@ -140,11 +140,18 @@ static bool s_row_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
     return s_lookup((ca_store_t *)store, hash, &size, NULL) != 0;
 }
 
-//  Stored and intact enough to skip a rewrite: indexed, file of the right size.
+//  Stored and intact enough to skip a rewrite: indexed, and its file has
+//  the indexed size (given back in *size).
+static bool s_stored_intact(ca_store_t *store, const uint8_t *hash, uint64_t *size) {
+    uint64_t on_disk = 0;
+    return s_lookup(store, hash, size, NULL) == 1 &&
+           ca_blobs_file_size(s_state(store)->blobs, hash, &on_disk) && on_disk == *size;
+}
+
+//  The same, for bytes of a known size.
 static bool s_already_stored(ca_store_t *store, const uint8_t *hash, uint64_t size) {
-    uint64_t indexed = 0, on_disk = 0;
-    return s_lookup(store, hash, &indexed, NULL) == 1 && indexed == size &&
-           ca_blobs_file_size(s_state(store)->blobs, hash, &on_disk) && on_disk == size;
+    uint64_t indexed = 0;
+    return s_stored_intact(store, hash, &indexed) && indexed == size;
 }
 
 //  ---- answers ---------------------------------------------------------------------
@@ -532,8 +539,7 @@ static void s_content_begin(ca_store_t *store, const Cairn__Request *request, ca
         return;
     content_state_t *state = s_state(store);
     uint64_t size = 0;
-    if (begin->expected_hash.len && s_lookup(store, begin->expected_hash.data, &size, NULL) == 1 &&
-        s_already_stored(store, begin->expected_hash.data, size)) {
+    if (begin->expected_hash.len && s_stored_intact(store, begin->expected_hash.data, &size)) {
         s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_BEGIN)->exists = true;
         return;
     }

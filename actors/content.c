@@ -132,6 +132,16 @@ static int s_lookup(ca_store_t *store, const uint8_t *hash, uint64_t *size, ca_r
     return found;
 }
 
+//  The indexed size of a blob that must be there; false with the reply
+//  NOT_FOUND (or the read error) otherwise.
+static bool s_require_blob(ca_store_t *store, const uint8_t *hash, uint64_t *size,
+                           ca_reply_t *reply) {
+    int found = s_lookup(store, hash, size, reply);
+    if (found == 0)
+        ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
+    return found == 1;
+}
+
 //  ca_blob_wanted_fn: is there (again) a row for this blob?
 static bool s_row_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
     uint64_t size;
@@ -284,12 +294,8 @@ static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_r
     if (!ca_blob_store_hash_ok(&get->hash, "hash", reply))
         return;
     uint64_t size = 0;
-    int found = s_lookup(store, get->hash.data, &size, reply);
-    if (found <= 0) {
-        if (found == 0)
-            ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
+    if (!s_require_blob(store, get->hash.data, &size, reply))
         return;
-    }
     if (size > CA_CONTENT_WHOLE_MAX) {
         ca_reply_error(reply, CA_INVALID,
                        "the blob holds %" PRIu64 " bytes, over the %lld a single answer "
@@ -375,12 +381,8 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     }
     uint64_t size = 0;
-    int found = s_lookup(store, read->hash.data, &size, reply);
-    if (found <= 0) {
-        if (found == 0)
-            ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
+    if (!s_require_blob(store, read->hash.data, &size, reply))
         return;
-    }
     if (read->offset > size) {
         ca_reply_error(reply, CA_INVALID,
                        "offset %" PRIu64 " is past the end of the blob (%" PRIu64 " bytes)",

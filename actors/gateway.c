@@ -46,6 +46,7 @@
 #include <assert.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -151,6 +152,7 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
     info.version = CAIRN_VERSION;
     info.uptime_s = (uint64_t)((zclock_mono() - self->started_at) / 1000);
     info.data_dir = (char *)self->config.data_dir;
+    info.pid = (uint32_t)getpid();
     if (self->config.peer_id)
         info.peer_id = (char *)self->config.peer_id;
     char *wal = zsys_sprintf("%s-wal", self->config.db_path);

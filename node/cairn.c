@@ -845,6 +845,7 @@ static void s_print_info(const answer_t *answer) {
     printf("cairn node at %s\n", answer->cli->endpoint);
     printf("  version         %s\n", info->version);
     printf("  uptime          %" PRIu64 " s\n", info->uptime_s);
+    printf("  process id      %" PRIu32 "\n", info->pid);
     printf("  data dir        %s\n", info->data_dir);
     printf("  peer id         %s\n",
            *info->peer_id ? info->peer_id : "(none: create one with cairnd identity init)");
@@ -882,8 +883,9 @@ static json_t *s_json_info(const answer_t *answer) {
                               "queue_depth", (json_int_t)actor->queue_depth));
     }
     json_t *messages = info->messages ? cli_json_message_stats(info->messages) : json_null();
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version", info->version,
-                     "uptime_s", (json_int_t)info->uptime_s, "data_dir", info->data_dir, "peer_id",
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version",
+                     info->version, "uptime_s", (json_int_t)info->uptime_s, "pid",
+                     (json_int_t)info->pid, "data_dir", info->data_dir, "peer_id",
                      info->peer_id, "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
                      (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
                      actors, "writer", s_json_writer(info->writer), "messages", messages);

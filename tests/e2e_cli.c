@@ -249,6 +249,7 @@ static void s_test_info_json(const char *endpoint) {
     CHECK(cli_json_str_is(object, "version", CAIRN_VERSION));
     CHECK(json_is_string(json_object_get(object, "data_dir")));
     CHECK(json_is_integer(json_object_get(object, "uptime_s")));
+    CHECK(json_integer_value(json_object_get(object, "pid")) > 0);
     CHECK(json_is_integer(json_object_get(object, "requests")));
     json_t *actors = json_object_get(object, "actors");
     CHECK(json_is_array(actors) && json_array_size(actors) >= 1);

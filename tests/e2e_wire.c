@@ -370,6 +370,7 @@ static void test_info(void) {
     Cairn__InfoReply *info = response->info;
     CHECK(streq(info->version, CAIRN_VERSION));
     CHECK(streq(info->data_dir, harness_node_data_dir(node)));
+    CHECK(info->pid == (uint32_t)harness_node_pid(node));
     CHECK(info->db_size_bytes > 0);
     CHECK(info->requests >= 52);
     const Cairn__ActorInfo *config = s_pool(info, "config");

@@ -47,19 +47,49 @@ const char *harness_cairnd_path(void) {
 #endif
 }
 
-int harness_free_port(void) {
+//  Binds `port` on 127.0.0.1 (0: the kernel picks one) and answers the
+//  port it got, or -1.
+static int s_bindable_port(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
     struct sockaddr_in address = {0};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
+    address.sin_port = htons((uint16_t)port);
     socklen_t length = sizeof address;
-    int port = -1;
+    int bound = -1;
     if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
         getsockname(fd, (struct sockaddr *)&address, &length) == 0)
-        port = ntohs(address.sin_port);
+        bound = ntohs(address.sin_port);
     close(fd);
-    return port;
+    return bound;
+}
+
+//  The lower bound of the kernel's ephemeral port range (32768 when it
+//  cannot be read).
+static int s_ephemeral_low(void) {
+    int low = 32768, high = 60999;
+    FILE *file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf(file, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose(file);
+    }
+    return low;
+}
+
+int harness_free_port(void) {
+    int ceiling = s_ephemeral_low();
+    int floor = ceiling > 12000 ? ceiling - 10000 : 1024;
+    //  Seeded per process: tests started in the same second pick apart.
+    unsigned seed = (unsigned)zclock_usecs() ^ ((unsigned)getpid() * 2654435761u);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = floor + rand_r(&seed) % (ceiling - floor);
+        if (s_bindable_port(port) == port)
+            return port;
+    }
+    return s_bindable_port(0); //  a crowded machine: an ephemeral one after all
 }
 
 static pid_t s_spawn(harness_node_t *node) {
@@ -104,14 +134,17 @@ static void s_print_log(harness_node_t *node) {
     fclose(log);
 }
 
-//  Waits until the node answers Ping, or it exits, or the timeout passes.
+//  Waits until the node answers Info with its own pid, or it exits, or the
+//  timeout passes. The pid matters: a port found free may be bound by
+//  another test's node first, which would answer in this one's place while
+//  this cairnd exits with "cannot bind".
 static bool s_wait_ready(harness_node_t *node) {
     zsock_t *client = harness_connect(node->endpoint);
     int64_t deadline = zclock_mono() + READY_TIMEOUT_MS;
     bool ready = false;
     Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 1);
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 1);
     harness_send(client, &request);
     while (!ready && zclock_mono() < deadline) {
         int status;
@@ -121,7 +154,8 @@ static bool s_wait_ready(harness_node_t *node) {
         }
         Cairn__Response *response = harness_recv(client, 100);
         if (response) {
-            ready = response->status == CAIRN__STATUS__OK;
+            ready = response->status == CAIRN__STATUS__OK && response->info &&
+                    response->info->pid == (uint32_t)node->pid;
             cairn__response__free_unpacked(response, NULL);
         }
     }

@@ -122,7 +122,11 @@ typedef struct {
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count);
 
-//  A free tcp port on 127.0.0.1.
+//  A free tcp port on 127.0.0.1, picked at random below the kernel's
+//  ephemeral range: the kernel never hands one out for another socket's
+//  port 0 or a connection's local end, so tests running in parallel only
+//  meet when two random picks agree (harness_node_start then notices that
+//  a foreign node answered, by its pid, and tries another port).
 int harness_free_port(void);
 
 #endif

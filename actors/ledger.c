@@ -24,7 +24,8 @@
     Money rules, each a guard inside the writer's transaction, so they hold
     whatever else is queued: an update's nonce must be greater than the
     stored one (CONFLICT, nothing changes) and its balances must add up to
-    the stored sum (INVALID); a payment moves its amount from their_balance
+    the stored sum (INVALID); a payment needs an open channel (CONFLICT
+    otherwise) and moves its amount from their_balance
     to my_balance with `their_balance >= amount` in the UPDATE's WHERE, so
     two payments racing for the same balance can never both pass; a
     payment id seen before is CONFLICT before anything moves. Every write
@@ -644,6 +645,12 @@ static void s_ledger_pay(ca_store_t *store, const Cairn__Request *request, ca_re
                        "a payment with this id is already recorded; nothing moved");
     ca_write_blob(write, payment->id.data, 32);
     s_write_channel_exists(write, payment->channel_peer);
+    ca_write_statement(write, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1 AND state <> 1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
+                       "the channel with this peer is not open (it is opening, closing or "
+                       "closed); payments move only on an open channel: LedgerUpdate it to open "
+                       "first; nothing moved");
+    ca_write_text(write, payment->channel_peer);
     ca_write_statement(write,
                        "UPDATE ledger_channels SET their_balance = their_balance - ?2,"
                        " my_balance = my_balance + ?2, last_update = ?3"

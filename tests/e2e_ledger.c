@@ -224,6 +224,8 @@ static void test_flow(void) {
     ca_request_ledger_update(&request, &update, 0, "bob", 4, CAIRN__CHANNEL_STATE__CHANNEL_CLOSING,
                              0, 100);
     s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    //  A closing channel takes no payment, though the balance would cover it.
+    s_fails(s_pay(client, &bob, 1, 10), CAIRN__STATUS__CONFLICT, "not open");
 
     //  Everything acknowledged is there after a kill -9 and a restart.
     zsock_destroy(&client);
@@ -240,6 +242,11 @@ static void test_flow(void) {
     CHECK(streq(response->ledger_list->channels[0]->peer_id, "alice"));
     CHECK(response->ledger_list->channels[0]->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
     s_done(response);
+    //  The refused payment left nothing; once open again, it goes through.
+    CHECK(s_pending_count(client, "bob") == 0);
+    s_done(s_ok(s_update(client, "bob", 5, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_pay_ok(client, &bob, 1, 10);
+    s_expect_channel(client, "bob", 10, 90, 5);
     s_stop(&node, &client);
 }
 

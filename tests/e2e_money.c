@@ -411,6 +411,8 @@ static void s_op_pay(run_t *run) {
         op->expect = CAIRN__STATUS__CONFLICT;
     else if (!c->exists)
         op->expect = CAIRN__STATUS__NOT_FOUND;
+    else if (c->state != CAIRN__CHANNEL_STATE__CHANNEL_OPEN)
+        op->expect = CAIRN__STATUS__CONFLICT;
     else if (c->theirs < amount)
         op->expect = CAIRN__STATUS__INVALID;
     else {

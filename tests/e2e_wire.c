@@ -141,6 +141,40 @@ static void test_config_roundtrip(void) {
     s_stop(&node);
 }
 
+//  The harness itself: a node restarted after its port was taken by
+//  another process comes up on another port, with its data, and a test
+//  talks to the right node (Info's pid is its own).
+static void test_restart_port_taken(void) {
+    harness_node_t *node = s_start(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    Cairn__Response *response = s_set(client, 1, "node.name", "carol");
+    CHECK(response && response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    char *old_endpoint = strdup(harness_node_endpoint(node));
+    zsock_t *squatter = zsock_new(ZMQ_ROUTER);
+    CHECK(squatter && zsock_bind(squatter, "%s", old_endpoint) >= 0);
+
+    CHECK(harness_node_restart(node) == 0);
+    CHECK(!streq(harness_node_endpoint(node), old_endpoint));
+    client = harness_connect(harness_node_endpoint(node));
+    response = s_get(client, 2, "node.name");
+    CHECK(s_value_is(response, "carol"));
+    cairn__response__free_unpacked(response, NULL);
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 3);
+    response = harness_call(client, &request, CALL_MS);
+    CHECK(response && response->status == CAIRN__STATUS__OK &&
+          response->info->pid == (uint32_t)harness_node_pid(node));
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    zsock_destroy(&squatter);
+    free(old_endpoint);
+    s_stop(&node);
+}
+
 //  Thousands of requests in flight from one client: every id answered once.
 static void test_pipelined(void) {
     harness_node_t *node = s_start(NULL);
@@ -550,6 +584,7 @@ static void test_log_level(void) {
 static const harness_test_t s_tests[] = {
     {"ping", test_ping},
     {"config_roundtrip", test_config_roundtrip},
+    {"restart_port_taken", test_restart_port_taken},
     {"pipelined", test_pipelined},
     {"malformed", test_malformed},
     {"oversized", test_oversized},

@@ -17,10 +17,11 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define READY_TIMEOUT_MS 10000
+#define READY_TIMEOUT_MS 30000 //  ASan, a loaded disk, a dozen schema migrations
 #define STOP_TIMEOUT_MS  20000
 #define MAX_EXTRA_ARGS   32
 
@@ -172,6 +173,49 @@ static int s_start(harness_node_t *node) {
     return -1;
 }
 
+static void s_choose_port(harness_node_t *node) {
+    zstr_free(&node->endpoint);
+    zstr_free(&node->port_arg);
+    node->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
+    node->port_arg = zsys_sprintf("--client-endpoint=%s", node->endpoint);
+}
+
+static long s_log_size(harness_node_t *node) {
+    struct stat st;
+    return stat(node->log_path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+//  True when the log, from byte `offset` on, says cairnd could not bind
+//  its endpoint: another process took the port meanwhile.
+static bool s_port_was_taken(harness_node_t *node, long offset) {
+    FILE *log = fopen(node->log_path, "r");
+    if (!log)
+        return false;
+    bool taken = false;
+    char line[1024];
+    if (fseek(log, offset, SEEK_SET) == 0)
+        while (!taken && fgets(line, sizeof line, log))
+            taken = strstr(line, "cannot bind the client endpoint") != NULL;
+    fclose(log);
+    return taken;
+}
+
+//  Starts cairnd; when its port was taken meanwhile (by a parallel
+//  test's node), on another port, a few times. Any other failure is
+//  final: a retry must not hide a node that fails to start.
+static int s_start_on_some_port(harness_node_t *node) {
+    for (int attempt = 0; attempt < 5; attempt++) {
+        long offset = s_log_size(node);
+        if (s_start(node) == 0)
+            return 0;
+        if (!s_port_was_taken(node, offset))
+            break;
+        s_choose_port(node);
+    }
+    s_print_log(node);
+    return -1;
+}
+
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args) {
     harness_node_t *node = (harness_node_t *)zmalloc(sizeof(harness_node_t));
     node->temp_dir = ca_test_tempdir("cairn-e2e");
@@ -181,27 +225,17 @@ harness_node_t *harness_node_start(const char *data_dir, const char *const *extr
         HARNESS_CHECK(i < MAX_EXTRA_ARGS); //  never drop arguments silently
         node->extra[i] = extra_args[i];
     }
-    //  A port found free may be taken before cairnd binds it: try a few.
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int port = harness_free_port();
-        zstr_free(&node->endpoint);
-        zstr_free(&node->port_arg);
-        node->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", port);
-        node->port_arg = zsys_sprintf("--client-endpoint=%s", node->endpoint);
-        if (s_start(node) == 0)
-            return node;
-    }
-    s_print_log(node);
-    harness_node_destroy(&node);
-    return NULL;
+    s_choose_port(node);
+    if (s_start_on_some_port(node) != 0)
+        harness_node_destroy(&node);
+    return node;
 }
 
+//  The endpoint may change (see s_start_on_some_port): callers read
+//  harness_node_endpoint again after a restart.
 int harness_node_restart(harness_node_t *node) {
     assert(node->pid == 0);
-    int rc = s_start(node);
-    if (rc != 0)
-        s_print_log(node);
-    return rc;
+    return s_start_on_some_port(node);
 }
 
 const char *harness_node_endpoint(harness_node_t *node) {

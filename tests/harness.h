@@ -30,7 +30,8 @@ const char *harness_cairnd_path(void);
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
 
 //  Starts another cairnd on the same data dir and port as `node` (after it
-//  stopped or was killed).
+//  stopped or was killed); on another port if that one was taken meanwhile,
+//  so read harness_node_endpoint again afterwards.
 int harness_node_restart(harness_node_t *node);
 
 const char *harness_node_endpoint(harness_node_t *node);

@@ -14,7 +14,8 @@
 #define CAIRN_VERSION "0.0.0-dev"
 #endif
 
-//  Wire API version, bumped when a request kind is added.
+//  Wire API version: 1 until the first release (the API still grows with
+//  each store); from then on bumped whenever a request kind is added.
 #define CA_API_VERSION 1
 
 //  ---- defaults (overridable by flags, CAIRN_* environment, config file) ----

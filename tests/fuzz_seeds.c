@@ -535,8 +535,12 @@ static bool s_ledger_seeds(const char *dir) {
                              CAIRN__CHANNEL_STATE__CHANNEL_CLOSING, 50, 50);
     ok = ok && s_write_request(dir, "ledger-update", &request);
     Cairn__LedgerList list;
-    ca_request_ledger_list(&request, &list, 84);
+    ca_request_ledger_list(&request, &list, 84, 0, NULL);
     ok = ok && s_write_request(dir, "ledger-list", &request);
+    ca_request_ledger_list(&request, &list, 84, 7, "peer:1");
+    ok = ok && s_write_request(dir, "ledger-list-page", &request);
+    ca_request_ledger_list(&request, &list, 84, UINT32_MAX, "../bad peer");
+    ok = ok && s_write_request(dir, "ledger-list-bad", &request);
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 85, "peer:1", -5, INT64_MAX, "seed");
     ok = ok && s_write_request(dir, "ledger-adjust", &request);
@@ -556,8 +560,12 @@ static bool s_ledger_seeds(const char *dir) {
     ca_request_ledger_pay(&request, &pay, 87, &payment);
     ok = ok && s_write_request(dir, "ledger-pay-bad-id", &request);
     Cairn__LedgerPending pending;
-    ca_request_ledger_pending(&request, &pending, 88, "peer:1");
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1", 0, NULL, 0);
     ok = ok && s_write_request(dir, "ledger-pending", &request);
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1", 7, id, CA_SHA256_BYTES);
+    ok = ok && s_write_request(dir, "ledger-pending-page", &request);
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1", UINT32_MAX, id, 31);
+    ok = ok && s_write_request(dir, "ledger-pending-bad-cursor", &request);
     ProtobufCBinaryData ids[] = {{CA_SHA256_BYTES, id}, {CA_SHA256_BYTES, query}};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 89, ids, 2);

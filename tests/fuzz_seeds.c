@@ -492,8 +492,13 @@ static bool s_manifest_seeds(const char *dir) {
     ca_request_manifest_list(&request, &list, 68, true, CAIRN__VISIBILITY__VISIBILITY_UNLISTED,
                              "text/article", 1.5, 2e9, 10, 5);
     ok = ok && s_write_request(dir, "manifest-list-filters", &request);
-    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES, 0, 0);
     ok = ok && s_write_request(dir, "manifest-versions", &request);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES, 7, 3);
+    ok = ok && s_write_request(dir, "manifest-versions-page", &request);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES, UINT32_MAX,
+                                 UINT64_MAX);
+    ok = ok && s_write_request(dir, "manifest-versions-bounds", &request);
     char *mentions[] = {(char *)"mention"}, *topics[] = {(char *)"topic"};
     Cairn__Summary summary = CAIRN__SUMMARY__INIT;
     summary.l0_hash = (ProtobufCBinaryData){CA_SHA256_BYTES, root};

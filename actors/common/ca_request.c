@@ -544,10 +544,13 @@ void ca_request_manifest_list(Cairn__Request *request, Cairn__ManifestList *list
 }
 
 void ca_request_manifest_versions(Cairn__Request *request, Cairn__ManifestVersions *versions,
-                                  uint64_t id, const uint8_t *root, size_t root_size) {
+                                  uint64_t id, const uint8_t *root, size_t root_size,
+                                  uint32_t limit, uint64_t after_version) {
     s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_VERSIONS);
     cairn__manifest_versions__init(versions);
     versions->version_root = s_bytes(root, root_size);
+    versions->limit = limit;
+    versions->after_version = after_version;
     request->manifest_versions = versions;
 }
 

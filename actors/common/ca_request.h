@@ -231,8 +231,11 @@ void ca_request_manifest_list(Cairn__Request *request, Cairn__ManifestList *list
                               bool by_visibility, Cairn__Visibility visibility,
                               const char *content_type, double created_after, double created_before,
                               uint32_t limit, uint32_t offset);
+//  ManifestVersions: one page (limit 0 for the default) of the versions
+//  numbered above `after_version` (0: from version 1).
 void ca_request_manifest_versions(Cairn__Request *request, Cairn__ManifestVersions *versions,
-                                  uint64_t id, const uint8_t *root, size_t root_size);
+                                  uint64_t id, const uint8_t *root, size_t root_size,
+                                  uint32_t limit, uint64_t after_version);
 //  SummaryPut of a summary the caller filled (NULL: none); SummaryGet.
 void ca_request_summary_put(Cairn__Request *request, Cairn__SummaryPut *put, uint64_t id,
                             Cairn__Summary *summary);

@@ -14,11 +14,15 @@
         LedgerGet {peer_id}              -> PaymentChannel
         LedgerUpdate {peer_id, nonce, state, my_balance, their_balance}
                                          -> PaymentChannel
-        LedgerList {}                    -> PaymentChannelPage (state OPEN, by peer id)
+        LedgerList {limit, after_peer_id}
+                                         -> PaymentChannelPage {channels, more}
+                                            (state OPEN, by peer id)
         LedgerAdjust {peer_id, my_delta, their_delta, reason}
                                          -> PaymentChannel
         LedgerPay {payment}              -> Payment
-        LedgerPending {peer_id}          -> PaymentPage (not cleared, oldest first)
+        LedgerPending {peer_id, limit, after_payment_id}
+                                         -> PaymentPage {payments, more}
+                                            (not cleared, oldest first)
         LedgerClear {payment_ids}        -> LedgerCleared {cleared}
 
     Money rules, each a guard inside the writer's transaction, so they hold
@@ -45,6 +49,17 @@
     database, read through this worker's read connection) before anything
     is written: an unknown or blocked peer, or a bad signature, is
     UNAUTHORIZED. The signed bytes are ledger_payment_encode's.
+
+    Pages: LedgerList and LedgerPending answer a page at a time (limits
+    in ledger.h: a limit of 0 asks for the default, one above the most is
+    INVALID) and set `more` when another page follows, found by reading
+    one row past the page. The cursor is the last item of the previous
+    page: a peer id for LedgerList (channels with a greater one follow), a
+    payment id for LedgerPending, turned into its arrival seq (payments
+    with a greater seq follow). A cursor payment cleared since still marks
+    its place; one unknown, or on another channel, is NOT_FOUND rather than
+    an empty page, so a client with a wrong id learns it instead of
+    thinking it is done.
     ========================================================================= */
 
 #include "ledger.h"
@@ -401,15 +416,45 @@ static void s_ledger_get(ca_store_t *store, const Cairn__Request *request, ca_re
     sqlite3_reset(stmt);
 }
 
+//  The page size a request asks for: `limit`, or `fallback` when it is 0;
+//  0 (reply set) when it is over `most`.
+static size_t s_page_limit(uint32_t limit, size_t fallback, size_t most, const char *what,
+                           const char *cursor, ca_reply_t *reply) {
+    if (limit > most) {
+        ca_reply_error(reply, CA_INVALID,
+                       "limit is %u; a page holds at most %zu %s: ask for fewer and page on "
+                       "with %s",
+                       limit, most, what, cursor);
+        return 0;
+    }
+    return limit ? limit : fallback;
+}
+
 static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__LedgerList *list = request->ledger_list;
+    const char *after = list->after_peer_id ? list->after_peer_id : "";
+    size_t limit = s_page_limit(list->limit, LEDGER_LIST_DEFAULT, LEDGER_LIST_MAX, "channels",
+                                "after_peer_id", reply);
+    if (!limit || (*after && !s_peer_ok("after_peer_id", after, reply)))
+        return;
+    //  Peer ids are never empty, so "" as the cursor starts at the first.
     sqlite3_stmt *stmt =
         ca_sql_prepare(ca_store_sql(store), "SELECT " CHANNEL_COLUMNS " FROM ledger_channels"
-                                            " WHERE state = 1 ORDER BY peer_id");
+                                            " WHERE state = 1 AND peer_id > ?1 ORDER BY peer_id"
+                                            " LIMIT ?2");
     assert(stmt);
+    sqlite3_bind_text(stmt, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1); //  one more tells whether more follow
     Cairn__PaymentChannel **channels = NULL;
     size_t count = 0;
+    bool more = false;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == limit) {
+            more = true;
+            rc = SQLITE_DONE;
+            break;
+        }
         channels = (Cairn__PaymentChannel **)realloc(channels, (count + 1) * sizeof *channels);
         assert(channels);
         channels[count++] = s_channel_from_stmt(stmt, reply);
@@ -421,6 +466,7 @@ static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_r
         Cairn__PaymentChannelPage *page =
             (Cairn__PaymentChannelPage *)ca_reply_alloc(reply, sizeof(Cairn__PaymentChannelPage));
         cairn__payment_channel_page__init(page);
+        page->more = more;
         page->n_channels = count;
         page->channels = count ? (Cairn__PaymentChannel **)ca_reply_memdup(reply, channels,
                                                                            count * sizeof *channels)
@@ -766,22 +812,70 @@ static bool s_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *
     return rc == SQLITE_ROW;
 }
 
+//  The arrival seq of the cursor payment `after` (empty or 32 bytes,
+//  checked by the caller) on `peer_id`'s channel into *seq; 0 when empty:
+//  before the oldest. Cleared or not, it marks its place; unknown or on
+//  another channel it is NOT_FOUND.
+static bool s_pending_cursor(ca_store_t *store, const char *peer_id,
+                             const ProtobufCBinaryData *after, int64_t *seq, ca_reply_t *reply) {
+    *seq = 0;
+    if (after->len == 0)
+        return true;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT seq FROM ledger_payments"
+                                            " WHERE id = ?1 AND channel_peer = ?2");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, after->data, 32, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, peer_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(stmt, 0);
+    else if (rc == SQLITE_DONE)
+        ca_reply_error(reply, CA_NOT_FOUND,
+                       "after_payment_id names no payment on the channel with peer %s; pass the "
+                       "id of the last payment of the previous page (or none for the first page)",
+                       peer_id);
+    else
+        s_read_failed(reply, stmt, rc, "read the cursor payment");
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW;
+}
+
 static void s_ledger_pending(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    const char *peer_id = request->ledger_pending->peer_id;
-    if (!s_peer_ok("peer_id", peer_id, reply) || !s_channel_known(store, peer_id, reply))
+    const Cairn__LedgerPending *pending = request->ledger_pending;
+    const char *peer_id = pending->peer_id;
+    if (!s_peer_ok("peer_id", peer_id, reply))
+        return;
+    size_t limit = s_page_limit(pending->limit, LEDGER_PENDING_DEFAULT, LEDGER_PENDING_MAX,
+                                "payments", "after_payment_id", reply);
+    int64_t after_seq;
+    if (!limit ||
+        (pending->after_payment_id.len &&
+         !s_bytes_ok("after_payment_id", &pending->after_payment_id, 32, reply)) ||
+        !s_channel_known(store, peer_id, reply) ||
+        !s_pending_cursor(store, peer_id, &pending->after_payment_id, &after_seq, reply))
         return;
     //  Shares are read with a second statement while this one is open:
     //  collect the payments first.
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store),
-                                        "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
-                                        " WHERE channel_peer = ?1 AND cleared = 0 ORDER BY seq");
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
+                                            " WHERE channel_peer = ?1 AND cleared = 0"
+                                            " AND seq > ?2 ORDER BY seq LIMIT ?3");
     assert(stmt);
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, after_seq);
+    sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow
     Cairn__Payment **payments = NULL;
     int64_t *seqs = NULL;
     size_t count = 0;
+    bool more = false;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == limit) {
+            more = true;
+            rc = SQLITE_DONE;
+            break;
+        }
         payments = (Cairn__Payment **)realloc(payments, (count + 1) * sizeof *payments);
         seqs = (int64_t *)realloc(seqs, (count + 1) * sizeof *seqs);
         assert(payments && seqs);
@@ -798,6 +892,7 @@ static void s_ledger_pending(ca_store_t *store, const Cairn__Request *request, c
         Cairn__PaymentPage *page =
             (Cairn__PaymentPage *)ca_reply_alloc(reply, sizeof(Cairn__PaymentPage));
         cairn__payment_page__init(page);
+        page->more = more;
         page->n_payments = count;
         page->payments =
             count ? (Cairn__Payment **)ca_reply_memdup(reply, payments, count * sizeof *payments)
@@ -932,12 +1027,18 @@ static Cairn__Response *s_adjust(ca_testbed_t *bed, const char *peer, int64_t mi
     return ca_testbed_send(bed, &request);
 }
 
+//  The id of test payment number n.
+static void s_payment_id(int n, uint8_t id[32]) {
+    memset(id, 0, 32);
+    memcpy(id, &n, sizeof n);
+}
+
 //  Payment number n of `amount` from `peer`, signed with `secret` (NULL:
 //  a signature of zeros), with two provenance shares.
 static Cairn__Response *s_pay(ca_testbed_t *bed, const char *peer, int n, uint64_t amount,
                               const uint8_t *secret) {
-    uint8_t id[32] = {0}, query[32], roots[2][32], signature[64] = {0};
-    memcpy(id, &n, sizeof n);
+    uint8_t id[32], query[32], roots[2][32], signature[64] = {0};
+    s_payment_id(n, id);
     memset(query, 'q', 32);
     memset(roots[0], 'a', 32);
     memset(roots[1], 'b', 32);
@@ -1074,7 +1175,7 @@ static void s_test_channels(ca_testbed_t *bed) {
     ca_request_ledger_update(&request, &update, 0, "peer-c", 3, (Cairn__ChannelState)7, 0, 0);
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "not a channel state");
     Cairn__LedgerList list;
-    ca_request_ledger_list(&request, &list, 0);
+    ca_request_ledger_list(&request, &list, 0, 0, NULL);
     response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     assert(response->ledger_list->n_channels == 1);
     assert(streq(response->ledger_list->channels[0]->peer_id, "peer-a"));
@@ -1116,7 +1217,7 @@ static void s_test_payments(ca_testbed_t *bed) {
     //  Pending, oldest first, with their shares; clearing twice is harmless.
     Cairn__Request request;
     Cairn__LedgerPending pending;
-    ca_request_ledger_pending(&request, &pending, 0, "peer-a");
+    ca_request_ledger_pending(&request, &pending, 0, "peer-a", 0, NULL, 0);
     response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     const Cairn__PaymentPage *page = response->ledger_pending;
     assert(page->n_payments == 2 && page->payments[0]->amount == 5);
@@ -1136,15 +1237,151 @@ static void s_test_payments(ca_testbed_t *bed) {
     response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     assert(response->ledger_clear->cleared == 0);
     cairn__response__free_unpacked(response, NULL);
-    ca_request_ledger_pending(&request, &pending, 0, "peer-a");
+    ca_request_ledger_pending(&request, &pending, 0, "peer-a", 0, NULL, 0);
     response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     assert(response->ledger_pending->n_payments == 1);
     cairn__response__free_unpacked(response, NULL);
-    ca_request_ledger_pending(&request, &pending, 0, "peer-none");
+    ca_request_ledger_pending(&request, &pending, 0, "peer-none", 0, NULL, 0);
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "open one");
     ids[1].len = 31;
     ca_request_ledger_clear(&request, &clear, 0, ids, 2);
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
+}
+
+static Cairn__Response *s_list(ca_testbed_t *bed, uint32_t limit, const char *after) {
+    Cairn__Request request;
+    Cairn__LedgerList list;
+    ca_request_ledger_list(&request, &list, 0, limit, after);
+    return ca_testbed_send(bed, &request);
+}
+
+//  LedgerPending of `peer` after test payment number `after` (0: none).
+static Cairn__Response *s_pending(ca_testbed_t *bed, const char *peer, uint32_t limit, int after) {
+    uint8_t id[32];
+    s_payment_id(after, id);
+    Cairn__Request request;
+    Cairn__LedgerPending pending;
+    ca_request_ledger_pending(&request, &pending, 0, peer, limit, after ? id : NULL,
+                              after ? 32 : 0);
+    return ca_testbed_send(bed, &request);
+}
+
+//  Walks LedgerList `limit` at a time: every open channel once, in order,
+//  `more` on every page but the last. Returns the number of pages.
+static size_t s_walk_channels(ca_testbed_t *bed, uint32_t limit, char (*peers)[16], size_t total) {
+    char after[16] = "";
+    size_t seen = 0, pages = 0, page_size = limit ? limit : LEDGER_LIST_DEFAULT;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response =
+            ca_testbed_ok(s_list(bed, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+        const Cairn__PaymentChannelPage *page = response->ledger_list;
+        size_t expected = total - seen < page_size ? total - seen : page_size;
+        assert(page->n_channels == expected);
+        for (size_t i = 0; i < page->n_channels; i++)
+            assert(streq(page->channels[i]->peer_id, peers[seen++]));
+        more = page->more;
+        assert(more == (seen < total));
+        if (page->n_channels)
+            snprintf(after, sizeof after, "%s", page->channels[page->n_channels - 1]->peer_id);
+        cairn__response__free_unpacked(response, NULL);
+        pages++;
+    }
+    assert(seen == total);
+    return pages;
+}
+
+//  Walks LedgerPending of `peer` `limit` at a time: test payments
+//  first..last but `skip`, each once, oldest first. Returns the pages.
+static size_t s_walk_pending(ca_testbed_t *bed, const char *peer, uint32_t limit, int first,
+                             int last, int skip) {
+    int after = 0, next = first;
+    size_t pages = 0, page_size = limit ? limit : LEDGER_PENDING_DEFAULT;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response =
+            ca_testbed_ok(s_pending(bed, peer, limit, after), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        const Cairn__PaymentPage *page = response->ledger_pending;
+        assert(page->n_payments <= page_size);
+        for (size_t i = 0; i < page->n_payments; i++, next++) {
+            if (next == skip)
+                next++;
+            uint8_t id[32];
+            s_payment_id(next, id);
+            assert(page->payments[i]->id.len == 32 &&
+                   memcmp(page->payments[i]->id.data, id, 32) == 0);
+            after = next;
+        }
+        more = page->more;
+        assert(more == (next <= last) && (more || next == last + 1));
+        assert(!more || page->n_payments == page_size); //  only a full page has more
+        cairn__response__free_unpacked(response, NULL);
+        pages++;
+    }
+    return pages;
+}
+
+static void s_test_paging(ca_testbed_t *bed) {
+    //  LedgerList: peer-a and 25 more open channels, by peer id.
+    char peers[26][16];
+    snprintf(peers[0], sizeof peers[0], "peer-a");
+    for (int i = 0; i < 25; i++) {
+        snprintf(peers[i + 1], sizeof peers[i + 1], "pg-%02d", i);
+        cairn__response__free_unpacked(
+            ca_testbed_ok(s_open(bed, peers[i + 1], 0, 100), CAIRN__RESPONSE__BODY_LEDGER_OPEN),
+            NULL);
+    }
+    assert(s_walk_channels(bed, 7, peers, 26) == 4);    //  7 7 7 5
+    assert(s_walk_channels(bed, 13, peers, 26) == 2);   //  exactly full: no more after
+    assert(s_walk_channels(bed, 0, peers, 26) == 1);    //  the default page holds them all
+    assert(s_walk_channels(bed, 1000, peers, 26) == 1); //  the most
+    ca_testbed_fails(s_list(bed, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID,
+                     "at most 1000");
+    ca_testbed_fails(s_list(bed, 0, "../x"), CAIRN__STATUS__INVALID, "after_peer_id");
+    Cairn__Response *response =
+        ca_testbed_ok(s_list(bed, 5, "zz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    assert(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  LedgerPending: 25 payments (100..124) on pg-00, 7 at a time.
+    uint8_t public_key[32], secret[64];
+    crypto_sign_keypair(public_key, secret);
+    s_add_peer(bed, "pg-00", public_key);
+    for (int n = 100; n < 125; n++)
+        cairn__response__free_unpacked(
+            ca_testbed_ok(s_pay(bed, "pg-00", n, 1, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY),
+            NULL);
+    assert(s_walk_pending(bed, "pg-00", 7, 100, 124, 0) == 4);
+    assert(s_walk_pending(bed, "pg-00", 5, 100, 124, 0) == 5);
+    assert(s_walk_pending(bed, "pg-00", 0, 100, 124, 0) == 1);
+    ca_testbed_fails(s_pending(bed, "pg-00", LEDGER_PENDING_MAX + 1, 0), CAIRN__STATUS__INVALID,
+                     "at most 10000");
+    ca_testbed_fails(s_pending(bed, "pg-00", 0, 999), CAIRN__STATUS__NOT_FOUND,
+                     "last payment of the previous page");
+    ca_testbed_fails(s_pending(bed, "pg-00", 0, 2), CAIRN__STATUS__NOT_FOUND, //  peer-a's
+                     "last payment of the previous page");
+    uint8_t wide[33] = {0};
+    Cairn__Request request;
+    Cairn__LedgerPending pending;
+    ca_request_ledger_pending(&request, &pending, 0, "pg-00", 0, wide, 31);
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after_payment_id");
+    ca_request_ledger_pending(&request, &pending, 0, "pg-00", 0, wide, 33);
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after_payment_id");
+
+    //  A cursor cleared since still marks its place; the cleared one is gone.
+    uint8_t id[32];
+    s_payment_id(106, id);
+    ProtobufCBinaryData ids[1] = {{32, id}};
+    Cairn__LedgerClear clear;
+    ca_request_ledger_clear(&request, &clear, 0, ids, 1);
+    cairn__response__free_unpacked(
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR), NULL);
+    response = ca_testbed_ok(s_pending(bed, "pg-00", 3, 106), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    assert(response->ledger_pending->n_payments == 3 && response->ledger_pending->more);
+    s_payment_id(107, id);
+    assert(memcmp(response->ledger_pending->payments[0]->id.data, id, 32) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    assert(s_walk_pending(bed, "pg-00", 7, 100, 124, 106) == 4); //  24 left: 7 7 7 3
 }
 
 void ledger_test(bool verbose) {
@@ -1155,6 +1392,7 @@ void ledger_test(bool verbose) {
     ca_testbed_t *bed = ca_testbed_new_with(&ledger_store_def, before, 1);
     s_test_channels(bed);
     s_test_payments(bed);
+    s_test_paging(bed);
     ca_testbed_destroy(&bed);
     if (verbose)
         printf("OK\n");

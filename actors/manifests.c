@@ -15,8 +15,9 @@
         ManifestDelete {hash}         -> ManifestDeleted {removed}
         ManifestList {filters, limit, offset}
                                       -> ManifestPage {manifests, more}
-        ManifestVersions {version_root}
-                                      -> ManifestPage (version order)
+        ManifestVersions {version_root, limit, after_version}
+                                      -> ManifestPage {manifests, more}
+                                         (version order)
         SummaryPut {summary}          -> Summary
         SummaryGet {l0_hash}          -> Summary
 
@@ -60,6 +61,12 @@
     ManifestList is newest first (created_at, then hash) and its SQL is
     composed from the filters it has, so each filter walks its own index
     (visibility, content type or created_at) in order.
+
+    ManifestVersions pages by version number: `after_version` is the
+    number of the last version of the previous page, and the unique index
+    (version_root, version_number) walks straight to the next. An empty
+    page is checked against the root's version 1, so an unknown root is
+    NOT_FOUND on every page, never an empty OK that looks like the end.
     ========================================================================= */
 
 #include "manifests.h"
@@ -761,28 +768,57 @@ static void s_manifest_list(ca_store_t *store, const Cairn__Request *request, ca
     response->manifest_list = page;
 }
 
-static void s_manifest_versions(ca_store_t *store, const Cairn__Request *request,
-                                ca_reply_t *reply) {
-    const ProtobufCBinaryData *root = &request->manifest_versions->version_root;
-    if (!ca_blob_store_hash_ok(root, "version_root", reply))
-        return;
+//  Whether `root` has a version 1 (NOT_FOUND set when not, or the read
+//  error): the check behind an empty page of versions.
+static bool s_root_known(ca_store_t *store, const uint8_t *root, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT " MANIFEST_COLUMNS " FROM manifests"
-                                            " WHERE version_root = ?1 ORDER BY version_number"
-                                            " LIMIT ?2");
+        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM manifests"
+                                            " WHERE version_root = ?1 AND version_number = 1");
     assert(stmt);
-    sqlite3_bind_blob(stmt, 1, root->data, CA_HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, CA_MANIFEST_VERSIONS_MAX + 1);
-    Cairn__ManifestPage *page;
-    if (!s_collect_page(store, stmt, CA_MANIFEST_VERSIONS_MAX, &page, reply))
-        return;
-    if (page->n_manifests == 0) {
+    sqlite3_bind_blob(stmt, 1, root, CA_HASH_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
         char hex[65];
-        ca_hash_to_hex(root->data, hex);
+        ca_hash_to_hex(root, hex);
         ca_reply_error(reply, CA_NOT_FOUND,
                        "no manifest has version root %s; give the hash of a version 1", hex);
+    } else if (rc != SQLITE_ROW)
+        s_read_failed(reply, stmt, rc, "read the version root");
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW;
+}
+
+static void s_manifest_versions(ca_store_t *store, const Cairn__Request *request,
+                                ca_reply_t *reply) {
+    const Cairn__ManifestVersions *versions = request->manifest_versions;
+    const ProtobufCBinaryData *root = &versions->version_root;
+    if (!ca_blob_store_hash_ok(root, "version_root", reply))
+        return;
+    if (versions->limit > CA_MANIFEST_PAGE_MAX) {
+        ca_reply_error(reply, CA_INVALID,
+                       "limit is %u; a page holds at most %d versions: ask for fewer and page "
+                       "with after_version",
+                       versions->limit, CA_MANIFEST_PAGE_MAX);
         return;
     }
+    size_t limit = versions->limit ? versions->limit : CA_MANIFEST_PAGE_DEFAULT;
+    //  version_number is a uint32 on the wire: any larger cursor is past
+    //  the last version. Clamped so the bound stays a valid SQLite integer.
+    int64_t after = versions->after_version > UINT32_MAX ? (int64_t)UINT32_MAX
+                                                         : (int64_t)versions->after_version;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT " MANIFEST_COLUMNS " FROM manifests"
+                                            " WHERE version_root = ?1 AND version_number > ?2"
+                                            " ORDER BY version_number LIMIT ?3");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, root->data, CA_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, after);
+    sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow
+    Cairn__ManifestPage *page;
+    if (!s_collect_page(store, stmt, limit, &page, reply))
+        return;
+    if (page->n_manifests == 0 && !s_root_known(store, root->data, reply))
+        return;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS;
     response->manifest_versions = page;
@@ -1145,13 +1181,68 @@ static void s_test_crud(ca_testbed_t *bed) {
     assert(s_removed(bed, 1));
 }
 
-static Cairn__Response *s_versions(ca_testbed_t *bed, int root) {
+static Cairn__Response *s_versions_page(ca_testbed_t *bed, int root, uint32_t limit,
+                                        uint64_t after) {
     uint8_t hash[32];
     s_hash(root, hash);
     Cairn__Request request;
     Cairn__ManifestVersions versions;
-    ca_request_manifest_versions(&request, &versions, 0, hash, 32);
+    ca_request_manifest_versions(&request, &versions, 0, hash, 32, limit, after);
     return ca_testbed_send(bed, &request);
+}
+
+static Cairn__Response *s_versions(ca_testbed_t *bed, int root) {
+    return s_versions_page(bed, root, 0, 0);
+}
+
+//  Walks the versions of `root` `limit` at a time: 1..total each once, in
+//  order, `more` on every full page but the last. Returns the pages.
+static size_t s_walk_versions(ca_testbed_t *bed, int root, uint32_t limit, uint32_t total) {
+    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
+    uint32_t next = 1;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response = ca_testbed_ok(s_versions_page(bed, root, limit, next - 1),
+                                                  CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        const Cairn__ManifestPage *page = response->manifest_versions;
+        assert(page->n_manifests == (total - next + 1 < page_size ? total - next + 1 : page_size));
+        for (size_t i = 0; i < page->n_manifests; i++)
+            assert(page->manifests[i]->version_number == next++);
+        more = page->more;
+        assert(more == (next <= total));
+        cairn__response__free_unpacked(response, NULL);
+        pages++;
+    }
+    return pages;
+}
+
+//  A chain of 25 versions (contents 300..324, root 300), a page at a time.
+static void s_test_version_pages(ca_testbed_t *bed) {
+    test_manifest_t t;
+    for (int i = 0; i < 25; i++) {
+        s_manifest_init(&t, 300 + i, (uint32_t)i + 1, 300 + i - 1, 300);
+        s_put_ok(bed, &t);
+    }
+    assert(s_walk_versions(bed, 300, 7, 25) == 4); //  7 7 7 4
+    assert(s_walk_versions(bed, 300, 5, 25) == 5); //  exactly full: no more after
+    assert(s_walk_versions(bed, 300, 0, 25) == 1); //  the default page (100) holds them all
+    assert(s_walk_versions(bed, 300, CA_MANIFEST_PAGE_MAX, 25) == 1);
+    ca_testbed_fails(s_versions_page(bed, 300, CA_MANIFEST_PAGE_MAX + 1, 0), CAIRN__STATUS__INVALID,
+                     "at most 1000");
+    //  Past the last version: an empty page of a known root; an unknown root
+    //  stays NOT_FOUND on any page.
+    uint64_t beyond[] = {25, 26, 1ULL << 40, UINT64_MAX};
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
+        Cairn__Response *response = ca_testbed_ok(s_versions_page(bed, 300, 3, beyond[i]),
+                                                  CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        assert(response->manifest_versions->n_manifests == 0 && !response->manifest_versions->more);
+        cairn__response__free_unpacked(response, NULL);
+        ca_testbed_fails(s_versions_page(bed, 399, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
+                         "version 1");
+    }
+    ca_testbed_fails(s_versions_page(bed, 301, 0, 0), CAIRN__STATUS__NOT_FOUND, "version 1");
+    for (int i = 24; i >= 0; i--) //  newest first
+        assert(s_removed(bed, 300 + i));
 }
 
 //  Each version rule, broken once.
@@ -1356,6 +1447,7 @@ void manifests_test(bool verbose) {
     s_test_bad_input(bed);
     s_test_list(bed);
     s_test_summaries(bed);
+    s_test_version_pages(bed);
     ca_testbed_destroy(&bed);
     if (verbose)
         printf("OK\n");

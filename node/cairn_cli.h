@@ -191,7 +191,7 @@ typedef struct {
     } body;
     Cairn__PaymentChannel channel; //  open
     Cairn__Payment payment;        //  pay
-    uint8_t id[CA_HASH_BYTES];     //  pay --id (random when absent)
+    uint8_t id[CA_HASH_BYTES];     //  pay --id (random when absent), pending --after
     uint8_t query[CA_HASH_BYTES];  //  pay --query
     uint8_t signature[CLI_SIG_BYTES];
     uint8_t roots[CLI_LEDGER_ROOM][CA_HASH_BYTES]; //  pay --share ROOT:WEIGHT

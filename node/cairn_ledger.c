@@ -22,6 +22,11 @@
     signed bytes are ledger_payment_encode's (Payment in cairn.proto).
     Without --id the id is 32 random bytes; without --timestamp, now.
 
+    `ledger list` and `ledger pending` print a page at a time (--limit,
+    --after the last item of the previous page, as `cairn peer list`); a
+    full page ends with "(more: --after X)", JSON adds "more" and
+    "next_after".
+
     Amounts are whole numbers in the smallest unit; the node holds at most
     2^63-1 in a balance. JSON: ids and hashes as hex, times as unix
     seconds, amounts as integers, states by name.
@@ -214,9 +219,24 @@ static const char *s_build_adjust(const cli_t *cli, request_t *request) {
     return problem;
 }
 
+//  --limit N when given (0 otherwise: the node's default).
+static const char *s_option_limit(const cli_t *cli, uint32_t *limit) {
+    const char *text = cli_option(cli, "limit");
+    *limit = 0;
+    return text ? cli_parse_u32(text, "--limit", 1, UINT32_MAX, limit) : NULL;
+}
+
 static const char *s_build_list(const cli_t *cli, request_t *request) {
-    ca_request_ledger_list(&request->request, &request->body.ledger.body.list, 0);
-    return NULL;
+    uint32_t limit;
+    const char *problem = s_option_limit(cli, &limit);
+    ca_request_ledger_list(&request->request, &request->body.ledger.body.list, 0, limit,
+                           cli_option(cli, "after"));
+    return problem;
+}
+
+//  The peer id the next page starts after; only of a page with more.
+static const char *s_list_next(const Cairn__PaymentChannelPage *page) {
+    return page->n_channels ? page->channels[page->n_channels - 1]->peer_id : "";
 }
 
 static void s_print_list(const answer_t *answer) {
@@ -228,6 +248,8 @@ static void s_print_list(const answer_t *answer) {
                s_state_name(channel->state), channel->my_balance, channel->their_balance,
                channel->nonce);
     }
+    if (page->more)
+        printf("(more: --after %s)\n", s_list_next(page));
 }
 
 static json_t *s_json_list(const answer_t *answer) {
@@ -238,7 +260,10 @@ static json_t *s_json_list(const answer_t *answer) {
             json_decref(channels);
             return NULL;
         }
-    return json_pack("{s:o}", "channels", channels);
+    json_t *object = json_pack("{s:o, s:b}", "channels", channels, "more", page->more);
+    if (object && page->more)
+        json_object_set_new(object, "next_after", json_string(s_list_next(page)));
+    return object;
 }
 
 //  ---- pay ------------------------------------------------------------------------------------
@@ -350,9 +375,21 @@ static json_t *s_json_pay(const answer_t *answer) {
 //  ---- pending, clear ---------------------------------------------------------------------------
 
 static const char *s_build_pending(const cli_t *cli, request_t *request) {
-    ca_request_ledger_pending(&request->request, &request->body.ledger.body.pending, 0,
-                              s_peer_arg(cli));
-    return NULL;
+    cli_ledger_t *ledger = &request->body.ledger;
+    uint32_t limit;
+    const char *after = cli_option(cli, "after");
+    const char *problem = s_option_limit(cli, &limit);
+    if (!problem && after)
+        problem = cli_parse_hash(after, "--after", ledger->id);
+    ca_request_ledger_pending(&request->request, &ledger->body.pending, 0, s_peer_arg(cli), limit,
+                              after ? ledger->id : NULL, after ? CA_HASH_BYTES : 0);
+    return problem;
+}
+
+//  The payment id the next page starts after; only of a page with more.
+static ProtobufCBinaryData s_pending_next(const Cairn__PaymentPage *page) {
+    ProtobufCBinaryData none = {0, NULL};
+    return page->n_payments ? page->payments[page->n_payments - 1]->id : none;
 }
 
 static void s_print_pending(const answer_t *answer) {
@@ -366,6 +403,11 @@ static void s_print_pending(const answer_t *answer) {
         printf("  %20" PRIu64 "  %-24s  %-24s  %zu\n", payment->amount, payment->recipient, time,
                payment->n_provenance);
     }
+    if (page->more) {
+        printf("(more: --after ");
+        cli_print_hex(s_pending_next(page));
+        printf(")\n");
+    }
 }
 
 static json_t *s_json_pending(const answer_t *answer) {
@@ -376,7 +418,10 @@ static json_t *s_json_pending(const answer_t *answer) {
             json_decref(payments);
             return NULL;
         }
-    return json_pack("{s:o}", "payments", payments);
+    json_t *object = json_pack("{s:o, s:b}", "payments", payments, "more", page->more);
+    if (object && page->more)
+        cli_json_set_hex(object, "next_after", s_pending_next(page));
+    return object;
 }
 
 static const char *s_build_clear(const cli_t *cli, request_t *request) {
@@ -414,6 +459,17 @@ static const char s_update_details[] =
 static const char s_adjust_details[] =
     "A deposit or withdrawal: adds the signed deltas to the balances (e.g. --theirs -50).\n"
     "A balance below zero, or above 2^63-1, is refused. Logged with --reason.\n";
+
+static const char s_list_details[] =
+    "A page holds up to --limit channels (default and most: 1000) after --after\n"
+    "PEER, by peer id; a full page ends with \"(more: --after PEER)\" (JSON: \"more\"\n"
+    "and \"next_after\") to ask for the next one.\n";
+
+static const char s_pending_details[] =
+    "A page holds up to --limit payments (default 1000, at most 10000) after payment\n"
+    "--after PAYMENT_ID_HEX (64 hex digits: the last id of the previous page, even if\n"
+    "it was cleared since); a full page ends with \"(more: --after PAYMENT_ID_HEX)\"\n"
+    "(JSON: \"more\" and \"next_after\") to ask for the next one.\n";
 
 static const char s_pay_details[] =
     "Records a payment PEER made on its channel: moves --amount from their balance to mine.\n"
@@ -473,12 +529,12 @@ static const command_t s_rows[] = {
      "list",
      0,
      "",
-     "open payment channels, one per line",
-     {{NULL, NULL, false}},
+     "open payment channels by peer id, one per line, a page at a time",
+     {{"limit", "N", false}, {"after", "PEER", false}},
      s_build_list,
      s_print_list,
      s_json_list,
-     NULL,
+     s_list_details,
      NULL},
     {"ledger",
      "pay",
@@ -502,12 +558,12 @@ static const command_t s_rows[] = {
      "pending",
      1,
      "PEER",
-     "payments on PEER's channel not yet cleared, oldest first",
-     {{NULL, NULL, false}},
+     "payments on PEER's channel not yet cleared, oldest first, a page at a time",
+     {{"limit", "N", false}, {"after", "PAYMENT_ID_HEX", false}},
      s_build_pending,
      s_print_pending,
      s_json_pending,
-     NULL,
+     s_pending_details,
      NULL},
     {"ledger",
      "clear",

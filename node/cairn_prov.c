@@ -15,7 +15,8 @@
         manifest update    ManifestGet, ManifestUpdate    the manifest stored
         manifest rm        ManifestDelete                 removed / no manifest
         manifest list      ManifestList                   one line per manifest
-        manifest versions  ManifestVersions               one line per version
+        manifest versions  ManifestVersions               one line per version,
+                                                          (more: --after N)
         summary put        SummaryPut                     the summary stored
         summary get        SummaryGet                     the summary
         prov add           ProvAdd                        edges added, roots
@@ -521,17 +522,37 @@ static json_t *s_json_manifest_list(const answer_t *answer) {
 
 static const char *s_build_manifest_versions(const cli_t *cli, request_t *request) {
     cli_prov_t *prov = &request->body.prov;
+    const char *limit_text = cli_option(cli, "limit"), *after_text = cli_option(cli, "after");
+    uint32_t limit = 0;
+    uint64_t after = 0;
+    const char *problem = cli_parse_hash(cli->args[0], "ROOT", prov->hash);
+    if (!problem && limit_text)
+        problem = cli_parse_u32(limit_text, "--limit", 1, UINT32_MAX, &limit);
+    if (!problem && after_text)
+        problem = cli_parse_u64(after_text, "--after", 0, UINT64_MAX, &after);
     ca_request_manifest_versions(&request->request, &prov->body.versions, 0, prov->hash,
-                                 sizeof prov->hash);
-    return cli_parse_hash(cli->args[0], "ROOT", prov->hash);
+                                 sizeof prov->hash, limit, after);
+    return problem;
+}
+
+//  The version number the next page starts after; only of a page with more.
+static uint32_t s_versions_next(const Cairn__ManifestPage *page) {
+    return page->n_manifests ? page->manifests[page->n_manifests - 1]->version_number : 0;
 }
 
 static void s_print_manifest_versions(const answer_t *answer) {
-    s_print_manifest_table(answer->response->manifest_versions);
+    const Cairn__ManifestPage *page = answer->response->manifest_versions;
+    s_print_manifest_table(page);
+    if (page->more)
+        printf("(more: --after %" PRIu32 ")\n", s_versions_next(page));
 }
 
 static json_t *s_json_manifest_versions(const answer_t *answer) {
-    return s_json_manifest_page(answer->response->manifest_versions);
+    const Cairn__ManifestPage *page = answer->response->manifest_versions;
+    json_t *object = s_json_manifest_page(page);
+    if (object && page->more)
+        json_object_set_new(object, "next_after", json_integer(s_versions_next(page)));
+    return object;
 }
 
 //  ---- summary put / get ---------------------------------------------------------------------
@@ -826,6 +847,12 @@ static const char s_manifest_list_details[] =
     "seconds). --limit defaults to the node's (100; at most 1000); a full page\n"
     "ends with \"(more: --offset N)\" (JSON: \"next_offset\").\n";
 
+static const char s_manifest_versions_details[] =
+    "A page holds up to --limit versions (default 100, at most 1000) numbered above\n"
+    "--after VERSION (default 0: from version 1); a full page ends with\n"
+    "\"(more: --after VERSION)\" (JSON: \"more\" and \"next_after\") to ask for the\n"
+    "next one. A ROOT without a version 1 is an error on any page.\n";
+
 static const char s_summary_put_details[] =
     "Stores the L1 summary of L0 content HASH, replacing one it has. --preview and\n"
     "--topic are repeatable; the text comes from --text or --text-file (UTF-8).\n";
@@ -946,12 +973,12 @@ static const command_t s_rows[] = {
      "versions",
      1,
      "ROOT",
-     "every version of version root ROOT, in order",
-     {{NULL, NULL, false}},
+     "versions of version root ROOT, in order, a page at a time",
+     {{"limit", "N", false}, {"after", "VERSION", false}},
      s_build_manifest_versions,
      s_print_manifest_versions,
      s_json_manifest_versions,
-     NULL,
+     s_manifest_versions_details,
      NULL},
     {"summary",
      "put",

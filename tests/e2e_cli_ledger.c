@@ -178,6 +178,14 @@ static void s_test_ledger_errors(void) {
                               s_query, "--key-file", "/nonexistent/key", NULL},
         (const char *const[]){"ledger", "clear", NULL},
         (const char *const[]){"ledger", "clear", "beef", NULL},
+        (const char *const[]){"ledger", "list", "--limit", "0", NULL},
+        (const char *const[]){"ledger", "list", "--limit", "many", NULL},
+        (const char *const[]){"ledger", "list", "--limit", "-3", NULL},
+        (const char *const[]){"ledger", "list", "extra", NULL},
+        (const char *const[]){"ledger", "pending", "p", "--limit", "0", NULL},
+        (const char *const[]){"ledger", "pending", "p", "--limit", "x", NULL},
+        (const char *const[]){"ledger", "pending", "p", "--after", "beef", NULL},
+        (const char *const[]){"ledger", "pending", "p", "--after", "bob", NULL},
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         cli_expect_usage(t->endpoint, usage[i]);
@@ -203,9 +211,101 @@ static void s_test_ledger_errors(void) {
     cli_ctx_end(&t);
 }
 
+//  list and pending a page at a time: the "(more: --after X)" hint, JSON
+//  "more" and "next_after", and --after picking up where a page ended.
+static void s_test_ledger_pages(void) {
+    test_ctx_t *t = cli_ctx_begin("ledger-pages", true, NULL);
+    uint8_t secret[64];
+    char key_hex[65];
+    char *key = s_make_key(t, "alice.key", secret, key_hex);
+    cli_expect_ok(CAIRN(t, "peer", "add", "alice", "--key", key_hex, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  "alice");
+    cli_expect_ok(CAIRN(t, "ledger", "open", "alice", "--theirs", "1000"), "alice");
+    cli_expect_ok(CAIRN(t, "ledger", "open", "bob"), "bob");
+    cli_expect_ok(CAIRN(t, "ledger", "open", "carol"), "carol");
+
+    //  list: alice, bob | carol.
+    run_t run = CAIRN(t, "ledger", "list", "--limit", "2");
+    CHECK(run.status == 0 && strstr(run.out, "alice") && strstr(run.out, "bob"));
+    CHECK(!strstr(run.out, "carol") && strstr(run.out, "(more: --after bob)"));
+    cli_run_free(&run);
+    json_t *object = CAIRN_JSON(t, "ledger", "list", "--limit", "2");
+    CHECK(json_array_size(json_object_get(object, "channels")) == 2);
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", "bob"));
+    json_decref(object);
+    run = CAIRN(t, "ledger", "list", "--limit", "2", "--after", "bob");
+    CHECK(run.status == 0 && strstr(run.out, "carol") && !strstr(run.out, "alice"));
+    CHECK(!strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "ledger", "list", "--limit", "2", "--after", "bob");
+    json_t *channels = json_object_get(object, "channels");
+    CHECK(json_array_size(channels) == 1 &&
+          cli_json_str_is(json_array_get(channels, 0), "peer_id", "carol"));
+    CHECK(json_is_false(json_object_get(object, "more")) && !json_object_get(object, "next_after"));
+    json_decref(object);
+    run = CAIRN(t, "ledger", "list", "--limit", "3"); //  full, and the last
+    CHECK(run.status == 0 && strstr(run.out, "carol") && !strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    cli_expect_fail(CAIRN(t, "ledger", "list", "--limit", "1001"), 1, "invalid: ");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "list", "--after", "../x"), "invalid");
+
+    //  pending: three payments with known ids, two to a page.
+    char ids[3][65];
+    for (int i = 0; i < 3; i++) {
+        uint8_t id[32];
+        memset(id, 0x11 * (i + 1), 32);
+        sodium_bin2hex(ids[i], sizeof ids[i], id, 32);
+        cli_expect_ok(CAIRN(t, "ledger", "pay", "alice", "--amount", "1", "--recipient", "author-1",
+                            "--query", s_query, "--id", ids[i], "--key-file", key),
+                      "paid 1");
+    }
+    char hint[96];
+    snprintf(hint, sizeof hint, "(more: --after %s)", ids[1]);
+    run = CAIRN(t, "ledger", "pending", "alice", "--limit", "2");
+    CHECK(run.status == 0 && strstr(run.out, ids[0]) && strstr(run.out, hint));
+    CHECK(!strstr(run.out, ids[2]));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "ledger", "pending", "alice", "--limit", "2");
+    CHECK(json_array_size(json_object_get(object, "payments")) == 2);
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", ids[1]));
+    json_decref(object);
+    object = CAIRN_JSON(t, "ledger", "pending", "alice", "--limit", "2", "--after", ids[1]);
+    json_t *payments = json_object_get(object, "payments");
+    CHECK(json_array_size(payments) == 1 &&
+          cli_json_str_is(json_array_get(payments, 0), "id", ids[2]));
+    CHECK(json_is_false(json_object_get(object, "more")) && !json_object_get(object, "next_after"));
+    json_decref(object);
+    //  A cleared cursor still works; an unknown one is the node's not_found.
+    cli_expect_ok(CAIRN(t, "ledger", "clear", ids[1]), "cleared 1 payment");
+    run = CAIRN(t, "ledger", "pending", "alice", "--after", ids[1]);
+    CHECK(run.status == 0 && strstr(run.out, ids[2]) && !strstr(run.out, ids[0]));
+    CHECK(!strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    char unknown[65];
+    memset(unknown, 'e', 64);
+    unknown[64] = '\0';
+    cli_expect_fail(CAIRN(t, "ledger", "pending", "alice", "--after", unknown), 1, "not_found: ");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "pending", "bob", "--after", ids[0]),
+                          "not_found"); //  alice's payment, not bob's
+    cli_expect_fail(CAIRN(t, "ledger", "pending", "alice", "--limit", "10001"), 1, "invalid: ");
+    run = RUN("ledger", "pending", "--help");
+    CHECK(run.status == 0 && strstr(run.out, "--after PAYMENT_ID"));
+    cli_run_free(&run);
+    run = RUN("ledger", "list", "--help");
+    CHECK(run.status == 0 && strstr(run.out, "(more: --after PEER)"));
+    cli_run_free(&run);
+    sodium_memzero(secret, sizeof secret);
+    zstr_free(&key);
+    cli_ctx_end(&t);
+}
+
 static const harness_test_t s_tests[] = {
     {"ledger_commands", s_test_ledger_commands},
     {"ledger_errors", s_test_ledger_errors},
+    {"ledger_pages", s_test_ledger_pages},
 };
 
 int main(int argc, char **argv) {

@@ -186,7 +186,7 @@ static void s_test_prov_help(void) {
                               "manifest update HASH",
                               "manifest rm HASH",
                               "manifest list [--visibility V]",
-                              "manifest versions ROOT",
+                              "manifest versions ROOT [--limit N] [--after VERSION]",
                               "summary put HASH",
                               "summary get HASH",
                               "prov add HASH [SOURCE...]",
@@ -202,6 +202,9 @@ static void s_test_prov_help(void) {
     cli_run_free(&run);
     run = RUN("manifest", "update", "--help");
     CHECK(run.status == 0 && strstr(run.out, "Changes only the fields given"));
+    cli_run_free(&run);
+    run = RUN("manifest", "versions", "--help");
+    CHECK(run.status == 0 && strstr(run.out, "(more: --after VERSION)"));
     cli_run_free(&run);
 }
 
@@ -246,6 +249,11 @@ static void s_test_prov_usage(void) {
         {"manifest", "list", "--after", "yesterday"},
         {"manifest", "list", "extra"},
         {"manifest", "versions", "abc"},
+        {"manifest", "versions", h.a, "--limit", "0"},
+        {"manifest", "versions", h.a, "--limit", "x"},
+        {"manifest", "versions", h.a, "--limit", "-1"},
+        {"manifest", "versions", h.a, "--after", "first"},
+        {"manifest", "versions", h.a, "--after", "-1"},
         {"manifest", "frobnicate"},
         {"summary", "put", "abc"},
         {"summary", "put", h.a, "--text", "x", "--text-file", missing},
@@ -677,6 +685,34 @@ static void s_test_manifest_versions(void) {
     //  An unknown root, or a later version's hash, is not a version root.
     cli_expect_json_error(CAIRN(t, "--json", "manifest", "versions", unknown), "not_found");
     cli_expect_fail(CAIRN(t, "manifest", "versions", h.b), 1, "not_found: ");
+
+    //  Pages: --limit 2 ends with the hint, --after picks up after it.
+    run = CAIRN(t, "manifest", "versions", h.a, "--limit", "2");
+    CHECK(run.status == 0 && strstr(run.out, h.a) && strstr(run.out, h.b) && !strstr(run.out, h.c));
+    CHECK(strstr(run.out, "(more: --after 2)"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "manifest", "versions", h.a, "--limit", "2");
+    CHECK(json_array_size(json_object_get(object, "manifests")) == 2);
+    CHECK(json_is_true(json_object_get(object, "more")) && cli_json_int(object, "next_after") == 2);
+    json_decref(object);
+    run = CAIRN(t, "manifest", "versions", h.a, "--limit", "2", "--after", "2");
+    CHECK(run.status == 0 && strstr(run.out, h.c) && !strstr(run.out, h.b));
+    CHECK(!strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "manifest", "versions", h.a, "--limit", "2", "--after", "2");
+    manifests = json_object_get(object, "manifests");
+    CHECK(json_array_size(manifests) == 1 &&
+          cli_json_str_is(json_array_get(manifests, 0), "hash", h.c));
+    CHECK(json_is_false(json_object_get(object, "more")) && !json_object_get(object, "next_after"));
+    json_decref(object);
+    //  A full last page has no hint; past the end is an empty page of a known root.
+    run = CAIRN(t, "manifest", "versions", h.a, "--limit", "3");
+    CHECK(run.status == 0 && strstr(run.out, h.c) && !strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    cli_expect_ok(CAIRN(t, "manifest", "versions", h.a, "--after", "3"), "(no manifests)");
+    cli_expect_json_error(CAIRN(t, "--json", "manifest", "versions", unknown, "--after", "3"),
+                          "not_found");
+    cli_expect_fail(CAIRN(t, "manifest", "versions", h.a, "--limit", "1001"), 1, "invalid: ");
     s_end(t);
 }
 

@@ -186,14 +186,44 @@ static void s_pay_ok(zsock_t *client, const payer_t *payer, uint64_t n, uint64_t
 static Cairn__Response *s_pending(zsock_t *client, const char *peer) {
     Cairn__Request request;
     Cairn__LedgerPending pending;
-    ca_request_ledger_pending(&request, &pending, 0, peer);
+    ca_request_ledger_pending(&request, &pending, 0, peer, 0, NULL, 0);
     return s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
 }
 
+//  One page of `peer`'s pending payments after payment id `after` (NULL:
+//  from the oldest; else `after_size` bytes), any status.
+static Cairn__Response *s_pending_page(zsock_t *client, const char *peer, uint32_t limit,
+                                       const uint8_t *after, size_t after_size) {
+    Cairn__Request request;
+    Cairn__LedgerPending pending;
+    ca_request_ledger_pending(&request, &pending, 0, peer, limit, after, after_size);
+    return s_call(client, &request);
+}
+
+static Cairn__Response *s_list_page(zsock_t *client, uint32_t limit, const char *after) {
+    Cairn__Request request;
+    Cairn__LedgerList list;
+    ca_request_ledger_list(&request, &list, 0, limit, after);
+    return s_call(client, &request);
+}
+
+//  All of `peer`'s pending payments, counted page by page (the largest).
 static size_t s_pending_count(zsock_t *client, const char *peer) {
-    Cairn__Response *response = s_pending(client, peer);
-    size_t count = response->ledger_pending->n_payments;
-    s_done(response);
+    uint8_t after[32];
+    size_t count = 0;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response = s_ok(
+            s_pending_page(client, peer, LEDGER_PENDING_MAX, count ? after : NULL, count ? 32 : 0),
+            CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        const Cairn__PaymentPage *page = response->ledger_pending;
+        more = page->more;
+        CHECK(!more || page->n_payments == LEDGER_PENDING_MAX);
+        if (page->n_payments)
+            memcpy(after, page->payments[page->n_payments - 1]->id.data, 32);
+        count += page->n_payments;
+        s_done(response);
+    }
     return count;
 }
 
@@ -235,9 +265,8 @@ static void test_flow(void) {
     s_expect_channel(client, "alice", 1250, 0, 1);
     s_expect_channel(client, "bob", 0, 100, 4);
     CHECK(s_pending_count(client, "alice") == 11);
-    Cairn__LedgerList list;
-    ca_request_ledger_list(&request, &list, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    Cairn__Response *response =
+        s_ok(s_list_page(client, 0, NULL), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 1);
     CHECK(streq(response->ledger_list->channels[0]->peer_id, "alice"));
     CHECK(response->ledger_list->channels[0]->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
@@ -563,6 +592,161 @@ static void test_pending_clear(void) {
     s_stop(&node, &client);
 }
 
+//  Walks LedgerList `limit` at a time, each cursor the last peer of the
+//  page before: `peers` (the open channels, sorted) each once, in order,
+//  `more` on every page but the last. Returns the pages.
+static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16], size_t total) {
+    char after[16] = "";
+    size_t seen = 0, pages = 0, page_size = limit ? limit : LEDGER_LIST_DEFAULT;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response =
+            s_ok(s_list_page(client, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+        const Cairn__PaymentChannelPage *page = response->ledger_list;
+        CHECK(page->n_channels == (total - seen < page_size ? total - seen : page_size));
+        for (size_t i = 0; i < page->n_channels; i++) {
+            CHECK(streq(page->channels[i]->peer_id, peers[seen++]));
+            CHECK(page->channels[i]->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
+        }
+        more = page->more;
+        CHECK(more == (seen < total));
+        if (page->n_channels)
+            snprintf(after, sizeof after, "%s", page->channels[page->n_channels - 1]->peer_id);
+        s_done(response);
+        pages++;
+    }
+    CHECK(seen == total);
+    return pages;
+}
+
+//  LedgerList a page at a time: 25 open channels among closed ones, walked
+//  with several limits; the bounds of a page.
+static void test_list_pages(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    char peers[25][16];
+    for (int i = 0; i < 25; i++) {
+        snprintf(peers[i], sizeof peers[i], "chan-%02d", i);
+        s_open_ok(client, peers[i], 0, 10);
+        if (i % 6 == 0) { //  a closed one right after: never listed
+            char closed[16];
+            snprintf(closed, sizeof closed, "chan-%02dx", i);
+            s_open_ok(client, closed, 0, 10);
+            Cairn__Request request;
+            Cairn__LedgerUpdate update;
+            ca_request_ledger_update(&request, &update, 0, closed, 1,
+                                     CAIRN__CHANNEL_STATE__CHANNEL_CLOSED, 0, 10);
+            s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+        }
+    }
+    CHECK(s_walk_channels(client, 7, peers, 25) == 4); //  7 7 7 4
+    CHECK(s_walk_channels(client, 5, peers, 25) == 5); //  the last page full, more false
+    CHECK(s_walk_channels(client, 0, peers, 25) == 1); //  the default holds them all
+    CHECK(s_walk_channels(client, 1, peers, 25) == 25);
+    CHECK(s_walk_channels(client, LEDGER_LIST_MAX, peers, 25) == 1);
+    s_fails(s_list_page(client, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID, "at most 1000");
+    s_fails(s_list_page(client, 0, "../etc"), CAIRN__STATUS__INVALID, "after_peer_id");
+    s_fails(s_list_page(client, 0, "a b"), CAIRN__STATUS__INVALID, "after_peer_id");
+    //  A cursor need not be a channel: the page starts after it.
+    Cairn__Response *response =
+        s_ok(s_list_page(client, 2, "chan-12a"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    CHECK(response->ledger_list->n_channels == 2 && response->ledger_list->more);
+    CHECK(streq(response->ledger_list->channels[0]->peer_id, "chan-13"));
+    s_done(response);
+    response = s_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    CHECK(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
+    s_done(response);
+    s_stop(&node, &client);
+}
+
+//  Walks `peer`'s pending payments `limit` at a time, each cursor the id
+//  of the last payment of the page before: sent[0..total) but `skip`
+//  (-1: none) each once, oldest first. Returns the pages.
+static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
+                             const test_payment_t *sent, int total, int skip) {
+    const uint8_t *after = NULL;
+    size_t pages = 0, page_size = limit ? limit : LEDGER_PENDING_DEFAULT;
+    int next = 0;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response = s_ok(s_pending_page(client, peer, limit, after, after ? 32 : 0),
+                                         CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        const Cairn__PaymentPage *page = response->ledger_pending;
+        CHECK(page->n_payments <= page_size);
+        for (size_t i = 0; i < page->n_payments; i++, next++) {
+            if (next == skip)
+                next++;
+            CHECK(next < total && memcmp(page->payments[i]->id.data, sent[next].id, 32) == 0);
+            after = sent[next].id;
+        }
+        more = page->more;
+        CHECK(more == (next < total && !(next == skip && next + 1 == total)));
+        CHECK(!more || page->n_payments == page_size); //  only a full page says more
+        s_done(response);
+        pages++;
+    }
+    CHECK(next == total);
+    return pages;
+}
+
+//  LedgerPending a page at a time: 25 payments of mia beside ned's,
+//  walked with several limits; bad, unknown, foreign and cleared cursors.
+static void test_pending_pages(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    payer_t mia, ned;
+    s_payer(client, &mia, "mia");
+    s_payer(client, &ned, "ned");
+    s_open_ok(client, "mia", 0, 1000);
+    s_open_ok(client, "ned", 0, 1000);
+    static test_payment_t sent[25], foreign;
+    for (int n = 0; n < 25; n++) {
+        s_payment(&sent[n], &mia, (uint64_t)n, 1, (size_t)n % 3);
+        s_done(s_ok(s_send_pay(client, &sent[n]), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+        if (n == 10) { //  ned pays in between
+            s_payment(&foreign, &ned, 0, 1, 1);
+            s_done(s_ok(s_send_pay(client, &foreign), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+        }
+    }
+    CHECK(s_walk_pending(client, "mia", 7, sent, 25, -1) == 4); //  7 7 7 4
+    CHECK(s_walk_pending(client, "mia", 5, sent, 25, -1) == 5); //  the last page full
+    CHECK(s_walk_pending(client, "mia", 0, sent, 25, -1) == 1); //  the default holds them all
+    CHECK(s_walk_pending(client, "mia", 1, sent, 25, -1) == 25);
+    s_fails(s_pending_page(client, "mia", LEDGER_PENDING_MAX + 1, NULL, 0), CAIRN__STATUS__INVALID,
+            "at most 10000");
+    uint8_t wide[40] = {1};
+    size_t sizes[] = {1, 31, 33, 40};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        s_fails(s_pending_page(client, "mia", 0, wide, sizes[i]), CAIRN__STATUS__INVALID,
+                "after_payment_id");
+    s_fails(s_pending_page(client, "mia", 0, wide, 32), CAIRN__STATUS__NOT_FOUND,
+            "last payment of the previous page");
+    s_fails(s_pending_page(client, "mia", 0, foreign.id, 32), CAIRN__STATUS__NOT_FOUND,
+            "last payment of the previous page");
+    s_fails(s_pending_page(client, "nobody", 0, sent[0].id, 32), CAIRN__STATUS__NOT_FOUND,
+            "open one");
+
+    //  A cursor cleared since still marks its place; the cleared payment
+    //  is on no page.
+    ProtobufCBinaryData ids[1] = {{32, sent[6].id}};
+    Cairn__Request request;
+    Cairn__LedgerClear clear;
+    ca_request_ledger_clear(&request, &clear, 0, ids, 1);
+    s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
+    Cairn__Response *response = s_ok(s_pending_page(client, "mia", 3, sent[6].id, 32),
+                                     CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    CHECK(response->ledger_pending->n_payments == 3 && response->ledger_pending->more);
+    CHECK(memcmp(response->ledger_pending->payments[0]->id.data, sent[7].id, 32) == 0);
+    s_done(response);
+    CHECK(s_walk_pending(client, "mia", 7, sent, 25, 6) == 4); //  24 left: 7 7 7 3
+    //  The last payment as the cursor: an empty last page.
+    response = s_ok(s_pending_page(client, "mia", 3, sent[24].id, 32),
+                    CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    CHECK(response->ledger_pending->n_payments == 0 && !response->ledger_pending->more);
+    s_done(response);
+    s_stop(&node, &client);
+}
+
 //  Every field out of bounds, and bodies that do not decode: refused,
 //  nothing stored, the node fine.
 static void test_bad_input(void) {
@@ -581,7 +765,7 @@ static void test_bad_input(void) {
         ca_request_ledger_get(&request, &get, 0, bad_peers[i]);
         s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         Cairn__LedgerPending pending;
-        ca_request_ledger_pending(&request, &pending, 0, bad_peers[i]);
+        ca_request_ledger_pending(&request, &pending, 0, bad_peers[i], 0, NULL, 0);
         s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         test_payment_t t;
         s_payment(&t, &judy, 1, 1, 0);
@@ -757,6 +941,7 @@ static const harness_test_t s_tests[] = {
     {"unknown_peer", test_unknown_peer},   {"overspend", test_overspend},
     {"duplicate", test_duplicate},         {"conservation", test_conservation},
     {"pending_clear", test_pending_clear}, {"bad_input", test_bad_input},
+    {"list_pages", test_list_pages},       {"pending_pages", test_pending_pages},
 };
 
 int main(int argc, char **argv) {

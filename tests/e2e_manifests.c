@@ -162,13 +162,18 @@ static bool s_removed(zsock_t *client, int n) {
     return removed;
 }
 
-static Cairn__Response *s_versions(zsock_t *client, int root) {
+//  One page of the versions of content `root` after version `after`.
+static Cairn__Response *s_versions_page(zsock_t *client, int root, uint32_t limit, uint64_t after) {
     uint8_t hash[32];
     s_hash(root, hash);
     Cairn__Request request;
     Cairn__ManifestVersions versions;
-    ca_request_manifest_versions(&request, &versions, 0, hash, 32);
+    ca_request_manifest_versions(&request, &versions, 0, hash, 32, limit, after);
     return s_call(client, &request);
+}
+
+static Cairn__Response *s_versions(zsock_t *client, int root) {
+    return s_versions_page(client, root, 0, 0);
 }
 
 static bool s_strings_equal(char **a, size_t n_a, char *const *b, size_t n_b) {
@@ -530,6 +535,76 @@ static void test_versions(void) {
     s_stop(&node, &client);
 }
 
+//  Walks the chain of content `root` (version k is content root + k - 1,
+//  `total` versions) `limit` at a time, each cursor the last version of
+//  the page before: every version once, in order, `more` until the last.
+//  Returns the pages.
+static size_t s_walk_versions(zsock_t *client, int root, uint32_t limit, uint32_t total) {
+    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
+    uint64_t after = 0;
+    uint32_t next = 1;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response = s_ok(s_versions_page(client, root, limit, after),
+                                         CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        const Cairn__ManifestPage *page = response->manifest_versions;
+        size_t left = total - next + 1;
+        CHECK(page->n_manifests == (left < page_size ? left : page_size));
+        for (size_t i = 0; i < page->n_manifests; i++, next++) {
+            uint8_t hash[32];
+            s_hash(root + (int)next - 1, hash);
+            CHECK(page->manifests[i]->version_number == next);
+            CHECK(memcmp(page->manifests[i]->hash.data, hash, 32) == 0);
+            after = page->manifests[i]->version_number;
+        }
+        more = page->more;
+        CHECK(more == (next <= total));
+        cairn__response__free_unpacked(response, NULL);
+        pages++;
+    }
+    CHECK(next == total + 1);
+    return pages;
+}
+
+//  ManifestVersions a page at a time: 25 versions of 100 beside a chain of
+//  200 put in between, walked with several limits; the bounds of a page.
+static void test_version_pages(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    test_manifest_t t;
+    for (int k = 1; k <= 25; k++) {
+        s_manifest_init(&t, 100 + k - 1, (uint32_t)k, 100 + k - 2, 100);
+        s_put_ok(client, &t);
+        if (k <= 3) {
+            s_manifest_init(&t, 200 + k - 1, (uint32_t)k, 200 + k - 2, 200);
+            s_put_ok(client, &t);
+        }
+    }
+    CHECK(s_walk_versions(client, 100, 7, 25) == 4); //  7 7 7 4
+    CHECK(s_walk_versions(client, 100, 5, 25) == 5); //  the last page full, more false
+    CHECK(s_walk_versions(client, 100, 0, 25) == 1); //  the default (100) holds them all
+    CHECK(s_walk_versions(client, 100, 1, 25) == 25);
+    CHECK(s_walk_versions(client, 200, 2, 3) == 2);
+    CHECK(s_walk_versions(client, 100, CA_MANIFEST_PAGE_MAX, 25) == 1);
+    s_fails(s_versions_page(client, 100, CA_MANIFEST_PAGE_MAX + 1, 0), CAIRN__STATUS__INVALID,
+            "at most 1000");
+    //  Past the last version: an empty page for a known root, NOT_FOUND
+    //  for an unknown one (and for a later version's hash) on any page.
+    uint64_t beyond[] = {25, 26, 1ULL << 32, UINT64_MAX};
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
+        Cairn__Response *response = s_ok(s_versions_page(client, 100, 3, beyond[i]),
+                                         CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        CHECK(response->manifest_versions->n_manifests == 0 && !response->manifest_versions->more);
+        cairn__response__free_unpacked(response, NULL);
+        s_fails(s_versions_page(client, 99, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
+                "version root");
+        s_fails(s_versions_page(client, 101, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
+                "version root");
+    }
+    s_fails(s_versions_page(client, 99, 0, 0), CAIRN__STATUS__NOT_FOUND, "version root");
+    s_stop(&node, &client);
+}
+
 //  Each version rule broken once; nothing of a refused put is stored.
 static void test_version_rules(void) {
     harness_node_t *node = s_start();
@@ -796,7 +871,7 @@ static void test_bad_input(void) {
         ca_request_manifest_delete(&request, &del, 0, wide, sizes[i]);
         s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ManifestVersions versions;
-        ca_request_manifest_versions(&request, &versions, 0, wide, sizes[i]);
+        ca_request_manifest_versions(&request, &versions, 0, wide, sizes[i], 0, 0);
         s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "version_root");
         s_fails(s_summary_get(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "l0_hash");
         Cairn__Summary summary = CAIRN__SUMMARY__INIT;
@@ -1113,6 +1188,7 @@ static const harness_test_t s_tests[] = {
     {"list_combined", test_list_combined},
     {"list_paging", test_list_paging},
     {"versions", test_versions},
+    {"version_pages", test_version_pages},
     {"version_rules", test_version_rules},
     {"version_race", test_version_race},
     {"version_pipeline", test_version_pipeline},

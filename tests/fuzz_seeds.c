@@ -492,8 +492,13 @@ static bool s_manifest_seeds(const char *dir) {
     ca_request_manifest_list(&request, &list, 68, true, CAIRN__VISIBILITY__VISIBILITY_UNLISTED,
                              "text/article", 1.5, 2e9, 10, 5);
     ok = ok && s_write_request(dir, "manifest-list-filters", &request);
-    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES, 0, 0);
     ok = ok && s_write_request(dir, "manifest-versions", &request);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES, 7, 3);
+    ok = ok && s_write_request(dir, "manifest-versions-page", &request);
+    ca_request_manifest_versions(&request, &versions, 69, root, CA_SHA256_BYTES, UINT32_MAX,
+                                 UINT64_MAX);
+    ok = ok && s_write_request(dir, "manifest-versions-bounds", &request);
     char *mentions[] = {(char *)"mention"}, *topics[] = {(char *)"topic"};
     Cairn__Summary summary = CAIRN__SUMMARY__INIT;
     summary.l0_hash = (ProtobufCBinaryData){CA_SHA256_BYTES, root};
@@ -535,8 +540,12 @@ static bool s_ledger_seeds(const char *dir) {
                              CAIRN__CHANNEL_STATE__CHANNEL_CLOSING, 50, 50);
     ok = ok && s_write_request(dir, "ledger-update", &request);
     Cairn__LedgerList list;
-    ca_request_ledger_list(&request, &list, 84);
+    ca_request_ledger_list(&request, &list, 84, 0, NULL);
     ok = ok && s_write_request(dir, "ledger-list", &request);
+    ca_request_ledger_list(&request, &list, 84, 7, "peer:1");
+    ok = ok && s_write_request(dir, "ledger-list-page", &request);
+    ca_request_ledger_list(&request, &list, 84, UINT32_MAX, "../bad peer");
+    ok = ok && s_write_request(dir, "ledger-list-bad", &request);
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 85, "peer:1", -5, INT64_MAX, "seed");
     ok = ok && s_write_request(dir, "ledger-adjust", &request);
@@ -556,8 +565,12 @@ static bool s_ledger_seeds(const char *dir) {
     ca_request_ledger_pay(&request, &pay, 87, &payment);
     ok = ok && s_write_request(dir, "ledger-pay-bad-id", &request);
     Cairn__LedgerPending pending;
-    ca_request_ledger_pending(&request, &pending, 88, "peer:1");
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1", 0, NULL, 0);
     ok = ok && s_write_request(dir, "ledger-pending", &request);
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1", 7, id, CA_SHA256_BYTES);
+    ok = ok && s_write_request(dir, "ledger-pending-page", &request);
+    ca_request_ledger_pending(&request, &pending, 88, "peer:1", UINT32_MAX, id, 31);
+    ok = ok && s_write_request(dir, "ledger-pending-bad-cursor", &request);
     ProtobufCBinaryData ids[] = {{CA_SHA256_BYTES, id}, {CA_SHA256_BYTES, query}};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 89, ids, 2);

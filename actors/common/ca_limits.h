@@ -73,9 +73,9 @@
 #define CA_PROV_LIST_MAX     100000
 //  Manifests (strings in bytes): content types, titles, descriptions, MIME
 //  types; tags per manifest and per tag; peers per access list; manifests
-//  per ManifestList page (default, most); versions per ManifestVersions
-//  answer. L1 summaries: preview mentions and primary topics (count and
-//  bytes each), summary text.
+//  per ManifestList and ManifestVersions page (default, most). L1
+//  summaries: preview mentions and primary topics (count and bytes each),
+//  summary text.
 #define CA_MANIFEST_TYPE_MAX        64
 #define CA_MANIFEST_TITLE_MAX       256
 #define CA_MANIFEST_DESCRIPTION_MAX 4096
@@ -85,7 +85,6 @@
 #define CA_MANIFEST_ACCESS_MAX      1000
 #define CA_MANIFEST_PAGE_DEFAULT    100
 #define CA_MANIFEST_PAGE_MAX        1000
-#define CA_MANIFEST_VERSIONS_MAX    10000
 #define CA_SUMMARY_ITEMS_MAX        100
 #define CA_SUMMARY_MENTION_MAX      1024
 #define CA_SUMMARY_TOPIC_MAX        256

@@ -544,10 +544,13 @@ void ca_request_manifest_list(Cairn__Request *request, Cairn__ManifestList *list
 }
 
 void ca_request_manifest_versions(Cairn__Request *request, Cairn__ManifestVersions *versions,
-                                  uint64_t id, const uint8_t *root, size_t root_size) {
+                                  uint64_t id, const uint8_t *root, size_t root_size,
+                                  uint32_t limit, uint64_t after_version) {
     s_request(request, id, CAIRN__REQUEST__BODY_MANIFEST_VERSIONS);
     cairn__manifest_versions__init(versions);
     versions->version_root = s_bytes(root, root_size);
+    versions->limit = limit;
+    versions->after_version = after_version;
     request->manifest_versions = versions;
 }
 
@@ -692,9 +695,12 @@ void ca_request_ledger_update(Cairn__Request *request, Cairn__LedgerUpdate *upda
     request->ledger_update = update;
 }
 
-void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, uint64_t id) {
+void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, uint64_t id,
+                            uint32_t limit, const char *after_peer_id) {
     s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_LIST);
     cairn__ledger_list__init(list);
+    list->limit = limit;
+    list->after_peer_id = (char *)(after_peer_id ? after_peer_id : "");
     request->ledger_list = list;
 }
 
@@ -732,10 +738,13 @@ void ca_request_ledger_pay(Cairn__Request *request, Cairn__LedgerPay *pay, uint6
 }
 
 void ca_request_ledger_pending(Cairn__Request *request, Cairn__LedgerPending *pending, uint64_t id,
-                               const char *peer_id) {
+                               const char *peer_id, uint32_t limit, const uint8_t *after_payment_id,
+                               size_t after_size) {
     s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_PENDING);
     cairn__ledger_pending__init(pending);
     pending->peer_id = (char *)peer_id;
+    pending->limit = limit;
+    pending->after_payment_id = s_bytes(after_payment_id, after_size);
     request->ledger_pending = pending;
 }
 

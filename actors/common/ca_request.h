@@ -231,8 +231,11 @@ void ca_request_manifest_list(Cairn__Request *request, Cairn__ManifestList *list
                               bool by_visibility, Cairn__Visibility visibility,
                               const char *content_type, double created_after, double created_before,
                               uint32_t limit, uint32_t offset);
+//  ManifestVersions: one page (limit 0 for the default) of the versions
+//  numbered above `after_version` (0: from version 1).
 void ca_request_manifest_versions(Cairn__Request *request, Cairn__ManifestVersions *versions,
-                                  uint64_t id, const uint8_t *root, size_t root_size);
+                                  uint64_t id, const uint8_t *root, size_t root_size,
+                                  uint32_t limit, uint64_t after_version);
 //  SummaryPut of a summary the caller filled (NULL: none); SummaryGet.
 void ca_request_summary_put(Cairn__Request *request, Cairn__SummaryPut *put, uint64_t id,
                             Cairn__Summary *summary);
@@ -277,7 +280,10 @@ void ca_request_ledger_get(Cairn__Request *request, Cairn__LedgerGet *get, uint6
 void ca_request_ledger_update(Cairn__Request *request, Cairn__LedgerUpdate *update, uint64_t id,
                               const char *peer_id, uint64_t nonce, Cairn__ChannelState state,
                               uint64_t my_balance, uint64_t their_balance);
-void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, uint64_t id);
+//  LedgerList: one page (limit 0 for the default) of the open channels
+//  after `after_peer_id` ("" or NULL: from the start).
+void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, uint64_t id,
+                            uint32_t limit, const char *after_peer_id);
 void ca_request_ledger_adjust(Cairn__Request *request, Cairn__LedgerAdjust *adjust, uint64_t id,
                               const char *peer_id, int64_t my_delta, int64_t their_delta,
                               const char *reason);
@@ -289,8 +295,12 @@ void ca_request_payment_init(Cairn__Payment *payment, const uint8_t *payment_id,
 //  LedgerPay of `payment` (NULL sends the request without one).
 void ca_request_ledger_pay(Cairn__Request *request, Cairn__LedgerPay *pay, uint64_t id,
                            Cairn__Payment *payment);
+//  LedgerPending: one page (limit 0 for the default) of the channel's
+//  uncleared payments after payment `after_payment_id` (NULL, 0: from the
+//  oldest); the bytes are referenced.
 void ca_request_ledger_pending(Cairn__Request *request, Cairn__LedgerPending *pending, uint64_t id,
-                               const char *peer_id);
+                               const char *peer_id, uint32_t limit, const uint8_t *after_payment_id,
+                               size_t after_size);
 void ca_request_ledger_clear(Cairn__Request *request, Cairn__LedgerClear *clear, uint64_t id,
                              ProtobufCBinaryData *payment_ids, size_t count);
 

@@ -19,6 +19,9 @@
                                             (state OPEN, by peer id)
         LedgerAdjust {peer_id, my_delta, their_delta, reason}
                                          -> PaymentChannel
+        LedgerHistory {peer_id, limit, after_seq}
+                                         -> AdjustmentPage (the log of the
+                                            channel's sum, oldest first)
         LedgerPay {payment}              -> Payment
         LedgerPending {peer_id, limit, after_payment_id}
                                          -> PaymentPage {payments, more}
@@ -589,6 +592,62 @@ static void s_ledger_adjusted(ca_store_t *store, const Cairn__Request *request,
         s_answer_channel(reply, CAIRN__RESPONSE__BODY_LEDGER_ADJUST, channel);
 }
 
+//  ---- LedgerHistory ------------------------------------------------------------------------
+
+static Cairn__Adjustment *s_adjustment_from_stmt(sqlite3_stmt *stmt, ca_reply_t *reply) {
+    Cairn__Adjustment *entry = (Cairn__Adjustment *)ca_reply_alloc(reply, sizeof *entry);
+    cairn__adjustment__init(entry);
+    entry->seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+    entry->my_delta = sqlite3_column_int64(stmt, 1);
+    entry->their_delta = sqlite3_column_int64(stmt, 2);
+    const char *reason = (const char *)sqlite3_column_text(stmt, 3);
+    entry->reason = ca_reply_strdup(reply, reason ? reason : "");
+    entry->at = sqlite3_column_double(stmt, 4);
+    return entry;
+}
+
+static bool s_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *reply);
+
+static void s_ledger_history(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__LedgerHistory *history = request->ledger_history;
+    if (!s_peer_ok("peer_id", history->peer_id, reply))
+        return;
+    size_t limit = s_page_limit(history->limit, LEDGER_HISTORY_MAX, LEDGER_HISTORY_MAX,
+                                "entries", "after_seq", reply);
+    if (!limit)
+        return;
+    if (history->after_seq > (uint64_t)INT64_MAX) {
+        ca_reply_error(reply, CA_INVALID,
+                       "after_seq is above 2^63-1; give the seq of the last entry of a page");
+        return;
+    }
+    if (!s_channel_known(store, history->peer_id, reply))
+        return;
+    sqlite3_stmt *stmt = ca_sql_prepare(
+        ca_store_sql(store), "SELECT seq, my_delta, their_delta, reason, at FROM ledger_adjustments"
+                             " WHERE peer_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+    assert(stmt);
+    sqlite3_bind_text(stmt, 1, history->peer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)history->after_seq);
+    sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1);
+    Cairn__AdjustmentPage *page = (Cairn__AdjustmentPage *)ca_reply_alloc(reply, sizeof *page);
+    cairn__adjustment_page__init(page);
+    page->adjustments = (Cairn__Adjustment **)ca_reply_alloc(reply, limit * sizeof(void *));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && page->n_adjustments < limit)
+        page->adjustments[page->n_adjustments++] = s_adjustment_from_stmt(stmt, reply);
+    page->more = rc == SQLITE_ROW;
+    bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    if (!ok)
+        s_read_failed(reply, stmt, rc, "read the channel's history");
+    sqlite3_reset(stmt);
+    if (!ok)
+        return;
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_LEDGER_HISTORY;
+    response->ledger_history = page;
+}
+
 //  ---- LedgerPay ----------------------------------------------------------------------------
 
 static bool s_payment_fields_ok(const Cairn__Payment *payment, ca_reply_t *reply) {
@@ -964,6 +1023,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_LEDGER_LIST, "ledger_list", s_ledger_list, NULL, 0},
     {CAIRN__REQUEST__BODY_LEDGER_ADJUST, "ledger_adjust", s_ledger_adjust, s_ledger_adjusted,
      CA_ROUTE_ONE_WORKER},
+    {CAIRN__REQUEST__BODY_LEDGER_HISTORY, "ledger_history", s_ledger_history, NULL, 0},
     {CAIRN__REQUEST__BODY_LEDGER_PAY, "ledger_pay", s_ledger_pay, s_ledger_paid,
      CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_LEDGER_PENDING, "ledger_pending", s_ledger_pending, NULL, 0},
@@ -1182,6 +1242,52 @@ static void s_test_channels(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
 }
 
+static Cairn__Response *s_history(ca_testbed_t *bed, const char *peer, uint32_t limit,
+                                  uint64_t after_seq) {
+    Cairn__Request request;
+    Cairn__LedgerHistory history;
+    ca_request_ledger_history(&request, &history, 0, peer, limit, after_seq);
+    return ca_testbed_send(bed, &request);
+}
+
+//  After s_test_channels: peer-a opened with 10/100, adjusted by -10/+40,
+//  and nothing else changed its sum (50 + 90).
+static void s_test_history(ca_testbed_t *bed) {
+    Cairn__Response *response =
+        ca_testbed_ok(s_history(bed, "peer-a", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+    const Cairn__AdjustmentPage *page = response->ledger_history;
+    assert(page->n_adjustments == 2 && !page->more);
+    assert(streq(page->adjustments[0]->reason, "open"));
+    assert(page->adjustments[0]->my_delta == 10 && page->adjustments[0]->their_delta == 100);
+    assert(streq(page->adjustments[1]->reason, "test deposit"));
+    assert(page->adjustments[1]->my_delta == -10 && page->adjustments[1]->their_delta == 40);
+    assert(page->adjustments[0]->seq < page->adjustments[1]->seq);
+    uint64_t first = page->adjustments[0]->seq, second = page->adjustments[1]->seq;
+    cairn__response__free_unpacked(response, NULL);
+
+    //  Paging: one at a time, `more` until the last.
+    response = ca_testbed_ok(s_history(bed, "peer-a", 1, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+    assert(response->ledger_history->n_adjustments == 1 && response->ledger_history->more);
+    assert(response->ledger_history->adjustments[0]->seq == first);
+    cairn__response__free_unpacked(response, NULL);
+    response =
+        ca_testbed_ok(s_history(bed, "peer-a", 1, first), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+    assert(response->ledger_history->n_adjustments == 1 && !response->ledger_history->more);
+    assert(response->ledger_history->adjustments[0]->seq == second);
+    cairn__response__free_unpacked(response, NULL);
+    response =
+        ca_testbed_ok(s_history(bed, "peer-a", 0, second), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+    assert(response->ledger_history->n_adjustments == 0 && !response->ledger_history->more);
+    cairn__response__free_unpacked(response, NULL);
+
+    ca_testbed_fails(s_history(bed, "peer-z", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+    ca_testbed_fails(s_history(bed, "../x", 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+    ca_testbed_fails(s_history(bed, "peer-a", LEDGER_HISTORY_MAX + 1, 0), CAIRN__STATUS__INVALID,
+                     "at most");
+    ca_testbed_fails(s_history(bed, "peer-a", 0, (uint64_t)INT64_MAX + 1), CAIRN__STATUS__INVALID,
+                     "after_seq");
+}
+
 static void s_test_payments(ca_testbed_t *bed) {
     uint8_t public_key[32], secret[64], other_public[32], other_secret[64];
     crypto_sign_keypair(public_key, secret);
@@ -1391,6 +1497,7 @@ void ledger_test(bool verbose) {
     const ca_schema_t *before[] = {&msg_schema};
     ca_testbed_t *bed = ca_testbed_new_with(&ledger_store_def, before, 1);
     s_test_channels(bed);
+    s_test_history(bed);
     s_test_payments(bed);
     s_test_paging(bed);
     ca_testbed_destroy(&bed);

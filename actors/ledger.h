@@ -20,15 +20,16 @@ extern const ca_store_def_t ledger_store_def;
 //  limited to 2^63-1; anything larger is refused as INVALID.
 #define LEDGER_AMOUNT_MAX INT64_MAX
 
-//  Pages: open channels per LedgerList answer and pending payments per
-//  LedgerPending answer, when the request's limit is 0 and at most (a
-//  larger limit is INVALID). A payment carries up to 1000 shares, so a
+//  Pages: open channels per LedgerList answer, pending payments per
+//  LedgerPending answer and log entries per LedgerHistory answer, when the
+//  request's limit is 0 and at most (a larger limit is INVALID). A payment carries up to 1000 shares, so a
 //  pending page is bounded by the most a client can ask for, not by what
 //  the channel holds.
 #define LEDGER_LIST_DEFAULT    1000
 #define LEDGER_LIST_MAX        1000
 #define LEDGER_PENDING_DEFAULT 1000
 #define LEDGER_PENDING_MAX     10000
+#define LEDGER_HISTORY_MAX     1000
 
 //  The canonical encoding of a payment that its Ed25519 signature covers
 //  (see the Payment message in schemas/cairn.proto). NULL when a field

@@ -185,6 +185,7 @@ typedef struct {
         Cairn__LedgerUpdate update;
         Cairn__LedgerList list;
         Cairn__LedgerAdjust adjust;
+        Cairn__LedgerHistory history;
         Cairn__LedgerPay pay;
         Cairn__LedgerPending pending;
         Cairn__LedgerClear clear;

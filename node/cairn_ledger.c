@@ -10,6 +10,7 @@
         ledger get       LedgerGet       the channel
         ledger update    LedgerUpdate    the channel
         ledger adjust    LedgerAdjust    the channel
+        ledger history   LedgerHistory   one line per deposit or withdrawal
         ledger list      LedgerList      one line per open channel
         ledger pay       LedgerPay       paid AMOUNT ... (the payment id)
         ledger pending   LedgerPending   one line per pending payment
@@ -266,6 +267,58 @@ static json_t *s_json_list(const answer_t *answer) {
     return object;
 }
 
+//  ---- history ---------------------------------------------------------------------------------
+
+static const char *s_build_history(const cli_t *cli, request_t *request) {
+    uint32_t limit = 0;
+    uint64_t after = 0;
+    const char *text = cli_option(cli, "limit");
+    //  A limit above the node's maximum is the node's to refuse.
+    const char *problem = text ? cli_parse_u32(text, "--limit", 1, UINT32_MAX, &limit) : NULL;
+    text = cli_option(cli, "after");
+    if (!problem && text)
+        problem = cli_parse_u64(text, "--after", 1, INT64_MAX, &after);
+    ca_request_ledger_history(&request->request, &request->body.ledger.body.history, 0,
+                              s_peer_arg(cli), limit, after);
+    return problem;
+}
+
+static void s_print_history(const answer_t *answer) {
+    const Cairn__AdjustmentPage *page = answer->response->ledger_history;
+    printf("%10s  %-20s  %20s  %20s  %s\n", "SEQ", "AT", "MY DELTA", "THEIR DELTA", "REASON");
+    for (size_t i = 0; i < page->n_adjustments; i++) {
+        const Cairn__Adjustment *entry = page->adjustments[i];
+        char at[CLI_TIME_TEXT];
+        cli_format_time(entry->at, at, sizeof at);
+        printf("%10" PRIu64 "  %-20s  %+20" PRId64 "  %+20" PRId64 "  %s\n", entry->seq, at,
+               entry->my_delta, entry->their_delta, entry->reason);
+    }
+    if (page->more)
+        printf("(more: --after %" PRIu64 ")\n", page->adjustments[page->n_adjustments - 1]->seq);
+}
+
+static json_t *s_json_history(const answer_t *answer) {
+    const Cairn__AdjustmentPage *page = answer->response->ledger_history;
+    json_t *entries = json_array();
+    for (size_t i = 0; i < page->n_adjustments; i++) {
+        const Cairn__Adjustment *entry = page->adjustments[i];
+        if (!cli_json_append(entries, json_pack("{s:I, s:I, s:I, s:s, s:f}", "seq",
+                                                (json_int_t)entry->seq, "my_delta",
+                                                (json_int_t)entry->my_delta, "their_delta",
+                                                (json_int_t)entry->their_delta, "reason",
+                                                entry->reason, "at", entry->at))) {
+            json_decref(entries);
+            return NULL;
+        }
+    }
+    json_t *object = json_pack("{s:o, s:b}", "adjustments", entries, "more", page->more);
+    if (object && page->more)
+        json_object_set_new(
+            object, "next_after",
+            json_integer((json_int_t)page->adjustments[page->n_adjustments - 1]->seq));
+    return object;
+}
+
 //  ---- pay ------------------------------------------------------------------------------------
 
 //  --share ROOT:WEIGHT, every one given.
@@ -470,6 +523,12 @@ static const char s_pending_details[] =
     "--after PAYMENT_ID_HEX (64 hex digits: the last id of the previous page, even if\n"
     "it was cleared since); a full page ends with \"(more: --after PAYMENT_ID_HEX)\"\n"
     "(JSON: \"more\" and \"next_after\") to ask for the next one.\n";
+static const char s_history_details[] =
+    "The log of the channel's sum, oldest first: its opening (reason \"open\", the opening\n"
+    "balances as deltas) and every `ledger adjust`. The deltas add up to mine + theirs;\n"
+    "payments and updates move money inside the channel and are not listed. A page holds\n"
+    "up to --limit entries (default and most: 1000) after --after SEQ; a full page ends with\n"
+    "\"(more: --after SEQ)\" (JSON: \"more\" and \"next_after\").\n";
 
 static const char s_pay_details[] =
     "Records a payment PEER made on its channel: moves --amount from their balance to mine.\n"
@@ -524,6 +583,17 @@ static const command_t s_rows[] = {
      s_print_channel_answer,
      s_json_channel_answer,
      s_adjust_details,
+     NULL},
+    {"ledger",
+     "history",
+     1,
+     "PEER",
+     "deposits and withdrawals of PEER's channel, oldest first",
+     {{"limit", "N", false}, {"after", "SEQ", false}},
+     s_build_history,
+     s_print_history,
+     s_json_history,
+     s_history_details,
      NULL},
     {"ledger",
      "list",

@@ -17,6 +17,7 @@
 #include "ledger.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -152,6 +153,30 @@ static void s_test_ledger_commands(void) {
     CHECK(json_array_size(channels) == 1);
     CHECK(cli_json_str_is(json_array_get(channels, 0), "peer_id", "alice"));
     json_decref(object);
+
+    //  history: the opening and the refund, paged one at a time.
+    cli_expect_ok(CAIRN(t, "ledger", "history", "alice"), "refund");
+    object = CAIRN_JSON(t, "ledger", "history", "alice");
+    json_t *entries = json_object_get(object, "adjustments");
+    CHECK(json_array_size(entries) == 2 && !json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(json_array_get(entries, 0), "reason", "open"));
+    CHECK(cli_json_int(json_array_get(entries, 0), "their_delta") == 1000);
+    CHECK(cli_json_int(json_array_get(entries, 1), "their_delta") == -1000);
+    int64_t first = cli_json_int(json_array_get(entries, 0), "seq");
+    json_decref(object);
+    object = CAIRN_JSON(t, "ledger", "history", "alice", "--limit", "1");
+    CHECK(json_array_size(json_object_get(object, "adjustments")) == 1);
+    CHECK(json_is_true(json_object_get(object, "more")) &&
+          cli_json_int(object, "next_after") == first);
+    json_decref(object);
+    char after[24];
+    snprintf(after, sizeof after, "%" PRId64, first);
+    cli_expect_ok(CAIRN(t, "ledger", "history", "alice", "--limit", "1"), "(more: --after ");
+    object = CAIRN_JSON(t, "ledger", "history", "alice", "--after", after);
+    entries = json_object_get(object, "adjustments");
+    CHECK(json_array_size(entries) == 1 &&
+          cli_json_str_is(json_array_get(entries, 0), "reason", "refund"));
+    json_decref(object);
     sodium_memzero(secret, sizeof secret);
     zstr_free(&key);
     cli_ctx_end(&t);
@@ -186,6 +211,9 @@ static void s_test_ledger_errors(void) {
         (const char *const[]){"ledger", "pending", "p", "--limit", "x", NULL},
         (const char *const[]){"ledger", "pending", "p", "--after", "beef", NULL},
         (const char *const[]){"ledger", "pending", "p", "--after", "bob", NULL},
+        (const char *const[]){"ledger", "history", NULL},
+        (const char *const[]){"ledger", "history", "p", "--limit", "0", NULL},
+        (const char *const[]){"ledger", "history", "p", "--after", "-1", NULL},
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         cli_expect_usage(t->endpoint, usage[i]);
@@ -196,6 +224,9 @@ static void s_test_ledger_errors(void) {
     cli_expect_json_error(CAIRN(t, "--json", "ledger", "get", "nobody"), "not_found");
     cli_expect_json_error(CAIRN(t, "--json", "ledger", "get", "../x"), "invalid");
     cli_expect_json_error(CAIRN(t, "--json", "ledger", "pending", "nobody"), "not_found");
+    cli_expect_json_error(CAIRN(t, "--json", "ledger", "history", "nobody"), "not_found");
+    cli_expect_fail(CAIRN(t, "ledger", "history", "../x"), 1, "invalid: ");
+    cli_expect_fail(CAIRN(t, "ledger", "history", "p", "--limit", "1001"), 1, "invalid: ");
     cli_expect_ok(CAIRN(t, "ledger", "open", "p"), "peer");
     cli_expect_json_error(CAIRN(t, "--json", "ledger", "open", "p"), "conflict");
     cli_expect_json_error(

@@ -542,6 +542,107 @@ static void test_conservation(void) {
     s_stop(&node, &client);
 }
 
+static Cairn__Response *s_history(zsock_t *client, const char *peer, uint32_t limit,
+                                  uint64_t after_seq) {
+    Cairn__Request request;
+    Cairn__LedgerHistory history;
+    ca_request_ledger_history(&request, &history, 0, peer, limit, after_seq);
+    return s_call(client, &request);
+}
+
+//  The whole history, read `limit` entries a page; checks the order and
+//  that `more` is set exactly on full pages that have a successor.
+static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
+                             Cairn__Adjustment *entries, size_t capacity) {
+    size_t count = 0;
+    uint64_t after = 0;
+    bool more = true;
+    while (more && count < capacity) {
+        Cairn__Response *response =
+            s_ok(s_history(client, peer, limit, after), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+        const Cairn__AdjustmentPage *page = response->ledger_history;
+        CHECK(page->n_adjustments <= limit);
+        CHECK(!page->more || page->n_adjustments == limit);
+        for (size_t i = 0; i < page->n_adjustments && count < capacity; i++) {
+            CHECK(page->adjustments[i]->seq > after);
+            after = page->adjustments[i]->seq;
+            entries[count] = *page->adjustments[i];
+            entries[count].reason = NULL; //  freed with the response
+            count++;
+        }
+        more = page->more;
+        s_done(response);
+    }
+    return count;
+}
+
+//  The log of a channel's sum: its opening and every adjustment, oldest
+//  first, in pages; payments and updates are not in it; the deltas add up
+//  to the sum, across a kill -9.
+static void test_history(void) {
+    harness_node_t *node = s_start();
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    payer_t ivan;
+    s_payer(client, &ivan, "ivan");
+    s_open_ok(client, "ivan", 5, 20);
+    s_done(s_ok(s_adjust(client, "ivan", 3, 7), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_pay_ok(client, &ivan, 1, 4);
+    s_done(s_ok(s_update(client, "ivan", 1, 20, 15), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(s_ok(s_adjust(client, "ivan", -8, 0), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_expect_channel(client, "ivan", 12, 15, 1);
+    Cairn__Response *response =
+        s_ok(s_history(client, "ivan", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+    const Cairn__AdjustmentPage *page = response->ledger_history;
+    CHECK(page->n_adjustments == 3 && !page->more);
+    if (page->n_adjustments == 3) {
+        CHECK(streq(page->adjustments[0]->reason, "open"));
+        CHECK(page->adjustments[0]->my_delta == 5 && page->adjustments[0]->their_delta == 20);
+        CHECK(streq(page->adjustments[1]->reason, "e2e deposit"));
+        CHECK(page->adjustments[1]->my_delta == 3 && page->adjustments[1]->their_delta == 7);
+        CHECK(page->adjustments[2]->my_delta == -8 && page->adjustments[2]->their_delta == 0);
+        CHECK(page->adjustments[0]->at > 0 && page->adjustments[2]->at >= page->adjustments[0]->at);
+    }
+    s_done(response);
+
+    //  30 more, read 7 at a time: every entry once, in order, adding up.
+    enum { MORE = 30, ALL = MORE + 3 };
+    int64_t sum = 27;
+    for (int i = 0; i < MORE; i++) {
+        s_done(s_ok(s_adjust(client, "ivan", i % 3, -(i % 2)), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+        sum += i % 3 - i % 2;
+    }
+    for (int round = 0; round < 2; round++) {
+        Cairn__Adjustment entries[ALL + 1];
+        size_t count = s_read_history(client, "ivan", 7, entries, ALL + 1);
+        CHECK(count == ALL);
+        int64_t total = 0;
+        for (size_t i = 0; i < count; i++)
+            total += entries[i].my_delta + entries[i].their_delta;
+        CHECK(total == sum);
+        Cairn__Request request;
+        Cairn__LedgerGet get;
+        ca_request_ledger_get(&request, &get, 0, "ivan");
+        response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+        CHECK((int64_t)(response->ledger_get->my_balance + response->ledger_get->their_balance) ==
+              sum);
+        s_done(response);
+        if (round == 0) { //  and again after a kill -9
+            zsock_destroy(&client);
+            harness_node_kill9(node);
+            CHECK(harness_node_restart(node) == 0);
+            client = harness_connect(harness_node_endpoint(node));
+        }
+    }
+    //  A page of exactly what is left says no more.
+    Cairn__Adjustment entries[ALL];
+    CHECK(s_read_history(client, "ivan", 11, entries, ALL) == ALL);
+
+    s_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+    s_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
+    s_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
+    s_stop(&node, &client);
+}
+
 //  Pending payments oldest first with every field; clearing is by id,
 //  counts only what was pending, and twice is harmless.
 static void test_pending_clear(void) {
@@ -767,6 +868,7 @@ static void test_bad_input(void) {
         Cairn__LedgerPending pending;
         ca_request_ledger_pending(&request, &pending, 0, bad_peers[i], 0, NULL, 0);
         s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        s_fails(s_history(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
         test_payment_t t;
         s_payment(&t, &judy, 1, 1, 0);
         t.payment.recipient = (char *)bad_peers[i];
@@ -942,6 +1044,7 @@ static const harness_test_t s_tests[] = {
     {"duplicate", test_duplicate},         {"conservation", test_conservation},
     {"pending_clear", test_pending_clear}, {"bad_input", test_bad_input},
     {"list_pages", test_list_pages},       {"pending_pages", test_pending_pages},
+    {"history", test_history},
 };
 
 int main(int argc, char **argv) {

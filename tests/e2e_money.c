@@ -68,6 +68,7 @@ typedef struct {
     bool exists;
     int state;
     uint64_t mine, theirs, nonce;
+    uint64_t logged; //  entries in its LedgerHistory: the opening and each adjustment
 } channel_t;
 
 enum { PAY_ABSENT = 0, PAY_PENDING, PAY_CLEARED };
@@ -293,7 +294,7 @@ static void s_op_open(run_t *run) {
         op->expect = CAIRN__STATUS__CONFLICT;
     else {
         SAVE(*c);
-        *c = (channel_t){true, state, mine, theirs, 0};
+        *c = (channel_t){true, state, mine, theirs, 0, 1};
     }
     Cairn__Request request;
     Cairn__LedgerOpen open;
@@ -321,7 +322,7 @@ static void s_op_update(run_t *run) {
         op->expect = CAIRN__STATUS__INVALID;
     else {
         SAVE(*c);
-        *c = (channel_t){true, state, mine, theirs, nonce};
+        *c = (channel_t){true, state, mine, theirs, nonce, c->logged};
     }
     Cairn__Request request;
     Cairn__LedgerUpdate update;
@@ -348,6 +349,7 @@ static void s_op_adjust(run_t *run) {
         SAVE(*c);
         c->mine = (uint64_t)((int64_t)c->mine + mine);
         c->theirs = (uint64_t)((int64_t)c->theirs + theirs);
+        c->logged++;
     }
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
@@ -698,6 +700,36 @@ static int s_payment_order(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+//  The channel's LedgerHistory, read in pages: as many entries as the
+//  model logged, and their deltas add up to the channel's sum.
+static bool s_history_matches(run_t *run, const char *peer, const channel_t *c, bool verbose) {
+    uint64_t entries = 0, after = 0;
+    int64_t sum = 0;
+    bool more = true, ok = true;
+    while (more && ok && entries <= c->logged) {
+        Cairn__Request request;
+        Cairn__LedgerHistory history;
+        ca_request_ledger_history(&request, &history, 0, peer, 97, after);
+        Cairn__Response *response = s_call(run, &request);
+        harness_expect(response, CAIRN__STATUS__OK, NULL);
+        const Cairn__AdjustmentPage *page = response->ledger_history;
+        for (size_t i = 0; i < page->n_adjustments; i++) {
+            ok = ok && page->adjustments[i]->seq > after;
+            after = page->adjustments[i]->seq;
+            sum += page->adjustments[i]->my_delta + page->adjustments[i]->their_delta;
+        }
+        entries += page->n_adjustments;
+        more = page->more;
+        s_done(response);
+    }
+    ok = ok && entries == c->logged && sum == (int64_t)(c->mine + c->theirs);
+    if (!ok && verbose)
+        fprintf(stderr, "%s: history of %" PRIu64 " entries adds up to %" PRId64
+                        "; model %" PRIu64 " entries, sum %" PRIu64 "\n",
+                peer, entries, sum, c->logged, c->mine + c->theirs);
+    return ok;
+}
+
 static bool s_ledger_matches(run_t *run, bool verbose) {
     const model_t *m = &run->m;
     bool match = true;
@@ -729,6 +761,7 @@ static bool s_ledger_matches(run_t *run, bool verbose) {
         s_done(response);
         if (!c->exists)
             continue;
+        match = s_history_matches(run, peer, c, verbose) && match;
         //  Pending payments, oldest first, against the model's.
         Cairn__LedgerPending pending;
         //  One page holds them all: a run makes far fewer than the most.

@@ -517,7 +517,7 @@ static bool s_manifest_seeds(const char *dir) {
 }
 
 //  Every ledger request kind, valid and broken: a channel, an update, an
-//  adjustment, a payment with shares (its signature zeros: the fuzzer
+//  adjustment and the history, a payment with shares (its signature zeros: the fuzzer
 //  reaches the verification), a payment with a short id, clears.
 static bool s_ledger_seeds(const char *dir) {
     uint8_t id[CA_SHA256_BYTES], query[CA_SHA256_BYTES], signature[64] = {0};
@@ -549,6 +549,9 @@ static bool s_ledger_seeds(const char *dir) {
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 85, "peer:1", -5, INT64_MAX, "seed");
     ok = ok && s_write_request(dir, "ledger-adjust", &request);
+    Cairn__LedgerHistory history;
+    ca_request_ledger_history(&request, &history, 85, "peer:1", 2, 1);
+    ok = ok && s_write_request(dir, "ledger-history", &request);
     Cairn__Payment payment;
     ca_request_payment_init(&payment, id, CA_SHA256_BYTES, "peer:1", 5, "peer:2", query,
                             CA_SHA256_BYTES, 1700000000.5);

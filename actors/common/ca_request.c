@@ -716,6 +716,16 @@ void ca_request_ledger_adjust(Cairn__Request *request, Cairn__LedgerAdjust *adju
     request->ledger_adjust = adjust;
 }
 
+void ca_request_ledger_history(Cairn__Request *request, Cairn__LedgerHistory *history, uint64_t id,
+                               const char *peer_id, uint32_t limit, uint64_t after_seq) {
+    s_request(request, id, CAIRN__REQUEST__BODY_LEDGER_HISTORY);
+    cairn__ledger_history__init(history);
+    history->peer_id = (char *)peer_id;
+    history->limit = limit;
+    history->after_seq = after_seq;
+    request->ledger_history = history;
+}
+
 void ca_request_payment_init(Cairn__Payment *payment, const uint8_t *payment_id,
                              size_t payment_id_size, const char *channel_peer, uint64_t amount,
                              const char *recipient, const uint8_t *query_hash,

@@ -287,6 +287,8 @@ void ca_request_ledger_list(Cairn__Request *request, Cairn__LedgerList *list, ui
 void ca_request_ledger_adjust(Cairn__Request *request, Cairn__LedgerAdjust *adjust, uint64_t id,
                               const char *peer_id, int64_t my_delta, int64_t their_delta,
                               const char *reason);
+void ca_request_ledger_history(Cairn__Request *request, Cairn__LedgerHistory *history, uint64_t id,
+                               const char *peer_id, uint32_t limit, uint64_t after_seq);
 //  A Payment without provenance or signature; the bytes are referenced.
 void ca_request_payment_init(Cairn__Payment *payment, const uint8_t *payment_id,
                              size_t payment_id_size, const char *channel_peer, uint64_t amount,

@@ -47,11 +47,18 @@
     and a stored number always reads back as the same uint64. Provenance
     weights are only stored, never added: they keep the uint64's bits.
 
-    A payment's Ed25519 signature is checked against the public key the
-    peers store holds for the paying peer (table `peers` of the same
-    database, read through this worker's read connection) before anything
-    is written: an unknown or blocked peer, or a bad signature, is
-    UNAUTHORIZED. The signed bytes are ledger_payment_encode's.
+    Two files, one store. This one owns the schema, the channels
+    (LedgerOpen, LedgerGet, LedgerUpdate, LedgerList, LedgerAdjust,
+    LedgerHistory), the handler table and the self-test that drives every
+    handler.
+    ledger_payments.c owns the payments: the canonical encoding and its
+    signature check, LedgerPay, LedgerPending with the shares, and
+    LedgerClear (its prose says how a payment is checked and stored). The
+    table's payment rows point into it; it takes from this file the checks
+    and channel guards both halves share (ledger_now, ledger_peer_ok,
+    ledger_page_limit, ledger_channel_known, ledger_write_channel_exists,
+    ledger_read_failed). It keeps no state: it runs on this store's worker
+    threads, with their connections, and nothing else calls it.
 
     Pages: LedgerList and LedgerPending answer a page at a time (limits
     in ledger.h: a limit of 0 asks for the default, one above the most is
@@ -66,24 +73,17 @@
     ========================================================================= */
 
 #include "ledger.h"
-#include "ca_sign.h"
+#include "ledger_payments.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_names.h"
 #include "ca_validate.h"
 
 #include <assert.h>
-#include <math.h>
 #include <sodium.h>
 #include <string.h>
 
-#define LEDGER_SHARES_MAX    1000
-#define LEDGER_CLEAR_MAX     1000
-#define LEDGER_REASON_MAX    256
-#define LEDGER_SIGNATURE     64
-#define LEDGER_PUBLIC_KEY    32
-#define LEDGER_DOMAIN        "cairn-payment-v2"
-#define LEDGER_RECIPIENT_MAX 65535
+#define LEDGER_REASON_MAX 256
 
 static const char *const s_migrations[] = {
     //  1: channels, the log of their sums, payments and their provenance
@@ -138,78 +138,16 @@ const ca_schema_t ledger_schema = {
 
 #define CHANNEL_COLUMNS      "peer_id, state, my_balance, their_balance, nonce, last_update, created_at"
 #define CHANNEL_COLUMN_COUNT 7
-#define PAYMENT_COLUMNS                                                                            \
-    "seq, id, channel_peer, amount, recipient, query_hash, timestamp, signature, cleared"
 
-static double s_now(void) {
+//  Unix time in seconds, with a fraction. This and the other ledger_*
+//  functions of this file are shared with ledger_payments.c (ledger_payments.h).
+double ledger_now(void) {
     return (double)zclock_time() / 1000.0;
-}
-
-//  ---- the canonical encoding and its signature -------------------------------------
-
-static uint8_t *s_put_be(uint8_t *at, uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; i--) {
-        at[i] = (uint8_t)(value & 0xff);
-        value >>= 8;
-    }
-    return at + bytes;
-}
-
-uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p) {
-    const char *recipient = payment->recipient ? payment->recipient : "";
-    const char *channel = payment->channel_peer ? payment->channel_peer : "";
-    size_t recipient_len = strlen(recipient), channel_len = strlen(channel);
-    if (payment->id.len != 32 || payment->query_hash.len != 32 ||
-        recipient_len > LEDGER_RECIPIENT_MAX || channel_len > LEDGER_RECIPIENT_MAX)
-        return NULL;
-    for (size_t i = 0; i < payment->n_provenance; i++)
-        if (!payment->provenance[i] || payment->provenance[i]->root.len != 32)
-            return NULL;
-    size_t size = strlen(LEDGER_DOMAIN) + 32 + 8 + 2 + recipient_len + 32 + 4 +
-                  payment->n_provenance * (32 + 8) + 8 + 2 + channel_len;
-    uint8_t *bytes = (uint8_t *)zmalloc(size), *at = bytes;
-    memcpy(at, LEDGER_DOMAIN, strlen(LEDGER_DOMAIN));
-    at += strlen(LEDGER_DOMAIN);
-    memcpy(at, payment->id.data, 32);
-    at = s_put_be(at + 32, payment->amount, 8);
-    at = s_put_be(at, recipient_len, 2);
-    memcpy(at, recipient, recipient_len);
-    at += recipient_len;
-    memcpy(at, payment->query_hash.data, 32);
-    at = s_put_be(at + 32, payment->n_provenance, 4);
-    for (size_t i = 0; i < payment->n_provenance; i++) {
-        memcpy(at, payment->provenance[i]->root.data, 32);
-        at = s_put_be(at + 32, payment->provenance[i]->weight, 8);
-    }
-    uint64_t bits;
-    memcpy(&bits, &payment->timestamp, sizeof bits);
-    at = s_put_be(at, bits, 8);
-    //  The channel last (v2): a payment signed for one channel cannot be
-    //  replayed on another channel whose peer uses the same key.
-    at = s_put_be(at, channel_len, 2);
-    memcpy(at, channel, channel_len);
-    at += channel_len;
-    assert((size_t)(at - bytes) == size);
-    *size_p = size;
-    return bytes;
-}
-
-bool ledger_payment_verify(const Cairn__Payment *payment, const uint8_t *public_key) {
-    if (payment->signature.len != LEDGER_SIGNATURE)
-        return false;
-    size_t size;
-    uint8_t *message = ledger_payment_encode(payment, &size);
-    if (!message)
-        return false;
-    //  The same verification path the RFC 8032 vectors go through (ca_sign).
-    bool valid = ca_ed25519_verify(public_key, message, size, payment->signature.data);
-    free(message);
-    return valid;
 }
 
 //  ---- checks on input ----------------------------------------------------------------
 
-static bool s_peer_ok(const char *field, const char *peer_id, ca_reply_t *reply) {
+bool ledger_peer_ok(const char *field, const char *peer_id, ca_reply_t *reply) {
     const char *problem = ca_validate_peer_id(peer_id ? peer_id : "");
     if (problem)
         ca_reply_error(reply, CA_INVALID, "%s: %s", field, problem);
@@ -246,16 +184,6 @@ static bool s_balances_ok(uint64_t mine, uint64_t theirs, ca_reply_t *reply) {
                        "the balances add up to more than %lld (2^63-1), the most a channel "
                        "holds",
                        (long long)LEDGER_AMOUNT_MAX);
-        return false;
-    }
-    return true;
-}
-
-static bool s_bytes_ok(const char *field, const ProtobufCBinaryData *bytes, size_t size,
-                       ca_reply_t *reply) {
-    if (bytes->len != size) {
-        ca_reply_error(reply, CA_INVALID, "%s is %zu bytes; it must be exactly %zu", field,
-                       bytes->len, size);
         return false;
     }
     return true;
@@ -332,17 +260,37 @@ static void s_answer_channel(ca_reply_t *reply, Cairn__Response__BodyCase body,
     }
 }
 
+//  ---- channels: guards and reads that the payments use too -------------------------------
+
 //  Guard: the channel of `peer_id` exists (NOT_FOUND otherwise).
-static void s_write_channel_exists(ca_write_t *write, const char *peer_id) {
+void ledger_write_channel_exists(ca_write_t *write, const char *peer_id) {
     ca_write_statement(write, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_NOT_FOUND,
                        "no payment channel with this peer; open one first (LedgerOpen)");
     ca_write_text(write, peer_id);
 }
 
-static void s_read_failed(ca_reply_t *reply, sqlite3_stmt *stmt, int rc, const char *what) {
+//  A read failed: the reply says what could not be read, and to retry.
+void ledger_read_failed(ca_reply_t *reply, sqlite3_stmt *stmt, int rc, const char *what) {
     ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot %s: %s; retry", what,
                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
+}
+
+//  Whether the channel of `peer_id` exists; NOT_FOUND (reply set) if not.
+bool ledger_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM ledger_channels WHERE peer_id = ?1");
+    assert(stmt);
+    sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+        ca_reply_error(reply, CA_NOT_FOUND,
+                       "no payment channel with peer %s; open one first (cairn ledger open)",
+                       peer_id);
+    else if (rc != SQLITE_ROW)
+        ledger_read_failed(reply, stmt, rc, "read the channel");
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW;
 }
 
 //  ---- LedgerOpen ----------------------------------------------------------------------
@@ -353,12 +301,12 @@ static void s_ledger_open(ca_store_t *store, const Cairn__Request *request, ca_r
         ca_reply_error(reply, CA_INVALID, "the request has no channel; send one");
         return;
     }
-    if (!s_peer_ok("channel.peer_id", channel->peer_id, reply) ||
+    if (!ledger_peer_ok("channel.peer_id", channel->peer_id, reply) ||
         !s_state_ok(channel->state, reply) ||
         !s_balances_ok(channel->my_balance, channel->their_balance, reply) ||
         !s_amount_ok("channel.nonce", channel->nonce, reply))
         return;
-    double now = s_now();
+    double now = ledger_now();
     ca_write_t *write = ca_write_new();
     ca_write_durable(write);
     ca_write_statement(write, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1",
@@ -401,7 +349,7 @@ static void s_ledger_opened(ca_store_t *store, const Cairn__Request *request,
 
 static void s_ledger_get(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const char *peer_id = request->ledger_get->peer_id;
-    if (!s_peer_ok("peer_id", peer_id, reply))
+    if (!ledger_peer_ok("peer_id", peer_id, reply))
         return;
     sqlite3_stmt *stmt = ca_sql_prepare(
         ca_store_sql(store), "SELECT " CHANNEL_COLUMNS " FROM ledger_channels WHERE peer_id = ?1");
@@ -415,14 +363,14 @@ static void s_ledger_get(ca_store_t *store, const Cairn__Request *request, ca_re
                        "no payment channel with peer %s; open one first (cairn ledger open)",
                        peer_id);
     else
-        s_read_failed(reply, stmt, rc, "read the channel");
+        ledger_read_failed(reply, stmt, rc, "read the channel");
     sqlite3_reset(stmt);
 }
 
 //  The page size a request asks for: `limit`, or `fallback` when it is 0;
 //  0 (reply set) when it is over `most`.
-static size_t s_page_limit(uint32_t limit, size_t fallback, size_t most, const char *what,
-                           const char *cursor, ca_reply_t *reply) {
+size_t ledger_page_limit(uint32_t limit, size_t fallback, size_t most, const char *what,
+                         const char *cursor, ca_reply_t *reply) {
     if (limit > most) {
         ca_reply_error(reply, CA_INVALID,
                        "limit is %u; a page holds at most %zu %s: ask for fewer and page on "
@@ -436,9 +384,9 @@ static size_t s_page_limit(uint32_t limit, size_t fallback, size_t most, const c
 static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__LedgerList *list = request->ledger_list;
     const char *after = list->after_peer_id ? list->after_peer_id : "";
-    size_t limit = s_page_limit(list->limit, LEDGER_LIST_DEFAULT, LEDGER_LIST_MAX, "channels",
-                                "after_peer_id", reply);
-    if (!limit || (*after && !s_peer_ok("after_peer_id", after, reply)))
+    size_t limit = ledger_page_limit(list->limit, LEDGER_LIST_DEFAULT, LEDGER_LIST_MAX, "channels",
+                                     "after_peer_id", reply);
+    if (!limit || (*after && !ledger_peer_ok("after_peer_id", after, reply)))
         return;
     //  Peer ids are never empty, so "" as the cursor starts at the first.
     sqlite3_stmt *stmt =
@@ -463,7 +411,7 @@ static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_r
         channels[count++] = s_channel_from_stmt(stmt, reply);
     }
     if (rc != SQLITE_DONE)
-        s_read_failed(reply, stmt, rc, "list the channels");
+        ledger_read_failed(reply, stmt, rc, "list the channels");
     sqlite3_reset(stmt);
     if (rc == SQLITE_DONE) {
         Cairn__PaymentChannelPage *page =
@@ -485,13 +433,13 @@ static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_r
 
 static void s_ledger_update(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__LedgerUpdate *update = request->ledger_update;
-    if (!s_peer_ok("peer_id", update->peer_id, reply) || !s_state_ok(update->state, reply) ||
+    if (!ledger_peer_ok("peer_id", update->peer_id, reply) || !s_state_ok(update->state, reply) ||
         !s_balances_ok(update->my_balance, update->their_balance, reply) ||
         !s_amount_ok("nonce", update->nonce, reply))
         return;
     ca_write_t *write = ca_write_new();
     ca_write_durable(write);
-    s_write_channel_exists(write, update->peer_id);
+    ledger_write_channel_exists(write, update->peer_id);
     ca_write_statement(write, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1 AND nonce >= ?2",
                        CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
                        "the nonce is not greater than the channel's; this update is stale or "
@@ -518,7 +466,7 @@ static void s_ledger_update(ca_store_t *store, const Cairn__Request *request, ca
     ca_write_int(write, (int64_t)update->my_balance);
     ca_write_int(write, (int64_t)update->their_balance);
     ca_write_int(write, (int64_t)update->nonce);
-    ca_write_real(write, s_now());
+    ca_write_real(write, ledger_now());
     ca_store_write(store, &write, reply);
 }
 
@@ -539,7 +487,7 @@ static void s_ledger_updated(ca_store_t *store, const Cairn__Request *request,
 
 static void s_ledger_adjust(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__LedgerAdjust *adjust = request->ledger_adjust;
-    if (!s_peer_ok("peer_id", adjust->peer_id, reply))
+    if (!ledger_peer_ok("peer_id", adjust->peer_id, reply))
         return;
     size_t reason_len = adjust->reason ? strlen(adjust->reason) : 0;
     if (reason_len < 1 || reason_len > LEDGER_REASON_MAX) {
@@ -554,7 +502,7 @@ static void s_ledger_adjust(ca_store_t *store, const Cairn__Request *request, ca
     }
     ca_write_t *write = ca_write_new();
     ca_write_durable(write);
-    s_write_channel_exists(write, adjust->peer_id);
+    ledger_write_channel_exists(write, adjust->peer_id);
     //  The sum check comes last in the WHERE: once both balances are known
     //  in range, its arithmetic is exact.
     ca_write_statement(
@@ -571,7 +519,7 @@ static void s_ledger_adjust(ca_store_t *store, const Cairn__Request *request, ca
     ca_write_text(write, adjust->peer_id);
     ca_write_int(write, adjust->my_delta);
     ca_write_int(write, adjust->their_delta);
-    ca_write_real(write, s_now());
+    ca_write_real(write, ledger_now());
     ca_write_statement(write,
                        "INSERT INTO ledger_adjustments (peer_id, my_delta, their_delta, reason, at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -581,7 +529,7 @@ static void s_ledger_adjust(ca_store_t *store, const Cairn__Request *request, ca
     ca_write_int(write, adjust->my_delta);
     ca_write_int(write, adjust->their_delta);
     ca_write_text(write, adjust->reason);
-    ca_write_real(write, s_now());
+    ca_write_real(write, ledger_now());
     ca_store_write(store, &write, reply);
 }
 
@@ -606,14 +554,12 @@ static Cairn__Adjustment *s_adjustment_from_stmt(sqlite3_stmt *stmt, ca_reply_t 
     return entry;
 }
 
-static bool s_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *reply);
-
 static void s_ledger_history(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__LedgerHistory *history = request->ledger_history;
-    if (!s_peer_ok("peer_id", history->peer_id, reply))
+    if (!ledger_peer_ok("peer_id", history->peer_id, reply))
         return;
-    size_t limit = s_page_limit(history->limit, LEDGER_HISTORY_MAX, LEDGER_HISTORY_MAX,
-                                "entries", "after_seq", reply);
+    size_t limit = ledger_page_limit(history->limit, LEDGER_HISTORY_MAX, LEDGER_HISTORY_MAX,
+                                     "entries", "after_seq", reply);
     if (!limit)
         return;
     if (history->after_seq > (uint64_t)INT64_MAX) {
@@ -621,7 +567,7 @@ static void s_ledger_history(ca_store_t *store, const Cairn__Request *request, c
                        "after_seq is above 2^63-1; give the seq of the last entry of a page");
         return;
     }
-    if (!s_channel_known(store, history->peer_id, reply))
+    if (!ledger_channel_known(store, history->peer_id, reply))
         return;
     sqlite3_stmt *stmt = ca_sql_prepare(
         ca_store_sql(store), "SELECT seq, my_delta, their_delta, reason, at FROM ledger_adjustments"
@@ -639,377 +585,13 @@ static void s_ledger_history(ca_store_t *store, const Cairn__Request *request, c
     page->more = rc == SQLITE_ROW;
     bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
     if (!ok)
-        s_read_failed(reply, stmt, rc, "read the channel's history");
+        ledger_read_failed(reply, stmt, rc, "read the channel's history");
     sqlite3_reset(stmt);
     if (!ok)
         return;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_LEDGER_HISTORY;
     response->ledger_history = page;
-}
-
-//  ---- LedgerPay ----------------------------------------------------------------------------
-
-static bool s_payment_fields_ok(const Cairn__Payment *payment, ca_reply_t *reply) {
-    if (!s_bytes_ok("payment.id", &payment->id, 32, reply) ||
-        !s_peer_ok("payment.channel_peer", payment->channel_peer, reply) ||
-        !s_peer_ok("payment.recipient", payment->recipient, reply) ||
-        !s_bytes_ok("payment.query_hash", &payment->query_hash, 32, reply) ||
-        !s_bytes_ok("payment.signature", &payment->signature, LEDGER_SIGNATURE, reply))
-        return false;
-    if (payment->amount < 1 || payment->amount > LEDGER_AMOUNT_MAX) {
-        ca_reply_error(reply, CA_INVALID, "payment.amount is %llu; pay 1..%lld",
-                       (unsigned long long)payment->amount, (long long)LEDGER_AMOUNT_MAX);
-        return false;
-    }
-    //  -0.0 too: SQLite would keep it as 0.0, and the stored payment would
-    //  no longer match its signature.
-    if (!isfinite(payment->timestamp) || signbit(payment->timestamp)) {
-        ca_reply_error(reply, CA_INVALID, "payment.timestamp must be unix seconds (0 or more)");
-        return false;
-    }
-    if (payment->n_provenance > LEDGER_SHARES_MAX) {
-        ca_reply_error(reply, CA_INVALID, "payment.provenance holds %zu shares; at most %d",
-                       payment->n_provenance, LEDGER_SHARES_MAX);
-        return false;
-    }
-    char field[48];
-    for (size_t i = 0; i < payment->n_provenance; i++) {
-        snprintf(field, sizeof field, "payment.provenance[%zu].root", i);
-        if (!s_bytes_ok(field, &payment->provenance[i]->root, 32, reply))
-            return false;
-    }
-    return true;
-}
-
-//  The paying peer's public key from the peers store; false (reply set)
-//  when the peer is unknown, blocked or unreadable.
-static bool s_peer_key(ca_store_t *store, const char *peer_id, uint8_t key[LEDGER_PUBLIC_KEY],
-                       ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store),
-                                        "SELECT public_key, blocked FROM peers WHERE peer_id = ?1");
-    assert(stmt);
-    sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    bool ok = false;
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == LEDGER_PUBLIC_KEY &&
-        sqlite3_column_int(stmt, 1) == 0) {
-        memcpy(key, sqlite3_column_blob(stmt, 0), LEDGER_PUBLIC_KEY);
-        ok = true;
-    } else if (rc == SQLITE_ROW)
-        ca_reply_error(reply, CA_UNAUTHORIZED,
-                       "peer %s is blocked; its payments are refused (unblock it first)", peer_id);
-    else if (rc == SQLITE_DONE)
-        ca_reply_error(reply, CA_UNAUTHORIZED,
-                       "no public key is known for peer %s; add the peer with its key first "
-                       "(cairn peer add)",
-                       peer_id);
-    else
-        s_read_failed(reply, stmt, rc, "read the peer's public key");
-    sqlite3_reset(stmt);
-    return ok;
-}
-
-static void s_write_shares(ca_write_t *write, const Cairn__Payment *payment) {
-    for (size_t i = 0; i < payment->n_provenance; i++) {
-        ca_write_statement(write,
-                           "INSERT INTO ledger_payment_shares (payment_seq, position, root, weight)"
-                           " VALUES ((SELECT seq FROM ledger_payments WHERE id = ?1), ?2, ?3, ?4)",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
-                           "a provenance share was not stored; nothing moved: retry");
-        ca_write_blob(write, payment->id.data, 32);
-        ca_write_int(write, (int64_t)i);
-        ca_write_blob(write, payment->provenance[i]->root.data, 32);
-        ca_write_int(write, (int64_t)payment->provenance[i]->weight);
-    }
-}
-
-static void s_ledger_pay(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    const Cairn__Payment *payment = request->ledger_pay->payment;
-    if (!payment) {
-        ca_reply_error(reply, CA_INVALID, "the request has no payment; send one");
-        return;
-    }
-    if (!s_payment_fields_ok(payment, reply))
-        return;
-    uint8_t key[LEDGER_PUBLIC_KEY];
-    if (!s_peer_key(store, payment->channel_peer, key, reply))
-        return;
-    if (!ledger_payment_verify(payment, key)) {
-        ca_reply_error(reply, CA_UNAUTHORIZED,
-                       "the payment's signature does not verify with peer %s's key; it must "
-                       "sign the canonical encoding (see Payment in cairn.proto); nothing moved",
-                       payment->channel_peer);
-        return;
-    }
-    double now = s_now();
-    ca_write_t *write = ca_write_new();
-    ca_write_durable(write);
-    ca_write_statement(write, "SELECT 1 FROM ledger_payments WHERE id = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
-                       "a payment with this id is already recorded; nothing moved");
-    ca_write_blob(write, payment->id.data, 32);
-    s_write_channel_exists(write, payment->channel_peer);
-    ca_write_statement(write, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1 AND state <> 1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
-                       "the channel with this peer is not open (it is opening, closing or "
-                       "closed); payments move only on an open channel: LedgerUpdate it to open "
-                       "first; nothing moved");
-    ca_write_text(write, payment->channel_peer);
-    ca_write_statement(write,
-                       "UPDATE ledger_channels SET their_balance = their_balance - ?2,"
-                       " my_balance = my_balance + ?2, last_update = ?3"
-                       " WHERE peer_id = ?1 AND their_balance >= ?2",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INVALID,
-                       "the peer's balance on this channel is lower than the amount; nothing "
-                       "moved (the peer must deposit first: LedgerAdjust)");
-    ca_write_text(write, payment->channel_peer);
-    ca_write_int(write, (int64_t)payment->amount);
-    ca_write_real(write, now);
-    ca_write_statement(write,
-                       "INSERT INTO ledger_payments (id, channel_peer, amount, recipient,"
-                       " query_hash, timestamp, signature, received_at)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
-                       "the payment was not stored; nothing moved: retry");
-    ca_write_blob(write, payment->id.data, 32);
-    ca_write_text(write, payment->channel_peer);
-    ca_write_int(write, (int64_t)payment->amount);
-    ca_write_text(write, payment->recipient);
-    ca_write_blob(write, payment->query_hash.data, 32);
-    ca_write_real(write, payment->timestamp);
-    ca_write_blob(write, payment->signature.data, LEDGER_SIGNATURE);
-    ca_write_real(write, now);
-    s_write_shares(write, payment);
-    ca_store_write(store, &write, reply);
-}
-
-//  The payment as stored is the request's, not cleared.
-static void s_ledger_paid(ca_store_t *store, const Cairn__Request *request,
-                          const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    Cairn__Payment *payment = (Cairn__Payment *)ca_reply_memdup(reply, request->ledger_pay->payment,
-                                                                sizeof(Cairn__Payment));
-    payment->cleared = false;
-    Cairn__Response *response = ca_reply_response(reply);
-    response->body_case = CAIRN__RESPONSE__BODY_LEDGER_PAY;
-    response->ledger_pay = payment;
-}
-
-//  ---- LedgerPending ------------------------------------------------------------------------
-
-static ProtobufCBinaryData s_column_bytes(sqlite3_stmt *stmt, int column, ca_reply_t *reply) {
-    ProtobufCBinaryData bytes;
-    bytes.len = (size_t)sqlite3_column_bytes(stmt, column);
-    bytes.data =
-        bytes.len ? (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, column), bytes.len)
-                  : NULL;
-    return bytes;
-}
-
-//  The provenance shares of payment `seq`, in the order given.
-static bool s_load_shares(ca_store_t *store, int64_t seq, Cairn__Payment *payment,
-                          ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT root, weight FROM ledger_payment_shares"
-                                            " WHERE payment_seq = ?1 ORDER BY position");
-    assert(stmt);
-    sqlite3_bind_int64(stmt, 1, seq);
-    Cairn__ProvenanceShare **shares = NULL;
-    size_t count = 0;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        shares = (Cairn__ProvenanceShare **)realloc(shares, (count + 1) * sizeof *shares);
-        assert(shares);
-        Cairn__ProvenanceShare *share =
-            (Cairn__ProvenanceShare *)ca_reply_alloc(reply, sizeof(Cairn__ProvenanceShare));
-        cairn__provenance_share__init(share);
-        share->root = s_column_bytes(stmt, 0, reply);
-        share->weight = (uint64_t)sqlite3_column_int64(stmt, 1);
-        shares[count++] = share;
-    }
-    bool ok = rc == SQLITE_DONE;
-    if (!ok)
-        s_read_failed(reply, stmt, rc, "read a payment's provenance");
-    sqlite3_reset(stmt);
-    payment->n_provenance = count;
-    payment->provenance =
-        count ? (Cairn__ProvenanceShare **)ca_reply_memdup(reply, shares, count * sizeof *shares)
-              : NULL;
-    free(shares);
-    return ok;
-}
-
-static Cairn__Payment *s_payment_from_stmt(sqlite3_stmt *stmt, ca_reply_t *reply) {
-    Cairn__Payment *payment = (Cairn__Payment *)ca_reply_alloc(reply, sizeof(Cairn__Payment));
-    cairn__payment__init(payment);
-    payment->id = s_column_bytes(stmt, 1, reply);
-    const char *text = (const char *)sqlite3_column_text(stmt, 2);
-    payment->channel_peer = ca_reply_strdup(reply, text ? text : "");
-    payment->amount = (uint64_t)sqlite3_column_int64(stmt, 3);
-    text = (const char *)sqlite3_column_text(stmt, 4);
-    payment->recipient = ca_reply_strdup(reply, text ? text : "");
-    payment->query_hash = s_column_bytes(stmt, 5, reply);
-    payment->timestamp = sqlite3_column_double(stmt, 6);
-    payment->signature = s_column_bytes(stmt, 7, reply);
-    payment->cleared = sqlite3_column_int(stmt, 8) != 0;
-    return payment;
-}
-
-static bool s_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM ledger_channels WHERE peer_id = ?1");
-    assert(stmt);
-    sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
-        ca_reply_error(reply, CA_NOT_FOUND,
-                       "no payment channel with peer %s; open one first (cairn ledger open)",
-                       peer_id);
-    else if (rc != SQLITE_ROW)
-        s_read_failed(reply, stmt, rc, "read the channel");
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW;
-}
-
-//  The arrival seq of the cursor payment `after` (empty or 32 bytes,
-//  checked by the caller) on `peer_id`'s channel into *seq; 0 when empty:
-//  before the oldest. Cleared or not, it marks its place; unknown or on
-//  another channel it is NOT_FOUND.
-static bool s_pending_cursor(ca_store_t *store, const char *peer_id,
-                             const ProtobufCBinaryData *after, int64_t *seq, ca_reply_t *reply) {
-    *seq = 0;
-    if (after->len == 0)
-        return true;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT seq FROM ledger_payments"
-                                            " WHERE id = ?1 AND channel_peer = ?2");
-    assert(stmt);
-    sqlite3_bind_blob(stmt, 1, after->data, 32, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, peer_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *seq = sqlite3_column_int64(stmt, 0);
-    else if (rc == SQLITE_DONE)
-        ca_reply_error(reply, CA_NOT_FOUND,
-                       "after_payment_id names no payment on the channel with peer %s; pass the "
-                       "id of the last payment of the previous page (or none for the first page)",
-                       peer_id);
-    else
-        s_read_failed(reply, stmt, rc, "read the cursor payment");
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW;
-}
-
-static void s_ledger_pending(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    const Cairn__LedgerPending *pending = request->ledger_pending;
-    const char *peer_id = pending->peer_id;
-    if (!s_peer_ok("peer_id", peer_id, reply))
-        return;
-    size_t limit = s_page_limit(pending->limit, LEDGER_PENDING_DEFAULT, LEDGER_PENDING_MAX,
-                                "payments", "after_payment_id", reply);
-    int64_t after_seq;
-    if (!limit ||
-        (pending->after_payment_id.len &&
-         !s_bytes_ok("after_payment_id", &pending->after_payment_id, 32, reply)) ||
-        !s_channel_known(store, peer_id, reply) ||
-        !s_pending_cursor(store, peer_id, &pending->after_payment_id, &after_seq, reply))
-        return;
-    //  Shares are read with a second statement while this one is open:
-    //  collect the payments first.
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
-                                            " WHERE channel_peer = ?1 AND cleared = 0"
-                                            " AND seq > ?2 ORDER BY seq LIMIT ?3");
-    assert(stmt);
-    sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, after_seq);
-    sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow
-    Cairn__Payment **payments = NULL;
-    int64_t *seqs = NULL;
-    size_t count = 0;
-    bool more = false;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (count == limit) {
-            more = true;
-            rc = SQLITE_DONE;
-            break;
-        }
-        payments = (Cairn__Payment **)realloc(payments, (count + 1) * sizeof *payments);
-        seqs = (int64_t *)realloc(seqs, (count + 1) * sizeof *seqs);
-        assert(payments && seqs);
-        seqs[count] = sqlite3_column_int64(stmt, 0);
-        payments[count++] = s_payment_from_stmt(stmt, reply);
-    }
-    bool ok = rc == SQLITE_DONE;
-    if (!ok)
-        s_read_failed(reply, stmt, rc, "read the pending payments");
-    sqlite3_reset(stmt);
-    for (size_t i = 0; ok && i < count; i++)
-        ok = s_load_shares(store, seqs[i], payments[i], reply);
-    if (ok) {
-        Cairn__PaymentPage *page =
-            (Cairn__PaymentPage *)ca_reply_alloc(reply, sizeof(Cairn__PaymentPage));
-        cairn__payment_page__init(page);
-        page->more = more;
-        page->n_payments = count;
-        page->payments =
-            count ? (Cairn__Payment **)ca_reply_memdup(reply, payments, count * sizeof *payments)
-                  : NULL;
-        Cairn__Response *response = ca_reply_response(reply);
-        response->body_case = CAIRN__RESPONSE__BODY_LEDGER_PENDING;
-        response->ledger_pending = page;
-    }
-    free(payments);
-    free(seqs);
-}
-
-//  ---- LedgerClear --------------------------------------------------------------------------
-
-static void s_ledger_clear(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    const Cairn__LedgerClear *clear = request->ledger_clear;
-    if (clear->n_payment_ids > LEDGER_CLEAR_MAX) {
-        ca_reply_error(reply, CA_INVALID, "%zu payment ids; clear at most %d at a time",
-                       clear->n_payment_ids, LEDGER_CLEAR_MAX);
-        return;
-    }
-    char field[48];
-    for (size_t i = 0; i < clear->n_payment_ids; i++) {
-        snprintf(field, sizeof field, "payment_ids[%zu]", i);
-        if (!s_bytes_ok(field, &clear->payment_ids[i], 32, reply))
-            return;
-    }
-    if (clear->n_payment_ids == 0) {
-        Cairn__LedgerCleared *cleared =
-            (Cairn__LedgerCleared *)ca_reply_alloc(reply, sizeof(Cairn__LedgerCleared));
-        cairn__ledger_cleared__init(cleared);
-        Cairn__Response *response = ca_reply_response(reply);
-        response->body_case = CAIRN__RESPONSE__BODY_LEDGER_CLEAR;
-        response->ledger_clear = cleared;
-        return;
-    }
-    ca_write_t *write = ca_write_new();
-    ca_write_durable(write);
-    for (size_t i = 0; i < clear->n_payment_ids; i++) {
-        ca_write_statement(write,
-                           "UPDATE ledger_payments SET cleared = 1 WHERE id = ?1"
-                           " AND cleared = 0",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, clear->payment_ids[i].data, 32);
-    }
-    ca_store_write(store, &write, reply);
-}
-
-static void s_ledger_cleared(ca_store_t *store, const Cairn__Request *request,
-                             const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    Cairn__LedgerCleared *cleared =
-        (Cairn__LedgerCleared *)ca_reply_alloc(reply, sizeof(Cairn__LedgerCleared));
-    cairn__ledger_cleared__init(cleared);
-    for (size_t i = 0; i < write->n_results; i++)
-        cleared->cleared += write->results[i]->changes;
-    Cairn__Response *response = ca_reply_response(reply);
-    response->body_case = CAIRN__RESPONSE__BODY_LEDGER_CLEAR;
-    response->ledger_clear = cleared;
 }
 
 //  ---- the store -------------------------------------------------------------------------
@@ -1024,11 +606,11 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_LEDGER_ADJUST, "ledger_adjust", s_ledger_adjust, s_ledger_adjusted,
      CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_LEDGER_HISTORY, "ledger_history", s_ledger_history, NULL, 0},
-    {CAIRN__REQUEST__BODY_LEDGER_PAY, "ledger_pay", s_ledger_pay, s_ledger_paid,
+    {CAIRN__REQUEST__BODY_LEDGER_PAY, "ledger_pay", ledger_payments_pay, ledger_payments_paid,
      CA_ROUTE_ONE_WORKER},
-    {CAIRN__REQUEST__BODY_LEDGER_PENDING, "ledger_pending", s_ledger_pending, NULL, 0},
-    {CAIRN__REQUEST__BODY_LEDGER_CLEAR, "ledger_clear", s_ledger_clear, s_ledger_cleared,
-     CA_ROUTE_ONE_WORKER},
+    {CAIRN__REQUEST__BODY_LEDGER_PENDING, "ledger_pending", ledger_payments_pending, NULL, 0},
+    {CAIRN__REQUEST__BODY_LEDGER_CLEAR, "ledger_clear", ledger_payments_clear,
+     ledger_payments_cleared, CA_ROUTE_ONE_WORKER},
 };
 
 const ca_store_def_t ledger_store_def = {
@@ -1142,48 +724,6 @@ static void s_add_peer(ca_testbed_t *bed, const char *peer, const uint8_t *publi
     sqlite3_reset(stmt);
     ca_sql_destroy(&sql);
     zstr_free(&path);
-}
-
-//  The encoding's layout, byte for byte, for one small payment.
-static void s_test_encoding(void) {
-    uint8_t id[32], query[32], root[32];
-    memset(id, 1, 32);
-    memset(query, 2, 32);
-    memset(root, 3, 32);
-    Cairn__Payment payment;
-    ca_request_payment_init(&payment, id, 32, "p", 0x0102030405060708ULL, "ab", query, 32, 1.0);
-    Cairn__ProvenanceShare share, *shares[1] = {&share};
-    cairn__provenance_share__init(&share);
-    share.root.data = root;
-    share.root.len = 32;
-    share.weight = 9;
-    payment.provenance = shares;
-    payment.n_provenance = 1;
-    size_t size;
-    uint8_t *bytes = ledger_payment_encode(&payment, &size);
-    assert(bytes && size == 16 + 32 + 8 + 2 + 2 + 32 + 4 + 40 + 8 + 2 + 1);
-    assert(memcmp(bytes, "cairn-payment-v2", 16) == 0 && bytes[16] == 1 && bytes[47] == 1);
-    assert(bytes[144] == 0 && bytes[145] == 1 && bytes[146] == 'p'); //  the channel's peer
-    static const uint8_t amount[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    assert(memcmp(bytes + 48, amount, 8) == 0);
-    assert(bytes[56] == 0 && bytes[57] == 2 && bytes[58] == 'a' && bytes[59] == 'b');
-    assert(bytes[60] == 2 && bytes[91] == 2);
-    assert(bytes[92] == 0 && bytes[93] == 0 && bytes[94] == 0 && bytes[95] == 1);
-    assert(bytes[96] == 3 && bytes[127] == 3 && bytes[135] == 9);
-    static const uint8_t one[8] = {0x3f, 0xf0, 0, 0, 0, 0, 0, 0}; //  1.0 as IEEE-754
-    assert(memcmp(bytes + 136, one, 8) == 0);
-    //  Signed for one channel, it does not verify on another (same key).
-    uint8_t public_key[32], secret_key[64], signature[64];
-    crypto_sign_keypair(public_key, secret_key);
-    crypto_sign_detached(signature, NULL, bytes, size, secret_key);
-    payment.signature.data = signature;
-    payment.signature.len = sizeof signature;
-    assert(ledger_payment_verify(&payment, public_key));
-    payment.channel_peer = (char *)"q";
-    assert(!ledger_payment_verify(&payment, public_key));
-    free(bytes);
-    payment.query_hash.len = 31;
-    assert(!ledger_payment_encode(&payment, &size));
 }
 
 static void s_test_channels(ca_testbed_t *bed) {
@@ -1491,9 +1031,9 @@ static void s_test_paging(ca_testbed_t *bed) {
 }
 
 void ledger_test(bool verbose) {
+    ledger_payments_test(verbose);
     if (verbose)
         printf(" * ledger: ");
-    s_test_encoding();
     const ca_schema_t *before[] = {&msg_schema};
     ca_testbed_t *bed = ca_testbed_new_with(&ledger_store_def, before, 1);
     s_test_channels(bed);

@@ -32,7 +32,8 @@ extern const ca_store_def_t ledger_store_def;
 #define LEDGER_HISTORY_MAX     1000
 
 //  The canonical encoding of a payment that its Ed25519 signature covers
-//  (see the Payment message in schemas/cairn.proto). NULL when a field
+//  (see the Payment message in schemas/cairn.proto; this and
+//  ledger_payment_verify are defined in ledger_payments.c). NULL when a field
 //  cannot be encoded (id, query hash or a share root not 32 bytes, a
 //  recipient over 65535 bytes). Caller frees; *size_p is its length.
 uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p);

@@ -6,7 +6,10 @@
     its running totals, and the blob files under <data dir>/content/
     (ca_blobs: layout, crash safety, the delete/put race). A blob is
     visible only once its index row has committed; its file is in place
-    before that.
+    before that. Whether blobs are what their hashes say is the part of
+    content_integrity.c, a private class of which each worker holds one:
+    verified ranged reads, ContentCheck with its repair, and the answer to
+    a read that meets a missing or corrupt file.
 
     Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
 
@@ -31,11 +34,12 @@
     dropped by the worker's tick, with its bytes.
 
     Verified ranged reads: ContentRead routes by hash, so a client reading
-    a blob in order meets the same worker every time. The worker keeps a
-    running hash per (blob, next offset) for a few such readers; the range
-    that reaches the end is checked against the hash, and answered CORRUPT
-    instead of its bytes if it does not match. Ranges read out of order are
-    served unverified (`verified` stays false), as is skip_verify.
+    a blob in order meets the same worker every time. The worker's
+    content_integrity keeps a running hash per (blob, next offset) for a
+    few such readers; the range that reaches the end is checked against
+    the hash, and answered CORRUPT instead of its bytes if it does not
+    match. Ranges read out of order are served unverified (`verified`
+    stays false), as is skip_verify.
 
     Memory: a worker holds at most one request's bytes (a put, a chunk or a
     range) plus 1 MiB while checking; a blob is never held whole unless it
@@ -43,6 +47,7 @@
     ========================================================================= */
 
 #include "content.h"
+#include "content_integrity.h"
 #include "ca_blob_store.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
@@ -54,9 +59,6 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
-#define FSCK_ADVICE     "run `cairn content fsck --verify --repair`"
 
 static const char *const s_migrations[] = {
     //  1: the index and its running totals (kept by triggers, so ContentStats
@@ -94,18 +96,10 @@ typedef struct {
     int64_t last_used; //  zclock_mono
 } stream_t;
 
-//  A reader going through a blob in order: the hash of bytes [0, next).
-typedef struct {
-    uint8_t hash[CA_SHA256_BYTES];
-    uint64_t next;
-    ca_sha256_t *sha; //  NULL: free slot
-    int64_t last_used;
-} read_check_t;
-
 typedef struct {
     ca_blobs_t *blobs;
     stream_t streams[CA_CONTENT_STREAMS_MAX];
-    read_check_t checks[READ_CHECKS_MAX];
+    content_integrity_t *integrity; //  verified reads, ContentCheck
 } content_state_t;
 
 static content_state_t *s_state(ca_store_t *store) {
@@ -198,21 +192,6 @@ static Cairn__ContentStream *s_stream_answer(ca_reply_t *reply, Cairn__Response_
     else
         response->content_abort = stream;
     return stream;
-}
-
-//  A read that met damage: the message names the blob and the way out.
-static void s_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_status_t status,
-                            const char *detail) {
-    char hex[65];
-    ca_hash_to_hex(hash, hex);
-    if (status == CA_NOT_FOUND) //  indexed, but the file is gone
-        ca_reply_error(reply, CA_CORRUPT, "blob %s is indexed but its file is missing; %s", hex,
-                       FSCK_ADVICE);
-    else if (status == CA_CORRUPT)
-        ca_reply_error(reply, CA_CORRUPT, "blob %s is corrupt (%s); nothing of it was served; %s",
-                       hex, detail, FSCK_ADVICE);
-    else
-        ca_reply_error(reply, status, "cannot read blob %s: %s", hex, detail);
 }
 
 //  ---- publishing: the index row after the file -----------------------------------
@@ -316,59 +295,9 @@ static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_r
         ca_reply_frame(reply, &frame);
     else {
         zframe_destroy(&frame);
-        s_reply_damaged(reply, get->hash.data, status, error);
+        content_integrity_reply_damaged(reply, get->hash.data, status, error);
         zstr_free(&error);
     }
-}
-
-//  The in-order check a range at `offset` continues: a new one at offset 0
-//  (taking the least recently used slot), the one whose next byte is
-//  `offset` otherwise; NULL when the range is out of order.
-static read_check_t *s_read_check(content_state_t *state, const uint8_t *hash, uint64_t offset) {
-    read_check_t *oldest = &state->checks[0];
-    for (size_t i = 0; i < READ_CHECKS_MAX; i++) {
-        read_check_t *check = &state->checks[i];
-        if (offset > 0 && check->sha && check->next == offset &&
-            memcmp(check->hash, hash, CA_SHA256_BYTES) == 0)
-            return check;
-        if (!check->sha || (oldest->sha && check->last_used < oldest->last_used))
-            oldest = check;
-    }
-    if (offset > 0)
-        return NULL;
-    if (!oldest->sha)
-        oldest->sha = ca_sha256_new();
-    else
-        ca_sha256_final(oldest->sha, oldest->hash); //  resets it; the value is dropped
-    memcpy(oldest->hash, hash, CA_SHA256_BYTES);
-    oldest->next = 0;
-    return oldest;
-}
-
-static void s_read_check_free(read_check_t *check) {
-    ca_sha256_destroy(&check->sha);
-}
-
-//  Feeds a range to its in-order check; at the end of the blob, compares.
-//  Returns false (reply CORRUPT) when the blob does not match its hash.
-static bool s_verify_range(ca_store_t *store, const uint8_t *hash, uint64_t offset,
-                           const uint8_t *data, size_t size, bool end, bool *verified,
-                           ca_reply_t *reply) {
-    read_check_t *check = s_read_check(s_state(store), hash, offset);
-    if (!check)
-        return true; //  out of order: served unverified
-    ca_sha256_update(check->sha, data, size);
-    check->next += size;
-    check->last_used = zclock_mono();
-    if (!end)
-        return true;
-    uint8_t digest[CA_SHA256_BYTES];
-    ca_sha256_final(check->sha, digest);
-    s_read_check_free(check);
-    *verified = memcmp(digest, hash, CA_SHA256_BYTES) == 0;
-    if (!*verified)
-        s_reply_damaged(reply, hash, CA_CORRUPT, "its bytes do not match its hash");
-    return *verified;
 }
 
 static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -413,12 +342,13 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
     }
     if (status != CA_OK) {
         zframe_destroy(&frame);
-        s_reply_damaged(reply, read->hash.data, status, error);
+        content_integrity_reply_damaged(reply, read->hash.data, status, error);
         zstr_free(&error);
         return;
     }
-    if (!read->skip_verify && !s_verify_range(store, read->hash.data, read->offset, data, length,
-                                              end, &verified, reply)) {
+    if (!read->skip_verify &&
+        !content_integrity_verify_range(s_state(store)->integrity, read->hash.data, read->offset,
+                                        data, length, end, &verified, reply)) {
         zframe_destroy(&frame);
         return;
     }
@@ -671,280 +601,10 @@ static void s_content_tick(ca_store_t *store) {
     }
 }
 
-//  ---- check (fsck) ------------------------------------------------------------------
-
-//  Hashes found in one category: all of them (for repair), and the count.
-typedef struct {
-    uint8_t (*hashes)[CA_SHA256_BYTES];
-    size_t count;
-    size_t capacity;
-} hash_list_t;
-
-static void s_list_add(hash_list_t *list, const uint8_t *hash) {
-    if (list->count == list->capacity) {
-        list->capacity = list->capacity ? 2 * list->capacity : 64;
-        list->hashes = realloc(list->hashes, list->capacity * CA_SHA256_BYTES);
-        assert(list->hashes);
-    }
-    memcpy(list->hashes[list->count++], hash, CA_SHA256_BYTES);
-}
-
-typedef struct {
-    uint64_t rows, files, strays;
-    hash_list_t missing, orphans, corrupt; //  corrupt: with or without a row
-    uint64_t *orphan_sizes;                //  per orphan: its file's size
-    bool *corrupt_indexed;                 //  per corrupt entry: it has a row
-    size_t corrupt_capacity;
-    char *error; //  an I/O error that stopped the check
-} check_t;
-
-static void s_check_free(check_t *check) {
-    free(check->missing.hashes);
-    free(check->orphans.hashes);
-    free(check->corrupt.hashes);
-    free(check->orphan_sizes);
-    free(check->corrupt_indexed);
-    zstr_free(&check->error);
-}
-
-static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed) {
-    s_list_add(&check->corrupt, hash);
-    if (check->corrupt.count > check->corrupt_capacity) {
-        check->corrupt_capacity = check->corrupt.capacity;
-        check->corrupt_indexed = realloc(check->corrupt_indexed, check->corrupt_capacity);
-        assert(check->corrupt_indexed);
-    }
-    check->corrupt_indexed[check->corrupt.count - 1] = indexed;
-}
-
-static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
-    s_list_add(&check->orphans, hash);
-    check->orphan_sizes = realloc(check->orphan_sizes, check->orphans.capacity * sizeof(uint64_t));
-    assert(check->orphan_sizes);
-    check->orphan_sizes[check->orphans.count - 1] = size;
-}
-
-//  Pass 1: every index row has a file of its size (and, with verify, its
-//  hash).
-static void s_check_rows(ca_store_t *store, check_t *check, bool verify) {
-    ca_blobs_t *blobs = s_state(store)->blobs;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT hash, size FROM content_blobs ORDER BY hash");
-    assert(stmt);
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        check->rows++;
-        uint8_t hash[CA_SHA256_BYTES];
-        memcpy(hash, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
-        uint64_t size = (uint64_t)sqlite3_column_int64(stmt, 1), on_disk = 0;
-        if (!ca_blobs_file_size(blobs, hash, &on_disk)) {
-            s_list_add(&check->missing, hash);
-            continue;
-        }
-        bool matches = on_disk == size;
-        if (matches && verify) {
-            char *path = ca_blobs_path(blobs, hash);
-            char *error = NULL;
-            if (ca_blobs_verify_file(blobs, path, hash, &matches, &on_disk, &error) != CA_OK) {
-                ca_log_warning("content check: %s", error);
-                zstr_free(&error);
-            }
-            zstr_free(&path);
-        }
-        if (!matches)
-            s_check_corrupt(check, hash, true);
-    }
-    if (rc != SQLITE_DONE)
-        check->error = zsys_sprintf("cannot read the content index: %s",
-                                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
-    sqlite3_reset(stmt);
-}
-
-//  True for exactly two lowercase hex digits.
-static bool s_is_prefix_name(const char *name) {
-    return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
-}
-
-//  True when `name` is how this store names a blob file in directory
-//  `prefix`: 64 lowercase hex digits starting with the prefix's two.
-static bool s_blob_name(const char *name, const char *prefix, uint8_t hash[CA_SHA256_BYTES]) {
-    char canonical[65];
-    if (!ca_hash_from_hex(name, hash))
-        return false;
-    ca_hash_to_hex(hash, canonical);
-    return streq(canonical, name) && strncmp(name, prefix, 2) == 0;
-}
-
-//  One file of a prefix directory: a blob, an orphan, or a stray name.
-static void s_check_file(ca_store_t *store, check_t *check, const char *prefix, const char *name) {
-    uint8_t hash[CA_SHA256_BYTES];
-    if (!s_blob_name(name, prefix, hash)) {
-        check->strays++;
-        return;
-    }
-    check->files++;
-    uint64_t size = 0;
-    if (s_lookup(store, hash, &size, NULL) != 0)
-        return; //  indexed: pass 1 looked at it
-    //  Never indexed (or its row went): it may be indexed again only if its
-    //  bytes are what its name says.
-    ca_blobs_t *blobs = s_state(store)->blobs;
-    char *path = ca_blobs_path(blobs, hash);
-    char *error = NULL;
-    bool matches = false;
-    if (ca_blobs_verify_file(blobs, path, hash, &matches, &size, &error) != CA_OK) {
-        ca_log_warning("content check: %s", error);
-        zstr_free(&error);
-    } else if (matches)
-        s_check_orphan(check, hash, size);
-    else
-        s_check_corrupt(check, hash, false);
-    zstr_free(&path);
-}
-
-//  Pass 2: every file under the prefix directories has a row.
-static void s_check_files(ca_store_t *store, check_t *check) {
-    const char *root = ca_blobs_root(s_state(store)->blobs);
-    DIR *dir = opendir(root);
-    if (!dir) {
-        check->error = zsys_sprintf("cannot read %s: %s", root, strerror(errno));
-        return;
-    }
-    struct dirent *entry;
-    while ((entry = readdir(dir)) && !check->error) {
-        if (!s_is_prefix_name(entry->d_name))
-            continue; //  tmp/, quarantine/, .lock
-        char *sub_path = zsys_sprintf("%s/%s", root, entry->d_name);
-        DIR *sub = opendir(sub_path);
-        struct dirent *file;
-        while (sub && (file = readdir(sub)))
-            if (!streq(file->d_name, ".") && !streq(file->d_name, ".."))
-                s_check_file(store, check, entry->d_name, file->d_name);
-        if (sub)
-            closedir(sub);
-        zstr_free(&sub_path);
-    }
-    closedir(dir);
-}
-
-//  Copies at most CA_CONTENT_CHECK_LIST hashes of a list into the answer.
-static void s_report_list(ca_reply_t *reply, const hash_list_t *list, uint64_t *count,
-                          size_t *n_out, ProtobufCBinaryData **out) {
-    *count = list->count;
-    *n_out = list->count < CA_CONTENT_CHECK_LIST ? list->count : CA_CONTENT_CHECK_LIST;
-    *out = (ProtobufCBinaryData *)ca_reply_alloc(reply, *n_out * sizeof(ProtobufCBinaryData));
-    for (size_t i = 0; i < *n_out; i++) {
-        (*out)[i].data = (uint8_t *)ca_reply_memdup(reply, list->hashes[i], CA_SHA256_BYTES);
-        (*out)[i].len = CA_SHA256_BYTES;
-    }
-}
-
-static Cairn__ContentCheckReport *s_report(ca_reply_t *reply, const check_t *check) {
-    Cairn__ContentCheckReport *report =
-        (Cairn__ContentCheckReport *)ca_reply_alloc(reply, sizeof(Cairn__ContentCheckReport));
-    cairn__content_check_report__init(report);
-    report->blobs = check->rows;
-    report->files = check->files;
-    report->stray_count = check->strays;
-    s_report_list(reply, &check->missing, &report->missing_count, &report->n_missing,
-                  &report->missing);
-    s_report_list(reply, &check->orphans, &report->orphan_count, &report->n_orphans,
-                  &report->orphans);
-    s_report_list(reply, &check->corrupt, &report->corrupt_count, &report->n_corrupt,
-                  &report->corrupt);
-    Cairn__Response *response = ca_reply_response(reply);
-    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_CHECK;
-    response->content_check = report;
-    return report;
-}
-
-//  The repair, as one write: rows of missing and corrupt blobs go (corrupt
-//  files were moved to quarantine first), intact orphans are indexed.
-static ca_write_t *s_repair_write(ca_store_t *store, const check_t *check) {
-    ca_write_t *write = ca_write_new();
-    for (size_t i = 0; i < check->missing.count; i++) {
-        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, check->missing.hashes[i], CA_SHA256_BYTES);
-    }
-    for (size_t i = 0; i < check->corrupt.count; i++) {
-        char *error = NULL;
-        if (ca_blobs_quarantine(s_state(store)->blobs, check->corrupt.hashes[i], &error) != 0) {
-            ca_log_warning("content check: %s", error);
-            zstr_free(&error);
-        }
-        if (!check->corrupt_indexed[i])
-            continue;
-        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, check->corrupt.hashes[i], CA_SHA256_BYTES);
-    }
-    double now = ca_blob_store_now();
-    for (size_t i = 0; i < check->orphans.count; i++) {
-        ca_write_statement(write,
-                           "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
-                           " ON CONFLICT (hash) DO NOTHING",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, check->orphans.hashes[i], CA_SHA256_BYTES);
-        ca_write_int(write, (int64_t)check->orphan_sizes[i]);
-        ca_write_real(write, now);
-    }
-    return write;
-}
+//  ---- check (fsck): content_integrity ----------------------------------------------------
 
 static void s_content_check(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    const Cairn__ContentCheck *ask = request->content_check;
-    check_t check;
-    memset(&check, 0, sizeof check);
-    s_check_rows(store, &check, ask->verify);
-    if (!check.error)
-        s_check_files(store, &check);
-    if (check.error) {
-        ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check.error);
-        s_check_free(&check);
-        return;
-    }
-    bool problems = check.missing.count || check.orphans.count || check.corrupt.count;
-    if (ask->repair && problems) {
-        //  The report travels as the write's context; the done answers it.
-        Cairn__ContentCheckReport *report = s_report(reply, &check);
-        report->repaired = true;
-        size_t size = cairn__content_check_report__get_packed_size(report);
-        uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
-        assert(packed);
-        cairn__content_check_report__pack(report, packed);
-        ca_write_t *write = s_repair_write(store, &check);
-        ca_write_context(write, packed, size);
-        free(packed);
-        ca_store_write(store, &write, reply);
-    } else
-        s_report(reply, &check);
-    s_check_free(&check);
-}
-
-//  protobuf-c allocator drawing from a reply's arena: what it unpacks lives
-//  exactly as long as the answer.
-static void *s_arena_alloc(void *reply, size_t size) {
-    return ca_reply_alloc((ca_reply_t *)reply, size);
-}
-
-static void s_arena_free(void *reply, void *pointer) {
-}
-
-static void s_content_checked(ca_store_t *store, const Cairn__Request *request,
-                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    ProtobufCAllocator arena = {s_arena_alloc, s_arena_free, reply};
-    Cairn__ContentCheckReport *report =
-        cairn__content_check_report__unpack(&arena, write->context.len, write->context.data);
-    if (!report) {
-        ca_reply_error(reply, CA_INTERNAL,
-                       "the repair committed but its report was lost; run the check again to "
-                       "see the state");
-        return;
-    }
-    Cairn__Response *response = ca_reply_response(reply);
-    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_CHECK;
-    response->content_check = report;
+    content_integrity_check(s_state(store)->integrity, store, request->content_check, reply);
 }
 
 //  ---- stats -----------------------------------------------------------------------------
@@ -985,6 +645,7 @@ static void *s_state_new(ca_store_t *store, char **error) {
         return NULL;
     content_state_t *state = (content_state_t *)zmalloc(sizeof(content_state_t));
     state->blobs = blobs;
+    state->integrity = content_integrity_new(blobs, s_row_exists);
     return state;
 }
 
@@ -993,8 +654,7 @@ static void s_state_destroy(void **state_p) {
     for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX; i++)
         if (state->streams[i].id)
             s_stream_close(&state->streams[i], true);
-    for (size_t i = 0; i < READ_CHECKS_MAX; i++)
-        s_read_check_free(&state->checks[i]);
+    content_integrity_destroy(&state->integrity);
     ca_blobs_destroy(&state->blobs);
     free(state);
     *state_p = NULL;
@@ -1012,7 +672,8 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_CONTENT_CHUNK, "content_chunk", s_content_chunk, NULL, 1},
     {CAIRN__REQUEST__BODY_CONTENT_COMMIT, "content_commit", s_content_commit, s_stored, 1},
     {CAIRN__REQUEST__BODY_CONTENT_ABORT, "content_abort", s_content_abort, NULL, 1},
-    {CAIRN__REQUEST__BODY_CONTENT_CHECK, "content_check", s_content_check, s_content_checked, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_CHECK, "content_check", s_content_check,
+     content_integrity_checked, 0},
     {CAIRN__REQUEST__BODY_CONTENT_STATS, "content_stats", s_content_stats, NULL, 0},
 };
 

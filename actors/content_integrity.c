@@ -1,0 +1,434 @@
+/*  =========================================================================
+    content_integrity - is every blob what its hash says? Verified ranged
+    reads, ContentCheck (fsck) and its repair; a private class of content.c
+
+    What it owns, for one content worker (only that worker's thread calls
+    it; content.c makes one per worker in its state):
+
+      - The in-order read checks. ContentRead routes by hash, so a client
+        reading a blob in order meets the same worker every time; for up to
+        READ_CHECKS_MAX such readers the worker keeps the running hash of
+        bytes [0, next). The range that reaches the end is compared with the
+        blob's hash and answered CORRUPT instead of its bytes on a mismatch.
+        A range read out of order, or by a reader whose slot was taken (least
+        recently used), is served unverified (`verified` stays false).
+
+      - ContentCheck {verify, repair} -> ContentCheckReport, in two passes:
+
+            1. rows:  every index row has a file of its size (with verify:
+                      of its hash)           else missing, or corrupt
+            2. files: every blob file under the prefix directories has a
+                      row                    else an orphan (its bytes hash
+                                             to its name) or corrupt
+                      other names are strays: counted, never touched
+
+        With repair and something to repair, one write: rows of missing and
+        corrupt blobs go (corrupt files were moved to quarantine/ first),
+        intact orphans are indexed. The report travels as the write's
+        context; content_integrity_checked answers it after the COMMIT.
+        The report lists at most CA_CONTENT_CHECK_LIST hashes per kind; the
+        counts are complete.
+
+      - The wording of damage: a read that meets a missing or corrupt file
+        names the blob and the way out (`cairn content fsck`).
+
+    Invariants: bytes that do not match their hash are never served as
+    verified. It borrows the worker's ca_blobs_t (content.c destroys this
+    class first) and reads the content_blobs index through the worker's
+    read-only connection; it changes the index only through the writer. A
+    check never deletes a blob file (quarantine keeps a corrupt one) and
+    indexes a file again only when its bytes hash to its name. Memory: the
+    read checks, and while checking 1 MiB of file bytes plus the hashes
+    found.
+
+    Tested through the actor by content_test: s_test_streams (verified
+    reads), s_test_damage (damaged reads, check and repair).
+    ========================================================================= */
+
+#include "content_integrity.h"
+#include "ca_blob_store.h"
+#include "ca_limits.h"
+#include "ca_log.h"
+#include "ca_validate.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <string.h>
+
+#define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
+#define FSCK_ADVICE     "run `cairn content fsck --verify --repair`"
+
+//  A reader going through a blob in order: the hash of bytes [0, next).
+typedef struct {
+    uint8_t hash[CA_SHA256_BYTES];
+    uint64_t next;
+    ca_sha256_t *sha; //  NULL: free slot
+    int64_t last_used;
+} read_check_t;
+
+struct _content_integrity_t {
+    ca_blobs_t *blobs;          //  borrowed from the worker's state
+    ca_blob_wanted_fn *indexed; //  is there a row for this hash? (context: the store)
+    read_check_t checks[READ_CHECKS_MAX];
+};
+
+//  ---- damage ----------------------------------------------------------------------
+
+void content_integrity_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_status_t status,
+                                     const char *detail) {
+    char hex[65];
+    ca_hash_to_hex(hash, hex);
+    if (status == CA_NOT_FOUND) //  indexed, but the file is gone
+        ca_reply_error(reply, CA_CORRUPT, "blob %s is indexed but its file is missing; %s", hex,
+                       FSCK_ADVICE);
+    else if (status == CA_CORRUPT)
+        ca_reply_error(reply, CA_CORRUPT, "blob %s is corrupt (%s); nothing of it was served; %s",
+                       hex, detail, FSCK_ADVICE);
+    else
+        ca_reply_error(reply, status, "cannot read blob %s: %s", hex, detail);
+}
+
+//  ---- verified ranged reads ---------------------------------------------------------
+
+//  The in-order check a range at `offset` continues: a new one at offset 0
+//  (taking the least recently used slot), the one whose next byte is
+//  `offset` otherwise; NULL when the range is out of order.
+static read_check_t *s_read_check(content_integrity_t *self, const uint8_t *hash, uint64_t offset) {
+    read_check_t *oldest = &self->checks[0];
+    for (size_t i = 0; i < READ_CHECKS_MAX; i++) {
+        read_check_t *check = &self->checks[i];
+        if (offset > 0 && check->sha && check->next == offset &&
+            memcmp(check->hash, hash, CA_SHA256_BYTES) == 0)
+            return check;
+        if (!check->sha || (oldest->sha && check->last_used < oldest->last_used))
+            oldest = check;
+    }
+    if (offset > 0)
+        return NULL;
+    if (!oldest->sha)
+        oldest->sha = ca_sha256_new();
+    else
+        ca_sha256_final(oldest->sha, oldest->hash); //  resets it; the value is dropped
+    memcpy(oldest->hash, hash, CA_SHA256_BYTES);
+    oldest->next = 0;
+    return oldest;
+}
+
+static void s_read_check_free(read_check_t *check) {
+    ca_sha256_destroy(&check->sha);
+}
+
+content_integrity_t *content_integrity_new(ca_blobs_t *blobs, ca_blob_wanted_fn *indexed) {
+    content_integrity_t *self = (content_integrity_t *)zmalloc(sizeof(content_integrity_t));
+    self->blobs = blobs;
+    self->indexed = indexed;
+    return self;
+}
+
+void content_integrity_destroy(content_integrity_t **self_p) {
+    content_integrity_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < READ_CHECKS_MAX; i++)
+        s_read_check_free(&self->checks[i]);
+    free(self);
+    *self_p = NULL;
+}
+
+bool content_integrity_verify_range(content_integrity_t *self, const uint8_t *hash, uint64_t offset,
+                                    const uint8_t *data, size_t size, bool end, bool *verified,
+                                    ca_reply_t *reply) {
+    read_check_t *check = s_read_check(self, hash, offset);
+    if (!check)
+        return true; //  out of order: served unverified
+    ca_sha256_update(check->sha, data, size);
+    check->next += size;
+    check->last_used = zclock_mono();
+    if (!end)
+        return true;
+    uint8_t digest[CA_SHA256_BYTES];
+    ca_sha256_final(check->sha, digest);
+    s_read_check_free(check);
+    *verified = memcmp(digest, hash, CA_SHA256_BYTES) == 0;
+    if (!*verified)
+        content_integrity_reply_damaged(reply, hash, CA_CORRUPT, "its bytes do not match its hash");
+    return *verified;
+}
+
+//  ---- check (fsck) ------------------------------------------------------------------
+
+//  Hashes found in one category: all of them (for repair), and the count.
+typedef struct {
+    uint8_t (*hashes)[CA_SHA256_BYTES];
+    size_t count;
+    size_t capacity;
+} hash_list_t;
+
+static void s_list_add(hash_list_t *list, const uint8_t *hash) {
+    if (list->count == list->capacity) {
+        list->capacity = list->capacity ? 2 * list->capacity : 64;
+        list->hashes = realloc(list->hashes, list->capacity * CA_SHA256_BYTES);
+        assert(list->hashes);
+    }
+    memcpy(list->hashes[list->count++], hash, CA_SHA256_BYTES);
+}
+
+typedef struct {
+    uint64_t rows, files, strays;
+    hash_list_t missing, orphans, corrupt; //  corrupt: with or without a row
+    uint64_t *orphan_sizes;                //  per orphan: its file's size
+    bool *corrupt_indexed;                 //  per corrupt entry: it has a row
+    size_t corrupt_capacity;
+    char *error; //  an I/O error that stopped the check
+} check_t;
+
+static void s_check_free(check_t *check) {
+    free(check->missing.hashes);
+    free(check->orphans.hashes);
+    free(check->corrupt.hashes);
+    free(check->orphan_sizes);
+    free(check->corrupt_indexed);
+    zstr_free(&check->error);
+}
+
+static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed) {
+    s_list_add(&check->corrupt, hash);
+    if (check->corrupt.count > check->corrupt_capacity) {
+        check->corrupt_capacity = check->corrupt.capacity;
+        check->corrupt_indexed = realloc(check->corrupt_indexed, check->corrupt_capacity);
+        assert(check->corrupt_indexed);
+    }
+    check->corrupt_indexed[check->corrupt.count - 1] = indexed;
+}
+
+static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
+    s_list_add(&check->orphans, hash);
+    check->orphan_sizes = realloc(check->orphan_sizes, check->orphans.capacity * sizeof(uint64_t));
+    assert(check->orphan_sizes);
+    check->orphan_sizes[check->orphans.count - 1] = size;
+}
+
+//  Pass 1: every index row has a file of its size (and, with verify, its
+//  hash).
+static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *check,
+                         bool verify) {
+    ca_blobs_t *blobs = self->blobs;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT hash, size FROM content_blobs ORDER BY hash");
+    assert(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        check->rows++;
+        uint8_t hash[CA_SHA256_BYTES];
+        memcpy(hash, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
+        uint64_t size = (uint64_t)sqlite3_column_int64(stmt, 1), on_disk = 0;
+        if (!ca_blobs_file_size(blobs, hash, &on_disk)) {
+            s_list_add(&check->missing, hash);
+            continue;
+        }
+        bool matches = on_disk == size;
+        if (matches && verify) {
+            char *path = ca_blobs_path(blobs, hash);
+            char *error = NULL;
+            if (ca_blobs_verify_file(blobs, path, hash, &matches, &on_disk, &error) != CA_OK) {
+                ca_log_warning("content check: %s", error);
+                zstr_free(&error);
+            }
+            zstr_free(&path);
+        }
+        if (!matches)
+            s_check_corrupt(check, hash, true);
+    }
+    if (rc != SQLITE_DONE)
+        check->error = zsys_sprintf("cannot read the content index: %s",
+                                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+}
+
+//  True for exactly two lowercase hex digits.
+static bool s_is_prefix_name(const char *name) {
+    return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
+}
+
+//  True when `name` is how this store names a blob file in directory
+//  `prefix`: 64 lowercase hex digits starting with the prefix's two.
+static bool s_blob_name(const char *name, const char *prefix, uint8_t hash[CA_SHA256_BYTES]) {
+    char canonical[65];
+    if (!ca_hash_from_hex(name, hash))
+        return false;
+    ca_hash_to_hex(hash, canonical);
+    return streq(canonical, name) && strncmp(name, prefix, 2) == 0;
+}
+
+//  One file of a prefix directory: a blob, an orphan, or a stray name.
+static void s_check_file(content_integrity_t *self, ca_store_t *store, check_t *check,
+                         const char *prefix, const char *name) {
+    uint8_t hash[CA_SHA256_BYTES];
+    if (!s_blob_name(name, prefix, hash)) {
+        check->strays++;
+        return;
+    }
+    check->files++;
+    uint64_t size = 0;
+    if (self->indexed(store, hash))
+        return; //  indexed: pass 1 looked at it
+    //  Never indexed (or its row went): it may be indexed again only if its
+    //  bytes are what its name says.
+    ca_blobs_t *blobs = self->blobs;
+    char *path = ca_blobs_path(blobs, hash);
+    char *error = NULL;
+    bool matches = false;
+    if (ca_blobs_verify_file(blobs, path, hash, &matches, &size, &error) != CA_OK) {
+        ca_log_warning("content check: %s", error);
+        zstr_free(&error);
+    } else if (matches)
+        s_check_orphan(check, hash, size);
+    else
+        s_check_corrupt(check, hash, false);
+    zstr_free(&path);
+}
+
+//  Pass 2: every file under the prefix directories has a row.
+static void s_check_files(content_integrity_t *self, ca_store_t *store, check_t *check) {
+    const char *root = ca_blobs_root(self->blobs);
+    DIR *dir = opendir(root);
+    if (!dir) {
+        check->error = zsys_sprintf("cannot read %s: %s", root, strerror(errno));
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(dir)) && !check->error) {
+        if (!s_is_prefix_name(entry->d_name))
+            continue; //  tmp/, quarantine/, .lock
+        char *sub_path = zsys_sprintf("%s/%s", root, entry->d_name);
+        DIR *sub = opendir(sub_path);
+        struct dirent *file;
+        while (sub && (file = readdir(sub)))
+            if (!streq(file->d_name, ".") && !streq(file->d_name, ".."))
+                s_check_file(self, store, check, entry->d_name, file->d_name);
+        if (sub)
+            closedir(sub);
+        zstr_free(&sub_path);
+    }
+    closedir(dir);
+}
+
+//  Copies at most CA_CONTENT_CHECK_LIST hashes of a list into the answer.
+static void s_report_list(ca_reply_t *reply, const hash_list_t *list, uint64_t *count,
+                          size_t *n_out, ProtobufCBinaryData **out) {
+    *count = list->count;
+    *n_out = list->count < CA_CONTENT_CHECK_LIST ? list->count : CA_CONTENT_CHECK_LIST;
+    *out = (ProtobufCBinaryData *)ca_reply_alloc(reply, *n_out * sizeof(ProtobufCBinaryData));
+    for (size_t i = 0; i < *n_out; i++) {
+        (*out)[i].data = (uint8_t *)ca_reply_memdup(reply, list->hashes[i], CA_SHA256_BYTES);
+        (*out)[i].len = CA_SHA256_BYTES;
+    }
+}
+
+static Cairn__ContentCheckReport *s_report(ca_reply_t *reply, const check_t *check) {
+    Cairn__ContentCheckReport *report =
+        (Cairn__ContentCheckReport *)ca_reply_alloc(reply, sizeof(Cairn__ContentCheckReport));
+    cairn__content_check_report__init(report);
+    report->blobs = check->rows;
+    report->files = check->files;
+    report->stray_count = check->strays;
+    s_report_list(reply, &check->missing, &report->missing_count, &report->n_missing,
+                  &report->missing);
+    s_report_list(reply, &check->orphans, &report->orphan_count, &report->n_orphans,
+                  &report->orphans);
+    s_report_list(reply, &check->corrupt, &report->corrupt_count, &report->n_corrupt,
+                  &report->corrupt);
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_CHECK;
+    response->content_check = report;
+    return report;
+}
+
+//  The repair, as one write: rows of missing and corrupt blobs go (corrupt
+//  files were moved to quarantine first), intact orphans are indexed.
+static ca_write_t *s_repair_write(content_integrity_t *self, const check_t *check) {
+    ca_write_t *write = ca_write_new();
+    for (size_t i = 0; i < check->missing.count; i++) {
+        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, check->missing.hashes[i], CA_SHA256_BYTES);
+    }
+    for (size_t i = 0; i < check->corrupt.count; i++) {
+        char *error = NULL;
+        if (ca_blobs_quarantine(self->blobs, check->corrupt.hashes[i], &error) != 0) {
+            ca_log_warning("content check: %s", error);
+            zstr_free(&error);
+        }
+        if (!check->corrupt_indexed[i])
+            continue;
+        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, check->corrupt.hashes[i], CA_SHA256_BYTES);
+    }
+    double now = ca_blob_store_now();
+    for (size_t i = 0; i < check->orphans.count; i++) {
+        ca_write_statement(write,
+                           "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (hash) DO NOTHING",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, check->orphans.hashes[i], CA_SHA256_BYTES);
+        ca_write_int(write, (int64_t)check->orphan_sizes[i]);
+        ca_write_real(write, now);
+    }
+    return write;
+}
+
+void content_integrity_check(content_integrity_t *self, ca_store_t *store,
+                             const Cairn__ContentCheck *ask, ca_reply_t *reply) {
+    check_t check;
+    memset(&check, 0, sizeof check);
+    s_check_rows(self, store, &check, ask->verify);
+    if (!check.error)
+        s_check_files(self, store, &check);
+    if (check.error) {
+        ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check.error);
+        s_check_free(&check);
+        return;
+    }
+    bool problems = check.missing.count || check.orphans.count || check.corrupt.count;
+    if (ask->repair && problems) {
+        //  The report travels as the write's context; the done answers it.
+        Cairn__ContentCheckReport *report = s_report(reply, &check);
+        report->repaired = true;
+        size_t size = cairn__content_check_report__get_packed_size(report);
+        uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
+        assert(packed);
+        cairn__content_check_report__pack(report, packed);
+        ca_write_t *write = s_repair_write(self, &check);
+        ca_write_context(write, packed, size);
+        free(packed);
+        ca_store_write(store, &write, reply);
+    } else
+        s_report(reply, &check);
+    s_check_free(&check);
+}
+
+//  protobuf-c allocator drawing from a reply's arena: what it unpacks lives
+//  exactly as long as the answer.
+static void *s_arena_alloc(void *reply, size_t size) {
+    return ca_reply_alloc((ca_reply_t *)reply, size);
+}
+
+static void s_arena_free(void *reply, void *pointer) {
+}
+
+void content_integrity_checked(ca_store_t *store, const Cairn__Request *request,
+                               const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    ProtobufCAllocator arena = {s_arena_alloc, s_arena_free, reply};
+    Cairn__ContentCheckReport *report =
+        cairn__content_check_report__unpack(&arena, write->context.len, write->context.data);
+    if (!report) {
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the repair committed but its report was lost; run the check again to "
+                       "see the state");
+        return;
+    }
+    Cairn__Response *response = ca_reply_response(reply);
+    response->body_case = CAIRN__RESPONSE__BODY_CONTENT_CHECK;
+    response->content_check = report;
+}

@@ -8,7 +8,8 @@
     Requests (hashes and ids are 32 raw bytes; see schemas/cairn.proto):
 
         SettleEnqueue {distribution}     -> SettleEnqueued {created}
-        SettlePending {recipient, limit} -> DistributionPage {distributions, more}
+        SettlePending {recipient, limit, after_payment_id, after_recipient}
+                                         -> DistributionPage {distributions, more}
         SettleTotal {recipient}          -> SettleTotalReply {total, count}
         SettleMark {payment_ids, batch_id}
                                          -> SettleMarked {settled, already_settled}
@@ -257,21 +258,80 @@ static void s_settle_enqueued(ca_store_t *store, const Cairn__Request *request,
 
 //  ---- SettlePending, SettleTotal --------------------------------------------------
 
-//  The pending rows, oldest first, all or of one recipient; ?1 the
-//  recipient (when filtered), the last parameter a limit.
-static sqlite3_stmt *s_pending_stmt(ca_store_t *store, const char *recipient, int64_t limit) {
+//  Where a page of pending rows starts: after (queued_at, id), in the
+//  order of "oldest first". The start of the queue is before every row
+//  (queued_at is always above 0).
+typedef struct {
+    double queued_at;
+    int64_t id;
+} position_t;
+
+static const position_t s_queue_start = {-1.0, 0};
+
+//  The pending rows after `after`, oldest first, all or of one recipient;
+//  ?1 the recipient (when filtered), then the position, the last
+//  parameter a limit.
+static sqlite3_stmt *s_pending_stmt(ca_store_t *store, const char *recipient, position_t after,
+                                    int64_t limit) {
     bool all = !recipient || !*recipient;
     sqlite3_stmt *stmt = ca_sql_prepare(
         ca_store_sql(store),
         all ? "SELECT " PENDING_COLUMNS " FROM settle_distributions WHERE batch_id IS NULL"
-              " ORDER BY queued_at, id LIMIT ?1"
+              " AND (queued_at, id) > (?2, ?3) ORDER BY queued_at, id LIMIT ?4"
             : "SELECT " PENDING_COLUMNS " FROM settle_distributions WHERE batch_id IS NULL"
-              " AND recipient = ?1 ORDER BY queued_at, id LIMIT ?2");
+              " AND recipient = ?1 AND (queued_at, id) > (?2, ?3) ORDER BY queued_at, id"
+              " LIMIT ?4");
     assert(stmt);
     if (!all)
         sqlite3_bind_text(stmt, 1, recipient, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, all ? 1 : 2, limit);
+    sqlite3_bind_double(stmt, 2, after.queued_at);
+    sqlite3_bind_int64(stmt, 3, after.id);
+    sqlite3_bind_int64(stmt, 4, limit);
     return stmt;
+}
+
+//  The position of a SettlePending's cursor distribution (the start of
+//  the queue when it names none). False with the reply set when the cursor
+//  is malformed or names no distribution.
+static bool s_pending_cursor(ca_store_t *store, const Cairn__SettlePending *ask,
+                             position_t *after, ca_reply_t *reply) {
+    *after = s_queue_start;
+    bool has_id = ask->after_payment_id.len > 0, has_recipient = *ask->after_recipient;
+    if (!has_id && !has_recipient)
+        return true;
+    if (!has_id || !has_recipient) {
+        ca_reply_error(reply, CA_INVALID,
+                       "give after_payment_id and after_recipient together: the payment id and "
+                       "recipient of the last distribution of the previous page");
+        return false;
+    }
+    if (!ca_blob_store_hash_ok(&ask->after_payment_id, "after_payment_id", reply))
+        return false;
+    const char *problem = ca_validate_peer_id(ask->after_recipient);
+    if (problem) {
+        ca_reply_error(reply, CA_INVALID, "after_recipient: %s", problem);
+        return false;
+    }
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT queued_at, id FROM settle_distributions"
+                                            " WHERE payment_id = ?1 AND recipient = ?2");
+    assert(stmt);
+    sqlite3_bind_blob(stmt, 1, ask->after_payment_id.data, CA_SHA256_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, ask->after_recipient, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        after->queued_at = sqlite3_column_double(stmt, 0);
+        after->id = sqlite3_column_int64(stmt, 1);
+    } else if (rc == SQLITE_DONE)
+        ca_reply_error(reply, CA_NOT_FOUND,
+                       "no distribution of that payment to %s; page on with the payment id and "
+                       "recipient of the last distribution of the previous page",
+                       ask->after_recipient);
+    bool found = rc == SQLITE_ROW;
+    if (!found && rc != SQLITE_DONE)
+        s_read_failed(rc, stmt, "the settlement queue", reply);
+    sqlite3_reset(stmt);
+    return found;
 }
 
 static Cairn__Distribution *s_distribution(ca_reply_t *reply, sqlite3_stmt *stmt) {
@@ -292,15 +352,17 @@ static Cairn__Distribution *s_distribution(ca_reply_t *reply, sqlite3_stmt *stmt
 static void s_settle_pending(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__SettlePending *ask = request->settle_pending;
     uint32_t limit = 0;
+    position_t after;
     if (!s_recipient_ok(ask->recipient, false, reply) ||
-        !s_limit_ok(ask->limit, CA_SETTLE_LIST_DEFAULT, CA_SETTLE_LIST_MAX, &limit, reply))
+        !s_limit_ok(ask->limit, CA_SETTLE_LIST_DEFAULT, CA_SETTLE_LIST_MAX, &limit, reply) ||
+        !s_pending_cursor(store, ask, &after, reply))
         return;
     Cairn__DistributionPage *page =
         (Cairn__DistributionPage *)ca_reply_alloc(reply, sizeof(Cairn__DistributionPage));
     cairn__distribution_page__init(page);
     page->distributions =
         (Cairn__Distribution **)ca_reply_alloc(reply, limit * sizeof(Cairn__Distribution *));
-    sqlite3_stmt *stmt = s_pending_stmt(store, ask->recipient, (int64_t)limit + 1);
+    sqlite3_stmt *stmt = s_pending_stmt(store, ask->recipient, after, (int64_t)limit + 1);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (page->n_distributions == limit) {
@@ -627,7 +689,7 @@ static bool s_pick(ca_store_t *store, uint32_t limit, picked_t *picked, ca_reply
     zhashx_set_destructor(totals, (zhashx_destructor_fn *)zstr_free);
     zhashx_t *in_flight = s_in_flight(store);
     sqlite3_stmt *stmt =
-        s_pending_stmt(store, NULL, (int64_t)limit + (int64_t)zhashx_size(in_flight));
+        s_pending_stmt(store, NULL, s_queue_start, (int64_t)limit + (int64_t)zhashx_size(in_flight));
     int rc = SQLITE_DONE;
     bool overflow = false;
     while (!overflow && picked->count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -1066,6 +1128,15 @@ static void s_test_bad_input(ca_testbed_t *bed) {
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "limit");
     ca_request_settle_pending(&request, &pending, 0, "bad peer", 0);
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "recipient");
+    ca_request_settle_pending(&request, &pending, 0, NULL, 0);
+    ca_request_settle_pending_after(&pending, id, 32, NULL);
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "together");
+    ca_request_settle_pending_after(&pending, id, 16, "ivan");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after_payment_id");
+    ca_request_settle_pending_after(&pending, id, 32, "bad peer");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after_recipient");
+    ca_request_settle_pending_after(&pending, id, 32, "nobody-here");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "previous page");
     ca_testbed_fails(s_total(bed, "bad/peer"), CAIRN__STATUS__INVALID, "recipient");
     ca_testbed_fails(s_batch(bed, CA_SETTLE_BATCH_MAX + 1), CAIRN__STATUS__INVALID, "limit");
 

@@ -28,6 +28,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,12 +85,30 @@ static json_t *s_json_enqueue(const answer_t *answer) {
 
 //  ---- settle pending, total --------------------------------------------------------------
 
+//  --after PAYMENT:RECIPIENT, the cursor a full page prints: 64 hex
+//  digits, a colon, a peer id (which may hold colons itself).
+static const char *s_parse_after(const cli_t *cli, cli_settle_t *settle) {
+    char *text = (char *)cli_option(cli, "after"); //  cli's values are writable
+    if (!text)
+        return NULL;
+    if (strlen(text) < 2 * CA_HASH_BYTES + 2 || text[2 * CA_HASH_BYTES] != ':')
+        return cli_problem("--after wants PAYMENT:RECIPIENT (64 hex digits, a colon, a peer id), "
+                           "as a full page prints it, not '%s'",
+                           text);
+    text[2 * CA_HASH_BYTES] = '\0';
+    const char *problem = cli_parse_hash(text, "--after PAYMENT", settle->payment);
+    ca_request_settle_pending_after(&settle->body.pending, settle->payment, CA_HASH_BYTES,
+                                    text + 2 * CA_HASH_BYTES + 1);
+    return problem;
+}
+
 static const char *s_build_pending(const cli_t *cli, request_t *request) {
+    cli_settle_t *settle = &request->body.settle;
     uint32_t limit = 0;
     const char *problem = s_parse_limit(cli, SETTLE_LIST_MAX, &limit);
-    ca_request_settle_pending(&request->request, &request->body.settle.body.pending, 0,
+    ca_request_settle_pending(&request->request, &settle->body.pending, 0,
                               cli_option(cli, "recipient"), limit);
-    return problem;
+    return problem ? problem : s_parse_after(cli, settle);
 }
 
 static void s_print_pending(const answer_t *answer) {
@@ -109,8 +128,12 @@ static void s_print_pending(const answer_t *answer) {
         cli_print_inline(cli_bytes(d->recipient));
         putchar('\n');
     }
-    if (page->more)
-        printf("(more: raise --limit, at most %d)\n", SETTLE_LIST_MAX);
+    if (page->more) {
+        const Cairn__Distribution *last = page->distributions[page->n_distributions - 1];
+        printf("(more: --after ");
+        cli_print_hex(last->payment_id);
+        printf(":%s)\n", last->recipient);
+    }
 }
 
 static json_t *s_json_distribution(const Cairn__Distribution *d) {
@@ -132,7 +155,14 @@ static json_t *s_json_pending(const answer_t *answer) {
             json_decref(list);
             return NULL;
         }
-    return json_pack("{s:o, s:b}", "distributions", list, "more", page->more);
+    json_t *object = json_pack("{s:o, s:b}", "distributions", list, "more", page->more);
+    if (object && page->more) {
+        const Cairn__Distribution *last = page->distributions[page->n_distributions - 1];
+        char hex[2 * CA_HASH_BYTES + 1];
+        sodium_bin2hex(hex, sizeof hex, last->payment_id.data, last->payment_id.len);
+        json_object_set_new(object, "next_after", json_sprintf("%s:%s", hex, last->recipient));
+    }
+    return object;
 }
 
 static const char *s_build_total(const cli_t *cli, request_t *request) {
@@ -304,8 +334,10 @@ static const char s_enqueue_details[] =
     "--queued-at defaults to now.\n";
 
 static const char s_pending_details[] =
-    "Pending distributions, oldest first: all, or of --recipient. --limit defaults\n"
-    "to 1000 (at most 100000).\n";
+    "Pending distributions, oldest first: all, or of --recipient. A page holds up to\n"
+    "--limit of them (default 1000, at most 100000) after --after PAYMENT:RECIPIENT;\n"
+    "a full page ends with \"(more: --after PAYMENT:RECIPIENT)\" (JSON: \"more\" and\n"
+    "\"next_after\") to ask for the next one.\n";
 
 static const char s_total_details[] =
     "The sum of pending amounts (all, or of --recipient) and their number. A sum\n"
@@ -349,7 +381,10 @@ static const command_t s_rows[] = {
      0,
      "",
      "pending distributions, oldest first",
-     {{"recipient", "PEER", false}, {"limit", "N", false}, {NULL, NULL, false}},
+     {{"recipient", "PEER", false},
+      {"limit", "N", false},
+      {"after", "PAYMENT:RECIPIENT", false},
+      {NULL, NULL, false}},
      s_build_pending,
      s_print_pending,
      s_json_pending,

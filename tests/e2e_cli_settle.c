@@ -57,7 +57,26 @@ static void s_test_settle_flow(void) {
     CHECK(cli_json_int(json_array_get(list, 0), "amount") == 100);
     CHECK(cli_json_str_is(json_array_get(list, 0), "source_hash", source));
     json_decref(object);
-    cli_expect_ok(CAIRN(t, "settle", "pending", "--limit", "1"), "(more");
+    //  Pages: the cursor a full page prints takes the next one, in text
+    //  and JSON; p1 goes to alice (queued 10) and bob (11), so the cursor
+    //  needs the recipient too.
+    char cursor[HEX_SIZE + 32];
+    snprintf(cursor, sizeof cursor, "(more: --after %s:alice)", p1);
+    cli_expect_ok(CAIRN(t, "settle", "pending", "--limit", "1"), cursor);
+    object = CAIRN_JSON(t, "settle", "pending", "--limit", "2");
+    CHECK(json_is_true(json_object_get(object, "more")));
+    snprintf(cursor, sizeof cursor, "%s:bob", p1);
+    CHECK(cli_json_str_is(object, "next_after", cursor));
+    json_decref(object);
+    object = CAIRN_JSON(t, "settle", "pending", "--limit", "2", "--after", cursor);
+    list = json_object_get(object, "distributions");
+    CHECK(json_array_size(list) == 2 && !json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(json_array_get(list, 0), "payment_id", p2));
+    CHECK(cli_json_str_is(json_array_get(list, 1), "payment_id", p3));
+    CHECK(json_object_get(object, "next_after") == NULL);
+    json_decref(object);
+    snprintf(cursor, sizeof cursor, "%s:dave", p1);
+    cli_expect_fail(CAIRN(t, "settle", "pending", "--after", cursor), 1, "not_found: ");
     cli_expect_ok(CAIRN(t, "settle", "total", "--recipient", "alice"),
                   "105 pending in 2 distributions");
     //  The total of all is over 2^64-1: an error, not a wrapped number.
@@ -110,6 +129,13 @@ static void s_test_settle_usage(void) {
                                                         "--queued-at", "yesterday", NULL});
     cli_expect_usage(t->endpoint,
                      (const char *const[]){"settle", "pending", "--limit", "100001", NULL});
+    cli_expect_usage(t->endpoint,
+                     (const char *const[]){"settle", "pending", "--after", "alice", NULL});
+    char after[HEX_SIZE + 8];
+    snprintf(after, sizeof after, "%s-alice", h);
+    cli_expect_usage(t->endpoint, (const char *const[]){"settle", "pending", "--after", after, NULL});
+    snprintf(after, sizeof after, "%s:", h);
+    cli_expect_usage(t->endpoint, (const char *const[]){"settle", "pending", "--after", after, NULL});
     cli_expect_usage(t->endpoint, (const char *const[]){"settle", "batch", "--limit", "0", NULL});
     cli_expect_usage(t->endpoint,
                      (const char *const[]){"settle", "batch", "--id", h, "--limit", "5", NULL});

@@ -205,6 +205,103 @@ static void test_enqueue_pending(void) {
     s_stop(&node);
 }
 
+static Cairn__Response *s_pending_after(zsock_t *client, const char *recipient, uint32_t limit,
+                                        const uint8_t *after_id, size_t after_id_size,
+                                        const char *after_recipient) {
+    Cairn__Request request;
+    Cairn__SettlePending pending;
+    ca_request_settle_pending(&request, &pending, 0, recipient, limit);
+    ca_request_settle_pending_after(&pending, after_id, after_id_size, after_recipient);
+    return s_call(client, &request);
+}
+
+//  Walks the pending distributions (of `recipient`, or all) `limit` at a
+//  time with the cursor; returns how many, their payment numbers (found
+//  by amount: the model's amounts are distinct) in `order`.
+static size_t s_walk_pending(zsock_t *client, const char *recipient, uint32_t limit,
+                             uint64_t *order, size_t capacity) {
+    uint8_t after_id[32];
+    char after_recipient[64] = "";
+    size_t count = 0;
+    bool more = true;
+    while (more && count < capacity) {
+        Cairn__Response *response =
+            s_ok(s_pending_after(client, recipient, limit, after_id, *after_recipient ? 32 : 0,
+                                 after_recipient),
+                 CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+        const Cairn__DistributionPage *page = response->settle_pending;
+        CHECK(page->n_distributions <= limit && (!page->more || page->n_distributions == limit));
+        for (size_t i = 0; i < page->n_distributions && count < capacity; i++) {
+            const Cairn__Distribution *d = page->distributions[i];
+            uint64_t n = 0;
+            while (n < 1000 && s_amount_of(n) != d->amount)
+                n++;
+            order[count++] = n;
+            memcpy(after_id, d->payment_id.data, 32);
+            snprintf(after_recipient, sizeof after_recipient, "%s", d->recipient);
+        }
+        more = page->more;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    return count;
+}
+
+//  Pending in pages with the (payment_id, recipient) cursor: every
+//  distribution once, oldest first (equal times in the order of enqueue),
+//  also after the cursor's own distribution was settled; bad cursors.
+static void test_pending_pages(void) {
+    harness_node_t *node = s_start(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    enum { COUNT = 40 };
+    //  Enqueued in reverse groups of five with one time per group, so the
+    //  order is by time first, then by enqueue.
+    uint64_t expected[COUNT];
+    size_t e = 0;
+    for (int group = COUNT / 5 - 1; group >= 0; group--)
+        for (uint64_t k = 0; k < 5; k++) {
+            uint64_t n = (uint64_t)group * 5 + k;
+            CHECK(s_enqueue(client, n, s_recipient_of(n), s_amount_of(n), 5000 + group));
+        }
+    for (uint64_t n = 0; n < COUNT; n++)
+        expected[e++] = n;
+    uint64_t order[COUNT + 1];
+    CHECK(s_walk_pending(client, NULL, 7, order, COUNT + 1) == COUNT);
+    CHECK(memcmp(order, expected, sizeof expected) == 0);
+    size_t alice = s_walk_pending(client, "alice", 2, order, COUNT + 1);
+    CHECK(alice == (COUNT + RECIPIENTS - 1) / RECIPIENTS);
+    for (size_t i = 0; i < alice; i++)
+        CHECK(order[i] == i * RECIPIENTS);
+
+    //  The cursor's distribution settled since: it still marks the place.
+    uint8_t id[32], batch_id[32];
+    s_payment(6, id);
+    memset(batch_id, 0x77, sizeof batch_id);
+    ProtobufCBinaryData ids[] = {{32, id}};
+    Cairn__Request request;
+    Cairn__SettleMark mark;
+    ca_request_settle_mark(&request, &mark, 0, ids, 1, batch_id, 32);
+    cairn__response__free_unpacked(
+        s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK), NULL);
+    Cairn__Response *response = s_ok(s_pending_after(client, NULL, 3, id, 32, s_recipient_of(6)),
+                                      CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+    CHECK(response->settle_pending->n_distributions == 3 && response->settle_pending->more);
+    CHECK(response->settle_pending->distributions[0]->amount == s_amount_of(7));
+    cairn__response__free_unpacked(response, NULL);
+
+    //  Bad cursors: the pair is needed whole, and must name a distribution.
+    s_fails(s_pending_after(client, NULL, 0, id, 32, "nobody"), CAIRN__STATUS__NOT_FOUND,
+            "previous page");
+    s_fails(s_pending_after(client, NULL, 0, id, 32, ""), CAIRN__STATUS__INVALID, "together");
+    s_fails(s_pending_after(client, NULL, 0, NULL, 0, "alice"), CAIRN__STATUS__INVALID,
+            "together");
+    s_fails(s_pending_after(client, NULL, 0, id, 31, "alice"), CAIRN__STATUS__INVALID,
+            "after_payment_id");
+    s_fails(s_pending_after(client, NULL, 0, id, 32, "../x"), CAIRN__STATUS__INVALID,
+            "after_recipient");
+    zsock_destroy(&client);
+    s_stop(&node);
+}
+
 //  Totals over many distributions, all and per recipient; paging.
 static void test_totals(void) {
     harness_node_t *node = s_start(NULL);
@@ -583,6 +680,7 @@ static void test_bad_input(void) {
 
 static const harness_test_t s_tests[] = {
     {"enqueue_pending", test_enqueue_pending},
+    {"pending_pages", test_pending_pages},
     {"totals", test_totals},
     {"mark", test_mark},
     {"batch_race", test_batch_race},

@@ -580,6 +580,50 @@ static bool s_ledger_seeds(const char *dir) {
     return ok && s_write_request(dir, "ledger-clear", &request);
 }
 
+//  Every settlement request kind, valid and broken: a distribution, one
+//  with a short payment id, pending (plain, of a recipient, with a cursor),
+//  totals, a mark, the last time, batches.
+static bool s_settlement_seeds(const char *dir) {
+    uint8_t payment[CA_SHA256_BYTES], source[CA_SHA256_BYTES], batch[CA_SHA256_BYTES];
+    ca_sha256("seed payment", 12, payment);
+    ca_sha256("seed source", 11, source);
+    ca_sha256("seed batch", 10, batch);
+    Cairn__Request request;
+    Cairn__Distribution d;
+    Cairn__SettleEnqueue enqueue;
+    ca_request_distribution(&d, payment, CA_SHA256_BYTES, "peer:2", 500, source, CA_SHA256_BYTES,
+                            1700000000.25);
+    ca_request_settle_enqueue(&request, &enqueue, 90, &d);
+    bool ok = s_write_request(dir, "settle-enqueue", &request);
+    d.payment_id.len = 31;
+    ok = ok && s_write_request(dir, "settle-enqueue-short-id", &request);
+    Cairn__SettlePending pending;
+    ca_request_settle_pending(&request, &pending, 91, NULL, 0);
+    ok = ok && s_write_request(dir, "settle-pending", &request);
+    ca_request_settle_pending(&request, &pending, 92, "peer:2", 5);
+    ca_request_settle_pending_after(&pending, payment, CA_SHA256_BYTES, "peer:2");
+    ok = ok && s_write_request(dir, "settle-pending-after", &request);
+    Cairn__SettleTotal total;
+    ca_request_settle_total(&request, &total, 93, "peer:2");
+    ok = ok && s_write_request(dir, "settle-total", &request);
+    Cairn__SettleMark mark;
+    ProtobufCBinaryData ids[] = {{CA_SHA256_BYTES, payment}};
+    ca_request_settle_mark(&request, &mark, 94, ids, 1, batch, CA_SHA256_BYTES);
+    ok = ok && s_write_request(dir, "settle-mark", &request);
+    Cairn__SettleLastGet last_get;
+    ca_request_settle_last_get(&request, &last_get, 95);
+    ok = ok && s_write_request(dir, "settle-last-get", &request);
+    Cairn__SettleLastSet last_set;
+    ca_request_settle_last_set(&request, &last_set, 96, 1700000001.5);
+    ok = ok && s_write_request(dir, "settle-last-set", &request);
+    Cairn__SettleBatch make;
+    ca_request_settle_batch(&request, &make, 97, 10);
+    ok = ok && s_write_request(dir, "settle-batch", &request);
+    Cairn__SettleBatchGet get;
+    ca_request_settle_batch_get(&request, &get, 98, batch, CA_SHA256_BYTES);
+    return ok && s_write_request(dir, "settle-batch-get", &request);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz-seeds DIR\n");
@@ -596,6 +640,6 @@ int main(int argc, char **argv) {
               s_config_seeds(dir) && s_channel_seeds(dir) && s_message_seeds(dir) &&
               s_peer_seeds(dir) && s_gossip_seeds(dir) && s_content_seeds(dir) &&
               s_prov_seeds(dir) && s_manifest_seeds(dir) && s_raw_frames(dir) &&
-              s_ledger_seeds(dir);
+              s_ledger_seeds(dir) && s_settlement_seeds(dir);
     return ok ? 0 : 1;
 }

@@ -603,6 +603,12 @@ void ca_request_settle_pending(Cairn__Request *request, Cairn__SettlePending *pe
     request->settle_pending = pending;
 }
 
+void ca_request_settle_pending_after(Cairn__SettlePending *pending, const uint8_t *payment_id,
+                                     size_t payment_id_size, const char *recipient) {
+    pending->after_payment_id = s_bytes(payment_id, payment_id_size);
+    pending->after_recipient = recipient ? (char *)recipient : (char *)"";
+}
+
 void ca_request_settle_total(Cairn__Request *request, Cairn__SettleTotal *total, uint64_t id,
                              const char *recipient) {
     s_request(request, id, CAIRN__REQUEST__BODY_SETTLE_TOTAL);

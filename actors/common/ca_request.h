@@ -254,6 +254,10 @@ void ca_request_settle_enqueue(Cairn__Request *request, Cairn__SettleEnqueue *en
 //  SettlePending and SettleTotal: recipient "" (or NULL) means all.
 void ca_request_settle_pending(Cairn__Request *request, Cairn__SettlePending *pending, uint64_t id,
                                const char *recipient, uint32_t limit);
+//  Pages a SettlePending on after distribution (payment_id, recipient); the
+//  bytes are referenced.
+void ca_request_settle_pending_after(Cairn__SettlePending *pending, const uint8_t *payment_id,
+                                     size_t payment_id_size, const char *recipient);
 void ca_request_settle_total(Cairn__Request *request, Cairn__SettleTotal *total, uint64_t id,
                              const char *recipient);
 void ca_request_settle_mark(Cairn__Request *request, Cairn__SettleMark *mark, uint64_t id,

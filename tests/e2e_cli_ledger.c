@@ -47,6 +47,17 @@ static char *s_make_key(const test_ctx_t *t, const char *name, uint8_t secret[64
     return path;
 }
 
+//  The payer alice: a key pair as s_make_key makes it, her public key on
+//  the node (cairn peer add). Returns the secret key's path.
+static char *s_add_alice(const test_ctx_t *t, uint8_t secret[64]) {
+    char key_hex[65];
+    char *path = s_make_key(t, "alice.key", secret, key_hex);
+    cli_expect_ok(CAIRN(t, "peer", "add", "alice", "--key", key_hex, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  "alice");
+    return path;
+}
+
 //  channel[key] of a channel answer.
 static int64_t s_channel_int(json_t *object, const char *key) {
     json_t *channel = json_object_get(object, "channel");
@@ -56,11 +67,7 @@ static int64_t s_channel_int(json_t *object, const char *key) {
 static void s_test_ledger_commands(void) {
     test_ctx_t *t = cli_ctx_begin("ledger", true, NULL);
     uint8_t secret[64];
-    char key_hex[65];
-    char *key = s_make_key(t, "alice.key", secret, key_hex);
-    cli_expect_ok(CAIRN(t, "peer", "add", "alice", "--key", key_hex, "--address", "127.0.0.1",
-                        "--port", "7402"),
-                  "alice");
+    char *key = s_add_alice(t, secret);
 
     //  open, get: text and JSON.
     cli_expect_ok(CAIRN(t, "ledger", "open", "alice", "--theirs", "1000", "--mine", "5"),
@@ -247,11 +254,7 @@ static void s_test_ledger_errors(void) {
 static void s_test_ledger_pages(void) {
     test_ctx_t *t = cli_ctx_begin("ledger-pages", true, NULL);
     uint8_t secret[64];
-    char key_hex[65];
-    char *key = s_make_key(t, "alice.key", secret, key_hex);
-    cli_expect_ok(CAIRN(t, "peer", "add", "alice", "--key", key_hex, "--address", "127.0.0.1",
-                        "--port", "7402"),
-                  "alice");
+    char *key = s_add_alice(t, secret);
     cli_expect_ok(CAIRN(t, "ledger", "open", "alice", "--theirs", "1000"), "alice");
     cli_expect_ok(CAIRN(t, "ledger", "open", "bob"), "bob");
     cli_expect_ok(CAIRN(t, "ledger", "open", "carol"), "carol");

@@ -22,9 +22,9 @@ extern const ca_store_def_t ledger_store_def;
 
 //  Pages: open channels per LedgerList answer, pending payments per
 //  LedgerPending answer and log entries per LedgerHistory answer, when the
-//  request's limit is 0 and at most (a larger limit is INVALID). A payment carries up to 1000 shares, so a
-//  pending page is bounded by the most a client can ask for, not by what
-//  the channel holds.
+//  request's limit is 0 and at most (a larger limit is INVALID). A payment
+//  carries up to 1000 shares, so a pending page is bounded by the most a
+//  client can ask for, not by what the channel holds.
 #define LEDGER_LIST_DEFAULT    1000
 #define LEDGER_LIST_MAX        1000
 #define LEDGER_PENDING_DEFAULT 1000

@@ -293,8 +293,8 @@ static sqlite3_stmt *s_pending_stmt(ca_store_t *store, const char *recipient, po
 //  The position of a SettlePending's cursor distribution (the start of
 //  the queue when it names none). False with the reply set when the cursor
 //  is malformed or names no distribution.
-static bool s_pending_cursor(ca_store_t *store, const Cairn__SettlePending *ask,
-                             position_t *after, ca_reply_t *reply) {
+static bool s_pending_cursor(ca_store_t *store, const Cairn__SettlePending *ask, position_t *after,
+                             ca_reply_t *reply) {
     *after = s_queue_start;
     bool has_id = ask->after_payment_id.len > 0, has_recipient = *ask->after_recipient;
     if (!has_id && !has_recipient)
@@ -688,8 +688,8 @@ static bool s_pick(ca_store_t *store, uint32_t limit, picked_t *picked, ca_reply
     zhashx_t *totals = zhashx_new(); //  recipient -> uint64_t total
     zhashx_set_destructor(totals, (zhashx_destructor_fn *)zstr_free);
     zhashx_t *in_flight = s_in_flight(store);
-    sqlite3_stmt *stmt =
-        s_pending_stmt(store, NULL, s_queue_start, (int64_t)limit + (int64_t)zhashx_size(in_flight));
+    sqlite3_stmt *stmt = s_pending_stmt(store, NULL, s_queue_start,
+                                        (int64_t)limit + (int64_t)zhashx_size(in_flight));
     int rc = SQLITE_DONE;
     bool overflow = false;
     while (!overflow && picked->count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {

@@ -885,8 +885,8 @@ static json_t *s_json_info(const answer_t *answer) {
     json_t *messages = info->messages ? cli_json_message_stats(info->messages) : json_null();
     return json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version",
                      info->version, "uptime_s", (json_int_t)info->uptime_s, "pid",
-                     (json_int_t)info->pid, "data_dir", info->data_dir, "peer_id",
-                     info->peer_id, "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
+                     (json_int_t)info->pid, "data_dir", info->data_dir, "peer_id", info->peer_id,
+                     "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
                      (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
                      actors, "writer", s_json_writer(info->writer), "messages", messages);
 }

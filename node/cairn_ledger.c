@@ -302,11 +302,11 @@ static json_t *s_json_history(const answer_t *answer) {
     json_t *entries = json_array();
     for (size_t i = 0; i < page->n_adjustments; i++) {
         const Cairn__Adjustment *entry = page->adjustments[i];
-        if (!cli_json_append(entries, json_pack("{s:I, s:I, s:I, s:s, s:f}", "seq",
-                                                (json_int_t)entry->seq, "my_delta",
-                                                (json_int_t)entry->my_delta, "their_delta",
-                                                (json_int_t)entry->their_delta, "reason",
-                                                entry->reason, "at", entry->at))) {
+        if (!cli_json_append(entries,
+                             json_pack("{s:I, s:I, s:I, s:s, s:f}", "seq", (json_int_t)entry->seq,
+                                       "my_delta", (json_int_t)entry->my_delta, "their_delta",
+                                       (json_int_t)entry->their_delta, "reason", entry->reason,
+                                       "at", entry->at))) {
             json_decref(entries);
             return NULL;
         }

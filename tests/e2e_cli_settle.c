@@ -133,9 +133,11 @@ static void s_test_settle_usage(void) {
                      (const char *const[]){"settle", "pending", "--after", "alice", NULL});
     char after[HEX_SIZE + 8];
     snprintf(after, sizeof after, "%s-alice", h);
-    cli_expect_usage(t->endpoint, (const char *const[]){"settle", "pending", "--after", after, NULL});
+    cli_expect_usage(t->endpoint,
+                     (const char *const[]){"settle", "pending", "--after", after, NULL});
     snprintf(after, sizeof after, "%s:", h);
-    cli_expect_usage(t->endpoint, (const char *const[]){"settle", "pending", "--after", after, NULL});
+    cli_expect_usage(t->endpoint,
+                     (const char *const[]){"settle", "pending", "--after", after, NULL});
     cli_expect_usage(t->endpoint, (const char *const[]){"settle", "batch", "--limit", "0", NULL});
     cli_expect_usage(t->endpoint,
                      (const char *const[]){"settle", "batch", "--id", h, "--limit", "5", NULL});

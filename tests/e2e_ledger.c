@@ -608,7 +608,8 @@ static void test_history(void) {
     enum { MORE = 30, ALL = MORE + 3 };
     int64_t sum = 27;
     for (int i = 0; i < MORE; i++) {
-        s_done(s_ok(s_adjust(client, "ivan", i % 3, -(i % 2)), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+        s_done(
+            s_ok(s_adjust(client, "ivan", i % 3, -(i % 2)), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
         sum += i % 3 - i % 2;
     }
     for (int round = 0; round < 2; round++) {
@@ -1038,12 +1039,18 @@ static void test_pipelined(void) {
 }
 
 static const harness_test_t s_tests[] = {
-    {"pipelined", test_pipelined},         {"flow", test_flow},
-    {"stale_nonce", test_stale_nonce},     {"bad_signature", test_bad_signature},
-    {"unknown_peer", test_unknown_peer},   {"overspend", test_overspend},
-    {"duplicate", test_duplicate},         {"conservation", test_conservation},
-    {"pending_clear", test_pending_clear}, {"bad_input", test_bad_input},
-    {"list_pages", test_list_pages},       {"pending_pages", test_pending_pages},
+    {"pipelined", test_pipelined},
+    {"flow", test_flow},
+    {"stale_nonce", test_stale_nonce},
+    {"bad_signature", test_bad_signature},
+    {"unknown_peer", test_unknown_peer},
+    {"overspend", test_overspend},
+    {"duplicate", test_duplicate},
+    {"conservation", test_conservation},
+    {"pending_clear", test_pending_clear},
+    {"bad_input", test_bad_input},
+    {"list_pages", test_list_pages},
+    {"pending_pages", test_pending_pages},
     {"history", test_history},
 };
 

@@ -724,8 +724,9 @@ static bool s_history_matches(run_t *run, const char *peer, const channel_t *c, 
     }
     ok = ok && entries == c->logged && sum == (int64_t)(c->mine + c->theirs);
     if (!ok && verbose)
-        fprintf(stderr, "%s: history of %" PRIu64 " entries adds up to %" PRId64
-                        "; model %" PRIu64 " entries, sum %" PRIu64 "\n",
+        fprintf(stderr,
+                "%s: history of %" PRIu64 " entries adds up to %" PRId64 "; model %" PRIu64
+                " entries, sum %" PRIu64 "\n",
                 peer, entries, sum, c->logged, c->mine + c->theirs);
     return ok;
 }

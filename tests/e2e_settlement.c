@@ -283,7 +283,7 @@ static void test_pending_pages(void) {
     cairn__response__free_unpacked(
         s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK), NULL);
     Cairn__Response *response = s_ok(s_pending_after(client, NULL, 3, id, 32, s_recipient_of(6)),
-                                      CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+                                     CAIRN__RESPONSE__BODY_SETTLE_PENDING);
     CHECK(response->settle_pending->n_distributions == 3 && response->settle_pending->more);
     CHECK(response->settle_pending->distributions[0]->amount == s_amount_of(7));
     cairn__response__free_unpacked(response, NULL);
@@ -292,8 +292,7 @@ static void test_pending_pages(void) {
     s_fails(s_pending_after(client, NULL, 0, id, 32, "nobody"), CAIRN__STATUS__NOT_FOUND,
             "previous page");
     s_fails(s_pending_after(client, NULL, 0, id, 32, ""), CAIRN__STATUS__INVALID, "together");
-    s_fails(s_pending_after(client, NULL, 0, NULL, 0, "alice"), CAIRN__STATUS__INVALID,
-            "together");
+    s_fails(s_pending_after(client, NULL, 0, NULL, 0, "alice"), CAIRN__STATUS__INVALID, "together");
     s_fails(s_pending_after(client, NULL, 0, id, 31, "alice"), CAIRN__STATUS__INVALID,
             "after_payment_id");
     s_fails(s_pending_after(client, NULL, 0, id, 32, "../x"), CAIRN__STATUS__INVALID,

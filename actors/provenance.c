@@ -9,8 +9,10 @@
 
         ProvAdd {hash, sources}           -> ProvAdded {edges_added, roots}
         ProvRoots {hash, limit}           -> ProvRootsReply {roots, more}
-        ProvDerivations {hash, transitive, limit}
+        ProvDerivations {hash, transitive, limit, after}
                                           -> ProvDerivationsReply {hashes, more}
+                                             (direct ones by hash, paged with
+                                             after; transitive breadth first)
         ProvAncestor {ancestor, descendant}
                                           -> ProvAncestorReply {is_ancestor, same}
 
@@ -170,6 +172,10 @@ static bool s_walk(ca_store_t *store, const char *next_sql, int64_t floor, const
     "SELECT e.source FROM prov_edges e JOIN prov_nodes n ON n.hash = e.source"                     \
     " WHERE e.child = ?1 AND n.generation >= ?2"
 #define CHILDREN_SQL "SELECT child FROM prov_edges WHERE source = ?1 ORDER BY child"
+//  A page of direct derivations: the children above ?2 (a blob sorts
+//  above every integer, so 0 starts at the first).
+#define CHILDREN_AFTER_SQL                                                                         \
+    "SELECT child FROM prov_edges WHERE source = ?1 AND child > ?2 ORDER BY child"
 
 typedef struct {
     const uint8_t *target;
@@ -462,7 +468,16 @@ static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
     uint32_t limit = 0;
     if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply) ||
         !s_limit_ok(ask->limit, &limit, reply) ||
-        !s_require_known(store, ask->hash.data, "content", reply))
+        (ask->after.len && !ca_blob_store_hash_ok(&ask->after, "after", reply)))
+        return;
+    if (ask->after.len && ask->transitive) {
+        ca_reply_error(reply, CA_INVALID,
+                       "`after` pages direct derivations only; a transitive walk has no cursor: "
+                       "raise limit (at most %d) instead",
+                       CA_PROV_LIST_MAX);
+        return;
+    }
+    if (!s_require_known(store, ask->hash.data, "content", reply))
         return;
     Cairn__ProvDerivationsReply *answer =
         (Cairn__ProvDerivationsReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvDerivationsReply));
@@ -474,10 +489,14 @@ static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
     if (ask->transitive)
         ok = s_walk(store, CHILDREN_SQL, -1, ask->hash.data, s_collect_visit, &collect);
     else {
-        //  Direct derivations only: one level of the same walk.
-        sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), CHILDREN_SQL);
+        //  Direct derivations only: one level, from `after` on.
+        sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), CHILDREN_AFTER_SQL);
         assert(stmt);
         sqlite3_bind_blob(stmt, 1, ask->hash.data, CA_SHA256_BYTES, SQLITE_STATIC);
+        if (ask->after.len)
+            sqlite3_bind_blob(stmt, 2, ask->after.data, CA_SHA256_BYTES, SQLITE_STATIC);
+        else
+            sqlite3_bind_int(stmt, 2, 0);
         int rc;
         bool going = true;
         while (going && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
@@ -698,6 +717,32 @@ static void s_test_shapes(ca_testbed_t *bed) {
     Cairn__Response *response =
         ca_testbed_ok(s_derivations(bed, 1, false, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 2 && !response->prov_derivations->more);
+    uint8_t first[32], second[32];
+    memcpy(first, response->prov_derivations->hashes[0].data, 32);
+    memcpy(second, response->prov_derivations->hashes[1].data, 32);
+    assert(memcmp(first, second, 32) < 0); //  by hash
+    cairn__response__free_unpacked(response, NULL);
+    //  ... one a page: the cursor is the last hash of the page.
+    uint8_t hub[32];
+    s_node(1, hub);
+    Cairn__Request request;
+    Cairn__ProvDerivations paged;
+    ca_request_prov_derivations(&request, &paged, 0, hub, 32, false, 1);
+    response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 1 && response->prov_derivations->more);
+    assert(memcmp(response->prov_derivations->hashes[0].data, first, 32) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    ca_request_prov_derivations_after(&paged, first, 32);
+    response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 1 && !response->prov_derivations->more);
+    assert(memcmp(response->prov_derivations->hashes[0].data, second, 32) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    ca_request_prov_derivations_after(&paged, second, 32);
+    response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    assert(response->prov_derivations->n_hashes == 0 && !response->prov_derivations->more);
     cairn__response__free_unpacked(response, NULL);
     response =
         ca_testbed_ok(s_derivations(bed, 1, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
@@ -766,6 +811,12 @@ static void s_test_bad_input(ca_testbed_t *bed) {
     Cairn__ProvDerivations derivations;
     ca_request_prov_derivations(&request, &derivations, 0, hash, 40, false, 0);
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_request_prov_derivations(&request, &derivations, 0, good, 32, false, 0);
+    ca_request_prov_derivations_after(&derivations, good, 31);
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after");
+    ca_request_prov_derivations(&request, &derivations, 0, good, 32, true, 0);
+    ca_request_prov_derivations_after(&derivations, good, 32);
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no cursor");
 }
 
 //  ---- the property test: random DAGs against a plain reference ------------------

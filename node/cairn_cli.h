@@ -145,7 +145,7 @@ typedef struct {
     Cairn__AccessControl access;
     Cairn__Summary summary;
     uint8_t hash[CA_HASH_BYTES];  //  HASH (the first argument)
-    uint8_t other[CA_HASH_BYTES]; //  --previous, or prov ancestor's B
+    uint8_t other[CA_HASH_BYTES]; //  --previous, prov ancestor's B, derivations --after
     bool has_other;               //  --previous given
     uint8_t source_hashes[CLI_PROV_SOURCES_ROOM][CA_HASH_BYTES]; //  prov add: SOURCEs
     ProtobufCBinaryData sources[CLI_PROV_SOURCES_ROOM];          //  ... pointing at them

@@ -750,8 +750,17 @@ static const char *s_build_prov_derivations(const cli_t *cli, request_t *request
     const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
     if (!problem)
         problem = s_parse_limit(cli, &limit);
+    bool transitive = cli_option(cli, "transitive") != NULL;
     ca_request_prov_derivations(&request->request, &prov->body.derivations, 0, prov->hash,
-                                CA_HASH_BYTES, cli_option(cli, "transitive") != NULL, limit);
+                                CA_HASH_BYTES, transitive, limit);
+    const char *after = cli_option(cli, "after");
+    if (!problem && after && transitive)
+        problem = cli_problem("--after pages direct derivations; a --transitive walk has no "
+                              "cursor (raise --limit instead)");
+    if (!problem && after) {
+        problem = cli_parse_hash(after, "--after", prov->other);
+        ca_request_prov_derivations_after(&prov->body.derivations, prov->other, CA_HASH_BYTES);
+    }
     return problem;
 }
 
@@ -763,8 +772,13 @@ static void s_print_prov_derivations(const answer_t *answer) {
         cli_print_hex(reply->hashes[i]);
         putchar('\n');
     }
-    if (reply->more)
+    if (reply->more && answer->request->body.prov.body.derivations.transitive)
         printf("(more: raise --limit, at most %d)\n", CA_PROV_LIST_MAX);
+    else if (reply->more) {
+        printf("(more: --after ");
+        cli_print_hex(reply->hashes[reply->n_hashes - 1]);
+        printf(")\n");
+    }
 }
 
 static json_t *s_json_prov_derivations(const answer_t *answer) {
@@ -778,9 +792,12 @@ static json_t *s_json_prov_derivations(const answer_t *answer) {
     }
     char hex[CLI_HASH_HEX];
     s_hex(answer->request->body.prov.hash, hex);
-    return json_pack("{s:s, s:b, s:o, s:b}", "hash", hex, "transitive",
-                     answer->request->body.prov.body.derivations.transitive, "derivations", hashes,
-                     "more", reply->more);
+    bool transitive = answer->request->body.prov.body.derivations.transitive;
+    json_t *object = json_pack("{s:s, s:b, s:o, s:b}", "hash", hex, "transitive", transitive,
+                               "derivations", hashes, "more", reply->more);
+    if (object && reply->more && !transitive)
+        cli_json_set_hex(object, "next_after", reply->hashes[reply->n_hashes - 1]);
+    return object;
 }
 
 //  ---- prov ancestor ---------------------------------------------------------------------------
@@ -873,8 +890,11 @@ static const char s_prov_roots_details[] =
     "a weight above 2^63-1 is a string of digits; \"saturated\" marks 2^64-1.\n";
 
 static const char s_prov_derivations_details[] =
-    "Content derived from HASH, one hash per line: directly, or with --transitive\n"
-    "every descendant, breadth first. --limit defaults to 1000 (at most 100000).\n";
+    "Content derived from HASH, one hash per line: directly (by hash), or with\n"
+    "--transitive every descendant, breadth first. --limit defaults to 1000 (at most\n"
+    "100000). A full page of direct derivations ends with \"(more: --after HASH)\"\n"
+    "(JSON: \"more\" and \"next_after\") to ask for the next one; a transitive walk\n"
+    "has no cursor.\n";
 
 static const char s_prov_ancestor_details[] =
     "Whether A is a source of B, directly or through other content. Exit status 0\n"
@@ -1033,7 +1053,7 @@ static const command_t s_rows[] = {
      1,
      "HASH",
      "content derived from HASH (--transitive: all)",
-     {{"transitive", NULL, false}, {"limit", "N", false}},
+     {{"transitive", NULL, false}, {"limit", "N", false}, {"after", "HASH", false}},
      s_build_prov_derivations,
      s_print_prov_derivations,
      s_json_prov_derivations,

@@ -191,7 +191,7 @@ static void s_test_prov_help(void) {
                               "summary get HASH",
                               "prov add HASH [SOURCE...]",
                               "prov roots HASH [--limit N]",
-                              "prov derivations HASH [--transitive] [--limit N]",
+                              "prov derivations HASH [--transitive] [--limit N] [--after HASH]",
                               "prov ancestor A B",
                               "4 the answer is \"no\""};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
@@ -270,6 +270,8 @@ static void s_test_prov_usage(void) {
         {"prov", "derivations", h.a, "--limit", "-1"},
         {"prov", "derivations", h.a, "--transitive=yes"},
         {"prov", "derivations", short_hash},
+        {"prov", "derivations", h.a, "--after", short_hash},
+        {"prov", "derivations", h.a, "--after", h.b, "--transitive"}, //  no cursor there
         {"prov", "ancestor", h.a},
         {"prov", "ancestor", h.a, h.b, h.c},
         {"prov", "ancestor", h.a, "abc"},
@@ -416,9 +418,22 @@ static void s_test_prov_derivations(void) {
     CHECK(json_array_size(json_object_get(object, "derivations")) == 3);
     CHECK(s_json_true(object, "more"));
     json_decref(object);
-    run = CAIRN(t, "prov", "derivations", h.a, "--limit", "1");
+    run = CAIRN(t, "prov", "derivations", h.a, "--transitive", "--limit", "1");
     CHECK(run.status == 0 && strstr(run.out, "(more: raise --limit"));
     cli_run_free(&run);
+    //  Direct ones page on with --after: the smaller hash of b and c first.
+    const char *low = strcmp(h.b, h.c) < 0 ? h.b : h.c, *high = low == h.b ? h.c : h.b;
+    char hint[HEX_SIZE + 24];
+    snprintf(hint, sizeof hint, "(more: --after %s)", low);
+    cli_expect_ok(CAIRN(t, "prov", "derivations", h.a, "--limit", "1"), hint);
+    object = CAIRN_JSON(t, "prov", "derivations", h.a, "--limit", "1");
+    CHECK(s_json_true(object, "more") && cli_json_str_is(object, "next_after", low));
+    json_decref(object);
+    object = CAIRN_JSON(t, "prov", "derivations", h.a, "--limit", "1", "--after", low);
+    const char *rest[] = {high, NULL};
+    CHECK(s_json_strings_are(object, "derivations", rest) && !s_json_true(object, "more"));
+    CHECK(json_object_get(object, "next_after") == NULL);
+    json_decref(object);
     //  Nothing derived from e.
     cli_expect_ok(CAIRN(t, "prov", "derivations", h.e), "(no derivations)");
     object = CAIRN_JSON(t, "prov", "derivations", h.e, "--transitive");

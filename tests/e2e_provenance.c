@@ -203,6 +203,28 @@ static void test_wide(void) {
     CHECK(s_derivations(client, 0, false, CA_PROV_LIST_MAX, &more) == BIG && !more);
     CHECK(s_derivations(client, 0, true, CA_PROV_LIST_MAX, &more) == BIG && !more);
     CHECK(s_derivations(client, 0, false, 0, &more) == CA_PROV_LIST_DEFAULT && more);
+    //  All of them again in pages with the cursor: each once, by hash.
+    uint8_t hub[32], after[32];
+    s_node(0, hub);
+    size_t seen = 0, pages = 0;
+    more = true;
+    while (more && pages++ < BIG) {
+        Cairn__Request request;
+        Cairn__ProvDerivations ask;
+        ca_request_prov_derivations(&request, &ask, 0, hub, 32, false, 7000);
+        if (seen)
+            ca_request_prov_derivations_after(&ask, after, 32);
+        response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        const Cairn__ProvDerivationsReply *page = response->prov_derivations;
+        for (size_t i = 0; i < page->n_hashes; i++) {
+            CHECK(!seen || memcmp(page->hashes[i].data, after, 32) > 0);
+            memcpy(after, page->hashes[i].data, 32);
+            seen++;
+        }
+        more = page->more;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(seen == BIG && pages == (BIG + 6999) / 7000);
     s_single_root(client, BIG / 3, 0, 1);
     CHECK(s_ancestor(client, 0, BIG));
     CHECK(!s_ancestor(client, 1, BIG));

@@ -367,6 +367,9 @@ static bool s_prov_seeds(const char *dir) {
     ok = ok && s_write_request(dir, "prov-roots", &request);
     ca_request_prov_derivations(&request, &derivations, 83, source, sizeof source, true, 5);
     ok = ok && s_write_request(dir, "prov-derivations", &request);
+    ca_request_prov_derivations(&request, &derivations, 83, source, sizeof source, false, 5);
+    ca_request_prov_derivations_after(&derivations, child, sizeof child);
+    ok = ok && s_write_request(dir, "prov-derivations-after", &request);
     ca_request_prov_ancestor(&request, &ancestor, 84, source, sizeof source, child, sizeof child);
     return ok && s_write_request(dir, "prov-ancestor", &request);
 }

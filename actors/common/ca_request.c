@@ -482,6 +482,11 @@ void ca_request_prov_derivations(Cairn__Request *request, Cairn__ProvDerivations
     request->prov_derivations = derivations;
 }
 
+void ca_request_prov_derivations_after(Cairn__ProvDerivations *derivations, const uint8_t *after,
+                                       size_t after_size) {
+    derivations->after = s_bytes(after, after_size);
+}
+
 void ca_request_prov_ancestor(Cairn__Request *request, Cairn__ProvAncestor *ancestor, uint64_t id,
                               const uint8_t *ancestor_hash, size_t ancestor_size,
                               const uint8_t *descendant_hash, size_t descendant_size) {

@@ -209,6 +209,9 @@ void ca_request_prov_roots(Cairn__Request *request, Cairn__ProvRoots *roots, uin
 void ca_request_prov_derivations(Cairn__Request *request, Cairn__ProvDerivations *derivations,
                                  uint64_t id, const uint8_t *hash, size_t hash_size,
                                  bool transitive, uint32_t limit);
+//  Pages a direct ProvDerivations on after hash `after` (referenced).
+void ca_request_prov_derivations_after(Cairn__ProvDerivations *derivations, const uint8_t *after,
+                                       size_t after_size);
 void ca_request_prov_ancestor(Cairn__Request *request, Cairn__ProvAncestor *ancestor, uint64_t id,
                               const uint8_t *ancestor_hash, size_t ancestor_size,
                               const uint8_t *descendant_hash, size_t descendant_size);

@@ -56,9 +56,8 @@
     LedgerClear (its prose says how a payment is checked and stored). The
     table's payment rows point into it; it takes from this file the checks
     and channel guards both halves share (ledger_now, ledger_peer_ok,
-    ledger_page_limit, ledger_channel_known, ledger_write_channel_exists,
-    ledger_read_failed). It keeps no state: it runs on this store's worker
-    threads, with their connections, and nothing else calls it.
+    ledger_channel_known, ledger_write_channel_exists, ledger_read_failed). It keeps no state: it
+   runs on this store's worker threads, with their connections, and nothing else calls it.
 
     Pages: LedgerList and LedgerPending answer a page at a time (limits
     in ledger.h: a limit of 0 asks for the default, one above the most is
@@ -367,25 +366,11 @@ static void s_ledger_get(ca_store_t *store, const Cairn__Request *request, ca_re
     sqlite3_reset(stmt);
 }
 
-//  The page size a request asks for: `limit`, or `fallback` when it is 0;
-//  0 (reply set) when it is over `most`.
-size_t ledger_page_limit(uint32_t limit, size_t fallback, size_t most, const char *what,
-                         const char *cursor, ca_reply_t *reply) {
-    if (limit > most) {
-        ca_reply_error(reply, CA_INVALID,
-                       "limit is %u; a page holds at most %zu %s: ask for fewer and page on "
-                       "with %s",
-                       limit, most, what, cursor);
-        return 0;
-    }
-    return limit ? limit : fallback;
-}
-
 static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__LedgerList *list = request->ledger_list;
     const char *after = list->after_peer_id ? list->after_peer_id : "";
-    size_t limit = ledger_page_limit(list->limit, LEDGER_LIST_DEFAULT, LEDGER_LIST_MAX, "channels",
-                                     "after_peer_id", reply);
+    size_t limit = ca_page_limit(list->limit, LEDGER_LIST_DEFAULT, LEDGER_LIST_MAX,
+                                 "channels per page", "after_peer_id", reply);
     if (!limit || (*after && !ledger_peer_ok("after_peer_id", after, reply)))
         return;
     //  Peer ids are never empty, so "" as the cursor starts at the first.
@@ -558,8 +543,8 @@ static void s_ledger_history(ca_store_t *store, const Cairn__Request *request, c
     const Cairn__LedgerHistory *history = request->ledger_history;
     if (!ledger_peer_ok("peer_id", history->peer_id, reply))
         return;
-    size_t limit = ledger_page_limit(history->limit, LEDGER_HISTORY_MAX, LEDGER_HISTORY_MAX,
-                                     "entries", "after_seq", reply);
+    size_t limit = ca_page_limit(history->limit, LEDGER_HISTORY_MAX, LEDGER_HISTORY_MAX,
+                                 "log entries per page", "after_seq", reply);
     if (!limit)
         return;
     if (history->after_seq > (uint64_t)INT64_MAX) {

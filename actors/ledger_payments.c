@@ -373,8 +373,8 @@ void ledger_payments_pending(ca_store_t *store, const Cairn__Request *request, c
     const char *peer_id = pending->peer_id;
     if (!ledger_peer_ok("peer_id", peer_id, reply))
         return;
-    size_t limit = ledger_page_limit(pending->limit, LEDGER_PENDING_DEFAULT, LEDGER_PENDING_MAX,
-                                     "payments", "after_payment_id", reply);
+    size_t limit = ca_page_limit(pending->limit, LEDGER_PENDING_DEFAULT, LEDGER_PENDING_MAX,
+                                 "payments per page", "after_payment_id", reply);
     int64_t after_seq;
     if (!limit ||
         (pending->after_payment_id.len &&

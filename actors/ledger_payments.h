@@ -44,11 +44,6 @@ double ledger_now(void);
 //  A peer id field (NULL counts as empty); INVALID (reply set) naming `field` if bad.
 bool ledger_peer_ok(const char *field, const char *peer_id, ca_reply_t *reply);
 
-//  The page size a request asks for: `limit`, or `fallback` when it is 0;
-//  0 (reply set) when it is over `most`, naming `what` and the `cursor` field.
-size_t ledger_page_limit(uint32_t limit, size_t fallback, size_t most, const char *what,
-                         const char *cursor, ca_reply_t *reply);
-
 //  Whether the channel of `peer_id` exists; NOT_FOUND (reply set) if not.
 bool ledger_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *reply);
 

@@ -436,7 +436,10 @@ static void s_manifest_list(ca_store_t *store, const Cairn__Request *request, ca
     const Cairn__ManifestList *list = request->manifest_list;
     if (!manifests_rules_list_ok(list, reply))
         return;
-    size_t limit = list->limit ? list->limit : CA_MANIFEST_PAGE_DEFAULT;
+    size_t limit = ca_page_limit(list->limit, CA_MANIFEST_PAGE_DEFAULT, CA_MANIFEST_PAGE_MAX,
+                                 "manifests per page", "offset", reply);
+    if (!limit)
+        return;
     char sql[512];
     s_list_sql(list, sql, sizeof sql);
     sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
@@ -481,7 +484,10 @@ static void s_manifest_versions(ca_store_t *store, const Cairn__Request *request
     const ProtobufCBinaryData *root = &versions->version_root;
     if (!manifests_rules_versions_ok(versions, reply))
         return;
-    size_t limit = versions->limit ? versions->limit : CA_MANIFEST_PAGE_DEFAULT;
+    size_t limit = ca_page_limit(versions->limit, CA_MANIFEST_PAGE_DEFAULT, CA_MANIFEST_PAGE_MAX,
+                                 "versions per page", "after_version", reply);
+    if (!limit)
+        return;
     //  version_number is a uint32 on the wire: any larger cursor is past
     //  the last version. Clamped so the bound stays a valid SQLite integer.
     int64_t after = versions->after_version > UINT32_MAX ? (int64_t)UINT32_MAX

@@ -375,18 +375,6 @@ void manifests_rules_write_delete_guard(ca_write_t *write, const uint8_t *hash) 
 
 //  ---- the requests ---------------------------------------------------------------------
 
-//  A page's limit: at most CA_MANIFEST_PAGE_MAX `items` (0: the default);
-//  `cursor` names the field that pages on.
-static bool s_page_limit_ok(uint32_t limit, const char *items, const char *cursor,
-                            ca_reply_t *reply) {
-    if (limit <= CA_MANIFEST_PAGE_MAX)
-        return true;
-    ca_reply_error(reply, CA_INVALID,
-                   "limit is %u; a page holds at most %d %s: ask for fewer and page with %s", limit,
-                   CA_MANIFEST_PAGE_MAX, items, cursor);
-    return false;
-}
-
 bool manifests_rules_put_ok(const Cairn__Manifest *manifest, ca_reply_t *reply) {
     return s_manifest_ok(manifest, reply) && s_version_fields_ok(manifest, reply);
 }
@@ -404,12 +392,11 @@ bool manifests_rules_list_ok(const Cairn__ManifestList *list, ca_reply_t *reply)
         !s_time_ok("created_after", list->created_after, reply) ||
         !s_time_ok("created_before", list->created_before, reply))
         return false;
-    return s_page_limit_ok(list->limit, "manifests", "offset", reply);
+    return true;
 }
 
 bool manifests_rules_versions_ok(const Cairn__ManifestVersions *versions, ca_reply_t *reply) {
-    return ca_blob_store_hash_ok(&versions->version_root, "version_root", reply) &&
-           s_page_limit_ok(versions->limit, "versions", "after_version", reply);
+    return ca_blob_store_hash_ok(&versions->version_root, "version_root", reply);
 }
 
 bool manifests_rules_summary_ok(const Cairn__Summary *summary, ca_reply_t *reply) {

@@ -19,10 +19,10 @@ bool manifests_rules_put_ok(const Cairn__Manifest *manifest, ca_reply_t *reply);
 //  ManifestUpdate's manifest: present, valid fields, well-formed version fields.
 bool manifests_rules_update_ok(const Cairn__Manifest *manifest, ca_reply_t *reply);
 
-//  ManifestList's filters and limit.
+//  ManifestList's filters (its limit is ca_page_limit's, in the handler).
 bool manifests_rules_list_ok(const Cairn__ManifestList *list, ca_reply_t *reply);
 
-//  ManifestVersions' root and limit.
+//  ManifestVersions' root (its limit is ca_page_limit's, in the handler).
 bool manifests_rules_versions_ok(const Cairn__ManifestVersions *versions, ca_reply_t *reply);
 
 //  SummaryPut's summary: present, its hash, items and text.

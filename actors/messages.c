@@ -169,18 +169,11 @@ static bool s_filter_time_ok(const char *field, double value, ca_reply_t *reply)
     return false;
 }
 
-//  The page size a request asks for: 0 is the default, more than the
-//  cap is an error (a client that asked for more must learn it got less).
-static bool s_limit_ok(const char *field, uint32_t limit, int64_t *effective, ca_reply_t *reply) {
-    if (limit > MESSAGES_PAGE_MAX) {
-        ca_reply_error(reply, CA_INVALID,
-                       "%s is %u; the most a page holds is %d messages: ask for %d or fewer "
-                       "and page with the cursor or offset",
-                       field, limit, MESSAGES_PAGE_MAX, MESSAGES_PAGE_MAX);
-        return false;
-    }
-    *effective = limit ? limit : MESSAGES_PAGE_DEFAULT;
-    return true;
+//  ca_page_limit for a page of messages, as the int64 the statements bind.
+static bool s_limit_ok(uint32_t asked, int64_t *effective, ca_reply_t *reply) {
+    *effective = (int64_t)ca_page_limit(asked, MESSAGES_PAGE_DEFAULT, MESSAGES_PAGE_MAX,
+                                        "messages per page", "the cursor or offset", reply);
+    return *effective != 0;
 }
 
 static bool s_message_ok(const Cairn__Message *message, int64_t max_content, ca_reply_t *reply) {
@@ -313,8 +306,7 @@ static void s_message_list(ca_store_t *store, const Cairn__Request *request, ca_
     const Cairn__MessageList *list = request->message_list;
     int64_t limit;
     if (!s_channel_name_ok("channel", list->channel, reply) ||
-        !s_limit_ok("limit", list->limit, &limit, reply) ||
-        !s_filter_time_ok("since", list->since, reply) ||
+        !s_limit_ok(list->limit, &limit, reply) || !s_filter_time_ok("since", list->since, reply) ||
         !s_filter_time_ok("before_timestamp", list->before_timestamp, reply))
         return;
     bool has_id = *list->before_id != 0;
@@ -402,7 +394,7 @@ static void s_message_search(ca_store_t *store, const Cairn__Request *request, c
         return;
     }
     bool in_channel = *search->channel != 0;
-    if (!s_limit_ok("limit", search->limit, &limit, reply) ||
+    if (!s_limit_ok(search->limit, &limit, reply) ||
         (in_channel && !s_channel_name_ok("channel", search->channel, reply)))
         return;
     if (in_channel && s_channel_lookup(store, search->channel, reply) != SQLITE_ROW)

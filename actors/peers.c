@@ -455,15 +455,10 @@ static void s_peer_list(ca_store_t *store, const Cairn__Request *request, ca_rep
                        "state, or leave state out to list all");
         return;
     }
-    if (list->limit > CA_PEER_LIST_MAX) {
-        ca_reply_error(reply, CA_INVALID,
-                       "limit %u is over %d; ask for at most %d and page on with after_peer_id",
-                       list->limit, CA_PEER_LIST_MAX, CA_PEER_LIST_MAX);
+    size_t limit = ca_page_limit(list->limit, CA_PEER_LIST_MAX, CA_PEER_LIST_MAX, "peers per page",
+                                 "after_peer_id", reply);
+    if (!limit || (*list->after_peer_id && !s_id_ok(list->after_peer_id, "after_peer_id", reply)))
         return;
-    }
-    if (*list->after_peer_id && !s_id_ok(list->after_peer_id, "after_peer_id", reply))
-        return;
-    size_t limit = list->limit ? list->limit : CA_PEER_LIST_MAX;
     sqlite3_stmt *stmt = ca_sql_prepare(
         ca_store_sql(store),
         list->by_state ? "SELECT " PEER_COLUMNS " FROM peers WHERE state = ?3 AND peer_id > ?1 "

@@ -385,20 +385,13 @@ static void s_prov_added(ca_store_t *store, const Cairn__Request *request,
 
 //  ---- ProvRoots --------------------------------------------------------------------------
 
-//  A list limit: 0 means the default; over the maximum is INVALID.
-static bool s_limit_ok(uint32_t asked, uint32_t *limit, ca_reply_t *reply) {
-    *limit = asked ? asked : CA_PROV_LIST_DEFAULT;
-    if (*limit > CA_PROV_LIST_MAX) {
-        ca_reply_error(reply, CA_INVALID, "limit %u is over %d", asked, CA_PROV_LIST_MAX);
-        return false;
-    }
-    return true;
-}
-
 static void s_prov_roots(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ProvRoots *ask = request->prov_roots;
-    uint32_t limit = 0;
-    if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply) || !s_limit_ok(ask->limit, &limit, reply))
+    if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply))
+        return;
+    size_t limit = ca_page_limit(ask->limit, CA_PROV_LIST_DEFAULT, CA_PROV_LIST_MAX,
+                                 "roots per answer", NULL, reply);
+    if (!limit)
         return;
     sqlite3_stmt *stmt = ca_sql_prepare(
         ca_store_sql(store),
@@ -447,7 +440,7 @@ static void s_prov_roots(ca_store_t *store, const Cairn__Request *request, ca_re
 typedef struct {
     ca_reply_t *reply;
     Cairn__ProvDerivationsReply *answer;
-    uint32_t limit;
+    size_t limit;
 } collect_t;
 
 static bool s_collect_visit(void *context, const uint8_t *hash) {
@@ -465,10 +458,11 @@ static bool s_collect_visit(void *context, const uint8_t *hash) {
 static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
                                ca_reply_t *reply) {
     const Cairn__ProvDerivations *ask = request->prov_derivations;
-    uint32_t limit = 0;
-    if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply) ||
-        !s_limit_ok(ask->limit, &limit, reply) ||
-        (ask->after.len && !ca_blob_store_hash_ok(&ask->after, "after", reply)))
+    if (!ca_blob_store_hash_ok(&ask->hash, "hash", reply))
+        return;
+    size_t limit = ca_page_limit(ask->limit, CA_PROV_LIST_DEFAULT, CA_PROV_LIST_MAX,
+                                 "derivations per answer", ask->transitive ? NULL : "after", reply);
+    if (!limit || (ask->after.len && !ca_blob_store_hash_ok(&ask->after, "after", reply)))
         return;
     if (ask->after.len && ask->transitive) {
         ca_reply_error(reply, CA_INVALID,

@@ -173,15 +173,6 @@ static bool s_time_ok(double time, const char *field, ca_reply_t *reply) {
     return false;
 }
 
-static bool s_limit_ok(uint32_t asked, uint32_t fallback, uint32_t most, uint32_t *limit,
-                       ca_reply_t *reply) {
-    *limit = asked ? asked : fallback;
-    if (*limit <= most)
-        return true;
-    ca_reply_error(reply, CA_INVALID, "limit %u is over %u; ask for fewer", asked, most);
-    return false;
-}
-
 static bool s_read_failed(int rc, sqlite3_stmt *stmt, const char *what, ca_reply_t *reply) {
     if (rc == SQLITE_DONE || rc == SQLITE_ROW)
         return false;
@@ -351,11 +342,13 @@ static Cairn__Distribution *s_distribution(ca_reply_t *reply, sqlite3_stmt *stmt
 
 static void s_settle_pending(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__SettlePending *ask = request->settle_pending;
-    uint32_t limit = 0;
     position_t after;
-    if (!s_recipient_ok(ask->recipient, false, reply) ||
-        !s_limit_ok(ask->limit, CA_SETTLE_LIST_DEFAULT, CA_SETTLE_LIST_MAX, &limit, reply) ||
-        !s_pending_cursor(store, ask, &after, reply))
+    if (!s_recipient_ok(ask->recipient, false, reply))
+        return;
+    size_t limit =
+        ca_page_limit(ask->limit, CA_SETTLE_LIST_DEFAULT, CA_SETTLE_LIST_MAX,
+                      "distributions per page", "after_payment_id and after_recipient", reply);
+    if (!limit || !s_pending_cursor(store, ask, &after, reply))
         return;
     Cairn__DistributionPage *page =
         (Cairn__DistributionPage *)ca_reply_alloc(reply, sizeof(Cairn__DistributionPage));
@@ -728,12 +721,12 @@ static bool s_pick(ca_store_t *store, uint32_t limit, picked_t *picked, ca_reply
 }
 
 static void s_settle_batch(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    uint32_t limit = 0;
-    if (!s_limit_ok(request->settle_batch->limit, CA_SETTLE_BATCH_MAX, CA_SETTLE_BATCH_MAX, &limit,
-                    reply))
+    size_t limit = ca_page_limit(request->settle_batch->limit, CA_SETTLE_BATCH_MAX,
+                                 CA_SETTLE_BATCH_MAX, "distributions per batch", NULL, reply);
+    if (!limit)
         return;
     picked_t picked = {0};
-    if (!s_pick(store, limit, &picked, reply)) {
+    if (!s_pick(store, (uint32_t)limit, &picked, reply)) {
         s_picked_free(&picked);
         return;
     }

@@ -152,6 +152,20 @@ void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, .
     reply->response.body_case = CAIRN__RESPONSE__BODY__NOT_SET;
 }
 
+size_t ca_page_limit(uint32_t asked, size_t fallback, size_t most, const char *items,
+                     const char *cursor, ca_reply_t *reply) {
+    if (asked <= most)
+        return asked ? asked : fallback;
+    if (cursor)
+        ca_reply_error(reply, CA_INVALID,
+                       "limit is %u; at most %zu %s: ask for fewer and page on with %s", asked,
+                       most, items, cursor);
+    else
+        ca_reply_error(reply, CA_INVALID, "limit is %u; at most %zu %s: ask for fewer", asked, most,
+                       items);
+    return 0;
+}
+
 //  ---- sockets ------------------------------------------------------------------
 
 int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count) {

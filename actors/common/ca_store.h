@@ -184,6 +184,13 @@ void ca_reply_frame(ca_reply_t *reply, zframe_t **frame_p);
 void ca_reply_error(ca_reply_t *reply, ca_status_t status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+//  The page size a request asks for: `asked`, or `fallback` when it is 0.
+//  Above `most`: 0, with the reply INVALID saying "at most MOST ITEMS" and,
+//  unless `cursor` is NULL, the field to page on with. A client that asked
+//  for more must learn it would get less.
+size_t ca_page_limit(uint32_t asked, size_t fallback, size_t most, const char *items,
+                     const char *cursor, ca_reply_t *reply);
+
 void *ca_reply_alloc(ca_reply_t *reply, size_t size);
 char *ca_reply_strdup(ca_reply_t *reply, const char *text);
 void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size);

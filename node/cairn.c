@@ -581,6 +581,28 @@ const char *cli_parse_u64(const char *text, const char *what, uint64_t min, uint
     return NULL;
 }
 
+const char *cli_enum_name(const char *const *names, size_t count, int value, const char *unknown) {
+    return value >= 0 && (size_t)value < count && names[value] ? names[value] : unknown;
+}
+
+const char *cli_parse_enum(const char *text, const char *what, const char *const *names,
+                           size_t count, int *value) {
+    for (size_t i = 0; i < count; i++)
+        if (names[i] && streq(text, names[i])) {
+            *value = (int)i;
+            return NULL;
+        }
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < count && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                 i == 0           ? ""
+                                 : i + 1 == count ? " or "
+                                                  : ", ",
+                                 names[i]);
+    return cli_problem("%s wants %s, not '%s'", what, list, text);
+}
+
 const char *cli_parse_time(const char *text, const char *what, double *value) {
     char *end = NULL;
     errno = 0;

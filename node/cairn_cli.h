@@ -388,6 +388,15 @@ const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint
 const char *cli_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max,
                           uint64_t *value);
 
+//  The name of enum value `value` in `names` (`count` of them, indexed by
+//  value), or `unknown` when it has none.
+const char *cli_enum_name(const char *const *names, size_t count, int value, const char *unknown);
+
+//  The value whose name in `names` is `text`; else a usage problem naming
+//  `what` and every name ("--state wants open or closed, not 'ajar'").
+const char *cli_parse_enum(const char *text, const char *what, const char *const *names,
+                           size_t count, int *value);
+
 //  A time as unix seconds with an optional fraction, >= 0.
 const char *cli_parse_time(const char *text, const char *what, double *value);
 

@@ -52,18 +52,16 @@ static const char *const s_state_names[] = {"opening", "open", "closing", "close
 #define STATE_COUNT (sizeof s_state_names / sizeof s_state_names[0])
 
 static const char *s_state_name(Cairn__ChannelState state) {
-    return (size_t)state < STATE_COUNT ? s_state_names[state] : "unknown";
+    return cli_enum_name(s_state_names, STATE_COUNT, (int)state, "unknown");
 }
 
 //  ---- values in arguments -------------------------------------------------------------------
 
 static const char *s_parse_state(const char *text, Cairn__ChannelState *state) {
-    for (size_t i = 0; i < STATE_COUNT; i++)
-        if (streq(text, s_state_names[i])) {
-            *state = (Cairn__ChannelState)i;
-            return NULL;
-        }
-    return cli_problem("--state wants opening, open, closing or closed, not '%s'", text);
+    int value = 0;
+    const char *problem = cli_parse_enum(text, "--state", s_state_names, STATE_COUNT, &value);
+    *state = (Cairn__ChannelState)value;
+    return problem;
 }
 
 //  A signed whole number (a delta), -(2^63-1)..2^63-1.

@@ -38,16 +38,15 @@ static const char *const s_state_names[] = {
 #define STATE_COUNT (sizeof s_state_names / sizeof s_state_names[0])
 
 static const char *s_state_name(Cairn__PeerState state) {
-    return (size_t)state < STATE_COUNT ? s_state_names[state] : "?";
+    return cli_enum_name(s_state_names, STATE_COUNT, (int)state, "?");
 }
 
-static const char *s_parse_state(const char *text, Cairn__PeerState *state) {
-    for (size_t i = 0; i < STATE_COUNT; i++)
-        if (streq(text, s_state_names[i])) {
-            *state = (Cairn__PeerState)i;
-            return NULL;
-        }
-    return cli_problem("a peer state is online, offline or unknown, not '%s'", text);
+//  `what` names the argument: --state, or STATE.
+static const char *s_parse_state(const char *text, const char *what, Cairn__PeerState *state) {
+    int value = 0;
+    const char *problem = cli_parse_enum(text, what, s_state_names, STATE_COUNT, &value);
+    *state = (Cairn__PeerState)value;
+    return problem;
 }
 
 //  Key text read from an @FILE: 32 raw bytes or 64 hex digits go as the
@@ -179,7 +178,7 @@ static const char *s_build_peer_list(const cli_t *cli, request_t *request) {
     list->by_state = state != NULL;
     if (after)
         list->after_peer_id = (char *)after;
-    const char *problem = state ? s_parse_state(state, &list->state) : NULL;
+    const char *problem = state ? s_parse_state(state, "--state", &list->state) : NULL;
     if (!problem && limit)
         problem = cli_parse_u32(limit, "--limit", 1, UINT32_MAX, &list->limit);
     return problem;
@@ -229,7 +228,7 @@ static const char *s_build_peer_status(const cli_t *cli, request_t *request) {
     status->peer_id = cli->args[0];
     request->request.body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
     request->request.peer_status = status;
-    const char *problem = s_parse_state(cli->args[1], &status->state);
+    const char *problem = s_parse_state(cli->args[1], "STATE", &status->state);
     const char *last_seen = cli_option(cli, "last-seen");
     if (!problem && last_seen)
         problem = cli_parse_time(last_seen, "--last-seen", &status->last_seen);

@@ -62,16 +62,15 @@ static const char *const s_visibility_names[] = {"private", "unlisted", "shared"
 #define VISIBILITY_COUNT (sizeof s_visibility_names / sizeof s_visibility_names[0])
 
 static const char *s_visibility_name(Cairn__Visibility visibility) {
-    return (size_t)visibility < VISIBILITY_COUNT ? s_visibility_names[visibility] : "unknown";
+    return cli_enum_name(s_visibility_names, VISIBILITY_COUNT, (int)visibility, "unknown");
 }
 
 static const char *s_parse_visibility(const char *text, Cairn__Visibility *visibility) {
-    for (size_t i = 0; i < VISIBILITY_COUNT; i++)
-        if (streq(text, s_visibility_names[i])) {
-            *visibility = (Cairn__Visibility)i;
-            return NULL;
-        }
-    return cli_problem("--visibility wants private, unlisted or shared, not '%s'", text);
+    int value = 0;
+    const char *problem =
+        cli_parse_enum(text, "--visibility", s_visibility_names, VISIBILITY_COUNT, &value);
+    *visibility = (Cairn__Visibility)value;
+    return problem;
 }
 
 //  The values of repeatable option `name` as a list; one empty value is

@@ -23,8 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -283,76 +281,10 @@ static void s_test_password_file(const test_ctx_t *t) {
     zstr_free(&empty);
 }
 
-//  What a run on a pseudo-terminal printed there, and how it ended.
-typedef struct {
-    int status;
-    char *transcript;
-} pty_run_t;
-
-//  Reads from the pty master until `marker` shows after `*seen`, EOF, or
-//  the deadline; appends to *text. True when the marker showed.
-static bool s_pty_wait_for(int master, char **text, size_t *seen, const char *marker,
-                           int64_t deadline) {
-    while (true) {
-        char *found = marker ? strstr(*text + *seen, marker) : NULL;
-        if (found) {
-            *seen = (size_t)(found - *text) + strlen(marker);
-            return true;
-        }
-        int64_t remaining = deadline - zclock_mono();
-        struct pollfd item = {master, POLLIN, 0};
-        if (remaining <= 0 || poll(&item, 1, (int)remaining) <= 0)
-            return false;
-        char chunk[512];
-        ssize_t got = read(master, chunk, sizeof chunk);
-        if (got <= 0) //  EIO once the child closed the terminal
-            return false;
-        size_t length = strlen(*text);
-        *text = (char *)realloc(*text, length + (size_t)got + 1);
-        memcpy(*text + length, chunk, (size_t)got);
-        (*text)[length + (size_t)got] = '\0';
-    }
-}
-
-//  Runs cairn on a new pseudo-terminal; answers each prompt in `prompts`
-//  with the matching line of `replies` (typed only once the prompt shows,
-//  so with echo off), then reads to the end.
-static pty_run_t s_run_on_pty(const char *const *args, const char *const *prompts,
-                              const char *const *replies) {
-    const char *argv[24] = {cli_run_path()};
-    size_t count = 1;
-    for (size_t i = 0; args[i] && count < 23; i++)
-        argv[count++] = args[i];
-    argv[count] = NULL;
-    int master = -1;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    assert(pid >= 0);
-    if (pid == 0) {
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int64_t deadline = zclock_mono() + PTY_TIMEOUT_MS;
-    pty_run_t run = {-1, strdup("")};
-    size_t seen = 0;
-    for (size_t i = 0; prompts[i]; i++) {
-        bool prompted = s_pty_wait_for(master, &run.transcript, &seen, prompts[i], deadline);
-        CHECK(prompted);
-        if (!prompted)
-            break;
-        CHECK(write(master, replies[i], strlen(replies[i])) == (ssize_t)strlen(replies[i]));
-    }
-    s_pty_wait_for(master, &run.transcript, &seen, NULL, deadline);
-    close(master);
-    int64_t remaining = deadline - zclock_mono();
-    int status = 0;
-    if (harness_wait_child(pid, remaining > 0 ? (int)remaining : 0, &status) == 0)
-        run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    else {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
-    fprintf(stderr, "pty transcript (exit %d):\n%s\n", run.status, run.transcript);
-    return run;
+//  cairn on a pseudo-terminal (harness_run_on_pty).
+static harness_pty_run_t s_run_on_pty(const char *const *args, const char *const *prompts,
+                                      const char *const *replies) {
+    return harness_run_on_pty(cli_run_path(), args, NULL, prompts, replies, NULL, PTY_TIMEOUT_MS);
 }
 
 static void s_test_password_prompt(const test_ctx_t *t) {
@@ -360,7 +292,7 @@ static void s_test_password_prompt(const test_ctx_t *t) {
                             "#typed",     "--password-prompt", NULL};
     const char *prompts[] = {"Password for #typed: ", "Repeat the password: ", NULL};
     const char *replies[] = {"typed-secret-42\n", "typed-secret-42\n", NULL};
-    pty_run_t run = s_run_on_pty(create, prompts, replies);
+    harness_pty_run_t run = s_run_on_pty(create, prompts, replies);
     CHECK(run.status == 0);
     CHECK(strstr(run.transcript, "created #typed (protected)"));
     CHECK(!strstr(run.transcript, "typed-secret")); //  echo was off

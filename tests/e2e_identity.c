@@ -17,8 +17,6 @@
 
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdio.h>
@@ -468,80 +466,14 @@ static void test_bad_input(void) {
 
 //  ---- the prompt, on a pseudo-terminal ------------------------------------------------
 
-typedef struct {
-    int status; //  exit status; -1 when killed by a signal or the deadline
-    char *transcript;
-} pty_run_t;
-
-//  Reads from the pty master until `marker` shows after `*seen`, EOF, or
-//  the deadline; appends to *text. True when the marker showed.
-static bool s_pty_wait_for(int master, char **text, size_t *seen, const char *marker,
-                           int64_t deadline) {
-    while (true) {
-        char *found = marker ? strstr(*text + *seen, marker) : NULL;
-        if (found) {
-            *seen = (size_t)(found - *text) + strlen(marker);
-            return true;
-        }
-        int64_t remaining = deadline - zclock_mono();
-        struct pollfd item = {master, POLLIN, 0};
-        if (remaining <= 0 || poll(&item, 1, (int)remaining) <= 0)
-            return false;
-        char chunk[512];
-        ssize_t got = read(master, chunk, sizeof chunk);
-        if (got <= 0) //  EIO once the child closed the terminal
-            return false;
-        size_t length = strlen(*text);
-        *text = (char *)realloc(*text, length + (size_t)got + 1);
-        memcpy(*text + length, chunk, (size_t)got);
-        (*text)[length + (size_t)got] = '\0';
-    }
-}
-
-//  Runs cairnd on a new pseudo-terminal, answering each prompt with the
-//  matching reply (typed only once the prompt shows, so with echo off).
-//  With `running`, waits for that text, then stops the node with SIGTERM.
-static pty_run_t s_run_on_pty(const char *const *args, const char *const *prompts,
-                              const char *const *replies, const char *running) {
-    const char *argv[16] = {harness_cairnd_path()};
-    size_t count = 1;
-    for (size_t i = 0; args[i] && count < 15; i++)
-        argv[count++] = args[i];
-    argv[count] = NULL;
-    int master = -1;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        unsetenv("CAIRN_IDENTITY_PASSWORD");
-        unsetenv("CAIRN_IDENTITY_NEW_PASSWORD");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int64_t deadline = zclock_mono() + PTY_MS;
-    pty_run_t run = {-1, strdup("")};
-    size_t seen = 0;
-    for (size_t i = 0; prompts[i]; i++) {
-        bool prompted = s_pty_wait_for(master, &run.transcript, &seen, prompts[i], deadline);
-        if (!prompted)
-            fprintf(stderr, "no prompt '%s'; transcript:\n%s\n", prompts[i], run.transcript);
-        CHECK(prompted);
-        CHECK(write(master, replies[i], strlen(replies[i])) == (ssize_t)strlen(replies[i]));
-    }
-    if (running) {
-        CHECK(s_pty_wait_for(master, &run.transcript, &seen, running, deadline));
-        kill(pid, SIGTERM);
-    }
-    s_pty_wait_for(master, &run.transcript, &seen, NULL, deadline);
-    close(master);
-    int64_t remaining = deadline - zclock_mono();
-    int status = 0;
-    if (harness_wait_child(pid, remaining > 0 ? (int)remaining : 0, &status) == 0)
-        run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    else {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
-    return run;
+//  cairnd on a pseudo-terminal (harness_run_on_pty), with no password in
+//  its environment, so that it has to prompt.
+static harness_pty_run_t s_run_on_pty(const char *const *args, const char *const *prompts,
+                                      const char *const *replies, const char *running) {
+    static const char *const no_password[] = {"CAIRN_IDENTITY_PASSWORD",
+                                              "CAIRN_IDENTITY_NEW_PASSWORD", NULL};
+    return harness_run_on_pty(harness_cairnd_path(), args, no_password, prompts, replies, running,
+                              PTY_MS);
 }
 
 //  init, passwd and the start read the password from the terminal with
@@ -551,7 +483,7 @@ static void test_prompt(void) {
     const char *init[] = {"identity", "init", self.data_arg, NULL};
     const char *init_prompts[] = {"New identity password: ", "Repeat the password: ", NULL};
     const char *differ[] = {"typed-one\n", "typed-two\n", NULL};
-    pty_run_t run = s_run_on_pty(init, init_prompts, differ, NULL);
+    harness_pty_run_t run = s_run_on_pty(init, init_prompts, differ, NULL);
     CHECK(run.status == 1 && strstr(run.transcript, "the two passwords differ"));
     CHECK(!strstr(run.transcript, "typed-"));
     free(run.transcript);

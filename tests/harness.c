@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pty.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -463,6 +464,19 @@ static char **s_child_environ(const char *const *changes) {
     return env;
 }
 
+//  Reaps child `pid` by the deadline, or kills it: its exit status, or -1
+//  when it died of a signal or had to be killed.
+static int s_reap(const char *path, pid_t pid, int64_t deadline) {
+    int64_t remaining = deadline - zclock_mono();
+    int status = 0;
+    if (harness_wait_child(pid, remaining > 0 ? (int)remaining : 0, &status) == 0)
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    fprintf(stderr, "harness: %s (pid %d) did not exit in time; killing it\n", path, (int)pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
 harness_run_t harness_run(const char *path, const char *const *args, const char *const *env_changes,
                           int timeout_ms) {
     const char *argv[MAX_EXTRA_ARGS + 2];
@@ -501,16 +515,87 @@ harness_run_t harness_run(const char *path, const char *const *args, const char 
         if (captures[i].fd >= 0)
             close(captures[i].fd);
     harness_run_t run = {-1, captures[0].data, captures[1].data, 0};
-    int64_t remaining = deadline - zclock_mono();
-    int status = 0;
-    if (harness_wait_child(pid, remaining > 0 ? (int)remaining : 0, &status) == 0)
-        run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    else {
-        fprintf(stderr, "harness: %s (pid %d) did not exit in time; killing it\n", path, (int)pid);
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    run.status = s_reap(path, pid, deadline);
     run.elapsed_ms = zclock_mono() - started;
+    return run;
+}
+
+//  Reads from the pty master until `marker` shows after `*seen` (NULL:
+//  until EOF), EOF, or the deadline; appends to *text. True when the
+//  marker showed.
+static bool s_pty_wait_for(int master, char **text, size_t *seen, const char *marker,
+                           int64_t deadline) {
+    while (true) {
+        char *found = marker ? strstr(*text + *seen, marker) : NULL;
+        if (found) {
+            *seen = (size_t)(found - *text) + strlen(marker);
+            return true;
+        }
+        int64_t remaining = deadline - zclock_mono();
+        struct pollfd item = {master, POLLIN, 0};
+        if (remaining <= 0 || poll(&item, 1, (int)remaining) <= 0)
+            return false;
+        char chunk[512];
+        ssize_t got = read(master, chunk, sizeof chunk);
+        if (got <= 0) //  EIO once the child closed the terminal
+            return false;
+        size_t length = strlen(*text);
+        *text = (char *)realloc(*text, length + (size_t)got + 1);
+        memcpy(*text + length, chunk, (size_t)got);
+        (*text)[length + (size_t)got] = '\0';
+    }
+}
+
+//  Waits for `text` on the terminal; says so, with the transcript, when it
+//  does not show.
+static bool s_pty_expect(int master, harness_pty_run_t *run, size_t *seen, const char *text,
+                         int64_t deadline) {
+    if (s_pty_wait_for(master, &run->transcript, seen, text, deadline))
+        return true;
+    fprintf(stderr, "harness: '%s' never showed on the terminal; transcript:\n%s\n", text,
+            run->transcript);
+    return false;
+}
+
+harness_pty_run_t harness_run_on_pty(const char *path, const char *const *args,
+                                     const char *const *env_changes, const char *const *prompts,
+                                     const char *const *replies, const char *running,
+                                     int timeout_ms) {
+    const char *argv[MAX_EXTRA_ARGS + 2];
+    int argc = 0;
+    argv[argc++] = path;
+    for (int i = 0; args && args[i]; i++) {
+        HARNESS_CHECK(argc <= MAX_EXTRA_ARGS);
+        argv[argc++] = args[i];
+    }
+    argv[argc] = NULL;
+    char **env = s_child_environ(env_changes);
+    int master = -1;
+    int64_t deadline = zclock_mono() + timeout_ms;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    HARNESS_CHECK(pid >= 0);
+    if (pid == 0) {
+        execve(path, (char *const *)argv, env);
+        _exit(127);
+    }
+    free(env);
+    harness_pty_run_t run = {-1, strdup("")};
+    size_t seen = 0;
+    bool going = true;
+    for (size_t i = 0; going && prompts && prompts[i]; i++) {
+        going = s_pty_expect(master, &run, &seen, prompts[i], deadline);
+        HARNESS_CHECK(going);
+        if (going)
+            HARNESS_CHECK(write(master, replies[i], strlen(replies[i])) ==
+                          (ssize_t)strlen(replies[i]));
+    }
+    if (going && running) {
+        HARNESS_CHECK(s_pty_expect(master, &run, &seen, running, deadline));
+        kill(pid, SIGTERM);
+    }
+    s_pty_wait_for(master, &run.transcript, &seen, NULL, deadline);
+    close(master);
+    run.status = s_reap(path, pid, deadline);
     return run;
 }
 

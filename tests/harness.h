@@ -89,6 +89,22 @@ harness_run_t harness_run(const char *path, const char *const *args, const char 
                           int timeout_ms);
 void harness_run_free(harness_run_t *run);
 
+//  What a run on a pseudo-terminal printed there, and how it ended.
+typedef struct {
+    int status;       //  exit status; -1 when killed by a signal or the deadline
+    char *transcript; //  all the terminal showed, NUL-terminated; the caller frees it
+} harness_pty_run_t;
+
+//  Runs `path` with `args` and `env_changes` (as harness_run) on a new
+//  pseudo-terminal, answering each of `prompts` with the matching line of
+//  `replies`, typed only once the prompt shows (so with echo off). With
+//  `running` (may be NULL), waits for that text too, then sends SIGTERM.
+//  Then reads to the end; a child still running after timeout_ms is killed.
+harness_pty_run_t harness_run_on_pty(const char *path, const char *const *args,
+                                     const char *const *env_changes, const char *const *prompts,
+                                     const char *const *replies, const char *running,
+                                     int timeout_ms);
+
 //  Waits up to timeout_ms for child `pid` to exit (a pidfd makes it a poll)
 //  and reaps it. Returns 0 with *status set, or -1 when it did not exit.
 int harness_wait_child(pid_t pid, int timeout_ms, int *status);

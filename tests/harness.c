@@ -464,6 +464,19 @@ static char **s_child_environ(const char *const *changes) {
     return env;
 }
 
+//  argv for `path` with the NULL-terminated `args`, into `argv` (room for
+//  MAX_EXTRA_ARGS + 2).
+static void s_child_argv(const char *path, const char *const *args, const char **argv) {
+    int argc = 0;
+    argv[argc++] = path;
+    for (int i = 0; args && args[i]; i++) {
+        //  A test that passes more would silently run something else.
+        HARNESS_CHECK(argc <= MAX_EXTRA_ARGS);
+        argv[argc++] = args[i];
+    }
+    argv[argc] = NULL;
+}
+
 //  Reaps child `pid` by the deadline, or kills it: its exit status, or -1
 //  when it died of a signal or had to be killed.
 static int s_reap(const char *path, pid_t pid, int64_t deadline) {
@@ -480,14 +493,7 @@ static int s_reap(const char *path, pid_t pid, int64_t deadline) {
 harness_run_t harness_run(const char *path, const char *const *args, const char *const *env_changes,
                           int timeout_ms) {
     const char *argv[MAX_EXTRA_ARGS + 2];
-    int argc = 0;
-    argv[argc++] = path;
-    for (int i = 0; args && args[i]; i++) {
-        //  A test that passes more would silently run something else.
-        HARNESS_CHECK(argc <= MAX_EXTRA_ARGS);
-        argv[argc++] = args[i];
-    }
-    argv[argc] = NULL;
+    s_child_argv(path, args, argv);
     char **env = s_child_environ(env_changes);
     int out_pipe[2], err_pipe[2];
     int rc = pipe2(out_pipe, O_CLOEXEC);
@@ -562,13 +568,7 @@ harness_pty_run_t harness_run_on_pty(const char *path, const char *const *args,
                                      const char *const *replies, const char *running,
                                      int timeout_ms) {
     const char *argv[MAX_EXTRA_ARGS + 2];
-    int argc = 0;
-    argv[argc++] = path;
-    for (int i = 0; args && args[i]; i++) {
-        HARNESS_CHECK(argc <= MAX_EXTRA_ARGS);
-        argv[argc++] = args[i];
-    }
-    argv[argc] = NULL;
+    s_child_argv(path, args, argv);
     char **env = s_child_environ(env_changes);
     int master = -1;
     int64_t deadline = zclock_mono() + timeout_ms;

@@ -60,22 +60,12 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
     return response;
 }
 
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    harness_expect(response, CAIRN__STATUS__OK, NULL);
-    CHECK(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    harness_expect(response, status, fragment);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 static void s_put(zsock_t *client, const void *data, size_t size, uint8_t hash[32]) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, 0, data, size, NULL, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
     ca_sha256(data, size, hash);
     CHECK(memcmp(response->content_put->hash.data, hash, 32) == 0);
     CHECK(response->content_put->size == size);
@@ -90,7 +80,8 @@ static Cairn__Response *s_get(zsock_t *client, const uint8_t *hash, size_t hash_
 }
 
 static void s_get_expect(zsock_t *client, const uint8_t *hash, const void *data, size_t size) {
-    Cairn__Response *response = s_ok(s_get(client, hash, 32), CAIRN__RESPONSE__BODY_CONTENT_GET);
+    Cairn__Response *response =
+        harness_ok(s_get(client, hash, 32), CAIRN__RESPONSE__BODY_CONTENT_GET);
     CHECK(response->content_get->data.len == size);
     CHECK(size == 0 || memcmp(response->content_get->data.data, data, size) == 0);
     cairn__response__free_unpacked(response, NULL);
@@ -100,7 +91,8 @@ static bool s_has(zsock_t *client, const uint8_t *hash) {
     Cairn__Request request;
     Cairn__ContentHas has;
     ca_request_content_has(&request, &has, 0, hash, 32);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
     bool exists = response->content_has->exists;
     cairn__response__free_unpacked(response, NULL);
     return exists;
@@ -110,7 +102,8 @@ static uint64_t s_begin(zsock_t *client) {
     Cairn__Request request;
     Cairn__ContentBegin begin;
     ca_request_content_begin(&request, &begin, 0, NULL, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
     uint64_t stream_id = response->content_begin->stream_id;
     CHECK(stream_id != 0);
     cairn__response__free_unpacked(response, NULL);
@@ -128,7 +121,7 @@ static void s_send_chunk(zsock_t *client, uint64_t stream, uint64_t offset, cons
 static void s_chunk_answer(zsock_t *client, uint64_t expected_received) {
     Cairn__Response *response = harness_recv(client, CALL_MS);
     CHECK(response);
-    s_ok(response, CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
+    harness_ok(response, CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
     CHECK(response->content_chunk->received == expected_received);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -202,7 +195,7 @@ static bool s_read_back(zsock_t *client, const uint8_t *hash, uint64_t total, ui
         }
         Cairn__Response *response = harness_recv(client, CALL_MS);
         CHECK(response);
-        s_ok(response, CAIRN__RESPONSE__BODY_CONTENT_READ);
+        harness_ok(response, CAIRN__RESPONSE__BODY_CONTENT_READ);
         const Cairn__ContentRange *range = response->content_read;
         CHECK(range->offset == received && range->size == total);
         ca_sha256_update(sha, range->data.data, range->data.len);
@@ -259,7 +252,7 @@ static void s_ping(zsock_t *client) {
     Cairn__Request request;
     Cairn__Ping ping;
     ca_request_ping(&request, &ping, 0);
-    cairn__response__free_unpacked(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PONG),
+    cairn__response__free_unpacked(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PONG),
                                    NULL);
 }
 
@@ -285,22 +278,22 @@ static void test_roundtrip(void) {
     uint64_t total = 9 * 1024 * 1024 + 3;
     uint64_t stream = s_stream_generated(client, total, hash);
     Cairn__Response *response =
-        s_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+        harness_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     CHECK(memcmp(response->content_commit->hash.data, hash, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_read_back(client, hash, total, got) && memcmp(got, hash, 32) == 0);
     //  The same bytes again: one file, deduplicated.
     stream = s_stream_generated(client, total, got);
-    response = s_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    response = harness_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     CHECK(response->content_commit->deduplicated);
     cairn__response__free_unpacked(response, NULL);
     Cairn__Request request;
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, 0, hash, 32);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     CHECK(response->content_delete->removed);
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     CHECK(!response->content_delete->removed);
     cairn__response__free_unpacked(response, NULL);
     CHECK(!s_has(client, hash));
@@ -328,7 +321,7 @@ static void test_big_stream(void) {
     uint8_t hash[32], got[32];
     uint64_t stream = s_stream_generated(client, total, hash);
     Cairn__Response *response =
-        s_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+        harness_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     CHECK(memcmp(response->content_commit->hash.data, hash, 32) == 0);
     CHECK(response->content_commit->size == total);
     cairn__response__free_unpacked(response, NULL);
@@ -345,7 +338,7 @@ static void test_big_stream(void) {
 #endif
     //  Too big for one answer: a clear pointer to ranges.
     if (total > CA_CONTENT_WHOLE_MAX)
-        s_fails(s_get(client, hash, 32), CAIRN__STATUS__INVALID, "ContentRead");
+        harness_fails(s_get(client, hash, 32), CAIRN__STATUS__INVALID, "ContentRead");
     zsock_destroy(&client);
     s_stop(&node);
 }
@@ -368,11 +361,12 @@ static void test_kill9_mid_stream(void) {
     CHECK(s_count_files(node, "content", "tmp") == 0);
     CHECK(!s_has(client, partial));
     s_get_expect(client, kept, "committed before the crash", 26);
-    s_fails(s_commit(client, stream), CAIRN__STATUS__NOT_FOUND, "ContentBegin");
+    harness_fails(s_commit(client, stream), CAIRN__STATUS__NOT_FOUND, "ContentBegin");
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     const Cairn__ContentCheckReport *report = response->content_check;
     CHECK(report->blobs == 1 && report->files == 1);
     CHECK(!report->missing_count && !report->orphan_count && !report->corrupt_count);
@@ -442,7 +436,7 @@ static void test_kill9_cycles(void) {
         Cairn__ContentCheck check;
         ca_request_content_check(&request, &check, 0, true, false);
         Cairn__Response *response =
-            s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
         const Cairn__ContentCheckReport *report = response->content_check;
         CHECK(report->missing_count == 0 && report->corrupt_count == 0);
         //  A kill leaves at most the puts in flight as files without a row
@@ -472,19 +466,20 @@ static void test_corrupt(void) {
     FILE *file = fopen(path, "r+");
     CHECK(file && fseek(file, CHUNK_BYTES + 5, SEEK_SET) == 0 && fputc(0, file) == 0);
     fclose(file);
-    s_fails(s_get(client, hash, 32), CAIRN__STATUS__CORRUPT, "fsck");
+    harness_fails(s_get(client, hash, 32), CAIRN__STATUS__CORRUPT, "fsck");
     //  In-order ranges: the first comes (unverifiable yet), the last is refused.
     Cairn__Request request;
     Cairn__ContentRead read;
     ca_request_content_read(&request, &read, 0, hash, 32, 0, CHUNK_BYTES, false);
     cairn__response__free_unpacked(
-        s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_READ), NULL);
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_READ), NULL);
     ca_request_content_read(&request, &read, 0, hash, 32, CHUNK_BYTES, CHUNK_BYTES, false);
-    s_fails(s_call(client, &request), CAIRN__STATUS__CORRUPT, "nothing of it was served");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__CORRUPT, "nothing of it was served");
     s_ping(client);
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, true);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     CHECK(response->content_check->corrupt_count == 1 && response->content_check->repaired);
     cairn__response__free_unpacked(response, NULL);
     CHECK(!s_has(client, hash));
@@ -510,36 +505,37 @@ static void test_bad_input(void) {
     memset(hash, 0xab, sizeof hash);
     size_t sizes[] = {0, 16, 31, 33, 64};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        s_fails(s_get(client, hash, sizes[i]), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(s_get(client, hash, sizes[i]), CAIRN__STATUS__INVALID, "hash");
         Cairn__Request request;
         Cairn__ContentSize size_body;
         ca_request_content_size(&request, &size_body, 0, hash, sizes[i]);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__CacheGet cache_get;
         ca_request_cache_get(&request, &cache_get, 0, hash, sizes[i], false);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ContentCommit commit;
         ca_request_content_commit(&request, &commit, 0, 1, hash, sizes[i] ? sizes[i] : 1);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "expected_hash");
     }
     //  A hash spelled like a path is just 32 bytes: nothing by that name.
     const char *path_like = "../../../../../../../etc/passwd!";
     CHECK(strlen(path_like) == 32);
-    s_fails(s_get(client, (const uint8_t *)path_like, 32), CAIRN__STATUS__NOT_FOUND, "no blob");
+    harness_fails(s_get(client, (const uint8_t *)path_like, 32), CAIRN__STATUS__NOT_FOUND,
+                  "no blob");
     //  Unknown streams and hashes.
     Cairn__Request request;
     Cairn__ContentAbort abort_body;
     ca_request_content_abort(&request, &abort_body, 0, 42);
-    s_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no open upload stream 42");
-    s_fails(s_commit(client, 43), CAIRN__STATUS__NOT_FOUND, "43");
-    s_fails(s_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "no blob");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no open upload stream 42");
+    harness_fails(s_commit(client, 43), CAIRN__STATUS__NOT_FOUND, "43");
+    harness_fails(s_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "no blob");
     //  A chunk over 16 MiB is refused (the frame itself fits).
     uint64_t stream = s_begin(client);
     size_t oversized = CA_CONTENT_CHUNK_MAX + 1;
     uint8_t *big = (uint8_t *)calloc(1, oversized);
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, 0, stream, 0, big, oversized);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1..16777216 bytes");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1..16777216 bytes");
     //  A frame over max_frame_bytes: that connection is dropped, others go on.
     zsock_t *other = harness_connect(harness_node_endpoint(node));
     Cairn__ContentPut put;
@@ -557,7 +553,7 @@ static void test_bad_input(void) {
     CHECK(zframe_send(&frame, client, 0) == 0);
     Cairn__Response *response = harness_recv(client, CALL_MS);
     CHECK(response && response->id == 7);
-    s_fails(response, CAIRN__STATUS__INVALID, "protobuf");
+    harness_fails(response, CAIRN__STATUS__INVALID, "protobuf");
     s_get_expect(client, kept, "kept", 4);
     CHECK(s_count_files(node, "content", "tmp") == 1); //  the open stream only
     zsock_destroy(&client);
@@ -586,7 +582,7 @@ static void test_concurrent_streams(void) {
         for (int s = 0; s < STREAMS; s++) {
             Cairn__Response *response = harness_recv(client, CALL_MS);
             CHECK(response);
-            s_ok(response, CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
+            harness_ok(response, CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
             CHECK(response->content_chunk->received == (uint64_t)(c + 1) * SIZE);
             cairn__response__free_unpacked(response, NULL);
         }
@@ -596,7 +592,7 @@ static void test_concurrent_streams(void) {
         ca_sha256_final(sha[s], hash);
         ca_sha256_destroy(&sha[s]);
         Cairn__Response *response =
-            s_ok(s_commit(client, ids[s]), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+            harness_ok(s_commit(client, ids[s]), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
         CHECK(memcmp(response->content_commit->hash.data, hash, 32) == 0);
         cairn__response__free_unpacked(response, NULL);
     }
@@ -637,7 +633,8 @@ static void test_put_delete_race(void) {
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
-    Cairn__Response *response = s_ok(s_call(putter, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    Cairn__Response *response =
+        harness_ok(s_call(putter, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     CHECK(response->content_check->missing_count == 0);
     CHECK(response->content_check->corrupt_count == 0);
     cairn__response__free_unpacked(response, NULL);
@@ -692,13 +689,14 @@ static void test_cache(void) {
         Cairn__CachePut put;
         ca_request_cache_put(&request, &put, 0, hashes[n], 32, data[n], sizeof data[n], "peer-x",
                              1700000000, "r", 1);
-        Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
+        Cairn__Response *response =
+            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
         CHECK(response->cache_put->evicted_entries == (n == 3 ? 1u : 0u));
         cairn__response__free_unpacked(response, NULL);
         if (n == 1) { //  use 0 again: 1 is now the least recently used
             Cairn__CacheGet get;
             ca_request_cache_get(&request, &get, 0, hashes[0], 32, false);
-            response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_GET);
+            response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_GET);
             CHECK(response->cache_get->data.len == 1000);
             CHECK(memcmp(response->cache_get->data.data, data[0], 1000) == 0);
             cairn__response__free_unpacked(response, NULL);
@@ -709,7 +707,8 @@ static void test_cache(void) {
         Cairn__Request request;
         Cairn__CacheHas has;
         ca_request_cache_has(&request, &has, 0, hashes[n], 32);
-        Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
+        Cairn__Response *response =
+            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
         CHECK(response->cache_has->cached == expected[n]);
         cairn__response__free_unpacked(response, NULL);
     }
@@ -717,22 +716,23 @@ static void test_cache(void) {
     Cairn__Request request;
     Cairn__CacheClear clear;
     ca_request_cache_clear(&request, &clear, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_CLEAR);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_CLEAR);
     CHECK(response->cache_clear->entries == 3 && response->cache_clear->bytes == 3000);
     cairn__response__free_unpacked(response, NULL);
     s_get_expect(client, content_hash, data[0], 1000);
     Cairn__CacheStats stats;
     ca_request_cache_stats(&request, &stats, 0);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
     CHECK(response->cache_stats->entries == 0 && response->cache_stats->max_bytes == 3000);
     cairn__response__free_unpacked(response, NULL);
     //  Wrong hash for the bytes: refused.
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, 0, hashes[1], 32, data[2], 1000, "peer-x", 1, NULL, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "does not match its hash");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "does not match its hash");
     Cairn__CacheEvict evict;
     ca_request_cache_evict(&request, &evict, 0, UINT64_MAX);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
     zsock_destroy(&client);
     s_stop(&node);
 }
@@ -747,13 +747,14 @@ static void test_stats(void) {
     Cairn__Request request;
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
     CHECK(response->content_stats->blobs == 2 && response->content_stats->bytes == 8);
     CHECK(streq(response->content_stats->hash_backend, ca_sha256_backend()));
     cairn__response__free_unpacked(response, NULL);
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
     bool content = false, cache = false;
     for (size_t i = 0; i < response->info->n_actors; i++) {
         content |= streq(response->info->actors[i]->name, "content");

@@ -50,18 +50,8 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
     return response;
 }
 
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    harness_expect(response, CAIRN__STATUS__OK, NULL);
-    CHECK(response->body_case == body_case);
-    return response;
-}
-
 static void s_done(Cairn__Response *response) {
     cairn__response__free_unpacked(response, NULL);
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    s_done(harness_expect(response, status, fragment));
 }
 
 //  A payer with a fresh key, known to the node as a peer.
@@ -73,7 +63,7 @@ static void s_payer(zsock_t *client, payer_t *payer, const char *peer_id) {
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, &peer, NULL);
-    s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
+    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
 }
 
 static Cairn__Response *s_open(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
@@ -87,7 +77,7 @@ static Cairn__Response *s_open(zsock_t *client, const char *peer, uint64_t mine,
 }
 
 static void s_open_ok(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
-    s_done(s_ok(s_open(client, peer, mine, theirs), CAIRN__RESPONSE__BODY_LEDGER_OPEN));
+    s_done(harness_ok(s_open(client, peer, mine, theirs), CAIRN__RESPONSE__BODY_LEDGER_OPEN));
 }
 
 static Cairn__Response *s_update(zsock_t *client, const char *peer, uint64_t nonce, uint64_t mine,
@@ -111,7 +101,8 @@ static void s_expect_channel(zsock_t *client, const char *peer, uint64_t mine, u
     Cairn__Request request;
     Cairn__LedgerGet get;
     ca_request_ledger_get(&request, &get, 0, peer);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
     const Cairn__PaymentChannel *channel = response->ledger_get;
     if (channel->my_balance != mine || channel->their_balance != theirs ||
         channel->nonce != nonce) {
@@ -178,7 +169,7 @@ static Cairn__Response *s_pay(zsock_t *client, const payer_t *payer, uint64_t n,
 
 static void s_pay_ok(zsock_t *client, const payer_t *payer, uint64_t n, uint64_t amount) {
     Cairn__Response *response =
-        s_ok(s_pay(client, payer, n, amount), CAIRN__RESPONSE__BODY_LEDGER_PAY);
+        harness_ok(s_pay(client, payer, n, amount), CAIRN__RESPONSE__BODY_LEDGER_PAY);
     CHECK(response->ledger_pay->amount == amount && !response->ledger_pay->cleared);
     s_done(response);
 }
@@ -187,7 +178,7 @@ static Cairn__Response *s_pending(zsock_t *client, const char *peer) {
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, peer, 0, NULL, 0);
-    return s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
 }
 
 //  One page of `peer`'s pending payments after payment id `after` (NULL:
@@ -213,7 +204,7 @@ static size_t s_pending_count(zsock_t *client, const char *peer) {
     size_t count = 0;
     bool more = true;
     while (more) {
-        Cairn__Response *response = s_ok(
+        Cairn__Response *response = harness_ok(
             s_pending_page(client, peer, LEDGER_PENDING_MAX, count ? after : NULL, count ? 32 : 0),
             CAIRN__RESPONSE__BODY_LEDGER_PENDING);
         const Cairn__PaymentPage *page = response->ledger_pending;
@@ -239,23 +230,23 @@ static void test_flow(void) {
     s_payer(client, &bob, "bob");
     s_open_ok(client, "alice", 0, 1000);
     s_open_ok(client, "bob", 50, 50);
-    s_fails(s_open(client, "alice", 0, 1), CAIRN__STATUS__CONFLICT, "exists");
+    harness_fails(s_open(client, "alice", 0, 1), CAIRN__STATUS__CONFLICT, "exists");
     for (uint64_t n = 1; n <= 10; n++)
         s_pay_ok(client, &alice, n, n * 10); //  550 in all
     s_expect_channel(client, "alice", 550, 450, 0);
-    s_done(s_ok(s_update(client, "alice", 1, 500, 500), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_done(s_ok(s_adjust(client, "alice", 0, 250), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_done(harness_ok(s_update(client, "alice", 1, 500, 500), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(s_adjust(client, "alice", 0, 250), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_pay_ok(client, &alice, 11, 750);
     s_expect_channel(client, "alice", 1250, 0, 1);
-    s_fails(s_pay(client, &alice, 12, 1), CAIRN__STATUS__INVALID, "lower than the amount");
-    s_done(s_ok(s_update(client, "bob", 3, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    harness_fails(s_pay(client, &alice, 12, 1), CAIRN__STATUS__INVALID, "lower than the amount");
+    s_done(harness_ok(s_update(client, "bob", 3, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     Cairn__Request request;
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, "bob", 4, CAIRN__CHANNEL_STATE__CHANNEL_CLOSING,
                              0, 100);
-    s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     //  A closing channel takes no payment, though the balance would cover it.
-    s_fails(s_pay(client, &bob, 1, 10), CAIRN__STATUS__CONFLICT, "not open");
+    harness_fails(s_pay(client, &bob, 1, 10), CAIRN__STATUS__CONFLICT, "not open");
 
     //  Everything acknowledged is there after a kill -9 and a restart.
     zsock_destroy(&client);
@@ -266,14 +257,14 @@ static void test_flow(void) {
     s_expect_channel(client, "bob", 0, 100, 4);
     CHECK(s_pending_count(client, "alice") == 11);
     Cairn__Response *response =
-        s_ok(s_list_page(client, 0, NULL), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+        harness_ok(s_list_page(client, 0, NULL), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 1);
     CHECK(streq(response->ledger_list->channels[0]->peer_id, "alice"));
     CHECK(response->ledger_list->channels[0]->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
     s_done(response);
     //  The refused payment left nothing; once open again, it goes through.
     CHECK(s_pending_count(client, "bob") == 0);
-    s_done(s_ok(s_update(client, "bob", 5, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(s_update(client, "bob", 5, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_pay_ok(client, &bob, 1, 10);
     s_expect_channel(client, "bob", 10, 90, 5);
     s_stop(&node, &client);
@@ -285,16 +276,20 @@ static void test_stale_nonce(void) {
     harness_node_t *node = s_start();
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_open_ok(client, "carol", 10, 90);
-    s_done(s_ok(s_update(client, "carol", 7, 20, 80), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_fails(s_update(client, "carol", 7, 20, 80), CAIRN__STATUS__CONFLICT, "stale or replayed");
-    s_fails(s_update(client, "carol", 6, 30, 70), CAIRN__STATUS__CONFLICT, "stale or replayed");
-    s_fails(s_update(client, "carol", 0, 30, 70), CAIRN__STATUS__CONFLICT, "stale or replayed");
-    s_fails(s_update(client, "carol", 8, 30, 71), CAIRN__STATUS__INVALID, "add up");
-    s_fails(s_update(client, "carol", 8, 0, 0), CAIRN__STATUS__INVALID, "add up");
+    s_done(harness_ok(s_update(client, "carol", 7, 20, 80), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    harness_fails(s_update(client, "carol", 7, 20, 80), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(s_update(client, "carol", 6, 30, 70), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(s_update(client, "carol", 0, 30, 70), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(s_update(client, "carol", 8, 30, 71), CAIRN__STATUS__INVALID, "add up");
+    harness_fails(s_update(client, "carol", 8, 0, 0), CAIRN__STATUS__INVALID, "add up");
     s_expect_channel(client, "carol", 20, 80, 7);
-    s_done(s_ok(s_update(client, "carol", 1000000, 100, 0), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(s_update(client, "carol", 1000000, 100, 0),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_expect_channel(client, "carol", 100, 0, 1000000);
-    s_fails(s_update(client, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+    harness_fails(s_update(client, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
     s_stop(&node, &client);
 }
 
@@ -310,39 +305,39 @@ static void test_bad_signature(void) {
     test_payment_t t;
     s_payment(&t, &mallory, 1, 10, 2);
     t.payment.channel_peer = dave.peer_id; //  mallory signs for dave's channel
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.payment.amount = 11;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.payment.recipient = (char *)"author-2";
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.shares[1].weight++;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.payment.n_provenance = 1; //  a share dropped
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.payment.timestamp += 1e-6;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.id[31] ^= 1;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_payment(&t, &dave, 1, 10, 2);
     t.signature[0] ^= 1;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     s_expect_channel(client, "dave", 0, 100, 0);
     CHECK(s_pending_count(client, "dave") == 0);
     s_payment(&t, &dave, 1, 10, 2);
-    s_done(s_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+    s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
     s_expect_channel(client, "dave", 10, 90, 0);
     //  A blocked payer is refused.
     Cairn__Request request;
     Cairn__PeerBlock block;
     ca_request_peer_block(&request, &block, 0, "dave", true);
-    s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
-    s_fails(s_pay(client, &dave, 2, 10), CAIRN__STATUS__UNAUTHORIZED, "blocked");
+    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
+    harness_fails(s_pay(client, &dave, 2, 10), CAIRN__STATUS__UNAUTHORIZED, "blocked");
     s_expect_channel(client, "dave", 10, 90, 0);
     s_stop(&node, &client);
 }
@@ -355,12 +350,12 @@ static void test_unknown_peer(void) {
     crypto_sign_keypair(erin.public_key, erin.secret);
     snprintf(erin.peer_id, sizeof erin.peer_id, "erin");
     s_open_ok(client, "erin", 0, 100);
-    s_fails(s_pay(client, &erin, 1, 10), CAIRN__STATUS__UNAUTHORIZED, "no public key");
+    harness_fails(s_pay(client, &erin, 1, 10), CAIRN__STATUS__UNAUTHORIZED, "no public key");
     s_expect_channel(client, "erin", 0, 100, 0);
     //  Known peer, no channel: NOT_FOUND, nothing stored.
     payer_t frank;
     s_payer(client, &frank, "frank");
-    s_fails(s_pay(client, &frank, 1, 10), CAIRN__STATUS__NOT_FOUND, "open one");
+    harness_fails(s_pay(client, &frank, 1, 10), CAIRN__STATUS__NOT_FOUND, "open one");
     s_open_ok(client, "frank", 0, 10);
     s_pay_ok(client, &frank, 1, 10); //  the same id was never stored
     s_stop(&node, &client);
@@ -418,7 +413,7 @@ static void test_duplicate(void) {
     s_payer(clients[0], &heidi, "heidi");
     s_open_ok(clients[0], "heidi", 0, 1000);
     s_pay_ok(clients[0], &heidi, 1, 10);
-    s_fails(s_pay(clients[0], &heidi, 1, 10), CAIRN__STATUS__CONFLICT, "already recorded");
+    harness_fails(s_pay(clients[0], &heidi, 1, 10), CAIRN__STATUS__CONFLICT, "already recorded");
     test_payment_t t;
     s_payment(&t, &heidi, 2, 20, 3);
     for (int c = 0; c < CLIENTS; c++) {
@@ -559,7 +554,7 @@ static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
     bool more = true;
     while (more && count < capacity) {
         Cairn__Response *response =
-            s_ok(s_history(client, peer, limit, after), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+            harness_ok(s_history(client, peer, limit, after), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
         const Cairn__AdjustmentPage *page = response->ledger_history;
         CHECK(page->n_adjustments <= limit);
         CHECK(!page->more || page->n_adjustments == limit);
@@ -585,13 +580,13 @@ static void test_history(void) {
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
     s_open_ok(client, "ivan", 5, 20);
-    s_done(s_ok(s_adjust(client, "ivan", 3, 7), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_done(harness_ok(s_adjust(client, "ivan", 3, 7), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_pay_ok(client, &ivan, 1, 4);
-    s_done(s_ok(s_update(client, "ivan", 1, 20, 15), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_done(s_ok(s_adjust(client, "ivan", -8, 0), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_done(harness_ok(s_update(client, "ivan", 1, 20, 15), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(s_adjust(client, "ivan", -8, 0), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_expect_channel(client, "ivan", 12, 15, 1);
     Cairn__Response *response =
-        s_ok(s_history(client, "ivan", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+        harness_ok(s_history(client, "ivan", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     const Cairn__AdjustmentPage *page = response->ledger_history;
     CHECK(page->n_adjustments == 3 && !page->more);
     if (page->n_adjustments == 3) {
@@ -608,8 +603,8 @@ static void test_history(void) {
     enum { MORE = 30, ALL = MORE + 3 };
     int64_t sum = 27;
     for (int i = 0; i < MORE; i++) {
-        s_done(
-            s_ok(s_adjust(client, "ivan", i % 3, -(i % 2)), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+        s_done(harness_ok(s_adjust(client, "ivan", i % 3, -(i % 2)),
+                          CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
         sum += i % 3 - i % 2;
     }
     for (int round = 0; round < 2; round++) {
@@ -623,7 +618,7 @@ static void test_history(void) {
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, "ivan");
-        response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+        response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
         CHECK((int64_t)(response->ledger_get->my_balance + response->ledger_get->their_balance) ==
               sum);
         s_done(response);
@@ -638,9 +633,9 @@ static void test_history(void) {
     Cairn__Adjustment entries[ALL];
     CHECK(s_read_history(client, "ivan", 11, entries, ALL) == ALL);
 
-    s_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
-    s_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
+    harness_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+    harness_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
+    harness_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
     s_stop(&node, &client);
 }
 
@@ -655,7 +650,7 @@ static void test_pending_clear(void) {
     test_payment_t sent[5];
     for (uint64_t n = 0; n < 5; n++) {
         s_payment(&sent[n], &ivan, n, n + 1, (size_t)n % 5);
-        s_done(s_ok(s_send_pay(client, &sent[n]), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+        s_done(harness_ok(s_send_pay(client, &sent[n]), CAIRN__RESPONSE__BODY_LEDGER_PAY));
     }
     Cairn__Response *response = s_pending(client, "ivan");
     const Cairn__PaymentPage *page = response->ledger_pending;
@@ -674,10 +669,10 @@ static void test_pending_clear(void) {
     Cairn__Request request;
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 3);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 2);
     s_done(response);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
     response = s_pending(client, "ivan");
@@ -687,7 +682,7 @@ static void test_pending_clear(void) {
     CHECK(page->payments[2]->amount == 5);
     s_done(response);
     ca_request_ledger_clear(&request, &clear, 0, NULL, 0);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
     s_expect_channel(client, "ivan", 15, 85, 0); //  clearing moves no money
@@ -703,7 +698,7 @@ static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16]
     bool more = true;
     while (more) {
         Cairn__Response *response =
-            s_ok(s_list_page(client, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+            harness_ok(s_list_page(client, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
         const Cairn__PaymentChannelPage *page = response->ledger_list;
         CHECK(page->n_channels == (total - seen < page_size ? total - seen : page_size));
         for (size_t i = 0; i < page->n_channels; i++) {
@@ -738,7 +733,7 @@ static void test_list_pages(void) {
             Cairn__LedgerUpdate update;
             ca_request_ledger_update(&request, &update, 0, closed, 1,
                                      CAIRN__CHANNEL_STATE__CHANNEL_CLOSED, 0, 10);
-            s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+            s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
         }
     }
     CHECK(s_walk_channels(client, 7, peers, 25) == 4); //  7 7 7 4
@@ -746,16 +741,17 @@ static void test_list_pages(void) {
     CHECK(s_walk_channels(client, 0, peers, 25) == 1); //  the default holds them all
     CHECK(s_walk_channels(client, 1, peers, 25) == 25);
     CHECK(s_walk_channels(client, LEDGER_LIST_MAX, peers, 25) == 1);
-    s_fails(s_list_page(client, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID, "at most 1000");
-    s_fails(s_list_page(client, 0, "../etc"), CAIRN__STATUS__INVALID, "after_peer_id");
-    s_fails(s_list_page(client, 0, "a b"), CAIRN__STATUS__INVALID, "after_peer_id");
+    harness_fails(s_list_page(client, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID,
+                  "at most 1000");
+    harness_fails(s_list_page(client, 0, "../etc"), CAIRN__STATUS__INVALID, "after_peer_id");
+    harness_fails(s_list_page(client, 0, "a b"), CAIRN__STATUS__INVALID, "after_peer_id");
     //  A cursor need not be a channel: the page starts after it.
     Cairn__Response *response =
-        s_ok(s_list_page(client, 2, "chan-12a"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+        harness_ok(s_list_page(client, 2, "chan-12a"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 2 && response->ledger_list->more);
     CHECK(streq(response->ledger_list->channels[0]->peer_id, "chan-13"));
     s_done(response);
-    response = s_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    response = harness_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
     s_done(response);
     s_stop(&node, &client);
@@ -771,8 +767,9 @@ static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
     int next = 0;
     bool more = true;
     while (more) {
-        Cairn__Response *response = s_ok(s_pending_page(client, peer, limit, after, after ? 32 : 0),
-                                         CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        Cairn__Response *response =
+            harness_ok(s_pending_page(client, peer, limit, after, after ? 32 : 0),
+                       CAIRN__RESPONSE__BODY_LEDGER_PENDING);
         const Cairn__PaymentPage *page = response->ledger_pending;
         CHECK(page->n_payments <= page_size);
         for (size_t i = 0; i < page->n_payments; i++, next++) {
@@ -804,29 +801,29 @@ static void test_pending_pages(void) {
     static test_payment_t sent[25], foreign;
     for (int n = 0; n < 25; n++) {
         s_payment(&sent[n], &mia, (uint64_t)n, 1, (size_t)n % 3);
-        s_done(s_ok(s_send_pay(client, &sent[n]), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+        s_done(harness_ok(s_send_pay(client, &sent[n]), CAIRN__RESPONSE__BODY_LEDGER_PAY));
         if (n == 10) { //  ned pays in between
             s_payment(&foreign, &ned, 0, 1, 1);
-            s_done(s_ok(s_send_pay(client, &foreign), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+            s_done(harness_ok(s_send_pay(client, &foreign), CAIRN__RESPONSE__BODY_LEDGER_PAY));
         }
     }
     CHECK(s_walk_pending(client, "mia", 7, sent, 25, -1) == 4); //  7 7 7 4
     CHECK(s_walk_pending(client, "mia", 5, sent, 25, -1) == 5); //  the last page full
     CHECK(s_walk_pending(client, "mia", 0, sent, 25, -1) == 1); //  the default holds them all
     CHECK(s_walk_pending(client, "mia", 1, sent, 25, -1) == 25);
-    s_fails(s_pending_page(client, "mia", LEDGER_PENDING_MAX + 1, NULL, 0), CAIRN__STATUS__INVALID,
-            "at most 10000");
+    harness_fails(s_pending_page(client, "mia", LEDGER_PENDING_MAX + 1, NULL, 0),
+                  CAIRN__STATUS__INVALID, "at most 10000");
     uint8_t wide[40] = {1};
     size_t sizes[] = {1, 31, 33, 40};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        s_fails(s_pending_page(client, "mia", 0, wide, sizes[i]), CAIRN__STATUS__INVALID,
-                "after_payment_id");
-    s_fails(s_pending_page(client, "mia", 0, wide, 32), CAIRN__STATUS__NOT_FOUND,
-            "last payment of the previous page");
-    s_fails(s_pending_page(client, "mia", 0, foreign.id, 32), CAIRN__STATUS__NOT_FOUND,
-            "last payment of the previous page");
-    s_fails(s_pending_page(client, "nobody", 0, sent[0].id, 32), CAIRN__STATUS__NOT_FOUND,
-            "open one");
+        harness_fails(s_pending_page(client, "mia", 0, wide, sizes[i]), CAIRN__STATUS__INVALID,
+                      "after_payment_id");
+    harness_fails(s_pending_page(client, "mia", 0, wide, 32), CAIRN__STATUS__NOT_FOUND,
+                  "last payment of the previous page");
+    harness_fails(s_pending_page(client, "mia", 0, foreign.id, 32), CAIRN__STATUS__NOT_FOUND,
+                  "last payment of the previous page");
+    harness_fails(s_pending_page(client, "nobody", 0, sent[0].id, 32), CAIRN__STATUS__NOT_FOUND,
+                  "open one");
 
     //  A cursor cleared since still marks its place; the cleared payment
     //  is on no page.
@@ -834,16 +831,16 @@ static void test_pending_pages(void) {
     Cairn__Request request;
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
-    s_done(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
-    Cairn__Response *response = s_ok(s_pending_page(client, "mia", 3, sent[6].id, 32),
-                                     CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
+    Cairn__Response *response = harness_ok(s_pending_page(client, "mia", 3, sent[6].id, 32),
+                                           CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 3 && response->ledger_pending->more);
     CHECK(memcmp(response->ledger_pending->payments[0]->id.data, sent[7].id, 32) == 0);
     s_done(response);
     CHECK(s_walk_pending(client, "mia", 7, sent, 25, 6) == 4); //  24 left: 7 7 7 3
     //  The last payment as the cursor: an empty last page.
-    response = s_ok(s_pending_page(client, "mia", 3, sent[24].id, 32),
-                    CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    response = harness_ok(s_pending_page(client, "mia", 3, sent[24].id, 32),
+                          CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 0 && !response->ledger_pending->more);
     s_done(response);
     s_stop(&node, &client);
@@ -859,95 +856,96 @@ static void test_bad_input(void) {
     s_open_ok(client, "judy", 0, 100);
     const char *bad_peers[] = {"", "../etc", "a b", "peer/x"};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
-        s_fails(s_open(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-        s_fails(s_update(client, bad_peers[i], 1, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-        s_fails(s_adjust(client, bad_peers[i], 1, 0), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(s_open(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(s_update(client, bad_peers[i], 1, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(s_adjust(client, bad_peers[i], 1, 0), CAIRN__STATUS__INVALID, "peer_id");
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, bad_peers[i]);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         Cairn__LedgerPending pending;
         ca_request_ledger_pending(&request, &pending, 0, bad_peers[i], 0, NULL, 0);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
-        s_fails(s_history(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(s_history(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
         test_payment_t t;
         s_payment(&t, &judy, 1, 1, 0);
         t.payment.recipient = (char *)bad_peers[i];
-        s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "recipient");
+        harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "recipient");
         t.payment.recipient = (char *)"author-1";
         t.payment.channel_peer = (char *)bad_peers[i];
-        s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "channel_peer");
+        harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "channel_peer");
     }
     char *long_peer = (char *)malloc(200);
     memset(long_peer, 'p', 199);
     long_peer[199] = 0;
-    s_fails(s_open(client, long_peer, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+    harness_fails(s_open(client, long_peer, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
     free(long_peer);
-    s_fails(s_open(client, "kate", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID, "2^63-1");
-    s_fails(s_open(client, "kate", UINT64_MAX, UINT64_MAX), CAIRN__STATUS__INVALID, "2^63-1");
-    s_fails(s_open(client, "kate", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
-    s_fails(s_adjust(client, "judy", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
-    s_fails(s_adjust(client, "judy", 0, -101), CAIRN__STATUS__INVALID, "below zero");
-    s_fails(s_adjust(client, "judy", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
+    harness_fails(s_open(client, "kate", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID,
+                  "2^63-1");
+    harness_fails(s_open(client, "kate", UINT64_MAX, UINT64_MAX), CAIRN__STATUS__INVALID, "2^63-1");
+    harness_fails(s_open(client, "kate", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
+    harness_fails(s_adjust(client, "judy", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
+    harness_fails(s_adjust(client, "judy", 0, -101), CAIRN__STATUS__INVALID, "below zero");
+    harness_fails(s_adjust(client, "judy", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, "");
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
     char reason[300];
     memset(reason, 'r', 299);
     reason[299] = 0;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, reason);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
     Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, NULL);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no channel");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no channel");
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, NULL);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no payment");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no payment");
 
     //  Payment fields: sizes, amount, timestamp, share count and roots.
     test_payment_t t;
     s_payment(&t, &judy, 1, 1, 2);
     t.payment.id.len = 31;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "payment.id");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "payment.id");
     t.payment.id.len = 32;
     t.payment.query_hash.len = 0;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "payment.query_hash");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "payment.query_hash");
     t.payment.query_hash.len = 32;
     t.payment.signature.len = 63;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "payment.signature");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "payment.signature");
     t.payment.signature.len = 64;
     t.shares[1].root.len = 33;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "provenance[1].root");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "provenance[1].root");
     t.shares[1].root.len = 32;
     t.payment.amount = 0;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "amount");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "amount");
     t.payment.amount = UINT64_MAX;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "amount");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "amount");
     t.payment.amount = 1;
     t.payment.timestamp = -1;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "timestamp");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "timestamp");
     t.payment.timestamp = -0.0; //  proto3 sends no -0.0: the node reads 0, not what was signed
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
     t.payment.timestamp = 1.0 / 0.0;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "timestamp");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "timestamp");
     s_payment(&t, &judy, 1, 1, 1);
     Cairn__ProvenanceShare **many = (Cairn__ProvenanceShare **)calloc(1001, sizeof *many);
     for (size_t i = 0; i < 1001; i++)
         many[i] = &t.shares[0];
     t.payment.provenance = many;
     t.payment.n_provenance = 1001;
-    s_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "at most 1000");
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__INVALID, "at most 1000");
     free(many);
     ProtobufCBinaryData *ids = (ProtobufCBinaryData *)calloc(1001, sizeof *ids);
     for (size_t i = 0; i < 1001; i++)
         ids[i] = (ProtobufCBinaryData){32, t.id};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1001);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "at most 1000");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "at most 1000");
     ids[0].len = 0;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
     free(ids);
     CHECK(s_pending_count(client, "judy") == 0);
     s_expect_channel(client, "judy", 0, 100, 0);
@@ -986,7 +984,7 @@ static void test_bad_input(void) {
     }
     free(packed);
     s_expect_channel(client, "judy", 0, 100, 0);
-    s_done(s_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY)); //  and it is fine
+    s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY)); //  and it is fine
     s_expect_channel(client, "judy", 10, 90, 0);
     s_stop(&node, &client);
 }
@@ -1025,7 +1023,7 @@ static void test_pipelined(void) {
         }
         Cairn__Response *response = harness_recv(client, CALL_MS);
         CHECK(response);
-        s_done(s_ok(response, CAIRN__RESPONSE__BODY_LEDGER_PAY));
+        s_done(harness_ok(response, CAIRN__RESPONSE__BODY_LEDGER_PAY));
         answered++;
     }
     int64_t node_us = zclock_usecs() - start;

@@ -47,17 +47,6 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
     return response;
 }
 
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    harness_expect(response, CAIRN__STATUS__OK, NULL);
-    CHECK(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    harness_expect(response, status, fragment);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Content number n: the hash of its name.
 static void s_hash(int n, uint8_t hash[32]) {
     char name[32];
@@ -120,7 +109,7 @@ static Cairn__Response *s_put(zsock_t *client, test_manifest_t *t) {
 
 //  Puts; returns created_at as the node answered it.
 static double s_put_ok(zsock_t *client, test_manifest_t *t) {
-    Cairn__Response *response = s_ok(s_put(client, t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
+    Cairn__Response *response = harness_ok(s_put(client, t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
     double created_at = response->manifest_put->created_at;
     cairn__response__free_unpacked(response, NULL);
     return created_at;
@@ -156,7 +145,8 @@ static Cairn__Response *s_delete(zsock_t *client, int n) {
 }
 
 static bool s_removed(zsock_t *client, int n) {
-    Cairn__Response *response = s_ok(s_delete(client, n), CAIRN__RESPONSE__BODY_MANIFEST_DELETE);
+    Cairn__Response *response =
+        harness_ok(s_delete(client, n), CAIRN__RESPONSE__BODY_MANIFEST_DELETE);
     bool removed = response->manifest_delete->removed;
     cairn__response__free_unpacked(response, NULL);
     return removed;
@@ -231,7 +221,7 @@ static void s_manifest_expect(const Cairn__Manifest *got, const test_manifest_t 
 }
 
 static void s_get_expect(zsock_t *client, int n, const test_manifest_t *t) {
-    Cairn__Response *response = s_ok(s_get(client, n), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    Cairn__Response *response = harness_ok(s_get(client, n), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     s_manifest_expect(response->manifest_get, t);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -246,7 +236,7 @@ static void test_crud(void) {
     t.manifest.price = UINT64_MAX; //  every bit of the unsigned fields survives
     t.manifest.total_revenue = 1ULL << 63;
     t.manifest.version_timestamp = 1700000000.25;
-    Cairn__Response *response = s_ok(s_put(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
+    Cairn__Response *response = harness_ok(s_put(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
     s_manifest_expect(response->manifest_put, &t);
     double created_at = response->manifest_put->created_at;
     CHECK(response->manifest_put->updated_at == created_at);
@@ -267,7 +257,7 @@ static void test_crud(void) {
     t.access.n_allow = 0;
     t.manifest.owner = (char *)"";
     t.manifest.version_timestamp = 0; //  unset: kept
-    response = s_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
+    response = harness_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
     s_manifest_expect(response->manifest_update, &t);
     CHECK(response->manifest_update->created_at == created_at);
     CHECK(response->manifest_update->updated_at >= created_at);
@@ -276,15 +266,15 @@ static void test_crud(void) {
     s_get_expect(client, 1, &t);
     t.manifest.access = NULL; //  no access lists at all: both emptied
     cairn__response__free_unpacked(
-        s_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
-    response = s_ok(s_get(client, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+        harness_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
+    response = harness_ok(s_get(client, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     CHECK(response->manifest_get->access->n_allow == 0 &&
           response->manifest_get->access->n_deny == 0);
     cairn__response__free_unpacked(response, NULL);
 
     //  Delete takes the lists along; a new put of the hash starts clean.
     CHECK(s_removed(client, 1));
-    s_fails(s_get(client, 1), CAIRN__STATUS__NOT_FOUND, "ManifestPut");
+    harness_fails(s_get(client, 1), CAIRN__STATUS__NOT_FOUND, "ManifestPut");
     CHECK(!s_removed(client, 1));
     s_manifest_init(&t, 1, 1, 0, 0);
     t.manifest.n_tags = 0;
@@ -301,27 +291,27 @@ static void test_conflict(void) {
     s_manifest_init(&t, 1, 1, 0, 0);
     s_put_ok(client, &t);
     t.manifest.title = (char *)"other";
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
     s_manifest_init(&t, 1, 1, 0, 0);
     s_get_expect(client, 1, &t); //  the first put stands
     s_manifest_init(&t, 2, 1, 0, 0);
-    s_fails(s_update(client, &t), CAIRN__STATUS__NOT_FOUND, "put it first");
-    s_fails(s_get(client, 2), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    harness_fails(s_update(client, &t), CAIRN__STATUS__NOT_FOUND, "put it first");
+    harness_fails(s_get(client, 2), CAIRN__STATUS__NOT_FOUND, "no manifest");
     //  An update cannot move the version fields.
     s_manifest_init(&t, 1, 1, 0, 0);
     t.manifest.version_number = 2;
-    s_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "version_number cannot change");
+    harness_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "version_number cannot change");
     s_manifest_init(&t, 1, 1, 0, 0);
     s_hash(9, t.root);
     t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
-    s_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "version_root cannot change");
+    harness_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "version_root cannot change");
     s_manifest_init(&t, 1, 1, 0, 0);
     t.manifest.version_timestamp = 5;
-    s_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "version_timestamp cannot change");
+    harness_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "version_timestamp cannot change");
     s_manifest_init(&t, 1, 1, 0, 0);
     t.manifest.version_root = (ProtobufCBinaryData){32, t.hash}; //  repeating it is fine
     cairn__response__free_unpacked(
-        s_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
+        harness_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
     s_stop(&node, &client);
 }
 
@@ -388,7 +378,7 @@ static void s_page_expect(zsock_t *client, entry_t *model, size_t count, const f
                           uint32_t limit, uint32_t offset) {
     qsort(model, count, sizeof *model, s_newest_first);
     Cairn__Response *response =
-        s_ok(s_list(client, filter, limit, offset), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+        harness_ok(s_list(client, filter, limit, offset), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     const Cairn__ManifestPage *page = response->manifest_list;
     size_t effective = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
     size_t seen = 0, at = 0;
@@ -506,7 +496,8 @@ static void test_versions(void) {
     s_put_ok(client, &t);
     for (int n = 11; n <= 14; n++) {
         s_manifest_init(&t, n, (uint32_t)(n - 9), n - 1, 10);
-        Cairn__Response *response = s_ok(s_put(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
+        Cairn__Response *response =
+            harness_ok(s_put(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
         s_manifest_expect(response->manifest_put, &t);
         cairn__response__free_unpacked(response, NULL);
         if (n == 11) {
@@ -515,7 +506,7 @@ static void test_versions(void) {
         }
     }
     Cairn__Response *response =
-        s_ok(s_versions(client, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        harness_ok(s_versions(client, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     const Cairn__ManifestPage *page = response->manifest_versions;
     CHECK(page->n_manifests == 5 && !page->more);
     for (size_t i = 0; i < 5; i++) {
@@ -527,11 +518,11 @@ static void test_versions(void) {
         CHECK(memcmp(page->manifests[i]->version_root.data, root, 32) == 0);
     }
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_versions(client, 20), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+    response = harness_ok(s_versions(client, 20), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     CHECK(response->manifest_versions->n_manifests == 2);
     cairn__response__free_unpacked(response, NULL);
-    s_fails(s_versions(client, 12), CAIRN__STATUS__NOT_FOUND, "version root"); //  not a root
-    s_fails(s_versions(client, 99), CAIRN__STATUS__NOT_FOUND, "version root");
+    harness_fails(s_versions(client, 12), CAIRN__STATUS__NOT_FOUND, "version root"); //  not a root
+    harness_fails(s_versions(client, 99), CAIRN__STATUS__NOT_FOUND, "version root");
     s_stop(&node, &client);
 }
 
@@ -545,8 +536,8 @@ static size_t s_walk_versions(zsock_t *client, int root, uint32_t limit, uint32_
     uint32_t next = 1;
     bool more = true;
     while (more) {
-        Cairn__Response *response = s_ok(s_versions_page(client, root, limit, after),
-                                         CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        Cairn__Response *response = harness_ok(s_versions_page(client, root, limit, after),
+                                               CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
         const Cairn__ManifestPage *page = response->manifest_versions;
         size_t left = total - next + 1;
         CHECK(page->n_manifests == (left < page_size ? left : page_size));
@@ -586,22 +577,22 @@ static void test_version_pages(void) {
     CHECK(s_walk_versions(client, 100, 1, 25) == 25);
     CHECK(s_walk_versions(client, 200, 2, 3) == 2);
     CHECK(s_walk_versions(client, 100, CA_MANIFEST_PAGE_MAX, 25) == 1);
-    s_fails(s_versions_page(client, 100, CA_MANIFEST_PAGE_MAX + 1, 0), CAIRN__STATUS__INVALID,
-            "at most 1000");
+    harness_fails(s_versions_page(client, 100, CA_MANIFEST_PAGE_MAX + 1, 0), CAIRN__STATUS__INVALID,
+                  "at most 1000");
     //  Past the last version: an empty page for a known root, NOT_FOUND
     //  for an unknown one (and for a later version's hash) on any page.
     uint64_t beyond[] = {25, 26, 1ULL << 32, UINT64_MAX};
     for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
-        Cairn__Response *response = s_ok(s_versions_page(client, 100, 3, beyond[i]),
-                                         CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        Cairn__Response *response = harness_ok(s_versions_page(client, 100, 3, beyond[i]),
+                                               CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
         CHECK(response->manifest_versions->n_manifests == 0 && !response->manifest_versions->more);
         cairn__response__free_unpacked(response, NULL);
-        s_fails(s_versions_page(client, 99, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
-                "version root");
-        s_fails(s_versions_page(client, 101, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
-                "version root");
+        harness_fails(s_versions_page(client, 99, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
+                      "version root");
+        harness_fails(s_versions_page(client, 101, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
+                      "version root");
     }
-    s_fails(s_versions_page(client, 99, 0, 0), CAIRN__STATUS__NOT_FOUND, "version root");
+    harness_fails(s_versions_page(client, 99, 0, 0), CAIRN__STATUS__NOT_FOUND, "version root");
     s_stop(&node, &client);
 }
 
@@ -618,38 +609,39 @@ static void test_version_rules(void) {
     s_put_ok(client, &t);
 
     s_manifest_init(&t, 50, 0, 0, 0); //  number 0
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "versions count from 1");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "versions count from 1");
     s_manifest_init(&t, 50, 1, 0, 0); //  a first version with a previous
     s_hash(10, t.previous);
     t.manifest.version_previous = (ProtobufCBinaryData){32, t.previous};
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "a first version has none");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "a first version has none");
     s_manifest_init(&t, 50, 1, 0, 0); //  a first version with a foreign root
     s_hash(10, t.root);
     t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "its own root");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "its own root");
     s_manifest_init(&t, 50, 3, 11, 10); //  a later version without previous
     t.manifest.version_previous.len = 0;
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "needs version_previous");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "needs version_previous");
     s_manifest_init(&t, 50, 3, 11, 10); //  ... or without root
     t.manifest.version_root.len = 0;
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "needs version_previous and version_root");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID,
+                  "needs version_previous and version_root");
     s_manifest_init(&t, 50, 3, 50, 10); //  its own previous
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "names itself");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "names itself");
     s_manifest_init(&t, 50, 3, 11, 50); //  its own root
-    s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "names itself");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "names itself");
     s_manifest_init(&t, 50, 3, 77, 10); //  the previous is missing
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "has no manifest");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "has no manifest");
     s_manifest_init(&t, 50, 2, 30, 10); //  the previous has another root
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "another version root");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "another version root");
     s_manifest_init(&t, 50, 4, 11, 10); //  number is not previous + 1
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "cannot be version 4");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "cannot be version 4");
     s_manifest_init(&t, 50, 2, 10, 10); //  (root 10, version 2) is taken by 11
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "exists already");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "exists already");
     s_manifest_init(&t, 11, 2, 10, 10); //  the same hash again
-    s_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "exists");
-    s_fails(s_get(client, 50), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    harness_fails(s_put(client, &t), CAIRN__STATUS__CONFLICT, "exists");
+    harness_fails(s_get(client, 50), CAIRN__STATUS__NOT_FOUND, "no manifest");
     Cairn__Response *response =
-        s_ok(s_versions(client, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        harness_ok(s_versions(client, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     CHECK(response->manifest_versions->n_manifests == 2);
     cairn__response__free_unpacked(response, NULL);
     s_manifest_init(&t, 50, 3, 11, 10); //  and right at last
@@ -694,7 +686,7 @@ static void test_version_race(void) {
         memcpy(previous_hash, racers[winner].hash, 32);
     }
     Cairn__Response *response =
-        s_ok(s_versions(client, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        harness_ok(s_versions(client, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     CHECK(response->manifest_versions->n_manifests == 6);
     for (size_t i = 0; i < 6; i++)
         CHECK(response->manifest_versions->manifests[i]->version_number == i + 1);
@@ -732,7 +724,7 @@ static void test_version_pipeline(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     Cairn__Response *response =
-        s_ok(s_versions(client, 500), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        harness_ok(s_versions(client, 500), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     CHECK(response->manifest_versions->n_manifests == PIPELINED);
     for (size_t i = 0; i < PIPELINED; i++) {
         s_manifest_expect(response->manifest_versions->manifests[i], &chain[i]);
@@ -753,8 +745,8 @@ static void test_delete_versions(void) {
     s_put_ok(client, &t);
     s_manifest_init(&t, 12, 3, 11, 10);
     s_put_ok(client, &t);
-    s_fails(s_delete(client, 10), CAIRN__STATUS__CONFLICT, "later versions first");
-    s_fails(s_delete(client, 11), CAIRN__STATUS__CONFLICT, "later versions first");
+    harness_fails(s_delete(client, 10), CAIRN__STATUS__CONFLICT, "later versions first");
+    harness_fails(s_delete(client, 11), CAIRN__STATUS__CONFLICT, "later versions first");
     s_manifest_init(&t, 10, 1, 0, 0);
     s_get_expect(client, 10, &t); //  a refused delete keeps the lists too
     CHECK(s_removed(client, 12));
@@ -762,7 +754,7 @@ static void test_delete_versions(void) {
     s_manifest_init(&t, 13, 3, 11, 10);
     s_put_ok(client, &t);
     CHECK(s_removed(client, 13) && s_removed(client, 11) && s_removed(client, 10));
-    s_fails(s_versions(client, 10), CAIRN__STATUS__NOT_FOUND, "version root");
+    harness_fails(s_versions(client, 10), CAIRN__STATUS__NOT_FOUND, "version root");
     s_stop(&node, &client);
 }
 
@@ -783,8 +775,8 @@ static Cairn__Response *s_summary_put(zsock_t *client, Cairn__Summary *summary) 
 }
 
 static void s_summary_expect(zsock_t *client, const Cairn__Summary *want) {
-    Cairn__Response *response =
-        s_ok(s_summary_get(client, want->l0_hash.data, 32), CAIRN__RESPONSE__BODY_SUMMARY_GET);
+    Cairn__Response *response = harness_ok(s_summary_get(client, want->l0_hash.data, 32),
+                                           CAIRN__RESPONSE__BODY_SUMMARY_GET);
     const Cairn__Summary *got = response->summary_get;
     CHECK(got->l0_hash.len == 32 && memcmp(got->l0_hash.data, want->l0_hash.data, 32) == 0);
     CHECK(got->mention_count == want->mention_count);
@@ -802,7 +794,7 @@ static void test_summaries(void) {
     uint8_t hash[32], other[32];
     s_hash(1, hash);
     s_hash(2, other);
-    s_fails(s_summary_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "SummaryPut");
+    harness_fails(s_summary_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "SummaryPut");
     char *mentions[CA_SUMMARY_ITEMS_MAX], *topics[] = {(char *)"storage", (char *)"c", (char *)""};
     char mention_text[CA_SUMMARY_ITEMS_MAX][16];
     for (int i = 0; i < CA_SUMMARY_ITEMS_MAX; i++) {
@@ -821,7 +813,7 @@ static void test_summaries(void) {
     summary.n_primary_topics = 3;
     summary.summary_text = text;
     Cairn__Response *response =
-        s_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT);
+        harness_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT);
     CHECK(response->summary_put->n_preview_mentions == CA_SUMMARY_ITEMS_MAX);
     cairn__response__free_unpacked(response, NULL);
     s_summary_expect(client, &summary);
@@ -831,12 +823,12 @@ static void test_summaries(void) {
     summary.n_primary_topics = 0;
     summary.summary_text = (char *)"short";
     cairn__response__free_unpacked(
-        s_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
+        harness_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     s_summary_expect(client, &summary);
     Cairn__Summary empty = CAIRN__SUMMARY__INIT;
     empty.l0_hash = (ProtobufCBinaryData){32, other};
     cairn__response__free_unpacked(
-        s_ok(s_summary_put(client, &empty), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
+        harness_ok(s_summary_put(client, &empty), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     s_summary_expect(client, &empty);
     s_summary_expect(client, &summary); //  untouched by the other
     free(text);
@@ -864,36 +856,36 @@ static void test_bad_input(void) {
         test_manifest_t t;
         s_manifest_init(&t, 1, 1, 0, 0);
         t.manifest.hash = (ProtobufCBinaryData){sizes[i], wide};
-        s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "manifest.hash");
-        s_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "manifest.hash");
-        s_fails(s_get_hash(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "manifest.hash");
+        harness_fails(s_update(client, &t), CAIRN__STATUS__INVALID, "manifest.hash");
+        harness_fails(s_get_hash(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "hash");
         Cairn__ManifestDelete del;
         ca_request_manifest_delete(&request, &del, 0, wide, sizes[i]);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ManifestVersions versions;
         ca_request_manifest_versions(&request, &versions, 0, wide, sizes[i], 0, 0);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "version_root");
-        s_fails(s_summary_get(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "l0_hash");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "version_root");
+        harness_fails(s_summary_get(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "l0_hash");
         Cairn__Summary summary = CAIRN__SUMMARY__INIT;
         summary.l0_hash = (ProtobufCBinaryData){sizes[i], wide};
-        s_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "l0_hash");
+        harness_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "l0_hash");
         if (sizes[i]) {
             s_manifest_init(&t, 1, 2, 10, 10);
             t.manifest.version_previous.len = sizes[i];
-            s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "version_previous");
+            harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "version_previous");
             s_manifest_init(&t, 1, 2, 10, 10);
             t.manifest.version_root.len = sizes[i];
-            s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "version_root");
+            harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "version_root");
         }
     }
     //  Missing bodies.
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, NULL);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no manifest");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no manifest");
     Cairn__ManifestUpdate update;
     ca_request_manifest_update(&request, &update, 0, NULL);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no manifest");
-    s_fails(s_summary_put(client, NULL), CAIRN__STATUS__INVALID, "no summary");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no manifest");
+    harness_fails(s_summary_put(client, NULL), CAIRN__STATUS__INVALID, "no summary");
 
     //  Each field over its limit, or malformed; put and update alike.
     char *long_type = s_repeat('t', CA_MANIFEST_TYPE_MAX + 1);
@@ -923,7 +915,7 @@ static void test_bad_input(void) {
     do {                                                                                           \
         s_manifest_init(&t, 1, 1, 0, 0);                                                           \
         edit;                                                                                      \
-        s_fails(send(client, &t), CAIRN__STATUS__INVALID, fragment);                               \
+        harness_fails(send(client, &t), CAIRN__STATUS__INVALID, fragment);                         \
     } while (0)
         BAD(t.manifest.content_type = (char *)"", "content_type");
         BAD(t.manifest.content_type = long_type, "content_type");
@@ -970,22 +962,22 @@ static void test_bad_input(void) {
     for (size_t i = 0; i < 4; i++) {
         s_manifest_init(&t, 3, 1, 0, 0);
         t.manifest.version_timestamp = times[i];
-        s_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "version_timestamp");
+        harness_fails(s_put(client, &t), CAIRN__STATUS__INVALID, "version_timestamp");
     }
     //  List filters and limits.
     Cairn__ManifestList list;
     for (size_t i = 0; i < 4; i++) {
         ca_request_manifest_list(&request, &list, 0, false, 0, NULL, times[i], 0, 0, 0);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "created_after");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "created_after");
         ca_request_manifest_list(&request, &list, 0, false, 0, NULL, 0, times[i], 0, 0);
-        s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "created_before");
+        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "created_before");
     }
     ca_request_manifest_list(&request, &list, 0, false, 0, NULL, 0, 0, CA_MANIFEST_PAGE_MAX + 1, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "limit");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "limit");
     ca_request_manifest_list(&request, &list, 0, true, (Cairn__Visibility)9, NULL, 0, 0, 0, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "visibility");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "visibility");
     ca_request_manifest_list(&request, &list, 0, false, 0, "bad type!", 0, 0, 0, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "content_type");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "content_type");
     //  Summaries over their limits.
     uint8_t hash[32];
     s_hash(5, hash);
@@ -999,26 +991,28 @@ static void test_bad_input(void) {
         items[i] = (char *)"x";
     summary.preview_mentions = items;
     summary.n_preview_mentions = CA_SUMMARY_ITEMS_MAX + 1;
-    s_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "preview_mentions holds 101");
+    harness_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID,
+                  "preview_mentions holds 101");
     summary.n_preview_mentions = 1;
     items[0] = long_mention;
-    s_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "preview_mentions[0]");
+    harness_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "preview_mentions[0]");
     summary.n_preview_mentions = 0;
     summary.primary_topics = items;
     summary.n_primary_topics = CA_SUMMARY_ITEMS_MAX + 1;
-    s_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "primary_topics holds 101");
+    harness_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID,
+                  "primary_topics holds 101");
     summary.n_primary_topics = 1;
     items[0] = long_topic;
-    s_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "primary_topics[0]");
+    harness_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "primary_topics[0]");
     summary.n_primary_topics = 0;
     summary.summary_text = long_text;
-    s_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "summary_text");
-    s_fails(s_summary_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "no summary");
+    harness_fails(s_summary_put(client, &summary), CAIRN__STATUS__INVALID, "summary_text");
+    harness_fails(s_summary_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "no summary");
 
     //  Nothing refused was stored: only 1 and 2, as put.
     filter_t all = {false, 0, NULL, 0, 0};
     Cairn__Response *response =
-        s_ok(s_list(client, &all, 0, 0), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+        harness_ok(s_list(client, &all, 0, 0), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     CHECK(response->manifest_list->n_manifests == 2);
     cairn__response__free_unpacked(response, NULL);
     s_manifest_init(&t, 1, 1, 0, 0);
@@ -1081,7 +1075,7 @@ static void test_malformed(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     free(packed);
-    s_fails(s_get(client, 1), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    harness_fails(s_get(client, 1), CAIRN__STATUS__NOT_FOUND, "no manifest");
     s_put_ok(client, &t); //  and the node is fine
     s_stop(&node, &client);
 }
@@ -1106,7 +1100,7 @@ static void test_restart(void) {
     summary.n_preview_mentions = 1;
     summary.summary_text = (char *)"survives";
     cairn__response__free_unpacked(
-        s_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
+        harness_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     CHECK(harness_node_restart(node) == 0);
@@ -1116,7 +1110,7 @@ static void test_restart(void) {
     s_summary_expect(client, &summary);
     //  The chain rules hold across the restart.
     s_manifest_init(&second, 12, 2, 10, 10);
-    s_fails(s_put(client, &second), CAIRN__STATUS__CONFLICT, "exists already");
+    harness_fails(s_put(client, &second), CAIRN__STATUS__CONFLICT, "exists already");
     s_stop(&node, &client);
 }
 
@@ -1137,11 +1131,12 @@ static void test_prov_owner(void) {
     Cairn__Request request;
     Cairn__ProvAdd add;
     ca_request_prov_add(&request, &add, 0, c, 32, sources, 2);
-    cairn__response__free_unpacked(s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ADD),
-                                   NULL);
+    cairn__response__free_unpacked(
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     Cairn__ProvRoots roots;
     ca_request_prov_roots(&request, &roots, 0, c, 32, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
     CHECK(response->prov_roots->n_roots == 2);
     for (size_t i = 0; i < 2; i++) {
         const Cairn__ProvRoot *root = response->prov_roots->roots[i];
@@ -1161,11 +1156,11 @@ static void test_info(void) {
     test_manifest_t t;
     s_manifest_init(&t, 1, 1, 0, 0);
     s_put_ok(client, &t);
-    s_fails(s_get(client, 2), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    harness_fails(s_get(client, 2), CAIRN__STATUS__NOT_FOUND, "no manifest");
     Cairn__Request request;
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    Cairn__Response *response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
     bool found = false;
     for (size_t i = 0; i < response->info->n_actors; i++) {
         const Cairn__ActorInfo *actor = response->info->actors[i];

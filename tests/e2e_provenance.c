@@ -53,12 +53,6 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
     return response;
 }
 
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    harness_expect(response, CAIRN__STATUS__OK, NULL);
-    CHECK(response->body_case == body_case);
-    return response;
-}
-
 //  Sends ProvAdd(n <- sources) without waiting.
 static void s_send_add(zsock_t *client, uint64_t n, const uint64_t *sources, size_t count) {
     uint8_t hash[32], source_hashes[4][32];
@@ -96,7 +90,7 @@ static void s_build(zsock_t *client, uint64_t first, uint64_t count,
         }
         Cairn__Response *response = harness_recv(client, CALL_MS);
         CHECK(response);
-        s_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD);
+        harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD);
         CHECK(response->prov_add->edges_added == 1 && response->prov_add->roots == 1);
         cairn__response__free_unpacked(response, NULL);
         answered++;
@@ -117,7 +111,7 @@ static Cairn__Response *s_roots(zsock_t *client, uint64_t n) {
     Cairn__Request request;
     Cairn__ProvRoots roots;
     ca_request_prov_roots(&request, &roots, 0, hash, 32, 0);
-    return s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
 }
 
 //  roots(n) is the single root r with weight w.
@@ -138,7 +132,8 @@ static bool s_ancestor(zsock_t *client, uint64_t a, uint64_t b) {
     Cairn__Request request;
     Cairn__ProvAncestor ask;
     ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
     bool is_ancestor = response->prov_ancestor->is_ancestor;
     cairn__response__free_unpacked(response, NULL);
     return is_ancestor;
@@ -152,7 +147,7 @@ static size_t s_derivations(zsock_t *client, uint64_t n, bool transitive, uint32
     Cairn__ProvDerivations ask;
     ca_request_prov_derivations(&request, &ask, 0, hash, 32, transitive, limit);
     Cairn__Response *response =
-        s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     size_t count = response->prov_derivations->n_hashes;
     *more = response->prov_derivations->more;
     cairn__response__free_unpacked(response, NULL);
@@ -175,7 +170,7 @@ static void test_deep_chain(void) {
     harness_node_t *node = s_start(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_add(client, 0, NULL, 0);
-    cairn__response__free_unpacked(s_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
+    cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     int64_t started = zclock_mono();
     s_build(client, 1, BIG - 1, s_previous, WINDOW);
     printf("deep_chain: %d adds in %.1f s\n", BIG, (double)(zclock_mono() - started) / 1000);
@@ -197,7 +192,7 @@ static void test_wide(void) {
     harness_node_t *node = s_start(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_add(client, 0, NULL, 0);
-    cairn__response__free_unpacked(s_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
+    cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     s_build(client, 1, BIG, s_hub, WINDOW);
     bool more = true;
     CHECK(s_derivations(client, 0, false, CA_PROV_LIST_MAX, &more) == BIG && !more);
@@ -214,7 +209,7 @@ static void test_wide(void) {
         ca_request_prov_derivations(&request, &ask, 0, hub, 32, false, 7000);
         if (seen)
             ca_request_prov_derivations_after(&ask, after, 32);
-        response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
         const Cairn__ProvDerivationsReply *page = response->prov_derivations;
         for (size_t i = 0; i < page->n_hashes; i++) {
             CHECK(!seen || memcmp(page->hashes[i].data, after, 32) > 0);
@@ -231,7 +226,7 @@ static void test_wide(void) {
     //  A child of the hub derived from two siblings: a diamond at scale.
     uint64_t siblings[] = {1, 2};
     response = s_add(client, BIG + 1, siblings, 2);
-    cairn__response__free_unpacked(s_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
+    cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     s_single_root(client, BIG + 1, 0, 2);
     s_memory_bounded(node, "wide");
     zsock_destroy(&client);
@@ -261,7 +256,7 @@ static void test_race(void) {
         Cairn__Response *derived = harness_recv(deriver, CALL_MS);
         Cairn__Response *sourced = harness_recv(sourcer, CALL_MS);
         CHECK(derived && sourced);
-        s_ok(derived, CAIRN__RESPONSE__BODY_PROV_ADD);
+        harness_ok(derived, CAIRN__RESPONSE__BODY_PROV_ADD);
         CHECK(sourced->status == CAIRN__STATUS__OK || sourced->status == CAIRN__STATUS__CONFLICT);
         bool sourced_first = sourced->status == CAIRN__STATUS__OK;
         late_sources += !sourced_first;
@@ -305,8 +300,8 @@ static void test_bad_input(void) {
     response = s_add(client, 5, &self, 1);
     harness_expect(response, CAIRN__STATUS__INVALID, "itself");
     cairn__response__free_unpacked(response, NULL);
-    cairn__response__free_unpacked(s_ok(s_add(client, 2, &one, 1), CAIRN__RESPONSE__BODY_PROV_ADD),
-                                   NULL);
+    cairn__response__free_unpacked(
+        harness_ok(s_add(client, 2, &one, 1), CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     response = s_add(client, 1, &two, 1);
     harness_expect(response, CAIRN__STATUS__INVALID, "cycle");
     cairn__response__free_unpacked(response, NULL);

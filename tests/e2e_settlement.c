@@ -67,17 +67,6 @@ static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
     return response;
 }
 
-static Cairn__Response *s_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    harness_expect(response, CAIRN__STATUS__OK, NULL);
-    CHECK(response->body_case == body_case);
-    return response;
-}
-
-static void s_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    harness_expect(response, status, fragment);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 static void s_send_enqueue(zsock_t *client, uint64_t n, const char *recipient, uint64_t amount,
                            double queued_at) {
     uint8_t id[32], source[32];
@@ -96,7 +85,7 @@ static bool s_enqueue(zsock_t *client, uint64_t n, const char *recipient, uint64
     s_send_enqueue(client, n, recipient, amount, queued_at);
     Cairn__Response *response = harness_recv(client, CALL_MS);
     CHECK(response);
-    s_ok(response, CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE);
+    harness_ok(response, CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE);
     bool created = response->settle_enqueue->created;
     cairn__response__free_unpacked(response, NULL);
     return created;
@@ -113,7 +102,7 @@ static void s_fill(zsock_t *client, uint64_t first, uint64_t count) {
         }
         Cairn__Response *response = harness_recv(client, CALL_MS);
         CHECK(response);
-        s_ok(response, CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE);
+        harness_ok(response, CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE);
         CHECK(response->settle_enqueue->created);
         cairn__response__free_unpacked(response, NULL);
         answered++;
@@ -129,7 +118,7 @@ static Cairn__Response *s_total(zsock_t *client, const char *recipient) {
 
 static void s_total_expect(zsock_t *client, const char *recipient, uint64_t total, uint64_t count) {
     Cairn__Response *response =
-        s_ok(s_total(client, recipient), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
+        harness_ok(s_total(client, recipient), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
     CHECK(response->settle_total->total == total && response->settle_total->count == count);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -138,7 +127,7 @@ static Cairn__Response *s_pending(zsock_t *client, const char *recipient, uint32
     Cairn__Request request;
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, recipient, limit);
-    return s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_PENDING);
 }
 
 static Cairn__Response *s_batch(zsock_t *client, uint32_t limit) {
@@ -226,9 +215,9 @@ static size_t s_walk_pending(zsock_t *client, const char *recipient, uint32_t li
     bool more = true;
     while (more && count < capacity) {
         Cairn__Response *response =
-            s_ok(s_pending_after(client, recipient, limit, after_id, *after_recipient ? 32 : 0,
-                                 after_recipient),
-                 CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+            harness_ok(s_pending_after(client, recipient, limit, after_id,
+                                       *after_recipient ? 32 : 0, after_recipient),
+                       CAIRN__RESPONSE__BODY_SETTLE_PENDING);
         const Cairn__DistributionPage *page = response->settle_pending;
         CHECK(page->n_distributions <= limit && (!page->more || page->n_distributions == limit));
         for (size_t i = 0; i < page->n_distributions && count < capacity; i++) {
@@ -281,22 +270,24 @@ static void test_pending_pages(void) {
     Cairn__SettleMark mark;
     ca_request_settle_mark(&request, &mark, 0, ids, 1, batch_id, 32);
     cairn__response__free_unpacked(
-        s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK), NULL);
-    Cairn__Response *response = s_ok(s_pending_after(client, NULL, 3, id, 32, s_recipient_of(6)),
-                                     CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK), NULL);
+    Cairn__Response *response =
+        harness_ok(s_pending_after(client, NULL, 3, id, 32, s_recipient_of(6)),
+                   CAIRN__RESPONSE__BODY_SETTLE_PENDING);
     CHECK(response->settle_pending->n_distributions == 3 && response->settle_pending->more);
     CHECK(response->settle_pending->distributions[0]->amount == s_amount_of(7));
     cairn__response__free_unpacked(response, NULL);
 
     //  Bad cursors: the pair is needed whole, and must name a distribution.
-    s_fails(s_pending_after(client, NULL, 0, id, 32, "nobody"), CAIRN__STATUS__NOT_FOUND,
-            "previous page");
-    s_fails(s_pending_after(client, NULL, 0, id, 32, ""), CAIRN__STATUS__INVALID, "together");
-    s_fails(s_pending_after(client, NULL, 0, NULL, 0, "alice"), CAIRN__STATUS__INVALID, "together");
-    s_fails(s_pending_after(client, NULL, 0, id, 31, "alice"), CAIRN__STATUS__INVALID,
-            "after_payment_id");
-    s_fails(s_pending_after(client, NULL, 0, id, 32, "../x"), CAIRN__STATUS__INVALID,
-            "after_recipient");
+    harness_fails(s_pending_after(client, NULL, 0, id, 32, "nobody"), CAIRN__STATUS__NOT_FOUND,
+                  "previous page");
+    harness_fails(s_pending_after(client, NULL, 0, id, 32, ""), CAIRN__STATUS__INVALID, "together");
+    harness_fails(s_pending_after(client, NULL, 0, NULL, 0, "alice"), CAIRN__STATUS__INVALID,
+                  "together");
+    harness_fails(s_pending_after(client, NULL, 0, id, 31, "alice"), CAIRN__STATUS__INVALID,
+                  "after_payment_id");
+    harness_fails(s_pending_after(client, NULL, 0, id, 32, "../x"), CAIRN__STATUS__INVALID,
+                  "after_recipient");
     zsock_destroy(&client);
     s_stop(&node);
 }
@@ -348,7 +339,8 @@ static void test_mark(void) {
     Cairn__Request request;
     Cairn__SettleMark mark;
     ca_request_settle_mark(&request, &mark, 0, bytes, 2, batch_id, 32);
-    Cairn__Response *response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+    Cairn__Response *response =
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     CHECK(response->settle_mark->settled == 2 && response->settle_mark->n_already_settled == 0);
     cairn__response__free_unpacked(response, NULL);
     uint64_t totals[RECIPIENTS], counts[RECIPIENTS];
@@ -365,10 +357,11 @@ static void test_mark(void) {
     cairn__response__free_unpacked(response, NULL);
     //  Again with a new one: only that one settles, the others are reported.
     ca_request_settle_mark(&request, &mark, 0, bytes, 3, batch_id, 32);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     CHECK(response->settle_mark->settled == 1 && response->settle_mark->n_already_settled == 2);
     cairn__response__free_unpacked(response, NULL);
-    response = s_ok(s_batch_get(client, batch_id, 32), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
+    response =
+        harness_ok(s_batch_get(client, batch_id, 32), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
     CHECK(response->settle_batch_get->distributions == 3 &&
           response->settle_batch_get->n_totals == 3);
     cairn__response__free_unpacked(response, NULL);
@@ -440,7 +433,7 @@ static void test_batch_race(void) {
     uint64_t read_back = 0;
     for (uint8_t *id = (uint8_t *)zlistx_first(ids); id; id = (uint8_t *)zlistx_next(ids)) {
         Cairn__Response *response =
-            s_ok(s_batch_get(filler, id, 32), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
+            harness_ok(s_batch_get(filler, id, 32), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
         read_back += response->settle_batch_get->distributions;
         cairn__response__free_unpacked(response, NULL);
     }
@@ -454,7 +447,8 @@ static void test_batch_race(void) {
 }
 
 static uint64_t s_pending_count(zsock_t *client) {
-    Cairn__Response *response = s_ok(s_total(client, NULL), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
+    Cairn__Response *response =
+        harness_ok(s_total(client, NULL), CAIRN__RESPONSE__BODY_SETTLE_TOTAL);
     uint64_t count = response->settle_total->count;
     cairn__response__free_unpacked(response, NULL);
     return count;
@@ -492,13 +486,13 @@ static void test_batch_mark_race(void) {
             Cairn__Response *response = harness_recv(client, CALL_MS);
             CHECK(response);
             if (response->id == mark_id) {
-                s_ok(response, CAIRN__RESPONSE__BODY_SETTLE_MARK);
+                harness_ok(response, CAIRN__RESPONSE__BODY_SETTLE_MARK);
                 CHECK(response->settle_mark->settled == 1);
             } else if (response->status == CAIRN__STATUS__CONFLICT) {
                 harness_expect(response, CAIRN__STATUS__CONFLICT, "nothing was settled");
                 conflicts++;
             } else {
-                s_ok(response, CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+                harness_ok(response, CAIRN__RESPONSE__BODY_SETTLE_BATCH);
                 batched = response->settle_batch->distributions;
                 CHECK(batched == per_round - 1); //  the mark came first: four were left
             }
@@ -507,7 +501,7 @@ static void test_batch_mark_race(void) {
         CHECK(s_pending_count(client) == before - 1 - batched);
         if (batched == 0) { //  after a conflict, settle the four now
             Cairn__Response *response =
-                s_ok(s_batch(client, per_round - 1), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+                harness_ok(s_batch(client, per_round - 1), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
             CHECK(response->settle_batch->distributions == per_round - 1);
             cairn__response__free_unpacked(response, NULL);
         }
@@ -529,7 +523,8 @@ static void test_batch_reproducible(void) {
             uint64_t n = round ? 49 - k : k;
             CHECK(s_enqueue(client, n, s_recipient_of(n), s_amount_of(n), 1000 + (double)k));
         }
-        Cairn__Response *response = s_ok(s_batch(client, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+        Cairn__Response *response =
+            harness_ok(s_batch(client, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
         CHECK(response->settle_batch->distributions == 50);
         CHECK(response->settle_batch->n_totals == RECIPIENTS);
         for (size_t r = 1; r < RECIPIENTS; r++) //  by recipient
@@ -561,18 +556,18 @@ static void test_overflow(void) {
     CHECK(s_enqueue(client, 2, "bob", UINT64_MAX / 2, 2));
     s_total_expect(client, NULL, UINT64_MAX, 2);
     CHECK(s_enqueue(client, 3, "bob", 1, 3));
-    s_fails(s_total(client, NULL), CAIRN__STATUS__INTERNAL, "over 2^64-1");
-    s_fails(s_total(client, NULL), CAIRN__STATUS__INTERNAL, "settle part of the queue");
+    harness_fails(s_total(client, NULL), CAIRN__STATUS__INTERNAL, "over 2^64-1");
+    harness_fails(s_total(client, NULL), CAIRN__STATUS__INTERNAL, "settle part of the queue");
     s_total_expect(client, "bob", UINT64_MAX / 2 + 1, 2);
     //  Per recipient the batch fits: it settles everything.
-    Cairn__Response *response = s_ok(s_batch(client, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+    Cairn__Response *response = harness_ok(s_batch(client, 0), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
     CHECK(response->settle_batch->n_totals == 2);
     CHECK(response->settle_batch->totals[0]->total == UINT64_MAX / 2 + 1);
     cairn__response__free_unpacked(response, NULL);
     //  One recipient over 2^64-1: the batch is refused, nothing settled.
     CHECK(s_enqueue(client, 4, "carol", UINT64_MAX, 4));
     CHECK(s_enqueue(client, 5, "carol", 1, 5));
-    s_fails(s_batch(client, 0), CAIRN__STATUS__INTERNAL, "nothing was settled");
+    harness_fails(s_batch(client, 0), CAIRN__STATUS__INTERNAL, "nothing was settled");
     response = s_pending(client, NULL, 0);
     CHECK(response->settle_pending->n_distributions == 2);
     cairn__response__free_unpacked(response, NULL);
@@ -586,7 +581,8 @@ static void test_restart(void) {
     harness_node_t *node = s_start(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_fill(client, 0, 3000);
-    Cairn__Response *response = s_ok(s_batch(client, 1000), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
+    Cairn__Response *response =
+        harness_ok(s_batch(client, 1000), CAIRN__RESPONSE__BODY_SETTLE_BATCH);
     uint8_t id[32];
     memcpy(id, response->settle_batch->batch_id.data, 32);
     cairn__response__free_unpacked(response, NULL);
@@ -594,7 +590,7 @@ static void test_restart(void) {
     Cairn__SettleLastSet set;
     ca_request_settle_last_set(&request, &set, 0, 1700001234.5);
     cairn__response__free_unpacked(
-        s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_SET), NULL);
+        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_SET), NULL);
     zsock_destroy(&client);
     harness_node_kill9(node);
     CHECK(harness_node_restart(node) == 0);
@@ -604,12 +600,12 @@ static void test_restart(void) {
     for (int r = 0; r < RECIPIENTS; r++)
         all += totals[r];
     s_total_expect(client, NULL, all, 2000);
-    response = s_ok(s_batch_get(client, id, 32), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
+    response = harness_ok(s_batch_get(client, id, 32), CAIRN__RESPONSE__BODY_SETTLE_BATCH_GET);
     CHECK(response->settle_batch_get->distributions == 1000);
     cairn__response__free_unpacked(response, NULL);
     Cairn__SettleLastGet get;
     ca_request_settle_last_get(&request, &get, 0);
-    response = s_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
+    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
     CHECK(response->settle_last_get->set && response->settle_last_get->time == 1700001234.5);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
@@ -625,43 +621,43 @@ static void test_bad_input(void) {
     Cairn__Distribution d;
     ca_request_distribution(&d, id, 16, "alice", 1, source, 32, 0);
     ca_request_settle_enqueue(&request, &enqueue, 0, &d);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_id");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_id");
     ca_request_distribution(&d, id, 32, "alice", 1, wide, sizeof wide, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "source_hash");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "source_hash");
     ca_request_distribution(&d, id, 32, "no spaces", 1, source, 32, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "recipient");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "recipient");
     ca_request_distribution(&d, id, 32, "alice", 1, source, 32, -5);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "queued_at");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "queued_at");
     ca_request_distribution(&d, id, 32, "alice", 0, source, 32, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "amount");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "amount");
     ca_request_distribution(&d, id, 32, "alice", 1, source, 32, 0);
     d.batch_id = (ProtobufCBinaryData){32, id};
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "set by the node");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "set by the node");
     ca_request_settle_enqueue(&request, &enqueue, 0, NULL);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no distribution");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no distribution");
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, NULL, 100001);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "limit");
-    s_fails(s_total(client, "a/b"), CAIRN__STATUS__INVALID, "recipient");
-    s_fails(s_batch(client, 100001), CAIRN__STATUS__INVALID, "limit");
-    s_fails(s_batch(client, 0), CAIRN__STATUS__NOT_FOUND, "nothing is pending");
-    s_fails(s_batch_get(client, id, 31), CAIRN__STATUS__INVALID, "batch_id");
-    s_fails(s_batch_get(client, id, 32), CAIRN__STATUS__NOT_FOUND, "no batch");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "limit");
+    harness_fails(s_total(client, "a/b"), CAIRN__STATUS__INVALID, "recipient");
+    harness_fails(s_batch(client, 100001), CAIRN__STATUS__INVALID, "limit");
+    harness_fails(s_batch(client, 0), CAIRN__STATUS__NOT_FOUND, "nothing is pending");
+    harness_fails(s_batch_get(client, id, 31), CAIRN__STATUS__INVALID, "batch_id");
+    harness_fails(s_batch_get(client, id, 32), CAIRN__STATUS__NOT_FOUND, "no batch");
     Cairn__SettleMark mark;
     ProtobufCBinaryData ids[1] = {{32, id}};
     ca_request_settle_mark(&request, &mark, 0, ids, 1, source, 32);
-    s_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no distributions");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no distributions");
     ca_request_settle_mark(&request, &mark, 0, ids, 1, source, 0);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "batch_id");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "batch_id");
     ProtobufCBinaryData *many = (ProtobufCBinaryData *)calloc(1001, sizeof *many);
     for (size_t i = 0; i < 1001; i++)
         many[i] = (ProtobufCBinaryData){32, id};
     ca_request_settle_mark(&request, &mark, 0, many, 1001, source, 32);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1 to 1000");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1 to 1000");
     free(many);
     Cairn__SettleLastSet set;
     ca_request_settle_last_set(&request, &set, 0, NAN);
-    s_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "time");
+    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "time");
     //  A malformed body inside a good envelope: id 9, field 1000 (settle_enqueue)
     //  holding a truncated Distribution.
     const uint8_t malformed[] = {0x08, 0x09, 0xc2, 0x3e, 0x03, 0x0a, 0x05, 0x01};

@@ -618,6 +618,16 @@ Cairn__Response *harness_expect(Cairn__Response *response, Cairn__Status status,
     return response;
 }
 
+Cairn__Response *harness_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
+    harness_expect(response, CAIRN__STATUS__OK, NULL);
+    HARNESS_CHECK(response->body_case == body_case);
+    return response;
+}
+
+void harness_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+    cairn__response__free_unpacked(harness_expect(response, status, fragment), NULL);
+}
+
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count) {
     zsys_init();

@@ -127,6 +127,13 @@ int harness_wait_child(pid_t pid, int timeout_ms, int *status);
 Cairn__Response *harness_expect(Cairn__Response *response, Cairn__Status status,
                                 const char *fragment);
 
+//  harness_expect of OK with a body of `body_case`; the response stays the
+//  caller's to free.
+Cairn__Response *harness_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case);
+
+//  harness_expect of `status` and `fragment`, then frees the response.
+void harness_fails(Cairn__Response *response, Cairn__Status status, const char *fragment);
+
 //  One behaviour of a test program: ctest runs `PROGRAM NAME`.
 typedef struct {
     const char *name;

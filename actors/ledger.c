@@ -56,8 +56,9 @@
     LedgerClear (its prose says how a payment is checked and stored). The
     table's payment rows point into it; it takes from this file the checks
     and channel guards both halves share (ledger_now, ledger_peer_ok,
-    ledger_channel_known, ledger_write_channel_exists, ledger_read_failed). It keeps no state: it
-   runs on this store's worker threads, with their connections, and nothing else calls it.
+    ledger_channel_known, ledger_write_channel_exists, ledger_read_failed).
+    It keeps no state: it runs on this store's worker threads, with their
+    connections, and nothing else calls it.
 
     Pages: LedgerList and LedgerPending answer a page at a time (limits
     in ledger.h: a limit of 0 asks for the default, one above the most is

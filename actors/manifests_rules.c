@@ -387,12 +387,10 @@ bool manifests_rules_update_ok(const Cairn__Manifest *manifest, ca_reply_t *repl
 }
 
 bool manifests_rules_list_ok(const Cairn__ManifestList *list, ca_reply_t *reply) {
-    if ((list->by_visibility && !s_visibility_ok("visibility", list->visibility, reply)) ||
-        (*list->content_type && !s_content_type_ok("content_type", list->content_type, reply)) ||
-        !s_time_ok("created_after", list->created_after, reply) ||
-        !s_time_ok("created_before", list->created_before, reply))
-        return false;
-    return true;
+    return (!list->by_visibility || s_visibility_ok("visibility", list->visibility, reply)) &&
+           (!*list->content_type || s_content_type_ok("content_type", list->content_type, reply)) &&
+           s_time_ok("created_after", list->created_after, reply) &&
+           s_time_ok("created_before", list->created_before, reply);
 }
 
 bool manifests_rules_versions_ok(const Cairn__ManifestVersions *versions, ca_reply_t *reply) {

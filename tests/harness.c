@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "ca_testbed.h"
+#include "ca_wire_dump.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -362,6 +363,7 @@ int harness_send(zsock_t *client, const Cairn__Request *request) {
     size_t size = cairn__request__get_packed_size(request);
     zframe_t *frame = zframe_new(NULL, size);
     cairn__request__pack(request, zframe_data(frame));
+    ca_wire_dump(true, zframe_data(frame), size);
     return zframe_send(&frame, client, 0);
 }
 
@@ -374,6 +376,7 @@ Cairn__Response *harness_recv(zsock_t *client, int timeout_ms) {
     zframe_t *frame = zframe_recv(client);
     if (!frame)
         return NULL;
+    ca_wire_dump(false, zframe_data(frame), zframe_size(frame));
     Cairn__Response *response =
         cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
     zframe_destroy(&frame);

@@ -4,6 +4,7 @@
 
 #include "ca_log.h"
 #include "ca_testbed.h"
+#include "ca_wire_dump.h"
 #include "ca_limits.h"
 #include "writer.h"
 
@@ -132,6 +133,7 @@ const char *ca_testbed_dir(ca_testbed_t *self) {
 
 Cairn__Response *ca_testbed_call_raw(ca_testbed_t *self, const void *data, size_t size) {
     //  [client id][request]: the store's ROUTER adds our (gateway) identity.
+    ca_wire_dump(true, data, size);
     zsock_send(self->client, "sb", "client-1", data, size);
     zmsg_t *msg = zmsg_recv(self->client);
     if (!msg)
@@ -140,6 +142,7 @@ Cairn__Response *ca_testbed_call_raw(ca_testbed_t *self, const void *data, size_
     zframe_t *client_id = zmsg_first(msg);
     assert(zframe_streq(client_id, "client-1"));
     zframe_t *frame = zmsg_next(msg);
+    ca_wire_dump(false, zframe_data(frame), zframe_size(frame));
     Cairn__Response *response =
         cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
     zmsg_destroy(&msg);

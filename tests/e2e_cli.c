@@ -328,6 +328,11 @@ static void s_run_test(const test_t *test) {
 
 int main(int argc, char **argv) {
     size_t count = sizeof s_tests / sizeof s_tests[0];
+    if (argc == 2 && streq(argv[1], "--list")) { //  ctest's registration (tests/CMakeLists.txt)
+        for (size_t i = 0; i < count; i++)
+            printf("e2e.cli.%s %s\n", s_tests[i].name, s_tests[i].name);
+        return 0;
+    }
     bool ran = false;
     for (size_t i = 0; i < count; i++)
         if (argc < 2 || streq(argv[1], s_tests[i].name)) {

@@ -951,6 +951,11 @@ int main(int argc, char **argv) {
     if (sodium_init() < 0)
         return 1;
     size_t count = sizeof s_tests / sizeof s_tests[0];
+    if (argc == 2 && streq(argv[1], "--list")) { //  ctest's registration (tests/CMakeLists.txt)
+        for (size_t i = 0; i < count; i++)
+            printf("e2e.cli.%s %s\n", s_tests[i].name, s_tests[i].name);
+        return 0;
+    }
     bool ran = false;
     for (size_t i = 0; i < count; i++)
         if (argc < 2 || streq(argv[1], s_tests[i].name)) {

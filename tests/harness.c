@@ -633,6 +633,11 @@ void harness_fails(Cairn__Response *response, Cairn__Status status, const char *
 
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count) {
+    if (argc == 2 && streq(argv[1], "--list")) {
+        for (size_t i = 0; i < count; i++)
+            printf("%s.%s %s\n", prefix, tests[i].name, tests[i].name);
+        return 0;
+    }
     zsys_init();
     for (size_t i = 0; i < count; i++)
         if (argc < 2 || streq(argv[1], tests[i].name)) {

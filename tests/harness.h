@@ -143,6 +143,8 @@ typedef struct {
 //  The main of a test program: runs the test named by argv[1] (all of them
 //  without an argument), printing "<prefix>.<name>" first. Returns the exit
 //  status: 0, or 1 for an unknown name (a failing test aborts instead).
+//  `--list` prints "<prefix>.<name> <name>" a line, from which ctest
+//  registers the tests (tests/CMakeLists.txt): a test is named once, here.
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count);
 

@@ -2,9 +2,13 @@
     selftest - runs the self-test of one class, or of all of them
 
         cairn-selftest [-v] [CLASS...]
+        cairn-selftest --list
+
 
     Each class's x_test() sits at the bottom of its own file, as in CZMQ;
-    ctest registers one test per class (tests/CMakeLists.txt).
+    ctest registers one test per class: `--list` prints "selftest.CLASS
+    -v CLASS" for each row of s_tests, and tests/CMakeLists.txt turns the
+    lines into tests, so a class is named here only.
     ========================================================================= */
 
 #include "ca_blobs.h"
@@ -75,13 +79,18 @@ int main(int argc, char **argv) {
     zsys_init();
     if (sodium_init() < 0)
         return 1;
+    size_t count = sizeof s_tests / sizeof s_tests[0];
+    if (argc == 2 && streq(argv[1], "--list")) {
+        for (size_t i = 0; i < count; i++)
+            printf("selftest.%s -v %s\n", s_tests[i].name, s_tests[i].name);
+        return 0;
+    }
     bool verbose = false;
     int first = 1;
     if (argc > 1 && streq(argv[1], "-v")) {
         verbose = true;
         first = 2;
     }
-    size_t count = sizeof s_tests / sizeof s_tests[0];
     int ran = 0;
     for (size_t i = 0; i < count; i++) {
         bool selected = first >= argc;

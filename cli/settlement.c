@@ -21,7 +21,7 @@
     integers here are signed 64-bit.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 

@@ -20,7 +20,7 @@
     recently used first (a get is a use).
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"

@@ -39,7 +39,7 @@
               mismatch is "corrupt", exit 1
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"

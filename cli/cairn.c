@@ -75,7 +75,7 @@
 
 #include "ca_limits.h"
 #include "ca_status.h"
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <assert.h>
 #include <ctype.h>

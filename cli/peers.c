@@ -21,7 +21,7 @@
     JSON shows the key as hex.
     ========================================================================= */
 
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <czmq.h>
 #include <inttypes.h>

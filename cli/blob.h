@@ -15,7 +15,7 @@
 #define CAIRN_BLOB_H_INCLUDED
 
 #include "ca_hash.h"
-#include "cairn_cli.h"
+#include "cli.h"
 
 //  Bytes per ContentPut / ContentChunk / ContentRead: below the node's
 //  chunk limit, and a small multiple of it in flight.

@@ -40,7 +40,7 @@
     string of digits, since JSON integers here are signed 64-bit.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"

@@ -16,7 +16,7 @@
     when stderr is not a terminal.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_status.h"
 #include "ca_validate.h"
 

@@ -25,7 +25,7 @@
     before the signal ends the process as usual.
     ========================================================================= */
 
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <assert.h>
 #include <czmq.h>

@@ -30,7 +30,7 @@
     encrypted), signature and nonce as hex.
     ========================================================================= */
 
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <assert.h>
 #include <czmq.h>

@@ -33,7 +33,7 @@
     seconds, amounts as integers, states by name.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 #include "ledger.h"

@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_blob - what the `cairn` content and cache commands share
+    blob - what the `cairn` content and cache commands share
 
-    See cairn_blob.h. Two rules for whatever a get writes:
+    See blob.h. Two rules for whatever a get writes:
 
     Output files: `-o FILE` writes FILE.partial-XXXXXX in FILE's directory
     and renames it to FILE only when everything arrived and matched; on any

@@ -1,12 +1,11 @@
 /*  =========================================================================
-    cairn_blob - what the `cairn` content and cache commands share (internal)
+    blob - what the `cairn` content and cache commands share (internal)
 
-    node/cairn_content.c (content) and node/cairn_cache.c (cache) move
-    blobs between local files and the node. This header holds what both
-    need: hashes in arguments, the progress line, the window of pipelined
-    requests, local input and output files, and a download (cli_get_t):
-    bytes that arrive are written, hashed and counted, and only a whole
-    download that matches its hash becomes the output file.
+    content.c (content) and cache.c (cache) move blobs between local
+    files and the node. This header holds what both need: hashes in arguments, the progress line,
+   the window of pipelined requests, local input and output files, and a download (cli_get_t): bytes
+   that arrive are written, hashed and counted, and only a whole download that matches its hash
+   becomes the output file.
 
     Nothing here is a library API: it changes whenever the client does.
     ========================================================================= */

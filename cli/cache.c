@@ -1,9 +1,9 @@
 /*  =========================================================================
-    cairn_cache - the `cairn` client's commands for the peer-content cache
+    cache - the `cairn` client's commands for the peer-content cache
 
-    Rows of the shared command table (cairn_cli.h); cairn.c sends and
+    Rows of the shared command table (cli.h); cairn.c sends and
     prints the one-request rows, the others drive their request themselves
-    (cli_request) and move bytes with cairn_blob.h:
+    (cli_request) and move bytes with blob.h:
 
         command       request      printed
         ------------  -----------  -------------------------------------------

@@ -6,19 +6,18 @@
 
         cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]
 
-    How it talks: a DEALER socket connected to the endpoint (flag, then
-    CAIRN_ENDPOINT, then tcp://127.0.0.1:7401), one packed cairn.Request per
-    frame, then a zpoller waits for the Response whose id matches ours until
-    the timeout (5 s by default) runs out. It never sleeps and never waits
-    without a deadline, so a node that is down or wedged costs at most the
-    timeout (per answer: a stream of many requests waits that long for each).
+    How it talks (connection.c): a DEALER socket connected to the endpoint
+    (flag, then CAIRN_ENDPOINT, then tcp://127.0.0.1:7401), one packed
+    cairn.Request per frame, then a zpoller waits for the Response whose id
+    matches ours until the timeout (5 s by default) runs out. It never
+    sleeps and never waits without a deadline, so a node that is down or
+    wedged costs at most the timeout (per answer: a stream of many requests
+    waits that long for each).
 
-    Where commands live: every command is one row of a command table:
-    s_commands here (node and config), and for the stores those of
-    cairn_msg.c, cairn_channel.c, cairn_peer.c, cairn_content.c,
-    cairn_cache.c, cairn_prov.c and cairn_settle.c (cairn_cli.h has the types
-    they share);
-    s_tables lists the tables:
+    Where commands live: every command is one row of a command table, and
+    each store's rows are a family in the file named after the store
+    (s_commands here: node and config); CLI_FAMILIES in cli.h lists the
+    families, in the order of the help:
 
         column        example (config get)      role
         ------------  ------------------------  ------------------------------
@@ -33,6 +32,14 @@
         details       NULL                      more text for COMMAND --help
         run           NULL                      a driver for rows that send
                                                 more than one request
+        sends         {..._CONFIG_GET}          the request kinds it sends
+
+    A family keeps what its requests point at in a private struct; its
+    table declares the struct's size, s_run allocates it zeroed for the
+    run, hands it to build, run and the printers as `storage`, and wipes it
+    after (it may hold a password or a key). `cairn --list-requests`
+    (hidden) prints every request kind some row sends, so that a test can
+    check that every Request body has a command.
 
     A row with `run` (content put/get, cache put/get, content fsck) still
     parses in `build` (usage errors never contact the node), then drives
@@ -42,12 +49,12 @@
     errors), cli_report_ok / cli_report_error (output and exit status).
 
     Parsing, help, sending, waiting, id and body checks, error reporting and
-    exit codes are shared; a later store adds its commands as rows (plus a
-    member of request_t's union for its body, cairn_cli.h), not as another
-    branch. Long options are never abbreviated: "--pass" is not
-    "--password-file", so no prefix of an option can carry a secret. The
-    Response body is checked against the request's: both `body` oneofs use
-    the same field number for a request and its answer (schemas/cairn.proto).
+    exit codes are shared; a later store adds its commands as a family (one
+    file, one name in CLI_FAMILIES), not as another branch. Long options
+    are never abbreviated: "--pass" is not "--password-file", so no prefix
+    of an option can carry a secret. The Response body is checked against
+    the request's: both `body` oneofs use the same field number for a
+    request and its answer (schemas/cairn.proto).
 
     Output: human text by default; with --json exactly one JSON object on
     stdout per command, errors included ({"status":"invalid","error":...}),
@@ -562,7 +569,7 @@ static int s_parse(cli_t *cli, int argc, char **argv) {
     return PARSE_OK;
 }
 
-//  ---- helpers for rows (declared in cairn_cli.h) -------------------------------------
+//  ---- helpers for rows (declared in cli.h) -------------------------------------
 
 const char *cli_option(const cli_t *cli, const char *name) {
     const command_t *command = cli->command;

@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_channel - the `cairn` client's channel and member commands
+    channels - the `cairn` client's channel and member commands
 
-    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    Rows of the shared command table (cli.h); cairn.c parses, sends,
     waits and reports for them as for every other row.
 
         command          request         answer

@@ -149,8 +149,9 @@ struct command_table_s {
 //  store's commands are one file and one name here.
 #define CLI_FAMILIES(X)                                                                            \
     X(node)                                                                                        \
-    X(messages) X(channels) X(peers) X(gossip) X(content) X(cache) X(manifests) X(provenance)      \
-        X(settlement) X(ledger)
+    X(messages)                                                                                    \
+    X(channels) X(peers) X(gossip) X(content) X(cache) X(manifests) X(provenance) X(settlement)    \
+        X(ledger)
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

@@ -1,10 +1,10 @@
 /*  =========================================================================
-    cairn_content - the `cairn` client's content commands
+    content - the `cairn` client's content commands
 
-    Rows of the shared command table (cairn_cli.h). The one-request rows
+    Rows of the shared command table (cli.h). The one-request rows
     are sent and printed by cairn.c; the rows with a run function drive
     their own requests through cli_send / cli_receive, and move bytes with
-    cairn_blob.h:
+    blob.h:
 
         command        requests                                 printed
         -------------  ---------------------------------------  --------------------

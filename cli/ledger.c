@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_ledger - the `cairn` client's payment channel commands
+    ledger - the `cairn` client's payment channel commands
 
-    Rows of the shared command table (cairn_cli.h), one request each, sent
+    Rows of the shared command table (cli.h), one request each, sent
     and printed by cairn.c:
 
         command          request         printed

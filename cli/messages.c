@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_msg - the `cairn` client's message commands: msg, stats, vacuum
+    messages - the `cairn` client's message commands: msg, stats, vacuum
 
-    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    Rows of the shared command table (cli.h); cairn.c parses, sends,
     waits and reports for them as for every other row.
 
         command        request         answer

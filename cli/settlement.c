@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_settle - the `cairn` client's settlement queue commands
+    settlement - the `cairn` client's settlement queue commands
 
-    Rows of the shared command table (cairn_cli.h), each one request, sent
+    Rows of the shared command table (cli.h), each one request, sent
     and printed by cairn.c:
 
         command          requests                    printed

@@ -12,6 +12,7 @@
     stops it at the end, and the node must exit with status 0.
     ========================================================================= */
 
+#include "cairn.pb-c.h"
 #include "cli_run.h"
 
 #include <jansson.h>
@@ -285,6 +286,45 @@ static void s_test_invalid_key(const char *endpoint) {
     cli_run_free(&run);
 }
 
+//  ---- request coverage ------------------------------------------------------------
+
+static int s_compare_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+//  Every member of Request's `body` oneof has a command that sends it:
+//  `cairn --list-requests` prints the body fields its rows send, sorted.
+static void s_test_request_coverage(const char *endpoint) {
+    const ProtobufCMessageDescriptor *descriptor = &cairn__request__descriptor;
+    const char *expected[256];
+    size_t count = 0;
+    for (unsigned i = 0; i < descriptor->n_fields && count < 256; i++)
+        if (descriptor->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            expected[count++] = descriptor->fields[i].name;
+    CHECK(count > 0 && count < 256);
+    qsort(expected, count, sizeof expected[0], s_compare_names);
+    run_t run = RUN("--list-requests");
+    CHECK(run.status == 0);
+    CHECK(run.err[0] == '\0');
+    //  The output is exactly the expected names, one per line; on a
+    //  difference, name the kinds that have no command.
+    char *joined = strdup("");
+    for (size_t i = 0; i < count; i++) {
+        char *line = zsys_sprintf("\n%s\n", expected[i]);
+        char *text = zsys_sprintf("\n%s", run.out);
+        if (!strstr(text, line))
+            fprintf(stderr, "request kind without a cairn command: %s\n", expected[i]);
+        char *longer = zsys_sprintf("%s%s\n", joined, expected[i]);
+        free(joined);
+        joined = longer;
+        zstr_free(&text);
+        zstr_free(&line);
+    }
+    CHECK(streq(run.out, joined));
+    free(joined);
+    cli_run_free(&run);
+}
+
 //  ---- the table -------------------------------------------------------------------------
 
 typedef struct {
@@ -307,6 +347,7 @@ static const test_t s_tests[] = {
     {"info", true, s_test_info},
     {"info_json", true, s_test_info_json},
     {"invalid_key", true, s_test_invalid_key},
+    {"request_coverage", false, s_test_request_coverage},
 };
 
 static void s_run_test(const test_t *test) {

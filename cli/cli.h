@@ -1,18 +1,19 @@
 /*  =========================================================================
-    cairn_cli - what the source files of the `cairn` client share (internal)
+    cli - what the source files of the `cairn` client share (internal)
 
-    The client is one executable built from node/cairn.c (parsing, help,
-    sending, waiting, reporting, exit codes, and the node and config
-    commands) and the stores' commands: node/cairn_msg.c (msg, stats,
-    vacuum), node/cairn_channel.c (channel, member), node/cairn_peer.c
-    (peer, gossip), node/cairn_content.c (content) and node/cairn_cache.c
-    (cache), which share node/cairn_blob.c for moving bytes, and
-    node/cairn_prov.c (manifest, summary, prov). Each
-    describes its commands as rows of the same command_t table type;
-    cairn.c walks every table in one list. This header holds those types,
-    the per-request storage (request_t), the connection a row that sends
-    more than one request drives (cli_conn_t) and the small helpers the
-    rows use.
+    The client is one executable built from the files of cli/: cairn.c
+    (parsing, help, reporting, exit codes, the node and config commands),
+    connection.c (the socket, sending and waiting) and one file per store
+    named after it (messages.c, ledger.c, ...), each a family of commands:
+    rows of the command_t type in a command_table_t. CLI_FAMILIES below
+    lists the families once; cairn.c walks them in that order.
+
+    A family keeps what its requests point at in a private struct of its
+    own file; its table gives the struct's size, cairn.c allocates that
+    much (zeroed) for the run and wipes it afterwards, and build, run and
+    the printers get it as `storage`. So a new request kind touches only
+    its family's file, and a new store's commands one new file and one
+    name in CLI_FAMILIES.
 
     Nothing here is a library API: it changes whenever the client does.
     ========================================================================= */
@@ -30,6 +31,10 @@
 
 //  Options one command may take (value options and flags together).
 #define CLI_MAX_OPTIONS 16
+//  The environment variable that names the node's endpoint.
+#define CLI_ENDPOINT_ENV "CAIRN_ENDPOINT"
+//  Request kinds one command may send.
+#define CLI_SENDS_MAX 5
 //  Values of repeatable options (--tag A --tag B ...) one run may give, in
 //  all (room for two peer lists of the node's 1000 and more, so that the
 //  node's own limits can be exercised).
@@ -44,13 +49,9 @@
 #define CLI_SIG_BYTES    64 //  Ed25519 signature
 #define CLI_PUBKEY_BYTES 32 //  Ed25519 public key
 #define CLI_TIME_TEXT    40 //  room for cli_format_time
-//  SOURCE arguments of `prov add`: twice the node's limit, so that its own
-//  check can be exercised.
-#define CLI_PROV_SOURCES_ROOM (2 * CA_PROV_SOURCES_MAX)
-//  `summary put --text-file`: twice the node's 64 KiB, as above.
-#define CLI_SUMMARY_TEXT_ROOM (128 * 1024)
 
 typedef struct command_s command_t;
+typedef struct command_table_s command_table_t;
 
 //  Exit status of the client (cairn --help documents them).
 enum {
@@ -67,6 +68,7 @@ typedef struct {
     int timeout_ms;
     bool json;
     const command_t *command;
+    const command_table_t *family;        //  the command's
     char **args;                          //  arg_total positional args (writable)
     int arg_total;                        //  command->arg_count, or more ("...]")
     const char *options[CLI_MAX_OPTIONS]; //  values; "" for a flag given; NULL if unset
@@ -79,180 +81,11 @@ typedef struct {
     size_t value_total[CLI_MAX_OPTIONS]; //  ... and number this many
 } cli_t;
 
-//  ---- per-request storage: what a builder points the Request at ----------------
-
-typedef struct {
-    Cairn__MessageStore store;
-    Cairn__Message message;
-    char id[CLI_UUID_LEN + 1];
-    uint8_t signature[CLI_SIG_BYTES];
-    uint8_t nonce[CLI_NONCE_MAX];
-    uint8_t signer[CLI_PUBKEY_BYTES]; //  public key, when signed here
-    bool signed_here;
-} cli_msg_send_t;
-
-typedef struct {
-    Cairn__ChannelCreate create;
-    char password[CLI_PASSWORD_MAX + 1];
-} cli_channel_create_t;
-
-typedef struct {
-    Cairn__ChannelVerify verify;
-    char password[CLI_PASSWORD_MAX + 1];
-} cli_channel_verify_t;
-
-//  Content and cache commands (cairn_content.c): the body of a
-//  one-request row, and the hashes bodies and drivers point at.
-typedef struct {
-    union {
-        Cairn__ContentHas has;
-        Cairn__ContentSize size;
-        Cairn__ContentDelete del;
-        Cairn__ContentStats stats;
-        Cairn__ContentCheck check;
-        Cairn__CacheHas cache_has;
-        Cairn__CacheEvict cache_evict;
-        Cairn__CacheClear cache_clear;
-        Cairn__CacheStats cache_stats;
-    } body;
-    uint8_t hash[CA_HASH_BYTES];   //  HASH argument
-    uint8_t expect[CA_HASH_BYTES]; //  --expect, when has_expect
-    bool has_expect;
-    double queried_at;                     //  cache put
-    uint8_t receipt[CA_CACHE_RECEIPT_MAX]; //  cache put --receipt
-    size_t receipt_size;
-} cli_content_t;
-
-//  Manifest, summary and provenance commands (cairn_prov.c): the body of
-//  the request and what it points at. Lists point into cli (repeatable
-//  options, SOURCE arguments) or at `sources`.
-typedef struct {
-    union {
-        Cairn__ManifestPut put;
-        Cairn__ManifestGet get;
-        Cairn__ManifestUpdate update;
-        Cairn__ManifestDelete del;
-        Cairn__ManifestList list;
-        Cairn__ManifestVersions versions;
-        Cairn__SummaryPut summary_put;
-        Cairn__SummaryGet summary_get;
-        Cairn__ProvAdd add;
-        Cairn__ProvRoots roots;
-        Cairn__ProvDerivations derivations;
-        Cairn__ProvAncestor ancestor;
-    } body;
-    Cairn__Manifest manifest; //  put, update: the fields given
-    Cairn__AccessControl access;
-    Cairn__Summary summary;
-    uint8_t hash[CA_HASH_BYTES];  //  HASH (the first argument)
-    uint8_t other[CA_HASH_BYTES]; //  --previous, prov ancestor's B, derivations --after
-    bool has_other;               //  --previous given
-    uint8_t source_hashes[CLI_PROV_SOURCES_ROOM][CA_HASH_BYTES]; //  prov add: SOURCEs
-    ProtobufCBinaryData sources[CLI_PROV_SOURCES_ROOM];          //  ... pointing at them
-    char text[CLI_SUMMARY_TEXT_ROOM + 1];                        //  summary put --text-file
-} cli_prov_t;
-
-//  Settlement queue commands (cairn_settle.c): the body of the request and
-//  what it points at.
-#define CLI_SETTLE_IDS_ROOM 2000 //  `settle mark` PAYMENTs: twice the node's 1000
-typedef struct {
-    union {
-        Cairn__SettleEnqueue enqueue;
-        Cairn__SettlePending pending;
-        Cairn__SettleTotal total;
-        Cairn__SettleMark mark;
-        Cairn__SettleLastGet last_get;
-        Cairn__SettleLastSet last_set;
-        Cairn__SettleBatch batch;
-        Cairn__SettleBatchGet batch_get;
-    } body;
-    Cairn__Distribution distribution;
-    uint8_t payment[CA_HASH_BYTES];
-    uint8_t source[CA_HASH_BYTES];
-    uint8_t batch_id[CA_HASH_BYTES];
-    uint8_t payment_ids[CLI_SETTLE_IDS_ROOM][CA_HASH_BYTES];
-    ProtobufCBinaryData ids[CLI_SETTLE_IDS_ROOM];
-} cli_settle_t;
-
-//  Payment channel commands (cairn_ledger.c): the body and what it points
-//  at. Room for twice the node's 1000 shares or ids, so that its own
-//  limits can be exercised.
-#define CLI_LEDGER_ROOM 2000
-typedef struct {
-    union {
-        Cairn__LedgerOpen open;
-        Cairn__LedgerGet get;
-        Cairn__LedgerUpdate update;
-        Cairn__LedgerList list;
-        Cairn__LedgerAdjust adjust;
-        Cairn__LedgerHistory history;
-        Cairn__LedgerPay pay;
-        Cairn__LedgerPending pending;
-        Cairn__LedgerClear clear;
-    } body;
-    Cairn__PaymentChannel channel; //  open
-    Cairn__Payment payment;        //  pay
-    uint8_t id[CA_HASH_BYTES];     //  pay --id (random when absent), pending --after
-    uint8_t query[CA_HASH_BYTES];  //  pay --query
-    uint8_t signature[CLI_SIG_BYTES];
-    uint8_t roots[CLI_LEDGER_ROOM][CA_HASH_BYTES]; //  pay --share ROOT:WEIGHT
-    Cairn__ProvenanceShare shares[CLI_LEDGER_ROOM];
-    Cairn__ProvenanceShare *share_list[CLI_LEDGER_ROOM];
-    uint8_t ids[CLI_LEDGER_ROOM][CA_HASH_BYTES]; //  clear: ID arguments
-    ProtobufCBinaryData id_list[CLI_LEDGER_ROOM];
-} cli_ledger_t;
-
-typedef struct {
-    Cairn__PeerPut put;
-    Cairn__Peer peer;
-    uint8_t key[CLI_PUBKEY_BYTES];
-    char key_text[CLI_KEY_TEXT_MAX + 1];
-} cli_peer_put_t;
-
-//  A Request with room for any body; builders fill both. The whole struct
-//  is wiped (sodium_memzero) after the call: it may hold a password.
-typedef struct {
-    Cairn__Request request;
-    union {
-        Cairn__Ping ping;
-        Cairn__InfoRequest info;
-        Cairn__ConfigGet config_get;
-        Cairn__ConfigSet config_set;
-        cli_msg_send_t msg_send;
-        Cairn__MessageList msg_list;
-        Cairn__MessageGet msg_get;
-        Cairn__MessageDelete msg_delete;
-        Cairn__MessageSearch msg_search;
-        Cairn__MessageStats stats;
-        Cairn__Vacuum vacuum;
-        cli_channel_create_t channel_create;
-        cli_channel_verify_t channel_verify;
-        Cairn__ChannelGet channel_get;
-        Cairn__ChannelList channel_list;
-        Cairn__ChannelTouch channel_touch;
-        Cairn__ChannelDelete channel_delete;
-        Cairn__MemberJoin member_join;
-        Cairn__MemberLeave member_leave;
-        Cairn__MemberList member_list;
-        cli_peer_put_t peer_put;
-        Cairn__PeerGet peer_get;
-        Cairn__PeerList peer_list;
-        Cairn__PeerStatus peer_status;
-        Cairn__PeerBlock peer_block;
-        Cairn__GossipAdd gossip_add;
-        Cairn__GossipHas gossip_has;
-        Cairn__GossipClean gossip_clean;
-        cli_content_t content;
-        cli_prov_t prov;
-        cli_settle_t settle;
-        cli_ledger_t ledger;
-    } body;
-} request_t;
-
 //  An OK answer, as the printers see it.
 typedef struct {
     const cli_t *cli;
-    const request_t *request; //  what was sent
+    const Cairn__Request *request; //  what was sent
+    const void *storage;           //  the family's storage, as build left it
     const Cairn__Response *response;
     int64_t rtt_us; //  send to receive, on this side
 } answer_t;
@@ -261,14 +94,16 @@ typedef struct {
 //  id, and answers that came before they were asked for.
 typedef struct cli_conn_s cli_conn_t;
 
-//  Fills `request` from cli->args and cli->options. NULL, or a usage error
-//  (a message saying what is wrong; exit status 2).
-typedef const char *(*build_fn)(const cli_t *cli, request_t *request);
+//  Fills `request` from cli->args and cli->options; what the request
+//  points at lives in `storage`, the family's private struct (zeroed,
+//  storage_size bytes, wiped after the run). NULL, or a usage error (a
+//  message saying what is wrong; exit status 2).
+typedef const char *(*build_fn)(const cli_t *cli, Cairn__Request *request, void *storage);
 //  Drives a command that needs more than one request (a stream), or does
 //  more than print one answer (files, exit status by content), over
 //  `conn`, after `build` succeeded; prints its own output and errors
 //  (cli_send, cli_receive, cli_report_*). Returns the exit status.
-typedef int (*run_fn)(const cli_t *cli, request_t *request, cli_conn_t *conn);
+typedef int (*run_fn)(const cli_t *cli, Cairn__Request *request, void *storage, cli_conn_t *conn);
 //  Prints an OK answer as text on stdout.
 typedef void (*print_fn)(const answer_t *answer);
 //  Returns a new JSON object with the answer's fields ("status" is added).
@@ -294,39 +129,51 @@ struct command_s {
     json_fn to_json;     //  with run: NULL
     const char *details; //  NULL, or more text for `cairn COMMAND --help`
     run_fn run;          //  NULL: one request, sent and printed by cairn.c
+    //  Every request kind the row sends (build's, and run's), ended by
+    //  CAIRN__REQUEST__BODY__NOT_SET; `cairn --list-requests` lists them.
+    Cairn__Request__BodyCase sends[CLI_SENDS_MAX + 1];
 };
 //  An arg_usage that ends in "...]" ("HASH [SOURCE...]") makes arg_count
 //  the least number of positional args: more may follow (cli->arg_total).
 
-typedef struct {
+//  A family: the rows of one store's commands, and the size of the private
+//  struct they keep a request's storage in.
+struct command_table_s {
     const command_t *rows;
     size_t count;
-} command_table_t;
+    size_t storage_size;
+};
 
-//  The message-store family's rows.
-extern const command_table_t cairn_msg_commands;     //  cairn_msg.c
-extern const command_table_t cairn_channel_commands; //  cairn_channel.c
-extern const command_table_t cairn_peer_commands;    //  cairn_peer.c
-//  The content and cache stores' rows.
-extern const command_table_t cairn_content_commands; //  cairn_content.c
-extern const command_table_t cairn_cache_commands;   //  cairn_cache.c
-//  The manifest, summary and provenance rows.
-extern const command_table_t cairn_prov_commands; //  cairn_prov.c
-//  The settlement queue rows.
-extern const command_table_t cairn_settle_commands; //  cairn_settle.c
+//  Every family, in the order of the help: X(name) for the table
+//  cli_<name>_commands that <name>.c defines (node: in cairn.c). A new
+//  store's commands are one file and one name here.
+#define CLI_FAMILIES(X)                                                                            \
+    X(node)                                                                                        \
+    X(messages)                                                                                    \
+    X(channels) X(peers) X(gossip) X(content) X(cache) X(manifests) X(provenance) X(settlement)    \
+        X(ledger)
+#define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
+CLI_FAMILIES(CLI_FAMILY_DECLARE)
 
-//  The payment channel rows.
-extern const command_table_t cairn_ledger_commands; //  cairn_ledger.c
+//  The table of family `name`, whose storage is `storage_t` (one line at
+//  the end of each family's file).
+#define CLI_FAMILY(name, rows, storage_t)                                                          \
+    const command_table_t cli_##name##_commands = {rows, sizeof rows / sizeof rows[0],             \
+                                                   sizeof(storage_t)}
 
 //  Loads a 64-byte Ed25519 secret key (seed + public key), raw or as 128
 //  hex digits, and checks that its public half belongs to its seed
-//  (cairn_msg.c). The caller wipes `key` after use.
+//  (messages.c). The caller wipes `key` after use.
 const char *cli_load_secret_key(const char *path, uint8_t key[64]);
 
-//  The message-store statistics as JSON (cairn_msg.c; `info` shows them too).
+//  The message-store statistics as JSON (messages.c; `info` shows them too).
 json_t *cli_json_message_stats(const Cairn__MessageStatsReply *stats);
 
-//  ---- talking to the node, for run functions (cairn.c) ----------------------------
+//  The name of a manifest's visibility (manifests.c; prov roots shows it
+//  too).
+const char *cli_visibility_name(Cairn__Visibility visibility);
+
+//  ---- talking to the node, for run functions (connection.c) ----------------------------
 
 //  Sends `request` without waiting, under the next id of `conn` (set in
 //  request->id). 0, or the exit status of a reported failure.
@@ -349,6 +196,14 @@ int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **res
 //  answer whatever its status (caller frees), or NULL.
 Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request);
 
+//  A DEALER connected to cli->endpoint, for cairn.c's run; NULL with
+//  *exit_code set (and the problem reported) when the endpoint is unusable.
+cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code);
+
+void cli_conn_destroy(cli_conn_t **self_p);
+
+//  ---- reporting (cairn.c) ---------------------------------------------------------
+
 //  Reports an error: "cairn: STATUS: MESSAGE" on stderr, and with --json
 //  {"status": STATUS, "error": MESSAGE} on stdout. Returns exit_code.
 int cli_report_error(const cli_t *cli, const char *status, const char *message, int exit_code);
@@ -363,7 +218,7 @@ int cli_report_ok(const cli_t *cli, json_t *fields);
 int cli_usage_error(const cli_t *cli, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
-//  ---- helpers for rows (cairn.c) ------------------------------------------------
+//  ---- helpers for rows (connection.c) ------------------------------------------------
 
 //  The value of the current command's option `name`; "" for a flag that
 //  was given; NULL when absent.
@@ -378,6 +233,9 @@ char *const *cli_option_list(const cli_t *cli, const char *name, size_t *count);
 const char *cli_problem(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 ProtobufCBinaryData cli_bytes(const char *text);
+
+//  The CA_HASH_BYTES bytes at `hash`, as a protobuf bytes field.
+ProtobufCBinaryData cli_hash_bytes(const uint8_t *hash);
 
 //  An unsigned integer min..max in `text`; `what` names it in the problem.
 const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint32_t max,
@@ -445,6 +303,10 @@ void cli_json_set_base64(json_t *object, const char *name, ProtobufCBinaryData b
 
 //  object[name] = lower-case hex of the bytes, or null when empty.
 void cli_json_set_hex(json_t *object, const char *name, ProtobufCBinaryData bytes);
+
+//  A count as a JSON integer, or as a string of digits above 2^63-1 (JSON
+//  integers here are signed 64-bit).
+json_t *cli_json_u64(uint64_t value);
 
 //  Appends `item` to `array`; false when the item is NULL (json_pack
 //  refuses text that is not UTF-8), so that the caller gives up.

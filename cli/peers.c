@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_peer - the `cairn` client's peer and gossip commands
+    peers - the `cairn` client's peer commands
 
-    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    Rows of the shared command table (cli.h); cairn.c parses, sends,
     waits and reports for them as for every other row.
 
         command                 request      answer
@@ -11,9 +11,6 @@
         peer list               PeerList     PeerPage
         peer status             PeerStatus   Peer
         peer block / unblock    PeerBlock    Peer
-        gossip add              GossipAdd    GossipSeen
-        gossip has              GossipHas    GossipSeen
-        gossip clean            GossipClean  Deleted
 
     Keys: `peer add --key` takes 64 hex digits, base64 text or @FILE. Hex
     and 32 raw bytes travel as Peer.public_key; text (base64, PEM) travels
@@ -21,12 +18,31 @@
     JSON shows the key as hex.
     ========================================================================= */
 
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+//  ---- the family's storage ---------------------------------------------------------
+
+//  peer add: the request, the peer, and the key they point at.
+typedef struct {
+    Cairn__PeerPut put;
+    Cairn__Peer peer;
+    uint8_t key[CLI_PUBKEY_BYTES];
+    char key_text[CLI_KEY_TEXT_MAX + 1];
+} peer_put_t;
+
+//  What one row's request points at.
+typedef union {
+    peer_put_t peer_put;
+    Cairn__PeerGet peer_get;
+    Cairn__PeerList peer_list;
+    Cairn__PeerStatus peer_status;
+    Cairn__PeerBlock peer_block;
+} peers_storage_t;
 
 //  ---- peers: key and state -----------------------------------------------------------------
 
@@ -51,7 +67,7 @@ static const char *s_parse_state(const char *text, const char *what, Cairn__Peer
 
 //  Key text read from an @FILE: 32 raw bytes or 64 hex digits go as the
 //  key's bytes; anything else (base64, PEM) as text for the node to parse.
-static const char *s_peer_key_file(const char *path, cli_peer_put_t *put) {
+static const char *s_peer_key_file(const char *path, peer_put_t *put) {
     size_t length = 0;
     uint8_t *text = (uint8_t *)put->key_text;
     const char *problem = cli_read_file(path, "key file", text, CLI_KEY_TEXT_MAX, &length);
@@ -75,7 +91,7 @@ static const char *s_peer_key_file(const char *path, cli_peer_put_t *put) {
 }
 
 //  --key: 64 hex digits, @FILE, or base64 text.
-static const char *s_peer_key(const char *key, cli_peer_put_t *put) {
+static const char *s_peer_key(const char *key, peer_put_t *put) {
     if (key[0] == '@')
         return s_peer_key_file(key + 1, put);
     size_t length = strlen(key);
@@ -89,8 +105,9 @@ static const char *s_peer_key(const char *key, cli_peer_put_t *put) {
 
 //  ---- peer add / get / list ------------------------------------------------------------------
 
-static const char *s_build_peer_add(const cli_t *cli, request_t *request) {
-    cli_peer_put_t *put = &request->body.peer_put;
+static const char *s_build_peer_add(const cli_t *cli, Cairn__Request *request, void *storage) {
+    peers_storage_t *body = storage;
+    peer_put_t *put = &body->peer_put;
     cairn__peer_put__init(&put->put);
     cairn__peer__init(&put->peer);
     put->put.peer = &put->peer;
@@ -99,8 +116,8 @@ static const char *s_build_peer_add(const cli_t *cli, request_t *request) {
     const char *name = cli_option(cli, "name");
     if (name)
         put->peer.display_name = (char *)name;
-    request->request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
-    request->request.peer_put = &put->put;
+    request->body_case = CAIRN__REQUEST__BODY_PEER_PUT;
+    request->peer_put = &put->put;
     const char *problem =
         cli_parse_u32(cli_option(cli, "port"), "--port", 0, UINT32_MAX, &put->peer.port);
     return problem ? problem : s_peer_key(cli_option(cli, "key"), put);
@@ -137,12 +154,13 @@ static json_t *s_json_peer_add(const answer_t *answer) {
     return s_json_peer(answer->response->peer_put);
 }
 
-static const char *s_build_peer_get(const cli_t *cli, request_t *request) {
-    Cairn__PeerGet *get = &request->body.peer_get;
+static const char *s_build_peer_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    peers_storage_t *body = storage;
+    Cairn__PeerGet *get = &body->peer_get;
     cairn__peer_get__init(get);
     get->peer_id = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_PEER_GET;
-    request->request.peer_get = get;
+    request->body_case = CAIRN__REQUEST__BODY_PEER_GET;
+    request->peer_get = get;
     return NULL;
 }
 
@@ -168,11 +186,12 @@ static json_t *s_json_peer_get(const answer_t *answer) {
     return s_json_peer(answer->response->peer_get);
 }
 
-static const char *s_build_peer_list(const cli_t *cli, request_t *request) {
-    Cairn__PeerList *list = &request->body.peer_list;
+static const char *s_build_peer_list(const cli_t *cli, Cairn__Request *request, void *storage) {
+    peers_storage_t *body = storage;
+    Cairn__PeerList *list = &body->peer_list;
     cairn__peer_list__init(list);
-    request->request.body_case = CAIRN__REQUEST__BODY_PEER_LIST;
-    request->request.peer_list = list;
+    request->body_case = CAIRN__REQUEST__BODY_PEER_LIST;
+    request->peer_list = list;
     const char *state = cli_option(cli, "state"), *limit = cli_option(cli, "limit");
     const char *after = cli_option(cli, "after");
     list->by_state = state != NULL;
@@ -222,12 +241,13 @@ static json_t *s_json_peer_list(const answer_t *answer) {
 
 //  ---- peer status / block / unblock -----------------------------------------------------------
 
-static const char *s_build_peer_status(const cli_t *cli, request_t *request) {
-    Cairn__PeerStatus *status = &request->body.peer_status;
+static const char *s_build_peer_status(const cli_t *cli, Cairn__Request *request, void *storage) {
+    peers_storage_t *body = storage;
+    Cairn__PeerStatus *status = &body->peer_status;
     cairn__peer_status__init(status);
     status->peer_id = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
-    request->request.peer_status = status;
+    request->body_case = CAIRN__REQUEST__BODY_PEER_STATUS;
+    request->peer_status = status;
     const char *problem = s_parse_state(cli->args[1], "STATE", &status->state);
     const char *last_seen = cli_option(cli, "last-seen");
     if (!problem && last_seen)
@@ -246,22 +266,24 @@ static json_t *s_json_peer_status(const answer_t *answer) {
     return s_json_peer(answer->response->peer_status);
 }
 
-static const char *s_build_peer_block(const cli_t *cli, request_t *request, bool blocked) {
-    Cairn__PeerBlock *block = &request->body.peer_block;
+static const char *s_build_peer_block(const cli_t *cli, Cairn__Request *request, void *storage,
+                                      bool blocked) {
+    Cairn__PeerBlock *block = &((peers_storage_t *)storage)->peer_block;
     cairn__peer_block__init(block);
     block->peer_id = cli->args[0];
     block->blocked = blocked;
-    request->request.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
-    request->request.peer_block = block;
+    request->body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
+    request->peer_block = block;
     return NULL;
 }
 
-static const char *s_build_peer_blocked(const cli_t *cli, request_t *request) {
-    return s_build_peer_block(cli, request, true);
+static const char *s_build_peer_blocked(const cli_t *cli, Cairn__Request *request, void *storage) {
+    return s_build_peer_block(cli, request, storage, true);
 }
 
-static const char *s_build_peer_unblocked(const cli_t *cli, request_t *request) {
-    return s_build_peer_block(cli, request, false);
+static const char *s_build_peer_unblocked(const cli_t *cli, Cairn__Request *request,
+                                          void *storage) {
+    return s_build_peer_block(cli, request, storage, false);
 }
 
 static void s_print_peer_block(const answer_t *answer) {
@@ -271,74 +293,6 @@ static void s_print_peer_block(const answer_t *answer) {
 
 static json_t *s_json_peer_block(const answer_t *answer) {
     return s_json_peer(answer->response->peer_block);
-}
-
-//  ---- gossip add / has / clean ---------------------------------------------------------------
-
-static const char *s_build_gossip_add(const cli_t *cli, request_t *request) {
-    Cairn__GossipAdd *add = &request->body.gossip_add;
-    cairn__gossip_add__init(add);
-    add->message_id = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_GOSSIP_ADD;
-    request->request.gossip_add = add;
-    const char *ttl = cli_option(cli, "ttl");
-    return ttl ? cli_parse_u32(ttl, "--ttl", 1, UINT32_MAX, &add->ttl) : NULL;
-}
-
-static void s_print_gossip_add(const answer_t *answer) {
-    const Cairn__GossipSeen *seen = answer->response->gossip_add;
-    //  The ttl in the answer is the one asked for, not the stored one.
-    if (seen->added)
-        printf("added %s (ttl %" PRIu32 ")\n", answer->cli->args[0], seen->ttl);
-    else
-        printf("already seen %s\n", answer->cli->args[0]);
-}
-
-static json_t *s_json_gossip_seen(const answer_t *answer, const Cairn__GossipSeen *seen) {
-    return json_pack("{s:s, s:b, s:b, s:I}", "message_id", answer->cli->args[0], "seen", seen->seen,
-                     "added", seen->added, "ttl", (json_int_t)seen->ttl);
-}
-
-static json_t *s_json_gossip_add(const answer_t *answer) {
-    return s_json_gossip_seen(answer, answer->response->gossip_add);
-}
-
-static const char *s_build_gossip_has(const cli_t *cli, request_t *request) {
-    Cairn__GossipHas *has = &request->body.gossip_has;
-    cairn__gossip_has__init(has);
-    has->message_id = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_GOSSIP_HAS;
-    request->request.gossip_has = has;
-    return NULL;
-}
-
-static void s_print_gossip_has(const answer_t *answer) {
-    const Cairn__GossipSeen *seen = answer->response->gossip_has;
-    if (seen->seen)
-        printf("seen %s (ttl %" PRIu32 ")\n", answer->cli->args[0], seen->ttl);
-    else
-        printf("not seen %s\n", answer->cli->args[0]);
-}
-
-static json_t *s_json_gossip_has(const answer_t *answer) {
-    return s_json_gossip_seen(answer, answer->response->gossip_has);
-}
-
-static const char *s_build_gossip_clean(const cli_t *cli, request_t *request) {
-    Cairn__GossipClean *clean = &request->body.gossip_clean;
-    cairn__gossip_clean__init(clean);
-    request->request.body_case = CAIRN__REQUEST__BODY_GOSSIP_CLEAN;
-    request->request.gossip_clean = clean;
-    const char *max_age = cli_option(cli, "max-age");
-    return max_age ? cli_parse_u32(max_age, "--max-age", 1, UINT32_MAX, &clean->max_age_s) : NULL;
-}
-
-static void s_print_gossip_clean(const answer_t *answer) {
-    printf("deleted %" PRIu64 " gossip entries\n", answer->response->gossip_clean->count);
-}
-
-static json_t *s_json_gossip_clean(const answer_t *answer) {
-    return json_pack("{s:I}", "count", (json_int_t)answer->response->gossip_clean->count);
 }
 
 //  ---- details for `cairn COMMAND --help` ------------------------------------------------------
@@ -367,7 +321,8 @@ static const command_t s_rows[] = {
      s_print_peer_add,
      s_json_peer_add,
      s_peer_add_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_PUT}},
     {"peer",
      "get",
      1,
@@ -378,7 +333,8 @@ static const command_t s_rows[] = {
      s_print_peer_get,
      s_json_peer_get,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_GET}},
     {"peer",
      "list",
      0,
@@ -391,7 +347,8 @@ static const command_t s_rows[] = {
      s_print_peer_list,
      s_json_peer_list,
      s_peer_list_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_LIST}},
     {"peer",
      "status",
      2,
@@ -402,7 +359,8 @@ static const command_t s_rows[] = {
      s_print_peer_status,
      s_json_peer_status,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_STATUS}},
     {"peer",
      "block",
      1,
@@ -413,7 +371,8 @@ static const command_t s_rows[] = {
      s_print_peer_block,
      s_json_peer_block,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_BLOCK}},
     {"peer",
      "unblock",
      1,
@@ -424,40 +383,8 @@ static const command_t s_rows[] = {
      s_print_peer_block,
      s_json_peer_block,
      NULL,
-     NULL},
-    {"gossip",
-     "add",
-     1,
-     "MESSAGE_ID",
-     "record a message id seen in gossip (ttl default 5)",
-     {{"ttl", "N", false}},
-     s_build_gossip_add,
-     s_print_gossip_add,
-     s_json_gossip_add,
      NULL,
-     NULL},
-    {"gossip",
-     "has",
-     1,
-     "MESSAGE_ID",
-     "tell whether a message id was seen (exit 0 either way)",
-     {{NULL, NULL, false}},
-     s_build_gossip_has,
-     s_print_gossip_has,
-     s_json_gossip_has,
-     NULL,
-     NULL},
-    {"gossip",
-     "clean",
-     0,
-     "",
-     "remove entries older than S seconds (default: node's)",
-     {{"max-age", "S", false}},
-     s_build_gossip_clean,
-     s_print_gossip_clean,
-     s_json_gossip_clean,
-     NULL,
-     NULL},
+     {CAIRN__REQUEST__BODY_PEER_BLOCK}},
 };
 
-const command_table_t cairn_peer_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(peers, s_rows, peers_storage_t);

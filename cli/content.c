@@ -1,10 +1,10 @@
 /*  =========================================================================
-    cairn_content - the `cairn` client's content commands
+    content - the `cairn` client's content commands
 
-    Rows of the shared command table (cairn_cli.h). The one-request rows
+    Rows of the shared command table (cli.h). The one-request rows
     are sent and printed by cairn.c; the rows with a run function drive
     their own requests through cli_send / cli_receive, and move bytes with
-    cairn_blob.h:
+    blob.h:
 
         command        requests                                 printed
         -------------  ---------------------------------------  --------------------
@@ -39,7 +39,7 @@
               mismatch is "corrupt", exit 1
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"
@@ -51,6 +51,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  ---- the family's storage ---------------------------------------------------------
+
+//  The body of a one-request row, and the hashes of the arguments.
+typedef struct {
+    union {
+        Cairn__ContentHas has;
+        Cairn__ContentSize size;
+        Cairn__ContentDelete del;
+        Cairn__ContentStats stats;
+        Cairn__ContentCheck check;
+    } body;
+    uint8_t hash[CA_HASH_BYTES];   //  HASH argument
+    uint8_t expect[CA_HASH_BYTES]; //  --expect, when has_expect
+    bool has_expect;
+} content_storage_t;
+
 //  The 32 bytes of a hash the node sent; false when it is not one.
 static bool s_is_hash(ProtobufCBinaryData bytes) {
     return bytes.len == CA_HASH_BYTES;
@@ -61,7 +77,7 @@ static bool s_is_hash(ProtobufCBinaryData bytes) {
 typedef struct {
     const cli_t *cli;
     cli_conn_t *conn;
-    const cli_content_t *content; //  --expect
+    const content_storage_t *content; //  --expect
     int fd;
     const char *name; //  of the input, for messages
     ca_sha256_t *sha; //  of every byte read
@@ -253,12 +269,15 @@ static int s_put_stream(put_t *put, size_t first) {
     return exit_code;
 }
 
-static const char *s_build_content_put(const cli_t *cli, request_t *request) {
-    return cli_parse_expect(cli, &request->body.content);
+static const char *s_build_content_put(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    return cli_parse_expect(cli, content->expect, &content->has_expect);
 }
 
-static int s_run_content_put(const cli_t *cli, request_t *request, cli_conn_t *conn) {
-    put_t put = {.cli = cli, .conn = conn, .content = &request->body.content, .fd = -1};
+static int s_run_content_put(const cli_t *cli, Cairn__Request *request, void *storage,
+                             cli_conn_t *conn) {
+    content_storage_t *content = storage;
+    put_t put = {.cli = cli, .conn = conn, .content = content, .fd = -1};
     uint64_t total = 0;
     int exit_code = CLI_EXIT_OK;
     put.fd = cli_open_input(cli, cli->args[0], &put.name, &total, &exit_code);
@@ -359,9 +378,16 @@ static int s_content_read_all(cli_get_t *get) {
     return exit_code;
 }
 
-static int s_run_content_get(const cli_t *cli, request_t *request, cli_conn_t *conn) {
+static const char *s_build_content_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    return cli_parse_get(cli, content->hash);
+}
+
+static int s_run_content_get(const cli_t *cli, Cairn__Request *request, void *storage,
+                             cli_conn_t *conn) {
+    content_storage_t *content = storage;
     cli_get_t get;
-    int exit_code = cli_get_open(&get, cli, conn, request->body.content.hash);
+    int exit_code = cli_get_open(&get, cli, conn, content->hash);
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
     exit_code = s_content_size(&get);
@@ -381,10 +407,10 @@ static int s_run_content_get(const cli_t *cli, request_t *request, cli_conn_t *c
 
 //  ---- content has / size / rm / stats ---------------------------------------------------------
 
-static const char *s_build_content_has(const cli_t *cli, request_t *request) {
-    cli_content_t *content = &request->body.content;
-    ca_request_content_has(&request->request, &content->body.has, 0, content->hash, CA_HASH_BYTES);
-    return cli_parse_hash_arg(cli, request);
+static const char *s_build_content_has(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    ca_request_content_has(request, &content->body.has, 0, content->hash, CA_HASH_BYTES);
+    return cli_parse_hash(cli->args[0], "HASH", content->hash);
 }
 
 static void s_print_content_has(const answer_t *answer) {
@@ -393,15 +419,15 @@ static void s_print_content_has(const answer_t *answer) {
 }
 
 static json_t *s_json_content_has(const answer_t *answer) {
+    const content_storage_t *content = answer->storage;
     const Cairn__ContentPresence *presence = answer->response->content_has;
-    return cli_json_presence(answer, "exists", presence->exists, presence->size);
+    return cli_json_presence(content->hash, "exists", presence->exists, presence->size);
 }
 
-static const char *s_build_content_size(const cli_t *cli, request_t *request) {
-    cli_content_t *content = &request->body.content;
-    ca_request_content_size(&request->request, &content->body.size, 0, content->hash,
-                            CA_HASH_BYTES);
-    return cli_parse_hash_arg(cli, request);
+static const char *s_build_content_size(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    ca_request_content_size(request, &content->body.size, 0, content->hash, CA_HASH_BYTES);
+    return cli_parse_hash(cli->args[0], "HASH", content->hash);
 }
 
 static void s_print_content_size(const answer_t *answer) {
@@ -409,15 +435,15 @@ static void s_print_content_size(const answer_t *answer) {
 }
 
 static json_t *s_json_content_size(const answer_t *answer) {
+    const content_storage_t *content = answer->storage;
     const Cairn__ContentPresence *presence = answer->response->content_size;
-    return cli_json_presence(answer, "exists", presence->exists, presence->size);
+    return cli_json_presence(content->hash, "exists", presence->exists, presence->size);
 }
 
-static const char *s_build_content_rm(const cli_t *cli, request_t *request) {
-    cli_content_t *content = &request->body.content;
-    ca_request_content_delete(&request->request, &content->body.del, 0, content->hash,
-                              CA_HASH_BYTES);
-    return cli_parse_hash_arg(cli, request);
+static const char *s_build_content_rm(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    ca_request_content_delete(request, &content->body.del, 0, content->hash, CA_HASH_BYTES);
+    return cli_parse_hash(cli->args[0], "HASH", content->hash);
 }
 
 static void s_print_content_rm(const answer_t *answer) {
@@ -428,14 +454,16 @@ static void s_print_content_rm(const answer_t *answer) {
 }
 
 static json_t *s_json_content_rm(const answer_t *answer) {
+    const content_storage_t *content = answer->storage;
     char hex[CLI_HASH_HEX];
-    ca_hash_to_hex(answer->request->body.content.hash, hex);
+    ca_hash_to_hex(content->hash, hex);
     return json_pack("{s:s, s:b}", "hash", hex, "removed",
                      answer->response->content_delete->removed);
 }
 
-static const char *s_build_content_stats(const cli_t *cli, request_t *request) {
-    ca_request_content_stats(&request->request, &request->body.content.body.stats, 0);
+static const char *s_build_content_stats(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    ca_request_content_stats(request, &content->body.stats, 0);
     return NULL;
 }
 
@@ -458,9 +486,10 @@ static json_t *s_json_content_stats(const answer_t *answer) {
 
 //  ---- content fsck ---------------------------------------------------------------------------
 
-static const char *s_build_content_fsck(const cli_t *cli, request_t *request) {
-    ca_request_content_check(&request->request, &request->body.content.body.check, 0,
-                             cli_option(cli, "verify") != NULL, cli_option(cli, "repair") != NULL);
+static const char *s_build_content_fsck(const cli_t *cli, Cairn__Request *request, void *storage) {
+    content_storage_t *content = storage;
+    ca_request_content_check(request, &content->body.check, 0, cli_option(cli, "verify") != NULL,
+                             cli_option(cli, "repair") != NULL);
     return NULL;
 }
 
@@ -518,13 +547,15 @@ static json_t *s_json_check(const Cairn__ContentCheckReport *report, bool verify
 }
 
 //  Prints the report; exits 1 when problems were found and not repaired.
-static int s_run_content_fsck(const cli_t *cli, request_t *request, cli_conn_t *conn) {
+static int s_run_content_fsck(const cli_t *cli, Cairn__Request *request, void *storage,
+                              cli_conn_t *conn) {
+    content_storage_t *content = storage;
     Cairn__Response *response = NULL;
-    int exit_code = cli_request(conn, &request->request, &response);
+    int exit_code = cli_request(conn, request, &response);
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
     const Cairn__ContentCheckReport *report = response->content_check;
-    bool verify = request->body.content.body.check.verify;
+    bool verify = content->body.check.verify;
     uint64_t problems = report->missing_count + report->orphan_count + report->corrupt_count;
     uint64_t remaining = report->repaired ? 0 : problems;
     if (cli->json)
@@ -594,18 +625,23 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      s_put_details,
-     s_run_content_put},
+     s_run_content_put,
+     {CAIRN__REQUEST__BODY_CONTENT_ABORT, CAIRN__REQUEST__BODY_CONTENT_BEGIN,
+      CAIRN__REQUEST__BODY_CONTENT_CHUNK, CAIRN__REQUEST__BODY_CONTENT_COMMIT,
+      CAIRN__REQUEST__BODY_CONTENT_PUT}},
     {"content",
      "get",
      1,
      "HASH",
      "write a blob to stdout or FILE, checked against HASH",
      {{"o", "FILE", false}, {"skip-verify", NULL, false}},
-     cli_build_get,
+     s_build_content_get,
      NULL,
      NULL,
      s_get_details,
-     s_run_content_get},
+     s_run_content_get,
+     {CAIRN__REQUEST__BODY_CONTENT_GET, CAIRN__REQUEST__BODY_CONTENT_READ,
+      CAIRN__REQUEST__BODY_CONTENT_SIZE}},
     {"content",
      "has",
      1,
@@ -616,7 +652,8 @@ static const command_t s_rows[] = {
      s_print_content_has,
      s_json_content_has,
      s_has_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CONTENT_HAS}},
     {"content",
      "size",
      1,
@@ -627,7 +664,8 @@ static const command_t s_rows[] = {
      s_print_content_size,
      s_json_content_size,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CONTENT_SIZE}},
     {"content",
      "rm",
      1,
@@ -638,7 +676,8 @@ static const command_t s_rows[] = {
      s_print_content_rm,
      s_json_content_rm,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CONTENT_DELETE}},
     {"content",
      "fsck",
      0,
@@ -649,7 +688,8 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      s_fsck_details,
-     s_run_content_fsck},
+     s_run_content_fsck,
+     {CAIRN__REQUEST__BODY_CONTENT_CHECK}},
     {"content",
      "stats",
      0,
@@ -660,7 +700,8 @@ static const command_t s_rows[] = {
      s_print_content_stats,
      s_json_content_stats,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CONTENT_STATS}},
 };
 
-const command_table_t cairn_content_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(content, s_rows, content_storage_t);

@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_settle - the `cairn` client's settlement queue commands
+    settlement - the `cairn` client's settlement queue commands
 
-    Rows of the shared command table (cairn_cli.h), each one request, sent
+    Rows of the shared command table (cli.h), each one request, sent
     and printed by cairn.c:
 
         command          requests                    printed
@@ -21,7 +21,7 @@
     integers here are signed 64-bit.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 
@@ -38,6 +38,32 @@
 #define SETTLE_BATCH_MAX 100000
 #define SETTLE_MARK_MAX  1000
 
+//  ---- the family's storage ---------------------------------------------------------
+
+//  `settle mark` PAYMENTs: twice the node's 1000, so that its own check can
+//  be exercised.
+#define SETTLE_IDS_ROOM 2000
+
+//  The body of the request and what it points at.
+typedef struct {
+    union {
+        Cairn__SettleEnqueue enqueue;
+        Cairn__SettlePending pending;
+        Cairn__SettleTotal total;
+        Cairn__SettleMark mark;
+        Cairn__SettleLastGet last_get;
+        Cairn__SettleLastSet last_set;
+        Cairn__SettleBatch batch;
+        Cairn__SettleBatchGet batch_get;
+    } body;
+    Cairn__Distribution distribution;
+    uint8_t payment[CA_HASH_BYTES];
+    uint8_t source[CA_HASH_BYTES];
+    uint8_t batch_id[CA_HASH_BYTES];
+    uint8_t payment_ids[SETTLE_IDS_ROOM][CA_HASH_BYTES];
+    ProtobufCBinaryData ids[SETTLE_IDS_ROOM];
+} settlement_storage_t;
+
 //  ---- values ----------------------------------------------------------------------------
 
 static const char *s_parse_limit(const cli_t *cli, uint32_t most, uint32_t *limit) {
@@ -45,18 +71,10 @@ static const char *s_parse_limit(const cli_t *cli, uint32_t most, uint32_t *limi
     return text ? cli_parse_u32(text, "--limit", 1, most, limit) : NULL;
 }
 
-static json_t *s_json_u64(uint64_t value) {
-    if (value <= INT64_MAX)
-        return json_integer((json_int_t)value);
-    char digits[24];
-    snprintf(digits, sizeof digits, "%" PRIu64, value);
-    return json_string(digits);
-}
-
 //  ---- settle enqueue ------------------------------------------------------------------
 
-static const char *s_build_enqueue(const cli_t *cli, request_t *request) {
-    cli_settle_t *settle = &request->body.settle;
+static const char *s_build_enqueue(const cli_t *cli, Cairn__Request *request, void *storage) {
+    settlement_storage_t *settle = storage;
     uint64_t amount = 0;
     double queued_at = 0;
     const char *problem = cli_parse_hash(cli->args[0], "PAYMENT", settle->payment);
@@ -69,7 +87,7 @@ static const char *s_build_enqueue(const cli_t *cli, request_t *request) {
         problem = cli_parse_time(time, "--queued-at", &queued_at);
     ca_request_distribution(&settle->distribution, settle->payment, CA_HASH_BYTES, cli->args[1],
                             amount, settle->source, CA_HASH_BYTES, queued_at);
-    ca_request_settle_enqueue(&request->request, &settle->body.enqueue, 0, &settle->distribution);
+    ca_request_settle_enqueue(request, &settle->body.enqueue, 0, &settle->distribution);
     return problem;
 }
 
@@ -87,7 +105,7 @@ static json_t *s_json_enqueue(const answer_t *answer) {
 
 //  --after PAYMENT:RECIPIENT, the cursor a full page prints: 64 hex
 //  digits, a colon, a peer id (which may hold colons itself).
-static const char *s_parse_after(const cli_t *cli, cli_settle_t *settle) {
+static const char *s_parse_after(const cli_t *cli, settlement_storage_t *settle) {
     char *text = (char *)cli_option(cli, "after"); //  cli's values are writable
     if (!text)
         return NULL;
@@ -102,12 +120,12 @@ static const char *s_parse_after(const cli_t *cli, cli_settle_t *settle) {
     return problem;
 }
 
-static const char *s_build_pending(const cli_t *cli, request_t *request) {
-    cli_settle_t *settle = &request->body.settle;
+static const char *s_build_pending(const cli_t *cli, Cairn__Request *request, void *storage) {
+    settlement_storage_t *settle = storage;
     uint32_t limit = 0;
     const char *problem = s_parse_limit(cli, SETTLE_LIST_MAX, &limit);
-    ca_request_settle_pending(&request->request, &settle->body.pending, 0,
-                              cli_option(cli, "recipient"), limit);
+    ca_request_settle_pending(request, &settle->body.pending, 0, cli_option(cli, "recipient"),
+                              limit);
     return problem ? problem : s_parse_after(cli, settle);
 }
 
@@ -138,7 +156,7 @@ static void s_print_pending(const answer_t *answer) {
 
 static json_t *s_json_distribution(const Cairn__Distribution *d) {
     json_t *object =
-        json_pack("{s:o, s:f}", "amount", s_json_u64(d->amount), "queued_at", d->queued_at);
+        json_pack("{s:o, s:f}", "amount", cli_json_u64(d->amount), "queued_at", d->queued_at);
     if (!object)
         return NULL;
     cli_json_set_hex(object, "payment_id", d->payment_id);
@@ -165,9 +183,9 @@ static json_t *s_json_pending(const answer_t *answer) {
     return object;
 }
 
-static const char *s_build_total(const cli_t *cli, request_t *request) {
-    ca_request_settle_total(&request->request, &request->body.settle.body.total, 0,
-                            cli_option(cli, "recipient"));
+static const char *s_build_total(const cli_t *cli, Cairn__Request *request, void *storage) {
+    settlement_storage_t *settle = storage;
+    ca_request_settle_total(request, &settle->body.total, 0, cli_option(cli, "recipient"));
     return NULL;
 }
 
@@ -179,26 +197,26 @@ static void s_print_total(const answer_t *answer) {
 
 static json_t *s_json_total(const answer_t *answer) {
     const Cairn__SettleTotalReply *total = answer->response->settle_total;
-    return json_pack("{s:o, s:o}", "total", s_json_u64(total->total), "count",
-                     s_json_u64(total->count));
+    return json_pack("{s:o, s:o}", "total", cli_json_u64(total->total), "count",
+                     cli_json_u64(total->count));
 }
 
 //  ---- settle mark ---------------------------------------------------------------------
 
-static const char *s_build_mark(const cli_t *cli, request_t *request) {
-    cli_settle_t *settle = &request->body.settle;
+static const char *s_build_mark(const cli_t *cli, Cairn__Request *request, void *storage) {
+    settlement_storage_t *settle = storage;
     size_t count = (size_t)cli->arg_total - 1;
-    if (count > CLI_SETTLE_IDS_ROOM)
+    if (count > SETTLE_IDS_ROOM)
         return cli_problem("settle mark takes at most %d PAYMENT ids here (the node takes %d), "
                            "not %zu",
-                           CLI_SETTLE_IDS_ROOM, SETTLE_MARK_MAX, count);
+                           SETTLE_IDS_ROOM, SETTLE_MARK_MAX, count);
     const char *problem = cli_parse_hash(cli->args[0], "BATCH", settle->batch_id);
     for (size_t i = 0; i < count && !problem; i++) {
         problem = cli_parse_hash(cli->args[1 + i], "PAYMENT", settle->payment_ids[i]);
         settle->ids[i] = (ProtobufCBinaryData){CA_HASH_BYTES, settle->payment_ids[i]};
     }
-    ca_request_settle_mark(&request->request, &settle->body.mark, 0, settle->ids, count,
-                           settle->batch_id, CA_HASH_BYTES);
+    ca_request_settle_mark(request, &settle->body.mark, 0, settle->ids, count, settle->batch_id,
+                           CA_HASH_BYTES);
     return problem;
 }
 
@@ -221,26 +239,26 @@ static json_t *s_json_mark(const answer_t *answer) {
         ca_hash_to_hex(marked->already_settled[i].data, hex);
         json_array_append_new(already, json_string(hex));
     }
-    return json_pack("{s:o, s:o}", "settled", s_json_u64(marked->settled), "already_settled",
+    return json_pack("{s:o, s:o}", "settled", cli_json_u64(marked->settled), "already_settled",
                      already);
 }
 
 //  ---- settle batch ----------------------------------------------------------------------
 
-static const char *s_build_batch(const cli_t *cli, request_t *request) {
-    cli_settle_t *settle = &request->body.settle;
+static const char *s_build_batch(const cli_t *cli, Cairn__Request *request, void *storage) {
+    settlement_storage_t *settle = storage;
     const char *id = cli_option(cli, "id");
     if (id) {
         if (cli_option(cli, "limit"))
             return cli_problem("--id reads a batch again; --limit is for making one");
         const char *problem = cli_parse_hash(id, "--id", settle->batch_id);
-        ca_request_settle_batch_get(&request->request, &settle->body.batch_get, 0, settle->batch_id,
+        ca_request_settle_batch_get(request, &settle->body.batch_get, 0, settle->batch_id,
                                     CA_HASH_BYTES);
         return problem;
     }
     uint32_t limit = 0;
     const char *problem = s_parse_limit(cli, SETTLE_BATCH_MAX, &limit);
-    ca_request_settle_batch(&request->request, &settle->body.batch, 0, limit);
+    ca_request_settle_batch(request, &settle->body.batch, 0, limit);
     return problem;
 }
 
@@ -269,8 +287,8 @@ static json_t *s_json_batch(const answer_t *answer) {
     const Cairn__SettleBatchReply *batch = s_batch_reply(answer);
     json_t *totals = json_array();
     for (size_t i = 0; i < batch->n_totals; i++) {
-        json_t *item = json_pack("{s:o, s:o}", "total", s_json_u64(batch->totals[i]->total),
-                                 "count", s_json_u64(batch->totals[i]->count));
+        json_t *item = json_pack("{s:o, s:o}", "total", cli_json_u64(batch->totals[i]->total),
+                                 "count", cli_json_u64(batch->totals[i]->count));
         if (item)
             cli_json_set_bytes(item, "recipient", cli_bytes(batch->totals[i]->recipient));
         if (!cli_json_append(totals, item)) {
@@ -279,7 +297,7 @@ static json_t *s_json_batch(const answer_t *answer) {
         }
     }
     json_t *object = json_pack("{s:f, s:o, s:o}", "settled_at", batch->settled_at, "distributions",
-                               s_json_u64(batch->distributions), "totals", totals);
+                               cli_json_u64(batch->distributions), "totals", totals);
     if (object)
         cli_json_set_hex(object, "batch_id", batch->batch_id);
     return object;
@@ -287,18 +305,18 @@ static json_t *s_json_batch(const answer_t *answer) {
 
 //  ---- settle last ------------------------------------------------------------------------
 
-static const char *s_build_last(const cli_t *cli, request_t *request) {
-    cli_settle_t *settle = &request->body.settle;
+static const char *s_build_last(const cli_t *cli, Cairn__Request *request, void *storage) {
+    settlement_storage_t *settle = storage;
     const char *text = cli_option(cli, "set");
     if (!text) {
-        ca_request_settle_last_get(&request->request, &settle->body.last_get, 0);
+        ca_request_settle_last_get(request, &settle->body.last_get, 0);
         return NULL;
     }
     double time = 0;
     const char *problem = streq(text, "now") ? NULL : cli_parse_time(text, "--set", &time);
     if (streq(text, "now"))
         time = cli_now();
-    ca_request_settle_last_set(&request->request, &settle->body.last_set, 0, time);
+    ca_request_settle_last_set(request, &settle->body.last_set, 0, time);
     return problem;
 }
 
@@ -375,7 +393,8 @@ static const command_t s_rows[] = {
      s_print_enqueue,
      s_json_enqueue,
      s_enqueue_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SETTLE_ENQUEUE}},
     {"settle",
      "pending",
      0,
@@ -389,7 +408,8 @@ static const command_t s_rows[] = {
      s_print_pending,
      s_json_pending,
      s_pending_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SETTLE_PENDING}},
     {"settle",
      "total",
      0,
@@ -400,7 +420,8 @@ static const command_t s_rows[] = {
      s_print_total,
      s_json_total,
      s_total_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SETTLE_TOTAL}},
     {"settle",
      "mark",
      2,
@@ -411,7 +432,8 @@ static const command_t s_rows[] = {
      s_print_mark,
      s_json_mark,
      s_mark_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SETTLE_MARK}},
     {"settle",
      "batch",
      0,
@@ -422,7 +444,8 @@ static const command_t s_rows[] = {
      s_print_batch,
      s_json_batch,
      s_batch_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SETTLE_BATCH, CAIRN__REQUEST__BODY_SETTLE_BATCH_GET}},
     {"settle",
      "last",
      0,
@@ -433,7 +456,8 @@ static const command_t s_rows[] = {
      s_print_last,
      s_json_last,
      s_last_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SETTLE_LAST_GET, CAIRN__REQUEST__BODY_SETTLE_LAST_SET}},
 };
 
-const command_table_t cairn_settle_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(settlement, s_rows, settlement_storage_t);

@@ -1,9 +1,9 @@
 /*  =========================================================================
-    cairn_cache - the `cairn` client's commands for the peer-content cache
+    cache - the `cairn` client's commands for the peer-content cache
 
-    Rows of the shared command table (cairn_cli.h); cairn.c sends and
+    Rows of the shared command table (cli.h); cairn.c sends and
     prints the one-request rows, the others drive their request themselves
-    (cli_request) and move bytes with cairn_blob.h:
+    (cli_request) and move bytes with blob.h:
 
         command       request      printed
         ------------  -----------  -------------------------------------------
@@ -20,7 +20,7 @@
     recently used first (a get is a use).
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"
@@ -37,6 +37,24 @@
 //  Largest file `cache put` sends (one CachePut frame, below the node's
 //  default max_frame_bytes with room for the receipt and the envelope).
 #define CACHE_PUT_MAX (CA_DEFAULT_MAX_FRAME_BYTES - CA_CACHE_RECEIPT_MAX - 64 * 1024)
+
+//  ---- the family's storage ---------------------------------------------------------
+
+//  The body of a one-request row, and what the rows read from arguments.
+typedef struct {
+    union {
+        Cairn__CacheHas cache_has;
+        Cairn__CacheEvict cache_evict;
+        Cairn__CacheClear cache_clear;
+        Cairn__CacheStats cache_stats;
+    } body;
+    uint8_t hash[CA_HASH_BYTES];   //  HASH argument
+    uint8_t expect[CA_HASH_BYTES]; //  --expect, when has_expect
+    bool has_expect;
+    double queried_at;                     //  cache put
+    uint8_t receipt[CA_CACHE_RECEIPT_MAX]; //  cache put --receipt
+    size_t receipt_size;
+} cache_storage_t;
 
 //  ---- sizes in arguments ------------------------------------------------------
 
@@ -67,9 +85,16 @@ static const char *s_parse_bytes(const char *text, const char *what, uint64_t *v
 
 //  ---- cache get --------------------------------------------------------------------------
 
-static int s_run_cache_get(const cli_t *cli, request_t *request, cli_conn_t *conn) {
+static const char *s_build_cache_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    cache_storage_t *cache = storage;
+    return cli_parse_get(cli, cache->hash);
+}
+
+static int s_run_cache_get(const cli_t *cli, Cairn__Request *request, void *storage,
+                           cli_conn_t *conn) {
+    const cache_storage_t *cache = storage;
     cli_get_t get;
-    int exit_code = cli_get_open(&get, cli, conn, request->body.content.hash);
+    int exit_code = cli_get_open(&get, cli, conn, cache->hash);
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
     Cairn__CacheGet body;
@@ -111,24 +136,24 @@ static int s_run_cache_get(const cli_t *cli, request_t *request, cli_conn_t *con
 //  ---- cache put --------------------------------------------------------------------------
 
 //  --receipt: hex digits, or @FILE holding the raw bytes.
-static const char *s_parse_receipt(const char *text, cli_content_t *content) {
+static const char *s_parse_receipt(const char *text, cache_storage_t *cache) {
     if (text[0] == '@')
-        return cli_read_file(text + 1, "receipt file", content->receipt, CA_CACHE_RECEIPT_MAX,
-                             &content->receipt_size);
-    return cli_parse_hex(text, "--receipt", content->receipt, CA_CACHE_RECEIPT_MAX,
-                         &content->receipt_size);
+        return cli_read_file(text + 1, "receipt file", cache->receipt, CA_CACHE_RECEIPT_MAX,
+                             &cache->receipt_size);
+    return cli_parse_hex(text, "--receipt", cache->receipt, CA_CACHE_RECEIPT_MAX,
+                         &cache->receipt_size);
 }
 
-static const char *s_build_cache_put(const cli_t *cli, request_t *request) {
-    cli_content_t *content = &request->body.content;
+static const char *s_build_cache_put(const cli_t *cli, Cairn__Request *request, void *storage) {
+    cache_storage_t *cache = storage;
     const char *queried_at = cli_option(cli, "queried-at");
     const char *receipt = cli_option(cli, "receipt");
-    content->queried_at = cli_now();
-    const char *problem = cli_parse_expect(cli, content);
+    cache->queried_at = cli_now();
+    const char *problem = cli_parse_expect(cli, cache->expect, &cache->has_expect);
     if (!problem && queried_at)
-        problem = cli_parse_time(queried_at, "--queried-at", &content->queried_at);
+        problem = cli_parse_time(queried_at, "--queried-at", &cache->queried_at);
     if (!problem && receipt)
-        problem = s_parse_receipt(receipt, content);
+        problem = s_parse_receipt(receipt, cache);
     return problem;
 }
 
@@ -155,15 +180,15 @@ static int s_read_all(int fd, size_t max, uint8_t **data, size_t *size) {
     }
 }
 
-static int s_cache_put_send(const cli_t *cli, cli_conn_t *conn, const cli_content_t *content,
+static int s_cache_put_send(const cli_t *cli, cli_conn_t *conn, const cache_storage_t *cache,
                             ProtobufCBinaryData data) {
     uint8_t digest[CA_HASH_BYTES];
     ca_sha256(data.data, data.len, digest);
     Cairn__CachePut body;
     Cairn__Request request;
-    ca_request_cache_put(&request, &body, 0, content->has_expect ? content->expect : digest,
+    ca_request_cache_put(&request, &body, 0, cache->has_expect ? cache->expect : digest,
                          CA_HASH_BYTES, data.data, data.len, cli_option(cli, "peer"),
-                         content->queried_at, content->receipt, content->receipt_size);
+                         cache->queried_at, cache->receipt, cache->receipt_size);
     Cairn__Response *response = NULL;
     int exit_code = cli_request(conn, &request, &response);
     if (exit_code != CLI_EXIT_OK)
@@ -183,7 +208,9 @@ static int s_cache_put_send(const cli_t *cli, cli_conn_t *conn, const cli_conten
     return exit_code;
 }
 
-static int s_run_cache_put(const cli_t *cli, request_t *request, cli_conn_t *conn) {
+static int s_run_cache_put(const cli_t *cli, Cairn__Request *request, void *storage,
+                           cli_conn_t *conn) {
+    const cache_storage_t *cache = storage;
     const char *name = NULL;
     uint64_t total = 0;
     int exit_code = CLI_EXIT_OK;
@@ -201,19 +228,17 @@ static int s_run_cache_put(const cli_t *cli, request_t *request, cli_conn_t *con
     else if (error)
         exit_code = cli_io_error(cli, "read", name, error);
     else
-        exit_code =
-            s_cache_put_send(cli, conn, &request->body.content, (ProtobufCBinaryData){size, data});
+        exit_code = s_cache_put_send(cli, conn, cache, (ProtobufCBinaryData){size, data});
     free(data);
     return exit_code;
 }
 
 //  ---- cache has / evict / clear / stats ----------------------------------------------------
 
-static const char *s_build_cache_has(const cli_t *cli, request_t *request) {
-    cli_content_t *content = &request->body.content;
-    ca_request_cache_has(&request->request, &content->body.cache_has, 0, content->hash,
-                         CA_HASH_BYTES);
-    return cli_parse_hash_arg(cli, request);
+static const char *s_build_cache_has(const cli_t *cli, Cairn__Request *request, void *storage) {
+    cache_storage_t *cache = storage;
+    ca_request_cache_has(request, &cache->body.cache_has, 0, cache->hash, CA_HASH_BYTES);
+    return cli_parse_hash(cli->args[0], "HASH", cache->hash);
 }
 
 static void s_print_cache_has(const answer_t *answer) {
@@ -222,13 +247,15 @@ static void s_print_cache_has(const answer_t *answer) {
 }
 
 static json_t *s_json_cache_has(const answer_t *answer) {
+    const cache_storage_t *cache = answer->storage;
     const Cairn__CachePresence *presence = answer->response->cache_has;
-    return cli_json_presence(answer, "cached", presence->cached, presence->size);
+    return cli_json_presence(cache->hash, "cached", presence->cached, presence->size);
 }
 
-static const char *s_build_cache_evict(const cli_t *cli, request_t *request) {
-    Cairn__CacheEvict *evict = &request->body.content.body.cache_evict;
-    ca_request_cache_evict(&request->request, evict, 0, 0);
+static const char *s_build_cache_evict(const cli_t *cli, Cairn__Request *request, void *storage) {
+    cache_storage_t *cache = storage;
+    Cairn__CacheEvict *evict = &cache->body.cache_evict;
+    ca_request_cache_evict(request, evict, 0, 0);
     return s_parse_bytes(cli->args[0], "BYTES", &evict->max_bytes);
 }
 
@@ -252,8 +279,9 @@ static json_t *s_json_cache_evict(const answer_t *answer) {
     return s_json_evicted(answer->response->cache_evict);
 }
 
-static const char *s_build_cache_clear(const cli_t *cli, request_t *request) {
-    ca_request_cache_clear(&request->request, &request->body.content.body.cache_clear, 0);
+static const char *s_build_cache_clear(const cli_t *cli, Cairn__Request *request, void *storage) {
+    cache_storage_t *cache = storage;
+    ca_request_cache_clear(request, &cache->body.cache_clear, 0);
     return NULL;
 }
 
@@ -265,8 +293,9 @@ static json_t *s_json_cache_clear(const answer_t *answer) {
     return s_json_evicted(answer->response->cache_clear);
 }
 
-static const char *s_build_cache_stats(const cli_t *cli, request_t *request) {
-    ca_request_cache_stats(&request->request, &request->body.content.body.cache_stats, 0);
+static const char *s_build_cache_stats(const cli_t *cli, Cairn__Request *request, void *storage) {
+    cache_storage_t *cache = storage;
+    ca_request_cache_stats(request, &cache->body.cache_stats, 0);
     return NULL;
 }
 
@@ -324,18 +353,20 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      s_cache_put_details,
-     s_run_cache_put},
+     s_run_cache_put,
+     {CAIRN__REQUEST__BODY_CACHE_PUT}},
     {"cache",
      "get",
      1,
      "HASH",
      "write a cached entry to stdout or FILE",
      {{"o", "FILE", false}, {"skip-verify", NULL, false}},
-     cli_build_get,
+     s_build_cache_get,
      NULL,
      NULL,
      s_cache_get_details,
-     s_run_cache_get},
+     s_run_cache_get,
+     {CAIRN__REQUEST__BODY_CACHE_GET}},
     {"cache",
      "has",
      1,
@@ -346,7 +377,8 @@ static const command_t s_rows[] = {
      s_print_cache_has,
      s_json_cache_has,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CACHE_HAS}},
     {"cache",
      "evict",
      1,
@@ -357,7 +389,8 @@ static const command_t s_rows[] = {
      s_print_cache_evict,
      s_json_cache_evict,
      s_cache_evict_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CACHE_EVICT}},
     {"cache",
      "clear",
      0,
@@ -368,7 +401,8 @@ static const command_t s_rows[] = {
      s_print_cache_clear,
      s_json_cache_clear,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CACHE_CLEAR}},
     {"cache",
      "stats",
      0,
@@ -379,7 +413,8 @@ static const command_t s_rows[] = {
      s_print_cache_stats,
      s_json_cache_stats,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CACHE_STATS}},
 };
 
-const command_table_t cairn_cache_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(cache, s_rows, cache_storage_t);

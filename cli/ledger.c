@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_ledger - the `cairn` client's payment channel commands
+    ledger - the `cairn` client's payment channel commands
 
-    Rows of the shared command table (cairn_cli.h), one request each, sent
+    Rows of the shared command table (cli.h), one request each, sent
     and printed by cairn.c:
 
         command          request         printed
@@ -33,7 +33,7 @@
     seconds, amounts as integers, states by name.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 #include "ledger.h"
@@ -54,6 +54,37 @@ static const char *const s_state_names[] = {"opening", "open", "closing", "close
 static const char *s_state_name(Cairn__ChannelState state) {
     return cli_enum_name(s_state_names, STATE_COUNT, (int)state, "unknown");
 }
+
+//  ---- the family's storage ---------------------------------------------------------
+
+//  Room for twice the node's 1000 shares or ids, so that its own limits
+//  can be exercised.
+#define LEDGER_ROOM 2000
+
+//  The body of the request and what it points at.
+typedef struct {
+    union {
+        Cairn__LedgerOpen open;
+        Cairn__LedgerGet get;
+        Cairn__LedgerUpdate update;
+        Cairn__LedgerList list;
+        Cairn__LedgerAdjust adjust;
+        Cairn__LedgerHistory history;
+        Cairn__LedgerPay pay;
+        Cairn__LedgerPending pending;
+        Cairn__LedgerClear clear;
+    } body;
+    Cairn__PaymentChannel channel; //  open
+    Cairn__Payment payment;        //  pay
+    uint8_t id[CA_HASH_BYTES];     //  pay --id (random when absent), pending --after
+    uint8_t query[CA_HASH_BYTES];  //  pay --query
+    uint8_t signature[CLI_SIG_BYTES];
+    uint8_t roots[LEDGER_ROOM][CA_HASH_BYTES]; //  pay --share ROOT:WEIGHT
+    Cairn__ProvenanceShare shares[LEDGER_ROOM];
+    Cairn__ProvenanceShare *share_list[LEDGER_ROOM];
+    uint8_t ids[LEDGER_ROOM][CA_HASH_BYTES]; //  clear: ID arguments
+    ProtobufCBinaryData id_list[LEDGER_ROOM];
+} ledger_storage_t;
 
 //  ---- values in arguments -------------------------------------------------------------------
 
@@ -168,8 +199,8 @@ static const char *s_peer_arg(const cli_t *cli) {
     return cli->args[0];
 }
 
-static const char *s_build_open(const cli_t *cli, request_t *request) {
-    cli_ledger_t *ledger = &request->body.ledger;
+static const char *s_build_open(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     Cairn__ChannelState state = CAIRN__CHANNEL_STATE__CHANNEL_OPEN;
     uint64_t mine = 0, theirs = 0, nonce = 0;
     const char *text = cli_option(cli, "state");
@@ -181,16 +212,18 @@ static const char *s_build_open(const cli_t *cli, request_t *request) {
     if (!problem)
         problem = s_option_u64(cli, "nonce", &nonce);
     ca_request_ledger_channel_init(&ledger->channel, s_peer_arg(cli), state, mine, theirs, nonce);
-    ca_request_ledger_open(&request->request, &ledger->body.open, 0, &ledger->channel);
+    ca_request_ledger_open(request, &ledger->body.open, 0, &ledger->channel);
     return problem;
 }
 
-static const char *s_build_get(const cli_t *cli, request_t *request) {
-    ca_request_ledger_get(&request->request, &request->body.ledger.body.get, 0, s_peer_arg(cli));
+static const char *s_build_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
+    ca_request_ledger_get(request, &ledger->body.get, 0, s_peer_arg(cli));
     return NULL;
 }
 
-static const char *s_build_update(const cli_t *cli, request_t *request) {
+static const char *s_build_update(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     Cairn__ChannelState state = CAIRN__CHANNEL_STATE__CHANNEL_OPEN;
     uint64_t mine = 0, theirs = 0, nonce = 0;
     const char *text = cli_option(cli, "state");
@@ -201,20 +234,21 @@ static const char *s_build_update(const cli_t *cli, request_t *request) {
         problem = s_option_u64(cli, "mine", &mine);
     if (!problem)
         problem = s_option_u64(cli, "theirs", &theirs);
-    ca_request_ledger_update(&request->request, &request->body.ledger.body.update, 0,
-                             s_peer_arg(cli), nonce, state, mine, theirs);
+    ca_request_ledger_update(request, &ledger->body.update, 0, s_peer_arg(cli), nonce, state, mine,
+                             theirs);
     return problem;
 }
 
-static const char *s_build_adjust(const cli_t *cli, request_t *request) {
+static const char *s_build_adjust(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     int64_t mine = 0, theirs = 0;
     const char *text = cli_option(cli, "mine");
     const char *problem = text ? s_parse_i64(text, "--mine", &mine) : NULL;
     text = cli_option(cli, "theirs");
     if (!problem && text)
         problem = s_parse_i64(text, "--theirs", &theirs);
-    ca_request_ledger_adjust(&request->request, &request->body.ledger.body.adjust, 0,
-                             s_peer_arg(cli), mine, theirs, cli_option(cli, "reason"));
+    ca_request_ledger_adjust(request, &ledger->body.adjust, 0, s_peer_arg(cli), mine, theirs,
+                             cli_option(cli, "reason"));
     return problem;
 }
 
@@ -225,11 +259,11 @@ static const char *s_option_limit(const cli_t *cli, uint32_t *limit) {
     return text ? cli_parse_u32(text, "--limit", 1, UINT32_MAX, limit) : NULL;
 }
 
-static const char *s_build_list(const cli_t *cli, request_t *request) {
+static const char *s_build_list(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     uint32_t limit;
     const char *problem = s_option_limit(cli, &limit);
-    ca_request_ledger_list(&request->request, &request->body.ledger.body.list, 0, limit,
-                           cli_option(cli, "after"));
+    ca_request_ledger_list(request, &ledger->body.list, 0, limit, cli_option(cli, "after"));
     return problem;
 }
 
@@ -267,7 +301,8 @@ static json_t *s_json_list(const answer_t *answer) {
 
 //  ---- history ---------------------------------------------------------------------------------
 
-static const char *s_build_history(const cli_t *cli, request_t *request) {
+static const char *s_build_history(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     uint32_t limit = 0;
     uint64_t after = 0;
     const char *text = cli_option(cli, "limit");
@@ -276,8 +311,7 @@ static const char *s_build_history(const cli_t *cli, request_t *request) {
     text = cli_option(cli, "after");
     if (!problem && text)
         problem = cli_parse_u64(text, "--after", 1, INT64_MAX, &after);
-    ca_request_ledger_history(&request->request, &request->body.ledger.body.history, 0,
-                              s_peer_arg(cli), limit, after);
+    ca_request_ledger_history(request, &ledger->body.history, 0, s_peer_arg(cli), limit, after);
     return problem;
 }
 
@@ -320,12 +354,12 @@ static json_t *s_json_history(const answer_t *answer) {
 //  ---- pay ------------------------------------------------------------------------------------
 
 //  --share ROOT:WEIGHT, every one given.
-static const char *s_parse_shares(const cli_t *cli, cli_ledger_t *ledger) {
+static const char *s_parse_shares(const cli_t *cli, ledger_storage_t *ledger) {
     size_t count = 0;
     char *const *values = cli_option_list(cli, "share", &count);
-    if (count > CLI_LEDGER_ROOM)
+    if (count > LEDGER_ROOM)
         return cli_problem("at most %d --share options here (the node takes 1000), not %zu",
-                           CLI_LEDGER_ROOM, count);
+                           LEDGER_ROOM, count);
     for (size_t i = 0; i < count; i++) {
         char *colon = strchr(values[i], ':');
         if (!colon)
@@ -350,7 +384,7 @@ static const char *s_parse_shares(const cli_t *cli, cli_ledger_t *ledger) {
 }
 
 //  Signs the payment with the payer's key in `path`; the key is wiped after.
-static const char *s_sign_with_key_file(const char *path, cli_ledger_t *ledger) {
+static const char *s_sign_with_key_file(const char *path, ledger_storage_t *ledger) {
     uint8_t key[crypto_sign_SECRETKEYBYTES];
     const char *problem = cli_load_secret_key(path, key);
     size_t size = 0;
@@ -364,7 +398,7 @@ static const char *s_sign_with_key_file(const char *path, cli_ledger_t *ledger) 
     return problem;
 }
 
-static const char *s_payment_signature(const cli_t *cli, cli_ledger_t *ledger) {
+static const char *s_payment_signature(const cli_t *cli, ledger_storage_t *ledger) {
     const char *signature_hex = cli_option(cli, "signature-hex");
     const char *key_file = cli_option(cli, "key-file");
     if (signature_hex && key_file)
@@ -384,8 +418,8 @@ static const char *s_payment_signature(const cli_t *cli, cli_ledger_t *ledger) {
     return problem;
 }
 
-static const char *s_build_pay(const cli_t *cli, request_t *request) {
-    cli_ledger_t *ledger = &request->body.ledger;
+static const char *s_build_pay(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     uint64_t amount = 0;
     double timestamp = cli_now();
     const char *problem =
@@ -406,7 +440,7 @@ static const char *s_build_pay(const cli_t *cli, request_t *request) {
         problem = s_parse_shares(cli, ledger);
     if (!problem)
         problem = s_payment_signature(cli, ledger);
-    ca_request_ledger_pay(&request->request, &ledger->body.pay, 0, &ledger->payment);
+    ca_request_ledger_pay(request, &ledger->body.pay, 0, &ledger->payment);
     return problem;
 }
 
@@ -425,14 +459,14 @@ static json_t *s_json_pay(const answer_t *answer) {
 
 //  ---- pending, clear ---------------------------------------------------------------------------
 
-static const char *s_build_pending(const cli_t *cli, request_t *request) {
-    cli_ledger_t *ledger = &request->body.ledger;
+static const char *s_build_pending(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     uint32_t limit;
     const char *after = cli_option(cli, "after");
     const char *problem = s_option_limit(cli, &limit);
     if (!problem && after)
         problem = cli_parse_hash(after, "--after", ledger->id);
-    ca_request_ledger_pending(&request->request, &ledger->body.pending, 0, s_peer_arg(cli), limit,
+    ca_request_ledger_pending(request, &ledger->body.pending, 0, s_peer_arg(cli), limit,
                               after ? ledger->id : NULL, after ? CA_HASH_BYTES : 0);
     return problem;
 }
@@ -475,18 +509,18 @@ static json_t *s_json_pending(const answer_t *answer) {
     return object;
 }
 
-static const char *s_build_clear(const cli_t *cli, request_t *request) {
-    cli_ledger_t *ledger = &request->body.ledger;
+static const char *s_build_clear(const cli_t *cli, Cairn__Request *request, void *storage) {
+    ledger_storage_t *ledger = storage;
     size_t count = (size_t)cli->arg_total;
-    if (count > CLI_LEDGER_ROOM)
+    if (count > LEDGER_ROOM)
         return cli_problem("ledger clear takes at most %d ids here (the node takes 1000), not %zu",
-                           CLI_LEDGER_ROOM, count);
+                           LEDGER_ROOM, count);
     const char *problem = NULL;
     for (size_t i = 0; i < count && !problem; i++) {
         problem = cli_parse_hash(cli->args[i], "ID", ledger->ids[i]);
         ledger->id_list[i] = (ProtobufCBinaryData){CA_HASH_BYTES, ledger->ids[i]};
     }
-    ca_request_ledger_clear(&request->request, &ledger->body.clear, 0, ledger->id_list, count);
+    ca_request_ledger_clear(request, &ledger->body.clear, 0, ledger->id_list, count);
     return problem;
 }
 
@@ -548,7 +582,8 @@ static const command_t s_rows[] = {
      s_json_channel_answer,
      "--state is opening, open (the default), closing or closed; --mine and --theirs are\n"
      "the opening balances (default 0), logged as the channel's first deposit.\n",
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_OPEN}},
     {"ledger",
      "get",
      1,
@@ -559,7 +594,8 @@ static const command_t s_rows[] = {
      s_print_channel_answer,
      s_json_channel_answer,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_GET}},
     {"ledger",
      "update",
      1,
@@ -570,7 +606,8 @@ static const command_t s_rows[] = {
      s_print_channel_answer,
      s_json_channel_answer,
      s_update_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_UPDATE}},
     {"ledger",
      "adjust",
      1,
@@ -581,7 +618,8 @@ static const command_t s_rows[] = {
      s_print_channel_answer,
      s_json_channel_answer,
      s_adjust_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_ADJUST}},
     {"ledger",
      "history",
      1,
@@ -592,7 +630,8 @@ static const command_t s_rows[] = {
      s_print_history,
      s_json_history,
      s_history_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_HISTORY}},
     {"ledger",
      "list",
      0,
@@ -603,7 +642,8 @@ static const command_t s_rows[] = {
      s_print_list,
      s_json_list,
      s_list_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_LIST}},
     {"ledger",
      "pay",
      1,
@@ -621,7 +661,8 @@ static const command_t s_rows[] = {
      s_print_pay,
      s_json_pay,
      s_pay_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_PAY}},
     {"ledger",
      "pending",
      1,
@@ -632,7 +673,8 @@ static const command_t s_rows[] = {
      s_print_pending,
      s_json_pending,
      s_pending_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_PENDING}},
     {"ledger",
      "clear",
      1,
@@ -643,7 +685,8 @@ static const command_t s_rows[] = {
      s_print_clear,
      s_json_clear,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_LEDGER_CLEAR}},
 };
 
-const command_table_t cairn_ledger_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(ledger, s_rows, ledger_storage_t);

@@ -1,12 +1,11 @@
 /*  =========================================================================
-    cairn_blob - what the `cairn` content and cache commands share (internal)
+    blob - what the `cairn` content and cache commands share (internal)
 
-    node/cairn_content.c (content) and node/cairn_cache.c (cache) move
-    blobs between local files and the node. This header holds what both
-    need: hashes in arguments, the progress line, the window of pipelined
-    requests, local input and output files, and a download (cli_get_t):
-    bytes that arrive are written, hashed and counted, and only a whole
-    download that matches its hash becomes the output file.
+    content.c (content) and cache.c (cache) move blobs between local
+    files and the node. This header holds what both need: hashes in arguments, the progress line,
+   the window of pipelined requests, local input and output files, and a download (cli_get_t): bytes
+   that arrive are written, hashed and counted, and only a whole download that matches its hash
+   becomes the output file.
 
     Nothing here is a library API: it changes whenever the client does.
     ========================================================================= */
@@ -15,7 +14,7 @@
 #define CAIRN_BLOB_H_INCLUDED
 
 #include "ca_hash.h"
-#include "cairn_cli.h"
+#include "cli.h"
 
 //  Bytes per ContentPut / ContentChunk / ContentRead: below the node's
 //  chunk limit, and a small multiple of it in flight.
@@ -31,11 +30,8 @@
 //  64 hex digits (either case) into `hash`; `what` names the argument.
 const char *cli_parse_hash(const char *text, const char *what, uint8_t hash[CA_HASH_BYTES]);
 
-//  HASH, the first argument, into request->body.content.hash.
-const char *cli_parse_hash_arg(const cli_t *cli, request_t *request);
-
-//  --expect HASH, when given, into content->expect (and has_expect).
-const char *cli_parse_expect(const cli_t *cli, cli_content_t *content);
+//  --expect HASH, when given, into `expect` (and *has_expect).
+const char *cli_parse_expect(const cli_t *cli, uint8_t expect[CA_HASH_BYTES], bool *has_expect);
 
 //  ---- progress on a terminal -------------------------------------------------------
 
@@ -110,9 +106,10 @@ void cli_output_discard(cli_output_t *self);
 
 //  ---- downloads ----------------------------------------------------------------------
 
-//  The builder of `content get` and `cache get` (HASH [-o FILE]): parses
-//  HASH; with --json the JSON object is on stdout, so the bytes need -o.
-const char *cli_build_get(const cli_t *cli, request_t *request);
+//  What the builders of `content get` and `cache get` (HASH [-o FILE])
+//  check: HASH into `hash`; with --json the JSON object is on stdout, so
+//  the bytes need -o.
+const char *cli_parse_get(const cli_t *cli, uint8_t hash[CA_HASH_BYTES]);
 
 //  One download: where it goes, its running hash, its progress.
 typedef struct {
@@ -155,8 +152,8 @@ void cli_get_print(const cli_get_t *get);
 //  "WORD HASH (N bytes)" / "not WORD HASH" for has-rows (HASH as given).
 void cli_print_presence(const answer_t *answer, bool present, uint64_t size, const char *word);
 
-//  {"hash", FLAG: present, "size"} for has-rows.
-json_t *cli_json_presence(const answer_t *answer, const char *flag, bool present, uint64_t size);
+//  {"hash", FLAG: present, "size"} for has-rows; `hash` is HASH parsed.
+json_t *cli_json_presence(const uint8_t *hash, const char *flag, bool present, uint64_t size);
 
 //  "  LABEL           1.2 MiB (1234567 bytes)".
 void cli_print_field_bytes(const char *label, uint64_t bytes);

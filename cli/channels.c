@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_channel - the `cairn` client's channel and member commands
+    channels - the `cairn` client's channel and member commands
 
-    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    Rows of the shared command table (cli.h); cairn.c parses, sends,
     waits and reports for them as for every other row.
 
         command          request         answer
@@ -19,13 +19,13 @@
     Passwords: a channel password comes from --password-file (one trailing
     newline stripped) or from a prompt on /dev/tty with echo off; never
     from an argument, an option value or the environment, so it shows in
-    no process list or shell history. It lives only in the request_t,
+    no process list or shell history. It lives only in the family's storage,
     which cairn.c wipes after the call, and in the packed frame, wiped once
     libzmq has its copy. Ctrl-C at the prompt restores the terminal's echo
     before the signal ends the process as usual.
     ========================================================================= */
 
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -39,6 +39,31 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+
+//  ---- the family's storage ---------------------------------------------------------
+
+typedef struct {
+    Cairn__ChannelCreate create;
+    char password[CLI_PASSWORD_MAX + 1];
+} channel_create_t;
+
+typedef struct {
+    Cairn__ChannelVerify verify;
+    char password[CLI_PASSWORD_MAX + 1];
+} channel_verify_t;
+
+//  What one row's request points at.
+typedef union {
+    channel_create_t channel_create;
+    channel_verify_t channel_verify;
+    Cairn__ChannelGet channel_get;
+    Cairn__ChannelList channel_list;
+    Cairn__ChannelTouch channel_touch;
+    Cairn__ChannelDelete channel_delete;
+    Cairn__MemberJoin member_join;
+    Cairn__MemberLeave member_leave;
+    Cairn__MemberList member_list;
+} channels_storage_t;
 
 //  ---- passwords ----------------------------------------------------------------------------
 
@@ -180,13 +205,15 @@ static const char *s_prompt_new_password(const char *channel, char *password) {
 
 //  ---- channel create / verify ---------------------------------------------------------------
 
-static const char *s_build_channel_create(const cli_t *cli, request_t *request) {
-    cli_channel_create_t *create = &request->body.channel_create;
+static const char *s_build_channel_create(const cli_t *cli, Cairn__Request *request,
+                                          void *storage) {
+    channels_storage_t *body = storage;
+    channel_create_t *create = &body->channel_create;
     cairn__channel_create__init(&create->create);
     create->create.name = cli->args[0];
     create->create.encrypted = cli_option(cli, "encrypted") != NULL;
-    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
-    request->request.channel_create = &create->create;
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
+    request->channel_create = &create->create;
     const char *file = cli_option(cli, "password-file");
     bool prompt = cli_option(cli, "password-prompt") != NULL;
     if (file && prompt)
@@ -233,13 +260,15 @@ static json_t *s_json_channel_create(const answer_t *answer) {
     return s_json_channel(answer->response->channel_create);
 }
 
-static const char *s_build_channel_verify(const cli_t *cli, request_t *request) {
-    cli_channel_verify_t *verify = &request->body.channel_verify;
+static const char *s_build_channel_verify(const cli_t *cli, Cairn__Request *request,
+                                          void *storage) {
+    channels_storage_t *body = storage;
+    channel_verify_t *verify = &body->channel_verify;
     cairn__channel_verify__init(&verify->verify);
     verify->verify.name = cli->args[0];
     verify->verify.password = verify->password;
-    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
-    request->request.channel_verify = &verify->verify;
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
+    request->channel_verify = &verify->verify;
     const char *file = cli_option(cli, "password-file");
     if (file)
         return s_password_from_file(file, verify->password);
@@ -261,12 +290,13 @@ static json_t *s_json_channel_verify(const answer_t *answer) {
 
 //  ---- channel get / list / touch / delete -----------------------------------------------
 
-static const char *s_build_channel_get(const cli_t *cli, request_t *request) {
-    Cairn__ChannelGet *get = &request->body.channel_get;
+static const char *s_build_channel_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    channels_storage_t *body = storage;
+    Cairn__ChannelGet *get = &body->channel_get;
     cairn__channel_get__init(get);
     get->name = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_GET;
-    request->request.channel_get = get;
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_GET;
+    request->channel_get = get;
     return NULL;
 }
 
@@ -289,10 +319,11 @@ static json_t *s_json_channel_get(const answer_t *answer) {
     return s_json_channel(answer->response->channel_get);
 }
 
-static const char *s_build_channel_list(const cli_t *cli, request_t *request) {
-    cairn__channel_list__init(&request->body.channel_list);
-    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
-    request->request.channel_list = &request->body.channel_list;
+static const char *s_build_channel_list(const cli_t *cli, Cairn__Request *request, void *storage) {
+    channels_storage_t *body = storage;
+    cairn__channel_list__init(&body->channel_list);
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
+    request->channel_list = &body->channel_list;
     return NULL;
 }
 
@@ -324,12 +355,13 @@ static json_t *s_json_channel_list(const answer_t *answer) {
     return json_pack("{s:o}", "channels", channels);
 }
 
-static const char *s_build_channel_touch(const cli_t *cli, request_t *request) {
-    Cairn__ChannelTouch *touch = &request->body.channel_touch;
+static const char *s_build_channel_touch(const cli_t *cli, Cairn__Request *request, void *storage) {
+    channels_storage_t *body = storage;
+    Cairn__ChannelTouch *touch = &body->channel_touch;
     cairn__channel_touch__init(touch);
     touch->name = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_TOUCH;
-    request->request.channel_touch = touch;
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_TOUCH;
+    request->channel_touch = touch;
     const char *timestamp = cli_option(cli, "timestamp");
     return timestamp ? cli_parse_time(timestamp, "--timestamp", &touch->timestamp) : NULL;
 }
@@ -345,12 +377,14 @@ static json_t *s_json_channel_touch(const answer_t *answer) {
     return s_json_channel(answer->response->channel_touch);
 }
 
-static const char *s_build_channel_delete(const cli_t *cli, request_t *request) {
-    Cairn__ChannelDelete *delete = &request->body.channel_delete;
+static const char *s_build_channel_delete(const cli_t *cli, Cairn__Request *request,
+                                          void *storage) {
+    channels_storage_t *body = storage;
+    Cairn__ChannelDelete *delete = &body->channel_delete;
     cairn__channel_delete__init(delete);
     delete->name = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_CHANNEL_DELETE;
-    request->request.channel_delete = delete;
+    request->body_case = CAIRN__REQUEST__BODY_CHANNEL_DELETE;
+    request->channel_delete = delete;
     return NULL;
 }
 
@@ -368,13 +402,14 @@ static json_t *s_json_channel_delete(const answer_t *answer) {
 
 //  ---- member join / leave / list -----------------------------------------------------------
 
-static const char *s_build_member_join(const cli_t *cli, request_t *request) {
-    Cairn__MemberJoin *join = &request->body.member_join;
+static const char *s_build_member_join(const cli_t *cli, Cairn__Request *request, void *storage) {
+    channels_storage_t *body = storage;
+    Cairn__MemberJoin *join = &body->member_join;
     cairn__member_join__init(join);
     join->channel = cli->args[0];
     join->peer_id = cli->args[1];
-    request->request.body_case = CAIRN__REQUEST__BODY_MEMBER_JOIN;
-    request->request.member_join = join;
+    request->body_case = CAIRN__REQUEST__BODY_MEMBER_JOIN;
+    request->member_join = join;
     return NULL;
 }
 
@@ -393,13 +428,14 @@ static json_t *s_json_member_join(const answer_t *answer) {
     return s_json_membership(answer->response->member_join);
 }
 
-static const char *s_build_member_leave(const cli_t *cli, request_t *request) {
-    Cairn__MemberLeave *leave = &request->body.member_leave;
+static const char *s_build_member_leave(const cli_t *cli, Cairn__Request *request, void *storage) {
+    channels_storage_t *body = storage;
+    Cairn__MemberLeave *leave = &body->member_leave;
     cairn__member_leave__init(leave);
     leave->channel = cli->args[0];
     leave->peer_id = cli->args[1];
-    request->request.body_case = CAIRN__REQUEST__BODY_MEMBER_LEAVE;
-    request->request.member_leave = leave;
+    request->body_case = CAIRN__REQUEST__BODY_MEMBER_LEAVE;
+    request->member_leave = leave;
     return NULL;
 }
 
@@ -412,12 +448,13 @@ static json_t *s_json_member_leave(const answer_t *answer) {
     return s_json_membership(answer->response->member_leave);
 }
 
-static const char *s_build_member_list(const cli_t *cli, request_t *request) {
-    Cairn__MemberList *list = &request->body.member_list;
+static const char *s_build_member_list(const cli_t *cli, Cairn__Request *request, void *storage) {
+    channels_storage_t *body = storage;
+    Cairn__MemberList *list = &body->member_list;
     cairn__member_list__init(list);
     const char *channel = cli_option(cli, "channel"), *peer = cli_option(cli, "peer");
-    request->request.body_case = CAIRN__REQUEST__BODY_MEMBER_LIST;
-    request->request.member_list = list;
+    request->body_case = CAIRN__REQUEST__BODY_MEMBER_LIST;
+    request->member_list = list;
     if (!channel == !peer)
         return "member list needs exactly one of --channel C (its members) or --peer P "
                "(its channels)";
@@ -477,7 +514,8 @@ static const command_t s_rows[] = {
      s_print_channel_create,
      s_json_channel_create,
      s_password_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CHANNEL_CREATE}},
     {"channel",
      "verify",
      1,
@@ -488,7 +526,8 @@ static const command_t s_rows[] = {
      s_print_channel_verify,
      s_json_channel_verify,
      s_password_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CHANNEL_VERIFY}},
     {"channel",
      "get",
      1,
@@ -499,7 +538,8 @@ static const command_t s_rows[] = {
      s_print_channel_get,
      s_json_channel_get,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CHANNEL_GET}},
     {"channel",
      "list",
      0,
@@ -510,7 +550,8 @@ static const command_t s_rows[] = {
      s_print_channel_list,
      s_json_channel_list,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CHANNEL_LIST}},
     {"channel",
      "touch",
      1,
@@ -521,7 +562,8 @@ static const command_t s_rows[] = {
      s_print_channel_touch,
      s_json_channel_touch,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CHANNEL_TOUCH}},
     {"channel",
      "delete",
      1,
@@ -532,7 +574,8 @@ static const command_t s_rows[] = {
      s_print_channel_delete,
      s_json_channel_delete,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CHANNEL_DELETE}},
     {"member",
      "join",
      2,
@@ -543,7 +586,8 @@ static const command_t s_rows[] = {
      s_print_member_join,
      s_json_member_join,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MEMBER_JOIN}},
     {"member",
      "leave",
      2,
@@ -554,7 +598,8 @@ static const command_t s_rows[] = {
      s_print_member_leave,
      s_json_member_leave,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MEMBER_LEAVE}},
     {"member",
      "list",
      0,
@@ -565,7 +610,8 @@ static const command_t s_rows[] = {
      s_print_member_list,
      s_json_member_list,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MEMBER_LIST}},
 };
 
-const command_table_t cairn_channel_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(channels, s_rows, channels_storage_t);

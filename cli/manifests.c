@@ -1,11 +1,9 @@
 /*  =========================================================================
-    cairn_prov - the `cairn` client's manifest, summary and provenance
-    commands
+    manifests - the `cairn` client's manifest and summary commands
 
-    Rows of the shared command table (cairn_cli.h). The one-request rows
-    are sent and printed by cairn.c; the rows with a run function drive
-    their own requests (cli_request) because they read before they write
-    or because their answer sets the exit status:
+    Rows of the shared command table (cli.h). The one-request rows are
+    sent and printed by cairn.c; the rows with a run function drive their
+    own requests (cli_request) because they read before they write:
 
         command            requests                       printed
         -----------------  -----------------------------  ---------------------
@@ -19,11 +17,6 @@
                                                           (more: --after N)
         summary put        SummaryPut                     the summary stored
         summary get        SummaryGet                     the summary
-        prov add           ProvAdd                        edges added, roots
-        prov roots         ProvRoots                      hash, weight, owner,
-                                                          visibility per root
-        prov derivations   ProvDerivations                one hash per line
-        prov ancestor      ProvAncestor                   yes / no; exit 0 / 4
 
     Manifest fields are options, the lists (--tag, --allow, --deny) given
     once per item; a list given as one empty value ("--tag ''") is the
@@ -36,11 +29,11 @@
     same moment can therefore lose one's fields: last writer wins.
 
     JSON: hashes as hex (null when empty), times as unix seconds, counts as
-    integers; a count above 2^63-1 (a saturated root weight is 2^64-1) is a
-    string of digits, since JSON integers here are signed 64-bit.
+    integers; a count above 2^63-1 is a string of digits, since JSON
+    integers here are signed 64-bit.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"
@@ -56,12 +49,40 @@
 //  Width of the label column in a block of "label  value" lines.
 #define LABEL_WIDTH 15
 
+//  ---- the family's storage ---------------------------------------------------------
+
+//  `summary put --text-file`: twice the node's 64 KiB, so that its own
+//  check can be exercised.
+#define SUMMARY_TEXT_ROOM (128 * 1024)
+
+//  The body of the request and what it points at. Lists point into cli
+//  (repeatable options).
+typedef struct {
+    union {
+        Cairn__ManifestPut put;
+        Cairn__ManifestGet get;
+        Cairn__ManifestUpdate update;
+        Cairn__ManifestDelete del;
+        Cairn__ManifestList list;
+        Cairn__ManifestVersions versions;
+        Cairn__SummaryPut summary_put;
+        Cairn__SummaryGet summary_get;
+    } body;
+    Cairn__Manifest manifest; //  put, update: the fields given
+    Cairn__AccessControl access;
+    Cairn__Summary summary;
+    uint8_t hash[CA_HASH_BYTES];      //  HASH (the first argument)
+    uint8_t other[CA_HASH_BYTES];     //  --previous
+    bool has_other;                   //  --previous given
+    char text[SUMMARY_TEXT_ROOM + 1]; //  summary put --text-file
+} manifests_storage_t;
+
 //  ---- values in arguments --------------------------------------------------------------
 
 static const char *const s_visibility_names[] = {"private", "unlisted", "shared"};
 #define VISIBILITY_COUNT (sizeof s_visibility_names / sizeof s_visibility_names[0])
 
-static const char *s_visibility_name(Cairn__Visibility visibility) {
+const char *cli_visibility_name(Cairn__Visibility visibility) {
     return cli_enum_name(s_visibility_names, VISIBILITY_COUNT, (int)visibility, "unknown");
 }
 
@@ -80,11 +101,6 @@ static char **s_list(const cli_t *cli, const char *name, size_t *count) {
     if (*count == 1 && values[0][0] == '\0')
         *count = 0;
     return (char **)values;
-}
-
-//  Points `bytes` at a hash.
-static ProtobufCBinaryData s_hash_bytes(const uint8_t *hash) {
-    return (ProtobufCBinaryData){CA_HASH_BYTES, (uint8_t *)hash};
 }
 
 //  ---- output -------------------------------------------------------------------------------
@@ -118,15 +134,6 @@ static void s_print_field_list(const char *label, char **items, size_t count) {
     putchar('\n');
 }
 
-//  A count as a JSON integer, or as a string of digits above 2^63-1.
-static json_t *s_json_u64(uint64_t value) {
-    if (value <= INT64_MAX)
-        return json_integer((json_int_t)value);
-    char digits[24];
-    snprintf(digits, sizeof digits, "%" PRIu64, value);
-    return json_string(digits);
-}
-
 //  A JSON array of strings; NULL when one is not UTF-8.
 static json_t *s_json_strings(char **items, size_t count) {
     json_t *array = json_array();
@@ -136,11 +143,6 @@ static json_t *s_json_strings(char **items, size_t count) {
             return NULL;
         }
     return array;
-}
-
-//  Hex of a hash argument, for JSON and messages.
-static void s_hex(const uint8_t *hash, char hex[CLI_HASH_HEX]) {
-    ca_hash_to_hex(hash, hex);
 }
 
 //  ---- manifests: printing ----------------------------------------------------------------
@@ -159,7 +161,7 @@ static void s_print_manifest(const Cairn__Manifest *manifest) {
     s_print_field_hash("version root", manifest->version_root);
     s_print_field_hash("previous", manifest->version_previous);
     cli_print_field_time("version time", manifest->version_timestamp);
-    printf("  %-*s %s\n", LABEL_WIDTH, "visibility", s_visibility_name(manifest->visibility));
+    printf("  %-*s %s\n", LABEL_WIDTH, "visibility", cli_visibility_name(manifest->visibility));
     printf("  %-*s %" PRIu64 " bytes\n", LABEL_WIDTH, "size", manifest->content_size);
     s_print_field_text("mime", manifest->mime_type);
     printf("  %-*s %" PRIu64 "\n", LABEL_WIDTH, "price", manifest->price);
@@ -195,10 +197,10 @@ static json_t *s_json_manifest(const Cairn__Manifest *manifest) {
         "{s:s, s:I, s:f, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:f, s:f, s:o, s:s}", "content_type",
         manifest->content_type, "version_number", (json_int_t)manifest->version_number,
         "version_timestamp", manifest->version_timestamp, "visibility",
-        s_visibility_name(manifest->visibility), "tags", tags, "content_size",
-        s_json_u64(manifest->content_size), "mime_type", manifest->mime_type, "price",
-        s_json_u64(manifest->price), "total_queries", s_json_u64(manifest->total_queries),
-        "total_revenue", s_json_u64(manifest->total_revenue), "created_at", manifest->created_at,
+        cli_visibility_name(manifest->visibility), "tags", tags, "content_size",
+        cli_json_u64(manifest->content_size), "mime_type", manifest->mime_type, "price",
+        cli_json_u64(manifest->price), "total_queries", cli_json_u64(manifest->total_queries),
+        "total_revenue", cli_json_u64(manifest->total_revenue), "created_at", manifest->created_at,
         "updated_at", manifest->updated_at, "access", access, "owner", manifest->owner);
     if (!object)
         return NULL;
@@ -224,7 +226,7 @@ static void s_print_manifest_table(const Cairn__ManifestPage *page) {
         cli_format_time(manifest->created_at, created, sizeof created);
         cli_print_hex(manifest->hash);
         printf("  %7" PRIu32 "  %-10s  %-24s  ", manifest->version_number,
-               s_visibility_name(manifest->visibility), created);
+               cli_visibility_name(manifest->visibility), created);
         cli_print_inline(cli_bytes(manifest->content_type));
         printf("  ");
         cli_print_inline(cli_bytes(manifest->title[0] ? manifest->title : "-"));
@@ -245,9 +247,9 @@ static json_t *s_json_manifest_page(const Cairn__ManifestPage *page) {
 
 //  ---- manifests: fields from options ----------------------------------------------------
 
-//  The mutable fields given as options, into prov->manifest (and access).
-static const char *s_parse_fields(const cli_t *cli, cli_prov_t *prov) {
-    Cairn__Manifest *manifest = &prov->manifest;
+//  The mutable fields given as options, into manifests->manifest (and access).
+static const char *s_parse_fields(const cli_t *cli, manifests_storage_t *manifests) {
+    Cairn__Manifest *manifest = &manifests->manifest;
     const char *text;
     const char *problem = NULL;
     if ((text = cli_option(cli, "type")))
@@ -261,9 +263,9 @@ static const char *s_parse_fields(const cli_t *cli, cli_prov_t *prov) {
     if ((text = cli_option(cli, "owner")))
         manifest->owner = (char *)text;
     manifest->tags = s_list(cli, "tag", &manifest->n_tags);
-    prov->access.allow = s_list(cli, "allow", &prov->access.n_allow);
-    prov->access.deny = s_list(cli, "deny", &prov->access.n_deny);
-    manifest->access = &prov->access;
+    manifests->access.allow = s_list(cli, "allow", &manifests->access.n_allow);
+    manifests->access.deny = s_list(cli, "deny", &manifests->access.n_deny);
+    manifest->access = &manifests->access;
     if ((text = cli_option(cli, "visibility")))
         problem = s_parse_visibility(text, &manifest->visibility);
     if (!problem && (text = cli_option(cli, "size")))
@@ -286,7 +288,7 @@ static int s_report_manifest(const cli_t *cli, const Cairn__Manifest *manifest) 
 static int s_get_manifest(cli_conn_t *conn, const uint8_t *hash, Cairn__Response **response_p) {
     Cairn__ManifestGet get = CAIRN__MANIFEST_GET__INIT;
     Cairn__Request request = CAIRN__REQUEST__INIT;
-    get.hash = s_hash_bytes(hash);
+    get.hash = cli_hash_bytes(hash);
     request.body_case = CAIRN__REQUEST__BODY_MANIFEST_GET;
     request.manifest_get = &get;
     return cli_request(conn, &request, response_p);
@@ -311,30 +313,30 @@ static int s_store_manifest(const cli_t *cli, cli_conn_t *conn, Cairn__Request *
 
 //  ---- manifest put --------------------------------------------------------------------------
 
-static const char *s_build_manifest_put(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    Cairn__Manifest *manifest = &prov->manifest;
+static const char *s_build_manifest_put(const cli_t *cli, Cairn__Request *request, void *storage) {
+    manifests_storage_t *manifests = storage;
+    Cairn__Manifest *manifest = &manifests->manifest;
     cairn__manifest__init(manifest);
-    cairn__access_control__init(&prov->access);
-    cairn__manifest_put__init(&prov->body.put);
-    prov->body.put.manifest = manifest;
-    request->request.body_case = CAIRN__REQUEST__BODY_MANIFEST_PUT;
-    request->request.manifest_put = &prov->body.put;
-    manifest->hash = s_hash_bytes(prov->hash);
+    cairn__access_control__init(&manifests->access);
+    cairn__manifest_put__init(&manifests->body.put);
+    manifests->body.put.manifest = manifest;
+    request->body_case = CAIRN__REQUEST__BODY_MANIFEST_PUT;
+    request->manifest_put = &manifests->body.put;
+    manifest->hash = cli_hash_bytes(manifests->hash);
     manifest->version_number = 1;
     const char *version = cli_option(cli, "version-number"),
                *previous = cli_option(cli, "previous");
     const char *timestamp = cli_option(cli, "timestamp");
-    const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
+    const char *problem = cli_parse_hash(cli->args[0], "HASH", manifests->hash);
     if (!problem)
-        problem = s_parse_fields(cli, prov);
+        problem = s_parse_fields(cli, manifests);
     if (!problem && version)
         problem =
             cli_parse_u32(version, "--version-number", 1, UINT32_MAX, &manifest->version_number);
     if (!problem && previous) {
-        problem = cli_parse_hash(previous, "--previous", prov->other);
-        prov->has_other = true;
-        manifest->version_previous = s_hash_bytes(prov->other);
+        problem = cli_parse_hash(previous, "--previous", manifests->other);
+        manifests->has_other = true;
+        manifest->version_previous = cli_hash_bytes(manifests->other);
     }
     if (!problem && timestamp)
         problem = cli_parse_time(timestamp, "--timestamp", &manifest->version_timestamp);
@@ -342,19 +344,20 @@ static const char *s_build_manifest_put(const cli_t *cli, request_t *request) {
 }
 
 //  With --previous: the version fields from the previous manifest.
-static int s_run_manifest_put(const cli_t *cli, request_t *request, cli_conn_t *conn) {
-    cli_prov_t *prov = &request->body.prov;
+static int s_run_manifest_put(const cli_t *cli, Cairn__Request *request, void *storage,
+                              cli_conn_t *conn) {
+    manifests_storage_t *manifests = storage;
     Cairn__Response *previous = NULL;
-    if (prov->has_other) {
-        int exit_code = s_get_manifest(conn, prov->other, &previous);
+    if (manifests->has_other) {
+        int exit_code = s_get_manifest(conn, manifests->other, &previous);
         if (exit_code != CLI_EXIT_OK)
             return exit_code;
         const Cairn__Manifest *before = previous->manifest_get;
         if (!cli_option(cli, "version-number"))
-            prov->manifest.version_number = before->version_number + 1;
-        prov->manifest.version_root = before->version_root;
+            manifests->manifest.version_number = before->version_number + 1;
+        manifests->manifest.version_root = before->version_root;
     }
-    int exit_code = s_store_manifest(cli, conn, &request->request);
+    int exit_code = s_store_manifest(cli, conn, request);
     if (previous)
         cairn__response__free_unpacked(previous, NULL);
     return exit_code;
@@ -362,14 +365,15 @@ static int s_run_manifest_put(const cli_t *cli, request_t *request, cli_conn_t *
 
 //  ---- manifest update -----------------------------------------------------------------------
 
-static const char *s_build_manifest_update(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    cairn__manifest__init(&prov->manifest);
-    cairn__access_control__init(&prov->access);
-    cairn__manifest_update__init(&prov->body.update);
-    request->request.body_case = CAIRN__REQUEST__BODY_MANIFEST_UPDATE;
-    request->request.manifest_update = &prov->body.update;
-    const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
+static const char *s_build_manifest_update(const cli_t *cli, Cairn__Request *request,
+                                           void *storage) {
+    manifests_storage_t *manifests = storage;
+    cairn__manifest__init(&manifests->manifest);
+    cairn__access_control__init(&manifests->access);
+    cairn__manifest_update__init(&manifests->body.update);
+    request->body_case = CAIRN__REQUEST__BODY_MANIFEST_UPDATE;
+    request->manifest_update = &manifests->body.update;
+    const char *problem = cli_parse_hash(cli->args[0], "HASH", manifests->hash);
     if (problem)
         return problem;
     bool any = false;
@@ -377,12 +381,12 @@ static const char *s_build_manifest_update(const cli_t *cli, request_t *request)
         any = any || cli->options[i];
     if (!any)
         return "manifest update changes the fields given as options; give at least one";
-    return s_parse_fields(cli, prov);
+    return s_parse_fields(cli, manifests);
 }
 
 //  The fields given as options copied over `current` (the manifest as
 //  the node has it), into `merged`.
-static void s_merge_fields(const cli_t *cli, const cli_prov_t *given,
+static void s_merge_fields(const cli_t *cli, const manifests_storage_t *given,
                            const Cairn__Manifest *current, Cairn__Manifest *merged,
                            Cairn__AccessControl *access) {
     const Cairn__Manifest *patch = &given->manifest;
@@ -421,27 +425,29 @@ static void s_merge_fields(const cli_t *cli, const cli_prov_t *given,
     }
 }
 
-static int s_run_manifest_update(const cli_t *cli, request_t *request, cli_conn_t *conn) {
-    cli_prov_t *prov = &request->body.prov;
+static int s_run_manifest_update(const cli_t *cli, Cairn__Request *request, void *storage,
+                                 cli_conn_t *conn) {
+    manifests_storage_t *manifests = storage;
     Cairn__Response *current = NULL;
-    int exit_code = s_get_manifest(conn, prov->hash, &current);
+    int exit_code = s_get_manifest(conn, manifests->hash, &current);
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
     Cairn__Manifest merged;
     Cairn__AccessControl access;
-    s_merge_fields(cli, prov, current->manifest_get, &merged, &access);
-    prov->body.update.manifest = &merged;
-    exit_code = s_store_manifest(cli, conn, &request->request);
+    s_merge_fields(cli, manifests, current->manifest_get, &merged, &access);
+    manifests->body.update.manifest = &merged;
+    exit_code = s_store_manifest(cli, conn, request);
     cairn__response__free_unpacked(current, NULL);
     return exit_code;
 }
 
 //  ---- manifest get / rm / list / versions ----------------------------------------------------
 
-static const char *s_build_manifest_get(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    ca_request_manifest_get(&request->request, &prov->body.get, 0, prov->hash, sizeof prov->hash);
-    return cli_parse_hash(cli->args[0], "HASH", prov->hash);
+static const char *s_build_manifest_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    manifests_storage_t *manifests = storage;
+    ca_request_manifest_get(request, &manifests->body.get, 0, manifests->hash,
+                            sizeof manifests->hash);
+    return cli_parse_hash(cli->args[0], "HASH", manifests->hash);
 }
 
 static void s_print_manifest_get(const answer_t *answer) {
@@ -452,16 +458,17 @@ static json_t *s_json_manifest_get(const answer_t *answer) {
     return s_json_manifest(answer->response->manifest_get);
 }
 
-static const char *s_build_manifest_rm(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    ca_request_manifest_delete(&request->request, &prov->body.del, 0, prov->hash,
-                               sizeof prov->hash);
-    return cli_parse_hash(cli->args[0], "HASH", prov->hash);
+static const char *s_build_manifest_rm(const cli_t *cli, Cairn__Request *request, void *storage) {
+    manifests_storage_t *manifests = storage;
+    ca_request_manifest_delete(request, &manifests->body.del, 0, manifests->hash,
+                               sizeof manifests->hash);
+    return cli_parse_hash(cli->args[0], "HASH", manifests->hash);
 }
 
 static void s_print_manifest_rm(const answer_t *answer) {
+    const manifests_storage_t *manifests = answer->storage;
     char hex[CLI_HASH_HEX];
-    s_hex(answer->request->body.prov.hash, hex);
+    ca_hash_to_hex(manifests->hash, hex);
     if (answer->response->manifest_delete->removed)
         printf("removed %s\n", hex);
     else
@@ -469,17 +476,19 @@ static void s_print_manifest_rm(const answer_t *answer) {
 }
 
 static json_t *s_json_manifest_rm(const answer_t *answer) {
+    const manifests_storage_t *manifests = answer->storage;
     char hex[CLI_HASH_HEX];
-    s_hex(answer->request->body.prov.hash, hex);
+    ca_hash_to_hex(manifests->hash, hex);
     return json_pack("{s:s, s:b}", "hash", hex, "removed",
                      answer->response->manifest_delete->removed);
 }
 
-static const char *s_build_manifest_list(const cli_t *cli, request_t *request) {
-    Cairn__ManifestList *list = &request->body.prov.body.list;
+static const char *s_build_manifest_list(const cli_t *cli, Cairn__Request *request, void *storage) {
+    manifests_storage_t *manifests = storage;
+    Cairn__ManifestList *list = &manifests->body.list;
     cairn__manifest_list__init(list);
-    request->request.body_case = CAIRN__REQUEST__BODY_MANIFEST_LIST;
-    request->request.manifest_list = list;
+    request->body_case = CAIRN__REQUEST__BODY_MANIFEST_LIST;
+    request->manifest_list = list;
     const char *visibility = cli_option(cli, "visibility"), *type = cli_option(cli, "type");
     const char *after = cli_option(cli, "after"), *before = cli_option(cli, "before");
     const char *limit = cli_option(cli, "limit"), *offset = cli_option(cli, "offset");
@@ -502,35 +511,38 @@ static const char *s_build_manifest_list(const cli_t *cli, request_t *request) {
 }
 
 static void s_print_manifest_list(const answer_t *answer) {
+    const manifests_storage_t *manifests = answer->storage;
     const Cairn__ManifestPage *page = answer->response->manifest_list;
     s_print_manifest_table(page);
     if (page->more)
         printf("(more: --offset %" PRIu64 ")\n",
-               (uint64_t)answer->request->body.prov.body.list.offset + page->n_manifests);
+               (uint64_t)manifests->body.list.offset + page->n_manifests);
 }
 
 static json_t *s_json_manifest_list(const answer_t *answer) {
+    const manifests_storage_t *manifests = answer->storage;
     const Cairn__ManifestPage *page = answer->response->manifest_list;
     json_t *object = s_json_manifest_page(page);
     if (object && page->more)
-        json_object_set_new(object, "next_offset",
-                            json_integer((json_int_t)answer->request->body.prov.body.list.offset +
-                                         (json_int_t)page->n_manifests));
+        json_object_set_new(
+            object, "next_offset",
+            json_integer((json_int_t)manifests->body.list.offset + (json_int_t)page->n_manifests));
     return object;
 }
 
-static const char *s_build_manifest_versions(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
+static const char *s_build_manifest_versions(const cli_t *cli, Cairn__Request *request,
+                                             void *storage) {
+    manifests_storage_t *manifests = storage;
     const char *limit_text = cli_option(cli, "limit"), *after_text = cli_option(cli, "after");
     uint32_t limit = 0;
     uint64_t after = 0;
-    const char *problem = cli_parse_hash(cli->args[0], "ROOT", prov->hash);
+    const char *problem = cli_parse_hash(cli->args[0], "ROOT", manifests->hash);
     if (!problem && limit_text)
         problem = cli_parse_u32(limit_text, "--limit", 1, UINT32_MAX, &limit);
     if (!problem && after_text)
         problem = cli_parse_u64(after_text, "--after", 0, UINT64_MAX, &after);
-    ca_request_manifest_versions(&request->request, &prov->body.versions, 0, prov->hash,
-                                 sizeof prov->hash, limit, after);
+    ca_request_manifest_versions(request, &manifests->body.versions, 0, manifests->hash,
+                                 sizeof manifests->hash, limit, after);
     return problem;
 }
 
@@ -556,20 +568,20 @@ static json_t *s_json_manifest_versions(const answer_t *answer) {
 
 //  ---- summary put / get ---------------------------------------------------------------------
 
-static const char *s_build_summary_put(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    Cairn__Summary *summary = &prov->summary;
+static const char *s_build_summary_put(const cli_t *cli, Cairn__Request *request, void *storage) {
+    manifests_storage_t *manifests = storage;
+    Cairn__Summary *summary = &manifests->summary;
     cairn__summary__init(summary);
-    cairn__summary_put__init(&prov->body.summary_put);
-    prov->body.summary_put.summary = summary;
-    request->request.body_case = CAIRN__REQUEST__BODY_SUMMARY_PUT;
-    request->request.summary_put = &prov->body.summary_put;
-    summary->l0_hash = s_hash_bytes(prov->hash);
+    cairn__summary_put__init(&manifests->body.summary_put);
+    manifests->body.summary_put.summary = summary;
+    request->body_case = CAIRN__REQUEST__BODY_SUMMARY_PUT;
+    request->summary_put = &manifests->body.summary_put;
+    summary->l0_hash = cli_hash_bytes(manifests->hash);
     summary->preview_mentions = s_list(cli, "preview", &summary->n_preview_mentions);
     summary->primary_topics = s_list(cli, "topic", &summary->n_primary_topics);
     const char *mentions = cli_option(cli, "mentions"), *text = cli_option(cli, "text");
     const char *text_file = cli_option(cli, "text-file");
-    const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
+    const char *problem = cli_parse_hash(cli->args[0], "HASH", manifests->hash);
     if (!problem && text && text_file)
         return "give --text or --text-file, not both";
     if (!problem && mentions)
@@ -578,14 +590,14 @@ static const char *s_build_summary_put(const cli_t *cli, request_t *request) {
         summary->summary_text = (char *)text;
     if (!problem && text_file) {
         size_t length = 0;
-        problem = cli_read_file(text_file, "summary text file", (uint8_t *)prov->text,
-                                CLI_SUMMARY_TEXT_ROOM, &length);
-        if (!problem && memchr(prov->text, '\0', length))
+        problem = cli_read_file(text_file, "summary text file", (uint8_t *)manifests->text,
+                                SUMMARY_TEXT_ROOM, &length);
+        if (!problem && memchr(manifests->text, '\0', length))
             problem = cli_problem("summary text file '%s' holds a NUL byte; the text is UTF-8 "
                                   "without NULs",
                                   text_file);
-        prov->text[problem ? 0 : length] = '\0';
-        summary->summary_text = prov->text;
+        manifests->text[problem ? 0 : length] = '\0';
+        summary->summary_text = manifests->text;
     }
     return problem;
 }
@@ -613,7 +625,7 @@ static json_t *s_json_summary(const Cairn__Summary *summary) {
         return NULL;
     }
     json_t *object =
-        json_pack("{s:o, s:o, s:o}", "mention_count", s_json_u64(summary->mention_count),
+        json_pack("{s:o, s:o, s:o}", "mention_count", cli_json_u64(summary->mention_count),
                   "preview_mentions", previews, "primary_topics", topics);
     if (object) {
         cli_json_set_hex(object, "l0_hash", summary->l0_hash);
@@ -630,11 +642,11 @@ static json_t *s_json_summary_put(const answer_t *answer) {
     return s_json_summary(answer->response->summary_put);
 }
 
-static const char *s_build_summary_get(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    ca_request_summary_get(&request->request, &prov->body.summary_get, 0, prov->hash,
-                           sizeof prov->hash);
-    return cli_parse_hash(cli->args[0], "HASH", prov->hash);
+static const char *s_build_summary_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    manifests_storage_t *manifests = storage;
+    ca_request_summary_get(request, &manifests->body.summary_get, 0, manifests->hash,
+                           sizeof manifests->hash);
+    return cli_parse_hash(cli->args[0], "HASH", manifests->hash);
 }
 
 static void s_print_summary_get(const answer_t *answer) {
@@ -643,198 +655,6 @@ static void s_print_summary_get(const answer_t *answer) {
 
 static json_t *s_json_summary_get(const answer_t *answer) {
     return s_json_summary(answer->response->summary_get);
-}
-
-//  ---- prov add ------------------------------------------------------------------------------
-
-static const char *s_build_prov_add(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    size_t count = (size_t)cli->arg_total - 1;
-    if (count > CLI_PROV_SOURCES_ROOM)
-        return cli_problem("prov add takes at most %d SOURCE hashes here (the node takes %d), "
-                           "not %zu",
-                           CLI_PROV_SOURCES_ROOM, CA_PROV_SOURCES_MAX, count);
-    const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
-    for (size_t i = 0; i < count && !problem; i++) {
-        problem = cli_parse_hash(cli->args[1 + i], "SOURCE", prov->source_hashes[i]);
-        prov->sources[i] = s_hash_bytes(prov->source_hashes[i]);
-    }
-    ca_request_prov_add(&request->request, &prov->body.add, 0, prov->hash, CA_HASH_BYTES,
-                        prov->sources, count);
-    return problem;
-}
-
-static void s_print_prov_add(const answer_t *answer) {
-    const Cairn__ProvAdded *added = answer->response->prov_add;
-    char hex[CLI_HASH_HEX];
-    s_hex(answer->request->body.prov.hash, hex);
-    printf("added %" PRIu64 " edge%s; %s has %" PRIu64 " root%s\n", added->edges_added,
-           added->edges_added == 1 ? "" : "s", hex, added->roots, added->roots == 1 ? "" : "s");
-}
-
-static json_t *s_json_prov_add(const answer_t *answer) {
-    const Cairn__ProvAdded *added = answer->response->prov_add;
-    char hex[CLI_HASH_HEX];
-    s_hex(answer->request->body.prov.hash, hex);
-    return json_pack("{s:s, s:o, s:o}", "hash", hex, "edges_added", s_json_u64(added->edges_added),
-                     "roots", s_json_u64(added->roots));
-}
-
-//  ---- prov roots / derivations -------------------------------------------------------------
-
-//  --limit N, within the node's range.
-static const char *s_parse_limit(const cli_t *cli, uint32_t *limit) {
-    const char *text = cli_option(cli, "limit");
-    return text ? cli_parse_u32(text, "--limit", 1, CA_PROV_LIST_MAX, limit) : NULL;
-}
-
-static const char *s_build_prov_roots(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    uint32_t limit = 0;
-    const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
-    if (!problem)
-        problem = s_parse_limit(cli, &limit);
-    ca_request_prov_roots(&request->request, &prov->body.roots, 0, prov->hash, CA_HASH_BYTES,
-                          limit);
-    return problem;
-}
-
-static void s_print_prov_roots(const answer_t *answer) {
-    const Cairn__ProvRootsReply *reply = answer->response->prov_roots;
-    printf("%-64s  %20s  %-10s  %s\n", "ROOT", "WEIGHT", "VISIBILITY", "OWNER");
-    for (size_t i = 0; i < reply->n_roots; i++) {
-        const Cairn__ProvRoot *root = reply->roots[i];
-        cli_print_hex(root->hash);
-        printf("  %20" PRIu64 "  %-10s  ", root->weight,
-               root->has_manifest ? s_visibility_name(root->visibility) : "-");
-        cli_print_inline(cli_bytes(root->has_manifest && root->owner[0] ? root->owner : "-"));
-        putchar('\n');
-    }
-    if (reply->more)
-        printf("(more: raise --limit, at most %d)\n", CA_PROV_LIST_MAX);
-}
-
-static json_t *s_json_prov_root(const Cairn__ProvRoot *root) {
-    json_t *object = json_pack("{s:o, s:b, s:b}", "weight", s_json_u64(root->weight), "saturated",
-                               root->weight == UINT64_MAX, "has_manifest", root->has_manifest);
-    if (!object)
-        return NULL;
-    cli_json_set_hex(object, "hash", root->hash);
-    if (root->has_manifest) {
-        cli_json_set_bytes(object, "owner", cli_bytes(root->owner));
-        json_object_set_new(object, "visibility", json_string(s_visibility_name(root->visibility)));
-    } else {
-        json_object_set_new(object, "owner", json_null());
-        json_object_set_new(object, "visibility", json_null());
-    }
-    return object;
-}
-
-static json_t *s_json_prov_roots(const answer_t *answer) {
-    const Cairn__ProvRootsReply *reply = answer->response->prov_roots;
-    json_t *roots = json_array();
-    for (size_t i = 0; i < reply->n_roots; i++)
-        if (!cli_json_append(roots, s_json_prov_root(reply->roots[i]))) {
-            json_decref(roots);
-            return NULL;
-        }
-    char hex[CLI_HASH_HEX];
-    s_hex(answer->request->body.prov.hash, hex);
-    return json_pack("{s:s, s:o, s:b}", "hash", hex, "roots", roots, "more", reply->more);
-}
-
-static const char *s_build_prov_derivations(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    uint32_t limit = 0;
-    const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
-    if (!problem)
-        problem = s_parse_limit(cli, &limit);
-    bool transitive = cli_option(cli, "transitive") != NULL;
-    ca_request_prov_derivations(&request->request, &prov->body.derivations, 0, prov->hash,
-                                CA_HASH_BYTES, transitive, limit);
-    const char *after = cli_option(cli, "after");
-    if (!problem && after && transitive)
-        problem = cli_problem("--after pages direct derivations; a --transitive walk has no "
-                              "cursor (raise --limit instead)");
-    if (!problem && after) {
-        problem = cli_parse_hash(after, "--after", prov->other);
-        ca_request_prov_derivations_after(&prov->body.derivations, prov->other, CA_HASH_BYTES);
-    }
-    return problem;
-}
-
-static void s_print_prov_derivations(const answer_t *answer) {
-    const Cairn__ProvDerivationsReply *reply = answer->response->prov_derivations;
-    if (reply->n_hashes == 0)
-        printf("(no derivations)\n");
-    for (size_t i = 0; i < reply->n_hashes; i++) {
-        cli_print_hex(reply->hashes[i]);
-        putchar('\n');
-    }
-    if (reply->more && answer->request->body.prov.body.derivations.transitive)
-        printf("(more: raise --limit, at most %d)\n", CA_PROV_LIST_MAX);
-    else if (reply->more) {
-        printf("(more: --after ");
-        cli_print_hex(reply->hashes[reply->n_hashes - 1]);
-        printf(")\n");
-    }
-}
-
-static json_t *s_json_prov_derivations(const answer_t *answer) {
-    const Cairn__ProvDerivationsReply *reply = answer->response->prov_derivations;
-    json_t *hashes = json_array();
-    for (size_t i = 0; i < reply->n_hashes; i++) {
-        char hex[CLI_HASH_HEX] = "";
-        if (reply->hashes[i].len == CA_HASH_BYTES)
-            s_hex(reply->hashes[i].data, hex);
-        json_array_append_new(hashes, json_string(hex));
-    }
-    char hex[CLI_HASH_HEX];
-    s_hex(answer->request->body.prov.hash, hex);
-    bool transitive = answer->request->body.prov.body.derivations.transitive;
-    json_t *object = json_pack("{s:s, s:b, s:o, s:b}", "hash", hex, "transitive", transitive,
-                               "derivations", hashes, "more", reply->more);
-    if (object && reply->more && !transitive)
-        cli_json_set_hex(object, "next_after", reply->hashes[reply->n_hashes - 1]);
-    return object;
-}
-
-//  ---- prov ancestor ---------------------------------------------------------------------------
-
-static const char *s_build_prov_ancestor(const cli_t *cli, request_t *request) {
-    cli_prov_t *prov = &request->body.prov;
-    const char *problem = cli_parse_hash(cli->args[0], "A", prov->hash);
-    if (!problem)
-        problem = cli_parse_hash(cli->args[1], "B", prov->other);
-    ca_request_prov_ancestor(&request->request, &prov->body.ancestor, 0, prov->hash, CA_HASH_BYTES,
-                             prov->other, CA_HASH_BYTES);
-    return problem;
-}
-
-//  The answer sets the exit status: 0 yes, CLI_EXIT_NO no.
-static int s_run_prov_ancestor(const cli_t *cli, request_t *request, cli_conn_t *conn) {
-    Cairn__Response *response = NULL;
-    int exit_code = cli_request(conn, &request->request, &response);
-    if (exit_code != CLI_EXIT_OK)
-        return exit_code;
-    const Cairn__ProvAncestorReply *reply = response->prov_ancestor;
-    char a[CLI_HASH_HEX], b[CLI_HASH_HEX];
-    s_hex(request->body.prov.hash, a);
-    s_hex(request->body.prov.other, b);
-    if (cli->json)
-        exit_code =
-            cli_report_ok(cli, json_pack("{s:s, s:s, s:b, s:b}", "ancestor", a, "descendant", b,
-                                         "is_ancestor", reply->is_ancestor, "same", reply->same));
-    else if (reply->is_ancestor)
-        printf("yes: %s is an ancestor of %s\n", a, b);
-    else if (reply->same)
-        printf("no: the same content (content is not its own ancestor)\n");
-    else
-        printf("no: %s is not an ancestor of %s\n", a, b);
-    if (exit_code == CLI_EXIT_OK && !reply->is_ancestor)
-        exit_code = CLI_EXIT_NO;
-    cairn__response__free_unpacked(response, NULL);
-    return exit_code;
 }
 
 //  ---- help texts -------------------------------------------------------------------------------
@@ -873,36 +693,7 @@ static const char s_summary_put_details[] =
     "Stores the L1 summary of L0 content HASH, replacing one it has. --preview and\n"
     "--topic are repeatable; the text comes from --text or --text-file (UTF-8).\n";
 
-static const char s_prov_add_details[] =
-    "Records that HASH was derived from the SOURCE hashes (at most 1000; none:\n"
-    "original content). Unknown sources become original content. The node refuses\n"
-    "a self-edge or a cycle (invalid) and new sources for content that already has\n"
-    "derivations (conflict: its descendants' roots would change); nothing of a\n"
-    "refused add is kept. Prints the edges added and HASH's number of roots.\n";
-
-static const char s_prov_roots_details[] =
-    "The original sources behind HASH (content with no sources of its own), from\n"
-    "the node's root cache, by hash: each with its weight (the number of distinct\n"
-    "derivation paths that reach it; 18446744073709551615 when saturated) and the\n"
-    "visibility and owner from its manifest (\"-\" without one). Original content\n"
-    "is its own root, weight 1. --limit defaults to 1000 (at most 100000). JSON:\n"
-    "a weight above 2^63-1 is a string of digits; \"saturated\" marks 2^64-1.\n";
-
-static const char s_prov_derivations_details[] =
-    "Content derived from HASH, one hash per line: directly (by hash), or with\n"
-    "--transitive every descendant, breadth first. --limit defaults to 1000 (at most\n"
-    "100000). A full page of direct derivations ends with \"(more: --after HASH)\"\n"
-    "(JSON: \"more\" and \"next_after\") to ask for the next one; a transitive walk\n"
-    "has no cursor.\n";
-
-static const char s_prov_ancestor_details[] =
-    "Whether A is a source of B, directly or through other content. Exit status 0\n"
-    "when it is (\"yes\"), 4 when it is not (\"no\"; content is not its own\n"
-    "ancestor), and as for every command 1, 2 or 3 on an error, so that a script\n"
-    "can write: if cairn prov ancestor A B; then ...\n";
-
-//  ---- the table
-//  ----------------------------------------------------------------------------------
+//  ---- the table ---------------------------------------------------------------------------------
 
 static const command_t s_rows[] = {
     {"manifest",
@@ -928,7 +719,8 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      s_manifest_put_details,
-     s_run_manifest_put},
+     s_run_manifest_put,
+     {CAIRN__REQUEST__BODY_MANIFEST_GET, CAIRN__REQUEST__BODY_MANIFEST_PUT}},
     {"manifest",
      "get",
      1,
@@ -939,7 +731,8 @@ static const command_t s_rows[] = {
      s_print_manifest_get,
      s_json_manifest_get,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MANIFEST_GET}},
     {"manifest",
      "update",
      1,
@@ -960,7 +753,8 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      s_manifest_update_details,
-     s_run_manifest_update},
+     s_run_manifest_update,
+     {CAIRN__REQUEST__BODY_MANIFEST_GET, CAIRN__REQUEST__BODY_MANIFEST_UPDATE}},
     {"manifest",
      "rm",
      1,
@@ -971,7 +765,8 @@ static const command_t s_rows[] = {
      s_print_manifest_rm,
      s_json_manifest_rm,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MANIFEST_DELETE}},
     {"manifest",
      "list",
      0,
@@ -987,7 +782,8 @@ static const command_t s_rows[] = {
      s_print_manifest_list,
      s_json_manifest_list,
      s_manifest_list_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MANIFEST_LIST}},
     {"manifest",
      "versions",
      1,
@@ -998,7 +794,8 @@ static const command_t s_rows[] = {
      s_print_manifest_versions,
      s_json_manifest_versions,
      s_manifest_versions_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MANIFEST_VERSIONS}},
     {"summary",
      "put",
      1,
@@ -1013,7 +810,8 @@ static const command_t s_rows[] = {
      s_print_summary_put,
      s_json_summary_put,
      s_summary_put_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_SUMMARY_PUT}},
     {"summary",
      "get",
      1,
@@ -1024,51 +822,8 @@ static const command_t s_rows[] = {
      s_print_summary_get,
      s_json_summary_get,
      NULL,
-     NULL},
-    {"prov",
-     "add",
-     1,
-     "HASH [SOURCE...]",
-     "record that HASH was derived from the SOURCEs",
-     {{NULL, NULL, false}},
-     s_build_prov_add,
-     s_print_prov_add,
-     s_json_prov_add,
-     s_prov_add_details,
-     NULL},
-    {"prov",
-     "roots",
-     1,
-     "HASH",
-     "the original sources behind HASH, with weights",
-     {{"limit", "N", false}},
-     s_build_prov_roots,
-     s_print_prov_roots,
-     s_json_prov_roots,
-     s_prov_roots_details,
-     NULL},
-    {"prov",
-     "derivations",
-     1,
-     "HASH",
-     "content derived from HASH (--transitive: all)",
-     {{"transitive", NULL, false}, {"limit", "N", false}, {"after", "HASH", false}},
-     s_build_prov_derivations,
-     s_print_prov_derivations,
-     s_json_prov_derivations,
-     s_prov_derivations_details,
-     NULL},
-    {"prov",
-     "ancestor",
-     2,
-     "A B",
-     "whether A is an ancestor of B (exit 0 yes, 4 no)",
-     {{NULL, NULL, false}},
-     s_build_prov_ancestor,
      NULL,
-     NULL,
-     s_prov_ancestor_details,
-     s_run_prov_ancestor},
+     {CAIRN__REQUEST__BODY_SUMMARY_GET}},
 };
 
-const command_table_t cairn_prov_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(manifests, s_rows, manifests_storage_t);

@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_blob - what the `cairn` content and cache commands share
+    blob - what the `cairn` content and cache commands share
 
-    See cairn_blob.h. Two rules for whatever a get writes:
+    See blob.h. Two rules for whatever a get writes:
 
     Output files: `-o FILE` writes FILE.partial-XXXXXX in FILE's directory
     and renames it to FILE only when everything arrived and matched; on any
@@ -16,7 +16,7 @@
     when stderr is not a terminal.
     ========================================================================= */
 
-#include "cairn_blob.h"
+#include "blob.h"
 #include "ca_status.h"
 #include "ca_validate.h"
 
@@ -48,14 +48,10 @@ const char *cli_parse_hash(const char *text, const char *what, uint8_t hash[CA_H
                        text, strlen(text) > 80 ? "..." : "", strlen(text));
 }
 
-const char *cli_parse_expect(const cli_t *cli, cli_content_t *content) {
-    const char *expect = cli_option(cli, "expect");
-    content->has_expect = expect != NULL;
-    return expect ? cli_parse_hash(expect, "--expect", content->expect) : NULL;
-}
-
-const char *cli_parse_hash_arg(const cli_t *cli, request_t *request) {
-    return cli_parse_hash(cli->args[0], "HASH", request->body.content.hash);
+const char *cli_parse_expect(const cli_t *cli, uint8_t expect[CA_HASH_BYTES], bool *has_expect) {
+    const char *text = cli_option(cli, "expect");
+    *has_expect = text != NULL;
+    return text ? cli_parse_hash(text, "--expect", expect) : NULL;
 }
 
 //  ---- progress on a terminal ------------------------------------------------------------
@@ -227,11 +223,11 @@ int cli_output_finish(const cli_t *cli, cli_output_t *self) {
 
 //  ---- downloads ------------------------------------------------
 
-const char *cli_build_get(const cli_t *cli, request_t *request) {
+const char *cli_parse_get(const cli_t *cli, uint8_t hash[CA_HASH_BYTES]) {
     const char *path = cli_option(cli, "o");
     if (cli->json && (!path || streq(path, "-")))
         return "with --json, give -o FILE: stdout carries the JSON object, not the bytes";
-    return cli_parse_hash_arg(cli, request);
+    return cli_parse_hash(cli->args[0], "HASH", hash);
 }
 
 int cli_get_open(cli_get_t *get, const cli_t *cli, cli_conn_t *conn, const uint8_t *hash) {
@@ -309,9 +305,9 @@ void cli_print_presence(const answer_t *answer, bool present, uint64_t size, con
         printf("not %s %s\n", word, answer->cli->args[0]);
 }
 
-json_t *cli_json_presence(const answer_t *answer, const char *flag, bool present, uint64_t size) {
+json_t *cli_json_presence(const uint8_t *hash, const char *flag, bool present, uint64_t size) {
     char hex[CLI_HASH_HEX];
-    ca_hash_to_hex(answer->request->body.content.hash, hex);
+    ca_hash_to_hex(hash, hex);
     return json_pack("{s:s, s:b, s:I}", "hash", hex, flag, present, "size", (json_int_t)size);
 }
 

@@ -6,19 +6,18 @@
 
         cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]
 
-    How it talks: a DEALER socket connected to the endpoint (flag, then
-    CAIRN_ENDPOINT, then tcp://127.0.0.1:7401), one packed cairn.Request per
-    frame, then a zpoller waits for the Response whose id matches ours until
-    the timeout (5 s by default) runs out. It never sleeps and never waits
-    without a deadline, so a node that is down or wedged costs at most the
-    timeout (per answer: a stream of many requests waits that long for each).
+    How it talks (connection.c): a DEALER socket connected to the endpoint
+    (flag, then CAIRN_ENDPOINT, then tcp://127.0.0.1:7401), one packed
+    cairn.Request per frame, then a zpoller waits for the Response whose id
+    matches ours until the timeout (5 s by default) runs out. It never
+    sleeps and never waits without a deadline, so a node that is down or
+    wedged costs at most the timeout (per answer: a stream of many requests
+    waits that long for each).
 
-    Where commands live: every command is one row of a command table:
-    s_commands here (node and config), and for the stores those of
-    cairn_msg.c, cairn_channel.c, cairn_peer.c, cairn_content.c,
-    cairn_cache.c, cairn_prov.c and cairn_settle.c (cairn_cli.h has the types
-    they share);
-    s_tables lists the tables:
+    Where commands live: every command is one row of a command table, and
+    each store's rows are a family in the file named after the store
+    (s_commands here: node and config); CLI_FAMILIES in cli.h lists the
+    families, in the order of the help:
 
         column        example (config get)      role
         ------------  ------------------------  ------------------------------
@@ -33,6 +32,14 @@
         details       NULL                      more text for COMMAND --help
         run           NULL                      a driver for rows that send
                                                 more than one request
+        sends         {..._CONFIG_GET}          the request kinds it sends
+
+    A family keeps what its requests point at in a private struct; its
+    table declares the struct's size, s_run allocates it zeroed for the
+    run, hands it to build, run and the printers as `storage`, and wipes it
+    after (it may hold a password or a key). `cairn --list-requests`
+    (hidden) prints every request kind some row sends, so that a test can
+    check that every Request body has a command.
 
     A row with `run` (content put/get, cache put/get, content fsck) still
     parses in `build` (usage errors never contact the node), then drives
@@ -42,12 +49,12 @@
     errors), cli_report_ok / cli_report_error (output and exit status).
 
     Parsing, help, sending, waiting, id and body checks, error reporting and
-    exit codes are shared; a later store adds its commands as rows (plus a
-    member of request_t's union for its body, cairn_cli.h), not as another
-    branch. Long options are never abbreviated: "--pass" is not
-    "--password-file", so no prefix of an option can carry a secret. The
-    Response body is checked against the request's: both `body` oneofs use
-    the same field number for a request and its answer (schemas/cairn.proto).
+    exit codes are shared; a later store adds its commands as a family (one
+    file, one name in CLI_FAMILIES), not as another branch. Long options
+    are never abbreviated: "--pass" is not "--password-file", so no prefix
+    of an option can carry a secret. The Response body is checked against
+    the request's: both `body` oneofs use the same field number for a
+    request and its answer (schemas/cairn.proto).
 
     Output: human text by default; with --json exactly one JSON object on
     stdout per command, errors included ({"status":"invalid","error":...}),
@@ -75,7 +82,7 @@
 
 #include "ca_limits.h"
 #include "ca_status.h"
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -98,10 +105,11 @@
 #include <unistd.h>
 
 #define CLI_DEFAULT_TIMEOUT_MS 5000
-#define CLI_ENDPOINT_ENV       "CAIRN_ENDPOINT"
 //  JSON reals with 17 significant digits: timestamps read back exactly
 //  (a `msg list --before T:ID` cursor must match the stored value).
 #define CLI_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
+//  Room for every kind every row sends, repeats included.
+#define CLI_REQUEST_KINDS_MAX 512
 //  Room for one command's usage line.
 #define CLI_USAGE_LINE_MAX 512
 //  Help: command lines longer than this put the summary on the next line.
@@ -110,12 +118,22 @@
 #define CLI_HELP_WIDTH 80
 
 //  getopt_long codes: global options, then the current command's options.
-enum { OPT_ENDPOINT = 1000, OPT_JSON, OPT_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_COMMAND = 2000 };
+enum {
+    OPT_ENDPOINT = 1000,
+    OPT_JSON,
+    OPT_TIMEOUT,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_LIST_REQUESTS,
+    OPT_COMMAND = 2000
+};
 
 //  Parse results: go on, stop with exit 0 (help/version printed), usage.
 enum { PARSE_OK = 0, PARSE_DONE = 1, PARSE_USAGE = -1 };
 
-static const command_table_t *s_tables[9];
+//  Every family's table, in the order of the help (CLI_FAMILIES, cli.h).
+#define CLI_FAMILY_ADDRESS(name) &cli_##name##_commands,
+static const command_table_t *const s_tables[] = {CLI_FAMILIES(CLI_FAMILY_ADDRESS)};
 #define TABLE_COUNT (sizeof s_tables / sizeof s_tables[0])
 
 //  ---- usage ---------------------------------------------------------------------
@@ -266,6 +284,31 @@ static void s_print_version(void) {
     printf("  libsodium  %s\n", sodium_version_string());
 }
 
+static int s_compare_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+//  `cairn --list-requests` (hidden, for the request_coverage test): the
+//  Request.body field of every kind some row sends, sorted, one per line.
+static void s_print_requests(void) {
+    const char *names[CLI_REQUEST_KINDS_MAX];
+    size_t count = 0;
+    for (size_t t = 0; t < TABLE_COUNT; t++)
+        for (size_t i = 0; i < s_tables[t]->count; i++) {
+            const command_t *command = &s_tables[t]->rows[i];
+            for (int k = 0; k < CLI_SENDS_MAX && command->sends[k]; k++) {
+                const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field(
+                    &cairn__request__descriptor, (unsigned)command->sends[k]);
+                assert(field && count < CLI_REQUEST_KINDS_MAX);
+                names[count++] = field->name;
+            }
+        }
+    qsort(names, count, sizeof names[0], s_compare_names);
+    for (size_t i = 0; i < count; i++)
+        if (i == 0 || !streq(names[i], names[i - 1]))
+            printf("%s\n", names[i]);
+}
+
 //  Prints "cairn: MESSAGE" and the usage (of cli's command, when known)
 //  to stderr; returns PARSE_USAGE.
 static int s_usage_error(const cli_t *cli, const char *format, ...)
@@ -285,9 +328,12 @@ static int s_usage_error(const cli_t *cli, const char *format, ...) {
 //  ---- argument parsing ------------------------------------------------------------
 
 static const struct option s_global_options[] = {
-    {"endpoint", required_argument, NULL, OPT_ENDPOINT}, {"json", no_argument, NULL, OPT_JSON},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},   {"help", no_argument, NULL, OPT_HELP},
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"list-requests", no_argument, NULL, OPT_LIST_REQUESTS},
 };
 #define GLOBAL_OPTION_COUNT (sizeof s_global_options / sizeof s_global_options[0])
 
@@ -379,6 +425,9 @@ static int s_apply_option(cli_t *cli, int opt, char **argv) {
         case OPT_VERSION:
             s_print_version();
             return PARSE_DONE;
+        case OPT_LIST_REQUESTS:
+            s_print_requests();
+            return PARSE_DONE;
         case ':':
             return s_usage_error(cli, "option '%s' needs a value", argv[optind - 1]);
         default:
@@ -429,12 +478,14 @@ static int s_find_command(cli_t *cli, char **words, int word_count, int *words_u
                 continue;
             if (!command->subcommand) {
                 cli->command = command;
+                cli->family = s_tables[t];
                 *words_used = 1;
                 return PARSE_OK;
             }
             has_subcommands = true;
             if (word_count > 1 && streq(command->subcommand, words[1])) {
                 cli->command = command;
+                cli->family = s_tables[t];
                 *words_used = 2;
                 return PARSE_OK;
             }
@@ -518,7 +569,7 @@ static int s_parse(cli_t *cli, int argc, char **argv) {
     return PARSE_OK;
 }
 
-//  ---- helpers for rows (declared in cairn_cli.h) -------------------------------------
+//  ---- helpers for rows (declared in cli.h) -------------------------------------
 
 const char *cli_option(const cli_t *cli, const char *name) {
     const command_t *command = cli->command;
@@ -554,6 +605,10 @@ const char *cli_problem(const char *format, ...) {
 ProtobufCBinaryData cli_bytes(const char *text) {
     ProtobufCBinaryData bytes = {strlen(text), (uint8_t *)text};
     return bytes;
+}
+
+ProtobufCBinaryData cli_hash_bytes(const uint8_t *hash) {
+    return (ProtobufCBinaryData){CA_HASH_BYTES, (uint8_t *)hash};
 }
 
 const char *cli_parse_u32(const char *text, const char *what, uint32_t min, uint32_t max,
@@ -791,6 +846,14 @@ void cli_json_set_hex(json_t *object, const char *name, ProtobufCBinaryData byte
     free(hex);
 }
 
+json_t *cli_json_u64(uint64_t value) {
+    if (value <= INT64_MAX)
+        return json_integer((json_int_t)value);
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRIu64, value);
+    return json_string(digits);
+}
+
 bool cli_json_append(json_t *array, json_t *item) {
     return item && json_array_append_new(array, item) == 0;
 }
@@ -804,12 +867,23 @@ static void s_json_print(json_t *object) {
     json_decref(object);
 }
 
+//  ---- the node family's storage -----------------------------------------------------
+
+//  What the node and config rows point their request at.
+typedef union {
+    Cairn__Ping ping;
+    Cairn__InfoRequest info;
+    Cairn__ConfigGet config_get;
+    Cairn__ConfigSet config_set;
+} node_storage_t;
+
 //  ---- ping -----------------------------------------------------------------------------
 
-static const char *s_build_ping(const cli_t *cli, request_t *request) {
-    cairn__ping__init(&request->body.ping);
-    request->request.body_case = CAIRN__REQUEST__BODY_PING;
-    request->request.ping = &request->body.ping;
+static const char *s_build_ping(const cli_t *cli, Cairn__Request *request, void *storage) {
+    node_storage_t *body = storage;
+    cairn__ping__init(&body->ping);
+    request->body_case = CAIRN__REQUEST__BODY_PING;
+    request->ping = &body->ping;
     return NULL;
 }
 
@@ -825,10 +899,11 @@ static json_t *s_json_ping(const answer_t *answer) {
 
 //  ---- info -----------------------------------------------------------------------------
 
-static const char *s_build_info(const cli_t *cli, request_t *request) {
-    cairn__info_request__init(&request->body.info);
-    request->request.body_case = CAIRN__REQUEST__BODY_INFO;
-    request->request.info = &request->body.info;
+static const char *s_build_info(const cli_t *cli, Cairn__Request *request, void *storage) {
+    node_storage_t *body = storage;
+    cairn__info_request__init(&body->info);
+    request->body_case = CAIRN__REQUEST__BODY_INFO;
+    request->info = &body->info;
     return NULL;
 }
 
@@ -915,15 +990,15 @@ static json_t *s_json_info(const answer_t *answer) {
 
 //  ---- config get / set ------------------------------------------------------------------
 
-static const char *s_build_config_get(const cli_t *cli, request_t *request) {
-    Cairn__ConfigGet *get = &request->body.config_get;
+static const char *s_build_config_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    Cairn__ConfigGet *get = &((node_storage_t *)storage)->config_get;
     cairn__config_get__init(get);
     get->key = cli->args[0];
     const char *fallback = cli_option(cli, "default");
     if (fallback)
         get->default_value = cli_bytes(fallback);
-    request->request.body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
-    request->request.config_get = get;
+    request->body_case = CAIRN__REQUEST__BODY_CONFIG_GET;
+    request->config_get = get;
     return NULL;
 }
 
@@ -941,13 +1016,13 @@ static json_t *s_json_config_get(const answer_t *answer) {
     return object;
 }
 
-static const char *s_build_config_set(const cli_t *cli, request_t *request) {
-    Cairn__ConfigSet *set = &request->body.config_set;
+static const char *s_build_config_set(const cli_t *cli, Cairn__Request *request, void *storage) {
+    Cairn__ConfigSet *set = &((node_storage_t *)storage)->config_set;
     cairn__config_set__init(set);
     set->key = cli->args[0];
     set->value = cli_bytes(cli->args[1]);
-    request->request.body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
-    request->request.config_set = set;
+    request->body_case = CAIRN__REQUEST__BODY_CONFIG_SET;
+    request->config_set = set;
     return NULL;
 }
 
@@ -974,7 +1049,8 @@ static const command_t s_commands[] = {
      s_print_ping,
      s_json_ping,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_PING}},
     {"info",
      NULL,
      0,
@@ -985,7 +1061,8 @@ static const command_t s_commands[] = {
      s_print_info,
      s_json_info,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_INFO}},
     {"config",
      "get",
      1,
@@ -996,7 +1073,8 @@ static const command_t s_commands[] = {
      s_print_config_get,
      s_json_config_get,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CONFIG_GET}},
     {"config",
      "set",
      2,
@@ -1007,111 +1085,11 @@ static const command_t s_commands[] = {
      s_print_config_set,
      s_json_config_set,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_CONFIG_SET}},
 };
 
-static const command_table_t s_node_commands = {s_commands,
-                                                sizeof s_commands / sizeof s_commands[0]};
-
-//  Every table, in the order of the help.
-static const command_table_t *s_tables[9] = {
-    &s_node_commands,     &cairn_msg_commands,     &cairn_channel_commands,
-    &cairn_peer_commands, &cairn_content_commands, &cairn_cache_commands,
-    &cairn_prov_commands, &cairn_settle_commands,  &cairn_ledger_commands};
-
-//  ---- talking to the node --------------------------------------------------------------------
-
-//  Answers kept for a later cli_receive (pipelined requests may be
-//  answered in any order); further early answers are dropped.
-#define CLI_STASH_MAX 32
-
-struct cli_conn_s {
-    const cli_t *cli;
-    zsock_t *dealer;
-    zpoller_t *poller;
-    uint64_t next_id; //  random start, then one up per request
-    Cairn__Response *stash[CLI_STASH_MAX];
-    size_t stashed;
-};
-
-typedef enum { CALL_OK, CALL_TIMEOUT, CALL_GARBLED } call_result_t;
-
-//  A DEALER connected to cli->endpoint; NULL with *exit_code set (and the
-//  problem reported) when the endpoint is unusable.
-static cli_conn_t *s_conn_new(const cli_t *cli, int *exit_code) {
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
-    if (!dealer) {
-        *exit_code = cli_report_error(cli, ca_status_str(CA_INTERNAL),
-                                      "cannot create a ZeroMQ socket", CLI_EXIT_NODE_ERROR);
-        return NULL;
-    }
-    zsock_set_linger(dealer, 0);
-    if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
-        zsock_destroy(&dealer);
-        *exit_code =
-            cli_usage_error(cli, "cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
-                            zmq_strerror(zmq_errno()), CA_DEFAULT_CLIENT_ENDPOINT);
-        return NULL;
-    }
-    cli_conn_t *self = (cli_conn_t *)calloc(1, sizeof *self);
-    assert(self);
-    self->cli = cli;
-    self->dealer = dealer;
-    self->poller = zpoller_new(dealer, NULL);
-    assert(self->poller);
-    randombytes_buf(&self->next_id, sizeof self->next_id);
-    return self;
-}
-
-static void s_conn_destroy(cli_conn_t **self_p) {
-    cli_conn_t *self = *self_p;
-    if (!self)
-        return;
-    for (size_t i = 0; i < self->stashed; i++)
-        cairn__response__free_unpacked(self->stash[i], NULL);
-    zpoller_destroy(&self->poller);
-    zsock_destroy(&self->dealer);
-    free(self);
-    *self_p = NULL;
-}
-
-//  Takes the stashed answer with `id`, or NULL.
-static Cairn__Response *s_conn_unstash(cli_conn_t *self, uint64_t id) {
-    for (size_t i = 0; i < self->stashed; i++)
-        if (self->stash[i]->id == id) {
-            Cairn__Response *response = self->stash[i];
-            self->stash[i] = self->stash[--self->stashed];
-            return response;
-        }
-    return NULL;
-}
-
-//  Waits until `deadline` (zclock_mono) for the Response with `id`; others
-//  are stashed while there is room. *response_p is the caller's to free.
-static call_result_t s_conn_await(cli_conn_t *self, uint64_t id, int64_t deadline,
-                                  Cairn__Response **response_p) {
-    *response_p = s_conn_unstash(self, id);
-    int64_t remaining;
-    while (!*response_p && (remaining = deadline - zclock_mono()) > 0) {
-        if (zpoller_wait(self->poller, (int)remaining) != self->dealer)
-            break;
-        zframe_t *frame = zframe_recv(self->dealer);
-        if (!frame)
-            break;
-        Cairn__Response *response =
-            cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
-        zframe_destroy(&frame);
-        if (!response)
-            return CALL_GARBLED;
-        if (response->id == id)
-            *response_p = response;
-        else if (self->stashed < CLI_STASH_MAX)
-            self->stash[self->stashed++] = response;
-        else
-            cairn__response__free_unpacked(response, NULL);
-    }
-    return *response_p ? CALL_OK : CALL_TIMEOUT;
-}
+CLI_FAMILY(node, s_commands, node_storage_t);
 
 //  ---- reporting ------------------------------------------------------------------------------
 
@@ -1146,100 +1124,17 @@ int cli_usage_error(const cli_t *cli, const char *format, ...) {
     return CLI_EXIT_USAGE;
 }
 
-static int s_report_unreachable(const cli_t *cli) {
-    char message[512];
-    snprintf(message, sizeof message,
-             "no answer from %s within %d ms; is cairnd running there? "
-             "(--endpoint, %s, --timeout)",
-             cli->endpoint, cli->timeout_ms, CLI_ENDPOINT_ENV);
-    return cli_report_error(cli, "unreachable", message, CLI_EXIT_UNREACHABLE);
-}
-
-//  The exit status for an answer that is not an OK one to a request whose
-//  body was `sent` (reported), or 0.
-static int s_answer_problem(const cli_t *cli, Cairn__Request__BodyCase sent,
-                            const Cairn__Response *response) {
-    if (response->status != CAIRN__STATUS__OK)
-        return cli_report_error(cli, ca_status_str((ca_status_t)response->status),
-                                response->error[0] ? response->error : "(no message)",
-                                CLI_EXIT_NODE_ERROR);
-    //  A request and its answer share the body field number (cairn.proto).
-    if ((int)response->body_case != (int)sent)
-        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
-                                "the node answered with another kind of response; "
-                                "client and node speak different API versions",
-                                CLI_EXIT_NODE_ERROR);
-    return CLI_EXIT_OK;
-}
-
-//  ---- sending and receiving (declared in cairn_cli.h) ---------------------------------------
-
-//  Packs `request` under the next id and sends it without waiting; false
-//  when the socket cannot queue it.
-static bool s_conn_send(cli_conn_t *self, Cairn__Request *request) {
-    request->id = self->next_id++;
-    size_t size = cairn__request__get_packed_size(request);
-    //  Packed straight into the frame that libzmq takes over, so this
-    //  side keeps no copy of what it may carry (a password).
-    zframe_t *frame = zframe_new(NULL, size);
-    assert(frame);
-    cairn__request__pack(request, zframe_data(frame));
-    //  A DEALER queues for a connecting peer; DONTWAIT only fails if it
-    //  cannot (then the frame is still ours: wiped and freed).
-    if (zframe_send(&frame, self->dealer, ZFRAME_DONTWAIT) == 0)
-        return true;
-    sodium_memzero(zframe_data(frame), size);
-    zframe_destroy(&frame);
-    return false;
-}
-
-int cli_send(cli_conn_t *conn, Cairn__Request *request) {
-    return s_conn_send(conn, request) ? CLI_EXIT_OK : s_report_unreachable(conn->cli);
-}
-
-int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
-                Cairn__Response **response_p) {
-    const cli_t *cli = conn->cli;
-    Cairn__Response *response = NULL;
-    call_result_t result = s_conn_await(conn, id, zclock_mono() + cli->timeout_ms, &response);
-    *response_p = NULL;
-    if (result == CALL_GARBLED)
-        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
-                                "the answer is not a cairn.Response; is this a cairn node?",
-                                CLI_EXIT_NODE_ERROR);
-    if (result == CALL_TIMEOUT)
-        return s_report_unreachable(cli);
-    int exit_code = s_answer_problem(cli, sent, response);
-    if (exit_code != CLI_EXIT_OK)
-        cairn__response__free_unpacked(response, NULL);
-    else
-        *response_p = response;
-    return exit_code;
-}
-
-int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **response_p) {
-    *response_p = NULL;
-    int exit_code = cli_send(conn, request);
-    return exit_code ? exit_code : cli_receive(conn, request->id, request->body_case, response_p);
-}
-
-Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request) {
-    Cairn__Response *response = NULL;
-    if (s_conn_send(conn, request))
-        s_conn_await(conn, request->id, zclock_mono() + conn->cli->timeout_ms, &response);
-    return response;
-}
-
 //  ---- one request, one answer ------------------------------------------------------------------
 
 //  Sends the request, prints the answer; returns the exit code.
-static int s_exchange(const cli_t *cli, request_t *request, cli_conn_t *conn) {
+static int s_exchange(const cli_t *cli, Cairn__Request *request, const void *storage,
+                      cli_conn_t *conn) {
     int64_t started = zclock_usecs();
     Cairn__Response *response = NULL;
-    int exit_code = cli_request(conn, &request->request, &response);
+    int exit_code = cli_request(conn, request, &response);
     if (exit_code != CLI_EXIT_OK)
         return exit_code;
-    answer_t answer = {cli, request, response, zclock_usecs() - started};
+    answer_t answer = {cli, request, storage, response, zclock_usecs() - started};
     if (cli->json)
         exit_code = cli_report_ok(cli, cli->command->to_json(&answer));
     else
@@ -1248,28 +1143,30 @@ static int s_exchange(const cli_t *cli, request_t *request, cli_conn_t *conn) {
     return exit_code;
 }
 
-//  Builds the request, connects, runs the row's exchange (or its own run
-//  function), wipes the request (a builder may have put a password or a
-//  key into it); returns the exit code.
+//  Builds the request into the family's storage, connects, runs the row's
+//  exchange (or its own run function), wipes the storage (a builder may
+//  have put a password or a key into it); returns the exit code.
 static int s_run(const cli_t *cli) {
-    request_t *request = (request_t *)calloc(1, sizeof *request);
-    assert(request);
-    cairn__request__init(&request->request);
-    const char *problem = cli->command->build(cli, request);
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    size_t size = cli->family->storage_size;
+    void *storage = calloc(1, size);
+    assert(storage);
+    const char *problem = cli->command->build(cli, &request, storage);
     int exit_code = CLI_EXIT_OK;
     cli_conn_t *conn = NULL;
     if (problem) {
         s_usage_error(cli, "%s", problem);
         exit_code = CLI_EXIT_USAGE;
-    } else if ((conn = s_conn_new(cli, &exit_code)) != NULL) {
+    } else if ((conn = cli_conn_new(cli, &exit_code)) != NULL) {
         if (cli->command->run)
-            exit_code = cli->command->run(cli, request, conn);
+            exit_code = cli->command->run(cli, &request, storage, conn);
         else
-            exit_code = s_exchange(cli, request, conn);
-        s_conn_destroy(&conn);
+            exit_code = s_exchange(cli, &request, storage, conn);
+        cli_conn_destroy(&conn);
     }
-    sodium_memzero(request, sizeof *request);
-    free(request);
+    sodium_memzero(storage, size);
+    sodium_memzero(&request, sizeof request);
+    free(storage);
     return exit_code;
 }
 

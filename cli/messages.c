@@ -1,7 +1,7 @@
 /*  =========================================================================
-    cairn_msg - the `cairn` client's message commands: msg, stats, vacuum
+    messages - the `cairn` client's message commands: msg, stats, vacuum
 
-    Rows of the shared command table (cairn_cli.h); cairn.c parses, sends,
+    Rows of the shared command table (cli.h); cairn.c parses, sends,
     waits and reports for them as for every other row.
 
         command        request         answer
@@ -30,7 +30,7 @@
     encrypted), signature and nonce as hex.
     ========================================================================= */
 
-#include "cairn_cli.h"
+#include "cli.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -48,6 +48,30 @@
 #define SIGNED_DOMAIN   "cairn-message-v1" //  16 bytes that open the signed bytes
 #define KEY_FILE_MAX    512                //  room for 128 hex digits and blanks
 #define CURSOR_TEXT     (64 + CLI_UUID_LEN)
+
+//  ---- the family's storage ---------------------------------------------------------
+
+//  msg send: the request, the message, and what they point at.
+typedef struct {
+    Cairn__MessageStore store;
+    Cairn__Message message;
+    char id[CLI_UUID_LEN + 1];
+    uint8_t signature[CLI_SIG_BYTES];
+    uint8_t nonce[CLI_NONCE_MAX];
+    uint8_t signer[CLI_PUBKEY_BYTES]; //  public key, when signed here
+    bool signed_here;
+} msg_send_t;
+
+//  What one row's request points at.
+typedef union {
+    msg_send_t msg_send;
+    Cairn__MessageList msg_list;
+    Cairn__MessageGet msg_get;
+    Cairn__MessageDelete msg_delete;
+    Cairn__MessageSearch msg_search;
+    Cairn__MessageStats stats;
+    Cairn__Vacuum vacuum;
+} messages_storage_t;
 
 //  ---- msg send: id, sender, content -------------------------------------------------
 
@@ -75,7 +99,7 @@ static char *s_sender_field(const cli_t *cli, const char *option, const char *en
 }
 
 //  Id, timestamp and sender of the message being sent.
-static const char *s_message_identity(const cli_t *cli, cli_msg_send_t *send) {
+static const char *s_message_identity(const cli_t *cli, msg_send_t *send) {
     Cairn__Message *message = &send->message;
     const char *id = cli_option(cli, "id");
     if (id)
@@ -98,7 +122,7 @@ static const char *s_message_identity(const cli_t *cli, cli_msg_send_t *send) {
 
 //  Channel, content, and for --encrypted the ciphertext (TEXT as hex,
 //  decoded in place in argv) and its nonce.
-static const char *s_message_content(const cli_t *cli, cli_msg_send_t *send) {
+static const char *s_message_content(const cli_t *cli, msg_send_t *send) {
     Cairn__Message *message = &send->message;
     message->channel = cli->args[0];
     char *text = cli->args[1];
@@ -206,7 +230,7 @@ const char *cli_load_secret_key(const char *path, uint8_t key[crypto_sign_SECRET
 }
 
 //  Signs the message with the key in `path`; the key is wiped after.
-static const char *s_sign_with_key_file(const char *path, cli_msg_send_t *send) {
+static const char *s_sign_with_key_file(const char *path, msg_send_t *send) {
     uint8_t key[crypto_sign_SECRETKEYBYTES];
     const char *problem = cli_load_secret_key(path, key);
     if (!problem) {
@@ -221,7 +245,7 @@ static const char *s_sign_with_key_file(const char *path, cli_msg_send_t *send) 
     return problem;
 }
 
-static const char *s_message_signature(const cli_t *cli, cli_msg_send_t *send) {
+static const char *s_message_signature(const cli_t *cli, msg_send_t *send) {
     const char *signature_hex = cli_option(cli, "signature-hex");
     const char *key_file = cli_option(cli, "key-file");
     if (signature_hex && key_file)
@@ -241,13 +265,14 @@ static const char *s_message_signature(const cli_t *cli, cli_msg_send_t *send) {
     return problem;
 }
 
-static const char *s_build_msg_send(const cli_t *cli, request_t *request) {
-    cli_msg_send_t *send = &request->body.msg_send;
+static const char *s_build_msg_send(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    msg_send_t *send = &body->msg_send;
     cairn__message_store__init(&send->store);
     cairn__message__init(&send->message);
     send->store.message = &send->message;
-    request->request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request->request.message_store = &send->store;
+    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
+    request->message_store = &send->store;
     const char *problem = s_message_identity(cli, send);
     if (!problem)
         problem = s_message_content(cli, send);
@@ -257,7 +282,8 @@ static const char *s_build_msg_send(const cli_t *cli, request_t *request) {
 }
 
 static void s_print_msg_send(const answer_t *answer) {
-    const cli_msg_send_t *send = &answer->request->body.msg_send;
+    const messages_storage_t *body = answer->storage;
+    const msg_send_t *send = &body->msg_send;
     printf("stored %s in %s", answer->response->message_store->id, send->message.channel);
     if (send->signed_here) {
         printf(" (signed by ");
@@ -268,7 +294,8 @@ static void s_print_msg_send(const answer_t *answer) {
 }
 
 static json_t *s_json_msg_send(const answer_t *answer) {
-    const cli_msg_send_t *send = &answer->request->body.msg_send;
+    const messages_storage_t *body = answer->storage;
+    const msg_send_t *send = &body->msg_send;
     json_t *object =
         json_pack("{s:s, s:s, s:f}", "id", answer->response->message_store->id, "channel",
                   send->message.channel, "timestamp", send->message.timestamp);
@@ -351,12 +378,13 @@ static json_t *s_json_messages(const Cairn__MessagePage *page) {
 
 //  ---- msg get / list / search / delete ---------------------------------------------------
 
-static const char *s_build_msg_get(const cli_t *cli, request_t *request) {
-    Cairn__MessageGet *get = &request->body.msg_get;
+static const char *s_build_msg_get(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    Cairn__MessageGet *get = &body->msg_get;
     cairn__message_get__init(get);
     get->id = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_MESSAGE_GET;
-    request->request.message_get = get;
+    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_GET;
+    request->message_get = get;
     return NULL;
 }
 
@@ -386,12 +414,13 @@ static const char *s_parse_cursor(const char *text, Cairn__MessageList *list) {
     return NULL;
 }
 
-static const char *s_build_msg_list(const cli_t *cli, request_t *request) {
-    Cairn__MessageList *list = &request->body.msg_list;
+static const char *s_build_msg_list(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    Cairn__MessageList *list = &body->msg_list;
     cairn__message_list__init(list);
     list->channel = cli->args[0];
-    request->request.body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
-    request->request.message_list = list;
+    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
+    request->message_list = list;
     const char *limit = cli_option(cli, "limit"), *offset = cli_option(cli, "offset");
     const char *since = cli_option(cli, "since"), *before = cli_option(cli, "before");
     const char *problem = NULL;
@@ -415,11 +444,12 @@ static void s_format_cursor(const Cairn__MessagePage *page, char *text, size_t s
 }
 
 static void s_print_msg_list(const answer_t *answer) {
+    const messages_storage_t *body = answer->storage;
     const Cairn__MessagePage *page = answer->response->message_list;
     s_print_message_table(page);
     if (!page->more || page->n_messages == 0)
         return;
-    const Cairn__MessageList *sent = &answer->request->body.msg_list;
+    const Cairn__MessageList *sent = &body->msg_list;
     if (cli_option(answer->cli, "offset"))
         printf("(more: --offset %zu)\n", (size_t)sent->offset + page->n_messages);
     else {
@@ -444,15 +474,16 @@ static json_t *s_json_msg_list(const answer_t *answer) {
     return object;
 }
 
-static const char *s_build_msg_search(const cli_t *cli, request_t *request) {
-    Cairn__MessageSearch *search = &request->body.msg_search;
+static const char *s_build_msg_search(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    Cairn__MessageSearch *search = &body->msg_search;
     cairn__message_search__init(search);
     search->query = cli->args[0];
     const char *channel = cli_option(cli, "channel"), *limit = cli_option(cli, "limit");
     if (channel)
         search->channel = (char *)channel;
-    request->request.body_case = CAIRN__REQUEST__BODY_MESSAGE_SEARCH;
-    request->request.message_search = search;
+    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_SEARCH;
+    request->message_search = search;
     return limit ? cli_parse_u32(limit, "--limit", 1, UINT32_MAX, &search->limit) : NULL;
 }
 
@@ -472,12 +503,13 @@ static json_t *s_json_msg_search(const answer_t *answer) {
                      page->more);
 }
 
-static const char *s_build_msg_delete(const cli_t *cli, request_t *request) {
-    Cairn__MessageDelete *delete = &request->body.msg_delete;
+static const char *s_build_msg_delete(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    Cairn__MessageDelete *delete = &body->msg_delete;
     cairn__message_delete__init(delete);
     const char *channel = cli_option(cli, "channel"), *before = cli_option(cli, "before");
-    request->request.body_case = CAIRN__REQUEST__BODY_MESSAGE_DELETE;
-    request->request.message_delete = delete;
+    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_DELETE;
+    request->message_delete = delete;
     if (!channel && !before)
         return "msg delete needs --channel C, --before T or both (it never deletes everything "
                "by accident)";
@@ -496,10 +528,11 @@ static json_t *s_json_msg_delete(const answer_t *answer) {
 
 //  ---- stats / vacuum ---------------------------------------------------------------------
 
-static const char *s_build_stats(const cli_t *cli, request_t *request) {
-    cairn__message_stats__init(&request->body.stats);
-    request->request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
-    request->request.message_stats = &request->body.stats;
+static const char *s_build_stats(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    cairn__message_stats__init(&body->stats);
+    request->body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
+    request->message_stats = &body->stats;
     return NULL;
 }
 
@@ -533,10 +566,11 @@ static json_t *s_json_stats(const answer_t *answer) {
     return cli_json_message_stats(answer->response->message_stats);
 }
 
-static const char *s_build_vacuum(const cli_t *cli, request_t *request) {
-    cairn__vacuum__init(&request->body.vacuum);
-    request->request.body_case = CAIRN__REQUEST__BODY_VACUUM;
-    request->request.vacuum = &request->body.vacuum;
+static const char *s_build_vacuum(const cli_t *cli, Cairn__Request *request, void *storage) {
+    messages_storage_t *body = storage;
+    cairn__vacuum__init(&body->vacuum);
+    request->body_case = CAIRN__REQUEST__BODY_VACUUM;
+    request->vacuum = &body->vacuum;
     return NULL;
 }
 
@@ -604,7 +638,8 @@ static const command_t s_rows[] = {
      s_print_msg_send,
      s_json_msg_send,
      s_msg_send_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MESSAGE_STORE}},
     {"msg",
      "get",
      1,
@@ -615,7 +650,8 @@ static const command_t s_rows[] = {
      s_print_msg_get,
      s_json_msg_get,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MESSAGE_GET}},
     {"msg",
      "list",
      1,
@@ -629,7 +665,8 @@ static const command_t s_rows[] = {
      s_print_msg_list,
      s_json_msg_list,
      s_msg_list_details,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MESSAGE_LIST}},
     {"msg",
      "delete",
      0,
@@ -640,7 +677,8 @@ static const command_t s_rows[] = {
      s_print_msg_delete,
      s_json_msg_delete,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MESSAGE_DELETE}},
     {"msg",
      "search",
      1,
@@ -651,7 +689,8 @@ static const command_t s_rows[] = {
      s_print_msg_search,
      s_json_msg_search,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MESSAGE_SEARCH}},
     {"stats",
      NULL,
      0,
@@ -662,7 +701,8 @@ static const command_t s_rows[] = {
      s_print_stats,
      s_json_stats,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_MESSAGE_STATS}},
     {"vacuum",
      NULL,
      0,
@@ -673,7 +713,8 @@ static const command_t s_rows[] = {
      s_print_vacuum,
      s_json_vacuum,
      NULL,
-     NULL},
+     NULL,
+     {CAIRN__REQUEST__BODY_VACUUM}},
 };
 
-const command_table_t cairn_msg_commands = {s_rows, sizeof s_rows / sizeof s_rows[0]};
+CLI_FAMILY(messages, s_rows, messages_storage_t);

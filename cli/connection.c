@@ -1,0 +1,214 @@
+/*  =========================================================================
+    connection - the `cairn` client's connection to a node
+
+    One DEALER socket connected to the client endpoint, one packed
+    cairn.Request per frame. Requests carry ids from a random start, one
+    up per request, so that a run may pipeline several (content put/get
+    keep a window in flight) and match each answer to its request by id;
+    answers that come before they are asked for wait in a small stash.
+    Every wait has a deadline (the --timeout, per answer): a node that is
+    down or wedged costs at most that, never a hang, and is reported as
+    "unreachable" (exit 3).
+
+    An answer must be OK and of the kind that was asked: a request and its
+    answer share the body field number (schemas/cairn.proto), so a body of
+    another kind means client and node speak different API versions. Each
+    request sent is also checked against the sends list of the command
+    that runs (cli.h): a row that sends a kind it does not declare is a
+    programming error, caught by the e2e tests that run it.
+    ========================================================================= */
+
+#include "ca_limits.h"
+#include "ca_status.h"
+#include "cli.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+//  ---- talking to the node --------------------------------------------------------------------
+
+//  Answers kept for a later cli_receive (pipelined requests may be
+//  answered in any order); further early answers are dropped.
+#define CLI_STASH_MAX 32
+
+struct cli_conn_s {
+    const cli_t *cli;
+    zsock_t *dealer;
+    zpoller_t *poller;
+    uint64_t next_id; //  random start, then one up per request
+    Cairn__Response *stash[CLI_STASH_MAX];
+    size_t stashed;
+};
+
+typedef enum { CALL_OK, CALL_TIMEOUT, CALL_GARBLED } call_result_t;
+
+cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!dealer) {
+        *exit_code = cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                      "cannot create a ZeroMQ socket", CLI_EXIT_NODE_ERROR);
+        return NULL;
+    }
+    zsock_set_linger(dealer, 0);
+    if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
+        zsock_destroy(&dealer);
+        *exit_code =
+            cli_usage_error(cli, "cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
+                            zmq_strerror(zmq_errno()), CA_DEFAULT_CLIENT_ENDPOINT);
+        return NULL;
+    }
+    cli_conn_t *self = (cli_conn_t *)calloc(1, sizeof *self);
+    assert(self);
+    self->cli = cli;
+    self->dealer = dealer;
+    self->poller = zpoller_new(dealer, NULL);
+    assert(self->poller);
+    randombytes_buf(&self->next_id, sizeof self->next_id);
+    return self;
+}
+
+void cli_conn_destroy(cli_conn_t **self_p) {
+    cli_conn_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->stashed; i++)
+        cairn__response__free_unpacked(self->stash[i], NULL);
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->dealer);
+    free(self);
+    *self_p = NULL;
+}
+
+//  Takes the stashed answer with `id`, or NULL.
+static Cairn__Response *s_conn_unstash(cli_conn_t *self, uint64_t id) {
+    for (size_t i = 0; i < self->stashed; i++)
+        if (self->stash[i]->id == id) {
+            Cairn__Response *response = self->stash[i];
+            self->stash[i] = self->stash[--self->stashed];
+            return response;
+        }
+    return NULL;
+}
+
+//  Waits until `deadline` (zclock_mono) for the Response with `id`; others
+//  are stashed while there is room. *response_p is the caller's to free.
+static call_result_t s_conn_await(cli_conn_t *self, uint64_t id, int64_t deadline,
+                                  Cairn__Response **response_p) {
+    *response_p = s_conn_unstash(self, id);
+    int64_t remaining;
+    while (!*response_p && (remaining = deadline - zclock_mono()) > 0) {
+        if (zpoller_wait(self->poller, (int)remaining) != self->dealer)
+            break;
+        zframe_t *frame = zframe_recv(self->dealer);
+        if (!frame)
+            break;
+        Cairn__Response *response =
+            cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
+        zframe_destroy(&frame);
+        if (!response)
+            return CALL_GARBLED;
+        if (response->id == id)
+            *response_p = response;
+        else if (self->stashed < CLI_STASH_MAX)
+            self->stash[self->stashed++] = response;
+        else
+            cairn__response__free_unpacked(response, NULL);
+    }
+    return *response_p ? CALL_OK : CALL_TIMEOUT;
+}
+
+static int s_report_unreachable(const cli_t *cli) {
+    char message[512];
+    snprintf(message, sizeof message,
+             "no answer from %s within %d ms; is cairnd running there? "
+             "(--endpoint, %s, --timeout)",
+             cli->endpoint, cli->timeout_ms, CLI_ENDPOINT_ENV);
+    return cli_report_error(cli, "unreachable", message, CLI_EXIT_UNREACHABLE);
+}
+
+//  The exit status for an answer that is not an OK one to a request whose
+//  body was `sent` (reported), or 0.
+static int s_answer_problem(const cli_t *cli, Cairn__Request__BodyCase sent,
+                            const Cairn__Response *response) {
+    if (response->status != CAIRN__STATUS__OK)
+        return cli_report_error(cli, ca_status_str((ca_status_t)response->status),
+                                response->error[0] ? response->error : "(no message)",
+                                CLI_EXIT_NODE_ERROR);
+    //  A request and its answer share the body field number (cairn.proto).
+    if ((int)response->body_case != (int)sent)
+        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                "the node answered with another kind of response; "
+                                "client and node speak different API versions",
+                                CLI_EXIT_NODE_ERROR);
+    return CLI_EXIT_OK;
+}
+
+//  ---- sending and receiving (declared in cli.h) ---------------------------------------
+
+//  True when `command` lists `kind` among the requests it sends.
+static bool s_declares(const command_t *command, Cairn__Request__BodyCase kind) {
+    for (int i = 0; i < CLI_SENDS_MAX && command->sends[i]; i++)
+        if (command->sends[i] == kind)
+            return true;
+    return false;
+}
+
+//  Packs `request` under the next id and sends it without waiting; false
+//  when the socket cannot queue it.
+static bool s_conn_send(cli_conn_t *self, Cairn__Request *request) {
+    assert(s_declares(self->cli->command, request->body_case));
+    request->id = self->next_id++;
+    size_t size = cairn__request__get_packed_size(request);
+    //  Packed straight into the frame that libzmq takes over, so this
+    //  side keeps no copy of what it may carry (a password).
+    zframe_t *frame = zframe_new(NULL, size);
+    assert(frame);
+    cairn__request__pack(request, zframe_data(frame));
+    //  A DEALER queues for a connecting peer; DONTWAIT only fails if it
+    //  cannot (then the frame is still ours: wiped and freed).
+    if (zframe_send(&frame, self->dealer, ZFRAME_DONTWAIT) == 0)
+        return true;
+    sodium_memzero(zframe_data(frame), size);
+    zframe_destroy(&frame);
+    return false;
+}
+
+int cli_send(cli_conn_t *conn, Cairn__Request *request) {
+    return s_conn_send(conn, request) ? CLI_EXIT_OK : s_report_unreachable(conn->cli);
+}
+
+int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
+                Cairn__Response **response_p) {
+    const cli_t *cli = conn->cli;
+    Cairn__Response *response = NULL;
+    call_result_t result = s_conn_await(conn, id, zclock_mono() + cli->timeout_ms, &response);
+    *response_p = NULL;
+    if (result == CALL_GARBLED)
+        return cli_report_error(cli, ca_status_str(CA_INTERNAL),
+                                "the answer is not a cairn.Response; is this a cairn node?",
+                                CLI_EXIT_NODE_ERROR);
+    if (result == CALL_TIMEOUT)
+        return s_report_unreachable(cli);
+    int exit_code = s_answer_problem(cli, sent, response);
+    if (exit_code != CLI_EXIT_OK)
+        cairn__response__free_unpacked(response, NULL);
+    else
+        *response_p = response;
+    return exit_code;
+}
+
+int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **response_p) {
+    *response_p = NULL;
+    int exit_code = cli_send(conn, request);
+    return exit_code ? exit_code : cli_receive(conn, request->id, request->body_case, response_p);
+}
+
+Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request) {
+    Cairn__Response *response = NULL;
+    if (s_conn_send(conn, request))
+        s_conn_await(conn, request->id, zclock_mono() + conn->cli->timeout_ms, &response);
+    return response;
+}

@@ -274,7 +274,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "channel_verify", s_channel_verify, NULL, 0},
 };
 
-const ca_store_def_t channel_auth_def = {
+const ca_store_def_t channel_auth_store_def = {
     .name = "channel_auth",
     .schema = &msg_schema,
     .handlers = s_handlers,
@@ -517,8 +517,8 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
 void channel_auth_test(bool verbose) {
     if (verbose)
         printf(" * channel_auth: ");
-    assert(channel_auth_def.workers == 2 && channel_auth_def.queue_max == 2);
-    ca_testbed_t *bed = ca_testbed_new(&channel_auth_def);
+    assert(channel_auth_store_def.workers == 2 && channel_auth_store_def.queue_max == 2);
+    ca_testbed_t *bed = ca_testbed_new(&channel_auth_store_def);
     char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);

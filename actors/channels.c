@@ -503,7 +503,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_MEMBER_LIST, "member_list", s_member_list, NULL, 0},
 };
 
-const ca_store_def_t channels_def = {
+const ca_store_def_t channels_store_def = {
     .name = "channels",
     .schema = &msg_schema,
     .handlers = s_handlers,
@@ -877,7 +877,7 @@ void channels_test(bool verbose) {
     assert(ca_validate_channel_name("") && ca_validate_channel_name("general"));
     assert(ca_validate_channel_name("#a b") && ca_validate_channel_name("#a#"));
 
-    ca_testbed_t *bed = ca_testbed_new(&channels_def);
+    ca_testbed_t *bed = ca_testbed_new(&channels_store_def);
     ca_sql_t *sql = s_test_open_db(bed);
     //  An empty store lists nothing.
     Cairn__Response *response = s_test_list(bed);

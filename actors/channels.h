@@ -24,7 +24,7 @@
     "(SELECT count(*) FROM messages WHERE messages.channel = channels.name)"
 
 //  The store's description: the shared msg_schema and its request table.
-extern const ca_store_def_t channels_def;
+extern const ca_store_def_t channels_store_def;
 
 //  Checks a channel name from request field `field` (e.g.
 //  "ChannelGet.name"); on failure answers INVALID with the rule and returns

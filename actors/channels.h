@@ -31,9 +31,6 @@ extern const ca_store_def_t channels_store_def;
 //  false.
 bool channels_check_name(ca_reply_t *reply, const char *field, const char *name);
 
-//  The wall clock as unix seconds with a fraction.
-double channels_now(void);
-
 //  A Channel answer (in reply memory) from a row of CHANNELS_COLUMNS that
 //  the writer returned.
 Cairn__Channel *channels_from_row(ca_reply_t *reply, const Cairn__Internal__Row *row);

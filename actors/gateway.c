@@ -38,6 +38,7 @@
     ========================================================================= */
 
 #include "gateway.h"
+#include "ca_clock.h"
 #include "ca_log.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
@@ -113,7 +114,7 @@ static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_f
     }
     Cairn__Pong pong = CAIRN__PONG__INIT;
     pong.payload = request->ping->payload;
-    pong.node_time_us = (uint64_t)zclock_time() * 1000;
+    pong.node_time_us = (uint64_t)ca_now_ms() * 1000;
     Cairn__Response response = CAIRN__RESPONSE__INIT;
     response.id = id;
     response.body_case = CAIRN__RESPONSE__BODY_PONG;

@@ -21,6 +21,7 @@
     ========================================================================= */
 
 #include "cairn_blob.h"
+#include "ca_clock.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"
@@ -123,7 +124,7 @@ static const char *s_build_cache_put(const cli_t *cli, request_t *request) {
     cli_content_t *content = &request->body.content;
     const char *queried_at = cli_option(cli, "queried-at");
     const char *receipt = cli_option(cli, "receipt");
-    content->queried_at = cli_now();
+    content->queried_at = ca_now_seconds();
     const char *problem = cli_parse_expect(cli, content);
     if (!problem && queried_at)
         problem = cli_parse_time(queried_at, "--queried-at", &content->queried_at);

@@ -34,6 +34,7 @@
     ========================================================================= */
 
 #include "cairn_blob.h"
+#include "ca_clock.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 #include "ledger.h"
@@ -387,7 +388,7 @@ static const char *s_payment_signature(const cli_t *cli, cli_ledger_t *ledger) {
 static const char *s_build_pay(const cli_t *cli, request_t *request) {
     cli_ledger_t *ledger = &request->body.ledger;
     uint64_t amount = 0;
-    double timestamp = cli_now();
+    double timestamp = ca_now_seconds();
     const char *problem =
         cli_parse_u64(cli_option(cli, "amount"), "--amount", 0, UINT64_MAX, &amount);
     const char *text = cli_option(cli, "id");

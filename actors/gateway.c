@@ -639,3 +639,501 @@ char *gateway_endpoint(zactor_t *gateway) {
     zstr_send(gateway, "ENDPOINT");
     return zstr_recv(gateway);
 }
+
+//  ---- self-test -------------------------------------------------------------------
+//
+//  The gateway between a real writer (for Info) and store workers played by
+//  the test: ROUTER sockets bound where the gateway expects a pool's workers,
+//  so the test sees exactly which worker each request reaches and decides
+//  when (or whether) it is answered. Every wait has a timeout.
+
+#include "ca_request.h"
+#include "ca_testbed.h"
+
+#define TEST_TIMEOUT_MS 5000
+#define TEST_FLOOD      20
+
+//  Pool "gwtest-kv": one worker, two requests queued at most.
+static const ca_handler_t s_test_kv_rows[] = {
+    {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", NULL, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", NULL, NULL, 0},
+};
+static const ca_store_def_t s_test_kv = {.name = "gwtest-kv",
+                                         .handlers = s_test_kv_rows,
+                                         .handler_count = 2,
+                                         .workers = 1,
+                                         .queue_max = 2};
+
+//  Pool "gwtest-stats": two workers; MessageStats round robin, ContentChunk
+//  by stream_id, ContentAbort always on worker 0.
+static const ca_handler_t s_test_stats_rows[] = {
+    {CAIRN__REQUEST__BODY_MESSAGE_STATS, "message_stats", NULL, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_CHUNK, "content_chunk", NULL, NULL, 1},
+    {CAIRN__REQUEST__BODY_CONTENT_ABORT, "content_abort", NULL, NULL, CA_ROUTE_ONE_WORKER},
+};
+static const ca_store_def_t s_test_stats = {
+    .name = "gwtest-stats", .handlers = s_test_stats_rows, .handler_count = 3, .workers = 2};
+
+typedef struct {
+    char *dir;
+    char *db_path;
+    zactor_t *writer;
+    zsock_t *kv;       //  worker 0 of gwtest-kv
+    zsock_t *stats[2]; //  workers of gwtest-stats
+    zactor_t *gateway;
+    char *endpoint;  //  the gateway's tcp endpoint
+    zsock_t *client; //  a DEALER client
+} test_bed_t;
+
+static zsock_t *s_test_worker(const ca_store_def_t *def, unsigned index, int rcvhwm) {
+    zsock_t *worker = zsock_new(ZMQ_ROUTER);
+    zsock_set_rcvhwm(worker, rcvhwm);
+    zsock_set_rcvtimeo(worker, TEST_TIMEOUT_MS);
+    char *endpoint = ca_store_endpoint(def->name, index);
+    int rc = zsock_bind(worker, "%s", endpoint);
+    assert(rc == 0);
+    zstr_free(&endpoint);
+    return worker;
+}
+
+static zsock_t *s_test_client(test_bed_t *bed, const void *routing_id, size_t size) {
+    zsock_t *client = zsock_new(ZMQ_DEALER);
+    if (routing_id) {
+        int rc = zmq_setsockopt(zsock_resolve(client), ZMQ_ROUTING_ID, routing_id, size);
+        assert(rc == 0);
+    }
+    zsock_set_rcvtimeo(client, TEST_TIMEOUT_MS);
+    int rc = zsock_connect(client, "%s", bed->endpoint);
+    assert(rc == 0);
+    return client;
+}
+
+static const ca_store_def_t *const s_test_stores[] = {&s_test_kv, &s_test_stats};
+
+static zactor_t *s_test_gateway(test_bed_t *bed, int drain_ms) {
+    char *writer_endpoint = zsys_sprintf("inproc://gwtest-writer-%p", (void *)bed);
+    gateway_config_t config = {.endpoint = "tcp://127.0.0.1:*",
+                               .max_frame_bytes = CA_DEFAULT_MAX_FRAME_BYTES,
+                               .stores = s_test_stores,
+                               .store_count = 2,
+                               .workers = 3, //  the defs' own counts win
+                               .drain_ms = drain_ms,
+                               .writer_endpoint = writer_endpoint,
+                               .data_dir = bed->dir,
+                               .db_path = bed->db_path};
+    zactor_t *gateway = zactor_new(gateway_actor, &config);
+    char *error = NULL;
+    int rc = ca_actor_start(gateway, &error);
+    assert(rc == 0);
+    zstr_free(&writer_endpoint);
+    return gateway;
+}
+
+static void s_test_bed_new(test_bed_t *bed) {
+    memset(bed, 0, sizeof *bed);
+    bed->dir = ca_test_tempdir("cairn-gateway");
+    bed->db_path = zsys_sprintf("%s/%s", bed->dir, CA_DB_FILE);
+    char *writer_endpoint = zsys_sprintf("inproc://gwtest-writer-%p", (void *)bed);
+    writer_config_t writer = {
+        .db_path = bed->db_path, .endpoint = writer_endpoint, .batch_max = CA_DEFAULT_WRITER_BATCH};
+    bed->writer = zactor_new(writer_actor, &writer);
+    char *error = NULL;
+    int rc = ca_actor_start(bed->writer, &error);
+    assert(rc == 0);
+    zstr_free(&writer_endpoint);
+    bed->kv = s_test_worker(&s_test_kv, 0, 1);
+    bed->stats[0] = s_test_worker(&s_test_stats, 0, 1000);
+    bed->stats[1] = s_test_worker(&s_test_stats, 1, 1000);
+    bed->gateway = s_test_gateway(bed, TEST_TIMEOUT_MS);
+    bed->endpoint = gateway_endpoint(bed->gateway);
+    bed->client = s_test_client(bed, NULL, 0);
+}
+
+static void s_test_bed_destroy(test_bed_t *bed) {
+    zactor_destroy(&bed->gateway);
+    zsock_destroy(&bed->client);
+    zsock_destroy(&bed->kv);
+    zsock_destroy(&bed->stats[0]);
+    zsock_destroy(&bed->stats[1]);
+    zactor_destroy(&bed->writer);
+    ca_test_rmtree(bed->dir);
+    zstr_free(&bed->dir);
+    zstr_free(&bed->db_path);
+    zstr_free(&bed->endpoint);
+}
+
+static void s_test_send(zsock_t *client, const Cairn__Request *request) {
+    zframe_t *frame = ca_message_frame(&request->base);
+    int rc = zframe_send(&frame, client, 0);
+    assert(rc == 0);
+}
+
+//  The next answer on `client`; aborts when none comes in time.
+static Cairn__Response *s_test_recv(zsock_t *client) {
+    zframe_t *frame = zframe_recv(client);
+    assert(frame);
+    Cairn__Response *response =
+        cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
+    assert(response);
+    zframe_destroy(&frame);
+    return response;
+}
+
+//  The answer to a request whose answer must be `status` with `fragment`.
+static void s_test_expect(zsock_t *client, uint64_t id, Cairn__Status status,
+                          const char *fragment) {
+    Cairn__Response *response = s_test_recv(client);
+    assert(response->id == id);
+    ca_testbed_fails(response, status, fragment);
+}
+
+//  A request as a worker gets it: [gateway id][client id][Request]. Returns
+//  the message (the caller answers or destroys it) and the decoded request.
+static zmsg_t *s_test_take(zsock_t *worker, Cairn__Request **request_p) {
+    zmsg_t *msg = zmsg_recv(worker);
+    assert(msg && zmsg_size(msg) == 3);
+    zframe_t *frame = zmsg_last(msg);
+    *request_p = cairn__request__unpack(NULL, zframe_size(frame), zframe_data(frame));
+    assert(*request_p);
+    return msg;
+}
+
+//  Answers a taken request with `response` (its id is the request's).
+static void s_test_answer(zsock_t *worker, zmsg_t **msg_p, Cairn__Response *response) {
+    zmsg_t *msg = *msg_p;
+    zframe_t *request = zmsg_last(msg);
+    zmsg_remove(msg, request);
+    zframe_destroy(&request);
+    zframe_t *answer = ca_response_frame(response);
+    zmsg_append(msg, &answer);
+    int rc = zmsg_send(msg_p, worker);
+    assert(rc == 0);
+}
+
+//  Takes one request of kind `body` on `worker` and answers it OK (a
+//  MessageStatsReply saying `messages`, or an empty OK).
+static void s_test_serve(zsock_t *worker, Cairn__Request__BodyCase body, uint64_t messages) {
+    Cairn__Request *request;
+    zmsg_t *msg = s_test_take(worker, &request);
+    assert(request->body_case == body);
+    Cairn__Response response = CAIRN__RESPONSE__INIT;
+    Cairn__MessageStatsReply stats = CAIRN__MESSAGE_STATS_REPLY__INIT;
+    response.id = request->id;
+    if (body == CAIRN__REQUEST__BODY_MESSAGE_STATS) {
+        stats.messages = messages;
+        response.body_case = CAIRN__RESPONSE__BODY_MESSAGE_STATS;
+        response.message_stats = &stats;
+    }
+    s_test_answer(worker, &msg, &response);
+    cairn__request__free_unpacked(request, NULL);
+}
+
+//  Whether a socket has a message within `timeout` ms.
+static bool s_test_ready(void *socket, int timeout) {
+    zpoller_t *poller = zpoller_new(socket, NULL);
+    bool ready = zpoller_wait(poller, timeout) == socket;
+    zpoller_destroy(&poller);
+    return ready;
+}
+
+//  Ping answered at the gateway; malformed, bodiless, multi-frame and
+//  unknown requests answered INVALID there.
+static void s_test_invalid(test_bed_t *bed) {
+    Cairn__Request request;
+    Cairn__Ping ping;
+    ca_request_ping(&request, &ping, 1);
+    ping.payload.data = (uint8_t *)"hello";
+    ping.payload.len = 5;
+    s_test_send(bed->client, &request);
+    Cairn__Response *response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_PONG);
+    assert(response->id == 1 && response->pong->payload.len == 5 && response->pong->node_time_us);
+    cairn__response__free_unpacked(response, NULL);
+
+    zstr_send(bed->client, "\xff\xff\xff not a request");
+    Cairn__Response *garbage = s_test_recv(bed->client);
+    ca_testbed_fails(garbage, CAIRN__STATUS__INVALID, "");
+
+    Cairn__Request empty = CAIRN__REQUEST__INIT;
+    empty.id = 2;
+    s_test_send(bed->client, &empty);
+    s_test_expect(bed->client, 2, CAIRN__STATUS__INVALID, "no body");
+
+    Cairn__ChannelList list;
+    ca_request_channel_list(&request, &list, 3);
+    s_test_send(bed->client, &request);
+    s_test_expect(bed->client, 3, CAIRN__STATUS__INVALID, "unknown request kind");
+
+    //  An extra frame before the request (what the Info continuation once
+    //  looked like) is refused, and the node keeps serving.
+    zframe_t *extra = zframe_new("\0INF", 4);
+    zframe_send(&extra, bed->client, ZFRAME_MORE);
+    Cairn__MessageStats stats;
+    ca_request_message_stats(&request, &stats, 4);
+    s_test_send(bed->client, &request);
+    ca_testbed_fails(s_test_recv(bed->client), CAIRN__STATUS__INVALID, "exactly one frame");
+    ca_request_ping(&request, &ping, 5);
+    s_test_send(bed->client, &request);
+    response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_PONG);
+    cairn__response__free_unpacked(response, NULL);
+    assert(!s_test_ready(bed->kv, 0) && !s_test_ready(bed->stats[0], 0));
+}
+
+//  Requests reach the pool serving their kind, the worker their affinity
+//  key picks, and the answer comes back to the client that asked.
+static void s_test_routing(test_bed_t *bed) {
+    Cairn__Request request;
+    Cairn__ConfigGet get;
+    ca_request_config_get(&request, &get, 10, "some/key", "");
+    s_test_send(bed->client, &request);
+    s_test_serve(bed->kv, CAIRN__REQUEST__BODY_CONFIG_GET, 0);
+    Cairn__Response *response = s_test_recv(bed->client);
+    assert(response->id == 10 && response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  Round robin: four MessageStats reach both workers.
+    Cairn__MessageStats stats;
+    for (uint64_t id = 11; id <= 14; id++) {
+        ca_request_message_stats(&request, &stats, id);
+        s_test_send(bed->client, &request);
+    }
+    unsigned served[2] = {0, 0};
+    zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
+    while (served[0] + served[1] < 4) {
+        zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
+        assert(which);
+        unsigned w = which == bed->stats[1];
+        s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 100 + w);
+        served[w]++;
+    }
+    zpoller_destroy(&poller);
+    assert(served[0] >= 1 && served[1] >= 1);
+    for (int i = 0; i < 4; i++) {
+        response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_MESSAGE_STATS);
+        assert(response->id >= 11 && response->id <= 14);
+        cairn__response__free_unpacked(response, NULL);
+    }
+
+    //  Affinity: stream 7 always on worker 1, stream 8 on worker 0; aborts
+    //  (CA_ROUTE_ONE_WORKER) all on worker 0 whatever their stream.
+    Cairn__ContentChunk chunk;
+    Cairn__ContentAbort abort_body;
+    for (uint64_t i = 0; i < 3; i++) {
+        ca_request_content_chunk(&request, &chunk, 20 + i, 7, 0, "x", 1);
+        s_test_send(bed->client, &request);
+        s_test_serve(bed->stats[1], CAIRN__REQUEST__BODY_CONTENT_CHUNK, 0);
+        ca_request_content_chunk(&request, &chunk, 30 + i, 8, 0, "x", 1);
+        s_test_send(bed->client, &request);
+        s_test_serve(bed->stats[0], CAIRN__REQUEST__BODY_CONTENT_CHUNK, 0);
+        ca_request_content_abort(&request, &abort_body, 40 + i, 7 + i);
+        s_test_send(bed->client, &request);
+        s_test_serve(bed->stats[0], CAIRN__REQUEST__BODY_CONTENT_ABORT, 0);
+    }
+    for (int i = 0; i < 9; i++) {
+        response = s_test_recv(bed->client);
+        assert(response->status == CAIRN__STATUS__OK);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    assert(!s_test_ready(bed->stats[0], 0) && !s_test_ready(bed->stats[1], 0));
+}
+
+//  A pool whose worker does not read fills up: the flood is refused BUSY at
+//  once, other pools keep flowing, and what was admitted is answered once
+//  the worker catches up.
+static void s_test_busy(test_bed_t *bed) {
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    for (uint64_t id = 100; id < 100 + TEST_FLOOD; id++) {
+        ca_request_config_set(&request, &set, id, "k", "v");
+        s_test_send(bed->client, &request);
+    }
+    //  The gateway handles one client's frames in order: the Pong comes
+    //  after every BUSY answer to the flood.
+    Cairn__Ping ping;
+    ca_request_ping(&request, &ping, 200);
+    s_test_send(bed->client, &request);
+    unsigned busy = 0;
+    while (true) {
+        Cairn__Response *response = s_test_recv(bed->client);
+        bool pong = response->body_case == CAIRN__RESPONSE__BODY_PONG;
+        if (!pong) {
+            assert(response->id >= 100 && response->id < 100 + TEST_FLOOD);
+            assert(response->status == CAIRN__STATUS__BUSY);
+            assert(strstr(response->error, "gwtest-kv store is saturated"));
+            busy++;
+        }
+        cairn__response__free_unpacked(response, NULL);
+        if (pong)
+            break;
+    }
+    unsigned admitted = TEST_FLOOD - busy;
+    assert(busy >= 1 && admitted >= 1);
+    //  Another pool is not held up by the saturated one.
+    Cairn__MessageStats stats;
+    ca_request_message_stats(&request, &stats, 201);
+    s_test_send(bed->client, &request);
+    zsock_t *which = s_test_ready(bed->stats[0], TEST_TIMEOUT_MS) ? bed->stats[0] : bed->stats[1];
+    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 0);
+    Cairn__Response *response = s_test_recv(bed->client);
+    assert(response->id == 201 && response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    //  The worker catches up: every admitted request is answered.
+    for (unsigned i = 0; i < admitted; i++)
+        s_test_serve(bed->kv, CAIRN__REQUEST__BODY_CONFIG_SET, 0);
+    for (unsigned i = 0; i < admitted; i++) {
+        response = s_test_recv(bed->client);
+        assert(response->status == CAIRN__STATUS__OK);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    assert(!s_test_ready(bed->kv, 0));
+}
+
+//  Info: the writer's figures, the pools' counters and, from the pool
+//  serving MessageStats, the message statistics.
+static void s_test_info(test_bed_t *bed) {
+    Cairn__Request request;
+    Cairn__InfoRequest info_body;
+    ca_request_info(&request, &info_body, 300);
+    s_test_send(bed->client, &request);
+    zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
+    zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
+    zpoller_destroy(&poller);
+    assert(which);
+    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 42);
+    Cairn__Response *response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+    Cairn__InfoReply *info = response->info;
+    assert(response->id == 300);
+    assert(streq(info->version, CAIRN_VERSION) && streq(info->data_dir, bed->dir));
+    assert(info->writer && info->messages && info->messages->messages == 42);
+    assert(info->invalid >= 4 && info->requests > info->invalid);
+    assert(info->n_actors == 2);
+    assert(streq(info->actors[0]->name, "gwtest-kv") && info->actors[0]->workers == 1);
+    assert(info->actors[0]->busy >= 1 && info->actors[0]->queue_depth == 0);
+    assert(streq(info->actors[1]->name, "gwtest-stats") && info->actors[1]->workers == 2);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  A client that names itself like an Info continuation (0x00 'INF', a
+//  request id, an empty WriterInfo, then another client's routing id) gets
+//  the answer to its own request; the other client gets nothing forged.
+static void s_test_forged_continuation(test_bed_t *bed) {
+    zsock_t *victim = s_test_client(bed, "victim", 6);
+    uint8_t forged[16 + 6] = {0, 'I', 'N', 'F', 77};
+    memcpy(forged + 16, "victim", 6);
+    zsock_t *forger = s_test_client(bed, forged, sizeof forged);
+    Cairn__Request request;
+    Cairn__Ping ping;
+    ca_request_ping(&request, &ping, 1);
+    s_test_send(victim, &request); //  so that the victim is connected
+    Cairn__Response *response = ca_testbed_ok(s_test_recv(victim), CAIRN__RESPONSE__BODY_PONG);
+    cairn__response__free_unpacked(response, NULL);
+    Cairn__MessageStats stats;
+    ca_request_message_stats(&request, &stats, 400);
+    s_test_send(forger, &request);
+    zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
+    zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
+    zpoller_destroy(&poller);
+    assert(which);
+    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 7);
+    response = ca_testbed_ok(s_test_recv(forger), CAIRN__RESPONSE__BODY_MESSAGE_STATS);
+    assert(response->id == 400 && response->message_stats->messages == 7);
+    cairn__response__free_unpacked(response, NULL);
+    //  Anything sent to the victim before this Pong would arrive first.
+    ca_request_ping(&request, &ping, 2);
+    s_test_send(victim, &request);
+    response = ca_testbed_ok(s_test_recv(victim), CAIRN__RESPONSE__BODY_PONG);
+    assert(response->id == 2);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&forger);
+    zsock_destroy(&victim);
+}
+
+//  DRAIN: new requests are answered UNAVAILABLE, the request in flight is
+//  still answered, and DRAIN replies once none is left.
+static void s_test_drain(test_bed_t *bed) {
+    Cairn__Request request;
+    Cairn__ConfigGet get;
+    ca_request_config_get(&request, &get, 500, "held", "");
+    s_test_send(bed->client, &request);
+    Cairn__Request *held_request;
+    zmsg_t *held = s_test_take(bed->kv, &held_request);
+    assert(held_request->id == 500);
+    cairn__request__free_unpacked(held_request, NULL);
+
+    zstr_send(bed->gateway, "DRAIN");
+    //  DRAIN is not acknowledged until done: ping until the gateway has
+    //  taken it (a Pong came from before, UNAVAILABLE from after).
+    Cairn__Ping ping;
+    Cairn__Response *response = NULL;
+    for (uint64_t id = 1000; !response; id++) {
+        assert(id < 1000 + TEST_TIMEOUT_MS);
+        ca_request_ping(&request, &ping, id);
+        s_test_send(bed->client, &request);
+        response = s_test_recv(bed->client);
+        if (response->status == CAIRN__STATUS__OK) {
+            cairn__response__free_unpacked(response, NULL);
+            response = NULL;
+        }
+    }
+    ca_testbed_fails(response, CAIRN__STATUS__UNAVAILABLE, "shutting down");
+    ca_request_config_get(&request, &get, 501, "late", "");
+    s_test_send(bed->client, &request);
+    s_test_expect(bed->client, 501, CAIRN__STATUS__UNAVAILABLE, "shutting down");
+    assert(!s_test_ready(bed->kv, 0));
+    assert(!s_test_ready(bed->gateway, 0)); //  one request still in flight
+
+    Cairn__Response answer = CAIRN__RESPONSE__INIT;
+    answer.id = 500;
+    s_test_answer(bed->kv, &held, &answer);
+    response = s_test_recv(bed->client);
+    assert(response->id == 500 && response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    assert(s_test_ready(bed->gateway, TEST_TIMEOUT_MS));
+    int status = -1;
+    char *outcome = NULL;
+    zsock_recv(bed->gateway, "is", &status, &outcome);
+    assert(status == 0 && streq(outcome, "drained"));
+    zstr_free(&outcome);
+}
+
+//  A drain whose request never comes back gives up after drain_ms.
+static void s_test_drain_timeout(test_bed_t *bed) {
+    zactor_t *gateway = s_test_gateway(bed, 100);
+    char *endpoint = gateway_endpoint(gateway);
+    zsock_t *client = zsock_new_dealer(endpoint);
+    zsock_set_rcvtimeo(client, TEST_TIMEOUT_MS);
+    Cairn__Request request;
+    Cairn__ConfigGet get;
+    ca_request_config_get(&request, &get, 600, "never", "");
+    s_test_send(client, &request);
+    Cairn__Request *lost;
+    zmsg_t *msg = s_test_take(bed->kv, &lost);
+    cairn__request__free_unpacked(lost, NULL);
+    zmsg_destroy(&msg);
+    zstr_send(gateway, "DRAIN");
+    assert(s_test_ready(gateway, TEST_TIMEOUT_MS));
+    int status = -1;
+    char *outcome = NULL;
+    zsock_recv(gateway, "is", &status, &outcome);
+    assert(status == 0 && streq(outcome, "timeout"));
+    zstr_free(&outcome);
+    zactor_destroy(&gateway);
+    zsock_destroy(&client);
+    zstr_free(&endpoint);
+}
+
+void gateway_test(bool verbose) {
+    if (verbose)
+        printf(" * gateway: ");
+    test_bed_t bed;
+    s_test_bed_new(&bed);
+    s_test_invalid(&bed);
+    s_test_routing(&bed);
+    s_test_busy(&bed);
+    s_test_info(&bed);
+    s_test_forged_continuation(&bed);
+    s_test_drain(&bed);
+    s_test_drain_timeout(&bed);
+    s_test_bed_destroy(&bed);
+    if (verbose)
+        printf("OK\n");
+}

@@ -70,6 +70,7 @@ static const selftest_t s_tests[] = {
     {"ledger", ledger_test},
     {"ca_sign", ca_sign_test},
     {"identity", identity_test},
+    {"ca_store", ca_store_test},
     {"gateway", gateway_test},
 };
 

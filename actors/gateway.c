@@ -951,20 +951,8 @@ static void s_test_busy(test_bed_t *bed) {
     Cairn__Ping ping;
     ca_request_ping(&request, &ping, 200);
     s_test_send(bed->client, &request);
-    unsigned busy = 0;
-    while (true) {
-        Cairn__Response *response = s_test_recv(bed->client);
-        bool pong = response->body_case == CAIRN__RESPONSE__BODY_PONG;
-        if (!pong) {
-            assert(response->id >= 100 && response->id < 100 + TEST_FLOOD);
-            assert(response->status == CAIRN__STATUS__BUSY);
-            assert(strstr(response->error, "gwtest-kv store is saturated"));
-            busy++;
-        }
-        cairn__response__free_unpacked(response, NULL);
-        if (pong)
-            break;
-    }
+    unsigned busy = ca_test_count_busy(s_test_recv, bed->client, 100, TEST_FLOOD, 200,
+                                       "gwtest-kv store is saturated");
     unsigned admitted = TEST_FLOOD - busy;
     assert(busy >= 1 && admitted >= 1);
     //  Another pool is not held up by the saturated one.

@@ -881,20 +881,8 @@ static void s_test_pool(ca_testbed_t *bed) {
     }
     ca_request_config_get(&request, &get, 0, "k", "");
     s_test_pool_send(pool.gateway[0], &request, 200);
-    unsigned busy = 0;
-    while (true) {
-        response = s_test_pool_recv(pool.gateway[0]);
-        bool read = response->id == 200;
-        if (!read) {
-            assert(response->id >= 100 && response->id < 100 + TEST_FLOOD);
-            assert(response->status == CAIRN__STATUS__BUSY);
-            assert(strstr(response->error, "the writer is saturated"));
-            busy++;
-        }
-        cairn__response__free_unpacked(response, NULL);
-        if (read)
-            break;
-    }
+    unsigned busy = ca_test_count_busy(s_test_pool_recv, pool.gateway[0], 100, TEST_FLOOD, 200,
+                                       "the writer is saturated");
     unsigned admitted = TEST_FLOOD - busy;
     assert(busy >= 1 && admitted >= 1);
     for (unsigned i = 0; i < admitted; i++)

@@ -38,6 +38,7 @@
     ========================================================================= */
 
 #include "cache.h"
+#include "ca_clock.h"
 #include "ca_blob_store.h"
 #include "ca_limits.h"
 #include "ca_log.h"
@@ -195,7 +196,7 @@ static void s_cache_put(ca_store_t *store, const Cairn__Request *request, ca_rep
     ca_write_text(write, put->source_peer);
     ca_write_real(write, put->queried_at);
     ca_write_blob(write, put->receipt.data, put->receipt.len);
-    ca_write_real(write, ca_blob_store_now());
+    ca_write_real(write, ca_now_seconds());
     int64_t budget = ca_store_settings(store)->cache_max_bytes;
     if (budget > 0) {
         ca_write_statement(write, EVICT_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);

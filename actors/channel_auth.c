@@ -37,6 +37,7 @@
     ========================================================================= */
 
 #include "channel_auth.h"
+#include "ca_clock.h"
 #include "ca_names.h"
 #include "channels.h"
 #include "msg_schema.h"
@@ -136,7 +137,7 @@ static void s_create(ca_store_t *store, const Cairn__ChannelCreate *create, size
                        CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_CONFLICT, conflict);
     ca_write_want_rows(write);
     ca_write_text(write, create->name);
-    ca_write_real(write, channels_now());
+    ca_write_real(write, ca_now_seconds());
     ca_write_int(write, create->encrypted ? 1 : 0);
     if (protected) {
         ca_write_text(write, hash);
@@ -274,7 +275,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "channel_verify", s_channel_verify, NULL, 0},
 };
 
-const ca_store_def_t channel_auth_def = {
+const ca_store_def_t channel_auth_store_def = {
     .name = "channel_auth",
     .schema = &msg_schema,
     .handlers = s_handlers,
@@ -378,9 +379,9 @@ static bool s_test_file_has(const char *path, const char *needle) {
 
 static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     //  Plain: not protected, no salt, created_at = last_activity = now.
-    double before = channels_now();
+    double before = ca_now_seconds();
     Cairn__Response *response = s_test_create(bed, "#plain", false, "");
-    double after = channels_now();
+    double after = ca_now_seconds();
     assert(response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
     Cairn__Channel *channel = response->channel_create;
@@ -517,8 +518,8 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
 void channel_auth_test(bool verbose) {
     if (verbose)
         printf(" * channel_auth: ");
-    assert(channel_auth_def.workers == 2 && channel_auth_def.queue_max == 2);
-    ca_testbed_t *bed = ca_testbed_new(&channel_auth_def);
+    assert(channel_auth_store_def.workers == 2 && channel_auth_store_def.queue_max == 2);
+    ca_testbed_t *bed = ca_testbed_new(&channel_auth_store_def);
     char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);

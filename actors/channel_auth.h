@@ -12,7 +12,7 @@
 #define CHANNEL_AUTH_PASSWORD_MAX 1024
 
 //  The pool's description: 2 workers, 2 queued per worker, msg_schema.
-extern const ca_store_def_t channel_auth_def;
+extern const ca_store_def_t channel_auth_store_def;
 
 void channel_auth_test(bool verbose);
 

@@ -46,6 +46,7 @@
     ========================================================================= */
 
 #include "channels.h"
+#include "ca_clock.h"
 #include "ca_names.h"
 #include "msg_schema.h"
 
@@ -74,12 +75,6 @@ static bool s_check_peer_id(ca_reply_t *reply, const char *field, const char *pe
                        "%s: %s; a peer id is 1..%d bytes of letters, digits, '.', '_', ':' or '-'",
                        field, problem, CA_PEER_ID_MAX);
     return problem == NULL;
-}
-
-double channels_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 //  ---- building answers ------------------------------------------------------------
@@ -273,7 +268,7 @@ static void s_channel_touch(ca_store_t *store, const Cairn__Request *request, ca
                        CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_NOT_FOUND, missing);
     ca_write_want_rows(write);
     ca_write_text(write, touch->name);
-    ca_write_real(write, touch->timestamp > 0 ? touch->timestamp : channels_now());
+    ca_write_real(write, touch->timestamp > 0 ? touch->timestamp : ca_now_seconds());
     ca_store_write(store, &write, reply);
 }
 
@@ -371,7 +366,7 @@ static void s_member_join(ca_store_t *store, const Cairn__Request *request, ca_r
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_text(write, join->channel);
     ca_write_text(write, join->peer_id);
-    ca_write_real(write, channels_now());
+    ca_write_real(write, ca_now_seconds());
     ca_store_write(store, &write, reply);
 }
 
@@ -503,7 +498,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_MEMBER_LIST, "member_list", s_member_list, NULL, 0},
 };
 
-const ca_store_def_t channels_def = {
+const ca_store_def_t channels_store_def = {
     .name = "channels",
     .schema = &msg_schema,
     .handlers = s_handlers,
@@ -680,9 +675,9 @@ static void s_test_touch_requests(ca_testbed_t *bed) {
     assert(!response->channel_touch->protected_ && response->channel_touch->salt.len == 0);
     cairn__response__free_unpacked(response, NULL);
     //  0 means now.
-    double before = channels_now();
+    double before = ca_now_seconds();
     response = s_test_touch(bed, "#priv", 0);
-    double after = channels_now();
+    double after = ca_now_seconds();
     assert(response->status == CAIRN__STATUS__OK);
     assert(response->channel_touch->last_activity >= before - 0.001 &&
            response->channel_touch->last_activity <= after + 0.001);
@@ -877,7 +872,7 @@ void channels_test(bool verbose) {
     assert(ca_validate_channel_name("") && ca_validate_channel_name("general"));
     assert(ca_validate_channel_name("#a b") && ca_validate_channel_name("#a#"));
 
-    ca_testbed_t *bed = ca_testbed_new(&channels_def);
+    ca_testbed_t *bed = ca_testbed_new(&channels_store_def);
     ca_sql_t *sql = s_test_open_db(bed);
     //  An empty store lists nothing.
     Cairn__Response *response = s_test_list(bed);

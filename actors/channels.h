@@ -24,15 +24,12 @@
     "(SELECT count(*) FROM messages WHERE messages.channel = channels.name)"
 
 //  The store's description: the shared msg_schema and its request table.
-extern const ca_store_def_t channels_def;
+extern const ca_store_def_t channels_store_def;
 
 //  Checks a channel name from request field `field` (e.g.
 //  "ChannelGet.name"); on failure answers INVALID with the rule and returns
 //  false.
 bool channels_check_name(ca_reply_t *reply, const char *field, const char *name);
-
-//  The wall clock as unix seconds with a fraction.
-double channels_now(void);
 
 //  A Channel answer (in reply memory) from a row of CHANNELS_COLUMNS that
 //  the writer returned.

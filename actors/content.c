@@ -47,6 +47,7 @@
     ========================================================================= */
 
 #include "content.h"
+#include "ca_clock.h"
 #include "content_integrity.h"
 #include "ca_blob_store.h"
 #include "ca_envelope.h"
@@ -208,7 +209,7 @@ static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
-    ca_write_real(write, ca_blob_store_now());
+    ca_write_real(write, ca_now_seconds());
     ca_blob_store_publish(store, s_state(store)->blobs, upload_p, hash, &write, s_row_exists,
                           reply);
 }

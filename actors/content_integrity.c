@@ -46,6 +46,7 @@
     ========================================================================= */
 
 #include "content_integrity.h"
+#include "ca_clock.h"
 #include "ca_blob_store.h"
 #include "ca_limits.h"
 #include "ca_log.h"
@@ -365,7 +366,7 @@ static ca_write_t *s_repair_write(content_integrity_t *self, const check_t *chec
                            CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
         ca_write_blob(write, check->corrupt.hashes[i], CA_SHA256_BYTES);
     }
-    double now = ca_blob_store_now();
+    double now = ca_now_seconds();
     for (size_t i = 0; i < check->orphans.count; i++) {
         ca_write_statement(write,
                            "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"

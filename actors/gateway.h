@@ -35,4 +35,6 @@ void gateway_actor(zsock_t *pipe, void *args);
 //  Asks over the pipe; caller frees.
 char *gateway_endpoint(zactor_t *gateway);
 
+void gateway_test(bool verbose);
+
 #endif

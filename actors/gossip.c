@@ -35,22 +35,15 @@
     ========================================================================= */
 
 #include "gossip.h"
+#include "ca_clock.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "msg_schema.h"
 
 #include <assert.h>
 #include <string.h>
-#include <time.h>
 
 #define GOSSIP_ID_RULE "message ids are 1..128 bytes of printable ASCII without spaces"
-
-//  Unix time in seconds, with a fraction.
-static double s_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 //  Checks a message id; on failure the reply says what is wrong.
 static bool s_id_ok(const char *message_id, ca_reply_t *reply) {
@@ -106,7 +99,7 @@ static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_re
         CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_text(write, add->message_id);
     ca_write_int(write, s_ttl(add));
-    ca_write_real(write, s_now());
+    ca_write_real(write, ca_now_seconds());
     ca_store_write(store, &write, reply);
 }
 
@@ -152,7 +145,7 @@ static void s_gossip_clean(ca_store_t *store, const Cairn__Request *request, ca_
     uint32_t max_age_s = request->gossip_clean->max_age_s;
     double max_age =
         max_age_s ? (double)max_age_s : (double)ca_store_settings(store)->gossip_max_age_s;
-    ca_write_t *write = s_clean_write(s_now() - max_age);
+    ca_write_t *write = s_clean_write(ca_now_seconds() - max_age);
     ca_store_write(store, &write, reply);
 }
 
@@ -172,7 +165,8 @@ static void s_gossip_cleaned(ca_store_t *store, const Cairn__Request *request,
 
 //  Periodic upkeep: drop entries older than gossip_max_age_s.
 static void s_gossip_tick(ca_store_t *store) {
-    ca_write_t *write = s_clean_write(s_now() - (double)ca_store_settings(store)->gossip_max_age_s);
+    ca_write_t *write =
+        s_clean_write(ca_now_seconds() - (double)ca_store_settings(store)->gossip_max_age_s);
     if (ca_store_write_internal(store, &write) != 0)
         ca_log_warning("gossip: the writer's queue is full; cleaning waits for the next tick");
 }

@@ -55,7 +55,7 @@
     signature check, LedgerPay, LedgerPending with the shares, and
     LedgerClear (its prose says how a payment is checked and stored). The
     table's payment rows point into it; it takes from this file the checks
-    and channel guards both halves share (ledger_now, ledger_peer_ok,
+    and channel guards both halves share (ledger_peer_ok,
     ledger_channel_known, ledger_write_channel_exists, ledger_read_failed).
     It keeps no state: it runs on this store's worker threads, with their
     connections, and nothing else calls it.
@@ -73,6 +73,7 @@
     ========================================================================= */
 
 #include "ledger.h"
+#include "ca_clock.h"
 #include "ledger_payments.h"
 #include "ca_limits.h"
 #include "ca_log.h"
@@ -139,11 +140,8 @@ const ca_schema_t ledger_schema = {
 #define CHANNEL_COLUMNS      "peer_id, state, my_balance, their_balance, nonce, last_update, created_at"
 #define CHANNEL_COLUMN_COUNT 7
 
-//  Unix time in seconds, with a fraction. This and the other ledger_*
-//  functions of this file are shared with ledger_payments.c (ledger_payments.h).
-double ledger_now(void) {
-    return (double)zclock_time() / 1000.0;
-}
+//  The ledger_* functions of this file are shared with ledger_payments.c
+//  (ledger_payments.h).
 
 //  ---- checks on input ----------------------------------------------------------------
 
@@ -306,7 +304,7 @@ static void s_ledger_open(ca_store_t *store, const Cairn__Request *request, ca_r
         !s_balances_ok(channel->my_balance, channel->their_balance, reply) ||
         !s_amount_ok("channel.nonce", channel->nonce, reply))
         return;
-    double now = ledger_now();
+    double now = ca_now_seconds_ms();
     ca_write_t *write = ca_write_new();
     ca_write_durable(write);
     ca_write_statement(write, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1",
@@ -452,7 +450,7 @@ static void s_ledger_update(ca_store_t *store, const Cairn__Request *request, ca
     ca_write_int(write, (int64_t)update->my_balance);
     ca_write_int(write, (int64_t)update->their_balance);
     ca_write_int(write, (int64_t)update->nonce);
-    ca_write_real(write, ledger_now());
+    ca_write_real(write, ca_now_seconds_ms());
     ca_store_write(store, &write, reply);
 }
 
@@ -505,7 +503,7 @@ static void s_ledger_adjust(ca_store_t *store, const Cairn__Request *request, ca
     ca_write_text(write, adjust->peer_id);
     ca_write_int(write, adjust->my_delta);
     ca_write_int(write, adjust->their_delta);
-    ca_write_real(write, ledger_now());
+    ca_write_real(write, ca_now_seconds_ms());
     ca_write_statement(write,
                        "INSERT INTO ledger_adjustments (peer_id, my_delta, their_delta, reason, at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -515,7 +513,7 @@ static void s_ledger_adjust(ca_store_t *store, const Cairn__Request *request, ca
     ca_write_int(write, adjust->my_delta);
     ca_write_int(write, adjust->their_delta);
     ca_write_text(write, adjust->reason);
-    ca_write_real(write, ledger_now());
+    ca_write_real(write, ca_now_seconds_ms());
     ca_store_write(store, &write, reply);
 }
 

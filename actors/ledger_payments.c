@@ -41,6 +41,7 @@
     ========================================================================= */
 
 #include "ledger.h"
+#include "ca_clock.h"
 #include "ledger_payments.h"
 #include "ca_sign.h"
 
@@ -226,7 +227,7 @@ void ledger_payments_pay(ca_store_t *store, const Cairn__Request *request, ca_re
                        payment->channel_peer);
         return;
     }
-    double now = ledger_now();
+    double now = ca_now_seconds_ms();
     ca_write_t *write = ca_write_new();
     ca_write_durable(write);
     ca_write_statement(write, "SELECT 1 FROM ledger_payments WHERE id = ?1",

@@ -38,9 +38,6 @@ void ledger_payments_cleared(ca_store_t *store, const Cairn__Request *request,
 
 //  ---- from ledger.c: what the channels and the payments share ---------------------
 
-//  Unix time in seconds, with a fraction.
-double ledger_now(void);
-
 //  A peer id field (NULL counts as empty); INVALID (reply set) naming `field` if bad.
 bool ledger_peer_ok(const char *field, const char *peer_id, ca_reply_t *reply);
 

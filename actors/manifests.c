@@ -64,6 +64,7 @@
     ========================================================================= */
 
 #include "manifests.h"
+#include "ca_clock.h"
 #include "ca_blob_store.h"
 #include "ca_limits.h"
 #include "ca_validate.h"
@@ -215,7 +216,7 @@ static void s_manifest_put(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     const uint8_t *root =
         manifest->version_number == 1 ? manifest->hash.data : manifest->version_root.data;
-    double now = ca_blob_store_now();
+    double now = ca_now_seconds();
     ca_write_t *write = ca_write_new();
     uint8_t insert_at = manifests_rules_write_put_guards(write, manifest, root, reply);
     ca_write_statement(write,
@@ -273,7 +274,7 @@ static void s_manifest_update(ca_store_t *store, const Cairn__Request *request, 
     ca_write_int(write, (int64_t)manifest->price);
     ca_write_int(write, (int64_t)manifest->total_queries);
     ca_write_int(write, (int64_t)manifest->total_revenue);
-    ca_write_real(write, ca_blob_store_now());
+    ca_write_real(write, ca_now_seconds());
     ca_write_text(write, manifest->owner);
     s_write_clear_lists(write, manifest->hash.data);
     s_write_lists(write, manifest);

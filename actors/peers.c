@@ -49,6 +49,7 @@
     ========================================================================= */
 
 #include "peers.h"
+#include "ca_clock.h"
 #include "ca_names.h"
 #include "ca_limits.h"
 #include "msg_schema.h"
@@ -58,7 +59,6 @@
 #include <math.h>
 #include <sodium.h>
 #include <string.h>
-#include <time.h>
 
 //  The columns every answer carries, in the order s_peer_from_* read them.
 #define PEER_COLUMNS                                                                               \
@@ -77,13 +77,6 @@ static const uint8_t s_spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
                                           0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
 static const char s_pem_begin[] = "-----BEGIN PUBLIC KEY-----";
 static const char s_pem_end[] = "-----END PUBLIC KEY-----";
-
-//  Unix time in seconds, with a fraction.
-static double s_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 //  ---- validation -----------------------------------------------------------------
 
@@ -423,7 +416,7 @@ static void s_peer_put(ca_store_t *store, const Cairn__Request *request, ca_repl
     ca_write_int(write, peer->port);
     ca_write_int(write, peer->state);
     ca_write_real(write, peer->last_seen);
-    ca_write_real(write, s_now());
+    ca_write_real(write, ca_now_seconds());
     ca_store_write(store, &write, reply); //  packs the frame: key and address may go
 }
 
@@ -514,7 +507,7 @@ static void s_peer_status(ca_store_t *store, const Cairn__Request *request, ca_r
     ca_write_want_rows(write);
     ca_write_text(write, status->peer_id);
     ca_write_int(write, status->state);
-    ca_write_real(write, status->last_seen > 0 ? status->last_seen : s_now());
+    ca_write_real(write, status->last_seen > 0 ? status->last_seen : ca_now_seconds());
     ca_store_write(store, &write, reply);
 }
 
@@ -866,13 +859,14 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
 static void s_test_upsert(ca_testbed_t *bed, const uint8_t key[32]) {
     Cairn__Peer peer;
     s_peer_init(&peer, "upsert", key);
-    double before = s_now();
+    double before = ca_now_seconds();
     Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
     const Cairn__Peer *stored = response->peer_put;
     assert(streq(stored->peer_id, "upsert") && streq(stored->address, "192.0.2.1"));
     assert(stored->port == 7402 && streq(stored->display_name, "node"));
     assert(stored->state == CAIRN__PEER_STATE__PEER_UNKNOWN && stored->last_seen == 0);
-    assert(!stored->blocked && stored->created_at >= before - 1 && stored->created_at <= s_now());
+    assert(!stored->blocked && stored->created_at >= before - 1 &&
+           stored->created_at <= ca_now_seconds());
     double created_at = stored->created_at;
     cairn__response__free_unpacked(response, NULL);
 
@@ -912,12 +906,12 @@ static void s_test_status_block(ca_testbed_t *bed, const uint8_t key[32]) {
     cairn__response__free_unpacked(response, NULL);
 
     //  Status: last_seen 0 means now; a given time is kept as is.
-    double before = s_now();
+    double before = ca_now_seconds();
     response =
         s_expect(s_status(bed, "status", CAIRN__PEER_STATE__PEER_ONLINE, 0), CAIRN__STATUS__OK);
     assert(response->peer_status->state == CAIRN__PEER_STATE__PEER_ONLINE);
     assert(response->peer_status->last_seen >= before &&
-           response->peer_status->last_seen <= s_now());
+           response->peer_status->last_seen <= ca_now_seconds());
     assert(response->peer_status->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
     response = s_expect(s_status(bed, "status", CAIRN__PEER_STATE__PEER_OFFLINE, 1000.75),

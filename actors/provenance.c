@@ -67,6 +67,7 @@
     ========================================================================= */
 
 #include "provenance.h"
+#include "ca_clock.h"
 #include "ca_blob_store.h"
 #include "ca_hashset.h"
 #include "ca_limits.h"
@@ -325,7 +326,7 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
         s_refuse_derived(store, add->hash.data, sources, count, reply);
         return;
     }
-    double now = ca_blob_store_now();
+    double now = ca_now_seconds();
     ca_write_t *write = ca_write_new();
     if (count > 0) { //  the rule, checked again where it cannot race
         ca_write_statement(write, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1",

@@ -68,6 +68,7 @@
     ========================================================================= */
 
 #include "settlement.h"
+#include "ca_clock.h"
 #include "ca_blob_store.h"
 #include "ca_hash.h"
 #include "ca_log.h"
@@ -231,7 +232,7 @@ static void s_settle_enqueue(ca_store_t *store, const Cairn__Request *request, c
     ca_write_text(write, d->recipient);
     ca_write_int(write, (int64_t)d->amount);
     ca_write_blob(write, d->source_hash.data, CA_SHA256_BYTES);
-    ca_write_real(write, d->queued_at > 0 ? d->queued_at : ca_blob_store_now());
+    ca_write_real(write, d->queued_at > 0 ? d->queued_at : ca_now_seconds());
     ca_write_durable(write);
     ca_store_write(store, &write, reply);
 }
@@ -439,7 +440,7 @@ static void s_settle_mark(ca_store_t *store, const Cairn__Request *request, ca_r
     if (!ca_blob_store_hash_ok(&mark->batch_id, "batch_id", reply) ||
         !s_payment_ids_ok(mark, reply))
         return;
-    double now = ca_blob_store_now();
+    double now = ca_now_seconds();
     ca_write_t *write = ca_write_new();
     ca_write_statement(write, "SELECT 1 FROM settle_batches WHERE batch_id = ?1 AND made_by_batch",
                        CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
@@ -741,7 +742,7 @@ static void s_settle_batch(ca_store_t *store, const Cairn__Request *request, ca_
                        "a batch with this id exists already (its id was used by a mark); "
                        "nothing was settled");
     ca_write_blob(write, id, CA_SHA256_BYTES);
-    ca_write_real(write, ca_blob_store_now());
+    ca_write_real(write, ca_now_seconds());
     ca_write_statement(write,
                        "UPDATE settle_distributions SET batch_id = ?1,"
                        " settled_at = (SELECT settled_at FROM settle_batches WHERE batch_id = ?1)"

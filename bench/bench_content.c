@@ -41,6 +41,7 @@
     ========================================================================= */
 
 #include "bench.h"
+#include "ca_clock.h"
 #include "ca_hash.h"
 #include "ca_limits.h" //  CA_CONTENT_QUEUE_MAX
 #include "ca_testbed.h"
@@ -464,7 +465,7 @@ static int s_cache_put_send(void *handle, uint64_t id, void *context) {
     Cairn__Request request;
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, id, hash, CA_SHA256_BYTES, blob, whole->size, CACHE_PEER,
-                         (double)zclock_time() / 1e3, CACHE_RECEIPT, sizeof CACHE_RECEIPT - 1);
+                         ca_now_seconds_ms(), CACHE_RECEIPT, sizeof CACHE_RECEIPT - 1);
     return bench_send_request(handle, &request);
 }
 

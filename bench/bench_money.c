@@ -67,6 +67,7 @@
     ========================================================================= */
 
 #include "bench.h"
+#include "ca_clock.h"
 #include "ca_hash.h"
 #include "ca_limits.h"
 #include "ca_request.h"
@@ -354,10 +355,6 @@ static void s_recipient(char *recipient, size_t size, uint64_t n) {
     snprintf(recipient, size, "bench-recipient-%" PRIu64, n % SETTLE_RECIPIENTS);
 }
 
-static double s_now(void) {
-    return (double)zclock_time() / 1000.0;
-}
-
 static uint64_t s_expected_total(uint64_t rows) {
     uint64_t total = 0;
     for (uint64_t n = 1; n <= rows; n++)
@@ -403,7 +400,7 @@ static int s_raw_batch(bench_money_t *self, sqlite3_stmt *insert, uint64_t count
         sqlite3_bind_text(insert, 2, recipient, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(insert, 3, (sqlite3_int64)s_amount(n));
         sqlite3_bind_blob(insert, 4, source, sizeof source, SQLITE_STATIC);
-        sqlite3_bind_double(insert, 5, s_now());
+        sqlite3_bind_double(insert, 5, ca_now_seconds_ms());
         int rc = sqlite3_step(insert);
         bool created = sqlite3_changes(self->raw) == 1;
         sqlite3_reset(insert);

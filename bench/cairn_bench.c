@@ -147,6 +147,7 @@
     ========================================================================= */
 
 #include "bench.h"
+#include "ca_clock.h"
 #include "ca_limits.h"
 #include "ca_testbed.h"
 #include "msg_schema.h"
@@ -836,13 +837,6 @@ static void s_message(bench_message_t *message, uuid_family_t family, uint64_t n
     s_content(message->content, n);
 }
 
-//  Wall clock in unix seconds with a fraction, as messages carry it.
-static double s_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
 //  Timestamp of message `n` (0 = oldest) of the paged channel.
 static double s_page_time(const bench_t *bench, uint64_t n) {
     return bench->page_base + (double)n * PAGE_TIME_STEP;
@@ -955,7 +949,7 @@ static int s_run_sqlite_msg_insert(bench_t *bench, result_t *result) {
     char *dir = ca_test_tempdir("cairn-bench");
     sqlite3 *db = s_sqlite_open_msg(dir);
     sqlite3_stmt *insert = NULL, *touch = NULL;
-    double base = s_now();
+    double base = ca_now_seconds();
     int rc = db && s_sqlite_channel(db, STORE_CHANNEL, base) == 0 &&
                      s_sqlite_prepare(db, MIRROR_MSG_INSERT, &insert) == 0 &&
                      s_sqlite_prepare(db, MIRROR_MSG_TOUCH, &touch) == 0
@@ -1209,7 +1203,7 @@ static int s_sqlite_gossip_batch(sqlite3 *db, sqlite3_stmt *insert, gossip_seq_t
         s_gossip_next(seq, id);
         sqlite3_bind_text(insert, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(insert, 2, GOSSIP_TTL);
-        sqlite3_bind_double(insert, 3, s_now());
+        sqlite3_bind_double(insert, 3, ca_now_seconds());
         rc = s_sqlite_step(db, insert, "INSERT OR IGNORE gossip");
         *added += rc == 0 ? (uint64_t)sqlite3_changes(db) : 0;
     }
@@ -1302,7 +1296,7 @@ static const wire_t s_msg_store_wire = {s_msg_store_send, bench_response_decode}
 static int s_run_node_msg_store(bench_t *bench, result_t *result) {
     if (!bench_node(bench) || s_node_channel(bench, STORE_CHANNEL) != 0)
         return -1;
-    store_context_t store = {s_now()};
+    store_context_t store = {ca_now_seconds()};
     return bench_run_node(bench, result, "node.msg_store.pipelined", &s_msg_store_wire, &store,
                           bench->window);
 }

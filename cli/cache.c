@@ -21,6 +21,7 @@
     ========================================================================= */
 
 #include "blob.h"
+#include "ca_clock.h"
 #include "ca_request.h"
 #include "ca_status.h"
 #include "ca_validate.h"
@@ -148,7 +149,7 @@ static const char *s_build_cache_put(const cli_t *cli, Cairn__Request *request, 
     cache_storage_t *cache = storage;
     const char *queried_at = cli_option(cli, "queried-at");
     const char *receipt = cli_option(cli, "receipt");
-    cache->queried_at = cli_now();
+    cache->queried_at = ca_now_seconds();
     const char *problem = cli_parse_expect(cli, cache->expect, &cache->has_expect);
     if (!problem && queried_at)
         problem = cli_parse_time(queried_at, "--queried-at", &cache->queried_at);

@@ -725,12 +725,6 @@ const char *cli_read_file(const char *path, const char *what, uint8_t *buffer, s
     return NULL;
 }
 
-double cli_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
 void cli_format_time(double seconds, char *text, size_t size) {
     if (seconds <= 0 || !isfinite(seconds) || seconds > (double)INT64_MAX / 2) {
         snprintf(text, size, "-");

@@ -267,9 +267,6 @@ const char *cli_parse_hex(const char *text, const char *what, uint8_t *out, size
 const char *cli_read_file(const char *path, const char *what, uint8_t *buffer, size_t max,
                           size_t *length);
 
-//  Unix seconds, now, with a fraction.
-double cli_now(void);
-
 //  A time as "2024-05-01T12:00:00.123Z" (UTC), or "-" for 0.
 void cli_format_time(double seconds, char *text, size_t size);
 

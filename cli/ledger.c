@@ -34,6 +34,7 @@
     ========================================================================= */
 
 #include "blob.h"
+#include "ca_clock.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 #include "ledger.h"
@@ -421,7 +422,7 @@ static const char *s_payment_signature(const cli_t *cli, ledger_storage_t *ledge
 static const char *s_build_pay(const cli_t *cli, Cairn__Request *request, void *storage) {
     ledger_storage_t *ledger = storage;
     uint64_t amount = 0;
-    double timestamp = cli_now();
+    double timestamp = ca_now_seconds();
     const char *problem =
         cli_parse_u64(cli_option(cli, "amount"), "--amount", 0, UINT64_MAX, &amount);
     const char *text = cli_option(cli, "id");

@@ -31,6 +31,7 @@
     ========================================================================= */
 
 #include "cli.h"
+#include "ca_clock.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -109,7 +110,7 @@ static const char *s_message_identity(const cli_t *cli, msg_send_t *send) {
         message->id = send->id;
     }
     const char *timestamp = cli_option(cli, "timestamp");
-    message->timestamp = cli_now();
+    message->timestamp = ca_now_seconds();
     if (timestamp) {
         const char *problem = cli_parse_time(timestamp, "--timestamp", &message->timestamp);
         if (problem)

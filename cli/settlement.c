@@ -22,6 +22,7 @@
     ========================================================================= */
 
 #include "blob.h"
+#include "ca_clock.h"
 #include "ca_request.h"
 #include "ca_validate.h"
 
@@ -315,7 +316,7 @@ static const char *s_build_last(const cli_t *cli, Cairn__Request *request, void 
     double time = 0;
     const char *problem = streq(text, "now") ? NULL : cli_parse_time(text, "--set", &time);
     if (streq(text, "now"))
-        time = cli_now();
+        time = ca_now_seconds();
     ca_request_settle_last_set(request, &settle->body.last_set, 0, time);
     return problem;
 }

@@ -10,6 +10,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_clock.h"
 #include "ca_names.h"
 #include "ca_limits.h"
 
@@ -40,12 +41,6 @@ static harness_node_t *s_start(const char *const *args) {
 static void s_stop(harness_node_t **node_p) {
     CHECK(harness_node_stop(*node_p) == 0);
     harness_node_destroy(node_p);
-}
-
-static double s_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
@@ -209,11 +204,11 @@ static void test_put_get(void) {
     peer.display_name = (char *)"Alice's node";
     peer.state = CAIRN__PEER_STATE__PEER_ONLINE;
     peer.last_seen = 1700000000.5;
-    double before = s_now();
+    double before = ca_now_seconds();
     Cairn__Response *response = s_expect(s_put(client, &peer, NULL), CAIRN__STATUS__OK);
     const Cairn__Peer *put = response->peer_put;
     CHECK(streq(put->address, "2001:db8::a") && put->port == 65535);
-    CHECK(put->created_at >= before - 1 && put->created_at <= s_now() + 1);
+    CHECK(put->created_at >= before - 1 && put->created_at <= ca_now_seconds() + 1);
     double created_at = put->created_at;
     cairn__response__free_unpacked(response, NULL);
 
@@ -352,13 +347,13 @@ static void test_status(void) {
     Cairn__Peer peer;
     s_peer_init(&peer, "dave", key);
     double created_at = s_put_ok(client, &peer, NULL);
-    double before = s_now();
+    double before = ca_now_seconds();
     Cairn__Response *response =
         s_expect(s_status(client, "dave", CAIRN__PEER_STATE__PEER_ONLINE, 0), CAIRN__STATUS__OK);
     CHECK(response->body_case == CAIRN__RESPONSE__BODY_PEER_STATUS);
     CHECK(response->peer_status->state == CAIRN__PEER_STATE__PEER_ONLINE);
     CHECK(response->peer_status->last_seen >= before - 1 &&
-          response->peer_status->last_seen <= s_now() + 1);
+          response->peer_status->last_seen <= ca_now_seconds() + 1);
     CHECK(response->peer_status->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
     response = s_expect(s_status(client, "dave", CAIRN__PEER_STATE__PEER_OFFLINE, 42.25),

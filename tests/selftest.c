@@ -25,6 +25,7 @@
 #include "channels.h"
 #include "config_store.h"
 #include "content.h"
+#include "gateway.h"
 #include "gossip.h"
 #include "manifests.h"
 #include "messages.h"
@@ -73,6 +74,8 @@ static const selftest_t s_tests[] = {
     {"ledger", ledger_test},
     {"ca_sign", ca_sign_test},
     {"identity", identity_test},
+    {"ca_store", ca_store_test},
+    {"gateway", gateway_test},
 };
 
 int main(int argc, char **argv) {

@@ -126,9 +126,3 @@ void ca_blob_store_unlink_rows(ca_store_t *store, ca_blobs_t *blobs,
         *bytes += (uint64_t)row->values[1]->integer;
     }
 }
-
-double ca_blob_store_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}

@@ -54,7 +54,4 @@ void ca_blob_store_unlink_rows(ca_store_t *store, ca_blobs_t *blobs,
                                const Cairn__Internal__WriteReply *write, size_t index,
                                ca_blob_wanted_fn *wanted, uint64_t *count, uint64_t *bytes);
 
-//  Unix time in seconds, with a fraction.
-double ca_blob_store_now(void);
-
 #endif

@@ -558,3 +558,350 @@ void ca_store_actor(zsock_t *pipe, void *args) {
     }
     s_self_destroy(&self);
 }
+
+//  ---- self-test -------------------------------------------------------------------
+//
+//  A store made here, with three rows: a read (ConfigGet), a write
+//  (ConfigSet, its `done` and a write_failed hook) and MessageStats, which
+//  answers with the worker's number. First one worker beside a real writer
+//  (ca_testbed); then two workers beside a writer played by the test, which
+//  decides when a write commits, whether it fails, and when its queue is
+//  full. The test plays the gateway: a DEALER sending [client id][Request].
+
+#include "ca_request.h"
+#include "ca_testbed.h"
+
+#define TEST_TIMEOUT_MS 5000
+#define TEST_FLOOD      20
+#define TEST_WRITER     "inproc://ca-store-test-writer"
+
+static const char *const s_test_migrations[] = {
+    "CREATE TABLE store_test (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+};
+static const ca_schema_t s_test_schema = {"store_test", s_test_migrations, 1};
+
+//  write_failed calls, read by the test once the failed write is answered.
+static volatile int s_test_failed_writes;
+
+static void s_test_get(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT value FROM store_test WHERE key = ?1");
+    assert(stmt);
+    sqlite3_bind_text(stmt, 1, request->config_get->key, -1, SQLITE_STATIC);
+    Cairn__ConfigValue *value =
+        (Cairn__ConfigValue *)ca_reply_alloc(reply, sizeof(Cairn__ConfigValue));
+    cairn__config_value__init(value);
+    value->key = request->config_get->key;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        value->found = true;
+        value->value.len = (size_t)sqlite3_column_bytes(stmt, 0);
+        value->value.data =
+            (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, 0), value->value.len);
+    }
+    sqlite3_reset(stmt);
+    ca_reply_response(reply)->body_case = CAIRN__RESPONSE__BODY_CONFIG_VALUE;
+    ca_reply_response(reply)->config_value = value;
+}
+
+static void s_test_set(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "INSERT INTO store_test (key, value) VALUES (?1, ?2)",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL, "not stored");
+    ca_write_text(write, request->config_set->key);
+    ca_write_blob(write, request->config_set->value.data, request->config_set->value.len);
+    ca_store_write(store, &write, reply);
+}
+
+static void s_test_set_done(ca_store_t *store, const Cairn__Request *request,
+                            const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    Cairn__ConfigSetReply *answer =
+        (Cairn__ConfigSetReply *)ca_reply_alloc(reply, sizeof(Cairn__ConfigSetReply));
+    cairn__config_set_reply__init(answer);
+    answer->key = request->config_set->key;
+    answer->created = true;
+    ca_reply_response(reply)->body_case = CAIRN__RESPONSE__BODY_CONFIG_SET;
+    ca_reply_response(reply)->config_set = answer;
+}
+
+static void s_test_set_failed(ca_store_t *store, const Cairn__Request *request,
+                              const Cairn__Internal__WriteReply *write) {
+    s_test_failed_writes++;
+}
+
+//  MessageStats says which worker answered: messages = its number,
+//  channels = the pool's size.
+static void s_test_whoami(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    Cairn__MessageStatsReply *stats =
+        (Cairn__MessageStatsReply *)ca_reply_alloc(reply, sizeof(Cairn__MessageStatsReply));
+    cairn__message_stats_reply__init(stats);
+    stats->messages = ca_store_index(store);
+    stats->channels = ca_store_worker_count(store);
+    ca_reply_response(reply)->body_case = CAIRN__RESPONSE__BODY_MESSAGE_STATS;
+    ca_reply_response(reply)->message_stats = stats;
+}
+
+static const ca_handler_t s_test_rows[] = {
+    {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", s_test_get, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_test_set, s_test_set_done, 0},
+    {CAIRN__REQUEST__BODY_MESSAGE_STATS, "whoami", s_test_whoami, NULL, 0},
+};
+
+static const ca_store_def_t s_test_def = {.name = "store-test",
+                                          .schema = &s_test_schema,
+                                          .handlers = s_test_rows,
+                                          .handler_count = 3,
+                                          .write_failed = s_test_set_failed};
+
+//  The same rows as a pool of two beside the test's writer.
+static const ca_store_def_t s_test_pool_def = {.name = "store-test-pool",
+                                               .schema = &s_test_schema,
+                                               .handlers = s_test_rows,
+                                               .handler_count = 3,
+                                               .workers = 2,
+                                               .queue_max = 2,
+                                               .write_failed = s_test_set_failed};
+
+//  Dispatch by kind, refusals of what no row serves or cannot be decoded,
+//  and a write whose answer means committed, beside a real writer.
+static void s_test_real_writer(ca_testbed_t *bed) {
+    Cairn__Request request;
+    Cairn__ConfigGet get;
+    Cairn__ConfigSet set;
+    ca_request_config_get(&request, &get, 0, "a", "");
+    Cairn__Response *response =
+        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONFIG_VALUE);
+    assert(!response->config_value->found);
+    cairn__response__free_unpacked(response, NULL);
+
+    ca_request_config_set(&request, &set, 0, "a", "1");
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONFIG_SET);
+    assert(streq(response->config_set->key, "a") && response->config_set->created);
+    cairn__response__free_unpacked(response, NULL);
+    //  Answered means committed: another connection sees the row at once.
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_ONLY, NULL, &error);
+    assert(sql);
+    sqlite3_stmt *stmt = ca_sql_prepare(sql, "SELECT value FROM store_test WHERE key = 'a'");
+    assert(stmt && sqlite3_step(stmt) == SQLITE_ROW);
+    assert(streq((const char *)sqlite3_column_text(stmt, 0), "1"));
+    sqlite3_reset(stmt);
+    ca_sql_destroy(&sql);
+    zstr_free(&path);
+    ca_request_config_get(&request, &get, 0, "a", "");
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONFIG_VALUE);
+    assert(response->config_value->found && response->config_value->value.len == 1);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  The writer refuses the same key again: its status, and write_failed.
+    int failed = s_test_failed_writes;
+    ca_request_config_set(&request, &set, 0, "a", "2");
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__CONFLICT, "");
+    assert(s_test_failed_writes == failed + 1);
+
+    Cairn__MessageStats stats;
+    ca_request_message_stats(&request, &stats, 0);
+    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MESSAGE_STATS);
+    assert(response->message_stats->channels == 1);
+    cairn__response__free_unpacked(response, NULL);
+
+    Cairn__ChannelList list;
+    ca_request_channel_list(&request, &list, 0);
+    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID,
+                     "does not serve request kind");
+    ca_testbed_fails(ca_testbed_call_raw(bed, "\x08\x07\xff", 3), CAIRN__STATUS__INVALID,
+                     "not a valid protobuf");
+    //  A string that is not UTF-8 is refused before any handler sees it,
+    //  with the request's id.
+    ca_request_config_get(&request, &get, 9, "\xff\xfe", "");
+    response = ca_testbed_call(bed, &request);
+    assert(response && response->id == 9);
+    ca_testbed_fails(response, CAIRN__STATUS__INVALID, "");
+}
+
+//  ---- a pool beside a writer played by the test ----
+
+typedef struct {
+    zsock_t *writer;     //  ROUTER at TEST_WRITER
+    zactor_t *worker[2]; //  workers 0 and 1 of s_test_pool_def
+    zsock_t *gateway[2]; //  DEALER to each worker
+} test_pool_t;
+
+static void s_test_pool_new(test_pool_t *pool, ca_testbed_t *bed) {
+    pool->writer = zsock_new(ZMQ_ROUTER);
+    zsock_set_rcvhwm(pool->writer, 1);
+    zsock_set_rcvtimeo(pool->writer, TEST_TIMEOUT_MS);
+    int rc = zsock_bind(pool->writer, TEST_WRITER);
+    assert(rc == 0);
+    char *db_path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    for (unsigned w = 0; w < 2; w++) {
+        ca_store_args_t args = {.def = &s_test_pool_def,
+                                .index = w,
+                                .workers = ca_store_workers(&s_test_pool_def, 8),
+                                .db_path = db_path,
+                                .writer_endpoint = TEST_WRITER,
+                                .queue_max = ca_store_queue_max(&s_test_pool_def, 1000),
+                                .settings = ca_testbed_settings()};
+        pool->worker[w] = zactor_new(ca_store_actor, &args);
+        char *error = NULL;
+        rc = ca_actor_start(pool->worker[w], &error);
+        assert(rc == 0);
+        char *endpoint = ca_store_endpoint(s_test_pool_def.name, w);
+        pool->gateway[w] = zsock_new_dealer(endpoint);
+        assert(pool->gateway[w]);
+        zsock_set_rcvtimeo(pool->gateway[w], TEST_TIMEOUT_MS);
+        zstr_free(&endpoint);
+    }
+    zstr_free(&db_path);
+}
+
+static void s_test_pool_destroy(test_pool_t *pool) {
+    for (unsigned w = 0; w < 2; w++) {
+        zsock_destroy(&pool->gateway[w]);
+        zactor_destroy(&pool->worker[w]);
+    }
+    zsock_unbind(pool->writer, TEST_WRITER);
+    zsock_destroy(&pool->writer);
+}
+
+static void s_test_pool_send(zsock_t *gateway, Cairn__Request *request, uint64_t id) {
+    request->id = id;
+    zframe_t *frame = ca_message_frame(&request->base);
+    zsock_send(gateway, "sf", "client", frame);
+    zframe_destroy(&frame);
+}
+
+//  The next answer the worker sends the gateway; aborts when none comes.
+static Cairn__Response *s_test_pool_recv(zsock_t *gateway) {
+    zmsg_t *msg = zmsg_recv(gateway);
+    assert(msg && zmsg_size(msg) == 2);
+    char *client = zmsg_popstr(msg);
+    assert(streq(client, "client"));
+    zstr_free(&client);
+    zframe_t *frame = zmsg_first(msg);
+    Cairn__Response *response =
+        cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
+    assert(response);
+    zmsg_destroy(&msg);
+    return response;
+}
+
+//  Takes one write at the test's writer and answers it with `status`
+//  (OK: one statement that changed one row).
+static void s_test_commit(test_pool_t *pool, ca_status_t status) {
+    zmsg_t *msg = zmsg_recv(pool->writer);
+    assert(msg && zmsg_size(msg) == 5);
+    zframe_t *body = zmsg_last(msg);
+    Cairn__Internal__WriterRequest *asked =
+        cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body));
+    assert(asked && asked->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
+    assert(asked->write->n_statements == 1);
+    cairn__internal__writer_request__free_unpacked(asked, NULL);
+    zmsg_remove(msg, body);
+    zframe_destroy(&body);
+    Cairn__Internal__StatementResult result = CAIRN__INTERNAL__STATEMENT_RESULT__INIT;
+    Cairn__Internal__StatementResult *results[] = {&result};
+    Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
+    Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
+    reply.status = status;
+    if (status == CA_OK) {
+        result.changes = 1;
+        reply.results = results;
+        reply.n_results = 1;
+    } else
+        reply.error = "the test's writer refused this write";
+    response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
+    response.write = &reply;
+    zframe_t *answer = ca_message_frame(&response.base);
+    zmsg_append(msg, &answer);
+    int rc = zmsg_send(&msg, pool->writer);
+    assert(rc == 0);
+}
+
+static void s_test_pool(ca_testbed_t *bed) {
+    assert(ca_store_workers(&s_test_def, 8) == 8 && ca_store_workers(&s_test_pool_def, 8) == 2);
+    assert(ca_store_queue_max(&s_test_def, 7) == 7 && ca_store_queue_max(&s_test_pool_def, 7) == 2);
+    test_pool_t pool;
+    s_test_pool_new(&pool, bed);
+    Cairn__Request request;
+    Cairn__MessageStats stats;
+    Cairn__ConfigGet get;
+    Cairn__ConfigSet set;
+
+    //  Each worker knows its number and the pool's size (what affinity
+    //  state, e.g. an upload stream, relies on).
+    for (unsigned w = 0; w < 2; w++) {
+        ca_request_message_stats(&request, &stats, 0);
+        s_test_pool_send(pool.gateway[w], &request, 1 + w);
+        Cairn__Response *response =
+            ca_testbed_ok(s_test_pool_recv(pool.gateway[w]), CAIRN__RESPONSE__BODY_MESSAGE_STATS);
+        assert(response->message_stats->messages == w && response->message_stats->channels == 2);
+        cairn__response__free_unpacked(response, NULL);
+    }
+
+    //  A message that is not [client id][Request] is dropped, not answered:
+    //  the next answer is the next request's.
+    zstr_send(pool.gateway[0], "client");
+    ca_request_config_get(&request, &get, 0, "k", "");
+    s_test_pool_send(pool.gateway[0], &request, 10);
+    Cairn__Response *response = s_test_pool_recv(pool.gateway[0]);
+    assert(response->id == 10);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  A write is answered once the writer answers, not before; reads are
+    //  served meanwhile.
+    ca_request_config_set(&request, &set, 0, "k", "v");
+    s_test_pool_send(pool.gateway[0], &request, 20);
+    ca_request_config_get(&request, &get, 0, "k", "");
+    s_test_pool_send(pool.gateway[0], &request, 21);
+    response = s_test_pool_recv(pool.gateway[0]);
+    assert(response->id == 21);
+    cairn__response__free_unpacked(response, NULL);
+    s_test_commit(&pool, CA_OK);
+    response = ca_testbed_ok(s_test_pool_recv(pool.gateway[0]), CAIRN__RESPONSE__BODY_CONFIG_SET);
+    assert(response->id == 20 && streq(response->config_set->key, "k"));
+    cairn__response__free_unpacked(response, NULL);
+
+    //  A refused write: the writer's status and message, and write_failed.
+    int failed = s_test_failed_writes;
+    ca_request_config_set(&request, &set, 0, "k", "w");
+    s_test_pool_send(pool.gateway[1], &request, 30);
+    s_test_commit(&pool, CA_CONFLICT);
+    response = s_test_pool_recv(pool.gateway[1]);
+    assert(response->id == 30);
+    ca_testbed_fails(response, CAIRN__STATUS__CONFLICT, "the test's writer refused");
+    assert(s_test_failed_writes == failed + 1);
+
+    //  A writer that does not read: writes beyond the queue bound are
+    //  answered BUSY at once, reads still flow, and every admitted write is
+    //  answered once the writer catches up.
+    for (uint64_t id = 100; id < 100 + TEST_FLOOD; id++) {
+        ca_request_config_set(&request, &set, 0, "k", "v");
+        s_test_pool_send(pool.gateway[0], &request, id);
+    }
+    ca_request_config_get(&request, &get, 0, "k", "");
+    s_test_pool_send(pool.gateway[0], &request, 200);
+    unsigned busy = ca_test_count_busy(s_test_pool_recv, pool.gateway[0], 100, TEST_FLOOD, 200,
+                                       "the writer is saturated");
+    unsigned admitted = TEST_FLOOD - busy;
+    assert(busy >= 1 && admitted >= 1);
+    for (unsigned i = 0; i < admitted; i++)
+        s_test_commit(&pool, CA_OK);
+    for (unsigned i = 0; i < admitted; i++) {
+        response =
+            ca_testbed_ok(s_test_pool_recv(pool.gateway[0]), CAIRN__RESPONSE__BODY_CONFIG_SET);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    s_test_pool_destroy(&pool);
+}
+
+void ca_store_test(bool verbose) {
+    if (verbose)
+        printf(" * ca_store: ");
+    ca_testbed_t *bed = ca_testbed_new(&s_test_def);
+    s_test_real_writer(bed);
+    s_test_pool(bed);
+    ca_testbed_destroy(&bed);
+    if (verbose)
+        printf("OK\n");
+}

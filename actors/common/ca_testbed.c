@@ -175,6 +175,21 @@ Cairn__Response *ca_testbed_ok(Cairn__Response *response, Cairn__Response__BodyC
     return response;
 }
 
+unsigned ca_test_count_busy(ca_test_recv_fn *recv, zsock_t *socket, uint64_t first, unsigned count,
+                            uint64_t barrier, const char *fragment) {
+    unsigned busy = 0;
+    while (true) {
+        Cairn__Response *response = recv(socket);
+        if (response->id == barrier) {
+            cairn__response__free_unpacked(response, NULL);
+            return busy;
+        }
+        assert(response->id >= first && response->id < first + count);
+        ca_testbed_fails(response, CAIRN__STATUS__BUSY, fragment);
+        busy++;
+    }
+}
+
 void ca_testbed_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
     if (response->status != status || !strstr(response->error, fragment)) {
         fprintf(stderr, "\ntestbed: status %d '%s', wanted %d with '%s'\n", response->status,

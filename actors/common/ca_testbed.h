@@ -52,6 +52,16 @@ void ca_testbed_fails(Cairn__Response *response, Cairn__Status status, const cha
 //  Sends raw bytes as a request frame and returns the response.
 Cairn__Response *ca_testbed_call_raw(ca_testbed_t *self, const void *data, size_t size);
 
+//  Receives the next Response on a socket (aborts when none comes).
+typedef Cairn__Response *(ca_test_recv_fn)(zsock_t *socket);
+
+//  After a flood of `count` requests (ids from `first`) and then a request
+//  with id `barrier`, all on one connection: reads answers with `recv` up to
+//  the barrier's, checks that each before it is BUSY with `fragment` for
+//  one of the flood, and returns how many came BUSY.
+unsigned ca_test_count_busy(ca_test_recv_fn *recv, zsock_t *socket, uint64_t first, unsigned count,
+                            uint64_t barrier, const char *fragment);
+
 //  Makes a fresh empty temp directory; caller frees the path.
 char *ca_test_tempdir(const char *prefix);
 

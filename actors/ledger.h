@@ -1,13 +1,13 @@
 /*  =========================================================================
     ledger - payment channels with their peers and the payments made on
-    them (LedgerOpen, LedgerGet, LedgerUpdate, LedgerList, LedgerAdjust,
-    LedgerPay, LedgerPending, LedgerClear); pool "ledger", schema "ledger"
+    them; pool "ledger", schema "ledger" (requests: schemas/ledger.proto)
     ========================================================================= */
 
 #ifndef LEDGER_H_INCLUDED
 #define LEDGER_H_INCLUDED
 
 #include "ca_store.h"
+#include "ledger_encoding.h" //  ledger_payment_encode and _verify
 
 extern const ca_schema_t ledger_schema;
 
@@ -30,17 +30,6 @@ extern const ca_store_def_t ledger_store_def;
 #define LEDGER_PENDING_DEFAULT 1000
 #define LEDGER_PENDING_MAX     10000
 #define LEDGER_HISTORY_MAX     1000
-
-//  The canonical encoding of a payment that its Ed25519 signature covers
-//  (see the Payment message in schemas/cairn.proto; this and
-//  ledger_payment_verify are defined in ledger_payments.c). NULL when a field
-//  cannot be encoded (id, query hash or a share root not 32 bytes, a
-//  recipient over 65535 bytes). Caller frees; *size_p is its length.
-uint8_t *ledger_payment_encode(const Cairn__Payment *payment, size_t *size_p);
-
-//  Whether `signature` (64 bytes) is the Ed25519 signature by `public_key`
-//  (32 bytes) of the payment's canonical encoding.
-bool ledger_payment_verify(const Cairn__Payment *payment, const uint8_t *public_key);
 
 void ledger_test(bool verbose);
 

@@ -37,7 +37,7 @@
 #include "ca_clock.h"
 #include "ca_request.h"
 #include "ca_validate.h"
-#include "ledger.h"
+#include "ledger_encoding.h"
 
 #include <czmq.h>
 #include <errno.h>

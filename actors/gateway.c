@@ -269,6 +269,10 @@ static void s_handle_client(self_t *self) {
     zmsg_destroy(&msg);
 }
 
+bool gateway_answers_itself(uint32_t body) {
+    return body == CAIRN__REQUEST__BODY_PING || body == CAIRN__REQUEST__BODY_INFO;
+}
+
 //  ---- Info: writer figures, then message statistics ----------------------------
 //
 //  Info is answered in two hops without any table of pending requests: the

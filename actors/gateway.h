@@ -35,6 +35,10 @@ void gateway_actor(zsock_t *pipe, void *args);
 //  Asks over the pipe; caller frees.
 char *gateway_endpoint(zactor_t *gateway);
 
+//  Whether the gateway answers request kind `body` (a Request.body field
+//  number) itself, as it does Ping and Info, instead of routing it to a pool.
+bool gateway_answers_itself(uint32_t body);
+
 void gateway_test(bool verbose);
 
 #endif

@@ -244,3 +244,64 @@ void node_destroy(node_t **self_p) {
     free(self);
     *self_p = NULL;
 }
+
+//  ---- self-test ------------------------------------------------------------------
+
+//  How many handler rows of the node's stores serve request kind `body`;
+//  *owner_p names the last store found.
+static size_t s_rows_serving(uint32_t body, const char **owner_p) {
+    size_t rows = 0;
+    for (size_t i = 0; i < STORE_COUNT; i++)
+        for (size_t h = 0; h < s_stores[i]->handler_count; h++)
+            if ((uint32_t)s_stores[i]->handlers[h].body == body) {
+                rows++;
+                *owner_p = s_stores[i]->name;
+            }
+    return rows;
+}
+
+void node_test(bool verbose) {
+    printf(" * node: every request kind has one server: ");
+    const ProtobufCMessageDescriptor *wire = &cairn__request__descriptor;
+    size_t problems = 0, kinds = 0;
+    for (unsigned f = 0; f < wire->n_fields; f++) {
+        const ProtobufCFieldDescriptor *field = &wire->fields[f];
+        if (!(field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        kinds++;
+        const char *owner = NULL;
+        size_t rows = s_rows_serving(field->id, &owner);
+        bool builtin = gateway_answers_itself(field->id);
+        if (field->id > CA_MAX_BODY_FIELD) {
+            fprintf(stderr,
+                    "\nRequest.%s = %u is above CA_MAX_BODY_FIELD (%d): the gateway "
+                    "cannot route it",
+                    field->name, field->id, CA_MAX_BODY_FIELD);
+            problems++;
+        }
+        if (rows + (builtin ? 1 : 0) != 1) {
+            fprintf(stderr,
+                    "\nRequest.%s = %u has %zu handler rows%s; it needs exactly one "
+                    "server (a row in its store's table)",
+                    field->name, field->id, rows, builtin ? " and the gateway answers it" : "");
+            problems++;
+        }
+        if (verbose && owner)
+            printf("\n   %s -> %s", field->name, owner);
+    }
+    //  The other way round: a row for a kind the wire does not have.
+    for (size_t i = 0; i < STORE_COUNT; i++)
+        for (size_t h = 0; h < s_stores[i]->handler_count; h++) {
+            uint32_t body = (uint32_t)s_stores[i]->handlers[h].body;
+            if (!protobuf_c_message_descriptor_get_field(wire, body)) {
+                fprintf(stderr, "\nstore %s serves body %u, which Request does not have",
+                        s_stores[i]->name, body);
+                problems++;
+            }
+        }
+    assert(kinds > 0);
+    if (problems)
+        fprintf(stderr, "\n");
+    assert(problems == 0);
+    printf("OK (%zu kinds)\n", kinds);
+}

@@ -41,4 +41,10 @@ void node_destroy(node_t **self_p);
 //  tools and tests that need to know which request kinds exist.
 const ca_store_def_t *const *node_store_defs(size_t *count);
 
+//  Self-test: every request kind of the wire (each member of Request.body)
+//  is served, by the gateway itself or by exactly one handler row of one
+//  store, within the gateway's routing table; and no row serves a kind the
+//  wire does not have. A new request kind without its handler row fails here.
+void node_test(bool verbose);
+
 #endif

@@ -37,6 +37,7 @@
 #include "writer.h"
 #include "ca_sign.h"
 #include "identity.h"
+#include "node.h"
 
 #include <czmq.h>
 #include <sodium.h>
@@ -74,6 +75,7 @@ static const selftest_t s_tests[] = {
     {"ledger", ledger_test},
     {"ca_sign", ca_sign_test},
     {"identity", identity_test},
+    {"node", node_test},
     {"ca_store", ca_store_test},
     {"gateway", gateway_test},
 };

@@ -8,15 +8,8 @@
     and crash safety as the content store, but a separate directory and
     table: evicting never touches stored content).
 
-    Requests:
-
-        CachePut {hash, data, source_peer, queried_at, receipt}
-                                    -> CacheStored {replaced, evicted_entries, evicted_bytes}
-        CacheGet {hash, skip_verify} -> CacheEntry (counts as a use)
-        CacheHas {hash}              -> CachePresence {cached, size} (not a use)
-        CacheEvict {max_bytes}       -> CacheEvicted {entries, bytes}
-        CacheClear {}                -> CacheEvicted
-        CacheStats {}                -> CacheStatsReply {entries, bytes, max_bytes}
+    Requests: schemas/cache.proto. A put or a get counts as a use; a has
+    does not.
 
     LRU order: `last_access` is a counter, not a clock: every put and get
     sets it to the largest value in the table plus one, inside the writer's

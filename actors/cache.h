@@ -1,7 +1,7 @@
 /*  =========================================================================
     cache - content fetched from peers within a byte budget, evicted least
-    recently used first (CachePut, CacheGet, CacheHas, CacheEvict,
-    CacheClear, CacheStats); pool "cache", files under <data dir>/cache/
+    recently used first; pool "cache", files under <data dir>/cache/
+    (requests: schemas/cache.proto)
     ========================================================================= */
 
 #ifndef CACHE_H_INCLUDED

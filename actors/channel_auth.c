@@ -15,18 +15,10 @@
     Peak memory of the pool: CHANNEL_AUTH_WORKERS x CHANNEL_AUTH_MEMLIMIT
     (2 x 64 MiB), whatever the load.
 
-    Requests:
-
-        ChannelCreate {name, encrypted, password}  ->  Channel
-            password empty: not protected; otherwise 1..1024 bytes, kept
-            only as its crypto_pwhash_str (Argon2id) string, plus a random
-            crypto_pwhash_SALTBYTES salt that clients use to derive the
-            channel key. Existing name: CONFLICT, nothing changes (checked
-            before hashing, and again inside the write).
-        ChannelVerify {name, password}  ->  ChannelVerified {ok = true}
-            wrong password: UNAUTHORIZED (a non-OK answer carries no
-            body, so `ok` is only ever seen true); unknown channel:
-            NOT_FOUND; channel without a password: INVALID.
+    Requests: ChannelCreate and ChannelVerify of schemas/channels.proto.
+    A taken name is checked before hashing, and again inside the write,
+    so a create that loses a race is CONFLICT and changes nothing; a
+    password is 1..1024 bytes (empty: not protected).
 
     Secrets: the password is never logged or stored. The decoded request
     owns the only copy this file sees; it is wiped (sodium_memzero) on every

@@ -1,6 +1,7 @@
 /*  =========================================================================
-    channel_auth - ChannelCreate and ChannelVerify, the requests that cost
-    an Argon2id hash, on their own small bounded pool
+    channel_auth - the channel requests that cost an Argon2id hash (create,
+    verify), on their own small bounded pool (requests:
+    schemas/channels.proto)
     ========================================================================= */
 
 #ifndef CHANNEL_AUTH_H_INCLUDED

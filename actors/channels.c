@@ -7,25 +7,13 @@
     small pool (channel_auth.c) so that a burst of password checks never
     holds up these cheap reads and writes.
 
-    Requests (pool "channels", workers and queue from the node's settings):
-
-        ChannelGet {name}            ->  Channel (message_count counted from
-                                         `messages`; never the hash; salt
-                                         only when protected)
-        ChannelList {}               ->  ChannelPage: every channel by name,
-                                         each with its message count (one
-                                         LEFT JOIN ... GROUP BY, not N+1)
-        ChannelTouch {name, ts}      ->  Channel with last_activity = ts
-                                         (0: now)
-        ChannelDelete {name}         ->  ChannelDeleted {name, messages,
-                                         members}: the channel, its messages
-                                         (the FTS triggers follow) and its
-                                         memberships, in ONE write
-        MemberJoin {channel, peer}   ->  Membership {changed: newly joined}
-        MemberLeave {channel, peer}  ->  Membership {changed: true}
-        MemberList {channel | peer}  ->  MemberPage, ordered by peer id (a
-                                         channel's members) or by channel
-                                         (a peer's channels)
+    Requests: schemas/channels.proto (pool "channels", workers and queue
+    from the node's settings). A channel's message_count is counted from
+    `messages` (ChannelList: one LEFT JOIN ... GROUP BY, not N+1); the
+    password hash never leaves the node. ChannelDelete removes the
+    channel, its messages (the FTS triggers follow) and its memberships in
+    ONE write. MemberList is ordered by peer id (a channel's members) or
+    by channel (a peer's channels).
 
     Rules: channel names are 1..64 bytes, '#' then [A-Za-z0-9._-] (case
     matters: #Dev and #dev are two channels); peer ids are 1..128 bytes of

@@ -1,11 +1,10 @@
 /*  =========================================================================
     channels - channels and membership of the message-store family
 
-    Pool "channels": ChannelGet, ChannelList, ChannelTouch, ChannelDelete,
-    MemberJoin, MemberLeave, MemberList (field block 300..399 of
-    schemas/cairn.proto). ChannelCreate and ChannelVerify, which cost an
-    Argon2id hash, are served by the separate bounded pool in
-    channel_auth.c; the helpers below are what the two pools share.
+    Pool "channels" (requests: schemas/channels.proto) serves every
+    request of that file but the two that cost an Argon2id hash
+    (ChannelCreate, ChannelVerify), which the separate bounded pool in
+    channel_auth.c serves; the helpers below are what the two pools share.
     ========================================================================= */
 
 #ifndef CHANNELS_H_INCLUDED

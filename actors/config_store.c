@@ -5,12 +5,8 @@
     settings that tools set at run time (not the daemon's start-up options,
     which come from flags, environment and the config file).
 
-    Requests:
-
-        ConfigGet {key, default_value}  ->  ConfigValue {key, value, found}
-                                            absent key: found=false, value=default
-        ConfigSet {key, value}          ->  ConfigSetReply {key, created}
-                                            after the writer committed it
+    Requests: schemas/config.proto. ConfigSet is answered after the
+    writer committed it.
 
     Rules: keys follow ca_validate_key (1..256 bytes, [A-Za-z0-9._:/-], no
     path tricks); values are at most 64 KiB. Anything else is INVALID with a

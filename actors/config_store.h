@@ -1,5 +1,6 @@
 /*  =========================================================================
-    config_store - node configuration, the first store (ConfigGet/ConfigSet)
+    config_store - node configuration, the first store (requests:
+    schemas/config.proto)
     ========================================================================= */
 
 #ifndef CONFIG_STORE_H_INCLUDED

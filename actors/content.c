@@ -11,20 +11,9 @@
     verified ranged reads, ContentCheck with its repair, and the answer to
     a read that meets a missing or corrupt file.
 
-    Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
-
-        ContentPut {data, expected_hash?}   -> ContentStored {hash, size, deduplicated}
-        ContentGet {hash, skip_verify}      -> ContentData   (whole blob, <= 64 MiB)
-        ContentRead {hash, offset, length}  -> ContentRange  (<= 16 MiB per range)
-        ContentHas {hash}                   -> ContentPresence {exists, size}
-        ContentSize {hash}                  -> ContentPresence, NOT_FOUND if absent
-        ContentDelete {hash}                -> ContentRemoved {removed}
-        ContentBegin {expected_hash?}       -> ContentStream {stream_id, exists}
-        ContentChunk {stream_id, offset, data} -> ContentStream {received}
-        ContentCommit {stream_id, expected_hash?} -> ContentStored
-        ContentAbort {stream_id}            -> ContentStream
-        ContentCheck {verify, repair}       -> ContentCheckReport
-        ContentStats {}                     -> ContentStatsReply
+    Requests: schemas/content.proto (hashes are 32 raw bytes). A whole
+    blob travels in one answer up to 64 MiB (ContentGet); larger ones are
+    read in ranges of at most 16 MiB.
 
     Streams: an upload stream is state of one worker (its temp file and
     running hash), so every request naming a stream must reach that worker.

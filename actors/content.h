@@ -1,7 +1,7 @@
 /*  =========================================================================
-    content - blobs addressed by SHA-256 (put, get, ranged reads, chunked
-    upload streams, delete, check/repair, stats); pool "content", files
-    under <data dir>/content/
+    content - blobs addressed by SHA-256, with ranged reads, chunked upload
+    streams and check/repair; pool "content", files under
+    <data dir>/content/ (requests: schemas/content.proto)
     ========================================================================= */
 
 #ifndef CONTENT_H_INCLUDED

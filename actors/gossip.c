@@ -6,15 +6,7 @@
     it was first seen). A node relays a gossiped message only when GossipAdd
     says it was new, so a message circulates once instead of forever.
 
-    Requests:
-
-        GossipAdd {message_id, ttl}  ->  GossipSeen {message_id, seen, added, ttl}
-                                         added: newly recorded; seen: it
-                                         was already there (left unchanged)
-        GossipHas {message_id}       ->  GossipSeen {message_id, seen, ttl}
-        GossipClean {max_age_s}      ->  Deleted {count}
-                                         entries first seen more than
-                                         max_age_s ago (0: gossip_max_age_s)
+    Requests: schemas/gossip.proto.
 
     Rules: message ids are 1..128 bytes of printable ASCII without spaces
     (0x21..0x7e): gossip ids are hashes, UUIDs or similar tokens, and a

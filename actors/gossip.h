@@ -1,6 +1,6 @@
 /*  =========================================================================
-    gossip - the seen-cache of gossiped message ids, with periodic cleaning
-    (GossipAdd, GossipHas, GossipClean); pool "gossip", tables of msg_schema
+    gossip - the seen-cache of gossiped message ids, with periodic cleaning;
+    pool "gossip", tables of msg_schema (requests: schemas/gossip.proto)
     ========================================================================= */
 
 #ifndef GOSSIP_H_INCLUDED

@@ -8,25 +8,7 @@
     on the channels and `ledger_payment_shares` the provenance each payment
     pays for (root hash and weight, in the order given).
 
-    Requests:
-
-        LedgerOpen {channel}             -> PaymentChannel (CONFLICT if one exists)
-        LedgerGet {peer_id}              -> PaymentChannel
-        LedgerUpdate {peer_id, nonce, state, my_balance, their_balance}
-                                         -> PaymentChannel
-        LedgerList {limit, after_peer_id}
-                                         -> PaymentChannelPage {channels, more}
-                                            (state OPEN, by peer id)
-        LedgerAdjust {peer_id, my_delta, their_delta, reason}
-                                         -> PaymentChannel
-        LedgerHistory {peer_id, limit, after_seq}
-                                         -> AdjustmentPage (the log of the
-                                            channel's sum, oldest first)
-        LedgerPay {payment}              -> Payment
-        LedgerPending {peer_id, limit, after_payment_id}
-                                         -> PaymentPage {payments, more}
-                                            (not cleared, oldest first)
-        LedgerClear {payment_ids}        -> LedgerCleared {cleared}
+    Requests: schemas/ledger.proto.
 
     Money rules, each a guard inside the writer's transaction, so they hold
     whatever else is queued: an update's nonce must be greater than the
@@ -47,13 +29,13 @@
     and a stored number always reads back as the same uint64. Provenance
     weights are only stored, never added: they keep the uint64's bits.
 
-    Two files, one store. This one owns the schema, the channels
-    (LedgerOpen, LedgerGet, LedgerUpdate, LedgerList, LedgerAdjust,
-    LedgerHistory), the handler table and the self-test that drives every
+    Two files, one store. This one owns the schema, the channels and
+    their log, the handler table and the self-test that drives every
     handler.
-    ledger_payments.c owns the payments: the canonical encoding and its
-    signature check, LedgerPay, LedgerPending with the shares, and
-    LedgerClear (its prose says how a payment is checked and stored). The
+    ledger_payments.c owns the payments: the signature check (over the
+    canonical encoding of actors/wire/ledger_encoding.c), paying, the
+    pending payments with their shares, and clearing (its prose says how
+    a payment is checked and stored). The
     table's payment rows point into it; it takes from this file the checks
     and channel guards both halves share (ledger_peer_ok,
     ledger_channel_known, ledger_write_channel_exists, ledger_read_failed).

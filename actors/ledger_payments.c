@@ -1,10 +1,11 @@
 /*  =========================================================================
     ledger_payments - the payments half of the ledger store
 
-    What it owns: the payments. The canonical encoding of a payment and
-    the check of its Ed25519 signature; LedgerPay, LedgerPending (a page of
-    a channel's payments not cleared, each with its provenance shares) and
-    LedgerClear. It reads and writes `ledger_payments` and
+    What it owns: the payments. The check of a payment's Ed25519 signature
+    (over the canonical encoding of actors/wire/ledger_encoding.c); the
+    payment requests of schemas/ledger.proto (LedgerPay, LedgerPending: a
+    page of a channel's payments not cleared, each with its provenance
+    shares, and LedgerClear). It reads and writes `ledger_payments` and
     `ledger_payment_shares`, moves a payment's amount in `ledger_channels`
     and reads `peers`; the schema itself, the channels, the handler table
     and the self-test that drives these handlers are ledger.c's (see its
@@ -12,11 +13,6 @@
     It has no state of its own: ledger.c's table points its rows here, so
     it runs on the ledger's worker threads, with their read connections
     and their replies, and nothing else calls it.
-
-        LedgerPay {payment}              -> Payment (as stored, not cleared)
-        LedgerPending {peer_id, limit, after_payment_id}
-                                         -> PaymentPage {payments, more}
-        LedgerClear {payment_ids}        -> LedgerCleared {cleared}
 
     Invariants:
     - A payment's Ed25519 signature is checked against the public key the

@@ -1,10 +1,11 @@
 /*  =========================================================================
-    ledger_payments - the payments of the ledger store: LedgerPay,
-    LedgerPending and LedgerClear, and the canonical encoding a payment's
-    signature covers. Private to the ledger: the rows of ledger.c's handler
-    table point into it, and only the ledger's worker threads call it.
-    (ledger_payment_encode and ledger_payment_verify, defined here, are
-    declared in ledger.h, where the node, the CLI and the tests find them.)
+    ledger_payments - the payments of the ledger store (paying, the pending
+    payments, clearing; requests: schemas/ledger.proto). Private to the
+    ledger: the rows of ledger.c's handler table point into it, and only
+    the ledger's worker threads call it. (The canonical encoding a
+    payment's signature covers, ledger_payment_encode and
+    ledger_payment_verify, is in actors/wire/ledger_encoding.c, which the
+    CLI links too.)
     ========================================================================= */
 
 #ifndef LEDGER_PAYMENTS_H_INCLUDED

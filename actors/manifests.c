@@ -7,19 +7,8 @@
     summary_items). The provenance pool reads `manifests` for the owner
     and visibility of a root; nothing else writes them.
 
-    Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
-
-        ManifestPut {manifest}        -> Manifest (as stored)
-        ManifestGet {hash}            -> Manifest
-        ManifestUpdate {manifest}     -> Manifest (as stored)
-        ManifestDelete {hash}         -> ManifestDeleted {removed}
-        ManifestList {filters, limit, offset}
-                                      -> ManifestPage {manifests, more}
-        ManifestVersions {version_root, limit, after_version}
-                                      -> ManifestPage {manifests, more}
-                                         (version order)
-        SummaryPut {summary}          -> Summary
-        SummaryGet {l0_hash}          -> Summary
+    Requests: schemas/manifests.proto (hashes are 32 raw bytes). Puts
+    and updates answer the manifest as stored.
 
     Checks and version rules live in manifests_rules.c (a private class,
     stateless): every field rule a request alone can break (INVALID,

@@ -1,8 +1,7 @@
 /*  =========================================================================
     manifests - what each piece of content is: manifests (metadata, tags,
-    access lists, versions) and L1 summaries (ManifestPut, ManifestGet,
-    ManifestUpdate, ManifestDelete, ManifestList, ManifestVersions,
-    SummaryPut, SummaryGet); pool "manifests", tables of prov_schema
+    access lists, versions) and L1 summaries; pool "manifests", tables of
+    prov_schema (requests: schemas/manifests.proto)
     ========================================================================= */
 
 #ifndef MANIFESTS_H_INCLUDED

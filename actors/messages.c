@@ -7,17 +7,8 @@
     gossip pools). It reads `channels` (a message belongs to an existing
     channel) and writes one column there: a channel's last_activity.
 
-    Requests (pool "messages"):
-
-        MessageStore {message}     -> MessageStored {id}        after COMMIT
-        MessageList {channel, limit, offset | before_timestamp+before_id,
-                     since}        -> MessagePage {messages, more}
-        MessageGet {id}            -> Message
-        MessageDelete {channel, before}   -> Deleted {count}    after COMMIT
-        MessageSearch {query, channel, limit} -> MessagePage
-        MessageStats {}            -> MessageStatsReply
-        Vacuum {}                  -> VacuumReply {bytes_before, bytes_after,
-                                                   bytes_reclaimed}
+    Requests: schemas/messages.proto (pool "messages"). Stores and
+    deletes are answered after COMMIT.
 
     Rules, each refused with INVALID and a message naming the field:
       - id: UUID text (ca_validate_uuid), stored as given (case kept);

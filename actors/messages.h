@@ -1,6 +1,6 @@
 /*  =========================================================================
-    messages - chat messages in channels: store, page, get, delete, search,
-    statistics and vacuum (pool "messages", wire field block 200..299)
+    messages - chat messages in channels, with full-text search; pool
+    "messages", tables of msg_schema (requests: schemas/messages.proto)
     ========================================================================= */
 
 #ifndef MESSAGES_H_INCLUDED

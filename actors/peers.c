@@ -6,18 +6,9 @@
     and whether we refuse to talk to it). The pool is its own so that peer
     bookkeeping never waits behind message floods or full-text searches.
 
-    Requests:
-
-        PeerPut {peer, public_key_text}  ->  Peer     create or update; the
-                                                      stored row after COMMIT
-        PeerGet {peer_id}                ->  Peer     NOT_FOUND when unknown
-        PeerList {by_state, state,       ->  PeerPage in peer_id order,
-                  limit, after_peer_id}               keyset pages
-        PeerStatus {peer_id, state,      ->  Peer     sets state, last_seen
-                    last_seen}                        (0: now); NOT_FOUND
-        PeerBlock {peer_id, blocked}     ->  Peer     block list; NOT_FOUND
-
-    Is a peer blocked? PeerGet's `blocked`.
+    Requests: schemas/peers.proto. A request naming an unknown peer is
+    NOT_FOUND; PeerList pages by peer id (keyset). Is a peer blocked?
+    PeerGet's `blocked`.
 
     Rules (anything else is INVALID, with a message naming the rule):
 

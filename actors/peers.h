@@ -1,7 +1,7 @@
 /*  =========================================================================
     peers - the node's address book of other nodes: identity key, address,
-    status and block list (PeerPut, PeerGet, PeerList, PeerStatus,
-    PeerBlock); pool "peers", tables of msg_schema
+    status and block list; pool "peers", tables of msg_schema (requests:
+    schemas/peers.proto)
     ========================================================================= */
 
 #ifndef PEERS_H_INCLUDED

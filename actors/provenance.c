@@ -5,16 +5,9 @@
     What it owns: the graph tables of prov_schema (prov_nodes, prov_edges,
     prov_roots). It reads `manifests` (owner and visibility of roots).
 
-    Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
-
-        ProvAdd {hash, sources}           -> ProvAdded {edges_added, roots}
-        ProvRoots {hash, limit}           -> ProvRootsReply {roots, more}
-        ProvDerivations {hash, transitive, limit, after}
-                                          -> ProvDerivationsReply {hashes, more}
-                                             (direct ones by hash, paged with
-                                             after; transitive breadth first)
-        ProvAncestor {ancestor, descendant}
-                                          -> ProvAncestorReply {is_ancestor, same}
+    Requests: schemas/provenance.proto (hashes are 32 raw bytes).
+    ProvDerivations pages direct derivations by hash (`after`) and walks
+    transitive ones breadth first.
 
     The root cache. For every known hash, prov_roots holds its original
     sources (hashes with no sources of their own) and, for each, the number

@@ -1,7 +1,6 @@
 /*  =========================================================================
-    provenance - the derivation graph and its root cache (ProvAdd,
-    ProvRoots, ProvDerivations, ProvAncestor); pool "provenance", tables of
-    prov_schema
+    provenance - the derivation graph and its root cache; pool
+    "provenance", tables of prov_schema (requests: schemas/provenance.proto)
     ========================================================================= */
 
 #ifndef PROVENANCE_H_INCLUDED

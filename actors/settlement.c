@@ -5,18 +5,7 @@
     What it owns: the tables of settlement_schema (settle_distributions,
     settle_batches, settle_last).
 
-    Requests (hashes and ids are 32 raw bytes; see schemas/cairn.proto):
-
-        SettleEnqueue {distribution}     -> SettleEnqueued {created}
-        SettlePending {recipient, limit, after_payment_id, after_recipient}
-                                         -> DistributionPage {distributions, more}
-        SettleTotal {recipient}          -> SettleTotalReply {total, count}
-        SettleMark {payment_ids, batch_id}
-                                         -> SettleMarked {settled, already_settled}
-        SettleLastGet {}                 -> SettleLast {time, set}
-        SettleLastSet {time}             -> SettleLast
-        SettleBatch {limit}              -> SettleBatchReply {batch_id, totals, ...}
-        SettleBatchGet {batch_id}        -> SettleBatchReply
+    Requests: schemas/settlement.proto (hashes and ids are 32 raw bytes).
 
     A distribution is keyed by (payment_id, recipient): enqueuing the same
     pair again changes nothing (INSERT ... ON CONFLICT DO NOTHING), so a

@@ -1,8 +1,7 @@
 /*  =========================================================================
     settlement - distributions owed to recipients until a batch settles
-    them (SettleEnqueue, SettlePending, SettleTotal, SettleMark,
-    SettleLastGet, SettleLastSet, SettleBatch, SettleBatchGet); pool
-    "settlement", tables of settlement_schema
+    them; pool "settlement", tables of settlement_schema (requests:
+    schemas/settlement.proto)
     ========================================================================= */
 
 #ifndef SETTLEMENT_H_INCLUDED

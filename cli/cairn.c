@@ -54,7 +54,7 @@
     are never abbreviated: "--pass" is not "--password-file", so no prefix
     of an option can carry a secret. The Response body is checked against
     the request's: both `body` oneofs use the same field number for a
-    request and its answer (schemas/cairn.proto).
+    request and its answer (schemas/envelope.proto).
 
     Output: human text by default; with --json exactly one JSON object on
     stdout per command, errors included ({"status":"invalid","error":...}),

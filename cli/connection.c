@@ -11,7 +11,7 @@
     "unreachable" (exit 3).
 
     An answer must be OK and of the kind that was asked: a request and its
-    answer share the body field number (schemas/cairn.proto), so a body of
+    answer share the body field number (schemas/envelope.proto), so a body of
     another kind means client and node speak different API versions. Each
     request sent is also checked against the sends list of the command
     that runs (cli.h): a row that sends a kind it does not declare is a
@@ -137,7 +137,7 @@ static int s_answer_problem(const cli_t *cli, Cairn__Request__BodyCase sent,
         return cli_report_error(cli, ca_status_str((ca_status_t)response->status),
                                 response->error[0] ? response->error : "(no message)",
                                 CLI_EXIT_NODE_ERROR);
-    //  A request and its answer share the body field number (cairn.proto).
+    //  A request and its answer share the body field number (envelope.proto).
     if ((int)response->body_case != (int)sent)
         return cli_report_error(cli, ca_status_str(CA_INTERNAL),
                                 "the node answered with another kind of response; "

@@ -20,7 +20,7 @@
     give its signature (--signature-hex, 64 bytes made by the payer), or
     sign here with the payer's Ed25519 secret key (--key-file, libsodium's
     64-byte form, raw or as 128 hex digits; as `cairn msg send`). The
-    signed bytes are ledger_payment_encode's (Payment in cairn.proto).
+    signed bytes are ledger_payment_encode's (Payment in schemas/ledger.proto).
     Without --id the id is 32 random bytes; without --timestamp, now.
 
     `ledger list` and `ledger pending` print a page at a time (--limit,

@@ -171,9 +171,10 @@ static void s_put_text(uint8_t *out, size_t *at, const char *text) {
 }
 
 //  The canonical bytes a --key-file signature covers: "cairn-message-v1",
-//  then the fields in cairn.proto order, signature left out; texts and
-//  bytes as a u32 big-endian length and the bytes, the timestamp as the
-//  big-endian bits of an IEEE-754 double, encrypted as one byte 0/1.
+//  then Message's fields in schemas/messages.proto order, signature left
+//  out; texts and bytes as a u32 big-endian length and the bytes, the
+//  timestamp as the big-endian bits of an IEEE-754 double, encrypted as
+//  one byte 0/1.
 //  Caller frees.
 static uint8_t *s_signed_bytes(const Cairn__Message *message, size_t *size) {
     size_t total = strlen(SIGNED_DOMAIN) + 6 * 4 + 8 + 1 + strlen(message->id) +

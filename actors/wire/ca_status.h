@@ -1,7 +1,7 @@
 /*  =========================================================================
     ca_status - the status codes shared by the wire and every actor
 
-    ca_status_t has the same values as cairn.Status in schemas/cairn.proto,
+    ca_status_t has the same values as cairn.Status in schemas/envelope.proto,
     so a status moves between C code and the wire without translation.
     ========================================================================= */
 

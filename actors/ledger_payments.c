@@ -153,7 +153,7 @@ void ledger_payments_pay(ca_store_t *store, const Cairn__Request *request, ca_re
     if (!ledger_payment_verify(payment, key)) {
         ca_reply_error(reply, CA_UNAUTHORIZED,
                        "the payment's signature does not verify with peer %s's key; it must "
-                       "sign the canonical encoding (see Payment in cairn.proto); nothing moved",
+                       "sign the canonical encoding (see Payment in schemas/ledger.proto); nothing moved",
                        payment->channel_peer);
         return;
     }

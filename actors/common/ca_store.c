@@ -309,7 +309,7 @@ static void s_handle_request(ca_store_t *self) {
     else if (!request)
         ca_reply_error(&reply, CA_INVALID,
                        "the request is not a valid protobuf cairn.Request; check that the "
-                       "client uses schemas/cairn.proto of this node's version");
+                       "client was generated from the schemas/ of this node's version");
     else if (!handler)
         ca_reply_error(&reply, CA_INVALID, "the %s store does not serve request kind %d",
                        self->def->name, (int)request->body_case);

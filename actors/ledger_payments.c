@@ -151,10 +151,11 @@ void ledger_payments_pay(ca_store_t *store, const Cairn__Request *request, ca_re
     if (!s_peer_key(store, payment->channel_peer, key, reply))
         return;
     if (!ledger_payment_verify(payment, key)) {
-        ca_reply_error(reply, CA_UNAUTHORIZED,
-                       "the payment's signature does not verify with peer %s's key; it must "
-                       "sign the canonical encoding (see Payment in schemas/ledger.proto); nothing moved",
-                       payment->channel_peer);
+        ca_reply_error(
+            reply, CA_UNAUTHORIZED,
+            "the payment's signature does not verify with peer %s's key; it must "
+            "sign the canonical encoding (see Payment in schemas/ledger.proto); nothing moved",
+            payment->channel_peer);
         return;
     }
     double now = ca_now_seconds_ms();

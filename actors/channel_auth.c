@@ -39,7 +39,7 @@
 #include "channel_auth.h"
 #include "ca_names.h"
 #include "channels.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -276,7 +276,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t channel_auth_def = {
     .name = "channel_auth",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
     .workers = CHANNEL_AUTH_WORKERS,

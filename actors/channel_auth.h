@@ -11,7 +11,7 @@
 //  Longest channel password, in bytes.
 #define CHANNEL_AUTH_PASSWORD_MAX 1024
 
-//  The pool's description: 2 workers, 2 queued per worker, msg_schema.
+//  The pool's description: 2 workers, 2 queued per worker, messages_schema.
 extern const ca_store_def_t channel_auth_def;
 
 void channel_auth_test(bool verbose);

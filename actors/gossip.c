@@ -1,7 +1,7 @@
 /*  =========================================================================
     gossip - the seen-cache of gossiped message ids
 
-    What it owns: the `gossip` table of msg_schema, one row per message id
+    What it owns: the `gossip` table of messages_schema, one row per message id
     this node has seen in gossip (with the hop ttl it arrived with and when
     it was first seen). A node relays a gossiped message only when GossipAdd
     says it was new, so a message circulates once instead of forever.
@@ -37,7 +37,7 @@
 #include "gossip.h"
 #include "ca_limits.h"
 #include "ca_log.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <assert.h>
 #include <string.h>
@@ -185,7 +185,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t gossip_store_def = {
     .name = "gossip",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
     .tick = s_gossip_tick,

@@ -1,6 +1,6 @@
 /*  =========================================================================
     gossip - the seen-cache of gossiped message ids, with periodic cleaning
-    (GossipAdd, GossipHas, GossipClean); pool "gossip", tables of msg_schema
+    (GossipAdd, GossipHas, GossipClean); pool "gossip", tables of messages_schema
     ========================================================================= */
 
 #ifndef GOSSIP_H_INCLUDED
@@ -8,7 +8,7 @@
 
 #include "ca_store.h"
 
-//  The store's description: schema (msg_schema), request table and the
+//  The store's description: schema (messages_schema), request table and the
 //  tick that removes entries older than settings.gossip_max_age_s.
 extern const ca_store_def_t gossip_store_def;
 

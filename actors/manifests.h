@@ -2,7 +2,7 @@
     manifests - what each piece of content is: manifests (metadata, tags,
     access lists, versions) and L1 summaries (ManifestPut, ManifestGet,
     ManifestUpdate, ManifestDelete, ManifestList, ManifestVersions,
-    SummaryPut, SummaryGet); pool "manifests", tables of prov_schema
+    SummaryPut, SummaryGet); pool "manifests", tables of provenance_schema
     ========================================================================= */
 
 #ifndef MANIFESTS_H_INCLUDED

@@ -3,7 +3,7 @@
     statistics and vacuum
 
     What it owns: the `messages` table and its full-text index
-    `messages_fts` (both in msg_schema, shared with the channels, peers and
+    `messages_fts` (both in messages_schema, shared with the channels, peers and
     gossip pools). It reads `channels` (a message belongs to an existing
     channel) and writes one column there: a channel's last_activity.
 
@@ -41,7 +41,7 @@
         10,000 costs what page 1 costs; `offset` walks the index.
       - A page asks for limit+1 rows: the extra one only sets `more`.
         Limits over MESSAGES_PAGE_MAX are refused, never clamped.
-      - Encrypted messages are never in messages_fts (msg_schema's triggers
+      - Encrypted messages are never in messages_fts (messages_schema's triggers
         keep the index in step with inserts and deletes).
       - A malformed FTS5 query is the client's error (INVALID), which
         SQLite reports as SQLITE_ERROR from sqlite3_step; any other failure
@@ -50,7 +50,7 @@
 
 #include "messages.h"
 #include "ca_names.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <assert.h>
 #include <math.h>
@@ -588,7 +588,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t messages_store_def = {
     .name = "messages",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

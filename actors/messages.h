@@ -18,7 +18,7 @@
 #define MESSAGES_NONCE_MAX       24
 #define MESSAGES_QUERY_MAX       1024 //  bytes of an FTS5 search query
 
-//  The store's description: schema (msg_schema) and request table.
+//  The store's description: schema (messages_schema) and request table.
 extern const ca_store_def_t messages_store_def;
 
 void messages_test(bool verbose);

@@ -1,7 +1,7 @@
 /*  =========================================================================
     peers - the node's address book of other nodes: identity key, address,
     status and block list (PeerPut, PeerGet, PeerList, PeerStatus,
-    PeerBlock); pool "peers", tables of msg_schema
+    PeerBlock); pool "peers", tables of messages_schema
     ========================================================================= */
 
 #ifndef PEERS_H_INCLUDED
@@ -9,7 +9,7 @@
 
 #include "ca_store.h"
 
-//  The store's description: schema (msg_schema) and request table.
+//  The store's description: schema (messages_schema) and request table.
 extern const ca_store_def_t peers_store_def;
 
 //  Reads an Ed25519 public key given as raw bytes (`raw`, `raw_size`) or as

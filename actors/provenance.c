@@ -2,7 +2,7 @@
     provenance - where content came from: the derivation graph and its
     root cache
 
-    What it owns: the graph tables of prov_schema (prov_nodes, prov_edges,
+    What it owns: the graph tables of provenance_schema (prov_nodes, prov_edges,
     prov_roots). It reads `manifests` (owner and visibility of roots).
 
     Requests (hashes are 32 raw bytes; see schemas/cairn.proto):
@@ -72,7 +72,7 @@
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_validate.h"
-#include "prov_schema.h"
+#include "provenance_schema.h"
 
 #include <assert.h>
 #include <string.h>
@@ -567,7 +567,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t provenance_store_def = {
     .name = "provenance",
-    .schema = &prov_schema,
+    .schema = &provenance_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

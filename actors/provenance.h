@@ -1,7 +1,7 @@
 /*  =========================================================================
     provenance - the derivation graph and its root cache (ProvAdd,
     ProvRoots, ProvDerivations, ProvAncestor); pool "provenance", tables of
-    prov_schema
+    provenance_schema
     ========================================================================= */
 
 #ifndef PROVENANCE_H_INCLUDED

@@ -238,7 +238,7 @@ static void s_query(const bench_prov_t *self, query_kind_t kind, uint64_t n, uin
 
 //  ---- raw SQLite: an edge table and recursive CTEs ------------------------------------
 
-//  The node's edge table and index (prov_schema), nothing else.
+//  The node's edge table and index (provenance_schema), nothing else.
 #define RAW_SCHEMA                                                                                 \
     "CREATE TABLE prov_edges (child BLOB NOT NULL, source BLOB NOT NULL,"                          \
     " PRIMARY KEY (child, source)) WITHOUT ROWID;"                                                 \

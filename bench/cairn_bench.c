@@ -41,7 +41,7 @@
                                writer group commit -> answer)
 
     The message store (each baseline runs the node's own SQL, mirrored in
-    the MIRROR_* strings below, on msg_schema's tables, indexes and FTS5
+    the MIRROR_* strings below, on messages_schema's tables, indexes and FTS5
     triggers, with the writer's pragmas):
 
         sqlite.msg_insert.tx1000
@@ -149,7 +149,7 @@
 #include "bench.h"
 #include "ca_limits.h"
 #include "ca_testbed.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -338,12 +338,12 @@ sqlite3 *bench_sqlite_open(const char *dir) {
 }
 
 //  A fresh database in `dir` with the writer's pragmas and the message-store
-//  family's schema (msg_schema's migrations, as the writer runs them). NULL
+//  family's schema (messages_schema's migrations, as the writer runs them). NULL
 //  after saying why.
 static sqlite3 *s_sqlite_open_msg(const char *dir) {
     sqlite3 *db = bench_sqlite_open(dir);
-    for (size_t i = 0; db && i < msg_schema.count; i++)
-        if (bench_sqlite_exec(db, msg_schema.migrations[i]) != 0) {
+    for (size_t i = 0; db && i < messages_schema.count; i++)
+        if (bench_sqlite_exec(db, messages_schema.migrations[i]) != 0) {
             sqlite3_close(db);
             db = NULL;
         }
@@ -1021,7 +1021,7 @@ static int s_populate_batch(bench_t *bench, sqlite3 *db, sqlite3_stmt *stage, sq
     return -1;
 }
 
-//  Fills the paged channel into `db` (which has msg_schema's tables):
+//  Fills the paged channel into `db` (which has messages_schema's tables):
 //  bench->page_messages messages, oldest first, then folds the WAL into
 //  the database file. Setup, untimed.
 static int s_populate_pages(bench_t *bench, sqlite3 *db, const char *what) {

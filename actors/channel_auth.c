@@ -59,6 +59,10 @@
 
 //  ---- ChannelCreate ------------------------------------------------------------------
 
+const char channel_auth_sql_create[] =
+    "INSERT INTO channels (name, created_at, last_activity, encrypted, password_hash, salt)"
+    " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING RETURNING " CHANNELS_COLUMNS;
+
 //  True when a channel of that name exists (read connection). On a read
 //  error the reply is failed and *failed set.
 static bool s_channel_exists(ca_store_t *store, const char *name, ca_reply_t *reply, bool *failed) {
@@ -129,11 +133,8 @@ static void s_create(ca_store_t *store, const Cairn__ChannelCreate *create, size
     //  The INSERT checks again inside the savepoint: another create of the
     //  same name may have committed since the read above.
     ca_write_t *write = ca_write_new();
-    ca_write_statement(write,
-                       "INSERT INTO channels (name, created_at, last_activity, encrypted,"
-                       " password_hash, salt) VALUES (?1, ?2, ?2, ?3, ?4, ?5)"
-                       " ON CONFLICT (name) DO NOTHING RETURNING " CHANNELS_COLUMNS,
-                       CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_CONFLICT, conflict);
+    ca_write_statement(write, channel_auth_sql_create, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS,
+                       CA_CONFLICT, conflict);
     ca_write_want_rows(write);
     ca_write_text(write, create->name);
     ca_write_real(write, channels_now());

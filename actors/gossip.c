@@ -91,6 +91,9 @@ static ca_write_t *s_clean_write(double cutoff) {
 
 //  ---- handlers -------------------------------------------------------------------
 
+const char gossip_sql_add[] =
+    "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)";
+
 static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__GossipAdd *add = request->gossip_add;
     if (!s_id_ok(add->message_id, reply))
@@ -101,9 +104,7 @@ static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_re
         return;
     }
     ca_write_t *write = ca_write_new();
-    ca_write_statement(
-        write, "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)",
-        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, gossip_sql_add, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_text(write, add->message_id);
     ca_write_int(write, s_ttl(add));
     ca_write_real(write, s_now());

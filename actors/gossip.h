@@ -12,6 +12,10 @@
 //  tick that removes entries older than settings.gossip_max_age_s.
 extern const ca_store_def_t gossip_store_def;
 
+//  GossipAdd's statement (?1 message_id, ?2 ttl, ?3 seen_at; a known id is
+//  left as it is), defined once here for the store and cairn-bench.
+extern const char gossip_sql_add[];
+
 void gossip_test(bool verbose);
 
 #endif

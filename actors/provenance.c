@@ -214,6 +214,9 @@ static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uin
 
 //  ---- ProvAdd -------------------------------------------------------------------------
 
+const char provenance_sql_edge_insert[] =
+    "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)";
+
 //  The sources of a ProvAdd, checked, without repeats, and without those
 //  that are edges already. False with the reply set on bad input.
 static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t (*out)[32],
@@ -282,8 +285,8 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
                        " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, source, CA_SHA256_BYTES);
-    ca_write_statement(write, "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, provenance_sql_edge_insert, CAIRN__INTERNAL__EXPECT__EXPECT_ANY,
+                       CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_blob(write, source, CA_SHA256_BYTES);
 }

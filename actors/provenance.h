@@ -11,6 +11,10 @@
 
 extern const ca_store_def_t provenance_store_def;
 
+//  ProvAdd's edge statement (?1 child, ?2 source; an edge known already is
+//  left as it is), defined once here for the store and cairn-bench.
+extern const char provenance_sql_edge_insert[];
+
 void provenance_test(bool verbose);
 
 #endif

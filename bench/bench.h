@@ -181,6 +181,21 @@ int bench_sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt);
 //  saying why) unless it ran to the end.
 int bench_sqlite_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
 
+//  Writes rows first..first+count-1 of a baseline; 0, or -1 after saying
+//  why.
+typedef int(bench_rows_fn)(void *context, uint64_t first, uint64_t count);
+
+//  One transaction: BEGIN IMMEDIATE, `rows`, COMMIT (ROLLBACK when a row
+//  failed). 0, or -1 after saying why.
+int bench_sqlite_transaction(sqlite3 *db, bench_rows_fn *rows, void *context, uint64_t first,
+                             uint64_t count);
+
+//  A raw baseline's timed loop: transactions of up to `batch` rows,
+//  numbered from `first` on, until --seconds or --max-ops runs out;
+//  result->ok counts the rows committed. 0, or -1 after saying why.
+int bench_sqlite_batches(bench_t *bench, result_t *result, sqlite3 *db, uint64_t batch,
+                         bench_rows_fn *rows, void *context, uint64_t first);
+
 //  ---- the request/answer driver ---------------------------------------------------------
 
 typedef enum { OUTCOME_OK, OUTCOME_BUSY, OUTCOME_ERROR } outcome_t;

@@ -186,6 +186,32 @@ int bench_sqlite_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what) {
     return rc == SQLITE_DONE ? 0 : bench_fail("sqlite", "%s: %s", what, sqlite3_errmsg(db));
 }
 
+int bench_sqlite_transaction(sqlite3 *db, bench_rows_fn *rows, void *context, uint64_t first,
+                             uint64_t count) {
+    if (bench_sqlite_exec(db, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    if (rows(context, first, count) == 0)
+        return bench_sqlite_exec(db, "COMMIT");
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int bench_sqlite_batches(bench_t *bench, result_t *result, sqlite3 *db, uint64_t batch,
+                         bench_rows_fn *rows, void *context, uint64_t first) {
+    int rc = 0;
+    int64_t start = zclock_usecs();
+    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
+    while (rc == 0 && bench_go_on(bench, result, deadline)) {
+        uint64_t count = bench->max_ops - result->ok;
+        count = count < batch ? count : batch;
+        rc = bench_sqlite_transaction(db, rows, context, first + result->ok, count);
+        if (rc == 0)
+            result->ok += count;
+    }
+    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    return rc;
+}
+
 //  ---- the request/answer driver ----------------------------------------------------
 //  One loop drives every socket case: it keeps up to `window` requests
 //  outstanding (window 1 is a plain round trip), until the time or the

@@ -219,50 +219,42 @@ static int s_sqlite_insert_message(sqlite3 *db, sqlite3_stmt *insert,
     return bench_sqlite_step(db, insert, "INSERT message");
 }
 
-//  Stores messages first..first+count-1 as the node does, in one transaction.
-static int s_sqlite_msg_batch(sqlite3 *db, sqlite3_stmt *insert, sqlite3_stmt *touch, double base,
-                              uint64_t first, uint64_t count) {
-    int rc = bench_sqlite_exec(db, "BEGIN IMMEDIATE");
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *insert, *touch;
+    double base; //  timestamp of message 0
+} store_rows_t;
+
+//  Stores messages first..first+count-1 as the node does.
+static int s_store_rows(void *context, uint64_t first, uint64_t count) {
+    store_rows_t *rows = (store_rows_t *)context;
+    int rc = 0;
     for (uint64_t n = first; n < first + count && rc == 0; n++) {
         bench_message_t message;
-        s_message(&message, UUID_STORE, n, base + (double)n * STORE_TIME_STEP);
-        rc = s_sqlite_insert_message(db, insert, &message, STORE_CHANNEL);
+        s_message(&message, UUID_STORE, n, rows->base + (double)n * STORE_TIME_STEP);
+        rc = s_sqlite_insert_message(rows->db, rows->insert, &message, STORE_CHANNEL);
         if (rc == 0) {
-            sqlite3_bind_text(touch, 1, STORE_CHANNEL, -1, SQLITE_STATIC);
-            sqlite3_bind_double(touch, 2, message.timestamp);
-            rc = bench_sqlite_step(db, touch, "UPDATE channel");
+            sqlite3_bind_text(rows->touch, 1, STORE_CHANNEL, -1, SQLITE_STATIC);
+            sqlite3_bind_double(rows->touch, 2, message.timestamp);
+            rc = bench_sqlite_step(rows->db, rows->touch, "UPDATE channel");
         }
     }
-    if (rc == 0)
-        return bench_sqlite_exec(db, "COMMIT");
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return rc;
 }
 
 static int s_run_sqlite_msg_insert(bench_t *bench, result_t *result) {
     char *dir = ca_test_tempdir("cairn-bench");
-    sqlite3 *db = bench_sqlite_open_schema(dir, &messages_schema);
-    sqlite3_stmt *insert = NULL, *touch = NULL;
-    double base = s_now();
-    int rc = db && s_sqlite_channel(db, STORE_CHANNEL, base) == 0 &&
-                     bench_sqlite_prepare(db, messages_sql_insert, &insert) == 0 &&
-                     bench_sqlite_prepare(db, messages_sql_touch_channel, &touch) == 0
+    store_rows_t rows = {bench_sqlite_open_schema(dir, &messages_schema), NULL, NULL, s_now()};
+    int rc = rows.db && s_sqlite_channel(rows.db, STORE_CHANNEL, rows.base) == 0 &&
+                     bench_sqlite_prepare(rows.db, messages_sql_insert, &rows.insert) == 0 &&
+                     bench_sqlite_prepare(rows.db, messages_sql_touch_channel, &rows.touch) == 0
                  ? 0
                  : -1;
-    int64_t start = zclock_usecs();
-    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
-    while (rc == 0 && !zsys_interrupted && result->ok < bench->max_ops &&
-           zclock_usecs() < deadline) {
-        uint64_t count = bench->max_ops - result->ok;
-        count = count < SQLITE_BATCH ? count : SQLITE_BATCH;
-        rc = s_sqlite_msg_batch(db, insert, touch, base, result->ok + 1, count);
-        if (rc == 0)
-            result->ok += count;
-    }
-    result->seconds = (double)(zclock_usecs() - start) / 1e6;
-    sqlite3_finalize(insert);
-    sqlite3_finalize(touch);
-    sqlite3_close(db);
+    if (rc == 0)
+        rc = bench_sqlite_batches(bench, result, rows.db, SQLITE_BATCH, s_store_rows, &rows, 1);
+    sqlite3_finalize(rows.insert);
+    sqlite3_finalize(rows.touch);
+    sqlite3_close(rows.db);
     ca_test_rmtree(dir);
     zstr_free(&dir);
     return rc;
@@ -491,49 +483,40 @@ static int s_run_sqlite_page_deep_keyset(bench_t *bench, result_t *result) {
     return s_run_sqlite_page(bench, result, "sqlite.msg_page.deep_keyset", PAGE_DEEP_KEYSET);
 }
 
-//  The same ids as the node's GossipAdd in transactions of SQLITE_BATCH;
-//  counts the ids that were new into *added.
-static int s_sqlite_gossip_batch(sqlite3 *db, sqlite3_stmt *insert, gossip_seq_t *seq,
-                                 uint64_t count, uint64_t *added) {
-    int rc = bench_sqlite_exec(db, "BEGIN IMMEDIATE");
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    gossip_seq_t seq;
+    uint64_t added; //  ids that were new
+} gossip_rows_t;
+
+//  Adds the next `count` ids of the same sequence as the node's GossipAdd.
+static int s_gossip_rows(void *context, uint64_t first, uint64_t count) {
+    gossip_rows_t *rows = (gossip_rows_t *)context;
+    int rc = 0;
     for (uint64_t n = 0; n < count && rc == 0; n++) {
         char id[UUID_TEXT_SIZE];
-        s_gossip_next(seq, id);
-        sqlite3_bind_text(insert, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(insert, 2, GOSSIP_TTL);
-        sqlite3_bind_double(insert, 3, s_now());
-        rc = bench_sqlite_step(db, insert, "INSERT OR IGNORE gossip");
-        *added += rc == 0 ? (uint64_t)sqlite3_changes(db) : 0;
+        s_gossip_next(&rows->seq, id);
+        sqlite3_bind_text(rows->insert, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(rows->insert, 2, GOSSIP_TTL);
+        sqlite3_bind_double(rows->insert, 3, s_now());
+        rc = bench_sqlite_step(rows->db, rows->insert, "INSERT OR IGNORE gossip");
+        rows->added += rc == 0 ? (uint64_t)sqlite3_changes(rows->db) : 0;
     }
-    if (rc == 0)
-        return bench_sqlite_exec(db, "COMMIT");
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return rc;
 }
 
 static int s_run_sqlite_gossip(bench_t *bench, result_t *result) {
     char *dir = ca_test_tempdir("cairn-bench");
-    sqlite3 *db = bench_sqlite_open_schema(dir, &messages_schema);
-    sqlite3_stmt *insert = NULL;
-    int rc = db ? bench_sqlite_prepare(db, gossip_sql_add, &insert) : -1;
-    gossip_seq_t seq = {0, 0};
-    uint64_t added = 0;
-    int64_t start = zclock_usecs();
-    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
-    while (rc == 0 && !zsys_interrupted && result->ok < bench->max_ops &&
-           zclock_usecs() < deadline) {
-        uint64_t count = bench->max_ops - result->ok;
-        count = count < SQLITE_BATCH ? count : SQLITE_BATCH;
-        rc = s_sqlite_gossip_batch(db, insert, &seq, count, &added);
-        if (rc == 0)
-            result->ok += count;
-    }
-    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    gossip_rows_t rows = {bench_sqlite_open_schema(dir, &messages_schema), NULL, {0, 0}, 0};
+    int rc = rows.db ? bench_sqlite_prepare(rows.db, gossip_sql_add, &rows.insert) : -1;
+    if (rc == 0)
+        rc = bench_sqlite_batches(bench, result, rows.db, SQLITE_BATCH, s_gossip_rows, &rows, 1);
     if (rc == 0 && result->ok)
         printf("sqlite.gossip_add.mixed: %.1f%% of %" PRIu64 " ids were new\n",
-               100.0 * (double)added / (double)result->ok, result->ok);
-    sqlite3_finalize(insert);
-    sqlite3_close(db);
+               100.0 * (double)rows.added / (double)result->ok, result->ok);
+    sqlite3_finalize(rows.insert);
+    sqlite3_close(rows.db);
     ca_test_rmtree(dir);
     zstr_free(&dir);
     return rc;

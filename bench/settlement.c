@@ -113,35 +113,34 @@ static sqlite3 *s_raw(bench_settlement_t *self) {
     return db;
 }
 
-//  Inserts distributions raw_rows+1 .. raw_rows+count in one transaction.
-static int s_raw_batch(bench_settlement_t *self, sqlite3_stmt *insert, uint64_t count) {
-    if (bench_sqlite_exec(self->raw, "BEGIN IMMEDIATE") != 0)
-        return -1;
+typedef struct {
+    bench_settlement_t *self;
+    sqlite3_stmt *insert;
+} enqueue_rows_t;
+
+//  Inserts distributions first..first+count-1; each must be created.
+static int s_enqueue_rows(void *context, uint64_t first, uint64_t count) {
+    enqueue_rows_t *rows = (enqueue_rows_t *)context;
+    sqlite3 *db = rows->self->raw;
     uint8_t source[32];
     memset(source, 's', sizeof source);
-    for (uint64_t n = self->raw_rows + 1; n <= self->raw_rows + count; n++) {
+    for (uint64_t n = first; n < first + count; n++) {
         uint8_t payment_id[32];
         char recipient[48];
         bench_id32(payment_id, n, 'd');
         s_recipient(recipient, sizeof recipient, n);
-        sqlite3_bind_blob(insert, 1, payment_id, sizeof payment_id, SQLITE_TRANSIENT);
-        sqlite3_bind_text(insert, 2, recipient, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(insert, 3, (sqlite3_int64)s_amount(n));
-        sqlite3_bind_blob(insert, 4, source, sizeof source, SQLITE_STATIC);
-        sqlite3_bind_double(insert, 5, s_now());
-        int rc = sqlite3_step(insert);
-        bool created = sqlite3_changes(self->raw) == 1;
-        sqlite3_reset(insert);
-        if (rc != SQLITE_DONE || !created) {
-            bench_fail("sqlite", "INSERT of distribution %" PRIu64 ": %s", n,
-                       rc != SQLITE_DONE ? sqlite3_errmsg(self->raw) : "not created");
-            sqlite3_exec(self->raw, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
+        sqlite3_bind_blob(rows->insert, 1, payment_id, sizeof payment_id, SQLITE_TRANSIENT);
+        sqlite3_bind_text(rows->insert, 2, recipient, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(rows->insert, 3, (sqlite3_int64)s_amount(n));
+        sqlite3_bind_blob(rows->insert, 4, source, sizeof source, SQLITE_STATIC);
+        sqlite3_bind_double(rows->insert, 5, s_now());
+        int rc = sqlite3_step(rows->insert);
+        bool created = sqlite3_changes(db) == 1;
+        sqlite3_reset(rows->insert);
+        if (rc != SQLITE_DONE || !created)
+            return bench_fail("sqlite", "INSERT of distribution %" PRIu64 ": %s", n,
+                              rc != SQLITE_DONE ? sqlite3_errmsg(db) : "not created");
     }
-    if (bench_sqlite_exec(self->raw, "COMMIT") != 0)
-        return -1;
-    self->raw_rows += count;
     return 0;
 }
 
@@ -156,19 +155,12 @@ static sqlite3_stmt *s_raw_insert(bench_settlement_t *self) {
 
 static int s_run_sqlite_settle_enqueue(bench_t *bench, result_t *result) {
     bench_settlement_t *self = s_settlement(bench);
-    sqlite3_stmt *insert = s_raw(self) ? s_raw_insert(self) : NULL;
-    int rc = insert ? 0 : -1;
-    int64_t start = zclock_usecs();
-    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
-    while (rc == 0 && bench_go_on(bench, result, deadline)) {
-        uint64_t count = bench->max_ops - result->ok;
-        count = count < RAW_BATCH ? count : RAW_BATCH;
-        rc = s_raw_batch(self, insert, count);
-        if (rc == 0)
-            result->ok += count;
-    }
-    result->seconds = (double)(zclock_usecs() - start) / 1e6;
-    sqlite3_finalize(insert);
+    enqueue_rows_t rows = {self, s_raw(self) ? s_raw_insert(self) : NULL};
+    int rc = rows.insert ? bench_sqlite_batches(bench, result, self->raw, RAW_BATCH, s_enqueue_rows,
+                                                &rows, self->raw_rows + 1)
+                         : -1;
+    self->raw_rows += result->ok;
+    sqlite3_finalize(rows.insert);
     return rc;
 }
 
@@ -181,13 +173,16 @@ static int s_raw_fill(bench_settlement_t *self) {
                                 "the raw queue holds %" PRIu64
                                 " rows already; the total cases run before the enqueue cases",
                                 self->raw_rows);
-    sqlite3_stmt *insert = s_raw(self) ? s_raw_insert(self) : NULL;
-    int rc = insert ? 0 : -1;
+    enqueue_rows_t rows = {self, s_raw(self) ? s_raw_insert(self) : NULL};
+    int rc = rows.insert ? 0 : -1;
     while (rc == 0 && self->raw_rows < SETTLE_TOTAL_ROWS) {
         uint64_t count = SETTLE_TOTAL_ROWS - self->raw_rows;
-        rc = s_raw_batch(self, insert, count < RAW_BATCH ? count : RAW_BATCH);
+        count = count < RAW_BATCH ? count : RAW_BATCH;
+        rc = bench_sqlite_transaction(self->raw, s_enqueue_rows, &rows, self->raw_rows + 1, count);
+        if (rc == 0)
+            self->raw_rows += count;
     }
-    sqlite3_finalize(insert);
+    sqlite3_finalize(rows.insert);
     return rc;
 }
 

@@ -46,42 +46,34 @@
 //  the upsert would take the same path).
 #define CONFIG_INSERT "INSERT INTO config (key, value, updated_at) VALUES (?1, ?2, ?3)"
 
-//  Inserts `count` rows from key number `first` in one transaction.
-static int s_sqlite_batch(sqlite3 *db, sqlite3_stmt *insert, uint64_t first, uint64_t count) {
-    if (bench_sqlite_exec(db, "BEGIN IMMEDIATE") != 0)
-        return -1;
-    for (uint64_t n = first; n < first + count; n++) {
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+} insert_t;
+
+//  Inserts the rows of keys first..first+count-1.
+static int s_insert_rows(void *context, uint64_t first, uint64_t count) {
+    insert_t *rows = (insert_t *)context;
+    int rc = 0;
+    for (uint64_t n = first; n < first + count && rc == 0; n++) {
         char key[BENCH_KEY_SIZE];
         snprintf(key, sizeof key, BENCH_KEY_FMT, n);
-        sqlite3_bind_text(insert, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(insert, 2, BENCH_VALUE, sizeof BENCH_VALUE - 1, SQLITE_STATIC);
-        sqlite3_bind_int64(insert, 3, (sqlite3_int64)time(NULL));
-        if (bench_sqlite_step(db, insert, "INSERT") != 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
+        sqlite3_bind_text(rows->insert, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(rows->insert, 2, BENCH_VALUE, sizeof BENCH_VALUE - 1, SQLITE_STATIC);
+        sqlite3_bind_int64(rows->insert, 3, (sqlite3_int64)time(NULL));
+        rc = bench_sqlite_step(rows->db, rows->insert, "INSERT");
     }
-    return bench_sqlite_exec(db, "COMMIT");
+    return rc;
 }
 
 static int s_run_sqlite_insert(bench_t *bench, result_t *result) {
     char *dir = ca_test_tempdir("cairn-bench");
-    sqlite3 *db = bench_sqlite_open_schema(dir, &config_schema);
-    sqlite3_stmt *insert = NULL;
-    int rc = db ? bench_sqlite_prepare(db, CONFIG_INSERT, &insert) : -1;
-    int64_t start = zclock_usecs();
-    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
-    while (rc == 0 && !zsys_interrupted && result->ok < bench->max_ops &&
-           zclock_usecs() < deadline) {
-        uint64_t count = bench->max_ops - result->ok;
-        count = count < SQLITE_BATCH ? count : SQLITE_BATCH;
-        rc = s_sqlite_batch(db, insert, result->ok + 1, count);
-        if (rc == 0)
-            result->ok += count;
-    }
-    result->seconds = (double)(zclock_usecs() - start) / 1e6;
-    sqlite3_finalize(insert);
-    sqlite3_close(db);
+    insert_t rows = {bench_sqlite_open_schema(dir, &config_schema), NULL};
+    int rc = rows.db ? bench_sqlite_prepare(rows.db, CONFIG_INSERT, &rows.insert) : -1;
+    if (rc == 0)
+        rc = bench_sqlite_batches(bench, result, rows.db, SQLITE_BATCH, s_insert_rows, &rows, 1);
+    sqlite3_finalize(rows.insert);
+    sqlite3_close(rows.db);
     ca_test_rmtree(dir);
     zstr_free(&dir);
     return rc;

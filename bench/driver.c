@@ -49,12 +49,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #define DEFAULT_SECONDS 2.0
 #define DEFAULT_WINDOW  1000
 #define DEFAULT_MAX_OPS 100000000ULL //  per case; a count bound beside the time bound
 #define MAX_SECONDS     3600.0
 #define MAX_WINDOW      1000000
 #define REQUEST_BUFFER  1024 //  bytes; requests up to this size are packed on the stack
+
+//  ---- what every case uses --------------------------------------------------------
 
 bool bench_go_on(const bench_t *bench, const result_t *result, int64_t deadline) {
     return !zsys_interrupted && result->ok < bench->max_ops && zclock_usecs() < deadline;

@@ -32,7 +32,7 @@
 #include "ca_clock.h"
 #include "ca_names.h"
 #include "channels.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -51,6 +51,10 @@
 #define CHANNEL_AUTH_QUEUE_MAX 2
 
 //  ---- ChannelCreate ------------------------------------------------------------------
+
+const char channel_auth_sql_create[] =
+    "INSERT INTO channels (name, created_at, last_activity, encrypted, password_hash, salt)"
+    " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING RETURNING " CHANNELS_COLUMNS;
 
 //  True when a channel of that name exists (read connection). On a read
 //  error the reply is failed and *failed set.
@@ -122,11 +126,8 @@ static void s_create(ca_store_t *store, const Cairn__ChannelCreate *create, size
     //  The INSERT checks again inside the savepoint: another create of the
     //  same name may have committed since the read above.
     ca_write_t *write = ca_write_new();
-    ca_write_statement(write,
-                       "INSERT INTO channels (name, created_at, last_activity, encrypted,"
-                       " password_hash, salt) VALUES (?1, ?2, ?2, ?3, ?4, ?5)"
-                       " ON CONFLICT (name) DO NOTHING RETURNING " CHANNELS_COLUMNS,
-                       CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_CONFLICT, conflict);
+    ca_write_statement(write, channel_auth_sql_create, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS,
+                       CA_CONFLICT, conflict);
     ca_write_want_rows(write);
     ca_write_text(write, create->name);
     ca_write_real(write, ca_now_seconds());
@@ -269,7 +270,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t channel_auth_store_def = {
     .name = "channel_auth",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
     .workers = CHANNEL_AUTH_WORKERS,

@@ -12,8 +12,13 @@
 //  Longest channel password, in bytes.
 #define CHANNEL_AUTH_PASSWORD_MAX 1024
 
-//  The pool's description: 2 workers, 2 queued per worker, msg_schema.
+//  The pool's description: 2 workers, 2 queued per worker, messages_schema.
 extern const ca_store_def_t channel_auth_store_def;
+
+//  ChannelCreate's INSERT (?1 name, ?2 created_at and last_activity, ?3
+//  encrypted, ?4 password_hash, ?5 salt; returns the row, or nothing when
+//  the name is taken), defined once here for the store and cairn-bench.
+extern const char channel_auth_sql_create[];
 
 void channel_auth_test(bool verbose);
 

@@ -2,7 +2,7 @@
     channels - channels and membership of the message-store family
 
     What it owns: the requests on the `channels` and `members` tables of
-    msg_schema (the family's shared schema) except the two that need an
+    messages_schema (the family's shared schema) except the two that need an
     Argon2id hash, ChannelCreate and ChannelVerify, which run in their own
     small pool (channel_auth.c) so that a burst of password checks never
     holds up these cheap reads and writes.
@@ -36,7 +36,7 @@
 #include "channels.h"
 #include "ca_clock.h"
 #include "ca_names.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <assert.h>
 #include <math.h>
@@ -488,7 +488,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t channels_store_def = {
     .name = "channels",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

@@ -22,7 +22,7 @@
     "name, created_at, last_activity, encrypted, typeof(password_hash) <> 'null', salt, "          \
     "(SELECT count(*) FROM messages WHERE messages.channel = channels.name)"
 
-//  The store's description: the shared msg_schema and its request table.
+//  The store's description: the shared messages_schema and its request table.
 extern const ca_store_def_t channels_store_def;
 
 //  Checks a channel name from request field `field` (e.g.

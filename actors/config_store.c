@@ -33,8 +33,8 @@ static const char *const s_migrations[] = {
     ") WITHOUT ROWID",
 };
 
-static const ca_schema_t s_schema = {"config", s_migrations,
-                                     sizeof s_migrations / sizeof s_migrations[0]};
+const ca_schema_t config_schema = {"config", s_migrations,
+                                   sizeof s_migrations / sizeof s_migrations[0]};
 
 //  Checks the key; on failure the reply says what is wrong.
 static bool s_key_ok(const char *key, ca_reply_t *reply) {
@@ -125,7 +125,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t config_store_def = {
     .name = "config",
-    .schema = &s_schema,
+    .schema = &config_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

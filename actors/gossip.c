@@ -1,7 +1,7 @@
 /*  =========================================================================
     gossip - the seen-cache of gossiped message ids
 
-    What it owns: the `gossip` table of msg_schema, one row per message id
+    What it owns: the `gossip` table of messages_schema, one row per message id
     this node has seen in gossip (with the hop ttl it arrived with and when
     it was first seen). A node relays a gossiped message only when GossipAdd
     says it was new, so a message circulates once instead of forever.
@@ -30,7 +30,7 @@
 #include "ca_clock.h"
 #include "ca_limits.h"
 #include "ca_log.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <assert.h>
 #include <string.h>
@@ -76,6 +76,9 @@ static ca_write_t *s_clean_write(double cutoff) {
 
 //  ---- handlers -------------------------------------------------------------------
 
+const char gossip_sql_add[] =
+    "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)";
+
 static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__GossipAdd *add = request->gossip_add;
     if (!s_id_ok(add->message_id, reply))
@@ -86,9 +89,7 @@ static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_re
         return;
     }
     ca_write_t *write = ca_write_new();
-    ca_write_statement(
-        write, "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)",
-        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, gossip_sql_add, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_text(write, add->message_id);
     ca_write_int(write, s_ttl(add));
     ca_write_real(write, ca_now_seconds());
@@ -171,7 +172,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t gossip_store_def = {
     .name = "gossip",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
     .tick = s_gossip_tick,

@@ -590,7 +590,7 @@ const ca_store_def_t ledger_store_def = {
 
 #include "ca_request.h"
 #include "ca_testbed.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 //  The channel with `peer`: its balances and nonce.
 static void s_expect_channel(ca_testbed_t *bed, const char *peer, uint64_t mine, uint64_t theirs,
@@ -1000,7 +1000,7 @@ void ledger_test(bool verbose) {
     ledger_payments_test(verbose);
     if (verbose)
         printf(" * ledger: ");
-    const ca_schema_t *before[] = {&msg_schema};
+    const ca_schema_t *before[] = {&messages_schema};
     ca_testbed_t *bed = ca_testbed_new_with(&ledger_store_def, before, 1);
     s_test_channels(bed);
     s_test_history(bed);

@@ -2,7 +2,7 @@
     manifests - what each piece of content is: its manifest (metadata,
     tags, access lists, versions) and the L1 summaries of L0 content
 
-    What it owns: the manifest and summary tables of prov_schema
+    What it owns: the manifest and summary tables of provenance_schema
     (migration 1: manifests, manifest_tags, manifest_access, summaries,
     summary_items). The provenance pool reads `manifests` for the owner
     and visibility of a root; nothing else writes them.
@@ -58,7 +58,7 @@
 #include "ca_limits.h"
 #include "ca_validate.h"
 #include "manifests_rules.h"
-#include "prov_schema.h"
+#include "provenance_schema.h"
 
 #include <assert.h>
 #include <math.h>
@@ -639,7 +639,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t manifests_store_def = {
     .name = "manifests",
-    .schema = &prov_schema,
+    .schema = &provenance_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

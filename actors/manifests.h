@@ -1,7 +1,7 @@
 /*  =========================================================================
     manifests - what each piece of content is: manifests (metadata, tags,
     access lists, versions) and L1 summaries; pool "manifests", tables of
-    prov_schema (requests: schemas/manifests.proto)
+    provenance_schema (requests: schemas/manifests.proto)
     ========================================================================= */
 
 #ifndef MANIFESTS_H_INCLUDED

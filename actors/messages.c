@@ -3,7 +3,7 @@
     statistics and vacuum
 
     What it owns: the `messages` table and its full-text index
-    `messages_fts` (both in msg_schema, shared with the channels, peers and
+    `messages_fts` (both in messages_schema, shared with the channels, peers and
     gossip pools). It reads `channels` (a message belongs to an existing
     channel) and writes one column there: a channel's last_activity.
 
@@ -32,7 +32,7 @@
         10,000 costs what page 1 costs; `offset` walks the index.
       - A page asks for limit+1 rows: the extra one only sets `more`.
         Limits over MESSAGES_PAGE_MAX are refused, never clamped.
-      - Encrypted messages are never in messages_fts (msg_schema's triggers
+      - Encrypted messages are never in messages_fts (messages_schema's triggers
         keep the index in step with inserts and deletes).
       - A malformed FTS5 query is the client's error (INVALID), which
         SQLite reports as SQLITE_ERROR from sqlite3_step; any other failure
@@ -41,7 +41,7 @@
 
 #include "messages.h"
 #include "ca_names.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <assert.h>
 #include <math.h>
@@ -50,6 +50,8 @@
 #include <sys/stat.h>
 
 //  ---- SQL ---------------------------------------------------------------------
+//  The statements declared in messages.h are also what cairn-bench's raw
+//  SQLite baselines run, so that both sides do the same work.
 
 #define MESSAGE_COLUMNS                                                                            \
     "id, timestamp, sender_id, sender_name, channel, content, encrypted, signature, nonce"
@@ -61,21 +63,21 @@ static const char s_sql_channel_exists[] = "SELECT 1 FROM channels WHERE name = 
 
 static const char s_sql_id_exists[] = "SELECT 1 FROM messages WHERE id = ?1";
 
-static const char s_sql_insert[] =
+const char messages_sql_insert[] =
     "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel, content, encrypted,"
     " signature, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-static const char s_sql_touch_channel[] =
+const char messages_sql_touch_channel[] =
     "UPDATE channels SET last_activity = max(last_activity, ?2) WHERE name = ?1";
 
 //  ?1 channel, ?2 since, ?3 limit + 1, ?4 offset
-static const char s_sql_list_offset[] = "SELECT " MESSAGE_COLUMNS " FROM messages"
+const char messages_sql_list_offset[] = "SELECT " MESSAGE_COLUMNS " FROM messages"
                                         " WHERE channel = ?1 AND timestamp > ?2"
                                         " ORDER BY timestamp DESC, id DESC LIMIT ?3 OFFSET ?4";
 
 //  ?1 channel, ?2 since, ?3 limit + 1, ?4 before_timestamp, ?5 before_id
 //  (an empty before_id makes the cursor "older than before_timestamp")
-static const char s_sql_list_keyset[] =
+const char messages_sql_list_keyset[] =
     "SELECT " MESSAGE_COLUMNS " FROM messages"
     " WHERE channel = ?1 AND timestamp > ?2 AND (timestamp, id) < (?4, ?5)"
     " ORDER BY timestamp DESC, id DESC LIMIT ?3";
@@ -318,8 +320,8 @@ static void s_message_list(ca_store_t *store, const Cairn__Request *request, ca_
     }
     if (s_channel_lookup(store, list->channel, reply) != SQLITE_ROW)
         return;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), cursor ? s_sql_list_keyset : s_sql_list_offset);
+    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), cursor ? messages_sql_list_keyset
+                                                                    : messages_sql_list_offset);
     assert(stmt);
     sqlite3_bind_text(stmt, 1, list->channel, -1, SQLITE_STATIC);
     sqlite3_bind_double(stmt, 2, list->since);
@@ -472,8 +474,8 @@ static void s_message_store(ca_store_t *store, const Cairn__Request *request, ca
                                 "message needs a new UUID",
                                 message->id));
     ca_write_text(write, message->id);
-    ca_write_statement(write, s_sql_insert, CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
-                       "the message was not stored; retry");
+    ca_write_statement(write, messages_sql_insert, CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE,
+                       CA_INTERNAL, "the message was not stored; retry");
     ca_write_text(write, message->id);
     ca_write_real(write, message->timestamp);
     ca_write_text(write, message->sender_id);
@@ -486,8 +488,9 @@ static void s_message_store(ca_store_t *store, const Cairn__Request *request, ca
         ca_write_blob(write, message->nonce.data, message->nonce.len);
     else
         ca_write_null(write);
-    ca_write_statement(write, s_sql_touch_channel, CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE,
-                       CA_INTERNAL, "the channel's last activity was not updated; retry");
+    ca_write_statement(write, messages_sql_touch_channel,
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
+                       "the channel's last activity was not updated; retry");
     ca_write_text(write, message->channel);
     ca_write_real(write, message->timestamp);
     ca_store_write(store, &write, reply);
@@ -579,7 +582,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t messages_store_def = {
     .name = "messages",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };
@@ -996,8 +999,8 @@ static void s_test_paging(s_test_t *t) {
     s_expect(s_list(t, "", 10, 0, 0, 0, ""), CAIRN__STATUS__INVALID, "channel");
 
     //  The keyset page is a range on the index: no sort, at any depth.
-    s_expect_plan(t, s_sql_list_keyset, "messages_by_channel_time");
-    s_expect_plan(t, s_sql_list_offset, "messages_by_channel_time");
+    s_expect_plan(t, messages_sql_list_keyset, "messages_by_channel_time");
+    s_expect_plan(t, messages_sql_list_offset, "messages_by_channel_time");
     s_expect_plan(t, s_sql_delete_channel_before, "messages_by_channel_time");
 }
 

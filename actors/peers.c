@@ -1,7 +1,7 @@
 /*  =========================================================================
     peers - the node's address book of other nodes
 
-    What it owns: the `peers` table of msg_schema (one row per known node:
+    What it owns: the `peers` table of messages_schema (one row per known node:
     its Ed25519 identity key, where to reach it, what we last heard of it,
     and whether we refuse to talk to it). The pool is its own so that peer
     bookkeeping never waits behind message floods or full-text searches.
@@ -43,7 +43,7 @@
 #include "ca_clock.h"
 #include "ca_names.h"
 #include "ca_limits.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -527,7 +527,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t peers_store_def = {
     .name = "peers",
-    .schema = &msg_schema,
+    .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

@@ -1,6 +1,6 @@
 /*  =========================================================================
     peers - the node's address book of other nodes: identity key, address,
-    status and block list; pool "peers", tables of msg_schema (requests:
+    status and block list; pool "peers", tables of messages_schema (requests:
     schemas/peers.proto)
     ========================================================================= */
 
@@ -9,7 +9,7 @@
 
 #include "ca_store.h"
 
-//  The store's description: schema (msg_schema) and request table.
+//  The store's description: schema (messages_schema) and request table.
 extern const ca_store_def_t peers_store_def;
 
 //  Reads an Ed25519 public key given as raw bytes (`raw`, `raw_size`) or as

@@ -2,7 +2,7 @@
     provenance - where content came from: the derivation graph and its
     root cache
 
-    What it owns: the graph tables of prov_schema (prov_nodes, prov_edges,
+    What it owns: the graph tables of provenance_schema (prov_nodes, prov_edges,
     prov_roots). It reads `manifests` (owner and visibility of roots).
 
     Requests: schemas/provenance.proto (hashes are 32 raw bytes).
@@ -66,7 +66,7 @@
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_validate.h"
-#include "prov_schema.h"
+#include "provenance_schema.h"
 
 #include <assert.h>
 #include <string.h>
@@ -208,6 +208,9 @@ static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uin
 
 //  ---- ProvAdd -------------------------------------------------------------------------
 
+const char provenance_sql_edge_insert[] =
+    "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)";
+
 //  The sources of a ProvAdd, checked, without repeats, and without those
 //  that are edges already. False with the reply set on bad input.
 static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t (*out)[32],
@@ -276,8 +279,8 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
                        " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, source, CA_SHA256_BYTES);
-    ca_write_statement(write, "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, provenance_sql_edge_insert, CAIRN__INTERNAL__EXPECT__EXPECT_ANY,
+                       CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_blob(write, source, CA_SHA256_BYTES);
 }
@@ -561,7 +564,7 @@ static const ca_handler_t s_handlers[] = {
 
 const ca_store_def_t provenance_store_def = {
     .name = "provenance",
-    .schema = &prov_schema,
+    .schema = &provenance_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
 };

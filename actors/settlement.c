@@ -106,6 +106,13 @@ const ca_schema_t settlement_schema = {
 
 #define PENDING_COLUMNS "payment_id, recipient, amount, source_hash, queued_at, id"
 
+const char settlement_sql_enqueue[] =
+    "INSERT INTO settle_distributions (payment_id, recipient, amount, source_hash, queued_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (payment_id, recipient) DO NOTHING";
+
+const char settlement_sql_pending_amounts[] =
+    "SELECT amount FROM settle_distributions WHERE batch_id IS NULL";
+
 //  ---- the batch id ----------------------------------------------------------------
 
 typedef struct {
@@ -212,11 +219,8 @@ static void s_settle_enqueue(ca_store_t *store, const Cairn__Request *request, c
     if (!s_distribution_ok(d, reply))
         return;
     ca_write_t *write = ca_write_new();
-    ca_write_statement(write,
-                       "INSERT INTO settle_distributions (payment_id, recipient, amount,"
-                       " source_hash, queued_at) VALUES (?1, ?2, ?3, ?4, ?5)"
-                       " ON CONFLICT (payment_id, recipient) DO NOTHING",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, settlement_sql_enqueue, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
+                       NULL);
     ca_write_blob(write, d->payment_id.data, CA_SHA256_BYTES);
     ca_write_text(write, d->recipient);
     ca_write_int(write, (int64_t)d->amount);
@@ -369,7 +373,7 @@ static void s_settle_total(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     bool all = !*ask->recipient;
     sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store), all ? "SELECT amount FROM settle_distributions WHERE batch_id IS NULL"
+        ca_store_sql(store), all ? settlement_sql_pending_amounts
                                  : "SELECT amount FROM settle_distributions WHERE batch_id IS NULL"
                                    " AND recipient = ?1");
     assert(stmt);

@@ -18,6 +18,13 @@ extern const ca_schema_t settlement_schema;
 
 extern const ca_store_def_t settlement_store_def;
 
+//  SQL defined once here for the store and cairn-bench's baselines:
+//  SettleEnqueue's INSERT (?1 payment_id, ?2 recipient, ?3 amount, ?4
+//  source_hash, ?5 queued_at; a known (payment_id, recipient) is left as
+//  it is), and the amounts SettleTotal adds up for all recipients.
+extern const char settlement_sql_enqueue[];
+extern const char settlement_sql_pending_amounts[];
+
 //  The id of a batch: SHA-256 over its distributions' (payment_id,
 //  recipient, amount) triples sorted by payment_id then recipient
 //  (bytewise), each encoded as the 32 payment id bytes, one byte giving the

@@ -148,8 +148,8 @@ static char *s_apply_pragmas(self_t *self) {
     //  most of a provenance build re-reading them with pread (bench:
     //  node.prov_add 1.47x faster with 64 MiB). Readers keep the default.
     if (!error)
-        error = s_apply_pragma(self, "PRAGMA cache_size=" CA_WRITER_CACHE_KIB,
-                               "PRAGMA cache_size", CA_WRITER_CACHE_KIB);
+        error = s_apply_pragma(self, "PRAGMA cache_size=" CA_WRITER_CACHE_KIB, "PRAGMA cache_size",
+                               CA_WRITER_CACHE_KIB);
     if (!error && self->config.max_db_bytes > 0) {
         char set[80], page_size[32] = "4096";
         ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);
@@ -162,62 +162,18 @@ static char *s_apply_pragmas(self_t *self) {
     return error;
 }
 
-static int64_t s_schema_version(self_t *self, const char *store) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(self->sql, "SELECT version FROM schema_version WHERE store = ?1");
-    sqlite3_bind_text(stmt, 1, store, -1, SQLITE_STATIC);
-    int64_t version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    return version;
-}
-
-//  Brings one store's schema up to date, one migration per transaction.
-static char *s_migrate_store(self_t *self, const ca_schema_t *schema) {
-    int64_t version = s_schema_version(self, schema->store);
-    if (version > (int64_t)schema->count)
-        return zsys_sprintf("the database's '%s' schema is version %lld, but this cairnd knows "
-                            "only up to %zu: run a newer cairnd, or restore a backup",
-                            schema->store, (long long)version, schema->count);
-    for (size_t step = (size_t)version; step < schema->count; step++) {
-        sqlite3 *db = ca_sql_handle(self->sql);
-        char *sql_error = NULL;
-        int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_exec(db, schema->migrations[step], NULL, NULL, &sql_error);
-        if (rc == SQLITE_OK) {
-            sqlite3_stmt *stmt = ca_sql_prepare(
-                self->sql, "INSERT INTO schema_version (store, version) VALUES (?1, ?2) "
-                           "ON CONFLICT (store) DO UPDATE SET version = excluded.version");
-            sqlite3_bind_text(stmt, 1, schema->store, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(stmt, 2, (int64_t)step + 1);
-            rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-            sqlite3_reset(stmt);
-        }
-        if (rc == SQLITE_OK)
-            rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-            char *error = zsys_sprintf("migration %zu of store '%s' failed: %s", step + 1,
-                                       schema->store, sql_error ? sql_error : sqlite3_errmsg(db));
-            sqlite3_free(sql_error);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return error;
-        }
-        ca_log_info("writer: store '%s' schema migrated to version %zu", schema->store, step + 1);
-    }
-    return NULL;
-}
-
+//  Brings every store's schema up to date, one migration per transaction.
 static char *s_migrate(self_t *self) {
-    if (ca_sql_exec(self->sql, "CREATE TABLE IF NOT EXISTS schema_version ("
-                               " store TEXT PRIMARY KEY, version INTEGER NOT NULL)") != SQLITE_OK)
-        return zsys_sprintf("cannot create schema_version: %s",
-                            sqlite3_errmsg(ca_sql_handle(self->sql)));
-    for (size_t i = 0; i < self->config.schema_count; i++) {
-        char *error = s_migrate_store(self, self->config.schemas[i]);
-        if (error)
-            return error;
+    char *error = NULL;
+    for (size_t i = 0; i < self->config.schema_count && !error; i++) {
+        const ca_schema_t *schema = self->config.schemas[i];
+        size_t from = 0, to = 0;
+        error = ca_schema_migrate(ca_sql_handle(self->sql), schema, &from, &to);
+        for (size_t version = from + 1; version <= to; version++)
+            ca_log_info("writer: store '%s' schema migrated to version %zu", schema->store,
+                        version);
     }
-    return NULL;
+    return error;
 }
 
 static char *s_start(self_t *self) {

@@ -1,18 +1,20 @@
 /*  =========================================================================
-    bench - what the cases of cairn-bench share: run state, results, the
-    request/answer driver and the node
+    bench - what cairn-bench's files share: run state, results, the case
+    rows, the request/answer driver, raw SQLite and the node
 
-    cairn_bench.c holds main, the case table, the report and the message
-    store's cases; bench_hash.c the SHA-256 cases; bench_content.c the
-    content store's and the peer-content cache's cases. A case is a function
-    `int run(bench_t *, result_t *)`, or a sized one that is also given its
-    row's name and payload size; it fills the result and returns 0, or says
-    why it failed and returns -1.
+    The tool is a driver (main, options, which cases run, running them), a
+    report, and one file of cases per area of the node, named after its
+    store; each area exports its rows (bench_area_t), and the driver walks
+    one list of the areas. The folder shows the files. A case is a
+    function `int run(bench_t *, result_t *)`, or a sized one that is also
+    given its row's name and payload size; it fills the result and returns
+    0, or says why it failed and returns -1.
     ========================================================================= */
 
 #ifndef BENCH_H_INCLUDED
 #define BENCH_H_INCLUDED
 
+#include "ca_sql.h"
 #include "harness.h"
 
 #include <czmq.h>
@@ -24,7 +26,8 @@
 
 typedef struct _bench_content_t bench_content_t;
 typedef struct _bench_prov_t bench_prov_t;
-typedef struct _bench_money_t bench_money_t;
+typedef struct _bench_ledger_t bench_ledger_t;
+typedef struct _bench_settlement_t bench_settlement_t;
 
 //  The run: options, and what the cases set up once and share.
 typedef struct {
@@ -37,17 +40,18 @@ typedef struct {
     harness_node_t *node;
     zactor_t *echo;
     char *echo_endpoint;
-    double page_base;         //  timestamp of the paged channel's oldest message
-    bool node_pages_ready;    //  the node's data dir holds the paged channel
-    char *page_dir;           //  the baseline's paged database, once filled
-    bool want_node_pages;     //  a node.msg_page case is selected
-    bool want_sqlite_pages;   //  a sqlite.msg_page case is selected
-    uint8_t *pattern;         //  pseudo-random bytes the hash and content cases use
-    size_t pattern_size;      //
-    bench_content_t *content; //  the content cases' state (bench_content.c)
-    uint64_t prov_nodes;      //  nodes of the provenance cases' DAG (bench_prov.c)
-    bench_prov_t *prov;       //  the provenance cases' state
-    bench_money_t *money;     //  the ledger and settlement cases' state (bench_money.c)
+    double page_base;               //  timestamp of the paged channel's oldest message
+    bool node_pages_ready;          //  the node's data dir holds the paged channel
+    char *page_dir;                 //  the baseline's paged database, once filled
+    bool want_node_pages;           //  a node.msg_page case is selected
+    bool want_sqlite_pages;         //  a sqlite.msg_page case is selected
+    uint8_t *pattern;               //  pseudo-random bytes the hash and content cases use
+    size_t pattern_size;            //
+    bench_content_t *content;       //  the content cases' state
+    uint64_t prov_nodes;            //  nodes of the provenance cases' DAG
+    bench_prov_t *prov;             //  the provenance cases' state
+    bench_ledger_t *ledger;         //  the ledger cases' state
+    bench_settlement_t *settlement; //  the settlement cases' state
 } bench_t;
 
 typedef struct {
@@ -59,6 +63,57 @@ typedef struct {
     double seconds;  //  first send to last answer
     char first_error[160];
 } result_t;
+
+//  baseline: what the node is built on, measured raw; helper: cairn's own
+//  code outside the node (ca_sha256); node: a real cairnd.
+typedef enum { KIND_BASELINE, KIND_HELPER, KIND_NODE } kind_t;
+
+#define MAX_VERSUS 2
+
+typedef int(bench_run_fn)(bench_t *bench, result_t *result);
+//  A sized case is run with its table row's name and payload size.
+typedef int(bench_sized_fn)(bench_t *bench, result_t *result, const char *name, size_t size);
+
+//  A row runs `run`, or `sized` with its name and `size` (payload bytes).
+//  `optional` rows run only when --cases names them.
+typedef struct {
+    const char *name;
+    kind_t kind;
+    bench_run_fn *run;              //  0, or -1 after saying why
+    const char *versus[MAX_VERSUS]; //  cases its ratio is taken to
+    const char *what;
+    bench_sized_fn *sized;
+    size_t size;
+    bool optional;
+} bench_case_t;
+
+//  One area's rows, in the order they run, and what it does around them.
+typedef struct {
+    const bench_case_t *cases;
+    size_t count;
+    //  Told of each case selected to run, before any runs (or NULL).
+    void (*selected)(bench_t *bench, const bench_case_t *row);
+    //  Frees the area's state at the end of the run (or NULL).
+    void (*destroy)(bench_t *bench);
+} bench_area_t;
+
+#define BENCH_AREA(cases, selected, destroy)                                                       \
+    { cases, sizeof cases / sizeof cases[0], selected, destroy }
+
+//  The areas, in the order the driver runs them: one file each.
+extern const bench_area_t bench_hash_area;
+extern const bench_area_t bench_wire_area;
+extern const bench_area_t bench_messages_area;
+extern const bench_area_t bench_content_area;
+extern const bench_area_t bench_provenance_area;
+extern const bench_area_t bench_ledger_area;
+extern const bench_area_t bench_settlement_area;
+
+//  Sizes of the hash and content cases.
+#define KIB4  ((size_t)4096)
+#define MIB1  ((size_t)1 << 20)
+#define MIB64 ((size_t)64 << 20)
+#define GIB1  ((size_t)1 << 30)
 
 //  Prints why a case failed; returns -1 for the caller to pass on.
 int bench_fail(const char *name, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -75,6 +130,15 @@ bool bench_go_on(const bench_t *bench, const result_t *result, int64_t deadline)
 //  `size` bytes of a fixed pseudo-random pattern (the same in every run),
 //  owned by the run; valid until the run ends.
 const uint8_t *bench_pattern(bench_t *bench, size_t size);
+
+//  splitmix64's finalizer, the bench's only source of "randomness": fixed,
+//  so every run stores and asks the same things, and a bijection on 64
+//  bits, so distinct inputs give distinct outputs.
+uint64_t bench_mix(uint64_t x);
+
+//  A 32-byte id: n big-endian, then `fill` (payment ids of the ledger and
+//  settlement cases).
+void bench_id32(uint8_t id[32], uint64_t n, uint8_t fill);
 
 //  ---- answered-exactly-once check ---------------------------------------------------
 //  Ids are sent as 1, 2, 3, ...; a bitmap marks the answered ones.
@@ -103,6 +167,34 @@ int bench_sqlite_exec(sqlite3 *db, const char *sql);
 //  (WAL, synchronous=NORMAL, foreign_keys=ON, each read back). NULL after
 //  saying why.
 sqlite3 *bench_sqlite_open(const char *dir);
+
+//  The same, with `schema` brought up to date by the writer's own
+//  ca_schema_migrate: a baseline works on the store's real tables,
+//  indexes and triggers. NULL after saying why.
+sqlite3 *bench_sqlite_open_schema(const char *dir, const ca_schema_t *schema);
+
+//  Prepares `sql` into *stmt (kept: SQLITE_PREPARE_PERSISTENT); -1 (after
+//  saying why) when it does not compile.
+int bench_sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt);
+
+//  Steps a statement that returns no rows, then resets it; -1 (after
+//  saying why) unless it ran to the end.
+int bench_sqlite_step(sqlite3 *db, sqlite3_stmt *stmt, const char *what);
+
+//  Writes rows first..first+count-1 of a baseline; 0, or -1 after saying
+//  why.
+typedef int(bench_rows_fn)(void *context, uint64_t first, uint64_t count);
+
+//  One transaction: BEGIN IMMEDIATE, `rows`, COMMIT (ROLLBACK when a row
+//  failed). 0, or -1 after saying why.
+int bench_sqlite_transaction(sqlite3 *db, bench_rows_fn *rows, void *context, uint64_t first,
+                             uint64_t count);
+
+//  A raw baseline's timed loop: transactions of up to `batch` rows,
+//  numbered from `first` on, until --seconds or --max-ops runs out;
+//  result->ok counts the rows committed. 0, or -1 after saying why.
+int bench_sqlite_batches(bench_t *bench, result_t *result, sqlite3 *db, uint64_t batch,
+                         bench_rows_fn *rows, void *context, uint64_t first);
 
 //  ---- the request/answer driver ---------------------------------------------------------
 
@@ -142,6 +234,9 @@ int bench_drive_for(double seconds, uint64_t max_ops, const char *name, zsock_t 
 //  The node, started on first use; NULL (after saying why) if it failed.
 harness_node_t *bench_node(bench_t *bench);
 
+//  Prints the writer's figures from Info (how big the group commits were).
+void bench_print_node_info(bench_t *bench);
+
 //  bench_drive on a new connection to the node.
 int bench_run_node(bench_t *bench, result_t *result, const char *name, const wire_t *wire,
                    void *context, int window);
@@ -157,93 +252,24 @@ outcome_t bench_response_outcome(const Cairn__Response *response, result_t *resu
 int bench_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
                           result_t *result, void *context);
 
-//  ---- the sized cases: bench_hash.c and bench_content.c -----------------------------------
-//  A sized case is run with its table row's name and payload size.
-
-typedef int(bench_sized_fn)(bench_t *bench, result_t *result, const char *name, size_t size);
-
-//  SHA-256 of one `size`-byte buffer, over and over: libsodium's
-//  crypto_hash_sha256, OpenSSL's EVP with the digest fetched once (when the
-//  bench links libcrypto), and cairn's own ca_sha256 (the backend this
-//  build chose).
-bench_sized_fn bench_run_sha256_sodium;
-#ifdef CAIRN_BENCH_OPENSSL
-bench_sized_fn bench_run_sha256_openssl;
-#endif
-bench_sized_fn bench_run_ca_sha256;
+//  ---- what one area offers the others ---------------------------------------------
 
 //  One line for the report's header: hash backend, library versions,
-//  whether the CPU has SHA extensions and OPENSSL_ia32cap.
+//  whether the CPU has SHA extensions and OPENSSL_ia32cap (hash.c).
 void bench_hash_print_versions(void);
 
-//  Content of `size` bytes, each blob distinct. put: the raw baseline
-//  (SHA-256, temp file, fsync, rename, fsync of the directory) and the node
-//  (ContentPut, or ContentBegin/Chunk/Commit above the whole-blob size);
-//  get: the raw baseline (read the file, SHA-256, compare) and the node
-//  (ContentGet, or ContentRead ranges in order, verification on).
-bench_sized_fn bench_run_raw_put;
-bench_sized_fn bench_run_node_put;
-bench_sized_fn bench_run_raw_get;
-bench_sized_fn bench_run_node_get;
-//  CachePut of distinct `size`-byte entries; CacheGet of the entries put.
-bench_sized_fn bench_run_node_cache_put;
-bench_sized_fn bench_run_node_cache_get;
-//  One `size`-byte blob streamed in and read back out, the node's memory
-//  printed before, between and after.
-bench_sized_fn bench_run_node_content_stream;
-
 //  Prints the node's resident memory now and at its peak (VmRSS, VmHWM
-//  from /proc/<pid>/status), labelled `when`.
+//  from /proc/<pid>/status), labelled `when` (content.c).
 void bench_print_node_memory(bench_t *bench, const char *when);
 
-//  Frees the content cases' state and removes the raw baseline's files.
-void bench_content_destroy(bench_content_t **self_p);
-
-//  ---- the provenance cases: bench_prov.c --------------------------------------------------
-//  One seeded DAG of --prov-nodes nodes, built once on each side: raw
-//  SQLite (an edge table, recursive CTEs) and the node (ProvAdd; its root
-//  cache). The add cases build it (timed); a query case run without its
-//  add case builds it first, untimed.
-
+//  The provenance cases' DAG size (--prov-nodes; provenance.c).
 #define BENCH_PROV_DEFAULT_NODES 50000ULL //  ~200k edges; 250000: ~1M (the size)
 #define BENCH_PROV_MIN_NODES     1000ULL
 #define BENCH_PROV_MAX_NODES     4000000ULL
 
-typedef int(bench_run_fn)(bench_t *bench, result_t *result);
-
-//  INSERT of every node's edges, 1000 nodes per transaction.
-bench_run_fn bench_run_sqlite_prov_add;
-//  ProvAdd of every node with its sources, in order, a window outstanding
-//  (a node is sent once all its sources were answered).
-bench_run_fn bench_run_node_prov_add;
-//  The roots of random nodes: recursive CTE; ProvRoots with a window, and
-//  one at a time.
-bench_run_fn bench_run_sqlite_prov_roots;
-bench_run_fn bench_run_node_prov_roots;
-bench_run_fn bench_run_node_prov_roots_rtt;
-//  Is-ancestor of random pairs: any two nodes (random), or two nodes of
-//  one strand (strand); recursive CTE with LIMIT 1, ProvAncestor.
-bench_run_fn bench_run_sqlite_prov_ancestor_random;
-bench_run_fn bench_run_node_prov_ancestor_random;
-bench_run_fn bench_run_sqlite_prov_ancestor_strand;
-bench_run_fn bench_run_node_prov_ancestor_strand;
-
-//  Frees the provenance cases' state and removes the raw baseline's files.
-void bench_prov_destroy(bench_prov_t **self_p);
-
-//  ---- the ledger and settlement cases: bench_money.c --------------------------------------
-//  Signed payments (LedgerPay) against raw crypto_sign_verify_detached on
-//  the same canonical payloads; SettleTotal and SettleEnqueue against raw
-//  SQLite running the settlement store's SQL with synchronous=FULL.
-
-bench_run_fn bench_run_raw_ed25519_verify;
-bench_run_fn bench_run_node_ledger_pay;
-bench_run_fn bench_run_sqlite_settle_total;
-bench_run_fn bench_run_node_settle_total;
-bench_run_fn bench_run_sqlite_settle_enqueue;
-bench_run_fn bench_run_node_settle_enqueue;
-
-//  Frees the money cases' state and removes the raw baseline's files.
-void bench_money_destroy(bench_money_t **self_p);
+//  The paged channel of the msg_page cases (--page-messages; messages.c).
+#define BENCH_PAGE_DEFAULT_MESSAGES 1000000ULL
+#define BENCH_PAGE_MIN_MESSAGES     1000ULL
+#define BENCH_PAGE_MAX_MESSAGES     100000000ULL //  offsets are uint32 on the wire
 
 #endif

@@ -29,7 +29,7 @@
 #include "gossip.h"
 #include "manifests.h"
 #include "messages.h"
-#include "msg_schema.h"
+#include "messages_schema.h"
 #include "node_config.h"
 #include "peers.h"
 #include "provenance.h"
@@ -60,7 +60,7 @@ static const selftest_t s_tests[] = {
     {"node_config", node_config_test},
     {"writer", writer_test},
     {"config_store", config_store_test},
-    {"msg_schema", msg_schema_test},
+    {"messages_schema", messages_schema_test},
     {"channels", channels_test},
     {"channel_auth", channel_auth_test},
     {"messages", messages_test},

@@ -122,6 +122,70 @@ bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t 
     return true;
 }
 
+//  ---- schema migrations -------------------------------------------------------
+
+//  The version `schema` is at in `db` (0: none of its migrations ran).
+static int64_t s_schema_version(sqlite3 *db, const char *store) {
+    sqlite3_stmt *stmt = NULL;
+    int64_t version = 0;
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE store = ?1", -1, &stmt,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, store, -1, SQLITE_STATIC);
+        version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    }
+    sqlite3_finalize(stmt);
+    return version;
+}
+
+//  Runs migration `step` of `schema` and records it, in one transaction.
+static int s_schema_step(sqlite3 *db, const ca_schema_t *schema, size_t step, char **sql_error) {
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, schema->migrations[step], NULL, NULL, sql_error);
+    sqlite3_stmt *stmt = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO schema_version (store, version) VALUES (?1, ?2) "
+                                "ON CONFLICT (store) DO UPDATE SET version = excluded.version",
+                                -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, schema->store, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, (int64_t)step + 1);
+        rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    }
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+char *ca_schema_migrate(sqlite3 *db, const ca_schema_t *schema, size_t *from, size_t *to) {
+    *from = *to = 0;
+    if (sqlite3_exec(db,
+                     "CREATE TABLE IF NOT EXISTS schema_version ("
+                     " store TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return zsys_sprintf("cannot create schema_version: %s", sqlite3_errmsg(db));
+    int64_t version = s_schema_version(db, schema->store);
+    if (version > (int64_t)schema->count)
+        return zsys_sprintf("the database's '%s' schema is version %lld, but this cairnd knows "
+                            "only up to %zu: run a newer cairnd, or restore a backup",
+                            schema->store, (long long)version, schema->count);
+    *from = *to = (size_t)version;
+    for (size_t step = (size_t)version; step < schema->count; step++) {
+        char *sql_error = NULL;
+        if (s_schema_step(db, schema, step, &sql_error) != SQLITE_OK) {
+            char *error = zsys_sprintf("migration %zu of store '%s' failed: %s", step + 1,
+                                       schema->store, sql_error ? sql_error : sqlite3_errmsg(db));
+            sqlite3_free(sql_error);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return error;
+        }
+        *to = step + 1;
+    }
+    return NULL;
+}
+
 int ca_sql_bind_value(sqlite3_stmt *stmt, int index, const Cairn__Internal__SqlValue *value) {
     switch (value->kind_case) {
         case CAIRN__INTERNAL__SQL_VALUE__KIND_INTEGER:
@@ -358,6 +422,25 @@ void ca_sql_test(bool verbose) {
     char text[32];
     assert(ca_sql_pragma_text(sql, "PRAGMA journal_mode", text, sizeof text));
     assert(streq(text, "memory"));
+
+    //  Migrations run once each, in order; a failed one is rolled back and
+    //  leaves the version at the last one that committed.
+    static const char *const migrations[] = {"CREATE TABLE m1 (v)", "CREATE TABLE m2 (v)",
+                                             "CREATE TABLE m1 (v)"};
+    ca_schema_t schema = {"test", migrations, 2};
+    size_t from = 9, to = 9;
+    char *failed = ca_schema_migrate(ca_sql_handle(sql), &schema, &from, &to);
+    assert(!failed && from == 0 && to == 2);
+    failed = ca_schema_migrate(ca_sql_handle(sql), &schema, &from, &to);
+    assert(!failed && from == 2 && to == 2);
+    schema.count = 3;
+    failed = ca_schema_migrate(ca_sql_handle(sql), &schema, &from, &to);
+    assert(failed && strstr(failed, "migration 3 of store 'test'") && from == 2 && to == 2);
+    zstr_free(&failed);
+    schema.count = 1; //  a database newer than the code
+    failed = ca_schema_migrate(ca_sql_handle(sql), &schema, &from, &to);
+    assert(failed && strstr(failed, "version 2"));
+    zstr_free(&failed);
 
     //  Statement cache stays bounded.
     for (int i = 0; i < CA_STMT_CACHE_MAX + 10; i++) {

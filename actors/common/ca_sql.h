@@ -33,6 +33,15 @@ typedef struct {
     size_t count;
 } ca_schema_t;
 
+//  Brings `schema` up to date in `db`: each migration not yet applied runs
+//  in its own transaction, and the table schema_version (made if missing)
+//  records the store's version. *from is the version found, *to the one
+//  reached. Returns NULL, or a message saying what failed (caller frees),
+//  with the failed migration rolled back (*to is then the last one that
+//  committed). The writer runs this at start; the bench
+//  runs it to give its raw-SQLite baselines the stores' own tables.
+char *ca_schema_migrate(sqlite3 *db, const ca_schema_t *schema, size_t *from, size_t *to);
+
 typedef enum { CA_SQL_READ_ONLY, CA_SQL_READ_WRITE } ca_sql_mode_t;
 
 //  Opens the database at `path`. `vfs` may be NULL (SQLite's default).

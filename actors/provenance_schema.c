@@ -1,5 +1,5 @@
 /*  =========================================================================
-    prov_schema - the tables of manifests, summaries and the provenance graph
+    provenance_schema - the tables of manifests, summaries and the provenance graph
 
     Conventions: hashes are 32-byte BLOBs; timestamps unix seconds as REAL;
     64-bit unsigned counters (price, queries, revenue, path weights) are
@@ -8,7 +8,7 @@
     Released migrations are never edited; append new ones.
     ========================================================================= */
 
-#include "prov_schema.h"
+#include "provenance_schema.h"
 
 static const char *const s_migrations[] = {
     //  1: manifests (with tags and access lists) and L1 summaries
@@ -86,7 +86,7 @@ static const char *const s_migrations[] = {
     ") WITHOUT ROWID;",
 };
 
-const ca_schema_t prov_schema = {
+const ca_schema_t provenance_schema = {
     .store = "provenance",
     .migrations = s_migrations,
     .count = sizeof s_migrations / sizeof s_migrations[0],

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    bench_content - cairn-bench's content-store and peer-content-cache cases
+    content - cairn-bench's content-store and peer-content-cache cases
 
     Each node case has a raw baseline run seconds before it in the same run,
     on the same bytes, in a directory beside the node's data dir (so on the
@@ -119,7 +119,7 @@ static void s_list_free(hash_list_t *list) {
     memset(list, 0, sizeof *list);
 }
 
-void bench_content_destroy(bench_content_t **self_p) {
+static void s_content_destroy(bench_content_t **self_p) {
     bench_content_t *self = *self_p;
     if (!self)
         return;
@@ -305,7 +305,7 @@ static int s_raw_get_one(bench_content_t *self, const char *name, const uint8_t 
     return 0;
 }
 
-int bench_run_raw_put(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_raw_put(bench_t *bench, result_t *result, const char *name, size_t size) {
     bench_content_t *self = s_content(bench, name);
     if (!self)
         return -1;
@@ -325,7 +325,7 @@ int bench_run_raw_put(bench_t *bench, result_t *result, const char *name, size_t
     return rc;
 }
 
-int bench_run_raw_get(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_raw_get(bench_t *bench, result_t *result, const char *name, size_t size) {
     bench_content_t *self = s_content(bench, name);
     if (!self)
         return -1;
@@ -746,7 +746,7 @@ static int s_run_stream_get(bench_t *bench, result_t *result, const char *name, 
 
 //  ---- the node cases ------------------------------------------------------------------------
 
-int bench_run_node_put(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_node_put(bench_t *bench, result_t *result, const char *name, size_t size) {
     bench_content_t *content = s_content(bench, name);
     if (!content)
         return -1;
@@ -763,7 +763,7 @@ int bench_run_node_put(bench_t *bench, result_t *result, const char *name, size_
     return rc;
 }
 
-int bench_run_node_get(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_node_get(bench_t *bench, result_t *result, const char *name, size_t size) {
     bench_content_t *content = s_content(bench, name);
     if (!content)
         return -1;
@@ -781,7 +781,7 @@ int bench_run_node_get(bench_t *bench, result_t *result, const char *name, size_
     return s_run_whole(bench, result, name, &s_get_wire, &whole);
 }
 
-int bench_run_node_cache_put(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_node_cache_put(bench_t *bench, result_t *result, const char *name, size_t size) {
     bench_content_t *content = s_content(bench, name);
     if (!content)
         return -1;
@@ -790,7 +790,7 @@ int bench_run_node_cache_put(bench_t *bench, result_t *result, const char *name,
     return s_run_whole(bench, result, name, &s_cache_put_wire, &whole);
 }
 
-int bench_run_node_cache_get(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_node_cache_get(bench_t *bench, result_t *result, const char *name, size_t size) {
     bench_content_t *content = s_content(bench, name);
     if (!content)
         return -1;
@@ -815,7 +815,8 @@ static void s_print_phase(bench_t *bench, const char *name, const char *what, si
     fflush(stdout);
 }
 
-int bench_run_node_content_stream(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_node_content_stream(bench_t *bench, result_t *result, const char *name,
+                                     size_t size) {
     bench_content_t *content = s_content(bench, name);
     if (!content)
         return -1;
@@ -844,3 +845,99 @@ int bench_run_node_content_stream(bench_t *bench, result_t *result, const char *
     result->seconds = (double)(zclock_usecs() - start) / 1e6;
     return s_conv_close(&conv, rc);
 }
+
+//  Frees the content cases' state and removes the raw baseline's files.
+static void s_destroy(bench_t *bench) {
+    s_content_destroy(&bench->content);
+}
+
+//  ---- the rows -------------------------------------------------------------------------
+
+static const bench_case_t s_cases[] = {
+    {.name = "raw.content_put.4k",
+     .kind = KIND_BASELINE,
+     .sized = s_run_raw_put,
+     .size = KIB4,
+     .what = "SHA-256 + temp file + fsync + rename + fsync dir, 4 KiB blobs, MB/s"},
+    {.name = "node.content_put.4k",
+     .kind = KIND_NODE,
+     .sized = s_run_node_put,
+     .size = KIB4,
+     .versus = {"raw.content_put.4k"},
+     .what = "cairnd ContentPut of distinct 4 KiB blobs, a window outstanding"},
+    {.name = "raw.content_put.1m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_raw_put,
+     .size = MIB1,
+     .what = "the same raw put, 1 MiB blobs"},
+    {.name = "node.content_put.1m",
+     .kind = KIND_NODE,
+     .sized = s_run_node_put,
+     .size = MIB1,
+     .versus = {"raw.content_put.1m"},
+     .what = "cairnd ContentPut of distinct 1 MiB blobs, a window outstanding"},
+    {.name = "raw.content_put.64m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_raw_put,
+     .size = MIB64,
+     .what = "the same raw put, 64 MiB blobs"},
+    {.name = "node.content_put.64m",
+     .kind = KIND_NODE,
+     .sized = s_run_node_put,
+     .size = MIB64,
+     .versus = {"raw.content_put.64m"},
+     .what = "cairnd ContentBegin + 4 MiB ContentChunks (a window) + ContentCommit, 64 MiB"},
+    {.name = "raw.content_get.4k",
+     .kind = KIND_BASELINE,
+     .sized = s_run_raw_get,
+     .size = KIB4,
+     .what = "read the file + SHA-256 + compare, 4 KiB blobs"},
+    {.name = "node.content_get.4k",
+     .kind = KIND_NODE,
+     .sized = s_run_node_get,
+     .size = KIB4,
+     .versus = {"raw.content_get.4k"},
+     .what = "cairnd ContentGet (verified) of 4 KiB blobs, a window outstanding"},
+    {.name = "raw.content_get.1m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_raw_get,
+     .size = MIB1,
+     .what = "the same raw get, 1 MiB blobs"},
+    {.name = "node.content_get.1m",
+     .kind = KIND_NODE,
+     .sized = s_run_node_get,
+     .size = MIB1,
+     .versus = {"raw.content_get.1m"},
+     .what = "cairnd ContentGet (verified) of 1 MiB blobs, a window outstanding"},
+    {.name = "raw.content_get.64m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_raw_get,
+     .size = MIB64,
+     .what = "the same raw get, 64 MiB blobs (4 MiB reads, hashed incrementally)"},
+    {.name = "node.content_get.64m",
+     .kind = KIND_NODE,
+     .sized = s_run_node_get,
+     .size = MIB64,
+     .versus = {"raw.content_get.64m"},
+     .what = "cairnd ContentRead of 4 MiB ranges in order (verified), a window, 64 MiB"},
+    {.name = "node.cache_put.4k",
+     .kind = KIND_NODE,
+     .sized = s_run_node_cache_put,
+     .size = KIB4,
+     .versus = {"raw.content_put.4k"},
+     .what = "cairnd CachePut of distinct 4 KiB entries, a window outstanding"},
+    {.name = "node.cache_get.4k",
+     .kind = KIND_NODE,
+     .sized = s_run_node_cache_get,
+     .size = KIB4,
+     .versus = {"raw.content_get.4k"},
+     .what = "cairnd CacheGet (verified) of the 4 KiB entries, a window outstanding"},
+    {.name = "node.content_1gib",
+     .kind = KIND_NODE,
+     .sized = s_run_node_content_stream,
+     .size = GIB1,
+     .optional = true,
+     .what = "(only when named) 1 GiB streamed in and read back; the node's VmHWM"},
+};
+
+const bench_area_t bench_content_area = BENCH_AREA(s_cases, NULL, s_destroy);

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    msg_schema - the tables of the message-store family
+    messages_schema - the tables of the message-store family
 
     The chat-node data (channels, membership, messages with their full-text
     index, peers, gossip cache) is served by several store pools, one file
@@ -11,13 +11,13 @@
     one schema, migrated once by the writer under the name "messages".
     ========================================================================= */
 
-#ifndef MSG_SCHEMA_H_INCLUDED
-#define MSG_SCHEMA_H_INCLUDED
+#ifndef MESSAGES_SCHEMA_H_INCLUDED
+#define MESSAGES_SCHEMA_H_INCLUDED
 
 #include "ca_sql.h"
 
-extern const ca_schema_t msg_schema;
+extern const ca_schema_t messages_schema;
 
-void msg_schema_test(bool verbose);
+void messages_schema_test(bool verbose);
 
 #endif

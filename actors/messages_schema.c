@@ -1,12 +1,12 @@
 /*  =========================================================================
-    msg_schema - the tables of the message-store family
+    messages_schema - the tables of the message-store family
 
     Conventions: timestamps are unix seconds as REAL (fractions allowed);
     booleans are INTEGER 0/1; binary values (content, keys, signatures) are
     BLOBs. Released migrations are never edited; append new ones.
     ========================================================================= */
 
-#include "msg_schema.h"
+#include "messages_schema.h"
 
 static const char *const s_migrations[] = {
     //  1: channels and membership
@@ -74,8 +74,8 @@ static const char *const s_migrations[] = {
     "CREATE INDEX gossip_by_age ON gossip (seen_at);",
 };
 
-const ca_schema_t msg_schema = {"messages", s_migrations,
-                                sizeof s_migrations / sizeof s_migrations[0]};
+const ca_schema_t messages_schema = {"messages", s_migrations,
+                                     sizeof s_migrations / sizeof s_migrations[0]};
 
 //  ---- self-test ---------------------------------------------------------------
 
@@ -90,14 +90,14 @@ static int64_t s_count(ca_sql_t *sql, const char *query) {
     return count;
 }
 
-void msg_schema_test(bool verbose) {
+void messages_schema_test(bool verbose) {
     if (verbose)
-        printf(" * msg_schema: ");
+        printf(" * messages_schema: ");
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(":memory:", CA_SQL_READ_WRITE, NULL, &error);
     assert(sql);
-    for (size_t i = 0; i < msg_schema.count; i++)
-        assert(ca_sql_exec(sql, msg_schema.migrations[i]) == SQLITE_OK);
+    for (size_t i = 0; i < messages_schema.count; i++)
+        assert(ca_sql_exec(sql, messages_schema.migrations[i]) == SQLITE_OK);
     //  The index follows inserts and deletes of clear messages only.
     assert(ca_sql_exec(sql, "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel,"
                             " content, encrypted, signature) VALUES"

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    bench_prov - cairn-bench's provenance cases: the node's root cache
+    provenance - cairn-bench's provenance cases: the node's root cache
     against recursive CTEs over a plain edge table
 
     The issue's question: how fast are get_roots and is_ancestor on a
@@ -25,8 +25,9 @@
 
     Cases (ops/s; each node case's ratio is taken to the raw case above it):
 
-        sqlite.prov_add.tx1000   raw: INSERT of each node's edges into
-                                 prov_edges (the node's table and index),
+        sqlite.prov_add.tx1000   raw: the store's edge INSERT of each node's
+                                 edges into prov_edges (its tables, made by
+                                 its migrations),
                                  1000 nodes per transaction; an op is one
                                  node with its sources (~4 edges)
         node.prov_add.pipelined  ProvAdd of each node with its sources, in
@@ -71,6 +72,8 @@
 #include "ca_limits.h"
 #include "ca_request.h"
 #include "ca_testbed.h"
+#include "provenance.h"
+#include "provenance_schema.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -117,13 +120,6 @@ struct _bench_prov_t {
 
 //  ---- the graph ---------------------------------------------------------------------
 
-static uint64_t s_mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static uint64_t s_strand_length(uint64_t nodes, uint64_t strand) {
     return (nodes - strand + STRANDS - 1) / STRANDS;
 }
@@ -136,10 +132,10 @@ static void s_pick_sources(bench_prov_t *self, uint64_t k) {
     if (position < STRAND_ROOTS)
         return;
     uint64_t span = position < SPAN ? position : SPAN;
-    uint64_t state = s_mix(GRAPH_SEED ^ k);
+    uint64_t state = bench_mix(GRAPH_SEED ^ k);
     //  span >= STRAND_ROOTS >= SOURCES, so this ends; bounded all the same
     for (int tries = 0; self->source_count[k] < SOURCES && tries < 64 * SOURCES; tries++) {
-        state = s_mix(state);
+        state = bench_mix(state);
         uint64_t source = (position - 1 - state % span) * STRANDS + strand;
         bool repeat = false;
         for (int i = 0; i < self->source_count[k]; i++)
@@ -207,7 +203,7 @@ static bench_prov_t *s_prov(bench_t *bench) {
     return self;
 }
 
-void bench_prov_destroy(bench_prov_t **self_p) {
+static void s_prov_destroy(bench_prov_t **self_p) {
     bench_prov_t *self = *self_p;
     if (!self)
         return;
@@ -228,8 +224,8 @@ void bench_prov_destroy(bench_prov_t **self_p) {
 //  The node (roots) or pair (ancestor, descendant) query n asks about.
 static void s_query(const bench_prov_t *self, query_kind_t kind, uint64_t n, uint64_t *a,
                     uint64_t *b) {
-    *b = s_mix(n ^ (kind == QUERY_ROOTS ? SALT_ROOTS : SALT_B)) % self->nodes;
-    *a = s_mix(n ^ SALT_A ^ (uint64_t)kind) % self->nodes;
+    *b = bench_mix(n ^ (kind == QUERY_ROOTS ? SALT_ROOTS : SALT_B)) % self->nodes;
+    *a = bench_mix(n ^ SALT_A ^ (uint64_t)kind) % self->nodes;
     if (kind == QUERY_STRAND) {
         uint64_t strand = *b % STRANDS;
         *a = *a % s_strand_length(self->nodes, strand) * STRANDS + strand;
@@ -238,12 +234,10 @@ static void s_query(const bench_prov_t *self, query_kind_t kind, uint64_t n, uin
 
 //  ---- raw SQLite: an edge table and recursive CTEs ------------------------------------
 
-//  The node's edge table and index (prov_schema), nothing else.
-#define RAW_SCHEMA                                                                                 \
-    "CREATE TABLE prov_edges (child BLOB NOT NULL, source BLOB NOT NULL,"                          \
-    " PRIMARY KEY (child, source)) WITHOUT ROWID;"                                                 \
-    "CREATE INDEX prov_edges_by_source ON prov_edges (source, child);"
-#define RAW_INSERT "INSERT INTO prov_edges (child, source) VALUES (?1, ?2)"
+//  The raw side has provenance_schema's tables (its migrations) and adds
+//  edges with the store's own statement (provenance_sql_edge_insert); it
+//  keeps no root cache, so its queries are the baseline's own recursive
+//  CTEs over prov_edges, the fastest way plain SQL answers them.
 //  Every ancestor once (UNION), then those without sources: the root set.
 #define RAW_ROOTS                                                                                  \
     "WITH RECURSIVE up(h) AS (SELECT ?1 UNION SELECT e.source FROM prov_edges e"                   \
@@ -254,12 +248,6 @@ static void s_query(const bench_prov_t *self, query_kind_t kind, uint64_t n, uin
     "WITH RECURSIVE up(h) AS (SELECT source FROM prov_edges WHERE child = ?2"                      \
     " UNION SELECT e.source FROM prov_edges e JOIN up ON e.child = up.h)"                          \
     " SELECT 1 FROM up WHERE h = ?1 LIMIT 1"
-
-static int s_raw_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt) {
-    if (sqlite3_prepare_v2(db, sql, -1, stmt, NULL) == SQLITE_OK)
-        return 0;
-    return bench_fail("sqlite", "cannot prepare '%s': %s", sql, sqlite3_errmsg(db));
-}
 
 //  Inserts the edges of nodes [first, first + count) in one transaction.
 static int s_raw_batch(bench_prov_t *self, sqlite3_stmt *insert, uint64_t first, uint64_t count) {
@@ -288,12 +276,9 @@ static int s_raw_build(bench_t *bench, result_t *result) {
     if (self->raw_built)
         return bench_fail("sqlite.prov_add", "the raw graph was built already");
     self->raw_dir = ca_test_tempdir("cairn-bench-prov");
-    self->raw = bench_sqlite_open(self->raw_dir);
+    self->raw = bench_sqlite_open_schema(self->raw_dir, &provenance_schema);
     sqlite3_stmt *insert = NULL;
-    int rc = self->raw && bench_sqlite_exec(self->raw, RAW_SCHEMA) == 0 &&
-                     s_raw_prepare(self->raw, RAW_INSERT, &insert) == 0
-                 ? 0
-                 : -1;
+    int rc = self->raw ? bench_sqlite_prepare(self->raw, provenance_sql_edge_insert, &insert) : -1;
     int64_t start = zclock_usecs();
     for (uint64_t k = 0; rc == 0 && k < self->nodes; k += RAW_BATCH) {
         uint64_t count = self->nodes - k < RAW_BATCH ? self->nodes - k : RAW_BATCH;
@@ -311,7 +296,7 @@ static int s_raw_build(bench_t *bench, result_t *result) {
     return rc;
 }
 
-int bench_run_sqlite_prov_add(bench_t *bench, result_t *result) {
+static int s_run_sqlite_prov_add(bench_t *bench, result_t *result) {
     return s_raw_build(bench, result);
 }
 
@@ -346,7 +331,7 @@ static int s_run_raw_queries(bench_t *bench, result_t *result, query_kind_t kind
     bench_prov_t *self = s_raw_ready(bench);
     sqlite3_stmt *stmt = NULL;
     if (!self ||
-        s_raw_prepare(self->raw, kind == QUERY_ROOTS ? RAW_ROOTS : RAW_ANCESTOR, &stmt) != 0)
+        bench_sqlite_prepare(self->raw, kind == QUERY_ROOTS ? RAW_ROOTS : RAW_ANCESTOR, &stmt) != 0)
         return -1;
     uint64_t yes = 0;
     int rc = 0;
@@ -374,15 +359,15 @@ static int s_run_raw_queries(bench_t *bench, result_t *result, query_kind_t kind
     return rc;
 }
 
-int bench_run_sqlite_prov_roots(bench_t *bench, result_t *result) {
+static int s_run_sqlite_prov_roots(bench_t *bench, result_t *result) {
     return s_run_raw_queries(bench, result, QUERY_ROOTS, "sqlite.prov_roots.cte");
 }
 
-int bench_run_sqlite_prov_ancestor_random(bench_t *bench, result_t *result) {
+static int s_run_sqlite_prov_ancestor_random(bench_t *bench, result_t *result) {
     return s_run_raw_queries(bench, result, QUERY_RANDOM, "sqlite.prov_ancestor.random");
 }
 
-int bench_run_sqlite_prov_ancestor_strand(bench_t *bench, result_t *result) {
+static int s_run_sqlite_prov_ancestor_strand(bench_t *bench, result_t *result) {
     return s_run_raw_queries(bench, result, QUERY_STRAND, "sqlite.prov_ancestor.strand");
 }
 
@@ -534,7 +519,7 @@ static int s_node_build(bench_t *bench, result_t *result) {
     return rc;
 }
 
-int bench_run_node_prov_add(bench_t *bench, result_t *result) {
+static int s_run_node_prov_add(bench_t *bench, result_t *result) {
     return s_node_build(bench, result);
 }
 
@@ -623,12 +608,12 @@ static int s_run_node_queries(bench_t *bench, result_t *result, query_kind_t kin
     return rc;
 }
 
-int bench_run_node_prov_roots(bench_t *bench, result_t *result) {
+static int s_run_node_prov_roots(bench_t *bench, result_t *result) {
     return s_run_node_queries(bench, result, QUERY_ROOTS, "node.prov_roots.pipelined",
                               bench->window);
 }
 
-int bench_run_node_prov_roots_rtt(bench_t *bench, result_t *result) {
+static int s_run_node_prov_roots_rtt(bench_t *bench, result_t *result) {
     return s_run_node_queries(bench, result, QUERY_ROOTS, "node.prov_roots.rtt", 1);
 }
 
@@ -636,12 +621,65 @@ static int s_ancestor_window(const bench_t *bench) {
     return bench->window < ANCESTOR_WINDOW ? bench->window : ANCESTOR_WINDOW;
 }
 
-int bench_run_node_prov_ancestor_random(bench_t *bench, result_t *result) {
+static int s_run_node_prov_ancestor_random(bench_t *bench, result_t *result) {
     return s_run_node_queries(bench, result, QUERY_RANDOM, "node.prov_ancestor.random",
                               s_ancestor_window(bench));
 }
 
-int bench_run_node_prov_ancestor_strand(bench_t *bench, result_t *result) {
+static int s_run_node_prov_ancestor_strand(bench_t *bench, result_t *result) {
     return s_run_node_queries(bench, result, QUERY_STRAND, "node.prov_ancestor.strand",
                               s_ancestor_window(bench));
 }
+
+//  Frees the provenance cases' state and removes the raw baseline's files.
+static void s_destroy(bench_t *bench) {
+    s_prov_destroy(&bench->prov);
+}
+
+//  ---- the rows -------------------------------------------------------------------------
+
+static const bench_case_t s_cases[] = {
+    {.name = "sqlite.prov_add.tx1000",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_prov_add,
+     .what = "INSERT of each DAG node's edges (--prov-nodes), 1000 nodes per transaction"},
+    {.name = "node.prov_add.pipelined",
+     .kind = KIND_NODE,
+     .run = s_run_node_prov_add,
+     .versus = {"sqlite.prov_add.tx1000"},
+     .what = "cairnd ProvAdd of each node with its sources (root cache kept), a window"},
+    {.name = "sqlite.prov_roots.cte",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_prov_roots,
+     .what = "the root set of a random node: WITH RECURSIVE up the edge table"},
+    {.name = "node.prov_roots.pipelined",
+     .kind = KIND_NODE,
+     .run = s_run_node_prov_roots,
+     .versus = {"sqlite.prov_roots.cte"},
+     .what = "cairnd ProvRoots of the same nodes (root cache), a window outstanding"},
+    {.name = "node.prov_roots.rtt",
+     .kind = KIND_NODE,
+     .run = s_run_node_prov_roots_rtt,
+     .versus = {"sqlite.prov_roots.cte"},
+     .what = "cairnd ProvRoots of the same nodes, one at a time"},
+    {.name = "sqlite.prov_ancestor.random",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_prov_ancestor_random,
+     .what = "is-ancestor of two random nodes: WITH RECURSIVE up from one, LIMIT 1"},
+    {.name = "node.prov_ancestor.random",
+     .kind = KIND_NODE,
+     .run = s_run_node_prov_ancestor_random,
+     .versus = {"sqlite.prov_ancestor.random"},
+     .what = "cairnd ProvAncestor of the same pairs, a window outstanding"},
+    {.name = "sqlite.prov_ancestor.strand",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_prov_ancestor_strand,
+     .what = "the same CTE, two random nodes of one strand (related: about half true)"},
+    {.name = "node.prov_ancestor.strand",
+     .kind = KIND_NODE,
+     .run = s_run_node_prov_ancestor_strand,
+     .versus = {"sqlite.prov_ancestor.strand"},
+     .what = "cairnd ProvAncestor of the same pairs (the cache cannot decide: a walk)"},
+};
+
+const bench_area_t bench_provenance_area = BENCH_AREA(s_cases, NULL, s_destroy);

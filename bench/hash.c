@@ -1,5 +1,5 @@
 /*  =========================================================================
-    bench_hash - cairn-bench's SHA-256 cases: which library hashes fastest
+    hash - cairn-bench's SHA-256 cases: which library hashes fastest
 
     The content store's throughput is bounded by SHA-256 (every byte put or
     got is hashed once), so the bench measures the two candidate libraries
@@ -68,7 +68,7 @@ static void s_sodium_hash(void *state, const uint8_t *data, size_t size,
     crypto_hash_sha256(digest, data, size);
 }
 
-int bench_run_sha256_sodium(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_sha256_sodium(bench_t *bench, result_t *result, const char *name, size_t size) {
     if (sodium_init() < 0)
         return bench_fail(name, "libsodium did not initialise (sodium_init)");
     return s_run_hash(bench, result, name, size, s_sodium_hash, NULL);
@@ -79,7 +79,7 @@ static void s_ca_hash(void *state, const uint8_t *data, size_t size,
     ca_sha256(data, size, digest);
 }
 
-int bench_run_ca_sha256(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_ca_sha256(bench_t *bench, result_t *result, const char *name, size_t size) {
     return s_run_hash(bench, result, name, size, s_ca_hash, NULL);
 }
 
@@ -101,7 +101,7 @@ static void s_openssl_hash(void *state, const uint8_t *data, size_t size,
         memset(digest, 0, CA_SHA256_BYTES);
 }
 
-int bench_run_sha256_openssl(bench_t *bench, result_t *result, const char *name, size_t size) {
+static int s_run_sha256_openssl(bench_t *bench, result_t *result, const char *name, size_t size) {
     openssl_state_t openssl = {EVP_MD_fetch(NULL, "SHA256", NULL), EVP_MD_CTX_new()};
     int rc = openssl.md && openssl.ctx
                  ? s_run_hash(bench, result, name, size, s_openssl_hash, &openssl)
@@ -145,3 +145,70 @@ void bench_hash_print_versions(void) {
            ca_sha256_backend(), sodium_version_string(), openssl,
            s_cpu_has("sha_ni") ? "yes" : "no", mask ? mask : "unset");
 }
+
+//  The OpenSSL rows exist only when the bench links libcrypto.
+#ifdef CAIRN_BENCH_OPENSSL
+#define IF_OPENSSL(name) name
+#else
+#define IF_OPENSSL(name) NULL
+#endif
+
+//  ---- the rows -------------------------------------------------------------------------
+
+static const bench_case_t s_cases[] = {
+    {.name = "raw.sha256_sodium.4k",
+     .kind = KIND_BASELINE,
+     .sized = s_run_sha256_sodium,
+     .size = KIB4,
+     .what = "libsodium crypto_hash_sha256 of a 4 KiB buffer, MB/s"},
+    {.name = "raw.sha256_sodium.1m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_sha256_sodium,
+     .size = MIB1,
+     .what = "the same, 1 MiB"},
+    {.name = "raw.sha256_sodium.64m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_sha256_sodium,
+     .size = MIB64,
+     .what = "the same, 64 MiB"},
+#ifdef CAIRN_BENCH_OPENSSL
+    {.name = "raw.sha256_openssl.4k",
+     .kind = KIND_BASELINE,
+     .sized = s_run_sha256_openssl,
+     .size = KIB4,
+     .versus = {"raw.sha256_sodium.4k"},
+     .what = "OpenSSL EVP SHA-256 (fetched once, one context) of a 4 KiB buffer, MB/s"},
+    {.name = "raw.sha256_openssl.1m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_sha256_openssl,
+     .size = MIB1,
+     .versus = {"raw.sha256_sodium.1m"},
+     .what = "the same, 1 MiB"},
+    {.name = "raw.sha256_openssl.64m",
+     .kind = KIND_BASELINE,
+     .sized = s_run_sha256_openssl,
+     .size = MIB64,
+     .versus = {"raw.sha256_sodium.64m"},
+     .what = "the same, 64 MiB"},
+#endif
+    {.name = "hash.ca_sha256.4k",
+     .kind = KIND_HELPER,
+     .sized = s_run_ca_sha256,
+     .size = KIB4,
+     .versus = {"raw.sha256_sodium.4k", IF_OPENSSL("raw.sha256_openssl.4k")},
+     .what = "cairn's ca_sha256 (this build's backend) of a 4 KiB buffer, MB/s"},
+    {.name = "hash.ca_sha256.1m",
+     .kind = KIND_HELPER,
+     .sized = s_run_ca_sha256,
+     .size = MIB1,
+     .versus = {"raw.sha256_sodium.1m", IF_OPENSSL("raw.sha256_openssl.1m")},
+     .what = "the same, 1 MiB"},
+    {.name = "hash.ca_sha256.64m",
+     .kind = KIND_HELPER,
+     .sized = s_run_ca_sha256,
+     .size = MIB64,
+     .versus = {"raw.sha256_sodium.64m", IF_OPENSSL("raw.sha256_openssl.64m")},
+     .what = "the same, 64 MiB"},
+};
+
+const bench_area_t bench_hash_area = BENCH_AREA(s_cases, NULL, NULL);

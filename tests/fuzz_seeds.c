@@ -92,8 +92,7 @@ static void s_mark_kind(zfile_t *file, bool *seen) {
     zfile_close(file);
     if (!chunk)
         return;
-    Cairn__Request *request =
-        cairn__request__unpack(NULL, zchunk_size(chunk), zchunk_data(chunk));
+    Cairn__Request *request = cairn__request__unpack(NULL, zchunk_size(chunk), zchunk_data(chunk));
     zchunk_destroy(&chunk);
     if (!request)
         return;

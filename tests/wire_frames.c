@@ -16,6 +16,7 @@
    pass; any that moves it fails here before a client notices.
     ========================================================================= */
 
+#include "ca_wire_dump.h" //  ca_wire_body_name
 #include "cairn.pb-c.h"
 
 #include <stdbool.h>
@@ -24,14 +25,6 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES (64 * 1024)
-
-static const char *s_body_name(const ProtobufCMessageDescriptor *descriptor, uint32_t body_case) {
-    if (body_case == 0)
-        return "none";
-    const ProtobufCFieldDescriptor *field =
-        protobuf_c_message_descriptor_get_field(descriptor, body_case);
-    return field ? field->name : "unknown";
-}
 
 static int s_hex_value(char digit) {
     if (digit >= '0' && digit <= '9')
@@ -69,7 +62,7 @@ static bool s_check(int line_number, const char *direction, const char *kind, co
     }
     uint32_t body_case = is_request ? ((Cairn__Request *)message)->body_case
                                     : ((Cairn__Response *)message)->body_case;
-    const char *decoded_kind = s_body_name(message->descriptor, body_case);
+    const char *decoded_kind = ca_wire_body_name(message->descriptor, body_case);
     bool ok = strcmp(decoded_kind, kind) == 0;
     if (!ok)
         fprintf(stderr, "line %d: a %s of %s now decodes as %s\n", line_number, direction, kind,

@@ -22,8 +22,7 @@ static uint64_t s_fnv1a(const uint8_t *data, size_t size) {
     return hash;
 }
 
-//  The protobuf field name of body kind `body_case` in `descriptor`.
-static const char *s_body_name(const ProtobufCMessageDescriptor *descriptor, uint32_t body_case) {
+const char *ca_wire_body_name(const ProtobufCMessageDescriptor *descriptor, uint32_t body_case) {
     if (body_case == 0)
         return "none";
     const ProtobufCFieldDescriptor *field =
@@ -37,13 +36,12 @@ static const char *s_frame_kind(bool is_request, const uint8_t *data, size_t siz
     if (is_request) {
         Cairn__Request *request = cairn__request__unpack(NULL, size, data);
         if (request)
-            name = s_body_name(&cairn__request__descriptor, request->body_case);
+            name = ca_wire_body_name(&cairn__request__descriptor, request->body_case);
         cairn__request__free_unpacked(request, NULL);
-    }
-    else {
+    } else {
         Cairn__Response *response = cairn__response__unpack(NULL, size, data);
         if (response)
-            name = s_body_name(&cairn__response__descriptor, response->body_case);
+            name = ca_wire_body_name(&cairn__response__descriptor, response->body_case);
         cairn__response__free_unpacked(response, NULL);
     }
     return name;

@@ -24,14 +24,21 @@
 #ifndef CA_WIRE_DUMP_H_INCLUDED
 #define CA_WIRE_DUMP_H_INCLUDED
 
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 //  Files per direction and body kind, at most.
 #define CA_WIRE_DUMP_SLOTS 16
 //  Frames larger than this are not dumped (seeds should be small; a big
 //  blob teaches the fuzzer nothing a small one does not).
 #define CA_WIRE_DUMP_MAX_FRAME (64 * 1024)
+
+//  The protobuf field name of body kind `body_case` of a Request or
+//  Response (`descriptor`): "ledger_history"; "none" for 0, "unknown" for a
+//  number the descriptor lacks.
+const char *ca_wire_body_name(const ProtobufCMessageDescriptor *descriptor, uint32_t body_case);
 
 //  Writes a copy of a request frame (is_request) or a response frame when
 //  CAIRN_WIRE_DUMP is set; otherwise does nothing. Failures to write are

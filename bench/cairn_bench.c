@@ -138,7 +138,7 @@
     are counted apart. Every request id must be answered exactly once: an
     unknown or repeated id, an undecodable response or a request still
     unanswered after STALL_TIMEOUT_MS fails the run (exit 1). The node is a
-    child process started through tests/harness.h in a temp dir (the
+    child process started through tests/kit/harness.h in a temp dir (the
     CAIRND environment variable selects another binary) and stopped with
     SIGTERM at the end; an exit status other than 0 fails the run.
 

@@ -4,12 +4,12 @@
         e2e-messages TEST        runs one test (ctest registers each by name)
 
     Every test starts a real cairnd on a free loopback port in a temp dir
-    with the channels it needs already in its database (tests/msg_client.c),
+    with the channels it needs already in its database (tests/messages_fixture.c),
     talks to it only through its ZeroMQ endpoint, and stops it with
     SIGTERM, expecting exit status 0. Waits are polls with timeouts.
     ========================================================================= */
 
-#include "msg_client.h"
+#include "messages_fixture.h"
 #include "ca_limits.h"
 #include "messages.h"
 
@@ -33,7 +33,7 @@ static const char *const s_channels[] = {"#general", "#random", "#empty", NULL};
 
 static ctx_t s_start_with(const char *const *args) {
     ctx_t ctx = {0};
-    ctx.node = msg_client_start(s_channels, args);
+    ctx.node = messages_fixture_start(s_channels, args);
     CHECK(ctx.node);
     ctx.client = harness_connect(harness_node_endpoint(ctx.node));
     return ctx;
@@ -80,9 +80,9 @@ static void s_store_ok(ctx_t *ctx, Cairn__Message *message) {
 static void s_store_simple(ctx_t *ctx, uint32_t high, uint64_t low, double timestamp,
                            const char *channel, const char *content) {
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, high, low);
+    messages_fixture_uuid(id, high, low);
     Cairn__Message message;
-    msg_client_message(&message, id, timestamp, channel, content);
+    messages_fixture_message(&message, id, timestamp, channel, content);
     s_store_ok(ctx, &message);
 }
 
@@ -180,16 +180,16 @@ static void s_expect_alive(ctx_t *ctx) {
 static void test_store_get(void) {
     ctx_t ctx = s_start();
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 1, 1);
+    messages_fixture_uuid(id, 1, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 1700000000.25, "#general", "hello, world");
+    messages_fixture_message(&message, id, 1700000000.25, "#general", "hello, world");
     message.sender_id = "node-7.example:7402";
     message.sender_name = "Zoë";
     s_store_ok(&ctx, &message);
     //  Encrypted, with a nonce, and an upper-case id kept as given.
     const char *upper = "0123ABCD-4567-4890-ABCD-EF0123456789";
     Cairn__Message secret;
-    msg_client_message(&secret, upper, 1700000001, "#random", "\x01\x02 not text");
+    messages_fixture_message(&secret, upper, 1700000001, "#random", "\x01\x02 not text");
     uint8_t nonce[24];
     memset(nonce, 0x6e, sizeof nonce);
     secret.encrypted = true;
@@ -213,14 +213,14 @@ static void test_store_get(void) {
     CHECK(s_blob_is(response->message_get->content, "\x01\x02 not text"));
     cairn__response__free_unpacked(response, NULL);
     //  Absent and malformed ids.
-    msg_client_uuid(id, 1, 2);
+    messages_fixture_uuid(id, 1, 2);
     s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
     s_expect(s_get(&ctx, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
 
     //  Stored for good, and the channel's last_activity followed.
     zsock_destroy(&ctx.client);
     CHECK(harness_node_stop(ctx.node) == 0);
-    sqlite3 *db = msg_client_open_db(ctx.node);
+    sqlite3 *db = messages_fixture_open_db(ctx.node);
     CHECK(db);
     sqlite3_stmt *stmt = NULL;
     CHECK(sqlite3_prepare_v2(db, "SELECT last_activity FROM channels WHERE name = '#general'", -1,
@@ -230,7 +230,7 @@ static void test_store_get(void) {
     sqlite3_close(db);
     CHECK(harness_node_restart(ctx.node) == 0);
     ctx.client = harness_connect(harness_node_endpoint(ctx.node));
-    msg_client_uuid(id, 1, 1);
+    messages_fixture_uuid(id, 1, 1);
     response = s_get(&ctx, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           s_blob_is(response->message_get->content, "hello, world"));
@@ -241,12 +241,12 @@ static void test_store_get(void) {
 static void test_conflict(void) {
     ctx_t ctx = s_start();
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 2, 1);
+    messages_fixture_uuid(id, 2, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 100, "#general", "first");
+    messages_fixture_message(&message, id, 100, "#general", "first");
     s_store_ok(&ctx, &message);
     //  Same id, other content, other channel: CONFLICT, nothing changes.
-    msg_client_message(&message, id, 200, "#random", "second");
+    messages_fixture_message(&message, id, 200, "#random", "second");
     s_expect(s_store(&ctx, &message), CAIRN__STATUS__CONFLICT, "already exists");
     Cairn__Response *response = s_get(&ctx, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
@@ -260,9 +260,9 @@ static void test_conflict(void) {
 static void test_unknown_channel(void) {
     ctx_t ctx = s_start();
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 3, 1);
+    messages_fixture_uuid(id, 3, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 100, "#nowhere", "lost");
+    messages_fixture_message(&message, id, 100, "#nowhere", "lost");
     s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND,
              "channel #nowhere does not exist; create it first");
     s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, NULL);
@@ -298,9 +298,9 @@ static void s_store_paged(ctx_t *ctx, paged_key_t *expected) {
     for (unsigned i = 0; i < PAGED; i++) {
         unsigned k = (i * 37) % PAGED; //  a permutation of 0..PAGED-1
         expected[i].timestamp = 5000 + k / 3;
-        msg_client_uuid(expected[i].id, 4, (k * 7919) % 997);
+        messages_fixture_uuid(expected[i].id, 4, (k * 7919) % 997);
         Cairn__Message message;
-        msg_client_message(&message, expected[i].id, expected[i].timestamp, "#general", "paged");
+        messages_fixture_message(&message, expected[i].id, expected[i].timestamp, "#general", "paged");
         s_store_ok(ctx, &message);
     }
     s_store_simple(ctx, 4, 5000, 9999, "#random", "elsewhere"); //  not in #general
@@ -561,9 +561,9 @@ static void test_search_encrypted(void) {
     ctx_t ctx = s_start();
     s_store_corpus(&ctx);
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 6, 100);
+    messages_fixture_uuid(id, 6, 100);
     Cairn__Message message;
-    msg_client_message(&message, id, 20, "#general", "fox ciphertext-looking secret");
+    messages_fixture_message(&message, id, 20, "#general", "fox ciphertext-looking secret");
     uint8_t nonce[12] = {1};
     message.encrypted = true;
     message.nonce.data = nonce;
@@ -666,7 +666,7 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
 
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 9, 1);
+    messages_fixture_uuid(id, 9, 1);
     Cairn__Message message;
     //  MessageStore without its message.
     Cairn__Request request;
@@ -676,19 +676,19 @@ static void test_bad_input(void) {
     //  Missing or malformed id.
     const char *bad_ids[] = {"", "123", "123e4567-e89b-12d3-a456-42661417400z", "../etc/passwd"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        msg_client_message(&message, bad_ids[i], 1, "#general", "x");
+        messages_fixture_message(&message, bad_ids[i], 1, "#general", "x");
         s_expect_refused(&ctx, &message, "message.id");
     }
     //  Times.
     const double bad_times[] = {0, -5, NAN, INFINITY};
     for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
-        msg_client_message(&message, id, bad_times[i], "#general", "x");
+        messages_fixture_message(&message, id, bad_times[i], "#general", "x");
         s_expect_refused(&ctx, &message, "message.timestamp");
     }
     //  Channel names with path and character tricks.
     const char *bad_channels[] = {"../x", "#a b", "", "#", "general", "#a/b", "#a\\b", "#a\tb"};
     for (size_t i = 0; i < sizeof bad_channels / sizeof bad_channels[0]; i++) {
-        msg_client_message(&message, id, 1, bad_channels[i], "x");
+        messages_fixture_message(&message, id, 1, bad_channels[i], "x");
         s_expect_refused(&ctx, &message, "message.channel");
     }
     //  Senders.
@@ -697,18 +697,18 @@ static void test_bad_input(void) {
     long_name[sizeof long_name - 1] = 0;
     const char *bad_senders[] = {"", "a b", "../x", long_name};
     for (size_t i = 0; i < sizeof bad_senders / sizeof bad_senders[0]; i++) {
-        msg_client_message(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.sender_id = (char *)bad_senders[i];
         s_expect_refused(&ctx, &message, "message.sender_id");
     }
-    msg_client_message(&message, id, 1, "#general", "x");
+    messages_fixture_message(&message, id, 1, "#general", "x");
     message.sender_name = long_name;
     s_expect_refused(&ctx, &message, "message.sender_name");
     //  Wrong signature lengths.
     uint8_t bytes[128] = {0};
     const size_t bad_signatures[] = {0, 32, 63, 65, 128};
     for (size_t i = 0; i < sizeof bad_signatures / sizeof bad_signatures[0]; i++) {
-        msg_client_message(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.signature.data = bytes;
         message.signature.len = bad_signatures[i];
         s_expect_refused(&ctx, &message, "exactly 64 bytes");
@@ -716,13 +716,13 @@ static void test_bad_input(void) {
     //  Nonce rules: required (12..24) when encrypted, absent otherwise.
     const size_t bad_nonces[] = {0, 8, 11, 25, 64};
     for (size_t i = 0; i < sizeof bad_nonces / sizeof bad_nonces[0]; i++) {
-        msg_client_message(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.encrypted = true;
         message.nonce.data = bytes;
         message.nonce.len = bad_nonces[i];
         s_expect_refused(&ctx, &message, "12..24 bytes");
     }
-    msg_client_message(&message, id, 1, "#general", "x");
+    messages_fixture_message(&message, id, 1, "#general", "x");
     message.nonce.data = bytes;
     message.nonce.len = 12;
     s_expect_refused(&ctx, &message, "not encrypted");
@@ -730,11 +730,11 @@ static void test_bad_input(void) {
     char *big = (char *)malloc(CA_DEFAULT_MAX_CONTENT + 2);
     memset(big, 'b', CA_DEFAULT_MAX_CONTENT + 1);
     big[CA_DEFAULT_MAX_CONTENT + 1] = 0;
-    msg_client_message(&message, id, 1, "#general", big);
+    messages_fixture_message(&message, id, 1, "#general", big);
     s_expect_refused(&ctx, &message, "65536");
     free(big);
     //  Unknown channel.
-    msg_client_message(&message, id, 1, "#unknown", "x");
+    messages_fixture_message(&message, id, 1, "#unknown", "x");
     s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND, "create it first");
     //  Reads: limit over the cap, bad ids, bad channels, bad cursors.
     Cairn__MessageList list;
@@ -771,7 +771,7 @@ static void test_bad_input(void) {
     s_expect_alive(&ctx);
     CHECK(s_count(&ctx) == before);
     CHECK(s_channel_count(&ctx, "#general") == 10);
-    msg_client_message(&message, id, 1, "#general", "fine");
+    messages_fixture_message(&message, id, 1, "#general", "fine");
     s_store_ok(&ctx, &message);
     CHECK(s_count(&ctx) == before + 1);
     s_stop(&ctx);
@@ -784,12 +784,12 @@ static void test_content_limit(void) {
     static char content[1002];
     memset(content, 'c', 1001);
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 10, 1);
+    messages_fixture_uuid(id, 10, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 1, "#general", content);
+    messages_fixture_message(&message, id, 1, "#general", content);
     s_expect(s_store(&ctx, &message), CAIRN__STATUS__INVALID, "limit is 1000 bytes");
     content[1000] = 0;
-    msg_client_message(&message, id, 1, "#general", content);
+    messages_fixture_message(&message, id, 1, "#general", content);
     s_store_ok(&ctx, &message);
     s_stop(&ctx);
 }

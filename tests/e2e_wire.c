@@ -4,7 +4,7 @@
         e2e-wire TEST        runs one test (ctest registers each by name)
 
     Every test starts a real cairnd on a free loopback port in a temp dir
-    (tests/harness.c), talks to it only through its ZeroMQ endpoint, and
+    (tests/kit/harness.c), talks to it only through its ZeroMQ endpoint, and
     stops it with SIGTERM, expecting exit status 0. Waits are polls with
     timeouts, never sleeps.
     ========================================================================= */

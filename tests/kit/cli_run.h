@@ -1,9 +1,9 @@
 /*  =========================================================================
     cli_run - run the built `cairn` client as a child, for the CLI tests
 
-    Shared by e2e_cli.c (node and config commands), e2e_cli_msg.c (the
+    Shared by e2e_cli.c (node and config commands), e2e_cli_messages.c (the
     message-store family), e2e_cli_content.c (content and cache) and
-    e2e_cli_prov.c (manifests, summaries, provenance): one
+    e2e_cli_provenance.c (manifests, summaries, provenance): one
     way to run the client with a deadline and captured output
     (harness_run), to log what it printed, to read its JSON, to check how
     it ended, to count failed checks, and a test's temp dir and node.

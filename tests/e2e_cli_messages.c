@@ -1,5 +1,5 @@
 /*  =========================================================================
-    e2e_cli_msg - the cairn client's message-store family commands against
+    e2e_cli_messages - the cairn client's message-store family commands against
     a real cairnd
 
     Black-box, as e2e_cli.c: the built `cairn` runs as a child (cli_run.h)

@@ -37,17 +37,6 @@ static uint64_t s_id;
 
 //  ---- helpers -------------------------------------------------------------------
 
-static harness_node_t *s_start(void) {
-    harness_node_t *node = harness_node_start(NULL, NULL);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
 //  No answer may carry a password hash.
 static void s_check_no_hash(const Cairn__Response *response) {
     size_t size = cairn__response__get_packed_size(response);
@@ -138,15 +127,6 @@ static void s_expect_ok(Cairn__Response *response) {
     s_expect(response, CAIRN__STATUS__OK, NULL);
 }
 
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, ++s_id);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Sends raw bytes as one frame and returns the answer.
 static Cairn__Response *s_call_raw(zsock_t *client, const void *data, size_t size) {
     zframe_t *frame = zframe_new(data, size);
@@ -218,7 +198,7 @@ static char *s_snapshot(zsock_t *client) {
 //  ---- create --------------------------------------------------------------------
 
 static void test_create_plain(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_create(client, "#general", false, "");
     CHECK(response->status == CAIRN__STATUS__OK &&
@@ -241,11 +221,11 @@ static void test_create_plain(void) {
     CHECK(response->status == CAIRN__STATUS__OK && !response->channel_get->protected_);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_create_encrypted(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_create(client, "#sealed", true, "");
     CHECK(response->status == CAIRN__STATUS__OK);
@@ -255,7 +235,7 @@ static void test_create_encrypted(void) {
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->encrypted);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  True when `needle` appears in the file at `path`.
@@ -286,7 +266,7 @@ static bool s_dir_has(const char *dir, const char *needle) {
 }
 
 static void test_create_protected(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const char *password = "tr0ub4dor&3-unique-e2e";
     Cairn__Response *response = s_create(client, "#vault", true, password);
@@ -319,11 +299,11 @@ static void test_create_protected(void) {
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_conflict(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#taken", false, ""));
     char *before = s_snapshot(client);
@@ -361,13 +341,13 @@ static void test_conflict(void) {
     cairn__response__free_unpacked(first, NULL);
     cairn__response__free_unpacked(second, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- read, touch, delete ---------------------------------------------------------
 
 static void test_get_list_counts(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#zeta", false, ""));
     s_expect_ok(s_create(client, "#alpha", true, ""));
@@ -401,11 +381,11 @@ static void test_get_list_counts(void) {
     s_expect(s_get(client, "#missing"), CAIRN__STATUS__NOT_FOUND, "#missing does not exist");
     s_expect(s_get(client, "#ALPHA"), CAIRN__STATUS__NOT_FOUND, "does not exist");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_touch(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#t", false, ""));
     Cairn__Response *response = s_touch(client, "#t", 1700000000.25);
@@ -428,11 +408,11 @@ static void test_touch(void) {
     s_expect(s_touch(client, "#t", -3), CAIRN__STATUS__INVALID, "ChannelTouch.timestamp");
     s_expect(s_get(client, "#nope"), CAIRN__STATUS__NOT_FOUND, NULL); //  touch made nothing
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_delete_counts(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#doomed", false, "pw"));
     s_expect_ok(s_create(client, "#keeper", false, ""));
@@ -488,13 +468,13 @@ static void test_delete_counts(void) {
     ca_sql_destroy(&sql);
     zstr_free(&path);
     CHECK(harness_node_restart(node) == 0);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- verify ------------------------------------------------------------------------
 
 static void test_verify_right(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#v", false, "open sesame"));
     s_expect_ok(s_create(client, "#w", false, "pässwörd ✓"));
@@ -507,11 +487,11 @@ static void test_verify_right(void) {
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_verify_wrong(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#v", false, "open sesame"));
     const char *wrong[] = {"open sesamE", "Open sesame", "open sesam", "open sesame!", "x"};
@@ -527,26 +507,26 @@ static void test_verify_wrong(void) {
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_verify_unprotected(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#open", false, ""));
     s_expect(s_verify(client, "#open", "anything"), CAIRN__STATUS__INVALID,
              "channel #open is not password-protected");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_verify_unknown(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect(s_verify(client, "#ghost", "anything"), CAIRN__STATUS__NOT_FOUND,
              "channel #ghost does not exist");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const Cairn__ActorInfo *s_actor(const Cairn__InfoReply *info, const char *name) {
@@ -561,7 +541,7 @@ static const Cairn__ActorInfo *s_actor(const Cairn__InfoReply *info, const char 
 //  is answered, the right ones right; other requests keep flowing
 //  meanwhile; memory stays bounded.
 static void test_verify_bounded(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *flooder = harness_connect(harness_node_endpoint(node));
     zsock_t *other = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(other, "#locked", false, "right password"));
@@ -579,7 +559,7 @@ static void test_verify_bounded(void) {
     Cairn__Response *response = s_get(other, "#open");
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_alive(other);
+    harness_expect_alive(other);
 
     bool seen[COUNT] = {false};
     int busy = 0, checked = 0, order = 0, first_busy = -1, first_checked = -1;
@@ -656,13 +636,13 @@ static void test_verify_bounded(void) {
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&flooder);
     zsock_destroy(&other);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- membership ----------------------------------------------------------------------
 
 static void test_join_leave_list(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#a", false, ""));
     s_expect_ok(s_create(client, "#b", false, ""));
@@ -712,11 +692,11 @@ static void test_join_leave_list(void) {
     CHECK(streq(response->member_list->members[0]->peer_id, "zed"));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_join_idempotent(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#c", false, ""));
     for (int i = 0; i < 3; i++) {
@@ -729,11 +709,11 @@ static void test_join_idempotent(void) {
     CHECK(response->member_list->n_members == 1);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_leave_not_member(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#c", false, ""));
     s_expect_ok(s_join(client, "#c", "in"));
@@ -744,13 +724,13 @@ static void test_leave_not_member(void) {
     s_expect_ok(s_leave(client, "#c", "in"));
     s_expect(s_leave(client, "#c", "in"), CAIRN__STATUS__NOT_FOUND, "is not a member");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- bad input -------------------------------------------------------------------------
 
 static void test_bad_input(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_expect_ok(s_create(client, "#real", false, "secret"));
     s_expect_ok(s_create(client, "#plain", true, ""));
@@ -826,12 +806,12 @@ static void test_bad_input(void) {
     CHECK(streq(before, after));
     free(before);
     free(after);
-    s_expect_alive(client);
+    harness_expect_alive(client);
     response = s_verify(client, "#real", "secret");
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

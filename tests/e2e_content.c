@@ -42,30 +42,12 @@ static uint64_t s_next_id = 1;
 
 //  ---- helpers ----------------------------------------------------------------------
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 static void s_put(zsock_t *client, const void *data, size_t size, uint8_t hash[32]) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, 0, data, size, NULL, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
     ca_sha256(data, size, hash);
     CHECK(memcmp(response->content_put->hash.data, hash, 32) == 0);
     CHECK(response->content_put->size == size);
@@ -76,7 +58,7 @@ static Cairn__Response *s_get(zsock_t *client, const uint8_t *hash, size_t hash_
     Cairn__Request request;
     Cairn__ContentGet get;
     ca_request_content_get(&request, &get, 0, hash, hash_size, false);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static void s_get_expect(zsock_t *client, const uint8_t *hash, const void *data, size_t size) {
@@ -92,7 +74,7 @@ static bool s_has(zsock_t *client, const uint8_t *hash) {
     Cairn__ContentHas has;
     ca_request_content_has(&request, &has, 0, hash, 32);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
     bool exists = response->content_has->exists;
     cairn__response__free_unpacked(response, NULL);
     return exists;
@@ -103,7 +85,7 @@ static uint64_t s_begin(zsock_t *client) {
     Cairn__ContentBegin begin;
     ca_request_content_begin(&request, &begin, 0, NULL, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
     uint64_t stream_id = response->content_begin->stream_id;
     CHECK(stream_id != 0);
     cairn__response__free_unpacked(response, NULL);
@@ -130,7 +112,7 @@ static Cairn__Response *s_commit(zsock_t *client, uint64_t stream) {
     Cairn__Request request;
     Cairn__ContentCommit commit;
     ca_request_content_commit(&request, &commit, 0, stream, NULL, 0);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  Fills chunk number `n` of a generated blob: a random base, stamped with n.
@@ -252,15 +234,15 @@ static void s_ping(zsock_t *client) {
     Cairn__Request request;
     Cairn__Ping ping;
     ca_request_ping(&request, &ping, 0);
-    cairn__response__free_unpacked(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PONG),
-                                   NULL);
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PONG), NULL);
 }
 
 //  ---- tests --------------------------------------------------------------------------
 
 //  0 B, 1 B, 1 MiB by put/get; 9 MiB by stream and ranges; dedup; delete.
 static void test_roundtrip(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     size_t sizes[] = {0, 1, 1024 * 1024};
     for (size_t i = 0; i < 3; i++) {
@@ -290,23 +272,23 @@ static void test_roundtrip(void) {
     Cairn__Request request;
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, 0, hash, 32);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     CHECK(response->content_delete->removed);
     cairn__response__free_unpacked(response, NULL);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     CHECK(!response->content_delete->removed);
     cairn__response__free_unpacked(response, NULL);
     CHECK(!s_has(client, hash));
     CHECK(s_count_files(node, "content", "tmp") == 0);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A multi-GiB stream in and out; the node's memory stays flat.
 static void test_big_stream(void) {
     const char *env = getenv("CAIRN_E2E_BIG_BYTES");
     uint64_t total = env ? strtoull(env, NULL, 10) : BIG_DEFAULT;
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     struct statvfs fs;
     CHECK(statvfs(harness_node_data_dir(node), &fs) == 0);
     if ((uint64_t)fs.f_bavail * fs.f_frsize < total + DISK_MARGIN) {
@@ -340,13 +322,13 @@ static void test_big_stream(void) {
     if (total > CA_CONTENT_WHOLE_MAX)
         harness_fails(s_get(client, hash, 32), CAIRN__STATUS__INVALID, "ContentRead");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  kill -9 in the middle of a stream: after restart nothing of it is
 //  visible or left on disk, and what was committed before is intact.
 static void test_kill9_mid_stream(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t kept[32];
     s_put(client, "committed before the crash", 26, kept);
@@ -366,13 +348,13 @@ static void test_kill9_mid_stream(void) {
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     const Cairn__ContentCheckReport *report = response->content_check;
     CHECK(report->blobs == 1 && report->files == 1);
     CHECK(!report->missing_count && !report->orphan_count && !report->corrupt_count);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Blob number n of the crash test: 64 KiB, distinct per n.
@@ -388,7 +370,7 @@ static void s_crash_blob(uint8_t *data, size_t size, uint64_t n) {
 //  only leftovers a check may find are whole files of unacknowledged puts.
 static void test_kill9_cycles(void) {
     enum { CYCLES = 10, WINDOW_PUTS = 16, BLOB = 64 * 1024 };
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     uint8_t *data = (uint8_t *)malloc(BLOB);
     uint64_t next = 0;
     uint64_t *acked = (uint64_t *)calloc(CYCLES * 400, sizeof(uint64_t));
@@ -436,7 +418,7 @@ static void test_kill9_cycles(void) {
         Cairn__ContentCheck check;
         ca_request_content_check(&request, &check, 0, true, false);
         Cairn__Response *response =
-            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
         const Cairn__ContentCheckReport *report = response->content_check;
         CHECK(report->missing_count == 0 && report->corrupt_count == 0);
         //  A kill leaves at most the puts in flight as files without a row
@@ -450,12 +432,12 @@ static void test_kill9_cycles(void) {
     printf("kill9_cycles: %d cycles, %zu acknowledged blobs all intact\n", CYCLES, acked_count);
     free(acked);
     free(data);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A damaged file is reported, never served as good data; fsck repairs.
 static void test_corrupt(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t *data = (uint8_t *)malloc(CHUNK_BYTES * 2);
     for (size_t i = 0; i < CHUNK_BYTES * 2; i++)
@@ -472,14 +454,15 @@ static void test_corrupt(void) {
     Cairn__ContentRead read;
     ca_request_content_read(&request, &read, 0, hash, 32, 0, CHUNK_BYTES, false);
     cairn__response__free_unpacked(
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_READ), NULL);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_READ), NULL);
     ca_request_content_read(&request, &read, 0, hash, 32, CHUNK_BYTES, CHUNK_BYTES, false);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__CORRUPT, "nothing of it was served");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__CORRUPT,
+                  "nothing of it was served");
     s_ping(client);
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, true);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     CHECK(response->content_check->corrupt_count == 1 && response->content_check->repaired);
     cairn__response__free_unpacked(response, NULL);
     CHECK(!s_has(client, hash));
@@ -490,14 +473,14 @@ static void test_corrupt(void) {
     free(data);
     zstr_free(&path);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Wrong sizes, unknown ids, oversized chunks and frames, path-like hashes,
 //  malformed bodies: clear errors, and the node keeps serving.
 static void test_bad_input(void) {
     const char *args[] = {"--max-frame-bytes=20000000", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t kept[32];
     s_put(client, "kept", 4, kept);
@@ -509,13 +492,13 @@ static void test_bad_input(void) {
         Cairn__Request request;
         Cairn__ContentSize size_body;
         ca_request_content_size(&request, &size_body, 0, hash, sizes[i]);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__CacheGet cache_get;
         ca_request_cache_get(&request, &cache_get, 0, hash, sizes[i], false);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ContentCommit commit;
         ca_request_content_commit(&request, &commit, 0, 1, hash, sizes[i] ? sizes[i] : 1);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "expected_hash");
     }
     //  A hash spelled like a path is just 32 bytes: nothing by that name.
     const char *path_like = "../../../../../../../etc/passwd!";
@@ -526,7 +509,8 @@ static void test_bad_input(void) {
     Cairn__Request request;
     Cairn__ContentAbort abort_body;
     ca_request_content_abort(&request, &abort_body, 0, 42);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no open upload stream 42");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__NOT_FOUND,
+                  "no open upload stream 42");
     harness_fails(s_commit(client, 43), CAIRN__STATUS__NOT_FOUND, "43");
     harness_fails(s_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "no blob");
     //  A chunk over 16 MiB is refused (the frame itself fits).
@@ -535,7 +519,7 @@ static void test_bad_input(void) {
     uint8_t *big = (uint8_t *)calloc(1, oversized);
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, 0, stream, 0, big, oversized);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1..16777216 bytes");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "1..16777216 bytes");
     //  A frame over max_frame_bytes: that connection is dropped, others go on.
     zsock_t *other = harness_connect(harness_node_endpoint(node));
     Cairn__ContentPut put;
@@ -557,13 +541,13 @@ static void test_bad_input(void) {
     s_get_expect(client, kept, "kept", 4);
     CHECK(s_count_files(node, "content", "tmp") == 1); //  the open stream only
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Many streams at once over both workers: each chunk reaches its stream.
 static void test_concurrent_streams(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { STREAMS = 8, CHUNKS = 5, SIZE = 100000 };
     uint64_t ids[STREAMS];
@@ -598,14 +582,14 @@ static void test_concurrent_streams(void) {
     }
     free(chunk);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Puts and deletes of the same blob racing on two workers: whatever the
 //  order, an existing blob always has its file.
 static void test_put_delete_race(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *putter = harness_connect(harness_node_endpoint(node));
     zsock_t *deleter = harness_connect(harness_node_endpoint(node));
     const char *text = "contended blob";
@@ -634,20 +618,20 @@ static void test_put_delete_race(void) {
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
     Cairn__Response *response =
-        harness_ok(s_call(putter, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+        harness_ok(harness_request(putter, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     CHECK(response->content_check->missing_count == 0);
     CHECK(response->content_check->corrupt_count == 0);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count_files(node, "content", "tmp") == 0);
     zsock_destroy(&putter);
     zsock_destroy(&deleter);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  An idle stream is abandoned after stream_timeout_ms, bytes removed.
 static void test_stream_timeout(void) {
     const char *args[] = {"--stream-timeout-ms=1000", "--maintenance-ms=100", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint64_t stream = s_begin(client);
     s_send_chunk(client, stream, 0, "abc", 3);
@@ -666,14 +650,14 @@ static void test_stream_timeout(void) {
         cairn__response__free_unpacked(response, NULL);
     CHECK(gone && s_count_files(node, "content", "tmp") == 0);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  The cache: put/get/has, exact LRU to the configured budget, apart from
 //  the content store.
 static void test_cache(void) {
     const char *args[] = {"--cache-max-bytes=3000", "--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     char data[4][1000];
     uint8_t hashes[4][32];
@@ -690,13 +674,14 @@ static void test_cache(void) {
         ca_request_cache_put(&request, &put, 0, hashes[n], 32, data[n], sizeof data[n], "peer-x",
                              1700000000, "r", 1);
         Cairn__Response *response =
-            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
         CHECK(response->cache_put->evicted_entries == (n == 3 ? 1u : 0u));
         cairn__response__free_unpacked(response, NULL);
         if (n == 1) { //  use 0 again: 1 is now the least recently used
             Cairn__CacheGet get;
             ca_request_cache_get(&request, &get, 0, hashes[0], 32, false);
-            response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_GET);
+            response =
+                harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_GET);
             CHECK(response->cache_get->data.len == 1000);
             CHECK(memcmp(response->cache_get->data.data, data[0], 1000) == 0);
             cairn__response__free_unpacked(response, NULL);
@@ -708,7 +693,7 @@ static void test_cache(void) {
         Cairn__CacheHas has;
         ca_request_cache_has(&request, &has, 0, hashes[n], 32);
         Cairn__Response *response =
-            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
         CHECK(response->cache_has->cached == expected[n]);
         cairn__response__free_unpacked(response, NULL);
     }
@@ -717,29 +702,30 @@ static void test_cache(void) {
     Cairn__CacheClear clear;
     ca_request_cache_clear(&request, &clear, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_CLEAR);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_CLEAR);
     CHECK(response->cache_clear->entries == 3 && response->cache_clear->bytes == 3000);
     cairn__response__free_unpacked(response, NULL);
     s_get_expect(client, content_hash, data[0], 1000);
     Cairn__CacheStats stats;
     ca_request_cache_stats(&request, &stats, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
     CHECK(response->cache_stats->entries == 0 && response->cache_stats->max_bytes == 3000);
     cairn__response__free_unpacked(response, NULL);
     //  Wrong hash for the bytes: refused.
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, 0, hashes[1], 32, data[2], 1000, "peer-x", 1, NULL, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "does not match its hash");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID,
+                  "does not match its hash");
     Cairn__CacheEvict evict;
     ca_request_cache_evict(&request, &evict, 0, UINT64_MAX);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ContentStats and the pools in Info.
 static void test_stats(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t hash[32];
     s_put(client, "one", 3, hash);
@@ -748,13 +734,13 @@ static void test_stats(void) {
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
     CHECK(response->content_stats->blobs == 2 && response->content_stats->bytes == 8);
     CHECK(streq(response->content_stats->hash_backend, ca_sha256_backend()));
     cairn__response__free_unpacked(response, NULL);
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
     bool content = false, cache = false;
     for (size_t i = 0; i < response->info->n_actors; i++) {
         content |= streq(response->info->actors[i]->name, "content");
@@ -763,7 +749,7 @@ static void test_stats(void) {
     CHECK(content && cache);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -26,24 +26,6 @@
 
 static uint64_t s_next_id = 1;
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
     return harness_expect(response, status, NULL);
 }
@@ -57,21 +39,21 @@ static Cairn__Response *s_add(zsock_t *client, const char *message_id, uint32_t 
     Cairn__Request request;
     Cairn__GossipAdd add;
     ca_request_gossip_add(&request, &add, 0, message_id, ttl);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_has(zsock_t *client, const char *message_id) {
     Cairn__Request request;
     Cairn__GossipHas has;
     ca_request_gossip_has(&request, &has, 0, message_id);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_clean(zsock_t *client, uint32_t max_age_s) {
     Cairn__Request request;
     Cairn__GossipClean clean;
     ca_request_gossip_clean(&request, &clean, 0, max_age_s);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  GossipAdd that must succeed with `added`; checks the answered ttl.
@@ -112,15 +94,6 @@ static void s_pause(zsock_t *client) {
     CHECK(unasked == NULL);
 }
 
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 777);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Rows of the gossip table of a stopped node, read from its database.
 static int64_t s_rows_on_disk(harness_node_t *node) {
     char *path = zsys_sprintf("%s/%s", harness_node_data_dir(node), CA_DB_FILE);
@@ -144,7 +117,7 @@ static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
     Cairn__Request request;
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
+    Cairn__Response *response = s_expect(harness_request(client, &request), CAIRN__STATUS__OK);
     *response_p = response;
     for (size_t i = 0; i < response->info->n_actors; i++)
         if (streq(response->info->actors[i]->name, name))
@@ -155,7 +128,7 @@ static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
 
 //  Info shows the gossip pool with what it served.
 static void test_info(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_add_expect(client, "info-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
     s_add_expect(client, "info-1", 0, false, CA_GOSSIP_DEFAULT_TTL);
@@ -168,12 +141,12 @@ static void test_info(void) {
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  New, then seen; has; the cache survives a restart.
 static void test_add_has(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     CHECK(!s_present(client, "a1b2c3", NULL));
     s_add_expect(client, "a1b2c3", 0, true, CA_GOSSIP_DEFAULT_TTL);
@@ -191,12 +164,12 @@ static void test_add_has(void) {
     CHECK(s_present(client, "550e8400-e29b-41d4-a716-446655440000", &ttl) && ttl == 3);
     s_add_expect(client, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ttl: 0 means 5, 1..255 kept, 256 and more INVALID.
 static void test_ttl(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const uint32_t ttls[] = {0, 1, 5, 254, 255};
     for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++) {
@@ -211,13 +184,13 @@ static void test_ttl(void) {
     s_invalid(s_add(client, "ttl-big", 4000000000u), "over 255 hops");
     CHECK(!s_present(client, "ttl-256", NULL) && !s_present(client, "ttl-big", NULL));
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  GossipClean removes entries older than max_age_s and only those; 0 is
 //  the node's gossip_max_age_s (3600 s: nothing here is that old).
 static void test_clean(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const char *old_ids[] = {"old-1", "old-2", "old-3"};
     for (size_t i = 0; i < 3; i++)
@@ -250,7 +223,7 @@ static void test_clean(void) {
 //  maximum age of 1 s, an entry disappears without any GossipClean.
 static void test_tick(void) {
     const char *args[] = {"--maintenance-ms=200", "--gossip-max-age-s=1", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_add_expect(client, "tick-old", 9, true, 9);
     int64_t deadline = zclock_mono() + DEADLINE_MS;
@@ -265,7 +238,7 @@ static void test_tick(void) {
     s_add_expect(client, "tick-old", 0, true, CA_GOSSIP_DEFAULT_TTL);
     CHECK(s_present(client, "tick-old", NULL));
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  How many times `needle` occurs in the node's log so far.
@@ -285,7 +258,7 @@ static int s_log_count(harness_node_t *node, const char *needle) {
 //  where each tick's write reports what it removed).
 static void test_tick_keeps_fresh(void) {
     const char *args[] = {"--maintenance-ms=100", "--log-level=debug", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const char *tick_done = "gossip[0]: upkeep write changed 0 rows";
     s_add_expect(client, "keep-me", 0, true, CA_GOSSIP_DEFAULT_TTL);
@@ -297,13 +270,13 @@ static void test_tick_keeps_fresh(void) {
     CHECK(s_present(client, "keep-me", NULL));
     CHECK(s_log_count(node, "upkeep write failed") == 0);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Bad input to every request: INVALID with a message, nothing stored, the
 //  node still answers.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_add_expect(client, "good", 0, true, CA_GOSSIP_DEFAULT_TTL);
     char long_id[CA_GOSSIP_ID_MAX + 2];
@@ -339,7 +312,7 @@ static void test_bad_input(void) {
         CHECK(response && response->id == 5 + i);
         s_invalid(response, frames[i].fragment);
     }
-    s_expect_alive(client);
+    harness_expect_alive(client);
     CHECK(s_present(client, "good", NULL));
     CHECK(!s_present(client, "good-ttl", NULL) && !s_present(client, "go", NULL));
     zsock_destroy(&client);
@@ -351,7 +324,7 @@ static void test_bad_input(void) {
 //  The hot path under concurrency: the same id added many times at once
 //  through both workers is added exactly once; distinct ids all are.
 static void test_concurrent_add(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { SAME = 400, DISTINCT = 400 };
     uint64_t first = s_next_id;

@@ -31,25 +31,6 @@ typedef struct {
     uint8_t secret[64];
 } payer_t;
 
-static harness_node_t *s_start(void) {
-    harness_node_t *node = harness_node_start(NULL, NULL);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p, zsock_t **client_p) {
-    zsock_destroy(client_p);
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 static void s_done(Cairn__Response *response) {
     cairn__response__free_unpacked(response, NULL);
 }
@@ -63,7 +44,7 @@ static void s_payer(zsock_t *client, payer_t *payer, const char *peer_id) {
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, &peer, NULL);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
 }
 
 static Cairn__Response *s_open(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
@@ -73,7 +54,7 @@ static Cairn__Response *s_open(zsock_t *client, const char *peer, uint64_t mine,
     Cairn__Request request;
     Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, &channel);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static void s_open_ok(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
@@ -86,14 +67,14 @@ static Cairn__Response *s_update(zsock_t *client, const char *peer, uint64_t non
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, peer, nonce, CAIRN__CHANNEL_STATE__CHANNEL_OPEN,
                              mine, theirs);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_adjust(zsock_t *client, const char *peer, int64_t mine, int64_t theirs) {
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 0, peer, mine, theirs, "e2e deposit");
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static void s_expect_channel(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs,
@@ -102,7 +83,7 @@ static void s_expect_channel(zsock_t *client, const char *peer, uint64_t mine, u
     Cairn__LedgerGet get;
     ca_request_ledger_get(&request, &get, 0, peer);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
     const Cairn__PaymentChannel *channel = response->ledger_get;
     if (channel->my_balance != mine || channel->their_balance != theirs ||
         channel->nonce != nonce) {
@@ -158,7 +139,7 @@ static Cairn__Response *s_send_pay(zsock_t *client, test_payment_t *t) {
     Cairn__Request request;
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, &t->payment);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_pay(zsock_t *client, const payer_t *payer, uint64_t n, uint64_t amount) {
@@ -178,7 +159,7 @@ static Cairn__Response *s_pending(zsock_t *client, const char *peer) {
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, peer, 0, NULL, 0);
-    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    return harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
 }
 
 //  One page of `peer`'s pending payments after payment id `after` (NULL:
@@ -188,14 +169,14 @@ static Cairn__Response *s_pending_page(zsock_t *client, const char *peer, uint32
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, peer, limit, after, after_size);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_list_page(zsock_t *client, uint32_t limit, const char *after) {
     Cairn__Request request;
     Cairn__LedgerList list;
     ca_request_ledger_list(&request, &list, 0, limit, after);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  All of `peer`'s pending payments, counted page by page (the largest).
@@ -223,7 +204,7 @@ static size_t s_pending_count(zsock_t *client, const char *peer) {
 //  Open, pay, update, adjust: every balance and nonce right, across a
 //  kill -9; the list shows open channels only.
 static void test_flow(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t alice, bob;
     s_payer(client, &alice, "alice");
@@ -244,7 +225,7 @@ static void test_flow(void) {
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, "bob", 4, CAIRN__CHANNEL_STATE__CHANNEL_CLOSING,
                              0, 100);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     //  A closing channel takes no payment, though the balance would cover it.
     harness_fails(s_pay(client, &bob, 1, 10), CAIRN__STATUS__CONFLICT, "not open");
 
@@ -267,13 +248,14 @@ static void test_flow(void) {
     s_done(harness_ok(s_update(client, "bob", 5, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_pay_ok(client, &bob, 1, 10);
     s_expect_channel(client, "bob", 10, 90, 5);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  A stale or replayed update is CONFLICT and changes nothing; balances
 //  that do not keep the sum are INVALID.
 static void test_stale_nonce(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_open_ok(client, "carol", 10, 90);
     s_done(harness_ok(s_update(client, "carol", 7, 20, 80), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
@@ -290,13 +272,14 @@ static void test_stale_nonce(void) {
                       CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_expect_channel(client, "carol", 100, 0, 1000000);
     harness_fails(s_update(client, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Signed by another key, a flipped byte in any signed field, or a bad
 //  signature: UNAUTHORIZED, nothing moves.
 static void test_bad_signature(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t dave, mallory;
     s_payer(client, &dave, "dave");
@@ -336,15 +319,16 @@ static void test_bad_signature(void) {
     Cairn__Request request;
     Cairn__PeerBlock block;
     ca_request_peer_block(&request, &block, 0, "dave", true);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
     harness_fails(s_pay(client, &dave, 2, 10), CAIRN__STATUS__UNAUTHORIZED, "blocked");
     s_expect_channel(client, "dave", 10, 90, 0);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  A channel whose peer the node has no key for takes no payment.
 static void test_unknown_peer(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t erin;
     crypto_sign_keypair(erin.public_key, erin.secret);
@@ -358,12 +342,13 @@ static void test_unknown_peer(void) {
     harness_fails(s_pay(client, &frank, 1, 10), CAIRN__STATUS__NOT_FOUND, "open one");
     s_open_ok(client, "frank", 0, 10);
     s_pay_ok(client, &frank, 1, 10); //  the same id was never stored
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Four clients spend one balance at once: exactly what fits is paid.
 static void test_overspend(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     enum { CLIENTS = 4, EACH = 50, AMOUNT = 7, BALANCE = 1000 };
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
@@ -399,12 +384,13 @@ static void test_overspend(void) {
     CHECK(s_pending_count(clients[0], "grace") == (size_t)paid);
     for (int c = 1; c < CLIENTS; c++)
         zsock_destroy(&clients[c]);
-    s_stop(&node, &clients[0]);
+    zsock_destroy(&clients[0]);
+    harness_node_down(&node);
 }
 
 //  The same payment id, again and from several clients at once: paid once.
 static void test_duplicate(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     enum { CLIENTS = 4 };
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
@@ -437,7 +423,8 @@ static void test_duplicate(void) {
     CHECK(s_pending_count(clients[0], "heidi") == 2);
     for (int c = 1; c < CLIENTS; c++)
         zsock_destroy(&clients[c]);
-    s_stop(&node, &clients[0]);
+    zsock_destroy(&clients[0]);
+    harness_node_down(&node);
 }
 
 //  ---- conservation: a seeded run against a model ---------------------------------------
@@ -458,7 +445,7 @@ static uint64_t s_rand(uint64_t *state) {
 //  three channels; every answer and the end state match the model, and
 //  the sum of each channel moves only by its adjustments.
 static void test_conservation(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { PAYERS = 3, OPS = 3000 };
     payer_t payers[PAYERS];
@@ -534,7 +521,8 @@ static void test_conservation(void) {
         CHECK((int64_t)(model[p].mine + model[p].theirs) == 5100 + adjusted[p]);
         CHECK(s_pending_count(client, payers[p].peer_id) == model[p].paid_count);
     }
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static Cairn__Response *s_history(zsock_t *client, const char *peer, uint32_t limit,
@@ -542,7 +530,7 @@ static Cairn__Response *s_history(zsock_t *client, const char *peer, uint32_t li
     Cairn__Request request;
     Cairn__LedgerHistory history;
     ca_request_ledger_history(&request, &history, 0, peer, limit, after_seq);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  The whole history, read `limit` entries a page; checks the order and
@@ -575,7 +563,7 @@ static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
 //  first, in pages; payments and updates are not in it; the deltas add up
 //  to the sum, across a kill -9.
 static void test_history(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
@@ -618,7 +606,7 @@ static void test_history(void) {
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, "ivan");
-        response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+        response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
         CHECK((int64_t)(response->ledger_get->my_balance + response->ledger_get->their_balance) ==
               sum);
         s_done(response);
@@ -636,13 +624,14 @@ static void test_history(void) {
     harness_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
     harness_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
     harness_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Pending payments oldest first with every field; clearing is by id,
 //  counts only what was pending, and twice is harmless.
 static void test_pending_clear(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
@@ -669,10 +658,10 @@ static void test_pending_clear(void) {
     Cairn__Request request;
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 3);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 2);
     s_done(response);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
     response = s_pending(client, "ivan");
@@ -682,11 +671,12 @@ static void test_pending_clear(void) {
     CHECK(page->payments[2]->amount == 5);
     s_done(response);
     ca_request_ledger_clear(&request, &clear, 0, NULL, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
     s_expect_channel(client, "ivan", 15, 85, 0); //  clearing moves no money
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Walks LedgerList `limit` at a time, each cursor the last peer of the
@@ -719,7 +709,7 @@ static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16]
 //  LedgerList a page at a time: 25 open channels among closed ones, walked
 //  with several limits; the bounds of a page.
 static void test_list_pages(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     char peers[25][16];
     for (int i = 0; i < 25; i++) {
@@ -733,7 +723,8 @@ static void test_list_pages(void) {
             Cairn__LedgerUpdate update;
             ca_request_ledger_update(&request, &update, 0, closed, 1,
                                      CAIRN__CHANNEL_STATE__CHANNEL_CLOSED, 0, 10);
-            s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+            s_done(
+                harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
         }
     }
     CHECK(s_walk_channels(client, 7, peers, 25) == 4); //  7 7 7 4
@@ -754,7 +745,8 @@ static void test_list_pages(void) {
     response = harness_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
     s_done(response);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Walks `peer`'s pending payments `limit` at a time, each cursor the id
@@ -791,7 +783,7 @@ static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
 //  LedgerPending a page at a time: 25 payments of mia beside ned's,
 //  walked with several limits; bad, unknown, foreign and cleared cursors.
 static void test_pending_pages(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t mia, ned;
     s_payer(client, &mia, "mia");
@@ -831,7 +823,7 @@ static void test_pending_pages(void) {
     Cairn__Request request;
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
     Cairn__Response *response = harness_ok(s_pending_page(client, "mia", 3, sent[6].id, 32),
                                            CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 3 && response->ledger_pending->more);
@@ -843,13 +835,14 @@ static void test_pending_pages(void) {
                           CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 0 && !response->ledger_pending->more);
     s_done(response);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Every field out of bounds, and bodies that do not decode: refused,
 //  nothing stored, the node fine.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t judy;
     s_payer(client, &judy, "judy");
@@ -862,10 +855,10 @@ static void test_bad_input(void) {
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, bad_peers[i]);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         Cairn__LedgerPending pending;
         ca_request_ledger_pending(&request, &pending, 0, bad_peers[i], 0, NULL, 0);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         harness_fails(s_history(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
         test_payment_t t;
         s_payment(&t, &judy, 1, 1, 0);
@@ -890,18 +883,18 @@ static void test_bad_input(void) {
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, "");
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "reason");
     char reason[300];
     memset(reason, 'r', 299);
     reason[299] = 0;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, reason);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "reason");
     Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no channel");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no channel");
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no payment");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no payment");
 
     //  Payment fields: sizes, amount, timestamp, share count and roots.
     test_payment_t t;
@@ -942,10 +935,10 @@ static void test_bad_input(void) {
         ids[i] = (ProtobufCBinaryData){32, t.id};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1001);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "at most 1000");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "at most 1000");
     ids[0].len = 0;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
     free(ids);
     CHECK(s_pending_count(client, "judy") == 0);
     s_expect_channel(client, "judy", 0, 100, 0);
@@ -986,7 +979,8 @@ static void test_bad_input(void) {
     s_expect_channel(client, "judy", 0, 100, 0);
     s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY)); //  and it is fine
     s_expect_channel(client, "judy", 10, 90, 0);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Payments pipelined from one connection (a window of 256 in flight):
@@ -994,7 +988,7 @@ static void test_bad_input(void) {
 //  to libsodium's raw verification rate on the same payloads.
 static void test_pipelined(void) {
     enum { COUNT = 20000, WINDOW = 256 };
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     payer_t lena;
     s_payer(client, &lena, "lena");
@@ -1033,7 +1027,8 @@ static void test_pipelined(void) {
     s_expect_channel(client, "lena", COUNT, 0, 0);
     CHECK(s_pending_count(client, "lena") == COUNT);
     free(payments);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -24,28 +24,7 @@
 #define CALL_MS 10000
 #define CHECK   HARNESS_CHECK
 
-static uint64_t s_next_id = 1;
-
 //  ---- helpers ----------------------------------------------------------------------
-
-static harness_node_t *s_start(void) {
-    harness_node_t *node = harness_node_start(NULL, NULL);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p, zsock_t **client_p) {
-    zsock_destroy(client_p);
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
 
 //  Content number n: the hash of its name.
 static void s_hash(int n, uint8_t hash[32]) {
@@ -104,7 +83,7 @@ static Cairn__Response *s_put(zsock_t *client, test_manifest_t *t) {
     Cairn__Request request;
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, &t->manifest);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  Puts; returns created_at as the node answered it.
@@ -119,14 +98,14 @@ static Cairn__Response *s_update(zsock_t *client, test_manifest_t *t) {
     Cairn__Request request;
     Cairn__ManifestUpdate update;
     ca_request_manifest_update(&request, &update, 0, &t->manifest);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_get_hash(zsock_t *client, const uint8_t *hash, size_t size) {
     Cairn__Request request;
     Cairn__ManifestGet get;
     ca_request_manifest_get(&request, &get, 0, hash, size);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_get(zsock_t *client, int n) {
@@ -141,7 +120,7 @@ static Cairn__Response *s_delete(zsock_t *client, int n) {
     Cairn__Request request;
     Cairn__ManifestDelete del;
     ca_request_manifest_delete(&request, &del, 0, hash, 32);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static bool s_removed(zsock_t *client, int n) {
@@ -159,7 +138,7 @@ static Cairn__Response *s_versions_page(zsock_t *client, int root, uint32_t limi
     Cairn__Request request;
     Cairn__ManifestVersions versions;
     ca_request_manifest_versions(&request, &versions, 0, hash, 32, limit, after);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_versions(zsock_t *client, int root) {
@@ -229,7 +208,7 @@ static void s_get_expect(zsock_t *client, int n, const test_manifest_t *t) {
 //  ---- CRUD ---------------------------------------------------------------------------
 
 static void test_crud(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 1, 1, 0, 0);
@@ -281,11 +260,12 @@ static void test_crud(void) {
     t.manifest.access = NULL;
     s_put_ok(client, &t);
     s_get_expect(client, 1, &t);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static void test_conflict(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 1, 1, 0, 0);
@@ -312,7 +292,8 @@ static void test_conflict(void) {
     t.manifest.version_root = (ProtobufCBinaryData){32, t.hash}; //  repeating it is fine
     cairn__response__free_unpacked(
         harness_ok(s_update(client, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  ---- lists: a model of what was stored ---------------------------------------------
@@ -370,7 +351,7 @@ static Cairn__Response *s_list(zsock_t *client, const filter_t *filter, uint32_t
     ca_request_manifest_list(&request, &list, 0, filter->by_visibility,
                              (Cairn__Visibility)filter->visibility, filter->content_type,
                              filter->after, filter->before, limit, offset);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  One page equals the model filtered, sorted, cut at [offset, offset+limit).
@@ -402,7 +383,7 @@ static void s_page_expect(zsock_t *client, entry_t *model, size_t count, const f
 #define LIST_COUNT 27
 
 static void test_list_visibility(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     entry_t model[LIST_COUNT];
     s_fill(client, model, 100, LIST_COUNT);
@@ -412,11 +393,12 @@ static void test_list_visibility(void) {
     }
     filter_t all = {false, 0, NULL, 0, 0}; //  visibility 0 without by_visibility: no filter
     s_page_expect(client, model, LIST_COUNT, &all, 0, 0);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static void test_list_content_type(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     entry_t model[LIST_COUNT];
     s_fill(client, model, 200, LIST_COUNT);
@@ -426,11 +408,12 @@ static void test_list_content_type(void) {
     }
     filter_t none = {false, 0, "video/mp4", 0, 0};
     s_page_expect(client, model, LIST_COUNT, &none, 0, 0);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static void test_list_created(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     entry_t model[LIST_COUNT];
     s_fill(client, model, 300, LIST_COUNT);
@@ -443,11 +426,12 @@ static void test_list_created(void) {
     s_page_expect(client, model, LIST_COUNT, &between, 0, 0);
     filter_t empty = {false, 0, NULL, late, early};
     s_page_expect(client, model, LIST_COUNT, &empty, 0, 0);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static void test_list_combined(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     entry_t model[LIST_COUNT];
     s_fill(client, model, 400, LIST_COUNT);
@@ -459,13 +443,14 @@ static void test_list_combined(void) {
             filter.after = 0;
             s_page_expect(client, model, LIST_COUNT, &filter, 2, 1);
         }
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 #define PAGING_COUNT 250
 
 static void test_list_paging(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     entry_t *model = (entry_t *)calloc(PAGING_COUNT, sizeof(entry_t));
     s_fill(client, model, 1000, PAGING_COUNT);
@@ -480,13 +465,14 @@ static void test_list_paging(void) {
     for (uint32_t offset = 0; offset < 90; offset += 30)
         s_page_expect(client, model, PAGING_COUNT, &shared, 30, offset);
     free(model);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  ---- versions ----------------------------------------------------------------------
 
 static void test_versions(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     //  Two interleaved chains: 10 <- 11 <- ... <- 14 and 20 <- 21.
@@ -523,7 +509,8 @@ static void test_versions(void) {
     cairn__response__free_unpacked(response, NULL);
     harness_fails(s_versions(client, 12), CAIRN__STATUS__NOT_FOUND, "version root"); //  not a root
     harness_fails(s_versions(client, 99), CAIRN__STATUS__NOT_FOUND, "version root");
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Walks the chain of content `root` (version k is content root + k - 1,
@@ -560,7 +547,7 @@ static size_t s_walk_versions(zsock_t *client, int root, uint32_t limit, uint32_
 //  ManifestVersions a page at a time: 25 versions of 100 beside a chain of
 //  200 put in between, walked with several limits; the bounds of a page.
 static void test_version_pages(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     for (int k = 1; k <= 25; k++) {
@@ -593,12 +580,13 @@ static void test_version_pages(void) {
                       "version root");
     }
     harness_fails(s_versions_page(client, 99, 0, 0), CAIRN__STATUS__NOT_FOUND, "version root");
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Each version rule broken once; nothing of a refused put is stored.
 static void test_version_rules(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 10, 1, 0, 0);
@@ -646,7 +634,8 @@ static void test_version_rules(void) {
     cairn__response__free_unpacked(response, NULL);
     s_manifest_init(&t, 50, 3, 11, 10); //  and right at last
     s_put_ok(client, &t);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Competing puts of version 2 of one root, all in flight at once, over
@@ -654,7 +643,7 @@ static void test_version_rules(void) {
 #define RACERS 16
 
 static void test_version_race(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 10, 1, 0, 0);
@@ -691,7 +680,8 @@ static void test_version_race(void) {
     for (size_t i = 0; i < 6; i++)
         CHECK(response->manifest_versions->manifests[i]->version_number == i + 1);
     cairn__response__free_unpacked(response, NULL);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  A chain, an update of each version and a summary, all pipelined
@@ -699,7 +689,7 @@ static void test_version_race(void) {
 #define PIPELINED 40
 
 static void test_version_pipeline(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t *chain = (test_manifest_t *)calloc(PIPELINED, sizeof(test_manifest_t));
     uint64_t sent = 0;
@@ -732,11 +722,12 @@ static void test_version_pipeline(void) {
     }
     cairn__response__free_unpacked(response, NULL);
     free(chain);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static void test_delete_versions(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 10, 1, 0, 0);
@@ -755,7 +746,8 @@ static void test_delete_versions(void) {
     s_put_ok(client, &t);
     CHECK(s_removed(client, 13) && s_removed(client, 11) && s_removed(client, 10));
     harness_fails(s_versions(client, 10), CAIRN__STATUS__NOT_FOUND, "version root");
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  ---- summaries ----------------------------------------------------------------------
@@ -764,14 +756,14 @@ static Cairn__Response *s_summary_get(zsock_t *client, const uint8_t *hash, size
     Cairn__Request request;
     Cairn__SummaryGet get;
     ca_request_summary_get(&request, &get, 0, hash, size);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_summary_put(zsock_t *client, Cairn__Summary *summary) {
     Cairn__Request request;
     Cairn__SummaryPut put;
     ca_request_summary_put(&request, &put, 0, summary);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static void s_summary_expect(zsock_t *client, const Cairn__Summary *want) {
@@ -789,7 +781,7 @@ static void s_summary_expect(zsock_t *client, const Cairn__Summary *want) {
 }
 
 static void test_summaries(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t hash[32], other[32];
     s_hash(1, hash);
@@ -832,7 +824,8 @@ static void test_summaries(void) {
     s_summary_expect(client, &empty);
     s_summary_expect(client, &summary); //  untouched by the other
     free(text);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  ---- bad input -------------------------------------------------------------------------
@@ -846,7 +839,7 @@ static char *s_repeat(char c, size_t size) {
 }
 
 static void test_bad_input(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t wide[40] = {0};
     Cairn__Request request;
@@ -861,10 +854,10 @@ static void test_bad_input(void) {
         harness_fails(s_get_hash(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "hash");
         Cairn__ManifestDelete del;
         ca_request_manifest_delete(&request, &del, 0, wide, sizes[i]);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ManifestVersions versions;
         ca_request_manifest_versions(&request, &versions, 0, wide, sizes[i], 0, 0);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "version_root");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "version_root");
         harness_fails(s_summary_get(client, wide, sizes[i]), CAIRN__STATUS__INVALID, "l0_hash");
         Cairn__Summary summary = CAIRN__SUMMARY__INIT;
         summary.l0_hash = (ProtobufCBinaryData){sizes[i], wide};
@@ -881,10 +874,10 @@ static void test_bad_input(void) {
     //  Missing bodies.
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no manifest");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no manifest");
     Cairn__ManifestUpdate update;
     ca_request_manifest_update(&request, &update, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no manifest");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no manifest");
     harness_fails(s_summary_put(client, NULL), CAIRN__STATUS__INVALID, "no summary");
 
     //  Each field over its limit, or malformed; put and update alike.
@@ -968,16 +961,16 @@ static void test_bad_input(void) {
     Cairn__ManifestList list;
     for (size_t i = 0; i < 4; i++) {
         ca_request_manifest_list(&request, &list, 0, false, 0, NULL, times[i], 0, 0, 0);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "created_after");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "created_after");
         ca_request_manifest_list(&request, &list, 0, false, 0, NULL, 0, times[i], 0, 0);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "created_before");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "created_before");
     }
     ca_request_manifest_list(&request, &list, 0, false, 0, NULL, 0, 0, CA_MANIFEST_PAGE_MAX + 1, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "limit");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "limit");
     ca_request_manifest_list(&request, &list, 0, true, (Cairn__Visibility)9, NULL, 0, 0, 0, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "visibility");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "visibility");
     ca_request_manifest_list(&request, &list, 0, false, 0, "bad type!", 0, 0, 0, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "content_type");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "content_type");
     //  Summaries over their limits.
     uint8_t hash[32];
     s_hash(5, hash);
@@ -1028,12 +1021,13 @@ static void test_bad_input(void) {
     free(long_mention);
     free(long_topic);
     free(long_text);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Bodies that do not decode are answered INVALID with the request's id.
 static void test_malformed(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     //  id 1; Request.manifest_put (field 800, length 4) holding
     //  ManifestPut.manifest (length 2) whose hash claims 255 bytes.
@@ -1077,13 +1071,14 @@ static void test_malformed(void) {
     free(packed);
     harness_fails(s_get(client, 1), CAIRN__STATUS__NOT_FOUND, "no manifest");
     s_put_ok(client, &t); //  and the node is fine
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  ---- across restarts, pools and Info --------------------------------------------------
 
 static void test_restart(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t first, second;
     s_manifest_init(&first, 10, 1, 0, 0);
@@ -1111,12 +1106,13 @@ static void test_restart(void) {
     //  The chain rules hold across the restart.
     s_manifest_init(&second, 12, 2, 10, 10);
     harness_fails(s_put(client, &second), CAIRN__STATUS__CONFLICT, "exists already");
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  ProvRoots answers owner and visibility from the manifests pool's rows.
 static void test_prov_owner(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 1, 1, 0, 0);
@@ -1132,11 +1128,11 @@ static void test_prov_owner(void) {
     Cairn__ProvAdd add;
     ca_request_prov_add(&request, &add, 0, c, 32, sources, 2);
     cairn__response__free_unpacked(
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     Cairn__ProvRoots roots;
     ca_request_prov_roots(&request, &roots, 0, c, 32, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
     CHECK(response->prov_roots->n_roots == 2);
     for (size_t i = 0; i < 2; i++) {
         const Cairn__ProvRoot *root = response->prov_roots->roots[i];
@@ -1147,11 +1143,12 @@ static void test_prov_owner(void) {
                   root->visibility == CAIRN__VISIBILITY__VISIBILITY_UNLISTED);
     }
     cairn__response__free_unpacked(response, NULL);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static void test_info(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     test_manifest_t t;
     s_manifest_init(&t, 1, 1, 0, 0);
@@ -1160,7 +1157,8 @@ static void test_info(void) {
     Cairn__Request request;
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    Cairn__Response *response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
     bool found = false;
     for (size_t i = 0; i < response->info->n_actors; i++) {
         const Cairn__ActorInfo *actor = response->info->actors[i];
@@ -1171,7 +1169,8 @@ static void test_info(void) {
     }
     CHECK(found);
     cairn__response__free_unpacked(response, NULL);
-    s_stop(&node, &client);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -26,7 +26,6 @@
 typedef struct {
     harness_node_t *node;
     zsock_t *client;
-    uint64_t next_id;
 } ctx_t;
 
 static const char *const s_channels[] = {"#general", "#random", "#empty", NULL};
@@ -45,20 +44,11 @@ static ctx_t s_start(void) {
 
 static void s_stop(ctx_t *ctx) {
     zsock_destroy(&ctx->client);
-    CHECK(harness_node_stop(ctx->node) == 0);
-    harness_node_destroy(&ctx->node);
+    harness_node_down(&ctx->node);
 }
 
 static Cairn__Response *s_call(ctx_t *ctx, Cairn__Request *request) {
-    request->id = ++ctx->next_id;
-    Cairn__Response *response = harness_call(ctx->client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
-//  Checks status and error fragment, then frees the response.
-static void s_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    cairn__response__free_unpacked(harness_expect(response, status, fragment), NULL);
+    return harness_request(ctx->client, request);
 }
 
 static Cairn__Response *s_store(ctx_t *ctx, Cairn__Message *message) {
@@ -166,15 +156,6 @@ static bool s_blob_is(ProtobufCBinaryData data, const char *expected) {
     return data.len == size && (size == 0 || memcmp(data.data, expected, size) == 0);
 }
 
-static void s_expect_alive(ctx_t *ctx) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 0);
-    Cairn__Response *response = s_call(ctx, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  ---- store and get ---------------------------------------------------------------
 
 static void test_store_get(void) {
@@ -214,8 +195,8 @@ static void test_store_get(void) {
     cairn__response__free_unpacked(response, NULL);
     //  Absent and malformed ids.
     messages_fixture_uuid(id, 1, 2);
-    s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_get(&ctx, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
+    harness_fails(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(s_get(&ctx, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
 
     //  Stored for good, and the channel's last_activity followed.
     zsock_destroy(&ctx.client);
@@ -247,7 +228,7 @@ static void test_conflict(void) {
     s_store_ok(&ctx, &message);
     //  Same id, other content, other channel: CONFLICT, nothing changes.
     messages_fixture_message(&message, id, 200, "#random", "second");
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__CONFLICT, "already exists");
+    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__CONFLICT, "already exists");
     Cairn__Response *response = s_get(&ctx, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           s_blob_is(response->message_get->content, "first"));
@@ -263,15 +244,16 @@ static void test_unknown_channel(void) {
     messages_fixture_uuid(id, 3, 1);
     Cairn__Message message;
     messages_fixture_message(&message, id, 100, "#nowhere", "lost");
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND,
-             "channel #nowhere does not exist; create it first");
-    s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, NULL);
+    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND,
+                  "channel #nowhere does not exist; create it first");
+    harness_fails(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, NULL);
     Cairn__MessageList list;
     Cairn__Request request;
     ca_request_message_list(&request, &list, 0, "#nowhere", 10, 0, 0, 0, "");
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_search(&ctx, "lost", "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_delete(&ctx, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(s_search(&ctx, "lost", "#nowhere", 0), CAIRN__STATUS__NOT_FOUND,
+                  "does not exist");
+    harness_fails(s_delete(&ctx, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
     CHECK(s_count(&ctx) == 0);
     s_stop(&ctx);
 }
@@ -300,7 +282,8 @@ static void s_store_paged(ctx_t *ctx, paged_key_t *expected) {
         expected[i].timestamp = 5000 + k / 3;
         messages_fixture_uuid(expected[i].id, 4, (k * 7919) % 997);
         Cairn__Message message;
-        messages_fixture_message(&message, expected[i].id, expected[i].timestamp, "#general", "paged");
+        messages_fixture_message(&message, expected[i].id, expected[i].timestamp, "#general",
+                                 "paged");
         s_store_ok(ctx, &message);
     }
     s_store_simple(ctx, 4, 5000, 9999, "#random", "elsewhere"); //  not in #general
@@ -398,7 +381,7 @@ static void test_list_keyset(void) {
     CHECK(seen == PAGED);
     //  Offset and cursor together are refused.
     list.offset = 3;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "cannot be combined");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "cannot be combined");
     s_stop(&ctx);
 }
 
@@ -496,10 +479,10 @@ static void test_delete_both(void) {
 static void test_delete_neither(void) {
     ctx_t ctx = s_start();
     s_store_twenty(&ctx);
-    s_expect(s_delete(&ctx, "", 0), CAIRN__STATUS__INVALID, "give channel, before or both");
-    s_expect(s_delete(&ctx, "", -1), CAIRN__STATUS__INVALID, "before");
-    s_expect(s_delete(&ctx, "", NAN), CAIRN__STATUS__INVALID, "before");
-    s_expect(s_delete(&ctx, "../x", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(s_delete(&ctx, "", 0), CAIRN__STATUS__INVALID, "give channel, before or both");
+    harness_fails(s_delete(&ctx, "", -1), CAIRN__STATUS__INVALID, "before");
+    harness_fails(s_delete(&ctx, "", NAN), CAIRN__STATUS__INVALID, "before");
+    harness_fails(s_delete(&ctx, "../x", 0), CAIRN__STATUS__INVALID, "channel");
     CHECK(s_count(&ctx) == 20);
     s_stop(&ctx);
 }
@@ -541,8 +524,8 @@ static void test_search(void) {
     CHECK(s_hits(&ctx, "fox OR cairn", "") == 3);
     CHECK(s_hits(&ctx, "fox NOT lazy", "") == 1);
     CHECK(s_hits(&ctx, "absent", "") == 0);
-    s_expect(s_search(&ctx, "fox", "", MESSAGES_PAGE_MAX + 1), CAIRN__STATUS__INVALID, "1000");
-    s_expect(s_search(&ctx, "", "", 0), CAIRN__STATUS__INVALID, "query is empty");
+    harness_fails(s_search(&ctx, "fox", "", MESSAGES_PAGE_MAX + 1), CAIRN__STATUS__INVALID, "1000");
+    harness_fails(s_search(&ctx, "", "", 0), CAIRN__STATUS__INVALID, "query is empty");
     s_stop(&ctx);
 }
 
@@ -553,7 +536,7 @@ static void test_search_channel(void) {
     CHECK(s_hits(&ctx, "fox", "#random") == 1);
     CHECK(s_hits(&ctx, "fox", "#empty") == 0);
     CHECK(s_hits(&ctx, "cairn", "#random") == 0);
-    s_expect(s_search(&ctx, "fox", "random", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(s_search(&ctx, "fox", "random", 0), CAIRN__STATUS__INVALID, "channel");
     s_stop(&ctx);
 }
 
@@ -583,11 +566,11 @@ static void test_search_malformed(void) {
     const char *malformed[] = {"\"unbalanced", "AND AND", "col:", "nosuch:fox", "(fox",
                                "fox OR",       "NEAR(",   "*",    "fox-trot"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
-        s_expect(s_search(&ctx, malformed[i], "", 0), CAIRN__STATUS__INVALID, "query syntax");
+        harness_fails(s_search(&ctx, malformed[i], "", 0), CAIRN__STATUS__INVALID, "query syntax");
     //  The same words, quoted, are fine; the node still answers.
     CHECK(s_hits(&ctx, "\"fox-trot\"", "") == 0);
     CHECK(s_hits(&ctx, "fox", "") == 2);
-    s_expect_alive(&ctx);
+    harness_expect_alive(ctx.client);
     s_stop(&ctx);
 }
 
@@ -655,7 +638,7 @@ static void test_vacuum(void) {
 
 //  Stores `message` expecting INVALID with `fragment`.
 static void s_expect_refused(ctx_t *ctx, Cairn__Message *message, const char *fragment) {
-    s_expect(s_store(ctx, message), CAIRN__STATUS__INVALID, fragment);
+    harness_fails(s_store(ctx, message), CAIRN__STATUS__INVALID, fragment);
 }
 
 static void test_bad_input(void) {
@@ -672,7 +655,7 @@ static void test_bad_input(void) {
     Cairn__Request request;
     Cairn__MessageStore store;
     ca_request_message_store(&request, &store, 0, NULL);
-    s_expect(s_call(&ctx, &request), CAIRN__STATUS__INVALID, "message is missing");
+    harness_fails(s_call(&ctx, &request), CAIRN__STATUS__INVALID, "message is missing");
     //  Missing or malformed id.
     const char *bad_ids[] = {"", "123", "123e4567-e89b-12d3-a456-42661417400z", "../etc/passwd"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
@@ -735,31 +718,31 @@ static void test_bad_input(void) {
     free(big);
     //  Unknown channel.
     messages_fixture_message(&message, id, 1, "#unknown", "x");
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND, "create it first");
+    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND, "create it first");
     //  Reads: limit over the cap, bad ids, bad channels, bad cursors.
     Cairn__MessageList list;
     ca_request_message_list(&request, &list, 0, "#general", MESSAGES_PAGE_MAX + 1, 0, 0, 0, "");
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
     list.limit = UINT32_MAX;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
     list.limit = 10;
     list.before_id = "not-a-uuid";
     list.before_timestamp = 5;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_id");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_id");
     list.before_id = "";
     list.before_timestamp = -1;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_timestamp");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_timestamp");
     list.before_timestamp = 0;
     list.since = NAN;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "since");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "since");
     list.since = 0;
     for (size_t i = 0; i < sizeof bad_channels / sizeof bad_channels[0]; i++) {
         list.channel = (char *)bad_channels[i];
-        s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "channel");
+        harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "channel");
     }
-    s_expect(s_get(&ctx, ""), CAIRN__STATUS__INVALID, "missing");
-    s_expect(s_get(&ctx, "../../etc/passwd"), CAIRN__STATUS__INVALID, "UUID");
-    s_expect(s_search(&ctx, "words", "../x", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(s_get(&ctx, ""), CAIRN__STATUS__INVALID, "missing");
+    harness_fails(s_get(&ctx, "../../etc/passwd"), CAIRN__STATUS__INVALID, "UUID");
+    harness_fails(s_search(&ctx, "words", "../x", 0), CAIRN__STATUS__INVALID, "channel");
     //  A body that does not decode (MessageStore with a truncated field).
     zframe_t *frame = zframe_new("\x08\x63\xc2\x0c\x03\x0a\x10\x61", 8);
     zframe_send(&frame, ctx.client, 0);
@@ -768,7 +751,7 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
 
     //  Nothing was stored, and the node still answers and stores.
-    s_expect_alive(&ctx);
+    harness_expect_alive(ctx.client);
     CHECK(s_count(&ctx) == before);
     CHECK(s_channel_count(&ctx, "#general") == 10);
     messages_fixture_message(&message, id, 1, "#general", "fine");
@@ -787,7 +770,7 @@ static void test_content_limit(void) {
     messages_fixture_uuid(id, 10, 1);
     Cairn__Message message;
     messages_fixture_message(&message, id, 1, "#general", content);
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__INVALID, "limit is 1000 bytes");
+    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__INVALID, "limit is 1000 bytes");
     content[1000] = 0;
     messages_fixture_message(&message, id, 1, "#general", content);
     s_store_ok(&ctx, &message);

@@ -31,28 +31,10 @@ static const char s_openssl_hex[] =
 
 static uint64_t s_next_id = 1;
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
 static double s_now(void) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
 }
 
 //  Checks the status; prints the node's message when it differs.
@@ -74,14 +56,14 @@ static Cairn__Response *s_put(zsock_t *client, const Cairn__Peer *peer, const ch
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, peer, text);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_get(zsock_t *client, const char *peer_id) {
     Cairn__Request request;
     Cairn__PeerGet get;
     ca_request_peer_get(&request, &get, 0, peer_id);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_status(zsock_t *client, const char *peer_id, int state,
@@ -89,14 +71,14 @@ static Cairn__Response *s_status(zsock_t *client, const char *peer_id, int state
     Cairn__Request request;
     Cairn__PeerStatus status;
     ca_request_peer_status(&request, &status, 0, peer_id, state, last_seen);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_block(zsock_t *client, const char *peer_id, bool blocked) {
     Cairn__Request request;
     Cairn__PeerBlock block;
     ca_request_peer_block(&request, &block, 0, peer_id, blocked);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_list(zsock_t *client, bool by_state, int state, uint32_t limit,
@@ -104,7 +86,7 @@ static Cairn__Response *s_list(zsock_t *client, bool by_state, int state, uint32
     Cairn__Request request;
     Cairn__PeerList list;
     ca_request_peer_list(&request, &list, 0, by_state, state, limit, after);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  PeerPut that must succeed; returns the stored row's created_at.
@@ -138,15 +120,6 @@ static size_t s_count(zsock_t *client, uint32_t limit) {
     return 0;
 }
 
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 777);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Sends raw bytes as one frame; the answer must be INVALID for `id`.
 static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64_t id,
                           const char *fragment) {
@@ -165,7 +138,7 @@ static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
     Cairn__Request request;
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
+    Cairn__Response *response = s_expect(harness_request(client, &request), CAIRN__STATUS__OK);
     *response_p = response;
     for (size_t i = 0; i < response->info->n_actors; i++)
         if (streq(response->info->actors[i]->name, name))
@@ -176,7 +149,7 @@ static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
 
 //  Info shows the peers pool with what it served.
 static void test_info(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32] = {1};
     Cairn__Peer peer;
@@ -191,13 +164,13 @@ static void test_info(void) {
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Put, get back exactly what was stored (canonical address), and it
 //  survives a restart.
 static void test_put_get(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32];
     for (int i = 0; i < 32; i++)
@@ -238,12 +211,12 @@ static void test_put_get(void) {
     CHECK(strstr(response->error, "no peer 'bob'") && strstr(response->error, "PeerPut"));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  The key forms: raw, base64 in every variant, PEM (openssl's and ours).
 static void test_key_forms(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32];
     CHECK(sodium_hex2bin(key, 32, s_openssl_hex, 64, NULL, NULL, NULL) == 0);
@@ -306,12 +279,12 @@ static void test_key_forms(void) {
     s_invalid(s_put(client, &peer, text), "not an Ed25519");
     CHECK(s_count(client, 0) == 7);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A second PeerPut replaces the fields and keeps created_at and blocked.
 static void test_upsert(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32], new_key[32];
     memset(key, 1, sizeof key);
@@ -341,12 +314,12 @@ static void test_upsert(void) {
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count(client, 0) == 1);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  PeerStatus sets state and last_seen (0: now); unknown peers NOT_FOUND.
 static void test_status(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32] = {7};
     Cairn__Peer peer;
@@ -373,12 +346,12 @@ static void test_status(void) {
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count(client, 0) == 1); //  the unknown peer was not created
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Block and unblock; is-blocked is PeerGet's `blocked`.
 static void test_block(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32] = {9};
     Cairn__Peer peer;
@@ -399,12 +372,12 @@ static void test_block(void) {
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count(client, 0) == 1);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  List all or by state, in peer_id order, in pages.
 static void test_list(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32] = {3};
     enum { PEERS = 25 };
@@ -452,13 +425,13 @@ static void test_list(void) {
     CHECK(response->peer_list->n_peers == 0 && !response->peer_list->more);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Every kind of bad input to every request: INVALID with a message, no
 //  change to what is stored, and the node still answers.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t key[32] = {5};
     Cairn__Peer peer;
@@ -525,7 +498,7 @@ static void test_bad_input(void) {
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, NULL, NULL);
-    s_invalid(s_call(client, &request), "PeerPut.peer is missing");
+    s_invalid(harness_request(client, &request), "PeerPut.peer is missing");
     //  Status and list arguments.
     s_invalid(s_status(client, "keeper", 17, 0), "PeerState");
     s_invalid(s_status(client, "keeper", 1, -3), "last_seen");
@@ -544,7 +517,7 @@ static void test_bad_input(void) {
     s_raw_invalid(client, "\x08\x09\x8a\x19\x04\x0a\x02\xc3\x28", 9, 9, "UTF-8");
 
     //  Nothing changed, and the node still answers.
-    s_expect_alive(client);
+    harness_expect_alive(client);
     CHECK(s_count(client, 0) == 1);
     Cairn__Response *response = s_expect(s_get(client, "keeper"), CAIRN__STATUS__OK);
     const Cairn__Peer *stored = response->peer_get;
@@ -554,14 +527,14 @@ static void test_bad_input(void) {
     CHECK(!stored->blocked && stored->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Many writes to the same peers in flight across the pool's workers:
 //  every one answered once, each peer stored once with its first
 //  created_at, and the last status wins.
 static void test_pipelined(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { PEERS = 10, ROUNDS = 30 };
     uint8_t key[32] = {11};
@@ -612,7 +585,7 @@ static void test_pipelined(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

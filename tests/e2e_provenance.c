@@ -35,24 +35,6 @@ static void s_node(uint64_t n, uint8_t hash[32]) {
     ca_sha256(name, strlen(name), hash);
 }
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 //  Sends ProvAdd(n <- sources) without waiting.
 static void s_send_add(zsock_t *client, uint64_t n, const uint64_t *sources, size_t count) {
     uint8_t hash[32], source_hashes[4][32];
@@ -111,7 +93,7 @@ static Cairn__Response *s_roots(zsock_t *client, uint64_t n) {
     Cairn__Request request;
     Cairn__ProvRoots roots;
     ca_request_prov_roots(&request, &roots, 0, hash, 32, 0);
-    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    return harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
 }
 
 //  roots(n) is the single root r with weight w.
@@ -133,7 +115,7 @@ static bool s_ancestor(zsock_t *client, uint64_t a, uint64_t b) {
     Cairn__ProvAncestor ask;
     ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
     bool is_ancestor = response->prov_ancestor->is_ancestor;
     cairn__response__free_unpacked(response, NULL);
     return is_ancestor;
@@ -147,7 +129,7 @@ static size_t s_derivations(zsock_t *client, uint64_t n, bool transitive, uint32
     Cairn__ProvDerivations ask;
     ca_request_prov_derivations(&request, &ask, 0, hash, 32, transitive, limit);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     size_t count = response->prov_derivations->n_hashes;
     *more = response->prov_derivations->more;
     cairn__response__free_unpacked(response, NULL);
@@ -167,7 +149,7 @@ static void s_memory_bounded(harness_node_t *node, const char *what) {
 
 //  A chain 100,000 deep: roots stay one row, ancestry and descendants walk it.
 static void test_deep_chain(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_add(client, 0, NULL, 0);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
@@ -184,12 +166,12 @@ static void test_deep_chain(void) {
     CHECK(s_derivations(client, 10, true, 5, &more) == 5 && more);
     s_memory_bounded(node, "deep_chain");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  One node with 100,000 derivations.
 static void test_wide(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_add(client, 0, NULL, 0);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
@@ -209,7 +191,8 @@ static void test_wide(void) {
         ca_request_prov_derivations(&request, &ask, 0, hub, 32, false, 7000);
         if (seen)
             ca_request_prov_derivations_after(&ask, after, 32);
-        response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        response =
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
         const Cairn__ProvDerivationsReply *page = response->prov_derivations;
         for (size_t i = 0; i < page->n_hashes; i++) {
             CHECK(!seen || memcmp(page->hashes[i].data, after, 32) > 0);
@@ -230,14 +213,14 @@ static void test_wide(void) {
     s_single_root(client, BIG + 1, 0, 2);
     s_memory_bounded(node, "wide");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Sources added to s while others derive c from s, on two workers: each
 //  root set matches the order the writer committed the two in.
 static void test_race(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *deriver = harness_connect(harness_node_endpoint(node));
     zsock_t *sourcer = harness_connect(harness_node_endpoint(node));
     enum { ROUNDS = 300 };
@@ -267,12 +250,12 @@ static void test_race(void) {
     printf("race: %d of %d late source adds refused\n", late_sources, ROUNDS);
     zsock_destroy(&deriver);
     zsock_destroy(&sourcer);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Bad input over the wire: clear errors, nothing kept, the node serves on.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t hash[40] = {1};
     Cairn__Request request;
@@ -281,10 +264,11 @@ static void test_bad_input(void) {
     for (size_t i = 0; i < 3; i++) {
         ca_request_prov_add(&request, &add, 0, hash, sizes[i], NULL, 0);
         cairn__response__free_unpacked(
-            harness_expect(s_call(client, &request), CAIRN__STATUS__INVALID, "hash"), NULL);
+            harness_expect(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash"),
+            NULL);
         Cairn__ProvRoots roots;
         ca_request_prov_roots(&request, &roots, 0, hash, sizes[i], 0);
-        Cairn__Response *response = s_call(client, &request);
+        Cairn__Response *response = harness_request(client, &request);
         harness_expect(response, CAIRN__STATUS__INVALID, "hash");
         cairn__response__free_unpacked(response, NULL);
     }
@@ -293,7 +277,7 @@ static void test_bad_input(void) {
     uint8_t unknown[32];
     s_node(424242, unknown);
     ca_request_prov_roots(&request, &roots, 0, unknown, 32, 0);
-    Cairn__Response *response = s_call(client, &request);
+    Cairn__Response *response = harness_request(client, &request);
     harness_expect(response, CAIRN__STATUS__NOT_FOUND, "ProvAdd");
     cairn__response__free_unpacked(response, NULL);
     uint64_t self = 5, one = 1, two = 2, three = 3;
@@ -319,7 +303,7 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_ancestor(client, 1, 2));
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

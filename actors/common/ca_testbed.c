@@ -4,6 +4,7 @@
 
 #include "ca_log.h"
 #include "ca_testbed.h"
+#include "ca_caller.h"
 #include "ca_limits.h"
 #include "writer.h"
 
@@ -163,20 +164,9 @@ Cairn__Response *ca_testbed_send(ca_testbed_t *self, Cairn__Request *request) {
 }
 
 Cairn__Response *ca_testbed_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\ntestbed: status %d '%s', wanted OK\n", response->status,
-                response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
+    return ca_response_ok(response, body_case);
 }
 
 void ca_testbed_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\ntestbed: status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
+    ca_response_fails(response, status, fragment);
 }

@@ -61,7 +61,7 @@ void messages_fixture_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, ui
 }
 
 void messages_fixture_message(Cairn__Message *message, const char *id, double timestamp,
-                        const char *channel, const char *content) {
+                              const char *channel, const char *content) {
     ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content, s_signature,
                             sizeof s_signature);
 }

@@ -33,6 +33,6 @@ void messages_fixture_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, ui
 //  A valid clear message (64-byte signature, sender "alice"); strings and
 //  content are referenced, not copied.
 void messages_fixture_message(Cairn__Message *message, const char *id, double timestamp,
-                        const char *channel, const char *content);
+                              const char *channel, const char *content);
 
 #endif

@@ -46,6 +46,10 @@ void ca_caller_destroy(ca_caller_t **self_p) {
     }
 }
 
+ca_testbed_t *ca_caller_testbed(ca_caller_t *self) {
+    return self->testbed;
+}
+
 Cairn__Response *ca_caller_call(ca_caller_t *self, Cairn__Request *request) {
     request->id = ca_caller_next_id();
     Cairn__Response *response = self->testbed

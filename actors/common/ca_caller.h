@@ -30,6 +30,10 @@ ca_caller_t *ca_caller_new_socket(zsock_t *dealer, int timeout_ms);
 
 void ca_caller_destroy(ca_caller_t **self_p);
 
+//  The testbed under a testbed caller (for what only a testbed does, e.g.
+//  ca_testbed_call_raw); NULL for a socket caller.
+ca_testbed_t *ca_caller_testbed(ca_caller_t *self);
+
 //  Sends `request` with the next request id and returns the response (the
 //  caller frees it); aborts when none comes or it answers another id.
 Cairn__Response *ca_caller_call(ca_caller_t *self, Cairn__Request *request);

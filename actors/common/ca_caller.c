@@ -97,8 +97,12 @@ Cairn__Response *ca_response_ok(Cairn__Response *response, Cairn__Response__Body
     return response;
 }
 
-void ca_response_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+void ca_response_check(Cairn__Response *response, Cairn__Status status, const char *fragment) {
     cairn__response__free_unpacked(ca_response_expect(response, status, fragment), NULL);
+}
+
+void ca_response_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
+    ca_response_check(response, status, fragment);
 }
 
 //  ---- frames on a DEALER to a node ---------------------------------------------------

@@ -64,6 +64,9 @@ Cairn__Response *ca_response_expect(Cairn__Response *response, Cairn__Status sta
 Cairn__Response *ca_response_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case);
 
 //  ca_response_expect of `status` and `fragment`, then frees the response.
+void ca_response_check(Cairn__Response *response, Cairn__Status status, const char *fragment);
+
+//  ca_response_check of a failure (`status` is not OK).
 void ca_response_fails(Cairn__Response *response, Cairn__Status status, const char *fragment);
 
 //  ---- frames on a DEALER to a node ---------------------------------------------------

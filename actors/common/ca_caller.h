@@ -18,8 +18,20 @@
 #include "cairn.pb-c.h"
 
 #include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 typedef struct _ca_caller_t ca_caller_t;
+
+//  A check in a test or a fixture: says file, line and condition, then
+//  aborts. Never compiled out, unlike assert.
+#define CA_CHECK(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
 
 //  A caller over `testbed` (still the caller's own).
 ca_caller_t *ca_caller_new_testbed(ca_testbed_t *testbed);

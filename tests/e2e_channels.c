@@ -484,13 +484,6 @@ static void test_verify_unknown(void) {
     harness_node_down(&node);
 }
 
-static const Cairn__ActorInfo *s_actor(const Cairn__InfoReply *info, const char *name) {
-    for (size_t i = 0; i < info->n_actors; i++)
-        if (streq(info->actors[i]->name, name))
-            return info->actors[i];
-    return NULL;
-}
-
 //  A burst of password checks from one client: the bounded pool runs two at
 //  a time, queues a few and refuses the rest with BUSY at once; every check
 //  is answered, the right ones right; other requests keep flowing
@@ -582,8 +575,8 @@ static void test_verify_bounded(void) {
     ca_request_info(&request, &info_request, 0);
     response = channels_fixture_call(other_caller, &request);
     CHECK(response->status == CAIRN__STATUS__OK);
-    const Cairn__ActorInfo *auth = s_actor(response->info, "channel_auth");
-    const Cairn__ActorInfo *channels = s_actor(response->info, "channels");
+    const Cairn__ActorInfo *auth = harness_info_actor(response->info, "channel_auth");
+    const Cairn__ActorInfo *channels = harness_info_actor(response->info, "channels");
     CHECK(auth && auth->workers == 2 && auth->busy == (uint64_t)busy);
     CHECK(auth->queue_depth == 0);
     CHECK(channels && channels->busy == 0 && channels->errors == 0);

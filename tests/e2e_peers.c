@@ -82,22 +82,6 @@ static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64
 
 //  ---- tests ------------------------------------------------------------------
 
-//  The Info answer's entry for pool `name`; the caller frees *response_p.
-static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
-                                           Cairn__Response **response_p) {
-    Cairn__Request request;
-    Cairn__InfoRequest info;
-    ca_request_info(&request, &info, 0);
-    Cairn__Response *response =
-        harness_expect(harness_request(client, &request), CAIRN__STATUS__OK, NULL);
-    *response_p = response;
-    for (size_t i = 0; i < response->info->n_actors; i++)
-        if (streq(response->info->actors[i]->name, name))
-            return response->info->actors[i];
-    fprintf(stderr, "Info lists no pool '%s'\n", name);
-    abort();
-}
-
 //  Info shows the peers pool with what it served.
 static void test_info(void) {
     harness_node_t *node = harness_node_up(NULL);
@@ -113,7 +97,7 @@ static void test_info(void) {
     cairn__response__free_unpacked(
         harness_expect(peers_fixture_get(caller, "none"), CAIRN__STATUS__NOT_FOUND, NULL), NULL);
     Cairn__Response *response;
-    const Cairn__ActorInfo *pool = s_pool_info(client, "peers", &response);
+    const Cairn__ActorInfo *pool = harness_pool_info(client, "peers", &response);
     CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 4 && pool->errors == 2);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);

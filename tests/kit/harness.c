@@ -397,6 +397,27 @@ void harness_expect_alive(zsock_t *client) {
         harness_expect(harness_request(client, &request), CAIRN__STATUS__OK, NULL), NULL);
 }
 
+const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name) {
+    for (size_t i = 0; i < info->n_actors; i++)
+        if (streq(info->actors[i]->name, name))
+            return info->actors[i];
+    return NULL;
+}
+
+const Cairn__ActorInfo *harness_pool_info(zsock_t *client, const char *name,
+                                          Cairn__Response **response_p) {
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 0);
+    *response_p = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    const Cairn__ActorInfo *actor = harness_info_actor((*response_p)->info, name);
+    if (!actor) {
+        fprintf(stderr, "Info lists no pool '%s'\n", name);
+        abort();
+    }
+    return actor;
+}
+
 //  ---- running other programs ---------------------------------------------------
 
 typedef struct {

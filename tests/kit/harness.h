@@ -94,6 +94,14 @@ Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request);
 //  Checks that the node still answers a Ping.
 void harness_expect_alive(zsock_t *client);
 
+//  The counters of pool `name` in an InfoReply; NULL when it lists none.
+const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name);
+
+//  Asks the node for Info and returns its entry for pool `name` (the test
+//  fails when there is none); *response_p is the answer, the caller's to free.
+const Cairn__ActorInfo *harness_pool_info(zsock_t *client, const char *name,
+                                          Cairn__Response **response_p);
+
 //  ---- running other programs ---------------------------------------------------
 
 typedef struct {
@@ -135,13 +143,7 @@ int harness_wait_child(pid_t pid, int timeout_ms, int *status);
 
 //  Fails the test with file, line and condition, then aborts (the node a test
 //  started dies with it). Never compiled out, unlike assert.
-#define HARNESS_CHECK(cond)                                                                        \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define HARNESS_CHECK(cond) CA_CHECK(cond)
 
 //  Checks that `response` arrived with `status` and, when `fragment` is not
 //  NULL, that its error message contains it; otherwise prints what came

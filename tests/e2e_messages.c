@@ -26,6 +26,7 @@
 typedef struct {
     harness_node_t *node;
     zsock_t *client;
+    ca_caller_t *caller; //  over client
 } ctx_t;
 
 static const char *const s_channels[] = {"#general", "#random", "#empty", NULL};
@@ -35,6 +36,7 @@ static ctx_t s_start_with(const char *const *args) {
     ctx.node = messages_fixture_start(s_channels, args);
     CHECK(ctx.node);
     ctx.client = harness_connect(harness_node_endpoint(ctx.node));
+    ctx.caller = ca_caller_new_socket(ctx.client, HARNESS_CALL_MS);
     return ctx;
 }
 
@@ -43,6 +45,7 @@ static ctx_t s_start(void) {
 }
 
 static void s_stop(ctx_t *ctx) {
+    ca_caller_destroy(&ctx->caller);
     zsock_destroy(&ctx->client);
     harness_node_down(&ctx->node);
 }
@@ -51,15 +54,8 @@ static Cairn__Response *s_call(ctx_t *ctx, Cairn__Request *request) {
     return harness_request(ctx->client, request);
 }
 
-static Cairn__Response *s_store(ctx_t *ctx, Cairn__Message *message) {
-    Cairn__Request request;
-    Cairn__MessageStore store;
-    ca_request_message_store(&request, &store, 0, message);
-    return s_call(ctx, &request);
-}
-
 static void s_store_ok(ctx_t *ctx, Cairn__Message *message) {
-    Cairn__Response *response = s_store(ctx, message);
+    Cairn__Response *response = messages_fixture_store(ctx->caller, message);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_STORE);
     CHECK(streq(response->message_store->id, message->id));
@@ -76,13 +72,6 @@ static void s_store_simple(ctx_t *ctx, uint32_t high, uint64_t low, double times
     s_store_ok(ctx, &message);
 }
 
-static Cairn__Response *s_get(ctx_t *ctx, const char *id) {
-    Cairn__Request request;
-    Cairn__MessageGet get;
-    ca_request_message_get(&request, &get, 0, id);
-    return s_call(ctx, &request);
-}
-
 static Cairn__Response *s_list(ctx_t *ctx, Cairn__MessageList *list) {
     Cairn__Request request = CAIRN__REQUEST__INIT;
     request.body_case = CAIRN__REQUEST__BODY_MESSAGE_LIST;
@@ -90,15 +79,8 @@ static Cairn__Response *s_list(ctx_t *ctx, Cairn__MessageList *list) {
     return s_call(ctx, &request);
 }
 
-static Cairn__Response *s_delete(ctx_t *ctx, const char *channel, double before) {
-    Cairn__Request request;
-    Cairn__MessageDelete del;
-    ca_request_message_delete(&request, &del, 0, channel, before);
-    return s_call(ctx, &request);
-}
-
 static uint64_t s_delete_count(ctx_t *ctx, const char *channel, double before) {
-    Cairn__Response *response = s_delete(ctx, channel, before);
+    Cairn__Response *response = messages_fixture_delete(ctx->caller, channel, before);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_DELETE);
     uint64_t count = response->message_delete->count;
@@ -106,19 +88,8 @@ static uint64_t s_delete_count(ctx_t *ctx, const char *channel, double before) {
     return count;
 }
 
-static Cairn__Response *s_search(ctx_t *ctx, const char *query, const char *channel,
-                                 uint32_t limit) {
-    Cairn__Request request;
-    Cairn__MessageSearch search;
-    ca_request_message_search(&request, &search, 0, query, channel, limit);
-    return s_call(ctx, &request);
-}
-
 static Cairn__Response *s_stats(ctx_t *ctx) {
-    Cairn__Request request;
-    Cairn__MessageStats stats;
-    ca_request_message_stats(&request, &stats, 0);
-    Cairn__Response *response = s_call(ctx, &request);
+    Cairn__Response *response = messages_fixture_stats(ctx->caller);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_STATS);
     return response;
@@ -178,7 +149,7 @@ static void test_store_get(void) {
     secret.nonce.len = sizeof nonce;
     s_store_ok(&ctx, &secret);
 
-    Cairn__Response *response = s_get(&ctx, id);
+    Cairn__Response *response = messages_fixture_get(ctx.caller, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_GET);
     Cairn__Message *got = response->message_get;
@@ -188,17 +159,18 @@ static void test_store_get(void) {
     CHECK(!got->encrypted && got->nonce.len == 0 && got->signature.len == 64);
     CHECK(memcmp(got->signature.data, message.signature.data, 64) == 0);
     cairn__response__free_unpacked(response, NULL);
-    response = s_get(&ctx, upper);
+    response = messages_fixture_get(ctx.caller, upper);
     CHECK(response->status == CAIRN__STATUS__OK && streq(response->message_get->id, upper));
     CHECK(response->message_get->encrypted && response->message_get->nonce.len == 24);
     CHECK(s_blob_is(response->message_get->content, "\x01\x02 not text"));
     cairn__response__free_unpacked(response, NULL);
     //  Absent and malformed ids.
     messages_fixture_uuid(id, 1, 2);
-    harness_fails(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    harness_fails(s_get(&ctx, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
+    harness_fails(messages_fixture_get(ctx.caller, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(messages_fixture_get(ctx.caller, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
 
     //  Stored for good, and the channel's last_activity followed.
+    ca_caller_destroy(&ctx.caller);
     zsock_destroy(&ctx.client);
     CHECK(harness_node_stop(ctx.node) == 0);
     sqlite3 *db = messages_fixture_open_db(ctx.node);
@@ -211,8 +183,9 @@ static void test_store_get(void) {
     sqlite3_close(db);
     CHECK(harness_node_restart(ctx.node) == 0);
     ctx.client = harness_connect(harness_node_endpoint(ctx.node));
+    ctx.caller = ca_caller_new_socket(ctx.client, HARNESS_CALL_MS);
     messages_fixture_uuid(id, 1, 1);
-    response = s_get(&ctx, id);
+    response = messages_fixture_get(ctx.caller, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           s_blob_is(response->message_get->content, "hello, world"));
     cairn__response__free_unpacked(response, NULL);
@@ -228,8 +201,9 @@ static void test_conflict(void) {
     s_store_ok(&ctx, &message);
     //  Same id, other content, other channel: CONFLICT, nothing changes.
     messages_fixture_message(&message, id, 200, "#random", "second");
-    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__CONFLICT, "already exists");
-    Cairn__Response *response = s_get(&ctx, id);
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__CONFLICT,
+                  "already exists");
+    Cairn__Response *response = messages_fixture_get(ctx.caller, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           s_blob_is(response->message_get->content, "first"));
     CHECK(response->message_get->timestamp == 100);
@@ -244,16 +218,17 @@ static void test_unknown_channel(void) {
     messages_fixture_uuid(id, 3, 1);
     Cairn__Message message;
     messages_fixture_message(&message, id, 100, "#nowhere", "lost");
-    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND,
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__NOT_FOUND,
                   "channel #nowhere does not exist; create it first");
-    harness_fails(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, NULL);
+    harness_fails(messages_fixture_get(ctx.caller, id), CAIRN__STATUS__NOT_FOUND, NULL);
     Cairn__MessageList list;
     Cairn__Request request;
     ca_request_message_list(&request, &list, 0, "#nowhere", 10, 0, 0, 0, "");
     harness_fails(s_list(&ctx, &list), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    harness_fails(s_search(&ctx, "lost", "#nowhere", 0), CAIRN__STATUS__NOT_FOUND,
+    harness_fails(messages_fixture_search(ctx.caller, "lost", "#nowhere", 0),
+                  CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(messages_fixture_delete(ctx.caller, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND,
                   "does not exist");
-    harness_fails(s_delete(&ctx, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
     CHECK(s_count(&ctx) == 0);
     s_stop(&ctx);
 }
@@ -468,7 +443,7 @@ static void test_delete_both(void) {
     CHECK(s_delete_count(&ctx, "#random", 5.5) == 5); //  timestamps 1..5 of #random
     CHECK(s_channel_count(&ctx, "#general") == 10 && s_channel_count(&ctx, "#random") == 5);
     //  The full-text index followed: the rest of #random is still found.
-    Cairn__Response *response = s_search(&ctx, "random", "", 0);
+    Cairn__Response *response = messages_fixture_search(ctx.caller, "random", "", 0);
     CHECK(response->status == CAIRN__STATUS__OK && response->message_search->n_messages == 5);
     for (size_t i = 0; i < 5; i++)
         CHECK(response->message_search->messages[i]->timestamp > 5.5);
@@ -479,10 +454,12 @@ static void test_delete_both(void) {
 static void test_delete_neither(void) {
     ctx_t ctx = s_start();
     s_store_twenty(&ctx);
-    harness_fails(s_delete(&ctx, "", 0), CAIRN__STATUS__INVALID, "give channel, before or both");
-    harness_fails(s_delete(&ctx, "", -1), CAIRN__STATUS__INVALID, "before");
-    harness_fails(s_delete(&ctx, "", NAN), CAIRN__STATUS__INVALID, "before");
-    harness_fails(s_delete(&ctx, "../x", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(messages_fixture_delete(ctx.caller, "", 0), CAIRN__STATUS__INVALID,
+                  "give channel, before or both");
+    harness_fails(messages_fixture_delete(ctx.caller, "", -1), CAIRN__STATUS__INVALID, "before");
+    harness_fails(messages_fixture_delete(ctx.caller, "", NAN), CAIRN__STATUS__INVALID, "before");
+    harness_fails(messages_fixture_delete(ctx.caller, "../x", 0), CAIRN__STATUS__INVALID,
+                  "channel");
     CHECK(s_count(&ctx) == 20);
     s_stop(&ctx);
 }
@@ -497,7 +474,7 @@ static void s_store_corpus(ctx_t *ctx) {
 }
 
 static size_t s_hits(ctx_t *ctx, const char *query, const char *channel) {
-    Cairn__Response *response = s_search(ctx, query, channel, 0);
+    Cairn__Response *response = messages_fixture_search(ctx->caller, query, channel, 0);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SEARCH);
     size_t hits = response->message_search->n_messages;
@@ -509,13 +486,13 @@ static void test_search(void) {
     ctx_t ctx = s_start();
     s_store_corpus(&ctx);
     //  Best match first: three foxes in a short message beat one.
-    Cairn__Response *response = s_search(&ctx, "fox", "", 0);
+    Cairn__Response *response = messages_fixture_search(ctx.caller, "fox", "", 0);
     CHECK(response->status == CAIRN__STATUS__OK && response->message_search->n_messages == 2);
     CHECK(s_blob_is(response->message_search->messages[0]->content,
                     "a fox, another fox, and a third fox"));
     CHECK(!response->message_search->more);
     cairn__response__free_unpacked(response, NULL);
-    response = s_search(&ctx, "fox", "", 1);
+    response = messages_fixture_search(ctx.caller, "fox", "", 1);
     CHECK(response->message_search->n_messages == 1 && response->message_search->more);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_hits(&ctx, "\"brown fox\"", "") == 1);
@@ -524,8 +501,10 @@ static void test_search(void) {
     CHECK(s_hits(&ctx, "fox OR cairn", "") == 3);
     CHECK(s_hits(&ctx, "fox NOT lazy", "") == 1);
     CHECK(s_hits(&ctx, "absent", "") == 0);
-    harness_fails(s_search(&ctx, "fox", "", MESSAGES_PAGE_MAX + 1), CAIRN__STATUS__INVALID, "1000");
-    harness_fails(s_search(&ctx, "", "", 0), CAIRN__STATUS__INVALID, "query is empty");
+    harness_fails(messages_fixture_search(ctx.caller, "fox", "", MESSAGES_PAGE_MAX + 1),
+                  CAIRN__STATUS__INVALID, "1000");
+    harness_fails(messages_fixture_search(ctx.caller, "", "", 0), CAIRN__STATUS__INVALID,
+                  "query is empty");
     s_stop(&ctx);
 }
 
@@ -536,7 +515,8 @@ static void test_search_channel(void) {
     CHECK(s_hits(&ctx, "fox", "#random") == 1);
     CHECK(s_hits(&ctx, "fox", "#empty") == 0);
     CHECK(s_hits(&ctx, "cairn", "#random") == 0);
-    harness_fails(s_search(&ctx, "fox", "random", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(messages_fixture_search(ctx.caller, "fox", "random", 0), CAIRN__STATUS__INVALID,
+                  "channel");
     s_stop(&ctx);
 }
 
@@ -566,7 +546,8 @@ static void test_search_malformed(void) {
     const char *malformed[] = {"\"unbalanced", "AND AND", "col:", "nosuch:fox", "(fox",
                                "fox OR",       "NEAR(",   "*",    "fox-trot"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
-        harness_fails(s_search(&ctx, malformed[i], "", 0), CAIRN__STATUS__INVALID, "query syntax");
+        harness_fails(messages_fixture_search(ctx.caller, malformed[i], "", 0),
+                      CAIRN__STATUS__INVALID, "query syntax");
     //  The same words, quoted, are fine; the node still answers.
     CHECK(s_hits(&ctx, "\"fox-trot\"", "") == 0);
     CHECK(s_hits(&ctx, "fox", "") == 2);
@@ -638,7 +619,7 @@ static void test_vacuum(void) {
 
 //  Stores `message` expecting INVALID with `fragment`.
 static void s_expect_refused(ctx_t *ctx, Cairn__Message *message, const char *fragment) {
-    harness_fails(s_store(ctx, message), CAIRN__STATUS__INVALID, fragment);
+    harness_fails(messages_fixture_store(ctx->caller, message), CAIRN__STATUS__INVALID, fragment);
 }
 
 static void test_bad_input(void) {
@@ -718,7 +699,8 @@ static void test_bad_input(void) {
     free(big);
     //  Unknown channel.
     messages_fixture_message(&message, id, 1, "#unknown", "x");
-    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND, "create it first");
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__NOT_FOUND,
+                  "create it first");
     //  Reads: limit over the cap, bad ids, bad channels, bad cursors.
     Cairn__MessageList list;
     ca_request_message_list(&request, &list, 0, "#general", MESSAGES_PAGE_MAX + 1, 0, 0, 0, "");
@@ -740,9 +722,11 @@ static void test_bad_input(void) {
         list.channel = (char *)bad_channels[i];
         harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "channel");
     }
-    harness_fails(s_get(&ctx, ""), CAIRN__STATUS__INVALID, "missing");
-    harness_fails(s_get(&ctx, "../../etc/passwd"), CAIRN__STATUS__INVALID, "UUID");
-    harness_fails(s_search(&ctx, "words", "../x", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(messages_fixture_get(ctx.caller, ""), CAIRN__STATUS__INVALID, "missing");
+    harness_fails(messages_fixture_get(ctx.caller, "../../etc/passwd"), CAIRN__STATUS__INVALID,
+                  "UUID");
+    harness_fails(messages_fixture_search(ctx.caller, "words", "../x", 0), CAIRN__STATUS__INVALID,
+                  "channel");
     //  A body that does not decode (MessageStore with a truncated field).
     zframe_t *frame = zframe_new("\x08\x63\xc2\x0c\x03\x0a\x10\x61", 8);
     zframe_send(&frame, ctx.client, 0);
@@ -770,7 +754,8 @@ static void test_content_limit(void) {
     messages_fixture_uuid(id, 10, 1);
     Cairn__Message message;
     messages_fixture_message(&message, id, 1, "#general", content);
-    harness_fails(s_store(&ctx, &message), CAIRN__STATUS__INVALID, "limit is 1000 bytes");
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__INVALID,
+                  "limit is 1000 bytes");
     content[1000] = 0;
     messages_fixture_message(&message, id, 1, "#general", content);
     s_store_ok(&ctx, &message);

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    messages_fixture - seeded nodes and test messages for the messages tests
+    messages_fixture - nodes with channels in place, for the messages tests
     ========================================================================= */
 
 #include "messages_fixture.h"
@@ -7,8 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static const uint8_t s_signature[64] = {0x5a, 0x5a, 0x5a};
 
 sqlite3 *messages_fixture_open_db(harness_node_t *node) {
     char *path = zsys_sprintf("%s/%s", harness_node_data_dir(node), CA_DB_FILE);
@@ -53,15 +51,4 @@ harness_node_t *messages_fixture_start(const char *const *channels, const char *
         harness_node_restart(node) != 0)
         harness_node_destroy(&node);
     return node;
-}
-
-void messages_fixture_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t low) {
-    snprintf(uuid, CA_UUID_TEXT_LENGTH + 1, "%08x-0000-4000-8000-%012llx", high,
-             (unsigned long long)(low & 0xffffffffffffULL));
-}
-
-void messages_fixture_message(Cairn__Message *message, const char *id, double timestamp,
-                              const char *channel, const char *content) {
-    ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content, s_signature,
-                            sizeof s_signature);
 }

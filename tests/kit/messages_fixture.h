@@ -1,12 +1,11 @@
 /*  =========================================================================
-    messages_fixture - what the messages end-to-end tests share: a node started
-    with channels in place, and valid test messages (the requests
-    themselves are built with ca_request, as at every test level)
+    messages_fixture - the node side of the messages end-to-end tests: a
+    node started with channels in place
 
-    Channels come from the channels store, built in parallel in another
-    branch; until it is merged, messages_fixture_start writes them straight into
-    the node's cairn.db between a first start (which migrates the schema)
-    and a restart. Tests then talk to the node only over its endpoint.
+    The node is started once (which migrates the schema), stopped, given
+    its channels straight in cairn.db, and started again; tests then talk
+    to it only over its endpoint. The messages and requests themselves are
+    the store's own fixtures (messages.h), shared with its self-test.
     ========================================================================= */
 
 #ifndef MESSAGES_FIXTURE_H_INCLUDED
@@ -14,6 +13,7 @@
 
 #include "harness.h"
 #include "ca_names.h"
+#include "messages.h" //  the message fixtures shared with the self-test
 
 #include <sqlite3.h>
 
@@ -26,13 +26,5 @@ int messages_fixture_seed_channels(harness_node_t *node, const char *const *chan
 
 //  Opens a stopped node's database read-write (for checks); NULL on error.
 sqlite3 *messages_fixture_open_db(harness_node_t *node);
-
-//  A UUID made of two numbers: "hhhhhhhh-0000-4000-8000-llllllllllll".
-void messages_fixture_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t low);
-
-//  A valid clear message (64-byte signature, sender "alice"); strings and
-//  content are referenced, not copied.
-void messages_fixture_message(Cairn__Message *message, const char *id, double timestamp,
-                              const char *channel, const char *content);
 
 #endif

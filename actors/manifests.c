@@ -835,6 +835,35 @@ void manifests_fixture_get_expect(ca_caller_t *caller, int n, const manifests_fi
     cairn__response__free_unpacked(response, NULL);
 }
 
+size_t manifests_fixture_walk_versions(ca_caller_t *caller, int root, uint32_t limit,
+                                       uint32_t total) {
+    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
+    uint64_t after = 0;
+    uint32_t next = 1;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response =
+            ca_response_ok(manifests_fixture_versions_page(caller, root, limit, after),
+                           CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        const Cairn__ManifestPage *page = response->manifest_versions;
+        size_t left = total - next + 1;
+        CA_CHECK(page->n_manifests == (left < page_size ? left : page_size));
+        for (size_t i = 0; i < page->n_manifests; i++, next++) {
+            uint8_t hash[32];
+            manifests_fixture_hash(root + (int)next - 1, hash);
+            CA_CHECK(page->manifests[i]->version_number == next);
+            CA_CHECK(memcmp(page->manifests[i]->hash.data, hash, 32) == 0);
+            after = page->manifests[i]->version_number;
+        }
+        more = page->more;
+        CA_CHECK(more == (next <= total));
+        cairn__response__free_unpacked(response, NULL);
+        pages++;
+    }
+    CA_CHECK(next == total + 1);
+    return pages;
+}
+
 //  ---- the self-test ------------------------------------------------------------------
 
 static void s_test_crud(ca_caller_t *caller) {
@@ -901,28 +930,6 @@ static void s_test_crud(ca_caller_t *caller) {
     assert(manifests_fixture_removed(caller, 1));
 }
 
-//  Walks the versions of `root` `limit` at a time: 1..total each once, in
-//  order, `more` on every full page but the last. Returns the pages.
-static size_t s_walk_versions(ca_caller_t *caller, int root, uint32_t limit, uint32_t total) {
-    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
-    uint32_t next = 1;
-    bool more = true;
-    while (more) {
-        Cairn__Response *response =
-            ca_testbed_ok(manifests_fixture_versions_page(caller, root, limit, next - 1),
-                          CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
-        const Cairn__ManifestPage *page = response->manifest_versions;
-        assert(page->n_manifests == (total - next + 1 < page_size ? total - next + 1 : page_size));
-        for (size_t i = 0; i < page->n_manifests; i++)
-            assert(page->manifests[i]->version_number == next++);
-        more = page->more;
-        assert(more == (next <= total));
-        cairn__response__free_unpacked(response, NULL);
-        pages++;
-    }
-    return pages;
-}
-
 //  A chain of 25 versions (contents 300..324, root 300), a page at a time.
 static void s_test_version_pages(ca_caller_t *caller) {
     manifests_fixture_t t;
@@ -930,10 +937,12 @@ static void s_test_version_pages(ca_caller_t *caller) {
         manifests_fixture_init(&t, 300 + i, (uint32_t)i + 1, 300 + i - 1, 300);
         manifests_fixture_put_ok(caller, &t);
     }
-    assert(s_walk_versions(caller, 300, 7, 25) == 4); //  7 7 7 4
-    assert(s_walk_versions(caller, 300, 5, 25) == 5); //  exactly full: no more after
-    assert(s_walk_versions(caller, 300, 0, 25) == 1); //  the default page (100) holds them all
-    assert(s_walk_versions(caller, 300, CA_MANIFEST_PAGE_MAX, 25) == 1);
+    assert(manifests_fixture_walk_versions(caller, 300, 7, 25) == 4); //  7 7 7 4
+    assert(manifests_fixture_walk_versions(caller, 300, 5, 25) ==
+           5); //  exactly full: no more after
+    assert(manifests_fixture_walk_versions(caller, 300, 0, 25) ==
+           1); //  the default page (100) holds them all
+    assert(manifests_fixture_walk_versions(caller, 300, CA_MANIFEST_PAGE_MAX, 25) == 1);
     ca_testbed_fails(manifests_fixture_versions_page(caller, 300, CA_MANIFEST_PAGE_MAX + 1, 0),
                      CAIRN__STATUS__INVALID, "at most 1000");
     //  Past the last version: an empty page of a known root; an unknown root

@@ -52,6 +52,13 @@ Cairn__Response *manifests_fixture_versions_page(ca_caller_t *caller, int root, 
                                                  uint64_t after);
 Cairn__Response *manifests_fixture_versions(ca_caller_t *caller, int root);
 
+//  Walks the chain of content `root` (version k is content root + k - 1,
+//  `total` versions) `limit` at a time, each cursor the last version of
+//  the page before: every version once, in order, `more` until the last.
+//  Returns the pages.
+size_t manifests_fixture_walk_versions(ca_caller_t *caller, int root, uint32_t limit,
+                                       uint32_t total);
+
 //  The same strings in the same order.
 bool manifests_fixture_strings_equal(char **a, size_t n_a, char *const *b, size_t n_b);
 

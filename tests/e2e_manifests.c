@@ -360,38 +360,6 @@ static void test_versions(void) {
     harness_node_down(&node);
 }
 
-//  Walks the chain of content `root` (version k is content root + k - 1,
-//  `total` versions) `limit` at a time, each cursor the last version of
-//  the page before: every version once, in order, `more` until the last.
-//  Returns the pages.
-static size_t s_walk_versions(ca_caller_t *caller, int root, uint32_t limit, uint32_t total) {
-    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
-    uint64_t after = 0;
-    uint32_t next = 1;
-    bool more = true;
-    while (more) {
-        Cairn__Response *response =
-            harness_ok(manifests_fixture_versions_page(caller, root, limit, after),
-                       CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
-        const Cairn__ManifestPage *page = response->manifest_versions;
-        size_t left = total - next + 1;
-        CHECK(page->n_manifests == (left < page_size ? left : page_size));
-        for (size_t i = 0; i < page->n_manifests; i++, next++) {
-            uint8_t hash[32];
-            manifests_fixture_hash(root + (int)next - 1, hash);
-            CHECK(page->manifests[i]->version_number == next);
-            CHECK(memcmp(page->manifests[i]->hash.data, hash, 32) == 0);
-            after = page->manifests[i]->version_number;
-        }
-        more = page->more;
-        CHECK(more == (next <= total));
-        cairn__response__free_unpacked(response, NULL);
-        pages++;
-    }
-    CHECK(next == total + 1);
-    return pages;
-}
-
 //  ManifestVersions a page at a time: 25 versions of 100 beside a chain of
 //  200 put in between, walked with several limits; the bounds of a page.
 static void test_version_pages(void) {
@@ -407,12 +375,14 @@ static void test_version_pages(void) {
             manifests_fixture_put_ok(caller, &t);
         }
     }
-    CHECK(s_walk_versions(caller, 100, 7, 25) == 4); //  7 7 7 4
-    CHECK(s_walk_versions(caller, 100, 5, 25) == 5); //  the last page full, more false
-    CHECK(s_walk_versions(caller, 100, 0, 25) == 1); //  the default (100) holds them all
-    CHECK(s_walk_versions(caller, 100, 1, 25) == 25);
-    CHECK(s_walk_versions(caller, 200, 2, 3) == 2);
-    CHECK(s_walk_versions(caller, 100, CA_MANIFEST_PAGE_MAX, 25) == 1);
+    CHECK(manifests_fixture_walk_versions(caller, 100, 7, 25) == 4); //  7 7 7 4
+    CHECK(manifests_fixture_walk_versions(caller, 100, 5, 25) ==
+          5); //  the last page full, more false
+    CHECK(manifests_fixture_walk_versions(caller, 100, 0, 25) ==
+          1); //  the default (100) holds them all
+    CHECK(manifests_fixture_walk_versions(caller, 100, 1, 25) == 25);
+    CHECK(manifests_fixture_walk_versions(caller, 200, 2, 3) == 2);
+    CHECK(manifests_fixture_walk_versions(caller, 100, CA_MANIFEST_PAGE_MAX, 25) == 1);
     harness_fails(manifests_fixture_versions_page(caller, 100, CA_MANIFEST_PAGE_MAX + 1, 0),
                   CAIRN__STATUS__INVALID, "at most 1000");
     //  Past the last version: an empty page for a known root, NOT_FOUND

@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "ledger.h"
+#include "ledger.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -47,54 +48,9 @@ static void s_payer(zsock_t *client, payer_t *payer, const char *peer_id) {
     s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
 }
 
-static Cairn__Response *s_open(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
-    Cairn__PaymentChannel channel;
-    ca_request_ledger_channel_init(&channel, peer, CAIRN__CHANNEL_STATE__CHANNEL_OPEN, mine, theirs,
-                                   0);
-    Cairn__Request request;
-    Cairn__LedgerOpen open;
-    ca_request_ledger_open(&request, &open, 0, &channel);
-    return harness_request(client, &request);
-}
-
-static void s_open_ok(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
-    s_done(harness_ok(s_open(client, peer, mine, theirs), CAIRN__RESPONSE__BODY_LEDGER_OPEN));
-}
-
-static Cairn__Response *s_update(zsock_t *client, const char *peer, uint64_t nonce, uint64_t mine,
-                                 uint64_t theirs) {
-    Cairn__Request request;
-    Cairn__LedgerUpdate update;
-    ca_request_ledger_update(&request, &update, 0, peer, nonce, CAIRN__CHANNEL_STATE__CHANNEL_OPEN,
-                             mine, theirs);
-    return harness_request(client, &request);
-}
-
-static Cairn__Response *s_adjust(zsock_t *client, const char *peer, int64_t mine, int64_t theirs) {
-    Cairn__Request request;
-    Cairn__LedgerAdjust adjust;
-    ca_request_ledger_adjust(&request, &adjust, 0, peer, mine, theirs, "e2e deposit");
-    return harness_request(client, &request);
-}
-
-static void s_expect_channel(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs,
-                             uint64_t nonce) {
-    Cairn__Request request;
-    Cairn__LedgerGet get;
-    ca_request_ledger_get(&request, &get, 0, peer);
-    Cairn__Response *response =
-        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
-    const Cairn__PaymentChannel *channel = response->ledger_get;
-    if (channel->my_balance != mine || channel->their_balance != theirs ||
-        channel->nonce != nonce) {
-        fprintf(stderr,
-                "channel %s: %" PRIu64 "/%" PRIu64 " nonce %" PRIu64 ", wanted %" PRIu64 "/%" PRIu64
-                " nonce %" PRIu64 "\n",
-                peer, channel->my_balance, channel->their_balance, channel->nonce, mine, theirs,
-                nonce);
-        CHECK(false);
-    }
-    s_done(response);
+static void s_open_ok(ca_caller_t *caller, const char *peer, uint64_t mine, uint64_t theirs) {
+    s_done(harness_ok(ledger_fixture_open(caller, peer, mine, theirs),
+                      CAIRN__RESPONSE__BODY_LEDGER_OPEN));
 }
 
 //  A payment being built: the bytes it references live here.
@@ -206,21 +162,25 @@ static size_t s_pending_count(zsock_t *client, const char *peer) {
 static void test_flow(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t alice, bob;
     s_payer(client, &alice, "alice");
     s_payer(client, &bob, "bob");
-    s_open_ok(client, "alice", 0, 1000);
-    s_open_ok(client, "bob", 50, 50);
-    harness_fails(s_open(client, "alice", 0, 1), CAIRN__STATUS__CONFLICT, "exists");
+    s_open_ok(caller, "alice", 0, 1000);
+    s_open_ok(caller, "bob", 50, 50);
+    harness_fails(ledger_fixture_open(caller, "alice", 0, 1), CAIRN__STATUS__CONFLICT, "exists");
     for (uint64_t n = 1; n <= 10; n++)
         s_pay_ok(client, &alice, n, n * 10); //  550 in all
-    s_expect_channel(client, "alice", 550, 450, 0);
-    s_done(harness_ok(s_update(client, "alice", 1, 500, 500), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_done(harness_ok(s_adjust(client, "alice", 0, 250), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    ledger_fixture_expect_channel(caller, "alice", 550, 450, 0);
+    s_done(harness_ok(ledger_fixture_update(caller, "alice", 1, 500, 500),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_adjust(caller, "alice", 0, 250),
+                      CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_pay_ok(client, &alice, 11, 750);
-    s_expect_channel(client, "alice", 1250, 0, 1);
+    ledger_fixture_expect_channel(caller, "alice", 1250, 0, 1);
     harness_fails(s_pay(client, &alice, 12, 1), CAIRN__STATUS__INVALID, "lower than the amount");
-    s_done(harness_ok(s_update(client, "bob", 3, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_update(caller, "bob", 3, 0, 100),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     Cairn__Request request;
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, "bob", 4, CAIRN__CHANNEL_STATE__CHANNEL_CLOSING,
@@ -230,12 +190,14 @@ static void test_flow(void) {
     harness_fails(s_pay(client, &bob, 1, 10), CAIRN__STATUS__CONFLICT, "not open");
 
     //  Everything acknowledged is there after a kill -9 and a restart.
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_kill9(node);
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    s_expect_channel(client, "alice", 1250, 0, 1);
-    s_expect_channel(client, "bob", 0, 100, 4);
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ledger_fixture_expect_channel(caller, "alice", 1250, 0, 1);
+    ledger_fixture_expect_channel(caller, "bob", 0, 100, 4);
     CHECK(s_pending_count(client, "alice") == 11);
     Cairn__Response *response =
         harness_ok(s_list_page(client, 0, NULL), CAIRN__RESPONSE__BODY_LEDGER_LIST);
@@ -245,9 +207,11 @@ static void test_flow(void) {
     s_done(response);
     //  The refused payment left nothing; once open again, it goes through.
     CHECK(s_pending_count(client, "bob") == 0);
-    s_done(harness_ok(s_update(client, "bob", 5, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_update(caller, "bob", 5, 0, 100),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_pay_ok(client, &bob, 1, 10);
-    s_expect_channel(client, "bob", 10, 90, 5);
+    ledger_fixture_expect_channel(caller, "bob", 10, 90, 5);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -257,21 +221,27 @@ static void test_flow(void) {
 static void test_stale_nonce(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_open_ok(client, "carol", 10, 90);
-    s_done(harness_ok(s_update(client, "carol", 7, 20, 80), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    harness_fails(s_update(client, "carol", 7, 20, 80), CAIRN__STATUS__CONFLICT,
-                  "stale or replayed");
-    harness_fails(s_update(client, "carol", 6, 30, 70), CAIRN__STATUS__CONFLICT,
-                  "stale or replayed");
-    harness_fails(s_update(client, "carol", 0, 30, 70), CAIRN__STATUS__CONFLICT,
-                  "stale or replayed");
-    harness_fails(s_update(client, "carol", 8, 30, 71), CAIRN__STATUS__INVALID, "add up");
-    harness_fails(s_update(client, "carol", 8, 0, 0), CAIRN__STATUS__INVALID, "add up");
-    s_expect_channel(client, "carol", 20, 80, 7);
-    s_done(harness_ok(s_update(client, "carol", 1000000, 100, 0),
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    s_open_ok(caller, "carol", 10, 90);
+    s_done(harness_ok(ledger_fixture_update(caller, "carol", 7, 20, 80),
                       CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_expect_channel(client, "carol", 100, 0, 1000000);
-    harness_fails(s_update(client, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+    harness_fails(ledger_fixture_update(caller, "carol", 7, 20, 80), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(ledger_fixture_update(caller, "carol", 6, 30, 70), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(ledger_fixture_update(caller, "carol", 0, 30, 70), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(ledger_fixture_update(caller, "carol", 8, 30, 71), CAIRN__STATUS__INVALID,
+                  "add up");
+    harness_fails(ledger_fixture_update(caller, "carol", 8, 0, 0), CAIRN__STATUS__INVALID,
+                  "add up");
+    ledger_fixture_expect_channel(caller, "carol", 20, 80, 7);
+    s_done(harness_ok(ledger_fixture_update(caller, "carol", 1000000, 100, 0),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    ledger_fixture_expect_channel(caller, "carol", 100, 0, 1000000);
+    harness_fails(ledger_fixture_update(caller, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND,
+                  "open one");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -281,10 +251,11 @@ static void test_stale_nonce(void) {
 static void test_bad_signature(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t dave, mallory;
     s_payer(client, &dave, "dave");
     s_payer(client, &mallory, "mallory");
-    s_open_ok(client, "dave", 0, 100);
+    s_open_ok(caller, "dave", 0, 100);
     test_payment_t t;
     s_payment(&t, &mallory, 1, 10, 2);
     t.payment.channel_peer = dave.peer_id; //  mallory signs for dave's channel
@@ -310,18 +281,19 @@ static void test_bad_signature(void) {
     s_payment(&t, &dave, 1, 10, 2);
     t.signature[0] ^= 1;
     harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
-    s_expect_channel(client, "dave", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "dave", 0, 100, 0);
     CHECK(s_pending_count(client, "dave") == 0);
     s_payment(&t, &dave, 1, 10, 2);
     s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
-    s_expect_channel(client, "dave", 10, 90, 0);
+    ledger_fixture_expect_channel(caller, "dave", 10, 90, 0);
     //  A blocked payer is refused.
     Cairn__Request request;
     Cairn__PeerBlock block;
     ca_request_peer_block(&request, &block, 0, "dave", true);
     s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
     harness_fails(s_pay(client, &dave, 2, 10), CAIRN__STATUS__UNAUTHORIZED, "blocked");
-    s_expect_channel(client, "dave", 10, 90, 0);
+    ledger_fixture_expect_channel(caller, "dave", 10, 90, 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -330,18 +302,20 @@ static void test_bad_signature(void) {
 static void test_unknown_peer(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t erin;
     crypto_sign_keypair(erin.public_key, erin.secret);
     snprintf(erin.peer_id, sizeof erin.peer_id, "erin");
-    s_open_ok(client, "erin", 0, 100);
+    s_open_ok(caller, "erin", 0, 100);
     harness_fails(s_pay(client, &erin, 1, 10), CAIRN__STATUS__UNAUTHORIZED, "no public key");
-    s_expect_channel(client, "erin", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "erin", 0, 100, 0);
     //  Known peer, no channel: NOT_FOUND, nothing stored.
     payer_t frank;
     s_payer(client, &frank, "frank");
     harness_fails(s_pay(client, &frank, 1, 10), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_open_ok(client, "frank", 0, 10);
+    s_open_ok(caller, "frank", 0, 10);
     s_pay_ok(client, &frank, 1, 10); //  the same id was never stored
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -353,9 +327,10 @@ static void test_overspend(void) {
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
         clients[c] = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(clients[0], HARNESS_CALL_MS);
     payer_t grace;
     s_payer(clients[0], &grace, "grace");
-    s_open_ok(clients[0], "grace", 0, BALANCE);
+    s_open_ok(caller, "grace", 0, BALANCE);
     for (int i = 0; i < EACH; i++)
         for (int c = 0; c < CLIENTS; c++) {
             test_payment_t t;
@@ -379,11 +354,12 @@ static void test_overspend(void) {
             s_done(response);
         }
     CHECK(paid == BALANCE / AMOUNT && refused == CLIENTS * EACH - paid);
-    s_expect_channel(clients[0], "grace", (uint64_t)paid * AMOUNT,
-                     BALANCE - (uint64_t)paid * AMOUNT, 0);
+    ledger_fixture_expect_channel(caller, "grace", (uint64_t)paid * AMOUNT,
+                                  BALANCE - (uint64_t)paid * AMOUNT, 0);
     CHECK(s_pending_count(clients[0], "grace") == (size_t)paid);
     for (int c = 1; c < CLIENTS; c++)
         zsock_destroy(&clients[c]);
+    ca_caller_destroy(&caller);
     zsock_destroy(&clients[0]);
     harness_node_down(&node);
 }
@@ -395,9 +371,10 @@ static void test_duplicate(void) {
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
         clients[c] = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(clients[0], HARNESS_CALL_MS);
     payer_t heidi;
     s_payer(clients[0], &heidi, "heidi");
-    s_open_ok(clients[0], "heidi", 0, 1000);
+    s_open_ok(caller, "heidi", 0, 1000);
     s_pay_ok(clients[0], &heidi, 1, 10);
     harness_fails(s_pay(clients[0], &heidi, 1, 10), CAIRN__STATUS__CONFLICT, "already recorded");
     test_payment_t t;
@@ -419,10 +396,11 @@ static void test_duplicate(void) {
         s_done(response);
     }
     CHECK(paid == 1);
-    s_expect_channel(clients[0], "heidi", 30, 970, 0);
+    ledger_fixture_expect_channel(caller, "heidi", 30, 970, 0);
     CHECK(s_pending_count(clients[0], "heidi") == 2);
     for (int c = 1; c < CLIENTS; c++)
         zsock_destroy(&clients[c]);
+    ca_caller_destroy(&caller);
     zsock_destroy(&clients[0]);
     harness_node_down(&node);
 }
@@ -447,6 +425,7 @@ static uint64_t s_rand(uint64_t *state) {
 static void test_conservation(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     enum { PAYERS = 3, OPS = 3000 };
     payer_t payers[PAYERS];
     model_channel_t model[PAYERS];
@@ -456,7 +435,7 @@ static void test_conservation(void) {
         snprintf(name, sizeof name, "payer-%d", p);
         s_payer(client, &payers[p], name);
         model[p] = (model_channel_t){100, 5000, 0, 0};
-        s_open_ok(client, name, 100, 5000);
+        s_open_ok(caller, name, 100, 5000);
     }
     uint64_t seed = 0x1edce7;
     uint64_t next_payment = 1;
@@ -489,7 +468,7 @@ static void test_conservation(void) {
             uint64_t variant = s_rand(&seed) % 4;
             uint64_t nonce = variant == 0 ? m->nonce : m->nonce + 1 + s_rand(&seed) % 3;
             uint64_t theirs = sum - mine + (variant == 1 ? 1 : 0);
-            Cairn__Response *response = s_update(client, peer, nonce, mine, theirs);
+            Cairn__Response *response = ledger_fixture_update(caller, peer, nonce, mine, theirs);
             if (variant == 0)
                 harness_expect(response, CAIRN__STATUS__CONFLICT, "stale");
             else if (variant == 1)
@@ -505,7 +484,7 @@ static void test_conservation(void) {
             int64_t mine = (int64_t)(s_rand(&seed) % 200) - 100;
             int64_t theirs = (int64_t)(s_rand(&seed) % 400) - 150;
             bool fits = (int64_t)m->mine + mine >= 0 && (int64_t)m->theirs + theirs >= 0;
-            Cairn__Response *response = s_adjust(client, peer, mine, theirs);
+            Cairn__Response *response = ledger_fixture_adjust(caller, peer, mine, theirs);
             if (fits) {
                 harness_expect(response, CAIRN__STATUS__OK, NULL);
                 m->mine = (uint64_t)((int64_t)m->mine + mine);
@@ -517,10 +496,12 @@ static void test_conservation(void) {
         }
     }
     for (int p = 0; p < PAYERS; p++) {
-        s_expect_channel(client, payers[p].peer_id, model[p].mine, model[p].theirs, model[p].nonce);
+        ledger_fixture_expect_channel(caller, payers[p].peer_id, model[p].mine, model[p].theirs,
+                                      model[p].nonce);
         CHECK((int64_t)(model[p].mine + model[p].theirs) == 5100 + adjusted[p]);
         CHECK(s_pending_count(client, payers[p].peer_id) == model[p].paid_count);
     }
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -565,14 +546,18 @@ static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
 static void test_history(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
-    s_open_ok(client, "ivan", 5, 20);
-    s_done(harness_ok(s_adjust(client, "ivan", 3, 7), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_open_ok(caller, "ivan", 5, 20);
+    s_done(harness_ok(ledger_fixture_adjust(caller, "ivan", 3, 7),
+                      CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_pay_ok(client, &ivan, 1, 4);
-    s_done(harness_ok(s_update(client, "ivan", 1, 20, 15), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_done(harness_ok(s_adjust(client, "ivan", -8, 0), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
-    s_expect_channel(client, "ivan", 12, 15, 1);
+    s_done(harness_ok(ledger_fixture_update(caller, "ivan", 1, 20, 15),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_adjust(caller, "ivan", -8, 0),
+                      CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    ledger_fixture_expect_channel(caller, "ivan", 12, 15, 1);
     Cairn__Response *response =
         harness_ok(s_history(client, "ivan", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     const Cairn__AdjustmentPage *page = response->ledger_history;
@@ -580,7 +565,7 @@ static void test_history(void) {
     if (page->n_adjustments == 3) {
         CHECK(streq(page->adjustments[0]->reason, "open"));
         CHECK(page->adjustments[0]->my_delta == 5 && page->adjustments[0]->their_delta == 20);
-        CHECK(streq(page->adjustments[1]->reason, "e2e deposit"));
+        CHECK(streq(page->adjustments[1]->reason, LEDGER_FIXTURE_REASON));
         CHECK(page->adjustments[1]->my_delta == 3 && page->adjustments[1]->their_delta == 7);
         CHECK(page->adjustments[2]->my_delta == -8 && page->adjustments[2]->their_delta == 0);
         CHECK(page->adjustments[0]->at > 0 && page->adjustments[2]->at >= page->adjustments[0]->at);
@@ -591,7 +576,7 @@ static void test_history(void) {
     enum { MORE = 30, ALL = MORE + 3 };
     int64_t sum = 27;
     for (int i = 0; i < MORE; i++) {
-        s_done(harness_ok(s_adjust(client, "ivan", i % 3, -(i % 2)),
+        s_done(harness_ok(ledger_fixture_adjust(caller, "ivan", i % 3, -(i % 2)),
                           CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
         sum += i % 3 - i % 2;
     }
@@ -611,10 +596,12 @@ static void test_history(void) {
               sum);
         s_done(response);
         if (round == 0) { //  and again after a kill -9
+            ca_caller_destroy(&caller);
             zsock_destroy(&client);
             harness_node_kill9(node);
             CHECK(harness_node_restart(node) == 0);
             client = harness_connect(harness_node_endpoint(node));
+            caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
         }
     }
     //  A page of exactly what is left says no more.
@@ -624,6 +611,7 @@ static void test_history(void) {
     harness_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
     harness_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
     harness_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -633,9 +621,10 @@ static void test_history(void) {
 static void test_pending_clear(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
-    s_open_ok(client, "ivan", 0, 100);
+    s_open_ok(caller, "ivan", 0, 100);
     test_payment_t sent[5];
     for (uint64_t n = 0; n < 5; n++) {
         s_payment(&sent[n], &ivan, n, n + 1, (size_t)n % 5);
@@ -674,7 +663,8 @@ static void test_pending_clear(void) {
     response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
-    s_expect_channel(client, "ivan", 15, 85, 0); //  clearing moves no money
+    ledger_fixture_expect_channel(caller, "ivan", 15, 85, 0); //  clearing moves no money
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -711,14 +701,15 @@ static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16]
 static void test_list_pages(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     char peers[25][16];
     for (int i = 0; i < 25; i++) {
         snprintf(peers[i], sizeof peers[i], "chan-%02d", i);
-        s_open_ok(client, peers[i], 0, 10);
+        s_open_ok(caller, peers[i], 0, 10);
         if (i % 6 == 0) { //  a closed one right after: never listed
             char closed[16];
             snprintf(closed, sizeof closed, "chan-%02dx", i);
-            s_open_ok(client, closed, 0, 10);
+            s_open_ok(caller, closed, 0, 10);
             Cairn__Request request;
             Cairn__LedgerUpdate update;
             ca_request_ledger_update(&request, &update, 0, closed, 1,
@@ -745,6 +736,7 @@ static void test_list_pages(void) {
     response = harness_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
     s_done(response);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -785,11 +777,12 @@ static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
 static void test_pending_pages(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t mia, ned;
     s_payer(client, &mia, "mia");
     s_payer(client, &ned, "ned");
-    s_open_ok(client, "mia", 0, 1000);
-    s_open_ok(client, "ned", 0, 1000);
+    s_open_ok(caller, "mia", 0, 1000);
+    s_open_ok(caller, "ned", 0, 1000);
     static test_payment_t sent[25], foreign;
     for (int n = 0; n < 25; n++) {
         s_payment(&sent[n], &mia, (uint64_t)n, 1, (size_t)n % 3);
@@ -835,6 +828,7 @@ static void test_pending_pages(void) {
                           CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 0 && !response->ledger_pending->more);
     s_done(response);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -844,14 +838,18 @@ static void test_pending_pages(void) {
 static void test_bad_input(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t judy;
     s_payer(client, &judy, "judy");
-    s_open_ok(client, "judy", 0, 100);
+    s_open_ok(caller, "judy", 0, 100);
     const char *bad_peers[] = {"", "../etc", "a b", "peer/x"};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
-        harness_fails(s_open(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-        harness_fails(s_update(client, bad_peers[i], 1, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-        harness_fails(s_adjust(client, bad_peers[i], 1, 0), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(ledger_fixture_open(caller, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
+        harness_fails(ledger_fixture_update(caller, bad_peers[i], 1, 0, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
+        harness_fails(ledger_fixture_adjust(caller, bad_peers[i], 1, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, bad_peers[i]);
@@ -871,15 +869,20 @@ static void test_bad_input(void) {
     char *long_peer = (char *)malloc(200);
     memset(long_peer, 'p', 199);
     long_peer[199] = 0;
-    harness_fails(s_open(client, long_peer, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+    harness_fails(ledger_fixture_open(caller, long_peer, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
     free(long_peer);
-    harness_fails(s_open(client, "kate", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID,
+    harness_fails(ledger_fixture_open(caller, "kate", (uint64_t)INT64_MAX + 1, 0),
+                  CAIRN__STATUS__INVALID, "2^63-1");
+    harness_fails(ledger_fixture_open(caller, "kate", UINT64_MAX, UINT64_MAX),
+                  CAIRN__STATUS__INVALID, "2^63-1");
+    harness_fails(ledger_fixture_open(caller, "kate", INT64_MAX, 1), CAIRN__STATUS__INVALID,
+                  "add up");
+    harness_fails(ledger_fixture_adjust(caller, "judy", INT64_MAX, 0), CAIRN__STATUS__INVALID,
                   "2^63-1");
-    harness_fails(s_open(client, "kate", UINT64_MAX, UINT64_MAX), CAIRN__STATUS__INVALID, "2^63-1");
-    harness_fails(s_open(client, "kate", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
-    harness_fails(s_adjust(client, "judy", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
-    harness_fails(s_adjust(client, "judy", 0, -101), CAIRN__STATUS__INVALID, "below zero");
-    harness_fails(s_adjust(client, "judy", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
+    harness_fails(ledger_fixture_adjust(caller, "judy", 0, -101), CAIRN__STATUS__INVALID,
+                  "below zero");
+    harness_fails(ledger_fixture_adjust(caller, "judy", INT64_MIN, 0), CAIRN__STATUS__INVALID,
+                  "-2^63");
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, "");
@@ -941,7 +944,7 @@ static void test_bad_input(void) {
     harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
     free(ids);
     CHECK(s_pending_count(client, "judy") == 0);
-    s_expect_channel(client, "judy", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "judy", 0, 100, 0);
 
     //  Bodies that do not decode: INVALID with the request's id.
     //  id 1; Request.ledger_pay (field 910) whose payment claims 127 bytes.
@@ -976,9 +979,10 @@ static void test_bad_input(void) {
         s_done(response);
     }
     free(packed);
-    s_expect_channel(client, "judy", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "judy", 0, 100, 0);
     s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY)); //  and it is fine
-    s_expect_channel(client, "judy", 10, 90, 0);
+    ledger_fixture_expect_channel(caller, "judy", 10, 90, 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }
@@ -990,9 +994,10 @@ static void test_pipelined(void) {
     enum { COUNT = 20000, WINDOW = 256 };
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t lena;
     s_payer(client, &lena, "lena");
-    s_open_ok(client, "lena", 0, COUNT);
+    s_open_ok(caller, "lena", 0, COUNT);
     test_payment_t *payments = (test_payment_t *)malloc(COUNT * sizeof *payments);
     CHECK(payments);
     for (uint64_t n = 0; n < COUNT; n++)
@@ -1024,9 +1029,10 @@ static void test_pipelined(void) {
     printf("  %d payments: %.0f/s through the node, %.0f/s raw verification (ratio %.2f)\n", COUNT,
            COUNT * 1e6 / (double)node_us, COUNT * 1e6 / (double)raw_us,
            (double)raw_us / (double)node_us);
-    s_expect_channel(client, "lena", COUNT, 0, 0);
+    ledger_fixture_expect_channel(caller, "lena", COUNT, 0, 0);
     CHECK(s_pending_count(client, "lena") == COUNT);
     free(payments);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_down(&node);
 }

@@ -96,4 +96,19 @@ cli_ctx_t *cli_ctx_begin(const char *name, bool with_node, const char *const *no
 //  temp dir and frees; *self_p becomes NULL.
 void cli_ctx_end(cli_ctx_t **self_p);
 
+//  ---- a table of CLI tests ------------------------------------------------------------
+
+//  One CLI test, run inside its own cli_ctx.
+typedef struct {
+    const char *name;
+    bool needs_node; //  false: the endpoint has nothing listening
+    void (*run)(const cli_ctx_t *ctx);
+} cli_test_t;
+
+//  The main of a CLI test program: runs the test named by argv[1] (all of
+//  them without one), each between cli_ctx_begin and cli_ctx_end. Returns
+//  2 for an unknown name, 1 when a CHECK failed, else 0; `program` names
+//  the program in what it prints.
+int cli_run_main(int argc, char **argv, const char *program, const cli_test_t *tests, size_t count);
+
 #endif

@@ -285,51 +285,8 @@ const ca_store_def_t channel_auth_store_def = {
 
 #include <assert.h>
 
-static uint64_t s_test_id;
-
-//  Every answer: the right id, an error message when not OK, and never a
-//  password hash in any byte of it.
-static Cairn__Response *s_test_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = ++s_test_id;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == s_test_id);
-    size_t size = cairn__response__get_packed_size(response);
-    uint8_t *packed = (uint8_t *)malloc(size + 1);
-    cairn__response__pack(response, packed);
-    assert(!memmem(packed, size, "$argon2", 7));
-    free(packed);
-    if (response->status != CAIRN__STATUS__OK)
-        assert(*response->error && response->body_case == 0);
-    return response;
-}
-
-//  The request's strings are copied: the worker wipes its own copy.
-static Cairn__Response *s_test_create(ca_testbed_t *bed, const char *name, bool encrypted,
-                                      const char *password) {
-    Cairn__Request request;
-    Cairn__ChannelCreate create;
-    ca_request_channel_create(&request, &create, 0, name, encrypted, password);
-    return s_test_call(bed, &request);
-}
-
-static Cairn__Response *s_test_verify(ca_testbed_t *bed, const char *name, const char *password) {
-    Cairn__Request request;
-    Cairn__ChannelVerify verify;
-    ca_request_channel_verify(&request, &verify, 0, name, password);
-    return s_test_call(bed, &request);
-}
-
-static void s_test_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
-        fprintf(stderr, "got status %d '%s', wanted %d '%s'\n", response->status, response->error,
-                status, fragment ? fragment : "");
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static void s_test_verified(ca_testbed_t *bed, const char *name, const char *password) {
-    Cairn__Response *response = s_test_verify(bed, name, password);
+static void s_test_verified(ca_caller_t *caller, const char *name, const char *password) {
+    Cairn__Response *response = channels_fixture_verify(caller, name, password);
     assert(response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_VERIFY &&
            response->channel_verify->ok);
@@ -370,10 +327,10 @@ static bool s_test_file_has(const char *path, const char *needle) {
     return found;
 }
 
-static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
+static void s_test_create_requests(ca_caller_t *caller, ca_sql_t *sql) {
     //  Plain: not protected, no salt, created_at = last_activity = now.
     double before = ca_now_seconds();
-    Cairn__Response *response = s_test_create(bed, "#plain", false, "");
+    Cairn__Response *response = channels_fixture_create(caller, "#plain", false, "");
     double after = ca_now_seconds();
     assert(response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
@@ -383,7 +340,7 @@ static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     assert(channel->created_at >= before - 0.001 && channel->created_at <= after + 0.001);
     assert(channel->last_activity == channel->created_at);
     cairn__response__free_unpacked(response, NULL);
-    response = s_test_create(bed, "#sealed", true, "");
+    response = channels_fixture_create(caller, "#sealed", true, "");
     assert(response->status == CAIRN__STATUS__OK && response->channel_create->encrypted &&
            !response->channel_create->protected_);
     cairn__response__free_unpacked(response, NULL);
@@ -391,7 +348,7 @@ static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     //  Protected: only the Argon2id string (at the interactive cost) and a
     //  16-byte salt are stored; the answer has the salt, never the hash.
     const char *password = "correct horse battery staple";
-    response = s_test_create(bed, "#vault", false, password);
+    response = channels_fixture_create(caller, "#vault", false, password);
     assert(response->status == CAIRN__STATUS__OK);
     channel = response->channel_create;
     assert(channel->protected_ && channel->salt.len == crypto_pwhash_SALTBYTES);
@@ -402,7 +359,7 @@ static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     assert(memcmp(salt, channel->salt.data, sizeof salt) == 0);
     cairn__response__free_unpacked(response, NULL);
     //  The password itself is nowhere in the database files.
-    char *db = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    char *db = zsys_sprintf("%s/%s", ca_testbed_dir(ca_caller_testbed(caller)), CA_DB_FILE);
     char *wal = zsys_sprintf("%s-wal", db);
     assert(s_test_file_has(wal, "#vault")); //  the check can see what is there
     assert(!s_test_file_has(db, password) && !s_test_file_has(wal, password));
@@ -410,10 +367,10 @@ static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     zstr_free(&wal);
 
     //  A taken name: CONFLICT, whatever the request, and nothing changes.
-    s_test_expect(s_test_create(bed, "#vault", false, "another one"), CAIRN__STATUS__CONFLICT,
-                  "channel #vault already exists");
-    s_test_expect(s_test_create(bed, "#plain", true, ""), CAIRN__STATUS__CONFLICT,
-                  "already exists");
+    ca_response_check(channels_fixture_create(caller, "#vault", false, "another one"),
+                      CAIRN__STATUS__CONFLICT, "channel #vault already exists");
+    ca_response_check(channels_fixture_create(caller, "#plain", true, ""), CAIRN__STATUS__CONFLICT,
+                      "already exists");
     uint8_t salt_after[crypto_pwhash_SALTBYTES];
     char *hash_after = s_test_stored(sql, "#vault", salt_after);
     assert(streq(hash, hash_after) && memcmp(salt, salt_after, sizeof salt) == 0);
@@ -424,19 +381,19 @@ static void s_test_create_requests(ca_testbed_t *bed, ca_sql_t *sql) {
 
     //  Two protected channels with one password get different salts (and
     //  hashes); any UTF-8 password works.
-    response = s_test_create(bed, "#vault2", true, password);
+    response = channels_fixture_create(caller, "#vault2", true, password);
     assert(response->status == CAIRN__STATUS__OK && response->channel_create->encrypted);
     assert(memcmp(response->channel_create->salt.data, salt, sizeof salt) != 0);
     cairn__response__free_unpacked(response, NULL);
-    response = s_test_create(bed, "#utf", false, "pässwörd ✓");
+    response = channels_fixture_create(caller, "#utf", false, "pässwörd ✓");
     assert(response->status == CAIRN__STATUS__OK && response->channel_create->protected_);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_verify_requests(ca_testbed_t *bed, ca_sql_t *sql) {
-    s_test_verified(bed, "#vault", "correct horse battery staple");
-    s_test_verified(bed, "#vault2", "correct horse battery staple");
-    s_test_verified(bed, "#utf", "pässwörd ✓");
+static void s_test_verify_requests(ca_caller_t *caller, ca_sql_t *sql) {
+    s_test_verified(caller, "#vault", "correct horse battery staple");
+    s_test_verified(caller, "#vault2", "correct horse battery staple");
+    s_test_verified(caller, "#utf", "pässwörd ✓");
     //  Wrong passwords: differing in the first byte, the last byte, a
     //  prefix, an extension, another length. Each is a full Argon2id
     //  computation and a constant-time comparison (crypto_pwhash_str_verify);
@@ -445,30 +402,32 @@ static void s_test_verify_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     const char *wrong[] = {"Correct horse battery staple", "correct horse battery staplf",
                            "correct horse battery stapl", "correct horse battery staple ", "x"};
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
-        s_test_expect(s_test_verify(bed, "#vault", wrong[i]), CAIRN__STATUS__UNAUTHORIZED,
-                      "wrong password for channel #vault");
-    s_test_expect(s_test_verify(bed, "#utf", "passwort"), CAIRN__STATUS__UNAUTHORIZED, NULL);
-    s_test_expect(s_test_verify(bed, "#plain", "anything"), CAIRN__STATUS__INVALID,
-                  "channel #plain is not password-protected");
-    s_test_expect(s_test_verify(bed, "#nope", "anything"), CAIRN__STATUS__NOT_FOUND,
-                  "channel #nope does not exist");
-    s_test_expect(s_test_verify(bed, "#vault", ""), CAIRN__STATUS__INVALID,
-                  "ChannelVerify.password is empty");
+        ca_response_check(channels_fixture_verify(caller, "#vault", wrong[i]),
+                          CAIRN__STATUS__UNAUTHORIZED, "wrong password for channel #vault");
+    ca_response_check(channels_fixture_verify(caller, "#utf", "passwort"),
+                      CAIRN__STATUS__UNAUTHORIZED, NULL);
+    ca_response_check(channels_fixture_verify(caller, "#plain", "anything"), CAIRN__STATUS__INVALID,
+                      "channel #plain is not password-protected");
+    ca_response_check(channels_fixture_verify(caller, "#nope", "anything"),
+                      CAIRN__STATUS__NOT_FOUND, "channel #nope does not exist");
+    ca_response_check(channels_fixture_verify(caller, "#vault", ""), CAIRN__STATUS__INVALID,
+                      "ChannelVerify.password is empty");
 
     //  A damaged stored hash is the node's problem, not a wrong password.
     assert(ca_sql_exec(sql, "INSERT INTO channels (name, created_at, last_activity,"
                             " password_hash, salt) VALUES"
                             " ('#damaged', 1, 1, '$argon2id$v=19$broken', x'00'),"
                             " ('#long', 1, 1, printf('%.200c', 'x'), x'00')") == SQLITE_OK);
-    s_test_expect(s_test_verify(bed, "#damaged", "anything"), CAIRN__STATUS__INTERNAL,
-                  "Argon2id failed");
-    s_test_expect(s_test_verify(bed, "#long", "anything"), CAIRN__STATUS__INTERNAL, "damaged");
+    ca_response_check(channels_fixture_verify(caller, "#damaged", "anything"),
+                      CAIRN__STATUS__INTERNAL, "Argon2id failed");
+    ca_response_check(channels_fixture_verify(caller, "#long", "anything"), CAIRN__STATUS__INTERNAL,
+                      "damaged");
     assert(ca_sql_exec(sql, "DELETE FROM channels WHERE name IN ('#damaged', '#long')") ==
            SQLITE_OK);
 }
 
 //  Bad input: INVALID naming the field, and nothing stored.
-static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
+static void s_test_bad_input(ca_caller_t *caller, ca_sql_t *sql) {
     int64_t channels = s_test_count(sql, "SELECT count(*) FROM channels");
     char long_name[CA_CHANNEL_NAME_MAX + 2];
     long_name[0] = '#';
@@ -476,35 +435,36 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
     long_name[CA_CHANNEL_NAME_MAX + 1] = 0;
     const char *bad_names[] = {"", "nohash", "../x", "#a b", "#a/b", "#é", long_name};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
-        s_test_expect(s_test_create(bed, bad_names[i], false, ""), CAIRN__STATUS__INVALID,
-                      "ChannelCreate.name");
-        s_test_expect(s_test_create(bed, bad_names[i], false, "pw"), CAIRN__STATUS__INVALID,
-                      "ChannelCreate.name");
-        s_test_expect(s_test_verify(bed, bad_names[i], "pw"), CAIRN__STATUS__INVALID,
-                      "ChannelVerify.name");
+        ca_response_check(channels_fixture_create(caller, bad_names[i], false, ""),
+                          CAIRN__STATUS__INVALID, "ChannelCreate.name");
+        ca_response_check(channels_fixture_create(caller, bad_names[i], false, "pw"),
+                          CAIRN__STATUS__INVALID, "ChannelCreate.name");
+        ca_response_check(channels_fixture_verify(caller, bad_names[i], "pw"),
+                          CAIRN__STATUS__INVALID, "ChannelVerify.name");
     }
     //  Passwords: at most 1024 bytes.
     char *password = (char *)malloc(CHANNEL_AUTH_PASSWORD_MAX + 2);
     memset(password, 'p', CHANNEL_AUTH_PASSWORD_MAX + 1);
     password[CHANNEL_AUTH_PASSWORD_MAX + 1] = 0;
-    s_test_expect(s_test_create(bed, "#big", false, password), CAIRN__STATUS__INVALID,
-                  "ChannelCreate.password is 1025 bytes; the limit is 1024");
-    s_test_expect(s_test_verify(bed, "#vault", password), CAIRN__STATUS__INVALID,
-                  "ChannelVerify.password is 1025 bytes");
+    ca_response_check(channels_fixture_create(caller, "#big", false, password),
+                      CAIRN__STATUS__INVALID,
+                      "ChannelCreate.password is 1025 bytes; the limit is 1024");
+    ca_response_check(channels_fixture_verify(caller, "#vault", password), CAIRN__STATUS__INVALID,
+                      "ChannelVerify.password is 1025 bytes");
     assert(s_test_count(sql, "SELECT count(*) FROM channels") == channels);
     password[CHANNEL_AUTH_PASSWORD_MAX] = 0;
-    Cairn__Response *response = s_test_create(bed, "#big", false, password);
+    Cairn__Response *response = channels_fixture_create(caller, "#big", false, password);
     assert(response->status == CAIRN__STATUS__OK && response->channel_create->protected_);
     cairn__response__free_unpacked(response, NULL);
-    s_test_verified(bed, "#big", password);
+    s_test_verified(caller, "#big", password);
     free(password);
 
     //  Undecodable bytes: INVALID, and the worker keeps serving.
     const uint8_t garbage[] = {0x08, 0x2a, 0xe2, 0x12, 0x05, 0xff};
-    response = ca_testbed_call_raw(bed, garbage, sizeof garbage);
+    response = ca_testbed_call_raw(ca_caller_testbed(caller), garbage, sizeof garbage);
     assert(response && response->status == CAIRN__STATUS__INVALID && response->id == 42);
     cairn__response__free_unpacked(response, NULL);
-    s_test_verified(bed, "#vault", "correct horse battery staple");
+    s_test_verified(caller, "#vault", "correct horse battery staple");
     assert(s_test_count(sql, "SELECT count(*) FROM channels") == channels + 1);
 }
 
@@ -513,14 +473,15 @@ void channel_auth_test(bool verbose) {
         printf(" * channel_auth: ");
     assert(channel_auth_store_def.workers == 2 && channel_auth_store_def.queue_max == 2);
     ca_testbed_t *bed = ca_testbed_new(&channel_auth_store_def);
+    ca_caller_t *caller = ca_testbed_caller(bed);
     char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);
     assert(sql);
     zstr_free(&path);
-    s_test_create_requests(bed, sql);
-    s_test_verify_requests(bed, sql);
-    s_test_bad_input(bed, sql);
+    s_test_create_requests(caller, sql);
+    s_test_verify_requests(caller, sql);
+    s_test_bad_input(caller, sql);
     ca_sql_destroy(&sql);
     ca_testbed_destroy(&bed);
     if (verbose)

@@ -503,84 +503,99 @@ const ca_store_def_t channels_store_def = {
 //  show it.
 #define TEST_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
 
-static uint64_t s_test_id;
+//  ---- fixtures: the requests of the channels and channel_auth self-tests and of
+//  tests/e2e_channels.c ----------------------------------------------------------------
 
-//  Checks what every answer must satisfy (its id; never a hash), returns it.
-static Cairn__Response *s_test_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = ++s_test_id;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == s_test_id);
+void channels_fixture_check(const Cairn__Response *response) {
     size_t size = cairn__response__get_packed_size(response);
     uint8_t *packed = (uint8_t *)malloc(size + 1);
     cairn__response__pack(response, packed);
-    assert(!memmem(packed, size, "$argon2", 7));
-    assert(!memmem(packed, size, TEST_HASH, strlen(TEST_HASH)));
+    bool hash = memmem(packed, size, "$argon2", 7) != NULL;
     free(packed);
-    if (response->status != CAIRN__STATUS__OK)
-        assert(response->error && *response->error && response->body_case == 0);
+    if (hash || (response->status != CAIRN__STATUS__OK &&
+                 (!response->error || !*response->error || response->body_case != 0))) {
+        fprintf(stderr, "\nchannels: answer %llu carries a password hash or a bad error\n",
+                (unsigned long long)response->id);
+        abort();
+    }
+}
+
+Cairn__Response *channels_fixture_call(ca_caller_t *caller, Cairn__Request *request) {
+    Cairn__Response *response = ca_caller_call(caller, request);
+    channels_fixture_check(response);
     return response;
 }
 
-static Cairn__Response *s_test_get(ca_testbed_t *bed, const char *name) {
+//  The request's strings are copied: the worker wipes its own copy.
+Cairn__Response *channels_fixture_create(ca_caller_t *caller, const char *name, bool encrypted,
+                                         const char *password) {
+    Cairn__Request request;
+    Cairn__ChannelCreate create;
+    ca_request_channel_create(&request, &create, 0, name, encrypted, password);
+    return channels_fixture_call(caller, &request);
+}
+
+Cairn__Response *channels_fixture_verify(ca_caller_t *caller, const char *name,
+                                         const char *password) {
+    Cairn__Request request;
+    Cairn__ChannelVerify verify;
+    ca_request_channel_verify(&request, &verify, 0, name, password);
+    return channels_fixture_call(caller, &request);
+}
+
+Cairn__Response *channels_fixture_get(ca_caller_t *caller, const char *name) {
     Cairn__Request request;
     Cairn__ChannelGet get;
     ca_request_channel_get(&request, &get, 0, name);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-static Cairn__Response *s_test_list(ca_testbed_t *bed) {
+Cairn__Response *channels_fixture_list(ca_caller_t *caller) {
     Cairn__Request request;
     Cairn__ChannelList list;
     ca_request_channel_list(&request, &list, 0);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-static Cairn__Response *s_test_touch(ca_testbed_t *bed, const char *name, double timestamp) {
+Cairn__Response *channels_fixture_touch(ca_caller_t *caller, const char *name, double timestamp) {
     Cairn__Request request;
     Cairn__ChannelTouch touch;
     ca_request_channel_touch(&request, &touch, 0, name, timestamp);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-static Cairn__Response *s_test_delete(ca_testbed_t *bed, const char *name) {
+Cairn__Response *channels_fixture_delete(ca_caller_t *caller, const char *name) {
     Cairn__Request request;
     Cairn__ChannelDelete del;
     ca_request_channel_delete(&request, &del, 0, name);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-static Cairn__Response *s_test_join(ca_testbed_t *bed, const char *channel, const char *peer_id) {
+Cairn__Response *channels_fixture_join(ca_caller_t *caller, const char *channel,
+                                       const char *peer_id) {
     Cairn__Request request;
     Cairn__MemberJoin join;
     ca_request_member_join(&request, &join, 0, channel, peer_id);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-static Cairn__Response *s_test_leave(ca_testbed_t *bed, const char *channel, const char *peer_id) {
+Cairn__Response *channels_fixture_leave(ca_caller_t *caller, const char *channel,
+                                        const char *peer_id) {
     Cairn__Request request;
     Cairn__MemberLeave leave;
     ca_request_member_leave(&request, &leave, 0, channel, peer_id);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-static Cairn__Response *s_test_members(ca_testbed_t *bed, const char *channel,
-                                       const char *peer_id) {
+Cairn__Response *channels_fixture_members(ca_caller_t *caller, const char *channel,
+                                          const char *peer_id) {
     Cairn__Request request;
     Cairn__MemberList list;
     ca_request_member_list(&request, &list, 0, channel, peer_id);
-    return s_test_call(bed, &request);
+    return channels_fixture_call(caller, &request);
 }
 
-//  Frees an answer after checking its status (and, for errors, that the
-//  message holds `fragment`).
-static void s_test_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
-        fprintf(stderr, "got status %d '%s', wanted %d '%s'\n", response->status, response->error,
-                status, fragment ? fragment : "");
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
-}
+//  ---- the self-test ------------------------------------------------------------------
 
 static int64_t s_test_count(ca_sql_t *sql, const char *query) {
     sqlite3_stmt *stmt = ca_sql_prepare(sql, query);
@@ -590,11 +605,11 @@ static int64_t s_test_count(ca_sql_t *sql, const char *query) {
     return count;
 }
 
-//  The test bed's database, opened beside its writer: the channels pool
+//  The test caller's database, opened beside its writer: the channels pool
 //  creates no channels (channel_auth does) and the messages pool is
 //  another store, so the test puts their rows in directly.
-static ca_sql_t *s_test_open_db(ca_testbed_t *bed) {
-    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+static ca_sql_t *s_test_open_db(ca_caller_t *caller) {
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(ca_caller_testbed(caller)), CA_DB_FILE);
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);
     assert(sql);
@@ -619,8 +634,8 @@ static void s_test_seed(ca_sql_t *sql) {
     assert(rc == SQLITE_OK);
 }
 
-static void s_test_reads(ca_testbed_t *bed) {
-    Cairn__Response *response = s_test_get(bed, "#alpha");
+static void s_test_reads(ca_caller_t *caller) {
+    Cairn__Response *response = channels_fixture_get(caller, "#alpha");
     assert(response->status == CAIRN__STATUS__OK);
     Cairn__Channel *channel = response->channel_get;
     assert(streq(channel->name, "#alpha") && channel->created_at == 100 &&
@@ -628,18 +643,19 @@ static void s_test_reads(ca_testbed_t *bed) {
            channel->salt.len == 0 && channel->message_count == 3);
     cairn__response__free_unpacked(response, NULL);
     //  Protected: the salt comes back, the hash never does.
-    response = s_test_get(bed, "#priv");
+    response = channels_fixture_get(caller, "#priv");
     channel = response->channel_get;
     assert(channel->protected_ && channel->salt.len == 16 && channel->salt.data[15] == 15);
     assert(channel->message_count == 1);
     cairn__response__free_unpacked(response, NULL);
-    s_test_expect(s_test_get(bed, "#nowhere"), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    ca_response_check(channels_fixture_get(caller, "#nowhere"), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
     //  Names are case-sensitive.
-    s_test_expect(s_test_get(bed, "#Alpha"), CAIRN__STATUS__NOT_FOUND, "#Alpha");
+    ca_response_check(channels_fixture_get(caller, "#Alpha"), CAIRN__STATUS__NOT_FOUND, "#Alpha");
 
     //  The list: by name, each with its count (the stray '#alphabet'
     //  messages belong to no channel and are counted nowhere).
-    response = s_test_list(bed);
+    response = channels_fixture_list(caller);
     Cairn__ChannelPage *page = response->channel_list;
     assert(response->status == CAIRN__STATUS__OK && page->n_channels == 3);
     assert(streq(page->channels[0]->name, "#alpha") && page->channels[0]->message_count == 3);
@@ -651,8 +667,8 @@ static void s_test_reads(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_touch_requests(ca_testbed_t *bed) {
-    Cairn__Response *response = s_test_touch(bed, "#alpha", 1234.5);
+static void s_test_touch_requests(ca_caller_t *caller) {
+    Cairn__Response *response = channels_fixture_touch(caller, "#alpha", 1234.5);
     assert(response->status == CAIRN__STATUS__OK);
     assert(streq(response->channel_touch->name, "#alpha"));
     assert(response->channel_touch->last_activity == 1234.5);
@@ -664,7 +680,7 @@ static void s_test_touch_requests(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
     //  0 means now.
     double before = ca_now_seconds();
-    response = s_test_touch(bed, "#priv", 0);
+    response = channels_fixture_touch(caller, "#priv", 0);
     double after = ca_now_seconds();
     assert(response->status == CAIRN__STATUS__OK);
     assert(response->channel_touch->last_activity >= before - 0.001 &&
@@ -672,74 +688,81 @@ static void s_test_touch_requests(ca_testbed_t *bed) {
     assert(response->channel_touch->protected_ && response->channel_touch->salt.len == 16);
     cairn__response__free_unpacked(response, NULL);
     //  Read-after-write.
-    response = s_test_get(bed, "#alpha");
+    response = channels_fixture_get(caller, "#alpha");
     assert(response->channel_get->last_activity == 1234.5);
     cairn__response__free_unpacked(response, NULL);
-    s_test_expect(s_test_touch(bed, "#nowhere", 5), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_test_expect(s_test_touch(bed, "#alpha", -1), CAIRN__STATUS__INVALID, "timestamp");
-    s_test_expect(s_test_touch(bed, "#alpha", NAN), CAIRN__STATUS__INVALID, "timestamp");
-    s_test_expect(s_test_touch(bed, "#alpha", INFINITY), CAIRN__STATUS__INVALID, "timestamp");
+    ca_response_check(channels_fixture_touch(caller, "#nowhere", 5), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(channels_fixture_touch(caller, "#alpha", -1), CAIRN__STATUS__INVALID,
+                      "timestamp");
+    ca_response_check(channels_fixture_touch(caller, "#alpha", NAN), CAIRN__STATUS__INVALID,
+                      "timestamp");
+    ca_response_check(channels_fixture_touch(caller, "#alpha", INFINITY), CAIRN__STATUS__INVALID,
+                      "timestamp");
 }
 
-static void s_test_membership(ca_testbed_t *bed) {
-    Cairn__Response *response = s_test_join(bed, "#alpha", "peer-bob");
+static void s_test_membership(ca_caller_t *caller) {
+    Cairn__Response *response = channels_fixture_join(caller, "#alpha", "peer-bob");
     assert(response->status == CAIRN__STATUS__OK && response->member_join->changed);
     assert(streq(response->member_join->channel, "#alpha") &&
            streq(response->member_join->peer_id, "peer-bob"));
     cairn__response__free_unpacked(response, NULL);
     //  Joining twice is fine and changes nothing.
-    response = s_test_join(bed, "#alpha", "peer-bob");
+    response = channels_fixture_join(caller, "#alpha", "peer-bob");
     assert(response->status == CAIRN__STATUS__OK && !response->member_join->changed);
     cairn__response__free_unpacked(response, NULL);
     const char *joins[][2] = {
         {"#alpha", "node:alice.1"}, {"#beta", "node:alice.1"}, {"#priv", "node:alice.1"}};
     for (size_t i = 0; i < 3; i++) {
-        response = s_test_join(bed, joins[i][0], joins[i][1]);
+        response = channels_fixture_join(caller, joins[i][0], joins[i][1]);
         assert(response->status == CAIRN__STATUS__OK && response->member_join->changed);
         cairn__response__free_unpacked(response, NULL);
     }
-    s_test_expect(s_test_join(bed, "#nowhere", "peer-bob"), CAIRN__STATUS__NOT_FOUND,
-                  "does not exist");
+    ca_response_check(channels_fixture_join(caller, "#nowhere", "peer-bob"),
+                      CAIRN__STATUS__NOT_FOUND, "does not exist");
     //  Members of a channel, ordered by peer id.
-    response = s_test_members(bed, "#alpha", "");
+    response = channels_fixture_members(caller, "#alpha", "");
     assert(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 2);
     assert(streq(response->member_list->members[0]->peer_id, "node:alice.1"));
     assert(streq(response->member_list->members[1]->peer_id, "peer-bob"));
     assert(streq(response->member_list->members[1]->channel, "#alpha"));
     cairn__response__free_unpacked(response, NULL);
     //  Channels of a peer, ordered by name.
-    response = s_test_members(bed, "", "node:alice.1");
+    response = channels_fixture_members(caller, "", "node:alice.1");
     assert(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 3);
     assert(streq(response->member_list->members[0]->channel, "#alpha"));
     assert(streq(response->member_list->members[2]->channel, "#priv"));
     cairn__response__free_unpacked(response, NULL);
     //  Nobody's channels: empty; an unknown channel's members: NOT_FOUND.
-    response = s_test_members(bed, "", "nobody");
+    response = channels_fixture_members(caller, "", "nobody");
     assert(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 0);
     cairn__response__free_unpacked(response, NULL);
-    s_test_expect(s_test_members(bed, "#nowhere", ""), CAIRN__STATUS__NOT_FOUND, "#nowhere");
-    s_test_expect(s_test_members(bed, "", ""), CAIRN__STATUS__INVALID, "exactly one");
-    s_test_expect(s_test_members(bed, "#alpha", "peer-bob"), CAIRN__STATUS__INVALID, "exactly one");
+    ca_response_check(channels_fixture_members(caller, "#nowhere", ""), CAIRN__STATUS__NOT_FOUND,
+                      "#nowhere");
+    ca_response_check(channels_fixture_members(caller, "", ""), CAIRN__STATUS__INVALID,
+                      "exactly one");
+    ca_response_check(channels_fixture_members(caller, "#alpha", "peer-bob"),
+                      CAIRN__STATUS__INVALID, "exactly one");
     //  Leave: a member goes; a non-member is NOT_FOUND with a clear message.
-    response = s_test_leave(bed, "#alpha", "peer-bob");
+    response = channels_fixture_leave(caller, "#alpha", "peer-bob");
     assert(response->status == CAIRN__STATUS__OK && response->member_leave->changed);
     cairn__response__free_unpacked(response, NULL);
-    s_test_expect(s_test_leave(bed, "#alpha", "peer-bob"), CAIRN__STATUS__NOT_FOUND,
-                  "peer peer-bob is not a member of #alpha");
-    s_test_expect(s_test_leave(bed, "#nowhere", "peer-bob"), CAIRN__STATUS__NOT_FOUND,
-                  "channel #nowhere does not exist");
-    response = s_test_members(bed, "#beta", "");
+    ca_response_check(channels_fixture_leave(caller, "#alpha", "peer-bob"),
+                      CAIRN__STATUS__NOT_FOUND, "peer peer-bob is not a member of #alpha");
+    ca_response_check(channels_fixture_leave(caller, "#nowhere", "peer-bob"),
+                      CAIRN__STATUS__NOT_FOUND, "channel #nowhere does not exist");
+    response = channels_fixture_members(caller, "#beta", "");
     assert(response->member_list->n_members == 1);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_delete_requests(ca_testbed_t *bed, ca_sql_t *sql) {
-    Cairn__Response *response = s_test_join(bed, "#alpha", "peer-carol");
+static void s_test_delete_requests(ca_caller_t *caller, ca_sql_t *sql) {
+    Cairn__Response *response = channels_fixture_join(caller, "#alpha", "peer-carol");
     cairn__response__free_unpacked(response, NULL);
     assert(s_test_count(sql, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH "
                              "'alpha'") == 2);
     //  One write: the channel, its 3 messages (FTS rows too), its 2 members.
-    response = s_test_delete(bed, "#alpha");
+    response = channels_fixture_delete(caller, "#alpha");
     assert(response->status == CAIRN__STATUS__OK);
     assert(streq(response->channel_delete->name, "#alpha"));
     assert(response->channel_delete->messages == 3 && response->channel_delete->members == 2);
@@ -755,24 +778,26 @@ static void s_test_delete_requests(ca_testbed_t *bed, ca_sql_t *sql) {
     //  message, alice's other memberships.
     assert(s_test_count(sql, "SELECT count(*) FROM messages") == 2);
     assert(s_test_count(sql, "SELECT count(*) FROM members") == 2);
-    s_test_expect(s_test_get(bed, "#alpha"), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_test_expect(s_test_delete(bed, "#alpha"), CAIRN__STATUS__NOT_FOUND, "nothing was deleted");
+    ca_response_check(channels_fixture_get(caller, "#alpha"), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(channels_fixture_delete(caller, "#alpha"), CAIRN__STATUS__NOT_FOUND,
+                      "nothing was deleted");
     //  A channel with members but no messages.
-    response = s_test_delete(bed, "#beta");
+    response = channels_fixture_delete(caller, "#beta");
     assert(response->status == CAIRN__STATUS__OK && response->channel_delete->messages == 0 &&
            response->channel_delete->members == 1);
     cairn__response__free_unpacked(response, NULL);
-    response = s_test_list(bed);
+    response = channels_fixture_list(caller);
     assert(response->channel_list->n_channels == 1);
     assert(streq(response->channel_list->channels[0]->name, "#priv"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_test_members(bed, "", "node:alice.1");
+    response = channels_fixture_members(caller, "", "node:alice.1");
     assert(response->member_list->n_members == 1);
     cairn__response__free_unpacked(response, NULL);
 }
 
 //  Bad input of every request: INVALID naming the field, nothing changes.
-static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
+static void s_test_bad_input(ca_caller_t *caller, ca_sql_t *sql) {
     int64_t channels = s_test_count(sql, "SELECT count(*) FROM channels");
     int64_t members = s_test_count(sql, "SELECT count(*) FROM members");
     int64_t messages = s_test_count(sql, "SELECT count(*) FROM messages");
@@ -783,53 +808,55 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
     const char *bad_names[] = {"",   "nohash", "../x", "#a b",    "#a/b",   "#..\\x",
                                "#é", "# ",     "#a\t", long_name, "##a#b*", "#a;DROP"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
-        s_test_expect(s_test_get(bed, bad_names[i]), CAIRN__STATUS__INVALID, "ChannelGet.name");
-        s_test_expect(s_test_touch(bed, bad_names[i], 1), CAIRN__STATUS__INVALID,
-                      "ChannelTouch.name");
-        s_test_expect(s_test_delete(bed, bad_names[i]), CAIRN__STATUS__INVALID,
-                      "ChannelDelete.name");
-        s_test_expect(s_test_join(bed, bad_names[i], "p"), CAIRN__STATUS__INVALID,
-                      "MemberJoin.channel");
-        s_test_expect(s_test_leave(bed, bad_names[i], "p"), CAIRN__STATUS__INVALID,
-                      "MemberLeave.channel");
+        ca_response_check(channels_fixture_get(caller, bad_names[i]), CAIRN__STATUS__INVALID,
+                          "ChannelGet.name");
+        ca_response_check(channels_fixture_touch(caller, bad_names[i], 1), CAIRN__STATUS__INVALID,
+                          "ChannelTouch.name");
+        ca_response_check(channels_fixture_delete(caller, bad_names[i]), CAIRN__STATUS__INVALID,
+                          "ChannelDelete.name");
+        ca_response_check(channels_fixture_join(caller, bad_names[i], "p"), CAIRN__STATUS__INVALID,
+                          "MemberJoin.channel");
+        ca_response_check(channels_fixture_leave(caller, bad_names[i], "p"), CAIRN__STATUS__INVALID,
+                          "MemberLeave.channel");
         if (*bad_names[i])
-            s_test_expect(s_test_members(bed, bad_names[i], ""), CAIRN__STATUS__INVALID,
-                          "MemberList.channel");
+            ca_response_check(channels_fixture_members(caller, bad_names[i], ""),
+                              CAIRN__STATUS__INVALID, "MemberList.channel");
     }
     //  Exactly the longest name is a name (and unknown here).
     long_name[CA_CHANNEL_NAME_MAX] = 0;
-    s_test_expect(s_test_get(bed, long_name), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    ca_response_check(channels_fixture_get(caller, long_name), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
 
     char long_peer[CA_PEER_ID_MAX + 2];
     memset(long_peer, 'p', CA_PEER_ID_MAX + 1);
     long_peer[CA_PEER_ID_MAX + 1] = 0;
     const char *bad_peers[] = {"", "a b", "../x", "a/b", "p\n", "p@host", long_peer};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
-        s_test_expect(s_test_join(bed, "#priv", bad_peers[i]), CAIRN__STATUS__INVALID,
-                      "MemberJoin.peer_id");
-        s_test_expect(s_test_leave(bed, "#priv", bad_peers[i]), CAIRN__STATUS__INVALID,
-                      "MemberLeave.peer_id");
+        ca_response_check(channels_fixture_join(caller, "#priv", bad_peers[i]),
+                          CAIRN__STATUS__INVALID, "MemberJoin.peer_id");
+        ca_response_check(channels_fixture_leave(caller, "#priv", bad_peers[i]),
+                          CAIRN__STATUS__INVALID, "MemberLeave.peer_id");
         if (*bad_peers[i])
-            s_test_expect(s_test_members(bed, "", bad_peers[i]), CAIRN__STATUS__INVALID,
-                          "MemberList.peer_id");
+            ca_response_check(channels_fixture_members(caller, "", bad_peers[i]),
+                              CAIRN__STATUS__INVALID, "MemberList.peer_id");
     }
     //  Exactly the longest peer id is fine.
     long_peer[CA_PEER_ID_MAX] = 0;
-    Cairn__Response *response = s_test_join(bed, "#priv", long_peer);
+    Cairn__Response *response = channels_fixture_join(caller, "#priv", long_peer);
     assert(response->status == CAIRN__STATUS__OK && response->member_join->changed);
     cairn__response__free_unpacked(response, NULL);
-    response = s_test_leave(bed, "#priv", long_peer);
+    response = channels_fixture_leave(caller, "#priv", long_peer);
     assert(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
 
     //  Undecodable bytes, and a field of the wrong wire type (ChannelGet.name
     //  as a varint): INVALID, and the worker keeps serving.
     const uint8_t garbage[] = {0x08, 0x2a, 0xf2, 0x12, 0x05, 0xff};
-    response = ca_testbed_call_raw(bed, garbage, sizeof garbage);
+    response = ca_testbed_call_raw(ca_caller_testbed(caller), garbage, sizeof garbage);
     assert(response && response->status == CAIRN__STATUS__INVALID && response->id == 42);
     cairn__response__free_unpacked(response, NULL);
     const uint8_t wrong_type[] = {0x08, 0x2b, 0xf2, 0x12, 0x02, 0x08, 0x01};
-    response = ca_testbed_call_raw(bed, wrong_type, sizeof wrong_type);
+    response = ca_testbed_call_raw(ca_caller_testbed(caller), wrong_type, sizeof wrong_type);
     assert(response && response->status == CAIRN__STATUS__INVALID && response->id == 43);
     cairn__response__free_unpacked(response, NULL);
     //  A request kind of the other pool is refused by this one.
@@ -839,12 +866,13 @@ static void s_test_bad_input(ca_testbed_t *bed, ca_sql_t *sql) {
     Cairn__Request request = CAIRN__REQUEST__INIT;
     request.body_case = CAIRN__REQUEST__BODY_CHANNEL_VERIFY;
     request.channel_verify = &verify;
-    s_test_expect(s_test_call(bed, &request), CAIRN__STATUS__INVALID, "does not serve");
+    ca_response_check(channels_fixture_call(caller, &request), CAIRN__STATUS__INVALID,
+                      "does not serve");
 
     assert(s_test_count(sql, "SELECT count(*) FROM channels") == channels);
     assert(s_test_count(sql, "SELECT count(*) FROM members") == members);
     assert(s_test_count(sql, "SELECT count(*) FROM messages") == messages);
-    response = s_test_get(bed, "#priv");
+    response = channels_fixture_get(caller, "#priv");
     assert(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -861,17 +889,19 @@ void channels_test(bool verbose) {
     assert(ca_validate_channel_name("#a b") && ca_validate_channel_name("#a#"));
 
     ca_testbed_t *bed = ca_testbed_new(&channels_store_def);
-    ca_sql_t *sql = s_test_open_db(bed);
+
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    ca_sql_t *sql = s_test_open_db(caller);
     //  An empty store lists nothing.
-    Cairn__Response *response = s_test_list(bed);
+    Cairn__Response *response = channels_fixture_list(caller);
     assert(response->status == CAIRN__STATUS__OK && response->channel_list->n_channels == 0);
     cairn__response__free_unpacked(response, NULL);
     s_test_seed(sql);
-    s_test_reads(bed);
-    s_test_touch_requests(bed);
-    s_test_membership(bed);
-    s_test_bad_input(bed, sql);
-    s_test_delete_requests(bed, sql);
+    s_test_reads(caller);
+    s_test_touch_requests(caller);
+    s_test_membership(caller);
+    s_test_bad_input(caller, sql);
+    s_test_delete_requests(caller, sql);
     ca_sql_destroy(&sql);
     ca_testbed_destroy(&bed);
     if (verbose)

@@ -10,6 +10,7 @@
 #ifndef CHANNELS_H_INCLUDED
 #define CHANNELS_H_INCLUDED
 
+#include "ca_caller.h"
 #include "ca_store.h"
 
 //  The columns of a Channel answer, in the order channels_from_row reads
@@ -35,5 +36,29 @@ bool channels_check_name(ca_reply_t *reply, const char *field, const char *name)
 Cairn__Channel *channels_from_row(ca_reply_t *reply, const Cairn__Internal__Row *row);
 
 void channels_test(bool verbose);
+
+//  ---- fixtures: one request each, for the channels and channel_auth
+//  self-tests and tests/e2e_channels.c. Each sends through `caller` (a
+//  testbed or a node), checks the answer with channels_fixture_check and
+//  returns it, the caller's to free.
+
+//  Every channel answer: no password hash in any byte of it ("$argon2"),
+//  and an error message without a body when not OK. Aborts otherwise.
+void channels_fixture_check(const Cairn__Response *response);
+Cairn__Response *channels_fixture_call(ca_caller_t *caller, Cairn__Request *request);
+Cairn__Response *channels_fixture_create(ca_caller_t *caller, const char *name, bool encrypted,
+                                         const char *password);
+Cairn__Response *channels_fixture_verify(ca_caller_t *caller, const char *name,
+                                         const char *password);
+Cairn__Response *channels_fixture_get(ca_caller_t *caller, const char *name);
+Cairn__Response *channels_fixture_list(ca_caller_t *caller);
+Cairn__Response *channels_fixture_touch(ca_caller_t *caller, const char *name, double timestamp);
+Cairn__Response *channels_fixture_delete(ca_caller_t *caller, const char *name);
+Cairn__Response *channels_fixture_join(ca_caller_t *caller, const char *channel,
+                                       const char *peer_id);
+Cairn__Response *channels_fixture_leave(ca_caller_t *caller, const char *channel,
+                                        const char *peer_id);
+Cairn__Response *channels_fixture_members(ca_caller_t *caller, const char *channel,
+                                          const char *peer_id);
 
 #endif

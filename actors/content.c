@@ -688,107 +688,121 @@ const ca_store_def_t content_store_def = {
 
 #include <unistd.h>
 
-//  Puts data; checks the hash against a local one; returns deduplicated.
-static bool s_put(ca_testbed_t *bed, const void *data, size_t size, uint8_t hash[32]) {
+//  ---- fixtures: the requests of this self-test and of tests/e2e_content.c ----------
+
+bool content_fixture_put(ca_caller_t *caller, const void *data, size_t size, uint8_t hash[32]) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, 0, data, size, NULL, 0);
     Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+        ca_response_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
     ca_sha256(data, size, hash);
-    assert(response->content_put->hash.len == 32);
-    assert(memcmp(response->content_put->hash.data, hash, 32) == 0);
-    assert(response->content_put->size == size);
+    CA_CHECK(response->content_put->hash.len == 32);
+    CA_CHECK(memcmp(response->content_put->hash.data, hash, 32) == 0);
+    CA_CHECK(response->content_put->size == size);
     bool deduplicated = response->content_put->deduplicated;
     cairn__response__free_unpacked(response, NULL);
     return deduplicated;
 }
 
-static Cairn__Response *s_get(ca_testbed_t *bed, const uint8_t *hash, size_t hash_size,
-                              bool skip_verify) {
+Cairn__Response *content_fixture_get(ca_caller_t *caller, const uint8_t *hash, size_t hash_size,
+                                     bool skip_verify) {
     Cairn__Request request;
     Cairn__ContentGet get;
     ca_request_content_get(&request, &get, 0, hash, hash_size, skip_verify);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static void s_get_expect(ca_testbed_t *bed, const uint8_t *hash, const void *data, size_t size) {
-    Cairn__Response *response =
-        ca_testbed_ok(s_get(bed, hash, 32, false), CAIRN__RESPONSE__BODY_CONTENT_GET);
-    assert(response->content_get->data.len == size);
-    assert(size == 0 || memcmp(response->content_get->data.data, data, size) == 0);
+void content_fixture_get_expect(ca_caller_t *caller, const uint8_t *hash, const void *data,
+                                size_t size) {
+    Cairn__Response *response = ca_response_ok(content_fixture_get(caller, hash, 32, false),
+                                               CAIRN__RESPONSE__BODY_CONTENT_GET);
+    CA_CHECK(response->content_get->data.len == size);
+    CA_CHECK(size == 0 || memcmp(response->content_get->data.data, data, size) == 0);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static Cairn__Response *s_read(ca_testbed_t *bed, const uint8_t *hash, uint64_t offset,
-                               uint64_t length) {
-    Cairn__Request request;
-    Cairn__ContentRead read;
-    ca_request_content_read(&request, &read, 0, hash, 32, offset, length, false);
-    return ca_testbed_send(bed, &request);
-}
-
-//  Has: present with size, or absent.
-static void s_has_expect(ca_testbed_t *bed, const uint8_t *hash, bool exists, uint64_t size) {
+bool content_fixture_has(ca_caller_t *caller, const uint8_t *hash, uint64_t *size) {
     Cairn__Request request;
     Cairn__ContentHas has;
     ca_request_content_has(&request, &has, 0, hash, 32);
     Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
-    assert(response->content_has->exists == exists && response->content_has->size == size);
+        ca_response_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
+    bool exists = response->content_has->exists;
+    if (size)
+        *size = response->content_has->size;
     cairn__response__free_unpacked(response, NULL);
+    return exists;
 }
 
-static bool s_delete(ca_testbed_t *bed, const uint8_t *hash) {
+uint64_t content_fixture_begin(ca_caller_t *caller, const uint8_t *expected) {
+    Cairn__Request request;
+    Cairn__ContentBegin begin;
+    ca_request_content_begin(&request, &begin, 0, expected, expected ? 32 : 0);
+    Cairn__Response *response =
+        ca_response_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+    uint64_t stream_id = response->content_begin->stream_id;
+    CA_CHECK(response->content_begin->exists == (stream_id == 0));
+    cairn__response__free_unpacked(response, NULL);
+    return stream_id;
+}
+
+Cairn__Response *content_fixture_commit(ca_caller_t *caller, uint64_t stream_id,
+                                        const uint8_t *expected) {
+    Cairn__Request request;
+    Cairn__ContentCommit commit;
+    ca_request_content_commit(&request, &commit, 0, stream_id, expected, expected ? 32 : 0);
+    return ca_caller_call(caller, &request);
+}
+
+//  ---- the self-test ------------------------------------------------------------------
+
+static Cairn__Response *s_read(ca_caller_t *caller, const uint8_t *hash, uint64_t offset,
+                               uint64_t length) {
+    Cairn__Request request;
+    Cairn__ContentRead read;
+    ca_request_content_read(&request, &read, 0, hash, 32, offset, length, false);
+    return ca_caller_call(caller, &request);
+}
+
+//  Has: present with size, or absent.
+static void s_has_expect(ca_caller_t *caller, const uint8_t *hash, bool exists, uint64_t size) {
+    uint64_t got = UINT64_MAX;
+    assert(content_fixture_has(caller, hash, &got) == exists && got == size);
+}
+
+static bool s_delete(ca_caller_t *caller, const uint8_t *hash) {
     Cairn__Request request;
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, 0, hash, 32);
     Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     bool removed = response->content_delete->removed;
     cairn__response__free_unpacked(response, NULL);
     return removed;
 }
 
-static uint64_t s_begin(ca_testbed_t *bed, const uint8_t *expected) {
-    Cairn__Request request;
-    Cairn__ContentBegin begin;
-    ca_request_content_begin(&request, &begin, 0, expected, expected ? 32 : 0);
-    Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
-    uint64_t stream_id = response->content_begin->stream_id;
-    assert(response->content_begin->exists == (stream_id == 0));
-    cairn__response__free_unpacked(response, NULL);
-    return stream_id;
-}
-
-static Cairn__Response *s_chunk(ca_testbed_t *bed, uint64_t stream_id, uint64_t offset,
+static Cairn__Response *s_chunk(ca_caller_t *caller, uint64_t stream_id, uint64_t offset,
                                 const void *data, size_t size) {
     Cairn__Request request;
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, 0, stream_id, offset, data, size);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_commit(ca_testbed_t *bed, uint64_t stream_id, const uint8_t *expected) {
-    Cairn__Request request;
-    Cairn__ContentCommit commit;
-    ca_request_content_commit(&request, &commit, 0, stream_id, expected, expected ? 32 : 0);
-    return ca_testbed_send(bed, &request);
-}
-
-static Cairn__ContentCheckReport *s_check(ca_testbed_t *bed, bool verify, bool repair,
+static Cairn__ContentCheckReport *s_check(ca_caller_t *caller, bool verify, bool repair,
                                           Cairn__Response **response) {
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, verify, repair);
-    *response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    *response =
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     return (*response)->content_check;
 }
 
 //  Entries in <dir>/content/tmp (uploads not yet settled or dropped).
-static size_t s_temp_files(ca_testbed_t *bed) {
-    char *path = zsys_sprintf("%s/content/tmp", ca_testbed_dir(bed));
+static size_t s_temp_files(ca_caller_t *caller) {
+    char *path = zsys_sprintf("%s/content/tmp", ca_testbed_dir(ca_caller_testbed(caller)));
     DIR *dir = opendir(path);
     assert(dir);
     size_t count = 0;
@@ -800,14 +814,14 @@ static size_t s_temp_files(ca_testbed_t *bed) {
     return count;
 }
 
-static char *s_blob_path(ca_testbed_t *bed, const uint8_t *hash) {
+static char *s_blob_path(ca_caller_t *caller, const uint8_t *hash) {
     char hex[65];
     ca_hash_to_hex(hash, hex);
-    return zsys_sprintf("%s/content/%.2s/%s", ca_testbed_dir(bed), hex, hex);
+    return zsys_sprintf("%s/content/%.2s/%s", ca_testbed_dir(ca_caller_testbed(caller)), hex, hex);
 }
 
-static void s_flip_byte(ca_testbed_t *bed, const uint8_t *hash, long offset) {
-    char *path = s_blob_path(bed, hash);
+static void s_flip_byte(ca_caller_t *caller, const uint8_t *hash, long offset) {
+    char *path = s_blob_path(caller, hash);
     FILE *file = fopen(path, "r+");
     assert(file && fseek(file, offset, SEEK_SET) == 0);
     int byte = fgetc(file);
@@ -818,24 +832,24 @@ static void s_flip_byte(ca_testbed_t *bed, const uint8_t *hash, long offset) {
 }
 
 //  Put, dedup, get, has, size, delete, expected hashes.
-static void s_test_basics(ca_testbed_t *bed) {
+static void s_test_basics(ca_caller_t *caller) {
     uint8_t hash[32], again[32];
-    assert(!s_put(bed, "", 0, hash));
-    s_get_expect(bed, hash, "", 0);
-    s_has_expect(bed, hash, true, 0);
-    assert(!s_put(bed, "x", 1, hash));
-    s_get_expect(bed, hash, "x", 1);
+    assert(!content_fixture_put(caller, "", 0, hash));
+    content_fixture_get_expect(caller, hash, "", 0);
+    s_has_expect(caller, hash, true, 0);
+    assert(!content_fixture_put(caller, "x", 1, hash));
+    content_fixture_get_expect(caller, hash, "x", 1);
     size_t big = 1024 * 1024;
     uint8_t *data = (uint8_t *)malloc(big);
     assert(data);
     randombytes_buf(data, big);
-    assert(!s_put(bed, data, big, hash));
-    s_get_expect(bed, hash, data, big);
+    assert(!content_fixture_put(caller, data, big, hash));
+    content_fixture_get_expect(caller, hash, data, big);
     //  Stored once: the second put is deduplicated and rewrites nothing.
-    char *path = s_blob_path(bed, hash);
+    char *path = s_blob_path(caller, hash);
     struct stat before, after;
     assert(stat(path, &before) == 0);
-    assert(s_put(bed, data, big, again) && memcmp(hash, again, 32) == 0);
+    assert(content_fixture_put(caller, data, big, again) && memcmp(hash, again, 32) == 0);
     assert(stat(path, &after) == 0 && before.st_ino == after.st_ino);
     assert(before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
 
@@ -845,36 +859,37 @@ static void s_test_basics(ca_testbed_t *bed) {
     uint8_t wrong[32];
     memset(wrong, 0x5a, 32);
     ca_request_content_put(&request, &put, 0, "expected", 8, wrong, 32);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "nothing was kept");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "nothing was kept");
     uint8_t expected_hash[32];
     ca_sha256("expected", 8, expected_hash);
-    s_has_expect(bed, expected_hash, false, 0);
+    s_has_expect(caller, expected_hash, false, 0);
     ca_request_content_put(&request, &put, 0, "expected", 8, expected_hash, 32);
     cairn__response__free_unpacked(
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
-    cairn__response__free_unpacked(ca_testbed_send(bed, &request), NULL);
-    s_has_expect(bed, expected_hash, true, 8);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
+    cairn__response__free_unpacked(ca_caller_call(caller, &request), NULL);
+    s_has_expect(caller, expected_hash, true, 8);
 
     //  Size, delete (idempotent), and the file goes with the row.
     Cairn__ContentSize size_body;
     ca_request_content_size(&request, &size_body, 0, hash, 32);
     Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_SIZE);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_SIZE);
     assert(response->content_size->size == big && response->content_size->exists);
     cairn__response__free_unpacked(response, NULL);
-    assert(s_delete(bed, hash));
-    assert(!s_delete(bed, hash));
+    assert(s_delete(caller, hash));
+    assert(!s_delete(caller, hash));
     assert(access(path, F_OK) != 0);
-    s_has_expect(bed, hash, false, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "no blob");
-    ca_testbed_fails(s_get(bed, hash, 32, false), CAIRN__STATUS__NOT_FOUND, "no blob");
-    assert(s_temp_files(bed) == 0);
+    s_has_expect(caller, hash, false, 0);
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__NOT_FOUND, "no blob");
+    ca_testbed_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__NOT_FOUND,
+                     "no blob");
+    assert(s_temp_files(caller) == 0);
     zstr_free(&path);
     free(data);
 }
 
 //  Streams in chunks, in-order verified reads, abort, dedup at Begin.
-static void s_test_streams(ca_testbed_t *bed) {
+static void s_test_streams(ca_caller_t *caller) {
     size_t total = 3 * 1000 * 1000 + 17;
     uint8_t *data = (uint8_t *)malloc(total);
     assert(data);
@@ -882,34 +897,35 @@ static void s_test_streams(ca_testbed_t *bed) {
     uint8_t hash[32];
     ca_sha256(data, total, hash);
 
-    uint64_t stream = s_begin(bed, NULL);
+    uint64_t stream = content_fixture_begin(caller, NULL);
     size_t step = 1000 * 1000;
     for (size_t at = 0; at < total; at += step) {
         size_t size = total - at < step ? total - at : step;
-        Cairn__Response *response = ca_testbed_ok(s_chunk(bed, stream, at, data + at, size),
+        Cairn__Response *response = ca_testbed_ok(s_chunk(caller, stream, at, data + at, size),
                                                   CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
         assert(response->content_chunk->received == at + size);
         cairn__response__free_unpacked(response, NULL);
         //  A repeated or skipped offset is refused and changes nothing.
-        ca_testbed_fails(s_chunk(bed, stream, at, data + at, size), CAIRN__STATUS__CONFLICT,
+        ca_testbed_fails(s_chunk(caller, stream, at, data + at, size), CAIRN__STATUS__CONFLICT,
                          "send the chunk that starts at");
     }
-    ca_testbed_fails(s_chunk(bed, stream, total, data, 0), CAIRN__STATUS__INVALID, "1..");
+    ca_testbed_fails(s_chunk(caller, stream, total, data, 0), CAIRN__STATUS__INVALID, "1..");
     //  Not visible before its commit.
-    s_has_expect(bed, hash, false, 0);
-    Cairn__Response *response =
-        ca_testbed_ok(s_commit(bed, stream, hash), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    s_has_expect(caller, hash, false, 0);
+    Cairn__Response *response = ca_testbed_ok(content_fixture_commit(caller, stream, hash),
+                                              CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     assert(memcmp(response->content_commit->hash.data, hash, 32) == 0);
     assert(response->content_commit->size == total && !response->content_commit->deduplicated);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(s_chunk(bed, stream, total, data, 1), CAIRN__STATUS__NOT_FOUND,
+    ca_testbed_fails(s_chunk(caller, stream, total, data, 1), CAIRN__STATUS__NOT_FOUND,
                      "ContentBegin");
-    assert(s_temp_files(bed) == 0);
+    assert(s_temp_files(caller) == 0);
 
     //  Read back in order: the last range is verified.
     size_t range = 700 * 1000;
     for (size_t at = 0; at < total; at += range) {
-        response = ca_testbed_ok(s_read(bed, hash, at, range), CAIRN__RESPONSE__BODY_CONTENT_READ);
+        response =
+            ca_testbed_ok(s_read(caller, hash, at, range), CAIRN__RESPONSE__BODY_CONTENT_READ);
         const Cairn__ContentRange *got = response->content_read;
         bool end = at + range >= total;
         assert(got->offset == at && got->size == total && got->end == end);
@@ -919,81 +935,88 @@ static void s_test_streams(ca_testbed_t *bed) {
     }
     //  Out of order: served, not verified.
     response =
-        ca_testbed_ok(s_read(bed, hash, total - 10, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+        ca_testbed_ok(s_read(caller, hash, total - 10, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
     assert(response->content_read->end && !response->content_read->verified);
     assert(response->content_read->data.len == 10);
     cairn__response__free_unpacked(response, NULL);
-    response = ca_testbed_ok(s_read(bed, hash, total, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+    response = ca_testbed_ok(s_read(caller, hash, total, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
     assert(response->content_read->data.len == 0 && response->content_read->end);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(s_read(bed, hash, total + 1, 100), CAIRN__STATUS__INVALID, "past the end");
-    ca_testbed_fails(s_read(bed, hash, 0, 0), CAIRN__STATUS__INVALID, "length 0");
-    ca_testbed_fails(s_read(bed, hash, 0, CA_CONTENT_CHUNK_MAX + 1), CAIRN__STATUS__INVALID,
+    ca_testbed_fails(s_read(caller, hash, total + 1, 100), CAIRN__STATUS__INVALID, "past the end");
+    ca_testbed_fails(s_read(caller, hash, 0, 0), CAIRN__STATUS__INVALID, "length 0");
+    ca_testbed_fails(s_read(caller, hash, 0, CA_CONTENT_CHUNK_MAX + 1), CAIRN__STATUS__INVALID,
                      "out of range");
 
     //  Begin with a stored hash: nothing to send.
-    assert(s_begin(bed, hash) == 0);
+    assert(content_fixture_begin(caller, hash) == 0);
     //  The same bytes streamed again: deduplicated at commit.
-    stream = s_begin(bed, NULL);
-    cairn__response__free_unpacked(s_chunk(bed, stream, 0, data, step), NULL);
-    cairn__response__free_unpacked(s_chunk(bed, stream, step, data + step, total - step), NULL);
-    response = ca_testbed_ok(s_commit(bed, stream, NULL), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    stream = content_fixture_begin(caller, NULL);
+    cairn__response__free_unpacked(s_chunk(caller, stream, 0, data, step), NULL);
+    cairn__response__free_unpacked(s_chunk(caller, stream, step, data + step, total - step), NULL);
+    response = ca_testbed_ok(content_fixture_commit(caller, stream, NULL),
+                             CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     assert(response->content_commit->deduplicated);
     cairn__response__free_unpacked(response, NULL);
 
     //  A wrong expected hash at commit: refused, nothing kept.
-    stream = s_begin(bed, NULL);
-    cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
+    stream = content_fixture_begin(caller, NULL);
+    cairn__response__free_unpacked(s_chunk(caller, stream, 0, "abc", 3), NULL);
     uint8_t wrong[32];
     memset(wrong, 1, 32);
-    ca_testbed_fails(s_commit(bed, stream, wrong), CAIRN__STATUS__INVALID, "nothing was kept");
-    ca_testbed_fails(s_commit(bed, stream, NULL), CAIRN__STATUS__NOT_FOUND, "no open upload");
+    ca_testbed_fails(content_fixture_commit(caller, stream, wrong), CAIRN__STATUS__INVALID,
+                     "nothing was kept");
+    ca_testbed_fails(content_fixture_commit(caller, stream, NULL), CAIRN__STATUS__NOT_FOUND,
+                     "no open upload");
     uint8_t abc[32];
     ca_sha256("abc", 3, abc);
-    s_has_expect(bed, abc, false, 0);
+    s_has_expect(caller, abc, false, 0);
     //  Begin and Commit disagreeing on the expected hash: refused.
-    stream = s_begin(bed, wrong);
-    ca_testbed_fails(s_commit(bed, stream, abc), CAIRN__STATUS__INVALID, "ContentBegin");
+    stream = content_fixture_begin(caller, wrong);
+    ca_testbed_fails(content_fixture_commit(caller, stream, abc), CAIRN__STATUS__INVALID,
+                     "ContentBegin");
 
     //  Abort removes the bytes; unknown streams are NOT_FOUND.
-    stream = s_begin(bed, NULL);
-    cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
+    stream = content_fixture_begin(caller, NULL);
+    cairn__response__free_unpacked(s_chunk(caller, stream, 0, "abc", 3), NULL);
     Cairn__Request request;
     Cairn__ContentAbort abort_body;
     ca_request_content_abort(&request, &abort_body, 0, stream);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_ABORT);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_ABORT);
     assert(response->content_abort->received == 3);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "no open upload");
-    ca_testbed_fails(s_chunk(bed, 12345, 0, "abc", 3), CAIRN__STATUS__NOT_FOUND, "12345");
-    assert(s_temp_files(bed) == 0);
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__NOT_FOUND, "no open upload");
+    ca_testbed_fails(s_chunk(caller, 12345, 0, "abc", 3), CAIRN__STATUS__NOT_FOUND, "12345");
+    assert(s_temp_files(caller) == 0);
     free(data);
 }
 
 //  Corruption is never served as good data; check finds and repairs.
-static void s_test_damage(ca_testbed_t *bed) {
+static void s_test_damage(ca_caller_t *caller) {
     uint8_t good[32], bad[32], lost[32];
-    s_put(bed, "good blob", 9, good);
-    s_put(bed, "bad blob!", 9, bad);
-    s_put(bed, "lost blob", 9, lost);
+    content_fixture_put(caller, "good blob", 9, good);
+    content_fixture_put(caller, "bad blob!", 9, bad);
+    content_fixture_put(caller, "lost blob", 9, lost);
     Cairn__Response *response;
-    Cairn__ContentCheckReport *report = s_check(bed, true, false, &response);
+    Cairn__ContentCheckReport *report = s_check(caller, true, false, &response);
     assert(report->missing_count == 0 && report->orphan_count == 0 && report->corrupt_count == 0);
     cairn__response__free_unpacked(response, NULL);
 
-    s_flip_byte(bed, bad, 3);
-    ca_testbed_fails(s_get(bed, bad, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
-    response = ca_testbed_ok(s_get(bed, bad, 32, true), CAIRN__RESPONSE__BODY_CONTENT_GET);
+    s_flip_byte(caller, bad, 3);
+    ca_testbed_fails(content_fixture_get(caller, bad, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
+    response = ca_testbed_ok(content_fixture_get(caller, bad, 32, true),
+                             CAIRN__RESPONSE__BODY_CONTENT_GET);
     cairn__response__free_unpacked(response, NULL); //  skip_verify: served as is
-    ca_testbed_fails(s_read(bed, bad, 0, 100), CAIRN__STATUS__CORRUPT, "nothing of it was served");
+    ca_testbed_fails(s_read(caller, bad, 0, 100), CAIRN__STATUS__CORRUPT,
+                     "nothing of it was served");
 
     //  A missing file, an orphan file, a stray name.
-    char *lost_path = s_blob_path(bed, lost);
+    char *lost_path = s_blob_path(caller, lost);
     assert(unlink(lost_path) == 0);
-    ca_testbed_fails(s_get(bed, lost, 32, false), CAIRN__STATUS__CORRUPT, "missing");
+    ca_testbed_fails(content_fixture_get(caller, lost, 32, false), CAIRN__STATUS__CORRUPT,
+                     "missing");
     uint8_t orphan[32];
     ca_sha256("orphan", 6, orphan);
-    char *orphan_path = s_blob_path(bed, orphan);
+    char *orphan_path = s_blob_path(caller, orphan);
     char *orphan_dir =
         zsys_sprintf("%.*s", (int)(strrchr(orphan_path, '/') - orphan_path), orphan_path);
     mkdir(orphan_dir, 0700);
@@ -1005,35 +1028,36 @@ static void s_test_damage(ca_testbed_t *bed) {
     assert(file);
     fclose(file);
 
-    report = s_check(bed, false, false, &response);
+    report = s_check(caller, false, false, &response);
     assert(report->missing_count == 1 && memcmp(report->missing[0].data, lost, 32) == 0);
     assert(report->orphan_count == 1 && memcmp(report->orphans[0].data, orphan, 32) == 0);
     assert(report->corrupt_count == 0); //  same size: only `verify` sees it
     assert(report->stray_count == 1 && !report->repaired);
     cairn__response__free_unpacked(response, NULL);
-    report = s_check(bed, true, true, &response);
+    report = s_check(caller, true, true, &response);
     assert(report->corrupt_count == 1 && memcmp(report->corrupt[0].data, bad, 32) == 0);
     assert(report->missing_count == 1 && report->orphan_count == 1 && report->repaired);
     cairn__response__free_unpacked(response, NULL);
 
     //  After the repair: the orphan is indexed, the others are gone, the
     //  corrupt file is in quarantine, a second check is clean.
-    s_get_expect(bed, orphan, "orphan", 6);
-    s_has_expect(bed, lost, false, 0);
-    s_has_expect(bed, bad, false, 0);
-    s_get_expect(bed, good, "good blob", 9);
+    content_fixture_get_expect(caller, orphan, "orphan", 6);
+    s_has_expect(caller, lost, false, 0);
+    s_has_expect(caller, bad, false, 0);
+    content_fixture_get_expect(caller, good, "good blob", 9);
     char hex[65];
     ca_hash_to_hex(bad, hex);
-    char *quarantined = zsys_sprintf("%s/content/quarantine/%s", ca_testbed_dir(bed), hex);
+    char *quarantined =
+        zsys_sprintf("%s/content/quarantine/%s", ca_testbed_dir(ca_caller_testbed(caller)), hex);
     assert(access(quarantined, F_OK) == 0);
-    report = s_check(bed, true, true, &response);
+    report = s_check(caller, true, true, &response);
     assert(!report->missing_count && !report->orphan_count && !report->corrupt_count);
     assert(!report->repaired && report->stray_count == 1);
     cairn__response__free_unpacked(response, NULL);
     //  A corrupt file is healed by putting the right bytes again.
-    s_put(bed, "good blob", 9, good);
-    s_flip_byte(bed, good, 0);
-    char *good_path = s_blob_path(bed, good);
+    content_fixture_put(caller, "good blob", 9, good);
+    s_flip_byte(caller, good, 0);
+    char *good_path = s_blob_path(caller, good);
     file = fopen(good_path, "a"); //  also the wrong size now
     zstr_free(&good_path);
     zstr_free(&quarantined);
@@ -1045,40 +1069,42 @@ static void s_test_damage(ca_testbed_t *bed) {
         fputc('!', file);
         fclose(file);
     }
-    assert(!s_put(bed, "good blob", 9, good));
-    s_get_expect(bed, good, "good blob", 9);
+    assert(!content_fixture_put(caller, "good blob", 9, good));
+    content_fixture_get_expect(caller, good, "good blob", 9);
 }
 
 //  Wrong sizes, unknown ids, malformed frames: INVALID or NOT_FOUND.
-static void s_test_bad_input(ca_testbed_t *bed) {
+static void s_test_bad_input(ca_caller_t *caller) {
     uint8_t hash[40] = {0};
     size_t sizes[] = {0, 1, 31, 33, 40};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        ca_testbed_fails(s_get(bed, hash, sizes[i], false), CAIRN__STATUS__INVALID, "hash");
+        ca_testbed_fails(content_fixture_get(caller, hash, sizes[i], false), CAIRN__STATUS__INVALID,
+                         "hash");
         Cairn__Request request;
         Cairn__ContentRead read;
         ca_request_content_read(&request, &read, 0, hash, sizes[i], 0, 10, false);
-        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "32");
+        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "32");
         Cairn__ContentHas has;
         ca_request_content_has(&request, &has, 0, hash, sizes[i]);
-        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
+        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ContentDelete del;
         ca_request_content_delete(&request, &del, 0, hash, sizes[i]);
-        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
+        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "hash");
         if (sizes[i] == 0)
             continue; //  an absent optional hash is fine
         Cairn__ContentPut put;
         ca_request_content_put(&request, &put, 0, "x", 1, hash, sizes[i]);
-        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "expected_hash");
         Cairn__ContentBegin begin;
         ca_request_content_begin(&request, &begin, 0, hash, sizes[i]);
-        ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "expected_hash");
     }
     const uint8_t garbage[] = {0x08, 0x01, 0xc2, 0x25, 0x05, 0x0a, 0xff};
-    Cairn__Response *response = ca_testbed_call_raw(bed, garbage, sizeof garbage);
+    Cairn__Response *response =
+        ca_testbed_call_raw(ca_caller_testbed(caller), garbage, sizeof garbage);
     assert(response && response->status == CAIRN__STATUS__INVALID);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(s_read(bed, hash, 0, 10), CAIRN__STATUS__NOT_FOUND, "no blob");
+    ca_testbed_fails(s_read(caller, hash, 0, 10), CAIRN__STATUS__NOT_FOUND, "no blob");
 }
 
 //  Idle streams are dropped by the tick.
@@ -1087,9 +1113,10 @@ static void s_test_timeout(void) {
     settings.maintenance_ms = 20;
     settings.stream_timeout_ms = 100;
     ca_testbed_t *bed = ca_testbed_new_full(&content_store_def, NULL, 0, &settings);
-    uint64_t stream = s_begin(bed, NULL);
-    cairn__response__free_unpacked(s_chunk(bed, stream, 0, "abc", 3), NULL);
-    assert(s_temp_files(bed) == 1);
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    uint64_t stream = content_fixture_begin(caller, NULL);
+    cairn__response__free_unpacked(s_chunk(caller, stream, 0, "abc", 3), NULL);
+    assert(s_temp_files(caller) == 1);
     int64_t deadline = zclock_mono() + 10000;
     bool gone = false;
     while (!gone && zclock_mono() < deadline) {
@@ -1097,14 +1124,14 @@ static void s_test_timeout(void) {
         Cairn__ContentStats stats;
         ca_request_content_stats(&request, &stats, 0);
         Cairn__Response *response =
-            ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+            ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
         gone = response->content_stats->open_streams == 0;
         cairn__response__free_unpacked(response, NULL);
         if (!gone)
             zclock_sleep(10); //  polling a condition with a deadline, not timing
     }
-    assert(gone && s_temp_files(bed) == 0);
-    ca_testbed_fails(s_chunk(bed, stream, 3, "d", 1), CAIRN__STATUS__NOT_FOUND,
+    assert(gone && s_temp_files(caller) == 0);
+    ca_testbed_fails(s_chunk(caller, stream, 3, "d", 1), CAIRN__STATUS__NOT_FOUND,
                      "stream_timeout_ms");
     ca_testbed_destroy(&bed);
 }
@@ -1113,10 +1140,11 @@ void content_test(bool verbose) {
     if (verbose)
         printf(" * content: ");
     ca_testbed_t *bed = ca_testbed_new(&content_store_def);
-    s_test_basics(bed);
-    s_test_streams(bed);
-    s_test_damage(bed);
-    s_test_bad_input(bed);
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    s_test_basics(caller);
+    s_test_streams(caller);
+    s_test_damage(caller);
+    s_test_bad_input(caller);
     Cairn__Request request;
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);

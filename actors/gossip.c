@@ -183,85 +183,73 @@ const ca_store_def_t gossip_store_def = {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-static uint64_t s_next_id = 1;
+//  ---- fixtures: the requests of this self-test and of tests/e2e_gossip.c -----------
 
-static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
-    assert(response);
-    if (response->status != status) {
-        fprintf(stderr, "\ngossip_test: status %d '%s', wanted %d\n", response->status,
-                response->error, status);
-        assert(false);
-    }
-    return response;
-}
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static Cairn__Response *s_add(ca_testbed_t *bed, const char *message_id, uint32_t ttl) {
+Cairn__Response *gossip_fixture_add(ca_caller_t *caller, const char *message_id, uint32_t ttl) {
     Cairn__Request request;
     Cairn__GossipAdd add;
     ca_request_gossip_add(&request, &add, 0, message_id, ttl);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_has(ca_testbed_t *bed, const char *message_id) {
+Cairn__Response *gossip_fixture_has(ca_caller_t *caller, const char *message_id) {
     Cairn__Request request;
     Cairn__GossipHas has;
     ca_request_gossip_has(&request, &has, 0, message_id);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static uint64_t s_clean(ca_testbed_t *bed, uint32_t max_age_s) {
+Cairn__Response *gossip_fixture_clean(ca_caller_t *caller, uint32_t max_age_s) {
     Cairn__Request request;
     Cairn__GossipClean clean;
     ca_request_gossip_clean(&request, &clean, 0, max_age_s);
-    Cairn__Response *response = s_expect(s_call(bed, &request), CAIRN__STATUS__OK);
-    assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_CLEAN);
+    return ca_caller_call(caller, &request);
+}
+
+void gossip_fixture_add_expect(ca_caller_t *caller, const char *message_id, uint32_t ttl,
+                               bool added, uint32_t answered_ttl) {
+    Cairn__Response *response = ca_response_ok(gossip_fixture_add(caller, message_id, ttl),
+                                               CAIRN__RESPONSE__BODY_GOSSIP_ADD);
+    const Cairn__GossipSeen *seen = response->gossip_add;
+    CA_CHECK(streq(seen->message_id, message_id));
+    CA_CHECK(seen->added == added && seen->seen == !added && seen->ttl == answered_ttl);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+bool gossip_fixture_present(ca_caller_t *caller, const char *message_id, uint32_t *ttl) {
+    Cairn__Response *response =
+        ca_response_ok(gossip_fixture_has(caller, message_id), CAIRN__RESPONSE__BODY_GOSSIP_HAS);
+    const Cairn__GossipSeen *seen = response->gossip_has;
+    CA_CHECK(streq(seen->message_id, message_id) && !seen->added);
+    bool present = seen->seen;
+    if (ttl)
+        *ttl = seen->ttl;
+    cairn__response__free_unpacked(response, NULL);
+    return present;
+}
+
+uint64_t gossip_fixture_cleaned(ca_caller_t *caller, uint32_t max_age_s) {
+    Cairn__Response *response =
+        ca_response_ok(gossip_fixture_clean(caller, max_age_s), CAIRN__RESPONSE__BODY_GOSSIP_CLEAN);
     uint64_t count = response->gossip_clean->count;
     cairn__response__free_unpacked(response, NULL);
     return count;
 }
 
-//  Adds `message_id`; checks added/seen and the ttl answered.
-static void s_add_expect(ca_testbed_t *bed, const char *message_id, uint32_t ttl, bool added,
-                         uint32_t answered_ttl) {
-    Cairn__Response *response = s_expect(s_add(bed, message_id, ttl), CAIRN__STATUS__OK);
-    assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_ADD);
-    const Cairn__GossipSeen *seen = response->gossip_add;
-    assert(streq(seen->message_id, message_id));
-    assert(seen->added == added && seen->seen == !added && seen->ttl == answered_ttl);
-    cairn__response__free_unpacked(response, NULL);
-}
+//  ---- the self-test ------------------------------------------------------------------
 
 //  GossipHas: present (with `ttl`) or absent.
-static void s_has_expect(ca_testbed_t *bed, const char *message_id, bool present, uint32_t ttl) {
-    Cairn__Response *response = s_expect(s_has(bed, message_id), CAIRN__STATUS__OK);
-    assert(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_HAS);
-    const Cairn__GossipSeen *seen = response->gossip_has;
-    assert(streq(seen->message_id, message_id) && seen->seen == present && !seen->added);
-    assert(seen->ttl == (present ? ttl : 0));
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static void s_invalid(Cairn__Response *response, const char *fragment) {
-    s_expect(response, CAIRN__STATUS__INVALID);
-    if (!strstr(response->error, fragment)) {
-        fprintf(stderr, "\ngossip_test: '%s' lacks '%s'\n", response->error, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
+static void s_has_expect(ca_caller_t *caller, const char *message_id, bool present, uint32_t ttl) {
+    uint32_t got = UINT32_MAX;
+    assert(gossip_fixture_present(caller, message_id, &got) == present);
+    assert(got == (present ? ttl : 0));
 }
 
 //  Moves the first sighting of `message_id` `seconds` into the past, as if
 //  it had been seen that long ago (a second connection to the testbed's
 //  database; the writer's lock is waited for by the busy timeout).
-static void s_backdate(ca_testbed_t *bed, const char *message_id, double seconds) {
-    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+static void s_backdate(ca_caller_t *caller, const char *message_id, double seconds) {
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(ca_caller_testbed(caller)), CA_DB_FILE);
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);
     assert(sql);
@@ -280,56 +268,63 @@ void gossip_test(bool verbose) {
     if (verbose)
         printf(" * gossip: ");
     ca_testbed_t *bed = ca_testbed_new(&gossip_store_def);
+    ca_caller_t *caller = ca_testbed_caller(bed);
 
     //  New, then seen; the first ttl stays.
-    s_has_expect(bed, "msg-1", false, 0);
-    s_add_expect(bed, "msg-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
-    s_has_expect(bed, "msg-1", true, CA_GOSSIP_DEFAULT_TTL);
-    s_add_expect(bed, "msg-1", 9, false, 9);
-    s_has_expect(bed, "msg-1", true, CA_GOSSIP_DEFAULT_TTL);
-    s_add_expect(bed, "msg-2", 1, true, 1);
-    s_add_expect(bed, "msg-3", CA_GOSSIP_MAX_TTL, true, CA_GOSSIP_MAX_TTL);
-    s_has_expect(bed, "msg-3", true, CA_GOSSIP_MAX_TTL);
+    s_has_expect(caller, "msg-1", false, 0);
+    gossip_fixture_add_expect(caller, "msg-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    s_has_expect(caller, "msg-1", true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "msg-1", 9, false, 9);
+    s_has_expect(caller, "msg-1", true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "msg-2", 1, true, 1);
+    gossip_fixture_add_expect(caller, "msg-3", CA_GOSSIP_MAX_TTL, true, CA_GOSSIP_MAX_TTL);
+    s_has_expect(caller, "msg-3", true, CA_GOSSIP_MAX_TTL);
     //  Ids: the whole printable range, up to 128 bytes, case-sensitive.
-    s_add_expect(bed, "!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`{|}~", 0, true, 5);
-    s_add_expect(bed, "MSG-1", 0, true, 5);
+    gossip_fixture_add_expect(caller, "!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`{|}~", 0, true, 5);
+    gossip_fixture_add_expect(caller, "MSG-1", 0, true, 5);
     char id[CA_GOSSIP_ID_MAX + 2];
     memset(id, 'g', sizeof id - 1);
     id[sizeof id - 1] = 0;
-    s_invalid(s_add(bed, id, 0), "longer than 128 bytes");
-    s_invalid(s_has(bed, id), "longer than 128 bytes");
+    ca_response_fails(gossip_fixture_add(caller, id, 0), CAIRN__STATUS__INVALID,
+                      "longer than 128 bytes");
+    ca_response_fails(gossip_fixture_has(caller, id), CAIRN__STATUS__INVALID,
+                      "longer than 128 bytes");
     id[CA_GOSSIP_ID_MAX] = 0;
-    s_add_expect(bed, id, 0, true, 5);
-    s_has_expect(bed, id, true, 5);
+    gossip_fixture_add_expect(caller, id, 0, true, 5);
+    s_has_expect(caller, id, true, 5);
 
     //  Bad input: INVALID, nothing stored.
     const char *bad_ids[] = {"", "with space", "tab\there", "new\nline", "caf\xc3\xa9", "\x7f"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        s_invalid(s_add(bed, bad_ids[i], 0), "message_id");
-        s_invalid(s_has(bed, bad_ids[i]), "printable ASCII");
+        ca_response_fails(gossip_fixture_add(caller, bad_ids[i], 0), CAIRN__STATUS__INVALID,
+                          "message_id");
+        ca_response_fails(gossip_fixture_has(caller, bad_ids[i]), CAIRN__STATUS__INVALID,
+                          "printable ASCII");
     }
-    s_invalid(s_add(bed, "msg-4", CA_GOSSIP_MAX_TTL + 1), "ttl 256");
-    s_invalid(s_add(bed, "msg-4", UINT32_MAX), "ttl");
-    s_has_expect(bed, "msg-4", false, 0);
-    s_has_expect(bed, "with", false, 0);
+    ca_response_fails(gossip_fixture_add(caller, "msg-4", CA_GOSSIP_MAX_TTL + 1),
+                      CAIRN__STATUS__INVALID, "ttl 256");
+    ca_response_fails(gossip_fixture_add(caller, "msg-4", UINT32_MAX), CAIRN__STATUS__INVALID,
+                      "ttl");
+    s_has_expect(caller, "msg-4", false, 0);
+    s_has_expect(caller, "with", false, 0);
 
     //  Clean: nothing is old yet; entries seen two hours ago go, and only
     //  they. 0 means the node's gossip_max_age_s (one hour in the testbed).
-    assert(s_clean(bed, 0) == 0);
-    s_backdate(bed, "msg-1", 7200);
-    s_backdate(bed, "msg-2", 7200);
-    s_backdate(bed, "msg-3", 600);
-    assert(s_clean(bed, 86400) == 0);
-    assert(s_clean(bed, 0) == 2);
-    s_has_expect(bed, "msg-1", false, 0);
-    s_has_expect(bed, "msg-2", false, 0);
-    s_has_expect(bed, "msg-3", true, CA_GOSSIP_MAX_TTL);
-    assert(s_clean(bed, 0) == 0);
-    assert(s_clean(bed, 300) == 1);
-    s_has_expect(bed, "msg-3", false, 0);
+    assert(gossip_fixture_cleaned(caller, 0) == 0);
+    s_backdate(caller, "msg-1", 7200);
+    s_backdate(caller, "msg-2", 7200);
+    s_backdate(caller, "msg-3", 600);
+    assert(gossip_fixture_cleaned(caller, 86400) == 0);
+    assert(gossip_fixture_cleaned(caller, 0) == 2);
+    s_has_expect(caller, "msg-1", false, 0);
+    s_has_expect(caller, "msg-2", false, 0);
+    s_has_expect(caller, "msg-3", true, CA_GOSSIP_MAX_TTL);
+    assert(gossip_fixture_cleaned(caller, 0) == 0);
+    assert(gossip_fixture_cleaned(caller, 300) == 1);
+    s_has_expect(caller, "msg-3", false, 0);
     //  A cleaned id is new again.
-    s_add_expect(bed, "msg-1", 3, true, 3);
-    s_has_expect(bed, "msg-1", true, 3);
+    gossip_fixture_add_expect(caller, "msg-1", 3, true, 3);
+    s_has_expect(caller, "msg-1", true, 3);
 
     ca_testbed_destroy(&bed);
     if (verbose)

@@ -592,48 +592,63 @@ const ca_store_def_t ledger_store_def = {
 #include "ca_testbed.h"
 #include "messages_schema.h"
 
-//  The channel with `peer`: its balances and nonce.
-static void s_expect_channel(ca_testbed_t *bed, const char *peer, uint64_t mine, uint64_t theirs,
-                             uint64_t nonce) {
-    Cairn__Request request;
-    Cairn__LedgerGet get;
-    ca_request_ledger_get(&request, &get, 0, peer);
-    Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
-    const Cairn__PaymentChannel *channel = response->ledger_get;
-    assert(streq(channel->peer_id, peer) && channel->my_balance == mine);
-    assert(channel->their_balance == theirs && channel->nonce == nonce);
-    assert(channel->created_at > 0 && channel->last_update >= channel->created_at);
-    cairn__response__free_unpacked(response, NULL);
-}
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 
-static Cairn__Response *s_open(ca_testbed_t *bed, const char *peer, uint64_t mine,
-                               uint64_t theirs) {
-    Cairn__Request request;
-    Cairn__LedgerOpen open;
+//  ---- fixtures: the requests of this self-test and of tests/e2e_ledger.c -----------
+
+Cairn__Response *ledger_fixture_open(ca_caller_t *caller, const char *peer, uint64_t mine,
+                                     uint64_t theirs) {
     Cairn__PaymentChannel channel;
     ca_request_ledger_channel_init(&channel, peer, CAIRN__CHANNEL_STATE__CHANNEL_OPEN, mine, theirs,
                                    0);
+    Cairn__Request request;
+    Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, &channel);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_update(ca_testbed_t *bed, const char *peer, uint64_t nonce, uint64_t mine,
-                                 uint64_t theirs) {
+Cairn__Response *ledger_fixture_update(ca_caller_t *caller, const char *peer, uint64_t nonce,
+                                       uint64_t mine, uint64_t theirs) {
     Cairn__Request request;
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, peer, nonce, CAIRN__CHANNEL_STATE__CHANNEL_OPEN,
                              mine, theirs);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_adjust(ca_testbed_t *bed, const char *peer, int64_t mine,
-                                 int64_t theirs) {
+Cairn__Response *ledger_fixture_adjust(ca_caller_t *caller, const char *peer, int64_t mine,
+                                       int64_t theirs) {
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
-    ca_request_ledger_adjust(&request, &adjust, 0, peer, mine, theirs, "test deposit");
-    return ca_testbed_send(bed, &request);
+    ca_request_ledger_adjust(&request, &adjust, 0, peer, mine, theirs, LEDGER_FIXTURE_REASON);
+    return ca_caller_call(caller, &request);
 }
+
+void ledger_fixture_expect_channel(ca_caller_t *caller, const char *peer, uint64_t mine,
+                                   uint64_t theirs, uint64_t nonce) {
+    Cairn__Request request;
+    Cairn__LedgerGet get;
+    ca_request_ledger_get(&request, &get, 0, peer);
+    Cairn__Response *response =
+        ca_response_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+    const Cairn__PaymentChannel *channel = response->ledger_get;
+    if (channel->my_balance != mine || channel->their_balance != theirs ||
+        channel->nonce != nonce) {
+        fprintf(stderr,
+                "channel %s: %" PRIu64 "/%" PRIu64 " nonce %" PRIu64 ", wanted %" PRIu64 "/%" PRIu64
+                " nonce %" PRIu64 "\n",
+                peer, channel->my_balance, channel->their_balance, channel->nonce, mine, theirs,
+                nonce);
+        abort();
+    }
+    CA_CHECK(streq(channel->peer_id, peer));
+    CA_CHECK(channel->created_at > 0 && channel->last_update >= channel->created_at);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  ---- the self-test ------------------------------------------------------------------
 
 //  The id of test payment number n.
 static void s_payment_id(int n, uint8_t id[32]) {
@@ -643,7 +658,7 @@ static void s_payment_id(int n, uint8_t id[32]) {
 
 //  Payment number n of `amount` from `peer`, signed with `secret` (NULL:
 //  a signature of zeros), with two provenance shares.
-static Cairn__Response *s_pay(ca_testbed_t *bed, const char *peer, int n, uint64_t amount,
+static Cairn__Response *s_pay(ca_caller_t *caller, const char *peer, int n, uint64_t amount,
                               const uint8_t *secret) {
     uint8_t id[32], query[32], roots[2][32], signature[64] = {0};
     s_payment_id(n, id);
@@ -672,11 +687,11 @@ static Cairn__Response *s_pay(ca_testbed_t *bed, const char *peer, int n, uint64
     Cairn__Request request;
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, &payment);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static void s_add_peer(ca_testbed_t *bed, const char *peer, const uint8_t *public_key) {
-    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+static void s_add_peer(ca_caller_t *caller, const char *peer, const uint8_t *public_key) {
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(ca_caller_testbed(caller)), CA_DB_FILE);
     char *error = NULL;
     ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_WRITE, NULL, &error);
     assert(sql);
@@ -692,145 +707,162 @@ static void s_add_peer(ca_testbed_t *bed, const char *peer, const uint8_t *publi
     zstr_free(&path);
 }
 
-static void s_test_channels(ca_testbed_t *bed) {
-    Cairn__Response *response =
-        ca_testbed_ok(s_open(bed, "peer-a", 10, 100), CAIRN__RESPONSE__BODY_LEDGER_OPEN);
+static void s_test_channels(ca_caller_t *caller) {
+    Cairn__Response *response = ca_testbed_ok(ledger_fixture_open(caller, "peer-a", 10, 100),
+                                              CAIRN__RESPONSE__BODY_LEDGER_OPEN);
     assert(response->ledger_open->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
     assert(response->ledger_open->their_balance == 100);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(s_open(bed, "peer-a", 1, 1), CAIRN__STATUS__CONFLICT, "exists");
-    ca_testbed_fails(s_open(bed, "../x", 1, 1), CAIRN__STATUS__INVALID, "peer_id");
-    ca_testbed_fails(s_open(bed, "peer-b", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
-    ca_testbed_fails(s_open(bed, "peer-b", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID,
-                     "2^63-1");
+    ca_testbed_fails(ledger_fixture_open(caller, "peer-a", 1, 1), CAIRN__STATUS__CONFLICT,
+                     "exists");
+    ca_testbed_fails(ledger_fixture_open(caller, "../x", 1, 1), CAIRN__STATUS__INVALID, "peer_id");
+    ca_testbed_fails(ledger_fixture_open(caller, "peer-b", INT64_MAX, 1), CAIRN__STATUS__INVALID,
+                     "add up");
+    ca_testbed_fails(ledger_fixture_open(caller, "peer-b", (uint64_t)INT64_MAX + 1, 0),
+                     CAIRN__STATUS__INVALID, "2^63-1");
     Cairn__Request request;
     Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, NULL);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no channel");
-    s_expect_channel(bed, "peer-a", 10, 100, 0);
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no channel");
+    ledger_fixture_expect_channel(caller, "peer-a", 10, 100, 0);
 
     //  Updates: a greater nonce and the same sum.
-    cairn__response__free_unpacked(
-        ca_testbed_ok(s_update(bed, "peer-a", 5, 60, 50), CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
-        NULL);
-    ca_testbed_fails(s_update(bed, "peer-a", 5, 60, 50), CAIRN__STATUS__CONFLICT, "stale");
-    ca_testbed_fails(s_update(bed, "peer-a", 4, 50, 60), CAIRN__STATUS__CONFLICT, "stale");
-    ca_testbed_fails(s_update(bed, "peer-a", 6, 60, 51), CAIRN__STATUS__INVALID, "add up");
-    ca_testbed_fails(s_update(bed, "peer-z", 6, 60, 50), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_expect_channel(bed, "peer-a", 60, 50, 5);
+    cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_update(caller, "peer-a", 5, 60, 50),
+                                                 CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
+                                   NULL);
+    ca_testbed_fails(ledger_fixture_update(caller, "peer-a", 5, 60, 50), CAIRN__STATUS__CONFLICT,
+                     "stale");
+    ca_testbed_fails(ledger_fixture_update(caller, "peer-a", 4, 50, 60), CAIRN__STATUS__CONFLICT,
+                     "stale");
+    ca_testbed_fails(ledger_fixture_update(caller, "peer-a", 6, 60, 51), CAIRN__STATUS__INVALID,
+                     "add up");
+    ca_testbed_fails(ledger_fixture_update(caller, "peer-z", 6, 60, 50), CAIRN__STATUS__NOT_FOUND,
+                     "open one");
+    ledger_fixture_expect_channel(caller, "peer-a", 60, 50, 5);
 
     //  Adjustments: logged, never below zero.
-    cairn__response__free_unpacked(
-        ca_testbed_ok(s_adjust(bed, "peer-a", -10, 40), CAIRN__RESPONSE__BODY_LEDGER_ADJUST), NULL);
-    ca_testbed_fails(s_adjust(bed, "peer-a", -51, 0), CAIRN__STATUS__INVALID, "below zero");
-    ca_testbed_fails(s_adjust(bed, "peer-a", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
-    ca_testbed_fails(s_adjust(bed, "peer-a", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
-    ca_testbed_fails(s_adjust(bed, "peer-z", 1, 0), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_expect_channel(bed, "peer-a", 50, 90, 5);
+    cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_adjust(caller, "peer-a", -10, 40),
+                                                 CAIRN__RESPONSE__BODY_LEDGER_ADJUST),
+                                   NULL);
+    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-a", -51, 0), CAIRN__STATUS__INVALID,
+                     "below zero");
+    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-a", INT64_MAX, 0), CAIRN__STATUS__INVALID,
+                     "2^63-1");
+    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-a", INT64_MIN, 0), CAIRN__STATUS__INVALID,
+                     "-2^63");
+    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-z", 1, 0), CAIRN__STATUS__NOT_FOUND,
+                     "open one");
+    ledger_fixture_expect_channel(caller, "peer-a", 50, 90, 5);
 
     //  List: open channels only.
-    cairn__response__free_unpacked(
-        ca_testbed_ok(s_open(bed, "peer-c", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_OPEN), NULL);
-    cairn__response__free_unpacked(
-        ca_testbed_ok(s_update(bed, "peer-c", 1, 0, 0), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
+    cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_open(caller, "peer-c", 0, 0),
+                                                 CAIRN__RESPONSE__BODY_LEDGER_OPEN),
+                                   NULL);
+    cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_update(caller, "peer-c", 1, 0, 0),
+                                                 CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
+                                   NULL);
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, "peer-c", 2,
                              CAIRN__CHANNEL_STATE__CHANNEL_CLOSED, 0, 0);
     cairn__response__free_unpacked(
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE), NULL);
     ca_request_ledger_update(&request, &update, 0, "peer-c", 3, (Cairn__ChannelState)7, 0, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "not a channel state");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID,
+                     "not a channel state");
     Cairn__LedgerList list;
     ca_request_ledger_list(&request, &list, 0, 0, NULL);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     assert(response->ledger_list->n_channels == 1);
     assert(streq(response->ledger_list->channels[0]->peer_id, "peer-a"));
     cairn__response__free_unpacked(response, NULL);
 }
 
-static Cairn__Response *s_history(ca_testbed_t *bed, const char *peer, uint32_t limit,
+static Cairn__Response *s_history(ca_caller_t *caller, const char *peer, uint32_t limit,
                                   uint64_t after_seq) {
     Cairn__Request request;
     Cairn__LedgerHistory history;
     ca_request_ledger_history(&request, &history, 0, peer, limit, after_seq);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
 //  After s_test_channels: peer-a opened with 10/100, adjusted by -10/+40,
 //  and nothing else changed its sum (50 + 90).
-static void s_test_history(ca_testbed_t *bed) {
+static void s_test_history(ca_caller_t *caller) {
     Cairn__Response *response =
-        ca_testbed_ok(s_history(bed, "peer-a", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+        ca_testbed_ok(s_history(caller, "peer-a", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     const Cairn__AdjustmentPage *page = response->ledger_history;
     assert(page->n_adjustments == 2 && !page->more);
     assert(streq(page->adjustments[0]->reason, "open"));
     assert(page->adjustments[0]->my_delta == 10 && page->adjustments[0]->their_delta == 100);
-    assert(streq(page->adjustments[1]->reason, "test deposit"));
+    assert(streq(page->adjustments[1]->reason, LEDGER_FIXTURE_REASON));
     assert(page->adjustments[1]->my_delta == -10 && page->adjustments[1]->their_delta == 40);
     assert(page->adjustments[0]->seq < page->adjustments[1]->seq);
     uint64_t first = page->adjustments[0]->seq, second = page->adjustments[1]->seq;
     cairn__response__free_unpacked(response, NULL);
 
     //  Paging: one at a time, `more` until the last.
-    response = ca_testbed_ok(s_history(bed, "peer-a", 1, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+    response =
+        ca_testbed_ok(s_history(caller, "peer-a", 1, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     assert(response->ledger_history->n_adjustments == 1 && response->ledger_history->more);
     assert(response->ledger_history->adjustments[0]->seq == first);
     cairn__response__free_unpacked(response, NULL);
     response =
-        ca_testbed_ok(s_history(bed, "peer-a", 1, first), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+        ca_testbed_ok(s_history(caller, "peer-a", 1, first), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     assert(response->ledger_history->n_adjustments == 1 && !response->ledger_history->more);
     assert(response->ledger_history->adjustments[0]->seq == second);
     cairn__response__free_unpacked(response, NULL);
     response =
-        ca_testbed_ok(s_history(bed, "peer-a", 0, second), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
+        ca_testbed_ok(s_history(caller, "peer-a", 0, second), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     assert(response->ledger_history->n_adjustments == 0 && !response->ledger_history->more);
     cairn__response__free_unpacked(response, NULL);
 
-    ca_testbed_fails(s_history(bed, "peer-z", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
-    ca_testbed_fails(s_history(bed, "../x", 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-    ca_testbed_fails(s_history(bed, "peer-a", LEDGER_HISTORY_MAX + 1, 0), CAIRN__STATUS__INVALID,
+    ca_testbed_fails(s_history(caller, "peer-z", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
+    ca_testbed_fails(s_history(caller, "../x", 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+    ca_testbed_fails(s_history(caller, "peer-a", LEDGER_HISTORY_MAX + 1, 0), CAIRN__STATUS__INVALID,
                      "at most");
-    ca_testbed_fails(s_history(bed, "peer-a", 0, (uint64_t)INT64_MAX + 1), CAIRN__STATUS__INVALID,
-                     "after_seq");
+    ca_testbed_fails(s_history(caller, "peer-a", 0, (uint64_t)INT64_MAX + 1),
+                     CAIRN__STATUS__INVALID, "after_seq");
 }
 
-static void s_test_payments(ca_testbed_t *bed) {
+static void s_test_payments(ca_caller_t *caller) {
     uint8_t public_key[32], secret[64], other_public[32], other_secret[64];
     crypto_sign_keypair(public_key, secret);
     crypto_sign_keypair(other_public, other_secret);
-    ca_testbed_fails(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__STATUS__UNAUTHORIZED,
+    ca_testbed_fails(s_pay(caller, "peer-a", 1, 5, secret), CAIRN__STATUS__UNAUTHORIZED,
                      "no public key");
-    s_add_peer(bed, "peer-a", public_key);
+    s_add_peer(caller, "peer-a", public_key);
 
     Cairn__Response *response =
-        ca_testbed_ok(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY);
+        ca_testbed_ok(s_pay(caller, "peer-a", 1, 5, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY);
     assert(response->ledger_pay->amount == 5 && !response->ledger_pay->cleared);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_channel(bed, "peer-a", 55, 85, 5);
-    ca_testbed_fails(s_pay(bed, "peer-a", 1, 5, secret), CAIRN__STATUS__CONFLICT,
+    ledger_fixture_expect_channel(caller, "peer-a", 55, 85, 5);
+    ca_testbed_fails(s_pay(caller, "peer-a", 1, 5, secret), CAIRN__STATUS__CONFLICT,
                      "already recorded");
-    ca_testbed_fails(s_pay(bed, "peer-a", 2, 5, other_secret), CAIRN__STATUS__UNAUTHORIZED,
+    ca_testbed_fails(s_pay(caller, "peer-a", 2, 5, other_secret), CAIRN__STATUS__UNAUTHORIZED,
                      "does not verify");
-    ca_testbed_fails(s_pay(bed, "peer-a", 2, 5, NULL), CAIRN__STATUS__UNAUTHORIZED,
+    ca_testbed_fails(s_pay(caller, "peer-a", 2, 5, NULL), CAIRN__STATUS__UNAUTHORIZED,
                      "does not verify");
-    ca_testbed_fails(s_pay(bed, "peer-a", 2, 86, secret), CAIRN__STATUS__INVALID,
+    ca_testbed_fails(s_pay(caller, "peer-a", 2, 86, secret), CAIRN__STATUS__INVALID,
                      "lower than the amount");
-    ca_testbed_fails(s_pay(bed, "peer-a", 2, 0, secret), CAIRN__STATUS__INVALID, "amount");
-    s_expect_channel(bed, "peer-a", 55, 85, 5);
+    ca_testbed_fails(s_pay(caller, "peer-a", 2, 0, secret), CAIRN__STATUS__INVALID, "amount");
+    ledger_fixture_expect_channel(caller, "peer-a", 55, 85, 5);
     cairn__response__free_unpacked(
-        ca_testbed_ok(s_pay(bed, "peer-a", 2, 85, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY), NULL);
-    s_expect_channel(bed, "peer-a", 140, 0, 5);
-    s_add_peer(bed, "peer-q", other_public); //  another peer's key: another signer
-    ca_testbed_fails(s_pay(bed, "peer-q", 3, 1, secret), CAIRN__STATUS__UNAUTHORIZED,
+        ca_testbed_ok(s_pay(caller, "peer-a", 2, 85, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY),
+        NULL);
+    ledger_fixture_expect_channel(caller, "peer-a", 140, 0, 5);
+    s_add_peer(caller, "peer-q", other_public); //  another peer's key: another signer
+    ca_testbed_fails(s_pay(caller, "peer-q", 3, 1, secret), CAIRN__STATUS__UNAUTHORIZED,
                      "does not verify");
-    ca_testbed_fails(s_pay(bed, "peer-q", 3, 1, other_secret), CAIRN__STATUS__NOT_FOUND,
+    ca_testbed_fails(s_pay(caller, "peer-q", 3, 1, other_secret), CAIRN__STATUS__NOT_FOUND,
                      "open one");
 
     //  Pending, oldest first, with their shares; clearing twice is harmless.
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, "peer-a", 0, NULL, 0);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    response =
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     const Cairn__PaymentPage *page = response->ledger_pending;
     assert(page->n_payments == 2 && page->payments[0]->amount == 5);
     assert(page->payments[1]->amount == 85 && page->payments[1]->n_provenance == 2);
@@ -843,50 +875,53 @@ static void s_test_payments(ca_testbed_t *bed) {
     ProtobufCBinaryData ids[2] = {{32, first_id}, {32, first_id}};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 2);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     assert(response->ledger_clear->cleared == 1);
     cairn__response__free_unpacked(response, NULL);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     assert(response->ledger_clear->cleared == 0);
     cairn__response__free_unpacked(response, NULL);
     ca_request_ledger_pending(&request, &pending, 0, "peer-a", 0, NULL, 0);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    response =
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     assert(response->ledger_pending->n_payments == 1);
     cairn__response__free_unpacked(response, NULL);
     ca_request_ledger_pending(&request, &pending, 0, "peer-none", 0, NULL, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "open one");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__NOT_FOUND, "open one");
     ids[1].len = 31;
     ca_request_ledger_clear(&request, &clear, 0, ids, 2);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "payment_ids[1]");
 }
 
-static Cairn__Response *s_list(ca_testbed_t *bed, uint32_t limit, const char *after) {
+static Cairn__Response *s_list(ca_caller_t *caller, uint32_t limit, const char *after) {
     Cairn__Request request;
     Cairn__LedgerList list;
     ca_request_ledger_list(&request, &list, 0, limit, after);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
 //  LedgerPending of `peer` after test payment number `after` (0: none).
-static Cairn__Response *s_pending(ca_testbed_t *bed, const char *peer, uint32_t limit, int after) {
+static Cairn__Response *s_pending(ca_caller_t *caller, const char *peer, uint32_t limit,
+                                  int after) {
     uint8_t id[32];
     s_payment_id(after, id);
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, peer, limit, after ? id : NULL,
                               after ? 32 : 0);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
 //  Walks LedgerList `limit` at a time: every open channel once, in order,
 //  `more` on every page but the last. Returns the number of pages.
-static size_t s_walk_channels(ca_testbed_t *bed, uint32_t limit, char (*peers)[16], size_t total) {
+static size_t s_walk_channels(ca_caller_t *caller, uint32_t limit, char (*peers)[16],
+                              size_t total) {
     char after[16] = "";
     size_t seen = 0, pages = 0, page_size = limit ? limit : LEDGER_LIST_DEFAULT;
     bool more = true;
     while (more) {
         Cairn__Response *response =
-            ca_testbed_ok(s_list(bed, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+            ca_testbed_ok(s_list(caller, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
         const Cairn__PaymentChannelPage *page = response->ledger_list;
         size_t expected = total - seen < page_size ? total - seen : page_size;
         assert(page->n_channels == expected);
@@ -905,14 +940,14 @@ static size_t s_walk_channels(ca_testbed_t *bed, uint32_t limit, char (*peers)[1
 
 //  Walks LedgerPending of `peer` `limit` at a time: test payments
 //  first..last but `skip`, each once, oldest first. Returns the pages.
-static size_t s_walk_pending(ca_testbed_t *bed, const char *peer, uint32_t limit, int first,
+static size_t s_walk_pending(ca_caller_t *caller, const char *peer, uint32_t limit, int first,
                              int last, int skip) {
     int after = 0, next = first;
     size_t pages = 0, page_size = limit ? limit : LEDGER_PENDING_DEFAULT;
     bool more = true;
     while (more) {
-        Cairn__Response *response =
-            ca_testbed_ok(s_pending(bed, peer, limit, after), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        Cairn__Response *response = ca_testbed_ok(s_pending(caller, peer, limit, after),
+                                                  CAIRN__RESPONSE__BODY_LEDGER_PENDING);
         const Cairn__PaymentPage *page = response->ledger_pending;
         assert(page->n_payments <= page_size);
         for (size_t i = 0; i < page->n_payments; i++, next++) {
@@ -933,52 +968,53 @@ static size_t s_walk_pending(ca_testbed_t *bed, const char *peer, uint32_t limit
     return pages;
 }
 
-static void s_test_paging(ca_testbed_t *bed) {
+static void s_test_paging(ca_caller_t *caller) {
     //  LedgerList: peer-a and 25 more open channels, by peer id.
     char peers[26][16];
     snprintf(peers[0], sizeof peers[0], "peer-a");
     for (int i = 0; i < 25; i++) {
         snprintf(peers[i + 1], sizeof peers[i + 1], "pg-%02d", i);
         cairn__response__free_unpacked(
-            ca_testbed_ok(s_open(bed, peers[i + 1], 0, 100), CAIRN__RESPONSE__BODY_LEDGER_OPEN),
+            ca_testbed_ok(ledger_fixture_open(caller, peers[i + 1], 0, 100),
+                          CAIRN__RESPONSE__BODY_LEDGER_OPEN),
             NULL);
     }
-    assert(s_walk_channels(bed, 7, peers, 26) == 4);    //  7 7 7 5
-    assert(s_walk_channels(bed, 13, peers, 26) == 2);   //  exactly full: no more after
-    assert(s_walk_channels(bed, 0, peers, 26) == 1);    //  the default page holds them all
-    assert(s_walk_channels(bed, 1000, peers, 26) == 1); //  the most
-    ca_testbed_fails(s_list(bed, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID,
+    assert(s_walk_channels(caller, 7, peers, 26) == 4);    //  7 7 7 5
+    assert(s_walk_channels(caller, 13, peers, 26) == 2);   //  exactly full: no more after
+    assert(s_walk_channels(caller, 0, peers, 26) == 1);    //  the default page holds them all
+    assert(s_walk_channels(caller, 1000, peers, 26) == 1); //  the most
+    ca_testbed_fails(s_list(caller, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID,
                      "at most 1000");
-    ca_testbed_fails(s_list(bed, 0, "../x"), CAIRN__STATUS__INVALID, "after_peer_id");
+    ca_testbed_fails(s_list(caller, 0, "../x"), CAIRN__STATUS__INVALID, "after_peer_id");
     Cairn__Response *response =
-        ca_testbed_ok(s_list(bed, 5, "zz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+        ca_testbed_ok(s_list(caller, 5, "zz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     assert(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
     cairn__response__free_unpacked(response, NULL);
 
     //  LedgerPending: 25 payments (100..124) on pg-00, 7 at a time.
     uint8_t public_key[32], secret[64];
     crypto_sign_keypair(public_key, secret);
-    s_add_peer(bed, "pg-00", public_key);
+    s_add_peer(caller, "pg-00", public_key);
     for (int n = 100; n < 125; n++)
         cairn__response__free_unpacked(
-            ca_testbed_ok(s_pay(bed, "pg-00", n, 1, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY),
+            ca_testbed_ok(s_pay(caller, "pg-00", n, 1, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY),
             NULL);
-    assert(s_walk_pending(bed, "pg-00", 7, 100, 124, 0) == 4);
-    assert(s_walk_pending(bed, "pg-00", 5, 100, 124, 0) == 5);
-    assert(s_walk_pending(bed, "pg-00", 0, 100, 124, 0) == 1);
-    ca_testbed_fails(s_pending(bed, "pg-00", LEDGER_PENDING_MAX + 1, 0), CAIRN__STATUS__INVALID,
+    assert(s_walk_pending(caller, "pg-00", 7, 100, 124, 0) == 4);
+    assert(s_walk_pending(caller, "pg-00", 5, 100, 124, 0) == 5);
+    assert(s_walk_pending(caller, "pg-00", 0, 100, 124, 0) == 1);
+    ca_testbed_fails(s_pending(caller, "pg-00", LEDGER_PENDING_MAX + 1, 0), CAIRN__STATUS__INVALID,
                      "at most 10000");
-    ca_testbed_fails(s_pending(bed, "pg-00", 0, 999), CAIRN__STATUS__NOT_FOUND,
+    ca_testbed_fails(s_pending(caller, "pg-00", 0, 999), CAIRN__STATUS__NOT_FOUND,
                      "last payment of the previous page");
-    ca_testbed_fails(s_pending(bed, "pg-00", 0, 2), CAIRN__STATUS__NOT_FOUND, //  peer-a's
+    ca_testbed_fails(s_pending(caller, "pg-00", 0, 2), CAIRN__STATUS__NOT_FOUND, //  peer-a's
                      "last payment of the previous page");
     uint8_t wide[33] = {0};
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, "pg-00", 0, wide, 31);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after_payment_id");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "after_payment_id");
     ca_request_ledger_pending(&request, &pending, 0, "pg-00", 0, wide, 33);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after_payment_id");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "after_payment_id");
 
     //  A cursor cleared since still marks its place; the cleared one is gone.
     uint8_t id[32];
@@ -987,13 +1023,14 @@ static void s_test_paging(ca_testbed_t *bed) {
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
     cairn__response__free_unpacked(
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR), NULL);
-    response = ca_testbed_ok(s_pending(bed, "pg-00", 3, 106), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR), NULL);
+    response =
+        ca_testbed_ok(s_pending(caller, "pg-00", 3, 106), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     assert(response->ledger_pending->n_payments == 3 && response->ledger_pending->more);
     s_payment_id(107, id);
     assert(memcmp(response->ledger_pending->payments[0]->id.data, id, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
-    assert(s_walk_pending(bed, "pg-00", 7, 100, 124, 106) == 4); //  24 left: 7 7 7 3
+    assert(s_walk_pending(caller, "pg-00", 7, 100, 124, 106) == 4); //  24 left: 7 7 7 3
 }
 
 void ledger_test(bool verbose) {
@@ -1002,10 +1039,11 @@ void ledger_test(bool verbose) {
         printf(" * ledger: ");
     const ca_schema_t *before[] = {&messages_schema};
     ca_testbed_t *bed = ca_testbed_new_with(&ledger_store_def, before, 1);
-    s_test_channels(bed);
-    s_test_history(bed);
-    s_test_payments(bed);
-    s_test_paging(bed);
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    s_test_channels(caller);
+    s_test_history(caller);
+    s_test_payments(caller);
+    s_test_paging(caller);
     ca_testbed_destroy(&bed);
     if (verbose)
         printf("OK\n");

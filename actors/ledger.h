@@ -6,6 +6,7 @@
 #ifndef LEDGER_H_INCLUDED
 #define LEDGER_H_INCLUDED
 
+#include "ca_caller.h"
 #include "ca_store.h"
 #include "ledger_encoding.h" //  ledger_payment_encode and _verify
 
@@ -32,5 +33,24 @@ extern const ca_store_def_t ledger_store_def;
 #define LEDGER_HISTORY_MAX     1000
 
 void ledger_test(bool verbose);
+
+//  ---- fixtures: the requests of the self-test and of tests/e2e_ledger.c, sent
+//  through `caller` (a testbed or a node); a returned response is the
+//  caller's to free; a failed check aborts.
+
+//  The reason every fixture adjustment carries.
+#define LEDGER_FIXTURE_REASON "test deposit"
+
+//  LedgerOpen of an open channel with `peer` and these balances.
+Cairn__Response *ledger_fixture_open(ca_caller_t *caller, const char *peer, uint64_t mine,
+                                     uint64_t theirs);
+Cairn__Response *ledger_fixture_update(ca_caller_t *caller, const char *peer, uint64_t nonce,
+                                       uint64_t mine, uint64_t theirs);
+Cairn__Response *ledger_fixture_adjust(ca_caller_t *caller, const char *peer, int64_t mine,
+                                       int64_t theirs);
+
+//  The channel with `peer` has these balances and nonce (and sane times).
+void ledger_fixture_expect_channel(ca_caller_t *caller, const char *peer, uint64_t mine,
+                                   uint64_t theirs, uint64_t nonce);
 
 #endif

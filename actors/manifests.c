@@ -650,137 +650,231 @@ const ca_store_def_t manifests_store_def = {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-//  Content number n: the hash of its name.
-static void s_hash(int n, uint8_t hash[32]) {
+#include <stdio.h>
+
+//  ---- fixtures: the manifests of this self-test and of tests/e2e_manifests.c --------
+
+void manifests_fixture_hash(int n, uint8_t hash[32]) {
     char name[32];
     snprintf(name, sizeof name, "content-%d", n);
     ca_sha256(name, strlen(name), hash);
 }
 
-//  A test manifest: its own storage, so a test can edit fields in place.
-typedef struct {
-    Cairn__Manifest manifest;
-    Cairn__AccessControl access;
-    uint8_t hash[32], previous[32], root[32];
-    char *tags[3], *allow[2], *deny[1];
-} test_manifest_t;
-
-//  Content n as version `number` (after content `previous` of root `root`).
-static void s_manifest_init(test_manifest_t *t, int n, uint32_t number, int previous, int root) {
+void manifests_fixture_init(manifests_fixture_t *t, int n, uint32_t number, int previous,
+                            int root) {
     memset(t, 0, sizeof *t);
     cairn__manifest__init(&t->manifest);
     cairn__access_control__init(&t->access);
-    s_hash(n, t->hash);
+    manifests_fixture_hash(n, t->hash);
     t->manifest.hash = (ProtobufCBinaryData){32, t->hash};
     t->manifest.content_type = (char *)"text/article";
     t->manifest.version_number = number;
     if (number > 1) {
-        s_hash(previous, t->previous);
-        s_hash(root, t->root);
+        manifests_fixture_hash(previous, t->previous);
+        manifests_fixture_hash(root, t->root);
         t->manifest.version_previous = (ProtobufCBinaryData){32, t->previous};
         t->manifest.version_root = (ProtobufCBinaryData){32, t->root};
     }
-    t->manifest.visibility = CAIRN__VISIBILITY__VISIBILITY_SHARED;
-    t->manifest.title = (char *)"A title";
-    t->manifest.description = (char *)"What it is";
-    t->tags[0] = (char *)"news";
-    t->tags[1] = (char *)"b";
-    t->tags[2] = (char *)"a";
+    t->manifest.visibility = CAIRN__VISIBILITY__VISIBILITY_UNLISTED;
+    t->manifest.title = (char *)"Title";
+    t->manifest.description = (char *)"Description, with \"quotes\" and \xc3\xa9";
+    t->tags[0] = (char *)"zeta";
+    t->tags[1] = (char *)"alpha";
     t->manifest.tags = t->tags;
-    t->manifest.n_tags = 3;
-    t->manifest.content_size = 1234;
-    t->manifest.mime_type = (char *)"text/plain";
-    t->manifest.price = UINT64_MAX; //  all 64 bits survive
-    t->manifest.total_queries = 7;
-    t->manifest.total_revenue = 1ULL << 63;
-    t->allow[0] = (char *)"peer-b";
-    t->allow[1] = (char *)"peer-a";
-    t->deny[0] = (char *)"peer-z";
+    t->manifest.n_tags = 2;
+    t->manifest.content_size = 4096;
+    t->manifest.mime_type = (char *)"text/markdown";
+    t->manifest.price = 250;
+    t->manifest.total_queries = 3;
+    t->manifest.total_revenue = 750;
+    t->allow[0] = (char *)"peer:b";
+    t->allow[1] = (char *)"peer:a";
+    t->deny[0] = (char *)"peer:evil";
     t->access.allow = t->allow;
     t->access.n_allow = 2;
     t->access.deny = t->deny;
     t->access.n_deny = 1;
     t->manifest.access = &t->access;
-    t->manifest.owner = (char *)"owner:1";
+    t->manifest.owner = (char *)"peer:owner";
 }
 
-static Cairn__Response *s_put(ca_testbed_t *bed, test_manifest_t *t) {
+Cairn__Response *manifests_fixture_put(ca_caller_t *caller, manifests_fixture_t *t) {
     Cairn__Request request;
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, &t->manifest);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static void s_put_ok(ca_testbed_t *bed, test_manifest_t *t) {
-    cairn__response__free_unpacked(ca_testbed_ok(s_put(bed, t), CAIRN__RESPONSE__BODY_MANIFEST_PUT),
-                                   NULL);
+double manifests_fixture_put_ok(ca_caller_t *caller, manifests_fixture_t *t) {
+    Cairn__Response *response =
+        ca_response_ok(manifests_fixture_put(caller, t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
+    double created_at = response->manifest_put->created_at;
+    cairn__response__free_unpacked(response, NULL);
+    return created_at;
 }
 
-static Cairn__Response *s_get(ca_testbed_t *bed, int n) {
-    uint8_t hash[32];
-    s_hash(n, hash);
+Cairn__Response *manifests_fixture_update(ca_caller_t *caller, manifests_fixture_t *t) {
+    Cairn__Request request;
+    Cairn__ManifestUpdate update;
+    ca_request_manifest_update(&request, &update, 0, &t->manifest);
+    return ca_caller_call(caller, &request);
+}
+
+Cairn__Response *manifests_fixture_get_hash(ca_caller_t *caller, const uint8_t *hash, size_t size) {
     Cairn__Request request;
     Cairn__ManifestGet get;
-    ca_request_manifest_get(&request, &get, 0, hash, 32);
-    return ca_testbed_send(bed, &request);
+    ca_request_manifest_get(&request, &get, 0, hash, size);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_delete(ca_testbed_t *bed, int n) {
+Cairn__Response *manifests_fixture_get(ca_caller_t *caller, int n) {
     uint8_t hash[32];
-    s_hash(n, hash);
+    manifests_fixture_hash(n, hash);
+    return manifests_fixture_get_hash(caller, hash, 32);
+}
+
+Cairn__Response *manifests_fixture_delete(ca_caller_t *caller, int n) {
+    uint8_t hash[32];
+    manifests_fixture_hash(n, hash);
     Cairn__Request request;
     Cairn__ManifestDelete del;
     ca_request_manifest_delete(&request, &del, 0, hash, 32);
-    return ca_testbed_send(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static bool s_removed(ca_testbed_t *bed, int n) {
+bool manifests_fixture_removed(ca_caller_t *caller, int n) {
     Cairn__Response *response =
-        ca_testbed_ok(s_delete(bed, n), CAIRN__RESPONSE__BODY_MANIFEST_DELETE);
+        ca_response_ok(manifests_fixture_delete(caller, n), CAIRN__RESPONSE__BODY_MANIFEST_DELETE);
     bool removed = response->manifest_delete->removed;
     cairn__response__free_unpacked(response, NULL);
     return removed;
 }
 
-//  Every field of a stored manifest against what was put.
-static void s_manifest_expect(const Cairn__Manifest *got, const test_manifest_t *t) {
-    assert(got->hash.len == 32 && memcmp(got->hash.data, t->hash, 32) == 0);
-    assert(streq(got->content_type, t->manifest.content_type));
-    assert(got->version_number == t->manifest.version_number);
-    const uint8_t *root = t->manifest.version_number > 1 ? t->root : t->hash;
-    assert(got->version_root.len == 32 && memcmp(got->version_root.data, root, 32) == 0);
-    assert(got->version_previous.len == (t->manifest.version_number > 1 ? 32u : 0u));
-    assert(got->version_timestamp > 0 && got->created_at > 0 && got->updated_at > 0);
-    assert(got->visibility == t->manifest.visibility);
-    assert(streq(got->title, t->manifest.title) &&
-           streq(got->description, t->manifest.description));
-    assert(got->n_tags == t->manifest.n_tags);
-    for (size_t i = 0; i < got->n_tags; i++)
-        assert(streq(got->tags[i], t->manifest.tags[i])); //  in their order
-    assert(got->content_size == t->manifest.content_size && got->price == t->manifest.price);
-    assert(got->total_queries == t->manifest.total_queries);
-    assert(got->total_revenue == t->manifest.total_revenue);
-    assert(streq(got->mime_type, t->manifest.mime_type) && streq(got->owner, t->manifest.owner));
-    assert(got->access && got->access->n_allow == t->access.n_allow);
-    assert(got->access->n_deny == t->access.n_deny);
+Cairn__Response *manifests_fixture_versions_page(ca_caller_t *caller, int root, uint32_t limit,
+                                                 uint64_t after) {
+    uint8_t hash[32];
+    manifests_fixture_hash(root, hash);
+    Cairn__Request request;
+    Cairn__ManifestVersions versions;
+    ca_request_manifest_versions(&request, &versions, 0, hash, 32, limit, after);
+    return ca_caller_call(caller, &request);
 }
 
-static void s_test_crud(ca_testbed_t *bed) {
-    test_manifest_t t;
-    s_manifest_init(&t, 1, 1, 0, 0);
+Cairn__Response *manifests_fixture_versions(ca_caller_t *caller, int root) {
+    return manifests_fixture_versions_page(caller, root, 0, 0);
+}
+
+bool manifests_fixture_strings_equal(char **a, size_t n_a, char *const *b, size_t n_b) {
+    if (n_a != n_b)
+        return false;
+    for (size_t i = 0; i < n_a; i++)
+        if (!streq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+//  The same peers in any order (the node answers them sorted).
+static bool s_same_set(char *const *got, char *const *want, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        bool found = false;
+        for (size_t k = 0; k < count && !found; k++)
+            found = streq(got[k], want[i]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+void manifests_fixture_expect(const Cairn__Manifest *got, const manifests_fixture_t *t) {
+    const Cairn__Manifest *want = &t->manifest;
+    CA_CHECK(got->hash.len == 32 && memcmp(got->hash.data, t->hash, 32) == 0);
+    CA_CHECK(streq(got->content_type, want->content_type));
+    CA_CHECK(got->version_number == want->version_number);
+    const uint8_t *root = want->version_number > 1 ? t->root : t->hash;
+    CA_CHECK(got->version_root.len == 32 && memcmp(got->version_root.data, root, 32) == 0);
+    if (want->version_number > 1)
+        CA_CHECK(got->version_previous.len == 32 &&
+                 memcmp(got->version_previous.data, t->previous, 32) == 0);
+    else
+        CA_CHECK(got->version_previous.len == 0);
+    CA_CHECK(isfinite(got->version_timestamp) && got->version_timestamp > 0);
+    CA_CHECK(want->version_timestamp == 0 || got->version_timestamp == want->version_timestamp);
+    CA_CHECK(got->created_at > 0 && got->updated_at >= got->created_at);
+    CA_CHECK(got->visibility == want->visibility);
+    CA_CHECK(streq(got->title, want->title) && streq(got->description, want->description));
+    CA_CHECK(manifests_fixture_strings_equal(got->tags, got->n_tags, want->tags,
+                                             want->n_tags)); //  in their order
+    CA_CHECK(got->content_size == want->content_size && streq(got->mime_type, want->mime_type));
+    CA_CHECK(got->price == want->price && got->total_queries == want->total_queries);
+    CA_CHECK(got->total_revenue == want->total_revenue && streq(got->owner, want->owner));
+    size_t n_allow = want->access ? want->access->n_allow : 0;
+    size_t n_deny = want->access ? want->access->n_deny : 0;
+    CA_CHECK(got->access || (n_allow == 0 && n_deny == 0));
+    if (got->access)
+        CA_CHECK(got->access->n_allow == n_allow && got->access->n_deny == n_deny);
+    if (got->access && want->access) {
+        CA_CHECK(s_same_set(got->access->allow, want->access->allow, n_allow));
+        CA_CHECK(s_same_set(got->access->deny, want->access->deny, n_deny));
+    }
+}
+
+void manifests_fixture_get_expect(ca_caller_t *caller, int n, const manifests_fixture_t *t) {
+    Cairn__Response *response =
+        ca_response_ok(manifests_fixture_get(caller, n), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    manifests_fixture_expect(response->manifest_get, t);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+size_t manifests_fixture_walk_versions(ca_caller_t *caller, int root, uint32_t limit,
+                                       uint32_t total) {
+    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
+    uint64_t after = 0;
+    uint32_t next = 1;
+    bool more = true;
+    while (more) {
+        Cairn__Response *response =
+            ca_response_ok(manifests_fixture_versions_page(caller, root, limit, after),
+                           CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        const Cairn__ManifestPage *page = response->manifest_versions;
+        size_t left = total - next + 1;
+        CA_CHECK(page->n_manifests == (left < page_size ? left : page_size));
+        for (size_t i = 0; i < page->n_manifests; i++, next++) {
+            uint8_t hash[32];
+            manifests_fixture_hash(root + (int)next - 1, hash);
+            CA_CHECK(page->manifests[i]->version_number == next);
+            CA_CHECK(memcmp(page->manifests[i]->hash.data, hash, 32) == 0);
+            after = page->manifests[i]->version_number;
+        }
+        more = page->more;
+        CA_CHECK(more == (next <= total));
+        cairn__response__free_unpacked(response, NULL);
+        pages++;
+    }
+    CA_CHECK(next == total + 1);
+    return pages;
+}
+
+//  ---- the self-test ------------------------------------------------------------------
+
+static void s_test_crud(ca_caller_t *caller) {
+    manifests_fixture_t t;
+    manifests_fixture_init(&t, 1, 1, 0, 0);
+    t.manifest.price = UINT64_MAX; //  all 64 bits survive
+    t.manifest.total_revenue = 1ULL << 63;
     t.manifest.version_timestamp = 1700000000; //  a whole number reads back right
-    Cairn__Response *response = ca_testbed_ok(s_put(bed, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
-    s_manifest_expect(response->manifest_put, &t);
+    Cairn__Response *response =
+        ca_testbed_ok(manifests_fixture_put(caller, &t), CAIRN__RESPONSE__BODY_MANIFEST_PUT);
+    manifests_fixture_expect(response->manifest_put, &t);
     assert(response->manifest_put->version_timestamp == 1700000000);
     double created_at = response->manifest_put->created_at;
     cairn__response__free_unpacked(response, NULL);
-    response = ca_testbed_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
-    s_manifest_expect(response->manifest_get, &t);
+    response = ca_testbed_ok(manifests_fixture_get(caller, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    manifests_fixture_expect(response->manifest_get, &t);
     //  Access lists come back sorted by peer id.
-    assert(streq(response->manifest_get->access->allow[0], "peer-a"));
+    assert(streq(response->manifest_get->access->allow[0], "peer:a"));
     assert(response->manifest_get->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
 
     //  Update: mutable fields and lists replaced, versions kept.
     t.manifest.title = (char *)"New title";
@@ -791,220 +885,201 @@ static void s_test_crud(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__ManifestUpdate update;
     ca_request_manifest_update(&request, &update, 0, &t.manifest);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
-    s_manifest_expect(response->manifest_update, &t);
+    response =
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
+    manifests_fixture_expect(response->manifest_update, &t);
     assert(response->manifest_update->created_at == created_at);
     assert(response->manifest_update->updated_at >= created_at);
     cairn__response__free_unpacked(response, NULL);
-    response = ca_testbed_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
-    s_manifest_expect(response->manifest_get, &t);
+    response = ca_testbed_ok(manifests_fixture_get(caller, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    manifests_fixture_expect(response->manifest_get, &t);
     cairn__response__free_unpacked(response, NULL);
     t.manifest.version_number = 2;
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID,
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID,
                      "version_number cannot change");
     t.manifest.version_number = 0; //  unset: kept
     cairn__response__free_unpacked(
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE), NULL);
-    test_manifest_t other;
-    s_manifest_init(&other, 2, 1, 0, 0);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE),
+        NULL);
+    manifests_fixture_t other;
+    manifests_fixture_init(&other, 2, 1, 0, 0);
     ca_request_manifest_update(&request, &update, 0, &other.manifest);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "put it first");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__NOT_FOUND, "put it first");
 
     //  Delete: lists go with it; again is not an error.
-    assert(s_removed(bed, 1));
-    ca_testbed_fails(s_get(bed, 1), CAIRN__STATUS__NOT_FOUND, "ManifestPut");
-    assert(!s_removed(bed, 1));
-    s_manifest_init(&t, 1, 1, 0, 0);
+    assert(manifests_fixture_removed(caller, 1));
+    ca_testbed_fails(manifests_fixture_get(caller, 1), CAIRN__STATUS__NOT_FOUND, "ManifestPut");
+    assert(!manifests_fixture_removed(caller, 1));
+    manifests_fixture_init(&t, 1, 1, 0, 0);
     t.manifest.n_tags = 0;
     t.manifest.access = NULL;
-    s_put_ok(bed, &t); //  no stale tags or access rows come back
-    response = ca_testbed_ok(s_get(bed, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    manifests_fixture_put_ok(caller, &t); //  no stale tags or access rows come back
+    response = ca_testbed_ok(manifests_fixture_get(caller, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     assert(response->manifest_get->n_tags == 0 && response->manifest_get->access->n_allow == 0);
     cairn__response__free_unpacked(response, NULL);
-    assert(s_removed(bed, 1));
-}
-
-static Cairn__Response *s_versions_page(ca_testbed_t *bed, int root, uint32_t limit,
-                                        uint64_t after) {
-    uint8_t hash[32];
-    s_hash(root, hash);
-    Cairn__Request request;
-    Cairn__ManifestVersions versions;
-    ca_request_manifest_versions(&request, &versions, 0, hash, 32, limit, after);
-    return ca_testbed_send(bed, &request);
-}
-
-static Cairn__Response *s_versions(ca_testbed_t *bed, int root) {
-    return s_versions_page(bed, root, 0, 0);
-}
-
-//  Walks the versions of `root` `limit` at a time: 1..total each once, in
-//  order, `more` on every full page but the last. Returns the pages.
-static size_t s_walk_versions(ca_testbed_t *bed, int root, uint32_t limit, uint32_t total) {
-    size_t pages = 0, page_size = limit ? limit : CA_MANIFEST_PAGE_DEFAULT;
-    uint32_t next = 1;
-    bool more = true;
-    while (more) {
-        Cairn__Response *response = ca_testbed_ok(s_versions_page(bed, root, limit, next - 1),
-                                                  CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
-        const Cairn__ManifestPage *page = response->manifest_versions;
-        assert(page->n_manifests == (total - next + 1 < page_size ? total - next + 1 : page_size));
-        for (size_t i = 0; i < page->n_manifests; i++)
-            assert(page->manifests[i]->version_number == next++);
-        more = page->more;
-        assert(more == (next <= total));
-        cairn__response__free_unpacked(response, NULL);
-        pages++;
-    }
-    return pages;
+    assert(manifests_fixture_removed(caller, 1));
 }
 
 //  A chain of 25 versions (contents 300..324, root 300), a page at a time.
-static void s_test_version_pages(ca_testbed_t *bed) {
-    test_manifest_t t;
+static void s_test_version_pages(ca_caller_t *caller) {
+    manifests_fixture_t t;
     for (int i = 0; i < 25; i++) {
-        s_manifest_init(&t, 300 + i, (uint32_t)i + 1, 300 + i - 1, 300);
-        s_put_ok(bed, &t);
+        manifests_fixture_init(&t, 300 + i, (uint32_t)i + 1, 300 + i - 1, 300);
+        manifests_fixture_put_ok(caller, &t);
     }
-    assert(s_walk_versions(bed, 300, 7, 25) == 4); //  7 7 7 4
-    assert(s_walk_versions(bed, 300, 5, 25) == 5); //  exactly full: no more after
-    assert(s_walk_versions(bed, 300, 0, 25) == 1); //  the default page (100) holds them all
-    assert(s_walk_versions(bed, 300, CA_MANIFEST_PAGE_MAX, 25) == 1);
-    ca_testbed_fails(s_versions_page(bed, 300, CA_MANIFEST_PAGE_MAX + 1, 0), CAIRN__STATUS__INVALID,
-                     "at most 1000");
+    assert(manifests_fixture_walk_versions(caller, 300, 7, 25) == 4); //  7 7 7 4
+    assert(manifests_fixture_walk_versions(caller, 300, 5, 25) ==
+           5); //  exactly full: no more after
+    assert(manifests_fixture_walk_versions(caller, 300, 0, 25) ==
+           1); //  the default page (100) holds them all
+    assert(manifests_fixture_walk_versions(caller, 300, CA_MANIFEST_PAGE_MAX, 25) == 1);
+    ca_testbed_fails(manifests_fixture_versions_page(caller, 300, CA_MANIFEST_PAGE_MAX + 1, 0),
+                     CAIRN__STATUS__INVALID, "at most 1000");
     //  Past the last version: an empty page of a known root; an unknown root
     //  stays NOT_FOUND on any page.
     uint64_t beyond[] = {25, 26, 1ULL << 40, UINT64_MAX};
     for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
-        Cairn__Response *response = ca_testbed_ok(s_versions_page(bed, 300, 3, beyond[i]),
-                                                  CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        Cairn__Response *response =
+            ca_testbed_ok(manifests_fixture_versions_page(caller, 300, 3, beyond[i]),
+                          CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
         assert(response->manifest_versions->n_manifests == 0 && !response->manifest_versions->more);
         cairn__response__free_unpacked(response, NULL);
-        ca_testbed_fails(s_versions_page(bed, 399, 3, beyond[i]), CAIRN__STATUS__NOT_FOUND,
-                         "version 1");
+        ca_testbed_fails(manifests_fixture_versions_page(caller, 399, 3, beyond[i]),
+                         CAIRN__STATUS__NOT_FOUND, "version 1");
     }
-    ca_testbed_fails(s_versions_page(bed, 301, 0, 0), CAIRN__STATUS__NOT_FOUND, "version 1");
+    ca_testbed_fails(manifests_fixture_versions_page(caller, 301, 0, 0), CAIRN__STATUS__NOT_FOUND,
+                     "version 1");
     for (int i = 24; i >= 0; i--) //  newest first
-        assert(s_removed(bed, 300 + i));
+        assert(manifests_fixture_removed(caller, 300 + i));
 }
 
 //  Each version rule, broken once.
-static void s_test_versions(ca_testbed_t *bed) {
-    test_manifest_t t;
-    s_manifest_init(&t, 10, 1, 0, 0);
-    s_put_ok(bed, &t);
-    s_manifest_init(&t, 11, 2, 10, 10);
-    s_put_ok(bed, &t);
-    s_manifest_init(&t, 12, 3, 11, 10);
-    s_put_ok(bed, &t);
-    Cairn__Response *response =
-        ca_testbed_ok(s_versions(bed, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+static void s_test_versions(ca_caller_t *caller) {
+    manifests_fixture_t t;
+    manifests_fixture_init(&t, 10, 1, 0, 0);
+    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_init(&t, 11, 2, 10, 10);
+    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_init(&t, 12, 3, 11, 10);
+    manifests_fixture_put_ok(caller, &t);
+    Cairn__Response *response = ca_testbed_ok(manifests_fixture_versions(caller, 10),
+                                              CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     assert(response->manifest_versions->n_manifests == 3 && !response->manifest_versions->more);
     for (uint32_t i = 0; i < 3; i++)
         assert(response->manifest_versions->manifests[i]->version_number == i + 1);
     cairn__response__free_unpacked(response, NULL);
-    ca_testbed_fails(s_versions(bed, 11), CAIRN__STATUS__NOT_FOUND, "version 1");
+    ca_testbed_fails(manifests_fixture_versions(caller, 11), CAIRN__STATUS__NOT_FOUND, "version 1");
 
-    s_manifest_init(&t, 20, 0, 0, 0);
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "versions count from 1");
-    s_manifest_init(&t, 20, 1, 0, 0);
+    manifests_fixture_init(&t, 20, 0, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                     "versions count from 1");
+    manifests_fixture_init(&t, 20, 1, 0, 0);
     t.manifest.version_previous = (ProtobufCBinaryData){32, t.hash + 0};
-    s_hash(10, t.previous);
+    manifests_fixture_hash(10, t.previous);
     t.manifest.version_previous.data = t.previous;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "a first version has none");
-    s_manifest_init(&t, 20, 1, 0, 0);
-    s_hash(10, t.root);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                     "a first version has none");
+    manifests_fixture_init(&t, 20, 1, 0, 0);
+    manifests_fixture_hash(10, t.root);
     t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "its own root");
-    s_manifest_init(&t, 20, 2, 10, 10);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "its own root");
+    manifests_fixture_init(&t, 20, 2, 10, 10);
     t.manifest.version_root.len = 0;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID,
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
                      "needs version_previous and version_root");
-    s_manifest_init(&t, 20, 2, 20, 10);
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "names itself");
-    s_manifest_init(&t, 20, 2, 99, 10);
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "put the previous version first");
-    s_manifest_init(&t, 30, 1, 0, 0);
-    s_put_ok(bed, &t);
-    s_manifest_init(&t, 20, 2, 30, 10);
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "another version root");
-    s_manifest_init(&t, 20, 3, 10, 10);
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "cannot be version 3");
-    s_manifest_init(&t, 20, 2, 10, 10); //  a second version 2 of root 10
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__CONFLICT, "exists already");
-    ca_testbed_fails(s_get(bed, 20), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    manifests_fixture_init(&t, 20, 2, 20, 10);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "names itself");
+    manifests_fixture_init(&t, 20, 2, 99, 10);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
+                     "put the previous version first");
+    manifests_fixture_init(&t, 30, 1, 0, 0);
+    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_init(&t, 20, 2, 30, 10);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
+                     "another version root");
+    manifests_fixture_init(&t, 20, 3, 10, 10);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
+                     "cannot be version 3");
+    manifests_fixture_init(&t, 20, 2, 10, 10); //  a second version 2 of root 10
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "exists already");
+    ca_testbed_fails(manifests_fixture_get(caller, 20), CAIRN__STATUS__NOT_FOUND, "no manifest");
 
     //  Versions go newest first.
-    ca_testbed_fails(s_delete(bed, 11), CAIRN__STATUS__CONFLICT, "later versions first");
-    assert(s_removed(bed, 12) && s_removed(bed, 11) && s_removed(bed, 10) && s_removed(bed, 30));
+    ca_testbed_fails(manifests_fixture_delete(caller, 11), CAIRN__STATUS__CONFLICT,
+                     "later versions first");
+    assert(manifests_fixture_removed(caller, 12) && manifests_fixture_removed(caller, 11) &&
+           manifests_fixture_removed(caller, 10) && manifests_fixture_removed(caller, 30));
 }
 
-static void s_test_bad_input(ca_testbed_t *bed) {
-    test_manifest_t t;
-    s_manifest_init(&t, 40, 1, 0, 0);
+static void s_test_bad_input(ca_caller_t *caller) {
+    manifests_fixture_t t;
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.manifest.hash.len = 31;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "manifest.hash");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "manifest.hash");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.manifest.content_type = (char *)"";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "content_type");
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "content_type");
     t.manifest.content_type = (char *)"a b";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "content_type");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "content_type");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.manifest.visibility = (Cairn__Visibility)3;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "visibility");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "visibility");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     char title[CA_MANIFEST_TITLE_MAX + 2];
     memset(title, 'x', sizeof title - 1);
     title[sizeof title - 1] = 0;
     t.manifest.title = title;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "title is 257 bytes");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                     "title is 257 bytes");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.tags[1] = (char *)"";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "tags[1]");
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "tags[1]");
     t.tags[1] = (char *)"a\tb";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "control character");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                     "control character");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.allow[1] = (char *)"peer b";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "access.allow[1]");
-    t.allow[1] = (char *)"peer-b";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "repeats peer");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "access.allow[1]");
+    t.allow[1] = (char *)"peer:b";
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "repeats peer");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.manifest.owner = (char *)"../x";
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "owner");
-    s_manifest_init(&t, 40, 1, 0, 0);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "owner");
+    manifests_fixture_init(&t, 40, 1, 0, 0);
     t.manifest.version_timestamp = NAN;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "version_timestamp");
-    s_manifest_init(&t, 40, 2, 10, 10);
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                     "version_timestamp");
+    manifests_fixture_init(&t, 40, 2, 10, 10);
     t.manifest.version_previous.len = 5;
-    ca_testbed_fails(s_put(bed, &t), CAIRN__STATUS__INVALID, "version_previous");
+    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "version_previous");
     Cairn__Request request;
     Cairn__ManifestPut put;
     ca_request_manifest_put(&request, &put, 0, NULL);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no manifest");
-    ca_testbed_fails(s_get(bed, 40), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no manifest");
+    ca_testbed_fails(manifests_fixture_get(caller, 40), CAIRN__STATUS__NOT_FOUND, "no manifest");
     Cairn__ManifestList list;
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, CA_MANIFEST_PAGE_MAX + 1, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "limit");
     ca_request_manifest_list(&request, &list, 0, false, 0, "", -1, 0, 0, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "created_after");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "created_after");
     ca_request_manifest_list(&request, &list, 0, true, (Cairn__Visibility)7, "", 0, 0, 0, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "visibility");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "visibility");
 }
 
 //  Lists: each filter, the order, paging.
-static void s_test_list(ca_testbed_t *bed) {
-    test_manifest_t t;
+static void s_test_list(ca_caller_t *caller) {
+    manifests_fixture_t t;
     for (int n = 0; n < 12; n++) {
-        s_manifest_init(&t, 100 + n, 1, 0, 0);
+        manifests_fixture_init(&t, 100 + n, 1, 0, 0);
         t.manifest.visibility = (Cairn__Visibility)(n % 3);
         t.manifest.content_type = n < 4 ? (char *)"image/png" : (char *)"text/article";
-        s_put_ok(bed, &t);
+        manifests_fixture_put_ok(caller, &t);
     }
     Cairn__Request request;
     Cairn__ManifestList list;
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, 0, 0);
     Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     const Cairn__ManifestPage *page = response->manifest_list;
     assert(page->n_manifests == 12 && !page->more);
     for (size_t i = 1; i < page->n_manifests; i++)
@@ -1013,31 +1088,31 @@ static void s_test_list(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, true, CAIRN__VISIBILITY__VISIBILITY_PRIVATE, "", 0,
                              0, 0, 0);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 4);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "image/png", 0, 0, 0, 0);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 4);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, middle, 5, 0);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     for (size_t i = 0; i < response->manifest_list->n_manifests; i++)
         assert(response->manifest_list->manifests[i]->created_at < middle);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, 5, 10);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 2 && !response->manifest_list->more);
     cairn__response__free_unpacked(response, NULL);
     ca_request_manifest_list(&request, &list, 0, false, 0, "", 0, 0, 5, 5);
-    response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
+    response = ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_LIST);
     assert(response->manifest_list->n_manifests == 5 && response->manifest_list->more);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_summaries(ca_testbed_t *bed) {
+static void s_test_summaries(ca_caller_t *caller) {
     uint8_t hash[32];
-    s_hash(500, hash);
+    manifests_fixture_hash(500, hash);
     char *mentions[] = {(char *)"first", (char *)"second"}, *topics[] = {(char *)"c"};
     Cairn__Summary summary = CAIRN__SUMMARY__INIT;
     summary.l0_hash = (ProtobufCBinaryData){32, hash};
@@ -1051,16 +1126,16 @@ static void s_test_summaries(ca_testbed_t *bed) {
     Cairn__SummaryPut put;
     Cairn__SummaryGet get;
     ca_request_summary_get(&request, &get, 0, hash, 32);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__NOT_FOUND, "SummaryPut");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__NOT_FOUND, "SummaryPut");
     ca_request_summary_put(&request, &put, 0, &summary);
     cairn__response__free_unpacked(
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     summary.n_preview_mentions = 1; //  a replace drops the old items
     cairn__response__free_unpacked(
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
     ca_request_summary_get(&request, &get, 0, hash, 32);
     Cairn__Response *response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_SUMMARY_GET);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_SUMMARY_GET);
     const Cairn__Summary *got = response->summary_get;
     assert(got->mention_count == UINT64_MAX && streq(got->summary_text, "all about it"));
     assert(got->n_preview_mentions == 1 && streq(got->preview_mentions[0], "first"));
@@ -1071,26 +1146,27 @@ static void s_test_summaries(ca_testbed_t *bed) {
     topic[sizeof topic - 1] = 0;
     topics[0] = topic;
     ca_request_summary_put(&request, &put, 0, &summary);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "primary_topics[0]");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "primary_topics[0]");
     summary.l0_hash.len = 0;
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "l0_hash");
     ca_request_summary_put(&request, &put, 0, NULL);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no summary");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no summary");
     uint8_t wide[33] = {0};
     ca_request_summary_get(&request, &get, 0, wide, sizeof wide);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "l0_hash");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "l0_hash");
 }
 
 void manifests_test(bool verbose) {
     if (verbose)
         printf(" * manifests: ");
     ca_testbed_t *bed = ca_testbed_new(&manifests_store_def);
-    s_test_crud(bed);
-    s_test_versions(bed);
-    s_test_bad_input(bed);
-    s_test_list(bed);
-    s_test_summaries(bed);
-    s_test_version_pages(bed);
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    s_test_crud(caller);
+    s_test_versions(caller);
+    s_test_bad_input(caller);
+    s_test_list(caller);
+    s_test_summaries(caller);
+    s_test_version_pages(caller);
     ca_testbed_destroy(&bed);
     if (verbose)
         printf("OK\n");

@@ -595,43 +595,71 @@ const ca_store_def_t messages_store_def = {
 
 #include <stdlib.h>
 
-typedef struct {
-    ca_testbed_t *bed;
-    ca_sql_t *rw; //  the test's own connection, for seeding channels and checks
-    uint64_t next_id;
-} s_test_t;
+//  ---- fixtures: the messages and requests of this self-test and of
+//  tests/e2e_messages.c ------------------------------------------------------------------
 
-static const uint8_t s_signature[MESSAGES_SIGNATURE_BYTES] = {1, 2, 3};
-static const uint8_t s_nonce[MESSAGES_NONCE_MAX] = {9, 8, 7};
+const uint8_t messages_fixture_signature[MESSAGES_SIGNATURE_BYTES] = {0x5a, 0x5a, 0x5a};
 
-static Cairn__Response *s_call(s_test_t *t, Cairn__Request *request) {
-    request->id = ++t->next_id;
-    Cairn__Response *response = ca_testbed_call(t->bed, request);
-    assert(response && response->id == request->id);
-    return response;
+void messages_fixture_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t low) {
+    snprintf(uuid, CA_UUID_TEXT_LENGTH + 1, "%08x-0000-4000-8000-%012llx", high,
+             (unsigned long long)(low & 0xffffffffffffULL));
 }
 
-static void s_uuid(char *uuid, unsigned high, unsigned low) {
-    snprintf(uuid, CA_UUID_TEXT_LENGTH + 1, "%08x-0000-4000-8000-%012x", high, low);
+void messages_fixture_message(Cairn__Message *message, const char *id, double timestamp,
+                              const char *channel, const char *content) {
+    ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content,
+                            messages_fixture_signature, sizeof messages_fixture_signature);
 }
 
-//  A valid clear message; `id` and `content` are referenced, not copied.
-static void s_message_init(Cairn__Message *message, const char *id, double timestamp,
-                           const char *channel, const char *content) {
-    ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content, s_signature,
-                            sizeof s_signature);
-}
-
-static Cairn__Response *s_store(s_test_t *t, Cairn__Message *message) {
+Cairn__Response *messages_fixture_store(ca_caller_t *caller, Cairn__Message *message) {
     Cairn__Request request;
     Cairn__MessageStore store;
     ca_request_message_store(&request, &store, 0, message);
-    return s_call(t, &request);
+    return ca_caller_call(caller, &request);
 }
+
+Cairn__Response *messages_fixture_get(ca_caller_t *caller, const char *id) {
+    Cairn__Request request;
+    Cairn__MessageGet get;
+    ca_request_message_get(&request, &get, 0, id);
+    return ca_caller_call(caller, &request);
+}
+
+Cairn__Response *messages_fixture_delete(ca_caller_t *caller, const char *channel, double before) {
+    Cairn__Request request;
+    Cairn__MessageDelete del;
+    ca_request_message_delete(&request, &del, 0, channel, before);
+    return ca_caller_call(caller, &request);
+}
+
+Cairn__Response *messages_fixture_search(ca_caller_t *caller, const char *query,
+                                         const char *channel, uint32_t limit) {
+    Cairn__Request request;
+    Cairn__MessageSearch search;
+    ca_request_message_search(&request, &search, 0, query, channel, limit);
+    return ca_caller_call(caller, &request);
+}
+
+Cairn__Response *messages_fixture_stats(ca_caller_t *caller) {
+    Cairn__Request request;
+    Cairn__MessageStats stats;
+    ca_request_message_stats(&request, &stats, 0);
+    return ca_caller_call(caller, &request);
+}
+
+//  ---- the self-test ------------------------------------------------------------------
+
+typedef struct {
+    ca_testbed_t *bed;
+    ca_caller_t *caller; //  the testbed's
+    ca_sql_t *rw;        //  the test's own connection, for seeding channels and checks
+} s_test_t;
+
+static const uint8_t s_nonce[MESSAGES_NONCE_MAX] = {9, 8, 7};
 
 //  Stores and returns the status; an error message must contain `fragment`.
 static Cairn__Status s_store_status(s_test_t *t, Cairn__Message *message, const char *fragment) {
-    Cairn__Response *response = s_store(t, message);
+    Cairn__Response *response = messages_fixture_store(t->caller, message);
     Cairn__Status status = response->status;
     if (status == CAIRN__STATUS__OK)
         assert(streq(response->message_store->id, message->id));
@@ -649,50 +677,11 @@ static Cairn__Response *s_list(s_test_t *t, const char *channel, uint32_t limit,
     Cairn__MessageList list;
     ca_request_message_list(&request, &list, 0, channel, limit, offset, since, before_timestamp,
                             before_id);
-    return s_call(t, &request);
-}
-
-static Cairn__Response *s_get(s_test_t *t, const char *id) {
-    Cairn__Request request;
-    Cairn__MessageGet get;
-    ca_request_message_get(&request, &get, 0, id);
-    return s_call(t, &request);
-}
-
-static Cairn__Response *s_delete(s_test_t *t, const char *channel, double before) {
-    Cairn__Request request;
-    Cairn__MessageDelete del;
-    ca_request_message_delete(&request, &del, 0, channel, before);
-    return s_call(t, &request);
-}
-
-static Cairn__Response *s_search(s_test_t *t, const char *query, const char *channel,
-                                 uint32_t limit) {
-    Cairn__Request request;
-    Cairn__MessageSearch search;
-    ca_request_message_search(&request, &search, 0, query, channel, limit);
-    return s_call(t, &request);
-}
-
-static Cairn__Response *s_stats(s_test_t *t) {
-    Cairn__Request request;
-    Cairn__MessageStats stats;
-    ca_request_message_stats(&request, &stats, 0);
-    return s_call(t, &request);
-}
-
-//  Expects `status` with `fragment` in the error, and frees the response.
-static void s_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
-        fprintf(stderr, "got status %d '%s', wanted %d '%s'\n", response->status, response->error,
-                status, fragment ? fragment : "");
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
+    return ca_caller_call(t->caller, &request);
 }
 
 static uint64_t s_message_count(s_test_t *t) {
-    Cairn__Response *response = s_stats(t);
+    Cairn__Response *response = messages_fixture_stats(t->caller);
     assert(response->status == CAIRN__STATUS__OK);
     uint64_t count = response->message_stats->messages;
     cairn__response__free_unpacked(response, NULL);
@@ -723,7 +712,7 @@ static bool s_blob_is(ProtobufCBinaryData data, const void *expected, size_t siz
 
 static void s_test_store_get(s_test_t *t) {
     //  Empty node: no timestamps.
-    Cairn__Response *response = s_stats(t);
+    Cairn__Response *response = messages_fixture_stats(t->caller);
     assert(response->status == CAIRN__STATUS__OK && !response->message_stats->has_messages);
     assert(response->message_stats->messages == 0 && response->message_stats->channels == 0);
     assert(response->message_stats->db_size_bytes > 0);
@@ -732,34 +721,36 @@ static void s_test_store_get(s_test_t *t) {
     s_seed_channel(t, "#general");
     s_seed_channel(t, "#random");
     char id[CA_UUID_TEXT_LENGTH + 1];
-    s_uuid(id, 1, 1);
+    messages_fixture_uuid(id, 1, 1);
     Cairn__Message message;
-    s_message_init(&message, id, 100.5, "#general", "hello world");
+    messages_fixture_message(&message, id, 100.5, "#general", "hello world");
     assert(s_store_status(t, &message, NULL) == CAIRN__STATUS__OK);
-    response = s_get(t, id);
+    response = messages_fixture_get(t->caller, id);
     assert(response->status == CAIRN__STATUS__OK);
     Cairn__Message *got = response->message_get;
     assert(streq(got->id, id) && got->timestamp == 100.5 && streq(got->sender_id, "alice"));
     assert(streq(got->sender_name, "Alice") && streq(got->channel, "#general"));
     assert(s_blob_is(got->content, "hello world", 11) && !got->encrypted);
-    assert(s_blob_is(got->signature, s_signature, sizeof s_signature) && got->nonce.len == 0);
+    assert(
+        s_blob_is(got->signature, messages_fixture_signature, sizeof messages_fixture_signature) &&
+        got->nonce.len == 0);
     cairn__response__free_unpacked(response, NULL);
     //  last_activity only moves forward.
     assert(s_last_activity(t, "#general") == 100.5);
     char older[CA_UUID_TEXT_LENGTH + 1];
-    s_uuid(older, 1, 2);
-    s_message_init(&message, older, 60, "#general", "");
+    messages_fixture_uuid(older, 1, 2);
+    messages_fixture_message(&message, older, 60, "#general", "");
     assert(s_store_status(t, &message, NULL) == CAIRN__STATUS__OK); //  empty content is fine
     assert(s_last_activity(t, "#general") == 100.5);
 
     //  Encrypted, with a nonce; the id's case is kept.
     const char *upper = "ABCDEF01-2345-4678-9ABC-DEF012345678";
-    s_message_init(&message, upper, 101, "#random", "ciphertext");
+    messages_fixture_message(&message, upper, 101, "#random", "ciphertext");
     message.encrypted = true;
     message.nonce.data = (uint8_t *)s_nonce;
     message.nonce.len = sizeof s_nonce;
     assert(s_store_status(t, &message, NULL) == CAIRN__STATUS__OK);
-    response = s_get(t, upper);
+    response = messages_fixture_get(t->caller, upper);
     assert(response->status == CAIRN__STATUS__OK && response->message_get->encrypted);
     assert(s_blob_is(response->message_get->nonce, s_nonce, sizeof s_nonce));
     assert(streq(response->message_get->id, upper));
@@ -767,23 +758,24 @@ static void s_test_store_get(s_test_t *t) {
     assert(s_last_activity(t, "#random") == 101);
 
     //  The same id again: CONFLICT, the stored message unchanged.
-    s_message_init(&message, id, 200, "#general", "changed");
+    messages_fixture_message(&message, id, 200, "#general", "changed");
     assert(s_store_status(t, &message, "already exists") == CAIRN__STATUS__CONFLICT);
-    response = s_get(t, id);
+    response = messages_fixture_get(t->caller, id);
     assert(s_blob_is(response->message_get->content, "hello world", 11));
     cairn__response__free_unpacked(response, NULL);
     assert(s_last_activity(t, "#general") == 100.5);
 
     //  Unknown channel.
-    s_uuid(id, 1, 3);
-    s_message_init(&message, id, 100, "#nope", "x");
+    messages_fixture_uuid(id, 1, 3);
+    messages_fixture_message(&message, id, 100, "#nope", "x");
     assert(s_store_status(t, &message, "channel #nope does not exist; create it first") ==
            CAIRN__STATUS__NOT_FOUND);
-    s_expect(s_get(t, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_get(t, "nope"), CAIRN__STATUS__INVALID, "UUID");
-    s_expect(s_get(t, ""), CAIRN__STATUS__INVALID, "missing");
+    ca_response_check(messages_fixture_get(t->caller, id), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(messages_fixture_get(t->caller, "nope"), CAIRN__STATUS__INVALID, "UUID");
+    ca_response_check(messages_fixture_get(t->caller, ""), CAIRN__STATUS__INVALID, "missing");
 
-    response = s_stats(t);
+    response = messages_fixture_stats(t->caller);
     Cairn__MessageStatsReply *stats = response->message_stats;
     assert(stats->messages == 3 && stats->channels == 2 && stats->peers == 0);
     assert(stats->has_messages && stats->oldest_timestamp == 60 && stats->newest_timestamp == 101);
@@ -793,21 +785,22 @@ static void s_test_store_get(s_test_t *t) {
 static void s_test_validation(s_test_t *t) {
     uint64_t before = s_message_count(t);
     char id[CA_UUID_TEXT_LENGTH + 1];
-    s_uuid(id, 2, 1);
+    messages_fixture_uuid(id, 2, 1);
     Cairn__Message message;
     Cairn__MessageStore store;
     Cairn__Request request;
     ca_request_message_store(&request, &store, 0, NULL); //  no message at all
-    s_expect(s_call(t, &request), CAIRN__STATUS__INVALID, "message is missing");
+    ca_response_check(ca_caller_call(t->caller, &request), CAIRN__STATUS__INVALID,
+                      "message is missing");
 
     const char *bad_ids[] = {"", "not-a-uuid", "123e4567e89b12d3a456426614174000", "../x"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        s_message_init(&message, bad_ids[i], 1, "#general", "x");
+        messages_fixture_message(&message, bad_ids[i], 1, "#general", "x");
         assert(s_store_status(t, &message, "message.id") == CAIRN__STATUS__INVALID);
     }
     const double bad_times[] = {0, -1, NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
-        s_message_init(&message, id, bad_times[i], "#general", "x");
+        messages_fixture_message(&message, id, bad_times[i], "#general", "x");
         assert(s_store_status(t, &message, "message.timestamp") == CAIRN__STATUS__INVALID);
     }
     char long_text[CA_PEER_ID_MAX + 2];
@@ -815,11 +808,11 @@ static void s_test_validation(s_test_t *t) {
     long_text[CA_PEER_ID_MAX + 1] = 0;
     const char *bad_senders[] = {"", "a b", "../x", "a/b", long_text};
     for (size_t i = 0; i < sizeof bad_senders / sizeof bad_senders[0]; i++) {
-        s_message_init(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.sender_id = (char *)bad_senders[i];
         assert(s_store_status(t, &message, "message.sender_id") == CAIRN__STATUS__INVALID);
     }
-    s_message_init(&message, id, 1, "#general", "x");
+    messages_fixture_message(&message, id, 1, "#general", "x");
     message.sender_name = long_text; //  129 bytes
     assert(s_store_status(t, &message, "128") == CAIRN__STATUS__INVALID);
     char long_channel[CA_CHANNEL_NAME_MAX + 2];
@@ -828,12 +821,12 @@ static void s_test_validation(s_test_t *t) {
     long_channel[CA_CHANNEL_NAME_MAX + 1] = 0;
     const char *bad_channels[] = {"", "#", "general", "../x", "#a b", "#a/b", long_channel};
     for (size_t i = 0; i < sizeof bad_channels / sizeof bad_channels[0]; i++) {
-        s_message_init(&message, id, 1, bad_channels[i], "x");
+        messages_fixture_message(&message, id, 1, bad_channels[i], "x");
         assert(s_store_status(t, &message, "message.channel") == CAIRN__STATUS__INVALID);
     }
     const size_t bad_signatures[] = {0, 63, 65};
     for (size_t i = 0; i < sizeof bad_signatures / sizeof bad_signatures[0]; i++) {
-        s_message_init(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         uint8_t signature[65] = {0};
         message.signature.data = signature;
         message.signature.len = bad_signatures[i];
@@ -842,13 +835,13 @@ static void s_test_validation(s_test_t *t) {
     const size_t bad_nonces[] = {0, 11, 25};
     uint8_t nonce[32] = {0};
     for (size_t i = 0; i < sizeof bad_nonces / sizeof bad_nonces[0]; i++) {
-        s_message_init(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.encrypted = true;
         message.nonce.data = nonce;
         message.nonce.len = bad_nonces[i];
         assert(s_store_status(t, &message, "12..24 bytes") == CAIRN__STATUS__INVALID);
     }
-    s_message_init(&message, id, 1, "#general", "x");
+    messages_fixture_message(&message, id, 1, "#general", "x");
     message.nonce.data = nonce;
     message.nonce.len = 12;
     assert(s_store_status(t, &message, "not encrypted") == CAIRN__STATUS__INVALID);
@@ -858,16 +851,16 @@ static void s_test_validation(s_test_t *t) {
     char *big = (char *)malloc(limit + 2);
     memset(big, 'b', limit + 1);
     big[limit + 1] = 0;
-    s_message_init(&message, id, 1, "#general", big);
+    messages_fixture_message(&message, id, 1, "#general", big);
     assert(s_store_status(t, &message, "65536") == CAIRN__STATUS__INVALID);
     assert(s_message_count(t) == before);
     big[limit] = 0;
-    s_message_init(&message, id, 50, "#general", big);
+    messages_fixture_message(&message, id, 50, "#general", big);
     assert(s_store_status(t, &message, NULL) == CAIRN__STATUS__OK);
     free(big);
     //  The boundary values of the other fields are fine too.
-    s_uuid(id, 2, 2);
-    s_message_init(&message, id, 50, "#general", "x");
+    messages_fixture_uuid(id, 2, 2);
+    messages_fixture_message(&message, id, 50, "#general", "x");
     long_text[CA_PEER_ID_MAX] = 0; //  128 bytes
     message.sender_id = long_text;
     message.sender_name = long_text;
@@ -942,11 +935,12 @@ static void s_test_paging(s_test_t *t) {
     for (unsigned i = 0; i < COUNT; i++) {
         //  Four messages per timestamp, ids not in insertion order.
         expected[i].timestamp = 1000 + i / 4;
-        s_uuid(expected[i].id, 3, (i * 7919) % 1009);
+        messages_fixture_uuid(expected[i].id, 3, (i * 7919) % 1009);
         char content[32];
         snprintf(content, sizeof content, "page message %u", i);
         Cairn__Message message;
-        s_message_init(&message, expected[i].id, expected[i].timestamp, "#paging", content);
+        messages_fixture_message(&message, expected[i].id, expected[i].timestamp, "#paging",
+                                 content);
         assert(s_store_status(t, &message, NULL) == CAIRN__STATUS__OK);
     }
     qsort(expected, COUNT, sizeof expected[0], s_compare_keys);
@@ -965,8 +959,8 @@ static void s_test_paging(s_test_t *t) {
     assert(response->message_list->n_messages == MESSAGES_PAGE_DEFAULT &&
            response->message_list->more);
     cairn__response__free_unpacked(response, NULL);
-    s_expect(s_list(t, "#paging", MESSAGES_PAGE_MAX + 1, 0, 0, 0, ""), CAIRN__STATUS__INVALID,
-             "1000");
+    ca_response_check(s_list(t, "#paging", MESSAGES_PAGE_MAX + 1, 0, 0, 0, ""),
+                      CAIRN__STATUS__INVALID, "1000");
     //  since: only newer messages, with either kind of paging.
     for (int cursor = 0; cursor < 2; cursor++) {
         size_t count = s_page_all(t, cursor, 10, 1050, got, COUNT);
@@ -985,18 +979,21 @@ static void s_test_paging(s_test_t *t) {
     cairn__response__free_unpacked(response, NULL);
 
     //  Bad paging requests.
-    s_expect(s_list(t, "#paging", 10, 5, 0, 1010, expected[0].id), CAIRN__STATUS__INVALID,
-             "cannot be combined");
-    s_expect(s_list(t, "#paging", 10, 5, 0, 1010, ""), CAIRN__STATUS__INVALID,
-             "cannot be combined");
-    s_expect(s_list(t, "#paging", 10, 0, 0, 0, expected[0].id), CAIRN__STATUS__INVALID,
-             "needs before_timestamp");
-    s_expect(s_list(t, "#paging", 10, 0, 0, 1010, "bad"), CAIRN__STATUS__INVALID, "before_id");
-    s_expect(s_list(t, "#paging", 10, 0, -1, 0, ""), CAIRN__STATUS__INVALID, "since");
-    s_expect(s_list(t, "#paging", 10, 0, 0, NAN, ""), CAIRN__STATUS__INVALID, "before_timestamp");
-    s_expect(s_list(t, "#nope", 10, 0, 0, 0, ""), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_list(t, "../x", 10, 0, 0, 0, ""), CAIRN__STATUS__INVALID, "channel");
-    s_expect(s_list(t, "", 10, 0, 0, 0, ""), CAIRN__STATUS__INVALID, "channel");
+    ca_response_check(s_list(t, "#paging", 10, 5, 0, 1010, expected[0].id), CAIRN__STATUS__INVALID,
+                      "cannot be combined");
+    ca_response_check(s_list(t, "#paging", 10, 5, 0, 1010, ""), CAIRN__STATUS__INVALID,
+                      "cannot be combined");
+    ca_response_check(s_list(t, "#paging", 10, 0, 0, 0, expected[0].id), CAIRN__STATUS__INVALID,
+                      "needs before_timestamp");
+    ca_response_check(s_list(t, "#paging", 10, 0, 0, 1010, "bad"), CAIRN__STATUS__INVALID,
+                      "before_id");
+    ca_response_check(s_list(t, "#paging", 10, 0, -1, 0, ""), CAIRN__STATUS__INVALID, "since");
+    ca_response_check(s_list(t, "#paging", 10, 0, 0, NAN, ""), CAIRN__STATUS__INVALID,
+                      "before_timestamp");
+    ca_response_check(s_list(t, "#nope", 10, 0, 0, 0, ""), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(s_list(t, "../x", 10, 0, 0, 0, ""), CAIRN__STATUS__INVALID, "channel");
+    ca_response_check(s_list(t, "", 10, 0, 0, 0, ""), CAIRN__STATUS__INVALID, "channel");
 
     //  The keyset page is a range on the index: no sort, at any depth.
     s_expect_plan(t, messages_sql_list_keyset, "messages_by_channel_time");
@@ -1005,7 +1002,7 @@ static void s_test_paging(s_test_t *t) {
 }
 
 static size_t s_search_count(s_test_t *t, const char *query, const char *channel) {
-    Cairn__Response *response = s_search(t, query, channel, 0);
+    Cairn__Response *response = messages_fixture_search(t->caller, query, channel, 0);
     assert(response->status == CAIRN__STATUS__OK);
     size_t count = response->message_search->n_messages;
     cairn__response__free_unpacked(response, NULL);
@@ -1037,9 +1034,9 @@ static void s_test_search(s_test_t *t) {
     };
     for (unsigned i = 0; i < sizeof items / sizeof items[0]; i++) {
         char id[CA_UUID_TEXT_LENGTH + 1];
-        s_uuid(id, 4, i);
+        messages_fixture_uuid(id, 4, i);
         Cairn__Message message;
-        s_message_init(&message, id, 500 + i, items[i].channel, items[i].content);
+        messages_fixture_message(&message, id, 500 + i, items[i].channel, items[i].content);
         if (items[i].encrypted) {
             message.encrypted = true;
             message.nonce.data = (uint8_t *)s_nonce;
@@ -1052,12 +1049,12 @@ static void s_test_search(s_test_t *t) {
     assert(s_search_count(t, "\"brown fox\"", "#search") == 1);
     assert(s_search_count(t, "apple", "#other") == 1);
     //  Best match first: three apples in three words beat one in seven.
-    Cairn__Response *response = s_search(t, "apple", "", 0);
+    Cairn__Response *response = messages_fixture_search(t->caller, "apple", "", 0);
     assert(response->status == CAIRN__STATUS__OK && response->message_search->n_messages == 2);
     assert(s_blob_is(response->message_search->messages[0]->content, "apple apple apple", 17));
     assert(!response->message_search->more);
     cairn__response__free_unpacked(response, NULL);
-    response = s_search(t, "apple", "", 1);
+    response = messages_fixture_search(t->caller, "apple", "", 1);
     assert(response->message_search->n_messages == 1 && response->message_search->more);
     cairn__response__free_unpacked(response, NULL);
     //  Encrypted messages are never indexed.
@@ -1066,22 +1063,29 @@ static void s_test_search(s_test_t *t) {
 
     const char *malformed[] = {"\"unbalanced", "AND AND", "col:", "col:x", "(", "a OR", "*"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
-        s_expect(s_search(t, malformed[i], "", 0), CAIRN__STATUS__INVALID, "query syntax");
-    s_expect(s_search(t, "", "", 0), CAIRN__STATUS__INVALID, "query is empty");
-    s_expect(s_search(t, " \t ", "", 0), CAIRN__STATUS__INVALID, "query is empty");
+        ca_response_check(messages_fixture_search(t->caller, malformed[i], "", 0),
+                          CAIRN__STATUS__INVALID, "query syntax");
+    ca_response_check(messages_fixture_search(t->caller, "", "", 0), CAIRN__STATUS__INVALID,
+                      "query is empty");
+    ca_response_check(messages_fixture_search(t->caller, " \t ", "", 0), CAIRN__STATUS__INVALID,
+                      "query is empty");
     char long_query[MESSAGES_QUERY_MAX + 2];
     memset(long_query, 'q', sizeof long_query);
     long_query[MESSAGES_QUERY_MAX + 1] = 0;
-    s_expect(s_search(t, long_query, "", 0), CAIRN__STATUS__INVALID, "1024");
-    s_expect(s_search(t, "apple", "#nope", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_search(t, "apple", "nope", 0), CAIRN__STATUS__INVALID, "channel");
-    s_expect(s_search(t, "apple", "", MESSAGES_PAGE_MAX + 1), CAIRN__STATUS__INVALID, "1000");
+    ca_response_check(messages_fixture_search(t->caller, long_query, "", 0), CAIRN__STATUS__INVALID,
+                      "1024");
+    ca_response_check(messages_fixture_search(t->caller, "apple", "#nope", 0),
+                      CAIRN__STATUS__NOT_FOUND, "does not exist");
+    ca_response_check(messages_fixture_search(t->caller, "apple", "nope", 0),
+                      CAIRN__STATUS__INVALID, "channel");
+    ca_response_check(messages_fixture_search(t->caller, "apple", "", MESSAGES_PAGE_MAX + 1),
+                      CAIRN__STATUS__INVALID, "1000");
     //  The worker still answers after the failed queries.
     assert(s_search_count(t, "fox", "") == 1);
 }
 
 static uint64_t s_delete_count(s_test_t *t, const char *channel, double before) {
-    Cairn__Response *response = s_delete(t, channel, before);
+    Cairn__Response *response = messages_fixture_delete(t->caller, channel, before);
     assert(response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_DELETE);
     uint64_t count = response->message_delete->count;
@@ -1095,17 +1099,22 @@ static void s_test_delete(s_test_t *t) {
     for (unsigned i = 1; i <= 10; i++)
         for (unsigned c = 1; c <= 2; c++) {
             char id[CA_UUID_TEXT_LENGTH + 1];
-            s_uuid(id, 5, c * 100 + i);
+            messages_fixture_uuid(id, 5, c * 100 + i);
             Cairn__Message message;
-            s_message_init(&message, id, i, c == 1 ? "#del1" : "#del2", "doomed words");
+            messages_fixture_message(&message, id, i, c == 1 ? "#del1" : "#del2", "doomed words");
             assert(s_store_status(t, &message, NULL) == CAIRN__STATUS__OK);
         }
     uint64_t total = s_message_count(t);
-    s_expect(s_delete(t, "", 0), CAIRN__STATUS__INVALID, "give channel, before or both");
-    s_expect(s_delete(t, "../x", 0), CAIRN__STATUS__INVALID, "channel");
-    s_expect(s_delete(t, "#nope", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_delete(t, "#del1", -5), CAIRN__STATUS__INVALID, "before");
-    s_expect(s_delete(t, "", NAN), CAIRN__STATUS__INVALID, "before");
+    ca_response_check(messages_fixture_delete(t->caller, "", 0), CAIRN__STATUS__INVALID,
+                      "give channel, before or both");
+    ca_response_check(messages_fixture_delete(t->caller, "../x", 0), CAIRN__STATUS__INVALID,
+                      "channel");
+    ca_response_check(messages_fixture_delete(t->caller, "#nope", 0), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(messages_fixture_delete(t->caller, "#del1", -5), CAIRN__STATUS__INVALID,
+                      "before");
+    ca_response_check(messages_fixture_delete(t->caller, "", NAN), CAIRN__STATUS__INVALID,
+                      "before");
     assert(s_message_count(t) == total);
     assert(s_fts_count(t, "doomed") == 20);
 
@@ -1125,7 +1134,7 @@ static void s_test_vacuum(s_test_t *t) {
     Cairn__Request request;
     Cairn__Vacuum vacuum;
     ca_request_vacuum(&request, &vacuum, 0);
-    Cairn__Response *response = s_call(t, &request);
+    Cairn__Response *response = ca_caller_call(t->caller, &request);
     assert(response->status == CAIRN__STATUS__OK &&
            response->body_case == CAIRN__RESPONSE__BODY_VACUUM);
     Cairn__VacuumReply *reply = response->vacuum;
@@ -1143,6 +1152,7 @@ void messages_test(bool verbose) {
         printf(" * messages: ");
     s_test_t t = {0};
     t.bed = ca_testbed_new(&messages_store_def);
+    t.caller = ca_testbed_caller(t.bed);
     char *db_path = zsys_sprintf("%s/%s", ca_testbed_dir(t.bed), CA_DB_FILE);
     char *error = NULL;
     t.rw = ca_sql_open(db_path, CA_SQL_READ_WRITE, NULL, &error);

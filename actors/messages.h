@@ -6,6 +6,8 @@
 #ifndef MESSAGES_H_INCLUDED
 #define MESSAGES_H_INCLUDED
 
+#include "ca_caller.h"
+#include "ca_names.h"
 #include "ca_store.h"
 
 //  Limits of the messages requests (content size is the node setting
@@ -34,5 +36,26 @@ extern const char messages_sql_list_offset[];
 extern const char messages_sql_list_keyset[];
 
 void messages_test(bool verbose);
+
+//  ---- fixtures: the messages and requests of the self-test and of
+//  tests/e2e_messages.c, sent through `caller` (a testbed or a node); a
+//  returned response is the caller's to free.
+
+//  The signature every fixture message carries.
+extern const uint8_t messages_fixture_signature[MESSAGES_SIGNATURE_BYTES];
+
+//  A UUID made of two numbers: "hhhhhhhh-0000-4000-8000-llllllllllll".
+void messages_fixture_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t low);
+
+//  A valid clear message (sender "alice", messages_fixture_signature);
+//  strings and content are referenced, not copied.
+void messages_fixture_message(Cairn__Message *message, const char *id, double timestamp,
+                              const char *channel, const char *content);
+Cairn__Response *messages_fixture_store(ca_caller_t *caller, Cairn__Message *message);
+Cairn__Response *messages_fixture_get(ca_caller_t *caller, const char *id);
+Cairn__Response *messages_fixture_delete(ca_caller_t *caller, const char *channel, double before);
+Cairn__Response *messages_fixture_search(ca_caller_t *caller, const char *query,
+                                         const char *channel, uint32_t limit);
+Cairn__Response *messages_fixture_stats(ca_caller_t *caller);
 
 #endif

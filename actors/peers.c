@@ -545,70 +545,55 @@ static const char s_openssl_pem[] = "-----BEGIN PUBLIC KEY-----\n"
 static const char s_openssl_hex[] =
     "e41b899cd31f6daffbd436c08d3598e8991a8a2190da18afeb46cc9379cd7c70";
 
-static uint64_t s_next_id = 1;
+//  ---- fixtures: the requests of this self-test and of tests/e2e_peers.c ----------
 
-//  Checks the status, printing the answer's error when it is not `status`.
-static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
-    assert(response);
-    if (response->status != status) {
-        fprintf(stderr, "\npeers_test: status %d '%s', wanted %d\n", response->status,
-                response->error, status);
-        assert(false);
-    }
-    return response;
-}
-
-static Cairn__Response *s_call(ca_testbed_t *bed, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = ca_testbed_call(bed, request);
-    assert(response && response->id == request->id);
-    return response;
-}
-
-static void s_peer_init(Cairn__Peer *peer, const char *peer_id, const uint8_t *key) {
+void peers_fixture_peer(Cairn__Peer *peer, const char *peer_id, const uint8_t *key) {
     ca_request_peer_init(peer, peer_id, key, "192.0.2.1", 7402, "node");
 }
 
-static Cairn__Response *s_put(ca_testbed_t *bed, const Cairn__Peer *peer, const char *text) {
+Cairn__Response *peers_fixture_put(ca_caller_t *caller, const Cairn__Peer *peer, const char *text) {
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, peer, text);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_get(ca_testbed_t *bed, const char *peer_id) {
+Cairn__Response *peers_fixture_get(ca_caller_t *caller, const char *peer_id) {
     Cairn__Request request;
     Cairn__PeerGet get;
     ca_request_peer_get(&request, &get, 0, peer_id);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_status(ca_testbed_t *bed, const char *peer_id, int state,
-                                 double last_seen) {
+Cairn__Response *peers_fixture_status(ca_caller_t *caller, const char *peer_id, int state,
+                                      double last_seen) {
     Cairn__Request request;
     Cairn__PeerStatus status;
     ca_request_peer_status(&request, &status, 0, peer_id, state, last_seen);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_block(ca_testbed_t *bed, const char *peer_id, bool blocked) {
+Cairn__Response *peers_fixture_block(ca_caller_t *caller, const char *peer_id, bool blocked) {
     Cairn__Request request;
     Cairn__PeerBlock block;
     ca_request_peer_block(&request, &block, 0, peer_id, blocked);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
-static Cairn__Response *s_list(ca_testbed_t *bed, bool by_state, int state, uint32_t limit,
-                               const char *after) {
+Cairn__Response *peers_fixture_list(ca_caller_t *caller, bool by_state, int state, uint32_t limit,
+                                    const char *after) {
     Cairn__Request request;
     Cairn__PeerList list;
     ca_request_peer_list(&request, &list, 0, by_state, state, limit, after);
-    return s_call(bed, &request);
+    return ca_caller_call(caller, &request);
 }
 
+//  ---- the self-test ------------------------------------------------------------------
+
 //  Every peer, following pages.
-static size_t s_count(ca_testbed_t *bed) {
-    Cairn__Response *response = s_expect(s_list(bed, false, 0, 0, ""), CAIRN__STATUS__OK);
+static size_t s_count(ca_caller_t *caller) {
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_list(caller, false, 0, 0, ""), CAIRN__STATUS__OK, NULL);
     assert(!response->peer_list->more);
     size_t count = response->peer_list->n_peers;
     cairn__response__free_unpacked(response, NULL);
@@ -616,9 +601,10 @@ static size_t s_count(ca_testbed_t *bed) {
 }
 
 //  PUT must fail INVALID with `fragment` in the message.
-static void s_put_invalid(ca_testbed_t *bed, const Cairn__Peer *peer, const char *text,
+static void s_put_invalid(ca_caller_t *caller, const Cairn__Peer *peer, const char *text,
                           const char *fragment) {
-    Cairn__Response *response = s_expect(s_put(bed, peer, text), CAIRN__STATUS__INVALID);
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, peer, text), CAIRN__STATUS__INVALID, NULL);
     if (!strstr(response->error, fragment)) {
         fprintf(stderr, "\npeers_test: '%s' lacks '%s'\n", response->error, fragment);
         assert(false);
@@ -627,14 +613,15 @@ static void s_put_invalid(ca_testbed_t *bed, const Cairn__Peer *peer, const char
 }
 
 //  PUT with `text` as the key must store exactly `key`.
-static void s_put_key_text(ca_testbed_t *bed, const char *text, const uint8_t key[32]) {
+static void s_put_key_text(ca_caller_t *caller, const char *text, const uint8_t key[32]) {
     Cairn__Peer peer;
-    s_peer_init(&peer, "key-forms", NULL);
-    Cairn__Response *response = s_expect(s_put(bed, &peer, text), CAIRN__STATUS__OK);
+    peers_fixture_peer(&peer, "key-forms", NULL);
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, &peer, text), CAIRN__STATUS__OK, NULL);
     assert(response->peer_put->public_key.len == 32 &&
            memcmp(response->peer_put->public_key.data, key, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(bed, "key-forms"), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_get(caller, "key-forms"), CAIRN__STATUS__OK, NULL);
     assert(memcmp(response->peer_get->public_key.data, key, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
 }
@@ -648,7 +635,7 @@ static void s_pem(const uint8_t *der, size_t size, const char *split, char *pem,
              s_pem_end);
 }
 
-static void s_test_key_forms(ca_testbed_t *bed) {
+static void s_test_key_forms(ca_caller_t *caller) {
     //  A key whose standard base64 has both '+' and '/', so the URL-safe
     //  alphabet differs from it.
     uint8_t key[32];
@@ -658,35 +645,36 @@ static void s_test_key_forms(ca_testbed_t *bed) {
     char text[128];
     sodium_bin2base64(text, sizeof text, key, 32, sodium_base64_VARIANT_ORIGINAL);
     assert(strchr(text, '+') && strchr(text, '/') && strchr(text, '='));
-    s_put_key_text(bed, text, key);
+    s_put_key_text(caller, text, key);
     sodium_bin2base64(text, sizeof text, key, 32, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
     assert(!strchr(text, '='));
-    s_put_key_text(bed, text, key);
+    s_put_key_text(caller, text, key);
     sodium_bin2base64(text, sizeof text, key, 32, sodium_base64_VARIANT_URLSAFE);
     assert(strchr(text, '-') && strchr(text, '_'));
-    s_put_key_text(bed, text, key);
+    s_put_key_text(caller, text, key);
     sodium_bin2base64(text, sizeof text, key, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    s_put_key_text(bed, text, key);
+    s_put_key_text(caller, text, key);
     //  Surrounding whitespace (a pasted key with its newline) is ignored.
     char padded[160];
     snprintf(padded, sizeof padded, "  %s\r\n", text);
-    s_put_key_text(bed, padded, key);
+    s_put_key_text(caller, padded, key);
 
     //  PEM: openssl's own output, and ours with line breaks in the body.
     uint8_t openssl_key[32];
     assert(sodium_hex2bin(openssl_key, 32, s_openssl_hex, 64, NULL, NULL, NULL) == 0);
-    s_put_key_text(bed, s_openssl_pem, openssl_key);
+    s_put_key_text(caller, s_openssl_pem, openssl_key);
     uint8_t der[44];
     memcpy(der, s_spki_prefix, 12);
     memcpy(der + 12, key, 32);
     char pem[256];
     s_pem(der, sizeof der, "\r\n", pem, sizeof pem);
-    s_put_key_text(bed, pem, key);
+    s_put_key_text(caller, pem, key);
 
     //  Raw bytes.
     Cairn__Peer peer;
-    s_peer_init(&peer, "key-forms", key);
-    Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    peers_fixture_peer(&peer, "key-forms", key);
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     assert(memcmp(response->peer_put->public_key.data, key, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
 
@@ -694,53 +682,53 @@ static void s_test_key_forms(ca_testbed_t *bed) {
     uint8_t long_key[33] = {0};
     peer.public_key.data = long_key;
     peer.public_key.len = 31;
-    s_put_invalid(bed, &peer, NULL, "31 bytes");
+    s_put_invalid(caller, &peer, NULL, "31 bytes");
     peer.public_key.len = 33;
-    s_put_invalid(bed, &peer, NULL, "33 bytes");
+    s_put_invalid(caller, &peer, NULL, "33 bytes");
     peer.public_key.len = 32;
-    s_put_invalid(bed, &peer, s_openssl_pem, "given twice");
+    s_put_invalid(caller, &peer, s_openssl_pem, "given twice");
     peer.public_key.len = 0;
-    s_put_invalid(bed, &peer, NULL, "missing");
-    s_put_invalid(bed, &peer, " \n\t", "blank");
+    s_put_invalid(caller, &peer, NULL, "missing");
+    s_put_invalid(caller, &peer, " \n\t", "blank");
     sodium_bin2base64(text, sizeof text, key, 31, sodium_base64_VARIANT_ORIGINAL);
-    s_put_invalid(bed, &peer, text, "base64 of 31 bytes");
+    s_put_invalid(caller, &peer, text, "base64 of 31 bytes");
     sodium_bin2base64(text, sizeof text, long_key, 33, sodium_base64_VARIANT_URLSAFE);
-    s_put_invalid(bed, &peer, text, "base64 of 33 bytes");
-    s_put_invalid(bed, &peer, "not base64 at all!", "neither base64 nor a PEM block");
-    s_put_invalid(bed, &peer, s_openssl_hex, "base64 of 48 bytes"); //  hex is not accepted
+    s_put_invalid(caller, &peer, text, "base64 of 33 bytes");
+    s_put_invalid(caller, &peer, "not base64 at all!", "neither base64 nor a PEM block");
+    s_put_invalid(caller, &peer, s_openssl_hex, "base64 of 48 bytes"); //  hex is not accepted
     //  Mixed alphabets and inner spaces do not decode.
     sodium_bin2base64(text, sizeof text, key, 32, sodium_base64_VARIANT_ORIGINAL);
     text[strcspn(text, "/")] = '_';
-    s_put_invalid(bed, &peer, text, "neither base64");
+    s_put_invalid(caller, &peer, text, "neither base64");
     sodium_bin2base64(text, sizeof text, key, 32, sodium_base64_VARIANT_ORIGINAL);
     text[10] = ' ';
-    s_put_invalid(bed, &peer, text, "neither base64");
-    s_put_invalid(bed, &peer,
+    s_put_invalid(caller, &peer, text, "neither base64");
+    s_put_invalid(caller, &peer,
                   "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n"
                   "-----END PRIVATE KEY-----",
                   "never send a private key");
-    s_put_invalid(bed, &peer, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA5BuJnNMfba",
+    s_put_invalid(caller, &peer, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA5BuJnNMfba",
                   "does not end with");
-    s_put_invalid(bed, &peer, "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----",
+    s_put_invalid(caller, &peer, "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----",
                   "not valid base64");
     der[8] = 0x6e; //  X25519 (1.3.101.110), not Ed25519
     s_pem(der, sizeof der, "\n", pem, sizeof pem);
-    s_put_invalid(bed, &peer, pem, "not an Ed25519");
+    s_put_invalid(caller, &peer, pem, "not an Ed25519");
     der[8] = 0x70;
     s_pem(der, 43, "\n", pem, sizeof pem);
-    s_put_invalid(bed, &peer, pem, "43 bytes of DER");
+    s_put_invalid(caller, &peer, pem, "43 bytes of DER");
     char *huge = (char *)malloc(CA_PEER_KEY_TEXT_MAX + 2);
     memset(huge, 'A', CA_PEER_KEY_TEXT_MAX + 1);
     huge[CA_PEER_KEY_TEXT_MAX + 1] = 0;
-    s_put_invalid(bed, &peer, huge, "longer than 1024");
+    s_put_invalid(caller, &peer, huge, "longer than 1024");
     free(huge);
     //  Every key message lists the forms that work.
-    s_put_invalid(bed, &peer, "x", "accepted: 32 raw bytes");
+    s_put_invalid(caller, &peer, "x", "accepted: 32 raw bytes");
 }
 
-static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
+static void s_test_fields(ca_caller_t *caller, const uint8_t key[32]) {
     Cairn__Peer peer;
-    s_peer_init(&peer, "fields", key);
+    peers_fixture_peer(&peer, "fields", key);
     //  Addresses: literals only, stored canonical.
     const char *good[][2] = {{"192.0.2.1", "192.0.2.1"},
                              {"2001:DB8:0:0::1", "2001:db8::1"},
@@ -749,7 +737,8 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
                              {"fe80:0000::0001", "fe80::1"}};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         peer.address = (char *)good[i][0];
-        Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+        Cairn__Response *response =
+            ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
         assert(streq(response->peer_put->address, good[i][1]));
         cairn__response__free_unpacked(response, NULL);
     }
@@ -758,15 +747,15 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
                          "1:2:3:4:5:6:7:8:9", "../etc/hosts", "0x7f.0.0.1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         peer.address = (char *)bad[i];
-        s_put_invalid(bed, &peer, NULL, "not an IPv4 or IPv6 literal");
+        s_put_invalid(caller, &peer, NULL, "not an IPv4 or IPv6 literal");
     }
     char long_address[300];
     memset(long_address, '1', sizeof long_address - 1);
     long_address[sizeof long_address - 1] = 0;
     peer.address = long_address;
-    s_put_invalid(bed, &peer, NULL, "not an IPv4 or IPv6 literal");
+    s_put_invalid(caller, &peer, NULL, "not an IPv4 or IPv6 literal");
     peer.address = (char *)"";
-    s_put_invalid(bed, &peer, NULL, "peer.address is missing");
+    s_put_invalid(caller, &peer, NULL, "peer.address is missing");
     peer.address = (char *)"192.0.2.1";
 
     //  Ports.
@@ -774,11 +763,12 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
         peer.port = ports[i];
         if (i < 2) {
-            Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+            Cairn__Response *response =
+                ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
             assert(response->peer_put->port == ports[i]);
             cairn__response__free_unpacked(response, NULL);
         } else
-            s_put_invalid(bed, &peer, NULL, ports[i] ? "out of range" : "missing");
+            s_put_invalid(caller, &peer, NULL, ports[i] ? "out of range" : "missing");
     }
     peer.port = 7402;
 
@@ -787,30 +777,31 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
     peer.display_name = name;
-    s_put_invalid(bed, &peer, NULL, "display_name is 129 bytes");
+    s_put_invalid(caller, &peer, NULL, "display_name is 129 bytes");
     name[CA_PEER_NAME_MAX] = 0;
-    Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     assert(strlen(response->peer_put->display_name) == CA_PEER_NAME_MAX);
     cairn__response__free_unpacked(response, NULL);
     peer.display_name = (char *)"";
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     assert(streq(response->peer_put->display_name, ""));
     cairn__response__free_unpacked(response, NULL);
 
     //  States and times.
     peer.state = (Cairn__PeerState)3;
-    s_put_invalid(bed, &peer, NULL, "not a known PeerState");
+    s_put_invalid(caller, &peer, NULL, "not a known PeerState");
     peer.state = (Cairn__PeerState)-1;
-    s_put_invalid(bed, &peer, NULL, "not a known PeerState");
+    s_put_invalid(caller, &peer, NULL, "not a known PeerState");
     peer.state = CAIRN__PEER_STATE__PEER_OFFLINE;
     peer.last_seen = -1;
-    s_put_invalid(bed, &peer, NULL, "last_seen");
+    s_put_invalid(caller, &peer, NULL, "last_seen");
     peer.last_seen = NAN;
-    s_put_invalid(bed, &peer, NULL, "last_seen");
+    s_put_invalid(caller, &peer, NULL, "last_seen");
     peer.last_seen = INFINITY;
-    s_put_invalid(bed, &peer, NULL, "last_seen");
+    s_put_invalid(caller, &peer, NULL, "last_seen");
     peer.last_seen = 1700000000.25;
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     assert(response->peer_put->state == CAIRN__PEER_STATE__PEER_OFFLINE);
     assert(response->peer_put->last_seen == 1700000000.25);
     cairn__response__free_unpacked(response, NULL);
@@ -822,36 +813,40 @@ static void s_test_fields(ca_testbed_t *bed, const uint8_t key[32]) {
     const char *bad_ids[] = {"", "a b", "../x", "a/b", "tab\t", "caf\xc3\xa9", "a;b", long_id};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         peer.peer_id = (char *)bad_ids[i];
-        s_put_invalid(bed, &peer, NULL, "peer_id");
-        response = s_expect(s_get(bed, bad_ids[i]), CAIRN__STATUS__INVALID);
+        s_put_invalid(caller, &peer, NULL, "peer_id");
+        response =
+            ca_response_expect(peers_fixture_get(caller, bad_ids[i]), CAIRN__STATUS__INVALID, NULL);
         cairn__response__free_unpacked(response, NULL);
-        response = s_expect(s_block(bed, bad_ids[i], true), CAIRN__STATUS__INVALID);
+        response = ca_response_expect(peers_fixture_block(caller, bad_ids[i], true),
+                                      CAIRN__STATUS__INVALID, NULL);
         cairn__response__free_unpacked(response, NULL);
-        response = s_expect(s_status(bed, bad_ids[i], 1, 0), CAIRN__STATUS__INVALID);
+        response = ca_response_expect(peers_fixture_status(caller, bad_ids[i], 1, 0),
+                                      CAIRN__STATUS__INVALID, NULL);
         cairn__response__free_unpacked(response, NULL);
     }
     long_id[CA_PEER_ID_MAX] = 0; //  exactly the limit
     peer.peer_id = long_id;
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     cairn__response__free_unpacked(response, NULL);
     peer.peer_id = (char *)"Node-1.example:7402_x";
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     cairn__response__free_unpacked(response, NULL);
 
     //  No peer at all.
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, NULL, NULL);
-    response = s_expect(s_call(bed, &request), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, NULL);
     assert(strstr(response->error, "PeerPut.peer is missing"));
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_upsert(ca_testbed_t *bed, const uint8_t key[32]) {
+static void s_test_upsert(ca_caller_t *caller, const uint8_t key[32]) {
     Cairn__Peer peer;
-    s_peer_init(&peer, "upsert", key);
+    peers_fixture_peer(&peer, "upsert", key);
     double before = ca_now_seconds();
-    Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     const Cairn__Peer *stored = response->peer_put;
     assert(streq(stored->peer_id, "upsert") && streq(stored->address, "192.0.2.1"));
     assert(stored->port == 7402 && streq(stored->display_name, "node"));
@@ -864,114 +859,129 @@ static void s_test_upsert(ca_testbed_t *bed, const uint8_t key[32]) {
     //  Update: new fields, same created_at; PeerGet reads the same row.
     uint8_t other_key[32];
     memset(other_key, 0x42, sizeof other_key);
-    s_peer_init(&peer, "upsert", other_key);
+    peers_fixture_peer(&peer, "upsert", other_key);
     peer.address = (char *)"2001:db8::2";
     peer.port = 9000;
     peer.display_name = (char *)"renamed";
     peer.state = CAIRN__PEER_STATE__PEER_ONLINE;
     peer.last_seen = 1234.5;
     peer.created_at = 99; //  ignored: the node keeps the first
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     stored = response->peer_put;
     assert(stored->created_at == created_at && stored->port == 9000);
     assert(streq(stored->address, "2001:db8::2") && streq(stored->display_name, "renamed"));
     assert(memcmp(stored->public_key.data, other_key, 32) == 0);
     assert(stored->state == CAIRN__PEER_STATE__PEER_ONLINE && stored->last_seen == 1234.5);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(bed, "upsert"), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_get(caller, "upsert"), CAIRN__STATUS__OK, NULL);
     stored = response->peer_get;
     assert(stored->created_at == created_at && stored->port == 9000 &&
            streq(stored->display_name, "renamed") && stored->last_seen == 1234.5);
     cairn__response__free_unpacked(response, NULL);
 
-    response = s_expect(s_get(bed, "nobody"), CAIRN__STATUS__NOT_FOUND);
+    response =
+        ca_response_expect(peers_fixture_get(caller, "nobody"), CAIRN__STATUS__NOT_FOUND, NULL);
     assert(strstr(response->error, "nobody") && strstr(response->error, "PeerPut"));
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_status_block(ca_testbed_t *bed, const uint8_t key[32]) {
+static void s_test_status_block(ca_caller_t *caller, const uint8_t key[32]) {
     Cairn__Peer peer;
-    s_peer_init(&peer, "status", key);
-    Cairn__Response *response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    peers_fixture_peer(&peer, "status", key);
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     double created_at = response->peer_put->created_at;
     cairn__response__free_unpacked(response, NULL);
 
     //  Status: last_seen 0 means now; a given time is kept as is.
     double before = ca_now_seconds();
-    response =
-        s_expect(s_status(bed, "status", CAIRN__PEER_STATE__PEER_ONLINE, 0), CAIRN__STATUS__OK);
+    response = ca_response_expect(
+        peers_fixture_status(caller, "status", CAIRN__PEER_STATE__PEER_ONLINE, 0),
+        CAIRN__STATUS__OK, NULL);
     assert(response->peer_status->state == CAIRN__PEER_STATE__PEER_ONLINE);
     assert(response->peer_status->last_seen >= before &&
            response->peer_status->last_seen <= ca_now_seconds());
     assert(response->peer_status->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(bed, "status", CAIRN__PEER_STATE__PEER_OFFLINE, 1000.75),
-                        CAIRN__STATUS__OK);
+    response = ca_response_expect(
+        peers_fixture_status(caller, "status", CAIRN__PEER_STATE__PEER_OFFLINE, 1000.75),
+        CAIRN__STATUS__OK, NULL);
     assert(response->peer_status->state == CAIRN__PEER_STATE__PEER_OFFLINE);
     assert(response->peer_status->last_seen == 1000.75);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(bed, "status"), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_get(caller, "status"), CAIRN__STATUS__OK, NULL);
     assert(response->peer_get->state == CAIRN__PEER_STATE__PEER_OFFLINE &&
            response->peer_get->last_seen == 1000.75);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(bed, "ghost", 1, 0), CAIRN__STATUS__NOT_FOUND);
+    response = ca_response_expect(peers_fixture_status(caller, "ghost", 1, 0),
+                                  CAIRN__STATUS__NOT_FOUND, NULL);
     assert(strstr(response->error, "no peer 'ghost'"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(bed, "status", 7, 0), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_status(caller, "status", 7, 0),
+                                  CAIRN__STATUS__INVALID, NULL);
     assert(strstr(response->error, "PeerState"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(bed, "status", 1, -5), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_status(caller, "status", 1, -5),
+                                  CAIRN__STATUS__INVALID, NULL);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(bed, "status", 1, NAN), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_status(caller, "status", 1, NAN),
+                                  CAIRN__STATUS__INVALID, NULL);
     cairn__response__free_unpacked(response, NULL);
 
     //  Block list: block, survives a re-announce, unblock.
-    response = s_expect(s_block(bed, "status", true), CAIRN__STATUS__OK);
+    response =
+        ca_response_expect(peers_fixture_block(caller, "status", true), CAIRN__STATUS__OK, NULL);
     assert(response->peer_block->blocked && streq(response->peer_block->peer_id, "status"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(bed, "status"), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_get(caller, "status"), CAIRN__STATUS__OK, NULL);
     assert(response->peer_get->blocked);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_block(bed, "status", true), CAIRN__STATUS__OK); //  idempotent
+    response = ca_response_expect(peers_fixture_block(caller, "status", true), CAIRN__STATUS__OK,
+                                  NULL); //  idempotent
     assert(response->peer_block->blocked);
     cairn__response__free_unpacked(response, NULL);
     peer.blocked = false;
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     assert(response->peer_put->blocked);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_block(bed, "status", false), CAIRN__STATUS__OK);
+    response =
+        ca_response_expect(peers_fixture_block(caller, "status", false), CAIRN__STATUS__OK, NULL);
     assert(!response->peer_block->blocked);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(bed, "status"), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_get(caller, "status"), CAIRN__STATUS__OK, NULL);
     assert(!response->peer_get->blocked);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_block(bed, "ghost", true), CAIRN__STATUS__NOT_FOUND);
+    response = ca_response_expect(peers_fixture_block(caller, "ghost", true),
+                                  CAIRN__STATUS__NOT_FOUND, NULL);
     assert(strstr(response->error, "no peer 'ghost'"));
     cairn__response__free_unpacked(response, NULL);
     //  A new peer starts unblocked even if the request says otherwise.
-    s_peer_init(&peer, "fresh", key);
+    peers_fixture_peer(&peer, "fresh", key);
     peer.blocked = true;
-    response = s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     assert(!response->peer_put->blocked);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static void s_test_list(ca_testbed_t *bed, const uint8_t key[32]) {
+static void s_test_list(ca_caller_t *caller, const uint8_t key[32]) {
     //  A fresh set: ids chosen so that peer_id order differs from insert order.
     const char *ids[] = {"list-d", "list-a", "list-c", "list-b", "list-e"};
     const int states[] = {1, 2, 1, 0, 1};
-    size_t before = s_count(bed);
+    size_t before = s_count(caller);
     for (size_t i = 0; i < 5; i++) {
         Cairn__Peer peer;
-        s_peer_init(&peer, ids[i], key);
+        peers_fixture_peer(&peer, ids[i], key);
         peer.state = (Cairn__PeerState)states[i];
-        cairn__response__free_unpacked(s_expect(s_put(bed, &peer, NULL), CAIRN__STATUS__OK), NULL);
+        cairn__response__free_unpacked(
+            ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL),
+            NULL);
     }
-    assert(s_count(bed) == before + 5);
+    assert(s_count(caller) == before + 5);
 
     //  By state, in peer_id order: the online ones are c, d and e.
-    Cairn__Response *response =
-        s_expect(s_list(bed, true, CAIRN__PEER_STATE__PEER_ONLINE, 0, "list-"), CAIRN__STATUS__OK);
+    Cairn__Response *response = ca_response_expect(
+        peers_fixture_list(caller, true, CAIRN__PEER_STATE__PEER_ONLINE, 0, "list-"),
+        CAIRN__STATUS__OK, NULL);
     const Cairn__PeerPage *page = response->peer_list;
     size_t online = 0;
     const char *previous = "";
@@ -983,8 +993,9 @@ static void s_test_list(ca_testbed_t *bed, const uint8_t key[32]) {
     }
     assert(online == 3 && !page->more);
     cairn__response__free_unpacked(response, NULL);
-    response =
-        s_expect(s_list(bed, true, CAIRN__PEER_STATE__PEER_UNKNOWN, 0, "list-"), CAIRN__STATUS__OK);
+    response = ca_response_expect(
+        peers_fixture_list(caller, true, CAIRN__PEER_STATE__PEER_UNKNOWN, 0, "list-"),
+        CAIRN__STATUS__OK, NULL);
     assert(response->peer_list->n_peers >= 1 &&
            streq(response->peer_list->peers[0]->peer_id, "list-b"));
     cairn__response__free_unpacked(response, NULL);
@@ -994,7 +1005,8 @@ static void s_test_list(ca_testbed_t *bed, const uint8_t key[32]) {
     char after[CA_PEER_ID_MAX + 1] = "list-";
     size_t seen = 0;
     for (int round = 0; round < 3; round++) {
-        response = s_expect(s_list(bed, false, 0, 2, after), CAIRN__STATUS__OK);
+        response = ca_response_expect(peers_fixture_list(caller, false, 0, 2, after),
+                                      CAIRN__STATUS__OK, NULL);
         page = response->peer_list;
         for (size_t i = 0; i < page->n_peers && seen < 5; i++, seen++)
             assert(streq(page->peers[i]->peer_id, expected[seen]));
@@ -1006,17 +1018,22 @@ static void s_test_list(ca_testbed_t *bed, const uint8_t key[32]) {
     assert(seen == 5);
 
     //  Bad lists.
-    response = s_expect(s_list(bed, true, 9, 0, ""), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_list(caller, true, 9, 0, ""),
+                                  CAIRN__STATUS__INVALID, NULL);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_list(bed, false, 1, 0, ""), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_list(caller, false, 1, 0, ""),
+                                  CAIRN__STATUS__INVALID, NULL);
     assert(strstr(response->error, "by_state"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_list(bed, false, 0, CA_PEER_LIST_MAX + 1, ""), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_list(caller, false, 0, CA_PEER_LIST_MAX + 1, ""),
+                                  CAIRN__STATUS__INVALID, NULL);
     assert(strstr(response->error, "after_peer_id"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_list(bed, false, 0, 0, "../x"), CAIRN__STATUS__INVALID);
+    response = ca_response_expect(peers_fixture_list(caller, false, 0, 0, "../x"),
+                                  CAIRN__STATUS__INVALID, NULL);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_list(bed, false, 0, CA_PEER_LIST_MAX, ""), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_list(caller, false, 0, CA_PEER_LIST_MAX, ""),
+                                  CAIRN__STATUS__OK, NULL);
     cairn__response__free_unpacked(response, NULL);
 }
 
@@ -1024,24 +1041,25 @@ void peers_test(bool verbose) {
     if (verbose)
         printf(" * peers: ");
     ca_testbed_t *bed = ca_testbed_new(&peers_store_def);
+    ca_caller_t *caller = ca_testbed_caller(bed);
     uint8_t key[32];
     for (int i = 0; i < 32; i++)
         key[i] = (uint8_t)(i + 1);
-    s_test_upsert(bed, key);
-    s_test_key_forms(bed);
-    size_t count = s_count(bed);
-    s_test_fields(bed, key);
+    s_test_upsert(caller, key);
+    s_test_key_forms(caller);
+    size_t count = s_count(caller);
+    s_test_fields(caller, key);
     //  Every rejected put changed nothing; the good ones added 3 peers.
-    assert(s_count(bed) == count + 3);
-    s_test_status_block(bed, key);
-    s_test_list(bed, key);
+    assert(s_count(caller) == count + 3);
+    s_test_status_block(caller, key);
+    s_test_list(caller, key);
 
     //  Undecodable bytes: INVALID, and the worker keeps serving.
     const uint8_t garbage[] = {0x08, 0x2a, 0x82, 0x19, 0x05, 0xff};
     Cairn__Response *response = ca_testbed_call_raw(bed, garbage, sizeof garbage);
     assert(response && response->status == CAIRN__STATUS__INVALID && response->id == 42);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(bed, "upsert"), CAIRN__STATUS__OK);
+    response = ca_response_expect(peers_fixture_get(caller, "upsert"), CAIRN__STATUS__OK, NULL);
     cairn__response__free_unpacked(response, NULL);
 
     ca_testbed_destroy(&bed);

@@ -7,6 +7,7 @@
 #ifndef PEERS_H_INCLUDED
 #define PEERS_H_INCLUDED
 
+#include "ca_caller.h"
 #include "ca_store.h"
 
 //  The store's description: schema (messages_schema) and request table.
@@ -21,5 +22,20 @@ bool peers_parse_key(const uint8_t *raw, size_t raw_size, const char *text, uint
                      char *problem, size_t size);
 
 void peers_test(bool verbose);
+
+//  ---- fixtures: one request each, for the self-test and tests/e2e_peers.c ----------
+//  Each sends through `caller` (a testbed or a node) and returns the answer,
+//  the caller's to free.
+
+//  A valid peer (address 192.0.2.1:7402, display name "node"); strings and
+//  key are referenced, not copied.
+void peers_fixture_peer(Cairn__Peer *peer, const char *peer_id, const uint8_t *key);
+Cairn__Response *peers_fixture_put(ca_caller_t *caller, const Cairn__Peer *peer, const char *text);
+Cairn__Response *peers_fixture_get(ca_caller_t *caller, const char *peer_id);
+Cairn__Response *peers_fixture_status(ca_caller_t *caller, const char *peer_id, int state,
+                                      double last_seen);
+Cairn__Response *peers_fixture_block(ca_caller_t *caller, const char *peer_id, bool blocked);
+Cairn__Response *peers_fixture_list(ca_caller_t *caller, bool by_state, int state, uint32_t limit,
+                                    const char *after);
 
 #endif

@@ -571,63 +571,102 @@ const ca_store_def_t provenance_store_def = {
 
 //  ---- self-test -----------------------------------------------------------------
 
+#include "ca_hash.h"
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-//  Node number n of a test graph: the hash of its decimal name.
-static void s_node(uint64_t n, uint8_t hash[32]) {
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+//  ---- fixtures: the graph and requests of this self-test and of
+//  tests/e2e_provenance.c ------------------------------------------------------------
+
+void provenance_fixture_node(uint64_t n, uint8_t hash[32]) {
     char name[32];
     snprintf(name, sizeof name, "node-%" PRIu64, n);
     ca_sha256(name, strlen(name), hash);
 }
 
-static Cairn__Response *s_add(ca_testbed_t *bed, uint64_t n, const uint64_t *sources,
-                              size_t count) {
-    uint8_t hash[32];
-    s_node(n, hash);
-    uint8_t(*source_hashes)[32] = calloc(count ? count : 1, 32);
-    ProtobufCBinaryData *bytes = calloc(count ? count : 1, sizeof(ProtobufCBinaryData));
+void provenance_fixture_add_init(provenance_fixture_add_t *t, uint64_t id, uint64_t n,
+                                 const uint64_t *sources, size_t count) {
+    provenance_fixture_node(n, t->hash);
+    t->sources = (uint8_t(*)[32])calloc(count ? count : 1, 32);
+    t->bytes = (ProtobufCBinaryData *)calloc(count ? count : 1, sizeof(ProtobufCBinaryData));
     for (size_t i = 0; i < count; i++) {
-        s_node(sources[i], source_hashes[i]);
-        bytes[i].data = source_hashes[i];
-        bytes[i].len = 32;
+        provenance_fixture_node(sources[i], t->sources[i]);
+        t->bytes[i].data = t->sources[i];
+        t->bytes[i].len = 32;
     }
-    Cairn__Request request;
-    Cairn__ProvAdd add;
-    ca_request_prov_add(&request, &add, 0, hash, 32, bytes, count);
-    Cairn__Response *response = ca_testbed_send(bed, &request);
-    free(bytes);
-    free(source_hashes);
+    ca_request_prov_add(&t->request, &t->add, id, t->hash, 32, t->bytes, count);
+}
+
+void provenance_fixture_add_done(provenance_fixture_add_t *t) {
+    free(t->bytes);
+    free(t->sources);
+    t->bytes = NULL;
+    t->sources = NULL;
+}
+
+Cairn__Response *provenance_fixture_add(ca_caller_t *caller, uint64_t n, const uint64_t *sources,
+                                        size_t count) {
+    provenance_fixture_add_t t;
+    provenance_fixture_add_init(&t, 0, n, sources, count);
+    Cairn__Response *response = ca_caller_call(caller, &t.request);
+    provenance_fixture_add_done(&t);
     return response;
 }
 
+Cairn__Response *provenance_fixture_roots(ca_caller_t *caller, uint64_t n, uint32_t limit) {
+    uint8_t hash[32];
+    provenance_fixture_node(n, hash);
+    Cairn__Request request;
+    Cairn__ProvRoots roots;
+    ca_request_prov_roots(&request, &roots, 0, hash, 32, limit);
+    return ca_caller_call(caller, &request);
+}
+
+Cairn__Response *provenance_fixture_derivations(ca_caller_t *caller, uint64_t n, bool transitive,
+                                                uint32_t limit) {
+    uint8_t hash[32];
+    provenance_fixture_node(n, hash);
+    Cairn__Request request;
+    Cairn__ProvDerivations derivations;
+    ca_request_prov_derivations(&request, &derivations, 0, hash, 32, transitive, limit);
+    return ca_caller_call(caller, &request);
+}
+
+Cairn__Response *provenance_fixture_ancestor(ca_caller_t *caller, uint64_t a, uint64_t b) {
+    uint8_t ancestor[32], descendant[32];
+    provenance_fixture_node(a, ancestor);
+    provenance_fixture_node(b, descendant);
+    Cairn__Request request;
+    Cairn__ProvAncestor ask;
+    ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
+    return ca_caller_call(caller, &request);
+}
+
+//  ---- the self-test ------------------------------------------------------------------
+
 //  Adds n derived from `sources`; checks the edges added.
-static void s_add_ok(ca_testbed_t *bed, uint64_t n, const uint64_t *sources, size_t count,
+static void s_add_ok(ca_caller_t *caller, uint64_t n, const uint64_t *sources, size_t count,
                      uint64_t edges_added) {
-    Cairn__Response *response =
-        ca_testbed_ok(s_add(bed, n, sources, count), CAIRN__RESPONSE__BODY_PROV_ADD);
+    Cairn__Response *response = ca_testbed_ok(provenance_fixture_add(caller, n, sources, count),
+                                              CAIRN__RESPONSE__BODY_PROV_ADD);
     assert(response->prov_add->edges_added == edges_added && response->prov_add->roots >= 1);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static Cairn__Response *s_roots(ca_testbed_t *bed, uint64_t n, uint32_t limit) {
-    uint8_t hash[32];
-    s_node(n, hash);
-    Cairn__Request request;
-    Cairn__ProvRoots roots;
-    ca_request_prov_roots(&request, &roots, 0, hash, 32, limit);
-    return ca_testbed_send(bed, &request);
-}
-
 //  roots(n) is exactly {expected_roots[i]: weights[i]}.
-static void s_roots_expect(ca_testbed_t *bed, uint64_t n, const uint64_t *expected_roots,
+static void s_roots_expect(ca_caller_t *caller, uint64_t n, const uint64_t *expected_roots,
                            const uint64_t *weights, size_t count) {
-    Cairn__Response *response = ca_testbed_ok(s_roots(bed, n, 0), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    Cairn__Response *response =
+        ca_testbed_ok(provenance_fixture_roots(caller, n, 0), CAIRN__RESPONSE__BODY_PROV_ROOTS);
     const Cairn__ProvRootsReply *reply = response->prov_roots;
     assert(reply->n_roots == count && !reply->more);
     for (size_t i = 0; i < count; i++) {
         uint8_t hash[32];
-        s_node(expected_roots[i], hash);
+        provenance_fixture_node(expected_roots[i], hash);
         bool found = false;
         for (size_t k = 0; k < reply->n_roots && !found; k++)
             if (memcmp(reply->roots[k]->hash.data, hash, 32) == 0) {
@@ -639,29 +678,9 @@ static void s_roots_expect(ca_testbed_t *bed, uint64_t n, const uint64_t *expect
     cairn__response__free_unpacked(response, NULL);
 }
 
-static Cairn__Response *s_derivations(ca_testbed_t *bed, uint64_t n, bool transitive,
-                                      uint32_t limit) {
-    uint8_t hash[32];
-    s_node(n, hash);
-    Cairn__Request request;
-    Cairn__ProvDerivations derivations;
-    ca_request_prov_derivations(&request, &derivations, 0, hash, 32, transitive, limit);
-    return ca_testbed_send(bed, &request);
-}
-
-static Cairn__Response *s_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b) {
-    uint8_t ancestor[32], descendant[32];
-    s_node(a, ancestor);
-    s_node(b, descendant);
-    Cairn__Request request;
-    Cairn__ProvAncestor ask;
-    ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
-    return ca_testbed_send(bed, &request);
-}
-
-static bool s_is_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b, bool *same) {
-    Cairn__Response *response =
-        ca_testbed_ok(s_ancestor(bed, a, b), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
+static bool s_is_ancestor(ca_caller_t *caller, uint64_t a, uint64_t b, bool *same) {
+    Cairn__Response *response = ca_testbed_ok(provenance_fixture_ancestor(caller, a, b),
+                                              CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
     bool is_ancestor = response->prov_ancestor->is_ancestor;
     if (same)
         *same = response->prov_ancestor->same;
@@ -670,43 +689,48 @@ static bool s_is_ancestor(ca_testbed_t *bed, uint64_t a, uint64_t b, bool *same)
 }
 
 //  Originals, chains, diamonds, refusals.
-static void s_test_shapes(ca_testbed_t *bed) {
-    ca_testbed_fails(s_roots(bed, 1, 0), CAIRN__STATUS__NOT_FOUND, "ProvAdd");
-    s_add_ok(bed, 1, NULL, 0, 0); //  an original: its own root
+static void s_test_shapes(ca_caller_t *caller) {
+    ca_testbed_fails(provenance_fixture_roots(caller, 1, 0), CAIRN__STATUS__NOT_FOUND, "ProvAdd");
+    s_add_ok(caller, 1, NULL, 0, 0); //  an original: its own root
     uint64_t one = 1, w1 = 1, w2 = 2;
-    s_roots_expect(bed, 1, &one, &w1, 1);
+    s_roots_expect(caller, 1, &one, &w1, 1);
     uint64_t s1[] = {1};
-    s_add_ok(bed, 2, s1, 1, 1); //  2 <- 1
-    s_add_ok(bed, 3, s1, 1, 1); //  3 <- 1
+    s_add_ok(caller, 2, s1, 1, 1); //  2 <- 1
+    s_add_ok(caller, 3, s1, 1, 1); //  3 <- 1
     uint64_t s23[] = {2, 3, 3};
-    s_add_ok(bed, 4, s23, 3, 2); //  4 <- 2, 3 (a diamond; the repeat counts once)
-    s_roots_expect(bed, 4, &one, &w2, 1);
-    s_add_ok(bed, 4, s23, 2, 0); //  again: nothing new
+    s_add_ok(caller, 4, s23, 3, 2); //  4 <- 2, 3 (a diamond; the repeat counts once)
+    s_roots_expect(caller, 4, &one, &w2, 1);
+    s_add_ok(caller, 4, s23, 2, 0); //  again: nothing new
     //  Unknown sources become originals.
     uint64_t s9[] = {9, 4};
-    s_add_ok(bed, 5, s9, 2, 2);
+    s_add_ok(caller, 5, s9, 2, 2);
     uint64_t roots5[] = {1, 9}, weights5[] = {2, 1};
-    s_roots_expect(bed, 5, roots5, weights5, 2);
-    s_roots_expect(bed, 9, (uint64_t[]){9}, &w1, 1);
+    s_roots_expect(caller, 5, roots5, weights5, 2);
+    s_roots_expect(caller, 9, (uint64_t[]){9}, &w1, 1);
 
     //  Refusals keep nothing: self-edge, cycle, sources for derived content.
     uint64_t self[] = {6};
-    ca_testbed_fails(s_add(bed, 6, self, 1), CAIRN__STATUS__INVALID, "derived from itself");
-    ca_testbed_fails(s_roots(bed, 6, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
+    ca_testbed_fails(provenance_fixture_add(caller, 6, self, 1), CAIRN__STATUS__INVALID,
+                     "derived from itself");
+    ca_testbed_fails(provenance_fixture_roots(caller, 6, 0), CAIRN__STATUS__NOT_FOUND,
+                     "not in the provenance graph");
     uint64_t closing[] = {5};
-    ca_testbed_fails(s_add(bed, 1, closing, 1), CAIRN__STATUS__INVALID, "would close a cycle");
+    ca_testbed_fails(provenance_fixture_add(caller, 1, closing, 1), CAIRN__STATUS__INVALID,
+                     "would close a cycle");
     uint64_t other[] = {7};
-    ca_testbed_fails(s_add(bed, 2, other, 1), CAIRN__STATUS__CONFLICT, "already has derivations");
-    ca_testbed_fails(s_roots(bed, 7, 0), CAIRN__STATUS__NOT_FOUND, "not in the provenance graph");
-    s_roots_expect(bed, 2, &one, &w1, 1);
+    ca_testbed_fails(provenance_fixture_add(caller, 2, other, 1), CAIRN__STATUS__CONFLICT,
+                     "already has derivations");
+    ca_testbed_fails(provenance_fixture_roots(caller, 7, 0), CAIRN__STATUS__NOT_FOUND,
+                     "not in the provenance graph");
+    s_roots_expect(caller, 2, &one, &w1, 1);
     //  Content without derivations may gain sources.
-    s_add_ok(bed, 5, other, 1, 1);
+    s_add_ok(caller, 5, other, 1, 1);
     uint64_t roots5b[] = {1, 7, 9}, weights5b[] = {2, 1, 1};
-    s_roots_expect(bed, 5, roots5b, weights5b, 3);
+    s_roots_expect(caller, 5, roots5b, weights5b, 3);
 
     //  Derivations: direct, transitive, limited.
-    Cairn__Response *response =
-        ca_testbed_ok(s_derivations(bed, 1, false, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    Cairn__Response *response = ca_testbed_ok(provenance_fixture_derivations(caller, 1, false, 0),
+                                              CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 2 && !response->prov_derivations->more);
     uint8_t first[32], second[32];
     memcpy(first, response->prov_derivations->hashes[0].data, 32);
@@ -715,99 +739,102 @@ static void s_test_shapes(ca_testbed_t *bed) {
     cairn__response__free_unpacked(response, NULL);
     //  ... one a page: the cursor is the last hash of the page.
     uint8_t hub[32];
-    s_node(1, hub);
+    provenance_fixture_node(1, hub);
     Cairn__Request request;
     Cairn__ProvDerivations paged;
     ca_request_prov_derivations(&request, &paged, 0, hub, 32, false, 1);
     response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 1 && response->prov_derivations->more);
     assert(memcmp(response->prov_derivations->hashes[0].data, first, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
     ca_request_prov_derivations_after(&paged, first, 32);
     response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 1 && !response->prov_derivations->more);
     assert(memcmp(response->prov_derivations->hashes[0].data, second, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
     ca_request_prov_derivations_after(&paged, second, 32);
     response =
-        ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 0 && !response->prov_derivations->more);
     cairn__response__free_unpacked(response, NULL);
-    response =
-        ca_testbed_ok(s_derivations(bed, 1, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    response = ca_testbed_ok(provenance_fixture_derivations(caller, 1, true, 0),
+                             CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 4); //  2, 3, 4, 5
     cairn__response__free_unpacked(response, NULL);
-    response =
-        ca_testbed_ok(s_derivations(bed, 1, true, 3), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    response = ca_testbed_ok(provenance_fixture_derivations(caller, 1, true, 3),
+                             CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 3 && response->prov_derivations->more);
     cairn__response__free_unpacked(response, NULL);
-    response =
-        ca_testbed_ok(s_derivations(bed, 5, true, 0), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+    response = ca_testbed_ok(provenance_fixture_derivations(caller, 5, true, 0),
+                             CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     assert(response->prov_derivations->n_hashes == 0);
     cairn__response__free_unpacked(response, NULL);
 
     //  Ancestry: through originals, through the walk, false, the same hash.
     bool same = true;
-    assert(s_is_ancestor(bed, 1, 5, &same) && !same);
-    assert(s_is_ancestor(bed, 2, 5, NULL) && s_is_ancestor(bed, 4, 5, NULL));
-    assert(!s_is_ancestor(bed, 5, 1, NULL) && !s_is_ancestor(bed, 2, 3, NULL));
-    assert(!s_is_ancestor(bed, 9, 4, NULL));
-    assert(!s_is_ancestor(bed, 4, 4, &same) && same);
-    ca_testbed_fails(s_ancestor(bed, 1, 99), CAIRN__STATUS__NOT_FOUND, "descendant");
-    ca_testbed_fails(s_ancestor(bed, 99, 1), CAIRN__STATUS__NOT_FOUND, "ancestor");
+    assert(s_is_ancestor(caller, 1, 5, &same) && !same);
+    assert(s_is_ancestor(caller, 2, 5, NULL) && s_is_ancestor(caller, 4, 5, NULL));
+    assert(!s_is_ancestor(caller, 5, 1, NULL) && !s_is_ancestor(caller, 2, 3, NULL));
+    assert(!s_is_ancestor(caller, 9, 4, NULL));
+    assert(!s_is_ancestor(caller, 4, 4, &same) && same);
+    ca_testbed_fails(provenance_fixture_ancestor(caller, 1, 99), CAIRN__STATUS__NOT_FOUND,
+                     "descendant");
+    ca_testbed_fails(provenance_fixture_ancestor(caller, 99, 1), CAIRN__STATUS__NOT_FOUND,
+                     "ancestor");
 }
 
 //  Stacked diamonds double the paths per level: weights saturate.
-static void s_test_saturation(ca_testbed_t *bed) {
+static void s_test_saturation(ca_caller_t *caller) {
     uint64_t base = 1000;
-    s_add_ok(bed, base, NULL, 0, 0);
+    s_add_ok(caller, base, NULL, 0, 0);
     uint64_t top = base;
     for (uint64_t level = 0; level < 70; level++) {
         uint64_t left = base + 3 * level + 1, right = left + 1, join = left + 2;
-        s_add_ok(bed, left, &top, 1, 1);
-        s_add_ok(bed, right, &top, 1, 1);
+        s_add_ok(caller, left, &top, 1, 1);
+        s_add_ok(caller, right, &top, 1, 1);
         uint64_t both[] = {left, right};
-        s_add_ok(bed, join, both, 2, 2);
+        s_add_ok(caller, join, both, 2, 2);
         uint64_t expected = level < 63 ? 2ULL << level : UINT64_MAX;
         if (level == 62 || level == 63 || level == 69 || level < 3)
-            s_roots_expect(bed, join, &base, &expected, 1);
+            s_roots_expect(caller, join, &base, &expected, 1);
         top = join;
     }
 }
 
 //  Bad input: wrong sizes, too many sources, limits.
-static void s_test_bad_input(ca_testbed_t *bed) {
+static void s_test_bad_input(ca_caller_t *caller) {
     uint8_t hash[40] = {0};
     Cairn__Request request;
     Cairn__ProvAdd add;
     ca_request_prov_add(&request, &add, 0, hash, 31, NULL, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "hash");
     ProtobufCBinaryData bad = {33, hash};
     uint8_t good[32];
-    s_node(1, good);
+    provenance_fixture_node(1, good);
     ca_request_prov_add(&request, &add, 0, good, 32, &bad, 1);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "sources[0]");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "sources[0]");
     ProtobufCBinaryData *many = calloc(CA_PROV_SOURCES_MAX + 1, sizeof(ProtobufCBinaryData));
     ca_request_prov_add(&request, &add, 0, good, 32, many, CA_PROV_SOURCES_MAX + 1);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "at most 1000");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "at most 1000");
     free(many);
-    ca_testbed_fails(s_roots(bed, 1, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID, "limit");
-    ca_testbed_fails(s_derivations(bed, 1, true, CA_PROV_LIST_MAX + 1), CAIRN__STATUS__INVALID,
-                     "limit");
+    ca_testbed_fails(provenance_fixture_roots(caller, 1, CA_PROV_LIST_MAX + 1),
+                     CAIRN__STATUS__INVALID, "limit");
+    ca_testbed_fails(provenance_fixture_derivations(caller, 1, true, CA_PROV_LIST_MAX + 1),
+                     CAIRN__STATUS__INVALID, "limit");
     Cairn__ProvAncestor ancestor;
     ca_request_prov_ancestor(&request, &ancestor, 0, good, 32, hash, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "descendant");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "descendant");
     Cairn__ProvDerivations derivations;
     ca_request_prov_derivations(&request, &derivations, 0, hash, 40, false, 0);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "hash");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "hash");
     ca_request_prov_derivations(&request, &derivations, 0, good, 32, false, 0);
     ca_request_prov_derivations_after(&derivations, good, 31);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "after");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "after");
     ca_request_prov_derivations(&request, &derivations, 0, good, 32, true, 0);
     ca_request_prov_derivations_after(&derivations, good, 32);
-    ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__INVALID, "no cursor");
+    ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no cursor");
 }
 
 //  ---- the property test: random DAGs against a plain reference ------------------
@@ -839,7 +866,7 @@ static void s_reference_add(reference_t *ref, uint64_t n) {
     }
 }
 
-static void s_property_check(ca_testbed_t *bed, reference_t *ref, uint64_t offset) {
+static void s_property_check(ca_caller_t *caller, reference_t *ref, uint64_t offset) {
     for (uint64_t n = 0; n < PROP_NODES; n++) {
         uint64_t roots[PROP_NODES], weights[PROP_NODES];
         size_t count = 0;
@@ -848,18 +875,19 @@ static void s_property_check(ca_testbed_t *bed, reference_t *ref, uint64_t offse
                 roots[count] = offset + r;
                 weights[count++] = ref->weight[n][r];
             }
-        s_roots_expect(bed, offset + n, roots, weights, count);
+        s_roots_expect(caller, offset + n, roots, weights, count);
         size_t descendants = 0;
         for (uint64_t d = 0; d < PROP_NODES; d++)
             descendants += ref->ancestor[d][n];
-        Cairn__Response *response = ca_testbed_ok(s_derivations(bed, offset + n, true, 0),
-                                                  CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        Cairn__Response *response =
+            ca_testbed_ok(provenance_fixture_derivations(caller, offset + n, true, 0),
+                          CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
         assert(response->prov_derivations->n_hashes == descendants);
         for (size_t i = 0; i < response->prov_derivations->n_hashes; i++) {
             bool known = false;
             for (uint64_t d = 0; d < PROP_NODES && !known; d++) {
                 uint8_t hash[32];
-                s_node(offset + d, hash);
+                provenance_fixture_node(offset + d, hash);
                 known = ref->ancestor[d][n] &&
                         memcmp(hash, response->prov_derivations->hashes[i].data, 32) == 0;
             }
@@ -869,11 +897,11 @@ static void s_property_check(ca_testbed_t *bed, reference_t *ref, uint64_t offse
     }
     for (int pair = 0; pair < 600; pair++) {
         uint64_t a = (uint64_t)rand() % PROP_NODES, b = (uint64_t)rand() % PROP_NODES;
-        assert(s_is_ancestor(bed, offset + a, offset + b, NULL) == (ref->ancestor[b][a] != 0));
+        assert(s_is_ancestor(caller, offset + a, offset + b, NULL) == (ref->ancestor[b][a] != 0));
     }
 }
 
-static void s_test_property(ca_testbed_t *bed, unsigned seed) {
+static void s_test_property(ca_caller_t *caller, unsigned seed) {
     srand(seed);
     reference_t *ref = (reference_t *)calloc(1, sizeof(reference_t));
     uint64_t offset = 100000 + (uint64_t)seed * PROP_NODES;
@@ -890,10 +918,10 @@ static void s_test_property(ca_testbed_t *bed, unsigned seed) {
         uint64_t sources[4];
         for (size_t i = 0; i < ref->count[n]; i++)
             sources[i] = offset + ref->sources[n][i];
-        s_add_ok(bed, offset + n, sources, ref->count[n], ref->count[n]);
+        s_add_ok(caller, offset + n, sources, ref->count[n], ref->count[n]);
         s_reference_add(ref, n);
     }
-    s_property_check(bed, ref, offset);
+    s_property_check(caller, ref, offset);
     free(ref);
 }
 
@@ -901,11 +929,12 @@ void provenance_test(bool verbose) {
     if (verbose)
         printf(" * provenance: ");
     ca_testbed_t *bed = ca_testbed_new(&provenance_store_def);
-    s_test_shapes(bed);
-    s_test_saturation(bed);
-    s_test_bad_input(bed);
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    s_test_shapes(caller);
+    s_test_saturation(caller);
+    s_test_bad_input(caller);
     for (unsigned seed = 1; seed <= 3; seed++)
-        s_test_property(bed, seed);
+        s_test_property(caller, seed);
     ca_testbed_destroy(&bed);
     if (verbose)
         printf("OK\n");

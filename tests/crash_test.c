@@ -6,7 +6,7 @@
     The writer's promise (actors/writer.c): a write is answered OK only after
     the transaction holding it committed, so an OK survives kill -9 of the
     node. This test holds the node to it from the outside, through the wire
-    protocol only, against a real cairnd started by tests/harness.h:
+    protocol only, against a real cairnd started by tests/kit/harness.h:
 
         start cairnd on a temp data dir
         repeat --cycles times:

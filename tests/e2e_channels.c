@@ -33,119 +33,7 @@
 
 #define CHECK HARNESS_CHECK
 
-static uint64_t s_id;
-
 //  ---- helpers -------------------------------------------------------------------
-
-static harness_node_t *s_start(void) {
-    harness_node_t *node = harness_node_start(NULL, NULL);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-//  No answer may carry a password hash.
-static void s_check_no_hash(const Cairn__Response *response) {
-    size_t size = cairn__response__get_packed_size(response);
-    uint8_t *packed = (uint8_t *)malloc(size + 1);
-    cairn__response__pack(response, packed);
-    CHECK(!memmem(packed, size, "$argon2", 7));
-    free(packed);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = ++s_id;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    s_check_no_hash(response);
-    return response;
-}
-
-static Cairn__Response *s_create(zsock_t *client, const char *name, bool encrypted,
-                                 const char *password) {
-    Cairn__Request request;
-    Cairn__ChannelCreate create;
-    ca_request_channel_create(&request, &create, 0, name, encrypted, password);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_verify(zsock_t *client, const char *name, const char *password) {
-    Cairn__Request request;
-    Cairn__ChannelVerify verify;
-    ca_request_channel_verify(&request, &verify, 0, name, password);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_get(zsock_t *client, const char *name) {
-    Cairn__Request request;
-    Cairn__ChannelGet get;
-    ca_request_channel_get(&request, &get, 0, name);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_list(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__ChannelList list;
-    ca_request_channel_list(&request, &list, 0);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_touch(zsock_t *client, const char *name, double timestamp) {
-    Cairn__Request request;
-    Cairn__ChannelTouch touch;
-    ca_request_channel_touch(&request, &touch, 0, name, timestamp);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_delete(zsock_t *client, const char *name) {
-    Cairn__Request request;
-    Cairn__ChannelDelete del;
-    ca_request_channel_delete(&request, &del, 0, name);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_join(zsock_t *client, const char *channel, const char *peer_id) {
-    Cairn__Request request;
-    Cairn__MemberJoin join;
-    ca_request_member_join(&request, &join, 0, channel, peer_id);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_leave(zsock_t *client, const char *channel, const char *peer_id) {
-    Cairn__Request request;
-    Cairn__MemberLeave leave;
-    ca_request_member_leave(&request, &leave, 0, channel, peer_id);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_members(zsock_t *client, const char *channel, const char *peer_id) {
-    Cairn__Request request;
-    Cairn__MemberList list;
-    ca_request_member_list(&request, &list, 0, channel, peer_id);
-    return s_call(client, &request);
-}
-
-//  Checks the status (and, for errors, a fragment of the message), frees.
-static void s_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    cairn__response__free_unpacked(harness_expect(response, status, fragment), NULL);
-}
-
-static void s_expect_ok(Cairn__Response *response) {
-    s_expect(response, CAIRN__STATUS__OK, NULL);
-}
-
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, ++s_id);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
 
 //  Sends raw bytes as one frame and returns the answer.
 static Cairn__Response *s_call_raw(zsock_t *client, const void *data, size_t size) {
@@ -187,13 +75,13 @@ static char *s_messages_sql(const char *channel, int count, const char *tag) {
 
 //  A summary of everything the node stores about channels, for "nothing
 //  changed" checks: each channel with its fields, count and members.
-static char *s_snapshot(zsock_t *client) {
-    Cairn__Response *list = s_list(client);
+static char *s_snapshot(ca_caller_t *caller) {
+    Cairn__Response *list = channels_fixture_list(caller);
     CHECK(list->status == CAIRN__STATUS__OK);
     char *text = strdup("");
     for (size_t i = 0; i < list->channel_list->n_channels; i++) {
         const Cairn__Channel *channel = list->channel_list->channels[i];
-        Cairn__Response *members = s_members(client, channel->name, "");
+        Cairn__Response *members = channels_fixture_members(caller, channel->name, "");
         CHECK(members->status == CAIRN__STATUS__OK);
         char *next =
             zsys_sprintf("%s%s %.6f %.6f %d %d %zu %llu:", text, channel->name, channel->created_at,
@@ -218,9 +106,10 @@ static char *s_snapshot(zsock_t *client) {
 //  ---- create --------------------------------------------------------------------
 
 static void test_create_plain(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    Cairn__Response *response = s_create(client, "#general", false, "");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    Cairn__Response *response = channels_fixture_create(caller, "#general", false, "");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
     Cairn__Channel *channel = response->channel_create;
@@ -230,32 +119,37 @@ static void test_create_plain(void) {
     double created_at = channel->created_at;
     cairn__response__free_unpacked(response, NULL);
     //  Readable at once, and after a restart.
-    response = s_get(client, "#general");
+    response = channels_fixture_get(caller, "#general");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    response = s_get(client, "#general");
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    response = channels_fixture_get(caller, "#general");
     CHECK(response->status == CAIRN__STATUS__OK && !response->channel_get->protected_);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_create_encrypted(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    Cairn__Response *response = s_create(client, "#sealed", true, "");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    Cairn__Response *response = channels_fixture_create(caller, "#sealed", true, "");
     CHECK(response->status == CAIRN__STATUS__OK);
     CHECK(response->channel_create->encrypted && !response->channel_create->protected_);
     cairn__response__free_unpacked(response, NULL);
-    response = s_get(client, "#sealed");
+    response = channels_fixture_get(caller, "#sealed");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->encrypted);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  True when `needle` appears in the file at `path`.
@@ -286,10 +180,11 @@ static bool s_dir_has(const char *dir, const char *needle) {
 }
 
 static void test_create_protected(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     const char *password = "tr0ub4dor&3-unique-e2e";
-    Cairn__Response *response = s_create(client, "#vault", true, password);
+    Cairn__Response *response = channels_fixture_create(caller, "#vault", true, password);
     CHECK(response->status == CAIRN__STATUS__OK);
     Cairn__Channel *channel = response->channel_create;
     CHECK(channel->protected_ && channel->encrypted);
@@ -298,14 +193,15 @@ static void test_create_protected(void) {
     memcpy(salt, channel->salt.data, sizeof salt);
     cairn__response__free_unpacked(response, NULL);
     //  The same salt on every read; the password opens it.
-    response = s_get(client, "#vault");
+    response = channels_fixture_get(caller, "#vault");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->protected_);
     CHECK(response->channel_get->salt.len == sizeof salt &&
           memcmp(response->channel_get->salt.data, salt, sizeof salt) == 0);
     cairn__response__free_unpacked(response, NULL);
-    response = s_verify(client, "#vault", password);
+    response = channels_fixture_verify(caller, "#vault", password);
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     //  Nothing of the password reached the data dir (database, WAL) or the
     //  log.
@@ -315,22 +211,27 @@ static void test_create_protected(void) {
     CHECK(s_dir_has(harness_node_data_dir(node), "#vault")); //  the scan sees the data
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    response = s_verify(client, "#vault", password);
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    response = channels_fixture_verify(caller, "#vault", password);
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_conflict(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#taken", false, ""));
-    char *before = s_snapshot(client);
-    s_expect(s_create(client, "#taken", true, "a password"), CAIRN__STATUS__CONFLICT,
-             "channel #taken already exists");
-    s_expect(s_create(client, "#taken", false, ""), CAIRN__STATUS__CONFLICT, "already exists");
-    char *after = s_snapshot(client);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#taken", false, ""), CAIRN__STATUS__OK,
+                      NULL);
+    char *before = s_snapshot(caller);
+    ca_response_check(channels_fixture_create(caller, "#taken", true, "a password"),
+                      CAIRN__STATUS__CONFLICT, "channel #taken already exists");
+    ca_response_check(channels_fixture_create(caller, "#taken", false, ""), CAIRN__STATUS__CONFLICT,
+                      "already exists");
+    char *after = s_snapshot(caller);
     CHECK(streq(before, after));
     free(before);
     free(after);
@@ -353,28 +254,32 @@ static void test_conflict(void) {
     }
     CHECK(ok == 1 && conflict == 1);
     //  The winner's password opens it, the loser's does not.
-    Cairn__Response *first = s_verify(client, "#race", "first");
-    Cairn__Response *second = s_verify(client, "#race", "second");
+    Cairn__Response *first = channels_fixture_verify(caller, "#race", "first");
+    Cairn__Response *second = channels_fixture_verify(caller, "#race", "second");
     CHECK((first->status == CAIRN__STATUS__OK) != (second->status == CAIRN__STATUS__OK));
     CHECK(first->status == CAIRN__STATUS__UNAUTHORIZED ||
           second->status == CAIRN__STATUS__UNAUTHORIZED);
     cairn__response__free_unpacked(first, NULL);
     cairn__response__free_unpacked(second, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- read, touch, delete ---------------------------------------------------------
 
 static void test_get_list_counts(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#zeta", false, ""));
-    s_expect_ok(s_create(client, "#alpha", true, ""));
-    s_expect_ok(s_create(client, "#mid", false, "pw"));
-    Cairn__Response *response = s_list(client);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#zeta", false, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(caller, "#alpha", true, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(caller, "#mid", false, "pw"), CAIRN__STATUS__OK,
+                      NULL);
+    Cairn__Response *response = channels_fixture_list(caller);
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_list->n_channels == 3);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     //  Messages written straight into the stopped node's database.
     CHECK(harness_node_stop(node) == 0);
@@ -386,7 +291,8 @@ static void test_get_list_counts(void) {
     free(zeta);
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    response = s_list(client);
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    response = channels_fixture_list(caller);
     Cairn__ChannelPage *page = response->channel_list;
     CHECK(response->status == CAIRN__STATUS__OK && page->n_channels == 3);
     CHECK(streq(page->channels[0]->name, "#alpha") && page->channels[0]->message_count == 4);
@@ -395,51 +301,63 @@ static void test_get_list_counts(void) {
     CHECK(page->channels[1]->protected_ && page->channels[1]->salt.len == 16);
     CHECK(streq(page->channels[2]->name, "#zeta") && page->channels[2]->message_count == 1);
     cairn__response__free_unpacked(response, NULL);
-    response = s_get(client, "#alpha");
+    response = channels_fixture_get(caller, "#alpha");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->message_count == 4);
     cairn__response__free_unpacked(response, NULL);
-    s_expect(s_get(client, "#missing"), CAIRN__STATUS__NOT_FOUND, "#missing does not exist");
-    s_expect(s_get(client, "#ALPHA"), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    ca_response_check(channels_fixture_get(caller, "#missing"), CAIRN__STATUS__NOT_FOUND,
+                      "#missing does not exist");
+    ca_response_check(channels_fixture_get(caller, "#ALPHA"), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_touch(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#t", false, ""));
-    Cairn__Response *response = s_touch(client, "#t", 1700000000.25);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#t", false, ""), CAIRN__STATUS__OK, NULL);
+    Cairn__Response *response = channels_fixture_touch(caller, "#t", 1700000000.25);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_TOUCH);
     CHECK(response->channel_touch->last_activity == 1700000000.25);
     CHECK(streq(response->channel_touch->name, "#t") && !response->channel_touch->protected_);
     double created_at = response->channel_touch->created_at;
     cairn__response__free_unpacked(response, NULL);
-    response = s_get(client, "#t");
+    response = channels_fixture_get(caller, "#t");
     CHECK(response->channel_get->last_activity == 1700000000.25);
     CHECK(response->channel_get->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
     //  0: now (the node's clock, so compare with created_at, also the node's).
-    response = s_touch(client, "#t", 0);
+    response = channels_fixture_touch(caller, "#t", 0);
     CHECK(response->status == CAIRN__STATUS__OK);
     CHECK(response->channel_touch->last_activity >= created_at);
     cairn__response__free_unpacked(response, NULL);
-    s_expect(s_touch(client, "#nope", 5), CAIRN__STATUS__NOT_FOUND, "#nope does not exist");
-    s_expect(s_touch(client, "#t", -3), CAIRN__STATUS__INVALID, "ChannelTouch.timestamp");
-    s_expect(s_get(client, "#nope"), CAIRN__STATUS__NOT_FOUND, NULL); //  touch made nothing
+    ca_response_check(channels_fixture_touch(caller, "#nope", 5), CAIRN__STATUS__NOT_FOUND,
+                      "#nope does not exist");
+    ca_response_check(channels_fixture_touch(caller, "#t", -3), CAIRN__STATUS__INVALID,
+                      "ChannelTouch.timestamp");
+    ca_response_check(channels_fixture_get(caller, "#nope"), CAIRN__STATUS__NOT_FOUND,
+                      NULL); //  touch made nothing
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_delete_counts(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#doomed", false, "pw"));
-    s_expect_ok(s_create(client, "#keeper", false, ""));
-    s_expect_ok(s_join(client, "#doomed", "peer-a"));
-    s_expect_ok(s_join(client, "#doomed", "peer-b"));
-    s_expect_ok(s_join(client, "#doomed", "peer-c"));
-    s_expect_ok(s_join(client, "#keeper", "peer-a"));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#doomed", false, "pw"), CAIRN__STATUS__OK,
+                      NULL);
+    ca_response_check(channels_fixture_create(caller, "#keeper", false, ""), CAIRN__STATUS__OK,
+                      NULL);
+    ca_response_check(channels_fixture_join(caller, "#doomed", "peer-a"), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_join(caller, "#doomed", "peer-b"), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_join(caller, "#doomed", "peer-c"), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_join(caller, "#keeper", "peer-a"), CAIRN__STATUS__OK, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     char *doomed = s_messages_sql("#doomed", 5, "d");
@@ -450,24 +368,30 @@ static void test_delete_counts(void) {
     free(keeper);
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    Cairn__Response *response = s_delete(client, "#doomed");
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    Cairn__Response *response = channels_fixture_delete(caller, "#doomed");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_DELETE);
     CHECK(streq(response->channel_delete->name, "#doomed"));
     CHECK(response->channel_delete->messages == 5 && response->channel_delete->members == 3);
     cairn__response__free_unpacked(response, NULL);
-    s_expect(s_get(client, "#doomed"), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_verify(client, "#doomed", "pw"), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_members(client, "#doomed", ""), CAIRN__STATUS__NOT_FOUND, NULL);
-    s_expect(s_delete(client, "#doomed"), CAIRN__STATUS__NOT_FOUND, "nothing was deleted");
+    ca_response_check(channels_fixture_get(caller, "#doomed"), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(channels_fixture_verify(caller, "#doomed", "pw"), CAIRN__STATUS__NOT_FOUND,
+                      "does not exist");
+    ca_response_check(channels_fixture_members(caller, "#doomed", ""), CAIRN__STATUS__NOT_FOUND,
+                      NULL);
+    ca_response_check(channels_fixture_delete(caller, "#doomed"), CAIRN__STATUS__NOT_FOUND,
+                      "nothing was deleted");
     //  The other channel kept its messages and members; peer-a kept it.
-    response = s_get(client, "#keeper");
+    response = channels_fixture_get(caller, "#keeper");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->message_count == 2);
     cairn__response__free_unpacked(response, NULL);
-    response = s_members(client, "", "peer-a");
+    response = channels_fixture_members(caller, "", "peer-a");
     CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 1);
     CHECK(streq(response->member_list->members[0]->channel, "#keeper"));
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     //  On disk: no row of #doomed is left, and the full-text index agrees.
     CHECK(harness_node_stop(node) == 0);
@@ -488,72 +412,76 @@ static void test_delete_counts(void) {
     ca_sql_destroy(&sql);
     zstr_free(&path);
     CHECK(harness_node_restart(node) == 0);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- verify ------------------------------------------------------------------------
 
 static void test_verify_right(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#v", false, "open sesame"));
-    s_expect_ok(s_create(client, "#w", false, "pässwörd ✓"));
-    Cairn__Response *response = s_verify(client, "#v", "open sesame");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#v", false, "open sesame"),
+                      CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(caller, "#w", false, "pässwörd ✓"), CAIRN__STATUS__OK,
+                      NULL);
+    Cairn__Response *response = channels_fixture_verify(caller, "#v", "open sesame");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_VERIFY &&
           response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
-    response = s_verify(client, "#w", "pässwörd ✓");
+    response = channels_fixture_verify(caller, "#w", "pässwörd ✓");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_verify_wrong(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#v", false, "open sesame"));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#v", false, "open sesame"),
+                      CAIRN__STATUS__OK, NULL);
     const char *wrong[] = {"open sesamE", "Open sesame", "open sesam", "open sesame!", "x"};
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
-        Cairn__Response *response = s_verify(client, "#v", wrong[i]);
+        Cairn__Response *response = channels_fixture_verify(caller, "#v", wrong[i]);
         CHECK(response->status == CAIRN__STATUS__UNAUTHORIZED);
         CHECK(strstr(response->error, "wrong password for channel #v"));
         CHECK(response->body_case == CAIRN__RESPONSE__BODY__NOT_SET);
         cairn__response__free_unpacked(response, NULL);
     }
     //  A wrong guess changes nothing: the right one still works.
-    Cairn__Response *response = s_verify(client, "#v", "open sesame");
+    Cairn__Response *response = channels_fixture_verify(caller, "#v", "open sesame");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_verify_unprotected(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#open", false, ""));
-    s_expect(s_verify(client, "#open", "anything"), CAIRN__STATUS__INVALID,
-             "channel #open is not password-protected");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#open", false, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_verify(caller, "#open", "anything"), CAIRN__STATUS__INVALID,
+                      "channel #open is not password-protected");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_verify_unknown(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect(s_verify(client, "#ghost", "anything"), CAIRN__STATUS__NOT_FOUND,
-             "channel #ghost does not exist");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_verify(caller, "#ghost", "anything"),
+                      CAIRN__STATUS__NOT_FOUND, "channel #ghost does not exist");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
-}
-
-static const Cairn__ActorInfo *s_actor(const Cairn__InfoReply *info, const char *name) {
-    for (size_t i = 0; i < info->n_actors; i++)
-        if (streq(info->actors[i]->name, name))
-            return info->actors[i];
-    return NULL;
+    harness_node_down(&node);
 }
 
 //  A burst of password checks from one client: the bounded pool runs two at
@@ -561,11 +489,14 @@ static const Cairn__ActorInfo *s_actor(const Cairn__InfoReply *info, const char 
 //  is answered, the right ones right; other requests keep flowing
 //  meanwhile; memory stays bounded.
 static void test_verify_bounded(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *flooder = harness_connect(harness_node_endpoint(node));
     zsock_t *other = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(other, "#locked", false, "right password"));
-    s_expect_ok(s_create(other, "#open", false, ""));
+    ca_caller_t *other_caller = ca_caller_new_socket(other, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(other_caller, "#locked", false, "right password"),
+                      CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(other_caller, "#open", false, ""), CAIRN__STATUS__OK,
+                      NULL);
     enum { COUNT = 40, FIRST_ID = 1000 };
     for (int i = 0; i < COUNT; i++) {
         Cairn__Request request;
@@ -576,10 +507,10 @@ static void test_verify_bounded(void) {
         CHECK(harness_send(flooder, &request) == 0);
     }
     //  Meanwhile a read on another pool and a Ping, on another socket.
-    Cairn__Response *response = s_get(other, "#open");
+    Cairn__Response *response = channels_fixture_get(other_caller, "#open");
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
-    s_expect_alive(other);
+    harness_expect_alive(other);
 
     bool seen[COUNT] = {false};
     int busy = 0, checked = 0, order = 0, first_busy = -1, first_checked = -1;
@@ -642,120 +573,133 @@ static void test_verify_bounded(void) {
     Cairn__Request request;
     Cairn__InfoRequest info_request;
     ca_request_info(&request, &info_request, 0);
-    response = s_call(other, &request);
+    response = channels_fixture_call(other_caller, &request);
     CHECK(response->status == CAIRN__STATUS__OK);
-    const Cairn__ActorInfo *auth = s_actor(response->info, "channel_auth");
-    const Cairn__ActorInfo *channels = s_actor(response->info, "channels");
+    const Cairn__ActorInfo *auth = harness_info_actor(response->info, "channel_auth");
+    const Cairn__ActorInfo *channels = harness_info_actor(response->info, "channels");
     CHECK(auth && auth->workers == 2 && auth->busy == (uint64_t)busy);
     CHECK(auth->queue_depth == 0);
     CHECK(channels && channels->busy == 0 && channels->errors == 0);
     cairn__response__free_unpacked(response, NULL);
     //  And the pool serves again once the burst is over.
-    response = s_verify(other, "#locked", "right password");
+    response = channels_fixture_verify(other_caller, "#locked", "right password");
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&flooder);
+    ca_caller_destroy(&other_caller);
     zsock_destroy(&other);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- membership ----------------------------------------------------------------------
 
 static void test_join_leave_list(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#a", false, ""));
-    s_expect_ok(s_create(client, "#b", false, ""));
-    s_expect_ok(s_create(client, "#empty", false, ""));
-    Cairn__Response *response = s_join(client, "#a", "zed");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#a", false, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(caller, "#b", false, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(caller, "#empty", false, ""), CAIRN__STATUS__OK,
+                      NULL);
+    Cairn__Response *response = channels_fixture_join(caller, "#a", "zed");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MEMBER_JOIN);
     CHECK(response->member_join->changed && streq(response->member_join->channel, "#a") &&
           streq(response->member_join->peer_id, "zed"));
     cairn__response__free_unpacked(response, NULL);
-    s_expect_ok(s_join(client, "#a", "amy:1"));
-    s_expect_ok(s_join(client, "#b", "amy:1"));
+    ca_response_check(channels_fixture_join(caller, "#a", "amy:1"), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_join(caller, "#b", "amy:1"), CAIRN__STATUS__OK, NULL);
     //  Members of a channel, by peer id.
-    response = s_members(client, "#a", "");
+    response = channels_fixture_members(caller, "#a", "");
     CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 2);
     CHECK(streq(response->member_list->members[0]->peer_id, "amy:1"));
     CHECK(streq(response->member_list->members[1]->peer_id, "zed"));
     CHECK(streq(response->member_list->members[0]->channel, "#a"));
     cairn__response__free_unpacked(response, NULL);
     //  Channels of a peer, by name.
-    response = s_members(client, "", "amy:1");
+    response = channels_fixture_members(caller, "", "amy:1");
     CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 2);
     CHECK(streq(response->member_list->members[0]->channel, "#a"));
     CHECK(streq(response->member_list->members[1]->channel, "#b"));
     cairn__response__free_unpacked(response, NULL);
     //  Empty answers: a channel without members, a peer in no channel.
-    response = s_members(client, "#empty", "");
+    response = channels_fixture_members(caller, "#empty", "");
     CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 0);
     cairn__response__free_unpacked(response, NULL);
-    response = s_members(client, "", "stranger");
+    response = channels_fixture_members(caller, "", "stranger");
     CHECK(response->status == CAIRN__STATUS__OK && response->member_list->n_members == 0);
     cairn__response__free_unpacked(response, NULL);
-    s_expect(s_members(client, "#ghost", ""), CAIRN__STATUS__NOT_FOUND, "#ghost does not exist");
-    s_expect(s_join(client, "#ghost", "amy:1"), CAIRN__STATUS__NOT_FOUND, "#ghost does not exist");
+    ca_response_check(channels_fixture_members(caller, "#ghost", ""), CAIRN__STATUS__NOT_FOUND,
+                      "#ghost does not exist");
+    ca_response_check(channels_fixture_join(caller, "#ghost", "amy:1"), CAIRN__STATUS__NOT_FOUND,
+                      "#ghost does not exist");
     //  Leave, and both directions follow.
-    response = s_leave(client, "#a", "amy:1");
+    response = channels_fixture_leave(caller, "#a", "amy:1");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MEMBER_LEAVE &&
           response->member_leave->changed);
     cairn__response__free_unpacked(response, NULL);
-    response = s_members(client, "", "amy:1");
+    response = channels_fixture_members(caller, "", "amy:1");
     CHECK(response->member_list->n_members == 1);
     CHECK(streq(response->member_list->members[0]->channel, "#b"));
     cairn__response__free_unpacked(response, NULL);
-    response = s_members(client, "#a", "");
+    response = channels_fixture_members(caller, "#a", "");
     CHECK(response->member_list->n_members == 1);
     CHECK(streq(response->member_list->members[0]->peer_id, "zed"));
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_join_idempotent(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#c", false, ""));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#c", false, ""), CAIRN__STATUS__OK, NULL);
     for (int i = 0; i < 3; i++) {
-        Cairn__Response *response = s_join(client, "#c", "peer.1");
+        Cairn__Response *response = channels_fixture_join(caller, "#c", "peer.1");
         CHECK(response->status == CAIRN__STATUS__OK);
         CHECK(response->member_join->changed == (i == 0));
         cairn__response__free_unpacked(response, NULL);
     }
-    Cairn__Response *response = s_members(client, "#c", "");
+    Cairn__Response *response = channels_fixture_members(caller, "#c", "");
     CHECK(response->member_list->n_members == 1);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_leave_not_member(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#c", false, ""));
-    s_expect_ok(s_join(client, "#c", "in"));
-    s_expect(s_leave(client, "#c", "out"), CAIRN__STATUS__NOT_FOUND,
-             "peer out is not a member of #c");
-    s_expect(s_leave(client, "#ghost", "in"), CAIRN__STATUS__NOT_FOUND,
-             "channel #ghost does not exist");
-    s_expect_ok(s_leave(client, "#c", "in"));
-    s_expect(s_leave(client, "#c", "in"), CAIRN__STATUS__NOT_FOUND, "is not a member");
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#c", false, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_join(caller, "#c", "in"), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_leave(caller, "#c", "out"), CAIRN__STATUS__NOT_FOUND,
+                      "peer out is not a member of #c");
+    ca_response_check(channels_fixture_leave(caller, "#ghost", "in"), CAIRN__STATUS__NOT_FOUND,
+                      "channel #ghost does not exist");
+    ca_response_check(channels_fixture_leave(caller, "#c", "in"), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_leave(caller, "#c", "in"), CAIRN__STATUS__NOT_FOUND,
+                      "is not a member");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ---- bad input -------------------------------------------------------------------------
 
 static void test_bad_input(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_ok(s_create(client, "#real", false, "secret"));
-    s_expect_ok(s_create(client, "#plain", true, ""));
-    s_expect_ok(s_join(client, "#real", "peer-1"));
-    char *before = s_snapshot(client);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ca_response_check(channels_fixture_create(caller, "#real", false, "secret"), CAIRN__STATUS__OK,
+                      NULL);
+    ca_response_check(channels_fixture_create(caller, "#plain", true, ""), CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_join(caller, "#real", "peer-1"), CAIRN__STATUS__OK, NULL);
+    char *before = s_snapshot(caller);
 
     char long_name[CA_CHANNEL_NAME_MAX + 2];
     long_name[0] = '#';
@@ -765,16 +709,25 @@ static void test_bad_input(void) {
                                "#../etc", "#a%s", "#\xc3\xa9", "#tab\t", "real"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         const char *name = bad_names[i];
-        s_expect(s_create(client, name, false, ""), CAIRN__STATUS__INVALID, "ChannelCreate.name");
-        s_expect(s_create(client, name, false, "pw"), CAIRN__STATUS__INVALID, "ChannelCreate.name");
-        s_expect(s_verify(client, name, "pw"), CAIRN__STATUS__INVALID, "ChannelVerify.name");
-        s_expect(s_get(client, name), CAIRN__STATUS__INVALID, "ChannelGet.name");
-        s_expect(s_touch(client, name, 0), CAIRN__STATUS__INVALID, "ChannelTouch.name");
-        s_expect(s_delete(client, name), CAIRN__STATUS__INVALID, "ChannelDelete.name");
-        s_expect(s_join(client, name, "peer-1"), CAIRN__STATUS__INVALID, "MemberJoin.channel");
-        s_expect(s_leave(client, name, "peer-1"), CAIRN__STATUS__INVALID, "MemberLeave.channel");
+        ca_response_check(channels_fixture_create(caller, name, false, ""), CAIRN__STATUS__INVALID,
+                          "ChannelCreate.name");
+        ca_response_check(channels_fixture_create(caller, name, false, "pw"),
+                          CAIRN__STATUS__INVALID, "ChannelCreate.name");
+        ca_response_check(channels_fixture_verify(caller, name, "pw"), CAIRN__STATUS__INVALID,
+                          "ChannelVerify.name");
+        ca_response_check(channels_fixture_get(caller, name), CAIRN__STATUS__INVALID,
+                          "ChannelGet.name");
+        ca_response_check(channels_fixture_touch(caller, name, 0), CAIRN__STATUS__INVALID,
+                          "ChannelTouch.name");
+        ca_response_check(channels_fixture_delete(caller, name), CAIRN__STATUS__INVALID,
+                          "ChannelDelete.name");
+        ca_response_check(channels_fixture_join(caller, name, "peer-1"), CAIRN__STATUS__INVALID,
+                          "MemberJoin.channel");
+        ca_response_check(channels_fixture_leave(caller, name, "peer-1"), CAIRN__STATUS__INVALID,
+                          "MemberLeave.channel");
         if (*name)
-            s_expect(s_members(client, name, ""), CAIRN__STATUS__INVALID, "MemberList.channel");
+            ca_response_check(channels_fixture_members(caller, name, ""), CAIRN__STATUS__INVALID,
+                              "MemberList.channel");
     }
     char long_peer[CA_PEER_ID_MAX + 2];
     memset(long_peer, 'p', CA_PEER_ID_MAX + 1);
@@ -782,25 +735,32 @@ static void test_bad_input(void) {
     const char *bad_peers[] = {"", long_peer, "a b", "../x", "a/b", "p;q"};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
         const char *peer = bad_peers[i];
-        s_expect(s_join(client, "#real", peer), CAIRN__STATUS__INVALID, "MemberJoin.peer_id");
-        s_expect(s_leave(client, "#real", peer), CAIRN__STATUS__INVALID, "MemberLeave.peer_id");
+        ca_response_check(channels_fixture_join(caller, "#real", peer), CAIRN__STATUS__INVALID,
+                          "MemberJoin.peer_id");
+        ca_response_check(channels_fixture_leave(caller, "#real", peer), CAIRN__STATUS__INVALID,
+                          "MemberLeave.peer_id");
         if (*peer)
-            s_expect(s_members(client, "", peer), CAIRN__STATUS__INVALID, "MemberList.peer_id");
+            ca_response_check(channels_fixture_members(caller, "", peer), CAIRN__STATUS__INVALID,
+                              "MemberList.peer_id");
     }
     //  MemberList needs exactly one of its two fields.
-    s_expect(s_members(client, "", ""), CAIRN__STATUS__INVALID, "neither was set");
-    s_expect(s_members(client, "#real", "peer-1"), CAIRN__STATUS__INVALID, "both were set");
+    ca_response_check(channels_fixture_members(caller, "", ""), CAIRN__STATUS__INVALID,
+                      "neither was set");
+    ca_response_check(channels_fixture_members(caller, "#real", "peer-1"), CAIRN__STATUS__INVALID,
+                      "both were set");
     //  Oversized passwords, an empty one to verify, a bad timestamp.
     char *password = (char *)malloc(CHANNEL_AUTH_PASSWORD_MAX + 2);
     memset(password, 'p', CHANNEL_AUTH_PASSWORD_MAX + 1);
     password[CHANNEL_AUTH_PASSWORD_MAX + 1] = 0;
-    s_expect(s_create(client, "#big", false, password), CAIRN__STATUS__INVALID,
-             "the limit is 1024 bytes");
-    s_expect(s_verify(client, "#real", password), CAIRN__STATUS__INVALID, "at most 1024");
+    ca_response_check(channels_fixture_create(caller, "#big", false, password),
+                      CAIRN__STATUS__INVALID, "the limit is 1024 bytes");
+    ca_response_check(channels_fixture_verify(caller, "#real", password), CAIRN__STATUS__INVALID,
+                      "at most 1024");
     free(password);
-    s_expect(s_verify(client, "#real", ""), CAIRN__STATUS__INVALID,
-             "ChannelVerify.password is empty");
-    s_expect(s_touch(client, "#real", -1), CAIRN__STATUS__INVALID, "ChannelTouch.timestamp");
+    ca_response_check(channels_fixture_verify(caller, "#real", ""), CAIRN__STATUS__INVALID,
+                      "ChannelVerify.password is empty");
+    ca_response_check(channels_fixture_touch(caller, "#real", -1), CAIRN__STATUS__INVALID,
+                      "ChannelTouch.timestamp");
     //  Wrong wire types and broken strings: ChannelCreate.name as a varint,
     //  a NUL inside ChannelGet.name, MemberJoin.peer_id that is not UTF-8,
     //  a truncated ChannelDelete.
@@ -820,18 +780,19 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
 
     //  Nothing changed, and the node still answers everything.
-    char *after = s_snapshot(client);
+    char *after = s_snapshot(caller);
     if (!streq(before, after))
         fprintf(stderr, "before:\n%safter:\n%s", before, after);
     CHECK(streq(before, after));
     free(before);
     free(after);
-    s_expect_alive(client);
-    response = s_verify(client, "#real", "secret");
+    harness_expect_alive(client);
+    response = channels_fixture_verify(caller, "#real", "secret");
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

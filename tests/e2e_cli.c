@@ -24,7 +24,7 @@
 
 //  ---- tests without a node ---------------------------------------------------------
 
-static void s_test_help(const char *endpoint) {
+static void s_test_help(const cli_ctx_t *ctx) {
     run_t run = RUN("--help");
     CHECK(run.status == 0);
     const char *expected[] = {
@@ -42,7 +42,8 @@ static void s_test_help(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_unknown_command(const char *endpoint) {
+static void s_test_unknown_command(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "frobnicate");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "unknown command 'frobnicate'"));
@@ -66,7 +67,8 @@ static void s_test_unknown_command(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_missing_argument(const char *endpoint) {
+static void s_test_missing_argument(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "config", "set", "k");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "takes 2 arguments"));
@@ -89,7 +91,8 @@ static void s_test_missing_argument(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_unreachable(const char *endpoint) {
+static void s_test_unreachable(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "--timeout", "300", "ping");
     CHECK(run.status == 3);
     CHECK(strstr(run.err, "cairn: unreachable:"));
@@ -108,7 +111,8 @@ static void s_test_unreachable(const char *endpoint) {
 
 //  ---- tests against a node -----------------------------------------------------------
 
-static void s_test_ping(const char *endpoint) {
+static void s_test_ping(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "ping");
     CHECK(run.status == 0);
     char *prefix = zsys_sprintf("pong from %s in ", endpoint);
@@ -119,7 +123,8 @@ static void s_test_ping(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_endpoint_env(const char *endpoint) {
+static void s_test_endpoint_env(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN_ENV(endpoint, "ping");
     CHECK(run.status == 0);
     CHECK(strstr(run.out, endpoint));
@@ -134,7 +139,8 @@ static void s_test_endpoint_env(const char *endpoint) {
     zstr_free(&dead);
 }
 
-static void s_test_config_set_get(const char *endpoint) {
+static void s_test_config_set_get(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "config", "set", "cli/greeting", "hello world");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "created cli/greeting\n"));
@@ -160,7 +166,8 @@ static void s_test_config_set_get(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_config_default(const char *endpoint) {
+static void s_test_config_default(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "config", "get", "cli/absent", "--default", "dflt");
     CHECK(run.status == 0);
     CHECK(streq(run.out, "dflt\n"));
@@ -180,7 +187,8 @@ static void s_test_config_default(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_json(const char *endpoint) {
+static void s_test_json(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "--json", "ping");
     CHECK(run.status == 0);
     json_t *object = cli_run_json(&run);
@@ -212,7 +220,8 @@ static void s_test_json(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_json_binary(const char *endpoint) {
+static void s_test_json_binary(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "config", "set", "cli/bin", "\xff\xfe");
     CHECK(run.status == 0);
     cli_run_free(&run);
@@ -231,7 +240,8 @@ static void s_test_json_binary(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_info(const char *endpoint) {
+static void s_test_info(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "info");
     CHECK(run.status == 0);
     const char *expected[] = {endpoint,   CAIRN_VERSION, "uptime",     "data dir",
@@ -242,7 +252,8 @@ static void s_test_info(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_info_json(const char *endpoint) {
+static void s_test_info_json(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "--json", "info");
     CHECK(run.status == 0);
     json_t *object = cli_run_json(&run);
@@ -268,7 +279,8 @@ static void s_test_info_json(const char *endpoint) {
     cli_run_free(&run);
 }
 
-static void s_test_invalid_key(const char *endpoint) {
+static void s_test_invalid_key(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "config", "set", "../x", "v");
     CHECK(run.status == 1);
     CHECK(cli_starts_with(run.err, "cairn: invalid: "));
@@ -294,7 +306,7 @@ static int s_compare_names(const void *a, const void *b) {
 
 //  Every member of Request's `body` oneof has a command that sends it:
 //  `cairn --list-requests` prints the body fields its rows send, sorted.
-static void s_test_request_coverage(const char *endpoint) {
+static void s_test_request_coverage(const cli_ctx_t *ctx) {
     const ProtobufCMessageDescriptor *descriptor = &cairn__request__descriptor;
     const char *expected[256];
     size_t count = 0;
@@ -327,13 +339,7 @@ static void s_test_request_coverage(const char *endpoint) {
 
 //  ---- the table -------------------------------------------------------------------------
 
-typedef struct {
-    const char *name;
-    bool needs_node; //  false: the endpoint has nothing listening
-    void (*run)(const char *endpoint);
-} test_t;
-
-static const test_t s_tests[] = {
+static const cli_test_t s_tests[] = {
     {"help", false, s_test_help},
     {"unknown_command", false, s_test_unknown_command},
     {"missing_argument", false, s_test_missing_argument},
@@ -350,41 +356,6 @@ static const test_t s_tests[] = {
     {"request_coverage", false, s_test_request_coverage},
 };
 
-static void s_run_test(const test_t *test) {
-    fprintf(stderr, "==== e2e.cli.%s\n", test->name);
-    if (!test->needs_node) {
-        char *endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
-        test->run(endpoint);
-        zstr_free(&endpoint);
-        return;
-    }
-    harness_node_t *node = harness_node_start(NULL, NULL);
-    CHECK(node);
-    if (!node)
-        return;
-    test->run(harness_node_endpoint(node));
-    CHECK(harness_node_stop(node) == 0);
-    harness_node_destroy(&node);
-}
-
 int main(int argc, char **argv) {
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    if (argc == 2 && streq(argv[1], "--list")) { //  ctest's registration (tests/CMakeLists.txt)
-        for (size_t i = 0; i < count; i++)
-            printf("e2e.cli.%s %s\n", s_tests[i].name, s_tests[i].name);
-        return 0;
-    }
-    bool ran = false;
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            s_run_test(&s_tests[i]);
-            ran = true;
-        }
-    if (!ran) {
-        fprintf(stderr, "e2e-cli: no test named '%s'\n", argv[1]);
-        return 2;
-    }
-    if (cli_run_failures)
-        fprintf(stderr, "e2e-cli: %d check(s) failed\n", cli_run_failures);
-    return cli_run_failures ? 1 : 0;
+    return cli_run_main(argc, argv, "e2e-cli", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

@@ -2,7 +2,7 @@
     e2e_cli_ledger - the cairn client's payment channel commands against a
     real cairnd
 
-    Black-box, as e2e_cli_prov.c: the built `cairn` runs as a child
+    Black-box, as e2e_cli_provenance.c: the built `cairn` runs as a child
     (cli_run.h) against a cairnd the harness starts on a free loopback
     port. The payer is a peer added with `cairn peer add`; payments are
     signed by the client (--key-file) or here (--signature-hex). Each

@@ -15,6 +15,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "content.h"
 #include "ca_hash.h"
 #include "ca_limits.h"
 #include "ca_validate.h"
@@ -42,71 +43,10 @@ static uint64_t s_next_id = 1;
 
 //  ---- helpers ----------------------------------------------------------------------
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
-static void s_put(zsock_t *client, const void *data, size_t size, uint8_t hash[32]) {
-    Cairn__Request request;
-    Cairn__ContentPut put;
-    ca_request_content_put(&request, &put, 0, data, size, NULL, 0);
-    Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
-    ca_sha256(data, size, hash);
-    CHECK(memcmp(response->content_put->hash.data, hash, 32) == 0);
-    CHECK(response->content_put->size == size);
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static Cairn__Response *s_get(zsock_t *client, const uint8_t *hash, size_t hash_size) {
-    Cairn__Request request;
-    Cairn__ContentGet get;
-    ca_request_content_get(&request, &get, 0, hash, hash_size, false);
-    return s_call(client, &request);
-}
-
-static void s_get_expect(zsock_t *client, const uint8_t *hash, const void *data, size_t size) {
-    Cairn__Response *response =
-        harness_ok(s_get(client, hash, 32), CAIRN__RESPONSE__BODY_CONTENT_GET);
-    CHECK(response->content_get->data.len == size);
-    CHECK(size == 0 || memcmp(response->content_get->data.data, data, size) == 0);
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static bool s_has(zsock_t *client, const uint8_t *hash) {
-    Cairn__Request request;
-    Cairn__ContentHas has;
-    ca_request_content_has(&request, &has, 0, hash, 32);
-    Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_HAS);
-    bool exists = response->content_has->exists;
-    cairn__response__free_unpacked(response, NULL);
-    return exists;
-}
-
-static uint64_t s_begin(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__ContentBegin begin;
-    ca_request_content_begin(&request, &begin, 0, NULL, 0);
-    Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
-    uint64_t stream_id = response->content_begin->stream_id;
+//  A stream for content not known in advance.
+static uint64_t s_begin(ca_caller_t *caller) {
+    uint64_t stream_id = content_fixture_begin(caller, NULL);
     CHECK(stream_id != 0);
-    cairn__response__free_unpacked(response, NULL);
     return stream_id;
 }
 
@@ -126,13 +66,6 @@ static void s_chunk_answer(zsock_t *client, uint64_t expected_received) {
     cairn__response__free_unpacked(response, NULL);
 }
 
-static Cairn__Response *s_commit(zsock_t *client, uint64_t stream) {
-    Cairn__Request request;
-    Cairn__ContentCommit commit;
-    ca_request_content_commit(&request, &commit, 0, stream, NULL, 0);
-    return s_call(client, &request);
-}
-
 //  Fills chunk number `n` of a generated blob: a random base, stamped with n.
 static void s_generate(uint8_t *chunk, const uint8_t *base, size_t size, uint64_t n) {
     memcpy(chunk, base, size);
@@ -148,7 +81,9 @@ static uint64_t s_stream_generated(zsock_t *client, uint64_t total, uint8_t hash
     for (size_t i = 0; i < CHUNK_BYTES; i++)
         base[i] = (uint8_t)(i * 2654435761u >> 13);
     ca_sha256_t *sha = ca_sha256_new();
-    uint64_t stream = s_begin(client);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    uint64_t stream = s_begin(caller);
+    ca_caller_destroy(&caller);
     uint64_t sent = 0, answered = 0, n = 0;
     size_t in_flight = 0;
     uint64_t ends[WINDOW];
@@ -252,24 +187,25 @@ static void s_ping(zsock_t *client) {
     Cairn__Request request;
     Cairn__Ping ping;
     ca_request_ping(&request, &ping, 0);
-    cairn__response__free_unpacked(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PONG),
-                                   NULL);
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PONG), NULL);
 }
 
 //  ---- tests --------------------------------------------------------------------------
 
 //  0 B, 1 B, 1 MiB by put/get; 9 MiB by stream and ranges; dedup; delete.
 static void test_roundtrip(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     size_t sizes[] = {0, 1, 1024 * 1024};
     for (size_t i = 0; i < 3; i++) {
         uint8_t *data = (uint8_t *)malloc(sizes[i] + 1);
         for (size_t k = 0; k < sizes[i]; k++)
             data[k] = (uint8_t)(k * 7 + i);
         uint8_t hash[32];
-        s_put(client, data, sizes[i], hash);
-        s_get_expect(client, hash, data, sizes[i]);
+        content_fixture_put(caller, data, sizes[i], hash);
+        content_fixture_get_expect(caller, hash, data, sizes[i]);
         uint8_t got[32];
         CHECK(s_read_back(client, hash, sizes[i], got) && memcmp(got, hash, 32) == 0);
         free(data);
@@ -277,36 +213,38 @@ static void test_roundtrip(void) {
     uint8_t hash[32], got[32];
     uint64_t total = 9 * 1024 * 1024 + 3;
     uint64_t stream = s_stream_generated(client, total, hash);
-    Cairn__Response *response =
-        harness_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    Cairn__Response *response = harness_ok(content_fixture_commit(caller, stream, NULL),
+                                           CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     CHECK(memcmp(response->content_commit->hash.data, hash, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_read_back(client, hash, total, got) && memcmp(got, hash, 32) == 0);
     //  The same bytes again: one file, deduplicated.
     stream = s_stream_generated(client, total, got);
-    response = harness_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    response = harness_ok(content_fixture_commit(caller, stream, NULL),
+                          CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     CHECK(response->content_commit->deduplicated);
     cairn__response__free_unpacked(response, NULL);
     Cairn__Request request;
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, 0, hash, 32);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     CHECK(response->content_delete->removed);
     cairn__response__free_unpacked(response, NULL);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
     CHECK(!response->content_delete->removed);
     cairn__response__free_unpacked(response, NULL);
-    CHECK(!s_has(client, hash));
+    CHECK(!content_fixture_has(caller, hash, NULL));
     CHECK(s_count_files(node, "content", "tmp") == 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A multi-GiB stream in and out; the node's memory stays flat.
 static void test_big_stream(void) {
     const char *env = getenv("CAIRN_E2E_BIG_BYTES");
     uint64_t total = env ? strtoull(env, NULL, 10) : BIG_DEFAULT;
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     struct statvfs fs;
     CHECK(statvfs(harness_node_data_dir(node), &fs) == 0);
     if ((uint64_t)fs.f_bavail * fs.f_frsize < total + DISK_MARGIN) {
@@ -317,11 +255,12 @@ static void test_big_stream(void) {
         CHECK(false);
     }
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     int64_t started = zclock_mono();
     uint8_t hash[32], got[32];
     uint64_t stream = s_stream_generated(client, total, hash);
-    Cairn__Response *response =
-        harness_ok(s_commit(client, stream), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    Cairn__Response *response = harness_ok(content_fixture_commit(caller, stream, NULL),
+                                           CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
     CHECK(memcmp(response->content_commit->hash.data, hash, 32) == 0);
     CHECK(response->content_commit->size == total);
     cairn__response__free_unpacked(response, NULL);
@@ -338,41 +277,48 @@ static void test_big_stream(void) {
 #endif
     //  Too big for one answer: a clear pointer to ranges.
     if (total > CA_CONTENT_WHOLE_MAX)
-        harness_fails(s_get(client, hash, 32), CAIRN__STATUS__INVALID, "ContentRead");
+        harness_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__INVALID,
+                      "ContentRead");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  kill -9 in the middle of a stream: after restart nothing of it is
 //  visible or left on disk, and what was committed before is intact.
 static void test_kill9_mid_stream(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t kept[32];
-    s_put(client, "committed before the crash", 26, kept);
+    content_fixture_put(caller, "committed before the crash", 26, kept);
     uint8_t partial[32];
     uint64_t stream = s_stream_generated(client, 20 * 1024 * 1024, partial);
     (void)stream; //  never committed
     CHECK(s_count_files(node, "content", "tmp") == 1);
     harness_node_kill9(node);
+    ca_caller_destroy(&caller);
     s_drop_client(&client); //  before the restart: it would reconnect and resend
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     CHECK(s_count_files(node, "content", "tmp") == 0);
-    CHECK(!s_has(client, partial));
-    s_get_expect(client, kept, "committed before the crash", 26);
-    harness_fails(s_commit(client, stream), CAIRN__STATUS__NOT_FOUND, "ContentBegin");
+    CHECK(!content_fixture_has(caller, partial, NULL));
+    content_fixture_get_expect(caller, kept, "committed before the crash", 26);
+    harness_fails(content_fixture_commit(caller, stream, NULL), CAIRN__STATUS__NOT_FOUND,
+                  "ContentBegin");
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     const Cairn__ContentCheckReport *report = response->content_check;
     CHECK(report->blobs == 1 && report->files == 1);
     CHECK(!report->missing_count && !report->orphan_count && !report->corrupt_count);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Blob number n of the crash test: 64 KiB, distinct per n.
@@ -388,7 +334,7 @@ static void s_crash_blob(uint8_t *data, size_t size, uint64_t n) {
 //  only leftovers a check may find are whole files of unacknowledged puts.
 static void test_kill9_cycles(void) {
     enum { CYCLES = 10, WINDOW_PUTS = 16, BLOB = 64 * 1024 };
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     uint8_t *data = (uint8_t *)malloc(BLOB);
     uint64_t next = 0;
     uint64_t *acked = (uint64_t *)calloc(CYCLES * 400, sizeof(uint64_t));
@@ -397,6 +343,7 @@ static void test_kill9_cycles(void) {
     srand(7);
     for (int cycle = 0; cycle < CYCLES; cycle++) {
         zsock_t *client = harness_connect(harness_node_endpoint(node));
+        ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
         int target = 50 + rand() % 300;
         int in_flight = 0, done = 0;
         uint64_t first_id = s_next_id;
@@ -421,22 +368,24 @@ static void test_kill9_cycles(void) {
             done++;
         }
         harness_node_kill9(node); //  with WINDOW_PUTS puts in flight
+        ca_caller_destroy(&caller);
         s_drop_client(&client);
         CHECK(harness_node_restart(node) == 0);
         s_next_id = first_id + next + 1;
         client = harness_connect(harness_node_endpoint(node));
+        caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
         CHECK(s_count_files(node, "content", "tmp") == 0);
         for (size_t i = 0; i < acked_count; i++) {
             s_crash_blob(data, BLOB, acked[i]);
             uint8_t hash[32];
             ca_sha256(data, BLOB, hash);
-            s_get_expect(client, hash, data, BLOB);
+            content_fixture_get_expect(caller, hash, data, BLOB);
         }
         Cairn__Request request;
         Cairn__ContentCheck check;
         ca_request_content_check(&request, &check, 0, true, false);
         Cairn__Response *response =
-            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
         const Cairn__ContentCheckReport *report = response->content_check;
         CHECK(report->missing_count == 0 && report->corrupt_count == 0);
         //  A kill leaves at most the puts in flight as files without a row
@@ -445,97 +394,105 @@ static void test_kill9_cycles(void) {
               report->orphan_count <= orphans + (uint64_t)WINDOW_PUTS);
         orphans = report->orphan_count;
         cairn__response__free_unpacked(response, NULL);
+        ca_caller_destroy(&caller);
         zsock_destroy(&client);
     }
     printf("kill9_cycles: %d cycles, %zu acknowledged blobs all intact\n", CYCLES, acked_count);
     free(acked);
     free(data);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A damaged file is reported, never served as good data; fsck repairs.
 static void test_corrupt(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t *data = (uint8_t *)malloc(CHUNK_BYTES * 2);
     for (size_t i = 0; i < CHUNK_BYTES * 2; i++)
         data[i] = (uint8_t)(i ^ (i >> 9));
     uint8_t hash[32], got[32];
-    s_put(client, data, CHUNK_BYTES * 2, hash);
+    content_fixture_put(caller, data, CHUNK_BYTES * 2, hash);
     char *path = s_blob_path(node, "content", hash);
     FILE *file = fopen(path, "r+");
     CHECK(file && fseek(file, CHUNK_BYTES + 5, SEEK_SET) == 0 && fputc(0, file) == 0);
     fclose(file);
-    harness_fails(s_get(client, hash, 32), CAIRN__STATUS__CORRUPT, "fsck");
+    harness_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
     //  In-order ranges: the first comes (unverifiable yet), the last is refused.
     Cairn__Request request;
     Cairn__ContentRead read;
     ca_request_content_read(&request, &read, 0, hash, 32, 0, CHUNK_BYTES, false);
     cairn__response__free_unpacked(
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_READ), NULL);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_READ), NULL);
     ca_request_content_read(&request, &read, 0, hash, 32, CHUNK_BYTES, CHUNK_BYTES, false);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__CORRUPT, "nothing of it was served");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__CORRUPT,
+                  "nothing of it was served");
     s_ping(client);
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, true);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     CHECK(response->content_check->corrupt_count == 1 && response->content_check->repaired);
     cairn__response__free_unpacked(response, NULL);
-    CHECK(!s_has(client, hash));
+    CHECK(!content_fixture_has(caller, hash, NULL));
     CHECK(s_count_files(node, "content", "quarantine") == 1);
     //  Putting the right bytes again heals it.
-    s_put(client, data, CHUNK_BYTES * 2, got);
-    s_get_expect(client, hash, data, CHUNK_BYTES * 2);
+    content_fixture_put(caller, data, CHUNK_BYTES * 2, got);
+    content_fixture_get_expect(caller, hash, data, CHUNK_BYTES * 2);
     free(data);
     zstr_free(&path);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Wrong sizes, unknown ids, oversized chunks and frames, path-like hashes,
 //  malformed bodies: clear errors, and the node keeps serving.
 static void test_bad_input(void) {
     const char *args[] = {"--max-frame-bytes=20000000", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t kept[32];
-    s_put(client, "kept", 4, kept);
+    content_fixture_put(caller, "kept", 4, kept);
     uint8_t hash[64];
     memset(hash, 0xab, sizeof hash);
     size_t sizes[] = {0, 16, 31, 33, 64};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        harness_fails(s_get(client, hash, sizes[i]), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(content_fixture_get(caller, hash, sizes[i], false), CAIRN__STATUS__INVALID,
+                      "hash");
         Cairn__Request request;
         Cairn__ContentSize size_body;
         ca_request_content_size(&request, &size_body, 0, hash, sizes[i]);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__CacheGet cache_get;
         ca_request_cache_get(&request, &cache_get, 0, hash, sizes[i], false);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash");
         Cairn__ContentCommit commit;
         ca_request_content_commit(&request, &commit, 0, 1, hash, sizes[i] ? sizes[i] : 1);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "expected_hash");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "expected_hash");
     }
     //  A hash spelled like a path is just 32 bytes: nothing by that name.
     const char *path_like = "../../../../../../../etc/passwd!";
     CHECK(strlen(path_like) == 32);
-    harness_fails(s_get(client, (const uint8_t *)path_like, 32), CAIRN__STATUS__NOT_FOUND,
-                  "no blob");
+    harness_fails(content_fixture_get(caller, (const uint8_t *)path_like, 32, false),
+                  CAIRN__STATUS__NOT_FOUND, "no blob");
     //  Unknown streams and hashes.
     Cairn__Request request;
     Cairn__ContentAbort abort_body;
     ca_request_content_abort(&request, &abort_body, 0, 42);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no open upload stream 42");
-    harness_fails(s_commit(client, 43), CAIRN__STATUS__NOT_FOUND, "43");
-    harness_fails(s_get(client, hash, 32), CAIRN__STATUS__NOT_FOUND, "no blob");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__NOT_FOUND,
+                  "no open upload stream 42");
+    harness_fails(content_fixture_commit(caller, 43, NULL), CAIRN__STATUS__NOT_FOUND, "43");
+    harness_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__NOT_FOUND,
+                  "no blob");
     //  A chunk over 16 MiB is refused (the frame itself fits).
-    uint64_t stream = s_begin(client);
+    uint64_t stream = s_begin(caller);
     size_t oversized = CA_CONTENT_CHUNK_MAX + 1;
     uint8_t *big = (uint8_t *)calloc(1, oversized);
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, 0, stream, 0, big, oversized);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1..16777216 bytes");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "1..16777216 bytes");
     //  A frame over max_frame_bytes: that connection is dropped, others go on.
     zsock_t *other = harness_connect(harness_node_endpoint(node));
     Cairn__ContentPut put;
@@ -554,23 +511,25 @@ static void test_bad_input(void) {
     Cairn__Response *response = harness_recv(client, CALL_MS);
     CHECK(response && response->id == 7);
     harness_fails(response, CAIRN__STATUS__INVALID, "protobuf");
-    s_get_expect(client, kept, "kept", 4);
+    content_fixture_get_expect(caller, kept, "kept", 4);
     CHECK(s_count_files(node, "content", "tmp") == 1); //  the open stream only
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Many streams at once over both workers: each chunk reaches its stream.
 static void test_concurrent_streams(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     enum { STREAMS = 8, CHUNKS = 5, SIZE = 100000 };
     uint64_t ids[STREAMS];
     ca_sha256_t *sha[STREAMS];
     uint8_t *chunk = (uint8_t *)malloc(SIZE);
     for (int s = 0; s < STREAMS; s++) {
-        ids[s] = s_begin(client);
+        ids[s] = s_begin(caller);
         sha[s] = ca_sha256_new();
     }
     for (int c = 0; c < CHUNKS; c++) {
@@ -591,23 +550,25 @@ static void test_concurrent_streams(void) {
         uint8_t hash[32];
         ca_sha256_final(sha[s], hash);
         ca_sha256_destroy(&sha[s]);
-        Cairn__Response *response =
-            harness_ok(s_commit(client, ids[s]), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+        Cairn__Response *response = harness_ok(content_fixture_commit(caller, ids[s], NULL),
+                                               CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
         CHECK(memcmp(response->content_commit->hash.data, hash, 32) == 0);
         cairn__response__free_unpacked(response, NULL);
     }
     free(chunk);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Puts and deletes of the same blob racing on two workers: whatever the
 //  order, an existing blob always has its file.
 static void test_put_delete_race(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *putter = harness_connect(harness_node_endpoint(node));
     zsock_t *deleter = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(putter, HARNESS_CALL_MS);
     const char *text = "contended blob";
     uint8_t hash[32];
     ca_sha256(text, strlen(text), hash);
@@ -627,29 +588,31 @@ static void test_put_delete_race(void) {
               delete_answer->status == CAIRN__STATUS__BUSY);
         cairn__response__free_unpacked(put_answer, NULL);
         cairn__response__free_unpacked(delete_answer, NULL);
-        if (s_has(putter, hash))
-            s_get_expect(putter, hash, text, strlen(text));
+        if (content_fixture_has(caller, hash, NULL))
+            content_fixture_get_expect(caller, hash, text, strlen(text));
     }
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
     Cairn__Response *response =
-        harness_ok(s_call(putter, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+        harness_ok(harness_request(putter, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     CHECK(response->content_check->missing_count == 0);
     CHECK(response->content_check->corrupt_count == 0);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count_files(node, "content", "tmp") == 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&putter);
     zsock_destroy(&deleter);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  An idle stream is abandoned after stream_timeout_ms, bytes removed.
 static void test_stream_timeout(void) {
     const char *args[] = {"--stream-timeout-ms=1000", "--maintenance-ms=100", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    uint64_t stream = s_begin(client);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    uint64_t stream = s_begin(caller);
     s_send_chunk(client, stream, 0, "abc", 3);
     s_chunk_answer(client, 3);
     CHECK(s_count_files(node, "content", "tmp") == 1);
@@ -665,16 +628,18 @@ static void test_stream_timeout(void) {
     if (response)
         cairn__response__free_unpacked(response, NULL);
     CHECK(gone && s_count_files(node, "content", "tmp") == 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  The cache: put/get/has, exact LRU to the configured budget, apart from
 //  the content store.
 static void test_cache(void) {
     const char *args[] = {"--cache-max-bytes=3000", "--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     char data[4][1000];
     uint8_t hashes[4][32];
     for (int n = 0; n < 4; n++) {
@@ -683,20 +648,21 @@ static void test_cache(void) {
     }
     //  The same bytes are also stored content.
     uint8_t content_hash[32];
-    s_put(client, data[0], sizeof data[0], content_hash);
+    content_fixture_put(caller, data[0], sizeof data[0], content_hash);
     for (int n = 0; n < 4; n++) {
         Cairn__Request request;
         Cairn__CachePut put;
         ca_request_cache_put(&request, &put, 0, hashes[n], 32, data[n], sizeof data[n], "peer-x",
                              1700000000, "r", 1);
         Cairn__Response *response =
-            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
         CHECK(response->cache_put->evicted_entries == (n == 3 ? 1u : 0u));
         cairn__response__free_unpacked(response, NULL);
         if (n == 1) { //  use 0 again: 1 is now the least recently used
             Cairn__CacheGet get;
             ca_request_cache_get(&request, &get, 0, hashes[0], 32, false);
-            response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_GET);
+            response =
+                harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_GET);
             CHECK(response->cache_get->data.len == 1000);
             CHECK(memcmp(response->cache_get->data.data, data[0], 1000) == 0);
             cairn__response__free_unpacked(response, NULL);
@@ -708,7 +674,7 @@ static void test_cache(void) {
         Cairn__CacheHas has;
         ca_request_cache_has(&request, &has, 0, hashes[n], 32);
         Cairn__Response *response =
-            harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_HAS);
         CHECK(response->cache_has->cached == expected[n]);
         cairn__response__free_unpacked(response, NULL);
     }
@@ -717,44 +683,47 @@ static void test_cache(void) {
     Cairn__CacheClear clear;
     ca_request_cache_clear(&request, &clear, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_CLEAR);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_CLEAR);
     CHECK(response->cache_clear->entries == 3 && response->cache_clear->bytes == 3000);
     cairn__response__free_unpacked(response, NULL);
-    s_get_expect(client, content_hash, data[0], 1000);
+    content_fixture_get_expect(caller, content_hash, data[0], 1000);
     Cairn__CacheStats stats;
     ca_request_cache_stats(&request, &stats, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_STATS);
     CHECK(response->cache_stats->entries == 0 && response->cache_stats->max_bytes == 3000);
     cairn__response__free_unpacked(response, NULL);
     //  Wrong hash for the bytes: refused.
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, 0, hashes[1], 32, data[2], 1000, "peer-x", 1, NULL, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "does not match its hash");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID,
+                  "does not match its hash");
     Cairn__CacheEvict evict;
     ca_request_cache_evict(&request, &evict, 0, UINT64_MAX);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ContentStats and the pools in Info.
 static void test_stats(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t hash[32];
-    s_put(client, "one", 3, hash);
-    s_put(client, "three", 5, hash);
+    content_fixture_put(caller, "one", 3, hash);
+    content_fixture_put(caller, "three", 5, hash);
     Cairn__Request request;
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
     CHECK(response->content_stats->blobs == 2 && response->content_stats->bytes == 8);
     CHECK(streq(response->content_stats->hash_backend, ca_sha256_backend()));
     cairn__response__free_unpacked(response, NULL);
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
     bool content = false, cache = false;
     for (size_t i = 0; i < response->info->n_actors; i++) {
         content |= streq(response->info->actors[i]->name, "content");
@@ -762,8 +731,9 @@ static void test_stats(void) {
     }
     CHECK(content && cache);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -12,6 +12,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "gossip.h"
 #include "ca_limits.h"
 #include "ca_sql.h"
 
@@ -26,99 +27,11 @@
 
 static uint64_t s_next_id = 1;
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
-static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
-    return harness_expect(response, status, NULL);
-}
-
-static void s_invalid(Cairn__Response *response, const char *fragment) {
-    harness_expect(response, CAIRN__STATUS__INVALID, fragment);
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static Cairn__Response *s_add(zsock_t *client, const char *message_id, uint32_t ttl) {
-    Cairn__Request request;
-    Cairn__GossipAdd add;
-    ca_request_gossip_add(&request, &add, 0, message_id, ttl);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_has(zsock_t *client, const char *message_id) {
-    Cairn__Request request;
-    Cairn__GossipHas has;
-    ca_request_gossip_has(&request, &has, 0, message_id);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_clean(zsock_t *client, uint32_t max_age_s) {
-    Cairn__Request request;
-    Cairn__GossipClean clean;
-    ca_request_gossip_clean(&request, &clean, 0, max_age_s);
-    return s_call(client, &request);
-}
-
-//  GossipAdd that must succeed with `added`; checks the answered ttl.
-static void s_add_expect(zsock_t *client, const char *message_id, uint32_t ttl, bool added,
-                         uint32_t answered_ttl) {
-    Cairn__Response *response = s_expect(s_add(client, message_id, ttl), CAIRN__STATUS__OK);
-    CHECK(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_ADD);
-    CHECK(streq(response->gossip_add->message_id, message_id));
-    CHECK(response->gossip_add->added == added && response->gossip_add->seen == !added);
-    CHECK(response->gossip_add->ttl == answered_ttl);
-    cairn__response__free_unpacked(response, NULL);
-}
-
-//  GossipHas: whether `message_id` is present; its stored ttl in *ttl.
-static bool s_present(zsock_t *client, const char *message_id, uint32_t *ttl) {
-    Cairn__Response *response = s_expect(s_has(client, message_id), CAIRN__STATUS__OK);
-    CHECK(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_HAS);
-    CHECK(streq(response->gossip_has->message_id, message_id) && !response->gossip_has->added);
-    bool seen = response->gossip_has->seen;
-    if (ttl)
-        *ttl = response->gossip_has->ttl;
-    cairn__response__free_unpacked(response, NULL);
-    return seen;
-}
-
-static uint64_t s_cleaned(zsock_t *client, uint32_t max_age_s) {
-    Cairn__Response *response = s_expect(s_clean(client, max_age_s), CAIRN__STATUS__OK);
-    CHECK(response->body_case == CAIRN__RESPONSE__BODY_GOSSIP_CLEAN);
-    uint64_t count = response->gossip_clean->count;
-    cairn__response__free_unpacked(response, NULL);
-    return count;
-}
-
 //  Paces a poll: waits POLL_MS on the client socket, where nothing may
 //  arrive since every request was answered.
 static void s_pause(zsock_t *client) {
     Cairn__Response *unasked = harness_recv(client, POLL_MS);
     CHECK(unasked == NULL);
-}
-
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 777);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
 }
 
 //  Rows of the gossip table of a stopped node, read from its database.
@@ -138,108 +51,106 @@ static int64_t s_rows_on_disk(harness_node_t *node) {
 
 //  ---- tests ------------------------------------------------------------------
 
-//  The Info answer's entry for pool `name`; the caller frees *response_p.
-static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
-                                           Cairn__Response **response_p) {
-    Cairn__Request request;
-    Cairn__InfoRequest info;
-    ca_request_info(&request, &info, 0);
-    Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
-    *response_p = response;
-    for (size_t i = 0; i < response->info->n_actors; i++)
-        if (streq(response->info->actors[i]->name, name))
-            return response->info->actors[i];
-    fprintf(stderr, "Info lists no pool '%s'\n", name);
-    abort();
-}
-
 //  Info shows the gossip pool with what it served.
 static void test_info(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_add_expect(client, "info-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
-    s_add_expect(client, "info-1", 0, false, CA_GOSSIP_DEFAULT_TTL);
-    CHECK(s_present(client, "info-1", NULL));
-    s_invalid(s_add(client, "bad id", 0), "message_id");
-    CHECK(s_cleaned(client, 0) == 0);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    gossip_fixture_add_expect(caller, "info-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "info-1", 0, false, CA_GOSSIP_DEFAULT_TTL);
+    CHECK(gossip_fixture_present(caller, "info-1", NULL));
+    harness_fails(gossip_fixture_add(caller, "bad id", 0), CAIRN__STATUS__INVALID, "message_id");
+    CHECK(gossip_fixture_cleaned(caller, 0) == 0);
     Cairn__Response *response;
-    const Cairn__ActorInfo *pool = s_pool_info(client, "gossip", &response);
+    const Cairn__ActorInfo *pool = harness_pool_info(client, "gossip", &response);
     CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 5 && pool->errors == 1);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  New, then seen; has; the cache survives a restart.
 static void test_add_has(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    CHECK(!s_present(client, "a1b2c3", NULL));
-    s_add_expect(client, "a1b2c3", 0, true, CA_GOSSIP_DEFAULT_TTL);
-    s_add_expect(client, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
-    s_add_expect(client, "a1b2c3", 2, false, 2);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    CHECK(!gossip_fixture_present(caller, "a1b2c3", NULL));
+    gossip_fixture_add_expect(caller, "a1b2c3", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "a1b2c3", 2, false, 2);
     uint32_t ttl = 0;
-    CHECK(s_present(client, "a1b2c3", &ttl) && ttl == CA_GOSSIP_DEFAULT_TTL);
-    CHECK(!s_present(client, "A1B2C3", NULL)); //  ids are case-sensitive
-    s_add_expect(client, "550e8400-e29b-41d4-a716-446655440000", 3, true, 3);
+    CHECK(gossip_fixture_present(caller, "a1b2c3", &ttl) && ttl == CA_GOSSIP_DEFAULT_TTL);
+    CHECK(!gossip_fixture_present(caller, "A1B2C3", NULL)); //  ids are case-sensitive
+    gossip_fixture_add_expect(caller, "550e8400-e29b-41d4-a716-446655440000", 3, true, 3);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    CHECK(s_present(client, "a1b2c3", NULL));
-    CHECK(s_present(client, "550e8400-e29b-41d4-a716-446655440000", &ttl) && ttl == 3);
-    s_add_expect(client, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    CHECK(gossip_fixture_present(caller, "a1b2c3", NULL));
+    CHECK(gossip_fixture_present(caller, "550e8400-e29b-41d4-a716-446655440000", &ttl) && ttl == 3);
+    gossip_fixture_add_expect(caller, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  ttl: 0 means 5, 1..255 kept, 256 and more INVALID.
 static void test_ttl(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     const uint32_t ttls[] = {0, 1, 5, 254, 255};
     for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++) {
         char id[32];
         snprintf(id, sizeof id, "ttl-%u", ttls[i]);
         uint32_t expected = ttls[i] ? ttls[i] : CA_GOSSIP_DEFAULT_TTL;
-        s_add_expect(client, id, ttls[i], true, expected);
+        gossip_fixture_add_expect(caller, id, ttls[i], true, expected);
         uint32_t stored = 0;
-        CHECK(s_present(client, id, &stored) && stored == expected);
+        CHECK(gossip_fixture_present(caller, id, &stored) && stored == expected);
     }
-    s_invalid(s_add(client, "ttl-256", 256), "ttl 256");
-    s_invalid(s_add(client, "ttl-big", 4000000000u), "over 255 hops");
-    CHECK(!s_present(client, "ttl-256", NULL) && !s_present(client, "ttl-big", NULL));
+    harness_fails(gossip_fixture_add(caller, "ttl-256", 256), CAIRN__STATUS__INVALID, "ttl 256");
+    harness_fails(gossip_fixture_add(caller, "ttl-big", 4000000000u), CAIRN__STATUS__INVALID,
+                  "over 255 hops");
+    CHECK(!gossip_fixture_present(caller, "ttl-256", NULL) &&
+          !gossip_fixture_present(caller, "ttl-big", NULL));
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  GossipClean removes entries older than max_age_s and only those; 0 is
 //  the node's gossip_max_age_s (3600 s: nothing here is that old).
 static void test_clean(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     const char *old_ids[] = {"old-1", "old-2", "old-3"};
     for (size_t i = 0; i < 3; i++)
-        s_add_expect(client, old_ids[i], 0, true, CA_GOSSIP_DEFAULT_TTL);
-    CHECK(s_cleaned(client, 0) == 0);
-    CHECK(s_cleaned(client, 3600) == 0);
+        gossip_fixture_add_expect(caller, old_ids[i], 0, true, CA_GOSSIP_DEFAULT_TTL);
+    CHECK(gossip_fixture_cleaned(caller, 0) == 0);
+    CHECK(gossip_fixture_cleaned(caller, 3600) == 0);
     //  Poll with max_age_s = 1 until the three have aged past it.
     uint64_t cleaned = 0;
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     while (cleaned < 3 && zclock_mono() < deadline) {
-        cleaned += s_cleaned(client, 1);
+        cleaned += gossip_fixture_cleaned(caller, 1);
         if (cleaned < 3)
             s_pause(client);
     }
     CHECK(cleaned == 3);
     for (size_t i = 0; i < 3; i++)
-        CHECK(!s_present(client, old_ids[i], NULL));
+        CHECK(!gossip_fixture_present(caller, old_ids[i], NULL));
     //  A fresh entry stays; a cleaned id is new again.
-    s_add_expect(client, "fresh", 0, true, CA_GOSSIP_DEFAULT_TTL);
-    s_add_expect(client, "old-1", 7, true, 7);
-    CHECK(s_cleaned(client, 0) == 0 && s_cleaned(client, 60) == 0);
-    CHECK(s_present(client, "fresh", NULL) && s_present(client, "old-1", NULL));
+    gossip_fixture_add_expect(caller, "fresh", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "old-1", 7, true, 7);
+    CHECK(gossip_fixture_cleaned(caller, 0) == 0 && gossip_fixture_cleaned(caller, 60) == 0);
+    CHECK(gossip_fixture_present(caller, "fresh", NULL) &&
+          gossip_fixture_present(caller, "old-1", NULL));
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     CHECK(s_rows_on_disk(node) == 2);
@@ -250,22 +161,24 @@ static void test_clean(void) {
 //  maximum age of 1 s, an entry disappears without any GossipClean.
 static void test_tick(void) {
     const char *args[] = {"--maintenance-ms=200", "--gossip-max-age-s=1", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_add_expect(client, "tick-old", 9, true, 9);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    gossip_fixture_add_expect(caller, "tick-old", 9, true, 9);
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     bool present = true;
     while (present && zclock_mono() < deadline) {
-        present = s_present(client, "tick-old", NULL);
+        present = gossip_fixture_present(caller, "tick-old", NULL);
         if (present)
             s_pause(client);
     }
     CHECK(!present);
     //  Gone from the table, not hidden: adding it again makes it new.
-    s_add_expect(client, "tick-old", 0, true, CA_GOSSIP_DEFAULT_TTL);
-    CHECK(s_present(client, "tick-old", NULL));
+    gossip_fixture_add_expect(caller, "tick-old", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    CHECK(gossip_fixture_present(caller, "tick-old", NULL));
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  How many times `needle` occurs in the node's log so far.
@@ -285,27 +198,30 @@ static int s_log_count(harness_node_t *node, const char *needle) {
 //  where each tick's write reports what it removed).
 static void test_tick_keeps_fresh(void) {
     const char *args[] = {"--maintenance-ms=100", "--log-level=debug", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     const char *tick_done = "gossip[0]: upkeep write changed 0 rows";
-    s_add_expect(client, "keep-me", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "keep-me", 0, true, CA_GOSSIP_DEFAULT_TTL);
     int ticks_before = s_log_count(node, tick_done);
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     while (s_log_count(node, tick_done) < ticks_before + 3 && zclock_mono() < deadline)
         s_pause(client);
     CHECK(s_log_count(node, tick_done) >= ticks_before + 3);
-    CHECK(s_present(client, "keep-me", NULL));
+    CHECK(gossip_fixture_present(caller, "keep-me", NULL));
     CHECK(s_log_count(node, "upkeep write failed") == 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Bad input to every request: INVALID with a message, nothing stored, the
 //  node still answers.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_add_expect(client, "good", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    gossip_fixture_add_expect(caller, "good", 0, true, CA_GOSSIP_DEFAULT_TTL);
     char long_id[CA_GOSSIP_ID_MAX + 2];
     memset(long_id, 'i', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = 0;
@@ -314,10 +230,12 @@ static void test_bad_input(void) {
                              "\x7f",   "caf\xc3\xa9", "\xe2\x80\x8b"}; //  the last: a zero-width
                                                                        //  space
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        s_invalid(s_add(client, bad_ids[i], 0), "message_id");
-        s_invalid(s_has(client, bad_ids[i]), "printable ASCII");
+        harness_fails(gossip_fixture_add(caller, bad_ids[i], 0), CAIRN__STATUS__INVALID,
+                      "message_id");
+        harness_fails(gossip_fixture_has(caller, bad_ids[i]), CAIRN__STATUS__INVALID,
+                      "printable ASCII");
     }
-    s_invalid(s_add(client, "good-ttl", 256), "ttl");
+    harness_fails(gossip_fixture_add(caller, "good-ttl", 256), CAIRN__STATUS__INVALID, "ttl");
     //  Wrong types on the wire: GossipAdd.message_id as a varint,
     //  GossipAdd.ttl as bytes, GossipClean.max_age_s as bytes; a NUL cut.
     const struct {
@@ -337,11 +255,13 @@ static void test_bad_input(void) {
         zframe_send(&frame, client, 0);
         Cairn__Response *response = harness_recv(client, CALL_MS);
         CHECK(response && response->id == 5 + i);
-        s_invalid(response, frames[i].fragment);
+        harness_fails(response, CAIRN__STATUS__INVALID, frames[i].fragment);
     }
-    s_expect_alive(client);
-    CHECK(s_present(client, "good", NULL));
-    CHECK(!s_present(client, "good-ttl", NULL) && !s_present(client, "go", NULL));
+    harness_expect_alive(client);
+    CHECK(gossip_fixture_present(caller, "good", NULL));
+    CHECK(!gossip_fixture_present(caller, "good-ttl", NULL) &&
+          !gossip_fixture_present(caller, "go", NULL));
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     CHECK(s_rows_on_disk(node) == 1); //  only "good"
@@ -351,8 +271,9 @@ static void test_bad_input(void) {
 //  The hot path under concurrency: the same id added many times at once
 //  through both workers is added exactly once; distinct ids all are.
 static void test_concurrent_add(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     enum { SAME = 400, DISTINCT = 400 };
     uint64_t first = s_next_id;
     for (int i = 0; i < SAME + DISTINCT; i++) {
@@ -372,7 +293,7 @@ static void test_concurrent_add(void) {
         uint64_t index = response->id - first;
         CHECK(!answered[index]);
         answered[index] = 1;
-        s_expect(response, CAIRN__STATUS__OK);
+        harness_expect(response, CAIRN__STATUS__OK, NULL);
         if (response->gossip_add->added)
             *(index % 2 ? &added_same : &added_distinct) += 1;
         CHECK(response->gossip_add->seen == !response->gossip_add->added);
@@ -380,6 +301,7 @@ static void test_concurrent_add(void) {
     }
     CHECK(harness_recv(client, 100) == NULL);
     CHECK(added_same == 1 && added_distinct == DISTINCT);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
     CHECK(s_rows_on_disk(node) == DISTINCT + 1);

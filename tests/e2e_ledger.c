@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "ledger.h"
+#include "ledger.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -31,25 +32,6 @@ typedef struct {
     uint8_t secret[64];
 } payer_t;
 
-static harness_node_t *s_start(void) {
-    harness_node_t *node = harness_node_start(NULL, NULL);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p, zsock_t **client_p) {
-    zsock_destroy(client_p);
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 static void s_done(Cairn__Response *response) {
     cairn__response__free_unpacked(response, NULL);
 }
@@ -63,57 +45,12 @@ static void s_payer(zsock_t *client, payer_t *payer, const char *peer_id) {
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, &peer, NULL);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
 }
 
-static Cairn__Response *s_open(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
-    Cairn__PaymentChannel channel;
-    ca_request_ledger_channel_init(&channel, peer, CAIRN__CHANNEL_STATE__CHANNEL_OPEN, mine, theirs,
-                                   0);
-    Cairn__Request request;
-    Cairn__LedgerOpen open;
-    ca_request_ledger_open(&request, &open, 0, &channel);
-    return s_call(client, &request);
-}
-
-static void s_open_ok(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs) {
-    s_done(harness_ok(s_open(client, peer, mine, theirs), CAIRN__RESPONSE__BODY_LEDGER_OPEN));
-}
-
-static Cairn__Response *s_update(zsock_t *client, const char *peer, uint64_t nonce, uint64_t mine,
-                                 uint64_t theirs) {
-    Cairn__Request request;
-    Cairn__LedgerUpdate update;
-    ca_request_ledger_update(&request, &update, 0, peer, nonce, CAIRN__CHANNEL_STATE__CHANNEL_OPEN,
-                             mine, theirs);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_adjust(zsock_t *client, const char *peer, int64_t mine, int64_t theirs) {
-    Cairn__Request request;
-    Cairn__LedgerAdjust adjust;
-    ca_request_ledger_adjust(&request, &adjust, 0, peer, mine, theirs, "e2e deposit");
-    return s_call(client, &request);
-}
-
-static void s_expect_channel(zsock_t *client, const char *peer, uint64_t mine, uint64_t theirs,
-                             uint64_t nonce) {
-    Cairn__Request request;
-    Cairn__LedgerGet get;
-    ca_request_ledger_get(&request, &get, 0, peer);
-    Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
-    const Cairn__PaymentChannel *channel = response->ledger_get;
-    if (channel->my_balance != mine || channel->their_balance != theirs ||
-        channel->nonce != nonce) {
-        fprintf(stderr,
-                "channel %s: %" PRIu64 "/%" PRIu64 " nonce %" PRIu64 ", wanted %" PRIu64 "/%" PRIu64
-                " nonce %" PRIu64 "\n",
-                peer, channel->my_balance, channel->their_balance, channel->nonce, mine, theirs,
-                nonce);
-        CHECK(false);
-    }
-    s_done(response);
+static void s_open_ok(ca_caller_t *caller, const char *peer, uint64_t mine, uint64_t theirs) {
+    s_done(harness_ok(ledger_fixture_open(caller, peer, mine, theirs),
+                      CAIRN__RESPONSE__BODY_LEDGER_OPEN));
 }
 
 //  A payment being built: the bytes it references live here.
@@ -158,7 +95,7 @@ static Cairn__Response *s_send_pay(zsock_t *client, test_payment_t *t) {
     Cairn__Request request;
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, &t->payment);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_pay(zsock_t *client, const payer_t *payer, uint64_t n, uint64_t amount) {
@@ -178,7 +115,7 @@ static Cairn__Response *s_pending(zsock_t *client, const char *peer) {
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, peer, 0, NULL, 0);
-    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+    return harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
 }
 
 //  One page of `peer`'s pending payments after payment id `after` (NULL:
@@ -188,14 +125,14 @@ static Cairn__Response *s_pending_page(zsock_t *client, const char *peer, uint32
     Cairn__Request request;
     Cairn__LedgerPending pending;
     ca_request_ledger_pending(&request, &pending, 0, peer, limit, after, after_size);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_list_page(zsock_t *client, uint32_t limit, const char *after) {
     Cairn__Request request;
     Cairn__LedgerList list;
     ca_request_ledger_list(&request, &list, 0, limit, after);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  All of `peer`'s pending payments, counted page by page (the largest).
@@ -223,38 +160,44 @@ static size_t s_pending_count(zsock_t *client, const char *peer) {
 //  Open, pay, update, adjust: every balance and nonce right, across a
 //  kill -9; the list shows open channels only.
 static void test_flow(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t alice, bob;
     s_payer(client, &alice, "alice");
     s_payer(client, &bob, "bob");
-    s_open_ok(client, "alice", 0, 1000);
-    s_open_ok(client, "bob", 50, 50);
-    harness_fails(s_open(client, "alice", 0, 1), CAIRN__STATUS__CONFLICT, "exists");
+    s_open_ok(caller, "alice", 0, 1000);
+    s_open_ok(caller, "bob", 50, 50);
+    harness_fails(ledger_fixture_open(caller, "alice", 0, 1), CAIRN__STATUS__CONFLICT, "exists");
     for (uint64_t n = 1; n <= 10; n++)
         s_pay_ok(client, &alice, n, n * 10); //  550 in all
-    s_expect_channel(client, "alice", 550, 450, 0);
-    s_done(harness_ok(s_update(client, "alice", 1, 500, 500), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_done(harness_ok(s_adjust(client, "alice", 0, 250), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    ledger_fixture_expect_channel(caller, "alice", 550, 450, 0);
+    s_done(harness_ok(ledger_fixture_update(caller, "alice", 1, 500, 500),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_adjust(caller, "alice", 0, 250),
+                      CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_pay_ok(client, &alice, 11, 750);
-    s_expect_channel(client, "alice", 1250, 0, 1);
+    ledger_fixture_expect_channel(caller, "alice", 1250, 0, 1);
     harness_fails(s_pay(client, &alice, 12, 1), CAIRN__STATUS__INVALID, "lower than the amount");
-    s_done(harness_ok(s_update(client, "bob", 3, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_update(caller, "bob", 3, 0, 100),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     Cairn__Request request;
     Cairn__LedgerUpdate update;
     ca_request_ledger_update(&request, &update, 0, "bob", 4, CAIRN__CHANNEL_STATE__CHANNEL_CLOSING,
                              0, 100);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     //  A closing channel takes no payment, though the balance would cover it.
     harness_fails(s_pay(client, &bob, 1, 10), CAIRN__STATUS__CONFLICT, "not open");
 
     //  Everything acknowledged is there after a kill -9 and a restart.
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_kill9(node);
     CHECK(harness_node_restart(node) == 0);
     client = harness_connect(harness_node_endpoint(node));
-    s_expect_channel(client, "alice", 1250, 0, 1);
-    s_expect_channel(client, "bob", 0, 100, 4);
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    ledger_fixture_expect_channel(caller, "alice", 1250, 0, 1);
+    ledger_fixture_expect_channel(caller, "bob", 0, 100, 4);
     CHECK(s_pending_count(client, "alice") == 11);
     Cairn__Response *response =
         harness_ok(s_list_page(client, 0, NULL), CAIRN__RESPONSE__BODY_LEDGER_LIST);
@@ -264,44 +207,55 @@ static void test_flow(void) {
     s_done(response);
     //  The refused payment left nothing; once open again, it goes through.
     CHECK(s_pending_count(client, "bob") == 0);
-    s_done(harness_ok(s_update(client, "bob", 5, 0, 100), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_update(caller, "bob", 5, 0, 100),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_pay_ok(client, &bob, 1, 10);
-    s_expect_channel(client, "bob", 10, 90, 5);
-    s_stop(&node, &client);
+    ledger_fixture_expect_channel(caller, "bob", 10, 90, 5);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  A stale or replayed update is CONFLICT and changes nothing; balances
 //  that do not keep the sum are INVALID.
 static void test_stale_nonce(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_open_ok(client, "carol", 10, 90);
-    s_done(harness_ok(s_update(client, "carol", 7, 20, 80), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    harness_fails(s_update(client, "carol", 7, 20, 80), CAIRN__STATUS__CONFLICT,
-                  "stale or replayed");
-    harness_fails(s_update(client, "carol", 6, 30, 70), CAIRN__STATUS__CONFLICT,
-                  "stale or replayed");
-    harness_fails(s_update(client, "carol", 0, 30, 70), CAIRN__STATUS__CONFLICT,
-                  "stale or replayed");
-    harness_fails(s_update(client, "carol", 8, 30, 71), CAIRN__STATUS__INVALID, "add up");
-    harness_fails(s_update(client, "carol", 8, 0, 0), CAIRN__STATUS__INVALID, "add up");
-    s_expect_channel(client, "carol", 20, 80, 7);
-    s_done(harness_ok(s_update(client, "carol", 1000000, 100, 0),
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    s_open_ok(caller, "carol", 10, 90);
+    s_done(harness_ok(ledger_fixture_update(caller, "carol", 7, 20, 80),
                       CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_expect_channel(client, "carol", 100, 0, 1000000);
-    harness_fails(s_update(client, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_stop(&node, &client);
+    harness_fails(ledger_fixture_update(caller, "carol", 7, 20, 80), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(ledger_fixture_update(caller, "carol", 6, 30, 70), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(ledger_fixture_update(caller, "carol", 0, 30, 70), CAIRN__STATUS__CONFLICT,
+                  "stale or replayed");
+    harness_fails(ledger_fixture_update(caller, "carol", 8, 30, 71), CAIRN__STATUS__INVALID,
+                  "add up");
+    harness_fails(ledger_fixture_update(caller, "carol", 8, 0, 0), CAIRN__STATUS__INVALID,
+                  "add up");
+    ledger_fixture_expect_channel(caller, "carol", 20, 80, 7);
+    s_done(harness_ok(ledger_fixture_update(caller, "carol", 1000000, 100, 0),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    ledger_fixture_expect_channel(caller, "carol", 100, 0, 1000000);
+    harness_fails(ledger_fixture_update(caller, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND,
+                  "open one");
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Signed by another key, a flipped byte in any signed field, or a bad
 //  signature: UNAUTHORIZED, nothing moves.
 static void test_bad_signature(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t dave, mallory;
     s_payer(client, &dave, "dave");
     s_payer(client, &mallory, "mallory");
-    s_open_ok(client, "dave", 0, 100);
+    s_open_ok(caller, "dave", 0, 100);
     test_payment_t t;
     s_payment(&t, &mallory, 1, 10, 2);
     t.payment.channel_peer = dave.peer_id; //  mallory signs for dave's channel
@@ -327,50 +281,56 @@ static void test_bad_signature(void) {
     s_payment(&t, &dave, 1, 10, 2);
     t.signature[0] ^= 1;
     harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
-    s_expect_channel(client, "dave", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "dave", 0, 100, 0);
     CHECK(s_pending_count(client, "dave") == 0);
     s_payment(&t, &dave, 1, 10, 2);
     s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
-    s_expect_channel(client, "dave", 10, 90, 0);
+    ledger_fixture_expect_channel(caller, "dave", 10, 90, 0);
     //  A blocked payer is refused.
     Cairn__Request request;
     Cairn__PeerBlock block;
     ca_request_peer_block(&request, &block, 0, "dave", true);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
     harness_fails(s_pay(client, &dave, 2, 10), CAIRN__STATUS__UNAUTHORIZED, "blocked");
-    s_expect_channel(client, "dave", 10, 90, 0);
-    s_stop(&node, &client);
+    ledger_fixture_expect_channel(caller, "dave", 10, 90, 0);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  A channel whose peer the node has no key for takes no payment.
 static void test_unknown_peer(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t erin;
     crypto_sign_keypair(erin.public_key, erin.secret);
     snprintf(erin.peer_id, sizeof erin.peer_id, "erin");
-    s_open_ok(client, "erin", 0, 100);
+    s_open_ok(caller, "erin", 0, 100);
     harness_fails(s_pay(client, &erin, 1, 10), CAIRN__STATUS__UNAUTHORIZED, "no public key");
-    s_expect_channel(client, "erin", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "erin", 0, 100, 0);
     //  Known peer, no channel: NOT_FOUND, nothing stored.
     payer_t frank;
     s_payer(client, &frank, "frank");
     harness_fails(s_pay(client, &frank, 1, 10), CAIRN__STATUS__NOT_FOUND, "open one");
-    s_open_ok(client, "frank", 0, 10);
+    s_open_ok(caller, "frank", 0, 10);
     s_pay_ok(client, &frank, 1, 10); //  the same id was never stored
-    s_stop(&node, &client);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Four clients spend one balance at once: exactly what fits is paid.
 static void test_overspend(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     enum { CLIENTS = 4, EACH = 50, AMOUNT = 7, BALANCE = 1000 };
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
         clients[c] = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(clients[0], HARNESS_CALL_MS);
     payer_t grace;
     s_payer(clients[0], &grace, "grace");
-    s_open_ok(clients[0], "grace", 0, BALANCE);
+    s_open_ok(caller, "grace", 0, BALANCE);
     for (int i = 0; i < EACH; i++)
         for (int c = 0; c < CLIENTS; c++) {
             test_payment_t t;
@@ -394,24 +354,27 @@ static void test_overspend(void) {
             s_done(response);
         }
     CHECK(paid == BALANCE / AMOUNT && refused == CLIENTS * EACH - paid);
-    s_expect_channel(clients[0], "grace", (uint64_t)paid * AMOUNT,
-                     BALANCE - (uint64_t)paid * AMOUNT, 0);
+    ledger_fixture_expect_channel(caller, "grace", (uint64_t)paid * AMOUNT,
+                                  BALANCE - (uint64_t)paid * AMOUNT, 0);
     CHECK(s_pending_count(clients[0], "grace") == (size_t)paid);
     for (int c = 1; c < CLIENTS; c++)
         zsock_destroy(&clients[c]);
-    s_stop(&node, &clients[0]);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&clients[0]);
+    harness_node_down(&node);
 }
 
 //  The same payment id, again and from several clients at once: paid once.
 static void test_duplicate(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     enum { CLIENTS = 4 };
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
         clients[c] = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(clients[0], HARNESS_CALL_MS);
     payer_t heidi;
     s_payer(clients[0], &heidi, "heidi");
-    s_open_ok(clients[0], "heidi", 0, 1000);
+    s_open_ok(caller, "heidi", 0, 1000);
     s_pay_ok(clients[0], &heidi, 1, 10);
     harness_fails(s_pay(clients[0], &heidi, 1, 10), CAIRN__STATUS__CONFLICT, "already recorded");
     test_payment_t t;
@@ -433,11 +396,13 @@ static void test_duplicate(void) {
         s_done(response);
     }
     CHECK(paid == 1);
-    s_expect_channel(clients[0], "heidi", 30, 970, 0);
+    ledger_fixture_expect_channel(caller, "heidi", 30, 970, 0);
     CHECK(s_pending_count(clients[0], "heidi") == 2);
     for (int c = 1; c < CLIENTS; c++)
         zsock_destroy(&clients[c]);
-    s_stop(&node, &clients[0]);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&clients[0]);
+    harness_node_down(&node);
 }
 
 //  ---- conservation: a seeded run against a model ---------------------------------------
@@ -458,8 +423,9 @@ static uint64_t s_rand(uint64_t *state) {
 //  three channels; every answer and the end state match the model, and
 //  the sum of each channel moves only by its adjustments.
 static void test_conservation(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     enum { PAYERS = 3, OPS = 3000 };
     payer_t payers[PAYERS];
     model_channel_t model[PAYERS];
@@ -469,7 +435,7 @@ static void test_conservation(void) {
         snprintf(name, sizeof name, "payer-%d", p);
         s_payer(client, &payers[p], name);
         model[p] = (model_channel_t){100, 5000, 0, 0};
-        s_open_ok(client, name, 100, 5000);
+        s_open_ok(caller, name, 100, 5000);
     }
     uint64_t seed = 0x1edce7;
     uint64_t next_payment = 1;
@@ -502,7 +468,7 @@ static void test_conservation(void) {
             uint64_t variant = s_rand(&seed) % 4;
             uint64_t nonce = variant == 0 ? m->nonce : m->nonce + 1 + s_rand(&seed) % 3;
             uint64_t theirs = sum - mine + (variant == 1 ? 1 : 0);
-            Cairn__Response *response = s_update(client, peer, nonce, mine, theirs);
+            Cairn__Response *response = ledger_fixture_update(caller, peer, nonce, mine, theirs);
             if (variant == 0)
                 harness_expect(response, CAIRN__STATUS__CONFLICT, "stale");
             else if (variant == 1)
@@ -518,7 +484,7 @@ static void test_conservation(void) {
             int64_t mine = (int64_t)(s_rand(&seed) % 200) - 100;
             int64_t theirs = (int64_t)(s_rand(&seed) % 400) - 150;
             bool fits = (int64_t)m->mine + mine >= 0 && (int64_t)m->theirs + theirs >= 0;
-            Cairn__Response *response = s_adjust(client, peer, mine, theirs);
+            Cairn__Response *response = ledger_fixture_adjust(caller, peer, mine, theirs);
             if (fits) {
                 harness_expect(response, CAIRN__STATUS__OK, NULL);
                 m->mine = (uint64_t)((int64_t)m->mine + mine);
@@ -530,11 +496,14 @@ static void test_conservation(void) {
         }
     }
     for (int p = 0; p < PAYERS; p++) {
-        s_expect_channel(client, payers[p].peer_id, model[p].mine, model[p].theirs, model[p].nonce);
+        ledger_fixture_expect_channel(caller, payers[p].peer_id, model[p].mine, model[p].theirs,
+                                      model[p].nonce);
         CHECK((int64_t)(model[p].mine + model[p].theirs) == 5100 + adjusted[p]);
         CHECK(s_pending_count(client, payers[p].peer_id) == model[p].paid_count);
     }
-    s_stop(&node, &client);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static Cairn__Response *s_history(zsock_t *client, const char *peer, uint32_t limit,
@@ -542,7 +511,7 @@ static Cairn__Response *s_history(zsock_t *client, const char *peer, uint32_t li
     Cairn__Request request;
     Cairn__LedgerHistory history;
     ca_request_ledger_history(&request, &history, 0, peer, limit, after_seq);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  The whole history, read `limit` entries a page; checks the order and
@@ -575,16 +544,20 @@ static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
 //  first, in pages; payments and updates are not in it; the deltas add up
 //  to the sum, across a kill -9.
 static void test_history(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
-    s_open_ok(client, "ivan", 5, 20);
-    s_done(harness_ok(s_adjust(client, "ivan", 3, 7), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    s_open_ok(caller, "ivan", 5, 20);
+    s_done(harness_ok(ledger_fixture_adjust(caller, "ivan", 3, 7),
+                      CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
     s_pay_ok(client, &ivan, 1, 4);
-    s_done(harness_ok(s_update(client, "ivan", 1, 20, 15), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
-    s_done(harness_ok(s_adjust(client, "ivan", -8, 0), CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
-    s_expect_channel(client, "ivan", 12, 15, 1);
+    s_done(harness_ok(ledger_fixture_update(caller, "ivan", 1, 20, 15),
+                      CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+    s_done(harness_ok(ledger_fixture_adjust(caller, "ivan", -8, 0),
+                      CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
+    ledger_fixture_expect_channel(caller, "ivan", 12, 15, 1);
     Cairn__Response *response =
         harness_ok(s_history(client, "ivan", 0, 0), CAIRN__RESPONSE__BODY_LEDGER_HISTORY);
     const Cairn__AdjustmentPage *page = response->ledger_history;
@@ -592,7 +565,7 @@ static void test_history(void) {
     if (page->n_adjustments == 3) {
         CHECK(streq(page->adjustments[0]->reason, "open"));
         CHECK(page->adjustments[0]->my_delta == 5 && page->adjustments[0]->their_delta == 20);
-        CHECK(streq(page->adjustments[1]->reason, "e2e deposit"));
+        CHECK(streq(page->adjustments[1]->reason, LEDGER_FIXTURE_REASON));
         CHECK(page->adjustments[1]->my_delta == 3 && page->adjustments[1]->their_delta == 7);
         CHECK(page->adjustments[2]->my_delta == -8 && page->adjustments[2]->their_delta == 0);
         CHECK(page->adjustments[0]->at > 0 && page->adjustments[2]->at >= page->adjustments[0]->at);
@@ -603,7 +576,7 @@ static void test_history(void) {
     enum { MORE = 30, ALL = MORE + 3 };
     int64_t sum = 27;
     for (int i = 0; i < MORE; i++) {
-        s_done(harness_ok(s_adjust(client, "ivan", i % 3, -(i % 2)),
+        s_done(harness_ok(ledger_fixture_adjust(caller, "ivan", i % 3, -(i % 2)),
                           CAIRN__RESPONSE__BODY_LEDGER_ADJUST));
         sum += i % 3 - i % 2;
     }
@@ -618,15 +591,17 @@ static void test_history(void) {
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, "ivan");
-        response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
+        response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_GET);
         CHECK((int64_t)(response->ledger_get->my_balance + response->ledger_get->their_balance) ==
               sum);
         s_done(response);
         if (round == 0) { //  and again after a kill -9
+            ca_caller_destroy(&caller);
             zsock_destroy(&client);
             harness_node_kill9(node);
             CHECK(harness_node_restart(node) == 0);
             client = harness_connect(harness_node_endpoint(node));
+            caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
         }
     }
     //  A page of exactly what is left says no more.
@@ -636,17 +611,20 @@ static void test_history(void) {
     harness_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
     harness_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
     harness_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
-    s_stop(&node, &client);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Pending payments oldest first with every field; clearing is by id,
 //  counts only what was pending, and twice is harmless.
 static void test_pending_clear(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
-    s_open_ok(client, "ivan", 0, 100);
+    s_open_ok(caller, "ivan", 0, 100);
     test_payment_t sent[5];
     for (uint64_t n = 0; n < 5; n++) {
         s_payment(&sent[n], &ivan, n, n + 1, (size_t)n % 5);
@@ -669,10 +647,10 @@ static void test_pending_clear(void) {
     Cairn__Request request;
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 3);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 2);
     s_done(response);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
     response = s_pending(client, "ivan");
@@ -682,11 +660,13 @@ static void test_pending_clear(void) {
     CHECK(page->payments[2]->amount == 5);
     s_done(response);
     ca_request_ledger_clear(&request, &clear, 0, NULL, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR);
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
-    s_expect_channel(client, "ivan", 15, 85, 0); //  clearing moves no money
-    s_stop(&node, &client);
+    ledger_fixture_expect_channel(caller, "ivan", 15, 85, 0); //  clearing moves no money
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Walks LedgerList `limit` at a time, each cursor the last peer of the
@@ -719,21 +699,23 @@ static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16]
 //  LedgerList a page at a time: 25 open channels among closed ones, walked
 //  with several limits; the bounds of a page.
 static void test_list_pages(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     char peers[25][16];
     for (int i = 0; i < 25; i++) {
         snprintf(peers[i], sizeof peers[i], "chan-%02d", i);
-        s_open_ok(client, peers[i], 0, 10);
+        s_open_ok(caller, peers[i], 0, 10);
         if (i % 6 == 0) { //  a closed one right after: never listed
             char closed[16];
             snprintf(closed, sizeof closed, "chan-%02dx", i);
-            s_open_ok(client, closed, 0, 10);
+            s_open_ok(caller, closed, 0, 10);
             Cairn__Request request;
             Cairn__LedgerUpdate update;
             ca_request_ledger_update(&request, &update, 0, closed, 1,
                                      CAIRN__CHANNEL_STATE__CHANNEL_CLOSED, 0, 10);
-            s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
+            s_done(
+                harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
         }
     }
     CHECK(s_walk_channels(client, 7, peers, 25) == 4); //  7 7 7 4
@@ -754,7 +736,9 @@ static void test_list_pages(void) {
     response = harness_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
     s_done(response);
-    s_stop(&node, &client);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Walks `peer`'s pending payments `limit` at a time, each cursor the id
@@ -791,13 +775,14 @@ static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
 //  LedgerPending a page at a time: 25 payments of mia beside ned's,
 //  walked with several limits; bad, unknown, foreign and cleared cursors.
 static void test_pending_pages(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t mia, ned;
     s_payer(client, &mia, "mia");
     s_payer(client, &ned, "ned");
-    s_open_ok(client, "mia", 0, 1000);
-    s_open_ok(client, "ned", 0, 1000);
+    s_open_ok(caller, "mia", 0, 1000);
+    s_open_ok(caller, "ned", 0, 1000);
     static test_payment_t sent[25], foreign;
     for (int n = 0; n < 25; n++) {
         s_payment(&sent[n], &mia, (uint64_t)n, 1, (size_t)n % 3);
@@ -831,7 +816,7 @@ static void test_pending_pages(void) {
     Cairn__Request request;
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
-    s_done(harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
+    s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_CLEAR));
     Cairn__Response *response = harness_ok(s_pending_page(client, "mia", 3, sent[6].id, 32),
                                            CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 3 && response->ledger_pending->more);
@@ -843,29 +828,35 @@ static void test_pending_pages(void) {
                           CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 0 && !response->ledger_pending->more);
     s_done(response);
-    s_stop(&node, &client);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Every field out of bounds, and bodies that do not decode: refused,
 //  nothing stored, the node fine.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t judy;
     s_payer(client, &judy, "judy");
-    s_open_ok(client, "judy", 0, 100);
+    s_open_ok(caller, "judy", 0, 100);
     const char *bad_peers[] = {"", "../etc", "a b", "peer/x"};
     for (size_t i = 0; i < sizeof bad_peers / sizeof bad_peers[0]; i++) {
-        harness_fails(s_open(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-        harness_fails(s_update(client, bad_peers[i], 1, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
-        harness_fails(s_adjust(client, bad_peers[i], 1, 0), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(ledger_fixture_open(caller, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
+        harness_fails(ledger_fixture_update(caller, bad_peers[i], 1, 0, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
+        harness_fails(ledger_fixture_adjust(caller, bad_peers[i], 1, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
         Cairn__Request request;
         Cairn__LedgerGet get;
         ca_request_ledger_get(&request, &get, 0, bad_peers[i]);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         Cairn__LedgerPending pending;
         ca_request_ledger_pending(&request, &pending, 0, bad_peers[i], 0, NULL, 0);
-        harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "peer_id");
         harness_fails(s_history(client, bad_peers[i], 0, 0), CAIRN__STATUS__INVALID, "peer_id");
         test_payment_t t;
         s_payment(&t, &judy, 1, 1, 0);
@@ -878,30 +869,35 @@ static void test_bad_input(void) {
     char *long_peer = (char *)malloc(200);
     memset(long_peer, 'p', 199);
     long_peer[199] = 0;
-    harness_fails(s_open(client, long_peer, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
+    harness_fails(ledger_fixture_open(caller, long_peer, 0, 0), CAIRN__STATUS__INVALID, "peer_id");
     free(long_peer);
-    harness_fails(s_open(client, "kate", (uint64_t)INT64_MAX + 1, 0), CAIRN__STATUS__INVALID,
+    harness_fails(ledger_fixture_open(caller, "kate", (uint64_t)INT64_MAX + 1, 0),
+                  CAIRN__STATUS__INVALID, "2^63-1");
+    harness_fails(ledger_fixture_open(caller, "kate", UINT64_MAX, UINT64_MAX),
+                  CAIRN__STATUS__INVALID, "2^63-1");
+    harness_fails(ledger_fixture_open(caller, "kate", INT64_MAX, 1), CAIRN__STATUS__INVALID,
+                  "add up");
+    harness_fails(ledger_fixture_adjust(caller, "judy", INT64_MAX, 0), CAIRN__STATUS__INVALID,
                   "2^63-1");
-    harness_fails(s_open(client, "kate", UINT64_MAX, UINT64_MAX), CAIRN__STATUS__INVALID, "2^63-1");
-    harness_fails(s_open(client, "kate", INT64_MAX, 1), CAIRN__STATUS__INVALID, "add up");
-    harness_fails(s_adjust(client, "judy", INT64_MAX, 0), CAIRN__STATUS__INVALID, "2^63-1");
-    harness_fails(s_adjust(client, "judy", 0, -101), CAIRN__STATUS__INVALID, "below zero");
-    harness_fails(s_adjust(client, "judy", INT64_MIN, 0), CAIRN__STATUS__INVALID, "-2^63");
+    harness_fails(ledger_fixture_adjust(caller, "judy", 0, -101), CAIRN__STATUS__INVALID,
+                  "below zero");
+    harness_fails(ledger_fixture_adjust(caller, "judy", INT64_MIN, 0), CAIRN__STATUS__INVALID,
+                  "-2^63");
     Cairn__Request request;
     Cairn__LedgerAdjust adjust;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, "");
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "reason");
     char reason[300];
     memset(reason, 'r', 299);
     reason[299] = 0;
     ca_request_ledger_adjust(&request, &adjust, 0, "judy", 1, 0, reason);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "reason");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "reason");
     Cairn__LedgerOpen open;
     ca_request_ledger_open(&request, &open, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no channel");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no channel");
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no payment");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no payment");
 
     //  Payment fields: sizes, amount, timestamp, share count and roots.
     test_payment_t t;
@@ -942,13 +938,13 @@ static void test_bad_input(void) {
         ids[i] = (ProtobufCBinaryData){32, t.id};
     Cairn__LedgerClear clear;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1001);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "at most 1000");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "at most 1000");
     ids[0].len = 0;
     ca_request_ledger_clear(&request, &clear, 0, ids, 1);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "payment_ids[0]");
     free(ids);
     CHECK(s_pending_count(client, "judy") == 0);
-    s_expect_channel(client, "judy", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "judy", 0, 100, 0);
 
     //  Bodies that do not decode: INVALID with the request's id.
     //  id 1; Request.ledger_pay (field 910) whose payment claims 127 bytes.
@@ -983,10 +979,12 @@ static void test_bad_input(void) {
         s_done(response);
     }
     free(packed);
-    s_expect_channel(client, "judy", 0, 100, 0);
+    ledger_fixture_expect_channel(caller, "judy", 0, 100, 0);
     s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY)); //  and it is fine
-    s_expect_channel(client, "judy", 10, 90, 0);
-    s_stop(&node, &client);
+    ledger_fixture_expect_channel(caller, "judy", 10, 90, 0);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 //  Payments pipelined from one connection (a window of 256 in flight):
@@ -994,11 +992,12 @@ static void test_bad_input(void) {
 //  to libsodium's raw verification rate on the same payloads.
 static void test_pipelined(void) {
     enum { COUNT = 20000, WINDOW = 256 };
-    harness_node_t *node = s_start();
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     payer_t lena;
     s_payer(client, &lena, "lena");
-    s_open_ok(client, "lena", 0, COUNT);
+    s_open_ok(caller, "lena", 0, COUNT);
     test_payment_t *payments = (test_payment_t *)malloc(COUNT * sizeof *payments);
     CHECK(payments);
     for (uint64_t n = 0; n < COUNT; n++)
@@ -1030,10 +1029,12 @@ static void test_pipelined(void) {
     printf("  %d payments: %.0f/s through the node, %.0f/s raw verification (ratio %.2f)\n", COUNT,
            COUNT * 1e6 / (double)node_us, COUNT * 1e6 / (double)raw_us,
            (double)raw_us / (double)node_us);
-    s_expect_channel(client, "lena", COUNT, 0, 0);
+    ledger_fixture_expect_channel(caller, "lena", COUNT, 0, 0);
     CHECK(s_pending_count(client, "lena") == COUNT);
     free(payments);
-    s_stop(&node, &client);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

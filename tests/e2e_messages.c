@@ -4,12 +4,12 @@
         e2e-messages TEST        runs one test (ctest registers each by name)
 
     Every test starts a real cairnd on a free loopback port in a temp dir
-    with the channels it needs already in its database (tests/msg_client.c),
+    with the channels it needs already in its database (tests/messages_fixture.c),
     talks to it only through its ZeroMQ endpoint, and stops it with
     SIGTERM, expecting exit status 0. Waits are polls with timeouts.
     ========================================================================= */
 
-#include "msg_client.h"
+#include "messages_fixture.h"
 #include "ca_limits.h"
 #include "messages.h"
 
@@ -26,16 +26,17 @@
 typedef struct {
     harness_node_t *node;
     zsock_t *client;
-    uint64_t next_id;
+    ca_caller_t *caller; //  over client
 } ctx_t;
 
 static const char *const s_channels[] = {"#general", "#random", "#empty", NULL};
 
 static ctx_t s_start_with(const char *const *args) {
     ctx_t ctx = {0};
-    ctx.node = msg_client_start(s_channels, args);
+    ctx.node = messages_fixture_start(s_channels, args);
     CHECK(ctx.node);
     ctx.client = harness_connect(harness_node_endpoint(ctx.node));
+    ctx.caller = ca_caller_new_socket(ctx.client, HARNESS_CALL_MS);
     return ctx;
 }
 
@@ -44,32 +45,17 @@ static ctx_t s_start(void) {
 }
 
 static void s_stop(ctx_t *ctx) {
+    ca_caller_destroy(&ctx->caller);
     zsock_destroy(&ctx->client);
-    CHECK(harness_node_stop(ctx->node) == 0);
-    harness_node_destroy(&ctx->node);
+    harness_node_down(&ctx->node);
 }
 
 static Cairn__Response *s_call(ctx_t *ctx, Cairn__Request *request) {
-    request->id = ++ctx->next_id;
-    Cairn__Response *response = harness_call(ctx->client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
-//  Checks status and error fragment, then frees the response.
-static void s_expect(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    cairn__response__free_unpacked(harness_expect(response, status, fragment), NULL);
-}
-
-static Cairn__Response *s_store(ctx_t *ctx, Cairn__Message *message) {
-    Cairn__Request request;
-    Cairn__MessageStore store;
-    ca_request_message_store(&request, &store, 0, message);
-    return s_call(ctx, &request);
+    return harness_request(ctx->client, request);
 }
 
 static void s_store_ok(ctx_t *ctx, Cairn__Message *message) {
-    Cairn__Response *response = s_store(ctx, message);
+    Cairn__Response *response = messages_fixture_store(ctx->caller, message);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_STORE);
     CHECK(streq(response->message_store->id, message->id));
@@ -80,17 +66,10 @@ static void s_store_ok(ctx_t *ctx, Cairn__Message *message) {
 static void s_store_simple(ctx_t *ctx, uint32_t high, uint64_t low, double timestamp,
                            const char *channel, const char *content) {
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, high, low);
+    messages_fixture_uuid(id, high, low);
     Cairn__Message message;
-    msg_client_message(&message, id, timestamp, channel, content);
+    messages_fixture_message(&message, id, timestamp, channel, content);
     s_store_ok(ctx, &message);
-}
-
-static Cairn__Response *s_get(ctx_t *ctx, const char *id) {
-    Cairn__Request request;
-    Cairn__MessageGet get;
-    ca_request_message_get(&request, &get, 0, id);
-    return s_call(ctx, &request);
 }
 
 static Cairn__Response *s_list(ctx_t *ctx, Cairn__MessageList *list) {
@@ -100,15 +79,8 @@ static Cairn__Response *s_list(ctx_t *ctx, Cairn__MessageList *list) {
     return s_call(ctx, &request);
 }
 
-static Cairn__Response *s_delete(ctx_t *ctx, const char *channel, double before) {
-    Cairn__Request request;
-    Cairn__MessageDelete del;
-    ca_request_message_delete(&request, &del, 0, channel, before);
-    return s_call(ctx, &request);
-}
-
 static uint64_t s_delete_count(ctx_t *ctx, const char *channel, double before) {
-    Cairn__Response *response = s_delete(ctx, channel, before);
+    Cairn__Response *response = messages_fixture_delete(ctx->caller, channel, before);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_DELETE);
     uint64_t count = response->message_delete->count;
@@ -116,19 +88,8 @@ static uint64_t s_delete_count(ctx_t *ctx, const char *channel, double before) {
     return count;
 }
 
-static Cairn__Response *s_search(ctx_t *ctx, const char *query, const char *channel,
-                                 uint32_t limit) {
-    Cairn__Request request;
-    Cairn__MessageSearch search;
-    ca_request_message_search(&request, &search, 0, query, channel, limit);
-    return s_call(ctx, &request);
-}
-
 static Cairn__Response *s_stats(ctx_t *ctx) {
-    Cairn__Request request;
-    Cairn__MessageStats stats;
-    ca_request_message_stats(&request, &stats, 0);
-    Cairn__Response *response = s_call(ctx, &request);
+    Cairn__Response *response = messages_fixture_stats(ctx->caller);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_STATS);
     return response;
@@ -166,30 +127,21 @@ static bool s_blob_is(ProtobufCBinaryData data, const char *expected) {
     return data.len == size && (size == 0 || memcmp(data.data, expected, size) == 0);
 }
 
-static void s_expect_alive(ctx_t *ctx) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 0);
-    Cairn__Response *response = s_call(ctx, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  ---- store and get ---------------------------------------------------------------
 
 static void test_store_get(void) {
     ctx_t ctx = s_start();
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 1, 1);
+    messages_fixture_uuid(id, 1, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 1700000000.25, "#general", "hello, world");
+    messages_fixture_message(&message, id, 1700000000.25, "#general", "hello, world");
     message.sender_id = "node-7.example:7402";
     message.sender_name = "Zoë";
     s_store_ok(&ctx, &message);
     //  Encrypted, with a nonce, and an upper-case id kept as given.
     const char *upper = "0123ABCD-4567-4890-ABCD-EF0123456789";
     Cairn__Message secret;
-    msg_client_message(&secret, upper, 1700000001, "#random", "\x01\x02 not text");
+    messages_fixture_message(&secret, upper, 1700000001, "#random", "\x01\x02 not text");
     uint8_t nonce[24];
     memset(nonce, 0x6e, sizeof nonce);
     secret.encrypted = true;
@@ -197,7 +149,7 @@ static void test_store_get(void) {
     secret.nonce.len = sizeof nonce;
     s_store_ok(&ctx, &secret);
 
-    Cairn__Response *response = s_get(&ctx, id);
+    Cairn__Response *response = messages_fixture_get(ctx.caller, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_GET);
     Cairn__Message *got = response->message_get;
@@ -207,20 +159,21 @@ static void test_store_get(void) {
     CHECK(!got->encrypted && got->nonce.len == 0 && got->signature.len == 64);
     CHECK(memcmp(got->signature.data, message.signature.data, 64) == 0);
     cairn__response__free_unpacked(response, NULL);
-    response = s_get(&ctx, upper);
+    response = messages_fixture_get(ctx.caller, upper);
     CHECK(response->status == CAIRN__STATUS__OK && streq(response->message_get->id, upper));
     CHECK(response->message_get->encrypted && response->message_get->nonce.len == 24);
     CHECK(s_blob_is(response->message_get->content, "\x01\x02 not text"));
     cairn__response__free_unpacked(response, NULL);
     //  Absent and malformed ids.
-    msg_client_uuid(id, 1, 2);
-    s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_get(&ctx, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
+    messages_fixture_uuid(id, 1, 2);
+    harness_fails(messages_fixture_get(ctx.caller, id), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(messages_fixture_get(ctx.caller, "not-a-uuid"), CAIRN__STATUS__INVALID, "UUID");
 
     //  Stored for good, and the channel's last_activity followed.
+    ca_caller_destroy(&ctx.caller);
     zsock_destroy(&ctx.client);
     CHECK(harness_node_stop(ctx.node) == 0);
-    sqlite3 *db = msg_client_open_db(ctx.node);
+    sqlite3 *db = messages_fixture_open_db(ctx.node);
     CHECK(db);
     sqlite3_stmt *stmt = NULL;
     CHECK(sqlite3_prepare_v2(db, "SELECT last_activity FROM channels WHERE name = '#general'", -1,
@@ -230,8 +183,9 @@ static void test_store_get(void) {
     sqlite3_close(db);
     CHECK(harness_node_restart(ctx.node) == 0);
     ctx.client = harness_connect(harness_node_endpoint(ctx.node));
-    msg_client_uuid(id, 1, 1);
-    response = s_get(&ctx, id);
+    ctx.caller = ca_caller_new_socket(ctx.client, HARNESS_CALL_MS);
+    messages_fixture_uuid(id, 1, 1);
+    response = messages_fixture_get(ctx.caller, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           s_blob_is(response->message_get->content, "hello, world"));
     cairn__response__free_unpacked(response, NULL);
@@ -241,14 +195,15 @@ static void test_store_get(void) {
 static void test_conflict(void) {
     ctx_t ctx = s_start();
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 2, 1);
+    messages_fixture_uuid(id, 2, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 100, "#general", "first");
+    messages_fixture_message(&message, id, 100, "#general", "first");
     s_store_ok(&ctx, &message);
     //  Same id, other content, other channel: CONFLICT, nothing changes.
-    msg_client_message(&message, id, 200, "#random", "second");
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__CONFLICT, "already exists");
-    Cairn__Response *response = s_get(&ctx, id);
+    messages_fixture_message(&message, id, 200, "#random", "second");
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__CONFLICT,
+                  "already exists");
+    Cairn__Response *response = messages_fixture_get(ctx.caller, id);
     CHECK(response->status == CAIRN__STATUS__OK &&
           s_blob_is(response->message_get->content, "first"));
     CHECK(response->message_get->timestamp == 100);
@@ -260,18 +215,20 @@ static void test_conflict(void) {
 static void test_unknown_channel(void) {
     ctx_t ctx = s_start();
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 3, 1);
+    messages_fixture_uuid(id, 3, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 100, "#nowhere", "lost");
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND,
-             "channel #nowhere does not exist; create it first");
-    s_expect(s_get(&ctx, id), CAIRN__STATUS__NOT_FOUND, NULL);
+    messages_fixture_message(&message, id, 100, "#nowhere", "lost");
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__NOT_FOUND,
+                  "channel #nowhere does not exist; create it first");
+    harness_fails(messages_fixture_get(ctx.caller, id), CAIRN__STATUS__NOT_FOUND, NULL);
     Cairn__MessageList list;
     Cairn__Request request;
     ca_request_message_list(&request, &list, 0, "#nowhere", 10, 0, 0, 0, "");
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_search(&ctx, "lost", "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
-    s_expect(s_delete(&ctx, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(messages_fixture_search(ctx.caller, "lost", "#nowhere", 0),
+                  CAIRN__STATUS__NOT_FOUND, "does not exist");
+    harness_fails(messages_fixture_delete(ctx.caller, "#nowhere", 0), CAIRN__STATUS__NOT_FOUND,
+                  "does not exist");
     CHECK(s_count(&ctx) == 0);
     s_stop(&ctx);
 }
@@ -298,9 +255,10 @@ static void s_store_paged(ctx_t *ctx, paged_key_t *expected) {
     for (unsigned i = 0; i < PAGED; i++) {
         unsigned k = (i * 37) % PAGED; //  a permutation of 0..PAGED-1
         expected[i].timestamp = 5000 + k / 3;
-        msg_client_uuid(expected[i].id, 4, (k * 7919) % 997);
+        messages_fixture_uuid(expected[i].id, 4, (k * 7919) % 997);
         Cairn__Message message;
-        msg_client_message(&message, expected[i].id, expected[i].timestamp, "#general", "paged");
+        messages_fixture_message(&message, expected[i].id, expected[i].timestamp, "#general",
+                                 "paged");
         s_store_ok(ctx, &message);
     }
     s_store_simple(ctx, 4, 5000, 9999, "#random", "elsewhere"); //  not in #general
@@ -398,7 +356,7 @@ static void test_list_keyset(void) {
     CHECK(seen == PAGED);
     //  Offset and cursor together are refused.
     list.offset = 3;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "cannot be combined");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "cannot be combined");
     s_stop(&ctx);
 }
 
@@ -485,7 +443,7 @@ static void test_delete_both(void) {
     CHECK(s_delete_count(&ctx, "#random", 5.5) == 5); //  timestamps 1..5 of #random
     CHECK(s_channel_count(&ctx, "#general") == 10 && s_channel_count(&ctx, "#random") == 5);
     //  The full-text index followed: the rest of #random is still found.
-    Cairn__Response *response = s_search(&ctx, "random", "", 0);
+    Cairn__Response *response = messages_fixture_search(ctx.caller, "random", "", 0);
     CHECK(response->status == CAIRN__STATUS__OK && response->message_search->n_messages == 5);
     for (size_t i = 0; i < 5; i++)
         CHECK(response->message_search->messages[i]->timestamp > 5.5);
@@ -496,10 +454,12 @@ static void test_delete_both(void) {
 static void test_delete_neither(void) {
     ctx_t ctx = s_start();
     s_store_twenty(&ctx);
-    s_expect(s_delete(&ctx, "", 0), CAIRN__STATUS__INVALID, "give channel, before or both");
-    s_expect(s_delete(&ctx, "", -1), CAIRN__STATUS__INVALID, "before");
-    s_expect(s_delete(&ctx, "", NAN), CAIRN__STATUS__INVALID, "before");
-    s_expect(s_delete(&ctx, "../x", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(messages_fixture_delete(ctx.caller, "", 0), CAIRN__STATUS__INVALID,
+                  "give channel, before or both");
+    harness_fails(messages_fixture_delete(ctx.caller, "", -1), CAIRN__STATUS__INVALID, "before");
+    harness_fails(messages_fixture_delete(ctx.caller, "", NAN), CAIRN__STATUS__INVALID, "before");
+    harness_fails(messages_fixture_delete(ctx.caller, "../x", 0), CAIRN__STATUS__INVALID,
+                  "channel");
     CHECK(s_count(&ctx) == 20);
     s_stop(&ctx);
 }
@@ -514,7 +474,7 @@ static void s_store_corpus(ctx_t *ctx) {
 }
 
 static size_t s_hits(ctx_t *ctx, const char *query, const char *channel) {
-    Cairn__Response *response = s_search(ctx, query, channel, 0);
+    Cairn__Response *response = messages_fixture_search(ctx->caller, query, channel, 0);
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SEARCH);
     size_t hits = response->message_search->n_messages;
@@ -526,13 +486,13 @@ static void test_search(void) {
     ctx_t ctx = s_start();
     s_store_corpus(&ctx);
     //  Best match first: three foxes in a short message beat one.
-    Cairn__Response *response = s_search(&ctx, "fox", "", 0);
+    Cairn__Response *response = messages_fixture_search(ctx.caller, "fox", "", 0);
     CHECK(response->status == CAIRN__STATUS__OK && response->message_search->n_messages == 2);
     CHECK(s_blob_is(response->message_search->messages[0]->content,
                     "a fox, another fox, and a third fox"));
     CHECK(!response->message_search->more);
     cairn__response__free_unpacked(response, NULL);
-    response = s_search(&ctx, "fox", "", 1);
+    response = messages_fixture_search(ctx.caller, "fox", "", 1);
     CHECK(response->message_search->n_messages == 1 && response->message_search->more);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_hits(&ctx, "\"brown fox\"", "") == 1);
@@ -541,8 +501,10 @@ static void test_search(void) {
     CHECK(s_hits(&ctx, "fox OR cairn", "") == 3);
     CHECK(s_hits(&ctx, "fox NOT lazy", "") == 1);
     CHECK(s_hits(&ctx, "absent", "") == 0);
-    s_expect(s_search(&ctx, "fox", "", MESSAGES_PAGE_MAX + 1), CAIRN__STATUS__INVALID, "1000");
-    s_expect(s_search(&ctx, "", "", 0), CAIRN__STATUS__INVALID, "query is empty");
+    harness_fails(messages_fixture_search(ctx.caller, "fox", "", MESSAGES_PAGE_MAX + 1),
+                  CAIRN__STATUS__INVALID, "1000");
+    harness_fails(messages_fixture_search(ctx.caller, "", "", 0), CAIRN__STATUS__INVALID,
+                  "query is empty");
     s_stop(&ctx);
 }
 
@@ -553,7 +515,8 @@ static void test_search_channel(void) {
     CHECK(s_hits(&ctx, "fox", "#random") == 1);
     CHECK(s_hits(&ctx, "fox", "#empty") == 0);
     CHECK(s_hits(&ctx, "cairn", "#random") == 0);
-    s_expect(s_search(&ctx, "fox", "random", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(messages_fixture_search(ctx.caller, "fox", "random", 0), CAIRN__STATUS__INVALID,
+                  "channel");
     s_stop(&ctx);
 }
 
@@ -561,9 +524,9 @@ static void test_search_encrypted(void) {
     ctx_t ctx = s_start();
     s_store_corpus(&ctx);
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 6, 100);
+    messages_fixture_uuid(id, 6, 100);
     Cairn__Message message;
-    msg_client_message(&message, id, 20, "#general", "fox ciphertext-looking secret");
+    messages_fixture_message(&message, id, 20, "#general", "fox ciphertext-looking secret");
     uint8_t nonce[12] = {1};
     message.encrypted = true;
     message.nonce.data = nonce;
@@ -583,11 +546,12 @@ static void test_search_malformed(void) {
     const char *malformed[] = {"\"unbalanced", "AND AND", "col:", "nosuch:fox", "(fox",
                                "fox OR",       "NEAR(",   "*",    "fox-trot"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
-        s_expect(s_search(&ctx, malformed[i], "", 0), CAIRN__STATUS__INVALID, "query syntax");
+        harness_fails(messages_fixture_search(ctx.caller, malformed[i], "", 0),
+                      CAIRN__STATUS__INVALID, "query syntax");
     //  The same words, quoted, are fine; the node still answers.
     CHECK(s_hits(&ctx, "\"fox-trot\"", "") == 0);
     CHECK(s_hits(&ctx, "fox", "") == 2);
-    s_expect_alive(&ctx);
+    harness_expect_alive(ctx.client);
     s_stop(&ctx);
 }
 
@@ -655,7 +619,7 @@ static void test_vacuum(void) {
 
 //  Stores `message` expecting INVALID with `fragment`.
 static void s_expect_refused(ctx_t *ctx, Cairn__Message *message, const char *fragment) {
-    s_expect(s_store(ctx, message), CAIRN__STATUS__INVALID, fragment);
+    harness_fails(messages_fixture_store(ctx->caller, message), CAIRN__STATUS__INVALID, fragment);
 }
 
 static void test_bad_input(void) {
@@ -666,29 +630,29 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
 
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 9, 1);
+    messages_fixture_uuid(id, 9, 1);
     Cairn__Message message;
     //  MessageStore without its message.
     Cairn__Request request;
     Cairn__MessageStore store;
     ca_request_message_store(&request, &store, 0, NULL);
-    s_expect(s_call(&ctx, &request), CAIRN__STATUS__INVALID, "message is missing");
+    harness_fails(s_call(&ctx, &request), CAIRN__STATUS__INVALID, "message is missing");
     //  Missing or malformed id.
     const char *bad_ids[] = {"", "123", "123e4567-e89b-12d3-a456-42661417400z", "../etc/passwd"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        msg_client_message(&message, bad_ids[i], 1, "#general", "x");
+        messages_fixture_message(&message, bad_ids[i], 1, "#general", "x");
         s_expect_refused(&ctx, &message, "message.id");
     }
     //  Times.
     const double bad_times[] = {0, -5, NAN, INFINITY};
     for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
-        msg_client_message(&message, id, bad_times[i], "#general", "x");
+        messages_fixture_message(&message, id, bad_times[i], "#general", "x");
         s_expect_refused(&ctx, &message, "message.timestamp");
     }
     //  Channel names with path and character tricks.
     const char *bad_channels[] = {"../x", "#a b", "", "#", "general", "#a/b", "#a\\b", "#a\tb"};
     for (size_t i = 0; i < sizeof bad_channels / sizeof bad_channels[0]; i++) {
-        msg_client_message(&message, id, 1, bad_channels[i], "x");
+        messages_fixture_message(&message, id, 1, bad_channels[i], "x");
         s_expect_refused(&ctx, &message, "message.channel");
     }
     //  Senders.
@@ -697,18 +661,18 @@ static void test_bad_input(void) {
     long_name[sizeof long_name - 1] = 0;
     const char *bad_senders[] = {"", "a b", "../x", long_name};
     for (size_t i = 0; i < sizeof bad_senders / sizeof bad_senders[0]; i++) {
-        msg_client_message(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.sender_id = (char *)bad_senders[i];
         s_expect_refused(&ctx, &message, "message.sender_id");
     }
-    msg_client_message(&message, id, 1, "#general", "x");
+    messages_fixture_message(&message, id, 1, "#general", "x");
     message.sender_name = long_name;
     s_expect_refused(&ctx, &message, "message.sender_name");
     //  Wrong signature lengths.
     uint8_t bytes[128] = {0};
     const size_t bad_signatures[] = {0, 32, 63, 65, 128};
     for (size_t i = 0; i < sizeof bad_signatures / sizeof bad_signatures[0]; i++) {
-        msg_client_message(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.signature.data = bytes;
         message.signature.len = bad_signatures[i];
         s_expect_refused(&ctx, &message, "exactly 64 bytes");
@@ -716,13 +680,13 @@ static void test_bad_input(void) {
     //  Nonce rules: required (12..24) when encrypted, absent otherwise.
     const size_t bad_nonces[] = {0, 8, 11, 25, 64};
     for (size_t i = 0; i < sizeof bad_nonces / sizeof bad_nonces[0]; i++) {
-        msg_client_message(&message, id, 1, "#general", "x");
+        messages_fixture_message(&message, id, 1, "#general", "x");
         message.encrypted = true;
         message.nonce.data = bytes;
         message.nonce.len = bad_nonces[i];
         s_expect_refused(&ctx, &message, "12..24 bytes");
     }
-    msg_client_message(&message, id, 1, "#general", "x");
+    messages_fixture_message(&message, id, 1, "#general", "x");
     message.nonce.data = bytes;
     message.nonce.len = 12;
     s_expect_refused(&ctx, &message, "not encrypted");
@@ -730,36 +694,39 @@ static void test_bad_input(void) {
     char *big = (char *)malloc(CA_DEFAULT_MAX_CONTENT + 2);
     memset(big, 'b', CA_DEFAULT_MAX_CONTENT + 1);
     big[CA_DEFAULT_MAX_CONTENT + 1] = 0;
-    msg_client_message(&message, id, 1, "#general", big);
+    messages_fixture_message(&message, id, 1, "#general", big);
     s_expect_refused(&ctx, &message, "65536");
     free(big);
     //  Unknown channel.
-    msg_client_message(&message, id, 1, "#unknown", "x");
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__NOT_FOUND, "create it first");
+    messages_fixture_message(&message, id, 1, "#unknown", "x");
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__NOT_FOUND,
+                  "create it first");
     //  Reads: limit over the cap, bad ids, bad channels, bad cursors.
     Cairn__MessageList list;
     ca_request_message_list(&request, &list, 0, "#general", MESSAGES_PAGE_MAX + 1, 0, 0, 0, "");
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
     list.limit = UINT32_MAX;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "1000");
     list.limit = 10;
     list.before_id = "not-a-uuid";
     list.before_timestamp = 5;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_id");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_id");
     list.before_id = "";
     list.before_timestamp = -1;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_timestamp");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "before_timestamp");
     list.before_timestamp = 0;
     list.since = NAN;
-    s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "since");
+    harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "since");
     list.since = 0;
     for (size_t i = 0; i < sizeof bad_channels / sizeof bad_channels[0]; i++) {
         list.channel = (char *)bad_channels[i];
-        s_expect(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "channel");
+        harness_fails(s_list(&ctx, &list), CAIRN__STATUS__INVALID, "channel");
     }
-    s_expect(s_get(&ctx, ""), CAIRN__STATUS__INVALID, "missing");
-    s_expect(s_get(&ctx, "../../etc/passwd"), CAIRN__STATUS__INVALID, "UUID");
-    s_expect(s_search(&ctx, "words", "../x", 0), CAIRN__STATUS__INVALID, "channel");
+    harness_fails(messages_fixture_get(ctx.caller, ""), CAIRN__STATUS__INVALID, "missing");
+    harness_fails(messages_fixture_get(ctx.caller, "../../etc/passwd"), CAIRN__STATUS__INVALID,
+                  "UUID");
+    harness_fails(messages_fixture_search(ctx.caller, "words", "../x", 0), CAIRN__STATUS__INVALID,
+                  "channel");
     //  A body that does not decode (MessageStore with a truncated field).
     zframe_t *frame = zframe_new("\x08\x63\xc2\x0c\x03\x0a\x10\x61", 8);
     zframe_send(&frame, ctx.client, 0);
@@ -768,10 +735,10 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
 
     //  Nothing was stored, and the node still answers and stores.
-    s_expect_alive(&ctx);
+    harness_expect_alive(ctx.client);
     CHECK(s_count(&ctx) == before);
     CHECK(s_channel_count(&ctx, "#general") == 10);
-    msg_client_message(&message, id, 1, "#general", "fine");
+    messages_fixture_message(&message, id, 1, "#general", "fine");
     s_store_ok(&ctx, &message);
     CHECK(s_count(&ctx) == before + 1);
     s_stop(&ctx);
@@ -784,12 +751,13 @@ static void test_content_limit(void) {
     static char content[1002];
     memset(content, 'c', 1001);
     char id[CA_UUID_TEXT_LENGTH + 1];
-    msg_client_uuid(id, 10, 1);
+    messages_fixture_uuid(id, 10, 1);
     Cairn__Message message;
-    msg_client_message(&message, id, 1, "#general", content);
-    s_expect(s_store(&ctx, &message), CAIRN__STATUS__INVALID, "limit is 1000 bytes");
+    messages_fixture_message(&message, id, 1, "#general", content);
+    harness_fails(messages_fixture_store(ctx.caller, &message), CAIRN__STATUS__INVALID,
+                  "limit is 1000 bytes");
     content[1000] = 0;
-    msg_client_message(&message, id, 1, "#general", content);
+    messages_fixture_message(&message, id, 1, "#general", content);
     s_store_ok(&ctx, &message);
     s_stop(&ctx);
 }

@@ -7,7 +7,7 @@
     THREADS client threads (8), each with its own DEALER, store PER_THREAD
     messages (10,000) of 256 bytes into four channels, pipelined with a
     window of 100 requests, and read pages of those channels while they
-    write. Message (t, i) has id msg_client_uuid(t + 1, i), timestamp
+    write. Message (t, i) has id messages_fixture_uuid(t + 1, i), timestamp
     T0 + i and channel #load<(t + i) % 4>, so two threads share every
     timestamp of a channel and the order (timestamp DESC, id DESC) is known
     in advance. BUSY answers are retried (bounded).
@@ -24,7 +24,7 @@
     Every loop is bounded by a count and by a deadline.
     ========================================================================= */
 
-#include "msg_client.h"
+#include "messages_fixture.h"
 #include "messages.h"
 
 #include <pthread.h>
@@ -72,10 +72,10 @@ static void s_content(char content[CONTENT_SIZE + 1], unsigned thread, unsigned 
 
 static void s_send_store(zsock_t *client, unsigned thread, unsigned index) {
     char id[CA_UUID_TEXT_LENGTH + 1], content[CONTENT_SIZE + 1];
-    msg_client_uuid(id, thread + 1, index);
+    messages_fixture_uuid(id, thread + 1, index);
     s_content(content, thread, index);
     Cairn__Message message;
-    msg_client_message(&message, id, T0 + index, s_channel_of(thread, index), content);
+    messages_fixture_message(&message, id, T0 + index, s_channel_of(thread, index), content);
     Cairn__Request request;
     Cairn__MessageStore store;
     ca_request_message_store(&request, &store, index, &message);
@@ -265,7 +265,7 @@ int main(int argc, char **argv) {
     size_t total = (size_t)threads * per_thread;
     //  Extra arguments go to cairnd (e.g. --queue-max=20 to force BUSY).
     harness_node_t *node =
-        msg_client_start(s_channels, argc > 3 ? (const char *const *)argv + 3 : NULL);
+        messages_fixture_start(s_channels, argc > 3 ? (const char *const *)argv + 3 : NULL);
     CHECK(node);
     uint8_t *acked = (uint8_t *)calloc(total, 1);
     worker_t *workers = (worker_t *)calloc(threads, sizeof(worker_t));
@@ -328,7 +328,7 @@ int main(int argc, char **argv) {
     for (unsigned t = 0; t < threads; t++)
         for (unsigned i = t; i < per_thread; i += 997) {
             char id[CA_UUID_TEXT_LENGTH + 1], content[CONTENT_SIZE + 1];
-            msg_client_uuid(id, t + 1, i);
+            messages_fixture_uuid(id, t + 1, i);
             s_content(content, t, i);
             Cairn__Request request;
             Cairn__MessageGet get;

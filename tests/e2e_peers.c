@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "ca_clock.h"
+#include "peers.h"
 #include "ca_names.h"
 #include "ca_limits.h"
 
@@ -32,79 +33,10 @@ static const char s_openssl_hex[] =
 
 static uint64_t s_next_id = 1;
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
-//  Checks the status; prints the node's message when it differs.
-static Cairn__Response *s_expect(Cairn__Response *response, Cairn__Status status) {
-    return harness_expect(response, status, NULL);
-}
-
-//  Frees an answer that must be INVALID with `fragment` in its message.
-static void s_invalid(Cairn__Response *response, const char *fragment) {
-    harness_expect(response, CAIRN__STATUS__INVALID, fragment);
-    cairn__response__free_unpacked(response, NULL);
-}
-
-static void s_peer_init(Cairn__Peer *peer, const char *peer_id, const uint8_t *key) {
-    ca_request_peer_init(peer, peer_id, key, "198.51.100.4", 7402, "peer");
-}
-
-static Cairn__Response *s_put(zsock_t *client, const Cairn__Peer *peer, const char *text) {
-    Cairn__Request request;
-    Cairn__PeerPut put;
-    ca_request_peer_put(&request, &put, 0, peer, text);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_get(zsock_t *client, const char *peer_id) {
-    Cairn__Request request;
-    Cairn__PeerGet get;
-    ca_request_peer_get(&request, &get, 0, peer_id);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_status(zsock_t *client, const char *peer_id, int state,
-                                 double last_seen) {
-    Cairn__Request request;
-    Cairn__PeerStatus status;
-    ca_request_peer_status(&request, &status, 0, peer_id, state, last_seen);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_block(zsock_t *client, const char *peer_id, bool blocked) {
-    Cairn__Request request;
-    Cairn__PeerBlock block;
-    ca_request_peer_block(&request, &block, 0, peer_id, blocked);
-    return s_call(client, &request);
-}
-
-static Cairn__Response *s_list(zsock_t *client, bool by_state, int state, uint32_t limit,
-                               const char *after) {
-    Cairn__Request request;
-    Cairn__PeerList list;
-    ca_request_peer_list(&request, &list, 0, by_state, state, limit, after);
-    return s_call(client, &request);
-}
-
 //  PeerPut that must succeed; returns the stored row's created_at.
-static double s_put_ok(zsock_t *client, const Cairn__Peer *peer, const char *text) {
-    Cairn__Response *response = s_expect(s_put(client, peer, text), CAIRN__STATUS__OK);
+static double s_put_ok(ca_caller_t *caller, const Cairn__Peer *peer, const char *text) {
+    Cairn__Response *response =
+        harness_expect(peers_fixture_put(caller, peer, text), CAIRN__STATUS__OK, NULL);
     CHECK(response->body_case == CAIRN__RESPONSE__BODY_PEER_PUT);
     CHECK(streq(response->peer_put->peer_id, peer->peer_id));
     double created_at = response->peer_put->created_at;
@@ -113,12 +45,12 @@ static double s_put_ok(zsock_t *client, const Cairn__Peer *peer, const char *tex
 }
 
 //  Every peer, page after page (each page at most `limit`).
-static size_t s_count(zsock_t *client, uint32_t limit) {
+static size_t s_count(ca_caller_t *caller, uint32_t limit) {
     char after[CA_PEER_ID_MAX + 1] = "";
     size_t count = 0;
     for (int page = 0; page < 10000; page++) {
-        Cairn__Response *response =
-            s_expect(s_list(client, false, 0, limit, after), CAIRN__STATUS__OK);
+        Cairn__Response *response = harness_expect(
+            peers_fixture_list(caller, false, 0, limit, after), CAIRN__STATUS__OK, NULL);
         const Cairn__PeerPage *list = response->peer_list;
         CHECK(list->n_peers <= (limit ? limit : CA_PEER_LIST_MAX));
         count += list->n_peers;
@@ -133,15 +65,6 @@ static size_t s_count(zsock_t *client, uint32_t limit) {
     return 0;
 }
 
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 777);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Sends raw bytes as one frame; the answer must be INVALID for `id`.
 static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64_t id,
                           const char *fragment) {
@@ -149,63 +72,54 @@ static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64
     zframe_send(&frame, client, 0);
     Cairn__Response *response = harness_recv(client, CALL_MS);
     CHECK(response && response->id == id);
-    s_invalid(response, fragment);
+    harness_fails(response, CAIRN__STATUS__INVALID, fragment);
 }
 
 //  ---- tests ------------------------------------------------------------------
 
-//  The Info answer's entry for pool `name`; the caller frees *response_p.
-static const Cairn__ActorInfo *s_pool_info(zsock_t *client, const char *name,
-                                           Cairn__Response **response_p) {
-    Cairn__Request request;
-    Cairn__InfoRequest info;
-    ca_request_info(&request, &info, 0);
-    Cairn__Response *response = s_expect(s_call(client, &request), CAIRN__STATUS__OK);
-    *response_p = response;
-    for (size_t i = 0; i < response->info->n_actors; i++)
-        if (streq(response->info->actors[i]->name, name))
-            return response->info->actors[i];
-    fprintf(stderr, "Info lists no pool '%s'\n", name);
-    abort();
-}
-
 //  Info shows the peers pool with what it served.
 static void test_info(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32] = {1};
     Cairn__Peer peer;
-    s_peer_init(&peer, "info", key);
-    s_put_ok(client, &peer, NULL);
-    cairn__response__free_unpacked(s_expect(s_get(client, "info"), CAIRN__STATUS__OK), NULL);
-    s_invalid(s_get(client, "../info"), "peer_id");
-    cairn__response__free_unpacked(s_expect(s_get(client, "none"), CAIRN__STATUS__NOT_FOUND), NULL);
+    peers_fixture_peer(&peer, "info", key);
+    s_put_ok(caller, &peer, NULL);
+    cairn__response__free_unpacked(
+        harness_expect(peers_fixture_get(caller, "info"), CAIRN__STATUS__OK, NULL), NULL);
+    harness_fails(peers_fixture_get(caller, "../info"), CAIRN__STATUS__INVALID, "peer_id");
+    cairn__response__free_unpacked(
+        harness_expect(peers_fixture_get(caller, "none"), CAIRN__STATUS__NOT_FOUND, NULL), NULL);
     Cairn__Response *response;
-    const Cairn__ActorInfo *pool = s_pool_info(client, "peers", &response);
+    const Cairn__ActorInfo *pool = harness_pool_info(client, "peers", &response);
     CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 4 && pool->errors == 2);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Put, get back exactly what was stored (canonical address), and it
 //  survives a restart.
 static void test_put_get(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32];
     for (int i = 0; i < 32; i++)
         key[i] = (uint8_t)(0xa0 + i);
     Cairn__Peer peer;
-    s_peer_init(&peer, "alice:7402", key);
+    peers_fixture_peer(&peer, "alice:7402", key);
     peer.address = (char *)"2001:DB8:0000::0A";
     peer.port = 65535;
     peer.display_name = (char *)"Alice's node";
     peer.state = CAIRN__PEER_STATE__PEER_ONLINE;
     peer.last_seen = 1700000000.5;
     double before = ca_now_seconds();
-    Cairn__Response *response = s_expect(s_put(client, &peer, NULL), CAIRN__STATUS__OK);
+    Cairn__Response *response =
+        harness_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     const Cairn__Peer *put = response->peer_put;
     CHECK(streq(put->address, "2001:db8::a") && put->port == 65535);
     CHECK(put->created_at >= before - 1 && put->created_at <= ca_now_seconds() + 1);
@@ -213,7 +127,7 @@ static void test_put_get(void) {
     cairn__response__free_unpacked(response, NULL);
 
     for (int round = 0; round < 2; round++) {
-        response = s_expect(s_get(client, "alice:7402"), CAIRN__STATUS__OK);
+        response = harness_expect(peers_fixture_get(caller, "alice:7402"), CAIRN__STATUS__OK, NULL);
         CHECK(response->body_case == CAIRN__RESPONSE__BODY_PEER_GET);
         const Cairn__Peer *got = response->peer_get;
         CHECK(streq(got->peer_id, "alice:7402") && got->public_key.len == 32 &&
@@ -223,23 +137,27 @@ static void test_put_get(void) {
         CHECK(got->last_seen == 1700000000.5 && !got->blocked && got->created_at == created_at);
         cairn__response__free_unpacked(response, NULL);
         if (round == 0) {
+            ca_caller_destroy(&caller);
             zsock_destroy(&client);
             CHECK(harness_node_stop(node) == 0);
             CHECK(harness_node_restart(node) == 0);
             client = harness_connect(harness_node_endpoint(node));
+            caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
         }
     }
-    response = s_expect(s_get(client, "bob"), CAIRN__STATUS__NOT_FOUND);
+    response = harness_expect(peers_fixture_get(caller, "bob"), CAIRN__STATUS__NOT_FOUND, NULL);
     CHECK(strstr(response->error, "no peer 'bob'") && strstr(response->error, "PeerPut"));
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  The key forms: raw, base64 in every variant, PEM (openssl's and ours).
 static void test_key_forms(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32];
     CHECK(sodium_hex2bin(key, 32, s_openssl_hex, 64, NULL, NULL, NULL) == 0);
     const int variants[] = {
@@ -262,16 +180,17 @@ static void test_key_forms(void) {
         char peer_id[32];
         snprintf(peer_id, sizeof peer_id, "form-%zu", t);
         Cairn__Peer peer;
-        s_peer_init(&peer, peer_id, NULL);
-        s_put_ok(client, &peer, texts[t]);
-        Cairn__Response *response = s_expect(s_get(client, peer_id), CAIRN__STATUS__OK);
+        peers_fixture_peer(&peer, peer_id, NULL);
+        s_put_ok(caller, &peer, texts[t]);
+        Cairn__Response *response =
+            harness_expect(peers_fixture_get(caller, peer_id), CAIRN__STATUS__OK, NULL);
         CHECK(response->peer_get->public_key.len == 32 &&
               memcmp(response->peer_get->public_key.data, key, 32) == 0);
         cairn__response__free_unpacked(response, NULL);
     }
     Cairn__Peer peer;
-    s_peer_init(&peer, "form-raw", key);
-    s_put_ok(client, &peer, NULL);
+    peers_fixture_peer(&peer, "form-raw", key);
+    s_put_ok(caller, &peer, NULL);
 
     //  Wrong sizes and forms: each INVALID, each says what is accepted.
     uint8_t bytes[40] = {0};
@@ -279,140 +198,160 @@ static void test_key_forms(void) {
     const size_t raw_sizes[] = {1, 31, 33, 40};
     for (size_t i = 0; i < 4; i++) {
         peer.public_key.len = raw_sizes[i];
-        s_invalid(s_put(client, &peer, NULL), "exactly 32");
+        harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "exactly 32");
     }
     peer.public_key.len = 0;
-    s_invalid(s_put(client, &peer, NULL), "key is missing");
+    harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "key is missing");
     peer.public_key.len = 32;
-    s_invalid(s_put(client, &peer, texts[0]), "given twice");
+    harness_fails(peers_fixture_put(caller, &peer, texts[0]), CAIRN__STATUS__INVALID,
+                  "given twice");
     peer.public_key.len = 0;
     char text[256];
     sodium_bin2base64(text, sizeof text, bytes, 31, sodium_base64_VARIANT_ORIGINAL);
-    s_invalid(s_put(client, &peer, text), "base64 of 31 bytes");
+    harness_fails(peers_fixture_put(caller, &peer, text), CAIRN__STATUS__INVALID,
+                  "base64 of 31 bytes");
     sodium_bin2base64(text, sizeof text, bytes, 33, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    s_invalid(s_put(client, &peer, text), "base64 of 33 bytes");
-    s_invalid(s_put(client, &peer, "%%%"), "accepted: 32 raw bytes");
-    s_invalid(
-        s_put(client, &peer, "-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----"),
-        "not \"-----BEGIN PUBLIC KEY-----\"");
+    harness_fails(peers_fixture_put(caller, &peer, text), CAIRN__STATUS__INVALID,
+                  "base64 of 33 bytes");
+    harness_fails(peers_fixture_put(caller, &peer, "%%%"), CAIRN__STATUS__INVALID,
+                  "accepted: 32 raw bytes");
+    harness_fails(
+        peers_fixture_put(caller, &peer,
+                          "-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----"),
+        CAIRN__STATUS__INVALID, "not \"-----BEGIN PUBLIC KEY-----\"");
     der[8] = 0x71; //  Ed448's OID arc, not Ed25519
     sodium_bin2base64(body, sizeof body, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
     snprintf(text, sizeof text, "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----", body);
-    s_invalid(s_put(client, &peer, text), "not an Ed25519");
-    CHECK(s_count(client, 0) == 7);
+    harness_fails(peers_fixture_put(caller, &peer, text), CAIRN__STATUS__INVALID, "not an Ed25519");
+    CHECK(s_count(caller, 0) == 7);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A second PeerPut replaces the fields and keeps created_at and blocked.
 static void test_upsert(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32], new_key[32];
     memset(key, 1, sizeof key);
     memset(new_key, 2, sizeof new_key);
     Cairn__Peer peer;
-    s_peer_init(&peer, "carol", key);
-    double created_at = s_put_ok(client, &peer, NULL);
-    Cairn__Response *response = s_expect(s_block(client, "carol", true), CAIRN__STATUS__OK);
+    peers_fixture_peer(&peer, "carol", key);
+    double created_at = s_put_ok(caller, &peer, NULL);
+    Cairn__Response *response =
+        harness_expect(peers_fixture_block(caller, "carol", true), CAIRN__STATUS__OK, NULL);
     cairn__response__free_unpacked(response, NULL);
 
-    s_peer_init(&peer, "carol", new_key);
+    peers_fixture_peer(&peer, "carol", new_key);
     peer.address = (char *)"203.0.113.9";
     peer.port = 1;
     peer.display_name = (char *)"";
     peer.state = CAIRN__PEER_STATE__PEER_OFFLINE;
     peer.created_at = 5;
-    response = s_expect(s_put(client, &peer, NULL), CAIRN__STATUS__OK);
+    response = harness_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
     const Cairn__Peer *stored = response->peer_put;
     CHECK(stored->created_at == created_at && stored->blocked);
     CHECK(memcmp(stored->public_key.data, new_key, 32) == 0 && stored->port == 1);
     CHECK(streq(stored->address, "203.0.113.9") && streq(stored->display_name, ""));
     CHECK(stored->state == CAIRN__PEER_STATE__PEER_OFFLINE);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(client, "carol"), CAIRN__STATUS__OK);
+    response = harness_expect(peers_fixture_get(caller, "carol"), CAIRN__STATUS__OK, NULL);
     CHECK(response->peer_get->created_at == created_at && response->peer_get->port == 1 &&
           response->peer_get->blocked);
     cairn__response__free_unpacked(response, NULL);
-    CHECK(s_count(client, 0) == 1);
+    CHECK(s_count(caller, 0) == 1);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  PeerStatus sets state and last_seen (0: now); unknown peers NOT_FOUND.
 static void test_status(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32] = {7};
     Cairn__Peer peer;
-    s_peer_init(&peer, "dave", key);
-    double created_at = s_put_ok(client, &peer, NULL);
+    peers_fixture_peer(&peer, "dave", key);
+    double created_at = s_put_ok(caller, &peer, NULL);
     double before = ca_now_seconds();
     Cairn__Response *response =
-        s_expect(s_status(client, "dave", CAIRN__PEER_STATE__PEER_ONLINE, 0), CAIRN__STATUS__OK);
+        harness_expect(peers_fixture_status(caller, "dave", CAIRN__PEER_STATE__PEER_ONLINE, 0),
+                       CAIRN__STATUS__OK, NULL);
     CHECK(response->body_case == CAIRN__RESPONSE__BODY_PEER_STATUS);
     CHECK(response->peer_status->state == CAIRN__PEER_STATE__PEER_ONLINE);
     CHECK(response->peer_status->last_seen >= before - 1 &&
           response->peer_status->last_seen <= ca_now_seconds() + 1);
     CHECK(response->peer_status->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(client, "dave", CAIRN__PEER_STATE__PEER_OFFLINE, 42.25),
-                        CAIRN__STATUS__OK);
+    response =
+        harness_expect(peers_fixture_status(caller, "dave", CAIRN__PEER_STATE__PEER_OFFLINE, 42.25),
+                       CAIRN__STATUS__OK, NULL);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_get(client, "dave"), CAIRN__STATUS__OK);
+    response = harness_expect(peers_fixture_get(caller, "dave"), CAIRN__STATUS__OK, NULL);
     CHECK(response->peer_get->state == CAIRN__PEER_STATE__PEER_OFFLINE &&
           response->peer_get->last_seen == 42.25);
     cairn__response__free_unpacked(response, NULL);
-    response = s_expect(s_status(client, "erin", 1, 0), CAIRN__STATUS__NOT_FOUND);
+    response =
+        harness_expect(peers_fixture_status(caller, "erin", 1, 0), CAIRN__STATUS__NOT_FOUND, NULL);
     CHECK(strstr(response->error, "no peer 'erin'"));
     cairn__response__free_unpacked(response, NULL);
-    CHECK(s_count(client, 0) == 1); //  the unknown peer was not created
+    CHECK(s_count(caller, 0) == 1); //  the unknown peer was not created
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Block and unblock; is-blocked is PeerGet's `blocked`.
 static void test_block(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32] = {9};
     Cairn__Peer peer;
-    s_peer_init(&peer, "frank", key);
-    s_put_ok(client, &peer, NULL);
+    peers_fixture_peer(&peer, "frank", key);
+    s_put_ok(caller, &peer, NULL);
     const bool steps[] = {true, true, false, false, true};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        Cairn__Response *response = s_expect(s_block(client, "frank", steps[i]), CAIRN__STATUS__OK);
+        Cairn__Response *response =
+            harness_expect(peers_fixture_block(caller, "frank", steps[i]), CAIRN__STATUS__OK, NULL);
         CHECK(response->body_case == CAIRN__RESPONSE__BODY_PEER_BLOCK);
         CHECK(response->peer_block->blocked == steps[i]);
         cairn__response__free_unpacked(response, NULL);
-        response = s_expect(s_get(client, "frank"), CAIRN__STATUS__OK);
+        response = harness_expect(peers_fixture_get(caller, "frank"), CAIRN__STATUS__OK, NULL);
         CHECK(response->peer_get->blocked == steps[i]);
         cairn__response__free_unpacked(response, NULL);
     }
-    Cairn__Response *response = s_expect(s_block(client, "grace", true), CAIRN__STATUS__NOT_FOUND);
+    Cairn__Response *response =
+        harness_expect(peers_fixture_block(caller, "grace", true), CAIRN__STATUS__NOT_FOUND, NULL);
     CHECK(strstr(response->error, "no peer 'grace'"));
     cairn__response__free_unpacked(response, NULL);
-    CHECK(s_count(client, 0) == 1);
+    CHECK(s_count(caller, 0) == 1);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  List all or by state, in peer_id order, in pages.
 static void test_list(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32] = {3};
     enum { PEERS = 25 };
     for (int i = PEERS - 1; i >= 0; i--) {
         char peer_id[32];
         snprintf(peer_id, sizeof peer_id, "peer-%02d", i);
         Cairn__Peer peer;
-        s_peer_init(&peer, peer_id, key);
+        peers_fixture_peer(&peer, peer_id, key);
         peer.state = (Cairn__PeerState)(i % 3);
-        s_put_ok(client, &peer, NULL);
+        s_put_ok(caller, &peer, NULL);
     }
     //  One page of everything, in order.
-    Cairn__Response *response = s_expect(s_list(client, false, 0, 0, ""), CAIRN__STATUS__OK);
+    Cairn__Response *response =
+        harness_expect(peers_fixture_list(caller, false, 0, 0, ""), CAIRN__STATUS__OK, NULL);
     CHECK(response->body_case == CAIRN__RESPONSE__BODY_PEER_LIST);
     CHECK(response->peer_list->n_peers == PEERS && !response->peer_list->more);
     for (int i = 0; i < PEERS; i++) {
@@ -424,7 +363,8 @@ static void test_list(void) {
     //  By state: UNKNOWN 0, 3, .. 24 (9), ONLINE 1, 4, .. 22 (8), OFFLINE 8.
     const size_t expected[] = {9, 8, 8};
     for (int state = 0; state < 3; state++) {
-        response = s_expect(s_list(client, true, state, 0, ""), CAIRN__STATUS__OK);
+        response =
+            harness_expect(peers_fixture_list(caller, true, state, 0, ""), CAIRN__STATUS__OK, NULL);
         CHECK(response->peer_list->n_peers == expected[state] && !response->peer_list->more);
         for (size_t i = 0; i < response->peer_list->n_peers; i++) {
             CHECK((int)response->peer_list->peers[i]->state == state);
@@ -434,31 +374,35 @@ static void test_list(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     //  Pages of 4 and of 1 reach every peer once.
-    CHECK(s_count(client, 4) == PEERS);
-    CHECK(s_count(client, 1) == PEERS);
+    CHECK(s_count(caller, 4) == PEERS);
+    CHECK(s_count(caller, 1) == PEERS);
     //  A page by state after a cursor.
-    response = s_expect(s_list(client, true, 1, 2, "peer-04"), CAIRN__STATUS__OK);
+    response =
+        harness_expect(peers_fixture_list(caller, true, 1, 2, "peer-04"), CAIRN__STATUS__OK, NULL);
     CHECK(response->peer_list->n_peers == 2 && response->peer_list->more);
     CHECK(streq(response->peer_list->peers[0]->peer_id, "peer-07") &&
           streq(response->peer_list->peers[1]->peer_id, "peer-10"));
     cairn__response__free_unpacked(response, NULL);
     //  Past the end: empty page.
-    response = s_expect(s_list(client, false, 0, 0, "zzz"), CAIRN__STATUS__OK);
+    response =
+        harness_expect(peers_fixture_list(caller, false, 0, 0, "zzz"), CAIRN__STATUS__OK, NULL);
     CHECK(response->peer_list->n_peers == 0 && !response->peer_list->more);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Every kind of bad input to every request: INVALID with a message, no
 //  change to what is stored, and the node still answers.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t key[32] = {5};
     Cairn__Peer peer;
-    s_peer_init(&peer, "keeper", key);
-    double created_at = s_put_ok(client, &peer, NULL);
+    peers_fixture_peer(&peer, "keeper", key);
+    double created_at = s_put_ok(caller, &peer, NULL);
 
     //  Peer ids: missing, too long, characters and path tricks.
     char long_id[CA_PEER_ID_MAX + 2];
@@ -468,66 +412,75 @@ static void test_bad_input(void) {
                              "a b", "a\tb",   "new\nline", "k%20",      "caf\xc3\xa9",
                              "*",   "keeper;"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-        s_peer_init(&peer, bad_ids[i], key);
-        s_invalid(s_put(client, &peer, NULL), "peer_id");
-        s_invalid(s_get(client, bad_ids[i]), "peer_id");
-        s_invalid(s_status(client, bad_ids[i], 1, 0), "peer_id");
-        s_invalid(s_block(client, bad_ids[i], true), "peer_id");
+        peers_fixture_peer(&peer, bad_ids[i], key);
+        harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(peers_fixture_get(caller, bad_ids[i]), CAIRN__STATUS__INVALID, "peer_id");
+        harness_fails(peers_fixture_status(caller, bad_ids[i], 1, 0), CAIRN__STATUS__INVALID,
+                      "peer_id");
+        harness_fails(peers_fixture_block(caller, bad_ids[i], true), CAIRN__STATUS__INVALID,
+                      "peer_id");
         if (*bad_ids[i])
-            s_invalid(s_list(client, false, 0, 0, bad_ids[i]), "after_peer_id");
+            harness_fails(peers_fixture_list(caller, false, 0, 0, bad_ids[i]),
+                          CAIRN__STATUS__INVALID, "after_peer_id");
     }
     //  Fields of PeerPut, on the existing peer: none may change it.
-    s_peer_init(&peer, "keeper", key);
+    peers_fixture_peer(&peer, "keeper", key);
     const char *bad_addresses[] = {"",          "localhost",    "example.com", "1.2.3",
                                    "1.2.3.256", "1.2.3.4:7402", "[::1]",       "::1%lo",
                                    "::1 ",      "1.2.3.4/24",   "0x01020304",  "12345"};
     for (size_t i = 0; i < sizeof bad_addresses / sizeof bad_addresses[0]; i++) {
         peer.address = (char *)bad_addresses[i];
-        s_invalid(s_put(client, &peer, NULL), "address");
+        harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "address");
     }
-    peer.address = (char *)"198.51.100.4";
+    peer.address = (char *)"192.0.2.1";
     const uint32_t bad_ports[] = {0, 65536, 70000, UINT32_MAX};
     for (size_t i = 0; i < 4; i++) {
         peer.port = bad_ports[i];
-        s_invalid(s_put(client, &peer, NULL), "1..65535");
+        harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "1..65535");
     }
     peer.port = 7402;
     char name[CA_PEER_NAME_MAX + 2];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
     peer.display_name = name;
-    s_invalid(s_put(client, &peer, NULL), "display_name");
-    peer.display_name = (char *)"peer";
+    harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "display_name");
+    peer.display_name = (char *)"node";
     peer.state = (Cairn__PeerState)3;
-    s_invalid(s_put(client, &peer, NULL), "PeerState");
+    harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "PeerState");
     peer.state = CAIRN__PEER_STATE__PEER_UNKNOWN;
     peer.last_seen = -1;
-    s_invalid(s_put(client, &peer, NULL), "last_seen");
+    harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "last_seen");
     peer.last_seen = NAN;
-    s_invalid(s_put(client, &peer, NULL), "last_seen");
+    harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "last_seen");
     peer.last_seen = 0;
     uint8_t short_key[31] = {0};
     peer.public_key.data = short_key;
     peer.public_key.len = sizeof short_key;
-    s_invalid(s_put(client, &peer, NULL), "31 bytes");
+    harness_fails(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__INVALID, "31 bytes");
     peer.public_key.len = 0;
     char *huge = (char *)malloc(CA_PEER_KEY_TEXT_MAX * 4 + 1);
     memset(huge, 'A', CA_PEER_KEY_TEXT_MAX * 4);
     huge[CA_PEER_KEY_TEXT_MAX * 4] = 0;
-    s_invalid(s_put(client, &peer, huge), "longer than 1024");
+    harness_fails(peers_fixture_put(caller, &peer, huge), CAIRN__STATUS__INVALID,
+                  "longer than 1024");
     free(huge);
     //  PeerPut without its peer.
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, NULL, NULL);
-    s_invalid(s_call(client, &request), "PeerPut.peer is missing");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID,
+                  "PeerPut.peer is missing");
     //  Status and list arguments.
-    s_invalid(s_status(client, "keeper", 17, 0), "PeerState");
-    s_invalid(s_status(client, "keeper", 1, -3), "last_seen");
-    s_invalid(s_status(client, "keeper", 1, INFINITY), "last_seen");
-    s_invalid(s_list(client, true, -2, 0, ""), "PeerState");
-    s_invalid(s_list(client, false, 2, 0, ""), "by_state");
-    s_invalid(s_list(client, false, 0, CA_PEER_LIST_MAX + 1, ""), "after_peer_id");
+    harness_fails(peers_fixture_status(caller, "keeper", 17, 0), CAIRN__STATUS__INVALID,
+                  "PeerState");
+    harness_fails(peers_fixture_status(caller, "keeper", 1, -3), CAIRN__STATUS__INVALID,
+                  "last_seen");
+    harness_fails(peers_fixture_status(caller, "keeper", 1, INFINITY), CAIRN__STATUS__INVALID,
+                  "last_seen");
+    harness_fails(peers_fixture_list(caller, true, -2, 0, ""), CAIRN__STATUS__INVALID, "PeerState");
+    harness_fails(peers_fixture_list(caller, false, 2, 0, ""), CAIRN__STATUS__INVALID, "by_state");
+    harness_fails(peers_fixture_list(caller, false, 0, CA_PEER_LIST_MAX + 1, ""),
+                  CAIRN__STATUS__INVALID, "after_peer_id");
 
     //  Wrong types on the wire (hand-made frames): PeerPut.peer as a
     //  varint, PeerGet.peer_id as a varint, PeerStatus.state as bytes, and
@@ -539,25 +492,28 @@ static void test_bad_input(void) {
     s_raw_invalid(client, "\x08\x09\x8a\x19\x04\x0a\x02\xc3\x28", 9, 9, "UTF-8");
 
     //  Nothing changed, and the node still answers.
-    s_expect_alive(client);
-    CHECK(s_count(client, 0) == 1);
-    Cairn__Response *response = s_expect(s_get(client, "keeper"), CAIRN__STATUS__OK);
+    harness_expect_alive(client);
+    CHECK(s_count(caller, 0) == 1);
+    Cairn__Response *response =
+        harness_expect(peers_fixture_get(caller, "keeper"), CAIRN__STATUS__OK, NULL);
     const Cairn__Peer *stored = response->peer_get;
-    CHECK(streq(stored->address, "198.51.100.4") && stored->port == 7402);
-    CHECK(streq(stored->display_name, "peer") && memcmp(stored->public_key.data, key, 32) == 0);
+    CHECK(streq(stored->address, "192.0.2.1") && stored->port == 7402);
+    CHECK(streq(stored->display_name, "node") && memcmp(stored->public_key.data, key, 32) == 0);
     CHECK(stored->state == CAIRN__PEER_STATE__PEER_UNKNOWN && stored->last_seen == 0);
     CHECK(!stored->blocked && stored->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Many writes to the same peers in flight across the pool's workers:
 //  every one answered once, each peer stored once with its first
 //  created_at, and the last status wins.
 static void test_pipelined(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     enum { PEERS = 10, ROUNDS = 30 };
     uint8_t key[32] = {11};
     //  Create first, so every later request finds its peer.
@@ -565,8 +521,8 @@ static void test_pipelined(void) {
         char peer_id[16];
         snprintf(peer_id, sizeof peer_id, "p%d", p);
         Cairn__Peer peer;
-        s_peer_init(&peer, peer_id, key);
-        s_put_ok(client, &peer, NULL);
+        peers_fixture_peer(&peer, peer_id, key);
+        s_put_ok(caller, &peer, NULL);
     }
     uint64_t first = s_next_id;
     for (int round = 0; round < ROUNDS; round++)
@@ -578,7 +534,7 @@ static void test_pipelined(void) {
             Cairn__PeerPut put;
             Cairn__PeerBlock block;
             if (round % 2 == 0) {
-                s_peer_init(&peer, peer_id, key);
+                peers_fixture_peer(&peer, peer_id, key);
                 peer.port = (uint32_t)(1000 + round);
                 ca_request_peer_put(&request, &put, s_next_id++, &peer, NULL);
             } else
@@ -592,22 +548,24 @@ static void test_pipelined(void) {
         CHECK(response && response->id >= first && response->id < first + PEERS * ROUNDS);
         CHECK(!seen[response->id - first]);
         seen[response->id - first] = 1;
-        s_expect(response, CAIRN__STATUS__OK);
+        harness_expect(response, CAIRN__STATUS__OK, NULL);
         cairn__response__free_unpacked(response, NULL);
     }
     CHECK(harness_recv(client, 100) == NULL); //  exactly one answer each
-    CHECK(s_count(client, 0) == PEERS);
+    CHECK(s_count(caller, 0) == PEERS);
     //  Whatever order the workers handed them to the writer in, a put
     //  never unblocks, so every peer ends blocked.
     for (int p = 0; p < PEERS; p++) {
         char peer_id[16];
         snprintf(peer_id, sizeof peer_id, "p%d", p);
-        Cairn__Response *response = s_expect(s_get(client, peer_id), CAIRN__STATUS__OK);
+        Cairn__Response *response =
+            harness_expect(peers_fixture_get(caller, peer_id), CAIRN__STATUS__OK, NULL);
         CHECK(response->peer_get->blocked);
         cairn__response__free_unpacked(response, NULL);
     }
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -12,6 +12,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "provenance.h"
 #include "ca_hash.h"
 #include "ca_limits.h"
 
@@ -28,53 +29,12 @@
 
 static uint64_t s_next_id = 1;
 
-//  Node n of a test graph: the hash of its name.
-static void s_node(uint64_t n, uint8_t hash[32]) {
-    char name[32];
-    snprintf(name, sizeof name, "e2e-node-%" PRIu64, n);
-    ca_sha256(name, strlen(name), hash);
-}
-
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 //  Sends ProvAdd(n <- sources) without waiting.
 static void s_send_add(zsock_t *client, uint64_t n, const uint64_t *sources, size_t count) {
-    uint8_t hash[32], source_hashes[4][32];
-    ProtobufCBinaryData bytes[4];
-    CHECK(count <= 4);
-    s_node(n, hash);
-    for (size_t i = 0; i < count; i++) {
-        s_node(sources[i], source_hashes[i]);
-        bytes[i].data = source_hashes[i];
-        bytes[i].len = 32;
-    }
-    Cairn__Request request;
-    Cairn__ProvAdd add;
-    ca_request_prov_add(&request, &add, s_next_id++, hash, 32, bytes, count);
-    CHECK(harness_send(client, &request) == 0);
-}
-
-static Cairn__Response *s_add(zsock_t *client, uint64_t n, const uint64_t *sources, size_t count) {
-    s_send_add(client, n, sources, count);
-    Cairn__Response *response = harness_recv(client, CALL_MS);
-    CHECK(response);
-    return response;
+    provenance_fixture_add_t add;
+    provenance_fixture_add_init(&add, s_next_id++, n, sources, count);
+    CHECK(harness_send(client, &add.request) == 0);
+    provenance_fixture_add_done(&add);
 }
 
 //  Builds n = first..first+count-1 with `source_of(n)` as the one source,
@@ -105,49 +65,36 @@ static uint64_t s_hub(uint64_t n) {
     return 0;
 }
 
-static Cairn__Response *s_roots(zsock_t *client, uint64_t n) {
+static Cairn__Response *s_roots(ca_caller_t *caller, uint64_t n) {
     uint8_t hash[32];
-    s_node(n, hash);
-    Cairn__Request request;
-    Cairn__ProvRoots roots;
-    ca_request_prov_roots(&request, &roots, 0, hash, 32, 0);
-    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ROOTS);
+    provenance_fixture_node(n, hash);
+    return harness_ok(provenance_fixture_roots(caller, n, 0), CAIRN__RESPONSE__BODY_PROV_ROOTS);
 }
 
 //  roots(n) is the single root r with weight w.
-static void s_single_root(zsock_t *client, uint64_t n, uint64_t r, uint64_t w) {
-    Cairn__Response *response = s_roots(client, n);
+static void s_single_root(ca_caller_t *caller, uint64_t n, uint64_t r, uint64_t w) {
+    Cairn__Response *response = s_roots(caller, n);
     uint8_t hash[32];
-    s_node(r, hash);
+    provenance_fixture_node(r, hash);
     CHECK(response->prov_roots->n_roots == 1);
     CHECK(memcmp(response->prov_roots->roots[0]->hash.data, hash, 32) == 0);
     CHECK(response->prov_roots->roots[0]->weight == w);
     cairn__response__free_unpacked(response, NULL);
 }
 
-static bool s_ancestor(zsock_t *client, uint64_t a, uint64_t b) {
-    uint8_t ancestor[32], descendant[32];
-    s_node(a, ancestor);
-    s_node(b, descendant);
-    Cairn__Request request;
-    Cairn__ProvAncestor ask;
-    ca_request_prov_ancestor(&request, &ask, 0, ancestor, 32, descendant, 32);
+static bool s_ancestor(ca_caller_t *caller, uint64_t a, uint64_t b) {
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
+        harness_ok(provenance_fixture_ancestor(caller, a, b), CAIRN__RESPONSE__BODY_PROV_ANCESTOR);
     bool is_ancestor = response->prov_ancestor->is_ancestor;
     cairn__response__free_unpacked(response, NULL);
     return is_ancestor;
 }
 
-static size_t s_derivations(zsock_t *client, uint64_t n, bool transitive, uint32_t limit,
+static size_t s_derivations(ca_caller_t *caller, uint64_t n, bool transitive, uint32_t limit,
                             bool *more) {
-    uint8_t hash[32];
-    s_node(n, hash);
-    Cairn__Request request;
-    Cairn__ProvDerivations ask;
-    ca_request_prov_derivations(&request, &ask, 0, hash, 32, transitive, limit);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        harness_ok(provenance_fixture_derivations(caller, n, transitive, limit),
+                   CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
     size_t count = response->prov_derivations->n_hashes;
     *more = response->prov_derivations->more;
     cairn__response__free_unpacked(response, NULL);
@@ -167,40 +114,43 @@ static void s_memory_bounded(harness_node_t *node, const char *what) {
 
 //  A chain 100,000 deep: roots stay one row, ancestry and descendants walk it.
 static void test_deep_chain(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    Cairn__Response *response = s_add(client, 0, NULL, 0);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    Cairn__Response *response = provenance_fixture_add(caller, 0, NULL, 0);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     int64_t started = zclock_mono();
     s_build(client, 1, BIG - 1, s_previous, WINDOW);
     printf("deep_chain: %d adds in %.1f s\n", BIG, (double)(zclock_mono() - started) / 1000);
-    s_single_root(client, BIG - 1, 0, 1);
-    CHECK(s_ancestor(client, 0, BIG - 1));        //  an original: the root cache answers
-    CHECK(s_ancestor(client, BIG / 2, BIG - 1));  //  a walk 50,000 deep
-    CHECK(!s_ancestor(client, BIG - 1, BIG / 2)); //  ... and the other way round
+    s_single_root(caller, BIG - 1, 0, 1);
+    CHECK(s_ancestor(caller, 0, BIG - 1));        //  an original: the root cache answers
+    CHECK(s_ancestor(caller, BIG / 2, BIG - 1));  //  a walk 50,000 deep
+    CHECK(!s_ancestor(caller, BIG - 1, BIG / 2)); //  ... and the other way round
     bool more = true;
-    CHECK(s_derivations(client, 0, true, CA_PROV_LIST_MAX, &more) == BIG - 1 && !more);
-    CHECK(s_derivations(client, 0, false, 0, &more) == 1 && !more);
-    CHECK(s_derivations(client, 10, true, 5, &more) == 5 && more);
+    CHECK(s_derivations(caller, 0, true, CA_PROV_LIST_MAX, &more) == BIG - 1 && !more);
+    CHECK(s_derivations(caller, 0, false, 0, &more) == 1 && !more);
+    CHECK(s_derivations(caller, 10, true, 5, &more) == 5 && more);
     s_memory_bounded(node, "deep_chain");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  One node with 100,000 derivations.
 static void test_wide(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    Cairn__Response *response = s_add(client, 0, NULL, 0);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    Cairn__Response *response = provenance_fixture_add(caller, 0, NULL, 0);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     s_build(client, 1, BIG, s_hub, WINDOW);
     bool more = true;
-    CHECK(s_derivations(client, 0, false, CA_PROV_LIST_MAX, &more) == BIG && !more);
-    CHECK(s_derivations(client, 0, true, CA_PROV_LIST_MAX, &more) == BIG && !more);
-    CHECK(s_derivations(client, 0, false, 0, &more) == CA_PROV_LIST_DEFAULT && more);
+    CHECK(s_derivations(caller, 0, false, CA_PROV_LIST_MAX, &more) == BIG && !more);
+    CHECK(s_derivations(caller, 0, true, CA_PROV_LIST_MAX, &more) == BIG && !more);
+    CHECK(s_derivations(caller, 0, false, 0, &more) == CA_PROV_LIST_DEFAULT && more);
     //  All of them again in pages with the cursor: each once, by hash.
     uint8_t hub[32], after[32];
-    s_node(0, hub);
+    provenance_fixture_node(0, hub);
     size_t seen = 0, pages = 0;
     more = true;
     while (more && pages++ < BIG) {
@@ -209,7 +159,8 @@ static void test_wide(void) {
         ca_request_prov_derivations(&request, &ask, 0, hub, 32, false, 7000);
         if (seen)
             ca_request_prov_derivations_after(&ask, after, 32);
-        response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
+        response =
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PROV_DERIVATIONS);
         const Cairn__ProvDerivationsReply *page = response->prov_derivations;
         for (size_t i = 0; i < page->n_hashes; i++) {
             CHECK(!seen || memcmp(page->hashes[i].data, after, 32) > 0);
@@ -220,24 +171,25 @@ static void test_wide(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     CHECK(seen == BIG && pages == (BIG + 6999) / 7000);
-    s_single_root(client, BIG / 3, 0, 1);
-    CHECK(s_ancestor(client, 0, BIG));
-    CHECK(!s_ancestor(client, 1, BIG));
+    s_single_root(caller, BIG / 3, 0, 1);
+    CHECK(s_ancestor(caller, 0, BIG));
+    CHECK(!s_ancestor(caller, 1, BIG));
     //  A child of the hub derived from two siblings: a diamond at scale.
     uint64_t siblings[] = {1, 2};
-    response = s_add(client, BIG + 1, siblings, 2);
+    response = provenance_fixture_add(caller, BIG + 1, siblings, 2);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
-    s_single_root(client, BIG + 1, 0, 2);
+    s_single_root(caller, BIG + 1, 0, 2);
     s_memory_bounded(node, "wide");
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Sources added to s while others derive c from s, on two workers: each
 //  root set matches the order the writer committed the two in.
 static void test_race(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *deriver = harness_connect(harness_node_endpoint(node));
     zsock_t *sourcer = harness_connect(harness_node_endpoint(node));
     enum { ROUNDS = 300 };
@@ -260,20 +212,23 @@ static void test_race(void) {
         CHECK(sourced->status == CAIRN__STATUS__OK || sourced->status == CAIRN__STATUS__CONFLICT);
         bool sourced_first = sourced->status == CAIRN__STATUS__OK;
         late_sources += !sourced_first;
-        s_single_root(deriver, c, sourced_first ? t : s, 1);
+        ca_caller_t *caller = ca_caller_new_socket(deriver, HARNESS_CALL_MS);
+        s_single_root(caller, c, sourced_first ? t : s, 1);
+        ca_caller_destroy(&caller);
         cairn__response__free_unpacked(derived, NULL);
         cairn__response__free_unpacked(sourced, NULL);
     }
     printf("race: %d of %d late source adds refused\n", late_sources, ROUNDS);
     zsock_destroy(&deriver);
     zsock_destroy(&sourcer);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Bad input over the wire: clear errors, nothing kept, the node serves on.
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     uint8_t hash[40] = {1};
     Cairn__Request request;
     Cairn__ProvAdd add;
@@ -281,34 +236,36 @@ static void test_bad_input(void) {
     for (size_t i = 0; i < 3; i++) {
         ca_request_prov_add(&request, &add, 0, hash, sizes[i], NULL, 0);
         cairn__response__free_unpacked(
-            harness_expect(s_call(client, &request), CAIRN__STATUS__INVALID, "hash"), NULL);
+            harness_expect(harness_request(client, &request), CAIRN__STATUS__INVALID, "hash"),
+            NULL);
         Cairn__ProvRoots roots;
         ca_request_prov_roots(&request, &roots, 0, hash, sizes[i], 0);
-        Cairn__Response *response = s_call(client, &request);
+        Cairn__Response *response = harness_request(client, &request);
         harness_expect(response, CAIRN__STATUS__INVALID, "hash");
         cairn__response__free_unpacked(response, NULL);
     }
     //  Unknown content, a self-edge, a cycle, late sources.
     Cairn__ProvRoots roots;
     uint8_t unknown[32];
-    s_node(424242, unknown);
+    provenance_fixture_node(424242, unknown);
     ca_request_prov_roots(&request, &roots, 0, unknown, 32, 0);
-    Cairn__Response *response = s_call(client, &request);
+    Cairn__Response *response = harness_request(client, &request);
     harness_expect(response, CAIRN__STATUS__NOT_FOUND, "ProvAdd");
     cairn__response__free_unpacked(response, NULL);
     uint64_t self = 5, one = 1, two = 2, three = 3;
-    response = s_add(client, 5, &self, 1);
+    response = provenance_fixture_add(caller, 5, &self, 1);
     harness_expect(response, CAIRN__STATUS__INVALID, "itself");
     cairn__response__free_unpacked(response, NULL);
     cairn__response__free_unpacked(
-        harness_ok(s_add(client, 2, &one, 1), CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
-    response = s_add(client, 1, &two, 1);
+        harness_ok(provenance_fixture_add(caller, 2, &one, 1), CAIRN__RESPONSE__BODY_PROV_ADD),
+        NULL);
+    response = provenance_fixture_add(caller, 1, &two, 1);
     harness_expect(response, CAIRN__STATUS__INVALID, "cycle");
     cairn__response__free_unpacked(response, NULL);
-    response = s_add(client, 1, &three, 1);
+    response = provenance_fixture_add(caller, 1, &three, 1);
     harness_expect(response, CAIRN__STATUS__CONFLICT, "derivations");
     cairn__response__free_unpacked(response, NULL);
-    s_single_root(client, 2, 1, 1);
+    s_single_root(caller, 2, 1, 1);
     //  A malformed body inside a good envelope.
     const uint8_t malformed[] = {0x08, 0x09, 0x92, 0x35, 0x03, 0x0a, 0x05, 0x01};
     zframe_t *frame = zframe_new(malformed, sizeof malformed);
@@ -317,9 +274,10 @@ static void test_bad_input(void) {
     CHECK(response && response->id == 9);
     harness_expect(response, CAIRN__STATUS__INVALID, "protobuf");
     cairn__response__free_unpacked(response, NULL);
-    CHECK(s_ancestor(client, 1, 2));
+    CHECK(s_ancestor(caller, 1, 2));
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

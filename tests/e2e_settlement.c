@@ -49,24 +49,6 @@ static uint64_t s_amount_of(uint64_t n) {
     return 1 + (n * 2654435761ULL) % 1000000007ULL;
 }
 
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
-
-static Cairn__Response *s_call(zsock_t *client, Cairn__Request *request) {
-    request->id = s_next_id++;
-    Cairn__Response *response = harness_call(client, request, CALL_MS);
-    CHECK(response);
-    return response;
-}
-
 static void s_send_enqueue(zsock_t *client, uint64_t n, const char *recipient, uint64_t amount,
                            double queued_at) {
     uint8_t id[32], source[32];
@@ -113,7 +95,7 @@ static Cairn__Response *s_total(zsock_t *client, const char *recipient) {
     Cairn__Request request;
     Cairn__SettleTotal total;
     ca_request_settle_total(&request, &total, 0, recipient);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static void s_total_expect(zsock_t *client, const char *recipient, uint64_t total, uint64_t count) {
@@ -127,21 +109,21 @@ static Cairn__Response *s_pending(zsock_t *client, const char *recipient, uint32
     Cairn__Request request;
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, recipient, limit);
-    return harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_PENDING);
+    return harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_SETTLE_PENDING);
 }
 
 static Cairn__Response *s_batch(zsock_t *client, uint32_t limit) {
     Cairn__Request request;
     Cairn__SettleBatch batch;
     ca_request_settle_batch(&request, &batch, 0, limit);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 static Cairn__Response *s_batch_get(zsock_t *client, const uint8_t *id, size_t size) {
     Cairn__Request request;
     Cairn__SettleBatchGet get;
     ca_request_settle_batch_get(&request, &get, 0, id, size);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  The model's totals of distributions first..first+count-1.
@@ -160,7 +142,7 @@ static void s_model_totals(uint64_t first, uint64_t count, uint64_t totals[RECIP
 //  Enqueue -> retrievable with every field; the same pair again changes
 //  nothing; filter by recipient.
 static void test_enqueue_pending(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     CHECK(s_enqueue(client, 1, "alice", 500, 1700000000.5));
     CHECK(s_enqueue(client, 1, "bob", 20, 1700000000));
@@ -191,7 +173,7 @@ static void test_enqueue_pending(void) {
     s_total_expect(client, NULL, 523, 3);
     s_total_expect(client, "alice", 503, 2);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static Cairn__Response *s_pending_after(zsock_t *client, const char *recipient, uint32_t limit,
@@ -201,7 +183,7 @@ static Cairn__Response *s_pending_after(zsock_t *client, const char *recipient, 
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, recipient, limit);
     ca_request_settle_pending_after(&pending, after_id, after_id_size, after_recipient);
-    return s_call(client, &request);
+    return harness_request(client, &request);
 }
 
 //  Walks the pending distributions (of `recipient`, or all) `limit` at a
@@ -239,7 +221,7 @@ static size_t s_walk_pending(zsock_t *client, const char *recipient, uint32_t li
 //  distribution once, oldest first (equal times in the order of enqueue),
 //  also after the cursor's own distribution was settled; bad cursors.
 static void test_pending_pages(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { COUNT = 40 };
     //  Enqueued in reverse groups of five with one time per group, so the
@@ -270,7 +252,7 @@ static void test_pending_pages(void) {
     Cairn__SettleMark mark;
     ca_request_settle_mark(&request, &mark, 0, ids, 1, batch_id, 32);
     cairn__response__free_unpacked(
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK), NULL);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK), NULL);
     Cairn__Response *response =
         harness_ok(s_pending_after(client, NULL, 3, id, 32, s_recipient_of(6)),
                    CAIRN__RESPONSE__BODY_SETTLE_PENDING);
@@ -289,12 +271,12 @@ static void test_pending_pages(void) {
     harness_fails(s_pending_after(client, NULL, 0, id, 32, "../x"), CAIRN__STATUS__INVALID,
                   "after_recipient");
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Totals over many distributions, all and per recipient; paging.
 static void test_totals(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const uint64_t count = 20000;
     int64_t start = zclock_usecs();
@@ -321,12 +303,12 @@ static void test_totals(void) {
               s_amount_of(2 + i * RECIPIENTS));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Marked distributions are no longer pending; settled ones are reported.
 static void test_mark(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_fill(client, 0, 10);
     uint8_t ids[3][32], batch_id[32];
@@ -340,7 +322,7 @@ static void test_mark(void) {
     Cairn__SettleMark mark;
     ca_request_settle_mark(&request, &mark, 0, bytes, 2, batch_id, 32);
     Cairn__Response *response =
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     CHECK(response->settle_mark->settled == 2 && response->settle_mark->n_already_settled == 0);
     cairn__response__free_unpacked(response, NULL);
     uint64_t totals[RECIPIENTS], counts[RECIPIENTS];
@@ -357,7 +339,7 @@ static void test_mark(void) {
     cairn__response__free_unpacked(response, NULL);
     //  Again with a new one: only that one settles, the others are reported.
     ca_request_settle_mark(&request, &mark, 0, bytes, 3, batch_id, 32);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_SETTLE_MARK);
     CHECK(response->settle_mark->settled == 1 && response->settle_mark->n_already_settled == 2);
     cairn__response__free_unpacked(response, NULL);
     response =
@@ -367,7 +349,7 @@ static void test_mark(void) {
     cairn__response__free_unpacked(response, NULL);
     s_total_expect(client, NULL, all - s_amount_of(2), 7);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Batches from several clients at once (two workers) while another client
@@ -375,7 +357,7 @@ static void test_mark(void) {
 //  that lost a race settled nothing, and the batches read back as answered.
 static void test_batch_race(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     const char *endpoint = harness_node_endpoint(node);
     zsock_t *filler = harness_connect(endpoint);
     zsock_t *batchers[3];
@@ -443,7 +425,7 @@ static void test_batch_race(void) {
     for (int i = 0; i < 3; i++)
         zsock_destroy(&batchers[i]);
     zsock_destroy(&filler);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static uint64_t s_pending_count(zsock_t *client) {
@@ -459,7 +441,7 @@ static uint64_t s_pending_count(zsock_t *client) {
 //  settles nothing; else it settles what is left. Either way every
 //  distribution is settled exactly once.
 static void test_batch_mark_race(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     const uint64_t rounds = 200, per_round = 5;
     uint64_t conflicts = 0;
@@ -509,7 +491,7 @@ static void test_batch_mark_race(void) {
     }
     printf(" (%" PRIu64 " conflicts in %" PRIu64 " rounds)", conflicts, rounds);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  The same pending set gives the same batch id on two nodes, whatever the
@@ -517,7 +499,7 @@ static void test_batch_mark_race(void) {
 static void test_batch_reproducible(void) {
     uint8_t ids[2][32];
     for (int round = 0; round < 2; round++) {
-        harness_node_t *node = s_start(NULL);
+        harness_node_t *node = harness_node_up(NULL);
         zsock_t *client = harness_connect(harness_node_endpoint(node));
         for (uint64_t k = 0; k < 50; k++) {
             uint64_t n = round ? 49 - k : k;
@@ -533,7 +515,7 @@ static void test_batch_reproducible(void) {
         memcpy(ids[round], response->settle_batch->batch_id.data, 32);
         cairn__response__free_unpacked(response, NULL);
         zsock_destroy(&client);
-        s_stop(&node);
+        harness_node_down(&node);
     }
     CHECK(memcmp(ids[0], ids[1], 32) == 0);
     uint8_t payments[50 * 32], expected[32];
@@ -550,7 +532,7 @@ static void test_batch_reproducible(void) {
 
 //  A pending total over 2^64-1 is INTERNAL with advice, never a wrap.
 static void test_overflow(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     CHECK(s_enqueue(client, 1, "alice", UINT64_MAX / 2 + 1, 1));
     CHECK(s_enqueue(client, 2, "bob", UINT64_MAX / 2, 2));
@@ -572,13 +554,13 @@ static void test_overflow(void) {
     CHECK(response->settle_pending->n_distributions == 2);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Acknowledged writes survive SIGKILL: the pending set, a batch, the last
 //  settlement time.
 static void test_restart(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     s_fill(client, 0, 3000);
     Cairn__Response *response =
@@ -590,7 +572,7 @@ static void test_restart(void) {
     Cairn__SettleLastSet set;
     ca_request_settle_last_set(&request, &set, 0, 1700001234.5);
     cairn__response__free_unpacked(
-        harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_SET), NULL);
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_SET), NULL);
     zsock_destroy(&client);
     harness_node_kill9(node);
     CHECK(harness_node_restart(node) == 0);
@@ -605,15 +587,15 @@ static void test_restart(void) {
     cairn__response__free_unpacked(response, NULL);
     Cairn__SettleLastGet get;
     ca_request_settle_last_get(&request, &get, 0);
-    response = harness_ok(s_call(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_SETTLE_LAST_GET);
     CHECK(response->settle_last_get->set && response->settle_last_get->time == 1700001234.5);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_bad_input(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     uint8_t id[32] = {1}, source[32] = {2}, wide[64] = {3};
     Cairn__Request request;
@@ -621,23 +603,23 @@ static void test_bad_input(void) {
     Cairn__Distribution d;
     ca_request_distribution(&d, id, 16, "alice", 1, source, 32, 0);
     ca_request_settle_enqueue(&request, &enqueue, 0, &d);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "payment_id");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "payment_id");
     ca_request_distribution(&d, id, 32, "alice", 1, wide, sizeof wide, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "source_hash");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "source_hash");
     ca_request_distribution(&d, id, 32, "no spaces", 1, source, 32, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "recipient");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "recipient");
     ca_request_distribution(&d, id, 32, "alice", 1, source, 32, -5);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "queued_at");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "queued_at");
     ca_request_distribution(&d, id, 32, "alice", 0, source, 32, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "amount");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "amount");
     ca_request_distribution(&d, id, 32, "alice", 1, source, 32, 0);
     d.batch_id = (ProtobufCBinaryData){32, id};
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "set by the node");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "set by the node");
     ca_request_settle_enqueue(&request, &enqueue, 0, NULL);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "no distribution");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "no distribution");
     Cairn__SettlePending pending;
     ca_request_settle_pending(&request, &pending, 0, NULL, 100001);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "limit");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "limit");
     harness_fails(s_total(client, "a/b"), CAIRN__STATUS__INVALID, "recipient");
     harness_fails(s_batch(client, 100001), CAIRN__STATUS__INVALID, "limit");
     harness_fails(s_batch(client, 0), CAIRN__STATUS__NOT_FOUND, "nothing is pending");
@@ -646,18 +628,18 @@ static void test_bad_input(void) {
     Cairn__SettleMark mark;
     ProtobufCBinaryData ids[1] = {{32, id}};
     ca_request_settle_mark(&request, &mark, 0, ids, 1, source, 32);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__NOT_FOUND, "no distributions");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__NOT_FOUND, "no distributions");
     ca_request_settle_mark(&request, &mark, 0, ids, 1, source, 0);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "batch_id");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "batch_id");
     ProtobufCBinaryData *many = (ProtobufCBinaryData *)calloc(1001, sizeof *many);
     for (size_t i = 0; i < 1001; i++)
         many[i] = (ProtobufCBinaryData){32, id};
     ca_request_settle_mark(&request, &mark, 0, many, 1001, source, 32);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "1 to 1000");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "1 to 1000");
     free(many);
     Cairn__SettleLastSet set;
     ca_request_settle_last_set(&request, &set, 0, NAN);
-    harness_fails(s_call(client, &request), CAIRN__STATUS__INVALID, "time");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "time");
     //  A malformed body inside a good envelope: id 9, field 1000 (settle_enqueue)
     //  holding a truncated Distribution.
     const uint8_t malformed[] = {0x08, 0x09, 0xc2, 0x3e, 0x03, 0x0a, 0x05, 0x01};
@@ -670,7 +652,7 @@ static void test_bad_input(void) {
     //  Nothing of the above was queued.
     s_total_expect(client, NULL, 0, 0);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static const harness_test_t s_tests[] = {

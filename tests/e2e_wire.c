@@ -4,7 +4,7 @@
         e2e-wire TEST        runs one test (ctest registers each by name)
 
     Every test starts a real cairnd on a free loopback port in a temp dir
-    (tests/harness.c), talks to it only through its ZeroMQ endpoint, and
+    (tests/kit/harness.c), talks to it only through its ZeroMQ endpoint, and
     stops it with SIGTERM, expecting exit status 0. Waits are polls with
     timeouts, never sleeps.
     ========================================================================= */
@@ -23,17 +23,6 @@
 #define CALL_MS 5000
 
 #define CHECK HARNESS_CHECK
-
-static harness_node_t *s_start(const char *const *args) {
-    harness_node_t *node = harness_node_start(NULL, args);
-    CHECK(node);
-    return node;
-}
-
-static void s_stop(harness_node_t **node_p) {
-    CHECK(harness_node_stop(*node_p) == 0);
-    harness_node_destroy(node_p);
-}
 
 static Cairn__Response *s_set(zsock_t *client, uint64_t id, const char *key, const char *value) {
     Cairn__Request request;
@@ -63,15 +52,6 @@ static Cairn__Response *s_call_raw(zsock_t *client, const void *data, size_t siz
     return harness_recv(client, timeout);
 }
 
-static void s_expect_alive(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, 777);
-    Cairn__Response *response = harness_call(client, &request, CALL_MS);
-    CHECK(response && response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  The counters of pool `name` in an InfoReply (every node serves "config";
 //  other pools come and go as stores are added).
 static const Cairn__ActorInfo *s_pool(const Cairn__InfoReply *info, const char *name) {
@@ -85,7 +65,7 @@ static const Cairn__ActorInfo *s_pool(const Cairn__InfoReply *info, const char *
 //  ---- tests ------------------------------------------------------------------
 
 static void test_ping(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Request request;
     Cairn__Ping ping;
@@ -110,11 +90,11 @@ static void test_ping(void) {
           strstr(response->error, "1024"));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_config_roundtrip(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_get(client, 1, "node.name");
     CHECK(s_value_is(response, "<absent>") && !response->config_value->found);
@@ -138,14 +118,14 @@ static void test_config_roundtrip(void) {
     CHECK(s_value_is(response, "bob"));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  The harness itself: a node restarted after its port was taken by
 //  another process comes up on another port, with its data, and a test
 //  talks to the right node (Info's pid is its own).
 static void test_restart_port_taken(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_set(client, 1, "node.name", "carol");
     CHECK(response && response->status == CAIRN__STATUS__OK);
@@ -172,12 +152,12 @@ static void test_restart_port_taken(void) {
     zsock_destroy(&client);
     zsock_destroy(&squatter);
     free(old_endpoint);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Thousands of requests in flight from one client: every id answered once.
 static void test_pipelined(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { COUNT = 6000 };
     static uint8_t seen[COUNT];
@@ -215,7 +195,7 @@ static void test_pipelined(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void s_expect_invalid(zsock_t *client, const void *data, size_t size, uint64_t id,
@@ -233,7 +213,7 @@ static void s_expect_invalid(zsock_t *client, const void *data, size_t size, uin
 }
 
 static void test_malformed(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_set(client, 1, "keep", "me");
     CHECK(response && response->status == CAIRN__STATUS__OK);
@@ -294,19 +274,19 @@ static void test_malformed(void) {
     cairn__response__free_unpacked(response, NULL);
 
     //  The node still serves and lost nothing.
-    s_expect_alive(client);
+    harness_expect_alive(client);
     response = s_get(client, 300, "keep");
     CHECK(s_value_is(response, "me"));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A frame over max_frame_bytes is refused by dropping the connection; the
 //  node keeps serving others and loses nothing.
 static void test_oversized(void) {
     const char *args[] = {"--max-frame-bytes=4096", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     Cairn__Response *response = s_set(client, 1, "keep", "me");
     CHECK(response && response->status == CAIRN__STATUS__OK);
@@ -320,19 +300,19 @@ static void test_oversized(void) {
     zsock_destroy(&client);
 
     client = harness_connect(harness_node_endpoint(node));
-    s_expect_alive(client);
+    harness_expect_alive(client);
     response = s_get(client, 2, "keep");
     CHECK(s_value_is(response, "me"));
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  A flood beyond the queue bound gets BUSY at once; everything is
 //  answered, every acknowledged write is stored, other clients are served.
 static void test_busy(void) {
     const char *args[] = {"--queue-max=4", "--workers=1", NULL};
-    harness_node_t *node = s_start(args);
+    harness_node_t *node = harness_node_up(args);
     zsock_t *flooder = harness_connect(harness_node_endpoint(node));
     zsock_t *other = harness_connect(harness_node_endpoint(node));
     enum { COUNT = 20000 };
@@ -346,7 +326,7 @@ static void test_busy(void) {
         CHECK(harness_send(flooder, &request) == 0);
     }
     //  Another client is answered while the flood is in progress.
-    s_expect_alive(other);
+    harness_expect_alive(other);
     int ok = 0, busy = 0;
     for (int received = 0; received < COUNT; received++) {
         Cairn__Response *response = harness_recv(flooder, 20000);
@@ -383,11 +363,11 @@ static void test_busy(void) {
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&flooder);
     zsock_destroy(&other);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_info(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     for (uint64_t id = 1; id <= 50; id++) {
         Cairn__Response *response = s_set(client, id, "info.key", "v");
@@ -417,13 +397,13 @@ static void test_info(void) {
     CHECK(!info->messages->has_messages && info->messages->db_size_bytes > 0);
     cairn__response__free_unpacked(response, NULL);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  SIGTERM while writes are in flight: exit 0, and every write answered OK
 //  is stored; requests after the stop began get UNAVAILABLE or no answer.
 static void test_sigterm_drain(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
     enum { COUNT = 3000 };
     char key[32];
@@ -463,7 +443,7 @@ static void test_sigterm_drain(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 //  Runs cairnd with arguments and returns its exit status; stdout and
@@ -483,7 +463,7 @@ static int s_run_cairnd(const char *const *args, char *output, size_t size) {
 //  A second cairnd on a held data dir, or on a bound endpoint, refuses to
 //  start with a clear message and a non-zero exit.
 static void test_refuse_shared(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     static char output[8192];
     char *dir_arg = zsys_sprintf("--data-dir=%s", harness_node_data_dir(node));
     char *free_endpoint = zsys_sprintf("--client-endpoint=tcp://127.0.0.1:%d", harness_free_port());
@@ -502,9 +482,9 @@ static void test_refuse_shared(void) {
     zstr_free(&temp);
     //  The first node was not disturbed.
     zsock_t *client = harness_connect(harness_node_endpoint(node));
-    s_expect_alive(client);
+    harness_expect_alive(client);
     zsock_destroy(&client);
-    s_stop(&node);
+    harness_node_down(&node);
 }
 
 static void test_cli_flags(void) {
@@ -565,7 +545,7 @@ static char *s_read_log(harness_node_t *node) {
 //  log_level filters what cairnd writes: info lines at the default level,
 //  none at "warning".
 static void test_log_level(void) {
-    harness_node_t *node = s_start(NULL);
+    harness_node_t *node = harness_node_up(NULL);
     CHECK(harness_node_stop(node) == 0);
     char *log = s_read_log(node);
     CHECK(strstr(log, "I: (cairnd)") && strstr(log, "serving"));
@@ -573,7 +553,7 @@ static void test_log_level(void) {
     harness_node_destroy(&node);
 
     const char *quiet[] = {"--log-level=warning", NULL};
-    node = s_start(quiet);
+    node = harness_node_up(quiet);
     CHECK(harness_node_stop(node) == 0);
     log = s_read_log(node);
     CHECK(!strstr(log, "I: (cairnd)") && !strstr(log, "serving"));

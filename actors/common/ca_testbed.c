@@ -5,6 +5,7 @@
 #include "ca_log.h"
 #include "ca_testbed.h"
 #include "ca_wire_dump.h"
+#include "ca_caller.h"
 #include "ca_limits.h"
 #include "writer.h"
 
@@ -22,8 +23,8 @@ struct _ca_testbed_t {
     char *writer_endpoint;
     zactor_t *writer;
     zactor_t *store;
-    zsock_t *client;  //  plays the gateway: DEALER to the store
-    uint64_t next_id; //  of ca_testbed_send
+    zsock_t *client;     //  plays the gateway: DEALER to the store
+    ca_caller_t *caller; //  over this testbed
 };
 
 char *ca_test_tempdir(const char *prefix) {
@@ -109,6 +110,7 @@ ca_testbed_t *ca_testbed_new_full(const ca_store_def_t *def, const ca_schema_t *
     zstr_free(&endpoint);
     assert(self->client);
     zsock_set_rcvtimeo(self->client, CALL_TIMEOUT_MS);
+    self->caller = ca_caller_new_testbed(self);
     return self;
 }
 
@@ -116,6 +118,7 @@ void ca_testbed_destroy(ca_testbed_t **self_p) {
     ca_testbed_t *self = *self_p;
     if (!self)
         return;
+    ca_caller_destroy(&self->caller);
     zsock_destroy(&self->client);
     zactor_destroy(&self->store);
     zactor_destroy(&self->writer);
@@ -158,21 +161,16 @@ Cairn__Response *ca_testbed_call(ca_testbed_t *self, const Cairn__Request *reque
     return response;
 }
 
+ca_caller_t *ca_testbed_caller(ca_testbed_t *self) {
+    return self->caller;
+}
+
 Cairn__Response *ca_testbed_send(ca_testbed_t *self, Cairn__Request *request) {
-    request->id = ++self->next_id;
-    Cairn__Response *response = ca_testbed_call(self, request);
-    assert(response && response->id == request->id);
-    return response;
+    return ca_caller_call(self->caller, request);
 }
 
 Cairn__Response *ca_testbed_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    if (response->status != CAIRN__STATUS__OK) {
-        fprintf(stderr, "\ntestbed: status %d '%s', wanted OK\n", response->status,
-                response->error);
-        assert(false);
-    }
-    assert(response->body_case == body_case);
-    return response;
+    return ca_response_ok(response, body_case);
 }
 
 unsigned ca_test_count_busy(ca_test_recv_fn *recv, zsock_t *socket, uint64_t first, unsigned count,
@@ -191,10 +189,5 @@ unsigned ca_test_count_busy(ca_test_recv_fn *recv, zsock_t *socket, uint64_t fir
 }
 
 void ca_testbed_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    if (response->status != status || !strstr(response->error, fragment)) {
-        fprintf(stderr, "\ntestbed: status %d '%s', wanted %d with '%s'\n", response->status,
-                response->error, status, fragment);
-        assert(false);
-    }
-    cairn__response__free_unpacked(response, NULL);
+    ca_response_fails(response, status, fragment);
 }

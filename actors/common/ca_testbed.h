@@ -37,7 +37,12 @@ const char *ca_testbed_dir(ca_testbed_t *self);
 //  cairn__response__free_unpacked), NULL after a 10 s timeout.
 Cairn__Response *ca_testbed_call(ca_testbed_t *self, const Cairn__Request *request);
 
-//  Sends `request` with the testbed's next request id and returns the
+//  The testbed's caller (ca_caller.h), owned by the testbed: what fixtures
+//  shared with the e2e tests take.
+typedef struct _ca_caller_t ca_caller_t;
+ca_caller_t *ca_testbed_caller(ca_testbed_t *self);
+
+//  Sends `request` with the caller's next request id and returns the
 //  response; aborts when none comes or it answers another id.
 Cairn__Response *ca_testbed_send(ca_testbed_t *self, Cairn__Request *request);
 

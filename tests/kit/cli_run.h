@@ -1,9 +1,9 @@
 /*  =========================================================================
     cli_run - run the built `cairn` client as a child, for the CLI tests
 
-    Shared by e2e_cli.c (node and config commands), e2e_cli_msg.c (the
+    Shared by e2e_cli.c (node and config commands), e2e_cli_messages.c (the
     message-store family), e2e_cli_content.c (content and cache) and
-    e2e_cli_prov.c (manifests, summaries, provenance): one
+    e2e_cli_provenance.c (manifests, summaries, provenance): one
     way to run the client with a deadline and captured output
     (harness_run), to log what it printed, to read its JSON, to check how
     it ended, to count failed checks, and a test's temp dir and node.
@@ -95,5 +95,20 @@ cli_ctx_t *cli_ctx_begin(const char *name, bool with_node, const char *const *no
 //  Stops the node (a failed check unless it stops cleanly), removes the
 //  temp dir and frees; *self_p becomes NULL.
 void cli_ctx_end(cli_ctx_t **self_p);
+
+//  ---- a table of CLI tests ------------------------------------------------------------
+
+//  One CLI test, run inside its own cli_ctx.
+typedef struct {
+    const char *name;
+    bool needs_node; //  false: the endpoint has nothing listening
+    void (*run)(const cli_ctx_t *ctx);
+} cli_test_t;
+
+//  The main of a CLI test program: runs the test named by argv[1] (all of
+//  them without one), each between cli_ctx_begin and cli_ctx_end. Returns
+//  2 for an unknown name, 1 when a CHECK failed, else 0; `program` names
+//  the program in what it prints.
+int cli_run_main(int argc, char **argv, const char *program, const cli_test_t *tests, size_t count);
 
 #endif

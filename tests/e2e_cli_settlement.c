@@ -1,5 +1,5 @@
 /*  =========================================================================
-    e2e_cli_settle - the `cairn settle ...` commands against a real cairnd
+    e2e_cli_settlement - the `cairn settle ...` commands against a real cairnd
 
         e2e-cli-settle TEST      runs one test (with no argument, all of
                                  them), registered as e2e.cli.NAME

@@ -3,8 +3,8 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_caller.h"
 #include "ca_testbed.h"
-#include "ca_wire_dump.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -233,6 +233,17 @@ harness_node_t *harness_node_start(const char *data_dir, const char *const *extr
     return node;
 }
 
+harness_node_t *harness_node_up(const char *const *extra_args) {
+    harness_node_t *node = harness_node_start(NULL, extra_args);
+    HARNESS_CHECK(node);
+    return node;
+}
+
+void harness_node_down(harness_node_t **node_p) {
+    HARNESS_CHECK(harness_node_stop(*node_p) == 0);
+    harness_node_destroy(node_p);
+}
+
 //  The endpoint may change (see s_start_on_some_port): callers read
 //  harness_node_endpoint again after a restart.
 int harness_node_restart(harness_node_t *node) {
@@ -360,40 +371,51 @@ zsock_t *harness_connect(const char *endpoint) {
 }
 
 int harness_send(zsock_t *client, const Cairn__Request *request) {
-    size_t size = cairn__request__get_packed_size(request);
-    zframe_t *frame = zframe_new(NULL, size);
-    cairn__request__pack(request, zframe_data(frame));
-    ca_wire_dump(true, zframe_data(frame), size);
-    return zframe_send(&frame, client, 0);
+    return ca_caller_send(client, request);
 }
 
 Cairn__Response *harness_recv(zsock_t *client, int timeout_ms) {
-    zpoller_t *poller = zpoller_new(client, NULL);
-    void *which = zpoller_wait(poller, timeout_ms);
-    zpoller_destroy(&poller);
-    if (which != client)
-        return NULL;
-    zframe_t *frame = zframe_recv(client);
-    if (!frame)
-        return NULL;
-    ca_wire_dump(false, zframe_data(frame), zframe_size(frame));
-    Cairn__Response *response =
-        cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
-    zframe_destroy(&frame);
-    return response;
+    return ca_caller_recv(client, timeout_ms);
 }
 
 Cairn__Response *harness_call(zsock_t *client, const Cairn__Request *request, int timeout_ms) {
-    if (harness_send(client, request) != 0)
-        return NULL;
-    Cairn__Response *response = harness_recv(client, timeout_ms);
-    if (response && response->id != request->id) {
-        fprintf(stderr, "harness: response id %llu for request %llu\n",
-                (unsigned long long)response->id, (unsigned long long)request->id);
-        cairn__response__free_unpacked(response, NULL);
-        return NULL;
-    }
+    return ca_caller_exchange(client, request, timeout_ms);
+}
+
+Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request) {
+    request->id = ca_caller_next_id();
+    Cairn__Response *response = ca_caller_exchange(client, request, HARNESS_CALL_MS);
+    HARNESS_CHECK(response);
     return response;
+}
+
+void harness_expect_alive(zsock_t *client) {
+    Cairn__Request request;
+    Cairn__Ping ping;
+    ca_request_ping(&request, &ping, 0);
+    cairn__response__free_unpacked(
+        harness_expect(harness_request(client, &request), CAIRN__STATUS__OK, NULL), NULL);
+}
+
+const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name) {
+    for (size_t i = 0; i < info->n_actors; i++)
+        if (streq(info->actors[i]->name, name))
+            return info->actors[i];
+    return NULL;
+}
+
+const Cairn__ActorInfo *harness_pool_info(zsock_t *client, const char *name,
+                                          Cairn__Response **response_p) {
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 0);
+    *response_p = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    const Cairn__ActorInfo *actor = harness_info_actor((*response_p)->info, name);
+    if (!actor) {
+        fprintf(stderr, "Info lists no pool '%s'\n", name);
+        abort();
+    }
+    return actor;
 }
 
 //  ---- running other programs ---------------------------------------------------
@@ -612,23 +634,15 @@ void harness_run_free(harness_run_t *run) {
 
 Cairn__Response *harness_expect(Cairn__Response *response, Cairn__Status status,
                                 const char *fragment) {
-    HARNESS_CHECK(response);
-    if (response->status != status || (fragment && !strstr(response->error, fragment))) {
-        fprintf(stderr, "got status %d '%s', wanted %d '%s'\n", response->status, response->error,
-                status, fragment ? fragment : "");
-        abort();
-    }
-    return response;
+    return ca_response_expect(response, status, fragment);
 }
 
 Cairn__Response *harness_ok(Cairn__Response *response, Cairn__Response__BodyCase body_case) {
-    harness_expect(response, CAIRN__STATUS__OK, NULL);
-    HARNESS_CHECK(response->body_case == body_case);
-    return response;
+    return ca_response_ok(response, body_case);
 }
 
 void harness_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
-    cairn__response__free_unpacked(harness_expect(response, status, fragment), NULL);
+    ca_response_fails(response, status, fragment);
 }
 
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,

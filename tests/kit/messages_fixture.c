@@ -1,20 +1,18 @@
 /*  =========================================================================
-    msg_client - seeded nodes and test messages for the messages tests
+    messages_fixture - nodes with channels in place, for the messages tests
     ========================================================================= */
 
-#include "msg_client.h"
+#include "messages_fixture.h"
 #include "ca_limits.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const uint8_t s_signature[64] = {0x5a, 0x5a, 0x5a};
-
-sqlite3 *msg_client_open_db(harness_node_t *node) {
+sqlite3 *messages_fixture_open_db(harness_node_t *node) {
     char *path = zsys_sprintf("%s/%s", harness_node_data_dir(node), CA_DB_FILE);
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        fprintf(stderr, "msg_client: cannot open %s: %s\n", path, sqlite3_errmsg(db));
+        fprintf(stderr, "messages_fixture: cannot open %s: %s\n", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         db = NULL;
     } else
@@ -23,8 +21,8 @@ sqlite3 *msg_client_open_db(harness_node_t *node) {
     return db;
 }
 
-int msg_client_seed_channels(harness_node_t *node, const char *const *channels) {
-    sqlite3 *db = msg_client_open_db(node);
+int messages_fixture_seed_channels(harness_node_t *node, const char *const *channels) {
+    sqlite3 *db = messages_fixture_open_db(node);
     if (!db)
         return -1;
     sqlite3_stmt *stmt = NULL;
@@ -38,30 +36,19 @@ int msg_client_seed_channels(harness_node_t *node, const char *const *channels) 
         sqlite3_reset(stmt);
     }
     if (rc != SQLITE_OK)
-        fprintf(stderr, "msg_client: cannot add channels: %s\n", sqlite3_errmsg(db));
+        fprintf(stderr, "messages_fixture: cannot add channels: %s\n", sqlite3_errmsg(db));
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-harness_node_t *msg_client_start(const char *const *channels, const char *const *extra_args) {
+harness_node_t *messages_fixture_start(const char *const *channels, const char *const *extra_args) {
     harness_node_t *node = harness_node_start(NULL, extra_args);
     if (!node)
         return NULL;
     //  The first start migrated the schema; a clean stop leaves no WAL.
-    if (harness_node_stop(node) != 0 || msg_client_seed_channels(node, channels) != 0 ||
+    if (harness_node_stop(node) != 0 || messages_fixture_seed_channels(node, channels) != 0 ||
         harness_node_restart(node) != 0)
         harness_node_destroy(&node);
     return node;
-}
-
-void msg_client_uuid(char uuid[CA_UUID_TEXT_LENGTH + 1], uint32_t high, uint64_t low) {
-    snprintf(uuid, CA_UUID_TEXT_LENGTH + 1, "%08x-0000-4000-8000-%012llx", high,
-             (unsigned long long)(low & 0xffffffffffffULL));
-}
-
-void msg_client_message(Cairn__Message *message, const char *id, double timestamp,
-                        const char *channel, const char *content) {
-    ca_request_message_init(message, id, timestamp, "alice", "Alice", channel, content, s_signature,
-                            sizeof s_signature);
 }

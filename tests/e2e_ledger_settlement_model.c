@@ -1,5 +1,5 @@
 /*  =========================================================================
-    e2e_money - a seeded randomized run of mixed ledger and settlement
+    e2e_ledger_settlement_model - a seeded randomized run of mixed ledger and settlement
     operations against a real cairnd and a plain model kept in the test
 
         e2e-money model      MONEY_OPS operations (default 100000), then

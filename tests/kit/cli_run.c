@@ -150,3 +150,28 @@ void cli_ctx_end(cli_ctx_t **self_p) {
     free(self);
     *self_p = NULL;
 }
+
+int cli_run_main(int argc, char **argv, const char *program, const cli_test_t *tests,
+                 size_t count) {
+    if (argc == 2 && streq(argv[1], "--list")) { //  ctest's registration (tests/CMakeLists.txt)
+        for (size_t i = 0; i < count; i++)
+            printf("e2e.cli.%s %s\n", tests[i].name, tests[i].name);
+        return 0;
+    }
+    bool ran = false;
+    for (size_t i = 0; i < count; i++)
+        if (argc < 2 || streq(argv[1], tests[i].name)) {
+            fprintf(stderr, "==== e2e.cli.%s\n", tests[i].name);
+            cli_ctx_t *ctx = cli_ctx_begin(tests[i].name, tests[i].needs_node, NULL);
+            tests[i].run(ctx);
+            cli_ctx_end(&ctx);
+            ran = true;
+        }
+    if (!ran) {
+        fprintf(stderr, "%s: no test named '%s'\n", program, argv[1]);
+        return 2;
+    }
+    if (cli_run_failures)
+        fprintf(stderr, "%s: %d check(s) failed\n", program, cli_run_failures);
+    return cli_run_failures ? 1 : 0;
+}

@@ -13,6 +13,7 @@
 
 #include "cairn.pb-c.h"
 #include "ca_request.h" //  the request builders every test uses
+#include "ca_caller.h"  //  the caller that fixtures shared with the self-tests take
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -28,6 +29,14 @@ const char *harness_cairnd_path(void);
 //  and extra arguments (NULL-terminated, may be NULL). Waits until it
 //  answers Ping (10 s). NULL when it did not come up; its log is printed.
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
+
+//  harness_node_start in a new temp dir; a test that cannot start its node
+//  fails here.
+harness_node_t *harness_node_up(const char *const *extra_args);
+
+//  Stops the node, checking that it exits 0, and destroys it (the end of a
+//  test that started it with harness_node_up).
+void harness_node_down(harness_node_t **node_p);
 
 //  Starts another cairnd on the same data dir and port as `node` (after it
 //  stopped or was killed); on another port if that one was taken meanwhile,
@@ -72,6 +81,27 @@ Cairn__Response *harness_recv(zsock_t *client, int timeout_ms);
 //  Send + receive; the response's id is checked against the request's.
 Cairn__Response *harness_call(zsock_t *client, const Cairn__Request *request, int timeout_ms);
 
+//  How long harness_request waits for an answer: generous, since a healthy
+//  node answers at once and only a broken one makes a test wait this long.
+#define HARNESS_CALL_MS 30000
+
+//  Sends `request` with a new request id (ca_caller_next_id) and returns its
+//  response (the caller frees it); the test fails when none comes within
+//  HARNESS_CALL_MS. For a fixture shared with a self-test, wrap the socket
+//  in a ca_caller (ca_caller_new_socket) instead.
+Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request);
+
+//  Checks that the node still answers a Ping.
+void harness_expect_alive(zsock_t *client);
+
+//  The counters of pool `name` in an InfoReply; NULL when it lists none.
+const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name);
+
+//  Asks the node for Info and returns its entry for pool `name` (the test
+//  fails when there is none); *response_p is the answer, the caller's to free.
+const Cairn__ActorInfo *harness_pool_info(zsock_t *client, const char *name,
+                                          Cairn__Response **response_p);
+
 //  ---- running other programs ---------------------------------------------------
 
 typedef struct {
@@ -113,13 +143,7 @@ int harness_wait_child(pid_t pid, int timeout_ms, int *status);
 
 //  Fails the test with file, line and condition, then aborts (the node a test
 //  started dies with it). Never compiled out, unlike assert.
-#define HARNESS_CHECK(cond)                                                                        \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define HARNESS_CHECK(cond) CA_CHECK(cond)
 
 //  Checks that `response` arrived with `status` and, when `fragment` is not
 //  NULL, that its error message contains it; otherwise prints what came

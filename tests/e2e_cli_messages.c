@@ -1,5 +1,5 @@
 /*  =========================================================================
-    e2e_cli_msg - the cairn client's message-store family commands against
+    e2e_cli_messages - the cairn client's message-store family commands against
     a real cairnd
 
     Black-box, as e2e_cli.c: the built `cairn` runs as a child (cli_run.h)
@@ -36,18 +36,13 @@
 #define SIGNED_DOMAIN  "cairn-message-v1"
 #define UNKNOWN_UUID   "00000000-0000-4000-8000-000000000000"
 
-typedef struct {
-    const char *endpoint;
-    const char *dir; //  temp dir for key and password files
-} test_ctx_t;
-
 //  cairn --endpoint E ARGS...
 #define CAIRN(t, ...) RUN("--endpoint", (t)->endpoint, __VA_ARGS__)
 
 //  ---- helpers ----------------------------------------------------------------------
 
 //  Writes `size` bytes into dir/name; returns the path (caller frees).
-static char *s_write_file(const test_ctx_t *t, const char *name, const void *data, size_t size) {
+static char *s_write_file(const cli_ctx_t *t, const char *name, const void *data, size_t size) {
     char *path = zsys_sprintf("%s/%s", t->dir, name);
     FILE *file = fopen(path, "wb");
     assert(file);
@@ -57,7 +52,7 @@ static char *s_write_file(const test_ctx_t *t, const char *name, const void *dat
     return path;
 }
 
-static char *s_write_text(const test_ctx_t *t, const char *name, const char *text) {
+static char *s_write_text(const cli_ctx_t *t, const char *name, const char *text) {
     return s_write_file(t, name, text, strlen(text));
 }
 
@@ -68,7 +63,7 @@ static char *s_hex(const uint8_t *data, size_t size) {
 }
 
 //  A new Ed25519 key pair; the secret key goes raw into dir/name.
-static char *s_make_key(const test_ctx_t *t, const char *name, uint8_t public_key[32]) {
+static char *s_make_key(const cli_ctx_t *t, const char *name, uint8_t public_key[32]) {
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
     crypto_sign_keypair(public_key, secret_key);
     char *path = s_write_file(t, name, secret_key, sizeof secret_key);
@@ -84,7 +79,7 @@ static const char s_signature_hex[] =
     "abababababababababababababababababababababababababababababababab"
     "abababababababababababababababababababababababababababababababab";
 
-static void s_send(const test_ctx_t *t, const char *channel, const char *text, const char *id,
+static void s_send(const cli_ctx_t *t, const char *channel, const char *text, const char *id,
                    const char *timestamp) {
     run_t run = CAIRN(t, "msg", "send", channel, text, "--id", id, "--timestamp", timestamp,
                       "--signature-hex", s_signature_hex);
@@ -92,13 +87,13 @@ static void s_send(const test_ctx_t *t, const char *channel, const char *text, c
     cli_run_free(&run);
 }
 
-static void s_create_channel(const test_ctx_t *t, const char *name) {
+static void s_create_channel(const cli_ctx_t *t, const char *name) {
     cli_expect_ok(CAIRN(t, "channel", "create", name), "created");
 }
 
 //  ---- without a node ---------------------------------------------------------------
 
-static void s_test_family_help(const test_ctx_t *t) {
+static void s_test_family_help(const cli_ctx_t *t) {
     run_t run = RUN("--help");
     CHECK(run.status == 0);
     const char *expected[] = {"msg send CHANNEL TEXT",
@@ -153,7 +148,7 @@ static void s_test_family_help(const test_ctx_t *t) {
 
 //  Mistakes the client catches before sending anything: exit 2, usage on
 //  stderr, nothing on stdout, even with --json.
-static void s_test_family_usage(const test_ctx_t *t) {
+static void s_test_family_usage(const cli_ctx_t *t) {
     const char *const cases[][12] = {
         {"msg", "send", "#c", "hi", NULL},
         {"msg", "send", "#c", "hi", "--signature-hex", "abcd", NULL},
@@ -193,7 +188,7 @@ static void s_test_family_usage(const test_ctx_t *t) {
 
 //  No --password in any spelling: the option does not exist, prefixes of
 //  --password-file are not accepted, and the value is never echoed.
-static void s_test_password_flag(const test_ctx_t *t) {
+static void s_test_password_flag(const cli_ctx_t *t) {
     const char *const cases[][6] = {
         {"channel", "create", "#pw", "--password", "hunter2-flag"},
         {"channel", "create", "#pw", "--password=hunter2-flag", NULL},
@@ -220,7 +215,7 @@ static void s_test_password_flag(const test_ctx_t *t) {
 
 //  Without a terminal (a new session has none) and without a file, verify
 //  refuses instead of waiting.
-static void s_test_password_no_terminal(const test_ctx_t *t) {
+static void s_test_password_no_terminal(const cli_ctx_t *t) {
     if (access(SETSID_PATH, X_OK) != 0) {
         fprintf(stderr, "e2e-cli-msg: %s is missing (util-linux)\n", SETSID_PATH);
         CHECK(false);
@@ -237,7 +232,7 @@ static void s_test_password_no_terminal(const test_ctx_t *t) {
 
 //  ---- passwords against a node ----------------------------------------------------------
 
-static void s_test_password_file(const test_ctx_t *t) {
+static void s_test_password_file(const cli_ctx_t *t) {
     char *right = s_write_text(t, "right", "correct horse\n");
     char *right_crlf = s_write_text(t, "right-crlf", "correct horse\r\n");
     char *wrong = s_write_text(t, "wrong", "battery staple\n");
@@ -287,7 +282,7 @@ static harness_pty_run_t s_run_on_pty(const char *const *args, const char *const
     return harness_run_on_pty(cli_run_path(), args, NULL, prompts, replies, NULL, PTY_TIMEOUT_MS);
 }
 
-static void s_test_password_prompt(const test_ctx_t *t) {
+static void s_test_password_prompt(const cli_ctx_t *t) {
     const char *create[] = {"--endpoint", t->endpoint,         "channel", "create",
                             "#typed",     "--password-prompt", NULL};
     const char *prompts[] = {"Password for #typed: ", "Repeat the password: ", NULL};
@@ -330,7 +325,7 @@ static void s_test_password_prompt(const test_ctx_t *t) {
 
 //  ---- messages ----------------------------------------------------------------------
 
-static void s_test_msg_send_get(const test_ctx_t *t) {
+static void s_test_msg_send_get(const cli_ctx_t *t) {
     s_create_channel(t, "#general");
     uint8_t public_key[32];
     char *key = s_make_key(t, "alice.key", public_key);
@@ -441,7 +436,7 @@ static bool s_signature_verifies(json_t *message, const uint8_t public_key[32]) 
 
 //  The stored signature verifies over the documented bytes, for a raw and
 //  a hex key file, with a fractional timestamp given by hand.
-static void s_test_msg_signature(const test_ctx_t *t) {
+static void s_test_msg_signature(const cli_ctx_t *t) {
     s_create_channel(t, "#signed");
     uint8_t public_key[32], secret_key[crypto_sign_SECRETKEYBYTES];
     crypto_sign_keypair(public_key, secret_key);
@@ -471,7 +466,7 @@ static void s_test_msg_signature(const test_ctx_t *t) {
     free(secret_hex);
 }
 
-static void s_test_msg_encrypted(const test_ctx_t *t) {
+static void s_test_msg_encrypted(const cli_ctx_t *t) {
     s_create_channel(t, "#crypt");
     run_t run = CAIRN(t, "msg", "send", "#crypt", "00ff10aa", "--encrypted", "--nonce-hex",
                       "000102030405060708090a0b", "--signature-hex", s_signature_hex, "--id",
@@ -501,7 +496,7 @@ static void s_test_msg_encrypted(const test_ctx_t *t) {
 
 //  Five messages at t = 1001..1005, paged by cursor (human and JSON), by
 //  offset, and cut by --since and --before T.
-static void s_test_msg_list_paging(const test_ctx_t *t) {
+static void s_test_msg_list_paging(const cli_ctx_t *t) {
     s_create_channel(t, "#paged");
     char ids[5][40];
     for (int i = 0; i < 5; i++) {
@@ -561,7 +556,7 @@ static void s_test_msg_list_paging(const test_ctx_t *t) {
     cli_expect_fail(CAIRN(t, "msg", "list", "#nowhere"), 1, "not_found: ");
 }
 
-static void s_test_msg_search(const test_ctx_t *t) {
+static void s_test_msg_search(const cli_ctx_t *t) {
     s_create_channel(t, "#a");
     s_create_channel(t, "#b");
     s_send(t, "#a", "the quick brown fox", "00000000-0000-4000-8000-00000000000a", "10");
@@ -587,7 +582,7 @@ static void s_test_msg_search(const test_ctx_t *t) {
     cli_expect_fail(CAIRN(t, "msg", "search", "\"unterminated"), 1, "invalid: ");
 }
 
-static void s_test_msg_delete(const test_ctx_t *t) {
+static void s_test_msg_delete(const cli_ctx_t *t) {
     s_create_channel(t, "#old");
     s_create_channel(t, "#keep");
     s_send(t, "#old", "one", "00000000-0000-4000-8000-000000000001", "100");
@@ -605,7 +600,7 @@ static void s_test_msg_delete(const test_ctx_t *t) {
     cli_expect_fail(CAIRN(t, "msg", "delete", "--channel", "bad name"), 1, "invalid: ");
 }
 
-static void s_test_msg_errors(const test_ctx_t *t) {
+static void s_test_msg_errors(const cli_ctx_t *t) {
     cli_expect_fail(CAIRN(t, "msg", "get", UNKNOWN_UUID), 1, "not_found: ");
     cli_expect_fail(CAIRN(t, "msg", "get", "not-a-uuid"), 1, "invalid: ");
     cli_expect_fail(CAIRN(t, "msg", "send", "#nowhere", "hi", "--signature-hex", s_signature_hex),
@@ -628,7 +623,7 @@ static void s_test_msg_errors(const test_ctx_t *t) {
     cli_run_free(&run);
 }
 
-static void s_test_stats_vacuum(const test_ctx_t *t) {
+static void s_test_stats_vacuum(const cli_ctx_t *t) {
     json_t *object = CAIRN_JSON(t, "stats");
     CHECK(cli_json_int(object, "messages") == 0);
     CHECK(json_is_false(json_object_get(object, "has_messages")));
@@ -670,7 +665,7 @@ static void s_test_stats_vacuum(const test_ctx_t *t) {
 
 //  ---- channels and members ---------------------------------------------------------------
 
-static void s_test_channel_commands(const test_ctx_t *t) {
+static void s_test_channel_commands(const cli_ctx_t *t) {
     cli_expect_ok(CAIRN(t, "channel", "create", "#plain"), "created #plain\n");
     cli_expect_ok(CAIRN(t, "channel", "create", "#sealed", "--encrypted"),
                   "created #sealed (encrypted)");
@@ -714,7 +709,7 @@ static void s_test_channel_commands(const test_ctx_t *t) {
     cli_expect_ok(CAIRN(t, "channel", "list"), "(no channels)");
 }
 
-static void s_test_member_commands(const test_ctx_t *t) {
+static void s_test_member_commands(const cli_ctx_t *t) {
     s_create_channel(t, "#one");
     s_create_channel(t, "#two");
     cli_expect_ok(CAIRN(t, "member", "join", "#one", "alice"), "alice joined #one");
@@ -745,7 +740,7 @@ static void s_test_member_commands(const test_ctx_t *t) {
 
 //  ---- peers and gossip -----------------------------------------------------------------------
 
-static void s_test_peer_commands(const test_ctx_t *t) {
+static void s_test_peer_commands(const cli_ctx_t *t) {
     uint8_t public_key[32];
     randombytes_buf(public_key, sizeof public_key);
     char *key_hex = s_hex(public_key, sizeof public_key);
@@ -824,7 +819,7 @@ static void s_test_peer_commands(const test_ctx_t *t) {
 }
 
 //  Every --key form gives the same stored key.
-static void s_test_peer_key_forms(const test_ctx_t *t) {
+static void s_test_peer_key_forms(const cli_ctx_t *t) {
     uint8_t key[32];
     randombytes_buf(key, sizeof key);
     char *hex = s_hex(key, sizeof key);
@@ -863,7 +858,7 @@ static void s_test_peer_key_forms(const test_ctx_t *t) {
     free(hex);
 }
 
-static void s_test_gossip_commands(const test_ctx_t *t) {
+static void s_test_gossip_commands(const cli_ctx_t *t) {
     cli_expect_ok(CAIRN(t, "gossip", "add", "m-1"), "added m-1 (ttl 5)");
     cli_expect_ok(CAIRN(t, "gossip", "add", "m-1"), "already seen m-1");
     json_t *object = CAIRN_JSON(t, "gossip", "add", "m-2", "--ttl", "3");
@@ -890,13 +885,7 @@ static void s_test_gossip_commands(const test_ctx_t *t) {
 
 //  ---- the table -------------------------------------------------------------------------
 
-typedef struct {
-    const char *name;
-    bool needs_node; //  false: the endpoint has nothing listening
-    void (*run)(const test_ctx_t *t);
-} test_t;
-
-static const test_t s_tests[] = {
+static const cli_test_t s_tests[] = {
     {"family_help", false, s_test_family_help},
     {"family_usage", false, s_test_family_usage},
     {"password_no_terminal", false, s_test_password_no_terminal},
@@ -918,55 +907,8 @@ static const test_t s_tests[] = {
     {"gossip_commands", true, s_test_gossip_commands},
 };
 
-static void s_run_test(const test_t *test) {
-    fprintf(stderr, "==== e2e.cli.%s\n", test->name);
-    char dir[] = "/tmp/cairn-cli-msg-XXXXXX";
-    char *made = mkdtemp(dir);
-    assert(made);
-    test_ctx_t ctx = {NULL, dir};
-    harness_node_t *node = NULL;
-    char *endpoint = NULL;
-    if (test->needs_node) {
-        node = harness_node_start(NULL, NULL);
-        CHECK(node);
-        ctx.endpoint = node ? harness_node_endpoint(node) : NULL;
-    } else {
-        endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
-        ctx.endpoint = endpoint;
-    }
-    if (ctx.endpoint)
-        test->run(&ctx);
-    if (node) {
-        CHECK(harness_node_stop(node) == 0);
-        harness_node_destroy(&node);
-    }
-    zstr_free(&endpoint);
-    zdir_t *files = zdir_new(dir, NULL);
-    if (files)
-        zdir_remove(files, true);
-    zdir_destroy(&files);
-}
-
 int main(int argc, char **argv) {
     if (sodium_init() < 0)
         return 1;
-    size_t count = sizeof s_tests / sizeof s_tests[0];
-    if (argc == 2 && streq(argv[1], "--list")) { //  ctest's registration (tests/CMakeLists.txt)
-        for (size_t i = 0; i < count; i++)
-            printf("e2e.cli.%s %s\n", s_tests[i].name, s_tests[i].name);
-        return 0;
-    }
-    bool ran = false;
-    for (size_t i = 0; i < count; i++)
-        if (argc < 2 || streq(argv[1], s_tests[i].name)) {
-            s_run_test(&s_tests[i]);
-            ran = true;
-        }
-    if (!ran) {
-        fprintf(stderr, "e2e-cli-msg: no test named '%s'\n", argv[1]);
-        return 2;
-    }
-    if (cli_run_failures)
-        fprintf(stderr, "e2e-cli-msg: %d check(s) failed\n", cli_run_failures);
-    return cli_run_failures ? 1 : 0;
+    return cli_run_main(argc, argv, "e2e-cli-msg", s_tests, sizeof s_tests / sizeof s_tests[0]);
 }

@@ -106,9 +106,7 @@ static char *s_snapshot(ca_caller_t *caller) {
 //  ---- create --------------------------------------------------------------------
 
 static void test_create_plain(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     Cairn__Response *response = channels_fixture_create(caller, "#general", false, "");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
@@ -131,15 +129,11 @@ static void test_create_plain(void) {
     response = channels_fixture_get(caller, "#general");
     CHECK(response->status == CAIRN__STATUS__OK && !response->channel_get->protected_);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_create_encrypted(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     Cairn__Response *response = channels_fixture_create(caller, "#sealed", true, "");
     CHECK(response->status == CAIRN__STATUS__OK);
     CHECK(response->channel_create->encrypted && !response->channel_create->protected_);
@@ -147,9 +141,7 @@ static void test_create_encrypted(void) {
     response = channels_fixture_get(caller, "#sealed");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->encrypted);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  True when `needle` appears in the file at `path`.
@@ -180,9 +172,7 @@ static bool s_dir_has(const char *dir, const char *needle) {
 }
 
 static void test_create_protected(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     const char *password = "tr0ub4dor&3-unique-e2e";
     Cairn__Response *response = channels_fixture_create(caller, "#vault", true, password);
     CHECK(response->status == CAIRN__STATUS__OK);
@@ -215,15 +205,11 @@ static void test_create_protected(void) {
     response = channels_fixture_verify(caller, "#vault", password);
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_conflict(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#taken", false, ""), CAIRN__STATUS__OK,
                       NULL);
     char *before = s_snapshot(caller);
@@ -261,17 +247,13 @@ static void test_conflict(void) {
           second->status == CAIRN__STATUS__UNAUTHORIZED);
     cairn__response__free_unpacked(first, NULL);
     cairn__response__free_unpacked(second, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- read, touch, delete ---------------------------------------------------------
 
 static void test_get_list_counts(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#zeta", false, ""), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_create(caller, "#alpha", true, ""), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_create(caller, "#mid", false, "pw"), CAIRN__STATUS__OK,
@@ -308,15 +290,11 @@ static void test_get_list_counts(void) {
                       "#missing does not exist");
     ca_response_check(channels_fixture_get(caller, "#ALPHA"), CAIRN__STATUS__NOT_FOUND,
                       "does not exist");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_touch(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#t", false, ""), CAIRN__STATUS__OK, NULL);
     Cairn__Response *response = channels_fixture_touch(caller, "#t", 1700000000.25);
     CHECK(response->status == CAIRN__STATUS__OK &&
@@ -340,15 +318,11 @@ static void test_touch(void) {
                       "ChannelTouch.timestamp");
     ca_response_check(channels_fixture_get(caller, "#nope"), CAIRN__STATUS__NOT_FOUND,
                       NULL); //  touch made nothing
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_delete_counts(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#doomed", false, "pw"), CAIRN__STATUS__OK,
                       NULL);
     ca_response_check(channels_fixture_create(caller, "#keeper", false, ""), CAIRN__STATUS__OK,
@@ -418,9 +392,7 @@ static void test_delete_counts(void) {
 //  ---- verify ------------------------------------------------------------------------
 
 static void test_verify_right(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#v", false, "open sesame"),
                       CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_create(caller, "#w", false, "pässwörd ✓"), CAIRN__STATUS__OK,
@@ -433,15 +405,11 @@ static void test_verify_right(void) {
     response = channels_fixture_verify(caller, "#w", "pässwörd ✓");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_verify_wrong(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#v", false, "open sesame"),
                       CAIRN__STATUS__OK, NULL);
     const char *wrong[] = {"open sesamE", "Open sesame", "open sesam", "open sesame!", "x"};
@@ -456,32 +424,22 @@ static void test_verify_wrong(void) {
     Cairn__Response *response = channels_fixture_verify(caller, "#v", "open sesame");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_verify_unprotected(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#open", false, ""), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_verify(caller, "#open", "anything"), CAIRN__STATUS__INVALID,
                       "channel #open is not password-protected");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_verify_unknown(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_verify(caller, "#ghost", "anything"),
                       CAIRN__STATUS__NOT_FOUND, "channel #ghost does not exist");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  A burst of password checks from one client: the bounded pool runs two at
@@ -594,9 +552,7 @@ static void test_verify_bounded(void) {
 //  ---- membership ----------------------------------------------------------------------
 
 static void test_join_leave_list(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#a", false, ""), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_create(caller, "#b", false, ""), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_create(caller, "#empty", false, ""), CAIRN__STATUS__OK,
@@ -647,15 +603,11 @@ static void test_join_leave_list(void) {
     CHECK(response->member_list->n_members == 1);
     CHECK(streq(response->member_list->members[0]->peer_id, "zed"));
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_join_idempotent(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#c", false, ""), CAIRN__STATUS__OK, NULL);
     for (int i = 0; i < 3; i++) {
         Cairn__Response *response = channels_fixture_join(caller, "#c", "peer.1");
@@ -666,15 +618,11 @@ static void test_join_idempotent(void) {
     Cairn__Response *response = channels_fixture_members(caller, "#c", "");
     CHECK(response->member_list->n_members == 1);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_leave_not_member(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#c", false, ""), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_join(caller, "#c", "in"), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_leave(caller, "#c", "out"), CAIRN__STATUS__NOT_FOUND,
@@ -684,17 +632,13 @@ static void test_leave_not_member(void) {
     ca_response_check(channels_fixture_leave(caller, "#c", "in"), CAIRN__STATUS__OK, NULL);
     ca_response_check(channels_fixture_leave(caller, "#c", "in"), CAIRN__STATUS__NOT_FOUND,
                       "is not a member");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- bad input -------------------------------------------------------------------------
 
 static void test_bad_input(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#real", false, "secret"), CAIRN__STATUS__OK,
                       NULL);
     ca_response_check(channels_fixture_create(caller, "#plain", true, ""), CAIRN__STATUS__OK, NULL);
@@ -790,9 +734,7 @@ static void test_bad_input(void) {
     response = channels_fixture_verify(caller, "#real", "secret");
     CHECK(response->status == CAIRN__STATUS__OK);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -195,9 +195,7 @@ static void s_ping(zsock_t *client) {
 
 //  0 B, 1 B, 1 MiB by put/get; 9 MiB by stream and ranges; dedup; delete.
 static void test_roundtrip(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     size_t sizes[] = {0, 1, 1024 * 1024};
     for (size_t i = 0; i < 3; i++) {
         uint8_t *data = (uint8_t *)malloc(sizes[i] + 1);
@@ -235,9 +233,7 @@ static void test_roundtrip(void) {
     cairn__response__free_unpacked(response, NULL);
     CHECK(!content_fixture_has(caller, hash, NULL));
     CHECK(s_count_files(node, "content", "tmp") == 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  A multi-GiB stream in and out; the node's memory stays flat.
@@ -279,17 +275,13 @@ static void test_big_stream(void) {
     if (total > CA_CONTENT_WHOLE_MAX)
         harness_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__INVALID,
                       "ContentRead");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  kill -9 in the middle of a stream: after restart nothing of it is
 //  visible or left on disk, and what was committed before is intact.
 static void test_kill9_mid_stream(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t kept[32];
     content_fixture_put(caller, "committed before the crash", 26, kept);
     uint8_t partial[32];
@@ -316,9 +308,7 @@ static void test_kill9_mid_stream(void) {
     CHECK(report->blobs == 1 && report->files == 1);
     CHECK(!report->missing_count && !report->orphan_count && !report->corrupt_count);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Blob number n of the crash test: 64 KiB, distinct per n.
@@ -405,9 +395,7 @@ static void test_kill9_cycles(void) {
 
 //  A damaged file is reported, never served as good data; fsck repairs.
 static void test_corrupt(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t *data = (uint8_t *)malloc(CHUNK_BYTES * 2);
     for (size_t i = 0; i < CHUNK_BYTES * 2; i++)
         data[i] = (uint8_t)(i ^ (i >> 9));
@@ -441,18 +429,14 @@ static void test_corrupt(void) {
     content_fixture_get_expect(caller, hash, data, CHUNK_BYTES * 2);
     free(data);
     zstr_free(&path);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Wrong sizes, unknown ids, oversized chunks and frames, path-like hashes,
 //  malformed bodies: clear errors, and the node keeps serving.
 static void test_bad_input(void) {
     const char *args[] = {"--max-frame-bytes=20000000", NULL};
-    harness_node_t *node = harness_node_up(args);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(args);
     uint8_t kept[32];
     content_fixture_put(caller, "kept", 4, kept);
     uint8_t hash[64];
@@ -513,17 +497,13 @@ static void test_bad_input(void) {
     harness_fails(response, CAIRN__STATUS__INVALID, "protobuf");
     content_fixture_get_expect(caller, kept, "kept", 4);
     CHECK(s_count_files(node, "content", "tmp") == 1); //  the open stream only
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Many streams at once over both workers: each chunk reaches its stream.
 static void test_concurrent_streams(void) {
     const char *args[] = {"--workers=2", NULL};
-    harness_node_t *node = harness_node_up(args);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(args);
     enum { STREAMS = 8, CHUNKS = 5, SIZE = 100000 };
     uint64_t ids[STREAMS];
     ca_sha256_t *sha[STREAMS];
@@ -556,9 +536,7 @@ static void test_concurrent_streams(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     free(chunk);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Puts and deletes of the same blob racing on two workers: whatever the
@@ -609,9 +587,7 @@ static void test_put_delete_race(void) {
 //  An idle stream is abandoned after stream_timeout_ms, bytes removed.
 static void test_stream_timeout(void) {
     const char *args[] = {"--stream-timeout-ms=1000", "--maintenance-ms=100", NULL};
-    harness_node_t *node = harness_node_up(args);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(args);
     uint64_t stream = s_begin(caller);
     s_send_chunk(client, stream, 0, "abc", 3);
     s_chunk_answer(client, 3);
@@ -628,18 +604,14 @@ static void test_stream_timeout(void) {
     if (response)
         cairn__response__free_unpacked(response, NULL);
     CHECK(gone && s_count_files(node, "content", "tmp") == 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  The cache: put/get/has, exact LRU to the configured budget, apart from
 //  the content store.
 static void test_cache(void) {
     const char *args[] = {"--cache-max-bytes=3000", "--workers=2", NULL};
-    harness_node_t *node = harness_node_up(args);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(args);
     char data[4][1000];
     uint8_t hashes[4][32];
     for (int n = 0; n < 4; n++) {
@@ -700,16 +672,12 @@ static void test_cache(void) {
     Cairn__CacheEvict evict;
     ca_request_cache_evict(&request, &evict, 0, UINT64_MAX);
     harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "max_bytes");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ContentStats and the pools in Info.
 static void test_stats(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t hash[32];
     content_fixture_put(caller, "one", 3, hash);
     content_fixture_put(caller, "three", 5, hash);
@@ -731,9 +699,7 @@ static void test_stats(void) {
     }
     CHECK(content && cache);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static const harness_test_t s_tests[] = {

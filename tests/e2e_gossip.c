@@ -53,9 +53,7 @@ static int64_t s_rows_on_disk(harness_node_t *node) {
 
 //  Info shows the gossip pool with what it served.
 static void test_info(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     gossip_fixture_add_expect(caller, "info-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
     gossip_fixture_add_expect(caller, "info-1", 0, false, CA_GOSSIP_DEFAULT_TTL);
     CHECK(gossip_fixture_present(caller, "info-1", NULL));
@@ -66,16 +64,12 @@ static void test_info(void) {
     CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 5 && pool->errors == 1);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  New, then seen; has; the cache survives a restart.
 static void test_add_has(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     CHECK(!gossip_fixture_present(caller, "a1b2c3", NULL));
     gossip_fixture_add_expect(caller, "a1b2c3", 0, true, CA_GOSSIP_DEFAULT_TTL);
     gossip_fixture_add_expect(caller, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
@@ -93,16 +87,12 @@ static void test_add_has(void) {
     CHECK(gossip_fixture_present(caller, "a1b2c3", NULL));
     CHECK(gossip_fixture_present(caller, "550e8400-e29b-41d4-a716-446655440000", &ttl) && ttl == 3);
     gossip_fixture_add_expect(caller, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ttl: 0 means 5, 1..255 kept, 256 and more INVALID.
 static void test_ttl(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     const uint32_t ttls[] = {0, 1, 5, 254, 255};
     for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++) {
         char id[32];
@@ -117,17 +107,13 @@ static void test_ttl(void) {
                   "over 255 hops");
     CHECK(!gossip_fixture_present(caller, "ttl-256", NULL) &&
           !gossip_fixture_present(caller, "ttl-big", NULL));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  GossipClean removes entries older than max_age_s and only those; 0 is
 //  the node's gossip_max_age_s (3600 s: nothing here is that old).
 static void test_clean(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     const char *old_ids[] = {"old-1", "old-2", "old-3"};
     for (size_t i = 0; i < 3; i++)
         gossip_fixture_add_expect(caller, old_ids[i], 0, true, CA_GOSSIP_DEFAULT_TTL);
@@ -161,9 +147,7 @@ static void test_clean(void) {
 //  maximum age of 1 s, an entry disappears without any GossipClean.
 static void test_tick(void) {
     const char *args[] = {"--maintenance-ms=200", "--gossip-max-age-s=1", NULL};
-    harness_node_t *node = harness_node_up(args);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(args);
     gossip_fixture_add_expect(caller, "tick-old", 9, true, 9);
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     bool present = true;
@@ -176,9 +160,7 @@ static void test_tick(void) {
     //  Gone from the table, not hidden: adding it again makes it new.
     gossip_fixture_add_expect(caller, "tick-old", 0, true, CA_GOSSIP_DEFAULT_TTL);
     CHECK(gossip_fixture_present(caller, "tick-old", NULL));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  How many times `needle` occurs in the node's log so far.
@@ -198,9 +180,7 @@ static int s_log_count(harness_node_t *node, const char *needle) {
 //  where each tick's write reports what it removed).
 static void test_tick_keeps_fresh(void) {
     const char *args[] = {"--maintenance-ms=100", "--log-level=debug", NULL};
-    harness_node_t *node = harness_node_up(args);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(args);
     const char *tick_done = "gossip[0]: upkeep write changed 0 rows";
     gossip_fixture_add_expect(caller, "keep-me", 0, true, CA_GOSSIP_DEFAULT_TTL);
     int ticks_before = s_log_count(node, tick_done);
@@ -210,17 +190,13 @@ static void test_tick_keeps_fresh(void) {
     CHECK(s_log_count(node, tick_done) >= ticks_before + 3);
     CHECK(gossip_fixture_present(caller, "keep-me", NULL));
     CHECK(s_log_count(node, "upkeep write failed") == 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Bad input to every request: INVALID with a message, nothing stored, the
 //  node still answers.
 static void test_bad_input(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     gossip_fixture_add_expect(caller, "good", 0, true, CA_GOSSIP_DEFAULT_TTL);
     char long_id[CA_GOSSIP_ID_MAX + 2];
     memset(long_id, 'i', sizeof long_id - 1);
@@ -271,9 +247,7 @@ static void test_bad_input(void) {
 //  The hot path under concurrency: the same id added many times at once
 //  through both workers is added exactly once; distinct ids all are.
 static void test_concurrent_add(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     enum { SAME = 400, DISTINCT = 400 };
     uint64_t first = s_next_id;
     for (int i = 0; i < SAME + DISTINCT; i++) {

@@ -160,9 +160,7 @@ static size_t s_pending_count(zsock_t *client, const char *peer) {
 //  Open, pay, update, adjust: every balance and nonce right, across a
 //  kill -9; the list shows open channels only.
 static void test_flow(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t alice, bob;
     s_payer(client, &alice, "alice");
     s_payer(client, &bob, "bob");
@@ -211,17 +209,13 @@ static void test_flow(void) {
                       CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
     s_pay_ok(client, &bob, 1, 10);
     ledger_fixture_expect_channel(caller, "bob", 10, 90, 5);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  A stale or replayed update is CONFLICT and changes nothing; balances
 //  that do not keep the sum are INVALID.
 static void test_stale_nonce(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     s_open_ok(caller, "carol", 10, 90);
     s_done(harness_ok(ledger_fixture_update(caller, "carol", 7, 20, 80),
                       CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
@@ -241,17 +235,13 @@ static void test_stale_nonce(void) {
     ledger_fixture_expect_channel(caller, "carol", 100, 0, 1000000);
     harness_fails(ledger_fixture_update(caller, "nobody", 1, 0, 0), CAIRN__STATUS__NOT_FOUND,
                   "open one");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Signed by another key, a flipped byte in any signed field, or a bad
 //  signature: UNAUTHORIZED, nothing moves.
 static void test_bad_signature(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t dave, mallory;
     s_payer(client, &dave, "dave");
     s_payer(client, &mallory, "mallory");
@@ -293,16 +283,12 @@ static void test_bad_signature(void) {
     s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_BLOCK));
     harness_fails(s_pay(client, &dave, 2, 10), CAIRN__STATUS__UNAUTHORIZED, "blocked");
     ledger_fixture_expect_channel(caller, "dave", 10, 90, 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  A channel whose peer the node has no key for takes no payment.
 static void test_unknown_peer(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t erin;
     crypto_sign_keypair(erin.public_key, erin.secret);
     snprintf(erin.peer_id, sizeof erin.peer_id, "erin");
@@ -315,9 +301,7 @@ static void test_unknown_peer(void) {
     harness_fails(s_pay(client, &frank, 1, 10), CAIRN__STATUS__NOT_FOUND, "open one");
     s_open_ok(caller, "frank", 0, 10);
     s_pay_ok(client, &frank, 1, 10); //  the same id was never stored
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Four clients spend one balance at once: exactly what fits is paid.
@@ -423,9 +407,7 @@ static uint64_t s_rand(uint64_t *state) {
 //  three channels; every answer and the end state match the model, and
 //  the sum of each channel moves only by its adjustments.
 static void test_conservation(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     enum { PAYERS = 3, OPS = 3000 };
     payer_t payers[PAYERS];
     model_channel_t model[PAYERS];
@@ -501,9 +483,7 @@ static void test_conservation(void) {
         CHECK((int64_t)(model[p].mine + model[p].theirs) == 5100 + adjusted[p]);
         CHECK(s_pending_count(client, payers[p].peer_id) == model[p].paid_count);
     }
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static Cairn__Response *s_history(zsock_t *client, const char *peer, uint32_t limit,
@@ -544,9 +524,7 @@ static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
 //  first, in pages; payments and updates are not in it; the deltas add up
 //  to the sum, across a kill -9.
 static void test_history(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
     s_open_ok(caller, "ivan", 5, 20);
@@ -611,17 +589,13 @@ static void test_history(void) {
     harness_fails(s_history(client, "nobody", 0, 0), CAIRN__STATUS__NOT_FOUND, "open one");
     harness_fails(s_history(client, "ivan", 1001, 0), CAIRN__STATUS__INVALID, "at most 1000");
     harness_fails(s_history(client, "ivan", 0, UINT64_MAX), CAIRN__STATUS__INVALID, "after_seq");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Pending payments oldest first with every field; clearing is by id,
 //  counts only what was pending, and twice is harmless.
 static void test_pending_clear(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
     s_open_ok(caller, "ivan", 0, 100);
@@ -664,9 +638,7 @@ static void test_pending_clear(void) {
     CHECK(response->ledger_clear->cleared == 0);
     s_done(response);
     ledger_fixture_expect_channel(caller, "ivan", 15, 85, 0); //  clearing moves no money
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Walks LedgerList `limit` at a time, each cursor the last peer of the
@@ -699,9 +671,7 @@ static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16]
 //  LedgerList a page at a time: 25 open channels among closed ones, walked
 //  with several limits; the bounds of a page.
 static void test_list_pages(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     char peers[25][16];
     for (int i = 0; i < 25; i++) {
         snprintf(peers[i], sizeof peers[i], "chan-%02d", i);
@@ -736,9 +706,7 @@ static void test_list_pages(void) {
     response = harness_ok(s_list_page(client, 3, "zzz"), CAIRN__RESPONSE__BODY_LEDGER_LIST);
     CHECK(response->ledger_list->n_channels == 0 && !response->ledger_list->more);
     s_done(response);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Walks `peer`'s pending payments `limit` at a time, each cursor the id
@@ -775,9 +743,7 @@ static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
 //  LedgerPending a page at a time: 25 payments of mia beside ned's,
 //  walked with several limits; bad, unknown, foreign and cleared cursors.
 static void test_pending_pages(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t mia, ned;
     s_payer(client, &mia, "mia");
     s_payer(client, &ned, "ned");
@@ -828,17 +794,13 @@ static void test_pending_pages(void) {
                           CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     CHECK(response->ledger_pending->n_payments == 0 && !response->ledger_pending->more);
     s_done(response);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Every field out of bounds, and bodies that do not decode: refused,
 //  nothing stored, the node fine.
 static void test_bad_input(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t judy;
     s_payer(client, &judy, "judy");
     s_open_ok(caller, "judy", 0, 100);
@@ -982,9 +944,7 @@ static void test_bad_input(void) {
     ledger_fixture_expect_channel(caller, "judy", 0, 100, 0);
     s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY)); //  and it is fine
     ledger_fixture_expect_channel(caller, "judy", 10, 90, 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Payments pipelined from one connection (a window of 256 in flight):
@@ -992,9 +952,7 @@ static void test_bad_input(void) {
 //  to libsodium's raw verification rate on the same payloads.
 static void test_pipelined(void) {
     enum { COUNT = 20000, WINDOW = 256 };
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     payer_t lena;
     s_payer(client, &lena, "lena");
     s_open_ok(caller, "lena", 0, COUNT);
@@ -1032,9 +990,7 @@ static void test_pipelined(void) {
     ledger_fixture_expect_channel(caller, "lena", COUNT, 0, 0);
     CHECK(s_pending_count(client, "lena") == COUNT);
     free(payments);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -30,9 +30,7 @@
 //  ---- CRUD ---------------------------------------------------------------------------
 
 static void test_crud(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 1, 1, 0, 0);
     t.manifest.price = UINT64_MAX; //  every bit of the unsigned fields survives
@@ -86,15 +84,11 @@ static void test_crud(void) {
     t.manifest.access = NULL;
     manifests_fixture_put_ok(caller, &t);
     manifests_fixture_get_expect(caller, 1, &t);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_conflict(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 1, 1, 0, 0);
     manifests_fixture_put_ok(caller, &t);
@@ -124,9 +118,7 @@ static void test_conflict(void) {
     cairn__response__free_unpacked(
         harness_ok(manifests_fixture_update(caller, &t), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE),
         NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- lists: a model of what was stored ---------------------------------------------
@@ -216,9 +208,7 @@ static void s_page_expect(zsock_t *client, entry_t *model, size_t count, const f
 #define LIST_COUNT 27
 
 static void test_list_visibility(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     entry_t model[LIST_COUNT];
     s_fill(caller, model, 100, LIST_COUNT);
     for (int visibility = 0; visibility < 3; visibility++) {
@@ -227,15 +217,11 @@ static void test_list_visibility(void) {
     }
     filter_t all = {false, 0, NULL, 0, 0}; //  visibility 0 without by_visibility: no filter
     s_page_expect(client, model, LIST_COUNT, &all, 0, 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_list_content_type(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     entry_t model[LIST_COUNT];
     s_fill(caller, model, 200, LIST_COUNT);
     for (size_t i = 0; i < 3; i++) {
@@ -244,15 +230,11 @@ static void test_list_content_type(void) {
     }
     filter_t none = {false, 0, "video/mp4", 0, 0};
     s_page_expect(client, model, LIST_COUNT, &none, 0, 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_list_created(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     entry_t model[LIST_COUNT];
     s_fill(caller, model, 300, LIST_COUNT);
     double early = model[5].created_at, late = model[20].created_at;
@@ -264,15 +246,11 @@ static void test_list_created(void) {
     s_page_expect(client, model, LIST_COUNT, &between, 0, 0);
     filter_t empty = {false, 0, NULL, late, early};
     s_page_expect(client, model, LIST_COUNT, &empty, 0, 0);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_list_combined(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     entry_t model[LIST_COUNT];
     s_fill(caller, model, 400, LIST_COUNT);
     double early = model[3].created_at, late = model[24].created_at;
@@ -283,17 +261,13 @@ static void test_list_combined(void) {
             filter.after = 0;
             s_page_expect(client, model, LIST_COUNT, &filter, 2, 1);
         }
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 #define PAGING_COUNT 250
 
 static void test_list_paging(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     entry_t *model = (entry_t *)calloc(PAGING_COUNT, sizeof(entry_t));
     s_fill(caller, model, 1000, PAGING_COUNT);
     filter_t all = {false, 0, NULL, 0, 0};
@@ -307,17 +281,13 @@ static void test_list_paging(void) {
     for (uint32_t offset = 0; offset < 90; offset += 30)
         s_page_expect(client, model, PAGING_COUNT, &shared, 30, offset);
     free(model);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- versions ----------------------------------------------------------------------
 
 static void test_versions(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     //  Two interleaved chains: 10 <- 11 <- ... <- 14 and 20 <- 21.
     manifests_fixture_init(&t, 10, 1, 0, 0);
@@ -355,17 +325,13 @@ static void test_versions(void) {
     harness_fails(manifests_fixture_versions(caller, 12), CAIRN__STATUS__NOT_FOUND,
                   "version root"); //  not a root
     harness_fails(manifests_fixture_versions(caller, 99), CAIRN__STATUS__NOT_FOUND, "version root");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ManifestVersions a page at a time: 25 versions of 100 beside a chain of
 //  200 put in between, walked with several limits; the bounds of a page.
 static void test_version_pages(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     for (int k = 1; k <= 25; k++) {
         manifests_fixture_init(&t, 100 + k - 1, (uint32_t)k, 100 + k - 2, 100);
@@ -401,16 +367,12 @@ static void test_version_pages(void) {
     }
     harness_fails(manifests_fixture_versions_page(caller, 99, 0, 0), CAIRN__STATUS__NOT_FOUND,
                   "version root");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Each version rule broken once; nothing of a refused put is stored.
 static void test_version_rules(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 10, 1, 0, 0);
     manifests_fixture_put_ok(caller, &t);
@@ -462,9 +424,7 @@ static void test_version_rules(void) {
     cairn__response__free_unpacked(response, NULL);
     manifests_fixture_init(&t, 50, 3, 11, 10); //  and right at last
     manifests_fixture_put_ok(caller, &t);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Competing puts of version 2 of one root, all in flight at once, over
@@ -472,9 +432,7 @@ static void test_version_rules(void) {
 #define RACERS 16
 
 static void test_version_race(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 10, 1, 0, 0);
     manifests_fixture_put_ok(caller, &t);
@@ -510,9 +468,7 @@ static void test_version_race(void) {
     for (size_t i = 0; i < 6; i++)
         CHECK(response->manifest_versions->manifests[i]->version_number == i + 1);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  A chain, an update of each version and a summary, all pipelined
@@ -520,9 +476,7 @@ static void test_version_race(void) {
 #define PIPELINED 40
 
 static void test_version_pipeline(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t *chain =
         (manifests_fixture_t *)calloc(PIPELINED, sizeof(manifests_fixture_t));
     uint64_t sent = 0;
@@ -555,15 +509,11 @@ static void test_version_pipeline(void) {
     }
     cairn__response__free_unpacked(response, NULL);
     free(chain);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_delete_versions(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 10, 1, 0, 0);
     manifests_fixture_put_ok(caller, &t);
@@ -584,9 +534,7 @@ static void test_delete_versions(void) {
     CHECK(manifests_fixture_removed(caller, 13) && manifests_fixture_removed(caller, 11) &&
           manifests_fixture_removed(caller, 10));
     harness_fails(manifests_fixture_versions(caller, 10), CAIRN__STATUS__NOT_FOUND, "version root");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- summaries ----------------------------------------------------------------------
@@ -620,9 +568,7 @@ static void s_summary_expect(zsock_t *client, const Cairn__Summary *want) {
 }
 
 static void test_summaries(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t hash[32], other[32];
     manifests_fixture_hash(1, hash);
     manifests_fixture_hash(2, other);
@@ -664,9 +610,7 @@ static void test_summaries(void) {
     s_summary_expect(client, &empty);
     s_summary_expect(client, &summary); //  untouched by the other
     free(text);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- bad input -------------------------------------------------------------------------
@@ -680,9 +624,7 @@ static char *s_repeat(char c, size_t size) {
 }
 
 static void test_bad_input(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t wide[40] = {0};
     Cairn__Request request;
     //  Wrong hash sizes in every request that takes one.
@@ -869,16 +811,12 @@ static void test_bad_input(void) {
     free(long_mention);
     free(long_topic);
     free(long_text);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Bodies that do not decode are answered INVALID with the request's id.
 static void test_malformed(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     //  id 1; Request.manifest_put (field 800, length 4) holding
     //  ManifestPut.manifest (length 2) whose hash claims 255 bytes.
     static const uint8_t broken_put[] = {0x08, 0x01, 0x82, 0x32, 0x04, 0x0a, 0x02, 0x0a, 0xff};
@@ -921,17 +859,13 @@ static void test_malformed(void) {
     free(packed);
     harness_fails(manifests_fixture_get(caller, 1), CAIRN__STATUS__NOT_FOUND, "no manifest");
     manifests_fixture_put_ok(caller, &t); //  and the node is fine
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ---- across restarts, pools and Info --------------------------------------------------
 
 static void test_restart(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t first, second;
     manifests_fixture_init(&first, 10, 1, 0, 0);
     manifests_fixture_put_ok(caller, &first);
@@ -961,16 +895,12 @@ static void test_restart(void) {
     manifests_fixture_init(&second, 12, 2, 10, 10);
     harness_fails(manifests_fixture_put(caller, &second), CAIRN__STATUS__CONFLICT,
                   "exists already");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  ProvRoots answers owner and visibility from the manifests pool's rows.
 static void test_prov_owner(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 1, 1, 0, 0);
     t.manifest.owner = (char *)"peer:alice";
@@ -1000,15 +930,11 @@ static void test_prov_owner(void) {
                   root->visibility == CAIRN__VISIBILITY__VISIBILITY_UNLISTED);
     }
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static void test_info(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     manifests_fixture_t t;
     manifests_fixture_init(&t, 1, 1, 0, 0);
     manifests_fixture_put_ok(caller, &t);
@@ -1028,9 +954,7 @@ static void test_info(void) {
     }
     CHECK(found);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static const harness_test_t s_tests[] = {

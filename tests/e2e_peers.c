@@ -79,9 +79,7 @@ static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64
 
 //  Info shows the peers pool with what it served.
 static void test_info(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32] = {1};
     Cairn__Peer peer;
     peers_fixture_peer(&peer, "info", key);
@@ -96,17 +94,13 @@ static void test_info(void) {
     CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 4 && pool->errors == 2);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Put, get back exactly what was stored (canonical address), and it
 //  survives a restart.
 static void test_put_get(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32];
     for (int i = 0; i < 32; i++)
         key[i] = (uint8_t)(0xa0 + i);
@@ -148,16 +142,12 @@ static void test_put_get(void) {
     response = harness_expect(peers_fixture_get(caller, "bob"), CAIRN__STATUS__NOT_FOUND, NULL);
     CHECK(strstr(response->error, "no peer 'bob'") && strstr(response->error, "PeerPut"));
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  The key forms: raw, base64 in every variant, PEM (openssl's and ours).
 static void test_key_forms(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32];
     CHECK(sodium_hex2bin(key, 32, s_openssl_hex, 64, NULL, NULL, NULL) == 0);
     const int variants[] = {
@@ -224,16 +214,12 @@ static void test_key_forms(void) {
     snprintf(text, sizeof text, "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----", body);
     harness_fails(peers_fixture_put(caller, &peer, text), CAIRN__STATUS__INVALID, "not an Ed25519");
     CHECK(s_count(caller, 0) == 7);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  A second PeerPut replaces the fields and keeps created_at and blocked.
 static void test_upsert(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32], new_key[32];
     memset(key, 1, sizeof key);
     memset(new_key, 2, sizeof new_key);
@@ -262,16 +248,12 @@ static void test_upsert(void) {
           response->peer_get->blocked);
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count(caller, 0) == 1);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  PeerStatus sets state and last_seen (0: now); unknown peers NOT_FOUND.
 static void test_status(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32] = {7};
     Cairn__Peer peer;
     peers_fixture_peer(&peer, "dave", key);
@@ -299,16 +281,12 @@ static void test_status(void) {
     CHECK(strstr(response->error, "no peer 'erin'"));
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count(caller, 0) == 1); //  the unknown peer was not created
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Block and unblock; is-blocked is PeerGet's `blocked`.
 static void test_block(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32] = {9};
     Cairn__Peer peer;
     peers_fixture_peer(&peer, "frank", key);
@@ -329,16 +307,12 @@ static void test_block(void) {
     CHECK(strstr(response->error, "no peer 'grace'"));
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_count(caller, 0) == 1);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  List all or by state, in peer_id order, in pages.
 static void test_list(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32] = {3};
     enum { PEERS = 25 };
     for (int i = PEERS - 1; i >= 0; i--) {
@@ -388,17 +362,13 @@ static void test_list(void) {
         harness_expect(peers_fixture_list(caller, false, 0, 0, "zzz"), CAIRN__STATUS__OK, NULL);
     CHECK(response->peer_list->n_peers == 0 && !response->peer_list->more);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Every kind of bad input to every request: INVALID with a message, no
 //  change to what is stored, and the node still answers.
 static void test_bad_input(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t key[32] = {5};
     Cairn__Peer peer;
     peers_fixture_peer(&peer, "keeper", key);
@@ -502,18 +472,14 @@ static void test_bad_input(void) {
     CHECK(stored->state == CAIRN__PEER_STATE__PEER_UNKNOWN && stored->last_seen == 0);
     CHECK(!stored->blocked && stored->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Many writes to the same peers in flight across the pool's workers:
 //  every one answered once, each peer stored once with its first
 //  created_at, and the last status wins.
 static void test_pipelined(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     enum { PEERS = 10, ROUNDS = 30 };
     uint8_t key[32] = {11};
     //  Create first, so every later request finds its peer.
@@ -563,9 +529,7 @@ static void test_pipelined(void) {
         CHECK(response->peer_get->blocked);
         cairn__response__free_unpacked(response, NULL);
     }
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static const harness_test_t s_tests[] = {

@@ -114,9 +114,7 @@ static void s_memory_bounded(harness_node_t *node, const char *what) {
 
 //  A chain 100,000 deep: roots stay one row, ancestry and descendants walk it.
 static void test_deep_chain(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     Cairn__Response *response = provenance_fixture_add(caller, 0, NULL, 0);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     int64_t started = zclock_mono();
@@ -131,16 +129,12 @@ static void test_deep_chain(void) {
     CHECK(s_derivations(caller, 0, false, 0, &more) == 1 && !more);
     CHECK(s_derivations(caller, 10, true, 5, &more) == 5 && more);
     s_memory_bounded(node, "deep_chain");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  One node with 100,000 derivations.
 static void test_wide(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     Cairn__Response *response = provenance_fixture_add(caller, 0, NULL, 0);
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     s_build(client, 1, BIG, s_hub, WINDOW);
@@ -180,9 +174,7 @@ static void test_wide(void) {
     cairn__response__free_unpacked(harness_ok(response, CAIRN__RESPONSE__BODY_PROV_ADD), NULL);
     s_single_root(caller, BIG + 1, 0, 2);
     s_memory_bounded(node, "wide");
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 //  Sources added to s while others derive c from s, on two workers: each
@@ -226,9 +218,7 @@ static void test_race(void) {
 
 //  Bad input over the wire: clear errors, nothing kept, the node serves on.
 static void test_bad_input(void) {
-    harness_node_t *node = harness_node_up(NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    HARNESS_SESSION_UP(NULL);
     uint8_t hash[40] = {1};
     Cairn__Request request;
     Cairn__ProvAdd add;
@@ -275,9 +265,7 @@ static void test_bad_input(void) {
     harness_expect(response, CAIRN__STATUS__INVALID, "protobuf");
     cairn__response__free_unpacked(response, NULL);
     CHECK(s_ancestor(caller, 1, 2));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_down(&node);
+    harness_session_down(&caller, &client, &node);
 }
 
 static const harness_test_t s_tests[] = {

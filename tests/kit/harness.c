@@ -246,6 +246,12 @@ void harness_node_down(harness_node_t **node_p) {
 
 //  The endpoint may change (see s_start_on_some_port): callers read
 //  harness_node_endpoint again after a restart.
+void harness_session_down(ca_caller_t **caller_p, zsock_t **client_p, harness_node_t **node_p) {
+    ca_caller_destroy(caller_p);
+    zsock_destroy(client_p);
+    harness_node_down(node_p);
+}
+
 int harness_node_restart(harness_node_t *node) {
     assert(node->pid == 0);
     return s_start_on_some_port(node);

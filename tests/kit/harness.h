@@ -38,6 +38,19 @@ harness_node_t *harness_node_up(const char *const *extra_args);
 //  test that started it with harness_node_up).
 void harness_node_down(harness_node_t **node_p);
 
+//  The start of most e2e tests: a node in a new temp dir (harness_node_up
+//  with `extra_args`), a DEALER connected to it, and a caller over that
+//  socket (HARNESS_CALL_MS), declared as the locals `node`, `client` and
+//  `caller` that the test body and the stores' fixtures use by name.
+#define HARNESS_SESSION_UP(extra_args)                                                             \
+    harness_node_t *node = harness_node_up(extra_args);                                            \
+    zsock_t *client = harness_connect(harness_node_endpoint(node));                                \
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS)
+
+//  The end of such a test: destroys the caller and the socket, then
+//  harness_node_down (the node must exit 0).
+void harness_session_down(ca_caller_t **caller_p, zsock_t **client_p, harness_node_t **node_p);
+
 //  Starts another cairnd on the same data dir and port as `node` (after it
 //  stopped or was killed); on another port if that one was taken meanwhile,
 //  so read harness_node_endpoint again afterwards.

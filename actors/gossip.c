@@ -156,6 +156,33 @@ static void s_gossip_cleaned(ca_store_t *store, const Cairn__Request *request,
     response->gossip_clean = deleted;
 }
 
+static void s_gossip_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT count(*), coalesce(min(seen_at), 0), "
+                                            "coalesce(max(seen_at), 0) FROM gossip");
+    if (!stmt) {
+        ca_reply_error(reply, CA_INTERNAL, "cannot read the gossip cache: %s; retry",
+                       sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+        return;
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        Cairn__GossipStatsReply *stats =
+            (Cairn__GossipStatsReply *)ca_reply_alloc(reply, sizeof(Cairn__GossipStatsReply));
+        cairn__gossip_stats_reply__init(stats);
+        stats->entries = (uint64_t)sqlite3_column_int64(stmt, 0);
+        stats->oldest_seen_at = sqlite3_column_double(stmt, 1);
+        stats->newest_seen_at = sqlite3_column_double(stmt, 2);
+        stats->max_age_s = (uint32_t)ca_store_settings(store)->gossip_max_age_s;
+        Cairn__Response *response = ca_reply_response(reply);
+        response->body_case = CAIRN__RESPONSE__BODY_GOSSIP_STATS;
+        response->gossip_stats = stats;
+    } else
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the gossip cache: %s; retry",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+}
+
 //  Periodic upkeep: drop entries older than gossip_max_age_s.
 static void s_gossip_tick(ca_store_t *store) {
     ca_write_t *write =
@@ -168,6 +195,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_gossip_add, s_gossip_added, 0},
     {CAIRN__REQUEST__BODY_GOSSIP_HAS, "gossip_has", s_gossip_has, NULL, 0},
     {CAIRN__REQUEST__BODY_GOSSIP_CLEAN, "gossip_clean", s_gossip_clean, s_gossip_cleaned, 0},
+    {CAIRN__REQUEST__BODY_GOSSIP_STATS, "gossip_stats", s_gossip_stats, NULL, 0},
 };
 
 const ca_store_def_t gossip_store_def = {

@@ -9,11 +9,13 @@
         gossip add    GossipAdd    GossipSeen
         gossip has    GossipHas    GossipSeen
         gossip clean  GossipClean  Deleted
+        gossip stats  GossipStats  GossipStatsReply
 
     The gossip cache holds the ids of messages this node has seen, each
     with the hops it may still travel (ttl); `gossip has` answers yes or
     no and exits 0 either way, and `gossip clean` drops entries older
-    than --max-age seconds.
+    than --max-age seconds; `gossip stats` says how many entries there
+    are and how old the oldest is.
     ========================================================================= */
 
 #include "cli.h"
@@ -29,6 +31,7 @@ typedef union {
     Cairn__GossipAdd gossip_add;
     Cairn__GossipHas gossip_has;
     Cairn__GossipClean gossip_clean;
+    Cairn__GossipStats gossip_stats;
 } gossip_storage_t;
 
 //  ---- gossip add / has / clean ---------------------------------------------------------------
@@ -102,6 +105,32 @@ static json_t *s_json_gossip_clean(const answer_t *answer) {
     return json_pack("{s:I}", "count", (json_int_t)answer->response->gossip_clean->count);
 }
 
+//  ---- gossip stats -----------------------------------------------------------------------
+
+static const char *s_build_gossip_stats(const cli_t *cli, Cairn__Request *request, void *storage) {
+    gossip_storage_t *body = storage;
+    Cairn__GossipStats *stats = &body->gossip_stats;
+    cairn__gossip_stats__init(stats);
+    request->body_case = CAIRN__REQUEST__BODY_GOSSIP_STATS;
+    request->gossip_stats = stats;
+    return NULL;
+}
+
+static void s_print_gossip_stats(const answer_t *answer) {
+    const Cairn__GossipStatsReply *stats = answer->response->gossip_stats;
+    printf("  entries         %" PRIu64 "\n", stats->entries);
+    cli_print_field_time("oldest seen", stats->oldest_seen_at);
+    cli_print_field_time("newest seen", stats->newest_seen_at);
+    printf("  max age         %" PRIu32 " s\n", stats->max_age_s);
+}
+
+static json_t *s_json_gossip_stats(const answer_t *answer) {
+    const Cairn__GossipStatsReply *stats = answer->response->gossip_stats;
+    return json_pack("{s:I, s:f, s:f, s:I}", "entries", (json_int_t)stats->entries,
+                     "oldest_seen_at", stats->oldest_seen_at, "newest_seen_at",
+                     stats->newest_seen_at, "max_age_s", (json_int_t)stats->max_age_s);
+}
+
 //  ---- the table ---------------------------------------------------------------------------------
 
 static const command_t s_rows[] = {
@@ -141,6 +170,18 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      {CAIRN__REQUEST__BODY_GOSSIP_CLEAN}},
+    {"gossip",
+     "stats",
+     0,
+     "",
+     "count the entries and show the oldest and newest",
+     {{NULL, NULL, false}},
+     s_build_gossip_stats,
+     s_print_gossip_stats,
+     s_json_gossip_stats,
+     NULL,
+     NULL,
+     {CAIRN__REQUEST__BODY_GOSSIP_STATS}},
 };
 
 CLI_FAMILY(gossip, s_rows, gossip_storage_t);

@@ -878,6 +878,16 @@ static void s_test_gossip_commands(const cli_ctx_t *t) {
     json_decref(object);
     cli_expect_ok(CAIRN(t, "gossip", "clean", "--max-age", "3600"), "deleted 0 gossip entries");
 
+    cli_expect_ok(CAIRN(t, "gossip", "stats"), "entries         2");
+    object = CAIRN_JSON(t, "gossip", "stats");
+    CHECK(cli_json_int(object, "entries") == 2 && cli_json_int(object, "max_age_s") == 3600);
+    json_t *oldest = json_object_get(object, "oldest_seen_at");
+    json_t *newest = json_object_get(object, "newest_seen_at");
+    CHECK(json_is_real(oldest) && json_is_real(newest));
+    CHECK(json_real_value(oldest) > 0 && json_real_value(oldest) <= json_real_value(newest));
+    json_decref(object);
+    cli_expect_fail(CAIRN(t, "gossip", "stats", "extra"), 2, "");
+
     cli_expect_fail(CAIRN(t, "gossip", "add", "has space"), 1, "invalid: ");
     cli_expect_fail(CAIRN(t, "gossip", "add", "m-4", "--ttl", "999"), 1, "invalid: ");
     cli_expect_fail(CAIRN(t, "gossip", "has", ""), 1, "invalid: ");

@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "gossip.h"
+#include "ca_clock.h"
 #include "ca_limits.h"
 #include "ca_sql.h"
 
@@ -47,6 +48,16 @@ static int64_t s_rows_on_disk(harness_node_t *node) {
     ca_sql_destroy(&sql);
     zstr_free(&path);
     return rows;
+}
+
+//  GossipStats (no request builder: the request has no fields).
+static const Cairn__GossipStatsReply *s_stats(ca_caller_t *caller, Cairn__Response **response_p) {
+    Cairn__GossipStats stats = CAIRN__GOSSIP_STATS__INIT;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_GOSSIP_STATS;
+    request.gossip_stats = &stats;
+    *response_p = harness_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_GOSSIP_STATS);
+    return (*response_p)->gossip_stats;
 }
 
 //  ---- tests ------------------------------------------------------------------
@@ -282,6 +293,53 @@ static void test_concurrent_add(void) {
     harness_node_destroy(&node);
 }
 
+//  GossipStats: empty; three entries within the time they were added; a
+//  second sighting adds none; the node's max age; the figures survive a
+//  restart; a truncated frame of the kind is INVALID and the node serves on.
+static void test_stats(void) {
+    const char *args[] = {"--gossip-max-age-s=120", NULL};
+    HARNESS_SESSION_UP(args);
+    Cairn__Response *response;
+    const Cairn__GossipStatsReply *stats = s_stats(caller, &response);
+    CHECK(stats->entries == 0 && stats->oldest_seen_at == 0 && stats->newest_seen_at == 0);
+    CHECK(stats->max_age_s == 120);
+    cairn__response__free_unpacked(response, NULL);
+
+    double before = ca_now_seconds();
+    gossip_fixture_add_expect(caller, "stats-1", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "stats-2", 0, true, CA_GOSSIP_DEFAULT_TTL);
+    gossip_fixture_add_expect(caller, "stats-3", 7, true, 7);
+    double after = ca_now_seconds();
+    gossip_fixture_add_expect(caller, "stats-1", 0, false, CA_GOSSIP_DEFAULT_TTL);
+    stats = s_stats(caller, &response);
+    CHECK(stats->entries == 3);
+    CHECK(before <= stats->oldest_seen_at && stats->oldest_seen_at <= stats->newest_seen_at &&
+          stats->newest_seen_at <= after);
+    double oldest = stats->oldest_seen_at, newest = stats->newest_seen_at;
+    cairn__response__free_unpacked(response, NULL);
+
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    CHECK(harness_node_restart(node) == 0);
+    client = harness_connect(harness_node_endpoint(node));
+    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    stats = s_stats(caller, &response);
+    CHECK(stats->entries == 3 && stats->oldest_seen_at == oldest &&
+          stats->newest_seen_at == newest);
+    cairn__response__free_unpacked(response, NULL);
+
+    //  Request id 9, then Request.gossip_stats (field 503) whose length
+    //  runs 5 bytes past the end of the frame.
+    zframe_t *frame = zframe_new("\x08\x09\xba\x1f\x05", 5);
+    zframe_send(&frame, client, 0);
+    response = harness_recv(client, CALL_MS);
+    CHECK(response && response->id == 9);
+    harness_fails(response, CAIRN__STATUS__INVALID, "protobuf");
+    harness_expect_alive(client);
+    harness_session_down(&caller, &client, &node);
+}
+
 static const harness_test_t s_tests[] = {
     {"add_has", test_add_has},
     {"ttl", test_ttl},
@@ -291,6 +349,7 @@ static const harness_test_t s_tests[] = {
     {"bad_input", test_bad_input},
     {"concurrent_add", test_concurrent_add},
     {"info", test_info},
+    {"stats", test_stats},
 };
 
 int main(int argc, char **argv) {

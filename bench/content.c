@@ -41,6 +41,7 @@
     ========================================================================= */
 
 #include "bench.h"
+#include "ca_blobs.h" //  ca_fsync_dir
 #include "ca_clock.h"
 #include "ca_hash.h"
 #include "ca_limits.h" //  CA_CONTENT_QUEUE_MAX
@@ -246,16 +247,6 @@ static int s_write_all(int fd, const uint8_t *data, size_t size) {
     return 0;
 }
 
-//  fsync of directory `path`; -1 with errno set.
-static int s_sync_dir(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 //  Stores blob data[0..size) as the node must, at least: hash, temp file,
 //  fsync, rename into <raw>/<2 hex>/<64 hex>, fsync of that directory.
 static int s_raw_put_one(bench_content_t *self, const char *name, const uint8_t *data, size_t size,
@@ -272,7 +263,7 @@ static int s_raw_put_one(bench_content_t *self, const char *name, const uint8_t 
     if (fd >= 0 && close(fd) != 0)
         ok = false;
     ok = ok && (mkdir(dir, 0700) == 0 || errno == EEXIST) && rename(temp, path) == 0 &&
-         s_sync_dir(dir) == 0;
+         ca_fsync_dir(dir) == 0;
     return ok ? 0 : bench_fail(name, "storing %s: %s", path, strerror(errno));
 }
 

@@ -82,6 +82,7 @@
 
 #include "ca_limits.h"
 #include "ca_status.h"
+#include "ca_validate.h" //  ca_hex_value
 #include "cli.h"
 
 #include <assert.h>
@@ -668,16 +669,6 @@ const char *cli_parse_time(const char *text, const char *what, double *value) {
     return NULL;
 }
 
-static int s_hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 //  Safe when `out` is `text` itself (the output never overtakes the input).
 const char *cli_parse_hex(const char *text, const char *what, uint8_t *out, size_t max,
                           size_t *length) {
@@ -687,7 +678,7 @@ const char *cli_parse_hex(const char *text, const char *what, uint8_t *out, size
     if (digits / 2 > max)
         return cli_problem("%s holds %zu bytes; at most %zu fit", what, digits / 2, max);
     for (size_t i = 0; i < digits; i += 2) {
-        int high = s_hex_digit(text[i]), low = s_hex_digit(text[i + 1]);
+        int high = ca_hex_value(text[i]), low = ca_hex_value(text[i + 1]);
         if (high < 0 || low < 0)
             return cli_problem("%s wants hex digits (0-9, a-f); '%c%c' is not hex", what, text[i],
                                text[i + 1]);
@@ -786,7 +777,7 @@ size_t cli_trim_end(const uint8_t *data, size_t length) {
 
 bool cli_is_hex(const uint8_t *data, size_t length) {
     for (size_t i = 0; i < length; i++)
-        if (s_hex_digit((char)data[i]) < 0)
+        if (ca_hex_value((char)data[i]) < 0)
             return false;
     return true;
 }

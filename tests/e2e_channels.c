@@ -120,12 +120,7 @@ static void test_create_plain(void) {
     response = channels_fixture_get(caller, "#general");
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_get->created_at == created_at);
     cairn__response__free_unpacked(response, NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_restart(node, &client, &caller);
     response = channels_fixture_get(caller, "#general");
     CHECK(response->status == CAIRN__STATUS__OK && !response->channel_get->protected_);
     cairn__response__free_unpacked(response, NULL);
@@ -199,9 +194,7 @@ static void test_create_protected(void) {
     CHECK(!s_dir_has(harness_node_data_dir(node), password));
     CHECK(!s_file_has(harness_node_log_path(node), password));
     CHECK(s_dir_has(harness_node_data_dir(node), "#vault")); //  the scan sees the data
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_reopen(node, &client, &caller);
     response = channels_fixture_verify(caller, "#vault", password);
     CHECK(response->status == CAIRN__STATUS__OK && response->channel_verify->ok);
     cairn__response__free_unpacked(response, NULL);
@@ -271,9 +264,7 @@ static void test_get_list_counts(void) {
     s_sql_offline(node, zeta);
     free(alpha);
     free(zeta);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_reopen(node, &client, &caller);
     response = channels_fixture_list(caller);
     Cairn__ChannelPage *page = response->channel_list;
     CHECK(response->status == CAIRN__STATUS__OK && page->n_channels == 3);
@@ -340,9 +331,7 @@ static void test_delete_counts(void) {
     s_sql_offline(node, keeper);
     free(doomed);
     free(keeper);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_reopen(node, &client, &caller);
     Cairn__Response *response = channels_fixture_delete(caller, "#doomed");
     CHECK(response->status == CAIRN__STATUS__OK &&
           response->body_case == CAIRN__RESPONSE__BODY_CHANNEL_DELETE);

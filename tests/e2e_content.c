@@ -291,9 +291,7 @@ static void test_kill9_mid_stream(void) {
     harness_node_kill9(node);
     ca_caller_destroy(&caller);
     s_drop_client(&client); //  before the restart: it would reconnect and resend
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_reopen(node, &client, &caller);
     CHECK(s_count_files(node, "content", "tmp") == 0);
     CHECK(!content_fixture_has(caller, partial, NULL));
     content_fixture_get_expect(caller, kept, "committed before the crash", 26);

@@ -89,12 +89,7 @@ static void test_add_has(void) {
     CHECK(gossip_fixture_present(caller, "a1b2c3", &ttl) && ttl == CA_GOSSIP_DEFAULT_TTL);
     CHECK(!gossip_fixture_present(caller, "A1B2C3", NULL)); //  ids are case-sensitive
     gossip_fixture_add_expect(caller, "550e8400-e29b-41d4-a716-446655440000", 3, true, 3);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_restart(node, &client, &caller);
     CHECK(gossip_fixture_present(caller, "a1b2c3", NULL));
     CHECK(gossip_fixture_present(caller, "550e8400-e29b-41d4-a716-446655440000", &ttl) && ttl == 3);
     gossip_fixture_add_expect(caller, "a1b2c3", 0, false, CA_GOSSIP_DEFAULT_TTL);
@@ -318,12 +313,7 @@ static void test_stats(void) {
     double oldest = stats->oldest_seen_at, newest = stats->newest_seen_at;
     cairn__response__free_unpacked(response, NULL);
 
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_restart(node, &client, &caller);
     stats = s_stats(caller, &response);
     CHECK(stats->entries == 3 && stats->oldest_seen_at == oldest &&
           stats->newest_seen_at == newest);

@@ -191,9 +191,7 @@ static void test_flow(void) {
     ca_caller_destroy(&caller);
     zsock_destroy(&client);
     harness_node_kill9(node);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_reopen(node, &client, &caller);
     ledger_fixture_expect_channel(caller, "alice", 1250, 0, 1);
     ledger_fixture_expect_channel(caller, "bob", 0, 100, 4);
     CHECK(s_pending_count(client, "alice") == 11);
@@ -577,9 +575,7 @@ static void test_history(void) {
             ca_caller_destroy(&caller);
             zsock_destroy(&client);
             harness_node_kill9(node);
-            CHECK(harness_node_restart(node) == 0);
-            client = harness_connect(harness_node_endpoint(node));
-            caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+            harness_session_reopen(node, &client, &caller);
         }
     }
     //  A page of exactly what is left says no more.

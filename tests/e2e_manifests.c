@@ -882,12 +882,7 @@ static void test_restart(void) {
     summary.summary_text = (char *)"survives";
     cairn__response__free_unpacked(
         harness_ok(s_summary_put(client, &summary), CAIRN__RESPONSE__BODY_SUMMARY_PUT), NULL);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
-    CHECK(harness_node_restart(node) == 0);
-    client = harness_connect(harness_node_endpoint(node));
-    caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    harness_session_restart(node, &client, &caller);
     manifests_fixture_get_expect(caller, 10, &first);
     manifests_fixture_get_expect(caller, 11, &second);
     s_summary_expect(client, &summary);

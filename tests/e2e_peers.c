@@ -131,12 +131,7 @@ static void test_put_get(void) {
         CHECK(got->last_seen == 1700000000.5 && !got->blocked && got->created_at == created_at);
         cairn__response__free_unpacked(response, NULL);
         if (round == 0) {
-            ca_caller_destroy(&caller);
-            zsock_destroy(&client);
-            CHECK(harness_node_stop(node) == 0);
-            CHECK(harness_node_restart(node) == 0);
-            client = harness_connect(harness_node_endpoint(node));
-            caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+            harness_session_restart(node, &client, &caller);
         }
     }
     response = harness_expect(peers_fixture_get(caller, "bob"), CAIRN__STATUS__NOT_FOUND, NULL);

@@ -17,6 +17,7 @@
     ========================================================================= */
 
 #include "ca_wire_dump.h" //  ca_wire_body_name
+#include "ca_validate.h"  //  ca_hex_value
 #include "cairn.pb-c.h"
 
 #include <stdbool.h>
@@ -26,21 +27,13 @@
 
 #define LINE_MAX_BYTES (64 * 1024)
 
-static int s_hex_value(char digit) {
-    if (digit >= '0' && digit <= '9')
-        return digit - '0';
-    if (digit >= 'a' && digit <= 'f')
-        return digit - 'a' + 10;
-    return -1;
-}
-
 //  Decodes lower-case hex into `bytes` (room for strlen(hex) / 2); -1 on bad text.
 static long s_unhex(const char *hex, uint8_t *bytes) {
     size_t length = strlen(hex);
     if (length % 2)
         return -1;
     for (size_t at = 0; at < length; at += 2) {
-        int high = s_hex_value(hex[at]), low = s_hex_value(hex[at + 1]);
+        int high = ca_hex_value(hex[at]), low = ca_hex_value(hex[at + 1]);
         if (high < 0 || low < 0)
             return -1;
         bytes[at / 2] = (uint8_t)(high * 16 + low);

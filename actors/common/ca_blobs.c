@@ -39,7 +39,7 @@ struct _ca_upload_t {
 
 //  ---- small file helpers -----------------------------------------------------------
 
-static int s_fsync_dir(const char *path) {
+int ca_fsync_dir(const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -376,13 +376,13 @@ static int s_link_final(ca_blobs_t *self, const char *temp_path,
     if (new_dir && s_make_dir(dir) != 0) {
         *error = zsys_sprintf("cannot create %s: %s", dir, strerror(errno));
         rc = -1;
-    } else if (new_dir && s_fsync_dir(self->root) != 0) {
+    } else if (new_dir && ca_fsync_dir(self->root) != 0) {
         *error = zsys_sprintf("cannot sync %s: %s", self->root, strerror(errno));
         rc = -1;
     } else if (link(temp_path, path) != 0 && errno != EEXIST) {
         *error = zsys_sprintf("cannot link the blob into %s: %s", dir, strerror(errno));
         rc = -1;
-    } else if (s_fsync_dir(dir) != 0) {
+    } else if (ca_fsync_dir(dir) != 0) {
         *error = zsys_sprintf("cannot sync %s: %s", dir, strerror(errno));
         rc = -1;
     }
@@ -450,7 +450,7 @@ bool ca_blobs_unlink_if_unwanted(ca_blobs_t *self, const uint8_t hash[CA_SHA256_
     if (!wanted(context, hash) && unlink(path) == 0) {
         removed = true;
         char *dir = s_prefix_dir(self, hash);
-        s_fsync_dir(dir); //  so a crash cannot bring a deleted blob back
+        ca_fsync_dir(dir); //  so a crash cannot bring a deleted blob back
         zstr_free(&dir);
     }
     s_unlock(self);

@@ -49,6 +49,10 @@
 typedef struct _ca_blobs_t ca_blobs_t;
 typedef struct _ca_upload_t ca_upload_t;
 
+//  fsync of directory `path`, so that a rename or unlink in it is durable;
+//  -1 with errno set.
+int ca_fsync_dir(const char *path);
+
 //  Makes <data_dir>/<store>/, tmp/ and quarantine/, and empties tmp/.
 //  Returns NULL or an error message (caller frees).
 char *ca_blobs_prepare(const char *data_dir, const char *store);

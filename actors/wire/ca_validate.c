@@ -59,7 +59,7 @@ void ca_hash_to_hex(const uint8_t hash[32], char hex[65]) {
     hex[64] = 0;
 }
 
-static int s_hex_value(char c) {
+int ca_hex_value(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -73,7 +73,7 @@ bool ca_hash_from_hex(const char *hex, uint8_t hash[32]) {
     if (!hex || strlen(hex) != 64)
         return false;
     for (int i = 0; i < 32; i++) {
-        int high = s_hex_value(hex[2 * i]), low = s_hex_value(hex[2 * i + 1]);
+        int high = ca_hex_value(hex[2 * i]), low = ca_hex_value(hex[2 * i + 1]);
         if (high < 0 || low < 0)
             return false;
         hash[i] = (uint8_t)(high << 4 | low);

@@ -25,6 +25,9 @@ const char *ca_validate_hash(const uint8_t *data, size_t size);
 //  Lower-case hex of a 32-byte hash into `hex` (65 bytes with the NUL).
 void ca_hash_to_hex(const uint8_t hash[32], char hex[65]);
 
+//  The value of hex digit `c` (either case), or -1 for any other character.
+int ca_hex_value(char c);
+
 //  Parses 64 hex digits (either case) into `hash`; false on anything else.
 bool ca_hash_from_hex(const char *hex, uint8_t hash[32]);
 

@@ -252,6 +252,19 @@ void harness_session_down(ca_caller_t **caller_p, zsock_t **client_p, harness_no
     harness_node_down(node_p);
 }
 
+void harness_session_reopen(harness_node_t *node, zsock_t **client_p, ca_caller_t **caller_p) {
+    HARNESS_CHECK(harness_node_restart(node) == 0);
+    *client_p = harness_connect(harness_node_endpoint(node));
+    *caller_p = ca_caller_new_socket(*client_p, HARNESS_CALL_MS);
+}
+
+void harness_session_restart(harness_node_t *node, zsock_t **client_p, ca_caller_t **caller_p) {
+    ca_caller_destroy(caller_p);
+    zsock_destroy(client_p);
+    HARNESS_CHECK(harness_node_stop(node) == 0);
+    harness_session_reopen(node, client_p, caller_p);
+}
+
 int harness_node_restart(harness_node_t *node) {
     assert(node->pid == 0);
     return s_start_on_some_port(node);

@@ -51,6 +51,15 @@ void harness_node_down(harness_node_t **node_p);
 //  harness_node_down (the node must exit 0).
 void harness_session_down(ca_caller_t **caller_p, zsock_t **client_p, harness_node_t **node_p);
 
+//  After the node stopped or was killed (and the test closed its caller
+//  and socket): harness_node_restart, which must succeed, then a new
+//  socket and caller in *client_p and *caller_p.
+void harness_session_reopen(harness_node_t *node, zsock_t **client_p, ca_caller_t **caller_p);
+
+//  A clean restart within a test: closes the caller and the socket, stops
+//  the node (it must exit 0), then harness_session_reopen.
+void harness_session_restart(harness_node_t *node, zsock_t **client_p, ca_caller_t **caller_p);
+
 //  Starts another cairnd on the same data dir and port as `node` (after it
 //  stopped or was killed); on another port if that one was taken meanwhile,
 //  so read harness_node_endpoint again afterwards.

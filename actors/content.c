@@ -755,6 +755,40 @@ Cairn__Response *content_fixture_commit(ca_caller_t *caller, uint64_t stream_id,
     return ca_caller_call(caller, &request);
 }
 
+void content_fixture_bad_hashes(ca_caller_t *caller) {
+    uint8_t hash[64];
+    memset(hash, 0xab, sizeof hash);
+    size_t sizes[] = {0, 1, 16, 31, 33, 40, 64};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ca_response_fails(content_fixture_get(caller, hash, sizes[i], false),
+                          CAIRN__STATUS__INVALID, "hash");
+        Cairn__Request request;
+        Cairn__ContentRead read;
+        ca_request_content_read(&request, &read, 0, hash, sizes[i], 0, 10, false);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "32");
+        Cairn__ContentHas has;
+        ca_request_content_has(&request, &has, 0, hash, sizes[i]);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "hash");
+        Cairn__ContentSize size_body;
+        ca_request_content_size(&request, &size_body, 0, hash, sizes[i]);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "hash");
+        Cairn__ContentDelete del;
+        ca_request_content_delete(&request, &del, 0, hash, sizes[i]);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "hash");
+        Cairn__ContentCommit commit;
+        ca_request_content_commit(&request, &commit, 0, 1, hash, sizes[i] ? sizes[i] : 1);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "expected_hash");
+        if (sizes[i] == 0)
+            continue; //  an absent optional hash is fine
+        Cairn__ContentPut put;
+        ca_request_content_put(&request, &put, 0, "x", 1, hash, sizes[i]);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "expected_hash");
+        Cairn__ContentBegin begin;
+        ca_request_content_begin(&request, &begin, 0, hash, sizes[i]);
+        ca_caller_fails(caller, &request, CAIRN__STATUS__INVALID, "expected_hash");
+    }
+}
+
 //  ---- the self-test ------------------------------------------------------------------
 
 static Cairn__Response *s_read(ca_caller_t *caller, const uint8_t *hash, uint64_t offset,
@@ -1075,30 +1109,8 @@ static void s_test_damage(ca_caller_t *caller) {
 
 //  Wrong sizes, unknown ids, malformed frames: INVALID or NOT_FOUND.
 static void s_test_bad_input(ca_caller_t *caller) {
-    uint8_t hash[40] = {0};
-    size_t sizes[] = {0, 1, 31, 33, 40};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        ca_testbed_fails(content_fixture_get(caller, hash, sizes[i], false), CAIRN__STATUS__INVALID,
-                         "hash");
-        Cairn__Request request;
-        Cairn__ContentRead read;
-        ca_request_content_read(&request, &read, 0, hash, sizes[i], 0, 10, false);
-        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "32");
-        Cairn__ContentHas has;
-        ca_request_content_has(&request, &has, 0, hash, sizes[i]);
-        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "hash");
-        Cairn__ContentDelete del;
-        ca_request_content_delete(&request, &del, 0, hash, sizes[i]);
-        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "hash");
-        if (sizes[i] == 0)
-            continue; //  an absent optional hash is fine
-        Cairn__ContentPut put;
-        ca_request_content_put(&request, &put, 0, "x", 1, hash, sizes[i]);
-        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "expected_hash");
-        Cairn__ContentBegin begin;
-        ca_request_content_begin(&request, &begin, 0, hash, sizes[i]);
-        ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "expected_hash");
-    }
+    content_fixture_bad_hashes(caller);
+    uint8_t hash[32] = {0};
     const uint8_t garbage[] = {0x08, 0x01, 0xc2, 0x25, 0x05, 0x0a, 0xff};
     Cairn__Response *response =
         ca_testbed_call_raw(ca_caller_testbed(caller), garbage, sizeof garbage);

@@ -41,4 +41,8 @@ uint64_t content_fixture_begin(ca_caller_t *caller, const uint8_t *expected);
 Cairn__Response *content_fixture_commit(ca_caller_t *caller, uint64_t stream_id,
                                         const uint8_t *expected);
 
+//  Hashes of every wrong size (0 where a hash is required, 1 to 64 bytes)
+//  in each content request that takes one: INVALID, naming the field.
+void content_fixture_bad_hashes(ca_caller_t *caller);
+
 #endif

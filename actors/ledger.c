@@ -648,6 +648,46 @@ void ledger_fixture_expect_channel(ca_caller_t *caller, const char *peer, uint64
     cairn__response__free_unpacked(response, NULL);
 }
 
+void ledger_fixture_update_rules(ca_caller_t *caller, const char *peer, uint64_t nonce,
+                                 uint64_t mine, uint64_t theirs) {
+    CA_CHECK(nonce > 1 && mine + theirs > 0);
+    cairn__response__free_unpacked(
+        ca_response_ok(ledger_fixture_update(caller, peer, nonce, mine, theirs),
+                       CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
+        NULL);
+    //  The same nonce (a replay), a lower one and nonce 0 are stale.
+    ca_response_fails(ledger_fixture_update(caller, peer, nonce, mine, theirs),
+                      CAIRN__STATUS__CONFLICT, "stale or replayed");
+    ca_response_fails(ledger_fixture_update(caller, peer, nonce - 1, theirs, mine),
+                      CAIRN__STATUS__CONFLICT, "stale or replayed");
+    ca_response_fails(ledger_fixture_update(caller, peer, 0, theirs, mine), CAIRN__STATUS__CONFLICT,
+                      "stale or replayed");
+    //  Balances that do not keep the sum, though the nonce is fresh.
+    ca_response_fails(ledger_fixture_update(caller, peer, nonce + 1, mine, theirs + 1),
+                      CAIRN__STATUS__INVALID, "add up");
+    ca_response_fails(ledger_fixture_update(caller, peer, nonce + 1, 0, 0), CAIRN__STATUS__INVALID,
+                      "add up");
+    ca_response_fails(ledger_fixture_update(caller, "nobody", nonce + 1, mine, theirs),
+                      CAIRN__STATUS__NOT_FOUND, "open one");
+    ledger_fixture_expect_channel(caller, peer, mine, theirs, nonce);
+}
+
+void ledger_fixture_adjust_bounds(ca_caller_t *caller, const char *peer, uint64_t mine,
+                                  uint64_t theirs, uint64_t nonce) {
+    CA_CHECK(mine < INT64_MAX && theirs < INT64_MAX);
+    ca_response_fails(ledger_fixture_adjust(caller, peer, -(int64_t)mine - 1, 0),
+                      CAIRN__STATUS__INVALID, "below zero");
+    ca_response_fails(ledger_fixture_adjust(caller, peer, 0, -(int64_t)theirs - 1),
+                      CAIRN__STATUS__INVALID, "below zero");
+    ca_response_fails(ledger_fixture_adjust(caller, peer, INT64_MAX, 0), CAIRN__STATUS__INVALID,
+                      "2^63-1");
+    ca_response_fails(ledger_fixture_adjust(caller, peer, INT64_MIN, 0), CAIRN__STATUS__INVALID,
+                      "-2^63");
+    ca_response_fails(ledger_fixture_adjust(caller, "nobody", 1, 0), CAIRN__STATUS__NOT_FOUND,
+                      "open one");
+    ledger_fixture_expect_channel(caller, peer, mine, theirs, nonce);
+}
+
 //  ---- the self-test ------------------------------------------------------------------
 
 //  The id of test payment number n.
@@ -726,33 +766,13 @@ static void s_test_channels(ca_caller_t *caller) {
     ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no channel");
     ledger_fixture_expect_channel(caller, "peer-a", 10, 100, 0);
 
-    //  Updates: a greater nonce and the same sum.
-    cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_update(caller, "peer-a", 5, 60, 50),
-                                                 CAIRN__RESPONSE__BODY_LEDGER_UPDATE),
-                                   NULL);
-    ca_testbed_fails(ledger_fixture_update(caller, "peer-a", 5, 60, 50), CAIRN__STATUS__CONFLICT,
-                     "stale");
-    ca_testbed_fails(ledger_fixture_update(caller, "peer-a", 4, 50, 60), CAIRN__STATUS__CONFLICT,
-                     "stale");
-    ca_testbed_fails(ledger_fixture_update(caller, "peer-a", 6, 60, 51), CAIRN__STATUS__INVALID,
-                     "add up");
-    ca_testbed_fails(ledger_fixture_update(caller, "peer-z", 6, 60, 50), CAIRN__STATUS__NOT_FOUND,
-                     "open one");
-    ledger_fixture_expect_channel(caller, "peer-a", 60, 50, 5);
-
-    //  Adjustments: logged, never below zero.
+    //  Updates: a greater nonce and the same sum; adjustments: logged,
+    //  never below zero.
+    ledger_fixture_update_rules(caller, "peer-a", 5, 60, 50);
     cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_adjust(caller, "peer-a", -10, 40),
                                                  CAIRN__RESPONSE__BODY_LEDGER_ADJUST),
                                    NULL);
-    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-a", -51, 0), CAIRN__STATUS__INVALID,
-                     "below zero");
-    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-a", INT64_MAX, 0), CAIRN__STATUS__INVALID,
-                     "2^63-1");
-    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-a", INT64_MIN, 0), CAIRN__STATUS__INVALID,
-                     "-2^63");
-    ca_testbed_fails(ledger_fixture_adjust(caller, "peer-z", 1, 0), CAIRN__STATUS__NOT_FOUND,
-                     "open one");
-    ledger_fixture_expect_channel(caller, "peer-a", 50, 90, 5);
+    ledger_fixture_adjust_bounds(caller, "peer-a", 50, 90, 5);
 
     //  List: open channels only.
     cairn__response__free_unpacked(ca_testbed_ok(ledger_fixture_open(caller, "peer-c", 0, 0),

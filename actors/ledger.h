@@ -53,4 +53,18 @@ Cairn__Response *ledger_fixture_adjust(ca_caller_t *caller, const char *peer, in
 void ledger_fixture_expect_channel(ca_caller_t *caller, const char *peer, uint64_t mine,
                                    uint64_t theirs, uint64_t nonce);
 
+//  The update rules on `peer`'s open channel, whose nonce is below `nonce`
+//  and whose balances add up to mine + theirs (not 0): the update to
+//  `nonce` with mine/theirs is taken; it again, a lower nonce or nonce 0 is
+//  CONFLICT; a fresh nonce with a sum that differs is INVALID; a peer
+//  without a channel is NOT_FOUND. The channel ends at mine/theirs, `nonce`.
+void ledger_fixture_update_rules(ca_caller_t *caller, const char *peer, uint64_t nonce,
+                                 uint64_t mine, uint64_t theirs);
+
+//  The adjustment bounds on `peer`'s channel at mine/theirs, `nonce`: a
+//  delta taking either balance below zero, one above 2^63-1 and one of
+//  -2^63 are INVALID; a peer without a channel is NOT_FOUND; nothing moves.
+void ledger_fixture_adjust_bounds(ca_caller_t *caller, const char *peer, uint64_t mine,
+                                  uint64_t theirs, uint64_t nonce);
+
 #endif

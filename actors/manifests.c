@@ -854,6 +854,58 @@ size_t manifests_fixture_walk_versions(ca_caller_t *caller, int root, uint32_t l
     return pages;
 }
 
+//  Expects NOT_FOUND of a versions page of `root`, which has no version 1:
+//  the message names the version root and asks for a version 1.
+static void s_versions_unknown(ca_caller_t *caller, int root, uint32_t limit, uint64_t after) {
+    Cairn__Response *response =
+        ca_response_expect(manifests_fixture_versions_page(caller, root, limit, after),
+                           CAIRN__STATUS__NOT_FOUND, "version root");
+    CA_CHECK(strstr(response->error, "version 1"));
+    cairn__response__free_unpacked(response, NULL);
+}
+
+void manifests_fixture_version_pages(ca_caller_t *caller, int root) {
+    int other = root + 100;
+    manifests_fixture_t t;
+    for (int k = 1; k <= 25; k++) {
+        manifests_fixture_init(&t, root + k - 1, (uint32_t)k, root + k - 2, root);
+        manifests_fixture_put_ok(caller, &t);
+        if (k <= 3) {
+            manifests_fixture_init(&t, other + k - 1, (uint32_t)k, other + k - 2, other);
+            manifests_fixture_put_ok(caller, &t);
+        }
+    }
+    CA_CHECK(manifests_fixture_walk_versions(caller, root, 7, 25) == 4); //  7 7 7 4
+    //  The last page exactly full: more false after it.
+    CA_CHECK(manifests_fixture_walk_versions(caller, root, 5, 25) == 5);
+    //  The default page (100) holds them all.
+    CA_CHECK(manifests_fixture_walk_versions(caller, root, 0, 25) == 1);
+    CA_CHECK(manifests_fixture_walk_versions(caller, root, 1, 25) == 25);
+    CA_CHECK(manifests_fixture_walk_versions(caller, other, 2, 3) == 2);
+    CA_CHECK(manifests_fixture_walk_versions(caller, root, CA_MANIFEST_PAGE_MAX, 25) == 1);
+    ca_response_fails(manifests_fixture_versions_page(caller, root, CA_MANIFEST_PAGE_MAX + 1, 0),
+                      CAIRN__STATUS__INVALID, "at most 1000");
+    //  Past the last version: an empty page for a known root, NOT_FOUND for
+    //  an unknown one (and for a later version's hash) on any page.
+    uint64_t beyond[] = {25, 26, 1ULL << 32, 1ULL << 40, UINT64_MAX};
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
+        Cairn__Response *response =
+            ca_response_ok(manifests_fixture_versions_page(caller, root, 3, beyond[i]),
+                           CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+        CA_CHECK(response->manifest_versions->n_manifests == 0 &&
+                 !response->manifest_versions->more);
+        cairn__response__free_unpacked(response, NULL);
+        s_versions_unknown(caller, root - 1, 3, beyond[i]);
+        s_versions_unknown(caller, root + 1, 3, beyond[i]);
+    }
+    s_versions_unknown(caller, root - 1, 0, 0);
+    s_versions_unknown(caller, root + 1, 0, 0);
+    for (int k = 25; k >= 1; k--) //  newest first
+        CA_CHECK(manifests_fixture_removed(caller, root + k - 1));
+    for (int k = 3; k >= 1; k--)
+        CA_CHECK(manifests_fixture_removed(caller, other + k - 1));
+}
+
 //  ---- the self-test ------------------------------------------------------------------
 
 static void s_test_crud(ca_caller_t *caller) {
@@ -920,37 +972,10 @@ static void s_test_crud(ca_caller_t *caller) {
     assert(manifests_fixture_removed(caller, 1));
 }
 
-//  A chain of 25 versions (contents 300..324, root 300), a page at a time.
+//  A chain of 25 versions (contents 300..324, root 300) beside one of 3
+//  (root 400), a page at a time.
 static void s_test_version_pages(ca_caller_t *caller) {
-    manifests_fixture_t t;
-    for (int i = 0; i < 25; i++) {
-        manifests_fixture_init(&t, 300 + i, (uint32_t)i + 1, 300 + i - 1, 300);
-        manifests_fixture_put_ok(caller, &t);
-    }
-    assert(manifests_fixture_walk_versions(caller, 300, 7, 25) == 4); //  7 7 7 4
-    assert(manifests_fixture_walk_versions(caller, 300, 5, 25) ==
-           5); //  exactly full: no more after
-    assert(manifests_fixture_walk_versions(caller, 300, 0, 25) ==
-           1); //  the default page (100) holds them all
-    assert(manifests_fixture_walk_versions(caller, 300, CA_MANIFEST_PAGE_MAX, 25) == 1);
-    ca_testbed_fails(manifests_fixture_versions_page(caller, 300, CA_MANIFEST_PAGE_MAX + 1, 0),
-                     CAIRN__STATUS__INVALID, "at most 1000");
-    //  Past the last version: an empty page of a known root; an unknown root
-    //  stays NOT_FOUND on any page.
-    uint64_t beyond[] = {25, 26, 1ULL << 40, UINT64_MAX};
-    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
-        Cairn__Response *response =
-            ca_testbed_ok(manifests_fixture_versions_page(caller, 300, 3, beyond[i]),
-                          CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
-        assert(response->manifest_versions->n_manifests == 0 && !response->manifest_versions->more);
-        cairn__response__free_unpacked(response, NULL);
-        ca_testbed_fails(manifests_fixture_versions_page(caller, 399, 3, beyond[i]),
-                         CAIRN__STATUS__NOT_FOUND, "version 1");
-    }
-    ca_testbed_fails(manifests_fixture_versions_page(caller, 301, 0, 0), CAIRN__STATUS__NOT_FOUND,
-                     "version 1");
-    for (int i = 24; i >= 0; i--) //  newest first
-        assert(manifests_fixture_removed(caller, 300 + i));
+    manifests_fixture_version_pages(caller, 300);
 }
 
 //  Each version rule, broken once.

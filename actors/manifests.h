@@ -58,6 +58,12 @@ Cairn__Response *manifests_fixture_versions(ca_caller_t *caller, int root);
 size_t manifests_fixture_walk_versions(ca_caller_t *caller, int root, uint32_t limit,
                                        uint32_t total);
 
+//  ManifestVersions a page at a time: 25 versions of content `root` beside
+//  a chain of 3 at root + 100 put in between, walked with several limits;
+//  the bounds of a page; pages past the end; unknown roots (root - 1, and
+//  root + 1, a later version) NOT_FOUND. Deletes both chains at the end.
+void manifests_fixture_version_pages(ca_caller_t *caller, int root);
+
 //  The same strings in the same order.
 bool manifests_fixture_strings_equal(char **a, size_t n_a, char *const *b, size_t n_b);
 

@@ -588,6 +588,37 @@ Cairn__Response *peers_fixture_list(ca_caller_t *caller, bool by_state, int stat
     return ca_caller_call(caller, &request);
 }
 
+//  Every field of `got` is `want`'s, the address as `address`.
+static void s_peer_expect(const Cairn__Peer *got, const Cairn__Peer *want, const char *address) {
+    CA_CHECK(streq(got->peer_id, want->peer_id) && streq(got->address, address));
+    CA_CHECK(got->port == want->port && streq(got->display_name, want->display_name));
+    CA_CHECK(got->public_key.len == 32 &&
+             memcmp(got->public_key.data, want->public_key.data, 32) == 0);
+    CA_CHECK(got->state == want->state && got->last_seen == want->last_seen);
+    CA_CHECK(got->blocked == want->blocked);
+}
+
+double peers_fixture_put_new(ca_caller_t *caller, const Cairn__Peer *peer, const char *address) {
+    double before = ca_now_seconds();
+    Cairn__Response *response =
+        ca_response_ok(peers_fixture_put(caller, peer, NULL), CAIRN__RESPONSE__BODY_PEER_PUT);
+    const Cairn__Peer *stored = response->peer_put;
+    s_peer_expect(stored, peer, address);
+    CA_CHECK(stored->created_at >= before - 1 && stored->created_at <= ca_now_seconds());
+    double created_at = stored->created_at;
+    cairn__response__free_unpacked(response, NULL);
+    return created_at;
+}
+
+void peers_fixture_get_expect(ca_caller_t *caller, const Cairn__Peer *peer, const char *address,
+                              double created_at) {
+    Cairn__Response *response =
+        ca_response_ok(peers_fixture_get(caller, peer->peer_id), CAIRN__RESPONSE__BODY_PEER_GET);
+    s_peer_expect(response->peer_get, peer, address);
+    CA_CHECK(response->peer_get->created_at == created_at);
+    cairn__response__free_unpacked(response, NULL);
+}
+
 //  ---- the self-test ------------------------------------------------------------------
 
 //  Every peer, following pages.
@@ -844,17 +875,8 @@ static void s_test_fields(ca_caller_t *caller, const uint8_t key[32]) {
 static void s_test_upsert(ca_caller_t *caller, const uint8_t key[32]) {
     Cairn__Peer peer;
     peers_fixture_peer(&peer, "upsert", key);
-    double before = ca_now_seconds();
-    Cairn__Response *response =
-        ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
-    const Cairn__Peer *stored = response->peer_put;
-    assert(streq(stored->peer_id, "upsert") && streq(stored->address, "192.0.2.1"));
-    assert(stored->port == 7402 && streq(stored->display_name, "node"));
-    assert(stored->state == CAIRN__PEER_STATE__PEER_UNKNOWN && stored->last_seen == 0);
-    assert(!stored->blocked && stored->created_at >= before - 1 &&
-           stored->created_at <= ca_now_seconds());
-    double created_at = stored->created_at;
-    cairn__response__free_unpacked(response, NULL);
+    CA_CHECK(peer.state == CAIRN__PEER_STATE__PEER_UNKNOWN && peer.last_seen == 0);
+    double created_at = peers_fixture_put_new(caller, &peer, "192.0.2.1");
 
     //  Update: new fields, same created_at; PeerGet reads the same row.
     uint8_t other_key[32];
@@ -866,18 +888,15 @@ static void s_test_upsert(ca_caller_t *caller, const uint8_t key[32]) {
     peer.state = CAIRN__PEER_STATE__PEER_ONLINE;
     peer.last_seen = 1234.5;
     peer.created_at = 99; //  ignored: the node keeps the first
-    response = ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
-    stored = response->peer_put;
+    Cairn__Response *response =
+        ca_response_expect(peers_fixture_put(caller, &peer, NULL), CAIRN__STATUS__OK, NULL);
+    const Cairn__Peer *stored = response->peer_put;
     assert(stored->created_at == created_at && stored->port == 9000);
     assert(streq(stored->address, "2001:db8::2") && streq(stored->display_name, "renamed"));
     assert(memcmp(stored->public_key.data, other_key, 32) == 0);
     assert(stored->state == CAIRN__PEER_STATE__PEER_ONLINE && stored->last_seen == 1234.5);
     cairn__response__free_unpacked(response, NULL);
-    response = ca_response_expect(peers_fixture_get(caller, "upsert"), CAIRN__STATUS__OK, NULL);
-    stored = response->peer_get;
-    assert(stored->created_at == created_at && stored->port == 9000 &&
-           streq(stored->display_name, "renamed") && stored->last_seen == 1234.5);
-    cairn__response__free_unpacked(response, NULL);
+    peers_fixture_get_expect(caller, &peer, "2001:db8::2", created_at);
 
     response =
         ca_response_expect(peers_fixture_get(caller, "nobody"), CAIRN__STATUS__NOT_FOUND, NULL);

@@ -38,4 +38,14 @@ Cairn__Response *peers_fixture_block(ca_caller_t *caller, const char *peer_id, b
 Cairn__Response *peers_fixture_list(ca_caller_t *caller, bool by_state, int state, uint32_t limit,
                                     const char *after);
 
+//  Puts `peer`, new to the store, and checks the answer: every field as
+//  given (the address as `address`, its canonical form), created_at now.
+//  Returns created_at.
+double peers_fixture_put_new(ca_caller_t *caller, const Cairn__Peer *peer, const char *address);
+
+//  PeerGet of `peer` answers every field as given, the address as
+//  `address`, and `created_at`.
+void peers_fixture_get_expect(ca_caller_t *caller, const Cairn__Peer *peer, const char *address,
+                              double created_at);
+
 #endif

@@ -332,41 +332,7 @@ static void test_versions(void) {
 //  200 put in between, walked with several limits; the bounds of a page.
 static void test_version_pages(void) {
     HARNESS_SESSION_UP(NULL);
-    manifests_fixture_t t;
-    for (int k = 1; k <= 25; k++) {
-        manifests_fixture_init(&t, 100 + k - 1, (uint32_t)k, 100 + k - 2, 100);
-        manifests_fixture_put_ok(caller, &t);
-        if (k <= 3) {
-            manifests_fixture_init(&t, 200 + k - 1, (uint32_t)k, 200 + k - 2, 200);
-            manifests_fixture_put_ok(caller, &t);
-        }
-    }
-    CHECK(manifests_fixture_walk_versions(caller, 100, 7, 25) == 4); //  7 7 7 4
-    CHECK(manifests_fixture_walk_versions(caller, 100, 5, 25) ==
-          5); //  the last page full, more false
-    CHECK(manifests_fixture_walk_versions(caller, 100, 0, 25) ==
-          1); //  the default (100) holds them all
-    CHECK(manifests_fixture_walk_versions(caller, 100, 1, 25) == 25);
-    CHECK(manifests_fixture_walk_versions(caller, 200, 2, 3) == 2);
-    CHECK(manifests_fixture_walk_versions(caller, 100, CA_MANIFEST_PAGE_MAX, 25) == 1);
-    harness_fails(manifests_fixture_versions_page(caller, 100, CA_MANIFEST_PAGE_MAX + 1, 0),
-                  CAIRN__STATUS__INVALID, "at most 1000");
-    //  Past the last version: an empty page for a known root, NOT_FOUND
-    //  for an unknown one (and for a later version's hash) on any page.
-    uint64_t beyond[] = {25, 26, 1ULL << 32, UINT64_MAX};
-    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
-        Cairn__Response *response =
-            harness_ok(manifests_fixture_versions_page(caller, 100, 3, beyond[i]),
-                       CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
-        CHECK(response->manifest_versions->n_manifests == 0 && !response->manifest_versions->more);
-        cairn__response__free_unpacked(response, NULL);
-        harness_fails(manifests_fixture_versions_page(caller, 99, 3, beyond[i]),
-                      CAIRN__STATUS__NOT_FOUND, "version root");
-        harness_fails(manifests_fixture_versions_page(caller, 101, 3, beyond[i]),
-                      CAIRN__STATUS__NOT_FOUND, "version root");
-    }
-    harness_fails(manifests_fixture_versions_page(caller, 99, 0, 0), CAIRN__STATUS__NOT_FOUND,
-                  "version root");
+    manifests_fixture_version_pages(caller, 100);
     harness_session_down(&caller, &client, &node);
 }
 

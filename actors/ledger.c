@@ -932,29 +932,28 @@ static Cairn__Response *s_pending(ca_caller_t *caller, const char *peer, uint32_
     return ca_caller_call(caller, &request);
 }
 
-//  Walks LedgerList `limit` at a time: every open channel once, in order,
-//  `more` on every page but the last. Returns the number of pages.
-static size_t s_walk_channels(ca_caller_t *caller, uint32_t limit, char (*peers)[16],
-                              size_t total) {
+size_t ledger_fixture_walk_channels(ca_caller_t *caller, uint32_t limit, char (*peers)[16],
+                                    size_t total) {
     char after[16] = "";
     size_t seen = 0, pages = 0, page_size = limit ? limit : LEDGER_LIST_DEFAULT;
     bool more = true;
     while (more) {
         Cairn__Response *response =
-            ca_testbed_ok(s_list(caller, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
+            ca_response_ok(s_list(caller, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
         const Cairn__PaymentChannelPage *page = response->ledger_list;
-        size_t expected = total - seen < page_size ? total - seen : page_size;
-        assert(page->n_channels == expected);
-        for (size_t i = 0; i < page->n_channels; i++)
-            assert(streq(page->channels[i]->peer_id, peers[seen++]));
+        CA_CHECK(page->n_channels == (total - seen < page_size ? total - seen : page_size));
+        for (size_t i = 0; i < page->n_channels; i++) {
+            CA_CHECK(streq(page->channels[i]->peer_id, peers[seen++]));
+            CA_CHECK(page->channels[i]->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
+        }
         more = page->more;
-        assert(more == (seen < total));
+        CA_CHECK(more == (seen < total));
         if (page->n_channels)
             snprintf(after, sizeof after, "%s", page->channels[page->n_channels - 1]->peer_id);
         cairn__response__free_unpacked(response, NULL);
         pages++;
     }
-    assert(seen == total);
+    CA_CHECK(seen == total);
     return pages;
 }
 
@@ -999,10 +998,12 @@ static void s_test_paging(ca_caller_t *caller) {
                           CAIRN__RESPONSE__BODY_LEDGER_OPEN),
             NULL);
     }
-    assert(s_walk_channels(caller, 7, peers, 26) == 4);    //  7 7 7 5
-    assert(s_walk_channels(caller, 13, peers, 26) == 2);   //  exactly full: no more after
-    assert(s_walk_channels(caller, 0, peers, 26) == 1);    //  the default page holds them all
-    assert(s_walk_channels(caller, 1000, peers, 26) == 1); //  the most
+    assert(ledger_fixture_walk_channels(caller, 7, peers, 26) == 4); //  7 7 7 5
+    assert(ledger_fixture_walk_channels(caller, 13, peers, 26) ==
+           2); //  exactly full: no more after
+    assert(ledger_fixture_walk_channels(caller, 0, peers, 26) ==
+           1); //  the default page holds them all
+    assert(ledger_fixture_walk_channels(caller, 1000, peers, 26) == 1); //  the most
     ca_testbed_fails(s_list(caller, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID,
                      "at most 1000");
     ca_testbed_fails(s_list(caller, 0, "../x"), CAIRN__STATUS__INVALID, "after_peer_id");

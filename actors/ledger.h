@@ -67,4 +67,10 @@ void ledger_fixture_update_rules(ca_caller_t *caller, const char *peer, uint64_t
 void ledger_fixture_adjust_bounds(ca_caller_t *caller, const char *peer, uint64_t mine,
                                   uint64_t theirs, uint64_t nonce);
 
+//  Walks LedgerList `limit` at a time, each cursor the last peer of the
+//  page before: `peers` (the `total` open channels, sorted) each once, in
+//  order, open, `more` on every page but the last. Returns the pages.
+size_t ledger_fixture_walk_channels(ca_caller_t *caller, uint32_t limit, char (*peers)[16],
+                                    size_t total);
+
 #endif

@@ -623,33 +623,6 @@ static void test_pending_clear(void) {
     harness_session_down(&caller, &client, &node);
 }
 
-//  Walks LedgerList `limit` at a time, each cursor the last peer of the
-//  page before: `peers` (the open channels, sorted) each once, in order,
-//  `more` on every page but the last. Returns the pages.
-static size_t s_walk_channels(zsock_t *client, uint32_t limit, char (*peers)[16], size_t total) {
-    char after[16] = "";
-    size_t seen = 0, pages = 0, page_size = limit ? limit : LEDGER_LIST_DEFAULT;
-    bool more = true;
-    while (more) {
-        Cairn__Response *response =
-            harness_ok(s_list_page(client, limit, after), CAIRN__RESPONSE__BODY_LEDGER_LIST);
-        const Cairn__PaymentChannelPage *page = response->ledger_list;
-        CHECK(page->n_channels == (total - seen < page_size ? total - seen : page_size));
-        for (size_t i = 0; i < page->n_channels; i++) {
-            CHECK(streq(page->channels[i]->peer_id, peers[seen++]));
-            CHECK(page->channels[i]->state == CAIRN__CHANNEL_STATE__CHANNEL_OPEN);
-        }
-        more = page->more;
-        CHECK(more == (seen < total));
-        if (page->n_channels)
-            snprintf(after, sizeof after, "%s", page->channels[page->n_channels - 1]->peer_id);
-        s_done(response);
-        pages++;
-    }
-    CHECK(seen == total);
-    return pages;
-}
-
 //  LedgerList a page at a time: 25 open channels among closed ones, walked
 //  with several limits; the bounds of a page.
 static void test_list_pages(void) {
@@ -670,11 +643,12 @@ static void test_list_pages(void) {
                 harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_LEDGER_UPDATE));
         }
     }
-    CHECK(s_walk_channels(client, 7, peers, 25) == 4); //  7 7 7 4
-    CHECK(s_walk_channels(client, 5, peers, 25) == 5); //  the last page full, more false
-    CHECK(s_walk_channels(client, 0, peers, 25) == 1); //  the default holds them all
-    CHECK(s_walk_channels(client, 1, peers, 25) == 25);
-    CHECK(s_walk_channels(client, LEDGER_LIST_MAX, peers, 25) == 1);
+    CHECK(ledger_fixture_walk_channels(caller, 7, peers, 25) == 4); //  7 7 7 4
+    CHECK(ledger_fixture_walk_channels(caller, 5, peers, 25) ==
+          5); //  the last page full, more false
+    CHECK(ledger_fixture_walk_channels(caller, 0, peers, 25) == 1); //  the default holds them all
+    CHECK(ledger_fixture_walk_channels(caller, 1, peers, 25) == 25);
+    CHECK(ledger_fixture_walk_channels(caller, LEDGER_LIST_MAX, peers, 25) == 1);
     harness_fails(s_list_page(client, LEDGER_LIST_MAX + 1, NULL), CAIRN__STATUS__INVALID,
                   "at most 1000");
     harness_fails(s_list_page(client, 0, "../etc"), CAIRN__STATUS__INVALID, "after_peer_id");

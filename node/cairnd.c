@@ -18,7 +18,9 @@
     identity the node runs anonymously (Info.peer_id empty).
     ========================================================================= */
 
+#include "ca_curve.h"
 #include "ca_limits.h"
+#include "ca_validate.h"
 #include "ca_log.h"
 #include "identity.h"
 #include "node.h"
@@ -64,6 +66,7 @@ static void s_print_usage(FILE *out) {
             "usage: cairnd [--config FILE] [--identity-password-file FILE] "
             "[--SETTING=VALUE ...]\n"
             "       cairnd identity init|show|passwd [--config FILE] [--data-dir DIR] ...\n"
+            "       cairnd server-key [--config FILE] [--data-dir DIR]\n"
             "       cairnd --help | --version | --print-config\n\n"
             "cairn storage node. Settings, lowest precedence first: defaults, config file\n"
             "(ZPL, see deploy/cairnd.cfg), CAIRN_* environment, command-line flags.\n\n"
@@ -83,6 +86,13 @@ static void s_print_usage(FILE *out) {
             "  --cipher=auto|aes256gcm|xchacha20poly1305  (init, passwd) auto: AES-256-GCM\n"
             "                          where the CPU supports it, else XChaCha20-Poly1305\n"
             "  With an identity, cairnd unlocks it at start: a wrong password exits 1.\n\n"
+            "Client authentication (CURVE; see client_auth below and the README):\n"
+            "  cairnd server-key       print the client endpoint's server public key (Z85),\n"
+            "                          which clients pass as cairn --server-key: derived from\n"
+            "                          the identity, else DATA_DIR/curve/server.key (made if\n"
+            "                          absent). Allowed clients: DATA_DIR/curve/clients, one\n"
+            "                          public key a line (from cairn keygen), re-read when it\n"
+            "                          changes, at the next connection.\n\n"
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
@@ -123,8 +133,9 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
                                  OPT_NEW_PASSWORD_FILE};
     options[6] = (struct option){"cipher", required_argument, NULL, OPT_CIPHER};
     for (size_t i = 0; i < settings; i++)
-        options[FIXED + i] =
-            (struct option){node_config_flag(i), required_argument, NULL, OPT_SETTING + (int)i};
+        options[FIXED + i] = (struct option){
+            node_config_flag(i), node_config_is_switch(i) ? optional_argument : required_argument,
+            NULL, OPT_SETTING + (int)i};
     int rc = 0, opt;
     opterr = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -145,7 +156,8 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
         else if (opt == OPT_CIPHER)
             identity->cipher = optarg;
         else if (opt >= OPT_SETTING)
-            flags[(*flag_count)++] = (flag_t){(size_t)(opt - OPT_SETTING), optarg};
+            flags[(*flag_count)++] =
+                (flag_t){(size_t)(opt - OPT_SETTING), optarg ? optarg : "true"};
         else {
             fprintf(stderr, "cairnd: unknown or incomplete option '%s'; see cairnd --help\n",
                     argv[optind - 1]);
@@ -340,6 +352,57 @@ static int s_identity_main(int argc, char **argv) {
     return rc;
 }
 
+//  `cairnd server-key ...`: argv[0] is "server-key". Exit status as main's.
+static int s_server_key_main(int argc, char **argv) {
+    flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
+    size_t flag_count = 0;
+    const char *config_path = NULL;
+    bool print_config = false;
+    identity_args_t args = {0};
+    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, &args);
+    node_config_t *config = node_config_new();
+    if (rc == 0 && (print_config || args.password_file)) {
+        fprintf(stderr, "cairnd: server-key takes only settings (--data-dir, --config); see "
+                        "cairnd --help\n");
+        rc = -1;
+    }
+    if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)
+        rc = -1;
+    free(flags);
+    if (rc != 0) {
+        node_config_destroy(&config);
+        return rc < 0 ? 2 : 0;
+    }
+    char *error = NULL;
+    ca_curve_key_t key;
+    char peer_id[IDENTITY_PEER_ID_SIZE];
+    uint8_t ed_public[CA_ED25519_PUBLIC_BYTES];
+    bool created = false;
+    if (sodium_init() < 0)
+        error = strdup("libsodium failed to initialise");
+    else if (identity_exists(config->data_dir)) {
+        if (identity_read_peer_id(config->data_dir, peer_id, &error) == 0 &&
+            (!ca_hash_from_hex(peer_id, ed_public) ||
+             ca_curve_key_from_ed25519(ed_public, NULL, &key) != 0))
+            error =
+                zsys_sprintf("the identity's public key %s is not a valid Ed25519 key", peer_id);
+    } else if (zsys_dir_create("%s", config->data_dir) != 0)
+        error = zsys_sprintf("cannot create data dir %s: %s", config->data_dir, strerror(errno));
+    else
+        ca_curve_server_key(config->data_dir, &key, &created, &error);
+    if (!error) {
+        char z85[CA_CURVE_Z85_SIZE];
+        ca_curve_z85(key.public_key, z85);
+        printf("%s\n", z85);
+        if (created)
+            fprintf(stderr, "cairnd: created the CURVE server key %s/%s/%s\n", config->data_dir,
+                    CA_CURVE_DIR, CA_CURVE_SERVER_KEY);
+    }
+    ca_curve_key_wipe(&key);
+    node_config_destroy(&config);
+    return error ? s_fail(error) : 0;
+}
+
 //  Unlocks the data dir's identity, if it has one; *identity stays NULL
 //  when it has none. 0, or -1 (printed) when it cannot be unlocked.
 static int s_unlock_identity(const node_config_t *config, const identity_args_t *args,
@@ -372,6 +435,8 @@ int main(int argc, char **argv) {
     zsys_handler_set(NULL); //  before any socket: we take the signals
     if (argc > 1 && streq(argv[1], "identity"))
         return s_identity_main(argc - 1, argv + 1);
+    if (argc > 1 && streq(argv[1], "server-key"))
+        return s_server_key_main(argc - 1, argv + 1);
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;
@@ -412,6 +477,10 @@ int main(int argc, char **argv) {
 
     node_t *node = node_new(config);
     node_set_peer_id(node, identity ? identity_peer_id(identity) : NULL);
+    ca_curve_key_t curve_key;
+    if (identity && identity_curve_key(identity, &curve_key) == 0)
+        node_set_curve_key(node, &curve_key);
+    ca_curve_key_wipe(&curve_key);
     char *error = NULL;
     if (node_start(node, &error) != 0) {
         zsys_error("cairnd: %s", error);

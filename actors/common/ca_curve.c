@@ -119,18 +119,16 @@ static bool s_same_file(const struct stat *a, const struct stat *b) {
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-//  Adds the key a line starts with; false when the line holds text but no key.
+//  Adds the key a line starts with; false when the line holds text but no
+//  key. Z85 has '#' among its characters (never first: a key's first
+//  character is one of the alphabet's first 83), so the first word is tried
+//  as a key before a leading '#' makes the line a comment.
 static bool s_read_line(ca_curve_allow_t *self, char *line) {
-    char *hash = strchr(line, '#');
-    if (hash)
-        *hash = 0;
     char *word = line + strspn(line, " \t\r\n");
     word[strcspn(word, " \t\r\n")] = 0;
-    if (!*word)
-        return true;
     uint8_t key[CA_CURVE_KEY_BYTES];
     if (ca_curve_public_parse(word, key) != 0)
-        return false;
+        return !*word || *word == '#';
     if (zhashx_size(self->keys) >= CA_CURVE_MAX_KEYS)
         return false;
     char z85[CA_CURVE_Z85_SIZE];
@@ -442,7 +440,8 @@ void ca_curve_test(bool verbose) {
     char *list_path = ca_curve_path(dir, CA_CURVE_CLIENTS);
     ca_curve_allow_t *allow = ca_curve_allow_new(list_path);
     assert(!ca_curve_allow_check(allow, alice.public_key)); //  missing: nobody
-    char *text = zsys_sprintf("# clients\n\n  %s   alice's laptop\nnot-a-key\n", alice_z85);
+    char *text = zsys_sprintf("# clients\n\n  %s   alice's laptop\nnot-a-key\n#%s\n", alice_z85,
+                              "a comment as long as a Z85 key, or longer");
     s_write_list(list_path, text);
     zstr_free(&text);
     assert(ca_curve_allow_check(allow, alice.public_key));
@@ -453,6 +452,19 @@ void ca_curve_test(bool verbose) {
     zstr_free(&text);
     assert(ca_curve_allow_check(allow, bob.public_key));
     assert(ca_curve_allow_size(allow) == 2);
+    //  A Z85 key with a '#' in it is a key, not a key and a comment.
+    ca_curve_key_t hashed;
+    char hashed_z85[CA_CURVE_Z85_SIZE] = "";
+    for (int tries = 0; tries < 10000 && !strchr(hashed_z85, '#'); tries++) {
+        ca_curve_key_generate(&hashed);
+        ca_curve_z85(hashed.public_key, hashed_z85);
+    }
+    assert(strchr(hashed_z85, '#'));
+    text = zsys_sprintf("%s comment\n", hashed_z85);
+    s_write_list(list_path, text);
+    zstr_free(&text);
+    assert(ca_curve_allow_check(allow, hashed.public_key));
+    assert(!ca_curve_allow_check(allow, alice.public_key));
     unlink(list_path);
     assert(!ca_curve_allow_check(allow, alice.public_key));
     ca_curve_allow_destroy(&allow);

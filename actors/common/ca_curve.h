@@ -19,8 +19,10 @@
                      without an identity; a node with one derives its key
                      from the identity instead
         clients      the client endpoint's allow-list: one public key a line
-                     (40 Z85 characters or 64 hex digits), then optional
-                     text; '#' starts a comment; blank lines are ignored
+                     (40 Z85 characters or 64 hex digits) as the line's
+                     first word, then any text; a line whose first word
+                     is not a key but starts with '#' is a comment (Z85
+                     itself may hold '#'); blank lines are ignored
 
     Reload: the handler looks at the list's modification time, change
     time, size and inode at every handshake and reads the file again when
@@ -43,7 +45,7 @@
 #define CA_CURVE_CLIENTS        "clients"
 #define CA_CURVE_CLIENT_DOMAIN  "client"
 #define CA_CURVE_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
-#define CA_CURVE_MAX_KEYS       100000            //  keys one allow-list may hold
+#define CA_CURVE_MAX_KEYS       100000             //  keys one allow-list may hold
 #define CA_CURVE_MAX_LIST_BYTES (16 * 1024 * 1024) //  a bigger list allows nobody
 
 //  <data_dir>/curve/<name>; caller frees.

@@ -110,8 +110,8 @@ int ca_curve_key_load(const char *path, ca_curve_key_t *key, char **error) {
         *error = zsys_sprintf("key file %s holds a key that is not 40 Z85 characters", path);
     else if (crypto_scalarmult_base(derived, key->secret_key) != 0 ||
              sodium_memcmp(derived, key->public_key, sizeof derived) != 0)
-        *error = zsys_sprintf("key file %s: its public key does not belong to its secret key",
-                              path);
+        *error =
+            zsys_sprintf("key file %s: its public key does not belong to its secret key", path);
     else
         rc = 0;
     if (rc != 0)
@@ -129,6 +129,18 @@ void ca_curve_key_apply_client(const ca_curve_key_t *key,
     zsock_set_curve_serverkey_bin(socket, server_public);
     zsock_set_curve_publickey_bin(socket, key->public_key);
     zsock_set_curve_secretkey_bin(socket, key->secret_key);
+}
+
+int ca_curve_key_from_ed25519(const uint8_t ed_public[32], const uint8_t *ed_secret,
+                              ca_curve_key_t *key) {
+    ca_curve_key_wipe(key);
+    if (crypto_sign_ed25519_pk_to_curve25519(key->public_key, ed_public) != 0)
+        return -1;
+    if (ed_secret && crypto_sign_ed25519_sk_to_curve25519(key->secret_key, ed_secret) != 0) {
+        ca_curve_key_wipe(key);
+        return -1;
+    }
+    return 0;
 }
 
 void ca_curve_key_wipe(ca_curve_key_t *key) {
@@ -196,6 +208,18 @@ void ca_curve_key_test(bool verbose) {
     assert(ca_curve_key_load("/nonexistent/key", &again, &error) == -1 &&
            strstr(error, "does not exist"));
     zstr_free(&error);
+
+    //  An Ed25519 pair maps to a CURVE pair whose halves belong together.
+    uint8_t ed_public[32], ed_secret[64], derived[32];
+    crypto_sign_keypair(ed_public, ed_secret);
+    ca_curve_key_t from_ed, public_only;
+    assert(ca_curve_key_from_ed25519(ed_public, ed_secret, &from_ed) == 0);
+    assert(crypto_scalarmult_base(derived, from_ed.secret_key) == 0);
+    assert(memcmp(derived, from_ed.public_key, 32) == 0);
+    assert(ca_curve_key_from_ed25519(ed_public, NULL, &public_only) == 0);
+    assert(memcmp(public_only.public_key, from_ed.public_key, 32) == 0);
+    assert(sodium_is_zero(public_only.secret_key, 32));
+    ca_curve_key_wipe(&from_ed);
 
     unlink(bad);
     unlink(path);

@@ -55,6 +55,13 @@ void ca_curve_z85(const uint8_t key[CA_CURVE_KEY_BYTES], char text[CA_CURVE_Z85_
 void ca_curve_key_apply_client(const ca_curve_key_t *key,
                                const uint8_t server_public[CA_CURVE_KEY_BYTES], zsock_t *socket);
 
+//  The CURVE key pair of an Ed25519 key pair (libsodium's birational map),
+//  so that a node's peer id and its CURVE key name the same key. With
+//  `ed_secret` NULL only the public half is filled (the secret half is
+//  zeroed). 0, or -1 for a public key that is not a valid point.
+int ca_curve_key_from_ed25519(const uint8_t ed_public[32], const uint8_t *ed_secret,
+                              ca_curve_key_t *key);
+
 //  Wipes a key pair.
 void ca_curve_key_wipe(ca_curve_key_t *key);
 

@@ -380,15 +380,17 @@ static int s_server_key_main(int argc, char **argv) {
     bool created = false;
     if (sodium_init() < 0)
         error = strdup("libsodium failed to initialise");
+    else if (zsys_dir_create("%s", config->data_dir) != 0)
+        error = zsys_sprintf("cannot create data dir %s: %s", config->data_dir, strerror(errno));
+    else if (ca_curve_dir_create(config->data_dir, &error) != 0)
+        ; //  *error says why
     else if (identity_exists(config->data_dir)) {
         if (identity_read_peer_id(config->data_dir, peer_id, &error) == 0 &&
             (!ca_hash_from_hex(peer_id, ed_public) ||
              ca_curve_key_from_ed25519(ed_public, NULL, &key) != 0))
             error =
                 zsys_sprintf("the identity's public key %s is not a valid Ed25519 key", peer_id);
-    } else if (zsys_dir_create("%s", config->data_dir) != 0)
-        error = zsys_sprintf("cannot create data dir %s: %s", config->data_dir, strerror(errno));
-    else
+    } else
         ca_curve_server_key(config->data_dir, &key, &created, &error);
     if (!error) {
         char z85[CA_CURVE_Z85_SIZE];

@@ -136,7 +136,7 @@ static char *s_client_auth(node_t *self) {
     if (!error && !curve && local)
         ca_log_info("cairnd: client endpoint %s: no authentication (loopback, no %s)", endpoint,
                     list);
-    if (!error && curve) {
+    if (!error && curve && ca_curve_dir_create(config->data_dir, &error) == 0) {
         bool created = false;
         if (!self->has_curve_key &&
             ca_curve_server_key(config->data_dir, &self->curve_key, &created, &error) == 0)

@@ -58,15 +58,24 @@ bool ca_curve_endpoint_is_local(const char *endpoint) {
     return streq(name, "localhost") || streq(name, "lo");
 }
 
-int ca_curve_server_key(const char *data_dir, ca_curve_key_t *key, bool *created, char **error) {
-    *created = false;
+int ca_curve_dir_create(const char *data_dir, char **error) {
     char *dir = zsys_sprintf("%s/%s", data_dir, CA_CURVE_DIR);
-    char *path = ca_curve_path(data_dir, CA_CURVE_SERVER_KEY);
     int rc = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         *error = zsys_sprintf("cannot create %s: %s", dir, strerror(errno));
         rc = -1;
-    } else if (!zsys_file_exists(path)) {
+    }
+    zstr_free(&dir);
+    return rc;
+}
+
+int ca_curve_server_key(const char *data_dir, ca_curve_key_t *key, bool *created, char **error) {
+    *created = false;
+    char *path = ca_curve_path(data_dir, CA_CURVE_SERVER_KEY);
+    int rc = 0;
+    if (ca_curve_dir_create(data_dir, error) != 0)
+        rc = -1;
+    else if (!zsys_file_exists(path)) {
         ca_curve_key_generate(key);
         rc = ca_curve_key_save(key, path, error);
         *created = rc == 0;
@@ -74,7 +83,6 @@ int ca_curve_server_key(const char *data_dir, ca_curve_key_t *key, bool *created
             ca_curve_key_wipe(key);
     } else
         rc = ca_curve_key_load(path, key, error);
-    zstr_free(&dir);
     zstr_free(&path);
     return rc;
 }

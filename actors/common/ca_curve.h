@@ -55,6 +55,10 @@ char *ca_curve_path(const char *data_dir, const char *name);
 //  loopback address (127.0.0.0/8, ::1, localhost, lo), ipc or inproc.
 bool ca_curve_endpoint_is_local(const char *endpoint);
 
+//  Creates <data_dir>/curve (0700) when absent, where the allow-list goes.
+//  0, or -1 with *error (caller frees).
+int ca_curve_dir_create(const char *data_dir, char **error);
+
 //  Loads <data_dir>/curve/server.key, creating the dir (0700) and a new
 //  key pair (0600) when it has none (*created set). 0, or -1 with *error
 //  (caller frees).

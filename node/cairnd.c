@@ -307,37 +307,57 @@ static int s_identity_passwd(const node_config_t *config, const identity_args_t 
     return 0;
 }
 
-//  `cairnd identity ...`: argv[0] is "identity". Exit status as main's.
-static int s_identity_main(int argc, char **argv) {
+//  Checks a subcommand's parsed arguments: 0, or -1 after saying why.
+typedef int (*args_check_fn)(const identity_args_t *args, bool print_config);
+
+//  A subcommand's arguments (argv[0] is its word): parsed into *args,
+//  checked by `check`, and the settings merged into a new *config_p.
+//  0, or -1 (exit 2) / 1 (exit 0, help printed) with *config_p NULL.
+static int s_subcommand_args(int argc, char **argv, identity_args_t *args, args_check_fn check,
+                             node_config_t **config_p) {
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;
     bool print_config = false;
-    identity_args_t args = {.command = ""};
-    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, &args);
-    identity_cipher_t cipher = IDENTITY_CIPHER_AUTO;
-    if (rc == 0 && !streq(args.command, "init") && !streq(args.command, "show") &&
-        !streq(args.command, "passwd")) {
-        fprintf(stderr,
-                "cairnd: identity needs a command: init, show or passwd%s%s%s; see cairnd "
-                "--help\n",
-                *args.command ? " (not '" : "", args.command, *args.command ? "')" : "");
-        rc = -1;
-    }
-    if (rc == 0 && print_config) {
-        fprintf(stderr, "cairnd: --print-config does not go with identity; see cairnd --help\n");
-        rc = -1;
-    }
-    if (rc == 0 && s_parse_cipher(args.cipher, &cipher) != 0)
-        rc = -1;
+    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, args);
+    if (rc == 0)
+        rc = check(args, print_config);
     node_config_t *config = node_config_new();
     if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)
         rc = -1;
     free(flags);
-    if (rc != 0) {
+    if (rc != 0)
         node_config_destroy(&config);
-        return rc < 0 ? 2 : 0;
+    *config_p = config;
+    return rc;
+}
+
+static int s_identity_check(const identity_args_t *args, bool print_config) {
+    identity_cipher_t cipher;
+    if (!streq(args->command, "init") && !streq(args->command, "show") &&
+        !streq(args->command, "passwd")) {
+        fprintf(stderr,
+                "cairnd: identity needs a command: init, show or passwd%s%s%s; see cairnd "
+                "--help\n",
+                *args->command ? " (not '" : "", args->command, *args->command ? "')" : "");
+        return -1;
     }
+    if (print_config) {
+        fprintf(stderr, "cairnd: --print-config does not go with identity; see cairnd --help\n");
+        return -1;
+    }
+    return s_parse_cipher(args->cipher, &cipher);
+}
+
+//  `cairnd identity ...`: argv[0] is "identity". Exit status as main's.
+static int s_identity_main(int argc, char **argv) {
+    identity_args_t args = {.command = ""};
+    node_config_t *config = NULL;
+    int rc = s_subcommand_args(argc, argv, &args, s_identity_check, &config);
+    if (rc != 0)
+        return rc < 0 ? 2 : 0;
+    identity_cipher_t cipher = IDENTITY_CIPHER_AUTO;
+    s_parse_cipher(args.cipher, &cipher); //  checked above
     if (sodium_init() < 0) {
         node_config_destroy(&config);
         return s_fail(strdup("libsodium failed to initialise"));
@@ -352,27 +372,22 @@ static int s_identity_main(int argc, char **argv) {
     return rc;
 }
 
-//  `cairnd server-key ...`: argv[0] is "server-key". Exit status as main's.
-static int s_server_key_main(int argc, char **argv) {
-    flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
-    size_t flag_count = 0;
-    const char *config_path = NULL;
-    bool print_config = false;
-    identity_args_t args = {0};
-    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, &args);
-    node_config_t *config = node_config_new();
-    if (rc == 0 && (print_config || args.password_file)) {
+static int s_server_key_check(const identity_args_t *args, bool print_config) {
+    if (print_config || args->password_file) {
         fprintf(stderr, "cairnd: server-key takes only settings (--data-dir, --config); see "
                         "cairnd --help\n");
-        rc = -1;
+        return -1;
     }
-    if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)
-        rc = -1;
-    free(flags);
-    if (rc != 0) {
-        node_config_destroy(&config);
+    return 0;
+}
+
+//  `cairnd server-key ...`: argv[0] is "server-key". Exit status as main's.
+static int s_server_key_main(int argc, char **argv) {
+    identity_args_t args = {0};
+    node_config_t *config = NULL;
+    int rc = s_subcommand_args(argc, argv, &args, s_server_key_check, &config);
+    if (rc != 0)
         return rc < 0 ? 2 : 0;
-    }
     char *error = NULL;
     ca_curve_key_t key;
     char peer_id[IDENTITY_PEER_ID_SIZE];

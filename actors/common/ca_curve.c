@@ -273,8 +273,9 @@ static void s_zap_log_denial(zap_t *self, const char *domain, const char *addres
     self->denials_unlogged = 0;
 }
 
-//  Decides one ZAP request. Malformed requests (only libzmq sends here)
-//  get no answer: libzmq then fails the handshake.
+//  Decides one ZAP request. Every request gets a reply, even a malformed
+//  one (only libzmq sends here): a REP socket that skipped a reply could
+//  take no further request, and every later handshake would hang.
 static void s_zap_handle(zap_t *self) {
     zmsg_t *request = zmsg_recv(self->handler);
     if (!request)
@@ -286,9 +287,13 @@ static void s_zap_handle(zap_t *self) {
     zframe_t *routing_id = zmsg_pop(request);
     char *mechanism = zmsg_popstr(request);
     zframe_t *credentials = zmsg_pop(request);
-    if (version && request_id && domain && address && mechanism && streq(version, "1.0")) {
-        const char *status = "400", *text = "not allowed";
-        char who[CA_CURVE_Z85_SIZE] = "";
+    const char *status = "400", *text = "not allowed";
+    char who[CA_CURVE_Z85_SIZE] = "";
+    if (!version || !request_id || !domain || !address || !mechanism || !streq(version, "1.0")) {
+        status = "500";
+        text = "malformed ZAP request";
+        ca_log_error("curve: a malformed ZAP request was refused");
+    } else {
         domain_t *known = NULL;
         for (size_t i = 0; i < self->count && !known; i++)
             if (streq(self->domains[i].domain, domain))
@@ -306,16 +311,18 @@ static void s_zap_handle(zap_t *self) {
             } else
                 s_zap_log_denial(self, domain, address, who);
         }
-        zmsg_t *reply = zmsg_new();
-        zmsg_addstr(reply, "1.0");
+    }
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, "1.0");
+    if (request_id)
         zmsg_append(reply, &request_id);
-        zmsg_addstr(reply, status);
-        zmsg_addstr(reply, text);
-        zmsg_addstr(reply, streq(status, "200") ? who : "");
+    else
         zmsg_addmem(reply, NULL, 0);
-        zmsg_send(&reply, self->handler);
-    } else
-        ca_log_error("curve: a malformed ZAP request was ignored");
+    zmsg_addstr(reply, status);
+    zmsg_addstr(reply, text);
+    zmsg_addstr(reply, streq(status, "200") ? who : "");
+    zmsg_addmem(reply, NULL, 0);
+    zmsg_send(&reply, self->handler);
     zstr_free(&version);
     zframe_destroy(&request_id);
     zstr_free(&domain);
@@ -492,6 +499,18 @@ void ca_curve_test(bool verbose) {
     assert(ca_actor_start(second, &error) == -1 && strstr(error, "ZAP"));
     zstr_free(&error);
     zactor_destroy(&second);
+
+    //  A malformed request is answered too, and the handler goes on.
+    zsock_t *raw = zsock_new_req(CA_CURVE_ZAP_ENDPOINT);
+    zsock_set_rcvtimeo(raw, TEST_ANSWER_MS);
+    zstr_send(raw, "2.0");
+    zmsg_t *answer = zmsg_recv(raw);
+    assert(answer && zmsg_size(answer) == 6);
+    zmsg_first(answer);
+    zmsg_next(answer);
+    assert(zframe_streq(zmsg_next(answer), "500"));
+    zmsg_destroy(&answer);
+    zsock_destroy(&raw);
 
     zsock_t *echo = zsock_new(ZMQ_ROUTER);
     ca_curve_apply_server(&server, CA_CURVE_CLIENT_DOMAIN, echo);

@@ -71,9 +71,9 @@ struct _node_t {
     size_t worker_count;
     zactor_t *gateway;
     bool running;
-    char *peer_id; //  NULL: the node has no identity
-    bool has_curve_key;
-    ca_curve_key_t curve_key; //  from the identity, or curve/server.key
+    char *peer_id;            //  NULL: the node has no identity
+    bool has_curve_key;       //  given by node_set_curve_key (from the identity) ...
+    ca_curve_key_t curve_key; //  ... else read from curve/server.key when needed
     zactor_t *zap;            //  the ZAP handler, when the client endpoint is CURVE
     bool client_curve;
 };
@@ -106,6 +106,7 @@ static char *s_client_auth(node_t *self) {
     bool local = ca_curve_endpoint_is_local(endpoint);
     char *list = ca_curve_path(config->data_dir, CA_CURVE_CLIENTS);
     bool listed = zsys_file_exists(list);
+    bool from_identity = self->has_curve_key;
     bool curve = streq(config->client_auth, "curve") ||
                  (streq(config->client_auth, "auto") && (listed || !local));
     char *error = NULL;
@@ -155,7 +156,7 @@ static char *s_client_auth(node_t *self) {
         char z85[CA_CURVE_Z85_SIZE];
         ca_curve_z85(self->curve_key.public_key, z85);
         ca_log_info("cairnd: client endpoint %s: CURVE, server public key %s (%s), allow-list %s",
-                    endpoint, z85, self->peer_id ? "from the identity" : "curve/server.key", list);
+                    endpoint, z85, from_identity ? "from the identity" : "curve/server.key", list);
         if (!listed)
             ca_log_warning("cairnd: %s does not exist: no client can connect until their "
                            "public keys are in it",

@@ -517,6 +517,8 @@ static char *s_start(self_t *self) {
     zsock_set_sndhwm(self->client, CA_CLIENT_SNDHWM);
     zsock_set_rcvhwm(self->client, (int)self->config.queue_max);
     zsock_set_linger(self->client, 2000); //  deliver the last answers on close
+    if (self->config.curve)
+        ca_curve_apply_server(&self->config.curve_key, CA_CURVE_CLIENT_DOMAIN, self->client);
     if (zsock_bind(self->client, "%s", self->config.endpoint) == -1)
         return zsys_sprintf("cannot bind the client endpoint %s: %s; is another cairnd using "
                             "it? Choose another with --client-endpoint",
@@ -616,6 +618,7 @@ static void s_self_destroy(self_t **self_p) {
     free((char *)self->config.data_dir);
     free((char *)self->config.db_path);
     free((char *)self->config.writer_endpoint);
+    ca_curve_key_wipe(&self->config.curve_key);
     free(self);
     *self_p = NULL;
 }

@@ -9,6 +9,7 @@
 #ifndef GATEWAY_H_INCLUDED
 #define GATEWAY_H_INCLUDED
 
+#include "ca_curve.h"
 #include "ca_store.h"
 
 #include <czmq.h>
@@ -27,6 +28,9 @@ typedef struct {
     const char *data_dir;        //  for Info
     const char *db_path;         //  for Info (size)
     const char *peer_id;         //  for Info: the node's identity (NULL: none)
+    bool curve;                  //  the client endpoint is a CURVE server (ca_curve.h) ...
+    ca_curve_key_t curve_key;    //  ... with this key, checked by the ZAP handler's
+                                 //  CA_CURVE_CLIENT_DOMAIN (copied, wiped at the end)
 } gateway_config_t;
 
 void gateway_actor(zsock_t *pipe, void *args);

@@ -84,6 +84,7 @@
 #include "ca_status.h"
 #include "ca_validate.h" //  ca_hex_value
 #include "cli.h"
+#include "ca_curve_key.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -126,6 +127,8 @@ enum {
     OPT_HELP,
     OPT_VERSION,
     OPT_LIST_REQUESTS,
+    OPT_CLIENT_KEY,
+    OPT_SERVER_KEY,
     OPT_COMMAND = 2000
 };
 
@@ -225,6 +228,7 @@ static void s_print_synopsis(FILE *out, const command_t *command) {
 static void s_print_usage(FILE *out) {
     fprintf(out,
             "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n"
+            "       cairn keygen FILE\n"
             "       cairn --help | --version | COMMAND --help\n\n"
             "Command-line client of a cairn storage node (cairnd).\n\n"
             "Options (before or after the command):\n"
@@ -232,6 +236,10 @@ static void s_print_usage(FILE *out) {
             "                 environment %s; the flag wins)\n"
             "  --json         print one JSON object per command on stdout, errors included\n"
             "  --timeout=MS   wait at most MS milliseconds for the answer (default %d)\n"
+            "  --client-key=FILE  authenticate with the CURVE key pair in FILE (made by\n"
+            "                 cairn keygen; environment " CLI_CLIENT_KEY_ENV ")\n"
+            "  --server-key=KEY   the node's CURVE public key, from cairnd server-key\n"
+            "                 (environment " CLI_SERVER_KEY_ENV "); with --client-key\n"
             "  --help         print this help (after a command: that command's) and exit\n"
             "  --version      print versions and exit\n\n",
             CA_DEFAULT_CLIENT_ENDPOINT, CLI_ENDPOINT_ENV, CLI_DEFAULT_TIMEOUT_MS);
@@ -258,7 +266,11 @@ static void s_print_usage(FILE *out) {
             "STATUS one of not_found, invalid, conflict, unauthorized, busy, internal,\n"
             "unavailable, corrupt), a local file failed (io), downloaded bytes did not\n"
             "match their hash (corrupt) or fsck left problems; 2 usage error (stderr\n"
-            "only); 3 no answer within the timeout; 4 the answer is \"no\" (prov ancestor).\n",
+            "only); 3 no answer within the timeout; 4 the answer is \"no\" (prov ancestor).\n\n"
+            "cairn keygen FILE writes a new CURVE key pair to FILE (0600, never overwritten)\n"
+            "and prints its public key: the line to add to the node's DATA_DIR/curve/clients.\n"
+            "A node that does not accept the key (or a wrong --server-key) never answers:\n"
+            "that shows as exit status 3.\n",
             CA_CONFIG_KEY_MAX, CA_CONFIG_VALUE_MAX);
 }
 
@@ -335,6 +347,8 @@ static const struct option s_global_options[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {"list-requests", no_argument, NULL, OPT_LIST_REQUESTS},
+    {"client-key", required_argument, NULL, OPT_CLIENT_KEY},
+    {"server-key", required_argument, NULL, OPT_SERVER_KEY},
 };
 #define GLOBAL_OPTION_COUNT (sizeof s_global_options / sizeof s_global_options[0])
 
@@ -413,6 +427,12 @@ static int s_apply_option(cli_t *cli, int opt, char **argv) {
             return PARSE_OK;
         case OPT_JSON:
             cli->json = true;
+            return PARSE_OK;
+        case OPT_CLIENT_KEY:
+            cli->client_key = optarg;
+            return PARSE_OK;
+        case OPT_SERVER_KEY:
+            cli->server_key = optarg;
             return PARSE_OK;
         case OPT_TIMEOUT:
             return s_parse_timeout(cli, optarg, &cli->timeout_ms);
@@ -567,6 +587,16 @@ static int s_parse(cli_t *cli, int argc, char **argv) {
         const char *from_env = getenv(CLI_ENDPOINT_ENV);
         cli->endpoint = from_env && *from_env ? from_env : CA_DEFAULT_CLIENT_ENDPOINT;
     }
+    const char *client_key = getenv(CLI_CLIENT_KEY_ENV), *server_key = getenv(CLI_SERVER_KEY_ENV);
+    if (!cli->client_key && client_key && *client_key)
+        cli->client_key = client_key;
+    if (!cli->server_key && server_key && *server_key)
+        cli->server_key = server_key;
+    if (!cli->client_key != !cli->server_key)
+        return s_usage_error(cli,
+                             "CURVE needs both --client-key FILE (%s) and --server-key KEY "
+                             "(%s, from cairnd server-key)",
+                             CLI_CLIENT_KEY_ENV, CLI_SERVER_KEY_ENV);
     return PARSE_OK;
 }
 
@@ -1155,6 +1185,36 @@ static int s_run(const cli_t *cli) {
     return exit_code;
 }
 
+//  `cairn keygen FILE`: a new CURVE key pair for --client-key, written to
+//  FILE (0600, never overwritten); prints the public key for the node's
+//  allow-list. Needs no node.
+static int s_keygen(int argc, char **argv) {
+    if (argc != 3 || argv[2][0] == '-') {
+        fprintf(stderr, "cairn: usage: cairn keygen FILE  (writes a CURVE key pair to FILE, "
+                        "prints its public key)\n");
+        return CLI_EXIT_USAGE;
+    }
+    ca_curve_key_t key;
+    ca_curve_key_generate(&key);
+    char *error = NULL;
+    int rc = ca_curve_key_save(&key, argv[2], &error);
+    char z85[CA_CURVE_Z85_SIZE];
+    ca_curve_z85(key.public_key, z85);
+    ca_curve_key_wipe(&key);
+    if (rc != 0) {
+        fprintf(stderr, "cairn: io: %s\n", error);
+        free(error);
+        return CLI_EXIT_NODE_ERROR;
+    }
+    printf("%s\n", z85);
+    fprintf(stderr,
+            "cairn: wrote the key pair to %s (keep it secret); add the public key above to "
+            "the node's DATA_DIR/curve/clients, then connect with --client-key %s "
+            "--server-key KEY (KEY from cairnd server-key)\n",
+            argv[2], argv[2]);
+    return CLI_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
     //  Ctrl-C should end a waiting client at once, not be turned into a
     //  flag that CZMQ's pollers report.
@@ -1163,6 +1223,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cairn: libsodium failed to initialise\n");
         return CLI_EXIT_NODE_ERROR;
     }
+    if (argc > 1 && streq(argv[1], "keygen"))
+        return s_keygen(argc, argv);
     cli_t cli;
     int rc = s_parse(&cli, argc, argv);
     if (rc != PARSE_OK)

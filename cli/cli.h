@@ -33,6 +33,10 @@
 #define CLI_MAX_OPTIONS 16
 //  The environment variable that names the node's endpoint.
 #define CLI_ENDPOINT_ENV "CAIRN_ENDPOINT"
+//  The environment variables that name the client's CURVE key file and the
+//  node's server public key (connection.c).
+#define CLI_CLIENT_KEY_ENV "CAIRN_CLIENT_KEY"
+#define CLI_SERVER_KEY_ENV "CAIRN_SERVER_KEY"
 //  Request kinds one command may send.
 #define CLI_SENDS_MAX 5
 //  Values of repeatable options (--tag A --tag B ...) one run may give, in
@@ -65,6 +69,8 @@ enum {
 //  What the user asked for.
 typedef struct {
     const char *endpoint;
+    const char *client_key; //  CURVE key file (--client-key, CAIRN_CLIENT_KEY); NULL: none
+    const char *server_key; //  the node's CURVE public key (--server-key, CAIRN_SERVER_KEY)
     int timeout_ms;
     bool json;
     const command_t *command;
@@ -150,8 +156,8 @@ struct command_table_s {
 #define CLI_FAMILIES(X)                                                                            \
     X(node)                                                                                        \
     X(messages)                                                                                    \
-    X(channels) X(peers) X(gossip) X(content) X(cache) X(manifests) X(provenance) X(settlement)    \
-        X(ledger)
+    X(channels)                                                                                    \
+    X(peers) X(gossip) X(content) X(cache) X(manifests) X(provenance) X(settlement) X(ledger)
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

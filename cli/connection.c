@@ -18,6 +18,7 @@
     programming error, caught by the e2e tests that run it.
     ========================================================================= */
 
+#include "ca_curve_key.h"
 #include "ca_limits.h"
 #include "ca_status.h"
 #include "cli.h"
@@ -53,6 +54,25 @@ cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
         return NULL;
     }
     zsock_set_linger(dealer, 0);
+    if (cli->client_key) {
+        uint8_t server_public[CA_CURVE_KEY_BYTES];
+        ca_curve_key_t key;
+        char *error = NULL;
+        if (ca_curve_public_parse(cli->server_key, server_public) != 0) {
+            zsock_destroy(&dealer);
+            *exit_code = cli_usage_error(cli, "--server-key wants the node's public key: 40 Z85 "
+                                              "characters or 64 hex digits (cairnd server-key)");
+            return NULL;
+        }
+        if (ca_curve_key_load(cli->client_key, &key, &error) != 0) {
+            zsock_destroy(&dealer);
+            *exit_code = cli_report_error(cli, "io", error, CLI_EXIT_NODE_ERROR);
+            free(error);
+            return NULL;
+        }
+        ca_curve_key_apply_client(&key, server_public, dealer);
+        ca_curve_key_wipe(&key);
+    }
     if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
         zsock_destroy(&dealer);
         *exit_code =
@@ -124,8 +144,11 @@ static int s_report_unreachable(const cli_t *cli) {
     char message[512];
     snprintf(message, sizeof message,
              "no answer from %s within %d ms; is cairnd running there? "
-             "(--endpoint, %s, --timeout)",
-             cli->endpoint, cli->timeout_ms, CLI_ENDPOINT_ENV);
+             "(--endpoint, %s, --timeout)%s",
+             cli->endpoint, cli->timeout_ms, CLI_ENDPOINT_ENV,
+             cli->client_key ? "; with CURVE: is the client key on the node's allow-list and "
+                               "--server-key the node's key?"
+                             : "; a node with authentication answers only --client-key clients");
     return cli_report_error(cli, "unreachable", message, CLI_EXIT_UNREACHABLE);
 }
 

@@ -18,7 +18,9 @@
     identity the node runs anonymously (Info.peer_id empty).
     ========================================================================= */
 
+#include "ca_curve.h"
 #include "ca_limits.h"
+#include "ca_validate.h"
 #include "ca_log.h"
 #include "identity.h"
 #include "node.h"
@@ -64,6 +66,7 @@ static void s_print_usage(FILE *out) {
             "usage: cairnd [--config FILE] [--identity-password-file FILE] "
             "[--SETTING=VALUE ...]\n"
             "       cairnd identity init|show|passwd [--config FILE] [--data-dir DIR] ...\n"
+            "       cairnd server-key [--config FILE] [--data-dir DIR]\n"
             "       cairnd --help | --version | --print-config\n\n"
             "cairn storage node. Settings, lowest precedence first: defaults, config file\n"
             "(ZPL, see deploy/cairnd.cfg), CAIRN_* environment, command-line flags.\n\n"
@@ -83,6 +86,13 @@ static void s_print_usage(FILE *out) {
             "  --cipher=auto|aes256gcm|xchacha20poly1305  (init, passwd) auto: AES-256-GCM\n"
             "                          where the CPU supports it, else XChaCha20-Poly1305\n"
             "  With an identity, cairnd unlocks it at start: a wrong password exits 1.\n\n"
+            "Client authentication (CURVE; see client_auth below and the README):\n"
+            "  cairnd server-key       print the client endpoint's server public key (Z85),\n"
+            "                          which clients pass as cairn --server-key: derived from\n"
+            "                          the identity, else DATA_DIR/curve/server.key (made if\n"
+            "                          absent). Allowed clients: DATA_DIR/curve/clients, one\n"
+            "                          public key a line (from cairn keygen), re-read when it\n"
+            "                          changes, at the next connection.\n\n"
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
@@ -123,8 +133,9 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
                                  OPT_NEW_PASSWORD_FILE};
     options[6] = (struct option){"cipher", required_argument, NULL, OPT_CIPHER};
     for (size_t i = 0; i < settings; i++)
-        options[FIXED + i] =
-            (struct option){node_config_flag(i), required_argument, NULL, OPT_SETTING + (int)i};
+        options[FIXED + i] = (struct option){
+            node_config_flag(i), node_config_is_switch(i) ? optional_argument : required_argument,
+            NULL, OPT_SETTING + (int)i};
     int rc = 0, opt;
     opterr = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -145,7 +156,8 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
         else if (opt == OPT_CIPHER)
             identity->cipher = optarg;
         else if (opt >= OPT_SETTING)
-            flags[(*flag_count)++] = (flag_t){(size_t)(opt - OPT_SETTING), optarg};
+            flags[(*flag_count)++] =
+                (flag_t){(size_t)(opt - OPT_SETTING), optarg ? optarg : "true"};
         else {
             fprintf(stderr, "cairnd: unknown or incomplete option '%s'; see cairnd --help\n",
                     argv[optind - 1]);
@@ -295,37 +307,57 @@ static int s_identity_passwd(const node_config_t *config, const identity_args_t 
     return 0;
 }
 
-//  `cairnd identity ...`: argv[0] is "identity". Exit status as main's.
-static int s_identity_main(int argc, char **argv) {
+//  Checks a subcommand's parsed arguments: 0, or -1 after saying why.
+typedef int (*args_check_fn)(const identity_args_t *args, bool print_config);
+
+//  A subcommand's arguments (argv[0] is its word): parsed into *args,
+//  checked by `check`, and the settings merged into a new *config_p.
+//  0, or -1 (exit 2) / 1 (exit 0, help printed) with *config_p NULL.
+static int s_subcommand_args(int argc, char **argv, identity_args_t *args, args_check_fn check,
+                             node_config_t **config_p) {
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;
     bool print_config = false;
-    identity_args_t args = {.command = ""};
-    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, &args);
-    identity_cipher_t cipher = IDENTITY_CIPHER_AUTO;
-    if (rc == 0 && !streq(args.command, "init") && !streq(args.command, "show") &&
-        !streq(args.command, "passwd")) {
-        fprintf(stderr,
-                "cairnd: identity needs a command: init, show or passwd%s%s%s; see cairnd "
-                "--help\n",
-                *args.command ? " (not '" : "", args.command, *args.command ? "')" : "");
-        rc = -1;
-    }
-    if (rc == 0 && print_config) {
-        fprintf(stderr, "cairnd: --print-config does not go with identity; see cairnd --help\n");
-        rc = -1;
-    }
-    if (rc == 0 && s_parse_cipher(args.cipher, &cipher) != 0)
-        rc = -1;
+    int rc = s_parse_args(argc, argv, &config_path, &print_config, flags, &flag_count, args);
+    if (rc == 0)
+        rc = check(args, print_config);
     node_config_t *config = node_config_new();
     if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)
         rc = -1;
     free(flags);
-    if (rc != 0) {
+    if (rc != 0)
         node_config_destroy(&config);
-        return rc < 0 ? 2 : 0;
+    *config_p = config;
+    return rc;
+}
+
+static int s_identity_check(const identity_args_t *args, bool print_config) {
+    identity_cipher_t cipher;
+    if (!streq(args->command, "init") && !streq(args->command, "show") &&
+        !streq(args->command, "passwd")) {
+        fprintf(stderr,
+                "cairnd: identity needs a command: init, show or passwd%s%s%s; see cairnd "
+                "--help\n",
+                *args->command ? " (not '" : "", args->command, *args->command ? "')" : "");
+        return -1;
     }
+    if (print_config) {
+        fprintf(stderr, "cairnd: --print-config does not go with identity; see cairnd --help\n");
+        return -1;
+    }
+    return s_parse_cipher(args->cipher, &cipher);
+}
+
+//  `cairnd identity ...`: argv[0] is "identity". Exit status as main's.
+static int s_identity_main(int argc, char **argv) {
+    identity_args_t args = {.command = ""};
+    node_config_t *config = NULL;
+    int rc = s_subcommand_args(argc, argv, &args, s_identity_check, &config);
+    if (rc != 0)
+        return rc < 0 ? 2 : 0;
+    identity_cipher_t cipher = IDENTITY_CIPHER_AUTO;
+    s_parse_cipher(args.cipher, &cipher); //  checked above
     if (sodium_init() < 0) {
         node_config_destroy(&config);
         return s_fail(strdup("libsodium failed to initialise"));
@@ -338,6 +370,54 @@ static int s_identity_main(int argc, char **argv) {
         rc = s_identity_passwd(config, &args, cipher);
     node_config_destroy(&config);
     return rc;
+}
+
+static int s_server_key_check(const identity_args_t *args, bool print_config) {
+    if (print_config || args->password_file) {
+        fprintf(stderr, "cairnd: server-key takes only settings (--data-dir, --config); see "
+                        "cairnd --help\n");
+        return -1;
+    }
+    return 0;
+}
+
+//  `cairnd server-key ...`: argv[0] is "server-key". Exit status as main's.
+static int s_server_key_main(int argc, char **argv) {
+    identity_args_t args = {0};
+    node_config_t *config = NULL;
+    int rc = s_subcommand_args(argc, argv, &args, s_server_key_check, &config);
+    if (rc != 0)
+        return rc < 0 ? 2 : 0;
+    char *error = NULL;
+    ca_curve_key_t key;
+    char peer_id[IDENTITY_PEER_ID_SIZE];
+    uint8_t ed_public[CA_ED25519_PUBLIC_BYTES];
+    bool created = false;
+    if (sodium_init() < 0)
+        error = strdup("libsodium failed to initialise");
+    else if (zsys_dir_create("%s", config->data_dir) != 0)
+        error = zsys_sprintf("cannot create data dir %s: %s", config->data_dir, strerror(errno));
+    else if (ca_curve_dir_create(config->data_dir, &error) != 0)
+        ; //  *error says why
+    else if (identity_exists(config->data_dir)) {
+        if (identity_read_peer_id(config->data_dir, peer_id, &error) == 0 &&
+            (!ca_hash_from_hex(peer_id, ed_public) ||
+             ca_curve_key_from_ed25519(ed_public, NULL, &key) != 0))
+            error =
+                zsys_sprintf("the identity's public key %s is not a valid Ed25519 key", peer_id);
+    } else
+        ca_curve_server_key(config->data_dir, &key, &created, &error);
+    if (!error) {
+        char z85[CA_CURVE_Z85_SIZE];
+        ca_curve_z85(key.public_key, z85);
+        printf("%s\n", z85);
+        if (created)
+            fprintf(stderr, "cairnd: created the CURVE server key %s/%s/%s\n", config->data_dir,
+                    CA_CURVE_DIR, CA_CURVE_SERVER_KEY);
+    }
+    ca_curve_key_wipe(&key);
+    node_config_destroy(&config);
+    return error ? s_fail(error) : 0;
 }
 
 //  Unlocks the data dir's identity, if it has one; *identity stays NULL
@@ -372,6 +452,8 @@ int main(int argc, char **argv) {
     zsys_handler_set(NULL); //  before any socket: we take the signals
     if (argc > 1 && streq(argv[1], "identity"))
         return s_identity_main(argc - 1, argv + 1);
+    if (argc > 1 && streq(argv[1], "server-key"))
+        return s_server_key_main(argc - 1, argv + 1);
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;
@@ -412,6 +494,10 @@ int main(int argc, char **argv) {
 
     node_t *node = node_new(config);
     node_set_peer_id(node, identity ? identity_peer_id(identity) : NULL);
+    ca_curve_key_t curve_key;
+    if (identity && identity_curve_key(identity, &curve_key) == 0)
+        node_set_curve_key(node, &curve_key);
+    ca_curve_key_wipe(&curve_key);
     char *error = NULL;
     if (node_start(node, &error) != 0) {
         zsys_error("cairnd: %s", error);

@@ -469,6 +469,13 @@ void identity_sign(identity_t *self, const void *message, size_t size,
     sodium_mprotect_noaccess(self->secret_key);
 }
 
+int identity_curve_key(identity_t *self, ca_curve_key_t *key) {
+    sodium_mprotect_readonly(self->secret_key);
+    int rc = ca_curve_key_from_ed25519(self->public_key, self->secret_key, key);
+    sodium_mprotect_noaccess(self->secret_key);
+    return rc;
+}
+
 void identity_destroy(identity_t **self_p) {
     identity_t *self = *self_p;
     if (!self)

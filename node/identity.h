@@ -19,6 +19,7 @@
 #ifndef IDENTITY_H_INCLUDED
 #define IDENTITY_H_INCLUDED
 
+#include "ca_curve_key.h"
 #include "ca_sign.h"
 
 #include <stdbool.h>
@@ -77,6 +78,10 @@ const uint8_t *identity_public_key(identity_t *self);
 //  Signs with the node's key (unprotects it only for the call).
 void identity_sign(identity_t *self, const void *message, size_t size,
                    uint8_t signature[CA_ED25519_SIGNATURE_BYTES]);
+
+//  The node's CURVE key pair, derived from its Ed25519 key (the server key
+//  of its endpoints). The caller wipes it (ca_curve_key_wipe). 0 or -1.
+int identity_curve_key(identity_t *self, ca_curve_key_t *key);
 
 //  Wipes and frees the key material.
 void identity_destroy(identity_t **self_p);

@@ -8,9 +8,23 @@
     Data dir layout:
         cairn.db, cairn.db-wal, cairn.db-shm   SQLite (WAL mode)
         cairnd.lock                             flock held while running; PID inside
+        curve/server.key, curve/clients         client authentication (ca_curve.h)
+
+    Client authentication (s_client_auth), by client_auth and where the
+    client endpoint listens:
+
+        client_auth  endpoint      allow-list   result
+        auto         loopback      absent       no authentication
+        auto         any           present      CURVE
+        auto         not loopback  absent       refused, unless insecure_no_auth:
+                                                then no authentication, warned
+        curve        any           any          CURVE (absent list: nobody gets in)
+        none         loopback      -            no authentication
+        none         not loopback  -            refused, unless insecure_no_auth
     ========================================================================= */
 
 #include "node.h"
+#include "ca_curve.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_store.h"
@@ -57,7 +71,11 @@ struct _node_t {
     size_t worker_count;
     zactor_t *gateway;
     bool running;
-    char *peer_id; //  NULL: the node has no identity
+    char *peer_id;            //  NULL: the node has no identity
+    bool has_curve_key;       //  given by node_set_curve_key (from the identity) ...
+    ca_curve_key_t curve_key; //  ... else read from curve/server.key when needed
+    zactor_t *zap;            //  the ZAP handler, when the client endpoint is CURVE
+    bool client_curve;
 };
 
 node_t *node_new(const node_config_t *config) {
@@ -72,6 +90,81 @@ void node_set_peer_id(node_t *self, const char *peer_id) {
     assert(!self->running);
     zstr_free(&self->peer_id);
     self->peer_id = peer_id ? strdup(peer_id) : NULL;
+}
+
+void node_set_curve_key(node_t *self, const ca_curve_key_t *key) {
+    assert(!self->running);
+    self->curve_key = *key;
+    self->has_curve_key = true;
+}
+
+//  Decides whether the client endpoint is a CURVE server (see the table
+//  at the top), and when it is, loads its key and starts the ZAP handler.
+static char *s_client_auth(node_t *self) {
+    const node_config_t *config = self->config;
+    const char *endpoint = config->client_endpoint;
+    bool local = ca_curve_endpoint_is_local(endpoint);
+    char *list = ca_curve_path(config->data_dir, CA_CURVE_CLIENTS);
+    bool listed = zsys_file_exists(list);
+    bool from_identity = self->has_curve_key;
+    bool curve = streq(config->client_auth, "curve") ||
+                 (streq(config->client_auth, "auto") && (listed || !local));
+    char *error = NULL;
+    if (curve && !listed && !local && !config->insecure_no_auth &&
+        streq(config->client_auth, "auto"))
+        error = zsys_sprintf(
+            "the client endpoint %s is not loopback and %s does not exist, so anyone who "
+            "reaches it could use this node. To allow clients: create a key with `cairn keygen "
+            "FILE`, put the public key it prints into %s (one a line), and give the clients "
+            "the node's key from `cairnd server-key`. Or bind loopback (--client-endpoint="
+            "tcp://127.0.0.1:7401), or pass --insecure-no-auth to run without authentication",
+            endpoint, list, list);
+    else if (curve && !listed && !local && config->insecure_no_auth &&
+             streq(config->client_auth, "auto"))
+        curve = false; //  the operator said so; warned below
+    if (!error && !curve && !local) {
+        if (!config->insecure_no_auth)
+            error = zsys_sprintf("client_auth is none but the client endpoint %s is not "
+                                 "loopback; pass --insecure-no-auth to accept that anyone who "
+                                 "reaches it can use this node, or use client_auth auto/curve",
+                                 endpoint);
+        else
+            ca_log_warning("cairnd: INSECURE: the client endpoint %s is not loopback and has "
+                           "no authentication (--insecure-no-auth): anyone who reaches it can "
+                           "read, change and delete everything on this node",
+                           endpoint);
+    }
+    if (!error && !curve && local)
+        ca_log_info("cairnd: client endpoint %s: no authentication (loopback, no %s)", endpoint,
+                    list);
+    if (!error && curve && ca_curve_dir_create(config->data_dir, &error) == 0) {
+        bool created = false;
+        if (!self->has_curve_key &&
+            ca_curve_server_key(config->data_dir, &self->curve_key, &created, &error) == 0)
+            self->has_curve_key = true;
+        if (created)
+            ca_log_notice("cairnd: created the CURVE server key %s/%s/%s", config->data_dir,
+                          CA_CURVE_DIR, CA_CURVE_SERVER_KEY);
+    }
+    if (!error && curve) {
+        ca_curve_domain_t domains[] = {{CA_CURVE_CLIENT_DOMAIN, list}};
+        ca_curve_zap_config_t zap_config = {domains, 1};
+        self->zap = zactor_new(ca_curve_zap_actor, &zap_config);
+        ca_actor_start(self->zap, &error);
+    }
+    if (!error && curve) {
+        char z85[CA_CURVE_Z85_SIZE];
+        ca_curve_z85(self->curve_key.public_key, z85);
+        ca_log_info("cairnd: client endpoint %s: CURVE, server public key %s (%s), allow-list %s",
+                    endpoint, z85, from_identity ? "from the identity" : "curve/server.key", list);
+        if (!listed)
+            ca_log_warning("cairnd: %s does not exist: no client can connect until their "
+                           "public keys are in it",
+                           list);
+        self->client_curve = true;
+    }
+    zstr_free(&list);
+    return error;
 }
 
 //  Holds an exclusive flock on the data dir for the life of the process, so
@@ -176,8 +269,11 @@ static char *s_start_gateway(node_t *self) {
         .data_dir = self->config->data_dir,
         .db_path = self->db_path,
         .peer_id = self->peer_id,
+        .curve = self->client_curve,
+        .curve_key = self->curve_key,
     };
     self->gateway = zactor_new(gateway_actor, &config);
+    ca_curve_key_wipe(&config.curve_key);
     char *error = NULL;
     ca_actor_start(self->gateway, &error);
     return error;
@@ -190,11 +286,14 @@ static void s_stop_actors(node_t *self) {
     free(self->workers);
     self->workers = NULL;
     zactor_destroy(&self->writer); //  last: commits whatever is still queued
+    zactor_destroy(&self->zap);
 }
 
 int node_start(node_t *self, char **error) {
     assert(!self->running);
     *error = s_lock_data_dir(self);
+    if (!*error)
+        *error = s_client_auth(self);
     if (!*error)
         *error = s_start_writer(self);
     if (!*error)
@@ -241,6 +340,7 @@ void node_destroy(node_t **self_p) {
         close(self->lock_fd); //  releases the flock
     zstr_free(&self->db_path);
     zstr_free(&self->peer_id);
+    ca_curve_key_wipe(&self->curve_key);
     free(self);
     *self_p = NULL;
 }

@@ -9,6 +9,7 @@
 #ifndef NODE_H_INCLUDED
 #define NODE_H_INCLUDED
 
+#include "ca_curve_key.h"
 #include "ca_store.h"
 #include "node_config.h"
 
@@ -22,6 +23,11 @@ node_t *node_new(const node_config_t *config);
 //  The node's identity for Info (hex public key; NULL: none). Before
 //  node_start; copied.
 void node_set_peer_id(node_t *self, const char *peer_id);
+
+//  The node's CURVE key pair, derived from its identity (identity_curve_key;
+//  copied). Without one, a node whose client endpoint needs CURVE keeps its
+//  own pair in <data dir>/curve/server.key. Before node_start.
+void node_set_curve_key(node_t *self, const ca_curve_key_t *key);
 
 //  Creates and locks the data dir, starts every actor. Returns 0, or -1 with
 //  *error (caller frees) and nothing left running.

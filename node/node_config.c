@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { KIND_TEXT, KIND_INT, KIND_CHOICE } kind_t;
+//  KIND_BOOL: true|false (also 1|0, yes|no); as a flag, given alone it means true.
+typedef enum { KIND_TEXT, KIND_INT, KIND_CHOICE, KIND_BOOL } kind_t;
 
 typedef struct {
     const char *name; //  setting name
@@ -39,6 +40,14 @@ static const option_t s_options[] = {
     {"client_endpoint", "client-endpoint", "client/endpoint", "CAIRN_CLIENT_ENDPOINT",
      CA_DEFAULT_CLIENT_ENDPOINT, KIND_TEXT, 0, 0, NULL, FIELD(client_endpoint),
      "ZeroMQ endpoint tools connect to (ROUTER; clients use DEALER)"},
+    {"client_auth", "client-auth", "client/auth", "CAIRN_CLIENT_AUTH", "auto", KIND_CHOICE, 0, 0,
+     "auto|curve|none", FIELD(client_auth),
+     "CURVE on the client endpoint; auto: on when the endpoint is not loopback or the "
+     "allow-list DATA_DIR/curve/clients exists"},
+    {"insecure_no_auth", "insecure-no-auth", "client/insecure_no_auth", "CAIRN_INSECURE_NO_AUTH",
+     "false", KIND_BOOL, 0, 1, NULL, FIELD(insecure_no_auth),
+     "let a non-loopback client endpoint run without CURVE (anyone who reaches it may use "
+     "the node; warned at every start)"},
     {"max_frame_bytes", "max-frame-bytes", "client/max_frame_bytes", "CAIRN_MAX_FRAME_BYTES",
      "67108864", KIND_INT, 1024, INT64_MAX, NULL, FIELD(max_frame_bytes),
      "largest request frame; a bigger one drops the sender's connection"},
@@ -126,6 +135,17 @@ static int s_set(node_config_t *self, const option_t *option, const char *value,
         *s_int_field(self, option) = number;
         return 0;
     }
+    if (option->kind == KIND_BOOL) {
+        bool yes = streq(value, "true") || streq(value, "1") || streq(value, "yes");
+        bool no = streq(value, "false") || streq(value, "0") || streq(value, "no");
+        if (!yes && !no) {
+            *error =
+                zsys_sprintf("%s: %s must be true or false, not '%s'", source, option->name, value);
+            return -1;
+        }
+        *s_int_field(self, option) = yes;
+        return 0;
+    }
     if (option->kind == KIND_CHOICE && !s_is_choice(option->choices, value)) {
         *error = zsys_sprintf("%s: %s must be one of %s, not '%s'", source, option->name,
                               option->choices, value);
@@ -157,7 +177,7 @@ void node_config_destroy(node_config_t **self_p) {
     if (!self)
         return;
     for (size_t i = 0; i < OPTION_COUNT; i++)
-        if (s_options[i].kind != KIND_INT)
+        if (s_options[i].kind != KIND_INT && s_options[i].kind != KIND_BOOL)
             free(*s_text_field(self, &s_options[i]));
     free(self);
     *self_p = NULL;
@@ -240,6 +260,8 @@ void node_config_print(node_config_t *self, FILE *out) {
         const option_t *option = &s_options[i];
         if (option->kind == KIND_INT)
             zconfig_putf(root, option->zpl, "%lld", (long long)*s_int_field(self, option));
+        else if (option->kind == KIND_BOOL)
+            zconfig_put(root, option->zpl, *s_int_field(self, option) ? "true" : "false");
         else
             zconfig_put(root, option->zpl, *s_text_field(self, option));
     }
@@ -252,7 +274,8 @@ void node_config_print(node_config_t *self, FILE *out) {
 void node_config_print_help(FILE *out) {
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const option_t *option = &s_options[i];
-        fprintf(out, "  --%s=VALUE\n", node_config_flag(i));
+        fprintf(out, option->kind == KIND_BOOL ? "  --%s[=true|false]\n" : "  --%s=VALUE\n",
+                node_config_flag(i));
         fprintf(out, "      %s\n", option->help);
         fprintf(out, "      default: %s   environment: %s   config file: %s\n", option->fallback,
                 option->env, option->zpl);
@@ -271,6 +294,10 @@ const char *node_config_name(size_t index) {
 
 const char *node_config_flag(size_t index) {
     return index < OPTION_COUNT ? s_options[index].flag : NULL;
+}
+
+bool node_config_is_switch(size_t index) {
+    return index < OPTION_COUNT && s_options[index].kind == KIND_BOOL;
 }
 
 //  ---- self-test -------------------------------------------------------------
@@ -320,6 +347,7 @@ void node_config_test(bool verbose) {
     node_config_t *again = node_config_new();
     assert(node_config_load_file(again, path, &error) == 0);
     assert(again->writer_batch == 11 && streq(again->data_dir, "/tmp/x y"));
+    assert(!again->insecure_no_auth);
     node_config_destroy(&again);
 
     //  Bad values and unknown keys are refused with a message.
@@ -333,6 +361,16 @@ void node_config_test(bool verbose) {
     assert(node_config_set(config, "no_such", "1", &error) == -1);
     zstr_free(&error);
     assert(node_config_set(config, "data_dir", "", &error) == -1);
+    zstr_free(&error);
+    //  Switches: true/false words only; a printed config reads back.
+    assert(!config->insecure_no_auth && streq(config->client_auth, "auto"));
+    assert(node_config_set(config, "insecure_no_auth", "maybe", &error) == -1 &&
+           strstr(error, "true or false"));
+    zstr_free(&error);
+    assert(node_config_set(config, "insecure_no_auth", "yes", &error) == 0);
+    assert(config->insecure_no_auth);
+    assert(node_config_set(config, "client_auth", "open", &error) == -1 &&
+           strstr(error, "auto|curve|none"));
     zstr_free(&error);
     setenv("CAIRN_LOG_LEVEL", "loud", 1);
     assert(node_config_load_env(config, &error) == -1 && strstr(error, "CAIRN_LOG_LEVEL"));

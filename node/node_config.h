@@ -19,6 +19,8 @@
 typedef struct {
     char *data_dir;
     char *client_endpoint;
+    char *client_auth;        //  "auto", "curve" or "none"
+    int64_t insecure_no_auth; //  1: a non-loopback endpoint may run without CURVE
     int64_t max_frame_bytes;
     char *log_level;
     char *synchronous; //  "normal" or "full"
@@ -59,6 +61,10 @@ void node_config_print_help(FILE *out);
 size_t node_config_count(void);
 const char *node_config_name(size_t index);
 const char *node_config_flag(size_t index);
+
+//  Whether setting i is a switch (true/false): its flag may be given alone
+//  ("--insecure-no-auth" means true).
+bool node_config_is_switch(size_t index);
 
 void node_config_test(bool verbose);
 

@@ -12,6 +12,7 @@
     ========================================================================= */
 
 #include "ca_blobs.h"
+#include "ca_curve.h"
 #include "cache.h"
 #include "ledger.h"
 #include "ca_envelope.h"
@@ -74,6 +75,8 @@ static const selftest_t s_tests[] = {
     {"settlement", settlement_test},
     {"ledger", ledger_test},
     {"ca_sign", ca_sign_test},
+    {"ca_curve_key", ca_curve_key_test},
+    {"ca_curve", ca_curve_test},
     {"identity", identity_test},
     {"node", node_test},
     {"ca_store", ca_store_test},

@@ -37,6 +37,9 @@ struct _harness_node_t {
     char *port_arg;
     const char *extra[MAX_EXTRA_ARGS + 1];
     pid_t pid;
+    char *bind_host;
+    bool has_curve;
+    harness_curve_t curve;
 };
 
 const char *harness_cairnd_path(void) {
@@ -142,7 +145,7 @@ static void s_print_log(harness_node_t *node) {
 //  another test's node first, which would answer in this one's place while
 //  this cairnd exits with "cannot bind".
 static bool s_wait_ready(harness_node_t *node) {
-    zsock_t *client = harness_connect(node->endpoint);
+    zsock_t *client = harness_node_connect(node);
     int64_t deadline = zclock_mono() + READY_TIMEOUT_MS;
     bool ready = false;
     Cairn__Request request;
@@ -178,8 +181,9 @@ static int s_start(harness_node_t *node) {
 static void s_choose_port(harness_node_t *node) {
     zstr_free(&node->endpoint);
     zstr_free(&node->port_arg);
-    node->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
-    node->port_arg = zsys_sprintf("--client-endpoint=%s", node->endpoint);
+    int port = harness_free_port();
+    node->endpoint = zsys_sprintf("tcp://127.0.0.1:%d", port);
+    node->port_arg = zsys_sprintf("--client-endpoint=tcp://%s:%d", node->bind_host, port);
 }
 
 static long s_log_size(harness_node_t *node) {
@@ -219,7 +223,19 @@ static int s_start_on_some_port(harness_node_t *node) {
 }
 
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args) {
+    harness_start_t start = {.data_dir = data_dir, .extra_args = extra_args};
+    return harness_node_start_with(&start);
+}
+
+harness_node_t *harness_node_start_with(const harness_start_t *start) {
+    const char *data_dir = start->data_dir;
+    const char *const *extra_args = start->extra_args;
     harness_node_t *node = (harness_node_t *)zmalloc(sizeof(harness_node_t));
+    node->bind_host = strdup(start->bind_host ? start->bind_host : "127.0.0.1");
+    if (start->curve) {
+        node->curve = *start->curve;
+        node->has_curve = true;
+    }
     node->temp_dir = ca_test_tempdir("cairn-e2e");
     node->data_dir = data_dir ? strdup(data_dir) : zsys_sprintf("%s/data", node->temp_dir);
     node->log_path = zsys_sprintf("%s/cairnd.log", node->temp_dir);
@@ -374,6 +390,7 @@ void harness_node_destroy(harness_node_t **node_p) {
     zstr_free(&node->log_path);
     zstr_free(&node->endpoint);
     zstr_free(&node->port_arg);
+    zstr_free(&node->bind_host);
     free(node);
     *node_p = NULL;
 }
@@ -381,12 +398,22 @@ void harness_node_destroy(harness_node_t **node_p) {
 //  ---- client side -------------------------------------------------------------
 
 zsock_t *harness_connect(const char *endpoint) {
+    return harness_connect_curve(endpoint, NULL);
+}
+
+zsock_t *harness_connect_curve(const char *endpoint, const harness_curve_t *curve) {
     zsock_t *client = zsock_new(ZMQ_DEALER);
     zsock_set_linger(client, 0);
     zsock_set_sndhwm(client, 0);
     zsock_set_rcvhwm(client, 0);
+    if (curve)
+        ca_curve_key_apply_client(&curve->client, curve->server_public, client);
     zsock_connect(client, "%s", endpoint);
     return client;
+}
+
+zsock_t *harness_node_connect(harness_node_t *node) {
+    return harness_connect_curve(node->endpoint, node->has_curve ? &node->curve : NULL);
 }
 
 int harness_send(zsock_t *client, const Cairn__Request *request) {

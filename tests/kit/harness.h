@@ -14,6 +14,7 @@
 #include "cairn.pb-c.h"
 #include "ca_request.h" //  the request builders every test uses
 #include "ca_caller.h"  //  the caller that fixtures shared with the self-tests take
+#include "ca_curve_key.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -29,6 +30,24 @@ const char *harness_cairnd_path(void);
 //  and extra arguments (NULL-terminated, may be NULL). Waits until it
 //  answers Ping (10 s). NULL when it did not come up; its log is printed.
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
+
+//  What a client needs to talk to a node whose client endpoint is CURVE.
+typedef struct {
+    ca_curve_key_t client;                     //  a key on the node's allow-list
+    uint8_t server_public[CA_CURVE_KEY_BYTES]; //  the node's (cairnd server-key)
+} harness_curve_t;
+
+//  How to start a node, for tests that need more than harness_node_start.
+typedef struct {
+    const char *data_dir;          //  NULL: a new temp dir
+    const char *const *extra_args; //  NULL-terminated, may be NULL
+    const char *bind_host;         //  NULL: 127.0.0.1; the node is reached on 127.0.0.1
+    const harness_curve_t *curve;  //  NULL: the node answers without CURVE (copied)
+} harness_start_t;
+
+//  harness_node_start with the choices of `start`; the readiness check
+//  (and harness_node_connect) use its CURVE keys.
+harness_node_t *harness_node_start_with(const harness_start_t *start);
 
 //  harness_node_start in a new temp dir; a test that cannot start its node
 //  fails here.
@@ -92,6 +111,13 @@ void harness_node_destroy(harness_node_t **node_p);
 
 //  A DEALER connected to `endpoint`.
 zsock_t *harness_connect(const char *endpoint);
+
+//  A DEALER connected to `endpoint` as a CURVE client with `curve` (NULL:
+//  as harness_connect).
+zsock_t *harness_connect_curve(const char *endpoint, const harness_curve_t *curve);
+
+//  A DEALER connected to `node` with the keys it was started with.
+zsock_t *harness_node_connect(harness_node_t *node);
 
 //  Sends one request. Returns 0 or -1.
 int harness_send(zsock_t *client, const Cairn__Request *request);

@@ -21,9 +21,11 @@
     (parameters, public key, nonce) makes the file fail to authenticate,
     exactly like a changed ciphertext byte or a wrong password. After
     decryption the key pair is derived from the seed and its public key
-    must equal the header's. Argon2id parameters read from a file are
-    bounded (opslimit 1..64, memlimit 8 KiB..4 GiB) before they are used,
-    so an altered file cannot make the node allocate without limit.
+    must equal the header's. Argon2id parameters are read from the file
+    before anything authenticates it, so they are bounded before they are
+    used (opslimit 1..8 passes, memlimit 8 KiB..1 GiB): an altered file is
+    refused with a message naming the parameter, without spending the
+    memory or the time it asks for. New files use far less (see below).
 
     New files use libsodium's INTERACTIVE Argon2id limits (opslimit 2,
     64 MiB), a fresh random salt and nonce, and AES-256-GCM where
@@ -73,8 +75,8 @@
 #define FILE_SIZE    (HEADER_SIZE + SEALED_SIZE)
 #define KEY_SIZE     32
 
-#define OPSLIMIT_MAX 64ULL
-#define MEMLIMIT_MAX (4ULL << 30)
+#define OPSLIMIT_MAX 8ULL         //  Argon2id passes a file may ask for
+#define MEMLIMIT_MAX (1ULL << 30) //  Argon2id memory a file may ask for: 1 GiB
 
 struct _identity_t {
     uint8_t public_key[CA_ED25519_PUBLIC_BYTES];
@@ -161,9 +163,18 @@ static char *s_check_header(const char *path, const uint8_t file[FILE_SIZE]) {
         return zsys_sprintf("%s names an unknown key derivation; the file is damaged", path);
     uint64_t opslimit = s_get_u64(file + AT_OPSLIMIT);
     uint64_t memlimit = s_get_u64(file + AT_MEMLIMIT);
-    if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > OPSLIMIT_MAX ||
-        memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > MEMLIMIT_MAX)
-        return zsys_sprintf("%s has out-of-range Argon2id parameters; the file is damaged", path);
+    if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > OPSLIMIT_MAX)
+        return zsys_sprintf("%s asks for %llu Argon2id passes; cairnd allows %llu..%llu and "
+                            "refuses the file unread (it is damaged or altered: restore it "
+                            "from a backup)",
+                            path, (unsigned long long)opslimit,
+                            (unsigned long long)crypto_pwhash_OPSLIMIT_MIN, OPSLIMIT_MAX);
+    if (memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > MEMLIMIT_MAX)
+        return zsys_sprintf("%s asks for %llu bytes of Argon2id memory; cairnd allows %llu..%llu "
+                            "(1 GiB) and refuses the file unread (it is damaged or altered: "
+                            "restore it from a backup)",
+                            path, (unsigned long long)memlimit,
+                            (unsigned long long)crypto_pwhash_MEMLIMIT_MIN, MEMLIMIT_MAX);
     if (cipher == IDENTITY_CIPHER_AES256GCM && !crypto_aead_aes256gcm_is_available())
         return zsys_sprintf("%s is encrypted with AES-256-GCM, which this CPU does not support; "
                             "on a machine that does, run cairnd identity passwd --cipher "

@@ -140,6 +140,8 @@ static char *s_start_workers(node_t *self) {
                                     .maintenance_ms = config->maintenance_ms,
                                     .cache_max_bytes = config->cache_max_bytes,
                                     .stream_timeout_ms = config->stream_timeout_ms};
+    if (self->peer_id)
+        snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);
     for (size_t s = 0; s < STORE_COUNT; s++) {
         unsigned workers = ca_store_workers(s_stores[s], (unsigned)config->workers);
         char *problem = s_stores[s]->prepare ? s_stores[s]->prepare(config->data_dir) : NULL;

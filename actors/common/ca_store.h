@@ -107,6 +107,8 @@ typedef struct {
     ca_write_failed_fn *write_failed;   //  optional
 } ca_store_def_t;
 
+#define CA_NODE_PEER_ID_SIZE 65 //  64 hex digits and the NUL
+
 //  Node settings a store may need; copied into every worker. A store that
 //  needs a new setting adds a field here and a row in node_config.c.
 typedef struct {
@@ -115,6 +117,9 @@ typedef struct {
     int64_t maintenance_ms;    //  interval of store ticks (0: never)
     int64_t cache_max_bytes;   //  peer-content cache budget (0: unbounded)
     int64_t stream_timeout_ms; //  idle upload streams are abandoned after this
+    //  The node's peer id (Info.peer_id: hex of its identity's public key);
+    //  "" when it has none. The ledger binds payments to it.
+    char node_peer_id[CA_NODE_PEER_ID_SIZE];
 } ca_store_settings_t;
 
 //  What the node gives each store worker (copied by the actor).

@@ -146,6 +146,18 @@ static char *s_read_file(const char *path, uint8_t file[FILE_SIZE]) {
     return NULL;
 }
 
+//  A key-derivation parameter read from the file, before anything
+//  authenticates it: NULL within min..max, else the problem (caller frees).
+static char *s_check_bound(const char *path, const char *what, uint64_t value, uint64_t min,
+                           uint64_t max) {
+    if (value >= min && value <= max)
+        return NULL;
+    return zsys_sprintf("%s asks for %llu %s; cairnd allows %llu..%llu and refuses the file "
+                        "unread (it is damaged or altered: restore it from a backup)",
+                        path, (unsigned long long)value, what, (unsigned long long)min,
+                        (unsigned long long)max);
+}
+
 //  Checks the clear header's structure (not its authenticity).
 static char *s_check_header(const char *path, const uint8_t file[FILE_SIZE]) {
     if (memcmp(file, MAGIC, MAGIC_SIZE) != 0)
@@ -161,20 +173,13 @@ static char *s_check_header(const char *path, const uint8_t file[FILE_SIZE]) {
         return zsys_sprintf("%s names an unknown cipher (%u); the file is damaged", path, cipher);
     if (file[AT_KDF] != KDF_ARGON2ID || file[AT_RESERVED] != 0)
         return zsys_sprintf("%s names an unknown key derivation; the file is damaged", path);
-    uint64_t opslimit = s_get_u64(file + AT_OPSLIMIT);
-    uint64_t memlimit = s_get_u64(file + AT_MEMLIMIT);
-    if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > OPSLIMIT_MAX)
-        return zsys_sprintf("%s asks for %llu Argon2id passes; cairnd allows %llu..%llu and "
-                            "refuses the file unread (it is damaged or altered: restore it "
-                            "from a backup)",
-                            path, (unsigned long long)opslimit,
-                            (unsigned long long)crypto_pwhash_OPSLIMIT_MIN, OPSLIMIT_MAX);
-    if (memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > MEMLIMIT_MAX)
-        return zsys_sprintf("%s asks for %llu bytes of Argon2id memory; cairnd allows %llu..%llu "
-                            "(1 GiB) and refuses the file unread (it is damaged or altered: "
-                            "restore it from a backup)",
-                            path, (unsigned long long)memlimit,
-                            (unsigned long long)crypto_pwhash_MEMLIMIT_MIN, MEMLIMIT_MAX);
+    char *problem = s_check_bound(path, "Argon2id passes", s_get_u64(file + AT_OPSLIMIT),
+                                  crypto_pwhash_OPSLIMIT_MIN, OPSLIMIT_MAX);
+    if (!problem)
+        problem = s_check_bound(path, "bytes of Argon2id memory", s_get_u64(file + AT_MEMLIMIT),
+                                crypto_pwhash_MEMLIMIT_MIN, MEMLIMIT_MAX);
+    if (problem)
+        return problem;
     if (cipher == IDENTITY_CIPHER_AES256GCM && !crypto_aead_aes256gcm_is_available())
         return zsys_sprintf("%s is encrypted with AES-256-GCM, which this CPU does not support; "
                             "on a machine that does, run cairnd identity passwd --cipher "

@@ -20,12 +20,24 @@
     so a create that loses a race is CONFLICT and changes nothing; a
     password is 1..1024 bytes (empty: not protected).
 
-    Secrets: the password is never logged or stored. The decoded request
-    owns the only copy this file sees; it is wiped (sodium_memzero) on every
-    path once hashed or checked, and so are local copies of the hash. The
-    check is libsodium's crypto_pwhash_str_verify: it recomputes the hash
-    and compares in constant time, so the answer's timing does not say how
-    much of a wrong password was right.
+    Secrets: the password is never logged or stored. The pool's def has a
+    wipe_request hook (s_wipe_request), which the framework calls on every
+    path: after an answer given at once, after the write was answered, and
+    after a failed write; it wipes the decoded password (sodium_memzero), and
+    the framework then wipes the request frame's bytes. Local copies of the
+    hash are wiped here. The check is libsodium's crypto_pwhash_str_verify:
+    it recomputes the hash and compares in constant time, so the answer's
+    timing does not say how much of a wrong password was right.
+
+    Guessing is rate-limited per channel: ChannelVerify routes by the
+    channel's name (field 1), so every check of one channel meets one worker,
+    whose state counts the channel's wrong passwords in a window of
+    CHANNEL_VERIFY_WINDOW_S seconds from the first. After
+    CHANNEL_VERIFY_FAILURES_MAX of them, every check of that channel (right
+    or wrong) is BUSY, without an Argon2id computation, until the window
+    ends; the answer says in how many seconds. At most
+    CHANNEL_VERIFY_TRACKED_MAX channels are tracked per worker (expired
+    windows are dropped first, then the oldest).
     ========================================================================= */
 
 #include "channel_auth.h"
@@ -49,6 +61,78 @@
 //  The pool's size is part of its design (see above), not a tuning knob.
 #define CHANNEL_AUTH_WORKERS   2
 #define CHANNEL_AUTH_QUEUE_MAX 2
+
+//  The guessing limit (documented on ChannelVerify in channels.proto).
+#define CHANNEL_VERIFY_FAILURES_MAX 10   //  wrong passwords per channel per window
+#define CHANNEL_VERIFY_WINDOW_S     60   //  the window, from its first failure
+#define CHANNEL_VERIFY_TRACKED_MAX  4096 //  channels with a window, per worker
+
+//  ---- per-worker state: the guessing windows -----------------------------------------
+
+typedef struct {
+    int64_t opened_ms; //  zclock_mono of the window's first failure
+    unsigned failures;
+} verify_window_t;
+
+static void s_window_free(void **item) {
+    free(*item);
+    *item = NULL;
+}
+
+static void *s_state_new(ca_store_t *store, char **error) {
+    (void)store, (void)error;
+    zhashx_t *windows = zhashx_new(); //  channel name -> verify_window_t
+    zhashx_set_destructor(windows, s_window_free);
+    return windows;
+}
+
+static void s_state_destroy(void **state_p) {
+    zhashx_destroy((zhashx_t **)state_p);
+}
+
+static bool s_window_open(const verify_window_t *window, int64_t now) {
+    return now - window->opened_ms < CHANNEL_VERIFY_WINDOW_S * 1000;
+}
+
+//  The channel's window if it is still open (an expired one is dropped).
+static verify_window_t *s_window(zhashx_t *windows, const char *name, int64_t now) {
+    verify_window_t *window = (verify_window_t *)zhashx_lookup(windows, name);
+    if (window && !s_window_open(window, now)) {
+        zhashx_delete(windows, name);
+        window = NULL;
+    }
+    return window;
+}
+
+//  Counts a wrong password for `name`, opening its window if need be.
+static void s_count_failure(zhashx_t *windows, const char *name, int64_t now) {
+    verify_window_t *window = s_window(windows, name, now);
+    if (!window) {
+        if (zhashx_size(windows) >= CHANNEL_VERIFY_TRACKED_MAX) {
+            //  Drop the expired windows; if none, the oldest.
+            zlistx_t *names = zhashx_keys(windows);
+            const char *oldest = NULL;
+            int64_t oldest_ms = INT64_MAX;
+            for (const char *key = (const char *)zlistx_first(names); key;
+                 key = (const char *)zlistx_next(names)) {
+                verify_window_t *other = (verify_window_t *)zhashx_lookup(windows, key);
+                if (!s_window_open(other, now))
+                    zhashx_delete(windows, key);
+                else if (other->opened_ms < oldest_ms) {
+                    oldest_ms = other->opened_ms;
+                    oldest = key;
+                }
+            }
+            if (zhashx_size(windows) >= CHANNEL_VERIFY_TRACKED_MAX && oldest)
+                zhashx_delete(windows, oldest);
+            zlistx_destroy(&names);
+        }
+        window = (verify_window_t *)zmalloc(sizeof(verify_window_t));
+        window->opened_ms = now;
+        zhashx_insert(windows, name, window);
+    }
+    window->failures++;
+}
 
 //  ---- ChannelCreate ------------------------------------------------------------------
 
@@ -86,8 +170,7 @@ static void s_conflict_message(char *message, size_t size, const char *name) {
              name);
 }
 
-//  Everything of ChannelCreate but wiping the password (the caller does,
-//  on every path).
+//  ChannelCreate; the password is wiped by s_wipe_request, on every path.
 static void s_create(ca_store_t *store, const Cairn__ChannelCreate *create, size_t password_length,
                      ca_reply_t *reply) {
     if (!channels_check_name(reply, "ChannelCreate.name", create->name))
@@ -145,17 +228,13 @@ static void s_create(ca_store_t *store, const Cairn__ChannelCreate *create, size
 
 static void s_channel_create(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     Cairn__ChannelCreate *create = request->channel_create;
-    size_t password_length = strlen(create->password);
-    s_create(store, create, password_length, reply);
-    sodium_memzero(create->password, password_length);
+    s_create(store, create, strlen(create->password), reply);
 }
 
 static void s_channel_create_done(ca_store_t *store, const Cairn__Request *request,
                                   const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    //  The framework decoded the request again from its frame: wipe that
-    //  copy of the password too.
-    Cairn__ChannelCreate *create = request->channel_create;
-    sodium_memzero(create->password, strlen(create->password));
+    //  The framework decoded the request again from its frame; it wipes
+    //  that copy (s_wipe_request) after this.
     if (write->n_results != 1 || write->results[0]->n_rows != 1) {
         ca_reply_error(reply, CA_INTERNAL, "the writer returned no channel row; retry");
         return;
@@ -210,7 +289,7 @@ static bool s_read_hash(ca_store_t *store, const char *name, char *hash, size_t 
     return ok;
 }
 
-//  Everything of ChannelVerify but wiping the password.
+//  ChannelVerify; the password is wiped by s_wipe_request.
 static void s_verify(ca_store_t *store, const Cairn__ChannelVerify *verify, size_t password_length,
                      ca_reply_t *reply) {
     if (!channels_check_name(reply, "ChannelVerify.name", verify->name))
@@ -225,6 +304,18 @@ static void s_verify(ca_store_t *store, const Cairn__ChannelVerify *verify, size
                        "ChannelVerify.password is %zu bytes; channel passwords are at most %d "
                        "bytes, so check what is being sent",
                        password_length, CHANNEL_AUTH_PASSWORD_MAX);
+        return;
+    }
+    zhashx_t *windows = (zhashx_t *)ca_store_state(store);
+    int64_t now = zclock_mono();
+    verify_window_t *window = s_window(windows, verify->name, now);
+    if (window && window->failures >= CHANNEL_VERIFY_FAILURES_MAX) {
+        int64_t wait_ms = window->opened_ms + CHANNEL_VERIFY_WINDOW_S * 1000 - now;
+        ca_reply_error(reply, CA_BUSY,
+                       "channel %s had %u wrong passwords within %d s; its password is not "
+                       "checked again until then: retry in %lld s",
+                       verify->name, window->failures, CHANNEL_VERIFY_WINDOW_S,
+                       (long long)(wait_ms + 999) / 1000);
         return;
     }
     char hash[crypto_pwhash_STRBYTES];
@@ -244,10 +335,11 @@ static void s_verify(ca_store_t *store, const Cairn__ChannelVerify *verify, size
         Cairn__Response *response = ca_reply_response(reply);
         response->body_case = CAIRN__RESPONSE__BODY_CHANNEL_VERIFY;
         response->channel_verify = verified;
-    } else if (verify_errno == EINVAL)
+    } else if (verify_errno == EINVAL) {
+        s_count_failure(windows, verify->name, now);
         ca_reply_error(reply, CA_UNAUTHORIZED,
                        "wrong password for channel %s; check the password and retry", verify->name);
-    else
+    } else
         ca_reply_error(reply, CA_INTERNAL,
                        "cannot check the password of channel %s: Argon2id failed (no memory "
                        "for it, or a damaged stored hash); retry later, or recreate the channel "
@@ -257,15 +349,25 @@ static void s_verify(ca_store_t *store, const Cairn__ChannelVerify *verify, size
 
 static void s_channel_verify(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     Cairn__ChannelVerify *verify = request->channel_verify;
-    size_t password_length = strlen(verify->password);
-    s_verify(store, verify, password_length, reply);
-    sodium_memzero(verify->password, password_length);
+    s_verify(store, verify, strlen(verify->password), reply);
+}
+
+//  The framework's hook: wipes the decoded password, whatever happened.
+static void s_wipe_request(Cairn__Request *request) {
+    char *password = NULL;
+    if (request->body_case == CAIRN__REQUEST__BODY_CHANNEL_CREATE && request->channel_create)
+        password = request->channel_create->password;
+    else if (request->body_case == CAIRN__REQUEST__BODY_CHANNEL_VERIFY && request->channel_verify)
+        password = request->channel_verify->password;
+    if (password)
+        sodium_memzero(password, strlen(password));
 }
 
 static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_CHANNEL_CREATE, "channel_create", s_channel_create, s_channel_create_done,
      0},
-    {CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "channel_verify", s_channel_verify, NULL, 0},
+    //  Every check of one channel meets one worker: its guessing window.
+    {CAIRN__REQUEST__BODY_CHANNEL_VERIFY, "channel_verify", s_channel_verify, NULL, 1},
 };
 
 const ca_store_def_t channel_auth_store_def = {
@@ -275,6 +377,9 @@ const ca_store_def_t channel_auth_store_def = {
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
     .workers = CHANNEL_AUTH_WORKERS,
     .queue_max = CHANNEL_AUTH_QUEUE_MAX,
+    .state_new = s_state_new,
+    .state_destroy = s_state_destroy,
+    .wipe_request = s_wipe_request,
 };
 
 //  ---- self-test ---------------------------------------------------------------

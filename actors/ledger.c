@@ -111,6 +111,9 @@ static const char *const s_migrations[] = {
     "  weight INTEGER NOT NULL," //  the uint64's bits
     "  PRIMARY KEY (payment_seq, position)"
     ") WITHOUT ROWID;",
+    //  2: the expiry a v3 payment signs (schemas/ledger.proto, Payment);
+    //  payments stored before it were v2 and keep 0.
+    "ALTER TABLE ledger_payments ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 const ca_schema_t ledger_schema = {
@@ -690,6 +693,9 @@ void ledger_fixture_adjust_bounds(ca_caller_t *caller, const char *peer, uint64_
 
 //  ---- the self-test ------------------------------------------------------------------
 
+//  The testbed node's peer id: the payee its payments are signed for.
+#define TEST_PAYEE "7e57000000000000000000000000000000000000000000000000000000007e57"
+
 //  The id of test payment number n.
 static void s_payment_id(int n, uint8_t id[32]) {
     memset(id, 0, 32);
@@ -697,9 +703,10 @@ static void s_payment_id(int n, uint8_t id[32]) {
 }
 
 //  Payment number n of `amount` from `peer`, signed with `secret` (NULL:
-//  a signature of zeros), with two provenance shares.
-static Cairn__Response *s_pay(ca_caller_t *caller, const char *peer, int n, uint64_t amount,
-                              const uint8_t *secret) {
+//  a signature of zeros) in encoding `version` (2 or 3, for TEST_PAYEE),
+//  expiring at `expires_at`, with two provenance shares.
+static Cairn__Response *s_pay_signed(ca_caller_t *caller, const char *peer, int n, uint64_t amount,
+                                     const uint8_t *secret, int version, uint64_t expires_at) {
     uint8_t id[32], query[32], roots[2][32], signature[64] = {0};
     s_payment_id(n, id);
     memset(query, 'q', 32);
@@ -716,9 +723,11 @@ static Cairn__Response *s_pay(ca_caller_t *caller, const char *peer, int n, uint
     }
     payment.provenance = share_list;
     payment.n_provenance = 2;
+    payment.expires_at = expires_at;
     if (secret) {
         size_t size;
-        uint8_t *message = ledger_payment_encode(&payment, &size);
+        uint8_t *message = version == 2 ? ledger_payment_encode_v2(&payment, &size)
+                                        : ledger_payment_encode(&payment, TEST_PAYEE, &size);
         crypto_sign_detached(signature, NULL, message, size, secret);
         free(message);
     }
@@ -728,6 +737,12 @@ static Cairn__Response *s_pay(ca_caller_t *caller, const char *peer, int n, uint
     Cairn__LedgerPay pay;
     ca_request_ledger_pay(&request, &pay, 0, &payment);
     return ca_caller_call(caller, &request);
+}
+
+//  The same, v3, valid for an hour.
+static Cairn__Response *s_pay(ca_caller_t *caller, const char *peer, int n, uint64_t amount,
+                              const uint8_t *secret) {
+    return s_pay_signed(caller, peer, n, amount, secret, 3, (uint64_t)ca_now_seconds() + 3600);
 }
 
 static void s_add_peer(ca_caller_t *caller, const char *peer, const uint8_t *public_key) {
@@ -866,6 +881,16 @@ static void s_test_payments(ca_caller_t *caller) {
     ca_testbed_fails(s_pay(caller, "peer-a", 2, 86, secret), CAIRN__STATUS__INVALID,
                      "lower than the amount");
     ca_testbed_fails(s_pay(caller, "peer-a", 2, 0, secret), CAIRN__STATUS__INVALID, "amount");
+    //  v2 (no payee, no expiry) and expired payments move nothing.
+    uint64_t now = (uint64_t)ca_now_seconds();
+    ca_testbed_fails(s_pay_signed(caller, "peer-a", 2, 5, secret, 2, 0),
+                     CAIRN__STATUS__UNAUTHORIZED, "sign cairn-payment-v3");
+    ca_testbed_fails(s_pay_signed(caller, "peer-a", 2, 5, secret, 2, now + 60),
+                     CAIRN__STATUS__UNAUTHORIZED, "no longer accepted");
+    ca_testbed_fails(s_pay_signed(caller, "peer-a", 2, 5, secret, 3, now - 1),
+                     CAIRN__STATUS__UNAUTHORIZED, "expired");
+    ca_testbed_fails(s_pay_signed(caller, "peer-a", 2, 5, secret, 3, 0),
+                     CAIRN__STATUS__UNAUTHORIZED, "expired");
     ledger_fixture_expect_channel(caller, "peer-a", 55, 85, 5);
     cairn__response__free_unpacked(
         ca_testbed_ok(s_pay(caller, "peer-a", 2, 85, secret), CAIRN__RESPONSE__BODY_LEDGER_PAY),
@@ -885,10 +910,13 @@ static void s_test_payments(ca_caller_t *caller) {
         ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_LEDGER_PENDING);
     const Cairn__PaymentPage *page = response->ledger_pending;
     assert(page->n_payments == 2 && page->payments[0]->amount == 5);
+    //  Stored as signed: read back, each still verifies for this node.
+    assert(page->payments[0]->expires_at > 0);
+    assert(ledger_payment_verify(page->payments[0], TEST_PAYEE, public_key));
+    assert(ledger_payment_verify(page->payments[1], TEST_PAYEE, public_key));
     assert(page->payments[1]->amount == 85 && page->payments[1]->n_provenance == 2);
     assert(page->payments[1]->provenance[1]->weight == 2ULL << 62);
     assert(page->payments[0]->timestamp == 1700000000.25);
-    assert(ledger_payment_verify(page->payments[0], public_key)); //  stored as signed
     uint8_t first_id[32];
     memcpy(first_id, page->payments[0]->id.data, 32);
     cairn__response__free_unpacked(response, NULL);
@@ -1059,7 +1087,9 @@ void ledger_test(bool verbose) {
     if (verbose)
         printf(" * ledger: ");
     const ca_schema_t *before[] = {&messages_schema};
-    ca_testbed_t *bed = ca_testbed_new_with(&ledger_store_def, before, 1);
+    ca_store_settings_t settings = ca_testbed_settings();
+    snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", TEST_PAYEE);
+    ca_testbed_t *bed = ca_testbed_new_full(&ledger_store_def, before, 1, &settings);
     ca_caller_t *caller = ca_testbed_caller(bed);
     s_test_channels(caller);
     s_test_history(caller);

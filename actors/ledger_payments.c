@@ -19,9 +19,14 @@
       peers store holds for the paying peer (table `peers` of the same
       database, read through this worker's read connection) before
       anything is written: an unknown or blocked peer, or a bad signature,
-      is UNAUTHORIZED. The signed bytes are ledger_payment_encode's; the
-      channel is part of them, so a payment cannot be replayed on another
-      channel of the same key.
+      is UNAUTHORIZED. The signed bytes are ledger_payment_encode's (v3):
+      the channel is part of them, so a payment cannot be replayed on
+      another channel of the same key, and so is this node's own peer id
+      (ca_store_settings: node_peer_id), so it cannot be replayed on another
+      node. A node without an identity takes no payment; a v2 signature
+      (no payee) is recognised and refused with a message to sign v3; an
+      expired payment (expires_at not after now) is refused, all
+      UNAUTHORIZED and before anything is written.
     - A payment is stored exactly as signed (id, amount, recipient, query
       hash, timestamp, shares in order, their weights' bits), so a pending
       payment read back still verifies; -0.0 and non-finite timestamps are
@@ -41,6 +46,7 @@
 #include "ledger_payments.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -49,7 +55,8 @@
 #define LEDGER_PUBLIC_KEY 32
 
 #define PAYMENT_COLUMNS                                                                            \
-    "seq, id, channel_peer, amount, recipient, query_hash, timestamp, signature, cleared"
+    "seq, id, channel_peer, amount, recipient, query_hash, timestamp, signature, cleared,"         \
+    " expires_at"
 
 //  ---- checks on input ----------------------------------------------------------------
 
@@ -147,18 +154,44 @@ void ledger_payments_pay(ca_store_t *store, const Cairn__Request *request, ca_re
     }
     if (!s_payment_fields_ok(payment, reply))
         return;
+    const char *payee = ca_store_settings(store)->node_peer_id;
+    if (!*payee) {
+        ca_reply_error(reply, CA_UNAUTHORIZED,
+                       "this node has no identity, and a payment must be signed for the payee "
+                       "node's peer id: create one (cairnd identity init) and restart the node; "
+                       "nothing moved");
+        return;
+    }
     uint8_t key[LEDGER_PUBLIC_KEY];
     if (!s_peer_key(store, payment->channel_peer, key, reply))
         return;
-    if (!ledger_payment_verify(payment, key)) {
-        ca_reply_error(
-            reply, CA_UNAUTHORIZED,
-            "the payment's signature does not verify with peer %s's key; it must "
-            "sign the canonical encoding (see Payment in schemas/ledger.proto); nothing moved",
-            payment->channel_peer);
+    if (!ledger_payment_verify(payment, payee, key)) {
+        if (ledger_payment_verify_v2(payment, key))
+            ca_reply_error(reply, CA_UNAUTHORIZED,
+                           "the payment is signed with " LEDGER_DOMAIN_V2 ", which is no longer "
+                           "accepted (it names no payee node and no expiry): sign " LEDGER_DOMAIN
+                           " for payee %s with expires_at set (see Payment in "
+                           "schemas/ledger.proto); nothing moved",
+                           payee);
+        else
+            ca_reply_error(reply, CA_UNAUTHORIZED,
+                           "the payment's signature does not verify with peer %s's key for "
+                           "payee %s (this node); it must sign the " LEDGER_DOMAIN
+                           " encoding for this node's peer id (see Payment in "
+                           "schemas/ledger.proto); nothing moved",
+                           payment->channel_peer, payee);
         return;
     }
-    double now = ca_now_seconds_ms();
+    double clock = ca_now_seconds_ms();
+    if ((double)payment->expires_at <= clock) {
+        ca_reply_error(reply, CA_UNAUTHORIZED,
+                       "the payment expired at %" PRIu64 " (unix seconds; the node's clock is "
+                       "%.0f): the payer must sign a new one with a later expires_at; nothing "
+                       "moved",
+                       payment->expires_at, clock);
+        return;
+    }
+    double now = clock;
     ca_write_t *write = ca_write_new();
     ca_write_durable(write);
     ca_write_statement(write, "SELECT 1 FROM ledger_payments WHERE id = ?1",
@@ -184,8 +217,8 @@ void ledger_payments_pay(ca_store_t *store, const Cairn__Request *request, ca_re
     ca_write_real(write, now);
     ca_write_statement(write,
                        "INSERT INTO ledger_payments (id, channel_peer, amount, recipient,"
-                       " query_hash, timestamp, signature, received_at)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       " query_hash, timestamp, signature, received_at, expires_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
                        "the payment was not stored; nothing moved: retry");
     ca_write_blob(write, payment->id.data, 32);
@@ -196,6 +229,7 @@ void ledger_payments_pay(ca_store_t *store, const Cairn__Request *request, ca_re
     ca_write_real(write, payment->timestamp);
     ca_write_blob(write, payment->signature.data, LEDGER_SIGNATURE);
     ca_write_real(write, now);
+    ca_write_int(write, (int64_t)payment->expires_at);
     s_write_shares(write, payment);
     ca_store_write(store, &write, reply);
 }
@@ -268,6 +302,7 @@ static Cairn__Payment *s_payment_from_stmt(sqlite3_stmt *stmt, ca_reply_t *reply
     payment->timestamp = sqlite3_column_double(stmt, 6);
     payment->signature = s_column_bytes(stmt, 7, reply);
     payment->cleared = sqlite3_column_int(stmt, 8) != 0;
+    payment->expires_at = (uint64_t)sqlite3_column_int64(stmt, 9);
     return payment;
 }
 
@@ -433,11 +468,15 @@ static void s_test_encoding(void) {
     share.weight = 9;
     payment.provenance = shares;
     payment.n_provenance = 1;
+    payment.expires_at = 0x1112131415161718ULL;
     size_t size;
-    uint8_t *bytes = ledger_payment_encode(&payment, &size);
-    assert(bytes && size == 16 + 32 + 8 + 2 + 2 + 32 + 4 + 40 + 8 + 2 + 1);
-    assert(memcmp(bytes, "cairn-payment-v2", 16) == 0 && bytes[16] == 1 && bytes[47] == 1);
+    uint8_t *bytes = ledger_payment_encode(&payment, "n", &size);
+    assert(bytes && size == 16 + 32 + 8 + 2 + 2 + 32 + 4 + 40 + 8 + 2 + 1 + 2 + 1 + 8);
+    assert(memcmp(bytes, "cairn-payment-v3", 16) == 0 && bytes[16] == 1 && bytes[47] == 1);
     assert(bytes[144] == 0 && bytes[145] == 1 && bytes[146] == 'p'); //  the channel's peer
+    assert(bytes[147] == 0 && bytes[148] == 1 && bytes[149] == 'n'); //  the payee
+    static const uint8_t expiry[8] = {0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18};
+    assert(memcmp(bytes + 150, expiry, 8) == 0);
     static const uint8_t amount[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     assert(memcmp(bytes + 48, amount, 8) == 0);
     assert(bytes[56] == 0 && bytes[57] == 2 && bytes[58] == 'a' && bytes[59] == 'b');
@@ -446,18 +485,34 @@ static void s_test_encoding(void) {
     assert(bytes[96] == 3 && bytes[127] == 3 && bytes[135] == 9);
     static const uint8_t one[8] = {0x3f, 0xf0, 0, 0, 0, 0, 0, 0}; //  1.0 as IEEE-754
     assert(memcmp(bytes + 136, one, 8) == 0);
-    //  Signed for one channel, it does not verify on another (same key).
+    //  v2: the same bytes up to the channel, under its own domain.
+    size_t v2_size;
+    uint8_t *v2 = ledger_payment_encode_v2(&payment, &v2_size);
+    assert(v2 && v2_size == size - 11 && memcmp(v2, "cairn-payment-v2", 16) == 0);
+    assert(memcmp(v2 + 16, bytes + 16, v2_size - 16) == 0);
+    //  Signed for one channel, payee and expiry, it verifies for nothing else.
     uint8_t public_key[32], secret_key[64], signature[64];
     crypto_sign_keypair(public_key, secret_key);
     crypto_sign_detached(signature, NULL, bytes, size, secret_key);
     payment.signature.data = signature;
     payment.signature.len = sizeof signature;
-    assert(ledger_payment_verify(&payment, public_key));
+    assert(ledger_payment_verify(&payment, "n", public_key));
+    assert(!ledger_payment_verify_v2(&payment, public_key));
+    assert(!ledger_payment_verify(&payment, "m", public_key));
+    assert(!ledger_payment_verify(&payment, "", public_key));
+    payment.expires_at++;
+    assert(!ledger_payment_verify(&payment, "n", public_key));
+    payment.expires_at--;
     payment.channel_peer = (char *)"q";
-    assert(!ledger_payment_verify(&payment, public_key));
+    assert(!ledger_payment_verify(&payment, "n", public_key));
+    payment.channel_peer = (char *)"p";
+    crypto_sign_detached(signature, NULL, v2, v2_size, secret_key);
+    assert(ledger_payment_verify_v2(&payment, public_key));
+    assert(!ledger_payment_verify(&payment, "n", public_key));
     free(bytes);
+    free(v2);
     payment.query_hash.len = 31;
-    assert(!ledger_payment_encode(&payment, &size));
+    assert(!ledger_payment_encode(&payment, "n", &size));
 }
 
 void ledger_payments_test(bool verbose) {

@@ -306,9 +306,8 @@ int bench_drive_for(double seconds, uint64_t max_ops, const char *name, zsock_t 
 //  The node, started on first use; NULL (after saying why) if it failed.
 harness_node_t *bench_node(bench_t *bench) {
     if (!bench->node) {
-        bench->node = harness_node_start(NULL, NULL);
-        if (!bench->node)
-            bench_fail("node", "cairnd (%s) did not start", harness_cairnd_path());
+        //  With an identity: payments (ledger cases) are signed for its peer id.
+        bench->node = harness_node_up_identity(NULL);
     }
     return bench->node;
 }

@@ -11,10 +11,11 @@
     than the run can spend. Payment n has a distinct id (n big-endian,
     then a fixed pattern), amount PAY_AMOUNT, recipient PAY_RECIPIENT, a
     fixed query hash, PAY_SHARES provenance shares and timestamp
-    PAY_EPOCH + n; it is signed over ledger_payment_encode's canonical
-    bytes (the node's own encoder). Payments are signed ahead, untimed,
-    so the client's signing is not measured; the canonical payloads are
-    kept for the raw case.
+    PAY_EPOCH + n, expiry PAY_EXPIRES; it is signed over
+    ledger_payment_encode's canonical bytes (the node's own encoder, v3)
+    for the bench node's peer id (the node runs with an identity). Payments are signed ahead,
+   untimed, so the client's signing is not measured; the canonical payloads are kept for the raw
+   case.
 
         raw.ed25519_verify     crypto_sign_verify_detached of the signed
                                payloads in turn, one thread (every one
@@ -58,6 +59,7 @@
 #define PAY_DEFAULT_RATE 50000.0                    //  verifications/s assumed without the raw case
 #define PAY_HEADROOM     1.5                        //  the node could be a little faster than raw
 #define SETUP_CALL_MS    10000
+#define PAY_EXPIRES      4102444800ULL //  2100-01-01: the bench's payments never expire
 
 struct _bench_ledger_t {
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
@@ -70,6 +72,7 @@ struct _bench_ledger_t {
     double raw_rate; //  of raw.ed25519_verify, 0 when it did not run
     bool node_channel;
     uint64_t node_paid; //  payments the node accepted
+    char payee[72];     //  the bench node's peer id, which payments are signed for
 };
 
 //  ---- payments ----------------------------------------------------------------------
@@ -97,6 +100,7 @@ static void s_payment(payment_t *p, uint64_t n) {
     }
     p->payment.provenance = p->share_list;
     p->payment.n_provenance = PAY_SHARES;
+    p->payment.expires_at = PAY_EXPIRES;
 }
 
 static bench_ledger_t *s_ledger(bench_t *bench) {
@@ -105,6 +109,10 @@ static bench_ledger_t *s_ledger(bench_t *bench) {
     bench_ledger_t *self = (bench_ledger_t *)calloc(1, sizeof *self);
     assert(self);
     crypto_sign_keypair(self->public_key, self->secret);
+    //  Payments are signed for the node's peer id, so even the raw case
+    //  signs what the node will be sent.
+    harness_node_t *node = bench_node(bench);
+    snprintf(self->payee, sizeof self->payee, "%s", node ? harness_node_peer_id(node) : "");
     bench->ledger = self;
     return self;
 }
@@ -118,7 +126,7 @@ static int s_sign_up_to(bench_ledger_t *self, uint64_t count) {
         payment_t p;
         s_payment(&p, n);
         size_t size = 0;
-        uint8_t *payload = ledger_payment_encode(&p.payment, &size);
+        uint8_t *payload = ledger_payment_encode(&p.payment, self->payee, &size);
         if (!payload || (self->payload_size && size != self->payload_size)) {
             free(payload);
             return bench_fail("ledger", "payment %" PRIu64 " has no canonical encoding", n);

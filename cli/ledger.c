@@ -17,11 +17,14 @@
         ledger clear     LedgerClear     how many were pending and are cleared
 
     `ledger pay` records a payment the channel's peer made to this node:
-    give its signature (--signature-hex, 64 bytes made by the payer), or
-    sign here with the payer's Ed25519 secret key (--key-file, libsodium's
-    64-byte form, raw or as 128 hex digits; as `cairn msg send`). The
-    signed bytes are ledger_payment_encode's (Payment in schemas/ledger.proto).
-    Without --id the id is 32 random bytes; without --timestamp, now.
+    give its signature (--signature-hex, 64 bytes made by the payer, with
+    the --expires it signed), or sign here with the payer's Ed25519 secret
+    key (--key-file, libsodium's 64-byte form, raw or as 128 hex digits; as
+    `cairn msg send`). The signed bytes are ledger_payment_encode's (v3,
+    Payment in schemas/ledger.proto): they name the payee node, --payee or
+    else the peer id the node shows in Info (then the row asks Info first:
+    its run), and the expiry, --expires or else an hour from now. Without
+    --id the id is 32 random bytes; without --timestamp, now.
 
     `ledger list` and `ledger pending` print a page at a time (--limit,
     --after the last item of the previous page, as `cairn peer list`); a
@@ -36,6 +39,7 @@
 #include "blob.h"
 #include "ca_clock.h"
 #include "ca_request.h"
+#include "ca_status.h"
 #include "ca_validate.h"
 #include "ledger_encoding.h"
 
@@ -80,6 +84,7 @@ typedef struct {
     uint8_t id[CA_HASH_BYTES];     //  pay --id (random when absent), pending --after
     uint8_t query[CA_HASH_BYTES];  //  pay --query
     uint8_t signature[CLI_SIG_BYTES];
+    bool sign_in_run;                          //  pay --key-file without --payee: signed after Info
     uint8_t roots[LEDGER_ROOM][CA_HASH_BYTES]; //  pay --share ROOT:WEIGHT
     Cairn__ProvenanceShare shares[LEDGER_ROOM];
     Cairn__ProvenanceShare *share_list[LEDGER_ROOM];
@@ -384,12 +389,16 @@ static const char *s_parse_shares(const cli_t *cli, ledger_storage_t *ledger) {
     return NULL;
 }
 
-//  Signs the payment with the payer's key in `path`; the key is wiped after.
-static const char *s_sign_with_key_file(const char *path, ledger_storage_t *ledger) {
+#define PAY_LIFETIME_S 3600 //  a payment signed here expires this long after now
+
+//  Signs the payment for `payee` with the payer's key in `path`; the key is
+//  wiped after.
+static const char *s_sign_with_key_file(const char *path, const char *payee,
+                                        ledger_storage_t *ledger) {
     uint8_t key[crypto_sign_SECRETKEYBYTES];
     const char *problem = cli_load_secret_key(path, key);
     size_t size = 0;
-    uint8_t *bytes = problem ? NULL : ledger_payment_encode(&ledger->payment, &size);
+    uint8_t *bytes = problem ? NULL : ledger_payment_encode(&ledger->payment, payee, &size);
     if (!problem && !bytes)
         problem = "the payment cannot be encoded for signing (a recipient over 65535 bytes?)";
     if (bytes)
@@ -402,14 +411,31 @@ static const char *s_sign_with_key_file(const char *path, ledger_storage_t *ledg
 static const char *s_payment_signature(const cli_t *cli, ledger_storage_t *ledger) {
     const char *signature_hex = cli_option(cli, "signature-hex");
     const char *key_file = cli_option(cli, "key-file");
+    const char *payee = cli_option(cli, "payee");
+    const char *expires = cli_option(cli, "expires");
     if (signature_hex && key_file)
         return "give --signature-hex or --key-file, not both";
     if (!signature_hex && !key_file)
         return "ledger pay needs the payer's signature: --signature-hex HEX (64 bytes made by "
                "the payer) or --key-file FILE to sign here (see cairn ledger pay --help)";
+    if (signature_hex && !expires)
+        return "--signature-hex needs the --expires the payer signed (unix seconds)";
+    if (signature_hex && payee)
+        return "--payee names whom to sign for; with --signature-hex the payer signed already";
+    ledger->payment.expires_at = (uint64_t)ca_now_seconds() + PAY_LIFETIME_S;
+    if (expires) {
+        const char *problem =
+            cli_parse_u64(expires, "--expires", 1, UINT64_MAX, &ledger->payment.expires_at);
+        if (problem)
+            return problem;
+    }
     ledger->payment.signature = (ProtobufCBinaryData){CLI_SIG_BYTES, ledger->signature};
-    if (key_file)
-        return s_sign_with_key_file(key_file, ledger);
+    if (key_file && payee)
+        return s_sign_with_key_file(key_file, payee, ledger);
+    if (key_file) {
+        ledger->sign_in_run = true; //  the payee's peer id comes from Info
+        return NULL;
+    }
     size_t length = 0;
     const char *problem =
         cli_parse_hex(signature_hex, "--signature-hex", ledger->signature, CLI_SIG_BYTES, &length);
@@ -456,6 +482,47 @@ static void s_print_pay(const answer_t *answer) {
 static json_t *s_json_pay(const answer_t *answer) {
     json_t *payment = s_json_payment(answer->response->ledger_pay);
     return payment ? json_pack("{s:o}", "payment", payment) : NULL;
+}
+
+//  Asks Info for the node's peer id when the payment is signed here without
+//  --payee, signs, then sends the payment and prints it.
+static int s_run_pay(const cli_t *cli, Cairn__Request *request, void *storage, cli_conn_t *conn) {
+    ledger_storage_t *ledger = storage;
+    Cairn__Response *response = NULL;
+    int exit_code;
+    if (ledger->sign_in_run) {
+        Cairn__Request info_request;
+        Cairn__InfoRequest info;
+        ca_request_info(&info_request, &info, 0);
+        exit_code = cli_request(conn, &info_request, &response);
+        if (exit_code != CLI_EXIT_OK)
+            return exit_code;
+        const char *payee = response->info ? response->info->peer_id : "";
+        if (!payee || !*payee)
+            exit_code = cli_report_error(
+                cli, ca_status_str(CA_UNAUTHORIZED),
+                "the node has no identity (its Info shows no peer id), so it takes no payment: "
+                "create one there (cairnd identity init) and restart it",
+                CLI_EXIT_NODE_ERROR);
+        else {
+            const char *problem = s_sign_with_key_file(cli_option(cli, "key-file"), payee, ledger);
+            exit_code = problem ? cli_usage_error(cli, "%s", problem) : CLI_EXIT_OK;
+        }
+        cairn__response__free_unpacked(response, NULL);
+        response = NULL;
+        if (exit_code != CLI_EXIT_OK)
+            return exit_code;
+    }
+    exit_code = cli_request(conn, request, &response);
+    if (exit_code != CLI_EXIT_OK)
+        return exit_code;
+    answer_t answer = {.cli = cli, .request = request, .storage = storage, .response = response};
+    if (cli->json)
+        exit_code = cli_report_ok(cli, s_json_pay(&answer));
+    else
+        s_print_pay(&answer);
+    cairn__response__free_unpacked(response, NULL);
+    return exit_code;
 }
 
 //  ---- pending, clear ---------------------------------------------------------------------------
@@ -569,7 +636,12 @@ static const char s_pay_details[] =
     "peer first: cairn peer add). Give the payer's --signature-hex, or --key-file with the\n"
     "payer's 64-byte secret key (raw or 128 hex digits) to sign here. --share ROOT:WEIGHT\n"
     "(repeatable) lists the content the payment pays for. --id defaults to 32 random bytes,\n"
-    "--timestamp to now. A payment id seen before is refused and moves nothing.\n";
+    "--timestamp to now. A payment id seen before is refused and moves nothing.\n"
+    "The signature (cairn-payment-v3) binds the payment to the payee node and an expiry:\n"
+    "--payee PEER_ID (else the peer id the node shows in Info, asked first) and --expires T\n"
+    "(unix seconds; else an hour from now; required with --signature-hex: the one signed).\n"
+    "A node refuses a payment signed for another node, an expired one, and the older\n"
+    "cairn-payment-v2 signatures.\n";
 
 static const command_t s_rows[] = {
     {"ledger",
@@ -657,13 +729,15 @@ static const command_t s_rows[] = {
       {"share", "ROOT:WEIGHT...", false},
       {"timestamp", "T", false},
       {"signature-hex", "HEX", false},
-      {"key-file", "FILE", false}},
+      {"key-file", "FILE", false},
+      {"payee", "PEER_ID", false},
+      {"expires", "T", false}},
      s_build_pay,
-     s_print_pay,
-     s_json_pay,
-     s_pay_details,
      NULL,
-     {CAIRN__REQUEST__BODY_LEDGER_PAY}},
+     NULL,
+     s_pay_details,
+     s_run_pay,
+     {CAIRN__REQUEST__BODY_LEDGER_PAY, CAIRN__REQUEST__BODY_INFO}},
     {"ledger",
      "pending",
      1,

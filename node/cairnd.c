@@ -26,6 +26,7 @@
 #include "node.h"
 #include "node_config.h"
 
+#include <sys/stat.h>
 #include <errno.h>
 #include <getopt.h>
 #include <google/protobuf-c/protobuf-c.h>
@@ -449,6 +450,10 @@ static int s_unlock_identity(const node_config_t *config, const identity_args_t 
 }
 
 int main(int argc, char **argv) {
+    //  Every file and directory cairnd makes is its user's alone: the
+    //  database (messages, channel password hashes, the ledger), its WAL,
+    //  blobs, the identity. Before anything is created.
+    umask(077);
     zsys_handler_set(NULL); //  before any socket: we take the signals
     if (argc > 1 && streq(argv[1], "identity"))
         return s_identity_main(argc - 1, argv + 1);

@@ -21,9 +21,11 @@
     (parameters, public key, nonce) makes the file fail to authenticate,
     exactly like a changed ciphertext byte or a wrong password. After
     decryption the key pair is derived from the seed and its public key
-    must equal the header's. Argon2id parameters read from a file are
-    bounded (opslimit 1..64, memlimit 8 KiB..4 GiB) before they are used,
-    so an altered file cannot make the node allocate without limit.
+    must equal the header's. Argon2id parameters are read from the file
+    before anything authenticates it, so they are bounded before they are
+    used (opslimit 1..8 passes, memlimit 8 KiB..1 GiB): an altered file is
+    refused with a message naming the parameter, without spending the
+    memory or the time it asks for. New files use far less (see below).
 
     New files use libsodium's INTERACTIVE Argon2id limits (opslimit 2,
     64 MiB), a fresh random salt and nonce, and AES-256-GCM where
@@ -73,8 +75,8 @@
 #define FILE_SIZE    (HEADER_SIZE + SEALED_SIZE)
 #define KEY_SIZE     32
 
-#define OPSLIMIT_MAX 64ULL
-#define MEMLIMIT_MAX (4ULL << 30)
+#define OPSLIMIT_MAX 8ULL         //  Argon2id passes a file may ask for
+#define MEMLIMIT_MAX (1ULL << 30) //  Argon2id memory a file may ask for: 1 GiB
 
 struct _identity_t {
     uint8_t public_key[CA_ED25519_PUBLIC_BYTES];
@@ -144,6 +146,18 @@ static char *s_read_file(const char *path, uint8_t file[FILE_SIZE]) {
     return NULL;
 }
 
+//  A key-derivation parameter read from the file, before anything
+//  authenticates it: NULL within min..max, else the problem (caller frees).
+static char *s_check_bound(const char *path, const char *what, uint64_t value, uint64_t min,
+                           uint64_t max) {
+    if (value >= min && value <= max)
+        return NULL;
+    return zsys_sprintf("%s asks for %llu %s; cairnd allows %llu..%llu and refuses the file "
+                        "unread (it is damaged or altered: restore it from a backup)",
+                        path, (unsigned long long)value, what, (unsigned long long)min,
+                        (unsigned long long)max);
+}
+
 //  Checks the clear header's structure (not its authenticity).
 static char *s_check_header(const char *path, const uint8_t file[FILE_SIZE]) {
     if (memcmp(file, MAGIC, MAGIC_SIZE) != 0)
@@ -159,11 +173,13 @@ static char *s_check_header(const char *path, const uint8_t file[FILE_SIZE]) {
         return zsys_sprintf("%s names an unknown cipher (%u); the file is damaged", path, cipher);
     if (file[AT_KDF] != KDF_ARGON2ID || file[AT_RESERVED] != 0)
         return zsys_sprintf("%s names an unknown key derivation; the file is damaged", path);
-    uint64_t opslimit = s_get_u64(file + AT_OPSLIMIT);
-    uint64_t memlimit = s_get_u64(file + AT_MEMLIMIT);
-    if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > OPSLIMIT_MAX ||
-        memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > MEMLIMIT_MAX)
-        return zsys_sprintf("%s has out-of-range Argon2id parameters; the file is damaged", path);
+    char *problem = s_check_bound(path, "Argon2id passes", s_get_u64(file + AT_OPSLIMIT),
+                                  crypto_pwhash_OPSLIMIT_MIN, OPSLIMIT_MAX);
+    if (!problem)
+        problem = s_check_bound(path, "bytes of Argon2id memory", s_get_u64(file + AT_MEMLIMIT),
+                                crypto_pwhash_MEMLIMIT_MIN, MEMLIMIT_MAX);
+    if (problem)
+        return problem;
     if (cipher == IDENTITY_CIPHER_AES256GCM && !crypto_aead_aes256gcm_is_available())
         return zsys_sprintf("%s is encrypted with AES-256-GCM, which this CPU does not support; "
                             "on a machine that does, run cairnd identity passwd --cipher "

@@ -43,6 +43,7 @@
 #include "settlement.h"
 #include "writer.h"
 
+#include <sys/stat.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -167,14 +168,32 @@ static char *s_client_auth(node_t *self) {
     return error;
 }
 
+//  The group and other bits of `mode` as text: "group r-x, other r-x".
+static void s_mode_bits(mode_t mode, char text[32]) {
+    snprintf(text, 32, "group %c%c%c, other %c%c%c", mode & 040 ? 'r' : '-', mode & 020 ? 'w' : '-',
+             mode & 010 ? 'x' : '-', mode & 04 ? 'r' : '-', mode & 02 ? 'w' : '-',
+             mode & 01 ? 'x' : '-');
+}
+
 //  Holds an exclusive flock on the data dir for the life of the process, so
 //  two nodes never share a database.
 static char *s_lock_data_dir(node_t *self) {
     const char *dir = self->config->data_dir;
-    if (zsys_dir_create("%s", dir) != 0)
-        return zsys_sprintf("cannot create data dir %s: %s", dir, strerror(errno));
+    struct stat info;
+    if (stat(dir, &info) != 0) {
+        //  A new data dir is the node's alone (0700); its parents are made
+        //  as the umask says (cairnd sets 077).
+        if (zsys_dir_create("%s", dir) != 0 || chmod(dir, 0700) != 0)
+            return zsys_sprintf("cannot create data dir %s: %s", dir, strerror(errno));
+    } else if (info.st_mode & 077) {
+        char bits[32];
+        s_mode_bits(info.st_mode, bits);
+        ca_log_warning("data dir %s has mode %04o (%s): other users may reach the "
+                       "messages, channel password hashes and ledger it holds; run chmod 700 %s",
+                       dir, (unsigned)(info.st_mode & 07777), bits, dir);
+    }
     char *path = zsys_sprintf("%s/%s", dir, CA_LOCK_FILE);
-    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     zstr_free(&path);
     if (self->lock_fd < 0)
         return zsys_sprintf("cannot open the lock file in %s: %s", dir, strerror(errno));
@@ -233,6 +252,8 @@ static char *s_start_workers(node_t *self) {
                                     .maintenance_ms = config->maintenance_ms,
                                     .cache_max_bytes = config->cache_max_bytes,
                                     .stream_timeout_ms = config->stream_timeout_ms};
+    if (self->peer_id)
+        snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);
     for (size_t s = 0; s < STORE_COUNT; s++) {
         unsigned workers = ca_store_workers(s_stores[s], (unsigned)config->workers);
         char *problem = s_stores[s]->prepare ? s_stores[s]->prepare(config->data_dir) : NULL;

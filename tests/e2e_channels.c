@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CALL_MS 5000
@@ -416,6 +417,35 @@ static void test_verify_wrong(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Ten wrong passwords for one channel within a minute: the next check of
+//  it, right or wrong, is BUSY saying when to retry; another channel is
+//  checked as before.
+static void test_verify_rate_limit(void) {
+    HARNESS_SESSION_UP(NULL);
+    ca_response_check(channels_fixture_create(caller, "#guarded", false, "the right one"),
+                      CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_create(caller, "#neighbour", false, "its own"),
+                      CAIRN__STATUS__OK, NULL);
+    ca_response_check(channels_fixture_verify(caller, "#guarded", "the right one"),
+                      CAIRN__STATUS__OK, NULL);
+    for (int i = 0; i < 10; i++)
+        ca_response_check(channels_fixture_verify(caller, "#guarded", "a guess"),
+                          CAIRN__STATUS__UNAUTHORIZED, "wrong password for channel #guarded");
+    ca_response_check(channels_fixture_verify(caller, "#guarded", "another guess"),
+                      CAIRN__STATUS__BUSY, "had 10 wrong passwords within 60 s");
+    Cairn__Response *response = channels_fixture_verify(caller, "#guarded", "the right one");
+    CHECK(response->status == CAIRN__STATUS__BUSY && strstr(response->error, "retry in "));
+    int seconds = atoi(strstr(response->error, "retry in ") + 9);
+    CHECK(seconds >= 1 && seconds <= 60);
+    cairn__response__free_unpacked(response, NULL);
+    //  Another channel has its own budget.
+    ca_response_check(channels_fixture_verify(caller, "#neighbour", "wrong"),
+                      CAIRN__STATUS__UNAUTHORIZED, "wrong password for channel #neighbour");
+    ca_response_check(channels_fixture_verify(caller, "#neighbour", "its own"), CAIRN__STATUS__OK,
+                      NULL);
+    harness_session_down(&caller, &client, &node);
+}
+
 static void test_verify_unprotected(void) {
     HARNESS_SESSION_UP(NULL);
     ca_response_check(channels_fixture_create(caller, "#open", false, ""), CAIRN__STATUS__OK, NULL);
@@ -727,14 +757,23 @@ static void test_bad_input(void) {
 }
 
 static const harness_test_t s_tests[] = {
-    {"create_plain", test_create_plain},         {"create_encrypted", test_create_encrypted},
-    {"create_protected", test_create_protected}, {"conflict", test_conflict},
-    {"get_list_counts", test_get_list_counts},   {"touch", test_touch},
-    {"delete_counts", test_delete_counts},       {"verify_right", test_verify_right},
-    {"verify_wrong", test_verify_wrong},         {"verify_unprotected", test_verify_unprotected},
-    {"verify_unknown", test_verify_unknown},     {"verify_bounded", test_verify_bounded},
-    {"join_leave_list", test_join_leave_list},   {"join_idempotent", test_join_idempotent},
-    {"leave_not_member", test_leave_not_member}, {"bad_input", test_bad_input},
+    {"create_plain", test_create_plain},
+    {"create_encrypted", test_create_encrypted},
+    {"create_protected", test_create_protected},
+    {"conflict", test_conflict},
+    {"get_list_counts", test_get_list_counts},
+    {"touch", test_touch},
+    {"delete_counts", test_delete_counts},
+    {"verify_right", test_verify_right},
+    {"verify_wrong", test_verify_wrong},
+    {"verify_unprotected", test_verify_unprotected},
+    {"verify_rate_limit", test_verify_rate_limit},
+    {"verify_unknown", test_verify_unknown},
+    {"verify_bounded", test_verify_bounded},
+    {"join_leave_list", test_join_leave_list},
+    {"join_idempotent", test_join_idempotent},
+    {"leave_not_member", test_leave_not_member},
+    {"bad_input", test_bad_input},
 };
 
 int main(int argc, char **argv) {

@@ -30,6 +30,9 @@ typedef cli_ctx_t test_ctx_t;
 #define CAIRN(t, ...)      RUN("--endpoint", (t)->endpoint, __VA_ARGS__)
 #define CAIRN_JSON(t, ...) cli_run_json_ok(CAIRN(t, "--json", __VA_ARGS__))
 
+static const char s_signature_zeros[] =
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000";
 static const char s_query[] = "7171717171717171717171717171717171717171717171717171717171717171";
 static const char s_root[] = "6161616161616161616161616161616161616161616161616161616161616161";
 
@@ -65,7 +68,7 @@ static int64_t s_channel_int(json_t *object, const char *key) {
 }
 
 static void s_test_ledger_commands(void) {
-    test_ctx_t *t = cli_ctx_begin("ledger", true, NULL);
+    test_ctx_t *t = cli_ctx_begin_identity("ledger");
     uint8_t secret[64];
     char *key = s_add_alice(t, secret);
 
@@ -94,26 +97,41 @@ static void s_test_ledger_commands(void) {
     Cairn__Payment signed_payment;
     ca_request_payment_init(&signed_payment, id, 32, "alice", 50, "author-2", query, 32,
                             1700000000.5);
+    signed_payment.expires_at = 4102444800ULL; //  --expires below
     size_t size;
-    uint8_t *bytes = ledger_payment_encode(&signed_payment, &size), signature[64];
+    const char *payee = harness_node_peer_id(t->node);
+    uint8_t *bytes = ledger_payment_encode(&signed_payment, payee, &size), signature[64];
     crypto_sign_detached(signature, NULL, bytes, size, secret);
     free(bytes);
     char id_hex[65], signature_hex[129];
     sodium_bin2hex(id_hex, sizeof id_hex, id, 32);
     sodium_bin2hex(signature_hex, sizeof signature_hex, signature, 64);
+    //  Without the --expires signed, or with another: refused.
+    cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "50", "--recipient", "author-2",
+                          "--query", s_query, "--id", id_hex, "--timestamp", "1700000000.5",
+                          "--signature-hex", signature_hex, "--expires", "4102444801"),
+                    1, "unauthorized: ");
     cli_expect_ok(CAIRN(t, "ledger", "pay", "alice", "--amount", "50", "--recipient", "author-2",
                         "--query", s_query, "--id", id_hex, "--timestamp", "1700000000.5",
-                        "--signature-hex", signature_hex),
+                        "--signature-hex", signature_hex, "--expires", "4102444800"),
                   "paid 50 from alice to author-2");
     //  The same again: CONFLICT; a flipped amount: UNAUTHORIZED.
     cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "50", "--recipient", "author-2",
                           "--query", s_query, "--id", id_hex, "--timestamp", "1700000000.5",
-                          "--signature-hex", signature_hex),
+                          "--signature-hex", signature_hex, "--expires", "4102444800"),
                     1, "conflict: ");
     cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "51", "--recipient", "author-2",
                           "--query", s_query, "--timestamp", "1700000000.5", "--signature-hex",
-                          signature_hex),
+                          signature_hex, "--expires", "4102444800"),
                     1, "unauthorized: ");
+    //  Signed here for another payee (--payee), or already expired: refused.
+    cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "1", "--recipient", "a",
+                          "--query", s_query, "--key-file", key, "--payee",
+                          "00000000000000000000000000000000000000000000000000000000000000aa"),
+                    1, "unauthorized: ");
+    cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "1", "--recipient", "a",
+                          "--query", s_query, "--key-file", key, "--expires", "1000"),
+                    1, "unauthorized: the payment expired");
     cli_expect_fail(CAIRN(t, "ledger", "pay", "alice", "--amount", "5000", "--recipient", "a",
                           "--query", s_query, "--key-file", key),
                     1, "invalid: ");
@@ -207,7 +225,14 @@ static void s_test_ledger_errors(void) {
         (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
                               s_query, "--share", "nocolon", "--signature-hex", "00", NULL},
         (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
-                              s_query, "--key-file", "/nonexistent/key", NULL},
+                              s_query, "--key-file", "/nonexistent/key", "--payee", "n", NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, "--signature-hex", s_signature_zeros, NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, "--signature-hex", s_signature_zeros, "--expires", "9",
+                              "--payee", "n", NULL},
+        (const char *const[]){"ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                              s_query, "--key-file", "/k", "--expires", "soon", NULL},
         (const char *const[]){"ledger", "clear", NULL},
         (const char *const[]){"ledger", "clear", "beef", NULL},
         (const char *const[]){"ledger", "list", "--limit", "0", NULL},
@@ -243,7 +268,11 @@ static void s_test_ledger_errors(void) {
     char *key = s_make_key(t, "p.key", secret, key_hex);
     cli_expect_json_error(CAIRN(t, "--json", "ledger", "pay", "p", "--amount", "1", "--recipient",
                                 "r", "--query", s_query, "--key-file", key),
-                          "unauthorized"); //  p has no key on the node
+                          "unauthorized"); //  this node has no identity: it takes no payment
+    run_t refused = CAIRN(t, "ledger", "pay", "p", "--amount", "1", "--recipient", "r", "--query",
+                          s_query, "--key-file", key);
+    CHECK(refused.status == 1 && strstr(refused.err, "no identity"));
+    cli_run_free(&refused);
     sodium_memzero(secret, sizeof secret);
     zstr_free(&key);
     cli_ctx_end(&t);
@@ -252,7 +281,7 @@ static void s_test_ledger_errors(void) {
 //  list and pending a page at a time: the "(more: --after X)" hint, JSON
 //  "more" and "next_after", and --after picking up where a page ended.
 static void s_test_ledger_pages(void) {
-    test_ctx_t *t = cli_ctx_begin("ledger-pages", true, NULL);
+    test_ctx_t *t = cli_ctx_begin_identity("ledger-pages");
     uint8_t secret[64];
     char *key = s_add_alice(t, secret);
     cli_expect_ok(CAIRN(t, "ledger", "open", "alice", "--theirs", "1000"), "alice");
@@ -291,8 +320,11 @@ static void s_test_ledger_pages(void) {
         uint8_t id[32];
         memset(id, 0x11 * (i + 1), 32);
         sodium_bin2hex(ids[i], sizeof ids[i], id, 32);
+        //  The payee from Info, or (the last) named with --payee.
+        const char *payee = i == 2 ? harness_node_peer_id(t->node) : NULL;
         cli_expect_ok(CAIRN(t, "ledger", "pay", "alice", "--amount", "1", "--recipient", "author-1",
-                            "--query", s_query, "--id", ids[i], "--key-file", key),
+                            "--query", s_query, "--id", ids[i], "--key-file", key,
+                            payee ? "--payee" : NULL, payee),
                       "paid 1");
     }
     char hint[96];

@@ -21,6 +21,7 @@
 #include "ca_validate.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -694,6 +695,85 @@ static void test_stats(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  ---- file modes ---------------------------------------------------------------------
+
+static int s_open_files; //  paths seen by s_check_mode
+static bool s_modes_ok;
+
+static int s_check_mode(const char *path, const struct stat *info, int type, struct FTW *ftw) {
+    (void)type, (void)ftw;
+    s_open_files++;
+    if (info->st_mode & 077) {
+        fprintf(stderr, "%s has mode %04o: group or other bits set\n", path,
+                (unsigned)(info->st_mode & 07777));
+        s_modes_ok = false;
+    }
+    return 0;
+}
+
+static bool s_exists(const char *dir, const char *name) {
+    char *path = zsys_sprintf("%s/%s", dir, name);
+    bool exists = access(path, F_OK) == 0;
+    zstr_free(&path);
+    return exists;
+}
+
+//  A fresh data dir, made by cairnd (whatever the test's own umask): the
+//  dir, cairn.db, -wal, -shm and content files are the user's alone. An
+//  existing dir with group/other bits gets a warning saying what to run.
+static void test_file_modes(void) {
+    mode_t before = umask(022); //  as a careless shell would start cairnd
+    HARNESS_SESSION_UP(NULL);
+    const char *data = harness_node_data_dir(node);
+    uint8_t hash[32];
+    CHECK(!content_fixture_put(caller, "private bytes", 13, hash)); //  stored, not deduplicated
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, 0, "modes", "checked");
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONFIG_SET), NULL);
+    CHECK(s_exists(data, "cairn.db") && s_exists(data, "cairn.db-wal") &&
+          s_exists(data, "cairn.db-shm"));
+    char hex[65];
+    ca_hash_to_hex(hash, hex);
+    char *blob = zsys_sprintf("content/%.2s/%s", hex, hex);
+    CHECK(s_exists(data, blob));
+    zstr_free(&blob);
+    s_open_files = 0;
+    s_modes_ok = true;
+    CHECK(nftw(data, s_check_mode, 16, FTW_PHYS) == 0);
+    CHECK(s_modes_ok && s_open_files >= 6);
+    char *fresh_log = NULL;
+    size_t fresh_size = 0;
+    FILE *fresh = fopen(harness_node_log_path(node), "r");
+    CHECK(fresh && getdelim(&fresh_log, &fresh_size, 0, fresh) > 0);
+    fclose(fresh);
+    CHECK(!strstr(fresh_log, "chmod 700"));
+    free(fresh_log);
+    harness_session_down(&caller, &client, &node);
+
+    //  An existing dir open to others: served, with a warning naming the
+    //  bits and the fix.
+    char *dir = ca_test_tempdir("cairn-modes");
+    char *open_dir = zsys_sprintf("%s/data", dir);
+    CHECK(mkdir(open_dir, 0755) == 0 && chmod(open_dir, 0755) == 0);
+    node = harness_node_start(open_dir, NULL);
+    CHECK(node);
+    CHECK(harness_node_stop(node) == 0);
+    char *log = NULL;
+    size_t size = 0;
+    FILE *file = fopen(harness_node_log_path(node), "r");
+    CHECK(file && getdelim(&log, &size, 0, file) > 0);
+    fclose(file);
+    CHECK(strstr(log, "has mode 0755 (group r-x, other r-x)") && strstr(log, "chmod 700"));
+    free(log);
+    harness_node_destroy(&node);
+    ca_test_rmtree(dir);
+    zstr_free(&open_dir);
+    zstr_free(&dir);
+    umask(before);
+}
+
 static const harness_test_t s_tests[] = {
     {"roundtrip", test_roundtrip},
     {"big_stream", test_big_stream},
@@ -706,6 +786,7 @@ static const harness_test_t s_tests[] = {
     {"stream_timeout", test_stream_timeout},
     {"cache", test_cache},
     {"stats", test_stats},
+    {"file_modes", test_file_modes},
 };
 
 int main(int argc, char **argv) {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 //  Offsets in identity.key (node/identity.c documents the layout).
 #define AT_CIPHER     9
 #define AT_OPSLIMIT   12
+#define AT_MEMLIMIT   20
 #define AT_SALT       28
 #define AT_PUBLIC     44
 #define AT_NONCE      76
@@ -357,6 +359,45 @@ static void test_tampered(void) {
     s_fixture_destroy(&self);
 }
 
+static void s_put_u64_at(fixture_t *self, size_t at, uint64_t value) {
+    uint8_t bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (uint8_t)(value >> (8 * i));
+    int fd = open(self->key, O_RDWR);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, bytes, 8, (off_t)at) == 8);
+    close(fd);
+}
+
+//  Argon2id parameters are read before anything authenticates the file:
+//  more than 8 passes or 1 GiB is refused with a message naming the
+//  parameter, before the key derivation spends it (the largest child's
+//  peak RSS stays far below the 2 GiB asked for).
+static void test_argon2_bounds(void) {
+    fixture_t self = s_fixture();
+    char *peer_id = s_init(&self, self.right, NULL);
+    uint8_t original[FILE_SIZE];
+    s_read_key(&self, original);
+    s_put_u64_at(&self, AT_OPSLIMIT, 9);
+    s_refused_start(&self, self.right, NULL, "asks for 9 Argon2id passes");
+    s_put_u64_at(&self, AT_OPSLIMIT, 64);
+    s_refused_start(&self, self.right, NULL, "Argon2id passes");
+    s_put_u64_at(&self, AT_OPSLIMIT, original[AT_OPSLIMIT]);
+    s_put_u64_at(&self, AT_MEMLIMIT, (2ULL << 30));
+    s_refused_start(&self, self.right, NULL, "bytes of Argon2id memory");
+    s_put_u64_at(&self, AT_MEMLIMIT, (1ULL << 30) + 1024);
+    s_refused_start(&self, self.right, NULL, "bytes of Argon2id memory");
+    struct rusage usage;
+    CHECK(getrusage(RUSAGE_CHILDREN, &usage) == 0 && usage.ru_maxrss < 512 * 1024);
+    //  The file as written unlocks again: nothing else was changed.
+    int fd = open(self.key, O_WRONLY);
+    CHECK(fd >= 0 && write(fd, original, FILE_SIZE) == FILE_SIZE);
+    close(fd);
+    s_serve_as(&self, self.right, peer_id);
+    free(peer_id);
+    s_fixture_destroy(&self);
+}
+
 //  Both ciphers, and passwd converting one into the other.
 static void test_ciphers(void) {
     fixture_t self = s_fixture();
@@ -540,6 +581,7 @@ static const harness_test_t s_tests[] = {
     {"wrong_password", test_wrong_password},
     {"passwd", test_passwd},
     {"tampered", test_tampered},
+    {"argon2_bounds", test_argon2_bounds},
     {"ciphers", test_ciphers},
     {"no_identity", test_no_identity},
     {"bad_input", test_bad_input},

@@ -13,7 +13,7 @@
     ========================================================================= */
 
 #include "harness.h"
-#include "ledger.h"
+#include "ca_clock.h"
 #include "ledger.h"
 
 #include <sodium.h>
@@ -26,6 +26,20 @@
 
 static uint64_t s_next_id = 1;
 
+//  The node under test's peer id: every payment is signed for it (v3).
+static char s_payee[72];
+
+//  A node with an identity (payments need a payee), its socket and caller.
+#define SESSION_UP()                                                                               \
+    HARNESS_SESSION_UP_IDENTITY(NULL);                                                             \
+    snprintf(s_payee, sizeof s_payee, "%s", harness_node_peer_id(node))
+
+static harness_node_t *s_node_up(void) {
+    harness_node_t *node = harness_node_up_identity(NULL);
+    snprintf(s_payee, sizeof s_payee, "%s", harness_node_peer_id(node));
+    return node;
+}
+
 typedef struct {
     char peer_id[32];
     uint8_t public_key[32];
@@ -36,16 +50,21 @@ static void s_done(Cairn__Response *response) {
     cairn__response__free_unpacked(response, NULL);
 }
 
-//  A payer with a fresh key, known to the node as a peer.
-static void s_payer(zsock_t *client, payer_t *payer, const char *peer_id) {
-    snprintf(payer->peer_id, sizeof payer->peer_id, "%s", peer_id);
-    crypto_sign_keypair(payer->public_key, payer->secret);
+//  Makes `payer` known to the node behind `client` as a peer.
+static void s_payer_known(zsock_t *client, const payer_t *payer) {
     Cairn__Peer peer;
-    ca_request_peer_init(&peer, peer_id, payer->public_key, "127.0.0.1", 7000, "payer");
+    ca_request_peer_init(&peer, payer->peer_id, payer->public_key, "127.0.0.1", 7000, "payer");
     Cairn__Request request;
     Cairn__PeerPut put;
     ca_request_peer_put(&request, &put, 0, &peer, NULL);
     s_done(harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PEER_PUT));
+}
+
+//  A payer with a fresh key, known to the node as a peer.
+static void s_payer(zsock_t *client, payer_t *payer, const char *peer_id) {
+    snprintf(payer->peer_id, sizeof payer->peer_id, "%s", peer_id);
+    crypto_sign_keypair(payer->public_key, payer->secret);
+    s_payer_known(client, payer);
 }
 
 static void s_open_ok(ca_caller_t *caller, const char *peer, uint64_t mine, uint64_t theirs) {
@@ -82,8 +101,9 @@ static void s_payment(test_payment_t *t, const payer_t *payer, uint64_t n, uint6
     }
     t->payment.provenance = share_count ? t->share_list : NULL;
     t->payment.n_provenance = share_count;
+    t->payment.expires_at = (uint64_t)ca_now_seconds() + 3600;
     size_t size;
-    uint8_t *message = ledger_payment_encode(&t->payment, &size);
+    uint8_t *message = ledger_payment_encode(&t->payment, s_payee, &size);
     CHECK(message);
     crypto_sign_detached(t->signature, NULL, message, size, payer->secret);
     free(message);
@@ -160,7 +180,7 @@ static size_t s_pending_count(zsock_t *client, const char *peer) {
 //  Open, pay, update, adjust: every balance and nonce right, across a
 //  kill -9; the list shows open channels only.
 static void test_flow(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t alice, bob;
     s_payer(client, &alice, "alice");
     s_payer(client, &bob, "bob");
@@ -213,7 +233,7 @@ static void test_flow(void) {
 //  A stale or replayed update is CONFLICT and changes nothing; balances
 //  that do not keep the sum are INVALID.
 static void test_stale_nonce(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     s_open_ok(caller, "carol", 10, 90);
     ledger_fixture_update_rules(caller, "carol", 7, 20, 80);
     s_done(harness_ok(ledger_fixture_update(caller, "carol", 1000000, 100, 0),
@@ -225,7 +245,7 @@ static void test_stale_nonce(void) {
 //  Signed by another key, a flipped byte in any signed field, or a bad
 //  signature: UNAUTHORIZED, nothing moves.
 static void test_bad_signature(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t dave, mallory;
     s_payer(client, &dave, "dave");
     s_payer(client, &mallory, "mallory");
@@ -272,7 +292,7 @@ static void test_bad_signature(void) {
 
 //  A channel whose peer the node has no key for takes no payment.
 static void test_unknown_peer(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t erin;
     crypto_sign_keypair(erin.public_key, erin.secret);
     snprintf(erin.peer_id, sizeof erin.peer_id, "erin");
@@ -290,7 +310,7 @@ static void test_unknown_peer(void) {
 
 //  Four clients spend one balance at once: exactly what fits is paid.
 static void test_overspend(void) {
-    harness_node_t *node = harness_node_up(NULL);
+    harness_node_t *node = s_node_up();
     enum { CLIENTS = 4, EACH = 50, AMOUNT = 7, BALANCE = 1000 };
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
@@ -334,7 +354,7 @@ static void test_overspend(void) {
 
 //  The same payment id, again and from several clients at once: paid once.
 static void test_duplicate(void) {
-    harness_node_t *node = harness_node_up(NULL);
+    harness_node_t *node = s_node_up();
     enum { CLIENTS = 4 };
     zsock_t *clients[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
@@ -391,7 +411,7 @@ static uint64_t s_rand(uint64_t *state) {
 //  three channels; every answer and the end state match the model, and
 //  the sum of each channel moves only by its adjustments.
 static void test_conservation(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     enum { PAYERS = 3, OPS = 3000 };
     payer_t payers[PAYERS];
     model_channel_t model[PAYERS];
@@ -508,7 +528,7 @@ static size_t s_read_history(zsock_t *client, const char *peer, uint32_t limit,
 //  first, in pages; payments and updates are not in it; the deltas add up
 //  to the sum, across a kill -9.
 static void test_history(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
     s_open_ok(caller, "ivan", 5, 20);
@@ -577,7 +597,7 @@ static void test_history(void) {
 //  Pending payments oldest first with every field; clearing is by id,
 //  counts only what was pending, and twice is harmless.
 static void test_pending_clear(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t ivan;
     s_payer(client, &ivan, "ivan");
     s_open_ok(caller, "ivan", 0, 100);
@@ -595,7 +615,7 @@ static void test_pending_clear(void) {
         CHECK(streq(got->channel_peer, "ivan") && streq(got->recipient, "author-1"));
         CHECK(got->n_provenance == i % 5 && got->timestamp == sent[i].payment.timestamp);
         CHECK(got->signature.len == 64 && !got->cleared);
-        CHECK(ledger_payment_verify(got, ivan.public_key));
+        CHECK(ledger_payment_verify(got, s_payee, ivan.public_key));
     }
     s_done(response);
     uint8_t unknown[32] = {7};
@@ -626,7 +646,7 @@ static void test_pending_clear(void) {
 //  LedgerList a page at a time: 25 open channels among closed ones, walked
 //  with several limits; the bounds of a page.
 static void test_list_pages(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     char peers[25][16];
     for (int i = 0; i < 25; i++) {
         snprintf(peers[i], sizeof peers[i], "chan-%02d", i);
@@ -699,7 +719,7 @@ static size_t s_walk_pending(zsock_t *client, const char *peer, uint32_t limit,
 //  LedgerPending a page at a time: 25 payments of mia beside ned's,
 //  walked with several limits; bad, unknown, foreign and cleared cursors.
 static void test_pending_pages(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t mia, ned;
     s_payer(client, &mia, "mia");
     s_payer(client, &ned, "ned");
@@ -756,7 +776,7 @@ static void test_pending_pages(void) {
 //  Every field out of bounds, and bodies that do not decode: refused,
 //  nothing stored, the node fine.
 static void test_bad_input(void) {
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t judy;
     s_payer(client, &judy, "judy");
     s_open_ok(caller, "judy", 0, 100);
@@ -901,9 +921,86 @@ static void test_bad_input(void) {
 //  Payments pipelined from one connection (a window of 256 in flight):
 //  every one accepted, in order, the balance exact; prints the rate next
 //  to libsodium's raw verification rate on the same payloads.
+//  Re-signs t for `payee` in encoding `version` (2: the refused v2).
+static void s_resign(test_payment_t *t, const payer_t *payer, const char *payee, int version) {
+    size_t size;
+    uint8_t *message = version == 2 ? ledger_payment_encode_v2(&t->payment, &size)
+                                    : ledger_payment_encode(&t->payment, payee, &size);
+    CHECK(message);
+    crypto_sign_detached(t->signature, NULL, message, size, payer->secret);
+    free(message);
+}
+
+//  Two nodes with identities where one payer has a channel on each: a
+//  payment signed for node A is paid by A and refused by B (UNAUTHORIZED,
+//  B's channel unchanged), whether A took it first or not; an expired
+//  payment and a v2 one are refused; a node without an identity takes none.
+static void test_payee_binding(void) {
+    SESSION_UP(); //  node A
+    harness_node_t *node_b = harness_node_up_identity(NULL);
+    zsock_t *client_b = harness_connect(harness_node_endpoint(node_b));
+    ca_caller_t *caller_b = ca_caller_new_socket(client_b, HARNESS_CALL_MS);
+    const char *payee_b = harness_node_peer_id(node_b);
+    CHECK(strlen(s_payee) == 64 && strlen(payee_b) == 64 && !streq(s_payee, payee_b));
+    payer_t olga;
+    s_payer(client, &olga, "olga");
+    s_payer_known(client_b, &olga);
+    s_open_ok(caller, "olga", 0, 100);
+    s_open_ok(caller_b, "olga", 0, 100);
+
+    //  Signed for A: B refuses it before and after A took it.
+    test_payment_t t;
+    s_payment(&t, &olga, 1, 30, 2);
+    harness_fails(s_send_pay(client_b, &t), CAIRN__STATUS__UNAUTHORIZED, payee_b);
+    s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+    harness_fails(s_send_pay(client_b, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    ledger_fixture_expect_channel(caller, "olga", 30, 70, 0);
+    ledger_fixture_expect_channel(caller_b, "olga", 0, 100, 0);
+    CHECK(s_pending_count(client_b, "olga") == 0);
+    //  The same bytes signed for B are B's to take.
+    s_resign(&t, &olga, payee_b, 3);
+    s_done(harness_ok(s_send_pay(client_b, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+    ledger_fixture_expect_channel(caller_b, "olga", 30, 70, 0);
+
+    //  Expired (a second ago, or never set): refused, nothing moves.
+    s_payment(&t, &olga, 2, 5, 1);
+    t.payment.expires_at = (uint64_t)ca_now_seconds() - 1;
+    s_resign(&t, &olga, s_payee, 3);
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "expired");
+    t.payment.expires_at = 0;
+    s_resign(&t, &olga, s_payee, 3);
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "expired");
+    //  v2 (no payee, no expiry): refused with a message to sign v3.
+    s_payment(&t, &olga, 3, 5, 1);
+    s_resign(&t, &olga, NULL, 2);
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "sign cairn-payment-v3");
+    harness_fails(s_send_pay(client_b, &t), CAIRN__STATUS__UNAUTHORIZED, "sign cairn-payment-v3");
+    //  Signed for an empty payee: no node has it.
+    s_payment(&t, &olga, 4, 5, 1);
+    s_resign(&t, &olga, "", 3);
+    harness_fails(s_send_pay(client, &t), CAIRN__STATUS__UNAUTHORIZED, "does not verify");
+    ledger_fixture_expect_channel(caller, "olga", 30, 70, 0);
+    ledger_fixture_expect_channel(caller_b, "olga", 30, 70, 0);
+    CHECK(s_pending_count(client, "olga") == 1);
+
+    //  A node without an identity takes no payment at all.
+    harness_node_t *anonymous = harness_node_up(NULL);
+    zsock_t *client_c = harness_connect(harness_node_endpoint(anonymous));
+    ca_caller_t *caller_c = ca_caller_new_socket(client_c, HARNESS_CALL_MS);
+    s_payer_known(client_c, &olga);
+    s_open_ok(caller_c, "olga", 0, 100);
+    s_payment(&t, &olga, 5, 5, 1);
+    s_resign(&t, &olga, "", 3);
+    harness_fails(s_send_pay(client_c, &t), CAIRN__STATUS__UNAUTHORIZED, "no identity");
+    ledger_fixture_expect_channel(caller_c, "olga", 0, 100, 0);
+    harness_session_down(&caller_c, &client_c, &anonymous);
+    harness_session_down(&caller_b, &client_b, &node_b);
+    harness_session_down(&caller, &client, &node);
+}
+
 static void test_pipelined(void) {
     enum { COUNT = 20000, WINDOW = 256 };
-    HARNESS_SESSION_UP(NULL);
+    SESSION_UP();
     payer_t lena;
     s_payer(client, &lena, "lena");
     s_open_ok(caller, "lena", 0, COUNT);
@@ -914,7 +1011,7 @@ static void test_pipelined(void) {
     int64_t start = zclock_usecs();
     for (uint64_t n = 0; n < COUNT; n++) {
         size_t size;
-        uint8_t *message = ledger_payment_encode(&payments[n].payment, &size);
+        uint8_t *message = ledger_payment_encode(&payments[n].payment, s_payee, &size);
         CHECK(crypto_sign_verify_detached(payments[n].signature, message, size, lena.public_key) ==
               0);
         free(message);
@@ -946,6 +1043,7 @@ static void test_pipelined(void) {
 
 static const harness_test_t s_tests[] = {
     {"pipelined", test_pipelined},
+    {"payee_binding", test_payee_binding},
     {"flow", test_flow},
     {"stale_nonce", test_stale_nonce},
     {"bad_signature", test_bad_signature},

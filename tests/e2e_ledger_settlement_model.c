@@ -52,6 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PAY_EXPIRES 4102444800ULL //  2100-01-01: the model's payments never expire
+
 #define CALL_MS    30000
 #define CHECK      HARNESS_CHECK
 #define PEERS      8 //  peer-0 .. peer-7; the last KEYLESS have no public key
@@ -382,8 +384,9 @@ static void s_payment(run_t *run, test_payment_t *t, size_t n, int p, uint64_t a
     t->shares[0] = &t->share;
     t->payment.provenance = t->shares;
     t->payment.n_provenance = 1;
+    t->payment.expires_at = PAY_EXPIRES;
     size_t size;
-    uint8_t *message = ledger_payment_encode(&t->payment, &size);
+    uint8_t *message = ledger_payment_encode(&t->payment, harness_node_peer_id(run->node), &size);
     CHECK(message);
     crypto_sign_detached(t->signature, NULL, message, size, run->secrets[p]);
     free(message);
@@ -1025,8 +1028,7 @@ static void s_setup(run_t *run, size_t ops, uint64_t default_seed) {
         crypto_hash_sha256(run->mark_ids[k], (const uint8_t *)name, strlen(name));
         run->m.mark_batch[k] = -1;
     }
-    run->node = harness_node_start(NULL, NULL);
-    CHECK(run->node);
+    run->node = harness_node_up_identity(NULL); //  payments are signed for its peer id
     run->client = harness_connect(harness_node_endpoint(run->node));
     run->setup_id = SETUP_ID;
     //  The payers the node knows (all but the last KEYLESS).

@@ -14,6 +14,7 @@
 #include "ca_envelope.h"
 #include "ca_limits.h"
 
+#include <sodium.h>
 #include <assert.h>
 #include <stdarg.h>
 #include <string.h>
@@ -281,6 +282,17 @@ static const ca_handler_t *s_handler_for(ca_store_t *self, const Cairn__Request 
     return body <= CA_MAX_BODY_FIELD ? self->by_body[body] : NULL;
 }
 
+//  For a store whose requests carry secrets: wipes the decoded request
+//  (the def's hook) and, when `frame` is given, the bytes it came in.
+static void s_wipe_secrets(ca_store_t *self, Cairn__Request *request, zframe_t *frame) {
+    if (!self->def->wipe_request)
+        return;
+    if (request)
+        self->def->wipe_request(request);
+    if (frame)
+        sodium_memzero(zframe_data(frame), zframe_size(frame));
+}
+
 static void s_handle_request(ca_store_t *self) {
     zmsg_t *msg = zmsg_recv(self->router);
     if (!msg)
@@ -315,6 +327,10 @@ static void s_handle_request(ca_store_t *self) {
                        self->def->name, (int)request->body_case);
     else
         handler->handle(self, request, &reply);
+    //  Before the answer leaves (the answer never holds a secret). A pending
+    //  write shares the frame's buffer with the writer (sent with
+    //  ZFRAME_REUSE): its bytes are wiped when the write is answered.
+    s_wipe_secrets(self, request, reply.pending ? NULL : self->request_frame);
     if (!reply.pending)
         s_send_reply(self, self->gateway_id, self->client_id, &reply);
     s_reply_clear(&reply);
@@ -382,6 +398,7 @@ static void s_handle_write_done(ca_store_t *self) {
             self->def->write_failed(self, request, response->write);
     } else if (handler && handler->done)
         handler->done(self, request, response->write, &reply);
+    s_wipe_secrets(self, request, request_frame);
     s_send_reply(self, gateway_id, client_id, &reply);
     s_reply_clear(&reply);
     cairn__request__free_unpacked(request, NULL);
@@ -582,6 +599,9 @@ static const ca_schema_t s_test_schema = {"store_test", s_test_migrations, 1};
 
 //  write_failed calls, read by the test once the failed write is answered.
 static volatile int s_test_failed_writes;
+//  wipe_request calls, and the last ConfigSet value they wiped.
+static volatile int s_test_wiped;
+static volatile bool s_test_value_wiped;
 
 static void s_test_get(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
@@ -628,6 +648,15 @@ static void s_test_set_failed(ca_store_t *store, const Cairn__Request *request,
     s_test_failed_writes++;
 }
 
+static void s_test_wipe(Cairn__Request *request) {
+    if (request->body_case == CAIRN__REQUEST__BODY_CONFIG_SET) {
+        ProtobufCBinaryData *value = &request->config_set->value;
+        sodium_memzero(value->data, value->len);
+        s_test_value_wiped = true;
+    }
+    s_test_wiped++;
+}
+
 //  MessageStats says which worker answered: messages = its number,
 //  channels = the pool's size.
 static void s_test_whoami(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -650,7 +679,8 @@ static const ca_store_def_t s_test_def = {.name = "store-test",
                                           .schema = &s_test_schema,
                                           .handlers = s_test_rows,
                                           .handler_count = 3,
-                                          .write_failed = s_test_set_failed};
+                                          .write_failed = s_test_set_failed,
+                                          .wipe_request = s_test_wipe};
 
 //  The same rows as a pool of two beside the test's writer.
 static const ca_store_def_t s_test_pool_def = {.name = "store-test-pool",
@@ -667,16 +697,21 @@ static void s_test_real_writer(ca_testbed_t *bed) {
     Cairn__Request request;
     Cairn__ConfigGet get;
     Cairn__ConfigSet set;
+    int wiped = s_test_wiped;
     ca_request_config_get(&request, &get, 0, "a", "");
     Cairn__Response *response =
         ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONFIG_VALUE);
     assert(!response->config_value->found);
     cairn__response__free_unpacked(response, NULL);
+    assert(s_test_wiped == wiped + 1); //  a read answered at once
 
     ca_request_config_set(&request, &set, 0, "a", "1");
+    s_test_value_wiped = false;
     response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_CONFIG_SET);
     assert(streq(response->config_set->key, "a") && response->config_set->created);
     cairn__response__free_unpacked(response, NULL);
+    //  Once when the write was sent, once when it was answered.
+    assert(s_test_wiped == wiped + 3 && s_test_value_wiped);
     //  Answered means committed: another connection sees the row at once.
     char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
     char *error = NULL;
@@ -695,9 +730,13 @@ static void s_test_real_writer(ca_testbed_t *bed) {
 
     //  The writer refuses the same key again: its status, and write_failed.
     int failed = s_test_failed_writes;
+    wiped = s_test_wiped;
     ca_request_config_set(&request, &set, 0, "a", "2");
+    s_test_value_wiped = false;
     ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__CONFLICT, "");
     assert(s_test_failed_writes == failed + 1);
+    //  A failed write wipes its request too.
+    assert(s_test_wiped == wiped + 2 && s_test_value_wiped);
 
     Cairn__MessageStats stats;
     ca_request_message_stats(&request, &stats, 0);

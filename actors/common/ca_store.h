@@ -84,6 +84,10 @@ typedef void(ca_tick_fn)(ca_store_t *store);
 typedef void *(ca_state_new_fn)(ca_store_t *store, char **error);
 typedef void(ca_state_destroy_fn)(void **state_p);
 
+//  Wipes the secrets (e.g. a password) of a decoded request once the
+//  framework is done with it (see ca_store_def_t.wipe_request).
+typedef void(ca_wipe_request_fn)(Cairn__Request *request);
+
 //  Runs once, before any worker of the store starts, on the node's thread:
 //  e.g. making the store's directories and removing what a crash left.
 //  Returns NULL, or an error (caller frees) that stops the node's start.
@@ -105,7 +109,14 @@ typedef struct {
     ca_state_new_fn *state_new;         //  optional
     ca_state_destroy_fn *state_destroy; //  required with state_new
     ca_write_failed_fn *write_failed;   //  optional
+    //  Optional, for requests that carry secrets: called on every path once
+    //  a decoded request is done with (answered at once, answered after its
+    //  write, its write failed), before it is freed; the request frame's
+    //  bytes are then wiped too, once no write still needs them.
+    ca_wipe_request_fn *wipe_request;
 } ca_store_def_t;
+
+#define CA_NODE_PEER_ID_SIZE 65 //  64 hex digits and the NUL
 
 //  Node settings a store may need; copied into every worker. A store that
 //  needs a new setting adds a field here and a row in node_config.c.
@@ -115,6 +126,9 @@ typedef struct {
     int64_t maintenance_ms;    //  interval of store ticks (0: never)
     int64_t cache_max_bytes;   //  peer-content cache budget (0: unbounded)
     int64_t stream_timeout_ms; //  idle upload streams are abandoned after this
+    //  The node's peer id (Info.peer_id: hex of its identity's public key);
+    //  "" when it has none. The ledger binds payments to it.
+    char node_peer_id[CA_NODE_PEER_ID_SIZE];
 } ca_store_settings_t;
 
 //  What the node gives each store worker (copied by the actor).

@@ -134,6 +134,14 @@ cli_ctx_t *cli_ctx_begin(const char *name, bool with_node, const char *const *no
     return self;
 }
 
+cli_ctx_t *cli_ctx_begin_identity(const char *name) {
+    cli_ctx_t *self = cli_ctx_begin(name, false, NULL);
+    zstr_free(&self->endpoint);
+    self->node = harness_node_up_identity(NULL);
+    self->endpoint = strdup(harness_node_endpoint(self->node));
+    return self;
+}
+
 void cli_ctx_end(cli_ctx_t **self_p) {
     cli_ctx_t *self = *self_p;
     if (!self)

@@ -92,6 +92,10 @@ typedef struct {
 //  nothing listens.
 cli_ctx_t *cli_ctx_begin(const char *name, bool with_node, const char *const *node_args);
 
+//  The same with a node that has an identity (harness_node_up_identity):
+//  for tests that pay, since payments are signed for the node's peer id.
+cli_ctx_t *cli_ctx_begin_identity(const char *name);
+
 //  Stops the node (a failed check unless it stops cleanly), removes the
 //  temp dir and frees; *self_p becomes NULL.
 void cli_ctx_end(cli_ctx_t **self_p);

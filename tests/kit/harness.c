@@ -36,6 +36,8 @@ struct _harness_node_t {
     char *endpoint;
     char *port_arg;
     const char *extra[MAX_EXTRA_ARGS + 1];
+    char *password_arg; //  --identity-password-file=..., for a node with an identity
+    char peer_id[72];   //  its peer id; "" without an identity
     pid_t pid;
     char *bind_host;
     bool has_curve;
@@ -222,12 +224,8 @@ static int s_start_on_some_port(harness_node_t *node) {
     return -1;
 }
 
-harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args) {
-    harness_start_t start = {.data_dir = data_dir, .extra_args = extra_args};
-    return harness_node_start_with(&start);
-}
-
-harness_node_t *harness_node_start_with(const harness_start_t *start) {
+//  A node not yet started: its dirs, bind host, CURVE keys and arguments.
+static harness_node_t *s_node_new(const harness_start_t *start) {
     const char *data_dir = start->data_dir;
     const char *const *extra_args = start->extra_args;
     harness_node_t *node = (harness_node_t *)zmalloc(sizeof(harness_node_t));
@@ -243,6 +241,16 @@ harness_node_t *harness_node_start_with(const harness_start_t *start) {
         HARNESS_CHECK(i < MAX_EXTRA_ARGS); //  never drop arguments silently
         node->extra[i] = extra_args[i];
     }
+    return node;
+}
+
+harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args) {
+    harness_start_t start = {.data_dir = data_dir, .extra_args = extra_args};
+    return harness_node_start_with(&start);
+}
+
+harness_node_t *harness_node_start_with(const harness_start_t *start) {
+    harness_node_t *node = s_node_new(start);
     s_choose_port(node);
     if (s_start_on_some_port(node) != 0)
         harness_node_destroy(&node);
@@ -253,6 +261,38 @@ harness_node_t *harness_node_up(const char *const *extra_args) {
     harness_node_t *node = harness_node_start(NULL, extra_args);
     HARNESS_CHECK(node);
     return node;
+}
+
+harness_node_t *harness_node_up_identity(const char *const *extra_args) {
+    harness_start_t start = {.extra_args = extra_args};
+    harness_node_t *node = s_node_new(&start);
+    char *password = zsys_sprintf("%s/identity-password", node->temp_dir);
+    FILE *file = fopen(password, "w");
+    HARNESS_CHECK(file && fputs("harness password", file) >= 0);
+    fclose(file);
+    node->password_arg = zsys_sprintf("--identity-password-file=%s", password);
+    char *data_arg = zsys_sprintf("--data-dir=%s", node->data_dir);
+    const char *args[] = {"identity", "init", data_arg, node->password_arg, NULL};
+    harness_run_t run = harness_run(harness_cairnd_path(), args, NULL, READY_TIMEOUT_MS);
+    if (run.status != 0)
+        fprintf(stderr, "cairnd identity init: %s", run.err);
+    HARNESS_CHECK(run.status == 0 && strlen(run.out) == 65 && run.out[64] == '\n');
+    memcpy(node->peer_id, run.out, 64);
+    harness_run_free(&run);
+    zstr_free(&data_arg);
+    zstr_free(&password);
+    int count = 0;
+    while (node->extra[count])
+        count++;
+    HARNESS_CHECK(count < MAX_EXTRA_ARGS);
+    node->extra[count] = node->password_arg;
+    s_choose_port(node);
+    HARNESS_CHECK(s_start_on_some_port(node) == 0);
+    return node;
+}
+
+const char *harness_node_peer_id(harness_node_t *node) {
+    return node->peer_id;
 }
 
 void harness_node_down(harness_node_t **node_p) {
@@ -391,6 +431,7 @@ void harness_node_destroy(harness_node_t **node_p) {
     zstr_free(&node->endpoint);
     zstr_free(&node->port_arg);
     zstr_free(&node->bind_host);
+    zstr_free(&node->password_arg);
     free(node);
     *node_p = NULL;
 }

@@ -53,6 +53,14 @@ harness_node_t *harness_node_start_with(const harness_start_t *start);
 //  fails here.
 harness_node_t *harness_node_up(const char *const *extra_args);
 
+//  harness_node_up with an identity: `cairnd identity init` in the new temp
+//  dir first, its password in a file there that every (re)start passes on.
+//  For tests that pay: payments are signed for the node's peer id.
+harness_node_t *harness_node_up_identity(const char *const *extra_args);
+
+//  The node's peer id (Info.peer_id); "" for a node without an identity.
+const char *harness_node_peer_id(harness_node_t *node);
+
 //  Stops the node, checking that it exits 0, and destroys it (the end of a
 //  test that started it with harness_node_up).
 void harness_node_down(harness_node_t **node_p);
@@ -63,6 +71,12 @@ void harness_node_down(harness_node_t **node_p);
 //  `caller` that the test body and the stores' fixtures use by name.
 #define HARNESS_SESSION_UP(extra_args)                                                             \
     harness_node_t *node = harness_node_up(extra_args);                                            \
+    zsock_t *client = harness_connect(harness_node_endpoint(node));                                \
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS)
+
+//  The same with a node that has an identity (harness_node_up_identity).
+#define HARNESS_SESSION_UP_IDENTITY(extra_args)                                                    \
+    harness_node_t *node = harness_node_up_identity(extra_args);                                   \
     zsock_t *client = harness_connect(harness_node_endpoint(node));                                \
     ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS)
 

@@ -864,6 +864,62 @@ static void s_versions_unknown(ca_caller_t *caller, int root, uint32_t limit, ui
     cairn__response__free_unpacked(response, NULL);
 }
 
+void manifests_fixture_version_rules(ca_caller_t *caller) {
+    manifests_fixture_t t;
+    manifests_fixture_init(&t, 10, 1, 0, 0);
+    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_init(&t, 11, 2, 10, 10);
+    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_init(&t, 30, 1, 0, 0);
+    manifests_fixture_put_ok(caller, &t);
+
+    manifests_fixture_init(&t, 50, 0, 0, 0); //  number 0
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                      "versions count from 1");
+    manifests_fixture_init(&t, 50, 1, 0, 0); //  a first version with a previous
+    manifests_fixture_hash(10, t.previous);
+    t.manifest.version_previous = (ProtobufCBinaryData){32, t.previous};
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                      "a first version has none");
+    manifests_fixture_init(&t, 50, 1, 0, 0); //  a first version with a foreign root
+    manifests_fixture_hash(10, t.root);
+    t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "its own root");
+    manifests_fixture_init(&t, 50, 3, 11, 10); //  a later version without previous
+    t.manifest.version_previous.len = 0;
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                      "needs version_previous");
+    manifests_fixture_init(&t, 50, 3, 11, 10); //  ... or without root
+    t.manifest.version_root.len = 0;
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
+                      "needs version_previous and version_root");
+    manifests_fixture_init(&t, 50, 3, 50, 10); //  its own previous
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "names itself");
+    manifests_fixture_init(&t, 50, 3, 11, 50); //  its own root
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "names itself");
+    manifests_fixture_init(&t, 50, 3, 77, 10); //  the previous is missing
+    ca_response_fails(
+        manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
+        "has no manifest; a later version follows an existing one: put the previous version first");
+    manifests_fixture_init(&t, 50, 2, 30, 10); //  the previous has another root
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
+                      "another version root");
+    manifests_fixture_init(&t, 50, 4, 11, 10); //  number is not previous + 1
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
+                      "cannot be version 4");
+    manifests_fixture_init(&t, 50, 2, 10, 10); //  (root 10, version 2) is taken by 11
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "exists already");
+    manifests_fixture_init(&t, 11, 2, 10, 10); //  the same hash again
+    ca_response_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "exists");
+    ca_response_fails(manifests_fixture_get(caller, 50), CAIRN__STATUS__NOT_FOUND, "no manifest");
+    Cairn__Response *response = ca_response_ok(manifests_fixture_versions(caller, 10),
+                                               CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
+    CA_CHECK(response->manifest_versions->n_manifests == 2);
+    cairn__response__free_unpacked(response, NULL);
+    manifests_fixture_init(&t, 50, 3, 11, 10); //  and right at last
+    manifests_fixture_put_ok(caller, &t);
+}
+
 void manifests_fixture_version_pages(ca_caller_t *caller, int root) {
     int other = root + 100;
     manifests_fixture_t t;
@@ -980,13 +1036,7 @@ static void s_test_version_pages(ca_caller_t *caller) {
 
 //  Each version rule, broken once.
 static void s_test_versions(ca_caller_t *caller) {
-    manifests_fixture_t t;
-    manifests_fixture_init(&t, 10, 1, 0, 0);
-    manifests_fixture_put_ok(caller, &t);
-    manifests_fixture_init(&t, 11, 2, 10, 10);
-    manifests_fixture_put_ok(caller, &t);
-    manifests_fixture_init(&t, 12, 3, 11, 10);
-    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_version_rules(caller); //  10, 11, 50: versions 1..3 of root 10; 30
     Cairn__Response *response = ca_testbed_ok(manifests_fixture_versions(caller, 10),
                                               CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
     assert(response->manifest_versions->n_manifests == 3 && !response->manifest_versions->more);
@@ -995,44 +1045,10 @@ static void s_test_versions(ca_caller_t *caller) {
     cairn__response__free_unpacked(response, NULL);
     ca_testbed_fails(manifests_fixture_versions(caller, 11), CAIRN__STATUS__NOT_FOUND, "version 1");
 
-    manifests_fixture_init(&t, 20, 0, 0, 0);
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                     "versions count from 1");
-    manifests_fixture_init(&t, 20, 1, 0, 0);
-    t.manifest.version_previous = (ProtobufCBinaryData){32, t.hash + 0};
-    manifests_fixture_hash(10, t.previous);
-    t.manifest.version_previous.data = t.previous;
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                     "a first version has none");
-    manifests_fixture_init(&t, 20, 1, 0, 0);
-    manifests_fixture_hash(10, t.root);
-    t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "its own root");
-    manifests_fixture_init(&t, 20, 2, 10, 10);
-    t.manifest.version_root.len = 0;
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                     "needs version_previous and version_root");
-    manifests_fixture_init(&t, 20, 2, 20, 10);
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "names itself");
-    manifests_fixture_init(&t, 20, 2, 99, 10);
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
-                     "put the previous version first");
-    manifests_fixture_init(&t, 30, 1, 0, 0);
-    manifests_fixture_put_ok(caller, &t);
-    manifests_fixture_init(&t, 20, 2, 30, 10);
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
-                     "another version root");
-    manifests_fixture_init(&t, 20, 3, 10, 10);
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
-                     "cannot be version 3");
-    manifests_fixture_init(&t, 20, 2, 10, 10); //  a second version 2 of root 10
-    ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "exists already");
-    ca_testbed_fails(manifests_fixture_get(caller, 20), CAIRN__STATUS__NOT_FOUND, "no manifest");
-
     //  Versions go newest first.
     ca_testbed_fails(manifests_fixture_delete(caller, 11), CAIRN__STATUS__CONFLICT,
                      "later versions first");
-    assert(manifests_fixture_removed(caller, 12) && manifests_fixture_removed(caller, 11) &&
+    assert(manifests_fixture_removed(caller, 50) && manifests_fixture_removed(caller, 11) &&
            manifests_fixture_removed(caller, 10) && manifests_fixture_removed(caller, 30));
 }
 

@@ -64,6 +64,11 @@ size_t manifests_fixture_walk_versions(ca_caller_t *caller, int root, uint32_t l
 //  root + 1, a later version) NOT_FOUND. Deletes both chains at the end.
 void manifests_fixture_version_pages(ca_caller_t *caller, int root);
 
+//  Each version rule broken once on a store holding 10 (version 1), 11
+//  (version 2 of root 10) and 30 (version 1), which it puts: every refusal
+//  names its rule and keeps nothing; then 50 goes in as version 3 of root 10.
+void manifests_fixture_version_rules(ca_caller_t *caller);
+
 //  The same strings in the same order.
 bool manifests_fixture_strings_equal(char **a, size_t n_a, char *const *b, size_t n_b);
 

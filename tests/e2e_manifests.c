@@ -339,57 +339,7 @@ static void test_version_pages(void) {
 //  Each version rule broken once; nothing of a refused put is stored.
 static void test_version_rules(void) {
     HARNESS_SESSION_UP(NULL);
-    manifests_fixture_t t;
-    manifests_fixture_init(&t, 10, 1, 0, 0);
-    manifests_fixture_put_ok(caller, &t);
-    manifests_fixture_init(&t, 11, 2, 10, 10);
-    manifests_fixture_put_ok(caller, &t);
-    manifests_fixture_init(&t, 30, 1, 0, 0);
-    manifests_fixture_put_ok(caller, &t);
-
-    manifests_fixture_init(&t, 50, 0, 0, 0); //  number 0
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                  "versions count from 1");
-    manifests_fixture_init(&t, 50, 1, 0, 0); //  a first version with a previous
-    manifests_fixture_hash(10, t.previous);
-    t.manifest.version_previous = (ProtobufCBinaryData){32, t.previous};
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                  "a first version has none");
-    manifests_fixture_init(&t, 50, 1, 0, 0); //  a first version with a foreign root
-    manifests_fixture_hash(10, t.root);
-    t.manifest.version_root = (ProtobufCBinaryData){32, t.root};
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "its own root");
-    manifests_fixture_init(&t, 50, 3, 11, 10); //  a later version without previous
-    t.manifest.version_previous.len = 0;
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                  "needs version_previous");
-    manifests_fixture_init(&t, 50, 3, 11, 10); //  ... or without root
-    t.manifest.version_root.len = 0;
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID,
-                  "needs version_previous and version_root");
-    manifests_fixture_init(&t, 50, 3, 50, 10); //  its own previous
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "names itself");
-    manifests_fixture_init(&t, 50, 3, 11, 50); //  its own root
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__INVALID, "names itself");
-    manifests_fixture_init(&t, 50, 3, 77, 10); //  the previous is missing
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "has no manifest");
-    manifests_fixture_init(&t, 50, 2, 30, 10); //  the previous has another root
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
-                  "another version root");
-    manifests_fixture_init(&t, 50, 4, 11, 10); //  number is not previous + 1
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT,
-                  "cannot be version 4");
-    manifests_fixture_init(&t, 50, 2, 10, 10); //  (root 10, version 2) is taken by 11
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "exists already");
-    manifests_fixture_init(&t, 11, 2, 10, 10); //  the same hash again
-    harness_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "exists");
-    harness_fails(manifests_fixture_get(caller, 50), CAIRN__STATUS__NOT_FOUND, "no manifest");
-    Cairn__Response *response =
-        harness_ok(manifests_fixture_versions(caller, 10), CAIRN__RESPONSE__BODY_MANIFEST_VERSIONS);
-    CHECK(response->manifest_versions->n_manifests == 2);
-    cairn__response__free_unpacked(response, NULL);
-    manifests_fixture_init(&t, 50, 3, 11, 10); //  and right at last
-    manifests_fixture_put_ok(caller, &t);
+    manifests_fixture_version_rules(caller);
     harness_session_down(&caller, &client, &node);
 }
 

@@ -104,6 +104,12 @@ static void s_answer_error(self_t *self, zframe_t *client_id, uint64_t id, ca_st
 }
 
 static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_frame, uint64_t id) {
+    char problem[200];
+    if (!ca_envelope_check_request(&cairn__request__descriptor, zframe_data(request_frame),
+                                   zframe_size(request_frame), problem, sizeof problem)) {
+        s_answer_error(self, client_id, id, CA_INVALID, problem);
+        return;
+    }
     Cairn__Request *request =
         cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
     if (!request) {

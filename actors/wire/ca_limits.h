@@ -91,6 +91,13 @@
 #define CA_SUMMARY_TEXT_MAX         (64 * 1024)
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256
+//  Decoding a request: at most this times its size plus the slack, in
+//  bytes (ca_envelope_check_request); the bookkeeping protobuf-c keeps per
+//  field occurrence while it parses (an upper bound); nesting depth.
+#define CA_DECODE_COST_FACTOR 16
+#define CA_DECODE_COST_SLACK  (1024 * 1024)
+#define CA_DECODE_FIELD_COST  48
+#define CA_DECODE_DEPTH_MAX   32
 //  Highest field number of Request.body the gateway routes.
 #define CA_MAX_BODY_FIELD 4096
 //  Client socket send queue: answers for slow readers beyond this are dropped.

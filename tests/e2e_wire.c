@@ -13,6 +13,8 @@
 #include "ca_testbed.h"
 #include "ca_limits.h"
 #include "ca_envelope.h"
+#include "ca_hash.h"
+#include "messages.h"
 
 #include <assert.h>
 #include <signal.h>
@@ -394,6 +396,92 @@ static void test_unknown_fields(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Expects `response` to be INVALID naming its kind's frame limit `most`.
+static void s_expect_frame_refused(Cairn__Response *response, const char *kind, size_t most) {
+    char expected[120];
+    snprintf(expected, sizeof expected, "a %s request may be at most %zu bytes", kind, most);
+    CHECK(response && response->status == CAIRN__STATUS__INVALID);
+    if (!strstr(response->error, expected)) {
+        fprintf(stderr, "expected '%s' in: %s\n", expected, response->error);
+        abort();
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  Frame limits per kind: small kinds 1 MiB, Ping/Info 4 KiB, MessageStore
+//  17 MiB, content kinds max_frame_bytes. Refused at the gateway, INVALID
+//  naming the limit; the connection stays usable.
+static void test_frame_limits(void) {
+    const char *args[] = {"--max-content-bytes=16777216", NULL};
+    HARNESS_SESSION_UP(args);
+    size_t big = 2 * 1024 * 1024;
+    char *text = malloc(CA_FRAME_MESSAGE_MAX + 1);
+    CHECK(text);
+    memset(text, 'v', CA_FRAME_MESSAGE_MAX);
+
+    //  A small kind: a ConfigSet over 1 MiB (its value alone is at most 64 KiB,
+    //  but the frame is refused before any decode).
+    text[CA_FRAME_SMALL_MAX] = 0;
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, 1, "big", text);
+    s_expect_frame_refused(harness_call(client, &request, CALL_MS), "config_set",
+                           CA_FRAME_SMALL_MAX);
+    text[CA_FRAME_SMALL_MAX] = 'v';
+
+    //  The gateway's own: a Ping over 4 KiB.
+    Cairn__Ping ping;
+    ca_request_ping(&request, &ping, 2);
+    ping.payload.data = (uint8_t *)text;
+    ping.payload.len = CA_FRAME_GATEWAY_MAX;
+    s_expect_frame_refused(harness_call(client, &request, CALL_MS), "ping", CA_FRAME_GATEWAY_MAX);
+
+    //  Content kinds: 2 MiB ContentPut and CachePut are served.
+    uint8_t hash[CA_SHA256_BYTES];
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, 3, text, big, NULL, 0);
+    Cairn__Response *response = harness_call(client, &request, CALL_MS);
+    harness_ok(response, CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    cairn__response__free_unpacked(response, NULL);
+    text[0] = 'w';
+    ca_sha256(text, big, hash);
+    Cairn__CachePut cache_put;
+    ca_request_cache_put(&request, &cache_put, 4, hash, sizeof hash, text, big, "peer-1", 1.0, NULL,
+                         0);
+    response = harness_call(client, &request, CALL_MS);
+    harness_ok(response, CAIRN__RESPONSE__BODY_CACHE_PUT);
+    cairn__response__free_unpacked(response, NULL);
+    text[0] = 'v';
+
+    //  MessageStore: 2 MiB of content is served; a frame over 17 MiB is not.
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    Cairn__Message message;
+    Cairn__MessageStore store;
+    Cairn__ChannelCreate create;
+    ca_request_channel_create(&request, &create, 7, "#big", false, NULL);
+    response = harness_call(client, &request, CALL_MS);
+    harness_ok(response, CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
+    cairn__response__free_unpacked(response, NULL);
+    messages_fixture_uuid(id, 1, 1);
+    text[big] = 0;
+    messages_fixture_message(&message, id, 1000.0, "#big", text);
+    ca_request_message_store(&request, &store, 5, &message);
+    response = harness_call(client, &request, CALL_MS);
+    harness_ok(response, CAIRN__RESPONSE__BODY_MESSAGE_STORE);
+    cairn__response__free_unpacked(response, NULL);
+    text[big] = 'v';
+    text[CA_FRAME_MESSAGE_MAX] = 0;
+    messages_fixture_uuid(id, 1, 2);
+    messages_fixture_message(&message, id, 1000.0, "#big", text);
+    ca_request_message_store(&request, &store, 6, &message);
+    s_expect_frame_refused(harness_call(client, &request, CALL_MS), "message_store",
+                           CA_FRAME_MESSAGE_MAX);
+
+    harness_expect_alive(client);
+    free(text);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  A flood beyond the queue bound gets BUSY at once; everything is
 //  answered, every acknowledged write is stored, other clients are served.
 static void test_busy(void) {
@@ -655,6 +743,7 @@ static const harness_test_t s_tests[] = {
     {"malformed", test_malformed},
     {"oversized", test_oversized},
     {"unknown_fields", test_unknown_fields},
+    {"frame_limits", test_frame_limits},
     {"busy", test_busy},
     {"info", test_info},
     {"sigterm_drain", test_sigterm_drain},

@@ -98,6 +98,17 @@
 #define CA_DECODE_COST_SLACK  (1024 * 1024)
 #define CA_DECODE_FIELD_COST  48
 #define CA_DECODE_DEPTH_MAX   32
+//  Request frames per kind (the rule for clients is in schemas/envelope.proto,
+//  the kinds allowed more than CA_FRAME_SMALL_MAX are listed in the
+//  gateway): most kinds carry small fields and may be at most
+//  CA_FRAME_SMALL_MAX; the gateway's own (Ping, Info) CA_FRAME_GATEWAY_MAX;
+//  MessageStore CA_FRAME_MESSAGE_MAX (content up to 16 MiB, see
+//  max_content_bytes); kinds that carry content (CA_FRAME_CONTENT:
+//  ContentPut, ContentChunk, CachePut) up to max_frame_bytes.
+#define CA_FRAME_SMALL_MAX   (1024 * 1024)
+#define CA_FRAME_GATEWAY_MAX 4096
+#define CA_FRAME_MESSAGE_MAX (17 * 1024 * 1024)
+#define CA_FRAME_CONTENT     0xffffffffu
 //  Highest field number of Request.body the gateway routes.
 #define CA_MAX_BODY_FIELD 4096
 //  Client socket send queue: answers for slow readers beyond this are dropped.

@@ -683,7 +683,22 @@ static void s_test_channel_commands(const cli_ctx_t *t) {
     CHECK(cli_json_str_is(json_array_get(channels, 0), "name", "#plain"));
     CHECK(cli_json_int(json_array_get(channels, 0), "message_count") == 1);
     CHECK(json_is_null(json_object_get(json_array_get(channels, 0), "salt")));
+    CHECK(json_is_false(json_object_get(object, "more")));
     json_decref(object);
+    //  A page at a time: the hint names the cursor, --after picks it up.
+    run = CAIRN(t, "channel", "list", "--limit", "1");
+    CHECK(run.status == 0 && strstr(run.out, "#plain") && !strstr(run.out, "#sealed"));
+    CHECK(strstr(run.out, "(more: --after #plain)"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "channel", "list", "--limit", "1");
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", "#plain"));
+    json_decref(object);
+    run = CAIRN(t, "channel", "list", "--limit", "1", "--after", "#plain");
+    CHECK(run.status == 0 && strstr(run.out, "#sealed") && !strstr(run.out, "#plain"));
+    CHECK(!strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    cli_expect_fail(CAIRN(t, "channel", "list", "--limit", "10001"), 1, "invalid: ");
 
     run = CAIRN(t, "channel", "get", "#sealed");
     CHECK(run.status == 0 && cli_starts_with(run.out, "channel #sealed\n"));
@@ -729,6 +744,18 @@ static void s_test_member_commands(const cli_ctx_t *t) {
     CHECK(json_array_size(members) == 2);
     CHECK(cli_json_str_is(json_array_get(members, 0), "channel", "#one"));
     CHECK(cli_json_str_is(json_array_get(members, 1), "channel", "#two"));
+    json_decref(object);
+    //  A page at a time, by peer id within a channel, by channel for a peer.
+    run = CAIRN(t, "member", "list", "--channel", "#one", "--limit", "1");
+    CHECK(run.status == 0 && strstr(run.out, "alice") && !strstr(run.out, "bob"));
+    CHECK(strstr(run.out, "(more: --after alice)"));
+    cli_run_free(&run);
+    run = CAIRN(t, "member", "list", "--channel", "#one", "--limit", "1", "--after", "alice");
+    CHECK(run.status == 0 && strstr(run.out, "bob") && !strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "member", "list", "--peer", "alice", "--limit", "1");
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", "#one"));
     json_decref(object);
 
     cli_expect_ok(CAIRN(t, "member", "leave", "#one", "bob"), "bob left #one");

@@ -49,6 +49,10 @@
 #define CA_PEER_NAME_MAX     128
 #define CA_PEER_KEY_TEXT_MAX 1024
 #define CA_PEER_LIST_MAX     1000
+//  Channels per ChannelList page and memberships per MemberList page
+//  (default, most).
+#define CA_CHANNEL_PAGE_DEFAULT 1000
+#define CA_CHANNEL_PAGE_MAX     10000
 //  Gossip cache: message ids in bytes; hop counts.
 #define CA_GOSSIP_ID_MAX      128
 #define CA_GOSSIP_DEFAULT_TTL 5

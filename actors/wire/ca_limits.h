@@ -49,6 +49,10 @@
 #define CA_PEER_NAME_MAX     128
 #define CA_PEER_KEY_TEXT_MAX 1024
 #define CA_PEER_LIST_MAX     1000
+//  A page whose items can be large (LedgerPending: up to 1000 shares per
+//  payment) stops before its answer passes this many bytes, and says
+//  `more`; it always holds at least one item.
+#define CA_PAGE_BYTES_MAX (4 * 1024 * 1024)
 //  Channels per ChannelList page and memberships per MemberList page
 //  (default, most).
 #define CA_CHANNEL_PAGE_DEFAULT 1000

@@ -79,6 +79,10 @@
 #define CA_PROV_SOURCES_MAX  1000
 #define CA_PROV_LIST_DEFAULT 1000
 #define CA_PROV_LIST_MAX     100000
+//  Provenance: the most roots one node may have; a ProvAdd that would give
+//  it more is CONFLICT, nothing kept (the root cache holds a row per root:
+//  without a cap one small add could write millions of rows).
+#define CA_PROV_ROOTS_MAX 100000
 //  Manifests (strings in bytes): content types, titles, descriptions, MIME
 //  types; tags per manifest and per tag; peers per access list; manifests
 //  per ManifestList and ManifestVersions page (default, most). L1

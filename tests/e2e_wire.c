@@ -386,12 +386,12 @@ static void test_unknown_fields(void) {
 
     CHECK(harness_node_memory(node, &rss_kib, &peak_kib) == 0);
     //  The frames themselves pass through libzmq and a worker: a few copies
-    //  of 16 MiB, never the ~900 MiB a decode would take.
-    if (peak_kib > before_kib + 160 * 1024) {
-        fprintf(stderr, "peak memory grew from %llu to %llu KiB\n", (unsigned long long)before_kib,
-                (unsigned long long)peak_kib);
-        abort();
-    }
+    //  of 16 MiB at most (one, measured), never the ~900 MiB a decode takes.
+    printf("unknown_fields: node peak RSS %llu -> %llu KiB\n", (unsigned long long)before_kib,
+           (unsigned long long)peak_kib);
+#ifndef CAIRN_SANITIZED //  ASan's quarantine holds freed memory on purpose
+    CHECK(peak_kib <= before_kib + 64 * 1024);
+#endif
     zsock_destroy(&other);
     harness_session_down(&caller, &client, &node);
 }

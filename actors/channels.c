@@ -35,6 +35,7 @@
 
 #include "channels.h"
 #include "ca_clock.h"
+#include "ca_limits.h"
 #include "ca_names.h"
 #include "messages_schema.h"
 
@@ -196,20 +197,40 @@ static void s_channel_get(ca_store_t *store, const Cairn__Request *request, ca_r
     sqlite3_reset(stmt);
 }
 
+//  The page size a list asks for: ca_page_limit with the family's bounds.
+static size_t s_page_limit(uint32_t asked, const char *cursor, ca_reply_t *reply) {
+    return ca_page_limit(asked, CA_CHANNEL_PAGE_DEFAULT, CA_CHANNEL_PAGE_MAX, "items per page",
+                         cursor, reply);
+}
+
 static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const Cairn__ChannelList *list = request->channel_list;
+    size_t limit = s_page_limit(list->limit, "after_name", reply);
+    if (!limit)
+        return;
     //  One pass: each channel joined with its messages through the
-    //  (channel, timestamp, id) index, counted per channel.
+    //  (channel, timestamp, id) index, counted per channel. Names are never
+    //  empty, so "" as the cursor starts at the first.
     sqlite3_stmt *stmt = s_prepare(store, reply,
                                    "SELECT c.name, c.created_at, c.last_activity, c.encrypted,"
                                    " typeof(c.password_hash) <> 'null', c.salt, count(m.seq)"
                                    " FROM channels c LEFT JOIN messages m ON m.channel = c.name"
-                                   " GROUP BY c.name ORDER BY c.name");
+                                   " WHERE c.name > ?1 GROUP BY c.name ORDER BY c.name LIMIT ?2");
     if (!stmt)
         return;
+    sqlite3_bind_text(stmt, 1, list->after_name ? list->after_name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1); //  one more tells whether more follow
     s_items_t channels = {NULL, 0, 0};
+    bool more = false;
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (channels.count == limit) {
+            more = true;
+            rc = SQLITE_DONE;
+            break;
+        }
         s_items_append(&channels, s_channel_from_stmt(reply, stmt));
+    }
     if (rc != SQLITE_DONE) {
         s_read_failed(reply, stmt, rc);
         free(channels.items);
@@ -220,6 +241,7 @@ static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_
     Cairn__ChannelPage *page =
         (Cairn__ChannelPage *)ca_reply_alloc(reply, sizeof(Cairn__ChannelPage));
     cairn__channel_page__init(page);
+    page->more = more;
     page->n_channels = channels.count;
     page->channels = (Cairn__Channel **)s_items_finish(&channels, reply);
     Cairn__Response *response = ca_reply_response(reply);
@@ -430,25 +452,38 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
     if (by_channel ? !channels_check_name(reply, "MemberList.channel", list->channel)
                    : !s_check_peer_id(reply, "MemberList.peer_id", list->peer_id))
         return;
+    size_t limit = s_page_limit(list->limit, "after", reply);
+    if (!limit)
+        return;
     //  By channel: the channel row comes first (none: unknown channel), its
-    //  members after it (a NULL peer: a channel without members), all from
-    //  one statement so they are one consistent read.
+    //  members after the cursor follow it (a NULL peer: none), all from one
+    //  statement so they are one consistent read. Ids and names are never
+    //  empty, so "" as the cursor starts at the first.
     sqlite3_stmt *stmt = by_channel
                              ? s_prepare(store, reply,
                                          "SELECT c.name, m.peer_id FROM channels c"
                                          " LEFT JOIN members m ON m.channel = c.name"
-                                         " WHERE c.name = ?1 ORDER BY m.peer_id")
+                                         " AND m.peer_id > ?2"
+                                         " WHERE c.name = ?1 ORDER BY m.peer_id LIMIT ?3")
                              : s_prepare(store, reply,
                                          "SELECT channel, peer_id FROM members WHERE peer_id = ?1"
-                                         " ORDER BY channel");
+                                         " AND channel > ?2 ORDER BY channel LIMIT ?3");
     if (!stmt)
         return;
     sqlite3_bind_text(stmt, 1, by_channel ? list->channel : list->peer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, list->after ? list->after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow
     s_items_t members = {NULL, 0, 0};
     bool found = !by_channel;
+    bool more = false;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         found = true;
+        if (members.count == limit) {
+            more = true;
+            rc = SQLITE_DONE;
+            break;
+        }
         if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
             s_items_append(&members, s_member_item(reply, sqlite3_column_text(stmt, 0),
                                                    sqlite3_column_text(stmt, 1)));
@@ -468,6 +503,7 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
     sqlite3_reset(stmt);
     Cairn__MemberPage *page = (Cairn__MemberPage *)ca_reply_alloc(reply, sizeof(Cairn__MemberPage));
     cairn__member_page__init(page);
+    page->more = more;
     page->n_members = members.count;
     page->members = (Cairn__Membership **)s_items_finish(&members, reply);
     Cairn__Response *response = ca_reply_response(reply);
@@ -497,7 +533,6 @@ const ca_store_def_t channels_store_def = {
 
 #include "ca_request.h"
 #include "ca_testbed.h"
-#include "ca_limits.h"
 
 //  A stand-in hash: the channels pool never computes one, it only must never
 //  show it.
@@ -551,9 +586,17 @@ Cairn__Response *channels_fixture_get(ca_caller_t *caller, const char *name) {
 }
 
 Cairn__Response *channels_fixture_list(ca_caller_t *caller) {
+    return channels_fixture_list_page(caller, 0, NULL);
+}
+
+Cairn__Response *channels_fixture_list_page(ca_caller_t *caller, uint32_t limit,
+                                            const char *after_name) {
     Cairn__Request request;
     Cairn__ChannelList list;
     ca_request_channel_list(&request, &list, 0);
+    list.limit = limit;
+    if (after_name)
+        list.after_name = (char *)after_name;
     return channels_fixture_call(caller, &request);
 }
 
@@ -589,9 +632,18 @@ Cairn__Response *channels_fixture_leave(ca_caller_t *caller, const char *channel
 
 Cairn__Response *channels_fixture_members(ca_caller_t *caller, const char *channel,
                                           const char *peer_id) {
+    return channels_fixture_members_page(caller, channel, peer_id, 0, NULL);
+}
+
+Cairn__Response *channels_fixture_members_page(ca_caller_t *caller, const char *channel,
+                                               const char *peer_id, uint32_t limit,
+                                               const char *after) {
     Cairn__Request request;
     Cairn__MemberList list;
     ca_request_member_list(&request, &list, 0, channel, peer_id);
+    list.limit = limit;
+    if (after)
+        list.after = (char *)after;
     return channels_fixture_call(caller, &request);
 }
 

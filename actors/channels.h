@@ -60,5 +60,12 @@ Cairn__Response *channels_fixture_leave(ca_caller_t *caller, const char *channel
                                         const char *peer_id);
 Cairn__Response *channels_fixture_members(ca_caller_t *caller, const char *channel,
                                           const char *peer_id);
+//  One page of ChannelList / MemberList (limit 0: the node's default;
+//  after NULL: from the first).
+Cairn__Response *channels_fixture_list_page(ca_caller_t *caller, uint32_t limit,
+                                            const char *after_name);
+Cairn__Response *channels_fixture_members_page(ca_caller_t *caller, const char *channel,
+                                               const char *peer_id, uint32_t limit,
+                                               const char *after);
 
 #endif

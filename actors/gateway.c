@@ -79,6 +79,8 @@ typedef struct {
     size_t pool_count;
     uint8_t route[CA_MAX_BODY_FIELD + 1];        //  body field -> pool index + 1
     uint32_t route_field[CA_MAX_BODY_FIELD + 1]; //  body field -> affinity field
+    uint32_t frame_max[CA_MAX_BODY_FIELD + 1];   //  body field -> largest frame, bytes
+    const char *kind[CA_MAX_BODY_FIELD + 1];     //  body field -> its row's name
     int64_t started_at;
     uint64_t requests;
     uint64_t invalid;
@@ -104,6 +106,12 @@ static void s_answer_error(self_t *self, zframe_t *client_id, uint64_t id, ca_st
 }
 
 static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_frame, uint64_t id) {
+    char problem[200];
+    if (!ca_envelope_check_request(&cairn__request__descriptor, zframe_data(request_frame),
+                                   zframe_size(request_frame), problem, sizeof problem)) {
+        s_answer_error(self, client_id, id, CA_INVALID, problem);
+        return;
+    }
     Cairn__Request *request =
         cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
     if (!request) {
@@ -226,6 +234,51 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
     s_answer_error(self, client_id, id, CA_BUSY, message);
 }
 
+//  The kinds whose frames may be larger than CA_FRAME_SMALL_MAX: those that
+//  carry content (up to max_frame_bytes, which the client socket enforces),
+//  and MessageStore (whose content is at most 16 MiB). The rule is written
+//  once for clients in schemas/envelope.proto.
+static const struct {
+    uint32_t body;
+    uint32_t frame_max;
+} s_large_kinds[] = {
+    {CAIRN__REQUEST__BODY_CONTENT_PUT, CA_FRAME_CONTENT},
+    {CAIRN__REQUEST__BODY_CONTENT_CHUNK, CA_FRAME_CONTENT},
+    {CAIRN__REQUEST__BODY_CACHE_PUT, CA_FRAME_CONTENT},
+    {CAIRN__REQUEST__BODY_MESSAGE_STORE, CA_FRAME_MESSAGE_MAX},
+};
+
+static uint32_t s_kind_frame_max(uint32_t body) {
+    for (size_t i = 0; i < sizeof s_large_kinds / sizeof s_large_kinds[0]; i++)
+        if (s_large_kinds[i].body == body)
+            return s_large_kinds[i].frame_max;
+    return CA_FRAME_SMALL_MAX;
+}
+
+//  True when the frame is larger than its kind allows (see CA_FRAME_* in
+//  ca_limits.h); then message says so. Unknown kinds are left to routing.
+static bool s_over_frame_max(self_t *self, const ca_envelope_t *env, size_t size, char *message,
+                             size_t message_size) {
+    uint32_t body = env->body_field;
+    size_t most;
+    const char *kind;
+    if (body == CAIRN__REQUEST__BODY_PING || body == CAIRN__REQUEST__BODY_INFO) {
+        most = CA_FRAME_GATEWAY_MAX;
+        kind = body == CAIRN__REQUEST__BODY_PING ? "ping" : "info";
+    } else if (body <= CA_MAX_BODY_FIELD && self->route[body]) {
+        most = self->frame_max[body];
+        kind = self->kind[body];
+    } else
+        return false;
+    if (size <= most)
+        return false;
+    snprintf(message, message_size,
+             "a %s request may be at most %zu bytes (its frame limit, see envelope.proto); this "
+             "one is %zu bytes: send less per request",
+             kind, most, size);
+    return true;
+}
+
 static void s_handle_client(self_t *self) {
     zmsg_t *msg = zmsg_recv(self->client);
     if (!msg)
@@ -235,6 +288,7 @@ static void s_handle_client(self_t *self) {
     zframe_t *request_frame = zmsg_next(msg);
     ca_envelope_t env = {0};
     const char *problem = NULL;
+    char message[240];
     if (zmsg_size(msg) != 2)
         problem = "send exactly one frame per request (a cairn.Request)";
     else if (!ca_envelope_peek_request(zframe_data(request_frame), zframe_size(request_frame), &env,
@@ -242,6 +296,8 @@ static void s_handle_client(self_t *self) {
         ;
     else if (env.body_field == 0)
         problem = "the request has no body; set one of Request.body";
+    else if (s_over_frame_max(self, &env, zframe_size(request_frame), message, sizeof message))
+        problem = message;
     else if (self->draining) {
         s_answer_error(self, client_id, env.id, CA_UNAVAILABLE,
                        "the node is shutting down and takes no new requests; retry on restart");
@@ -259,7 +315,6 @@ static void s_handle_client(self_t *self) {
         s_route_to_pool(self, &self->pools[self->route[env.body_field] - 1], client_id,
                         request_frame, &env);
     else {
-        char message[160];
         snprintf(message, sizeof message,
                  "unknown request kind (Request.body field %u); this node speaks cairn API "
                  "version %d: upgrade the node or use a matching client",
@@ -497,6 +552,8 @@ static char *s_connect_pools(self_t *self) {
                                     field, def->name);
             self->route[field] = (uint8_t)(i + 1);
             self->route_field[field] = def->handlers[h].route_field;
+            self->kind[field] = def->handlers[h].name;
+            self->frame_max[field] = s_kind_frame_max((uint32_t)field);
         }
     }
     return NULL;

@@ -43,6 +43,7 @@
 
 #include "ledger.h"
 #include "ca_clock.h"
+#include "ca_limits.h"
 #include "ledger_payments.h"
 
 #include <assert.h>
@@ -380,8 +381,20 @@ void ledger_payments_pending(ca_store_t *store, const Cairn__Request *request, c
     if (!ok)
         ledger_read_failed(reply, stmt, rc, "read the pending payments");
     sqlite3_reset(stmt);
-    for (size_t i = 0; ok && i < count; i++)
+    //  A payment may carry 1000 shares: the page also stops before its
+    //  answer passes CA_PAGE_BYTES_MAX (a payment is at most ~50 KB, so
+    //  at most one is read in vain).
+    size_t bytes = 0;
+    for (size_t i = 0; ok && i < count; i++) {
         ok = s_load_shares(store, seqs[i], payments[i], reply);
+        size_t item = ok ? cairn__payment__get_packed_size(payments[i]) + 8 : 0; //  + key, length
+        if (ok && i > 0 && bytes + item > CA_PAGE_BYTES_MAX) {
+            count = i;
+            more = true;
+            break;
+        }
+        bytes += item;
+    }
     if (ok) {
         Cairn__PaymentPage *page =
             (Cairn__PaymentPage *)ca_reply_alloc(reply, sizeof(Cairn__PaymentPage));

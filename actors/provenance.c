@@ -26,6 +26,12 @@
     depth of the graph: a chain 100,000 deep costs the same per add as a
     chain of 2, and ProvRoots is one indexed range read at any depth.
 
+    A node's root set is capped at CA_PROV_ROOTS_MAX (100,000): one add of
+    1000 sources could otherwise write the union of their root sets, a
+    million rows or more. The cap is checked in the same transaction
+    before the rows are written (a (cap+1)-th distinct root among the
+    sources' rows means CONFLICT), so a refused add costs a bounded read.
+
     Why adding sources to content that already has derivations is refused
     (CONFLICT): every descendant's roots would change, which is a walk over
     all of them inside one transaction; provenance is known when content
@@ -288,12 +294,29 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
 //  Statements per new source in the write (see s_write_source); the edge
 //  insert is the last of them.
 #define STATEMENTS_PER_SOURCE 3
-//  After the sources: generation, delete, insert and count of the roots.
-#define TRAILING_STATEMENTS 4
+//  After the sources: generation, the cap, delete, insert and count of the
+//  roots.
+#define TRAILING_STATEMENTS 5
+
+#define STRINGIFY(x) #x
+#define STRING(x)    STRINGIFY(x)
+static const char s_too_many_roots[] = "the content would have more than " STRING(
+    CA_PROV_ROOTS_MAX) " original roots, the most a "
+                       "node may have; nothing was kept: derive it from fewer or narrower sources";
 
 //  The root cache row set of `hash`, rebuilt from its sources' rows (or
-//  itself when it has none), then counted for the answer.
+//  itself when it has none), then counted for the answer. First the cap:
+//  the union of the sources' roots may hold at most CA_PROV_ROOTS_MAX,
+//  checked by reading at most one past it (a (cap+1)-th distinct root),
+//  before any row is written.
 static void s_write_roots(ca_write_t *write, const uint8_t *hash) {
+    ca_write_statement(write,
+                       "SELECT 1 FROM (SELECT DISTINCT r.root"
+                       "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
+                       "  WHERE e.child = ?1) LIMIT 1 OFFSET ?2",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT, s_too_many_roots);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_int(write, CA_PROV_ROOTS_MAX);
     ca_write_statement(write, "DELETE FROM prov_roots WHERE hash = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
@@ -350,7 +373,7 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
     ca_write_want_rows(write);
     ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
     //  The done needs the layout: [guard] node, sources x 3, generation,
-    //  delete, insert, count.
+    //  cap, delete, insert, count.
     uint8_t layout[2] = {count > 0, 0};
     ca_write_context(write, layout, sizeof layout);
     ca_store_write(store, &write, reply);

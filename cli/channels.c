@@ -16,6 +16,10 @@
         member leave     MemberLeave     Membership
         member list      MemberList      MemberPage
 
+    `channel list` and `member list` print a page at a time (--limit, --after
+    the last item of the previous page, as `cairn ledger list`); a full page
+    ends with "(more: --after X)", JSON adds "more" and "next_after".
+
     Passwords: a channel password comes from --password-file (one trailing
     newline stripped) or from a prompt on /dev/tty with echo off; never
     from an argument, an option value or the environment, so it shows in
@@ -319,17 +323,33 @@ static json_t *s_json_channel_get(const answer_t *answer) {
     return s_json_channel(answer->response->channel_get);
 }
 
+//  --limit N when given (0 otherwise: the node's default); a limit above the
+//  node's maximum is the node's to refuse.
+static const char *s_option_limit(const cli_t *cli, uint32_t *limit) {
+    const char *text = cli_option(cli, "limit");
+    *limit = 0;
+    return text ? cli_parse_u32(text, "--limit", 1, UINT32_MAX, limit) : NULL;
+}
+
 static const char *s_build_channel_list(const cli_t *cli, Cairn__Request *request, void *storage) {
     channels_storage_t *body = storage;
     cairn__channel_list__init(&body->channel_list);
     request->body_case = CAIRN__REQUEST__BODY_CHANNEL_LIST;
     request->channel_list = &body->channel_list;
-    return NULL;
+    const char *after = cli_option(cli, "after");
+    if (after)
+        body->channel_list.after_name = (char *)after;
+    return s_option_limit(cli, &body->channel_list.limit);
+}
+
+//  The name the next page starts after; only of a page with more.
+static const char *s_channel_list_next(const Cairn__ChannelPage *page) {
+    return page->n_channels ? page->channels[page->n_channels - 1]->name : "";
 }
 
 static void s_print_channel_list(const answer_t *answer) {
     const Cairn__ChannelPage *page = answer->response->channel_list;
-    if (page->n_channels == 0) {
+    if (page->n_channels == 0 && !page->more) {
         printf("(no channels)\n");
         return;
     }
@@ -342,6 +362,8 @@ static void s_print_channel_list(const answer_t *answer) {
         s_print_channel_flags(channel);
         printf("\n");
     }
+    if (page->more)
+        printf("(more: --after %s)\n", s_channel_list_next(page));
 }
 
 static json_t *s_json_channel_list(const answer_t *answer) {
@@ -352,7 +374,10 @@ static json_t *s_json_channel_list(const answer_t *answer) {
             json_decref(channels);
             return NULL;
         }
-    return json_pack("{s:o}", "channels", channels);
+    json_t *object = json_pack("{s:o, s:b}", "channels", channels, "more", page->more);
+    if (object && page->more)
+        json_object_set_new(object, "next_after", json_string(s_channel_list_next(page)));
+    return object;
 }
 
 static const char *s_build_channel_touch(const cli_t *cli, Cairn__Request *request, void *storage) {
@@ -462,18 +487,34 @@ static const char *s_build_member_list(const cli_t *cli, Cairn__Request *request
         list->channel = (char *)channel;
     else
         list->peer_id = (char *)peer;
-    return NULL;
+    const char *after = cli_option(cli, "after");
+    if (after)
+        list->after = (char *)after;
+    return s_option_limit(cli, &list->limit);
+}
+
+//  The key the next page starts after (a peer id when listing a channel's
+//  members, a channel when listing a peer's); only of a page with more.
+static const char *s_member_list_next(const answer_t *answer) {
+    const Cairn__MemberPage *page = answer->response->member_list;
+    if (!page->n_members)
+        return "";
+    const Cairn__Membership *last = page->members[page->n_members - 1];
+    const char *channel = answer->request->member_list->channel;
+    return channel && *channel ? last->peer_id : last->channel;
 }
 
 static void s_print_member_list(const answer_t *answer) {
     const Cairn__MemberPage *page = answer->response->member_list;
-    if (page->n_members == 0) {
+    if (page->n_members == 0 && !page->more) {
         printf("(no members)\n");
         return;
     }
     printf("%-24s  %s\n", "CHANNEL", "PEER");
     for (size_t i = 0; i < page->n_members; i++)
         printf("%-24s  %s\n", page->members[i]->channel, page->members[i]->peer_id);
+    if (page->more)
+        printf("(more: --after %s)\n", s_member_list_next(answer));
 }
 
 static json_t *s_json_member_list(const answer_t *answer) {
@@ -487,7 +528,10 @@ static json_t *s_json_member_list(const answer_t *answer) {
             return NULL;
         }
     }
-    return json_pack("{s:o}", "members", members);
+    json_t *object = json_pack("{s:o, s:b}", "members", members, "more", page->more);
+    if (object && page->more)
+        json_object_set_new(object, "next_after", json_string(s_member_list_next(answer)));
+    return object;
 }
 
 //  ---- details for `cairn COMMAND --help` ------------------------------------------------------
@@ -544,8 +588,8 @@ static const command_t s_rows[] = {
      "list",
      0,
      "",
-     "every channel, one per line",
-     {{NULL, NULL, false}},
+     "channels by name, one per line, a page at a time",
+     {{"limit", "N", false}, {"after", "NAME", false}},
      s_build_channel_list,
      s_print_channel_list,
      s_json_channel_list,
@@ -604,8 +648,11 @@ static const command_t s_rows[] = {
      "list",
      0,
      "",
-     "members of --channel C, or channels of --peer P",
-     {{"channel", "C", false}, {"peer", "P", false}},
+     "members of --channel C, or channels of --peer P, a page at a time",
+     {{"channel", "C", false},
+      {"peer", "P", false},
+      {"limit", "N", false},
+      {"after", "KEY", false}},
      s_build_member_list,
      s_print_member_list,
      s_json_member_list,

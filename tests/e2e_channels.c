@@ -756,6 +756,88 @@ static void test_bad_input(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Names on a ChannelList page (or peer ids / channels on a MemberList
+//  page, by `by_channel`), joined by ',', and whether more follow.
+static void s_expect_page(Cairn__Response *response, bool members, bool by_channel,
+                          const char *expected, bool more) {
+    CHECK(response->status == CAIRN__STATUS__OK);
+    char names[256] = "";
+    size_t count = members ? response->member_list->n_members : response->channel_list->n_channels;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = !members     ? response->channel_list->channels[i]->name
+                           : by_channel ? response->member_list->members[i]->peer_id
+                                        : response->member_list->members[i]->channel;
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "", name);
+    }
+    bool got_more = members ? response->member_list->more : response->channel_list->more;
+    if (!streq(names, expected) || got_more != more) {
+        fprintf(stderr, "page '%s' more=%d, expected '%s' more=%d\n", names, got_more, expected,
+                more);
+        abort();
+    }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  ChannelList and MemberList page with limit + cursor + more; an absent
+//  limit is the default page (1000), one over 10,000 is INVALID.
+static void test_list_paging(void) {
+    HARNESS_SESSION_UP(NULL);
+    const char *names[] = {"#a", "#b", "#c", "#d", "#e"};
+    for (size_t i = 0; i < 5; i++) {
+        ca_response_check(channels_fixture_create(caller, names[i], false, ""), CAIRN__STATUS__OK,
+                          NULL);
+        ca_response_check(channels_fixture_join(caller, "#a", names[i] + 1), CAIRN__STATUS__OK,
+                          NULL);
+        ca_response_check(channels_fixture_join(caller, names[i], "amy"), CAIRN__STATUS__OK, NULL);
+    }
+    //  Channels, two at a time.
+    s_expect_page(channels_fixture_list_page(caller, 2, NULL), false, false, "#a,#b", true);
+    s_expect_page(channels_fixture_list_page(caller, 2, "#b"), false, false, "#c,#d", true);
+    s_expect_page(channels_fixture_list_page(caller, 2, "#d"), false, false, "#e", false);
+    s_expect_page(channels_fixture_list_page(caller, 5, NULL), false, false, "#a,#b,#c,#d,#e",
+                  false);
+    s_expect_page(channels_fixture_list_page(caller, 0, "#c"), false, false, "#d,#e", false);
+    //  A channel's members (amy and a..e), then a peer's channels.
+    s_expect_page(channels_fixture_members_page(caller, "#a", "", 4, NULL), true, true, "a,amy,b,c",
+                  true);
+    s_expect_page(channels_fixture_members_page(caller, "#a", "", 4, "c"), true, true, "d,e",
+                  false);
+    s_expect_page(channels_fixture_members_page(caller, "#a", "", 4, "e"), true, true, "", false);
+    s_expect_page(channels_fixture_members_page(caller, "", "amy", 3, NULL), true, false,
+                  "#a,#b,#c", true);
+    s_expect_page(channels_fixture_members_page(caller, "", "amy", 3, "#c"), true, false, "#d,#e",
+                  false);
+    //  Bounds: over the most is INVALID naming the cursor; unknown channels
+    //  stay NOT_FOUND whatever the cursor.
+    ca_response_check(channels_fixture_list_page(caller, CA_CHANNEL_PAGE_MAX + 1, NULL),
+                      CAIRN__STATUS__INVALID, "after_name");
+    ca_response_check(
+        channels_fixture_members_page(caller, "#a", "", CA_CHANNEL_PAGE_MAX + 1, NULL),
+        CAIRN__STATUS__INVALID, "at most 10000");
+    ca_response_check(channels_fixture_members_page(caller, "#ghost", "", 2, "x"),
+                      CAIRN__STATUS__NOT_FOUND, "#ghost does not exist");
+    harness_session_down(&caller, &client, &node);
+}
+
+//  More channels than the default page: an old client (no limit) gets the
+//  first 1000 and `more`.
+static void test_list_default_page(void) {
+    HARNESS_SESSION_UP(NULL);
+    char name[16];
+    for (int i = 0; i <= CA_CHANNEL_PAGE_DEFAULT; i++) {
+        snprintf(name, sizeof name, "#c%05d", i);
+        ca_response_check(channels_fixture_create(caller, name, false, ""), CAIRN__STATUS__OK,
+                          NULL);
+    }
+    Cairn__Response *response = channels_fixture_list(caller);
+    CHECK(response->status == CAIRN__STATUS__OK &&
+          response->channel_list->n_channels == CA_CHANNEL_PAGE_DEFAULT &&
+          response->channel_list->more);
+    cairn__response__free_unpacked(response, NULL);
+    s_expect_page(channels_fixture_list_page(caller, 0, "#c00999"), false, false, "#c01000", false);
+    harness_session_down(&caller, &client, &node);
+}
+
 static const harness_test_t s_tests[] = {
     {"create_plain", test_create_plain},
     {"create_encrypted", test_create_encrypted},
@@ -774,6 +856,8 @@ static const harness_test_t s_tests[] = {
     {"join_idempotent", test_join_idempotent},
     {"leave_not_member", test_leave_not_member},
     {"bad_input", test_bad_input},
+    {"list_paging", test_list_paging},
+    {"list_default_page", test_list_default_page},
 };
 
 int main(int argc, char **argv) {

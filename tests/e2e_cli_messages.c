@@ -87,6 +87,22 @@ static void s_send(const cli_ctx_t *t, const char *channel, const char *text, co
     cli_run_free(&run);
 }
 
+//  `cairn FAMILY list --limit 1` shows `first` and not `second`, ends with
+//  the "(more: --after FIRST)" hint, and its JSON says more with next_after.
+static void s_expect_first_page(const cli_ctx_t *t, const char *family, const char *first,
+                                const char *second) {
+    char hint[64];
+    snprintf(hint, sizeof hint, "(more: --after %s)", first);
+    run_t run = CAIRN(t, family, "list", "--limit", "1");
+    CHECK(run.status == 0 && strstr(run.out, first) && !strstr(run.out, second));
+    CHECK(strstr(run.out, hint));
+    cli_run_free(&run);
+    json_t *object = CAIRN_JSON(t, family, "list", "--limit", "1");
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", first));
+    json_decref(object);
+}
+
 static void s_create_channel(const cli_ctx_t *t, const char *name) {
     cli_expect_ok(CAIRN(t, "channel", "create", name), "created");
 }
@@ -683,7 +699,15 @@ static void s_test_channel_commands(const cli_ctx_t *t) {
     CHECK(cli_json_str_is(json_array_get(channels, 0), "name", "#plain"));
     CHECK(cli_json_int(json_array_get(channels, 0), "message_count") == 1);
     CHECK(json_is_null(json_object_get(json_array_get(channels, 0), "salt")));
+    CHECK(json_is_false(json_object_get(object, "more")));
     json_decref(object);
+    //  A page at a time: the hint names the cursor, --after picks it up.
+    s_expect_first_page(t, "channel", "#plain", "#sealed");
+    run = CAIRN(t, "channel", "list", "--limit", "1", "--after", "#plain");
+    CHECK(run.status == 0 && strstr(run.out, "#sealed") && !strstr(run.out, "#plain"));
+    CHECK(!strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    cli_expect_fail(CAIRN(t, "channel", "list", "--limit", "10001"), 1, "invalid: ");
 
     run = CAIRN(t, "channel", "get", "#sealed");
     CHECK(run.status == 0 && cli_starts_with(run.out, "channel #sealed\n"));
@@ -729,6 +753,18 @@ static void s_test_member_commands(const cli_ctx_t *t) {
     CHECK(json_array_size(members) == 2);
     CHECK(cli_json_str_is(json_array_get(members, 0), "channel", "#one"));
     CHECK(cli_json_str_is(json_array_get(members, 1), "channel", "#two"));
+    json_decref(object);
+    //  A page at a time, by peer id within a channel, by channel for a peer.
+    run = CAIRN(t, "member", "list", "--channel", "#one", "--limit", "1");
+    CHECK(run.status == 0 && strstr(run.out, "alice") && !strstr(run.out, "bob"));
+    CHECK(strstr(run.out, "(more: --after alice)"));
+    cli_run_free(&run);
+    run = CAIRN(t, "member", "list", "--channel", "#one", "--limit", "1", "--after", "alice");
+    CHECK(run.status == 0 && strstr(run.out, "bob") && !strstr(run.out, "(more:"));
+    cli_run_free(&run);
+    object = CAIRN_JSON(t, "member", "list", "--peer", "alice", "--limit", "1");
+    CHECK(json_is_true(json_object_get(object, "more")));
+    CHECK(cli_json_str_is(object, "next_after", "#one"));
     json_decref(object);
 
     cli_expect_ok(CAIRN(t, "member", "leave", "#one", "bob"), "bob left #one");
@@ -781,14 +817,7 @@ static void s_test_peer_commands(const cli_ctx_t *t) {
     cli_expect_ok(CAIRN(t, "peer", "list", "--state", "unknown"), "(no peers)");
 
     //  Pages in peer_id order: alice, then bob.
-    run = CAIRN(t, "peer", "list", "--limit", "1");
-    CHECK(run.status == 0 && strstr(run.out, "alice") && !strstr(run.out, "bob"));
-    CHECK(strstr(run.out, "(more: --after alice)"));
-    cli_run_free(&run);
-    object = CAIRN_JSON(t, "peer", "list", "--limit", "1");
-    CHECK(json_is_true(json_object_get(object, "more")));
-    CHECK(cli_json_str_is(object, "next_after", "alice"));
-    json_decref(object);
+    s_expect_first_page(t, "peer", "alice", "bob");
     object = CAIRN_JSON(t, "peer", "list", "--limit", "1", "--after", "alice");
     peers = json_object_get(object, "peers");
     CHECK(json_array_size(peers) == 1 &&

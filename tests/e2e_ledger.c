@@ -14,6 +14,8 @@
 
 #include "harness.h"
 #include "ca_clock.h"
+#include "ca_limits.h"
+#include "ledger.h"
 #include "ledger.h"
 
 #include <sodium.h>
@@ -773,6 +775,69 @@ static void test_pending_pages(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Pays payment n of `payer` (amount 1) with `share_count` distinct shares.
+static void s_pay_wide(zsock_t *client, const payer_t *payer, uint64_t n, size_t share_count,
+                       uint8_t id[32]) {
+    test_payment_t t;
+    s_payment(&t, payer, n, 1, 0);
+    Cairn__ProvenanceShare *shares = calloc(share_count, sizeof *shares);
+    Cairn__ProvenanceShare **list = calloc(share_count, sizeof *list);
+    uint8_t(*roots)[32] = calloc(share_count, 32);
+    CHECK(shares && list && roots);
+    for (size_t i = 0; i < share_count; i++) {
+        snprintf((char *)roots[i], 32, "root-%" PRIu64 "-%zu", n, i);
+        cairn__provenance_share__init(&shares[i]);
+        shares[i].root = (ProtobufCBinaryData){32, roots[i]};
+        shares[i].weight = 1 + i;
+        list[i] = &shares[i];
+    }
+    t.payment.provenance = list;
+    t.payment.n_provenance = share_count;
+    size_t size;
+    uint8_t *message = ledger_payment_encode(&t.payment, s_payee, &size);
+    CHECK(message);
+    crypto_sign_detached(t.signature, NULL, message, size, payer->secret);
+    free(message);
+    s_done(harness_ok(s_send_pay(client, &t), CAIRN__RESPONSE__BODY_LEDGER_PAY));
+    memcpy(id, t.id, 32);
+    free(roots);
+    free(list);
+    free(shares);
+}
+
+//  LedgerPending stops a page before its answer passes 4 MiB (120 payments
+//  of 1000 shares are ~4.7 MB), says more, and the cursor walks on to
+//  every payment once, in order.
+static void test_pending_bytes(void) {
+    SESSION_UP();
+    payer_t wes;
+    s_payer(client, &wes, "wes");
+    s_open_ok(caller, "wes", 0, 1000);
+    enum { PAYMENTS = 120, SHARES = 1000 };
+    static uint8_t ids[PAYMENTS][32];
+    for (uint64_t n = 0; n < PAYMENTS; n++)
+        s_pay_wide(client, &wes, n, SHARES, ids[n]);
+    size_t seen = 0, pages = 0;
+    bool more = true;
+    while (more && pages < PAYMENTS) {
+        Cairn__Response *response =
+            harness_ok(s_pending_page(client, "wes", 0, seen ? ids[seen - 1] : NULL, seen ? 32 : 0),
+                       CAIRN__RESPONSE__BODY_LEDGER_PENDING);
+        const Cairn__PaymentPage *page = response->ledger_pending;
+        CHECK(cairn__payment_page__get_packed_size(page) <= CA_PAGE_BYTES_MAX);
+        CHECK(page->n_payments >= 1);
+        for (size_t i = 0; i < page->n_payments; i++, seen++) {
+            CHECK(seen < PAYMENTS && memcmp(page->payments[i]->id.data, ids[seen], 32) == 0);
+            CHECK(page->payments[i]->n_provenance == SHARES);
+        }
+        more = page->more;
+        pages++;
+        s_done(response);
+    }
+    CHECK(seen == PAYMENTS && pages >= 2);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  Every field out of bounds, and bodies that do not decode: refused,
 //  nothing stored, the node fine.
 static void test_bad_input(void) {
@@ -1055,6 +1120,7 @@ static const harness_test_t s_tests[] = {
     {"bad_input", test_bad_input},
     {"list_pages", test_list_pages},
     {"pending_pages", test_pending_pages},
+    {"pending_bytes", test_pending_bytes},
     {"history", test_history},
 };
 

@@ -268,11 +268,45 @@ static void test_bad_input(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  A node may have at most CA_PROV_ROOTS_MAX roots: 100 sources of 1000
+//  originals each reach the cap and are served; one more source is
+//  CONFLICT, and nothing of that add is kept.
+static void test_roots_cap(void) {
+    HARNESS_SESSION_UP(NULL);
+    enum { WIDTH = 1000, PARTS = CA_PROV_ROOTS_MAX / WIDTH + 1 };
+    const uint64_t part0 = 1000000, original0 = 2000000, at_cap = 3000000, over = 3000001;
+    uint64_t sources[WIDTH], parts[PARTS];
+    for (uint64_t k = 0; k < PARTS; k++) {
+        for (uint64_t j = 0; j < WIDTH; j++)
+            sources[j] = original0 + k * WIDTH + j;
+        parts[k] = part0 + k;
+        Cairn__Response *response =
+            harness_ok(provenance_fixture_add(caller, parts[k], sources, WIDTH),
+                       CAIRN__RESPONSE__BODY_PROV_ADD);
+        CHECK(response->prov_add->roots == WIDTH);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  Exactly at the cap.
+    Cairn__Response *response = harness_ok(provenance_fixture_add(caller, at_cap, parts, PARTS - 1),
+                                           CAIRN__RESPONSE__BODY_PROV_ADD);
+    CHECK(response->prov_add->roots == CA_PROV_ROOTS_MAX);
+    cairn__response__free_unpacked(response, NULL);
+    //  One source more: refused, nothing kept (no node, no edge, no roots).
+    response = provenance_fixture_add(caller, over, parts, PARTS);
+    harness_expect(response, CAIRN__STATUS__CONFLICT, "more than 100000 original roots");
+    cairn__response__free_unpacked(response, NULL);
+    response = provenance_fixture_roots(caller, over, 0);
+    harness_expect(response, CAIRN__STATUS__NOT_FOUND, "ProvAdd");
+    cairn__response__free_unpacked(response, NULL);
+    bool more = true;
+    CHECK(s_derivations(caller, parts[PARTS - 1], false, 0, &more) == 0 && !more);
+    CHECK(s_derivations(caller, parts[0], false, 0, &more) == 1 && !more);
+    harness_session_down(&caller, &client, &node);
+}
+
 static const harness_test_t s_tests[] = {
-    {"deep_chain", test_deep_chain},
-    {"wide", test_wide},
-    {"race", test_race},
-    {"bad_input", test_bad_input},
+    {"deep_chain", test_deep_chain}, {"wide", test_wide},           {"race", test_race},
+    {"bad_input", test_bad_input},   {"roots_cap", test_roots_cap},
 };
 
 int main(int argc, char **argv) {

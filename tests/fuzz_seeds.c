@@ -67,7 +67,12 @@ static bool s_raw_frames(const char *dir) {
     const uint8_t no_body[] = {0x08, 0x09};
     //  id 11, ConfigSet whose length runs past the end of the frame.
     const uint8_t truncated[] = {0x08, 0x0b, 0xaa, 0x06, 0x10, 0x0a, 0x01, 0x6b};
+    //  id 13, an unknown top-level field 127, and a ConfigSet{key "k"}
+    //  carrying an unknown field 1001 (refused before decoding).
+    const uint8_t unknown_fields[] = {0x08, 0x0d, 0xf8, 0x07, 0x01, 0xaa, 0x06,
+                                      0x06, 0x0a, 0x01, 'k',  0xc8, 0x3e, 0x01};
     return s_write_file(dir, "raw-unknown-body", unknown_body, sizeof unknown_body) &&
+           s_write_file(dir, "raw-unknown-fields", unknown_fields, sizeof unknown_fields) &&
            s_write_file(dir, "raw-no-body", no_body, sizeof no_body) &&
            s_write_file(dir, "raw-truncated", truncated, sizeof truncated);
 }

@@ -3,6 +3,7 @@
     ========================================================================= */
 
 #include "ca_envelope.h"
+#include "ca_limits.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -161,38 +162,77 @@ static bool s_clean_utf8(const uint8_t *data, size_t size) {
     return true;
 }
 
-const char *ca_envelope_check_strings(const ProtobufCMessageDescriptor *descriptor,
-                                      const uint8_t *data, size_t size) {
+//  The walk of ca_envelope_check_request: unknown fields, strings, and an
+//  upper bound of what protobuf-c will allocate, added up in *cost.
+static bool s_check_message(const ProtobufCMessageDescriptor *descriptor, const uint8_t *data,
+                            size_t size, unsigned depth, size_t *cost, char *problem,
+                            size_t problem_size) {
+    if (depth > CA_DECODE_DEPTH_MAX) {
+        snprintf(problem, problem_size,
+                 "the request nests messages more than %d deep; fix the client",
+                 CA_DECODE_DEPTH_MAX);
+        return false;
+    }
+    *cost += descriptor->sizeof_message;
     size_t pos = 0;
     while (pos < size) {
         uint64_t key, length;
         if (!s_read_varint(data, size, &pos, &key))
-            return NULL; //  the decoder reports malformed input
+            return true; //  the decoder reports malformed input
         unsigned wire_type = (unsigned)(key & 7);
         const ProtobufCFieldDescriptor *field =
             key >> 3 <= UINT32_MAX
                 ? protobuf_c_message_descriptor_get_field(descriptor, (unsigned)(key >> 3))
                 : NULL;
-        if (wire_type != WIRE_LENGTH || !field) {
+        if (!field) {
+            snprintf(problem, problem_size,
+                     "unknown field %llu in %s: upgrade the node or fix the client",
+                     (unsigned long long)(key >> 3), descriptor->name);
+            return false;
+        }
+        //  protobuf-c keeps a record of every field occurrence while it
+        //  parses a message, and a pointer or value per repeated element.
+        *cost += CA_DECODE_FIELD_COST;
+        if (wire_type != WIRE_LENGTH) {
             if (!s_skip_value(data, size, &pos, wire_type))
-                return NULL;
+                return true;
             continue;
         }
         if (!s_read_varint(data, size, &pos, &length) || length > size - pos)
-            return NULL;
+            return true;
         const uint8_t *value = data + pos;
         pos += length;
-        if (field->type == PROTOBUF_C_TYPE_STRING && !s_clean_utf8(value, length))
-            return "a string field holds a NUL byte or invalid UTF-8; send text, or use the "
-                   "bytes fields for binary data";
-        if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
-            const char *problem = ca_envelope_check_strings(
-                (const ProtobufCMessageDescriptor *)field->descriptor, value, length);
-            if (problem)
-                return problem;
+        if (field->type == PROTOBUF_C_TYPE_STRING && !s_clean_utf8(value, length)) {
+            snprintf(problem, problem_size, "%s",
+                     "a string field holds a NUL byte or invalid UTF-8; send text, or use the "
+                     "bytes fields for binary data");
+            return false;
         }
+        if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
+            if (!s_check_message((const ProtobufCMessageDescriptor *)field->descriptor, value,
+                                 length, depth + 1, cost, problem, problem_size))
+                return false;
+        } else if (field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_BYTES)
+            *cost += length + 1;
+        else
+            *cost += 8 * length; //  a packed list: at most one 8-byte value per byte
     }
-    return NULL;
+    return true;
+}
+
+bool ca_envelope_check_request(const ProtobufCMessageDescriptor *descriptor, const uint8_t *data,
+                               size_t size, char *problem, size_t problem_size) {
+    size_t cost = 0;
+    if (!s_check_message(descriptor, data, size, 0, &cost, problem, problem_size))
+        return false;
+    if (cost / CA_DECODE_COST_FACTOR > size + CA_DECODE_COST_SLACK / CA_DECODE_COST_FACTOR) {
+        snprintf(problem, problem_size,
+                 "the request would decode to %zu bytes, more than %d times its %zu bytes "
+                 "plus %d KiB (a field repeated many times?); fix the client",
+                 cost, CA_DECODE_COST_FACTOR, size, CA_DECODE_COST_SLACK / 1024);
+        return false;
+    }
+    return true;
 }
 
 ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size) {
@@ -416,19 +456,44 @@ void ca_envelope_test(bool verbose) {
 
     //  Strings with a NUL or bad UTF-8 are caught on the wire, also nested.
     const ProtobufCMessageDescriptor *desc = &cairn__request__descriptor;
+    char problem[200];
     const uint8_t nul_key[] = {0x08, 0x05, 0xaa, 0x06, 0x07, 0x0a, 0x05, 'a', 'b', 0x00, '.', '.'};
-    assert(ca_envelope_check_strings(desc, nul_key, sizeof nul_key));
+    assert(!ca_envelope_check_request(desc, nul_key, sizeof nul_key, problem, sizeof problem));
     const uint8_t bad_utf8[] = {0xaa, 0x06, 0x04, 0x0a, 0x02, 0xc0, 0xaf}; //  overlong '/'
-    assert(ca_envelope_check_strings(desc, bad_utf8, sizeof bad_utf8));
+    assert(!ca_envelope_check_request(desc, bad_utf8, sizeof bad_utf8, problem, sizeof problem));
     const uint8_t surrogate[] = {0xaa, 0x06, 0x05, 0x0a, 0x03, 0xed, 0xa0, 0x80};
-    assert(ca_envelope_check_strings(desc, surrogate, sizeof surrogate));
+    assert(!ca_envelope_check_request(desc, surrogate, sizeof surrogate, problem, sizeof problem));
     const uint8_t good[] = {0xaa, 0x06, 0x07, 0x0a, 0x05, 'k', 0xc3, 0xa9, 0xe2, 0x82};
-    assert(ca_envelope_check_strings(desc, good, sizeof good)); //  truncated 3-byte form
+    assert(!ca_envelope_check_request(desc, good, sizeof good, problem,
+                                      sizeof problem)); //  truncated 3-byte form
     const uint8_t fine[] = {0xaa, 0x06, 0x06, 0x0a, 0x04, 'k', 0xc3, 0xa9, 'y'};
-    assert(ca_envelope_check_strings(desc, fine, sizeof fine) == NULL);
+    assert(ca_envelope_check_request(desc, fine, sizeof fine, problem, sizeof problem));
     //  Bytes fields may hold anything.
     const uint8_t binary_value[] = {0xaa, 0x06, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 0x00};
-    assert(ca_envelope_check_strings(desc, binary_value, sizeof binary_value) == NULL);
+    assert(ca_envelope_check_request(desc, binary_value, sizeof binary_value, problem,
+                                     sizeof problem));
+
+    //  Unknown fields are refused at any level, naming the field and message.
+    const uint8_t unknown_top[] = {0x08, 0x05, 0xf8, 0x07, 0x01}; //  field 127
+    assert(
+        !ca_envelope_check_request(desc, unknown_top, sizeof unknown_top, problem, sizeof problem));
+    assert(strstr(problem, "unknown field 127 in cairn.Request"));
+    const uint8_t unknown_nested[] = {0xaa, 0x06, 0x06, 0x0a, 0x01, 'k', 0xc8, 0x3e, 0x01};
+    assert(!ca_envelope_check_request(desc, unknown_nested, sizeof unknown_nested, problem,
+                                      sizeof problem));
+    assert(strstr(problem, "unknown field 1001 in cairn.") && strstr(problem, "upgrade the node"));
+    //  A known field repeated many times decodes out of proportion: refused.
+    size_t many = 4 * 1024 * 1024;
+    uint8_t *repeated = malloc(many);
+    assert(repeated);
+    for (size_t i = 0; i < many; i += 2) {
+        repeated[i] = 0x08; //  Request.id, over and over
+        repeated[i + 1] = 0x01;
+    }
+    assert(!ca_envelope_check_request(desc, repeated, many, problem, sizeof problem));
+    assert(strstr(problem, "would decode to"));
+    assert(ca_envelope_check_request(desc, repeated, 1000, problem, sizeof problem));
+    free(repeated);
     if (verbose)
         printf("OK\n");
 }

@@ -46,13 +46,20 @@ bool ca_envelope_peek_request(const uint8_t *data, size_t size, ca_envelope_t *e
 //  full decode reports malformation).
 bool ca_envelope_route_key(const uint8_t *body, size_t size, uint32_t field, uint64_t *key);
 
-//  Checks every `string` field of an encoded message (recursively through
-//  sub-messages) on the wire: it must be valid UTF-8 without NUL bytes.
-//  protobuf-c hands strings to C as NUL-terminated text, so a key like
-//  "abc\0../x" would otherwise reach validation as "abc". Returns NULL when
-//  clean, else a static message. Malformed encodings are left to the decoder.
-const char *ca_envelope_check_strings(const ProtobufCMessageDescriptor *descriptor,
-                                      const uint8_t *data, size_t size);
+//  Checks a whole encoded message (a Request, with its descriptor) before
+//  anything decodes it, so that decoding costs a small constant times the
+//  frame's size: every field at every level must be known to `descriptor`
+//  (protobuf-c would keep each unknown one, ~56 bytes apiece, however small
+//  on the wire); every `string` must be valid UTF-8 without NUL bytes
+//  (protobuf-c hands strings to C as NUL-terminated text, so "abc\0../x"
+//  would reach validation as "abc"); and the memory the decode would take
+//  (an upper bound: messages, values, one record per field occurrence)
+//  must stay within CA_DECODE_COST_FACTOR times the size plus
+//  CA_DECODE_COST_SLACK. Returns true when clean, else false with the
+//  reason for the client in problem[problem_size]. One pass, no
+//  allocation; malformed encodings are left to the decoder.
+bool ca_envelope_check_request(const ProtobufCMessageDescriptor *descriptor, const uint8_t *data,
+                               size_t size, char *problem, size_t problem_size);
 
 //  Status of a packed Response (field 2); CA_INTERNAL when unreadable.
 ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size);

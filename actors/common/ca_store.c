@@ -306,18 +306,21 @@ static void s_handle_request(ca_store_t *self) {
     self->gateway_id = zmsg_first(msg);
     self->client_id = zmsg_next(msg);
     self->request_frame = zmsg_next(msg);
-    const char *bad_string =
-        ca_envelope_check_strings(&cairn__request__descriptor, zframe_data(self->request_frame),
-                                  zframe_size(self->request_frame));
-    Cairn__Request *request = bad_string
-                                  ? NULL
-                                  : cairn__request__unpack(NULL, zframe_size(self->request_frame),
-                                                           zframe_data(self->request_frame));
+    //  Checked before unpacking: unknown fields, bad strings and a decode
+    //  out of proportion to the frame are refused before protobuf-c
+    //  allocates for them.
+    char problem[200];
+    bool clean =
+        ca_envelope_check_request(&cairn__request__descriptor, zframe_data(self->request_frame),
+                                  zframe_size(self->request_frame), problem, sizeof problem);
+    Cairn__Request *request = clean ? cairn__request__unpack(NULL, zframe_size(self->request_frame),
+                                                             zframe_data(self->request_frame))
+                                    : NULL;
     ca_reply_t reply;
     s_reply_init(&reply, request ? request->id : s_peek_id(self->request_frame));
     const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
-    if (bad_string)
-        ca_reply_error(&reply, CA_INVALID, "%s", bad_string);
+    if (!clean)
+        ca_reply_error(&reply, CA_INVALID, "%s", problem);
     else if (!request)
         ca_reply_error(&reply, CA_INVALID,
                        "the request is not a valid protobuf cairn.Request; check that the "

@@ -49,6 +49,14 @@
 #define CA_PEER_NAME_MAX     128
 #define CA_PEER_KEY_TEXT_MAX 1024
 #define CA_PEER_LIST_MAX     1000
+//  A page whose items can be large (LedgerPending: up to 1000 shares per
+//  payment) stops before its answer passes this many bytes, and says
+//  `more`; it always holds at least one item.
+#define CA_PAGE_BYTES_MAX (4 * 1024 * 1024)
+//  Channels per ChannelList page and memberships per MemberList page
+//  (default, most).
+#define CA_CHANNEL_PAGE_DEFAULT 1000
+#define CA_CHANNEL_PAGE_MAX     10000
 //  Gossip cache: message ids in bytes; hop counts.
 #define CA_GOSSIP_ID_MAX      128
 #define CA_GOSSIP_DEFAULT_TTL 5
@@ -71,6 +79,10 @@
 #define CA_PROV_SOURCES_MAX  1000
 #define CA_PROV_LIST_DEFAULT 1000
 #define CA_PROV_LIST_MAX     100000
+//  Provenance: the most roots one node may have; a ProvAdd that would give
+//  it more is CONFLICT, nothing kept (the root cache holds a row per root:
+//  without a cap one small add could write millions of rows).
+#define CA_PROV_ROOTS_MAX 100000
 //  Manifests (strings in bytes): content types, titles, descriptions, MIME
 //  types; tags per manifest and per tag; peers per access list; manifests
 //  per ManifestList and ManifestVersions page (default, most). L1
@@ -91,6 +103,24 @@
 #define CA_SUMMARY_TEXT_MAX         (64 * 1024)
 //  Statements kept prepared per connection before the least used is dropped.
 #define CA_STMT_CACHE_MAX 256
+//  Decoding a request: at most this times its size plus the slack, in
+//  bytes (ca_envelope_check_request); the bookkeeping protobuf-c keeps per
+//  field occurrence while it parses (an upper bound); nesting depth.
+#define CA_DECODE_COST_FACTOR 16
+#define CA_DECODE_COST_SLACK  (1024 * 1024)
+#define CA_DECODE_FIELD_COST  48
+#define CA_DECODE_DEPTH_MAX   32
+//  Request frames per kind (the rule for clients is in schemas/envelope.proto,
+//  the kinds allowed more than CA_FRAME_SMALL_MAX are listed in the
+//  gateway): most kinds carry small fields and may be at most
+//  CA_FRAME_SMALL_MAX; the gateway's own (Ping, Info) CA_FRAME_GATEWAY_MAX;
+//  MessageStore CA_FRAME_MESSAGE_MAX (content up to 16 MiB, see
+//  max_content_bytes); kinds that carry content (CA_FRAME_CONTENT:
+//  ContentPut, ContentChunk, CachePut) up to max_frame_bytes.
+#define CA_FRAME_SMALL_MAX   (1024 * 1024)
+#define CA_FRAME_GATEWAY_MAX 4096
+#define CA_FRAME_MESSAGE_MAX (17 * 1024 * 1024)
+#define CA_FRAME_CONTENT     0xffffffffu
 //  Highest field number of Request.body the gateway routes.
 #define CA_MAX_BODY_FIELD 4096
 //  Client socket send queue: answers for slow readers beyond this are dropped.

@@ -100,9 +100,10 @@ static ca_blobs_t *s_blobs(ca_store_t *store) {
 
 //  ca_blob_wanted_fn: is there (again) an entry for this hash?
 static bool s_entry_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql((ca_store_t *)store),
-                                        "SELECT 1 FROM cache_entries WHERE hash = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt =
+        ca_store_prepare((ca_store_t *)store, "SELECT 1 FROM cache_entries WHERE hash = ?1", NULL);
+    if (!stmt)
+        return true; //  cannot tell: keep the file
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
@@ -309,8 +310,9 @@ static void s_cache_has(ca_store_t *store, const Cairn__Request *request, ca_rep
     if (!ca_blob_store_hash_ok(&has->hash, "hash", reply))
         return;
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT size FROM cache_entries WHERE hash = ?1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT size FROM cache_entries WHERE hash = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, has->hash.data, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
@@ -363,8 +365,9 @@ static void s_cache_evicted(ca_store_t *store, const Cairn__Request *request,
 
 static void s_cache_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT entries, bytes FROM cache_totals WHERE id = 1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT entries, bytes FROM cache_totals WHERE id = 1", reply);
+    if (!stmt)
+        return;
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
         ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the cache totals: %s",

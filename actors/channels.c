@@ -153,17 +153,6 @@ static void **s_items_finish(s_items_t *self, ca_reply_t *reply) {
     return items;
 }
 
-//  The read statement for `sql`, or NULL with the reply failed.
-static sqlite3_stmt *s_prepare(ca_store_t *store, ca_reply_t *reply, const char *sql) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
-    if (!stmt)
-        ca_reply_error(reply, CA_INTERNAL,
-                       "the channels store cannot prepare its query (%s); the database schema "
-                       "may be damaged: check the node's log",
-                       sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
-    return stmt;
-}
-
 //  Fails the reply after a read step returned `rc` (neither ROW nor DONE).
 static void s_read_failed(ca_reply_t *reply, sqlite3_stmt *stmt, int rc) {
     ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read channels: %s; retry",
@@ -177,7 +166,7 @@ static void s_channel_get(ca_store_t *store, const Cairn__Request *request, ca_r
     if (!channels_check_name(reply, "ChannelGet.name", name))
         return;
     sqlite3_stmt *stmt =
-        s_prepare(store, reply, "SELECT " CHANNELS_COLUMNS " FROM channels WHERE name = ?1");
+        ca_store_prepare(store, "SELECT " CHANNELS_COLUMNS " FROM channels WHERE name = ?1", reply);
     if (!stmt)
         return;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -199,11 +188,13 @@ static void s_channel_get(ca_store_t *store, const Cairn__Request *request, ca_r
 static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     //  One pass: each channel joined with its messages through the
     //  (channel, timestamp, id) index, counted per channel.
-    sqlite3_stmt *stmt = s_prepare(store, reply,
-                                   "SELECT c.name, c.created_at, c.last_activity, c.encrypted,"
-                                   " typeof(c.password_hash) <> 'null', c.salt, count(m.seq)"
-                                   " FROM channels c LEFT JOIN messages m ON m.channel = c.name"
-                                   " GROUP BY c.name ORDER BY c.name");
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store,
+                         "SELECT c.name, c.created_at, c.last_activity, c.encrypted,"
+                         " typeof(c.password_hash) <> 'null', c.salt, count(m.seq)"
+                         " FROM channels c LEFT JOIN messages m ON m.channel = c.name"
+                         " GROUP BY c.name ORDER BY c.name",
+                         reply);
     if (!stmt)
         return;
     s_items_t channels = {NULL, 0, 0};
@@ -433,14 +424,16 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
     //  By channel: the channel row comes first (none: unknown channel), its
     //  members after it (a NULL peer: a channel without members), all from
     //  one statement so they are one consistent read.
-    sqlite3_stmt *stmt = by_channel
-                             ? s_prepare(store, reply,
-                                         "SELECT c.name, m.peer_id FROM channels c"
-                                         " LEFT JOIN members m ON m.channel = c.name"
-                                         " WHERE c.name = ?1 ORDER BY m.peer_id")
-                             : s_prepare(store, reply,
-                                         "SELECT channel, peer_id FROM members WHERE peer_id = ?1"
-                                         " ORDER BY channel");
+    sqlite3_stmt *stmt =
+        by_channel ? ca_store_prepare(store,
+                                      "SELECT c.name, m.peer_id FROM channels c"
+                                      " LEFT JOIN members m ON m.channel = c.name"
+                                      " WHERE c.name = ?1 ORDER BY m.peer_id",
+                                      reply)
+                   : ca_store_prepare(store,
+                                      "SELECT channel, peer_id FROM members WHERE peer_id = ?1"
+                                      " ORDER BY channel",
+                                      reply);
     if (!stmt)
         return;
     sqlite3_bind_text(stmt, 1, by_channel ? list->channel : list->peer_id, -1, SQLITE_STATIC);

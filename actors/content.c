@@ -102,8 +102,9 @@ static content_state_t *s_state(ca_store_t *store) {
 //  (the reply says so).
 static int s_lookup(ca_store_t *store, const uint8_t *hash, uint64_t *size, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT size FROM content_blobs WHERE hash = ?1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT size FROM content_blobs WHERE hash = ?1", reply);
+    if (!stmt)
+        return -1;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -601,8 +602,9 @@ static void s_content_check(ca_store_t *store, const Cairn__Request *request, ca
 
 static void s_content_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT blobs, bytes FROM content_totals WHERE id = 1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT blobs, bytes FROM content_totals WHERE id = 1", reply);
+    if (!stmt)
+        return;
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
         ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content totals: %s",

@@ -216,7 +216,12 @@ static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *
     ca_blobs_t *blobs = self->blobs;
     sqlite3_stmt *stmt =
         ca_sql_prepare(ca_store_sql(store), "SELECT hash, size FROM content_blobs ORDER BY hash");
-    assert(stmt);
+    if (!stmt) {
+        check->error = zsys_sprintf("cannot prepare the index scan: %s (the node may be out of "
+                                    "file descriptors or memory)",
+                                    sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+        return;
+    }
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         check->rows++;

@@ -101,9 +101,10 @@ static bool s_payment_fields_ok(const Cairn__Payment *payment, ca_reply_t *reply
 //  when the peer is unknown, blocked or unreadable.
 static bool s_peer_key(ca_store_t *store, const char *peer_id, uint8_t key[LEDGER_PUBLIC_KEY],
                        ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store),
-                                        "SELECT public_key, blocked FROM peers WHERE peer_id = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store, "SELECT public_key, blocked FROM peers WHERE peer_id = ?1", reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     bool ok = false;
@@ -225,10 +226,12 @@ static ProtobufCBinaryData s_column_bytes(sqlite3_stmt *stmt, int column, ca_rep
 //  The provenance shares of payment `seq`, in the order given.
 static bool s_load_shares(ca_store_t *store, int64_t seq, Cairn__Payment *payment,
                           ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT root, weight FROM ledger_payment_shares"
-                                            " WHERE payment_seq = ?1 ORDER BY position");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT root, weight FROM ledger_payment_shares"
+                                          " WHERE payment_seq = ?1 ORDER BY position",
+                                          reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_int64(stmt, 1, seq);
     Cairn__ProvenanceShare **shares = NULL;
     size_t count = 0;
@@ -280,10 +283,12 @@ static bool s_pending_cursor(ca_store_t *store, const char *peer_id,
     *seq = 0;
     if (after->len == 0)
         return true;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT seq FROM ledger_payments"
-                                            " WHERE id = ?1 AND channel_peer = ?2");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT seq FROM ledger_payments"
+                                          " WHERE id = ?1 AND channel_peer = ?2",
+                                          reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_blob(stmt, 1, after->data, 32, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
@@ -316,11 +321,13 @@ void ledger_payments_pending(ca_store_t *store, const Cairn__Request *request, c
         return;
     //  Shares are read with a second statement while this one is open:
     //  collect the payments first.
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
-                                            " WHERE channel_peer = ?1 AND cleared = 0"
-                                            " AND seq > ?2 ORDER BY seq LIMIT ?3");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
+                                          " WHERE channel_peer = ?1 AND cleared = 0"
+                                          " AND seq > ?2 ORDER BY seq LIMIT ?3",
+                                          reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, after_seq);
     sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow

@@ -193,6 +193,22 @@ ca_sql_t *ca_store_sql(ca_store_t *store) {
     return store->sql;
 }
 
+sqlite3_stmt *ca_store_prepare(ca_store_t *store, const char *sql, ca_reply_t *reply) {
+    sqlite3_stmt *stmt = ca_sql_prepare(store->sql, sql);
+    if (stmt)
+        return stmt;
+    const char *reason = sqlite3_errmsg(ca_sql_handle(store->sql));
+    const char *advice = "the node may be out of file descriptors (raise ulimit -n) or memory, "
+                         "or its database is damaged (see its log)";
+    if (reply)
+        ca_reply_error(reply, CA_INTERNAL, "the %s store cannot prepare a statement: %s; %s; retry",
+                       store->def->name, reason, advice);
+    else
+        ca_log_error("%s[%u]: cannot prepare a statement: %s; %s", store->def->name, store->index,
+                     reason, advice);
+    return NULL;
+}
+
 const ca_store_settings_t *ca_store_settings(ca_store_t *store) {
     return &store->settings;
 }

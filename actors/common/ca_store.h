@@ -145,6 +145,13 @@ char *ca_store_endpoint(const char *name, unsigned index);
 //  The store's read-only connection.
 ca_sql_t *ca_store_sql(ca_store_t *store);
 
+//  `sql` prepared on the store's read connection (cached, reset), or NULL
+//  when SQLite could not prepare it: out of file descriptors or memory, or
+//  a damaged schema. Then the reply is failed with INTERNAL and the reason
+//  (reply NULL, outside a request: the failure is logged), so a handler
+//  returns at once and the worker goes on serving.
+sqlite3_stmt *ca_store_prepare(ca_store_t *store, const char *sql, ca_reply_t *reply);
+
 //  The node settings this worker was started with.
 const ca_store_settings_t *ca_store_settings(ca_store_t *store);
 

@@ -18,6 +18,7 @@
 #include <pty.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -105,9 +106,19 @@ static pid_t s_spawn(harness_node_t *node) {
     for (int i = 0; node->extra[i]; i++)
         argv[argc++] = node->extra[i];
     argv[argc] = NULL;
+    //  HARNESS_NOFILE_ENV: the child's descriptor limit, soft and hard, so
+    //  that cairnd cannot raise it (read before fork: after it, only
+    //  async-signal-safe calls).
+    const char *nofile_text = getenv(HARNESS_NOFILE_ENV);
+    rlim_t nofile = nofile_text ? (rlim_t)strtoull(nofile_text, NULL, 10) : 0;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        if (nofile) {
+            struct rlimit limit = {nofile, nofile};
+            if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+                _exit(126);
+        }
         //  A test that aborts must not leave its node running: the child
         //  dies with the test process (checked again in case the parent
         //  died before the request took effect).

@@ -28,7 +28,11 @@ const char *harness_cairnd_path(void);
 //  Starts cairnd with `data_dir` (NULL: a new temp dir, removed on destroy)
 //  and extra arguments (NULL-terminated, may be NULL). Waits until it
 //  answers Ping (10 s). NULL when it did not come up; its log is printed.
+//  When the environment variable HARNESS_NOFILE_ENV holds a number, the
+//  node runs with that file descriptor limit (soft and hard), for tests of
+//  descriptor exhaustion.
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
+#define HARNESS_NOFILE_ENV "CAIRN_TEST_NOFILE"
 
 //  harness_node_start in a new temp dir; a test that cannot start its node
 //  fails here.

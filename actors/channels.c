@@ -134,13 +134,16 @@ typedef struct {
     size_t capacity;
 } s_items_t;
 
-static void s_items_append(s_items_t *self, void *item) {
+//  False when memory ran out (the reply says so).
+static bool s_items_append(s_items_t *self, void *item, ca_reply_t *reply) {
     if (self->count == self->capacity) {
-        self->capacity = self->capacity ? self->capacity * 2 : 16;
-        self->items = (void **)realloc(self->items, self->capacity * sizeof(void *));
-        assert(self->items);
+        size_t capacity = self->capacity ? self->capacity * 2 : 16;
+        if (!ca_reply_realloc(reply, &self->items, capacity, sizeof(void *)))
+            return false;
+        self->capacity = capacity;
     }
     self->items[self->count++] = item;
+    return true;
 }
 
 //  Moves the array into reply memory; returns it (NULL when empty).
@@ -199,10 +202,12 @@ static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     s_items_t channels = {NULL, 0, 0};
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-        s_items_append(&channels, s_channel_from_stmt(reply, stmt));
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW &&
+           s_items_append(&channels, s_channel_from_stmt(reply, stmt), reply))
+        ;
     if (rc != SQLITE_DONE) {
-        s_read_failed(reply, stmt, rc);
+        if (rc != SQLITE_ROW) //  a row: out of memory, answered
+            s_read_failed(reply, stmt, rc);
         free(channels.items);
         sqlite3_reset(stmt);
         return;
@@ -442,12 +447,17 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         found = true;
-        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
-            s_items_append(&members, s_member_item(reply, sqlite3_column_text(stmt, 0),
-                                                   sqlite3_column_text(stmt, 1)));
+        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL &&
+            !s_items_append(
+                &members,
+                s_member_item(reply, sqlite3_column_text(stmt, 0), sqlite3_column_text(stmt, 1)),
+                reply))
+            break;
     }
     if (rc != SQLITE_DONE || !found) {
-        if (rc != SQLITE_DONE)
+        if (rc == SQLITE_ROW)
+            ; //  out of memory, answered
+        else if (rc != SQLITE_DONE)
             s_read_failed(reply, stmt, rc);
         else
             ca_reply_error(reply, CA_NOT_FOUND,

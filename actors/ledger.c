@@ -376,11 +376,11 @@ static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_r
             rc = SQLITE_DONE;
             break;
         }
-        channels = (Cairn__PaymentChannel **)realloc(channels, (count + 1) * sizeof *channels);
-        assert(channels);
+        if (!ca_reply_realloc(reply, &channels, count + 1, sizeof *channels))
+            break; //  rc is SQLITE_ROW: answered
         channels[count++] = s_channel_from_stmt(stmt, reply);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         ledger_read_failed(reply, stmt, rc, "list the channels");
     sqlite3_reset(stmt);
     if (rc == SQLITE_DONE) {

@@ -237,8 +237,8 @@ static bool s_load_shares(ca_store_t *store, int64_t seq, Cairn__Payment *paymen
     size_t count = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        shares = (Cairn__ProvenanceShare **)realloc(shares, (count + 1) * sizeof *shares);
-        assert(shares);
+        if (!ca_reply_realloc(reply, &shares, count + 1, sizeof *shares))
+            break; //  rc is SQLITE_ROW: answered
         Cairn__ProvenanceShare *share =
             (Cairn__ProvenanceShare *)ca_reply_alloc(reply, sizeof(Cairn__ProvenanceShare));
         cairn__provenance_share__init(share);
@@ -247,7 +247,7 @@ static bool s_load_shares(ca_store_t *store, int64_t seq, Cairn__Payment *paymen
         shares[count++] = share;
     }
     bool ok = rc == SQLITE_DONE;
-    if (!ok)
+    if (!ok && rc != SQLITE_ROW)
         ledger_read_failed(reply, stmt, rc, "read a payment's provenance");
     sqlite3_reset(stmt);
     payment->n_provenance = count;
@@ -342,14 +342,14 @@ void ledger_payments_pending(ca_store_t *store, const Cairn__Request *request, c
             rc = SQLITE_DONE;
             break;
         }
-        payments = (Cairn__Payment **)realloc(payments, (count + 1) * sizeof *payments);
-        seqs = (int64_t *)realloc(seqs, (count + 1) * sizeof *seqs);
-        assert(payments && seqs);
+        if (!ca_reply_realloc(reply, &payments, count + 1, sizeof *payments) ||
+            !ca_reply_realloc(reply, &seqs, count + 1, sizeof *seqs))
+            break; //  rc is SQLITE_ROW: answered
         seqs[count] = sqlite3_column_int64(stmt, 0);
         payments[count++] = s_payment_from_stmt(stmt, reply);
     }
     bool ok = rc == SQLITE_DONE;
-    if (!ok)
+    if (!ok && rc != SQLITE_ROW)
         ledger_read_failed(reply, stmt, rc, "read the pending payments");
     sqlite3_reset(stmt);
     for (size_t i = 0; ok && i < count; i++)

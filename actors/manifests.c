@@ -313,13 +313,13 @@ static bool s_read_strings(ca_store_t *store, const char *sql, const uint8_t *ha
     size_t count = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        strings = (char **)realloc(strings, (count + 1) * sizeof(char *));
-        assert(strings);
+        if (!ca_reply_realloc(reply, &strings, count + 1, sizeof(char *)))
+            break; //  rc is SQLITE_ROW: answered
         const char *text = (const char *)sqlite3_column_text(stmt, 0);
         strings[count++] = ca_reply_strdup(reply, text ? text : "");
     }
     bool ok = rc == SQLITE_DONE;
-    if (!ok)
+    if (!ok && rc != SQLITE_ROW)
         s_read_failed(reply, stmt, rc, "read a list");
     sqlite3_reset(stmt);
     *count_p = count;

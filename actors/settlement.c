@@ -127,17 +127,18 @@ static int s_triple_compare(const void *a, const void *b) {
     return order ? order : strcmp(x->recipient, y->recipient);
 }
 
-void settlement_batch_id(const uint8_t *payment_ids, const char *const *recipients,
-                         const uint64_t *amounts, size_t count, uint8_t id[32]) {
+int settlement_batch_id(const uint8_t *payment_ids, const char *const *recipients,
+                        const uint64_t *amounts, size_t count, uint8_t id[32]) {
+    ca_sha256_t *hash = ca_sha256_new();
+    if (!hash)
+        return -1;
     triple_t *triples = (triple_t *)zmalloc((count ? count : 1) * sizeof(triple_t));
     for (size_t i = 0; i < count; i++)
         triples[i] = (triple_t){payment_ids + i * CA_SHA256_BYTES, recipients[i], amounts[i]};
     qsort(triples, count, sizeof(triple_t), s_triple_compare);
-    ca_sha256_t *hash = ca_sha256_new();
-    assert(hash);
     for (size_t i = 0; i < count; i++) {
         size_t length = strlen(triples[i].recipient);
-        assert(length <= CA_PEER_ID_MAX);
+        assert(length <= CA_PEER_ID_MAX); //  recipients are checked peer ids: a bug if not
         uint8_t prefix = (uint8_t)length, amount[8];
         for (int k = 0; k < 8; k++)
             amount[k] = (uint8_t)(triples[i].amount >> (56 - 8 * k));
@@ -149,6 +150,7 @@ void settlement_batch_id(const uint8_t *payment_ids, const char *const *recipien
     ca_sha256_final(hash, id);
     ca_sha256_destroy(&hash);
     free(triples);
+    return 0;
 }
 
 //  ---- checks --------------------------------------------------------------------
@@ -743,8 +745,13 @@ static void s_settle_batch(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     }
     uint8_t id[CA_SHA256_BYTES];
-    settlement_batch_id(picked.payment_ids, (const char *const *)picked.recipients, picked.amounts,
-                        picked.count, id);
+    if (settlement_batch_id(picked.payment_ids, (const char *const *)picked.recipients,
+                            picked.amounts, picked.count, id) != 0) {
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory naming the batch; nothing was settled, retry");
+        s_picked_free(&picked);
+        return;
+    }
     ca_write_t *write = ca_write_new();
     ca_write_statement(write,
                        "INSERT INTO settle_batches (batch_id, settled_at, made_by_batch)"

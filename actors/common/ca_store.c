@@ -119,6 +119,20 @@ void *ca_reply_alloc(ca_reply_t *reply, size_t size) {
     return block;
 }
 
+bool ca_reply_realloc(ca_reply_t *reply, void *array_p, size_t count, size_t size) {
+    void *array;
+    memcpy(&array, array_p, sizeof array);
+    void *grown = size && count > SIZE_MAX / size ? NULL : realloc(array, count * size + 1);
+    if (!grown) {
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this answer; ask for a smaller page "
+                       "or retry later");
+        return false;
+    }
+    memcpy(array_p, &grown, sizeof grown);
+    return true;
+}
+
 char *ca_reply_strdup(ca_reply_t *reply, const char *text) {
     return (char *)ca_reply_memdup(reply, text, strlen(text) + 1);
 }
@@ -260,7 +274,16 @@ static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *clien
     zframe_t *response = reply->frame;
     reply->frame = NULL;
     if (!response)
-        response = ca_response_frame(&reply->response);
+        response = ca_message_frame_try(&reply->response.base);
+    if (!response) {
+        size_t size = cairn__response__get_packed_size(&reply->response);
+        ca_log_error("%s[%u]: out of memory packing an answer of %zu bytes", self->def->name,
+                     self->index, size);
+        response = ca_error_frame(reply->response.id, CA_INTERNAL,
+                                  "the node ran out of memory for an answer of %zu bytes; ask "
+                                  "for a smaller page or retry later",
+                                  size);
+    }
     zframe_t *frames[] = {gateway_id, client_id, response};
     //  The gateway always drains its store sockets; if its queue is full it
     //  is gone or wedged, and the answer cannot be delivered anyway.
@@ -381,16 +404,25 @@ static void s_handle_write_done(ca_store_t *self) {
         zmsg_destroy(&msg);
         return;
     }
-    //  The request was decoded and accepted before the write was sent.
+    //  The request was decoded and accepted before the write was sent, so
+    //  decoding it again fails only when memory ran out.
     Cairn__Request *request =
         cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
     Cairn__Internal__WriterResponse *response =
         cairn__internal__writer_response__unpack(NULL, zframe_size(answer), zframe_data(answer));
-    assert(request);
     ca_reply_t reply;
-    s_reply_init(&reply, request->id);
-    const ca_handler_t *handler = s_handler_for(self, request);
-    if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
+    s_reply_init(&reply, request ? request->id : s_peek_id(request_frame));
+    const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
+    if (!request)
+        ca_reply_error(
+            &reply, CA_INTERNAL,
+            "the node ran out of memory finishing this write; it %s; check before "
+            "retrying",
+            response && response->body_case == CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE &&
+                    response->write->status == CA_OK
+                ? "was stored"
+                : "may not have been stored");
+    else if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
         ca_reply_error(&reply, CA_INTERNAL, "the writer's answer was unreadable; retry");
     else if (response->write->status != CA_OK) {
         ca_reply_error(&reply, (ca_status_t)response->write->status, "%s", response->write->error);
@@ -400,7 +432,8 @@ static void s_handle_write_done(ca_store_t *self) {
         handler->done(self, request, response->write, &reply);
     s_send_reply(self, gateway_id, client_id, &reply);
     s_reply_clear(&reply);
-    cairn__request__free_unpacked(request, NULL);
+    if (request)
+        cairn__request__free_unpacked(request, NULL);
     if (response)
         cairn__internal__writer_response__free_unpacked(response, NULL);
     zmsg_destroy(&msg);
@@ -432,6 +465,12 @@ void ca_actor_reply_start(zsock_t *pipe, const char *error) {
     zsock_send(pipe, "is", error ? -1 : 0, error ? error : "");
 }
 
+char *ca_actor_socket_error(const char *actor) {
+    return zsys_sprintf("%s cannot make a ZeroMQ socket: %s; the process may be out of file "
+                        "descriptors (raise ulimit -n)",
+                        actor, zmq_strerror(zmq_errno()));
+}
+
 static char *s_start(ca_store_t *self) {
     char *error = NULL;
     self->sql = ca_sql_open(self->db_path, CA_SQL_READ_ONLY, self->vfs, &error);
@@ -439,6 +478,10 @@ static char *s_start(ca_store_t *self) {
         return error;
     char *endpoint = ca_store_endpoint(self->def->name, self->index);
     self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router) {
+        zstr_free(&endpoint);
+        return ca_actor_socket_error(self->def->name);
+    }
     zsock_set_rcvhwm(self->router, (int)self->queue_max);
     zsock_set_sndhwm(self->router, (int)self->queue_max);
     if (zsock_bind(self->router, "%s", endpoint) != 0)
@@ -447,6 +490,8 @@ static char *s_start(ca_store_t *self) {
     if (error)
         return error;
     self->writer = zsock_new(ZMQ_DEALER);
+    if (!self->writer)
+        return ca_actor_socket_error(self->def->name);
     zsock_set_sndhwm(self->writer, (int)self->queue_max);
     zsock_set_rcvhwm(self->writer, 0); //  answers to our own writes: bounded by them
     if (zsock_connect(self->writer, "%s", self->writer_endpoint) != 0)

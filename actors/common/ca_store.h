@@ -199,6 +199,11 @@ size_t ca_page_limit(uint32_t asked, size_t fallback, size_t most, const char *i
                      const char *cursor, ca_reply_t *reply);
 
 void *ca_reply_alloc(ca_reply_t *reply, size_t size);
+
+//  Resizes the malloc'd array at *array_p (any pointer type) to `count`
+//  items of `size` bytes. False when memory ran out: the array is left as
+//  it was (still the caller's to free) and the reply fails with INTERNAL.
+bool ca_reply_realloc(ca_reply_t *reply, void *array_p, size_t count, size_t size);
 char *ca_reply_strdup(ca_reply_t *reply, const char *text);
 void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size);
 
@@ -210,6 +215,10 @@ int ca_actor_start(zactor_t *actor, char **error);
 
 //  An actor's answer to START: error NULL means started.
 void ca_actor_reply_start(zsock_t *pipe, const char *error);
+
+//  The START error of an actor whose zsock_new returned NULL (libzmq is out
+//  of descriptors or sockets): says so and what to do. Caller frees.
+char *ca_actor_socket_error(const char *actor);
 
 //  After zpoller_wait returned NULL: true when the actor must stop (the
 //  context is terminating), false for a timeout or a signal that merely

@@ -51,16 +51,21 @@ const char *harness_cairnd_path(void) {
 #endif
 }
 
+static struct sockaddr_in s_loopback(int port) {
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons((uint16_t)port);
+    return address;
+}
+
 //  Binds `port` on 127.0.0.1 (0: the kernel picks one) and answers the
 //  port it got, or -1.
 static int s_bindable_port(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons((uint16_t)port);
+    struct sockaddr_in address = s_loopback(port);
     socklen_t length = sizeof address;
     int bound = -1;
     if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
@@ -81,6 +86,28 @@ static int s_ephemeral_low(void) {
         fclose(file);
     }
     return low;
+}
+
+int harness_tcp_connect(int port, int timeout_ms) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in address = s_loopback(port);
+    int rc = connect(fd, (struct sockaddr *)&address, sizeof address);
+    if (rc != 0 && errno == EINPROGRESS) {
+        struct pollfd poll_fd = {fd, POLLOUT, 0};
+        int error = 0;
+        socklen_t length = sizeof error;
+        rc = poll(&poll_fd, 1, timeout_ms) == 1 &&
+                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
+                 ? 0
+                 : -1;
+    }
+    if (rc != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 int harness_free_port(void) {

@@ -198,6 +198,11 @@ typedef struct {
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count);
 
+//  A raw TCP connection to 127.0.0.1:`port` (non-blocking), or -1 when it
+//  did not complete within `timeout_ms` (e.g. the listener's backlog is
+//  full). The caller closes it.
+int harness_tcp_connect(int port, int timeout_ms);
+
 //  A free tcp port on 127.0.0.1, picked at random below the kernel's
 //  ephemeral range: the kernel never hands one out for another socket's
 //  port 0 or a connection's local end, so tests running in parallel only

@@ -138,6 +138,8 @@ typedef bool(visit_fn)(void *context, const uint8_t *hash);
 static bool s_walk(ca_store_t *store, const char *next_sql, int64_t floor, const uint8_t *start,
                    visit_fn *visit, void *context) {
     ca_hashset_t *seen = ca_hashset_new();
+    if (!seen)
+        return false;
     //  The queue is the set's insertion order: entry i is visited i-th.
     ca_hashset_add(seen, start);
     bool going = true;
@@ -159,6 +161,7 @@ static bool s_walk(ca_store_t *store, const char *next_sql, int64_t floor, const
             ok = false;
         sqlite3_reset(stmt);
     }
+    ok = ok && !ca_hashset_failed(seen); //  out of memory: the walk missed nodes
     ca_hashset_destroy(&seen);
     return ok;
 }
@@ -228,7 +231,9 @@ static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t 
         return false;
     }
     ca_hashset_t *seen = ca_hashset_new();
-    bool ok = true;
+    bool ok = seen != NULL;
+    if (!ok)
+        ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory; retry later");
     for (size_t i = 0; i < add->n_sources && ok; i++) {
         const ProtobufCBinaryData *source = &add->sources[i];
         char field[32];
@@ -244,6 +249,10 @@ static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t 
         if (ok && ca_hashset_add(seen, source->data) &&
             !s_has_edge(store, add->hash.data, source->data))
             memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+        if (ok && ca_hashset_failed(seen)) {
+            ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory; retry later");
+            ok = false;
+        }
     }
     ca_hashset_destroy(&seen);
     return ok;

@@ -246,8 +246,16 @@ static bool s_append_row(Cairn__Internal__StatementResult *result, sqlite3_stmt 
     row->n_values = (size_t)sqlite3_column_count(stmt);
     row->values = (Cairn__Internal__SqlValue **)zmalloc((row->n_values ? row->n_values : 1) *
                                                         sizeof(Cairn__Internal__SqlValue *));
+    bool complete = true;
     for (size_t v = 0; v < row->n_values; v++)
-        row->values[v] = ca_sql_column_value(stmt, (int)v);
+        complete = (row->values[v] = ca_sql_column_value(stmt, (int)v)) && complete;
+    if (!complete) {
+        for (size_t v = 0; v < row->n_values; v++)
+            ca_sql_value_free(row->values[v]);
+        free(row->values);
+        free(row);
+        return false;
+    }
     result->rows[result->n_rows++] = row;
     return true;
 }

@@ -102,7 +102,15 @@ static void *s_reply_raw(ca_reply_t *reply, size_t size) {
     if (!chunk || size > chunk->size - chunk->used) {
         size_t data_size = size > REPLY_CHUNK_BYTES ? size : REPLY_CHUNK_BYTES;
         chunk = (reply_chunk_t *)malloc(sizeof(reply_chunk_t) + data_size);
-        assert(chunk);
+        if (!chunk) {
+            //  Handlers write into what they are given without checking, as
+            //  with CZMQ's zmalloc: out of memory here stops the process.
+            //  Large answers do not come through here (ca_reply_frame,
+            //  ca_reply_realloc) and can fail alone.
+            ca_log_error("out of memory: cannot allocate %zu bytes of answer memory; stopping",
+                         data_size);
+            abort();
+        }
         chunk->size = data_size;
         chunk->used = 0;
         chunk->next = reply->chunks;
@@ -258,6 +266,12 @@ size_t ca_store_queue_max(const ca_store_def_t *def, size_t node_queue_max) {
 //  Internal writes carry three empty context frames where a client's
 //  request has [gateway id][client id][Request].
 int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p) {
+    if (ca_write_failed(*write_p)) {
+        ca_log_error("%s[%u]: out of memory building an upkeep write; skipped", store->def->name,
+                     store->index);
+        ca_write_destroy(write_p);
+        return -1;
+    }
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     zframe_t *empty = zframe_new_empty();
@@ -293,6 +307,12 @@ static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *clien
 }
 
 int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
+    if (ca_write_failed(*write_p)) {
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this write; nothing was stored, retry");
+        return -1;
+    }
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, body};

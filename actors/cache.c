@@ -283,7 +283,9 @@ static void s_cache_got(ca_store_t *store, const Cairn__Request *request,
     entry->size = (uint64_t)values[3]->integer;
     entry->stored_at = s_real(values[4]);
     entry->last_access = (uint64_t)values[5]->integer;
-    uint8_t *data = (uint8_t *)ca_reply_alloc(reply, (size_t)entry->size);
+    uint8_t *data = (uint8_t *)ca_reply_alloc_large(reply, (size_t)entry->size);
+    if (!data)
+        return;
     char *error = NULL;
     ca_status_t status = ca_blobs_read_all(s_blobs(store), get->hash.data, data, entry->size,
                                            !get->skip_verify, &error);

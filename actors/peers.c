@@ -279,7 +279,7 @@ static double s_value_real(const Cairn__Internal__SqlValue *value) {
 
 //  A RETURNING row over PEER_COLUMNS, as the writer sent it back.
 static Cairn__Peer *s_peer_from_row(ca_reply_t *reply, const Cairn__Internal__Row *row) {
-    assert(row->n_values == 9);
+    assert(row->n_values == 9); //  our own RETURNING of PEER_COLUMNS: a bug if not
     Cairn__Internal__SqlValue *const *values = row->values;
     Cairn__Peer *peer = s_peer_new(reply);
     peer->peer_id = (char *)s_value_text(reply, values[0]);

@@ -88,8 +88,9 @@ static void s_reply_clear(ca_reply_t *reply) {
     }
 }
 
-//  `size` bytes of answer memory, not zeroed.
-static void *s_reply_raw(ca_reply_t *reply, size_t size) {
+//  `size` bytes of answer memory, not zeroed; NULL when memory ran out and
+//  `may_fail`.
+static void *s_reply_raw(ca_reply_t *reply, size_t size, bool may_fail) {
     size = (size + REPLY_ALIGN - 1) & ~(size_t)(REPLY_ALIGN - 1);
     if (size == 0)
         size = REPLY_ALIGN;
@@ -102,11 +103,13 @@ static void *s_reply_raw(ca_reply_t *reply, size_t size) {
     if (!chunk || size > chunk->size - chunk->used) {
         size_t data_size = size > REPLY_CHUNK_BYTES ? size : REPLY_CHUNK_BYTES;
         chunk = (reply_chunk_t *)malloc(sizeof(reply_chunk_t) + data_size);
+        if (!chunk && may_fail)
+            return NULL;
         if (!chunk) {
             //  Handlers write into what they are given without checking, as
             //  with CZMQ's zmalloc: out of memory here stops the process.
-            //  Large answers do not come through here (ca_reply_frame,
-            //  ca_reply_realloc) and can fail alone.
+            //  Large answers use ca_reply_alloc_large, ca_reply_frame or
+            //  ca_reply_realloc, which fail alone.
             ca_log_error("out of memory: cannot allocate %zu bytes of answer memory; stopping",
                          data_size);
             abort();
@@ -122,8 +125,16 @@ static void *s_reply_raw(ca_reply_t *reply, size_t size) {
 }
 
 void *ca_reply_alloc(ca_reply_t *reply, size_t size) {
-    void *block = s_reply_raw(reply, size);
+    void *block = s_reply_raw(reply, size, false);
     memset(block, 0, size);
+    return block;
+}
+
+void *ca_reply_alloc_large(ca_reply_t *reply, size_t size) {
+    void *block = s_reply_raw(reply, size, true);
+    if (!block)
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory for an answer of %zu bytes; retry later", size);
     return block;
 }
 
@@ -146,7 +157,7 @@ char *ca_reply_strdup(ca_reply_t *reply, const char *text) {
 }
 
 void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size) {
-    void *block = s_reply_raw(reply, size);
+    void *block = s_reply_raw(reply, size, false);
     if (size)
         memcpy(block, data, size);
     return block;

@@ -200,6 +200,10 @@ size_t ca_page_limit(uint32_t asked, size_t fallback, size_t most, const char *i
 
 void *ca_reply_alloc(ca_reply_t *reply, size_t size);
 
+//  `size` bytes of answer memory, not zeroed, for a large piece (a blob):
+//  NULL, with the reply failed with INTERNAL, when memory ran out.
+void *ca_reply_alloc_large(ca_reply_t *reply, size_t size);
+
 //  Resizes the malloc'd array at *array_p (any pointer type) to `count`
 //  items of `size` bytes. False when memory ran out: the array is left as
 //  it was (still the caller's to free) and the reply fails with INTERNAL.

@@ -143,15 +143,10 @@ const char channel_auth_sql_create[] =
 //  True when a channel of that name exists (read connection). On a read
 //  error the reply is failed and *failed set.
 static bool s_channel_exists(ca_store_t *store, const char *name, ca_reply_t *reply, bool *failed) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM channels WHERE name = ?1");
+    sqlite3_stmt *stmt = ca_store_prepare(store, "SELECT 1 FROM channels WHERE name = ?1", reply);
     *failed = stmt == NULL;
-    if (!stmt) {
-        ca_reply_error(reply, CA_INTERNAL,
-                       "the channel_auth store cannot prepare its query; the database schema "
-                       "may be damaged: check the node's log");
+    if (!stmt)
         return false;
-    }
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -251,13 +246,9 @@ static void s_channel_create_done(ca_store_t *store, const Cairn__Request *reque
 static bool s_read_hash(ca_store_t *store, const char *name, char *hash, size_t size,
                         ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT password_hash FROM channels WHERE name = ?1");
-    if (!stmt) {
-        ca_reply_error(reply, CA_INTERNAL,
-                       "the channel_auth store cannot prepare its query; the database schema "
-                       "may be damaged: check the node's log");
+        ca_store_prepare(store, "SELECT password_hash FROM channels WHERE name = ?1", reply);
+    if (!stmt)
         return false;
-    }
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     bool ok = false;

@@ -135,13 +135,16 @@ typedef struct {
     size_t capacity;
 } s_items_t;
 
-static void s_items_append(s_items_t *self, void *item) {
+//  False when memory ran out (the reply says so).
+static bool s_items_append(s_items_t *self, void *item, ca_reply_t *reply) {
     if (self->count == self->capacity) {
-        self->capacity = self->capacity ? self->capacity * 2 : 16;
-        self->items = (void **)realloc(self->items, self->capacity * sizeof(void *));
-        assert(self->items);
+        size_t capacity = self->capacity ? self->capacity * 2 : 16;
+        if (!ca_reply_realloc(reply, &self->items, capacity, sizeof(void *)))
+            return false;
+        self->capacity = capacity;
     }
     self->items[self->count++] = item;
+    return true;
 }
 
 //  Moves the array into reply memory; returns it (NULL when empty).
@@ -152,17 +155,6 @@ static void **s_items_finish(s_items_t *self, ca_reply_t *reply) {
     free(self->items);
     self->items = NULL;
     return items;
-}
-
-//  The read statement for `sql`, or NULL with the reply failed.
-static sqlite3_stmt *s_prepare(ca_store_t *store, ca_reply_t *reply, const char *sql) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
-    if (!stmt)
-        ca_reply_error(reply, CA_INTERNAL,
-                       "the channels store cannot prepare its query (%s); the database schema "
-                       "may be damaged: check the node's log",
-                       sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
-    return stmt;
 }
 
 //  Fails the reply after a read step returned `rc` (neither ROW nor DONE).
@@ -178,7 +170,7 @@ static void s_channel_get(ca_store_t *store, const Cairn__Request *request, ca_r
     if (!channels_check_name(reply, "ChannelGet.name", name))
         return;
     sqlite3_stmt *stmt =
-        s_prepare(store, reply, "SELECT " CHANNELS_COLUMNS " FROM channels WHERE name = ?1");
+        ca_store_prepare(store, "SELECT " CHANNELS_COLUMNS " FROM channels WHERE name = ?1", reply);
     if (!stmt)
         return;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -211,11 +203,13 @@ static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_
     //  One pass: each channel joined with its messages through the
     //  (channel, timestamp, id) index, counted per channel. Names are never
     //  empty, so "" as the cursor starts at the first.
-    sqlite3_stmt *stmt = s_prepare(store, reply,
-                                   "SELECT c.name, c.created_at, c.last_activity, c.encrypted,"
-                                   " typeof(c.password_hash) <> 'null', c.salt, count(m.seq)"
-                                   " FROM channels c LEFT JOIN messages m ON m.channel = c.name"
-                                   " WHERE c.name > ?1 GROUP BY c.name ORDER BY c.name LIMIT ?2");
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store,
+                         "SELECT c.name, c.created_at, c.last_activity, c.encrypted,"
+                         " typeof(c.password_hash) <> 'null', c.salt, count(m.seq)"
+                         " FROM channels c LEFT JOIN messages m ON m.channel = c.name"
+                         " WHERE c.name > ?1 GROUP BY c.name ORDER BY c.name LIMIT ?2",
+                         reply);
     if (!stmt)
         return;
     sqlite3_bind_text(stmt, 1, list->after_name ? list->after_name : "", -1, SQLITE_STATIC);
@@ -229,10 +223,12 @@ static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_
             rc = SQLITE_DONE;
             break;
         }
-        s_items_append(&channels, s_channel_from_stmt(reply, stmt));
+        if (!s_items_append(&channels, s_channel_from_stmt(reply, stmt), reply))
+            break; //  out of memory, answered; rc stays SQLITE_ROW
     }
     if (rc != SQLITE_DONE) {
-        s_read_failed(reply, stmt, rc);
+        if (rc != SQLITE_ROW) //  a row: out of memory, answered
+            s_read_failed(reply, stmt, rc);
         free(channels.items);
         sqlite3_reset(stmt);
         return;
@@ -459,15 +455,17 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
     //  members after the cursor follow it (a NULL peer: none), all from one
     //  statement so they are one consistent read. Ids and names are never
     //  empty, so "" as the cursor starts at the first.
-    sqlite3_stmt *stmt = by_channel
-                             ? s_prepare(store, reply,
-                                         "SELECT c.name, m.peer_id FROM channels c"
-                                         " LEFT JOIN members m ON m.channel = c.name"
-                                         " AND m.peer_id > ?2"
-                                         " WHERE c.name = ?1 ORDER BY m.peer_id LIMIT ?3")
-                             : s_prepare(store, reply,
-                                         "SELECT channel, peer_id FROM members WHERE peer_id = ?1"
-                                         " AND channel > ?2 ORDER BY channel LIMIT ?3");
+    sqlite3_stmt *stmt =
+        by_channel ? ca_store_prepare(store,
+                                      "SELECT c.name, m.peer_id FROM channels c"
+                                      " LEFT JOIN members m ON m.channel = c.name"
+                                      " AND m.peer_id > ?2"
+                                      " WHERE c.name = ?1 ORDER BY m.peer_id LIMIT ?3",
+                                      reply)
+                   : ca_store_prepare(store,
+                                      "SELECT channel, peer_id FROM members WHERE peer_id = ?1"
+                                      " AND channel > ?2 ORDER BY channel LIMIT ?3",
+                                      reply);
     if (!stmt)
         return;
     sqlite3_bind_text(stmt, 1, by_channel ? list->channel : list->peer_id, -1, SQLITE_STATIC);
@@ -484,12 +482,17 @@ static void s_member_list(ca_store_t *store, const Cairn__Request *request, ca_r
             rc = SQLITE_DONE;
             break;
         }
-        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
-            s_items_append(&members, s_member_item(reply, sqlite3_column_text(stmt, 0),
-                                                   sqlite3_column_text(stmt, 1)));
+        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL &&
+            !s_items_append(
+                &members,
+                s_member_item(reply, sqlite3_column_text(stmt, 0), sqlite3_column_text(stmt, 1)),
+                reply))
+            break;
     }
     if (rc != SQLITE_DONE || !found) {
-        if (rc != SQLITE_DONE)
+        if (rc == SQLITE_ROW)
+            ; //  out of memory, answered
+        else if (rc != SQLITE_DONE)
             s_read_failed(reply, stmt, rc);
         else
             ca_reply_error(reply, CA_NOT_FOUND,

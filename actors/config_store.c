@@ -51,9 +51,9 @@ static void s_config_get(ca_store_t *store, const Cairn__Request *request, ca_re
     const Cairn__ConfigGet *get = request->config_get;
     if (!s_key_ok(get->key, reply))
         return;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT value FROM config WHERE key = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, "SELECT value FROM config WHERE key = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, get->key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     Cairn__ConfigValue *value =

@@ -98,12 +98,21 @@ static content_state_t *s_state(ca_store_t *store) {
 
 //  ---- validation and lookups ------------------------------------------------------
 
+//  An answer of `size` bytes could not be allocated.
+static void s_no_memory_for(ca_reply_t *reply, uint64_t size) {
+    ca_reply_error(reply, CA_INTERNAL,
+                   "the node ran out of memory for an answer of %" PRIu64
+                   " bytes; read it in smaller ranges (ContentRead) or retry later",
+                   size);
+}
+
 //  Looks a blob up in the index: 1 found (with *size), 0 absent, -1 error
 //  (the reply says so).
 static int s_lookup(ca_store_t *store, const uint8_t *hash, uint64_t *size, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT size FROM content_blobs WHERE hash = ?1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT size FROM content_blobs WHERE hash = ?1", reply);
+    if (!stmt)
+        return -1;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -278,6 +287,10 @@ static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_r
     uint8_t *data = NULL;
     zframe_t *frame = ca_response_with_bytes(request->id, CAIRN__RESPONSE__BODY_CONTENT_GET, prefix,
                                              prefix_size, 2, (size_t)size, NULL, 0, &data);
+    if (!frame) {
+        s_no_memory_for(reply, size);
+        return;
+    }
     char *error = NULL;
     ca_status_t status = ca_blobs_read_all(s_state(store)->blobs, get->hash.data, data, size,
                                            !get->skip_verify, &error);
@@ -322,6 +335,10 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
     uint8_t *data = NULL;
     zframe_t *frame = ca_response_with_bytes(request->id, CAIRN__RESPONSE__BODY_CONTENT_READ, NULL,
                                              0, 1, length, suffix, suffix_size, &data);
+    if (!frame) {
+        s_no_memory_for(reply, length);
+        return;
+    }
     size_t got = 0;
     char *error = NULL;
     ca_status_t status = ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
@@ -601,8 +618,9 @@ static void s_content_check(ca_store_t *store, const Cairn__Request *request, ca
 
 static void s_content_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT blobs, bytes FROM content_totals WHERE id = 1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT blobs, bytes FROM content_totals WHERE id = 1", reply);
+    if (!stmt)
+        return;
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
         ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content totals: %s",

@@ -163,15 +163,22 @@ typedef struct {
     uint8_t (*hashes)[CA_SHA256_BYTES];
     size_t count;
     size_t capacity;
+    bool out_of_memory; //  a hash could not be kept: the check fails
 } hash_list_t;
 
-static void s_list_add(hash_list_t *list, const uint8_t *hash) {
+static bool s_list_add(hash_list_t *list, const uint8_t *hash) {
     if (list->count == list->capacity) {
-        list->capacity = list->capacity ? 2 * list->capacity : 64;
-        list->hashes = realloc(list->hashes, list->capacity * CA_SHA256_BYTES);
-        assert(list->hashes);
+        size_t capacity = list->capacity ? 2 * list->capacity : 64;
+        void *grown = realloc(list->hashes, capacity * CA_SHA256_BYTES);
+        if (!grown) {
+            list->out_of_memory = true;
+            return false;
+        }
+        list->hashes = grown;
+        list->capacity = capacity;
     }
     memcpy(list->hashes[list->count++], hash, CA_SHA256_BYTES);
+    return true;
 }
 
 typedef struct {
@@ -193,19 +200,31 @@ static void s_check_free(check_t *check) {
 }
 
 static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed) {
-    s_list_add(&check->corrupt, hash);
+    if (!s_list_add(&check->corrupt, hash))
+        return;
     if (check->corrupt.count > check->corrupt_capacity) {
+        bool *grown = realloc(check->corrupt_indexed, check->corrupt.capacity);
+        if (!grown) {
+            check->corrupt.count--;
+            check->corrupt.out_of_memory = true;
+            return;
+        }
+        check->corrupt_indexed = grown;
         check->corrupt_capacity = check->corrupt.capacity;
-        check->corrupt_indexed = realloc(check->corrupt_indexed, check->corrupt_capacity);
-        assert(check->corrupt_indexed);
     }
     check->corrupt_indexed[check->corrupt.count - 1] = indexed;
 }
 
 static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
-    s_list_add(&check->orphans, hash);
-    check->orphan_sizes = realloc(check->orphan_sizes, check->orphans.capacity * sizeof(uint64_t));
-    assert(check->orphan_sizes);
+    if (!s_list_add(&check->orphans, hash))
+        return;
+    uint64_t *grown = realloc(check->orphan_sizes, check->orphans.capacity * sizeof(uint64_t));
+    if (!grown) {
+        check->orphans.count--;
+        check->orphans.out_of_memory = true;
+        return;
+    }
+    check->orphan_sizes = grown;
     check->orphan_sizes[check->orphans.count - 1] = size;
 }
 
@@ -216,7 +235,12 @@ static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *
     ca_blobs_t *blobs = self->blobs;
     sqlite3_stmt *stmt =
         ca_sql_prepare(ca_store_sql(store), "SELECT hash, size FROM content_blobs ORDER BY hash");
-    assert(stmt);
+    if (!stmt) {
+        check->error = zsys_sprintf("cannot prepare the index scan: %s (the node may be out of "
+                                    "file descriptors or memory)",
+                                    sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+        return;
+    }
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         check->rows++;
@@ -386,6 +410,9 @@ void content_integrity_check(content_integrity_t *self, ca_store_t *store,
     s_check_rows(self, store, &check, ask->verify);
     if (!check.error)
         s_check_files(self, store, &check);
+    if (!check.error &&
+        (check.missing.out_of_memory || check.orphans.out_of_memory || check.corrupt.out_of_memory))
+        check.error = strdup("the node ran out of memory listing the problems found");
     if (check.error) {
         ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check.error);
         s_check_free(&check);
@@ -398,7 +425,13 @@ void content_integrity_check(content_integrity_t *self, ca_store_t *store,
         report->repaired = true;
         size_t size = cairn__content_check_report__get_packed_size(report);
         uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
-        assert(packed);
+        if (!packed) {
+            ca_reply_error(reply, CA_INTERNAL,
+                           "the node ran out of memory before the repair; nothing was changed, "
+                           "retry later");
+            s_check_free(&check);
+            return;
+        }
         cairn__content_check_report__pack(report, packed);
         ca_write_t *write = s_repair_write(self, &check);
         ca_write_context(write, packed, size);

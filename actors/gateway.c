@@ -487,6 +487,8 @@ static uint64_t s_in_flight(self_t *self) {
 
 static zsock_t *s_pool_dealer(self_t *self, const ca_store_def_t *def) {
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    if (!dealer)
+        return NULL; //  the start fails (ca_actor_socket_error)
     zsock_set_sndhwm(dealer, (int)ca_store_queue_max(def, self->config.queue_max));
     zsock_set_rcvhwm(dealer, 0); //  answers: bounded by what was admitted
     zpoller_add(self->poller, dealer);
@@ -511,10 +513,14 @@ static bool s_pool_serves(const ca_store_def_t *def, Cairn__Request__BodyCase bo
 //  the pool serves MessageStats).
 static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *pool) {
     pool->dealer = s_pool_dealer(self, def);
+    if (!pool->dealer)
+        return ca_actor_socket_error("gateway");
     if (s_pool_has_affinity(def))
         pool->pinned = (zsock_t **)zmalloc(pool->workers * sizeof(zsock_t *));
     if (!self->info_stats && s_pool_serves(def, CAIRN__REQUEST__BODY_MESSAGE_STATS)) {
         self->info_stats = s_pool_dealer(self, def);
+        if (!self->info_stats)
+            return ca_actor_socket_error("gateway");
         self->info_pool = pool;
     }
     for (unsigned w = 0; w < pool->workers; w++) {
@@ -522,6 +528,10 @@ static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *
         int rc = zsock_connect(pool->dealer, "%s", endpoint);
         if (rc == 0 && pool->pinned) {
             pool->pinned[w] = s_pool_dealer(self, def);
+            if (!pool->pinned[w]) {
+                zstr_free(&endpoint);
+                return ca_actor_socket_error("gateway");
+            }
             rc = zsock_connect(pool->pinned[w], "%s", endpoint);
         }
         if (rc == 0 && self->info_pool == pool)
@@ -564,10 +574,12 @@ static char *s_start(self_t *self) {
     if (error)
         return error;
     self->writer = zsock_new(ZMQ_DEALER);
+    self->client = self->writer ? zsock_new(ZMQ_ROUTER) : NULL;
+    if (!self->client)
+        return ca_actor_socket_error("gateway");
     zsock_connect(self->writer, "%s",
                   self->config.writer_endpoint ? self->config.writer_endpoint : CA_WRITER_ENDPOINT);
     zpoller_add(self->poller, self->writer);
-    self->client = zsock_new(ZMQ_ROUTER);
     //  libzmq takes an int64 here; CZMQ's setter would truncate it to int.
     int64_t max_frame = self->config.max_frame_bytes;
     zmq_setsockopt(zsock_resolve(self->client), ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame);

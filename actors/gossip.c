@@ -117,8 +117,9 @@ static void s_gossip_has(ca_store_t *store, const Cairn__Request *request, ca_re
     if (!s_id_ok(message_id, reply))
         return;
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT ttl FROM gossip WHERE message_id = ?1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT ttl FROM gossip WHERE message_id = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
@@ -157,14 +158,12 @@ static void s_gossip_cleaned(ca_store_t *store, const Cairn__Request *request,
 }
 
 static void s_gossip_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT count(*), coalesce(min(seen_at), 0), "
-                                            "coalesce(max(seen_at), 0) FROM gossip");
-    if (!stmt) {
-        ca_reply_error(reply, CA_INTERNAL, "cannot read the gossip cache: %s; retry",
-                       sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT count(*), coalesce(min(seen_at), 0), "
+                                          "coalesce(max(seen_at), 0) FROM gossip",
+                                          reply);
+    if (!stmt)
         return;
-    }
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
         Cairn__GossipStatsReply *stats =

@@ -262,8 +262,9 @@ void ledger_read_failed(ca_reply_t *reply, sqlite3_stmt *stmt, int rc, const cha
 //  Whether the channel of `peer_id` exists; NOT_FOUND (reply set) if not.
 bool ledger_channel_known(ca_store_t *store, const char *peer_id, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM ledger_channels WHERE peer_id = ?1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT 1 FROM ledger_channels WHERE peer_id = ?1", reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE)
@@ -334,9 +335,10 @@ static void s_ledger_get(ca_store_t *store, const Cairn__Request *request, ca_re
     const char *peer_id = request->ledger_get->peer_id;
     if (!ledger_peer_ok("peer_id", peer_id, reply))
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store), "SELECT " CHANNEL_COLUMNS " FROM ledger_channels WHERE peer_id = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, "SELECT " CHANNEL_COLUMNS " FROM ledger_channels WHERE peer_id = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
@@ -358,11 +360,13 @@ static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_r
     if (!limit || (*after && !ledger_peer_ok("after_peer_id", after, reply)))
         return;
     //  Peer ids are never empty, so "" as the cursor starts at the first.
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT " CHANNEL_COLUMNS " FROM ledger_channels"
-                                            " WHERE state = 1 AND peer_id > ?1 ORDER BY peer_id"
-                                            " LIMIT ?2");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT " CHANNEL_COLUMNS " FROM ledger_channels"
+                                          " WHERE state = 1 AND peer_id > ?1 ORDER BY peer_id"
+                                          " LIMIT ?2",
+                                          reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, after, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1); //  one more tells whether more follow
     Cairn__PaymentChannel **channels = NULL;
@@ -375,11 +379,11 @@ static void s_ledger_list(ca_store_t *store, const Cairn__Request *request, ca_r
             rc = SQLITE_DONE;
             break;
         }
-        channels = (Cairn__PaymentChannel **)realloc(channels, (count + 1) * sizeof *channels);
-        assert(channels);
+        if (!ca_reply_realloc(reply, &channels, count + 1, sizeof *channels))
+            break; //  rc is SQLITE_ROW: answered
         channels[count++] = s_channel_from_stmt(stmt, reply);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         ledger_read_failed(reply, stmt, rc, "list the channels");
     sqlite3_reset(stmt);
     if (rc == SQLITE_DONE) {
@@ -538,10 +542,13 @@ static void s_ledger_history(ca_store_t *store, const Cairn__Request *request, c
     }
     if (!ledger_channel_known(store, history->peer_id, reply))
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store), "SELECT seq, my_delta, their_delta, reason, at FROM ledger_adjustments"
-                             " WHERE peer_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
-    assert(stmt);
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store,
+                         "SELECT seq, my_delta, their_delta, reason, at FROM ledger_adjustments"
+                         " WHERE peer_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                         reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, history->peer_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, (int64_t)history->after_seq);
     sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1);

@@ -109,9 +109,10 @@ static bool s_payment_fields_ok(const Cairn__Payment *payment, ca_reply_t *reply
 //  when the peer is unknown, blocked or unreadable.
 static bool s_peer_key(ca_store_t *store, const char *peer_id, uint8_t key[LEDGER_PUBLIC_KEY],
                        ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store),
-                                        "SELECT public_key, blocked FROM peers WHERE peer_id = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store, "SELECT public_key, blocked FROM peers WHERE peer_id = ?1", reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     bool ok = false;
@@ -260,17 +261,19 @@ static ProtobufCBinaryData s_column_bytes(sqlite3_stmt *stmt, int column, ca_rep
 //  The provenance shares of payment `seq`, in the order given.
 static bool s_load_shares(ca_store_t *store, int64_t seq, Cairn__Payment *payment,
                           ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT root, weight FROM ledger_payment_shares"
-                                            " WHERE payment_seq = ?1 ORDER BY position");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT root, weight FROM ledger_payment_shares"
+                                          " WHERE payment_seq = ?1 ORDER BY position",
+                                          reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_int64(stmt, 1, seq);
     Cairn__ProvenanceShare **shares = NULL;
     size_t count = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        shares = (Cairn__ProvenanceShare **)realloc(shares, (count + 1) * sizeof *shares);
-        assert(shares);
+        if (!ca_reply_realloc(reply, &shares, count + 1, sizeof *shares))
+            break; //  rc is SQLITE_ROW: answered
         Cairn__ProvenanceShare *share =
             (Cairn__ProvenanceShare *)ca_reply_alloc(reply, sizeof(Cairn__ProvenanceShare));
         cairn__provenance_share__init(share);
@@ -279,7 +282,7 @@ static bool s_load_shares(ca_store_t *store, int64_t seq, Cairn__Payment *paymen
         shares[count++] = share;
     }
     bool ok = rc == SQLITE_DONE;
-    if (!ok)
+    if (!ok && rc != SQLITE_ROW)
         ledger_read_failed(reply, stmt, rc, "read a payment's provenance");
     sqlite3_reset(stmt);
     payment->n_provenance = count;
@@ -316,10 +319,12 @@ static bool s_pending_cursor(ca_store_t *store, const char *peer_id,
     *seq = 0;
     if (after->len == 0)
         return true;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT seq FROM ledger_payments"
-                                            " WHERE id = ?1 AND channel_peer = ?2");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT seq FROM ledger_payments"
+                                          " WHERE id = ?1 AND channel_peer = ?2",
+                                          reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_blob(stmt, 1, after->data, 32, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
@@ -352,11 +357,13 @@ void ledger_payments_pending(ca_store_t *store, const Cairn__Request *request, c
         return;
     //  Shares are read with a second statement while this one is open:
     //  collect the payments first.
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
-                                            " WHERE channel_peer = ?1 AND cleared = 0"
-                                            " AND seq > ?2 ORDER BY seq LIMIT ?3");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT " PAYMENT_COLUMNS " FROM ledger_payments"
+                                          " WHERE channel_peer = ?1 AND cleared = 0"
+                                          " AND seq > ?2 ORDER BY seq LIMIT ?3",
+                                          reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, after_seq);
     sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow
@@ -371,14 +378,14 @@ void ledger_payments_pending(ca_store_t *store, const Cairn__Request *request, c
             rc = SQLITE_DONE;
             break;
         }
-        payments = (Cairn__Payment **)realloc(payments, (count + 1) * sizeof *payments);
-        seqs = (int64_t *)realloc(seqs, (count + 1) * sizeof *seqs);
-        assert(payments && seqs);
+        if (!ca_reply_realloc(reply, &payments, count + 1, sizeof *payments) ||
+            !ca_reply_realloc(reply, &seqs, count + 1, sizeof *seqs))
+            break; //  rc is SQLITE_ROW: answered
         seqs[count] = sqlite3_column_int64(stmt, 0);
         payments[count++] = s_payment_from_stmt(stmt, reply);
     }
     bool ok = rc == SQLITE_DONE;
-    if (!ok)
+    if (!ok && rc != SQLITE_ROW)
         ledger_read_failed(reply, stmt, rc, "read the pending payments");
     sqlite3_reset(stmt);
     //  A payment may carry 1000 shares: the page also stops before its

@@ -304,21 +304,22 @@ static void s_manifest_written(ca_store_t *store, const Cairn__Request *request,
 //  into a reply-owned array. False on a read error (reply set).
 static bool s_read_strings(ca_store_t *store, const char *sql, const uint8_t *hash, int kind,
                            char ***strings_p, size_t *count_p, ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, sql, reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_blob(stmt, 1, hash, CA_HASH_BYTES, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, kind);
     char **strings = NULL;
     size_t count = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        strings = (char **)realloc(strings, (count + 1) * sizeof(char *));
-        assert(strings);
+        if (!ca_reply_realloc(reply, &strings, count + 1, sizeof(char *)))
+            break; //  rc is SQLITE_ROW: answered
         const char *text = (const char *)sqlite3_column_text(stmt, 0);
         strings[count++] = ca_reply_strdup(reply, text ? text : "");
     }
     bool ok = rc == SQLITE_DONE;
-    if (!ok)
+    if (!ok && rc != SQLITE_ROW)
         s_read_failed(reply, stmt, rc, "read a list");
     sqlite3_reset(stmt);
     *count_p = count;
@@ -384,9 +385,10 @@ static void s_manifest_get(ca_store_t *store, const Cairn__Request *request, ca_
     const ProtobufCBinaryData *hash = &request->manifest_get->hash;
     if (!ca_blob_store_hash_ok(hash, "hash", reply))
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), "SELECT " MANIFEST_COLUMNS
-                                                             " FROM manifests WHERE hash = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, "SELECT " MANIFEST_COLUMNS " FROM manifests WHERE hash = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, hash->data, CA_HASH_BYTES, SQLITE_STATIC);
     Cairn__ManifestPage *page;
     if (!s_collect_page(store, stmt, 1, &page, reply))
@@ -432,8 +434,9 @@ static void s_manifest_list(ca_store_t *store, const Cairn__Request *request, ca
         return;
     char sql[512];
     s_list_sql(list, sql, sizeof sql);
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, sql, reply);
+    if (!stmt)
+        return;
     sqlite3_bind_int(stmt, 1, list->visibility);
     sqlite3_bind_text(stmt, 2, list->content_type, -1, SQLITE_STATIC);
     sqlite3_bind_double(stmt, 3, list->created_after);
@@ -451,10 +454,12 @@ static void s_manifest_list(ca_store_t *store, const Cairn__Request *request, ca
 //  Whether `root` has a version 1 (NOT_FOUND set when not, or the read
 //  error): the check behind an empty page of versions.
 static bool s_root_known(ca_store_t *store, const uint8_t *root, ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM manifests"
-                                            " WHERE version_root = ?1 AND version_number = 1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT 1 FROM manifests"
+                                          " WHERE version_root = ?1 AND version_number = 1",
+                                          reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_blob(stmt, 1, root, CA_HASH_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) {
@@ -482,11 +487,13 @@ static void s_manifest_versions(ca_store_t *store, const Cairn__Request *request
     //  the last version. Clamped so the bound stays a valid SQLite integer.
     int64_t after = versions->after_version > UINT32_MAX ? (int64_t)UINT32_MAX
                                                          : (int64_t)versions->after_version;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT " MANIFEST_COLUMNS " FROM manifests"
-                                            " WHERE version_root = ?1 AND version_number > ?2"
-                                            " ORDER BY version_number LIMIT ?3");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT " MANIFEST_COLUMNS " FROM manifests"
+                                          " WHERE version_root = ?1 AND version_number > ?2"
+                                          " ORDER BY version_number LIMIT ?3",
+                                          reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, root->data, CA_HASH_BYTES, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, after);
     sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1); //  one more tells whether more follow
@@ -585,10 +592,10 @@ static void s_summary_get(ca_store_t *store, const Cairn__Request *request, ca_r
     const ProtobufCBinaryData *hash = &request->summary_get->l0_hash;
     if (!ca_blob_store_hash_ok(hash, "l0_hash", reply))
         return;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store),
-                       "SELECT mention_count, summary_text FROM summaries WHERE l0_hash = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, "SELECT mention_count, summary_text FROM summaries WHERE l0_hash = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, hash->data, CA_HASH_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {

@@ -231,8 +231,9 @@ static void s_read_failed(ca_reply_t *reply, sqlite3_stmt *stmt, int rc, const c
 //  SQLITE_ROW when the channel exists, SQLITE_DONE when not, else an error
 //  already answered.
 static int s_channel_lookup(ca_store_t *store, const char *name, ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), s_sql_channel_exists);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, s_sql_channel_exists, reply);
+    if (!stmt)
+        return SQLITE_ERROR;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE)
@@ -320,9 +321,10 @@ static void s_message_list(ca_store_t *store, const Cairn__Request *request, ca_
     }
     if (s_channel_lookup(store, list->channel, reply) != SQLITE_ROW)
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), cursor ? messages_sql_list_keyset
-                                                                    : messages_sql_list_offset);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, cursor ? messages_sql_list_keyset : messages_sql_list_offset, reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, list->channel, -1, SQLITE_STATIC);
     sqlite3_bind_double(stmt, 2, list->since);
     sqlite3_bind_int64(stmt, 3, limit + 1);
@@ -347,8 +349,9 @@ static void s_message_get(ca_store_t *store, const Cairn__Request *request, ca_r
     const char *id = request->message_get->id;
     if (!s_uuid_ok("id", id, reply))
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), s_sql_get);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, s_sql_get, reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
@@ -393,8 +396,9 @@ static void s_message_search(ca_store_t *store, const Cairn__Request *request, c
     if (in_channel && s_channel_lookup(store, search->channel, reply) != SQLITE_ROW)
         return;
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), in_channel ? s_sql_search_channel : s_sql_search);
-    assert(stmt);
+        ca_store_prepare(store, in_channel ? s_sql_search_channel : s_sql_search, reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, search->query, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, limit + 1);
     if (in_channel)
@@ -424,8 +428,9 @@ static uint64_t s_file_size(const char *path) {
 }
 
 static void s_message_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), s_sql_stats);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, s_sql_stats, reply);
+    if (!stmt)
+        return;
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
         s_read_failed(reply, stmt, rc, "count messages");

@@ -279,7 +279,7 @@ static double s_value_real(const Cairn__Internal__SqlValue *value) {
 
 //  A RETURNING row over PEER_COLUMNS, as the writer sent it back.
 static Cairn__Peer *s_peer_from_row(ca_reply_t *reply, const Cairn__Internal__Row *row) {
-    assert(row->n_values == 9);
+    assert(row->n_values == 9); //  our own RETURNING of PEER_COLUMNS: a bug if not
     Cairn__Internal__SqlValue *const *values = row->values;
     Cairn__Peer *peer = s_peer_new(reply);
     peer->peer_id = (char *)s_value_text(reply, values[0]);
@@ -415,9 +415,10 @@ static void s_peer_get(ca_store_t *store, const Cairn__Request *request, ca_repl
     const char *peer_id = request->peer_get->peer_id;
     if (!s_id_ok(peer_id, "peer_id", reply))
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store),
-                                        "SELECT " PEER_COLUMNS " FROM peers WHERE peer_id = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store, "SELECT " PEER_COLUMNS " FROM peers WHERE peer_id = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, peer_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
@@ -443,13 +444,15 @@ static void s_peer_list(ca_store_t *store, const Cairn__Request *request, ca_rep
                                  "after_peer_id", reply);
     if (!limit || (*list->after_peer_id && !s_id_ok(list->after_peer_id, "after_peer_id", reply)))
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store),
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store,
         list->by_state ? "SELECT " PEER_COLUMNS " FROM peers WHERE state = ?3 AND peer_id > ?1 "
                          "ORDER BY peer_id LIMIT ?2"
                        : "SELECT " PEER_COLUMNS " FROM peers WHERE peer_id > ?1 "
-                         "ORDER BY peer_id LIMIT ?2");
-    assert(stmt);
+                         "ORDER BY peer_id LIMIT ?2",
+        reply);
+    if (!stmt)
+        return;
     sqlite3_bind_text(stmt, 1, list->after_peer_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1); //  one more tells whether more exist
     if (list->by_state)

@@ -83,9 +83,9 @@
 
 //  1 when the graph knows `hash`, 0 when not, -1 on a read error (reply set).
 static int s_known(ca_store_t *store, const uint8_t *hash, ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT 1 FROM prov_nodes WHERE hash = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, "SELECT 1 FROM prov_nodes WHERE hash = ?1", reply);
+    if (!stmt)
+        return -1;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     int known = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -110,9 +110,12 @@ static bool s_require_known(ca_store_t *store, const uint8_t *hash, const char *
 }
 
 //  Whether a row exists for the query with (a) or (a, b) bound.
+//  A statement that cannot be prepared (logged) counts as no row, as a
+//  failed step does.
 static bool s_exists(ca_store_t *store, const char *sql, const uint8_t *a, const uint8_t *b) {
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), sql);
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store, sql, NULL);
+    if (!stmt)
+        return false;
     sqlite3_bind_blob(stmt, 1, a, CA_SHA256_BYTES, SQLITE_STATIC);
     if (b)
         sqlite3_bind_blob(stmt, 2, b, CA_SHA256_BYTES, SQLITE_STATIC);
@@ -141,11 +144,13 @@ typedef bool(visit_fn)(void *context, const uint8_t *hash);
 static bool s_walk(ca_store_t *store, const char *next_sql, int64_t floor, const uint8_t *start,
                    visit_fn *visit, void *context) {
     ca_hashset_t *seen = ca_hashset_new();
+    if (!seen)
+        return false;
     //  The queue is the set's insertion order: entry i is visited i-th.
     ca_hashset_add(seen, start);
-    bool ok = true, going = true;
-    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), next_sql);
-    assert(stmt);
+    bool going = true;
+    sqlite3_stmt *stmt = ca_store_prepare(store, next_sql, NULL);
+    bool ok = stmt != NULL;
     for (size_t at = 0; going && ok && at < ca_hashset_size(seen); at++) {
         uint8_t current[CA_SHA256_BYTES];
         memcpy(current, ca_hashset_at(seen, at), CA_SHA256_BYTES);
@@ -162,6 +167,7 @@ static bool s_walk(ca_store_t *store, const char *next_sql, int64_t floor, const
             ok = false;
         sqlite3_reset(stmt);
     }
+    ok = ok && !ca_hashset_failed(seen); //  out of memory: the walk missed nodes
     ca_hashset_destroy(&seen);
     return ok;
 }
@@ -188,11 +194,13 @@ static bool s_search_visit(void *context, const uint8_t *hash) {
     return !search->found;
 }
 
-//  A node's generation (0 for originals; -1 when unknown).
+//  A node's generation (0 for originals; -1 when unknown; -2 when it
+//  cannot be read, logged).
 static int64_t s_generation(ca_store_t *store, const uint8_t *hash) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT generation FROM prov_nodes WHERE hash = ?1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT generation FROM prov_nodes WHERE hash = ?1", NULL);
+    if (!stmt)
+        return -2;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int64_t generation = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
     sqlite3_reset(stmt);
@@ -203,9 +211,10 @@ static int64_t s_generation(ca_store_t *store, const uint8_t *hash) {
 //  the nodes of generations between the two.
 static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uint8_t *ancestor,
                          bool *ok) {
-    *ok = true;
     int64_t floor = s_generation(store, ancestor);
-    if (floor < 0 || floor >= s_generation(store, descendant))
+    int64_t top = floor < 0 ? floor : s_generation(store, descendant);
+    *ok = floor != -2 && top != -2;
+    if (floor < 0 || floor >= top)
         return false;
     search_t search = {ancestor, false};
     *ok = s_walk(store, SOURCES_SQL, floor, descendant, s_search_visit, &search);
@@ -228,7 +237,9 @@ static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t 
         return false;
     }
     ca_hashset_t *seen = ca_hashset_new();
-    bool ok = true;
+    bool ok = seen != NULL;
+    if (!ok)
+        ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory; retry later");
     for (size_t i = 0; i < add->n_sources && ok; i++) {
         const ProtobufCBinaryData *source = &add->sources[i];
         char field[32];
@@ -244,6 +255,10 @@ static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t 
         if (ok && ca_hashset_add(seen, source->data) &&
             !s_has_edge(store, add->hash.data, source->data))
             memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+        if (ok && ca_hashset_failed(seen)) {
+            ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory; retry later");
+            ok = false;
+        }
     }
     ca_hashset_destroy(&seen);
     return ok;
@@ -413,11 +428,13 @@ static void s_prov_roots(ca_store_t *store, const Cairn__Request *request, ca_re
                                  "roots per answer", NULL, reply);
     if (!limit)
         return;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store),
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store,
         "SELECT r.root, r.weight, m.hash IS NOT NULL, m.owner, m.visibility FROM prov_roots r"
-        " LEFT JOIN manifests m ON m.hash = r.root WHERE r.hash = ?1 ORDER BY r.root LIMIT ?2");
-    assert(stmt);
+        " LEFT JOIN manifests m ON m.hash = r.root WHERE r.hash = ?1 ORDER BY r.root LIMIT ?2",
+        reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, ask->hash.data, CA_SHA256_BYTES, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, (int64_t)limit + 1);
     Cairn__ProvRootsReply *answer =
@@ -504,8 +521,9 @@ static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
         ok = s_walk(store, CHILDREN_SQL, -1, ask->hash.data, s_collect_visit, &collect);
     else {
         //  Direct derivations only: one level, from `after` on.
-        sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), CHILDREN_AFTER_SQL);
-        assert(stmt);
+        sqlite3_stmt *stmt = ca_store_prepare(store, CHILDREN_AFTER_SQL, reply);
+        if (!stmt)
+            return;
         sqlite3_bind_blob(stmt, 1, ask->hash.data, CA_SHA256_BYTES, SQLITE_STATIC);
         if (ask->after.len)
             sqlite3_bind_blob(stmt, 2, ask->after.data, CA_SHA256_BYTES, SQLITE_STATIC);

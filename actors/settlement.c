@@ -127,17 +127,18 @@ static int s_triple_compare(const void *a, const void *b) {
     return order ? order : strcmp(x->recipient, y->recipient);
 }
 
-void settlement_batch_id(const uint8_t *payment_ids, const char *const *recipients,
-                         const uint64_t *amounts, size_t count, uint8_t id[32]) {
+int settlement_batch_id(const uint8_t *payment_ids, const char *const *recipients,
+                        const uint64_t *amounts, size_t count, uint8_t id[32]) {
+    ca_sha256_t *hash = ca_sha256_new();
+    if (!hash)
+        return -1;
     triple_t *triples = (triple_t *)zmalloc((count ? count : 1) * sizeof(triple_t));
     for (size_t i = 0; i < count; i++)
         triples[i] = (triple_t){payment_ids + i * CA_SHA256_BYTES, recipients[i], amounts[i]};
     qsort(triples, count, sizeof(triple_t), s_triple_compare);
-    ca_sha256_t *hash = ca_sha256_new();
-    assert(hash);
     for (size_t i = 0; i < count; i++) {
         size_t length = strlen(triples[i].recipient);
-        assert(length <= CA_PEER_ID_MAX);
+        assert(length <= CA_PEER_ID_MAX); //  recipients are checked peer ids: a bug if not
         uint8_t prefix = (uint8_t)length, amount[8];
         for (int k = 0; k < 8; k++)
             amount[k] = (uint8_t)(triples[i].amount >> (56 - 8 * k));
@@ -149,6 +150,7 @@ void settlement_batch_id(const uint8_t *payment_ids, const char *const *recipien
     ca_sha256_final(hash, id);
     ca_sha256_destroy(&hash);
     free(triples);
+    return 0;
 }
 
 //  ---- checks --------------------------------------------------------------------
@@ -256,17 +258,20 @@ static const position_t s_queue_start = {-1.0, 0};
 //  The pending rows after `after`, oldest first, all or of one recipient;
 //  ?1 the recipient (when filtered), then the position, the last
 //  parameter a limit.
+//  NULL with the reply failed when it cannot be prepared.
 static sqlite3_stmt *s_pending_stmt(ca_store_t *store, const char *recipient, position_t after,
-                                    int64_t limit) {
+                                    int64_t limit, ca_reply_t *reply) {
     bool all = !recipient || !*recipient;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store),
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store,
         all ? "SELECT " PENDING_COLUMNS " FROM settle_distributions WHERE batch_id IS NULL"
               " AND (queued_at, id) > (?2, ?3) ORDER BY queued_at, id LIMIT ?4"
             : "SELECT " PENDING_COLUMNS " FROM settle_distributions WHERE batch_id IS NULL"
               " AND recipient = ?1 AND (queued_at, id) > (?2, ?3) ORDER BY queued_at, id"
-              " LIMIT ?4");
-    assert(stmt);
+              " LIMIT ?4",
+        reply);
+    if (!stmt)
+        return NULL;
     if (!all)
         sqlite3_bind_text(stmt, 1, recipient, -1, SQLITE_STATIC);
     sqlite3_bind_double(stmt, 2, after.queued_at);
@@ -297,10 +302,12 @@ static bool s_pending_cursor(ca_store_t *store, const Cairn__SettlePending *ask,
         ca_reply_error(reply, CA_INVALID, "after_recipient: %s", problem);
         return false;
     }
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT queued_at, id FROM settle_distributions"
-                                            " WHERE payment_id = ?1 AND recipient = ?2");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT queued_at, id FROM settle_distributions"
+                                          " WHERE payment_id = ?1 AND recipient = ?2",
+                                          reply);
+    if (!stmt)
+        return false;
     sqlite3_bind_blob(stmt, 1, ask->after_payment_id.data, CA_SHA256_BYTES, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, ask->after_recipient, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
@@ -349,7 +356,9 @@ static void s_settle_pending(ca_store_t *store, const Cairn__Request *request, c
     cairn__distribution_page__init(page);
     page->distributions =
         (Cairn__Distribution **)ca_reply_alloc(reply, limit * sizeof(Cairn__Distribution *));
-    sqlite3_stmt *stmt = s_pending_stmt(store, ask->recipient, after, (int64_t)limit + 1);
+    sqlite3_stmt *stmt = s_pending_stmt(store, ask->recipient, after, (int64_t)limit + 1, reply);
+    if (!stmt)
+        return;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (page->n_distributions == limit) {
@@ -372,11 +381,13 @@ static void s_settle_total(ca_store_t *store, const Cairn__Request *request, ca_
     if (!s_recipient_ok(ask->recipient, false, reply))
         return;
     bool all = !*ask->recipient;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store), all ? settlement_sql_pending_amounts
-                                 : "SELECT amount FROM settle_distributions WHERE batch_id IS NULL"
-                                   " AND recipient = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store,
+        all ? settlement_sql_pending_amounts
+            : "SELECT amount FROM settle_distributions WHERE batch_id IS NULL AND recipient = ?1",
+        reply);
+    if (!stmt)
+        return;
     if (!all)
         sqlite3_bind_text(stmt, 1, ask->recipient, -1, SQLITE_STATIC);
     uint64_t total = 0, count = 0;
@@ -506,8 +517,9 @@ static void s_last_answer(ca_reply_t *reply, Cairn__Response__BodyCase body, dou
 
 static void s_settle_last_get(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT time FROM settle_last WHERE id = 1");
-    assert(stmt);
+        ca_store_prepare(store, "SELECT time FROM settle_last WHERE id = 1", reply);
+    if (!stmt)
+        return;
     int rc = sqlite3_step(stmt);
     double time = rc == SQLITE_ROW ? sqlite3_column_double(stmt, 0) : 0;
     bool failed = s_read_failed(rc, stmt, "the last settlement time", reply);
@@ -543,9 +555,10 @@ static void s_settle_last_stored(ca_store_t *store, const Cairn__Request *reques
 //  (checked sums), by recipient. NOT_FOUND when there is no such batch.
 static void s_batch_answer(ca_store_t *store, const uint8_t *id, Cairn__Response__BodyCase body,
                            ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        ca_store_sql(store), "SELECT settled_at FROM settle_batches WHERE batch_id = ?1");
-    assert(stmt);
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store, "SELECT settled_at FROM settle_batches WHERE batch_id = ?1", reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, id, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     double settled_at = rc == SQLITE_ROW ? sqlite3_column_double(stmt, 0) : 0;
@@ -565,9 +578,12 @@ static void s_batch_answer(ca_store_t *store, const uint8_t *id, Cairn__Response
     answer->batch_id.len = CA_SHA256_BYTES;
     answer->batch_id.data = (uint8_t *)ca_reply_memdup(reply, id, CA_SHA256_BYTES);
     answer->settled_at = settled_at;
-    stmt = ca_sql_prepare(ca_store_sql(store), "SELECT recipient, amount FROM settle_distributions"
-                                               " WHERE batch_id = ?1 ORDER BY recipient");
-    assert(stmt);
+    stmt = ca_store_prepare(store,
+                            "SELECT recipient, amount FROM settle_distributions"
+                            " WHERE batch_id = ?1 ORDER BY recipient",
+                            reply);
+    if (!stmt)
+        return;
     sqlite3_bind_blob(stmt, 1, id, CA_SHA256_BYTES, SQLITE_STATIC);
     zlistx_t *totals = zlistx_new();
     Cairn__RecipientTotal *current = NULL;
@@ -676,7 +692,11 @@ static bool s_pick(ca_store_t *store, uint32_t limit, picked_t *picked, ca_reply
     zhashx_set_destructor(totals, (zhashx_destructor_fn *)zstr_free);
     zhashx_t *in_flight = s_in_flight(store);
     sqlite3_stmt *stmt = s_pending_stmt(store, NULL, s_queue_start,
-                                        (int64_t)limit + (int64_t)zhashx_size(in_flight));
+                                        (int64_t)limit + (int64_t)zhashx_size(in_flight), reply);
+    if (!stmt) {
+        zhashx_destroy(&totals);
+        return false;
+    }
     int rc = SQLITE_DONE;
     bool overflow = false;
     while (!overflow && picked->count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -725,8 +745,13 @@ static void s_settle_batch(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     }
     uint8_t id[CA_SHA256_BYTES];
-    settlement_batch_id(picked.payment_ids, (const char *const *)picked.recipients, picked.amounts,
-                        picked.count, id);
+    if (settlement_batch_id(picked.payment_ids, (const char *const *)picked.recipients,
+                            picked.amounts, picked.count, id) != 0) {
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory naming the batch; nothing was settled, retry");
+        s_picked_free(&picked);
+        return;
+    }
     ca_write_t *write = ca_write_new();
     ca_write_statement(write,
                        "INSERT INTO settle_batches (batch_id, settled_at, made_by_batch)"

@@ -30,9 +30,9 @@ extern const char settlement_sql_pending_amounts[];
 //  (bytewise), each encoded as the 32 payment id bytes, one byte giving the
 //  recipient's length, the recipient's bytes, and the amount as 8 bytes
 //  big-endian. `payment_ids` holds count x 32 bytes. The order of the
-//  arrays does not matter.
-void settlement_batch_id(const uint8_t *payment_ids, const char *const *recipients,
-                         const uint64_t *amounts, size_t count, uint8_t id[32]);
+//  arrays does not matter. 0, or -1 when memory for the hash ran out.
+int settlement_batch_id(const uint8_t *payment_ids, const char *const *recipients,
+                        const uint64_t *amounts, size_t count, uint8_t id[32]);
 
 void settlement_test(bool verbose);
 

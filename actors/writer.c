@@ -187,7 +187,8 @@ static char *s_start(self_t *self) {
     if (error)
         return error;
     self->router = zsock_new(ZMQ_ROUTER);
-    assert(self->router);
+    if (!self->router)
+        return ca_actor_socket_error("writer");
     zsock_set_rcvtimeo(self->router, 0); //  draining never blocks
     zsock_set_sndhwm(self->router, 0);   //  answers are bounded by the batch
     if (zsock_bind(self->router, "%s", self->config.endpoint) != 0)
@@ -233,19 +234,33 @@ static void s_result_free(Cairn__Internal__StatementResult *result) {
     free(result);
 }
 
-static void s_append_row(Cairn__Internal__StatementResult *result, sqlite3_stmt *stmt) {
+//  False when memory ran out (nothing appended).
+static bool s_append_row(Cairn__Internal__StatementResult *result, sqlite3_stmt *stmt) {
+    Cairn__Internal__Row **rows = (Cairn__Internal__Row **)realloc(
+        result->rows, (result->n_rows + 1) * sizeof(*result->rows));
+    if (!rows)
+        return false;
+    result->rows = rows;
     Cairn__Internal__Row *row = (Cairn__Internal__Row *)zmalloc(sizeof(Cairn__Internal__Row));
     cairn__internal__row__init(row);
     row->n_values = (size_t)sqlite3_column_count(stmt);
     row->values = (Cairn__Internal__SqlValue **)zmalloc((row->n_values ? row->n_values : 1) *
                                                         sizeof(Cairn__Internal__SqlValue *));
+    bool complete = true;
     for (size_t v = 0; v < row->n_values; v++)
-        row->values[v] = ca_sql_column_value(stmt, (int)v);
-    result->rows = (Cairn__Internal__Row **)realloc(result->rows,
-                                                    (result->n_rows + 1) * sizeof(*result->rows));
-    assert(result->rows);
+        complete = (row->values[v] = ca_sql_column_value(stmt, (int)v)) && complete;
+    if (!complete) {
+        for (size_t v = 0; v < row->n_values; v++)
+            ca_sql_value_free(row->values[v]);
+        free(row->values);
+        free(row);
+        return false;
+    }
     result->rows[result->n_rows++] = row;
+    return true;
 }
+
+#define WRITER_NO_MEMORY "the writer ran out of memory for this write's results; retry"
 
 //  Runs one statement; false (with the write failed) when it errs or misses
 //  its expectation.
@@ -268,12 +283,11 @@ static bool s_run_statement(self_t *self, pending_write_t *write,
     uint64_t rows = 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         rows++;
-        if (statement->want_rows)
-            s_append_row(result, stmt);
-        rc = SQLITE_OK;
+        rc = statement->want_rows && !s_append_row(result, stmt) ? SQLITE_NOMEM : SQLITE_OK;
     }
     if (rc != SQLITE_DONE) {
-        s_fail(write, ca_status_from_sqlite(rc), sqlite3_errmsg(db));
+        s_fail(write, ca_status_from_sqlite(rc),
+               rc == SQLITE_NOMEM ? WRITER_NO_MEMORY : sqlite3_errmsg(db));
         sqlite3_reset(stmt);
         s_result_free(result);
         return false;
@@ -288,9 +302,14 @@ static bool s_run_statement(self_t *self, pending_write_t *write,
         s_result_free(result);
         return false;
     }
-    write->results = (Cairn__Internal__StatementResult **)realloc(
+    Cairn__Internal__StatementResult **results = (Cairn__Internal__StatementResult **)realloc(
         write->results, (write->n_results + 1) * sizeof(*write->results));
-    assert(write->results);
+    if (!results) {
+        s_fail(write, CA_INTERNAL, WRITER_NO_MEMORY);
+        s_result_free(result);
+        return false;
+    }
+    write->results = results;
     write->results[write->n_results++] = result;
     return true;
 }

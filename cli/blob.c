@@ -232,12 +232,12 @@ const char *cli_parse_get(const cli_t *cli, uint8_t hash[CA_HASH_BYTES]) {
 
 int cli_get_open(cli_get_t *get, const cli_t *cli, cli_conn_t *conn, const uint8_t *hash) {
     *get = (cli_get_t){.cli = cli, .conn = conn, .hash = hash};
-    int exit_code = cli_output_open(cli, &get->output, cli_option(cli, "o"));
     get->verify = !cli_option(cli, "skip-verify");
-    if (exit_code == CLI_EXIT_OK && get->verify) {
-        get->sha = ca_sha256_new();
-        assert(get->sha);
-    }
+    if (get->verify && !(get->sha = ca_sha256_new()))
+        return cli_report_error(cli, "INTERNAL", "out of memory", CLI_EXIT_NODE_ERROR);
+    int exit_code = cli_output_open(cli, &get->output, cli_option(cli, "o"));
+    if (exit_code != CLI_EXIT_OK)
+        ca_sha256_destroy(&get->sha);
     return exit_code;
 }
 

@@ -167,8 +167,10 @@ static int s_read_all(int fd, size_t max, uint8_t **data, size_t *size) {
     for (;;) {
         if (*size == room && room < max + 1)
             room = room * 2 < max + 1 ? room * 2 : max + 1;
-        *data = (uint8_t *)realloc(*data, room);
-        assert(*data);
+        uint8_t *grown = (uint8_t *)realloc(*data, room);
+        if (!grown)
+            return ENOMEM; //  *data is still the caller's to free
+        *data = grown;
         size_t got = 0;
         int error = cli_read_full(fd, *data + *size, room - *size, &got);
         *size += got;

@@ -1165,7 +1165,8 @@ static int s_run(const cli_t *cli) {
     Cairn__Request request = CAIRN__REQUEST__INIT;
     size_t size = cli->family->storage_size;
     void *storage = calloc(1, size);
-    assert(storage);
+    if (!storage)
+        return cli_report_error(cli, "INTERNAL", "out of memory", CLI_EXIT_NODE_ERROR);
     const char *problem = cli->command->build(cli, &request, storage);
     int exit_code = CLI_EXIT_OK;
     cli_conn_t *conn = NULL;

@@ -198,7 +198,8 @@ static const char *s_prompt_new_password(const char *channel, char *password) {
     if (problem)
         return problem;
     char *again = (char *)sodium_malloc(CLI_PASSWORD_MAX + 1);
-    assert(again);
+    if (!again)
+        return "out of memory for the password";
     problem = s_prompt_password("Repeat the password: ", again);
     if (!problem && (strlen(again) != strlen(password) ||
                      sodium_memcmp(again, password, strlen(password)) != 0))

@@ -81,11 +81,16 @@ cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
         return NULL;
     }
     cli_conn_t *self = (cli_conn_t *)calloc(1, sizeof *self);
-    assert(self);
+    zpoller_t *poller = self ? zpoller_new(dealer, NULL) : NULL;
+    if (!poller) {
+        free(self);
+        zsock_destroy(&dealer);
+        *exit_code = cli_report_error(cli, "INTERNAL", "out of memory", CLI_EXIT_NODE_ERROR);
+        return NULL;
+    }
     self->cli = cli;
     self->dealer = dealer;
-    self->poller = zpoller_new(dealer, NULL);
-    assert(self->poller);
+    self->poller = poller;
     randombytes_buf(&self->next_id, sizeof self->next_id);
     return self;
 }
@@ -188,7 +193,8 @@ static bool s_conn_send(cli_conn_t *self, Cairn__Request *request) {
     //  Packed straight into the frame that libzmq takes over, so this
     //  side keeps no copy of what it may carry (a password).
     zframe_t *frame = zframe_new(NULL, size);
-    assert(frame);
+    if (!frame)
+        return false; //  out of memory: reported as not sent
     cairn__request__pack(request, zframe_data(frame));
     //  A DEALER queues for a connecting peer; DONTWAIT only fails if it
     //  cannot (then the frame is still ours: wiped and freed).

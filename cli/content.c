@@ -285,7 +285,12 @@ static int s_run_content_put(const cli_t *cli, Cairn__Request *request, void *st
         return exit_code;
     put.sha = ca_sha256_new();
     put.buffer = (uint8_t *)malloc(CLI_CHUNK);
-    assert(put.sha && put.buffer);
+    if (!put.sha || !put.buffer) {
+        ca_sha256_destroy(&put.sha);
+        free(put.buffer);
+        cli_close_input(put.fd);
+        return cli_report_error(cli, "INTERNAL", "out of memory", CLI_EXIT_NODE_ERROR);
+    }
     cli_progress_init(&put.progress, "put", total);
     size_t first = 0;
     exit_code = s_put_read(&put, &first);

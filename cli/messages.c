@@ -181,7 +181,8 @@ static uint8_t *s_signed_bytes(const Cairn__Message *message, size_t *size) {
                    strlen(message->sender_id) + strlen(message->sender_name) +
                    strlen(message->channel) + message->content.len + message->nonce.len;
     uint8_t *out = (uint8_t *)malloc(total);
-    assert(out);
+    if (!out)
+        return NULL;
     size_t at = 0;
     memcpy(out, SIGNED_DOMAIN, strlen(SIGNED_DOMAIN));
     at += strlen(SIGNED_DOMAIN);
@@ -238,10 +239,13 @@ static const char *s_sign_with_key_file(const char *path, msg_send_t *send) {
     if (!problem) {
         size_t size = 0;
         uint8_t *bytes = s_signed_bytes(&send->message, &size);
-        crypto_sign_detached(send->signature, NULL, bytes, size, key);
-        free(bytes);
-        memcpy(send->signer, key + crypto_sign_SEEDBYTES, sizeof send->signer);
-        send->signed_here = true;
+        if (bytes) {
+            crypto_sign_detached(send->signature, NULL, bytes, size, key);
+            free(bytes);
+            memcpy(send->signer, key + crypto_sign_SEEDBYTES, sizeof send->signer);
+            send->signed_here = true;
+        } else
+            problem = "out of memory building the bytes to sign";
     }
     sodium_memzero(key, sizeof key);
     return problem;

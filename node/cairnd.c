@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -449,6 +450,39 @@ static int s_unlock_identity(const node_config_t *config, const identity_args_t 
     return 0;
 }
 
+//  Every client connection, blob file and SQLite connection holds a file
+//  descriptor, and the usual soft limit (1024) is far below what the hard
+//  limit allows: take all of it, so that running out is rare. Running out
+//  anyway is survived (requests answer INTERNAL, accepts wait), not fatal.
+static void s_raise_nofile_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        ca_log_warning("cairnd: cannot read the file descriptor limit: %s", strerror(errno));
+        return;
+    }
+    rlim_t before = limit.rlim_cur, target = limit.rlim_max;
+    if (target == RLIM_INFINITY) { //  the kernel's own ceiling then
+        target = 1048576;
+        FILE *file = fopen("/proc/sys/fs/nr_open", "r");
+        unsigned long long nr_open;
+        if (file && fscanf(file, "%llu", &nr_open) == 1)
+            target = (rlim_t)nr_open;
+        if (file)
+            fclose(file);
+    }
+    if (before != RLIM_INFINITY && before < target) {
+        limit.rlim_cur = target;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            ca_log_warning("cairnd: cannot raise the file descriptor limit from %llu to %llu: %s",
+                           (unsigned long long)before, (unsigned long long)target, strerror(errno));
+            limit.rlim_cur = before;
+        }
+    }
+    ca_log_info("cairnd: file descriptor limit %llu (was %llu; raise the hard limit, ulimit -Hn, "
+                "for more)",
+                (unsigned long long)limit.rlim_cur, (unsigned long long)before);
+}
+
 int main(int argc, char **argv) {
     //  Every file and directory cairnd makes is its user's alone: the
     //  database (messages, channel password hashes, the ledger), its WAL,
@@ -484,6 +518,7 @@ int main(int argc, char **argv) {
     }
     ca_log_set_level((ca_log_level_t)ca_log_level_parse(config->log_level));
     zsys_set_logident("cairnd");
+    s_raise_nofile_limit();
     if (sodium_init() < 0) {
         fprintf(stderr, "cairnd: libsodium failed to initialise\n");
         node_config_destroy(&config);

@@ -359,7 +359,11 @@ int identity_create(const char *data_dir, const identity_password_t *password,
         return -1;
     uint8_t public_key[CA_ED25519_PUBLIC_BYTES];
     uint8_t *secret = (uint8_t *)sodium_malloc(CA_ED25519_SECRET_BYTES);
-    assert(secret);
+    if (!secret) {
+        *error = strdup("not enough memory for guarded key memory (sodium_malloc)");
+        zstr_free(&dir);
+        return -1;
+    }
     crypto_sign_keypair(public_key, secret);
     uint8_t file[FILE_SIZE];
     s_fill_header(file, s_choose(cipher), public_key);
@@ -400,8 +404,7 @@ static uint8_t *s_unseal(const char *data_dir, const identity_password_t *passwo
     uint8_t *seed = NULL;
     if (!*error) {
         seed = (uint8_t *)sodium_malloc(CA_ED25519_SEED_BYTES);
-        assert(seed);
-        int rc = s_open(file, password, seed);
+        int rc = seed ? s_open(file, password, seed) : -2;
         if (rc == -2)
             *error = zsys_sprintf("not enough memory for the Argon2id key derivation of %s", path);
         else if (rc != 0)
@@ -427,7 +430,12 @@ identity_t *identity_unlock(const char *data_dir, const identity_password_t *pas
         return NULL;
     identity_t *self = (identity_t *)zmalloc(sizeof(identity_t));
     self->secret_key = (uint8_t *)sodium_malloc(CA_ED25519_SECRET_BYTES);
-    assert(self->secret_key);
+    if (!self->secret_key) {
+        *error = strdup("not enough memory for guarded key memory (sodium_malloc)");
+        sodium_free(seed);
+        free(self);
+        return NULL;
+    }
     ca_ed25519_from_seed(seed, self->public_key, self->secret_key);
     sodium_free(seed);
     sodium_mprotect_noaccess(self->secret_key);

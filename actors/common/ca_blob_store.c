@@ -37,7 +37,8 @@ ca_upload_t *ca_blob_store_upload(ca_blobs_t *blobs, const void *data, size_t si
     return NULL;
 }
 
-static void s_set_context(ca_write_t *write, const uint8_t *hash, uint64_t size,
+//  False when memory ran out.
+static bool s_set_context(ca_write_t *write, const uint8_t *hash, uint64_t size,
                           const char *temp_path) {
     Cairn__Internal__BlobContext context = CAIRN__INTERNAL__BLOB_CONTEXT__INIT;
     context.hash.data = (uint8_t *)hash;
@@ -46,10 +47,12 @@ static void s_set_context(ca_write_t *write, const uint8_t *hash, uint64_t size,
     context.temp_path = (char *)temp_path;
     size_t packed_size = cairn__internal__blob_context__get_packed_size(&context);
     uint8_t *packed = (uint8_t *)malloc(packed_size);
-    assert(packed);
+    if (!packed)
+        return false;
     cairn__internal__blob_context__pack(&context, packed);
     ca_write_context(write, packed, packed_size);
     free(packed);
+    return true;
 }
 
 void ca_blob_store_publish(ca_store_t *store, ca_blobs_t *blobs, ca_upload_t **upload_p,
@@ -65,8 +68,15 @@ void ca_blob_store_publish(ca_store_t *store, ca_blobs_t *blobs, ca_upload_t **u
         return;
     }
     char *temp_path = strdup(ca_upload_path(*upload_p));
+    if (!temp_path || !s_set_context(*write_p, hash, size, temp_path)) {
+        ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory storing the blob; retry");
+        ca_upload_discard(upload_p);
+        ca_write_destroy(write_p);
+        ca_blobs_unlink_if_unwanted(blobs, hash, wanted, store);
+        free(temp_path);
+        return;
+    }
     ca_upload_release(upload_p); //  the temp file now belongs to the write
-    s_set_context(*write_p, hash, size, temp_path);
     if (ca_store_write(store, write_p, reply) != 0) {
         ca_blobs_drop_temp(blobs, temp_path);
         ca_blobs_unlink_if_unwanted(blobs, hash, wanted, store);

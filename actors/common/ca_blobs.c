@@ -273,7 +273,13 @@ ca_status_t ca_blobs_verify_file(ca_blobs_t *self, const char *path,
     }
     uint8_t *buffer = (uint8_t *)malloc(READ_BUFFER_BYTES);
     ca_sha256_t *state = ca_sha256_new();
-    assert(buffer && state);
+    if (!buffer || !state) {
+        *error = zsys_sprintf("cannot check %s: out of memory", path);
+        free(buffer);
+        ca_sha256_destroy(&state);
+        close(fd);
+        return CA_INTERNAL;
+    }
     uint64_t offset = 0;
     ssize_t got;
     while ((got = s_pread_full(fd, buffer, READ_BUFFER_BYTES, offset)) > 0) {

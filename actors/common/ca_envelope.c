@@ -4,6 +4,7 @@
 
 #include "ca_envelope.h"
 #include "ca_limits.h"
+#include "ca_log.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -252,10 +253,20 @@ ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size) {
     return status;
 }
 
-zframe_t *ca_message_frame(const ProtobufCMessage *message) {
+zframe_t *ca_message_frame_try(const ProtobufCMessage *message) {
     zframe_t *frame = zframe_new(NULL, protobuf_c_message_get_packed_size(message));
-    assert(frame);
-    protobuf_c_message_pack(message, zframe_data(frame));
+    if (frame)
+        protobuf_c_message_pack(message, zframe_data(frame));
+    return frame;
+}
+
+zframe_t *ca_message_frame(const ProtobufCMessage *message) {
+    zframe_t *frame = ca_message_frame_try(message);
+    if (!frame) {
+        ca_log_error("out of memory: cannot allocate a frame of %zu bytes for a %s; stopping",
+                     protobuf_c_message_get_packed_size(message), message->descriptor->name);
+        abort();
+    }
     return frame;
 }
 
@@ -298,6 +309,8 @@ zframe_t *ca_response_with_bytes(uint64_t id, uint32_t body_field, const uint8_t
     head_size = ca_encode_key(head, head_size, body_field, WIRE_LENGTH);
     head_size = ca_encode_varint(head, head_size, body_size);
     zframe_t *frame = zframe_new(NULL, head_size + body_size);
+    if (!frame)
+        return NULL;
     uint8_t *at = zframe_data(frame);
     memcpy(at, head, head_size);
     at += head_size;

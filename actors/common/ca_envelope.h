@@ -65,7 +65,14 @@ bool ca_envelope_check_request(const ProtobufCMessageDescriptor *descriptor, con
 ca_status_t ca_envelope_peek_status(const uint8_t *data, size_t size);
 
 //  Packs any protobuf-c message into a new frame. Caller owns the frame.
+//  For the small messages between actors: when even those cannot be
+//  allocated the process is out of memory, and it stops with a log line
+//  (as CZMQ's zmalloc does). Answers, which can be large, use
+//  ca_message_frame_try.
 zframe_t *ca_message_frame(const ProtobufCMessage *message);
+
+//  ca_message_frame, or NULL when the frame cannot be allocated.
+zframe_t *ca_message_frame_try(const ProtobufCMessage *message);
 
 //  Packs a Response into a new frame. Caller owns the frame.
 zframe_t *ca_response_frame(const Cairn__Response *response);
@@ -85,7 +92,8 @@ size_t ca_encode_bytes_field(uint8_t *buffer, size_t size, uint32_t field, const
 //  in one frame with the bytes left for the caller: *data points at them.
 //  A handler reads a blob from disk straight into the answer this way,
 //  instead of into a buffer that packing would copy again. Field order is
-//  free in protobuf, so any decoder reads it as the packed message.
+//  free in protobuf, so any decoder reads it as the packed message. NULL
+//  when the frame cannot be allocated (out of memory).
 zframe_t *ca_response_with_bytes(uint64_t id, uint32_t body_field, const uint8_t *prefix,
                                  size_t prefix_size, uint32_t bytes_field, size_t length,
                                  const uint8_t *suffix, size_t suffix_size, uint8_t **data);

@@ -22,14 +22,17 @@ struct _ca_hashset_t {
     size_t capacity; //  entries allocated
     uint32_t *slots;
     size_t slot_count; //  a power of two
+    bool failed;       //  an add ran out of memory
 };
 
 ca_hashset_t *ca_hashset_new(void) {
     ca_hashset_t *self = (ca_hashset_t *)calloc(1, sizeof(ca_hashset_t));
-    assert(self);
+    if (!self)
+        return NULL;
     self->slot_count = INITIAL_SLOTS;
     self->slots = (uint32_t *)calloc(self->slot_count, sizeof(uint32_t));
-    assert(self->slots);
+    if (!self->slots)
+        ca_hashset_destroy(&self);
     return self;
 }
 
@@ -59,30 +62,47 @@ static size_t s_find(const ca_hashset_t *self, const uint8_t *hash) {
     return slot;
 }
 
-static void s_grow_slots(ca_hashset_t *self) {
+//  False when memory ran out (the old index stays).
+static bool s_grow_slots(ca_hashset_t *self) {
+    uint32_t *slots = (uint32_t *)calloc(self->slot_count * 2, sizeof(uint32_t));
+    if (!slots)
+        return false;
     free(self->slots);
+    self->slots = slots;
     self->slot_count *= 2;
-    self->slots = (uint32_t *)calloc(self->slot_count, sizeof(uint32_t));
-    assert(self->slots);
     for (size_t i = 0; i < self->size; i++)
         self->slots[s_find(self, self->entries[i])] = (uint32_t)(i + 1);
+    return true;
 }
 
 bool ca_hashset_add(ca_hashset_t *self, const uint8_t *hash) {
     size_t slot = s_find(self, hash);
     if (self->slots[slot])
         return false;
-    if (self->size == self->capacity) {
-        self->capacity = self->capacity ? 2 * self->capacity : INITIAL_SLOTS / 2;
-        self->entries = realloc(self->entries, self->capacity * HASH_BYTES);
-        assert(self->entries);
+    //  Room first: the index must stay at most half full after the add.
+    bool room = self->size < UINT32_MAX - 1 &&
+                (2 * (self->size + 1) <= self->slot_count || s_grow_slots(self));
+    if (room && self->size == self->capacity) {
+        size_t capacity = self->capacity ? 2 * self->capacity : INITIAL_SLOTS / 2;
+        void *entries = realloc(self->entries, capacity * HASH_BYTES);
+        room = entries != NULL;
+        if (room) {
+            self->entries = entries;
+            self->capacity = capacity;
+        }
     }
-    assert(self->size < UINT32_MAX);
+    if (!room) {
+        self->failed = true;
+        return false;
+    }
+    slot = s_find(self, hash); //  the index may have grown
     memcpy(self->entries[self->size++], hash, HASH_BYTES);
     self->slots[slot] = (uint32_t)self->size;
-    if (2 * self->size > self->slot_count)
-        s_grow_slots(self);
     return true;
+}
+
+bool ca_hashset_failed(ca_hashset_t *self) {
+    return self->failed;
 }
 
 bool ca_hashset_has(ca_hashset_t *self, const uint8_t *hash) {

@@ -16,11 +16,16 @@
 
 typedef struct _ca_hashset_t ca_hashset_t;
 
+//  A new set, or NULL when memory ran out.
 ca_hashset_t *ca_hashset_new(void);
 void ca_hashset_destroy(ca_hashset_t **self_p);
 
-//  Adds a 32-byte hash; true when it was not there yet.
+//  Adds a 32-byte hash; true when it was not there yet. False as well when
+//  memory ran out: the hash is not added and ca_hashset_failed says so.
 bool ca_hashset_add(ca_hashset_t *self, const uint8_t *hash);
+
+//  Whether an add failed for want of memory (the set misses that hash).
+bool ca_hashset_failed(ca_hashset_t *self);
 
 bool ca_hashset_has(ca_hashset_t *self, const uint8_t *hash);
 

@@ -219,13 +219,20 @@ Cairn__Internal__SqlValue *ca_sql_column_value(sqlite3_stmt *stmt, int column) {
         case SQLITE_TEXT:
             value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_TEXT;
             value->text = strdup((const char *)sqlite3_column_text(stmt, column));
+            if (!value->text) {
+                free(value);
+                return NULL;
+            }
             break;
         case SQLITE_BLOB: {
             value->kind_case = CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB;
             size_t size = (size_t)sqlite3_column_bytes(stmt, column);
             value->blob.len = size;
             value->blob.data = (uint8_t *)malloc(size ? size : 1);
-            assert(value->blob.data);
+            if (!value->blob.data) {
+                free(value);
+                return NULL;
+            }
             if (size)
                 memcpy(value->blob.data, sqlite3_column_blob(stmt, column), size);
             break;
@@ -257,6 +264,10 @@ struct _ca_write_t {
     bool durable;
     bool vacuum;
     zchunk_t *context; //  echoed by the writer (NULL: none)
+    //  Memory ran out while building: the write must not be sent. Params
+    //  given after that land in `scratch`.
+    bool failed;
+    Cairn__Internal__SqlValue scratch;
 };
 
 ca_write_t *ca_write_new(void) {
@@ -283,12 +294,18 @@ void ca_write_destroy(ca_write_t **self_p) {
 
 void ca_write_statement(ca_write_t *self, const char *sql, Cairn__Internal__Expect expect,
                         ca_status_t fail_status, const char *fail_message) {
-    if (self->count == self->capacity) {
-        self->capacity = self->capacity ? self->capacity * 2 : 4;
-        self->statements = (Cairn__Internal__Statement **)realloc(
-            self->statements, self->capacity * sizeof(Cairn__Internal__Statement *));
-        assert(self->statements);
+    if (self->count == self->capacity && !self->failed) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 4;
+        void *statements =
+            realloc(self->statements, capacity * sizeof(Cairn__Internal__Statement *));
+        if (statements) {
+            self->statements = (Cairn__Internal__Statement **)statements;
+            self->capacity = capacity;
+        } else
+            self->failed = true;
     }
+    if (self->failed)
+        return;
     Cairn__Internal__Statement *statement =
         (Cairn__Internal__Statement *)zmalloc(sizeof(Cairn__Internal__Statement));
     cairn__internal__statement__init(statement);
@@ -300,16 +317,27 @@ void ca_write_statement(ca_write_t *self, const char *sql, Cairn__Internal__Expe
 }
 
 void ca_write_want_rows(ca_write_t *self) {
-    assert(self->count);
-    self->statements[self->count - 1]->want_rows = true;
+    assert(self->count || self->failed);
+    if (!self->failed)
+        self->statements[self->count - 1]->want_rows = true;
+}
+
+bool ca_write_failed(ca_write_t *self) {
+    return self->failed;
 }
 
 static Cairn__Internal__SqlValue *s_next_param(ca_write_t *self) {
-    assert(self->count); //  ca_write_statement first
+    assert(self->count || self->failed); //  ca_write_statement first
+    if (self->failed)
+        return &self->scratch;
     Cairn__Internal__Statement *statement = self->statements[self->count - 1];
-    statement->params = (Cairn__Internal__SqlValue **)realloc(
-        statement->params, (statement->n_params + 1) * sizeof(Cairn__Internal__SqlValue *));
-    assert(statement->params);
+    void *params =
+        realloc(statement->params, (statement->n_params + 1) * sizeof(Cairn__Internal__SqlValue *));
+    if (!params) {
+        self->failed = true;
+        return &self->scratch;
+    }
+    statement->params = (Cairn__Internal__SqlValue **)params;
     Cairn__Internal__SqlValue *value =
         (Cairn__Internal__SqlValue *)zmalloc(sizeof(Cairn__Internal__SqlValue));
     cairn__internal__sql_value__init(value);

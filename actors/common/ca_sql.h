@@ -72,7 +72,8 @@ bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t 
 //  Binds an internal SqlValue to parameter `index` (1-based).
 int ca_sql_bind_value(sqlite3_stmt *stmt, int index, const Cairn__Internal__SqlValue *value);
 
-//  Copies column `column` of the current row into a new SqlValue.
+//  Copies column `column` of the current row into a new SqlValue; NULL when
+//  memory ran out.
 Cairn__Internal__SqlValue *ca_sql_column_value(sqlite3_stmt *stmt, int column);
 
 //  Frees a SqlValue made by ca_sql_column_value.
@@ -114,6 +115,10 @@ void ca_write_context(ca_write_t *self, const void *data, size_t size);
 
 //  Packs the write as a WriterRequest frame. Caller owns the frame.
 zframe_t *ca_write_frame(ca_write_t *self);
+
+//  Whether memory ran out while the write was built: it must not be sent
+//  (ca_store_write answers INTERNAL instead).
+bool ca_write_failed(ca_write_t *self);
 
 void ca_sql_test(bool verbose);
 

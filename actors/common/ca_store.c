@@ -89,8 +89,9 @@ static void s_reply_clear(ca_reply_t *reply) {
     }
 }
 
-//  `size` bytes of answer memory, not zeroed.
-static void *s_reply_raw(ca_reply_t *reply, size_t size) {
+//  `size` bytes of answer memory, not zeroed; NULL when memory ran out and
+//  `may_fail`.
+static void *s_reply_raw(ca_reply_t *reply, size_t size, bool may_fail) {
     size = (size + REPLY_ALIGN - 1) & ~(size_t)(REPLY_ALIGN - 1);
     if (size == 0)
         size = REPLY_ALIGN;
@@ -103,7 +104,17 @@ static void *s_reply_raw(ca_reply_t *reply, size_t size) {
     if (!chunk || size > chunk->size - chunk->used) {
         size_t data_size = size > REPLY_CHUNK_BYTES ? size : REPLY_CHUNK_BYTES;
         chunk = (reply_chunk_t *)malloc(sizeof(reply_chunk_t) + data_size);
-        assert(chunk);
+        if (!chunk && may_fail)
+            return NULL;
+        if (!chunk) {
+            //  Handlers write into what they are given without checking, as
+            //  with CZMQ's zmalloc: out of memory here stops the process.
+            //  Large answers use ca_reply_alloc_large, ca_reply_frame or
+            //  ca_reply_realloc, which fail alone.
+            ca_log_error("out of memory: cannot allocate %zu bytes of answer memory; stopping",
+                         data_size);
+            abort();
+        }
         chunk->size = data_size;
         chunk->used = 0;
         chunk->next = reply->chunks;
@@ -115,9 +126,31 @@ static void *s_reply_raw(ca_reply_t *reply, size_t size) {
 }
 
 void *ca_reply_alloc(ca_reply_t *reply, size_t size) {
-    void *block = s_reply_raw(reply, size);
+    void *block = s_reply_raw(reply, size, false);
     memset(block, 0, size);
     return block;
+}
+
+void *ca_reply_alloc_large(ca_reply_t *reply, size_t size) {
+    void *block = s_reply_raw(reply, size, true);
+    if (!block)
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory for an answer of %zu bytes; retry later", size);
+    return block;
+}
+
+bool ca_reply_realloc(ca_reply_t *reply, void *array_p, size_t count, size_t size) {
+    void *array;
+    memcpy(&array, array_p, sizeof array);
+    void *grown = size && count > SIZE_MAX / size ? NULL : realloc(array, count * size + 1);
+    if (!grown) {
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this answer; ask for a smaller page "
+                       "or retry later");
+        return false;
+    }
+    memcpy(array_p, &grown, sizeof grown);
+    return true;
 }
 
 char *ca_reply_strdup(ca_reply_t *reply, const char *text) {
@@ -125,7 +158,7 @@ char *ca_reply_strdup(ca_reply_t *reply, const char *text) {
 }
 
 void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size) {
-    void *block = s_reply_raw(reply, size);
+    void *block = s_reply_raw(reply, size, false);
     if (size)
         memcpy(block, data, size);
     return block;
@@ -194,6 +227,22 @@ ca_sql_t *ca_store_sql(ca_store_t *store) {
     return store->sql;
 }
 
+sqlite3_stmt *ca_store_prepare(ca_store_t *store, const char *sql, ca_reply_t *reply) {
+    sqlite3_stmt *stmt = ca_sql_prepare(store->sql, sql);
+    if (stmt)
+        return stmt;
+    const char *reason = sqlite3_errmsg(ca_sql_handle(store->sql));
+    const char *advice = "the node may be out of file descriptors (raise ulimit -n) or memory, "
+                         "or its database is damaged (see its log)";
+    if (reply)
+        ca_reply_error(reply, CA_INTERNAL, "the %s store cannot prepare a statement: %s; %s; retry",
+                       store->def->name, reason, advice);
+    else
+        ca_log_error("%s[%u]: cannot prepare a statement: %s; %s", store->def->name, store->index,
+                     reason, advice);
+    return NULL;
+}
+
 const ca_store_settings_t *ca_store_settings(ca_store_t *store) {
     return &store->settings;
 }
@@ -229,6 +278,12 @@ size_t ca_store_queue_max(const ca_store_def_t *def, size_t node_queue_max) {
 //  Internal writes carry three empty context frames where a client's
 //  request has [gateway id][client id][Request].
 int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p) {
+    if (ca_write_failed(*write_p)) {
+        ca_log_error("%s[%u]: out of memory building an upkeep write; skipped", store->def->name,
+                     store->index);
+        ca_write_destroy(write_p);
+        return -1;
+    }
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     zframe_t *empty = zframe_new_empty();
@@ -245,7 +300,16 @@ static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *clien
     zframe_t *response = reply->frame;
     reply->frame = NULL;
     if (!response)
-        response = ca_response_frame(&reply->response);
+        response = ca_message_frame_try(&reply->response.base);
+    if (!response) {
+        size_t size = cairn__response__get_packed_size(&reply->response);
+        ca_log_error("%s[%u]: out of memory packing an answer of %zu bytes", self->def->name,
+                     self->index, size);
+        response = ca_error_frame(reply->response.id, CA_INTERNAL,
+                                  "the node ran out of memory for an answer of %zu bytes; ask "
+                                  "for a smaller page or retry later",
+                                  size);
+    }
     zframe_t *frames[] = {gateway_id, client_id, response};
     //  The gateway always drains its store sockets; if its queue is full it
     //  is gone or wedged, and the answer cannot be delivered anyway.
@@ -255,6 +319,12 @@ static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *clien
 }
 
 int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
+    if (ca_write_failed(*write_p)) {
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this write; nothing was stored, retry");
+        return -1;
+    }
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, body};
@@ -384,16 +454,25 @@ static void s_handle_write_done(ca_store_t *self) {
         zmsg_destroy(&msg);
         return;
     }
-    //  The request was decoded and accepted before the write was sent.
+    //  The request was decoded and accepted before the write was sent, so
+    //  decoding it again fails only when memory ran out.
     Cairn__Request *request =
         cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
     Cairn__Internal__WriterResponse *response =
         cairn__internal__writer_response__unpack(NULL, zframe_size(answer), zframe_data(answer));
-    assert(request);
     ca_reply_t reply;
-    s_reply_init(&reply, request->id);
-    const ca_handler_t *handler = s_handler_for(self, request);
-    if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
+    s_reply_init(&reply, request ? request->id : s_peek_id(request_frame));
+    const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
+    if (!request)
+        ca_reply_error(
+            &reply, CA_INTERNAL,
+            "the node ran out of memory finishing this write; it %s; check before "
+            "retrying",
+            response && response->body_case == CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE &&
+                    response->write->status == CA_OK
+                ? "was stored"
+                : "may not have been stored");
+    else if (!response || response->body_case != CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE)
         ca_reply_error(&reply, CA_INTERNAL, "the writer's answer was unreadable; retry");
     else if (response->write->status != CA_OK) {
         ca_reply_error(&reply, (ca_status_t)response->write->status, "%s", response->write->error);
@@ -404,7 +483,8 @@ static void s_handle_write_done(ca_store_t *self) {
     s_wipe_secrets(self, request, request_frame);
     s_send_reply(self, gateway_id, client_id, &reply);
     s_reply_clear(&reply);
-    cairn__request__free_unpacked(request, NULL);
+    if (request)
+        cairn__request__free_unpacked(request, NULL);
     if (response)
         cairn__internal__writer_response__free_unpacked(response, NULL);
     zmsg_destroy(&msg);
@@ -436,6 +516,12 @@ void ca_actor_reply_start(zsock_t *pipe, const char *error) {
     zsock_send(pipe, "is", error ? -1 : 0, error ? error : "");
 }
 
+char *ca_actor_socket_error(const char *actor) {
+    return zsys_sprintf("%s cannot make a ZeroMQ socket: %s; the process may be out of file "
+                        "descriptors (raise ulimit -n)",
+                        actor, zmq_strerror(zmq_errno()));
+}
+
 static char *s_start(ca_store_t *self) {
     char *error = NULL;
     self->sql = ca_sql_open(self->db_path, CA_SQL_READ_ONLY, self->vfs, &error);
@@ -443,6 +529,10 @@ static char *s_start(ca_store_t *self) {
         return error;
     char *endpoint = ca_store_endpoint(self->def->name, self->index);
     self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router) {
+        zstr_free(&endpoint);
+        return ca_actor_socket_error(self->def->name);
+    }
     zsock_set_rcvhwm(self->router, (int)self->queue_max);
     zsock_set_sndhwm(self->router, (int)self->queue_max);
     if (zsock_bind(self->router, "%s", endpoint) != 0)
@@ -451,6 +541,8 @@ static char *s_start(ca_store_t *self) {
     if (error)
         return error;
     self->writer = zsock_new(ZMQ_DEALER);
+    if (!self->writer)
+        return ca_actor_socket_error(self->def->name);
     zsock_set_sndhwm(self->writer, (int)self->queue_max);
     zsock_set_rcvhwm(self->writer, 0); //  answers to our own writes: bounded by them
     if (zsock_connect(self->writer, "%s", self->writer_endpoint) != 0)

@@ -159,6 +159,13 @@ char *ca_store_endpoint(const char *name, unsigned index);
 //  The store's read-only connection.
 ca_sql_t *ca_store_sql(ca_store_t *store);
 
+//  `sql` prepared on the store's read connection (cached, reset), or NULL
+//  when SQLite could not prepare it: out of file descriptors or memory, or
+//  a damaged schema. Then the reply is failed with INTERNAL and the reason
+//  (reply NULL, outside a request: the failure is logged), so a handler
+//  returns at once and the worker goes on serving.
+sqlite3_stmt *ca_store_prepare(ca_store_t *store, const char *sql, ca_reply_t *reply);
+
 //  The node settings this worker was started with.
 const ca_store_settings_t *ca_store_settings(ca_store_t *store);
 
@@ -206,6 +213,15 @@ size_t ca_page_limit(uint32_t asked, size_t fallback, size_t most, const char *i
                      const char *cursor, ca_reply_t *reply);
 
 void *ca_reply_alloc(ca_reply_t *reply, size_t size);
+
+//  `size` bytes of answer memory, not zeroed, for a large piece (a blob):
+//  NULL, with the reply failed with INTERNAL, when memory ran out.
+void *ca_reply_alloc_large(ca_reply_t *reply, size_t size);
+
+//  Resizes the malloc'd array at *array_p (any pointer type) to `count`
+//  items of `size` bytes. False when memory ran out: the array is left as
+//  it was (still the caller's to free) and the reply fails with INTERNAL.
+bool ca_reply_realloc(ca_reply_t *reply, void *array_p, size_t count, size_t size);
 char *ca_reply_strdup(ca_reply_t *reply, const char *text);
 void *ca_reply_memdup(ca_reply_t *reply, const void *data, size_t size);
 
@@ -217,6 +233,10 @@ int ca_actor_start(zactor_t *actor, char **error);
 
 //  An actor's answer to START: error NULL means started.
 void ca_actor_reply_start(zsock_t *pipe, const char *error);
+
+//  The START error of an actor whose zsock_new returned NULL (libzmq is out
+//  of descriptors or sockets): says so and what to do. Caller frees.
+char *ca_actor_socket_error(const char *actor);
 
 //  After zpoller_wait returned NULL: true when the actor must stop (the
 //  context is terminating), false for a timeout or a signal that merely

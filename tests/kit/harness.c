@@ -18,6 +18,7 @@
 #include <pty.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,16 +56,21 @@ const char *harness_cairnd_path(void) {
 #endif
 }
 
+static struct sockaddr_in s_loopback(int port) {
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons((uint16_t)port);
+    return address;
+}
+
 //  Binds `port` on 127.0.0.1 (0: the kernel picks one) and answers the
 //  port it got, or -1.
 static int s_bindable_port(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
-    struct sockaddr_in address = {0};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons((uint16_t)port);
+    struct sockaddr_in address = s_loopback(port);
     socklen_t length = sizeof address;
     int bound = -1;
     if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
@@ -85,6 +91,28 @@ static int s_ephemeral_low(void) {
         fclose(file);
     }
     return low;
+}
+
+int harness_tcp_connect(int port, int timeout_ms) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in address = s_loopback(port);
+    int rc = connect(fd, (struct sockaddr *)&address, sizeof address);
+    if (rc != 0 && errno == EINPROGRESS) {
+        struct pollfd poll_fd = {fd, POLLOUT, 0};
+        int error = 0;
+        socklen_t length = sizeof error;
+        rc = poll(&poll_fd, 1, timeout_ms) == 1 &&
+                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0
+                 ? 0
+                 : -1;
+    }
+    if (rc != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 int harness_free_port(void) {
@@ -110,9 +138,19 @@ static pid_t s_spawn(harness_node_t *node) {
     for (int i = 0; node->extra[i]; i++)
         argv[argc++] = node->extra[i];
     argv[argc] = NULL;
+    //  HARNESS_NOFILE_ENV: the child's descriptor limit, soft and hard, so
+    //  that cairnd cannot raise it (read before fork: after it, only
+    //  async-signal-safe calls).
+    const char *nofile_text = getenv(HARNESS_NOFILE_ENV);
+    rlim_t nofile = nofile_text ? (rlim_t)strtoull(nofile_text, NULL, 10) : 0;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        if (nofile) {
+            struct rlimit limit = {nofile, nofile};
+            if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+                _exit(126);
+        }
         //  A test that aborts must not leave its node running: the child
         //  dies with the test process (checked again in case the parent
         //  died before the request took effect).

@@ -29,7 +29,11 @@ const char *harness_cairnd_path(void);
 //  Starts cairnd with `data_dir` (NULL: a new temp dir, removed on destroy)
 //  and extra arguments (NULL-terminated, may be NULL). Waits until it
 //  answers Ping (10 s). NULL when it did not come up; its log is printed.
+//  When the environment variable HARNESS_NOFILE_ENV holds a number, the
+//  node runs with that file descriptor limit (soft and hard), for tests of
+//  descriptor exhaustion.
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
+#define HARNESS_NOFILE_ENV "CAIRN_TEST_NOFILE"
 
 //  What a client needs to talk to a node whose client endpoint is CURVE.
 typedef struct {
@@ -233,6 +237,11 @@ typedef struct {
 //  registers the tests (tests/CMakeLists.txt): a test is named once, here.
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count);
+
+//  A raw TCP connection to 127.0.0.1:`port` (non-blocking), or -1 when it
+//  did not complete within `timeout_ms` (e.g. the listener's backlog is
+//  full). The caller closes it.
+int harness_tcp_connect(int port, int timeout_ms);
 
 //  A free tcp port on 127.0.0.1, picked at random below the kernel's
 //  ephemeral range: the kernel never hands one out for another socket's

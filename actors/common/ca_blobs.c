@@ -417,22 +417,23 @@ static bool s_is_temp_path(ca_blobs_t *self, const char *temp_path) {
            !strchr(temp_path + length + 1, '/') && !strstr(temp_path, "..");
 }
 
-void ca_blobs_settle(ca_blobs_t *self, const char *temp_path, const uint8_t hash[CA_SHA256_BYTES]) {
+int ca_blobs_settle(ca_blobs_t *self, const char *temp_path, const uint8_t hash[CA_SHA256_BYTES],
+                    char **error) {
     if (!s_is_temp_path(self, temp_path)) {
         ca_log_error("blobs: refusing to settle '%s': not an upload of %s", temp_path, self->root);
-        return;
+        return 0; //  not ours to touch; the final name was linked at step 3
     }
     uint64_t size;
+    int rc = 0;
     s_lock(self);
-    if (!ca_blobs_file_size(self, hash, &size)) {
-        char *error = NULL;
-        if (s_link_final(self, temp_path, hash, &error) != 0) {
-            ca_log_error("blobs: %s", error);
-            zstr_free(&error);
-        }
-    }
+    if (!ca_blobs_file_size(self, hash, &size))
+        rc = s_link_final(self, temp_path, hash, error);
     s_unlock(self);
-    unlink(temp_path);
+    //  The temp name holds the only copy of the bytes while the final name
+    //  is missing: it goes only once the final name is there.
+    if (rc == 0)
+        unlink(temp_path);
+    return rc;
 }
 
 void ca_blobs_drop_temp(ca_blobs_t *self, const char *temp_path) {
@@ -502,7 +503,7 @@ static void s_store(ca_blobs_t *blobs, const char *text, uint8_t hash[CA_SHA256_
     char *temp = strdup(ca_upload_path(upload));
     ca_upload_release(&upload);
     assert(access(temp, F_OK) == 0); //  kept until settled
-    ca_blobs_settle(blobs, temp, hash);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == 0);
     assert(access(temp, F_OK) != 0);
     free(temp);
 }
@@ -574,8 +575,33 @@ void ca_blobs_test(bool verbose) {
     ca_upload_release(&upload);
     assert(ca_blobs_unlink_if_unwanted(blobs, hash, s_never_wanted, NULL));
     assert(!ca_blobs_file_size(blobs, hash, &size));
-    ca_blobs_settle(blobs, temp, hash);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == 0);
     assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
+    free(temp);
+
+    //  Settle cannot link again (the prefix directory's name is taken by a
+    //  file): it says so and keeps the temp file, the only copy.
+    upload = ca_upload_new(blobs, &error);
+    assert(ca_upload_write(upload, "hello", 5, &error) == 0);
+    assert(ca_upload_finish(upload, hash, &error) == 0);
+    assert(ca_blobs_link(blobs, upload, hash, 5, &error) == 0);
+    temp = strdup(ca_upload_path(upload));
+    ca_upload_release(&upload);
+    assert(ca_blobs_unlink_if_unwanted(blobs, hash, s_never_wanted, NULL));
+    char *prefix = zsys_sprintf("%s/content/2c", dir);
+    assert(rmdir(prefix) == 0);
+    file = fopen(prefix, "w");
+    assert(file);
+    fclose(file);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == -1);
+    assert(error && strstr(error, "cannot link"));
+    zstr_free(&error);
+    assert(access(temp, F_OK) == 0);
+    assert(unlink(prefix) == 0);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == 0);
+    assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
+    assert(access(temp, F_OK) != 0);
+    zstr_free(&prefix);
     free(temp);
 
     //  A wanted blob is kept; an unwanted one goes; twice is harmless.
@@ -596,7 +622,7 @@ void ca_blobs_test(bool verbose) {
     ca_blobs_drop_temp(blobs, "/etc/passwd");
     char *tricky = zsys_sprintf("%s/content/tmp/../2c/%s", dir, hex);
     ca_blobs_drop_temp(blobs, tricky);
-    ca_blobs_settle(blobs, tricky, hash);
+    assert(ca_blobs_settle(blobs, tricky, hash, &error) == 0);
     zstr_free(&tricky);
     assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
 

@@ -134,12 +134,28 @@ static bool s_row_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
     return s_lookup((ca_store_t *)store, hash, &size, NULL) != 0;
 }
 
-//  Stored and intact enough to skip a rewrite: indexed, and its file has
-//  the indexed size (given back in *size).
+//  Stored and intact, so a put may skip the rewrite: indexed, and its file
+//  has the indexed size (given back in *size) and hashes to its name. The
+//  hash is checked because a file that rotted in place keeps its size: a
+//  put of the right bytes must replace it, not be answered deduplicated.
+//  This reads the file once, as the put would have written it.
 static bool s_stored_intact(ca_store_t *store, const uint8_t *hash, uint64_t *size) {
+    ca_blobs_t *blobs = s_state(store)->blobs;
     uint64_t on_disk = 0;
-    return s_lookup(store, hash, size, NULL) == 1 &&
-           ca_blobs_file_size(s_state(store)->blobs, hash, &on_disk) && on_disk == *size;
+    if (s_lookup(store, hash, size, NULL) != 1 || !ca_blobs_file_size(blobs, hash, &on_disk) ||
+        on_disk != *size)
+        return false;
+    char *path = ca_blobs_path(blobs, hash);
+    char *error = NULL;
+    bool matches = false;
+    if (ca_blobs_verify_file(blobs, path, hash, &matches, &on_disk, &error) != CA_OK) {
+        ca_log_warning("content: %s; writing the blob again", error);
+        zstr_free(&error);
+        matches = false;
+    } else if (!matches)
+        ca_log_warning("content: %s does not hash to its name; a put replaces it", path);
+    zstr_free(&path);
+    return matches && on_disk == *size;
 }
 
 //  The same, for bytes of a known size.

@@ -396,13 +396,23 @@ int ca_blobs_link(ca_blobs_t *self, ca_upload_t *upload, const uint8_t hash[CA_S
     assert(upload->finished);
     s_lock(self);
     uint64_t existing = 0;
-    //  A file of the wrong size under this name is damage (the name says
-    //  what the bytes must be): replace it with the bytes just verified.
-    if (ca_blobs_file_size(self, hash, &existing) && existing != size) {
+    //  A file under this name whose size or bytes are not what the name
+    //  says is damage: replace it with the bytes just verified. (A file is
+    //  there only on a re-put or a racing put, so hashing it is rare.)
+    if (ca_blobs_file_size(self, hash, &existing)) {
         char *path = ca_blobs_path(self, hash);
-        ca_log_warning("replacing %s: it held %" PRIu64 " bytes, not %" PRIu64, path, existing,
-                       size);
-        unlink(path);
+        bool matches = existing == size;
+        char *problem = NULL;
+        if (matches &&
+            ca_blobs_verify_file(self, path, hash, &matches, &existing, &problem) != CA_OK) {
+            matches = false;
+            zstr_free(&problem);
+        }
+        if (!matches) {
+            ca_log_warning("replacing %s: its %" PRIu64 " bytes are not the blob's %" PRIu64, path,
+                           existing, size);
+            unlink(path);
+        }
         zstr_free(&path);
     }
     int rc = s_link_final(self, upload->path, hash, error);
@@ -616,6 +626,12 @@ void ca_blobs_test(bool verbose) {
     fclose(file);
     s_store(blobs, "hello", hash);
     assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
+    //  So is a file of the right size with the wrong bytes (rotted).
+    file = fopen(path, "r+");
+    assert(file && fputc('j', file) == 'j');
+    fclose(file);
+    s_store(blobs, "hello", hash);
+    assert(ca_blobs_read_all(blobs, hash, data, 5, true, &error) == CA_OK);
 
     //  Only names inside tmp/ are ever removed as temp files.
     ca_blobs_drop_temp(blobs, path);

@@ -475,9 +475,19 @@ int ca_blobs_quarantine(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES], c
     char *path = ca_blobs_path(self, hash);
     char *target = zsys_sprintf("%s/%s/%s", self->root, QUARANTINE_DIR, hex);
     s_lock(self);
-    int rc = rename(path, target);
-    if (rc != 0)
+    //  Checked again under the lock: a racing put may have replaced the
+    //  file with the right bytes since it was found corrupt.
+    bool matches = false;
+    uint64_t size = 0;
+    char *problem = NULL;
+    int rc = 0;
+    if (ca_blobs_verify_file(self, path, hash, &matches, &size, &problem) == CA_OK && matches)
+        rc = 1;
+    else if (rename(path, target) != 0) {
         *error = zsys_sprintf("cannot move %s to %s: %s", path, target, strerror(errno));
+        rc = -1;
+    }
+    zstr_free(&problem);
     s_unlock(self);
     zstr_free(&path);
     zstr_free(&target);
@@ -569,6 +579,10 @@ void ca_blobs_test(bool verbose) {
 
     //  Quarantine moves it away; a missing file reads as NOT_FOUND.
     assert(ca_blobs_quarantine(blobs, hash, &error) == 0);
+    s_store(blobs, "hello", hash); //  an intact file is left where it is
+    assert(ca_blobs_quarantine(blobs, hash, &error) == 1);
+    assert(ca_blobs_read_all(blobs, hash, data, 5, true, &error) == CA_OK);
+    assert(ca_blobs_unlink_if_unwanted(blobs, hash, s_never_wanted, NULL));
     assert(ca_blobs_read_all(blobs, hash, data, 5, true, &error) == CA_NOT_FOUND);
     zstr_free(&error);
     char *quarantined = zsys_sprintf("%s/content/quarantine/%s", dir, hex);

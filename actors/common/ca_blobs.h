@@ -138,7 +138,9 @@ typedef bool(ca_blob_wanted_fn)(void *context, const uint8_t hash[CA_SHA256_BYTE
 bool ca_blobs_unlink_if_unwanted(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES],
                                  ca_blob_wanted_fn *wanted, void *context);
 
-//  Moves a blob file to quarantine/ (a corrupt one, kept for inspection).
+//  Moves a corrupt blob file to quarantine/ (kept for inspection): 0 moved,
+//  1 left in place because its bytes now hash to its name (checked under
+//  the lock: a racing put replaced it), -1 with *error (caller frees).
 int ca_blobs_quarantine(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES], char **error);
 
 //  Runs fn(context) under the store lock.

@@ -850,9 +850,9 @@ static Cairn__Internal__WriterResponse *s_recv_answer(bed_t *bed, uint32_t *tag)
     return response;
 }
 
-static int64_t s_count_rows(const char *db_path) {
+static int64_t s_count_rows_opened(const char *db_path, ca_sql_mode_t mode) {
     char *error = NULL;
-    ca_sql_t *sql = ca_sql_open(db_path, CA_SQL_READ_ONLY, NULL, &error);
+    ca_sql_t *sql = ca_sql_open(db_path, mode, NULL, &error);
     assert(sql);
     sqlite3_stmt *stmt = ca_sql_prepare(sql, "SELECT count(*) FROM items");
     assert(sqlite3_step(stmt) == SQLITE_ROW);
@@ -860,6 +860,10 @@ static int64_t s_count_rows(const char *db_path) {
     sqlite3_reset(stmt);
     ca_sql_destroy(&sql);
     return count;
+}
+
+static int64_t s_count_rows(const char *db_path) {
+    return s_count_rows_opened(db_path, CA_SQL_READ_ONLY);
 }
 
 static void s_copy_file(const char *from, const char *to) {
@@ -882,14 +886,7 @@ static int64_t s_count_rows_after_crash(const char *db_path) {
     s_copy_file(db_path, copy);
     if (access(wal, F_OK) == 0)
         s_copy_file(wal, copy_wal);
-    char *error = NULL;
-    ca_sql_t *sql = ca_sql_open(copy, CA_SQL_READ_WRITE, NULL, &error);
-    assert(sql);
-    sqlite3_stmt *stmt = ca_sql_prepare(sql, "SELECT count(*) FROM items");
-    assert(sqlite3_step(stmt) == SQLITE_ROW);
-    int64_t count = sqlite3_column_int64(stmt, 0);
-    sqlite3_reset(stmt);
-    ca_sql_destroy(&sql);
+    int64_t count = s_count_rows_opened(copy, CA_SQL_READ_WRITE); //  recovery writes
     unlink(copy);
     unlink(copy_wal);
     char *shm = zsys_sprintf("%s-shm", copy);

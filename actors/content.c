@@ -2,9 +2,10 @@
     content - blobs addressed by their SHA-256: stored once, verified,
     streamed in chunks
 
-    What it owns: the `content_blobs` index (hash, size, stored_at) with
-    its running totals, and the blob files under <data dir>/content/
-    (ca_blobs: layout, crash safety, the delete/put race). A blob is
+    What it owns: the `content_blobs` index (hash, size, stored_at: when
+    bytes were last written for it) with its running totals, and the blob
+    files under <data dir>/content/ (ca_blobs: layout, crash safety, the
+    delete/put race). A blob is
     visible only once its index row has committed; its file is in place
     before that. Whether blobs are what their hashes say is the part of
     content_integrity.c, a private class of which each worker holds one:
@@ -143,12 +144,28 @@ static bool s_row_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
     return s_lookup((ca_store_t *)store, hash, &size, NULL) != 0;
 }
 
-//  Stored and intact enough to skip a rewrite: indexed, and its file has
-//  the indexed size (given back in *size).
+//  Stored and intact, so a put may skip the rewrite: indexed, and its file
+//  has the indexed size (given back in *size) and hashes to its name. The
+//  hash is checked because a file that rotted in place keeps its size: a
+//  put of the right bytes must replace it, not be answered deduplicated.
+//  This reads the file once, as the put would have written it.
 static bool s_stored_intact(ca_store_t *store, const uint8_t *hash, uint64_t *size) {
+    ca_blobs_t *blobs = s_state(store)->blobs;
     uint64_t on_disk = 0;
-    return s_lookup(store, hash, size, NULL) == 1 &&
-           ca_blobs_file_size(s_state(store)->blobs, hash, &on_disk) && on_disk == *size;
+    if (s_lookup(store, hash, size, NULL) != 1 || !ca_blobs_file_size(blobs, hash, &on_disk) ||
+        on_disk != *size)
+        return false;
+    char *path = ca_blobs_path(blobs, hash);
+    char *error = NULL;
+    bool matches = false;
+    if (ca_blobs_verify_file(blobs, path, hash, &matches, &on_disk, &error) != CA_OK) {
+        ca_log_warning("content: %s; writing the blob again", error);
+        zstr_free(&error);
+        matches = false;
+    } else if (!matches)
+        ca_log_warning("content: %s does not hash to its name; a put replaces it", path);
+    zstr_free(&path);
+    return matches && on_disk == *size;
 }
 
 //  The same, for bytes of a known size.
@@ -195,6 +212,13 @@ static Cairn__ContentStream *s_stream_answer(ca_reply_t *reply, Cairn__Response_
 
 //  ---- publishing: the index row after the file -----------------------------------
 
+//  A put that wrote bytes over an existing row gives it a new stored_at,
+//  always a different value (even within the clock's resolution): a
+//  ContentCheck repair deletes a row only if its stored_at is still the one
+//  it saw, so a row a racing put just made good again is kept.
+#define STORED_AGAIN_SQL                                                                           \
+    "CASE WHEN excluded.stored_at > stored_at THEN excluded.stored_at ELSE stored_at + 1e-6 END"
+
 //  The upload is finished and verified: link it into place and commit its
 //  row. Takes the upload. The answer comes from s_stored, or at once on
 //  failure (then nothing is kept).
@@ -203,7 +227,7 @@ static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *
     ca_write_t *write = ca_write_new();
     ca_write_statement(write,
                        "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
-                       " ON CONFLICT (hash) DO NOTHING",
+                       " ON CONFLICT (hash) DO UPDATE SET stored_at = " STORED_AGAIN_SQL,
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
@@ -1043,6 +1067,37 @@ static void s_test_streams(ca_caller_t *caller) {
 }
 
 //  Corruption is never served as good data; check finds and repairs.
+//  A check reads the index in batches (a cursor by hash): every row is
+//  seen once across batch boundaries, and a repair removes exactly the
+//  rows whose files are gone.
+static void s_test_check_batches(ca_caller_t *caller) {
+    Cairn__Response *response;
+    Cairn__ContentCheckReport *report = s_check(caller, false, false, &response);
+    uint64_t before = report->blobs;
+    assert(!report->missing_count && !report->corrupt_count);
+    cairn__response__free_unpacked(response, NULL);
+    enum { BLOBS = 600, LOST_EVERY = 97 };
+    size_t lost = 0;
+    for (int i = 0; i < BLOBS; i++) {
+        char text[32];
+        uint8_t hash[32];
+        snprintf(text, sizeof text, "batch blob %d", i);
+        content_fixture_put(caller, text, strlen(text), hash);
+        if (i % LOST_EVERY == 0) {
+            char *path = s_blob_path(caller, hash);
+            assert(unlink(path) == 0);
+            zstr_free(&path);
+            lost++;
+        }
+    }
+    report = s_check(caller, false, true, &response);
+    assert(report->blobs == before + BLOBS && report->missing_count == lost && report->repaired);
+    cairn__response__free_unpacked(response, NULL);
+    report = s_check(caller, false, false, &response);
+    assert(report->blobs == before + BLOBS - lost && !report->missing_count);
+    cairn__response__free_unpacked(response, NULL);
+}
+
 static void s_test_damage(ca_caller_t *caller) {
     uint8_t good[32], bad[32], lost[32];
     content_fixture_put(caller, "good blob", 9, good);
@@ -1174,6 +1229,7 @@ void content_test(bool verbose) {
     s_test_basics(caller);
     s_test_streams(caller);
     s_test_damage(caller);
+    s_test_check_batches(caller);
     s_test_bad_input(caller);
     Cairn__Request request;
     Cairn__ContentStats stats;

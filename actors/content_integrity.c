@@ -22,9 +22,19 @@
                                              to its name) or corrupt
                       other names are strays: counted, never touched
 
+        Pass 1 reads the index in batches of CHECK_BATCH_ROWS rows (a
+        cursor by hash), each batch its own short read transaction, so a
+        long check (with verify: hashing every file) never pins the WAL
+        and checkpoints go on meanwhile.
+
         With repair and something to repair, one write: rows of missing and
         corrupt blobs go (corrupt files were moved to quarantine/ first),
-        intact orphans are indexed. The report travels as the write's
+        intact orphans are indexed. A put may race with the check; every
+        put that writes bytes sets the row's stored_at anew, so the repair
+        deletes a row only if its stored_at is still the one the check saw
+        (the delete is conditional inside the writer's transaction), and
+        quarantine moves a file only if, under the store lock, its bytes
+        still do not match (a racing put may have replaced it). The report travels as the write's
         context; content_integrity_checked answers it after the COMMIT.
         The report lists at most CA_CONTENT_CHECK_LIST hashes per kind; the
         counts are complete.
@@ -56,8 +66,9 @@
 #include <dirent.h>
 #include <string.h>
 
-#define READ_CHECKS_MAX 16 //  in-order readers tracked per worker for verification
-#define FSCK_ADVICE     "run `cairn content fsck --verify --repair`"
+#define READ_CHECKS_MAX  16 //  in-order readers tracked per worker for verification
+#define FSCK_ADVICE      "run `cairn content fsck --verify --repair`"
+#define CHECK_BATCH_ROWS 256 //  index rows per read transaction of a check
 
 //  A reader going through a blob in order: the hash of bytes [0, next).
 typedef struct {
@@ -163,18 +174,23 @@ typedef struct {
     uint8_t (*hashes)[CA_SHA256_BYTES];
     size_t count;
     size_t capacity;
-    bool out_of_memory; //  a hash could not be kept: the check fails
 } hash_list_t;
+
+//  Grows `*array` to `capacity` items of `size` bytes; false when memory ran
+//  out (the array is left as it was).
+static bool s_grow(void **array, size_t capacity, size_t size) {
+    void *grown = realloc(*array, capacity * size);
+    if (!grown)
+        return false;
+    *array = grown;
+    return true;
+}
 
 static bool s_list_add(hash_list_t *list, const uint8_t *hash) {
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? 2 * list->capacity : 64;
-        void *grown = realloc(list->hashes, capacity * CA_SHA256_BYTES);
-        if (!grown) {
-            list->out_of_memory = true;
+        if (!s_grow((void **)&list->hashes, capacity, CA_SHA256_BYTES))
             return false;
-        }
-        list->hashes = grown;
         list->capacity = capacity;
     }
     memcpy(list->hashes[list->count++], hash, CA_SHA256_BYTES);
@@ -184,48 +200,113 @@ static bool s_list_add(hash_list_t *list, const uint8_t *hash) {
 typedef struct {
     uint64_t rows, files, strays;
     hash_list_t missing, orphans, corrupt; //  corrupt: with or without a row
+    double *missing_stored_at;             //  per missing: the row's stored_at seen
     uint64_t *orphan_sizes;                //  per orphan: its file's size
     bool *corrupt_indexed;                 //  per corrupt entry: it has a row
+    double *corrupt_stored_at;             //  per corrupt entry with a row: as seen
     size_t corrupt_capacity;
-    char *error; //  an I/O error that stopped the check
+    bool out_of_memory; //  a finding could not be kept: the check fails
+    char *error;        //  an I/O error that stopped the check
 } check_t;
 
 static void s_check_free(check_t *check) {
     free(check->missing.hashes);
     free(check->orphans.hashes);
     free(check->corrupt.hashes);
+    free(check->missing_stored_at);
     free(check->orphan_sizes);
     free(check->corrupt_indexed);
+    free(check->corrupt_stored_at);
     zstr_free(&check->error);
 }
 
-static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed) {
-    if (!s_list_add(&check->corrupt, hash))
+static void s_check_missing(check_t *check, const uint8_t *hash, double stored_at) {
+    if (!s_list_add(&check->missing, hash)) {
+        check->out_of_memory = true;
         return;
+    }
+    if (!s_grow((void **)&check->missing_stored_at, check->missing.capacity, sizeof(double))) {
+        check->missing.count--;
+        check->out_of_memory = true;
+        return;
+    }
+    check->missing_stored_at[check->missing.count - 1] = stored_at;
+}
+
+static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed, double stored_at) {
+    if (!s_list_add(&check->corrupt, hash)) {
+        check->out_of_memory = true;
+        return;
+    }
     if (check->corrupt.count > check->corrupt_capacity) {
-        bool *grown = realloc(check->corrupt_indexed, check->corrupt.capacity);
-        if (!grown) {
+        size_t capacity = check->corrupt.capacity;
+        if (!s_grow((void **)&check->corrupt_indexed, capacity, sizeof(bool)) ||
+            !s_grow((void **)&check->corrupt_stored_at, capacity, sizeof(double))) {
             check->corrupt.count--;
-            check->corrupt.out_of_memory = true;
+            check->out_of_memory = true;
             return;
         }
-        check->corrupt_indexed = grown;
-        check->corrupt_capacity = check->corrupt.capacity;
+        check->corrupt_capacity = capacity;
     }
     check->corrupt_indexed[check->corrupt.count - 1] = indexed;
+    check->corrupt_stored_at[check->corrupt.count - 1] = stored_at;
 }
 
 static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
-    if (!s_list_add(&check->orphans, hash))
-        return;
-    uint64_t *grown = realloc(check->orphan_sizes, check->orphans.capacity * sizeof(uint64_t));
-    if (!grown) {
-        check->orphans.count--;
-        check->orphans.out_of_memory = true;
+    if (!s_list_add(&check->orphans, hash)) {
+        check->out_of_memory = true;
         return;
     }
-    check->orphan_sizes = grown;
+    if (!s_grow((void **)&check->orphan_sizes, check->orphans.capacity, sizeof(uint64_t))) {
+        check->orphans.count--;
+        check->out_of_memory = true;
+        return;
+    }
     check->orphan_sizes[check->orphans.count - 1] = size;
+}
+
+//  One index row as pass 1 saw it.
+typedef struct {
+    uint8_t hash[CA_SHA256_BYTES];
+    uint64_t size;
+    double stored_at;
+} row_seen_t;
+
+//  Reads the next batch of at most CHECK_BATCH_ROWS rows after `after`
+//  (NULL: from the start) in one short read transaction: the statement is
+//  reset before any file is looked at. Returns the rows read, or -1 with
+//  check->error.
+static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *rows, check_t *check) {
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(ca_store_sql(store), "SELECT hash, size, stored_at FROM content_blobs"
+                                            " WHERE hash > ?1 ORDER BY hash LIMIT ?2");
+    if (!stmt) {
+        check->error = zsys_sprintf("cannot read the content index: %s",
+                                    sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+        return -1;
+    }
+    if (after)
+        sqlite3_bind_blob(stmt, 1, after, CA_SHA256_BYTES, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_zeroblob(stmt, 1, 0); //  sorts before every 32-byte hash
+    sqlite3_bind_int(stmt, 2, CHECK_BATCH_ROWS);
+    int count = 0, rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && count < CHECK_BATCH_ROWS) {
+        if (sqlite3_column_bytes(stmt, 0) != CA_SHA256_BYTES)
+            continue; //  the table's CHECK rules it out
+        memcpy(rows[count].hash, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
+        rows[count].size = (uint64_t)sqlite3_column_int64(stmt, 1);
+        rows[count].stored_at = sqlite3_column_double(stmt, 2);
+        count++;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        check->error = zsys_sprintf("cannot read the content index: %s",
+                                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
+        count = -1;
+    }
+    sqlite3_reset(stmt); //  ends the read transaction
+    sqlite3_clear_bindings(stmt);
+    return count;
 }
 
 //  Pass 1: every index row has a file of its size (and, with verify, its
@@ -233,41 +314,43 @@ static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
 static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *check,
                          bool verify) {
     ca_blobs_t *blobs = self->blobs;
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT hash, size FROM content_blobs ORDER BY hash");
-    if (!stmt) {
-        check->error = zsys_sprintf("cannot prepare the index scan: %s (the node may be out of "
-                                    "file descriptors or memory)",
-                                    sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
+    row_seen_t *rows = (row_seen_t *)malloc(CHECK_BATCH_ROWS * sizeof(row_seen_t));
+    if (!rows) {
+        check->error = strdup("the node is out of memory");
         return;
     }
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        check->rows++;
-        uint8_t hash[CA_SHA256_BYTES];
-        memcpy(hash, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
-        uint64_t size = (uint64_t)sqlite3_column_int64(stmt, 1), on_disk = 0;
-        if (!ca_blobs_file_size(blobs, hash, &on_disk)) {
-            s_list_add(&check->missing, hash);
-            continue;
-        }
-        bool matches = on_disk == size;
-        if (matches && verify) {
-            char *path = ca_blobs_path(blobs, hash);
-            char *error = NULL;
-            if (ca_blobs_verify_file(blobs, path, hash, &matches, &on_disk, &error) != CA_OK) {
-                ca_log_warning("content check: %s", error);
-                zstr_free(&error);
+    uint8_t after[CA_SHA256_BYTES];
+    int count;
+    bool first = true;
+    while ((count = s_read_batch(store, first ? NULL : after, rows, check)) > 0) {
+        first = false;
+        memcpy(after, rows[count - 1].hash, CA_SHA256_BYTES);
+        for (int i = 0; i < count; i++) {
+            const row_seen_t *row = &rows[i];
+            check->rows++;
+            uint64_t on_disk = 0;
+            if (!ca_blobs_file_size(blobs, row->hash, &on_disk)) {
+                s_check_missing(check, row->hash, row->stored_at);
+                continue;
             }
-            zstr_free(&path);
+            bool matches = on_disk == row->size;
+            if (matches && verify) {
+                char *path = ca_blobs_path(blobs, row->hash);
+                char *error = NULL;
+                if (ca_blobs_verify_file(blobs, path, row->hash, &matches, &on_disk, &error) !=
+                    CA_OK) {
+                    ca_log_warning("content check: %s", error);
+                    zstr_free(&error);
+                }
+                zstr_free(&path);
+            }
+            if (!matches)
+                s_check_corrupt(check, row->hash, true, row->stored_at);
         }
-        if (!matches)
-            s_check_corrupt(check, hash, true);
+        if (count < CHECK_BATCH_ROWS)
+            break;
     }
-    if (rc != SQLITE_DONE)
-        check->error = zsys_sprintf("cannot read the content index: %s",
-                                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
-    sqlite3_reset(stmt);
+    free(rows);
 }
 
 //  True for exactly two lowercase hex digits.
@@ -309,7 +392,7 @@ static void s_check_file(content_integrity_t *self, ca_store_t *store, check_t *
     } else if (matches)
         s_check_orphan(check, hash, size);
     else
-        s_check_corrupt(check, hash, false);
+        s_check_corrupt(check, hash, false, 0);
     zstr_free(&path);
 }
 
@@ -371,24 +454,29 @@ static Cairn__ContentCheckReport *s_report(ca_reply_t *reply, const check_t *che
 
 //  The repair, as one write: rows of missing and corrupt blobs go (corrupt
 //  files were moved to quarantine first), intact orphans are indexed.
+//  The delete of a row the check found damaged: only the row it saw (a
+//  put that wrote the blob since set stored_at anew, and keeps its row).
+static void s_repair_delete(ca_write_t *write, const uint8_t *hash, double stored_at) {
+    ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1 AND stored_at = ?2",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_real(write, stored_at);
+}
+
 static ca_write_t *s_repair_write(content_integrity_t *self, const check_t *check) {
     ca_write_t *write = ca_write_new();
-    for (size_t i = 0; i < check->missing.count; i++) {
-        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, check->missing.hashes[i], CA_SHA256_BYTES);
-    }
+    for (size_t i = 0; i < check->missing.count; i++)
+        s_repair_delete(write, check->missing.hashes[i], check->missing_stored_at[i]);
     for (size_t i = 0; i < check->corrupt.count; i++) {
         char *error = NULL;
-        if (ca_blobs_quarantine(self->blobs, check->corrupt.hashes[i], &error) != 0) {
+        int moved = ca_blobs_quarantine(self->blobs, check->corrupt.hashes[i], &error);
+        if (moved < 0) {
             ca_log_warning("content check: %s", error);
             zstr_free(&error);
         }
-        if (!check->corrupt_indexed[i])
-            continue;
-        ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, check->corrupt.hashes[i], CA_SHA256_BYTES);
+        if (moved == 1 || !check->corrupt_indexed[i])
+            continue; //  a put replaced the file meanwhile: it is intact now
+        s_repair_delete(write, check->corrupt.hashes[i], check->corrupt_stored_at[i]);
     }
     double now = ca_now_seconds();
     for (size_t i = 0; i < check->orphans.count; i++) {
@@ -410,8 +498,7 @@ void content_integrity_check(content_integrity_t *self, ca_store_t *store,
     s_check_rows(self, store, &check, ask->verify);
     if (!check.error)
         s_check_files(self, store, &check);
-    if (!check.error &&
-        (check.missing.out_of_memory || check.orphans.out_of_memory || check.corrupt.out_of_memory))
+    if (!check.error && check.out_of_memory)
         check.error = strdup("the node ran out of memory listing the problems found");
     if (check.error) {
         ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check.error);

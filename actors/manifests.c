@@ -271,6 +271,35 @@ static void s_manifest_update(ca_store_t *store, const Cairn__Request *request, 
     ca_store_write(store, &write, reply);
 }
 
+static int s_compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+//  A reply-owned copy of a list, sorted as ManifestGet reads it (ORDER BY
+//  peer_id: SQLite's BINARY collation, which is strcmp's order for text).
+static char **s_sorted_list(char *const *list, size_t count, ca_reply_t *reply) {
+    if (!count)
+        return NULL;
+    char **sorted = (char **)ca_reply_memdup(reply, list, count * sizeof(char *));
+    qsort(sorted, count, sizeof(char *), s_compare_strings);
+    return sorted;
+}
+
+//  The access lists a put or update stored, as a get answers them: sorted
+//  by peer id, never NULL (a get always has them, maybe empty).
+static Cairn__AccessControl *s_sorted_access(const Cairn__AccessControl *asked, ca_reply_t *reply) {
+    Cairn__AccessControl *access =
+        (Cairn__AccessControl *)ca_reply_alloc(reply, sizeof(Cairn__AccessControl));
+    cairn__access_control__init(access);
+    if (!asked)
+        return access;
+    access->allow = s_sorted_list(asked->allow, asked->n_allow, reply);
+    access->n_allow = asked->n_allow;
+    access->deny = s_sorted_list(asked->deny, asked->n_deny, reply);
+    access->n_deny = asked->n_deny;
+    return access;
+}
+
 //  Put and update: the row the write returned, with the lists it wrote.
 static void s_manifest_written(ca_store_t *store, const Cairn__Request *request,
                                const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
@@ -286,9 +315,9 @@ static void s_manifest_written(ca_store_t *store, const Cairn__Request *request,
     bool put = request->body_case == CAIRN__REQUEST__BODY_MANIFEST_PUT;
     const Cairn__Manifest *asked =
         put ? request->manifest_put->manifest : request->manifest_update->manifest;
-    manifest->tags = asked->tags;
+    manifest->tags = asked->tags; //  stored in their order
     manifest->n_tags = asked->n_tags;
-    manifest->access = asked->access;
+    manifest->access = s_sorted_access(asked->access, reply);
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case =
         put ? CAIRN__RESPONSE__BODY_MANIFEST_PUT : CAIRN__RESPONSE__BODY_MANIFEST_UPDATE;
@@ -971,6 +1000,19 @@ void manifests_fixture_version_pages(ca_caller_t *caller, int root) {
 
 //  ---- the self-test ------------------------------------------------------------------
 
+//  Two manifests are the same message, byte for byte.
+static void s_assert_same_manifest(const Cairn__Manifest *a, const Cairn__Manifest *b) {
+    size_t size = cairn__manifest__get_packed_size(a);
+    assert(size == cairn__manifest__get_packed_size(b));
+    uint8_t *packed_a = (uint8_t *)malloc(size + 1), *packed_b = (uint8_t *)malloc(size + 1);
+    assert(packed_a && packed_b);
+    cairn__manifest__pack(a, packed_a);
+    cairn__manifest__pack(b, packed_b);
+    assert(memcmp(packed_a, packed_b, size) == 0);
+    free(packed_a);
+    free(packed_b);
+}
+
 static void s_test_crud(ca_caller_t *caller) {
     manifests_fixture_t t;
     manifests_fixture_init(&t, 1, 1, 0, 0);
@@ -982,12 +1024,15 @@ static void s_test_crud(ca_caller_t *caller) {
     manifests_fixture_expect(response->manifest_put, &t);
     assert(response->manifest_put->version_timestamp == 1700000000);
     double created_at = response->manifest_put->created_at;
-    cairn__response__free_unpacked(response, NULL);
+    Cairn__Response *put_answer = response;
     response = ca_testbed_ok(manifests_fixture_get(caller, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
     manifests_fixture_expect(response->manifest_get, &t);
-    //  Access lists come back sorted by peer id.
+    //  Access lists come back sorted by peer id, and the put answered what
+    //  a get reads: the same bytes.
     assert(streq(response->manifest_get->access->allow[0], "peer:a"));
     assert(response->manifest_get->created_at == created_at);
+    s_assert_same_manifest(put_answer->manifest_put, response->manifest_get);
+    cairn__response__free_unpacked(put_answer, NULL);
     cairn__response__free_unpacked(response, NULL);
     ca_testbed_fails(manifests_fixture_put(caller, &t), CAIRN__STATUS__CONFLICT, "ManifestUpdate");
 
@@ -1016,6 +1061,15 @@ static void s_test_crud(ca_caller_t *caller) {
     cairn__response__free_unpacked(
         ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE),
         NULL);
+    //  An update answers its lists as stored too (sent unsorted here).
+    t.access.n_allow = 2;
+    Cairn__Response *updated =
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_MANIFEST_UPDATE);
+    assert(streq(updated->manifest_update->access->allow[0], "peer:a"));
+    response = ca_testbed_ok(manifests_fixture_get(caller, 1), CAIRN__RESPONSE__BODY_MANIFEST_GET);
+    s_assert_same_manifest(updated->manifest_update, response->manifest_get);
+    cairn__response__free_unpacked(updated, NULL);
+    cairn__response__free_unpacked(response, NULL);
     manifests_fixture_t other;
     manifests_fixture_init(&other, 2, 1, 0, 0);
     ca_request_manifest_update(&request, &update, 0, &other.manifest);

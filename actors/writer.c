@@ -27,8 +27,23 @@
             |                    RELEASE w
         COMMIT --ok--> answer every write with its own outcome
             |
-          fails --> ROLLBACK; answer every write INTERNAL; quick_check;
+          fails --> ROLLBACK; checkpoint(TRUNCATE); answer every write
+                    INTERNAL; quick_check;
                     check fails -> error state (all later writes INTERNAL)
+
+    A failed COMMIT, decided: when the fsync of a commit fails, its frames
+    are already in the WAL file with a valid commit frame, past the end the
+    WAL index knows. The connection rolls back and goes on, but recovery
+    after a crash reads the file, not the index, and would replay the batch
+    its writes were told failed. So before answering, the writer runs a
+    TRUNCATE checkpoint: committed frames go into cairn.db and the WAL file
+    is emptied, the failed frames with it. (Closing and reopening the
+    connection would not help: the readers keep the index alive, and the
+    frames stay in the file.) If readers hold the WAL so that the
+    checkpoint cannot finish, the log says so; the next commit overwrites
+    the frames, since it appends where the index ends and recovery stops
+    at the first frame whose checksum chain breaks. selftest.writer
+    (s_test_failed_commit) recovers a copy of the files after the failure.
 
     Invariants:
     - A write is answered only after the transaction holding it committed
@@ -36,7 +51,8 @@
     - A failing write never affects the others of its batch (savepoints),
       unless SQLite itself aborts the transaction (I/O error, disk full), in
       which case every write of the batch is answered with that error.
-    - A failed COMMIT is never retried as if nothing happened.
+    - A failed COMMIT is never retried as if nothing happened, and does not
+      come back after a crash (the WAL is reset before it is answered).
     - The error state is left only by restarting the node; reads go on.
 
     Control commands on the pipe: START (answers status + message), $TERM.
@@ -393,6 +409,28 @@ static void s_recheck(self_t *self) {
         ca_log_warning("writer: database check after a failed commit passed; writes continue");
 }
 
+//  After a failed COMMIT: the batch's frames may sit in the WAL file with
+//  a valid commit frame (written, then the fsync failed), beyond the end
+//  the WAL index knows. Recovery after a crash would replay them: a write
+//  answered as failed would come back. A TRUNCATE checkpoint copies only
+//  the committed frames into cairn.db and empties the WAL file, so they
+//  are gone before the batch is answered. If readers keep it from
+//  finishing, the next commit overwrites those frames (it appends at the
+//  index's end, and recovery stops at the first frame whose checksum
+//  chain breaks); the window until then is logged.
+static void s_discard_wal_tail(self_t *self) {
+    sqlite3 *db = ca_sql_handle(self->sql);
+    int log = -1, checkpointed = -1;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &checkpointed);
+    if (rc == SQLITE_OK && log == 0)
+        ca_log_warning("writer: the WAL was reset after the failed commit; the failed batch "
+                       "cannot reappear after a crash");
+    else
+        ca_log_error("writer: cannot reset the WAL after the failed commit (%s); until the "
+                     "next commit, a crash may bring the failed batch back",
+                     rc == SQLITE_OK ? "readers are using it" : sqlite3_errmsg(db));
+}
+
 //  Fails every write of the batch with the same message.
 static void s_fail_all(pending_write_t *writes, size_t count, const char *message) {
     for (size_t i = 0; i < count; i++) {
@@ -473,6 +511,7 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
             self->failed_commits++;
             ca_log_error("writer: %s", aborted);
             s_fail_all(writes, count, aborted);
+            s_discard_wal_tail(self);
             s_recheck(self);
         } else if (aborted) {
             ca_log_error("writer: %s", aborted);
@@ -830,15 +869,51 @@ static Cairn__Internal__WriterResponse *s_recv_answer(bed_t *bed, uint32_t *tag)
     return response;
 }
 
-static int64_t s_count_rows(const char *db_path) {
+static int64_t s_count_rows_opened(const char *db_path, ca_sql_mode_t mode) {
     char *error = NULL;
-    ca_sql_t *sql = ca_sql_open(db_path, CA_SQL_READ_ONLY, NULL, &error);
+    ca_sql_t *sql = ca_sql_open(db_path, mode, NULL, &error);
     assert(sql);
     sqlite3_stmt *stmt = ca_sql_prepare(sql, "SELECT count(*) FROM items");
     assert(sqlite3_step(stmt) == SQLITE_ROW);
     int64_t count = sqlite3_column_int64(stmt, 0);
     sqlite3_reset(stmt);
     ca_sql_destroy(&sql);
+    return count;
+}
+
+static int64_t s_count_rows(const char *db_path) {
+    return s_count_rows_opened(db_path, CA_SQL_READ_ONLY);
+}
+
+static void s_copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert(in && out);
+    char buffer[65536];
+    size_t got;
+    while ((got = fread(buffer, 1, sizeof buffer, in)) > 0)
+        assert(fwrite(buffer, 1, got, out) == got);
+    fclose(in);
+    assert(fclose(out) == 0);
+}
+
+//  Rows a node would find after kill -9 now: cairn.db and its WAL as they
+//  are on disk (not the shared-memory index), copied aside and opened
+//  afresh, so SQLite recovers the WAL from the file alone.
+static int64_t s_count_rows_after_crash(const char *db_path) {
+    char *copy = zsys_sprintf("%s.crash", db_path);
+    char *wal = zsys_sprintf("%s-wal", db_path), *copy_wal = zsys_sprintf("%s-wal", copy);
+    s_copy_file(db_path, copy);
+    if (access(wal, F_OK) == 0)
+        s_copy_file(wal, copy_wal);
+    int64_t count = s_count_rows_opened(copy, CA_SQL_READ_WRITE); //  recovery writes
+    unlink(copy);
+    unlink(copy_wal);
+    char *shm = zsys_sprintf("%s-shm", copy);
+    unlink(shm);
+    zstr_free(&shm);
+    zstr_free(&copy);
+    zstr_free(&wal);
+    zstr_free(&copy_wal);
     return count;
 }
 
@@ -1063,6 +1138,9 @@ static void s_test_failed_commit(void) {
     assert(tag == 2 && response->write->status == CA_INTERNAL);
     assert(strstr(response->write->error, "commit failed"));
     cairn__internal__writer_response__free_unpacked(response, NULL);
+    //  Answered as failed, so a crash now must not bring it back: the WAL
+    //  on disk holds nothing of it that recovery would replay.
+    assert(s_count_rows_after_crash(bed->db_path) == 1);
 
     s_send_insert(bed, 3, "after", "a", 1);
     response = s_recv_answer(bed, &tag);

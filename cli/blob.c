@@ -4,7 +4,8 @@
     See blob.h. Two rules for whatever a get writes:
 
     Output files: `-o FILE` writes FILE.partial-XXXXXX in FILE's directory
-    and renames it to FILE only when everything arrived and matched; on any
+    and renames it to FILE only when everything arrived and matched (the
+    file is fsynced before the rename, its directory after); on any
     error the partial file is removed, so FILE is either whole or as it was
     (an existing FILE is replaced only on success). Bytes written to
     stdout cannot be taken back: a failure there still exits non-zero.
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,18 +207,42 @@ int cli_output_write(const cli_t *cli, cli_output_t *self, const uint8_t *data, 
     return CLI_EXIT_OK;
 }
 
+//  fsync of the directory holding `path`, so a rename into it is durable;
+//  -1 with errno set.
+static int s_sync_parent(const char *path) {
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int error = errno;
+    close(fd);
+    errno = error;
+    return rc;
+}
+
 int cli_output_finish(const cli_t *cli, cli_output_t *self) {
     if (!self->partial)
         return CLI_EXIT_OK;
     int fd = self->fd;
     self->fd = -1;
     int exit_code = CLI_EXIT_OK;
-    if (close(fd) != 0)
+    //  The bytes are durable before the name says they are there, and the
+    //  name is durable before the command says it wrote the file.
+    if (fsync(fd) != 0) {
+        exit_code = cli_io_error(cli, "sync", self->partial, errno);
+        close(fd);
+    } else if (close(fd) != 0)
         exit_code = cli_io_error(cli, "write", self->partial, errno);
     else if (rename(self->partial, self->path) != 0)
         exit_code = cli_io_error(cli, "rename the download to", self->path, errno);
     if (exit_code != CLI_EXIT_OK)
         unlink(self->partial);
+    else if (s_sync_parent(self->path) != 0)
+        exit_code = cli_io_error(cli, "sync the directory of", self->path, errno);
     zstr_free(&self->partial);
     return exit_code;
 }

@@ -37,11 +37,13 @@
     Writes are atomic: a temp file (0600, O_EXCL) in the same dir,
     fsync, then link() for a new identity (which refuses to replace an
     existing one, even in a race) or rename() for a new password, then
-    fsync of the directory. A crash leaves the old file or the new one,
-    never a mix; a stale temp file is harmless.
+    fsync of the directory. A directory made on the way (the data dir,
+    identity/) has its parent fsynced too. A crash leaves the old file or
+    the new one, never a mix; a stale temp file is harmless.
     ========================================================================= */
 
 #include "identity.h"
+#include "ca_blobs.h"
 #include "ca_sign.h"
 
 #include <assert.h>
@@ -251,16 +253,6 @@ static int s_open(const uint8_t file[FILE_SIZE], const identity_password_t *pass
     return rc == 0 && opened == CA_ED25519_SEED_BYTES ? 0 : -1;
 }
 
-//  fsync of a directory, so a rename or link in it is durable.
-static int s_sync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 //  Writes `file` as dir/IDENTITY_FILE atomically; replace=false refuses
 //  an existing file (link() fails with EEXIST).
 static char *s_write_atomic(const char *dir, const uint8_t file[FILE_SIZE], bool replace) {
@@ -293,7 +285,7 @@ static char *s_write_atomic(const char *dir, const uint8_t file[FILE_SIZE], bool
         problem = zsys_sprintf("cannot replace %s: %s", final_path, strerror(errno));
     if (fd >= 0 && (problem || !replace))
         unlink(temp_path);
-    if (!problem && s_sync_dir(dir) != 0)
+    if (!problem && ca_fsync_dir(dir) != 0)
         problem = zsys_sprintf("cannot sync directory %s: %s", dir, strerror(errno));
     zstr_free(&temp_path);
     zstr_free(&final_path);
@@ -328,12 +320,27 @@ static void s_fill_header(uint8_t file[FILE_SIZE], identity_cipher_t cipher,
 
 //  Makes data_dir/identity (0700). Returns its path, or NULL with *error.
 static char *s_make_dir(const char *data_dir, char **error) {
-    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(data_dir, 0755) == 0) {
+        char *parent = zsys_sprintf("%s/..", data_dir);
+        int rc = ca_fsync_dir(parent);
+        if (rc != 0)
+            *error = zsys_sprintf("cannot sync directory %s: %s", parent, strerror(errno));
+        zstr_free(&parent);
+        if (rc != 0)
+            return NULL;
+    } else if (errno != EEXIST) {
         *error = zsys_sprintf("cannot create data dir %s: %s", data_dir, strerror(errno));
         return NULL;
     }
     char *dir = zsys_sprintf("%s/%s", data_dir, IDENTITY_DIR);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) == 0) {
+        //  The new directory's entry must be durable before a file in it
+        //  is: a crash would otherwise lose the identity with its dir.
+        if (ca_fsync_dir(data_dir) != 0) {
+            *error = zsys_sprintf("cannot sync directory %s: %s", data_dir, strerror(errno));
+            zstr_free(&dir);
+        }
+    } else if (errno != EEXIST) {
         *error = zsys_sprintf("cannot create %s: %s", dir, strerror(errno));
         zstr_free(&dir);
     }

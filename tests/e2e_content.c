@@ -431,6 +431,42 @@ static void test_corrupt(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  A blob file that rotted in place keeps its size: putting the same bytes
+//  again (whole, or a stream announcing its hash) must replace the file,
+//  not answer deduplicated over the rotten bytes.
+static void test_reput_rotten(void) {
+    HARNESS_SESSION_UP(NULL);
+    uint8_t data[70000], hash[32], got[32];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 8));
+    CHECK(!content_fixture_put(caller, data, sizeof data, hash));
+    char *path = s_blob_path(node, "content", hash);
+    for (int round = 0; round < 2; round++) {
+        FILE *file = fopen(path, "r+");
+        CHECK(file && fseek(file, 4096 + round, SEEK_SET) == 0 && fputc(0xff, file) == 0xff);
+        fclose(file);
+        harness_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
+        if (round == 0)
+            CHECK(!content_fixture_put(caller, data, sizeof data, got));
+        else {
+            //  The stream is not told the blob exists, and its commit heals.
+            uint64_t stream = content_fixture_begin(caller, hash);
+            CHECK(stream != 0);
+            s_send_chunk(client, stream, 0, data, sizeof data);
+            s_chunk_answer(client, sizeof data);
+            Cairn__Response *response = harness_ok(content_fixture_commit(caller, stream, hash),
+                                                   CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+            CHECK(!response->content_commit->deduplicated);
+            cairn__response__free_unpacked(response, NULL);
+        }
+        content_fixture_get_expect(caller, hash, data, sizeof data);
+    }
+    //  An intact blob is still deduplicated.
+    CHECK(content_fixture_put(caller, data, sizeof data, got));
+    zstr_free(&path);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  Wrong sizes, unknown ids, oversized chunks and frames, path-like hashes,
 //  malformed bodies: clear errors, and the node keeps serving.
 static void test_bad_input(void) {
@@ -780,6 +816,7 @@ static const harness_test_t s_tests[] = {
     {"kill9_mid_stream", test_kill9_mid_stream},
     {"kill9_cycles", test_kill9_cycles},
     {"corrupt", test_corrupt},
+    {"reput_rotten", test_reput_rotten},
     {"bad_input", test_bad_input},
     {"concurrent_streams", test_concurrent_streams},
     {"put_delete_race", test_put_delete_race},

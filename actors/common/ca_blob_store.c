@@ -102,8 +102,18 @@ Cairn__Internal__BlobContext *ca_blob_store_settle(ca_blobs_t *blobs,
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the blob's context; retry");
         return NULL;
     }
-    if (*context->temp_path)
-        ca_blobs_settle(blobs, context->temp_path, context->hash.data);
+    char *error = NULL;
+    if (*context->temp_path &&
+        ca_blobs_settle(blobs, context->temp_path, context->hash.data, &error) != 0) {
+        ca_log_error("blobs: %s", error);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the blob's row committed but its file could not be put in place (%s); "
+                       "its bytes are kept in %s until the node restarts; put the blob again",
+                       error, context->temp_path);
+        zstr_free(&error);
+        cairn__internal__blob_context__free_unpacked(context, NULL);
+        return NULL;
+    }
     return context;
 }
 

@@ -39,7 +39,8 @@ void ca_blob_store_publish(ca_store_t *store, ca_blobs_t *blobs, ca_upload_t **u
 Cairn__Internal__BlobContext *ca_blob_store_context(const Cairn__Internal__WriteReply *write);
 
 //  After the row committed: settles the temp file. Returns the context
-//  (caller frees) or NULL, with the reply INTERNAL, when it is missing.
+//  (caller frees) or NULL, with the reply INTERNAL, when it is missing or
+//  the blob's file cannot be put in place (its temp file is then kept).
 Cairn__Internal__BlobContext *ca_blob_store_settle(ca_blobs_t *blobs,
                                                    const Cairn__Internal__WriteReply *write,
                                                    ca_reply_t *reply);

@@ -402,13 +402,23 @@ int ca_blobs_link(ca_blobs_t *self, ca_upload_t *upload, const uint8_t hash[CA_S
     assert(upload->finished);
     s_lock(self);
     uint64_t existing = 0;
-    //  A file of the wrong size under this name is damage (the name says
-    //  what the bytes must be): replace it with the bytes just verified.
-    if (ca_blobs_file_size(self, hash, &existing) && existing != size) {
+    //  A file under this name whose size or bytes are not what the name
+    //  says is damage: replace it with the bytes just verified. (A file is
+    //  there only on a re-put or a racing put, so hashing it is rare.)
+    if (ca_blobs_file_size(self, hash, &existing)) {
         char *path = ca_blobs_path(self, hash);
-        ca_log_warning("replacing %s: it held %" PRIu64 " bytes, not %" PRIu64, path, existing,
-                       size);
-        unlink(path);
+        bool matches = existing == size;
+        char *problem = NULL;
+        if (matches &&
+            ca_blobs_verify_file(self, path, hash, &matches, &existing, &problem) != CA_OK) {
+            matches = false;
+            zstr_free(&problem);
+        }
+        if (!matches) {
+            ca_log_warning("replacing %s: its %" PRIu64 " bytes are not the blob's %" PRIu64, path,
+                           existing, size);
+            unlink(path);
+        }
         zstr_free(&path);
     }
     int rc = s_link_final(self, upload->path, hash, error);
@@ -423,22 +433,23 @@ static bool s_is_temp_path(ca_blobs_t *self, const char *temp_path) {
            !strchr(temp_path + length + 1, '/') && !strstr(temp_path, "..");
 }
 
-void ca_blobs_settle(ca_blobs_t *self, const char *temp_path, const uint8_t hash[CA_SHA256_BYTES]) {
+int ca_blobs_settle(ca_blobs_t *self, const char *temp_path, const uint8_t hash[CA_SHA256_BYTES],
+                    char **error) {
     if (!s_is_temp_path(self, temp_path)) {
         ca_log_error("blobs: refusing to settle '%s': not an upload of %s", temp_path, self->root);
-        return;
+        return 0; //  not ours to touch; the final name was linked at step 3
     }
     uint64_t size;
+    int rc = 0;
     s_lock(self);
-    if (!ca_blobs_file_size(self, hash, &size)) {
-        char *error = NULL;
-        if (s_link_final(self, temp_path, hash, &error) != 0) {
-            ca_log_error("blobs: %s", error);
-            zstr_free(&error);
-        }
-    }
+    if (!ca_blobs_file_size(self, hash, &size))
+        rc = s_link_final(self, temp_path, hash, error);
     s_unlock(self);
-    unlink(temp_path);
+    //  The temp name holds the only copy of the bytes while the final name
+    //  is missing: it goes only once the final name is there.
+    if (rc == 0)
+        unlink(temp_path);
+    return rc;
 }
 
 void ca_blobs_drop_temp(ca_blobs_t *self, const char *temp_path) {
@@ -470,9 +481,19 @@ int ca_blobs_quarantine(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES], c
     char *path = ca_blobs_path(self, hash);
     char *target = zsys_sprintf("%s/%s/%s", self->root, QUARANTINE_DIR, hex);
     s_lock(self);
-    int rc = rename(path, target);
-    if (rc != 0)
+    //  Checked again under the lock: a racing put may have replaced the
+    //  file with the right bytes since it was found corrupt.
+    bool matches = false;
+    uint64_t size = 0;
+    char *problem = NULL;
+    int rc = 0;
+    if (ca_blobs_verify_file(self, path, hash, &matches, &size, &problem) == CA_OK && matches)
+        rc = 1;
+    else if (rename(path, target) != 0) {
         *error = zsys_sprintf("cannot move %s to %s: %s", path, target, strerror(errno));
+        rc = -1;
+    }
+    zstr_free(&problem);
     s_unlock(self);
     zstr_free(&path);
     zstr_free(&target);
@@ -508,7 +529,7 @@ static void s_store(ca_blobs_t *blobs, const char *text, uint8_t hash[CA_SHA256_
     char *temp = strdup(ca_upload_path(upload));
     ca_upload_release(&upload);
     assert(access(temp, F_OK) == 0); //  kept until settled
-    ca_blobs_settle(blobs, temp, hash);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == 0);
     assert(access(temp, F_OK) != 0);
     free(temp);
 }
@@ -564,6 +585,10 @@ void ca_blobs_test(bool verbose) {
 
     //  Quarantine moves it away; a missing file reads as NOT_FOUND.
     assert(ca_blobs_quarantine(blobs, hash, &error) == 0);
+    s_store(blobs, "hello", hash); //  an intact file is left where it is
+    assert(ca_blobs_quarantine(blobs, hash, &error) == 1);
+    assert(ca_blobs_read_all(blobs, hash, data, 5, true, &error) == CA_OK);
+    assert(ca_blobs_unlink_if_unwanted(blobs, hash, s_never_wanted, NULL));
     assert(ca_blobs_read_all(blobs, hash, data, 5, true, &error) == CA_NOT_FOUND);
     zstr_free(&error);
     char *quarantined = zsys_sprintf("%s/content/quarantine/%s", dir, hex);
@@ -580,8 +605,33 @@ void ca_blobs_test(bool verbose) {
     ca_upload_release(&upload);
     assert(ca_blobs_unlink_if_unwanted(blobs, hash, s_never_wanted, NULL));
     assert(!ca_blobs_file_size(blobs, hash, &size));
-    ca_blobs_settle(blobs, temp, hash);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == 0);
     assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
+    free(temp);
+
+    //  Settle cannot link again (the prefix directory's name is taken by a
+    //  file): it says so and keeps the temp file, the only copy.
+    upload = ca_upload_new(blobs, &error);
+    assert(ca_upload_write(upload, "hello", 5, &error) == 0);
+    assert(ca_upload_finish(upload, hash, &error) == 0);
+    assert(ca_blobs_link(blobs, upload, hash, 5, &error) == 0);
+    temp = strdup(ca_upload_path(upload));
+    ca_upload_release(&upload);
+    assert(ca_blobs_unlink_if_unwanted(blobs, hash, s_never_wanted, NULL));
+    char *prefix = zsys_sprintf("%s/content/2c", dir);
+    assert(rmdir(prefix) == 0);
+    file = fopen(prefix, "w");
+    assert(file);
+    fclose(file);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == -1);
+    assert(error && strstr(error, "cannot link"));
+    zstr_free(&error);
+    assert(access(temp, F_OK) == 0);
+    assert(unlink(prefix) == 0);
+    assert(ca_blobs_settle(blobs, temp, hash, &error) == 0);
+    assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
+    assert(access(temp, F_OK) != 0);
+    zstr_free(&prefix);
     free(temp);
 
     //  A wanted blob is kept; an unwanted one goes; twice is harmless.
@@ -596,13 +646,19 @@ void ca_blobs_test(bool verbose) {
     fclose(file);
     s_store(blobs, "hello", hash);
     assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
+    //  So is a file of the right size with the wrong bytes (rotted).
+    file = fopen(path, "r+");
+    assert(file && fputc('j', file) == 'j');
+    fclose(file);
+    s_store(blobs, "hello", hash);
+    assert(ca_blobs_read_all(blobs, hash, data, 5, true, &error) == CA_OK);
 
     //  Only names inside tmp/ are ever removed as temp files.
     ca_blobs_drop_temp(blobs, path);
     ca_blobs_drop_temp(blobs, "/etc/passwd");
     char *tricky = zsys_sprintf("%s/content/tmp/../2c/%s", dir, hex);
     ca_blobs_drop_temp(blobs, tricky);
-    ca_blobs_settle(blobs, tricky, hash);
+    assert(ca_blobs_settle(blobs, tricky, hash, &error) == 0);
     zstr_free(&tricky);
     assert(ca_blobs_file_size(blobs, hash, &size) && size == 5);
 

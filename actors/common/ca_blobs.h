@@ -121,8 +121,10 @@ int ca_blobs_link(ca_blobs_t *self, ca_upload_t *upload, const uint8_t hash[CA_S
 
 //  Step 5, after the row committed: makes sure the final name exists
 //  (linking it again from temp_path if a racing delete removed it), then
-//  removes temp_path. Logs and carries on when it cannot.
-void ca_blobs_settle(ca_blobs_t *self, const char *temp_path, const uint8_t hash[CA_SHA256_BYTES]);
+//  removes temp_path. -1 with *error (caller frees) when the final name
+//  cannot be made: temp_path is then kept, since it holds the only copy.
+int ca_blobs_settle(ca_blobs_t *self, const char *temp_path, const uint8_t hash[CA_SHA256_BYTES],
+                    char **error);
 
 //  Removes temp_path (a write that failed). Only names inside tmp/ are
 //  removed.
@@ -136,7 +138,9 @@ typedef bool(ca_blob_wanted_fn)(void *context, const uint8_t hash[CA_SHA256_BYTE
 bool ca_blobs_unlink_if_unwanted(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES],
                                  ca_blob_wanted_fn *wanted, void *context);
 
-//  Moves a blob file to quarantine/ (a corrupt one, kept for inspection).
+//  Moves a corrupt blob file to quarantine/ (kept for inspection): 0 moved,
+//  1 left in place because its bytes now hash to its name (checked under
+//  the lock: a racing put replaced it), -1 with *error (caller frees).
 int ca_blobs_quarantine(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES], char **error);
 
 //  Runs fn(context) under the store lock.

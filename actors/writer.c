@@ -73,7 +73,10 @@ typedef struct {
     bool terminated;
     writer_config_t config; //  strings owned by this struct (copies)
     ca_sql_t *sql;
-    char *error_state;      //  non-NULL: writes refused with this message
+    char *error_state; //  non-NULL: writes refused with this message
+    //  max_db_bytes in pages (hard), and the watermark below it where
+    //  ordinary writes stop (soft); 0: no cap. See s_over_watermark.
+    long long hard_pages, soft_pages;
     pending_write_t *batch; //  batch_max slots, reused by every batch
     //  statistics
     uint64_t batches;
@@ -158,6 +161,14 @@ static char *s_apply_pragmas(self_t *self) {
         //  max_page_count never goes below the current size: then it reads
         //  back larger, and the cap is simply the current size.
         ca_sql_exec(self->sql, set);
+        char cap[32] = "0";
+        ca_sql_pragma_text(self->sql, "PRAGMA max_page_count", cap, sizeof cap);
+        self->hard_pages = atoll(cap);
+        long long reserve = self->config.max_db_bytes / CA_DB_RESERVE_DIVISOR;
+        if (reserve < CA_DB_RESERVE_MIN_BYTES)
+            reserve = CA_DB_RESERVE_MIN_BYTES;
+        reserve /= atoll(page_size);
+        self->soft_pages = self->hard_pages > reserve + 1 ? self->hard_pages - reserve : 1;
     }
     return error;
 }
@@ -176,12 +187,40 @@ static char *s_migrate(self_t *self) {
     return error;
 }
 
+//  The start check: PRAGMA quick_check reads every page of cairn.db (and
+//  the WAL it replays) once, so it costs O(database size), about a
+//  sequential read of the file (docs/ARCHITECTURE.md has figures); it runs
+//  before the migrations and before any store serves, so a damaged file is
+//  never written to or answered from. start_check=off skips it for very
+//  large databases whose operator checks them another way.
+static char *s_check_at_start(self_t *self) {
+    if (!self->config.start_check)
+        return NULL;
+    int64_t started = zclock_mono();
+    char result[512] = "";
+    bool ran = ca_sql_pragma_text(self->sql, "PRAGMA quick_check", result, sizeof result);
+    if (ran && streq(result, "ok")) {
+        ca_log_info("writer: start check (PRAGMA quick_check) of %s passed in %" PRId64 " ms",
+                    self->config.db_path, zclock_mono() - started);
+        return NULL;
+    }
+    return zsys_sprintf(
+        "%s is damaged: the start check (PRAGMA quick_check) reported '%s'. cairnd will not "
+        "serve or write to it. Stop here: restore cairn.db from a backup (with no stale "
+        "cairn.db-wal beside it), or inspect it with `sqlite3 %s 'PRAGMA integrity_check'`. "
+        "start_check=off skips this check and serves the damaged file anyway (not advised)",
+        self->config.db_path, ran ? result : sqlite3_errmsg(ca_sql_handle(self->sql)),
+        self->config.db_path);
+}
+
 static char *s_start(self_t *self) {
     char *error = NULL;
     self->sql = ca_sql_open(self->config.db_path, CA_SQL_READ_WRITE, self->config.vfs, &error);
     if (!self->sql)
         return error;
-    error = s_apply_pragmas(self);
+    error = s_check_at_start(self);
+    if (!error)
+        error = s_apply_pragmas(self);
     if (!error)
         error = s_migrate(self);
     if (error)
@@ -198,6 +237,33 @@ static char *s_start(self_t *self) {
 }
 
 //  ---- one write ----------------------------------------------------------------
+
+//  The reserve. With max_db_bytes, a full database could not even be
+//  emptied: a delete needs a few new pages (b-tree rebalancing, the FTS
+//  index's delete markers) before it frees any. So an ordinary write is
+//  refused (UNAVAILABLE, s_node_full) before it runs when the pages in use
+//  (page_count less the freelist) reach max_db_bytes less a reserve
+//  (CA_DB_RESERVE_DIVISOR, CA_DB_RESERVE_MIN_BYTES); writes that free space
+//  (WriteRequest.frees_space: the stores' deletes) and VACUUM may use the
+//  reserve, up to max_page_count. The check runs before each write rather
+//  than as a lower max_page_count because SQLITE_FULL aborts the whole
+//  transaction, failing the other writes of the batch; so a write that
+//  starts below the watermark may end past it by its own size. Pages
+//  freed by deletes are reused, so ordinary writes resume as soon as
+//  something was deleted.
+static bool s_over_watermark(self_t *self) {
+    if (!self->soft_pages)
+        return false;
+    char pages[32] = "0", free_pages[32] = "0";
+    ca_sql_pragma_text(self->sql, "PRAGMA page_count", pages, sizeof pages);
+    ca_sql_pragma_text(self->sql, "PRAGMA freelist_count", free_pages, sizeof free_pages);
+    return atoll(pages) - atoll(free_pages) >= self->soft_pages;
+}
+
+static const char s_node_full[] =
+    "the node is full: cairn.db reached max_db_bytes less the reserve kept for deletes (or the "
+    "disk is full); delete something (ContentDelete, MessageDelete, ChannelDelete, then Vacuum "
+    "to shrink the file) or raise max_db_bytes";
 
 static void s_fail(pending_write_t *write, ca_status_t status, const char *message) {
     write->status = status;
@@ -437,7 +503,10 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
         for (size_t i = 0; i < count && !aborted; i++) {
             if (writes[i].request->write->vacuum)
                 continue; //  after the commit, see s_run_vacuums
-            s_apply_write(self, &writes[i]);
+            if (!writes[i].request->write->frees_space && s_over_watermark(self))
+                s_fail(&writes[i], CA_UNAVAILABLE, s_node_full);
+            else
+                s_apply_write(self, &writes[i]);
             //  SQLite rolls the whole transaction back on some errors (disk
             //  full, I/O): then nothing of this batch will be stored.
             if (sqlite3_get_autocommit(db))

@@ -338,8 +338,8 @@ static void s_cache_evict(ca_store_t *store, const Cairn__Request *request, ca_r
     ca_write_t *write = ca_write_new();
     ca_write_statement(write, EVICT_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_want_rows(write);
-    ca_write_frees_space(write);
     ca_write_int(write, (int64_t)request->cache_evict->max_bytes);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 

@@ -53,6 +53,7 @@
 
 #include <assert.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 //  One write of a batch and its outcome.
 typedef struct {
@@ -77,6 +78,7 @@ typedef struct {
     //  max_db_bytes in pages (hard), and the watermark below it where
     //  ordinary writes stop (soft); 0: no cap. See s_over_watermark.
     long long hard_pages, soft_pages;
+    bool disk_low;          //  below min_free_bytes when the batch began
     pending_write_t *batch; //  batch_max slots, reused by every batch
     //  statistics
     uint64_t batches;
@@ -238,6 +240,15 @@ static char *s_start(self_t *self) {
 
 //  ---- one write ----------------------------------------------------------------
 
+static const char s_node_full[] =
+    "the node is full: cairn.db reached max_db_bytes less the reserve kept for deletes; delete "
+    "something (ContentDelete, MessageDelete, ChannelDelete, then Vacuum "
+    "to shrink the file) or raise max_db_bytes";
+
+static const char s_disk_full[] =
+    "the node is full: the disk holding cairn.db has less than min_free_bytes free, kept for "
+    "deletes; delete something (ContentDelete, MessageDelete, ChannelDelete) or free disk space";
+
 //  The reserve. With max_db_bytes, a full database could not even be
 //  emptied: a delete needs a few new pages (b-tree rebalancing, the FTS
 //  index's delete markers) before it frees any. So an ordinary write is
@@ -251,19 +262,28 @@ static char *s_start(self_t *self) {
 //  starts below the watermark may end past it by its own size. Pages
 //  freed by deletes are reused, so ordinary writes resume as soon as
 //  something was deleted.
-static bool s_over_watermark(self_t *self) {
+//
+//  The disk gets the same treatment: when the filesystem holding cairn.db
+//  has less than min_free_bytes free (statvfs, once per batch), ordinary
+//  writes are refused and deletes keep that space for their WAL frames
+//  (and deleted blob files give theirs back).
+static const char *s_over_watermark(self_t *self) {
+    if (self->disk_low)
+        return s_disk_full;
     if (!self->soft_pages)
-        return false;
+        return NULL;
     char pages[32] = "0", free_pages[32] = "0";
     ca_sql_pragma_text(self->sql, "PRAGMA page_count", pages, sizeof pages);
     ca_sql_pragma_text(self->sql, "PRAGMA freelist_count", free_pages, sizeof free_pages);
-    return atoll(pages) - atoll(free_pages) >= self->soft_pages;
+    return atoll(pages) - atoll(free_pages) >= self->soft_pages ? s_node_full : NULL;
 }
 
-static const char s_node_full[] =
-    "the node is full: cairn.db reached max_db_bytes less the reserve kept for deletes (or the "
-    "disk is full); delete something (ContentDelete, MessageDelete, ChannelDelete, then Vacuum "
-    "to shrink the file) or raise max_db_bytes";
+static void s_check_disk(self_t *self) {
+    struct statvfs disk;
+    self->disk_low =
+        self->config.min_free_bytes > 0 && statvfs(self->config.db_path, &disk) == 0 &&
+        (uint64_t)disk.f_bavail * disk.f_frsize < (uint64_t)self->config.min_free_bytes;
+}
 
 static void s_fail(pending_write_t *write, ca_status_t status, const char *message) {
     write->status = status;
@@ -494,6 +514,7 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
     if (raise_sync)
         ca_sql_exec(self->sql, "PRAGMA synchronous=FULL");
 
+    s_check_disk(self);
     if (ca_sql_run(self->sql, "BEGIN IMMEDIATE") != SQLITE_OK) {
         char *message = zsys_sprintf("cannot begin a transaction: %s", sqlite3_errmsg(db));
         s_fail_all(writes, count, message);
@@ -503,8 +524,10 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
         for (size_t i = 0; i < count && !aborted; i++) {
             if (writes[i].request->write->vacuum)
                 continue; //  after the commit, see s_run_vacuums
-            if (!writes[i].request->write->frees_space && s_over_watermark(self))
-                s_fail(&writes[i], CA_UNAVAILABLE, s_node_full);
+            const char *full =
+                writes[i].request->write->frees_space ? NULL : s_over_watermark(self);
+            if (full)
+                s_fail(&writes[i], CA_UNAVAILABLE, full);
             else
                 s_apply_write(self, &writes[i]);
             //  SQLite rolls the whole transaction back on some errors (disk

@@ -265,6 +265,7 @@ static char *s_start_writer(node_t *self) {
         .batch_max = (size_t)self->config->writer_batch,
         .max_db_bytes = self->config->max_db_bytes,
         .start_check = streq(self->config->start_check, "quick"),
+        .min_free_bytes = self->config->min_free_bytes,
         .schemas = schemas,
         .schema_count = schema_count,
     };

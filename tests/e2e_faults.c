@@ -20,10 +20,12 @@
 #include "content.h"
 #include "messages.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,6 +269,78 @@ static void test_full_db_emptied(void) {
     zstr_free(&cap);
 }
 
+//  The same on a full filesystem: a small tmpfs made by the test (root
+//  only; where mount is refused the test says why and passes, and
+//  full_db_emptied still covers the reserve).
+#define TMPFS_BYTES    (24 * 1024 * 1024)
+#define MIN_FREE_BYTES (4 * 1024 * 1024)
+#define DISK_BLOB      (256 * 1024)
+#define DISK_BLOBS_MAX 200
+
+static void test_full_disk_emptied(void) {
+    char *dir = ca_test_tempdir("cairn-faults-tmpfs");
+    char *options = zsys_sprintf("size=%d,mode=0700", TMPFS_BYTES);
+    if (mount("tmpfs", dir, "tmpfs", 0, options) != 0) {
+        printf("full_disk_emptied: skipped: cannot mount a tmpfs on %s (%s); the max_db_bytes "
+               "case (full_db_emptied) still runs\n",
+               dir, strerror(errno));
+        ca_test_rmtree(dir);
+        zstr_free(&options);
+        zstr_free(&dir);
+        return;
+    }
+    char *data = zsys_sprintf("%s/data", dir);
+    char *min_free = zsys_sprintf("--min-free-bytes=%d", MIN_FREE_BYTES);
+    const char *args[] = {min_free, NULL};
+    harness_node_t *node = harness_node_start(data, args);
+    CHECK(node);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    s_channel_create(client, "#disk");
+    uint8_t *blob = (uint8_t *)malloc(DISK_BLOB);
+    uint8_t hashes[DISK_BLOBS_MAX][32];
+    size_t stored = 0;
+    Cairn__Response *refused = NULL;
+    for (size_t n = 0; n < DISK_BLOBS_MAX && !refused; n++) {
+        memset(blob, (int)n, DISK_BLOB);
+        Cairn__Request request;
+        Cairn__ContentPut put;
+        ca_request_content_put(&request, &put, 0, blob, DISK_BLOB, NULL, 0);
+        Cairn__Response *response = harness_request(client, &request);
+        if (response->status == CAIRN__STATUS__OK) {
+            memcpy(hashes[stored++], response->content_put->hash.data, 32);
+            cairn__response__free_unpacked(response, NULL);
+        } else
+            refused = response;
+        //  Messages too, so deletes must append to the WAL.
+        response = s_store(caller, "#disk", n, 1000);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(refused && stored > 10);
+    harness_fails(refused, CAIRN__STATUS__UNAVAILABLE, "free disk space");
+    for (size_t i = 0; i < stored; i++) {
+        Cairn__Request request;
+        Cairn__ContentDelete del;
+        ca_request_content_delete(&request, &del, 0, hashes[i], 32);
+        Cairn__Response *response = harness_request(client, &request);
+        CHECK(response->status == CAIRN__STATUS__OK);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    Cairn__Response *response = messages_fixture_delete(caller, "#disk", 0);
+    CHECK(response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+    uint8_t again[32];
+    content_fixture_put(caller, blob, DISK_BLOB, again); //  writes resume
+    free(blob);
+    harness_session_down(&caller, &client, &node);
+    CHECK(umount(dir) == 0);
+    ca_test_rmtree(dir);
+    zstr_free(&data);
+    zstr_free(&min_free);
+    zstr_free(&options);
+    zstr_free(&dir);
+}
+
 //  ---- 4. orphan blob files are swept at start --------------------------------------
 
 //  A blob file named by `bytes`' hash under <store>/, with no row; returns
@@ -330,6 +404,7 @@ static const harness_test_t s_tests[] = {
     {"empty_db_refused", test_empty_db_refused},
     {"new_dir_initialises", test_new_dir_initialises},
     {"full_db_emptied", test_full_db_emptied},
+    {"full_disk_emptied", test_full_disk_emptied},
     {"orphans_swept", test_orphans_swept},
 };
 

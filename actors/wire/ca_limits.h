@@ -19,20 +19,16 @@
 #define CA_API_VERSION 1
 
 //  ---- defaults (overridable by flags, CAIRN_* environment, config file) ----
-#define CA_DEFAULT_DATA_DIR        "./cairn-data"
-#define CA_DEFAULT_CLIENT_ENDPOINT "tcp://127.0.0.1:7401"
-#define CA_DEFAULT_LOG_LEVEL       "info"
-#define CA_DEFAULT_SYNCHRONOUS     "normal"
-#define CA_DEFAULT_MAX_FRAME_BYTES (64LL * 1024 * 1024)
-#define CA_DEFAULT_WRITER_BATCH    1000  //  writes per group commit
-#define CA_DEFAULT_QUEUE_MAX       2000  //  requests queued per store pool
-#define CA_DEFAULT_WORKERS         2     //  instances per store pool
-#define CA_DEFAULT_DRAIN_MS        10000 // shutdown: wait this long for answers
-#define CA_DEFAULT_MAX_DB_BYTES    0     // 0 = no cap on the database size
-//  With max_db_bytes: the reserve that only deletes and VACUUM may use,
-//  max_db_bytes / CA_DB_RESERVE_DIVISOR but at least CA_DB_RESERVE_MIN_BYTES.
-#define CA_DB_RESERVE_DIVISOR        8
-#define CA_DB_RESERVE_MIN_BYTES      (256 * 1024)
+#define CA_DEFAULT_DATA_DIR          "./cairn-data"
+#define CA_DEFAULT_CLIENT_ENDPOINT   "tcp://127.0.0.1:7401"
+#define CA_DEFAULT_LOG_LEVEL         "info"
+#define CA_DEFAULT_SYNCHRONOUS       "normal"
+#define CA_DEFAULT_MAX_FRAME_BYTES   (64LL * 1024 * 1024)
+#define CA_DEFAULT_WRITER_BATCH      1000  //  writes per group commit
+#define CA_DEFAULT_QUEUE_MAX         2000  //  requests queued per store pool
+#define CA_DEFAULT_WORKERS           2     //  instances per store pool
+#define CA_DEFAULT_DRAIN_MS          10000 // shutdown: wait this long for answers
+#define CA_DEFAULT_MAX_DB_BYTES      0     // 0 = no cap on the database size
 #define CA_DEFAULT_MAX_CONTENT       65536 // message content, bytes
 #define CA_DEFAULT_GOSSIP_MAX_AGE_S  3600
 #define CA_DEFAULT_MAINTENANCE_MS    60000
@@ -67,11 +63,7 @@
 #define CA_CONTENT_WHOLE_MAX   (64LL * 1024 * 1024)
 #define CA_CONTENT_STREAMS_MAX 64
 #define CA_CONTENT_QUEUE_MAX   16
-//  The orphan sweep at start (ca_blob_store_sweep): blob files examined and
-//  time spent per store, at most; what is left is swept at the next start.
-#define CA_SWEEP_MAX_FILES    1000000
-#define CA_SWEEP_MAX_MS       30000
-#define CA_CONTENT_CHECK_LIST 1000
+#define CA_CONTENT_CHECK_LIST  1000
 //  Cache store: payment receipts in bytes.
 #define CA_CACHE_RECEIPT_MAX (64 * 1024)
 //  Provenance: sources per ProvAdd; items per ProvRoots/ProvDerivations
@@ -122,5 +114,15 @@
 //  uploads in progress sit in <store dir>/tmp/ (emptied at start).
 #define CA_CONTENT_DIR "content"
 #define CA_CACHE_DIR   "cache"
+
+//  Faults (docs/ARCHITECTURE.md, "Start checks and a full node"). With
+//  max_db_bytes, the reserve that only deletes and VACUUM may use:
+//  max_db_bytes / CA_DB_RESERVE_DIVISOR, at least CA_DB_RESERVE_MIN_BYTES.
+#define CA_DB_RESERVE_DIVISOR   8
+#define CA_DB_RESERVE_MIN_BYTES (256 * 1024)
+//  The orphan sweep at start (ca_blob_store_sweep): blob files examined and
+//  time spent per store, at most; what is left is swept at the next start.
+#define CA_SWEEP_MAX_FILES 1000000
+#define CA_SWEEP_MAX_MS    30000
 
 #endif

@@ -1089,10 +1089,10 @@ static void s_test_schema_upgrades(void) {
     s_bed_destroy(&bed);
 }
 
-//  Disk full (max_db_bytes): the write fails with SQLite's message, the
-//  writer keeps serving.
+//  Disk full (max_db_bytes): a write past the cap fails with SQLite's
+//  message, the writer keeps serving.
 static void s_test_disk_full(void) {
-    bed_t *bed = s_bed_new(256 * 1024, NULL, false);
+    bed_t *bed = s_bed_new(1024 * 1024, NULL, false);
     size_t size = 1024 * 1024;
     uint8_t *big = (uint8_t *)zmalloc(size);
     s_send_insert(bed, 1, "big", big, size);
@@ -1115,6 +1115,45 @@ static void s_test_disk_full(void) {
     cairn__internal__writer_response__free_unpacked(response, NULL);
     assert(s_count_rows(bed->db_path) == (stored ? 2 : 1));
     free(big);
+    s_bed_destroy(&bed);
+}
+
+//  The reserve: ordinary writes stop at max_db_bytes less the reserve
+//  (UNAVAILABLE, before they run, the batch unharmed); a write that frees
+//  space still runs, and ordinary writes resume in the pages it freed.
+static void s_test_reserve(void) {
+    bed_t *bed = s_bed_new(1024 * 1024, NULL, false); //  reserve: 256 KiB
+    size_t size = 100 * 1024;
+    uint8_t *blob = (uint8_t *)zmalloc(size);
+    uint32_t tag = 0, refused_at = 0;
+    char key[16];
+    for (uint32_t n = 1; n <= 12 && !refused_at; n++) {
+        snprintf(key, sizeof key, "k%u", n);
+        s_send_insert(bed, n, key, blob, size);
+        Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+        assert(tag == n);
+        if (response->write->status != CA_OK) {
+            assert(response->write->status == CA_UNAVAILABLE);
+            assert(strstr(response->write->error, "the node is full"));
+            refused_at = n;
+        }
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+    }
+    //  Below 1 MiB less 256 KiB: 7 or 8 rows of 100 KiB, never the 10th.
+    assert(refused_at >= 7 && refused_at <= 9);
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "DELETE FROM items WHERE k IN ('k1', 'k2', 'k3')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL, NULL);
+    ca_write_frees_space(write);
+    s_send_write(bed, 100, &write);
+    Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+    assert(tag == 100 && response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    s_send_insert(bed, 101, "again", blob, size);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 101 && response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    free(blob);
     s_bed_destroy(&bed);
 }
 
@@ -1208,6 +1247,7 @@ void writer_test(bool verbose) {
     s_test_flush_on_shutdown();
     s_test_schema_upgrades();
     s_test_disk_full();
+    s_test_reserve();
     s_test_failed_commit();
     s_test_vacuum();
     if (verbose)

@@ -69,13 +69,19 @@ static bool s_log_has(harness_node_t *node, const char *fragment) {
     return found;
 }
 
+//  Checks that `response` is OK, and frees it.
+static void s_ok(Cairn__Response *response) {
+    if (response->status != CAIRN__STATUS__OK)
+        fprintf(stderr, "got status %d '%s'\n", response->status, response->error);
+    CHECK(response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+}
+
 static void s_channel_create(zsock_t *client, const char *name) {
     Cairn__Request request;
     Cairn__ChannelCreate create;
     ca_request_channel_create(&request, &create, 0, name, false, NULL);
-    Cairn__Response *response = harness_request(client, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(harness_request(client, &request));
 }
 
 //  MessageStore of message n (`size` bytes of content) in `channel`.
@@ -98,6 +104,16 @@ static void s_write_file(const char *path, const void *data, size_t size) {
     CHECK(fd >= 0 && write(fd, data, size) == (ssize_t)size && close(fd) == 0);
 }
 
+//  A node that stored one blob (`text`, its hash in `hash`), then stopped.
+static harness_node_t *s_stopped_with_blob(const char *text, uint8_t hash[32]) {
+    HARNESS_SESSION_UP(NULL);
+    content_fixture_put(caller, text, strlen(text), hash);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    return node;
+}
+
 //  ---- 1. the start check --------------------------------------------------------
 
 //  8 KiB of random bytes inside cairn.db, after its header page: refused at
@@ -106,9 +122,7 @@ static void test_damaged_db_refused(void) {
     HARNESS_SESSION_UP(NULL);
     s_channel_create(client, "#bulk");
     for (uint64_t n = 0; n < 300; n++) {
-        Cairn__Response *response = s_store(caller, "#bulk", n, 1000);
-        CHECK(response->status == CAIRN__STATUS__OK);
-        cairn__response__free_unpacked(response, NULL);
+        s_ok(s_store(caller, "#bulk", n, 1000));
     }
     harness_session_restart(node, &client, &caller); //  the intact file starts
     CHECK(s_log_has(node, "start check (PRAGMA quick_check)"));
@@ -144,12 +158,10 @@ static void test_start_check_off(void) {
 //  ---- 2. a lost database beside existing content ------------------------------------
 
 static void test_empty_db_refused(void) {
-    HARNESS_SESSION_UP(NULL);
     uint8_t hash[32];
-    content_fixture_put(caller, "kept across the scare", 21, hash);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
+    harness_node_t *node = s_stopped_with_blob("kept across the scare", hash);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
 
     char *db = s_path(node, CA_DB_FILE);
     char *saved = s_path(node, "saved.db");
@@ -238,33 +250,21 @@ static void test_full_db_emptied(void) {
     //  Emptied through its own API: every delete is answered OK.
     Cairn__ContentDelete content_delete;
     ca_request_content_delete(&request, &content_delete, 0, hash, 32);
-    Cairn__Response *response = harness_request(client, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(harness_request(client, &request));
     CHECK(!content_fixture_has(caller, hash, NULL));
-    response = messages_fixture_delete(caller, "#fill", 1000.0 + (double)stored / 2);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(messages_fixture_delete(caller, "#fill", 1000.0 + (double)stored / 2));
     Cairn__ChannelDelete channel_delete;
     ca_request_channel_delete(&request, &channel_delete, 0, "#fill");
-    response = harness_request(client, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(harness_request(client, &request));
     Cairn__Vacuum vacuum;
     ca_request_vacuum(&request, &vacuum, 0);
-    response = harness_request(client, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(harness_request(client, &request));
 
     //  Ordinary writes resume.
     ca_request_config_set(&request, &set, 0, "filler", value);
-    response = harness_request(client, &request);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(harness_request(client, &request));
     s_channel_create(client, "#again");
-    response = s_store(caller, "#again", 1, 100);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(s_store(caller, "#again", 1, 100));
     harness_session_down(&caller, &client, &node);
     zstr_free(&cap);
 }
@@ -322,13 +322,9 @@ static void test_full_disk_emptied(void) {
         Cairn__Request request;
         Cairn__ContentDelete del;
         ca_request_content_delete(&request, &del, 0, hashes[i], 32);
-        Cairn__Response *response = harness_request(client, &request);
-        CHECK(response->status == CAIRN__STATUS__OK);
-        cairn__response__free_unpacked(response, NULL);
+        s_ok(harness_request(client, &request));
     }
-    Cairn__Response *response = messages_fixture_delete(caller, "#disk", 0);
-    CHECK(response->status == CAIRN__STATUS__OK);
-    cairn__response__free_unpacked(response, NULL);
+    s_ok(messages_fixture_delete(caller, "#disk", 0));
     uint8_t again[32];
     content_fixture_put(caller, blob, DISK_BLOB, again); //  writes resume
     free(blob);
@@ -359,12 +355,10 @@ static char *s_place_orphan(harness_node_t *node, const char *store, const char 
 }
 
 static void test_orphans_swept(void) {
-    HARNESS_SESSION_UP(NULL);
     uint8_t kept[32];
-    content_fixture_put(caller, "an indexed blob", 15, kept);
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
+    harness_node_t *node = s_stopped_with_blob("an indexed blob", kept);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
 
     //  What a kill -9 between linking a blob and committing its row leaves.
     char *orphans[] = {s_place_orphan(node, CA_CONTENT_DIR, "never acknowledged 1"),

@@ -206,6 +206,8 @@ static bool s_database_ok(self_t *self, char *result, size_t size) {
         if (streq(result, "ok"))
             return true;
     }
+    for (char *at = result; (at = strchr(at, '\n'));)
+        *at = ' '; //  one log line
     return false;
 }
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -280,7 +281,10 @@ static void test_full_db_emptied(void) {
 static void test_full_disk_emptied(void) {
     char *dir = ca_test_tempdir("cairn-faults-tmpfs");
     char *options = zsys_sprintf("size=%d,mode=0700", TMPFS_BYTES);
-    if (mount("tmpfs", dir, "tmpfs", 0, options) != 0) {
+    //  In a mount namespace of this test process (and its cairnd), so that
+    //  the tmpfs goes away with them even when a failed check aborts.
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, options) != 0) {
         printf("full_disk_emptied: skipped: cannot mount a tmpfs on %s (%s); the max_db_bytes "
                "case (full_db_emptied) still runs\n",
                dir, strerror(errno));

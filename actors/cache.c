@@ -343,6 +343,7 @@ static void s_cache_evict(ca_store_t *store, const Cairn__Request *request, ca_r
     ca_write_statement(write, EVICT_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_want_rows(write);
     ca_write_int(write, (int64_t)request->cache_evict->max_bytes);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 
@@ -351,6 +352,7 @@ static void s_cache_clear(ca_store_t *store, const Cairn__Request *request, ca_r
     ca_write_statement(write, "DELETE FROM cache_entries RETURNING hash, size",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_want_rows(write);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 
@@ -392,7 +394,8 @@ static void s_cache_stats(ca_store_t *store, const Cairn__Request *request, ca_r
 //  ---- the store -------------------------------------------------------------------------
 
 static char *s_prepare(const char *data_dir) {
-    return ca_blobs_prepare(data_dir, CA_CACHE_DIR);
+    char *error = ca_blobs_prepare(data_dir, CA_CACHE_DIR);
+    return error ? error : ca_blob_store_sweep(data_dir, CA_CACHE_DIR, "cache_entries", NULL);
 }
 
 static void *s_state_new(ca_store_t *store, char **error) {

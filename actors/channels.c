@@ -314,6 +314,7 @@ static void s_channel_delete(ca_store_t *store, const Cairn__Request *request, c
     ca_write_statement(write, "DELETE FROM channels WHERE name = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_NOT_FOUND, missing);
     ca_write_text(write, name);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 

@@ -430,6 +430,7 @@ static void s_content_delete(ca_store_t *store, const Cairn__Request *request, c
     ca_write_statement(write, "DELETE FROM content_blobs WHERE hash = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, del->hash.data, CA_SHA256_BYTES);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 
@@ -668,7 +669,8 @@ static void s_content_stats(ca_store_t *store, const Cairn__Request *request, ca
 //  ---- the store ---------------------------------------------------------------------------
 
 static char *s_prepare(const char *data_dir) {
-    return ca_blobs_prepare(data_dir, CA_CONTENT_DIR);
+    char *error = ca_blobs_prepare(data_dir, CA_CONTENT_DIR);
+    return error ? error : ca_blob_store_sweep(data_dir, CA_CONTENT_DIR, "content_blobs", NULL);
 }
 
 static void *s_state_new(ca_store_t *store, char **error) {

@@ -71,6 +71,7 @@ static ca_write_t *s_clean_write(double cutoff) {
     ca_write_statement(write, "DELETE FROM gossip WHERE seen_at < ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_real(write, cutoff);
+    ca_write_frees_space(write);
     return write;
 }
 

@@ -548,6 +548,7 @@ static void s_manifest_delete(ca_store_t *store, const Cairn__Request *request, 
     ca_write_statement(write, "DELETE FROM manifests WHERE hash = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash->data, CA_HASH_BYTES);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 

@@ -539,6 +539,7 @@ static void s_message_delete(ca_store_t *store, const Cairn__Request *request, c
         ca_write_text(write, del->channel);
     if (del->before != 0)
         ca_write_real(write, del->before);
+    ca_write_frees_space(write);
     ca_store_write(store, &write, reply);
 }
 

@@ -69,6 +69,7 @@
 
 #include <assert.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 //  One write of a batch and its outcome.
 typedef struct {
@@ -89,7 +90,11 @@ typedef struct {
     bool terminated;
     writer_config_t config; //  strings owned by this struct (copies)
     ca_sql_t *sql;
-    char *error_state;      //  non-NULL: writes refused with this message
+    char *error_state; //  non-NULL: writes refused with this message
+    //  max_db_bytes in pages (hard), and the watermark below it where
+    //  ordinary writes stop (soft); 0: no cap. See s_over_watermark.
+    long long hard_pages, soft_pages;
+    bool disk_low;          //  below min_free_bytes when the batch began
     pending_write_t *batch; //  batch_max slots, reused by every batch
     //  statistics
     uint64_t batches;
@@ -174,6 +179,14 @@ static char *s_apply_pragmas(self_t *self) {
         //  max_page_count never goes below the current size: then it reads
         //  back larger, and the cap is simply the current size.
         ca_sql_exec(self->sql, set);
+        char cap[32] = "0";
+        ca_sql_pragma_text(self->sql, "PRAGMA max_page_count", cap, sizeof cap);
+        self->hard_pages = atoll(cap);
+        long long reserve = self->config.max_db_bytes / CA_DB_RESERVE_DIVISOR;
+        if (reserve < CA_DB_RESERVE_MIN_BYTES)
+            reserve = CA_DB_RESERVE_MIN_BYTES;
+        reserve /= atoll(page_size);
+        self->soft_pages = self->hard_pages > reserve + 1 ? self->hard_pages - reserve : 1;
     }
     return error;
 }
@@ -192,12 +205,61 @@ static char *s_migrate(self_t *self) {
     return error;
 }
 
+//  Checks the database: PRAGMA quick_check, and when that reports a
+//  problem, PRAGMA integrity_check to confirm it. SQLite 3.40.1 (Debian 12)
+//  has quick_check report "NULL value in T.C" for a NOT NULL column of a
+//  WITHOUT ROWID table whose primary key lists columns in another order
+//  than the table (manifest_access), where integrity_check says ok; the
+//  full check is slower but runs only when the quick one complains. False
+//  with the first problem (or SQLite's error) in `result`.
+static bool s_database_ok(self_t *self, char *result, size_t size) {
+    for (int pass = 0; pass < 2; pass++) {
+        const char *check = pass == 0 ? "PRAGMA quick_check" : "PRAGMA integrity_check";
+        if (!ca_sql_pragma_text(self->sql, check, result, size)) {
+            snprintf(result, size, "%s", sqlite3_errmsg(ca_sql_handle(self->sql)));
+            return false;
+        }
+        if (streq(result, "ok"))
+            return true;
+    }
+    for (char *at = result; (at = strchr(at, '\n'));)
+        *at = ' '; //  one log line
+    return false;
+}
+
+//  The start check: PRAGMA quick_check reads every page of cairn.db (and
+//  the WAL it replays) once, so it costs O(database size), about a
+//  sequential read of the file (docs/ARCHITECTURE.md has figures); it runs
+//  before the migrations and before any store serves, so a damaged file is
+//  never written to or answered from. start_check=off skips it for very
+//  large databases whose operator checks them another way.
+static char *s_check_at_start(self_t *self) {
+    if (!self->config.start_check)
+        return NULL;
+    int64_t started = zclock_mono();
+    char result[512] = "";
+    if (s_database_ok(self, result, sizeof result)) {
+        ca_log_info("writer: start check (PRAGMA quick_check) of %s passed in %" PRId64 " ms",
+                    self->config.db_path, zclock_mono() - started);
+        return NULL;
+    }
+    return zsys_sprintf(
+        "%s is damaged: the start check (PRAGMA quick_check, then integrity_check) reported '%s'. "
+        "cairnd will not "
+        "serve or write to it. Stop here: restore cairn.db from a backup (with no stale "
+        "cairn.db-wal beside it), or inspect it with `sqlite3 %s 'PRAGMA integrity_check'`. "
+        "start_check=off skips this check and serves the damaged file anyway (not advised)",
+        self->config.db_path, result, self->config.db_path);
+}
+
 static char *s_start(self_t *self) {
     char *error = NULL;
     self->sql = ca_sql_open(self->config.db_path, CA_SQL_READ_WRITE, self->config.vfs, &error);
     if (!self->sql)
         return error;
-    error = s_apply_pragmas(self);
+    error = s_check_at_start(self);
+    if (!error)
+        error = s_apply_pragmas(self);
     if (!error)
         error = s_migrate(self);
     if (error)
@@ -215,6 +277,51 @@ static char *s_start(self_t *self) {
 }
 
 //  ---- one write ----------------------------------------------------------------
+
+static const char s_node_full[] =
+    "the node is full: cairn.db reached max_db_bytes less the reserve kept for deletes; delete "
+    "something (ContentDelete, MessageDelete, ChannelDelete, then Vacuum "
+    "to shrink the file) or raise max_db_bytes";
+
+static const char s_disk_full[] =
+    "the node is full: the disk holding cairn.db has less than min_free_bytes free, kept for "
+    "deletes; delete something (ContentDelete, MessageDelete, ChannelDelete) or free disk space";
+
+//  The reserve. With max_db_bytes, a full database could not even be
+//  emptied: a delete needs a few new pages (b-tree rebalancing, the FTS
+//  index's delete markers) before it frees any. So an ordinary write is
+//  refused (UNAVAILABLE, s_node_full) before it runs when the pages in use
+//  (page_count less the freelist) reach max_db_bytes less a reserve
+//  (CA_DB_RESERVE_DIVISOR, CA_DB_RESERVE_MIN_BYTES); writes that free space
+//  (WriteRequest.frees_space: the stores' deletes) and VACUUM may use the
+//  reserve, up to max_page_count. The check runs before each write rather
+//  than as a lower max_page_count because SQLITE_FULL aborts the whole
+//  transaction, failing the other writes of the batch; so a write that
+//  starts below the watermark may end past it by its own size. Pages
+//  freed by deletes are reused, so ordinary writes resume as soon as
+//  something was deleted.
+//
+//  The disk gets the same treatment: when the filesystem holding cairn.db
+//  has less than min_free_bytes free (statvfs, once per batch), ordinary
+//  writes are refused and deletes keep that space for their WAL frames
+//  (and deleted blob files give theirs back).
+static const char *s_over_watermark(self_t *self) {
+    if (self->disk_low)
+        return s_disk_full;
+    if (!self->soft_pages)
+        return NULL;
+    char pages[32] = "0", free_pages[32] = "0";
+    ca_sql_pragma_text(self->sql, "PRAGMA page_count", pages, sizeof pages);
+    ca_sql_pragma_text(self->sql, "PRAGMA freelist_count", free_pages, sizeof free_pages);
+    return atoll(pages) - atoll(free_pages) >= self->soft_pages ? s_node_full : NULL;
+}
+
+static void s_check_disk(self_t *self) {
+    struct statvfs disk;
+    self->disk_low =
+        self->config.min_free_bytes > 0 && statvfs(self->config.db_path, &disk) == 0 &&
+        (uint64_t)disk.f_bavail * disk.f_frsize < (uint64_t)self->config.min_free_bytes;
+}
 
 static void s_fail(pending_write_t *write, ca_status_t status, const char *message) {
     write->status = status;
@@ -397,8 +504,7 @@ static void s_pending_free(pending_write_t *write) {
 //  check it before taking another write.
 static void s_recheck(self_t *self) {
     char result[256] = "";
-    if (!ca_sql_pragma_text(self->sql, "PRAGMA quick_check", result, sizeof result) ||
-        !streq(result, "ok")) {
+    if (!s_database_ok(self, result, sizeof result)) {
         free(self->error_state);
         self->error_state = zsys_sprintf(
             "the writer stopped taking writes: the database check after a failed commit "
@@ -485,6 +591,7 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
     if (raise_sync)
         ca_sql_exec(self->sql, "PRAGMA synchronous=FULL");
 
+    s_check_disk(self);
     if (ca_sql_run(self->sql, "BEGIN IMMEDIATE") != SQLITE_OK) {
         char *message = zsys_sprintf("cannot begin a transaction: %s", sqlite3_errmsg(db));
         s_fail_all(writes, count, message);
@@ -494,7 +601,12 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
         for (size_t i = 0; i < count && !aborted; i++) {
             if (writes[i].request->write->vacuum)
                 continue; //  after the commit, see s_run_vacuums
-            s_apply_write(self, &writes[i]);
+            const char *full =
+                writes[i].request->write->frees_space ? NULL : s_over_watermark(self);
+            if (full)
+                s_fail(&writes[i], CA_UNAVAILABLE, full);
+            else
+                s_apply_write(self, &writes[i]);
             //  SQLite rolls the whole transaction back on some errors (disk
             //  full, I/O): then nothing of this batch will be stored.
             if (sqlite3_get_autocommit(db))
@@ -1091,10 +1203,10 @@ static void s_test_schema_upgrades(void) {
     s_bed_destroy(&bed);
 }
 
-//  Disk full (max_db_bytes): the write fails with SQLite's message, the
-//  writer keeps serving.
+//  Disk full (max_db_bytes): a write past the cap fails with SQLite's
+//  message, the writer keeps serving.
 static void s_test_disk_full(void) {
-    bed_t *bed = s_bed_new(256 * 1024, NULL, false);
+    bed_t *bed = s_bed_new(1024 * 1024, NULL, false);
     size_t size = 1024 * 1024;
     uint8_t *big = (uint8_t *)zmalloc(size);
     s_send_insert(bed, 1, "big", big, size);
@@ -1117,6 +1229,45 @@ static void s_test_disk_full(void) {
     cairn__internal__writer_response__free_unpacked(response, NULL);
     assert(s_count_rows(bed->db_path) == (stored ? 2 : 1));
     free(big);
+    s_bed_destroy(&bed);
+}
+
+//  The reserve: ordinary writes stop at max_db_bytes less the reserve
+//  (UNAVAILABLE, before they run, the batch unharmed); a write that frees
+//  space still runs, and ordinary writes resume in the pages it freed.
+static void s_test_reserve(void) {
+    bed_t *bed = s_bed_new(1024 * 1024, NULL, false); //  reserve: 256 KiB
+    size_t size = 100 * 1024;
+    uint8_t *blob = (uint8_t *)zmalloc(size);
+    uint32_t tag = 0, refused_at = 0;
+    char key[16];
+    for (uint32_t n = 1; n <= 12 && !refused_at; n++) {
+        snprintf(key, sizeof key, "k%u", n);
+        s_send_insert(bed, n, key, blob, size);
+        Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+        assert(tag == n);
+        if (response->write->status != CA_OK) {
+            assert(response->write->status == CA_UNAVAILABLE);
+            assert(strstr(response->write->error, "the node is full"));
+            refused_at = n;
+        }
+        cairn__internal__writer_response__free_unpacked(response, NULL);
+    }
+    //  Below 1 MiB less 256 KiB: 7 or 8 rows of 100 KiB, never the 10th.
+    assert(refused_at >= 7 && refused_at <= 9);
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write, "DELETE FROM items WHERE k IN ('k1', 'k2', 'k3')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL, NULL);
+    ca_write_frees_space(write);
+    s_send_write(bed, 100, &write);
+    Cairn__Internal__WriterResponse *response = s_recv_answer(bed, &tag);
+    assert(tag == 100 && response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    s_send_insert(bed, 101, "again", blob, size);
+    response = s_recv_answer(bed, &tag);
+    assert(tag == 101 && response->write->status == CA_OK);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    free(blob);
     s_bed_destroy(&bed);
 }
 
@@ -1213,6 +1364,7 @@ void writer_test(bool verbose) {
     s_test_flush_on_shutdown();
     s_test_schema_upgrades();
     s_test_disk_full();
+    s_test_reserve();
     s_test_failed_commit();
     s_test_vacuum();
     if (verbose)

@@ -23,6 +23,10 @@ typedef struct {
     bool synchronous_full; //  commit every batch with synchronous=FULL
     size_t batch_max;      //  writes per transaction, at most
     int64_t max_db_bytes;  //  0: no cap; else writes past it fail (SQLITE_FULL)
+    //  PRAGMA quick_check before serving; a damaged file is refused.
+    bool start_check;
+    //  Ordinary writes stop when the disk has less free (0: never).
+    int64_t min_free_bytes;
     const ca_schema_t *const *schemas;
     size_t schema_count;
 } writer_config_t;

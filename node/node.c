@@ -215,6 +215,38 @@ static char *s_lock_data_dir(node_t *self) {
     return NULL;
 }
 
+//  A data dir that has served before but whose cairn.db is missing or
+//  empty (0 bytes: truncated, or a failed copy) must not become a new node:
+//  the blobs in content/ and cache/ would lose their index for good. Every
+//  first start makes content/ and cache/ after the database, so either of
+//  them (or a WAL left beside the missing file) means "this dir had a
+//  database". An identity, curve/ and cairnd.lock alone do not: `cairnd
+//  identity init`, an allow-list made before the first start, and a first
+//  start refused before the writer opened (e.g. no client auth) all leave
+//  them without a database.
+static char *s_refuse_lost_database(node_t *self) {
+    struct stat info;
+    bool missing = stat(self->db_path, &info) != 0;
+    if (!missing && info.st_size > 0)
+        return NULL;
+    const char *dir = self->config->data_dir;
+    const char *signs[] = {CA_CONTENT_DIR, CA_CACHE_DIR, CA_DB_FILE "-wal"};
+    for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++) {
+        char *path = zsys_sprintf("%s/%s", dir, signs[i]);
+        bool found = stat(path, &info) == 0 && (S_ISDIR(info.st_mode) || info.st_size > 0);
+        zstr_free(&path);
+        if (found)
+            return zsys_sprintf(
+                "%s is %s but the data dir %s has served before (it holds %s): starting would "
+                "make a new, empty node and orphan every blob stored there. Restore cairn.db "
+                "(with its cairn.db-wal, if any) from a backup; or, to start a new node, use a "
+                "fresh --data-dir (or move %s/%s and %s/%s aside first)",
+                self->db_path, missing ? "missing" : "empty (0 bytes)", dir, signs[i], dir,
+                CA_CONTENT_DIR, dir, CA_CACHE_DIR);
+    }
+    return NULL;
+}
+
 static char *s_start_writer(node_t *self) {
     //  Several pools may share one schema (the message-store family): each
     //  schema is migrated once, in the order of its first pool.
@@ -232,6 +264,8 @@ static char *s_start_writer(node_t *self) {
         .synchronous_full = streq(self->config->synchronous, "full"),
         .batch_max = (size_t)self->config->writer_batch,
         .max_db_bytes = self->config->max_db_bytes,
+        .start_check = streq(self->config->start_check, "quick"),
+        .min_free_bytes = self->config->min_free_bytes,
         .schemas = schemas,
         .schema_count = schema_count,
     };
@@ -313,6 +347,8 @@ static void s_stop_actors(node_t *self) {
 int node_start(node_t *self, char **error) {
     assert(!self->running);
     *error = s_lock_data_dir(self);
+    if (!*error)
+        *error = s_refuse_lost_database(self);
     if (!*error)
         *error = s_client_auth(self);
     if (!*error)

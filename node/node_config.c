@@ -62,7 +62,16 @@ static const option_t s_options[] = {
      "most writes committed in one transaction (group commit)"},
     {"max_db_bytes", "max-db-bytes", "writer/max_db_bytes", "CAIRN_MAX_DB_BYTES",
      STR(CA_DEFAULT_MAX_DB_BYTES), KIND_INT, 0, INT64_MAX, NULL, FIELD(max_db_bytes),
-     "cap on cairn.db's size; writes past it fail with INTERNAL (0: no cap)"},
+     "cap on cairn.db's size (0: no cap); ordinary writes stop at a reserve below it "
+     "(UNAVAILABLE, the node is full), which deletes and VACUUM may use"},
+    {"min_free_bytes", "min-free-bytes", "writer/min_free_bytes", "CAIRN_MIN_FREE_BYTES",
+     "16777216", KIND_INT, 0, INT64_MAX, NULL, FIELD(min_free_bytes),
+     "ordinary writes stop (UNAVAILABLE, the node is full) when the disk holding cairn.db has "
+     "less free; the space is kept for deletes (0: never)"},
+    {"start_check", "start-check", "writer/start_check", "CAIRN_START_CHECK", "quick", KIND_CHOICE,
+     0, 0, "quick|off", FIELD(start_check),
+     "quick: PRAGMA quick_check of cairn.db before serving (reads the whole file once), a "
+     "damaged file is refused; off: skip it (very large databases checked another way)"},
     {"workers", "workers", "stores/workers", "CAIRN_WORKERS", STR(CA_DEFAULT_WORKERS), KIND_INT, 1,
      CA_MAX_WORKERS, NULL, FIELD(workers), "worker threads per store (parallel reads)"},
     {"queue_max", "queue-max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX),

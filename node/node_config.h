@@ -26,6 +26,8 @@ typedef struct {
     char *synchronous; //  "normal" or "full"
     int64_t writer_batch;
     int64_t max_db_bytes;
+    char *start_check; //  "quick" or "off"
+    int64_t min_free_bytes;
     int64_t workers;
     int64_t queue_max;
     int64_t drain_ms;

@@ -3,12 +3,16 @@
     ========================================================================= */
 
 #include "ca_blob_store.h"
+#include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_validate.h"
 
 #include <assert.h>
+#include <dirent.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 bool ca_blob_store_hash_ok(const ProtobufCBinaryData *hash, const char *field, ca_reply_t *reply) {
     const char *problem = ca_validate_hash(hash->data, hash->len);
@@ -145,4 +149,93 @@ void ca_blob_store_unlink_rows(ca_store_t *store, ca_blobs_t *blobs,
         (*count)++;
         *bytes += (uint64_t)row->values[1]->integer;
     }
+}
+
+//  ---- the orphan sweep at start --------------------------------------------------
+
+typedef struct {
+    sqlite3_stmt *lookup;
+    size_t examined, swept, failed;
+    int64_t deadline;
+} sweep_t;
+
+//  Sweeps one prefix dir (<root>/<2 hex>); false when a bound was reached.
+static bool s_sweep_prefix(sweep_t *sweep, const char *prefix_dir, const char *prefix) {
+    DIR *dir = opendir(prefix_dir);
+    if (!dir)
+        return true;
+    bool within = true;
+    struct dirent *entry;
+    while (within && (entry = readdir(dir))) {
+        uint8_t hash[CA_SHA256_BYTES];
+        if (strlen(entry->d_name) != 64 || strncmp(entry->d_name, prefix, 2) != 0 ||
+            !ca_hash_from_hex(entry->d_name, hash))
+            continue; //  not a blob name: never ours to remove
+        sweep->examined++;
+        sqlite3_reset(sweep->lookup);
+        sqlite3_bind_blob(sweep->lookup, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+        int rc = sqlite3_step(sweep->lookup);
+        sqlite3_reset(sweep->lookup);
+        if (rc == SQLITE_DONE) {
+            char *path = zsys_sprintf("%s/%s", prefix_dir, entry->d_name);
+            if (unlink(path) == 0)
+                sweep->swept++;
+            else
+                sweep->failed++;
+            zstr_free(&path);
+        } else if (rc != SQLITE_ROW)
+            sweep->failed++;
+        within = sweep->examined < CA_SWEEP_MAX_FILES && zclock_mono() < sweep->deadline;
+    }
+    closedir(dir);
+    return within;
+}
+
+char *ca_blob_store_sweep(const char *data_dir, const char *store, const char *table,
+                          size_t *swept_p) {
+    char *error = NULL;
+    char *db_path = zsys_sprintf("%s/%s", data_dir, CA_DB_FILE);
+    ca_sql_t *sql = ca_sql_open(db_path, CA_SQL_READ_ONLY, NULL, &error);
+    zstr_free(&db_path);
+    if (!sql)
+        return error;
+    char *select = zsys_sprintf("SELECT 1 FROM %s WHERE hash = ?1", table);
+    sweep_t sweep = {.lookup = ca_sql_prepare(sql, select),
+                     .deadline = zclock_mono() + CA_SWEEP_MAX_MS};
+    zstr_free(&select);
+    char *root = zsys_sprintf("%s/%s", data_dir, store);
+    DIR *dir = sweep.lookup ? opendir(root) : NULL;
+    if (!sweep.lookup)
+        error = zsys_sprintf("the %s orphan sweep cannot read its index: %s", store,
+                             sqlite3_errmsg(ca_sql_handle(sql)));
+    else if (!dir)
+        error =
+            zsys_sprintf("the %s orphan sweep cannot read %s: %s", store, root, strerror(errno));
+    int64_t started = zclock_mono();
+    bool complete = true;
+    struct dirent *entry;
+    while (dir && complete && (entry = readdir(dir))) {
+        if (strlen(entry->d_name) != 2 || ca_hex_value(entry->d_name[0]) < 0 ||
+            ca_hex_value(entry->d_name[1]) < 0)
+            continue;
+        char *prefix_dir = zsys_sprintf("%s/%s", root, entry->d_name);
+        complete = s_sweep_prefix(&sweep, prefix_dir, entry->d_name);
+        zstr_free(&prefix_dir);
+    }
+    if (dir)
+        closedir(dir);
+    if (sweep.swept || sweep.failed)
+        ca_log_notice("%s: removed %zu orphan blob file(s) (no index row: puts never "
+                      "acknowledged, left by a crash) of %zu examined in %" PRId64 " ms%s",
+                      store, sweep.swept, sweep.examined, zclock_mono() - started,
+                      sweep.failed ? "; some could not be checked or removed" : "");
+    if (!complete)
+        ca_log_warning("%s: the orphan sweep stopped after %zu files or %d ms; the rest is "
+                       "swept at the next start",
+                       store, sweep.examined, CA_SWEEP_MAX_MS);
+    if (swept_p)
+        *swept_p = sweep.swept;
+    zstr_free(&root);
+    ca_sql_destroy(&sql);
+    return error;
 }

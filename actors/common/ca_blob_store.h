@@ -55,4 +55,14 @@ void ca_blob_store_unlink_rows(ca_store_t *store, ca_blobs_t *blobs,
                                const Cairn__Internal__WriteReply *write, size_t index,
                                ca_blob_wanted_fn *wanted, uint64_t *count, uint64_t *bytes);
 
+//  The orphan sweep, run by a store's prepare (before any worker serves):
+//  removes blob files under <data_dir>/<store>/<2 hex>/ whose hash has no
+//  row in `table` (a `hash BLOB` key). Such a file is a put that crashed
+//  between linking its file and committing its row: it was never
+//  acknowledged. Examines at most CA_SWEEP_MAX_FILES files within
+//  CA_SWEEP_MAX_MS and logs what it removed; *swept_p (may be NULL) gets
+//  the count. Returns NULL or an error message (caller frees).
+char *ca_blob_store_sweep(const char *data_dir, const char *store, const char *table,
+                          size_t *swept_p);
+
 #endif

@@ -31,9 +31,10 @@
     committed rows: whatever order the two writes commit in, the final
     state matches the last commit (a put that commits last finds its file
     gone at step 5 and links it again from the temp name). A crash between
-    3 and 4 leaves a file without a row, which ContentCheck indexes again.
-    At start (prepare) tmp/ is emptied: those uploads were never
-    acknowledged.
+    3 and 4 leaves a file without a row: at start (prepare) tmp/ is
+    emptied and such files are swept (ca_blob_store_sweep), since none of
+    those uploads was acknowledged; ContentCheck's repair indexes an intact
+    one it meets between starts.
     ========================================================================= */
 
 #ifndef CA_BLOBS_H_INCLUDED

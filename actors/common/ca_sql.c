@@ -263,6 +263,7 @@ struct _ca_write_t {
     size_t capacity;
     bool durable;
     bool vacuum;
+    bool frees_space;
     zchunk_t *context; //  echoed by the writer (NULL: none)
     //  Memory ran out while building: the write must not be sent. Params
     //  given after that land in `scratch`.
@@ -384,6 +385,10 @@ void ca_write_durable(ca_write_t *self) {
     self->durable = true;
 }
 
+void ca_write_frees_space(ca_write_t *self) {
+    self->frees_space = true;
+}
+
 void ca_write_vacuum(ca_write_t *self) {
     self->vacuum = true;
 }
@@ -399,6 +404,7 @@ zframe_t *ca_write_frame(ca_write_t *self) {
     write.n_statements = self->count;
     write.durable = self->durable;
     write.vacuum = self->vacuum;
+    write.frees_space = self->frees_space;
     if (self->context) {
         write.context.data = zchunk_data(self->context);
         write.context.len = zchunk_size(self->context);

@@ -105,6 +105,10 @@ void ca_write_null(ca_write_t *self);
 //  Marks the write durable: its batch commits with synchronous=FULL.
 void ca_write_durable(ca_write_t *self);
 
+//  Marks a write that frees space (deletes): it may use the reserve kept
+//  below max_db_bytes, which ordinary writes may not (see writer.c).
+void ca_write_frees_space(ca_write_t *self);
+
 //  Makes this a VACUUM request (no statements); the reply's bytes_before
 //  and bytes_after give the database size around it.
 void ca_write_vacuum(ca_write_t *self);

@@ -145,4 +145,14 @@
 #define CA_CONTENT_DIR "content"
 #define CA_CACHE_DIR   "cache"
 
+//  Faults (docs/ARCHITECTURE.md, "Start checks and a full node"). With
+//  max_db_bytes, the reserve that only deletes and VACUUM may use:
+//  max_db_bytes / CA_DB_RESERVE_DIVISOR, at least CA_DB_RESERVE_MIN_BYTES.
+#define CA_DB_RESERVE_DIVISOR   8
+#define CA_DB_RESERVE_MIN_BYTES (256 * 1024)
+//  The orphan sweep at start (ca_blob_store_sweep): blob files examined and
+//  time spent per store, at most; what is left is swept at the next start.
+#define CA_SWEEP_MAX_FILES 1000000
+#define CA_SWEEP_MAX_MS    30000
+
 #endif

@@ -93,8 +93,18 @@
 #define CA_STMT_CACHE_MAX 256
 //  Highest field number of Request.body the gateway routes.
 #define CA_MAX_BODY_FIELD 4096
-//  Client socket send queue: answers for slow readers beyond this are dropped.
-#define CA_CLIENT_SNDHWM 100000
+//  Client socket send queue, in messages: answers for slow readers beyond
+//  this are dropped (bytes are bounded by the answer budgets below).
+#define CA_CLIENT_SNDHWM 1000
+//  Per client (gateway_clients.c): requests in flight in all; the share of
+//  a pool's queue one client may hold (1/N of workers x queue_max, at least
+//  1); unread answer bytes per client and for the whole node; answers up
+//  to this size (statuses of writes) are never dropped for a budget.
+#define CA_DEFAULT_CLIENT_IN_FLIGHT_MAX    1000
+#define CA_CLIENT_POOL_SHARE_DIVISOR       4
+#define CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX (64LL * 1024 * 1024)
+#define CA_DEFAULT_ANSWER_BYTES_MAX        (256LL * 1024 * 1024)
+#define CA_ANSWER_ALWAYS_BYTES             4096
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

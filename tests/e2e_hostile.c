@@ -10,6 +10,9 @@
                      node's peak RSS stays under HOSTILE_RSS_CAP
         flood_fair   one client floods ChannelVerify (Argon2id, slow):
                      another client's requests are all answered OK
+        stream_slots one client begins upload streams until refused: it
+                     holds at most its share, another client's upload
+                     goes through
     ========================================================================= */
 
 #include "harness.h"
@@ -247,9 +250,53 @@ static void test_flood_fair(void) {
     harness_session_down(&caller, &good, &node);
 }
 
+//  ---- stream_slots ---------------------------------------------------------------
+
+#define SLOTS_TRIES (CA_CONTENT_STREAMS_MAX * 2 + 10) //  more than every worker holds
+
+static void test_stream_slots(void) {
+    harness_node_t *node = harness_node_up(NULL);
+    zsock_t *hog = harness_connect(harness_node_endpoint(node));
+    zsock_t *good = harness_connect(harness_node_endpoint(node));
+    Cairn__Request request;
+    Cairn__ContentBegin begin;
+    unsigned held = 0, refused = 0;
+    for (int i = 0; i < SLOTS_TRIES; i++) {
+        ca_request_content_begin(&request, &begin, 0, NULL, 0);
+        Cairn__Response *response = s_call(hog, &request);
+        if (response->status == CAIRN__STATUS__OK)
+            held++;
+        else {
+            harness_expect(response, CAIRN__STATUS__BUSY, "upload streams open");
+            refused++;
+        }
+        cairn__response__free_unpacked(response, NULL);
+    }
+    printf("hog: %u streams held, %u refused\n", held, refused);
+    //  2 workers (the default), CA_CONTENT_STREAMS_PER_CLIENT on each.
+    CHECK(held == 2 * CA_CONTENT_STREAMS_PER_CLIENT);
+    //  Another client begins, sends and commits an upload.
+    ca_request_content_begin(&request, &begin, 0, NULL, 0);
+    Cairn__Response *response =
+        harness_ok(s_call(good, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+    uint64_t stream = response->content_begin->stream_id;
+    cairn__response__free_unpacked(response, NULL);
+    Cairn__ContentChunk chunk;
+    ca_request_content_chunk(&request, &chunk, 0, stream, 0, "fair share", 10);
+    harness_fails(s_call(good, &request), CAIRN__STATUS__OK, NULL);
+    Cairn__ContentCommit commit;
+    ca_request_content_commit(&request, &commit, 0, stream, NULL, 0);
+    response = harness_ok(s_call(good, &request), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&good);
+    zsock_destroy(&hog);
+    harness_node_down(&node);
+}
+
 static const harness_test_t s_tests[] = {
     {"never_read", test_never_read},
     {"flood_fair", test_flood_fair},
+    {"stream_slots", test_stream_slots},
 };
 
 int main(int argc, char **argv) {

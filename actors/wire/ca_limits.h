@@ -59,11 +59,12 @@
 //  queued per content worker (each may be a chunk of up to 16 MiB, so this
 //  bounds the node's memory: workers x queue x chunk); hashes listed per
 //  kind in a ContentCheck report.
-#define CA_CONTENT_CHUNK_MAX   (16 * 1024 * 1024)
-#define CA_CONTENT_WHOLE_MAX   (64LL * 1024 * 1024)
-#define CA_CONTENT_STREAMS_MAX 64
-#define CA_CONTENT_QUEUE_MAX   16
-#define CA_CONTENT_CHECK_LIST  1000
+#define CA_CONTENT_CHUNK_MAX          (16 * 1024 * 1024)
+#define CA_CONTENT_WHOLE_MAX          (64LL * 1024 * 1024)
+#define CA_CONTENT_STREAMS_MAX        64
+#define CA_CONTENT_STREAMS_PER_CLIENT 8 //  of those, per client connection
+#define CA_CONTENT_QUEUE_MAX          16
+#define CA_CONTENT_CHECK_LIST         1000
 //  Cache store: payment receipts in bytes.
 #define CA_CACHE_RECEIPT_MAX (64 * 1024)
 //  Provenance: sources per ProvAdd; items per ProvRoots/ProvDerivations

@@ -343,12 +343,19 @@ void gateway_clients_test(bool verbose) {
     zmsg_t *hello = zmsg_recv(router);
     zframe_t *c = zframe_dup(zmsg_first(hello));
     zmsg_destroy(&hello);
-    assert(gateway_clients_send(self, router, c, big));
-    assert(gateway_clients_queued(self) == 60000);
+    //  One answer goes whatever its size when none is queued; then the
+    //  client is over its budget: new requests and large answers refused.
+    zframe_t *huge = zframe_new(NULL, 150000);
+    memset(zframe_data(huge), 0, 150000);
+    assert(gateway_clients_send(self, router, c, huge));
+    assert(gateway_clients_queued(self) == 150000);
+    assert(!gateway_clients_admit(self, c, 0, message, sizeof message));
+    assert(strstr(message, "bytes of answers to this client are unread"));
     assert(!gateway_clients_send(self, router, c, big)); //  past its 100,000
+    zframe_destroy(&huge);
     char *busy = NULL;
     zframe_t *got = zframe_recv(peer);
-    assert(zframe_size(got) == 60000);
+    assert(zframe_size(got) == 150000);
     zframe_destroy(&got);
     got = zframe_recv(peer);
     Cairn__Response *response = cairn__response__unpack(NULL, zframe_size(got), zframe_data(got));
@@ -358,6 +365,7 @@ void gateway_clients_test(bool verbose) {
     cairn__response__free_unpacked(response, NULL);
     zframe_destroy(&got);
     assert(gateway_clients_queued(self) == 0); //  read: given back
+    assert(gateway_clients_admit(self, c, 0, message, sizeof message));
     zframe_destroy(&big);
     zframe_destroy(&a);
     zframe_destroy(&b);

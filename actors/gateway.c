@@ -515,15 +515,16 @@ static char *s_connect_pools(self_t *self) {
 }
 
 //  Per client bounds: each pool's share is a quarter of its queue (all its
-//  workers), so one client alone cannot fill it.
+//  workers), so one client alone cannot fill it, but at least one request
+//  per worker, so one client can still use all of them.
 static void s_new_clients(self_t *self) {
     size_t *share = (size_t *)zmalloc((self->pool_count ? self->pool_count : 1) * sizeof(size_t));
     for (size_t i = 0; i < self->pool_count; i++) {
         size_t capacity = self->pools[i].workers *
                           ca_store_queue_max(self->config.stores[i], self->config.queue_max);
         share[i] = capacity / CA_CLIENT_POOL_SHARE_DIVISOR;
-        if (share[i] < 1)
-            share[i] = 1;
+        if (share[i] < self->pools[i].workers) //  a client may keep every worker busy
+            share[i] = self->pools[i].workers;
     }
     gateway_clients_limits_t limits = {
         .in_flight_max = self->config.client_in_flight_max,

@@ -96,10 +96,10 @@
 #define CA_MAX_BODY_FIELD 4096
 //  Client socket send queue, in messages: answers for slow readers beyond
 //  this are dropped (bytes are bounded by the answer budgets below).
-#define CA_CLIENT_SNDHWM 1000
+#define CA_CLIENT_SNDHWM 10000
 //  Per client (gateway_clients.c): requests in flight in all; the share of
 //  a pool's queue one client may hold (1/N of workers x queue_max, at least
-//  1); unread answer bytes per client and for the whole node; answers up
+//  one per worker); unread answer bytes per client and for the whole node; answers up
 //  to this size (statuses of writes) are never dropped for a budget.
 #define CA_DEFAULT_CLIENT_IN_FLIGHT_MAX    1000
 #define CA_CLIENT_POOL_SHARE_DIVISOR       4

@@ -50,6 +50,16 @@ const char *cli_parse_hash(const char *text, const char *what, uint8_t hash[CA_H
                        text, strlen(text) > 80 ? "..." : "", strlen(text));
 }
 
+const char *cli_parse_hash_list(char *const *args, size_t count, const char *what,
+                                uint8_t (*hashes)[CA_HASH_BYTES], ProtobufCBinaryData *bytes) {
+    const char *problem = NULL;
+    for (size_t i = 0; i < count && !problem; i++) {
+        problem = cli_parse_hash(args[i], what, hashes[i]);
+        bytes[i] = cli_hash_bytes(hashes[i]);
+    }
+    return problem;
+}
+
 const char *cli_parse_expect(const cli_t *cli, uint8_t expect[CA_HASH_BYTES], bool *has_expect) {
     const char *text = cli_option(cli, "expect");
     *has_expect = text != NULL;

@@ -30,6 +30,12 @@
 //  64 hex digits (either case) into `hash`; `what` names the argument.
 const char *cli_parse_hash(const char *text, const char *what, uint8_t hash[CA_HASH_BYTES]);
 
+//  `count` hash arguments into `hashes`, with `bytes[i]` pointing at
+//  hashes[i] (for a repeated bytes field); NULL, or the first problem,
+//  naming `what`.
+const char *cli_parse_hash_list(char *const *args, size_t count, const char *what,
+                                uint8_t (*hashes)[CA_HASH_BYTES], ProtobufCBinaryData *bytes);
+
 //  --expect HASH, when given, into `expect` (and *has_expect).
 const char *cli_parse_expect(const cli_t *cli, uint8_t expect[CA_HASH_BYTES], bool *has_expect);
 

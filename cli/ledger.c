@@ -583,11 +583,7 @@ static const char *s_build_clear(const cli_t *cli, Cairn__Request *request, void
     if (count > LEDGER_ROOM)
         return cli_problem("ledger clear takes at most %d ids here (the node takes 1000), not %zu",
                            LEDGER_ROOM, count);
-    const char *problem = NULL;
-    for (size_t i = 0; i < count && !problem; i++) {
-        problem = cli_parse_hash(cli->args[i], "ID", ledger->ids[i]);
-        ledger->id_list[i] = (ProtobufCBinaryData){CA_HASH_BYTES, ledger->ids[i]};
-    }
+    const char *problem = cli_parse_hash_list(cli->args, count, "ID", ledger->ids, ledger->id_list);
     ca_request_ledger_clear(request, &ledger->body.clear, 0, ledger->id_list, count);
     return problem;
 }

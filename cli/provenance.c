@@ -62,10 +62,9 @@ static const char *s_build_prov_add(const cli_t *cli, Cairn__Request *request, v
                            "not %zu",
                            PROV_SOURCES_ROOM, CA_PROV_SOURCES_MAX, count);
     const char *problem = cli_parse_hash(cli->args[0], "HASH", prov->hash);
-    for (size_t i = 0; i < count && !problem; i++) {
-        problem = cli_parse_hash(cli->args[1 + i], "SOURCE", prov->source_hashes[i]);
-        prov->sources[i] = cli_hash_bytes(prov->source_hashes[i]);
-    }
+    if (!problem)
+        problem =
+            cli_parse_hash_list(cli->args + 1, count, "SOURCE", prov->source_hashes, prov->sources);
     ca_request_prov_add(request, &prov->body.add, 0, prov->hash, CA_HASH_BYTES, prov->sources,
                         count);
     return problem;

@@ -212,10 +212,9 @@ static const char *s_build_mark(const cli_t *cli, Cairn__Request *request, void 
                            "not %zu",
                            SETTLE_IDS_ROOM, SETTLE_MARK_MAX, count);
     const char *problem = cli_parse_hash(cli->args[0], "BATCH", settle->batch_id);
-    for (size_t i = 0; i < count && !problem; i++) {
-        problem = cli_parse_hash(cli->args[1 + i], "PAYMENT", settle->payment_ids[i]);
-        settle->ids[i] = (ProtobufCBinaryData){CA_HASH_BYTES, settle->payment_ids[i]};
-    }
+    if (!problem)
+        problem =
+            cli_parse_hash_list(cli->args + 1, count, "PAYMENT", settle->payment_ids, settle->ids);
     ca_request_settle_mark(request, &settle->body.mark, 0, settle->ids, count, settle->batch_id,
                            CA_HASH_BYTES);
     return problem;

@@ -145,12 +145,17 @@ static void s_answered(harness_node_t *node, const harness_curve_t *curve) {
 }
 
 //  A client with `curve` (NULL: none) gets nothing back, not even an error.
+//  Its request may not even be queued: once the node has refused the
+//  handshake, libzmq drops the connection's pipe until it reconnects, and
+//  a DEALER without a pipe blocks on send; so the send is bounded too, and
+//  a send that times out is silence as well.
 static void s_silent(harness_node_t *node, const harness_curve_t *curve) {
     zsock_t *client = harness_connect_curve(harness_node_endpoint(node), curve);
+    zsock_set_sndtimeo(client, SILENCE_MS);
     Cairn__Request request;
     Cairn__Ping ping;
     s_ping(&request, &ping);
-    CHECK(harness_send(client, &request) == 0);
+    harness_send(client, &request);
     Cairn__Response *response = harness_recv(client, SILENCE_MS);
     if (response)
         fprintf(stderr, "an unauthenticated client got an answer (status %d)\n",

@@ -113,7 +113,9 @@ int ca_caller_send(zsock_t *dealer, const Cairn__Request *request) {
     zframe_t *frame = zframe_new(NULL, size);
     cairn__request__pack(request, zframe_data(frame));
     ca_wire_dump(true, zframe_data(frame), size);
-    return zframe_send(&frame, dealer, 0);
+    int rc = zframe_send(&frame, dealer, 0);
+    zframe_destroy(&frame); //  left to us when the send failed (a send timeout)
+    return rc;
 }
 
 Cairn__Response *ca_caller_recv(zsock_t *dealer, int timeout_ms) {

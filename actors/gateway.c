@@ -92,17 +92,17 @@ typedef struct {
 
 //  ---- answering ---------------------------------------------------------------
 
-//  Sends [client id][response]; a client that is gone or not reading loses
-//  its answer (ROUTER drops), which never blocks the gateway.
-static void s_send_to_client(self_t *self, zframe_t *client_id, zframe_t *response) {
-    gateway_clients_send(self->clients, self->client, client_id, response);
+//  Sends [client id][response] and takes the response; a client that is
+//  gone or not reading loses its answer (ROUTER drops, or gateway_clients
+//  replaces it by a BUSY), which never blocks the gateway.
+static void s_send_to_client(self_t *self, zframe_t *client_id, zframe_t **response_p) {
+    gateway_clients_send(self->clients, self->client, client_id, response_p);
 }
 
 static void s_answer_error(self_t *self, zframe_t *client_id, uint64_t id, ca_status_t status,
                            const char *message) {
     zframe_t *response = ca_error_frame(id, status, "%s", message);
-    s_send_to_client(self, client_id, response);
-    zframe_destroy(&response);
+    s_send_to_client(self, client_id, &response);
     if (status == CA_INVALID)
         self->invalid++;
 }
@@ -134,8 +134,7 @@ static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_f
     response.body_case = CAIRN__RESPONSE__BODY_PONG;
     response.pong = &pong;
     zframe_t *frame = ca_response_frame(&response);
-    s_send_to_client(self, client_id, frame);
-    zframe_destroy(&frame);
+    s_send_to_client(self, client_id, &frame);
     cairn__request__free_unpacked(request, NULL);
 }
 
@@ -198,8 +197,7 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
     response.body_case = CAIRN__RESPONSE__BODY_INFO;
     response.info = &info;
     zframe_t *frame = ca_response_frame(&response);
-    s_send_to_client(self, client_id, frame);
-    zframe_destroy(&frame);
+    s_send_to_client(self, client_id, &frame);
     free(actor_list);
     free(actors);
 }
@@ -451,7 +449,8 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket) {
             s_finish_info(self, client_id, response);
         } else {
             gateway_clients_answered(self->clients, client_id, (size_t)(pool - self->pools));
-            s_send_to_client(self, client_id, response);
+            zmsg_remove(msg, response); //  the answer goes out without a copy
+            s_send_to_client(self, client_id, &response);
         }
     } else
         ca_log_error("gateway: %s sent an answer of %zu frames", pool->name, zmsg_size(msg));
@@ -581,7 +580,7 @@ static char *s_connect_pools(self_t *self) {
     return NULL;
 }
 
-//  Per client bounds: each pool's share is a quarter of its queue (all its
+//  Per client bounds: each pool's share is half its queue (all its
 //  workers), so one client alone cannot fill it, but at least one request
 //  per worker, so one client can still use all of them.
 static void s_new_clients(self_t *self) {

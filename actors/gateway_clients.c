@@ -9,25 +9,31 @@
 
         in_flight[pool]  requests routed to a pool and not yet answered;
                          admit() refuses (BUSY) beyond the pool's share
-                         (a quarter of the pool's queue, so one client
-                         cannot fill it) and beyond in_flight_max in all
+                         (half the pool's queue, so one client cannot
+                         fill it) and beyond in_flight_max in all
         queued           bytes of answers handed to the ROUTER that libzmq
                          has not yet written to the client's connection
 
-    ZeroMQ does not report a peer's queued bytes, so each answer is sent as
-    a zero-copy message whose free function (run by libzmq's I/O thread once
-    the bytes are written out, or the peer is gone) takes its size off the
+    ZeroMQ does not report a peer's queued bytes, so each counted answer is
+    sent as a zero-copy message over the answer frame's own bytes, whose
+    free function (run by libzmq's I/O thread once the bytes are written
+    out, or the peer is gone) destroys the frame and takes its size off the
     client's and the node's counters (atomics: the only state shared with
     the I/O thread; a record lives while the table or a message refers to
-    it). An answer larger than CA_ANSWER_ALWAYS_BYTES that would take a
-    client past answer_bytes_max (unless none of its answers is queued), or
-    the node past answers_bytes_max, is dropped and replaced by a short BUSY
-    that says so; small answers (statuses of writes) always go. A client
-    whose queued bytes are over its budget gets BUSY for new requests.
+    it). An answer that would take a client past answer_bytes_max (unless
+    none of its answers is queued), or the node past answers_bytes_max, is
+    dropped and replaced by a short BUSY that says so. A client whose
+    queued bytes are over its budget gets BUSY for new requests.
 
-    Records are made on first use and forgotten when nothing is in flight
-    or queued (checked on use and by a sweep every CA_CLIENT_SWEEP calls),
-    so the table holds only clients that have something outstanding.
+    Answers up to CA_ANSWER_UNCOUNTED_BYTES (Pongs, statuses of writes,
+    errors) go as they are: counting them cost a fifth of the pipelined
+    Ping rate (a record, a copy and an allocation per answer), and the
+    socket's CA_CLIENT_SNDHWM messages already bound them per client.
+
+    Records are keyed by the routing id's bytes, made on first use and
+    forgotten when nothing is in flight or queued (checked on use and by a
+    sweep every CA_CLIENT_SWEEP calls), so the table holds only clients
+    that have something outstanding.
     ========================================================================= */
 
 #include "gateway_clients.h"
@@ -55,13 +61,22 @@ typedef struct {
     size_t pool_in_flight[];
 } client_t;
 
+//  The hint of a counted answer: whose it is, and the frame it points into.
 typedef struct {
     client_t *client;
     size_t size;
+    zframe_t *frame;
 } answer_head_t;
 
+//  A table key: a routing id's length, then its bytes (ZeroMQ ids are 1 to
+//  255 bytes).
+typedef struct {
+    uint8_t size;
+    uint8_t bytes[255];
+} client_key_t;
+
 struct _gateway_clients_t {
-    zhashx_t *table; //  hex routing id -> client_t (one reference)
+    zhashx_t *table; //  client_key_t -> client_t (one reference)
     total_t *total;
     size_t pool_count;
     size_t *pool_share;
@@ -81,16 +96,74 @@ static void s_client_unref(client_t *client) {
     }
 }
 
+//  ---- the table's keys ------------------------------------------------------------
+
 static void s_table_destructor(void **item) {
     s_client_unref((client_t *)*item);
     *item = NULL;
 }
+
+static void s_key_destructor(void **key) {
+    free(*key);
+    *key = NULL;
+}
+
+static void *s_key_duplicator(const void *key) {
+    const client_key_t *source = (const client_key_t *)key;
+    size_t size = 1 + source->size;
+    void *copy = malloc(size);
+    if (copy)
+        memcpy(copy, source, size);
+    return copy;
+}
+
+static int s_key_comparator(const void *a, const void *b) {
+    const client_key_t *left = (const client_key_t *)a;
+    const client_key_t *right = (const client_key_t *)b;
+    if (left->size != right->size)
+        return left->size < right->size ? -1 : 1;
+    return memcmp(left->bytes, right->bytes, left->size);
+}
+
+//  FNV-1a over the id's bytes: ids are short and mostly counters.
+static size_t s_key_hasher(const void *key) {
+    const client_key_t *client_key = (const client_key_t *)key;
+    uint64_t hash = 14695981039346656037ULL;
+    for (size_t i = 0; i < client_key->size; i++) {
+        hash ^= client_key->bytes[i];
+        hash *= 1099511628211ULL;
+    }
+    return (size_t)hash;
+}
+
+static void s_key(zframe_t *client_id, client_key_t *key) {
+    size_t size = zframe_size(client_id);
+    key->size = (uint8_t)(size < sizeof key->bytes ? size : sizeof key->bytes);
+    memcpy(key->bytes, zframe_data(client_id), key->size);
+}
+
+//  The routing id in hex, for a log line.
+static void s_key_hex(const client_key_t *key, char *hex, size_t hex_size) {
+    static const char digits[] = "0123456789abcdef";
+    size_t at = 0;
+    for (size_t i = 0; i < key->size && at + 2 < hex_size; i++) {
+        hex[at++] = digits[key->bytes[i] >> 4];
+        hex[at++] = digits[key->bytes[i] & 15];
+    }
+    hex[at] = 0;
+}
+
+//  ---- the table --------------------------------------------------------------------
 
 gateway_clients_t *gateway_clients_new(size_t pool_count, const size_t *pool_share,
                                        const gateway_clients_limits_t *limits) {
     gateway_clients_t *self = (gateway_clients_t *)zmalloc(sizeof(gateway_clients_t));
     self->table = zhashx_new();
     zhashx_set_destructor(self->table, s_table_destructor);
+    zhashx_set_key_destructor(self->table, s_key_destructor);
+    zhashx_set_key_duplicator(self->table, s_key_duplicator);
+    zhashx_set_key_comparator(self->table, s_key_comparator);
+    zhashx_set_key_hasher(self->table, s_key_hasher);
     self->total = (total_t *)zmalloc(sizeof(total_t));
     atomic_init(&self->total->refs, 1);
     atomic_init(&self->total->queued, 0);
@@ -113,20 +186,7 @@ void gateway_clients_destroy(gateway_clients_t **self_p) {
     *self_p = NULL;
 }
 
-//  The table key of a routing id: its bytes in hex (at most 255 bytes).
-static void s_key(zframe_t *client_id, char *key, size_t key_size) {
-    static const char hex[] = "0123456789abcdef";
-    const uint8_t *data = zframe_data(client_id);
-    size_t size = zframe_size(client_id);
-    size_t at = 0;
-    for (size_t i = 0; i < size && at + 2 < key_size; i++) {
-        key[at++] = hex[data[i] >> 4];
-        key[at++] = hex[data[i] & 15];
-    }
-    key[at] = 0;
-}
-
-static client_t *s_client(gateway_clients_t *self, const char *key) {
+static client_t *s_client(gateway_clients_t *self, const client_key_t *key) {
     client_t *client = (client_t *)zhashx_lookup(self->table, key);
     if (client)
         return client;
@@ -139,7 +199,7 @@ static client_t *s_client(gateway_clients_t *self, const char *key) {
     return client;
 }
 
-static void s_forget_if_idle(gateway_clients_t *self, const char *key, client_t *client) {
+static void s_forget_if_idle(gateway_clients_t *self, const void *key, client_t *client) {
     if (client->in_flight == 0 && atomic_load(&client->queued) == 0)
         zhashx_delete(self->table, key);
 }
@@ -149,8 +209,7 @@ static void s_sweep(gateway_clients_t *self) {
         return;
     self->calls = 0;
     zlistx_t *keys = zhashx_keys(self->table);
-    for (const char *key = (const char *)zlistx_first(keys); key;
-         key = (const char *)zlistx_next(keys)) {
+    for (const void *key = zlistx_first(keys); key; key = zlistx_next(keys)) {
         client_t *client = (client_t *)zhashx_lookup(self->table, key);
         if (client)
             s_forget_if_idle(self, key, client);
@@ -158,12 +217,14 @@ static void s_sweep(gateway_clients_t *self) {
     zlistx_destroy(&keys);
 }
 
+//  ---- requests in flight -------------------------------------------------------------
+
 bool gateway_clients_admit(gateway_clients_t *self, zframe_t *client_id, size_t pool, char *message,
                            size_t message_size) {
     s_sweep(self);
-    char key[520];
-    s_key(client_id, key, sizeof key);
-    client_t *client = s_client(self, key);
+    client_key_t key;
+    s_key(client_id, &key);
+    client_t *client = s_client(self, &key);
     long long queued = atomic_load(&client->queued);
     bool admitted = false;
     if (client->in_flight >= self->limits.in_flight_max)
@@ -188,21 +249,33 @@ bool gateway_clients_admit(gateway_clients_t *self, zframe_t *client_id, size_t 
         admitted = true;
     }
     if (!admitted)
-        s_forget_if_idle(self, key, client);
+        s_forget_if_idle(self, &key, client);
     return admitted;
 }
 
 void gateway_clients_answered(gateway_clients_t *self, zframe_t *client_id, size_t pool) {
-    char key[520];
-    s_key(client_id, key, sizeof key);
-    client_t *client = (client_t *)zhashx_lookup(self->table, key);
+    client_key_t key;
+    s_key(client_id, &key);
+    client_t *client = (client_t *)zhashx_lookup(self->table, &key);
     if (!client)
         return;
     if (client->in_flight)
         client->in_flight--;
     if (pool < self->pool_count && client->pool_in_flight[pool])
         client->pool_in_flight[pool]--;
-    s_forget_if_idle(self, key, client);
+    s_forget_if_idle(self, &key, client);
+}
+
+//  ---- answers ----------------------------------------------------------------------
+
+//  Sends [client id][frame] and destroys the frame, whatever happens: the
+//  ROUTER drops a message for a peer that is gone or over its HWM (never
+//  blocks).
+static void s_send_plain(zsock_t *socket, zframe_t *client_id, zframe_t **frame_p) {
+    zframe_t *id = client_id;
+    if (zframe_send(&id, socket, ZFRAME_REUSE | ZFRAME_MORE | ZFRAME_DONTWAIT) != 0 ||
+        zframe_send(frame_p, socket, ZFRAME_DONTWAIT) != 0)
+        zframe_destroy(frame_p);
 }
 
 //  libzmq is done with an answer: written out, or its peer is gone.
@@ -213,32 +286,34 @@ static void s_answer_free(void *data, void *hint) {
     atomic_fetch_sub(&client->queued, (long long)head->size);
     atomic_fetch_sub(&client->total->queued, (long long)head->size);
     s_client_unref(client);
+    zframe_destroy(&head->frame);
     free(head);
 }
 
-//  Copies `response` into a message counted against `client`; sends it.
+//  Sends the frame as a message over its own bytes, counted against
+//  `client` until libzmq frees it; takes the frame.
 static void s_send_counted(zsock_t *socket, client_t *client, zframe_t *client_id,
-                           zframe_t *response) {
-    size_t size = zframe_size(response);
-    answer_head_t *head = (answer_head_t *)malloc(sizeof(answer_head_t) + size);
+                           zframe_t **frame_p) {
+    answer_head_t *head = (answer_head_t *)malloc(sizeof(answer_head_t));
     if (!head) {
-        ca_log_error("gateway: no memory for an answer of %zu bytes; dropped", size);
+        ca_log_error("gateway: no memory to send an answer of %zu bytes; dropped",
+                     zframe_size(*frame_p));
+        zframe_destroy(frame_p);
         return;
     }
-    uint8_t *data = (uint8_t *)(head + 1);
-    memcpy(data, zframe_data(response), size);
+    head->frame = *frame_p;
+    *frame_p = NULL;
     head->client = client;
-    head->size = size;
+    head->size = zframe_size(head->frame);
     atomic_fetch_add(&client->refs, 1);
-    atomic_fetch_add(&client->queued, (long long)size);
-    atomic_fetch_add(&client->total->queued, (long long)size);
+    atomic_fetch_add(&client->queued, (long long)head->size);
+    atomic_fetch_add(&client->total->queued, (long long)head->size);
     zmq_msg_t msg;
-    if (zmq_msg_init_data(&msg, data, size, s_answer_free, head) != 0) {
-        s_answer_free(data, head);
+    if (zmq_msg_init_data(&msg, zframe_data(head->frame), head->size, s_answer_free, head) != 0) {
+        s_answer_free(NULL, head);
         return;
     }
-    //  The ROUTER drops a message for a peer that is gone or over its HWM
-    //  (never blocks); either way libzmq closes it and s_answer_free runs.
+    //  Dropped or sent, libzmq closes the message and s_answer_free runs.
     zframe_t *id = client_id;
     if (zframe_send(&id, socket, ZFRAME_REUSE | ZFRAME_MORE | ZFRAME_DONTWAIT) != 0 ||
         zmq_msg_send(&msg, zsock_resolve(socket), ZMQ_DONTWAIT) == -1)
@@ -261,38 +336,44 @@ static uint64_t s_response_id(zframe_t *response) {
 }
 
 bool gateway_clients_send(gateway_clients_t *self, zsock_t *socket, zframe_t *client_id,
-                          zframe_t *response) {
+                          zframe_t **response_p) {
+    long long size = (long long)zframe_size(*response_p);
+    if (size <= CA_ANSWER_UNCOUNTED_BYTES) {
+        s_send_plain(socket, client_id, response_p);
+        return true;
+    }
     s_sweep(self);
-    char key[520];
-    s_key(client_id, key, sizeof key);
-    client_t *client = s_client(self, key);
-    long long size = (long long)zframe_size(response);
+    client_key_t key;
+    s_key(client_id, &key);
+    client_t *client = s_client(self, &key);
     long long mine = atomic_load(&client->queued);
     long long all = atomic_load(&self->total->queued);
     char message[300] = "";
-    if (size > CA_ANSWER_ALWAYS_BYTES && mine > 0 && mine + size > self->limits.answer_bytes_max)
+    if (mine > 0 && mine + size > self->limits.answer_bytes_max)
         snprintf(message, sizeof message,
                  "an answer of %lld bytes was dropped: %lld bytes of earlier answers to this "
                  "client are unread (at most %" PRId64
                  "); read your answers, then repeat the request (it was carried out)",
                  size, mine, self->limits.answer_bytes_max);
-    else if (size > CA_ANSWER_ALWAYS_BYTES && all > 0 &&
-             all + size > self->limits.answers_bytes_max)
+    else if (all > 0 && all + size > self->limits.answers_bytes_max)
         snprintf(message, sizeof message,
                  "an answer of %lld bytes was dropped: the node holds %lld bytes of unread "
                  "answers (at most %" PRId64
                  "); read your answers, then repeat the request (it was carried out)",
                  size, all, self->limits.answers_bytes_max);
     if (!*message) {
-        s_send_counted(socket, client, client_id, response);
+        s_send_counted(socket, client, client_id, response_p);
         return true;
     }
-    if (!client->warned)
-        ca_log_warning("gateway: client %s reads too slowly: %s", key, message);
+    if (!client->warned) {
+        char hex[2 * sizeof key.bytes + 1];
+        s_key_hex(&key, hex, sizeof hex);
+        ca_log_warning("gateway: client %s reads too slowly: %s", hex, message);
+    }
     client->warned = true;
-    zframe_t *busy = ca_error_frame(s_response_id(response), CA_BUSY, "%s", message);
-    s_send_counted(socket, client, client_id, busy);
-    zframe_destroy(&busy);
+    zframe_t *busy = ca_error_frame(s_response_id(*response_p), CA_BUSY, "%s", message);
+    zframe_destroy(response_p);
+    s_send_plain(socket, client_id, &busy);
     return false;
 }
 
@@ -330,7 +411,8 @@ void gateway_clients_test(bool verbose) {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     zframe_t *big = zframe_new(NULL, 60000);
     memset(zframe_data(big), 0, 60000);
-    assert(gateway_clients_send(self, router, a, big));
+    assert(gateway_clients_send(self, router, a, &big));
+    assert(big == NULL); //  taken
     assert(gateway_clients_queued(self) == 0);
     //  A real peer that does not read: bytes stay counted, budgets apply.
     zsock_t *peer = zsock_new(ZMQ_DEALER);
@@ -343,30 +425,37 @@ void gateway_clients_test(bool verbose) {
     zmsg_t *hello = zmsg_recv(router);
     zframe_t *c = zframe_dup(zmsg_first(hello));
     zmsg_destroy(&hello);
+    //  Small answers go uncounted.
+    zframe_t *small = zframe_new(NULL, CA_ANSWER_UNCOUNTED_BYTES);
+    memset(zframe_data(small), 7, CA_ANSWER_UNCOUNTED_BYTES);
+    assert(gateway_clients_send(self, router, c, &small));
+    assert(small == NULL && gateway_clients_queued(self) == 0);
     //  One answer goes whatever its size when none is queued; then the
     //  client is over its budget: new requests and large answers refused.
     zframe_t *huge = zframe_new(NULL, 150000);
     memset(zframe_data(huge), 0, 150000);
-    assert(gateway_clients_send(self, router, c, huge));
+    assert(gateway_clients_send(self, router, c, &huge));
     assert(gateway_clients_queued(self) == 150000);
     assert(!gateway_clients_admit(self, c, 0, message, sizeof message));
     assert(strstr(message, "bytes of answers to this client are unread"));
-    assert(!gateway_clients_send(self, router, c, big)); //  past its 100,000
-    zframe_destroy(&huge);
-    char *busy = NULL;
+    big = zframe_new(NULL, 60000);
+    memset(zframe_data(big), 0, 60000);
+    assert(!gateway_clients_send(self, router, c, &big)); //  past its 100,000
+    assert(big == NULL);
     zframe_t *got = zframe_recv(peer);
+    assert(zframe_size(got) == CA_ANSWER_UNCOUNTED_BYTES && zframe_data(got)[0] == 7);
+    zframe_destroy(&got);
+    got = zframe_recv(peer);
     assert(zframe_size(got) == 150000);
     zframe_destroy(&got);
     got = zframe_recv(peer);
     Cairn__Response *response = cairn__response__unpack(NULL, zframe_size(got), zframe_data(got));
     assert(response && response->status == CAIRN__STATUS__BUSY);
-    busy = response->error;
-    assert(strstr(busy, "read your answers"));
+    assert(strstr(response->error, "read your answers"));
     cairn__response__free_unpacked(response, NULL);
     zframe_destroy(&got);
     assert(gateway_clients_queued(self) == 0); //  read: given back
     assert(gateway_clients_admit(self, c, 0, message, sizeof message));
-    zframe_destroy(&big);
     zframe_destroy(&a);
     zframe_destroy(&b);
     zframe_destroy(&c);

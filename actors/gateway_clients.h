@@ -36,12 +36,13 @@ bool gateway_clients_admit(gateway_clients_t *self, zframe_t *client_id, size_t 
 //  The answer to an admitted request of `client_id` to `pool` came back.
 void gateway_clients_answered(gateway_clients_t *self, zframe_t *client_id, size_t pool);
 
-//  Sends [client id][response] on the ROUTER `client` and counts the
-//  response's bytes against the client until libzmq has written them out.
-//  A response over the budgets is replaced by a small BUSY answer that says
-//  so (returns false). The frames stay the caller's.
+//  Sends [client id][response] on the ROUTER `client`; a response over
+//  CA_ANSWER_UNCOUNTED_BYTES is counted against the client until libzmq
+//  has written it out. A response over the budgets is replaced by a small
+//  BUSY answer that says so (returns false). Takes the response (sets
+//  *response_p to NULL); the client id stays the caller's.
 bool gateway_clients_send(gateway_clients_t *self, zsock_t *client, zframe_t *client_id,
-                          zframe_t *response);
+                          zframe_t **response_p);
 
 //  Unread answer bytes of all clients now (for tests and Info).
 int64_t gateway_clients_queued(gateway_clients_t *self);

@@ -129,13 +129,15 @@
 #define CA_CLIENT_SNDHWM 10000
 //  Per client (gateway_clients.c): requests in flight in all; the share of
 //  a pool's queue one client may hold (1/N of workers x queue_max, at least
-//  one per worker); unread answer bytes per client and for the whole node; answers up
-//  to this size (statuses of writes) are never dropped for a budget.
+//  one per worker); unread answer bytes per client and for the whole node;
+//  answers up to CA_ANSWER_UNCOUNTED_BYTES (Pongs, statuses of writes,
+//  errors) are neither counted nor dropped for a budget: the SNDHWM bounds
+//  them (10,000 x 1 KiB = 10 MiB per client).
 #define CA_DEFAULT_CLIENT_IN_FLIGHT_MAX    1000
-#define CA_CLIENT_POOL_SHARE_DIVISOR       4
+#define CA_CLIENT_POOL_SHARE_DIVISOR       2
 #define CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX (64LL * 1024 * 1024)
 #define CA_DEFAULT_ANSWER_BYTES_MAX        (256LL * 1024 * 1024)
-#define CA_ANSWER_ALWAYS_BYTES             4096
+#define CA_ANSWER_UNCOUNTED_BYTES          1024
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

@@ -84,7 +84,9 @@ typedef struct {
     ca_upload_t *upload;
     uint8_t expected[CA_SHA256_BYTES];
     bool has_expected;
-    int64_t last_used; //  zclock_mono
+    int64_t last_used;  //  zclock_mono
+    uint8_t owner[256]; //  the routing id of the client that began it
+    size_t owner_size;
 } stream_t;
 
 typedef struct {
@@ -507,10 +509,26 @@ static void s_content_begin(ca_store_t *store, const Cairn__Request *request, ca
         s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_BEGIN)->exists = true;
         return;
     }
-    stream_t *slot = s_stream_find(state, 0);
-    for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX && !slot; i++)
-        if (!state->streams[i].id)
-            slot = &state->streams[i];
+    zframe_t *client = ca_store_client_id(store);
+    size_t owner_size =
+        client && zframe_size(client) <= sizeof((stream_t *)0)->owner ? zframe_size(client) : 0;
+    size_t owned = 0;
+    stream_t *slot = NULL;
+    for (size_t i = 0; i < CA_CONTENT_STREAMS_MAX; i++) {
+        stream_t *stream = &state->streams[i];
+        if (!stream->id && !slot)
+            slot = stream;
+        else if (stream->id && owner_size && stream->owner_size == owner_size &&
+                 memcmp(stream->owner, zframe_data(client), owner_size) == 0)
+            owned++;
+    }
+    if (owned >= CA_CONTENT_STREAMS_PER_CLIENT) {
+        ca_reply_error(reply, CA_BUSY,
+                       "this client has %zu upload streams open on this worker (at most %d); "
+                       "commit or abort some first",
+                       owned, CA_CONTENT_STREAMS_PER_CLIENT);
+        return;
+    }
     if (!slot) {
         ca_reply_error(reply, CA_BUSY,
                        "%d upload streams are open on this worker; commit or abort some, or "
@@ -526,6 +544,9 @@ static void s_content_begin(ca_store_t *store, const Cairn__Request *request, ca
         return;
     }
     slot->id = s_new_stream_id(store);
+    slot->owner_size = owner_size;
+    if (owner_size)
+        memcpy(slot->owner, zframe_data(client), owner_size);
     slot->has_expected = begin->expected_hash.len > 0;
     if (slot->has_expected)
         memcpy(slot->expected, begin->expected_hash.data, CA_SHA256_BYTES);

@@ -27,8 +27,9 @@
     Bounds: the client socket refuses frames over max_frame_bytes (libzmq's
     ZMQ_MAXMSGSIZE drops the connection; the client's DEALER reconnects);
     each pool holds at most queue_max requests per worker in its pipes;
-    answers to a client that stops reading are dropped beyond
-    CA_CLIENT_SNDHWM rather than buffered without end.
+    per client, gateway_clients bounds the requests in flight (all pools
+    and its share of each pool's queue) and the bytes of unread answers;
+    beyond CA_CLIENT_SNDHWM answers a slow reader's are dropped.
 
     State machine:
 
@@ -44,6 +45,7 @@
 #include "ca_log.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
+#include "gateway_clients.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -85,22 +87,22 @@ typedef struct {
     uint64_t requests;
     uint64_t invalid;
     uint64_t info_in_flight;
+    gateway_clients_t *clients; //  per client: in flight, unread answer bytes
 } self_t;
 
 //  ---- answering ---------------------------------------------------------------
 
-//  Sends [client id][response]; a client that is gone or not reading loses
-//  its answer (ROUTER drops), which never blocks the gateway.
-static void s_send_to_client(self_t *self, zframe_t *client_id, zframe_t *response) {
-    zframe_t *frames[] = {client_id, response};
-    ca_send_frames(self->client, frames, 2);
+//  Sends [client id][response] and takes the response; a client that is
+//  gone or not reading loses its answer (ROUTER drops, or gateway_clients
+//  replaces it by a BUSY), which never blocks the gateway.
+static void s_send_to_client(self_t *self, zframe_t *client_id, zframe_t **response_p) {
+    gateway_clients_send(self->clients, self->client, client_id, response_p);
 }
 
 static void s_answer_error(self_t *self, zframe_t *client_id, uint64_t id, ca_status_t status,
                            const char *message) {
     zframe_t *response = ca_error_frame(id, status, "%s", message);
-    s_send_to_client(self, client_id, response);
-    zframe_destroy(&response);
+    s_send_to_client(self, client_id, &response);
     if (status == CA_INVALID)
         self->invalid++;
 }
@@ -132,8 +134,7 @@ static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_f
     response.body_case = CAIRN__RESPONSE__BODY_PONG;
     response.pong = &pong;
     zframe_t *frame = ca_response_frame(&response);
-    s_send_to_client(self, client_id, frame);
-    zframe_destroy(&frame);
+    s_send_to_client(self, client_id, &frame);
     cairn__request__free_unpacked(request, NULL);
 }
 
@@ -196,8 +197,7 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
     response.body_case = CAIRN__RESPONSE__BODY_INFO;
     response.info = &info;
     zframe_t *frame = ca_response_frame(&response);
-    s_send_to_client(self, client_id, frame);
-    zframe_destroy(&frame);
+    s_send_to_client(self, client_id, &frame);
     free(actor_list);
     free(actors);
 }
@@ -221,13 +221,21 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
     uint64_t id = env->id;
     zframe_t *frames[] = {client_id, request_frame};
     pool->requests++;
+    size_t index = (size_t)(pool - self->pools);
+    char message[300];
+    if (!gateway_clients_admit(self->clients, client_id, index, message, sizeof message)) {
+        pool->busy++;
+        pool->errors++;
+        s_answer_error(self, client_id, id, CA_BUSY, message);
+        return;
+    }
     if (ca_send_frames(s_pool_socket(self, pool, env), frames, 2) == 0) {
         pool->in_flight++;
         return;
     }
+    gateway_clients_answered(self->clients, client_id, index);
     pool->busy++;
     pool->errors++;
-    char message[160];
     snprintf(message, sizeof message,
              "the %s store is saturated (%" PRIu64 " requests queued); retry later", pool->name,
              pool->in_flight);
@@ -439,8 +447,11 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket) {
             if (self->info_in_flight)
                 self->info_in_flight--;
             s_finish_info(self, client_id, response);
-        } else
-            s_send_to_client(self, client_id, response);
+        } else {
+            gateway_clients_answered(self->clients, client_id, (size_t)(pool - self->pools));
+            zmsg_remove(msg, response); //  the answer goes out without a copy
+            s_send_to_client(self, client_id, &response);
+        }
     } else
         ca_log_error("gateway: %s sent an answer of %zu frames", pool->name, zmsg_size(msg));
     zmsg_destroy(&msg);
@@ -569,10 +580,32 @@ static char *s_connect_pools(self_t *self) {
     return NULL;
 }
 
+//  Per client bounds: each pool's share is half its queue (all its
+//  workers), so one client alone cannot fill it, but at least one request
+//  per worker, so one client can still use all of them.
+static void s_new_clients(self_t *self) {
+    size_t *share = (size_t *)zmalloc((self->pool_count ? self->pool_count : 1) * sizeof(size_t));
+    for (size_t i = 0; i < self->pool_count; i++) {
+        size_t capacity = self->pools[i].workers *
+                          ca_store_queue_max(self->config.stores[i], self->config.queue_max);
+        share[i] = capacity / CA_CLIENT_POOL_SHARE_DIVISOR;
+        if (share[i] < self->pools[i].workers) //  a client may keep every worker busy
+            share[i] = self->pools[i].workers;
+    }
+    gateway_clients_limits_t limits = {
+        .in_flight_max = self->config.client_in_flight_max,
+        .answer_bytes_max = self->config.client_answer_bytes_max,
+        .answers_bytes_max = self->config.answer_bytes_max,
+    };
+    self->clients = gateway_clients_new(self->pool_count, share, &limits);
+    free(share);
+}
+
 static char *s_start(self_t *self) {
     char *error = s_connect_pools(self);
     if (error)
         return error;
+    s_new_clients(self);
     self->writer = zsock_new(ZMQ_DEALER);
     self->client = self->writer ? zsock_new(ZMQ_ROUTER) : NULL;
     if (!self->client)
@@ -665,6 +698,12 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
     self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
     if (!self->config.queue_max)
         self->config.queue_max = CA_DEFAULT_QUEUE_MAX;
+    if (!self->config.client_in_flight_max)
+        self->config.client_in_flight_max = CA_DEFAULT_CLIENT_IN_FLIGHT_MAX;
+    if (!self->config.client_answer_bytes_max)
+        self->config.client_answer_bytes_max = CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX;
+    if (!self->config.answer_bytes_max)
+        self->config.answer_bytes_max = CA_DEFAULT_ANSWER_BYTES_MAX;
     self->poller = zpoller_new(pipe, NULL);
     return self;
 }
@@ -683,6 +722,7 @@ static void s_self_destroy(self_t **self_p) {
     zsock_destroy(&self->info_stats);
     zsock_destroy(&self->writer);
     zsock_destroy(&self->client);
+    gateway_clients_destroy(&self->clients);
     free((char *)self->config.endpoint);
     free((char *)self->config.data_dir);
     free((char *)self->config.db_path);
@@ -1023,12 +1063,13 @@ static void s_test_busy(test_bed_t *bed) {
         s_test_send(bed->client, &request);
     }
     //  The gateway handles one client's frames in order: the Pong comes
-    //  after every BUSY answer to the flood.
+    //  after every BUSY answer to the flood. One client meets its share of
+    //  the pool's queue (gateway_clients) before the queue itself is full.
     Cairn__Ping ping;
     ca_request_ping(&request, &ping, 200);
     s_test_send(bed->client, &request);
     unsigned busy = ca_test_count_busy(s_test_recv, bed->client, 100, TEST_FLOOD, 200,
-                                       "gwtest-kv store is saturated");
+                                       "its share of the store's queue");
     unsigned admitted = TEST_FLOOD - busy;
     assert(busy >= 1 && admitted >= 1);
     //  Another pool is not held up by the saturated one.

@@ -77,6 +77,20 @@ static const option_t s_options[] = {
     {"queue_max", "queue-max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX),
      KIND_INT, 1, CA_MAX_QUEUE, NULL, FIELD(queue_max),
      "requests queued per store before clients get BUSY"},
+    {"client_in_flight_max", "client-in-flight-max", "client/in_flight_max",
+     "CAIRN_CLIENT_IN_FLIGHT_MAX", STR(CA_DEFAULT_CLIENT_IN_FLIGHT_MAX), KIND_INT, 1, CA_MAX_QUEUE,
+     NULL, FIELD(client_in_flight_max),
+     "requests one client may have unanswered; more get BUSY (also at most a quarter of a "
+     "store's queue)"},
+    {"client_answer_bytes_max", "client-answer-bytes-max", "client/answer_bytes_max",
+     "CAIRN_CLIENT_ANSWER_BYTES_MAX", "67108864", KIND_INT, 4096, INT64_MAX, NULL,
+     FIELD(client_answer_bytes_max),
+     "answer bytes one client may leave unread; past it its requests get BUSY and large "
+     "answers are dropped"},
+    {"answer_bytes_max", "answer-bytes-max", "client/answers_bytes_max", "CAIRN_ANSWER_BYTES_MAX",
+     "268435456", KIND_INT, 4096, INT64_MAX, NULL, FIELD(answer_bytes_max),
+     "answer bytes all clients together may leave unread; past it large answers are dropped "
+     "(BUSY)"},
     {"drain_ms", "drain-ms", "node/drain_ms", "CAIRN_DRAIN_MS", STR(CA_DEFAULT_DRAIN_MS), KIND_INT,
      0, 3600000, NULL, FIELD(drain_ms),
      "on SIGTERM/SIGINT, wait this long for accepted requests to be answered"},

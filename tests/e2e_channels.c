@@ -512,7 +512,9 @@ static void test_verify_bounded(void) {
         CHECK(!seen[index]);
         seen[index] = true;
         if (response->status == CAIRN__STATUS__BUSY) {
-            CHECK(strstr(response->error, "channel_auth store is saturated"));
+            //  The pool's queue, or first the flooder's share of it.
+            CHECK(strstr(response->error, "channel_auth store is saturated") ||
+                  strstr(response->error, "read your answers"));
             busy++;
             if (first_busy < 0)
                 first_busy = order;

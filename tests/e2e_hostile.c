@@ -4,21 +4,41 @@
         e2e-hostile TEST     runs one test (ctest registers each by name)
 
     Each test starts a real cairnd (tests/kit/harness.c), drives it only
-    through its endpoint, and expects it to answer throughout and to exit 0
-    on SIGTERM. Waits are polls with deadlines, loops are bounded in count.
+    through its endpoint with clients that a careless or hostile user could
+    write, and checks by status and by count (never by timing) that the node
+    stays bounded, answers a well-behaved client throughout, and exits 0 on
+    SIGTERM. Waits are polls with deadlines, loops are bounded in count.
 
-    descriptor_exhaustion: the node runs with a small descriptor limit
-    (HARNESS_NOFILE_ENV) and idle connections fill its descriptor table.
-    Requests on a connection opened before then must each be answered (OK,
-    or INTERNAL saying what failed), never abort the node; once the idle
-    connections close, the same requests succeed again.
+        descriptor_exhaustion  the node runs with a small descriptor limit
+                     (HARNESS_NOFILE_ENV) and idle connections fill its
+                     descriptor table: requests on a connection opened
+                     before are each answered (OK, or INTERNAL saying what
+                     failed), never abort the node; once the idle
+                     connections close the same requests succeed again
+        never_read   100 clients send reads and never read a byte: the
+                     node's peak RSS stays under HOSTILE_RSS_CAP
+        flood_fair   one client floods ChannelVerify (Argon2id, slow):
+                     another client's requests are all answered OK
+        stream_slots one client begins upload streams until refused: it
+                     holds at most its share, another client's upload
+                     goes through
+
+    The hostile clients speak ZMTP by hand (harness_zmtp_connect): a libzmq
+    DEALER reads its socket eagerly into its own queue even when the
+    application does not, so it cannot hold a connection idle or leave
+    answers unread.
     ========================================================================= */
 
 #include "harness.h"
-#include "messages.h"
 #include "ca_hash.h"
+#include "ca_limits.h"
+#include "ca_status.h"
+#include "channels.h"
+#include "messages.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,33 +67,6 @@ static int s_open_fds(pid_t pid) {
             count++;
     closedir(dir);
     return count;
-}
-
-//  A ZMTP 3.0 greeting (NULL mechanism, as client) and a READY command
-//  naming a DEALER: after these the node holds the connection open, idle,
-//  for as long as we do (an unfinished handshake would time out).
-static const uint8_t s_zmtp_hello[] = {
-    0xff, 0,   0,   0,   0,   0,   0,   0,   0,   0x7f, 3,   0,   'N', 'U', 'L', 'L', 0,
-    0,    0,   0,   0,   0,   0,   0,   0,   0,   0,    0,   0,   0,   0,   0,   0,   0,
-    0,    0,   0,   0,   0,   0,   0,   0,   0,   0,    0,   0,   0,   0,   0,   0,   0,
-    0,    0,   0,   0,   0,   0,   0,   0,   0,   0,    0,   0,   0, //  64 bytes of greeting
-    0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',  'o', 'c', 'k', 'e', 't', '-', 'T',
-    'y',  'p', 'e', 0,   0,   0,   6,   'D', 'E', 'A',  'L', 'E', 'R'};
-
-//  An idle ZeroMQ connection to 127.0.0.1:`port`, or -1 when the connect
-//  did not complete within CONNECT_MS (the node's accept backlog is full).
-static int s_idle_connection(int port) {
-    int fd = harness_tcp_connect(port, CONNECT_MS);
-    if (fd >= 0 && write(fd, s_zmtp_hello, sizeof s_zmtp_hello) != (ssize_t)sizeof s_zmtp_hello) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
-static int s_port(harness_node_t *node) {
-    const char *colon = strrchr(harness_node_endpoint(node), ':');
-    return atoi(colon + 1);
 }
 
 //  Raises our own soft descriptor limit: the idle connections are ours too.
@@ -198,9 +191,9 @@ static void test_descriptor_exhaustion(void) {
     //  Idle connections until the node holds every descriptor it may.
     int idle[IDLE_MAX], count = 0, most = room / 2 < IDLE_MAX ? room / 2 : IDLE_MAX;
     int64_t deadline = zclock_mono() + FILL_DEADLINE_MS;
-    int port = s_port(node);
+    int port = harness_node_port(node);
     while (count < most && zclock_mono() < deadline && s_open_fds(pid) < NOFILE) {
-        int fd = s_idle_connection(port);
+        int fd = harness_zmtp_connect(port, CONNECT_MS, 0, false);
         if (fd < 0)
             break;
         idle[count++] = fd;
@@ -228,8 +221,187 @@ static void test_descriptor_exhaustion(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+#define HOSTILE_CLIENTS 100
+#define HOSTILE_READS   4                 //  per client
+#define HOSTILE_BLOB    (4 * 1024 * 1024) //  bytes per read answer
+//  The documented bound on the node's peak RSS in never_read (README,
+//  "Durability and limits"): baseline + answer_bytes_max + working copies.
+#define HOSTILE_RSS_CAP (128ULL * 1024 * 1024)
+
+//  ---- never_read ---------------------------------------------------------------
+
+static void test_never_read(void) {
+#ifdef CAIRN_SANITIZED //  ASan's quarantine and shadow memory make RSS meaningless
+    printf("skipped under the sanitizers\n");
+    return;
+#endif
+    const char *args[] = {"--answer-bytes-max=33554432", NULL};
+    harness_node_t *node = harness_node_up(args);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    uint8_t *blob = (uint8_t *)malloc(HOSTILE_BLOB);
+    for (size_t i = 0; i < HOSTILE_BLOB; i++)
+        blob[i] = (uint8_t)(i * 7 + (i >> 13));
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, 0, blob, HOSTILE_BLOB, NULL, 0);
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_PUT);
+    uint8_t hash[CA_HASH_BYTES];
+    memcpy(hash, response->content_put->hash.data, sizeof hash);
+    cairn__response__free_unpacked(response, NULL);
+    free(blob);
+    CHECK(harness_node_reset_peak(node) == 0);
+
+    //  Each hostile client asks for HOSTILE_READS whole reads and never
+    //  reads; after each, the good client's ContentSize (same pool) is
+    //  answered, which also paces the flood to the pool's speed.
+    int fds[HOSTILE_CLIENTS];
+    unsigned answered = 0;
+    for (int c = 0; c < HOSTILE_CLIENTS; c++) {
+        fds[c] = harness_zmtp_connect(harness_node_port(node), HARNESS_CALL_MS, 4096, true);
+        CHECK(fds[c] >= 0);
+        for (int r = 0; r < HOSTILE_READS; r++) {
+            Cairn__ContentRead read;
+            ca_request_content_read(&request, &read, 1000 + (uint64_t)r, hash, sizeof hash, 0,
+                                    HOSTILE_BLOB, false);
+            harness_zmtp_send(fds[c], &request);
+        }
+        Cairn__ContentSize size;
+        ca_request_content_size(&request, &size, 0, hash, sizeof hash);
+        response = harness_request(client, &request);
+        answered += response->status == CAIRN__STATUS__OK;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(answered == HOSTILE_CLIENTS);
+    harness_expect_alive(client);
+    uint64_t rss_kib = 0, peak_kib = 0;
+    CHECK(harness_node_memory(node, &rss_kib, &peak_kib) == 0);
+    printf("peak RSS %" PRIu64 " MiB with %d clients not reading (cap %llu MiB)\n", peak_kib / 1024,
+           HOSTILE_CLIENTS, HOSTILE_RSS_CAP >> 20);
+    CHECK(peak_kib * 1024 < HOSTILE_RSS_CAP);
+
+    //  Once they are gone, a large answer goes out again.
+    for (int c = 0; c < HOSTILE_CLIENTS; c++)
+        close(fds[c]);
+    bool read_whole = false;
+    int64_t deadline = zclock_mono() + HARNESS_CALL_MS;
+    while (!read_whole && zclock_mono() < deadline) {
+        Cairn__ContentRead read;
+        ca_request_content_read(&request, &read, 0, hash, sizeof hash, 0, HOSTILE_BLOB, false);
+        response = harness_request(client, &request);
+        CHECK(response->status == CAIRN__STATUS__OK || response->status == CAIRN__STATUS__BUSY);
+        read_whole = response->status == CAIRN__STATUS__OK;
+        cairn__response__free_unpacked(response, NULL);
+        if (!read_whole)
+            zclock_sleep(20); //  a poll with a deadline: the kernel closes the sockets
+    }
+    CHECK(read_whole);
+    zsock_destroy(&client);
+    harness_node_down(&node);
+}
+
+//  ---- flood_fair -----------------------------------------------------------------
+
+#define FLOOD_ROUNDS 10
+#define FLOOD_BURST  40
+#define FLOOD_PASS   "correct horse battery staple"
+
+static void test_flood_fair(void) {
+    //  ChannelVerify's pool (channel_auth) queues 2 per worker: one client
+    //  alone could fill it.
+    harness_node_t *node = harness_node_up(NULL);
+    zsock_t *good = harness_connect(harness_node_endpoint(node));
+    zsock_t *flooder = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(good, HARNESS_CALL_MS);
+    Cairn__Response *response = channels_fixture_create(caller, "#flood", false, FLOOD_PASS);
+    CHECK(response->status == CAIRN__STATUS__OK);
+    cairn__response__free_unpacked(response, NULL);
+
+    Cairn__Request request;
+    Cairn__ChannelVerify verify;
+    unsigned good_ok = 0, sent = 0;
+    for (int round = 0; round < FLOOD_ROUNDS; round++) {
+        for (int i = 0; i < FLOOD_BURST; i++) {
+            ca_request_channel_verify(&request, &verify, 100000 + sent, "#flood", FLOOD_PASS);
+            CHECK(harness_send(flooder, &request) == 0);
+            sent++;
+        }
+        response = channels_fixture_verify(caller, "#flood", FLOOD_PASS);
+        if (response->status == CAIRN__STATUS__OK && response->channel_verify->ok)
+            good_ok++;
+        else
+            printf("round %d: %s %s\n", round, ca_status_str((ca_status_t)response->status),
+                   response->error ? response->error : "");
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  Every one of the good client's checks was answered OK; the flooder
+    //  was told to read its answers and got some through.
+    CHECK(good_ok == FLOOD_ROUNDS);
+    unsigned flood_ok = 0, flood_busy = 0;
+    for (unsigned i = 0; i < sent; i++) {
+        response = harness_recv(flooder, HARNESS_CALL_MS);
+        CHECK(response);
+        flood_ok += response->status == CAIRN__STATUS__OK;
+        if (response->status == CAIRN__STATUS__BUSY) {
+            CHECK(strstr(response->error, "read your answers"));
+            flood_busy++;
+        }
+        cairn__response__free_unpacked(response, NULL);
+    }
+    printf("flooder: %u OK, %u BUSY of %u\n", flood_ok, flood_busy, sent);
+    CHECK(flood_ok >= 1 && flood_busy >= 1 && flood_ok + flood_busy == sent);
+    zsock_destroy(&flooder);
+    harness_session_down(&caller, &good, &node);
+}
+
+//  ---- stream_slots ---------------------------------------------------------------
+
+#define SLOTS_TRIES (CA_CONTENT_STREAMS_MAX * 2 + 10) //  more than every worker holds
+
+static void test_stream_slots(void) {
+    harness_node_t *node = harness_node_up(NULL);
+    zsock_t *hog = harness_connect(harness_node_endpoint(node));
+    zsock_t *good = harness_connect(harness_node_endpoint(node));
+    Cairn__Request request;
+    Cairn__ContentBegin begin;
+    unsigned held = 0, refused = 0;
+    for (int i = 0; i < SLOTS_TRIES; i++) {
+        ca_request_content_begin(&request, &begin, 0, NULL, 0);
+        Cairn__Response *response = harness_request(hog, &request);
+        if (response->status == CAIRN__STATUS__OK)
+            held++;
+        else {
+            harness_expect(response, CAIRN__STATUS__BUSY, "upload streams open");
+            refused++;
+        }
+        cairn__response__free_unpacked(response, NULL);
+    }
+    printf("hog: %u streams held, %u refused\n", held, refused);
+    //  2 workers (the default), CA_CONTENT_STREAMS_PER_CLIENT on each.
+    CHECK(held == 2 * CA_CONTENT_STREAMS_PER_CLIENT);
+    //  Another client begins, sends and commits an upload.
+    ca_request_content_begin(&request, &begin, 0, NULL, 0);
+    Cairn__Response *response =
+        harness_ok(harness_request(good, &request), CAIRN__RESPONSE__BODY_CONTENT_BEGIN);
+    uint64_t stream = response->content_begin->stream_id;
+    cairn__response__free_unpacked(response, NULL);
+    Cairn__ContentChunk chunk;
+    ca_request_content_chunk(&request, &chunk, 0, stream, 0, "fair share", 10);
+    harness_fails(harness_request(good, &request), CAIRN__STATUS__OK, NULL);
+    Cairn__ContentCommit commit;
+    ca_request_content_commit(&request, &commit, 0, stream, NULL, 0);
+    response = harness_ok(harness_request(good, &request), CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&good);
+    zsock_destroy(&hog);
+    harness_node_down(&node);
+}
+
 static const harness_test_t s_tests[] = {
     {"descriptor_exhaustion", test_descriptor_exhaustion},
+    {"never_read", test_never_read},
+    {"flood_fair", test_flood_fair},
+    {"stream_slots", test_stream_slots},
 };
 
 int main(int argc, char **argv) {

@@ -263,6 +263,10 @@ unsigned ca_store_worker_count(ca_store_t *store) {
     return store->workers;
 }
 
+zframe_t *ca_store_client_id(ca_store_t *store) {
+    return store->client_id;
+}
+
 void *ca_store_state(ca_store_t *store) {
     return store->state;
 }

@@ -180,6 +180,11 @@ const char *ca_store_data_dir(ca_store_t *store);
 unsigned ca_store_index(ca_store_t *store);
 unsigned ca_store_worker_count(ca_store_t *store);
 
+//  The routing id of the client whose request the handler is serving
+//  (assigned by the gateway's socket; NULL outside a request). Not the
+//  caller's to free.
+zframe_t *ca_store_client_id(ca_store_t *store);
+
 //  The state made by the def's state_new (NULL without one).
 void *ca_store_state(ca_store_t *store);
 

@@ -67,11 +67,12 @@
 //  queued per content worker (each may be a chunk of up to 16 MiB, so this
 //  bounds the node's memory: workers x queue x chunk); hashes listed per
 //  kind in a ContentCheck report.
-#define CA_CONTENT_CHUNK_MAX   (16 * 1024 * 1024)
-#define CA_CONTENT_WHOLE_MAX   (64LL * 1024 * 1024)
-#define CA_CONTENT_STREAMS_MAX 64
-#define CA_CONTENT_QUEUE_MAX   16
-#define CA_CONTENT_CHECK_LIST  1000
+#define CA_CONTENT_CHUNK_MAX          (16 * 1024 * 1024)
+#define CA_CONTENT_WHOLE_MAX          (64LL * 1024 * 1024)
+#define CA_CONTENT_STREAMS_MAX        64
+#define CA_CONTENT_STREAMS_PER_CLIENT 8 //  of those, per client connection
+#define CA_CONTENT_QUEUE_MAX          16
+#define CA_CONTENT_CHECK_LIST         1000
 //  Cache store: payment receipts in bytes.
 #define CA_CACHE_RECEIPT_MAX (64 * 1024)
 //  Provenance: sources per ProvAdd; items per ProvRoots/ProvDerivations
@@ -123,8 +124,20 @@
 #define CA_FRAME_CONTENT     0xffffffffu
 //  Highest field number of Request.body the gateway routes.
 #define CA_MAX_BODY_FIELD 4096
-//  Client socket send queue: answers for slow readers beyond this are dropped.
-#define CA_CLIENT_SNDHWM 100000
+//  Client socket send queue, in messages: answers for slow readers beyond
+//  this are dropped (bytes are bounded by the answer budgets below).
+#define CA_CLIENT_SNDHWM 10000
+//  Per client (gateway_clients.c): requests in flight in all; the share of
+//  a pool's queue one client may hold (1/N of workers x queue_max, at least
+//  one per worker); unread answer bytes per client and for the whole node;
+//  answers up to CA_ANSWER_UNCOUNTED_BYTES (Pongs, statuses of writes,
+//  errors) are neither counted nor dropped for a budget: the SNDHWM bounds
+//  them (10,000 x 1 KiB = 10 MiB per client).
+#define CA_DEFAULT_CLIENT_IN_FLIGHT_MAX    1000
+#define CA_CLIENT_POOL_SHARE_DIVISOR       2
+#define CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX (64LL * 1024 * 1024)
+#define CA_DEFAULT_ANSWER_BYTES_MAX        (256LL * 1024 * 1024)
+#define CA_ANSWER_UNCOUNTED_BYTES          1024
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

@@ -93,10 +93,14 @@ static int s_ephemeral_low(void) {
     return low;
 }
 
-int harness_tcp_connect(int port, int timeout_ms) {
+//  A non-blocking tcp connect with a `rcvbuf`-byte receive buffer (0: the
+//  default), set before connecting so that the window it offers is small.
+static int s_tcp_connect(int port, int timeout_ms, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in address = s_loopback(port);
     int rc = connect(fd, (struct sockaddr *)&address, sizeof address);
     if (rc != 0 && errno == EINPROGRESS) {
@@ -113,6 +117,90 @@ int harness_tcp_connect(int port, int timeout_ms) {
         return -1;
     }
     return fd;
+}
+
+int harness_tcp_connect(int port, int timeout_ms) {
+    return s_tcp_connect(port, timeout_ms, 0);
+}
+
+int harness_node_port(harness_node_t *node) {
+    const char *colon = strrchr(harness_node_endpoint(node), ':');
+    return colon ? atoi(colon + 1) : 0;
+}
+
+//  The ZMTP 3.0 greeting (NULL mechanism, as client) and a READY command
+//  naming a DEALER socket.
+static const uint8_t s_zmtp_hello[] = {
+    0xff, 0,   0,   0,   0,   0,   0,   0,   0,   0x7f, 3,   0,   'N', 'U', 'L', 'L', 0,
+    0,    0,   0,   0,   0,   0,   0,   0,   0,   0,    0,   0,   0,   0,   0,   0,   0,
+    0,    0,   0,   0,   0,   0,   0,   0,   0,   0,    0,   0,   0,   0,   0,   0,   0,
+    0,    0,   0,   0,   0,   0,   0,   0,   0,   0,    0,   0,   0, //  64 bytes of greeting
+    0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',  'o', 'c', 'k', 'e', 't', '-', 'T',
+    'y',  'p', 'e', 0,   0,   0,   6,   'D', 'E', 'A',  'L', 'E', 'R'};
+
+static bool s_send_all(int fd, const void *data, size_t size) {
+    const uint8_t *at = (const uint8_t *)data;
+    while (size) {
+        ssize_t sent = send(fd, at, size, MSG_NOSIGNAL);
+        if (sent <= 0)
+            return false;
+        at += sent;
+        size -= (size_t)sent;
+    }
+    return true;
+}
+
+//  Reads the node's greeting and READY command (a short command), no more:
+//  messages sent before it would be refused with the connection.
+static bool s_zmtp_read_ready(int fd) {
+    uint8_t reply[64 + 2 + 255];
+    size_t have = 0, want = 64 + 2;
+    int64_t deadline = zclock_mono() + HARNESS_CALL_MS;
+    while (have < want && zclock_mono() < deadline) {
+        struct pollfd poll_fd = {fd, POLLIN, 0};
+        if (poll(&poll_fd, 1, 100) <= 0)
+            continue;
+        ssize_t got = recv(fd, reply + have, want - have, 0);
+        if (got <= 0)
+            return false;
+        have += (size_t)got;
+        if (have == 64 + 2)
+            want = 64 + 2 + reply[65];
+    }
+    return have == want && reply[64] == 0x04;
+}
+
+int harness_zmtp_connect(int port, int timeout_ms, int rcvbuf, bool wait_ready) {
+    int fd = s_tcp_connect(port, timeout_ms, rcvbuf);
+    if (fd < 0)
+        return -1;
+    int flags = fcntl(fd, F_GETFL);
+    bool ok = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 &&
+              s_send_all(fd, s_zmtp_hello, sizeof s_zmtp_hello) &&
+              (!wait_ready || s_zmtp_read_ready(fd));
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void harness_zmtp_send(int fd, const Cairn__Request *request) {
+    size_t size = cairn__request__get_packed_size(request);
+    uint8_t *frame = (uint8_t *)malloc(9 + size);
+    HARNESS_CHECK(frame);
+    size_t head = 0;
+    if (size < 256) {
+        frame[head++] = 0x00; //  a last frame, short size
+        frame[head++] = (uint8_t)size;
+    } else {
+        frame[head++] = 0x02; //  a last frame, long size
+        for (int i = 7; i >= 0; i--)
+            frame[head++] = (uint8_t)((uint64_t)size >> (8 * i));
+    }
+    cairn__request__pack(request, frame + head);
+    HARNESS_CHECK(s_send_all(fd, frame, head + size));
+    free(frame);
 }
 
 int harness_free_port(void) {

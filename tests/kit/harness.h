@@ -243,6 +243,22 @@ int harness_main(int argc, char **argv, const char *prefix, const harness_test_t
 //  full). The caller closes it.
 int harness_tcp_connect(int port, int timeout_ms);
 
+//  The tcp port of the node's client endpoint.
+int harness_node_port(harness_node_t *node);
+
+//  A ZeroMQ connection spoken by hand (ZMTP 3.0, NULL mechanism, as a
+//  DEALER) to 127.0.0.1:`port`, blocking, with a kernel receive buffer of
+//  `rcvbuf` bytes (0: the default). It reads nothing the test does not read
+//  itself, which a libzmq DEALER cannot do (it drains its socket into its
+//  own queue): the way to hold a connection idle or to never read answers.
+//  With `wait_ready` it also waits for the node's greeting and READY, after
+//  which requests may be sent (harness_zmtp_send). -1 when the connect did
+//  not complete within timeout_ms (e.g. the node's backlog is full).
+int harness_zmtp_connect(int port, int timeout_ms, int rcvbuf, bool wait_ready);
+
+//  Sends `request` on a harness_zmtp_connect connection as one message.
+void harness_zmtp_send(int fd, const Cairn__Request *request);
+
 //  A free tcp port on 127.0.0.1, picked at random below the kernel's
 //  ephemeral range: the kernel never hands one out for another socket's
 //  port 0 or a connection's local end, so tests running in parallel only

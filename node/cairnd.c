@@ -383,13 +383,19 @@ static int s_identity_main(int argc, char **argv) {
     return rc;
 }
 
-static int s_server_key_check(const identity_args_t *args, bool print_config) {
+//  For subcommands that take settings only (server-key, check).
+static int s_settings_only(const char *command, const identity_args_t *args, bool print_config) {
     if (print_config || args->password_file) {
-        fprintf(stderr, "cairnd: server-key takes only settings (--data-dir, --config); see "
-                        "cairnd --help\n");
+        fprintf(stderr,
+                "cairnd: %s takes only settings (--data-dir, --config); see cairnd --help\n",
+                command);
         return -1;
     }
     return 0;
+}
+
+static int s_server_key_check(const identity_args_t *args, bool print_config) {
+    return s_settings_only("server-key", args, print_config);
 }
 
 //  `cairnd server-key ...`: argv[0] is "server-key". Exit status as main's.
@@ -432,12 +438,7 @@ static int s_server_key_main(int argc, char **argv) {
 }
 
 static int s_check_check(const identity_args_t *args, bool print_config) {
-    if (print_config || args->password_file) {
-        fprintf(stderr, "cairnd: check takes only settings (--data-dir, --config); see "
-                        "cairnd --help\n");
-        return -1;
-    }
-    return 0;
+    return s_settings_only("check", args, print_config);
 }
 
 //  `cairnd check ...`: argv[0] is "check". Exit status: node_check_run's,

@@ -134,6 +134,27 @@ static void s_damage_db(harness_node_t *node) {
     zstr_free(&db);
 }
 
+//  A node that stored `blob` (may be NULL; its hash in `hash`), then
+//  `count` messages of `size` bytes in a new `channel`, then stopped (or,
+//  with `kill`, was killed with SIGKILL: its WAL stays).
+static harness_node_t *s_ended_with_messages(const char *blob, uint8_t hash[32],
+                                             const char *channel, uint64_t count, size_t size,
+                                             bool kill) {
+    HARNESS_SESSION_UP(NULL);
+    if (blob)
+        content_fixture_put(caller, blob, strlen(blob), hash);
+    s_channel_create(client, channel);
+    for (uint64_t n = 0; n < count; n++)
+        s_ok(s_store(caller, channel, n, size));
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    if (kill)
+        harness_node_kill9(node);
+    else
+        CHECK(harness_node_stop(node) == 0);
+    return node;
+}
+
 //  ---- 1. the start check --------------------------------------------------------
 
 //  8 KiB of random bytes inside cairn.db, after its header page: refused at
@@ -451,15 +472,11 @@ static size_t s_lines_starting(const char *output, const char *prefix) {
 //  A node's data dir after writes (a blob, messages, a cached entry), once
 //  stopped: clean (exit 0), and the check changed nothing a node minds.
 static void test_check_clean(void) {
-    HARNESS_SESSION_UP(NULL);
     uint8_t hash[32];
-    content_fixture_put(caller, "checked and clean", 17, hash);
-    s_channel_create(client, "#checked");
-    for (uint64_t n = 0; n < 50; n++)
-        s_ok(s_store(caller, "#checked", n, 500));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
+    harness_node_t *node =
+        s_ended_with_messages("checked and clean", hash, "#checked", 50, 500, false);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
     const char *clean[] = {"is clean", "integrity_check ok", "1 blob(s) verified", NULL};
     free(s_check_node(node, 0, clean));
     harness_session_reopen(node, &client, &caller); //  the node still starts on it
@@ -470,13 +487,7 @@ static void test_check_clean(void) {
 //  Damaged pages of cairn.db: exit 1 naming what integrity_check found and
 //  what to do.
 static void test_check_damaged_db(void) {
-    HARNESS_SESSION_UP(NULL);
-    s_channel_create(client, "#bulk");
-    for (uint64_t n = 0; n < 300; n++)
-        s_ok(s_store(caller, "#bulk", n, 1000));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    CHECK(harness_node_stop(node) == 0);
+    harness_node_t *node = s_ended_with_messages(NULL, NULL, "#bulk", 300, 1000, false);
     s_damage_db(node);
     const char *said[] = {"problem(s) in", "restore cairn.db", "blob checks were skipped", NULL};
     char *output = s_check_node(node, 1, said);
@@ -585,15 +596,11 @@ static void test_check_usage(void) {
 //  (what a truncated copy looks like), the node warns at start, with what
 //  to do, and serves what the WAL still holds.
 static void test_wal_truncated_warned(void) {
-    HARNESS_SESSION_UP(NULL);
     uint8_t first[32];
-    content_fixture_put(caller, "stored before the cut", 21, first);
-    s_channel_create(client, "#wal");
-    for (uint64_t n = 0; n < 20; n++)
-        s_ok(s_store(caller, "#wal", n, 3000));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_kill9(node);
+    harness_node_t *node =
+        s_ended_with_messages("stored before the cut", first, "#wal", 20, 3000, true);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
     CHECK(!s_log_has(node, "partial frame"));
 
     char *wal = s_path(node, CA_DB_FILE "-wal");
@@ -621,13 +628,9 @@ static void test_wal_truncated_warned(void) {
 //  A WAL whose header is torn: SQLite would ignore all of it. cairnd check
 //  says so, and so does the node, which starts on what cairn.db holds.
 static void test_wal_header_warned(void) {
-    HARNESS_SESSION_UP(NULL);
-    s_channel_create(client, "#header");
-    for (uint64_t n = 0; n < 5; n++)
-        s_ok(s_store(caller, "#header", n, 3000));
-    ca_caller_destroy(&caller);
-    zsock_destroy(&client);
-    harness_node_kill9(node);
+    harness_node_t *node = s_ended_with_messages(NULL, NULL, "#header", 5, 3000, true);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
 
     char *wal = s_path(node, CA_DB_FILE "-wal");
     struct stat info;

@@ -353,72 +353,44 @@ static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *
     free(rows);
 }
 
-//  True for exactly two lowercase hex digits.
-static bool s_is_prefix_name(const char *name) {
-    return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
-}
+//  What a file visit of pass 2 needs.
+typedef struct {
+    content_integrity_t *self;
+    ca_store_t *store;
+    check_t *check;
+} file_pass_t;
 
-//  True when `name` is how this store names a blob file in directory
-//  `prefix`: 64 lowercase hex digits starting with the prefix's two.
-static bool s_blob_name(const char *name, const char *prefix, uint8_t hash[CA_SHA256_BYTES]) {
-    char canonical[65];
-    if (!ca_hash_from_hex(name, hash))
-        return false;
-    ca_hash_to_hex(hash, canonical);
-    return streq(canonical, name) && strncmp(name, prefix, 2) == 0;
-}
-
-//  One file of a prefix directory: a blob, an orphan, or a stray name.
-static void s_check_file(content_integrity_t *self, ca_store_t *store, check_t *check,
-                         const char *prefix, const char *name) {
-    uint8_t hash[CA_SHA256_BYTES];
-    if (!s_blob_name(name, prefix, hash)) {
-        check->strays++;
-        return;
-    }
+//  One blob file of a prefix directory: indexed, or an orphan, or corrupt.
+static bool s_check_file(void *context, const uint8_t hash[CA_SHA256_BYTES], const char *path) {
+    file_pass_t *pass = (file_pass_t *)context;
+    check_t *check = pass->check;
     check->files++;
-    uint64_t size = 0;
-    if (self->indexed(store, hash))
-        return; //  indexed: pass 1 looked at it
+    if (pass->self->indexed(pass->store, hash))
+        return true; //  indexed: pass 1 looked at it
     //  Never indexed (or its row went): it may be indexed again only if its
     //  bytes are what its name says.
-    ca_blobs_t *blobs = self->blobs;
-    char *path = ca_blobs_path(blobs, hash);
+    uint64_t size = 0;
     char *error = NULL;
     bool matches = false;
-    if (ca_blobs_verify_file(blobs, path, hash, &matches, &size, &error) != CA_OK) {
+    if (ca_blobs_verify_file(pass->self->blobs, path, hash, &matches, &size, &error) != CA_OK) {
         ca_log_warning("content check: %s", error);
         zstr_free(&error);
     } else if (matches)
         s_check_orphan(check, hash, size);
     else
         s_check_corrupt(check, hash, false, 0);
-    zstr_free(&path);
+    return !check->error;
 }
 
-//  Pass 2: every file under the prefix directories has a row.
+//  Pass 2: every file under the prefix directories has a row; other names
+//  are strays.
 static void s_check_files(content_integrity_t *self, ca_store_t *store, check_t *check) {
     const char *root = ca_blobs_root(self->blobs);
-    DIR *dir = opendir(root);
-    if (!dir) {
+    file_pass_t pass = {self, store, check};
+    size_t strays = 0;
+    if (ca_blobs_walk(root, s_check_file, &pass, &strays) < 0)
         check->error = zsys_sprintf("cannot read %s: %s", root, strerror(errno));
-        return;
-    }
-    struct dirent *entry;
-    while ((entry = readdir(dir)) && !check->error) {
-        if (!s_is_prefix_name(entry->d_name))
-            continue; //  tmp/, quarantine/, .lock
-        char *sub_path = zsys_sprintf("%s/%s", root, entry->d_name);
-        DIR *sub = opendir(sub_path);
-        struct dirent *file;
-        while (sub && (file = readdir(sub)))
-            if (!streq(file->d_name, ".") && !streq(file->d_name, ".."))
-                s_check_file(self, store, check, entry->d_name, file->d_name);
-        if (sub)
-            closedir(sub);
-        zstr_free(&sub_path);
-    }
-    closedir(dir);
+    check->strays += strays;
 }
 
 //  Copies at most CA_CONTENT_CHECK_LIST hashes of a list into the answer.

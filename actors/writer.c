@@ -212,14 +212,31 @@ static char *s_migrate(self_t *self) {
 //  than the table (manifest_access), where integrity_check says ok; the
 //  full check is slower but runs only when the quick one complains. False
 //  with the first problem (or SQLite's error) in `result`.
+typedef struct {
+    char *result;
+    size_t size;
+} first_problem_t;
+
+static void s_first_problem(void *context, sqlite3_stmt *row) {
+    first_problem_t *first = (first_problem_t *)context;
+    const char *text = (const char *)sqlite3_column_text(row, 0);
+    if (!*first->result)
+        snprintf(first->result, first->size, "%s", text ? text : "(no text)");
+}
+
 static bool s_database_ok(self_t *self, char *result, size_t size) {
     for (int pass = 0; pass < 2; pass++) {
         const char *check = pass == 0 ? "PRAGMA quick_check" : "PRAGMA integrity_check";
-        if (!ca_sql_pragma_text(self->sql, check, result, size)) {
-            snprintf(result, size, "%s", sqlite3_errmsg(ca_sql_handle(self->sql)));
+        first_problem_t first = {result, size};
+        char *error = NULL;
+        *result = 0;
+        long problems = ca_sql_check(self->sql, check, s_first_problem, &first, &error);
+        if (problems < 0) {
+            snprintf(result, size, "%s", error);
+            zstr_free(&error);
             return false;
         }
-        if (streq(result, "ok"))
+        if (problems == 0)
             return true;
     }
     for (char *at = result; (at = strchr(at, '\n'));)
@@ -247,9 +264,10 @@ static char *s_check_at_start(self_t *self) {
         "%s is damaged: the start check (PRAGMA quick_check, then integrity_check) reported '%s'. "
         "cairnd will not "
         "serve or write to it. Stop here: restore cairn.db from a backup (with no stale "
-        "cairn.db-wal beside it), or inspect it with `sqlite3 %s 'PRAGMA integrity_check'`. "
-        "start_check=off skips this check and serves the damaged file anyway (not advised)",
-        self->config.db_path, result, self->config.db_path);
+        "cairn.db-wal beside it), or list the damage with `cairnd check` (same --data-dir or "
+        "--config). start_check=off skips this check and serves the damaged file anyway (not "
+        "advised)",
+        self->config.db_path, result);
 }
 
 static char *s_start(self_t *self) {

@@ -24,6 +24,7 @@
     ========================================================================= */
 
 #include "node.h"
+#include "node_check.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
 #include "ca_log.h"
@@ -192,27 +193,35 @@ static char *s_lock_data_dir(node_t *self) {
                        "messages, channel password hashes and ledger it holds; run chmod 700 %s",
                        dir, (unsigned)(info.st_mode & 07777), bits, dir);
     }
+    char *error = NULL;
+    self->lock_fd = node_lock_data_dir(dir, &error);
+    return error;
+}
+
+int node_lock_data_dir(const char *dir, char **error) {
     char *path = zsys_sprintf("%s/%s", dir, CA_LOCK_FILE);
-    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     zstr_free(&path);
-    if (self->lock_fd < 0)
-        return zsys_sprintf("cannot open the lock file in %s: %s", dir, strerror(errno));
-    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd < 0) {
+        *error = zsys_sprintf("cannot open the lock file in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "";
-        ssize_t size = pread(self->lock_fd, pid, sizeof pid - 1, 0);
+        ssize_t size = pread(fd, pid, sizeof pid - 1, 0);
         pid[size > 0 ? size : 0] = 0;
         pid[strcspn(pid, "\n")] = 0;
-        close(self->lock_fd);
-        self->lock_fd = -1;
-        return zsys_sprintf("data dir %s is in use by another cairnd (pid %s); stop it or "
-                            "choose another --data-dir",
-                            dir, *pid ? pid : "unknown");
+        close(fd);
+        *error = zsys_sprintf("data dir %s is in use by another cairnd (pid %s); stop it or "
+                              "choose another --data-dir",
+                              dir, *pid ? pid : "unknown");
+        return -1;
     }
     char pid[32];
     int length = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-    if (ftruncate(self->lock_fd, 0) != 0 || pwrite(self->lock_fd, pid, (size_t)length, 0) < 0)
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)length, 0) < 0)
         ca_log_warning("cannot write the pid into %s/%s", dir, CA_LOCK_FILE);
-    return NULL;
+    return fd;
 }
 
 //  A data dir that has served before but whose cairn.db is missing or
@@ -245,6 +254,17 @@ static char *s_refuse_lost_database(node_t *self) {
                 CA_CONTENT_DIR, dir, CA_CACHE_DIR);
     }
     return NULL;
+}
+
+//  A WAL that SQLite will silently cut short (node_check_wal) is logged
+//  before the writer opens the database; the node starts anyway: what is
+//  left is consistent, and only the operator can tell a crash mid-commit
+//  (nothing acknowledged lost) from a truncated file.
+static void s_warn_torn_wal(node_t *self) {
+    char *problem = node_check_wal(self->db_path);
+    if (problem)
+        ca_log_warning("cairnd: %s", problem);
+    zstr_free(&problem);
 }
 
 static char *s_start_writer(node_t *self) {
@@ -354,6 +374,8 @@ int node_start(node_t *self, char **error) {
         *error = s_refuse_lost_database(self);
     if (!*error)
         *error = s_client_auth(self);
+    if (!*error)
+        s_warn_torn_wal(self);
     if (!*error)
         *error = s_start_writer(self);
     if (!*error)

@@ -43,6 +43,13 @@ void node_stop(node_t *self);
 //  Stops if still running, releases the data dir.
 void node_destroy(node_t **self_p);
 
+//  Takes the data dir's lock (an exclusive flock on cairnd.lock, made if
+//  missing, with this process's PID written into it), as a running node
+//  holds it; keep the descriptor open to keep the lock. -1 with *error
+//  (caller frees) when it cannot, naming the PID of the cairnd holding it.
+//  For offline tools (cairnd check) that must not run beside a node.
+int node_lock_data_dir(const char *dir, char **error);
+
 //  Every store pool a node serves (the table the gateway routes by), for
 //  tools and tests that need to know which request kinds exist.
 const ca_store_def_t *const *node_store_defs(size_t *count);

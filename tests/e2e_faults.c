@@ -8,8 +8,10 @@
     plays the fault by changing files under its data dir while it is
     stopped (damaged pages, a 0-byte cairn.db, blob files without rows) or
     by filling it through its API (max_db_bytes), and checks the node's
-    answer: a refused start with a message that says what to do, or a node
-    that can still be emptied. Waits are polls with deadlines, never sleeps.
+    answer: a refused start with a message that says what to do, a warning
+    (a WAL cut short), or a node that can still be emptied. `cairnd check`
+    runs on the same damage, with the node stopped, and must name it.
+    Waits are polls with deadlines, never sleeps.
     ========================================================================= */
 
 #include "harness.h"
@@ -19,6 +21,7 @@
 #include "ca_validate.h"
 #include "content.h"
 #include "messages.h"
+#include "node_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +118,43 @@ static harness_node_t *s_stopped_with_blob(const char *text, uint8_t hash[32]) {
     return node;
 }
 
+//  8 KiB of random bytes inside the stopped node's cairn.db, after its
+//  header page.
+static void s_damage_db(harness_node_t *node) {
+    char *db = s_path(node, CA_DB_FILE);
+    struct stat info;
+    CHECK(stat(db, &info) == 0 && info.st_size >= 4096 + 8192);
+    uint8_t noise[8192];
+    FILE *random = fopen("/dev/urandom", "r");
+    CHECK(random && fread(noise, 1, sizeof noise, random) == sizeof noise);
+    fclose(random);
+    int fd = open(db, O_WRONLY);
+    CHECK(fd >= 0 && pwrite(fd, noise, sizeof noise, 4096 * 3) == (ssize_t)sizeof noise);
+    CHECK(fsync(fd) == 0 && close(fd) == 0);
+    zstr_free(&db);
+}
+
+//  A node that stored `blob` (may be NULL; its hash in `hash`), then
+//  `count` messages of `size` bytes in a new `channel`, then stopped (or,
+//  with `kill`, was killed with SIGKILL: its WAL stays).
+static harness_node_t *s_ended_with_messages(const char *blob, uint8_t hash[32],
+                                             const char *channel, uint64_t count, size_t size,
+                                             bool kill) {
+    HARNESS_SESSION_UP(NULL);
+    if (blob)
+        content_fixture_put(caller, blob, strlen(blob), hash);
+    s_channel_create(client, channel);
+    for (uint64_t n = 0; n < count; n++)
+        s_ok(s_store(caller, channel, n, size));
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    if (kill)
+        harness_node_kill9(node);
+    else
+        CHECK(harness_node_stop(node) == 0);
+    return node;
+}
+
 //  ---- 1. the start check --------------------------------------------------------
 
 //  8 KiB of random bytes inside cairn.db, after its header page: refused at
@@ -131,19 +171,10 @@ static void test_damaged_db_refused(void) {
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
 
-    char *db = s_path(node, CA_DB_FILE);
-    struct stat info;
-    CHECK(stat(db, &info) == 0 && info.st_size >= 4096 + 8192);
-    uint8_t noise[8192];
-    FILE *random = fopen("/dev/urandom", "r");
-    CHECK(random && fread(noise, 1, sizeof noise, random) == sizeof noise);
-    fclose(random);
-    int fd = open(db, O_WRONLY);
-    CHECK(fd >= 0 && pwrite(fd, noise, sizeof noise, 4096 * 3) == (ssize_t)sizeof noise);
-    CHECK(fsync(fd) == 0 && close(fd) == 0);
-    const char *said[] = {"is damaged", "quick_check", "restore cairn.db from a backup", NULL};
+    s_damage_db(node);
+    const char *said[] = {"is damaged", "quick_check", "restore cairn.db from a backup",
+                          "cairnd check", NULL};
     s_expect_refused(harness_node_data_dir(node), said);
-    zstr_free(&db);
     harness_node_destroy(&node);
 }
 
@@ -396,6 +427,230 @@ static void test_orphans_swept(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  ---- 5. cairnd check, offline ------------------------------------------------------
+
+//  Runs `cairnd check` with `args` (NULL-terminated, after "check"),
+//  expects exit `status` and each fragment in its output; returns the
+//  output (stdout then stderr; caller frees).
+static char *s_check(const char *const *args, int status, const char *const *fragments) {
+    const char *argv[8] = {"check"};
+    for (size_t i = 0; args[i]; i++) {
+        CHECK(i + 2 < sizeof argv / sizeof argv[0]);
+        argv[i + 1] = args[i];
+    }
+    harness_run_t run = harness_run(harness_cairnd_path(), argv, NULL, RUN_MS);
+    char *output = zsys_sprintf("%s%s", run.out, run.err);
+    bool said = run.status == status;
+    for (size_t i = 0; fragments[i] && said; i++)
+        said = strstr(output, fragments[i]) != NULL;
+    if (!said)
+        fprintf(stderr, "cairnd check: status %d (wanted %d), output:\n%s\n", run.status, status,
+                output);
+    CHECK(said);
+    harness_run_free(&run);
+    return output;
+}
+
+//  `cairnd check --data-dir=<the node's>` expecting `status` and fragments.
+static char *s_check_node(harness_node_t *node, int status, const char *const *fragments) {
+    char *data = zsys_sprintf("--data-dir=%s", harness_node_data_dir(node));
+    const char *args[] = {data, NULL};
+    char *output = s_check(args, status, fragments);
+    zstr_free(&data);
+    return output;
+}
+
+//  How many lines of `output` start with `prefix`.
+static size_t s_lines_starting(const char *output, const char *prefix) {
+    size_t count = 0;
+    for (const char *line = output; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        count += strncmp(line, prefix, strlen(prefix)) == 0;
+    return count;
+}
+
+//  A node's data dir after writes (a blob, messages, a cached entry), once
+//  stopped: clean (exit 0), and the check changed nothing a node minds.
+static void test_check_clean(void) {
+    uint8_t hash[32];
+    harness_node_t *node =
+        s_ended_with_messages("checked and clean", hash, "#checked", 50, 500, false);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
+    const char *clean[] = {"is clean", "integrity_check ok", "1 blob(s) verified", NULL};
+    free(s_check_node(node, 0, clean));
+    harness_session_reopen(node, &client, &caller); //  the node still starts on it
+    content_fixture_get_expect(caller, hash, "checked and clean", 17);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  Damaged pages of cairn.db: exit 1 naming what integrity_check found and
+//  what to do.
+static void test_check_damaged_db(void) {
+    harness_node_t *node = s_ended_with_messages(NULL, NULL, "#bulk", 300, 1000, false);
+    s_damage_db(node);
+    const char *said[] = {"problem(s) in", "restore cairn.db", "blob checks were skipped", NULL};
+    char *output = s_check_node(node, 1, said);
+    CHECK(s_lines_starting(output, "integrity: ") > 0);
+    free(output);
+    harness_node_destroy(&node);
+}
+
+//  A deleted blob file, a blob whose bytes changed (same size), and orphan
+//  files, more than the list shows of one kind.
+#define CHECK_ORPHANS (NODE_CHECK_LIST + 2)
+
+static void test_check_blobs(void) {
+    HARNESS_SESSION_UP(NULL);
+    uint8_t gone[32], rotten[32], kept[32];
+    content_fixture_put(caller, "a blob whose file is deleted", 28, gone);
+    content_fixture_put(caller, "a blob whose bytes will rot", 27, rotten);
+    content_fixture_put(caller, "a blob that stays whole", 23, kept);
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+
+    char hex_gone[65], hex_rotten[65];
+    ca_hash_to_hex(gone, hex_gone);
+    ca_hash_to_hex(rotten, hex_rotten);
+    char *path = zsys_sprintf("%s/%s/%.2s/%s", harness_node_data_dir(node), CA_CONTENT_DIR,
+                              hex_gone, hex_gone);
+    CHECK(unlink(path) == 0);
+    zstr_free(&path);
+    path = zsys_sprintf("%s/%s/%.2s/%s", harness_node_data_dir(node), CA_CONTENT_DIR, hex_rotten,
+                        hex_rotten);
+    s_write_file(path, "a blob whose bytes DID rot", 27);
+    zstr_free(&path);
+    for (int i = 0; i < CHECK_ORPHANS; i++) {
+        char *bytes = zsys_sprintf("an orphan file %d", i);
+        free(s_place_orphan(node, i % 2 ? CA_CACHE_DIR : CA_CONTENT_DIR, bytes));
+        zstr_free(&bytes);
+    }
+    char *more = zsys_sprintf("%d orphan blob (the first listed above)", CHECK_ORPHANS);
+    const char *said[] = {"missing blob: ",
+                          hex_gone,
+                          "corrupt blob: ",
+                          hex_rotten,
+                          "do not hash to its name",
+                          "orphan blob: ",
+                          "no row in the cache index",
+                          "1 missing blob",
+                          "1 corrupt blob",
+                          "cairn content fsck",
+                          more,
+                          NULL};
+    char *output = s_check_node(node, 1, said);
+    CHECK(s_lines_starting(output, "orphan blob: ") == NODE_CHECK_LIST);
+    CHECK(s_lines_starting(output, "integrity: ") == 0);
+    zstr_free(&output);
+    zstr_free(&more);
+    harness_node_destroy(&node);
+}
+
+//  A running node's data dir is refused (exit 2, naming its pid); stopped,
+//  the same dir is checked.
+static void test_check_refused_while_running(void) {
+    HARNESS_SESSION_UP(NULL);
+    char *pid = zsys_sprintf("pid %d", (int)harness_node_pid(node));
+    const char *refused[] = {"in use by another cairnd", pid, "stopped node", NULL};
+    free(s_check_node(node, 2, refused));
+    harness_expect_alive(client); //  the check did not disturb it
+    ca_caller_destroy(&caller);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    const char *clean[] = {"is clean", NULL};
+    free(s_check_node(node, 0, clean));
+    zstr_free(&pid);
+    harness_node_destroy(&node);
+}
+
+//  Usage and open errors: exit 2 with what to do.
+static void test_check_usage(void) {
+    char *dir = ca_test_tempdir("cairn-check");
+    char *missing = zsys_sprintf("--data-dir=%s/not-there", dir);
+    char *empty = zsys_sprintf("--data-dir=%s", dir);
+    const char *const no_dir[] = {missing, NULL};
+    const char *said_no_dir[] = {"does not exist", "--data-dir", NULL};
+    free(s_check(no_dir, 2, said_no_dir));
+    const char *const no_db[] = {empty, NULL};
+    const char *said_no_db[] = {"cairn.db is missing", "nothing to check", NULL};
+    free(s_check(no_db, 2, said_no_db));
+    const char *const extra[] = {empty, "now", NULL};
+    const char *said_extra[] = {"unexpected argument 'now'", NULL};
+    free(s_check(extra, 2, said_extra));
+    const char *const unknown[] = {"--quick", NULL};
+    const char *said_unknown[] = {"unknown or incomplete option '--quick'", NULL};
+    free(s_check(unknown, 2, said_unknown));
+    const char *const print[] = {empty, "--print-config", NULL};
+    const char *said_print[] = {"check takes only settings", NULL};
+    free(s_check(print, 2, said_print));
+    ca_test_rmtree(dir);
+    zstr_free(&missing);
+    zstr_free(&empty);
+    zstr_free(&dir);
+}
+
+//  ---- 6. a WAL cut short ------------------------------------------------------------
+
+//  kill -9 after writes leaves cairn.db-wal; cut inside its last frame
+//  (what a truncated copy looks like), the node warns at start, with what
+//  to do, and serves what the WAL still holds.
+static void test_wal_truncated_warned(void) {
+    uint8_t first[32];
+    harness_node_t *node =
+        s_ended_with_messages("stored before the cut", first, "#wal", 20, 3000, true);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
+    CHECK(!s_log_has(node, "partial frame"));
+
+    char *wal = s_path(node, CA_DB_FILE "-wal");
+    struct stat info;
+    CHECK(stat(wal, &info) == 0 && info.st_size > 32 + 2 * (24 + 4096));
+    //  Into the last whole frame, 1000 bytes on (its header, with the
+    //  log's salts, stays): whatever a tick may have left after it.
+    off_t frames = (info.st_size - 32) / (24 + 4096);
+    CHECK(truncate(wal, 32 + (frames - 1) * (24 + 4096) + 1000) == 0);
+    const char *said[] = {"ends in a partial frame", "1 wal: ", NULL};
+    char *output = s_check_node(node, 1, said);
+    CHECK(s_lines_starting(output, "wal: ") == 1);
+    free(output);
+
+    harness_session_reopen(node, &client, &caller);
+    CHECK(s_log_has(node, "ends in a partial frame"));
+    CHECK(s_log_has(node, "restore cairn.db together with its cairn.db-wal"));
+    harness_expect_alive(client);
+    content_fixture_get_expect(caller, first, "stored before the cut", 21);
+    s_ok(s_store(caller, "#wal", 100, 100)); //  and writes
+    zstr_free(&wal);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  A WAL whose header is torn: SQLite would ignore all of it. cairnd check
+//  says so, and so does the node, which starts on what cairn.db holds.
+static void test_wal_header_warned(void) {
+    harness_node_t *node = s_ended_with_messages(NULL, NULL, "#header", 5, 3000, true);
+    zsock_t *client = NULL;
+    ca_caller_t *caller = NULL;
+
+    char *wal = s_path(node, CA_DB_FILE "-wal");
+    struct stat info;
+    CHECK(stat(wal, &info) == 0 && info.st_size > 32);
+    int fd = open(wal, O_WRONLY);
+    CHECK(fd >= 0 && pwrite(fd, "garbage!", 8, 8) == 8 && close(fd) == 0);
+    const char *invalid[] = {"not a valid WAL header", "1 wal: ", NULL};
+    free(s_check_node(node, 1, invalid));
+    CHECK(truncate(wal, 20) == 0);
+    const char *shorter[] = {"is 20 bytes, shorter than its 32-byte header", NULL};
+    free(s_check_node(node, 1, shorter));
+
+    harness_session_reopen(node, &client, &caller);
+    CHECK(s_log_has(node, "shorter than its 32-byte header"));
+    harness_expect_alive(client);
+    s_channel_create(client, "#after"); //  writes go on
+    zstr_free(&wal);
+    harness_session_down(&caller, &client, &node);
+}
+
 static const harness_test_t s_tests[] = {
     {"damaged_db_refused", test_damaged_db_refused},
     {"start_check_off", test_start_check_off},
@@ -404,6 +659,13 @@ static const harness_test_t s_tests[] = {
     {"full_db_emptied", test_full_db_emptied},
     {"full_disk_emptied", test_full_disk_emptied},
     {"orphans_swept", test_orphans_swept},
+    {"check_clean", test_check_clean},
+    {"check_damaged_db", test_check_damaged_db},
+    {"check_blobs", test_check_blobs},
+    {"check_refused_while_running", test_check_refused_while_running},
+    {"check_usage", test_check_usage},
+    {"wal_truncated_warned", test_wal_truncated_warned},
+    {"wal_header_warned", test_wal_header_warned},
 };
 
 int main(int argc, char **argv) {

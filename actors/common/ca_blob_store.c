@@ -8,7 +8,6 @@
 #include "ca_validate.h"
 
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -159,36 +158,23 @@ typedef struct {
     int64_t deadline;
 } sweep_t;
 
-//  Sweeps one prefix dir (<root>/<2 hex>); false when a bound was reached.
-static bool s_sweep_prefix(sweep_t *sweep, const char *prefix_dir, const char *prefix) {
-    DIR *dir = opendir(prefix_dir);
-    if (!dir)
-        return true;
-    bool within = true;
-    struct dirent *entry;
-    while (within && (entry = readdir(dir))) {
-        uint8_t hash[CA_SHA256_BYTES];
-        if (strlen(entry->d_name) != 64 || strncmp(entry->d_name, prefix, 2) != 0 ||
-            !ca_hash_from_hex(entry->d_name, hash))
-            continue; //  not a blob name: never ours to remove
-        sweep->examined++;
-        sqlite3_reset(sweep->lookup);
-        sqlite3_bind_blob(sweep->lookup, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
-        int rc = sqlite3_step(sweep->lookup);
-        sqlite3_reset(sweep->lookup);
-        if (rc == SQLITE_DONE) {
-            char *path = zsys_sprintf("%s/%s", prefix_dir, entry->d_name);
-            if (unlink(path) == 0)
-                sweep->swept++;
-            else
-                sweep->failed++;
-            zstr_free(&path);
-        } else if (rc != SQLITE_ROW)
+//  One blob file: removed when its hash has no row. False when a bound was
+//  reached.
+static bool s_sweep_file(void *context, const uint8_t hash[CA_SHA256_BYTES], const char *path) {
+    sweep_t *sweep = (sweep_t *)context;
+    sweep->examined++;
+    sqlite3_reset(sweep->lookup);
+    sqlite3_bind_blob(sweep->lookup, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(sweep->lookup);
+    sqlite3_reset(sweep->lookup);
+    if (rc == SQLITE_DONE) {
+        if (unlink(path) == 0)
+            sweep->swept++;
+        else
             sweep->failed++;
-        within = sweep->examined < CA_SWEEP_MAX_FILES && zclock_mono() < sweep->deadline;
-    }
-    closedir(dir);
-    return within;
+    } else if (rc != SQLITE_ROW)
+        sweep->failed++;
+    return sweep->examined < CA_SWEEP_MAX_FILES && zclock_mono() < sweep->deadline;
 }
 
 char *ca_blob_store_sweep(const char *data_dir, const char *store, const char *table,
@@ -204,26 +190,15 @@ char *ca_blob_store_sweep(const char *data_dir, const char *store, const char *t
                      .deadline = zclock_mono() + CA_SWEEP_MAX_MS};
     zstr_free(&select);
     char *root = zsys_sprintf("%s/%s", data_dir, store);
-    DIR *dir = sweep.lookup ? opendir(root) : NULL;
+    int64_t started = zclock_mono();
+    int walked = sweep.lookup ? ca_blobs_walk(root, s_sweep_file, &sweep, NULL) : -1;
+    bool complete = walked != 0;
     if (!sweep.lookup)
         error = zsys_sprintf("the %s orphan sweep cannot read its index: %s", store,
                              sqlite3_errmsg(ca_sql_handle(sql)));
-    else if (!dir)
+    else if (walked < 0)
         error =
             zsys_sprintf("the %s orphan sweep cannot read %s: %s", store, root, strerror(errno));
-    int64_t started = zclock_mono();
-    bool complete = true;
-    struct dirent *entry;
-    while (dir && complete && (entry = readdir(dir))) {
-        if (strlen(entry->d_name) != 2 || ca_hex_value(entry->d_name[0]) < 0 ||
-            ca_hex_value(entry->d_name[1]) < 0)
-            continue;
-        char *prefix_dir = zsys_sprintf("%s/%s", root, entry->d_name);
-        complete = s_sweep_prefix(&sweep, prefix_dir, entry->d_name);
-        zstr_free(&prefix_dir);
-    }
-    if (dir)
-        closedir(dir);
     if (sweep.swept || sweep.failed)
         ca_log_notice("%s: removed %zu orphan blob file(s) (no index row: puts never "
                       "acknowledged, left by a crash) of %zu examined in %" PRId64 " ms%s",

@@ -263,6 +263,51 @@ ca_status_t ca_blobs_read_range(ca_blobs_t *self, const uint8_t hash[CA_SHA256_B
     return CA_OK;
 }
 
+//  True for exactly two lowercase hex digits.
+static bool s_is_prefix_name(const char *name) {
+    return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
+}
+
+//  True when `name` is how a blob file in directory `prefix` is named.
+static bool s_is_blob_name(const char *name, const char *prefix, uint8_t hash[CA_SHA256_BYTES]) {
+    return strlen(name) == 2 * CA_SHA256_BYTES &&
+           strspn(name, "0123456789abcdef") == strlen(name) && strncmp(name, prefix, 2) == 0 &&
+           ca_hash_from_hex(name, hash);
+}
+
+int ca_blobs_walk(const char *root, ca_blobs_visit_fn *visit, void *context, size_t *strays) {
+    DIR *dir = opendir(root);
+    if (!dir)
+        return -1;
+    bool going = true;
+    struct dirent *entry;
+    while (going && (entry = readdir(dir))) {
+        if (!s_is_prefix_name(entry->d_name))
+            continue; //  tmp/, quarantine/, .lock
+        char *prefix_path = zsys_sprintf("%s/%s", root, entry->d_name);
+        DIR *prefix = opendir(prefix_path);
+        struct dirent *file;
+        while (going && prefix && (file = readdir(prefix))) {
+            uint8_t hash[CA_SHA256_BYTES];
+            if (streq(file->d_name, ".") || streq(file->d_name, ".."))
+                continue;
+            if (!s_is_blob_name(file->d_name, entry->d_name, hash)) {
+                if (strays)
+                    (*strays)++;
+                continue;
+            }
+            char *path = zsys_sprintf("%s/%s", prefix_path, file->d_name);
+            going = visit(context, hash, path);
+            zstr_free(&path);
+        }
+        if (prefix)
+            closedir(prefix);
+        zstr_free(&prefix_path);
+    }
+    closedir(dir);
+    return going ? 1 : 0;
+}
+
 ca_status_t ca_blobs_verify_file(ca_blobs_t *self, const char *path,
                                  const uint8_t hash[CA_SHA256_BYTES], bool *matches, uint64_t *size,
                                  char **error) {

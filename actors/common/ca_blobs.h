@@ -144,6 +144,20 @@ bool ca_blobs_unlink_if_unwanted(ca_blobs_t *self, const uint8_t hash[CA_SHA256_
 //  the lock: a racing put replaced it), -1 with *error (caller frees).
 int ca_blobs_quarantine(ca_blobs_t *self, const uint8_t hash[CA_SHA256_BYTES], char **error);
 
+//  Called by ca_blobs_walk for each blob file: its hash (from its name) and
+//  path. Returns false to stop the walk.
+typedef bool(ca_blobs_visit_fn)(void *context, const uint8_t hash[CA_SHA256_BYTES],
+                                const char *path);
+
+//  Walks the blob files under `root` (<data dir>/<store>): every file in a
+//  prefix directory (two lowercase hex digits) named as this store names a
+//  blob (64 lowercase hex digits starting with that prefix). Other names
+//  (tmp/, quarantine/, .lock, files of someone else) are never visited,
+//  only counted in *strays (may be NULL). Returns 1 when it saw every
+//  file, 0 when `visit` stopped it, -1 with errno when `root` cannot be
+//  read. Used by the orphan sweep, ContentCheck and `cairnd check`.
+int ca_blobs_walk(const char *root, ca_blobs_visit_fn *visit, void *context, size_t *strays);
+
 //  Runs fn(context) under the store lock.
 void ca_blobs_locked(ca_blobs_t *self, void (*fn)(void *context), void *context);
 

@@ -122,10 +122,34 @@ bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t 
     return true;
 }
 
+long ca_sql_check(ca_sql_t *self, const char *pragma, ca_sql_row_fn *row, void *context,
+                  char **error) {
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, pragma, -1, &stmt, NULL) != SQLITE_OK) {
+        *error = zsys_sprintf("cannot run %s: %s", pragma, sqlite3_errmsg(self->db));
+        return -1;
+    }
+    long problems = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *first = (const char *)sqlite3_column_text(stmt, 0);
+        if (sqlite3_column_count(stmt) == 1 && first && streq(first, "ok"))
+            continue;
+        problems++;
+        row(context, stmt);
+    }
+    if (rc != SQLITE_DONE) {
+        *error = zsys_sprintf("%s failed: %s", pragma, sqlite3_errmsg(self->db));
+        problems = -1;
+    }
+    sqlite3_finalize(stmt);
+    return problems;
+}
+
 //  ---- schema migrations -------------------------------------------------------
 
 //  The version `schema` is at in `db` (0: none of its migrations ran).
-static int64_t s_schema_version(sqlite3 *db, const char *store) {
+int64_t ca_schema_version(sqlite3 *db, const char *store) {
     sqlite3_stmt *stmt = NULL;
     int64_t version = 0;
     if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE store = ?1", -1, &stmt,
@@ -166,7 +190,7 @@ char *ca_schema_migrate(sqlite3 *db, const ca_schema_t *schema, size_t *from, si
                      " store TEXT PRIMARY KEY, version INTEGER NOT NULL)",
                      NULL, NULL, NULL) != SQLITE_OK)
         return zsys_sprintf("cannot create schema_version: %s", sqlite3_errmsg(db));
-    int64_t version = s_schema_version(db, schema->store);
+    int64_t version = ca_schema_version(db, schema->store);
     if (version > (int64_t)schema->count)
         return zsys_sprintf("the database's '%s' schema is version %lld, but this cairnd knows "
                             "only up to %zu: run a newer cairnd, or restore a backup",

@@ -42,6 +42,10 @@ typedef struct {
 //  runs it to give its raw-SQLite baselines the stores' own tables.
 char *ca_schema_migrate(sqlite3 *db, const ca_schema_t *schema, size_t *from, size_t *to);
 
+//  The version of `store`'s schema recorded in `db`: 0 when none of its
+//  migrations ran (or there is no schema_version table).
+int64_t ca_schema_version(sqlite3 *db, const char *store);
+
 typedef enum { CA_SQL_READ_ONLY, CA_SQL_READ_WRITE } ca_sql_mode_t;
 
 //  Opens the database at `path`. `vfs` may be NULL (SQLite's default).
@@ -68,6 +72,17 @@ int ca_sql_run(ca_sql_t *self, const char *sql);
 
 //  Reads back a single-value pragma as text into `value` (size bytes).
 bool ca_sql_pragma_text(ca_sql_t *self, const char *pragma, char *value, size_t size);
+
+//  Called with each row a checking pragma reports (see ca_sql_check).
+typedef void(ca_sql_row_fn)(void *context, sqlite3_stmt *row);
+
+//  Runs a checking pragma (integrity_check, quick_check,
+//  foreign_key_check) and calls `row` with each problem it reports: every
+//  result row but a lone "ok". Returns the number of problems, or -1 with
+//  *error (caller frees) when SQLite could not run the check. Used by the
+//  writer's checks and by `cairnd check`.
+long ca_sql_check(ca_sql_t *self, const char *pragma, ca_sql_row_fn *row, void *context,
+                  char **error);
 
 //  Binds an internal SqlValue to parameter `index` (1-based).
 int ca_sql_bind_value(sqlite3_stmt *stmt, int index, const Cairn__Internal__SqlValue *value);

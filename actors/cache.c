@@ -166,6 +166,9 @@ static void s_cache_put(ca_store_t *store, const Cairn__Request *request, ca_rep
                        "other bytes than it announced)");
         return;
     }
+    if (!ca_blob_store_size_ok(store, put->data.len, "nothing was cached", reply) ||
+        !ca_blob_store_disk_ok(store, s_blobs(store), put->data.len, reply))
+        return;
     //  The bytes are written even when a file exists: its temp name keeps
     //  them safe from an eviction racing on another worker (see ca_blobs.h).
     ca_upload_t *upload =

@@ -20,8 +20,12 @@
     running hash), so every request naming a stream must reach that worker.
     The worker makes stream ids with id % workers == its index, and the
     stream rows ask the gateway to route by stream_id (route_field), which
-    picks worker id % workers. A stream idle for stream_timeout_ms is
-    dropped by the worker's tick, with its bytes.
+    picks worker id % workers. A stream that has not received
+    CA_CONTENT_RENEW_BYTES for stream_timeout_ms is dropped by the
+    worker's tick, with its bytes (so a trickle of tiny chunks cannot hold
+    a slot). A blob is at most max_blob_bytes, and blob bytes are refused
+    before they are written when the disk would keep less than
+    min_free_bytes (ca_blob_store_disk_ok).
 
     Verified ranged reads: ContentRead routes by hash, so a client reading
     a blob in order meets the same worker every time. The worker's
@@ -84,7 +88,8 @@ typedef struct {
     ca_upload_t *upload;
     uint8_t expected[CA_SHA256_BYTES];
     bool has_expected;
-    int64_t last_used;  //  zclock_mono
+    int64_t last_used;  //  zclock_mono: Begin, then each CA_CONTENT_RENEW_BYTES received
+    uint64_t unrenewed; //  bytes received since last_used was set
     uint8_t owner[256]; //  the routing id of the client that began it
     size_t owner_size;
 } stream_t;
@@ -287,6 +292,9 @@ static void s_content_put(ca_store_t *store, const Cairn__Request *request, ca_r
         s_answer_stored(reply, request, hash, put->data.len, true);
         return;
     }
+    if (!ca_blob_store_size_ok(store, put->data.len, "nothing was kept", reply) ||
+        !ca_blob_store_disk_ok(store, s_state(store)->blobs, put->data.len, reply))
+        return;
     ca_upload_t *upload =
         ca_blob_store_upload(s_state(store)->blobs, put->data.data, put->data.len, hash, reply);
     if (upload)
@@ -494,8 +502,6 @@ static stream_t *s_stream_for(ca_store_t *store, uint64_t id, ca_reply_t *reply)
                        "no open upload stream %" PRIu64 " (it was committed, aborted, or idle "
                        "longer than stream_timeout_ms); start again with ContentBegin",
                        id);
-    else
-        stream->last_used = zclock_mono();
     return stream;
 }
 
@@ -572,12 +578,24 @@ static void s_content_chunk(ca_store_t *store, const Cairn__Request *request, ca
                        CA_CONTENT_CHUNK_MAX, chunk->data.len);
         return;
     }
+    if (!ca_blob_store_size_ok(store, received + chunk->data.len,
+                               "the stream was aborted, nothing was kept", reply)) {
+        s_stream_close(stream, true);
+        return;
+    }
+    if (!ca_blob_store_disk_ok(store, s_state(store)->blobs, chunk->data.len, reply))
+        return; //  the stream stays: the client may retry the chunk once there is room
     char *error = NULL;
     if (ca_upload_write(stream->upload, chunk->data.data, chunk->data.len, &error) != 0) {
         ca_reply_error(reply, CA_INTERNAL, "%s; the stream was aborted", error);
         zstr_free(&error);
         s_stream_close(stream, true);
         return;
+    }
+    stream->unrenewed += chunk->data.len;
+    if (stream->unrenewed >= CA_CONTENT_RENEW_BYTES) {
+        stream->last_used = zclock_mono();
+        stream->unrenewed = 0;
     }
     Cairn__ContentStream *answer = s_stream_answer(reply, CAIRN__RESPONSE__BODY_CONTENT_CHUNK);
     answer->stream_id = stream->id;

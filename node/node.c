@@ -305,7 +305,9 @@ static char *s_start_workers(node_t *self) {
                                     .gossip_max_age_s = config->gossip_max_age_s,
                                     .maintenance_ms = config->maintenance_ms,
                                     .cache_max_bytes = config->cache_max_bytes,
-                                    .stream_timeout_ms = config->stream_timeout_ms};
+                                    .stream_timeout_ms = config->stream_timeout_ms,
+                                    .max_blob_bytes = config->max_blob_bytes,
+                                    .min_free_bytes = config->min_free_bytes};
     if (self->peer_id)
         snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);
     for (size_t s = 0; s < STORE_COUNT; s++) {

@@ -108,6 +108,10 @@ static const option_t s_options[] = {
      FIELD(stream_timeout_ms),
      "an upload stream idle this long is abandoned and its bytes removed (checked every "
      "maintenance_ms)"},
+    {"max_blob_bytes", "max-blob-bytes", "content/max_blob_bytes", "CAIRN_MAX_BLOB_BYTES",
+     STR(CA_DEFAULT_MAX_BLOB_BYTES), KIND_INT, 1, INT64_MAX, NULL, FIELD(max_blob_bytes),
+     "largest blob ContentPut, an upload stream or CachePut may store (INVALID beyond; a "
+     "stream that passes it is aborted)"},
     {"maintenance_ms", "maintenance-ms", "node/maintenance_ms", "CAIRN_MAINTENANCE_MS",
      STR(CA_DEFAULT_MAINTENANCE_MS), KIND_INT, 0, 86400000, NULL, FIELD(maintenance_ms),
      "interval of periodic upkeep such as gossip cleaning (0: off)"},

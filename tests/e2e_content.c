@@ -621,7 +621,7 @@ static void test_stream_timeout(void) {
     s_send_chunk(client, stream, 0, "abc", 3);
     s_chunk_answer(client, 3);
     CHECK(s_count_files(node, "content", "tmp") == 1);
-    //  Watch the temp file, not the stream: a chunk would keep it alive.
+    //  Watch the temp file, not the stream: 64 KiB sent would keep it alive.
     int64_t deadline = zclock_mono() + DEADLINE_MS;
     while (s_count_files(node, "content", "tmp") != 0 && zclock_mono() < deadline)
         CHECK(harness_recv(client, 50) == NULL); //  nothing arrives unasked
@@ -633,6 +633,126 @@ static void test_stream_timeout(void) {
     if (response)
         cairn__response__free_unpacked(response, NULL);
     CHECK(gone && s_count_files(node, "content", "tmp") == 0);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  A request answered with `status` and a message containing `needle`.
+static void s_expect(zsock_t *client, Cairn__Request *request, Cairn__Status status,
+                     const char *needle) {
+    harness_fails(harness_request(client, request), status, needle);
+}
+
+static void s_cache_put(zsock_t *client, const void *data, size_t size, Cairn__Status status,
+                        const char *needle) {
+    uint8_t hash[32];
+    ca_sha256(data, size, hash);
+    Cairn__Request request;
+    Cairn__CachePut put;
+    ca_request_cache_put(&request, &put, s_next_id++, hash, 32, data, size, "peer-a", 0, NULL, 0);
+    if (needle)
+        s_expect(client, &request, status, needle);
+    else
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
+}
+
+//  max_blob_bytes bounds ContentPut, a stream (aborted when it passes it)
+//  and CachePut; blobs up to it are stored.
+static void test_blob_size_cap(void) {
+    const char *args[] = {"--max-blob-bytes=100000", NULL};
+    HARNESS_SESSION_UP(args);
+    uint8_t *data = (uint8_t *)malloc(100001);
+    for (size_t i = 0; i < 100001; i++)
+        data[i] = (uint8_t)(i * 7);
+    uint8_t hash[32];
+    content_fixture_put(caller, data, 100000, hash);
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, s_next_id++, data, 100001, NULL, 0);
+    s_expect(client, &request, CAIRN__STATUS__INVALID, "over max_blob_bytes (100000)");
+    //  A stream may reach the cap, not pass it; passing it ends the stream.
+    uint64_t stream = s_begin(caller);
+    s_send_chunk(client, stream, 0, data, 60000);
+    s_chunk_answer(client, 60000);
+    Cairn__ContentChunk chunk;
+    ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 60000, data, 40001);
+    s_expect(client, &request, CAIRN__STATUS__INVALID, "the stream was aborted");
+    ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 60000, data, 40000);
+    s_expect(client, &request, CAIRN__STATUS__NOT_FOUND, "no open upload stream");
+    CHECK(s_count_files(node, "content", "tmp") == 0);
+    s_cache_put(client, data, 100001, CAIRN__STATUS__INVALID, "nothing was cached");
+    s_cache_put(client, data, 1000, CAIRN__STATUS__OK, NULL);
+    content_fixture_get_expect(caller, hash, data, 100000);
+    free(data);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  With less free disk than min_free_bytes, blob writes are refused
+//  (UNAVAILABLE, the node is full) before a byte is written; an open
+//  stream stays open (its chunk may be retried), reads go on.
+static void test_disk_reserve(void) {
+    const char *args[] = {"--min-free-bytes=4611686018427387904", NULL}; //  2^62: never free
+    HARNESS_SESSION_UP(args);
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, s_next_id++, "blob", 4, NULL, 0);
+    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "the node is full");
+    s_cache_put(client, "cached", 6, CAIRN__STATUS__UNAVAILABLE, "min_free_bytes");
+    uint64_t stream = s_begin(caller);
+    Cairn__ContentChunk chunk;
+    ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 0, "abc", 3);
+    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "the node is full");
+    Cairn__ContentAbort abort_body;
+    ca_request_content_abort(&request, &abort_body, s_next_id++, stream);
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_ABORT);
+    CHECK(response->content_abort->received == 0);
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(s_count_files(node, "content", "tmp") == 0);
+    uint8_t hash[32];
+    ca_sha256("blob", 4, hash);
+    CHECK(!content_fixture_has(caller, hash, NULL));
+    s_ping(client);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  A stream kept alive by tiny chunks is still dropped after
+//  stream_timeout_ms: only CA_CONTENT_RENEW_BYTES received restart its
+//  clock. A stream that moves real bytes outlives the timeout.
+static void test_stream_trickle(void) {
+    const char *args[] = {"--stream-timeout-ms=1000", "--maintenance-ms=100", NULL};
+    HARNESS_SESSION_UP(args);
+    uint8_t *block = (uint8_t *)calloc(1, CA_CONTENT_RENEW_BYTES);
+    uint64_t trickle = s_begin(caller);
+    uint64_t flowing = s_begin(caller);
+    int64_t started = zclock_mono();
+    uint64_t trickled = 0, flowed = 0;
+    bool dropped = false;
+    //  Two chunks every 100 ms: a byte to one, 64 KiB to the other, until
+    //  the trickle is dropped (bounded by the deadline).
+    while (!dropped && zclock_mono() - started < DEADLINE_MS) {
+        s_send_chunk(client, trickle, trickled, "x", 1);
+        Cairn__Response *response = harness_recv(client, CALL_MS);
+        CHECK(response);
+        if (!response)
+            break;
+        dropped = response->status == CAIRN__STATUS__NOT_FOUND;
+        trickled += !dropped;
+        cairn__response__free_unpacked(response, NULL);
+        s_send_chunk(client, flowing, flowed, block, CA_CONTENT_RENEW_BYTES);
+        flowed += CA_CONTENT_RENEW_BYTES;
+        s_chunk_answer(client, flowed);
+        CHECK(harness_recv(client, 100) == NULL); //  the pace; nothing arrives unasked
+    }
+    int64_t lived = zclock_mono() - started;
+    CHECK(dropped);
+    CHECK(lived >= 1000);
+    CHECK(trickled >= 5); //  it was fed all along
+    //  The flowing stream lived as long and commits.
+    Cairn__Response *response = content_fixture_commit(caller, flowing, NULL);
+    harness_ok(response, CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    CHECK(response->content_commit->size == flowed);
+    cairn__response__free_unpacked(response, NULL);
+    free(block);
     harness_session_down(&caller, &client, &node);
 }
 
@@ -821,6 +941,9 @@ static const harness_test_t s_tests[] = {
     {"concurrent_streams", test_concurrent_streams},
     {"put_delete_race", test_put_delete_race},
     {"stream_timeout", test_stream_timeout},
+    {"stream_trickle", test_stream_trickle},
+    {"blob_size_cap", test_blob_size_cap},
+    {"disk_reserve", test_disk_reserve},
     {"cache", test_cache},
     {"stats", test_stats},
     {"file_modes", test_file_modes},

@@ -9,7 +9,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,35 @@ bool ca_blob_store_hash_ok(const ProtobufCBinaryData *hash, const char *field, c
 bool ca_blob_store_optional_hash_ok(const ProtobufCBinaryData *hash, const char *field,
                                     ca_reply_t *reply) {
     return hash->len == 0 || ca_blob_store_hash_ok(hash, field, reply);
+}
+
+bool ca_blob_store_size_ok(ca_store_t *store, uint64_t total, const char *outcome,
+                           ca_reply_t *reply) {
+    int64_t max = ca_store_settings(store)->max_blob_bytes;
+    if (max <= 0 || total <= (uint64_t)max)
+        return true;
+    ca_reply_error(reply, CA_INVALID,
+                   "the blob would be %" PRIu64 " bytes, over max_blob_bytes (%" PRId64
+                   "); %s: store it in smaller pieces or raise max_blob_bytes",
+                   total, max, outcome);
+    return false;
+}
+
+bool ca_blob_store_disk_ok(ca_store_t *store, ca_blobs_t *blobs, uint64_t bytes,
+                           ca_reply_t *reply) {
+    const ca_store_settings_t *settings = ca_store_settings(store);
+    struct statvfs disk;
+    if (settings->min_free_bytes <= 0 || statvfs(ca_blobs_root(blobs), &disk) != 0)
+        return true; //  no reserve kept, or unknown: the write itself will tell
+    uint64_t free_bytes = (uint64_t)disk.f_bavail * disk.f_frsize;
+    if (free_bytes >= bytes && free_bytes - bytes >= (uint64_t)settings->min_free_bytes)
+        return true;
+    ca_reply_error(reply, CA_UNAVAILABLE,
+                   "the node is full: the disk holding the blobs has %" PRIu64
+                   " bytes free and keeps min_free_bytes (%" PRId64
+                   ") for deletes; delete content or free disk space, then retry",
+                   free_bytes, settings->min_free_bytes);
+    return false;
 }
 
 ca_upload_t *ca_blob_store_upload(ca_blobs_t *blobs, const void *data, size_t size,

@@ -22,6 +22,18 @@ bool ca_blob_store_hash_ok(const ProtobufCBinaryData *hash, const char *field, c
 bool ca_blob_store_optional_hash_ok(const ProtobufCBinaryData *hash, const char *field,
                                     ca_reply_t *reply);
 
+//  A blob of `total` bytes is within the node's max_blob_bytes; else false
+//  with the reply INVALID, its message ending with `outcome` (what became
+//  of the request, e.g. "nothing was kept").
+bool ca_blob_store_size_ok(ca_store_t *store, uint64_t total, const char *outcome,
+                           ca_reply_t *reply);
+
+//  Room on disk for `bytes` more blob bytes: false with the reply
+//  UNAVAILABLE ("the node is full") when the disk holding the blobs would
+//  keep less than min_free_bytes free (kept for deletes, as the writer
+//  keeps it for cairn.db).
+bool ca_blob_store_disk_ok(ca_store_t *store, ca_blobs_t *blobs, uint64_t bytes, ca_reply_t *reply);
+
 //  Writes `data` to a finished upload; NULL with the reply INTERNAL.
 ca_upload_t *ca_blob_store_upload(ca_blobs_t *blobs, const void *data, size_t size,
                                   uint8_t hash[CA_SHA256_BYTES], ca_reply_t *reply);

@@ -126,6 +126,8 @@ typedef struct {
     int64_t maintenance_ms;    //  interval of store ticks (0: never)
     int64_t cache_max_bytes;   //  peer-content cache budget (0: unbounded)
     int64_t stream_timeout_ms; //  idle upload streams are abandoned after this
+    int64_t max_blob_bytes;    //  largest blob a put or an upload stream may store
+    int64_t min_free_bytes;    //  blob writes stop when the disk has less free
     //  The node's peer id (Info.peer_id: hex of its identity's public key);
     //  "" when it has none. The ledger binds payments to it.
     char node_peer_id[CA_NODE_PEER_ID_SIZE];

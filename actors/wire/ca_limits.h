@@ -34,6 +34,7 @@
 #define CA_DEFAULT_MAINTENANCE_MS    60000
 #define CA_DEFAULT_CACHE_MAX_BYTES   (1024LL * 1024 * 1024)
 #define CA_DEFAULT_STREAM_TIMEOUT_MS 300000
+#define CA_DEFAULT_MAX_BLOB_BYTES    17179869184 //  16 GiB (a literal: node_config reads it as text)
 
 //  ---- hard limits ----------------------------------------------------------
 #define CA_MAX_WORKERS               64
@@ -71,6 +72,10 @@
 #define CA_CONTENT_WHOLE_MAX          (64LL * 1024 * 1024)
 #define CA_CONTENT_STREAMS_MAX        64
 #define CA_CONTENT_STREAMS_PER_CLIENT 8 //  of those, per client connection
+//  An upload stream's idle clock restarts only once it has received this
+//  many bytes since the last restart: 1-byte chunks cannot hold a slot
+//  past stream_timeout_ms.
+#define CA_CONTENT_RENEW_BYTES (64 * 1024)
 #define CA_CONTENT_QUEUE_MAX          16
 #define CA_CONTENT_CHECK_LIST         1000
 //  Cache store: payment receipts in bytes.

@@ -226,12 +226,67 @@ static Cairn__ContentStream *s_stream_answer(ca_reply_t *reply, Cairn__Response_
 #define STORED_AGAIN_SQL                                                                           \
     "CASE WHEN excluded.stored_at > stored_at THEN excluded.stored_at ELSE stored_at + 1e-6 END"
 
+//  The store's running totals; false with the reply saying why.
+static bool s_totals(ca_store_t *store, uint64_t *blobs, uint64_t *bytes, ca_reply_t *reply) {
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store, "SELECT blobs, bytes FROM content_totals WHERE id = 1", reply);
+    if (!stmt)
+        return false;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *blobs = (uint64_t)sqlite3_column_int64(stmt, 0);
+        *bytes = (uint64_t)sqlite3_column_int64(stmt, 1);
+    } else
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content totals: %s",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW;
+}
+
+//  content_quota_bytes: `adding` more bytes fit the store (0: no quota);
+//  else UNAVAILABLE saying how full it is. The worker's check spares
+//  writing bytes that cannot be kept; the writer's guard (below) is exact
+//  when several workers put at once.
+static bool s_quota_ok(ca_store_t *store, uint64_t adding, ca_reply_t *reply) {
+    int64_t quota = ca_store_settings(store)->content_quota_bytes;
+    uint64_t blobs = 0, bytes = 0;
+    if (quota <= 0)
+        return true;
+    if (!s_totals(store, &blobs, &bytes, reply))
+        return false;
+    if (bytes + adding <= (uint64_t)quota)
+        return true;
+    ca_reply_error(reply, CA_UNAVAILABLE,
+                   "the content store holds %" PRIu64 " bytes; %" PRIu64
+                   " more would pass content_quota_bytes (%" PRId64
+                   "): delete content or raise content_quota_bytes, then retry",
+                   bytes, adding, quota);
+    return false;
+}
+
+//  The writer's check of the quota, in the transaction that adds the row:
+//  the blob fits, or it has a row already (a re-put adds no bytes).
+static const char s_quota_guard_sql[] =
+    "SELECT 1 FROM content_totals WHERE id = 1 AND (bytes + ?1 <= ?2"
+    " OR EXISTS (SELECT 1 FROM content_blobs WHERE hash = ?3))";
+static const char s_quota_full[] =
+    "the content store is at content_quota_bytes (puts from several clients met at the "
+    "limit); nothing was kept: delete content or raise content_quota_bytes, then retry";
+
 //  The upload is finished and verified: link it into place and commit its
 //  row. Takes the upload. The answer comes from s_stored, or at once on
 //  failure (then nothing is kept).
 static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *hash,
                       ca_reply_t *reply) {
     ca_write_t *write = ca_write_new();
+    int64_t quota = ca_store_settings(store)->content_quota_bytes;
+    if (quota > 0) {
+        ca_write_statement(write, s_quota_guard_sql, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS,
+                           CA_UNAVAILABLE, s_quota_full);
+        ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
+        ca_write_int(write, quota);
+        ca_write_blob(write, hash, CA_SHA256_BYTES);
+    }
     ca_write_statement(write,
                        "INSERT INTO content_blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)"
                        " ON CONFLICT (hash) DO UPDATE SET stored_at = " STORED_AGAIN_SQL,
@@ -293,6 +348,7 @@ static void s_content_put(ca_store_t *store, const Cairn__Request *request, ca_r
         return;
     }
     if (!ca_blob_store_size_ok(store, put->data.len, "nothing was kept", reply) ||
+        !s_quota_ok(store, put->data.len, reply) ||
         !ca_blob_store_disk_ok(store, s_state(store)->blobs, put->data.len, reply))
         return;
     ca_upload_t *upload =
@@ -583,7 +639,8 @@ static void s_content_chunk(ca_store_t *store, const Cairn__Request *request, ca
         s_stream_close(stream, true);
         return;
     }
-    if (!ca_blob_store_disk_ok(store, s_state(store)->blobs, chunk->data.len, reply))
+    if (!s_quota_ok(store, received + chunk->data.len, reply) ||
+        !ca_blob_store_disk_ok(store, s_state(store)->blobs, chunk->data.len, reply))
         return; //  the stream stays: the client may retry the chunk once there is room
     char *error = NULL;
     if (ca_upload_write(stream->upload, chunk->data.data, chunk->data.len, &error) != 0) {
@@ -681,23 +738,14 @@ static void s_content_check(ca_store_t *store, const Cairn__Request *request, ca
 //  ---- stats -----------------------------------------------------------------------------
 
 static void s_content_stats(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_store_prepare(store, "SELECT blobs, bytes FROM content_totals WHERE id = 1", reply);
-    if (!stmt)
+    uint64_t blobs = 0, bytes = 0;
+    if (!s_totals(store, &blobs, &bytes, reply))
         return;
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) {
-        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content totals: %s",
-                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
-        sqlite3_reset(stmt);
-        return;
-    }
     Cairn__ContentStatsReply *stats =
         (Cairn__ContentStatsReply *)ca_reply_alloc(reply, sizeof(Cairn__ContentStatsReply));
     cairn__content_stats_reply__init(stats);
-    stats->blobs = (uint64_t)sqlite3_column_int64(stmt, 0);
-    stats->bytes = (uint64_t)sqlite3_column_int64(stmt, 1);
-    sqlite3_reset(stmt);
+    stats->blobs = blobs;
+    stats->bytes = bytes;
     stats->open_streams = s_stream_count(s_state(store));
     stats->hash_backend = (char *)ca_sha256_backend();
     Cairn__Response *response = ca_reply_response(reply);

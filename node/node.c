@@ -307,7 +307,8 @@ static char *s_start_workers(node_t *self) {
                                     .cache_max_bytes = config->cache_max_bytes,
                                     .stream_timeout_ms = config->stream_timeout_ms,
                                     .max_blob_bytes = config->max_blob_bytes,
-                                    .min_free_bytes = config->min_free_bytes};
+                                    .min_free_bytes = config->min_free_bytes,
+                                    .content_quota_bytes = config->content_quota_bytes};
     if (self->peer_id)
         snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);
     for (size_t s = 0; s < STORE_COUNT; s++) {

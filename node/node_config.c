@@ -112,6 +112,10 @@ static const option_t s_options[] = {
      STR(CA_DEFAULT_MAX_BLOB_BYTES), KIND_INT, 1, INT64_MAX, NULL, FIELD(max_blob_bytes),
      "largest blob ContentPut, an upload stream or CachePut may store (INVALID beyond; a "
      "stream that passes it is aborted)"},
+    {"content_quota_bytes", "content-quota-bytes", "content/quota_bytes",
+     "CAIRN_CONTENT_QUOTA_BYTES", "0", KIND_INT, 0, INT64_MAX, NULL, FIELD(content_quota_bytes),
+     "bytes of blobs the content store may hold; a put or chunk past it gets UNAVAILABLE (0: no "
+     "quota)"},
     {"maintenance_ms", "maintenance-ms", "node/maintenance_ms", "CAIRN_MAINTENANCE_MS",
      STR(CA_DEFAULT_MAINTENANCE_MS), KIND_INT, 0, 86400000, NULL, FIELD(maintenance_ms),
      "interval of periodic upkeep such as gossip cleaning (0: off)"},

@@ -715,6 +715,76 @@ static void test_disk_reserve(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+static uint64_t s_stored_bytes(zsock_t *client) {
+    Cairn__Request request;
+    Cairn__ContentStats stats;
+    ca_request_content_stats(&request, &stats, s_next_id++);
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+    uint64_t bytes = response->content_stats->bytes;
+    cairn__response__free_unpacked(response, NULL);
+    return bytes;
+}
+
+//  content_quota_bytes: puts and chunks past it get UNAVAILABLE (nothing
+//  kept, a stream stays open), re-puts of stored blobs are not refused,
+//  and puts racing on two workers never take the store past it.
+static void test_content_quota(void) {
+    const char *args[] = {"--content-quota-bytes=10000", "--workers=2", NULL};
+    HARNESS_SESSION_UP(args);
+    uint8_t data[6000], hash[32], small_hash[32];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 13 + 1);
+    content_fixture_put(caller, data, 6000, hash);
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, s_next_id++, data + 1, 5000, NULL, 0);
+    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "content_quota_bytes (10000)");
+    content_fixture_put(caller, data + 2, 4000, small_hash); //  exactly full
+    CHECK(content_fixture_put(caller, data, 6000, hash));    //  a re-put: deduplicated
+    CHECK(s_stored_bytes(client) == 10000);
+    //  A chunk past the quota: refused, the stream stays; after a delete it
+    //  is taken.
+    uint64_t stream = s_begin(caller);
+    Cairn__ContentChunk chunk;
+    ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 0, "z", 1);
+    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "delete content");
+    Cairn__ContentDelete del;
+    ca_request_content_delete(&request, &del, s_next_id++, small_hash, 32);
+    harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    s_send_chunk(client, stream, 0, "z", 1);
+    s_chunk_answer(client, 1);
+    Cairn__Response *response = content_fixture_commit(caller, stream, NULL);
+    harness_ok(response, CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    cairn__response__free_unpacked(response, NULL);
+    //  40 distinct puts of 1000 bytes pipelined over both workers: the
+    //  store ends at most full, and holds exactly what was answered OK.
+    uint64_t before = s_stored_bytes(client), accepted = 0;
+    enum { RACERS = 40 };
+    for (int i = 0; i < RACERS; i++) {
+        uint8_t blob[1000];
+        memset(blob, i + 100, sizeof blob);
+        ca_request_content_put(&request, &put, s_next_id++, blob, sizeof blob, NULL, 0);
+        CHECK(harness_send(client, &request) == 0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        response = harness_recv(client, CALL_MS);
+        CHECK(response);
+        if (!response)
+            break;
+        CHECK(response->status == CAIRN__STATUS__OK ||
+              response->status == CAIRN__STATUS__UNAVAILABLE ||
+              response->status == CAIRN__STATUS__BUSY);
+        accepted += response->status == CAIRN__STATUS__OK;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    uint64_t after = s_stored_bytes(client);
+    CHECK(after <= 10000);
+    CHECK(after == before + accepted * 1000);
+    CHECK(accepted >= 1);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  A stream kept alive by tiny chunks is still dropped after
 //  stream_timeout_ms: only CA_CONTENT_RENEW_BYTES received restart its
 //  clock. A stream that moves real bytes outlives the timeout.
@@ -944,6 +1014,7 @@ static const harness_test_t s_tests[] = {
     {"stream_trickle", test_stream_trickle},
     {"blob_size_cap", test_blob_size_cap},
     {"disk_reserve", test_disk_reserve},
+    {"content_quota", test_content_quota},
     {"cache", test_cache},
     {"stats", test_stats},
     {"file_modes", test_file_modes},

@@ -121,13 +121,14 @@ typedef struct {
 //  Node settings a store may need; copied into every worker. A store that
 //  needs a new setting adds a field here and a row in node_config.c.
 typedef struct {
-    int64_t max_content_bytes; //  largest message content
-    int64_t gossip_max_age_s;  //  gossip entries older than this are cleaned
-    int64_t maintenance_ms;    //  interval of store ticks (0: never)
-    int64_t cache_max_bytes;   //  peer-content cache budget (0: unbounded)
-    int64_t stream_timeout_ms; //  idle upload streams are abandoned after this
-    int64_t max_blob_bytes;    //  largest blob a put or an upload stream may store
-    int64_t min_free_bytes;    //  blob writes stop when the disk has less free
+    int64_t max_content_bytes;   //  largest message content
+    int64_t gossip_max_age_s;    //  gossip entries older than this are cleaned
+    int64_t maintenance_ms;      //  interval of store ticks (0: never)
+    int64_t cache_max_bytes;     //  peer-content cache budget (0: unbounded)
+    int64_t stream_timeout_ms;   //  idle upload streams are abandoned after this
+    int64_t max_blob_bytes;      //  largest blob a put or an upload stream may store
+    int64_t min_free_bytes;      //  blob writes stop when the disk has less free
+    int64_t content_quota_bytes; //  bytes the content store may hold (0: no quota)
     //  The node's peer id (Info.peer_id: hex of its identity's public key);
     //  "" when it has none. The ledger binds payments to it.
     char node_peer_id[CA_NODE_PEER_ID_SIZE];

@@ -51,6 +51,11 @@ static const option_t s_options[] = {
     {"max_frame_bytes", "max-frame-bytes", "client/max_frame_bytes", "CAIRN_MAX_FRAME_BYTES",
      "67108864", KIND_INT, 1024, INT64_MAX, NULL, FIELD(max_frame_bytes),
      "largest request frame; a bigger one drops the sender's connection"},
+    {"max_clients", "max-clients", "client/max_clients", "CAIRN_MAX_CLIENTS", "0", KIND_INT, 0,
+     CA_MAX_CLIENTS, NULL, FIELD(max_clients),
+     "client connections open at once; one more is closed at accept (0: the descriptor limit "
+     "less those in use at start less a reserve of up to " STR(CA_FD_RESERVE) ", at most " STR(
+         CA_CLIENTS_AUTO_MAX) ")"},
     {"log_level", "log-level", "node/log_level", "CAIRN_LOG_LEVEL", CA_DEFAULT_LOG_LEVEL,
      KIND_CHOICE, 0, 0, "error|warning|notice|info|debug", FIELD(log_level),
      "least important log level written"},

@@ -27,6 +27,7 @@
 #include "config_store.h"
 #include "content.h"
 #include "gateway.h"
+#include "gateway_connections.h"
 #include "gossip.h"
 #include "manifests.h"
 #include "messages.h"
@@ -81,6 +82,7 @@ static const selftest_t s_tests[] = {
     {"node", node_test},
     {"ca_store", ca_store_test},
     {"gateway", gateway_test},
+    {"gateway_connections", gateway_connections_test},
 };
 
 int main(int argc, char **argv) {

@@ -164,18 +164,6 @@ static void s_silent(harness_node_t *node, const harness_curve_t *curve) {
     zsock_destroy(&client);
 }
 
-static bool s_log_has(harness_node_t *node, const char *text) {
-    FILE *file = fopen(harness_node_log_path(node), "r");
-    if (!file)
-        return false;
-    char line[2048];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, file))
-        found = strstr(line, text) != NULL;
-    fclose(file);
-    return found;
-}
-
 static harness_curve_t s_as(const fixture_t *self, const ca_curve_key_t *client) {
     harness_curve_t curve = self->alice;
     curve.client = *client;
@@ -198,7 +186,7 @@ static void test_allowed_key_answered(void) {
     zsock_destroy(&client);
     //  The start log says so, with the key to give clients.
     char *line = zsys_sprintf("CURVE, server public key %s", f.server_z85);
-    CHECK(s_log_has(node, line));
+    CHECK(harness_node_log_has(node, line));
     zstr_free(&line);
     harness_node_down(&node);
     s_fixture_destroy(&f);
@@ -234,7 +222,7 @@ static void test_unlisted_key_silent(void) {
     harness_node_t *node = s_start(&f, NULL, NULL);
     harness_curve_t bob = s_as(&f, &f.bob);
     s_silent(node, &bob);
-    CHECK(s_log_has(node, "not on its allow-list"));
+    CHECK(harness_node_log_has(node, "not on its allow-list"));
     s_answered(node, &f.alice);
     harness_node_down(&node);
     s_fixture_destroy(&f);
@@ -289,13 +277,13 @@ static void test_insecure_no_auth(void) {
                              .extra_args = (const char *const[]){"--insecure-no-auth", NULL}};
     harness_node_t *node = harness_node_start_with(&start);
     CHECK(node);
-    CHECK(s_log_has(node, "INSECURE"));
+    CHECK(harness_node_log_has(node, "INSECURE"));
     s_answered(node, NULL);
     //  Warned at every start.
     CHECK(harness_node_stop(node) == 0);
     CHECK(truncate(harness_node_log_path(node), 0) == 0);
     CHECK(harness_node_restart(node) == 0);
-    CHECK(s_log_has(node, "INSECURE"));
+    CHECK(harness_node_log_has(node, "INSECURE"));
     harness_node_down(&node);
 }
 
@@ -332,7 +320,7 @@ static void test_identity_server_key(void) {
     char *flag = zsys_sprintf("--identity-password-file=%s", password);
     harness_node_t *node = s_start(&f, NULL, (const char *const[]){flag, NULL});
     s_answered(node, &f.alice);
-    CHECK(s_log_has(node, "from the identity"));
+    CHECK(harness_node_log_has(node, "from the identity"));
     CHECK(!zsys_file_exists(curve_file));
     harness_node_down(&node);
     zstr_free(&flag);

@@ -128,7 +128,7 @@
 //  Client connections (max_clients, see node.c for the default's rule): the
 //  highest setting, the most descriptors kept back from the automatic cap
 //  for the node's own files and sockets beyond those open at start, the
-//  automatic cap's ceiling (an idle connection costs libzmq ~40 KiB, see
+//  automatic cap's ceiling (an idle connection costs libzmq ~14 KiB, see
 //  e2e.hostile.idle_connections), and how often the gateway may log that it
 //  closed connections over the cap.
 #define CA_MAX_CLIENTS      1000000

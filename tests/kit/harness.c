@@ -376,6 +376,18 @@ const char *harness_node_log_path(harness_node_t *node) {
     return node->log_path;
 }
 
+bool harness_node_log_has(harness_node_t *node, const char *text) {
+    FILE *file = fopen(node->log_path, "r");
+    if (!file)
+        return false;
+    char line[2048];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, file))
+        found = strstr(line, text) != NULL;
+    fclose(file);
+    return found;
+}
+
 pid_t harness_node_pid(harness_node_t *node) {
     return node->pid;
 }

@@ -105,6 +105,8 @@ int harness_node_restart(harness_node_t *node);
 const char *harness_node_endpoint(harness_node_t *node);
 const char *harness_node_data_dir(harness_node_t *node);
 const char *harness_node_log_path(harness_node_t *node);
+//  Whether a line of the node's log (so far) contains `text`.
+bool harness_node_log_has(harness_node_t *node, const char *text);
 pid_t harness_node_pid(harness_node_t *node);
 
 //  The node's resident memory now (VmRSS) and at its peak (VmHWM), in KiB,

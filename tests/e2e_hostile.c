@@ -33,8 +33,6 @@
 #include "ca_hash.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,20 +41,11 @@
 
 #define CHECK HARNESS_CHECK
 
-#define NOFILE           256          //  the node's limit; it starts with ~170 in use (2 workers)
-#define IDLE_MAX         2000         //  at most this many idle connections
-#define FILL_DEADLINE_MS 30000        //  to fill the node's descriptor table
-#define CONNECT_MS       200          //  a connect slower than this: the node's backlog is full
-#define PATIENT_MS       5000         //  a connect that may wait for the node's backlog
-#define DRAIN_MS         20000        //  for the node to close the idle connections
-#define IDLE_COUNT       1000         //  idle_connections: that many
-#define IDLE_RSS_MAX     (64 * 1024)  //  KiB: the node's RSS with IDLE_COUNT idle connections
-#define SMALL_CAP        20           //  max_clients_enforced: the cap
-#define EXCESS           50           //  connections attempted beyond it
-#define EOF_MS           5000         //  for the node to close a connection it refuses
-#define SPIN_WINDOW_MS   1000         //  CPU measured over this long at least
-#define PART_BYTES       (512 * 1024) //  unfinished_multipart: bytes per part
-#define PART_COUNT       32
+#define NOFILE           256   //  the node's limit; it starts with ~170 in use (2 workers)
+#define IDLE_MAX         2000  //  at most this many idle connections
+#define FILL_DEADLINE_MS 30000 //  to fill the node's descriptor table
+#define CONNECT_MS       200   //  a connect slower than this: the node's backlog is full
+#define DRAIN_MS         20000 //  for the node to close the idle connections
 
 //  Descriptors the process `pid` holds now (-1 when /proc does not say).
 static int s_open_fds(pid_t pid) {
@@ -85,23 +74,15 @@ static const uint8_t s_zmtp_hello[] = {
     0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',  'o', 'c', 'k', 'e', 't', '-', 'T',
     'y',  'p', 'e', 0,   0,   0,   6,   'D', 'E', 'A',  'L', 'E', 'R'};
 
-//  A connection to 127.0.0.1:`port`, raw TCP that never speaks, or with
-//  `greet` a ZeroMQ one (s_zmtp_hello): -1 when the connect did not
-//  complete within `timeout_ms`.
-static int s_connection(int port, bool greet, int timeout_ms) {
-    int fd = harness_tcp_connect(port, timeout_ms);
-    if (fd >= 0 && greet &&
-        write(fd, s_zmtp_hello, sizeof s_zmtp_hello) != (ssize_t)sizeof s_zmtp_hello) {
+//  An idle ZeroMQ connection to 127.0.0.1:`port`, or -1 when the connect
+//  did not complete within CONNECT_MS (the node's accept backlog is full).
+static int s_idle_connection(int port) {
+    int fd = harness_tcp_connect(port, CONNECT_MS);
+    if (fd >= 0 && write(fd, s_zmtp_hello, sizeof s_zmtp_hello) != (ssize_t)sizeof s_zmtp_hello) {
         close(fd);
         fd = -1;
     }
     return fd;
-}
-
-//  An idle ZeroMQ connection, or -1 when the connect did not complete
-//  within CONNECT_MS (the node's accept backlog is full).
-static int s_idle_connection(int port) {
-    return s_connection(port, true, CONNECT_MS);
 }
 
 static int s_port(harness_node_t *node) {
@@ -202,20 +183,90 @@ static int s_round(ca_caller_t *caller, int round, bool strict, const uint8_t *s
     return failed;
 }
 
-//  True when `fd` reads EOF (or a reset) within EOF_MS, after whatever the
-//  node sent first (its greeting).
-static bool s_reads_eof(int fd) {
-    int64_t deadline = zclock_mono() + EOF_MS;
-    for (int reads = 0; reads < 1000 && zclock_mono() < deadline; reads++) {
-        struct pollfd item = {fd, POLLIN, 0};
-        if (poll(&item, 1, (int)(deadline - zclock_mono())) < 0 && errno != EINTR)
-            return false;
-        char bytes[512];
-        ssize_t got = read(fd, bytes, sizeof bytes);
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
-            return true;
+//  ---- tests ------------------------------------------------------------------
+
+static void test_descriptor_exhaustion(void) {
+    int room = s_own_fd_room();
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", NOFILE);
+    setenv(HARNESS_NOFILE_ENV, limit, 1);
+    //  A cap on connections above what the descriptors allow: this test is
+    //  about running out anyway (max_clients_enforced tests the cap).
+    const char *args[] = {"--workers=2", "--max-clients=100000", NULL};
+    HARNESS_SESSION_UP(args);
+    unsetenv(HARNESS_NOFILE_ENV);
+    pid_t pid = harness_node_pid(node);
+    Cairn__Request request;
+    Cairn__ChannelCreate create;
+    ca_request_channel_create(&request, &create, 0, "#fd", false, NULL);
+    cairn__response__free_unpacked(
+        ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CHANNEL_CREATE), NULL);
+    //  A blob to read while out of descriptors (its file cannot be opened).
+    static const char text[] = "stored before the descriptors ran out";
+    uint8_t stored[CA_SHA256_BYTES];
+    ca_sha256(text, sizeof text - 1, stored);
+    Cairn__ContentPut put;
+    ca_request_content_put(&request, &put, 0, text, sizeof text - 1, NULL, 0);
+    cairn__response__free_unpacked(
+        ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
+    CHECK(s_open_fds(pid) > 0 && s_open_fds(pid) < NOFILE);
+
+    //  Idle connections until the node holds every descriptor it may.
+    int idle[IDLE_MAX], count = 0, most = room / 2 < IDLE_MAX ? room / 2 : IDLE_MAX;
+    int64_t deadline = zclock_mono() + FILL_DEADLINE_MS;
+    int port = s_port(node);
+    while (count < most && zclock_mono() < deadline && s_open_fds(pid) < NOFILE) {
+        int fd = s_idle_connection(port);
+        if (fd < 0)
+            break;
+        idle[count++] = fd;
     }
-    return false;
+    while (zclock_mono() < deadline && s_open_fds(pid) < NOFILE)
+        zclock_sleep(10); //  polling /proc: the node accepts at its own pace
+    printf("  %d idle connections; the node holds %d descriptors of %d\n", count, s_open_fds(pid),
+           NOFILE);
+    CHECK(s_open_fds(pid) == NOFILE);
+
+    //  Out of descriptors: answered, never a crash. Twice, so that every
+    //  worker of a pool meets a request.
+    int refused = s_round(caller, 1, false, stored) + s_round(caller, 2, false, stored);
+    printf("  %d requests refused while out of descriptors\n", refused);
+    harness_expect_alive(client);
+
+    //  The idle connections go: the node serves everything again.
+    for (int i = 0; i < count; i++)
+        close(idle[i]);
+    deadline = zclock_mono() + DRAIN_MS;
+    while (zclock_mono() < deadline && s_open_fds(pid) > NOFILE - 40)
+        zclock_sleep(10);
+    CHECK(s_open_fds(pid) <= NOFILE - 40);
+    s_round(caller, 3, true, stored);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  ---- connections and unfinished messages ---------------------------------------
+
+#define PATIENT_MS     5000         //  a connect that may wait for the node's backlog
+#define IDLE_COUNT     1000         //  idle_connections: that many
+#define IDLE_RSS_MAX   (64 * 1024)  //  KiB: the node's RSS with IDLE_COUNT idle connections
+#define SMALL_CAP      20           //  max_clients_enforced: the cap
+#define EXCESS         50           //  connections attempted beyond it
+#define EOF_MS         5000         //  for the node to close a connection it refuses
+#define SPIN_WINDOW_MS 1000         //  CPU measured over this long at least
+#define PART_BYTES     (512 * 1024) //  unfinished_multipart: bytes per part
+#define PART_COUNT     32
+
+//  A connection to 127.0.0.1:`port`, raw TCP that never speaks, or with
+//  `greet` a ZeroMQ one (s_zmtp_hello): -1 when the connect did not
+//  complete within PATIENT_MS.
+static int s_connection(int port, bool greet) {
+    int fd = harness_tcp_connect(port, PATIENT_MS);
+    if (fd >= 0 && greet &&
+        write(fd, s_zmtp_hello, sizeof s_zmtp_hello) != (ssize_t)sizeof s_zmtp_hello) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
 }
 
 //  The node's Info (the caller frees *response_p).
@@ -278,67 +329,6 @@ static int64_t s_cpu_ms(pid_t pid) {
     return (int64_t)((user + system) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
-//  ---- tests ------------------------------------------------------------------
-
-static void test_descriptor_exhaustion(void) {
-    int room = s_own_fd_room();
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", NOFILE);
-    setenv(HARNESS_NOFILE_ENV, limit, 1);
-    //  A cap on connections above what the descriptors allow: this test is
-    //  about running out anyway (max_clients_enforced tests the cap).
-    const char *args[] = {"--workers=2", "--max-clients=100000", NULL};
-    HARNESS_SESSION_UP(args);
-    unsetenv(HARNESS_NOFILE_ENV);
-    pid_t pid = harness_node_pid(node);
-    Cairn__Request request;
-    Cairn__ChannelCreate create;
-    ca_request_channel_create(&request, &create, 0, "#fd", false, NULL);
-    cairn__response__free_unpacked(
-        ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CHANNEL_CREATE), NULL);
-    //  A blob to read while out of descriptors (its file cannot be opened).
-    static const char text[] = "stored before the descriptors ran out";
-    uint8_t stored[CA_SHA256_BYTES];
-    ca_sha256(text, sizeof text - 1, stored);
-    Cairn__ContentPut put;
-    ca_request_content_put(&request, &put, 0, text, sizeof text - 1, NULL, 0);
-    cairn__response__free_unpacked(
-        ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CONTENT_PUT), NULL);
-    CHECK(s_open_fds(pid) > 0 && s_open_fds(pid) < NOFILE);
-
-    //  Idle connections until the node holds every descriptor it may.
-    int idle[IDLE_MAX], count = 0, most = room / 2 < IDLE_MAX ? room / 2 : IDLE_MAX;
-    int64_t deadline = zclock_mono() + FILL_DEADLINE_MS;
-    int port = s_port(node);
-    while (count < most && zclock_mono() < deadline && s_open_fds(pid) < NOFILE) {
-        int fd = s_idle_connection(port);
-        if (fd < 0)
-            break;
-        idle[count++] = fd;
-    }
-    while (zclock_mono() < deadline && s_open_fds(pid) < NOFILE)
-        zclock_sleep(10); //  polling /proc: the node accepts at its own pace
-    printf("  %d idle connections; the node holds %d descriptors of %d\n", count, s_open_fds(pid),
-           NOFILE);
-    CHECK(s_open_fds(pid) == NOFILE);
-
-    //  Out of descriptors: answered, never a crash. Twice, so that every
-    //  worker of a pool meets a request.
-    int refused = s_round(caller, 1, false, stored) + s_round(caller, 2, false, stored);
-    printf("  %d requests refused while out of descriptors\n", refused);
-    harness_expect_alive(client);
-
-    //  The idle connections go: the node serves everything again.
-    for (int i = 0; i < count; i++)
-        close(idle[i]);
-    deadline = zclock_mono() + DRAIN_MS;
-    while (zclock_mono() < deadline && s_open_fds(pid) > NOFILE - 40)
-        zclock_sleep(10);
-    CHECK(s_open_fds(pid) <= NOFILE - 40);
-    s_round(caller, 3, true, stored);
-    harness_session_down(&caller, &client, &node);
-}
-
 static void test_idle_connections(void) {
     CHECK(s_own_fd_room() > IDLE_COUNT + 100);
     //  A cap above IDLE_COUNT whatever the machine's descriptor limit says.
@@ -350,7 +340,7 @@ static void test_idle_connections(void) {
     int count = 0;
     for (int i = 0; i < IDLE_COUNT; i++) {
         //  Even: raw TCP that never speaks; odd: a finished ZMTP handshake.
-        idle[count] = s_connection(port, i % 2, PATIENT_MS);
+        idle[count] = s_connection(port, i % 2);
         CHECK(idle[count] >= 0);
         count++;
         if (i % 100 == 99)
@@ -384,7 +374,7 @@ static void test_max_clients_enforced(void) {
     int port = s_port(node);
     int idle[SMALL_CAP - 1];
     for (int i = 0; i < SMALL_CAP - 1; i++) {
-        idle[i] = s_connection(port, true, PATIENT_MS);
+        idle[i] = s_connection(port, true);
         CHECK(idle[i] >= 0);
     }
     CHECK(s_wait_clients(caller, SMALL_CAP) == SMALL_CAP);
@@ -394,11 +384,11 @@ static void test_max_clients_enforced(void) {
     int64_t cpu_before = s_cpu_ms(pid), started = zclock_mono();
     int excess[EXCESS];
     for (int i = 0; i < EXCESS; i++) {
-        excess[i] = s_connection(port, i % 2, PATIENT_MS);
+        excess[i] = s_connection(port, i % 2);
         CHECK(excess[i] >= 0);
     }
     for (int i = 0; i < EXCESS; i++) {
-        CHECK(s_reads_eof(excess[i]));
+        CHECK(harness_tcp_reads_eof(excess[i], EOF_MS));
         close(excess[i]);
     }
     for (int round = 0; round < 10000 && zclock_mono() - started < SPIN_WINDOW_MS; round++) {
@@ -428,25 +418,6 @@ static void test_max_clients_enforced(void) {
     harness_session_down(&caller, &client, &node);
 }
 
-//  Writes all of `data` on the non-blocking `fd` within DRAIN_MS.
-static bool s_write_all(int fd, const void *data, size_t size) {
-    const uint8_t *at = (const uint8_t *)data;
-    int64_t deadline = zclock_mono() + DRAIN_MS;
-    for (int writes = 0; size > 0 && writes < 100000 && zclock_mono() < deadline; writes++) {
-        struct pollfd item = {fd, POLLOUT, 0};
-        if (poll(&item, 1, (int)(deadline - zclock_mono())) < 0 && errno != EINTR)
-            return false;
-        ssize_t done = write(fd, at, size);
-        if (done < 0 && errno != EAGAIN && errno != EINTR)
-            return false;
-        if (done > 0) {
-            at += done;
-            size -= (size_t)done;
-        }
-    }
-    return size == 0;
-}
-
 //  A ZMTP frame header: MORE, LONG, and an 8-byte big-endian size.
 static void s_long_more_header(uint8_t header[9], uint64_t size) {
     header[0] = 0x03;
@@ -461,12 +432,12 @@ static void test_unfinished_multipart(void) {
 
     //  A first part over max_frame_bytes: the node drops the connection as
     //  soon as it reads the part's size (ZMQ_MAXMSGSIZE is per part).
-    int fd = s_idle_connection(port);
+    int fd = s_connection(port, true);
     CHECK(fd >= 0);
     uint8_t header[9];
     s_long_more_header(header, 2 * 1024 * 1024);
     CHECK(write(fd, header, sizeof header) == (ssize_t)sizeof header);
-    CHECK(s_reads_eof(fd));
+    CHECK(harness_tcp_reads_eof(fd, EOF_MS));
     close(fd);
 
     //  Parts under the limit, the last never sent: libzmq keeps them (its
@@ -474,13 +445,13 @@ static void test_unfinished_multipart(void) {
     //  others, and the cost is about what was sent, no more. Raw ZMTP: a
     //  libzmq client would hold an unfinished message back itself.
     uint64_t rss_before = s_rss_kib(node);
-    int hostile = s_connection(port, true, PATIENT_MS);
+    int hostile = s_connection(port, true);
     CHECK(hostile >= 0);
     uint8_t *part = (uint8_t *)zmalloc(PART_BYTES);
     s_long_more_header(header, PART_BYTES);
     for (int i = 0; i < PART_COUNT; i++) {
-        CHECK(s_write_all(hostile, header, sizeof header));
-        CHECK(s_write_all(hostile, part, PART_BYTES));
+        CHECK(harness_tcp_write_all(hostile, header, sizeof header, DRAIN_MS));
+        CHECK(harness_tcp_write_all(hostile, part, PART_BYTES, DRAIN_MS));
         if (i % 8 == 7)
             s_served(caller, i);
     }

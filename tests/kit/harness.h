@@ -245,6 +245,14 @@ int harness_main(int argc, char **argv, const char *prefix, const harness_test_t
 //  full). The caller closes it.
 int harness_tcp_connect(int port, int timeout_ms);
 
+//  Writes all `size` bytes of `data` on the non-blocking `fd` within
+//  timeout_ms (no SIGPIPE). False when the peer closed or time ran out.
+bool harness_tcp_write_all(int fd, const void *data, size_t size, int timeout_ms);
+
+//  True when `fd` reads EOF (or a reset) within timeout_ms, after whatever
+//  the peer sent first (a node's greeting, say).
+bool harness_tcp_reads_eof(int fd, int timeout_ms);
+
 //  A free tcp port on 127.0.0.1, picked at random below the kernel's
 //  ephemeral range: the kernel never hands one out for another socket's
 //  port 0 or a connection's local end, so tests running in parallel only

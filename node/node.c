@@ -314,12 +314,13 @@ static char *s_start_workers(node_t *self) {
     return NULL;
 }
 
-//  Descriptors open in this process now (-1 when /proc does not say).
-static long s_open_descriptors(void) {
-    DIR *dir = opendir("/proc/self/fd");
+long node_open_descriptors(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid ? (int)pid : (int)getpid());
+    DIR *dir = opendir(path);
     if (!dir)
         return -1;
-    long count = -1; //  the directory's own descriptor
+    long count = pid ? 0 : -1; //  our own: less the directory's descriptor
     struct dirent *entry;
     while ((entry = readdir(dir)))
         if (entry->d_name[0] != '.')
@@ -338,7 +339,7 @@ static long s_open_descriptors(void) {
 //  gateway starts.
 static size_t s_max_clients(const node_config_t *config) {
     struct rlimit limit;
-    long in_use = s_open_descriptors();
+    long in_use = node_open_descriptors(0);
     bool known = getrlimit(RLIMIT_NOFILE, &limit) == 0 && in_use >= 0;
     long left = CA_CLIENTS_AUTO_MAX; //  when the limit or the use is unknown
     if (known && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (rlim_t)CA_MAX_CLIENTS) {

@@ -30,9 +30,9 @@
 
 #include "harness.h"
 #include "messages.h"
+#include "node.h"
 #include "ca_hash.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,18 +49,7 @@
 
 //  Descriptors the process `pid` holds now (-1 when /proc does not say).
 static int s_open_fds(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *dir = opendir(path);
-    if (!dir)
-        return -1;
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)))
-        if (entry->d_name[0] != '.')
-            count++;
-    closedir(dir);
-    return count;
+    return (int)node_open_descriptors(pid);
 }
 
 //  A ZMTP 3.0 greeting (NULL mechanism, as client) and a READY command

@@ -40,7 +40,8 @@
     DISCONNECTED for a descriptor and our reading of its ACCEPTED, libzmq
     may have closed it and the number may serve something else. shutdown()
     only acts on sockets, and we check first that the descriptor is a
-    connected (not listening) TCP socket on the client endpoint's port; so
+    connected (not listening) TCP socket on the client endpoint's port (a
+    Unix socket for an ipc:// endpoint); so
     the worst case is that we cut another client connection accepted within
     that window, while the node is over its cap. That client's DEALER
     reconnects; the counts stay right (events pair per descriptor, and the
@@ -156,21 +157,26 @@ static int s_endpoint_port(const char *endpoint) {
     return colon ? atoi(colon + 1) : 0;
 }
 
-//  True when fd is still a connected TCP socket on `port` (see the essay on
-//  descriptor reuse): then shutting it can only cut a client connection.
-static bool s_is_client_connection(int fd, int port) {
+//  True when fd is still a connected socket of the client endpoint (see the
+//  essay on descriptor reuse): TCP on the endpoint's port, or a Unix socket
+//  when the endpoint is ipc://. Then shutting it can only cut a client.
+static bool s_is_client_connection(int fd, const char *endpoint) {
     int listening = 0;
     socklen_t length = sizeof listening;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening)
+    if (!endpoint || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 ||
+        listening)
         return false;
     struct sockaddr_storage address;
     length = sizeof address;
     if (getsockname(fd, (struct sockaddr *)&address, &length) != 0)
         return false;
+    int port = s_endpoint_port(endpoint);
     if (address.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&address)->sin_port) == port;
     if (address.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&address)->sin6_port) == port;
+    if (address.ss_family == AF_UNIX)
+        return strncmp(endpoint, "ipc://", 6) == 0;
     return false;
 }
 
@@ -191,7 +197,7 @@ static void s_accepted(gateway_connections_t *self, int fd, const char *endpoint
         self->open++;
         return;
     }
-    if (s_is_client_connection(fd, s_endpoint_port(endpoint)))
+    if (s_is_client_connection(fd, endpoint))
         shutdown(fd, SHUT_RDWR);
     self->refused++;
     self->refused_since_warning++;
@@ -239,6 +245,7 @@ void gateway_connections_handle(gateway_connections_t *self) {
 
 #include <assert.h>
 #include <poll.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define TEST_TIMEOUT_MS 5000
@@ -320,7 +327,7 @@ void gateway_connections_test(bool verbose) {
     assert(s_endpoint_port(NULL) == 0);
     int pipe_fds[2];
     assert(pipe(pipe_fds) == 0);
-    assert(!s_is_client_connection(pipe_fds[0], port));
+    assert(!s_is_client_connection(pipe_fds[0], "tcp://127.0.0.1:1"));
     close(pipe_fds[0]);
     close(pipe_fds[1]);
 
@@ -341,6 +348,32 @@ void gateway_connections_test(bool verbose) {
     s_test_wait(self, 0, 0);
     gateway_connections_destroy(&self);
     zsock_destroy(&router);
+
+    //  ipc: Unix sockets are capped the same way.
+    router = zsock_new(ZMQ_ROUTER);
+    self = gateway_connections_new(router, 1);
+    assert(self);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cairn-gwconn-%d.ipc", (int)getpid());
+    int rc = zsock_bind(router, "ipc://%s", path);
+    assert(rc == 0);
+    (void)rc;
+    int unix_fds[2];
+    for (int i = 0; i < 2; i++) {
+        unix_fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un address = {.sun_family = AF_UNIX};
+        snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
+        rc = connect(unix_fds[i], (struct sockaddr *)&address, sizeof address);
+        assert(rc == 0);
+        s_test_wait(self, 1, (uint64_t)i);
+    }
+    assert(s_test_reads_eof(unix_fds[1]));
+    close(unix_fds[0]);
+    close(unix_fds[1]);
+    s_test_wait(self, 0, 1);
+    gateway_connections_destroy(&self);
+    zsock_destroy(&router);
+    unlink(path);
     if (verbose)
         printf("OK\n");
 }

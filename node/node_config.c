@@ -335,6 +335,7 @@ void node_config_test(bool verbose) {
     assert(streq(config->client_endpoint, CA_DEFAULT_CLIENT_ENDPOINT));
     assert(config->max_frame_bytes == CA_DEFAULT_MAX_FRAME_BYTES);
     assert(config->workers == CA_DEFAULT_WORKERS);
+    assert(config->max_clients == 0); //  0: derived from the descriptor limit
     assert(ca_log_level_parse(config->log_level) == CA_LOG_INFO);
 
     //  A file overrides defaults; a printed config reads back the same.
@@ -369,6 +370,10 @@ void node_config_test(bool verbose) {
     zstr_free(&error);
     assert(node_config_set(config, "workers", "2x", &error) == -1);
     zstr_free(&error);
+    assert(node_config_set(config, "max_clients", "-1", &error) == -1 &&
+           strstr(error, "max_clients"));
+    zstr_free(&error);
+    assert(node_config_set(config, "max_clients", "20", &error) == 0 && config->max_clients == 20);
     assert(node_config_set(config, "synchronous", "sometimes", &error) == -1 &&
            strstr(error, "normal|full"));
     zstr_free(&error);

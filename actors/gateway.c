@@ -41,6 +41,7 @@
     ========================================================================= */
 
 #include "gateway.h"
+#include "gateway_connections.h"
 #include "ca_clock.h"
 #include "ca_log.h"
 #include "ca_envelope.h"
@@ -88,6 +89,8 @@ typedef struct {
     uint64_t invalid;
     uint64_t info_in_flight;
     gateway_clients_t *clients; //  per client: in flight, unread answer bytes
+    //  The client socket's connections, counted and capped (max_clients).
+    gateway_connections_t *connections;
 } self_t;
 
 //  ---- answering ---------------------------------------------------------------
@@ -173,6 +176,9 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
     info.db_size_bytes = s_file_size(self->config.db_path) + s_file_size(wal);
     zstr_free(&wal);
     info.requests = self->requests;
+    info.clients = (uint32_t)gateway_connections_open(self->connections);
+    info.clients_refused = gateway_connections_refused(self->connections);
+    info.max_clients = (uint32_t)gateway_connections_max(self->connections);
     info.invalid = self->invalid;
     info.writer = writer;
     info.messages = messages;
@@ -621,6 +627,11 @@ static char *s_start(self_t *self) {
     zsock_set_linger(self->client, 2000); //  deliver the last answers on close
     if (self->config.curve)
         ca_curve_apply_server(&self->config.curve_key, CA_CURVE_CLIENT_DOMAIN, self->client);
+    //  Before the bind, so that every connection is counted.
+    self->connections = gateway_connections_new(self->client, self->config.max_clients);
+    if (!self->connections)
+        return ca_actor_socket_error("gateway");
+    zpoller_add(self->poller, gateway_connections_socket(self->connections));
     if (zsock_bind(self->client, "%s", self->config.endpoint) == -1)
         return zsys_sprintf("cannot bind the client endpoint %s: %s; is another cairnd using "
                             "it? Choose another with --client-endpoint",
@@ -686,6 +697,8 @@ static void s_serve_ready(self_t *self) {
         s_handle_writer(self);
     for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->client) & ZMQ_POLLIN); n++)
         s_handle_client(self);
+    if (self->connections)
+        gateway_connections_handle(self->connections);
 }
 
 static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
@@ -721,6 +734,7 @@ static void s_self_destroy(self_t **self_p) {
     free(self->pools);
     zsock_destroy(&self->info_stats);
     zsock_destroy(&self->writer);
+    gateway_connections_destroy(&self->connections);
     zsock_destroy(&self->client);
     gateway_clients_destroy(&self->clients);
     free((char *)self->config.endpoint);

@@ -19,6 +19,7 @@
 typedef struct {
     const char *endpoint;    //  client endpoint to bind
     int64_t max_frame_bytes; //  ZMQ_MAXMSGSIZE of the client socket
+    size_t max_clients;      //  connections let in at once (0: no cap; gateway_connections.h)
     const ca_store_def_t *const *stores;
     size_t store_count;
     unsigned workers;            //  workers per store (endpoints to connect)

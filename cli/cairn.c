@@ -964,6 +964,9 @@ static void s_print_info(const answer_t *answer) {
     printf("  database        %s (%" PRIu64 " bytes with the WAL)\n", size, info->db_size_bytes);
     printf("  requests        %" PRIu64 " received, %" PRIu64 " invalid\n", info->requests,
            info->invalid);
+    printf("  clients         %" PRIu32 " connected (max %" PRIu32 "), %" PRIu64
+           " closed over the cap\n",
+           info->clients, info->max_clients, info->clients_refused);
     if (info->messages)
         printf("  messages        %" PRIu64 " in %" PRIu64 " channels, %" PRIu64 " peers\n",
                info->messages->messages, info->messages->channels, info->messages->peers);
@@ -995,12 +998,16 @@ static json_t *s_json_info(const answer_t *answer) {
                               "queue_depth", (json_int_t)actor->queue_depth));
     }
     json_t *messages = info->messages ? cli_json_message_stats(info->messages) : json_null();
-    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version",
-                     info->version, "uptime_s", (json_int_t)info->uptime_s, "pid",
-                     (json_int_t)info->pid, "data_dir", info->data_dir, "peer_id", info->peer_id,
-                     "db_size_bytes", (json_int_t)info->db_size_bytes, "requests",
-                     (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
-                     actors, "writer", s_json_writer(info->writer), "messages", messages);
+    json_t *object = json_pack(
+        "{s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "version", info->version,
+        "uptime_s", (json_int_t)info->uptime_s, "pid", (json_int_t)info->pid, "data_dir",
+        info->data_dir, "peer_id", info->peer_id, "db_size_bytes", (json_int_t)info->db_size_bytes,
+        "requests", (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
+        actors, "writer", s_json_writer(info->writer), "messages", messages);
+    json_object_set_new(object, "clients", json_integer(info->clients));
+    json_object_set_new(object, "clients_refused", json_integer((json_int_t)info->clients_refused));
+    json_object_set_new(object, "max_clients", json_integer(info->max_clients));
+    return object;
 }
 
 //  ---- config get / set ------------------------------------------------------------------

@@ -49,7 +49,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static const ca_store_def_t *const s_stores[] = {
@@ -335,10 +337,63 @@ static char *s_start_workers(node_t *self) {
     return NULL;
 }
 
+long node_open_descriptors(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid ? (int)pid : (int)getpid());
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    long count = pid ? 0 : -1; //  our own: less the directory's descriptor
+    struct dirent *entry;
+    while ((entry = readdir(dir)))
+        if (entry->d_name[0] != '.')
+            count++;
+    closedir(dir);
+    return count;
+}
+
+//  The cap on client connections. max_clients when set; else (0) what the
+//  descriptors allow: the soft RLIMIT_NOFILE (cairnd raised it to the hard
+//  limit) less the descriptors open now (the writer, every worker, their
+//  sockets and databases) less a reserve for what the node opens later
+//  (blob and temp files, SQLite journals, the gateway's own sockets):
+//  CA_FD_RESERVE, or half of what is free when that is less; then kept
+//  within CA_CLIENTS_AUTO_MIN..CA_CLIENTS_AUTO_MAX. Called just before the
+//  gateway starts.
+static size_t s_max_clients(const node_config_t *config) {
+    struct rlimit limit;
+    long in_use = node_open_descriptors(0);
+    bool known = getrlimit(RLIMIT_NOFILE, &limit) == 0 && in_use >= 0;
+    long left = CA_CLIENTS_AUTO_MAX; //  when the limit or the use is unknown
+    if (known && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (rlim_t)CA_MAX_CLIENTS) {
+        long free_now = (long)limit.rlim_cur - in_use;
+        long reserve = free_now / 2 < CA_FD_RESERVE ? free_now / 2 : CA_FD_RESERVE;
+        left = free_now - reserve;
+    }
+    if (config->max_clients) {
+        if (known && config->max_clients > left)
+            ca_log_warning("cairnd: max_clients %lld is more than the descriptors left for "
+                           "clients (%ld); the node may run out of descriptors: raise the hard "
+                           "limit (ulimit -Hn, systemd LimitNOFILE=) or lower max_clients",
+                           (long long)config->max_clients, left);
+        return (size_t)config->max_clients;
+    }
+    long cap = left > CA_CLIENTS_AUTO_MAX ? CA_CLIENTS_AUTO_MAX : left;
+    if (cap < CA_CLIENTS_AUTO_MIN) {
+        ca_log_warning("cairnd: only %ld descriptors left for clients, max_clients is %d: raise "
+                       "the hard limit (ulimit -Hn, systemd LimitNOFILE=)",
+                       left, CA_CLIENTS_AUTO_MIN);
+        cap = CA_CLIENTS_AUTO_MIN;
+    }
+    ca_log_info("cairnd: max_clients %ld (%ld descriptors in use at start)", cap, in_use);
+    return (size_t)cap;
+}
+
 static char *s_start_gateway(node_t *self) {
     gateway_config_t config = {
         .endpoint = self->config->client_endpoint,
         .max_frame_bytes = self->config->max_frame_bytes,
+        .max_clients = s_max_clients(self->config),
         .stores = s_stores,
         .store_count = STORE_COUNT,
         .workers = (unsigned)self->config->workers,

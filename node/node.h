@@ -14,6 +14,7 @@
 #include "node_config.h"
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 typedef struct _node_t node_t;
 
@@ -53,6 +54,10 @@ int node_lock_data_dir(const char *dir, char **error);
 //  Every store pool a node serves (the table the gateway routes by), for
 //  tools and tests that need to know which request kinds exist.
 const ca_store_def_t *const *node_store_defs(size_t *count);
+
+//  Descriptors the process `pid` (0: this one) holds now, from /proc; -1
+//  when /proc does not say. Sizes the default max_clients.
+long node_open_descriptors(pid_t pid);
 
 //  Self-test: every request kind of the wire (each member of Request.body)
 //  is served, by the gateway itself or by exactly one handler row of one

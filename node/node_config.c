@@ -51,6 +51,11 @@ static const option_t s_options[] = {
     {"max_frame_bytes", "max-frame-bytes", "client/max_frame_bytes", "CAIRN_MAX_FRAME_BYTES",
      "67108864", KIND_INT, 1024, INT64_MAX, NULL, FIELD(max_frame_bytes),
      "largest request frame; a bigger one drops the sender's connection"},
+    {"max_clients", "max-clients", "client/max_clients", "CAIRN_MAX_CLIENTS", "0", KIND_INT, 0,
+     CA_MAX_CLIENTS, NULL, FIELD(max_clients),
+     "client connections open at once; one more is closed at accept (0: the descriptor limit "
+     "less those in use at start less a reserve of up to " STR(CA_FD_RESERVE) ", at most " STR(
+         CA_CLIENTS_AUTO_MAX) ")"},
     {"log_level", "log-level", "node/log_level", "CAIRN_LOG_LEVEL", CA_DEFAULT_LOG_LEVEL,
      KIND_CHOICE, 0, 0, "error|warning|notice|info|debug", FIELD(log_level),
      "least important log level written"},
@@ -352,6 +357,7 @@ void node_config_test(bool verbose) {
     assert(streq(config->client_endpoint, CA_DEFAULT_CLIENT_ENDPOINT));
     assert(config->max_frame_bytes == CA_DEFAULT_MAX_FRAME_BYTES);
     assert(config->workers == CA_DEFAULT_WORKERS);
+    assert(config->max_clients == 0); //  0: derived from the descriptor limit
     assert(ca_log_level_parse(config->log_level) == CA_LOG_INFO);
 
     //  A file overrides defaults; a printed config reads back the same.
@@ -386,6 +392,10 @@ void node_config_test(bool verbose) {
     zstr_free(&error);
     assert(node_config_set(config, "workers", "2x", &error) == -1);
     zstr_free(&error);
+    assert(node_config_set(config, "max_clients", "-1", &error) == -1 &&
+           strstr(error, "max_clients"));
+    zstr_free(&error);
+    assert(node_config_set(config, "max_clients", "20", &error) == 0 && config->max_clients == 20);
     assert(node_config_set(config, "synchronous", "sometimes", &error) == -1 &&
            strstr(error, "normal|full"));
     zstr_free(&error);

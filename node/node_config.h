@@ -22,6 +22,7 @@ typedef struct {
     char *client_auth;        //  "auto", "curve" or "none"
     int64_t insecure_no_auth; //  1: a non-loopback endpoint may run without CURVE
     int64_t max_frame_bytes;
+    int64_t max_clients; //  0: from the descriptor limit (node.c, s_max_clients)
     char *log_level;
     char *synchronous; //  "normal" or "full"
     int64_t writer_batch;

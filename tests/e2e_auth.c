@@ -13,7 +13,9 @@
     connection. Binding a non-loopback address without an allow-list is
     refused at start unless --insecure-no-auth, which is warned about. The
     CLI connects with --client-key / --server-key (or their environment
-    variables) and makes key files with `cairn keygen`.
+    variables) and makes key files with `cairn keygen`. A client speaking
+    ZMTP by hand without a listed key cannot make the node buffer a
+    multipart message (unauthenticated_multipart).
     ========================================================================= */
 
 #include "ca_validate.h"
@@ -164,18 +166,6 @@ static void s_silent(harness_node_t *node, const harness_curve_t *curve) {
     zsock_destroy(&client);
 }
 
-static bool s_log_has(harness_node_t *node, const char *text) {
-    FILE *file = fopen(harness_node_log_path(node), "r");
-    if (!file)
-        return false;
-    char line[2048];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, file))
-        found = strstr(line, text) != NULL;
-    fclose(file);
-    return found;
-}
-
 static harness_curve_t s_as(const fixture_t *self, const ca_curve_key_t *client) {
     harness_curve_t curve = self->alice;
     curve.client = *client;
@@ -198,7 +188,7 @@ static void test_allowed_key_answered(void) {
     zsock_destroy(&client);
     //  The start log says so, with the key to give clients.
     char *line = zsys_sprintf("CURVE, server public key %s", f.server_z85);
-    CHECK(s_log_has(node, line));
+    CHECK(harness_node_log_has(node, line));
     zstr_free(&line);
     harness_node_down(&node);
     s_fixture_destroy(&f);
@@ -234,7 +224,7 @@ static void test_unlisted_key_silent(void) {
     harness_node_t *node = s_start(&f, NULL, NULL);
     harness_curve_t bob = s_as(&f, &f.bob);
     s_silent(node, &bob);
-    CHECK(s_log_has(node, "not on its allow-list"));
+    CHECK(harness_node_log_has(node, "not on its allow-list"));
     s_answered(node, &f.alice);
     harness_node_down(&node);
     s_fixture_destroy(&f);
@@ -289,13 +279,13 @@ static void test_insecure_no_auth(void) {
                              .extra_args = (const char *const[]){"--insecure-no-auth", NULL}};
     harness_node_t *node = harness_node_start_with(&start);
     CHECK(node);
-    CHECK(s_log_has(node, "INSECURE"));
+    CHECK(harness_node_log_has(node, "INSECURE"));
     s_answered(node, NULL);
     //  Warned at every start.
     CHECK(harness_node_stop(node) == 0);
     CHECK(truncate(harness_node_log_path(node), 0) == 0);
     CHECK(harness_node_restart(node) == 0);
-    CHECK(s_log_has(node, "INSECURE"));
+    CHECK(harness_node_log_has(node, "INSECURE"));
     harness_node_down(&node);
 }
 
@@ -332,7 +322,7 @@ static void test_identity_server_key(void) {
     char *flag = zsys_sprintf("--identity-password-file=%s", password);
     harness_node_t *node = s_start(&f, NULL, (const char *const[]){flag, NULL});
     s_answered(node, &f.alice);
-    CHECK(s_log_has(node, "from the identity"));
+    CHECK(harness_node_log_has(node, "from the identity"));
     CHECK(!zsys_file_exists(curve_file));
     harness_node_down(&node);
     zstr_free(&flag);
@@ -437,6 +427,72 @@ static void test_cli_client_key(void) {
     s_fixture_destroy(&f);
 }
 
+//  A ZMTP 3.0 greeting (64 bytes) naming `mechanism`, as a client.
+static void s_greeting(uint8_t greeting[64], const char *mechanism) {
+    memset(greeting, 0, 64);
+    greeting[0] = 0xff;
+    greeting[9] = 0x7f;
+    greeting[10] = 3; //  version 3.0
+    memcpy(greeting + 12, mechanism, strlen(mechanism));
+}
+
+//  A message frame header: MORE, LONG, an 8-byte big-endian size.
+static void s_more_header(uint8_t header[9], uint64_t size) {
+    header[0] = 0x03;
+    for (int i = 0; i < 8; i++)
+        header[1 + i] = (uint8_t)(size >> (8 * (7 - i)));
+}
+
+#define PART_BYTES (512 * 1024)
+#define PARTS      32
+#define EOF_MS     5000
+
+//  Unfinished multipart messages (libzmq buffers their parts without limit,
+//  see e2e.hostile.unfinished_multipart) need a finished handshake: a
+//  client without a listed key cannot start one. Said by hand, since a
+//  libzmq client sends nothing before its handshake succeeds: a NULL
+//  greeting is dropped at once, 16 MiB of parts after it cost the node
+//  nothing; after a CURVE greeting the node reads at most one frame
+//  (bounded by max_frame_bytes) before refusing it as a HELLO.
+static void test_unauthenticated_multipart(void) {
+    fixture_t f;
+    s_fixture_new(&f, NULL);
+    const char *args[] = {"--max-frame-bytes=4194304", NULL};
+    harness_node_t *node = s_start(&f, NULL, args);
+    int port = atoi(strrchr(harness_node_endpoint(node), ':') + 1);
+    uint64_t rss = 0, peak = 0;
+    uint8_t greeting[64], header[9];
+    uint8_t *part = (uint8_t *)calloc(1, PART_BYTES);
+    s_more_header(header, PART_BYTES);
+    const char *mechanisms[] = {"NULL", "CURVE"};
+    for (int m = 0; m < 2; m++) {
+        uint64_t rss_before = 0;
+        CHECK(harness_node_reset_peak(node) == 0);
+        CHECK(harness_node_memory(node, &rss_before, &peak) == 0);
+        int fd = harness_tcp_connect(port, EOF_MS);
+        CHECK(fd >= 0);
+        s_greeting(greeting, mechanisms[m]);
+        CHECK(harness_tcp_write_all(fd, greeting, sizeof greeting, EOF_MS));
+        int sent = 0; //  the node closes first
+        while (sent < PARTS && harness_tcp_write_all(fd, header, sizeof header, EOF_MS) &&
+               harness_tcp_write_all(fd, part, PART_BYTES, EOF_MS))
+            sent++;
+        CHECK(harness_tcp_reads_eof(fd, EOF_MS));
+        close(fd);
+        CHECK(harness_node_memory(node, &rss, &peak) == 0);
+        printf("  %s greeting: %d of %d parts written; node peak RSS %llu KiB, was %llu KiB\n",
+               mechanisms[m], sent, PARTS, (unsigned long long)peak,
+               (unsigned long long)rss_before);
+        CHECK(sent < PARTS);
+        //  NULL: nothing read; CURVE: at most one frame (max_frame_bytes).
+        CHECK(peak < rss_before + 4096 + (m ? 4096 : 0));
+    }
+    free(part);
+    s_answered(node, &f.alice);
+    harness_node_down(&node);
+    s_fixture_destroy(&f);
+}
+
 static const harness_test_t s_tests[] = {
     {"allowed_key_answered", test_allowed_key_answered},
     {"no_key_silent", test_no_key_silent},
@@ -449,6 +505,7 @@ static const harness_test_t s_tests[] = {
     {"identity_server_key", test_identity_server_key},
     {"server_key_kept", test_server_key_kept},
     {"cli_client_key", test_cli_client_key},
+    {"unauthenticated_multipart", test_unauthenticated_multipart},
 };
 
 int main(int argc, char **argv) {

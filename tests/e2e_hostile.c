@@ -23,6 +23,21 @@
                      holds at most its share, another client's upload
                      goes through
 
+
+    idle_connections: 1,000 connections that never send a request (half
+    raw TCP that never speak, half a finished ZMTP handshake) while a
+    normal client keeps being answered; the node stays under IDLE_RSS_MAX.
+
+    max_clients_enforced: with max_clients 20, connections beyond it are
+    closed by the node (they read EOF), the node does not spin meanwhile,
+    and a client connecting once the others left is served.
+
+    unfinished_multipart: what bounds a multipart message whose last part
+    never comes (libzmq buffers its parts without limit, see SECURITY.md):
+    a part over max_frame_bytes drops the connection, and while such a
+    message is pending the node serves other clients and costs about what
+    was sent.
+
     The hostile clients speak ZMTP by hand (harness_zmtp_connect): a libzmq
     DEALER reads its socket eagerly into its own queue even when the
     application does not, so it cannot hold a connection idle or leave
@@ -30,6 +45,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "node.h"
 #include "ca_hash.h"
 #include "ca_limits.h"
 #include "ca_status.h"
@@ -39,6 +55,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +72,7 @@
 
 //  Descriptors the process `pid` holds now (-1 when /proc does not say).
 static int s_open_fds(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *dir = opendir(path);
-    if (!dir)
-        return -1;
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)))
-        if (entry->d_name[0] != '.')
-            count++;
-    closedir(dir);
-    return count;
+    return (int)node_open_descriptors(pid);
 }
 
 //  Raises our own soft descriptor limit: the idle connections are ours too.
@@ -169,7 +175,9 @@ static void test_descriptor_exhaustion(void) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", NOFILE);
     setenv(HARNESS_NOFILE_ENV, limit, 1);
-    const char *args[] = {"--workers=2", NULL};
+    //  A cap on connections above what the descriptors allow: this test is
+    //  about running out anyway (max_clients_enforced tests the cap).
+    const char *args[] = {"--workers=2", "--max-clients=100000", NULL};
     HARNESS_SESSION_UP(args);
     unsetenv(HARNESS_NOFILE_ENV);
     pid_t pid = harness_node_pid(node);
@@ -397,11 +405,255 @@ static void test_stream_slots(void) {
     harness_node_down(&node);
 }
 
+//  ---- connections and unfinished messages ---------------------------------------
+
+#define PATIENT_MS     5000         //  a connect that may wait for the node's backlog
+#define IDLE_COUNT     1000         //  idle_connections: that many
+#define IDLE_RSS_MAX   (64 * 1024)  //  KiB: the node's RSS with IDLE_COUNT idle connections
+#define SMALL_CAP      20           //  max_clients_enforced: the cap
+#define EXCESS         50           //  connections attempted beyond it
+#define EOF_MS         5000         //  for the node to close a connection it refuses
+#define SPIN_WINDOW_MS 1000         //  CPU measured over this long at least
+#define PART_BYTES     (512 * 1024) //  unfinished_multipart: bytes per part
+#define PART_COUNT     32
+
+//  A connection to 127.0.0.1:`port`, raw TCP that never speaks, or with
+//  `greet` a ZeroMQ one (greeting and READY sent): -1 when the connect did
+//  not complete within PATIENT_MS.
+static int s_connection(int port, bool greet) {
+    if (!greet)
+        return harness_tcp_connect(port, PATIENT_MS);
+    int fd = harness_zmtp_connect(port, PATIENT_MS, 0, false);
+    //  Non-blocking again, as harness_tcp_write_all and _reads_eof expect.
+    int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    if (fd >= 0 && (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+//  The node's Info (the caller frees *response_p).
+static Cairn__InfoReply *s_info(ca_caller_t *caller, Cairn__Response **response_p) {
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, 0);
+    *response_p = ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_INFO);
+    return (*response_p)->info;
+}
+
+//  Waits (DRAIN_MS) until Info counts `clients` open connections; returns
+//  the last count seen.
+static uint32_t s_wait_clients(ca_caller_t *caller, uint32_t clients) {
+    int64_t deadline = zclock_mono() + DRAIN_MS;
+    uint32_t seen = 0;
+    for (int polls = 0; polls < 10000; polls++) {
+        Cairn__Response *response;
+        seen = s_info(caller, &response)->clients;
+        cairn__response__free_unpacked(response, NULL);
+        if (seen == clients)
+            break;
+        if (zclock_mono() >= deadline) {
+            printf("  Info counts %u client connections, not %u\n", seen, clients);
+            break;
+        }
+        zclock_sleep(10); //  polling Info: the node counts at its own pace
+    }
+    return seen;
+}
+
+//  One ConfigSet answered OK on `caller` (a write through a store and the
+//  writer, not only the gateway).
+static void s_served(ca_caller_t *caller, int round) {
+    char value[32];
+    snprintf(value, sizeof value, "%d", round);
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, 0, "hostile.round", value);
+    cairn__response__free_unpacked(ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CONFIG_SET),
+                                   NULL);
+}
+
+static uint64_t s_rss_kib(harness_node_t *node) {
+    uint64_t rss = 0, peak = 0;
+    CHECK(harness_node_memory(node, &rss, &peak) == 0);
+    return rss;
+}
+
+//  CPU time (user + system) the process `pid` used so far, in ms.
+static int64_t s_cpu_ms(pid_t pid) {
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "r");
+    CHECK(file);
+    CHECK(fgets(line, sizeof line, file));
+    fclose(file);
+    const char *at = strrchr(line, ')'); //  the name may hold spaces
+    CHECK(at);
+    unsigned long long user = 0, system = 0;
+    //  After ")": state, then fields 4..13, then utime (14) and stime (15).
+    CHECK(sscanf(at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &user, &system) ==
+          2);
+    return (int64_t)((user + system) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+static void test_idle_connections(void) {
+    CHECK(s_own_fd_room() > IDLE_COUNT + 100);
+    //  A cap above IDLE_COUNT whatever the machine's descriptor limit says.
+    const char *args[] = {"--workers=2", "--max-clients=2000", NULL};
+    HARNESS_SESSION_UP(args);
+    int port = harness_node_port(node);
+    CHECK(s_wait_clients(caller, 1) == 1); //  the start's readiness check has gone
+    uint64_t rss_before = s_rss_kib(node);
+    static int idle[IDLE_COUNT];
+    int count = 0;
+    for (int i = 0; i < IDLE_COUNT; i++) {
+        //  Even: raw TCP that never speaks; odd: a finished ZMTP handshake.
+        idle[count] = s_connection(port, i % 2);
+        CHECK(idle[count] >= 0);
+        count++;
+        if (i % 100 == 99)
+            s_served(caller, i); //  the normal client, answered throughout
+    }
+    //  The raw ones never speak: libzmq's handshake timeout (30 s) would
+    //  close them, so everything below happens well within it.
+    uint32_t open = s_wait_clients(caller, IDLE_COUNT + 1);
+    uint64_t rss = s_rss_kib(node);
+    printf("  %u connections open; node RSS %llu KiB before, %llu KiB with them (cap %d KiB), "
+           "%.1f KiB each\n",
+           open, (unsigned long long)rss_before, (unsigned long long)rss, IDLE_RSS_MAX,
+           (double)(rss - rss_before) / IDLE_COUNT);
+    CHECK(open == IDLE_COUNT + 1);
+    CHECK(rss < IDLE_RSS_MAX);
+    s_served(caller, -1);
+    for (int i = 0; i < count; i++)
+        close(idle[i]);
+    CHECK(s_wait_clients(caller, 1) == 1);
+    s_served(caller, -2);
+    harness_session_down(&caller, &client, &node);
+}
+
+static void test_max_clients_enforced(void) {
+    s_own_fd_room();
+    char cap[32];
+    snprintf(cap, sizeof cap, "--max-clients=%d", SMALL_CAP);
+    const char *args[] = {"--workers=2", cap, NULL};
+    HARNESS_SESSION_UP(args); //  the session's client is one of the SMALL_CAP
+    pid_t pid = harness_node_pid(node);
+    int port = harness_node_port(node);
+    //  Only the session's client: the start's readiness check has gone.
+    CHECK(s_wait_clients(caller, 1) == 1);
+    int idle[SMALL_CAP - 1];
+    for (int i = 0; i < SMALL_CAP - 1; i++) {
+        idle[i] = s_connection(port, true);
+        CHECK(idle[i] >= 0);
+    }
+    CHECK(s_wait_clients(caller, SMALL_CAP) == SMALL_CAP);
+
+    //  Beyond the cap: each is closed by the node (half of them raw TCP,
+    //  half after their greeting), and the node does not spin meanwhile.
+    int64_t cpu_before = s_cpu_ms(pid), started = zclock_mono();
+    int excess[EXCESS];
+    for (int i = 0; i < EXCESS; i++) {
+        excess[i] = s_connection(port, i % 2);
+        CHECK(excess[i] >= 0);
+    }
+    for (int i = 0; i < EXCESS; i++) {
+        CHECK(harness_tcp_reads_eof(excess[i], EOF_MS));
+        close(excess[i]);
+    }
+    for (int round = 0; round < 10000 && zclock_mono() - started < SPIN_WINDOW_MS; round++) {
+        s_served(caller, round); //  answered throughout
+        zclock_sleep(10);        //  a measuring window, not a wait for an event
+    }
+    int64_t cpu = s_cpu_ms(pid) - cpu_before, window = zclock_mono() - started;
+    Cairn__Response *response;
+    Cairn__InfoReply *info = s_info(caller, &response);
+    printf("  %u open, %llu refused, max %u; node CPU %lld ms in %lld ms\n", info->clients,
+           (unsigned long long)info->clients_refused, info->max_clients, (long long)cpu,
+           (long long)window);
+    CHECK(info->clients == SMALL_CAP && info->max_clients == SMALL_CAP);
+    CHECK(info->clients_refused >= EXCESS);
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(cpu < window / 2); //  a spinning I/O thread takes ~0.9 of a core
+    CHECK(harness_node_log_has(node, "over max_clients"));
+
+    //  The others leave; a client connecting now is served.
+    for (int i = 0; i < SMALL_CAP - 1; i++)
+        close(idle[i]);
+    CHECK(s_wait_clients(caller, 1) == 1);
+    zsock_t *late = harness_node_connect(node);
+    CHECK(late);
+    harness_expect_alive(late);
+    zsock_destroy(&late);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  A ZMTP frame header: MORE, LONG, and an 8-byte big-endian size.
+static void s_long_more_header(uint8_t header[9], uint64_t size) {
+    header[0] = 0x03;
+    for (int i = 0; i < 8; i++)
+        header[1 + i] = (uint8_t)(size >> (8 * (7 - i)));
+}
+
+static void test_unfinished_multipart(void) {
+    const char *args[] = {"--workers=2", "--max-frame-bytes=1048576", NULL};
+    HARNESS_SESSION_UP(args);
+    int port = harness_node_port(node);
+
+    //  A first part over max_frame_bytes: the node drops the connection as
+    //  soon as it reads the part's size (ZMQ_MAXMSGSIZE is per part).
+    int fd = s_connection(port, true);
+    CHECK(fd >= 0);
+    uint8_t header[9];
+    s_long_more_header(header, 2 * 1024 * 1024);
+    CHECK(write(fd, header, sizeof header) == (ssize_t)sizeof header);
+    CHECK(harness_tcp_reads_eof(fd, EOF_MS));
+    close(fd);
+
+    //  Parts under the limit, the last never sent: libzmq keeps them (its
+    //  queue bound counts whole messages only). The node goes on serving
+    //  others, and the cost is about what was sent, no more. Raw ZMTP: a
+    //  libzmq client would hold an unfinished message back itself.
+    uint64_t rss_before = s_rss_kib(node);
+    int hostile = s_connection(port, true);
+    CHECK(hostile >= 0);
+    uint8_t *part = (uint8_t *)zmalloc(PART_BYTES);
+    s_long_more_header(header, PART_BYTES);
+    for (int i = 0; i < PART_COUNT; i++) {
+        CHECK(harness_tcp_write_all(hostile, header, sizeof header, DRAIN_MS));
+        CHECK(harness_tcp_write_all(hostile, part, PART_BYTES, DRAIN_MS));
+        if (i % 8 == 7)
+            s_served(caller, i);
+    }
+    free(part);
+    //  Until the node holds what was sent (nothing on that connection can
+    //  be answered now: every frame is a part of the unfinished message).
+    //  Polling RSS, bounded in time.
+    uint64_t sent_kib = (uint64_t)PART_COUNT * PART_BYTES / 1024, rss = 0;
+    int64_t deadline = zclock_mono() + DRAIN_MS;
+    while ((rss = s_rss_kib(node)) < rss_before + sent_kib / 2 && zclock_mono() < deadline)
+        zclock_sleep(10);
+    printf("  %d parts of %d bytes pending: node RSS %llu KiB, was %llu KiB (%llu KiB sent)\n",
+           PART_COUNT, PART_BYTES, (unsigned long long)rss, (unsigned long long)rss_before,
+           (unsigned long long)sent_kib);
+    CHECK(rss >= rss_before + sent_kib / 2);         //  buffered: the documented risk
+    CHECK(rss <= rss_before + 2 * sent_kib + 16384); //  and no more than about that
+    s_served(caller, -1);
+    close(hostile);
+    CHECK(s_wait_clients(caller, 1) == 1);
+    s_served(caller, -2);
+    harness_session_down(&caller, &client, &node);
+}
+
 static const harness_test_t s_tests[] = {
     {"descriptor_exhaustion", test_descriptor_exhaustion},
     {"never_read", test_never_read},
     {"flood_fair", test_flood_fair},
     {"stream_slots", test_stream_slots},
+    {"idle_connections", test_idle_connections},
+    {"max_clients_enforced", test_max_clients_enforced},
+    {"unfinished_multipart", test_unfinished_multipart},
 };
 
 int main(int argc, char **argv) {

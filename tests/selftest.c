@@ -28,6 +28,7 @@
 #include "content.h"
 #include "gateway.h"
 #include "gateway_clients.h"
+#include "gateway_connections.h"
 #include "gossip.h"
 #include "manifests.h"
 #include "messages.h"
@@ -83,6 +84,7 @@ static const selftest_t s_tests[] = {
     {"ca_store", ca_store_test},
     {"gateway", gateway_test},
     {"gateway_clients", gateway_clients_test},
+    {"gateway_connections", gateway_connections_test},
 };
 
 int main(int argc, char **argv) {

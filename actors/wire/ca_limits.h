@@ -143,6 +143,17 @@
 #define CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX (64LL * 1024 * 1024)
 #define CA_DEFAULT_ANSWER_BYTES_MAX        (256LL * 1024 * 1024)
 #define CA_ANSWER_UNCOUNTED_BYTES          1024
+//  Client connections (max_clients, see node.c for the default's rule): the
+//  highest setting, the most descriptors kept back from the automatic cap
+//  for the node's own files and sockets beyond those open at start, the
+//  automatic cap's ceiling (an idle connection costs libzmq ~14 KiB, see
+//  e2e.hostile.idle_connections), and how often the gateway may log that it
+//  closed connections over the cap.
+#define CA_MAX_CLIENTS      1000000
+#define CA_FD_RESERVE       256
+#define CA_CLIENTS_AUTO_MAX 10000
+#define CA_CLIENTS_AUTO_MIN 16
+#define CA_CLIENTS_WARN_MS  10000
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

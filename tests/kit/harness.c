@@ -203,6 +203,38 @@ void harness_zmtp_send(int fd, const Cairn__Request *request) {
     free(frame);
 }
 
+bool harness_tcp_write_all(int fd, const void *data, size_t size, int timeout_ms) {
+    const uint8_t *at = (const uint8_t *)data;
+    int64_t deadline = zclock_mono() + timeout_ms;
+    for (int sends = 0; size > 0 && sends < 1000000 && zclock_mono() < deadline; sends++) {
+        struct pollfd item = {fd, POLLOUT, 0};
+        if (poll(&item, 1, (int)(deadline - zclock_mono())) < 0 && errno != EINTR)
+            return false;
+        ssize_t done = send(fd, at, size, MSG_NOSIGNAL);
+        if (done < 0 && errno != EAGAIN && errno != EINTR)
+            return false;
+        if (done > 0) {
+            at += done;
+            size -= (size_t)done;
+        }
+    }
+    return size == 0;
+}
+
+bool harness_tcp_reads_eof(int fd, int timeout_ms) {
+    int64_t deadline = zclock_mono() + timeout_ms;
+    for (int reads = 0; reads < 100000 && zclock_mono() < deadline; reads++) {
+        struct pollfd item = {fd, POLLIN, 0};
+        if (poll(&item, 1, (int)(deadline - zclock_mono())) < 0 && errno != EINTR)
+            return false;
+        char bytes[4096];
+        ssize_t got = read(fd, bytes, sizeof bytes);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+            return true;
+    }
+    return false;
+}
+
 int harness_free_port(void) {
     int ceiling = s_ephemeral_low();
     int floor = ceiling > 12000 ? ceiling - 10000 : 1024;
@@ -462,6 +494,18 @@ const char *harness_node_data_dir(harness_node_t *node) {
 
 const char *harness_node_log_path(harness_node_t *node) {
     return node->log_path;
+}
+
+bool harness_node_log_has(harness_node_t *node, const char *text) {
+    FILE *file = fopen(node->log_path, "r");
+    if (!file)
+        return false;
+    char line[2048];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, file))
+        found = strstr(line, text) != NULL;
+    fclose(file);
+    return found;
 }
 
 pid_t harness_node_pid(harness_node_t *node) {

@@ -105,6 +105,8 @@ int harness_node_restart(harness_node_t *node);
 const char *harness_node_endpoint(harness_node_t *node);
 const char *harness_node_data_dir(harness_node_t *node);
 const char *harness_node_log_path(harness_node_t *node);
+//  Whether a line of the node's log (so far) contains `text`.
+bool harness_node_log_has(harness_node_t *node, const char *text);
 pid_t harness_node_pid(harness_node_t *node);
 
 //  The node's resident memory now (VmRSS) and at its peak (VmHWM), in KiB,
@@ -258,6 +260,14 @@ int harness_zmtp_connect(int port, int timeout_ms, int rcvbuf, bool wait_ready);
 
 //  Sends `request` on a harness_zmtp_connect connection as one message.
 void harness_zmtp_send(int fd, const Cairn__Request *request);
+
+//  Writes all `size` bytes of `data` on the non-blocking `fd` within
+//  timeout_ms (no SIGPIPE). False when the peer closed or time ran out.
+bool harness_tcp_write_all(int fd, const void *data, size_t size, int timeout_ms);
+
+//  True when `fd` reads EOF (or a reset) within timeout_ms, after whatever
+//  the peer sent first (a node's greeting, say).
+bool harness_tcp_reads_eof(int fd, int timeout_ms);
 
 //  A free tcp port on 127.0.0.1, picked at random below the kernel's
 //  ephemeral range: the kernel never hands one out for another socket's

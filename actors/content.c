@@ -1269,6 +1269,85 @@ static void s_test_damage(ca_caller_t *caller) {
     content_fixture_get_expect(caller, good, "good blob", 9);
 }
 
+//  ---- a check raced by puts ----------------------------------------------------------
+
+//  What the split check below scanned, kept between its two requests. Only
+//  the race testbed's one worker thread touches it.
+static content_check_t *s_test_scanned;
+
+//  ContentCheck in two requests, so that puts can come between the scan
+//  and the repair: without `repair` it only scans and keeps what it found
+//  (answering OK with no body); with `repair` it answers the kept scan.
+static void s_test_check_split(ca_store_t *store, const Cairn__Request *request,
+                               ca_reply_t *reply) {
+    content_integrity_t *integrity = s_state(store)->integrity;
+    if (!request->content_check->repair) {
+        assert(!s_test_scanned);
+        s_test_scanned =
+            content_integrity_scan(integrity, store, request->content_check->verify, reply);
+    } else {
+        assert(s_test_scanned);
+        content_integrity_answer(integrity, store, &s_test_scanned, true, reply);
+    }
+}
+
+//  The first request of the split check: the scan, kept.
+static void s_test_scan(ca_caller_t *caller) {
+    Cairn__Request request;
+    Cairn__ContentCheck check;
+    ca_request_content_check(&request, &check, 0, true, false);
+    Cairn__Response *response = ca_caller_call(caller, &request);
+    assert(response && response->status == CAIRN__STATUS__OK && s_test_scanned);
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  A put that writes a blob again between a check's scan and its repair
+//  keeps its row: the repair deletes only the row the scan saw (by its
+//  stored_at), and quarantines only a file that is still corrupt. A blob
+//  nobody put again is repaired as usual.
+static void s_test_check_race(void) {
+    ca_handler_t handlers[sizeof s_handlers / sizeof s_handlers[0]];
+    memcpy(handlers, s_handlers, sizeof handlers);
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (handlers[i].body == CAIRN__REQUEST__BODY_CONTENT_CHECK)
+            handlers[i].handle = s_test_check_split;
+    ca_store_def_t def = content_store_def;
+    def.handlers = handlers;
+    ca_testbed_t *bed = ca_testbed_new(&def);
+    ca_caller_t *caller = ca_testbed_caller(bed);
+    uint8_t raced[32], rotten[32], lost[32];
+    content_fixture_put(caller, "raced blob", 10, raced);
+    content_fixture_put(caller, "rotten blob", 11, rotten);
+    content_fixture_put(caller, "lost blob", 9, lost);
+    char *raced_path = s_blob_path(caller, raced);
+    char *lost_path = s_blob_path(caller, lost);
+    assert(unlink(raced_path) == 0 && unlink(lost_path) == 0);
+    s_flip_byte(caller, rotten, 2);
+
+    //  The scan: two rows without a file, one corrupt.
+    s_test_scan(caller);
+    //  Puts write two of them again and commit.
+    assert(!content_fixture_put(caller, "raced blob", 10, raced));
+    assert(!content_fixture_put(caller, "rotten blob", 11, rotten));
+    //  The repair of what the scan saw.
+    Cairn__Response *response;
+    Cairn__ContentCheckReport *report = s_check(caller, true, true, &response);
+    assert(report->repaired && report->missing_count == 2 && report->corrupt_count == 1);
+    cairn__response__free_unpacked(response, NULL);
+
+    content_fixture_get_expect(caller, raced, "raced blob", 10);
+    content_fixture_get_expect(caller, rotten, "rotten blob", 11);
+    s_has_expect(caller, lost, false, 0);
+    s_test_scan(caller); //  and nothing left to repair
+    report = s_check(caller, true, true, &response);
+    assert(!report->missing_count && !report->orphan_count && !report->corrupt_count);
+    assert(report->blobs == 2 && !report->repaired);
+    cairn__response__free_unpacked(response, NULL);
+    zstr_free(&raced_path);
+    zstr_free(&lost_path);
+    ca_testbed_destroy(&bed);
+}
+
 //  Wrong sizes, unknown ids, malformed frames: INVALID or NOT_FOUND.
 static void s_test_bad_input(ca_caller_t *caller) {
     content_fixture_bad_hashes(caller);
@@ -1329,6 +1408,7 @@ void content_test(bool verbose) {
     assert(streq(response->content_stats->hash_backend, ca_sha256_backend()));
     cairn__response__free_unpacked(response, NULL);
     ca_testbed_destroy(&bed);
+    s_test_check_race();
     s_test_timeout();
     if (verbose)
         printf("OK\n");

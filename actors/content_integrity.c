@@ -52,7 +52,9 @@
     found.
 
     Tested through the actor by content_test: s_test_streams (verified
-    reads), s_test_damage (damaged reads, check and repair).
+    reads), s_test_damage (damaged reads, check and repair),
+    s_test_check_race (puts between the scan and the repair, which
+    content_integrity_scan and content_integrity_answer let it place).
     ========================================================================= */
 
 #include "content_integrity.h"
@@ -197,7 +199,7 @@ static bool s_list_add(hash_list_t *list, const uint8_t *hash) {
     return true;
 }
 
-typedef struct {
+struct _content_check_t {
     uint64_t rows, files, strays;
     hash_list_t missing, orphans, corrupt; //  corrupt: with or without a row
     double *missing_stored_at;             //  per missing: the row's stored_at seen
@@ -207,9 +209,12 @@ typedef struct {
     size_t corrupt_capacity;
     bool out_of_memory; //  a finding could not be kept: the check fails
     char *error;        //  an I/O error that stopped the check
-} check_t;
+};
 
-static void s_check_free(check_t *check) {
+static void s_check_destroy(content_check_t **check_p) {
+    content_check_t *check = *check_p;
+    if (!check)
+        return;
     free(check->missing.hashes);
     free(check->orphans.hashes);
     free(check->corrupt.hashes);
@@ -218,9 +223,11 @@ static void s_check_free(check_t *check) {
     free(check->corrupt_indexed);
     free(check->corrupt_stored_at);
     zstr_free(&check->error);
+    free(check);
+    *check_p = NULL;
 }
 
-static void s_check_missing(check_t *check, const uint8_t *hash, double stored_at) {
+static void s_check_missing(content_check_t *check, const uint8_t *hash, double stored_at) {
     if (!s_list_add(&check->missing, hash)) {
         check->out_of_memory = true;
         return;
@@ -233,7 +240,8 @@ static void s_check_missing(check_t *check, const uint8_t *hash, double stored_a
     check->missing_stored_at[check->missing.count - 1] = stored_at;
 }
 
-static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed, double stored_at) {
+static void s_check_corrupt(content_check_t *check, const uint8_t *hash, bool indexed,
+                            double stored_at) {
     if (!s_list_add(&check->corrupt, hash)) {
         check->out_of_memory = true;
         return;
@@ -252,7 +260,7 @@ static void s_check_corrupt(check_t *check, const uint8_t *hash, bool indexed, d
     check->corrupt_stored_at[check->corrupt.count - 1] = stored_at;
 }
 
-static void s_check_orphan(check_t *check, const uint8_t *hash, uint64_t size) {
+static void s_check_orphan(content_check_t *check, const uint8_t *hash, uint64_t size) {
     if (!s_list_add(&check->orphans, hash)) {
         check->out_of_memory = true;
         return;
@@ -276,7 +284,8 @@ typedef struct {
 //  (NULL: from the start) in one short read transaction: the statement is
 //  reset before any file is looked at. Returns the rows read, or -1 with
 //  check->error.
-static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *rows, check_t *check) {
+static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *rows,
+                        content_check_t *check) {
     sqlite3_stmt *stmt =
         ca_sql_prepare(ca_store_sql(store), "SELECT hash, size, stored_at FROM content_blobs"
                                             " WHERE hash > ?1 ORDER BY hash LIMIT ?2");
@@ -311,7 +320,7 @@ static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *row
 
 //  Pass 1: every index row has a file of its size (and, with verify, its
 //  hash).
-static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *check,
+static void s_check_rows(content_integrity_t *self, ca_store_t *store, content_check_t *check,
                          bool verify) {
     ca_blobs_t *blobs = self->blobs;
     row_seen_t *rows = (row_seen_t *)malloc(CHECK_BATCH_ROWS * sizeof(row_seen_t));
@@ -357,13 +366,13 @@ static void s_check_rows(content_integrity_t *self, ca_store_t *store, check_t *
 typedef struct {
     content_integrity_t *self;
     ca_store_t *store;
-    check_t *check;
+    content_check_t *check;
 } file_pass_t;
 
 //  One blob file of a prefix directory: indexed, or an orphan, or corrupt.
 static bool s_check_file(void *context, const uint8_t hash[CA_SHA256_BYTES], const char *path) {
     file_pass_t *pass = (file_pass_t *)context;
-    check_t *check = pass->check;
+    content_check_t *check = pass->check;
     check->files++;
     if (pass->self->indexed(pass->store, hash))
         return true; //  indexed: pass 1 looked at it
@@ -384,7 +393,7 @@ static bool s_check_file(void *context, const uint8_t hash[CA_SHA256_BYTES], con
 
 //  Pass 2: every file under the prefix directories has a row; other names
 //  are strays.
-static void s_check_files(content_integrity_t *self, ca_store_t *store, check_t *check) {
+static void s_check_files(content_integrity_t *self, ca_store_t *store, content_check_t *check) {
     const char *root = ca_blobs_root(self->blobs);
     file_pass_t pass = {self, store, check};
     size_t strays = 0;
@@ -405,7 +414,7 @@ static void s_report_list(ca_reply_t *reply, const hash_list_t *list, uint64_t *
     }
 }
 
-static Cairn__ContentCheckReport *s_report(ca_reply_t *reply, const check_t *check) {
+static Cairn__ContentCheckReport *s_report(ca_reply_t *reply, const content_check_t *check) {
     Cairn__ContentCheckReport *report =
         (Cairn__ContentCheckReport *)ca_reply_alloc(reply, sizeof(Cairn__ContentCheckReport));
     cairn__content_check_report__init(report);
@@ -435,7 +444,7 @@ static void s_repair_delete(ca_write_t *write, const uint8_t *hash, double store
     ca_write_real(write, stored_at);
 }
 
-static ca_write_t *s_repair_write(content_integrity_t *self, const check_t *check) {
+static ca_write_t *s_repair_write(content_integrity_t *self, const content_check_t *check) {
     ca_write_t *write = ca_write_new();
     for (size_t i = 0; i < check->missing.count; i++)
         s_repair_delete(write, check->missing.hashes[i], check->missing_stored_at[i]);
@@ -463,24 +472,32 @@ static ca_write_t *s_repair_write(content_integrity_t *self, const check_t *chec
     return write;
 }
 
-void content_integrity_check(content_integrity_t *self, ca_store_t *store,
-                             const Cairn__ContentCheck *ask, ca_reply_t *reply) {
-    check_t check;
-    memset(&check, 0, sizeof check);
-    s_check_rows(self, store, &check, ask->verify);
-    if (!check.error)
-        s_check_files(self, store, &check);
-    if (!check.error && check.out_of_memory)
-        check.error = strdup("the node ran out of memory listing the problems found");
-    if (check.error) {
-        ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check.error);
-        s_check_free(&check);
-        return;
+content_check_t *content_integrity_scan(content_integrity_t *self, ca_store_t *store, bool verify,
+                                        ca_reply_t *reply) {
+    content_check_t *check = (content_check_t *)calloc(1, sizeof(content_check_t));
+    if (!check) {
+        ca_reply_error(reply, CA_INTERNAL, "the node is out of memory; the check did not start");
+        return NULL;
     }
-    bool problems = check.missing.count || check.orphans.count || check.corrupt.count;
-    if (ask->repair && problems) {
+    s_check_rows(self, store, check, verify);
+    if (!check->error)
+        s_check_files(self, store, check);
+    if (!check->error && check->out_of_memory)
+        check->error = strdup("the node ran out of memory listing the problems found");
+    if (check->error) {
+        ca_reply_error(reply, CA_INTERNAL, "%s; the check stopped", check->error);
+        s_check_destroy(&check);
+    }
+    return check;
+}
+
+void content_integrity_answer(content_integrity_t *self, ca_store_t *store,
+                              content_check_t **check_p, bool repair, ca_reply_t *reply) {
+    content_check_t *check = *check_p;
+    bool problems = check->missing.count || check->orphans.count || check->corrupt.count;
+    if (repair && problems) {
         //  The report travels as the write's context; the done answers it.
-        Cairn__ContentCheckReport *report = s_report(reply, &check);
+        Cairn__ContentCheckReport *report = s_report(reply, check);
         report->repaired = true;
         size_t size = cairn__content_check_report__get_packed_size(report);
         uint8_t *packed = (uint8_t *)malloc(size ? size : 1);
@@ -488,17 +505,24 @@ void content_integrity_check(content_integrity_t *self, ca_store_t *store,
             ca_reply_error(reply, CA_INTERNAL,
                            "the node ran out of memory before the repair; nothing was changed, "
                            "retry later");
-            s_check_free(&check);
+            s_check_destroy(check_p);
             return;
         }
         cairn__content_check_report__pack(report, packed);
-        ca_write_t *write = s_repair_write(self, &check);
+        ca_write_t *write = s_repair_write(self, check);
         ca_write_context(write, packed, size);
         free(packed);
         ca_store_write(store, &write, reply);
     } else
-        s_report(reply, &check);
-    s_check_free(&check);
+        s_report(reply, check);
+    s_check_destroy(check_p);
+}
+
+void content_integrity_check(content_integrity_t *self, ca_store_t *store,
+                             const Cairn__ContentCheck *ask, ca_reply_t *reply) {
+    content_check_t *check = content_integrity_scan(self, store, ask->verify, reply);
+    if (check)
+        content_integrity_answer(self, store, &check, ask->repair, reply);
 }
 
 //  protobuf-c allocator drawing from a reply's arena: what it unpacks lives

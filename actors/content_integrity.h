@@ -37,6 +37,23 @@ void content_integrity_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_
 void content_integrity_check(content_integrity_t *self, ca_store_t *store,
                              const Cairn__ContentCheck *ask, ca_reply_t *reply);
 
+//  What a check's scan found: rows without their file, files without a
+//  row, corrupt blobs, with what a repair needs (each row's stored_at as
+//  the scan saw it).
+typedef struct _content_check_t content_check_t;
+
+//  ContentCheck's two steps, which content_integrity_check runs back to
+//  back (a test puts between them to race the repair). The scan: both
+//  passes; NULL with the error answered.
+content_check_t *content_integrity_scan(content_integrity_t *self, ca_store_t *store, bool verify,
+                                        ca_reply_t *reply);
+
+//  The answer to a scan: with `repair` and something to repair, the
+//  repair write (answered by ..._checked), else the report. Takes
+//  ownership of *check_p and sets it to NULL.
+void content_integrity_answer(content_integrity_t *self, ca_store_t *store,
+                              content_check_t **check_p, bool repair, ca_reply_t *reply);
+
 //  ContentCheck's `done`: answers the report the committed repair carried.
 void content_integrity_checked(ca_store_t *store, const Cairn__Request *request,
                                const Cairn__Internal__WriteReply *write, ca_reply_t *reply);

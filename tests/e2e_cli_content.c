@@ -19,6 +19,7 @@
 #include "ca_limits.h"
 #include "ca_validate.h"
 #include "cli_run.h"
+#include "fs_trace.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -338,6 +339,35 @@ static void s_test_content_roundtrip(void) {
     CHECK(cli_json_int(object, "size") == 15 && s_json_true(object, "verified"));
     json_decref(object);
     CHECK(s_same_files(path, out));
+    zstr_free(&out);
+    zstr_free(&path);
+    s_end(t);
+}
+
+//  `get -o FILE` is durable once it says so: the partial file is fsynced
+//  before its rename to FILE (replacing an older FILE), the directory after.
+static void s_test_content_get_durable(void) {
+    test_ctx_t *t = s_begin(true);
+    char *path = s_make_file(t, "in", MIB, 7);
+    char hex[HEX_SIZE];
+    s_put_file(t, path, hex);
+    char *out = s_make_text(t, "got", "an older file");
+    char *log_path = s_path(t, "strace.log");
+    const char *args[] = {"--endpoint", t->endpoint, "content", "get", hex, "-o", out, NULL};
+    fs_trace_t *trace = NULL;
+    run_t run = fs_trace_run(log_path, cli_run_path(), args, NULL, CLI_RUN_TIMEOUT_MS, &trace);
+    CHECK(trace != NULL);
+    CHECK(run.status == 0 && cli_starts_with(run.out, "wrote "));
+    cli_run_free(&run);
+    CHECK(s_same_files(path, out) && s_no_partials(t));
+    char *problem = trace ? fs_trace_durable_file(trace, out) : NULL;
+    if (problem)
+        fprintf(stderr, "content get -o: %s\n", problem);
+    CHECK(!problem);
+    zstr_free(&problem);
+    fs_trace_destroy(&trace);
+    unlink(log_path);
+    zstr_free(&log_path);
     zstr_free(&out);
     zstr_free(&path);
     s_end(t);
@@ -838,6 +868,7 @@ static const harness_test_t s_tests[] = {
     {"content_help", s_test_content_help},
     {"content_usage", s_test_content_usage},
     {"content_roundtrip", s_test_content_roundtrip},
+    {"content_get_durable", s_test_content_get_durable},
     {"content_large", s_test_content_large},
     {"content_stdin", s_test_content_stdin},
     {"content_expect", s_test_content_expect},

@@ -14,6 +14,7 @@
     ========================================================================= */
 
 #include "cli_run.h"
+#include "fs_trace.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -209,6 +210,54 @@ static void test_init_show(void) {
     zstr_free(&dir);
     free(shown);
     free(peer_id);
+    s_fixture_destroy(&self);
+}
+
+//  `cairnd identity ARGS` under strace (fs_trace.h); checks that it exited
+//  0 and returns the parsed log (caller destroys).
+static fs_trace_t *s_traced(fixture_t *self, const char *const *args) {
+    char *log_path = zsys_sprintf("%s/strace.log", self->dir);
+    fs_trace_t *trace = NULL;
+    harness_run_t run = fs_trace_run(log_path, harness_cairnd_path(), args, NULL, RUN_MS, &trace);
+    if (run.status != 0)
+        fprintf(stderr, "traced cairnd: status %d, stderr: %s", run.status, run.err);
+    CHECK(trace && run.status == 0);
+    harness_run_free(&run);
+    zstr_free(&log_path);
+    return trace;
+}
+
+//  A crash after init or passwd keeps the identity: init fsyncs the data
+//  dir's parent and the data dir once it made them (before the key is
+//  named in identity/), the new file before it is linked, identity/ after;
+//  passwd fsyncs the new file before the rename, identity/ after.
+static void test_durable(void) {
+    fixture_t self = s_fixture();
+    char *password = s_flag("identity-password-file", self.right);
+    const char *init[] = {"identity", "init", self.data_arg, password, NULL};
+    fs_trace_t *trace = s_traced(&self, init);
+    char *identity_dir = zsys_sprintf("%s/identity", self.data);
+    char *problems[] = {fs_trace_durable_dir(trace, self.data),
+                        fs_trace_durable_dir(trace, identity_dir),
+                        fs_trace_durable_file(trace, self.key)};
+    for (size_t i = 0; i < sizeof problems / sizeof problems[0]; i++) {
+        if (problems[i])
+            fprintf(stderr, "identity init: %s\n", problems[i]);
+        CHECK(!problems[i]);
+    }
+    fs_trace_destroy(&trace);
+
+    char *new_password = s_flag("new-identity-password-file", self.other);
+    const char *passwd[] = {"identity", "passwd", self.data_arg, password, new_password, NULL};
+    trace = s_traced(&self, passwd);
+    char *problem = fs_trace_durable_file(trace, self.key);
+    if (problem)
+        fprintf(stderr, "identity passwd: %s\n", problem);
+    CHECK(!problem);
+    fs_trace_destroy(&trace);
+    zstr_free(&identity_dir);
+    zstr_free(&password);
+    zstr_free(&new_password);
     s_fixture_destroy(&self);
 }
 
@@ -576,6 +625,7 @@ static void test_prompt(void) {
 static const harness_test_t s_tests[] = {
     {"init_show", test_init_show},
     {"init_twice", test_init_twice},
+    {"durable", test_durable},
     {"unlock_file", test_unlock_file},
     {"unlock_env", test_unlock_env},
     {"wrong_password", test_wrong_password},

@@ -183,6 +183,8 @@ typedef struct {
 } check_t;
 
 //  One finding: printed while its kind has had fewer than NODE_CHECK_LIST.
+static void s_finding(check_t *check, kind_t kind, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_finding(check_t *check, kind_t kind, const char *format, ...) {
     if (check->counts[kind]++ >= NODE_CHECK_LIST)
         return;

@@ -143,6 +143,10 @@
 #define CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX (64LL * 1024 * 1024)
 #define CA_DEFAULT_ANSWER_BYTES_MAX        (256LL * 1024 * 1024)
 #define CA_ANSWER_UNCOUNTED_BYTES          1024
+//  Chunk sizes of the arenas that hold decoded messages (ca_arena): the
+//  writer's holds a whole batch's requests, a worker's one request.
+#define CA_WRITER_ARENA_CHUNK (256 * 1024)
+#define CA_WORKER_ARENA_CHUNK (64 * 1024)
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

@@ -59,6 +59,7 @@
     ========================================================================= */
 
 #include "writer.h"
+#include "ca_arena.h"
 #include "ca_envelope.h"
 #include "ca_log.h"
 #include "ca_limits.h"
@@ -73,8 +74,8 @@
 
 //  One write of a batch and its outcome.
 typedef struct {
-    zmsg_t *msg; //  identity + context frames, answered in place
-    Cairn__Internal__WriterRequest *request;
+    zmsg_t *msg;                             //  identity + context frames, answered in place
+    Cairn__Internal__WriterRequest *request; //  in the writer's arena
     ca_status_t status;
     char *error;
     Cairn__Internal__StatementResult **results;
@@ -96,6 +97,7 @@ typedef struct {
     long long hard_pages, soft_pages;
     bool disk_low;          //  below min_free_bytes when the batch began
     pending_write_t *batch; //  batch_max slots, reused by every batch
+    ca_arena_t *arena;      //  the batch's decoded requests, reset after its answers
     //  statistics
     uint64_t batches;
     uint64_t writes;
@@ -114,6 +116,7 @@ static self_t *s_self_new(zsock_t *pipe, const writer_config_t *config) {
     if (self->config.batch_max == 0)
         self->config.batch_max = CA_DEFAULT_WRITER_BATCH;
     self->batch = (pending_write_t *)zmalloc(self->config.batch_max * sizeof(pending_write_t));
+    self->arena = ca_arena_new(CA_WRITER_ARENA_CHUNK);
     self->poller = zpoller_new(pipe, NULL);
     return self;
 }
@@ -135,6 +138,7 @@ static void s_self_destroy(self_t **self_p) {
     free((char *)self->config.endpoint);
     free(self->error_state);
     free(self->batch);
+    ca_arena_destroy(&self->arena);
     free(self);
     *self_p = NULL;
 }
@@ -272,6 +276,8 @@ static char *s_check_at_start(self_t *self) {
 
 static char *s_start(self_t *self) {
     char *error = NULL;
+    if (!self->arena)
+        return strdup("the writer has no memory for its arena; free memory and restart");
     self->sql = ca_sql_open(self->config.db_path, CA_SQL_READ_WRITE, self->config.vfs, &error);
     if (!self->sql)
         return error;
@@ -511,9 +517,10 @@ static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
         self->failed_writes++;
 }
 
+//  The request stays in the arena until the batch is done.
 static void s_pending_free(pending_write_t *write) {
     zmsg_destroy(&write->msg);
-    cairn__internal__writer_request__free_unpacked(write->request, NULL);
+    write->request = NULL;
     s_discard_results(write);
     free(write->error);
 }
@@ -682,21 +689,20 @@ static bool s_receive_one(self_t *self, pending_write_t *batch, size_t *count) {
     zframe_t *body =
         frames >= 2 && frames <= 2 + CA_WRITER_MAX_CONTEXT_FRAMES ? zmsg_last(msg) : NULL;
     Cairn__Internal__WriterRequest *request =
-        body ? cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body))
-             : NULL;
+        body && self->arena
+            ? cairn__internal__writer_request__unpack(ca_arena_allocator(self->arena),
+                                                      zframe_size(body), zframe_data(body))
+            : NULL;
     if (!request || request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY__NOT_SET) {
         //  Only actors of this process reach this socket: a bad message is a
         //  bug, logged loudly and dropped (the sender's layout is unknown).
         ca_log_error("writer: dropped a malformed message of %zu frames", frames);
-        if (request)
-            cairn__internal__writer_request__free_unpacked(request, NULL);
         zmsg_destroy(&msg);
         return true;
     }
     zmsg_remove(msg, body);
     zframe_destroy(&body);
     if (request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_STATS) {
-        cairn__internal__writer_request__free_unpacked(request, NULL);
         s_answer_stats(self, &msg);
         return true;
     }
@@ -724,6 +730,7 @@ static void s_handle_writes(self_t *self) {
             s_pending_free(&batch[i]);
         }
     }
+    ca_arena_reset(self->arena);
 }
 
 zframe_t *writer_stats_request(void) {

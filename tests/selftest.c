@@ -11,6 +11,7 @@
     lines into tests, so a class is named here only.
     ========================================================================= */
 
+#include "ca_arena.h"
 #include "ca_blobs.h"
 #include "ca_curve.h"
 #include "cache.h"
@@ -54,6 +55,7 @@ typedef struct {
 
 static const selftest_t s_tests[] = {
     {"ca_status", ca_status_test},
+    {"ca_arena", ca_arena_test},
     {"ca_envelope", ca_envelope_test},
     {"ca_validate", ca_validate_test},
     {"ca_names", ca_names_test},

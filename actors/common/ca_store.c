@@ -10,6 +10,7 @@
     ========================================================================= */
 
 #include "ca_log.h"
+#include "ca_arena.h"
 #include "ca_store.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
@@ -42,86 +43,49 @@ struct _ca_store_t {
     zframe_t *gateway_id;
     zframe_t *client_id;
     zframe_t *request_frame;
+    //  Memory of one turn (a request, or a write's answer): the decoded
+    //  messages and the answer's pieces, taken back when the turn ends.
+    ca_arena_t *arena;
 };
 
-//  Answer memory is an arena: handlers allocate many small pieces (a page of
-//  50 messages is ~350 strings and blobs) that all die together once the
-//  answer is packed. Pieces are bumped out of a small buffer inside the
-//  reply (on the worker's stack) and then out of chunks; freeing is one walk
-//  over the chunks.
-#define REPLY_INLINE_BYTES 2048
-#define REPLY_CHUNK_BYTES  (32 * 1024)
-#define REPLY_ALIGN        16
-
-typedef struct reply_chunk {
-    struct reply_chunk *next;
-    size_t size; //  bytes of data
-    size_t used;
-    _Alignas(REPLY_ALIGN) uint8_t data[];
-} reply_chunk_t;
-
+//  Answer memory comes from the worker's arena (ca_arena): handlers
+//  allocate many small pieces (a page of 50 messages is ~350 strings and
+//  blobs) that all die together once the answer is packed, with the
+//  decoded request they point into.
 struct _ca_reply_t {
     Cairn__Response response;
     zframe_t *frame; //  laid out by the handler; sent instead of `response`
     bool pending;    //  a write was started: answer later
-    reply_chunk_t *chunks;
-    size_t inline_used;
-    _Alignas(REPLY_ALIGN) uint8_t inline_data[REPLY_INLINE_BYTES];
+    ca_arena_t *arena;
 };
 
 //  ---- replies ------------------------------------------------------------------
 
-static void s_reply_init(ca_reply_t *reply, uint64_t id) {
+static void s_reply_init(ca_reply_t *reply, uint64_t id, ca_arena_t *arena) {
     cairn__response__init(&reply->response);
     reply->response.id = id;
     reply->pending = false;
     reply->frame = NULL;
-    reply->chunks = NULL;
-    reply->inline_used = 0;
+    reply->arena = arena;
 }
 
+//  The reply's memory goes back with the turn's arena (s_end_turn).
 static void s_reply_clear(ca_reply_t *reply) {
     zframe_destroy(&reply->frame);
-    while (reply->chunks) {
-        reply_chunk_t *next = reply->chunks->next;
-        free(reply->chunks);
-        reply->chunks = next;
-    }
 }
 
 //  `size` bytes of answer memory, not zeroed; NULL when memory ran out and
 //  `may_fail`.
 static void *s_reply_raw(ca_reply_t *reply, size_t size, bool may_fail) {
-    size = (size + REPLY_ALIGN - 1) & ~(size_t)(REPLY_ALIGN - 1);
-    if (size == 0)
-        size = REPLY_ALIGN;
-    if (size <= REPLY_INLINE_BYTES - reply->inline_used) {
-        void *block = reply->inline_data + reply->inline_used;
-        reply->inline_used += size;
-        return block;
+    void *block = ca_arena_alloc(reply->arena, size ? size : 1);
+    if (!block && !may_fail) {
+        //  Handlers write into what they are given without checking, as
+        //  with CZMQ's zmalloc: out of memory here stops the process.
+        //  Large answers use ca_reply_alloc_large, ca_reply_frame or
+        //  ca_reply_realloc, which fail alone.
+        ca_log_error("out of memory: cannot allocate %zu bytes of answer memory; stopping", size);
+        abort();
     }
-    reply_chunk_t *chunk = reply->chunks;
-    if (!chunk || size > chunk->size - chunk->used) {
-        size_t data_size = size > REPLY_CHUNK_BYTES ? size : REPLY_CHUNK_BYTES;
-        chunk = (reply_chunk_t *)malloc(sizeof(reply_chunk_t) + data_size);
-        if (!chunk && may_fail)
-            return NULL;
-        if (!chunk) {
-            //  Handlers write into what they are given without checking, as
-            //  with CZMQ's zmalloc: out of memory here stops the process.
-            //  Large answers use ca_reply_alloc_large, ca_reply_frame or
-            //  ca_reply_realloc, which fail alone.
-            ca_log_error("out of memory: cannot allocate %zu bytes of answer memory; stopping",
-                         data_size);
-            abort();
-        }
-        chunk->size = data_size;
-        chunk->used = 0;
-        chunk->next = reply->chunks;
-        reply->chunks = chunk;
-    }
-    void *block = chunk->data + chunk->used;
-    chunk->used += size;
     return block;
 }
 
@@ -387,11 +351,12 @@ static void s_handle_request(ca_store_t *self) {
     bool clean =
         ca_envelope_check_request(&cairn__request__descriptor, zframe_data(self->request_frame),
                                   zframe_size(self->request_frame), problem, sizeof problem);
-    Cairn__Request *request = clean ? cairn__request__unpack(NULL, zframe_size(self->request_frame),
+    Cairn__Request *request = clean ? cairn__request__unpack(ca_arena_allocator(self->arena),
+                                                             zframe_size(self->request_frame),
                                                              zframe_data(self->request_frame))
                                     : NULL;
     ca_reply_t reply;
-    s_reply_init(&reply, request ? request->id : s_peek_id(self->request_frame));
+    s_reply_init(&reply, request ? request->id : s_peek_id(self->request_frame), self->arena);
     const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
     if (!clean)
         ca_reply_error(&reply, CA_INVALID, "%s", problem);
@@ -411,10 +376,9 @@ static void s_handle_request(ca_store_t *self) {
     if (!reply.pending)
         s_send_reply(self, self->gateway_id, self->client_id, &reply);
     s_reply_clear(&reply);
-    if (request)
-        cairn__request__free_unpacked(request, NULL);
     self->gateway_id = self->client_id = self->request_frame = NULL;
     zmsg_destroy(&msg);
+    ca_arena_reset(self->arena); //  the request and the answer's pieces
 }
 
 //  An internal write (from a tick) has no client: log how it went.
@@ -460,12 +424,13 @@ static void s_handle_write_done(ca_store_t *self) {
     }
     //  The request was decoded and accepted before the write was sent, so
     //  decoding it again fails only when memory ran out.
+    ProtobufCAllocator *allocator = ca_arena_allocator(self->arena);
     Cairn__Request *request =
-        cairn__request__unpack(NULL, zframe_size(request_frame), zframe_data(request_frame));
-    Cairn__Internal__WriterResponse *response =
-        cairn__internal__writer_response__unpack(NULL, zframe_size(answer), zframe_data(answer));
+        cairn__request__unpack(allocator, zframe_size(request_frame), zframe_data(request_frame));
+    Cairn__Internal__WriterResponse *response = cairn__internal__writer_response__unpack(
+        allocator, zframe_size(answer), zframe_data(answer));
     ca_reply_t reply;
-    s_reply_init(&reply, request ? request->id : s_peek_id(request_frame));
+    s_reply_init(&reply, request ? request->id : s_peek_id(request_frame), self->arena);
     const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
     if (!request)
         ca_reply_error(
@@ -487,11 +452,8 @@ static void s_handle_write_done(ca_store_t *self) {
     s_wipe_secrets(self, request, request_frame);
     s_send_reply(self, gateway_id, client_id, &reply);
     s_reply_clear(&reply);
-    if (request)
-        cairn__request__free_unpacked(request, NULL);
-    if (response)
-        cairn__internal__writer_response__free_unpacked(response, NULL);
     zmsg_destroy(&msg);
+    ca_arena_reset(self->arena); //  request, writer's answer, the answer's pieces
 }
 
 //  ---- lifecycle ------------------------------------------------------------------
@@ -528,6 +490,10 @@ char *ca_actor_socket_error(const char *actor) {
 
 static char *s_start(ca_store_t *self) {
     char *error = NULL;
+    self->arena = ca_arena_new(CA_WORKER_ARENA_CHUNK);
+    if (!self->arena)
+        return zsys_sprintf("store %s has no memory for its arena; free memory and restart",
+                            self->def->name);
     self->sql = ca_sql_open(self->db_path, CA_SQL_READ_ONLY, self->vfs, &error);
     if (!self->sql)
         return error;
@@ -613,6 +579,7 @@ static void s_self_destroy(ca_store_t **self_p) {
     free(self->data_dir);
     free(self->vfs);
     free(self->writer_endpoint);
+    ca_arena_destroy(&self->arena);
     free(self);
     *self_p = NULL;
 }

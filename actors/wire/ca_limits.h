@@ -154,6 +154,10 @@
 #define CA_CLIENTS_AUTO_MAX 10000
 #define CA_CLIENTS_AUTO_MIN 16
 #define CA_CLIENTS_WARN_MS  10000
+//  Chunk sizes of the arenas that hold decoded messages (ca_arena): the
+//  writer's holds a whole batch's requests, a worker's one request.
+#define CA_WRITER_ARENA_CHUNK (256 * 1024)
+#define CA_WORKER_ARENA_CHUNK (64 * 1024)
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

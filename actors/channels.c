@@ -688,6 +688,11 @@ static void s_test_seed(ca_sql_t *sql) {
              " ('m4', 4, 's', 'S', '#priv', 'hello priv', 0, x'00'),"
              " ('m5', 5, 's', 'S', '#alphabet', 'hello stray', 0, x'00');");
     assert(rc == SQLITE_OK);
+    //  Indexed as the writer indexes a batch of MessageStore writes.
+    rc = ca_sql_exec(sql, messages_sql_index_pending);
+    assert(rc == SQLITE_OK);
+    rc = ca_sql_exec(sql, messages_sql_clear_pending);
+    assert(rc == SQLITE_OK);
 }
 
 static void s_test_reads(ca_caller_t *caller) {

@@ -40,6 +40,7 @@
     ========================================================================= */
 
 #include "messages.h"
+#include "ca_log.h"
 #include "ca_names.h"
 #include "messages_schema.h"
 
@@ -62,6 +63,8 @@
 static const char s_sql_channel_exists[] = "SELECT 1 FROM channels WHERE name = ?1";
 
 static const char s_sql_id_exists[] = "SELECT 1 FROM messages WHERE id = ?1";
+
+static const char s_sql_any_pending[] = "SELECT 1 FROM messages_fts_pending LIMIT 1";
 
 const char messages_sql_insert[] =
     "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel, content, encrypted,"
@@ -498,6 +501,10 @@ static void s_message_store(ca_store_t *store, const Cairn__Request *request, ca
                        "the channel's last activity was not updated; retry");
     ca_write_text(write, message->channel);
     ca_write_real(write, message->timestamp);
+    if (!message->encrypted) {
+        ca_write_before_commit(write, messages_sql_index_pending);
+        ca_write_before_commit(write, messages_sql_clear_pending);
+    }
     ca_store_write(store, &write, reply);
 }
 
@@ -586,11 +593,33 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_VACUUM, "vacuum", s_vacuum, s_vacuum_done, 0},
 };
 
+//  Upkeep, at start and every maintenance_ms: index clear messages that
+//  were queued but not indexed, which only rows written without
+//  MessageStore (SQL run on the database from outside) can leave, so that
+//  search finds them too.
+static void s_messages_tick(ca_store_t *store) {
+    sqlite3_stmt *stmt = ca_sql_prepare(ca_store_sql(store), s_sql_any_pending);
+    bool pending = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+    if (stmt)
+        sqlite3_reset(stmt);
+    if (!pending)
+        return;
+    ca_write_t *write = ca_write_new();
+    ca_write_before_commit(write, messages_sql_index_pending);
+    ca_write_before_commit(write, messages_sql_clear_pending);
+    if (ca_store_write_internal(store, &write) != 0)
+        ca_log_warning("messages: the writer's queue is full; indexing waits for the next tick");
+    else
+        ca_log_info("messages: indexing messages stored without MessageStore");
+}
+
 const ca_store_def_t messages_store_def = {
     .name = "messages",
     .schema = &messages_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+    .tick = s_messages_tick,
+    .tick_at_start = true,
 };
 
 //  ---- self-test ---------------------------------------------------------------

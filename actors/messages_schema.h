@@ -18,6 +18,13 @@
 
 extern const ca_schema_t messages_schema;
 
+//  Before a batch that stored clear messages commits: index the queued
+//  messages, then empty the queue (migration 4). MessageStore asks the
+//  writer for both (ca_write_before_commit); cairn-bench's baseline runs
+//  them once per transaction too.
+extern const char messages_sql_index_pending[];
+extern const char messages_sql_clear_pending[];
+
 void messages_schema_test(bool verbose);
 
 #endif

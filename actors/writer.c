@@ -603,6 +603,38 @@ static void s_run_vacuums(self_t *self, pending_write_t *writes, size_t count) {
     }
 }
 
+//  The batch's before_commit statements, each distinct text once, in the
+//  order first met, for the writes that were applied: NULL, or why the
+//  batch must be aborted (the caller's to free).
+static char *s_run_before_commit(self_t *self, pending_write_t *writes, size_t count) {
+    const char *seen[CA_WRITER_MAX_BEFORE_COMMIT];
+    size_t distinct = 0;
+    for (size_t i = 0; i < count; i++) {
+        const Cairn__Internal__WriteRequest *write = writes[i].request->write;
+        if (writes[i].status != CA_OK)
+            continue;
+        for (size_t s = 0; s < write->n_before_commit; s++) {
+            const char *sql = write->before_commit[s];
+            size_t known = 0;
+            while (known < distinct && strcmp(seen[known], sql) != 0)
+                known++;
+            if (known < distinct)
+                continue;
+            if (distinct == CA_WRITER_MAX_BEFORE_COMMIT)
+                return zsys_sprintf("a batch asked for more than %d before_commit statements; "
+                                    "nothing in this batch was stored: this is a bug, report it",
+                                    CA_WRITER_MAX_BEFORE_COMMIT);
+            seen[distinct++] = sql;
+            int rc = ca_sql_run(self->sql, sql);
+            if (rc != SQLITE_OK)
+                return zsys_sprintf("the batch's closing statement failed (%s); nothing in this "
+                                    "batch was stored: retry, and check the disk",
+                                    sqlite3_errmsg(ca_sql_handle(self->sql)));
+        }
+    }
+    return NULL;
+}
+
 static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) {
     sqlite3 *db = ca_sql_handle(self->sql);
     if (self->error_state) {
@@ -639,6 +671,10 @@ static void s_commit_batch(self_t *self, pending_write_t *writes, size_t count) 
                                        "batch was stored: retry, and check the disk",
                                        writes[i].error ? writes[i].error : sqlite3_errmsg(db));
         }
+        if (!aborted)
+            aborted = s_run_before_commit(self, writes, count);
+        if (aborted && !sqlite3_get_autocommit(db))
+            ca_sql_run(self->sql, "ROLLBACK"); //  a before_commit statement failed
         if (!aborted && ca_sql_run(self->sql, "COMMIT") != SQLITE_OK) {
             aborted = zsys_sprintf("commit failed (%s); nothing in this batch was stored: "
                                    "retry, and check the disk",

@@ -288,6 +288,8 @@ struct _ca_write_t {
     bool durable;
     bool vacuum;
     bool frees_space;
+    const char *before_commit[CA_WRITE_BEFORE_COMMIT_MAX];
+    size_t before_commit_count;
     zchunk_t *context; //  echoed by the writer (NULL: none)
     //  Memory ran out while building: the write must not be sent. Params
     //  given after that land in `scratch`.
@@ -413,6 +415,13 @@ void ca_write_frees_space(ca_write_t *self) {
     self->frees_space = true;
 }
 
+void ca_write_before_commit(ca_write_t *self, const char *sql) {
+    if (self->before_commit_count < CA_WRITE_BEFORE_COMMIT_MAX)
+        self->before_commit[self->before_commit_count++] = sql;
+    else
+        self->failed = true; //  a programming error the store's tests meet
+}
+
 void ca_write_vacuum(ca_write_t *self) {
     self->vacuum = true;
 }
@@ -429,6 +438,8 @@ zframe_t *ca_write_frame(ca_write_t *self) {
     write.durable = self->durable;
     write.vacuum = self->vacuum;
     write.frees_space = self->frees_space;
+    write.before_commit = (char **)self->before_commit;
+    write.n_before_commit = self->before_commit_count;
     if (self->context) {
         write.context.data = zchunk_data(self->context);
         write.context.len = zchunk_size(self->context);

@@ -106,6 +106,11 @@ void ca_write_destroy(ca_write_t **self_p);
 void ca_write_statement(ca_write_t *self, const char *sql, Cairn__Internal__Expect expect,
                         ca_status_t fail_status, const char *fail_message);
 
+//  A statement without parameters for the writer to run once per batch,
+//  before COMMIT (see WriteRequest.before_commit); `sql` must outlive the
+//  write (a constant).
+void ca_write_before_commit(ca_write_t *self, const char *sql);
+
 //  Asks the writer to return the rows of the current statement.
 void ca_write_want_rows(ca_write_t *self);
 

@@ -550,8 +550,10 @@ static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
         strdup(args->writer_endpoint ? args->writer_endpoint : CA_WRITER_ENDPOINT);
     self->queue_max = args->queue_max ? args->queue_max : CA_DEFAULT_QUEUE_MAX;
     self->settings = args->settings;
-    if (self->def->tick && (self->index == 0 || self->def->tick_every_worker) &&
-        self->settings.maintenance_ms > 0)
+    bool ticks = self->def->tick && (self->index == 0 || self->def->tick_every_worker);
+    if (ticks && self->def->tick_at_start)
+        self->next_tick = zclock_mono();
+    else if (ticks && self->settings.maintenance_ms > 0)
         self->next_tick = zclock_mono() + self->settings.maintenance_ms;
     for (size_t i = 0; i < self->def->handler_count; i++) {
         const ca_handler_t *handler = &self->def->handlers[i];
@@ -620,7 +622,9 @@ static void s_tick_if_due(ca_store_t *self) {
     if (!self->next_tick || zclock_mono() < self->next_tick || !self->writer)
         return;
     self->def->tick(self);
-    self->next_tick = zclock_mono() + self->settings.maintenance_ms;
+    self->next_tick = self->settings.maintenance_ms > 0
+                          ? zclock_mono() + self->settings.maintenance_ms
+                          : 0; //  ticked once at start only
 }
 
 void ca_store_actor(zsock_t *pipe, void *args) {

@@ -105,6 +105,9 @@ typedef struct {
     size_t queue_max;
     ca_tick_fn *tick; //  optional
     bool tick_every_worker;
+    //  Tick once right after start too, whatever maintenance_ms (catch-up
+    //  work that must not wait for the first interval).
+    bool tick_at_start;
     ca_prepare_fn *prepare;             //  optional
     ca_state_new_fn *state_new;         //  optional
     ca_state_destroy_fn *state_destroy; //  required with state_new

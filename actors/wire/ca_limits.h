@@ -45,6 +45,9 @@
 #define CA_CONFIG_VALUE_MAX          (64 * 1024)
 #define CA_HASH_BYTES                32
 #define CA_WRITER_MAX_CONTEXT_FRAMES 8
+//  before_commit statements: per write, and distinct per batch.
+#define CA_WRITE_BEFORE_COMMIT_MAX  4
+#define CA_WRITER_MAX_BEFORE_COMMIT 16
 //  Peers: ids and display names in bytes; public_key_text (base64 or PEM);
 //  peers per PeerList page (also the default page).
 #define CA_PEER_NAME_MAX     128

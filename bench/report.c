@@ -142,6 +142,18 @@ static int s_row_index(const bench_case_t *const *rows, size_t count, const char
     return -1;
 }
 
+//  Prints `title` before the first line of its list, then the start of a
+//  ratio's line: "  case / base = ".
+static void s_ratio_label(bool *title, const char *text, const bench_case_t *row,
+                          const bench_case_t *base) {
+    if (!*title)
+        printf("\n%s:\n", text);
+    *title = true;
+    char label[96];
+    snprintf(label, sizeof label, "%s / %s", row->name, base->name);
+    printf("  %-56s = ", label);
+}
+
 void report_ratios(const bench_case_t *const *rows, const result_t *results, size_t count) {
     bool title = false;
     for (size_t i = 0; i < count; i++) {
@@ -150,13 +162,11 @@ void report_ratios(const bench_case_t *const *rows, const result_t *results, siz
             assert(base >= 0); //  the rows name only rows of the bench
             if (!results[i].ran || !results[base].ran)
                 continue;
-            if (!title)
-                printf("\nratios (case / the case it is measured against, same run; MB/s where "
-                       "both move payload, else ops/s):\n");
-            title = true;
-            char label[96];
-            snprintf(label, sizeof label, "%s / %s", rows[i]->name, rows[base]->name);
-            printf("  %-56s = %.3f\n", label, s_ratio(&results[i], &results[base]));
+            s_ratio_label(&title,
+                          "ratios (case / the case it is measured against, same run; MB/s where "
+                          "both move payload, else ops/s)",
+                          rows[i], rows[base]);
+            printf("%.3f\n", s_ratio(&results[i], &results[base]));
         }
     }
     title = false;
@@ -168,13 +178,11 @@ void report_ratios(const bench_case_t *const *rows, const result_t *results, siz
         if (!results[i].latency || !results[base].latency || results[base].p50_us <= 0 ||
             results[base].p99_us <= 0)
             continue;
-        if (!title)
-            printf("\nlatency ratios (case's latency / the other case's, same run; above 1: the "
-                   "case takes longer):\n");
-        title = true;
-        char label[96];
-        snprintf(label, sizeof label, "%s / %s", rows[i]->name, rows[base]->name);
-        printf("  %-56s = p50 %.2f, p99 %.2f\n", label, results[i].p50_us / results[base].p50_us,
+        s_ratio_label(&title,
+                      "latency ratios (case's latency / the other case's, same run; above 1: the "
+                      "case takes longer)",
+                      rows[i], rows[base]);
+        printf("p50 %.2f, p99 %.2f\n", results[i].p50_us / results[base].p50_us,
                results[i].p99_us / results[base].p99_us);
     }
 }

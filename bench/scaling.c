@@ -205,6 +205,17 @@ static int s_warm_up(const char *name, zsock_t **clients, int count) {
     return 0;
 }
 
+//  Sends the next ConfigSet on `handle` and counts it; 0, or -1 after
+//  saying why.
+static int s_send_next(void *handle, scale_node_t *node, tracker_t *tracker, uint64_t *outstanding,
+                       const char *name) {
+    if (s_config_set_wire.send(handle, tracker->sent + 1, node) != 0)
+        return bench_fail(name, "send: %s", zmq_strerror(zmq_errno()));
+    bench_tracker_sent(tracker, tracker->sent + 1);
+    (*outstanding)++;
+    return 0;
+}
+
 //  `count` DEALERs to `node`, one request in flight on each, sent again as
 //  soon as its answer arrives, until --seconds or --max-ops runs out; one
 //  zmq_poll over all of them (see the top of the file).
@@ -225,12 +236,7 @@ static int s_drive_clients(bench_t *bench, result_t *result, const char *name, s
     int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
     for (int c = 0; c < count && rc == 0 && tracker.sent < bench->max_ops; c++) {
         sent_at[c] = zclock_usecs();
-        rc = s_config_set_wire.send(items[c].socket, tracker.sent + 1, node);
-        if (rc == 0) {
-            bench_tracker_sent(&tracker, tracker.sent + 1);
-            outstanding++;
-        } else
-            bench_fail(name, "send: %s", zmq_strerror(zmq_errno()));
+        rc = s_send_next(items[c].socket, node, &tracker, &outstanding, name);
     }
     while (rc == 0 && outstanding > 0) {
         int ready = zmq_poll(items, count, STALL_TIMEOUT_MS);
@@ -253,12 +259,7 @@ static int s_drive_clients(bench_t *bench, result_t *result, const char *name, s
             outstanding--;
             if (!zsys_interrupted && tracker.sent < bench->max_ops && now < deadline) {
                 sent_at[c] = now;
-                rc = s_config_set_wire.send(items[c].socket, tracker.sent + 1, node);
-                if (rc == 0) {
-                    bench_tracker_sent(&tracker, tracker.sent + 1);
-                    outstanding++;
-                } else
-                    bench_fail(name, "send: %s", zmq_strerror(zmq_errno()));
+                rc = s_send_next(items[c].socket, node, &tracker, &outstanding, name);
             }
         }
     }

@@ -28,6 +28,7 @@ typedef struct _bench_content_t bench_content_t;
 typedef struct _bench_prov_t bench_prov_t;
 typedef struct _bench_ledger_t bench_ledger_t;
 typedef struct _bench_settlement_t bench_settlement_t;
+typedef struct _bench_scaling_t bench_scaling_t;
 
 //  The run: options, and what the cases set up once and share.
 typedef struct {
@@ -52,6 +53,7 @@ typedef struct {
     bench_prov_t *prov;             //  the provenance cases' state
     bench_ledger_t *ledger;         //  the ledger cases' state
     bench_settlement_t *settlement; //  the settlement cases' state
+    bench_scaling_t *scaling;       //  the clients, fsync and workers cases' state
 } bench_t;
 
 typedef struct {
@@ -62,6 +64,13 @@ typedef struct {
     uint64_t bytes;  //  payload bytes of the OK operations (0: ops/s only)
     double seconds;  //  first send to last answer
     char first_error[160];
+    //  Cases with one request in flight per client also measure latency.
+    bool latency;      //  p50_us and p99_us are set
+    double p50_us;     //  median request latency, microseconds
+    double p99_us;     //  99th percentile
+    double mean_batch; //  the node writer's mean batch during the case; <= 0: none
+    bool skipped;      //  a baseline that cannot run here (its tool is missing)
+    char note[160];    //  why it was skipped
 } result_t;
 
 //  baseline: what the node is built on, measured raw; helper: cairn's own
@@ -85,6 +94,8 @@ typedef struct {
     bench_sized_fn *sized;
     size_t size;
     bool optional;
+    //  A case whose p50 and p99 latencies are compared with this one's.
+    const char *latency_versus;
 } bench_case_t;
 
 //  One area's rows, in the order they run, and what it does around them.
@@ -108,6 +119,7 @@ extern const bench_area_t bench_content_area;
 extern const bench_area_t bench_provenance_area;
 extern const bench_area_t bench_ledger_area;
 extern const bench_area_t bench_settlement_area;
+extern const bench_area_t bench_scaling_area;
 
 //  Sizes of the hash and content cases.
 #define KIB4  ((size_t)4096)
@@ -251,6 +263,21 @@ outcome_t bench_response_outcome(const Cairn__Response *response, result_t *resu
 //  A wire_t decode that counts any OK answer.
 int bench_response_decode(const void *data, size_t size, uint64_t *id, outcome_t *outcome,
                           result_t *result, void *context);
+
+//  ---- latency ---------------------------------------------------------------------------
+
+//  Request latencies in microseconds, kept one per operation (a case is
+//  bounded by --max-ops and time, so by memory too).
+typedef struct {
+    uint32_t *us;
+    size_t count;
+    size_t capacity;
+} latencies_t;
+
+void bench_latency_add(latencies_t *latencies, int64_t us);
+//  Sorts the latencies and sets result's p50_us and p99_us (and latency);
+//  frees them.
+void bench_latency_finish(latencies_t *latencies, result_t *result);
 
 //  ---- what one area offers the others ---------------------------------------------
 

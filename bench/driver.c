@@ -392,6 +392,40 @@ void bench_print_node_info(bench_t *bench) {
     zsock_destroy(&client);
 }
 
+//  ---- latency -----------------------------------------------------------------------
+
+void bench_latency_add(latencies_t *latencies, int64_t us) {
+    if (latencies->count == latencies->capacity) {
+        latencies->capacity = latencies->capacity ? latencies->capacity * 2 : 4096;
+        latencies->us = (uint32_t *)realloc(latencies->us, latencies->capacity * sizeof(uint32_t));
+        assert(latencies->us);
+    }
+    latencies->us[latencies->count++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static int s_compare_us(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+//  The nearest-rank percentile of sorted latencies.
+static double s_percentile(const latencies_t *latencies, double percent) {
+    size_t rank = (size_t)(percent / 100.0 * (double)latencies->count + 0.999999);
+    rank = rank < 1 ? 1 : rank > latencies->count ? latencies->count : rank;
+    return latencies->us[rank - 1];
+}
+
+void bench_latency_finish(latencies_t *latencies, result_t *result) {
+    if (latencies->count) {
+        qsort(latencies->us, latencies->count, sizeof(uint32_t), s_compare_us);
+        result->latency = true;
+        result->p50_us = s_percentile(latencies, 50);
+        result->p99_us = s_percentile(latencies, 99);
+    }
+    free(latencies->us);
+    memset(latencies, 0, sizeof *latencies);
+}
+
 uint64_t bench_mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -427,7 +461,7 @@ const uint8_t *bench_pattern(bench_t *bench, size_t size) {
 //  The areas in the order they run; a new area adds its line here.
 static const bench_area_t *const s_areas[] = {
     &bench_hash_area,       &bench_wire_area,   &bench_messages_area,   &bench_content_area,
-    &bench_provenance_area, &bench_ledger_area, &bench_settlement_area,
+    &bench_provenance_area, &bench_ledger_area, &bench_settlement_area, &bench_scaling_area,
 };
 
 #define AREA_COUNT (sizeof s_areas / sizeof s_areas[0])
@@ -517,6 +551,11 @@ static int s_run_cases(bench_t *bench, table_t *table) {
             return bench_fail(row->name, "interrupted");
         int rc =
             row->sized ? row->sized(bench, result, row->name, row->size) : row->run(bench, result);
+        if (rc == 0 && result->skipped) {
+            printf("skip %-30s %s\n", row->name, result->note);
+            fflush(stdout);
+            continue;
+        }
         result->ran = rc == 0;
         if (rc == 0)
             report_done(row, result);

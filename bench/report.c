@@ -104,6 +104,26 @@ void report_results(const bench_case_t *const *rows, const result_t *results, si
     for (size_t i = 0; i < count; i++)
         if (results[i].ran && results[i].first_error[0])
             printf("first error of %s: %s\n", rows[i]->name, results[i].first_error);
+    //  Latency gets its own table below, so the lines above keep their columns.
+    bool title = false;
+    for (size_t i = 0; i < count; i++) {
+        if (!results[i].ran || !results[i].latency)
+            continue;
+        if (!title)
+            printf("\n%-30s %-8s %12s %10s %10s %10s\n", "case (1 in flight per client)", "kind",
+                   "ops/s", "p50 us", "p99 us", "mean batch");
+        title = true;
+        char batch[32] = "-";
+        if (results[i].mean_batch > 0)
+            snprintf(batch, sizeof batch, "%.1f", results[i].mean_batch);
+        double rate = s_ops_per_second(&results[i]);
+        printf("%-30s %-8s %12.*f %10.0f %10.0f %10s\n", rows[i]->name,
+               report_kind_name(rows[i]->kind), s_rate_digits(rate), rate, results[i].p50_us,
+               results[i].p99_us, batch);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (results[i].skipped)
+            printf("skipped %s: %s\n", rows[i]->name, results[i].note);
 }
 
 //  The ratio of two results: of MB/s when both carry payload, else of ops/s.
@@ -122,6 +142,18 @@ static int s_row_index(const bench_case_t *const *rows, size_t count, const char
     return -1;
 }
 
+//  Prints `title` before the first line of its list, then the start of a
+//  ratio's line: "  case / base = ".
+static void s_ratio_label(bool *title, const char *text, const bench_case_t *row,
+                          const bench_case_t *base) {
+    if (!*title)
+        printf("\n%s:\n", text);
+    *title = true;
+    char label[96];
+    snprintf(label, sizeof label, "%s / %s", row->name, base->name);
+    printf("  %-56s = ", label);
+}
+
 void report_ratios(const bench_case_t *const *rows, const result_t *results, size_t count) {
     bool title = false;
     for (size_t i = 0; i < count; i++) {
@@ -130,14 +162,28 @@ void report_ratios(const bench_case_t *const *rows, const result_t *results, siz
             assert(base >= 0); //  the rows name only rows of the bench
             if (!results[i].ran || !results[base].ran)
                 continue;
-            if (!title)
-                printf("\nratios (case / the case it is measured against, same run; MB/s where "
-                       "both move payload, else ops/s):\n");
-            title = true;
-            char label[96];
-            snprintf(label, sizeof label, "%s / %s", rows[i]->name, rows[base]->name);
-            printf("  %-56s = %.3f\n", label, s_ratio(&results[i], &results[base]));
+            s_ratio_label(&title,
+                          "ratios (case / the case it is measured against, same run; MB/s where "
+                          "both move payload, else ops/s)",
+                          rows[i], rows[base]);
+            printf("%.3f\n", s_ratio(&results[i], &results[base]));
         }
+    }
+    title = false;
+    for (size_t i = 0; i < count; i++) {
+        if (!rows[i]->latency_versus)
+            continue;
+        int base = s_row_index(rows, count, rows[i]->latency_versus);
+        assert(base >= 0); //  the rows name only rows of the bench
+        if (!results[i].latency || !results[base].latency || results[base].p50_us <= 0 ||
+            results[base].p99_us <= 0)
+            continue;
+        s_ratio_label(&title,
+                      "latency ratios (case's latency / the other case's, same run; above 1: the "
+                      "case takes longer)",
+                      rows[i], rows[base]);
+        printf("p50 %.2f, p99 %.2f\n", results[i].p50_us / results[base].p50_us,
+               results[i].p99_us / results[base].p99_us);
     }
 }
 
@@ -146,6 +192,9 @@ void report_done(const bench_case_t *row, const result_t *result) {
     if (result->bytes)
         printf("done %-30s %12.*f ops/s %10.1f MB/s\n", row->name, s_rate_digits(rate), rate,
                s_mb_per_second(result));
+    else if (result->latency)
+        printf("done %-30s %12.*f ops/s   p50 %.0f us, p99 %.0f us\n", row->name,
+               s_rate_digits(rate), rate, result->p50_us, result->p99_us);
     else
         printf("done %-30s %12.*f ops/s\n", row->name, s_rate_digits(rate), rate);
     fflush(stdout);

@@ -652,7 +652,8 @@ static void s_cache_put(zsock_t *client, const void *data, size_t size, Cairn__S
     if (needle)
         s_expect(client, &request, status, needle);
     else
-        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT);
+        cairn__response__free_unpacked(
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT), NULL);
 }
 
 //  max_blob_bytes bounds ContentPut, a stream (aborted when it passes it)
@@ -751,7 +752,8 @@ static void test_content_quota(void) {
     s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "delete content");
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, s_next_id++, small_hash, 32);
-    harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE), NULL);
     s_send_chunk(client, stream, 0, "z", 1);
     s_chunk_answer(client, 1);
     Cairn__Response *response = content_fixture_commit(caller, stream, NULL);

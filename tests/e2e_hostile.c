@@ -524,7 +524,9 @@ static void test_idle_connections(void) {
            open, (unsigned long long)rss_before, (unsigned long long)rss, IDLE_RSS_MAX,
            (double)(rss - rss_before) / IDLE_COUNT);
     CHECK(open == IDLE_COUNT + 1);
+#ifndef CAIRN_SANITIZED //  ASan's quarantine and shadow memory make RSS meaningless
     CHECK(rss < IDLE_RSS_MAX);
+#endif
     s_served(caller, -1);
     for (int i = 0; i < count; i++)
         close(idle[i]);

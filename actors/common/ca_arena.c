@@ -105,15 +105,15 @@ void *ca_arena_alloc(ca_arena_t *self, size_t size) {
 }
 
 void ca_arena_reset(ca_arena_t *self) {
-    //  Keep the oldest chunk of the standard size (the list's last one
-    //  when the first allocation was not a large one); free the rest.
+    //  Keep the oldest chunk of the standard size; free the rest.
     chunk_t *keep = NULL;
+    for (chunk_t *chunk = self->chunks; chunk; chunk = chunk->next)
+        if (chunk->size == self->chunk_size)
+            keep = chunk;
     chunk_t *chunk = self->chunks;
     while (chunk) {
         chunk_t *next = chunk->next;
-        if (!keep && chunk->size == self->chunk_size && !next)
-            keep = chunk;
-        else
+        if (chunk != keep)
             free(chunk);
         chunk = next;
     }

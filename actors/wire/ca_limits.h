@@ -161,6 +161,9 @@
 //  writer's holds a whole batch's requests, a worker's one request.
 #define CA_WRITER_ARENA_CHUNK (256 * 1024)
 #define CA_WORKER_ARENA_CHUNK (64 * 1024)
+//  The gateway looks at every socket, owed an answer or not, once in this
+//  many turns of its loop (see gateway.c s_serve_ready).
+#define CA_GATEWAY_SWEEP_TURNS 16
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).

@@ -52,17 +52,41 @@
     anyway; the reads (ProvRoots, ProvDerivations, ProvAncestor) still run
     on every worker.
 
-    Searches (transitive derivations, ancestry) walk the edge index breadth
-    first in C with a visited set (ca_hashset: 32-byte keys, about 48 bytes
-    per hash seen) and no recursion, so a chain of any depth or a node with
-    100,000 derivations needs memory in proportion to what is visited and
-    no stack. ProvAncestor first tries the root cache: an original ancestor
-    is answered by one lookup, and an ancestor whose roots are not all
-    roots of the descendant cannot be one. Then generations (0 for
-    originals, else one more than the highest of the sources, final once
-    content has derivations): an ancestor's is lower than its descendant's,
-    and the walk up from the descendant skips every node below the
-    ancestor's generation, since nothing there leads up to it.
+    Searches (transitive derivations, and ancestry when a label is
+    missing) walk the edge index breadth first in C with a visited set
+    (ca_hashset: 32-byte keys, about 48 bytes per hash seen) and no
+    recursion, so a chain of any depth or a node with 100,000 derivations
+    needs memory in proportion to what is visited and no stack. The walk
+    up is bounded by generations (0 for originals, else one more than the
+    highest of the sources, final once content has derivations): it skips
+    every node below the ancestor's, since nothing there leads up to it.
+
+    Reachability (ProvAncestor). The graph is split into chains, each a
+    path of ancestors: every node has a label (chain, position), and on
+    one chain a node at a lower position is an ancestor of one higher up.
+    For every other chain it reaches, a node has one prov_reach row: the
+    highest position there of an ancestor (the ancestors on a chain are a
+    prefix of it, since each is an ancestor of the next). So a (a != d)
+    is an ancestor of d exactly when they share a chain and a comes first,
+    or d's row for a's chain reaches a's position: two label reads and at
+    most one index lookup, at any depth, true or false (issue 13; the
+    walk it replaces took thousands of reads between two nodes of one
+    deep strand). Labels are written by ProvAdd in the same transaction
+    (PROV_LABEL_SQL, PROV_REACH_SQL in provenance_schema.h): a node goes
+    at the end of the longest chain whose last node is one of its sources
+    or reached by its highest-generation source, else starts a chain; its
+    rows are the chain-wise maximum of its sources' rows and positions.
+    This fits how the graph grows: edges are only ever added to content
+    without derivations (the rule above), so only a node nobody's rows
+    name is ever labelled again, from all its sources. Cost: rows per node
+    follow the width of the graph behind it (the chains it reaches), not
+    its depth; on the bench's strands (width ~40, 50,000 nodes) ~31 rows,
+    ~540 bytes per node with the (chain, position) index (the root cache:
+    ~700), and an add reads its sources' rows (~4 x 31) and writes its
+    own, which takes ProvAdd to ~0.6 of its rate without labels.
+    Databases from before migration 3 are labelled by it, in generation
+    order, with the same statements (~150 us a node: 7.4 s for 50,000); a
+    node that still has no label (none should) is answered by the walk.
     ========================================================================= */
 
 #include "provenance.h"
@@ -944,7 +968,7 @@ static void s_test_bad_input(ca_caller_t *caller) {
 
 typedef struct {
     size_t count[PROP_NODES];
-    uint64_t sources[PROP_NODES][5]; //  up to 4, and one more for a leaf
+    uint64_t sources[PROP_NODES][5];          //  up to 4, and one more for a leaf
     uint64_t weight[PROP_NODES][PROP_NODES];  //  weight[n][r]: paths from n to root r
     uint8_t ancestor[PROP_NODES][PROP_NODES]; //  ancestor[n][a]: a is an ancestor of n
 } reference_t;

@@ -10,6 +10,10 @@
 
 #include "provenance_schema.h"
 
+//  Migration 3's trigger body: ProvAdd's labelling statements for the row
+//  being queued.
+#define LABEL_NEW PROV_LABEL_SQL("NEW.hash") "; " PROV_REACH_SQL("NEW.hash") "; "
+
 static const char *const s_migrations[] = {
     //  1: manifests (with tags and access lists) and L1 summaries
     "CREATE TABLE manifests ("
@@ -105,12 +109,11 @@ static const char *const s_migrations[] = {
     "CREATE TEMP TABLE prov_label_order (hash BLOB NOT NULL);"
     "CREATE TEMP TABLE prov_label_queue (hash BLOB NOT NULL);"
     "INSERT INTO prov_label_order SELECT hash FROM prov_nodes ORDER BY generation, hash;"
-    "CREATE TEMP TRIGGER prov_label AFTER INSERT ON prov_label_queue BEGIN " PROV_LABEL_SQL(
-        "NEW.hash") "; " PROV_REACH_SQL("NEW.hash") "; END;"
-                    "INSERT INTO prov_label_queue SELECT hash FROM prov_label_order ORDER BY rowid;"
-                    "DROP TRIGGER prov_label;"
-                    "DROP TABLE prov_label_queue;"
-                    "DROP TABLE prov_label_order;",
+    "CREATE TEMP TRIGGER prov_label AFTER INSERT ON prov_label_queue BEGIN " LABEL_NEW "END;"
+    "INSERT INTO prov_label_queue SELECT hash FROM prov_label_order ORDER BY rowid;"
+    "DROP TRIGGER prov_label;"
+    "DROP TABLE prov_label_queue;"
+    "DROP TABLE prov_label_order;",
 };
 
 const ca_schema_t provenance_schema = {

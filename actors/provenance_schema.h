@@ -44,7 +44,7 @@ extern const ca_schema_t provenance_schema;
 //  V's reach rows (its own chain is implicit: the positions before its own).
 #define PROV_REACH_SQL(V)                                                                          \
     "INSERT INTO prov_reach (chain, position, reach_chain, reach_position)"                        \
-    " SELECT v.chain, v.position, m.rc, m.rp FROM prov_nodes v, " PROV_REACH_OF(V)                 \
-    " m WHERE v.hash = " V " AND m.rc <> v.chain"
+    " SELECT v.chain, v.position, m.rc, m.rp FROM prov_nodes v, " PROV_REACH_OF(                   \
+        V) " m WHERE v.hash = " V " AND m.rc <> v.chain"
 
 #endif

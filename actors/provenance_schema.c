@@ -10,6 +10,10 @@
 
 #include "provenance_schema.h"
 
+//  Migration 3's trigger body: ProvAdd's labelling statements for the row
+//  being queued.
+#define LABEL_NEW PROV_LABEL_SQL("NEW.hash") "; " PROV_REACH_SQL("NEW.hash") "; "
+
 static const char *const s_migrations[] = {
     //  1: manifests (with tags and access lists) and L1 summaries
     "CREATE TABLE manifests ("
@@ -84,6 +88,32 @@ static const char *const s_migrations[] = {
     "  weight INTEGER NOT NULL,"
     "  PRIMARY KEY (hash, root)"
     ") WITHOUT ROWID;",
+
+    //  3: reachability labels (a chain decomposition, see "Reachability"
+    //  in actors/provenance.c). Every node is at (chain, position) on one
+    //  chain, a path of ancestors; prov_reach holds, for a node and each
+    //  other chain it reaches, the highest position there of an ancestor.
+    //  The rows of an older database are labelled here, in generation
+    //  order (sources first), by a temporary trigger running the same
+    //  statements as ProvAdd.
+    "ALTER TABLE prov_nodes ADD COLUMN chain INTEGER;" //  NULL only inside a ProvAdd
+    "ALTER TABLE prov_nodes ADD COLUMN position INTEGER;"
+    "CREATE UNIQUE INDEX prov_nodes_by_chain ON prov_nodes (chain, position);"
+    "CREATE TABLE prov_reach ("
+    "  chain INTEGER NOT NULL,"
+    "  position INTEGER NOT NULL,"
+    "  reach_chain INTEGER NOT NULL,"
+    "  reach_position INTEGER NOT NULL,"
+    "  PRIMARY KEY (chain, position, reach_chain)"
+    ") WITHOUT ROWID;"
+    "CREATE TEMP TABLE prov_label_order (hash BLOB NOT NULL);"
+    "CREATE TEMP TABLE prov_label_queue (hash BLOB NOT NULL);"
+    "INSERT INTO prov_label_order SELECT hash FROM prov_nodes ORDER BY generation, hash;"
+    "CREATE TEMP TRIGGER prov_label AFTER INSERT ON prov_label_queue BEGIN " LABEL_NEW "END;"
+    "INSERT INTO prov_label_queue SELECT hash FROM prov_label_order ORDER BY rowid;"
+    "DROP TRIGGER prov_label;"
+    "DROP TABLE prov_label_queue;"
+    "DROP TABLE prov_label_order;",
 };
 
 const ca_schema_t provenance_schema = {

@@ -294,10 +294,7 @@ static bool s_over_frame_max(self_t *self, const ca_envelope_t *env, size_t size
     return true;
 }
 
-static void s_handle_client(self_t *self) {
-    zmsg_t *msg = zmsg_recv(self->client);
-    if (!msg)
-        return;
+static void s_handle_client(self_t *self, zmsg_t *msg) {
     self->requests++;
     zframe_t *client_id = zmsg_first(msg);
     zframe_t *request_frame = zmsg_next(msg);
@@ -438,10 +435,7 @@ static void s_finish_info(self_t *self, zframe_t *continuation, zframe_t *answer
 
 //  A worker answered (on `socket`, one of the pool's): pass it on, count it.
 //  On info_stats the answer finishes one of the gateway's own Info.
-static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket) {
-    zmsg_t *msg = zmsg_recv(socket);
-    if (!msg)
-        return;
+static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *msg) {
     if (pool->in_flight)
         pool->in_flight--;
     if (zmsg_size(msg) == 2) {
@@ -464,10 +458,7 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket) {
     zmsg_destroy(&msg);
 }
 
-static void s_handle_writer(self_t *self) {
-    zmsg_t *msg = zmsg_recv(self->writer);
-    if (!msg)
-        return;
+static void s_handle_writer(self_t *self, zmsg_t *msg) {
     zframe_t *client_id = zmsg_first(msg);
     zframe_t *id_frame = zmsg_next(msg);
     zframe_t *body = zmsg_next(msg);
@@ -676,9 +667,18 @@ static void s_handle_pipe(self_t *self) {
     zstr_free(&command);
 }
 
+//  The next message waiting on `socket`, or NULL when none is: one receive,
+//  rather than asking for the socket's events and then receiving (zmsg_recv_
+//  nowait is deprecated in CZMQ as "poor style" for callers that should
+//  poll; here it follows a poll and saves a libzmq call per message).
+static zmsg_t *s_next(zsock_t *socket) {
+    return socket ? zmsg_recv_nowait(socket) : NULL;
+}
+
 static void s_serve_pool_socket(self_t *self, pool_t *pool, zsock_t *socket) {
-    for (int n = 0; n < CA_SERVE_BURST && socket && (zsock_events(socket) & ZMQ_POLLIN); n++)
-        s_handle_pool(self, pool, socket);
+    zmsg_t *msg;
+    for (int n = 0; n < CA_SERVE_BURST && (msg = s_next(socket)); n++)
+        s_handle_pool(self, pool, socket, msg);
 }
 
 //  Answers first (they finish admitted work), then new client requests, each
@@ -703,11 +703,11 @@ static void s_serve_ready(self_t *self) {
     bool info_owed = sweep || self->info_in_flight > 0;
     if (self->info_pool && info_owed)
         s_serve_pool_socket(self, self->info_pool, self->info_stats);
-    for (int n = 0; info_owed && n < CA_SERVE_BURST && (zsock_events(self->writer) & ZMQ_POLLIN);
-         n++)
-        s_handle_writer(self);
-    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->client) & ZMQ_POLLIN); n++)
-        s_handle_client(self);
+    zmsg_t *msg;
+    for (int n = 0; info_owed && n < CA_SERVE_BURST && (msg = s_next(self->writer)); n++)
+        s_handle_writer(self, msg);
+    for (int n = 0; n < CA_SERVE_BURST && (msg = s_next(self->client)); n++)
+        s_handle_client(self, msg);
     if (self->connections)
         gateway_connections_handle(self->connections);
 }

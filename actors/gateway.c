@@ -667,17 +667,9 @@ static void s_handle_pipe(self_t *self) {
     zstr_free(&command);
 }
 
-//  The next message waiting on `socket`, or NULL when none is: one receive,
-//  rather than asking for the socket's events and then receiving (zmsg_recv_
-//  nowait is deprecated in CZMQ as "poor style" for callers that should
-//  poll; here it follows a poll and saves a libzmq call per message).
-static zmsg_t *s_next(zsock_t *socket) {
-    return socket ? zmsg_recv_nowait(socket) : NULL;
-}
-
 static void s_serve_pool_socket(self_t *self, pool_t *pool, zsock_t *socket) {
     zmsg_t *msg;
-    for (int n = 0; n < CA_SERVE_BURST && (msg = s_next(socket)); n++)
+    for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(socket)); n++)
         s_handle_pool(self, pool, socket, msg);
 }
 
@@ -704,9 +696,9 @@ static void s_serve_ready(self_t *self) {
     if (self->info_pool && info_owed)
         s_serve_pool_socket(self, self->info_pool, self->info_stats);
     zmsg_t *msg;
-    for (int n = 0; info_owed && n < CA_SERVE_BURST && (msg = s_next(self->writer)); n++)
+    for (int n = 0; info_owed && n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->writer)); n++)
         s_handle_writer(self, msg);
-    for (int n = 0; n < CA_SERVE_BURST && (msg = s_next(self->client)); n++)
+    for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->client)); n++)
         s_handle_client(self, msg);
     if (self->connections)
         gateway_connections_handle(self->connections);

@@ -183,6 +183,12 @@ int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count) {
     return 0;
 }
 
+zmsg_t *ca_recv_waiting(zsock_t *socket) {
+    //  CZMQ deprecates zmsg_recv_nowait as "poor style" for callers that
+    //  should poll; here it follows a poll.
+    return socket ? zmsg_recv_nowait(socket) : NULL;
+}
+
 char *ca_store_endpoint(const char *name, unsigned index) {
     return zsys_sprintf(CA_STORE_ENDPOINT_FMT, name, index);
 }
@@ -331,10 +337,7 @@ static void s_wipe_secrets(ca_store_t *self, Cairn__Request *request, zframe_t *
         sodium_memzero(zframe_data(frame), zframe_size(frame));
 }
 
-static void s_handle_request(ca_store_t *self) {
-    zmsg_t *msg = zmsg_recv(self->router);
-    if (!msg)
-        return;
+static void s_handle_request(ca_store_t *self, zmsg_t *msg) {
     if (zmsg_size(msg) != 3) {
         ca_log_error("%s[%u]: dropped a message of %zu frames from the gateway", self->def->name,
                      self->index, zmsg_size(msg));
@@ -403,10 +406,7 @@ static void s_log_internal_write(ca_store_t *self, zframe_t *answer) {
 }
 
 //  The writer answered one of our writes: finish the client's request.
-static void s_handle_write_done(ca_store_t *self) {
-    zmsg_t *msg = zmsg_recv(self->writer);
-    if (!msg)
-        return;
+static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
     if (zmsg_size(msg) != 4) {
         ca_log_error("%s[%u]: dropped a writer answer of %zu frames", self->def->name, self->index,
                      zmsg_size(msg));
@@ -604,10 +604,11 @@ static void s_handle_pipe(ca_store_t *self) {
 //  writes would never finish). Each turn serves both sockets, answers first
 //  since they complete work already admitted, each up to a burst.
 static void s_serve_ready(ca_store_t *self) {
-    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->writer) & ZMQ_POLLIN); n++)
-        s_handle_write_done(self);
-    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->router) & ZMQ_POLLIN); n++)
-        s_handle_request(self);
+    zmsg_t *msg;
+    for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->writer)); n++)
+        s_handle_write_done(self, msg);
+    for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->router)); n++)
+        s_handle_request(self, msg);
 }
 
 //  Milliseconds until the next tick, -1 (forever) when the store has none.

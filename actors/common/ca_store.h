@@ -259,6 +259,12 @@ bool ca_actor_poll_failed(zpoller_t *poller);
 //  frames are not destroyed. Returns -1 when the peer's queue is full.
 int ca_send_frames(zsock_t *socket, zframe_t **frames, size_t count);
 
+//  The next message waiting on `socket` (which may be NULL), or NULL when
+//  none is, without blocking. Actors serve a ready socket in bursts with it:
+//  one receive per message, where asking for the socket's events first
+//  cost a libzmq call per message and a poll of its mailbox when idle.
+zmsg_t *ca_recv_waiting(zsock_t *socket);
+
 void ca_store_test(bool verbose);
 
 #endif

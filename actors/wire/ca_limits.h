@@ -74,6 +74,10 @@
 #define CA_CONTENT_CHUNK_MAX          (16 * 1024 * 1024)
 #define CA_CONTENT_WHOLE_MAX          (64LL * 1024 * 1024)
 #define CA_CONTENT_STREAMS_MAX        64
+//  ContentPut keeps a blob of at most this many bytes inline in SQLite,
+//  committed with its row (no file, no fsync of its own); see the banner
+//  of actors/content.c for the figures behind the choice.
+#define CA_CONTENT_INLINE_MAX (16 * 1024)
 #define CA_CONTENT_STREAMS_PER_CLIENT 8 //  of those, per client connection
 //  An upload stream's idle clock restarts only once it has received this
 //  many bytes since the last restart: 1-byte chunks cannot hold a slot

@@ -1040,6 +1040,64 @@ Cairn__Response *content_fixture_commit(ca_caller_t *caller, uint64_t stream_id,
     return ca_caller_call(caller, &request);
 }
 
+bool content_fixture_put_file(ca_caller_t *caller, const void *data, size_t size,
+                              uint8_t hash[32]) {
+    ca_sha256(data, size, hash);
+    uint64_t stream = content_fixture_begin(caller, NULL);
+    if (size) {
+        Cairn__Request request;
+        Cairn__ContentChunk chunk;
+        ca_request_content_chunk(&request, &chunk, 0, stream, 0, data, size);
+        cairn__response__free_unpacked(
+            ca_response_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_CHUNK),
+            NULL);
+    }
+    Cairn__Response *response = ca_response_ok(content_fixture_commit(caller, stream, hash),
+                                               CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    bool deduplicated = response->content_commit->deduplicated;
+    cairn__response__free_unpacked(response, NULL);
+    return deduplicated;
+}
+
+void content_fixture_set_inline(const char *data_dir, const uint8_t *hash, const void *data,
+                                size_t size) {
+    char *path = zsys_sprintf("%s/" CA_DB_FILE, data_dir);
+    sqlite3 *db = NULL;
+    CA_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *stmt = NULL;
+    CA_CHECK(sqlite3_prepare_v2(db, "UPDATE content_inline SET data = ?2 WHERE hash = ?1", -1,
+                                &stmt, NULL) == SQLITE_OK);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 2, size ? data : "", (int)size, SQLITE_STATIC);
+    CA_CHECK(sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(db) == 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    zstr_free(&path);
+}
+
+void content_fixture_flip_inline(const char *data_dir, const uint8_t *hash) {
+    char *path = zsys_sprintf("%s/" CA_DB_FILE, data_dir);
+    sqlite3 *db = NULL;
+    CA_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *stmt = NULL;
+    CA_CHECK(sqlite3_prepare_v2(db, "SELECT data FROM content_inline WHERE hash = ?1", -1, &stmt,
+                                NULL) == SQLITE_OK);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    CA_CHECK(sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) > 0);
+    size_t size = (size_t)sqlite3_column_bytes(stmt, 0);
+    uint8_t *data = (uint8_t *)malloc(size);
+    CA_CHECK(data);
+    memcpy(data, sqlite3_column_blob(stmt, 0), size);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    data[size / 2] ^= 0x5a;
+    content_fixture_set_inline(data_dir, hash, data, size);
+    free(data);
+    zstr_free(&path);
+}
+
 void content_fixture_bad_hashes(ca_caller_t *caller) {
     uint8_t hash[64];
     memset(hash, 0xab, sizeof hash);
@@ -1150,21 +1208,8 @@ static void s_flip_byte(ca_caller_t *caller, const uint8_t *hash, long offset) {
     zstr_free(&path);
 }
 
-//  Stores bytes through a stream, so that they are a file whatever their
-//  size (streamed blobs are never inline); true when deduplicated.
 static bool s_put_file(ca_caller_t *caller, const void *data, size_t size, uint8_t hash[32]) {
-    ca_sha256(data, size, hash);
-    uint64_t stream = content_fixture_begin(caller, NULL);
-    if (size)
-        cairn__response__free_unpacked(
-            ca_testbed_ok(s_chunk(caller, stream, 0, data, size),
-                          CAIRN__RESPONSE__BODY_CONTENT_CHUNK),
-            NULL);
-    Cairn__Response *response = ca_testbed_ok(content_fixture_commit(caller, stream, hash),
-                                              CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
-    bool deduplicated = response->content_commit->deduplicated;
-    cairn__response__free_unpacked(response, NULL);
-    return deduplicated;
+    return content_fixture_put_file(caller, data, size, hash);
 }
 
 static bool s_file_exists(ca_caller_t *caller, const uint8_t *hash) {
@@ -1174,21 +1219,8 @@ static bool s_file_exists(ca_caller_t *caller, const uint8_t *hash) {
     return exists;
 }
 
-//  Overwrites the inline bytes of a blob in the database (a disk that lies).
 static void s_set_inline(ca_caller_t *caller, const uint8_t *hash, const void *data, size_t size) {
-    char *path = zsys_sprintf("%s/" CA_DB_FILE, ca_testbed_dir(ca_caller_testbed(caller)));
-    sqlite3 *db = NULL;
-    assert(sqlite3_open(path, &db) == SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *stmt = NULL;
-    assert(sqlite3_prepare_v2(db, "UPDATE content_inline SET data = ?2 WHERE hash = ?1", -1, &stmt,
-                              NULL) == SQLITE_OK);
-    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 2, size ? data : "", (int)size, SQLITE_STATIC);
-    assert(sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(db) == 1);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    zstr_free(&path);
+    content_fixture_set_inline(ca_testbed_dir(ca_caller_testbed(caller)), hash, data, size);
 }
 
 static uint64_t s_stats_bytes(ca_caller_t *caller) {

@@ -3,8 +3,9 @@
     streamed in chunks
 
     What it owns: the `content_blobs` index (hash, size, stored_at: when
-    bytes were last written for it) with its running totals, and the blob
-    files under <data dir>/content/ (ca_blobs: layout, crash safety, the
+    bytes were last written for it) with its running totals, the bytes of
+    small blobs (`content_inline`, below), and the blob files under
+    <data dir>/content/ (ca_blobs: layout, crash safety, the
     delete/put race). A blob is
     visible only once its index row has committed; its file is in place
     before that. Whether blobs are what their hashes say is the part of
@@ -35,9 +36,47 @@
     match. Ranges read out of order are served unverified (`verified`
     stays false), as is skip_verify.
 
+    Small blobs are inline. A ContentPut of at most CA_CONTENT_INLINE_MAX
+    (16 KiB) bytes keeps them in the `content_inline` table (hash, data;
+    migration 2) in the same write that adds the index row, so they are
+    committed with the writer's batch: no file, no fsync of their own, as
+    durable as any row (kill -9 with synchronous=normal, power loss with
+    full). Larger puts, and every stream whatever its size (kept simple:
+    its bytes are already in a temp file), are files as before. A blob is
+    one kind at a time: a put that rewrites a damaged file blob makes it
+    inline and removes the file; a stream that rewrites damaged inline
+    bytes deletes them in its row's write and makes it a file. Reads look
+    up size and inline bytes in one statement (one read transaction);
+    removing the index row removes the inline bytes (trigger), so delete,
+    the quota guard, the totals and ContentCheck's repair (which drops a
+    corrupt inline row as it drops a corrupt file's row; nothing goes to
+    quarantine/) are the same for both. The start sweep walks files only
+    and never sees inline blobs; `cairnd check` hashes their bytes.
+
+    Why 16 KiB, by measurement (cairn-bench node.content_put.4k, and the
+    same case with its size overridden and the inline threshold raised to
+    256 KiB, against the file path of 3397c12; two alternating runs each on
+    the shared 2-core machine; bench/RESULTS.md "Issue 13: small blobs
+    inline"):
+
+        blob     files (puts/s)   inline (puts/s)   ratio
+        4 KiB     326, 1703        5733, 6380        3.7 - 17x
+        16 KiB    774, 653         2954, 2607        3.8 - 4.0x
+        64 KiB    569, 441         1134, 1139        2.0 - 2.6x
+        256 KiB   273, 307          330, 337         1.1 - 1.2x
+
+    The gain shrinks with size while the costs grow: inline bytes pass
+    through the one writer (a large blob delays every store's batch),
+    are written twice (WAL, then checkpoint), and leave free pages in
+    cairn.db until VACUUM, where a deleted file frees its disk at once.
+    16 KiB keeps most of the gain for small blobs and leaves anything
+    larger to files. The peer-content cache (cache.c) stays on files.
+
     Memory: a worker holds at most one request's bytes (a put, a chunk or a
     range) plus 1 MiB while checking; a blob is never held whole unless it
     fits one frame. The pool's queue is CA_CONTENT_QUEUE_MAX per worker.
+    Each worker's read connection keeps a page cache of
+    CA_CONTENT_READ_CACHE_KIB for inline blobs.
     ========================================================================= */
 
 #include "content.h"
@@ -130,11 +169,11 @@ static void s_no_memory_for(ca_reply_t *reply, uint64_t size) {
 //  says so).
 static int s_lookup_kind(ca_store_t *store, const uint8_t *hash, uint64_t *size, bool *is_inline,
                          ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_store_prepare(
-        store,
-        "SELECT size, EXISTS (SELECT 1 FROM content_inline WHERE hash = ?1)"
-        " FROM content_blobs WHERE hash = ?1",
-        reply);
+    sqlite3_stmt *stmt =
+        ca_store_prepare(store,
+                         "SELECT size, EXISTS (SELECT 1 FROM content_inline WHERE hash = ?1)"
+                         " FROM content_blobs WHERE hash = ?1",
+                         reply);
     if (!stmt)
         return -1;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
@@ -144,8 +183,7 @@ static int s_lookup_kind(ca_store_t *store, const uint8_t *hash, uint64_t *size,
         *size = (uint64_t)sqlite3_column_int64(stmt, 0);
         if (is_inline)
             *is_inline = sqlite3_column_int(stmt, 1) != 0;
-    }
-    else if (found < 0 && reply)
+    } else if (found < 0 && reply)
         ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content index: %s; retry",
                        sqlite3_errmsg(sqlite3_db_handle(stmt)));
     sqlite3_reset(stmt);
@@ -395,8 +433,8 @@ static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *
 //  A small blob: its bytes go into content_inline in the write that adds
 //  its row, durable at the writer's COMMIT (no file, no fsync of its own).
 //  The write's context has no temp file, so s_stored settles nothing.
-static void s_publish_inline(ca_store_t *store, const uint8_t *hash, const void *data,
-                             size_t size, ca_reply_t *reply) {
+static void s_publish_inline(ca_store_t *store, const uint8_t *hash, const void *data, size_t size,
+                             ca_reply_t *reply) {
     ca_write_t *write = s_row_write(store, hash, size);
     ca_write_statement(write,
                        "INSERT INTO content_inline (hash, data) VALUES (?1, ?2)"
@@ -576,10 +614,10 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
     }
     size_t got = length;
     char *error = NULL;
-    ca_status_t status =
-        inline_row ? s_inline_copy(inline_row, size, read->offset, data, length, &error)
-                   : ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
-                                         read->offset, length, &got, &error);
+    ca_status_t status = inline_row
+                             ? s_inline_copy(inline_row, size, read->offset, data, length, &error)
+                             : ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
+                                                   read->offset, length, &got, &error);
     s_release_row(&inline_row);
     if (status == CA_OK && got != length) {
         status = CA_CORRUPT;

@@ -32,8 +32,7 @@ Cairn__Response *content_fixture_get(ca_caller_t *caller, const uint8_t *hash, s
 //  its size (streamed blobs are never inline; ContentPut keeps blobs of up
 //  to CA_CONTENT_INLINE_MAX in the database); its hash into `hash`; true
 //  when deduplicated.
-bool content_fixture_put_file(ca_caller_t *caller, const void *data, size_t size,
-                              uint8_t hash[32]);
+bool content_fixture_put_file(ca_caller_t *caller, const void *data, size_t size, uint8_t hash[32]);
 
 //  Overwrites the inline bytes of blob `hash` in <data_dir>/cairn.db (a
 //  disk that lies), through a connection of its own.

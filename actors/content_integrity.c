@@ -16,7 +16,9 @@
       - ContentCheck {verify, repair} -> ContentCheckReport, in two passes:
 
             1. rows:  every index row has a file of its size (with verify:
-                      of its hash)           else missing, or corrupt
+                      of its hash)           else missing, or corrupt;
+                      an inline row has bytes of its size (with verify:
+                      of its hash)           else corrupt (repair drops it)
             2. files: every blob file under the prefix directories has a
                       row                    else an orphan (its bytes hash
                                              to its name) or corrupt
@@ -120,8 +122,8 @@ static int s_inline_row(ca_store_t *store, const uint8_t *hash, sqlite3_stmt **s
     sqlite3_bind_blob(*stmt_p, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(*stmt_p);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE && error)
-        *error = zsys_sprintf("cannot read the content index: %s",
-                              sqlite3_errmsg(ca_sql_handle(sql)));
+        *error =
+            zsys_sprintf("cannot read the content index: %s", sqlite3_errmsg(ca_sql_handle(sql)));
     return rc;
 }
 
@@ -139,8 +141,8 @@ ca_status_t content_inline_verify(ca_store_t *store, const uint8_t *hash, uint64
         if (stored != size) {
             status = CA_CORRUPT;
             if (error)
-                *error = zsys_sprintf("its inline bytes are %" PRIu64 " long, its row says %" PRIu64,
-                                      stored, size);
+                *error = zsys_sprintf(
+                    "its inline bytes are %" PRIu64 " long, its row says %" PRIu64, stored, size);
         } else if (verify && memcmp(digest, hash, CA_SHA256_BYTES) != 0) {
             status = CA_CORRUPT;
             if (error)
@@ -341,11 +343,10 @@ typedef struct {
 //  check->error.
 static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *rows,
                         content_check_t *check) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store),
-                       "SELECT hash, size, stored_at,"
-                       " EXISTS (SELECT 1 FROM content_inline i WHERE i.hash = b.hash)"
-                       " FROM content_blobs b WHERE hash > ?1 ORDER BY hash LIMIT ?2");
+    sqlite3_stmt *stmt = ca_sql_prepare(
+        ca_store_sql(store), "SELECT hash, size, stored_at,"
+                             " EXISTS (SELECT 1 FROM content_inline i WHERE i.hash = b.hash)"
+                             " FROM content_blobs b WHERE hash > ?1 ORDER BY hash LIMIT ?2");
     if (!stmt) {
         check->error = zsys_sprintf("cannot read the content index: %s",
                                     sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));

@@ -18,9 +18,11 @@
         integrity     PRAGMA integrity_check (full)            1
         foreign key   PRAGMA foreign_key_check                 1
         schema        schema_version against this cairnd       1 (newer, missing)
-        missing blob  an index row without its file            1
-        corrupt blob  a file of the wrong size, or whose       1
-                      SHA-256 is not its name
+        missing blob  an index row without its file (inline    1
+                      content blobs have none: their bytes
+                      are in content_inline)
+        corrupt blob  a file, or inline bytes, of the wrong    1
+                      size, or whose SHA-256 is not its name
         orphan blob   a blob file without a row                1
 
     The pieces are the node's own: the lock (node.c), the check pragma
@@ -322,11 +324,11 @@ static void s_check_inline(check_t *check, const char *dir, const uint8_t *hash,
         ca_sha256(data ? data : "", (size_t)stored, digest);
     if (stored != size)
         s_finding(check, KIND_CORRUPT,
-                  "%s blob %s is kept inline as %" PRIu64 " bytes, its row says %" PRIu64, dir,
-                  hex, stored, size);
+                  "%s blob %s is kept inline as %" PRIu64 " bytes, its row says %" PRIu64, dir, hex,
+                  stored, size);
     else if (memcmp(digest, hash, CA_SHA256_BYTES) != 0)
-        s_finding(check, KIND_CORRUPT, "%s blob %s: its inline bytes do not hash to its name",
-                  dir, hex);
+        s_finding(check, KIND_CORRUPT, "%s blob %s: its inline bytes do not hash to its name", dir,
+                  hex);
     else
         check->blobs_verified++;
 }
@@ -335,11 +337,11 @@ static void s_check_inline(check_t *check, const char *dir, const uint8_t *hash,
 //  inline (in `inline_table`, NULL: none), those bytes.
 static void s_check_rows(check_t *check, ca_blobs_t *blobs, const char *dir, const char *table,
                          const char *inline_table) {
-    char *select =
-        inline_table ? zsys_sprintf("SELECT b.hash, b.size, i.data FROM %s b LEFT JOIN %s i"
-                                    " ON i.hash = b.hash",
-                                    table, inline_table)
-                     : zsys_sprintf("SELECT hash, size, NULL FROM %s", table);
+    char *select = inline_table
+                       ? zsys_sprintf("SELECT b.hash, b.size, i.data FROM %s b LEFT JOIN %s i"
+                                      " ON i.hash = b.hash",
+                                      table, inline_table)
+                       : zsys_sprintf("SELECT hash, size, NULL FROM %s", table);
     sqlite3_stmt *rows = ca_sql_prepare(check->sql, select);
     zstr_free(&select);
     int rc = SQLITE_DONE;

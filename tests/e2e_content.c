@@ -999,9 +999,9 @@ static void test_cache(void) {
 static void test_stats(void) {
     HARNESS_SESSION_UP(NULL);
     uint8_t hash[32];
-    content_fixture_put(caller, "one", 3, hash);            //  inline
-    content_fixture_put_file(caller, "three", 5, hash);     //  a file
-    content_fixture_put_file(caller, "three", 5, hash);     //  deduplicated
+    content_fixture_put(caller, "one", 3, hash);        //  inline
+    content_fixture_put_file(caller, "three", 5, hash); //  a file
+    content_fixture_put_file(caller, "three", 5, hash); //  deduplicated
     Cairn__Request request;
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);

@@ -3,8 +3,9 @@
     streamed in chunks
 
     What it owns: the `content_blobs` index (hash, size, stored_at: when
-    bytes were last written for it) with its running totals, and the blob
-    files under <data dir>/content/ (ca_blobs: layout, crash safety, the
+    bytes were last written for it) with its running totals, the bytes of
+    small blobs (`content_inline`, below), and the blob files under
+    <data dir>/content/ (ca_blobs: layout, crash safety, the
     delete/put race). A blob is
     visible only once its index row has committed; its file is in place
     before that. Whether blobs are what their hashes say is the part of
@@ -35,9 +36,47 @@
     match. Ranges read out of order are served unverified (`verified`
     stays false), as is skip_verify.
 
+    Small blobs are inline. A ContentPut of at most CA_CONTENT_INLINE_MAX
+    (16 KiB) bytes keeps them in the `content_inline` table (hash, data;
+    migration 2) in the same write that adds the index row, so they are
+    committed with the writer's batch: no file, no fsync of their own, as
+    durable as any row (kill -9 with synchronous=normal, power loss with
+    full). Larger puts, and every stream whatever its size (kept simple:
+    its bytes are already in a temp file), are files as before. A blob is
+    one kind at a time: a put that rewrites a damaged file blob makes it
+    inline and removes the file; a stream that rewrites damaged inline
+    bytes deletes them in its row's write and makes it a file. Reads look
+    up size and inline bytes in one statement (one read transaction);
+    removing the index row removes the inline bytes (trigger), so delete,
+    the quota guard, the totals and ContentCheck's repair (which drops a
+    corrupt inline row as it drops a corrupt file's row; nothing goes to
+    quarantine/) are the same for both. The start sweep walks files only
+    and never sees inline blobs; `cairnd check` hashes their bytes.
+
+    Why 16 KiB, by measurement (cairn-bench node.content_put.4k, and the
+    same case with its size overridden and the inline threshold raised to
+    256 KiB, against the file path of 3397c12; two alternating runs each on
+    the shared 2-core machine; bench/RESULTS.md "Issue 13: small blobs
+    inline"):
+
+        blob     files (puts/s)   inline (puts/s)   ratio
+        4 KiB     326, 1703        5733, 6380        3.7 - 17x
+        16 KiB    774, 653         2954, 2607        3.8 - 4.0x
+        64 KiB    569, 441         1134, 1139        2.0 - 2.6x
+        256 KiB   273, 307          330, 337         1.1 - 1.2x
+
+    The gain shrinks with size while the costs grow: inline bytes pass
+    through the one writer (a large blob delays every store's batch),
+    are written twice (WAL, then checkpoint), and leave free pages in
+    cairn.db until VACUUM, where a deleted file frees its disk at once.
+    16 KiB keeps most of the gain for small blobs and leaves anything
+    larger to files. The peer-content cache (cache.c) stays on files.
+
     Memory: a worker holds at most one request's bytes (a put, a chunk or a
     range) plus 1 MiB while checking; a blob is never held whole unless it
     fits one frame. The pool's queue is CA_CONTENT_QUEUE_MAX per worker.
+    Each worker's read connection keeps a page cache of
+    CA_CONTENT_READ_CACHE_KIB for inline blobs.
     ========================================================================= */
 
 #include "content.h"
@@ -54,6 +93,8 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define CA_CONTENT_READ_CACHE_KIB "16384"
 
 static const char *const s_migrations[] = {
     //  1: the index and its running totals (kept by triggers, so ContentStats
@@ -74,6 +115,15 @@ static const char *const s_migrations[] = {
     " END;"
     "CREATE TRIGGER content_blob_removed AFTER DELETE ON content_blobs BEGIN"
     "  UPDATE content_totals SET blobs = blobs - 1, bytes = bytes - OLD.size WHERE id = 1;"
+    " END;",
+    //  2: the bytes of small blobs (inline, see the banner). A row here
+    //  always has its content_blobs row; removing that removes this.
+    "CREATE TABLE content_inline ("
+    "  hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+    "  data BLOB NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER content_inline_removed AFTER DELETE ON content_blobs BEGIN"
+    "  DELETE FROM content_inline WHERE hash = OLD.hash;"
     " END;",
 };
 
@@ -114,33 +164,89 @@ static void s_no_memory_for(ca_reply_t *reply, uint64_t size) {
                    size);
 }
 
-//  Looks a blob up in the index: 1 found (with *size), 0 absent, -1 error
-//  (the reply says so).
-static int s_lookup(ca_store_t *store, const uint8_t *hash, uint64_t *size, ca_reply_t *reply) {
+//  Looks a blob up in the index: 1 found (with *size, and *is_inline when
+//  given: its bytes are in content_inline), 0 absent, -1 error (the reply
+//  says so).
+static int s_lookup_kind(ca_store_t *store, const uint8_t *hash, uint64_t *size, bool *is_inline,
+                         ca_reply_t *reply) {
     sqlite3_stmt *stmt =
-        ca_store_prepare(store, "SELECT size FROM content_blobs WHERE hash = ?1", reply);
+        ca_store_prepare(store,
+                         "SELECT size, EXISTS (SELECT 1 FROM content_inline WHERE hash = ?1)"
+                         " FROM content_blobs WHERE hash = ?1",
+                         reply);
     if (!stmt)
         return -1;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-    if (found == 1)
+    if (found == 1) {
         *size = (uint64_t)sqlite3_column_int64(stmt, 0);
-    else if (found < 0 && reply)
+        if (is_inline)
+            *is_inline = sqlite3_column_int(stmt, 1) != 0;
+    } else if (found < 0 && reply)
         ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content index: %s; retry",
                        sqlite3_errmsg(sqlite3_db_handle(stmt)));
     sqlite3_reset(stmt);
     return found;
 }
 
-//  The indexed size of a blob that must be there; false with the reply
-//  NOT_FOUND (or the read error) otherwise.
+static int s_lookup(ca_store_t *store, const uint8_t *hash, uint64_t *size, ca_reply_t *reply) {
+    return s_lookup_kind(store, hash, size, NULL, reply);
+}
+
+//  The indexed size of a blob that must be there, for a read; false with
+//  the reply NOT_FOUND (or the read error) otherwise. When its bytes are
+//  inline, *inline_row is the statement left on its row (column 1 holds
+//  them; one read transaction for the lookup and the bytes), which the
+//  caller releases with s_release_row; else NULL.
 static bool s_require_blob(ca_store_t *store, const uint8_t *hash, uint64_t *size,
-                           ca_reply_t *reply) {
-    int found = s_lookup(store, hash, size, reply);
-    if (found == 0)
+                           sqlite3_stmt **inline_row, ca_reply_t *reply) {
+    *inline_row = NULL;
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT b.size, i.data FROM content_blobs b"
+                                          " LEFT JOIN content_inline i ON i.hash = b.hash"
+                                          " WHERE b.hash = ?1",
+                                          reply);
+    if (!stmt)
+        return false;
+    sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *size = (uint64_t)sqlite3_column_int64(stmt, 0);
+        if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
+            *inline_row = stmt;
+            return true;
+        }
+    } else if (rc == SQLITE_DONE)
         ca_reply_error(reply, CA_NOT_FOUND, "no blob with this hash is stored");
-    return found == 1;
+    else
+        ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read the content index: %s; retry",
+                       sqlite3_errmsg(sqlite3_db_handle(stmt)));
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW;
+}
+
+static void s_release_row(sqlite3_stmt **row_p) {
+    if (*row_p)
+        sqlite3_reset(*row_p);
+    *row_p = NULL;
+}
+
+//  Copies bytes [offset, offset + length) of the inline row into `data`:
+//  CA_OK, or CA_CORRUPT with *error when the stored bytes are not of the
+//  indexed `size`.
+static ca_status_t s_inline_copy(sqlite3_stmt *row, uint64_t size, uint64_t offset, void *data,
+                                 size_t length, char **error) {
+    uint64_t stored = (uint64_t)sqlite3_column_bytes(row, 1);
+    const uint8_t *bytes = (const uint8_t *)sqlite3_column_blob(row, 1);
+    if (stored != size) {
+        *error = zsys_sprintf("its inline bytes are %" PRIu64 " long, its row says %" PRIu64,
+                              stored, size);
+        return CA_CORRUPT;
+    }
+    if (length)
+        memcpy(data, bytes + offset, length);
+    return CA_OK;
 }
 
 //  ca_blob_wanted_fn: is there (again) a row for this blob?
@@ -151,16 +257,30 @@ static bool s_row_exists(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
     return s_lookup((ca_store_t *)store, hash, &size, NULL) != 0;
 }
 
+//  ca_blob_wanted_fn for files: is there a row whose bytes are a file (not
+//  inline)? True when it cannot tell.
+static bool s_file_wanted(void *store, const uint8_t hash[CA_SHA256_BYTES]) {
+    uint64_t size;
+    bool is_inline = false;
+    int found = s_lookup_kind((ca_store_t *)store, hash, &size, &is_inline, NULL);
+    return found < 0 || (found == 1 && !is_inline);
+}
+
 //  Stored and intact, so a put may skip the rewrite: indexed, and its file
-//  has the indexed size (given back in *size) and hashes to its name. The
-//  hash is checked because a file that rotted in place keeps its size: a
-//  put of the right bytes must replace it, not be answered deduplicated.
-//  This reads the file once, as the put would have written it.
+//  (or inline bytes) has the indexed size (given back in *size) and hashes
+//  to its name. The hash is checked because bytes that rotted in place keep
+//  their size: a put of the right bytes must replace them, not be answered
+//  deduplicated. This reads the bytes once, as the put would have written
+//  them.
 static bool s_stored_intact(ca_store_t *store, const uint8_t *hash, uint64_t *size) {
     ca_blobs_t *blobs = s_state(store)->blobs;
     uint64_t on_disk = 0;
-    if (s_lookup(store, hash, size, NULL) != 1 || !ca_blobs_file_size(blobs, hash, &on_disk) ||
-        on_disk != *size)
+    bool is_inline = false;
+    if (s_lookup_kind(store, hash, size, &is_inline, NULL) != 1)
+        return false;
+    if (is_inline)
+        return content_inline_verify(store, hash, *size, true, NULL) == CA_OK;
+    if (!ca_blobs_file_size(blobs, hash, &on_disk) || on_disk != *size)
         return false;
     char *path = ca_blobs_path(blobs, hash);
     char *error = NULL;
@@ -273,17 +393,15 @@ static const char s_quota_full[] =
     "the content store is at content_quota_bytes (puts from several clients met at the "
     "limit); nothing was kept: delete content or raise content_quota_bytes, then retry";
 
-//  The upload is finished and verified: link it into place and commit its
-//  row. Takes the upload. The answer comes from s_stored, or at once on
-//  failure (then nothing is kept).
-static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *hash,
-                      ca_reply_t *reply) {
+//  The write that adds (or renews) the row of a blob of `size` bytes: the
+//  quota guard, then the row.
+static ca_write_t *s_row_write(ca_store_t *store, const uint8_t *hash, uint64_t size) {
     ca_write_t *write = ca_write_new();
     int64_t quota = ca_store_settings(store)->content_quota_bytes;
     if (quota > 0) {
         ca_write_statement(write, s_quota_guard_sql, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS,
                            CA_UNAVAILABLE, s_quota_full);
-        ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
+        ca_write_int(write, (int64_t)size);
         ca_write_int(write, quota);
         ca_write_blob(write, hash, CA_SHA256_BYTES);
     }
@@ -292,10 +410,46 @@ static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *
                        " ON CONFLICT (hash) DO UPDATE SET stored_at = " STORED_AGAIN_SQL,
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_int(write, (int64_t)ca_upload_size(*upload_p));
+    ca_write_int(write, (int64_t)size);
     ca_write_real(write, ca_now_seconds());
-    ca_blob_store_publish(store, s_state(store)->blobs, upload_p, hash, &write, s_row_exists,
+    return write;
+}
+
+//  The upload is finished and verified: link it into place and commit its
+//  row (the blob is a file from now on: inline bytes of an earlier put,
+//  which were damaged or the put would have been deduplicated, go). Takes
+//  the upload. The answer comes from s_stored, or at once on failure (then
+//  nothing is kept).
+static void s_publish(ca_store_t *store, ca_upload_t **upload_p, const uint8_t *hash,
+                      ca_reply_t *reply) {
+    ca_write_t *write = s_row_write(store, hash, ca_upload_size(*upload_p));
+    ca_write_statement(write, "DELETE FROM content_inline WHERE hash = ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_blob_store_publish(store, s_state(store)->blobs, upload_p, hash, &write, s_file_wanted,
                           reply);
+}
+
+//  A small blob: its bytes go into content_inline in the write that adds
+//  its row, durable at the writer's COMMIT (no file, no fsync of its own).
+//  The write's context has no temp file, so s_stored settles nothing.
+static void s_publish_inline(ca_store_t *store, const uint8_t *hash, const void *data, size_t size,
+                             ca_reply_t *reply) {
+    ca_write_t *write = s_row_write(store, hash, size);
+    ca_write_statement(write,
+                       "INSERT INTO content_inline (hash, data) VALUES (?1, ?2)"
+                       " ON CONFLICT (hash) DO UPDATE SET data = excluded.data",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_blob(write, size ? data : "", size);
+    Cairn__Internal__BlobContext context = CAIRN__INTERNAL__BLOB_CONTEXT__INIT;
+    context.hash.data = (uint8_t *)hash;
+    context.hash.len = CA_SHA256_BYTES;
+    context.size = size;
+    uint8_t packed[64];
+    assert(cairn__internal__blob_context__get_packed_size(&context) <= sizeof packed);
+    ca_write_context(write, packed, cairn__internal__blob_context__pack(&context, packed));
+    ca_store_write(store, &write, reply);
 }
 
 //  The row committed (or was there already): settle the file, answer.
@@ -305,6 +459,12 @@ static void s_stored(ca_store_t *store, const Cairn__Request *request,
         ca_blob_store_settle(s_state(store)->blobs, write, reply);
     if (!context)
         return;
+    //  An inline put over a blob that was a file (a damaged one): the file
+    //  goes, unless a racing file put made the blob a file again.
+    if (!*context->temp_path && request->body_case == CAIRN__REQUEST__BODY_CONTENT_PUT &&
+        ca_blobs_file_size(s_state(store)->blobs, context->hash.data, &(uint64_t){0}))
+        ca_blobs_unlink_if_unwanted(s_state(store)->blobs, context->hash.data, s_file_wanted,
+                                    store);
     //  Bytes were written for this request, so it is not a deduplicated
     //  put even when another worker's row for the same blob came first.
     s_answer_stored(reply, request, context->hash.data, context->size, false);
@@ -314,7 +474,7 @@ static void s_stored(ca_store_t *store, const Cairn__Request *request,
 //  The writer failed a content write: undo the file side.
 static void s_write_failed(ca_store_t *store, const Cairn__Request *request,
                            const Cairn__Internal__WriteReply *write) {
-    ca_blob_store_undo(store, s_state(store)->blobs, write, s_row_exists);
+    ca_blob_store_undo(store, s_state(store)->blobs, write, s_file_wanted);
 }
 
 //  ---- put, get, read, has, size, delete ----------------------------------------------
@@ -351,6 +511,10 @@ static void s_content_put(ca_store_t *store, const Cairn__Request *request, ca_r
         !s_quota_ok(store, put->data.len, reply) ||
         !ca_blob_store_disk_ok(store, s_state(store)->blobs, put->data.len, reply))
         return;
+    if (put->data.len <= CA_CONTENT_INLINE_MAX) {
+        s_publish_inline(store, hash, put->data.data, put->data.len, reply);
+        return;
+    }
     ca_upload_t *upload =
         ca_blob_store_upload(s_state(store)->blobs, put->data.data, put->data.len, hash, reply);
     if (upload)
@@ -362,9 +526,11 @@ static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_r
     if (!ca_blob_store_hash_ok(&get->hash, "hash", reply))
         return;
     uint64_t size = 0;
-    if (!s_require_blob(store, get->hash.data, &size, reply))
+    sqlite3_stmt *inline_row = NULL;
+    if (!s_require_blob(store, get->hash.data, &size, &inline_row, reply))
         return;
     if (size > CA_CONTENT_WHOLE_MAX) {
+        s_release_row(&inline_row);
         ca_reply_error(reply, CA_INVALID,
                        "the blob holds %" PRIu64 " bytes, over the %lld a single answer "
                        "carries; read it with ContentRead in ranges of up to %d bytes",
@@ -378,12 +544,26 @@ static void s_content_get(ca_store_t *store, const Cairn__Request *request, ca_r
     zframe_t *frame = ca_response_with_bytes(request->id, CAIRN__RESPONSE__BODY_CONTENT_GET, prefix,
                                              prefix_size, 2, (size_t)size, NULL, 0, &data);
     if (!frame) {
+        s_release_row(&inline_row);
         s_no_memory_for(reply, size);
         return;
     }
     char *error = NULL;
-    ca_status_t status = ca_blobs_read_all(s_state(store)->blobs, get->hash.data, data, size,
-                                           !get->skip_verify, &error);
+    ca_status_t status;
+    if (inline_row) {
+        status = s_inline_copy(inline_row, size, 0, data, (size_t)size, &error);
+        s_release_row(&inline_row);
+        uint8_t digest[CA_SHA256_BYTES];
+        if (status == CA_OK && !get->skip_verify) {
+            ca_sha256(data, (size_t)size, digest);
+            if (memcmp(digest, get->hash.data, CA_SHA256_BYTES) != 0) {
+                status = CA_CORRUPT;
+                error = strdup("its inline bytes do not match its hash");
+            }
+        }
+    } else
+        status = ca_blobs_read_all(s_state(store)->blobs, get->hash.data, data, size,
+                                   !get->skip_verify, &error);
     if (status == CA_OK)
         ca_reply_frame(reply, &frame);
     else {
@@ -403,9 +583,11 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
         return;
     }
     uint64_t size = 0;
-    if (!s_require_blob(store, read->hash.data, &size, reply))
+    sqlite3_stmt *inline_row = NULL;
+    if (!s_require_blob(store, read->hash.data, &size, &inline_row, reply))
         return;
     if (read->offset > size) {
+        s_release_row(&inline_row);
         ca_reply_error(reply, CA_INVALID,
                        "offset %" PRIu64 " is past the end of the blob (%" PRIu64 " bytes)",
                        read->offset, size);
@@ -426,13 +608,17 @@ static void s_content_read(ca_store_t *store, const Cairn__Request *request, ca_
     zframe_t *frame = ca_response_with_bytes(request->id, CAIRN__RESPONSE__BODY_CONTENT_READ, NULL,
                                              0, 1, length, suffix, suffix_size, &data);
     if (!frame) {
+        s_release_row(&inline_row);
         s_no_memory_for(reply, length);
         return;
     }
-    size_t got = 0;
+    size_t got = length;
     char *error = NULL;
-    ca_status_t status = ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
-                                             read->offset, length, &got, &error);
+    ca_status_t status = inline_row
+                             ? s_inline_copy(inline_row, size, read->offset, data, length, &error)
+                             : ca_blobs_read_range(s_state(store)->blobs, read->hash.data, data,
+                                                   read->offset, length, &got, &error);
+    s_release_row(&inline_row);
     if (status == CA_OK && got != length) {
         status = CA_CORRUPT;
         error = strdup("its file is shorter than its indexed size");
@@ -503,8 +689,9 @@ static void s_content_delete(ca_store_t *store, const Cairn__Request *request, c
 static void s_content_deleted(ca_store_t *store, const Cairn__Request *request,
                               const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
     const uint8_t *hash = request->content_delete->hash.data;
-    //  Also removes a file left without a row (an interrupted put).
-    ca_blobs_unlink_if_unwanted(s_state(store)->blobs, hash, s_row_exists, store);
+    //  Also removes a file left without a row (an interrupted put). The
+    //  row's inline bytes went with it (trigger content_inline_removed).
+    ca_blobs_unlink_if_unwanted(s_state(store)->blobs, hash, s_file_wanted, store);
     Cairn__ContentRemoved *removed =
         (Cairn__ContentRemoved *)ca_reply_alloc(reply, sizeof(Cairn__ContentRemoved));
     cairn__content_removed__init(removed);
@@ -764,6 +951,11 @@ static void *s_state_new(ca_store_t *store, char **error) {
     ca_blobs_t *blobs = ca_blobs_open(ca_store_data_dir(store), CA_CONTENT_DIR, error);
     if (!blobs)
         return NULL;
+    //  Inline blobs are read through this connection: a page cache of
+    //  CA_CONTENT_READ_CACHE_KIB keeps a working set of small blobs off the
+    //  disk (SQLite's default is 2 MiB).
+    sqlite3_exec(ca_sql_handle(ca_store_sql(store)),
+                 "PRAGMA cache_size = -" CA_CONTENT_READ_CACHE_KIB, NULL, NULL, NULL);
     content_state_t *state = (content_state_t *)zmalloc(sizeof(content_state_t));
     state->blobs = blobs;
     state->integrity = content_integrity_new(blobs, s_row_exists);
@@ -886,6 +1078,64 @@ Cairn__Response *content_fixture_commit(ca_caller_t *caller, uint64_t stream_id,
     return ca_caller_call(caller, &request);
 }
 
+bool content_fixture_put_file(ca_caller_t *caller, const void *data, size_t size,
+                              uint8_t hash[32]) {
+    ca_sha256(data, size, hash);
+    uint64_t stream = content_fixture_begin(caller, NULL);
+    if (size) {
+        Cairn__Request request;
+        Cairn__ContentChunk chunk;
+        ca_request_content_chunk(&request, &chunk, 0, stream, 0, data, size);
+        cairn__response__free_unpacked(
+            ca_response_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_CHUNK),
+            NULL);
+    }
+    Cairn__Response *response = ca_response_ok(content_fixture_commit(caller, stream, hash),
+                                               CAIRN__RESPONSE__BODY_CONTENT_COMMIT);
+    bool deduplicated = response->content_commit->deduplicated;
+    cairn__response__free_unpacked(response, NULL);
+    return deduplicated;
+}
+
+void content_fixture_set_inline(const char *data_dir, const uint8_t *hash, const void *data,
+                                size_t size) {
+    char *path = zsys_sprintf("%s/" CA_DB_FILE, data_dir);
+    sqlite3 *db = NULL;
+    CA_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *stmt = NULL;
+    CA_CHECK(sqlite3_prepare_v2(db, "UPDATE content_inline SET data = ?2 WHERE hash = ?1", -1,
+                                &stmt, NULL) == SQLITE_OK);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 2, size ? data : "", (int)size, SQLITE_STATIC);
+    CA_CHECK(sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(db) == 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    zstr_free(&path);
+}
+
+void content_fixture_flip_inline(const char *data_dir, const uint8_t *hash) {
+    char *path = zsys_sprintf("%s/" CA_DB_FILE, data_dir);
+    sqlite3 *db = NULL;
+    CA_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *stmt = NULL;
+    CA_CHECK(sqlite3_prepare_v2(db, "SELECT data FROM content_inline WHERE hash = ?1", -1, &stmt,
+                                NULL) == SQLITE_OK);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    CA_CHECK(sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) > 0);
+    size_t size = (size_t)sqlite3_column_bytes(stmt, 0);
+    uint8_t *data = (uint8_t *)malloc(size);
+    CA_CHECK(data);
+    memcpy(data, sqlite3_column_blob(stmt, 0), size);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    data[size / 2] ^= 0x5a;
+    content_fixture_set_inline(data_dir, hash, data, size);
+    free(data);
+    zstr_free(&path);
+}
+
 void content_fixture_bad_hashes(ca_caller_t *caller) {
     uint8_t hash[64];
     memset(hash, 0xab, sizeof hash);
@@ -994,6 +1244,144 @@ static void s_flip_byte(ca_caller_t *caller, const uint8_t *hash, long offset) {
     fputc(byte ^ 0x40, file);
     fclose(file);
     zstr_free(&path);
+}
+
+static bool s_put_file(ca_caller_t *caller, const void *data, size_t size, uint8_t hash[32]) {
+    return content_fixture_put_file(caller, data, size, hash);
+}
+
+static bool s_file_exists(ca_caller_t *caller, const uint8_t *hash) {
+    char *path = s_blob_path(caller, hash);
+    bool exists = access(path, F_OK) == 0;
+    zstr_free(&path);
+    return exists;
+}
+
+static void s_set_inline(ca_caller_t *caller, const uint8_t *hash, const void *data, size_t size) {
+    content_fixture_set_inline(ca_testbed_dir(ca_caller_testbed(caller)), hash, data, size);
+}
+
+static uint64_t s_stats_bytes(ca_caller_t *caller) {
+    Cairn__Request request;
+    Cairn__ContentStats stats;
+    ca_request_content_stats(&request, &stats, 0);
+    Cairn__Response *response =
+        ca_testbed_ok(ca_caller_call(caller, &request), CAIRN__RESPONSE__BODY_CONTENT_STATS);
+    uint64_t bytes = response->content_stats->bytes;
+    cairn__response__free_unpacked(response, NULL);
+    return bytes;
+}
+
+//  Small blobs are inline: no file, every request sees them; the
+//  threshold is inclusive; streams stay files; the kinds meet on re-puts.
+static void s_test_inline(ca_caller_t *caller) {
+    enum { SMALL = 4096 };
+    uint8_t *data = (uint8_t *)malloc(CA_CONTENT_INLINE_MAX + 1);
+    assert(data);
+    randombytes_buf(data, CA_CONTENT_INLINE_MAX + 1);
+    uint8_t hash[32], again[32];
+    uint64_t bytes = s_stats_bytes(caller);
+    assert(!content_fixture_put(caller, data, SMALL, hash));
+    assert(!s_file_exists(caller, hash) && s_temp_files(caller) == 0);
+    assert(s_stats_bytes(caller) == bytes + SMALL);
+    content_fixture_get_expect(caller, hash, data, SMALL);
+    s_has_expect(caller, hash, true, SMALL);
+    assert(content_fixture_put(caller, data, SMALL, again)); //  deduplicated
+    assert(content_fixture_begin(caller, hash) == 0);
+    //  In-order ranges: the last is verified; out of order: not.
+    for (size_t at = 0; at < SMALL; at += 1500) {
+        Cairn__Response *response =
+            ca_testbed_ok(s_read(caller, hash, at, 1500), CAIRN__RESPONSE__BODY_CONTENT_READ);
+        bool end = at + 1500 >= SMALL;
+        assert(response->content_read->end == end && response->content_read->verified == end);
+        assert(memcmp(response->content_read->data.data, data + at,
+                      response->content_read->data.len) == 0);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    Cairn__Response *response =
+        ca_testbed_ok(s_read(caller, hash, SMALL - 10, 100), CAIRN__RESPONSE__BODY_CONTENT_READ);
+    assert(response->content_read->data.len == 10 && !response->content_read->verified);
+    assert(memcmp(response->content_read->data.data, data + SMALL - 10, 10) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    ca_testbed_fails(s_read(caller, hash, SMALL + 1, 10), CAIRN__STATUS__INVALID, "past the end");
+    assert(s_delete(caller, hash) && !s_delete(caller, hash));
+    s_has_expect(caller, hash, false, 0);
+    ca_testbed_fails(s_read(caller, hash, 0, 10), CAIRN__STATUS__NOT_FOUND, "no blob");
+    assert(s_stats_bytes(caller) == bytes);
+    assert(!content_fixture_put(caller, data, SMALL, hash)); //  back after its delete
+
+    //  The threshold is inclusive; one byte more is a file.
+    assert(!content_fixture_put(caller, data, CA_CONTENT_INLINE_MAX, hash));
+    assert(!s_file_exists(caller, hash));
+    content_fixture_get_expect(caller, hash, data, CA_CONTENT_INLINE_MAX);
+    assert(!content_fixture_put(caller, data, CA_CONTENT_INLINE_MAX + 1, hash));
+    assert(s_file_exists(caller, hash));
+    content_fixture_get_expect(caller, hash, data, CA_CONTENT_INLINE_MAX + 1);
+
+    //  A small stream stays a file; a put of its bytes is deduplicated.
+    assert(!s_put_file(caller, data + 1, 100, hash));
+    assert(s_file_exists(caller, hash));
+    assert(content_fixture_put(caller, data + 1, 100, again));
+    //  A rotten file healed by a put: the blob becomes inline, the file goes.
+    s_flip_byte(caller, hash, 7);
+    assert(!content_fixture_put(caller, data + 1, 100, again));
+    assert(!s_file_exists(caller, hash));
+    content_fixture_get_expect(caller, hash, data + 1, 100);
+    //  Rotten inline bytes healed by a stream: the blob becomes a file.
+    uint8_t rotten[100];
+    memcpy(rotten, data + 1, 100);
+    rotten[5] ^= 1;
+    s_set_inline(caller, hash, rotten, 100);
+    assert(!s_put_file(caller, data + 1, 100, again));
+    assert(s_file_exists(caller, hash));
+    content_fixture_get_expect(caller, hash, data + 1, 100);
+    //  ... and healed by a put again: inline, not deduplicated.
+    s_flip_byte(caller, hash, 0);
+    assert(!content_fixture_put(caller, data + 1, 100, again));
+    content_fixture_get_expect(caller, hash, data + 1, 100);
+    s_set_inline(caller, hash, rotten, 100);
+    assert(!content_fixture_put(caller, data + 1, 100, again));
+    content_fixture_get_expect(caller, hash, data + 1, 100);
+    assert(s_temp_files(caller) == 0);
+    free(data);
+}
+
+//  Damaged inline bytes: never served as verified, found by a check (a
+//  wrong length always, wrong bytes with verify), and repaired by
+//  dropping the row.
+static void s_test_damage_inline(ca_caller_t *caller) {
+    uint8_t good[32], bad[32], short_[32];
+    content_fixture_put(caller, "inline good", 11, good);
+    content_fixture_put(caller, "inline bad!", 11, bad);
+    content_fixture_put(caller, "inline short", 12, short_);
+    s_set_inline(caller, bad, "inline BAD!", 11);
+    s_set_inline(caller, short_, "inline", 6);
+    ca_testbed_fails(content_fixture_get(caller, bad, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
+    Cairn__Response *response = ca_testbed_ok(content_fixture_get(caller, bad, 32, true),
+                                              CAIRN__RESPONSE__BODY_CONTENT_GET);
+    assert(memcmp(response->content_get->data.data, "inline BAD!", 11) == 0); //  skip_verify
+    cairn__response__free_unpacked(response, NULL);
+    ca_testbed_fails(s_read(caller, bad, 0, 100), CAIRN__STATUS__CORRUPT,
+                     "nothing of it was served");
+    ca_testbed_fails(content_fixture_get(caller, short_, 32, true), CAIRN__STATUS__CORRUPT,
+                     "inline");
+    ca_testbed_fails(s_read(caller, short_, 0, 5), CAIRN__STATUS__CORRUPT, "inline");
+    Cairn__ContentCheckReport *report = s_check(caller, false, false, &response);
+    assert(report->corrupt_count == 1 && memcmp(report->corrupt[0].data, short_, 32) == 0);
+    assert(!report->missing_count && !report->orphan_count);
+    cairn__response__free_unpacked(response, NULL);
+    report = s_check(caller, true, true, &response);
+    assert(report->corrupt_count == 2 && !report->missing_count && report->repaired);
+    cairn__response__free_unpacked(response, NULL);
+    s_has_expect(caller, bad, false, 0);
+    s_has_expect(caller, short_, false, 0);
+    content_fixture_get_expect(caller, good, "inline good", 11);
+    report = s_check(caller, true, false, &response);
+    assert(!report->corrupt_count && !report->missing_count && !report->orphan_count);
+    cairn__response__free_unpacked(response, NULL);
+    //  Put again after the repair: stored.
+    assert(!content_fixture_put(caller, "inline bad!", 11, bad));
+    content_fixture_get_expect(caller, bad, "inline bad!", 11);
 }
 
 //  Put, dedup, get, has, size, delete, expected hashes.
@@ -1171,7 +1559,11 @@ static void s_test_check_batches(ca_caller_t *caller) {
         char text[32];
         uint8_t hash[32];
         snprintf(text, sizeof text, "batch blob %d", i);
-        content_fixture_put(caller, text, strlen(text), hash);
+        //  Inline blobs, and files (the lost ones) among them.
+        if (i % LOST_EVERY == 0)
+            s_put_file(caller, text, strlen(text), hash);
+        else
+            content_fixture_put(caller, text, strlen(text), hash);
         if (i % LOST_EVERY == 0) {
             char *path = s_blob_path(caller, hash);
             assert(unlink(path) == 0);
@@ -1189,9 +1581,9 @@ static void s_test_check_batches(ca_caller_t *caller) {
 
 static void s_test_damage(ca_caller_t *caller) {
     uint8_t good[32], bad[32], lost[32];
-    content_fixture_put(caller, "good blob", 9, good);
-    content_fixture_put(caller, "bad blob!", 9, bad);
-    content_fixture_put(caller, "lost blob", 9, lost);
+    s_put_file(caller, "good blob", 9, good);
+    s_put_file(caller, "bad blob!", 9, bad);
+    s_put_file(caller, "lost blob", 9, lost);
     Cairn__Response *response;
     Cairn__ContentCheckReport *report = s_check(caller, true, false, &response);
     assert(report->missing_count == 0 && report->orphan_count == 0 && report->corrupt_count == 0);
@@ -1316,9 +1708,9 @@ static void s_test_check_race(void) {
     ca_testbed_t *bed = ca_testbed_new(&def);
     ca_caller_t *caller = ca_testbed_caller(bed);
     uint8_t raced[32], rotten[32], lost[32];
-    content_fixture_put(caller, "raced blob", 10, raced);
-    content_fixture_put(caller, "rotten blob", 11, rotten);
-    content_fixture_put(caller, "lost blob", 9, lost);
+    s_put_file(caller, "raced blob", 10, raced);
+    s_put_file(caller, "rotten blob", 11, rotten);
+    s_put_file(caller, "lost blob", 9, lost);
     char *raced_path = s_blob_path(caller, raced);
     char *lost_path = s_blob_path(caller, lost);
     assert(unlink(raced_path) == 0 && unlink(lost_path) == 0);
@@ -1395,8 +1787,10 @@ void content_test(bool verbose) {
     ca_testbed_t *bed = ca_testbed_new(&content_store_def);
     ca_caller_t *caller = ca_testbed_caller(bed);
     s_test_basics(caller);
+    s_test_inline(caller);
     s_test_streams(caller);
     s_test_damage(caller);
+    s_test_damage_inline(caller);
     s_test_check_batches(caller);
     s_test_bad_input(caller);
     Cairn__Request request;

@@ -28,6 +28,20 @@ bool content_fixture_put(ca_caller_t *caller, const void *data, size_t size, uin
 Cairn__Response *content_fixture_get(ca_caller_t *caller, const uint8_t *hash, size_t hash_size,
                                      bool skip_verify);
 
+//  Stores data through an upload stream, so that it is a file whatever
+//  its size (streamed blobs are never inline; ContentPut keeps blobs of up
+//  to CA_CONTENT_INLINE_MAX in the database); its hash into `hash`; true
+//  when deduplicated.
+bool content_fixture_put_file(ca_caller_t *caller, const void *data, size_t size, uint8_t hash[32]);
+
+//  Overwrites the inline bytes of blob `hash` in <data_dir>/cairn.db (a
+//  disk that lies), through a connection of its own.
+void content_fixture_set_inline(const char *data_dir, const uint8_t *hash, const void *data,
+                                size_t size);
+
+//  Flips the middle byte of the inline bytes of blob `hash` (same size).
+void content_fixture_flip_inline(const char *data_dir, const uint8_t *hash);
+
 //  Gets `hash` and checks that its bytes are `data`.
 void content_fixture_get_expect(ca_caller_t *caller, const uint8_t *hash, const void *data,
                                 size_t size);

@@ -16,7 +16,9 @@
       - ContentCheck {verify, repair} -> ContentCheckReport, in two passes:
 
             1. rows:  every index row has a file of its size (with verify:
-                      of its hash)           else missing, or corrupt
+                      of its hash)           else missing, or corrupt;
+                      an inline row has bytes of its size (with verify:
+                      of its hash)           else corrupt (repair drops it)
             2. files: every blob file under the prefix directories has a
                       row                    else an orphan (its bytes hash
                                              to its name) or corrupt
@@ -66,6 +68,7 @@
 
 #include <assert.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <string.h>
 
 #define READ_CHECKS_MAX  16 //  in-order readers tracked per worker for verification
@@ -100,6 +103,55 @@ void content_integrity_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_
                        hex, detail, FSCK_ADVICE);
     else
         ca_reply_error(reply, status, "cannot read blob %s: %s", hex, detail);
+}
+
+//  ---- inline blobs -------------------------------------------------------------------
+
+//  The inline row of `hash`, stepped: SQLITE_ROW (data in column 0),
+//  SQLITE_DONE, or an error with *error set. The caller resets `*stmt_p`.
+static int s_inline_row(ca_store_t *store, const uint8_t *hash, sqlite3_stmt **stmt_p,
+                        char **error) {
+    ca_sql_t *sql = ca_store_sql(store);
+    *stmt_p = ca_sql_prepare(sql, "SELECT data FROM content_inline WHERE hash = ?1");
+    if (!*stmt_p) {
+        if (error)
+            *error = zsys_sprintf("cannot read the content index: %s",
+                                  sqlite3_errmsg(ca_sql_handle(sql)));
+        return SQLITE_ERROR;
+    }
+    sqlite3_bind_blob(*stmt_p, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(*stmt_p);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE && error)
+        *error =
+            zsys_sprintf("cannot read the content index: %s", sqlite3_errmsg(ca_sql_handle(sql)));
+    return rc;
+}
+
+ca_status_t content_inline_verify(ca_store_t *store, const uint8_t *hash, uint64_t size,
+                                  bool verify, char **error) {
+    sqlite3_stmt *stmt = NULL;
+    int rc = s_inline_row(store, hash, &stmt, error);
+    ca_status_t status = rc == SQLITE_ROW ? CA_OK : rc == SQLITE_DONE ? CA_NOT_FOUND : CA_INTERNAL;
+    if (status == CA_OK) {
+        const void *bytes = sqlite3_column_blob(stmt, 0);
+        uint64_t stored = (uint64_t)sqlite3_column_bytes(stmt, 0);
+        uint8_t digest[CA_SHA256_BYTES];
+        if (stored == size && verify)
+            ca_sha256(bytes ? bytes : "", (size_t)stored, digest);
+        if (stored != size) {
+            status = CA_CORRUPT;
+            if (error)
+                *error = zsys_sprintf(
+                    "its inline bytes are %" PRIu64 " long, its row says %" PRIu64, stored, size);
+        } else if (verify && memcmp(digest, hash, CA_SHA256_BYTES) != 0) {
+            status = CA_CORRUPT;
+            if (error)
+                *error = strdup("its inline bytes do not match its hash");
+        }
+    }
+    if (stmt)
+        sqlite3_reset(stmt);
+    return status;
 }
 
 //  ---- verified ranged reads ---------------------------------------------------------
@@ -205,6 +257,7 @@ struct _content_check_t {
     double *missing_stored_at;             //  per missing: the row's stored_at seen
     uint64_t *orphan_sizes;                //  per orphan: its file's size
     bool *corrupt_indexed;                 //  per corrupt entry: it has a row
+    bool *corrupt_inline;                  //  per corrupt entry: its bytes are inline
     double *corrupt_stored_at;             //  per corrupt entry with a row: as seen
     size_t corrupt_capacity;
     bool out_of_memory; //  a finding could not be kept: the check fails
@@ -221,6 +274,7 @@ static void s_check_destroy(content_check_t **check_p) {
     free(check->missing_stored_at);
     free(check->orphan_sizes);
     free(check->corrupt_indexed);
+    free(check->corrupt_inline);
     free(check->corrupt_stored_at);
     zstr_free(&check->error);
     free(check);
@@ -241,7 +295,7 @@ static void s_check_missing(content_check_t *check, const uint8_t *hash, double 
 }
 
 static void s_check_corrupt(content_check_t *check, const uint8_t *hash, bool indexed,
-                            double stored_at) {
+                            bool is_inline, double stored_at) {
     if (!s_list_add(&check->corrupt, hash)) {
         check->out_of_memory = true;
         return;
@@ -249,6 +303,7 @@ static void s_check_corrupt(content_check_t *check, const uint8_t *hash, bool in
     if (check->corrupt.count > check->corrupt_capacity) {
         size_t capacity = check->corrupt.capacity;
         if (!s_grow((void **)&check->corrupt_indexed, capacity, sizeof(bool)) ||
+            !s_grow((void **)&check->corrupt_inline, capacity, sizeof(bool)) ||
             !s_grow((void **)&check->corrupt_stored_at, capacity, sizeof(double))) {
             check->corrupt.count--;
             check->out_of_memory = true;
@@ -257,6 +312,7 @@ static void s_check_corrupt(content_check_t *check, const uint8_t *hash, bool in
         check->corrupt_capacity = capacity;
     }
     check->corrupt_indexed[check->corrupt.count - 1] = indexed;
+    check->corrupt_inline[check->corrupt.count - 1] = is_inline;
     check->corrupt_stored_at[check->corrupt.count - 1] = stored_at;
 }
 
@@ -278,6 +334,7 @@ typedef struct {
     uint8_t hash[CA_SHA256_BYTES];
     uint64_t size;
     double stored_at;
+    bool is_inline; //  its bytes are in content_inline
 } row_seen_t;
 
 //  Reads the next batch of at most CHECK_BATCH_ROWS rows after `after`
@@ -286,9 +343,10 @@ typedef struct {
 //  check->error.
 static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *rows,
                         content_check_t *check) {
-    sqlite3_stmt *stmt =
-        ca_sql_prepare(ca_store_sql(store), "SELECT hash, size, stored_at FROM content_blobs"
-                                            " WHERE hash > ?1 ORDER BY hash LIMIT ?2");
+    sqlite3_stmt *stmt = ca_sql_prepare(
+        ca_store_sql(store), "SELECT hash, size, stored_at,"
+                             " EXISTS (SELECT 1 FROM content_inline i WHERE i.hash = b.hash)"
+                             " FROM content_blobs b WHERE hash > ?1 ORDER BY hash LIMIT ?2");
     if (!stmt) {
         check->error = zsys_sprintf("cannot read the content index: %s",
                                     sqlite3_errmsg(ca_sql_handle(ca_store_sql(store))));
@@ -306,6 +364,7 @@ static int s_read_batch(ca_store_t *store, const uint8_t *after, row_seen_t *row
         memcpy(rows[count].hash, sqlite3_column_blob(stmt, 0), CA_SHA256_BYTES);
         rows[count].size = (uint64_t)sqlite3_column_int64(stmt, 1);
         rows[count].stored_at = sqlite3_column_double(stmt, 2);
+        rows[count].is_inline = sqlite3_column_int(stmt, 3) != 0;
         count++;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -337,6 +396,19 @@ static void s_check_rows(content_integrity_t *self, ca_store_t *store, content_c
         for (int i = 0; i < count; i++) {
             const row_seen_t *row = &rows[i];
             check->rows++;
+            if (row->is_inline) {
+                //  Its bytes are in SQLite: of its size, and with verify
+                //  of its hash.
+                char *error = NULL;
+                ca_status_t status =
+                    content_inline_verify(store, row->hash, row->size, verify, &error);
+                if (status == CA_CORRUPT)
+                    s_check_corrupt(check, row->hash, true, true, row->stored_at);
+                else if (status == CA_INTERNAL)
+                    ca_log_warning("content check: %s", error);
+                zstr_free(&error);
+                continue;
+            }
             uint64_t on_disk = 0;
             if (!ca_blobs_file_size(blobs, row->hash, &on_disk)) {
                 s_check_missing(check, row->hash, row->stored_at);
@@ -354,7 +426,7 @@ static void s_check_rows(content_integrity_t *self, ca_store_t *store, content_c
                 zstr_free(&path);
             }
             if (!matches)
-                s_check_corrupt(check, row->hash, true, row->stored_at);
+                s_check_corrupt(check, row->hash, true, false, row->stored_at);
         }
         if (count < CHECK_BATCH_ROWS)
             break;
@@ -387,7 +459,7 @@ static bool s_check_file(void *context, const uint8_t hash[CA_SHA256_BYTES], con
     } else if (matches)
         s_check_orphan(check, hash, size);
     else
-        s_check_corrupt(check, hash, false, 0);
+        s_check_corrupt(check, hash, false, false, 0);
     return !check->error;
 }
 
@@ -449,6 +521,11 @@ static ca_write_t *s_repair_write(content_integrity_t *self, const content_check
     for (size_t i = 0; i < check->missing.count; i++)
         s_repair_delete(write, check->missing.hashes[i], check->missing_stored_at[i]);
     for (size_t i = 0; i < check->corrupt.count; i++) {
+        if (check->corrupt_inline[i]) {
+            //  No file: the row goes (and its inline bytes with it).
+            s_repair_delete(write, check->corrupt.hashes[i], check->corrupt_stored_at[i]);
+            continue;
+        }
         char *error = NULL;
         int moved = ca_blobs_quarantine(self->blobs, check->corrupt.hashes[i], &error);
         if (moved < 0) {

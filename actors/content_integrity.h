@@ -32,6 +32,15 @@ bool content_integrity_verify_range(content_integrity_t *self, const uint8_t *ha
 void content_integrity_reply_damaged(ca_reply_t *reply, const uint8_t *hash, ca_status_t status,
                                      const char *detail);
 
+//  ---- inline blobs (content_inline: the bytes of small blobs in SQLite) ----
+
+//  Checks an inline blob (bytes kept in content_inline) against its
+//  indexed `size` and, with `verify`, its hash: CA_OK; CA_NOT_FOUND (no
+//  inline row); CA_CORRUPT or CA_INTERNAL with *error (caller frees; NULL:
+//  not told).
+ca_status_t content_inline_verify(ca_store_t *store, const uint8_t *hash, uint64_t size,
+                                  bool verify, char **error);
+
 //  ContentCheck: compares the index with the files and answers the report,
 //  or with `repair` sends the repair write (answered by ..._checked).
 void content_integrity_check(content_integrity_t *self, ca_store_t *store,

@@ -18,9 +18,11 @@
         integrity     PRAGMA integrity_check (full)            1
         foreign key   PRAGMA foreign_key_check                 1
         schema        schema_version against this cairnd       1 (newer, missing)
-        missing blob  an index row without its file            1
-        corrupt blob  a file of the wrong size, or whose       1
-                      SHA-256 is not its name
+        missing blob  an index row without its file (inline    1
+                      content blobs have none: their bytes
+                      are in content_inline)
+        corrupt blob  a file, or inline bytes, of the wrong    1
+                      size, or whose SHA-256 is not its name
         orphan blob   a blob file without a row                1
 
     The pieces are the node's own: the lock (node.c), the check pragma
@@ -285,12 +287,15 @@ static void s_check_schemas(check_t *check) {
 
 //  ---- the blob directories ---------------------------------------------------------
 
-//  Each blob directory and its index table (the tables the stores' prepare
-//  sweeps by: content.c, cache.c).
+//  Each blob directory, its index table (the tables the stores' prepare
+//  sweeps by: content.c, cache.c) and the table of bytes kept inline in
+//  the database instead of a file (content.c; none for the cache).
 static const struct {
     const char *dir;
     const char *table;
-} s_blob_stores[] = {{CA_CONTENT_DIR, "content_blobs"}, {CA_CACHE_DIR, "cache_entries"}};
+    const char *inline_table;
+} s_blob_stores[] = {{CA_CONTENT_DIR, "content_blobs", "content_inline"},
+                     {CA_CACHE_DIR, "cache_entries", NULL}};
 
 typedef struct {
     check_t *check;
@@ -309,9 +314,34 @@ static bool s_check_orphan(void *context, const uint8_t hash[CA_SHA256_BYTES], c
     return true;
 }
 
-//  Every row has its file, of its size and hash.
-static void s_check_rows(check_t *check, ca_blobs_t *blobs, const char *dir, const char *table) {
-    char *select = zsys_sprintf("SELECT hash, size FROM %s", table);
+//  An inline blob (no file): its bytes are of its size and hash.
+static void s_check_inline(check_t *check, const char *dir, const uint8_t *hash, uint64_t size,
+                           const void *data, uint64_t stored) {
+    char hex[65];
+    ca_hash_to_hex(hash, hex);
+    uint8_t digest[CA_SHA256_BYTES];
+    if (stored == size)
+        ca_sha256(data ? data : "", (size_t)stored, digest);
+    if (stored != size)
+        s_finding(check, KIND_CORRUPT,
+                  "%s blob %s is kept inline as %" PRIu64 " bytes, its row says %" PRIu64, dir, hex,
+                  stored, size);
+    else if (memcmp(digest, hash, CA_SHA256_BYTES) != 0)
+        s_finding(check, KIND_CORRUPT, "%s blob %s: its inline bytes do not hash to its name", dir,
+                  hex);
+    else
+        check->blobs_verified++;
+}
+
+//  Every row has its file, of its size and hash; or, when its bytes are
+//  inline (in `inline_table`, NULL: none), those bytes.
+static void s_check_rows(check_t *check, ca_blobs_t *blobs, const char *dir, const char *table,
+                         const char *inline_table) {
+    char *select = inline_table
+                       ? zsys_sprintf("SELECT b.hash, b.size, i.data FROM %s b LEFT JOIN %s i"
+                                      " ON i.hash = b.hash",
+                                      table, inline_table)
+                       : zsys_sprintf("SELECT hash, size, NULL FROM %s", table);
     sqlite3_stmt *rows = ca_sql_prepare(check->sql, select);
     zstr_free(&select);
     int rc = SQLITE_DONE;
@@ -321,6 +351,11 @@ static void s_check_rows(check_t *check, ca_blobs_t *blobs, const char *dir, con
         uint8_t hash[CA_SHA256_BYTES];
         memcpy(hash, sqlite3_column_blob(rows, 0), CA_SHA256_BYTES);
         uint64_t size = (uint64_t)sqlite3_column_int64(rows, 1), on_disk = 0;
+        if (sqlite3_column_type(rows, 2) != SQLITE_NULL) {
+            s_check_inline(check, dir, hash, size, sqlite3_column_blob(rows, 2),
+                           (uint64_t)sqlite3_column_bytes(rows, 2));
+            continue;
+        }
         char hex[65];
         ca_hash_to_hex(hash, hex);
         char *path = blobs ? ca_blobs_path(blobs, hash) : zsys_sprintf("%s/%.2s/%s", dir, hex, hex);
@@ -351,8 +386,11 @@ static void s_check_rows(check_t *check, ca_blobs_t *blobs, const char *dir, con
 static void s_check_blobs(check_t *check) {
     for (size_t i = 0; i < sizeof s_blob_stores / sizeof s_blob_stores[0]; i++) {
         const char *dir = s_blob_stores[i].dir, *table = s_blob_stores[i].table;
+        const char *inline_table = s_blob_stores[i].inline_table;
         if (!s_table_exists(check, table))
             continue; //  reported by the schema check, or migrated at the next start
+        if (inline_table && !s_table_exists(check, inline_table))
+            inline_table = NULL; //  a database the next start migrates: all files
         char *root = zsys_sprintf("%s/%s", check->data_dir, dir);
         char *error = NULL;
         struct stat info;
@@ -362,7 +400,7 @@ static void s_check_blobs(check_t *check) {
             fprintf(check->out, "note: %s\n", error);
             zstr_free(&error);
         }
-        s_check_rows(check, blobs, dir, table);
+        s_check_rows(check, blobs, dir, table, inline_table);
         char *lookup = zsys_sprintf("SELECT 1 FROM %s WHERE hash = ?1", table);
         blob_pass_t pass = {check, dir, ca_sql_prepare(check->sql, lookup)};
         zstr_free(&lookup);

@@ -16,6 +16,7 @@
     ========================================================================= */
 
 #include "ca_hash.h"
+#include "content.h"
 #include "ca_limits.h"
 #include "ca_validate.h"
 #include "cli_run.h"
@@ -163,9 +164,17 @@ static char *s_blob_path(const test_ctx_t *t, const char *hex) {
     return zsys_sprintf("%s/%s/%.2s/%s", harness_node_data_dir(t->node), CA_CONTENT_DIR, hex, hex);
 }
 
-//  Flips one byte in the middle of a blob file.
+//  Flips one byte in the middle of a blob: its file, or its inline bytes
+//  in the database (a blob of at most CA_CONTENT_INLINE_MAX put whole).
 static void s_damage_blob(const test_ctx_t *t, const char *hex) {
     char *path = s_blob_path(t, hex);
+    if (access(path, F_OK) != 0) {
+        uint8_t hash[32];
+        HARNESS_CHECK(ca_hash_from_hex(hex, hash));
+        content_fixture_flip_inline(harness_node_data_dir(t->node), hash);
+        zstr_free(&path);
+        return;
+    }
     chmod(path, 0600);
     int fd = open(path, O_RDWR);
     HARNESS_CHECK(fd >= 0);
@@ -643,7 +652,8 @@ static void s_test_content_fsck(void) {
     for (uint32_t i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof name, "blob-%u", i);
-        paths[i] = s_make_file(t, name, 1500 + i, 20 + i);
+        //  Files (over CA_CONTENT_INLINE_MAX): one of them is removed.
+        paths[i] = s_make_file(t, name, CA_CONTENT_INLINE_MAX + 1500 + i, 20 + i);
         s_put_file(t, paths[i], hex[i]);
     }
     cli_expect_ok(CAIRN(t, "content", "fsck"), "clean\n");

@@ -237,6 +237,85 @@ static void test_roundtrip(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Entries under <data dir>/content/ other than tmp/, quarantine/ and .lock:
+//  the prefix directories blob files go to.
+static size_t s_blob_dirs(harness_node_t *node) {
+    char *path = zsys_sprintf("%s/content", harness_node_data_dir(node));
+    DIR *dir = opendir(path);
+    size_t count = 0;
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir)))
+        count += entry->d_name[0] != '.' && !streq(entry->d_name, "tmp") &&
+                 !streq(entry->d_name, "quarantine");
+    if (dir)
+        closedir(dir);
+    zstr_free(&path);
+    return count;
+}
+
+//  A 4 KiB put is inline: no file, no temp file; get, ranges, has, size,
+//  dedup, delete, check all see it; one byte over CA_CONTENT_INLINE_MAX
+//  is a file. Damaged inline bytes are refused, reported and healed.
+static void test_inline_blobs(void) {
+    HARNESS_SESSION_UP(NULL);
+    uint8_t *data = (uint8_t *)malloc(CA_CONTENT_INLINE_MAX + 1);
+    CHECK(data);
+    for (size_t i = 0; i < CA_CONTENT_INLINE_MAX + 1; i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 7));
+    uint8_t hash[32], got[32];
+    CHECK(!content_fixture_put(caller, data, 4096, hash));
+    CHECK(s_blob_dirs(node) == 0 && s_count_files(node, "content", "tmp") == 0);
+    char *path = s_blob_path(node, "content", hash);
+    CHECK(access(path, F_OK) != 0);
+    zstr_free(&path);
+    content_fixture_get_expect(caller, hash, data, 4096);
+    CHECK(s_read_back(client, hash, 4096, got) && memcmp(got, hash, 32) == 0);
+    uint64_t size = 0;
+    CHECK(content_fixture_has(caller, hash, &size) && size == 4096);
+    CHECK(content_fixture_put(caller, data, 4096, got)); //  deduplicated
+    CHECK(content_fixture_begin(caller, hash) == 0);     //  a stream is told it exists
+
+    //  Damaged inline bytes: CORRUPT, reported by a verifying check, healed
+    //  by a put of the right bytes.
+    content_fixture_flip_inline(harness_node_data_dir(node), hash);
+    harness_fails(content_fixture_get(caller, hash, 32, false), CAIRN__STATUS__CORRUPT, "fsck");
+    Cairn__Request request;
+    Cairn__ContentCheck check;
+    ca_request_content_check(&request, &check, 0, true, false);
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    CHECK(response->content_check->corrupt_count == 1 && response->content_check->files == 0);
+    CHECK(memcmp(response->content_check->corrupt[0].data, hash, 32) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(!content_fixture_put(caller, data, 4096, got));
+    content_fixture_get_expect(caller, hash, data, 4096);
+    //  Damaged again: the repair drops the row (no file to quarantine).
+    content_fixture_flip_inline(harness_node_data_dir(node), hash);
+    ca_request_content_check(&request, &check, 0, true, true);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
+    CHECK(response->content_check->corrupt_count == 1 && response->content_check->repaired);
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(!content_fixture_has(caller, hash, NULL));
+    CHECK(s_count_files(node, "content", "quarantine") == 0);
+    CHECK(!content_fixture_put(caller, data, 4096, got));
+
+    //  Delete; then the threshold: inclusive, one byte more is a file.
+    Cairn__ContentDelete del;
+    ca_request_content_delete(&request, &del, 0, hash, 32);
+    response = harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_DELETE);
+    CHECK(response->content_delete->removed);
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(!content_fixture_has(caller, hash, NULL));
+    CHECK(!content_fixture_put(caller, data, CA_CONTENT_INLINE_MAX, hash));
+    CHECK(s_blob_dirs(node) == 0);
+    CHECK(!content_fixture_put(caller, data, CA_CONTENT_INLINE_MAX + 1, hash));
+    path = s_blob_path(node, "content", hash);
+    CHECK(access(path, F_OK) == 0);
+    zstr_free(&path);
+    free(data);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  A multi-GiB stream in and out; the node's memory stays flat.
 static void test_big_stream(void) {
     const char *env = getenv("CAIRN_E2E_BIG_BYTES");
@@ -283,8 +362,12 @@ static void test_big_stream(void) {
 //  visible or left on disk, and what was committed before is intact.
 static void test_kill9_mid_stream(void) {
     HARNESS_SESSION_UP(NULL);
-    uint8_t kept[32];
-    content_fixture_put(caller, "committed before the crash", 26, kept);
+    uint8_t kept[32], kept_file[32];
+    content_fixture_put(caller, "committed before the crash", 26, kept); //  inline
+    uint8_t *large = (uint8_t *)malloc(CA_CONTENT_INLINE_MAX + 1);
+    CHECK(large);
+    memset(large, 'k', CA_CONTENT_INLINE_MAX + 1);
+    content_fixture_put(caller, large, CA_CONTENT_INLINE_MAX + 1, kept_file); //  a file
     uint8_t partial[32];
     uint64_t stream = s_stream_generated(client, 20 * 1024 * 1024, partial);
     (void)stream; //  never committed
@@ -296,6 +379,8 @@ static void test_kill9_mid_stream(void) {
     CHECK(s_count_files(node, "content", "tmp") == 0);
     CHECK(!content_fixture_has(caller, partial, NULL));
     content_fixture_get_expect(caller, kept, "committed before the crash", 26);
+    content_fixture_get_expect(caller, kept_file, large, CA_CONTENT_INLINE_MAX + 1);
+    free(large);
     harness_fails(content_fixture_commit(caller, stream, NULL), CAIRN__STATUS__NOT_FOUND,
                   "ContentBegin");
     Cairn__Request request;
@@ -304,13 +389,19 @@ static void test_kill9_mid_stream(void) {
     Cairn__Response *response =
         harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CONTENT_CHECK);
     const Cairn__ContentCheckReport *report = response->content_check;
-    CHECK(report->blobs == 1 && report->files == 1);
+    CHECK(report->blobs == 2 && report->files == 1); //  the inline blob has no file
     CHECK(!report->missing_count && !report->orphan_count && !report->corrupt_count);
     cairn__response__free_unpacked(response, NULL);
     harness_session_down(&caller, &client, &node);
 }
 
-//  Blob number n of the crash test: 64 KiB, distinct per n.
+//  The size of blob number n of the crash test: 4 KiB (inline) for even n,
+//  64 KiB (a file) for odd n.
+static size_t s_crash_size(uint64_t n) {
+    return n % 2 ? 64 * 1024 : 4 * 1024;
+}
+
+//  Blob number n of the crash test: distinct per n.
 static void s_crash_blob(uint8_t *data, size_t size, uint64_t n) {
     for (size_t i = 0; i < size; i += 8) {
         uint64_t word = (n + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)i;
@@ -318,9 +409,10 @@ static void s_crash_blob(uint8_t *data, size_t size, uint64_t n) {
     }
 }
 
-//  Puts and streams racing a kill -9, ten times: every acknowledged blob is
-//  there and intact after each restart, nothing is half-visible, and the
-//  only leftovers a check may find are whole files of unacknowledged puts.
+//  Puts and streams racing a kill -9, ten times: every acknowledged blob
+//  (inline and file blobs alternate) is there and intact after each
+//  restart, nothing is half-visible, and the only leftovers a check may
+//  find are whole files of unacknowledged puts.
 static void test_kill9_cycles(void) {
     enum { CYCLES = 10, WINDOW_PUTS = 16, BLOB = 64 * 1024 };
     harness_node_t *node = harness_node_up(NULL);
@@ -338,11 +430,12 @@ static void test_kill9_cycles(void) {
         uint64_t first_id = s_next_id;
         while (done < target) {
             while (in_flight < WINDOW_PUTS) {
-                s_crash_blob(data, BLOB, next);
+                s_crash_blob(data, s_crash_size(next), next);
                 Cairn__Request request;
                 Cairn__ContentPut put;
                 //  The request id says which blob it carries.
-                ca_request_content_put(&request, &put, first_id + next, data, BLOB, NULL, 0);
+                ca_request_content_put(&request, &put, first_id + next, data, s_crash_size(next),
+                                       NULL, 0);
                 CHECK(harness_send(client, &request) == 0);
                 next++;
                 in_flight++;
@@ -365,10 +458,11 @@ static void test_kill9_cycles(void) {
         caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
         CHECK(s_count_files(node, "content", "tmp") == 0);
         for (size_t i = 0; i < acked_count; i++) {
-            s_crash_blob(data, BLOB, acked[i]);
+            size_t size = s_crash_size(acked[i]);
+            s_crash_blob(data, size, acked[i]);
             uint8_t hash[32];
-            ca_sha256(data, BLOB, hash);
-            content_fixture_get_expect(caller, hash, data, BLOB);
+            ca_sha256(data, size, hash);
+            content_fixture_get_expect(caller, hash, data, size);
         }
         Cairn__Request request;
         Cairn__ContentCheck check;
@@ -576,14 +670,18 @@ static void test_put_delete_race(void) {
     zsock_t *putter = harness_connect(harness_node_endpoint(node));
     zsock_t *deleter = harness_connect(harness_node_endpoint(node));
     ca_caller_t *caller = ca_caller_new_socket(putter, HARNESS_CALL_MS);
-    const char *text = "contended blob";
+    //  An inline blob, then one just over CA_CONTENT_INLINE_MAX (a file).
+    uint8_t *text = (uint8_t *)malloc(CA_CONTENT_INLINE_MAX + 1);
+    CHECK(text);
+    memset(text, 'c', CA_CONTENT_INLINE_MAX + 1);
     uint8_t hash[32];
-    ca_sha256(text, strlen(text), hash);
-    for (int round = 0; round < 200; round++) {
+    for (int round = 0; round < 400; round++) {
+        size_t text_size = round < 200 ? 14 : CA_CONTENT_INLINE_MAX + 1;
+        ca_sha256(text, text_size, hash);
         Cairn__Request put_request, delete_request;
         Cairn__ContentPut put;
         Cairn__ContentDelete del;
-        ca_request_content_put(&put_request, &put, s_next_id++, text, strlen(text), NULL, 0);
+        ca_request_content_put(&put_request, &put, s_next_id++, text, text_size, NULL, 0);
         ca_request_content_delete(&delete_request, &del, s_next_id++, hash, 32);
         CHECK(harness_send(putter, &put_request) == 0);
         CHECK(harness_send(deleter, &delete_request) == 0);
@@ -596,8 +694,9 @@ static void test_put_delete_race(void) {
         cairn__response__free_unpacked(put_answer, NULL);
         cairn__response__free_unpacked(delete_answer, NULL);
         if (content_fixture_has(caller, hash, NULL))
-            content_fixture_get_expect(caller, hash, text, strlen(text));
+            content_fixture_get_expect(caller, hash, text, text_size);
     }
+    free(text);
     Cairn__Request request;
     Cairn__ContentCheck check;
     ca_request_content_check(&request, &check, 0, true, false);
@@ -900,8 +999,9 @@ static void test_cache(void) {
 static void test_stats(void) {
     HARNESS_SESSION_UP(NULL);
     uint8_t hash[32];
-    content_fixture_put(caller, "one", 3, hash);
-    content_fixture_put(caller, "three", 5, hash);
+    content_fixture_put(caller, "one", 3, hash);        //  inline
+    content_fixture_put_file(caller, "three", 5, hash); //  a file
+    content_fixture_put_file(caller, "three", 5, hash); //  deduplicated
     Cairn__Request request;
     Cairn__ContentStats stats;
     ca_request_content_stats(&request, &stats, 0);
@@ -954,7 +1054,8 @@ static void test_file_modes(void) {
     HARNESS_SESSION_UP(NULL);
     const char *data = harness_node_data_dir(node);
     uint8_t hash[32];
-    CHECK(!content_fixture_put(caller, "private bytes", 13, hash)); //  stored, not deduplicated
+    //  Stored as a file (blobs put whole up to CA_CONTENT_INLINE_MAX are inline).
+    CHECK(!content_fixture_put_file(caller, "private bytes", 13, hash));
     Cairn__Request request;
     Cairn__ConfigSet set;
     ca_request_config_set(&request, &set, 0, "modes", "checked");
@@ -1009,6 +1110,7 @@ static const harness_test_t s_tests[] = {
     {"kill9_cycles", test_kill9_cycles},
     {"corrupt", test_corrupt},
     {"reput_rotten", test_reput_rotten},
+    {"inline_blobs", test_inline_blobs},
     {"bad_input", test_bad_input},
     {"concurrent_streams", test_concurrent_streams},
     {"put_delete_race", test_put_delete_race},

@@ -502,17 +502,22 @@ static void test_check_damaged_db(void) {
 
 static void test_check_blobs(void) {
     HARNESS_SESSION_UP(NULL);
-    uint8_t gone[32], rotten[32], kept[32];
-    content_fixture_put(caller, "a blob whose file is deleted", 28, gone);
-    content_fixture_put(caller, "a blob whose bytes will rot", 27, rotten);
-    content_fixture_put(caller, "a blob that stays whole", 23, kept);
+    uint8_t gone[32], rotten[32], kept[32], rotten_inline[32], kept_inline[32];
+    content_fixture_put_file(caller, "a blob whose file is deleted", 28, gone);
+    content_fixture_put_file(caller, "a blob whose bytes will rot", 27, rotten);
+    content_fixture_put_file(caller, "a blob that stays whole", 23, kept);
+    //  Kept inline in the database (no file): never missing, but verified.
+    content_fixture_put(caller, "an inline blob that will rot", 28, rotten_inline);
+    content_fixture_put(caller, "an inline blob that stays whole", 31, kept_inline);
     ca_caller_destroy(&caller);
     zsock_destroy(&client);
     CHECK(harness_node_stop(node) == 0);
 
-    char hex_gone[65], hex_rotten[65];
+    char hex_gone[65], hex_rotten[65], hex_rotten_inline[65];
     ca_hash_to_hex(gone, hex_gone);
     ca_hash_to_hex(rotten, hex_rotten);
+    ca_hash_to_hex(rotten_inline, hex_rotten_inline);
+    content_fixture_flip_inline(harness_node_data_dir(node), rotten_inline);
     char *path = zsys_sprintf("%s/%s/%.2s/%s", harness_node_data_dir(node), CA_CONTENT_DIR,
                               hex_gone, hex_gone);
     CHECK(unlink(path) == 0);
@@ -532,10 +537,12 @@ static void test_check_blobs(void) {
                           "corrupt blob: ",
                           hex_rotten,
                           "do not hash to its name",
+                          hex_rotten_inline,
+                          "its inline bytes do not hash to its name",
                           "orphan blob: ",
                           "no row in the cache index",
                           "1 missing blob",
-                          "1 corrupt blob",
+                          "2 corrupt blob",
                           "cairn content fsck",
                           more,
                           NULL};

@@ -81,6 +81,10 @@
 #define CA_CONTENT_RENEW_BYTES (64 * 1024)
 #define CA_CONTENT_QUEUE_MAX          16
 #define CA_CONTENT_CHECK_LIST         1000
+//  ContentPut keeps a blob of at most this many bytes inline in SQLite,
+//  committed with its row (no file, no fsync of its own); see the banner
+//  of actors/content.c for the figures behind the choice.
+#define CA_CONTENT_INLINE_MAX (16 * 1024)
 //  Cache store: payment receipts in bytes.
 #define CA_CACHE_RECEIPT_MAX (64 * 1024)
 //  Provenance: sources per ProvAdd; items per ProvRoots/ProvDerivations

@@ -95,6 +95,7 @@
 #include "ca_hashset.h"
 #include "ca_limits.h"
 #include "ca_log.h"
+#include "ca_reach.h"
 #include "ca_validate.h"
 #include "provenance_schema.h"
 
@@ -107,17 +108,19 @@
 
 //  A node's reachability label: (chain, position), `labelled` false when
 //  it has none (only inside a ProvAdd's transaction, never seen by a
-//  reader; the walk answers then). Known, else the reply says NOT_FOUND
-//  (naming `what`) or why it could not be read.
+//  reader; the walk answers then), and what its reach vector holds for
+//  the chain `reach_chain` asked for (`reaches` false when nothing; a
+//  malformed vector counts as no label, so the walk answers). Known, else
+//  the reply says NOT_FOUND (naming `what`) or why it could not be read.
 typedef struct {
-    int64_t chain, position;
-    bool labelled;
+    int64_t chain, position, reach_chain, reach_position;
+    bool labelled, reaches;
 } label_t;
 
 static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, label_t *label,
                     ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_store_prepare(store, "SELECT chain, position FROM prov_nodes WHERE hash = ?1", reply);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, "SELECT chain, position, reach FROM prov_nodes WHERE hash = ?1", reply);
     if (!stmt)
         return false;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
@@ -127,6 +130,11 @@ static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, la
                           sqlite3_column_type(stmt, 1) == SQLITE_INTEGER;
         label->chain = sqlite3_column_int64(stmt, 0);
         label->position = sqlite3_column_int64(stmt, 1);
+        bool malformed = false;
+        label->reaches =
+            ca_reach_find(sqlite3_column_blob(stmt, 2), (size_t)sqlite3_column_bytes(stmt, 2),
+                          label->reach_chain, &label->reach_position, &malformed);
+        label->labelled &= !malformed;
     } else if (rc == SQLITE_DONE) {
         char hex[65];
         ca_hash_to_hex(hash, hex);
@@ -349,13 +357,13 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
 #define STATEMENTS_PER_SOURCE 3
 //  After the sources: the label (s_write_label: 1 or LABEL_STATEMENTS),
 //  then generation, the cap, delete, insert and count of the roots.
-#define LABEL_STATEMENTS    4
+#define LABEL_STATEMENTS    2
 #define TRAILING_STATEMENTS 5
 
 //  The reachability label of `hash`. Content that gained sources is
 //  labelled again from all of them (the guard of s_prov_add made sure it
 //  has no derivations, so no other label depends on its own): its reach
-//  rows and label are dropped, then rebuilt. Without new sources only new
+//  vector and label are rebuilt. Without new sources only new
 //  content is labelled (the head of a new chain): known content keeps its
 //  label, which its derivations' reach rows name. Returns the statements
 //  written.
@@ -369,19 +377,11 @@ static uint8_t s_write_label(ca_write_t *write, const uint8_t *hash, bool new_so
         ca_write_blob(write, hash, CA_SHA256_BYTES);
         return 1;
     }
-    ca_write_statement(write,
-                       "DELETE FROM prov_reach WHERE (chain, position) ="
-                       " (SELECT chain, position FROM prov_nodes WHERE hash = ?1)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, "UPDATE prov_nodes SET chain = NULL, position = NULL WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, PROV_REACH_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
+                       CA_INTERNAL, "the reachability label could not be written; retry");
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_statement(write, PROV_LABEL_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
                        CA_INTERNAL, "the reachability label could not be written; retry");
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, PROV_REACH_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
-                       NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     return LABEL_STATEMENTS;
 }
@@ -461,7 +461,7 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_want_rows(write);
     ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    //  The done needs the layout: [guard] node, sources x 3, label (1 or 4
+    //  The done needs the layout: [guard] node, sources x 3, label (1 or 2
     //  statements), generation, cap, delete, insert, count.
     uint8_t layout[2] = {count > 0, label_statements};
     ca_write_context(write, layout, sizeof layout);
@@ -625,37 +625,23 @@ static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
 //  ---- ProvAncestor -------------------------------------------------------------------------
 
 //  Whether `ancestor` (a) is an ancestor of `descendant` (b), two distinct
-//  labelled nodes: on one chain, a is one when it comes first; else when
-//  b's reach on a's chain is at or past a. At most one index lookup.
-static bool s_reaches_by_label(ca_store_t *store, const label_t *a, const label_t *b, bool *ok) {
+//  labelled nodes, b read with a's chain: on one chain, a is one when it
+//  comes first; else when b's reach on a's chain is at or past a.
+static bool s_reaches_by_label(const label_t *a, const label_t *b) {
     if (a->chain == b->chain)
         return a->position < b->position;
-    sqlite3_stmt *stmt = ca_store_prepare(store,
-                                          "SELECT 1 FROM prov_reach WHERE chain = ?1 AND"
-                                          " position = ?2 AND reach_chain = ?3 AND"
-                                          " reach_position >= ?4",
-                                          NULL);
-    if (!stmt) {
-        *ok = false;
-        return false;
-    }
-    sqlite3_bind_int64(stmt, 1, b->chain);
-    sqlite3_bind_int64(stmt, 2, b->position);
-    sqlite3_bind_int64(stmt, 3, a->chain);
-    sqlite3_bind_int64(stmt, 4, a->position);
-    int rc = sqlite3_step(stmt);
-    *ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW;
+    return b->reaches && b->reach_position >= a->position;
 }
 
 static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ProvAncestor *ask = request->prov_ancestor;
-    label_t ancestor, descendant;
+    label_t ancestor = {0}, descendant = {0};
     if (!ca_blob_store_hash_ok(&ask->ancestor, "ancestor", reply) ||
         !ca_blob_store_hash_ok(&ask->descendant, "descendant", reply) ||
-        !s_label(store, ask->ancestor.data, "ancestor", &ancestor, reply) ||
-        !s_label(store, ask->descendant.data, "descendant", &descendant, reply))
+        !s_label(store, ask->ancestor.data, "ancestor", &ancestor, reply))
+        return;
+    descendant.reach_chain = ancestor.chain;
+    if (!s_label(store, ask->descendant.data, "descendant", &descendant, reply))
         return;
     Cairn__ProvAncestorReply *answer =
         (Cairn__ProvAncestorReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvAncestorReply));
@@ -665,7 +651,7 @@ static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca
         bool ok = true;
         answer->is_ancestor =
             ancestor.labelled && descendant.labelled
-                ? s_reaches_by_label(store, &ancestor, &descendant, &ok)
+                ? s_reaches_by_label(&ancestor, &descendant)
                 : s_reaches_up(store, ask->descendant.data, ask->ancestor.data, &ok);
         if (!ok) {
             ca_reply_error(reply, CA_INTERNAL, "cannot read the graph: %s; retry",
@@ -1090,6 +1076,8 @@ static void s_test_label_migration(unsigned seed, uint64_t strands, uint64_t spa
     sqlite3 *db = NULL;
     int rc = sqlite3_open(":memory:", &db);
     assert(rc == SQLITE_OK);
+    rc = ca_reach_register(db);
+    assert(rc == SQLITE_OK);
     ca_schema_t before = provenance_schema;
     before.count = 2;
     size_t from = 0, to = 0;
@@ -1128,9 +1116,7 @@ static void s_test_label_migration(unsigned seed, uint64_t strands, uint64_t spa
     assert(!failed && from == 2 && to == provenance_schema.count);
     sqlite3_prepare_v2(db,
                        "SELECT CASE WHEN a.chain = d.chain THEN a.position < d.position ELSE"
-                       " EXISTS (SELECT 1 FROM prov_reach r WHERE r.chain = d.chain AND"
-                       " r.position = d.position AND r.reach_chain = a.chain AND"
-                       " r.reach_position >= a.position) END"
+                       " coalesce(cairn_reach_at(d.reach, a.chain) >= a.position, 0) END"
                        " FROM prov_nodes a, prov_nodes d WHERE a.hash = ?1 AND d.hash = ?2"
                        " AND a.chain IS NOT NULL AND d.chain IS NOT NULL",
                        -1, &ask, NULL);

@@ -948,6 +948,41 @@ static void s_test_bad_input(ca_caller_t *caller) {
     ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no cursor");
 }
 
+//  A damaged reach vector (written behind the node's back) is never a
+//  wrong answer: ProvAncestor walks instead, and an add that would merge
+//  it fails whole.
+static void s_test_damaged_reach(ca_testbed_t *bed, ca_caller_t *caller) {
+    uint64_t x = 900001, y = 900002, both = 900003, z = 900004, w = 900005;
+    s_add_ok(caller, x, NULL, 0, 0);
+    s_add_ok(caller, y, NULL, 0, 0);
+    s_add_ok(caller, both, (uint64_t[]){x, y}, 2, 2);
+    s_add_ok(caller, z, &both, 1, 1);
+    assert(s_is_ancestor(caller, x, z, NULL) && s_is_ancestor(caller, y, z, NULL));
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    assert(rc == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(db, "UPDATE prov_nodes SET reach = x'05' WHERE hash = ?1", -1, &stmt,
+                            NULL);
+    assert(rc == SQLITE_OK);
+    uint8_t hash[32];
+    provenance_fixture_node(z, hash);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    assert(rc == SQLITE_DONE && sqlite3_changes(db) == 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    zstr_free(&path);
+    assert(s_is_ancestor(caller, x, z, NULL) && s_is_ancestor(caller, y, z, NULL));
+    assert(s_is_ancestor(caller, both, z, NULL) && !s_is_ancestor(caller, z, x, NULL));
+    ca_testbed_fails(provenance_fixture_add(caller, w, &z, 1), CAIRN__STATUS__INTERNAL,
+                     "malformed reach vector");
+    ca_testbed_fails(provenance_fixture_roots(caller, w, 0), CAIRN__STATUS__NOT_FOUND,
+                     "not in the provenance graph");
+}
+
 //  ---- the property test: random DAGs against a plain reference ------------------
 
 #define PROP_NODES 160
@@ -1145,6 +1180,7 @@ void provenance_test(bool verbose) {
     s_test_shapes(caller);
     s_test_saturation(caller);
     s_test_bad_input(caller);
+    s_test_damaged_reach(bed, caller);
     for (unsigned seed = 1; seed <= 3; seed++)
         s_test_property(caller, seed, 1, PROP_NODES); //  sources anywhere before
     s_test_property(caller, 4, 3, 4);                 //  three strands: deep, diamonds

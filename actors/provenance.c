@@ -64,29 +64,32 @@
     Reachability (ProvAncestor). The graph is split into chains, each a
     path of ancestors: every node has a label (chain, position), and on
     one chain a node at a lower position is an ancestor of one higher up.
-    For every other chain it reaches, a node has one prov_reach row: the
-    highest position there of an ancestor (the ancestors on a chain are a
-    prefix of it, since each is an ancestor of the next). So a (a != d)
-    is an ancestor of d exactly when they share a chain and a comes first,
-    or d's row for a's chain reaches a's position: two label reads and at
-    most one index lookup, at any depth, true or false (issue 13; the
-    walk it replaces took thousands of reads between two nodes of one
-    deep strand). Labels are written by ProvAdd in the same transaction
-    (PROV_LABEL_SQL, PROV_REACH_SQL in provenance_schema.h): a node goes
-    at the end of the longest chain whose last node is one of its sources
-    or reached by its highest-generation source, else starts a chain; its
-    rows are the chain-wise maximum of its sources' rows and positions.
-    This fits how the graph grows: edges are only ever added to content
-    without derivations (the rule above), so only a node nobody's rows
-    name is ever labelled again, from all its sources. Cost: rows per node
-    follow the width of the graph behind it (the chains it reaches), not
-    its depth; on the bench's strands (width ~40, 50,000 nodes) ~31 rows,
-    ~540 bytes per node with the (chain, position) index (the root cache:
-    ~700), and an add reads its sources' rows (~4 x 31) and writes its
-    own, which takes ProvAdd to ~0.6 of its rate without labels.
-    Databases from before migration 3 are labelled by it, in generation
-    order, with the same statements (~150 us a node: 7.4 s for 50,000); a
-    node that still has no label (none should) is answered by the walk.
+    For every chain it reaches, a node's reach vector (prov_nodes.reach,
+    one BLOB packed by ca_reach.c) holds the highest position there of an
+    ancestor (the ancestors on a chain are a prefix of it, since each is
+    an ancestor of the next). So a (a != d) is an ancestor of d exactly
+    when they share a chain and a comes first, or d's vector reaches a's
+    position on a's chain: two label reads, at any depth, true or false
+    (issue 13; the walk it replaces took thousands of reads between two
+    nodes of one deep strand). Labels are written by ProvAdd in the same
+    transaction (PROV_REACH_SQL, PROV_LABEL_SQL in provenance_schema.h):
+    a node's vector is the chain-wise maximum of its sources' vectors and
+    labels (the aggregate cairn_reach), and it goes at the end of the
+    longest chain whose last node its vector names (an ancestor), else
+    starts a chain. This fits how the graph grows: edges are only ever
+    added to content without derivations (the rule above), so only a node
+    nobody's vector names is ever labelled again, from all its sources.
+    Cost: a vector follows the width of the graph behind it (the chains it
+    reaches), not its depth; on the bench's strands (width ~40, 50,000
+    nodes, ~1,400 chains) ~63 bytes a node, ~125 with the (chain,
+    position) index (the root cache: ~700). One vector per node, not one
+    row per chain reached (the first version: ~30 prov_reach rows, ~530
+    bytes a node), because rows were what an add paid for: the writer
+    spends ~40 us an add on labels, against ~140 us with rows. A damaged
+    vector is never a wrong answer: ProvAncestor walks instead, and an add
+    that would merge it fails. Databases from before migration 3 are
+    labelled by it, in generation order, with the same statements; a node
+    that still has no label (none should) is answered by the walk.
     ========================================================================= */
 
 #include "provenance.h"

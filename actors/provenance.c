@@ -112,7 +112,7 @@
 //  A node's reachability label: (chain, position), `labelled` false when
 //  it has none (only inside a ProvAdd's transaction, never seen by a
 //  reader; the walk answers then), and what its reach vector holds for
-//  the chain `reach_chain` asked for (`reaches` false when nothing; a
+//  `reach_chain` when that is not 0 (`reaches` false when nothing; a
 //  malformed vector counts as no label, so the walk answers). Known, else
 //  the reply says NOT_FOUND (naming `what`) or why it could not be read.
 typedef struct {
@@ -120,8 +120,9 @@ typedef struct {
     bool labelled, reaches;
 } label_t;
 
-static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, label_t *label,
-                    ca_reply_t *reply) {
+static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, int64_t reach_chain,
+                    label_t *label, ca_reply_t *reply) {
+    *label = (label_t){.reach_chain = reach_chain};
     sqlite3_stmt *stmt = ca_store_prepare(
         store, "SELECT chain, position, reach FROM prov_nodes WHERE hash = ?1", reply);
     if (!stmt)
@@ -135,6 +136,7 @@ static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, la
         label->position = sqlite3_column_int64(stmt, 1);
         bool malformed = false;
         label->reaches =
+            reach_chain != 0 &&
             ca_reach_find(sqlite3_column_blob(stmt, 2), (size_t)sqlite3_column_bytes(stmt, 2),
                           label->reach_chain, &label->reach_position, &malformed);
         label->labelled &= !malformed;
@@ -153,7 +155,7 @@ static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, la
 static bool s_require_known(ca_store_t *store, const uint8_t *hash, const char *what,
                             ca_reply_t *reply) {
     label_t label;
-    return s_label(store, hash, what, &label, reply);
+    return s_label(store, hash, what, 0, &label, reply);
 }
 
 //  Whether a row exists for the query with (a) or (a, b) bound.
@@ -638,13 +640,11 @@ static bool s_reaches_by_label(const label_t *a, const label_t *b) {
 
 static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ProvAncestor *ask = request->prov_ancestor;
-    label_t ancestor = {0}, descendant = {0};
+    label_t ancestor, descendant;
     if (!ca_blob_store_hash_ok(&ask->ancestor, "ancestor", reply) ||
         !ca_blob_store_hash_ok(&ask->descendant, "descendant", reply) ||
-        !s_label(store, ask->ancestor.data, "ancestor", &ancestor, reply))
-        return;
-    descendant.reach_chain = ancestor.chain;
-    if (!s_label(store, ask->descendant.data, "descendant", &descendant, reply))
+        !s_label(store, ask->ancestor.data, "ancestor", 0, &ancestor, reply) ||
+        !s_label(store, ask->descendant.data, "descendant", ancestor.chain, &descendant, reply))
         return;
     Cairn__ProvAncestorReply *answer =
         (Cairn__ProvAncestorReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvAncestorReply));

@@ -64,29 +64,32 @@
     Reachability (ProvAncestor). The graph is split into chains, each a
     path of ancestors: every node has a label (chain, position), and on
     one chain a node at a lower position is an ancestor of one higher up.
-    For every other chain it reaches, a node has one prov_reach row: the
-    highest position there of an ancestor (the ancestors on a chain are a
-    prefix of it, since each is an ancestor of the next). So a (a != d)
-    is an ancestor of d exactly when they share a chain and a comes first,
-    or d's row for a's chain reaches a's position: two label reads and at
-    most one index lookup, at any depth, true or false (issue 13; the
-    walk it replaces took thousands of reads between two nodes of one
-    deep strand). Labels are written by ProvAdd in the same transaction
-    (PROV_LABEL_SQL, PROV_REACH_SQL in provenance_schema.h): a node goes
-    at the end of the longest chain whose last node is one of its sources
-    or reached by its highest-generation source, else starts a chain; its
-    rows are the chain-wise maximum of its sources' rows and positions.
-    This fits how the graph grows: edges are only ever added to content
-    without derivations (the rule above), so only a node nobody's rows
-    name is ever labelled again, from all its sources. Cost: rows per node
-    follow the width of the graph behind it (the chains it reaches), not
-    its depth; on the bench's strands (width ~40, 50,000 nodes) ~31 rows,
-    ~540 bytes per node with the (chain, position) index (the root cache:
-    ~700), and an add reads its sources' rows (~4 x 31) and writes its
-    own, which takes ProvAdd to ~0.6 of its rate without labels.
-    Databases from before migration 3 are labelled by it, in generation
-    order, with the same statements (~150 us a node: 7.4 s for 50,000); a
-    node that still has no label (none should) is answered by the walk.
+    For every chain it reaches, a node's reach vector (prov_nodes.reach,
+    one BLOB packed by ca_reach.c) holds the highest position there of an
+    ancestor (the ancestors on a chain are a prefix of it, since each is
+    an ancestor of the next). So a (a != d) is an ancestor of d exactly
+    when they share a chain and a comes first, or d's vector reaches a's
+    position on a's chain: two label reads, at any depth, true or false
+    (issue 13; the walk it replaces took thousands of reads between two
+    nodes of one deep strand). Labels are written by ProvAdd in the same
+    transaction (PROV_REACH_SQL, PROV_LABEL_SQL in provenance_schema.h):
+    a node's vector is the chain-wise maximum of its sources' vectors and
+    labels (the aggregate cairn_reach), and it goes at the end of the
+    longest chain whose last node its vector names (an ancestor), else
+    starts a chain. This fits how the graph grows: edges are only ever
+    added to content without derivations (the rule above), so only a node
+    nobody's vector names is ever labelled again, from all its sources.
+    Cost: a vector follows the width of the graph behind it (the chains it
+    reaches), not its depth; on the bench's strands (width ~40, 50,000
+    nodes, ~1,400 chains) ~63 bytes a node, ~125 with the (chain,
+    position) index (the root cache: ~700). One vector per node, not one
+    row per chain reached (the first version: ~30 prov_reach rows, ~530
+    bytes a node), because rows were what an add paid for: the writer
+    spends ~40 us an add on labels, against ~140 us with rows. A damaged
+    vector is never a wrong answer: ProvAncestor walks instead, and an add
+    that would merge it fails. Databases from before migration 3 are
+    labelled by it, in generation order, with the same statements; a node
+    that still has no label (none should) is answered by the walk.
     ========================================================================= */
 
 #include "provenance.h"
@@ -95,6 +98,7 @@
 #include "ca_hashset.h"
 #include "ca_limits.h"
 #include "ca_log.h"
+#include "ca_reach.h"
 #include "ca_validate.h"
 #include "provenance_schema.h"
 
@@ -107,17 +111,20 @@
 
 //  A node's reachability label: (chain, position), `labelled` false when
 //  it has none (only inside a ProvAdd's transaction, never seen by a
-//  reader; the walk answers then). Known, else the reply says NOT_FOUND
-//  (naming `what`) or why it could not be read.
+//  reader; the walk answers then), and what its reach vector holds for
+//  `reach_chain` when that is not 0 (`reaches` false when nothing; a
+//  malformed vector counts as no label, so the walk answers). Known, else
+//  the reply says NOT_FOUND (naming `what`) or why it could not be read.
 typedef struct {
-    int64_t chain, position;
-    bool labelled;
+    int64_t chain, position, reach_chain, reach_position;
+    bool labelled, reaches;
 } label_t;
 
-static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, label_t *label,
-                    ca_reply_t *reply) {
-    sqlite3_stmt *stmt =
-        ca_store_prepare(store, "SELECT chain, position FROM prov_nodes WHERE hash = ?1", reply);
+static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, int64_t reach_chain,
+                    label_t *label, ca_reply_t *reply) {
+    *label = (label_t){.reach_chain = reach_chain};
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, "SELECT chain, position, reach FROM prov_nodes WHERE hash = ?1", reply);
     if (!stmt)
         return false;
     sqlite3_bind_blob(stmt, 1, hash, CA_SHA256_BYTES, SQLITE_STATIC);
@@ -127,6 +134,12 @@ static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, la
                           sqlite3_column_type(stmt, 1) == SQLITE_INTEGER;
         label->chain = sqlite3_column_int64(stmt, 0);
         label->position = sqlite3_column_int64(stmt, 1);
+        bool malformed = false;
+        label->reaches =
+            reach_chain != 0 &&
+            ca_reach_find(sqlite3_column_blob(stmt, 2), (size_t)sqlite3_column_bytes(stmt, 2),
+                          label->reach_chain, &label->reach_position, &malformed);
+        label->labelled &= !malformed;
     } else if (rc == SQLITE_DONE) {
         char hex[65];
         ca_hash_to_hex(hash, hex);
@@ -142,7 +155,7 @@ static bool s_label(ca_store_t *store, const uint8_t *hash, const char *what, la
 static bool s_require_known(ca_store_t *store, const uint8_t *hash, const char *what,
                             ca_reply_t *reply) {
     label_t label;
-    return s_label(store, hash, what, &label, reply);
+    return s_label(store, hash, what, 0, &label, reply);
 }
 
 //  Whether a row exists for the query with (a) or (a, b) bound.
@@ -349,13 +362,13 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
 #define STATEMENTS_PER_SOURCE 3
 //  After the sources: the label (s_write_label: 1 or LABEL_STATEMENTS),
 //  then generation, the cap, delete, insert and count of the roots.
-#define LABEL_STATEMENTS    4
+#define LABEL_STATEMENTS    2
 #define TRAILING_STATEMENTS 5
 
 //  The reachability label of `hash`. Content that gained sources is
 //  labelled again from all of them (the guard of s_prov_add made sure it
 //  has no derivations, so no other label depends on its own): its reach
-//  rows and label are dropped, then rebuilt. Without new sources only new
+//  vector and label are rebuilt. Without new sources only new
 //  content is labelled (the head of a new chain): known content keeps its
 //  label, which its derivations' reach rows name. Returns the statements
 //  written.
@@ -369,19 +382,11 @@ static uint8_t s_write_label(ca_write_t *write, const uint8_t *hash, bool new_so
         ca_write_blob(write, hash, CA_SHA256_BYTES);
         return 1;
     }
-    ca_write_statement(write,
-                       "DELETE FROM prov_reach WHERE (chain, position) ="
-                       " (SELECT chain, position FROM prov_nodes WHERE hash = ?1)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, "UPDATE prov_nodes SET chain = NULL, position = NULL WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, PROV_REACH_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
+                       CA_INTERNAL, "the reachability label could not be written; retry");
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_statement(write, PROV_LABEL_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
                        CA_INTERNAL, "the reachability label could not be written; retry");
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, PROV_REACH_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
-                       NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     return LABEL_STATEMENTS;
 }
@@ -461,7 +466,7 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_want_rows(write);
     ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    //  The done needs the layout: [guard] node, sources x 3, label (1 or 4
+    //  The done needs the layout: [guard] node, sources x 3, label (1 or 2
     //  statements), generation, cap, delete, insert, count.
     uint8_t layout[2] = {count > 0, label_statements};
     ca_write_context(write, layout, sizeof layout);
@@ -625,28 +630,12 @@ static void s_prov_derivations(ca_store_t *store, const Cairn__Request *request,
 //  ---- ProvAncestor -------------------------------------------------------------------------
 
 //  Whether `ancestor` (a) is an ancestor of `descendant` (b), two distinct
-//  labelled nodes: on one chain, a is one when it comes first; else when
-//  b's reach on a's chain is at or past a. At most one index lookup.
-static bool s_reaches_by_label(ca_store_t *store, const label_t *a, const label_t *b, bool *ok) {
+//  labelled nodes, b read with a's chain: on one chain, a is one when it
+//  comes first; else when b's reach on a's chain is at or past a.
+static bool s_reaches_by_label(const label_t *a, const label_t *b) {
     if (a->chain == b->chain)
         return a->position < b->position;
-    sqlite3_stmt *stmt = ca_store_prepare(store,
-                                          "SELECT 1 FROM prov_reach WHERE chain = ?1 AND"
-                                          " position = ?2 AND reach_chain = ?3 AND"
-                                          " reach_position >= ?4",
-                                          NULL);
-    if (!stmt) {
-        *ok = false;
-        return false;
-    }
-    sqlite3_bind_int64(stmt, 1, b->chain);
-    sqlite3_bind_int64(stmt, 2, b->position);
-    sqlite3_bind_int64(stmt, 3, a->chain);
-    sqlite3_bind_int64(stmt, 4, a->position);
-    int rc = sqlite3_step(stmt);
-    *ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW;
+    return b->reaches && b->reach_position >= a->position;
 }
 
 static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -654,8 +643,8 @@ static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca
     label_t ancestor, descendant;
     if (!ca_blob_store_hash_ok(&ask->ancestor, "ancestor", reply) ||
         !ca_blob_store_hash_ok(&ask->descendant, "descendant", reply) ||
-        !s_label(store, ask->ancestor.data, "ancestor", &ancestor, reply) ||
-        !s_label(store, ask->descendant.data, "descendant", &descendant, reply))
+        !s_label(store, ask->ancestor.data, "ancestor", 0, &ancestor, reply) ||
+        !s_label(store, ask->descendant.data, "descendant", ancestor.chain, &descendant, reply))
         return;
     Cairn__ProvAncestorReply *answer =
         (Cairn__ProvAncestorReply *)ca_reply_alloc(reply, sizeof(Cairn__ProvAncestorReply));
@@ -665,7 +654,7 @@ static void s_prov_ancestor(ca_store_t *store, const Cairn__Request *request, ca
         bool ok = true;
         answer->is_ancestor =
             ancestor.labelled && descendant.labelled
-                ? s_reaches_by_label(store, &ancestor, &descendant, &ok)
+                ? s_reaches_by_label(&ancestor, &descendant)
                 : s_reaches_up(store, ask->descendant.data, ask->ancestor.data, &ok);
         if (!ok) {
             ca_reply_error(reply, CA_INTERNAL, "cannot read the graph: %s; retry",
@@ -962,6 +951,41 @@ static void s_test_bad_input(ca_caller_t *caller) {
     ca_testbed_fails(ca_caller_call(caller, &request), CAIRN__STATUS__INVALID, "no cursor");
 }
 
+//  A damaged reach vector (written behind the node's back) is never a
+//  wrong answer: ProvAncestor walks instead, and an add that would merge
+//  it fails whole.
+static void s_test_damaged_reach(ca_testbed_t *bed, ca_caller_t *caller) {
+    uint64_t x = 900001, y = 900002, both = 900003, z = 900004, w = 900005;
+    s_add_ok(caller, x, NULL, 0, 0);
+    s_add_ok(caller, y, NULL, 0, 0);
+    s_add_ok(caller, both, (uint64_t[]){x, y}, 2, 2);
+    s_add_ok(caller, z, &both, 1, 1);
+    assert(s_is_ancestor(caller, x, z, NULL) && s_is_ancestor(caller, y, z, NULL));
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    assert(rc == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(db, "UPDATE prov_nodes SET reach = x'05' WHERE hash = ?1", -1, &stmt,
+                            NULL);
+    assert(rc == SQLITE_OK);
+    uint8_t hash[32];
+    provenance_fixture_node(z, hash);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    assert(rc == SQLITE_DONE && sqlite3_changes(db) == 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    zstr_free(&path);
+    assert(s_is_ancestor(caller, x, z, NULL) && s_is_ancestor(caller, y, z, NULL));
+    assert(s_is_ancestor(caller, both, z, NULL) && !s_is_ancestor(caller, z, x, NULL));
+    ca_testbed_fails(provenance_fixture_add(caller, w, &z, 1), CAIRN__STATUS__INTERNAL,
+                     "malformed reach vector");
+    ca_testbed_fails(provenance_fixture_roots(caller, w, 0), CAIRN__STATUS__NOT_FOUND,
+                     "not in the provenance graph");
+}
+
 //  ---- the property test: random DAGs against a plain reference ------------------
 
 #define PROP_NODES 160
@@ -1090,6 +1114,8 @@ static void s_test_label_migration(unsigned seed, uint64_t strands, uint64_t spa
     sqlite3 *db = NULL;
     int rc = sqlite3_open(":memory:", &db);
     assert(rc == SQLITE_OK);
+    rc = ca_reach_register(db);
+    assert(rc == SQLITE_OK);
     ca_schema_t before = provenance_schema;
     before.count = 2;
     size_t from = 0, to = 0;
@@ -1128,9 +1154,7 @@ static void s_test_label_migration(unsigned seed, uint64_t strands, uint64_t spa
     assert(!failed && from == 2 && to == provenance_schema.count);
     sqlite3_prepare_v2(db,
                        "SELECT CASE WHEN a.chain = d.chain THEN a.position < d.position ELSE"
-                       " EXISTS (SELECT 1 FROM prov_reach r WHERE r.chain = d.chain AND"
-                       " r.position = d.position AND r.reach_chain = a.chain AND"
-                       " r.reach_position >= a.position) END"
+                       " coalesce(cairn_reach_at(d.reach, a.chain) >= a.position, 0) END"
                        " FROM prov_nodes a, prov_nodes d WHERE a.hash = ?1 AND d.hash = ?2"
                        " AND a.chain IS NOT NULL AND d.chain IS NOT NULL",
                        -1, &ask, NULL);
@@ -1159,6 +1183,7 @@ void provenance_test(bool verbose) {
     s_test_shapes(caller);
     s_test_saturation(caller);
     s_test_bad_input(caller);
+    s_test_damaged_reach(bed, caller);
     for (unsigned seed = 1; seed <= 3; seed++)
         s_test_property(caller, seed, 1, PROP_NODES); //  sources anywhere before
     s_test_property(caller, 4, 3, 4);                 //  three strands: deep, diamonds

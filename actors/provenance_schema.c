@@ -12,7 +12,7 @@
 
 //  Migration 3's trigger body: ProvAdd's labelling statements for the row
 //  being queued.
-#define LABEL_NEW PROV_LABEL_SQL("NEW.hash") "; " PROV_REACH_SQL("NEW.hash") "; "
+#define LABEL_NEW PROV_REACH_SQL("NEW.hash") "; " PROV_LABEL_SQL("NEW.hash") "; "
 
 static const char *const s_migrations[] = {
     //  1: manifests (with tags and access lists) and L1 summaries
@@ -91,21 +91,15 @@ static const char *const s_migrations[] = {
 
     //  3: reachability labels (a chain decomposition, see "Reachability"
     //  in actors/provenance.c). Every node is at (chain, position) on one
-    //  chain, a path of ancestors; prov_reach holds, for a node and each
-    //  other chain it reaches, the highest position there of an ancestor.
-    //  The rows of an older database are labelled here, in generation
-    //  order (sources first), by a temporary trigger running the same
-    //  statements as ProvAdd.
+    //  chain, a path of ancestors; `reach` packs (cairn_reach, ca_reach.h)
+    //  for each chain it reaches the highest position there of an
+    //  ancestor. The rows of an older database are labelled here, in
+    //  generation order (sources first), by a temporary trigger running
+    //  the same statements as ProvAdd.
     "ALTER TABLE prov_nodes ADD COLUMN chain INTEGER;" //  NULL only inside a ProvAdd
     "ALTER TABLE prov_nodes ADD COLUMN position INTEGER;"
+    "ALTER TABLE prov_nodes ADD COLUMN reach BLOB;" //  NULL: reaches nothing
     "CREATE UNIQUE INDEX prov_nodes_by_chain ON prov_nodes (chain, position);"
-    "CREATE TABLE prov_reach ("
-    "  chain INTEGER NOT NULL,"
-    "  position INTEGER NOT NULL,"
-    "  reach_chain INTEGER NOT NULL,"
-    "  reach_position INTEGER NOT NULL,"
-    "  PRIMARY KEY (chain, position, reach_chain)"
-    ") WITHOUT ROWID;"
     "CREATE TEMP TABLE prov_label_order (hash BLOB NOT NULL);"
     "CREATE TEMP TABLE prov_label_queue (hash BLOB NOT NULL);"
     "INSERT INTO prov_label_order SELECT hash FROM prov_nodes ORDER BY generation, hash;"

@@ -14,37 +14,24 @@ extern const ca_schema_t provenance_schema;
 
 //  The reachability labels (see "Reachability" in actors/provenance.c),
 //  written once for ProvAdd (V = "?1") and for migration 3's trigger,
-//  which labels the rows of older databases (V = "NEW.hash").
+//  which labels the rows of older databases (V = "NEW.hash"). Both need
+//  the cairn_reach functions (actors/common/ca_reach.h).
 //
-//  PROV_REACH_OF(V): the merged reach of V from its sources, one row
-//  (rc, rp) per chain: the highest position on chain rc of an ancestor.
-#define PROV_REACH_OF(V)                                                                           \
-    "(SELECT rc, max(rp) AS rp FROM ("                                                             \
-    "  SELECT r.reach_chain AS rc, r.reach_position AS rp FROM prov_edges e"                       \
-    "   JOIN prov_nodes s ON s.hash = e.source"                                                    \
-    "   JOIN prov_reach r ON r.chain = s.chain AND r.position = s.position"                        \
-    "   WHERE e.child = " V " UNION ALL SELECT s.chain, s.position FROM prov_edges e"              \
-    "   JOIN prov_nodes s ON s.hash = e.source WHERE e.child = " V ") GROUP BY rc)"
+//  PROV_REACH_SQL(V): V's reach vector, the chain-wise maximum of its
+//  sources' vectors and labels (cairn_reach), its label cleared for
+//  PROV_LABEL_SQL.
+#define PROV_REACH_SQL(V)                                                                          \
+    "UPDATE prov_nodes SET chain = NULL, position = NULL, reach ="                                 \
+    " (SELECT cairn_reach(s.reach, s.chain, s.position) FROM prov_edges e"                         \
+    "  JOIN prov_nodes s ON s.hash = e.source WHERE e.child = " V ") WHERE hash = " V
 //  V goes at the end of the longest chain whose last node is an ancestor
-//  of V, else at the head of a new chain. The candidates are V's sources
-//  and the nodes its highest-generation source reaches (reading one
-//  source's reach rows, not merging all of them: nearly as few chains at
-//  a third of the cost). V's label must be NULL before.
+//  of V (one its reach vector names), else at the head of a new chain.
 #define PROV_LABEL_SQL(V)                                                                          \
     "UPDATE prov_nodes SET (chain, position) = (SELECT c, p + 1 FROM ("                            \
-    "  SELECT s.chain AS c, s.position AS p FROM prov_edges e"                                     \
-    "   JOIN prov_nodes s ON s.hash = e.source WHERE e.child = " V                                 \
-    "  UNION ALL SELECT r.reach_chain, r.reach_position FROM (SELECT s.chain, s.position"          \
-    "   FROM prov_edges e JOIN prov_nodes s ON s.hash = e.source WHERE e.child = " V               \
-    "   ORDER BY s.generation DESC LIMIT 1) t"                                                     \
-    "   JOIN prov_reach r ON r.chain = t.chain AND r.position = t.position)"                       \
+    "  SELECT r.chain AS c, r.position AS p FROM prov_nodes v, cairn_reach_each(v.reach) r"        \
+    "  WHERE v.hash = " V ")"                                                                      \
     " WHERE NOT EXISTS (SELECT 1 FROM prov_nodes x WHERE x.chain = c AND x.position = p + 1)"      \
     " UNION ALL SELECT (SELECT coalesce(max(chain), 0) + 1 FROM prov_nodes), 0"                    \
     " ORDER BY 2 DESC LIMIT 1) WHERE hash = " V
-//  V's reach rows (its own chain is implicit: the positions before its own).
-#define PROV_REACH_SQL(V)                                                                          \
-    "INSERT INTO prov_reach (chain, position, reach_chain, reach_position)"                        \
-    " SELECT v.chain, v.position, m.rc, m.rp FROM prov_nodes v, " PROV_REACH_OF(                   \
-        V) " m WHERE v.hash = " V " AND m.rc <> v.chain"
 
 #endif

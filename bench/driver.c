@@ -37,6 +37,7 @@
 
 #include "bench.h"
 #include "ca_limits.h"
+#include "ca_reach.h"
 #include "ca_testbed.h"
 #include "report.h"
 
@@ -166,6 +167,8 @@ sqlite3 *bench_sqlite_open(const char *dir) {
 
 sqlite3 *bench_sqlite_open_schema(const char *dir, const ca_schema_t *schema) {
     sqlite3 *db = bench_sqlite_open(dir);
+    if (db)
+        ca_reach_register(db); //  migrations may use them, as on ca_sql_open's connections
     size_t from = 0, to = 0;
     char *error = db ? ca_schema_migrate(db, schema, &from, &to) : NULL;
     if (error) {

@@ -20,6 +20,7 @@
 #include "ca_hashset.h"
 #include "ca_hash.h"
 #include "ca_names.h"
+#include "ca_reach.h"
 #include "ca_sql.h"
 #include "ca_status.h"
 #include "ca_validate.h"
@@ -60,6 +61,7 @@ static const selftest_t s_tests[] = {
     {"ca_validate", ca_validate_test},
     {"ca_names", ca_names_test},
     {"ca_sql", ca_sql_test},
+    {"ca_reach", ca_reach_test},
     {"ca_hash", ca_hash_test},
     {"ca_blobs", ca_blobs_test},
     {"node_config", node_config_test},

@@ -7,6 +7,7 @@
 #include "ca_sql.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
+#include "ca_reach.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ ca_sql_t *ca_sql_open(const char *path, ca_sql_mode_t mode, const char *vfs, cha
     sqlite3_busy_timeout(db, CA_READ_BUSY_TIMEOUT_MS);
     sqlite3_create_function(db, "cairn_usat_sum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL,
                             s_usat_sum_step, s_usat_sum_final);
+    ca_reach_register(db); //  provenance's reach vectors (ca_reach.h)
     ca_sql_t *self = (ca_sql_t *)zmalloc(sizeof(ca_sql_t));
     self->db = db;
     self->statements = zhashx_new();

@@ -355,22 +355,6 @@ static int s_run_fdatasync(bench_t *bench, result_t *result, const char *name) {
 
 //  ---- baseline: redis-server, appendfsync always ------------------------------------------
 
-//  The path of `program` on $PATH, or NULL.
-static char *s_which(const char *program) {
-    const char *path = getenv("PATH");
-    char *copy = strdup(path ? path : "/usr/bin:/bin");
-    char *save = NULL, *found = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-        char *candidate = zsys_sprintf("%s/%s", dir, program);
-        if (access(candidate, X_OK) == 0)
-            found = candidate;
-        else
-            zstr_free(&candidate);
-    }
-    free(copy);
-    return found;
-}
-
 //  A loopback port nothing listens on now (the kernel's choice); -1.
 static int s_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -599,7 +583,8 @@ static int s_redis_benchmark(redis_t *redis, const char *name, int clients, uint
 }
 
 static int s_run_redis(bench_t *bench, result_t *result, const char *name, int clients) {
-    redis_t redis = {s_which("redis-server"), s_which("redis-benchmark"), NULL, NULL, -1, -1};
+    redis_t redis = {
+        harness_which("redis-server"), harness_which("redis-benchmark"), NULL, NULL, -1, -1};
     if (!redis.server || !redis.tool) {
         result->skipped = true;
         snprintf(result->note, sizeof result->note,

@@ -42,23 +42,6 @@ struct _fs_trace_t {
     char *log_path;
 };
 
-//  The strace binary on PATH, or NULL. Caller frees.
-static char *s_find_strace(void) {
-    const char *path = getenv("PATH");
-    char *copy = strdup(path && *path ? path : "/usr/bin:/bin");
-    char *found = NULL;
-    for (char *saved = NULL, *dir = strtok_r(copy, ":", &saved); dir && !found;
-         dir = strtok_r(NULL, ":", &saved)) {
-        char *candidate = zsys_sprintf("%s/strace", dir);
-        if (access(candidate, X_OK) == 0)
-            found = candidate;
-        else
-            zstr_free(&candidate);
-    }
-    free(copy);
-    return found;
-}
-
 //  `path` with its directory part resolved; the whole path when it exists.
 //  Caller frees.
 static char *s_normal(const char *path) {
@@ -215,7 +198,7 @@ static fs_trace_t *s_load(const char *log_path) {
 harness_run_t fs_trace_run(const char *log_path, const char *path, const char *const *args,
                            const char *const *env_changes, int timeout_ms, fs_trace_t **trace_p) {
     *trace_p = NULL;
-    char *strace = s_find_strace();
+    char *strace = harness_which("strace");
     if (!strace) {
         fprintf(stderr, "fs_trace: strace is not installed, and this test watches the fsync "
                         "calls through it: install it (apt-get install strace; "

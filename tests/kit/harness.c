@@ -235,6 +235,22 @@ bool harness_tcp_reads_eof(int fd, int timeout_ms) {
     return false;
 }
 
+char *harness_which(const char *program) {
+    const char *path = getenv("PATH");
+    char *copy = strdup(path && *path ? path : "/usr/bin:/bin");
+    char *found = NULL;
+    for (char *saved = NULL, *dir = strtok_r(copy, ":", &saved); dir && !found;
+         dir = strtok_r(NULL, ":", &saved)) {
+        char *candidate = zsys_sprintf("%s/%s", dir, program);
+        if (access(candidate, X_OK) == 0)
+            found = candidate;
+        else
+            zstr_free(&candidate);
+    }
+    free(copy);
+    return found;
+}
+
 int harness_free_port(void) {
     int ceiling = s_ephemeral_low();
     int floor = ceiling > 12000 ? ceiling - 10000 : 1024;

@@ -276,4 +276,8 @@ bool harness_tcp_reads_eof(int fd, int timeout_ms);
 //  a foreign node answered, by its pid, and tries another port).
 int harness_free_port(void);
 
+//  The path of `program` found on $PATH (or /usr/bin:/bin without one), or
+//  NULL; the caller frees it.
+char *harness_which(const char *program);
+
 #endif

@@ -136,6 +136,8 @@ static bool s_is_refusing(gateway_connections_t *self, int fd) {
 //  Marks fd as shut; false when the mark cannot be kept (out of memory),
 //  then the connection is counted as open instead, never lost.
 static bool s_mark_refusing(gateway_connections_t *self, int fd) {
+    if (fd < 0 || fd > CA_MAX_CLIENTS * 4)
+        return false; //  not a descriptor libzmq would report: counted, never shut
     if ((size_t)fd >= self->refusing_size) {
         size_t size = self->refusing_size ? self->refusing_size : 1024;
         while (size <= (size_t)fd)

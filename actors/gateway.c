@@ -676,11 +676,12 @@ static void s_serve_pool_socket(self_t *self, pool_t *pool, zsock_t *socket) {
 //  Answers first (they finish admitted work), then new client requests, each
 //  socket up to a burst per turn so none starves the others. A socket is
 //  looked at only when an answer is owed on it (its pool or Info has
-//  requests in flight), and all of them every CA_GATEWAY_SWEEP_TURNS turns:
+//  requests in flight), the connections monitor when the poller woke on it,
+//  and all of them every CA_GATEWAY_SWEEP_TURNS turns:
 //  asking an idle socket for its events costs libzmq a poll() of its
 //  mailbox, and a dozen idle pools cost the pipelined Ping a fifth of its
 //  rate.
-static void s_serve_ready(self_t *self) {
+static void s_serve_ready(self_t *self, void *woken_by) {
     if (!self->client)
         return; //  START failed half-way; nothing to serve
     bool sweep = ++self->turns % CA_GATEWAY_SWEEP_TURNS == 0;
@@ -700,7 +701,7 @@ static void s_serve_ready(self_t *self) {
         s_handle_writer(self, msg);
     for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->client)); n++)
         s_handle_client(self, msg);
-    if (self->connections)
+    if (self->connections && (sweep || woken_by == gateway_connections_socket(self->connections)))
         gateway_connections_handle(self->connections);
 }
 
@@ -760,7 +761,7 @@ void gateway_actor(zsock_t *pipe, void *args) {
         if (which == self->pipe)
             s_handle_pipe(self);
         else if (which)
-            s_serve_ready(self);
+            s_serve_ready(self, which);
         else if (ca_actor_poll_failed(self->poller))
             break;
         s_finish_drain_if_done(self);

@@ -55,6 +55,7 @@
     ========================================================================= */
 
 #include "gateway_connections.h"
+#include "ca_store.h"
 #include "ca_limits.h"
 #include "ca_log.h"
 
@@ -214,10 +215,8 @@ static void s_disconnected(gateway_connections_t *self, int fd) {
 }
 
 void gateway_connections_handle(gateway_connections_t *self) {
-    for (int n = 0; n < CA_SERVE_BURST && (zsock_events(self->monitor) & ZMQ_POLLIN); n++) {
-        zmsg_t *msg = zmsg_recv(self->monitor);
-        if (!msg)
-            return;
+    zmsg_t *msg;
+    for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->monitor)); n++) {
         zframe_t *event = zmsg_first(msg);
         char *endpoint = zmsg_size(msg) == 2 ? zframe_strdup(zmsg_next(msg)) : NULL;
         if (zframe_size(event) == 6) {

@@ -85,7 +85,7 @@ static const option_t s_options[] = {
     {"client_in_flight_max", "client-in-flight-max", "client/in_flight_max",
      "CAIRN_CLIENT_IN_FLIGHT_MAX", STR(CA_DEFAULT_CLIENT_IN_FLIGHT_MAX), KIND_INT, 1, CA_MAX_QUEUE,
      NULL, FIELD(client_in_flight_max),
-     "requests one client may have unanswered; more get BUSY (also at most a quarter of a "
+     "requests one client may have unanswered; more get BUSY (also at most half of a "
      "store's queue)"},
     {"client_answer_bytes_max", "client-answer-bytes-max", "client/answer_bytes_max",
      "CAIRN_CLIENT_ANSWER_BYTES_MAX", "67108864", KIND_INT, 4096, INT64_MAX, NULL,

@@ -735,12 +735,6 @@ static void test_stream_timeout(void) {
     harness_session_down(&caller, &client, &node);
 }
 
-//  A request answered with `status` and a message containing `needle`.
-static void s_expect(zsock_t *client, Cairn__Request *request, Cairn__Status status,
-                     const char *needle) {
-    harness_fails(harness_request(client, request), status, needle);
-}
-
 static void s_cache_put(zsock_t *client, const void *data, size_t size, Cairn__Status status,
                         const char *needle) {
     uint8_t hash[32];
@@ -749,7 +743,7 @@ static void s_cache_put(zsock_t *client, const void *data, size_t size, Cairn__S
     Cairn__CachePut put;
     ca_request_cache_put(&request, &put, s_next_id++, hash, 32, data, size, "peer-a", 0, NULL, 0);
     if (needle)
-        s_expect(client, &request, status, needle);
+        harness_fails(harness_request(client, &request), status, needle);
     else
         cairn__response__free_unpacked(
             harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_CACHE_PUT), NULL);
@@ -768,16 +762,19 @@ static void test_blob_size_cap(void) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, s_next_id++, data, 100001, NULL, 0);
-    s_expect(client, &request, CAIRN__STATUS__INVALID, "over max_blob_bytes (100000)");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID,
+                  "over max_blob_bytes (100000)");
     //  A stream may reach the cap, not pass it; passing it ends the stream.
     uint64_t stream = s_begin(caller);
     s_send_chunk(client, stream, 0, data, 60000);
     s_chunk_answer(client, 60000);
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 60000, data, 40001);
-    s_expect(client, &request, CAIRN__STATUS__INVALID, "the stream was aborted");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID,
+                  "the stream was aborted");
     ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 60000, data, 40000);
-    s_expect(client, &request, CAIRN__STATUS__NOT_FOUND, "no open upload stream");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__NOT_FOUND,
+                  "no open upload stream");
     CHECK(s_count_files(node, "content", "tmp") == 0);
     s_cache_put(client, data, 100001, CAIRN__STATUS__INVALID, "nothing was cached");
     s_cache_put(client, data, 1000, CAIRN__STATUS__OK, NULL);
@@ -795,12 +792,14 @@ static void test_disk_reserve(void) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, s_next_id++, "blob", 4, NULL, 0);
-    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "the node is full");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__UNAVAILABLE,
+                  "the node is full");
     s_cache_put(client, "cached", 6, CAIRN__STATUS__UNAVAILABLE, "min_free_bytes");
     uint64_t stream = s_begin(caller);
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 0, "abc", 3);
-    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "the node is full");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__UNAVAILABLE,
+                  "the node is full");
     Cairn__ContentAbort abort_body;
     ca_request_content_abort(&request, &abort_body, s_next_id++, stream);
     Cairn__Response *response =
@@ -839,7 +838,8 @@ static void test_content_quota(void) {
     Cairn__Request request;
     Cairn__ContentPut put;
     ca_request_content_put(&request, &put, s_next_id++, data + 1, 5000, NULL, 0);
-    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "content_quota_bytes (10000)");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__UNAVAILABLE,
+                  "content_quota_bytes (10000)");
     content_fixture_put(caller, data + 2, 4000, small_hash); //  exactly full
     CHECK(content_fixture_put(caller, data, 6000, hash));    //  a re-put: deduplicated
     CHECK(s_stored_bytes(client) == 10000);
@@ -848,7 +848,7 @@ static void test_content_quota(void) {
     uint64_t stream = s_begin(caller);
     Cairn__ContentChunk chunk;
     ca_request_content_chunk(&request, &chunk, s_next_id++, stream, 0, "z", 1);
-    s_expect(client, &request, CAIRN__STATUS__UNAVAILABLE, "delete content");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__UNAVAILABLE, "delete content");
     Cairn__ContentDelete del;
     ca_request_content_delete(&request, &del, s_next_id++, small_hash, 32);
     cairn__response__free_unpacked(

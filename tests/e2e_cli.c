@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RUN_TIMEOUT_MS CLI_RUN_TIMEOUT_MS
 
@@ -298,6 +299,70 @@ static void s_test_invalid_key(const cli_ctx_t *ctx) {
     cli_run_free(&run);
 }
 
+//  `cairn batch FILE`: a JSON list of writes stored all or nothing; typos
+//  in kinds or fields are usage errors; a refused request stores nothing.
+static void s_test_batch(const cli_ctx_t *ctx) {
+    const char *endpoint = ctx->endpoint;
+    char path[] = "/tmp/cairn-cli-batch-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *file = fdopen(fd, "w");
+    fputs("[{\"config_set\": {\"key\": \"cli/b1\", \"value\": \"one\"}},\n"
+          " {\"config_set\": {\"key\": \"cli/b2\", \"value\": {\"hex\": \"00ff\"}}, \"id\": 9}]\n",
+          file);
+    fclose(file);
+    run_t run = RUN("--endpoint", endpoint, "batch", path);
+    CHECK(run.status == 0);
+    CHECK(strstr(run.out, "stored 2 requests in one transaction"));
+    CHECK(strstr(run.out, "id 9 config_set ok"));
+    cli_run_free(&run);
+    run = RUN("--endpoint", endpoint, "--json", "batch", path);
+    CHECK(run.status == 0);
+    json_t *root = json_loads(run.out, 0, NULL);
+    CHECK(root);
+    json_t *responses = json_object_get(root, "responses");
+    CHECK(json_array_size(responses) == 2);
+    json_t *second = json_array_get(responses, 1);
+    CHECK(json_integer_value(json_object_get(second, "id")) == 9);
+    CHECK(streq(json_string_value(json_object_get(second, "kind")), "config_set"));
+    CHECK(streq(json_string_value(json_object_get(json_object_get(second, "body"), "key")),
+                "cli/b2"));
+    json_decref(root);
+    cli_run_free(&run);
+    run = RUN("--endpoint", endpoint, "config", "get", "cli/b1");
+    CHECK(run.status == 0 && streq(run.out, "one\n"));
+    cli_run_free(&run);
+    //  Usage errors: not JSON, an unknown kind, an unknown field, bad hex.
+    const char *bad[][2] = {{"[{", "not JSON"},
+                            {"[{\"config_st\": {}}]", "'config_st' is not a request kind"},
+                            {"[{\"config_set\": {\"kee\": \"a\"}}]", "has no field 'kee'"},
+                            {"[{\"config_set\": {\"value\": {\"hex\": \"zz\"}}}]", "not valid hex"},
+                            {"[]", "1 to 64 requests"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        file = fopen(path, "w");
+        fputs(bad[i][0], file);
+        fclose(file);
+        run = RUN("--endpoint", endpoint, "batch", path);
+        CHECK(run.status == 2);
+        CHECK(strstr(run.err, bad[i][1]));
+        cli_run_free(&run);
+    }
+    //  The node refuses a read in a batch; the write before it is not kept.
+    file = fopen(path, "w");
+    fputs("[{\"config_set\": {\"key\": \"cli/b3\", \"value\": \"x\"}},"
+          " {\"config_get\": {\"key\": \"cli/b1\"}}]",
+          file);
+    fclose(file);
+    run = RUN("--endpoint", endpoint, "batch", path);
+    CHECK(run.status == 1);
+    CHECK(strstr(run.err, "invalid: request 2 of 2 (config_get) cannot be part of a batch"));
+    cli_run_free(&run);
+    run = RUN("--endpoint", endpoint, "--json", "config", "get", "cli/b3");
+    CHECK(run.status == 0 && strstr(run.out, "\"found\":false"));
+    cli_run_free(&run);
+    unlink(path);
+}
+
 //  ---- request coverage ------------------------------------------------------------
 
 static int s_compare_names(const void *a, const void *b) {
@@ -353,6 +418,7 @@ static const cli_test_t s_tests[] = {
     {"info", true, s_test_info},
     {"info_json", true, s_test_info_json},
     {"invalid_key", true, s_test_invalid_key},
+    {"batch", true, s_test_batch},
     {"request_coverage", false, s_test_request_coverage},
 };
 

@@ -18,6 +18,26 @@
 
 #define CA_ARENA_ALIGN 16
 
+//  Under AddressSanitizer the free room of a chunk is poisoned and each
+//  allocation unpoisoned to its exact size, so a write past a block is
+//  caught as with malloc (a chunk is one malloc block to ASan otherwise).
+#if defined(__has_feature)
+#    if __has_feature(address_sanitizer)
+#        define CA_ARENA_ASAN 1
+#    endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#    define CA_ARENA_ASAN 1
+#endif
+#ifdef CA_ARENA_ASAN
+#    include <sanitizer/asan_interface.h>
+#    define POISON(at, size)   ASAN_POISON_MEMORY_REGION((at), (size))
+#    define UNPOISON(at, size) ASAN_UNPOISON_MEMORY_REGION((at), (size))
+#else
+#    define POISON(at, size)   ((void)(at), (void)(size))
+#    define UNPOISON(at, size) ((void)(at), (void)(size))
+#endif
+
 typedef struct chunk_t {
     struct chunk_t *next; //  older chunk
     size_t size;          //  usable bytes after the header
@@ -60,6 +80,7 @@ void ca_arena_destroy(ca_arena_t **self_p) {
         return;
     while (self->chunks) {
         chunk_t *next = self->chunks->next;
+        UNPOISON((uint8_t *)self->chunks + CHUNK_HEADER, self->chunks->size);
         free(self->chunks);
         self->chunks = next;
     }
@@ -78,6 +99,7 @@ static chunk_t *s_chunk_new(ca_arena_t *self, size_t size) {
         return NULL;
     chunk->size = usable;
     chunk->used = 0;
+    POISON((uint8_t *)chunk + CHUNK_HEADER, usable);
     if (usable != self->chunk_size && self->chunks) {
         chunk->next = self->chunks->next;
         self->chunks->next = chunk;
@@ -99,6 +121,7 @@ void *ca_arena_alloc(ca_arena_t *self, size_t size) {
             return NULL;
     }
     void *pointer = (uint8_t *)chunk + CHUNK_HEADER + chunk->used;
+    UNPOISON(pointer, size);
     chunk->used += rounded;
     self->used += rounded;
     return pointer;
@@ -113,12 +136,15 @@ void ca_arena_reset(ca_arena_t *self) {
     chunk_t *chunk = self->chunks;
     while (chunk) {
         chunk_t *next = chunk->next;
-        if (chunk != keep)
+        if (chunk != keep) {
+            UNPOISON((uint8_t *)chunk + CHUNK_HEADER, chunk->size);
             free(chunk);
+        }
         chunk = next;
     }
     self->chunks = keep;
     if (keep) {
+        POISON((uint8_t *)keep + CHUNK_HEADER, keep->size);
         keep->used = 0;
         keep->next = NULL;
     }

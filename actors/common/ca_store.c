@@ -46,6 +46,11 @@ struct _ca_store_t {
     //  Memory of one turn (a request, or a write's answer): the decoded
     //  messages and the answer's pieces, taken back when the turn ends.
     ca_arena_t *arena;
+    //  The node's stores (the batch engine runs their rows), and, while it
+    //  runs one, where ca_store_write leaves the row's write.
+    const ca_store_def_t *const *stores;
+    size_t store_count;
+    zframe_t **capture;
 };
 
 //  Answer memory comes from the worker's arena (ca_arena): handlers
@@ -292,15 +297,9 @@ static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *clien
     zframe_destroy(&response);
 }
 
-int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
-    if (ca_write_failed(*write_p)) {
-        ca_write_destroy(write_p);
-        ca_reply_error(reply, CA_INTERNAL,
-                       "the node ran out of memory building this write; nothing was stored, retry");
-        return -1;
-    }
-    zframe_t *body = ca_write_frame(*write_p);
-    ca_write_destroy(write_p);
+//  Sends a packed write for the current request (the frame stays the
+//  caller's).
+static int s_send_write(ca_store_t *store, zframe_t *body, ca_reply_t *reply) {
     zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, body};
     int rc = ca_send_frames(store->writer, frames, 4);
     if (rc == 0)
@@ -308,6 +307,26 @@ int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
     else
         ca_reply_error(reply, CA_BUSY,
                        "the writer is saturated (its queue is full); retry shortly");
+    return rc;
+}
+
+int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
+    if (ca_write_failed(*write_p)) {
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this write; nothing was stored, retry");
+        return -1;
+    }
+    //  Packed now: the write references the handler's bytes, which may live
+    //  on its stack.
+    zframe_t *body = ca_write_frame(*write_p);
+    ca_write_destroy(write_p);
+    if (store->capture) { //  a request of a batch: the batch store sends it
+        *store->capture = body;
+        reply->pending = true;
+        return 0;
+    }
+    int rc = s_send_write(store, body, reply);
     zframe_destroy(&body);
     return rc;
 }
@@ -456,6 +475,88 @@ static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
     ca_arena_reset(self->arena); //  request, writer's answer, the answer's pieces
 }
 
+//  ---- for the batch engine (ca_batch.c) ------------------------------------------
+
+ca_reply_t *ca_batch_reply_new(ca_store_t *store, uint64_t id) {
+    ca_reply_t *reply = (ca_reply_t *)s_reply_raw(&(ca_reply_t){.arena = store->arena},
+                                                  sizeof(ca_reply_t), false);
+    s_reply_init(reply, id, store->arena);
+    return reply;
+}
+
+void ca_batch_reply_end(ca_reply_t *reply) {
+    s_reply_clear(reply);
+}
+
+bool ca_batch_reply_pending(const ca_reply_t *reply) {
+    return reply->pending;
+}
+
+//  A frame the handler laid out is an OK answer (an error replaces it).
+ca_status_t ca_batch_reply_status(const ca_reply_t *reply) {
+    return reply->frame ? CA_OK : (ca_status_t)reply->response.status;
+}
+
+const char *ca_batch_reply_error(const ca_reply_t *reply) {
+    return reply->response.error ? reply->response.error : "";
+}
+
+bool ca_batch_reply_pack(ca_reply_t *reply, ProtobufCBinaryData *packed) {
+    if (reply->frame) {
+        packed->len = zframe_size(reply->frame);
+        packed->data = (uint8_t *)s_reply_raw(reply, packed->len, true);
+        if (packed->data)
+            memcpy(packed->data, zframe_data(reply->frame), packed->len);
+    } else {
+        packed->len = cairn__response__get_packed_size(&reply->response);
+        packed->data = (uint8_t *)s_reply_raw(reply, packed->len, true);
+        if (packed->data)
+            cairn__response__pack(&reply->response, packed->data);
+    }
+    return packed->data != NULL;
+}
+
+const ca_handler_t *ca_batch_row(ca_store_t *store, unsigned body, const ca_store_def_t **def_p) {
+    for (size_t i = 0; i < store->store_count; i++)
+        for (size_t h = 0; h < store->stores[i]->handler_count; h++)
+            if ((unsigned)store->stores[i]->handlers[h].body == body) {
+                *def_p = store->stores[i];
+                return &store->stores[i]->handlers[h];
+            }
+    return NULL;
+}
+
+void ca_batch_handle_as(ca_store_t *store, const ca_store_def_t *def, const ca_handler_t *row,
+                        const Cairn__Request *request, ca_reply_t *reply, zframe_t **write_p) {
+    const ca_store_def_t *own = store->def;
+    *write_p = NULL;
+    store->def = def;
+    store->capture = write_p;
+    row->handle(store, request, reply);
+    store->capture = NULL;
+    store->def = own;
+}
+
+void ca_batch_done_as(ca_store_t *store, const ca_store_def_t *def, const ca_handler_t *row,
+                      const Cairn__Request *request, const Cairn__Internal__WriteReply *write,
+                      ca_reply_t *reply) {
+    const ca_store_def_t *own = store->def;
+    store->def = def;
+    if (row->done)
+        row->done(store, request, write, reply);
+    store->def = own;
+}
+
+ca_arena_t *ca_batch_arena(ca_store_t *store) {
+    return store->arena;
+}
+
+int ca_batch_write(ca_store_t *store, zframe_t **body_p, ca_reply_t *reply) {
+    int rc = s_send_write(store, *body_p, reply);
+    zframe_destroy(body_p);
+    return rc;
+}
+
 //  ---- lifecycle ------------------------------------------------------------------
 
 int ca_actor_start(zactor_t *actor, char **error) {
@@ -550,6 +651,8 @@ static ca_store_t *s_self_new(zsock_t *pipe, const ca_store_args_t *args) {
         strdup(args->writer_endpoint ? args->writer_endpoint : CA_WRITER_ENDPOINT);
     self->queue_max = args->queue_max ? args->queue_max : CA_DEFAULT_QUEUE_MAX;
     self->settings = args->settings;
+    self->stores = args->stores;
+    self->store_count = args->store_count;
     bool ticks = self->def->tick && (self->index == 0 || self->def->tick_every_worker);
     if (ticks && self->def->tick_at_start)
         self->next_tick = zclock_mono();

@@ -148,6 +148,9 @@ typedef struct {
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
     size_t queue_max;            //  high-water mark of its sockets
     ca_store_settings_t settings;
+    //  Every store of the node (the batch store runs their batchable rows).
+    const ca_store_def_t *const *stores;
+    size_t store_count;
 } ca_store_args_t;
 
 //  Workers and queue bound of a pool: the def's own, else the node's.

@@ -48,6 +48,8 @@
 //  before_commit statements: per write, and distinct per batch.
 #define CA_WRITE_BEFORE_COMMIT_MAX  4
 #define CA_WRITER_MAX_BEFORE_COMMIT 16
+//  Requests in one Batch (schemas/batch.proto).
+#define CA_BATCH_REQUESTS_MAX 64
 //  Peers: ids and display names in bytes; public_key_text (base64 or PEM);
 //  peers per PeerList page (also the default page).
 #define CA_PEER_NAME_MAX     128

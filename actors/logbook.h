@@ -23,4 +23,6 @@ extern const ca_schema_t logbook_schema;
 
 extern const ca_store_def_t logbook_store_def;
 
+void logbook_test(bool verbose);
+
 #endif

@@ -52,15 +52,21 @@ static bool s_same(ProtobufCBinaryData bytes, const id_t32 *key) {
 
 //  ---- requests ---------------------------------------------------------------------
 
+//  Sends a request of kind `kind` whose body is `body` (every member of the
+//  body oneof is a pointer at the same place) and returns its answer.
+static Cairn__Response *s_call(zsock_t *client, Cairn__Request__BodyCase kind, void *body) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = kind;
+    request.topic_associate = body;
+    return harness_request(client, &request);
+}
+
 static Cairn__Response *s_topic_associate(zsock_t *client, ProtobufCBinaryData topic,
                                           Cairn__LogbookLog *log) {
     Cairn__TopicAssociate body = CAIRN__TOPIC_ASSOCIATE__INIT;
     body.topic = topic;
     body.log = log;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_TOPIC_ASSOCIATE;
-    request.topic_associate = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_TOPIC_ASSOCIATE, &body);
 }
 
 static Cairn__Response *s_topic_remove(zsock_t *client, ProtobufCBinaryData topic,
@@ -68,10 +74,7 @@ static Cairn__Response *s_topic_remove(zsock_t *client, ProtobufCBinaryData topi
     Cairn__TopicRemove body = CAIRN__TOPIC_REMOVE__INIT;
     body.topic = topic;
     body.log = log;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_TOPIC_REMOVE;
-    request.topic_remove = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_TOPIC_REMOVE, &body);
 }
 
 static Cairn__Response *s_topic_resolve(zsock_t *client, ProtobufCBinaryData topic, uint32_t limit,
@@ -80,10 +83,7 @@ static Cairn__Response *s_topic_resolve(zsock_t *client, ProtobufCBinaryData top
     body.topic = topic;
     body.limit = limit;
     body.after = after;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_TOPIC_RESOLVE;
-    request.topic_resolve = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_TOPIC_RESOLVE, &body);
 }
 
 static void s_cursor_set_request(Cairn__Request *request, Cairn__CursorSet *body, const char *name,
@@ -110,20 +110,14 @@ static Cairn__Response *s_cursor_get(zsock_t *client, const char *name, Cairn__L
     Cairn__CursorGet body = CAIRN__CURSOR_GET__INIT;
     body.name = (char *)name;
     body.log = log;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CURSOR_GET;
-    request.cursor_get = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_CURSOR_GET, &body);
 }
 
 static Cairn__Response *s_cursor_delete(zsock_t *client, const char *name, Cairn__LogbookLog *log) {
     Cairn__CursorDelete body = CAIRN__CURSOR_DELETE__INIT;
     body.name = (char *)name;
     body.log = log;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_CURSOR_DELETE;
-    request.cursor_delete = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_CURSOR_DELETE, &body);
 }
 
 //  The cursor's seq, or -1 when it has no position.
@@ -171,10 +165,7 @@ static void s_group_put_ok(zsock_t *client, const id_t32 *id, uint64_t version, 
 static Cairn__Response *s_group_get(zsock_t *client, ProtobufCBinaryData id) {
     Cairn__GroupGet body = CAIRN__GROUP_GET__INIT;
     body.group_id = id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GROUP_GET;
-    request.group_get = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_GROUP_GET, &body);
 }
 
 //  The group must be at `version` with `state`.
@@ -191,19 +182,13 @@ static Cairn__Response *s_group_delete(zsock_t *client, ProtobufCBinaryData id, 
     Cairn__GroupDelete body = CAIRN__GROUP_DELETE__INIT;
     body.group_id = id;
     body.version = version;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_GROUP_DELETE;
-    request.group_delete = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_GROUP_DELETE, &body);
 }
 
 static Cairn__Response *s_book_put_info(zsock_t *client, Cairn__BookNodeInfo *info) {
     Cairn__BookPut body = CAIRN__BOOK_PUT__INIT;
     body.node = info;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_BOOK_PUT;
-    request.book_put = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_BOOK_PUT, &body);
 }
 
 //  Puts node `id` with one address ("tcp://node-<address>:1"), the given
@@ -236,19 +221,13 @@ static bool s_book_put(zsock_t *client, const id_t32 *id, uint64_t timestamp, bo
 static Cairn__Response *s_book_remove(zsock_t *client, ProtobufCBinaryData id) {
     Cairn__BookRemove body = CAIRN__BOOK_REMOVE__INIT;
     body.node_id = id;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_BOOK_REMOVE;
-    request.book_remove = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_BOOK_REMOVE, &body);
 }
 
 static Cairn__Response *s_book_remove_older(zsock_t *client, uint64_t before) {
     Cairn__BookRemoveOlder body = CAIRN__BOOK_REMOVE_OLDER__INIT;
     body.before = before;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_BOOK_REMOVE_OLDER;
-    request.book_remove_older = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_BOOK_REMOVE_OLDER, &body);
 }
 
 static Cairn__Response *s_book_list(zsock_t *client, ProtobufCBinaryData topic, bool bootstrap,
@@ -258,19 +237,13 @@ static Cairn__Response *s_book_list(zsock_t *client, ProtobufCBinaryData topic, 
     body.bootstrap_only = bootstrap;
     body.limit = limit;
     body.after = after;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_BOOK_LIST;
-    request.book_list = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_BOOK_LIST, &body);
 }
 
 static Cairn__Response *s_book_random(zsock_t *client, bool bootstrap) {
     Cairn__BookRandom body = CAIRN__BOOK_RANDOM__INIT;
     body.bootstrap = bootstrap;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_BOOK_RANDOM;
-    request.book_random = &body;
-    return harness_request(client, &request);
+    return s_call(client, CAIRN__REQUEST__BODY_BOOK_RANDOM, &body);
 }
 
 static void s_book_counts_are(zsock_t *client, uint64_t nodes, uint64_t bootstrap,

@@ -42,7 +42,11 @@ static const Cairn__Request__BodyCase s_batchable_kinds[] = {
     CAIRN__REQUEST__BODY_MEMBER_JOIN,   CAIRN__REQUEST__BODY_MEMBER_LEAVE,
     CAIRN__REQUEST__BODY_PEER_PUT,      CAIRN__REQUEST__BODY_PEER_STATUS,
     CAIRN__REQUEST__BODY_PEER_BLOCK,    CAIRN__REQUEST__BODY_GOSSIP_ADD,
-    CAIRN__REQUEST__BODY_MESSAGE_STORE,
+    CAIRN__REQUEST__BODY_MESSAGE_STORE, CAIRN__REQUEST__BODY_TOPIC_ASSOCIATE,
+    CAIRN__REQUEST__BODY_TOPIC_REMOVE,  CAIRN__REQUEST__BODY_CURSOR_SET,
+    CAIRN__REQUEST__BODY_CURSOR_DELETE, CAIRN__REQUEST__BODY_GROUP_PUT,
+    CAIRN__REQUEST__BODY_GROUP_DELETE,  CAIRN__REQUEST__BODY_BOOK_PUT,
+    CAIRN__REQUEST__BODY_BOOK_REMOVE,   CAIRN__REQUEST__BODY_BOOK_REMOVE_OLDER,
 };
 #define BATCHABLE_COUNT (sizeof s_batchable_kinds / sizeof s_batchable_kinds[0])
 
@@ -122,6 +126,8 @@ typedef struct {
     char *before_commit[CA_WRITER_MAX_BEFORE_COMMIT];
     size_t before_commit_count;
     bool durable;
+    size_t freeing; //  writes that only free space (deletes)
+    size_t writes;
 } combined_t;
 
 static bool s_reserve(ca_store_t *store, combined_t *combined, size_t more) {
@@ -164,8 +170,7 @@ static int64_t s_join(ca_store_t *store, combined_t *combined, zframe_t **frame_
     if (!request || request->body_case != CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE)
         return -1;
     const Cairn__Internal__WriteRequest *write = request->write;
-    if (write->vacuum || write->frees_space || write->context.len ||
-        !s_reserve(store, combined, write->n_statements))
+    if (write->vacuum || write->context.len || !s_reserve(store, combined, write->n_statements))
         return -1;
     for (size_t i = 0; i < write->n_before_commit; i++)
         if (!s_add_before_commit(combined, write->before_commit[i]))
@@ -182,6 +187,8 @@ static int64_t s_join(ca_store_t *store, combined_t *combined, zframe_t **frame_
         combined->statements[combined->count++] = statement;
     }
     combined->durable |= write->durable;
+    combined->freeing += write->frees_space;
+    combined->writes++;
     return (int64_t)write->n_statements;
 }
 
@@ -249,6 +256,9 @@ static void s_send(ca_store_t *store, combined_t *combined, Cairn__Internal__Bat
     write.statements = combined->statements;
     write.n_statements = combined->count;
     write.durable = combined->durable;
+    //  The reserve below max_db_bytes is for deletes: a batch may use it
+    //  only when every request in it is one.
+    write.frees_space = combined->freeing == combined->writes;
     write.before_commit = combined->before_commit;
     write.n_before_commit = combined->before_commit_count;
     Cairn__Internal__WriterRequest request = CAIRN__INTERNAL__WRITER_REQUEST__INIT;

@@ -32,6 +32,7 @@
 #include "gateway_clients.h"
 #include "gateway_connections.h"
 #include "gossip.h"
+#include "logbook.h"
 #include "manifests.h"
 #include "messages.h"
 #include "messages_schema.h"
@@ -73,6 +74,7 @@ static const selftest_t s_tests[] = {
     {"messages", messages_test},
     {"peers", peers_test},
     {"gossip", gossip_test},
+    {"logbook", logbook_test},
     {"content", content_test},
     {"cache", cache_test},
     {"ca_hashset", ca_hashset_test},

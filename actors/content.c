@@ -74,7 +74,8 @@
 
     Memory: a worker holds at most one request's bytes (a put, a chunk or a
     range) plus 1 MiB while checking; a blob is never held whole unless it
-    fits one frame. The pool's queue is CA_CONTENT_QUEUE_MAX per worker.
+    fits one frame. The pool's queue is CA_CONTENT_QUEUE_MAX requests per
+    worker, and queue_bytes per worker of those over 64 KiB (gateway_bytes.c).
     Each worker's read connection keeps a page cache of
     CA_CONTENT_READ_CACHE_KIB for inline blobs.
     ========================================================================= */

@@ -46,6 +46,7 @@
 #include "ca_log.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
+#include "gateway_bytes.h"
 #include "gateway_clients.h"
 #include "writer.h"
 
@@ -90,6 +91,7 @@ typedef struct {
     uint64_t info_in_flight;
     uint64_t turns;             //  of the serve loop (see s_serve_ready)
     gateway_clients_t *clients; //  per client: in flight, unread answer bytes
+    gateway_bytes_t *bytes;     //  per pool: bytes of large requests in flight
     //  The client socket's connections, counted and capped (max_clients).
     gateway_connections_t *connections;
 } self_t;
@@ -236,10 +238,19 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
         s_answer_error(self, client_id, id, CA_BUSY, message);
         return;
     }
+    if (!gateway_bytes_admit(self->bytes, index, client_id, id, zframe_size(request_frame), message,
+                             sizeof message)) {
+        gateway_clients_answered(self->clients, client_id, index);
+        pool->busy++;
+        pool->errors++;
+        s_answer_error(self, client_id, id, CA_BUSY, message);
+        return;
+    }
     if (ca_send_frames(s_pool_socket(self, pool, env), frames, 2) == 0) {
         pool->in_flight++;
         return;
     }
+    gateway_bytes_unsent(self->bytes, index, client_id, id);
     gateway_clients_answered(self->clients, client_id, index);
     pool->busy++;
     pool->errors++;
@@ -450,6 +461,8 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *m
             s_finish_info(self, client_id, response);
         } else {
             gateway_clients_answered(self->clients, client_id, (size_t)(pool - self->pools));
+            gateway_bytes_answered(self->bytes, (size_t)(pool - self->pools), client_id, response,
+                                   pool->in_flight == 0);
             zmsg_remove(msg, response); //  the answer goes out without a copy
             s_send_to_client(self, client_id, &response);
         }
@@ -597,6 +610,12 @@ static void s_new_clients(self_t *self) {
     };
     self->clients = gateway_clients_new(self->pool_count, share, &limits);
     free(share);
+    int64_t *budget =
+        (int64_t *)zmalloc((self->pool_count ? self->pool_count : 1) * sizeof(int64_t));
+    for (size_t i = 0; i < self->pool_count; i++)
+        budget[i] = (int64_t)self->pools[i].workers * self->config.queue_bytes;
+    self->bytes = gateway_bytes_new(self->pool_count, budget);
+    free(budget);
 }
 
 static char *s_start(self_t *self) {
@@ -715,6 +734,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
     self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
     if (!self->config.queue_max)
         self->config.queue_max = CA_DEFAULT_QUEUE_MAX;
+    if (!self->config.queue_bytes)
+        self->config.queue_bytes = CA_DEFAULT_QUEUE_BYTES;
     if (!self->config.client_in_flight_max)
         self->config.client_in_flight_max = CA_DEFAULT_CLIENT_IN_FLIGHT_MAX;
     if (!self->config.client_answer_bytes_max)
@@ -741,6 +762,7 @@ static void s_self_destroy(self_t **self_p) {
     gateway_connections_destroy(&self->connections);
     zsock_destroy(&self->client);
     gateway_clients_destroy(&self->clients);
+    gateway_bytes_destroy(&self->bytes);
     free((char *)self->config.endpoint);
     free((char *)self->config.data_dir);
     free((char *)self->config.db_path);

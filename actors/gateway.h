@@ -24,6 +24,7 @@ typedef struct {
     size_t store_count;
     unsigned workers;            //  workers per store (endpoints to connect)
     size_t queue_max;            //  per store pool
+    int64_t queue_bytes;         //  per worker, large requests (0: default; gateway_bytes.h)
     int drain_ms;                //  DRAIN waits at most this long
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
     const char *data_dir;        //  for Info

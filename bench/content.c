@@ -63,10 +63,11 @@
 #define SCRATCH_MAX  ((size_t)64 << 20) //  larger blobs repeat their first 64 MiB
 #define CHUNK_WINDOW 4                  //  chunks or ranges outstanding in one stream
 //  Requests outstanding in the whole-blob cases (at most; --window lowers
-//  them): the node queues CA_CONTENT_QUEUE_MAX requests per content worker
-//  and answers BUSY beyond. 16 measured best for 4 KiB (4: half the rate;
-//  64: as fast, but a quarter of the answers BUSY).
-#define SMALL_WINDOW   CA_CONTENT_QUEUE_MAX
+//  them): the node queues CA_CONTENT_QUEUE_MAX small requests per content
+//  worker, of which one client may hold 1/CA_CLIENT_POOL_SHARE_DIVISOR
+//  (larger ones are bounded by bytes, queue_bytes), and answers BUSY
+//  beyond: so one client's share at workers=1.
+#define SMALL_WINDOW   (CA_CONTENT_QUEUE_MAX / CA_CLIENT_POOL_SHARE_DIVISOR)
 #define LARGE_WINDOW   8                  //  requests of up to WHOLE_MAX outstanding
 #define SMALL_MAX      ((size_t)64 << 10) //  blobs up to this size get SMALL_WINDOW
 #define GET_SEED_BLOBS 64                 //  stored untimed when a get case finds none

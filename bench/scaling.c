@@ -27,7 +27,7 @@
                                --workers=W (1, 2): ConfigGet of keys and
                                ContentGet (verified) of 4 KiB blobs stored
                                untimed first, --window outstanding
-                               (content: 8, one client's share of the
+                               (content: 128, one client's share of the
                                content queue at workers=1); the ratio is
                                workers2 / workers1
 
@@ -46,6 +46,7 @@
 
 #include "bench.h"
 #include "ca_hash.h"
+#include "ca_limits.h" //  CA_CONTENT_QUEUE_MAX
 #include "ca_request.h"
 #include "ca_testbed.h"
 
@@ -72,7 +73,7 @@
 //  ContentGets outstanding: one client's share of the content store's queue
 //  at workers=1 (the gateway answers BUSY beyond); the same at workers=2,
 //  so that both nodes see the same load.
-#define CONTENT_WINDOW 8
+#define CONTENT_WINDOW (CA_CONTENT_QUEUE_MAX / CA_CLIENT_POOL_SHARE_DIVISOR)
 #define KEY_FMT        "scale/%010" PRIu64
 #define KEY_SIZE       32
 #define VALUE          "cairn-bench-value-0123456789abcdef"

@@ -403,6 +403,7 @@ static char *s_start_gateway(node_t *self) {
         .store_count = STORE_COUNT,
         .workers = (unsigned)self->config->workers,
         .queue_max = (size_t)self->config->queue_max,
+        .queue_bytes = self->config->queue_bytes,
         .client_in_flight_max = (size_t)self->config->client_in_flight_max,
         .client_answer_bytes_max = self->config->client_answer_bytes_max,
         .answer_bytes_max = self->config->answer_bytes_max,

@@ -82,6 +82,10 @@ static const option_t s_options[] = {
     {"queue_max", "queue-max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX),
      KIND_INT, 1, CA_MAX_QUEUE, NULL, FIELD(queue_max),
      "requests queued per store before clients get BUSY"},
+    {"queue_bytes", "queue-bytes", "stores/queue_bytes", "CAIRN_QUEUE_BYTES", "268435456", KIND_INT,
+     CA_QUEUE_SMALL_BYTES, INT64_MAX, NULL, FIELD(queue_bytes),
+     "bytes of large requests (frames over 64 KiB) queued per store worker before they get "
+     "BUSY (one is always let in); smaller requests are bounded by queue_max alone"},
     {"client_in_flight_max", "client-in-flight-max", "client/in_flight_max",
      "CAIRN_CLIENT_IN_FLIGHT_MAX", STR(CA_DEFAULT_CLIENT_IN_FLIGHT_MAX), KIND_INT, 1, CA_MAX_QUEUE,
      NULL, FIELD(client_in_flight_max),
@@ -356,6 +360,7 @@ void node_config_test(bool verbose) {
     assert(streq(config->data_dir, CA_DEFAULT_DATA_DIR));
     assert(streq(config->client_endpoint, CA_DEFAULT_CLIENT_ENDPOINT));
     assert(config->max_frame_bytes == CA_DEFAULT_MAX_FRAME_BYTES);
+    assert(config->queue_bytes == CA_DEFAULT_QUEUE_BYTES);
     assert(config->workers == CA_DEFAULT_WORKERS);
     assert(config->max_clients == 0); //  0: derived from the descriptor limit
     assert(ca_log_level_parse(config->log_level) == CA_LOG_INFO);

@@ -31,6 +31,7 @@ typedef struct {
     int64_t min_free_bytes;
     int64_t workers;
     int64_t queue_max;
+    int64_t queue_bytes;
     int64_t client_in_flight_max;
     int64_t client_answer_bytes_max;
     int64_t answer_bytes_max;

@@ -927,6 +927,79 @@ static void test_stream_trickle(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  The queue's memory bound in bytes (queue_bytes, gateway_bytes.c): a
+//  flood of large puts, all with one request id (a hostile client), gets
+//  BUSY for the bytes while small puts from another client flow many deep
+//  (more than the old count of 16 per worker); once answered, the flood's
+//  bytes are given back (a large put passes again).
+#define FLOOD_LARGE   64
+#define FLOOD_SIZE    (250 * 1024) //  over CA_QUEUE_SMALL_BYTES; four fit in 1 MiB
+#define FLOOD_SMALL   100
+#define FLOOD_SMALL_B 4096
+
+static void test_queue_bytes(void) {
+    const char *args[] = {"--queue-bytes=1048576", "--workers=1", NULL};
+    harness_node_t *node = harness_node_up(args);
+    zsock_t *flooder = harness_connect(harness_node_endpoint(node));
+    zsock_t *good = harness_connect(harness_node_endpoint(node));
+    uint8_t *blob = (uint8_t *)malloc(FLOOD_SIZE);
+    CHECK(blob);
+    memset(blob, 'q', FLOOD_SIZE);
+    Cairn__Request request;
+    Cairn__ContentPut put;
+    for (uint32_t n = 0; n < FLOOD_LARGE; n++) {
+        memcpy(blob, &n, sizeof n);
+        ca_request_content_put(&request, &put, 7, blob, FLOOD_SIZE, NULL, 0);
+        CHECK(harness_send(flooder, &request) == 0);
+    }
+    for (uint32_t n = 0; n < FLOOD_SMALL; n++) {
+        uint32_t tag = 1000000 + n;
+        memcpy(blob, &tag, sizeof tag);
+        ca_request_content_put(&request, &put, s_next_id++, blob, FLOOD_SMALL_B, NULL, 0);
+        CHECK(harness_send(good, &request) == 0);
+    }
+    unsigned small_ok = 0;
+    for (uint32_t n = 0; n < FLOOD_SMALL; n++) {
+        Cairn__Response *response = harness_recv(good, CALL_MS);
+        CHECK(response);
+        if (response->status == CAIRN__STATUS__OK)
+            small_ok++;
+        else
+            printf("small put: %s %s\n", ca_status_str((ca_status_t)response->status),
+                   response->error ? response->error : "");
+        cairn__response__free_unpacked(response, NULL);
+    }
+    unsigned large_ok = 0, large_busy = 0;
+    for (uint32_t n = 0; n < FLOOD_LARGE; n++) {
+        Cairn__Response *response = harness_recv(flooder, CALL_MS);
+        CHECK(response && response->id == 7);
+        large_ok += response->status == CAIRN__STATUS__OK;
+        if (response->status == CAIRN__STATUS__BUSY) {
+            CHECK(strstr(response->error, "queue_bytes"));
+            large_busy++;
+        }
+        cairn__response__free_unpacked(response, NULL);
+    }
+    printf("large: %u OK, %u BUSY of %d; small: %u OK of %d\n", large_ok, large_busy, FLOOD_LARGE,
+           small_ok, FLOOD_SMALL);
+    fflush(stdout);
+    CHECK(small_ok == FLOOD_SMALL);
+    CHECK(large_ok >= 4 && large_busy >= 1 && large_ok + large_busy == FLOOD_LARGE);
+    //  Every large put answered: the budget is whole again, four at once.
+    for (uint32_t n = 0; n < 4; n++) {
+        uint32_t tag = 2000000 + n;
+        memcpy(blob, &tag, sizeof tag);
+        ca_request_content_put(&request, &put, s_next_id++, blob, FLOOD_SIZE, NULL, 0);
+        CHECK(harness_send(flooder, &request) == 0);
+    }
+    for (uint32_t n = 0; n < 4; n++)
+        harness_fails(harness_recv(flooder, CALL_MS), CAIRN__STATUS__OK, NULL);
+    free(blob);
+    zsock_destroy(&good);
+    zsock_destroy(&flooder);
+    harness_node_down(&node);
+}
+
 //  The cache: put/get/has, exact LRU to the configured budget, apart from
 //  the content store.
 static void test_cache(void) {
@@ -1119,6 +1192,7 @@ static const harness_test_t s_tests[] = {
     {"blob_size_cap", test_blob_size_cap},
     {"disk_reserve", test_disk_reserve},
     {"content_quota", test_content_quota},
+    {"queue_bytes", test_queue_bytes},
     {"cache", test_cache},
     {"stats", test_stats},
     {"file_modes", test_file_modes},

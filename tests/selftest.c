@@ -29,6 +29,7 @@
 #include "config_store.h"
 #include "content.h"
 #include "gateway.h"
+#include "gateway_bytes.h"
 #include "gateway_clients.h"
 #include "gateway_connections.h"
 #include "gossip.h"
@@ -89,6 +90,7 @@ static const selftest_t s_tests[] = {
     {"node", node_test},
     {"ca_store", ca_store_test},
     {"gateway", gateway_test},
+    {"gateway_bytes", gateway_bytes_test},
     {"gateway_clients", gateway_clients_test},
     {"gateway_connections", gateway_connections_test},
 };

@@ -6,6 +6,7 @@
 #include "ca_validate.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +82,49 @@ void ca_sha256_destroy(ca_sha256_t **self_p) {
     *self_p = NULL;
 }
 
+//  One-shot hashes reuse a context per thread: EVP_Digest allocates,
+//  initialises and frees one per call, which cost a third of a 4 KiB hash
+//  (hash.ca_sha256.4k 132k/s against raw.sha256_openssl.4k's 204k/s with
+//  one context; a ContentGet of 4 KiB hashes once). The context is freed
+//  when its thread exits (the key's destructor).
+static pthread_key_t s_ctx_key;
+static pthread_once_t s_key_once = PTHREAD_ONCE_INIT;
+static bool s_key_ok;
+
+static void s_ctx_free(void *ctx) {
+    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
+static void s_make_key(void) {
+    s_key_ok = pthread_key_create(&s_ctx_key, s_ctx_free) == 0;
+}
+
+//  This thread's context, or NULL when it cannot have one (no memory).
+static EVP_MD_CTX *s_thread_ctx(void) {
+    pthread_once(&s_key_once, s_make_key);
+    if (!s_key_ok)
+        return NULL;
+    EVP_MD_CTX *ctx = (EVP_MD_CTX *)pthread_getspecific(s_ctx_key);
+    if (!ctx) {
+        ctx = EVP_MD_CTX_new();
+        if (ctx && pthread_setspecific(s_ctx_key, ctx) != 0) {
+            EVP_MD_CTX_free(ctx);
+            ctx = NULL;
+        }
+    }
+    return ctx;
+}
+
 void ca_sha256(const void *data, size_t size, uint8_t digest[CA_SHA256_BYTES]) {
     unsigned int length = 0;
-    //  EVP_Digest allocates a context, which fails when memory runs out;
-    //  libsodium's SHA-256 needs none and gives the same digest.
-    if (EVP_Digest(data, size, digest, &length, s_md(), NULL) != 1 || length != CA_SHA256_BYTES)
-        crypto_hash_sha256(digest, (const unsigned char *)data, (unsigned long long)size);
+    EVP_MD_CTX *ctx = s_thread_ctx();
+    if (ctx && EVP_DigestInit_ex(ctx, s_md(), NULL) == 1 &&
+        EVP_DigestUpdate(ctx, data, size) == 1 && EVP_DigestFinal_ex(ctx, digest, &length) == 1 &&
+        length == CA_SHA256_BYTES)
+        return;
+    //  Without a context (memory ran out) libsodium's SHA-256, which needs
+    //  none, gives the same digest.
+    crypto_hash_sha256(digest, (const unsigned char *)data, (unsigned long long)size);
 }
 
 const char *ca_sha256_backend(void) {

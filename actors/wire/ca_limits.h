@@ -35,6 +35,12 @@
 #define CA_DEFAULT_CACHE_MAX_BYTES   (1024LL * 1024 * 1024)
 #define CA_DEFAULT_STREAM_TIMEOUT_MS 300000
 #define CA_DEFAULT_MAX_BLOB_BYTES    17179869184 //  16 GiB (a literal: node_config reads it as text)
+//  A request frame over CA_QUEUE_SMALL_BYTES is large: besides its pool's
+//  queue_max it counts against the pool's bytes in flight, at most
+//  queue_bytes per worker (default CA_DEFAULT_QUEUE_BYTES: sixteen 16 MiB
+//  chunks, four 64 MiB puts); see actors/gateway_bytes.c.
+#define CA_QUEUE_SMALL_BYTES   (64 * 1024)
+#define CA_DEFAULT_QUEUE_BYTES (256LL * 1024 * 1024)
 
 //  ---- hard limits ----------------------------------------------------------
 #define CA_MAX_WORKERS               64
@@ -70,9 +76,11 @@
 //  Content store: the largest chunk of an upload stream and the longest
 //  ContentRead range; the largest blob ContentGet answers whole (larger
 //  ones are read in ranges); open upload streams per worker; requests
-//  queued per content worker (each may be a chunk of up to 16 MiB, so this
-//  bounds the node's memory: workers x queue x chunk); hashes listed per
-//  kind in a ContentCheck report.
+//  queued per content (and cache) worker: a count that bounds small
+//  requests (CA_QUEUE_SMALL_BYTES each at most, so 16 MiB per worker) and
+//  lets 4 KiB puts batch deeply, while larger ones are bounded by bytes
+//  (queue_bytes, gateway_bytes.c); hashes listed per kind in a
+//  ContentCheck report.
 #define CA_CONTENT_CHUNK_MAX          (16 * 1024 * 1024)
 #define CA_CONTENT_WHOLE_MAX          (64LL * 1024 * 1024)
 #define CA_CONTENT_STREAMS_MAX        64
@@ -81,7 +89,7 @@
 //  many bytes since the last restart: 1-byte chunks cannot hold a slot
 //  past stream_timeout_ms.
 #define CA_CONTENT_RENEW_BYTES (64 * 1024)
-#define CA_CONTENT_QUEUE_MAX          16
+#define CA_CONTENT_QUEUE_MAX          256
 #define CA_CONTENT_CHECK_LIST         1000
 //  ContentPut keeps a blob of at most this many bytes inline in SQLite,
 //  committed with its row (no file, no fsync of its own); see the banner

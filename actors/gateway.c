@@ -50,6 +50,7 @@
 #include "writer.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ typedef struct {
     zsock_t *client;     //  ROUTER, the public endpoint
     zsock_t *writer;     //  DEALER, statistics only
     zsock_t *info_stats; //  DEALER to the MessageStats pool, Info's own
+    zsock_t *answers;    //  PULL: answers the writer sends for committed writes
     pool_t *info_pool;   //  that pool (NULL: none serves MessageStats)
     zpoller_t *poller;
     bool terminated;
@@ -89,6 +91,7 @@ typedef struct {
     uint64_t invalid;
     uint64_t info_in_flight;
     uint64_t turns;             //  of the serve loop (see s_serve_ready)
+    unsigned instance;          //  this gateway's number in the process (pool socket ids)
     gateway_clients_t *clients; //  per client: in flight, unread answer bytes
     //  The client socket's connections, counted and capped (max_clients).
     gateway_connections_t *connections;
@@ -458,6 +461,27 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *m
     zmsg_destroy(&msg);
 }
 
+//  The writer answered a committed write for a worker (ca_store_write_
+//  answered): [pool socket's routing id][client id][Response]. Counted as
+//  the worker's answer would have been.
+static void s_handle_direct_answer(self_t *self, zmsg_t *msg) {
+    zframe_t *pool_id = zmsg_first(msg);
+    const uint8_t *id = pool_id ? zframe_data(pool_id) : NULL;
+    size_t index = id && zframe_size(pool_id) == CA_GATEWAY_ID_SIZE && id[0] == CA_GATEWAY_ID_MARK
+                       ? (size_t)id[1] | (size_t)id[2] << 8
+                       : SIZE_MAX;
+    if (zmsg_size(msg) != 3 || index >= self->pool_count) {
+        ca_log_error("gateway: dropped a malformed answer of %zu frames from the writer",
+                     zmsg_size(msg));
+        zmsg_destroy(&msg);
+        return;
+    }
+    zmsg_remove(msg, pool_id);
+    zframe_destroy(&pool_id);
+    pool_t *pool = &self->pools[index];
+    s_handle_pool(self, pool, pool->dealer, msg);
+}
+
 static void s_handle_writer(self_t *self, zmsg_t *msg) {
     zframe_t *client_id = zmsg_first(msg);
     zframe_t *id_frame = zmsg_next(msg);
@@ -494,6 +518,17 @@ static uint64_t s_in_flight(self_t *self) {
     return total;
 }
 
+//  A pool socket's routing id (CA_GATEWAY_ID_MARK, pool index, slot):
+//  the writer's direct answers name it, so they find their pool. Unique per
+//  worker ROUTER, which would drop a second connection with the same id.
+static void s_set_pool_id(self_t *self, zsock_t *dealer, size_t pool, unsigned slot) {
+    uint8_t id[CA_GATEWAY_ID_SIZE] = {CA_GATEWAY_ID_MARK,        (uint8_t)pool,
+                                      (uint8_t)(pool >> 8),      (uint8_t)slot,
+                                      (uint8_t)(slot >> 8),      (uint8_t)self->instance,
+                                      (uint8_t)(self->instance >> 8)};
+    zmq_setsockopt(zsock_resolve(dealer), ZMQ_ROUTING_ID, id, sizeof id);
+}
+
 static zsock_t *s_pool_dealer(self_t *self, const ca_store_def_t *def) {
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     if (!dealer)
@@ -521,9 +556,11 @@ static bool s_pool_serves(const ca_store_def_t *def, Cairn__Request__BodyCase bo
 //  Connects the pool's sockets to its workers (and Info's own socket, when
 //  the pool serves MessageStats).
 static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *pool) {
+    size_t index = (size_t)(pool - self->pools);
     pool->dealer = s_pool_dealer(self, def);
     if (!pool->dealer)
         return ca_actor_socket_error("gateway");
+    s_set_pool_id(self, pool->dealer, index, 0);
     if (s_pool_has_affinity(def))
         pool->pinned = (zsock_t **)zmalloc(pool->workers * sizeof(zsock_t *));
     if (!self->info_stats && s_pool_serves(def, CAIRN__REQUEST__BODY_MESSAGE_STATS)) {
@@ -541,6 +578,7 @@ static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *
                 zstr_free(&endpoint);
                 return ca_actor_socket_error("gateway");
             }
+            s_set_pool_id(self, pool->pinned[w], index, w + 1);
             rc = zsock_connect(pool->pinned[w], "%s", endpoint);
         }
         if (rc == 0 && self->info_pool == pool)
@@ -604,6 +642,14 @@ static char *s_start(self_t *self) {
     if (error)
         return error;
     s_new_clients(self);
+    self->answers = zsock_new(ZMQ_PULL);
+    if (!self->answers)
+        return ca_actor_socket_error("gateway");
+    zsock_set_rcvhwm(self->answers, 0); //  bounded by what was admitted
+    if (zsock_bind(self->answers, "%s", self->config.answers_endpoint) != 0)
+        return zsys_sprintf("gateway cannot bind %s: %s", self->config.answers_endpoint,
+                            zmq_strerror(zmq_errno()));
+    zpoller_add(self->poller, self->answers);
     self->writer = zsock_new(ZMQ_DEALER);
     self->client = self->writer ? zsock_new(ZMQ_ROUTER) : NULL;
     if (!self->client)
@@ -685,6 +731,7 @@ static void s_serve_ready(self_t *self, void *woken_by) {
     if (!self->client)
         return; //  START failed half-way; nothing to serve
     bool sweep = ++self->turns % CA_GATEWAY_SWEEP_TURNS == 0;
+    zmsg_t *msg;
     for (size_t i = 0; i < self->pool_count; i++) {
         pool_t *pool = &self->pools[i];
         if (!sweep && pool->in_flight == 0)
@@ -693,10 +740,15 @@ static void s_serve_ready(self_t *self, void *woken_by) {
         for (unsigned w = 0; pool->pinned && w < pool->workers; w++)
             s_serve_pool_socket(self, pool, pool->pinned[w]);
     }
+    //  Answers the writer sends for committed writes are owed on any pool.
+    bool owed = sweep;
+    for (size_t i = 0; i < self->pool_count && !owed; i++)
+        owed = self->pools[i].in_flight > 0;
+    for (int n = 0; owed && n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->answers)); n++)
+        s_handle_direct_answer(self, msg);
     bool info_owed = sweep || self->info_in_flight > 0;
     if (self->info_pool && info_owed)
         s_serve_pool_socket(self, self->info_pool, self->info_stats);
-    zmsg_t *msg;
     for (int n = 0; info_owed && n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->writer)); n++)
         s_handle_writer(self, msg);
     for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->client)); n++)
@@ -713,6 +765,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
     self->config.data_dir = strdup(config->data_dir ? config->data_dir : "");
     self->config.db_path = strdup(config->db_path ? config->db_path : "");
     self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
+    self->config.answers_endpoint =
+        strdup(config->answers_endpoint ? config->answers_endpoint : CA_GATEWAY_ANSWERS_ENDPOINT);
     if (!self->config.queue_max)
         self->config.queue_max = CA_DEFAULT_QUEUE_MAX;
     if (!self->config.client_in_flight_max)
@@ -721,6 +775,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
         self->config.client_answer_bytes_max = CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX;
     if (!self->config.answer_bytes_max)
         self->config.answer_bytes_max = CA_DEFAULT_ANSWER_BYTES_MAX;
+    static atomic_uint instances;
+    self->instance = atomic_fetch_add(&instances, 1);
     self->poller = zpoller_new(pipe, NULL);
     return self;
 }
@@ -737,6 +793,10 @@ static void s_self_destroy(self_t **self_p) {
     }
     free(self->pools);
     zsock_destroy(&self->info_stats);
+    if (self->answers) //  free the inproc name at once (see writer.c)
+        zsock_unbind(self->answers, "%s", self->config.answers_endpoint);
+    zsock_destroy(&self->answers);
+    free((char *)self->config.answers_endpoint);
     zsock_destroy(&self->writer);
     gateway_connections_destroy(&self->connections);
     zsock_destroy(&self->client);
@@ -846,7 +906,11 @@ static const ca_store_def_t *const s_test_stores[] = {&s_test_kv, &s_test_stats}
 
 static zactor_t *s_test_gateway(test_bed_t *bed, int drain_ms) {
     char *writer_endpoint = zsys_sprintf("inproc://gwtest-writer-%p", (void *)bed);
+    //  One per gateway: the drain test runs a second beside the bed's.
+    char *answers_endpoint =
+        zsys_sprintf("inproc://gwtest-answers-%p-%d", (void *)bed, drain_ms);
     gateway_config_t config = {.endpoint = "tcp://127.0.0.1:*",
+                               .answers_endpoint = answers_endpoint,
                                .max_frame_bytes = CA_DEFAULT_MAX_FRAME_BYTES,
                                .stores = s_test_stores,
                                .store_count = 2,
@@ -860,6 +924,7 @@ static zactor_t *s_test_gateway(test_bed_t *bed, int drain_ms) {
     int rc = ca_actor_start(gateway, &error);
     assert(rc == 0);
     zstr_free(&writer_endpoint);
+    zstr_free(&answers_endpoint);
     return gateway;
 }
 

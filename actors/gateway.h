@@ -26,6 +26,9 @@ typedef struct {
     size_t queue_max;            //  per store pool
     int drain_ms;                //  DRAIN waits at most this long
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
+    //  Bound (PULL) for the writer's answers to committed writes; NULL:
+    //  CA_GATEWAY_ANSWERS_ENDPOINT.
+    const char *answers_endpoint;
     const char *data_dir;        //  for Info
     const char *db_path;         //  for Info (size)
     const char *peer_id;         //  for Info: the node's identity (NULL: none)

@@ -87,6 +87,7 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
+    zsock_t *answers; //  PUSH to the gateway's answers (NULL: none configured)
     zpoller_t *poller;
     bool terminated;
     writer_config_t config; //  strings owned by this struct (copies)
@@ -113,6 +114,8 @@ static self_t *s_self_new(zsock_t *pipe, const writer_config_t *config) {
     self->config.db_path = strdup(config->db_path);
     self->config.vfs = config->vfs ? strdup(config->vfs) : NULL;
     self->config.endpoint = strdup(config->endpoint ? config->endpoint : CA_WRITER_ENDPOINT);
+    self->config.answers_endpoint =
+        config->answers_endpoint ? strdup(config->answers_endpoint) : NULL;
     if (self->config.batch_max == 0)
         self->config.batch_max = CA_DEFAULT_WRITER_BATCH;
     self->batch = (pending_write_t *)zmalloc(self->config.batch_max * sizeof(pending_write_t));
@@ -132,7 +135,9 @@ static void s_self_destroy(self_t **self_p) {
     if (self->router)
         zsock_unbind(self->router, "%s", self->config.endpoint);
     zsock_destroy(&self->router);
+    zsock_destroy(&self->answers);
     ca_sql_destroy(&self->sql);
+    free((char *)self->config.answers_endpoint);
     free((char *)self->config.db_path);
     free((char *)self->config.vfs);
     free((char *)self->config.endpoint);
@@ -297,6 +302,16 @@ static char *s_start(self_t *self) {
         return zsys_sprintf("writer cannot bind %s: %s", self->config.endpoint,
                             zmq_strerror(zmq_errno()));
     zpoller_add(self->poller, self->router);
+    if (self->config.answers_endpoint) {
+        //  inproc may connect before the gateway binds: answers wait.
+        self->answers = zsock_new(ZMQ_PUSH);
+        if (!self->answers)
+            return ca_actor_socket_error("writer");
+        zsock_set_sndhwm(self->answers, 0); //  bounded by the batch, as answers to stores
+        if (zsock_connect(self->answers, "%s", self->config.answers_endpoint) != 0)
+            return zsys_sprintf("writer cannot connect %s: %s", self->config.answers_endpoint,
+                                zmq_strerror(zmq_errno()));
+    }
     return NULL;
 }
 
@@ -496,7 +511,71 @@ static void s_apply_write(self_t *self, pending_write_t *write) {
 
 //  ---- the batch --------------------------------------------------------------
 
+//  Statement `index` counted something: rows when it asked for them (a
+//  SELECT's changes are the previous statement's), else changed rows.
+static bool s_statement_counted(const pending_write_t *write, size_t index) {
+    const Cairn__Internal__WriteRequest *request = write->request->write;
+    if (index >= request->n_statements || index >= write->n_results)
+        return false;
+    const Cairn__Internal__StatementResult *result = write->results[index];
+    return request->statements[index]->want_rows ? result->n_rows > 0 : result->changes > 0;
+}
+
+//  A write that carries its answers (WriteRequest.answers): keeps the one
+//  its outcome picks, or none when it failed. Then, committed and meant for
+//  the gateway, sends [gateway id][client id][answer] there and returns
+//  true; otherwise the store gets the usual answer (s_answer).
+static bool s_answer_attached(self_t *self, pending_write_t *write) {
+    const Cairn__Internal__WriteRequest *request =
+        write->request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE
+            ? write->request->write
+            : NULL;
+    if (!request || request->answers == 0)
+        return false;
+    size_t frames = zmsg_size(write->msg);
+    //  [routing id][gateway id][client id][Request][answer]...
+    if (request->answers > 2 || frames < 4 + request->answers) {
+        ca_log_error("writer: a write names %u answers but carries %zu frames; answered to "
+                     "its store without them",
+                     request->answers, frames);
+        return false;
+    }
+    size_t keep = request->answers == 2 && s_statement_counted(write, request->answer_by) ? 1 : 0;
+    zframe_t *answers[2] = {NULL, NULL};
+    zframe_t *frame = zmsg_first(write->msg);
+    for (size_t i = 0; i < frames - request->answers; i++)
+        frame = zmsg_next(write->msg);
+    for (size_t i = 0; i < request->answers; i++, frame = zmsg_next(write->msg))
+        answers[i] = frame;
+    for (size_t i = 0; i < request->answers; i++) {
+        if (write->status == CA_OK && i == keep)
+            continue;
+        zmsg_remove(write->msg, answers[i]);
+        zframe_destroy(&answers[i]);
+    }
+    if (write->status != CA_OK || !request->answer_to_gateway || !self->answers)
+        return false;
+    zframe_t *routing = zmsg_pop(write->msg);
+    zframe_t *gateway_id = zmsg_pop(write->msg);
+    zframe_t *client_id = zmsg_pop(write->msg);
+    zframe_t *out[] = {gateway_id, client_id, answers[keep]};
+    //  The gateway drains this socket whenever answers are owed; a full
+    //  queue means it is gone (shutdown past drain_ms): the answer is lost
+    //  as an answer in its sockets would be.
+    if (ca_send_frames(self->answers, out, 3) != 0)
+        ca_log_warning("writer: an answer to the gateway was dropped (its queue is full)");
+    zframe_destroy(&routing);
+    zframe_destroy(&gateway_id);
+    zframe_destroy(&client_id);
+    zmsg_destroy(&write->msg);
+    return true;
+}
+
 static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
+    if (write->status != CA_OK)
+        self->failed_writes++;
+    if (s_answer_attached(self, write))
+        return;
     Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
     reply.status = write->status;
     reply.error = write->error ? write->error : "";
@@ -513,8 +592,6 @@ static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
     zframe_t *frame = ca_message_frame(&response.base);
     zmsg_append(write->msg, &frame);
     zmsg_send(&write->msg, self->router);
-    if (write->status != CA_OK)
-        self->failed_writes++;
 }
 
 //  The request stays in the arena until the batch is done.

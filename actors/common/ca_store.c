@@ -268,28 +268,94 @@ int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p) {
     return rc;
 }
 
-//  Sends the answer for the current request context.
-static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
-                         ca_reply_t *reply) {
+//  The reply as a frame (the handler's own, else the packed response);
+//  NULL when memory ran out (logged).
+static zframe_t *s_reply_pack(ca_store_t *self, ca_reply_t *reply) {
     zframe_t *response = reply->frame;
     reply->frame = NULL;
     if (!response)
         response = ca_message_frame_try(&reply->response.base);
+    if (!response)
+        ca_log_error("%s[%u]: out of memory packing an answer of %zu bytes", self->def->name,
+                     self->index, cairn__response__get_packed_size(&reply->response));
+    return response;
+}
+
+//  Sends `*response_p` (taken) to the gateway that sent the request.
+static void s_send_answer(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                          zframe_t **response_p) {
+    zframe_t *frames[] = {gateway_id, client_id, *response_p};
+    //  The gateway always drains its store sockets; if its queue is full it
+    //  is gone or wedged, and the answer cannot be delivered anyway.
+    if (ca_send_frames(self->router, frames, 3) != 0)
+        ca_log_warning("%s[%u]: answer dropped, gateway queue full", self->def->name, self->index);
+    zframe_destroy(response_p);
+}
+
+//  Sends the answer for the current request context.
+static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                         ca_reply_t *reply) {
+    zframe_t *response = s_reply_pack(self, reply);
     if (!response) {
         size_t size = cairn__response__get_packed_size(&reply->response);
-        ca_log_error("%s[%u]: out of memory packing an answer of %zu bytes", self->def->name,
-                     self->index, size);
         response = ca_error_frame(reply->response.id, CA_INTERNAL,
                                   "the node ran out of memory for an answer of %zu bytes; ask "
                                   "for a smaller page or retry later",
                                   size);
     }
-    zframe_t *frames[] = {gateway_id, client_id, response};
-    //  The gateway always drains its store sockets; if its queue is full it
-    //  is gone or wedged, and the answer cannot be delivered anyway.
-    if (ca_send_frames(self->router, frames, 3) != 0)
-        ca_log_warning("%s[%u]: answer dropped, gateway queue full", self->def->name, self->index);
-    zframe_destroy(&response);
+    s_send_answer(self, gateway_id, client_id, &response);
+}
+
+//  Whether the request came on one of a gateway's pool sockets, whose
+//  routing id says so (CA_GATEWAY_ID_MARK): only then may the writer
+//  answer it through the gateway.
+static bool s_from_gateway_pool(zframe_t *gateway_id) {
+    return gateway_id && zframe_size(gateway_id) == CA_GATEWAY_ID_SIZE &&
+           zframe_data(gateway_id)[0] == CA_GATEWAY_ID_MARK;
+}
+
+int ca_store_write_answered(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply,
+                            uint32_t answer_by, ca_reply_fn *if_counted) {
+    if (ca_write_failed(*write_p)) {
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this write; nothing was stored, retry");
+        return -1;
+    }
+    zframe_t *answers[2] = {s_reply_pack(store, reply), NULL};
+    uint32_t count = 1;
+    if (answers[0] && if_counted) {
+        if_counted(reply);
+        answers[1] = s_reply_pack(store, reply);
+        count = 2;
+    }
+    if (!answers[0] || (if_counted && !answers[1])) {
+        zframe_destroy(&answers[0]);
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory for this write's answer; nothing was stored, "
+                       "retry");
+        return -1;
+    }
+    //  A store with secrets wipes the request once its write is answered,
+    //  so its answers come back through it.
+    bool to_gateway = s_from_gateway_pool(store->gateway_id) && !store->def->wipe_request;
+    ca_write_answers(*write_p, count, answer_by, to_gateway);
+    zframe_t *body = ca_write_frame(*write_p);
+    ca_write_destroy(write_p);
+    zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, answers[0],
+                          answers[1], body};
+    frames[3 + count] = body;
+    int rc = ca_send_frames(store->writer, frames, 4 + count);
+    if (rc == 0)
+        reply->pending = true;
+    else
+        ca_reply_error(reply, CA_BUSY,
+                       "the writer is saturated (its queue is full); retry shortly");
+    zframe_destroy(&answers[0]);
+    zframe_destroy(&answers[1]);
+    zframe_destroy(&body);
+    return rc;
 }
 
 int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
@@ -406,7 +472,32 @@ static void s_log_internal_write(ca_store_t *self, zframe_t *answer) {
 }
 
 //  The writer answered one of our writes: finish the client's request.
+//  A committed write that carried its answer (ca_store_write_answered) and
+//  came back here rather than through the gateway: [gateway id][client id]
+//  [Request][answer][WriterResponse]. The writer kept the answer its
+//  outcome picked.
+static void s_send_attached_answer(ca_store_t *self, zmsg_t *msg) {
+    zframe_t *gateway_id = zmsg_first(msg);
+    zframe_t *client_id = zmsg_next(msg);
+    zframe_t *request_frame = zmsg_next(msg);
+    zframe_t *answer = zmsg_next(msg);
+    if (self->def->wipe_request) {
+        Cairn__Request *request =
+            cairn__request__unpack(ca_arena_allocator(self->arena), zframe_size(request_frame),
+                                   zframe_data(request_frame));
+        s_wipe_secrets(self, request, request_frame);
+    }
+    zmsg_remove(msg, answer);
+    s_send_answer(self, gateway_id, client_id, &answer);
+    zmsg_destroy(&msg);
+    ca_arena_reset(self->arena);
+}
+
 static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
+    if (zmsg_size(msg) == 5) {
+        s_send_attached_answer(self, msg);
+        return;
+    }
     if (zmsg_size(msg) != 4) {
         ca_log_error("%s[%u]: dropped a writer answer of %zu frames", self->def->name, self->index,
                      zmsg_size(msg));

@@ -177,6 +177,18 @@
 
 //  ---- inproc endpoints ------------------------------------------------------
 #define CA_WRITER_ENDPOINT "inproc://cairn-writer"
+//  Where the gateway takes the answers the writer sends it directly (a PULL
+//  the gateway binds; the writer's PUSH connects): writes whose answer the
+//  store packed before the commit (WriteRequest.answer_to_gateway).
+#define CA_GATEWAY_ANSWERS_ENDPOINT "inproc://cairn-gateway-answers"
+//  The routing ids of the gateway's pool DEALERs: this byte, then the pool
+//  index, the socket's slot (0 round robin, w + 1 pinned to worker w) and
+//  the gateway's number in the process (a worker ROUTER drops a second
+//  connection with an id it knows), each 2 bytes little-endian. A store worker sends a write's answer to
+//  the gateway through the writer only for a request that came on such a
+//  socket (never for Info's own MessageStats socket).
+#define CA_GATEWAY_ID_MARK 'G'
+#define CA_GATEWAY_ID_SIZE 7
 //  A store worker binds "inproc://cairn-store-<name>-<index>".
 #define CA_STORE_ENDPOINT_FMT "inproc://cairn-store-%s-%u"
 

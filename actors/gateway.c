@@ -522,10 +522,9 @@ static uint64_t s_in_flight(self_t *self) {
 //  the writer's direct answers name it, so they find their pool. Unique per
 //  worker ROUTER, which would drop a second connection with the same id.
 static void s_set_pool_id(self_t *self, zsock_t *dealer, size_t pool, unsigned slot) {
-    uint8_t id[CA_GATEWAY_ID_SIZE] = {CA_GATEWAY_ID_MARK,        (uint8_t)pool,
-                                      (uint8_t)(pool >> 8),      (uint8_t)slot,
-                                      (uint8_t)(slot >> 8),      (uint8_t)self->instance,
-                                      (uint8_t)(self->instance >> 8)};
+    uint8_t id[CA_GATEWAY_ID_SIZE] = {
+        CA_GATEWAY_ID_MARK,   (uint8_t)pool,           (uint8_t)(pool >> 8),          (uint8_t)slot,
+        (uint8_t)(slot >> 8), (uint8_t)self->instance, (uint8_t)(self->instance >> 8)};
     zmq_setsockopt(zsock_resolve(dealer), ZMQ_ROUTING_ID, id, sizeof id);
 }
 
@@ -907,8 +906,7 @@ static const ca_store_def_t *const s_test_stores[] = {&s_test_kv, &s_test_stats}
 static zactor_t *s_test_gateway(test_bed_t *bed, int drain_ms) {
     char *writer_endpoint = zsys_sprintf("inproc://gwtest-writer-%p", (void *)bed);
     //  One per gateway: the drain test runs a second beside the bed's.
-    char *answers_endpoint =
-        zsys_sprintf("inproc://gwtest-answers-%p-%d", (void *)bed, drain_ms);
+    char *answers_endpoint = zsys_sprintf("inproc://gwtest-answers-%p-%d", (void *)bed, drain_ms);
     gateway_config_t config = {.endpoint = "tcp://127.0.0.1:*",
                                .answers_endpoint = answers_endpoint,
                                .max_frame_bytes = CA_DEFAULT_MAX_FRAME_BYTES,
@@ -1309,6 +1307,73 @@ static void s_test_drain_timeout(test_bed_t *bed) {
     zstr_free(&endpoint);
 }
 
+//  The kv pool's figures in Info: requests, errors, in flight.
+static void s_test_kv_figures(test_bed_t *bed, uint64_t figures[3]) {
+    Cairn__Request request;
+    Cairn__InfoRequest info_body;
+    ca_request_info(&request, &info_body, 800);
+    s_test_send(bed->client, &request);
+    zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
+    zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
+    zpoller_destroy(&poller);
+    assert(which);
+    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 0);
+    Cairn__Response *response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+    Cairn__ActorInfo *kv = response->info->actors[0];
+    figures[0] = kv->requests;
+    figures[1] = kv->errors;
+    figures[2] = kv->queue_depth;
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  The writer answers a committed write on the answers socket, naming the
+//  pool socket the request left on: the client gets it, and the pool's and
+//  the client's in-flight counts go down as for a worker's answer (the kv
+//  pool lets one client have one request in flight: the next is admitted).
+static void s_test_direct_answers(test_bed_t *bed) {
+    char *endpoint = zsys_sprintf("inproc://gwtest-answers-%p-%d", (void *)bed, TEST_TIMEOUT_MS);
+    zsock_t *writer = zsock_new_push(endpoint);
+    assert(writer);
+    zstr_free(&endpoint);
+    uint64_t before[3], after[3];
+    s_test_kv_figures(bed, before);
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    for (uint64_t id = 700; id < 703; id++) {
+        ca_request_config_set(&request, &set, id, "k", "v");
+        s_test_send(bed->client, &request);
+        Cairn__Request *taken;
+        zmsg_t *msg = s_test_take(bed->kv, &taken);
+        assert(taken->id == id);
+        cairn__request__free_unpacked(taken, NULL);
+        zframe_t *gateway_id = zmsg_first(msg);
+        assert(zframe_size(gateway_id) == CA_GATEWAY_ID_SIZE &&
+               zframe_data(gateway_id)[0] == CA_GATEWAY_ID_MARK);
+        //  The last one is an error answer (counted as one).
+        Cairn__Response answer = CAIRN__RESPONSE__INIT;
+        answer.id = id;
+        answer.status = id == 702 ? CAIRN__STATUS__CONFLICT : CAIRN__STATUS__OK;
+        zframe_t *request_frame = zmsg_last(msg);
+        zmsg_remove(msg, request_frame);
+        zframe_destroy(&request_frame);
+        zframe_t *frame = ca_response_frame(&answer);
+        zmsg_append(msg, &frame);
+        int rc = zmsg_send(&msg, writer);
+        assert(rc == 0);
+        Cairn__Response *response = s_test_recv(bed->client);
+        assert(response->id == id && response->status == answer.status);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  A message that names no pool is dropped, not delivered.
+    zstr_sendm(writer, "Gxx");
+    zstr_sendm(writer, "client");
+    zstr_send(writer, "answer");
+    s_test_kv_figures(bed, after);
+    assert(after[0] == before[0] + 3 && after[1] == before[1] + 1 && after[2] == 0);
+    assert(!s_test_ready(bed->client, 0));
+    zsock_destroy(&writer);
+}
+
 void gateway_test(bool verbose) {
     if (verbose)
         printf(" * gateway: ");
@@ -1318,6 +1383,7 @@ void gateway_test(bool verbose) {
     s_test_routing(&bed);
     s_test_busy(&bed);
     s_test_info(&bed);
+    s_test_direct_answers(&bed);
     s_test_forged_continuation(&bed);
     s_test_drain(&bed);
     s_test_drain_timeout(&bed);

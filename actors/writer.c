@@ -1013,6 +1013,7 @@ typedef struct {
     char *dir;
     char *db_path;
     char *endpoint;
+    const char *answers_endpoint; //  the writer's, NULL: none
     zactor_t *writer;
     zsock_t *store;
 } bed_t;
@@ -1030,6 +1031,7 @@ static char *s_bed_start_writer(bed_t *bed, size_t migrations, int64_t max_db_by
     writer_config_t config = {.db_path = bed->db_path,
                               .vfs = vfs,
                               .endpoint = bed->endpoint,
+                              .answers_endpoint = bed->answers_endpoint,
                               .synchronous_full = full,
                               .batch_max = 1000,
                               .max_db_bytes = max_db_bytes,
@@ -1494,6 +1496,108 @@ static void s_test_vacuum(void) {
     s_bed_destroy(&bed);
 }
 
+//  Sends an INSERT OR IGNORE of `key` carrying `answers` packed answers
+//  ("seen", then "added") after the context [gateway id][client id][request].
+static void s_send_answered(bed_t *bed, const char *key, uint32_t answers, bool to_gateway,
+                            bool plain_insert) {
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write,
+                       plain_insert ? "INSERT INTO items (k, v) VALUES (?1, 'v')"
+                                    : "INSERT OR IGNORE INTO items (k, v) VALUES (?1, 'v')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_text(write, key);
+    ca_write_answers(write, answers, 0, to_gateway);
+    zframe_t *body = ca_write_frame(write);
+    ca_write_destroy(&write);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "Ggw-id");
+    zmsg_addstr(msg, "client");
+    zmsg_addstr(msg, "request");
+    zmsg_addstr(msg, "seen");
+    if (answers == 2)
+        zmsg_addstr(msg, "added");
+    zmsg_append(msg, &body);
+    int rc = zmsg_send(&msg, bed->store);
+    assert(rc == 0);
+}
+
+//  The next message on `socket`, which must have `frames` frames.
+static zmsg_t *s_recv_frames(zsock_t *socket, size_t frames) {
+    zmsg_t *msg = zmsg_recv(socket);
+    assert(msg && zmsg_size(msg) == frames);
+    return msg;
+}
+
+static void s_expect_frame(zmsg_t *msg, const char *text) {
+    char *got = zmsg_popstr(msg);
+    assert(got && streq(got, text));
+    zstr_free(&got);
+}
+
+//  Writes that carry their answers (WriteRequest.answers): after COMMIT the
+//  writer sends the gateway the answer the outcome picked, and nothing to
+//  the store; a failed one goes to the store without its answers; one not
+//  meant for the gateway goes to the store with the picked answer.
+static void s_test_answers(void) {
+    bed_t *bed = (bed_t *)zmalloc(sizeof(bed_t));
+    bed->dir = ca_test_tempdir("cairn-writer");
+    bed->db_path = zsys_sprintf("%s/test.db", bed->dir);
+    bed->endpoint = zsys_sprintf("inproc://writer-test-%p", (void *)bed);
+    char *answers_endpoint = zsys_sprintf("inproc://writer-test-answers-%p", (void *)bed);
+    zsock_t *gateway = zsock_new(ZMQ_PULL);
+    zsock_set_rcvtimeo(gateway, 10000);
+    int rc = zsock_bind(gateway, "%s", answers_endpoint);
+    assert(rc == 0);
+    bed->answers_endpoint = answers_endpoint;
+    char *error = s_bed_start_writer(bed, 3, 0, NULL, false);
+    assert(!error);
+
+    s_send_answered(bed, "x", 2, true, false); //  new: "added"
+    zmsg_t *msg = s_recv_frames(gateway, 3);
+    s_expect_frame(msg, "Ggw-id");
+    s_expect_frame(msg, "client");
+    s_expect_frame(msg, "added");
+    zmsg_destroy(&msg);
+    assert(s_count_rows(bed->db_path) == 1);   //  answered after COMMIT
+    s_send_answered(bed, "x", 2, true, false); //  ignored: "seen"
+    msg = s_recv_frames(gateway, 3);
+    zframe_t *last = zmsg_last(msg);
+    assert(zframe_streq(last, "seen"));
+    zmsg_destroy(&msg);
+
+    //  A failed write comes back to the store, without its answers.
+    s_send_answered(bed, "x", 1, true, true);
+    msg = s_recv_frames(bed->store, 4);
+    s_expect_frame(msg, "Ggw-id");
+    s_expect_frame(msg, "client");
+    s_expect_frame(msg, "request");
+    zframe_t *body = zmsg_first(msg);
+    Cairn__Internal__WriterResponse *response =
+        cairn__internal__writer_response__unpack(NULL, zframe_size(body), zframe_data(body));
+    assert(response && response->write->status == CA_CONFLICT);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    zmsg_destroy(&msg);
+
+    //  Not for the gateway: the store gets the picked answer before the reply.
+    s_send_answered(bed, "y", 2, false, false);
+    msg = s_recv_frames(bed->store, 5);
+    zframe_t *answer = zmsg_first(msg);
+    for (int i = 0; i < 3; i++)
+        answer = zmsg_next(msg);
+    assert(zframe_streq(answer, "added"));
+    zmsg_destroy(&msg);
+    assert(zsock_events(gateway) == 0 || !(zsock_events(gateway) & ZMQ_POLLIN));
+
+    s_bed_stop_writer(bed);
+    zsock_destroy(&gateway);
+    zstr_free(&answers_endpoint);
+    ca_test_rmtree(bed->dir);
+    zstr_free(&bed->dir);
+    zstr_free(&bed->db_path);
+    zstr_free(&bed->endpoint);
+    free(bed);
+}
+
 void writer_test(bool verbose) {
     if (verbose)
         printf(" * writer: ");
@@ -1505,6 +1609,7 @@ void writer_test(bool verbose) {
     s_test_reserve();
     s_test_failed_commit();
     s_test_vacuum();
+    s_test_answers();
     if (verbose)
         printf("OK\n");
 }

@@ -18,8 +18,8 @@
 
 typedef struct {
     const char *db_path;
-    const char *vfs;       //  NULL: SQLite's default VFS
-    const char *endpoint;  //  NULL: CA_WRITER_ENDPOINT
+    const char *vfs;      //  NULL: SQLite's default VFS
+    const char *endpoint; //  NULL: CA_WRITER_ENDPOINT
     //  Where committed writes that carry their answer go (the gateway's
     //  CA_GATEWAY_ANSWERS_ENDPOINT); NULL: every answer goes to its store.
     const char *answers_endpoint;

@@ -343,8 +343,8 @@ int ca_store_write_answered(ca_store_t *store, ca_write_t **write_p, ca_reply_t 
     ca_write_answers(*write_p, count, answer_by, to_gateway);
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
-    zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame, answers[0],
-                          answers[1], body};
+    zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame,
+                          answers[0],        answers[1],       body};
     frames[3 + count] = body;
     int rc = ca_send_frames(store->writer, frames, 4 + count);
     if (rc == 0)
@@ -831,7 +831,32 @@ static void s_test_whoami(ca_store_t *store, const Cairn__Request *request, ca_r
     ca_reply_response(reply)->message_stats = stats;
 }
 
+//  GossipAdd plays a write answered up front (ca_store_write_answered):
+//  "seen" unless the insert changed a row. An id starting "dup" uses a
+//  plain INSERT, which the writer refuses the second time.
+static void s_test_was_added(ca_reply_t *reply) {
+    ca_reply_response(reply)->gossip_add->added = true;
+}
+
+static void s_test_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const char *id = request->gossip_add->message_id;
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write,
+                       strncmp(id, "dup", 3) == 0
+                           ? "INSERT INTO store_test (key, value) VALUES (?1, '')"
+                           : "INSERT OR IGNORE INTO store_test (key, value) VALUES (?1, '')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_text(write, id);
+    Cairn__GossipSeen *seen = (Cairn__GossipSeen *)ca_reply_alloc(reply, sizeof(*seen));
+    cairn__gossip_seen__init(seen);
+    seen->message_id = (char *)id;
+    ca_reply_response(reply)->body_case = CAIRN__RESPONSE__BODY_GOSSIP_ADD;
+    ca_reply_response(reply)->gossip_add = seen;
+    ca_store_write_answered(store, &write, reply, 0, s_test_was_added);
+}
+
 static const ca_handler_t s_test_rows[] = {
+    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_test_add, NULL, 0},
     {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", s_test_get, NULL, 0},
     {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_test_set, s_test_set_done, 0},
     {CAIRN__REQUEST__BODY_MESSAGE_STATS, "whoami", s_test_whoami, NULL, 0},
@@ -840,7 +865,7 @@ static const ca_handler_t s_test_rows[] = {
 static const ca_store_def_t s_test_def = {.name = "store-test",
                                           .schema = &s_test_schema,
                                           .handlers = s_test_rows,
-                                          .handler_count = 3,
+                                          .handler_count = 4,
                                           .write_failed = s_test_set_failed,
                                           .wipe_request = s_test_wipe};
 
@@ -848,7 +873,7 @@ static const ca_store_def_t s_test_def = {.name = "store-test",
 static const ca_store_def_t s_test_pool_def = {.name = "store-test-pool",
                                                .schema = &s_test_schema,
                                                .handlers = s_test_rows,
-                                               .handler_count = 3,
+                                               .handler_count = 4,
                                                .workers = 2,
                                                .queue_max = 2,
                                                .write_failed = s_test_set_failed};
@@ -899,6 +924,25 @@ static void s_test_real_writer(ca_testbed_t *bed) {
     assert(s_test_failed_writes == failed + 1);
     //  A failed write wipes its request too.
     assert(s_test_wiped == wiped + 2 && s_test_value_wiped);
+
+    //  A write answered up front: the answer its outcome picks, sent after
+    //  COMMIT (here by the worker: the testbed's writer has no gateway to
+    //  answer); a refused one gets the writer's error and write_failed.
+    Cairn__GossipAdd add;
+    const char *ids[] = {"new", "new", "dup-1", "dup-1"};
+    for (int i = 0; i < 4; i++) {
+        failed = s_test_failed_writes;
+        ca_request_gossip_add(&request, &add, 0, ids[i], 0);
+        if (i == 3) {
+            ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__CONFLICT, "");
+            assert(s_test_failed_writes == failed + 1);
+            continue;
+        }
+        response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_GOSSIP_ADD);
+        assert(streq(response->gossip_add->message_id, ids[i]));
+        assert(response->gossip_add->added == (i != 1));
+        cairn__response__free_unpacked(response, NULL);
+    }
 
     Cairn__MessageStats stats;
     ca_request_message_stats(&request, &stats, 0);

@@ -145,6 +145,24 @@ static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_f
     cairn__request__free_unpacked(request, NULL);
 }
 
+//  The writer's socket and Info's own are polled only while an Info is in
+//  flight (see s_pool_watch).
+static void s_info_up(self_t *self) {
+    if (self->info_in_flight++ > 0)
+        return;
+    zpoller_add(self->poller, self->writer);
+    if (self->info_stats)
+        zpoller_add(self->poller, self->info_stats);
+}
+
+static void s_info_down(self_t *self) {
+    if (self->info_in_flight == 0 || --self->info_in_flight > 0)
+        return;
+    zpoller_remove(self->poller, self->writer);
+    if (self->info_stats)
+        zpoller_remove(self->poller, self->info_stats);
+}
+
 //  Info needs the writer's figures: ask it, finish in s_handle_writer.
 //  Context frames: [client id][request id, 8 bytes little-endian].
 static void s_ask_writer_stats(self_t *self, zframe_t *client_id, uint64_t id) {
@@ -155,7 +173,7 @@ static void s_ask_writer_stats(self_t *self, zframe_t *client_id, uint64_t id) {
     zframe_t *id_frame = zframe_new(id_bytes, 8);
     zframe_t *frames[] = {client_id, id_frame, body};
     if (ca_send_frames(self->writer, frames, 3) == 0)
-        self->info_in_flight++;
+        s_info_up(self);
     else
         s_answer_error(self, client_id, id, CA_BUSY, "the writer is saturated; retry Info");
     zframe_destroy(&id_frame);
@@ -226,6 +244,34 @@ static zsock_t *s_pool_socket(self_t *self, pool_t *pool, const ca_envelope_t *e
     return pool->dealer;
 }
 
+//  A pool's sockets are in the poller only while answers are owed on them
+//  (in_flight > 0). zmq_poll asks every socket it is given for its events,
+//  and libzmq answers that with a poll() of the socket's mailbox: with a
+//  dozen idle pools (two dozen sockets) each wake-up of the gateway cost
+//  ~50 system calls, the single largest cost of a request one at a time.
+static void s_pool_watch(self_t *self, pool_t *pool, bool watch) {
+    if (watch)
+        zpoller_add(self->poller, pool->dealer);
+    else
+        zpoller_remove(self->poller, pool->dealer);
+    for (unsigned w = 0; pool->pinned && w < pool->workers; w++) {
+        if (watch)
+            zpoller_add(self->poller, pool->pinned[w]);
+        else
+            zpoller_remove(self->poller, pool->pinned[w]);
+    }
+}
+
+static void s_in_flight_up(self_t *self, pool_t *pool) {
+    if (pool->in_flight++ == 0)
+        s_pool_watch(self, pool, true);
+}
+
+static void s_in_flight_down(self_t *self, pool_t *pool) {
+    if (pool->in_flight && --pool->in_flight == 0)
+        s_pool_watch(self, pool, false);
+}
+
 static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
                             zframe_t *request_frame, const ca_envelope_t *env) {
     uint64_t id = env->id;
@@ -240,7 +286,7 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
         return;
     }
     if (ca_send_frames(s_pool_socket(self, pool, env), frames, 2) == 0) {
-        pool->in_flight++;
+        s_in_flight_up(self, pool);
         return;
     }
     gateway_clients_answered(self->clients, client_id, index);
@@ -397,7 +443,7 @@ static bool s_ask_message_stats(self_t *self, zframe_t *client_id, uint64_t id,
     bool sent = ca_send_frames(self->info_stats, frames, 2) == 0;
     if (sent) {
         pool->requests++;
-        pool->in_flight++;
+        s_in_flight_up(self, pool);
     }
     zframe_destroy(&continuation);
     zframe_destroy(&body);
@@ -439,8 +485,7 @@ static void s_finish_info(self_t *self, zframe_t *continuation, zframe_t *answer
 //  A worker answered (on `socket`, one of the pool's): pass it on, count it.
 //  On info_stats the answer finishes one of the gateway's own Info.
 static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *msg) {
-    if (pool->in_flight)
-        pool->in_flight--;
+    s_in_flight_down(self, pool);
     if (zmsg_size(msg) == 2) {
         zframe_t *client_id = zmsg_first(msg);
         zframe_t *response = zmsg_next(msg);
@@ -448,8 +493,7 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *m
         pool->errors += status != CA_OK;
         pool->busy += status == CA_BUSY;
         if (socket == self->info_stats) {
-            if (self->info_in_flight)
-                self->info_in_flight--;
+            s_info_down(self);
             s_finish_info(self, client_id, response);
         } else {
             gateway_clients_answered(self->clients, client_id, (size_t)(pool - self->pools));
@@ -501,8 +545,8 @@ static void s_handle_writer(self_t *self, zmsg_t *msg) {
             s_answer_error(self, client_id, id, CA_INTERNAL,
                            "the writer's statistics were unreadable");
         //  A continued Info stays in flight until the pool answers.
-        if (!continued && self->info_in_flight)
-            self->info_in_flight--;
+        if (!continued)
+            s_info_down(self);
         if (response)
             cairn__internal__writer_response__free_unpacked(response, NULL);
     }
@@ -534,7 +578,6 @@ static zsock_t *s_pool_dealer(self_t *self, const ca_store_def_t *def) {
         return NULL; //  the start fails (ca_actor_socket_error)
     zsock_set_sndhwm(dealer, (int)ca_store_queue_max(def, self->config.queue_max));
     zsock_set_rcvhwm(dealer, 0); //  answers: bounded by what was admitted
-    zpoller_add(self->poller, dealer);
     return dealer;
 }
 
@@ -655,7 +698,6 @@ static char *s_start(self_t *self) {
         return ca_actor_socket_error("gateway");
     zsock_connect(self->writer, "%s",
                   self->config.writer_endpoint ? self->config.writer_endpoint : CA_WRITER_ENDPOINT);
-    zpoller_add(self->poller, self->writer);
     //  libzmq takes an int64 here; CZMQ's setter would truncate it to int.
     int64_t max_frame = self->config.max_frame_bytes;
     zmq_setsockopt(zsock_resolve(self->client), ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame);

@@ -750,9 +750,10 @@ void ca_store_actor(zsock_t *pipe, void *args) {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-#define TEST_TIMEOUT_MS 5000
-#define TEST_FLOOD      20
-#define TEST_WRITER     "inproc://ca-store-test-writer"
+#define TEST_TIMEOUT_MS      5000
+#define TEST_FLOOD           20
+#define TEST_WRITER          "inproc://ca-store-test-writer"
+#define TEST_GATEWAY_POOL_ID "G\x01\x00\x00\x00\x00\x00"
 
 static const char *const s_test_migrations[] = {
     "CREATE TABLE store_test (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
@@ -992,7 +993,13 @@ static void s_test_pool_new(test_pool_t *pool, ca_testbed_t *bed) {
         rc = ca_actor_start(pool->worker[w], &error);
         assert(rc == 0);
         char *endpoint = ca_store_endpoint(s_test_pool_def.name, w);
-        pool->gateway[w] = zsock_new_dealer(endpoint);
+        //  Worker 0's "gateway" names itself as a gateway's pool socket does.
+        pool->gateway[w] = zsock_new(ZMQ_DEALER);
+        if (w == 0)
+            zmq_setsockopt(zsock_resolve(pool->gateway[w]), ZMQ_ROUTING_ID, TEST_GATEWAY_POOL_ID,
+                           CA_GATEWAY_ID_SIZE);
+        rc = zsock_connect(pool->gateway[w], "%s", endpoint);
+        assert(rc == 0);
         assert(pool->gateway[w]);
         zsock_set_rcvtimeo(pool->gateway[w], TEST_TIMEOUT_MS);
         zstr_free(&endpoint);
@@ -1055,6 +1062,37 @@ static void s_test_commit(test_pool_t *pool, ca_status_t status) {
         reply.n_results = 1;
     } else
         reply.error = "the test's writer refused this write";
+    response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
+    response.write = &reply;
+    zframe_t *answer = ca_message_frame(&response.base);
+    zmsg_append(msg, &answer);
+    int rc = zmsg_send(&msg, pool->writer);
+    assert(rc == 0);
+}
+
+//  Takes one write answered up front at the test's writer: its answers and
+//  whether they are for the gateway; fails it with CONFLICT.
+static void s_test_refuse_answered(test_pool_t *pool, bool to_gateway) {
+    zmsg_t *msg = zmsg_recv(pool->writer);
+    //  [routing id][gateway id][client id][Request][seen][added][WriterRequest]
+    assert(msg && zmsg_size(msg) == 7);
+    zframe_t *body = zmsg_last(msg);
+    Cairn__Internal__WriterRequest *asked =
+        cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body));
+    assert(asked && asked->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
+    assert(asked->write->answers == 2 && asked->write->answer_by == 0);
+    assert(asked->write->answer_to_gateway == to_gateway);
+    cairn__internal__writer_request__free_unpacked(asked, NULL);
+    //  As the writer does for a failed write: the answers go.
+    for (int i = 0; i < 3; i++) {
+        zframe_t *last = zmsg_last(msg);
+        zmsg_remove(msg, last);
+        zframe_destroy(&last);
+    }
+    Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
+    reply.status = CA_CONFLICT;
+    reply.error = "the test's writer refused this write";
+    Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
     response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
     response.write = &reply;
     zframe_t *answer = ca_message_frame(&response.base);
@@ -1136,6 +1174,19 @@ static void s_test_pool(ca_testbed_t *bed) {
         response =
             ca_testbed_ok(s_test_pool_recv(pool.gateway[0]), CAIRN__RESPONSE__BODY_CONFIG_SET);
         cairn__response__free_unpacked(response, NULL);
+    }
+    //  A write answered up front is meant for the gateway only when it came
+    //  on a gateway's pool socket; refused, it is answered by the worker.
+    Cairn__GossipAdd add;
+    for (unsigned w = 0; w < 2; w++) {
+        failed = s_test_failed_writes;
+        ca_request_gossip_add(&request, &add, 0, "g", 0);
+        s_test_pool_send(pool.gateway[w], &request, 300 + w);
+        s_test_refuse_answered(&pool, w == 0);
+        response = s_test_pool_recv(pool.gateway[w]);
+        assert(response->id == 300 + w);
+        ca_testbed_fails(response, CAIRN__STATUS__CONFLICT, "the test's writer refused");
+        assert(s_test_failed_writes == failed + 1);
     }
     s_test_pool_destroy(&pool);
 }

@@ -1217,17 +1217,22 @@ static void s_test_busy(test_bed_t *bed) {
 
 //  Info: the writer's figures, the pools' counters and, from the pool
 //  serving MessageStats, the message statistics.
-static void s_test_info(test_bed_t *bed) {
+//  Asks Info; the stats pool's worker answers MessageStats with `messages`.
+static Cairn__Response *s_test_info_call(test_bed_t *bed, uint64_t id, uint64_t messages) {
     Cairn__Request request;
     Cairn__InfoRequest info_body;
-    ca_request_info(&request, &info_body, 300);
+    ca_request_info(&request, &info_body, id);
     s_test_send(bed->client, &request);
     zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
     zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
     zpoller_destroy(&poller);
     assert(which);
-    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 42);
-    Cairn__Response *response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, messages);
+    return ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+}
+
+static void s_test_info(test_bed_t *bed) {
+    Cairn__Response *response = s_test_info_call(bed, 300, 42);
     Cairn__InfoReply *info = response->info;
     assert(response->id == 300);
     assert(streq(info->version, CAIRN_VERSION) && streq(info->data_dir, bed->dir));
@@ -1351,16 +1356,7 @@ static void s_test_drain_timeout(test_bed_t *bed) {
 
 //  The kv pool's figures in Info: requests, errors, in flight.
 static void s_test_kv_figures(test_bed_t *bed, uint64_t figures[3]) {
-    Cairn__Request request;
-    Cairn__InfoRequest info_body;
-    ca_request_info(&request, &info_body, 800);
-    s_test_send(bed->client, &request);
-    zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
-    zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
-    zpoller_destroy(&poller);
-    assert(which);
-    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 0);
-    Cairn__Response *response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+    Cairn__Response *response = s_test_info_call(bed, 800, 0);
     Cairn__ActorInfo *kv = response->info->actors[0];
     figures[0] = kv->requests;
     figures[1] = kv->errors;

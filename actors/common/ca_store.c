@@ -1038,19 +1038,28 @@ static Cairn__Response *s_test_pool_recv(zsock_t *gateway) {
     return response;
 }
 
-//  Takes one write at the test's writer and answers it with `status`
-//  (OK: one statement that changed one row).
-static void s_test_commit(test_pool_t *pool, ca_status_t status) {
+//  Takes one write at the test's writer, which must carry `answers` packed
+//  answers (for the gateway or not), and answers it with `status` (OK: one
+//  statement that changed one row). Answers are only ever refused here:
+//  the writer removes them, as for any failed write.
+static void s_test_commit_answered(test_pool_t *pool, ca_status_t status, uint32_t answers,
+                                   bool to_gateway) {
     zmsg_t *msg = zmsg_recv(pool->writer);
-    assert(msg && zmsg_size(msg) == 5);
+    //  [routing id][gateway id][client id][Request][answers...][WriterRequest]
+    assert(msg && zmsg_size(msg) == 5 + answers);
     zframe_t *body = zmsg_last(msg);
     Cairn__Internal__WriterRequest *asked =
         cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body));
     assert(asked && asked->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
-    assert(asked->write->n_statements == 1);
+    assert(asked->write->n_statements == 1 && asked->write->answers == answers);
+    assert(asked->write->answer_by == 0 && asked->write->answer_to_gateway == to_gateway);
     cairn__internal__writer_request__free_unpacked(asked, NULL);
-    zmsg_remove(msg, body);
-    zframe_destroy(&body);
+    assert(answers == 0 || status != CA_OK);
+    for (uint32_t i = 0; i <= answers; i++) {
+        zframe_t *last = zmsg_last(msg);
+        zmsg_remove(msg, last);
+        zframe_destroy(&last);
+    }
     Cairn__Internal__StatementResult result = CAIRN__INTERNAL__STATEMENT_RESULT__INIT;
     Cairn__Internal__StatementResult *results[] = {&result};
     Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
@@ -1070,35 +1079,8 @@ static void s_test_commit(test_pool_t *pool, ca_status_t status) {
     assert(rc == 0);
 }
 
-//  Takes one write answered up front at the test's writer: its answers and
-//  whether they are for the gateway; fails it with CONFLICT.
-static void s_test_refuse_answered(test_pool_t *pool, bool to_gateway) {
-    zmsg_t *msg = zmsg_recv(pool->writer);
-    //  [routing id][gateway id][client id][Request][seen][added][WriterRequest]
-    assert(msg && zmsg_size(msg) == 7);
-    zframe_t *body = zmsg_last(msg);
-    Cairn__Internal__WriterRequest *asked =
-        cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body));
-    assert(asked && asked->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
-    assert(asked->write->answers == 2 && asked->write->answer_by == 0);
-    assert(asked->write->answer_to_gateway == to_gateway);
-    cairn__internal__writer_request__free_unpacked(asked, NULL);
-    //  As the writer does for a failed write: the answers go.
-    for (int i = 0; i < 3; i++) {
-        zframe_t *last = zmsg_last(msg);
-        zmsg_remove(msg, last);
-        zframe_destroy(&last);
-    }
-    Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
-    reply.status = CA_CONFLICT;
-    reply.error = "the test's writer refused this write";
-    Cairn__Internal__WriterResponse response = CAIRN__INTERNAL__WRITER_RESPONSE__INIT;
-    response.body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY_WRITE;
-    response.write = &reply;
-    zframe_t *answer = ca_message_frame(&response.base);
-    zmsg_append(msg, &answer);
-    int rc = zmsg_send(&msg, pool->writer);
-    assert(rc == 0);
+static void s_test_commit(test_pool_t *pool, ca_status_t status) {
+    s_test_commit_answered(pool, status, 0, false);
 }
 
 static void s_test_pool(ca_testbed_t *bed) {
@@ -1182,7 +1164,7 @@ static void s_test_pool(ca_testbed_t *bed) {
         failed = s_test_failed_writes;
         ca_request_gossip_add(&request, &add, 0, "g", 0);
         s_test_pool_send(pool.gateway[w], &request, 300 + w);
-        s_test_refuse_answered(&pool, w == 0);
+        s_test_commit_answered(&pool, CA_CONFLICT, 2, w == 0);
         response = s_test_pool_recv(pool.gateway[w]);
         assert(response->id == 300 + w);
         ca_testbed_fails(response, CAIRN__STATUS__CONFLICT, "the test's writer refused");

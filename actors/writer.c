@@ -17,6 +17,14 @@
         WriterRequest.write  ->  WriterResponse.write, after the batch's COMMIT
         WriterRequest.stats  ->  WriterResponse.stats, at once
 
+    A write may carry its client's answer, packed by its store up front
+    (WriteRequest.answers: one, or two picked by whether statement
+    `answer_by` counted anything). Committed and marked answer_to_gateway,
+    the picked answer goes as [gateway id][client id][Response] to the
+    gateway's answers socket (config.answers_endpoint) and the store hears
+    nothing; otherwise the store gets the usual WriterResponse, after the
+    picked answer when the write committed, without the answers when not.
+
     A batch, step by step:
 
         drain socket (up to batch_max writes)

@@ -80,6 +80,10 @@ static void s_config_get(ca_store_t *store, const Cairn__Request *request, ca_re
     response->config_value = value;
 }
 
+static void s_config_set_existed(ca_reply_t *reply) {
+    ca_reply_response(reply)->config_set->created = false;
+}
+
 static void s_config_set(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ConfigSet *set = request->config_set;
     if (!s_key_ok(set->key, reply))
@@ -103,24 +107,22 @@ static void s_config_set(ca_store_t *store, const Cairn__Request *request, ca_re
                        "config value was not stored; retry");
     ca_write_text(write, set->key);
     ca_write_blob(write, set->value.data, set->value.len);
-    ca_store_write(store, &write, reply);
-}
-
-static void s_config_set_done(ca_store_t *store, const Cairn__Request *request,
-                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    //  Both answers are packed now, and the writer sends the gateway the
+    //  one statement 1 picks: created unless the SELECT found the key.
     Cairn__ConfigSetReply *answer =
         (Cairn__ConfigSetReply *)ca_reply_alloc(reply, sizeof(Cairn__ConfigSetReply));
     cairn__config_set_reply__init(answer);
-    answer->key = request->config_set->key;
-    answer->created = write->n_results > 0 && write->results[0]->n_rows == 0;
+    answer->key = set->key;
+    answer->created = true;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_CONFIG_SET;
     response->config_set = answer;
+    ca_store_write_answered(store, &write, reply, 0, s_config_set_existed);
 }
 
 static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", s_config_get, NULL, 0},
-    {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_config_set, s_config_set_done, 0},
+    {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_config_set, NULL, 0},
 };
 
 const ca_store_def_t config_store_def = {

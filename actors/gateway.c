@@ -51,6 +51,7 @@
 #include "writer.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ typedef struct {
     zsock_t *client;     //  ROUTER, the public endpoint
     zsock_t *writer;     //  DEALER, statistics only
     zsock_t *info_stats; //  DEALER to the MessageStats pool, Info's own
+    zsock_t *answers;    //  PULL: answers the writer sends for committed writes
     pool_t *info_pool;   //  that pool (NULL: none serves MessageStats)
     zpoller_t *poller;
     bool terminated;
@@ -90,6 +92,7 @@ typedef struct {
     uint64_t invalid;
     uint64_t info_in_flight;
     uint64_t turns;             //  of the serve loop (see s_serve_ready)
+    unsigned instance;          //  this gateway's number in the process (pool socket ids)
     gateway_clients_t *clients; //  per client: in flight, unread answer bytes
     gateway_bytes_t *bytes;     //  per pool: bytes of large requests in flight
     //  The client socket's connections, counted and capped (max_clients).
@@ -144,6 +147,24 @@ static void s_answer_ping(self_t *self, zframe_t *client_id, zframe_t *request_f
     cairn__request__free_unpacked(request, NULL);
 }
 
+//  The writer's socket and Info's own are polled only while an Info is in
+//  flight (see s_pool_watch).
+static void s_info_up(self_t *self) {
+    if (self->info_in_flight++ > 0)
+        return;
+    zpoller_add(self->poller, self->writer);
+    if (self->info_stats)
+        zpoller_add(self->poller, self->info_stats);
+}
+
+static void s_info_down(self_t *self) {
+    if (self->info_in_flight == 0 || --self->info_in_flight > 0)
+        return;
+    zpoller_remove(self->poller, self->writer);
+    if (self->info_stats)
+        zpoller_remove(self->poller, self->info_stats);
+}
+
 //  Info needs the writer's figures: ask it, finish in s_handle_writer.
 //  Context frames: [client id][request id, 8 bytes little-endian].
 static void s_ask_writer_stats(self_t *self, zframe_t *client_id, uint64_t id) {
@@ -154,7 +175,7 @@ static void s_ask_writer_stats(self_t *self, zframe_t *client_id, uint64_t id) {
     zframe_t *id_frame = zframe_new(id_bytes, 8);
     zframe_t *frames[] = {client_id, id_frame, body};
     if (ca_send_frames(self->writer, frames, 3) == 0)
-        self->info_in_flight++;
+        s_info_up(self);
     else
         s_answer_error(self, client_id, id, CA_BUSY, "the writer is saturated; retry Info");
     zframe_destroy(&id_frame);
@@ -225,6 +246,34 @@ static zsock_t *s_pool_socket(self_t *self, pool_t *pool, const ca_envelope_t *e
     return pool->dealer;
 }
 
+//  A pool's sockets are in the poller only while answers are owed on them
+//  (in_flight > 0). zmq_poll asks every socket it is given for its events,
+//  and libzmq answers that with a poll() of the socket's mailbox: with a
+//  dozen idle pools (two dozen sockets) each wake-up of the gateway cost
+//  ~50 system calls, the single largest cost of a request one at a time.
+static void s_pool_watch(self_t *self, pool_t *pool, bool watch) {
+    if (watch)
+        zpoller_add(self->poller, pool->dealer);
+    else
+        zpoller_remove(self->poller, pool->dealer);
+    for (unsigned w = 0; pool->pinned && w < pool->workers; w++) {
+        if (watch)
+            zpoller_add(self->poller, pool->pinned[w]);
+        else
+            zpoller_remove(self->poller, pool->pinned[w]);
+    }
+}
+
+static void s_in_flight_up(self_t *self, pool_t *pool) {
+    if (pool->in_flight++ == 0)
+        s_pool_watch(self, pool, true);
+}
+
+static void s_in_flight_down(self_t *self, pool_t *pool) {
+    if (pool->in_flight && --pool->in_flight == 0)
+        s_pool_watch(self, pool, false);
+}
+
 static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
                             zframe_t *request_frame, const ca_envelope_t *env) {
     uint64_t id = env->id;
@@ -247,7 +296,7 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
         return;
     }
     if (ca_send_frames(s_pool_socket(self, pool, env), frames, 2) == 0) {
-        pool->in_flight++;
+        s_in_flight_up(self, pool);
         return;
     }
     gateway_bytes_unsent(self->bytes, index, client_id, id);
@@ -405,7 +454,7 @@ static bool s_ask_message_stats(self_t *self, zframe_t *client_id, uint64_t id,
     bool sent = ca_send_frames(self->info_stats, frames, 2) == 0;
     if (sent) {
         pool->requests++;
-        pool->in_flight++;
+        s_in_flight_up(self, pool);
     }
     zframe_destroy(&continuation);
     zframe_destroy(&body);
@@ -447,8 +496,7 @@ static void s_finish_info(self_t *self, zframe_t *continuation, zframe_t *answer
 //  A worker answered (on `socket`, one of the pool's): pass it on, count it.
 //  On info_stats the answer finishes one of the gateway's own Info.
 static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *msg) {
-    if (pool->in_flight)
-        pool->in_flight--;
+    s_in_flight_down(self, pool);
     if (zmsg_size(msg) == 2) {
         zframe_t *client_id = zmsg_first(msg);
         zframe_t *response = zmsg_next(msg);
@@ -456,8 +504,7 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *m
         pool->errors += status != CA_OK;
         pool->busy += status == CA_BUSY;
         if (socket == self->info_stats) {
-            if (self->info_in_flight)
-                self->info_in_flight--;
+            s_info_down(self);
             s_finish_info(self, client_id, response);
         } else {
             gateway_clients_answered(self->clients, client_id, (size_t)(pool - self->pools));
@@ -469,6 +516,27 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *m
     } else
         ca_log_error("gateway: %s sent an answer of %zu frames", pool->name, zmsg_size(msg));
     zmsg_destroy(&msg);
+}
+
+//  The writer answered a committed write for a worker (ca_store_write_
+//  answered): [pool socket's routing id][client id][Response]. Counted as
+//  the worker's answer would have been.
+static void s_handle_direct_answer(self_t *self, zmsg_t *msg) {
+    zframe_t *pool_id = zmsg_first(msg);
+    const uint8_t *id = pool_id ? zframe_data(pool_id) : NULL;
+    size_t index = id && zframe_size(pool_id) == CA_GATEWAY_ID_SIZE && id[0] == CA_GATEWAY_ID_MARK
+                       ? (size_t)id[1] | (size_t)id[2] << 8
+                       : SIZE_MAX;
+    if (zmsg_size(msg) != 3 || index >= self->pool_count) {
+        ca_log_error("gateway: dropped a malformed answer of %zu frames from the writer",
+                     zmsg_size(msg));
+        zmsg_destroy(&msg);
+        return;
+    }
+    zmsg_remove(msg, pool_id);
+    zframe_destroy(&pool_id);
+    pool_t *pool = &self->pools[index];
+    s_handle_pool(self, pool, pool->dealer, msg);
 }
 
 static void s_handle_writer(self_t *self, zmsg_t *msg) {
@@ -490,8 +558,8 @@ static void s_handle_writer(self_t *self, zmsg_t *msg) {
             s_answer_error(self, client_id, id, CA_INTERNAL,
                            "the writer's statistics were unreadable");
         //  A continued Info stays in flight until the pool answers.
-        if (!continued && self->info_in_flight)
-            self->info_in_flight--;
+        if (!continued)
+            s_info_down(self);
         if (response)
             cairn__internal__writer_response__free_unpacked(response, NULL);
     }
@@ -507,13 +575,22 @@ static uint64_t s_in_flight(self_t *self) {
     return total;
 }
 
+//  A pool socket's routing id (CA_GATEWAY_ID_MARK, pool index, slot):
+//  the writer's direct answers name it, so they find their pool. Unique per
+//  worker ROUTER, which would drop a second connection with the same id.
+static void s_set_pool_id(self_t *self, zsock_t *dealer, size_t pool, unsigned slot) {
+    uint8_t id[CA_GATEWAY_ID_SIZE] = {
+        CA_GATEWAY_ID_MARK,   (uint8_t)pool,           (uint8_t)(pool >> 8),          (uint8_t)slot,
+        (uint8_t)(slot >> 8), (uint8_t)self->instance, (uint8_t)(self->instance >> 8)};
+    zmq_setsockopt(zsock_resolve(dealer), ZMQ_ROUTING_ID, id, sizeof id);
+}
+
 static zsock_t *s_pool_dealer(self_t *self, const ca_store_def_t *def) {
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     if (!dealer)
         return NULL; //  the start fails (ca_actor_socket_error)
     zsock_set_sndhwm(dealer, (int)ca_store_queue_max(def, self->config.queue_max));
     zsock_set_rcvhwm(dealer, 0); //  answers: bounded by what was admitted
-    zpoller_add(self->poller, dealer);
     return dealer;
 }
 
@@ -534,9 +611,11 @@ static bool s_pool_serves(const ca_store_def_t *def, Cairn__Request__BodyCase bo
 //  Connects the pool's sockets to its workers (and Info's own socket, when
 //  the pool serves MessageStats).
 static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *pool) {
+    size_t index = (size_t)(pool - self->pools);
     pool->dealer = s_pool_dealer(self, def);
     if (!pool->dealer)
         return ca_actor_socket_error("gateway");
+    s_set_pool_id(self, pool->dealer, index, 0);
     if (s_pool_has_affinity(def))
         pool->pinned = (zsock_t **)zmalloc(pool->workers * sizeof(zsock_t *));
     if (!self->info_stats && s_pool_serves(def, CAIRN__REQUEST__BODY_MESSAGE_STATS)) {
@@ -554,6 +633,7 @@ static char *s_connect_workers(self_t *self, const ca_store_def_t *def, pool_t *
                 zstr_free(&endpoint);
                 return ca_actor_socket_error("gateway");
             }
+            s_set_pool_id(self, pool->pinned[w], index, w + 1);
             rc = zsock_connect(pool->pinned[w], "%s", endpoint);
         }
         if (rc == 0 && self->info_pool == pool)
@@ -623,13 +703,20 @@ static char *s_start(self_t *self) {
     if (error)
         return error;
     s_new_clients(self);
+    self->answers = zsock_new(ZMQ_PULL);
+    if (!self->answers)
+        return ca_actor_socket_error("gateway");
+    zsock_set_rcvhwm(self->answers, 0); //  bounded by what was admitted
+    if (zsock_bind(self->answers, "%s", self->config.answers_endpoint) != 0)
+        return zsys_sprintf("gateway cannot bind %s: %s", self->config.answers_endpoint,
+                            zmq_strerror(zmq_errno()));
+    zpoller_add(self->poller, self->answers);
     self->writer = zsock_new(ZMQ_DEALER);
     self->client = self->writer ? zsock_new(ZMQ_ROUTER) : NULL;
     if (!self->client)
         return ca_actor_socket_error("gateway");
     zsock_connect(self->writer, "%s",
                   self->config.writer_endpoint ? self->config.writer_endpoint : CA_WRITER_ENDPOINT);
-    zpoller_add(self->poller, self->writer);
     //  libzmq takes an int64 here; CZMQ's setter would truncate it to int.
     int64_t max_frame = self->config.max_frame_bytes;
     zmq_setsockopt(zsock_resolve(self->client), ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame);
@@ -704,6 +791,7 @@ static void s_serve_ready(self_t *self, void *woken_by) {
     if (!self->client)
         return; //  START failed half-way; nothing to serve
     bool sweep = ++self->turns % CA_GATEWAY_SWEEP_TURNS == 0;
+    zmsg_t *msg;
     for (size_t i = 0; i < self->pool_count; i++) {
         pool_t *pool = &self->pools[i];
         if (!sweep && pool->in_flight == 0)
@@ -712,10 +800,15 @@ static void s_serve_ready(self_t *self, void *woken_by) {
         for (unsigned w = 0; pool->pinned && w < pool->workers; w++)
             s_serve_pool_socket(self, pool, pool->pinned[w]);
     }
+    //  Answers the writer sends for committed writes are owed on any pool.
+    bool owed = sweep;
+    for (size_t i = 0; i < self->pool_count && !owed; i++)
+        owed = self->pools[i].in_flight > 0;
+    for (int n = 0; owed && n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->answers)); n++)
+        s_handle_direct_answer(self, msg);
     bool info_owed = sweep || self->info_in_flight > 0;
     if (self->info_pool && info_owed)
         s_serve_pool_socket(self, self->info_pool, self->info_stats);
-    zmsg_t *msg;
     for (int n = 0; info_owed && n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->writer)); n++)
         s_handle_writer(self, msg);
     for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->client)); n++)
@@ -732,6 +825,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
     self->config.data_dir = strdup(config->data_dir ? config->data_dir : "");
     self->config.db_path = strdup(config->db_path ? config->db_path : "");
     self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
+    self->config.answers_endpoint =
+        strdup(config->answers_endpoint ? config->answers_endpoint : CA_GATEWAY_ANSWERS_ENDPOINT);
     if (!self->config.queue_max)
         self->config.queue_max = CA_DEFAULT_QUEUE_MAX;
     if (!self->config.queue_bytes)
@@ -742,6 +837,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
         self->config.client_answer_bytes_max = CA_DEFAULT_CLIENT_ANSWER_BYTES_MAX;
     if (!self->config.answer_bytes_max)
         self->config.answer_bytes_max = CA_DEFAULT_ANSWER_BYTES_MAX;
+    static atomic_uint instances;
+    self->instance = atomic_fetch_add(&instances, 1);
     self->poller = zpoller_new(pipe, NULL);
     return self;
 }
@@ -758,6 +855,10 @@ static void s_self_destroy(self_t **self_p) {
     }
     free(self->pools);
     zsock_destroy(&self->info_stats);
+    if (self->answers) //  free the inproc name at once (see writer.c)
+        zsock_unbind(self->answers, "%s", self->config.answers_endpoint);
+    zsock_destroy(&self->answers);
+    free((char *)self->config.answers_endpoint);
     zsock_destroy(&self->writer);
     gateway_connections_destroy(&self->connections);
     zsock_destroy(&self->client);
@@ -868,7 +969,10 @@ static const ca_store_def_t *const s_test_stores[] = {&s_test_kv, &s_test_stats}
 
 static zactor_t *s_test_gateway(test_bed_t *bed, int drain_ms) {
     char *writer_endpoint = zsys_sprintf("inproc://gwtest-writer-%p", (void *)bed);
+    //  One per gateway: the drain test runs a second beside the bed's.
+    char *answers_endpoint = zsys_sprintf("inproc://gwtest-answers-%p-%d", (void *)bed, drain_ms);
     gateway_config_t config = {.endpoint = "tcp://127.0.0.1:*",
+                               .answers_endpoint = answers_endpoint,
                                .max_frame_bytes = CA_DEFAULT_MAX_FRAME_BYTES,
                                .stores = s_test_stores,
                                .store_count = 2,
@@ -882,6 +986,7 @@ static zactor_t *s_test_gateway(test_bed_t *bed, int drain_ms) {
     int rc = ca_actor_start(gateway, &error);
     assert(rc == 0);
     zstr_free(&writer_endpoint);
+    zstr_free(&answers_endpoint);
     return gateway;
 }
 
@@ -1134,17 +1239,22 @@ static void s_test_busy(test_bed_t *bed) {
 
 //  Info: the writer's figures, the pools' counters and, from the pool
 //  serving MessageStats, the message statistics.
-static void s_test_info(test_bed_t *bed) {
+//  Asks Info; the stats pool's worker answers MessageStats with `messages`.
+static Cairn__Response *s_test_info_call(test_bed_t *bed, uint64_t id, uint64_t messages) {
     Cairn__Request request;
     Cairn__InfoRequest info_body;
-    ca_request_info(&request, &info_body, 300);
+    ca_request_info(&request, &info_body, id);
     s_test_send(bed->client, &request);
     zpoller_t *poller = zpoller_new(bed->stats[0], bed->stats[1], NULL);
     zsock_t *which = (zsock_t *)zpoller_wait(poller, TEST_TIMEOUT_MS);
     zpoller_destroy(&poller);
     assert(which);
-    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, 42);
-    Cairn__Response *response = ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+    s_test_serve(which, CAIRN__REQUEST__BODY_MESSAGE_STATS, messages);
+    return ca_testbed_ok(s_test_recv(bed->client), CAIRN__RESPONSE__BODY_INFO);
+}
+
+static void s_test_info(test_bed_t *bed) {
+    Cairn__Response *response = s_test_info_call(bed, 300, 42);
     Cairn__InfoReply *info = response->info;
     assert(response->id == 300);
     assert(streq(info->version, CAIRN_VERSION) && streq(info->data_dir, bed->dir));
@@ -1266,6 +1376,64 @@ static void s_test_drain_timeout(test_bed_t *bed) {
     zstr_free(&endpoint);
 }
 
+//  The kv pool's figures in Info: requests, errors, in flight.
+static void s_test_kv_figures(test_bed_t *bed, uint64_t figures[3]) {
+    Cairn__Response *response = s_test_info_call(bed, 800, 0);
+    Cairn__ActorInfo *kv = response->info->actors[0];
+    figures[0] = kv->requests;
+    figures[1] = kv->errors;
+    figures[2] = kv->queue_depth;
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  The writer answers a committed write on the answers socket, naming the
+//  pool socket the request left on: the client gets it, and the pool's and
+//  the client's in-flight counts go down as for a worker's answer (the kv
+//  pool lets one client have one request in flight: the next is admitted).
+static void s_test_direct_answers(test_bed_t *bed) {
+    char *endpoint = zsys_sprintf("inproc://gwtest-answers-%p-%d", (void *)bed, TEST_TIMEOUT_MS);
+    zsock_t *writer = zsock_new_push(endpoint);
+    assert(writer);
+    zstr_free(&endpoint);
+    uint64_t before[3], after[3];
+    s_test_kv_figures(bed, before);
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    for (uint64_t id = 700; id < 703; id++) {
+        ca_request_config_set(&request, &set, id, "k", "v");
+        s_test_send(bed->client, &request);
+        Cairn__Request *taken;
+        zmsg_t *msg = s_test_take(bed->kv, &taken);
+        assert(taken->id == id);
+        cairn__request__free_unpacked(taken, NULL);
+        zframe_t *gateway_id = zmsg_first(msg);
+        assert(zframe_size(gateway_id) == CA_GATEWAY_ID_SIZE &&
+               zframe_data(gateway_id)[0] == CA_GATEWAY_ID_MARK);
+        //  The last one is an error answer (counted as one).
+        Cairn__Response answer = CAIRN__RESPONSE__INIT;
+        answer.id = id;
+        answer.status = id == 702 ? CAIRN__STATUS__CONFLICT : CAIRN__STATUS__OK;
+        zframe_t *request_frame = zmsg_last(msg);
+        zmsg_remove(msg, request_frame);
+        zframe_destroy(&request_frame);
+        zframe_t *frame = ca_response_frame(&answer);
+        zmsg_append(msg, &frame);
+        int rc = zmsg_send(&msg, writer);
+        assert(rc == 0);
+        Cairn__Response *response = s_test_recv(bed->client);
+        assert(response->id == id && response->status == answer.status);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  A message that names no pool is dropped, not delivered.
+    zstr_sendm(writer, "Gxx");
+    zstr_sendm(writer, "client");
+    zstr_send(writer, "answer");
+    s_test_kv_figures(bed, after);
+    assert(after[0] == before[0] + 3 && after[1] == before[1] + 1 && after[2] == 0);
+    assert(!s_test_ready(bed->client, 0));
+    zsock_destroy(&writer);
+}
+
 void gateway_test(bool verbose) {
     if (verbose)
         printf(" * gateway: ");
@@ -1275,6 +1443,7 @@ void gateway_test(bool verbose) {
     s_test_routing(&bed);
     s_test_busy(&bed);
     s_test_info(&bed);
+    s_test_direct_answers(&bed);
     s_test_forged_continuation(&bed);
     s_test_drain(&bed);
     s_test_drain_timeout(&bed);

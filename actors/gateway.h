@@ -27,15 +27,18 @@ typedef struct {
     int64_t queue_bytes;         //  per worker, large requests (0: default; gateway_bytes.h)
     int drain_ms;                //  DRAIN waits at most this long
     const char *writer_endpoint; //  NULL: CA_WRITER_ENDPOINT
-    const char *data_dir;        //  for Info
-    const char *db_path;         //  for Info (size)
-    const char *peer_id;         //  for Info: the node's identity (NULL: none)
-    size_t client_in_flight_max;      //  requests in flight per client (0: default)
-    int64_t client_answer_bytes_max;  //  unread answer bytes per client (0: default)
-    int64_t answer_bytes_max;         //  unread answer bytes, all clients (0: default)
-    bool curve;                  //  the client endpoint is a CURVE server (ca_curve.h) ...
-    ca_curve_key_t curve_key;    //  ... with this key, checked by the ZAP handler's
-                                 //  CA_CURVE_CLIENT_DOMAIN (copied, wiped at the end)
+    //  Bound (PULL) for the writer's answers to committed writes; NULL:
+    //  CA_GATEWAY_ANSWERS_ENDPOINT.
+    const char *answers_endpoint;
+    const char *data_dir;            //  for Info
+    const char *db_path;             //  for Info (size)
+    const char *peer_id;             //  for Info: the node's identity (NULL: none)
+    size_t client_in_flight_max;     //  requests in flight per client (0: default)
+    int64_t client_answer_bytes_max; //  unread answer bytes per client (0: default)
+    int64_t answer_bytes_max;        //  unread answer bytes, all clients (0: default)
+    bool curve;                      //  the client endpoint is a CURVE server (ca_curve.h) ...
+    ca_curve_key_t curve_key;        //  ... with this key, checked by the ZAP handler's
+                                     //  CA_CURVE_CLIENT_DOMAIN (copied, wiped at the end)
 } gateway_config_t;
 
 void gateway_actor(zsock_t *pipe, void *args);

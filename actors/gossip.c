@@ -80,6 +80,12 @@ static ca_write_t *s_clean_write(double cutoff) {
 const char gossip_sql_add[] =
     "INSERT OR IGNORE INTO gossip (message_id, ttl, seen_at) VALUES (?1, ?2, ?3)";
 
+static void s_gossip_was_added(ca_reply_t *reply) {
+    Cairn__GossipSeen *seen = ca_reply_response(reply)->gossip_add;
+    seen->added = true;
+    seen->seen = false;
+}
+
 static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__GossipAdd *add = request->gossip_add;
     if (!s_id_ok(add->message_id, reply))
@@ -94,23 +100,15 @@ static void s_gossip_add(ca_store_t *store, const Cairn__Request *request, ca_re
     ca_write_text(write, add->message_id);
     ca_write_int(write, s_ttl(add));
     ca_write_real(write, ca_now_seconds());
-    ca_store_write(store, &write, reply);
-}
-
-static void s_gossip_added(ca_store_t *store, const Cairn__Request *request,
-                           const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    const Cairn__GossipAdd *add = request->gossip_add;
-    if (write->n_results != 1) {
-        ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the insert's result; retry");
-        return;
-    }
+    //  Both answers packed now; the writer sends the gateway "added" when
+    //  the insert changed its row, "seen" otherwise.
     Cairn__GossipSeen *seen = s_seen_new(reply, add->message_id);
-    seen->added = write->results[0]->changes == 1;
-    seen->seen = !seen->added;
+    seen->seen = true;
     seen->ttl = s_ttl(add);
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_GOSSIP_ADD;
     response->gossip_add = seen;
+    ca_store_write_answered(store, &write, reply, 0, s_gossip_was_added);
 }
 
 static void s_gossip_has(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -192,7 +190,7 @@ static void s_gossip_tick(ca_store_t *store) {
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_gossip_add, s_gossip_added, 0},
+    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_gossip_add, NULL, 0},
     {CAIRN__REQUEST__BODY_GOSSIP_HAS, "gossip_has", s_gossip_has, NULL, 0},
     {CAIRN__REQUEST__BODY_GOSSIP_CLEAN, "gossip_clean", s_gossip_clean, s_gossip_cleaned, 0},
     {CAIRN__REQUEST__BODY_GOSSIP_STATS, "gossip_stats", s_gossip_stats, NULL, 0},

@@ -505,18 +505,15 @@ static void s_message_store(ca_store_t *store, const Cairn__Request *request, ca
         ca_write_before_commit(write, messages_sql_index_pending);
         ca_write_before_commit(write, messages_sql_clear_pending);
     }
-    ca_store_write(store, &write, reply);
-}
-
-static void s_message_store_done(ca_store_t *store, const Cairn__Request *request,
-                                 const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    //  The answer is the id alone: packed now, sent by the writer after COMMIT.
     Cairn__MessageStored *stored =
         (Cairn__MessageStored *)ca_reply_alloc(reply, sizeof(Cairn__MessageStored));
     cairn__message_stored__init(stored);
-    stored->id = request->message_store->message->id;
+    stored->id = message->id;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_MESSAGE_STORE;
     response->message_store = stored;
+    ca_store_write_answered(store, &write, reply, 0, NULL);
 }
 
 static void s_message_delete(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -583,7 +580,7 @@ static void s_vacuum_done(ca_store_t *store, const Cairn__Request *request,
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_MESSAGE_STORE, "message_store", s_message_store, s_message_store_done, 0},
+    {CAIRN__REQUEST__BODY_MESSAGE_STORE, "message_store", s_message_store, NULL, 0},
     {CAIRN__REQUEST__BODY_MESSAGE_LIST, "message_list", s_message_list, NULL, 0},
     {CAIRN__REQUEST__BODY_MESSAGE_GET, "message_get", s_message_get, NULL, 0},
     {CAIRN__REQUEST__BODY_MESSAGE_DELETE, "message_delete", s_message_delete, s_message_delete_done,

@@ -216,6 +216,10 @@ static bool s_distribution_ok(const Cairn__Distribution *d, ca_reply_t *reply) {
     return true;
 }
 
+static void s_settle_was_created(ca_reply_t *reply) {
+    ca_reply_response(reply)->settle_enqueue->created = true;
+}
+
 static void s_settle_enqueue(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__Distribution *d = request->settle_enqueue->distribution;
     if (!s_distribution_ok(d, reply))
@@ -229,18 +233,15 @@ static void s_settle_enqueue(ca_store_t *store, const Cairn__Request *request, c
     ca_write_blob(write, d->source_hash.data, CA_SHA256_BYTES);
     ca_write_real(write, d->queued_at > 0 ? d->queued_at : ca_now_seconds());
     ca_write_durable(write);
-    ca_store_write(store, &write, reply);
-}
-
-static void s_settle_enqueued(ca_store_t *store, const Cairn__Request *request,
-                              const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    //  Both answers packed now; the writer sends the gateway created when
+    //  the insert changed its row.
     Cairn__SettleEnqueued *enqueued =
         (Cairn__SettleEnqueued *)ca_reply_alloc(reply, sizeof(Cairn__SettleEnqueued));
     cairn__settle_enqueued__init(enqueued);
-    enqueued->created = write->n_results == 1 && write->results[0]->changes == 1;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_SETTLE_ENQUEUE;
     response->settle_enqueue = enqueued;
+    ca_store_write_answered(store, &write, reply, 0, s_settle_was_created);
 }
 
 //  ---- SettlePending, SettleTotal --------------------------------------------------
@@ -808,7 +809,7 @@ static void s_settle_batched(ca_store_t *store, const Cairn__Request *request,
 //  ---- the store ------------------------------------------------------------------------
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_SETTLE_ENQUEUE, "settle_enqueue", s_settle_enqueue, s_settle_enqueued,
+    {CAIRN__REQUEST__BODY_SETTLE_ENQUEUE, "settle_enqueue", s_settle_enqueue, NULL,
      CA_ROUTE_ONE_WORKER},
     {CAIRN__REQUEST__BODY_SETTLE_PENDING, "settle_pending", s_settle_pending, NULL, 0},
     {CAIRN__REQUEST__BODY_SETTLE_TOTAL, "settle_total", s_settle_total, NULL, 0},

@@ -17,6 +17,14 @@
         WriterRequest.write  ->  WriterResponse.write, after the batch's COMMIT
         WriterRequest.stats  ->  WriterResponse.stats, at once
 
+    A write may carry its client's answer, packed by its store up front
+    (WriteRequest.answers: one, or two picked by whether statement
+    `answer_by` counted anything). Committed and marked answer_to_gateway,
+    the picked answer goes as [gateway id][client id][Response] to the
+    gateway's answers socket (config.answers_endpoint) and the store hears
+    nothing; otherwise the store gets the usual WriterResponse, after the
+    picked answer when the write committed, without the answers when not.
+
     A batch, step by step:
 
         drain socket (up to batch_max writes)
@@ -87,6 +95,7 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
+    zsock_t *answers; //  PUSH to the gateway's answers (NULL: none configured)
     zpoller_t *poller;
     bool terminated;
     writer_config_t config; //  strings owned by this struct (copies)
@@ -113,6 +122,8 @@ static self_t *s_self_new(zsock_t *pipe, const writer_config_t *config) {
     self->config.db_path = strdup(config->db_path);
     self->config.vfs = config->vfs ? strdup(config->vfs) : NULL;
     self->config.endpoint = strdup(config->endpoint ? config->endpoint : CA_WRITER_ENDPOINT);
+    self->config.answers_endpoint =
+        config->answers_endpoint ? strdup(config->answers_endpoint) : NULL;
     if (self->config.batch_max == 0)
         self->config.batch_max = CA_DEFAULT_WRITER_BATCH;
     self->batch = (pending_write_t *)zmalloc(self->config.batch_max * sizeof(pending_write_t));
@@ -132,7 +143,9 @@ static void s_self_destroy(self_t **self_p) {
     if (self->router)
         zsock_unbind(self->router, "%s", self->config.endpoint);
     zsock_destroy(&self->router);
+    zsock_destroy(&self->answers);
     ca_sql_destroy(&self->sql);
+    free((char *)self->config.answers_endpoint);
     free((char *)self->config.db_path);
     free((char *)self->config.vfs);
     free((char *)self->config.endpoint);
@@ -297,6 +310,16 @@ static char *s_start(self_t *self) {
         return zsys_sprintf("writer cannot bind %s: %s", self->config.endpoint,
                             zmq_strerror(zmq_errno()));
     zpoller_add(self->poller, self->router);
+    if (self->config.answers_endpoint) {
+        //  inproc may connect before the gateway binds: answers wait.
+        self->answers = zsock_new(ZMQ_PUSH);
+        if (!self->answers)
+            return ca_actor_socket_error("writer");
+        zsock_set_sndhwm(self->answers, 0); //  bounded by the batch, as answers to stores
+        if (zsock_connect(self->answers, "%s", self->config.answers_endpoint) != 0)
+            return zsys_sprintf("writer cannot connect %s: %s", self->config.answers_endpoint,
+                                zmq_strerror(zmq_errno()));
+    }
     return NULL;
 }
 
@@ -496,7 +519,71 @@ static void s_apply_write(self_t *self, pending_write_t *write) {
 
 //  ---- the batch --------------------------------------------------------------
 
+//  Statement `index` counted something: rows when it asked for them (a
+//  SELECT's changes are the previous statement's), else changed rows.
+static bool s_statement_counted(const pending_write_t *write, size_t index) {
+    const Cairn__Internal__WriteRequest *request = write->request->write;
+    if (index >= request->n_statements || index >= write->n_results)
+        return false;
+    const Cairn__Internal__StatementResult *result = write->results[index];
+    return request->statements[index]->want_rows ? result->n_rows > 0 : result->changes > 0;
+}
+
+//  A write that carries its answers (WriteRequest.answers): keeps the one
+//  its outcome picks, or none when it failed. Then, committed and meant for
+//  the gateway, sends [gateway id][client id][answer] there and returns
+//  true; otherwise the store gets the usual answer (s_answer).
+static bool s_answer_attached(self_t *self, pending_write_t *write) {
+    const Cairn__Internal__WriteRequest *request =
+        write->request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE
+            ? write->request->write
+            : NULL;
+    if (!request || request->answers == 0)
+        return false;
+    size_t frames = zmsg_size(write->msg);
+    //  [routing id][gateway id][client id][Request][answer]...
+    if (request->answers > 2 || frames < 4 + request->answers) {
+        ca_log_error("writer: a write names %u answers but carries %zu frames; answered to "
+                     "its store without them",
+                     request->answers, frames);
+        return false;
+    }
+    size_t keep = request->answers == 2 && s_statement_counted(write, request->answer_by) ? 1 : 0;
+    zframe_t *answers[2] = {NULL, NULL};
+    zframe_t *frame = zmsg_first(write->msg);
+    for (size_t i = 0; i < frames - request->answers; i++)
+        frame = zmsg_next(write->msg);
+    for (size_t i = 0; i < request->answers; i++, frame = zmsg_next(write->msg))
+        answers[i] = frame;
+    for (size_t i = 0; i < request->answers; i++) {
+        if (write->status == CA_OK && i == keep)
+            continue;
+        zmsg_remove(write->msg, answers[i]);
+        zframe_destroy(&answers[i]);
+    }
+    if (write->status != CA_OK || !request->answer_to_gateway || !self->answers)
+        return false;
+    zframe_t *routing = zmsg_pop(write->msg);
+    zframe_t *gateway_id = zmsg_pop(write->msg);
+    zframe_t *client_id = zmsg_pop(write->msg);
+    zframe_t *out[] = {gateway_id, client_id, answers[keep]};
+    //  The gateway drains this socket whenever answers are owed; a full
+    //  queue means it is gone (shutdown past drain_ms): the answer is lost
+    //  as an answer in its sockets would be.
+    if (ca_send_frames(self->answers, out, 3) != 0)
+        ca_log_warning("writer: an answer to the gateway was dropped (its queue is full)");
+    zframe_destroy(&routing);
+    zframe_destroy(&gateway_id);
+    zframe_destroy(&client_id);
+    zmsg_destroy(&write->msg);
+    return true;
+}
+
 static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
+    if (write->status != CA_OK)
+        self->failed_writes++;
+    if (s_answer_attached(self, write))
+        return;
     Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
     reply.status = write->status;
     reply.error = write->error ? write->error : "";
@@ -513,8 +600,6 @@ static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
     zframe_t *frame = ca_message_frame(&response.base);
     zmsg_append(write->msg, &frame);
     zmsg_send(&write->msg, self->router);
-    if (write->status != CA_OK)
-        self->failed_writes++;
 }
 
 //  The request stays in the arena until the batch is done.
@@ -936,6 +1021,7 @@ typedef struct {
     char *dir;
     char *db_path;
     char *endpoint;
+    const char *answers_endpoint; //  the writer's, NULL: none
     zactor_t *writer;
     zsock_t *store;
 } bed_t;
@@ -953,6 +1039,7 @@ static char *s_bed_start_writer(bed_t *bed, size_t migrations, int64_t max_db_by
     writer_config_t config = {.db_path = bed->db_path,
                               .vfs = vfs,
                               .endpoint = bed->endpoint,
+                              .answers_endpoint = bed->answers_endpoint,
                               .synchronous_full = full,
                               .batch_max = 1000,
                               .max_db_bytes = max_db_bytes,
@@ -1417,6 +1504,108 @@ static void s_test_vacuum(void) {
     s_bed_destroy(&bed);
 }
 
+//  Sends an INSERT OR IGNORE of `key` carrying `answers` packed answers
+//  ("seen", then "added") after the context [gateway id][client id][request].
+static void s_send_answered(bed_t *bed, const char *key, uint32_t answers, bool to_gateway,
+                            bool plain_insert) {
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write,
+                       plain_insert ? "INSERT INTO items (k, v) VALUES (?1, 'v')"
+                                    : "INSERT OR IGNORE INTO items (k, v) VALUES (?1, 'v')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_text(write, key);
+    ca_write_answers(write, answers, 0, to_gateway);
+    zframe_t *body = ca_write_frame(write);
+    ca_write_destroy(&write);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "Ggw-id");
+    zmsg_addstr(msg, "client");
+    zmsg_addstr(msg, "request");
+    zmsg_addstr(msg, "seen");
+    if (answers == 2)
+        zmsg_addstr(msg, "added");
+    zmsg_append(msg, &body);
+    int rc = zmsg_send(&msg, bed->store);
+    assert(rc == 0);
+}
+
+//  The next message on `socket`, which must have `frames` frames.
+static zmsg_t *s_recv_frames(zsock_t *socket, size_t frames) {
+    zmsg_t *msg = zmsg_recv(socket);
+    assert(msg && zmsg_size(msg) == frames);
+    return msg;
+}
+
+static void s_expect_frame(zmsg_t *msg, const char *text) {
+    char *got = zmsg_popstr(msg);
+    assert(got && streq(got, text));
+    zstr_free(&got);
+}
+
+//  Writes that carry their answers (WriteRequest.answers): after COMMIT the
+//  writer sends the gateway the answer the outcome picked, and nothing to
+//  the store; a failed one goes to the store without its answers; one not
+//  meant for the gateway goes to the store with the picked answer.
+static void s_test_answers(void) {
+    bed_t *bed = (bed_t *)zmalloc(sizeof(bed_t));
+    bed->dir = ca_test_tempdir("cairn-writer");
+    bed->db_path = zsys_sprintf("%s/test.db", bed->dir);
+    bed->endpoint = zsys_sprintf("inproc://writer-test-%p", (void *)bed);
+    char *answers_endpoint = zsys_sprintf("inproc://writer-test-answers-%p", (void *)bed);
+    zsock_t *gateway = zsock_new(ZMQ_PULL);
+    zsock_set_rcvtimeo(gateway, 10000);
+    int rc = zsock_bind(gateway, "%s", answers_endpoint);
+    assert(rc == 0);
+    bed->answers_endpoint = answers_endpoint;
+    char *error = s_bed_start_writer(bed, 3, 0, NULL, false);
+    assert(!error);
+
+    s_send_answered(bed, "x", 2, true, false); //  new: "added"
+    zmsg_t *msg = s_recv_frames(gateway, 3);
+    s_expect_frame(msg, "Ggw-id");
+    s_expect_frame(msg, "client");
+    s_expect_frame(msg, "added");
+    zmsg_destroy(&msg);
+    assert(s_count_rows(bed->db_path) == 1);   //  answered after COMMIT
+    s_send_answered(bed, "x", 2, true, false); //  ignored: "seen"
+    msg = s_recv_frames(gateway, 3);
+    zframe_t *last = zmsg_last(msg);
+    assert(zframe_streq(last, "seen"));
+    zmsg_destroy(&msg);
+
+    //  A failed write comes back to the store, without its answers.
+    s_send_answered(bed, "x", 1, true, true);
+    msg = s_recv_frames(bed->store, 4);
+    s_expect_frame(msg, "Ggw-id");
+    s_expect_frame(msg, "client");
+    s_expect_frame(msg, "request");
+    zframe_t *body = zmsg_first(msg);
+    Cairn__Internal__WriterResponse *response =
+        cairn__internal__writer_response__unpack(NULL, zframe_size(body), zframe_data(body));
+    assert(response && response->write->status == CA_CONFLICT);
+    cairn__internal__writer_response__free_unpacked(response, NULL);
+    zmsg_destroy(&msg);
+
+    //  Not for the gateway: the store gets the picked answer before the reply.
+    s_send_answered(bed, "y", 2, false, false);
+    msg = s_recv_frames(bed->store, 5);
+    zframe_t *answer = zmsg_first(msg);
+    for (int i = 0; i < 3; i++)
+        answer = zmsg_next(msg);
+    assert(zframe_streq(answer, "added"));
+    zmsg_destroy(&msg);
+    assert(zsock_events(gateway) == 0 || !(zsock_events(gateway) & ZMQ_POLLIN));
+
+    s_bed_stop_writer(bed);
+    zsock_destroy(&gateway);
+    zstr_free(&answers_endpoint);
+    ca_test_rmtree(bed->dir);
+    zstr_free(&bed->dir);
+    zstr_free(&bed->db_path);
+    zstr_free(&bed->endpoint);
+    free(bed);
+}
+
 void writer_test(bool verbose) {
     if (verbose)
         printf(" * writer: ");
@@ -1428,6 +1617,7 @@ void writer_test(bool verbose) {
     s_test_reserve();
     s_test_failed_commit();
     s_test_vacuum();
+    s_test_answers();
     if (verbose)
         printf("OK\n");
 }

@@ -18,8 +18,11 @@
 
 typedef struct {
     const char *db_path;
-    const char *vfs;       //  NULL: SQLite's default VFS
-    const char *endpoint;  //  NULL: CA_WRITER_ENDPOINT
+    const char *vfs;      //  NULL: SQLite's default VFS
+    const char *endpoint; //  NULL: CA_WRITER_ENDPOINT
+    //  Where committed writes that carry their answer go (the gateway's
+    //  CA_GATEWAY_ANSWERS_ENDPOINT); NULL: every answer goes to its store.
+    const char *answers_endpoint;
     bool synchronous_full; //  commit every batch with synchronous=FULL
     size_t batch_max;      //  writes per transaction, at most
     int64_t max_db_bytes;  //  0: no cap; else writes past it fail (SQLITE_FULL)

@@ -286,6 +286,7 @@ static char *s_start_writer(node_t *self) {
     }
     writer_config_t config = {
         .db_path = self->db_path,
+        .answers_endpoint = CA_GATEWAY_ANSWERS_ENDPOINT, //  the gateway binds it
         .synchronous_full = streq(self->config->synchronous, "full"),
         .batch_max = (size_t)self->config->writer_batch,
         .max_db_bytes = self->config->max_db_bytes,

@@ -33,6 +33,10 @@ typedef struct {
 #define STR(x)   STR_(x)
 #define FIELD(f) offsetof(node_config_t, f)
 
+//  The fallback of `workers` as the help shows it; node_config_new puts
+//  ca_default_workers() there.
+#define S_CORES "the number of online cores (at most " STR(CA_MAX_WORKERS) ")"
+
 static const option_t s_options[] = {
     {"data_dir", "data-dir", "node/data_dir", "CAIRN_DATA_DIR", CA_DEFAULT_DATA_DIR, KIND_TEXT, 0,
      0, NULL, FIELD(data_dir),
@@ -77,8 +81,9 @@ static const option_t s_options[] = {
      0, 0, "quick|off", FIELD(start_check),
      "quick: PRAGMA quick_check of cairn.db before serving (reads the whole file once), a "
      "damaged file is refused; off: skip it (very large databases checked another way)"},
-    {"workers", "workers", "stores/workers", "CAIRN_WORKERS", STR(CA_DEFAULT_WORKERS), KIND_INT, 1,
-     CA_MAX_WORKERS, NULL, FIELD(workers), "worker threads per store (parallel reads)"},
+    {"workers", "workers", "stores/workers", "CAIRN_WORKERS", S_CORES, KIND_INT, 1, CA_MAX_WORKERS,
+     NULL, FIELD(workers),
+     "worker threads per store (parallel reads); by default one per online core"},
     {"queue_max", "queue-max", "stores/queue_max", "CAIRN_QUEUE_MAX", STR(CA_DEFAULT_QUEUE_MAX),
      KIND_INT, 1, CA_MAX_QUEUE, NULL, FIELD(queue_max),
      "requests queued per store before clients get BUSY"},
@@ -205,7 +210,13 @@ node_config_t *node_config_new(void) {
     node_config_t *self = (node_config_t *)zmalloc(sizeof(node_config_t));
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         char *error = NULL;
-        int rc = s_set(self, &s_options[i], s_options[i].fallback, "default", &error);
+        char cores[16];
+        const char *fallback = s_options[i].fallback;
+        if (s_options[i].offset == FIELD(workers)) {
+            snprintf(cores, sizeof cores, "%u", ca_default_workers());
+            fallback = cores;
+        }
+        int rc = s_set(self, &s_options[i], fallback, "default", &error);
         assert(rc == 0); //  the defaults are ours: a failure is a bug
         (void)rc;
     }
@@ -361,7 +372,12 @@ void node_config_test(bool verbose) {
     assert(streq(config->client_endpoint, CA_DEFAULT_CLIENT_ENDPOINT));
     assert(config->max_frame_bytes == CA_DEFAULT_MAX_FRAME_BYTES);
     assert(config->queue_bytes == CA_DEFAULT_QUEUE_BYTES);
-    assert(config->workers == CA_DEFAULT_WORKERS);
+    //  One worker per online core by default.
+    assert(config->workers == (int64_t)ca_default_workers());
+    assert(config->workers >= 1 && config->workers <= CA_MAX_WORKERS &&
+           config->workers == (sysconf(_SC_NPROCESSORS_ONLN) > CA_MAX_WORKERS
+                                   ? CA_MAX_WORKERS
+                                   : sysconf(_SC_NPROCESSORS_ONLN)));
     assert(config->max_clients == 0); //  0: derived from the descriptor limit
     assert(ca_log_level_parse(config->log_level) == CA_LOG_INFO);
 

@@ -72,7 +72,7 @@ static void test_info(void) {
     CHECK(gossip_fixture_cleaned(caller, 0) == 0);
     Cairn__Response *response;
     const Cairn__ActorInfo *pool = harness_pool_info(client, "gossip", &response);
-    CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 5 && pool->errors == 1);
+    CHECK(pool->workers == ca_default_workers() && pool->requests == 5 && pool->errors == 1);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
     harness_session_down(&caller, &client, &node);

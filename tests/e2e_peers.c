@@ -91,7 +91,7 @@ static void test_info(void) {
         harness_expect(peers_fixture_get(caller, "none"), CAIRN__STATUS__NOT_FOUND, NULL), NULL);
     Cairn__Response *response;
     const Cairn__ActorInfo *pool = harness_pool_info(client, "peers", &response);
-    CHECK(pool->workers == CA_DEFAULT_WORKERS && pool->requests == 4 && pool->errors == 2);
+    CHECK(pool->workers == ca_default_workers() && pool->requests == 4 && pool->errors == 2);
     CHECK(pool->busy == 0 && pool->queue_depth == 0);
     cairn__response__free_unpacked(response, NULL);
     harness_session_down(&caller, &client, &node);

@@ -568,7 +568,7 @@ static void test_info(void) {
     CHECK(info->requests >= 52);
     const Cairn__ActorInfo *config = s_pool(info, "config");
     CHECK(config->requests == 51 && config->errors == 1);
-    CHECK(config->workers == CA_DEFAULT_WORKERS);
+    CHECK(config->workers == ca_default_workers());
     CHECK(info->writer && info->writer->batches >= 1 && info->writer->writes == 50);
     CHECK(info->writer->mean_batch_size >= 1.0 && streq(info->writer->synchronous, "normal"));
     //  The message store's statistics ride along (an empty store here).

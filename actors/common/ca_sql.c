@@ -293,6 +293,9 @@ struct _ca_write_t {
     const char *before_commit[CA_WRITE_BEFORE_COMMIT_MAX];
     size_t before_commit_count;
     zchunk_t *context; //  echoed by the writer (NULL: none)
+    uint32_t answers;  //  packed answers attached (see ca_write_answers)
+    uint32_t answer_by;
+    bool answer_to_gateway;
     //  Memory ran out while building: the write must not be sent. Params
     //  given after that land in `scratch`.
     bool failed;
@@ -433,6 +436,12 @@ void ca_write_context(ca_write_t *self, const void *data, size_t size) {
     self->context = zchunk_new(data, size);
 }
 
+void ca_write_answers(ca_write_t *self, uint32_t answers, uint32_t answer_by, bool to_gateway) {
+    self->answers = answers;
+    self->answer_by = answer_by;
+    self->answer_to_gateway = to_gateway;
+}
+
 zframe_t *ca_write_frame(ca_write_t *self) {
     Cairn__Internal__WriteRequest write = CAIRN__INTERNAL__WRITE_REQUEST__INIT;
     write.statements = self->statements;
@@ -442,6 +451,9 @@ zframe_t *ca_write_frame(ca_write_t *self) {
     write.frees_space = self->frees_space;
     write.before_commit = (char **)self->before_commit;
     write.n_before_commit = self->before_commit_count;
+    write.answers = self->answers;
+    write.answer_by = self->answer_by;
+    write.answer_to_gateway = self->answer_to_gateway;
     if (self->context) {
         write.context.data = zchunk_data(self->context);
         write.context.len = zchunk_size(self->context);

@@ -137,6 +137,11 @@ void ca_write_vacuum(ca_write_t *self);
 //  `done` (or its write_failed) needs to finish the request.
 void ca_write_context(ca_write_t *self, const void *data, size_t size);
 
+//  Says that `answers` (1 or 2) packed client answers travel before the
+//  WriterRequest, picked by statement `answer_by` and sent by the writer to
+//  the gateway when `to_gateway` (WriteRequest.answers; ca_store sets it).
+void ca_write_answers(ca_write_t *self, uint32_t answers, uint32_t answer_by, bool to_gateway);
+
 //  Packs the write as a WriterRequest frame. Caller owns the frame.
 zframe_t *ca_write_frame(ca_write_t *self);
 

@@ -273,28 +273,94 @@ int ca_store_write_internal(ca_store_t *store, ca_write_t **write_p) {
     return rc;
 }
 
-//  Sends the answer for the current request context.
-static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
-                         ca_reply_t *reply) {
+//  The reply as a frame (the handler's own, else the packed response);
+//  NULL when memory ran out (logged).
+static zframe_t *s_reply_pack(ca_store_t *self, ca_reply_t *reply) {
     zframe_t *response = reply->frame;
     reply->frame = NULL;
     if (!response)
         response = ca_message_frame_try(&reply->response.base);
+    if (!response)
+        ca_log_error("%s[%u]: out of memory packing an answer of %zu bytes", self->def->name,
+                     self->index, cairn__response__get_packed_size(&reply->response));
+    return response;
+}
+
+//  Sends `*response_p` (taken) to the gateway that sent the request.
+static void s_send_answer(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                          zframe_t **response_p) {
+    zframe_t *frames[] = {gateway_id, client_id, *response_p};
+    //  The gateway always drains its store sockets; if its queue is full it
+    //  is gone or wedged, and the answer cannot be delivered anyway.
+    if (ca_send_frames(self->router, frames, 3) != 0)
+        ca_log_warning("%s[%u]: answer dropped, gateway queue full", self->def->name, self->index);
+    zframe_destroy(response_p);
+}
+
+//  Sends the answer for the current request context.
+static void s_send_reply(ca_store_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                         ca_reply_t *reply) {
+    zframe_t *response = s_reply_pack(self, reply);
     if (!response) {
         size_t size = cairn__response__get_packed_size(&reply->response);
-        ca_log_error("%s[%u]: out of memory packing an answer of %zu bytes", self->def->name,
-                     self->index, size);
         response = ca_error_frame(reply->response.id, CA_INTERNAL,
                                   "the node ran out of memory for an answer of %zu bytes; ask "
                                   "for a smaller page or retry later",
                                   size);
     }
-    zframe_t *frames[] = {gateway_id, client_id, response};
-    //  The gateway always drains its store sockets; if its queue is full it
-    //  is gone or wedged, and the answer cannot be delivered anyway.
-    if (ca_send_frames(self->router, frames, 3) != 0)
-        ca_log_warning("%s[%u]: answer dropped, gateway queue full", self->def->name, self->index);
-    zframe_destroy(&response);
+    s_send_answer(self, gateway_id, client_id, &response);
+}
+
+//  Whether the request came on one of a gateway's pool sockets, whose
+//  routing id says so (CA_GATEWAY_ID_MARK): only then may the writer
+//  answer it through the gateway.
+static bool s_from_gateway_pool(zframe_t *gateway_id) {
+    return gateway_id && zframe_size(gateway_id) == CA_GATEWAY_ID_SIZE &&
+           zframe_data(gateway_id)[0] == CA_GATEWAY_ID_MARK;
+}
+
+int ca_store_write_answered(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply,
+                            uint32_t answer_by, ca_reply_fn *if_counted) {
+    if (ca_write_failed(*write_p)) {
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory building this write; nothing was stored, retry");
+        return -1;
+    }
+    zframe_t *answers[2] = {s_reply_pack(store, reply), NULL};
+    uint32_t count = 1;
+    if (answers[0] && if_counted) {
+        if_counted(reply);
+        answers[1] = s_reply_pack(store, reply);
+        count = 2;
+    }
+    if (!answers[0] || (if_counted && !answers[1])) {
+        zframe_destroy(&answers[0]);
+        ca_write_destroy(write_p);
+        ca_reply_error(reply, CA_INTERNAL,
+                       "the node ran out of memory for this write's answer; nothing was stored, "
+                       "retry");
+        return -1;
+    }
+    //  A store with secrets wipes the request once its write is answered,
+    //  so its answers come back through it.
+    bool to_gateway = s_from_gateway_pool(store->gateway_id) && !store->def->wipe_request;
+    ca_write_answers(*write_p, count, answer_by, to_gateway);
+    zframe_t *body = ca_write_frame(*write_p);
+    ca_write_destroy(write_p);
+    zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame,
+                          answers[0],        answers[1],       body};
+    frames[3 + count] = body;
+    int rc = ca_send_frames(store->writer, frames, 4 + count);
+    if (rc == 0)
+        reply->pending = true;
+    else
+        ca_reply_error(reply, CA_BUSY,
+                       "the writer is saturated (its queue is full); retry shortly");
+    zframe_destroy(&answers[0]);
+    zframe_destroy(&answers[1]);
+    zframe_destroy(&body);
+    return rc;
 }
 
 //  Sends a packed write for the current request (the frame stays the
@@ -425,7 +491,32 @@ static void s_log_internal_write(ca_store_t *self, zframe_t *answer) {
 }
 
 //  The writer answered one of our writes: finish the client's request.
+//  A committed write that carried its answer (ca_store_write_answered) and
+//  came back here rather than through the gateway: [gateway id][client id]
+//  [Request][answer][WriterResponse]. The writer kept the answer its
+//  outcome picked.
+static void s_send_attached_answer(ca_store_t *self, zmsg_t *msg) {
+    zframe_t *gateway_id = zmsg_first(msg);
+    zframe_t *client_id = zmsg_next(msg);
+    zframe_t *request_frame = zmsg_next(msg);
+    zframe_t *answer = zmsg_next(msg);
+    if (self->def->wipe_request) {
+        Cairn__Request *request =
+            cairn__request__unpack(ca_arena_allocator(self->arena), zframe_size(request_frame),
+                                   zframe_data(request_frame));
+        s_wipe_secrets(self, request, request_frame);
+    }
+    zmsg_remove(msg, answer);
+    s_send_answer(self, gateway_id, client_id, &answer);
+    zmsg_destroy(&msg);
+    ca_arena_reset(self->arena);
+}
+
 static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
+    if (zmsg_size(msg) == 5) {
+        s_send_attached_answer(self, msg);
+        return;
+    }
     if (zmsg_size(msg) != 4) {
         ca_log_error("%s[%u]: dropped a writer answer of %zu frames", self->def->name, self->index,
                      zmsg_size(msg));
@@ -762,9 +853,10 @@ void ca_store_actor(zsock_t *pipe, void *args) {
 #include "ca_request.h"
 #include "ca_testbed.h"
 
-#define TEST_TIMEOUT_MS 5000
-#define TEST_FLOOD      20
-#define TEST_WRITER     "inproc://ca-store-test-writer"
+#define TEST_TIMEOUT_MS      5000
+#define TEST_FLOOD           20
+#define TEST_WRITER          "inproc://ca-store-test-writer"
+#define TEST_GATEWAY_POOL_ID "G\x01\x00\x00\x00\x00\x00"
 
 static const char *const s_test_migrations[] = {
     "CREATE TABLE store_test (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
@@ -843,7 +935,32 @@ static void s_test_whoami(ca_store_t *store, const Cairn__Request *request, ca_r
     ca_reply_response(reply)->message_stats = stats;
 }
 
+//  GossipAdd plays a write answered up front (ca_store_write_answered):
+//  "seen" unless the insert changed a row. An id starting "dup" uses a
+//  plain INSERT, which the writer refuses the second time.
+static void s_test_was_added(ca_reply_t *reply) {
+    ca_reply_response(reply)->gossip_add->added = true;
+}
+
+static void s_test_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    const char *id = request->gossip_add->message_id;
+    ca_write_t *write = ca_write_new();
+    ca_write_statement(write,
+                       strncmp(id, "dup", 3) == 0
+                           ? "INSERT INTO store_test (key, value) VALUES (?1, '')"
+                           : "INSERT OR IGNORE INTO store_test (key, value) VALUES (?1, '')",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_text(write, id);
+    Cairn__GossipSeen *seen = (Cairn__GossipSeen *)ca_reply_alloc(reply, sizeof(*seen));
+    cairn__gossip_seen__init(seen);
+    seen->message_id = (char *)id;
+    ca_reply_response(reply)->body_case = CAIRN__RESPONSE__BODY_GOSSIP_ADD;
+    ca_reply_response(reply)->gossip_add = seen;
+    ca_store_write_answered(store, &write, reply, 0, s_test_was_added);
+}
+
 static const ca_handler_t s_test_rows[] = {
+    {CAIRN__REQUEST__BODY_GOSSIP_ADD, "gossip_add", s_test_add, NULL, 0},
     {CAIRN__REQUEST__BODY_CONFIG_GET, "config_get", s_test_get, NULL, 0},
     {CAIRN__REQUEST__BODY_CONFIG_SET, "config_set", s_test_set, s_test_set_done, 0},
     {CAIRN__REQUEST__BODY_MESSAGE_STATS, "whoami", s_test_whoami, NULL, 0},
@@ -852,7 +969,7 @@ static const ca_handler_t s_test_rows[] = {
 static const ca_store_def_t s_test_def = {.name = "store-test",
                                           .schema = &s_test_schema,
                                           .handlers = s_test_rows,
-                                          .handler_count = 3,
+                                          .handler_count = 4,
                                           .write_failed = s_test_set_failed,
                                           .wipe_request = s_test_wipe};
 
@@ -860,7 +977,7 @@ static const ca_store_def_t s_test_def = {.name = "store-test",
 static const ca_store_def_t s_test_pool_def = {.name = "store-test-pool",
                                                .schema = &s_test_schema,
                                                .handlers = s_test_rows,
-                                               .handler_count = 3,
+                                               .handler_count = 4,
                                                .workers = 2,
                                                .queue_max = 2,
                                                .write_failed = s_test_set_failed};
@@ -912,6 +1029,25 @@ static void s_test_real_writer(ca_testbed_t *bed) {
     //  A failed write wipes its request too.
     assert(s_test_wiped == wiped + 2 && s_test_value_wiped);
 
+    //  A write answered up front: the answer its outcome picks, sent after
+    //  COMMIT (here by the worker: the testbed's writer has no gateway to
+    //  answer); a refused one gets the writer's error and write_failed.
+    Cairn__GossipAdd add;
+    const char *ids[] = {"new", "new", "dup-1", "dup-1"};
+    for (int i = 0; i < 4; i++) {
+        failed = s_test_failed_writes;
+        ca_request_gossip_add(&request, &add, 0, ids[i], 0);
+        if (i == 3) {
+            ca_testbed_fails(ca_testbed_send(bed, &request), CAIRN__STATUS__CONFLICT, "");
+            assert(s_test_failed_writes == failed + 1);
+            continue;
+        }
+        response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_GOSSIP_ADD);
+        assert(streq(response->gossip_add->message_id, ids[i]));
+        assert(response->gossip_add->added == (i != 1));
+        cairn__response__free_unpacked(response, NULL);
+    }
+
     Cairn__MessageStats stats;
     ca_request_message_stats(&request, &stats, 0);
     response = ca_testbed_ok(ca_testbed_send(bed, &request), CAIRN__RESPONSE__BODY_MESSAGE_STATS);
@@ -960,7 +1096,13 @@ static void s_test_pool_new(test_pool_t *pool, ca_testbed_t *bed) {
         rc = ca_actor_start(pool->worker[w], &error);
         assert(rc == 0);
         char *endpoint = ca_store_endpoint(s_test_pool_def.name, w);
-        pool->gateway[w] = zsock_new_dealer(endpoint);
+        //  Worker 0's "gateway" names itself as a gateway's pool socket does.
+        pool->gateway[w] = zsock_new(ZMQ_DEALER);
+        if (w == 0)
+            zmq_setsockopt(zsock_resolve(pool->gateway[w]), ZMQ_ROUTING_ID, TEST_GATEWAY_POOL_ID,
+                           CA_GATEWAY_ID_SIZE);
+        rc = zsock_connect(pool->gateway[w], "%s", endpoint);
+        assert(rc == 0);
         assert(pool->gateway[w]);
         zsock_set_rcvtimeo(pool->gateway[w], TEST_TIMEOUT_MS);
         zstr_free(&endpoint);
@@ -999,19 +1141,28 @@ static Cairn__Response *s_test_pool_recv(zsock_t *gateway) {
     return response;
 }
 
-//  Takes one write at the test's writer and answers it with `status`
-//  (OK: one statement that changed one row).
-static void s_test_commit(test_pool_t *pool, ca_status_t status) {
+//  Takes one write at the test's writer, which must carry `answers` packed
+//  answers (for the gateway or not), and answers it with `status` (OK: one
+//  statement that changed one row). Answers are only ever refused here:
+//  the writer removes them, as for any failed write.
+static void s_test_commit_answered(test_pool_t *pool, ca_status_t status, uint32_t answers,
+                                   bool to_gateway) {
     zmsg_t *msg = zmsg_recv(pool->writer);
-    assert(msg && zmsg_size(msg) == 5);
+    //  [routing id][gateway id][client id][Request][answers...][WriterRequest]
+    assert(msg && zmsg_size(msg) == 5 + answers);
     zframe_t *body = zmsg_last(msg);
     Cairn__Internal__WriterRequest *asked =
         cairn__internal__writer_request__unpack(NULL, zframe_size(body), zframe_data(body));
     assert(asked && asked->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE);
-    assert(asked->write->n_statements == 1);
+    assert(asked->write->n_statements == 1 && asked->write->answers == answers);
+    assert(asked->write->answer_by == 0 && asked->write->answer_to_gateway == to_gateway);
     cairn__internal__writer_request__free_unpacked(asked, NULL);
-    zmsg_remove(msg, body);
-    zframe_destroy(&body);
+    assert(answers == 0 || status != CA_OK);
+    for (uint32_t i = 0; i <= answers; i++) {
+        zframe_t *last = zmsg_last(msg);
+        zmsg_remove(msg, last);
+        zframe_destroy(&last);
+    }
     Cairn__Internal__StatementResult result = CAIRN__INTERNAL__STATEMENT_RESULT__INIT;
     Cairn__Internal__StatementResult *results[] = {&result};
     Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;
@@ -1029,6 +1180,10 @@ static void s_test_commit(test_pool_t *pool, ca_status_t status) {
     zmsg_append(msg, &answer);
     int rc = zmsg_send(&msg, pool->writer);
     assert(rc == 0);
+}
+
+static void s_test_commit(test_pool_t *pool, ca_status_t status) {
+    s_test_commit_answered(pool, status, 0, false);
 }
 
 static void s_test_pool(ca_testbed_t *bed) {
@@ -1104,6 +1259,19 @@ static void s_test_pool(ca_testbed_t *bed) {
         response =
             ca_testbed_ok(s_test_pool_recv(pool.gateway[0]), CAIRN__RESPONSE__BODY_CONFIG_SET);
         cairn__response__free_unpacked(response, NULL);
+    }
+    //  A write answered up front is meant for the gateway only when it came
+    //  on a gateway's pool socket; refused, it is answered by the worker.
+    Cairn__GossipAdd add;
+    for (unsigned w = 0; w < 2; w++) {
+        failed = s_test_failed_writes;
+        ca_request_gossip_add(&request, &add, 0, "g", 0);
+        s_test_pool_send(pool.gateway[w], &request, 300 + w);
+        s_test_commit_answered(&pool, CA_CONFLICT, 2, w == 0);
+        response = s_test_pool_recv(pool.gateway[w]);
+        assert(response->id == 300 + w);
+        ca_testbed_fails(response, CAIRN__STATUS__CONFLICT, "the test's writer refused");
+        assert(s_test_failed_writes == failed + 1);
     }
     s_test_pool_destroy(&pool);
 }

@@ -10,6 +10,8 @@
 #ifndef CA_LIMITS_H_INCLUDED
 #define CA_LIMITS_H_INCLUDED
 
+#include <unistd.h>
+
 #ifndef CAIRN_VERSION
 #define CAIRN_VERSION "0.0.0-dev"
 #endif
@@ -26,7 +28,6 @@
 #define CA_DEFAULT_MAX_FRAME_BYTES   (64LL * 1024 * 1024)
 #define CA_DEFAULT_WRITER_BATCH      1000  //  writes per group commit
 #define CA_DEFAULT_QUEUE_MAX         2000  //  requests queued per store pool
-#define CA_DEFAULT_WORKERS           2     //  instances per store pool
 #define CA_DEFAULT_DRAIN_MS          10000 // shutdown: wait this long for answers
 #define CA_DEFAULT_MAX_DB_BYTES      0     // 0 = no cap on the database size
 #define CA_DEFAULT_MAX_CONTENT       65536 // message content, bytes
@@ -89,8 +90,8 @@
 //  many bytes since the last restart: 1-byte chunks cannot hold a slot
 //  past stream_timeout_ms.
 #define CA_CONTENT_RENEW_BYTES (64 * 1024)
-#define CA_CONTENT_QUEUE_MAX          256
-#define CA_CONTENT_CHECK_LIST         1000
+#define CA_CONTENT_QUEUE_MAX   256
+#define CA_CONTENT_CHECK_LIST  1000
 //  ContentPut keeps a blob of at most this many bytes inline in SQLite,
 //  committed with its row (no file, no fsync of its own); see the banner
 //  of actors/content.c for the figures behind the choice.
@@ -187,6 +188,18 @@
 
 //  ---- inproc endpoints ------------------------------------------------------
 #define CA_WRITER_ENDPOINT "inproc://cairn-writer"
+//  Where the gateway takes the answers the writer sends it directly (a PULL
+//  the gateway binds; the writer's PUSH connects): writes whose answer the
+//  store packed before the commit (WriteRequest.answer_to_gateway).
+#define CA_GATEWAY_ANSWERS_ENDPOINT "inproc://cairn-gateway-answers"
+//  The routing ids of the gateway's pool DEALERs: this byte, then the pool
+//  index, the socket's slot (0 round robin, w + 1 pinned to worker w) and
+//  the gateway's number in the process (a worker ROUTER drops a second
+//  connection with an id it knows), each 2 bytes little-endian. A store worker sends a write's
+//  answer to the gateway through the writer only for a request that came on such a socket (never
+//  for Info's own MessageStats socket).
+#define CA_GATEWAY_ID_MARK 'G'
+#define CA_GATEWAY_ID_SIZE 7
 //  A store worker binds "inproc://cairn-store-<name>-<index>".
 #define CA_STORE_ENDPOINT_FMT "inproc://cairn-store-%s-%u"
 
@@ -207,5 +220,15 @@
 //  time spent per store, at most; what is left is swept at the next start.
 #define CA_SWEEP_MAX_FILES 1000000
 #define CA_SWEEP_MAX_MS    30000
+
+//  The default of `workers` (instances per store pool): the number of
+//  online cores, at least 1, at most CA_MAX_WORKERS. More threads than
+//  cores only add wake-ups and context switches on the request path.
+static inline unsigned ca_default_workers(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        return 1;
+    return cores > CA_MAX_WORKERS ? CA_MAX_WORKERS : (unsigned)cores;
+}
 
 #endif

@@ -157,20 +157,46 @@ static bool s_add_before_commit(combined_t *combined, char *sql) {
     return true;
 }
 
-//  Adds the write one request's row packed (`frame`, taken) to `combined`,
+//  Bytes of `frame` in turn memory; false when memory ran out.
+static bool s_keep_frame(ca_store_t *store, zframe_t *frame, ProtobufCBinaryData *bytes) {
+    bytes->len = zframe_size(frame);
+    bytes->data = (uint8_t *)ca_arena_alloc(ca_batch_arena(store), bytes->len ? bytes->len : 1);
+    if (bytes->data)
+        memcpy(bytes->data, zframe_data(frame), bytes->len);
+    return bytes->data != NULL;
+}
+
+//  The answers a row packed up front (ca_store_write_answered) into `step`.
+static bool s_keep_answers(ca_store_t *store, const ca_batch_capture_t *capture,
+                           const Cairn__Internal__WriteRequest *write,
+                           Cairn__Internal__BatchStep *step) {
+    if (!capture->answers[0])
+        return true;
+    step->answer_by = capture->answer_by;
+    step->by_rows = capture->answer_by < write->n_statements &&
+                    write->statements[capture->answer_by]->want_rows;
+    return s_keep_frame(store, capture->answers[0], &step->answer) &&
+           (!capture->answers[1] ||
+            s_keep_frame(store, capture->answers[1], &step->answer_if_counted));
+}
+
+//  Adds the write one request's row packed (capture->write) to `combined`,
 //  naming the request in each statement's fail message so that a refusal
-//  inside the transaction says which request it was. Returns its statement
-//  count, or -1 when it cannot join (out of memory, or a row that breaks
-//  the promise of ca_store_batch.h: a bug).
-static int64_t s_join(ca_store_t *store, combined_t *combined, zframe_t **frame_p, size_t index,
-                      size_t count, const char *kind) {
+//  inside the transaction says which request it was, and keeps its answers
+//  packed up front in `step`. Returns its statement count, or -1 when it
+//  cannot join (out of memory, or a row that breaks the promise of
+//  ca_store_batch.h: a bug).
+static int64_t s_join(ca_store_t *store, combined_t *combined, const ca_batch_capture_t *capture,
+                      Cairn__Internal__BatchStep *step, size_t index, size_t count,
+                      const char *kind) {
     Cairn__Internal__WriterRequest *request = cairn__internal__writer_request__unpack(
-        ca_arena_allocator(ca_batch_arena(store)), zframe_size(*frame_p), zframe_data(*frame_p));
-    zframe_destroy(frame_p);
+        ca_arena_allocator(ca_batch_arena(store)), zframe_size(capture->write),
+        zframe_data(capture->write));
     if (!request || request->body_case != CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE)
         return -1;
     const Cairn__Internal__WriteRequest *write = request->write;
-    if (write->vacuum || write->context.len || !s_reserve(store, combined, write->n_statements))
+    if (write->vacuum || write->context.len || !s_reserve(store, combined, write->n_statements) ||
+        !s_keep_answers(store, capture, write, step))
         return -1;
     for (size_t i = 0; i < write->n_before_commit; i++)
         if (!s_add_before_commit(combined, write->before_commit[i]))
@@ -202,10 +228,10 @@ static bool s_run_item(ca_store_t *store, const Cairn__Batch *batch, size_t inde
         return false;
     size_t count = batch->n_requests;
     ca_reply_t *own = ca_batch_reply_new(store, item.request->id);
-    zframe_t *write = NULL;
-    ca_batch_handle_as(store, item.def, item.row, item.request, own, &write);
+    ca_batch_capture_t capture;
+    ca_batch_handle_as(store, item.def, item.row, item.request, own, &capture);
     bool ok = true;
-    if (!write) {
+    if (!capture.write) {
         ca_status_t status = ca_batch_reply_status(own);
         ok = status == CA_OK && !ca_batch_reply_pending(own);
         if (!ok)
@@ -218,7 +244,7 @@ static bool s_run_item(ca_store_t *store, const Cairn__Batch *batch, size_t inde
                            "stored, retry with fewer requests");
         }
     } else {
-        int64_t statements = s_join(store, combined, &write, index, count, item.row->name);
+        int64_t statements = s_join(store, combined, &capture, step, index, count, item.row->name);
         ok = statements >= 0;
         if (ok)
             step->statements = (uint32_t)statements;
@@ -229,6 +255,9 @@ static bool s_run_item(ca_store_t *store, const Cairn__Batch *batch, size_t inde
                            "was stored",
                            index + 1, count, item.row->name);
     }
+    zframe_destroy(&capture.write);
+    zframe_destroy(&capture.answers[0]);
+    zframe_destroy(&capture.answers[1]);
     ca_batch_reply_end(own);
     return ok;
 }
@@ -329,13 +358,34 @@ static void s_batch_done(ca_store_t *store, const Cairn__Request *request,
     size_t offset = 0;
     for (size_t i = 0; i < count; i++) {
         const Cairn__Internal__BatchStep *step = plan->steps[i];
-        if (step->statements == 0) {
-            responses[i] = step->answer;
+        if (offset + step->statements > write->n_results) {
+            ca_reply_error(reply, CA_INTERNAL,
+                           "the batch was stored but its results do not match its plan (a bug: "
+                           "report it); read back what it wrote before retrying");
+            return;
+        }
+        if (step->statements == 0 || step->answer.len) {
+            //  Answered without writing, or packed up front: the second
+            //  answer when its statement counted something.
+            const Cairn__Internal__StatementResult *by =
+                step->answer_if_counted.len && step->answer_by < step->statements
+                    ? write->results[offset + step->answer_by]
+                    : NULL;
+            bool counted = by && (step->by_rows ? by->n_rows > 0 : by->changes > 0);
+            responses[i] = counted ? step->answer_if_counted : step->answer;
+            offset += step->statements;
             continue;
         }
         item_t item;
-        if (offset + step->statements > write->n_results || !s_item(store, batch, i, &item, reply))
+        if (!s_item(store, batch, i, &item, reply))
             return; //  decoded fine before the write: only memory can fail it now
+        if (!item.row->done) {
+            ca_reply_error(reply, CA_INTERNAL,
+                           "the batch was stored but request %zu (%s) has no answer (a bug: "
+                           "report it)",
+                           i + 1, item.row->name);
+            return;
+        }
         Cairn__Internal__WriteReply share = *write;
         share.results = write->results + offset;
         share.n_results = step->statements;

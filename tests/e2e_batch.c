@@ -191,6 +191,22 @@ static void test_stores_all(void) {
         cairn__response__free_unpacked(inner, NULL);
     }
     cairn__response__free_unpacked(response, NULL);
+    //  Answers packed up front follow what the transaction found: the key
+    //  exists now (created = false), the other is new.
+    s_add_config_set(&packed, 21, "batch.a", "3");
+    s_add_config_set(&packed, 22, "batch.c", "4");
+    response = harness_ok(s_batch(client, &packed), CAIRN__RESPONSE__BODY_BATCH);
+    for (size_t i = 0; i < 2; i++) {
+        Cairn__Response *inner = s_inner(response, i);
+        CHECK(inner->status == CAIRN__STATUS__OK && inner->id == 21 + i);
+        CHECK(inner->body_case == CAIRN__RESPONSE__BODY_CONFIG_SET);
+        CHECK(inner->config_set->created == (i == 1));
+        cairn__response__free_unpacked(inner, NULL);
+    }
+    cairn__response__free_unpacked(response, NULL);
+    s_add_config_set(&packed, 1, "batch.a", "1");
+    cairn__response__free_unpacked(
+        harness_ok(s_batch(client, &packed), CAIRN__RESPONSE__BODY_BATCH), NULL);
     for (int round = 0; round < 2; round++) {
         char *a = s_config_value(client, "batch.a");
         char *b = s_config_value(client, "batch.b");

@@ -12,6 +12,7 @@
 #include "ca_log.h"
 #include "ca_arena.h"
 #include "ca_store.h"
+#include "ca_store_batch.h"
 #include "ca_envelope.h"
 #include "ca_limits.h"
 
@@ -50,7 +51,7 @@ struct _ca_store_t {
     //  runs one, where ca_store_write leaves the row's write.
     const ca_store_def_t *const *stores;
     size_t store_count;
-    zframe_t **capture;
+    ca_batch_capture_t *capture;
 };
 
 //  Answer memory comes from the worker's arena (ca_arena): handlers
@@ -342,6 +343,15 @@ int ca_store_write_answered(ca_store_t *store, ca_write_t **write_p, ca_reply_t 
                        "retry");
         return -1;
     }
+    if (store->capture) { //  a request of a batch: the batch store sends it
+        store->capture->answers[0] = answers[0];
+        store->capture->answers[1] = answers[1];
+        store->capture->answer_by = answer_by;
+        store->capture->write = ca_write_frame(*write_p);
+        ca_write_destroy(write_p);
+        reply->pending = true;
+        return 0;
+    }
     //  A store with secrets wipes the request once its write is answered,
     //  so its answers come back through it.
     bool to_gateway = s_from_gateway_pool(store->gateway_id) && !store->def->wipe_request;
@@ -388,7 +398,7 @@ int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     if (store->capture) { //  a request of a batch: the batch store sends it
-        *store->capture = body;
+        store->capture->write = body;
         reply->pending = true;
         return 0;
     }
@@ -569,8 +579,8 @@ static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
 //  ---- for the batch engine (ca_batch.c) ------------------------------------------
 
 ca_reply_t *ca_batch_reply_new(ca_store_t *store, uint64_t id) {
-    ca_reply_t *reply = (ca_reply_t *)s_reply_raw(&(ca_reply_t){.arena = store->arena},
-                                                  sizeof(ca_reply_t), false);
+    ca_reply_t *reply =
+        (ca_reply_t *)s_reply_raw(&(ca_reply_t){.arena = store->arena}, sizeof(ca_reply_t), false);
     s_reply_init(reply, id, store->arena);
     return reply;
 }
@@ -618,11 +628,12 @@ const ca_handler_t *ca_batch_row(ca_store_t *store, unsigned body, const ca_stor
 }
 
 void ca_batch_handle_as(ca_store_t *store, const ca_store_def_t *def, const ca_handler_t *row,
-                        const Cairn__Request *request, ca_reply_t *reply, zframe_t **write_p) {
+                        const Cairn__Request *request, ca_reply_t *reply,
+                        ca_batch_capture_t *capture) {
     const ca_store_def_t *own = store->def;
-    *write_p = NULL;
+    *capture = (ca_batch_capture_t){0};
     store->def = def;
-    store->capture = write_p;
+    store->capture = capture;
     row->handle(store, request, reply);
     store->capture = NULL;
     store->def = own;

@@ -12,6 +12,17 @@
 #include "ca_arena.h"
 #include "ca_store.h"
 
+//  What a row's handler handed to ca_store_write or ca_store_write_answered
+//  while the batch engine ran it: the packed write (a WriterRequest frame),
+//  and with ca_store_write_answered its answers packed up front, the second
+//  one for when statement `answer_by` counted something. Frames are the
+//  engine's to destroy.
+typedef struct {
+    zframe_t *write;
+    zframe_t *answers[2];
+    uint32_t answer_by;
+} ca_batch_capture_t;
+
 //  A reply for one request of a batch, for this turn; end it with
 //  ca_batch_reply_end once packed.
 ca_reply_t *ca_batch_reply_new(ca_store_t *store, uint64_t id);
@@ -35,11 +46,12 @@ bool ca_batch_reply_pack(ca_reply_t *reply, ProtobufCBinaryData *packed);
 //  runs the row with the store's settings and a read connection only).
 const ca_handler_t *ca_batch_row(ca_store_t *store, unsigned body, const ca_store_def_t **def_p);
 
-//  Runs the row's handler as a worker of `def` would, except that its
-//  ca_store_write hands the packed write (a WriterRequest frame, the
-//  caller's) to *write_p (NULL when it wrote nothing) instead of sending it.
+//  Runs the row's handler as a worker of `def` would, except that what it
+//  would send to the writer lands in *capture (all NULL when it wrote
+//  nothing) instead.
 void ca_batch_handle_as(ca_store_t *store, const ca_store_def_t *def, const ca_handler_t *row,
-                        const Cairn__Request *request, ca_reply_t *reply, zframe_t **write_p);
+                        const Cairn__Request *request, ca_reply_t *reply,
+                        ca_batch_capture_t *capture);
 
 //  Runs the row's `done` on its share of the batch's write results.
 void ca_batch_done_as(ca_store_t *store, const ca_store_def_t *def, const ca_handler_t *row,

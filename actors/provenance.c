@@ -177,9 +177,28 @@ static bool s_has_derivations(ca_store_t *store, const uint8_t *hash) {
     return s_exists(store, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1", hash, NULL);
 }
 
-static bool s_has_edge(ca_store_t *store, const uint8_t *child, const uint8_t *source) {
-    return s_exists(store, "SELECT 1 FROM prov_edges WHERE child = ?1 AND source = ?2", child,
-                    source);
+//  What the committed graph says of `source` for `child`: whether the
+//  edge exists, and whether the source is a known node (nodes are never
+//  removed, so a known node stays known, with its root rows). A read that
+//  fails says neither, which only costs the add the statements it would
+//  have skipped.
+static void s_source_state(ca_store_t *store, const uint8_t *child, const uint8_t *source,
+                           bool *edge, bool *known) {
+    *edge = *known = false;
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store,
+        "SELECT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1 AND source = ?2),"
+        " EXISTS (SELECT 1 FROM prov_nodes WHERE hash = ?2)",
+        NULL);
+    if (!stmt)
+        return;
+    sqlite3_bind_blob(stmt, 1, child, CA_SHA256_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 2, source, CA_SHA256_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *edge = sqlite3_column_int(stmt, 0) != 0;
+        *known = sqlite3_column_int(stmt, 1) != 0;
+    }
+    sqlite3_reset(stmt);
 }
 
 //  ---- breadth-first walks over the edge index -------------------------------------
@@ -275,10 +294,19 @@ static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uin
 const char provenance_sql_edge_insert[] =
     "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)";
 
+//  The edges from ?1 to each 32-byte hash packed in ?2 (one statement for
+//  all of an add's sources: the writer pays per statement).
+#define EDGES_INSERT_SQL                                                                           \
+    "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i"                               \
+    "  WHERE n + 1 < length(?2) / 32)"                                                             \
+    " INSERT OR IGNORE INTO prov_edges (child, source) SELECT ?1, substr(?2, n * 32 + 1, 32)"      \
+    " FROM i"
+
 //  The sources of a ProvAdd, checked, without repeats, and without those
-//  that are edges already. False with the reply set on bad input.
+//  that are edges already; known[i] says out[i] is a node already. False
+//  with the reply set on bad input.
 static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t (*out)[32],
-                          size_t *count, ca_reply_t *reply) {
+                          bool *known, size_t *count, ca_reply_t *reply) {
     *count = 0;
     if (add->n_sources > CA_PROV_SOURCES_MAX) {
         ca_reply_error(reply, CA_INVALID, "%zu sources; at most %d per ProvAdd", add->n_sources,
@@ -301,9 +329,12 @@ static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t 
                            i);
             ok = false;
         }
-        if (ok && ca_hashset_add(seen, source->data) &&
-            !s_has_edge(store, add->hash.data, source->data))
-            memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+        bool edge = false;
+        if (ok && ca_hashset_add(seen, source->data)) {
+            s_source_state(store, add->hash.data, source->data, &edge, &known[*count]);
+            if (!edge)
+                memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+        }
         if (ok && ca_hashset_failed(seen)) {
             ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory; retry later");
             ok = false;
@@ -336,10 +367,13 @@ static void s_refuse_derived(ca_store_t *store, const uint8_t *hash, uint8_t (*s
                    hex);
 }
 
-//  The statements that register `source` (if new) as a node and, when it
-//  has no sources, as its own root; then the edge.
-static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t *source,
-                           double now) {
+//  The statements that register `source`, which the worker did not see
+//  as a node, as one (labelled at the head of a new chain) and, when it
+//  has no sources, as its own root. A source the worker saw needs
+//  neither: it was committed with its label and root rows, and nodes are
+//  never removed.
+#define STATEMENTS_PER_NEW_SOURCE 2
+static void s_write_new_source(ca_write_t *write, const uint8_t *source, double now) {
     ca_write_statement(write,
                        "INSERT OR IGNORE INTO prov_nodes (hash, added_at, chain, position)"
                        " SELECT ?1, ?2, coalesce(max(chain), 0) + 1, 0 FROM prov_nodes",
@@ -351,45 +385,31 @@ static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t
                        " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, source, CA_SHA256_BYTES);
-    ca_write_statement(write, provenance_sql_edge_insert, CAIRN__INTERNAL__EXPECT__EXPECT_ANY,
-                       CA_OK, NULL);
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_blob(write, source, CA_SHA256_BYTES);
 }
 
-//  Statements per new source in the write (see s_write_source); the edge
-//  insert is the last of them.
-#define STATEMENTS_PER_SOURCE 3
-//  After the sources: the label (s_write_label: 1 or LABEL_STATEMENTS),
-//  then generation, the cap, delete, insert and count of the roots.
-#define LABEL_STATEMENTS    2
-#define TRAILING_STATEMENTS 5
-
-//  The reachability label of `hash`. Content that gained sources is
-//  labelled again from all of them (the guard of s_prov_add made sure it
-//  has no derivations, so no other label depends on its own): its reach
-//  vector and label are rebuilt. Without new sources only new
-//  content is labelled (the head of a new chain): known content keeps its
-//  label, which its derivations' reach rows name. Returns the statements
-//  written.
-static uint8_t s_write_label(ca_write_t *write, const uint8_t *hash, bool new_sources) {
-    if (!new_sources) {
+//  The reachability label of `hash` (and its generation). Content that
+//  gained sources is labelled again from all of them (the guard of
+//  s_prov_add made sure it has no derivations, so no other label depends
+//  on its own): its reach vector, label and generation are rebuilt in one
+//  statement. Without new sources only content without a label (new
+//  content) is labelled, at the head of a new chain: known content keeps
+//  its label, which its derivations' vectors name, and its generation.
+static void s_write_label(ca_write_t *write, const uint8_t *hash, bool new_sources) {
+    if (!new_sources)
         ca_write_statement(write,
                            "UPDATE prov_nodes SET (chain, position) ="
                            " (SELECT coalesce(max(chain), 0) + 1, 0 FROM prov_nodes)"
                            " WHERE hash = ?1 AND chain IS NULL",
                            CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-        ca_write_blob(write, hash, CA_SHA256_BYTES);
-        return 1;
-    }
-    ca_write_statement(write, PROV_REACH_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
-                       CA_INTERNAL, "the reachability label could not be written; retry");
+    else
+        ca_write_statement(write, PROV_RELABEL_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
+                           CA_INTERNAL, "the reachability label could not be written; retry");
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, PROV_LABEL_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
-                       CA_INTERNAL, "the reachability label could not be written; retry");
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
-    return LABEL_STATEMENTS;
 }
+
+//  After the sources' statements: the label (s_write_label), then the
+//  cap, delete, insert and count of the roots (s_write_roots).
+#define TRAILING_STATEMENTS 5
 
 #define STRINGIFY(x) #x
 #define STRING(x)    STRINGIFY(x)
@@ -423,16 +443,30 @@ static void s_write_roots(ca_write_t *write, const uint8_t *hash) {
                        CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL,
                        "the root cache could not be rebuilt; retry");
     ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_statement(write, "SELECT count(*) FROM prov_roots WHERE hash = ?1",
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_want_rows(write);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
 }
+
+//  The write's layout, for s_prov_added: with new sources, [guard] node,
+//  STATEMENTS_PER_NEW_SOURCE for each source the worker did not know,
+//  edges, then the TRAILING_STATEMENTS; without, node then the trailing
+//  ones. Sent as the write's context.
+typedef struct {
+    uint8_t has_sources;
+    uint8_t unknown[2]; //  sources not known to the worker, little endian
+} layout_t;
 
 static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ProvAdd *add = request->prov_add;
     if (!ca_blob_store_hash_ok(&add->hash, "hash", reply))
         return;
-    uint8_t(*sources)[32] =
-        (uint8_t(*)[32])ca_reply_alloc(reply, (add->n_sources ? add->n_sources : 1) * 32);
+    size_t room = add->n_sources ? add->n_sources : 1;
+    uint8_t(*sources)[32] = (uint8_t(*)[32])ca_reply_alloc(reply, room * 32);
+    bool *known = (bool *)ca_reply_alloc(reply, room * sizeof(bool));
     size_t count = 0;
-    if (!s_new_sources(store, add, sources, &count, reply))
+    if (!s_new_sources(store, add, sources, known, &count, reply))
         return;
     if (count > 0 && s_has_derivations(store, add->hash.data)) {
         s_refuse_derived(store, add->hash.data, sources, count, reply);
@@ -451,47 +485,45 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
     ca_write_real(write, now);
+    size_t unknown = 0;
     for (size_t i = 0; i < count; i++)
-        s_write_source(write, add->hash.data, sources[i], now);
-    uint8_t label_statements = s_write_label(write, add->hash.data, count > 0);
-    ca_write_statement(
-        write,
-        "UPDATE prov_nodes SET generation = (SELECT coalesce(max(n.generation) + 1, 0)"
-        " FROM prov_edges e JOIN prov_nodes n ON n.hash = e.source WHERE e.child = ?1)"
-        " WHERE hash = ?1",
-        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+        if (!known[i]) {
+            s_write_new_source(write, sources[i], now);
+            unknown++;
+        }
+    if (count > 0) {
+        ca_write_statement(write, EDGES_INSERT_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
+                           NULL);
+        ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+        ca_write_blob(write, sources, count * CA_SHA256_BYTES);
+    }
+    s_write_label(write, add->hash.data, count > 0);
     s_write_roots(write, add->hash.data);
-    ca_write_statement(write, "SELECT count(*) FROM prov_roots WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_want_rows(write);
-    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    //  The done needs the layout: [guard] node, sources x 3, label (1 or 2
-    //  statements), generation, cap, delete, insert, count.
-    uint8_t layout[2] = {count > 0, label_statements};
-    ca_write_context(write, layout, sizeof layout);
+    layout_t layout = {count > 0, {(uint8_t)(unknown & 0xff), (uint8_t)(unknown >> 8)}};
+    ca_write_context(write, &layout, sizeof layout);
     ca_store_write(store, &write, reply);
 }
 
 static void s_prov_added(ca_store_t *store, const Cairn__Request *request,
                          const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    bool laid_out = write->context.len == 2;
-    size_t first_source = laid_out && write->context.data[0] ? 2 : 1;
-    size_t trailing = TRAILING_STATEMENTS + (laid_out ? write->context.data[1] : 0);
-    size_t last = write->n_results;
-    if (!laid_out || last < first_source + trailing ||
-        (last - first_source - trailing) % STATEMENTS_PER_SOURCE) {
+    layout_t layout = {0, {0, 0}};
+    bool laid_out = write->context.len == sizeof layout;
+    if (laid_out)
+        memcpy(&layout, write->context.data, sizeof layout);
+    size_t unknown = (size_t)layout.unknown[0] | (size_t)layout.unknown[1] << 8;
+    //  [guard] node [new sources, edges] label cap delete insert count
+    size_t expected = layout.has_sources
+                          ? 3 + STATEMENTS_PER_NEW_SOURCE * unknown + TRAILING_STATEMENTS
+                          : 1 + TRAILING_STATEMENTS;
+    if (!laid_out || write->n_results != expected) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the add's results; retry");
         return;
     }
-    size_t sources = (last - first_source - trailing) / STATEMENTS_PER_SOURCE;
     Cairn__ProvAdded *added = (Cairn__ProvAdded *)ca_reply_alloc(reply, sizeof(Cairn__ProvAdded));
     cairn__prov_added__init(added);
-    for (size_t k = 0; k < sources; k++) //  the edge insert ends each source's statements
-        added->edges_added +=
-            write->results[first_source + STATEMENTS_PER_SOURCE * k + STATEMENTS_PER_SOURCE - 1]
-                ->changes;
-    const Cairn__Internal__StatementResult *count = write->results[last - 1];
+    if (layout.has_sources) //  the edges statement comes just before the trailing ones
+        added->edges_added = write->results[expected - TRAILING_STATEMENTS - 1]->changes;
+    const Cairn__Internal__StatementResult *count = write->results[expected - 1];
     if (count->n_rows == 1 && count->rows[0]->n_values == 1)
         added->roots = (uint64_t)count->rows[0]->values[0]->integer;
     Cairn__Response *response = ca_reply_response(reply);

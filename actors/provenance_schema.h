@@ -34,4 +34,20 @@ extern const ca_schema_t provenance_schema;
     " UNION ALL SELECT (SELECT coalesce(max(chain), 0) + 1 FROM prov_nodes), 0"                    \
     " ORDER BY 2 DESC LIMIT 1) WHERE hash = " V
 
+//  PROV_RELABEL_SQL: what PROV_REACH_SQL then PROV_LABEL_SQL do for ?1,
+//  plus its generation, in one statement (ProvAdd's, issue 13: an add
+//  paid per statement). The node's own old label does not count as taken,
+//  as the two statements' cleared label does not.
+#define PROV_RELABEL_SQL                                                                           \
+    "UPDATE prov_nodes SET (reach, generation, chain, position) = ("                               \
+    " WITH m AS (SELECT cairn_reach(s.reach, s.chain, s.position) AS reach,"                       \
+    "   coalesce(max(s.generation) + 1, 0) AS generation"                                          \
+    "   FROM prov_edges e JOIN prov_nodes s ON s.hash = e.source WHERE e.child = ?1),"             \
+    " l AS (SELECT r.chain AS c, r.position + 1 AS p FROM m, cairn_reach_each(m.reach) r"          \
+    "   WHERE NOT EXISTS (SELECT 1 FROM prov_nodes x WHERE x.chain = r.chain"                      \
+    "    AND x.position = r.position + 1 AND x.hash <> ?1)"                                        \
+    "  UNION ALL SELECT (SELECT coalesce(max(chain), 0) + 1 FROM prov_nodes), 0"                   \
+    "  ORDER BY 2 DESC LIMIT 1)"                                                                   \
+    " SELECT m.reach, m.generation, l.c, l.p FROM m, l) WHERE hash = ?1"
+
 #endif

@@ -302,6 +302,31 @@ const char provenance_sql_edge_insert[] =
     " INSERT OR IGNORE INTO prov_edges (child, source) SELECT ?1, substr(?2, n * 32 + 1, 32)"      \
     " FROM i"
 
+const char *const provenance_sql_add[PROV_SQL_COUNT] = {
+    [PROV_SQL_GUARD] = "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1",
+    [PROV_SQL_NODE] = "INSERT OR IGNORE INTO prov_nodes (hash, added_at) VALUES (?1, ?2)",
+    [PROV_SQL_SOURCE_NODE] = "INSERT OR IGNORE INTO prov_nodes (hash, added_at, chain, position)"
+                             " SELECT ?1, ?2, coalesce(max(chain), 0) + 1, 0 FROM prov_nodes",
+    [PROV_SQL_SOURCE_ROOT] =
+        "INSERT OR IGNORE INTO prov_roots (hash, root, weight) SELECT ?1, ?1, 1"
+        " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+    [PROV_SQL_EDGES] = EDGES_INSERT_SQL,
+    [PROV_SQL_LABEL_NEW] = "UPDATE prov_nodes SET (chain, position) ="
+                           " (SELECT coalesce(max(chain), 0) + 1, 0 FROM prov_nodes)"
+                           " WHERE hash = ?1 AND chain IS NULL",
+    [PROV_SQL_DERIVED] = PROV_DERIVED_SQL,
+    [PROV_SQL_ROOTS_CAP] = "SELECT 1 FROM (SELECT DISTINCT r.root"
+                           "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
+                           "  WHERE e.child = ?1) LIMIT 1 OFFSET ?2",
+    [PROV_SQL_ROOTS_DELETE] = "DELETE FROM prov_roots WHERE hash = ?1",
+    [PROV_SQL_ROOTS_INSERT] = "INSERT INTO prov_roots (hash, root, weight)"
+                              " SELECT ?1, r.root, cairn_usat_sum(r.weight)"
+                              "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
+                              "  WHERE e.child = ?1 GROUP BY r.root"
+                              " UNION ALL SELECT ?1, ?1, 1"
+                              "  WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+};
+
 //  The sources of a ProvAdd, checked, without repeats, and without those
 //  that are edges already; known[i] says out[i] is a node already. False
 //  with the reply set on bad input.
@@ -374,42 +399,40 @@ static void s_refuse_derived(ca_store_t *store, const uint8_t *hash, uint8_t (*s
 //  never removed.
 #define STATEMENTS_PER_NEW_SOURCE 2
 static void s_write_new_source(ca_write_t *write, const uint8_t *source, double now) {
-    ca_write_statement(write,
-                       "INSERT OR IGNORE INTO prov_nodes (hash, added_at, chain, position)"
-                       " SELECT ?1, ?2, coalesce(max(chain), 0) + 1, 0 FROM prov_nodes",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_SOURCE_NODE],
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, source, CA_SHA256_BYTES);
     ca_write_real(write, now);
-    ca_write_statement(write,
-                       "INSERT OR IGNORE INTO prov_roots (hash, root, weight) SELECT ?1, ?1, 1"
-                       " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_SOURCE_ROOT],
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, source, CA_SHA256_BYTES);
 }
 
-//  The reachability label of `hash` (and its generation). Content that
-//  gained sources is labelled again from all of them (the guard of
+//  The node `hash` and its reachability label (and generation). Content
+//  that gained sources is labelled again from all of them (the guard of
 //  s_prov_add made sure it has no derivations, so no other label depends
-//  on its own): its reach vector, label and generation are rebuilt in one
-//  statement. Without new sources only content without a label (new
-//  content) is labelled, at the head of a new chain: known content keeps
-//  its label, which its derivations' vectors name, and its generation.
-static void s_write_label(ca_write_t *write, const uint8_t *hash, bool new_sources) {
-    if (!new_sources)
-        ca_write_statement(write,
-                           "UPDATE prov_nodes SET (chain, position) ="
-                           " (SELECT coalesce(max(chain), 0) + 1, 0 FROM prov_nodes)"
-                           " WHERE hash = ?1 AND chain IS NULL",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    else
-        ca_write_statement(write, PROV_RELABEL_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
-                           CA_INTERNAL, "the reachability label could not be written; retry");
+//  on its own): its row is written with its reach vector, label and
+//  generation in one statement, after its edges. Without new sources the
+//  node is inserted if new and labelled only if it has no label, at the
+//  head of a new chain: known content keeps its label, which its
+//  derivations' vectors name, and its generation.
+static void s_write_node(ca_write_t *write, const uint8_t *hash, bool new_sources, double now) {
+    if (new_sources) {
+        ca_write_statement(write, provenance_sql_add[PROV_SQL_DERIVED],
+                           CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL,
+                           "the reachability label could not be written; retry");
+        ca_write_blob(write, hash, CA_SHA256_BYTES);
+        ca_write_real(write, now);
+        return;
+    }
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_NODE],
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, CA_SHA256_BYTES);
+    ca_write_real(write, now);
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_LABEL_NEW],
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
 }
-
-//  After the sources' statements: the label (s_write_label), then the
-//  cap, delete, insert and count of the roots (s_write_roots).
-#define TRAILING_STATEMENTS 5
 
 #define STRINGIFY(x) #x
 #define STRING(x)    STRINGIFY(x)
@@ -418,45 +441,39 @@ static const char s_too_many_roots[] = "the content would have more than " STRIN
                        "node may have; nothing was kept: derive it from fewer or narrower sources";
 
 //  The root cache row set of `hash`, rebuilt from its sources' rows (or
-//  itself when it has none), then counted for the answer. First the cap:
-//  the union of the sources' roots may hold at most CA_PROV_ROOTS_MAX,
-//  checked by reading at most one past it (a (cap+1)-th distinct root),
-//  before any row is written.
+//  itself when it has none): the insert's changes are its roots, the
+//  answer's count. First the cap: the union of the sources' roots may
+//  hold at most CA_PROV_ROOTS_MAX, checked by reading at most one past it
+//  (a (cap+1)-th distinct root), before any row is written.
+#define ROOTS_STATEMENTS 3
 static void s_write_roots(ca_write_t *write, const uint8_t *hash) {
-    ca_write_statement(write,
-                       "SELECT 1 FROM (SELECT DISTINCT r.root"
-                       "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
-                       "  WHERE e.child = ?1) LIMIT 1 OFFSET ?2",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_ROOTS_CAP],
                        CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT, s_too_many_roots);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_int(write, CA_PROV_ROOTS_MAX);
-    ca_write_statement(write, "DELETE FROM prov_roots WHERE hash = ?1",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_ROOTS_DELETE],
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write,
-                       "INSERT INTO prov_roots (hash, root, weight)"
-                       " SELECT ?1, r.root, cairn_usat_sum(r.weight)"
-                       "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
-                       "  WHERE e.child = ?1 GROUP BY r.root"
-                       " UNION ALL SELECT ?1, ?1, 1"
-                       "  WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_ROOTS_INSERT],
                        CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL,
                        "the root cache could not be rebuilt; retry");
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, "SELECT count(*) FROM prov_roots WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_want_rows(write);
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
 }
 
-//  The write's layout, for s_prov_added: with new sources, [guard] node,
+//  The write's layout, for s_prov_added. With new sources: guard,
 //  STATEMENTS_PER_NEW_SOURCE for each source the worker did not know,
-//  edges, then the TRAILING_STATEMENTS; without, node then the trailing
-//  ones. Sent as the write's context.
+//  edges, node (1 statement), roots (ROOTS_STATEMENTS); without: node (2
+//  statements), roots. Sent as the write's context.
 typedef struct {
     uint8_t has_sources;
     uint8_t unknown[2]; //  sources not known to the worker, little endian
 } layout_t;
+
+static size_t s_layout_statements(const layout_t *layout) {
+    size_t unknown = (size_t)layout->unknown[0] | (size_t)layout->unknown[1] << 8;
+    return layout->has_sources ? 2 + STATEMENTS_PER_NEW_SOURCE * unknown + 1 + ROOTS_STATEMENTS
+                               : 2 + ROOTS_STATEMENTS;
+}
 
 static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ProvAdd *add = request->prov_add;
@@ -474,30 +491,25 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
     }
     double now = ca_now_seconds();
     ca_write_t *write = ca_write_new();
-    if (count > 0) { //  the rule, checked again where it cannot race
-        ca_write_statement(write, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1",
+    size_t unknown = 0;
+    if (count > 0) {
+        //  the rule, checked again where it cannot race
+        ca_write_statement(write, provenance_sql_add[PROV_SQL_GUARD],
                            CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
                            "the content gained derivations meanwhile; its sources can no longer "
                            "be added (nothing was kept)");
         ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    }
-    ca_write_statement(write, "INSERT OR IGNORE INTO prov_nodes (hash, added_at) VALUES (?1, ?2)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    ca_write_real(write, now);
-    size_t unknown = 0;
-    for (size_t i = 0; i < count; i++)
-        if (!known[i]) {
-            s_write_new_source(write, sources[i], now);
-            unknown++;
-        }
-    if (count > 0) {
-        ca_write_statement(write, EDGES_INSERT_SQL, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
-                           NULL);
+        for (size_t i = 0; i < count; i++)
+            if (!known[i]) {
+                s_write_new_source(write, sources[i], now);
+                unknown++;
+            }
+        ca_write_statement(write, provenance_sql_add[PROV_SQL_EDGES],
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
         ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
         ca_write_blob(write, sources, count * CA_SHA256_BYTES);
     }
-    s_write_label(write, add->hash.data, count > 0);
+    s_write_node(write, add->hash.data, count > 0, now);
     s_write_roots(write, add->hash.data);
     layout_t layout = {count > 0, {(uint8_t)(unknown & 0xff), (uint8_t)(unknown >> 8)}};
     ca_write_context(write, &layout, sizeof layout);
@@ -510,22 +522,16 @@ static void s_prov_added(ca_store_t *store, const Cairn__Request *request,
     bool laid_out = write->context.len == sizeof layout;
     if (laid_out)
         memcpy(&layout, write->context.data, sizeof layout);
-    size_t unknown = (size_t)layout.unknown[0] | (size_t)layout.unknown[1] << 8;
-    //  [guard] node [new sources, edges] label cap delete insert count
-    size_t expected = layout.has_sources
-                          ? 3 + STATEMENTS_PER_NEW_SOURCE * unknown + TRAILING_STATEMENTS
-                          : 1 + TRAILING_STATEMENTS;
-    if (!laid_out || write->n_results != expected) {
+    size_t last = s_layout_statements(&layout) - 1;
+    if (!laid_out || write->n_results != last + 1) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the add's results; retry");
         return;
     }
     Cairn__ProvAdded *added = (Cairn__ProvAdded *)ca_reply_alloc(reply, sizeof(Cairn__ProvAdded));
     cairn__prov_added__init(added);
-    if (layout.has_sources) //  the edges statement comes just before the trailing ones
-        added->edges_added = write->results[expected - TRAILING_STATEMENTS - 1]->changes;
-    const Cairn__Internal__StatementResult *count = write->results[expected - 1];
-    if (count->n_rows == 1 && count->rows[0]->n_values == 1)
-        added->roots = (uint64_t)count->rows[0]->values[0]->integer;
+    if (layout.has_sources) //  edges, node, then the roots' statements
+        added->edges_added = write->results[last - ROOTS_STATEMENTS - 1]->changes;
+    added->roots = write->results[last]->changes; //  the roots' insert
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_PROV_ADD;
     response->prov_add = added;

@@ -1024,6 +1024,48 @@ static void s_test_damaged_reach(ca_testbed_t *bed, ca_caller_t *caller) {
                      "not in the provenance graph");
 }
 
+//  The labels and the root cache as ProvAdd must leave them, read from the
+//  database behind the node (all but `skip`, damaged on purpose): every
+//  node labelled, its reach vector the merge of its sources' vectors and
+//  labels, its generation one past its sources', the node before it on
+//  its chain one of its ancestors, and at least one root row. ProvAdd
+//  writes a derived node's row, label and generation in one statement
+//  from its sources', and skips the statements a source known to the
+//  worker needs no more (issue 13): this checks what they leave.
+static void s_check_labels(ca_testbed_t *bed, uint64_t skip) {
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    assert(rc == SQLITE_OK);
+    zstr_free(&path);
+    sqlite3_busy_timeout(db, 5000);
+    rc = ca_sql_register(db);
+    assert(rc == SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(
+        db,
+        "WITH src AS (SELECT e.child AS hash, s.* FROM prov_edges e"
+        "  JOIN prov_nodes s ON s.hash = e.source)"
+        " SELECT count(*), (SELECT count(*) FROM prov_nodes) FROM prov_nodes n WHERE n.hash <> ?1"
+        " AND (n.chain IS NULL OR n.position IS NULL"
+        "  OR n.reach IS NOT (SELECT cairn_reach(reach, chain, position) FROM src"
+        "   WHERE src.hash = n.hash)"
+        "  OR n.generation IS NOT (SELECT coalesce(max(generation) + 1, 0) FROM src"
+        "   WHERE src.hash = n.hash)"
+        "  OR (n.position > 0 AND coalesce(cairn_reach_at(n.reach, n.chain), -1) < n.position - 1)"
+        "  OR NOT EXISTS (SELECT 1 FROM prov_roots r WHERE r.hash = n.hash))",
+        -1, &stmt, NULL);
+    assert(rc == SQLITE_OK);
+    uint8_t hash[32];
+    provenance_fixture_node(skip, hash);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    assert(rc == SQLITE_ROW);
+    assert(sqlite3_column_int64(stmt, 0) == 0 && sqlite3_column_int64(stmt, 1) > 1000);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
 //  ---- the property test: random DAGs against a plain reference ------------------
 
 #define PROP_NODES 160
@@ -1226,6 +1268,7 @@ void provenance_test(bool verbose) {
         s_test_property(caller, seed, 1, PROP_NODES); //  sources anywhere before
     s_test_property(caller, 4, 3, 4);                 //  three strands: deep, diamonds
     s_test_property(caller, 5, 1, 2);                 //  one deep chain of diamonds
+    s_check_labels(bed, 900004);                      //  s_test_damaged_reach's damaged node
     s_test_label_migration(6, 1, PROP_NODES);
     s_test_label_migration(7, 4, 6);
     ca_testbed_destroy(&bed);

@@ -72,8 +72,8 @@
     position on a's chain: two label reads, at any depth, true or false
     (issue 13; the walk it replaces took thousands of reads between two
     nodes of one deep strand). Labels are written by ProvAdd in the same
-    transaction (PROV_REACH_SQL, PROV_LABEL_SQL in provenance_schema.h):
-    a node's vector is the chain-wise maximum of its sources' vectors and
+    transaction (PROV_DERIVED_SQL in provenance_schema.h, which writes the
+    node's row with them): a node's vector is the chain-wise maximum of its sources' vectors and
     labels (the aggregate cairn_reach), and it goes at the end of the
     longest chain whose last node its vector names (an ancestor), else
     starts a chain. This fits how the graph grows: edges are only ever
@@ -88,8 +88,23 @@
     spends ~40 us an add on labels, against ~140 us with rows. A damaged
     vector is never a wrong answer: ProvAncestor walks instead, and an add
     that would merge it fails. Databases from before migration 3 are
-    labelled by it, in generation order, with the same statements; a node
-    that still has no label (none should) is answered by the walk.
+    labelled by it, in generation order, with the same choice in two
+    statements (PROV_REACH_SQL, PROV_LABEL_SQL); a node that still has no
+    label (none should) is answered by the walk.
+
+    What an add costs the writer (issue 13). The writer's time per add
+    followed its statement count more than the rows written (each one
+    travels as text and values, is looked up, bound, stepped, answered),
+    so an add of a new node with sources the worker has seen is six
+    statements: the guard, its edges (one INSERT over the hashes packed
+    in one blob), its row with label and generation (one upsert after the
+    edges, so the index entry of its label is written once), and the
+    roots' cap, delete and insert (whose change count is the answer's
+    root count). A source the worker has not seen adds two (its node and
+    self root); one it has seen needs neither, since nodes are never
+    removed and each was committed with its label and root rows. What is
+    left is SQLite's: B-tree seeks on 32-byte random keys and the pages
+    a batch dirties (figures: bench/RESULTS.md, "Issue 13: ProvAdd").
     ========================================================================= */
 
 #include "provenance.h"

@@ -72,8 +72,8 @@
     position on a's chain: two label reads, at any depth, true or false
     (issue 13; the walk it replaces took thousands of reads between two
     nodes of one deep strand). Labels are written by ProvAdd in the same
-    transaction (PROV_REACH_SQL, PROV_LABEL_SQL in provenance_schema.h):
-    a node's vector is the chain-wise maximum of its sources' vectors and
+    transaction (PROV_DERIVED_SQL in provenance_schema.h, which writes the
+    node's row with them): a node's vector is the chain-wise maximum of its sources' vectors and
     labels (the aggregate cairn_reach), and it goes at the end of the
     longest chain whose last node its vector names (an ancestor), else
     starts a chain. This fits how the graph grows: edges are only ever
@@ -88,8 +88,23 @@
     spends ~40 us an add on labels, against ~140 us with rows. A damaged
     vector is never a wrong answer: ProvAncestor walks instead, and an add
     that would merge it fails. Databases from before migration 3 are
-    labelled by it, in generation order, with the same statements; a node
-    that still has no label (none should) is answered by the walk.
+    labelled by it, in generation order, with the same choice in two
+    statements (PROV_REACH_SQL, PROV_LABEL_SQL); a node that still has no
+    label (none should) is answered by the walk.
+
+    What an add costs the writer (issue 13). The writer's time per add
+    followed its statement count more than the rows written (each one
+    travels as text and values, is looked up, bound, stepped, answered),
+    so an add of a new node with sources the worker has seen is six
+    statements: the guard, its edges (one INSERT over the hashes packed
+    in one blob), its row with label and generation (one upsert after the
+    edges, so the index entry of its label is written once), and the
+    roots' cap, delete and insert (whose change count is the answer's
+    root count). A source the worker has not seen adds two (its node and
+    self root); one it has seen needs neither, since nodes are never
+    removed and each was committed with its label and root rows. What is
+    left is SQLite's: B-tree seeks on 32-byte random keys and the pages
+    a batch dirties (figures: bench/RESULTS.md, "Issue 13: ProvAdd").
     ========================================================================= */
 
 #include "provenance.h"
@@ -177,9 +192,28 @@ static bool s_has_derivations(ca_store_t *store, const uint8_t *hash) {
     return s_exists(store, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1", hash, NULL);
 }
 
-static bool s_has_edge(ca_store_t *store, const uint8_t *child, const uint8_t *source) {
-    return s_exists(store, "SELECT 1 FROM prov_edges WHERE child = ?1 AND source = ?2", child,
-                    source);
+//  What the committed graph says of `source` for `child`: whether the
+//  edge exists, and whether the source is a known node (nodes are never
+//  removed, so a known node stays known, with its root rows). A read that
+//  fails says neither, which only costs the add the statements it would
+//  have skipped.
+static void s_source_state(ca_store_t *store, const uint8_t *child, const uint8_t *source,
+                           bool *edge, bool *known) {
+    *edge = *known = false;
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store,
+        "SELECT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1 AND source = ?2),"
+        " EXISTS (SELECT 1 FROM prov_nodes WHERE hash = ?2)",
+        NULL);
+    if (!stmt)
+        return;
+    sqlite3_bind_blob(stmt, 1, child, CA_SHA256_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 2, source, CA_SHA256_BYTES, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *edge = sqlite3_column_int(stmt, 0) != 0;
+        *known = sqlite3_column_int(stmt, 1) != 0;
+    }
+    sqlite3_reset(stmt);
 }
 
 //  ---- breadth-first walks over the edge index -------------------------------------
@@ -275,10 +309,44 @@ static bool s_reaches_up(ca_store_t *store, const uint8_t *descendant, const uin
 const char provenance_sql_edge_insert[] =
     "INSERT OR IGNORE INTO prov_edges (child, source) VALUES (?1, ?2)";
 
+//  The edges from ?1 to each 32-byte hash packed in ?2 (one statement for
+//  all of an add's sources: the writer pays per statement).
+#define EDGES_INSERT_SQL                                                                           \
+    "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i"                               \
+    "  WHERE n + 1 < length(?2) / 32)"                                                             \
+    " INSERT OR IGNORE INTO prov_edges (child, source) SELECT ?1, substr(?2, n * 32 + 1, 32)"      \
+    " FROM i"
+
+const char *const provenance_sql_add[PROV_SQL_COUNT] = {
+    [PROV_SQL_GUARD] = "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1",
+    [PROV_SQL_NODE] = "INSERT OR IGNORE INTO prov_nodes (hash, added_at) VALUES (?1, ?2)",
+    [PROV_SQL_SOURCE_NODE] = "INSERT OR IGNORE INTO prov_nodes (hash, added_at, chain, position)"
+                             " SELECT ?1, ?2, coalesce(max(chain), 0) + 1, 0 FROM prov_nodes",
+    [PROV_SQL_SOURCE_ROOT] =
+        "INSERT OR IGNORE INTO prov_roots (hash, root, weight) SELECT ?1, ?1, 1"
+        " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+    [PROV_SQL_EDGES] = EDGES_INSERT_SQL,
+    [PROV_SQL_LABEL_NEW] = "UPDATE prov_nodes SET (chain, position) ="
+                           " (SELECT coalesce(max(chain), 0) + 1, 0 FROM prov_nodes)"
+                           " WHERE hash = ?1 AND chain IS NULL",
+    [PROV_SQL_DERIVED] = PROV_DERIVED_SQL,
+    [PROV_SQL_ROOTS_CAP] = "SELECT 1 FROM (SELECT DISTINCT r.root"
+                           "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
+                           "  WHERE e.child = ?1) LIMIT 1 OFFSET ?2",
+    [PROV_SQL_ROOTS_DELETE] = "DELETE FROM prov_roots WHERE hash = ?1",
+    [PROV_SQL_ROOTS_INSERT] = "INSERT INTO prov_roots (hash, root, weight)"
+                              " SELECT ?1, r.root, cairn_usat_sum(r.weight)"
+                              "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
+                              "  WHERE e.child = ?1 GROUP BY r.root"
+                              " UNION ALL SELECT ?1, ?1, 1"
+                              "  WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+};
+
 //  The sources of a ProvAdd, checked, without repeats, and without those
-//  that are edges already. False with the reply set on bad input.
+//  that are edges already; known[i] says out[i] is a node already. False
+//  with the reply set on bad input.
 static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t (*out)[32],
-                          size_t *count, ca_reply_t *reply) {
+                          bool *known, size_t *count, ca_reply_t *reply) {
     *count = 0;
     if (add->n_sources > CA_PROV_SOURCES_MAX) {
         ca_reply_error(reply, CA_INVALID, "%zu sources; at most %d per ProvAdd", add->n_sources,
@@ -301,9 +369,12 @@ static bool s_new_sources(ca_store_t *store, const Cairn__ProvAdd *add, uint8_t 
                            i);
             ok = false;
         }
-        if (ok && ca_hashset_add(seen, source->data) &&
-            !s_has_edge(store, add->hash.data, source->data))
-            memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+        bool edge = false;
+        if (ok && ca_hashset_add(seen, source->data)) {
+            s_source_state(store, add->hash.data, source->data, &edge, &known[*count]);
+            if (!edge)
+                memcpy(out[(*count)++], source->data, CA_SHA256_BYTES);
+        }
         if (ok && ca_hashset_failed(seen)) {
             ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory; retry later");
             ok = false;
@@ -336,59 +407,46 @@ static void s_refuse_derived(ca_store_t *store, const uint8_t *hash, uint8_t (*s
                    hex);
 }
 
-//  The statements that register `source` (if new) as a node and, when it
-//  has no sources, as its own root; then the edge.
-static void s_write_source(ca_write_t *write, const uint8_t *hash, const uint8_t *source,
-                           double now) {
-    ca_write_statement(write,
-                       "INSERT OR IGNORE INTO prov_nodes (hash, added_at, chain, position)"
-                       " SELECT ?1, ?2, coalesce(max(chain), 0) + 1, 0 FROM prov_nodes",
+//  The statements that register `source`, which the worker did not see
+//  as a node, as one (labelled at the head of a new chain) and, when it
+//  has no sources, as its own root. A source the worker saw needs
+//  neither: it was committed with its label and root rows, and nodes are
+//  never removed.
+#define STATEMENTS_PER_NEW_SOURCE 2
+static void s_write_new_source(ca_write_t *write, const uint8_t *source, double now) {
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_SOURCE_NODE],
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, source, CA_SHA256_BYTES);
     ca_write_real(write, now);
-    ca_write_statement(write,
-                       "INSERT OR IGNORE INTO prov_roots (hash, root, weight) SELECT ?1, ?1, 1"
-                       " WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_SOURCE_ROOT],
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, source, CA_SHA256_BYTES);
-    ca_write_statement(write, provenance_sql_edge_insert, CAIRN__INTERNAL__EXPECT__EXPECT_ANY,
-                       CA_OK, NULL);
-    ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_blob(write, source, CA_SHA256_BYTES);
 }
 
-//  Statements per new source in the write (see s_write_source); the edge
-//  insert is the last of them.
-#define STATEMENTS_PER_SOURCE 3
-//  After the sources: the label (s_write_label: 1 or LABEL_STATEMENTS),
-//  then generation, the cap, delete, insert and count of the roots.
-#define LABEL_STATEMENTS    2
-#define TRAILING_STATEMENTS 5
-
-//  The reachability label of `hash`. Content that gained sources is
-//  labelled again from all of them (the guard of s_prov_add made sure it
-//  has no derivations, so no other label depends on its own): its reach
-//  vector and label are rebuilt. Without new sources only new
-//  content is labelled (the head of a new chain): known content keeps its
-//  label, which its derivations' reach rows name. Returns the statements
-//  written.
-static uint8_t s_write_label(ca_write_t *write, const uint8_t *hash, bool new_sources) {
-    if (!new_sources) {
-        ca_write_statement(write,
-                           "UPDATE prov_nodes SET (chain, position) ="
-                           " (SELECT coalesce(max(chain), 0) + 1, 0 FROM prov_nodes)"
-                           " WHERE hash = ?1 AND chain IS NULL",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+//  The node `hash` and its reachability label (and generation). Content
+//  that gained sources is labelled again from all of them (the guard of
+//  s_prov_add made sure it has no derivations, so no other label depends
+//  on its own): its row is written with its reach vector, label and
+//  generation in one statement, after its edges. Without new sources the
+//  node is inserted if new and labelled only if it has no label, at the
+//  head of a new chain: known content keeps its label, which its
+//  derivations' vectors name, and its generation.
+static void s_write_node(ca_write_t *write, const uint8_t *hash, bool new_sources, double now) {
+    if (new_sources) {
+        ca_write_statement(write, provenance_sql_add[PROV_SQL_DERIVED],
+                           CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL,
+                           "the reachability label could not be written; retry");
         ca_write_blob(write, hash, CA_SHA256_BYTES);
-        return 1;
+        ca_write_real(write, now);
+        return;
     }
-    ca_write_statement(write, PROV_REACH_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
-                       CA_INTERNAL, "the reachability label could not be written; retry");
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_NODE],
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write, PROV_LABEL_SQL("?1"), CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE,
-                       CA_INTERNAL, "the reachability label could not be written; retry");
+    ca_write_real(write, now);
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_LABEL_NEW],
+                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    return LABEL_STATEMENTS;
 }
 
 #define STRINGIFY(x) #x
@@ -398,41 +456,49 @@ static const char s_too_many_roots[] = "the content would have more than " STRIN
                        "node may have; nothing was kept: derive it from fewer or narrower sources";
 
 //  The root cache row set of `hash`, rebuilt from its sources' rows (or
-//  itself when it has none), then counted for the answer. First the cap:
-//  the union of the sources' roots may hold at most CA_PROV_ROOTS_MAX,
-//  checked by reading at most one past it (a (cap+1)-th distinct root),
-//  before any row is written.
+//  itself when it has none): the insert's changes are its roots, the
+//  answer's count. First the cap: the union of the sources' roots may
+//  hold at most CA_PROV_ROOTS_MAX, checked by reading at most one past it
+//  (a (cap+1)-th distinct root), before any row is written.
+#define ROOTS_STATEMENTS 3
 static void s_write_roots(ca_write_t *write, const uint8_t *hash) {
-    ca_write_statement(write,
-                       "SELECT 1 FROM (SELECT DISTINCT r.root"
-                       "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
-                       "  WHERE e.child = ?1) LIMIT 1 OFFSET ?2",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_ROOTS_CAP],
                        CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT, s_too_many_roots);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
     ca_write_int(write, CA_PROV_ROOTS_MAX);
-    ca_write_statement(write, "DELETE FROM prov_roots WHERE hash = ?1",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_ROOTS_DELETE],
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, CA_SHA256_BYTES);
-    ca_write_statement(write,
-                       "INSERT INTO prov_roots (hash, root, weight)"
-                       " SELECT ?1, r.root, cairn_usat_sum(r.weight)"
-                       "  FROM prov_edges e JOIN prov_roots r ON r.hash = e.source"
-                       "  WHERE e.child = ?1 GROUP BY r.root"
-                       " UNION ALL SELECT ?1, ?1, 1"
-                       "  WHERE NOT EXISTS (SELECT 1 FROM prov_edges WHERE child = ?1)",
+    ca_write_statement(write, provenance_sql_add[PROV_SQL_ROOTS_INSERT],
                        CAIRN__INTERNAL__EXPECT__EXPECT_SOME_CHANGE, CA_INTERNAL,
                        "the root cache could not be rebuilt; retry");
     ca_write_blob(write, hash, CA_SHA256_BYTES);
+}
+
+//  The write's layout, for s_prov_added. With new sources: guard,
+//  STATEMENTS_PER_NEW_SOURCE for each source the worker did not know,
+//  edges, node (1 statement), roots (ROOTS_STATEMENTS); without: node (2
+//  statements), roots. Sent as the write's context.
+typedef struct {
+    uint8_t has_sources;
+    uint8_t unknown[2]; //  sources not known to the worker, little endian
+} layout_t;
+
+static size_t s_layout_statements(const layout_t *layout) {
+    size_t unknown = (size_t)layout->unknown[0] | (size_t)layout->unknown[1] << 8;
+    return layout->has_sources ? 2 + STATEMENTS_PER_NEW_SOURCE * unknown + 1 + ROOTS_STATEMENTS
+                               : 2 + ROOTS_STATEMENTS;
 }
 
 static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     const Cairn__ProvAdd *add = request->prov_add;
     if (!ca_blob_store_hash_ok(&add->hash, "hash", reply))
         return;
-    uint8_t(*sources)[32] =
-        (uint8_t(*)[32])ca_reply_alloc(reply, (add->n_sources ? add->n_sources : 1) * 32);
+    size_t room = add->n_sources ? add->n_sources : 1;
+    uint8_t(*sources)[32] = (uint8_t(*)[32])ca_reply_alloc(reply, room * 32);
+    bool *known = (bool *)ca_reply_alloc(reply, room * sizeof(bool));
     size_t count = 0;
-    if (!s_new_sources(store, add, sources, &count, reply))
+    if (!s_new_sources(store, add, sources, known, &count, reply))
         return;
     if (count > 0 && s_has_derivations(store, add->hash.data)) {
         s_refuse_derived(store, add->hash.data, sources, count, reply);
@@ -440,60 +506,47 @@ static void s_prov_add(ca_store_t *store, const Cairn__Request *request, ca_repl
     }
     double now = ca_now_seconds();
     ca_write_t *write = ca_write_new();
-    if (count > 0) { //  the rule, checked again where it cannot race
-        ca_write_statement(write, "SELECT 1 FROM prov_edges WHERE source = ?1 LIMIT 1",
+    size_t unknown = 0;
+    if (count > 0) {
+        //  the rule, checked again where it cannot race
+        ca_write_statement(write, provenance_sql_add[PROV_SQL_GUARD],
                            CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
                            "the content gained derivations meanwhile; its sources can no longer "
                            "be added (nothing was kept)");
         ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+        for (size_t i = 0; i < count; i++)
+            if (!known[i]) {
+                s_write_new_source(write, sources[i], now);
+                unknown++;
+            }
+        ca_write_statement(write, provenance_sql_add[PROV_SQL_EDGES],
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+        ca_write_blob(write, sources, count * CA_SHA256_BYTES);
     }
-    ca_write_statement(write, "INSERT OR IGNORE INTO prov_nodes (hash, added_at) VALUES (?1, ?2)",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    ca_write_real(write, now);
-    for (size_t i = 0; i < count; i++)
-        s_write_source(write, add->hash.data, sources[i], now);
-    uint8_t label_statements = s_write_label(write, add->hash.data, count > 0);
-    ca_write_statement(
-        write,
-        "UPDATE prov_nodes SET generation = (SELECT coalesce(max(n.generation) + 1, 0)"
-        " FROM prov_edges e JOIN prov_nodes n ON n.hash = e.source WHERE e.child = ?1)"
-        " WHERE hash = ?1",
-        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
+    s_write_node(write, add->hash.data, count > 0, now);
     s_write_roots(write, add->hash.data);
-    ca_write_statement(write, "SELECT count(*) FROM prov_roots WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_want_rows(write);
-    ca_write_blob(write, add->hash.data, CA_SHA256_BYTES);
-    //  The done needs the layout: [guard] node, sources x 3, label (1 or 2
-    //  statements), generation, cap, delete, insert, count.
-    uint8_t layout[2] = {count > 0, label_statements};
-    ca_write_context(write, layout, sizeof layout);
+    layout_t layout = {count > 0, {(uint8_t)(unknown & 0xff), (uint8_t)(unknown >> 8)}};
+    ca_write_context(write, &layout, sizeof layout);
     ca_store_write(store, &write, reply);
 }
 
 static void s_prov_added(ca_store_t *store, const Cairn__Request *request,
                          const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
-    bool laid_out = write->context.len == 2;
-    size_t first_source = laid_out && write->context.data[0] ? 2 : 1;
-    size_t trailing = TRAILING_STATEMENTS + (laid_out ? write->context.data[1] : 0);
-    size_t last = write->n_results;
-    if (!laid_out || last < first_source + trailing ||
-        (last - first_source - trailing) % STATEMENTS_PER_SOURCE) {
+    layout_t layout = {0, {0, 0}};
+    bool laid_out = write->context.len == sizeof layout;
+    if (laid_out)
+        memcpy(&layout, write->context.data, sizeof layout);
+    size_t last = s_layout_statements(&layout) - 1;
+    if (!laid_out || write->n_results != last + 1) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the add's results; retry");
         return;
     }
-    size_t sources = (last - first_source - trailing) / STATEMENTS_PER_SOURCE;
     Cairn__ProvAdded *added = (Cairn__ProvAdded *)ca_reply_alloc(reply, sizeof(Cairn__ProvAdded));
     cairn__prov_added__init(added);
-    for (size_t k = 0; k < sources; k++) //  the edge insert ends each source's statements
-        added->edges_added +=
-            write->results[first_source + STATEMENTS_PER_SOURCE * k + STATEMENTS_PER_SOURCE - 1]
-                ->changes;
-    const Cairn__Internal__StatementResult *count = write->results[last - 1];
-    if (count->n_rows == 1 && count->rows[0]->n_values == 1)
-        added->roots = (uint64_t)count->rows[0]->values[0]->integer;
+    if (layout.has_sources) //  edges, node, then the roots' statements
+        added->edges_added = write->results[last - ROOTS_STATEMENTS - 1]->changes;
+    added->roots = write->results[last]->changes; //  the roots' insert
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_PROV_ADD;
     response->prov_add = added;
@@ -986,6 +1039,48 @@ static void s_test_damaged_reach(ca_testbed_t *bed, ca_caller_t *caller) {
                      "not in the provenance graph");
 }
 
+//  The labels and the root cache as ProvAdd must leave them, read from the
+//  database behind the node (all but `skip`, damaged on purpose): every
+//  node labelled, its reach vector the merge of its sources' vectors and
+//  labels, its generation one past its sources', the node before it on
+//  its chain one of its ancestors, and at least one root row. ProvAdd
+//  writes a derived node's row, label and generation in one statement
+//  from its sources', and skips the statements a source known to the
+//  worker needs no more (issue 13): this checks what they leave.
+static void s_check_labels(ca_testbed_t *bed, uint64_t skip) {
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    assert(rc == SQLITE_OK);
+    zstr_free(&path);
+    sqlite3_busy_timeout(db, 5000);
+    rc = ca_sql_register(db);
+    assert(rc == SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(
+        db,
+        "WITH src AS (SELECT e.child AS hash, s.* FROM prov_edges e"
+        "  JOIN prov_nodes s ON s.hash = e.source)"
+        " SELECT count(*), (SELECT count(*) FROM prov_nodes) FROM prov_nodes n WHERE n.hash <> ?1"
+        " AND (n.chain IS NULL OR n.position IS NULL"
+        "  OR n.reach IS NOT (SELECT cairn_reach(reach, chain, position) FROM src"
+        "   WHERE src.hash = n.hash)"
+        "  OR n.generation IS NOT (SELECT coalesce(max(generation) + 1, 0) FROM src"
+        "   WHERE src.hash = n.hash)"
+        "  OR (n.position > 0 AND coalesce(cairn_reach_at(n.reach, n.chain), -1) < n.position - 1)"
+        "  OR NOT EXISTS (SELECT 1 FROM prov_roots r WHERE r.hash = n.hash))",
+        -1, &stmt, NULL);
+    assert(rc == SQLITE_OK);
+    uint8_t hash[32];
+    provenance_fixture_node(skip, hash);
+    sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    assert(rc == SQLITE_ROW);
+    assert(sqlite3_column_int64(stmt, 0) == 0 && sqlite3_column_int64(stmt, 1) > 1000);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
 //  ---- the property test: random DAGs against a plain reference ------------------
 
 #define PROP_NODES 160
@@ -1188,6 +1283,7 @@ void provenance_test(bool verbose) {
         s_test_property(caller, seed, 1, PROP_NODES); //  sources anywhere before
     s_test_property(caller, 4, 3, 4);                 //  three strands: deep, diamonds
     s_test_property(caller, 5, 1, 2);                 //  one deep chain of diamonds
+    s_check_labels(bed, 900004);                      //  s_test_damaged_reach's damaged node
     s_test_label_migration(6, 1, PROP_NODES);
     s_test_label_migration(7, 4, 6);
     ca_testbed_destroy(&bed);

@@ -15,6 +15,24 @@ extern const ca_store_def_t provenance_store_def;
 //  left as it is), defined once here for the store and cairn-bench.
 extern const char provenance_sql_edge_insert[];
 
+//  ProvAdd's statements (?1 the content's hash), for the store and for
+//  cairn-bench's baseline doing the same job in plain SQLite.
+typedef enum {
+    PROV_SQL_GUARD,        //  a row when ?1 has derivations
+    PROV_SQL_NODE,         //  ?1 as a node (?2 added_at), if new
+    PROV_SQL_SOURCE_NODE,  //  ?1 as a node at the head of a new chain, if new
+    PROV_SQL_SOURCE_ROOT,  //  ?1 as its own root, if it has no sources
+    PROV_SQL_EDGES,        //  edges ?1 <- each 32-byte hash packed in ?2
+    PROV_SQL_LABEL_NEW,    //  ?1 at the head of a new chain, if unlabelled
+    PROV_SQL_DERIVED,      //  ?1 as a node (?2 added_at) labelled from its sources
+    PROV_SQL_ROOTS_CAP,    //  a row when ?1's sources have more than ?2 roots
+    PROV_SQL_ROOTS_DELETE, //  ?1's root rows removed
+    PROV_SQL_ROOTS_INSERT, //  ?1's root rows from its sources' (itself without):
+                           //  its changes are ?1's roots
+    PROV_SQL_COUNT
+} provenance_sql_t;
+extern const char *const provenance_sql_add[PROV_SQL_COUNT];
+
 void provenance_test(bool verbose);
 
 //  ---- fixtures: the test graph and requests of the self-test and of

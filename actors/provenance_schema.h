@@ -34,4 +34,29 @@ extern const ca_schema_t provenance_schema;
     " UNION ALL SELECT (SELECT coalesce(max(chain), 0) + 1 FROM prov_nodes), 0"                    \
     " ORDER BY 2 DESC LIMIT 1) WHERE hash = " V
 
+//  PROV_DERIVED_SQL: ?1 (added at ?2) as a node, or the node it is,
+//  labelled from its sources (edges in place): what PROV_REACH_SQL then
+//  PROV_LABEL_SQL do, plus its generation, in the statement that writes
+//  the row (ProvAdd's, issue 13: an add paid per statement, and a row
+//  inserted unlabelled then labelled wrote its index entry twice). The
+//  node's own old label does not count as taken, as the two statements'
+//  cleared label does not. The candidates are tried highest position
+//  first and the first free one is taken (the same choice as
+//  PROV_LABEL_SQL's, which probes every chain reached).
+#define PROV_DERIVED_SQL                                                                           \
+    "WITH m AS (SELECT cairn_reach(s.reach, s.chain, s.position) AS reach,"                        \
+    "   coalesce(max(s.generation) + 1, 0) AS generation"                                          \
+    "   FROM prov_edges e JOIN prov_nodes s ON s.hash = e.source WHERE e.child = ?1),"             \
+    " k AS MATERIALIZED (SELECT r.chain AS c, r.position + 1 AS p"                                 \
+    "   FROM m, cairn_reach_each(m.reach) r ORDER BY p DESC),"                                     \
+    " l AS (SELECT c, p FROM k"                                                                    \
+    "   WHERE NOT EXISTS (SELECT 1 FROM prov_nodes x WHERE x.chain = c"                            \
+    "    AND x.position = p AND x.hash <> ?1)"                                                     \
+    "  UNION ALL SELECT (SELECT coalesce(max(chain), 0) + 1 FROM prov_nodes), 0"                   \
+    "  LIMIT 1)"                                                                                   \
+    " INSERT INTO prov_nodes (hash, added_at, reach, generation, chain, position)"                 \
+    " SELECT ?1, ?2, m.reach, m.generation, l.c, l.p FROM m, l WHERE true"                         \
+    " ON CONFLICT (hash) DO UPDATE SET reach = excluded.reach,"                                    \
+    "  generation = excluded.generation, chain = excluded.chain, position = excluded.position"
+
 #endif

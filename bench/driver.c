@@ -37,7 +37,6 @@
 
 #include "bench.h"
 #include "ca_limits.h"
-#include "ca_reach.h"
 #include "ca_testbed.h"
 #include "report.h"
 
@@ -168,7 +167,7 @@ sqlite3 *bench_sqlite_open(const char *dir) {
 sqlite3 *bench_sqlite_open_schema(const char *dir, const ca_schema_t *schema) {
     sqlite3 *db = bench_sqlite_open(dir);
     if (db)
-        ca_reach_register(db); //  migrations may use them, as on ca_sql_open's connections
+        ca_sql_register(db); //  migrations and stores' SQL use them, as on ca_sql_open's
     size_t from = 0, to = 0;
     char *error = db ? ca_schema_migrate(db, schema, &from, &to) : NULL;
     if (error) {

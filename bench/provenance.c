@@ -29,7 +29,15 @@
                                  edges into prov_edges (its tables, made by
                                  its migrations),
                                  1000 nodes per transaction; an op is one
-                                 node with its sources (~4 edges)
+                                 node with its sources (~4 edges). It keeps
+                                 less than the node must: no nodes, labels
+                                 or root cache
+        sqlite.prov_add.cache    raw doing the node's job: ProvAdd's own
+                                 statements (provenance_sql_add) for the
+                                 node, its edges, its label and its root
+                                 rows, 1000 nodes per transaction, without
+                                 what this input cannot need (the guard,
+                                 the roots' cap and delete)
         node.prov_add.pipelined  ProvAdd of each node with its sources, in
                                  order, up to --window outstanding; a node is
                                  sent only once all its sources have been
@@ -58,8 +66,8 @@
                                  about half true; the node's cache cannot
                                  decide these (same roots) and it walks
 
-    The raw database is a fresh one in a temp dir with the writer's
-    pragmas (WAL, synchronous=NORMAL). The add cases build the whole graph
+    The raw databases are fresh ones in a temp dir with the writer's
+    pragmas (WAL, synchronous=NORMAL, its 64 MiB page cache). The add cases build the whole graph
     whatever --seconds and --max-ops say (the query cases need all of it);
     a query case whose add case did not run builds its side first, untimed.
     Query n (request id n) asks about the same node or pair on both sides;
@@ -111,6 +119,7 @@ struct _bench_prov_t {
     uint8_t *source_count;
     char *raw_dir;
     sqlite3 *raw;
+    char *cache_dir; //  sqlite.prov_add.cache's database
     bool raw_built;
     bool node_built;
     //  The raw answers of queries 1..expected[kind]: root counts, or 0/1
@@ -212,6 +221,9 @@ static void s_prov_destroy(bench_prov_t **self_p) {
     if (self->raw_dir)
         ca_test_rmtree(self->raw_dir);
     zstr_free(&self->raw_dir);
+    if (self->cache_dir)
+        ca_test_rmtree(self->cache_dir);
+    zstr_free(&self->cache_dir);
     for (int kind = 0; kind < QUERY_KINDS; kind++)
         free(self->expect[kind]);
     free(self->hashes);
@@ -249,6 +261,17 @@ static void s_query(const bench_prov_t *self, query_kind_t kind, uint64_t n, uin
     " UNION SELECT e.source FROM prov_edges e JOIN up ON e.child = up.h)"                          \
     " SELECT 1 FROM up WHERE h = ?1 LIMIT 1"
 
+//  A raw database with provenance_schema's tables and the writer's page
+//  cache (64 MiB: the graph's tables outgrow SQLite's default 2 MiB).
+static sqlite3 *s_raw_open(const char *dir) {
+    sqlite3 *db = bench_sqlite_open_schema(dir, &provenance_schema);
+    if (db && bench_sqlite_exec(db, "PRAGMA cache_size=" CA_WRITER_CACHE_KIB) != 0) {
+        sqlite3_close(db);
+        db = NULL;
+    }
+    return db;
+}
+
 //  Inserts the edges of nodes [first, first + count) in one transaction.
 static int s_raw_batch(bench_prov_t *self, sqlite3_stmt *insert, uint64_t first, uint64_t count) {
     if (bench_sqlite_exec(self->raw, "BEGIN IMMEDIATE") != 0)
@@ -276,7 +299,7 @@ static int s_raw_build(bench_t *bench, result_t *result) {
     if (self->raw_built)
         return bench_fail("sqlite.prov_add", "the raw graph was built already");
     self->raw_dir = ca_test_tempdir("cairn-bench-prov");
-    self->raw = bench_sqlite_open_schema(self->raw_dir, &provenance_schema);
+    self->raw = s_raw_open(self->raw_dir);
     sqlite3_stmt *insert = NULL;
     int rc = self->raw ? bench_sqlite_prepare(self->raw, provenance_sql_edge_insert, &insert) : -1;
     int64_t start = zclock_usecs();
@@ -298,6 +321,85 @@ static int s_raw_build(bench_t *bench, result_t *result) {
 
 static int s_run_sqlite_prov_add(bench_t *bench, result_t *result) {
     return s_raw_build(bench, result);
+}
+
+//  ---- raw SQLite doing the node's job: edges, labels, root cache ------------------------
+
+//  The statements of sqlite.prov_add.cache, in provenance_sql_add: an
+//  original is a labelled node and its own root; a derived node is its
+//  edges, the labelled node and its roots. What ProvAdd also runs is left
+//  out because this input needs none of it: the guard and the roots' cap
+//  and delete (every node is new, with few roots).
+enum { CACHE_ORIGINAL, CACHE_EDGES, CACHE_NODE, CACHE_ROOTS, CACHE_STATEMENTS };
+static const provenance_sql_t s_cache_sql[CACHE_STATEMENTS] = {
+    PROV_SQL_SOURCE_NODE, PROV_SQL_EDGES, PROV_SQL_DERIVED, PROV_SQL_ROOTS_INSERT};
+
+//  Runs `stmt` with ?1 = node k's hash and ?2 = `blob` (size bytes, or
+//  the time when blob is NULL).
+static int s_cache_step(bench_prov_t *self, sqlite3_stmt *stmt, uint64_t k, const void *blob,
+                        size_t size) {
+    sqlite3_bind_blob(stmt, 1, self->hashes[k], CA_SHA256_BYTES, SQLITE_STATIC);
+    if (blob)
+        sqlite3_bind_blob(stmt, 2, blob, (int)size, SQLITE_STATIC);
+    else if (sqlite3_bind_parameter_count(stmt) >= 2)
+        sqlite3_bind_double(stmt, 2, (double)zclock_time() / 1000);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+//  Adds nodes [first, first + count) with their edges, labels and roots
+//  in one transaction.
+static int s_cache_batch(bench_prov_t *self, sqlite3 *db, sqlite3_stmt **stmts, uint64_t first,
+                         uint64_t count) {
+    if (bench_sqlite_exec(db, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    int rc = 0;
+    for (uint64_t k = first; k < first + count && rc == 0; k++) {
+        uint8_t sources[SOURCES][CA_SHA256_BYTES];
+        for (int i = 0; i < self->source_count[k]; i++)
+            memcpy(sources[i], self->hashes[self->sources[k][i]], CA_SHA256_BYTES);
+        size_t size = (size_t)self->source_count[k] * CA_SHA256_BYTES;
+        if (size == 0)
+            rc = s_cache_step(self, stmts[CACHE_ORIGINAL], k, NULL, 0);
+        else {
+            rc = s_cache_step(self, stmts[CACHE_EDGES], k, sources, size);
+            rc = rc ? rc : s_cache_step(self, stmts[CACHE_NODE], k, NULL, 0);
+        }
+        rc = rc ? rc : s_cache_step(self, stmts[CACHE_ROOTS], k, NULL, 0);
+    }
+    if (rc != 0) {
+        bench_fail("sqlite.prov_add.cache", "a statement failed: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return bench_sqlite_exec(db, "COMMIT");
+}
+
+static int s_run_sqlite_prov_add_cache(bench_t *bench, result_t *result) {
+    bench_prov_t *self = s_prov(bench);
+    if (self->cache_dir)
+        return bench_fail("sqlite.prov_add.cache", "the graph was built already");
+    self->cache_dir = ca_test_tempdir("cairn-bench-prov-cache");
+    sqlite3 *db = s_raw_open(self->cache_dir);
+    sqlite3_stmt *stmts[CACHE_STATEMENTS] = {NULL};
+    int rc = db ? 0 : -1;
+    for (int i = 0; i < CACHE_STATEMENTS && rc == 0; i++)
+        rc = bench_sqlite_prepare(db, provenance_sql_add[s_cache_sql[i]], &stmts[i]);
+    int64_t start = zclock_usecs();
+    for (uint64_t k = 0; rc == 0 && k < self->nodes; k += RAW_BATCH) {
+        uint64_t count = self->nodes - k < RAW_BATCH ? self->nodes - k : RAW_BATCH;
+        rc = zsys_interrupted ? bench_fail("sqlite.prov_add.cache", "interrupted")
+                              : s_cache_batch(self, db, stmts, k, count);
+        if (rc == 0)
+            result->ok += count;
+    }
+    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    for (int i = 0; i < CACHE_STATEMENTS; i++)
+        sqlite3_finalize(stmts[i]);
+    if (db)
+        sqlite3_close(db);
+    return rc;
 }
 
 //  The raw side, built untimed when its add case did not run.
@@ -643,10 +745,15 @@ static const bench_case_t s_cases[] = {
      .kind = KIND_BASELINE,
      .run = s_run_sqlite_prov_add,
      .what = "INSERT of each DAG node's edges (--prov-nodes), 1000 nodes per transaction"},
+    {.name = "sqlite.prov_add.cache",
+     .kind = KIND_BASELINE,
+     .run = s_run_sqlite_prov_add_cache,
+     .what = "the node's job in plain SQLite: nodes, edges, labels and root cache (ProvAdd's "
+             "statements), 1000 nodes per transaction"},
     {.name = "node.prov_add.pipelined",
      .kind = KIND_NODE,
      .run = s_run_node_prov_add,
-     .versus = {"sqlite.prov_add.tx1000"},
+     .versus = {"sqlite.prov_add.tx1000", "sqlite.prov_add.cache"},
      .what = "cairnd ProvAdd of each node with its sources (root cache kept), a window"},
     {.name = "sqlite.prov_roots.cte",
      .kind = KIND_BASELINE,

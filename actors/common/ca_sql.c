@@ -40,6 +40,12 @@ static void s_usat_sum_final(sqlite3_context *context) {
     sqlite3_result_int64(context, (sqlite3_int64)(total ? *total : 0));
 }
 
+int ca_sql_register(sqlite3 *db) {
+    int rc = sqlite3_create_function(db, "cairn_usat_sum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                     NULL, NULL, s_usat_sum_step, s_usat_sum_final);
+    return rc == SQLITE_OK ? ca_reach_register(db) : rc; //  provenance's reach vectors (ca_reach.h)
+}
+
 ca_sql_t *ca_sql_open(const char *path, ca_sql_mode_t mode, const char *vfs, char **error) {
     int flags = SQLITE_OPEN_NOMUTEX |
                 (mode == CA_SQL_READ_ONLY ? SQLITE_OPEN_READONLY
@@ -54,9 +60,7 @@ ca_sql_t *ca_sql_open(const char *path, ca_sql_mode_t mode, const char *vfs, cha
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, CA_READ_BUSY_TIMEOUT_MS);
-    sqlite3_create_function(db, "cairn_usat_sum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL,
-                            s_usat_sum_step, s_usat_sum_final);
-    ca_reach_register(db); //  provenance's reach vectors (ca_reach.h)
+    ca_sql_register(db);
     ca_sql_t *self = (ca_sql_t *)zmalloc(sizeof(ca_sql_t));
     self->db = db;
     self->statements = zhashx_new();

@@ -48,6 +48,10 @@ int64_t ca_schema_version(sqlite3 *db, const char *store);
 
 typedef enum { CA_SQL_READ_ONLY, CA_SQL_READ_WRITE } ca_sql_mode_t;
 
+//  Registers cairn's SQL functions on `db` (cairn_usat_sum and the
+//  cairn_reach ones), as ca_sql_open does on its connections. SQLite's code.
+int ca_sql_register(sqlite3 *db);
+
 //  Opens the database at `path`. `vfs` may be NULL (SQLite's default).
 //  Returns NULL with *error set (caller frees) on failure.
 ca_sql_t *ca_sql_open(const char *path, ca_sql_mode_t mode, const char *vfs, char **error);

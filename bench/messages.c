@@ -199,6 +199,7 @@ static int s_sqlite_channel(sqlite3 *db, const char *name, double created_at) {
         sqlite3_bind_int(insert, 3, 0);
         sqlite3_bind_null(insert, 4);
         sqlite3_bind_null(insert, 5);
+        sqlite3_bind_int(insert, 6, 0); //  unsigned, as the node's bench channels
         int step = sqlite3_step(insert);
         rc = step == SQLITE_ROW ? bench_sqlite_step(db, insert, "INSERT channel")
                                 : bench_fail("sqlite", "INSERT channel %s: %s", name,

@@ -57,7 +57,7 @@ static void s_add_config_set(packed_t *packed, uint64_t id, const char *key, con
     s_add(packed, &request);
 }
 
-//  Signatures are only length-checked by the messages store today.
+//  Any 64 bytes: these tests create their channel unsigned.
 static const uint8_t s_signature[64] = {0x11};
 
 //  Message ids are UUIDs; the tests number theirs.

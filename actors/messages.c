@@ -74,8 +74,11 @@ static const char s_sql_channel_exists[] = "SELECT 1 FROM channels WHERE name = 
 
 //  Signatures (messages.proto, "Signature"): the channel's mode and the
 //  sender's key, read before the write; the write checks both again.
-static const char s_sql_channel_signed[] = "SELECT signed_messages FROM channels WHERE name = ?1";
-static const char s_sql_sender[] = "SELECT public_key, blocked FROM peers WHERE peer_id = ?1";
+//  One read: ?1 channel, ?2 sender_id; no row: no such channel; NULL key:
+//  the sender is not a peer.
+static const char s_sql_channel_sender[] =
+    "SELECT c.signed_messages, p.public_key, p.blocked FROM channels c"
+    " LEFT JOIN peers p ON p.peer_id = ?2 WHERE c.name = ?1";
 static const char s_sql_channel_mode[] =
     "SELECT 1 FROM channels WHERE name = ?1 AND signed_messages = ?2";
 static const char s_sql_sender_unchanged[] =
@@ -497,34 +500,27 @@ typedef struct {
 static bool s_sender_read(ca_store_t *store, const Cairn__Message *message, s_sender_t *sender,
                           ca_reply_t *reply) {
     memset(sender, 0, sizeof *sender);
-    sqlite3_stmt *stmt = ca_store_prepare(store, s_sql_channel_signed, reply);
+    sqlite3_stmt *stmt = ca_store_prepare(store, s_sql_channel_sender, reply);
     if (!stmt)
         return false;
     sqlite3_bind_text(stmt, 1, message->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, message->sender_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         sender->signed_channel = sqlite3_column_int64(stmt, 0) != 0;
-    else if (rc == SQLITE_DONE)
+        //  The schema keeps keys at 32 bytes; NULL: no such peer.
+        if (sqlite3_column_bytes(stmt, 1) == CA_ED25519_PUBLIC_BYTES) {
+            sender->known = true;
+            memcpy(sender->key, sqlite3_column_blob(stmt, 1), CA_ED25519_PUBLIC_BYTES);
+            sender->blocked = sqlite3_column_int64(stmt, 2) != 0;
+        }
+    } else if (rc == SQLITE_DONE)
         ca_reply_error(reply, CA_NOT_FOUND, "channel %s does not exist; create it first",
                        message->channel);
     else
-        s_read_failed(reply, stmt, rc, "read the channel");
+        s_read_failed(reply, stmt, rc, "read the channel and the sender");
     sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW)
-        return false;
-    stmt = ca_store_prepare(store, s_sql_sender, reply);
-    if (!stmt)
-        return false;
-    sqlite3_bind_text(stmt, 1, message->sender_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == CA_ED25519_PUBLIC_BYTES) {
-        sender->known = true;
-        memcpy(sender->key, sqlite3_column_blob(stmt, 0), CA_ED25519_PUBLIC_BYTES);
-        sender->blocked = sqlite3_column_int64(stmt, 1) != 0;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        s_read_failed(reply, stmt, rc, "read the sender's peer row");
-    sqlite3_reset(stmt);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+    return rc == SQLITE_ROW;
 }
 
 //  The sender may store this message: not blocked, and in a signed channel

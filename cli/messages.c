@@ -61,6 +61,8 @@ typedef struct {
     uint8_t nonce[CLI_NONCE_MAX];
     uint8_t signer[CLI_PUBKEY_BYTES]; //  public key, when signed here
     bool signed_here;
+    bool sender_defaulted;                     //  no --sender-id nor CAIRN_SENDER_ID
+    char signer_hex[2 * CLI_PUBKEY_BYTES + 1]; //  the sender id --key-file defaults to
 } msg_send_t;
 
 //  What one row's request points at.
@@ -117,6 +119,8 @@ static const char *s_message_identity(const cli_t *cli, msg_send_t *send) {
             return problem;
     }
     message->sender_id = s_sender_field(cli, "sender-id", SENDER_ID_ENV);
+    const char *env_sender = getenv(SENDER_ID_ENV);
+    send->sender_defaulted = !cli_option(cli, "sender-id") && (!env_sender || !*env_sender);
     message->sender_name = s_sender_field(cli, "sender-name", SENDER_NAME_ENV);
     return NULL;
 }
@@ -189,6 +193,13 @@ static const char *s_sign_with_key_file(const char *path, msg_send_t *send) {
     uint8_t key[crypto_sign_SECRETKEYBYTES];
     const char *problem = cli_load_secret_key(path, key);
     if (!problem) {
+        //  Signed here and no sender given: the sender is the key's own
+        //  peer id (its hex, as a node's), which the node must know.
+        if (send->sender_defaulted) {
+            sodium_bin2hex(send->signer_hex, sizeof send->signer_hex, key + crypto_sign_SEEDBYTES,
+                           CLI_PUBKEY_BYTES);
+            send->message.sender_id = send->signer_hex;
+        }
         //  The bytes schemas/messages.proto defines, from the node's own
         //  encoder (actors/wire/message_encoding.c).
         if (message_sign(&send->message, key, send->signature)) {
@@ -551,7 +562,8 @@ static json_t *s_json_vacuum(const answer_t *answer) {
 static const char s_msg_send_details[] =
     "CHANNEL must exist (cairn channel create). Defaults: --id a random UUIDv4;\n"
     "--timestamp now; --sender-id and --sender-name from " SENDER_ID_ENV " and\n" SENDER_NAME_ENV
-    ", else \"" SENDER_DEFAULT "\".\n"
+    ", else \"" SENDER_DEFAULT "\" (with --key-file, the sender id defaults to the\n"
+    "key's public key in hex, the peer id a node has).\n"
     "With --encrypted, TEXT is the ciphertext as hex (the client does not\n"
     "encrypt) and --nonce-hex is required.\n\n"
     "Signature (required, one of the two):\n"
@@ -560,7 +572,7 @@ static const char s_msg_send_details[] =
     "                       64-byte form (seed + public key), raw or as 128 hex\n"
     "                       digits; the output names the public key (signed_by)\n"
     "In a signed channel (the default) the node checks the signature with the\n"
-    "public key of the peer named by --sender-id (add it with cairn peer put), and\n"
+    "public key of the peer named by --sender-id (add it with cairn peer add), and\n"
     "refuses a wrong one (unauthorized) or an unknown sender (not found); a channel\n"
     "created --unsigned takes any 64 bytes. --key-file signs (crypto_sign_detached)\n"
     "these bytes (schemas/messages.proto, \"Signature\"):\n"

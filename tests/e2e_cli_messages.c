@@ -367,7 +367,10 @@ static void s_test_msg_send_get(const cli_ctx_t *t) {
     CHECK(run.status == 0);
     char *heading = zsys_sprintf("message %s\n", id);
     CHECK(cli_starts_with(run.out, heading));
-    CHECK(strstr(run.out, "#general") && strstr(run.out, "alice (id cli)"));
+    //  Signed here without a sender id: the sender is the key's hex.
+    char *sender_line = zsys_sprintf("alice (id %s)", key_hex);
+    CHECK(strstr(run.out, "#general") && strstr(run.out, sender_line));
+    zstr_free(&sender_line);
     CHECK(strstr(run.out, "hello\\tworld\\nline two")); //  control characters escaped
     cli_run_free(&run);
 
@@ -375,7 +378,7 @@ static void s_test_msg_send_get(const cli_ctx_t *t) {
     CHECK(cli_json_str_is(object, "id", id));
     CHECK(cli_json_str_is(object, "content", "hello\tworld\nline two"));
     CHECK(cli_json_str_is(object, "sender_name", "alice"));
-    CHECK(cli_json_str_is(object, "sender_id", "cli"));
+    CHECK(cli_json_str_is(object, "sender_id", key_hex));
     CHECK(json_is_false(json_object_get(object, "encrypted")));
     CHECK(json_is_null(json_object_get(object, "nonce")));
     const char *signature = json_string_value(json_object_get(object, "signature"));
@@ -500,6 +503,15 @@ static void s_test_msg_signature(const cli_ctx_t *t) {
     cli_expect_fail(
         CAIRN(t, "msg", "send", "#signed", "not mine", "--sender-id", "s-1", "--key-file", other),
         1, "unauthorized: ");
+    //  Without --sender-id, --key-file sends as the key's hex peer id.
+    char *public_hex = s_hex(public_key, sizeof public_key);
+    cli_expect_fail(CAIRN(t, "msg", "send", "#signed", "as my key", "--key-file", raw), 1,
+                    "not_found: ");
+    cli_expect_ok(CAIRN(t, "peer", "add", public_hex, "--key", key_base64, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  public_hex);
+    cli_expect_ok(CAIRN(t, "msg", "send", "#signed", "as my key", "--key-file", raw), "stored ");
+    free(public_hex);
     //  A blocked sender is refused even with a good signature.
     cli_expect_ok(CAIRN(t, "peer", "block", "s-1"), "s-1");
     cli_expect_fail(

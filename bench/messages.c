@@ -592,6 +592,17 @@ typedef struct {
     double base; //  timestamp of message 0
 } store_context_t;
 
+//  Sends MessageStore of `message` with request id `id`.
+static int s_send_message_store(void *handle, uint64_t id, Cairn__Message *message) {
+    Cairn__MessageStore store_request = CAIRN__MESSAGE_STORE__INIT;
+    store_request.message = message;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
+    request.message_store = &store_request;
+    return bench_send_request(handle, &request);
+}
+
 static int s_msg_store_send(void *handle, uint64_t id, void *context) {
     const store_context_t *store = (const store_context_t *)context;
     bench_message_t bench_message;
@@ -606,13 +617,7 @@ static int s_msg_store_send(void *handle, uint64_t id, void *context) {
     message.content.len = MSG_CONTENT_BYTES;
     message.signature.data = (uint8_t *)BENCH_SIGNATURE;
     message.signature.len = MSG_SIGNATURE_BYTES;
-    Cairn__MessageStore store_request = CAIRN__MESSAGE_STORE__INIT;
-    store_request.message = &message;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request.message_store = &store_request;
-    return bench_send_request(handle, &request);
+    return s_send_message_store(handle, id, &message);
 }
 
 static const wire_t s_msg_store_wire = {s_msg_store_send, bench_response_decode};
@@ -761,13 +766,7 @@ static int s_msg_signed_send(void *handle, uint64_t id, void *context) {
     Cairn__Message message;
     bench_message_t storage;
     s_signed_message(&message, &storage, n, s_signed.signatures[n]);
-    Cairn__MessageStore store_request = CAIRN__MESSAGE_STORE__INIT;
-    store_request.message = &message;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request.message_store = &store_request;
-    return bench_send_request(handle, &request);
+    return s_send_message_store(handle, id, &message);
 }
 
 static const wire_t s_msg_signed_wire = {s_msg_signed_send, bench_response_decode};

@@ -63,6 +63,14 @@ static bool s_channel_unsigned(ca_caller_t *caller, const char *name) {
     return result;
 }
 
+//  The start of most tests: a signed channel #signed and alice (seed 1),
+//  a known sender.
+static void s_signed_setup(ca_caller_t *caller, messages_fixture_signer_t *alice) {
+    messages_fixture_create_channel(caller, "#signed", false);
+    messages_fixture_signer(alice, 1);
+    messages_fixture_add_signer(caller, alice);
+}
+
 //  ---- tests -------------------------------------------------------------------------
 
 //  A clear and an encrypted message signed by a known sender are stored
@@ -70,11 +78,9 @@ static bool s_channel_unsigned(ca_caller_t *caller, const char *name) {
 //  channels by default.
 static void test_signed_stored(void) {
     HARNESS_SESSION_UP(NULL);
-    messages_fixture_create_channel(caller, "#signed", false);
-    CHECK(!s_channel_unsigned(caller, "#signed"));
     messages_fixture_signer_t alice;
-    messages_fixture_signer(&alice, 1);
-    messages_fixture_add_signer(caller, &alice);
+    s_signed_setup(caller, &alice);
+    CHECK(!s_channel_unsigned(caller, "#signed"));
     char id[CA_UUID_TEXT_LENGTH + 1];
     messages_fixture_uuid(id, 1, 1);
     Cairn__Message message;
@@ -105,12 +111,10 @@ static void test_signed_stored(void) {
 //  (UNAUTHORIZED), nothing is stored; the message as signed is then stored.
 static void test_tampered_refused(void) {
     HARNESS_SESSION_UP(NULL);
-    messages_fixture_create_channel(caller, "#signed", false);
-    messages_fixture_create_channel(caller, "#other", false);
     messages_fixture_signer_t alice, bob;
-    messages_fixture_signer(&alice, 1);
+    s_signed_setup(caller, &alice);
+    messages_fixture_create_channel(caller, "#other", false);
     messages_fixture_signer(&bob, 2);
-    messages_fixture_add_signer(caller, &alice);
     messages_fixture_add_signer(caller, &bob);
     char id[CA_UUID_TEXT_LENGTH + 1], other_id[CA_UUID_TEXT_LENGTH + 1];
     messages_fixture_uuid(id, 2, 1);
@@ -162,11 +166,9 @@ static void test_tampered_refused(void) {
 //  gives the sender another key, only that key's signatures pass.
 static void test_wrong_key(void) {
     HARNESS_SESSION_UP(NULL);
-    messages_fixture_create_channel(caller, "#signed", false);
     messages_fixture_signer_t alice, mallory;
-    messages_fixture_signer(&alice, 1);
+    s_signed_setup(caller, &alice);
     messages_fixture_signer(&mallory, 3);
-    messages_fixture_add_signer(caller, &alice);
     char id[CA_UUID_TEXT_LENGTH + 1];
     messages_fixture_uuid(id, 3, 1);
     Cairn__Message message;
@@ -212,11 +214,9 @@ static void test_unknown_sender(void) {
 //  good signature notwithstanding; unblocked, it is heard again.
 static void test_blocked_sender(void) {
     HARNESS_SESSION_UP(NULL);
-    messages_fixture_create_channel(caller, "#signed", false);
-    messages_fixture_create_channel(caller, "#open", true);
     messages_fixture_signer_t alice;
-    messages_fixture_signer(&alice, 1);
-    messages_fixture_add_signer(caller, &alice);
+    s_signed_setup(caller, &alice);
+    messages_fixture_create_channel(caller, "#open", true);
     s_block(caller, alice.peer_id, true);
     char id[CA_UUID_TEXT_LENGTH + 1];
     messages_fixture_uuid(id, 5, 1);
@@ -299,10 +299,8 @@ static void test_migrated_channels(void) {
 //  is stored with the rest; a bad signature refuses the whole batch.
 static void test_batch_signed(void) {
     HARNESS_SESSION_UP(NULL);
-    messages_fixture_create_channel(caller, "#signed", false);
     messages_fixture_signer_t alice;
-    messages_fixture_signer(&alice, 1);
-    messages_fixture_add_signer(caller, &alice);
+    s_signed_setup(caller, &alice);
     for (int round = 0; round < 2; round++) {
         char id[CA_UUID_TEXT_LENGTH + 1];
         messages_fixture_uuid(id, 8, (uint64_t)round + 1);

@@ -137,8 +137,9 @@ static void s_count_failure(zhashx_t *windows, const char *name, int64_t now) {
 //  ---- ChannelCreate ------------------------------------------------------------------
 
 const char channel_auth_sql_create[] =
-    "INSERT INTO channels (name, created_at, last_activity, encrypted, password_hash, salt)"
-    " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING RETURNING " CHANNELS_COLUMNS;
+    "INSERT INTO channels (name, created_at, last_activity, encrypted, password_hash, salt,"
+    " signed_messages) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING "
+    "RETURNING " CHANNELS_COLUMNS;
 
 //  True when a channel of that name exists (read connection). On a read
 //  error the reply is failed and *failed set.
@@ -217,6 +218,7 @@ static void s_create(ca_store_t *store, const Cairn__ChannelCreate *create, size
         ca_write_null(write);
         ca_write_null(write);
     }
+    ca_write_int(write, create->unsigned_messages ? 0 : 1);
     ca_store_write(store, &write, reply);
     sodium_memzero(hash, sizeof hash);
 }

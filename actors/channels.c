@@ -110,6 +110,7 @@ Cairn__Channel *channels_from_row(ca_reply_t *reply, const Cairn__Internal__Row 
     if (salt && salt->kind_case == CAIRN__INTERNAL__SQL_VALUE__KIND_BLOB)
         s_set_salt(reply, channel, salt->blob.data, salt->blob.len);
     channel->message_count = (uint64_t)s_value_int(s_value(row, 6));
+    channel->unsigned_messages = s_value_int(s_value(row, 7)) != 0;
     return channel;
 }
 
@@ -125,6 +126,7 @@ static Cairn__Channel *s_channel_from_stmt(ca_reply_t *reply, sqlite3_stmt *stmt
     channel->protected_ = sqlite3_column_int64(stmt, 4) != 0;
     s_set_salt(reply, channel, sqlite3_column_blob(stmt, 5), (size_t)sqlite3_column_bytes(stmt, 5));
     channel->message_count = (uint64_t)sqlite3_column_int64(stmt, 6);
+    channel->unsigned_messages = sqlite3_column_int64(stmt, 7) != 0;
     return channel;
 }
 
@@ -206,7 +208,8 @@ static void s_channel_list(ca_store_t *store, const Cairn__Request *request, ca_
     sqlite3_stmt *stmt =
         ca_store_prepare(store,
                          "SELECT c.name, c.created_at, c.last_activity, c.encrypted,"
-                         " typeof(c.password_hash) <> 'null', c.salt, count(m.seq)"
+                         " typeof(c.password_hash) <> 'null', c.salt, count(m.seq),"
+                         " c.signed_messages = 0"
                          " FROM channels c LEFT JOIN messages m ON m.channel = c.name"
                          " WHERE c.name > ?1 GROUP BY c.name ORDER BY c.name LIMIT ?2",
                          reply);

@@ -21,7 +21,8 @@
 //  same way there); typeof() is right everywhere.
 #define CHANNELS_COLUMNS                                                                           \
     "name, created_at, last_activity, encrypted, typeof(password_hash) <> 'null', salt, "          \
-    "(SELECT count(*) FROM messages WHERE messages.channel = channels.name)"
+    "(SELECT count(*) FROM messages WHERE messages.channel = channels.name), "                     \
+    "signed_messages = 0"
 
 //  The store's description: the shared messages_schema and its request table.
 extern const ca_store_def_t channels_store_def;

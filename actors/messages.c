@@ -19,6 +19,14 @@
       - content <= settings.max_content_bytes; signature exactly 64 bytes;
       - nonce 12..24 bytes when encrypted, empty when not.
 
+    Signatures (schemas/messages.proto, "Signature"): in a signed channel
+    the sender_id must name a peer of the peers table (else NOT_FOUND)
+    whose public key verifies the signature over message_encode's bytes
+    (else UNAUTHORIZED); a blocked sender is UNAUTHORIZED in every channel.
+    The channel's mode and the sender's row are read on this worker's read
+    connection, so that the Ed25519 check runs here, in parallel, and not
+    in the writer; the write then checks both again in its savepoint.
+
     Invariants:
       - A store is one savepoint in the writer: the channel must exist, the
         id must be new (else CONFLICT, nothing changes), then the row is
@@ -43,6 +51,8 @@
 #include "ca_log.h"
 #include "ca_names.h"
 #include "messages_schema.h"
+#include "ca_sign.h"
+#include "message_encoding.h"
 
 #include <assert.h>
 #include <math.h>
@@ -61,6 +71,20 @@
     "m.signature, m.nonce"
 
 static const char s_sql_channel_exists[] = "SELECT 1 FROM channels WHERE name = ?1";
+
+//  Signatures (messages.proto, "Signature"): the channel's mode and the
+//  sender's key, read before the write; the write checks both again.
+//  One read: ?1 channel, ?2 sender_id; no row: no such channel; NULL key:
+//  the sender is not a peer.
+static const char s_sql_channel_sender[] =
+    "SELECT c.signed_messages, p.public_key, p.blocked FROM channels c"
+    " LEFT JOIN peers p ON p.peer_id = ?2 WHERE c.name = ?1";
+static const char s_sql_channel_mode[] =
+    "SELECT 1 FROM channels WHERE name = ?1 AND signed_messages = ?2";
+static const char s_sql_sender_unchanged[] =
+    "SELECT 1 FROM peers WHERE peer_id = ?1 AND public_key = ?2 AND blocked = 0";
+static const char s_sql_sender_blocked[] =
+    "SELECT 1 FROM peers WHERE peer_id = ?1 AND blocked <> 0";
 
 static const char s_sql_id_exists[] = "SELECT 1 FROM messages WHERE id = ?1";
 
@@ -461,6 +485,75 @@ static void s_message_stats(ca_store_t *store, const Cairn__Request *request, ca
     response->message_stats = stats;
 }
 
+//  ---- signatures --------------------------------------------------------------------
+
+//  What MessageStore read about a message's channel and sender.
+typedef struct {
+    bool signed_channel;                  //  the channel checks signatures
+    bool known;                           //  sender_id is in the peers table
+    bool blocked;                         //  ... and blocked
+    uint8_t key[CA_ED25519_PUBLIC_BYTES]; //  ... with this key
+} s_sender_t;
+
+//  Reads the channel's mode and the sender's row (read connection). False
+//  when answered (unknown channel, read error).
+static bool s_sender_read(ca_store_t *store, const Cairn__Message *message, s_sender_t *sender,
+                          ca_reply_t *reply) {
+    memset(sender, 0, sizeof *sender);
+    sqlite3_stmt *stmt = ca_store_prepare(store, s_sql_channel_sender, reply);
+    if (!stmt)
+        return false;
+    sqlite3_bind_text(stmt, 1, message->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, message->sender_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        sender->signed_channel = sqlite3_column_int64(stmt, 0) != 0;
+        //  The schema keeps keys at 32 bytes; NULL: no such peer.
+        if (sqlite3_column_bytes(stmt, 1) == CA_ED25519_PUBLIC_BYTES) {
+            sender->known = true;
+            memcpy(sender->key, sqlite3_column_blob(stmt, 1), CA_ED25519_PUBLIC_BYTES);
+            sender->blocked = sqlite3_column_int64(stmt, 2) != 0;
+        }
+    } else if (rc == SQLITE_DONE)
+        ca_reply_error(reply, CA_NOT_FOUND, "channel %s does not exist; create it first",
+                       message->channel);
+    else
+        s_read_failed(reply, stmt, rc, "read the channel and the sender");
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW;
+}
+
+//  The sender may store this message: not blocked, and in a signed channel
+//  known with a key that verifies the signature. Else answered.
+static bool s_sender_ok(const Cairn__Message *message, const s_sender_t *sender,
+                        ca_reply_t *reply) {
+    if (sender->blocked) {
+        ca_reply_error(reply, CA_UNAUTHORIZED,
+                       "sender %s is blocked on this node; its messages are refused (unblock it "
+                       "with PeerBlock if that is wrong)",
+                       message->sender_id);
+        return false;
+    }
+    if (!sender->signed_channel)
+        return true;
+    if (!sender->known) {
+        ca_reply_error(reply, CA_NOT_FOUND,
+                       "sender %s is not a known peer, and channel %s takes only signed "
+                       "messages: add the sender with PeerPut (its Ed25519 public key) first",
+                       message->sender_id, message->channel);
+        return false;
+    }
+    if (!message_verify(message, sender->key)) {
+        ca_reply_error(reply, CA_UNAUTHORIZED,
+                       "message.signature does not verify with the public key of sender %s: "
+                       "sign the bytes schemas/messages.proto defines (\"Signature\") with that "
+                       "sender's secret key, e.g. cairn msg send --key-file",
+                       message->sender_id);
+        return false;
+    }
+    return true;
+}
+
 //  ---- writes ------------------------------------------------------------------------
 
 static void s_message_store(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -471,11 +564,34 @@ static void s_message_store(ca_store_t *store, const Cairn__Request *request, ca
     }
     if (!s_message_ok(message, ca_store_settings(store)->max_content_bytes, reply))
         return;
+    s_sender_t sender;
+    if (!s_sender_read(store, message, &sender, reply) || !s_sender_ok(message, &sender, reply))
+        return;
+    //  What was read is checked again inside the savepoint: the channel
+    //  still exists with the same mode, and the sender was not blocked nor
+    //  given another key in between.
     ca_write_t *write = ca_write_new();
     ca_write_statement(
-        write, s_sql_channel_exists, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_NOT_FOUND,
+        write, s_sql_channel_mode, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS, CA_NOT_FOUND,
         s_printf(reply, "channel %s does not exist; create it first", message->channel));
     ca_write_text(write, message->channel);
+    ca_write_int(write, sender.signed_channel ? 1 : 0);
+    if (sender.signed_channel) {
+        ca_write_statement(write, s_sql_sender_unchanged, CAIRN__INTERNAL__EXPECT__EXPECT_SOME_ROWS,
+                           CA_UNAUTHORIZED,
+                           s_printf(reply,
+                                    "sender %s was blocked or given another key while the "
+                                    "message was checked; nothing was stored",
+                                    message->sender_id));
+        ca_write_text(write, message->sender_id);
+        ca_write_blob(write, sender.key, sizeof sender.key);
+    } else {
+        ca_write_statement(
+            write, s_sql_sender_blocked, CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_UNAUTHORIZED,
+            s_printf(reply, "sender %s is blocked on this node; its messages are refused",
+                     message->sender_id));
+        ca_write_text(write, message->sender_id);
+    }
     ca_write_statement(write, s_sql_id_exists, CAIRN__INTERNAL__EXPECT__EXPECT_NO_ROWS, CA_CONFLICT,
                        s_printf(reply,
                                 "message %s already exists and was left unchanged; a new "

@@ -92,6 +92,12 @@ static const char *const s_migrations[] = {
     "    WHERE NOT EXISTS (SELECT 1 FROM messages_fts_pending WHERE seq = old.seq);"
     "  DELETE FROM messages_fts_pending WHERE seq = old.seq;"
     "END;",
+
+    //  5: message signatures are checked (messages.proto, "Signature") in
+    //  channels with signed_messages = 1, which ChannelCreate sets unless
+    //  asked for an unsigned channel. Channels that existed before, whose
+    //  messages were never checked, stay unsigned (the column's default).
+    "ALTER TABLE channels ADD COLUMN signed_messages INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char messages_sql_index_pending[] =

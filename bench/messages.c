@@ -19,7 +19,21 @@
         node.msg_store.pipelined
                                MessageStore of the same messages (distinct
                                UUIDs, one existing channel), --window
-                               outstanding
+                               outstanding; the channel is created
+                               unsigned (ChannelCreate.unsigned_messages),
+                               so the node checks no signature, as the
+                               baseline does not
+        raw.msg_verify         crypto_sign_verify_detached of signed bench
+                               messages' canonical bytes (message_encode,
+                               encoded untimed), one thread
+        node.msg_store_signed.pipelined
+                               MessageStore of the same messages, each
+                               signed (untimed, before the run) by a
+                               sender the node knows (PeerPut), into a
+                               signed channel: the node reads the sender's
+                               key and verifies every signature; its
+                               workers verify in parallel, so the ratio to
+                               raw.msg_verify can pass 1 on several cores
         sqlite.msg_page.offset0, .deep_offset, .deep_keyset
         node.msg_page.offset0, .deep_offset, .deep_keyset
                                pages of 50 messages, newest first, from a
@@ -51,6 +65,10 @@
 #include "gossip.h"
 #include "messages.h"
 #include "messages_schema.h"
+#include "message_encoding.h"
+#include "messages_fixture.h"
+
+#include <sodium.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -83,7 +101,7 @@
 #define BENCH_SIGNATURE "cairn-bench-signature-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 
 //  Families of message ids, so the cases never share one.
-typedef enum { UUID_STORE = 1, UUID_PAGE = 2, UUID_GOSSIP = 3 } uuid_family_t;
+typedef enum { UUID_STORE = 1, UUID_PAGE = 2, UUID_GOSSIP = 3, UUID_SIGNED = 4 } uuid_family_t;
 
 //  Id number `n` of `family` as UUID text (version 4 layout). All 64 bits
 //  of bench_mix(n) are in it, so distinct numbers give distinct ids.
@@ -199,6 +217,7 @@ static int s_sqlite_channel(sqlite3 *db, const char *name, double created_at) {
         sqlite3_bind_int(insert, 3, 0);
         sqlite3_bind_null(insert, 4);
         sqlite3_bind_null(insert, 5);
+        sqlite3_bind_int(insert, 6, 0); //  unsigned, as the node's bench channels
         int step = sqlite3_step(insert);
         rc = step == SQLITE_ROW ? bench_sqlite_step(db, insert, "INSERT channel")
                                 : bench_fail("sqlite", "INSERT channel %s: %s", name,
@@ -548,10 +567,11 @@ static int s_run_sqlite_gossip(bench_t *bench, result_t *result) {
 //  ---- the node: the message store ------------------------------------------------------
 
 //  Creates channel `name` through the node; one that exists already is fine.
-static int s_node_channel(bench_t *bench, const char *name) {
+static int s_node_channel(bench_t *bench, const char *name, bool unsigned_messages) {
     zsock_t *client = harness_connect(harness_node_endpoint(bench->node));
     Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
     create.name = (char *)name;
+    create.unsigned_messages = unsigned_messages;
     Cairn__Request request = CAIRN__REQUEST__INIT;
     request.id = 1;
     request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
@@ -572,6 +592,17 @@ typedef struct {
     double base; //  timestamp of message 0
 } store_context_t;
 
+//  Sends MessageStore of `message` with request id `id`.
+static int s_send_message_store(void *handle, uint64_t id, Cairn__Message *message) {
+    Cairn__MessageStore store_request = CAIRN__MESSAGE_STORE__INIT;
+    store_request.message = message;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = id;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
+    request.message_store = &store_request;
+    return bench_send_request(handle, &request);
+}
+
 static int s_msg_store_send(void *handle, uint64_t id, void *context) {
     const store_context_t *store = (const store_context_t *)context;
     bench_message_t bench_message;
@@ -586,23 +617,183 @@ static int s_msg_store_send(void *handle, uint64_t id, void *context) {
     message.content.len = MSG_CONTENT_BYTES;
     message.signature.data = (uint8_t *)BENCH_SIGNATURE;
     message.signature.len = MSG_SIGNATURE_BYTES;
-    Cairn__MessageStore store_request = CAIRN__MESSAGE_STORE__INIT;
-    store_request.message = &message;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = id;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STORE;
-    request.message_store = &store_request;
-    return bench_send_request(handle, &request);
+    return s_send_message_store(handle, id, &message);
 }
 
 static const wire_t s_msg_store_wire = {s_msg_store_send, bench_response_decode};
 
 static int s_run_node_msg_store(bench_t *bench, result_t *result) {
-    if (!bench_node(bench) || s_node_channel(bench, STORE_CHANNEL) != 0)
+    if (!bench_node(bench) || s_node_channel(bench, STORE_CHANNEL, true) != 0)
         return -1;
     store_context_t store = {s_now()};
     return bench_run_node(bench, result, "node.msg_store.pipelined", &s_msg_store_wire, &store,
                           bench->window);
+}
+
+//  ---- signed messages: raw.msg_verify, node.msg_store_signed.pipelined ------------------
+
+#define SIGNED_CHANNEL      "#bench-signed"
+#define SIGNED_MIN          4096    //  messages signed at least
+#define SIGNED_MAX          1000000 //  and at most (64 MB of signatures)
+#define SIGNED_DEFAULT_RATE 20000.0 //  node rate guessed when raw.msg_verify did not run
+#define SIGNED_HEADROOM     1.5     //  the node could be a little faster than raw
+
+//  The signer and the signatures of messages 0..count-1 of UUID_SIGNED
+//  (each rebuilt from its number when sent), made before any timing. One
+//  per process: the bench runs its cases on one thread.
+static struct {
+    messages_fixture_signer_t signer;
+    double base;               //  timestamp of message 0
+    uint64_t count, capacity;  //  signed so far, room
+    uint8_t (*signatures)[64]; //  count of them
+    uint64_t node_sent;        //  messages already given to the node
+    double raw_rate;           //  of raw.msg_verify, 0 when it did not run
+    bool node_ready;           //  channel and peer made on the node
+} s_signed;
+
+//  Message n of the signed family, with `signature` (NULL: unsigned);
+//  its bytes live in `storage`.
+static void s_signed_message(Cairn__Message *message, bench_message_t *storage, uint64_t n,
+                             const uint8_t *signature) {
+    s_message(storage, UUID_SIGNED, n, s_signed.base + (double)n * STORE_TIME_STEP);
+    cairn__message__init(message);
+    message->id = storage->id;
+    message->timestamp = storage->timestamp;
+    message->sender_id = s_signed.signer.peer_id;
+    message->sender_name = (char *)SENDER_NAME;
+    message->channel = (char *)SIGNED_CHANNEL;
+    message->content.data = (uint8_t *)storage->content;
+    message->content.len = MSG_CONTENT_BYTES;
+    if (signature)
+        message->signature = (ProtobufCBinaryData){MSG_SIGNATURE_BYTES, (uint8_t *)signature};
+}
+
+//  Signs messages up to `count` (untimed); -1 after saying why.
+static int s_sign_up_to(uint64_t count) {
+    if (s_signed.base == 0) {
+        s_signed.base = s_now();
+        crypto_sign_keypair(s_signed.signer.public_key, s_signed.signer.secret_key);
+        sodium_bin2hex(s_signed.signer.peer_id, sizeof s_signed.signer.peer_id,
+                       s_signed.signer.public_key, sizeof s_signed.signer.public_key);
+    }
+    if (count <= s_signed.count)
+        return 0;
+    if (count > s_signed.capacity) {
+        void *grown = realloc(s_signed.signatures, count * sizeof *s_signed.signatures);
+        if (!grown)
+            return bench_fail("msg_verify", "no memory for %" PRIu64 " signatures", count);
+        s_signed.signatures = grown;
+        s_signed.capacity = count;
+    }
+    int64_t start = zclock_usecs();
+    for (uint64_t n = s_signed.count; n < count; n++) {
+        Cairn__Message message;
+        bench_message_t storage;
+        s_signed_message(&message, &storage, n, NULL);
+        if (!message_sign(&message, s_signed.signer.secret_key, s_signed.signatures[n]))
+            return bench_fail("msg_verify", "message %" PRIu64 " has no canonical encoding", n);
+        s_signed.count = n + 1;
+    }
+    printf("messages: %" PRIu64 " messages signed in %.2f s, untimed\n", s_signed.count,
+           (double)(zclock_usecs() - start) / 1e6);
+    fflush(stdout);
+    return 0;
+}
+
+static int s_run_raw_msg_verify(bench_t *bench, result_t *result) {
+    if (s_sign_up_to(SIGNED_MIN) != 0)
+        return -1;
+    //  The canonical bytes of SIGNED_MIN messages, encoded untimed.
+    uint8_t *encoded[SIGNED_MIN];
+    size_t sizes[SIGNED_MIN];
+    int rc = 0;
+    for (uint64_t n = 0; n < SIGNED_MIN; n++) {
+        Cairn__Message message;
+        bench_message_t storage;
+        s_signed_message(&message, &storage, n, NULL);
+        encoded[n] = message_encode(&message, &sizes[n]);
+        if (!encoded[n]) {
+            for (uint64_t k = 0; k < n; k++)
+                free(encoded[k]);
+            return bench_fail("raw.msg_verify", "message %" PRIu64 " cannot be encoded", n);
+        }
+    }
+    int64_t start = zclock_usecs();
+    int64_t deadline = start + (int64_t)(bench->seconds * 1e6);
+    while (rc == 0 && bench_go_on(bench, result, deadline)) {
+        uint64_t k = result->ok % SIGNED_MIN;
+        if (crypto_sign_verify_detached(s_signed.signatures[k], encoded[k], sizes[k],
+                                        s_signed.signer.public_key) == 0)
+            result->ok++;
+        else
+            rc = bench_fail("raw.msg_verify", "message %" PRIu64 " does not verify", k);
+    }
+    result->seconds = (double)(zclock_usecs() - start) / 1e6;
+    if (rc == 0 && result->seconds > 0)
+        s_signed.raw_rate = (double)result->ok / result->seconds;
+    for (uint64_t n = 0; n < SIGNED_MIN; n++)
+        free(encoded[n]);
+    return rc;
+}
+
+//  The signer as a peer of the node and the signed channel (setup).
+static int s_node_signed_setup(bench_t *bench) {
+    if (s_signed.node_ready)
+        return 0;
+    if (s_node_channel(bench, SIGNED_CHANNEL, false) != 0)
+        return -1;
+    zsock_t *client = harness_connect(harness_node_endpoint(bench->node));
+    Cairn__Peer peer;
+    ca_request_peer_init(&peer, s_signed.signer.peer_id, s_signed.signer.public_key, "127.0.0.1",
+                         7402, "bench signer");
+    Cairn__Request request;
+    Cairn__PeerPut put;
+    ca_request_peer_put(&request, &put, 1, &peer, NULL);
+    Cairn__Response *response = harness_call(client, &request, STALL_TIMEOUT_MS);
+    int rc = response && response->status == CAIRN__STATUS__OK
+                 ? 0
+                 : bench_fail("node", "PeerPut of the signer: %s",
+                              response ? response->error : "no answer");
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    s_signed.node_ready = rc == 0;
+    return rc;
+}
+
+static int s_msg_signed_send(void *handle, uint64_t id, void *context) {
+    uint64_t n = *(const uint64_t *)context + id;
+    Cairn__Message message;
+    bench_message_t storage;
+    s_signed_message(&message, &storage, n, s_signed.signatures[n]);
+    return s_send_message_store(handle, id, &message);
+}
+
+static const wire_t s_msg_signed_wire = {s_msg_signed_send, bench_response_decode};
+
+static int s_run_node_msg_store_signed(bench_t *bench, result_t *result) {
+    const char *name = "node.msg_store_signed.pipelined";
+    double rate = s_signed.raw_rate > 0 ? s_signed.raw_rate : SIGNED_DEFAULT_RATE;
+    double want = rate * bench->seconds * SIGNED_HEADROOM;
+    uint64_t count = want < SIGNED_MIN   ? SIGNED_MIN
+                     : want > SIGNED_MAX ? SIGNED_MAX
+                                         : (uint64_t)want;
+    count = count < bench->max_ops ? count : bench->max_ops;
+    if (s_sign_up_to(s_signed.node_sent + count) != 0 || !bench_node(bench) ||
+        s_node_signed_setup(bench) != 0)
+        return -1;
+    zsock_t *client = harness_connect(harness_node_endpoint(bench->node));
+    uint64_t first = s_signed.node_sent;
+    int rc = bench_drive_for(bench->seconds, count, name, client, &s_msg_signed_wire, &first,
+                             bench->window, result);
+    s_signed.node_sent += result->ok + result->busy + result->errors;
+    zsock_destroy(&client);
+    if (rc == 0 && result->errors > 0)
+        rc = bench_fail(name, "%" PRIu64 " signed messages were refused", result->errors);
+    if (rc == 0 && result->ok + result->busy + result->errors == count)
+        printf("%s: every signed message was sent (%" PRIu64 "), before the time bound\n", name,
+               count);
+    return rc;
 }
 
 static int s_msg_page_send(void *handle, uint64_t id, void *context) {
@@ -733,6 +924,9 @@ static void s_selected(bench_t *bench, const bench_case_t *row) {
 }
 
 static void s_destroy(bench_t *bench) {
+    sodium_memzero(&s_signed.signer, sizeof s_signed.signer);
+    free(s_signed.signatures);
+    memset(&s_signed, 0, sizeof s_signed);
     if (bench->page_dir)
         ca_test_rmtree(bench->page_dir);
     zstr_free(&bench->page_dir);
@@ -747,7 +941,19 @@ static const bench_case_t s_cases[] = {
      .kind = KIND_NODE,
      .run = s_run_node_msg_store,
      .versus = {"sqlite.msg_insert.tx1000"},
-     .what = "cairnd MessageStore, 256-byte clear text, one channel, --window outstanding"},
+     .what = "cairnd MessageStore, 256-byte clear text, one unsigned channel, --window "
+             "outstanding"},
+    {.name = "raw.msg_verify",
+     .kind = KIND_BASELINE,
+     .run = s_run_raw_msg_verify,
+     .what = "libsodium crypto_sign_verify_detached of signed messages' canonical bytes, one "
+             "thread"},
+    {.name = "node.msg_store_signed.pipelined",
+     .kind = KIND_NODE,
+     .run = s_run_node_msg_store_signed,
+     .versus = {"raw.msg_verify", "node.msg_store.pipelined"},
+     .what = "cairnd MessageStore of signed messages (each verified), a signed channel, "
+             "--window outstanding"},
     {.name = "sqlite.msg_page.offset0",
      .kind = KIND_BASELINE,
      .run = s_run_sqlite_page_offset0,

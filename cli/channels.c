@@ -217,6 +217,7 @@ static const char *s_build_channel_create(const cli_t *cli, Cairn__Request *requ
     cairn__channel_create__init(&create->create);
     create->create.name = cli->args[0];
     create->create.encrypted = cli_option(cli, "encrypted") != NULL;
+    create->create.unsigned_messages = cli_option(cli, "unsigned") != NULL;
     request->body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
     request->channel_create = &create->create;
     const char *file = cli_option(cli, "password-file");
@@ -232,18 +233,23 @@ static const char *s_build_channel_create(const cli_t *cli, Cairn__Request *requ
 }
 
 static void s_print_channel_flags(const Cairn__Channel *channel) {
-    if (channel->encrypted && channel->protected_)
-        printf("encrypted,protected");
-    else if (channel->encrypted || channel->protected_)
-        printf("%s", channel->encrypted ? "encrypted" : "protected");
-    else
+    const char *flags[] = {channel->encrypted ? "encrypted" : NULL,
+                           channel->protected_ ? "protected" : NULL,
+                           channel->unsigned_messages ? "unsigned" : NULL};
+    const char *separator = "";
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i]) {
+            printf("%s%s", separator, flags[i]);
+            separator = ",";
+        }
+    if (!*separator)
         printf("-");
 }
 
 static void s_print_channel_create(const answer_t *answer) {
     const Cairn__Channel *channel = answer->response->channel_create;
     printf("created %s", channel->name);
-    if (channel->encrypted || channel->protected_) {
+    if (channel->encrypted || channel->protected_ || channel->unsigned_messages) {
         printf(" (");
         s_print_channel_flags(channel);
         printf(")");
@@ -252,10 +258,11 @@ static void s_print_channel_create(const answer_t *answer) {
 }
 
 static json_t *s_json_channel(const Cairn__Channel *channel) {
-    json_t *object = json_pack(
-        "{s:s, s:f, s:f, s:b, s:b, s:I}", "name", channel->name, "created_at", channel->created_at,
-        "last_activity", channel->last_activity, "encrypted", channel->encrypted, "protected",
-        channel->protected_, "message_count", (json_int_t)channel->message_count);
+    json_t *object =
+        json_pack("{s:s, s:f, s:f, s:b, s:b, s:b, s:I}", "name", channel->name, "created_at",
+                  channel->created_at, "last_activity", channel->last_activity, "encrypted",
+                  channel->encrypted, "protected", channel->protected_, "unsigned_messages",
+                  channel->unsigned_messages, "message_count", (json_int_t)channel->message_count);
     if (object)
         cli_json_set_hex(object, "salt", channel->salt);
     return object;
@@ -313,7 +320,8 @@ static void s_print_channel(const Cairn__Channel *channel) {
     printf("  %-15s %s", "protected", channel->protected_ ? "yes, salt " : "no");
     if (channel->protected_)
         cli_print_hex(channel->salt);
-    printf("\n  %-15s %" PRIu64 "\n", "messages", channel->message_count);
+    printf("\n  %-15s %s\n", "signed", channel->unsigned_messages ? "no (unsigned)" : "yes");
+    printf("  %-15s %" PRIu64 "\n", "messages", channel->message_count);
 }
 
 static void s_print_channel_get(const answer_t *answer) {
@@ -542,7 +550,9 @@ static const char s_password_details[] =
     "reads it from FILE (one trailing newline is dropped); otherwise it is asked\n"
     "for on the terminal with echo off (create: --password-prompt, asked twice).\n"
     "The node keeps only an Argon2id hash. A wrong password exits 1 with\n"
-    "\"cairn: unauthorized: ...\".\n";
+    "\"cairn: unauthorized: ...\".\n"
+    "create --unsigned: the channel's messages need no valid signature (by default\n"
+    "each must be signed by its sender, a known peer: see cairn msg send --help).\n";
 
 //  ---- the table ---------------------------------------------------------------------------------
 
@@ -553,6 +563,7 @@ static const command_t s_rows[] = {
      "NAME",
      "create channel NAME (#name), optionally password-protected",
      {{"encrypted", NULL, false},
+      {"unsigned", NULL, false},
       {"password-file", "FILE", false},
       {"password-prompt", NULL, false}},
      s_build_channel_create,

@@ -14,12 +14,12 @@
         stats          MessageStats    MessageStatsReply
         vacuum         Vacuum          VacuumReply
 
-    Signatures: the node checks that a message's signature is 64 bytes; it
-    holds no senders' keys yet, so it cannot check what was signed. The
+    Signatures: in a signed channel the node checks a message's signature
+    against its sender's key (schemas/messages.proto, "Signature"). The
     client either passes a signature made elsewhere (--signature-hex) or
-    makes one with an Ed25519 secret key (--key-file) over the canonical
-    bytes that s_signed_bytes builds and `cairn msg send --help` documents.
-    The secret key is wiped as soon as the signature is made.
+    makes one with an Ed25519 secret key (--key-file) over the bytes
+    message_encode builds (actors/wire/message_encoding.c, the node's own
+    encoder). The secret key is wiped as soon as the signature is made.
 
     Output: a list is one line per message under a header; one message is
     a block of "field  value" lines. Content is text when it is UTF-8
@@ -32,6 +32,7 @@
 
 #include "cli.h"
 #include "ca_clock.h"
+#include "message_encoding.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -46,8 +47,7 @@
 #define SENDER_ID_ENV   "CAIRN_SENDER_ID"
 #define SENDER_NAME_ENV "CAIRN_SENDER_NAME"
 #define SENDER_DEFAULT  "cli"
-#define SIGNED_DOMAIN   "cairn-message-v1" //  16 bytes that open the signed bytes
-#define KEY_FILE_MAX    512                //  room for 128 hex digits and blanks
+#define KEY_FILE_MAX    512 //  room for 128 hex digits and blanks
 #define CURSOR_TEXT     (64 + CLI_UUID_LEN)
 
 //  ---- the family's storage ---------------------------------------------------------
@@ -61,6 +61,8 @@ typedef struct {
     uint8_t nonce[CLI_NONCE_MAX];
     uint8_t signer[CLI_PUBKEY_BYTES]; //  public key, when signed here
     bool signed_here;
+    bool sender_defaulted;                     //  no --sender-id nor CAIRN_SENDER_ID
+    char signer_hex[2 * CLI_PUBKEY_BYTES + 1]; //  the sender id --key-file defaults to
 } msg_send_t;
 
 //  What one row's request points at.
@@ -117,6 +119,8 @@ static const char *s_message_identity(const cli_t *cli, msg_send_t *send) {
             return problem;
     }
     message->sender_id = s_sender_field(cli, "sender-id", SENDER_ID_ENV);
+    const char *env_sender = getenv(SENDER_ID_ENV);
+    send->sender_defaulted = !cli_option(cli, "sender-id") && (!env_sender || !*env_sender);
     message->sender_name = s_sender_field(cli, "sender-name", SENDER_NAME_ENV);
     return NULL;
 }
@@ -154,54 +158,6 @@ static const char *s_message_content(const cli_t *cli, msg_send_t *send) {
 
 //  ---- msg send: signature -------------------------------------------------------------
 
-static void s_put_u32(uint8_t *out, size_t *at, uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8)
-        out[(*at)++] = (uint8_t)(value >> shift);
-}
-
-static void s_put_field(uint8_t *out, size_t *at, const uint8_t *data, size_t length) {
-    s_put_u32(out, at, (uint32_t)length);
-    if (length)
-        memcpy(out + *at, data, length);
-    *at += length;
-}
-
-static void s_put_text(uint8_t *out, size_t *at, const char *text) {
-    s_put_field(out, at, (const uint8_t *)text, strlen(text));
-}
-
-//  The canonical bytes a --key-file signature covers: "cairn-message-v1",
-//  then Message's fields in schemas/messages.proto order, signature left
-//  out; texts and bytes as a u32 big-endian length and the bytes, the
-//  timestamp as the big-endian bits of an IEEE-754 double, encrypted as
-//  one byte 0/1.
-//  Caller frees.
-static uint8_t *s_signed_bytes(const Cairn__Message *message, size_t *size) {
-    size_t total = strlen(SIGNED_DOMAIN) + 6 * 4 + 8 + 1 + strlen(message->id) +
-                   strlen(message->sender_id) + strlen(message->sender_name) +
-                   strlen(message->channel) + message->content.len + message->nonce.len;
-    uint8_t *out = (uint8_t *)malloc(total);
-    if (!out)
-        return NULL;
-    size_t at = 0;
-    memcpy(out, SIGNED_DOMAIN, strlen(SIGNED_DOMAIN));
-    at += strlen(SIGNED_DOMAIN);
-    s_put_text(out, &at, message->id);
-    uint64_t bits;
-    memcpy(&bits, &message->timestamp, sizeof bits);
-    s_put_u32(out, &at, (uint32_t)(bits >> 32));
-    s_put_u32(out, &at, (uint32_t)bits);
-    s_put_text(out, &at, message->sender_id);
-    s_put_text(out, &at, message->sender_name);
-    s_put_text(out, &at, message->channel);
-    s_put_field(out, &at, message->content.data, message->content.len);
-    out[at++] = message->encrypted ? 1 : 0;
-    s_put_field(out, &at, message->nonce.data, message->nonce.len);
-    assert(at == total);
-    *size = total;
-    return out;
-}
-
 const char *cli_load_secret_key(const char *path, uint8_t key[crypto_sign_SECRETKEYBYTES]) {
     uint8_t text[KEY_FILE_MAX];
     size_t length = 0;
@@ -237,11 +193,16 @@ static const char *s_sign_with_key_file(const char *path, msg_send_t *send) {
     uint8_t key[crypto_sign_SECRETKEYBYTES];
     const char *problem = cli_load_secret_key(path, key);
     if (!problem) {
-        size_t size = 0;
-        uint8_t *bytes = s_signed_bytes(&send->message, &size);
-        if (bytes) {
-            crypto_sign_detached(send->signature, NULL, bytes, size, key);
-            free(bytes);
+        //  Signed here and no sender given: the sender is the key's own
+        //  peer id (its hex, as a node's), which the node must know.
+        if (send->sender_defaulted) {
+            sodium_bin2hex(send->signer_hex, sizeof send->signer_hex, key + crypto_sign_SEEDBYTES,
+                           CLI_PUBKEY_BYTES);
+            send->message.sender_id = send->signer_hex;
+        }
+        //  The bytes schemas/messages.proto defines, from the node's own
+        //  encoder (actors/wire/message_encoding.c).
+        if (message_sign(&send->message, key, send->signature)) {
             memcpy(send->signer, key + crypto_sign_SEEDBYTES, sizeof send->signer);
             send->signed_here = true;
         } else
@@ -601,7 +562,8 @@ static json_t *s_json_vacuum(const answer_t *answer) {
 static const char s_msg_send_details[] =
     "CHANNEL must exist (cairn channel create). Defaults: --id a random UUIDv4;\n"
     "--timestamp now; --sender-id and --sender-name from " SENDER_ID_ENV " and\n" SENDER_NAME_ENV
-    ", else \"" SENDER_DEFAULT "\".\n"
+    ", else \"" SENDER_DEFAULT "\" (with --key-file, the sender id defaults to the\n"
+    "key's public key in hex, the peer id a node has).\n"
     "With --encrypted, TEXT is the ciphertext as hex (the client does not\n"
     "encrypt) and --nonce-hex is required.\n\n"
     "Signature (required, one of the two):\n"
@@ -609,13 +571,16 @@ static const char s_msg_send_details[] =
     "  --key-file FILE      sign here with an Ed25519 secret key in libsodium's\n"
     "                       64-byte form (seed + public key), raw or as 128 hex\n"
     "                       digits; the output names the public key (signed_by)\n"
-    "The node checks only that a signature is 64 bytes: it holds no senders' keys\n"
-    "yet. --key-file signs (crypto_sign_detached) these bytes:\n"
-    "  \"" SIGNED_DOMAIN "\" (16 bytes), then in cairn.proto field order\n"
+    "In a signed channel (the default) the node checks the signature with the\n"
+    "public key of the peer named by --sender-id (add it with cairn peer add), and\n"
+    "refuses a wrong one (unauthorized) or an unknown sender (not found); a channel\n"
+    "created --unsigned takes any 64 bytes. --key-file signs (crypto_sign_detached)\n"
+    "these bytes (schemas/messages.proto, \"Signature\"):\n"
+    "  \"" MESSAGE_DOMAIN "\" (16 bytes), then in cairn.proto field order\n"
     "  id, timestamp, sender_id, sender_name, channel, content, encrypted, nonce,\n"
     "  where a text or bytes field is a u32 big-endian length then its bytes,\n"
     "  timestamp the 8 big-endian bytes of its IEEE-754 double, and encrypted\n"
-    "  one byte, 0 or 1.\n";
+    "  one byte, 0 or 1. The signature itself is not covered.\n";
 
 static const char s_msg_list_details[] =
     "Newest first. Page with --offset N, or better with --before T:ID, the cursor\n"

@@ -10,7 +10,10 @@
     must not show what was typed, no terminal at all (setsid), and no
     `--password` option in any spelling. msg_signature re-derives the
     signed bytes from `cairn msg send --help`'s description and verifies
-    the signature with libsodium, so code and documentation agree.
+    the signature with libsodium, so code and documentation agree, and
+    sees the node refuse forged, unknown and blocked senders in a signed
+    channel; the other tests use unsigned channels (channel create
+    --unsigned).
 
     One behaviour per ctest name: `e2e-cli-msg NAME` runs the test NAME
     (with no argument, all of them), registered as e2e.cli.NAME. Each test
@@ -103,8 +106,10 @@ static void s_expect_first_page(const cli_ctx_t *t, const char *family, const ch
     json_decref(object);
 }
 
+//  An unsigned channel: any 64 bytes sign its messages (the tests of
+//  listing, paging and output); msg_signature uses a signed one.
 static void s_create_channel(const cli_ctx_t *t, const char *name) {
-    cli_expect_ok(CAIRN(t, "channel", "create", name), "created");
+    cli_expect_ok(CAIRN(t, "channel", "create", name, "--unsigned"), "(unsigned)");
 }
 
 //  ---- without a node ---------------------------------------------------------------
@@ -362,7 +367,10 @@ static void s_test_msg_send_get(const cli_ctx_t *t) {
     CHECK(run.status == 0);
     char *heading = zsys_sprintf("message %s\n", id);
     CHECK(cli_starts_with(run.out, heading));
-    CHECK(strstr(run.out, "#general") && strstr(run.out, "alice (id cli)"));
+    //  Signed here without a sender id: the sender is the key's hex.
+    char *sender_line = zsys_sprintf("alice (id %s)", key_hex);
+    CHECK(strstr(run.out, "#general") && strstr(run.out, sender_line));
+    zstr_free(&sender_line);
     CHECK(strstr(run.out, "hello\\tworld\\nline two")); //  control characters escaped
     cli_run_free(&run);
 
@@ -370,7 +378,7 @@ static void s_test_msg_send_get(const cli_ctx_t *t) {
     CHECK(cli_json_str_is(object, "id", id));
     CHECK(cli_json_str_is(object, "content", "hello\tworld\nline two"));
     CHECK(cli_json_str_is(object, "sender_name", "alice"));
-    CHECK(cli_json_str_is(object, "sender_id", "cli"));
+    CHECK(cli_json_str_is(object, "sender_id", key_hex));
     CHECK(json_is_false(json_object_get(object, "encrypted")));
     CHECK(json_is_null(json_object_get(object, "nonce")));
     const char *signature = json_string_value(json_object_get(object, "signature"));
@@ -453,9 +461,16 @@ static bool s_signature_verifies(json_t *message, const uint8_t public_key[32]) 
 //  The stored signature verifies over the documented bytes, for a raw and
 //  a hex key file, with a fractional timestamp given by hand.
 static void s_test_msg_signature(const cli_ctx_t *t) {
-    s_create_channel(t, "#signed");
+    //  A signed channel (the default) and the sender known by its key.
+    cli_expect_ok(CAIRN(t, "channel", "create", "#signed"), "created #signed\n");
     uint8_t public_key[32], secret_key[crypto_sign_SECRETKEYBYTES];
     crypto_sign_keypair(public_key, secret_key);
+    char key_base64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(key_base64, sizeof key_base64, public_key, sizeof public_key,
+                      sodium_base64_VARIANT_ORIGINAL);
+    cli_expect_ok(CAIRN(t, "peer", "add", "s-1", "--key", key_base64, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  "s-1");
     char *raw = s_write_file(t, "raw.key", secret_key, sizeof secret_key);
     char *secret_hex = s_hex(secret_key, sizeof secret_key);
     char *hex_text = zsys_sprintf("%s\n", secret_hex);
@@ -475,6 +490,34 @@ static void s_test_msg_signature(const cli_ctx_t *t) {
         json_decref(message);
         json_decref(sent);
     }
+    //  The node checks: a signature made elsewhere that is not the
+    //  sender's, an unknown sender, another key for a known sender.
+    cli_expect_fail(CAIRN(t, "msg", "send", "#signed", "forged", "--sender-id", "s-1",
+                          "--signature-hex", s_signature_hex),
+                    1, "unauthorized: ");
+    cli_expect_fail(
+        CAIRN(t, "msg", "send", "#signed", "who?", "--sender-id", "s-2", "--key-file", raw), 1,
+        "not_found: ");
+    uint8_t other_public[32];
+    char *other = s_make_key(t, "other.key", other_public);
+    cli_expect_fail(
+        CAIRN(t, "msg", "send", "#signed", "not mine", "--sender-id", "s-1", "--key-file", other),
+        1, "unauthorized: ");
+    //  Without --sender-id, --key-file sends as the key's hex peer id.
+    char *public_hex = s_hex(public_key, sizeof public_key);
+    cli_expect_fail(CAIRN(t, "msg", "send", "#signed", "as my key", "--key-file", raw), 1,
+                    "not_found: ");
+    cli_expect_ok(CAIRN(t, "peer", "add", public_hex, "--key", key_base64, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  public_hex);
+    cli_expect_ok(CAIRN(t, "msg", "send", "#signed", "as my key", "--key-file", raw), "stored ");
+    free(public_hex);
+    //  A blocked sender is refused even with a good signature.
+    cli_expect_ok(CAIRN(t, "peer", "block", "s-1"), "s-1");
+    cli_expect_fail(
+        CAIRN(t, "msg", "send", "#signed", "blocked", "--sender-id", "s-1", "--key-file", raw), 1,
+        "unauthorized: ");
+    zstr_free(&other);
     sodium_memzero(secret_key, sizeof secret_key);
     zstr_free(&raw);
     zstr_free(&hex);
@@ -682,7 +725,8 @@ static void s_test_stats_vacuum(const cli_ctx_t *t) {
 //  ---- channels and members ---------------------------------------------------------------
 
 static void s_test_channel_commands(const cli_ctx_t *t) {
-    cli_expect_ok(CAIRN(t, "channel", "create", "#plain"), "created #plain\n");
+    cli_expect_ok(CAIRN(t, "channel", "create", "#plain", "--unsigned"),
+                  "created #plain (unsigned)\n");
     cli_expect_ok(CAIRN(t, "channel", "create", "#sealed", "--encrypted"),
                   "created #sealed (encrypted)");
     cli_expect_fail(CAIRN(t, "channel", "create", "#plain"), 1, "conflict: ");
@@ -712,7 +756,12 @@ static void s_test_channel_commands(const cli_ctx_t *t) {
     run = CAIRN(t, "channel", "get", "#sealed");
     CHECK(run.status == 0 && cli_starts_with(run.out, "channel #sealed\n"));
     CHECK(strstr(run.out, "encrypted       yes") && strstr(run.out, "protected       no"));
+    CHECK(strstr(run.out, "signed          yes")); //  the default
     cli_run_free(&run);
+    cli_expect_ok(CAIRN(t, "channel", "get", "#plain"), "signed          no (unsigned)");
+    object = CAIRN_JSON(t, "channel", "get", "#plain");
+    CHECK(json_is_true(json_object_get(object, "unsigned_messages")));
+    json_decref(object);
 
     cli_expect_ok(CAIRN(t, "channel", "touch", "#plain", "--timestamp", "1700000000"),
                   "touched #plain: last activity 2023-11-14T22:13:20.000Z");

@@ -184,6 +184,7 @@ static void test_descriptor_exhaustion(void) {
     Cairn__Request request;
     Cairn__ChannelCreate create;
     ca_request_channel_create(&request, &create, 0, "#fd", false, NULL);
+    create.unsigned_messages = true; //  the messages carry dummy signatures
     cairn__response__free_unpacked(
         ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CHANNEL_CREATE), NULL);
     //  A blob to read while out of descriptors (its file cannot be opened).

@@ -43,6 +43,7 @@
 #include "settlement.h"
 #include "writer.h"
 #include "ca_sign.h"
+#include "message_encoding.h"
 #include "identity.h"
 #include "node.h"
 
@@ -84,6 +85,7 @@ static const selftest_t s_tests[] = {
     {"settlement", settlement_test},
     {"ledger", ledger_test},
     {"ca_sign", ca_sign_test},
+    {"message_encoding", message_encoding_test},
     {"ca_curve_key", ca_curve_key_test},
     {"ca_curve", ca_curve_test},
     {"identity", identity_test},

@@ -4,6 +4,10 @@
 
 #include "messages_fixture.h"
 #include "ca_limits.h"
+#include "ca_sign.h"
+#include "message_encoding.h"
+
+#include <sodium.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -51,4 +55,43 @@ harness_node_t *messages_fixture_start(const char *const *channels, const char *
         harness_node_restart(node) != 0)
         harness_node_destroy(&node);
     return node;
+}
+
+//  ---- signed messages -------------------------------------------------------------
+
+void messages_fixture_signer(messages_fixture_signer_t *signer, uint8_t seed) {
+    uint8_t bytes[CA_ED25519_SEED_BYTES];
+    memset(bytes, seed, sizeof bytes);
+    ca_ed25519_from_seed(bytes, signer->public_key, signer->secret_key);
+    sodium_bin2hex(signer->peer_id, sizeof signer->peer_id, signer->public_key,
+                   sizeof signer->public_key);
+}
+
+void messages_fixture_add_signer(ca_caller_t *caller, const messages_fixture_signer_t *signer) {
+    Cairn__Request request;
+    Cairn__PeerPut put;
+    Cairn__Peer peer;
+    ca_request_peer_init(&peer, signer->peer_id, signer->public_key, "127.0.0.1", 7402, "signer");
+    ca_request_peer_put(&request, &put, 0, &peer, NULL);
+    cairn__response__free_unpacked(ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_PEER_PUT),
+                                   NULL);
+}
+
+void messages_fixture_sign(Cairn__Message *message, const messages_fixture_signer_t *signer,
+                           uint8_t *signature) {
+    message->sender_id = (char *)signer->peer_id;
+    HARNESS_CHECK(message_sign(message, signer->secret_key, signature));
+    message->signature = (ProtobufCBinaryData){MESSAGE_SIGNATURE, signature};
+}
+
+void messages_fixture_create_channel(ca_caller_t *caller, const char *name,
+                                     bool unsigned_messages) {
+    Cairn__Request request;
+    Cairn__ChannelCreate create;
+    ca_request_channel_create(&request, &create, 0, name, false, NULL);
+    create.unsigned_messages = unsigned_messages;
+    Cairn__Response *response =
+        ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_CHANNEL_CREATE);
+    HARNESS_CHECK(response->channel_create->unsigned_messages == unsigned_messages);
+    cairn__response__free_unpacked(response, NULL);
 }

@@ -27,4 +27,31 @@ int messages_fixture_seed_channels(harness_node_t *node, const char *const *chan
 //  Opens a stopped node's database read-write (for checks); NULL on error.
 sqlite3 *messages_fixture_open_db(harness_node_t *node);
 
+//  ---- signed messages (schemas/messages.proto, "Signature") --------------------
+//  Channels seeded above are unsigned (as channels made before signatures
+//  were checked); ChannelCreate makes signed ones unless asked not to.
+
+//  A sender with an Ed25519 key pair; its peer id is the hex of its public
+//  key, as a node's is.
+typedef struct {
+    char peer_id[2 * 32 + 1];
+    uint8_t public_key[32];
+    uint8_t secret_key[64];
+} messages_fixture_signer_t;
+
+//  The signer whose 32-byte seed is `seed` repeated.
+void messages_fixture_signer(messages_fixture_signer_t *signer, uint8_t seed);
+
+//  Makes the signer a known peer (PeerPut with its key); the test fails
+//  when the node refuses.
+void messages_fixture_add_signer(ca_caller_t *caller, const messages_fixture_signer_t *signer);
+
+//  Makes `message` the signer's (sender_id) and signs it with the node's own
+//  encoder into `signature` (64 bytes, referenced by the message).
+void messages_fixture_sign(Cairn__Message *message, const messages_fixture_signer_t *signer,
+                           uint8_t *signature);
+
+//  ChannelCreate of `name`, signed or unsigned; the test fails when refused.
+void messages_fixture_create_channel(ca_caller_t *caller, const char *name, bool unsigned_messages);
+
 #endif

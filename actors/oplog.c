@@ -47,6 +47,15 @@
     present in their logs, is then free). Expired operations stay in their
     logs and are never released.
 
+    Routing. OplogAppend is routed by the first 8 bytes of its header field
+    (route_field 1): the version's tag and value, then the author's tag
+    and first four key bytes, so one author's appends reach one worker and
+    those pipelined on one connection commit in the order sent (a chain
+    sent seq after seq needs no round trip per operation), while other
+    authors' signatures are checked on the other workers. It is an
+    affinity only: the log's rules are enforced in the writer's
+    transaction whatever the worker.
+
     Prune removes a log's operations below a seq, always keeping the
     latest; released rows stay in oplog_ready (a take skips operations
     gone). Erase keeps the header (hash, signature, backlink), so the chain
@@ -1046,7 +1055,10 @@ static void s_oplog_tick(ca_store_t *store) {
 }
 
 static const ca_handler_t s_handlers[] = {
-    {CAIRN__REQUEST__BODY_OPLOG_APPEND, "oplog_append", s_oplog_append, s_oplog_appended, 0},
+    //  Routed by the first 8 bytes of the header field: its version and
+    //  the start of its author key, as every encoder that writes fields in
+    //  number order lays them out (see the essay).
+    {CAIRN__REQUEST__BODY_OPLOG_APPEND, "oplog_append", s_oplog_append, s_oplog_appended, 1},
     {CAIRN__REQUEST__BODY_OPLOG_GET, "oplog_get", s_oplog_get, NULL, 0},
     {CAIRN__REQUEST__BODY_OPLOG_HAS, "oplog_has", s_oplog_has, NULL, 0},
     {CAIRN__REQUEST__BODY_OPLOG_LATEST, "oplog_latest", s_oplog_latest, NULL, 0},

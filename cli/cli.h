@@ -157,7 +157,8 @@ struct command_table_s {
     X(node)                                                                                        \
     X(messages)                                                                                    \
     X(channels)                                                                                    \
-    X(peers) X(gossip) X(content) X(cache) X(manifests) X(provenance) X(settlement) X(ledger)
+    X(peers)                                                                                       \
+    X(gossip) X(content) X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog)
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

@@ -47,14 +47,16 @@
     present in their logs, is then free). Expired operations stay in their
     logs and are never released.
 
-    Routing. OplogAppend is routed by the first 8 bytes of its header field
-    (route_field 1): the version's tag and value, then the author's tag
-    and first four key bytes, so one author's appends reach one worker and
-    those pipelined on one connection commit in the order sent (a chain
-    sent seq after seq needs no round trip per operation), while other
-    authors' signatures are checked on the other workers. It is an
-    affinity only: the log's rules are enforced in the writer's
-    transaction whatever the worker.
+    Routing. OplogAppend is routed by its optional top-level `author` (a
+    copy of the header's, checked equal): the first 8 bytes of the key
+    pick the worker, so one author's appends reach one worker and those
+    pipelined on one connection commit in the order sent (a chain sent seq
+    after seq needs no round trip per operation), while other authors'
+    signatures are checked on the other workers. (The header field itself
+    cannot serve: a message's first byte is a tag, the same for every
+    operation, and the low byte decides the worker.) It is an affinity
+    only: the log's rules are enforced in the writer's transaction
+    whatever the worker.
 
     Prune removes a log's operations below a seq, always keeping the
     latest; released rows stay in oplog_ready (a take skips operations
@@ -403,6 +405,14 @@ static void s_oplog_append(ca_store_t *store, const Cairn__Request *request, ca_
     }
     if (!s_number_ok(header->log_id, "log_id", reply) || !s_number_ok(header->seq, "seq", reply))
         return;
+    if (append->author.len &&
+        (append->author.len != OPLOG_KEY_BYTES ||
+         memcmp(append->author.data, header->author.data, OPLOG_KEY_BYTES) != 0)) {
+        ca_reply_error(reply, CA_INVALID,
+                       "author (the routing copy) differs from the header's author; send the "
+                       "same 32 bytes, or leave it empty");
+        return;
+    }
     uint8_t hash[OPLOG_HASH_BYTES];
     if (!oplog_header_verify(header, hash)) {
         ca_reply_error(reply, CA_UNAUTHORIZED,
@@ -1055,10 +1065,8 @@ static void s_oplog_tick(ca_store_t *store) {
 }
 
 static const ca_handler_t s_handlers[] = {
-    //  Routed by the first 8 bytes of the header field: its version and
-    //  the start of its author key, as every encoder that writes fields in
-    //  number order lays them out (see the essay).
-    {CAIRN__REQUEST__BODY_OPLOG_APPEND, "oplog_append", s_oplog_append, s_oplog_appended, 1},
+    //  Routed by OplogAppend.author (see the essay).
+    {CAIRN__REQUEST__BODY_OPLOG_APPEND, "oplog_append", s_oplog_append, s_oplog_appended, 4},
     {CAIRN__REQUEST__BODY_OPLOG_GET, "oplog_get", s_oplog_get, NULL, 0},
     {CAIRN__REQUEST__BODY_OPLOG_HAS, "oplog_has", s_oplog_has, NULL, 0},
     {CAIRN__REQUEST__BODY_OPLOG_LATEST, "oplog_latest", s_oplog_latest, NULL, 0},

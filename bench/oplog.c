@@ -189,6 +189,7 @@ static int s_append_send(void *handle, uint64_t id, void *context) {
     Cairn__OplogAppend body = CAIRN__OPLOG_APPEND__INIT;
     body.header = &header;
     body.has_body = true;
+    body.author = header.author;
     body.body = (ProtobufCBinaryData){OPLOG_BODY, (uint8_t *)s_body(append->bench, i)};
     Cairn__Request request = CAIRN__REQUEST__INIT;
     request.id = id;

@@ -252,6 +252,7 @@ static int s_prepare_append(const cli_t *cli, oplog_storage_t *oplog, cli_conn_t
     memcpy(oplog->author, key + crypto_sign_SEEDBYTES, CA_HASH_BYTES);
     Cairn__OpHeader *header = &oplog->header;
     header->author = s_author(oplog);
+    oplog->body.append.author = s_author(oplog);
     Cairn__Request latest_request = CAIRN__REQUEST__INIT;
     Cairn__OplogLatest latest = CAIRN__OPLOG_LATEST__INIT;
     latest.author = s_author(oplog);

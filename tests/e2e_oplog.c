@@ -731,6 +731,13 @@ static void test_bad_input(void) {
     harness_fails(s_append(client, &op), CAIRN__STATUS__INVALID, "extensions");
     op.header.extensions = (ProtobufCBinaryData){0, NULL};
     free(big);
+    //  A routing author that is not the header's.
+    oplog_request_append(&request, &append, &op);
+    uint8_t other_author[32] = {7};
+    append.author = (ProtobufCBinaryData){32, other_author};
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "routing copy");
+    append.author.len = 31;
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "routing copy");
     //  A body without has_body.
     oplog_request_append(&request, &append, &op);
     append.has_body = false;

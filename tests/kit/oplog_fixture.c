@@ -69,6 +69,7 @@ void oplog_request_append(Cairn__Request *request, Cairn__OplogAppend *append,
     cairn__request__init(request);
     cairn__oplog_append__init(append);
     append->header = (Cairn__OpHeader *)&op->header;
+    append->author = op->header.author; //  routes one author's appends to one worker
     append->has_body = op->has_body;
     if (op->has_body)
         append->body = (ProtobufCBinaryData){op->body_size, op->body};

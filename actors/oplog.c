@@ -197,6 +197,14 @@ static bool s_read_failed(int rc, sqlite3_stmt *stmt, ca_reply_t *reply) {
     return true;
 }
 
+//  Ends a read: resets the statement; false with the reply failed when
+//  the last step was an error.
+static bool s_finished(int rc, sqlite3_stmt *stmt, ca_reply_t *reply) {
+    bool failed = s_read_failed(rc, stmt, reply);
+    sqlite3_reset(stmt);
+    return !failed;
+}
+
 //  An entry from a row's (hash, header, body, erased) columns starting at
 //  `column`. NULL with the reply failed when the stored header does not
 //  decode (damage).
@@ -518,9 +526,7 @@ static void s_oplog_has(ca_store_t *store, const Cairn__Request *request, ca_rep
         return;
     sqlite3_bind_blob(stmt, 1, has->hash.data, OPLOG_HASH_BYTES, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
-    bool failed = s_read_failed(rc, stmt, reply);
-    sqlite3_reset(stmt);
-    if (failed)
+    if (!s_finished(rc, stmt, reply))
         return;
     Cairn__OplogHasReply *answer = (Cairn__OplogHasReply *)ca_reply_alloc(reply, sizeof *answer);
     cairn__oplog_has_reply__init(answer);
@@ -586,9 +592,7 @@ static void s_oplog_heights(ca_store_t *store, const Cairn__Request *request, ca
         height->operations = (uint64_t)sqlite3_column_int64(stmt, 2);
         page->logs[page->n_logs++] = height;
     }
-    bool failed = s_read_failed(rc, stmt, reply);
-    sqlite3_reset(stmt);
-    if (failed)
+    if (!s_finished(rc, stmt, reply))
         return;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_OPLOG_HEIGHTS;
@@ -627,9 +631,7 @@ static void s_oplog_size(ca_store_t *store, const Cairn__Request *request, ca_re
         answer->operations = (uint64_t)sqlite3_column_int64(stmt, 0);
         answer->bytes = (uint64_t)sqlite3_column_int64(stmt, 1);
     }
-    bool failed = s_read_failed(rc, stmt, reply);
-    sqlite3_reset(stmt);
-    if (failed)
+    if (!s_finished(rc, stmt, reply))
         return;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_OPLOG_SIZE;
@@ -673,9 +675,7 @@ static void s_oplog_range(ca_store_t *store, const Cairn__Request *request, ca_r
         page->entries[page->n_entries++] = entry;
         page->next_seq = seq + 1;
     }
-    bool failed = s_read_failed(rc, stmt, reply);
-    sqlite3_reset(stmt);
-    if (failed)
+    if (!s_finished(rc, stmt, reply))
         return;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_OPLOG_RANGE;
@@ -787,9 +787,7 @@ static void s_oplog_forks(ca_store_t *store, const Cairn__Request *request, ca_r
         page->forks[page->n_forks++] = fork;
         page->next_after = (uint64_t)sqlite3_column_int64(stmt, 0);
     }
-    bool failed = s_read_failed(rc, stmt, reply);
-    sqlite3_reset(stmt);
-    if (failed)
+    if (!s_finished(rc, stmt, reply))
         return;
     Cairn__Response *response = ca_reply_response(reply);
     response->body_case = CAIRN__RESPONSE__BODY_OPLOG_FORKS;

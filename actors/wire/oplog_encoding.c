@@ -82,13 +82,20 @@ size_t oplog_header_encode(const Cairn__OpHeader *header, uint8_t *out) {
     return (size_t)(at - out);
 }
 
-bool oplog_header_hash(const Cairn__OpHeader *header, uint8_t hash[OPLOG_HASH_BYTES]) {
+//  Encodes the header into `encoded` and hashes it; 0 when the header
+//  cannot be encoded, else the encoding's length.
+static size_t s_encode_hash(const Cairn__OpHeader *header, uint8_t *encoded,
+                            uint8_t hash[OPLOG_HASH_BYTES]) {
     if (oplog_header_problem(header))
-        return false;
-    uint8_t encoded[OPLOG_ENCODED_MAX];
+        return 0;
     size_t size = oplog_header_encode(header, encoded);
     crypto_generichash(hash, OPLOG_HASH_BYTES, encoded, size, NULL, 0);
-    return true;
+    return size;
+}
+
+bool oplog_header_hash(const Cairn__OpHeader *header, uint8_t hash[OPLOG_HASH_BYTES]) {
+    uint8_t encoded[OPLOG_ENCODED_MAX];
+    return s_encode_hash(header, encoded, hash) > 0;
 }
 
 void oplog_payload_hash(const void *body, size_t size, uint8_t hash[OPLOG_HASH_BYTES]) {
@@ -97,22 +104,19 @@ void oplog_payload_hash(const void *body, size_t size, uint8_t hash[OPLOG_HASH_B
 
 bool oplog_header_sign(Cairn__OpHeader *header, const uint8_t *secret_key,
                        uint8_t hash[OPLOG_HASH_BYTES]) {
-    if (oplog_header_problem(header))
-        return false;
     uint8_t encoded[OPLOG_ENCODED_MAX];
-    size_t size = oplog_header_encode(header, encoded);
-    crypto_generichash(hash, OPLOG_HASH_BYTES, encoded, size, NULL, 0);
+    size_t size = s_encode_hash(header, encoded, hash);
+    if (!size)
+        return false;
     ca_ed25519_sign(secret_key, encoded, size, header->signature.data);
     return true;
 }
 
 bool oplog_header_verify(const Cairn__OpHeader *header, uint8_t hash[OPLOG_HASH_BYTES]) {
-    if (oplog_header_problem(header))
-        return false;
     uint8_t encoded[OPLOG_ENCODED_MAX];
-    size_t size = oplog_header_encode(header, encoded);
-    crypto_generichash(hash, OPLOG_HASH_BYTES, encoded, size, NULL, 0);
-    return ca_ed25519_verify(header->author.data, encoded, size, header->signature.data);
+    size_t size = s_encode_hash(header, encoded, hash);
+    return size > 0 &&
+           ca_ed25519_verify(header->author.data, encoded, size, header->signature.data);
 }
 
 //  ---- self-test ---------------------------------------------------------------

@@ -29,12 +29,14 @@
 
     Orderer. Every new operation enters oplog_held with a row in
     oplog_deps for each `previous` that is not released yet; then one
-    statement (s_sql_release) releases, in causal order, every held
-    operation none of whose transitive dependencies is absent: a recursive
-    CTE finds the blocked ones (a dependency absent from oplog_ops, or
-    itself blocked), and the others are appended to oplog_ready ordered by
-    their depth among the newly released, so each comes after its
-    dependencies. oplog_ready's AUTOINCREMENT key is the release order;
+    statement (s_sql_release_from) releases, in causal order, it and the
+    held operations downstream of it none of whose transitive dependencies
+    is absent: a recursive CTE finds the blocked ones (a dependency absent
+    from oplog_ops, or itself blocked), and the others are appended to
+    oplog_ready ordered by their depth among the newly released, so each
+    comes after its dependencies. Only what depends on the new operation
+    is looked at, so an append costs the same however many unrelated
+    operations are held. oplog_ready's AUTOINCREMENT key is the release order;
     consumers keep a position in it (oplog_consumers) and take what
     follows, moving the position with a statement that expects the
     position they read (two takes racing: one CONFLICT). All of it runs in
@@ -155,6 +157,47 @@ static const char s_sql_release[] =
     "   WHERE d.dep = p.hash AND d.hash IN (SELECT hash FROM free))"
     " INSERT INTO oplog_ready (hash)"
     " SELECT hash FROM depth GROUP BY hash ORDER BY max(n), hash";
+
+//  The same for one new operation ?1: only it and the held operations
+//  downstream of it (its dependents, through oplog_deps_by_dep) can have
+//  become free, so only they are looked at: a held operation elsewhere
+//  waits for what it waited for before. An append's cost does not grow
+//  with the number of held operations that have nothing to do with it.
+//  A candidate is blocked by a dependency that is absent, or held and not
+//  a candidate (it stays blocked), or a blocked candidate.
+static const char s_sql_release_from[] =
+    "WITH RECURSIVE"
+    " cand(hash) AS ("
+    "   SELECT hash FROM oplog_held WHERE hash = ?1"
+    "   UNION"
+    "   SELECT d.hash FROM oplog_deps d, cand c WHERE d.dep = c.hash),"
+    " blocked(hash) AS ("
+    "   SELECT d.hash FROM oplog_deps d, cand c WHERE d.hash = c.hash"
+    "   AND (NOT EXISTS (SELECT 1 FROM oplog_ops o WHERE o.hash = d.dep)"
+    "     OR (EXISTS (SELECT 1 FROM oplog_held h WHERE h.hash = d.dep)"
+    "       AND d.dep NOT IN (SELECT hash FROM cand)))"
+    "   UNION"
+    "   SELECT d.hash FROM oplog_deps d, blocked b WHERE d.dep = b.hash),"
+    " free(hash) AS ("
+    "   SELECT hash FROM cand WHERE hash NOT IN (SELECT hash FROM blocked)),"
+    " depth(hash, n) AS ("
+    "   SELECT hash, 0 FROM free"
+    "   UNION"
+    "   SELECT d.hash, p.n + 1 FROM oplog_deps d, depth p"
+    "   WHERE d.dep = p.hash AND d.hash IN (SELECT hash FROM free))"
+    " INSERT INTO oplog_ready (hash)"
+    " SELECT hash FROM depth GROUP BY hash ORDER BY max(n), hash";
+
+//  After s_sql_release_from: the operations it released are the last
+//  changes() rows of oplog_ready; they leave oplog_held, then (changes()
+//  now the same count) their rows of oplog_deps.
+static const char s_sql_unhold_last[] =
+    "DELETE FROM oplog_held WHERE hash IN (SELECT hash FROM oplog_ready"
+    " ORDER BY n DESC LIMIT changes())";
+
+static const char s_sql_undep_last[] =
+    "DELETE FROM oplog_deps WHERE hash IN (SELECT hash FROM oplog_ready"
+    " ORDER BY n DESC LIMIT changes())";
 
 static const char s_sql_unhold[] =
     "DELETE FROM oplog_held WHERE EXISTS (SELECT 1 FROM oplog_ready r"
@@ -390,9 +433,10 @@ static void s_append_write(ca_store_t *store, const Cairn__OplogAppend *append, 
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, OPLOG_HASH_BYTES);
     ca_write_int(write, (int64_t)(ca_now_seconds() * 1e6));
-    ca_write_statement(write, s_sql_release, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, s_sql_unhold, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, s_sql_undep, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, s_sql_release_from, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_blob(write, hash, OPLOG_HASH_BYTES);
+    ca_write_statement(write, s_sql_unhold_last, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, s_sql_undep_last, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_statement(write, "SELECT count(*) FROM oplog_held WHERE hash = ?1",
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, OPLOG_HASH_BYTES);

@@ -514,6 +514,61 @@ static void test_orderer_permutations(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Held operations wait for held and absent dependencies, unrelated held
+//  ones stay held, and the last arrival releases a whole chain in order.
+static void test_orderer_chain(void) {
+    HARNESS_SESSION_UP(NULL);
+    oplog_key_t key;
+    oplog_key(20, &key);
+    //  m arrives last; s waits for m; y for x and s; z for y; w for x;
+    //  u waits for an operation that never comes.
+    oplog_op_t m, s, x, y, z, w, u;
+    uint8_t deps[2][32], never[1][32];
+    memset(never[0], 0xdd, 32);
+    oplog_op_make(&m, &key, 1, 0, NULL, 4, 1, NULL, 0, s_time_us++);
+    memcpy(deps[0], m.hash, 32);
+    oplog_op_make(&s, &key, 2, 0, NULL, 4, 2, (const uint8_t(*)[32])deps, 1, s_time_us++);
+    oplog_op_make(&x, &key, 3, 0, NULL, 4, 3, NULL, 0, s_time_us++);
+    memcpy(deps[0], x.hash, 32);
+    memcpy(deps[1], s.hash, 32);
+    oplog_op_make(&y, &key, 4, 0, NULL, 4, 4, (const uint8_t(*)[32])deps, 2, s_time_us++);
+    memcpy(deps[0], y.hash, 32);
+    oplog_op_make(&z, &key, 5, 0, NULL, 4, 5, (const uint8_t(*)[32])deps, 1, s_time_us++);
+    memcpy(deps[0], x.hash, 32);
+    oplog_op_make(&w, &key, 6, 0, NULL, 4, 6, (const uint8_t(*)[32])deps, 1, s_time_us++);
+    oplog_op_make(&u, &key, 7, 0, NULL, 4, 7, (const uint8_t(*)[32])never, 1, s_time_us++);
+    CHECK(s_append_ok(client, &u, false));
+    CHECK(s_append_ok(client, &s, false));
+    CHECK(!s_append_ok(client, &x, false));
+    CHECK(s_append_ok(client, &y, false));
+    CHECK(s_append_ok(client, &z, false));
+    CHECK(!s_append_ok(client, &w, false));
+    //  y waits for s only (x is released), z for y.
+    Cairn__Response *response =
+        harness_ok(s_pending(client, 0, 0), CAIRN__RESPONSE__BODY_OPLOG_PENDING);
+    const Cairn__OplogPendingPage *page = response->oplog_pending;
+    CHECK(page->n_held == 4);
+    CHECK(memcmp(page->held[2]->hash.data, y.hash, 32) == 0 && page->held[2]->n_waiting_for == 1 &&
+          memcmp(page->held[2]->waiting_for[0].data, s.hash, 32) == 0);
+    CHECK(memcmp(page->held[3]->hash.data, z.hash, 32) == 0 && page->held[3]->n_waiting_for == 1 &&
+          memcmp(page->held[3]->waiting_for[0].data, y.hash, 32) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    //  m arrives: m, s, y, z are released in that order; u stays.
+    CHECK(!s_append_ok(client, &m, false));
+    Cairn__OplogStatsReply stats = s_stats(client, NULL);
+    CHECK(stats.pending == 1 && stats.ready == 6);
+    const oplog_op_t *order[6] = {&x, &w, &m, &s, &y, &z};
+    response = harness_ok(s_take(client, "chain", 0), CAIRN__RESPONSE__BODY_OPLOG_TAKE);
+    CHECK(response->oplog_take->n_entries == 6 && response->oplog_take->position == 6);
+    for (size_t i = 0; i < 6; i++)
+        CHECK(memcmp(response->oplog_take->entries[i]->hash.data, order[i]->hash, 32) == 0);
+    cairn__response__free_unpacked(response, NULL);
+    oplog_op_t *all[7] = {&m, &s, &x, &y, &z, &w, &u};
+    for (size_t i = 0; i < 7; i++)
+        oplog_op_free(all[i]);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  A held operation is listed with what it waits for, then expires
 //  (oplog_hold_max_s 1, upkeep every 100 ms) and is never released; an
 //  operation that arrives later depending on it is released at once (the
@@ -830,6 +885,7 @@ static const harness_test_t s_tests[] = {
     {"forks", test_forks},
     {"prune_erase", test_prune_erase},
     {"orderer_permutations", test_orderer_permutations},
+    {"orderer_chain", test_orderer_chain},
     {"pending_expiry", test_pending_expiry},
     {"concurrent_appenders", test_concurrent_appenders},
     {"kill9", test_kill9},

@@ -616,13 +616,20 @@ static void test_pending_expiry(void) {
         zclock_sleep(50); //  polling a condition with a deadline, not synchronising
         stats = s_stats(client, "c");
     }
-    CHECK(stats.pending == 0 && stats.ready == 0 && stats.operations == 2);
+    //  Both expire; if upkeep ran between their two expiry times, the
+    //  second was released when the first expired (it waited only for
+    //  it): either is the documented rule.
+    CHECK(stats.pending == 0 && stats.ready <= 1 && stats.operations == 2);
+    uint64_t released_before = stats.ready;
     //  Depending on an expired one: released at once.
     oplog_op_make(&later, &key, 2, 0, NULL, 4, 2, (const uint8_t(*)[32])dep, 1, s_time_us++);
     CHECK(!s_append_ok(client, &later, false));
     response = harness_ok(s_take(client, "c", 0), CAIRN__RESPONSE__BODY_OPLOG_TAKE);
-    CHECK(response->oplog_take->n_entries == 1);
-    CHECK(memcmp(response->oplog_take->entries[0]->hash.data, later.hash, 32) == 0);
+    const Cairn__OplogTaken *taken = response->oplog_take;
+    CHECK(taken->n_entries == 1 + released_before);
+    if (released_before)
+        CHECK(memcmp(taken->entries[0]->hash.data, third.hash, 32) == 0);
+    CHECK(memcmp(taken->entries[released_before]->hash.data, later.hash, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
     oplog_op_free(&waiting);
     oplog_op_free(&later);
@@ -811,7 +818,7 @@ static void test_bad_input(void) {
     cairn__response__free_unpacked(response, NULL);
     oplog_op_free(&op);
     //  Reads: wrong sizes, unknown hashes and logs, limits.
-    uint8_t unknown[32] = {1};
+    uint8_t unknown[33] = {1};
     harness_fails(s_get(client, unknown, 31, false), CAIRN__STATUS__INVALID, "hash");
     harness_fails(s_get(client, unknown, 32, false), CAIRN__STATUS__NOT_FOUND, "no operation");
     harness_fails(s_latest(client, unknown, 33, 1), CAIRN__STATUS__INVALID, "author");

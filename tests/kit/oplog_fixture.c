@@ -50,7 +50,8 @@ void oplog_op_make(oplog_op_t *op, const oplog_key_t *key, uint64_t log_id, uint
     header->payload_hash = (ProtobufCBinaryData){32, op->payload_hash};
     if (previous_count > OPLOG_PREVIOUS_MAX)
         previous_count = OPLOG_PREVIOUS_MAX;
-    memcpy(op->previous, previous, previous_count * 32);
+    if (previous_count)
+        memcpy(op->previous, previous, previous_count * 32);
     qsort(op->previous, previous_count, 32, s_compare);
     for (size_t i = 0; i < previous_count; i++)
         op->previous_fields[i] = (ProtobufCBinaryData){32, op->previous[i]};

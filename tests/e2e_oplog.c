@@ -252,6 +252,15 @@ static void test_append_read(void) {
     CHECK(response->oplog_size->operations == 10);
     CHECK(response->oplog_size->bytes == 10 * (100 + oplog_header_encode(&ops[1].header, encoded)));
     cairn__response__free_unpacked(response, NULL);
+    //  An empty body is a body (has_body), not none.
+    oplog_op_t empty;
+    oplog_op_make(&empty, &key, 12, 0, NULL, 0, 0, NULL, 0, s_time_us++);
+    s_append_ok(client, &empty, false);
+    response = harness_ok(s_get(client, empty.hash, 32, false), CAIRN__RESPONSE__BODY_OPLOG_GET);
+    CHECK(response->oplog_get->has_body && response->oplog_get->body.len == 0);
+    s_entry_verifies(response->oplog_get);
+    cairn__response__free_unpacked(response, NULL);
+    oplog_op_free(&empty);
     //  The range in pages of 4, checked like a peer would.
     CHECK(s_read_chain(client, key.public_key, 7, 0, 4) == COUNT);
     CHECK(s_read_chain(client, key.public_key, 7, 20, 1000) == COUNT - 20);

@@ -27,8 +27,9 @@
     fork evidence of a race lost inside one batch is not recorded (the
     worker had not seen the winner yet); a retry of the loser records it.
 
-    Orderer. Every new operation enters oplog_held with a row in
-    oplog_deps for each `previous` that is not released yet; then one
+    Orderer. Every new operation with `previous` enters oplog_held with a
+    row in oplog_deps for each of them that is not released yet (one
+    without is released at once); then one
     statement (s_sql_release_from) releases, in causal order, it and the
     held operations downstream of it none of whose transitive dependencies
     is absent: a recursive CTE finds the blocked ones (a dependency absent
@@ -158,9 +159,9 @@ static const char s_sql_release[] =
     " INSERT INTO oplog_ready (hash)"
     " SELECT hash FROM depth GROUP BY hash ORDER BY max(n), hash";
 
-//  The same for one new operation ?1: only it and the held operations
-//  downstream of it (its dependents, through oplog_deps_by_dep) can have
-//  become free, so only they are looked at: a held operation elsewhere
+//  The same for one new operation ?1: only it (when held) and the held
+//  operations downstream of it (its dependents, through oplog_deps_by_dep)
+//  can have become free, so only they are looked at: a held operation elsewhere
 //  waits for what it waited for before. An append's cost does not grow
 //  with the number of held operations that have nothing to do with it.
 //  A candidate is blocked by a dependency that is absent, or held and not
@@ -169,6 +170,8 @@ static const char s_sql_release_from[] =
     "WITH RECURSIVE"
     " cand(hash) AS ("
     "   SELECT hash FROM oplog_held WHERE hash = ?1"
+    "   UNION"
+    "   SELECT hash FROM oplog_deps WHERE dep = ?1"
     "   UNION"
     "   SELECT d.hash FROM oplog_deps d, cand c WHERE d.dep = c.hash),"
     " blocked(hash) AS ("
@@ -426,21 +429,24 @@ static void s_append_write(ca_store_t *store, const Cairn__OplogAppend *append, 
         ca_write_blob(write, hash, OPLOG_HASH_BYTES);
         ca_write_blob(write, header->previous[i].data, OPLOG_HASH_BYTES);
     }
-    ca_write_statement(write,
-                       "INSERT INTO oplog_held (hash, since_us) SELECT ?1, ?2"
-                       " WHERE NOT EXISTS (SELECT 1 FROM oplog_ready WHERE hash = ?1)"
-                       " ON CONFLICT DO NOTHING",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, hash, OPLOG_HASH_BYTES);
-    ca_write_int(write, (int64_t)(ca_now_seconds() * 1e6));
+    if (header->n_previous) {
+        ca_write_statement(write,
+                           "INSERT INTO oplog_held (hash, since_us) SELECT ?1, ?2"
+                           " WHERE NOT EXISTS (SELECT 1 FROM oplog_ready WHERE hash = ?1)"
+                           " ON CONFLICT DO NOTHING",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, hash, OPLOG_HASH_BYTES);
+        ca_write_int(write, (int64_t)(ca_now_seconds() * 1e6));
+    } else { //  nothing to wait for: released at once (a repeat changes nothing)
+        ca_write_statement(write,
+                           "INSERT INTO oplog_ready (hash) VALUES (?1) ON CONFLICT DO NOTHING",
+                           CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+        ca_write_blob(write, hash, OPLOG_HASH_BYTES);
+    }
     ca_write_statement(write, s_sql_release_from, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_blob(write, hash, OPLOG_HASH_BYTES);
     ca_write_statement(write, s_sql_unhold_last, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_statement(write, s_sql_undep_last, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, "SELECT count(*) FROM oplog_held WHERE hash = ?1",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, hash, OPLOG_HASH_BYTES);
-    ca_write_want_rows(write);
     uint8_t context[1 + OPLOG_HASH_BYTES] = {WRITE_APPEND};
     memcpy(context + 1, hash, OPLOG_HASH_BYTES);
     ca_write_context(write, context, sizeof context);
@@ -510,14 +516,19 @@ static void s_oplog_appended(ca_store_t *store, const Cairn__Request *request,
                        "headers are kept as evidence (`cairn oplog forks`)");
         return;
     }
-    const Cairn__Internal__StatementResult *held =
-        write->n_results ? write->results[write->n_results - 1] : NULL;
-    if (!held || held->n_rows != 1 || held->rows[0]->n_values != 1) {
+    if (write->n_results == 0) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the append's results; retry");
         return;
     }
-    s_answer_appended(reply, hash, write->results[0]->changes == 0,
-                      held->rows[0]->values[0]->integer > 0);
+    //  Held: read after the commit (not one more statement in the writer,
+    //  the node's one busy thread): still waiting when answered.
+    sqlite3_stmt *stmt = ca_store_prepare(store, "SELECT 1 FROM oplog_held WHERE hash = ?1", reply);
+    if (!stmt)
+        return;
+    sqlite3_bind_blob(stmt, 1, hash, OPLOG_HASH_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (s_finished(rc, stmt, reply))
+        s_answer_appended(reply, hash, write->results[0]->changes == 0, rc == SQLITE_ROW);
 }
 
 //  ---- OplogGet, OplogHas, OplogLatest --------------------------------------------------

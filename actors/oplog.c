@@ -243,6 +243,14 @@ static bool s_read_failed(int rc, sqlite3_stmt *stmt, ca_reply_t *reply) {
     return true;
 }
 
+//  `size` bytes of a column as reply-owned protobuf bytes (stored hashes
+//  and keys have their size by the table's CHECKs and the writes).
+static ProtobufCBinaryData s_column_bytes(ca_reply_t *reply, sqlite3_stmt *stmt, int column,
+                                          size_t size) {
+    return (ProtobufCBinaryData){
+        size, (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, column), size)};
+}
+
 //  Ends a read: resets the statement; false with the reply failed when
 //  the last step was an error.
 static bool s_finished(int rc, sqlite3_stmt *stmt, ca_reply_t *reply) {
@@ -258,9 +266,7 @@ static Cairn__OplogEntry *s_entry(ca_reply_t *reply, sqlite3_stmt *stmt, int col
                                   bool with_body) {
     Cairn__OplogEntry *entry = (Cairn__OplogEntry *)ca_reply_alloc(reply, sizeof *entry);
     cairn__oplog_entry__init(entry);
-    entry->hash.len = OPLOG_HASH_BYTES;
-    entry->hash.data =
-        (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, column), OPLOG_HASH_BYTES);
+    entry->hash = s_column_bytes(reply, stmt, column, OPLOG_HASH_BYTES);
     const void *packed = sqlite3_column_blob(stmt, column + 1);
     int packed_size = sqlite3_column_bytes(stmt, column + 1);
     //  Unpacked into malloc'd memory; copied field by field would be longer
@@ -830,9 +836,7 @@ static void s_oplog_forks(ca_store_t *store, const Cairn__Request *request, ca_r
         }
         Cairn__OplogFork *fork = (Cairn__OplogFork *)ca_reply_alloc(reply, sizeof *fork);
         cairn__oplog_fork__init(fork);
-        fork->hash.len = OPLOG_HASH_BYTES;
-        fork->hash.data =
-            (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, 1), OPLOG_HASH_BYTES);
+        fork->hash = s_column_bytes(reply, stmt, 1, OPLOG_HASH_BYTES);
         //  The header through the entry decoder (columns 1 to 4).
         Cairn__OplogEntry *entry = s_entry(reply, stmt, 1, false);
         if (!entry)
@@ -863,14 +867,9 @@ static bool s_waiting_for(ca_store_t *store, Cairn__HeldOperation *held, ca_repl
         reply, OPLOG_PREVIOUS_MAX * sizeof(ProtobufCBinaryData));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && held->n_waiting_for < OPLOG_PREVIOUS_MAX) {
-        ProtobufCBinaryData *dep = &held->waiting_for[held->n_waiting_for++];
-        dep->len = OPLOG_HASH_BYTES;
-        dep->data =
-            (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, 0), OPLOG_HASH_BYTES);
+        held->waiting_for[held->n_waiting_for++] = s_column_bytes(reply, stmt, 0, OPLOG_HASH_BYTES);
     }
-    bool failed = s_read_failed(rc, stmt, reply);
-    sqlite3_reset(stmt);
-    return !failed;
+    return s_finished(rc, stmt, reply);
 }
 
 static void s_oplog_pending(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -903,13 +902,9 @@ static void s_oplog_pending(ca_store_t *store, const Cairn__Request *request, ca
         }
         Cairn__HeldOperation *held = (Cairn__HeldOperation *)ca_reply_alloc(reply, sizeof *held);
         cairn__held_operation__init(held);
-        held->hash.len = OPLOG_HASH_BYTES;
-        held->hash.data =
-            (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, 1), OPLOG_HASH_BYTES);
+        held->hash = s_column_bytes(reply, stmt, 1, OPLOG_HASH_BYTES);
         held->held_since_us = (uint64_t)sqlite3_column_int64(stmt, 2);
-        held->author.len = OPLOG_KEY_BYTES;
-        held->author.data =
-            (uint8_t *)ca_reply_memdup(reply, sqlite3_column_blob(stmt, 3), OPLOG_KEY_BYTES);
+        held->author = s_column_bytes(reply, stmt, 3, OPLOG_KEY_BYTES);
         held->log_id = (uint64_t)sqlite3_column_int64(stmt, 4);
         held->seq = (uint64_t)sqlite3_column_int64(stmt, 5);
         page->held[page->n_held++] = held;

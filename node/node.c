@@ -43,6 +43,7 @@
 #include "messages.h"
 #include "peers.h"
 #include "provenance.h"
+#include "oplog.h"
 #include "settlement.h"
 #include "writer.h"
 
@@ -60,7 +61,7 @@ static const ca_store_def_t *const s_stores[] = {
     &config_store_def,     &channels_store_def,  &channel_auth_store_def, &messages_store_def,
     &peers_store_def,      &gossip_store_def,    &content_store_def,      &cache_store_def,
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
-    &logbook_store_def,    &batch_store_def,
+    &oplog_store_def,      &logbook_store_def,   &batch_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 
@@ -309,6 +310,7 @@ static char *s_start_workers(node_t *self) {
     self->workers = (zactor_t **)zmalloc(total * sizeof(zactor_t *));
     ca_store_settings_t settings = {.max_content_bytes = config->max_content_bytes,
                                     .gossip_max_age_s = config->gossip_max_age_s,
+                                    .oplog_hold_max_s = config->oplog_hold_max_s,
                                     .maintenance_ms = config->maintenance_ms,
                                     .cache_max_bytes = config->cache_max_bytes,
                                     .stream_timeout_ms = config->stream_timeout_ms,

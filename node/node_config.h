@@ -40,6 +40,7 @@ typedef struct {
     int64_t drain_ms;
     int64_t max_content_bytes;
     int64_t gossip_max_age_s;
+    int64_t oplog_hold_max_s;
     int64_t maintenance_ms;
     int64_t cache_max_bytes;
     int64_t stream_timeout_ms;

@@ -16,6 +16,8 @@
 #include "ca_curve.h"
 #include "cache.h"
 #include "ledger.h"
+#include "oplog.h"
+#include "oplog_encoding.h"
 #include "ca_envelope.h"
 #include "ca_hashset.h"
 #include "ca_hash.h"
@@ -86,6 +88,8 @@ static const selftest_t s_tests[] = {
     {"ledger", ledger_test},
     {"ca_sign", ca_sign_test},
     {"message_encoding", message_encoding_test},
+    {"oplog_encoding", oplog_encoding_test},
+    {"oplog", oplog_test},
     {"ca_curve_key", ca_curve_key_test},
     {"ca_curve", ca_curve_test},
     {"identity", identity_test},

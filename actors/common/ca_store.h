@@ -130,6 +130,7 @@ typedef struct {
 typedef struct {
     int64_t max_content_bytes;   //  largest message content
     int64_t gossip_max_age_s;    //  gossip entries older than this are cleaned
+    int64_t oplog_hold_max_s;    //  operations held by the oplog orderer longer expire
     int64_t maintenance_ms;      //  interval of store ticks (0: never)
     int64_t cache_max_bytes;     //  peer-content cache budget (0: unbounded)
     int64_t stream_timeout_ms;   //  idle upload streams are abandoned after this

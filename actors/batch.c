@@ -47,6 +47,8 @@ static const Cairn__Request__BodyCase s_batchable_kinds[] = {
     CAIRN__REQUEST__BODY_CURSOR_DELETE, CAIRN__REQUEST__BODY_GROUP_PUT,
     CAIRN__REQUEST__BODY_GROUP_DELETE,  CAIRN__REQUEST__BODY_BOOK_PUT,
     CAIRN__REQUEST__BODY_BOOK_REMOVE,   CAIRN__REQUEST__BODY_BOOK_REMOVE_OLDER,
+    CAIRN__REQUEST__BODY_OPLOG_APPEND,  CAIRN__REQUEST__BODY_OPLOG_PRUNE,
+    CAIRN__REQUEST__BODY_OPLOG_ERASE,
 };
 #define BATCHABLE_COUNT (sizeof s_batchable_kinds / sizeof s_batchable_kinds[0])
 
@@ -195,9 +197,10 @@ static int64_t s_join(ca_store_t *store, combined_t *combined, const ca_batch_ca
     if (!request || request->body_case != CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE)
         return -1;
     const Cairn__Internal__WriteRequest *write = request->write;
-    if (write->vacuum || write->context.len || !s_reserve(store, combined, write->n_statements) ||
+    if (write->vacuum || !s_reserve(store, combined, write->n_statements) ||
         !s_keep_answers(store, capture, write, step))
         return -1;
+    step->context = write->context; //  turn memory, like the statements
     for (size_t i = 0; i < write->n_before_commit; i++)
         if (!s_add_before_commit(combined, write->before_commit[i]))
             return -1;
@@ -389,8 +392,7 @@ static void s_batch_done(ca_store_t *store, const Cairn__Request *request,
         Cairn__Internal__WriteReply share = *write;
         share.results = write->results + offset;
         share.n_results = step->statements;
-        share.context.data = NULL;
-        share.context.len = 0;
+        share.context = step->context;
         offset += step->statements;
         ca_reply_t *own = ca_batch_reply_new(store, item.request->id);
         ca_batch_done_as(store, item.def, item.row, item.request, &share, own);

@@ -503,6 +503,11 @@ static void s_oplog_append(ca_store_t *store, const Cairn__Request *request, ca_
     int seat = s_seat(store, header, hash, other, reply);
     if (seat == 1)
         s_answer_appended(reply, hash, true, false);
+    else if (seat == 2 && ca_store_in_batch(store))
+        ca_reply_error(reply, CA_CONFLICT,
+                       "a fork: another operation of this author holds this log's seq; inside a "
+                       "batch the evidence cannot be kept (the batch stores nothing): send this "
+                       "append alone to record it");
     else if (seat == 2)
         s_fork_write(store, header, hash, other, reply);
     else if (seat == 0)

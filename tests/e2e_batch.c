@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "ca_limits.h"
 #include "ca_request.h"
+#include "oplog_fixture.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -429,10 +430,155 @@ static void test_kill9(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  ---- operation logs with their topic and cursor -------------------------------------
+
+#define LOG_ROUNDS 25
+#define LOG_ID     5
+
+//  The latest entry's seq and hash of the log (false: empty).
+static bool s_latest(zsock_t *client, const oplog_key_t *key, uint64_t *seq, uint8_t hash[32]) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__OplogLatest latest = CAIRN__OPLOG_LATEST__INIT;
+    latest.author = (ProtobufCBinaryData){32, (uint8_t *)key->public_key};
+    latest.log_id = LOG_ID;
+    request.body_case = CAIRN__REQUEST__BODY_OPLOG_LATEST;
+    request.oplog_latest = &latest;
+    Cairn__Response *response = harness_request(client, &request);
+    bool found = response->status == CAIRN__STATUS__OK;
+    CHECK(found || response->status == CAIRN__STATUS__NOT_FOUND);
+    if (found) {
+        *seq = response->oplog_latest->header->seq;
+        memcpy(hash, response->oplog_latest->hash.data, 32);
+    }
+    cairn__response__free_unpacked(response, NULL);
+    return found;
+}
+
+//  [append `op`, associate its log with `topic`, move cursor `cursor` to
+//  its seq], packed.
+static void s_add_log_step(packed_t *packed, const oplog_op_t *op, const uint8_t topic[32],
+                           const char *cursor) {
+    Cairn__Request request;
+    Cairn__OplogAppend append;
+    oplog_request_append(&request, &append, op);
+    request.id = 1;
+    s_add(packed, &request);
+    Cairn__LogbookLog log = CAIRN__LOGBOOK_LOG__INIT;
+    log.author = (ProtobufCBinaryData){32, (uint8_t *)op->author};
+    log.log_id = LOG_ID;
+    Cairn__TopicAssociate associate = CAIRN__TOPIC_ASSOCIATE__INIT;
+    associate.topic = (ProtobufCBinaryData){32, (uint8_t *)topic};
+    associate.log = &log;
+    cairn__request__init(&request);
+    request.id = 2;
+    request.body_case = CAIRN__REQUEST__BODY_TOPIC_ASSOCIATE;
+    request.topic_associate = &associate;
+    s_add(packed, &request);
+    Cairn__CursorSet set = CAIRN__CURSOR_SET__INIT;
+    set.name = (char *)cursor;
+    set.log = &log;
+    set.seq = op->header.seq;
+    cairn__request__init(&request);
+    request.id = 3;
+    request.body_case = CAIRN__REQUEST__BODY_CURSOR_SET;
+    request.cursor_set = &set;
+    s_add(packed, &request);
+}
+
+//  The seq of cursor `name` in the log (-1: none).
+static int64_t s_cursor(zsock_t *client, const oplog_key_t *key, const char *name) {
+    Cairn__LogbookLog log = CAIRN__LOGBOOK_LOG__INIT;
+    log.author = (ProtobufCBinaryData){32, (uint8_t *)key->public_key};
+    log.log_id = LOG_ID;
+    Cairn__CursorGet get = CAIRN__CURSOR_GET__INIT;
+    get.name = (char *)name;
+    get.log = &log;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_CURSOR_GET;
+    request.cursor_get = &get;
+    Cairn__Response *response = harness_request(client, &request);
+    int64_t seq = -1;
+    if (response->status == CAIRN__STATUS__OK)
+        seq = (int64_t)response->cursor_get->seq;
+    else
+        CHECK(response->status == CAIRN__STATUS__NOT_FOUND);
+    cairn__response__free_unpacked(response, NULL);
+    return seq;
+}
+
+//  Two writers, each round: read the log's latest entry, then one batch
+//  that appends the next operation, associates the log with a topic and
+//  moves the writer's cursor. Exactly one wins each seq; the loser's batch
+//  leaves nothing (its cursor does not move), and the log is one chain.
+static void test_oplog_topic_cursor(void) {
+    const char *args[] = {"--workers", "2", NULL};
+    HARNESS_SESSION_UP(args);
+    zsock_t *other = harness_node_connect(node);
+    zsock_t *clients[2] = {client, other};
+    const char *cursors[2] = {"writer-0", "writer-1"};
+    oplog_key_t key;
+    oplog_key(3, &key);
+    uint8_t topic[32];
+    memset(topic, 0x7a, sizeof topic);
+    int64_t last_won[2] = {-1, -1};
+    uint64_t time_us = 1700000000000000ULL;
+    for (int round = 0; round < LOG_ROUNDS; round++) {
+        uint64_t seq = 0;
+        uint8_t backlink[32];
+        bool any = s_latest(client, &key, &seq, backlink);
+        CHECK(any == (round > 0) && (!any || seq == (uint64_t)round - 1));
+        oplog_op_t ops[2];
+        for (int c = 0; c < 2; c++) {
+            oplog_op_make(&ops[c], &key, LOG_ID, any ? seq + 1 : 0, any ? backlink : NULL, 16,
+                          (uint64_t)(round * 2 + c), NULL, 0, time_us++);
+            packed_t packed = {0};
+            s_add_log_step(&packed, &ops[c], topic, cursors[c]);
+            Cairn__Request request;
+            Cairn__Batch batch;
+            s_batch_request(&request, &batch, (uint64_t)round + 1, &packed);
+            CHECK(harness_send(clients[c], &request) == 0);
+            s_packed_free(&packed);
+        }
+        int winner = -1;
+        for (int c = 0; c < 2; c++) {
+            Cairn__Response *response = harness_recv(clients[c], WAIT_MS);
+            CHECK(response && response->id == (uint64_t)round + 1);
+            if (response->status == CAIRN__STATUS__OK) {
+                CHECK(winner == -1);
+                winner = c;
+                CHECK(response->batch->n_responses == 3);
+                Cairn__Response *appended = s_inner(response, 0);
+                CHECK(appended->body_case == CAIRN__RESPONSE__BODY_OPLOG_APPEND);
+                CHECK(memcmp(appended->oplog_append->hash.data, ops[c].hash, 32) == 0);
+                cairn__response__free_unpacked(appended, NULL);
+            } else {
+                CHECK(response->status == CAIRN__STATUS__CONFLICT);
+                CHECK(strstr(response->error, "request 1 of 3 (oplog_append)"));
+            }
+            cairn__response__free_unpacked(response, NULL);
+        }
+        CHECK(winner >= 0);
+        last_won[winner] = (int64_t)ops[winner].header.seq;
+        oplog_op_free(&ops[0]);
+        oplog_op_free(&ops[1]);
+        for (int c = 0; c < 2; c++)
+            CHECK(s_cursor(client, &key, cursors[c]) == last_won[c]);
+    }
+    uint64_t seq = 0;
+    uint8_t hash[32];
+    CHECK(s_latest(client, &key, &seq, hash) && seq == LOG_ROUNDS - 1);
+    zsock_destroy(&other);
+    harness_session_down(&caller, &client, &node);
+}
+
 static const harness_test_t s_tests[] = {
-    {"stores_all", test_stores_all},         {"refused_before_write", test_refused_before_write},
-    {"refused_inside", test_refused_inside}, {"bad_input", test_bad_input},
-    {"racing_writers", test_racing_writers}, {"kill9", test_kill9},
+    {"stores_all", test_stores_all},
+    {"refused_before_write", test_refused_before_write},
+    {"refused_inside", test_refused_inside},
+    {"bad_input", test_bad_input},
+    {"racing_writers", test_racing_writers},
+    {"kill9", test_kill9},
+    {"oplog_topic_cursor", test_oplog_topic_cursor},
 };
 
 int main(int argc, char **argv) {

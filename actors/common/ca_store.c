@@ -243,6 +243,10 @@ zframe_t *ca_store_client_id(ca_store_t *store) {
     return store->client_id;
 }
 
+bool ca_store_in_batch(ca_store_t *store) {
+    return store->capture != NULL;
+}
+
 void *ca_store_state(ca_store_t *store) {
     return store->state;
 }

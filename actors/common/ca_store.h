@@ -199,6 +199,12 @@ unsigned ca_store_worker_count(ca_store_t *store);
 //  caller's to free.
 zframe_t *ca_store_client_id(ca_store_t *store);
 
+//  Whether the handler runs as one request of a Batch (actors/batch.c):
+//  its write joins the batch's, which stores nothing when any request is
+//  refused, so a write meant to be kept on refusal (evidence) cannot be
+//  made there.
+bool ca_store_in_batch(ca_store_t *store);
+
 //  The state made by the def's state_new (NULL without one).
 void *ca_store_state(ca_store_t *store);
 

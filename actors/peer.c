@@ -75,6 +75,9 @@
 
 typedef enum { S_DIALING, S_ONLINE, S_BACKOFF } state_t;
 
+#define SUPPRESS_DIAL ((void *)1)
+#define SUPPRESS_ALL  ((void *)2)
+
 typedef struct {
     char peer_id[65];         //  hex Ed25519 key ("" for an accepted one before Hello)
     char table_id[129];       //  its peer_id in the peers table ("" when not there)
@@ -120,7 +123,9 @@ typedef struct {
     ca_sql_t *sql;
     session_t **sessions;
     size_t count;
-    zhashx_t *suppressed; //  peer ids not to dial (Goodbye, PeerDisconnect)
+    //  Peer ids not to dial: SUPPRESS_DIAL after its Goodbye (its dials are
+    //  welcome), SUPPRESS_ALL after PeerDisconnect (refused too).
+    zhashx_t *suppressed;
     int64_t data_version;
     int64_t table_checked;
     uint64_t write_id;
@@ -533,10 +538,16 @@ static session_t *s_dial_new(self_t *self, const uint8_t ed[32], const char *add
 
 //  Of two sessions with one peer, whether to keep the newer: of two in
 //  the same direction the newer (the older is a connection the peer gave
-//  up, e.g. before a restart); else the one dialed by the smaller peer id,
-//  so both nodes choose the same.
+//  up, e.g. before a restart); the newer over a dial that never connected;
+//  else the one dialed by the smaller peer id, so both nodes choose the
+//  same.
 static bool s_keep_new(self_t *self, session_t *fresh, session_t *other) {
     if (fresh->outgoing == other->outgoing)
+        return true;
+    //  A dial whose connection never came up (its Hello could not leave:
+    //  ZMQ_IMMEDIATE) loses to a session that works: the peer saw no
+    //  competing Hello, so both sides still agree.
+    if (other->outgoing && !other->hello_sent && other->state != S_ONLINE)
         return true;
     bool i_am_smaller = strcasecmp(self->peer_id, fresh->peer_id) < 0;
     return fresh->outgoing == i_am_smaller;
@@ -581,7 +592,7 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__BLOCKED, "blocked by this node");
         return;
     }
-    if (!session->outgoing && zhashx_lookup(self->suppressed, session->peer_id)) {
+    if (!session->outgoing && zhashx_lookup(self->suppressed, session->peer_id) == SUPPRESS_ALL) {
         s_send_goodbye(self, session, "disconnected by the operator of this node");
         s_session_end(self, session, true, "disconnected by the operator");
         return;
@@ -664,7 +675,7 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
         s_session_end(self, session, final, "the peer sent Error");
     } else if (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE) {
         if (session->outgoing)
-            zhashx_update(self->suppressed, session->peer_id, (void *)1);
+            zhashx_update(self->suppressed, session->peer_id, SUPPRESS_DIAL);
         s_session_end(self, session, true, "the peer said Goodbye");
     } else if (session->state != S_ONLINE) {
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__UNEXPECTED, "a message before Hello");
@@ -1004,7 +1015,7 @@ static void s_handle_control(self_t *self) {
                 one.peer_id = strdup(session->peer_id);
                 one.address = strdup(session->address);
                 one.node_name = strdup(session->node_name);
-                zhashx_update(self->suppressed, session->peer_id, (void *)1);
+                zhashx_update(self->suppressed, session->peer_id, SUPPRESS_ALL);
                 if (session->state != S_BACKOFF)
                     s_send_goodbye(self, session, "disconnected by the operator of the other node");
                 s_session_end(self, session, true, "disconnected by the operator");

@@ -79,30 +79,30 @@ typedef enum { S_DIALING, S_ONLINE, S_BACKOFF } state_t;
 #define SUPPRESS_ALL  ((void *)2)
 
 typedef struct {
-    char peer_id[65];         //  hex Ed25519 key ("" for an accepted one before Hello)
-    char table_id[129];       //  its peer_id in the peers table ("" when not there)
-    uint8_t ed_public[32];    //  dialed: the key dialed; accepted: from Hello
+    char peer_id[65];                //  hex Ed25519 key ("" for an accepted one before Hello)
+    char table_id[129];              //  its peer_id in the peers table ("" when not there)
+    uint8_t ed_public[32];           //  dialed: the key dialed; accepted: from Hello
     char user_id[CA_CURVE_Z85_SIZE]; //  accepted: the CURVE key ZAP admitted
     char address[64];
     uint32_t port;
     bool outgoing;
-    zsock_t *dealer;          //  dialed
-    zframe_t *routing_id;     //  accepted
-    int fd;                   //  accepted: the descriptor of its last message
+    zsock_t *dealer;      //  dialed
+    zframe_t *routing_id; //  accepted
+    int fd;               //  accepted: the descriptor of its last message
     state_t state;
     bool hello_sent;
     int64_t since_mono;
     double since;
     int64_t last_recv_mono;
     double last_recv;
-    int64_t heartbeat_at;     //  next heartbeat due (mono)
+    int64_t heartbeat_at;      //  next heartbeat due (mono)
     int64_t last_seen_written; //  mono of the last PeerStatus ONLINE
     uint64_t bytes_in, bytes_out, acked;
     int64_t backoff_ms;
     int64_t retry_at;
     char node_name[PEER_NODE_NAME_MAX + 1];
-    int64_t closing_at;       //  accepted, cut off: its descriptor is shut then (0: not)
-    int64_t window_start;     //  flood window (mono)
+    int64_t closing_at;   //  accepted, cut off: its descriptor is shut then (0: not)
+    int64_t window_start; //  flood window (mono)
     uint64_t window_msgs, window_bytes;
 } session_t;
 
@@ -111,7 +111,7 @@ typedef struct {
     zpoller_t *poller;
     bool terminated;
     peer_config_t config;
-    char *endpoint;   //  bound, resolved
+    char *endpoint; //  bound, resolved
     char *bootstrap;
     char *db_path;
     char *peers_endpoint;
@@ -129,7 +129,7 @@ typedef struct {
     int64_t data_version;
     int64_t table_checked;
     uint64_t write_id;
-    uint64_t cut_off;     //  sessions cut off for misbehaviour, since start
+    uint64_t cut_off; //  sessions cut off for misbehaviour, since start
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -238,7 +238,8 @@ static void s_write_status(self_t *self, session_t *session, Cairn__PeerState st
 //  none (or it cannot be read). *blocked set when found.
 static bool s_table_row(self_t *self, const uint8_t ed[32], char table_id[129], bool *blocked) {
     sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql, "SELECT peer_id, blocked FROM peers WHERE public_key = ?1 ORDER BY blocked DESC");
+        self->sql,
+        "SELECT peer_id, blocked FROM peers WHERE public_key = ?1 ORDER BY blocked DESC");
     if (!stmt)
         return false;
     sqlite3_bind_blob(stmt, 1, ed, 32, SQLITE_STATIC);
@@ -306,7 +307,8 @@ static int s_send(self_t *self, session_t *session, Cairn__Peer__PeerMessage *me
                    message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT ||
                    message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE ||
                    message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR;
-    if (!control && session->bytes_out - session->acked + size > (uint64_t)self->config.in_flight_bytes)
+    if (!control &&
+        session->bytes_out - session->acked + size > (uint64_t)self->config.in_flight_bytes)
         return -1;
     zframe_t *body = zframe_new(NULL, size);
     cairn__peer__peer_message__pack(message, zframe_data(body));
@@ -351,10 +353,9 @@ static void s_send_hello(self_t *self, session_t *session) {
     hello.node_name = self->node_name;
     char *colon = strrchr(self->endpoint, ':');
     hello.listen_port = colon ? (uint32_t)atoi(colon + 1) : 0;
-    uint32_t kinds[] = {CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,
-                        CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
-                        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,
-                        CAIRN__PEER__PEER_MESSAGE__KIND_ERROR};
+    uint32_t kinds[] = {
+        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO, CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
+        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
@@ -435,11 +436,10 @@ static void s_shutdown_fd(self_t *self, session_t *session) {
     int port = colon ? atoi(colon + 1) : 0;
     if (getsockname(session->fd, (struct sockaddr *)&local, &length) != 0)
         return;
-    int local_port = local.ss_family == AF_INET
-                         ? ntohs(((struct sockaddr_in *)&local)->sin_port)
-                         : local.ss_family == AF_INET6
-                               ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
-                               : -1;
+    int local_port = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
+                     : local.ss_family == AF_INET6
+                         ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port)
+                         : -1;
     if (local_port == port)
         shutdown(session->fd, SHUT_RDWR);
 }
@@ -472,9 +472,9 @@ static void s_session_end(self_t *self, session_t *session, bool forget, const c
 static void s_cut_off(self_t *self, session_t *session, Cairn__Peer__Error__Code code,
                       const char *why) {
     self->cut_off++;
-    ca_log_warning("peer: cut off %s %s:%u (peer %.16s): %s", session->outgoing ? "dialed" : "accepted",
-                   session->address, session->port, *session->peer_id ? session->peer_id : "unknown",
-                   why);
+    ca_log_warning("peer: cut off %s %s:%u (peer %.16s): %s",
+                   session->outgoing ? "dialed" : "accepted", session->address, session->port,
+                   *session->peer_id ? session->peer_id : "unknown", why);
     s_send_error(self, session, code, why);
     if (session->outgoing) {
         s_session_end(self, session, false, why); //  the DEALER's linger sends the Error
@@ -506,7 +506,8 @@ static void s_dial(self_t *self, session_t *session) {
     zsock_set_maxmsgsize(session->dealer, PEER_MAX_FRAME);
     zsock_set_immediate(session->dealer, 1);
     zsock_set_heartbeat_ivl(session->dealer, (int)self->config.heartbeat_ms);
-    zsock_set_heartbeat_timeout(session->dealer, (int)(self->config.heartbeat_ms * PEER_TIMEOUT_BEATS));
+    zsock_set_heartbeat_timeout(session->dealer,
+                                (int)(self->config.heartbeat_ms * PEER_TIMEOUT_BEATS));
     zsock_set_heartbeat_ttl(session->dealer, (int)(self->config.heartbeat_ms * PEER_TIMEOUT_BEATS));
     ca_curve_key_apply_client(&self->config.curve_key, server.public_key, session->dealer);
     bool v6 = strchr(session->address, ':') != NULL;
@@ -524,7 +525,8 @@ static void s_dial(self_t *self, session_t *session) {
 }
 
 //  A new dialed session to ed:address:port; NULL beyond peer_max.
-static session_t *s_dial_new(self_t *self, const uint8_t ed[32], const char *address, uint32_t port) {
+static session_t *s_dial_new(self_t *self, const uint8_t ed[32], const char *address,
+                             uint32_t port) {
     session_t *session = s_session_new(self, true);
     if (!session)
         return NULL;
@@ -558,7 +560,8 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
     uint8_t ed[32];
     ca_curve_key_t curve;
     if (!s_key_of(hello->peer_id, ed, &curve)) {
-        s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__IDENTITY, "Hello.peer_id is not a node key");
+        s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__IDENTITY,
+                  "Hello.peer_id is not a node key");
         return;
     }
     if (session->outgoing) {
@@ -635,9 +638,11 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
     }
     session->window_msgs++;
     session->window_bytes += size;
-    if (session->window_msgs > PEER_MAX_MSGS_PER_S || session->window_bytes > PEER_MAX_BYTES_PER_S) {
+    if (session->window_msgs > PEER_MAX_MSGS_PER_S ||
+        session->window_bytes > PEER_MAX_BYTES_PER_S) {
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__LIMIT,
-                  "flood: more than " "the messages or bytes per second a peer may send");
+                  "flood: more than "
+                  "the messages or bytes per second a peer may send");
         return;
     }
     Cairn__Peer__PeerMessage *message = cairn__peer__peer_message__unpack(NULL, size, data);
@@ -804,7 +809,8 @@ static void s_sync_table(self_t *self, bool force) {
             if (session->outgoing && session->state == S_BACKOFF)
                 s_session_end(self, session, true, "blocked");
             else if (session->outgoing) {
-                s_send_error(self, session, CAIRN__PEER__ERROR__CODE__BLOCKED, "blocked by this node");
+                s_send_error(self, session, CAIRN__PEER__ERROR__CODE__BLOCKED,
+                             "blocked by this node");
                 s_session_end(self, session, true, "blocked");
             } else
                 s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__BLOCKED, "blocked by this node");
@@ -812,7 +818,8 @@ static void s_sync_table(self_t *self, bool force) {
         }
     }
     sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql, "SELECT public_key, address, port FROM peers WHERE blocked = 0 ORDER BY peer_id");
+        self->sql,
+        "SELECT public_key, address, port FROM peers WHERE blocked = 0 ORDER BY peer_id");
     if (!stmt)
         return;
     while (sqlite3_step(stmt) == SQLITE_ROW && self->count < self->config.peer_max) {
@@ -904,7 +911,7 @@ static int s_answer_error(Cairn__Response *response, Cairn__Status status, char 
 }
 
 static int s_connect(self_t *self, Cairn__PeerConnect *connect, Cairn__Response *response,
-                      Cairn__PeerSession *out, char *text, size_t size) {
+                     Cairn__PeerSession *out, char *text, size_t size) {
     char address[64];
     uint8_t ed[32];
     if (!s_address_ok(connect->address, address)) {
@@ -918,8 +925,10 @@ static int s_connect(self_t *self, Cairn__PeerConnect *connect, Cairn__Response 
     }
     if (*connect->key) {
         if (!s_key_of(connect->key, ed, NULL)) {
-            snprintf(text, size, "key '%.70s' is not a node key: give its peer id, 64 hex digits "
-                                 "(`cairn info` on that node)", connect->key);
+            snprintf(text, size,
+                     "key '%.70s' is not a node key: give its peer id, 64 hex digits "
+                     "(`cairn info` on that node)",
+                     connect->key);
             return s_answer_error(response, CAIRN__STATUS__INVALID, text);
         }
     } else {
@@ -935,8 +944,9 @@ static int s_connect(self_t *self, Cairn__PeerConnect *connect, Cairn__Response 
             sqlite3_reset(stmt);
         }
         if (!found) {
-            snprintf(text, size, "no peer at %s:%u in the peers table, so its key is unknown: give "
-                                 "it (--key PEER_ID; `cairn info` on that node shows it)",
+            snprintf(text, size,
+                     "no peer at %s:%u in the peers table, so its key is unknown: give "
+                     "it (--key PEER_ID; `cairn info` on that node shows it)",
                      address, connect->port);
             return s_answer_error(response, CAIRN__STATUS__INVALID, text);
         }
@@ -970,8 +980,10 @@ static int s_connect(self_t *self, Cairn__PeerConnect *connect, Cairn__Response 
     } else
         session = s_dial_new(self, ed, address, connect->port);
     if (!session) {
-        snprintf(text, size, "this node has its most peer sessions (peer_max %zu); disconnect one "
-                             "or raise peer_max", self->config.peer_max);
+        snprintf(text, size,
+                 "this node has its most peer sessions (peer_max %zu); disconnect one "
+                 "or raise peer_max",
+                 self->config.peer_max);
         return s_answer_error(response, CAIRN__STATUS__BUSY, text);
     }
     response->peer_connect = s_describe(session, out);
@@ -1024,8 +1036,10 @@ static void s_handle_control(self_t *self) {
             session_t **sorted = (session_t **)zmalloc((self->count + 1) * sizeof(session_t *));
             memcpy(sorted, self->sessions, self->count * sizeof(session_t *));
             qsort(sorted, self->count, sizeof(session_t *), s_by_peer_id);
-            described = (Cairn__PeerSession *)zmalloc((self->count + 1) * sizeof(Cairn__PeerSession));
-            pointers = (Cairn__PeerSession **)zmalloc((self->count + 1) * sizeof(Cairn__PeerSession *));
+            described =
+                (Cairn__PeerSession *)zmalloc((self->count + 1) * sizeof(Cairn__PeerSession));
+            pointers =
+                (Cairn__PeerSession **)zmalloc((self->count + 1) * sizeof(Cairn__PeerSession *));
             for (size_t i = 0; i < self->count; i++) {
                 pointers[i] = s_describe(sorted[i], &described[i]);
                 list.online += sorted[i]->state == S_ONLINE;
@@ -1078,7 +1092,8 @@ static self_t *s_self_new(zsock_t *pipe, const peer_config_t *config) {
     self->db_path = strdup(config->db_path);
     self->peers_endpoint = strdup(config->peers_endpoint);
     snprintf(self->peer_id, sizeof self->peer_id, "%s", config->peer_id);
-    snprintf(self->node_name, sizeof self->node_name, "%s", config->node_name ? config->node_name : "");
+    snprintf(self->node_name, sizeof self->node_name, "%s",
+             config->node_name ? config->node_name : "");
     self->sessions = (session_t **)zmalloc(config->peer_max * sizeof(session_t *));
     self->suppressed = zhashx_new();
     self->data_version = -1;
@@ -1129,7 +1144,8 @@ static char *s_start(self_t *self) {
     zsock_set_sndhwm(self->router, PEER_SNDHWM);
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_heartbeat_ivl(self->router, (int)self->config.heartbeat_ms);
-    zsock_set_heartbeat_timeout(self->router, (int)(self->config.heartbeat_ms * PEER_TIMEOUT_BEATS));
+    zsock_set_heartbeat_timeout(self->router,
+                                (int)(self->config.heartbeat_ms * PEER_TIMEOUT_BEATS));
     zsock_set_heartbeat_ttl(self->router, (int)(self->config.heartbeat_ms * PEER_TIMEOUT_BEATS));
     if (strchr(self->endpoint + 6, '[') || strchr(self->endpoint + 6, '*'))
         zsock_set_ipv6(self->router, 1);
@@ -1247,8 +1263,9 @@ void peer_test(bool verbose) {
     assert(streq(address, "2001:db8::1") && port == 9);
     zstr_free(&text);
     //  Each bad tail follows the key (the first three replace it).
-    const char *bad[] = {"", "@1.2.3.4:5", "x@1.2.3.4:5", "", "@", "@1.2.3.4", "@1.2.3.4:0",
-                         "@1.2.3.4:65536", "@host:7", "@1.2.3.4:7x", "@:7"};
+    const char *bad[] = {"",        "@1.2.3.4:5",  "x@1.2.3.4:5", "",
+                         "@",       "@1.2.3.4",    "@1.2.3.4:0",  "@1.2.3.4:65536",
+                         "@host:7", "@1.2.3.4:7x", "@:7"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char line[256];
         snprintf(line, sizeof line, "%s%s", i < 3 ? "" : hex, bad[i]);

@@ -32,22 +32,22 @@
 //  last_seen of an online peer is written at most this often.
 #define PEER_LAST_SEEN_MS 10000
 //  A cut-off connection's Error has this long to leave before it is shut.
-#define PEER_LINGER_MS 250
+#define PEER_LINGER_MS     250
 #define PEER_NODE_NAME_MAX 128
 #define PEER_INTEREST_MAX  256 //  channels or topics in a Hello
 
 typedef struct {
-    const char *endpoint;        //  tcp endpoint to bind (peer_endpoint)
-    bool allow_list;             //  peer_admission=allow-list (else open)
-    const char *bootstrap;       //  "none" or PEER_ID@ADDRESS:PORT[,...]
+    const char *endpoint;  //  tcp endpoint to bind (peer_endpoint)
+    bool allow_list;       //  peer_admission=allow-list (else open)
+    const char *bootstrap; //  "none" or PEER_ID@ADDRESS:PORT[,...]
     size_t peer_max;
     int64_t heartbeat_ms;
     int64_t in_flight_bytes;
-    const char *db_path;         //  read-only reads of the peers table
-    const char *peers_endpoint;  //  the peers pool (worker 0), for its writes
-    const char *peer_id;         //  this node's (hex Ed25519 public key)
-    const char *node_name;       //  sent in Hello
-    ca_curve_key_t curve_key;    //  derived from the identity (copied, wiped)
+    const char *db_path;        //  read-only reads of the peers table
+    const char *peers_endpoint; //  the peers pool (worker 0), for its writes
+    const char *peer_id;        //  this node's (hex Ed25519 public key)
+    const char *node_name;      //  sent in Hello
+    ca_curve_key_t curve_key;   //  derived from the identity (copied, wiped)
 } peer_config_t;
 
 //  zactor_new(peer_actor, &config), then ca_actor_start (binds; a bad

@@ -12,9 +12,9 @@
 struct _peer_admission_t {
     char *db_path;
     bool allow_list;
-    ca_sql_t *sql;          //  opened at the first handshake
-    zhashx_t *keys;         //  Z85 of a peer's CURVE key -> 1 admitted, 2 blocked
-    int64_t data_version;   //  of the last read (-1: never)
+    ca_sql_t *sql;        //  opened at the first handshake
+    zhashx_t *keys;       //  Z85 of a peer's CURVE key -> 1 admitted, 2 blocked
+    int64_t data_version; //  of the last read (-1: never)
 };
 
 peer_admission_t *peer_admission_new(const char *db_path, bool allow_list) {

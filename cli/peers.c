@@ -358,10 +358,9 @@ static json_t *s_json_session(const Cairn__PeerSession *session) {
     return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i}", "peer_id",
                      session->peer_id, "address", session->address, "port", (int)session->port,
                      "state", s_session_state(session->state), "outgoing", session->outgoing,
-                     "since", session->since, "last_heartbeat", session->last_heartbeat,
-                     "bytes_in", (json_int_t)session->bytes_in, "bytes_out",
-                     (json_int_t)session->bytes_out, "node_name", session->node_name,
-                     "retry_in_ms", (int)session->retry_in_ms);
+                     "since", session->since, "last_heartbeat", session->last_heartbeat, "bytes_in",
+                     (json_int_t)session->bytes_in, "bytes_out", (json_int_t)session->bytes_out,
+                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms);
 }
 
 static void s_print_peer_connect(const answer_t *answer) {
@@ -391,8 +390,7 @@ static json_t *s_json_peer_disconnect(const answer_t *answer) {
     return s_json_session(answer->response->peer_disconnected);
 }
 
-static const char *s_build_peer_sessions(const cli_t *cli, Cairn__Request *request,
-                                         void *storage) {
+static const char *s_build_peer_sessions(const cli_t *cli, Cairn__Request *request, void *storage) {
     (void)cli;
     Cairn__PeerSessions *sessions = &((peers_storage_t *)storage)->peer_sessions;
     cairn__peer_sessions__init(sessions);
@@ -417,9 +415,9 @@ static json_t *s_json_peer_sessions(const answer_t *answer) {
             json_decref(sessions);
             return NULL;
         }
-    return json_pack("{s:o, s:i, s:i, s:s, s:s}", "sessions", sessions, "online",
-                     (int)list->online, "known", (int)list->known, "node_peer_id",
-                     list->node_peer_id, "endpoint", list->endpoint);
+    return json_pack("{s:o, s:i, s:i, s:s, s:s}", "sessions", sessions, "online", (int)list->online,
+                     "known", (int)list->known, "node_peer_id", list->node_peer_id, "endpoint",
+                     list->endpoint);
 }
 
 //  ---- details for `cairn COMMAND --help` ------------------------------------------------------

@@ -175,8 +175,8 @@ static char *s_client_auth(node_t *self) {
         if (curve)
             domains[count++] = (ca_curve_domain_t){CA_CURVE_CLIENT_DOMAIN, list, NULL, NULL};
         if (peers)
-            domains[count++] = (ca_curve_domain_t){CA_CURVE_PEER_DOMAIN, NULL,
-                                                   peer_admission_admit, self->peer_admission};
+            domains[count++] = (ca_curve_domain_t){CA_CURVE_PEER_DOMAIN, NULL, peer_admission_admit,
+                                                   self->peer_admission};
         ca_curve_zap_config_t zap_config = {domains, count};
         self->zap = zactor_new(ca_curve_zap_actor, &zap_config);
         ca_actor_start(self->zap, &error);

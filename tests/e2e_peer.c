@@ -48,8 +48,8 @@ static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count,
     self->args[n++] = self->endpoint_arg;
     self->args[n++] = "--peer-heartbeat-ms=" BEAT_MS;
     if (count) {
-        size_t at = (size_t)snprintf(self->bootstrap_arg, sizeof self->bootstrap_arg,
-                                     "--bootstrap-peers=");
+        size_t at =
+            (size_t)snprintf(self->bootstrap_arg, sizeof self->bootstrap_arg, "--bootstrap-peers=");
         for (size_t i = 0; i < count; i++)
             at += (size_t)snprintf(self->bootstrap_arg + at, sizeof self->bootstrap_arg - at,
                                    "%s%s@127.0.0.1:%d", i ? "," : "",
@@ -92,7 +92,8 @@ static void s_wait_session(peer_node_t *self, const char *peer_id, bool online) 
     int64_t deadline = zclock_mono() + WAIT_MS;
     bool reached = false;
     while (!reached && zclock_mono() < deadline) {
-        reached = (s_session_state(self, peer_id) == CAIRN__SESSION_STATE__SESSION_ONLINE) == online;
+        reached =
+            (s_session_state(self, peer_id) == CAIRN__SESSION_STATE__SESSION_ONLINE) == online;
         if (!reached)
             zclock_sleep(20); //  a poll interval, not synchronisation: the deadline decides
     }
@@ -237,7 +238,8 @@ static void test_two_nodes(void) {
     //  One session per peer, though both could dial.
     response = s_sessions(&a);
     CHECK(response->peer_sessions->n_sessions == 1 && response->peer_sessions->online == 1 &&
-          response->peer_sessions->known == 1 && streq(response->peer_sessions->node_peer_id, id_a));
+          response->peer_sessions->known == 1 &&
+          streq(response->peer_sessions->node_peer_id, id_a));
     cairn__response__free_unpacked(response, NULL);
     //  PeerConnect to a peer with a session: CONFLICT; bad input: INVALID.
     Cairn__Request request = CAIRN__REQUEST__INIT;

@@ -495,7 +495,7 @@ static const command_t s_rows[] = {
      1,
      "FILE",
      "store several writes, of any stores, all or nothing",
-     {{NULL}},
+     {{NULL, NULL, false}},
      s_build_batch,
      s_print_batch,
      s_json_batch,

@@ -583,6 +583,11 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
         if (hello->listen_port >= 1 && hello->listen_port <= 65535)
             session->port = hello->listen_port;
     }
+    if (hello->n_channels > PEER_INTEREST_MAX || hello->n_topics > PEER_INTEREST_MAX) {
+        s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__LIMIT,
+                  "Hello names more channels or topics than PEER_INTEREST_MAX");
+        return;
+    }
     snprintf(session->node_name, sizeof session->node_name, "%s", hello->node_name);
     if (strcasecmp(session->peer_id, self->peer_id) == 0) {
         s_send_error(self, session, CAIRN__PEER__ERROR__CODE__DUPLICATE, "that is this node");
@@ -1040,13 +1045,17 @@ static void s_handle_control(self_t *self) {
                 (Cairn__PeerSession *)zmalloc((self->count + 1) * sizeof(Cairn__PeerSession));
             pointers =
                 (Cairn__PeerSession **)zmalloc((self->count + 1) * sizeof(Cairn__PeerSession *));
+            size_t listed = 0;
             for (size_t i = 0; i < self->count; i++) {
-                pointers[i] = s_describe(sorted[i], &described[i]);
+                if (sorted[i]->closing_at)
+                    continue; //  cut off, its descriptor not yet shut: no session
+                pointers[listed] = s_describe(sorted[i], &described[listed]);
+                listed++;
                 list.online += sorted[i]->state == S_ONLINE;
             }
             free(sorted);
             list.sessions = pointers;
-            list.n_sessions = self->count;
+            list.n_sessions = listed;
             sqlite3_stmt *stmt =
                 ca_sql_prepare(self->sql, "SELECT count(*) FROM peers WHERE blocked = 0");
             if (stmt && sqlite3_step(stmt) == SQLITE_ROW)

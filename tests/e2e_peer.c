@@ -496,6 +496,19 @@ static void test_hostile(void) {
     cairn__peer__peer_message__free_unpacked(answer, NULL);
     CHECK(s_session_state(&a, other.peer_id) == -1);
     s_fake_destroy(&fake);
+    //  A Hello naming more channels than PEER_INTEREST_MAX.
+    s_fake_connect(&fake, &a, true);
+    char *channels[PEER_INTEREST_MAX + 1];
+    for (int i = 0; i <= PEER_INTEREST_MAX; i++)
+        channels[i] = "general";
+    hello.peer_id = fake.peer_id;
+    hello.channels = channels;
+    hello.n_channels = PEER_INTEREST_MAX + 1;
+    s_fake_send(&fake, &message, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_fake_destroy(&fake);
     harness_expect_alive(a.client);
     s_stop(&a);
 }

@@ -383,6 +383,11 @@ static void s_write_list(const char *path, const char *text) {
     fclose(file);
 }
 
+//  An admit function: only the key pair `state` points at.
+static bool s_test_admit(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]) {
+    return memcmp(((const ca_curve_key_t *)state)->public_key, key, CA_CURVE_KEY_BYTES) == 0;
+}
+
 //  Whether a DEALER with `key` (NULL: no CURVE) reaches the echoing server.
 //  `expected` only sets how long to wait: an answer comes at once, silence
 //  is waited out.
@@ -534,6 +539,21 @@ void ca_curve_test(bool verbose) {
     fprintf(file, "%s\n", bob_hex);
     fclose(file);
     assert(s_reaches(endpoint, &bob, server.public_key, echo, true));
+    zstr_free(&endpoint);
+    zsock_destroy(&echo);
+
+    //  A domain decided by code: its function sees the client's key.
+    echo = zsock_new(ZMQ_ROUTER);
+    ca_curve_apply_server(&server, "coded", echo);
+    assert(zsock_bind(echo, "tcp://127.0.0.1:*") > 0);
+    endpoint = zsock_last_endpoint(echo);
+    zactor_destroy(&zap);
+    ca_curve_domain_t coded[] = {{"coded", NULL, s_test_admit, &bob}};
+    ca_curve_zap_config_t coded_config = {coded, 1};
+    zap = zactor_new(ca_curve_zap_actor, &coded_config);
+    assert(ca_actor_start(zap, &error) == 0);
+    assert(s_reaches(endpoint, &bob, server.public_key, echo, true));
+    assert(!s_reaches(endpoint, &alice, server.public_key, echo, false));
     zstr_free(&endpoint);
     zsock_destroy(&echo);
 

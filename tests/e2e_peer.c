@@ -10,6 +10,7 @@
     plays the hostile or outdated node.
     ========================================================================= */
 
+#include "cli_run.h"
 #include "harness.h"
 #include "peer.h"
 #include "peer.pb-c.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#undef CHECK //  cli_run's counts failures; these tests stop at the first
 #define CHECK      HARNESS_CHECK
 #define BEAT_MS    "200" //  peer_heartbeat_ms of the test nodes
 #define WAIT_MS    30000 //  what a healthy network needs is far less
@@ -554,6 +556,51 @@ static void test_no_identity(void) {
     zstr_free(&dir);
 }
 
+//  Runs `cairn --endpoint E ARGS...` and returns it (caller frees).
+static harness_run_t s_cli(peer_node_t *self, const char *const *words) {
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "--endpoint=%s", harness_node_endpoint(self->node));
+    const char *args[8] = {endpoint};
+    for (size_t i = 0; words[i] && i < 6; i++)
+        args[i + 1] = words[i];
+    return harness_run(cli_run_path(), args, NULL, CLI_RUN_TIMEOUT_MS);
+}
+
+//  The CLI rows: connect, sessions, disconnect, info's peer line, usage.
+static void test_cli(void) {
+    peer_node_t a, b;
+    s_start(&a, NULL, 0, NULL);
+    s_start(&b, NULL, 0, NULL);
+    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", b.port);
+    harness_run_t run = s_cli(&a, (const char *[]){"peer", "connect", target, "--key", id_b, NULL});
+    CHECK(run.status == 0 && strstr(run.out, "dialing") && strstr(run.out, id_b));
+    harness_run_free(&run);
+    s_wait_session(&a, id_b, true);
+    s_wait_session(&b, id_a, true);
+    run = s_cli(&a, (const char *[]){"peer", "sessions", NULL});
+    CHECK(run.status == 0 && strstr(run.out, "1 online") && strstr(run.out, id_b));
+    harness_run_free(&run);
+    run = s_cli(&b, (const char *[]){"--json", "peer", "sessions", NULL});
+    CHECK(run.status == 0 && strstr(run.out, "\"online\":1") && strstr(run.out, id_a));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"info", NULL});
+    CHECK(run.status == 0 && strstr(run.out, "peer network") && strstr(run.out, "1 peers online"));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"peer", "connect", "127.0.0.1", NULL});
+    CHECK(run.status == 2 && strstr(run.err, "ADDRESS:PORT"));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"peer", "disconnect", id_b, NULL});
+    CHECK(run.status == 0 && strstr(run.out, "disconnected"));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"peer", "disconnect", id_b, NULL});
+    CHECK(run.status == 1 && strstr(run.err, "not_found: no session"));
+    harness_run_free(&run);
+    s_stop(&b);
+    s_stop(&a);
+}
+
 //  Without peer_endpoint the session requests are UNAVAILABLE, at once.
 static void test_off(void) {
     HARNESS_SESSION_UP(NULL);
@@ -576,6 +623,7 @@ static const harness_test_t s_tests[] = {
     {"kill9_reconnect", test_kill9_reconnect},
     {"no_identity", test_no_identity},
     {"off", test_off},
+    {"cli", test_cli},
 };
 
 int main(int argc, char **argv) {

@@ -391,8 +391,20 @@ static session_t *s_find_routing(self_t *self, zframe_t *routing_id) {
     return NULL;
 }
 
-static session_t *s_session_new(self_t *self, bool outgoing) {
-    if (self->count >= self->config.peer_max)
+//  Sessions that count towards peer_max: all but those being cut.
+static size_t s_live(self_t *self) {
+    size_t live = 0;
+    for (size_t i = 0; i < self->count; i++)
+        live += self->sessions[i]->closing_at == 0;
+    return live;
+}
+
+//  A new session; NULL at peer_max. With `closing`, one that is only
+//  being refused (its Error leaving): up to PEER_CLOSING_MAX beyond.
+static session_t *s_session_new(self_t *self, bool outgoing, bool closing) {
+    if (closing ? self->count >= self->config.peer_max + PEER_CLOSING_MAX
+                : s_live(self) >= self->config.peer_max ||
+                      self->count >= self->config.peer_max + PEER_CLOSING_MAX)
         return NULL;
     session_t *session = (session_t *)zmalloc(sizeof(session_t));
     session->outgoing = outgoing;
@@ -403,6 +415,8 @@ static session_t *s_session_new(self_t *self, bool outgoing) {
     session->last_recv_mono = session->since_mono;
     session->window_start = session->since_mono;
     session->backoff_ms = self->config.heartbeat_ms;
+    if (closing)
+        session->closing_at = session->since_mono + PEER_LINGER_MS;
     self->sessions[self->count++] = session;
     return session;
 }
@@ -527,7 +541,7 @@ static void s_dial(self_t *self, session_t *session) {
 //  A new dialed session to ed:address:port; NULL beyond peer_max.
 static session_t *s_dial_new(self_t *self, const uint8_t ed[32], const char *address,
                              uint32_t port) {
-    session_t *session = s_session_new(self, true);
+    session_t *session = s_session_new(self, true, false);
     if (!session)
         return NULL;
     memcpy(session->ed_public, ed, 32);
@@ -698,6 +712,21 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
     cairn__peer__peer_message__free_unpacked(message, NULL);
 }
 
+//  At peer_max, an accepted connection takes the slot of a dial that is not
+//  connected (BACKOFF, or DIALING whose Hello never left): else keys that
+//  once completed a Hello in open mode, with listen ports nobody answers
+//  on, would fill every slot with dead dials. True when one was freed.
+static bool s_evict_dial(self_t *self) {
+    for (size_t i = 0; i < self->count; i++) {
+        session_t *session = self->sessions[i];
+        if (session->outgoing && session->state != S_ONLINE && !session->hello_sent) {
+            s_session_end(self, session, true, "its slot went to an accepted connection");
+            return true;
+        }
+    }
+    return false;
+}
+
 //  Messages on the peer endpoint: [routing id][PeerMessage]. Received with
 //  libzmq's own calls, for the descriptor and metadata of each.
 static void s_handle_router(self_t *self) {
@@ -725,8 +754,21 @@ static void s_handle_router(self_t *self) {
         zframe_t *routing_id = zframe_new(zmq_msg_data(&id), zmq_msg_size(&id));
         session_t *session = s_find_routing(self, routing_id);
         if (!session && ok) {
-            session = s_session_new(self, false);
-            if (session) {
+            session = s_session_new(self, false, false);
+            if (!session && s_evict_dial(self))
+                session = s_session_new(self, false, false);
+            bool refused = !session;
+            if (refused) //  over peer_max: its Error leaves, then it is cut
+                session = s_session_new(self, false, true);
+            if (refused && session) {
+                session->routing_id = routing_id;
+                routing_id = NULL;
+                session->fd = zmq_msg_get(&body, ZMQ_SRCFD);
+                s_send_error(self, session, CAIRN__PEER__ERROR__CODE__LIMIT,
+                             "this node has its most peer sessions");
+                ca_log_notice("peer: refused a connection: peer_max (%zu) sessions open",
+                              self->config.peer_max);
+            } else if (session) {
                 session->routing_id = routing_id;
                 routing_id = NULL;
                 const char *user = zmq_msg_gets(&body, "User-Id");
@@ -735,13 +777,9 @@ static void s_handle_router(self_t *self) {
                 if (!address || !s_address_ok(address, session->address))
                     snprintf(session->address, sizeof session->address, "%s", "0.0.0.0");
             } else {
-                //  Over peer_max: refused, its connection cut.
-                session_t refused = {.routing_id = routing_id, .fd = zmq_msg_get(&body, ZMQ_SRCFD)};
-                s_send_error(self, &refused, CAIRN__PEER__ERROR__CODE__LIMIT,
-                             "this node has its most peer sessions");
-                s_shutdown_fd(self, &refused);
-                ca_log_notice("peer: refused a connection: peer_max (%zu) sessions open",
-                              self->config.peer_max);
+                //  Not even room to refuse politely: cut at once.
+                session_t cut = {.routing_id = routing_id, .fd = zmq_msg_get(&body, ZMQ_SRCFD)};
+                s_shutdown_fd(self, &cut);
             }
         }
         zframe_destroy(&routing_id);
@@ -827,7 +865,7 @@ static void s_sync_table(self_t *self, bool force) {
         "SELECT public_key, address, port FROM peers WHERE blocked = 0 ORDER BY peer_id");
     if (!stmt)
         return;
-    while (sqlite3_step(stmt) == SQLITE_ROW && self->count < self->config.peer_max) {
+    while (sqlite3_step(stmt) == SQLITE_ROW && s_live(self) < self->config.peer_max) {
         if (sqlite3_column_bytes(stmt, 0) != 32)
             continue;
         const uint8_t *ed = sqlite3_column_blob(stmt, 0);
@@ -1103,7 +1141,8 @@ static self_t *s_self_new(zsock_t *pipe, const peer_config_t *config) {
     snprintf(self->peer_id, sizeof self->peer_id, "%s", config->peer_id);
     snprintf(self->node_name, sizeof self->node_name, "%s",
              config->node_name ? config->node_name : "");
-    self->sessions = (session_t **)zmalloc(config->peer_max * sizeof(session_t *));
+    self->sessions =
+        (session_t **)zmalloc((config->peer_max + PEER_CLOSING_MAX) * sizeof(session_t *));
     self->suppressed = zhashx_new();
     self->data_version = -1;
     return self;

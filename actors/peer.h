@@ -32,7 +32,10 @@
 //  last_seen of an online peer is written at most this often.
 #define PEER_LAST_SEEN_MS 10000
 //  A cut-off connection's Error has this long to leave before it is shut.
-#define PEER_LINGER_MS     250
+#define PEER_LINGER_MS 250
+//  Connections being refused beyond peer_max, their Error leaving; past
+//  this many more they are cut without one.
+#define PEER_CLOSING_MAX   16
 #define PEER_NODE_NAME_MAX 128
 #define PEER_INTEREST_MAX  256 //  channels or topics in a Hello
 

@@ -515,6 +515,63 @@ static void test_hostile(void) {
     s_stop(&a);
 }
 
+//  peer_max: dead dials (rows learned from peers whose listen ports answer
+//  nothing) give their slots to accepted connections; live sessions do not.
+static void test_peer_max(void) {
+    const char *more[] = {"--peer-max=2", NULL};
+    peer_node_t a;
+    s_start(&a, NULL, 0, more);
+    fake_t fakes[4];
+    for (int i = 0; i < 2; i++) {
+        s_fake_new(&fakes[i]);
+        s_fake_connect(&fakes[i], &a, true);
+        s_fake_hello(&fakes[i], 1); //  listen port 9: nothing answers there
+        Cairn__Peer__PeerMessage *answer =
+            s_fake_expect(&fakes[i], CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+        cairn__peer__peer_message__free_unpacked(answer, NULL);
+        s_wait_table(&a, fakes[i].peer_id, CAIRN__PEER_STATE__PEER_ONLINE);
+        s_fake_destroy(&fakes[i]);
+    }
+    //  Silent: offline, then redialed at 127.0.0.1:9, which never connects.
+    for (int i = 0; i < 2; i++)
+        s_wait_table(&a, fakes[i].peer_id, CAIRN__PEER_STATE__PEER_OFFLINE);
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    size_t dials = 0;
+    while (dials < 2 && zclock_mono() < deadline) {
+        Cairn__Response *response = s_sessions(&a);
+        dials = 0;
+        for (size_t i = 0; i < response->peer_sessions->n_sessions; i++)
+            dials += response->peer_sessions->sessions[i]->outgoing;
+        cairn__response__free_unpacked(response, NULL);
+        if (dials < 2)
+            zclock_sleep(20);
+    }
+    CHECK(dials == 2);
+    for (int i = 2; i < 4; i++) {
+        s_fake_new(&fakes[i]);
+        s_fake_connect(&fakes[i], &a, true);
+        s_fake_hello(&fakes[i], 1);
+        Cairn__Peer__PeerMessage *answer =
+            s_fake_expect(&fakes[i], CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+        cairn__peer__peer_message__free_unpacked(answer, NULL);
+    }
+    s_wait_log(&a, "its slot went to an accepted connection");
+    //  Two live sessions fill peer_max: a fifth is refused with LIMIT.
+    fake_t extra;
+    s_fake_new(&extra);
+    s_fake_connect(&extra, &a, true);
+    s_fake_hello(&extra, 1);
+    Cairn__Peer__PeerMessage *answer = s_fake_expect(&extra, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_log(&a, "refused a connection: peer_max (2)");
+    s_fake_destroy(&extra);
+    for (int i = 2; i < 4; i++)
+        s_fake_destroy(&fakes[i]);
+    harness_expect_alive(a.client);
+    s_stop(&a);
+}
+
 //  kill -9 of B: A marks it offline, and online again once B restarts.
 static void test_kill9_reconnect(void) {
     peer_node_t a, b;
@@ -621,6 +678,7 @@ static const harness_test_t s_tests[] = {
     {"block_connected", test_block_connected},
     {"hostile", test_hostile},
     {"kill9_reconnect", test_kill9_reconnect},
+    {"peer_max", test_peer_max},
     {"no_identity", test_no_identity},
     {"off", test_off},
     {"cli", test_cli},

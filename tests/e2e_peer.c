@@ -220,18 +220,23 @@ static void s_wait_log(peer_node_t *self, const char *text) {
     CHECK(harness_node_log_has(self->node, text));
 }
 
+//  A, and B which dials A: online on both sides and in A's peers table.
+static void s_pair(peer_node_t *a, peer_node_t *b) {
+    s_start(a, NULL, 0, NULL);
+    peer_node_t *boot[] = {a};
+    s_start(b, boot, 1, NULL);
+    s_wait_session(a, harness_node_peer_id(b->node), true);
+    s_wait_session(b, harness_node_peer_id(a->node), true);
+    s_wait_table(a, harness_node_peer_id(b->node), CAIRN__PEER_STATE__PEER_ONLINE);
+}
+
 //  ---- tests ------------------------------------------------------------------------------
 
 static void test_two_nodes(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0, NULL);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1, NULL);
-    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
-    s_wait_session(&a, id_b, true);
-    s_wait_session(&b, id_a, true);
     //  A learned of B from B's Hello: a new row, online, with B's endpoint.
-    s_wait_table(&a, id_b, CAIRN__PEER_STATE__PEER_ONLINE);
+    s_pair(&a, &b);
+    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
     s_wait_table(&b, id_a, CAIRN__PEER_STATE__PEER_ONLINE);
     Cairn__Response *response = harness_ok(s_peer_get(&a, id_b), CAIRN__RESPONSE__BODY_PEER_GET);
     CHECK(streq(response->peer_get->address, "127.0.0.1") &&
@@ -397,12 +402,8 @@ static void test_allow_list(void) {
 //  Blocking a connected peer ends its session at once, and it cannot come back.
 static void test_block_connected(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0, NULL);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1, NULL);
+    s_pair(&a, &b);
     const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
-    s_wait_session(&a, id_b, true);
-    s_wait_table(&a, id_b, CAIRN__PEER_STATE__PEER_ONLINE);
     Cairn__Request block = CAIRN__REQUEST__INIT;
     Cairn__PeerBlock blocked = CAIRN__PEER_BLOCK__INIT;
     blocked.peer_id = (char *)id_b;
@@ -575,12 +576,8 @@ static void test_peer_max(void) {
 //  kill -9 of B: A marks it offline, and online again once B restarts.
 static void test_kill9_reconnect(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0, NULL);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1, NULL);
+    s_pair(&a, &b);
     const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
-    s_wait_session(&a, id_b, true);
-    s_wait_table(&a, id_b, CAIRN__PEER_STATE__PEER_ONLINE);
     zsock_destroy(&b.client);
     harness_node_kill9(b.node);
     s_wait_session(&a, id_b, false);

@@ -1010,6 +1010,48 @@ static json_t *s_json_info(const answer_t *answer) {
     return object;
 }
 
+//  `cairn info` asks PeerSessions too, for the peer line.
+static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, cli_conn_t *conn) {
+    (void)storage;
+    Cairn__Response *response = NULL;
+    int code = cli_request(conn, request, &response);
+    if (code)
+        return code;
+    Cairn__Request ask = CAIRN__REQUEST__INIT;
+    Cairn__PeerSessions sessions = CAIRN__PEER_SESSIONS__INIT;
+    ask.body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
+    ask.peer_sessions = &sessions;
+    Cairn__Response *peers = cli_call_quietly(conn, &ask);
+    const Cairn__PeerSessionList *list =
+        peers && peers->status == CAIRN__STATUS__OK &&
+                peers->body_case == CAIRN__RESPONSE__BODY_PEER_SESSIONS
+            ? peers->peer_sessions
+            : NULL;
+    answer_t answer = {.cli = cli, .request = request, .response = response};
+    if (cli->json) {
+        json_t *object = s_json_info(&answer);
+        if (object)
+            json_object_set_new(object, "peers",
+                                list ? json_pack("{s:i, s:i, s:s}", "online", (int)list->online,
+                                                 "known", (int)list->known, "endpoint",
+                                                 list->endpoint)
+                                     : json_null());
+        code = cli_report_ok(cli, object);
+    } else {
+        s_print_info(&answer);
+        if (list)
+            printf("  peer network    %s: %u peers online, %u known\n", list->endpoint,
+                   list->online, list->known);
+        else
+            printf("  peer network    off (%s)\n",
+                   peers && *peers->error ? peers->error : "no answer");
+    }
+    cairn__response__free_unpacked(response, NULL);
+    if (peers)
+        cairn__response__free_unpacked(peers, NULL);
+    return code;
+}
+
 //  ---- config get / set ------------------------------------------------------------------
 
 static const char *s_build_config_get(const cli_t *cli, Cairn__Request *request, void *storage) {
@@ -1080,11 +1122,11 @@ static const command_t s_commands[] = {
      "version, uptime, data dir, peer id, per-actor and writer counters",
      {{NULL, NULL, false}},
      s_build_info,
-     s_print_info,
-     s_json_info,
      NULL,
      NULL,
-     {CAIRN__REQUEST__BODY_INFO}},
+     NULL,
+     s_run_info,
+     {CAIRN__REQUEST__BODY_INFO, CAIRN__REQUEST__BODY_PEER_SESSIONS}},
     {"config",
      "get",
      1,

@@ -11,6 +11,9 @@
         peer list               PeerList     PeerPage
         peer status             PeerStatus   Peer
         peer block / unblock    PeerBlock    Peer
+        peer connect            PeerConnect  PeerSession     (the peer actor,
+        peer disconnect         PeerDisconnect PeerSession    schemas/sessions.proto)
+        peer sessions           PeerSessions PeerSessionList
 
     Keys: `peer add --key` takes 64 hex digits, base64 text or @FILE. Hex
     and 32 raw bytes travel as Peer.public_key; text (base64, PEM) travels
@@ -42,6 +45,12 @@ typedef union {
     Cairn__PeerList peer_list;
     Cairn__PeerStatus peer_status;
     Cairn__PeerBlock peer_block;
+    struct {
+        Cairn__PeerConnect connect;
+        char address[64];
+    } peer_connect;
+    Cairn__PeerDisconnect peer_disconnect;
+    Cairn__PeerSessions peer_sessions;
 } peers_storage_t;
 
 //  ---- peers: key and state -----------------------------------------------------------------
@@ -295,6 +304,122 @@ static json_t *s_json_peer_block(const answer_t *answer) {
     return s_json_peer(answer->response->peer_block);
 }
 
+//  ---- peer connect / disconnect / sessions (the peer actor) -----------------------------------
+
+static const char *const s_session_states[] = {
+    [CAIRN__SESSION_STATE__SESSION_DIALING] = "dialing",
+    [CAIRN__SESSION_STATE__SESSION_ONLINE] = "online",
+    [CAIRN__SESSION_STATE__SESSION_BACKOFF] = "backoff",
+};
+
+static const char *s_session_state(Cairn__SessionState state) {
+    return cli_enum_name(s_session_states, sizeof s_session_states / sizeof s_session_states[0],
+                         (int)state, "?");
+}
+
+//  ADDRESS:PORT, or [IPv6]:PORT.
+static const char *s_build_peer_connect(const cli_t *cli, Cairn__Request *request, void *storage) {
+    peers_storage_t *body = storage;
+    Cairn__PeerConnect *connect = &body->peer_connect.connect;
+    char *address = body->peer_connect.address;
+    cairn__peer_connect__init(connect);
+    request->body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
+    request->peer_connect = connect;
+    const char *text = cli->args[0];
+    const char *colon = strrchr(text, ':');
+    size_t length = colon ? (size_t)(colon - text) : 0;
+    if (length >= 2 && text[0] == '[' && text[length - 1] == ']') {
+        text++;
+        length -= 2;
+    }
+    if (!colon || length == 0 || length >= sizeof body->peer_connect.address)
+        return "give the peer as ADDRESS:PORT, e.g. 192.0.2.7:7402 or [2001:db8::7]:7402";
+    memcpy(address, text, length);
+    address[length] = 0;
+    connect->address = address;
+    const char *problem = cli_parse_u32(colon + 1, "PORT", 1, 65535, &connect->port);
+    const char *key = cli_option(cli, "key");
+    connect->key = key ? (char *)key : "";
+    return problem;
+}
+
+static void s_print_session(const Cairn__PeerSession *session) {
+    char since[CLI_TIME_TEXT], beat[CLI_TIME_TEXT];
+    cli_format_time(session->since, since, sizeof since);
+    cli_format_time(session->last_heartbeat, beat, sizeof beat);
+    printf("%-64s  %-7s  %-3s  %s:%u  since %s  heard %s  in %" PRIu64 " out %" PRIu64 "%s%s\n",
+           *session->peer_id ? session->peer_id : "-", s_session_state(session->state),
+           session->outgoing ? "out" : "in", session->address, session->port, since, beat,
+           session->bytes_in, session->bytes_out, *session->node_name ? "  " : "",
+           session->node_name);
+}
+
+static json_t *s_json_session(const Cairn__PeerSession *session) {
+    return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i}", "peer_id",
+                     session->peer_id, "address", session->address, "port", (int)session->port,
+                     "state", s_session_state(session->state), "outgoing", session->outgoing,
+                     "since", session->since, "last_heartbeat", session->last_heartbeat, "bytes_in",
+                     (json_int_t)session->bytes_in, "bytes_out", (json_int_t)session->bytes_out,
+                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms);
+}
+
+static void s_print_peer_connect(const answer_t *answer) {
+    const Cairn__PeerSession *session = answer->response->peer_connect;
+    printf("dialing %s at %s:%u\n", session->peer_id, session->address, session->port);
+}
+
+static json_t *s_json_peer_connect(const answer_t *answer) {
+    return s_json_session(answer->response->peer_connect);
+}
+
+static const char *s_build_peer_disconnect(const cli_t *cli, Cairn__Request *request,
+                                           void *storage) {
+    Cairn__PeerDisconnect *disconnect = &((peers_storage_t *)storage)->peer_disconnect;
+    cairn__peer_disconnect__init(disconnect);
+    disconnect->peer_id = cli->args[0];
+    request->body_case = CAIRN__REQUEST__BODY_PEER_DISCONNECT;
+    request->peer_disconnect = disconnect;
+    return NULL;
+}
+
+static void s_print_peer_disconnect(const answer_t *answer) {
+    printf("disconnected %s\n", answer->response->peer_disconnected->peer_id);
+}
+
+static json_t *s_json_peer_disconnect(const answer_t *answer) {
+    return s_json_session(answer->response->peer_disconnected);
+}
+
+static const char *s_build_peer_sessions(const cli_t *cli, Cairn__Request *request, void *storage) {
+    (void)cli;
+    Cairn__PeerSessions *sessions = &((peers_storage_t *)storage)->peer_sessions;
+    cairn__peer_sessions__init(sessions);
+    request->body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
+    request->peer_sessions = sessions;
+    return NULL;
+}
+
+static void s_print_peer_sessions(const answer_t *answer) {
+    const Cairn__PeerSessionList *list = answer->response->peer_sessions;
+    printf("node %s on %s: %u online, %u known peers\n", list->node_peer_id, list->endpoint,
+           list->online, list->known);
+    for (size_t i = 0; i < list->n_sessions; i++)
+        s_print_session(list->sessions[i]);
+}
+
+static json_t *s_json_peer_sessions(const answer_t *answer) {
+    const Cairn__PeerSessionList *list = answer->response->peer_sessions;
+    json_t *sessions = json_array();
+    for (size_t i = 0; i < list->n_sessions; i++)
+        if (!cli_json_append(sessions, s_json_session(list->sessions[i]))) {
+            json_decref(sessions);
+            return NULL;
+        }
+    return json_pack("{s:o, s:i, s:i, s:s, s:s}", "sessions", sessions, "online", (int)list->online,
+                     "known", (int)list->known, "node_peer_id", list->node_peer_id, "endpoint",
+                     list->endpoint);
+}
+
 //  ---- details for `cairn COMMAND --help` ------------------------------------------------------
 
 static const char s_peer_list_details[] =
@@ -307,6 +432,12 @@ static const char s_peer_add_details[] =
     "holding 32 raw bytes, 64 hex digits, base64 or a PEM \"PUBLIC KEY\" block.\n"
     "Hex and raw keys are sent as bytes, text as text for the node to check.\n"
     "An existing PEER_ID is updated (its created time is kept).\n";
+
+static const char s_peer_connect_details[] =
+    "KEY is the node's peer id (64 hex digits; `cairn info` on it shows it): its\n"
+    "CURVE key. Without --key the peers table must have a row at ADDRESS:PORT.\n"
+    "The node keeps the session (heartbeats, redial with backoff) and adds the\n"
+    "peer to its peers table once the handshake is done.\n";
 
 //  ---- the table ---------------------------------------------------------------------------------
 
@@ -385,6 +516,42 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      {CAIRN__REQUEST__BODY_PEER_BLOCK}},
+    {"peer",
+     "connect",
+     1,
+     "ADDRESS:PORT",
+     "dial a node's peer endpoint and keep a session with it",
+     {{"key", "PEER_ID", false}},
+     s_build_peer_connect,
+     s_print_peer_connect,
+     s_json_peer_connect,
+     s_peer_connect_details,
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_CONNECT}},
+    {"peer",
+     "disconnect",
+     1,
+     "PEER_ID",
+     "end the session with a peer (not redialed until peer connect)",
+     {{NULL, NULL, false}},
+     s_build_peer_disconnect,
+     s_print_peer_disconnect,
+     s_json_peer_disconnect,
+     NULL,
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_DISCONNECT}},
+    {"peer",
+     "sessions",
+     0,
+     "",
+     "the node's peer sessions: state, address, last heartbeat, bytes",
+     {{NULL, NULL, false}},
+     s_build_peer_sessions,
+     s_print_peer_sessions,
+     s_json_peer_sessions,
+     NULL,
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_SESSIONS}},
 };
 
 CLI_FAMILY(peers, s_rows, peers_storage_t);

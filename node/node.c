@@ -41,9 +41,12 @@
 #include "logbook.h"
 #include "manifests.h"
 #include "messages.h"
+#include "peer.h"
+#include "peer_admission.h"
 #include "peers.h"
 #include "provenance.h"
 #include "oplog.h"
+#include "sessions.h"
 #include "settlement.h"
 #include "writer.h"
 
@@ -61,7 +64,7 @@ static const ca_store_def_t *const s_stores[] = {
     &config_store_def,     &channels_store_def,  &channel_auth_store_def, &messages_store_def,
     &peers_store_def,      &gossip_store_def,    &content_store_def,      &cache_store_def,
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
-    &oplog_store_def,      &logbook_store_def,   &batch_store_def,
+    &oplog_store_def,      &logbook_store_def,   &batch_store_def,        &sessions_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 
@@ -82,8 +85,10 @@ struct _node_t {
     char *peer_id;            //  NULL: the node has no identity
     bool has_curve_key;       //  given by node_set_curve_key (from the identity) ...
     ca_curve_key_t curve_key; //  ... else read from curve/server.key when needed
-    zactor_t *zap;            //  the ZAP handler, when the client endpoint is CURVE
+    zactor_t *zap;            //  the ZAP handler: client endpoint CURVE, or a peer endpoint
     bool client_curve;
+    zactor_t *peer;                   //  the peer actor (peer_endpoint set)
+    peer_admission_t *peer_admission; //  the ZAP handler's while it runs
 };
 
 node_t *node_new(const node_config_t *config) {
@@ -154,9 +159,26 @@ static char *s_client_auth(node_t *self) {
             ca_log_notice("cairnd: created the CURVE server key %s/%s/%s", config->data_dir,
                           CA_CURVE_DIR, CA_CURVE_SERVER_KEY);
     }
-    if (!error && curve) {
-        ca_curve_domain_t domains[] = {{CA_CURVE_CLIENT_DOMAIN, list}};
-        ca_curve_zap_config_t zap_config = {domains, 1};
+    bool peers = !streq(config->peer_endpoint, "off");
+    if (!error && peers && !self->peer_id)
+        error = zsys_sprintf(
+            "peer_endpoint is %s but this node has no identity, and a node's peer id and CURVE "
+            "key are its identity's key: create one with `cairnd identity init --data-dir %s` "
+            "(then start with its password), or set peer_endpoint off",
+            config->peer_endpoint, config->data_dir);
+    if (!error && (curve || peers)) {
+        //  One ZAP handler per process: the client domain (allow-list file)
+        //  and the peer domain (the peers table) share it.
+        self->peer_admission =
+            peer_admission_new(self->db_path, streq(config->peer_admission, "allow-list"));
+        ca_curve_domain_t domains[2] = {{0}};
+        size_t count = 0;
+        if (curve)
+            domains[count++] = (ca_curve_domain_t){CA_CURVE_CLIENT_DOMAIN, list, NULL, NULL};
+        if (peers)
+            domains[count++] = (ca_curve_domain_t){CA_CURVE_PEER_DOMAIN, NULL, peer_admission_admit,
+                                                   self->peer_admission};
+        ca_curve_zap_config_t zap_config = {domains, count};
         self->zap = zactor_new(ca_curve_zap_actor, &zap_config);
         ca_actor_start(self->zap, &error);
     }
@@ -316,7 +338,8 @@ static char *s_start_workers(node_t *self) {
                                     .stream_timeout_ms = config->stream_timeout_ms,
                                     .max_blob_bytes = config->max_blob_bytes,
                                     .min_free_bytes = config->min_free_bytes,
-                                    .content_quota_bytes = config->content_quota_bytes};
+                                    .content_quota_bytes = config->content_quota_bytes,
+                                    .peer_actor = !streq(config->peer_endpoint, "off")};
     if (self->peer_id)
         snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);
     for (size_t s = 0; s < STORE_COUNT; s++) {
@@ -424,14 +447,44 @@ static char *s_start_gateway(node_t *self) {
     return error;
 }
 
+//  The peer actor, after the store workers (it writes through the peers
+//  pool) and before the gateway (the sessions pool asks it).
+static char *s_start_peer(node_t *self) {
+    const node_config_t *config = self->config;
+    if (streq(config->peer_endpoint, "off"))
+        return NULL;
+    char host[PEER_NODE_NAME_MAX + 1] = "";
+    gethostname(host, sizeof host - 1);
+    char *peers_endpoint = ca_store_endpoint(peers_store_def.name, 0);
+    peer_config_t peer = {.endpoint = config->peer_endpoint,
+                          .allow_list = streq(config->peer_admission, "allow-list"),
+                          .bootstrap = config->bootstrap_peers,
+                          .peer_max = (size_t)config->peer_max,
+                          .heartbeat_ms = config->peer_heartbeat_ms,
+                          .in_flight_bytes = config->peer_in_flight_bytes,
+                          .db_path = self->db_path,
+                          .peers_endpoint = peers_endpoint,
+                          .peer_id = self->peer_id,
+                          .node_name = host,
+                          .curve_key = self->curve_key};
+    self->peer = zactor_new(peer_actor, &peer);
+    ca_curve_key_wipe(&peer.curve_key);
+    zstr_free(&peers_endpoint);
+    char *error = NULL;
+    ca_actor_start(self->peer, &error);
+    return error;
+}
+
 static void s_stop_actors(node_t *self) {
     zactor_destroy(&self->gateway);
+    zactor_destroy(&self->peer);
     while (self->worker_count > 0)
         zactor_destroy(&self->workers[--self->worker_count]);
     free(self->workers);
     self->workers = NULL;
     zactor_destroy(&self->writer); //  last: commits whatever is still queued
     zactor_destroy(&self->zap);
+    peer_admission_destroy(&self->peer_admission); //  after the handler that used it
 }
 
 int node_start(node_t *self, char **error) {
@@ -447,6 +500,8 @@ int node_start(node_t *self, char **error) {
         *error = s_start_writer(self);
     if (!*error)
         *error = s_start_workers(self);
+    if (!*error)
+        *error = s_start_peer(self);
     if (!*error)
         *error = s_start_gateway(self);
     if (*error) {

@@ -136,6 +136,28 @@ static const option_t s_options[] = {
     {"maintenance_ms", "maintenance-ms", "node/maintenance_ms", "CAIRN_MAINTENANCE_MS",
      STR(CA_DEFAULT_MAINTENANCE_MS), KIND_INT, 0, 86400000, NULL, FIELD(maintenance_ms),
      "interval of periodic upkeep such as gossip cleaning (0: off)"},
+    {"peer_endpoint", "peer-endpoint", "peer/endpoint", "CAIRN_PEER_ENDPOINT", "off", KIND_TEXT, 0,
+     0, NULL, FIELD(peer_endpoint),
+     "ZeroMQ tcp endpoint other nodes dial (ROUTER, CURVE with the key of the node's identity, "
+     "which it needs); off: no peer network"},
+    {"peer_admission", "peer-admission", "peer/admission", "CAIRN_PEER_ADMISSION", "open",
+     KIND_CHOICE, 0, 0, "open|allow-list", FIELD(peer_admission),
+     "open: any node key may connect (new ones are added to the peers table); allow-list: only "
+     "keys in the peers table; blocked peers never"},
+    {"bootstrap_peers", "bootstrap-peers", "peer/bootstrap", "CAIRN_BOOTSTRAP_PEERS", "none",
+     KIND_TEXT, 0, 0, NULL, FIELD(bootstrap_peers),
+     "nodes to dial at start besides the peers table: PEER_ID@ADDRESS:PORT, comma-separated "
+     "(none: no bootstrap)"},
+    {"peer_max", "peer-max", "peer/max", "CAIRN_PEER_MAX", "64", KIND_INT, 1, 1024, NULL,
+     FIELD(peer_max), "peer sessions at once, dialed and accepted; more are refused"},
+    {"peer_heartbeat_ms", "peer-heartbeat-ms", "peer/heartbeat_ms", "CAIRN_PEER_HEARTBEAT_MS",
+     "1000", KIND_INT, 50, 60000, NULL, FIELD(peer_heartbeat_ms),
+     "heartbeat interval of peer sessions; 3 intervals of silence: offline; redial backoff "
+     "doubles from one interval to 30"},
+    {"peer_in_flight_bytes", "peer-in-flight-bytes", "peer/in_flight_bytes",
+     "CAIRN_PEER_IN_FLIGHT_BYTES", "8388608", KIND_INT, 65536, 1073741824, NULL,
+     FIELD(peer_in_flight_bytes),
+     "bytes sent to one peer and not yet acknowledged by its heartbeat; more wait"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])

@@ -44,6 +44,12 @@ typedef struct {
     int64_t maintenance_ms;
     int64_t cache_max_bytes;
     int64_t stream_timeout_ms;
+    char *peer_endpoint;   //  "off": no peer endpoint, no peer actor
+    char *peer_admission;  //  "open" or "allow-list"
+    char *bootstrap_peers; //  "none", or PEER_ID@ADDRESS:PORT[,...]
+    int64_t peer_max;
+    int64_t peer_heartbeat_ms;
+    int64_t peer_in_flight_bytes;
 } node_config_t;
 
 //  A config with every default.

@@ -40,6 +40,7 @@
 #include "messages.h"
 #include "messages_schema.h"
 #include "node_config.h"
+#include "peer.h"
 #include "peers.h"
 #include "provenance.h"
 #include "settlement.h"
@@ -77,6 +78,7 @@ static const selftest_t s_tests[] = {
     {"channel_auth", channel_auth_test},
     {"messages", messages_test},
     {"peers", peers_test},
+    {"peer", peer_test},
     {"gossip", gossip_test},
     {"logbook", logbook_test},
     {"content", content_test},

@@ -210,7 +210,9 @@ size_t ca_curve_allow_size(ca_curve_allow_t *self) {
 
 typedef struct {
     char *domain;
-    ca_curve_allow_t *allow;
+    ca_curve_allow_t *allow; //  NULL with admit
+    ca_curve_admit_fn *admit;
+    void *admit_state;
 } domain_t;
 
 typedef struct {
@@ -232,7 +234,10 @@ static zap_t *s_zap_new(zsock_t *pipe, const ca_curve_zap_config_t *config) {
     self->domains = (domain_t *)zmalloc((config->count ? config->count : 1) * sizeof(domain_t));
     for (size_t i = 0; i < config->count; i++) {
         self->domains[i].domain = strdup(config->domains[i].domain);
-        self->domains[i].allow = ca_curve_allow_new(config->domains[i].allow_path);
+        self->domains[i].admit = config->domains[i].admit;
+        self->domains[i].admit_state = config->domains[i].admit_state;
+        if (!self->domains[i].admit)
+            self->domains[i].allow = ca_curve_allow_new(config->domains[i].allow_path);
     }
     return self;
 }
@@ -305,7 +310,10 @@ static void s_zap_handle(zap_t *self) {
             text = "CURVE required";
         else {
             ca_curve_z85(zframe_data(credentials), who);
-            if (ca_curve_allow_check(known->allow, zframe_data(credentials))) {
+            bool admitted = known->admit
+                                ? known->admit(known->admit_state, zframe_data(credentials))
+                                : ca_curve_allow_check(known->allow, zframe_data(credentials));
+            if (admitted) {
                 status = "200";
                 text = "OK";
             } else
@@ -373,6 +381,11 @@ static void s_write_list(const char *path, const char *text) {
     assert(file);
     fputs(text, file);
     fclose(file);
+}
+
+//  An admit function: only the key pair `state` points at.
+static bool s_test_admit(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]) {
+    return memcmp(((const ca_curve_key_t *)state)->public_key, key, CA_CURVE_KEY_BYTES) == 0;
 }
 
 //  Whether a DEALER with `key` (NULL: no CURVE) reaches the echoing server.
@@ -490,7 +503,7 @@ void ca_curve_test(bool verbose) {
     text = zsys_sprintf("%s\n", alice_z85);
     s_write_list(list_path, text);
     zstr_free(&text);
-    ca_curve_domain_t domains[] = {{CA_CURVE_CLIENT_DOMAIN, list_path}};
+    ca_curve_domain_t domains[] = {{CA_CURVE_CLIENT_DOMAIN, list_path, NULL, NULL}};
     ca_curve_zap_config_t config = {domains, 1};
     zactor_t *zap = zactor_new(ca_curve_zap_actor, &config);
     assert(ca_actor_start(zap, &error) == 0);
@@ -526,6 +539,21 @@ void ca_curve_test(bool verbose) {
     fprintf(file, "%s\n", bob_hex);
     fclose(file);
     assert(s_reaches(endpoint, &bob, server.public_key, echo, true));
+    zstr_free(&endpoint);
+    zsock_destroy(&echo);
+
+    //  A domain decided by code: its function sees the client's key.
+    echo = zsock_new(ZMQ_ROUTER);
+    ca_curve_apply_server(&server, "coded", echo);
+    assert(zsock_bind(echo, "tcp://127.0.0.1:*") > 0);
+    endpoint = zsock_last_endpoint(echo);
+    zactor_destroy(&zap);
+    ca_curve_domain_t coded[] = {{"coded", NULL, s_test_admit, &bob}};
+    ca_curve_zap_config_t coded_config = {coded, 1};
+    zap = zactor_new(ca_curve_zap_actor, &coded_config);
+    assert(ca_actor_start(zap, &error) == 0);
+    assert(s_reaches(endpoint, &bob, server.public_key, echo, true));
+    assert(!s_reaches(endpoint, &alice, server.public_key, echo, false));
     zstr_free(&endpoint);
     zsock_destroy(&echo);
 

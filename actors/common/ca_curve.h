@@ -9,8 +9,9 @@
     the socket's domain, a client whose public key is on that domain's
     allow-list gets in, any other client's handshake fails (it never gets
     an answer to anything). The client endpoint uses the domain "client";
-    the peer endpoint will add its own domain with its own list to the same
-    handler (libzmq allows one handler per context).
+    the peer endpoint adds the domain "peer" to the same handler (libzmq
+    allows one handler per context), decided by code instead of a file
+    (`admit`: actors/peer_admission.c reads the peers table).
 
     Files (in <data dir>/curve/, a 0700 directory):
 
@@ -44,6 +45,7 @@
 #define CA_CURVE_SERVER_KEY     "server.key"
 #define CA_CURVE_CLIENTS        "clients"
 #define CA_CURVE_CLIENT_DOMAIN  "client"
+#define CA_CURVE_PEER_DOMAIN    "peer"
 #define CA_CURVE_ZAP_ENDPOINT   "inproc://zeromq.zap.01"
 #define CA_CURVE_MAX_KEYS       100000             //  keys one allow-list may hold
 #define CA_CURVE_MAX_LIST_BYTES (16 * 1024 * 1024) //  a bigger list allows nobody
@@ -85,10 +87,19 @@ size_t ca_curve_allow_size(ca_curve_allow_t *self);
 
 //  ---- the ZAP handler -----------------------------------------------------------
 
-//  One ZAP domain and the allow-list that decides it.
+//  Decides a handshake of a domain by code: true lets `key` (the client's
+//  CURVE public key) in. Runs on the ZAP handler's thread.
+typedef bool(ca_curve_admit_fn)(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]);
+
+//  One ZAP domain and what decides it: the allow-list file at
+//  `allow_path`, or, when `admit` is set, admit(admit_state, key). The
+//  state is handed over at zactor_new: only the handler's thread uses it
+//  until the handler is destroyed; its owner frees it after that.
 typedef struct {
     const char *domain;
     const char *allow_path;
+    ca_curve_admit_fn *admit;
+    void *admit_state;
 } ca_curve_domain_t;
 
 typedef struct {

@@ -140,6 +140,7 @@ typedef struct {
     //  The node's peer id (Info.peer_id: hex of its identity's public key);
     //  "" when it has none. The ledger binds payments to it.
     char node_peer_id[CA_NODE_PEER_ID_SIZE];
+    bool peer_actor; //  the peer actor runs (peer_endpoint set): the sessions pool asks it
 } ca_store_settings_t;
 
 //  What the node gives each store worker (copied by the actor).

@@ -1,0 +1,35 @@
+/*  =========================================================================
+    peer_admission - decides who may open a CURVE session on the peer
+    endpoint (ZAP domain "peer"), from the peers table
+
+    The ZAP handler (ca_curve) calls peer_admission_admit on its own thread
+    for every handshake on the peer endpoint, with the client's CURVE
+    public key. A peer's CURVE key is derived from its Ed25519 key (its
+    peer id), so the table's keys are mapped once per change of the
+    database (PRAGMA data_version), not per handshake:
+
+        peers row with that key, blocked         refused (both modes)
+        peers row with that key, not blocked     admitted
+        no row                                   open: admitted; allow-list: refused
+        the table cannot be read                 refused, logged
+
+    It reads with its own read-only connection, opened at the first
+    handshake on the handler's thread.
+    ========================================================================= */
+
+#ifndef PEER_ADMISSION_H_INCLUDED
+#define PEER_ADMISSION_H_INCLUDED
+
+#include "ca_curve.h"
+
+#include <stdbool.h>
+
+typedef struct _peer_admission_t peer_admission_t;
+
+peer_admission_t *peer_admission_new(const char *db_path, bool allow_list);
+void peer_admission_destroy(peer_admission_t **self_p);
+
+//  A ca_curve_admit_fn: `state` is a peer_admission_t.
+bool peer_admission_admit(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]);
+
+#endif

@@ -1,0 +1,109 @@
+/*  =========================================================================
+    sessions - pool "sessions": how clients reach the peer actor
+
+    The peer actor (actors/peer.c) keeps its sessions in its own memory, so
+    their requests cannot be answered from the database like a store's.
+    This pool has no table: its one worker forwards each request, packed
+    again, to the peer actor's control socket (a DEALER per worker on
+    PEER_CONTROL_ENDPOINT) and answers with the Response frame the actor
+    built, unchanged. The wait is bounded (SESSIONS_ANSWER_MS) and the
+    actor never blocks, so the worker does not either for long; the
+    gateway's pool bounds (one worker, SESSIONS_QUEUE requests) make a
+    flood of these requests BUSY without touching anything else.
+
+    Without peer_endpoint there is no peer actor: UNAVAILABLE at once.
+    ========================================================================= */
+
+#include "sessions.h"
+#include "peer.h"
+
+#define SESSIONS_ANSWER_MS 5000
+#define SESSIONS_QUEUE     16
+
+typedef struct {
+    zsock_t *dealer;
+    zpoller_t *poller;
+} sessions_state_t;
+
+static void *s_state_new(ca_store_t *store, char **error) {
+    sessions_state_t *state = (sessions_state_t *)zmalloc(sizeof(sessions_state_t));
+    if (!ca_store_settings(store)->peer_actor)
+        return state;
+    state->dealer = zsock_new(ZMQ_DEALER);
+    if (!state->dealer) {
+        *error = ca_actor_socket_error("sessions");
+        free(state);
+        return NULL;
+    }
+    zsock_set_linger(state->dealer, 0);
+    zsock_connect(state->dealer, PEER_CONTROL_ENDPOINT);
+    state->poller = zpoller_new(state->dealer, NULL);
+    return state;
+}
+
+static void s_state_destroy(void **state_p) {
+    sessions_state_t *state = (sessions_state_t *)*state_p;
+    if (!state)
+        return;
+    zpoller_destroy(&state->poller);
+    zsock_destroy(&state->dealer);
+    free(state);
+    *state_p = NULL;
+}
+
+//  Sends the request to the peer actor and answers with its Response.
+static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
+    sessions_state_t *state = (sessions_state_t *)ca_store_state(store);
+    if (!state->dealer) {
+        ca_reply_error(reply, CA_UNAVAILABLE,
+                       "this node has no peer network: set peer_endpoint (and create an identity "
+                       "with cairnd identity init) to use peer sessions");
+        return;
+    }
+    size_t size = cairn__request__get_packed_size(request);
+    zframe_t *frame = zframe_new(NULL, size);
+    cairn__request__pack(request, zframe_data(frame));
+    if (zframe_send(&frame, state->dealer, ZFRAME_DONTWAIT) != 0) {
+        zframe_destroy(&frame);
+        ca_reply_error(reply, CA_BUSY, "the peer actor is busy; retry");
+        return;
+    }
+    int64_t deadline = zclock_mono() + SESSIONS_ANSWER_MS;
+    while (zclock_mono() < deadline) {
+        if (!zpoller_wait(state->poller, (int)(deadline - zclock_mono())))
+            continue;
+        zframe_t *answer = zframe_recv(state->dealer);
+        if (!answer)
+            continue;
+        //  An answer to an earlier request that timed out is dropped.
+        Cairn__Response *response =
+            cairn__response__unpack(NULL, zframe_size(answer), zframe_data(answer));
+        bool ours = response && response->id == request->id;
+        if (response)
+            cairn__response__free_unpacked(response, NULL);
+        if (ours) {
+            ca_reply_frame(reply, &answer);
+            return;
+        }
+        zframe_destroy(&answer);
+    }
+    ca_reply_error(reply, CA_UNAVAILABLE, "the peer actor did not answer within %d ms; retry",
+                   SESSIONS_ANSWER_MS);
+}
+
+static const ca_handler_t s_handlers[] = {
+    {CAIRN__REQUEST__BODY_PEER_CONNECT, "peer_connect", s_forward, NULL, 0},
+    {CAIRN__REQUEST__BODY_PEER_DISCONNECT, "peer_disconnect", s_forward, NULL, 0},
+    {CAIRN__REQUEST__BODY_PEER_SESSIONS, "peer_sessions", s_forward, NULL, 0},
+};
+
+const ca_store_def_t sessions_store_def = {
+    .name = "sessions",
+    .schema = NULL,
+    .handlers = s_handlers,
+    .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+    .workers = 1,
+    .queue_max = SESSIONS_QUEUE,
+    .state_new = s_state_new,
+    .state_destroy = s_state_destroy,
+};

@@ -1,0 +1,686 @@
+/*  =========================================================================
+    e2e_peer - peer sessions between real cairnd processes on 127.0.0.1
+
+        e2e-peer TEST      runs one test (ctest registers each by name)
+
+    Nodes with identities and peer endpoints dial each other (bootstrap_peers,
+    PeerConnect); the tests watch PeerSessions and the peers table, with
+    deadlines, never sleeps. A hand-made peer (a DEALER with a CURVE key
+    derived from an Ed25519 key of its own, speaking schemas/peer.proto)
+    plays the hostile or outdated node.
+    ========================================================================= */
+
+#include "cli_run.h"
+#include "harness.h"
+#include "peer.h"
+#include "peer.pb-c.h"
+#include "ca_testbed.h"
+#include "ca_validate.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#undef CHECK //  cli_run's counts failures; these tests stop at the first
+#define CHECK      HARNESS_CHECK
+#define BEAT_MS    "200" //  peer_heartbeat_ms of the test nodes
+#define WAIT_MS    30000 //  what a healthy network needs is far less
+#define SILENCE_MS 1000  //  a refused peer hears nothing for this long
+#define MAX_NODES  3
+
+//  A node with a peer endpoint, its client and what its arguments point at.
+typedef struct {
+    harness_node_t *node;
+    zsock_t *client;
+    int port;
+    char endpoint_arg[64];
+    char bootstrap_arg[512];
+    const char *args[12];
+} peer_node_t;
+
+//  Starts a node with an identity and a peer endpoint; `bootstrap` nodes
+//  (may be NULL) are dialed; `more` extra arguments (NULL-ended, may be NULL).
+static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count,
+                    const char *const *more) {
+    memset(self, 0, sizeof *self);
+    self->port = harness_free_port();
+    snprintf(self->endpoint_arg, sizeof self->endpoint_arg, "--peer-endpoint=tcp://127.0.0.1:%d",
+             self->port);
+    size_t n = 0;
+    self->args[n++] = self->endpoint_arg;
+    self->args[n++] = "--peer-heartbeat-ms=" BEAT_MS;
+    if (count) {
+        size_t at =
+            (size_t)snprintf(self->bootstrap_arg, sizeof self->bootstrap_arg, "--bootstrap-peers=");
+        for (size_t i = 0; i < count; i++)
+            at += (size_t)snprintf(self->bootstrap_arg + at, sizeof self->bootstrap_arg - at,
+                                   "%s%s@127.0.0.1:%d", i ? "," : "",
+                                   harness_node_peer_id(bootstrap[i]->node), bootstrap[i]->port);
+        self->args[n++] = self->bootstrap_arg;
+    }
+    for (size_t i = 0; more && more[i] && n < 11; i++)
+        self->args[n++] = more[i];
+    self->args[n] = NULL;
+    self->node = harness_node_up_identity(self->args);
+    self->client = harness_connect(harness_node_endpoint(self->node));
+}
+
+static void s_stop(peer_node_t *self) {
+    zsock_destroy(&self->client);
+    harness_node_down(&self->node);
+}
+
+static Cairn__Response *s_sessions(peer_node_t *self) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerSessions sessions = CAIRN__PEER_SESSIONS__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
+    request.peer_sessions = &sessions;
+    return harness_ok(harness_request(self->client, &request), CAIRN__RESPONSE__BODY_PEER_SESSIONS);
+}
+
+//  The state of self's session with `peer_id`: -1 when it has none.
+static int s_session_state(peer_node_t *self, const char *peer_id) {
+    Cairn__Response *response = s_sessions(self);
+    int state = -1;
+    for (size_t i = 0; i < response->peer_sessions->n_sessions; i++)
+        if (streq(response->peer_sessions->sessions[i]->peer_id, peer_id))
+            state = (int)response->peer_sessions->sessions[i]->state;
+    cairn__response__free_unpacked(response, NULL);
+    return state;
+}
+
+//  Waits until self's session with `peer_id` is online (true) or not.
+static void s_wait_session(peer_node_t *self, const char *peer_id, bool online) {
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    bool reached = false;
+    while (!reached && zclock_mono() < deadline) {
+        reached =
+            (s_session_state(self, peer_id) == CAIRN__SESSION_STATE__SESSION_ONLINE) == online;
+        if (!reached)
+            zclock_sleep(20); //  a poll interval, not synchronisation: the deadline decides
+    }
+    if (!reached)
+        fprintf(stderr, "session with %s never became %s (log: %s)\n", peer_id,
+                online ? "online" : "not online", harness_node_log_path(self->node));
+    CHECK(reached);
+}
+
+static Cairn__Response *s_peer_get(peer_node_t *self, const char *peer_id) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerGet get = CAIRN__PEER_GET__INIT;
+    get.peer_id = (char *)peer_id;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_GET;
+    request.peer_get = &get;
+    return harness_request(self->client, &request);
+}
+
+//  Waits until the peers table of self holds `peer_id` in `state`.
+static void s_wait_table(peer_node_t *self, const char *peer_id, Cairn__PeerState state) {
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    bool reached = false;
+    while (!reached && zclock_mono() < deadline) {
+        Cairn__Response *response = s_peer_get(self, peer_id);
+        reached = response->status == CAIRN__STATUS__OK && response->peer_get->state == state;
+        cairn__response__free_unpacked(response, NULL);
+        if (!reached)
+            zclock_sleep(20);
+    }
+    CHECK(reached);
+}
+
+//  ---- a hand-made peer -------------------------------------------------------------------
+
+typedef struct {
+    uint8_t ed_public[32], ed_secret[64];
+    char peer_id[65];
+    ca_curve_key_t curve;
+    zsock_t *dealer;
+} fake_t;
+
+static void s_fake_new(fake_t *self) {
+    memset(self, 0, sizeof *self);
+    CHECK(sodium_init() >= 0);
+    crypto_sign_keypair(self->ed_public, self->ed_secret);
+    for (int i = 0; i < 32; i++)
+        snprintf(self->peer_id + 2 * i, 3, "%02x", self->ed_public[i]);
+    CHECK(ca_curve_key_from_ed25519(self->ed_public, self->ed_secret, &self->curve) == 0);
+}
+
+//  Connects to `node`'s peer endpoint: CURVE with the fake's key, or the
+//  NULL mechanism (curve false).
+static void s_fake_connect(fake_t *self, peer_node_t *node, bool curve) {
+    self->dealer = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(self->dealer, 0);
+    zsock_set_maxmsgsize(self->dealer, -1);
+    if (curve) {
+        uint8_t ed[32];
+        ca_curve_key_t server;
+        CHECK(ca_hash_from_hex(harness_node_peer_id(node->node), ed));
+        CHECK(ca_curve_key_from_ed25519(ed, NULL, &server) == 0);
+        ca_curve_key_apply_client(&self->curve, server.public_key, self->dealer);
+    }
+    CHECK(zsock_connect(self->dealer, "tcp://127.0.0.1:%d", node->port) == 0);
+}
+
+static void s_fake_send(fake_t *self, Cairn__Peer__PeerMessage *message, uint32_t version) {
+    message->version = version;
+    size_t size = cairn__peer__peer_message__get_packed_size(message);
+    zframe_t *frame = zframe_new(NULL, size);
+    cairn__peer__peer_message__pack(message, zframe_data(frame));
+    CHECK(zframe_send(&frame, self->dealer, 0) == 0);
+}
+
+static void s_fake_hello(fake_t *self, uint32_t version) {
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
+    hello.peer_id = self->peer_id;
+    hello.node_name = "fake";
+    hello.listen_port = 9;
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
+    message.hello = &hello;
+    s_fake_send(self, &message, version);
+}
+
+//  The next PeerMessage within timeout_ms, or NULL. Caller frees.
+static Cairn__Peer__PeerMessage *s_fake_recv(fake_t *self, int timeout_ms) {
+    zpoller_t *poller = zpoller_new(self->dealer, NULL);
+    void *ready = zpoller_wait(poller, timeout_ms);
+    zpoller_destroy(&poller);
+    if (!ready)
+        return NULL;
+    zframe_t *frame = zframe_recv(self->dealer);
+    Cairn__Peer__PeerMessage *message =
+        frame ? cairn__peer__peer_message__unpack(NULL, zframe_size(frame), zframe_data(frame))
+              : NULL;
+    zframe_destroy(&frame);
+    return message;
+}
+
+//  Expects a message of `kind` first (Hello, Error) within WAIT_MS.
+#define s_fake_expect(self, kind) s_fake_expect_at(self, kind, __LINE__)
+static Cairn__Peer__PeerMessage *s_fake_expect_at(fake_t *self, int kind, int line) {
+    Cairn__Peer__PeerMessage *message = s_fake_recv(self, WAIT_MS);
+    if (!message || (int)message->kind_case != kind)
+        fprintf(stderr, "line %d: expected peer message kind %d, got %d (%s)\n", line, kind,
+                message ? (int)message->kind_case : -1,
+                message && message->error ? message->error->message : "");
+    CHECK(message && (int)message->kind_case == kind);
+    return message;
+}
+
+static void s_fake_destroy(fake_t *self) {
+    zsock_destroy(&self->dealer);
+}
+
+//  Waits until the node's log has `text`.
+static void s_wait_log(peer_node_t *self, const char *text) {
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    while (!harness_node_log_has(self->node, text) && zclock_mono() < deadline)
+        zclock_sleep(20);
+    CHECK(harness_node_log_has(self->node, text));
+}
+
+//  A, and B which dials A: online on both sides and in A's peers table.
+static void s_pair(peer_node_t *a, peer_node_t *b) {
+    s_start(a, NULL, 0, NULL);
+    peer_node_t *boot[] = {a};
+    s_start(b, boot, 1, NULL);
+    s_wait_session(a, harness_node_peer_id(b->node), true);
+    s_wait_session(b, harness_node_peer_id(a->node), true);
+    s_wait_table(a, harness_node_peer_id(b->node), CAIRN__PEER_STATE__PEER_ONLINE);
+}
+
+//  ---- tests ------------------------------------------------------------------------------
+
+static void test_two_nodes(void) {
+    peer_node_t a, b;
+    //  A learned of B from B's Hello: a new row, online, with B's endpoint.
+    s_pair(&a, &b);
+    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
+    s_wait_table(&b, id_a, CAIRN__PEER_STATE__PEER_ONLINE);
+    Cairn__Response *response = harness_ok(s_peer_get(&a, id_b), CAIRN__RESPONSE__BODY_PEER_GET);
+    CHECK(streq(response->peer_get->address, "127.0.0.1") &&
+          (int)response->peer_get->port == b.port);
+    cairn__response__free_unpacked(response, NULL);
+    //  One session per peer, though both could dial.
+    response = s_sessions(&a);
+    CHECK(response->peer_sessions->n_sessions == 1 && response->peer_sessions->online == 1 &&
+          response->peer_sessions->known == 1 &&
+          streq(response->peer_sessions->node_peer_id, id_a));
+    cairn__response__free_unpacked(response, NULL);
+    //  PeerConnect to a peer with a session: CONFLICT; bad input: INVALID.
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerConnect connect = CAIRN__PEER_CONNECT__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
+    request.peer_connect = &connect;
+    connect.address = "127.0.0.1";
+    connect.port = (uint32_t)b.port;
+    connect.key = (char *)id_b;
+    harness_fails(harness_request(a.client, &request), CAIRN__STATUS__CONFLICT, "exists already");
+    connect.key = "";
+    connect.port = 1;
+    harness_fails(harness_request(a.client, &request), CAIRN__STATUS__INVALID, "--key");
+    connect.key = "00ff";
+    harness_fails(harness_request(a.client, &request), CAIRN__STATUS__INVALID, "not a node key");
+    connect.address = "localhost";
+    harness_fails(harness_request(a.client, &request), CAIRN__STATUS__INVALID, "literal");
+    connect.address = "127.0.0.1";
+    connect.port = 0;
+    harness_fails(harness_request(a.client, &request), CAIRN__STATUS__INVALID, "1..65535");
+    connect.port = (uint32_t)a.port;
+    connect.key = (char *)id_a;
+    harness_fails(harness_request(a.client, &request), CAIRN__STATUS__INVALID, "own");
+    //  Disconnect: gone on both sides, not redialed; connect brings it back.
+    Cairn__Request bye = CAIRN__REQUEST__INIT;
+    Cairn__PeerDisconnect disconnect = CAIRN__PEER_DISCONNECT__INIT;
+    bye.body_case = CAIRN__REQUEST__BODY_PEER_DISCONNECT;
+    bye.peer_disconnect = &disconnect;
+    disconnect.peer_id = (char *)id_b;
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a.client, &bye), CAIRN__RESPONSE__BODY_PEER_DISCONNECTED), NULL);
+    CHECK(s_session_state(&a, id_b) == -1);
+    s_wait_session(&b, id_a, false);
+    harness_fails(harness_request(a.client, &bye), CAIRN__STATUS__NOT_FOUND, "no session");
+    connect.address = "127.0.0.1";
+    connect.port = (uint32_t)b.port;
+    connect.key = (char *)id_b;
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a.client, &request), CAIRN__RESPONSE__BODY_PEER_CONNECT), NULL);
+    s_wait_session(&a, id_b, true);
+    s_wait_session(&b, id_a, true);
+    harness_expect_alive(a.client);
+    s_stop(&b);
+    s_stop(&a);
+}
+
+static void test_three_nodes(void) {
+    peer_node_t nodes[MAX_NODES];
+    s_start(&nodes[0], NULL, 0, NULL);
+    peer_node_t *boot[] = {&nodes[0], &nodes[1]};
+    s_start(&nodes[1], boot, 1, NULL);
+    s_start(&nodes[2], boot, 2, NULL);
+    //  Node 0 dials nobody, node 1 only 0: node 2's Hello teaches them.
+    for (int i = 0; i < MAX_NODES; i++)
+        for (int k = 0; k < MAX_NODES; k++)
+            if (i != k)
+                s_wait_session(&nodes[i], harness_node_peer_id(nodes[k].node), true);
+    for (int i = 0; i < MAX_NODES; i++) {
+        Cairn__Response *response = s_sessions(&nodes[i]);
+        CHECK(response->peer_sessions->online == 2 && response->peer_sessions->n_sessions == 2);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    for (int i = MAX_NODES - 1; i >= 0; i--)
+        s_stop(&nodes[i]);
+}
+
+//  A Hello of version 2 is answered with Error VERSION, then the cut.
+static void test_version_refused(void) {
+    peer_node_t a;
+    s_start(&a, NULL, 0, NULL);
+    fake_t fake;
+    s_fake_new(&fake);
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 2);
+    Cairn__Peer__PeerMessage *answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__VERSION && answer->error->version == 1);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_log(&a, "protocol version 2 is not spoken here");
+    CHECK(s_session_state(&a, fake.peer_id) == -1);
+    s_fake_destroy(&fake);
+    //  Version 1 from a new connection is served.
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+    CHECK(streq(answer->hello->peer_id, harness_node_peer_id(a.node)));
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_session(&a, fake.peer_id, true);
+    s_fake_destroy(&fake);
+    s_stop(&a);
+}
+
+//  Without CURVE nothing comes back, whatever is sent.
+static void test_null_mechanism(void) {
+    peer_node_t a;
+    s_start(&a, NULL, 0, NULL);
+    fake_t fake;
+    s_fake_new(&fake);
+    s_fake_connect(&fake, &a, false);
+    s_fake_hello(&fake, 1);
+    zstr_send(fake.dealer, "hello?");
+    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    CHECK(s_session_state(&a, fake.peer_id) == -1);
+    s_fake_destroy(&fake);
+    harness_expect_alive(a.client);
+    s_stop(&a);
+}
+
+//  allow-list: an unknown key gets nothing; once in the peers table, it is
+//  served; a blocked one is refused at the handshake again.
+static void test_allow_list(void) {
+    const char *more[] = {"--peer-admission=allow-list", NULL};
+    peer_node_t a;
+    s_start(&a, NULL, 0, more);
+    fake_t fake;
+    s_fake_new(&fake);
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    s_fake_destroy(&fake);
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
+    Cairn__Peer peer = CAIRN__PEER__INIT;
+    peer.peer_id = fake.peer_id;
+    peer.public_key = (ProtobufCBinaryData){32, fake.ed_public};
+    peer.address = "127.0.0.1";
+    peer.port = 9;
+    put.peer = &peer;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
+    request.peer_put = &put;
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a.client, &request), CAIRN__RESPONSE__BODY_PEER_PUT), NULL);
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    Cairn__Peer__PeerMessage *answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_fake_destroy(&fake);
+    //  Blocked: refused by ZAP, in either mode.
+    Cairn__Request block = CAIRN__REQUEST__INIT;
+    Cairn__PeerBlock blocked = CAIRN__PEER_BLOCK__INIT;
+    blocked.peer_id = fake.peer_id;
+    blocked.blocked = true;
+    block.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
+    block.peer_block = &blocked;
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a.client, &block), CAIRN__RESPONSE__BODY_PEER_BLOCK), NULL);
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    s_fake_destroy(&fake);
+    s_stop(&a);
+}
+
+//  Blocking a connected peer ends its session at once, and it cannot come back.
+static void test_block_connected(void) {
+    peer_node_t a, b;
+    s_pair(&a, &b);
+    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
+    Cairn__Request block = CAIRN__REQUEST__INIT;
+    Cairn__PeerBlock blocked = CAIRN__PEER_BLOCK__INIT;
+    blocked.peer_id = (char *)id_b;
+    blocked.blocked = true;
+    block.body_case = CAIRN__REQUEST__BODY_PEER_BLOCK;
+    block.peer_block = &blocked;
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a.client, &block), CAIRN__RESPONSE__BODY_PEER_BLOCK), NULL);
+    s_wait_session(&a, id_b, false);
+    s_wait_session(&b, id_a, false);
+    s_wait_log(&a, "is blocked; its session ends");
+    //  B keeps redialing; A's handshake refuses it (ZAP logs the refusal).
+    s_wait_log(&a, "on domain 'peer'");
+    CHECK(s_session_state(&a, id_b) != CAIRN__SESSION_STATE__SESSION_ONLINE);
+    s_stop(&b);
+    s_stop(&a);
+}
+
+//  Garbage, an unknown kind before Hello, an oversized frame and a flood:
+//  each connection is cut and logged; clients are served all along.
+static void test_hostile(void) {
+    peer_node_t a;
+    s_start(&a, NULL, 0, NULL);
+    fake_t fake;
+    s_fake_new(&fake);
+    //  Garbage as the first frame.
+    s_fake_connect(&fake, &a, true);
+    zstr_send(fake.dealer, "\xff\xff\xff garbage");
+    Cairn__Peer__PeerMessage *answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__MALFORMED);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_log(&a, "not a PeerMessage");
+    harness_expect_alive(a.client);
+    s_fake_destroy(&fake);
+    //  A heartbeat before Hello.
+    s_fake_connect(&fake, &a, true);
+    Cairn__Peer__PeerMessage beat = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Heartbeat heartbeat = CAIRN__PEER__HEARTBEAT__INIT;
+    beat.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT;
+    beat.heartbeat = &heartbeat;
+    s_fake_send(&fake, &beat, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_fake_destroy(&fake);
+    //  Garbage after a good Hello: the session ends, the table says offline.
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_table(&a, fake.peer_id, CAIRN__PEER_STATE__PEER_ONLINE);
+    zstr_send(fake.dealer, "\x0a\xff\xff\xff\xff\xff\xff");
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_table(&a, fake.peer_id, CAIRN__PEER_STATE__PEER_OFFLINE);
+    s_fake_destroy(&fake);
+    //  An oversized frame: libzmq drops the connection; nothing answers.
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_session(&a, fake.peer_id, true);
+    size_t big = PEER_MAX_FRAME + 1;
+    zframe_t *frame = zframe_new(NULL, big);
+    memset(zframe_data(frame), 0x41, big);
+    CHECK(zframe_send(&frame, fake.dealer, 0) == 0);
+    s_wait_session(&a, fake.peer_id, false);
+    harness_expect_alive(a.client);
+    s_fake_destroy(&fake);
+    //  A flood of heartbeats after Hello.
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    for (int i = 0; i < PEER_MAX_MSGS_PER_S * 2; i++)
+        s_fake_send(&fake, &beat, 1);
+    s_wait_log(&a, "flood");
+    s_wait_session(&a, fake.peer_id, false);
+    harness_expect_alive(a.client);
+    s_fake_destroy(&fake);
+    //  A Hello claiming another node's key is refused.
+    fake_t other;
+    s_fake_new(&other);
+    s_fake_connect(&fake, &a, true);
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
+    hello.peer_id = other.peer_id;
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
+    message.hello = &hello;
+    s_fake_send(&fake, &message, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__IDENTITY);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    CHECK(s_session_state(&a, other.peer_id) == -1);
+    s_fake_destroy(&fake);
+    //  A Hello naming more channels than PEER_INTEREST_MAX.
+    s_fake_connect(&fake, &a, true);
+    char *channels[PEER_INTEREST_MAX + 1];
+    for (int i = 0; i <= PEER_INTEREST_MAX; i++)
+        channels[i] = "general";
+    hello.peer_id = fake.peer_id;
+    hello.channels = channels;
+    hello.n_channels = PEER_INTEREST_MAX + 1;
+    s_fake_send(&fake, &message, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_fake_destroy(&fake);
+    harness_expect_alive(a.client);
+    s_stop(&a);
+}
+
+//  peer_max: dead dials (rows learned from peers whose listen ports answer
+//  nothing) give their slots to accepted connections; live sessions do not.
+static void test_peer_max(void) {
+    const char *more[] = {"--peer-max=2", NULL};
+    peer_node_t a;
+    s_start(&a, NULL, 0, more);
+    fake_t fakes[4];
+    for (int i = 0; i < 2; i++) {
+        s_fake_new(&fakes[i]);
+        s_fake_connect(&fakes[i], &a, true);
+        s_fake_hello(&fakes[i], 1); //  listen port 9: nothing answers there
+        Cairn__Peer__PeerMessage *answer =
+            s_fake_expect(&fakes[i], CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+        cairn__peer__peer_message__free_unpacked(answer, NULL);
+        s_wait_table(&a, fakes[i].peer_id, CAIRN__PEER_STATE__PEER_ONLINE);
+        s_fake_destroy(&fakes[i]);
+    }
+    //  Silent: offline, then redialed at 127.0.0.1:9, which never connects.
+    for (int i = 0; i < 2; i++)
+        s_wait_table(&a, fakes[i].peer_id, CAIRN__PEER_STATE__PEER_OFFLINE);
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    size_t dials = 0;
+    while (dials < 2 && zclock_mono() < deadline) {
+        Cairn__Response *response = s_sessions(&a);
+        dials = 0;
+        for (size_t i = 0; i < response->peer_sessions->n_sessions; i++)
+            dials += response->peer_sessions->sessions[i]->outgoing;
+        cairn__response__free_unpacked(response, NULL);
+        if (dials < 2)
+            zclock_sleep(20);
+    }
+    CHECK(dials == 2);
+    for (int i = 2; i < 4; i++) {
+        s_fake_new(&fakes[i]);
+        s_fake_connect(&fakes[i], &a, true);
+        s_fake_hello(&fakes[i], 1);
+        Cairn__Peer__PeerMessage *answer =
+            s_fake_expect(&fakes[i], CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
+        cairn__peer__peer_message__free_unpacked(answer, NULL);
+    }
+    s_wait_log(&a, "its slot went to an accepted connection");
+    //  Two live sessions fill peer_max: a fifth is refused with LIMIT.
+    fake_t extra;
+    s_fake_new(&extra);
+    s_fake_connect(&extra, &a, true);
+    s_fake_hello(&extra, 1);
+    Cairn__Peer__PeerMessage *answer = s_fake_expect(&extra, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_log(&a, "refused a connection: peer_max (2)");
+    s_fake_destroy(&extra);
+    for (int i = 2; i < 4; i++)
+        s_fake_destroy(&fakes[i]);
+    harness_expect_alive(a.client);
+    s_stop(&a);
+}
+
+//  kill -9 of B: A marks it offline, and online again once B restarts.
+static void test_kill9_reconnect(void) {
+    peer_node_t a, b;
+    s_pair(&a, &b);
+    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
+    zsock_destroy(&b.client);
+    harness_node_kill9(b.node);
+    s_wait_session(&a, id_b, false);
+    s_wait_table(&a, id_b, CAIRN__PEER_STATE__PEER_OFFLINE);
+    CHECK(harness_node_restart(b.node) == 0);
+    b.client = harness_connect(harness_node_endpoint(b.node));
+    s_wait_session(&a, id_b, true);
+    s_wait_session(&b, id_a, true);
+    s_wait_table(&a, id_b, CAIRN__PEER_STATE__PEER_ONLINE);
+    s_stop(&b);
+    s_stop(&a);
+}
+
+//  No identity and a peer endpoint: the start is refused, saying why.
+static void test_no_identity(void) {
+    char *dir = ca_test_tempdir("cairn-peer-noid");
+    char *data = zsys_sprintf("--data-dir=%s/data", dir);
+    char *endpoint = zsys_sprintf("--peer-endpoint=tcp://127.0.0.1:%d", harness_free_port());
+    char *client = zsys_sprintf("--client-endpoint=tcp://127.0.0.1:%d", harness_free_port());
+    const char *args[] = {data, endpoint, client, NULL};
+    harness_run_t run = harness_run(harness_cairnd_path(), args, NULL, WAIT_MS);
+    //  The log goes to stdout.
+    CHECK(run.status == 1 && strstr(run.out, "no identity") &&
+          strstr(run.out, "cairnd identity init"));
+    harness_run_free(&run);
+    zstr_free(&data);
+    zstr_free(&endpoint);
+    zstr_free(&client);
+    ca_test_rmtree(dir);
+    zstr_free(&dir);
+}
+
+//  Runs `cairn --endpoint E ARGS...` and returns it (caller frees).
+static harness_run_t s_cli(peer_node_t *self, const char *const *words) {
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "--endpoint=%s", harness_node_endpoint(self->node));
+    const char *args[8] = {endpoint};
+    for (size_t i = 0; words[i] && i < 6; i++)
+        args[i + 1] = words[i];
+    return harness_run(cli_run_path(), args, NULL, CLI_RUN_TIMEOUT_MS);
+}
+
+//  The CLI rows: connect, sessions, disconnect, info's peer line, usage.
+static void test_cli(void) {
+    peer_node_t a, b;
+    s_start(&a, NULL, 0, NULL);
+    s_start(&b, NULL, 0, NULL);
+    const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", b.port);
+    harness_run_t run = s_cli(&a, (const char *[]){"peer", "connect", target, "--key", id_b, NULL});
+    CHECK(run.status == 0 && strstr(run.out, "dialing") && strstr(run.out, id_b));
+    harness_run_free(&run);
+    s_wait_session(&a, id_b, true);
+    s_wait_session(&b, id_a, true);
+    run = s_cli(&a, (const char *[]){"peer", "sessions", NULL});
+    CHECK(run.status == 0 && strstr(run.out, "1 online") && strstr(run.out, id_b));
+    harness_run_free(&run);
+    run = s_cli(&b, (const char *[]){"--json", "peer", "sessions", NULL});
+    CHECK(run.status == 0 && strstr(run.out, "\"online\":1") && strstr(run.out, id_a));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"info", NULL});
+    CHECK(run.status == 0 && strstr(run.out, "peer network") && strstr(run.out, "1 peers online"));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"peer", "connect", "127.0.0.1", NULL});
+    CHECK(run.status == 2 && strstr(run.err, "ADDRESS:PORT"));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"peer", "disconnect", id_b, NULL});
+    CHECK(run.status == 0 && strstr(run.out, "disconnected"));
+    harness_run_free(&run);
+    run = s_cli(&a, (const char *[]){"peer", "disconnect", id_b, NULL});
+    CHECK(run.status == 1 && strstr(run.err, "not_found: no session"));
+    harness_run_free(&run);
+    s_stop(&b);
+    s_stop(&a);
+}
+
+//  Without peer_endpoint the session requests are UNAVAILABLE, at once.
+static void test_off(void) {
+    HARNESS_SESSION_UP(NULL);
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerSessions sessions = CAIRN__PEER_SESSIONS__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
+    request.peer_sessions = &sessions;
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__UNAVAILABLE, "peer_endpoint");
+    harness_session_down(&caller, &client, &node);
+}
+
+static const harness_test_t s_tests[] = {
+    {"two_nodes", test_two_nodes},
+    {"three_nodes", test_three_nodes},
+    {"version_refused", test_version_refused},
+    {"null_mechanism", test_null_mechanism},
+    {"allow_list", test_allow_list},
+    {"block_connected", test_block_connected},
+    {"hostile", test_hostile},
+    {"kill9_reconnect", test_kill9_reconnect},
+    {"peer_max", test_peer_max},
+    {"no_identity", test_no_identity},
+    {"off", test_off},
+    {"cli", test_cli},
+};
+
+int main(int argc, char **argv) {
+    return harness_main(argc, argv, "e2e.peer", s_tests, sizeof s_tests / sizeof s_tests[0]);
+}

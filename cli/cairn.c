@@ -1010,7 +1010,22 @@ static json_t *s_json_info(const answer_t *answer) {
     return object;
 }
 
-//  `cairn info` asks PeerSessions too, for the peer line.
+//  The oplog orderer's counts (OplogStats), or NULL; *holder_p is the
+//  answer to free.
+static const Cairn__OplogStatsReply *s_oplog_stats(cli_conn_t *conn, Cairn__Response **holder_p) {
+    Cairn__Request ask = CAIRN__REQUEST__INIT;
+    Cairn__OplogStats stats = CAIRN__OPLOG_STATS__INIT;
+    ask.body_case = CAIRN__REQUEST__BODY_OPLOG_STATS;
+    ask.oplog_stats = &stats;
+    *holder_p = cli_call_quietly(conn, &ask);
+    return *holder_p && (*holder_p)->status == CAIRN__STATUS__OK &&
+                   (*holder_p)->body_case == CAIRN__RESPONSE__BODY_OPLOG_STATS
+               ? (*holder_p)->oplog_stats
+               : NULL;
+}
+
+//  `cairn info` asks PeerSessions and OplogStats too, for the peer network
+//  and operation-log lines.
 static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, cli_conn_t *conn) {
     (void)storage;
     Cairn__Response *response = NULL;
@@ -1027,6 +1042,8 @@ static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, 
                 peers->body_case == CAIRN__RESPONSE__BODY_PEER_SESSIONS
             ? peers->peer_sessions
             : NULL;
+    Cairn__Response *oplog_holder = NULL;
+    const Cairn__OplogStatsReply *oplog = s_oplog_stats(conn, &oplog_holder);
     answer_t answer = {.cli = cli, .request = request, .response = response};
     if (cli->json) {
         json_t *object = s_json_info(&answer);
@@ -1036,6 +1053,14 @@ static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, 
                                                  "known", (int)list->known, "endpoint",
                                                  list->endpoint)
                                      : json_null());
+        if (object)
+            json_object_set_new(
+                object, "oplog",
+                oplog ? json_pack("{s:I, s:I, s:I, s:I, s:I}", "operations",
+                                  (json_int_t)oplog->operations, "logs", (json_int_t)oplog->logs,
+                                  "pending", (json_int_t)oplog->pending, "ready",
+                                  (json_int_t)oplog->ready, "forks", (json_int_t)oplog->forks)
+                      : json_null());
         code = cli_report_ok(cli, object);
     } else {
         s_print_info(&answer);
@@ -1045,10 +1070,16 @@ static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, 
         else
             printf("  peer network    off (%s)\n",
                    peers && *peers->error ? peers->error : "no answer");
+        if (oplog)
+            printf("  operation logs  %" PRIu64 " operations in %" PRIu64 " logs; orderer: %" PRIu64
+                   " pending, %" PRIu64 " ready; %" PRIu64 " forks\n",
+                   oplog->operations, oplog->logs, oplog->pending, oplog->ready, oplog->forks);
     }
     cairn__response__free_unpacked(response, NULL);
     if (peers)
         cairn__response__free_unpacked(peers, NULL);
+    if (oplog_holder)
+        cairn__response__free_unpacked(oplog_holder, NULL);
     return code;
 }
 
@@ -1126,7 +1157,8 @@ static const command_t s_commands[] = {
      NULL,
      NULL,
      s_run_info,
-     {CAIRN__REQUEST__BODY_INFO, CAIRN__REQUEST__BODY_PEER_SESSIONS}},
+     {CAIRN__REQUEST__BODY_INFO, CAIRN__REQUEST__BODY_PEER_SESSIONS,
+      CAIRN__REQUEST__BODY_OPLOG_STATS}},
     {"config",
      "get",
      1,

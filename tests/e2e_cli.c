@@ -245,9 +245,9 @@ static void s_test_info(const cli_ctx_t *ctx) {
     const char *endpoint = ctx->endpoint;
     run_t run = RUN("--endpoint", endpoint, "info");
     CHECK(run.status == 0);
-    const char *expected[] = {endpoint,   CAIRN_VERSION, "uptime",     "data dir",
-                              "database", "requests",    "actors",     "config",
-                              "writer",   "batches",     "synchronous"};
+    const char *expected[] = {endpoint,      CAIRN_VERSION,    "uptime",   "data dir", "database",
+                              "requests",    "actors",         "config",   "writer",   "batches",
+                              "synchronous", "operation logs", "0 pending"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         CHECK(strstr(run.out, expected[i]));
     cli_run_free(&run);
@@ -276,6 +276,10 @@ static void s_test_info_json(const cli_ctx_t *ctx) {
     json_t *writer = json_object_get(object, "writer");
     CHECK(json_is_integer(json_object_get(writer, "batches")));
     CHECK(json_is_string(json_object_get(writer, "synchronous")));
+    //  The oplog orderer's counts (OplogStats, asked beside Info).
+    json_t *oplog = json_object_get(object, "oplog");
+    CHECK(json_is_integer(json_object_get(oplog, "pending")) &&
+          json_is_integer(json_object_get(oplog, "ready")));
     json_decref(object);
     cli_run_free(&run);
 }

@@ -475,7 +475,7 @@ static json_t *s_json_batch(const answer_t *answer) {
         if (inner) {
             json_t *body = s_json_message(&inner->base);
             json_t *inner_body = body ? json_object_get(body, s_kind(inner)) : NULL;
-            item = json_pack("{s:O, s:s, s:s, s:s, s:O?}", "id", cli_json_u64(inner->id), "status",
+            item = json_pack("{s:o, s:s, s:s, s:s, s:O?}", "id", cli_json_u64(inner->id), "status",
                              ca_status_str((ca_status_t)inner->status), "kind", s_kind(inner),
                              "error", inner->error, "body", inner_body);
             json_decref(body);

@@ -179,19 +179,31 @@ static void s_store_node_side(ca_caller_t *caller, const sides_t *sides) {
 
 static const char *const s_channels[] = {CHANNEL, NULL};
 
+//  A node whose #sync holds the node side of the sets (the same for
+//  every overlap), a socket and a caller to it.
+static harness_node_t *s_start_node(zsock_t **client_p, ca_caller_t **caller_p) {
+    harness_node_t *node = messages_fixture_start(s_channels, NULL);
+    *client_p = harness_connect(harness_node_endpoint(node));
+    *caller_p = ca_caller_new_socket(*client_p, HARNESS_CALL_MS);
+    sides_t *sides = calloc(1, sizeof *sides);
+    CHECK(sides);
+    s_truth(sides, 0);
+    s_store_node_side(*caller_p, sides);
+    s_sides_free(sides);
+    free(sides);
+    return node;
+}
+
 //  The script initiates against the node (SyncReconcile), at two frame
 //  limits (4096 forces many rounds), on each overlap.
 static void test_js_initiates(void) {
     char *node_js = s_node_js();
     if (!node_js)
         return;
-    harness_node_t *node = messages_fixture_start(s_channels, NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    zsock_t *client;
+    ca_caller_t *caller;
+    harness_node_t *node = s_start_node(&client, &caller);
     sides_t *sides = calloc(1, sizeof *sides);
-    s_truth(sides, 0);
-    s_store_node_side(caller, sides);
-    s_sides_free(sides);
     for (size_t o = 0; o < sizeof s_overlaps / sizeof s_overlaps[0]; o++) {
         s_truth(sides, s_overlaps[o]);
         char *items =
@@ -346,13 +358,10 @@ static void test_cairn_initiates_js(void) {
 //  `cairn sync` (cairn's initiator in the CLI) against the node, with the
 //  client's items given by message UUID.
 static void test_cli(void) {
-    harness_node_t *node = messages_fixture_start(s_channels, NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    zsock_t *client;
+    ca_caller_t *caller;
+    harness_node_t *node = s_start_node(&client, &caller);
     sides_t *sides = calloc(1, sizeof *sides);
-    s_truth(sides, 0);
-    s_store_node_side(caller, sides);
-    s_sides_free(sides);
     for (size_t o = 0; o < sizeof s_overlaps / sizeof s_overlaps[0]; o++) {
         s_truth(sides, s_overlaps[o]);
         char *items = s_items_file(harness_node_data_dir(node), "cli-items", sides->client, true);
@@ -403,14 +412,9 @@ static Cairn__Response *s_reconcile(zsock_t *client, const char *set, const uint
 //  messages and endless splitting: INVALID with a message, and the node
 //  keeps serving; every answer stays within the frame limit.
 static void test_bad_input(void) {
-    harness_node_t *node = messages_fixture_start(s_channels, NULL);
-    zsock_t *client = harness_connect(harness_node_endpoint(node));
-    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
-    sides_t *sides = calloc(1, sizeof *sides);
-    s_truth(sides, 0);
-    s_store_node_side(caller, sides);
-    s_sides_free(sides);
-    free(sides);
+    zsock_t *client;
+    ca_caller_t *caller;
+    harness_node_t *node = s_start_node(&client, &caller);
 
     struct {
         const char *hex;

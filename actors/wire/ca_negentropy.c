@@ -335,7 +335,7 @@ static size_t s_lower_bound(const ca_neg_set_t *self, size_t first, size_t last,
 
 static uint64_t s_read_varint(s_reader_t *reader) {
     uint64_t value = 0;
-    for (int count = 0;; count++) {
+    for (;;) {
         if (reader->at >= reader->end) {
             reader->failure = "message ends inside a varint";
             return 0;

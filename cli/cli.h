@@ -159,8 +159,9 @@ struct command_table_s {
     X(channels)                                                                                    \
     X(peers)                                                                                       \
     X(gossip)                                                                                      \
-    X(content) X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog) X(logbook)     \
-        X(batch)
+    X(content)                                                                                     \
+    X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog) X(logbook) X(batch)       \
+        X(sync)
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

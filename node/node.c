@@ -39,6 +39,7 @@
 #include "gossip.h"
 #include "ledger.h"
 #include "logbook.h"
+#include "sync.h"
 #include "manifests.h"
 #include "messages.h"
 #include "peer.h"
@@ -65,6 +66,7 @@ static const ca_store_def_t *const s_stores[] = {
     &peers_store_def,      &gossip_store_def,    &content_store_def,      &cache_store_def,
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
     &oplog_store_def,      &logbook_store_def,   &batch_store_def,        &sessions_store_def,
+    &sync_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 

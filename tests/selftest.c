@@ -21,6 +21,7 @@
 #include "ca_envelope.h"
 #include "ca_hashset.h"
 #include "ca_hash.h"
+#include "ca_negentropy.h"
 #include "ca_names.h"
 #include "ca_reach.h"
 #include "ca_sql.h"
@@ -69,6 +70,7 @@ static const selftest_t s_tests[] = {
     {"ca_sql", ca_sql_test},
     {"ca_reach", ca_reach_test},
     {"ca_hash", ca_hash_test},
+    {"ca_negentropy", ca_negentropy_test},
     {"ca_blobs", ca_blobs_test},
     {"node_config", node_config_test},
     {"writer", writer_test},

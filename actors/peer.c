@@ -55,6 +55,7 @@
     ========================================================================= */
 
 #include "peer.h"
+#include "peer_fetch.h"
 #include "ca_clock.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
@@ -130,6 +131,7 @@ typedef struct {
     int64_t table_checked;
     uint64_t write_id;
     uint64_t cut_off; //  sessions cut off for misbehaviour, since start
+    peer_fetch_t *fetch; //  ContentFetch (actors/peer_fetch.c)
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -355,7 +357,9 @@ static void s_send_hello(self_t *self, session_t *session) {
     hello.listen_port = colon ? (uint32_t)atoi(colon + 1) : 0;
     uint32_t kinds[] = {
         CAIRN__PEER__PEER_MESSAGE__KIND_HELLO, CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
-        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR};
+        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
+        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST, CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
+        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
@@ -706,6 +710,8 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
     } else if (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
         if (message->heartbeat->bytes_received <= session->bytes_out)
             session->acked = message->heartbeat->bytes_received;
+    } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
+        //  content fetch: served or taken by actors/peer_fetch.c
     } else
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__UNEXPECTED,
                   "a message kind this node does not speak");
@@ -922,6 +928,49 @@ static void s_tick(self_t *self) {
     }
 }
 
+//  ---- what peer_fetch.c may do with sessions (peer_fetch_host_t) -----------------------------
+
+static session_t *s_online(self_t *self, const char *peer_id) {
+    session_t *session = s_find_peer(self, peer_id, NULL);
+    return session && session->state == S_ONLINE && !session->closing_at ? session : NULL;
+}
+
+static int s_fetch_send(void *host, const char *peer_id, Cairn__Peer__PeerMessage *message) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    return session ? s_send((self_t *)host, session, message) : -1;
+}
+
+static void s_fetch_cut_off(void *host, const char *peer_id, const char *why) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    if (session)
+        s_cut_off((self_t *)host, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
+}
+
+static int s_by_id_text(const void *a, const void *b) {
+    return strcmp((const char *)a, (const char *)b);
+}
+
+static size_t s_fetch_online(void *host, char (*ids)[65], size_t most) {
+    self_t *self = (self_t *)host;
+    size_t count = 0;
+    for (size_t i = 0; i < self->count && count < most; i++)
+        if (self->sessions[i]->state == S_ONLINE && !self->sessions[i]->closing_at)
+            snprintf(ids[count++], 65, "%s", self->sessions[i]->peer_id);
+    qsort(ids, count, 65, s_by_id_text);
+    return count;
+}
+
+static uint64_t s_fetch_bytes_in(void *host, const char *peer_id) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    return session ? session->bytes_in : 0;
+}
+
+static void s_fetch_acked(void *host, const char *peer_id, uint64_t bytes_received) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    if (session && bytes_received <= session->bytes_out && bytes_received > session->acked)
+        session->acked = bytes_received;
+}
+
 //  ---- control requests (from the sessions pool) ---------------------------------------------
 
 static Cairn__PeerSession *s_describe(session_t *session, Cairn__PeerSession *out) {
@@ -1047,6 +1096,12 @@ static void s_handle_control(self_t *self) {
         Cairn__PeerSessionList list = CAIRN__PEER_SESSION_LIST__INIT;
         Cairn__PeerSession *described = NULL;
         Cairn__PeerSession **pointers = NULL;
+        if (request && request->body_case == CAIRN__REQUEST__BODY_CONTENT_FETCH) {
+            peer_fetch_start(self->fetch, &worker, request); //  answers now or later
+            cairn__request__free_unpacked(request, NULL);
+            zmsg_destroy(&msg);
+            continue;
+        }
         if (!request) {
             response.status = CAIRN__STATUS__INVALID;
             response.error = "the request does not decode";
@@ -1156,6 +1211,7 @@ static void s_self_destroy(self_t **self_p) {
             s_send_goodbye(self, session, "the node is stopping");
         s_session_end(self, session, true, "the node is stopping");
     }
+    peer_fetch_destroy(&self->fetch); //  before the control socket it answers on
     free(self->sessions);
     zhashx_destroy(&self->suppressed);
     zsock_destroy(&self->router);
@@ -1211,6 +1267,17 @@ static char *s_start(self_t *self) {
     zpoller_add(self->poller, self->router);
     zpoller_add(self->poller, self->control);
     zpoller_add(self->poller, self->peers);
+    peer_fetch_config_t fetch = {.data_dir = self->config.data_dir,
+                                 .db_path = self->db_path,
+                                 .cache_endpoint = self->config.cache_endpoint,
+                                 .max_bytes = self->config.fetch_max_bytes,
+                                 .heartbeat_ms = self->config.heartbeat_ms};
+    peer_fetch_host_t host = {self,          s_fetch_send,     s_fetch_cut_off,
+                              s_fetch_online, s_fetch_bytes_in, s_fetch_acked};
+    self->fetch = peer_fetch_new(&fetch, &host, self->control, &error);
+    if (!self->fetch)
+        return error;
+    zpoller_add(self->poller, peer_fetch_socket(self->fetch));
     //  Bootstrap: PEER_ID@ADDRESS:PORT, comma-separated.
     if (!streq(self->bootstrap, "none")) {
         char *list = strdup(self->bootstrap);
@@ -1270,6 +1337,8 @@ void peer_actor(zsock_t *pipe, void *args) {
             s_handle_control(self);
         else if (which && which == self->peers)
             s_handle_peers(self);
+        else if (which && self->fetch && which == peer_fetch_socket(self->fetch))
+            peer_fetch_on_cache(self->fetch);
         else if (which)
             s_handle_dealer(self, (zsock_t *)which);
         else if (ca_actor_poll_failed(self->poller))
@@ -1280,6 +1349,10 @@ void peer_actor(zsock_t *pipe, void *args) {
             s_handle_control(self);
             s_handle_peers(self);
             s_tick(self);
+            if (self->fetch) {
+                peer_fetch_on_cache(self->fetch);
+                peer_fetch_tick(self->fetch);
+            }
         }
     }
     s_self_destroy(&self);

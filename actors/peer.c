@@ -116,6 +116,8 @@ typedef struct {
     char *bootstrap;
     char *db_path;
     char *peers_endpoint;
+    char *data_dir;       //  ContentFetch
+    char *cache_endpoint; //  ContentFetch
     char peer_id[65];
     char node_name[PEER_NODE_NAME_MAX + 1];
     zsock_t *router;  //  the peer endpoint
@@ -130,7 +132,7 @@ typedef struct {
     int64_t data_version;
     int64_t table_checked;
     uint64_t write_id;
-    uint64_t cut_off; //  sessions cut off for misbehaviour, since start
+    uint64_t cut_off;    //  sessions cut off for misbehaviour, since start
     peer_fetch_t *fetch; //  ContentFetch (actors/peer_fetch.c)
 } self_t;
 
@@ -356,8 +358,8 @@ static void s_send_hello(self_t *self, session_t *session) {
     char *colon = strrchr(self->endpoint, ':');
     hello.listen_port = colon ? (uint32_t)atoi(colon + 1) : 0;
     uint32_t kinds[] = {
-        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO, CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
-        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
+        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,         CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
+        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,       CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
         CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST, CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
         CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING};
     hello.kinds = kinds;
@@ -1193,6 +1195,8 @@ static self_t *s_self_new(zsock_t *pipe, const peer_config_t *config) {
     self->bootstrap = strdup(config->bootstrap ? config->bootstrap : "none");
     self->db_path = strdup(config->db_path);
     self->peers_endpoint = strdup(config->peers_endpoint);
+    self->data_dir = strdup(config->data_dir ? config->data_dir : ".");
+    self->cache_endpoint = strdup(config->cache_endpoint ? config->cache_endpoint : "");
     snprintf(self->peer_id, sizeof self->peer_id, "%s", config->peer_id);
     snprintf(self->node_name, sizeof self->node_name, "%s",
              config->node_name ? config->node_name : "");
@@ -1224,6 +1228,8 @@ static void s_self_destroy(self_t **self_p) {
     zstr_free(&self->bootstrap);
     zstr_free(&self->db_path);
     zstr_free(&self->peers_endpoint);
+    zstr_free(&self->data_dir);
+    zstr_free(&self->cache_endpoint);
     free(self);
     *self_p = NULL;
 }
@@ -1267,12 +1273,12 @@ static char *s_start(self_t *self) {
     zpoller_add(self->poller, self->router);
     zpoller_add(self->poller, self->control);
     zpoller_add(self->poller, self->peers);
-    peer_fetch_config_t fetch = {.data_dir = self->config.data_dir,
+    peer_fetch_config_t fetch = {.data_dir = self->data_dir,
                                  .db_path = self->db_path,
-                                 .cache_endpoint = self->config.cache_endpoint,
+                                 .cache_endpoint = self->cache_endpoint,
                                  .max_bytes = self->config.fetch_max_bytes,
                                  .heartbeat_ms = self->config.heartbeat_ms};
-    peer_fetch_host_t host = {self,          s_fetch_send,     s_fetch_cut_off,
+    peer_fetch_host_t host = {self,           s_fetch_send,     s_fetch_cut_off,
                               s_fetch_online, s_fetch_bytes_in, s_fetch_acked};
     self->fetch = peer_fetch_new(&fetch, &host, self->control, &error);
     if (!self->fetch)

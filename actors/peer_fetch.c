@@ -344,8 +344,8 @@ static void s_on_chunk(peer_fetch_t *self, fetch_t *fetch, const Cairn__Peer__Fe
     fetch->total = chunk->total;
     fetch->total_known = true;
     char *error = NULL;
-    if (chunk->data.len && ca_upload_write(fetch->upload, chunk->data.data, chunk->data.len,
-                                           &error) != 0) {
+    if (chunk->data.len &&
+        ca_upload_write(fetch->upload, chunk->data.data, chunk->data.len, &error) != 0) {
         char text[512];
         snprintf(text, sizeof text, "cannot write the fetched bytes: %s", error);
         zstr_free(&error);
@@ -390,12 +390,12 @@ static void s_missing(peer_fetch_t *self, const char *peer_id, const uint8_t *ha
 
 //  The blob's size and, for an inline one, a copy of its bytes; which
 //  files hold it otherwise. False when neither store has it.
-static bool s_lookup(peer_fetch_t *self, const uint8_t *hash, uint64_t *total, uint8_t **inline_data,
-                     ca_blobs_t **blobs) {
+static bool s_lookup(peer_fetch_t *self, const uint8_t *hash, uint64_t *total,
+                     uint8_t **inline_data, ca_blobs_t **blobs) {
     *inline_data = NULL;
-    sqlite3_stmt *stmt = ca_sql_prepare(self->sql,
-                                        "SELECT b.size, i.data FROM content_blobs b LEFT JOIN "
-                                        "content_inline i ON i.hash = b.hash WHERE b.hash = ?1");
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(self->sql, "SELECT b.size, i.data FROM content_blobs b LEFT JOIN "
+                                  "content_inline i ON i.hash = b.hash WHERE b.hash = ?1");
     bool found = false;
     if (stmt) {
         sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
@@ -483,7 +483,8 @@ static void s_serve(peer_fetch_t *self, const char *peer_id, const Cairn__Peer__
 
 //  ---- the actor's entry points ----------------------------------------------------------------
 
-static fetch_t *s_waiting(peer_fetch_t *self, const char *peer_id, const ProtobufCBinaryData *hash) {
+static fetch_t *s_waiting(peer_fetch_t *self, const char *peer_id,
+                          const ProtobufCBinaryData *hash) {
     for (size_t i = 0; i < FETCH_MAX; i++) {
         fetch_t *fetch = self->fetches[i];
         if (fetch && fetch->phase == F_WAIT && streq(fetch->peer, peer_id) && hash->len == 32 &&
@@ -572,7 +573,8 @@ void peer_fetch_tick(peer_fetch_t *self) {
     }
 }
 
-//  ---- lifecycle ----------------------------------------------------------------------------------
+//  ---- lifecycle
+//  ----------------------------------------------------------------------------------
 
 peer_fetch_t *peer_fetch_new(const peer_fetch_config_t *config, const peer_fetch_host_t *host,
                              zsock_t *control, char **error) {

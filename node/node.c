@@ -470,9 +470,10 @@ static char *s_start_peer(node_t *self) {
                           .curve_key = self->curve_key,
                           .data_dir = config->data_dir,
                           .cache_endpoint = cache_endpoint,
-                          .fetch_max_bytes = (uint64_t)(config->max_blob_bytes < config->max_frame_bytes
-                                                            ? config->max_blob_bytes
-                                                            : config->max_frame_bytes)};
+                          .fetch_max_bytes =
+                              (uint64_t)(config->max_blob_bytes < config->max_frame_bytes
+                                             ? config->max_blob_bytes
+                                             : config->max_frame_bytes)};
     self->peer = zactor_new(peer_actor, &peer);
     ca_curve_key_wipe(&peer.curve_key);
     zstr_free(&peers_endpoint);

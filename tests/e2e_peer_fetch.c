@@ -16,8 +16,12 @@
 #include "ca_request.h"
 #include "ca_testbed.h"
 #include "ca_validate.h"
+#include "peer.pb-c.h"
+
+#include <sodium.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,6 +160,71 @@ static void s_corrupt(peer_node_t *self, const uint8_t hash[32]) {
     close(fd);
 }
 
+//  ---- a hand-made peer, asking the node directly ------------------------------------------
+
+//  A DEALER with a fresh key, online with `node` (Hello both ways).
+static zsock_t *s_raw_peer(peer_node_t *node) {
+    CHECK(sodium_init() >= 0);
+    uint8_t ed_public[32], ed_secret[64], server_ed[32];
+    crypto_sign_keypair(ed_public, ed_secret);
+    ca_curve_key_t mine, server;
+    CHECK(ca_curve_key_from_ed25519(ed_public, ed_secret, &mine) == 0);
+    CHECK(ca_hash_from_hex(harness_node_peer_id(node->node), server_ed));
+    CHECK(ca_curve_key_from_ed25519(server_ed, NULL, &server) == 0);
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    zsock_set_linger(dealer, 0);
+    zsock_set_rcvtimeo(dealer, WAIT_MS);
+    ca_curve_key_apply_client(&mine, server.public_key, dealer);
+    CHECK(zsock_connect(dealer, "tcp://127.0.0.1:%d", node->port) == 0);
+    char id[65];
+    ca_hash_to_hex(ed_public, id);
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
+    hello.peer_id = id;
+    hello.node_name = "raw";
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
+    message.hello = &hello;
+    message.version = 1;
+    size_t size = cairn__peer__peer_message__get_packed_size(&message);
+    zframe_t *frame = zframe_new(NULL, size);
+    cairn__peer__peer_message__pack(&message, zframe_data(frame));
+    CHECK(zframe_send(&frame, dealer, 0) == 0);
+    return dealer;
+}
+
+//  Sends a FetchRequest; returns the first answer that is not a Hello or
+//  Heartbeat (caller frees), NULL after WAIT_MS.
+static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash, size_t hash_size,
+                                           uint64_t offset, uint32_t length) {
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__FetchRequest ask = CAIRN__PEER__FETCH_REQUEST__INIT;
+    ask.hash.data = (uint8_t *)hash;
+    ask.hash.len = hash_size;
+    ask.offset = offset;
+    ask.length = length;
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST;
+    message.fetch_request = &ask;
+    message.version = 1;
+    size_t size = cairn__peer__peer_message__get_packed_size(&message);
+    zframe_t *frame = zframe_new(NULL, size);
+    cairn__peer__peer_message__pack(&message, zframe_data(frame));
+    CHECK(zframe_send(&frame, dealer, 0) == 0);
+    for (int i = 0; i < 1000; i++) {
+        frame = zframe_recv(dealer);
+        if (!frame)
+            return NULL;
+        Cairn__Peer__PeerMessage *answer =
+            cairn__peer__peer_message__unpack(NULL, zframe_size(frame), zframe_data(frame));
+        zframe_destroy(&frame);
+        if (answer && answer->kind_case != CAIRN__PEER__PEER_MESSAGE__KIND_HELLO &&
+            answer->kind_case != CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT)
+            return answer;
+        if (answer)
+            cairn__peer__peer_message__free_unpacked(answer, NULL);
+    }
+    return NULL;
+}
+
 //  ---- tests -------------------------------------------------------------------------------
 
 //  A small (inline) and a 5 MiB blob (5 chunks), and one from A's cache.
@@ -231,6 +300,28 @@ static void test_not_found_and_invalid(void) {
     s_stop(&a);
 }
 
+//  The only peer is stopped (SIGSTOP) while its session still counts as
+//  online: the fetch ends at its timeout with an error that says so.
+static void test_timeout(void) {
+    peer_node_t a, b;
+    s_start(&a, NULL, 0);
+    peer_node_t *boot[] = {&a};
+    s_start(&b, boot, 1);
+    s_wait_online(&b, 1);
+    uint8_t hash[32];
+    free(s_blob(50, 8, hash));
+    CHECK(kill(harness_node_pid(a.node), SIGSTOP) == 0);
+    int64_t start = zclock_mono();
+    harness_fails(s_fetch(&b, hash, 32, 300), CAIRN__STATUS__UNAVAILABLE,
+                  "not fetched within 300 ms");
+    CHECK(zclock_mono() - start < 5000);
+    CHECK(kill(harness_node_pid(a.node), SIGCONT) == 0);
+    CHECK(!s_cached(&b, hash));
+    harness_expect_alive(b.client);
+    s_stop(&b);
+    s_stop(&a);
+}
+
 //  A node with a peer endpoint but no session, and one without a peer network.
 static void test_no_peers(void) {
     peer_node_t a;
@@ -296,10 +387,56 @@ static void test_wrong_bytes_next_peer(void) {
     s_stop(&a);
 }
 
+//  The serving side, asked by a hand-made peer: ranges, the end, a hash it
+//  lacks, and a request out of bounds (cut off; the node keeps serving).
+static void test_serving(void) {
+    peer_node_t a;
+    s_start(&a, NULL, 0);
+    uint8_t hash[32], other[32];
+    size_t size = 3 * 1024 * 1024 / 2;
+    uint8_t *data = s_blob(size, 11, hash);
+    free(s_blob(12, 12, other));
+    s_put(&a, data, size);
+    zsock_t *dealer = s_raw_peer(&a);
+    Cairn__Peer__PeerMessage *answer = s_raw_ask(dealer, hash, 32, 1000, 1024 * 1024);
+    CHECK(answer && answer->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK);
+    CHECK(answer->fetch_chunk->offset == 1000 && answer->fetch_chunk->total == size &&
+          answer->fetch_chunk->data.len == 1024 * 1024 && !answer->fetch_chunk->last &&
+          memcmp(answer->fetch_chunk->data.data, data + 1000, 1024 * 1024) == 0);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    answer = s_raw_ask(dealer, hash, 32, size - 10, 1024 * 1024);
+    CHECK(answer && answer->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK);
+    CHECK(answer->fetch_chunk->data.len == 10 && answer->fetch_chunk->last);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    answer = s_raw_ask(dealer, hash, 32, size + 1, 10);
+    CHECK(answer && answer->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING &&
+          strstr(answer->fetch_missing->reason, "beyond"));
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    answer = s_raw_ask(dealer, other, 32, 0, 10);
+    CHECK(answer && answer->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    answer = s_raw_ask(dealer, hash, 32, 0, 1024 * 1024 + 1);
+    CHECK(answer && answer->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR &&
+          strstr(answer->error->message, "out of bounds"));
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    CHECK(harness_node_log_has(a.node, "FetchRequest out of bounds"));
+    zsock_destroy(&dealer);
+    dealer = s_raw_peer(&a);
+    answer = s_raw_ask(dealer, hash, 31, 0, 10);
+    CHECK(answer && answer->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    zsock_destroy(&dealer);
+    harness_expect_alive(a.client);
+    free(data);
+    s_stop(&a);
+}
+
 static const harness_test_t s_tests[] = {
     {"small_and_large", test_small_and_large},
     {"not_found_and_invalid", test_not_found_and_invalid},
     {"no_peers", test_no_peers},
+    {"timeout", test_timeout},
+    {"serving", test_serving},
     {"wrong_bytes_refused", test_wrong_bytes_refused},
     {"wrong_bytes_next_peer", test_wrong_bytes_next_peer},
 };

@@ -314,6 +314,8 @@ static int s_send(self_t *self, session_t *session, Cairn__Peer__PeerMessage *me
     if (!control &&
         session->bytes_out - session->acked + size > (uint64_t)self->config.in_flight_bytes)
         return -1;
+    if (session->outgoing && !session->dealer)
+        return -1; //  a dial in backoff (e.g. the loser of a duplicate): nothing to send on
     zframe_t *body = zframe_new(NULL, size);
     cairn__peer__peer_message__pack(message, zframe_data(body));
     int rc;

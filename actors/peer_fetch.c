@@ -29,9 +29,11 @@
       blob as one CachePut frame, so once the hash matched the file is read
       into one buffer for it: a fetch is bounded by max_frame_bytes (and
       max_blob_bytes), and only a fetch in STORE holds its blob in memory.
-    - Pacing: every peer counts what a session sends it against
-      PEER_MAX_BYTES_PER_S and cuts off a flood, so this node asks for at
-      most FETCH_BYTES_PER_S (below it) per second over all fetches.
+    - Pacing: this node counts what a session sends it against
+      PEER_MAX_BYTES_PER_S (32 MiB in any second) and cuts off a flood, so
+      it asks for at most FETCH_BYTES_PER_S (24 MiB/s) over all fetches, by
+      a token bucket of FETCH_BURST_BYTES: any second then brings at most
+      24 + 2 MiB of chunks, whatever the phase of the flood window.
     - FetchRequest carries bytes_received (as a Heartbeat), so the server's
       in-flight bound follows the transfer instead of the heartbeats.
     - Stored with source_peer = the serving peer id and an empty receipt:
@@ -66,6 +68,7 @@
 #define FETCH_TIMEOUT_DEFAULT_MS 30000
 #define FETCH_TIMEOUT_MAX_MS     600000
 #define FETCH_BYTES_PER_S        (24 * 1024 * 1024) //  below PEER_MAX_BYTES_PER_S (32 MiB)
+#define FETCH_BURST_BYTES        (2 * 1024 * 1024)  //  the pacing bucket's size
 #define FETCH_STEP_BEATS         3
 #define FETCH_STEP_MIN_MS        2000
 
@@ -100,8 +103,8 @@ struct _peer_fetch_t {
     ca_blobs_t *cache_blobs;
     fetch_t *fetches[FETCH_MAX];
     uint64_t cache_ids;
-    int64_t window_start;
-    uint64_t window_bytes;
+    int64_t tokens;    //  bytes this node may ask for now (pacing bucket)
+    int64_t tokens_at; //  mono of the last refill
 };
 
 static void s_hex(const uint8_t *bytes, char hex[65]) {
@@ -158,14 +161,14 @@ static void s_next_peer(peer_fetch_t *self, fetch_t *fetch);
 //  the tick tries again.
 static void s_ask(peer_fetch_t *self, fetch_t *fetch) {
     int64_t now = zclock_mono();
-    if (now - self->window_start >= 1000) {
-        self->window_start = now;
-        self->window_bytes = 0;
-    }
+    self->tokens += (now - self->tokens_at) * (FETCH_BYTES_PER_S / 1000);
+    self->tokens_at = now;
+    if (self->tokens > FETCH_BURST_BYTES)
+        self->tokens = FETCH_BURST_BYTES;
     uint64_t length = FETCH_CHUNK_MAX;
     if (fetch->total_known && fetch->total - fetch->offset < length)
         length = fetch->total - fetch->offset;
-    if (self->window_bytes + length > FETCH_BYTES_PER_S)
+    if (self->tokens < (int64_t)length)
         return;
     Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__FetchRequest ask = CAIRN__PEER__FETCH_REQUEST__INIT;
@@ -178,7 +181,7 @@ static void s_ask(peer_fetch_t *self, fetch_t *fetch) {
     message.fetch_request = &ask;
     if (self->host.send(self->host.host, fetch->peer, &message) != 0)
         return; //  in-flight bound or gone: the tick retries until the step ends
-    self->window_bytes += length;
+    self->tokens -= (int64_t)length;
     fetch->phase = F_WAIT;
     fetch->step_deadline = now + s_step_ms(self);
 }
@@ -582,6 +585,8 @@ peer_fetch_t *peer_fetch_new(const peer_fetch_config_t *config, const peer_fetch
     self->config = *config;
     self->host = *host;
     self->control = control;
+    self->tokens = FETCH_BURST_BYTES;
+    self->tokens_at = zclock_mono();
     self->sql = ca_sql_open(config->db_path, CA_SQL_READ_ONLY, NULL, error);
     if (self->sql)
         self->content_blobs = ca_blobs_open(config->data_dir, "content", error);

@@ -356,6 +356,10 @@ static void test_wrong_bytes_refused(void) {
     harness_fails(s_fetch(&b, hash, 32, 10000), CAIRN__STATUS__NOT_FOUND, "1 cut off");
     CHECK(!s_cached(&b, hash));
     CHECK(harness_node_log_has(b.node, "do not hash to the requested hash"));
+    //  B's dial waits in backoff while A, which knows B's address, dials B:
+    //  the session comes back (and B's refusal of the duplicate does not
+    //  send on the dial's closed socket).
+    s_wait_online(&b, 1);
     harness_expect_alive(b.client);
     free(data);
     s_stop(&b);

@@ -227,13 +227,18 @@ static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash,
 
 //  ---- tests -------------------------------------------------------------------------------
 
+//  A, and B which dials A, online.
+static void s_pair(peer_node_t *a, peer_node_t *b) {
+    s_start(a, NULL, 0);
+    peer_node_t *boot[] = {a};
+    s_start(b, boot, 1);
+    s_wait_online(b, 1);
+}
+
 //  A small (inline) and a 5 MiB blob (5 chunks), and one from A's cache.
 static void test_small_and_large(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1);
-    s_wait_online(&b, 1);
+    s_pair(&a, &b);
     uint8_t small_hash[32], large_hash[32], cached_hash[32];
     uint8_t *small = s_blob(100, 1, small_hash);
     size_t large_size = 5 * 1024 * 1024 + 123;
@@ -283,10 +288,7 @@ static void test_small_and_large(void) {
 //  No peer has it: NOT_FOUND naming the peers asked; bad input: INVALID.
 static void test_not_found_and_invalid(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1);
-    s_wait_online(&b, 1);
+    s_pair(&a, &b);
     uint8_t hash[32];
     free(s_blob(77, 9, hash));
     harness_fails(s_fetch(&b, hash, 32, 10000), CAIRN__STATUS__NOT_FOUND,
@@ -304,10 +306,7 @@ static void test_not_found_and_invalid(void) {
 //  online: the fetch ends at its timeout with an error that says so.
 static void test_timeout(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1);
-    s_wait_online(&b, 1);
+    s_pair(&a, &b);
     uint8_t hash[32];
     free(s_blob(50, 8, hash));
     CHECK(kill(harness_node_pid(a.node), SIGSTOP) == 0);
@@ -344,10 +343,7 @@ static void test_no_peers(void) {
 //  The only peer serves bytes that do not hash: refused, cut off, nothing kept.
 static void test_wrong_bytes_refused(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0);
-    peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1);
-    s_wait_online(&b, 1);
+    s_pair(&a, &b);
     uint8_t hash[32];
     size_t size = 2 * 1024 * 1024 + 5;
     uint8_t *data = s_blob(size, 5, hash);

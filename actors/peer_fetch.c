@@ -91,6 +91,7 @@ typedef struct {
     uint64_t cache_id;
     uint32_t cut;     //  peers cut off for bad answers
     uint32_t too_big; //  peers whose blob was over the bound
+    uint32_t silent;  //  peers that did not answer a step in time
 } fetch_t;
 
 struct _peer_fetch_t {
@@ -194,10 +195,11 @@ static void s_next_peer(peer_fetch_t *self, fetch_t *fetch) {
         s_hex(fetch->hash, hex);
         snprintf(text, sizeof text,
                  "%s was not found on any of the %zu online peers asked (%u cut off for bad "
-                 "bytes, %u holding it beyond the %" PRIu64 " bytes this node fetches); "
-                 "connect a peer that stores it (cairn peer connect)",
-                 hex, fetch->n_peers, fetch->cut, fetch->too_big, self->config.max_bytes);
-        s_fail(self, fetch, fetch->cut || fetch->too_big ? CA_NOT_FOUND : CA_NOT_FOUND, text);
+                 "bytes, %u silent, %u holding it beyond the %" PRIu64 " bytes this node "
+                 "fetches); connect a peer that stores it (cairn peer connect)",
+                 hex, fetch->n_peers, fetch->cut, fetch->silent, fetch->too_big,
+                 self->config.max_bytes);
+        s_fail(self, fetch, CA_NOT_FOUND, text);
         return;
     }
     snprintf(fetch->peer, sizeof fetch->peer, "%s", fetch->peers[fetch->next++]);
@@ -570,6 +572,7 @@ void peer_fetch_tick(peer_fetch_t *self) {
         } else if (fetch->phase != F_STORE && now >= fetch->step_deadline) {
             ca_log_notice("peer_fetch: peer %.16s did not answer a fetch step in time; next peer",
                           fetch->peer);
+            fetch->silent++;
             s_next_peer(self, fetch);
         } else if (fetch->phase == F_ASK)
             s_ask(self, fetch);

@@ -21,7 +21,6 @@
 #include <sodium.h>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,7 +39,8 @@ typedef struct {
     const char *args[8];
 } peer_node_t;
 
-static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count) {
+//  `extra`: one more argument, or NULL.
+static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count, const char *extra) {
     memset(self, 0, sizeof *self);
     self->port = harness_free_port();
     snprintf(self->endpoint_arg, sizeof self->endpoint_arg, "--peer-endpoint=tcp://127.0.0.1:%d",
@@ -57,6 +57,8 @@ static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count) {
                                    harness_node_peer_id(bootstrap[i]->node), bootstrap[i]->port);
         self->args[n++] = self->bootstrap_arg;
     }
+    if (extra)
+        self->args[n++] = extra;
     self->args[n] = NULL;
     self->node = harness_node_up_identity(self->args);
     self->client = harness_connect(harness_node_endpoint(self->node));
@@ -229,9 +231,9 @@ static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash,
 
 //  A, and B which dials A, online.
 static void s_pair(peer_node_t *a, peer_node_t *b) {
-    s_start(a, NULL, 0);
+    s_start(a, NULL, 0, NULL);
     peer_node_t *boot[] = {a};
-    s_start(b, boot, 1);
+    s_start(b, boot, 1, NULL);
     s_wait_online(b, 1);
 }
 
@@ -302,21 +304,40 @@ static void test_not_found_and_invalid(void) {
     s_stop(&a);
 }
 
-//  The only peer is stopped (SIGSTOP) while its session still counts as
-//  online: the fetch ends at its timeout with an error that says so.
+//  The only peer (a hand-made one) never answers: the fetch ends at its
+//  timeout with an error that says so, nothing kept. Heartbeats of 2 s keep
+//  the silent peer's session online meanwhile.
 static void test_timeout(void) {
-    peer_node_t a, b;
-    s_pair(&a, &b);
+    peer_node_t b;
+    s_start(&b, NULL, 0, "--peer-heartbeat-ms=2000");
+    zsock_t *dealer = s_raw_peer(&b);
+    s_wait_online(&b, 1);
     uint8_t hash[32];
     free(s_blob(50, 8, hash));
-    CHECK(kill(harness_node_pid(a.node), SIGSTOP) == 0);
     int64_t start = zclock_mono();
     harness_fails(s_fetch(&b, hash, 32, 300), CAIRN__STATUS__UNAVAILABLE,
                   "not fetched within 300 ms");
     CHECK(zclock_mono() - start < 5000);
-    CHECK(kill(harness_node_pid(a.node), SIGCONT) == 0);
     CHECK(!s_cached(&b, hash));
     harness_expect_alive(b.client);
+    zsock_destroy(&dealer);
+    s_stop(&b);
+}
+
+//  The peer has it, but beyond this node's max_blob_bytes: passed over.
+static void test_too_big(void) {
+    peer_node_t a, b;
+    s_start(&a, NULL, 0, NULL);
+    peer_node_t *boot[] = {&a};
+    s_start(&b, boot, 1, "--max-blob-bytes=1000");
+    s_wait_online(&b, 1);
+    uint8_t hash[32];
+    uint8_t *data = s_blob(5000, 13, hash);
+    s_put(&a, data, 5000);
+    harness_fails(s_fetch(&b, hash, 32, 10000), CAIRN__STATUS__NOT_FOUND,
+                  "1 holding it beyond the 1000 bytes");
+    CHECK(!s_cached(&b, hash));
+    free(data);
     s_stop(&b);
     s_stop(&a);
 }
@@ -324,7 +345,7 @@ static void test_timeout(void) {
 //  A node with a peer endpoint but no session, and one without a peer network.
 static void test_no_peers(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0);
+    s_start(&a, NULL, 0, NULL);
     uint8_t hash[32];
     free(s_blob(10, 4, hash));
     harness_fails(s_fetch(&a, hash, 32, 1000), CAIRN__STATUS__UNAVAILABLE, "no peer session");
@@ -366,10 +387,10 @@ static void test_wrong_bytes_refused(void) {
 //  bytes: it is cut off and the other one's bytes are kept.
 static void test_wrong_bytes_next_peer(void) {
     peer_node_t a, c, b;
-    s_start(&a, NULL, 0);
-    s_start(&c, NULL, 0);
+    s_start(&a, NULL, 0, NULL);
+    s_start(&c, NULL, 0, NULL);
     peer_node_t *boot[] = {&a, &c};
-    s_start(&b, boot, 2);
+    s_start(&b, boot, 2, NULL);
     s_wait_online(&b, 2);
     uint8_t hash[32];
     size_t size = 1024 * 1024 + 999;
@@ -391,7 +412,7 @@ static void test_wrong_bytes_next_peer(void) {
 //  lacks, and a request out of bounds (cut off; the node keeps serving).
 static void test_serving(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0);
+    s_start(&a, NULL, 0, NULL);
     uint8_t hash[32], other[32];
     size_t size = 3 * 1024 * 1024 / 2;
     uint8_t *data = s_blob(size, 11, hash);
@@ -436,6 +457,7 @@ static const harness_test_t s_tests[] = {
     {"not_found_and_invalid", test_not_found_and_invalid},
     {"no_peers", test_no_peers},
     {"timeout", test_timeout},
+    {"too_big", test_too_big},
     {"serving", test_serving},
     {"wrong_bytes_refused", test_wrong_bytes_refused},
     {"wrong_bytes_next_peer", test_wrong_bytes_next_peer},

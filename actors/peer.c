@@ -49,6 +49,11 @@
       gateway_connections does with connections over max_clients; libzmq
       then closes it. A dialed connection is closed by destroying its
       DEALER.
+    - Content fetch (PeerMessage kinds 40..42, client ContentFetch) lives in
+      actors/peer_fetch.c; this file only plugs it in: a dispatch line in
+      s_on_message, ContentFetch handed over in s_handle_control (answered
+      later), its cache DEALER and tick in the loop, and the host
+      functions (s_fetch_*) by which it sends to and cuts off sessions.
     - Redial backoff doubles from one heartbeat interval to
       PEER_BACKOFF_BEATS intervals; a peer that said Goodbye, or that the
       operator disconnected, is not redialed until PeerConnect names it.

@@ -49,12 +49,18 @@
       gateway_connections does with connections over max_clients; libzmq
       then closes it. A dialed connection is closed by destroying its
       DEALER.
+    - Content fetch (PeerMessage kinds 40..42, client ContentFetch) lives in
+      actors/peer_fetch.c; this file only plugs it in: a dispatch line in
+      s_on_message, ContentFetch handed over in s_handle_control (answered
+      later), its cache DEALER and tick in the loop, and the host
+      functions (s_fetch_*) by which it sends to and cuts off sessions.
     - Redial backoff doubles from one heartbeat interval to
       PEER_BACKOFF_BEATS intervals; a peer that said Goodbye, or that the
       operator disconnected, is not redialed until PeerConnect names it.
     ========================================================================= */
 
 #include "peer.h"
+#include "peer_fetch.h"
 #include "ca_clock.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
@@ -115,6 +121,8 @@ typedef struct {
     char *bootstrap;
     char *db_path;
     char *peers_endpoint;
+    char *data_dir;       //  ContentFetch
+    char *cache_endpoint; //  ContentFetch
     char peer_id[65];
     char node_name[PEER_NODE_NAME_MAX + 1];
     zsock_t *router;  //  the peer endpoint
@@ -129,7 +137,8 @@ typedef struct {
     int64_t data_version;
     int64_t table_checked;
     uint64_t write_id;
-    uint64_t cut_off; //  sessions cut off for misbehaviour, since start
+    uint64_t cut_off;    //  sessions cut off for misbehaviour, since start
+    peer_fetch_t *fetch; //  ContentFetch (actors/peer_fetch.c)
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -310,6 +319,8 @@ static int s_send(self_t *self, session_t *session, Cairn__Peer__PeerMessage *me
     if (!control &&
         session->bytes_out - session->acked + size > (uint64_t)self->config.in_flight_bytes)
         return -1;
+    if (session->outgoing && !session->dealer)
+        return -1; //  a dial in backoff (e.g. the loser of a duplicate): nothing to send on
     zframe_t *body = zframe_new(NULL, size);
     cairn__peer__peer_message__pack(message, zframe_data(body));
     int rc;
@@ -354,8 +365,10 @@ static void s_send_hello(self_t *self, session_t *session) {
     char *colon = strrchr(self->endpoint, ':');
     hello.listen_port = colon ? (uint32_t)atoi(colon + 1) : 0;
     uint32_t kinds[] = {
-        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO, CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
-        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR};
+        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,         CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
+        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,       CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
+        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST, CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
+        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
@@ -706,6 +719,8 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
     } else if (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
         if (message->heartbeat->bytes_received <= session->bytes_out)
             session->acked = message->heartbeat->bytes_received;
+    } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
+        //  content fetch: served or taken by actors/peer_fetch.c
     } else
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__UNEXPECTED,
                   "a message kind this node does not speak");
@@ -922,6 +937,49 @@ static void s_tick(self_t *self) {
     }
 }
 
+//  ---- what peer_fetch.c may do with sessions (peer_fetch_host_t) -----------------------------
+
+static session_t *s_online(self_t *self, const char *peer_id) {
+    session_t *session = s_find_peer(self, peer_id, NULL);
+    return session && session->state == S_ONLINE && !session->closing_at ? session : NULL;
+}
+
+static int s_fetch_send(void *host, const char *peer_id, Cairn__Peer__PeerMessage *message) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    return session ? s_send((self_t *)host, session, message) : -1;
+}
+
+static void s_fetch_cut_off(void *host, const char *peer_id, const char *why) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    if (session)
+        s_cut_off((self_t *)host, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
+}
+
+static int s_by_id_text(const void *a, const void *b) {
+    return strcmp((const char *)a, (const char *)b);
+}
+
+static size_t s_fetch_online(void *host, char (*ids)[65], size_t most) {
+    self_t *self = (self_t *)host;
+    size_t count = 0;
+    for (size_t i = 0; i < self->count && count < most; i++)
+        if (self->sessions[i]->state == S_ONLINE && !self->sessions[i]->closing_at)
+            snprintf(ids[count++], 65, "%s", self->sessions[i]->peer_id);
+    qsort(ids, count, 65, s_by_id_text);
+    return count;
+}
+
+static uint64_t s_fetch_bytes_in(void *host, const char *peer_id) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    return session ? session->bytes_in : 0;
+}
+
+static void s_fetch_acked(void *host, const char *peer_id, uint64_t bytes_received) {
+    session_t *session = s_online((self_t *)host, peer_id);
+    if (session && bytes_received <= session->bytes_out && bytes_received > session->acked)
+        session->acked = bytes_received;
+}
+
 //  ---- control requests (from the sessions pool) ---------------------------------------------
 
 static Cairn__PeerSession *s_describe(session_t *session, Cairn__PeerSession *out) {
@@ -1047,6 +1105,12 @@ static void s_handle_control(self_t *self) {
         Cairn__PeerSessionList list = CAIRN__PEER_SESSION_LIST__INIT;
         Cairn__PeerSession *described = NULL;
         Cairn__PeerSession **pointers = NULL;
+        if (request && request->body_case == CAIRN__REQUEST__BODY_CONTENT_FETCH) {
+            peer_fetch_start(self->fetch, &worker, request); //  answers now or later
+            cairn__request__free_unpacked(request, NULL);
+            zmsg_destroy(&msg);
+            continue;
+        }
         if (!request) {
             response.status = CAIRN__STATUS__INVALID;
             response.error = "the request does not decode";
@@ -1138,6 +1202,8 @@ static self_t *s_self_new(zsock_t *pipe, const peer_config_t *config) {
     self->bootstrap = strdup(config->bootstrap ? config->bootstrap : "none");
     self->db_path = strdup(config->db_path);
     self->peers_endpoint = strdup(config->peers_endpoint);
+    self->data_dir = strdup(config->data_dir ? config->data_dir : ".");
+    self->cache_endpoint = strdup(config->cache_endpoint ? config->cache_endpoint : "");
     snprintf(self->peer_id, sizeof self->peer_id, "%s", config->peer_id);
     snprintf(self->node_name, sizeof self->node_name, "%s",
              config->node_name ? config->node_name : "");
@@ -1156,6 +1222,7 @@ static void s_self_destroy(self_t **self_p) {
             s_send_goodbye(self, session, "the node is stopping");
         s_session_end(self, session, true, "the node is stopping");
     }
+    peer_fetch_destroy(&self->fetch); //  before the control socket it answers on
     free(self->sessions);
     zhashx_destroy(&self->suppressed);
     zsock_destroy(&self->router);
@@ -1168,6 +1235,8 @@ static void s_self_destroy(self_t **self_p) {
     zstr_free(&self->bootstrap);
     zstr_free(&self->db_path);
     zstr_free(&self->peers_endpoint);
+    zstr_free(&self->data_dir);
+    zstr_free(&self->cache_endpoint);
     free(self);
     *self_p = NULL;
 }
@@ -1211,6 +1280,17 @@ static char *s_start(self_t *self) {
     zpoller_add(self->poller, self->router);
     zpoller_add(self->poller, self->control);
     zpoller_add(self->poller, self->peers);
+    peer_fetch_config_t fetch = {.data_dir = self->data_dir,
+                                 .db_path = self->db_path,
+                                 .cache_endpoint = self->cache_endpoint,
+                                 .max_bytes = self->config.fetch_max_bytes,
+                                 .heartbeat_ms = self->config.heartbeat_ms};
+    peer_fetch_host_t host = {self,           s_fetch_send,     s_fetch_cut_off,
+                              s_fetch_online, s_fetch_bytes_in, s_fetch_acked};
+    self->fetch = peer_fetch_new(&fetch, &host, self->control, &error);
+    if (!self->fetch)
+        return error;
+    zpoller_add(self->poller, peer_fetch_socket(self->fetch));
     //  Bootstrap: PEER_ID@ADDRESS:PORT, comma-separated.
     if (!streq(self->bootstrap, "none")) {
         char *list = strdup(self->bootstrap);
@@ -1270,6 +1350,8 @@ void peer_actor(zsock_t *pipe, void *args) {
             s_handle_control(self);
         else if (which && which == self->peers)
             s_handle_peers(self);
+        else if (which && self->fetch && which == peer_fetch_socket(self->fetch))
+            peer_fetch_on_cache(self->fetch);
         else if (which)
             s_handle_dealer(self, (zsock_t *)which);
         else if (ca_actor_poll_failed(self->poller))
@@ -1280,6 +1362,10 @@ void peer_actor(zsock_t *pipe, void *args) {
             s_handle_control(self);
             s_handle_peers(self);
             s_tick(self);
+            if (self->fetch) {
+                peer_fetch_on_cache(self->fetch);
+                peer_fetch_tick(self->fetch);
+            }
         }
     }
     s_self_destroy(&self);

@@ -51,6 +51,9 @@ typedef struct {
     const char *peer_id;        //  this node's (hex Ed25519 public key)
     const char *node_name;      //  sent in Hello
     ca_curve_key_t curve_key;   //  derived from the identity (copied, wiped)
+    const char *data_dir;       //  ContentFetch: blob files and temp files
+    const char *cache_endpoint; //  ContentFetch: the cache pool (worker 0), for CachePut
+    uint64_t fetch_max_bytes;   //  ContentFetch: min(max_blob_bytes, max_frame_bytes)
 } peer_config_t;
 
 //  zactor_new(peer_actor, &config), then ca_actor_start (binds; a bad

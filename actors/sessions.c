@@ -11,6 +11,11 @@
     gateway's pool bounds (one worker, SESSIONS_QUEUE requests) make a
     flood of these requests BUSY without touching anything else.
 
+    ContentFetch (actors/peer_fetch.c) is forwarded the same way but may
+    wait its timeout_ms (plus SESSIONS_ANSWER_MS): the pool has two workers
+    so one fetch leaves the other for PeerSessions and the like; two slow
+    fetches at once hold both (later requests queue, BUSY past the bound).
+
     Without peer_endpoint there is no peer actor: UNAVAILABLE at once.
     ========================================================================= */
 
@@ -19,6 +24,10 @@
 
 #define SESSIONS_ANSWER_MS 5000
 #define SESSIONS_QUEUE     16
+#define SESSIONS_WORKERS   2
+//  ContentFetch.timeout_ms 0 and its most (as actors/peer_fetch.c).
+#define FETCH_TIMEOUT_DEFAULT_MS 30000
+#define FETCH_TIMEOUT_MAX_MS     600000
 
 typedef struct {
     zsock_t *dealer;
@@ -54,6 +63,21 @@ static void s_state_destroy(void **state_p) {
 //  Sends the request to the peer actor and answers with its Response.
 static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     sessions_state_t *state = (sessions_state_t *)ca_store_state(store);
+    int64_t wait = SESSIONS_ANSWER_MS;
+    if (request->body_case == CAIRN__REQUEST__BODY_CONTENT_FETCH) {
+        const Cairn__ContentFetch *fetch = request->content_fetch;
+        if (fetch->hash.len != 32) {
+            ca_reply_error(reply, CA_INVALID, "hash is %zu bytes; give the 32 bytes of a SHA-256",
+                           fetch->hash.len);
+            return;
+        }
+        if (fetch->timeout_ms > FETCH_TIMEOUT_MAX_MS) {
+            ca_reply_error(reply, CA_INVALID, "timeout_ms %u is above %d", fetch->timeout_ms,
+                           FETCH_TIMEOUT_MAX_MS);
+            return;
+        }
+        wait += fetch->timeout_ms ? fetch->timeout_ms : FETCH_TIMEOUT_DEFAULT_MS;
+    }
     if (!state->dealer) {
         ca_reply_error(reply, CA_UNAVAILABLE,
                        "this node has no peer network: set peer_endpoint (and create an identity "
@@ -68,7 +92,7 @@ static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply
         ca_reply_error(reply, CA_BUSY, "the peer actor is busy; retry");
         return;
     }
-    int64_t deadline = zclock_mono() + SESSIONS_ANSWER_MS;
+    int64_t deadline = zclock_mono() + wait;
     while (zclock_mono() < deadline) {
         if (!zpoller_wait(state->poller, (int)(deadline - zclock_mono())))
             continue;
@@ -88,13 +112,14 @@ static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply
         zframe_destroy(&answer);
     }
     ca_reply_error(reply, CA_UNAVAILABLE, "the peer actor did not answer within %d ms; retry",
-                   SESSIONS_ANSWER_MS);
+                   (int)wait);
 }
 
 static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_PEER_CONNECT, "peer_connect", s_forward, NULL, 0},
     {CAIRN__REQUEST__BODY_PEER_DISCONNECT, "peer_disconnect", s_forward, NULL, 0},
     {CAIRN__REQUEST__BODY_PEER_SESSIONS, "peer_sessions", s_forward, NULL, 0},
+    {CAIRN__REQUEST__BODY_CONTENT_FETCH, "content_fetch", s_forward, NULL, 0},
 };
 
 const ca_store_def_t sessions_store_def = {
@@ -102,7 +127,7 @@ const ca_store_def_t sessions_store_def = {
     .schema = NULL,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
-    .workers = 1,
+    .workers = SESSIONS_WORKERS,
     .queue_max = SESSIONS_QUEUE,
     .state_new = s_state_new,
     .state_destroy = s_state_destroy,

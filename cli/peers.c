@@ -14,6 +14,7 @@
         peer connect            PeerConnect  PeerSession     (the peer actor,
         peer disconnect         PeerDisconnect PeerSession    schemas/sessions.proto)
         peer sessions           PeerSessions PeerSessionList
+        content fetch           ContentFetch ContentFetched  (from peers, kept in the cache)
 
     Keys: `peer add --key` takes 64 hex digits, base64 text or @FILE. Hex
     and 32 raw bytes travel as Peer.public_key; text (base64, PEM) travels
@@ -21,6 +22,7 @@
     JSON shows the key as hex.
     ========================================================================= */
 
+#include "blob.h"
 #include "cli.h"
 
 #include <czmq.h>
@@ -51,6 +53,10 @@ typedef union {
     } peer_connect;
     Cairn__PeerDisconnect peer_disconnect;
     Cairn__PeerSessions peer_sessions;
+    struct {
+        Cairn__ContentFetch fetch;
+        uint8_t hash[CA_HASH_BYTES];
+    } content_fetch;
 } peers_storage_t;
 
 //  ---- peers: key and state -----------------------------------------------------------------
@@ -420,6 +426,38 @@ static json_t *s_json_peer_sessions(const answer_t *answer) {
                      list->endpoint);
 }
 
+//  ---- content fetch (the peer actor, actors/peer_fetch.c) --------------------------------------
+
+#define FETCH_MARGIN_MS 500
+
+static const char *s_build_content_fetch(const cli_t *cli, Cairn__Request *request, void *storage) {
+    peers_storage_t *body = storage;
+    Cairn__ContentFetch *fetch = &body->content_fetch.fetch;
+    cairn__content_fetch__init(fetch);
+    request->body_case = CAIRN__REQUEST__BODY_CONTENT_FETCH;
+    request->content_fetch = fetch;
+    fetch->hash = cli_hash_bytes(body->content_fetch.hash);
+    //  The client's --timeout bounds the fetch too: the node gives up
+    //  FETCH_MARGIN_MS before the client stops waiting, so its answer arrives.
+    int wait = cli->timeout_ms > 2 * FETCH_MARGIN_MS ? cli->timeout_ms - FETCH_MARGIN_MS
+                                                     : cli->timeout_ms / 2;
+    fetch->timeout_ms = (uint32_t)(wait < 1 ? 1 : wait > 600000 ? 600000 : wait);
+    return cli_parse_hash(cli->args[0], "HASH", body->content_fetch.hash);
+}
+
+static void s_print_content_fetch(const answer_t *answer) {
+    const Cairn__ContentFetched *fetched = answer->response->content_fetch;
+    printf("fetched %s (%" PRIu64 " bytes) from peer %s\n", answer->cli->args[0], fetched->size,
+           fetched->source_peer);
+}
+
+static json_t *s_json_content_fetch(const answer_t *answer) {
+    const Cairn__ContentFetched *fetched = answer->response->content_fetch;
+    return json_pack("{s:s, s:I, s:s, s:i}", "hash", answer->cli->args[0], "size",
+                     (json_int_t)fetched->size, "source_peer", fetched->source_peer, "peers_asked",
+                     (int)fetched->peers_asked);
+}
+
 //  ---- details for `cairn COMMAND --help` ------------------------------------------------------
 
 static const char s_peer_list_details[] =
@@ -438,6 +476,12 @@ static const char s_peer_connect_details[] =
     "CURVE key. Without --key the peers table must have a row at ADDRESS:PORT.\n"
     "The node keeps the session (heartbeats, redial with backoff) and adds the\n"
     "peer to its peers table once the handshake is done.\n";
+
+static const char s_content_fetch_details[] =
+    "Asks the node's online peers, one after the other, for HASH; the bytes are\n"
+    "checked against HASH and kept in the node's cache (cairn cache get HASH),\n"
+    "with the serving peer as source. The client's --timeout MS (default 5000)\n"
+    "bounds the fetch: the node gives up 500 ms before it (most 600000).\n";
 
 //  ---- the table ---------------------------------------------------------------------------------
 
@@ -552,6 +596,18 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      {CAIRN__REQUEST__BODY_PEER_SESSIONS}},
+    {"content",
+     "fetch",
+     1,
+     "HASH",
+     "fetch a blob this node lacks from its peers into its cache",
+     {{NULL, NULL, false}},
+     s_build_content_fetch,
+     s_print_content_fetch,
+     s_json_content_fetch,
+     s_content_fetch_details,
+     NULL,
+     {CAIRN__REQUEST__BODY_CONTENT_FETCH}},
 };
 
 CLI_FAMILY(peers, s_rows, peers_storage_t);

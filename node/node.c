@@ -458,6 +458,7 @@ static char *s_start_peer(node_t *self) {
     char host[PEER_NODE_NAME_MAX + 1] = "";
     gethostname(host, sizeof host - 1);
     char *peers_endpoint = ca_store_endpoint(peers_store_def.name, 0);
+    char *cache_endpoint = ca_store_endpoint(cache_store_def.name, 0);
     peer_config_t peer = {.endpoint = config->peer_endpoint,
                           .allow_list = streq(config->peer_admission, "allow-list"),
                           .bootstrap = config->bootstrap_peers,
@@ -468,10 +469,17 @@ static char *s_start_peer(node_t *self) {
                           .peers_endpoint = peers_endpoint,
                           .peer_id = self->peer_id,
                           .node_name = host,
-                          .curve_key = self->curve_key};
+                          .curve_key = self->curve_key,
+                          .data_dir = config->data_dir,
+                          .cache_endpoint = cache_endpoint,
+                          .fetch_max_bytes =
+                              (uint64_t)(config->max_blob_bytes < config->max_frame_bytes
+                                             ? config->max_blob_bytes
+                                             : config->max_frame_bytes)};
     self->peer = zactor_new(peer_actor, &peer);
     ca_curve_key_wipe(&peer.curve_key);
     zstr_free(&peers_endpoint);
+    zstr_free(&cache_endpoint);
     char *error = NULL;
     ca_actor_start(self->peer, &error);
     return error;

@@ -29,20 +29,29 @@
 
     Orderer. Every new operation with `previous` enters oplog_held with a
     row in oplog_deps for each of them that is not released yet (one
-    without is released at once); then one
-    statement (s_sql_release_from) releases, in causal order, it and the
-    held operations downstream of it none of whose transitive dependencies
-    is absent: a recursive CTE finds the blocked ones (a dependency absent
-    from oplog_ops, or itself blocked), and the others are appended to
-    oplog_ready ordered by their depth among the newly released, so each
-    comes after its dependencies. Only what depends on the new operation
-    is looked at, so an append costs the same however many unrelated
-    operations are held. oplog_ready's AUTOINCREMENT key is the release order;
+    without is released at once). Then the write releases layer by layer:
+    each layer is one INSERT into oplog_ready of the held candidates none
+    of whose dependencies is unmet (released, or present and no longer
+    held), ordered by hash; SQLite computes the SELECT before inserting, so
+    a layer never includes what depends on its own rows, and an operation
+    always comes after its dependencies. The candidates are the new
+    operation and the dependents (oplog_deps_by_dep) of what this write
+    released after its mark (oplog_release_mark: oplog_ready's last n when
+    the write began), so an append's cost follows what it releases, not
+    the number of held operations. An append runs OPLOG_RELEASE_LAYERS
+    layers; when its last one released something, its `done` starts an
+    upkeep pass (every releasable held operation, then OPLOG_PASS_LAYERS
+    layers), and each pass that ends the same way starts the next
+    (internal_done), so a chain of any depth is released in bounded
+    statements per write. (A single recursive statement computing depths
+    was exponential in a held chain's length: 62 s for 1,000.) oplog_ready's
+    AUTOINCREMENT key is the release order;
     consumers keep a position in it (oplog_consumers) and take what
     follows, moving the position with a statement that expects the
-    position they read (two takes racing: one CONFLICT). All of it runs in
-    the append's own transaction: when the last dependency commits, what
-    waited on it is ready in the same commit.
+    position they read (two takes racing: one CONFLICT). The first layers
+    run in the append's own transaction: when the last dependency commits,
+    what waited on it up to OPLOG_RELEASE_LAYERS deep is ready in the same
+    commit, deeper layers in the passes that follow at once.
 
     Expiry: the pool's tick (worker 0, every maintenance_ms) removes from
     the orderer every operation held longer than oplog_hold_max_s, then
@@ -121,6 +130,12 @@ static const char *const s_migrations[] = {
     "  name TEXT PRIMARY KEY,"
     "  position INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    //  2: the release goes layer by layer from a mark (see the essay)
+    "CREATE TABLE oplog_release_mark ("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  n INTEGER NOT NULL" //  oplog_ready's last n before this write's releases
+    ");"
+    "INSERT INTO oplog_release_mark VALUES (1, 0);",
 };
 
 const ca_schema_t oplog_schema = {
@@ -136,75 +151,97 @@ const char oplog_sql_range[] = "SELECT hash, header, body, erased, seq FROM oplo
 static const char s_sql_insert[] =
     "INSERT INTO oplog_ops (hash, author, log_id, seq, header, body, encoded_size)"
     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
-    " WHERE ?4 = 0 OR EXISTS (SELECT 1 FROM oplog_ops WHERE author = ?2 AND log_id = ?3"
-    "   AND seq = ?4 - 1 AND hash = ?8)"
+    " WHERE (?4 = 0 OR EXISTS (SELECT 1 FROM oplog_ops WHERE author = ?2 AND log_id = ?3"
+    "   AND seq = ?4 - 1 AND hash = ?8))"
+    //  A log is contiguous up to its latest: nothing at or above this seq
+    //  may be stored yet (after a prune, seqs below the prune point stay
+    //  closed: another history there would be a fork stored as entries).
+    " AND NOT EXISTS (SELECT 1 FROM oplog_ops WHERE author = ?2 AND log_id = ?3 AND seq >= ?4)"
     " ON CONFLICT DO NOTHING";
 
-//  Releases every held operation whose dependencies are all present and
-//  not themselves blocked, in causal order (see the essay).
-static const char s_sql_release[] =
-    "WITH RECURSIVE"
-    " blocked(hash) AS ("
-    "   SELECT d.hash FROM oplog_deps d"
-    "   WHERE NOT EXISTS (SELECT 1 FROM oplog_ops o WHERE o.hash = d.dep)"
-    "   UNION"
-    "   SELECT d.hash FROM oplog_deps d, blocked b WHERE d.dep = b.hash),"
-    " free(hash) AS ("
-    "   SELECT h.hash FROM oplog_held h WHERE h.hash NOT IN (SELECT hash FROM blocked)),"
-    " depth(hash, n) AS ("
-    "   SELECT hash, 0 FROM free"
-    "   UNION"
-    "   SELECT d.hash, p.n + 1 FROM oplog_deps d, depth p"
-    "   WHERE d.dep = p.hash AND d.hash IN (SELECT hash FROM free))"
-    " INSERT INTO oplog_ready (hash)"
-    " SELECT hash FROM depth GROUP BY hash ORDER BY max(n), hash";
+//  Layers of the causal order one write releases; what lies deeper is
+//  released by a pass the append's `done` starts (s_oplog_appended), and
+//  the tick's.
+#define OPLOG_RELEASE_LAYERS 16
+//  Layers of one upkeep pass; a pass whose last layer released something
+//  is followed by another (s_oplog_internal_done), so a deep chain is
+//  released pass after pass without waiting for the tick.
+#define OPLOG_PASS_LAYERS 128
 
-//  The same for one new operation ?1: only it (when held) and the held
-//  operations downstream of it (its dependents, through oplog_deps_by_dep)
-//  can have become free, so only they are looked at: a held operation elsewhere
-//  waits for what it waited for before. An append's cost does not grow
-//  with the number of held operations that have nothing to do with it.
-//  A candidate is blocked by a dependency that is absent, or held and not
-//  a candidate (it stays blocked), or a blocked candidate.
-static const char s_sql_release_from[] =
-    "WITH RECURSIVE"
-    " cand(hash) AS ("
-    "   SELECT hash FROM oplog_held WHERE hash = ?1"
-    "   UNION"
-    "   SELECT hash FROM oplog_deps WHERE dep = ?1"
-    "   UNION"
-    "   SELECT d.hash FROM oplog_deps d, cand c WHERE d.dep = c.hash),"
-    " blocked(hash) AS ("
-    "   SELECT d.hash FROM oplog_deps d, cand c WHERE d.hash = c.hash"
-    "   AND (NOT EXISTS (SELECT 1 FROM oplog_ops o WHERE o.hash = d.dep)"
-    "     OR (EXISTS (SELECT 1 FROM oplog_held h WHERE h.hash = d.dep)"
-    "       AND d.dep NOT IN (SELECT hash FROM cand)))"
-    "   UNION"
-    "   SELECT d.hash FROM oplog_deps d, blocked b WHERE d.dep = b.hash),"
-    " free(hash) AS ("
-    "   SELECT hash FROM cand WHERE hash NOT IN (SELECT hash FROM blocked)),"
-    " depth(hash, n) AS ("
-    "   SELECT hash, 0 FROM free"
-    "   UNION"
-    "   SELECT d.hash, p.n + 1 FROM oplog_deps d, depth p"
-    "   WHERE d.dep = p.hash AND d.hash IN (SELECT hash FROM free))"
-    " INSERT INTO oplog_ready (hash)"
-    " SELECT hash FROM depth GROUP BY hash ORDER BY max(n), hash";
+//  The orderer releases layer by layer (see the essay): each statement
+//  appends to oplog_ready, ordered by hash, the held candidates none of
+//  whose dependencies is unmet, reading oplog_ready as it was before the
+//  statement (SQLite computes an INSERT's SELECT from its own table
+//  first), so one statement is one layer and an operation always comes
+//  after its dependencies. A dependency is met when released, or present
+//  and no longer held (expired). Candidates: the new operation ?1, and the
+//  dependents of what this write released so far (oplog_ready rows after
+//  the mark), found through oplog_deps_by_dep: an append's cost follows
+//  what it releases, not the number of held operations.
+#define OPLOG_DEP_UNMET                                                                            \
+    "NOT EXISTS (SELECT 1 FROM oplog_ready r WHERE r.hash = d.dep)"                                \
+    " AND (NOT EXISTS (SELECT 1 FROM oplog_ops o WHERE o.hash = d.dep)"                            \
+    "   OR EXISTS (SELECT 1 FROM oplog_held h WHERE h.hash = d.dep))"
 
-//  After s_sql_release_from: the operations it released are the last
-//  changes() rows of oplog_ready; they leave oplog_held, then (changes()
-//  now the same count) their rows of oplog_deps.
-static const char s_sql_unhold_last[] =
+#define OPLOG_RELEASABLE(column)                                                                   \
+    " EXISTS (SELECT 1 FROM oplog_held h WHERE h.hash = " column ")"                               \
+    " AND NOT EXISTS (SELECT 1 FROM oplog_ready r WHERE r.hash = " column ")"                      \
+    " AND NOT EXISTS (SELECT 1 FROM oplog_deps d WHERE d.hash = " column " AND " OPLOG_DEP_UNMET   \
+    ")"
+
+static const char s_sql_mark[] =
+    "UPDATE oplog_release_mark SET n = coalesce((SELECT max(n) FROM oplog_ready), 0)";
+
+static const char s_sql_release_layer[] =
+    "INSERT INTO oplog_ready (hash)"
+    " SELECT c.hash FROM ("
+    "   SELECT ?1 AS hash WHERE ?1 IS NOT NULL"
+    "   UNION"
+    "   SELECT d.hash FROM oplog_ready r JOIN oplog_deps d ON d.dep = r.hash"
+    "   WHERE r.n > (SELECT n FROM oplog_release_mark)) c"
+    " WHERE" OPLOG_RELEASABLE("c.hash") " ORDER BY c.hash";
+
+//  The first layer of an upkeep pass: every held operation (the tick, and
+//  a pass that goes on from an append whose layers ran out).
+static const char s_sql_release_all[] = "INSERT INTO oplog_ready (hash)"
+                                        " SELECT h2.hash FROM oplog_held h2"
+                                        " WHERE" OPLOG_RELEASABLE("h2.hash") " ORDER BY h2.hash";
+
+//  After the layers: what this write released leaves the orderer's tables.
+static const char s_sql_unhold_released[] =
     "DELETE FROM oplog_held WHERE hash IN (SELECT hash FROM oplog_ready"
-    " ORDER BY n DESC LIMIT changes())";
+    " WHERE n > (SELECT n FROM oplog_release_mark))";
 
-static const char s_sql_undep_last[] =
+static const char s_sql_undep_released[] =
     "DELETE FROM oplog_deps WHERE hash IN (SELECT hash FROM oplog_ready"
-    " ORDER BY n DESC LIMIT changes())";
+    " WHERE n > (SELECT n FROM oplog_release_mark))";
 
-static const char s_sql_unhold[] =
-    "DELETE FROM oplog_held WHERE EXISTS (SELECT 1 FROM oplog_ready r"
-    " WHERE r.hash = oplog_held.hash)";
+//  Appends the release: `layers` layer statements from ?1 = `hash` (NULL:
+//  none), then the cleanup.
+static void s_write_release(ca_write_t *write, const uint8_t *hash, int layers) {
+    for (int layer = 0; layer < layers; layer++) {
+        ca_write_statement(write, s_sql_release_layer, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
+                           NULL);
+        if (hash)
+            ca_write_blob(write, hash, OPLOG_HASH_BYTES);
+        else
+            ca_write_null(write);
+    }
+    ca_write_statement(write, s_sql_unhold_released, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
+                       NULL);
+    ca_write_statement(write, s_sql_undep_released, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK,
+                       NULL);
+}
+
+//  An upkeep pass of the orderer as an internal write: every releasable
+//  held operation, then OPLOG_RELEASE_LAYERS more layers.
+static void s_release_pass(ca_store_t *store, ca_write_t *write) {
+    ca_write_statement(write, s_sql_mark, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    ca_write_statement(write, s_sql_release_all, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    s_write_release(write, NULL, OPLOG_PASS_LAYERS);
+    if (ca_store_write_internal(store, &write) != 0)
+        ca_log_warning("oplog: the writer's queue is full; the release goes on at the next tick");
+}
 
 static const char s_sql_undep[] = "DELETE FROM oplog_deps WHERE NOT EXISTS (SELECT 1 FROM"
                                   " oplog_held h WHERE h.hash = oplog_deps.hash)";
@@ -425,6 +462,7 @@ static void s_append_write(ca_store_t *store, const Cairn__OplogAppend *append, 
                        "operation may have taken this seq; ask the latest (`cairn oplog latest`) "
                        "and sign again");
     ca_write_blob(write, hash, OPLOG_HASH_BYTES);
+    ca_write_statement(write, s_sql_mark, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     for (size_t i = 0; i < header->n_previous; i++) {
         ca_write_statement(write,
                            "INSERT INTO oplog_deps (hash, dep) SELECT ?1, ?2"
@@ -449,10 +487,7 @@ static void s_append_write(ca_store_t *store, const Cairn__OplogAppend *append, 
                            CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
         ca_write_blob(write, hash, OPLOG_HASH_BYTES);
     }
-    ca_write_statement(write, s_sql_release_from, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_blob(write, hash, OPLOG_HASH_BYTES);
-    ca_write_statement(write, s_sql_unhold_last, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, s_sql_undep_last, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
+    s_write_release(write, hash, OPLOG_RELEASE_LAYERS);
     uint8_t context[1 + OPLOG_HASH_BYTES] = {WRITE_APPEND};
     memcpy(context + 1, hash, OPLOG_HASH_BYTES);
     ca_write_context(write, context, sizeof context);
@@ -531,6 +566,11 @@ static void s_oplog_appended(ca_store_t *store, const Cairn__Request *request,
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the append's results; retry");
         return;
     }
+    //  Its last release layer released something: deeper layers may wait.
+    const Cairn__OplogAppend *append = request->oplog_append;
+    size_t last_layer = 3 + append->header->n_previous + OPLOG_RELEASE_LAYERS;
+    if (last_layer < write->n_results && write->results[last_layer]->changes > 0)
+        s_release_pass(store, ca_write_new());
     //  Held: read after the commit (not one more statement in the writer,
     //  the node's one busy thread): still waiting when answered.
     sqlite3_stmt *stmt = ca_store_prepare(store, "SELECT 1 FROM oplog_held WHERE hash = ?1", reply);
@@ -1110,11 +1150,18 @@ static void s_oplog_tick(ca_store_t *store) {
                        CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     ca_write_int(write, before);
     ca_write_statement(write, s_sql_undep, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, s_sql_release, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, s_sql_unhold, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
-    ca_write_statement(write, s_sql_undep, CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
     if (ca_store_write_internal(store, &write) != 0)
         ca_log_warning("oplog: the writer's queue is full; expiry waits for the next tick");
+    s_release_pass(store, ca_write_new());
+}
+
+//  A pass committed: when its last layer released something, deeper
+//  layers may be releasable now: another pass. (The expiry write, two
+//  statements, is not a pass.)
+static void s_oplog_internal_done(ca_store_t *store, const Cairn__Internal__WriteReply *write) {
+    size_t last_layer = 1 + OPLOG_PASS_LAYERS;
+    if (write->n_results == last_layer + 3 && write->results[last_layer]->changes > 0)
+        s_release_pass(store, ca_write_new());
 }
 
 static const ca_handler_t s_handlers[] = {
@@ -1140,6 +1187,7 @@ const ca_store_def_t oplog_store_def = {
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
     .tick = s_oplog_tick,
+    .internal_done = s_oplog_internal_done,
 };
 
 //  ---- self-test ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #define CHECK HARNESS_CHECK
@@ -434,7 +435,60 @@ static void test_prune_erase(void) {
     //  The log goes on from the kept latest.
     s_append_ok(client, &ops[COUNT], false);
     CHECK(s_read_chain(client, key.public_key, 2, COUNT - 1, 10) == 2);
+    //  Below the prune point the log stays closed: neither another history
+    //  from seq 0 (a fork that would be stored as entries) nor the pruned
+    //  originals come back.
+    oplog_op_t other;
+    oplog_op_make(&other, &key, 2, 0, NULL, 4, 999, NULL, 0, s_time_us++);
+    harness_fails(s_append(client, &other), CAIRN__STATUS__CONFLICT, "does not follow its log");
+    harness_fails(s_get(client, other.hash, 32, false), CAIRN__STATUS__NOT_FOUND, NULL);
+    harness_fails(s_append(client, &ops[0]), CAIRN__STATUS__CONFLICT, "does not follow its log");
+    harness_fails(s_get(client, ops[0].hash, 32, false), CAIRN__STATUS__NOT_FOUND, NULL);
+    oplog_op_free(&other);
     s_free_ops(ops, COUNT + 1);
+    harness_session_down(&caller, &client, &node);
+}
+
+//  A deep chain held until its root arrives (each operation of its own log,
+//  `previous` the one before): the root's append releases it in passes
+//  (16 layers, then passes of 128 without waiting for the tick), each
+//  operation after its dependency, in bounded time.
+static void test_orderer_deep_chain(void) {
+    HARNESS_SESSION_UP(NULL);
+    oplog_key_t key;
+    oplog_key(21, &key);
+    enum { DEPTH = 600 };
+    oplog_op_t *ops = (oplog_op_t *)calloc(DEPTH, sizeof *ops);
+    CHECK(ops);
+    for (size_t i = 0; i < DEPTH; i++) {
+        uint8_t previous[1][32];
+        if (i)
+            memcpy(previous[0], ops[i - 1].hash, 32);
+        oplog_op_make(&ops[i], &key, 1000 + i, 0, NULL, 4, i,
+                      i ? (const uint8_t(*)[32])previous : NULL, i ? 1 : 0, s_time_us++);
+    }
+    for (size_t i = DEPTH - 1; i >= 1; i--)
+        CHECK(s_append_ok(client, &ops[i], false));
+    CHECK(s_stats(client, NULL).pending == DEPTH - 1);
+    int64_t started = zclock_mono();
+    CHECK(!s_append_ok(client, &ops[0], false));
+    int64_t deadline = started + 30000;
+    while (s_stats(client, NULL).pending > 0 && zclock_mono() < deadline)
+        zclock_sleep(20); //  polling the node's counts, not synchronising
+    CHECK(s_stats(client, NULL).pending == 0 && s_stats(client, NULL).ready == DEPTH);
+    printf("   %d held operations released in %" PRId64 " ms\n", DEPTH - 1,
+           zclock_mono() - started);
+    size_t next = 0;
+    for (int page = 0; page < 10 && next < DEPTH; page++) {
+        Cairn__Response *response =
+            harness_ok(s_take(client, "deep", 1000), CAIRN__RESPONSE__BODY_OPLOG_TAKE);
+        for (size_t i = 0; i < response->oplog_take->n_entries; i++, next++)
+            CHECK(memcmp(response->oplog_take->entries[i]->hash.data, ops[next].hash, 32) == 0);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(next == DEPTH);
+    s_free_ops(ops, DEPTH);
+    free(ops);
     harness_session_down(&caller, &client, &node);
 }
 
@@ -902,6 +956,7 @@ static const harness_test_t s_tests[] = {
     {"prune_erase", test_prune_erase},
     {"orderer_permutations", test_orderer_permutations},
     {"orderer_chain", test_orderer_chain},
+    {"orderer_deep_chain", test_orderer_deep_chain},
     {"pending_expiry", test_pending_expiry},
     {"concurrent_appenders", test_concurrent_appenders},
     {"kill9", test_kill9},

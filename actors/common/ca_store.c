@@ -499,6 +499,8 @@ static void s_log_internal_write(ca_store_t *self, zframe_t *answer) {
             changes += response->write->results[i]->changes;
         ca_log_debug("%s[%u]: upkeep write changed %" PRIu64 " rows", self->def->name, self->index,
                      changes);
+        if (self->def->internal_done)
+            self->def->internal_done(self, response->write);
     }
     if (response)
         cairn__internal__writer_response__free_unpacked(response, NULL);

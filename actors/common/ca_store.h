@@ -88,6 +88,10 @@ typedef void(ca_tick_fn)(ca_store_t *store);
 typedef void *(ca_state_new_fn)(ca_store_t *store, char **error);
 typedef void(ca_state_destroy_fn)(void **state_p);
 
+//  Called when an internal write of the store (ca_store_write_internal)
+//  committed, with the writer's answer: upkeep that goes on in steps.
+typedef void(ca_internal_done_fn)(ca_store_t *store, const Cairn__Internal__WriteReply *write);
+
 //  Wipes the secrets (e.g. a password) of a decoded request once the
 //  framework is done with it (see ca_store_def_t.wipe_request).
 typedef void(ca_wipe_request_fn)(Cairn__Request *request);
@@ -116,6 +120,7 @@ typedef struct {
     ca_state_new_fn *state_new;         //  optional
     ca_state_destroy_fn *state_destroy; //  required with state_new
     ca_write_failed_fn *write_failed;   //  optional
+    ca_internal_done_fn *internal_done; //  optional
     //  Optional, for requests that carry secrets: called on every path once
     //  a decoded request is done with (answered at once, answered after its
     //  write, its write failed), before it is freed; the request frame's

@@ -21,6 +21,7 @@
 
 #include "sessions.h"
 #include "peer.h"
+#include "ca_envelope.h"
 
 #define SESSIONS_ANSWER_MS 5000
 #define SESSIONS_QUEUE     16
@@ -32,6 +33,7 @@
 typedef struct {
     zsock_t *dealer;
     zpoller_t *poller;
+    uint64_t next_id; //  the worker's own request ids towards the actor
 } sessions_state_t;
 
 static void *s_state_new(ca_store_t *store, char **error) {
@@ -84,9 +86,14 @@ static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply
                        "with cairnd identity init) to use peer sessions");
         return;
     }
-    size_t size = cairn__request__get_packed_size(request);
+    //  Sent under an id of the worker's own, so that a late answer to a
+    //  request that timed out can never pass for the answer to a later one
+    //  that reuses its id (another client's, say).
+    Cairn__Request own = *request;
+    own.id = ++state->next_id;
+    size_t size = cairn__request__get_packed_size(&own);
     zframe_t *frame = zframe_new(NULL, size);
-    cairn__request__pack(request, zframe_data(frame));
+    cairn__request__pack(&own, zframe_data(frame));
     if (zframe_send(&frame, state->dealer, ZFRAME_DONTWAIT) != 0) {
         zframe_destroy(&frame);
         ca_reply_error(reply, CA_BUSY, "the peer actor is busy; retry");
@@ -102,14 +109,19 @@ static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply
         //  An answer to an earlier request that timed out is dropped.
         Cairn__Response *response =
             cairn__response__unpack(NULL, zframe_size(answer), zframe_data(answer));
-        bool ours = response && response->id == request->id;
-        if (response)
+        zframe_destroy(&answer);
+        if (response && response->id == own.id) {
+            response->id = request->id; //  the client's id back
+            zframe_t *frame_back = ca_message_frame_try(&response->base);
             cairn__response__free_unpacked(response, NULL);
-        if (ours) {
-            ca_reply_frame(reply, &answer);
+            if (frame_back)
+                ca_reply_frame(reply, &frame_back);
+            else
+                ca_reply_error(reply, CA_INTERNAL, "the node ran out of memory for this answer");
             return;
         }
-        zframe_destroy(&answer);
+        if (response)
+            cairn__response__free_unpacked(response, NULL);
     }
     ca_reply_error(reply, CA_UNAVAILABLE, "the peer actor did not answer within %d ms; retry",
                    (int)wait);

@@ -32,6 +32,10 @@
         peers table changed             s_sync_table (blocks, new rows)
         end of a session                s_session_end
 
+    Flows: message gossip is actors/peer_gossip.c (peer_gossip_receive from
+    s_on_message, peer_gossip_tick and peer_gossip_flush per online session
+    from s_tick, sending through s_send).
+
     Invariants and bounds:
     - One session per peer id. When both nodes dial each other, the
       connection dialed by the smaller peer id is kept and the other gets

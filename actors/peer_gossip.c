@@ -54,9 +54,11 @@ struct _peer_gossip_t {
     ca_sql_t *sql;
     zsock_t *batch; //  DEALER to the batch pool
     uint32_t ttl;
-    int64_t newest;    //  max(seq) of messages at this turn
-    zhashx_t *pending; //  message id -> mono time sent to the batch pool
+    int64_t newest;       //  max(seq) of messages at this turn
+    zhashx_t *pending;    //  message id -> its request id (text)
+    zhashx_t *by_request; //  request id (text) -> message id and the mono time sent
     uint64_t request_id;
+    int64_t expired_at; //  mono of the last expiry sweep
     verified_t verified[VERIFIED_SLOTS];
 };
 
@@ -66,6 +68,8 @@ peer_gossip_t *peer_gossip_new(ca_sql_t *sql, uint32_t ttl, char **error) {
     self->ttl = ttl;
     self->pending = zhashx_new();
     zhashx_set_destructor(self->pending, (zhashx_destructor_fn *)zstr_free);
+    self->by_request = zhashx_new();
+    zhashx_set_destructor(self->by_request, (zhashx_destructor_fn *)zstr_free);
     self->batch = zsock_new(ZMQ_DEALER);
     char *endpoint = ca_store_endpoint("batch", 0);
     if (!self->batch || zsock_connect(self->batch, "%s", endpoint) != 0) {
@@ -87,6 +91,7 @@ void peer_gossip_destroy(peer_gossip_t **self_p) {
         return;
     zsock_destroy(&self->batch);
     zhashx_destroy(&self->pending);
+    zhashx_destroy(&self->by_request);
     free(self);
     *self_p = NULL;
 }
@@ -229,14 +234,28 @@ const char *peer_gossip_receive(peer_gossip_t *self, peer_gossip_session_t *sess
         else if (zhashx_size(self->pending) >= PEER_GOSSIP_PENDING ||
                  s_store(self, message, gossip->ttl) != 0)
             ca_log_warning("peer: gossip %.64s dropped: the batch pool is behind", message->id);
-        else
-            zhashx_insert(self->pending, message->id, zsys_sprintf("%" PRId64, zclock_mono()));
+        else {
+            char key[24];
+            snprintf(key, sizeof key, "%" PRIu64, self->request_id);
+            zhashx_insert(self->pending, message->id, strdup(key));
+            zhashx_insert(self->by_request, key,
+                          zsys_sprintf("%" PRId64 " %s", zclock_mono(), message->id));
+        }
     }
     cairn__message__free_unpacked(message, NULL);
     return why;
 }
 
 //  ---- every turn ------------------------------------------------------------------------
+
+//  Request `key` answered or expired: its message is no longer pending.
+static void s_settle(peer_gossip_t *self, const char *key) {
+    const char *entry = (const char *)zhashx_lookup(self->by_request, key);
+    const char *id = entry ? strchr(entry, ' ') : NULL;
+    if (id)
+        zhashx_delete(self->pending, id + 1);
+    zhashx_delete(self->by_request, key);
+}
 
 void peer_gossip_tick(peer_gossip_t *self) {
     zmsg_t *msg;
@@ -248,19 +267,25 @@ void peer_gossip_tick(peer_gossip_t *self) {
         if (response && response->status != CAIRN__STATUS__OK &&
             response->status != CAIRN__STATUS__CONFLICT)
             ca_log_warning("peer: a gossiped message was not stored: %s", response->error);
-        if (response)
+        if (response) {
+            char key[24];
+            snprintf(key, sizeof key, "%" PRIu64, response->id);
+            s_settle(self, key);
             cairn__response__free_unpacked(response, NULL);
+        }
         zmsg_destroy(&msg);
     }
-    //  Pending ids leave after PEER_GOSSIP_PENDING_MS: by then stored or refused.
-    if (zhashx_size(self->pending)) {
-        int64_t now = zclock_mono();
-        zlistx_t *keys = zhashx_keys(self->pending);
+    //  An answer lost (the node stopping): pending for PEER_GOSSIP_PENDING_MS
+    //  at most. Checked once a second.
+    int64_t now = zclock_mono();
+    if (zhashx_size(self->by_request) && now - self->expired_at >= 1000) {
+        self->expired_at = now;
+        zlistx_t *keys = zhashx_keys(self->by_request);
         for (const char *key = (const char *)zlistx_first(keys); key;
              key = (const char *)zlistx_next(keys)) {
-            const char *at = (const char *)zhashx_lookup(self->pending, key);
-            if (at && now - strtoll(at, NULL, 10) >= PEER_GOSSIP_PENDING_MS)
-                zhashx_delete(self->pending, key);
+            const char *entry = (const char *)zhashx_lookup(self->by_request, key);
+            if (entry && now - strtoll(entry, NULL, 10) >= PEER_GOSSIP_PENDING_MS)
+                s_settle(self, key);
         }
         zlistx_destroy(&keys);
     }

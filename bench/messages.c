@@ -771,14 +771,20 @@ static int s_msg_signed_send(void *handle, uint64_t id, void *context) {
 
 static const wire_t s_msg_signed_wire = {s_msg_signed_send, bench_response_decode};
 
-static int s_run_node_msg_store_signed(bench_t *bench, result_t *result) {
-    const char *name = "node.msg_store_signed.pipelined";
+//  Signed messages a case sends at most: what --seconds at the verify rate
+//  needs, within SIGNED_MIN..SIGNED_MAX and --max-ops.
+static uint64_t s_signed_count(const bench_t *bench) {
     double rate = s_signed.raw_rate > 0 ? s_signed.raw_rate : SIGNED_DEFAULT_RATE;
     double want = rate * bench->seconds * SIGNED_HEADROOM;
     uint64_t count = want < SIGNED_MIN   ? SIGNED_MIN
                      : want > SIGNED_MAX ? SIGNED_MAX
                                          : (uint64_t)want;
-    count = count < bench->max_ops ? count : bench->max_ops;
+    return count < bench->max_ops ? count : bench->max_ops;
+}
+
+static int s_run_node_msg_store_signed(bench_t *bench, result_t *result) {
+    const char *name = "node.msg_store_signed.pipelined";
+    uint64_t count = s_signed_count(bench);
     if (s_sign_up_to(s_signed.node_sent + count) != 0 || !bench_node(bench) ||
         s_node_signed_setup(bench) != 0)
         return -1;
@@ -857,12 +863,7 @@ static int64_t s_stored(zsock_t *client) {
 //  to the moment B holds them all (polled), so its rate is end to end.
 static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
     const char *name = "node.gossip_replication";
-    double rate = s_signed.raw_rate > 0 ? s_signed.raw_rate : SIGNED_DEFAULT_RATE;
-    double want = rate * bench->seconds * SIGNED_HEADROOM;
-    uint64_t count = want < SIGNED_MIN   ? SIGNED_MIN
-                     : want > SIGNED_MAX ? SIGNED_MAX
-                                         : (uint64_t)want;
-    count = count < bench->max_ops ? count : bench->max_ops;
+    uint64_t count = s_signed_count(bench);
     if (s_sign_up_to(count + 1) != 0) //  the drive's request ids start at 1
         return -1;
     int port_a = harness_free_port(), port_b = harness_free_port();

@@ -804,6 +804,43 @@ static void test_gossip_line(void) {
         s_stop(&nodes[i]);
 }
 
+//  More messages than PEER_GOSSIP_PENDING within its 10 s: all reach B
+//  (each pending id leaves when its store is answered, not after 10 s).
+static void test_gossip_many(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    messages_fixture_signer(&signer, 21);
+    s_pair(&nodes[0], &nodes[1]);
+    s_wait_session(&nodes[1], harness_node_peer_id(nodes[0].node), true);
+    const int links[][2] = {{0, 1}};
+    s_gossip_setup(nodes, 2, links, 1, &signer);
+    enum { MANY = PEER_GOSSIP_PENDING + 200 };
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= MANY; n++)
+        s_gossip_write(&nodes[0], &signer, n, id);
+    int64_t deadline = zclock_mono() + WAIT_MS + MANY * 2;
+    size_t count = 0;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__MessageStats stats = CAIRN__MESSAGE_STATS__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
+    request.message_stats = &stats;
+    while (count < MANY && zclock_mono() < deadline) {
+        Cairn__Response *response = harness_ok(harness_request(nodes[1].client, &request),
+                                               CAIRN__RESPONSE__BODY_MESSAGE_STATS);
+        count = (size_t)response->message_stats->messages;
+        cairn__response__free_unpacked(response, NULL);
+        if (count < MANY)
+            zclock_sleep(50);
+    }
+    if (count < MANY)
+        fprintf(stderr, "B holds %zu of %d messages (log: %s)\n", count, MANY,
+                harness_node_log_path(nodes[1].node));
+    CHECK(count == MANY);
+    CHECK(!harness_node_log_has(nodes[1].node, "dropped"));
+    s_stop(&nodes[1]);
+    s_stop(&nodes[0]);
+}
+
 //  gossip_ttl 1 on A: its messages reach B and stop there; B's go on to C
 //  and A.
 static void test_gossip_ttl(void) {
@@ -1002,6 +1039,7 @@ static const harness_test_t s_tests[] = {
     {"cli", test_cli},
     {"gossip_line", test_gossip_line},
     {"gossip_ttl", test_gossip_ttl},
+    {"gossip_many", test_gossip_many},
     {"gossip_hostile", test_gossip_hostile},
 };
 

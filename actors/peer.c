@@ -32,6 +32,10 @@
         peers table changed             s_sync_table (blocks, new rows)
         end of a session                s_session_end
 
+    Flows: message gossip is actors/peer_gossip.c (peer_gossip_receive from
+    s_on_message, peer_gossip_tick and peer_gossip_flush per online session
+    from s_tick, sending through s_send).
+
     Invariants and bounds:
     - One session per peer id. When both nodes dial each other, the
       connection dialed by the smaller peer id is kept and the other gets
@@ -61,6 +65,7 @@
 
 #include "peer.h"
 #include "peer_fetch.h"
+#include "peer_gossip.h"
 #include "ca_clock.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
@@ -110,6 +115,7 @@ typedef struct {
     int64_t closing_at;   //  accepted, cut off: its descriptor is shut then (0: not)
     int64_t window_start; //  flood window (mono)
     uint64_t window_msgs, window_bytes;
+    peer_gossip_session_t gossip; //  its message gossip (peer_gossip.c)
 } session_t;
 
 typedef struct {
@@ -137,8 +143,9 @@ typedef struct {
     int64_t data_version;
     int64_t table_checked;
     uint64_t write_id;
-    uint64_t cut_off;    //  sessions cut off for misbehaviour, since start
-    peer_fetch_t *fetch; //  ContentFetch (actors/peer_fetch.c)
+    uint64_t cut_off;      //  sessions cut off for misbehaviour, since start
+    peer_fetch_t *fetch;   //  ContentFetch (actors/peer_fetch.c)
+    peer_gossip_t *gossip; //  message gossip (actors/peer_gossip.c)
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -368,7 +375,7 @@ static void s_send_hello(self_t *self, session_t *session) {
         CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,         CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
         CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,       CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
         CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST, CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
-        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING};
+        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING, PEER_GOSSIP_KIND};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
@@ -656,6 +663,7 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
     ca_log_info("peer: session %s %s (%s:%u, \"%s\") online", session->outgoing ? "to" : "from",
                 session->peer_id, session->address, session->port, session->node_name);
     s_record_online(self, session);
+    peer_gossip_online(self->gossip, &session->gossip, hello);
 }
 
 //  One message from a session's peer.
@@ -719,6 +727,11 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
     } else if (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
         if (message->heartbeat->bytes_received <= session->bytes_out)
             session->acked = message->heartbeat->bytes_received;
+    } else if (message->kind_case == PEER_GOSSIP_KIND) {
+        const char *why = peer_gossip_receive(self->gossip, &session->gossip, session->table_id,
+                                              message->gossip_message);
+        if (why)
+            s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
     } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
         //  content fetch: served or taken by actors/peer_fetch.c
     } else
@@ -897,9 +910,18 @@ static void s_sync_table(self_t *self, bool force) {
     sqlite3_reset(stmt);
 }
 
-//  Heartbeats, silences, redials and last_seen.
+static int s_gossip_send(void *self, void *session, Cairn__Peer__PeerMessage *message) {
+    return s_send((self_t *)self, (session_t *)session, message);
+}
+
+//  Heartbeats, silences, redials, last_seen and gossip.
 static void s_tick(self_t *self) {
     int64_t now = zclock_mono();
+    peer_gossip_tick(self->gossip);
+    for (size_t i = 0; i < self->count; i++)
+        if (self->sessions[i]->state == S_ONLINE && !self->sessions[i]->closing_at)
+            peer_gossip_flush(self->gossip, &self->sessions[i]->gossip, self->sessions[i]->table_id,
+                              s_gossip_send, self, self->sessions[i]);
     int64_t timeout = self->config.heartbeat_ms * PEER_TIMEOUT_BEATS;
     for (size_t i = 0; i < self->count; i++) {
         session_t *session = self->sessions[i];
@@ -1228,6 +1250,7 @@ static void s_self_destroy(self_t **self_p) {
     zsock_destroy(&self->router);
     zsock_destroy(&self->control);
     zsock_destroy(&self->peers);
+    peer_gossip_destroy(&self->gossip);
     ca_sql_destroy(&self->sql);
     zpoller_destroy(&self->poller);
     ca_curve_key_wipe(&self->config.curve_key);
@@ -1249,6 +1272,9 @@ static char *s_start(self_t *self) {
     char *error = NULL;
     self->sql = ca_sql_open(self->db_path, CA_SQL_READ_ONLY, NULL, &error);
     if (!self->sql)
+        return error;
+    self->gossip = peer_gossip_new(self->sql, (uint32_t)self->config.gossip_ttl, &error);
+    if (!self->gossip)
         return error;
     self->router = zsock_new(ZMQ_ROUTER);
     self->control = zsock_new(ZMQ_ROUTER);

@@ -771,14 +771,20 @@ static int s_msg_signed_send(void *handle, uint64_t id, void *context) {
 
 static const wire_t s_msg_signed_wire = {s_msg_signed_send, bench_response_decode};
 
-static int s_run_node_msg_store_signed(bench_t *bench, result_t *result) {
-    const char *name = "node.msg_store_signed.pipelined";
+//  Signed messages a case sends at most: what --seconds at the verify rate
+//  needs, within SIGNED_MIN..SIGNED_MAX and --max-ops.
+static uint64_t s_signed_count(const bench_t *bench) {
     double rate = s_signed.raw_rate > 0 ? s_signed.raw_rate : SIGNED_DEFAULT_RATE;
     double want = rate * bench->seconds * SIGNED_HEADROOM;
     uint64_t count = want < SIGNED_MIN   ? SIGNED_MIN
                      : want > SIGNED_MAX ? SIGNED_MAX
                                          : (uint64_t)want;
-    count = count < bench->max_ops ? count : bench->max_ops;
+    return count < bench->max_ops ? count : bench->max_ops;
+}
+
+static int s_run_node_msg_store_signed(bench_t *bench, result_t *result) {
+    const char *name = "node.msg_store_signed.pipelined";
+    uint64_t count = s_signed_count(bench);
     if (s_sign_up_to(s_signed.node_sent + count) != 0 || !bench_node(bench) ||
         s_node_signed_setup(bench) != 0)
         return -1;
@@ -793,6 +799,148 @@ static int s_run_node_msg_store_signed(bench_t *bench, result_t *result) {
     if (rc == 0 && result->ok + result->busy + result->errors == count)
         printf("%s: every signed message was sent (%" PRIu64 "), before the time bound\n", name,
                count);
+    return rc;
+}
+
+//  ---- replication by gossip: node.gossip_replication ----------------------------------
+
+#define REPLICATION_WAIT_MS 60000 //  B must hold every message by then, + 2 ms per message
+#define REPLICATION_MAX     20000 //  messages written on A at most
+
+//  A call on `client` that must answer OK; -1 after saying why.
+static int s_call_ok(zsock_t *client, Cairn__Request *request, const char *what) {
+    Cairn__Response *response = harness_call(client, request, STALL_TIMEOUT_MS);
+    int rc = response && (response->status == CAIRN__STATUS__OK ||
+                          response->status == CAIRN__STATUS__CONFLICT)
+                 ? 0
+                 : bench_fail("node.gossip_replication", "%s: %s", what,
+                              response ? response->error : "no answer");
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    return rc;
+}
+
+//  On one node of the pair: the signed channel, the signer, the other
+//  node as a member of the channel.
+static int s_replication_setup(zsock_t *client, const char *other_id) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__ChannelCreate create = CAIRN__CHANNEL_CREATE__INIT;
+    create.name = (char *)SIGNED_CHANNEL;
+    request.id = 1;
+    request.body_case = CAIRN__REQUEST__BODY_CHANNEL_CREATE;
+    request.channel_create = &create;
+    if (s_call_ok(client, &request, "ChannelCreate") != 0)
+        return -1;
+    Cairn__Peer peer;
+    Cairn__PeerPut put;
+    ca_request_peer_init(&peer, s_signed.signer.peer_id, s_signed.signer.public_key, "127.0.0.1",
+                         7402, "bench signer");
+    ca_request_peer_put(&request, &put, 2, &peer, NULL);
+    if (s_call_ok(client, &request, "PeerPut of the signer") != 0)
+        return -1;
+    Cairn__MemberJoin join;
+    ca_request_member_join(&request, &join, 3, SIGNED_CHANNEL, other_id);
+    return s_call_ok(client, &request, "MemberJoin");
+}
+
+//  Messages stored on the node of `client`; -1 when it did not answer.
+static int64_t s_stored(zsock_t *client) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__MessageStats stats = CAIRN__MESSAGE_STATS__INIT;
+    request.id = 4;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
+    request.message_stats = &stats;
+    Cairn__Response *response = harness_call(client, &request, STALL_TIMEOUT_MS);
+    int64_t count = response && response->status == CAIRN__STATUS__OK
+                        ? (int64_t)response->message_stats->messages
+                        : -1;
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    return count;
+}
+
+//  Two nodes, B dialing A, members of each other's signed channel: signed
+//  MessageStores pipelined on A; the case's time runs from the first one
+//  to the moment B holds them all (polled), so its rate is end to end.
+static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
+    const char *name = "node.gossip_replication";
+    uint64_t count = s_signed_count(bench);
+    count = count < REPLICATION_MAX ? count : REPLICATION_MAX;
+    if (s_sign_up_to(count + 1) != 0) //  the drive's request ids start at 1
+        return -1;
+    int port_a = harness_free_port(), port_b = harness_free_port();
+    char endpoint_a[64], endpoint_b[64], boot[256];
+    snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", port_a);
+    snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
+    const char *args_a[] = {endpoint_a, NULL};
+    harness_node_t *a = harness_node_up_identity(args_a);
+    if (!a)
+        return bench_fail(name, "node A did not start");
+    snprintf(boot, sizeof boot, "--bootstrap-peers=%s@127.0.0.1:%d", harness_node_peer_id(a),
+             port_a);
+    const char *args_b[] = {endpoint_b, boot, NULL};
+    harness_node_t *b = harness_node_up_identity(args_b);
+    zsock_t *client_a = harness_connect(harness_node_endpoint(a));
+    zsock_t *client_b = b ? harness_connect(harness_node_endpoint(b)) : NULL;
+    int rc = !b ? bench_fail(name, "node B did not start") : 0;
+    if (rc == 0)
+        rc = s_replication_setup(client_a, harness_node_peer_id(b)) != 0 ||
+                     s_replication_setup(client_b, harness_node_peer_id(a)) != 0
+                 ? -1
+                 : 0;
+    //  The session is up when a message written on A arrives on B; a
+    //  gossip session sends only what is stored after it came up, so a
+    //  probe is written each second until one arrives. B's count then is
+    //  the base: probes written before the session never reach it.
+    int64_t deadline = zclock_mono() + REPLICATION_WAIT_MS;
+    uint64_t first = 0;
+    while (rc == 0 && s_stored(client_b) < 1) {
+        if (zclock_mono() > deadline)
+            rc = bench_fail(name, "B never received a message from A (log: %s)",
+                            harness_node_log_path(b));
+        Cairn__Message message;
+        bench_message_t storage;
+        s_signed_message(&message, &storage, first, s_signed.signatures[first]);
+        s_send_message_store(zsock_resolve(client_a), 5, &message);
+        Cairn__Response *response = ca_caller_recv(client_a, STALL_TIMEOUT_MS);
+        if (response)
+            cairn__response__free_unpacked(response, NULL);
+        first++;
+        int64_t until = zclock_mono() + 1000;
+        while (s_stored(client_b) < 1 && zclock_mono() < until)
+            zclock_sleep(10); //  a poll interval; `until` decides
+    }
+    int64_t base = s_stored(client_b);
+    int64_t start = zclock_usecs();
+    if (rc == 0)
+        rc = bench_drive_for(bench->seconds, count - first, name, client_a, &s_msg_signed_wire,
+                             &first, bench->window, result);
+    double local_seconds = (double)(zclock_usecs() - start) / 1e6;
+    int64_t want_b = base + (int64_t)result->ok;
+    deadline = zclock_mono() + REPLICATION_WAIT_MS + (int64_t)result->ok * 2; //  500/s at least
+    int64_t have_b = 0;
+    while (rc == 0 && (have_b = s_stored(client_b)) < want_b && zclock_mono() < deadline)
+        zclock_sleep(5);
+    if (rc == 0 && have_b < want_b)
+        rc = bench_fail(name,
+                        "B holds %" PRId64 " of %" PRId64 " messages at the deadline (log: %s)",
+                        have_b, want_b, harness_node_log_path(b));
+    if (rc == 0) {
+        result->seconds = (double)(zclock_usecs() - start) / 1e6;
+        double local = (double)result->ok / local_seconds;
+        double replicated = (double)result->ok / result->seconds;
+        printf("%s: %" PRIu64 " signed messages stored on A at %.0f/s, all on B after %.2f s: "
+               "%.0f/s, %.2f of A's local rate (same run)\n",
+               name, result->ok, local, result->seconds, replicated, replicated / local);
+    }
+    zsock_destroy(&client_a);
+    zsock_destroy(&client_b);
+    if (b && harness_node_stop(b) != 0 && rc == 0)
+        rc = bench_fail(name, "node B did not stop cleanly");
+    if (harness_node_stop(a) != 0 && rc == 0)
+        rc = bench_fail(name, "node A did not stop cleanly");
+    harness_node_destroy(&b);
+    harness_node_destroy(&a);
     return rc;
 }
 
@@ -990,6 +1138,13 @@ static const bench_case_t s_cases[] = {
      .run = s_run_node_gossip,
      .versus = {"sqlite.gossip_add.mixed"},
      .what = "cairnd GossipAdd of ids half new, --window outstanding"},
+    {.name = "node.gossip_replication",
+     .kind = KIND_NODE,
+     .run = s_run_node_gossip_replication,
+     .versus = {"node.msg_store_signed.pipelined"},
+     .optional = true,
+     .what = "two cairnd peers: signed MessageStores pipelined on A, until B holds them all by "
+             "gossip (the same run prints the ratio to A's local rate)"},
 };
 
 const bench_area_t bench_messages_area = BENCH_AREA(s_cases, s_selected, s_destroy);

@@ -158,6 +158,10 @@ static const option_t s_options[] = {
      "CAIRN_PEER_IN_FLIGHT_BYTES", "8388608", KIND_INT, 65536, 1073741824, NULL,
      FIELD(peer_in_flight_bytes),
      "bytes sent to one peer and not yet acknowledged by its heartbeat; more wait"},
+    {"gossip_ttl", "gossip-ttl", "gossip/ttl", "CAIRN_GOSSIP_TTL", "8", KIND_INT, 1, 255, NULL,
+     FIELD(gossip_ttl),
+     "hops this node's own messages travel by gossip; a message from a peer goes on with its "
+     "ttl - 1"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])

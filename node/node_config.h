@@ -50,6 +50,7 @@ typedef struct {
     int64_t peer_max;
     int64_t peer_heartbeat_ms;
     int64_t peer_in_flight_bytes;
+    int64_t gossip_ttl;
 } node_config_t;
 
 //  A config with every default.

@@ -1,0 +1,70 @@
+/*  =========================================================================
+    peer_gossip - messages by gossip between peer sessions (issue 15)
+
+    A private part of the peer actor (actors/peer.c): it owns no socket of
+    the peer endpoint and no session; peer.c hands it each GossipMessage a
+    session received and, every turn, lets it send to each online session
+    through the peer actor's own send (with its in-flight bound). Wire and
+    rules: schemas/peer.proto, GossipMessage. Design: the banner of
+    peer_gossip.c and docs/ARCHITECTURE.md "Message gossip".
+    ========================================================================= */
+
+#ifndef PEER_GOSSIP_H_INCLUDED
+#define PEER_GOSSIP_H_INCLUDED
+
+#include "ca_sql.h"
+#include "peer.pb-c.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PEER_GOSSIP_KIND       CAIRN__PEER__PEER_MESSAGE__KIND_GOSSIP_MESSAGE
+#define PEER_GOSSIP_BAD_MAX    3    //  bad signatures a session may send; then it is cut off
+#define PEER_GOSSIP_ROWS       64   //  messages read per session per turn
+#define PEER_GOSSIP_PENDING    4096 //  messages received, not yet answered by the batch pool
+#define PEER_GOSSIP_PENDING_MS 10000
+//  Messages sent to one session per second: under the receiver's flood
+//  bound (PEER_MAX_MSGS_PER_S), whose one-second window is not ours.
+#define PEER_GOSSIP_PER_S 900
+
+//  What the gossip keeps per session (in peer.c's session).
+typedef struct {
+    int64_t cursor;       //  seq of the last message row sent or passed over
+    uint32_t bad;         //  bad signatures received
+    bool speaks;          //  its Hello listed PEER_GOSSIP_KIND
+    int64_t window_start; //  mono start of the current second
+    uint32_t window_sent; //  messages sent in it
+} peer_gossip_session_t;
+
+//  peer.c's send: 0 when the message went, -1 when it did not (in flight
+//  full, queue full): it is tried again next turn.
+typedef int(peer_gossip_send_fn)(void *ctx, void *session, Cairn__Peer__PeerMessage *message);
+
+typedef struct _peer_gossip_t peer_gossip_t;
+
+//  `sql`: the peer actor's read-only connection (borrowed); `ttl`: the
+//  setting gossip_ttl (hops of this node's own messages). NULL with
+//  *error when the batch pool cannot be reached.
+peer_gossip_t *peer_gossip_new(ca_sql_t *sql, uint32_t ttl, char **error);
+void peer_gossip_destroy(peer_gossip_t **self_p);
+
+//  A session came online: gossip starts after the newest stored message.
+void peer_gossip_online(peer_gossip_t *self, peer_gossip_session_t *session,
+                        const Cairn__Peer__Hello *hello);
+
+//  A GossipMessage from a session whose peers-table id is `member_id`.
+//  NULL, or why the session must be cut off (malformed, too many bad
+//  signatures).
+const char *peer_gossip_receive(peer_gossip_t *self, peer_gossip_session_t *session,
+                                const char *member_id, const Cairn__Peer__GossipMessage *gossip);
+
+//  Once per turn, before the sends: answers of the batch pool, newest seq.
+void peer_gossip_tick(peer_gossip_t *self);
+
+//  Sends an online session what it has not had yet (at most
+//  PEER_GOSSIP_ROWS rows, stops where `send` refuses).
+void peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
+                       peer_gossip_send_fn *send, void *ctx, void *handle);
+
+#endif

@@ -100,6 +100,10 @@ typedef struct {
     zsock_t *dealer;      //  dialed
     zframe_t *routing_id; //  accepted
     int fd;               //  accepted: the descriptor of its last message
+    //  ... and the address at its other end when it was noted, so that a
+    //  delayed shutdown never hits a descriptor number reused since.
+    struct sockaddr_storage remote;
+    socklen_t remote_len;
     state_t state;
     bool hello_sent;
     int64_t since_mono;
@@ -461,8 +465,25 @@ static void s_session_free(self_t *self, session_t *session) {
 
 //  Cuts an accepted connection: shuts its descriptor down (see the banner),
 //  after checking it is a connected socket of the peer endpoint's port.
+//  Notes the descriptor an accepted connection's message came from.
+static void s_note_fd(session_t *session, int fd) {
+    session->fd = fd;
+    session->remote_len = sizeof session->remote;
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&session->remote, &session->remote_len) != 0)
+        session->remote_len = 0;
+}
+
 static void s_shutdown_fd(self_t *self, session_t *session) {
     if (session->outgoing || session->fd < 0)
+        return;
+    //  Still the same connection? (The peer may have closed it, and the
+    //  number gone to the next connection accepted.)
+    struct sockaddr_storage remote;
+    socklen_t remote_length = sizeof remote;
+    if (session->remote_len == 0 ||
+        getpeername(session->fd, (struct sockaddr *)&remote, &remote_length) != 0 ||
+        remote_length != session->remote_len ||
+        memcmp(&remote, &session->remote, remote_length) != 0)
         return;
     struct sockaddr_storage local;
     socklen_t length = sizeof local;
@@ -703,6 +724,14 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
             s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__UNEXPECTED, "a second Hello");
         else
             s_on_hello(self, session, message->hello);
+    } else if (!session->outgoing && session->state != S_ONLINE &&
+               (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR ||
+                message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE)) {
+        //  An accepted connection that never said Hello ends as a cut-off
+        //  (its descriptor shut), never as a freed session: else its next
+        //  message would open a new one, with a fresh flood window.
+        s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__UNEXPECTED,
+                  "Error or Goodbye before Hello");
     } else if (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR) {
         if (*session->peer_id) //  else the answer to a connection this node dropped
             ca_log_notice("peer: %s:%u (peer %.16s) refused the session: %s (code %d)",
@@ -791,7 +820,7 @@ static void s_handle_router(self_t *self) {
             if (refused && session) {
                 session->routing_id = routing_id;
                 routing_id = NULL;
-                session->fd = zmq_msg_get(&body, ZMQ_SRCFD);
+                s_note_fd(session, zmq_msg_get(&body, ZMQ_SRCFD));
                 s_send_error(self, session, CAIRN__PEER__ERROR__CODE__LIMIT,
                              "this node has its most peer sessions");
                 ca_log_notice("peer: refused a connection: peer_max (%zu) sessions open",
@@ -806,13 +835,14 @@ static void s_handle_router(self_t *self) {
                     snprintf(session->address, sizeof session->address, "%s", "0.0.0.0");
             } else {
                 //  Not even room to refuse politely: cut at once.
-                session_t cut = {.routing_id = routing_id, .fd = zmq_msg_get(&body, ZMQ_SRCFD)};
+                session_t cut = {.routing_id = routing_id};
+                s_note_fd(&cut, zmq_msg_get(&body, ZMQ_SRCFD));
                 s_shutdown_fd(self, &cut);
             }
         }
         zframe_destroy(&routing_id);
         if (session) {
-            session->fd = zmq_msg_get(&body, ZMQ_SRCFD);
+            s_note_fd(session, zmq_msg_get(&body, ZMQ_SRCFD));
             if (session->closing_at)
                 ; //  cut off: dropped until its descriptor is shut
             else if (!ok || parts != 2)

@@ -453,6 +453,19 @@ static void test_hostile(void) {
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
     s_fake_destroy(&fake);
+    //  Goodbye before Hello is a cut-off too (review: it freed the session,
+    //  and the next message opened a new one with a fresh flood window).
+    s_fake_connect(&fake, &a, true);
+    Cairn__Peer__PeerMessage bye = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Goodbye goodbye = CAIRN__PEER__GOODBYE__INIT;
+    bye.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE;
+    bye.goodbye = &goodbye;
+    s_fake_send(&fake, &bye, 1);
+    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_wait_log(&a, "Error or Goodbye before Hello");
+    s_fake_destroy(&fake);
     //  Garbage after a good Hello: the session ends, the table says offline.
     s_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);

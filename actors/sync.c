@@ -11,9 +11,12 @@
 
     Why a snapshot: the protocol needs the set sorted by (timestamp, id)
     and the sums of any range; reading and sorting a million rows costs far
-    more than a round, so each worker keeps the sealed set of the last set
-    it answered (one snapshot per worker: its memory is at most
-    CA_SYNC_ITEMS_MAX x 72 bytes) and reuses it while the set looks
+    more than a round, so each worker keeps the sealed sets of the last
+    sets it answered (CA_SYNC_SNAPSHOTS per worker, least recently used
+    evicted first, their items together at most CA_SYNC_ITEMS_MAX, so
+    their memory at most CA_SYNC_ITEMS_MAX x 72 bytes: a client that
+    alternates between a few sets does not make a worker rebuild on every
+    round) and reuses each while the set looks
     unchanged: the same count and newest row (one indexed query) and no
     older than CA_SYNC_SNAPSHOT_MS (which bounds how long a change that
     keeps both, a delete plus an insert of an older row, goes unseen). A
@@ -48,12 +51,23 @@
 #define CA_SYNC_SET_CONTENT   "content"
 #define CA_SYNC_SET_NAME_MAX  300
 
+//  Snapshots a worker keeps, least recently used evicted first, so a
+//  client that alternates between a few sets does not make the worker
+//  rebuild one on every round; their items together stay within
+//  CA_SYNC_ITEMS_MAX.
+#define CA_SYNC_SNAPSHOTS 4
+
 typedef struct {
     char set[CA_SYNC_SET_NAME_MAX + 1]; //  "" when empty
     int64_t count;
     int64_t newest;
     int64_t built_ms;
+    int64_t used_ms;
     ca_neg_set_t *items;
+} snapshot_t;
+
+typedef struct {
+    snapshot_t slots[CA_SYNC_SNAPSHOTS];
 } sync_state_t;
 
 static void *s_state_new(ca_store_t *store, char **error) {
@@ -66,8 +80,8 @@ static void *s_state_new(ca_store_t *store, char **error) {
 
 static void s_state_destroy(void **state_p) {
     sync_state_t *state = (sync_state_t *)*state_p;
-    if (state)
-        ca_neg_set_destroy(&state->items);
+    for (size_t i = 0; state && i < CA_SYNC_SNAPSHOTS; i++)
+        ca_neg_set_destroy(&state->slots[i].items);
     free(state);
     *state_p = NULL;
 }
@@ -160,6 +174,42 @@ static ca_neg_set_t *s_load(ca_store_t *store, const char *channel, ca_reply_t *
 
 //  The snapshot of `set` on this worker, rebuilt when stale; NULL after
 //  answering.
+//  The slot of `set`: its own, else an empty one, else the least recently
+//  used; others are emptied, least recently used first, while the kept
+//  items and the `count` coming would pass CA_SYNC_ITEMS_MAX.
+static snapshot_t *s_slot(sync_state_t *state, const char *set, int64_t count) {
+    snapshot_t *slot = NULL;
+    for (size_t i = 0; i < CA_SYNC_SNAPSHOTS && !slot; i++)
+        if (state->slots[i].items && strcmp(state->slots[i].set, set) == 0)
+            slot = &state->slots[i];
+    for (size_t i = 0; i < CA_SYNC_SNAPSHOTS && !slot; i++)
+        if (!state->slots[i].items)
+            slot = &state->slots[i];
+    if (!slot) {
+        slot = &state->slots[0];
+        for (size_t i = 1; i < CA_SYNC_SNAPSHOTS; i++)
+            if (state->slots[i].used_ms < slot->used_ms)
+                slot = &state->slots[i];
+    }
+    for (int round = 0; round < CA_SYNC_SNAPSHOTS; round++) {
+        int64_t kept = count;
+        snapshot_t *oldest = NULL;
+        for (size_t i = 0; i < CA_SYNC_SNAPSHOTS; i++) {
+            snapshot_t *other = &state->slots[i];
+            if (other == slot || !other->items)
+                continue;
+            kept += (int64_t)ca_neg_set_size(other->items);
+            if (!oldest || other->used_ms < oldest->used_ms)
+                oldest = other;
+        }
+        if (kept <= CA_SYNC_ITEMS_MAX || !oldest)
+            break;
+        ca_neg_set_destroy(&oldest->items);
+        oldest->set[0] = '\0';
+    }
+    return slot;
+}
+
 static ca_neg_set_t *s_snapshot(ca_store_t *store, const char *set, ca_reply_t *reply) {
     sync_state_t *state = (sync_state_t *)ca_store_state(store);
     const char *channel = NULL;
@@ -183,19 +233,22 @@ static ca_neg_set_t *s_snapshot(ca_store_t *store, const char *set, ca_reply_t *
     if (s_version(store, channel, &count, &newest, reply))
         return NULL;
     int64_t now = zclock_mono();
-    if (state->items && strcmp(state->set, set) == 0 && state->count == count &&
-        state->newest == newest && now - state->built_ms < CA_SYNC_SNAPSHOT_MS)
-        return state->items;
-    ca_neg_set_destroy(&state->items);
-    state->set[0] = '\0';
-    state->items = s_load(store, channel, reply);
-    if (!state->items)
+    snapshot_t *slot = s_slot(state, set, count);
+    if (slot->items && slot->count == count && slot->newest == newest &&
+        now - slot->built_ms < CA_SYNC_SNAPSHOT_MS) {
+        slot->used_ms = now;
+        return slot->items;
+    }
+    ca_neg_set_destroy(&slot->items);
+    slot->set[0] = '\0';
+    slot->items = s_load(store, channel, reply);
+    if (!slot->items)
         return NULL;
-    snprintf(state->set, sizeof state->set, "%s", set);
-    state->count = count;
-    state->newest = newest;
-    state->built_ms = now;
-    return state->items;
+    snprintf(slot->set, sizeof slot->set, "%s", set);
+    slot->count = count;
+    slot->newest = newest;
+    slot->built_ms = slot->used_ms = now;
+    return slot->items;
 }
 
 static void s_sync_reconcile(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {

@@ -12,6 +12,7 @@
 
 #include "cli_run.h"
 #include "harness.h"
+#include "peer_fixture.h"
 #include "peer.h"
 #include "peer.pb-c.h"
 #include "ca_testbed.h"
@@ -27,52 +28,10 @@
 
 #undef CHECK //  cli_run's counts failures; these tests stop at the first
 #define CHECK      HARNESS_CHECK
-#define BEAT_MS    "200" //  peer_heartbeat_ms of the test nodes
+#define BEAT_MS    PEER_FIXTURE_BEAT_MS
 #define WAIT_MS    30000 //  what a healthy network needs is far less
 #define SILENCE_MS 1000  //  a refused peer hears nothing for this long
 #define MAX_NODES  3
-
-//  A node with a peer endpoint, its client and what its arguments point at.
-typedef struct {
-    harness_node_t *node;
-    zsock_t *client;
-    int port;
-    char endpoint_arg[64];
-    char bootstrap_arg[512];
-    const char *args[12];
-} peer_node_t;
-
-//  Starts a node with an identity and a peer endpoint; `bootstrap` nodes
-//  (may be NULL) are dialed; `more` extra arguments (NULL-ended, may be NULL).
-static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count,
-                    const char *const *more) {
-    memset(self, 0, sizeof *self);
-    self->port = harness_free_port();
-    snprintf(self->endpoint_arg, sizeof self->endpoint_arg, "--peer-endpoint=tcp://127.0.0.1:%d",
-             self->port);
-    size_t n = 0;
-    self->args[n++] = self->endpoint_arg;
-    self->args[n++] = "--peer-heartbeat-ms=" BEAT_MS;
-    if (count) {
-        size_t at =
-            (size_t)snprintf(self->bootstrap_arg, sizeof self->bootstrap_arg, "--bootstrap-peers=");
-        for (size_t i = 0; i < count; i++)
-            at += (size_t)snprintf(self->bootstrap_arg + at, sizeof self->bootstrap_arg - at,
-                                   "%s%s@127.0.0.1:%d", i ? "," : "",
-                                   harness_node_peer_id(bootstrap[i]->node), bootstrap[i]->port);
-        self->args[n++] = self->bootstrap_arg;
-    }
-    for (size_t i = 0; more && more[i] && n < 11; i++)
-        self->args[n++] = more[i];
-    self->args[n] = NULL;
-    self->node = harness_node_up_identity(self->args);
-    self->client = harness_connect(harness_node_endpoint(self->node));
-}
-
-static void s_stop(peer_node_t *self) {
-    zsock_destroy(&self->client);
-    harness_node_down(&self->node);
-}
 
 static Cairn__Response *s_sessions(peer_node_t *self) {
     Cairn__Request request = CAIRN__REQUEST__INIT;
@@ -226,9 +185,9 @@ static void s_wait_log(peer_node_t *self, const char *text) {
 
 //  A, and B which dials A: online on both sides and in A's peers table.
 static void s_pair(peer_node_t *a, peer_node_t *b) {
-    s_start(a, NULL, 0, NULL);
+    peer_node_start(a, NULL, 0, NULL);
     peer_node_t *boot[] = {a};
-    s_start(b, boot, 1, NULL);
+    peer_node_start(b, boot, 1, NULL);
     s_wait_session(a, harness_node_peer_id(b->node), true);
     s_wait_session(b, harness_node_peer_id(a->node), true);
     s_wait_table(a, harness_node_peer_id(b->node), CAIRN__PEER_STATE__PEER_ONLINE);
@@ -293,16 +252,16 @@ static void test_two_nodes(void) {
     s_wait_session(&a, id_b, true);
     s_wait_session(&b, id_a, true);
     harness_expect_alive(a.client);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 static void test_three_nodes(void) {
     peer_node_t nodes[MAX_NODES];
-    s_start(&nodes[0], NULL, 0, NULL);
+    peer_node_start(&nodes[0], NULL, 0, NULL);
     peer_node_t *boot[] = {&nodes[0], &nodes[1]};
-    s_start(&nodes[1], boot, 1, NULL);
-    s_start(&nodes[2], boot, 2, NULL);
+    peer_node_start(&nodes[1], boot, 1, NULL);
+    peer_node_start(&nodes[2], boot, 2, NULL);
     //  Node 0 dials nobody, node 1 only 0: node 2's Hello teaches them.
     for (int i = 0; i < MAX_NODES; i++)
         for (int k = 0; k < MAX_NODES; k++)
@@ -314,13 +273,13 @@ static void test_three_nodes(void) {
         cairn__response__free_unpacked(response, NULL);
     }
     for (int i = MAX_NODES - 1; i >= 0; i--)
-        s_stop(&nodes[i]);
+        peer_node_stop(&nodes[i]);
 }
 
 //  A Hello of version 2 is answered with Error VERSION, then the cut.
 static void test_version_refused(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     fake_t fake;
     s_fake_new(&fake);
     s_fake_connect(&fake, &a, true);
@@ -339,13 +298,13 @@ static void test_version_refused(void) {
     cairn__peer__peer_message__free_unpacked(answer, NULL);
     s_wait_session(&a, fake.peer_id, true);
     s_fake_destroy(&fake);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 //  Without CURVE nothing comes back, whatever is sent.
 static void test_null_mechanism(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     fake_t fake;
     s_fake_new(&fake);
     s_fake_connect(&fake, &a, false);
@@ -355,7 +314,7 @@ static void test_null_mechanism(void) {
     CHECK(s_session_state(&a, fake.peer_id) == -1);
     s_fake_destroy(&fake);
     harness_expect_alive(a.client);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 //  allow-list: an unknown key gets nothing; once in the peers table, it is
@@ -363,7 +322,7 @@ static void test_null_mechanism(void) {
 static void test_allow_list(void) {
     const char *more[] = {"--peer-admission=allow-list", NULL};
     peer_node_t a;
-    s_start(&a, NULL, 0, more);
+    peer_node_start(&a, NULL, 0, more);
     fake_t fake;
     s_fake_new(&fake);
     s_fake_connect(&fake, &a, true);
@@ -400,7 +359,7 @@ static void test_allow_list(void) {
     s_fake_hello(&fake, 1);
     CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
     s_fake_destroy(&fake);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 //  Blocking a connected peer ends its session at once, and it cannot come back.
@@ -422,15 +381,15 @@ static void test_block_connected(void) {
     //  B keeps redialing; A's handshake refuses it (ZAP logs the refusal).
     s_wait_log(&a, "on domain 'peer'");
     CHECK(s_session_state(&a, id_b) != CAIRN__SESSION_STATE__SESSION_ONLINE);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  Garbage, an unknown kind before Hello, an oversized frame and a flood:
 //  each connection is cut and logged; clients are served all along.
 static void test_hostile(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     fake_t fake;
     s_fake_new(&fake);
     //  Garbage as the first frame.
@@ -530,7 +489,7 @@ static void test_hostile(void) {
     cairn__peer__peer_message__free_unpacked(answer, NULL);
     s_fake_destroy(&fake);
     harness_expect_alive(a.client);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 //  peer_max: dead dials (rows learned from peers whose listen ports answer
@@ -538,7 +497,7 @@ static void test_hostile(void) {
 static void test_peer_max(void) {
     const char *more[] = {"--peer-max=2", NULL};
     peer_node_t a;
-    s_start(&a, NULL, 0, more);
+    peer_node_start(&a, NULL, 0, more);
     fake_t fakes[4];
     for (int i = 0; i < 2; i++) {
         s_fake_new(&fakes[i]);
@@ -587,7 +546,7 @@ static void test_peer_max(void) {
     for (int i = 2; i < 4; i++)
         s_fake_destroy(&fakes[i]);
     harness_expect_alive(a.client);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 //  kill -9 of B: A marks it offline, and online again once B restarts.
@@ -604,8 +563,8 @@ static void test_kill9_reconnect(void) {
     s_wait_session(&a, id_b, true);
     s_wait_session(&b, id_a, true);
     s_wait_table(&a, id_b, CAIRN__PEER_STATE__PEER_ONLINE);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  No identity and a peer endpoint: the start is refused, saying why.
@@ -640,8 +599,8 @@ static harness_run_t s_cli(peer_node_t *self, const char *const *words) {
 //  The CLI rows: connect, sessions, disconnect, info's peer line, usage.
 static void test_cli(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0, NULL);
-    s_start(&b, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
+    peer_node_start(&b, NULL, 0, NULL);
     const char *id_a = harness_node_peer_id(a.node), *id_b = harness_node_peer_id(b.node);
     char target[64];
     snprintf(target, sizeof target, "127.0.0.1:%d", b.port);
@@ -668,8 +627,8 @@ static void test_cli(void) {
     run = s_cli(&a, (const char *[]){"peer", "disconnect", id_b, NULL});
     CHECK(run.status == 1 && strstr(run.err, "not_found: no session"));
     harness_run_free(&run);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  Without peer_endpoint the session requests are UNAVAILABLE, at once.
@@ -768,10 +727,10 @@ static size_t s_gossip_count(peer_node_t *node) {
 //  A - B - C in a line (A and C never meet): A B C; more for A, NULL-ended.
 static void s_gossip_line(peer_node_t *nodes, const char *const *more_a,
                           const messages_fixture_signer_t *signer) {
-    s_start(&nodes[0], NULL, 0, more_a);
+    peer_node_start(&nodes[0], NULL, 0, more_a);
     peer_node_t *boot_b[] = {&nodes[0]}, *boot_c[] = {&nodes[1]};
-    s_start(&nodes[1], boot_b, 1, NULL);
-    s_start(&nodes[2], boot_c, 1, NULL);
+    peer_node_start(&nodes[1], boot_b, 1, NULL);
+    peer_node_start(&nodes[2], boot_c, 1, NULL);
     const char *ids[3] = {harness_node_peer_id(nodes[0].node), harness_node_peer_id(nodes[1].node),
                           harness_node_peer_id(nodes[2].node)};
     s_wait_session(&nodes[0], ids[1], true);
@@ -814,7 +773,7 @@ static void test_gossip_line(void) {
     CHECK(s_gossip_count(&nodes[2]) == 4 && s_gossip_count(&nodes[0]) == 5 &&
           s_gossip_count(&nodes[1]) == 5);
     for (int i = 2; i >= 0; i--)
-        s_stop(&nodes[i]);
+        peer_node_stop(&nodes[i]);
 }
 
 //  More messages than PEER_GOSSIP_PENDING within its 10 s: all reach B
@@ -850,8 +809,8 @@ static void test_gossip_many(void) {
                 harness_node_log_path(nodes[1].node));
     CHECK(count == MANY);
     CHECK(!harness_node_log_has(nodes[1].node, "dropped"));
-    s_stop(&nodes[1]);
-    s_stop(&nodes[0]);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
 }
 
 //  gossip_ttl 1 on A: its messages reach B and stop there; B's go on to C
@@ -876,7 +835,7 @@ static void test_gossip_ttl(void) {
     s_gossip_wait(&nodes[2], fourth);
     CHECK(!s_gossip_has(&nodes[2], first) && !s_gossip_has(&nodes[2], third));
     for (int i = 2; i >= 0; i--)
-        s_stop(&nodes[i]);
+        peer_node_stop(&nodes[i]);
 }
 
 //  A GossipMessage from the fake: `message` signed by `signer` (tampered
@@ -939,7 +898,7 @@ static Cairn__Peer__PeerMessage *s_fake_next(fake_t *self, int kind) {
 //  and any malformed gossip cut the session off.
 static void test_gossip_hostile(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     messages_fixture_signer_t signer, stranger, blocked;
     messages_fixture_signer(&signer, 17);
     messages_fixture_signer(&stranger, 18);
@@ -1034,7 +993,7 @@ static void test_gossip_hostile(void) {
     CHECK(!s_gossip_has(&a, ids[7]));
     ca_caller_destroy(&caller);
     harness_expect_alive(a.client);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 static const harness_test_t s_tests[] = {

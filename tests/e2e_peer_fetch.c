@@ -12,6 +12,7 @@
 
 #include "cli_run.h"
 #include "harness.h"
+#include "peer_fixture.h"
 #include "ca_hash.h"
 #include "ca_request.h"
 #include "ca_testbed.h"
@@ -27,47 +28,8 @@
 
 #undef CHECK
 #define CHECK   HARNESS_CHECK
-#define BEAT_MS "200"
+#define BEAT_MS PEER_FIXTURE_BEAT_MS
 #define WAIT_MS 30000
-
-typedef struct {
-    harness_node_t *node;
-    zsock_t *client;
-    int port;
-    char endpoint_arg[64];
-    char bootstrap_arg[512];
-    const char *args[8];
-} peer_node_t;
-
-//  `extra`: one more argument, or NULL.
-static void s_start(peer_node_t *self, peer_node_t **bootstrap, size_t count, const char *extra) {
-    memset(self, 0, sizeof *self);
-    self->port = harness_free_port();
-    snprintf(self->endpoint_arg, sizeof self->endpoint_arg, "--peer-endpoint=tcp://127.0.0.1:%d",
-             self->port);
-    size_t n = 0;
-    self->args[n++] = self->endpoint_arg;
-    self->args[n++] = "--peer-heartbeat-ms=" BEAT_MS;
-    if (count) {
-        size_t at =
-            (size_t)snprintf(self->bootstrap_arg, sizeof self->bootstrap_arg, "--bootstrap-peers=");
-        for (size_t i = 0; i < count; i++)
-            at += (size_t)snprintf(self->bootstrap_arg + at, sizeof self->bootstrap_arg - at,
-                                   "%s%s@127.0.0.1:%d", i ? "," : "",
-                                   harness_node_peer_id(bootstrap[i]->node), bootstrap[i]->port);
-        self->args[n++] = self->bootstrap_arg;
-    }
-    if (extra)
-        self->args[n++] = extra;
-    self->args[n] = NULL;
-    self->node = harness_node_up_identity(self->args);
-    self->client = harness_connect(harness_node_endpoint(self->node));
-}
-
-static void s_stop(peer_node_t *self) {
-    zsock_destroy(&self->client);
-    harness_node_down(&self->node);
-}
 
 //  Waits until `self` has `online` sessions online.
 static void s_wait_online(peer_node_t *self, uint32_t online) {
@@ -231,9 +193,9 @@ static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash,
 
 //  A, and B which dials A, online.
 static void s_pair(peer_node_t *a, peer_node_t *b) {
-    s_start(a, NULL, 0, NULL);
+    peer_node_start(a, NULL, 0, NULL);
     peer_node_t *boot[] = {a};
-    s_start(b, boot, 1, NULL);
+    peer_node_start(b, boot, 1, NULL);
     s_wait_online(b, 1);
 }
 
@@ -283,8 +245,8 @@ static void test_small_and_large(void) {
     free(small);
     free(large);
     free(cached);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  No peer has it: NOT_FOUND naming the peers asked; bad input: INVALID.
@@ -300,8 +262,8 @@ static void test_not_found_and_invalid(void) {
     harness_fails(s_fetch(&b, hash, 0, 0), CAIRN__STATUS__INVALID, "32 bytes");
     harness_fails(s_fetch(&b, hash, 32, 600001), CAIRN__STATUS__INVALID, "600000");
     harness_expect_alive(b.client);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  The only peer (a hand-made one) never answers: the fetch ends at its
@@ -309,7 +271,8 @@ static void test_not_found_and_invalid(void) {
 //  the silent peer's session online meanwhile.
 static void test_timeout(void) {
     peer_node_t b;
-    s_start(&b, NULL, 0, "--peer-heartbeat-ms=2000");
+    const char *slow[] = {"--peer-heartbeat-ms=2000", NULL};
+    peer_node_start(&b, NULL, 0, slow);
     zsock_t *dealer = s_raw_peer(&b);
     s_wait_online(&b, 1);
     uint8_t hash[32];
@@ -321,15 +284,16 @@ static void test_timeout(void) {
     CHECK(!s_cached(&b, hash));
     harness_expect_alive(b.client);
     zsock_destroy(&dealer);
-    s_stop(&b);
+    peer_node_stop(&b);
 }
 
 //  The peer has it, but beyond this node's max_blob_bytes: passed over.
 static void test_too_big(void) {
     peer_node_t a, b;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     peer_node_t *boot[] = {&a};
-    s_start(&b, boot, 1, "--max-blob-bytes=1000");
+    const char *small[] = {"--max-blob-bytes=1000", NULL};
+    peer_node_start(&b, boot, 1, small);
     s_wait_online(&b, 1);
     uint8_t hash[32];
     uint8_t *data = s_blob(5000, 13, hash);
@@ -338,18 +302,18 @@ static void test_too_big(void) {
                   "1 holding it beyond the 1000 bytes");
     CHECK(!s_cached(&b, hash));
     free(data);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  A node with a peer endpoint but no session, and one without a peer network.
 static void test_no_peers(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     uint8_t hash[32];
     free(s_blob(10, 4, hash));
     harness_fails(s_fetch(&a, hash, 32, 1000), CAIRN__STATUS__UNAVAILABLE, "no peer session");
-    s_stop(&a);
+    peer_node_stop(&a);
     HARNESS_SESSION_UP(NULL);
     Cairn__Request request = CAIRN__REQUEST__INIT;
     Cairn__ContentFetch fetch = CAIRN__CONTENT_FETCH__INIT;
@@ -379,18 +343,18 @@ static void test_wrong_bytes_refused(void) {
     s_wait_online(&b, 1);
     harness_expect_alive(b.client);
     free(data);
-    s_stop(&b);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&a);
 }
 
 //  Two peers hold it, the one asked first (smaller peer id) serves wrong
 //  bytes: it is cut off and the other one's bytes are kept.
 static void test_wrong_bytes_next_peer(void) {
     peer_node_t a, c, b;
-    s_start(&a, NULL, 0, NULL);
-    s_start(&c, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
+    peer_node_start(&c, NULL, 0, NULL);
     peer_node_t *boot[] = {&a, &c};
-    s_start(&b, boot, 2, NULL);
+    peer_node_start(&b, boot, 2, NULL);
     s_wait_online(&b, 2);
     uint8_t hash[32];
     size_t size = 1024 * 1024 + 999;
@@ -403,16 +367,16 @@ static void test_wrong_bytes_next_peer(void) {
     s_fetch_ok(&b, data, size, hash, good);
     CHECK(harness_node_log_has(b.node, "do not hash to the requested hash"));
     free(data);
-    s_stop(&b);
-    s_stop(&c);
-    s_stop(&a);
+    peer_node_stop(&b);
+    peer_node_stop(&c);
+    peer_node_stop(&a);
 }
 
 //  The serving side, asked by a hand-made peer: ranges, the end, a hash it
 //  lacks, and a request out of bounds (cut off; the node keeps serving).
 static void test_serving(void) {
     peer_node_t a;
-    s_start(&a, NULL, 0, NULL);
+    peer_node_start(&a, NULL, 0, NULL);
     uint8_t hash[32], other[32];
     size_t size = 3 * 1024 * 1024 / 2;
     uint8_t *data = s_blob(size, 11, hash);
@@ -449,7 +413,7 @@ static void test_serving(void) {
     zsock_destroy(&dealer);
     harness_expect_alive(a.client);
     free(data);
-    s_stop(&a);
+    peer_node_stop(&a);
 }
 
 static const harness_test_t s_tests[] = {

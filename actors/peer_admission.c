@@ -15,6 +15,8 @@ struct _peer_admission_t {
     ca_sql_t *sql;        //  opened at the first handshake
     zhashx_t *keys;       //  Z85 of a peer's CURVE key -> 1 admitted, 2 blocked
     int64_t data_version; //  of the last read (-1: never)
+    size_t rows;          //  rows of the peers table at the last read
+    int64_t warned_ms;    //  last "open mode is full" warning (mono)
 };
 
 peer_admission_t *peer_admission_new(const char *db_path, bool allow_list) {
@@ -60,8 +62,10 @@ static bool s_refresh(peer_admission_t *self) {
     if (!stmt)
         return false;
     zhashx_purge(self->keys);
+    self->rows = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        self->rows++;
         ca_curve_key_t key;
         if (sqlite3_column_bytes(stmt, 0) != 32 ||
             ca_curve_key_from_ed25519(sqlite3_column_blob(stmt, 0), NULL, &key) != 0)
@@ -92,5 +96,18 @@ bool peer_admission_admit(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]) {
     uintptr_t known = (uintptr_t)zhashx_lookup(self->keys, z85);
     if (known == 2)
         return false;
-    return known == 1 || !self->allow_list;
+    if (known == 1)
+        return true;
+    if (self->allow_list)
+        return false;
+    if (self->rows < PEER_OPEN_ROWS_MAX)
+        return true;
+    if (zclock_mono() - self->warned_ms > 10000) {
+        self->warned_ms = zclock_mono();
+        ca_log_warning("peer: refused an unknown key: the peers table has %zu rows, open mode "
+                       "admits new keys below %d (block or remove peers, or list the ones you "
+                       "want and use peer_admission allow-list)",
+                       self->rows, PEER_OPEN_ROWS_MAX);
+    }
+    return false;
 }

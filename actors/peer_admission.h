@@ -10,8 +10,16 @@
 
         peers row with that key, blocked         refused (both modes)
         peers row with that key, not blocked     admitted
-        no row                                   open: admitted; allow-list: refused
+        no row                                   open: admitted while the table
+                                                 holds fewer than PEER_OPEN_ROWS_MAX
+                                                 rows, then refused (logged);
+                                                 allow-list: refused
         the table cannot be read                 refused, logged
+
+    Why the cap in open mode: every new key that completes a Hello becomes
+    a peers row (and is redialed), and each handshake after a change maps
+    the whole table, so keys made for the purpose would grow both without
+    bound. An operator who wants more peers than that lists them.
 
     It reads with its own read-only connection, opened at the first
     handshake on the handler's thread.
@@ -19,6 +27,9 @@
 
 #ifndef PEER_ADMISSION_H_INCLUDED
 #define PEER_ADMISSION_H_INCLUDED
+
+//  Rows of the peers table past which open mode admits no new key.
+#define PEER_OPEN_ROWS_MAX 4096
 
 #include "ca_curve.h"
 

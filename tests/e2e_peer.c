@@ -13,6 +13,7 @@
 #include "cli_run.h"
 #include "harness.h"
 #include "peer_fixture.h"
+#include "peer_admission.h"
 #include "peer.h"
 #include "peer.pb-c.h"
 #include "ca_testbed.h"
@@ -319,6 +320,49 @@ static void test_null_mechanism(void) {
 
 //  allow-list: an unknown key gets nothing; once in the peers table, it is
 //  served; a blocked one is refused at the handshake again.
+//  Open mode admits new keys only below PEER_OPEN_ROWS_MAX peers rows
+//  (review: made-up keys grew the table without bound).
+static void test_open_cap(void) {
+    peer_node_t a;
+    peer_node_start(&a, NULL, 0, NULL);
+    enum { WINDOW = 500 };
+    for (int sent = 0; sent < PEER_OPEN_ROWS_MAX;) {
+        int n = 0;
+        for (; n < WINDOW && sent < PEER_OPEN_ROWS_MAX; n++, sent++) {
+            uint8_t key[32], secret[64];
+            crypto_sign_keypair(key, secret);
+            char peer_id[32];
+            snprintf(peer_id, sizeof peer_id, "filler-%d", sent);
+            Cairn__Request request = CAIRN__REQUEST__INIT;
+            Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
+            Cairn__Peer peer = CAIRN__PEER__INIT;
+            peer.peer_id = peer_id;
+            peer.public_key = (ProtobufCBinaryData){32, key};
+            peer.address = "127.0.0.1";
+            peer.port = 9;
+            put.peer = &peer;
+            request.id = (uint64_t)sent + 1;
+            request.body_case = CAIRN__REQUEST__BODY_PEER_PUT;
+            request.peer_put = &put;
+            CHECK(harness_send(a.client, &request) == 0);
+        }
+        for (int i = 0; i < n; i++) {
+            Cairn__Response *response = harness_recv(a.client, WAIT_MS);
+            CHECK(response && response->status == CAIRN__STATUS__OK);
+            cairn__response__free_unpacked(response, NULL);
+        }
+    }
+    fake_t fake;
+    s_fake_new(&fake);
+    s_fake_connect(&fake, &a, true);
+    s_fake_hello(&fake, 1);
+    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    s_fake_destroy(&fake);
+    s_wait_log(&a, "open mode admits new keys below");
+    harness_expect_alive(a.client);
+    peer_node_stop(&a);
+}
+
 static void test_allow_list(void) {
     const char *more[] = {"--peer-admission=allow-list", NULL};
     peer_node_t a;
@@ -1002,6 +1046,7 @@ static const harness_test_t s_tests[] = {
     {"version_refused", test_version_refused},
     {"null_mechanism", test_null_mechanism},
     {"allow_list", test_allow_list},
+    {"open_cap", test_open_cap},
     {"block_connected", test_block_connected},
     {"hostile", test_hostile},
     {"kill9_reconnect", test_kill9_reconnect},

@@ -250,6 +250,10 @@ static void s_zap_destroy(zap_t **self_p) {
     }
     free(self->domains);
     zpoller_destroy(&self->poller);
+    //  Free the inproc name at once (see writer.c): a handler started right
+    //  after this one (the self-test does) must be able to bind it.
+    if (self->handler)
+        zsock_unbind(self->handler, "%s", CA_CURVE_ZAP_ENDPOINT);
     zsock_destroy(&self->handler);
     free(self);
     *self_p = NULL;

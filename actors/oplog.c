@@ -39,7 +39,10 @@
     released after its mark (oplog_release_mark: oplog_ready's last n when
     the write began), so an append's cost follows what it releases, not
     the number of held operations. An append runs OPLOG_RELEASE_LAYERS
-    layers; when its last one released something, its `done` starts an
+    layers when its worker saw held operations waiting for it, else one
+    (a normal append then costs four statements more, not nineteen: a
+    dependent that commits in between is still caught by that layer);
+    when its last one released something, its `done` starts an
     upkeep pass (every releasable held operation, then OPLOG_PASS_LAYERS
     layers), and each pass that ends the same way starts the next
     (internal_done), so a chain of any depth is released in bounded
@@ -247,7 +250,22 @@ static const char s_sql_undep[] = "DELETE FROM oplog_deps WHERE NOT EXISTS (SELE
                                   " oplog_held h WHERE h.hash = oplog_deps.hash)";
 
 //  What the write of an append is; the first byte of its context.
-enum { WRITE_APPEND = 'A', WRITE_FORK = 'F' };
+//  WRITE_APPEND releases one layer in its own write (nothing was seen
+//  waiting for the operation), WRITE_APPEND_DEEP OPLOG_RELEASE_LAYERS.
+enum { WRITE_APPEND = 'A', WRITE_APPEND_DEEP = 'D', WRITE_FORK = 'F' };
+
+//  Release layers of an append: many only when held operations were seen
+//  waiting for it. One layer still catches a dependent that committed in
+//  between; deeper ones follow in passes (s_oplog_appended).
+static int s_append_layers(ca_store_t *store, const uint8_t *hash) {
+    sqlite3_stmt *stmt = ca_store_prepare(store, "SELECT 1 FROM oplog_deps WHERE dep = ?1", NULL);
+    if (!stmt)
+        return OPLOG_RELEASE_LAYERS;
+    sqlite3_bind_blob(stmt, 1, hash, OPLOG_HASH_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 1 : OPLOG_RELEASE_LAYERS;
+}
 
 //  ---- checks ------------------------------------------------------------------------
 
@@ -487,8 +505,9 @@ static void s_append_write(ca_store_t *store, const Cairn__OplogAppend *append, 
                            CAIRN__INTERNAL__EXPECT__EXPECT_ANY, CA_OK, NULL);
         ca_write_blob(write, hash, OPLOG_HASH_BYTES);
     }
-    s_write_release(write, hash, OPLOG_RELEASE_LAYERS);
-    uint8_t context[1 + OPLOG_HASH_BYTES] = {WRITE_APPEND};
+    int layers = s_append_layers(store, hash);
+    s_write_release(write, hash, layers);
+    uint8_t context[1 + OPLOG_HASH_BYTES] = {layers == 1 ? WRITE_APPEND : WRITE_APPEND_DEEP};
     memcpy(context + 1, hash, OPLOG_HASH_BYTES);
     ca_write_context(write, context, sizeof context);
     ca_store_write(store, &write, reply);
@@ -568,7 +587,8 @@ static void s_oplog_appended(ca_store_t *store, const Cairn__Request *request,
     }
     //  Its last release layer released something: deeper layers may wait.
     const Cairn__OplogAppend *append = request->oplog_append;
-    size_t last_layer = 3 + append->header->n_previous + OPLOG_RELEASE_LAYERS;
+    size_t layers = write->context.data[0] == WRITE_APPEND_DEEP ? OPLOG_RELEASE_LAYERS : 1;
+    size_t last_layer = 3 + append->header->n_previous + layers;
     if (last_layer < write->n_results && write->results[last_layer]->changes > 0)
         s_release_pass(store, ca_write_new());
     //  Held: read after the commit (not one more statement in the writer,

@@ -431,6 +431,18 @@ static void test_block_connected(void) {
 
 //  Garbage, an unknown kind before Hello, an oversized frame and a flood:
 //  each connection is cut and logged; clients are served all along.
+//  On a new connection, `message` before Hello is answered with Error
+//  UNEXPECTED (the connection is cut off).
+static void s_expect_cut_before_hello(fake_t *fake, peer_node_t *node,
+                                      Cairn__Peer__PeerMessage *message) {
+    s_fake_connect(fake, node, true);
+    s_fake_send(fake, message, 1);
+    Cairn__Peer__PeerMessage *answer = s_fake_expect(fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
+    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_fake_destroy(fake);
+}
+
 static void test_hostile(void) {
     peer_node_t a;
     peer_node_start(&a, NULL, 0, NULL);
@@ -446,29 +458,19 @@ static void test_hostile(void) {
     harness_expect_alive(a.client);
     s_fake_destroy(&fake);
     //  A heartbeat before Hello.
-    s_fake_connect(&fake, &a, true);
     Cairn__Peer__PeerMessage beat = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Heartbeat heartbeat = CAIRN__PEER__HEARTBEAT__INIT;
     beat.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT;
     beat.heartbeat = &heartbeat;
-    s_fake_send(&fake, &beat, 1);
-    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
-    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
-    cairn__peer__peer_message__free_unpacked(answer, NULL);
-    s_fake_destroy(&fake);
+    s_expect_cut_before_hello(&fake, &a, &beat);
     //  Goodbye before Hello is a cut-off too (review: it freed the session,
     //  and the next message opened a new one with a fresh flood window).
-    s_fake_connect(&fake, &a, true);
     Cairn__Peer__PeerMessage bye = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Goodbye goodbye = CAIRN__PEER__GOODBYE__INIT;
     bye.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE;
     bye.goodbye = &goodbye;
-    s_fake_send(&fake, &bye, 1);
-    answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
-    CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
-    cairn__peer__peer_message__free_unpacked(answer, NULL);
+    s_expect_cut_before_hello(&fake, &a, &bye);
     s_wait_log(&a, "Error or Goodbye before Hello");
-    s_fake_destroy(&fake);
     //  Garbage after a good Hello: the session ends, the table says offline.
     s_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);

@@ -151,6 +151,10 @@ const char oplog_sql_range[] = "SELECT hash, header, body, erased, seq FROM oplo
                                " WHERE author = ?1 AND log_id = ?2 AND seq >= ?3 AND seq < ?4"
                                " ORDER BY seq LIMIT ?5";
 
+const char oplog_sql_heights[] = "SELECT log_id, max(seq), count(*) FROM oplog_ops"
+                                 " WHERE author = ?1 AND (?2 = 0 OR log_id > ?3)"
+                                 " GROUP BY log_id ORDER BY log_id LIMIT ?4";
+
 static const char s_sql_insert[] =
     "INSERT INTO oplog_ops (hash, author, log_id, seq, header, body, encoded_size)"
     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
@@ -690,11 +694,7 @@ static void s_oplog_heights(ca_store_t *store, const Cairn__Request *request, ca
                                  "logs per page", "after_log_id", reply);
     if (!limit)
         return;
-    sqlite3_stmt *stmt = ca_store_prepare(store,
-                                          "SELECT log_id, max(seq), count(*) FROM oplog_ops"
-                                          " WHERE author = ?1 AND (?2 = 0 OR log_id > ?3)"
-                                          " GROUP BY log_id ORDER BY log_id LIMIT ?4",
-                                          reply);
+    sqlite3_stmt *stmt = ca_store_prepare(store, oplog_sql_heights, reply);
     if (!stmt)
         return;
     sqlite3_bind_blob(stmt, 1, ask->author.data, OPLOG_KEY_BYTES, SQLITE_STATIC);

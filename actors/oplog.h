@@ -26,6 +26,10 @@ extern const ca_store_def_t oplog_store_def;
 //  exclusive, ?5 limit): hash, header, body, erased, seq.
 extern const char oplog_sql_range[];
 
+//  An author's logs (?1 author, ?2 1 when paging on, ?3 after this log_id,
+//  ?4 limit): log_id, latest seq, operations.
+extern const char oplog_sql_heights[];
+
 void oplog_test(bool verbose);
 
 #endif

@@ -150,6 +150,7 @@ typedef struct {
     uint64_t cut_off;      //  sessions cut off for misbehaviour, since start
     peer_fetch_t *fetch;   //  ContentFetch (actors/peer_fetch.c)
     peer_gossip_t *gossip; //  message gossip (actors/peer_gossip.c)
+    bool hurry;            //  a gossip flush stopped at its row bound
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -375,11 +376,15 @@ static void s_send_hello(self_t *self, session_t *session) {
     hello.node_name = self->node_name;
     char *colon = strrchr(self->endpoint, ':');
     hello.listen_port = colon ? (uint32_t)atoi(colon + 1) : 0;
-    uint32_t kinds[] = {
-        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,         CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
-        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,       CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
-        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST, CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
-        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING, PEER_GOSSIP_KIND};
+    uint32_t kinds[] = {CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING,
+                        PEER_GOSSIP_KIND,
+                        PEER_GOSSIP_BATCH_KIND};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
@@ -388,10 +393,16 @@ static void s_send_hello(self_t *self, session_t *session) {
         session->hello_sent = true;
 }
 
+//  What a session's peer is told was received: bytes_in but for what its
+//  gossip still holds (peer_gossip_held), the sender's in-flight credit.
+static uint64_t s_consumed(self_t *self, session_t *session) {
+    return session->bytes_in - peer_gossip_held(self->gossip, &session->gossip);
+}
+
 static void s_send_heartbeat(self_t *self, session_t *session) {
     Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Heartbeat beat = CAIRN__PEER__HEARTBEAT__INIT;
-    beat.bytes_received = session->bytes_in;
+    beat.bytes_received = s_consumed(self, session);
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT;
     message.heartbeat = &beat;
     s_send(self, session, &message);
@@ -756,11 +767,13 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
     } else if (message->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
         if (message->heartbeat->bytes_received <= session->bytes_out)
             session->acked = message->heartbeat->bytes_received;
-    } else if (message->kind_case == PEER_GOSSIP_KIND) {
+    } else if (message->kind_case == PEER_GOSSIP_KIND ||
+               message->kind_case == PEER_GOSSIP_BATCH_KIND) {
+        Cairn__Peer__Error__Code code;
         const char *why = peer_gossip_receive(self->gossip, &session->gossip, session->table_id,
-                                              message->gossip_message);
+                                              message, size, &code);
         if (why)
-            s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
+            s_cut_off(self, session, code, why);
     } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
         //  content fetch: served or taken by actors/peer_fetch.c
     } else
@@ -948,10 +961,12 @@ static int s_gossip_send(void *self, void *session, Cairn__Peer__PeerMessage *me
 static void s_tick(self_t *self) {
     int64_t now = zclock_mono();
     peer_gossip_tick(self->gossip);
+    self->hurry = false;
     for (size_t i = 0; i < self->count; i++)
         if (self->sessions[i]->state == S_ONLINE && !self->sessions[i]->closing_at)
-            peer_gossip_flush(self->gossip, &self->sessions[i]->gossip, self->sessions[i]->table_id,
-                              s_gossip_send, self, self->sessions[i]);
+            self->hurry |= peer_gossip_flush(self->gossip, &self->sessions[i]->gossip,
+                                             self->sessions[i]->table_id, s_gossip_send, self,
+                                             self->sessions[i]);
     int64_t timeout = self->config.heartbeat_ms * PEER_TIMEOUT_BEATS;
     for (size_t i = 0; i < self->count; i++) {
         session_t *session = self->sessions[i];
@@ -1023,7 +1038,7 @@ static size_t s_fetch_online(void *host, char (*ids)[65], size_t most) {
 
 static uint64_t s_fetch_bytes_in(void *host, const char *peer_id) {
     session_t *session = s_online((self_t *)host, peer_id);
-    return session ? session->bytes_in : 0;
+    return session ? s_consumed((self_t *)host, session) : 0;
 }
 
 static void s_fetch_acked(void *host, const char *peer_id, uint64_t bytes_received) {
@@ -1303,7 +1318,8 @@ static char *s_start(self_t *self) {
     self->sql = ca_sql_open(self->db_path, CA_SQL_READ_ONLY, NULL, &error);
     if (!self->sql)
         return error;
-    self->gossip = peer_gossip_new(self->sql, (uint32_t)self->config.gossip_ttl, &error);
+    self->gossip = peer_gossip_new(self->sql, (uint32_t)self->config.gossip_ttl,
+                                   (uint64_t)self->config.in_flight_bytes, &error);
     if (!self->gossip)
         return error;
     self->router = zsock_new(ZMQ_ROUTER);
@@ -1336,6 +1352,7 @@ static char *s_start(self_t *self) {
     zpoller_add(self->poller, self->router);
     zpoller_add(self->poller, self->control);
     zpoller_add(self->poller, self->peers);
+    zpoller_add(self->poller, peer_gossip_socket(self->gossip));
     peer_fetch_config_t fetch = {.data_dir = self->data_dir,
                                  .db_path = self->db_path,
                                  .cache_endpoint = self->cache_endpoint,
@@ -1397,7 +1414,8 @@ void peer_actor(zsock_t *pipe, void *args) {
     zsock_signal(pipe, 0);
     int64_t wait = self->config.heartbeat_ms / 4 > 100 ? 100 : self->config.heartbeat_ms / 4;
     while (!self->terminated) {
-        void *which = zpoller_wait(self->poller, (int)wait);
+        //  Gossip with more rows to send comes back at once, not at the timer.
+        void *which = zpoller_wait(self->poller, self->hurry ? 1 : (int)wait);
         if (which == pipe)
             s_handle_pipe(self);
         else if (which && which == self->router)
@@ -1406,6 +1424,8 @@ void peer_actor(zsock_t *pipe, void *args) {
             s_handle_control(self);
         else if (which && which == self->peers)
             s_handle_peers(self);
+        else if (which && which == peer_gossip_socket(self->gossip))
+            ; //  the batch pool's answers: peer_gossip_tick below
         else if (which && self->fetch && which == peer_fetch_socket(self->fetch))
             peer_fetch_on_cache(self->fetch);
         else if (which)

@@ -822,8 +822,9 @@ static void test_gossip_line(void) {
         peer_node_stop(&nodes[i]);
 }
 
-//  More messages than PEER_GOSSIP_PENDING within its 10 s: all reach B
-//  (each pending id leaves when its store is answered, not after 10 s).
+//  Many more messages than the batch pool takes at once
+//  (PEER_GOSSIP_OUTSTANDING), in GossipBatch frames: all reach B, none
+//  dropped (B's heartbeats hold back A's credit while its pool is behind).
 static void test_gossip_many(void) {
     peer_node_t nodes[2];
     messages_fixture_signer_t signer;
@@ -832,7 +833,7 @@ static void test_gossip_many(void) {
     s_wait_session(&nodes[1], harness_node_peer_id(nodes[0].node), true);
     const int links[][2] = {{0, 1}};
     s_gossip_setup(nodes, 2, links, 1, &signer);
-    enum { MANY = PEER_GOSSIP_PENDING + 200 };
+    enum { MANY = 5000 };
     char id[CA_UUID_TEXT_LENGTH + 1];
     for (uint64_t n = 1; n <= MANY; n++)
         s_gossip_write(&nodes[0], &signer, n, id);
@@ -899,18 +900,19 @@ static void s_fake_gossip(fake_t *self, Cairn__Message *message, uint32_t ttl) {
     free(gossip.message.data);
 }
 
-//  The fake, a member of #g on A, online with A (its Hello lists gossip).
-static void s_fake_member(fake_t *fake, peer_node_t *a) {
+//  The fake, a member of #g on A, online with A (its Hello lists gossip,
+//  and GossipBatch when `batches`).
+static void s_fake_member(fake_t *fake, peer_node_t *a, bool batches) {
     s_fake_new(fake);
     s_fake_connect(fake, a, true);
     Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
-    uint32_t kinds[] = {PEER_GOSSIP_KIND};
+    uint32_t kinds[] = {PEER_GOSSIP_KIND, PEER_GOSSIP_BATCH_KIND};
     hello.peer_id = fake->peer_id;
     hello.node_name = "fake";
     hello.listen_port = 9;
     hello.kinds = kinds;
-    hello.n_kinds = 1;
+    hello.n_kinds = batches ? 2 : 1;
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
     message.hello = &hello;
     s_fake_send(fake, &message, PEER_PROTOCOL_VERSION);
@@ -956,7 +958,7 @@ static void test_gossip_hostile(void) {
     messages_fixture_add_signer(caller, &blocked);
     cairn__response__free_unpacked(peers_fixture_block(caller, blocked.peer_id, true), NULL);
     fake_t fake;
-    s_fake_member(&fake, &a);
+    s_fake_member(&fake, &a, false);
     //  A's own message goes to the member, with gossip_ttl (8).
     char id[CA_UUID_TEXT_LENGTH + 1];
     messages_fixture_signer_t local;
@@ -1015,7 +1017,7 @@ static void test_gossip_hostile(void) {
     s_fake_destroy(&fake);
     //  Malformed: a ttl of 0 or 256, a message that does not decode.
     for (int bad = 0; bad < 3; bad++) {
-        s_fake_member(&fake, &a);
+        s_fake_member(&fake, &a, false);
         messages_fixture_uuid(ids[7], 16, 8);
         messages_fixture_message(&message, ids[7], 1700000008.0, CHANNEL, "injected");
         messages_fixture_sign(&message, &signer, signature);
@@ -1042,6 +1044,79 @@ static void test_gossip_hostile(void) {
     peer_node_stop(&a);
 }
 
+//  A peer that speaks GossipBatch gets A's messages in batches and may
+//  send them so; an empty batch cuts it off.
+static void test_gossip_batch(void) {
+    peer_node_t a;
+    peer_node_start(&a, NULL, 0, NULL);
+    messages_fixture_signer_t signer;
+    messages_fixture_signer(&signer, 22);
+    ca_caller_t *caller = ca_caller_new_socket(a.client, HARNESS_CALL_MS);
+    messages_fixture_create_channel(caller, CHANNEL, false);
+    messages_fixture_add_signer(caller, &signer);
+    fake_t fake;
+    s_fake_member(&fake, &a, true);
+    enum { WRITTEN = 5 };
+    char ids[WRITTEN + 2][CA_UUID_TEXT_LENGTH + 1];
+    for (int i = 0; i < WRITTEN; i++)
+        s_gossip_write(&a, &signer, 200 + (uint64_t)i, ids[i]);
+    //  Every one arrives, in GossipBatch frames only, in the order written.
+    int got_count = 0;
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    while (got_count < WRITTEN && zclock_mono() < deadline) {
+        Cairn__Peer__PeerMessage *got = s_fake_recv(&fake, 200);
+        CHECK(!got || got->kind_case != PEER_GOSSIP_KIND);
+        if (got && got->kind_case == PEER_GOSSIP_BATCH_KIND)
+            for (size_t m = 0; m < got->gossip_batch->n_messages; m++) {
+                Cairn__Message *sent =
+                    cairn__message__unpack(NULL, got->gossip_batch->messages[m]->message.len,
+                                           got->gossip_batch->messages[m]->message.data);
+                CHECK(sent && got_count < WRITTEN && streq(sent->id, ids[got_count]));
+                got_count++;
+                cairn__message__free_unpacked(sent, NULL);
+            }
+        if (got)
+            cairn__peer__peer_message__free_unpacked(got, NULL);
+    }
+    CHECK(got_count == WRITTEN);
+    //  Two messages in one batch from the fake: both stored.
+    Cairn__Message messages[2];
+    uint8_t signatures[2][64], packed[2][1024];
+    Cairn__Peer__GossipMessage gossips[2];
+    Cairn__Peer__GossipMessage *list[2] = {&gossips[0], &gossips[1]};
+    for (int i = 0; i < 2; i++) {
+        messages_fixture_uuid(ids[WRITTEN + i], 16, 300 + (uint64_t)i);
+        messages_fixture_message(&messages[i], ids[WRITTEN + i], 1700000300.0 + i, CHANNEL,
+                                 "batched");
+        messages_fixture_sign(&messages[i], &signer, signatures[i]);
+        cairn__peer__gossip_message__init(&gossips[i]);
+        gossips[i].ttl = 2;
+        gossips[i].message.len = cairn__message__pack(&messages[i], packed[i]);
+        gossips[i].message.data = packed[i];
+    }
+    Cairn__Peer__GossipBatch batch = CAIRN__PEER__GOSSIP_BATCH__INIT;
+    batch.messages = list;
+    batch.n_messages = 2;
+    Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
+    out.kind_case = PEER_GOSSIP_BATCH_KIND;
+    out.gossip_batch = &batch;
+    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    s_gossip_wait(&a, ids[WRITTEN]);
+    s_gossip_wait(&a, ids[WRITTEN + 1]);
+    //  An empty batch: cut off.
+    batch.n_messages = 0;
+    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    Cairn__Peer__PeerMessage *got = s_fake_next(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(got && got->error->code == CAIRN__PEER__ERROR__CODE__MALFORMED);
+    if (got)
+        cairn__peer__peer_message__free_unpacked(got, NULL);
+    s_wait_log(&a, "a GossipBatch of no message");
+    s_fake_destroy(&fake);
+    ca_caller_destroy(&caller);
+    harness_expect_alive(a.client);
+    peer_node_stop(&a);
+}
+
 static const harness_test_t s_tests[] = {
     {"two_nodes", test_two_nodes},
     {"three_nodes", test_three_nodes},
@@ -1060,6 +1135,7 @@ static const harness_test_t s_tests[] = {
     {"gossip_ttl", test_gossip_ttl},
     {"gossip_many", test_gossip_many},
     {"gossip_hostile", test_gossip_hostile},
+    {"gossip_batch", test_gossip_batch},
 };
 
 int main(int argc, char **argv) {

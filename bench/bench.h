@@ -248,6 +248,22 @@ int bench_drive_for(double seconds, uint64_t max_ops, const char *name, zsock_t 
 //  The node, started on first use; NULL (after saying why) if it failed.
 harness_node_t *bench_node(bench_t *bench);
 
+//  Two nodes of their own (not the bench's node), each with an identity
+//  and a peer endpoint on loopback, B dialing A; a client connection to
+//  each. The cases that measure what goes between peers use them.
+typedef struct {
+    harness_node_t *a, *b;
+    zsock_t *client_a, *client_b;
+} bench_pair_t;
+
+//  Starts the pair; -1 (after saying why, `name` the case) when a node did
+//  not start. bench_pair_down in any case.
+int bench_pair_up(bench_pair_t *pair, const char *name);
+
+//  Stops both nodes; -1 (after saying why) when one did not stop cleanly
+//  and `rc` was 0, else `rc`.
+int bench_pair_down(bench_pair_t *pair, const char *name, int rc);
+
 //  Prints the writer's figures from Info (how big the group commits were).
 void bench_print_node_info(bench_t *bench);
 

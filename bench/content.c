@@ -24,6 +24,11 @@
                                hashes each one: the request carries it),
                                a window outstanding
         node.cache_get.4k      CacheGet (verified) of the entries put
+        node.content_fetch.64m ContentFetch on node B of a 64 MiB blob
+                               streamed into node A (untimed), B a peer of
+                               A (bench_pair_up); the time is the
+                               fetch's, against node.content_get.64m:
+                               a peer's copy against a local read
         node.content_1gib      (optional) one 1 GiB blob streamed in and
                                read back out; the node's VmHWM before,
                                between and after (reset first through
@@ -522,10 +527,15 @@ typedef struct {
     tracker_t tracker;
 } conv_t;
 
-static void s_conv_open(conv_t *conv, bench_t *bench, const char *name) {
+//  A conversation on a new connection to `node`.
+static void s_conv_open_on(conv_t *conv, harness_node_t *node, const char *name) {
     conv->name = name;
-    conv->client = harness_connect(harness_node_endpoint(bench->node));
+    conv->client = harness_connect(harness_node_endpoint(node));
     memset(&conv->tracker, 0, sizeof conv->tracker);
+}
+
+static void s_conv_open(conv_t *conv, bench_t *bench, const char *name) {
+    s_conv_open_on(conv, bench->node, name);
 }
 
 //  Closes the connection; -1 (after saying why) if a request went
@@ -838,6 +848,82 @@ static int s_run_node_content_stream(bench_t *bench, result_t *result, const cha
     return s_conv_close(&conv, rc);
 }
 
+//  ---- from a peer: node.content_fetch.64m -------------------------------------------------
+
+#define FETCH_WAIT_MS    60000  //  B's session to A up by then
+#define FETCH_TIMEOUT_MS 600000 //  ContentFetch's own bound (its maximum)
+#define FETCH_ROUNDS_MAX 64
+
+//  ContentFetch of `hash` on `client`; the response (caller frees) or NULL.
+static Cairn__Response *s_fetch(zsock_t *client, const uint8_t *hash, uint32_t timeout_ms) {
+    Cairn__ContentFetch fetch = CAIRN__CONTENT_FETCH__INIT;
+    fetch.hash = (ProtobufCBinaryData){CA_SHA256_BYTES, (uint8_t *)hash};
+    fetch.timeout_ms = timeout_ms;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = 1;
+    request.body_case = CAIRN__REQUEST__BODY_CONTENT_FETCH;
+    request.content_fetch = &fetch;
+    return harness_call(client, &request, (int)timeout_ms + 10000);
+}
+
+//  Waits until B has a session to A: a fetch of a hash nobody has says
+//  NOT_FOUND (asked a peer) instead of UNAVAILABLE (no peer online).
+static int s_fetch_ready(bench_pair_t *pair, const char *name) {
+    uint8_t nobody[CA_SHA256_BYTES];
+    memset(nobody, 0xab, sizeof nobody);
+    int64_t deadline = zclock_mono() + FETCH_WAIT_MS;
+    while (zclock_mono() < deadline) {
+        Cairn__Response *response = s_fetch(pair->client_b, nobody, 5000);
+        Cairn__Status status = response ? response->status : CAIRN__STATUS__UNAVAILABLE;
+        if (response)
+            cairn__response__free_unpacked(response, NULL);
+        if (status == CAIRN__STATUS__NOT_FOUND)
+            return 0;
+        zclock_sleep(50); //  a poll interval; the deadline decides
+    }
+    return bench_fail(name, "B never had a session to A (log: %s)", harness_node_log_path(pair->b));
+}
+
+static int s_run_node_fetch(bench_t *bench, result_t *result, const char *name, size_t size) {
+    bench_content_t *content = s_content(bench, name);
+    if (!content)
+        return -1;
+    bench_pair_t pair;
+    int rc = bench_pair_up(&pair, name);
+    if (rc == 0)
+        rc = s_fetch_ready(&pair, name);
+    conv_t conv;
+    bool conv_open = rc == 0;
+    if (conv_open)
+        s_conv_open_on(&conv, pair.a, name);
+    int64_t spent_us = 0;
+    for (int round = 0; rc == 0 && round < FETCH_ROUNDS_MAX &&
+                        (result->ok == 0 || (double)spent_us < bench->seconds * 1e6);
+         round++) {
+        uint8_t hash[CA_SHA256_BYTES];
+        rc = s_stream_put(&conv, bench, content, size, hash);
+        int64_t start = zclock_usecs();
+        Cairn__Response *response = rc == 0 ? s_fetch(pair.client_b, hash, FETCH_TIMEOUT_MS) : NULL;
+        if (rc == 0 && (!response || response->status != CAIRN__STATUS__OK ||
+                        response->content_fetch->size != size))
+            rc = bench_fail(name, "ContentFetch of a %zu-byte blob: %s", size,
+                            !response                               ? "no answer"
+                            : response->status != CAIRN__STATUS__OK ? response->error
+                                                                    : "another size");
+        if (rc == 0) {
+            spent_us += zclock_usecs() - start;
+            result->ok++;
+        }
+        if (response)
+            cairn__response__free_unpacked(response, NULL);
+    }
+    if (conv_open)
+        rc = s_conv_close(&conv, rc);
+    result->seconds = (double)spent_us / 1e6;
+    result->bytes = result->ok * size;
+    return bench_pair_down(&pair, name, rc);
+}
+
 //  Frees the content cases' state and removes the raw baseline's files.
 static void s_destroy(bench_t *bench) {
     s_content_destroy(&bench->content);
@@ -924,6 +1010,12 @@ static const bench_case_t s_cases[] = {
      .size = KIB4,
      .versus = {"raw.content_get.4k"},
      .what = "cairnd CacheGet (verified) of the 4 KiB entries, a window outstanding"},
+    {.name = "node.content_fetch.64m",
+     .kind = KIND_NODE,
+     .sized = s_run_node_fetch,
+     .size = MIB64,
+     .versus = {"node.content_get.64m"},
+     .what = "cairnd ContentFetch of a 64 MiB blob from a peer (2 nodes on loopback)"},
     {.name = "node.content_1gib",
      .kind = KIND_NODE,
      .sized = s_run_node_content_stream,

@@ -709,15 +709,23 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
         session->window_msgs = session->window_bytes = 0;
     }
     session->window_msgs++;
-    session->window_bytes += size;
-    if (session->window_msgs > PEER_MAX_MSGS_PER_S ||
-        session->window_bytes > PEER_MAX_BYTES_PER_S) {
+    if (session->window_msgs > PEER_MAX_MSGS_PER_S) {
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__LIMIT,
-                  "flood: more than "
-                  "the messages or bytes per second a peer may send");
+                  "flood: more than the messages per second a peer may send");
         return;
     }
     Cairn__Peer__PeerMessage *message = cairn__peer__peer_message__unpack(NULL, size, data);
+    //  Bytes this node asked for (a fetch's chunks) are bounded by the
+    //  fetch window, not by the flood bound.
+    if (!message || !self->fetch || !peer_fetch_solicited(self->fetch, session->peer_id, message))
+        session->window_bytes += size;
+    if (session->window_bytes > PEER_MAX_BYTES_PER_S) {
+        if (message)
+            cairn__peer__peer_message__free_unpacked(message, NULL);
+        s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__LIMIT,
+                  "flood: more than the bytes per second a peer may send");
+        return;
+    }
     if (!message || message->base.n_unknown_fields > 0) {
         if (message)
             cairn__peer__peer_message__free_unpacked(message, NULL);

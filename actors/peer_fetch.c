@@ -11,29 +11,31 @@
         start: the online peers, in peer id order (none: UNAVAILABLE)
           |
           v
-        ASK --FetchRequest {offset, <= 1 MiB}--> WAIT --FetchChunk--> ASK ...
+        RUN: FetchRequest {offset, <= 1 MiB} x window --> FetchChunk in order
           ^                                        |  last chunk: hash it
           |  FetchMissing, silence, too big,       |  matches: STORE
           +--- bytes that break the rules or ------+  (CachePut to the cache pool)
                do not hash (peer cut off): next peer      |
                                                     answer: hash, size, peer
 
-    - Peers are asked one after the other (simplest to bound: one chunk of
-      one fetch in flight per fetch), each for the whole blob. A peer that
-      does not answer a step within FETCH_STEP_BEATS heartbeats (at least
-      FETCH_STEP_MIN_MS) is left for the next; the fetch's own timeout
-      (timeout_ms) answers UNAVAILABLE whatever step it is in.
+    - Peers are asked one after the other, each for the whole blob. Until
+      the first chunk tells the blob's size one request is out; then up to
+      FETCH_WINDOW chunks are asked for ahead, each the range after the
+      last asked. A session delivers in order, so each chunk must start
+      where the bytes received end. A peer that sends nothing for
+      FETCH_STEP_BEATS heartbeats (at least FETCH_STEP_MIN_MS) while asked
+      is left for the next; the fetch's own timeout (timeout_ms) answers
+      UNAVAILABLE whatever step it is in.
     - Memory while receiving: one chunk. Bytes go to a temp file under
       <data dir>/cache/tmp (ca_upload: hashed as they are written; the
       cache's start empties tmp/ after a crash). The cache store takes a
       blob as one CachePut frame, so once the hash matched the file is read
       into one buffer for it: a fetch is bounded by max_frame_bytes (and
       max_blob_bytes), and only a fetch in STORE holds its blob in memory.
-    - Pacing: this node counts what a session sends it against
-      PEER_MAX_BYTES_PER_S (32 MiB in any second) and cuts off a flood, so
-      it asks for at most FETCH_BYTES_PER_S (24 MiB/s) over all fetches, by
-      a token bucket of FETCH_BURST_BYTES: any second then brings at most
-      24 + 2 MiB of chunks, whatever the phase of the flood window.
+    - No pacing: the chunks this node asked for (peer_fetch_solicited) do
+      not count against the session's flood bound (PEER_MAX_BYTES_PER_S);
+      what bounds them is the window (FETCH_WINDOW MiB per fetch,
+      FETCH_MAX fetches) and the server's in-flight bound.
     - FetchRequest carries bytes_received (as a Heartbeat), so the server's
       in-flight bound follows the transfer instead of the heartbeats.
     - Stored with source_peer = the serving peer id and an empty receipt:
@@ -67,12 +69,11 @@
 #define FETCH_PEERS_MAX          64
 #define FETCH_TIMEOUT_DEFAULT_MS 30000
 #define FETCH_TIMEOUT_MAX_MS     600000
-#define FETCH_BYTES_PER_S        (24 * 1024 * 1024) //  below PEER_MAX_BYTES_PER_S (32 MiB)
-#define FETCH_BURST_BYTES        (2 * 1024 * 1024)  //  the pacing bucket's size
+#define FETCH_WINDOW             4 //  chunks asked for ahead, once the size is known
 #define FETCH_STEP_BEATS         3
 #define FETCH_STEP_MIN_MS        2000
 
-typedef enum { F_ASK, F_WAIT, F_STORE } phase_t;
+typedef enum { F_RUN, F_STORE } phase_t;
 
 typedef struct {
     zframe_t *worker;
@@ -85,7 +86,10 @@ typedef struct {
     size_t n_peers, next;
     char peer[65];
     phase_t phase;
-    uint64_t offset, total;
+    uint64_t offset;      //  bytes received (and written) from the peer
+    uint64_t asked;       //  the end of the ranges asked for
+    uint32_t outstanding; //  chunks asked for, not yet received
+    uint64_t total;
     bool total_known;
     ca_upload_t *upload;
     uint64_t cache_id;
@@ -104,8 +108,6 @@ struct _peer_fetch_t {
     ca_blobs_t *cache_blobs;
     fetch_t *fetches[FETCH_MAX];
     uint64_t cache_ids;
-    int64_t tokens;    //  bytes this node may ask for now (pacing bucket)
-    int64_t tokens_at; //  mono of the last refill
 };
 
 static void s_hex(const uint8_t *bytes, char hex[65]) {
@@ -158,33 +160,36 @@ static int64_t s_step_ms(peer_fetch_t *self) {
 
 static void s_next_peer(peer_fetch_t *self, fetch_t *fetch);
 
-//  Sends the next FetchRequest when the pacing window has room; else
-//  the tick tries again.
+//  The length of the chunk that starts at `offset`: FETCH_CHUNK_MAX, or
+//  what is left once the size is known.
+static uint64_t s_chunk_length(const fetch_t *fetch, uint64_t offset) {
+    if (fetch->total_known && fetch->total - offset < FETCH_CHUNK_MAX)
+        return fetch->total - offset;
+    return FETCH_CHUNK_MAX;
+}
+
+//  Asks for the next ranges while the window has room (one request until
+//  the size is known); what does not go now, the tick sends.
 static void s_ask(peer_fetch_t *self, fetch_t *fetch) {
-    int64_t now = zclock_mono();
-    self->tokens += (now - self->tokens_at) * (FETCH_BYTES_PER_S / 1000);
-    self->tokens_at = now;
-    if (self->tokens > FETCH_BURST_BYTES)
-        self->tokens = FETCH_BURST_BYTES;
-    uint64_t length = FETCH_CHUNK_MAX;
-    if (fetch->total_known && fetch->total - fetch->offset < length)
-        length = fetch->total - fetch->offset;
-    if (self->tokens < (int64_t)length)
-        return;
-    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
-    Cairn__Peer__FetchRequest ask = CAIRN__PEER__FETCH_REQUEST__INIT;
-    ask.hash.data = fetch->hash;
-    ask.hash.len = 32;
-    ask.offset = fetch->offset;
-    ask.length = (uint32_t)(length ? length : 1);
-    ask.bytes_received = self->host.bytes_in(self->host.host, fetch->peer);
-    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST;
-    message.fetch_request = &ask;
-    if (self->host.send(self->host.host, fetch->peer, &message) != 0)
-        return; //  in-flight bound or gone: the tick retries until the step ends
-    self->tokens -= (int64_t)length;
-    fetch->phase = F_WAIT;
-    fetch->step_deadline = now + s_step_ms(self);
+    uint32_t window = fetch->total_known ? FETCH_WINDOW : 1;
+    while (fetch->outstanding < window &&
+           (fetch->total_known ? fetch->asked < fetch->total : fetch->asked == 0)) {
+        uint64_t length = s_chunk_length(fetch, fetch->asked);
+        Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+        Cairn__Peer__FetchRequest ask = CAIRN__PEER__FETCH_REQUEST__INIT;
+        ask.hash.data = fetch->hash;
+        ask.hash.len = 32;
+        ask.offset = fetch->asked;
+        ask.length = (uint32_t)(length ? length : 1);
+        ask.bytes_received = self->host.bytes_in(self->host.host, fetch->peer);
+        message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST;
+        message.fetch_request = &ask;
+        if (self->host.send(self->host.host, fetch->peer, &message) != 0)
+            return; //  in-flight bound or gone: the tick retries until the step ends
+        if (fetch->outstanding++ == 0)
+            fetch->step_deadline = zclock_mono() + s_step_ms(self);
+        fetch->asked += length ? length : 1;
+    }
 }
 
 static void s_next_peer(peer_fetch_t *self, fetch_t *fetch) {
@@ -203,7 +208,8 @@ static void s_next_peer(peer_fetch_t *self, fetch_t *fetch) {
         return;
     }
     snprintf(fetch->peer, sizeof fetch->peer, "%s", fetch->peers[fetch->next++]);
-    fetch->offset = fetch->total = 0;
+    fetch->offset = fetch->asked = fetch->total = 0;
+    fetch->outstanding = 0;
     fetch->total_known = false;
     char *error = NULL;
     fetch->upload = ca_upload_new(self->cache_blobs, &error);
@@ -214,7 +220,7 @@ static void s_next_peer(peer_fetch_t *self, fetch_t *fetch) {
         s_fail(self, fetch, CA_INTERNAL, text);
         return;
     }
-    fetch->phase = F_ASK;
+    fetch->phase = F_RUN;
     fetch->step_deadline = zclock_mono() + s_step_ms(self);
     s_ask(self, fetch);
 }
@@ -319,9 +325,7 @@ static void s_store(peer_fetch_t *self, fetch_t *fetch) {
 }
 
 static void s_on_chunk(peer_fetch_t *self, fetch_t *fetch, const Cairn__Peer__FetchChunk *chunk) {
-    size_t asked = FETCH_CHUNK_MAX;
-    if (fetch->total_known && fetch->total - fetch->offset < asked)
-        asked = fetch->total - fetch->offset;
+    uint64_t asked = s_chunk_length(fetch, fetch->offset);
     const char *why = NULL;
     uint64_t end = chunk->offset + chunk->data.len;
     if (chunk->offset != fetch->offset)
@@ -330,8 +334,9 @@ static void s_on_chunk(peer_fetch_t *self, fetch_t *fetch, const Cairn__Peer__Fe
         why = "a FetchChunk whose total changed";
     else if (chunk->data.len > asked || end > chunk->total || end < chunk->offset)
         why = "a FetchChunk longer than asked or past its total";
-    else if (chunk->data.len == 0 && end < chunk->total)
-        why = "an empty FetchChunk before the end";
+    else if (end < chunk->total && chunk->data.len < asked)
+        //  The next range is asked for already, from where this one should end.
+        why = "a FetchChunk shorter than asked before the end";
     else if (chunk->last != (end == chunk->total))
         why = "a FetchChunk whose `last` does not match its end";
     if (why) {
@@ -358,7 +363,7 @@ static void s_on_chunk(peer_fetch_t *self, fetch_t *fetch, const Cairn__Peer__Fe
         return;
     }
     fetch->offset = end;
-    fetch->phase = F_ASK;
+    fetch->outstanding--;
     fetch->step_deadline = zclock_mono() + s_step_ms(self);
     if (end < fetch->total) {
         s_ask(self, fetch);
@@ -492,11 +497,21 @@ static fetch_t *s_waiting(peer_fetch_t *self, const char *peer_id,
                           const ProtobufCBinaryData *hash) {
     for (size_t i = 0; i < FETCH_MAX; i++) {
         fetch_t *fetch = self->fetches[i];
-        if (fetch && fetch->phase == F_WAIT && streq(fetch->peer, peer_id) && hash->len == 32 &&
+        if (fetch && fetch->phase == F_RUN && fetch->outstanding > 0 &&
+            streq(fetch->peer, peer_id) && hash->len == 32 &&
             memcmp(hash->data, fetch->hash, 32) == 0)
             return fetch;
     }
     return NULL;
+}
+
+bool peer_fetch_solicited(peer_fetch_t *self, const char *peer_id,
+                          const Cairn__Peer__PeerMessage *message) {
+    if (message->kind_case != CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK)
+        return false;
+    const Cairn__Peer__FetchChunk *chunk = message->fetch_chunk;
+    fetch_t *fetch = s_waiting(self, peer_id, &chunk->hash);
+    return fetch && chunk->offset == fetch->offset && chunk->data.len <= FETCH_CHUNK_MAX;
 }
 
 bool peer_fetch_on_message(peer_fetch_t *self, const char *session_peer_id,
@@ -569,12 +584,12 @@ void peer_fetch_tick(peer_fetch_t *self) {
                      "the last %.16s); retry with a longer timeout (--timeout MS)",
                      hex, fetch->timeout_ms, fetch->next, fetch->n_peers, fetch->peer);
             s_fail(self, fetch, CA_UNAVAILABLE, text);
-        } else if (fetch->phase != F_STORE && now >= fetch->step_deadline) {
+        } else if (fetch->phase == F_RUN && now >= fetch->step_deadline) {
             ca_log_notice("peer_fetch: peer %.16s did not answer a fetch step in time; next peer",
                           fetch->peer);
             fetch->silent++;
             s_next_peer(self, fetch);
-        } else if (fetch->phase == F_ASK)
+        } else if (fetch->phase == F_RUN)
             s_ask(self, fetch);
     }
 }
@@ -588,8 +603,6 @@ peer_fetch_t *peer_fetch_new(const peer_fetch_config_t *config, const peer_fetch
     self->config = *config;
     self->host = *host;
     self->control = control;
-    self->tokens = FETCH_BURST_BYTES;
-    self->tokens_at = zclock_mono();
     self->sql = ca_sql_open(config->db_path, CA_SQL_READ_ONLY, NULL, error);
     if (self->sql)
         self->content_blobs = ca_blobs_open(config->data_dir, "content", error);

@@ -56,6 +56,12 @@ void peer_fetch_start(peer_fetch_t *self, zframe_t **worker, const Cairn__Reques
 
 //  A PeerMessage of kinds 40..42 from an online session; false when the
 //  kind is not one of them.
+//  Whether `message` is a FetchChunk this node asked `peer_id` for (the
+//  next one one of its fetches waits on): such bytes are bounded by the
+//  fetch window, so the session's flood bound does not count them.
+bool peer_fetch_solicited(peer_fetch_t *self, const char *peer_id,
+                          const Cairn__Peer__PeerMessage *message);
+
 bool peer_fetch_on_message(peer_fetch_t *self, const char *peer_id,
                            const Cairn__Peer__PeerMessage *message);
 

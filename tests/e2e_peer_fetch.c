@@ -156,25 +156,40 @@ static zsock_t *s_raw_peer(peer_node_t *node) {
     return dealer;
 }
 
-//  Sends a FetchRequest; returns the first answer that is not a Hello or
-//  Heartbeat (caller frees), NULL after WAIT_MS.
-static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash, size_t hash_size,
-                                           uint64_t offset, uint32_t length) {
-    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
-    Cairn__Peer__FetchRequest ask = CAIRN__PEER__FETCH_REQUEST__INIT;
-    ask.hash.data = (uint8_t *)hash;
-    ask.hash.len = hash_size;
-    ask.offset = offset;
-    ask.length = length;
-    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST;
-    message.fetch_request = &ask;
-    message.version = 1;
-    size_t size = cairn__peer__peer_message__get_packed_size(&message);
+//  A client's ContentFetch on `self`, sent now on a connection of its own,
+//  answered later (s_fetch_end).
+static zsock_t *s_fetch_begin(peer_node_t *self, const uint8_t *hash) {
+    zsock_t *client = harness_connect(harness_node_endpoint(self->node));
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__ContentFetch fetch = CAIRN__CONTENT_FETCH__INIT;
+    fetch.hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    fetch.timeout_ms = 20000;
+    request.id = 1;
+    request.body_case = CAIRN__REQUEST__BODY_CONTENT_FETCH;
+    request.content_fetch = &fetch;
+    CHECK(ca_caller_send(client, &request) == 0);
+    return client;
+}
+
+static Cairn__Response *s_fetch_end(zsock_t **client_p) {
+    Cairn__Response *response = ca_caller_recv(*client_p, WAIT_MS);
+    zsock_destroy(client_p);
+    return response;
+}
+
+static void s_raw_send(zsock_t *dealer, Cairn__Peer__PeerMessage *message) {
+    message->version = 1;
+    size_t size = cairn__peer__peer_message__get_packed_size(message);
     zframe_t *frame = zframe_new(NULL, size);
-    cairn__peer__peer_message__pack(&message, zframe_data(frame));
+    cairn__peer__peer_message__pack(message, zframe_data(frame));
     CHECK(zframe_send(&frame, dealer, 0) == 0);
+}
+
+//  The next message that is not a Hello or Heartbeat (caller frees), NULL
+//  after WAIT_MS.
+static Cairn__Peer__PeerMessage *s_raw_next(zsock_t *dealer) {
     for (int i = 0; i < 1000; i++) {
-        frame = zframe_recv(dealer);
+        zframe_t *frame = zframe_recv(dealer);
         if (!frame)
             return NULL;
         Cairn__Peer__PeerMessage *answer =
@@ -187,6 +202,47 @@ static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash,
             cairn__peer__peer_message__free_unpacked(answer, NULL);
     }
     return NULL;
+}
+
+//  Sends a FetchRequest; returns the first answer that is not a Hello or
+//  Heartbeat (caller frees), NULL after WAIT_MS.
+static Cairn__Peer__PeerMessage *s_raw_ask(zsock_t *dealer, const uint8_t *hash, size_t hash_size,
+                                           uint64_t offset, uint32_t length) {
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__FetchRequest ask = CAIRN__PEER__FETCH_REQUEST__INIT;
+    ask.hash.data = (uint8_t *)hash;
+    ask.hash.len = hash_size;
+    ask.offset = offset;
+    ask.length = length;
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST;
+    message.fetch_request = &ask;
+    s_raw_send(dealer, &message);
+    return s_raw_next(dealer);
+}
+
+//  Answers a FetchRequest for `length` bytes of `data` (of `total`) at `offset`.
+static void s_raw_chunk(zsock_t *dealer, const uint8_t *hash, const uint8_t *data, uint64_t offset,
+                        size_t length, uint64_t total) {
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__FetchChunk chunk = CAIRN__PEER__FETCH_CHUNK__INIT;
+    chunk.hash = (ProtobufCBinaryData){32, (uint8_t *)hash};
+    chunk.offset = offset;
+    chunk.data = (ProtobufCBinaryData){length, (uint8_t *)data + offset};
+    chunk.total = total;
+    chunk.last = offset + length == total;
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK;
+    message.fetch_chunk = &chunk;
+    s_raw_send(dealer, &message);
+}
+
+//  The next FetchRequest the raw peer gets: its offset and length.
+static void s_raw_expect_ask(zsock_t *dealer, uint64_t offset, uint32_t length) {
+    Cairn__Peer__PeerMessage *ask = s_raw_next(dealer);
+    CHECK(ask && ask->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST);
+    if (ask && ask->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST)
+        CHECK(ask->fetch_request->offset == offset && ask->fetch_request->length == length);
+    if (ask)
+        cairn__peer__peer_message__free_unpacked(ask, NULL);
 }
 
 //  ---- tests -------------------------------------------------------------------------------
@@ -372,6 +428,49 @@ static void test_wrong_bytes_next_peer(void) {
     peer_node_stop(&a);
 }
 
+//  The fetching side against a hand-made server: once the first chunk
+//  told the size, the following ranges are asked for together (the
+//  window); and a server whose chunk is shorter than asked before the end
+//  is cut off.
+static void test_window(void) {
+    peer_node_t b;
+    peer_node_start(&b, NULL, 0, NULL);
+    zsock_t *server = s_raw_peer(&b);
+    s_wait_online(&b, 1);
+    enum { MIB = 1024 * 1024 };
+    uint8_t hash[32];
+    size_t size = 3 * MIB + 100;
+    uint8_t *data = s_blob(size, 9, hash);
+    zsock_t *caller = s_fetch_begin(&b, hash);
+    s_raw_expect_ask(server, 0, MIB);
+    s_raw_chunk(server, hash, data, 0, MIB, size);
+    //  Three requests before any answer: the rest of the blob.
+    s_raw_expect_ask(server, MIB, MIB);
+    s_raw_expect_ask(server, 2 * MIB, MIB);
+    s_raw_expect_ask(server, 3 * MIB, 100);
+    for (uint64_t offset = MIB; offset < size; offset += MIB)
+        s_raw_chunk(server, hash, data, offset, size - offset < MIB ? size - offset : MIB, size);
+    Cairn__Response *response =
+        harness_ok(s_fetch_end(&caller), CAIRN__RESPONSE__BODY_CONTENT_FETCH);
+    CHECK(response->content_fetch->size == size);
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(s_cached(&b, hash));
+    //  Another blob; the server answers the first range short.
+    uint8_t other[32];
+    uint8_t *more = s_blob(size, 10, other);
+    caller = s_fetch_begin(&b, other);
+    s_raw_expect_ask(server, 0, MIB);
+    s_raw_chunk(server, other, more, 0, 1000, size);
+    harness_fails(s_fetch_end(&caller), CAIRN__STATUS__NOT_FOUND, "1 cut off");
+    CHECK(harness_node_log_has(b.node, "shorter than asked before the end"));
+    CHECK(!s_cached(&b, other));
+    harness_expect_alive(b.client);
+    zsock_destroy(&server);
+    free(data);
+    free(more);
+    peer_node_stop(&b);
+}
+
 //  The serving side, asked by a hand-made peer: ranges, the end, a hash it
 //  lacks, and a request out of bounds (cut off; the node keeps serving).
 static void test_serving(void) {
@@ -423,6 +522,7 @@ static const harness_test_t s_tests[] = {
     {"timeout", test_timeout},
     {"too_big", test_too_big},
     {"serving", test_serving},
+    {"window", test_window},
     {"wrong_bytes_refused", test_wrong_bytes_refused},
     {"wrong_bytes_next_peer", test_wrong_bytes_next_peer},
 };

@@ -209,9 +209,19 @@ static void s_print_commands(FILE *out) {
             s_print_command_line(out, &s_tables[t]->rows[i]);
 }
 
+//  The commands whose first word is `group` ("msg": msg send, msg list...).
+static void s_print_group(FILE *out, const char *group) {
+    fprintf(out, "Commands of '%s':\n", group);
+    for (size_t t = 0; t < TABLE_COUNT; t++)
+        for (size_t i = 0; i < s_tables[t]->count; i++)
+            if (streq(s_tables[t]->rows[i].name, group))
+                s_print_command_line(out, &s_tables[t]->rows[i]);
+}
+
 //  The short form after a usage error: one command's line when it is
-//  known, else every command.
-static void s_print_synopsis(FILE *out, const command_t *command) {
+//  known, that group's commands when only the group is, else a pointer to
+//  `cairn help` (the whole list would push the error off the screen).
+static void s_print_synopsis(FILE *out, const command_t *command, const char *group) {
     if (command) {
         char line[CLI_USAGE_LINE_MAX];
         s_format_command_line(command, line, sizeof line);
@@ -220,18 +230,22 @@ static void s_print_synopsis(FILE *out, const command_t *command) {
                 command->subcommand ? " " : "", command->subcommand ? command->subcommand : "");
         return;
     }
-    fprintf(out, "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n\n");
-    s_print_commands(out);
-    fprintf(out, "\nSee cairn --help for options, output and exit status.\n");
+    fprintf(out, "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n");
+    if (group) {
+        fputc('\n', out);
+        s_print_group(out, group);
+        fprintf(out, "\nSee cairn %s SUBCOMMAND --help for one of them.\n", group);
+    } else
+        fprintf(out, "See cairn help for the commands, cairn help COMMAND for one.\n");
 }
 
 static void s_print_usage(FILE *out) {
     fprintf(out,
             "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n"
             "       cairn keygen FILE\n"
-            "       cairn --help | --version | COMMAND --help\n\n"
+            "       cairn help [COMMAND [SUBCOMMAND]] | --help | --version | COMMAND --help\n\n"
             "Command-line client of a cairn storage node (cairnd).\n\n"
-            "Options (before or after the command):\n"
+            "Options (before or after the command; a command's own options after it):\n"
             "  --endpoint=E   the node's client endpoint (default %s;\n"
             "                 environment %s; the flag wins)\n"
             "  --json         print one JSON object per command on stdout, errors included\n"
@@ -334,7 +348,7 @@ static int s_usage_error(const cli_t *cli, const char *format, ...) {
     vfprintf(stderr, format, args);
     fputs("\n\n", stderr);
     va_end(args);
-    s_print_synopsis(stderr, cli ? cli->command : NULL);
+    s_print_synopsis(stderr, cli ? cli->command : NULL, cli ? cli->group : NULL);
     return PARSE_USAGE;
 }
 
@@ -462,8 +476,11 @@ static int s_apply_option(cli_t *cli, int opt, char **argv) {
             if (optopt > 0 && optopt < OPT_ENDPOINT)
                 return s_usage_error(cli, "unknown option '-%c'", optopt);
             //  Never echo "=VALUE": it might be a secret given by mistake.
-            return s_usage_error(cli, "unknown option '%.*s'", (int)strcspn(argv[optind - 1], "="),
-                                 argv[optind - 1]);
+            return s_usage_error(cli, "unknown option '%.*s'%s",
+                                 (int)strcspn(argv[optind - 1], "="), argv[optind - 1],
+                                 cli->command ? ""
+                                              : " before the command (only the global options may "
+                                                "come first; a command's own go after it)");
     }
 }
 
@@ -489,7 +506,12 @@ static int s_parse_options(cli_t *cli, int argc, char **argv, const char *optstr
     return rc;
 }
 
+static bool s_is_help(const char *word) {
+    return streq(word, "--help") || streq(word, "-h");
+}
+
 //  Finds the row for argv words; sets *words to how many it used (1 or 2).
+//  "GROUP --help" prints the group's commands (PARSE_DONE).
 static int s_find_command(cli_t *cli, char **words, int word_count, int *words_used) {
     bool has_subcommands = false;
     for (size_t t = 0; t < TABLE_COUNT; t++)
@@ -513,9 +535,39 @@ static int s_find_command(cli_t *cli, char **words, int word_count, int *words_u
         }
     if (!has_subcommands)
         return s_usage_error(cli, "unknown command '%s'", words[0]);
+    cli->group = words[0];
+    if (word_count > 1 && s_is_help(words[1])) {
+        s_print_group(stdout, words[0]);
+        printf("\nSee cairn %s SUBCOMMAND --help for one of them.\n", words[0]);
+        return PARSE_DONE;
+    }
     if (word_count < 2)
         return s_usage_error(cli, "'%s' needs a subcommand", words[0]);
     return s_usage_error(cli, "unknown command '%s %s'", words[0], words[1]);
+}
+
+//  `cairn help [COMMAND [SUBCOMMAND]]`: the whole help, a group's commands
+//  or one command's help, on stdout.
+static int s_help(cli_t *cli, char **words, int word_count) {
+    if (word_count == 0) {
+        s_print_usage(stdout);
+        return PARSE_DONE;
+    }
+    for (size_t t = 0; word_count == 1 && t < TABLE_COUNT; t++)
+        for (size_t i = 0; i < s_tables[t]->count; i++)
+            if (streq(s_tables[t]->rows[i].name, words[0]) && s_tables[t]->rows[i].subcommand) {
+                s_print_group(stdout, words[0]);
+                printf("\nSee cairn help %s SUBCOMMAND for one of them.\n", words[0]);
+                return PARSE_DONE;
+            }
+    int used = 0;
+    int rc = s_find_command(cli, words, word_count, &used);
+    if (rc != PARSE_OK)
+        return rc;
+    if (used < word_count)
+        return s_usage_error(cli, "help takes a command, not '%s'", words[used]);
+    s_print_command_help(stdout, cli->command);
+    return PARSE_DONE;
 }
 
 //  Parses the command's own options (and global ones placed after it) and
@@ -576,6 +628,8 @@ static int s_parse(cli_t *cli, int argc, char **argv) {
     if (optind >= argc)
         return s_usage_error(cli, "no command given");
     int first = optind, words = 0;
+    if (streq(argv[first], "help"))
+        return s_help(cli, argv + first + 1, argc - first - 1);
     rc = s_find_command(cli, argv + first, argc - first, &words);
     if (rc != PARSE_OK)
         return rc;

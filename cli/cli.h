@@ -74,6 +74,7 @@ typedef struct {
     int timeout_ms;
     bool json;
     const command_t *command;
+    const char *group; //  the first word when it names commands with subcommands
     const command_table_t *family;        //  the command's
     char **args;                          //  arg_total positional args (writable)
     int arg_total;                        //  command->arg_count, or more ("...]")

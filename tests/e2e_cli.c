@@ -41,6 +41,30 @@ static void s_test_help(const cli_ctx_t *ctx) {
     CHECK(run.status == 0);
     CHECK(cli_starts_with(run.out, "cairn " CAIRN_VERSION));
     cli_run_free(&run);
+
+    //  help: everything; a group's commands; one command's help.
+    run = RUN("help");
+    CHECK(run.status == 0 && strstr(run.out, "Exit status") && strstr(run.out, "msg send"));
+    cli_run_free(&run);
+    const char *group_forms[][2] = {{"help", "msg"}, {"msg", "--help"}, {"msg", "-h"}};
+    for (size_t i = 0; i < sizeof group_forms / sizeof group_forms[0]; i++) {
+        run = RUN(group_forms[i][0], group_forms[i][1]);
+        CHECK(run.status == 0 && strstr(run.out, "Commands of 'msg'") &&
+              strstr(run.out, "msg send") && strstr(run.out, "msg search") &&
+              !strstr(run.out, "config get"));
+        CHECK(run.err[0] == '\0');
+        cli_run_free(&run);
+    }
+    run = RUN("help", "msg", "send");
+    CHECK(run.status == 0 && cli_starts_with(run.out, "usage: cairn") &&
+          strstr(run.out, "msg send CHANNEL TEXT") && !strstr(run.out, "msg search"));
+    cli_run_free(&run);
+    run = RUN("help", "ping", "extra");
+    CHECK(run.status == 2 && strstr(run.err, "help takes a command, not 'extra'"));
+    cli_run_free(&run);
+    run = RUN("help", "frobnicate");
+    CHECK(run.status == 2 && strstr(run.err, "unknown command 'frobnicate'"));
+    cli_run_free(&run);
 }
 
 static void s_test_unknown_command(const cli_ctx_t *ctx) {
@@ -49,12 +73,22 @@ static void s_test_unknown_command(const cli_ctx_t *ctx) {
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "unknown command 'frobnicate'"));
     CHECK(strstr(run.err, "usage:"));
+    //  A pointer to the list, not the list: the error stays on screen.
+    CHECK(strstr(run.err, "cairn help") && !strstr(run.err, "config get"));
     CHECK(run.out[0] == '\0');
     cli_run_free(&run);
 
+    //  An unknown subcommand lists its group only.
     run = RUN("--endpoint", endpoint, "config", "frobnicate", "k");
     CHECK(run.status == 2);
     CHECK(strstr(run.err, "unknown command 'config frobnicate'"));
+    CHECK(strstr(run.err, "config get KEY") && !strstr(run.err, "msg send"));
+    cli_run_free(&run);
+
+    //  A command's option before the command: said so.
+    run = RUN("--endpoint", endpoint, "--limit", "5", "msg", "list", "#g");
+    CHECK(run.status == 2);
+    CHECK(strstr(run.err, "unknown option '--limit' before the command"));
     cli_run_free(&run);
 
     run = RUN("--endpoint", endpoint, "ping", "--frobnicate");

@@ -280,11 +280,12 @@ static void s_print_usage(FILE *out) {
             "STATUS one of not_found, invalid, conflict, unauthorized, busy, internal,\n"
             "unavailable, corrupt), a local file failed (io), downloaded bytes did not\n"
             "match their hash (corrupt) or fsck left problems; 2 usage error (stderr\n"
-            "only); 3 no answer within the timeout; 4 the answer is \"no\" (prov ancestor).\n\n"
+            "only); 3 no answer within the timeout, or unreachable (connection refused,\n"
+            "CURVE handshake ended: said at once); 4 the answer is \"no\" (prov ancestor).\n\n"
             "cairn keygen FILE writes a new CURVE key pair to FILE (0600, never overwritten)\n"
             "and prints its public key: the line to add to the node's DATA_DIR/curve/clients.\n"
-            "A node that does not accept the key (or a wrong --server-key) never answers:\n"
-            "that shows as exit status 3.\n",
+            "A node that does not accept the key (or a wrong --server-key) ends the\n"
+            "handshake: that shows as exit status 3.\n",
             CA_CONFIG_KEY_MAX, CA_CONFIG_VALUE_MAX);
 }
 

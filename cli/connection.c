@@ -8,7 +8,10 @@
     answers that come before they are asked for wait in a small stash.
     Every wait has a deadline (the --timeout, per answer): a node that is
     down or wedged costs at most that, never a hang, and is reported as
-    "unreachable" (exit 3).
+    "unreachable" (exit 3). A socket monitor ends the wait at once when
+    nothing listens at the endpoint (the connection was refused before one
+    ever opened) or the node ended the CURVE handshake (a key it does not
+    accept): also "unreachable", with that reason.
 
     An answer must be OK and of the kind that was asked: a request and its
     answer share the body field number (schemas/envelope.proto), so a body of
@@ -28,6 +31,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 //  ---- talking to the node --------------------------------------------------------------------
 
@@ -38,6 +42,10 @@
 struct cli_conn_s {
     const cli_t *cli;
     zsock_t *dealer;
+    zsock_t *monitor; //  PAIR: the dealer's connection events
+    bool connected;   //  a connection opened once
+    bool handshaken;  //  ... and its handshake succeeded
+    const char *gone; //  why the node cannot be reached, when known before the timeout
     zpoller_t *poller;
     uint64_t next_id; //  random start, then one up per request
     Cairn__Response *stash[CLI_STASH_MAX];
@@ -45,6 +53,60 @@ struct cli_conn_s {
 };
 
 typedef enum { CALL_OK, CALL_TIMEOUT, CALL_GARBLED } call_result_t;
+
+#define MONITOR_EVENTS                                                                             \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |                    \
+     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                        \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
+//  A PAIR receiving `dealer`'s connection events; NULL when it cannot be
+//  made (the waits then rely on the timeout alone).
+static zsock_t *s_monitor_new(zsock_t *dealer) {
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://cairn-cli-monitor-%p", (void *)dealer);
+    if (zmq_socket_monitor(zsock_resolve(dealer), endpoint, MONITOR_EVENTS) != 0)
+        return NULL;
+    zsock_t *monitor = zsock_new(ZMQ_PAIR);
+    if (monitor && zsock_connect(monitor, "%s", endpoint) != 0)
+        zsock_destroy(&monitor);
+    return monitor;
+}
+
+static void s_monitor_stop(zsock_t *dealer, zsock_t **monitor_p) {
+    if (*monitor_p)
+        zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
+    zsock_destroy(monitor_p);
+}
+
+//  One event of the monitor: sets `connected`, `handshaken` or `gone`.
+static void s_monitor_event(cli_conn_t *self) {
+    zmsg_t *msg = zmsg_recv(self->monitor);
+    zframe_t *first = msg ? zmsg_first(msg) : NULL;
+    if (first && zframe_size(first) >= 2) {
+        uint16_t event;
+        memcpy(&event, zframe_data(first), sizeof event);
+        if (event == ZMQ_EVENT_CONNECTED)
+            self->connected = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->handshaken = true;
+        else if (event == ZMQ_EVENT_CONNECT_RETRIED && !self->connected)
+            self->gone = "the connection was refused: nothing listens there";
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                 (event == ZMQ_EVENT_DISCONNECTED && self->connected && !self->handshaken &&
+                  self->cli->client_key))
+            self->gone = "the node ended the CURVE handshake: this client key is not on its "
+                         "allow-list (DATA_DIR/curve/clients), or --server-key is not the "
+                         "node's key";
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            self->gone = self->cli->client_key
+                             ? "the handshake failed: is the node's key --server-key, and does "
+                               "it speak CURVE?"
+                             : "the handshake failed: does the node want CURVE (--client-key, "
+                               "--server-key)?";
+    }
+    zmsg_destroy(&msg);
+}
 
 cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
@@ -73,7 +135,10 @@ cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
         ca_curve_key_apply_client(&key, server_public, dealer);
         ca_curve_key_wipe(&key);
     }
+    //  Before the connect, so that no event of the first attempt is missed.
+    zsock_t *monitor = s_monitor_new(dealer);
     if (zsock_connect(dealer, "%s", cli->endpoint) != 0) {
+        s_monitor_stop(dealer, &monitor);
         zsock_destroy(&dealer);
         *exit_code =
             cli_usage_error(cli, "cannot use endpoint '%s' (%s); expected e.g. %s", cli->endpoint,
@@ -84,6 +149,7 @@ cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
     zpoller_t *poller = self ? zpoller_new(dealer, NULL) : NULL;
     if (!poller) {
         free(self);
+        s_monitor_stop(dealer, &monitor);
         zsock_destroy(&dealer);
         *exit_code = cli_report_error(cli, "INTERNAL", "out of memory", CLI_EXIT_NODE_ERROR);
         return NULL;
@@ -91,6 +157,9 @@ cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code) {
     self->cli = cli;
     self->dealer = dealer;
     self->poller = poller;
+    self->monitor = monitor;
+    if (monitor)
+        zpoller_add(poller, monitor);
     randombytes_buf(&self->next_id, sizeof self->next_id);
     return self;
 }
@@ -102,6 +171,7 @@ void cli_conn_destroy(cli_conn_t **self_p) {
     for (size_t i = 0; i < self->stashed; i++)
         cairn__response__free_unpacked(self->stash[i], NULL);
     zpoller_destroy(&self->poller);
+    s_monitor_stop(self->dealer, &self->monitor);
     zsock_destroy(&self->dealer);
     free(self);
     *self_p = NULL;
@@ -124,8 +194,13 @@ static call_result_t s_conn_await(cli_conn_t *self, uint64_t id, int64_t deadlin
                                   Cairn__Response **response_p) {
     *response_p = s_conn_unstash(self, id);
     int64_t remaining;
-    while (!*response_p && (remaining = deadline - zclock_mono()) > 0) {
-        if (zpoller_wait(self->poller, (int)remaining) != self->dealer)
+    while (!*response_p && !self->gone && (remaining = deadline - zclock_mono()) > 0) {
+        void *which = zpoller_wait(self->poller, (int)remaining);
+        if (which && which == self->monitor) {
+            s_monitor_event(self);
+            continue;
+        }
+        if (which != self->dealer)
             break;
         zframe_t *frame = zframe_recv(self->dealer);
         if (!frame)
@@ -145,8 +220,14 @@ static call_result_t s_conn_await(cli_conn_t *self, uint64_t id, int64_t deadlin
     return *response_p ? CALL_OK : CALL_TIMEOUT;
 }
 
-static int s_report_unreachable(const cli_t *cli) {
+static int s_report_unreachable(const cli_conn_t *conn) {
+    const cli_t *cli = conn->cli;
     char message[512];
+    if (conn->gone) {
+        snprintf(message, sizeof message, "%s: %s; is cairnd running there? (--endpoint, %s)",
+                 cli->endpoint, conn->gone, CLI_ENDPOINT_ENV);
+        return cli_report_error(cli, "unreachable", message, CLI_EXIT_UNREACHABLE);
+    }
     snprintf(message, sizeof message,
              "no answer from %s within %d ms; is cairnd running there? "
              "(--endpoint, %s, --timeout)%s",
@@ -206,7 +287,7 @@ static bool s_conn_send(cli_conn_t *self, Cairn__Request *request) {
 }
 
 int cli_send(cli_conn_t *conn, Cairn__Request *request) {
-    return s_conn_send(conn, request) ? CLI_EXIT_OK : s_report_unreachable(conn->cli);
+    return s_conn_send(conn, request) ? CLI_EXIT_OK : s_report_unreachable(conn);
 }
 
 int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
@@ -220,7 +301,7 @@ int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
                                 "the answer is not a cairn.Response; is this a cairn node?",
                                 CLI_EXIT_NODE_ERROR);
     if (result == CALL_TIMEOUT)
-        return s_report_unreachable(cli);
+        return s_report_unreachable(conn);
     int exit_code = s_answer_problem(cli, sent, response);
     if (exit_code != CLI_EXIT_OK)
         cairn__response__free_unpacked(response, NULL);

@@ -80,6 +80,7 @@
     ("HASH [SOURCE...]") takes arg_count or more positional arguments.
     ========================================================================= */
 
+#include "ca_hash.h" //  ca_sha256_backend_version
 #include "ca_limits.h"
 #include "ca_status.h"
 #include "ca_validate.h" //  ca_hex_value
@@ -310,6 +311,7 @@ static void s_print_version(void) {
     printf("  protobuf-c %s\n", protobuf_c_version());
     printf("  jansson    %s\n", jansson_version_str());
     printf("  libsodium  %s\n", sodium_version_string());
+    printf("  SHA-256    %s\n", ca_sha256_backend_version());
 }
 
 static int s_compare_names(const void *a, const void *b) {

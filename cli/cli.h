@@ -21,6 +21,7 @@
 #ifndef CAIRN_CLI_H_INCLUDED
 #define CAIRN_CLI_H_INCLUDED
 
+#include "ca_env.h"
 #include "ca_limits.h"
 #include "cairn.pb-c.h"
 
@@ -32,11 +33,11 @@
 //  Options one command may take (value options and flags together).
 #define CLI_MAX_OPTIONS 16
 //  The environment variable that names the node's endpoint.
-#define CLI_ENDPOINT_ENV "CAIRN_ENDPOINT"
+#define CLI_ENDPOINT_ENV CA_ENV_ENDPOINT
 //  The environment variables that name the client's CURVE key file and the
 //  node's server public key (connection.c).
-#define CLI_CLIENT_KEY_ENV "CAIRN_CLIENT_KEY"
-#define CLI_SERVER_KEY_ENV "CAIRN_SERVER_KEY"
+#define CLI_CLIENT_KEY_ENV CA_ENV_CLIENT_KEY
+#define CLI_SERVER_KEY_ENV CA_ENV_SERVER_KEY
 //  Request kinds one command may send.
 #define CLI_SENDS_MAX 5
 //  Values of repeatable options (--tag A --tag B ...) one run may give, in
@@ -74,7 +75,7 @@ typedef struct {
     int timeout_ms;
     bool json;
     const command_t *command;
-    const char *group; //  the first word when it names commands with subcommands
+    const char *group;                    //  the first word when it names commands with subcommands
     const command_table_t *family;        //  the command's
     char **args;                          //  arg_total positional args (writable)
     int arg_total;                        //  command->arg_count, or more ("...]")
@@ -161,8 +162,7 @@ struct command_table_s {
     X(peers)                                                                                       \
     X(gossip)                                                                                      \
     X(content)                                                                                     \
-    X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog) X(logbook) X(batch)       \
-        X(sync)
+    X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog) X(logbook) X(batch) X(sync)
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

@@ -44,8 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SENDER_ID_ENV   "CAIRN_SENDER_ID"
-#define SENDER_NAME_ENV "CAIRN_SENDER_NAME"
+#define SENDER_ID_ENV   CA_ENV_SENDER_ID
+#define SENDER_NAME_ENV CA_ENV_SENDER_NAME
 #define SENDER_DEFAULT  "cli"
 #define KEY_FILE_MAX    512 //  room for 128 hex digits and blanks
 #define CURSOR_TEXT     (64 + CLI_UUID_LEN)

@@ -19,6 +19,8 @@
     ========================================================================= */
 
 #include "ca_curve.h"
+#include "ca_env.h"
+#include "ca_hash.h"
 #include "ca_limits.h"
 #include "ca_validate.h"
 #include "ca_log.h"
@@ -53,8 +55,8 @@ enum {
     OPT_SETTING = 2000
 };
 
-#define PASSWORD_ENV     "CAIRN_IDENTITY_PASSWORD"
-#define NEW_PASSWORD_ENV "CAIRN_IDENTITY_NEW_PASSWORD"
+#define PASSWORD_ENV     CA_ENV_IDENTITY_PASSWORD
+#define NEW_PASSWORD_ENV CA_ENV_IDENTITY_NEW_PASSWORD
 
 //  What the identity options and subcommand said.
 typedef struct {
@@ -120,6 +122,7 @@ static void s_print_version(void) {
     printf("  libsodium  %s\n", sodium_version_string());
     printf("  SQLite     %s\n", sqlite3_libversion());
     printf("  protobuf-c %s\n", protobuf_c_version());
+    printf("  SHA-256    %s\n", ca_sha256_backend_version());
 }
 
 typedef struct {
@@ -149,10 +152,10 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
             NULL, OPT_SETTING + (int)i};
     int rc = 0, opt;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (opt == OPT_CONFIG)
             *config_path = optarg;
-        else if (opt == OPT_HELP) {
+        else if (opt == OPT_HELP || opt == 'h') {
             s_print_usage(stdout);
             rc = 1;
         } else if (opt == OPT_VERSION) {
@@ -195,7 +198,7 @@ static int s_merge_config(node_config_t *config, const char *config_path, const 
                           size_t flag_count) {
     char *error = NULL;
     if (!config_path)
-        config_path = getenv("CAIRN_CONFIG");
+        config_path = getenv(CA_ENV_CONFIG);
     int rc = config_path ? node_config_load_file(config, config_path, &error) : 0;
     if (rc == 0)
         rc = node_config_load_env(config, &error);
@@ -206,6 +209,24 @@ static int s_merge_config(node_config_t *config, const char *config_path, const 
         free(error);
     }
     return rc;
+}
+
+//  A CAIRN_* variable that is neither a setting's nor one of ca_env.h's
+//  is most likely a misspelt setting: said, not ignored.
+static void s_warn_unknown_env(void) {
+    static const char *const others[] = CA_ENV_OTHERS;
+    for (char **entry = environ; *entry; entry++) {
+        if (strncmp(*entry, "CAIRN_", 6) != 0)
+            continue;
+        size_t length = strcspn(*entry, "=");
+        bool known = node_config_env_known(*entry, length);
+        for (size_t i = 0; !known && others[i]; i++)
+            known = strlen(others[i]) == length && strncmp(others[i], *entry, length) == 0;
+        if (!known)
+            ca_log_warning("cairnd: the environment variable %.*s is not read by cairn (a "
+                           "misspelt setting? cairnd --help lists them)",
+                           (int)length, *entry);
+    }
 }
 
 //  Blocks SIGINT/SIGTERM in every thread (actors inherit the mask) and
@@ -545,13 +566,14 @@ int main(int argc, char **argv) {
         node_config_destroy(&config);
         return 2;
     }
+    ca_log_set_level((ca_log_level_t)ca_log_level_parse(config->log_level));
+    zsys_set_logident("cairnd");
+    s_warn_unknown_env();
     if (print_config) {
         node_config_print(config, stdout);
         node_config_destroy(&config);
         return 0;
     }
-    ca_log_set_level((ca_log_level_t)ca_log_level_parse(config->log_level));
-    zsys_set_logident("cairnd");
     s_raise_nofile_limit();
     if (sodium_init() < 0) {
         fprintf(stderr, "cairnd: libsodium failed to initialise\n");

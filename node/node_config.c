@@ -14,7 +14,8 @@
 #include <string.h>
 
 //  KIND_BOOL: true|false (also 1|0, yes|no); as a flag, given alone it means true.
-typedef enum { KIND_TEXT, KIND_INT, KIND_CHOICE, KIND_BOOL } kind_t;
+//  KIND_ENDPOINT: a ZeroMQ endpoint (s_endpoint_problem), or one of `choices`.
+typedef enum { KIND_TEXT, KIND_INT, KIND_CHOICE, KIND_BOOL, KIND_ENDPOINT } kind_t;
 
 typedef struct {
     const char *name; //  setting name
@@ -42,7 +43,7 @@ static const option_t s_options[] = {
      0, NULL, FIELD(data_dir),
      "directory holding cairn.db and the store files (created if missing)"},
     {"client_endpoint", "client-endpoint", "client/endpoint", "CAIRN_CLIENT_ENDPOINT",
-     CA_DEFAULT_CLIENT_ENDPOINT, KIND_TEXT, 0, 0, NULL, FIELD(client_endpoint),
+     CA_DEFAULT_CLIENT_ENDPOINT, KIND_ENDPOINT, 0, 0, NULL, FIELD(client_endpoint),
      "ZeroMQ endpoint tools connect to (ROUTER; clients use DEALER)"},
     {"client_auth", "client-auth", "client/auth", "CAIRN_CLIENT_AUTH", "auto", KIND_CHOICE, 0, 0,
      "auto|curve|none", FIELD(client_auth),
@@ -136,8 +137,8 @@ static const option_t s_options[] = {
     {"maintenance_ms", "maintenance-ms", "node/maintenance_ms", "CAIRN_MAINTENANCE_MS",
      STR(CA_DEFAULT_MAINTENANCE_MS), KIND_INT, 0, 86400000, NULL, FIELD(maintenance_ms),
      "interval of periodic upkeep such as gossip cleaning (0: off)"},
-    {"peer_endpoint", "peer-endpoint", "peer/endpoint", "CAIRN_PEER_ENDPOINT", "off", KIND_TEXT, 0,
-     0, NULL, FIELD(peer_endpoint),
+    {"peer_endpoint", "peer-endpoint", "peer/endpoint", "CAIRN_PEER_ENDPOINT", "off", KIND_ENDPOINT,
+     0, 0, "off", FIELD(peer_endpoint),
      "ZeroMQ tcp endpoint other nodes dial (ROUTER, CURVE with the key of the node's identity, "
      "which it needs); off: no peer network"},
     {"peer_admission", "peer-admission", "peer/admission", "CAIRN_PEER_ADMISSION", "open",
@@ -194,6 +195,34 @@ static bool s_is_choice(const char *choices, const char *value) {
     return false;
 }
 
+//  Why `value` is not an endpoint cairnd can bind, or NULL: tcp://HOST:PORT
+//  (HOST a name, an address, [IPv6 address] or *; PORT 1..65535 or *), or,
+//  unless `tcp_only`, ipc://PATH. Checked before anything is created.
+static const char *s_endpoint_problem(const char *value, bool tcp_only) {
+    if (strncmp(value, "ipc://", 6) == 0 && !tcp_only)
+        return value[6] ? NULL : "ipc:// needs a path";
+    if (strncmp(value, "tcp://", 6) != 0)
+        return tcp_only ? "it must start with tcp://" : "it must start with tcp:// or ipc://";
+    const char *host = value + 6;
+    const char *colon = strrchr(host, ':');
+    if (!colon || colon == host)
+        return "tcp:// needs HOST:PORT";
+    size_t host_length = (size_t)(colon - host);
+    if (host[0] == '[' ? host[host_length - 1] != ']' || host_length < 3
+                       : strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789.-_*") != host_length)
+        return "the host is not a name, an address or [IPv6 address]";
+    const char *port = colon + 1;
+    if (streq(port, "*"))
+        return NULL;
+    char *end = NULL;
+    errno = 0;
+    long number = strtol(port, &end, 10);
+    if (!*port || errno || *end || number < 1 || number > 65535)
+        return "the port must be 1..65535 or *";
+    return NULL;
+}
+
 static int s_set(node_config_t *self, const option_t *option, const char *value, const char *source,
                  char **error) {
     if (option->kind == KIND_INT) {
@@ -223,6 +252,18 @@ static int s_set(node_config_t *self, const option_t *option, const char *value,
     if (option->kind == KIND_CHOICE && !s_is_choice(option->choices, value)) {
         *error = zsys_sprintf("%s: %s must be one of %s, not '%s'", source, option->name,
                               option->choices, value);
+        return -1;
+    }
+    const char *problem =
+        option->kind == KIND_ENDPOINT && !(option->choices && s_is_choice(option->choices, value))
+            ? s_endpoint_problem(value, option->offset == FIELD(peer_endpoint))
+            : NULL;
+    if (problem) {
+        *error = zsys_sprintf(
+            "%s: %s must be a ZeroMQ endpoint such as %s%s%s (%s), not '%s'", source, option->name,
+            option->offset == FIELD(peer_endpoint) ? "tcp://0.0.0.0:7402"
+                                                   : CA_DEFAULT_CLIENT_ENDPOINT,
+            option->choices ? " or " : "", option->choices ? option->choices : "", problem, value);
         return -1;
     }
     if (option->kind == KIND_TEXT && !*value) {
@@ -374,6 +415,13 @@ const char *node_config_name(size_t index) {
 
 const char *node_config_flag(size_t index) {
     return index < OPTION_COUNT ? s_options[index].flag : NULL;
+}
+
+bool node_config_env_known(const char *name, size_t length) {
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (strlen(s_options[i].env) == length && strncmp(s_options[i].env, name, length) == 0)
+            return true;
+    return false;
 }
 
 bool node_config_is_switch(size_t index) {

@@ -83,6 +83,10 @@ const char *node_config_flag(size_t index);
 //  ("--insecure-no-auth" means true).
 bool node_config_is_switch(size_t index);
 
+//  Whether `name` (its first `length` bytes) is a setting's environment
+//  variable (CAIRN_DATA_DIR...).
+bool node_config_env_known(const char *name, size_t length);
+
 void node_config_test(bool verbose);
 
 #endif

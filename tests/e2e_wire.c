@@ -684,7 +684,10 @@ static void test_cli_flags(void) {
     const char *version[] = {"--version", NULL};
     CHECK(s_run_cairnd(version, output, sizeof output) == 0);
     CHECK(strstr(output, "libzmq") && strstr(output, "CZMQ") && strstr(output, "SQLite") &&
-          strstr(output, "libsodium") && strstr(output, "protobuf-c"));
+          strstr(output, "libsodium") && strstr(output, "protobuf-c") && strstr(output, "SHA-256"));
+    const char *short_help[] = {"-h", NULL};
+    CHECK(s_run_cairnd(short_help, output, sizeof output) == 0);
+    CHECK(strstr(output, "usage: cairnd"));
     //  Precedence: flag > environment > config file > defaults.
     char *dir = ca_test_tempdir("cairn-flags");
     char *path = zsys_sprintf("%s/cairnd.cfg", dir);
@@ -714,6 +717,39 @@ static void test_cli_flags(void) {
     const char *bad_value[] = {"--synchronous=sometimes", "--print-config", NULL};
     CHECK(s_run_cairnd(bad_value, output, sizeof output) == 2);
     CHECK(strstr(output, "normal|full"));
+    //  An endpoint that is not one: exit 2 before the data dir is made.
+    char *fresh = ca_test_tempdir("cairn-endpoint");
+    char *data_arg = zsys_sprintf("--data-dir=%s/data", fresh);
+    char *data_dir = zsys_sprintf("%s/data", fresh);
+    const char *bad_endpoints[][2] = {{"--client-endpoint=127.0.0.1:17408", "tcp://"},
+                                      {"--client-endpoint=tcp://127.0.0.1:0", "1..65535"},
+                                      {"--client-endpoint=tcp://:7401", "HOST:PORT"},
+                                      {"--peer-endpoint=ipc:///tmp/cairn-peer", "tcp://"},
+                                      {"--peer-endpoint=on", "or off"}};
+    for (size_t i = 0; i < sizeof bad_endpoints / sizeof bad_endpoints[0]; i++) {
+        const char *args[] = {data_arg, bad_endpoints[i][0], NULL};
+        CHECK(s_run_cairnd(args, output, sizeof output) == 2);
+        CHECK(strstr(output, "must be a ZeroMQ endpoint") && strstr(output, bad_endpoints[i][1]));
+        CHECK(!zsys_file_exists(data_dir));
+    }
+    const char *good_endpoints[] = {"--client-endpoint=ipc:///tmp/cairn-x.ipc",
+                                    "--client-endpoint=tcp://[::1]:7401",
+                                    "--client-endpoint=tcp://*:7401"};
+    for (size_t i = 0; i < sizeof good_endpoints / sizeof good_endpoints[0]; i++) {
+        const char *args[] = {data_arg, good_endpoints[i], "--print-config", NULL};
+        CHECK(s_run_cairnd(args, output, sizeof output) == 0);
+    }
+    //  A CAIRN_* variable nobody reads is said (a misspelt setting); the
+    //  client's own are not.
+    const char *typo[] = {"CAIRN_QUEUE_MAXX=5", "CAIRN_ENDPOINT=tcp://127.0.0.1:1", NULL};
+    const char *print_only[] = {"--print-config", NULL};
+    CHECK(s_run_cairnd_env(print_only, typo, output, sizeof output) == 0);
+    CHECK(strstr(output, "CAIRN_QUEUE_MAXX is not read by cairn"));
+    CHECK(!strstr(output, "CAIRN_ENDPOINT is not"));
+    ca_test_rmtree(fresh);
+    zstr_free(&data_dir);
+    zstr_free(&data_arg);
+    zstr_free(&fresh);
 }
 
 //  Reads the whole node log into a new string.

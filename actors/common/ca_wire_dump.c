@@ -4,6 +4,7 @@
     ========================================================================= */
 
 #include "ca_wire_dump.h"
+#include "ca_env.h"
 #include "cairn.pb-c.h"
 
 #include <czmq.h>
@@ -59,7 +60,7 @@ static bool s_write_all(int fd, const uint8_t *data, size_t size) {
 }
 
 void ca_wire_dump(bool is_request, const void *data, size_t size) {
-    const char *dir = getenv("CAIRN_WIRE_DUMP");
+    const char *dir = getenv(CA_ENV_WIRE_DUMP);
     if (!dir || !*dir || size > CA_WIRE_DUMP_MAX_FRAME)
         return;
     const uint8_t *bytes = (const uint8_t *)data;

@@ -13,6 +13,7 @@
 
 #if defined(CAIRN_SHA256_OPENSSL)
 
+#include <openssl/crypto.h> //  OpenSSL_version
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -131,6 +132,10 @@ const char *ca_sha256_backend(void) {
     return "openssl";
 }
 
+const char *ca_sha256_backend_version(void) {
+    return OpenSSL_version(OPENSSL_VERSION);
+}
+
 #else //  libsodium
 
 #include <sodium.h>
@@ -166,6 +171,12 @@ void ca_sha256(const void *data, size_t size, uint8_t digest[CA_SHA256_BYTES]) {
 
 const char *ca_sha256_backend(void) {
     return "libsodium";
+}
+
+const char *ca_sha256_backend_version(void) {
+    static char text[64];
+    snprintf(text, sizeof text, "libsodium %s", sodium_version_string());
+    return text;
 }
 
 #endif

@@ -36,6 +36,9 @@ void ca_sha256(const void *data, size_t size, uint8_t digest[CA_SHA256_BYTES]);
 //  "openssl" or "libsodium": the backend this build uses.
 const char *ca_sha256_backend(void);
 
+//  The backend library and its version, e.g. "OpenSSL 3.0.17 1 Jul 2025".
+const char *ca_sha256_backend_version(void);
+
 void ca_hash_test(bool verbose);
 
 #endif

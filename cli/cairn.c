@@ -243,7 +243,7 @@ static void s_print_synopsis(FILE *out, const command_t *command, const char *gr
 static void s_print_usage(FILE *out) {
     fprintf(out,
             "usage: cairn [--endpoint E] [--json] [--timeout MS] COMMAND [ARG ...]\n"
-            "       cairn keygen FILE\n"
+            "       cairn keygen FILE | cairn key new|show FILE\n"
             "       cairn help [COMMAND [SUBCOMMAND]] | --help | --version | COMMAND --help\n\n"
             "Command-line client of a cairn storage node (cairnd).\n\n"
             "Options (before or after the command; a command's own options after it):\n"
@@ -283,6 +283,9 @@ static void s_print_usage(FILE *out) {
             "match their hash (corrupt) or fsck left problems; 2 usage error (stderr\n"
             "only); 3 no answer within the timeout, or unreachable (connection refused,\n"
             "CURVE handshake ended: said at once); 4 the answer is \"no\" (prov ancestor).\n\n"
+            "cairn key new FILE writes a new Ed25519 signing key for --key-file (libsodium's\n"
+            "64-byte secret key as 128 hex digits, 0600, never overwritten) and prints its\n"
+            "public key, the signer's peer id; cairn key show FILE prints it again.\n"
             "cairn keygen FILE writes a new CURVE key pair to FILE (0600, never overwritten)\n"
             "and prints its public key: the line to add to the node's DATA_DIR/curve/clients.\n"
             "A node that does not accept the key (or a wrong --server-key) ends the\n"
@@ -1354,6 +1357,51 @@ static int s_keygen(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+//  `cairn key new FILE` / `cairn key show FILE`: an Ed25519 signing key
+//  for --key-file (msg send, oplog append, ledger pay), written as
+//  libsodium's 64-byte secret key in 128 hex digits (0600, never
+//  overwritten); both print its public key, which is the signer's peer id
+//  (the node must know it: cairn peer add). Needs no node.
+static int s_key(int argc, char **argv) {
+    bool make = argc == 4 && streq(argv[2], "new");
+    if (!(make || (argc == 4 && streq(argv[2], "show"))) || argv[3][0] == '-') {
+        fprintf(stderr, "cairn: usage: cairn key new FILE | cairn key show FILE  (an Ed25519 "
+                        "signing key for --key-file; prints its public key)\n");
+        return CLI_EXIT_USAGE;
+    }
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES], secret[crypto_sign_SECRETKEYBYTES];
+    char *error = NULL;
+    const char *problem = NULL;
+    if (make) {
+        crypto_sign_keypair(public_key, secret);
+        char text[2 * crypto_sign_SECRETKEYBYTES + 2];
+        sodium_bin2hex(text, sizeof text - 1, secret, sizeof secret);
+        strcat(text, "\n");
+        if (ca_secret_file_write(argv[3], text, &error) != 0)
+            problem = error;
+        sodium_memzero(text, sizeof text);
+    } else {
+        problem = cli_load_secret_key(argv[3], secret);
+        memcpy(public_key, secret + crypto_sign_SEEDBYTES, sizeof public_key);
+    }
+    sodium_memzero(secret, sizeof secret);
+    if (problem) {
+        fprintf(stderr, "cairn: io: %s\n", problem);
+        free(error);
+        return CLI_EXIT_NODE_ERROR;
+    }
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, public_key, sizeof public_key);
+    printf("%s\n", hex);
+    if (make)
+        fprintf(stderr,
+                "cairn: wrote an Ed25519 signing key to %s (keep it secret); its public key "
+                "above is the signer's peer id: add it to the node (cairn peer add HEX --key "
+                "HEX --address IP --port N), then sign with --key-file %s\n",
+                argv[3], argv[3]);
+    return CLI_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
     //  Ctrl-C should end a waiting client at once, not be turned into a
     //  flag that CZMQ's pollers report.
@@ -1364,6 +1412,8 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && streq(argv[1], "keygen"))
         return s_keygen(argc, argv);
+    if (argc > 1 && streq(argv[1], "key"))
+        return s_key(argc, argv);
     cli_t cli;
     int rc = s_parse(&cli, argc, argv);
     if (rc != PARSE_OK)

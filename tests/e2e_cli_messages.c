@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -525,6 +526,43 @@ static void s_test_msg_signature(const cli_ctx_t *t) {
     free(secret_hex);
 }
 
+//  The newcomer's path with the project's tools only: cairn key new, the
+//  key's public hex as the peer, a message signed with --key-file.
+static void s_test_key_new(const cli_ctx_t *t) {
+    char *path = zsys_sprintf("%s/alice.key", t->dir);
+    run_t run = RUN("key", "new", path);
+    CHECK(run.status == 0 && strlen(run.out) == 65 && strstr(run.err, "keep it secret"));
+    char public_hex[65];
+    snprintf(public_hex, sizeof public_hex, "%.64s", run.out);
+    cli_run_free(&run);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 129);
+    //  show prints the same key; new never overwrites.
+    cli_expect_ok(RUN("key", "show", path), public_hex);
+    cli_expect_fail(RUN("key", "new", path), 1, "io: ");
+    cli_expect_ok(RUN("key", "show", path), public_hex);
+    char *garbage = s_write_text(t, "garbage.key", "not a key\n");
+    cli_expect_fail(RUN("key", "show", garbage), 1, "io: ");
+    run = RUN("key", "new");
+    CHECK(run.status == 2 && strstr(run.err, "usage: cairn key new FILE"));
+    cli_run_free(&run);
+    //  The node knows the key by its hex; a message signed with the file
+    //  is stored, as that sender, in a signed channel.
+    cli_expect_ok(CAIRN(t, "channel", "create", "#keyed"), "created #keyed\n");
+    cli_expect_ok(CAIRN(t, "peer", "add", public_hex, "--key", public_hex, "--address", "127.0.0.1",
+                        "--port", "7402"),
+                  public_hex);
+    json_t *sent =
+        CAIRN_JSON(t, "msg", "send", "#keyed", "made with cairn key new", "--key-file", path);
+    const char *id = json_string_value(json_object_get(sent, "id"));
+    json_t *message = id ? CAIRN_JSON(t, "msg", "get", id) : NULL;
+    CHECK(message && cli_json_str_is(message, "sender_id", public_hex));
+    json_decref(message);
+    json_decref(sent);
+    zstr_free(&garbage);
+    zstr_free(&path);
+}
+
 static void s_test_msg_encrypted(const cli_ctx_t *t) {
     s_create_channel(t, "#crypt");
     run_t run = CAIRN(t, "msg", "send", "#crypt", "00ff10aa", "--encrypted", "--nonce-hex",
@@ -982,6 +1020,7 @@ static const cli_test_t s_tests[] = {
     {"password_prompt", true, s_test_password_prompt},
     {"msg_send_get", true, s_test_msg_send_get},
     {"msg_signature", true, s_test_msg_signature},
+    {"key_new", true, s_test_key_new},
     {"msg_encrypted", true, s_test_msg_encrypted},
     {"msg_list_paging", true, s_test_msg_list_paging},
     {"msg_search", true, s_test_msg_search},

@@ -59,6 +59,13 @@ int ca_curve_key_save(const ca_curve_key_t *key, const char *path, char **error)
                               "curve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",
                               public_text, secret_text);
     sodium_memzero(secret_text, sizeof secret_text);
+    int rc = ca_secret_file_write(path, text, error);
+    sodium_memzero(text, strlen(text));
+    zstr_free(&text);
+    return rc;
+}
+
+int ca_secret_file_write(const char *path, const char *text, char **error) {
     char *temp = zsys_sprintf("%s.tmp.%d", path, (int)getpid());
     int rc = -1;
     int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -83,8 +90,6 @@ int ca_curve_key_save(const ca_curve_key_t *key, const char *path, char **error)
         }
         unlink(temp);
     }
-    sodium_memzero(text, strlen(text));
-    zstr_free(&text);
     zstr_free(&temp);
     return rc;
 }

@@ -39,6 +39,10 @@ void ca_curve_key_generate(ca_curve_key_t *key);
 //  replaces an existing file. 0, or -1 with *error (caller frees).
 int ca_curve_key_save(const ca_curve_key_t *key, const char *path, char **error);
 
+//  Writes `text` to a new file at `path` the same way (a temp file, 0600,
+//  fsynced, linked into place, the directory fsynced): for any secret.
+int ca_secret_file_write(const char *path, const char *text, char **error);
+
 //  Reads a key file and checks that its public key belongs to its secret
 //  key. 0, or -1 with *error (caller frees).
 int ca_curve_key_load(const char *path, ca_curve_key_t *key, char **error);

@@ -326,10 +326,9 @@ json_t *cli_get_json(const cli_get_t *get) {
 void cli_get_print(const cli_get_t *get) {
     if (!get->output.path)
         return;
-    char size[32];
-    cli_format_bytes(get->received, size, sizeof size);
-    printf("wrote %s (%" PRIu64 " bytes) to %s%s\n", size, get->received, get->output.path,
-           get->verify ? "" : " (not verified)");
+    char size[64];
+    cli_format_bytes_exact(get->received, size, sizeof size);
+    printf("wrote %s to %s%s\n", size, get->output.path, get->verify ? "" : " (not verified)");
 }
 
 //  ---- answers ----------------------------------------------------------------------------------
@@ -348,7 +347,7 @@ json_t *cli_json_presence(const uint8_t *hash, const char *flag, bool present, u
 }
 
 void cli_print_field_bytes(const char *label, uint64_t bytes) {
-    char text[32];
-    cli_format_bytes(bytes, text, sizeof text);
-    printf("  %-15s %s (%" PRIu64 " bytes)\n", label, text, bytes);
+    char text[64];
+    cli_format_bytes_exact(bytes, text, sizeof text);
+    printf("  %-15s %s\n", label, text);
 }

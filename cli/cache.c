@@ -263,10 +263,10 @@ static const char *s_build_cache_evict(const cli_t *cli, Cairn__Request *request
 }
 
 static void s_print_evicted(const Cairn__CacheEvicted *evicted, const char *verb) {
-    char freed[32];
-    cli_format_bytes(evicted->bytes, freed, sizeof freed);
-    printf("%s %" PRIu64 " entr%s, freed %s (%" PRIu64 " bytes)\n", verb, evicted->entries,
-           evicted->entries == 1 ? "y" : "ies", freed, evicted->bytes);
+    char freed[64];
+    cli_format_bytes_exact(evicted->bytes, freed, sizeof freed);
+    printf("%s %" PRIu64 " entr%s, freed %s\n", verb, evicted->entries,
+           evicted->entries == 1 ? "y" : "ies", freed);
 }
 
 static json_t *s_json_evicted(const Cairn__CacheEvicted *evicted) {

@@ -834,6 +834,16 @@ void cli_format_bytes(uint64_t bytes, char *text, size_t size) {
         snprintf(text, size, "%.1f %s", value, units[unit]);
 }
 
+void cli_format_bytes_exact(uint64_t bytes, char *text, size_t size) {
+    if (bytes < 1024) {
+        snprintf(text, size, "%" PRIu64 " bytes", bytes);
+        return;
+    }
+    char rounded[32];
+    cli_format_bytes(bytes, rounded, sizeof rounded);
+    snprintf(text, size, "%s (%" PRIu64 " bytes)", rounded, bytes);
+}
+
 //  A JSON string for `bytes`, or NULL when they are not valid UTF-8.
 static json_t *s_json_text(ProtobufCBinaryData bytes) {
     return json_stringn(bytes.data ? (const char *)bytes.data : "", bytes.len);

@@ -283,6 +283,8 @@ void cli_format_time(double seconds, char *text, size_t size);
 
 //  A size in bytes as "1.2 MiB" (or "512 B").
 void cli_format_bytes(uint64_t bytes, char *text, size_t size);
+//  "41 bytes", or from 1 KiB "1.5 KiB (1536 bytes)". `size` >= 64.
+void cli_format_bytes_exact(uint64_t bytes, char *text, size_t size);
 
 bool cli_is_utf8(ProtobufCBinaryData bytes);
 

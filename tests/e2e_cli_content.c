@@ -816,7 +816,7 @@ static void s_test_content_cache_evict(void) {
     run_t run = CAIRN(t, "cache", "get", hex[0]); //  entry 1 is now the oldest in use
     CHECK(run.status == 0);
     cli_run_free(&run);
-    cli_expect_ok(CAIRN(t, "cache", "evict", "2000"), "evicted 1 entry, freed 1000 B");
+    cli_expect_ok(CAIRN(t, "cache", "evict", "2000"), "evicted 1 entry, freed 1000 bytes\n");
     cli_expect_ok(CAIRN(t, "cache", "has", hex[1]), "not cached");
     cli_expect_ok(CAIRN(t, "cache", "has", hex[0]), "cached");
     cli_expect_ok(CAIRN(t, "cache", "has", hex[2]), "cached");

@@ -28,6 +28,7 @@
 #include "node.h"
 #include "node_check.h"
 #include "node_config.h"
+#include "node_notify.h"
 
 #include <sys/stat.h>
 #include <errno.h>
@@ -606,7 +607,9 @@ int main(int argc, char **argv) {
     }
     if (identity)
         ca_log_info("cairnd: node identity %s unlocked", identity_peer_id(identity));
+    node_notify("READY=1");
     s_wait_for_signal(signal_fd);
+    node_notify("STOPPING=1");
     node_destroy(&node);
     identity_destroy(&identity);
     node_config_destroy(&config);

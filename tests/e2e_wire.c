@@ -17,6 +17,10 @@
 #include "messages.h"
 
 #include <assert.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -782,6 +786,39 @@ static void test_log_level(void) {
     harness_node_destroy(&node);
 }
 
+//  The next datagram on `fd` within 10 s, into `text`; false when none came.
+static bool s_datagram(int fd, char *text, size_t size) {
+    struct pollfd item = {fd, POLLIN, 0};
+    if (poll(&item, 1, 10000) != 1)
+        return false;
+    ssize_t length = recv(fd, text, size - 1, 0);
+    text[length > 0 ? length : 0] = '\0';
+    return length > 0;
+}
+
+//  Run by systemd (Type=notify): READY=1 once it serves, STOPPING=1 when
+//  it drains, on the unix datagram socket NOTIFY_SOCKET names.
+static void test_notify(void) {
+    char *dir = ca_test_tempdir("cairn-notify");
+    char *path = zsys_sprintf("%s/notify.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&address, sizeof address) == 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    harness_node_t *node = harness_node_up(NULL);
+    unsetenv("NOTIFY_SOCKET");
+    char text[64];
+    CHECK(s_datagram(fd, text, sizeof text) && streq(text, "READY=1"));
+    CHECK(harness_node_stop(node) == 0);
+    CHECK(s_datagram(fd, text, sizeof text) && streq(text, "STOPPING=1"));
+    harness_node_destroy(&node);
+    close(fd);
+    ca_test_rmtree(dir);
+    zstr_free(&path);
+    zstr_free(&dir);
+}
+
 static const harness_test_t s_tests[] = {
     {"ping", test_ping},
     {"config_roundtrip", test_config_roundtrip},
@@ -797,6 +834,7 @@ static const harness_test_t s_tests[] = {
     {"refuse_shared", test_refuse_shared},
     {"cli_flags", test_cli_flags},
     {"log_level", test_log_level},
+    {"notify", test_notify},
 };
 
 int main(int argc, char **argv) {

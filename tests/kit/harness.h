@@ -15,6 +15,7 @@
 #include "ca_request.h" //  the request builders every test uses
 #include "ca_caller.h"  //  the caller that fixtures shared with the self-tests take
 #include "ca_curve_key.h"
+#include "ca_env.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -33,7 +34,7 @@ const char *harness_cairnd_path(void);
 //  node runs with that file descriptor limit (soft and hard), for tests of
 //  descriptor exhaustion.
 harness_node_t *harness_node_start(const char *data_dir, const char *const *extra_args);
-#define HARNESS_NOFILE_ENV "CAIRN_TEST_NOFILE"
+#define HARNESS_NOFILE_ENV CA_ENV_TEST_NOFILE
 
 //  What a client needs to talk to a node whose client endpoint is CURVE.
 typedef struct {

@@ -1020,30 +1020,113 @@ static void s_print_writer(const Cairn__WriterInfo *writer) {
     printf("  synchronous     %s\n", writer->synchronous);
 }
 
-static void s_print_info(const answer_t *answer) {
+//  `cairn info SECTION...`: the sections, in the order printed; a JSON
+//  member belongs to the section of the same row.
+typedef enum {
+    SECTION_SERVER = 1 << 0,
+    SECTION_CLIENTS = 1 << 1,
+    SECTION_MESSAGES = 1 << 2,
+    SECTION_STORES = 1 << 3,
+    SECTION_WRITER = 1 << 4,
+    SECTION_PEERS = 1 << 5,
+    SECTION_OPLOG = 1 << 6,
+    SECTION_ALL = (1 << 7) - 1
+} info_section_t;
+
+static const struct {
+    const char *name;
+    info_section_t section;
+    const char *members; //  the JSON members of the section, ' '-separated
+} s_info_sections[] = {
+    {"server", SECTION_SERVER,
+     "version api_version uptime_s pid data_dir peer_id db_size_bytes requests invalid"},
+    {"clients", SECTION_CLIENTS, "clients clients_refused max_clients"},
+    {"messages", SECTION_MESSAGES, "messages"},
+    {"stores", SECTION_STORES, "actors"},
+    {"writer", SECTION_WRITER, "writer"},
+    {"peers", SECTION_PEERS, "peers"},
+    {"oplog", SECTION_OPLOG, "oplog"},
+};
+#define INFO_SECTIONS (sizeof s_info_sections / sizeof s_info_sections[0])
+
+//  The sections named by the command's arguments (all when none); 0 after
+//  a name that is none of them (*bad names it).
+static unsigned s_info_wanted(const cli_t *cli, const char **bad) {
+    if (cli->arg_total == 0)
+        return SECTION_ALL;
+    unsigned wanted = 0;
+    for (int i = 0; i < cli->arg_total; i++) {
+        unsigned one = 0;
+        for (size_t k = 0; k < INFO_SECTIONS && !one; k++)
+            if (streq(cli->args[i], s_info_sections[k].name))
+                one = s_info_sections[k].section;
+        if (!one) {
+            *bad = cli->args[i];
+            return 0;
+        }
+        wanted |= one;
+    }
+    return wanted;
+}
+
+//  What `cairn info` gathered besides Info itself.
+typedef struct {
+    const Cairn__PeerSessionList *peers; //  NULL: no peer network (why in peers_error)
+    const char *peers_error;
+    const Cairn__OplogStatsReply *oplog; //  NULL: the oplog store did not answer
+} info_extra_t;
+
+static void s_print_info(const answer_t *answer, const info_extra_t *extra, unsigned wanted) {
     const Cairn__InfoReply *info = answer->response->info;
-    char size[32];
-    cli_format_bytes(info->db_size_bytes, size, sizeof size);
-    printf("cairn node at %s\n", answer->cli->endpoint);
-    printf("  version         %s\n", info->version);
-    printf("  uptime          %" PRIu64 " s\n", info->uptime_s);
-    printf("  process id      %" PRIu32 "\n", info->pid);
-    printf("  data dir        %s\n", info->data_dir);
-    printf("  peer id         %s\n",
-           *info->peer_id ? info->peer_id : "(none: create one with cairnd identity init)");
-    printf("  database        %s (%" PRIu64 " bytes with the WAL)\n", size, info->db_size_bytes);
-    printf("  requests        %" PRIu64 " received, %" PRIu64 " invalid\n", info->requests,
-           info->invalid);
-    printf("  clients         %" PRIu32 " connected (max %" PRIu32 "), %" PRIu64
-           " closed over the cap\n",
-           info->clients, info->max_clients, info->clients_refused);
-    if (info->messages)
+    if (wanted & SECTION_SERVER) {
+        char size[64];
+        cli_format_bytes_exact(info->db_size_bytes, size, sizeof size);
+        printf("cairn node at %s\n", answer->cli->endpoint);
+        printf("  version         %s\n", info->version);
+        printf("  uptime          %" PRIu64 " s\n", info->uptime_s);
+        printf("  process id      %" PRIu32 "\n", info->pid);
+        printf("  data dir        %s\n", info->data_dir);
+        printf("  peer id         %s\n",
+               *info->peer_id ? info->peer_id : "(none: create one with cairnd identity init)");
+        printf("  database        %s with the WAL\n", size);
+        printf("  requests        %" PRIu64 " received, %" PRIu64 " invalid\n", info->requests,
+               info->invalid);
+    }
+    if (wanted & SECTION_CLIENTS)
+        printf("  clients         %" PRIu32 " connected (max %" PRIu32 "), %" PRIu64
+               " closed over the cap\n",
+               info->clients, info->max_clients, info->clients_refused);
+    if ((wanted & SECTION_MESSAGES) && info->messages)
         printf("  messages        %" PRIu64 " in %" PRIu64 " channels, %" PRIu64 " peers\n",
                info->messages->messages, info->messages->channels, info->messages->peers);
-    else
+    else if (wanted & SECTION_MESSAGES)
         printf("  messages        (no statistics: the message store did not answer)\n");
-    s_print_actors(info);
-    s_print_writer(info->writer);
+    if (wanted & SECTION_STORES)
+        s_print_actors(info);
+    if (wanted & SECTION_WRITER)
+        s_print_writer(info->writer);
+    if ((wanted & SECTION_PEERS) && extra->peers)
+        printf("  peer network    %s: %u peers online, %u known\n", extra->peers->endpoint,
+               extra->peers->online, extra->peers->known);
+    else if (wanted & SECTION_PEERS)
+        printf("  peer network    off (%s)\n", extra->peers_error);
+    const Cairn__OplogStatsReply *oplog = extra->oplog;
+    if ((wanted & SECTION_OPLOG) && oplog)
+        printf("  operation logs  %" PRIu64 " operations in %" PRIu64 " logs; orderer: %" PRIu64
+               " pending, %" PRIu64 " ready; %" PRIu64 " forks\n",
+               oplog->operations, oplog->logs, oplog->pending, oplog->ready, oplog->forks);
+}
+
+//  Removes from `object` the members of the sections not `wanted`.
+static void s_json_keep_sections(json_t *object, unsigned wanted) {
+    for (size_t k = 0; k < INFO_SECTIONS; k++) {
+        if (wanted & s_info_sections[k].section)
+            continue;
+        char members[128];
+        snprintf(members, sizeof members, "%s", s_info_sections[k].members);
+        for (char *name = strtok(members, " "); name; name = strtok(NULL, " "))
+            json_object_del(object, name);
+    }
 }
 
 static json_t *s_json_writer(const Cairn__WriterInfo *writer) {
@@ -1098,6 +1181,13 @@ static const Cairn__OplogStatsReply *s_oplog_stats(cli_conn_t *conn, Cairn__Resp
 //  and operation-log lines.
 static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, cli_conn_t *conn) {
     (void)storage;
+    const char *bad = NULL;
+    unsigned wanted = s_info_wanted(cli, &bad);
+    if (!wanted)
+        return cli_usage_error(cli,
+                               "no info section '%s' (sections: server clients messages "
+                               "stores writer peers oplog)",
+                               bad);
     Cairn__Response *response = NULL;
     int code = cli_request(conn, request, &response);
     if (code)
@@ -1107,16 +1197,18 @@ static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, 
     ask.body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
     ask.peer_sessions = &sessions;
     Cairn__Response *peers = cli_call_quietly(conn, &ask);
-    const Cairn__PeerSessionList *list =
-        peers && peers->status == CAIRN__STATUS__OK &&
-                peers->body_case == CAIRN__RESPONSE__BODY_PEER_SESSIONS
-            ? peers->peer_sessions
-            : NULL;
     Cairn__Response *oplog_holder = NULL;
-    const Cairn__OplogStatsReply *oplog = s_oplog_stats(conn, &oplog_holder);
+    info_extra_t extra = {.peers = peers && peers->status == CAIRN__STATUS__OK &&
+                                           peers->body_case == CAIRN__RESPONSE__BODY_PEER_SESSIONS
+                                       ? peers->peer_sessions
+                                       : NULL,
+                          .peers_error = peers && *peers->error ? peers->error : "no answer",
+                          .oplog = s_oplog_stats(conn, &oplog_holder)};
     answer_t answer = {.cli = cli, .request = request, .response = response};
     if (cli->json) {
         json_t *object = s_json_info(&answer);
+        const Cairn__PeerSessionList *list = extra.peers;
+        const Cairn__OplogStatsReply *oplog = extra.oplog;
         if (object)
             json_object_set_new(object, "peers",
                                 list ? json_pack("{s:i, s:i, s:s}", "online", (int)list->online,
@@ -1131,26 +1223,65 @@ static int s_run_info(const cli_t *cli, Cairn__Request *request, void *storage, 
                                   "pending", (json_int_t)oplog->pending, "ready",
                                   (json_int_t)oplog->ready, "forks", (json_int_t)oplog->forks)
                       : json_null());
+        if (object)
+            s_json_keep_sections(object, wanted);
         code = cli_report_ok(cli, object);
-    } else {
-        s_print_info(&answer);
-        if (list)
-            printf("  peer network    %s: %u peers online, %u known\n", list->endpoint,
-                   list->online, list->known);
-        else
-            printf("  peer network    off (%s)\n",
-                   peers && *peers->error ? peers->error : "no answer");
-        if (oplog)
-            printf("  operation logs  %" PRIu64 " operations in %" PRIu64 " logs; orderer: %" PRIu64
-                   " pending, %" PRIu64 " ready; %" PRIu64 " forks\n",
-                   oplog->operations, oplog->logs, oplog->pending, oplog->ready, oplog->forks);
-    }
+    } else
+        s_print_info(&answer, &extra, wanted);
     cairn__response__free_unpacked(response, NULL);
     if (peers)
         cairn__response__free_unpacked(peers, NULL);
     if (oplog_holder)
         cairn__response__free_unpacked(oplog_holder, NULL);
     return code;
+}
+
+//  ---- health -----------------------------------------------------------------------------
+
+//  Why the node that sent `info` is not healthy, or NULL: its writer
+//  failed commits (I/O errors, a full disk), or its message store could
+//  not answer Info (saturated or failed).
+static const char *s_unhealthy(const Cairn__InfoReply *info, char *text, size_t size) {
+    if (!info->writer) {
+        snprintf(text, size, "the writer gave no statistics; see the node's log");
+        return text;
+    }
+    if (info->writer->failed_commits) {
+        snprintf(text, size,
+                 "%" PRIu64 " commits failed since start (I/O errors or a full disk?); "
+                 "see the node's log",
+                 info->writer->failed_commits);
+        return text;
+    }
+    if (!info->messages) {
+        snprintf(text, size, "the message store did not answer (saturated or failed)");
+        return text;
+    }
+    return NULL;
+}
+
+//  `cairn health`: exit 0 healthy, 1 unhealthy (the reason), 3 no answer.
+static int s_run_health(const cli_t *cli, Cairn__Request *request, void *storage,
+                        cli_conn_t *conn) {
+    (void)storage;
+    Cairn__Response *response = NULL;
+    int code = cli_request(conn, request, &response);
+    if (code)
+        return code;
+    const Cairn__InfoReply *info = response->info;
+    char text[256];
+    const char *why = s_unhealthy(info, text, sizeof text);
+    if (cli->json)
+        cli_report_ok(cli,
+                      json_pack("{s:b, s:s?, s:I, s:s}", "healthy", !why, "reason", why, "uptime_s",
+                                (json_int_t)info->uptime_s, "version", info->version));
+    else if (why)
+        printf("unhealthy: %s\n", why);
+    else
+        printf("healthy: %s serving for %" PRIu64 " s (cairnd %s)\n", cli->endpoint, info->uptime_s,
+               info->version);
+    cairn__response__free_unpacked(response, NULL);
+    return why ? CLI_EXIT_NODE_ERROR : CLI_EXIT_OK;
 }
 
 //  ---- config get / set ------------------------------------------------------------------
@@ -1219,8 +1350,9 @@ static const command_t s_commands[] = {
     {"info",
      NULL,
      0,
-     "",
-     "version, uptime, data dir, peer id, per-actor and writer counters",
+     "[SECTION...]",
+     "version, uptime, peer id, counters; SECTION: server clients messages stores writer "
+     "peers oplog",
      {{NULL, NULL, false}},
      s_build_info,
      NULL,
@@ -1229,6 +1361,18 @@ static const command_t s_commands[] = {
      s_run_info,
      {CAIRN__REQUEST__BODY_INFO, CAIRN__REQUEST__BODY_PEER_SESSIONS,
       CAIRN__REQUEST__BODY_OPLOG_STATS}},
+    {"health",
+     NULL,
+     0,
+     "",
+     "exit 0 when the node serves and is well, 1 with the reason when not",
+     {{NULL, NULL, false}},
+     s_build_info,
+     NULL,
+     NULL,
+     NULL,
+     s_run_health,
+     {CAIRN__REQUEST__BODY_INFO}},
     {"config",
      "get",
      1,

@@ -299,6 +299,41 @@ static void s_test_info(const cli_ctx_t *ctx) {
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         CHECK(strstr(run.out, expected[i]));
     cli_run_free(&run);
+
+    //  Sections: only what was asked, in text and in JSON.
+    run = RUN("--endpoint", endpoint, "info", "writer", "clients");
+    CHECK(run.status == 0 && strstr(run.out, "batches") && strstr(run.out, "clients") &&
+          !strstr(run.out, "uptime") && !strstr(run.out, "actors"));
+    cli_run_free(&run);
+    run = RUN("--endpoint", endpoint, "--json", "info", "server");
+    json_t *object = cli_run_json(&run);
+    CHECK(json_is_integer(json_object_get(object, "uptime_s")) &&
+          !json_object_get(object, "writer") && !json_object_get(object, "actors") &&
+          !json_object_get(object, "clients"));
+    json_decref(object);
+    cli_run_free(&run);
+    run = RUN("--endpoint", endpoint, "info", "memory");
+    CHECK(run.status == 2 && strstr(run.err, "no info section 'memory'"));
+    cli_run_free(&run);
+}
+
+//  cairn health: 0 and why on a serving node; 3 when none answers (the
+//  unhealthy cases, a failed commit, are in e2e.faults).
+static void s_test_health(const cli_ctx_t *ctx) {
+    run_t run = RUN("--endpoint", ctx->endpoint, "health");
+    CHECK(run.status == 0 && cli_starts_with(run.out, "healthy: ") &&
+          strstr(run.out, ctx->endpoint));
+    cli_run_free(&run);
+    run = RUN("--endpoint", ctx->endpoint, "--json", "health");
+    json_t *object = cli_run_json(&run);
+    CHECK(run.status == 0 && json_is_true(json_object_get(object, "healthy")));
+    json_decref(object);
+    cli_run_free(&run);
+    char *dead = zsys_sprintf("tcp://127.0.0.1:%d", harness_free_port());
+    run = RUN("--endpoint", dead, "health");
+    CHECK(run.status == 3 && strstr(run.err, "unreachable"));
+    cli_run_free(&run);
+    zstr_free(&dead);
 }
 
 static void s_test_info_json(const cli_ctx_t *ctx) {
@@ -468,6 +503,7 @@ static const cli_test_t s_tests[] = {
     {"json", true, s_test_json},
     {"json_binary", true, s_test_json_binary},
     {"info", true, s_test_info},
+    {"health", true, s_test_health},
     {"info_json", true, s_test_info_json},
     {"invalid_key", true, s_test_invalid_key},
     {"batch", true, s_test_batch},

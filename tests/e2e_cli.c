@@ -317,8 +317,8 @@ static void s_test_info(const cli_ctx_t *ctx) {
     cli_run_free(&run);
 }
 
-//  cairn health: 0 and why on a serving node; 3 when none answers (the
-//  unhealthy cases, a failed commit, are in e2e.faults).
+//  cairn health: 0 and why on a serving node; 3 when none answers (a node
+//  whose commits failed: e2e.faults.health_failed_commits).
 static void s_test_health(const cli_ctx_t *ctx) {
     run_t run = RUN("--endpoint", ctx->endpoint, "health");
     CHECK(run.status == 0 && cli_starts_with(run.out, "healthy: ") &&

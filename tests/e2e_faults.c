@@ -14,6 +14,7 @@
     Waits are polls with deadlines, never sleeps.
     ========================================================================= */
 
+#include "cli_run.h" //  cli_run_path
 #include "harness.h"
 #include "ca_hash.h"
 #include "ca_limits.h"
@@ -33,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#undef CHECK
 #define CHECK  HARNESS_CHECK
 #define RUN_MS 20000 //  a refused start exits at once; a served one would run
 
@@ -659,6 +661,52 @@ static void test_wal_header_warned(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  A node whose commits fail (a full tmpfs, and no min_free_bytes reserve
+//  to refuse writes before that) is unhealthy: `cairn health` exits 1 and
+//  says why, and says healthy again after a restart on a disk with room.
+static void test_health_failed_commits(void) {
+    char *dir = ca_test_tempdir("cairn-faults-health");
+    char *options = zsys_sprintf("size=%d,mode=0700", 4 * 1024 * 1024);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, options) != 0) {
+        printf("health_failed_commits: skipped: cannot mount a tmpfs on %s (%s)\n", dir,
+               strerror(errno));
+        ca_test_rmtree(dir);
+        zstr_free(&options);
+        zstr_free(&dir);
+        return;
+    }
+    char *data = zsys_sprintf("%s/data", dir);
+    const char *args[] = {"--min-free-bytes=0", NULL};
+    harness_node_t *node = harness_node_start(data, args);
+    CHECK(node);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    s_channel_create(client, "#fill");
+    const char *cli_args[] = {"--endpoint", harness_node_endpoint(node), "health", NULL};
+    harness_run_t run = harness_run(cli_run_path(), cli_args, NULL, HARNESS_CALL_MS);
+    CHECK(run.status == 0 && strstr(run.out, "healthy: "));
+    harness_run_free(&run);
+    bool failed = false;
+    for (size_t n = 0; n < 20000 && !failed; n++) {
+        Cairn__Response *response = s_store(caller, "#fill", n, 4000);
+        failed = response->status != CAIRN__STATUS__OK;
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(failed);
+    run = harness_run(cli_run_path(), cli_args, NULL, HARNESS_CALL_MS);
+    CHECK(run.status == 1 && strstr(run.out, "unhealthy: ") && strstr(run.out, "commits failed"));
+    if (run.status != 1)
+        fprintf(stderr, "health said: %s%s\n", run.out, run.err);
+    harness_run_free(&run);
+    harness_session_down(&caller, &client, &node);
+    CHECK(umount(dir) == 0);
+    ca_test_rmtree(dir);
+    zstr_free(&data);
+    zstr_free(&options);
+    zstr_free(&dir);
+}
+
 static const harness_test_t s_tests[] = {
     {"damaged_db_refused", test_damaged_db_refused},
     {"start_check_off", test_start_check_off},
@@ -666,6 +714,7 @@ static const harness_test_t s_tests[] = {
     {"new_dir_initialises", test_new_dir_initialises},
     {"full_db_emptied", test_full_db_emptied},
     {"full_disk_emptied", test_full_disk_emptied},
+    {"health_failed_commits", test_health_failed_commits},
     {"orphans_swept", test_orphans_swept},
     {"check_clean", test_check_clean},
     {"check_damaged_db", test_check_damaged_db},

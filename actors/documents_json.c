@@ -25,7 +25,7 @@
 
 json_t *documents_json_parse(const char *text, size_t size, char *error) {
     json_error_t problem;
-    json_t *value = json_loadb(text, size, JSON_REJECT_DUPLICATES, &problem);
+    json_t *value = json_loadb(text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &problem);
     if (!value)
         snprintf(error, CA_DOC_ERROR_BYTES, "%s at line %d, column %d, position %d", problem.text,
                  problem.line, problem.column, problem.position);

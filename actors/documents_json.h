@@ -13,7 +13,7 @@
 #define CA_DOC_DEPTH_MAX   64  //  nesting levels of an object (the top one is 1)
 #define CA_DOC_ERROR_BYTES 256 //  room for a parse or canonical-form problem
 
-//  Parses `size` bytes of JSON text. Returns the value (caller decrefs), or
+//  Parses `size` bytes of JSON text (any value, not only an object). Returns the value (caller decrefs), or
 //  NULL with `error` saying what is wrong and where: "line L, column C,
 //  position P". Duplicate keys in an object are refused.
 json_t *documents_json_parse(const char *text, size_t size, char *error);

@@ -217,11 +217,9 @@ char *documents_json_canonical(const json_t *value, size_t max_bytes, size_t *le
 #include "ca_caller.h"
 
 //  Canonical forms and digests pinned for ever (a change here changes
-//  every stored digest): the same vectors are checked over the wire in
-//  tests/e2e_documents.c.
-static const struct {
-    const char *input, *canonical, *digest;
-} s_vectors[] = {
+//  every stored digest): the self-test below checks them here, and
+//  tests/e2e_documents.c over the wire.
+const documents_json_vector_t documents_json_vectors[] = {
     {"{\"b\":1,\"a\":[true,null,\"x\"]}", "{\"a\":[true,null,\"x\"],\"b\":1}",
      "54a65415ad370228851a1da4b31b6fd42dc58b19a50d35cae759325f7388ce64"},
     {" {\n \"z\" : { \"y\": 2, \"x\" :1 } , \"a\":\"\\u00e9\\n\\u0001/\" }",
@@ -233,23 +231,27 @@ static const struct {
     {"{}", "{}", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
 };
 
+const size_t documents_json_vector_count =
+    sizeof documents_json_vectors / sizeof documents_json_vectors[0];
+
 void documents_json_test(bool verbose) {
     if (verbose)
         printf(" * documents_json: ");
     char error[CA_DOC_ERROR_BYTES];
-    for (size_t v = 0; v < sizeof s_vectors / sizeof s_vectors[0]; v++) {
-        json_t *value = documents_json_parse(s_vectors[v].input, strlen(s_vectors[v].input), error);
+    for (size_t v = 0; v < documents_json_vector_count; v++) {
+        json_t *value = documents_json_parse(documents_json_vectors[v].input,
+                                             strlen(documents_json_vectors[v].input), error);
         CA_CHECK(value);
         size_t length = 0;
         bool oom;
         char *text = documents_json_canonical(value, 1 << 20, &length, &oom, error);
-        CA_CHECK(text && streq(text, s_vectors[v].canonical));
+        CA_CHECK(text && streq(text, documents_json_vectors[v].canonical));
         uint8_t digest[CA_SHA256_BYTES];
         ca_sha256(text, length, digest);
         char hex[2 * CA_SHA256_BYTES + 1];
         for (size_t b = 0; b < CA_SHA256_BYTES; b++)
             snprintf(hex + 2 * b, 3, "%02x", digest[b]);
-        CA_CHECK(streq(hex, s_vectors[v].digest));
+        CA_CHECK(streq(hex, documents_json_vectors[v].digest));
         //  The canonical form of a canonical text is itself.
         json_t *again = documents_json_parse(text, length, error);
         size_t length2 = 0;

@@ -12,6 +12,7 @@
 #include "ca_hash.h"
 #include "ca_validate.h"
 #include "documents.h"
+#include "documents_json.h"
 #include "harness.h"
 
 #include <inttypes.h>
@@ -375,21 +376,9 @@ static void test_tenant_isolation(void) {
 //  vectors of documents.proto and documents_json.c over the wire.
 static void test_canonical(void) {
     HARNESS_SESSION_UP(NULL);
-    static const struct {
-        const char *input, *canonical, *digest;
-    } vectors[] = {
-        {"{\"b\":1,\"a\":[true,null,\"x\"]}", "{\"a\":[true,null,\"x\"],\"b\":1}",
-         "54a65415ad370228851a1da4b31b6fd42dc58b19a50d35cae759325f7388ce64"},
-        {" {\n \"z\" : { \"y\": 2, \"x\" :1 } , \"a\":\"\\u00e9\\n\\u0001/\" }",
-         "{\"a\":\"\xc3\xa9\\n\\u0001/\",\"z\":{\"x\":1,\"y\":2}}",
-         "26d54e2fd9a45fd9ef693b8c54c7906265f7bbf9a1a548c2b7e1a360a631990e"},
-        {"{\"r\":[1.0,-0.0,2.5e2,0.1,1e300,1.5e-7,1e16,-12,3.25]}",
-         "{\"r\":[1,0,250,0.1,1e+300,1.5e-07,1e+16,-12,3.25]}",
-         "ba41c65e92771acd512fbb9fe09c4ae635f468488628a509db3bc36b6682a2f1"},
-        {"{}", "{}", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
-    };
-    for (size_t v = 0; v < sizeof vectors / sizeof vectors[0]; v++) {
-        char entry[16];
+    const documents_json_vector_t *vectors = documents_json_vectors;
+    for (size_t v = 0; v < documents_json_vector_count; v++) {
+        char entry[32];
         snprintf(entry, sizeof entry, "v%zu", v);
         digest_t digest = s_save_ok(client, "t", entry, vectors[v].input, true);
         char hex[2 * CA_SHA256_BYTES + 1];
@@ -510,14 +499,6 @@ static void test_invalid_json(void) {
     harness_session_down(&caller, &client, &node);
 }
 
-static void s_raw_invalid(zsock_t *client, const uint8_t *bytes, size_t size) {
-    zframe_t *frame = zframe_new(bytes, size);
-    CHECK(zframe_send(&frame, client, 0) == 0);
-    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
-    CHECK(response && response->id == 9);
-    harness_fails(response, CAIRN__STATUS__INVALID, NULL);
-}
-
 //  Missing fields, wrong sizes, unknown tenant/entry/digest, oversized and
 //  too deep objects, malformed protobuf: an error with a message, nothing
 //  stored, and the node serves on.
@@ -576,11 +557,11 @@ static void test_bad_input(void) {
     //  runs past the frame; a DocSave with an unknown field 9; a DocSave
     //  whose tenant (field 1) is a varint.
     const uint8_t past_end[] = {0x08, 0x09, 0xa2, 0x6a, 0x05, 0x0a, 0x01};
-    s_raw_invalid(client, past_end, sizeof past_end);
+    harness_expect_raw_invalid(client, past_end, sizeof past_end);
     const uint8_t unknown_field[] = {0x08, 0x09, 0xa2, 0x6a, 0x02, 0x48, 0x01};
-    s_raw_invalid(client, unknown_field, sizeof unknown_field);
+    harness_expect_raw_invalid(client, unknown_field, sizeof unknown_field);
     const uint8_t wrong_type[] = {0x08, 0x09, 0xa2, 0x6a, 0x02, 0x08, 0x01};
-    s_raw_invalid(client, wrong_type, sizeof wrong_type);
+    harness_expect_raw_invalid(client, wrong_type, sizeof wrong_type);
     harness_expect_alive(client);
     s_load_is(client, "t", "e", NO_DIGEST, "{\"a\":1}");
     harness_session_down(&caller, &client, &node);

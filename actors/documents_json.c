@@ -138,7 +138,8 @@ static void s_put_value(s_out_t *out, const json_t *value, int depth) {
             const char *key;
             json_t *member;
             json_object_foreach((json_t *)value, key, member) keys[n++] = key;
-            qsort(keys, n, sizeof *keys, s_key_order);
+            if (n)
+                qsort(keys, n, sizeof *keys, s_key_order);
             s_put(out, "{", 1);
             for (size_t i = 0; i < n; i++) {
                 if (i)

@@ -290,6 +290,65 @@ static void test_put_noop(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  Two connections pipeline puts of their own keys into one entry: each
+//  answer is OK or CONFLICT (a put over a head that moved), never a lost
+//  update: the final object holds exactly the keys whose put was OK.
+static void test_put_race(void) {
+    HARNESS_SESSION_UP(NULL);
+    enum { PUTS = 40 };
+    zsock_t *other = harness_connect(harness_node_endpoint(node));
+    zsock_t *clients[2] = {client, other};
+    uint64_t next_id = 1000;
+    for (int i = 0; i < PUTS; i++)
+        for (int c = 0; c < 2; c++) {
+            char key[16];
+            snprintf(key, sizeof key, "c%d-%02d", c, i);
+            Cairn__DocPut put = CAIRN__DOC_PUT__INIT;
+            put.tenant = "t";
+            put.entry = "race";
+            put.user = "u";
+            put.key = key;
+            put.value = "1";
+            Cairn__Request request = CAIRN__REQUEST__INIT;
+            request.id = next_id + (uint64_t)(2 * i + c);
+            request.body_case = CAIRN__REQUEST__BODY_DOC_PUT;
+            request.doc_put = &put;
+            CHECK(harness_send(clients[c], &request) == 0);
+        }
+    bool applied[2 * PUTS] = {false};
+    int ok = 0, conflicts = 0;
+    for (int n = 0; n < 2 * PUTS; n++) {
+        Cairn__Response *response = harness_recv(clients[n % 2], HARNESS_CALL_MS);
+        CHECK(response && response->id >= next_id && response->id < next_id + 2 * PUTS);
+        if (response->status == CAIRN__STATUS__OK) {
+            CHECK(response->doc_put->changed);
+            applied[response->id - next_id] = true;
+            ok++;
+        } else {
+            CHECK(response->status == CAIRN__STATUS__CONFLICT);
+            CHECK(strstr(response->error, "retry"));
+            conflicts++;
+        }
+        cairn__response__free_unpacked(response, NULL);
+    }
+    printf("   %d puts applied, %d conflicts\n", ok, conflicts);
+    CHECK(ok >= 1);
+    Cairn__Response *response =
+        harness_ok(s_get(client, "t", "race", ""), CAIRN__RESPONSE__BODY_DOC_GET);
+    CHECK(response->doc_get->n_items == (size_t)ok);
+    for (size_t i = 0; i < response->doc_get->n_items; i++) {
+        int c = 0, number = 0;
+        CHECK(sscanf(response->doc_get->items[i]->key, "c%d-%d", &c, &number) == 2);
+        CHECK(applied[2 * number + c]);
+    }
+    cairn__response__free_unpacked(response, NULL);
+    response = harness_ok(s_head(client, "t", "race"), CAIRN__RESPONSE__BODY_DOC_HEAD);
+    CHECK(response->doc_head->seq == (uint64_t)ok);
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&other);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  History: newest first, each snapshot's parent is the next older one, and
 //  pages of max_items continue with next_before until more is false.
 static void test_history_paging(void) {
@@ -634,6 +693,7 @@ static void test_kill9(void) {
 static const harness_test_t s_tests[] = {
     {"save_load", test_save_load},
     {"put_noop", test_put_noop},
+    {"put_race", test_put_race},
     {"history_paging", test_history_paging},
     {"dedup", test_dedup},
     {"tenant_isolation", test_tenant_isolation},

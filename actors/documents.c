@@ -258,6 +258,164 @@ static json_t *s_parse_request(const char *text, const char *what, ca_reply_t *r
     return value;
 }
 
+//  ---- heads of writes in flight ------------------------------------------------------
+//  Writes are pinned to worker 0, which sends them in order and the writer
+//  commits them in that order; so worker 0 knows what the head of an entry
+//  will be once its writes in flight have committed, and builds a put on
+//  that head instead of the committed one (a client may pipeline puts into
+//  one entry; reading the database, each would meet a head its
+//  predecessor is about to move, and be CONFLICT). The prediction is only
+//  an optimisation: every put's write still expects the head at the seq
+//  it was built on, so a prediction made wrong by a failed write gives
+//  CONFLICT, never a lost update; and with writes in flight an edit equal
+//  to the predicted head is still sent (the writer's no-op), never
+//  answered "unchanged" from a prediction. An entry leaves the table when
+//  its last write in flight is answered.
+
+typedef struct {
+    int64_t seq;
+    uint8_t digest[CA_SHA256_BYTES];
+    char *body; //  canonical text, malloc'd
+    size_t size;
+    unsigned in_flight;
+} s_pending_t;
+
+static void s_pending_destroy(void **item) {
+    s_pending_t *pending = (s_pending_t *)*item;
+    if (pending) {
+        free(pending->body);
+        free(pending);
+        *item = NULL;
+    }
+}
+
+static void *s_state_new(ca_store_t *store, char **error) {
+    (void)store;
+    zhashx_t *table = zhashx_new();
+    if (!table) {
+        *error = strdup("out of memory for the documents worker's table");
+        return NULL;
+    }
+    zhashx_set_destructor(table, s_pending_destroy);
+    return table;
+}
+
+static void s_state_destroy(void **state_p) {
+    zhashx_destroy((zhashx_t **)state_p);
+}
+
+//  The table's key of an entry (names hold no control character, so
+//  \x01 cannot be part of one).
+#define PENDING_KEY_SIZE (2 * CA_DOC_NAME_MAX + 2)
+
+static void s_pending_key(const char *tenant, const char *entry, char *key) {
+    snprintf(key, PENDING_KEY_SIZE, "%s\x01%s", tenant, entry);
+}
+
+static s_pending_t *s_pending(ca_store_t *store, const char *tenant, const char *entry) {
+    char key[PENDING_KEY_SIZE];
+    s_pending_key(tenant, entry, key);
+    return (s_pending_t *)zhashx_lookup((zhashx_t *)ca_store_state(store), key);
+}
+
+//  Records that a write making (seq, digest, body) the head is in flight.
+//  When memory runs out nothing is predicted for the entry (a wrong
+//  prediction would give CONFLICTs; none gives reads of the database).
+static void s_pending_add(ca_store_t *store, const char *tenant, const char *entry, int64_t seq,
+                          const uint8_t *digest, const char *body, size_t size) {
+    char key[PENDING_KEY_SIZE];
+    s_pending_key(tenant, entry, key);
+    zhashx_t *table = (zhashx_t *)ca_store_state(store);
+    s_pending_t *pending = (s_pending_t *)zhashx_lookup(table, key);
+    char *copy = malloc(size + 1);
+    if (!pending) {
+        pending = calloc(1, sizeof *pending);
+        if (pending && zhashx_insert(table, key, pending) != 0) {
+            free(pending);
+            pending = NULL;
+        }
+    }
+    if (!pending || !copy) {
+        free(copy);
+        zhashx_delete(table, key);
+        return;
+    }
+    memcpy(copy, body, size);
+    copy[size] = 0;
+    free(pending->body);
+    pending->body = copy;
+    pending->size = size;
+    pending->seq = seq;
+    memcpy(pending->digest, digest, CA_SHA256_BYTES);
+    pending->in_flight++;
+}
+
+//  One write of the entry was answered (or never sent).
+static void s_pending_done(ca_store_t *store, const char *tenant, const char *entry) {
+    char key[PENDING_KEY_SIZE];
+    s_pending_key(tenant, entry, key);
+    zhashx_t *table = (zhashx_t *)ca_store_state(store);
+    s_pending_t *pending = (s_pending_t *)zhashx_lookup(table, key);
+    if (pending && --pending->in_flight == 0)
+        zhashx_delete(table, key);
+}
+
+//  The tenant and entry of a snapshot write's request.
+static void s_request_place(const Cairn__Request *request, const char **tenant,
+                            const char **entry) {
+    *tenant = *entry = NULL;
+    if (request->body_case == CAIRN__REQUEST__BODY_DOC_SAVE) {
+        *tenant = request->doc_save->tenant;
+        *entry = request->doc_save->entry;
+    } else if (request->body_case == CAIRN__REQUEST__BODY_DOC_PUT) {
+        *tenant = request->doc_put->tenant;
+        *entry = request->doc_put->entry;
+    } else if (request->body_case == CAIRN__REQUEST__BODY_DOC_PUT_MANY) {
+        *tenant = request->doc_put_many->tenant;
+        *entry = request->doc_put_many->entry;
+    } else if (request->body_case == CAIRN__REQUEST__BODY_DOC_REVERT) {
+        *tenant = request->doc_revert->tenant;
+        *entry = request->doc_revert->entry;
+    }
+}
+
+static void s_write_failed(ca_store_t *store, const Cairn__Request *request,
+                           const Cairn__Internal__WriteReply *write) {
+    (void)write;
+    const char *tenant, *entry;
+    s_request_place(request, &tenant, &entry);
+    if (tenant)
+        s_pending_done(store, tenant, entry);
+}
+
+//  The head's seq and digest as committed (seq 0: no entry); -1 when the
+//  reply failed.
+static int s_head_committed(ca_store_t *store, const char *tenant, const char *entry, int64_t *seq,
+                            uint8_t *digest, ca_reply_t *reply) {
+    sqlite3_stmt *stmt = ca_store_prepare(store,
+                                          "SELECT e.head, s.digest FROM doc_entries e"
+                                          " JOIN doc_snapshots s ON s.tenant = e.tenant"
+                                          "  AND s.entry = e.entry AND s.seq = e.head"
+                                          " WHERE e.tenant = ?1 AND e.entry = ?2",
+                                          reply);
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text(stmt, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, entry, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    *seq = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 1) == CA_SHA256_BYTES) {
+        *seq = sqlite3_column_int64(stmt, 0);
+        memcpy(digest, sqlite3_column_blob(stmt, 1), CA_SHA256_BYTES);
+    } else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        s_read_failed(reply, stmt, rc, "the entry's head");
+        sqlite3_reset(stmt);
+        return -1;
+    }
+    sqlite3_reset(stmt);
+    return 0;
+}
+
 //  ---- writing a snapshot -------------------------------------------------------------
 
 //  The three statements of a new snapshot (see the essay); the second's
@@ -299,6 +457,7 @@ static void s_write_snapshot(ca_write_t *write, const char *tenant, const char *
 //  The answer of a committed snapshot write (save, put, put_many, revert).
 static void s_saved_done(ca_store_t *store, const Cairn__Request *request,
                          const Cairn__Internal__WriteReply *write, ca_reply_t *reply) {
+    s_write_failed(store, request, write); //  answered: one write fewer in flight
     if (write->n_results < 3 || write->context.len != CA_SHA256_BYTES) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks a statement's result; retry");
         return;
@@ -311,28 +470,26 @@ static void s_saved_done(ca_store_t *store, const Cairn__Request *request,
     s_answer(reply, (Cairn__Response__BodyCase)request->body_case, saved);
 }
 
-//  Canonicalises `object` (a JSON object) and writes it as the entry's
-//  next snapshot; `head_seq` >= 0: only over that head (put), and an object
-//  equal to the head's (`head_digest`) is answered at once, unchanged.
-static void s_store_object(ca_store_t *store, const Cairn__Request *request, const char *tenant,
-                           const char *entry, const char *user, const json_t *object,
-                           int64_t head_seq, const uint8_t *head_digest, ca_reply_t *reply) {
-    size_t size = 0;
-    char *body = s_canonical(store, object, "the object", &size, reply);
-    if (!body)
-        return;
-    uint8_t digest[CA_SHA256_BYTES];
-    ca_sha256(body, size, digest);
-    if (head_digest && memcmp(head_digest, digest, CA_SHA256_BYTES) == 0) {
-        Cairn__DocSaved *saved = ca_reply_alloc(reply, sizeof *saved);
-        cairn__doc_saved__init(saved);
-        saved->digest =
-            (ProtobufCBinaryData){CA_SHA256_BYTES, ca_reply_memdup(reply, digest, sizeof digest)};
-        s_answer(reply, (Cairn__Response__BodyCase)request->body_case, saved);
-        return;
+//  Sends the write of a snapshot of (digest, body): with `check_seq` >= 0
+//  only over that head (put: the head it was built on, whose digest is
+//  `check_digest`, NULL for no entry), and records the head it will make.
+static void s_send_snapshot(ca_store_t *store, const char *tenant, const char *entry,
+                            const char *user, const uint8_t *digest, const char *body, size_t size,
+                            int64_t check_seq, const uint8_t *check_digest, ca_reply_t *reply) {
+    int64_t base_seq = check_seq;
+    uint8_t base_digest[CA_SHA256_BYTES] = {0};
+    if (check_digest)
+        memcpy(base_digest, check_digest, CA_SHA256_BYTES);
+    if (check_seq < 0) {
+        s_pending_t *pending = s_pending(store, tenant, entry);
+        if (pending) {
+            base_seq = pending->seq;
+            memcpy(base_digest, pending->digest, CA_SHA256_BYTES);
+        } else if (s_head_committed(store, tenant, entry, &base_seq, base_digest, reply))
+            return;
     }
     ca_write_t *write = ca_write_new();
-    if (head_seq >= 0) {
+    if (check_seq >= 0) {
         ca_write_statement(write,
                            "SELECT 1 WHERE coalesce((SELECT head FROM doc_entries"
                            " WHERE tenant = ?1 AND entry = ?2), 0) = ?3",
@@ -341,10 +498,38 @@ static void s_store_object(ca_store_t *store, const Cairn__Request *request, con
                            "committed first); retry it over the new head");
         ca_write_text(write, tenant);
         ca_write_text(write, entry);
-        ca_write_int(write, head_seq);
+        ca_write_int(write, check_seq);
     }
     s_write_snapshot(write, tenant, entry, user, digest, body, size);
-    ca_store_write(store, &write, reply);
+    bool same = base_seq > 0 && memcmp(base_digest, digest, CA_SHA256_BYTES) == 0;
+    s_pending_add(store, tenant, entry, same ? base_seq : base_seq + 1, digest, body, size);
+    if (ca_store_write(store, &write, reply) != 0)
+        s_pending_done(store, tenant, entry); //  never sent
+}
+
+//  Canonicalises `object` (a JSON object) and writes it as the entry's
+//  next snapshot; `head_seq` >= 0: only over that head (put), and an object
+//  equal to the committed head's (`head_digest`, when not `predicted`) is
+//  answered at once, unchanged.
+static void s_store_object(ca_store_t *store, const Cairn__Request *request, const char *tenant,
+                           const char *entry, const char *user, const json_t *object,
+                           int64_t head_seq, const uint8_t *head_digest, bool predicted,
+                           ca_reply_t *reply) {
+    size_t size = 0;
+    char *body = s_canonical(store, object, "the object", &size, reply);
+    if (!body)
+        return;
+    uint8_t digest[CA_SHA256_BYTES];
+    ca_sha256(body, size, digest);
+    if (!predicted && head_digest && memcmp(head_digest, digest, CA_SHA256_BYTES) == 0) {
+        Cairn__DocSaved *saved = ca_reply_alloc(reply, sizeof *saved);
+        cairn__doc_saved__init(saved);
+        saved->digest =
+            (ProtobufCBinaryData){CA_SHA256_BYTES, ca_reply_memdup(reply, digest, sizeof digest)};
+        s_answer(reply, (Cairn__Response__BodyCase)request->body_case, saved);
+        return;
+    }
+    s_send_snapshot(store, tenant, entry, user, digest, body, size, head_seq, head_digest, reply);
 }
 
 //  ---- save, load, revert --------------------------------------------------------------
@@ -358,7 +543,7 @@ static void s_save(ca_store_t *store, const Cairn__Request *request, ca_reply_t 
         return;
     if (json_is_object(object))
         s_store_object(store, request, save->tenant, save->entry, save->user, object, -1, NULL,
-                       reply);
+                       false, reply);
     else
         ca_reply_error(reply, CA_INVALID,
                        "json is not a JSON object: a document is an object {...} at the top");
@@ -400,10 +585,8 @@ static void s_revert(ca_store_t *store, const Cairn__Request *request, ca_reply_
     if (s_find(store, revert->tenant, revert->entry, revert->digest, false, reply, &found) != 1)
         return;
     //  The stored text is canonical already: written as it is.
-    ca_write_t *write = ca_write_new();
-    s_write_snapshot(write, revert->tenant, revert->entry, revert->user, revert->digest.data,
-                     found.body, found.size);
-    ca_store_write(store, &write, reply);
+    s_send_snapshot(store, revert->tenant, revert->entry, revert->user, revert->digest.data,
+                    found.body, found.size, -1, NULL, reply);
 }
 
 //  ---- records: put, put_many, get ----------------------------------------------------
@@ -427,8 +610,18 @@ static void s_put_items(ca_store_t *store, const Cairn__Request *request, const 
             return;
         }
     }
+    //  The head this edit applies to: the one worker 0's writes in flight
+    //  will make, else the committed one.
     s_snapshot_t head = {0};
-    int found = s_find(store, tenant, entry, (ProtobufCBinaryData){0, NULL}, true, reply, &head);
+    s_pending_t *pending = s_pending(store, tenant, entry);
+    Cairn__DocSnapshotInfo predicted = CAIRN__DOC_SNAPSHOT_INFO__INIT;
+    int found = 1;
+    if (pending) {
+        predicted.seq = (uint64_t)pending->seq;
+        predicted.digest = (ProtobufCBinaryData){CA_SHA256_BYTES, pending->digest};
+        head = (s_snapshot_t){&predicted, pending->body, pending->size};
+    } else
+        found = s_find(store, tenant, entry, (ProtobufCBinaryData){0, NULL}, true, reply, &head);
     if (found < 0)
         return;
     json_t *object = found ? s_parse_stored(&head, reply) : json_object();
@@ -449,7 +642,7 @@ static void s_put_items(ca_store_t *store, const Cairn__Request *request, const 
     if (ok)
         s_store_object(store, request, tenant, entry, user, object,
                        found ? (int64_t)head.info->seq : 0, found ? head.info->digest.data : NULL,
-                       reply);
+                       pending != NULL, reply);
     json_decref(object);
 }
 
@@ -799,6 +992,9 @@ const ca_store_def_t documents_store_def = {
     .schema = &documents_schema,
     .handlers = s_handlers,
     .handler_count = sizeof s_handlers / sizeof s_handlers[0],
+    .state_new = s_state_new,
+    .state_destroy = s_state_destroy,
+    .write_failed = s_write_failed,
 };
 
 //  ---- self-test ---------------------------------------------------------------

@@ -155,6 +155,7 @@ struct command_table_s {
 //  Every family, in the order of the help: X(name) for the table
 //  cli_<name>_commands that <name>.c defines (node: in cairn.c). A new
 //  store's commands are one file and one name here.
+// clang-format off
 #define CLI_FAMILIES(X)                                                                            \
     X(node)                                                                                        \
     X(messages)                                                                                    \
@@ -162,7 +163,17 @@ struct command_table_s {
     X(peers)                                                                                       \
     X(gossip)                                                                                      \
     X(content)                                                                                     \
-    X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog) X(logbook) X(batch) X(sync)
+    X(cache)                                                                                       \
+    X(manifests)                                                                                   \
+    X(provenance)                                                                                  \
+    X(settlement)                                                                                  \
+    X(ledger)                                                                                      \
+    X(oplog)                                                                                       \
+    X(logbook)                                                                                     \
+    X(batch)                                                                                       \
+    X(sync)                                                                                        \
+    X(doc)
+// clang-format on
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

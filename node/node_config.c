@@ -134,6 +134,9 @@ static const option_t s_options[] = {
      "CAIRN_CONTENT_QUOTA_BYTES", "0", KIND_INT, 0, INT64_MAX, NULL, FIELD(content_quota_bytes),
      "bytes of blobs the content store may hold; a put or chunk past it gets UNAVAILABLE (0: no "
      "quota)"},
+    {"doc_max_bytes", "doc-max-bytes", "documents/max_bytes", "CAIRN_DOC_MAX_BYTES", "262144",
+     KIND_INT, 2, 16777216, NULL, FIELD(doc_max_bytes),
+     "largest document object in canonical JSON bytes (INVALID beyond)"},
     {"maintenance_ms", "maintenance-ms", "node/maintenance_ms", "CAIRN_MAINTENANCE_MS",
      STR(CA_DEFAULT_MAINTENANCE_MS), KIND_INT, 0, 86400000, NULL, FIELD(maintenance_ms),
      "interval of periodic upkeep such as gossip cleaning (0: off)"},

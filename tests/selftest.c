@@ -37,6 +37,8 @@
 #include "gateway_connections.h"
 #include "gossip.h"
 #include "logbook.h"
+#include "documents.h"
+#include "documents_json.h"
 #include "manifests.h"
 #include "messages.h"
 #include "messages_schema.h"
@@ -85,6 +87,8 @@ static const selftest_t s_tests[] = {
     {"peer_gossip", peer_gossip_test},
     {"gossip", gossip_test},
     {"logbook", logbook_test},
+    {"documents", documents_test},
+    {"documents_json", documents_json_test},
     {"content", content_test},
     {"cache", cache_test},
     {"ca_hashset", ca_hashset_test},

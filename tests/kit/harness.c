@@ -670,6 +670,14 @@ void harness_expect_alive(zsock_t *client) {
         harness_expect(harness_request(client, &request), CAIRN__STATUS__OK, NULL), NULL);
 }
 
+void harness_expect_raw_invalid(zsock_t *client, const uint8_t *bytes, size_t size) {
+    zframe_t *frame = zframe_new(bytes, size);
+    CA_CHECK(zframe_send(&frame, client, 0) == 0);
+    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
+    CA_CHECK(response && response->id == 9);
+    harness_fails(response, CAIRN__STATUS__INVALID, NULL);
+}
+
 const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name) {
     for (size_t i = 0; i < info->n_actors; i++)
         if (streq(info->actors[i]->name, name))

@@ -163,6 +163,10 @@ Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request);
 //  Checks that the node still answers a Ping.
 void harness_expect_alive(zsock_t *client);
 
+//  Sends `size` raw bytes as one frame (a malformed Request whose id field
+//  says 9) and checks that the answer is INVALID with id 9.
+void harness_expect_raw_invalid(zsock_t *client, const uint8_t *bytes, size_t size);
+
 //  The counters of pool `name` in an InfoReply; NULL when it lists none.
 const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name);
 

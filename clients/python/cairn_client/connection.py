@@ -427,6 +427,8 @@ class Connection:
 
     def _receive(self, deadline):
         """Reads one answer into the table; False at the deadline."""
+        if self._socket is None:
+            raise ValueError("the connection is closed")
         left = deadline - time.monotonic()
         if left <= 0 or not self._socket.poll(max(1, int(left * 1000)), zmq.POLLIN):
             return False

@@ -72,6 +72,11 @@ class ClientTest(unittest.TestCase):
                 self.assertEqual(body.key, "pipe.%d" % i)
         self.assertEqual(self.conn.in_flight, 0)
         self.assertEqual(self.conn.dropped_answers, 0)
+        # More than the socket's send queue (SNDHWM 1000) without taking an
+        # answer: send() reads answers while its queue is full.
+        pings = [self.conn.send("ping", {"payload": b"%d" % i}) for i in range(3000)]
+        for i, request_id in enumerate(pings):
+            self.assertEqual(self.conn.answer(request_id).payload, b"%d" % i)
         # pipeline(): the same through a window, results in order.
         results = self.conn.pipeline([("config_get", {"key": "pipe.%d" % i})
                                       for i in range(0, 1000, 3)], window=1000)
@@ -102,9 +107,14 @@ class ClientTest(unittest.TestCase):
         with self.node.connect(timeout=0.3) as silent:
             silent.ping()
             self.node.stop()
-            with self.assertRaises(CairnTimeout):
+            with self.assertRaises(CairnTimeout) as caught:
                 silent.ping()
+            self.assertEqual(caught.exception.kind, "ping")
             self.assertEqual(silent.in_flight, 0)
+            with self.assertRaisesRegex(ValueError, "waiting"):
+                silent.result(caught.exception.id)
+        with self.assertRaisesRegex(ValueError, "closed"):
+            silent.ping()
 
     # ---- content ------------------------------------------------------------------
     def test_content_stream(self):

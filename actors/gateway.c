@@ -191,6 +191,7 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
                           Cairn__MessageStatsReply *messages) {
     Cairn__InfoReply info = CAIRN__INFO_REPLY__INIT;
     info.version = CAIRN_VERSION;
+    info.api_version = CA_API_VERSION;
     info.uptime_s = (uint64_t)((zclock_mono() - self->started_at) / 1000);
     info.data_dir = (char *)self->config.data_dir;
     info.pid = (uint32_t)getpid();
@@ -1258,6 +1259,7 @@ static void s_test_info(test_bed_t *bed) {
     Cairn__InfoReply *info = response->info;
     assert(response->id == 300);
     assert(streq(info->version, CAIRN_VERSION) && streq(info->data_dir, bed->dir));
+    assert(info->api_version == CA_API_VERSION);
     assert(info->writer && info->messages && info->messages->messages == 42);
     assert(info->invalid >= 4 && info->requests > info->invalid);
     assert(info->n_actors == 2);

@@ -1082,7 +1082,7 @@ static void s_print_info(const answer_t *answer, const info_extra_t *extra, unsi
         char size[64];
         cli_format_bytes_exact(info->db_size_bytes, size, sizeof size);
         printf("cairn node at %s\n", answer->cli->endpoint);
-        printf("  version         %s\n", info->version);
+        printf("  version         %s (wire API %" PRIu32 ")\n", info->version, info->api_version);
         printf("  uptime          %" PRIu64 " s\n", info->uptime_s);
         printf("  process id      %" PRIu32 "\n", info->pid);
         printf("  data dir        %s\n", info->data_dir);
@@ -1157,6 +1157,7 @@ static json_t *s_json_info(const answer_t *answer) {
         info->data_dir, "peer_id", info->peer_id, "db_size_bytes", (json_int_t)info->db_size_bytes,
         "requests", (json_int_t)info->requests, "invalid", (json_int_t)info->invalid, "actors",
         actors, "writer", s_json_writer(info->writer), "messages", messages);
+    json_object_set_new(object, "api_version", json_integer(info->api_version));
     json_object_set_new(object, "clients", json_integer(info->clients));
     json_object_set_new(object, "clients_refused", json_integer((json_int_t)info->clients_refused));
     json_object_set_new(object, "max_clients", json_integer(info->max_clients));

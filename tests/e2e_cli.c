@@ -13,6 +13,7 @@
     ========================================================================= */
 
 #include "cairn.pb-c.h"
+#include "ca_limits.h" //  CA_API_VERSION
 #include "cli_run.h"
 
 #include <jansson.h>
@@ -343,6 +344,7 @@ static void s_test_info_json(const cli_ctx_t *ctx) {
     json_t *object = cli_run_json(&run);
     CHECK(cli_json_str_is(object, "status", "ok"));
     CHECK(cli_json_str_is(object, "version", CAIRN_VERSION));
+    CHECK(json_integer_value(json_object_get(object, "api_version")) == CA_API_VERSION);
     CHECK(json_is_string(json_object_get(object, "data_dir")));
     CHECK(json_is_integer(json_object_get(object, "uptime_s")));
     CHECK(json_integer_value(json_object_get(object, "pid")) > 0);

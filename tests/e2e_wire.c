@@ -222,6 +222,54 @@ static void s_expect_invalid(zsock_t *client, const void *data, size_t size, uin
     cairn__response__free_unpacked(response, NULL);
 }
 
+//  Request ids are the client's: the node echoes them and keeps no table of
+//  them (docs/PROTOCOL.md "Request ids"). 0 and the largest id work, on the
+//  gateway's own kinds and on a store's; a reused id is not refused: both
+//  requests are carried out and both answers carry that id.
+static void test_request_ids(void) {
+    harness_node_t *node = harness_node_up(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    const uint64_t ids[] = {0, 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        Cairn__Request request;
+        Cairn__Ping ping;
+        ca_request_ping(&request, &ping, ids[i]);
+        Cairn__Response *response = harness_call(client, &request, CALL_MS);
+        CHECK(response && response->id == ids[i] && response->status == CAIRN__STATUS__OK);
+        cairn__response__free_unpacked(response, NULL);
+        Cairn__InfoRequest info;
+        ca_request_info(&request, &info, ids[i]);
+        response = harness_call(client, &request, CALL_MS);
+        CHECK(response && response->id == ids[i] && response->status == CAIRN__STATUS__OK &&
+              response->body_case == CAIRN__RESPONSE__BODY_INFO);
+        cairn__response__free_unpacked(response, NULL);
+        response = s_get(client, ids[i], "ids.absent");
+        CHECK(response && response->id == ids[i] && s_value_is(response, "<absent>"));
+        cairn__response__free_unpacked(response, NULL);
+    }
+    //  The same id twice in flight: two writes, two answers with that id.
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, 7, "ids.a", "a");
+    CHECK(harness_send(client, &request) == 0);
+    ca_request_config_set(&request, &set, 7, "ids.b", "b");
+    CHECK(harness_send(client, &request) == 0);
+    for (int i = 0; i < 2; i++) {
+        Cairn__Response *response = harness_recv(client, CALL_MS);
+        CHECK(response && response->id == 7 && response->status == CAIRN__STATUS__OK);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(harness_recv(client, 200) == NULL);
+    Cairn__Response *response = s_get(client, 8, "ids.a");
+    CHECK(s_value_is(response, "a"));
+    cairn__response__free_unpacked(response, NULL);
+    response = s_get(client, 9, "ids.b");
+    CHECK(s_value_is(response, "b"));
+    cairn__response__free_unpacked(response, NULL);
+    zsock_destroy(&client);
+    harness_node_down(&node);
+}
+
 static void test_malformed(void) {
     harness_node_t *node = harness_node_up(NULL);
     zsock_t *client = harness_connect(harness_node_endpoint(node));
@@ -567,6 +615,7 @@ static void test_info(void) {
     CHECK(response && response->status == CAIRN__STATUS__OK);
     Cairn__InfoReply *info = response->info;
     CHECK(streq(info->version, CAIRN_VERSION));
+    CHECK(info->api_version == CA_API_VERSION && CA_API_VERSION >= 1);
     CHECK(streq(info->data_dir, harness_node_data_dir(node)));
     CHECK(info->pid == (uint32_t)harness_node_pid(node));
     CHECK(info->db_size_bytes > 0);
@@ -689,6 +738,10 @@ static void test_cli_flags(void) {
     CHECK(s_run_cairnd(version, output, sizeof output) == 0);
     CHECK(strstr(output, "libzmq") && strstr(output, "CZMQ") && strstr(output, "SQLite") &&
           strstr(output, "libsodium") && strstr(output, "protobuf-c") && strstr(output, "SHA-256"));
+    //  The wire API version Info carries (e2e.wire.info), printed from the same constant.
+    char api[40];
+    snprintf(api, sizeof api, "(wire API %d)", CA_API_VERSION);
+    CHECK(strstr(output, api));
     const char *short_help[] = {"-h", NULL};
     CHECK(s_run_cairnd(short_help, output, sizeof output) == 0);
     CHECK(strstr(output, "usage: cairnd"));
@@ -824,6 +877,7 @@ static const harness_test_t s_tests[] = {
     {"config_roundtrip", test_config_roundtrip},
     {"restart_port_taken", test_restart_port_taken},
     {"pipelined", test_pipelined},
+    {"request_ids", test_request_ids},
     {"malformed", test_malformed},
     {"oversized", test_oversized},
     {"unknown_fields", test_unknown_fields},

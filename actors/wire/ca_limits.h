@@ -16,8 +16,9 @@
 #define CAIRN_VERSION "0.0.0-dev"
 #endif
 
-//  Wire API version: 1 until the first release (the API still grows with
-//  each store); from then on bumped whenever a request kind is added.
+//  Wire API version (Info.api_version, --version): 1 until the first release
+//  (the API still grows with each store); from then on bumped whenever a
+//  request kind or a request field is added (docs/PROTOCOL.md, Versioning).
 #define CA_API_VERSION 1
 
 //  ---- defaults (overridable by flags, CAIRN_* environment, config file) ----

@@ -39,6 +39,7 @@
 #include "gossip.h"
 #include "ledger.h"
 #include "logbook.h"
+#include "kv.h"
 #include "sync.h"
 #include "manifests.h"
 #include "messages.h"
@@ -66,7 +67,7 @@ static const ca_store_def_t *const s_stores[] = {
     &peers_store_def,      &gossip_store_def,    &content_store_def,      &cache_store_def,
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
     &oplog_store_def,      &logbook_store_def,   &batch_store_def,        &sessions_store_def,
-    &sync_store_def,
+    &sync_store_def,       &kv_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 
@@ -341,6 +342,7 @@ static char *s_start_workers(node_t *self) {
                                     .max_blob_bytes = config->max_blob_bytes,
                                     .min_free_bytes = config->min_free_bytes,
                                     .content_quota_bytes = config->content_quota_bytes,
+                                    .kv_max_value_bytes = config->kv_max_value_bytes,
                                     .peer_actor = !streq(config->peer_endpoint, "off")};
     if (self->peer_id)
         snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);

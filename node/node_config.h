@@ -37,6 +37,7 @@ typedef struct {
     int64_t answer_bytes_max;
     int64_t max_blob_bytes;
     int64_t content_quota_bytes;
+    int64_t kv_max_value_bytes;
     int64_t drain_ms;
     int64_t max_content_bytes;
     int64_t gossip_max_age_s;

@@ -37,6 +37,7 @@
 #include "gateway_connections.h"
 #include "gossip.h"
 #include "logbook.h"
+#include "kv.h"
 #include "manifests.h"
 #include "messages.h"
 #include "messages_schema.h"
@@ -83,6 +84,7 @@ static const selftest_t s_tests[] = {
     {"peer", peer_test},
     {"gossip", gossip_test},
     {"logbook", logbook_test},
+    {"kv", kv_test},
     {"content", content_test},
     {"cache", cache_test},
     {"ca_hashset", ca_hashset_test},

@@ -317,12 +317,17 @@ typedef struct {
     kv_ns_t ns;
     uint64_t keys;
     uint64_t bytes;
-    bool made; //  the backend's storage was made by this request (undo on failure)
+    bool made;         //  the backend's storage was made by this request (undo on failure)
+    bool has_password; //  the password itself is not in the context
 } ns_context_t;
 
 static void s_context(ca_write_t *write, const kv_ns_t *ns, uint64_t keys, uint64_t bytes,
                       bool made) {
-    ns_context_t context = {.ns = *ns, .keys = keys, .bytes = bytes, .made = made};
+    ns_context_t context = {.ns = *ns,
+                            .keys = keys,
+                            .bytes = bytes,
+                            .made = made,
+                            .has_password = ns->password[0] != 0};
     //  The password is in the row already; the context never carries it.
     explicit_bzero(context.ns.password, sizeof context.ns.password);
     ca_write_context(write, &context, sizeof context);
@@ -331,6 +336,14 @@ static void s_context(ca_write_t *write, const kv_ns_t *ns, uint64_t keys, uint6
 static const ns_context_t *s_context_of(const Cairn__Internal__WriteReply *write) {
     return write->context.len == sizeof(ns_context_t) ? (const ns_context_t *)write->context.data
                                                       : NULL;
+}
+
+//  The namespace of a context, for an answer: a password placeholder says
+//  there is one (s_ns_answer answers has_password, never the text).
+static kv_ns_t s_context_ns(const ns_context_t *context) {
+    kv_ns_t ns = context->ns;
+    snprintf(ns.password, sizeof ns.password, "%s", context->has_password ? "*" : "");
+    return ns;
 }
 
 //  ---- keys --------------------------------------------------------------------------
@@ -555,7 +568,8 @@ static void s_ns_created(ca_store_t *store, const Cairn__Request *request,
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the namespace; list them");
         return;
     }
-    s_answer(reply, CAIRN__RESPONSE__BODY_KV_NAMESPACE_CREATE, s_ns_answer(reply, &context->ns));
+    kv_ns_t ns = s_context_ns(context);
+    s_answer(reply, CAIRN__RESPONSE__BODY_KV_NAMESPACE_CREATE, s_ns_answer(reply, &ns));
 }
 
 //  A create or clone whose row was refused (the name was taken): removes
@@ -765,7 +779,8 @@ static void s_cloned(ca_store_t *store, const Cairn__Request *request,
         keys = (uint64_t)last->rows[0]->values[0]->integer;
         bytes = (uint64_t)last->rows[0]->values[1]->integer;
     }
-    s_stats_answer(reply, CAIRN__RESPONSE__BODY_KV_CLONE, &context->ns, keys, bytes);
+    kv_ns_t ns = s_context_ns(context);
+    s_stats_answer(reply, CAIRN__RESPONSE__BODY_KV_CLONE, &ns, keys, bytes);
 }
 
 //  ---- worker state, wipe ------------------------------------------------------------

@@ -211,9 +211,17 @@ static ca_status_t s_walk(const kv_ns_t *ns, const char *key, bool create, walk_
         }
         if (fd < 0) {
             int code = errno;
+            struct stat st;
+            bool link = code == ENOTDIR &&
+                        fstatat(parent, segment, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISLNK(st.st_mode);
             s_walk_close(walk);
             if (code == ENOENT)
                 return kv_fail(err, CA_NOT_FOUND, "no value is stored under '%s'", key);
+            if (link) {
+                errno = ELOOP;
+                return s_errno(err, "open the folder of", key);
+            }
             if (code == ENOTDIR)
                 return kv_fail(err, create ? CA_CONFLICT : CA_NOT_FOUND,
                                "key '%s': '%s' holds a value, so no key can be under it in a "
@@ -272,8 +280,9 @@ static ca_status_t s_put_at(const kv_ns_t *ns, int tmp, const char *key, const v
         return err->status;
     int parent = walk.fds[walk.depth - 1];
     struct stat st;
-    bool existed = fstatat(parent, walk.leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (existed && S_ISDIR(st.st_mode)) {
+    bool found = fstatat(parent, walk.leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    bool existed = found && S_ISREG(st.st_mode); //  a planted link held no value
+    if (found && S_ISDIR(st.st_mode)) {
         s_walk_close(&walk);
         return kv_fail(err, CA_CONFLICT,
                        "key '%s' has keys under it ('%s/...') in this filesystem namespace, so "

@@ -161,7 +161,7 @@ struct command_table_s {
     X(gossip)                                                                                      \
     X(content)                                                                                     \
     X(cache) X(manifests) X(provenance) X(settlement) X(ledger) X(oplog) X(logbook) X(batch)       \
-        X(sync)
+        X(sync) X(kv)
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)
 

@@ -30,6 +30,10 @@ static void s_read_failed(ca_reply_t *reply, sqlite3_stmt *stmt, int rc) {
                    sqlite3_errmsg(sqlite3_db_handle(stmt)));
 }
 
+const char kv_sqlite_put_sql[] = "INSERT INTO kv_entries (ns, key, value) VALUES (?1, ?2, ?3)"
+                                 " ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value";
+const char kv_sqlite_get_sql[] = "SELECT value FROM kv_entries WHERE ns = ?1 AND key = ?2";
+
 static void s_existed(ca_reply_t *reply) {
     ca_reply_response(reply)->kv_store->created = false;
 }
@@ -44,10 +48,7 @@ void kv_sqlite_store(ca_store_t *store, const kv_ns_t *ns, const Cairn__KvStore 
     ca_write_want_rows(write);
     ca_write_int(write, ns->id);
     ca_write_text(write, put->key);
-    ca_write_statement(write,
-                       "INSERT INTO kv_entries (ns, key, value) VALUES (?1, ?2, ?3)"
-                       " ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
-                       CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
+    ca_write_statement(write, kv_sqlite_put_sql, CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
                        "the value was not stored; retry");
     ca_write_int(write, ns->id);
     ca_write_text(write, put->key);
@@ -62,8 +63,7 @@ void kv_sqlite_store(ca_store_t *store, const kv_ns_t *ns, const Cairn__KvStore 
 }
 
 void kv_sqlite_retrieve(ca_store_t *store, const kv_ns_t *ns, const char *key, ca_reply_t *reply) {
-    sqlite3_stmt *stmt = ca_store_prepare(
-        store, "SELECT value FROM kv_entries WHERE ns = ?1 AND key = ?2", reply);
+    sqlite3_stmt *stmt = ca_store_prepare(store, kv_sqlite_get_sql, reply);
     if (!stmt)
         return;
     sqlite3_bind_int64(stmt, 1, ns->id);

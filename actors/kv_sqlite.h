@@ -10,6 +10,10 @@
 #include "ca_store.h"
 #include "kv_backend.h"
 
+//  The statements of a put and a get (the bench's raw baseline runs them too).
+extern const char kv_sqlite_put_sql[];
+extern const char kv_sqlite_get_sql[];
+
 //  Each answers the request (reads) or sends its write (answered by the
 //  row's done, or packed up front for store).
 void kv_sqlite_store(ca_store_t *store, const kv_ns_t *ns, const Cairn__KvStore *put,

@@ -65,8 +65,8 @@ const ca_schema_t kv_schema = {
 //  ---- checks ----------------------------------------------------------------------
 
 #define NAME_RULE "namespace names are 1..64 bytes of A-Z a-z 0-9 . _ -, not starting with '.'"
-#define KEY_RULE                                                                                 \
-    "keys are 1..1024 bytes, segments separated by '/', each 1..255 bytes and not '.' or '..', "  \
+#define KEY_RULE                                                                                   \
+    "keys are 1..1024 bytes, segments separated by '/', each 1..255 bytes and not '.' or '..', "   \
     "no leading, trailing or double '/', no control characters"
 
 static bool s_name_ok(const char *name, const char *what, ca_reply_t *reply) {
@@ -148,8 +148,7 @@ static bool s_text_ok(const char *text, size_t most, const char *what, bool empt
 }
 
 //  The backend and Redis settings of a create or a clone, into *ns.
-static bool s_backend_ok(int backend, const Cairn__KvRedis *redis, kv_ns_t *ns,
-                         ca_reply_t *reply) {
+static bool s_backend_ok(int backend, const Cairn__KvRedis *redis, kv_ns_t *ns, ca_reply_t *reply) {
     if (backend < CAIRN__KV_BACKEND__KV_BACKEND_SQLITE ||
         backend > CAIRN__KV_BACKEND__KV_BACKEND_REDIS) {
         ca_reply_error(reply, CA_INVALID,
@@ -189,7 +188,7 @@ static bool s_backend_ok(int backend, const Cairn__KvRedis *redis, kv_ns_t *ns,
 
 static const kv_backend_t *s_backend(const kv_ns_t *ns) {
     return ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM ? &kv_fs_backend
-                                                                    : &kv_redis_backend;
+                                                                   : &kv_redis_backend;
 }
 
 static bool s_is_sqlite(const kv_ns_t *ns) {
@@ -228,7 +227,8 @@ static bool s_ns_load(ca_store_t *store, const char *name, kv_ns_t *ns, ca_reply
         s_ns_from_row(stmt, ns);
     else if (rc == SQLITE_DONE)
         ca_reply_error(reply, CA_NOT_FOUND,
-                       "no namespace %s: create it first (kv namespace create), or list them", name);
+                       "no namespace %s: create it first (kv namespace create), or list them",
+                       name);
     else
         ca_reply_error(reply, ca_status_from_sqlite(rc), "cannot read namespace %s: %s; retry",
                        name, sqlite3_errmsg(sqlite3_db_handle(stmt)));
@@ -695,8 +695,8 @@ static void s_ns_stats(ca_store_t *store, const Cairn__Request *request, ca_repl
 
 //  ---- clone ---------------------------------------------------------------------------
 
-#define TARGET_STATS_SQL                                                                         \
-    "SELECT count(*), coalesce(sum(length(value)), 0) FROM kv_entries"                           \
+#define TARGET_STATS_SQL                                                                           \
+    "SELECT count(*), coalesce(sum(length(value)), 0) FROM kv_entries"                             \
     " WHERE ns = (SELECT id FROM kv_namespaces WHERE name = ?1)"
 
 static void s_clone(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
@@ -720,10 +720,9 @@ static void s_clone(ca_store_t *store, const Cairn__Request *request, ca_reply_t
         kv_sqlite_copy(write, target.name, source.id);
     } else {
         kv_err_t err;
-        bool read = s_is_sqlite(&source)
-                        ? kv_sqlite_dump(store, &source, &entries, reply)
-                        : s_backend(&source)->dump(ca_store_state(store), &source, &entries,
-                                                   &err) == CA_OK;
+        bool read = s_is_sqlite(&source) ? kv_sqlite_dump(store, &source, &entries, reply)
+                                         : s_backend(&source)->dump(ca_store_state(store), &source,
+                                                                    &entries, &err) == CA_OK;
         if (!read && !s_is_sqlite(&source))
             s_backend_failed(reply, &err);
         if (read && s_is_sqlite(&target)) {
@@ -731,8 +730,7 @@ static void s_clone(ca_store_t *store, const Cairn__Request *request, ca_reply_t
             s_write_ns_row(write, &target);
             kv_sqlite_load(write, target.name, &entries);
         } else if (read && s_ns_make(store, &target, reply)) {
-            if (s_backend(&target)->load(ca_store_state(store), &target, &entries, &err) !=
-                CA_OK) {
+            if (s_backend(&target)->load(ca_store_state(store), &target, &entries, &err) != CA_OK) {
                 s_backend_failed(reply, &err);
                 uint64_t count;
                 kv_err_t ignored;
@@ -814,8 +812,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_KV_NAMESPACE_LIST, "kv_namespace_list", s_ns_list, NULL, 0},
     {CAIRN__REQUEST__BODY_KV_NAMESPACE_DROP, "kv_namespace_drop", s_ns_drop, s_ns_dropped,
      BY_NAMESPACE},
-    {CAIRN__REQUEST__BODY_KV_NAMESPACE_STATS, "kv_namespace_stats", s_ns_stats, NULL,
-     BY_NAMESPACE},
+    {CAIRN__REQUEST__BODY_KV_NAMESPACE_STATS, "kv_namespace_stats", s_ns_stats, NULL, BY_NAMESPACE},
     {CAIRN__REQUEST__BODY_KV_CLONE, "kv_clone", s_clone, s_cloned, BY_NAMESPACE},
     {CAIRN__REQUEST__BODY_KV_STORE, "kv_store", s_store, NULL, BY_NAMESPACE},
     {CAIRN__REQUEST__BODY_KV_RETRIEVE, "kv_retrieve", s_retrieve, NULL, BY_NAMESPACE},
@@ -847,8 +844,8 @@ void kv_test(bool verbose) {
     const char *good[] = {"a", "a/b/c", "a.b", "..a", "a..", "x/.y", "é/ü"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert(s_key_problem(good[i]) == NULL);
-    const char *bad[] = {"", "/a", "a/", "a//b", ".", "..", "a/../b", "../a", "a/.",
-                         "a\tb", "a\x7f"};
+    const char *bad[] = {"",       "/a",   "a/",  "a//b", ".",    "..",
+                         "a/../b", "../a", "a/.", "a\tb", "a\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert(s_key_problem(bad[i]) != NULL);
     char segment[KV_SEGMENT_MAX + 2];

@@ -23,19 +23,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_NAME_MAX        64                   //  namespace names
-#define KV_KEY_MAX         1024                 //  bytes of a key
-#define KV_SEGMENT_MAX     255                  //  bytes of one segment of a key
-#define KV_HOST_MAX        255                  //  Redis host
-#define KV_PREFIX_MAX      128                  //  Redis key prefix
-#define KV_PASSWORD_MAX    256                  //  Redis password
-#define KV_PAGE_DEFAULT    100                  //  limit 0
-#define KV_PAGE_MAX        1000                 //  limit at most
-#define KV_SCAN_MAX_KEYS   1000000              //  a list, stats or clone walks at most
-#define KV_CLONE_MAX_BYTES (256 * 1024 * 1024)  //  values a clone holds in memory
-#define KV_REDIS_PORT      6379
-#define KV_REDIS_CONNECT_MS 500                 //  connect timeout
-#define KV_REDIS_COMMAND_MS 2000                //  command timeout
+#define KV_NAME_MAX         64                  //  namespace names
+#define KV_KEY_MAX          1024                //  bytes of a key
+#define KV_SEGMENT_MAX      255                 //  bytes of one segment of a key
+#define KV_HOST_MAX         255                 //  Redis host
+#define KV_PREFIX_MAX       128                 //  Redis key prefix
+#define KV_PASSWORD_MAX     256                 //  Redis password
+#define KV_PAGE_DEFAULT     100                 //  limit 0
+#define KV_PAGE_MAX         1000                //  limit at most
+#define KV_SCAN_MAX_KEYS    1000000             //  a list, stats or clone walks at most
+#define KV_CLONE_MAX_BYTES  (256 * 1024 * 1024) //  values a clone holds in memory
+#define KV_REDIS_PORT       6379
+#define KV_REDIS_CONNECT_MS 500  //  connect timeout
+#define KV_REDIS_COMMAND_MS 2000 //  command timeout
 
 typedef struct {
     ca_status_t status;
@@ -114,8 +114,7 @@ typedef struct {
     //  Every key and value, at most KV_CLONE_MAX_BYTES / KV_SCAN_MAX_KEYS.
     ca_status_t (*dump)(void *state, const kv_ns_t *ns, kv_entries_t *entries, kv_err_t *err);
     //  Writes `entries` into a namespace made by create (a clone's target).
-    ca_status_t (*load)(void *state, const kv_ns_t *ns, const kv_entries_t *entries,
-                        kv_err_t *err);
+    ca_status_t (*load)(void *state, const kv_ns_t *ns, const kv_entries_t *entries, kv_err_t *err);
 } kv_backend_t;
 
 extern const kv_backend_t kv_fs_backend;
@@ -123,8 +122,7 @@ extern const kv_backend_t kv_redis_backend;
 
 //  The filesystem backend's folder for a new namespace: <data>/kv/<name>-<random>.
 //  Returns false (err set) when no random bytes could be had.
-bool kv_fs_new_path(const char *data_dir, const char *name, char *path, size_t size,
-                    kv_err_t *err);
+bool kv_fs_new_path(const char *data_dir, const char *name, char *path, size_t size, kv_err_t *err);
 
 //  Removes what crashed writes left in the folders' tmp/ (node start).
 char *kv_fs_prepare(const char *data_dir);

@@ -238,8 +238,8 @@ static ca_status_t s_walk(const kv_ns_t *ns, const char *key, bool create, walk_
     return CA_OK;
 }
 
-static ca_status_t s_tmp_write(int tmp, const char *key, const void *value, size_t size,
-                               char *name, size_t name_size, kv_err_t *err) {
+static ca_status_t s_tmp_write(int tmp, const char *key, const void *value, size_t size, char *name,
+                               size_t name_size, kv_err_t *err) {
     uint8_t random[8];
     if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random)
         return kv_fail(err, CA_INTERNAL, "no random bytes for a temp file: %s", strerror(errno));
@@ -588,8 +588,8 @@ static ca_status_t s_create(void *state, const kv_ns_t *ns, kv_err_t *err) {
     const char *name = slash + 1;
     int root = -1;
     if (mkdirat(parent, name, 0700) != 0)
-        status = kv_fail(err, errno == ENOSPC ? CA_UNAVAILABLE : CA_INTERNAL,
-                         "cannot make %s: %s", ns->path, strerror(errno));
+        status = kv_fail(err, errno == ENOSPC ? CA_UNAVAILABLE : CA_INTERNAL, "cannot make %s: %s",
+                         ns->path, strerror(errno));
     else
         root = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (status == CA_OK &&

@@ -236,8 +236,8 @@ static ca_status_t s_get(void *state, const kv_ns_t *ns, const char *key, uint8_
     if (reply->type == REDIS_REPLY_NIL)
         status = kv_fail(err, CA_NOT_FOUND, "no value is stored under '%s'", key);
     else if (reply->type != REDIS_REPLY_STRING)
-        status = kv_fail(err, CA_CONFLICT, "'%s%s' in Redis is not a string value", ns->prefix,
-                         key);
+        status =
+            kv_fail(err, CA_CONFLICT, "'%s%s' in Redis is not a string value", ns->prefix, key);
     else if (!(*value_p = malloc(reply->len ? reply->len : 1)))
         status = kv_fail(err, CA_INTERNAL, "out of memory reading '%s'; retry", key);
     else {
@@ -248,8 +248,8 @@ static ca_status_t s_get(void *state, const kv_ns_t *ns, const char *key, uint8_
     return status;
 }
 
-static ca_status_t s_integer(state_t *self, const kv_ns_t *ns, const char *command,
-                             const char *key, long long *value, kv_err_t *err) {
+static ca_status_t s_integer(state_t *self, const kv_ns_t *ns, const char *command, const char *key,
+                             long long *value, kv_err_t *err) {
     redisContext *context = s_connect(self, ns, err);
     if (!context)
         return err->status;
@@ -306,8 +306,9 @@ static ca_status_t s_scan(state_t *self, const kv_ns_t *ns, const char *text, ba
         seen += reply->element[1]->elements;
         ca_status_t status = CA_OK;
         if (seen > KV_SCAN_MAX_KEYS)
-            status = kv_fail(err, CA_INVALID, "the namespace holds over %d keys; use a longer prefix",
-                             KV_SCAN_MAX_KEYS);
+            status =
+                kv_fail(err, CA_INVALID, "the namespace holds over %d keys; use a longer prefix",
+                        KV_SCAN_MAX_KEYS);
         else if (reply->element[1]->elements)
             status = each(self, ns, context, reply->element[1], arg, err);
         freeReplyObject(reply);
@@ -448,8 +449,8 @@ static ca_status_t s_load(void *state, const kv_ns_t *ns, const kv_entries_t *en
     if (!context)
         return err->status;
     for (size_t at = 0; at < entries->count; at += KV_REDIS_SCAN_COUNT) {
-        size_t end = at + KV_REDIS_SCAN_COUNT < entries->count ? at + KV_REDIS_SCAN_COUNT
-                                                                : entries->count;
+        size_t end =
+            at + KV_REDIS_SCAN_COUNT < entries->count ? at + KV_REDIS_SCAN_COUNT : entries->count;
         for (size_t i = at; i < end; i++) {
             char full[FULL_MAX];
             size_t length = s_full(ns, entries->items[i].key, full);

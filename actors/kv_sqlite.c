@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define NS_EXISTS_SQL "SELECT 1 FROM kv_namespaces WHERE id = ?1"
-#define NS_GONE                                                                                  \
+#define NS_GONE                                                                                    \
     "the namespace was dropped meanwhile; create it again (kv namespace create) and retry"
 
 static void s_ns_check(ca_write_t *write, int64_t ns) {
@@ -48,8 +48,8 @@ void kv_sqlite_store(ca_store_t *store, const kv_ns_t *ns, const Cairn__KvStore 
     ca_write_want_rows(write);
     ca_write_int(write, ns->id);
     ca_write_text(write, put->key);
-    ca_write_statement(write, kv_sqlite_put_sql, CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
-                       "the value was not stored; retry");
+    ca_write_statement(write, kv_sqlite_put_sql, CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE,
+                       CA_INTERNAL, "the value was not stored; retry");
     ca_write_int(write, ns->id);
     ca_write_text(write, put->key);
     ca_write_blob(write, put->value.data, put->value.len);
@@ -211,8 +211,8 @@ bool kv_sqlite_dump(ca_store_t *store, const kv_ns_t *ns, kv_entries_t *entries,
         uint8_t *value = malloc(size ? size : 1);
         if (value && size)
             memcpy(value, sqlite3_column_blob(stmt, 1), size);
-        if (!value || !kv_entries_add(entries, (const char *)sqlite3_column_text(stmt, 0), value,
-                                      size)) {
+        if (!value ||
+            !kv_entries_add(entries, (const char *)sqlite3_column_text(stmt, 0), value, size)) {
             ca_reply_error(reply, CA_INTERNAL, "out of memory cloning; retry");
             ok = false;
         }
@@ -229,11 +229,10 @@ bool kv_sqlite_dump(ca_store_t *store, const kv_ns_t *ns, kv_entries_t *entries,
 
 void kv_sqlite_load(ca_write_t *write, const char *name, const kv_entries_t *entries) {
     for (size_t i = 0; i < entries->count; i++) {
-        ca_write_statement(write,
-                           "INSERT INTO kv_entries (ns, key, value) VALUES (" TARGET_ID_SQL
-                           ", ?2, ?3)",
-                           CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
-                           "a key was not copied; retry the clone");
+        ca_write_statement(
+            write, "INSERT INTO kv_entries (ns, key, value) VALUES (" TARGET_ID_SQL ", ?2, ?3)",
+            CAIRN__INTERNAL__EXPECT__EXPECT_ONE_CHANGE, CA_INTERNAL,
+            "a key was not copied; retry the clone");
         ca_write_text(write, name);
         ca_write_text(write, entries->items[i].key);
         ca_write_blob(write, entries->items[i].value, entries->items[i].size);

@@ -28,8 +28,7 @@ bool kv_sqlite_keys(ca_store_t *store, const kv_ns_t *ns, const char *prefix, co
 bool kv_sqlite_stats(ca_store_t *store, const kv_ns_t *ns, uint64_t *keys, uint64_t *bytes,
                      ca_reply_t *reply);
 //  Every key and value, read by one statement (one snapshot of cairn.db).
-bool kv_sqlite_dump(ca_store_t *store, const kv_ns_t *ns, kv_entries_t *entries,
-                    ca_reply_t *reply);
+bool kv_sqlite_dump(ca_store_t *store, const kv_ns_t *ns, kv_entries_t *entries, ca_reply_t *reply);
 //  Adds the statements that fill namespace `name` (inserted earlier in the
 //  same write) with `entries`, which must live until the write is sent.
 void kv_sqlite_load(ca_write_t *write, const char *name, const kv_entries_t *entries);

@@ -253,8 +253,7 @@ static int s_run_raw_redis(bench_t *bench, result_t *result, bool put) {
         return 0;
     }
     struct timeval timeout = {2, 0};
-    redisContext *context =
-        redisConnectWithTimeout("127.0.0.1", redis_server_port(redis), timeout);
+    redisContext *context = redisConnectWithTimeout("127.0.0.1", redis_server_port(redis), timeout);
     if (!context || context->err) {
         if (context)
             redisFree(context);
@@ -370,8 +369,8 @@ static int s_node_send(void *handle, uint64_t id, void *context) {
     if (kase->put) {
         put.namespace_ = (char *)s_ns[kase->backend];
         put.key = key;
-        put.value = (ProtobufCBinaryData){VALUE_BYTES,
-                                          (uint8_t *)bench_pattern(kase->bench, VALUE_BYTES)};
+        put.value =
+            (ProtobufCBinaryData){VALUE_BYTES, (uint8_t *)bench_pattern(kase->bench, VALUE_BYTES)};
         request.body_case = CAIRN__REQUEST__BODY_KV_STORE;
         request.kv_store = &put;
     } else {

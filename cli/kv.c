@@ -99,8 +99,7 @@ static const char *s_parse_backend(const cli_t *cli, kv_storage_t *kv, Cairn__Kv
 
 #define REDIS_OPTIONS                                                                              \
     {"backend", "sqlite|filesystem|redis", false}, {"host", "HOST", false},                        \
-        {"port", "PORT", false}, {"db", "N", false}, {"prefix", "PREFIX", false},                  \
-    {                                                                                              \
+        {"port", "PORT", false}, {"db", "N", false}, {"prefix", "PREFIX", false}, {                \
         "password-file", "PATH", false                                                             \
     }
 
@@ -131,17 +130,16 @@ static void s_print_namespace(const Cairn__KvNamespace *ns) {
 }
 
 static json_t *s_json_namespace(const Cairn__KvNamespace *ns) {
-    json_t *object = json_pack("{s:s, s:s, s:o}", "namespace", ns->namespace_, "backend",
-                               s_backend_name(ns->backend), "created_at",
-                               cli_json_u64(ns->created_at));
+    json_t *object =
+        json_pack("{s:s, s:s, s:o}", "namespace", ns->namespace_, "backend",
+                  s_backend_name(ns->backend), "created_at", cli_json_u64(ns->created_at));
     if (ns->path && ns->path[0])
         json_object_set_new(object, "path", json_string(ns->path));
     if (ns->redis)
         json_object_set_new(object, "redis",
                             json_pack("{s:s, s:i, s:i, s:s, s:b}", "host", ns->redis->host, "port",
                                       (int)ns->redis->port, "db", (int)ns->redis->db, "prefix",
-                                      ns->redis->prefix, "has_password",
-                                      ns->redis->has_password));
+                                      ns->redis->prefix, "has_password", ns->redis->has_password));
     return object;
 }
 
@@ -371,21 +369,20 @@ static const command_t s_rows[] = {
     ROW("stats", 1, "NAMESPACE", "show a namespace's backend, keys and bytes", s_build_ns_only,
         s_print_stats, s_json_stats, CAIRN__REQUEST__BODY_KV_NAMESPACE_STATS, NO_OPTIONS),
     ROW("clone", 2, "NAMESPACE TARGET", "copy a namespace into a new one on any backend",
-        s_build_clone, s_print_stats, s_json_stats, CAIRN__REQUEST__BODY_KV_CLONE,
-        {REDIS_OPTIONS}),
+        s_build_clone, s_print_stats, s_json_stats, CAIRN__REQUEST__BODY_KV_CLONE, {REDIS_OPTIONS}),
     ROW("put", 2, "NAMESPACE KEY [VALUE...]", "store a value (VALUE, or --file PATH, - = stdin)",
         s_build_put, s_print_put, s_json_put, CAIRN__REQUEST__BODY_KV_STORE,
         {{"file", "PATH", false}}),
     ROW("get", 2, "NAMESPACE KEY", "write a key's value to stdout", s_build_key, s_print_get,
         s_json_get, CAIRN__REQUEST__BODY_KV_RETRIEVE, NO_OPTIONS),
-    ROW("delete", 2, "NAMESPACE KEY", "delete a key", s_build_key, s_print_deleted,
-        s_json_deleted, CAIRN__REQUEST__BODY_KV_DELETE, NO_OPTIONS),
+    ROW("delete", 2, "NAMESPACE KEY", "delete a key", s_build_key, s_print_deleted, s_json_deleted,
+        CAIRN__REQUEST__BODY_KV_DELETE, NO_OPTIONS),
     ROW("clear", 1, "NAMESPACE", "delete every key of a namespace (it stays)", s_build_ns_only,
         s_print_deleted, s_json_deleted, CAIRN__REQUEST__BODY_KV_CLEAR, NO_OPTIONS),
     ROW("exists", 2, "NAMESPACE KEY", "say whether a key holds a value", s_build_key,
         s_print_exists, s_json_exists, CAIRN__REQUEST__BODY_KV_EXISTS, NO_OPTIONS),
-    ROW("list", 1, "NAMESPACE", "list keys (by --prefix), sorted, a page at a time",
-        s_build_list, s_print_list, s_json_list, CAIRN__REQUEST__BODY_KV_LIST,
+    ROW("list", 1, "NAMESPACE", "list keys (by --prefix), sorted, a page at a time", s_build_list,
+        s_print_list, s_json_list, CAIRN__REQUEST__BODY_KV_LIST,
         {{"prefix", "PREFIX", false}, {"after", "KEY", false}, {"limit", "N", false}}),
 };
 

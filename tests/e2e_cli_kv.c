@@ -21,8 +21,8 @@
 #define CAIRN_JSON(t, ...) cli_run_json_ok(CAIRN(t, "--json", __VA_ARGS__))
 
 static void s_backend(cli_ctx_t *t, const char *ns, const char *backend, const char *port) {
-    json_t *object = port ? CAIRN_JSON(t, "kv", "create", ns, "--backend", backend, "--port",
-                                       port, "--prefix", "cli:")
+    json_t *object = port ? CAIRN_JSON(t, "kv", "create", ns, "--backend", backend, "--port", port,
+                                       "--prefix", "cli:")
                           : CAIRN_JSON(t, "kv", "create", ns, "--backend", backend);
     CHECK(cli_json_str_is(object, "backend", backend) && cli_json_str_is(object, "namespace", ns));
     json_decref(object);

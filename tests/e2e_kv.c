@@ -71,8 +71,8 @@ static char *s_create_ok(zsock_t *client, const char *name, int backend, redis_s
     return path;
 }
 
-static Cairn__Response *s_store(zsock_t *client, const char *ns, const char *key,
-                                const void *value, size_t size) {
+static Cairn__Response *s_store(zsock_t *client, const char *ns, const char *key, const void *value,
+                                size_t size) {
     Cairn__KvStore put = CAIRN__KV_STORE__INIT;
     put.namespace_ = (char *)ns;
     put.key = (char *)key;
@@ -191,9 +191,9 @@ static void s_list_all(zsock_t *client, const char *ns, const char *prefix, uint
 static void s_stats_are(zsock_t *client, const char *ns, uint64_t keys, uint64_t bytes) {
     Cairn__KvNamespaceStats stats = CAIRN__KV_NAMESPACE_STATS__INIT;
     stats.namespace_ = (char *)ns;
-    Cairn__Response *response = harness_ok(
-        s_call(client, CAIRN__REQUEST__BODY_KV_NAMESPACE_STATS, &stats),
-        CAIRN__RESPONSE__BODY_KV_NAMESPACE_STATS);
+    Cairn__Response *response =
+        harness_ok(s_call(client, CAIRN__REQUEST__BODY_KV_NAMESPACE_STATS, &stats),
+                   CAIRN__RESPONSE__BODY_KV_NAMESPACE_STATS);
     CHECK(response->kv_namespace_stats->keys == keys);
     CHECK(response->kv_namespace_stats->bytes == bytes);
     CHECK(!strcmp(response->kv_namespace_stats->namespace_->namespace_, ns));
@@ -273,9 +273,9 @@ static void s_requests(int backend) {
     s_create_ok(client, "n0", SQLITE, NULL);
     Cairn__KvNamespaceList list = CAIRN__KV_NAMESPACE_LIST__INIT;
     list.limit = 1;
-    Cairn__Response *response = harness_ok(
-        s_call(client, CAIRN__REQUEST__BODY_KV_NAMESPACE_LIST, &list),
-        CAIRN__RESPONSE__BODY_KV_NAMESPACE_LIST);
+    Cairn__Response *response =
+        harness_ok(s_call(client, CAIRN__REQUEST__BODY_KV_NAMESPACE_LIST, &list),
+                   CAIRN__RESPONSE__BODY_KV_NAMESPACE_LIST);
     CHECK(response->kv_namespace_list->n_namespaces == 1 && response->kv_namespace_list->more);
     CHECK(!strcmp(response->kv_namespace_list->namespaces[0]->namespace_, "n0"));
     cairn__response__free_unpacked(response, NULL);
@@ -334,11 +334,7 @@ static void s_store_nul_key(zsock_t *client, const char *ns) {
     frame[f++] = (uint8_t)n;
     memcpy(frame + f, body, n);
     f += n;
-    zframe_t *message = zframe_new(frame, f);
-    CHECK(zframe_send(&message, client, 0) == 0);
-    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
-    CHECK(response && response->id == 9);
-    harness_fails(response, CAIRN__STATUS__INVALID, "NUL");
+    harness_fails_raw(client, frame, f, 9, "NUL");
 }
 
 static void test_bad_keys(void) {
@@ -350,8 +346,9 @@ static void test_bad_keys(void) {
     long_key[sizeof long_key - 1] = 0;
     memset(long_segment, 's', sizeof long_segment - 1);
     long_segment[sizeof long_segment - 1] = 0;
-    const char *bad[] = {"",     "/etc/passwd", "../x", "a/../../x", "a/..", "..", ".", "a/./b",
-                         "a//b", "a/",          "a\nb", "a\x01",     long_key, long_segment};
+    const char *bad[] = {"",     "/etc/passwd", "../x",   "a/../../x", "a/..",
+                         "..",   ".",           "a/./b",  "a//b",      "a/",
+                         "a\nb", "a\x01",       long_key, long_segment};
     for (int backend = 0; backend < BACKENDS; backend++) {
         const char *ns = s_backend_names[backend];
         char *path = s_create_ok(client, ns, backend, redis);
@@ -469,8 +466,7 @@ static void test_redis_password(void) {
     Cairn__KvRedis settings = s_redis_settings(redis, "p:");
     harness_fails(s_create(client, "p", REDIS, &settings), CAIRN__STATUS__UNAVAILABLE, NULL);
     settings.password = "wrong";
-    harness_fails(s_create(client, "p", REDIS, &settings), CAIRN__STATUS__UNAUTHORIZED,
-                  "password");
+    harness_fails(s_create(client, "p", REDIS, &settings), CAIRN__STATUS__UNAUTHORIZED, "password");
     settings.password = "s3cret-pass";
     Cairn__Response *response = harness_ok(s_create(client, "p", REDIS, &settings),
                                            CAIRN__RESPONSE__BODY_KV_NAMESPACE_CREATE);
@@ -526,8 +522,8 @@ static void test_clone_across(void) {
                   "no namespace");
     //  A Redis target whose prefix already holds keys: CONFLICT, nothing registered.
     Cairn__KvRedis settings = s_redis_settings(redis, "src-redis:");
-    harness_fails(s_clone(client, "src-sqlite", "again", REDIS, &settings),
-                  CAIRN__STATUS__CONFLICT, "already start with");
+    harness_fails(s_clone(client, "src-sqlite", "again", REDIS, &settings), CAIRN__STATUS__CONFLICT,
+                  "already start with");
     harness_fails(s_retrieve(client, "again", "b"), CAIRN__STATUS__NOT_FOUND, "no namespace");
     s_stats_are(client, "src-redis", 5, 17);
     harness_session_down(&caller, &client, &node);
@@ -535,14 +531,6 @@ static void test_clone_across(void) {
 }
 
 //  ---- bad input ------------------------------------------------------------------------
-
-static void s_raw_invalid(zsock_t *client, const uint8_t *bytes, size_t size) {
-    zframe_t *frame = zframe_new(bytes, size);
-    CHECK(zframe_send(&frame, client, 0) == 0);
-    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
-    CHECK(response && response->id == 9);
-    harness_fails(response, CAIRN__STATUS__INVALID, NULL);
-}
 
 static void test_bad_input(void) {
     const char *args[] = {"--kv-max-value-bytes=1000", NULL};
@@ -591,9 +579,9 @@ static void test_bad_input(void) {
                   CAIRN__STATUS__NOT_FOUND, NULL);
     //  Malformed protobuf: a KvStore body cut short, and an unknown field.
     const uint8_t truncated[] = {0x08, 0x09, 0xd2, 0x64, 0x05, 0x0a, 0x02, 'o', 'k'};
-    s_raw_invalid(client, truncated, sizeof truncated);
+    harness_fails_raw(client, truncated, sizeof truncated, 9, NULL);
     const uint8_t unknown[] = {0x08, 0x09, 0xd2, 0x64, 0x02, 0x48, 0x01};
-    s_raw_invalid(client, unknown, sizeof unknown);
+    harness_fails_raw(client, unknown, sizeof unknown, 9, NULL);
     harness_expect_alive(client);
     harness_session_down(&caller, &client, &node);
 }

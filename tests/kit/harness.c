@@ -918,6 +918,15 @@ void harness_fails(Cairn__Response *response, Cairn__Status status, const char *
     ca_response_fails(response, status, fragment);
 }
 
+void harness_fails_raw(zsock_t *client, const void *data, size_t size, uint64_t id,
+                       const char *fragment) {
+    zframe_t *frame = zframe_new(data, size);
+    CA_CHECK(zframe_send(&frame, client, 0) == 0);
+    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
+    CA_CHECK(response && response->id == id);
+    harness_fails(response, CAIRN__STATUS__INVALID, fragment);
+}
+
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,
                  size_t count) {
     if (argc == 2 && streq(argv[1], "--list")) {

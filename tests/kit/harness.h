@@ -226,6 +226,12 @@ Cairn__Response *harness_ok(Cairn__Response *response, Cairn__Response__BodyCase
 //  harness_expect of `status` and `fragment`, then frees the response.
 void harness_fails(Cairn__Response *response, Cairn__Status status, const char *fragment);
 
+//  Sends a frame made by hand (`size` bytes, a request with id `id`) and
+//  checks that its answer carries that id and is INVALID with `fragment`
+//  (NULL: any message): malformed protobuf, strings with a NUL, ...
+void harness_fails_raw(zsock_t *client, const void *data, size_t size, uint64_t id,
+                       const char *fragment);
+
 //  One behaviour of a test program: ctest runs `PROGRAM NAME`.
 typedef struct {
     const char *name;

@@ -35,9 +35,8 @@ static bool s_ping(redis_server_t *self) {
     redisContext *context = redisConnectWithTimeout("127.0.0.1", self->port, timeout);
     bool ok = false;
     if (context && !context->err) {
-        redisReply *reply = self->password[0]
-                                ? redisCommand(context, "AUTH %s", self->password)
-                                : redisCommand(context, "PING");
+        redisReply *reply = self->password[0] ? redisCommand(context, "AUTH %s", self->password)
+                                              : redisCommand(context, "PING");
         ok = reply && reply->type != REDIS_REPLY_ERROR;
         freeReplyObject(reply);
     }
@@ -59,9 +58,9 @@ static int s_spawn(redis_server_t *self) {
         FILE *out = freopen(log, "a", stdout);
         (void)out;
         dup2(STDOUT_FILENO, STDERR_FILENO);
-        const char *args[16] = {self->program, "--port",  port,       "--bind",
-                                "127.0.0.1",   "--dir",   self->dir,  "--save",
-                                "",            "--appendonly", "no", "--daemonize", "no"};
+        const char *args[16] = {self->program, "--port",      port,     "--bind", "127.0.0.1",
+                                "--dir",       self->dir,     "--save", "",       "--appendonly",
+                                "no",          "--daemonize", "no"};
         int n = 13;
         if (self->password[0]) {
             args[n++] = "--requirepass";

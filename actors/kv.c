@@ -38,9 +38,11 @@
 #include "kv_sqlite.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 //  ---- schema --------------------------------------------------------------------
 
@@ -633,16 +635,20 @@ static void s_ns_list(ca_store_t *store, const Cairn__Request *request, ca_reply
 }
 
 //  Drop: SQLite rows go with the row (one write); a folder or Redis keys
-//  are removed first, then the row (a crash between leaves an empty
-//  namespace, never a row whose data is half gone unnoticed).
+//  are emptied first (clear), then the row goes, then the folder (in
+//  `done`): a crash between leaves an empty namespace, or a folder without
+//  a row, never a row whose data is half gone. A folder already missing
+//  (lost by hand) does not stop the drop.
 static void s_ns_drop(ca_store_t *store, const Cairn__Request *request, ca_reply_t *reply) {
     kv_ns_t ns;
     if (!s_ns_load(store, request->kv_namespace_drop->namespace_, &ns, reply))
         return;
     uint64_t count = 0;
     kv_err_t err;
-    if (!s_is_sqlite(&ns) &&
-        s_backend(&ns)->drop(ca_store_state(store), &ns, &count, &err) != CA_OK) {
+    bool folder_gone = ns.backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM &&
+                       access(ns.path, F_OK) != 0 && errno == ENOENT;
+    if (!s_is_sqlite(&ns) && !folder_gone &&
+        s_backend(&ns)->clear(ca_store_state(store), &ns, &count, &err) != CA_OK) {
         s_backend_failed(reply, &err);
         s_ns_wipe(&ns);
         return;
@@ -667,6 +673,11 @@ static void s_ns_dropped(ca_store_t *store, const Cairn__Request *request,
     if (!context || write->n_results < 1) {
         ca_reply_error(reply, CA_INTERNAL, "the writer's answer lacks the drop's result");
         return;
+    }
+    if (context->ns.backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM) {
+        uint64_t ignored;
+        kv_err_t err;
+        kv_fs_backend.drop(NULL, &context->ns, &ignored, &err);
     }
     s_deleted(reply, CAIRN__RESPONSE__BODY_KV_NAMESPACE_DROP,
               context->ns.backend == CAIRN__KV_BACKEND__KV_BACKEND_SQLITE

@@ -11,6 +11,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_testbed.h"
 #include "redis_server.h"
 
 #include <errno.h>
@@ -425,6 +426,21 @@ static void test_fs_symlink(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  A filesystem namespace whose folder was removed by hand: its requests
+//  say so, and it can still be dropped.
+static void test_fs_folder_lost(void) {
+    HARNESS_SESSION_UP(NULL);
+    char *path = s_create_ok(client, "lost", FILESYSTEM, NULL);
+    CHECK(s_store_ok(client, "lost", "k", "v", 1));
+    ca_test_rmtree(path);
+    harness_fails(s_retrieve(client, "lost", "k"), CAIRN__STATUS__INTERNAL, "drop the namespace");
+    CHECK(s_drop(client, "lost") == 0);
+    free(s_create_ok(client, "lost", FILESYSTEM, NULL));
+    harness_fails(s_retrieve(client, "lost", "k"), CAIRN__STATUS__NOT_FOUND, "no value");
+    free(path);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  ---- Redis going away --------------------------------------------------------------------
 
 static void test_redis_restart(void) {
@@ -645,6 +661,7 @@ static const harness_test_t s_tests[] = {
     {"requests_redis", test_requests_redis},
     {"bad_keys", test_bad_keys},
     {"fs_symlink", test_fs_symlink},
+    {"fs_folder_lost", test_fs_folder_lost},
     {"redis_restart", test_redis_restart},
     {"redis_password", test_redis_password},
     {"clone_across", test_clone_across},

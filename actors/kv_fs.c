@@ -124,7 +124,14 @@ bool kv_fs_new_path(const char *data_dir, const char *name, char *path, size_t s
                 strerror(errno));
         return false;
     }
-    int n = snprintf(path, size, "%s/kv/%s-", data_dir, name);
+    //  Absolute, so that answers and the row name the folder whatever the
+    //  working directory of a later reader.
+    char absolute[PATH_MAX];
+    if (!realpath(data_dir, absolute)) {
+        kv_fail(err, CA_INTERNAL, "cannot resolve the data dir %s: %s", data_dir, strerror(errno));
+        return false;
+    }
+    int n = snprintf(path, size, "%s/kv/%s-", absolute, name);
     for (size_t i = 0; i < sizeof random && n > 0 && (size_t)n + 2 < size; i++)
         n += snprintf(path + n, size - (size_t)n, "%02x", random[i]);
     if (n <= 0 || (size_t)n + 1 >= size) {

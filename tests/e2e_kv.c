@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,29 @@ static void test_redis_restart(void) {
     redis_server_destroy(&redis);
 }
 
+//  A server that stops answering (SIGSTOP: it still accepts connections):
+//  the command timeout turns a request into UNAVAILABLE within seconds,
+//  the other namespaces serve on, and it recovers after SIGCONT.
+static void test_redis_stalled(void) {
+    redis_server_t *redis = redis_server_start(NULL);
+    CHECK(redis);
+    HARNESS_SESSION_UP(NULL);
+    s_create_ok(client, "r", REDIS, redis);
+    s_create_ok(client, "s", SQLITE, NULL);
+    CHECK(s_store_ok(client, "r", "k", "v1", 2));
+    CHECK(kill(redis_server_pid(redis), SIGSTOP) == 0);
+    int64_t start = zclock_mono();
+    harness_fails(s_store(client, "r", "k", "v2", 2), CAIRN__STATUS__UNAVAILABLE, "unavailable");
+    printf("   a stalled Redis answered UNAVAILABLE after %" PRId64 " ms\n", zclock_mono() - start);
+    CHECK(s_store_ok(client, "s", "k", "v", 1));
+    CHECK(kill(redis_server_pid(redis), SIGCONT) == 0);
+    //  The SET that timed out may have been applied once Redis resumed.
+    CHECK(s_store_ok(client, "r", "k2", "v3", 2));
+    s_retrieve_is(client, "r", "k2", "v3", 2);
+    harness_session_down(&caller, &client, &node);
+    redis_server_destroy(&redis);
+}
+
 //  A server with a password: the wrong one is UNAUTHORIZED at create, the
 //  right one works and is never answered.
 static void test_redis_password(void) {
@@ -663,6 +687,7 @@ static const harness_test_t s_tests[] = {
     {"fs_symlink", test_fs_symlink},
     {"fs_folder_lost", test_fs_folder_lost},
     {"redis_restart", test_redis_restart},
+    {"redis_stalled", test_redis_stalled},
     {"redis_password", test_redis_password},
     {"clone_across", test_clone_across},
     {"bad_input", test_bad_input},

@@ -123,6 +123,7 @@ extern const bench_area_t bench_scaling_area;
 extern const bench_area_t bench_oplog_area;
 extern const bench_area_t bench_sync_area;
 extern const bench_area_t bench_documents_area;
+extern const bench_area_t bench_kv_area;
 
 //  Sizes of the hash and content cases.
 #define KIB4  ((size_t)4096)

@@ -498,7 +498,7 @@ static const bench_area_t *const s_areas[] = {
     &bench_hash_area,       &bench_wire_area,   &bench_messages_area,   &bench_content_area,
     &bench_provenance_area, &bench_ledger_area, &bench_settlement_area, &bench_scaling_area,
     &bench_oplog_area,      &bench_sync_area,
-    &bench_documents_area,
+    &bench_documents_area,  &bench_kv_area,
 };
 
 #define AREA_COUNT (sizeof s_areas / sizeof s_areas[0])

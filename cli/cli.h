@@ -172,7 +172,8 @@ struct command_table_s {
     X(logbook)                                                                                     \
     X(batch)                                                                                       \
     X(sync)                                                                                        \
-    X(doc)
+    X(doc)                                                                                         \
+    X(kv)
 // clang-format on
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)

@@ -40,6 +40,7 @@
 #include "ledger.h"
 #include "logbook.h"
 #include "documents.h"
+#include "kv.h"
 #include "sync.h"
 #include "manifests.h"
 #include "messages.h"
@@ -68,6 +69,7 @@ static const ca_store_def_t *const s_stores[] = {
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
     &oplog_store_def,      &logbook_store_def,   &batch_store_def,        &sessions_store_def,
     &sync_store_def,
+    &kv_store_def,
     &documents_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
@@ -344,6 +346,7 @@ static char *s_start_workers(node_t *self) {
                                     .min_free_bytes = config->min_free_bytes,
                                     .content_quota_bytes = config->content_quota_bytes,
                                     .doc_max_bytes = config->doc_max_bytes,
+                                    .kv_max_value_bytes = config->kv_max_value_bytes,
                                     .peer_actor = !streq(config->peer_endpoint, "off")};
     if (self->peer_id)
         snprintf(settings.node_peer_id, sizeof settings.node_peer_id, "%s", self->peer_id);

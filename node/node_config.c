@@ -130,6 +130,9 @@ static const option_t s_options[] = {
      STR(CA_DEFAULT_MAX_BLOB_BYTES), KIND_INT, 1, INT64_MAX, NULL, FIELD(max_blob_bytes),
      "largest blob ContentPut, an upload stream or CachePut may store (INVALID beyond; a "
      "stream that passes it is aborted)"},
+    {"kv_max_value_bytes", "kv-max-value-bytes", "kv/max_value_bytes", "CAIRN_KV_MAX_VALUE_BYTES",
+     "16777216", KIND_INT, 1, INT64_MAX, NULL, FIELD(kv_max_value_bytes),
+     "largest value KvStore accepts (INVALID beyond; a value also fits in max_frame_bytes)"},
     {"content_quota_bytes", "content-quota-bytes", "content/quota_bytes",
      "CAIRN_CONTENT_QUOTA_BYTES", "0", KIND_INT, 0, INT64_MAX, NULL, FIELD(content_quota_bytes),
      "bytes of blobs the content store may hold; a put or chunk past it gets UNAVAILABLE (0: no "

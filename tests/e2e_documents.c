@@ -621,11 +621,11 @@ static void test_bad_input(void) {
     //  runs past the frame; a DocSave with an unknown field 9; a DocSave
     //  whose tenant (field 1) is a varint.
     const uint8_t past_end[] = {0x08, 0x09, 0xa2, 0x6a, 0x05, 0x0a, 0x01};
-    harness_expect_raw_invalid(client, past_end, sizeof past_end);
+    harness_fails_raw(client, past_end, sizeof past_end, 9, NULL);
     const uint8_t unknown_field[] = {0x08, 0x09, 0xa2, 0x6a, 0x02, 0x48, 0x01};
-    harness_expect_raw_invalid(client, unknown_field, sizeof unknown_field);
+    harness_fails_raw(client, unknown_field, sizeof unknown_field, 9, NULL);
     const uint8_t wrong_type[] = {0x08, 0x09, 0xa2, 0x6a, 0x02, 0x08, 0x01};
-    harness_expect_raw_invalid(client, wrong_type, sizeof wrong_type);
+    harness_fails_raw(client, wrong_type, sizeof wrong_type, 9, NULL);
     harness_expect_alive(client);
     s_load_is(client, "t", "e", NO_DIGEST, "{\"a\":1}");
     harness_session_down(&caller, &client, &node);

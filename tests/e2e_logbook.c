@@ -693,8 +693,6 @@ static void test_book_random(void) {
     harness_session_down(&caller, &client, &node);
 }
 
-//  Sends a raw frame and expects INVALID for request id 9.
-
 //  Bad input on every request: INVALID with a message naming the field,
 //  nothing stored, and the node serves on.
 static void test_bad_input(void) {
@@ -840,11 +838,11 @@ static void test_bad_input(void) {
     //  length runs past the frame; field 1230 (book_put) with an unknown
     //  field 9 in BookNodeInfo.
     const uint8_t truncated[] = {0x08, 0x09, 0x82, 0x4b, 0x03, 0x0a, 0x05, 0x01};
-    harness_expect_raw_invalid(client, truncated, sizeof truncated);
+    harness_fails_raw(client, truncated, sizeof truncated, 9, NULL);
     const uint8_t past_end[] = {0x08, 0x09, 0xaa, 0x4c, 0x05};
-    harness_expect_raw_invalid(client, past_end, sizeof past_end);
+    harness_fails_raw(client, past_end, sizeof past_end, 9, NULL);
     const uint8_t unknown[] = {0x08, 0x09, 0xf2, 0x4c, 0x04, 0x0a, 0x02, 0x48, 0x01};
-    harness_expect_raw_invalid(client, unknown, sizeof unknown);
+    harness_fails_raw(client, unknown, sizeof unknown, 9, NULL);
     harness_expect_alive(client);
     harness_session_down(&caller, &client, &node);
 }

@@ -66,15 +66,6 @@ static size_t s_count(ca_caller_t *caller, uint32_t limit) {
 }
 
 //  Sends raw bytes as one frame; the answer must be INVALID for `id`.
-static void s_raw_invalid(zsock_t *client, const void *data, size_t size, uint64_t id,
-                          const char *fragment) {
-    zframe_t *frame = zframe_new(data, size);
-    zframe_send(&frame, client, 0);
-    Cairn__Response *response = harness_recv(client, CALL_MS);
-    CHECK(response && response->id == id);
-    harness_fails(response, CAIRN__STATUS__INVALID, fragment);
-}
-
 //  ---- tests ------------------------------------------------------------------
 
 //  Info shows the peers pool with what it served.
@@ -432,11 +423,11 @@ static void test_bad_input(void) {
     //  Wrong types on the wire (hand-made frames): PeerPut.peer as a
     //  varint, PeerGet.peer_id as a varint, PeerStatus.state as bytes, and
     //  strings with NUL or broken UTF-8.
-    s_raw_invalid(client, "\x08\x05\x82\x19\x02\x08\x01", 7, 5, "protobuf");
-    s_raw_invalid(client, "\x08\x06\x8a\x19\x02\x08\x01", 7, 6, "protobuf");
-    s_raw_invalid(client, "\x08\x07\x9a\x19\x03\x12\x01\x00", 8, 7, "protobuf");
-    s_raw_invalid(client, "\x08\x08\x8a\x19\x07\x0a\x05kee\x00p", 12, 8, "NUL");
-    s_raw_invalid(client, "\x08\x09\x8a\x19\x04\x0a\x02\xc3\x28", 9, 9, "UTF-8");
+    harness_fails_raw(client, "\x08\x05\x82\x19\x02\x08\x01", 7, 5, "protobuf");
+    harness_fails_raw(client, "\x08\x06\x8a\x19\x02\x08\x01", 7, 6, "protobuf");
+    harness_fails_raw(client, "\x08\x07\x9a\x19\x03\x12\x01\x00", 8, 7, "protobuf");
+    harness_fails_raw(client, "\x08\x08\x8a\x19\x07\x0a\x05kee\x00p", 12, 8, "NUL");
+    harness_fails_raw(client, "\x08\x09\x8a\x19\x04\x0a\x02\xc3\x28", 9, 9, "UTF-8");
 
     //  Nothing changed, and the node still answers.
     harness_expect_alive(client);

@@ -39,6 +39,7 @@
 #include "logbook.h"
 #include "documents.h"
 #include "documents_json.h"
+#include "kv.h"
 #include "manifests.h"
 #include "messages.h"
 #include "messages_schema.h"
@@ -89,6 +90,7 @@ static const selftest_t s_tests[] = {
     {"logbook", logbook_test},
     {"documents", documents_test},
     {"documents_json", documents_json_test},
+    {"kv", kv_test},
     {"content", content_test},
     {"cache", cache_test},
     {"ca_hashset", ca_hashset_test},

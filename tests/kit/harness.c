@@ -670,14 +670,6 @@ void harness_expect_alive(zsock_t *client) {
         harness_expect(harness_request(client, &request), CAIRN__STATUS__OK, NULL), NULL);
 }
 
-void harness_expect_raw_invalid(zsock_t *client, const uint8_t *bytes, size_t size) {
-    zframe_t *frame = zframe_new(bytes, size);
-    CA_CHECK(zframe_send(&frame, client, 0) == 0);
-    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
-    CA_CHECK(response && response->id == 9);
-    harness_fails(response, CAIRN__STATUS__INVALID, NULL);
-}
-
 const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name) {
     for (size_t i = 0; i < info->n_actors; i++)
         if (streq(info->actors[i]->name, name))
@@ -924,6 +916,15 @@ Cairn__Response *harness_ok(Cairn__Response *response, Cairn__Response__BodyCase
 
 void harness_fails(Cairn__Response *response, Cairn__Status status, const char *fragment) {
     ca_response_fails(response, status, fragment);
+}
+
+void harness_fails_raw(zsock_t *client, const void *data, size_t size, uint64_t id,
+                       const char *fragment) {
+    zframe_t *frame = zframe_new(data, size);
+    CA_CHECK(zframe_send(&frame, client, 0) == 0);
+    Cairn__Response *response = harness_recv(client, HARNESS_CALL_MS);
+    CA_CHECK(response && response->id == id);
+    harness_fails(response, CAIRN__STATUS__INVALID, fragment);
 }
 
 int harness_main(int argc, char **argv, const char *prefix, const harness_test_t *tests,

@@ -163,10 +163,6 @@ Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request);
 //  Checks that the node still answers a Ping.
 void harness_expect_alive(zsock_t *client);
 
-//  Sends `size` raw bytes as one frame (a malformed Request whose id field
-//  says 9) and checks that the answer is INVALID with id 9.
-void harness_expect_raw_invalid(zsock_t *client, const uint8_t *bytes, size_t size);
-
 //  The counters of pool `name` in an InfoReply; NULL when it lists none.
 const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name);
 
@@ -230,6 +226,12 @@ Cairn__Response *harness_ok(Cairn__Response *response, Cairn__Response__BodyCase
 
 //  harness_expect of `status` and `fragment`, then frees the response.
 void harness_fails(Cairn__Response *response, Cairn__Status status, const char *fragment);
+
+//  Sends a frame made by hand (`size` bytes, a request with id `id`) and
+//  checks that its answer carries that id and is INVALID with `fragment`
+//  (NULL: any message): malformed protobuf, strings with a NUL, ...
+void harness_fails_raw(zsock_t *client, const void *data, size_t size, uint64_t id,
+                       const char *fragment);
 
 //  One behaviour of a test program: ctest runs `PROGRAM NAME`.
 typedef struct {

@@ -326,52 +326,95 @@ static const char *s_text(sqlite3_stmt *stmt, int column) {
     return text ? text : "";
 }
 
+//  The message of a row of MESSAGE_COLUMNS (borrowed from the statement).
+#define MESSAGE_COLUMNS                                                                            \
+    "seq, id, timestamp, sender_id, sender_name, channel, content, encrypted, signature, nonce"
+static void s_row_message(sqlite3_stmt *stmt, Cairn__Message *message) {
+    message->id = (char *)s_text(stmt, 1);
+    message->timestamp = sqlite3_column_double(stmt, 2);
+    message->sender_id = (char *)s_text(stmt, 3);
+    message->sender_name = (char *)s_text(stmt, 4);
+    message->channel = (char *)s_text(stmt, 5);
+    message->content.data = (uint8_t *)sqlite3_column_blob(stmt, 6);
+    message->content.len = (size_t)sqlite3_column_bytes(stmt, 6);
+    message->encrypted = sqlite3_column_int(stmt, 7) != 0;
+    message->signature.data = (uint8_t *)sqlite3_column_blob(stmt, 8);
+    message->signature.len = (size_t)sqlite3_column_bytes(stmt, 8);
+    message->nonce.data = (uint8_t *)sqlite3_column_blob(stmt, 9);
+    message->nonce.len = (size_t)sqlite3_column_bytes(stmt, 9);
+}
+
+//  Sends `message` as a GossipMessage with `ttl`: send's answer.
+static int s_send_message(const Cairn__Message *message, uint32_t ttl, peer_gossip_send_fn *send,
+                          void *ctx, void *handle) {
+    Cairn__Peer__GossipMessage gossip = CAIRN__PEER__GOSSIP_MESSAGE__INIT;
+    gossip.ttl = ttl;
+    gossip.message.len = cairn__message__get_packed_size(message);
+    gossip.message.data = (uint8_t *)zmalloc(gossip.message.len + 1);
+    cairn__message__pack(message, gossip.message.data);
+    Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
+    out.kind_case = PEER_GOSSIP_KIND;
+    out.gossip_message = &gossip;
+    int rc = send(ctx, handle, &out);
+    free(gossip.message.data);
+    return rc;
+}
+
+//  Opens the per-second window of a session; false when it is full.
+static bool s_window_open(peer_gossip_session_t *session) {
+    int64_t now = zclock_mono();
+    if (now - session->window_start >= 1000) {
+        session->window_start = now;
+        session->window_sent = 0;
+    }
+    return session->window_sent < PEER_GOSSIP_PER_S;
+}
+
+int peer_gossip_send_id(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
+                        const char *id, peer_gossip_send_fn *send, void *ctx, void *handle) {
+    if (!session->speaks)
+        return 0;
+    if (!s_window_open(session))
+        return -1;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1");
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        Cairn__Message message = CAIRN__MESSAGE__INIT;
+        s_row_message(stmt, &message);
+        if (s_member(self, message.channel, member_id) &&
+            s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
+            rc = s_send_message(&message, 1, send, ctx, handle);
+            if (rc == 0)
+                session->window_sent++;
+        }
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}
+
 void peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
                        peer_gossip_send_fn *send, void *ctx, void *handle) {
     if (!session->speaks || session->cursor >= self->newest)
         return;
     sqlite3_stmt *stmt = ca_sql_prepare(
         self->sql,
-        "SELECT seq, id, timestamp, sender_id, sender_name, channel, content, "
-        "encrypted, signature, nonce FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        "SELECT " MESSAGE_COLUMNS " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!stmt)
         return;
     sqlite3_bind_int64(stmt, 1, session->cursor);
     sqlite3_bind_int(stmt, 2, PEER_GOSSIP_ROWS);
-    int64_t now = zclock_mono();
-    if (now - session->window_start >= 1000) {
-        session->window_start = now;
-        session->window_sent = 0;
-    }
-    while (session->window_sent < PEER_GOSSIP_PER_S && sqlite3_step(stmt) == SQLITE_ROW) {
+    while (s_window_open(session) && sqlite3_step(stmt) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(stmt, 0);
         Cairn__Message message = CAIRN__MESSAGE__INIT;
-        message.id = (char *)s_text(stmt, 1);
-        message.timestamp = sqlite3_column_double(stmt, 2);
-        message.sender_id = (char *)s_text(stmt, 3);
-        message.sender_name = (char *)s_text(stmt, 4);
-        message.channel = (char *)s_text(stmt, 5);
-        message.content.data = (uint8_t *)sqlite3_column_blob(stmt, 6);
-        message.content.len = (size_t)sqlite3_column_bytes(stmt, 6);
-        message.encrypted = sqlite3_column_int(stmt, 7) != 0;
-        message.signature.data = (uint8_t *)sqlite3_column_blob(stmt, 8);
-        message.signature.len = (size_t)sqlite3_column_bytes(stmt, 8);
-        message.nonce.data = (uint8_t *)sqlite3_column_blob(stmt, 9);
-        message.nonce.len = (size_t)sqlite3_column_bytes(stmt, 9);
+        s_row_message(stmt, &message);
         uint32_t ttl = 0;
         if (s_member(self, message.channel, member_id) && (ttl = s_ttl_out(self, message.id)) &&
             s_row_ok(self, seq, &message)) {
-            Cairn__Peer__GossipMessage gossip = CAIRN__PEER__GOSSIP_MESSAGE__INIT;
-            gossip.ttl = ttl;
-            gossip.message.len = cairn__message__get_packed_size(&message);
-            gossip.message.data = (uint8_t *)zmalloc(gossip.message.len + 1);
-            cairn__message__pack(&message, gossip.message.data);
-            Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
-            out.kind_case = PEER_GOSSIP_KIND;
-            out.gossip_message = &gossip;
-            int rc = send(ctx, handle, &out);
-            free(gossip.message.data);
-            if (rc != 0)
+            if (s_send_message(&message, ttl, send, ctx, handle) != 0)
                 break; //  in flight full: this row again next turn
             session->window_sent++;
         }

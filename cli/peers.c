@@ -358,15 +358,28 @@ static void s_print_session(const Cairn__PeerSession *session) {
            session->outgoing ? "out" : "in", session->address, session->port, since, beat,
            session->bytes_in, session->bytes_out, *session->node_name ? "  " : "",
            session->node_name);
+    if (session->recon_runs || session->recon_items) {
+        char last[CLI_TIME_TEXT];
+        cli_format_time(session->recon_last, last, sizeof last);
+        printf("    reconciled %u times, last %s: %u rounds, %" PRIu64 " bytes; %" PRIu64
+               " items moved\n",
+               session->recon_runs, last, session->recon_rounds, session->recon_bytes,
+               session->recon_items);
+    }
 }
 
 static json_t *s_json_session(const Cairn__PeerSession *session) {
-    return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i}", "peer_id",
+    json_t *recon = json_pack("{s:i, s:i, s:I, s:I, s:f}", "runs", (int)session->recon_runs,
+                              "rounds", (int)session->recon_rounds, "bytes",
+                              (json_int_t)session->recon_bytes, "items_moved",
+                              (json_int_t)session->recon_items, "last", session->recon_last);
+    return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i, s:o}", "peer_id",
                      session->peer_id, "address", session->address, "port", (int)session->port,
                      "state", s_session_state(session->state), "outgoing", session->outgoing,
                      "since", session->since, "last_heartbeat", session->last_heartbeat, "bytes_in",
                      (json_int_t)session->bytes_in, "bytes_out", (json_int_t)session->bytes_out,
-                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms);
+                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms,
+                     "reconcile", recon);
 }
 
 static void s_print_peer_connect(const answer_t *answer) {

@@ -387,7 +387,8 @@ int peer_gossip_send_id(peer_gossip_t *self, peer_gossip_session_t *session, con
         s_row_message(stmt, &message);
         if (s_member(self, message.channel, member_id) &&
             s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
-            rc = s_send_message(&message, 1, send, ctx, handle);
+            uint32_t ttl = s_ttl_out(self, message.id);
+            rc = s_send_message(&message, ttl ? ttl : 1, send, ctx, handle);
             if (rc == 0)
                 session->window_sent++;
         }

@@ -33,10 +33,10 @@
     What moves, once a set is reconciled (s_settle), both through the
     normal paths, so no second verify/store path exists:
       - messages the peer lacks: queued by id and sent as GossipMessage
-        with ttl 1 (peer_gossip_send_id: membership and signature checked,
-        the gossip's per-second bound); the receiver runs its gossip
-        receive path (verify, member, stored once) and does not forward
-        them;
+        (peer_gossip_send_id: membership and signature checked, the ttl
+        gossip would give the row but at least 1, the gossip's per-second
+        bound); the receiver runs its gossip receive path (verify, member,
+        stored once) and gossips them on while their ttl lasts;
       - messages this node lacks: ReconWant by item id; the peer queues
         the matching rows the same way;
       - content the peer lacks: ReconOffer; the peer fetches each hash it

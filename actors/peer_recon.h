@@ -31,7 +31,7 @@
 #define RECON_STEP_MS 15000
 //  frame_size_limit of both sides' negentropy messages; a received one
 //  may be this plus RECON_FRAME_SLACK (the protocol's closing range).
-#define RECON_FRAME_LIMIT 60000
+#define RECON_FRAME_LIMIT (512 * 1024)
 #define RECON_FRAME_SLACK 4096
 //  Ids in one ReconWant or ReconOffer.
 #define RECON_IDS_MAX 2048

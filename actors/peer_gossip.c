@@ -402,8 +402,7 @@ void peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
     if (!session->speaks || session->cursor >= self->newest)
         return;
     sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql,
-        "SELECT " MESSAGE_COLUMNS " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!stmt)
         return;
     sqlite3_bind_int64(stmt, 1, session->cursor);

@@ -185,9 +185,9 @@ static bool s_member(peer_recon_t *self, const char *channel, const char *table_
 
 //  Whether this node holds blob `hash` (content store or cache).
 static bool s_holds(peer_recon_t *self, const uint8_t hash[32]) {
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql, "SELECT 1 FROM content_blobs WHERE hash = ?1"
-                   " UNION ALL SELECT 1 FROM cache_entries WHERE hash = ?1 LIMIT 1");
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(self->sql, "SELECT 1 FROM content_blobs WHERE hash = ?1"
+                                  " UNION ALL SELECT 1 FROM cache_entries WHERE hash = ?1 LIMIT 1");
     if (!stmt)
         return true; //  cannot tell: not fetched now, the next run tries again
     sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
@@ -202,8 +202,8 @@ static int s_by_bytes(const void *a, const void *b) {
 
 //  Queues the message ids of `channel` whose items are in `items` (sorted)
 //  for sending as GossipMessage; the number queued.
-static size_t s_queue_messages(peer_recon_t *self, peer_recon_session_t *state,
-                               const char *channel, const ca_neg_ids_t *items) {
+static size_t s_queue_messages(peer_recon_t *self, peer_recon_session_t *state, const char *channel,
+                               const ca_neg_ids_t *items) {
     if (!items->count)
         return 0;
     sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT id FROM messages WHERE channel = ?1");
@@ -302,10 +302,10 @@ static void s_run_start(peer_recon_t *self, peer_recon_peer_t *peer) {
     peer_recon_session_t *state = peer->state;
     s_run_free(state);
     state->sets = (char **)zmalloc(RECON_SETS_MAX * sizeof(char *));
-    sqlite3_stmt *stmt = *peer->table_id ? ca_sql_prepare(self->sql,
-                                                          "SELECT channel FROM members WHERE "
-                                                          "peer_id = ?1 ORDER BY channel")
-                                         : NULL;
+    sqlite3_stmt *stmt = *peer->table_id
+                             ? ca_sql_prepare(self->sql, "SELECT channel FROM members WHERE "
+                                                         "peer_id = ?1 ORDER BY channel")
+                             : NULL;
     if (stmt) {
         sqlite3_bind_text(stmt, 1, peer->table_id, -1, SQLITE_STATIC);
         while (state->n_sets + 1 < RECON_SETS_MAX && sqlite3_step(stmt) == SQLITE_ROW) {
@@ -489,8 +489,8 @@ static bool s_on_request(peer_recon_t *self, peer_recon_peer_t *peer,
     ca_neg_opts_t opts = {false, RECON_FRAME_LIMIT};
     ca_neg_buf_t out = {0};
     char neg_err[CA_NEG_ERR_BYTES];
-    if (ca_neg_reconcile(set, &opts, request->message.data, request->message.len, &out, NULL,
-                         NULL, neg_err)) {
+    if (ca_neg_reconcile(set, &opts, request->message.data, request->message.len, &out, NULL, NULL,
+                         neg_err)) {
         ca_neg_buf_free(&out);
         char why[CA_NEG_ERR_BYTES + 64];
         snprintf(why, sizeof why, "a ReconRequest that is not negentropy v1: %s", neg_err);
@@ -561,26 +561,27 @@ bool peer_recon_on_message(peer_recon_t *self, peer_recon_peer_t *peer,
     if (!peer->state->send_ids) //  not online through peer_recon_online
         return false;
     switch (message->kind_case) {
-    case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST:
-        return s_on_request(self, peer, message->recon_request);
-    case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY:
-        return s_on_reply(self, peer, message->recon_reply);
-    case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REFUSED:
-        if (peer->state->running && peer->state->awaiting &&
-            strcmp(message->recon_refused->set, peer->state->sets[peer->state->set_index]) == 0) {
-            ca_log_notice("peer_recon: %.16s does not reconcile %.64s: %.200s", peer->peer_id,
-                          message->recon_refused->set, message->recon_refused->reason);
-            peer->state->awaiting = false;
-            peer->state->set_index++;
-            s_set_open(self, peer);
-        }
-        return true;
-    case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT:
-        return s_on_want(self, peer, message->recon_want);
-    case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_OFFER:
-        return s_on_offer(self, peer, message->recon_offer);
-    default:
-        return false;
+        case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST:
+            return s_on_request(self, peer, message->recon_request);
+        case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY:
+            return s_on_reply(self, peer, message->recon_reply);
+        case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REFUSED:
+            if (peer->state->running && peer->state->awaiting &&
+                strcmp(message->recon_refused->set, peer->state->sets[peer->state->set_index]) ==
+                    0) {
+                ca_log_notice("peer_recon: %.16s does not reconcile %.64s: %.200s", peer->peer_id,
+                              message->recon_refused->set, message->recon_refused->reason);
+                peer->state->awaiting = false;
+                peer->state->set_index++;
+                s_set_open(self, peer);
+            }
+            return true;
+        case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT:
+            return s_on_want(self, peer, message->recon_want);
+        case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_OFFER:
+            return s_on_offer(self, peer, message->recon_offer);
+        default:
+            return false;
     }
 }
 

@@ -59,9 +59,9 @@ typedef struct {
     uint32_t rounds;
     uint64_t bytes;
     //  what moves (both roles)
-    zlistx_t *send_ids;   //  message ids (text) to send as GossipMessage
-    zlistx_t *fetches;    //  32-byte hashes to fetch
-    zlistx_t *out;        //  packed PeerMessages waiting for the in-flight bound (want, offer)
+    zlistx_t *send_ids; //  message ids (text) to send as GossipMessage
+    zlistx_t *fetches;  //  32-byte hashes to fetch
+    zlistx_t *out;      //  packed PeerMessages waiting for the in-flight bound (want, offer)
     //  the responder's flood window
     int64_t window_start;
     uint32_t window_rounds;
@@ -102,7 +102,8 @@ peer_recon_t *peer_recon_new(ca_sql_t *sql, const char *peer_id, int64_t every_m
 void peer_recon_destroy(peer_recon_t **self_p);
 
 //  A session came online: the initiator's first run is due at once.
-void peer_recon_online(peer_recon_t *self, peer_recon_peer_t *peer, const Cairn__Peer__Hello *hello);
+void peer_recon_online(peer_recon_t *self, peer_recon_peer_t *peer,
+                       const Cairn__Peer__Hello *hello);
 
 //  A session ended: frees its run and queues (safe twice).
 void peer_recon_end(peer_recon_session_t *state);

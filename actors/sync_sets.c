@@ -89,16 +89,14 @@ static sqlite3_stmt *s_prepare(sync_sets_prepare_fn *prepare, void *ctx, const c
 }
 
 //  The set's count and newest row, to tell whether a cached set still holds.
-static int s_version(const char *channel, sync_sets_prepare_fn *prepare, void *ctx,
-                     int64_t *count, int64_t *newest, ca_status_t *status,
-                     char err[SYNC_SETS_ERR_BYTES]) {
-    sqlite3_stmt *stmt =
-        s_prepare(prepare, ctx,
-                  channel ? "SELECT count(*), coalesce(max(seq), 0),"
-                            " EXISTS (SELECT 1 FROM channels WHERE name = ?1)"
-                            " FROM messages WHERE channel = ?1"
-                          : "SELECT blobs, bytes, 1 FROM content_totals",
-                  status, err);
+static int s_version(const char *channel, sync_sets_prepare_fn *prepare, void *ctx, int64_t *count,
+                     int64_t *newest, ca_status_t *status, char err[SYNC_SETS_ERR_BYTES]) {
+    sqlite3_stmt *stmt = s_prepare(prepare, ctx,
+                                   channel ? "SELECT count(*), coalesce(max(seq), 0),"
+                                             " EXISTS (SELECT 1 FROM channels WHERE name = ?1)"
+                                             " FROM messages WHERE channel = ?1"
+                                           : "SELECT blobs, bytes, 1 FROM content_totals",
+                                   status, err);
     if (!stmt)
         return -1;
     if (channel)
@@ -237,9 +235,8 @@ static slot_t *s_slot(sync_sets_t *self, const char *set, int64_t count) {
     return slot;
 }
 
-const ca_neg_set_t *sync_sets_get(sync_sets_t *self, const char *set,
-                                  sync_sets_prepare_fn *prepare, void *ctx, ca_status_t *status,
-                                  char err[SYNC_SETS_ERR_BYTES]) {
+const ca_neg_set_t *sync_sets_get(sync_sets_t *self, const char *set, sync_sets_prepare_fn *prepare,
+                                  void *ctx, ca_status_t *status, char err[SYNC_SETS_ERR_BYTES]) {
     const char *channel = NULL;
     if (!sync_sets_parse(set, &channel, err)) {
         *status = CA_INVALID;

@@ -46,8 +46,7 @@ void sync_sets_destroy(sync_sets_t **self_p);
 
 //  The items of `set` from the cache, rebuilt when stale; borrowed, valid
 //  until the next call. NULL with status and err as sync_sets_load.
-const ca_neg_set_t *sync_sets_get(sync_sets_t *self, const char *set,
-                                  sync_sets_prepare_fn *prepare, void *ctx, ca_status_t *status,
-                                  char err[SYNC_SETS_ERR_BYTES]);
+const ca_neg_set_t *sync_sets_get(sync_sets_t *self, const char *set, sync_sets_prepare_fn *prepare,
+                                  void *ctx, ca_status_t *status, char err[SYNC_SETS_ERR_BYTES]);
 
 #endif

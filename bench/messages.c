@@ -860,6 +860,52 @@ static int64_t s_stored(zsock_t *client) {
     return count;
 }
 
+//  Two cairnd peers, each a member of the other's signed channel; B dials A
+//  when `dial`. -1 after saying why; s_pair_down stops what started.
+typedef struct {
+    harness_node_t *a, *b;
+    zsock_t *client_a, *client_b;
+    int port_a;
+} peer_pair_t;
+
+static int s_pair_up(const char *name, bool dial, peer_pair_t *pair) {
+    memset(pair, 0, sizeof *pair);
+    pair->port_a = harness_free_port();
+    int port_b = harness_free_port();
+    char endpoint_a[64], endpoint_b[64], boot[256];
+    snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", pair->port_a);
+    snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
+    const char *args_a[] = {endpoint_a, NULL};
+    pair->a = harness_node_up_identity(args_a);
+    if (!pair->a)
+        return bench_fail(name, "node A did not start");
+    pair->client_a = harness_connect(harness_node_endpoint(pair->a));
+    snprintf(boot, sizeof boot, "--bootstrap-peers=%s@127.0.0.1:%d", harness_node_peer_id(pair->a),
+             pair->port_a);
+    const char *args_b[] = {endpoint_b, dial ? boot : NULL, NULL};
+    pair->b = harness_node_up_identity(args_b);
+    if (!pair->b)
+        return bench_fail(name, "node B did not start");
+    pair->client_b = harness_connect(harness_node_endpoint(pair->b));
+    return s_replication_setup(pair->client_a, harness_node_peer_id(pair->b)) != 0 ||
+                   s_replication_setup(pair->client_b, harness_node_peer_id(pair->a)) != 0
+               ? -1
+               : 0;
+}
+
+//  Stops the pair; `rc`, or -1 when a node did not stop cleanly.
+static int s_pair_down(const char *name, peer_pair_t *pair, int rc) {
+    zsock_destroy(&pair->client_a);
+    zsock_destroy(&pair->client_b);
+    if (pair->b && harness_node_stop(pair->b) != 0 && rc == 0)
+        rc = bench_fail(name, "node B did not stop cleanly");
+    if (pair->a && harness_node_stop(pair->a) != 0 && rc == 0)
+        rc = bench_fail(name, "node A did not stop cleanly");
+    harness_node_destroy(&pair->b);
+    harness_node_destroy(&pair->a);
+    return rc;
+}
+
 //  Two nodes, B dialing A, members of each other's signed channel: signed
 //  MessageStores pipelined on A; the case's time runs from the first one
 //  to the moment B holds them all (polled), so its rate is end to end.
@@ -869,26 +915,10 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
     count = count < REPLICATION_MAX ? count : REPLICATION_MAX;
     if (s_sign_up_to(count + 1) != 0) //  the drive's request ids start at 1
         return -1;
-    int port_a = harness_free_port(), port_b = harness_free_port();
-    char endpoint_a[64], endpoint_b[64], boot[256];
-    snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", port_a);
-    snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
-    const char *args_a[] = {endpoint_a, NULL};
-    harness_node_t *a = harness_node_up_identity(args_a);
-    if (!a)
-        return bench_fail(name, "node A did not start");
-    snprintf(boot, sizeof boot, "--bootstrap-peers=%s@127.0.0.1:%d", harness_node_peer_id(a),
-             port_a);
-    const char *args_b[] = {endpoint_b, boot, NULL};
-    harness_node_t *b = harness_node_up_identity(args_b);
-    zsock_t *client_a = harness_connect(harness_node_endpoint(a));
-    zsock_t *client_b = b ? harness_connect(harness_node_endpoint(b)) : NULL;
-    int rc = !b ? bench_fail(name, "node B did not start") : 0;
-    if (rc == 0)
-        rc = s_replication_setup(client_a, harness_node_peer_id(b)) != 0 ||
-                     s_replication_setup(client_b, harness_node_peer_id(a)) != 0
-                 ? -1
-                 : 0;
+    peer_pair_t pair;
+    int rc = s_pair_up(name, true, &pair);
+    zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
+    harness_node_t *b = pair.b;
     //  The session is up when a message written on A arrives on B; a
     //  gossip session sends only what is stored after it came up, so a
     //  probe is written each second until one arrives. B's count then is
@@ -934,15 +964,7 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
                "%.0f/s, %.2f of A's local rate (same run)\n",
                name, result->ok, local, result->seconds, replicated, replicated / local);
     }
-    zsock_destroy(&client_a);
-    zsock_destroy(&client_b);
-    if (b && harness_node_stop(b) != 0 && rc == 0)
-        rc = bench_fail(name, "node B did not stop cleanly");
-    if (harness_node_stop(a) != 0 && rc == 0)
-        rc = bench_fail(name, "node A did not stop cleanly");
-    harness_node_destroy(&b);
-    harness_node_destroy(&a);
-    return rc;
+    return s_pair_down(name, &pair, rc);
 }
 
 //  ---- set reconciliation between nodes: node.recon.100k_1pct -----------------------------
@@ -1016,8 +1038,8 @@ static double s_recon_full_lists(uint64_t per_side) {
         qsort(a, per_side, 32, s_by_id);
         qsort(b, per_side, 32, s_by_id);
         for (uint64_t k = 0; k < per_side; k++)
-            lacking += !bsearch(a[k], b, per_side, 32, s_by_id) +
-                       !bsearch(b[k], a, per_side, 32, s_by_id);
+            lacking +=
+                !bsearch(a[k], b, per_side, 32, s_by_id) + !bsearch(b[k], a, per_side, 32, s_by_id);
     }
     double seconds = (double)(zclock_usecs() - start) / 1e6;
     free(a);
@@ -1036,21 +1058,9 @@ static int s_run_node_recon(bench_t *bench, result_t *result) {
     uint64_t per_side = RECON_BENCH_ITEMS - RECON_BENCH_ITEMS / RECON_BENCH_EVERY;
     if (s_sign_up_to(RECON_BENCH_ITEMS) != 0)
         return -1;
-    int port_a = harness_free_port(), port_b = harness_free_port();
-    char endpoint_a[64], endpoint_b[64];
-    snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", port_a);
-    snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
-    const char *args_a[] = {endpoint_a, NULL}, *args_b[] = {endpoint_b, NULL};
-    harness_node_t *a = harness_node_up_identity(args_a);
-    harness_node_t *b = a ? harness_node_up_identity(args_b) : NULL;
-    zsock_t *client_a = a ? harness_connect(harness_node_endpoint(a)) : NULL;
-    zsock_t *client_b = b ? harness_connect(harness_node_endpoint(b)) : NULL;
-    int rc = !b ? bench_fail(name, "a node did not start") : 0;
-    if (rc == 0)
-        rc = s_replication_setup(client_a, harness_node_peer_id(b)) != 0 ||
-                     s_replication_setup(client_b, harness_node_peer_id(a)) != 0
-                 ? -1
-                 : 0;
+    peer_pair_t pair;
+    int rc = s_pair_up(name, false, &pair);
+    zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
     zsock_t *clients[2] = {client_a, client_b};
     for (int side = 0; side < 2 && rc == 0; side++) {
         result_t wrote = {0};
@@ -1065,16 +1075,16 @@ static int s_run_node_recon(bench_t *bench, result_t *result) {
         Cairn__Request request = CAIRN__REQUEST__INIT;
         Cairn__PeerConnect connect = CAIRN__PEER_CONNECT__INIT;
         connect.address = "127.0.0.1";
-        connect.port = (uint32_t)port_a;
-        connect.key = (char *)harness_node_peer_id(a);
+        connect.port = (uint32_t)pair.port_a;
+        connect.key = (char *)harness_node_peer_id(pair.a);
         request.id = 7;
         request.body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
         request.peer_connect = &connect;
         rc = s_call_ok(client_b, &request, "PeerConnect");
     }
     int64_t deadline = zclock_mono() + REPLICATION_WAIT_MS;
-    while (rc == 0 && (s_stored(client_a) < RECON_BENCH_ITEMS ||
-                       s_stored(client_b) < RECON_BENCH_ITEMS)) {
+    while (rc == 0 &&
+           (s_stored(client_a) < RECON_BENCH_ITEMS || s_stored(client_b) < RECON_BENCH_ITEMS)) {
         if (zclock_mono() > deadline)
             rc = bench_fail(name, "no union at the deadline: A %" PRId64 ", B %" PRId64,
                             s_stored(client_a), s_stored(client_b));
@@ -1098,15 +1108,7 @@ static int s_run_node_recon(bench_t *bench, result_t *result) {
                100.0 * (double)figures.recon_bytes / full_bytes, full_bytes,
                figures.recon_last - figures.since, result->seconds, full_seconds);
     }
-    zsock_destroy(&client_a);
-    zsock_destroy(&client_b);
-    if (b && harness_node_stop(b) != 0 && rc == 0)
-        rc = bench_fail(name, "node B did not stop cleanly");
-    if (a && harness_node_stop(a) != 0 && rc == 0)
-        rc = bench_fail(name, "node A did not stop cleanly");
-    harness_node_destroy(&b);
-    harness_node_destroy(&a);
-    return rc;
+    return s_pair_down(name, &pair, rc);
 }
 
 static int s_msg_page_send(void *handle, uint64_t id, void *context) {

@@ -369,10 +369,10 @@ static void s_print_session(const Cairn__PeerSession *session) {
 }
 
 static json_t *s_json_session(const Cairn__PeerSession *session) {
-    json_t *recon = json_pack("{s:i, s:i, s:I, s:I, s:f}", "runs", (int)session->recon_runs,
-                              "rounds", (int)session->recon_rounds, "bytes",
-                              (json_int_t)session->recon_bytes, "items_moved",
-                              (json_int_t)session->recon_items, "last", session->recon_last);
+    json_t *recon =
+        json_pack("{s:i, s:i, s:I, s:I, s:f}", "runs", (int)session->recon_runs, "rounds",
+                  (int)session->recon_rounds, "bytes", (json_int_t)session->recon_bytes,
+                  "items_moved", (json_int_t)session->recon_items, "last", session->recon_last);
     return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i, s:o}", "peer_id",
                      session->peer_id, "address", session->address, "port", (int)session->port,
                      "state", s_session_state(session->state), "outgoing", session->outgoing,

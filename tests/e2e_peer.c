@@ -1047,15 +1047,7 @@ static void test_gossip_hostile(void) {
 
 //  PeerConnect from `a` to `b`, then online on both.
 static void s_connect(peer_node_t *a, peer_node_t *b) {
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__PeerConnect connect = CAIRN__PEER_CONNECT__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
-    request.peer_connect = &connect;
-    connect.address = "127.0.0.1";
-    connect.port = (uint32_t)b->port;
-    connect.key = (char *)harness_node_peer_id(b->node);
-    cairn__response__free_unpacked(
-        harness_ok(harness_request(a->client, &request), CAIRN__RESPONSE__BODY_PEER_CONNECT), NULL);
+    peer_node_connect(a, b);
     s_wait_session(a, harness_node_peer_id(b->node), true);
     s_wait_session(b, harness_node_peer_id(a->node), true);
 }
@@ -1067,9 +1059,9 @@ static void s_disconnect(peer_node_t *a, peer_node_t *b) {
     request.body_case = CAIRN__REQUEST__BODY_PEER_DISCONNECT;
     request.peer_disconnect = &disconnect;
     disconnect.peer_id = (char *)harness_node_peer_id(b->node);
-    cairn__response__free_unpacked(harness_ok(harness_request(a->client, &request),
-                                              CAIRN__RESPONSE__BODY_PEER_DISCONNECTED),
-                                   NULL);
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a->client, &request), CAIRN__RESPONSE__BODY_PEER_DISCONNECTED),
+        NULL);
     s_wait_session(b, harness_node_peer_id(a->node), false);
 }
 
@@ -1099,8 +1091,7 @@ static void s_recon_wait(peer_node_t *node, size_t count) {
 }
 
 //  The reconciliation figures of `node`'s session with `peer`.
-static void s_recon_figures(peer_node_t *node, peer_node_t *peer, uint32_t *runs,
-                            uint64_t *items) {
+static void s_recon_figures(peer_node_t *node, peer_node_t *peer, uint32_t *runs, uint64_t *items) {
     Cairn__Response *response = s_sessions(node);
     *runs = 0;
     *items = 0;
@@ -1240,8 +1231,7 @@ static void s_fake_recon(fake_t *fake, peer_node_t *a, bool smaller) {
         s_fake_expect(fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO), NULL);
 }
 
-static void s_fake_recon_request(fake_t *fake, const char *set, const uint8_t *data,
-                                 size_t size) {
+static void s_fake_recon_request(fake_t *fake, const char *set, const uint8_t *data, size_t size) {
     Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__ReconRequest request = CAIRN__PEER__RECON_REQUEST__INIT;
     request.set = (char *)set;

@@ -437,15 +437,7 @@ static void test_reconcile(void) {
             s_put(sides[side], data, size);
             free(data);
         }
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__PeerConnect connect = CAIRN__PEER_CONNECT__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
-    request.peer_connect = &connect;
-    connect.address = "127.0.0.1";
-    connect.port = (uint32_t)a.port;
-    connect.key = (char *)harness_node_peer_id(a.node);
-    cairn__response__free_unpacked(
-        harness_ok(harness_request(b.client, &request), CAIRN__RESPONSE__BODY_PEER_CONNECT), NULL);
+    peer_node_connect(&b, &a);
     s_wait_online(&a, 1);
     s_wait_online(&b, 1);
     //  Each side's blobs reach the other's cache.

@@ -53,7 +53,9 @@
     Error LIMIT: a peer that sends inconsistent fingerprints or splits
     without end gets no further); a message that does not parse cuts the
     session off (MALFORMED). The responder answers at most
-    RECON_ROUNDS_MAX requests per RECON_RUN_MS of a session. Queues hold
+    RECON_ROUNDS_MAX requests and RECON_LISTS_MAX ReconWant/ReconOffer
+    per RECON_RUN_MS of a session (each ReconWant costs a scan of the
+    channel's ids). Queues hold
     at most RECON_QUEUE_MAX ids per session. A disconnect drops the run
     and the queues; the next connect runs again from the start
     ("resumable" is a restart: what was already moved stays).
@@ -457,15 +459,21 @@ static void s_refuse(peer_recon_t *self, peer_recon_peer_t *peer, const char *se
     self->host.send(self->host.host, peer->handle, &message);
 }
 
-static bool s_on_request(peer_recon_t *self, peer_recon_peer_t *peer,
-                         const Cairn__Peer__ReconRequest *request) {
-    peer_recon_session_t *state = peer->state;
+//  Counts a request (`list`: a ReconWant or ReconOffer, else a
+//  ReconRequest) in the session's window; false when past its bound.
+static bool s_window(peer_recon_session_t *state, bool list) {
     int64_t now = zclock_mono();
     if (now - state->window_start >= RECON_RUN_MS) {
         state->window_start = now;
-        state->window_rounds = 0;
+        state->window_rounds = state->window_lists = 0;
     }
-    if (++state->window_rounds > RECON_ROUNDS_MAX)
+    return list ? ++state->window_lists <= RECON_LISTS_MAX
+                : ++state->window_rounds <= RECON_ROUNDS_MAX;
+}
+
+static bool s_on_request(peer_recon_t *self, peer_recon_peer_t *peer,
+                         const Cairn__Peer__ReconRequest *request) {
+    if (!s_window(peer->state, false))
         return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__LIMIT,
                      "more ReconRequests than a reconciliation needs");
     const char *channel = NULL;
@@ -532,6 +540,9 @@ static bool s_on_want(peer_recon_t *self, peer_recon_peer_t *peer,
     const char *channel = NULL;
     char err[SYNC_SETS_ERR_BYTES];
     ca_neg_ids_t ids = {0};
+    if (!s_window(peer->state, true))
+        return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__LIMIT,
+                     "more ReconWants and ReconOffers than a reconciliation needs");
     if (!sync_sets_parse(want->set, &channel, err) || !channel ||
         !s_ids(want->items, want->n_items, &ids))
         return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__MALFORMED,
@@ -546,6 +557,9 @@ static bool s_on_want(peer_recon_t *self, peer_recon_peer_t *peer,
 static bool s_on_offer(peer_recon_t *self, peer_recon_peer_t *peer,
                        const Cairn__Peer__ReconOffer *offer) {
     ca_neg_ids_t ids = {0};
+    if (!s_window(peer->state, true))
+        return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__LIMIT,
+                     "more ReconWants and ReconOffers than a reconciliation needs");
     if (!s_ids(offer->hashes, offer->n_hashes, &ids))
         return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__MALFORMED,
                      "a ReconOffer with hashes not of 32 bytes, or too many");
@@ -624,7 +638,7 @@ void peer_recon_tick(peer_recon_t *self, peer_recon_peer_t *peer) {
     }
     const uint8_t *hash;
     while ((hash = (const uint8_t *)zlistx_first(state->fetches))) {
-        if (self->host.fetch(self->host.host, peer->peer_id, hash) != 0)
+        if (!s_holds(self, hash) && self->host.fetch(self->host.host, peer->peer_id, hash) != 0)
             break;
         zlistx_delete(state->fetches, zlistx_cursor(state->fetches));
     }

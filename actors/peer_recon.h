@@ -39,6 +39,9 @@
 //  rest waits for the next run.
 #define RECON_QUEUE_MAX 200000
 #define RECON_SETS_MAX  257 //  PEER_INTEREST_MAX channels + content
+//  ReconWant and ReconOffer a session may send per RECON_RUN_MS: twice
+//  what a full queue needs.
+#define RECON_LISTS_MAX (2 * (RECON_QUEUE_MAX / RECON_IDS_MAX + 1))
 
 //  What the reconciliation keeps per session (in peer.c's session).
 //  Zero-initialise; peer_recon_end frees it.
@@ -64,7 +67,7 @@ typedef struct {
     zlistx_t *out;      //  packed PeerMessages waiting for the in-flight bound (want, offer)
     //  the responder's flood window
     int64_t window_start;
-    uint32_t window_rounds;
+    uint32_t window_rounds, window_lists;
     //  figures
     uint32_t runs, last_rounds;
     uint64_t last_bytes, moved;

@@ -1282,10 +1282,16 @@ static void test_recon_hostile(void) {
     memset(split + 4, 0xab, 16);
     reply.message = (ProtobufCBinaryData){sizeof split, split};
     int rounds = 0;
-    for (; rounds < RECON_ROUNDS_MAX + 50; rounds++) {
+    for (int step = 0; step < 2 * RECON_ROUNDS_MAX + 100; step++) {
         got = s_fake_recv(&fake, WAIT_MS);
+        if (got && got->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
+            cairn__peer__peer_message__free_unpacked(got, NULL);
+            got = NULL;
+            continue; //  A's heartbeats come between
+        }
         if (!got || got->kind_case != CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST)
             break;
+        rounds++;
         cairn__peer__peer_message__free_unpacked(got, NULL);
         s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     }
@@ -1332,6 +1338,16 @@ static void test_recon_hostile(void) {
         s_fake_recon_request(&fake, "content", all, sizeof all);
     s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__LIMIT);
     s_wait_log(&a, "more ReconRequests than a reconciliation needs");
+    //  Id lists without end (each costs a scan of the channel): cut at
+    //  RECON_LISTS_MAX (LIMIT).
+    s_fake_recon(&fake, &a, true);
+    uint8_t item[32] = {1};
+    ProtobufCBinaryData one = {32, item};
+    want.items = &one;
+    for (int i = 0; i <= RECON_LISTS_MAX; i++)
+        s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__LIMIT);
+    s_wait_log(&a, "more ReconWants and ReconOffers than a reconciliation needs");
     harness_expect_alive(a.client);
     peer_node_stop(&a);
 }

@@ -1356,8 +1356,8 @@ static char *s_start(self_t *self) {
         return error;
     peer_recon_host_t recon = {self, s_gossip_send, s_recon_cut_off, s_recon_send_message,
                                s_recon_fetch};
-    self->recon =
-        peer_recon_new(self->sql, self->peer_id, self->config.reconcile_ms, &recon, &error);
+    self->recon = peer_recon_new(self->sql, self->peer_id, self->config.reconcile_ms,
+                                 self->config.in_flight_bytes, &recon, &error);
     if (!self->recon)
         return error;
     self->router = zsock_new(ZMQ_ROUTER);

@@ -73,6 +73,8 @@ struct _peer_recon_t {
     ca_sql_t *sql;
     char peer_id[65];
     int64_t every_ms;
+    size_t frame_limit;  //  of the negentropy messages this node builds
+    size_t ids_per_list; //  ids in one ReconWant or ReconOffer it sends
     peer_recon_host_t host;
     sync_sets_t *sets; //  the responder's cache
 };
@@ -82,11 +84,20 @@ static sqlite3_stmt *s_prepare(void *sql, const char *text) {
 }
 
 peer_recon_t *peer_recon_new(ca_sql_t *sql, const char *peer_id, int64_t every_ms,
-                             const peer_recon_host_t *host, char **error) {
+                             int64_t in_flight_bytes, const peer_recon_host_t *host, char **error) {
     peer_recon_t *self = (peer_recon_t *)zmalloc(sizeof(peer_recon_t));
     self->sql = sql;
     snprintf(self->peer_id, sizeof self->peer_id, "%s", peer_id);
     self->every_ms = every_ms;
+    //  What this node sends must fit the in-flight bound, or it would wait
+    //  for ever: at most half of it.
+    self->frame_limit = RECON_FRAME_LIMIT;
+    if (in_flight_bytes / 2 < (int64_t)self->frame_limit)
+        self->frame_limit =
+            in_flight_bytes / 2 > CA_NEG_FRAME_MIN ? (size_t)in_flight_bytes / 2 : CA_NEG_FRAME_MIN;
+    self->ids_per_list = self->frame_limit / (CA_NEG_ID_BYTES + 8);
+    if (self->ids_per_list > RECON_IDS_MAX)
+        self->ids_per_list = RECON_IDS_MAX;
     self->host = *host;
     self->sets = sync_sets_new();
     if (!self->sets) {
@@ -248,9 +259,11 @@ static void s_queue_out(peer_recon_session_t *state, Cairn__Peer__PeerMessage *m
 }
 
 //  ReconWant (channel set) or ReconOffer (content) of `ids`, in batches.
-static void s_queue_ids(peer_recon_session_t *state, const char *set, const ca_neg_ids_t *ids) {
-    for (size_t at = 0; at < ids->count; at += RECON_IDS_MAX) {
-        size_t n = ids->count - at < RECON_IDS_MAX ? ids->count - at : RECON_IDS_MAX;
+static void s_queue_ids(peer_recon_t *self, peer_recon_session_t *state, const char *set,
+                        const ca_neg_ids_t *ids) {
+    size_t most = self->ids_per_list;
+    for (size_t at = 0; at < ids->count; at += most) {
+        size_t n = ids->count - at < most ? ids->count - at : most;
         ProtobufCBinaryData *list = (ProtobufCBinaryData *)zmalloc(n * sizeof *list);
         for (size_t i = 0; i < n; i++)
             list[i] = (ProtobufCBinaryData){CA_NEG_ID_BYTES, ids->ids[at + i]};
@@ -269,7 +282,6 @@ static void s_queue_ids(peer_recon_session_t *state, const char *set, const ca_n
             message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT;
             message.recon_want = &want;
         }
-        message.version = 1;
         s_queue_out(state, &message);
         free(list);
     }
@@ -359,7 +371,7 @@ static void s_set_open(peer_recon_t *self, peer_recon_peer_t *peer) {
             ca_log_notice("peer_recon: set %.64s skipped: %s", set, err);
             continue;
         }
-        ca_neg_opts_t opts = {true, RECON_FRAME_LIMIT};
+        ca_neg_opts_t opts = {true, self->frame_limit};
         char neg_err[CA_NEG_ERR_BYTES];
         ca_neg_buf_free(&state->pending);
         if (ca_neg_initiate(state->items, &opts, &state->pending, neg_err)) {
@@ -385,9 +397,9 @@ static void s_settle(peer_recon_t *self, peer_recon_peer_t *peer) {
     size_t have = state->have.count, need = state->need.count;
     if (channel) {
         s_queue_messages(self, state, channel, &state->have);
-        s_queue_ids(state, set, &state->need);
+        s_queue_ids(self, state, set, &state->need);
     } else {
-        s_queue_ids(state, set, &state->have);
+        s_queue_ids(self, state, set, &state->have);
         s_queue_fetches(self, state, (const uint8_t(*)[32])state->need.ids, state->need.count);
     }
     state->moved += have + need;
@@ -425,7 +437,7 @@ static bool s_on_reply(peer_recon_t *self, peer_recon_peer_t *peer,
     if (reply->message.len > RECON_FRAME_LIMIT + RECON_FRAME_SLACK)
         return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__MALFORMED,
                      "a ReconReply larger than the frame size limit");
-    ca_neg_opts_t opts = {true, RECON_FRAME_LIMIT};
+    ca_neg_opts_t opts = {true, self->frame_limit};
     char err[CA_NEG_ERR_BYTES];
     ca_neg_buf_free(&state->pending);
     if (ca_neg_reconcile(state->items, &opts, reply->message.data, reply->message.len,
@@ -494,7 +506,7 @@ static bool s_on_request(peer_recon_t *self, peer_recon_peer_t *peer,
         s_refuse(self, peer, request->set, err);
         return true;
     }
-    ca_neg_opts_t opts = {false, RECON_FRAME_LIMIT};
+    ca_neg_opts_t opts = {false, self->frame_limit};
     ca_neg_buf_t out = {0};
     char neg_err[CA_NEG_ERR_BYTES];
     if (ca_neg_reconcile(set, &opts, request->message.data, request->message.len, &out, NULL, NULL,

@@ -29,8 +29,9 @@
 #define RECON_RUN_MS     120000
 //  An answer not come within this long abandons the run (retried next time).
 #define RECON_STEP_MS 15000
-//  frame_size_limit of both sides' negentropy messages; a received one
-//  may be this plus RECON_FRAME_SLACK (the protocol's closing range).
+//  frame_size_limit of the negentropy messages a node builds (less when
+//  peer_in_flight_bytes / 2 is less); a received one may be this plus
+//  RECON_FRAME_SLACK (the protocol's closing range).
 #define RECON_FRAME_LIMIT (512 * 1024)
 #define RECON_FRAME_SLACK 4096
 //  Ids in one ReconWant or ReconOffer.
@@ -99,9 +100,11 @@ typedef struct {
 typedef struct _peer_recon_t peer_recon_t;
 
 //  `sql`: the peer actor's read-only connection (borrowed); `peer_id`:
-//  this node's; `every_ms`: the setting reconcile_ms (0: never).
+//  this node's; `every_ms`: the setting reconcile_ms (0: never);
+//  `in_flight_bytes`: peer_in_flight_bytes (what it sends stays within
+//  half of it: frames and id lists shrink below RECON_FRAME_LIMIT).
 peer_recon_t *peer_recon_new(ca_sql_t *sql, const char *peer_id, int64_t every_ms,
-                             const peer_recon_host_t *host, char **error);
+                             int64_t in_flight_bytes, const peer_recon_host_t *host, char **error);
 void peer_recon_destroy(peer_recon_t **self_p);
 
 //  A session came online: the initiator's first run is due at once.

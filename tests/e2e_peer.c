@@ -1143,6 +1143,33 @@ static void test_recon_messages(void) {
     peer_node_stop(&nodes[0]);
 }
 
+//  The smallest peer_in_flight_bytes (64 KiB): frames and id lists shrink
+//  to fit it (else they would wait for ever), and 2 x 2,500 messages apart
+//  still meet.
+static void test_recon_small_in_flight(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    messages_fixture_signer(&signer, 33);
+    const char *more[] = {"--peer-in-flight-bytes=65536", NULL};
+    peer_node_start(&nodes[0], NULL, 0, more);
+    peer_node_t *boot[] = {&nodes[0]};
+    peer_node_start(&nodes[1], boot, 1, more);
+    s_wait_session(&nodes[0], harness_node_peer_id(nodes[1].node), true);
+    s_wait_session(&nodes[1], harness_node_peer_id(nodes[0].node), true);
+    s_wait_table(&nodes[0], harness_node_peer_id(nodes[1].node), CAIRN__PEER_STATE__PEER_ONLINE);
+    const int links[][2] = {{0, 1}};
+    s_gossip_setup(nodes, 2, links, 1, &signer);
+    s_disconnect(&nodes[0], &nodes[1]);
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= 5000; n++)
+        s_gossip_write(&nodes[n % 2], &signer, n, id);
+    s_connect(&nodes[0], &nodes[1]);
+    s_recon_wait(&nodes[0], 5000);
+    s_recon_wait(&nodes[1], 5000);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
+}
+
 //  A - B - C: C stopped (by PID) while A writes, restarted: it catches up;
 //  then B and C apart while A and C write: all converge, each once.
 static void test_recon_partition(void) {
@@ -1373,6 +1400,7 @@ static const harness_test_t s_tests[] = {
     {"recon_messages", test_recon_messages},
     {"recon_partition", test_recon_partition},
     {"recon_interrupted", test_recon_interrupted},
+    {"recon_small_in_flight", test_recon_small_in_flight},
     {"recon_hostile", test_recon_hostile},
 };
 

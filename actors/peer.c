@@ -1073,6 +1073,16 @@ static int s_recon_send_message(void *host, void *handle, const char *message_id
                                s_gossip_send, self, session);
 }
 
+static void s_recon_answer(void *host, zframe_t **worker, Cairn__Response *response) {
+    self_t *self = (self_t *)host;
+    size_t size = cairn__response__get_packed_size(response);
+    zframe_t *frames[2] = {*worker, zframe_new(NULL, size)};
+    cairn__response__pack(response, zframe_data(frames[1]));
+    ca_send_frames(self->control, frames, 2);
+    zframe_destroy(&frames[1]);
+    zframe_destroy(worker);
+}
+
 static int s_recon_fetch(void *host, const char *peer_id, const uint8_t hash[32]) {
     self_t *self = (self_t *)host;
     return self->fetch ? peer_fetch_want(self->fetch, peer_id, hash) : 0;
@@ -1206,6 +1216,14 @@ static void s_handle_control(self_t *self) {
         Cairn__PeerSession **pointers = NULL;
         if (request && request->body_case == CAIRN__REQUEST__BODY_CONTENT_FETCH) {
             peer_fetch_start(self->fetch, &worker, request); //  answers now or later
+            cairn__request__free_unpacked(request, NULL);
+            zmsg_destroy(&msg);
+            continue;
+        }
+        if (request && request->body_case == CAIRN__REQUEST__BODY_PEER_RECONCILE) {
+            session_t *session = s_online(self, request->peer_reconcile->peer_id);
+            peer_recon_peer_t peer = session ? s_recon_peer(session) : (peer_recon_peer_t){0};
+            peer_recon_ask(self->recon, session ? &peer : NULL, &worker, request); //  now or later
             cairn__request__free_unpacked(request, NULL);
             zmsg_destroy(&msg);
             continue;
@@ -1354,8 +1372,8 @@ static char *s_start(self_t *self) {
     self->gossip = peer_gossip_new(self->sql, (uint32_t)self->config.gossip_ttl, &error);
     if (!self->gossip)
         return error;
-    peer_recon_host_t recon = {self, s_gossip_send, s_recon_cut_off, s_recon_send_message,
-                               s_recon_fetch};
+    peer_recon_host_t recon = {self,          s_gossip_send, s_recon_cut_off, s_recon_send_message,
+                               s_recon_fetch, s_recon_answer};
     self->recon = peer_recon_new(self->sql, self->peer_id, self->config.reconcile_ms,
                                  self->config.in_flight_bytes, &recon, &error);
     if (!self->recon)

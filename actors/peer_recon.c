@@ -133,11 +133,18 @@ static void s_run_free(peer_recon_session_t *state) {
     ca_neg_buf_free(&state->pending);
     ca_neg_ids_free(&state->have);
     ca_neg_ids_free(&state->need);
-    state->running = state->awaiting = state->has_pending = false;
+    state->running = state->awaiting = state->has_pending = state->dry_run = false;
     state->set_index = 0;
 }
 
+static void s_client_answer(peer_recon_t *self, peer_recon_session_t *state, zframe_t **worker,
+                            uint64_t id, ca_status_t status, const char *text);
+
 void peer_recon_end(peer_recon_session_t *state) {
+    if (state->client)
+        s_client_answer(state->owner, NULL, &state->client, state->client_id, CA_UNAVAILABLE,
+                        "the session with the peer ended before the run did; retry when it is "
+                        "back (cairn peer sessions)");
     s_run_free(state);
     s_strings_free(&state->hello_channels, &state->n_hello_channels);
     zlistx_destroy(&state->send_ids);
@@ -150,6 +157,7 @@ void peer_recon_online(peer_recon_t *self, peer_recon_peer_t *peer,
                        const Cairn__Peer__Hello *hello) {
     peer_recon_session_t *state = peer->state;
     peer_recon_end(state);
+    state->owner = self;
     for (size_t i = 0; i < hello->n_kinds; i++)
         state->speaks |= hello->kinds[i] == PEER_RECON_KIND;
     state->initiator = strcasecmp(self->peer_id, peer->peer_id) < 0;
@@ -306,8 +314,24 @@ static void s_run_end(peer_recon_t *self, peer_recon_peer_t *peer, const char *w
                     peer->peer_id, state->n_sets, state->rounds, state->bytes,
                     zlistx_size(state->send_ids), zlistx_size(state->fetches));
     }
+    if (state->client) {
+        ca_status_t status = why ? CA_UNAVAILABLE : state->client_status;
+        s_client_answer(self, status == CA_OK ? state : NULL, &state->client, state->client_id,
+                        status, why ? why : state->client_error);
+    }
     s_run_free(state);
-    state->next_run = zclock_mono() + self->every_ms;
+    state->next_run = state->speaks && state->initiator && self->every_ms > 0
+                          ? zclock_mono() + self->every_ms
+                          : 0;
+}
+
+static void s_run_go(peer_recon_t *self, peer_recon_peer_t *peer) {
+    peer_recon_session_t *state = peer->state;
+    state->running = true;
+    state->run_started = zclock_mono();
+    state->rounds = 0;
+    state->bytes = 0;
+    s_set_open(self, peer);
 }
 
 //  The sets of a run: channels the peer is a member of here (and named in
@@ -333,11 +357,7 @@ static void s_run_start(peer_recon_t *self, peer_recon_peer_t *peer) {
         sqlite3_reset(stmt);
     }
     state->sets[state->n_sets++] = strdup(SYNC_SETS_CONTENT);
-    state->running = true;
-    state->run_started = zclock_mono();
-    state->rounds = 0;
-    state->bytes = 0;
-    s_set_open(self, peer);
+    s_run_go(self, peer);
 }
 
 //  Sends the pending negentropy message when the in-flight bound lets it.
@@ -369,6 +389,10 @@ static void s_set_open(peer_recon_t *self, peer_recon_peer_t *peer) {
         state->items = sync_sets_load(set, s_prepare, self->sql, &status, err);
         if (!state->items) {
             ca_log_notice("peer_recon: set %.64s skipped: %s", set, err);
+            if (state->client) {
+                state->client_status = status;
+                snprintf(state->client_error, sizeof state->client_error, "%s", err);
+            }
             continue;
         }
         ca_neg_opts_t opts = {true, self->frame_limit};
@@ -395,14 +419,18 @@ static void s_settle(peer_recon_t *self, peer_recon_peer_t *peer) {
     char err[SYNC_SETS_ERR_BYTES];
     sync_sets_parse(set, &channel, err);
     size_t have = state->have.count, need = state->need.count;
-    if (channel) {
+    state->client_have += have;
+    state->client_need += need;
+    if (state->dry_run)
+        ; //  a client asked what would move: nothing does
+    else if (channel) {
         s_queue_messages(self, state, channel, &state->have);
         s_queue_ids(self, state, set, &state->need);
     } else {
         s_queue_ids(self, state, set, &state->have);
         s_queue_fetches(self, state, (const uint8_t(*)[32])state->need.ids, state->need.count);
     }
-    state->moved += have + need;
+    state->moved += state->dry_run ? 0 : have + need;
     if (have || need)
         ca_log_info("peer_recon: %.64s with %.16s: %zu to send, %zu to get", set, peer->peer_id,
                     have, need);
@@ -582,6 +610,25 @@ static bool s_on_offer(peer_recon_t *self, peer_recon_peer_t *peer,
     return true;
 }
 
+static bool s_on_refused(peer_recon_t *self, peer_recon_peer_t *peer,
+                         const Cairn__Peer__ReconRefused *refused) {
+    peer_recon_session_t *state = peer->state;
+    if (!state->running || !state->awaiting ||
+        strcmp(refused->set, state->sets[state->set_index]) != 0)
+        return true; //  not asked: dropped
+    ca_log_notice("peer_recon: %.16s does not reconcile %.64s: %.200s", peer->peer_id, refused->set,
+                  refused->reason);
+    if (state->client) {
+        state->client_status = CA_UNAVAILABLE;
+        snprintf(state->client_error, sizeof state->client_error,
+                 "the peer refused the set: %.150s", refused->reason);
+    }
+    state->awaiting = false;
+    state->set_index++;
+    s_set_open(self, peer);
+    return true;
+}
+
 bool peer_recon_on_message(peer_recon_t *self, peer_recon_peer_t *peer,
                            const Cairn__Peer__PeerMessage *message) {
     if (!peer->state->send_ids) //  not online through peer_recon_online
@@ -592,16 +639,7 @@ bool peer_recon_on_message(peer_recon_t *self, peer_recon_peer_t *peer,
         case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY:
             return s_on_reply(self, peer, message->recon_reply);
         case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REFUSED:
-            if (peer->state->running && peer->state->awaiting &&
-                strcmp(message->recon_refused->set, peer->state->sets[peer->state->set_index]) ==
-                    0) {
-                ca_log_notice("peer_recon: %.16s does not reconcile %.64s: %.200s", peer->peer_id,
-                              message->recon_refused->set, message->recon_refused->reason);
-                peer->state->awaiting = false;
-                peer->state->set_index++;
-                s_set_open(self, peer);
-            }
-            return true;
+            return s_on_refused(self, peer, message->recon_refused);
         case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT:
             return s_on_want(self, peer, message->recon_want);
         case CAIRN__PEER__PEER_MESSAGE__KIND_RECON_OFFER:
@@ -654,4 +692,69 @@ void peer_recon_tick(peer_recon_t *self, peer_recon_peer_t *peer) {
             break;
         zlistx_delete(state->fetches, zlistx_cursor(state->fetches));
     }
+}
+
+//  ---- a client's PeerReconcile ------------------------------------------------------------
+
+//  Answers a client: OK with the figures of `state`'s run (NULL: an error).
+static void s_client_answer(peer_recon_t *self, peer_recon_session_t *state, zframe_t **worker,
+                            uint64_t id, ca_status_t status, const char *text) {
+    Cairn__Response response = CAIRN__RESPONSE__INIT;
+    Cairn__PeerReconciled done = CAIRN__PEER_RECONCILED__INIT;
+    response.id = id;
+    response.status = (Cairn__Status)status;
+    response.error = (char *)(text ? text : "");
+    if (state) {
+        done.set = state->n_sets ? state->sets[0] : "";
+        done.have = state->client_have;
+        done.need = state->client_need;
+        done.rounds = state->rounds;
+        done.bytes = state->bytes;
+        done.items = state->items ? ca_neg_set_size(state->items) : 0;
+        done.dry_run = state->dry_run;
+        response.body_case = CAIRN__RESPONSE__BODY_PEER_RECONCILE;
+        response.peer_reconcile = &done;
+    }
+    self->host.answer(self->host.host, worker, &response);
+}
+
+void peer_recon_ask(peer_recon_t *self, peer_recon_peer_t *peer, zframe_t **worker,
+                    const Cairn__Request *request) {
+    const Cairn__PeerReconcile *ask = request->peer_reconcile;
+    const char *channel = NULL;
+    char err[SYNC_SETS_ERR_BYTES], text[300];
+    if (!sync_sets_parse(ask->set, &channel, err)) {
+        s_client_answer(self, NULL, worker, request->id, CA_INVALID, err);
+        return;
+    }
+    if (!peer) {
+        snprintf(text, sizeof text,
+                 "no online session with peer '%.70s'; see cairn peer sessions (connect it with "
+                 "cairn peer connect)",
+                 ask->peer_id);
+        s_client_answer(self, NULL, worker, request->id, CA_NOT_FOUND, text);
+        return;
+    }
+    peer_recon_session_t *state = peer->state;
+    if (!state->speaks) {
+        s_client_answer(self, NULL, worker, request->id, CA_UNAVAILABLE,
+                        "the peer does not speak set reconciliation (an older node)");
+        return;
+    }
+    if (state->running || state->client) {
+        s_client_answer(self, NULL, worker, request->id, CA_CONFLICT,
+                        "a reconciliation with this peer is under way; retry in a moment");
+        return;
+    }
+    s_run_free(state);
+    state->client = *worker;
+    *worker = NULL;
+    state->client_id = request->id;
+    state->dry_run = ask->dry_run;
+    state->client_have = state->client_need = 0;
+    state->client_status = CA_OK;
+    state->client_error[0] = '\0';
+    state->sets = (char **)zmalloc(sizeof(char *));
+    state->sets[state->n_sets++] = strdup(ask->set);
+    s_run_go(self, peer);
 }

@@ -13,8 +13,10 @@
 
 #include "ca_negentropy.h"
 #include "ca_sql.h"
+#include "ca_status.h"
+#include "sync_sets.h"
+#include "cairn.pb-c.h"
 #include "peer.pb-c.h"
-#include "sessions.pb-c.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -44,11 +46,14 @@
 //  what a full queue needs.
 #define RECON_LISTS_MAX (2 * (RECON_QUEUE_MAX / RECON_IDS_MAX + 1))
 
+typedef struct _peer_recon_t peer_recon_t;
+
 //  What the reconciliation keeps per session (in peer.c's session).
 //  Zero-initialise; peer_recon_end frees it.
 typedef struct {
-    bool speaks;    //  its Hello listed PEER_RECON_KIND
-    bool initiator; //  this node's peer id is the smaller
+    peer_recon_t *owner; //  set online, to answer a waiting client at the end
+    bool speaks;         //  its Hello listed PEER_RECON_KIND
+    bool initiator;      //  this node's peer id is the smaller
     char **hello_channels;
     size_t n_hello_channels;
     int64_t next_run; //  mono; 0: none
@@ -69,6 +74,13 @@ typedef struct {
     //  the responder's flood window
     int64_t window_start;
     uint32_t window_rounds, window_lists;
+    //  a client's PeerReconcile waiting for this run (NULL: none)
+    zframe_t *client;
+    uint64_t client_id;
+    bool dry_run;
+    uint64_t client_have, client_need;
+    ca_status_t client_status; //  CA_OK, else why its set was not reconciled
+    char client_error[SYNC_SETS_ERR_BYTES];
     //  figures
     uint32_t runs, last_rounds;
     uint64_t last_bytes, moved;
@@ -95,9 +107,9 @@ typedef struct {
     int (*send_message)(void *host, void *handle, const char *message_id);
     //  peer_fetch_want: 0 started, -1 later.
     int (*fetch)(void *host, const char *peer_id, const uint8_t hash[32]);
+    //  Sends `response` to the sessions worker `*worker` (taken).
+    void (*answer)(void *host, zframe_t **worker, Cairn__Response *response);
 } peer_recon_host_t;
-
-typedef struct _peer_recon_t peer_recon_t;
 
 //  `sql`: the peer actor's read-only connection (borrowed); `peer_id`:
 //  this node's; `every_ms`: the setting reconcile_ms (0: never);
@@ -120,6 +132,11 @@ bool peer_recon_on_message(peer_recon_t *self, peer_recon_peer_t *peer,
 
 //  Every turn per online session: runs due, timeouts, queued sends.
 void peer_recon_tick(peer_recon_t *self, peer_recon_peer_t *peer);
+
+//  A client's PeerReconcile (takes *worker): answered at once when it
+//  cannot run (peer NULL: no online session), else when its run ends.
+void peer_recon_ask(peer_recon_t *self, peer_recon_peer_t *peer, zframe_t **worker,
+                    const Cairn__Request *request);
 
 //  Its figures into a PeerSession.
 void peer_recon_describe(const peer_recon_session_t *state, Cairn__PeerSession *out);

@@ -1170,6 +1170,80 @@ static void test_recon_small_in_flight(void) {
     peer_node_stop(&nodes[0]);
 }
 
+//  PeerReconcile of `set` on `a` with `b`.
+static Cairn__Response *s_reconcile(peer_node_t *a, const char *peer_id, const char *set,
+                                    bool dry_run) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerReconcile reconcile = CAIRN__PEER_RECONCILE__INIT;
+    reconcile.peer_id = (char *)peer_id;
+    reconcile.set = (char *)set;
+    reconcile.dry_run = dry_run;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_RECONCILE;
+    request.peer_reconcile = &reconcile;
+    return harness_request(a->client, &request);
+}
+
+//  reconcile_ms 0 (no run of its own): PeerReconcile --dry-run says what
+//  would move and moves nothing; without it the set converges; bad sets and
+//  peers are refused; the CLI prints the same.
+static void test_recon_ask(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    messages_fixture_signer(&signer, 34);
+    const char *more[] = {"--reconcile-ms=0", NULL};
+    peer_node_start(&nodes[0], NULL, 0, more);
+    peer_node_t *boot[] = {&nodes[0]};
+    peer_node_start(&nodes[1], boot, 1, more);
+    const char *id_a = harness_node_peer_id(nodes[0].node),
+               *id_b = harness_node_peer_id(nodes[1].node);
+    s_wait_session(&nodes[0], id_b, true);
+    s_wait_session(&nodes[1], id_a, true);
+    s_wait_table(&nodes[0], id_b, CAIRN__PEER_STATE__PEER_ONLINE);
+    const int links[][2] = {{0, 1}};
+    s_gossip_setup(nodes, 2, links, 1, &signer);
+    s_disconnect(&nodes[0], &nodes[1]);
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= 30; n++) {
+        if (n <= 20)
+            s_gossip_write(&nodes[0], &signer, n, id);
+        if (n > 10)
+            s_gossip_write(&nodes[1], &signer, n, id);
+    }
+    s_connect(&nodes[0], &nodes[1]);
+    Cairn__Response *response = harness_ok(s_reconcile(&nodes[0], id_b, "channel:" CHANNEL, true),
+                                           CAIRN__RESPONSE__BODY_PEER_RECONCILE);
+    const Cairn__PeerReconciled *done = response->peer_reconcile;
+    CHECK(done->have == 10 && done->need == 10 && done->items == 20 && done->rounds >= 1 &&
+          done->bytes > 0 && done->dry_run && streq(done->set, "channel:" CHANNEL));
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(s_stored(&nodes[0]) == 20 && s_stored(&nodes[1]) == 20);
+    const char *words[] = {"peer",      "reconcile", id_a, "--set", "channel:" CHANNEL,
+                           "--dry-run", NULL};
+    harness_run_t run = s_cli(&nodes[1], words);
+    CHECK(run.status == 0 && strstr(run.out, "have 10") && strstr(run.out, "need 10") &&
+          strstr(run.out, "nothing moved"));
+    harness_run_free(&run);
+    //  Refused: a bad set, no such channel here, no session with that peer.
+    harness_fails(s_reconcile(&nodes[0], id_b, "bogus", true), CAIRN__STATUS__INVALID,
+                  "unknown set");
+    harness_fails(s_reconcile(&nodes[0], id_b, "", false), CAIRN__STATUS__INVALID, "unknown set");
+    harness_fails(s_reconcile(&nodes[0], id_b, "channel:#nowhere", true), CAIRN__STATUS__NOT_FOUND,
+                  "does not exist");
+    harness_fails(s_reconcile(&nodes[0], id_a, "content", true), CAIRN__STATUS__NOT_FOUND,
+                  "no online session");
+    harness_fails(s_reconcile(&nodes[0], "", "content", true), CAIRN__STATUS__NOT_FOUND,
+                  "no online session");
+    //  For real: both hold the 30.
+    response = harness_ok(s_reconcile(&nodes[1], id_a, "channel:" CHANNEL, false),
+                          CAIRN__RESPONSE__BODY_PEER_RECONCILE);
+    CHECK(response->peer_reconcile->have == 10 && !response->peer_reconcile->dry_run);
+    cairn__response__free_unpacked(response, NULL);
+    s_recon_wait(&nodes[0], 30);
+    s_recon_wait(&nodes[1], 30);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
+}
+
 //  A - B - C: C stopped (by PID) while A writes, restarted: it catches up;
 //  then B and C apart while A and C write: all converge, each once.
 static void test_recon_partition(void) {
@@ -1401,6 +1475,7 @@ static const harness_test_t s_tests[] = {
     {"recon_partition", test_recon_partition},
     {"recon_interrupted", test_recon_interrupted},
     {"recon_small_in_flight", test_recon_small_in_flight},
+    {"recon_ask", test_recon_ask},
     {"recon_hostile", test_recon_hostile},
 };
 

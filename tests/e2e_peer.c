@@ -1104,16 +1104,29 @@ static void s_recon_figures(peer_node_t *node, peer_node_t *peer, uint32_t *runs
     cairn__response__free_unpacked(response, NULL);
 }
 
+//  A and B (B dials A, both with `more` arguments, NULL-ended or NULL),
+//  members of each other's #g with the signer of `seed`, then apart
+//  (A disconnected B), so what each writes now stays on it.
+static void s_recon_apart(peer_node_t *nodes, const char *const *more,
+                          messages_fixture_signer_t *signer, uint32_t seed) {
+    messages_fixture_signer(signer, seed);
+    peer_node_start(&nodes[0], NULL, 0, more);
+    peer_node_t *boot[] = {&nodes[0]};
+    peer_node_start(&nodes[1], boot, 1, more);
+    s_wait_session(&nodes[0], harness_node_peer_id(nodes[1].node), true);
+    s_wait_session(&nodes[1], harness_node_peer_id(nodes[0].node), true);
+    s_wait_table(&nodes[0], harness_node_peer_id(nodes[1].node), CAIRN__PEER_STATE__PEER_ONLINE);
+    const int links[][2] = {{0, 1}};
+    s_gossip_setup(nodes, 2, links, 1, signer);
+    s_disconnect(&nodes[0], &nodes[1]);
+}
+
 //  Written while apart (A 1..40, B 31..70), then connected: both end with
 //  the 70, each once; the initiator's figures say what moved.
 static void test_recon_messages(void) {
     peer_node_t nodes[2];
     messages_fixture_signer_t signer;
-    messages_fixture_signer(&signer, 30);
-    s_pair(&nodes[0], &nodes[1]);
-    const int links[][2] = {{0, 1}};
-    s_gossip_setup(nodes, 2, links, 1, &signer);
-    s_disconnect(&nodes[0], &nodes[1]);
+    s_recon_apart(nodes, NULL, &signer, 30);
     char id[CA_UUID_TEXT_LENGTH + 1];
     for (uint64_t n = 1; n <= 70; n++) {
         if (n <= 40)
@@ -1149,17 +1162,8 @@ static void test_recon_messages(void) {
 static void test_recon_small_in_flight(void) {
     peer_node_t nodes[2];
     messages_fixture_signer_t signer;
-    messages_fixture_signer(&signer, 33);
     const char *more[] = {"--peer-in-flight-bytes=65536", NULL};
-    peer_node_start(&nodes[0], NULL, 0, more);
-    peer_node_t *boot[] = {&nodes[0]};
-    peer_node_start(&nodes[1], boot, 1, more);
-    s_wait_session(&nodes[0], harness_node_peer_id(nodes[1].node), true);
-    s_wait_session(&nodes[1], harness_node_peer_id(nodes[0].node), true);
-    s_wait_table(&nodes[0], harness_node_peer_id(nodes[1].node), CAIRN__PEER_STATE__PEER_ONLINE);
-    const int links[][2] = {{0, 1}};
-    s_gossip_setup(nodes, 2, links, 1, &signer);
-    s_disconnect(&nodes[0], &nodes[1]);
+    s_recon_apart(nodes, more, &signer, 33);
     char id[CA_UUID_TEXT_LENGTH + 1];
     for (uint64_t n = 1; n <= 5000; n++)
         s_gossip_write(&nodes[n % 2], &signer, n, id);
@@ -1189,19 +1193,10 @@ static Cairn__Response *s_reconcile(peer_node_t *a, const char *peer_id, const c
 static void test_recon_ask(void) {
     peer_node_t nodes[2];
     messages_fixture_signer_t signer;
-    messages_fixture_signer(&signer, 34);
     const char *more[] = {"--reconcile-ms=0", NULL};
-    peer_node_start(&nodes[0], NULL, 0, more);
-    peer_node_t *boot[] = {&nodes[0]};
-    peer_node_start(&nodes[1], boot, 1, more);
+    s_recon_apart(nodes, more, &signer, 34);
     const char *id_a = harness_node_peer_id(nodes[0].node),
                *id_b = harness_node_peer_id(nodes[1].node);
-    s_wait_session(&nodes[0], id_b, true);
-    s_wait_session(&nodes[1], id_a, true);
-    s_wait_table(&nodes[0], id_b, CAIRN__PEER_STATE__PEER_ONLINE);
-    const int links[][2] = {{0, 1}};
-    s_gossip_setup(nodes, 2, links, 1, &signer);
-    s_disconnect(&nodes[0], &nodes[1]);
     char id[CA_UUID_TEXT_LENGTH + 1];
     for (uint64_t n = 1; n <= 30; n++) {
         if (n <= 20)
@@ -1282,11 +1277,7 @@ static void test_recon_partition(void) {
 static void test_recon_interrupted(void) {
     peer_node_t nodes[2];
     messages_fixture_signer_t signer;
-    messages_fixture_signer(&signer, 32);
-    s_pair(&nodes[0], &nodes[1]);
-    const int links[][2] = {{0, 1}};
-    s_gossip_setup(nodes, 2, links, 1, &signer);
-    s_disconnect(&nodes[0], &nodes[1]);
+    s_recon_apart(nodes, NULL, &signer, 32);
     enum { MANY = 3000 };
     char id[CA_UUID_TEXT_LENGTH + 1];
     for (uint64_t n = 1; n <= MANY; n++)

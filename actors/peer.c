@@ -34,7 +34,11 @@
 
     Flows: message gossip is actors/peer_gossip.c (peer_gossip_receive from
     s_on_message, peer_gossip_tick and peer_gossip_flush per online session
-    from s_tick, sending through s_send).
+    from s_tick, sending through s_send). Set reconciliation is
+    actors/peer_recon.c, plugged in the same way (peer_recon_online from
+    s_on_hello, peer_recon_on_message from s_on_message, peer_recon_tick
+    per online session from s_tick, peer_recon_end when a session ends),
+    sending through the host functions s_recon_*.
 
     Invariants and bounds:
     - One session per peer id. When both nodes dial each other, the
@@ -66,6 +70,7 @@
 #include "peer.h"
 #include "peer_fetch.h"
 #include "peer_gossip.h"
+#include "peer_recon.h"
 #include "ca_clock.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
@@ -120,6 +125,7 @@ typedef struct {
     int64_t window_start; //  flood window (mono)
     uint64_t window_msgs, window_bytes;
     peer_gossip_session_t gossip; //  its message gossip (peer_gossip.c)
+    peer_recon_session_t recon;   //  its set reconciliation (peer_recon.c)
 } session_t;
 
 typedef struct {
@@ -151,6 +157,7 @@ typedef struct {
     peer_fetch_t *fetch;   //  ContentFetch (actors/peer_fetch.c)
     peer_gossip_t *gossip; //  message gossip (actors/peer_gossip.c)
     bool hurry;            //  a gossip flush stopped at its row bound
+    peer_recon_t *recon;   //  set reconciliation (actors/peer_recon.c)
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -384,7 +391,12 @@ static void s_send_hello(self_t *self, session_t *session) {
                         CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
                         CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING,
                         PEER_GOSSIP_KIND,
-                        PEER_GOSSIP_BATCH_KIND};
+                        PEER_GOSSIP_BATCH_KIND,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REFUSED,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_OFFER};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
@@ -471,6 +483,7 @@ static void s_session_free(self_t *self, session_t *session) {
         }
     s_close_socket(self, session);
     zframe_destroy(&session->routing_id);
+    peer_recon_end(&session->recon);
     free(session);
 }
 
@@ -520,6 +533,7 @@ static void s_session_end(self_t *self, session_t *session, bool forget, const c
                     session->peer_id, session->address, session->port, why);
     if (was_online && !s_find_peer(self, session->peer_id, session))
         s_write_status(self, session, CAIRN__PEER_STATE__PEER_OFFLINE, session->last_recv);
+    peer_recon_end(&session->recon);
     if (!session->outgoing || forget) {
         s_session_free(self, session);
         return;
@@ -553,6 +567,7 @@ static void s_cut_off(self_t *self, session_t *session, Cairn__Peer__Error__Code
     session->state = S_DIALING;
     *session->peer_id = 0;
     session->closing_at = zclock_mono() + PEER_LINGER_MS;
+    peer_recon_end(&session->recon);
 }
 
 //  (Re)opens the DEALER of a dialed session.
@@ -619,6 +634,12 @@ static bool s_keep_new(self_t *self, session_t *fresh, session_t *other) {
         return true;
     bool i_am_smaller = strcasecmp(self->peer_id, fresh->peer_id) < 0;
     return fresh->outgoing == i_am_smaller;
+}
+
+//  The session as peer_recon.c sees it.
+static peer_recon_peer_t s_recon_peer(session_t *session) {
+    peer_recon_peer_t peer = {&session->recon, session, session->peer_id, session->table_id};
+    return peer;
 }
 
 //  Hello from the peer: checks, then the session is ONLINE.
@@ -696,6 +717,8 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
                 session->peer_id, session->address, session->port, session->node_name);
     s_record_online(self, session);
     peer_gossip_online(self->gossip, &session->gossip, hello);
+    peer_recon_peer_t peer = s_recon_peer(session);
+    peer_recon_online(self->recon, &peer, hello);
 }
 
 //  One message from a session's peer.
@@ -726,6 +749,7 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
                   "flood: more than the bytes per second a peer may send");
         return;
     }
+    peer_recon_peer_t recon = s_recon_peer(session);
     if (!message || message->base.n_unknown_fields > 0) {
         if (message)
             cairn__peer__peer_message__free_unpacked(message, NULL);
@@ -784,6 +808,8 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
             s_cut_off(self, session, code, why);
     } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
         //  content fetch: served or taken by actors/peer_fetch.c
+    } else if (peer_recon_on_message(self->recon, &recon, message)) {
+        //  set reconciliation: actors/peer_recon.c
     } else
         s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__UNEXPECTED,
                   "a message kind this node does not speak");
@@ -971,10 +997,13 @@ static void s_tick(self_t *self) {
     peer_gossip_tick(self->gossip);
     self->hurry = false;
     for (size_t i = 0; i < self->count; i++)
-        if (self->sessions[i]->state == S_ONLINE && !self->sessions[i]->closing_at)
+        if (self->sessions[i]->state == S_ONLINE && !self->sessions[i]->closing_at) {
             self->hurry |= peer_gossip_flush(self->gossip, &self->sessions[i]->gossip,
                                              self->sessions[i]->table_id, s_gossip_send, self,
                                              self->sessions[i]);
+            peer_recon_peer_t peer = s_recon_peer(self->sessions[i]);
+            peer_recon_tick(self->recon, &peer);
+        }
     int64_t timeout = self->config.heartbeat_ms * PEER_TIMEOUT_BEATS;
     for (size_t i = 0; i < self->count; i++) {
         session_t *session = self->sessions[i];
@@ -1055,6 +1084,35 @@ static void s_fetch_acked(void *host, const char *peer_id, uint64_t bytes_receiv
         session->acked = bytes_received;
 }
 
+//  ---- what peer_recon.c may do with sessions (peer_recon_host_t) -----------------------------
+
+static void s_recon_cut_off(void *host, void *session, Cairn__Peer__Error__Code code,
+                            const char *why) {
+    s_cut_off((self_t *)host, (session_t *)session, code, why);
+}
+
+static int s_recon_send_message(void *host, void *handle, const char *message_id) {
+    self_t *self = (self_t *)host;
+    session_t *session = (session_t *)handle;
+    return peer_gossip_send_id(self->gossip, &session->gossip, session->table_id, message_id,
+                               s_gossip_send, self, session);
+}
+
+static void s_recon_answer(void *host, zframe_t **worker, Cairn__Response *response) {
+    self_t *self = (self_t *)host;
+    size_t size = cairn__response__get_packed_size(response);
+    zframe_t *frames[2] = {*worker, zframe_new(NULL, size)};
+    cairn__response__pack(response, zframe_data(frames[1]));
+    ca_send_frames(self->control, frames, 2);
+    zframe_destroy(&frames[1]);
+    zframe_destroy(worker);
+}
+
+static int s_recon_fetch(void *host, const char *peer_id, const uint8_t hash[32]) {
+    self_t *self = (self_t *)host;
+    return self->fetch ? peer_fetch_want(self->fetch, peer_id, hash) : 0;
+}
+
 //  ---- control requests (from the sessions pool) ---------------------------------------------
 
 static Cairn__PeerSession *s_describe(session_t *session, Cairn__PeerSession *out) {
@@ -1073,6 +1131,7 @@ static Cairn__PeerSession *s_describe(session_t *session, Cairn__PeerSession *ou
     out->node_name = session->node_name;
     int64_t wait = session->retry_at - zclock_mono();
     out->retry_in_ms = session->state == S_BACKOFF && wait > 0 ? (uint32_t)wait : 0;
+    peer_recon_describe(&session->recon, out);
     return out;
 }
 
@@ -1182,6 +1241,14 @@ static void s_handle_control(self_t *self) {
         Cairn__PeerSession **pointers = NULL;
         if (request && request->body_case == CAIRN__REQUEST__BODY_CONTENT_FETCH) {
             peer_fetch_start(self->fetch, &worker, request); //  answers now or later
+            cairn__request__free_unpacked(request, NULL);
+            zmsg_destroy(&msg);
+            continue;
+        }
+        if (request && request->body_case == CAIRN__REQUEST__BODY_PEER_RECONCILE) {
+            session_t *session = s_online(self, request->peer_reconcile->peer_id);
+            peer_recon_peer_t peer = session ? s_recon_peer(session) : (peer_recon_peer_t){0};
+            peer_recon_ask(self->recon, session ? &peer : NULL, &worker, request); //  now or later
             cairn__request__free_unpacked(request, NULL);
             zmsg_destroy(&msg);
             continue;
@@ -1304,6 +1371,7 @@ static void s_self_destroy(self_t **self_p) {
     zsock_destroy(&self->control);
     zsock_destroy(&self->peers);
     peer_gossip_destroy(&self->gossip);
+    peer_recon_destroy(&self->recon);
     ca_sql_destroy(&self->sql);
     zpoller_destroy(&self->poller);
     ca_curve_key_wipe(&self->config.curve_key);
@@ -1329,6 +1397,12 @@ static char *s_start(self_t *self) {
     self->gossip = peer_gossip_new(self->sql, (uint32_t)self->config.gossip_ttl,
                                    (uint64_t)self->config.in_flight_bytes, &error);
     if (!self->gossip)
+        return error;
+    peer_recon_host_t recon = {self,          s_gossip_send, s_recon_cut_off, s_recon_send_message,
+                               s_recon_fetch, s_recon_answer};
+    self->recon = peer_recon_new(self->sql, self->peer_id, self->config.reconcile_ms,
+                                 self->config.in_flight_bytes, &recon, &error);
+    if (!self->recon)
         return error;
     self->router = zsock_new(ZMQ_ROUTER);
     self->control = zsock_new(ZMQ_ROUTER);

@@ -47,6 +47,7 @@ typedef struct {
     int64_t heartbeat_ms;
     int64_t in_flight_bytes;
     int64_t gossip_ttl;         //  hops of this node's own messages (gossip_ttl)
+    int64_t reconcile_ms;       //  set reconciliation period (reconcile_ms; 0: never)
     const char *db_path;        //  read-only reads of the peers table
     const char *peers_endpoint; //  the peers pool (worker 0), for its writes
     const char *peer_id;        //  this node's (hex Ed25519 public key)

@@ -119,6 +119,11 @@ static void s_hex(const uint8_t *bytes, char hex[65]) {
 
 static void s_reply(peer_fetch_t *self, zframe_t **worker, uint64_t id, ca_status_t status,
                     const char *text, Cairn__ContentFetched *fetched) {
+    if (!*worker) { //  a fetch of the set reconciliation: no client waits
+        if (status != CA_OK)
+            ca_log_notice("peer_fetch: a reconciliation fetch ended: %s", text);
+        return;
+    }
     Cairn__Response response = CAIRN__RESPONSE__INIT;
     response.id = id;
     response.status = (Cairn__Status)status;
@@ -276,6 +281,30 @@ void peer_fetch_start(peer_fetch_t *self, zframe_t **worker, const Cairn__Reques
         return;
     }
     s_next_peer(self, fetch);
+}
+
+int peer_fetch_want(peer_fetch_t *self, const char *peer_id, const uint8_t hash[32]) {
+    size_t used = 0, slot = FETCH_MAX;
+    for (size_t i = 0; i < FETCH_MAX; i++) {
+        if (self->fetches[i] && memcmp(self->fetches[i]->hash, hash, 32) == 0)
+            return 0; //  fetched already
+        if (self->fetches[i])
+            used++;
+        else if (slot == FETCH_MAX)
+            slot = i;
+    }
+    if (used + 1 >= FETCH_MAX)
+        return -1; //  one slot stays free for clients' ContentFetch
+    fetch_t *fetch = (fetch_t *)zmalloc(sizeof(fetch_t));
+    fetch->peers = zmalloc(sizeof *fetch->peers);
+    snprintf(fetch->peers[0], sizeof fetch->peers[0], "%s", peer_id);
+    fetch->n_peers = 1;
+    memcpy(fetch->hash, hash, 32);
+    fetch->timeout_ms = FETCH_TIMEOUT_DEFAULT_MS;
+    fetch->deadline = zclock_mono() + fetch->timeout_ms;
+    self->fetches[slot] = fetch;
+    s_next_peer(self, fetch);
+    return 0;
 }
 
 //  Hands the verified blob to the cache (one CachePut frame, see the banner).

@@ -54,6 +54,12 @@ zsock_t *peer_fetch_socket(peer_fetch_t *self);
 //  routing id), answers on the control socket now or later.
 void peer_fetch_start(peer_fetch_t *self, zframe_t **worker, const Cairn__Request *request);
 
+//  Fetches `hash` from peer_id into the cache, for the set reconciliation
+//  (no client answered; the end is logged). 0 when started (or running
+//  already), -1 when all fetch slots but one are taken (that one stays
+//  for clients' ContentFetch): try again later.
+int peer_fetch_want(peer_fetch_t *self, const char *peer_id, const uint8_t hash[32]);
+
 //  A PeerMessage of kinds 40..42 from an online session; false when the
 //  kind is not one of them.
 //  Whether `message` is a FetchChunk this node asked `peer_id` for (the

@@ -467,7 +467,9 @@ static const char *s_text(sqlite3_stmt *stmt, int column) {
     return text ? text : "";
 }
 
-//  Row `stmt` (the flush's SELECT) as a message pointing into the row.
+//  The message of a row of MESSAGE_COLUMNS (borrowed from the statement).
+#define MESSAGE_COLUMNS                                                                            \
+    "seq, id, timestamp, sender_id, sender_name, channel, content, encrypted, signature, nonce"
 static void s_row_message(sqlite3_stmt *stmt, Cairn__Message *message) {
     cairn__message__init(message);
     message->id = (char *)s_text(stmt, 1);
@@ -484,6 +486,17 @@ static void s_row_message(sqlite3_stmt *stmt, Cairn__Message *message) {
     message->nonce.len = (size_t)sqlite3_column_bytes(stmt, 9);
 }
 
+//  Packs `message` into `gossip` with `ttl` (its message is the caller's
+//  to free).
+static void s_pack_gossip(const Cairn__Message *message, uint32_t ttl,
+                          Cairn__Peer__GossipMessage *gossip) {
+    cairn__peer__gossip_message__init(gossip);
+    gossip->ttl = ttl;
+    gossip->message.len = cairn__message__get_packed_size(message);
+    gossip->message.data = (uint8_t *)zmalloc(gossip->message.len + 1);
+    cairn__message__pack(message, gossip->message.data);
+}
+
 //  Row `seq` of `stmt` as a GossipMessage for `member_id` (its message
 //  packed; caller frees), or false when that peer is not to have it.
 static bool s_gossip_of(peer_gossip_t *self, sqlite3_stmt *stmt, int64_t seq, const char *member_id,
@@ -494,11 +507,7 @@ static bool s_gossip_of(peer_gossip_t *self, sqlite3_stmt *stmt, int64_t seq, co
     if (!s_member(self, message.channel, member_id) || !(ttl = s_ttl_out(self, message.id)) ||
         !s_row_ok(self, seq, &message))
         return false;
-    cairn__peer__gossip_message__init(gossip);
-    gossip->ttl = ttl;
-    gossip->message.len = cairn__message__get_packed_size(&message);
-    gossip->message.data = (uint8_t *)zmalloc(gossip->message.len + 1);
-    cairn__message__pack(&message, gossip->message.data);
+    s_pack_gossip(&message, ttl, gossip);
     return true;
 }
 
@@ -521,21 +530,52 @@ static int s_send_batch(peer_gossip_send_fn *send, void *ctx, void *handle,
     return send(ctx, handle, &out);
 }
 
-bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
-                       peer_gossip_send_fn *send, void *ctx, void *handle) {
-    if (!session->speaks || session->cursor >= self->newest)
-        return false;
+//  Opens the per-second window of a session; false when it is full.
+static bool s_window_open(peer_gossip_session_t *session) {
     int64_t now = zclock_mono();
     if (now - session->window_start >= 1000) {
         session->window_start = now;
         session->window_sent = 0;
     }
-    if (session->window_sent >= PEER_GOSSIP_PER_S)
+    return session->window_sent < PEER_GOSSIP_PER_S;
+}
+
+int peer_gossip_send_id(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
+                        const char *id, peer_gossip_send_fn *send, void *ctx, void *handle) {
+    if (!session->speaks)
+        return 0;
+    if (!s_window_open(session))
+        return -1;
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1");
+    if (!stmt)
+        return -1;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        Cairn__Message message = CAIRN__MESSAGE__INIT;
+        s_row_message(stmt, &message);
+        if (s_member(self, message.channel, member_id) &&
+            s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
+            uint32_t ttl = s_ttl_out(self, message.id);
+            Cairn__Peer__GossipMessage gossip;
+            s_pack_gossip(&message, ttl ? ttl : 1, &gossip);
+            rc = s_send_one(send, ctx, handle, &gossip);
+            free(gossip.message.data);
+            if (rc == 0)
+                session->window_sent++;
+        }
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
+                       peer_gossip_send_fn *send, void *ctx, void *handle) {
+    if (!session->speaks || session->cursor >= self->newest || !s_window_open(session))
         return false;
     sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql,
-        "SELECT seq, id, timestamp, sender_id, sender_name, channel, content, "
-        "encrypted, signature, nonce FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!stmt)
         return false;
     sqlite3_bind_int64(stmt, 1, session->cursor);

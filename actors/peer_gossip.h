@@ -90,6 +90,15 @@ void peer_gossip_tick(peer_gossip_t *self);
 bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
                        peer_gossip_send_fn *send, void *ctx, void *handle);
 
+//  Sends message `id` to an online session (set reconciliation,
+//  actors/peer_recon.c) with the ttl the flush would give it, at least 1,
+//  under the same rules and per-second bound as the flush: 0 when sent or
+//  not to be sent (no such row, the peer not a member of its channel, no
+//  valid signature), -1 when `send` or the window refused it (try again
+//  later).
+int peer_gossip_send_id(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
+                        const char *id, peer_gossip_send_fn *send, void *ctx, void *handle);
+
 void peer_gossip_test(bool verbose);
 
 #endif

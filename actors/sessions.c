@@ -16,11 +16,15 @@
     so one fetch leaves the other for PeerSessions and the like; two slow
     fetches at once hold both (later requests queue, BUSY past the bound).
 
+    PeerReconcile waits for its run the same way (at most RECON_RUN_MS
+    plus SESSIONS_ANSWER_MS).
+
     Without peer_endpoint there is no peer actor: UNAVAILABLE at once.
     ========================================================================= */
 
 #include "sessions.h"
 #include "peer.h"
+#include "peer_recon.h"
 #include "ca_envelope.h"
 
 #define SESSIONS_ANSWER_MS 5000
@@ -80,6 +84,8 @@ static void s_forward(ca_store_t *store, const Cairn__Request *request, ca_reply
         }
         wait += fetch->timeout_ms ? fetch->timeout_ms : FETCH_TIMEOUT_DEFAULT_MS;
     }
+    if (request->body_case == CAIRN__REQUEST__BODY_PEER_RECONCILE)
+        wait += RECON_RUN_MS; //  a run ends (or is cut) within it
     if (!state->dealer) {
         ca_reply_error(reply, CA_UNAVAILABLE,
                        "this node has no peer network: set peer_endpoint (and create an identity "
@@ -132,6 +138,7 @@ static const ca_handler_t s_handlers[] = {
     {CAIRN__REQUEST__BODY_PEER_DISCONNECT, "peer_disconnect", s_forward, NULL, 0},
     {CAIRN__REQUEST__BODY_PEER_SESSIONS, "peer_sessions", s_forward, NULL, 0},
     {CAIRN__REQUEST__BODY_CONTENT_FETCH, "content_fetch", s_forward, NULL, 0},
+    {CAIRN__REQUEST__BODY_PEER_RECONCILE, "peer_reconcile", s_forward, NULL, 0},
 };
 
 const ca_store_def_t sessions_store_def = {

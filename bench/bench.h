@@ -256,11 +256,13 @@ harness_node_t *bench_node(bench_t *bench);
 typedef struct {
     harness_node_t *a, *b;
     zsock_t *client_a, *client_b;
+    int port_a; //  A's peer endpoint port
 } bench_pair_t;
 
-//  Starts the pair; -1 (after saying why, `name` the case) when a node did
-//  not start. bench_pair_down in any case.
-int bench_pair_up(bench_pair_t *pair, const char *name);
+//  Starts the pair, B dialing A when `dial` (else they meet when told:
+//  PeerConnect); -1 (after saying why, `name` the case) when a node did not
+//  start. bench_pair_down in any case.
+int bench_pair_up(bench_pair_t *pair, const char *name, bool dial);
 
 //  Stops both nodes; -1 (after saying why) when one did not stop cleanly
 //  and `rc` was 0, else `rc`.

@@ -889,7 +889,7 @@ static int s_run_node_fetch(bench_t *bench, result_t *result, const char *name, 
     if (!content)
         return -1;
     bench_pair_t pair;
-    int rc = bench_pair_up(&pair, name);
+    int rc = bench_pair_up(&pair, name, true);
     if (rc == 0)
         rc = s_fetch_ready(&pair, name);
     conv_t conv;

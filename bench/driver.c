@@ -314,9 +314,9 @@ harness_node_t *bench_node(bench_t *bench) {
     return bench->node;
 }
 
-int bench_pair_up(bench_pair_t *pair, const char *name) {
+int bench_pair_up(bench_pair_t *pair, const char *name, bool dial) {
     memset(pair, 0, sizeof *pair);
-    int port_a = harness_free_port(), port_b = harness_free_port();
+    int port_a = pair->port_a = harness_free_port(), port_b = harness_free_port();
     char endpoint_a[64], endpoint_b[64], boot[256];
     snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", port_a);
     snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
@@ -326,7 +326,7 @@ int bench_pair_up(bench_pair_t *pair, const char *name) {
         return bench_fail(name, "node A did not start");
     snprintf(boot, sizeof boot, "--bootstrap-peers=%s@127.0.0.1:%d", harness_node_peer_id(pair->a),
              port_a);
-    const char *args_b[] = {endpoint_b, boot, NULL};
+    const char *args_b[] = {endpoint_b, dial ? boot : NULL, NULL};
     pair->b = harness_node_up_identity(args_b);
     if (!pair->b)
         return bench_fail(name, "node B did not start");
@@ -497,8 +497,7 @@ const uint8_t *bench_pattern(bench_t *bench, size_t size) {
 static const bench_area_t *const s_areas[] = {
     &bench_hash_area,       &bench_wire_area,   &bench_messages_area,   &bench_content_area,
     &bench_provenance_area, &bench_ledger_area, &bench_settlement_area, &bench_scaling_area,
-    &bench_oplog_area,      &bench_sync_area,
-    &bench_documents_area,  &bench_kv_area,
+    &bench_oplog_area,      &bench_sync_area,   &bench_documents_area,  &bench_kv_area,
 };
 
 #define AREA_COUNT (sizeof s_areas / sizeof s_areas[0])

@@ -59,6 +59,7 @@
     ========================================================================= */
 
 #include "bench.h"
+#include "ca_hash.h"
 #include "ca_limits.h"
 #include "ca_testbed.h"
 #include "channel_auth.h"
@@ -859,6 +860,19 @@ static int64_t s_stored(zsock_t *client) {
     return count;
 }
 
+//  Two cairnd peers (bench_pair_up), each a member of the other's signed
+//  channel; B dials A when `dial`. -1 after saying why; bench_pair_down
+//  stops what started.
+
+static int s_pair_up(const char *name, bool dial, bench_pair_t *pair) {
+    if (bench_pair_up(pair, name, dial) != 0)
+        return -1;
+    return s_replication_setup(pair->client_a, harness_node_peer_id(pair->b)) != 0 ||
+                   s_replication_setup(pair->client_b, harness_node_peer_id(pair->a)) != 0
+               ? -1
+               : 0;
+}
+
 //  Two nodes, B dialing A, members of each other's signed channel: signed
 //  MessageStores pipelined on A; the case's time runs from the first one
 //  to the moment B holds them all (polled), so its rate is end to end.
@@ -869,14 +883,9 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
     if (s_sign_up_to(count + 1) != 0) //  the drive's request ids start at 1
         return -1;
     bench_pair_t pair;
-    int rc = bench_pair_up(&pair, name);
+    int rc = s_pair_up(name, true, &pair);
     zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
     harness_node_t *b = pair.b;
-    if (rc == 0)
-        rc = s_replication_setup(client_a, harness_node_peer_id(b)) != 0 ||
-                     s_replication_setup(client_b, harness_node_peer_id(pair.a)) != 0
-                 ? -1
-                 : 0;
     //  The session is up when a message written on A arrives on B; a
     //  gossip session sends only what is stored after it came up, so a
     //  probe is written each second until one arrives. B's count then is
@@ -921,6 +930,150 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
         printf("%s: %" PRIu64 " signed messages stored on A at %.0f/s, all on B after %.2f s: "
                "%.0f/s, %.2f of A's local rate (same run)\n",
                name, result->ok, local, result->seconds, replicated, replicated / local);
+    }
+    return bench_pair_down(&pair, name, rc);
+}
+
+//  ---- set reconciliation between nodes: node.recon.100k_1pct -----------------------------
+
+#define RECON_BENCH_ITEMS 100000 //  messages 0..N-1 of the signed family
+#define RECON_BENCH_EVERY 100    //  each side lacks one in this many (1%), spread evenly
+
+//  The k-th message (from 0) of a side that lacks those with n % 100 == skip.
+static uint64_t s_recon_nth(uint64_t k, uint64_t skip) {
+    uint64_t block = k / (RECON_BENCH_EVERY - 1), off = k % (RECON_BENCH_EVERY - 1);
+    return block * RECON_BENCH_EVERY + (off >= skip ? off + 1 : off);
+}
+
+static int s_recon_send(void *handle, uint64_t id, void *context) {
+    uint64_t n = s_recon_nth(id - 1, *(const uint64_t *)context);
+    Cairn__Message message;
+    bench_message_t storage;
+    s_signed_message(&message, &storage, n, s_signed.signatures[n]);
+    return s_send_message_store(handle, id, &message);
+}
+
+static const wire_t s_recon_wire = {s_recon_send, bench_response_decode};
+
+//  The initiator's figures of the session (the side with runs); 0 when none.
+static int s_recon_figures(zsock_t *client, Cairn__PeerSession *out) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerSessions sessions = CAIRN__PEER_SESSIONS__INIT;
+    request.id = 6;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
+    request.peer_sessions = &sessions;
+    Cairn__Response *response = harness_call(client, &request, STALL_TIMEOUT_MS);
+    int found = 0;
+    for (size_t i = 0; response && response->status == CAIRN__STATUS__OK &&
+                       i < response->peer_sessions->n_sessions && !found;
+         i++)
+        if (response->peer_sessions->sessions[i]->recon_runs) {
+            *out = *response->peer_sessions->sessions[i];
+            found = 1;
+        }
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    return found;
+}
+
+static int s_by_id(const void *a, const void *b) {
+    return memcmp(a, b, 32);
+}
+
+//  The baseline in the same run: both full id lists (SHA-256 of the message
+//  ids, as the reconciliation's items), each sorted by the other side and
+//  diffed; the seconds, without the 2 x 32 x N bytes' transfer.
+static double s_recon_full_lists(uint64_t per_side) {
+    uint8_t(*lists)[2][32] = malloc(per_side * sizeof *lists);
+    if (!lists)
+        return -1;
+    int64_t start = zclock_usecs();
+    for (int side = 0; side < 2; side++)
+        for (uint64_t k = 0; k < per_side; k++) {
+            bench_message_t storage;
+            uint64_t n = s_recon_nth(k, (uint64_t)side + 1);
+            s_message(&storage, UUID_SIGNED, n, 0);
+            ca_sha256((const uint8_t *)storage.id, strlen(storage.id), lists[k][side]);
+        }
+    uint8_t(*a)[32] = malloc(per_side * 32), (*b)[32] = malloc(per_side * 32);
+    uint64_t lacking = 0;
+    if (a && b) {
+        for (uint64_t k = 0; k < per_side; k++) {
+            memcpy(a[k], lists[k][0], 32);
+            memcpy(b[k], lists[k][1], 32);
+        }
+        qsort(a, per_side, 32, s_by_id);
+        qsort(b, per_side, 32, s_by_id);
+        for (uint64_t k = 0; k < per_side; k++)
+            lacking +=
+                !bsearch(a[k], b, per_side, 32, s_by_id) + !bsearch(b[k], a, per_side, 32, s_by_id);
+    }
+    double seconds = (double)(zclock_usecs() - start) / 1e6;
+    free(a);
+    free(b);
+    free(lists);
+    return lacking ? seconds : -1;
+}
+
+//  Two cairnd peers, apart, each given 99,000 of the same 100,000 signed
+//  messages (each lacks a different 1%, spread evenly); then B dials A.
+//  Timed: from the dial to both holding all 100,000. Printed: the run's
+//  rounds and bytes (PeerSession figures) against the full id lists.
+static int s_run_node_recon(bench_t *bench, result_t *result) {
+    (void)bench;
+    const char *name = "node.recon.100k_1pct";
+    uint64_t per_side = RECON_BENCH_ITEMS - RECON_BENCH_ITEMS / RECON_BENCH_EVERY;
+    if (s_sign_up_to(RECON_BENCH_ITEMS) != 0)
+        return -1;
+    bench_pair_t pair;
+    int rc = s_pair_up(name, false, &pair);
+    zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
+    zsock_t *clients[2] = {client_a, client_b};
+    for (int side = 0; side < 2 && rc == 0; side++) {
+        result_t wrote = {0};
+        uint64_t skip = (uint64_t)side + 1;
+        rc = bench_drive_for(600, per_side, name, clients[side], &s_recon_wire, &skip, 64, &wrote);
+        if (rc == 0 && wrote.ok != per_side)
+            rc = bench_fail(name, "side %d stored %" PRIu64 " of %" PRIu64, side, wrote.ok,
+                            per_side);
+    }
+    int64_t start = zclock_usecs();
+    if (rc == 0) {
+        Cairn__Request request = CAIRN__REQUEST__INIT;
+        Cairn__PeerConnect connect = CAIRN__PEER_CONNECT__INIT;
+        connect.address = "127.0.0.1";
+        connect.port = (uint32_t)pair.port_a;
+        connect.key = (char *)harness_node_peer_id(pair.a);
+        request.id = 7;
+        request.body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
+        request.peer_connect = &connect;
+        rc = s_call_ok(client_b, &request, "PeerConnect");
+    }
+    int64_t deadline = zclock_mono() + REPLICATION_WAIT_MS;
+    while (rc == 0 &&
+           (s_stored(client_a) < RECON_BENCH_ITEMS || s_stored(client_b) < RECON_BENCH_ITEMS)) {
+        if (zclock_mono() > deadline)
+            rc = bench_fail(name, "no union at the deadline: A %" PRId64 ", B %" PRId64,
+                            s_stored(client_a), s_stored(client_b));
+        zclock_sleep(5); //  a poll interval; the deadline decides
+    }
+    Cairn__PeerSession figures;
+    if (rc == 0) {
+        result->seconds = (double)(zclock_usecs() - start) / 1e6;
+        result->ok = RECON_BENCH_ITEMS;
+        if (!s_recon_figures(client_a, &figures) && !s_recon_figures(client_b, &figures))
+            rc = bench_fail(name, "no side reports a reconciliation run");
+    }
+    if (rc == 0) {
+        double full_bytes = 2.0 * (double)per_side * 32;
+        double full_seconds = s_recon_full_lists(per_side);
+        printf("%s: %u rounds, %" PRIu64 " bytes of negentropy (%.2f%% of both full id lists, "
+               "%.0f bytes); run %.3f s (online to run end), union on both after %.3f s "
+               "(moving 2 x 1000 messages as gossip); full lists sorted and diffed in "
+               "process: %.3f s without their transfer\n",
+               name, figures.recon_rounds, figures.recon_bytes,
+               100.0 * (double)figures.recon_bytes / full_bytes, full_bytes,
+               figures.recon_last - figures.since, result->seconds, full_seconds);
     }
     return bench_pair_down(&pair, name, rc);
 }
@@ -1126,6 +1279,13 @@ static const bench_case_t s_cases[] = {
      .optional = true,
      .what = "two cairnd peers: signed MessageStores pipelined on A, until B holds them all by "
              "gossip (the same run prints the ratio to A's local rate)"},
+    {.name = "node.recon.100k_1pct",
+     .kind = KIND_NODE,
+     .run = s_run_node_recon,
+     .optional = true,
+     .what = "two cairnd peers apart, 99,000 of the same 100,000 messages each (1% spread), then "
+             "connected: set reconciliation until both hold all (prints rounds, bytes, the full "
+             "lists' bytes and their in-process diff time)"},
 };
 
 const bench_area_t bench_messages_area = BENCH_AREA(s_cases, s_selected, s_destroy);

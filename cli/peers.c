@@ -53,6 +53,7 @@ typedef union {
     } peer_connect;
     Cairn__PeerDisconnect peer_disconnect;
     Cairn__PeerSessions peer_sessions;
+    Cairn__PeerReconcile peer_reconcile;
     struct {
         Cairn__ContentFetch fetch;
         uint8_t hash[CA_HASH_BYTES];
@@ -358,15 +359,28 @@ static void s_print_session(const Cairn__PeerSession *session) {
            session->outgoing ? "out" : "in", session->address, session->port, since, beat,
            session->bytes_in, session->bytes_out, *session->node_name ? "  " : "",
            session->node_name);
+    if (session->recon_runs || session->recon_items) {
+        char last[CLI_TIME_TEXT];
+        cli_format_time(session->recon_last, last, sizeof last);
+        printf("    reconciled %u times, last %s: %u rounds, %" PRIu64 " bytes; %" PRIu64
+               " items moved\n",
+               session->recon_runs, last, session->recon_rounds, session->recon_bytes,
+               session->recon_items);
+    }
 }
 
 static json_t *s_json_session(const Cairn__PeerSession *session) {
-    return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i}", "peer_id",
+    json_t *recon =
+        json_pack("{s:i, s:i, s:I, s:I, s:f}", "runs", (int)session->recon_runs, "rounds",
+                  (int)session->recon_rounds, "bytes", (json_int_t)session->recon_bytes,
+                  "items_moved", (json_int_t)session->recon_items, "last", session->recon_last);
+    return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i, s:o}", "peer_id",
                      session->peer_id, "address", session->address, "port", (int)session->port,
                      "state", s_session_state(session->state), "outgoing", session->outgoing,
                      "since", session->since, "last_heartbeat", session->last_heartbeat, "bytes_in",
                      (json_int_t)session->bytes_in, "bytes_out", (json_int_t)session->bytes_out,
-                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms);
+                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms,
+                     "reconcile", recon);
 }
 
 static void s_print_peer_connect(const answer_t *answer) {
@@ -394,6 +408,36 @@ static void s_print_peer_disconnect(const answer_t *answer) {
 
 static json_t *s_json_peer_disconnect(const answer_t *answer) {
     return s_json_session(answer->response->peer_disconnected);
+}
+
+static const char *s_build_peer_reconcile(const cli_t *cli, Cairn__Request *request,
+                                          void *storage) {
+    Cairn__PeerReconcile *reconcile = &((peers_storage_t *)storage)->peer_reconcile;
+    cairn__peer_reconcile__init(reconcile);
+    reconcile->peer_id = cli->args[0];
+    reconcile->set = (char *)cli_option(cli, "set");
+    reconcile->dry_run = cli_option(cli, "dry-run") != NULL;
+    request->body_case = CAIRN__REQUEST__BODY_PEER_RECONCILE;
+    request->peer_reconcile = reconcile;
+    return NULL;
+}
+
+static void s_print_peer_reconcile(const answer_t *answer) {
+    const Cairn__PeerReconciled *done = answer->response->peer_reconcile;
+    printf("set %s: %" PRIu64 " items here; have %" PRIu64 " (here, not on the peer), need %" PRIu64
+           " (on the peer, not here)\n",
+           done->set, done->items, done->have, done->need);
+    printf("%u rounds, %" PRIu64 " bytes (this node's full id list: %" PRIu64 " bytes); %s\n",
+           done->rounds, done->bytes, done->items * 32,
+           done->dry_run ? "dry run: nothing moved" : "what differs is moving now");
+}
+
+static json_t *s_json_peer_reconcile(const answer_t *answer) {
+    const Cairn__PeerReconciled *done = answer->response->peer_reconcile;
+    return json_pack("{s:s, s:I, s:I, s:I, s:i, s:I, s:b}", "set", done->set, "items",
+                     (json_int_t)done->items, "have", (json_int_t)done->have, "need",
+                     (json_int_t)done->need, "rounds", (int)done->rounds, "bytes",
+                     (json_int_t)done->bytes, "dry_run", done->dry_run);
 }
 
 static const char *s_build_peer_sessions(const cli_t *cli, Cairn__Request *request, void *storage) {
@@ -476,6 +520,15 @@ static const char s_peer_connect_details[] =
     "CURVE key. Without --key the peers table must have a row at ADDRESS:PORT.\n"
     "The node keeps the session (heartbeats, redial with backoff) and adds the\n"
     "peer to its peers table once the handshake is done.\n";
+
+static const char s_peer_reconcile_details[] =
+    "Runs set reconciliation (negentropy v1) now with the online session of\n"
+    "PEER_ID over SET: \"channel:#NAME\" (its messages) or \"content\" (the blob\n"
+    "hashes), this node as initiator. Prints the items here, what this node has\n"
+    "that the peer lacks (have), what it lacks (need), the rounds and bytes\n"
+    "spent. --dry-run moves nothing; without it what differs moves as after a\n"
+    "periodic run (messages as gossip, blobs fetched into the cache). The node\n"
+    "also reconciles on connect and every reconcile_ms.\n";
 
 static const char s_content_fetch_details[] =
     "Asks the node's online peers, one after the other, for HASH; the bytes are\n"
@@ -596,6 +649,18 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      {CAIRN__REQUEST__BODY_PEER_SESSIONS}},
+    {"peer",
+     "reconcile",
+     1,
+     "PEER_ID",
+     "reconcile a set with a connected peer now (what each lacks, bytes spent)",
+     {{"set", "SET", true}, {"dry-run", NULL, false}},
+     s_build_peer_reconcile,
+     s_print_peer_reconcile,
+     s_json_peer_reconcile,
+     s_peer_reconcile_details,
+     NULL,
+     {CAIRN__REQUEST__BODY_PEER_RECONCILE}},
     {"content",
      "fetch",
      1,

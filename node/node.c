@@ -472,6 +472,7 @@ static char *s_start_peer(node_t *self) {
                           .heartbeat_ms = config->peer_heartbeat_ms,
                           .in_flight_bytes = config->peer_in_flight_bytes,
                           .gossip_ttl = config->gossip_ttl,
+                          .reconcile_ms = config->reconcile_ms,
                           .db_path = self->db_path,
                           .peers_endpoint = peers_endpoint,
                           .peer_id = self->peer_id,

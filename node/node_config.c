@@ -169,6 +169,10 @@ static const option_t s_options[] = {
      FIELD(gossip_ttl),
      "hops this node's own messages travel by gossip; a message from a peer goes on with its "
      "ttl - 1"},
+    {"reconcile_ms", "reconcile-ms", "peer/reconcile_ms", "CAIRN_RECONCILE_MS", "300000", KIND_INT,
+     0, 86400000, NULL, FIELD(reconcile_ms),
+     "set reconciliation with each peer (the smaller peer id starts): on connect and this "
+     "often; 0: never"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])

@@ -21,6 +21,7 @@
 #include "message_encoding.h"
 #include "messages_fixture.h"
 #include "peer_gossip.h"
+#include "peer_recon.h"
 #include "peers.h"
 
 #include <sodium.h>
@@ -788,8 +789,8 @@ static void s_gossip_line(peer_node_t *nodes, const char *const *more_a,
 }
 
 //  Messages written on every node of a line reach all, each once; a node
-//  that was stopped gets what is written after it came back (what it missed
-//  is not re-gossiped: catching up is set reconciliation's, issue 16).
+//  that was stopped gets what is written after it came back by gossip, and
+//  what it missed by set reconciliation on connect (not re-gossiped).
 static void test_gossip_line(void) {
     peer_node_t nodes[3];
     messages_fixture_signer_t signer;
@@ -815,8 +816,8 @@ static void test_gossip_line(void) {
     s_wait_session(&nodes[2], harness_node_peer_id(nodes[1].node), true);
     s_gossip_write(&nodes[0], &signer, 5, ids[4]);
     s_gossip_wait(&nodes[2], ids[4]);
-    CHECK(!s_gossip_has(&nodes[2], ids[3]));
-    CHECK(s_gossip_count(&nodes[2]) == 4 && s_gossip_count(&nodes[0]) == 5 &&
+    s_gossip_wait(&nodes[2], ids[3]); //  by set reconciliation on connect
+    CHECK(s_gossip_count(&nodes[2]) == 5 && s_gossip_count(&nodes[0]) == 5 &&
           s_gossip_count(&nodes[1]) == 5);
     for (int i = 2; i >= 0; i--)
         peer_node_stop(&nodes[i]);
@@ -1117,6 +1118,407 @@ static void test_gossip_batch(void) {
     peer_node_stop(&a);
 }
 
+//  ---- set reconciliation (actors/peer_recon.c) ----------------------------------------
+
+//  PeerConnect from `a` to `b`, then online on both.
+static void s_connect(peer_node_t *a, peer_node_t *b) {
+    peer_node_connect(a, b);
+    s_wait_session(a, harness_node_peer_id(b->node), true);
+    s_wait_session(b, harness_node_peer_id(a->node), true);
+}
+
+//  PeerDisconnect of `b` on `a`: gone on both sides.
+static void s_disconnect(peer_node_t *a, peer_node_t *b) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerDisconnect disconnect = CAIRN__PEER_DISCONNECT__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_DISCONNECT;
+    request.peer_disconnect = &disconnect;
+    disconnect.peer_id = (char *)harness_node_peer_id(b->node);
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(a->client, &request), CAIRN__RESPONSE__BODY_PEER_DISCONNECTED),
+        NULL);
+    s_wait_session(b, harness_node_peer_id(a->node), false);
+}
+
+//  Messages stored on `node` (MessageStats).
+static size_t s_stored(peer_node_t *node) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__MessageStats stats = CAIRN__MESSAGE_STATS__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_STATS;
+    request.message_stats = &stats;
+    Cairn__Response *response =
+        harness_ok(harness_request(node->client, &request), CAIRN__RESPONSE__BODY_MESSAGE_STATS);
+    size_t count = (size_t)response->message_stats->messages;
+    cairn__response__free_unpacked(response, NULL);
+    return count;
+}
+
+//  Waits until `node` stores `count` messages; then none more arrive twice
+//  (ids are unique in the table: a second copy would fail as CONFLICT).
+static void s_recon_wait(peer_node_t *node, size_t count) {
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    while (s_stored(node) < count && zclock_mono() < deadline)
+        zclock_sleep(20); //  a poll interval; the deadline decides
+    if (s_stored(node) != count)
+        fprintf(stderr, "node holds %zu of %zu messages (log: %s)\n", s_stored(node), count,
+                harness_node_log_path(node->node));
+    CHECK(s_stored(node) == count);
+}
+
+//  The reconciliation figures of `node`'s session with `peer`.
+static void s_recon_figures(peer_node_t *node, peer_node_t *peer, uint32_t *runs, uint64_t *items) {
+    Cairn__Response *response = s_sessions(node);
+    *runs = 0;
+    *items = 0;
+    for (size_t i = 0; i < response->peer_sessions->n_sessions; i++)
+        if (streq(response->peer_sessions->sessions[i]->peer_id,
+                  harness_node_peer_id(peer->node))) {
+            *runs = response->peer_sessions->sessions[i]->recon_runs;
+            *items = response->peer_sessions->sessions[i]->recon_items;
+        }
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  A and B (B dials A, both with `more` arguments, NULL-ended or NULL),
+//  members of each other's #g with the signer of `seed`, then apart
+//  (A disconnected B), so what each writes now stays on it.
+static void s_recon_apart(peer_node_t *nodes, const char *const *more,
+                          messages_fixture_signer_t *signer, uint32_t seed) {
+    messages_fixture_signer(signer, seed);
+    peer_node_start(&nodes[0], NULL, 0, more);
+    peer_node_t *boot[] = {&nodes[0]};
+    peer_node_start(&nodes[1], boot, 1, more);
+    s_wait_session(&nodes[0], harness_node_peer_id(nodes[1].node), true);
+    s_wait_session(&nodes[1], harness_node_peer_id(nodes[0].node), true);
+    s_wait_table(&nodes[0], harness_node_peer_id(nodes[1].node), CAIRN__PEER_STATE__PEER_ONLINE);
+    const int links[][2] = {{0, 1}};
+    s_gossip_setup(nodes, 2, links, 1, signer);
+    s_disconnect(&nodes[0], &nodes[1]);
+}
+
+//  Written while apart (A 1..40, B 31..70), then connected: both end with
+//  the 70, each once; the initiator's figures say what moved.
+static void test_recon_messages(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    s_recon_apart(nodes, NULL, &signer, 30);
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= 70; n++) {
+        if (n <= 40)
+            s_gossip_write(&nodes[0], &signer, n, id);
+        if (n > 30)
+            s_gossip_write(&nodes[1], &signer, n, id);
+    }
+    CHECK(s_gossip_count(&nodes[0]) == 40 && s_gossip_count(&nodes[1]) == 40);
+    s_connect(&nodes[0], &nodes[1]);
+    s_recon_wait(&nodes[0], 70);
+    s_recon_wait(&nodes[1], 70);
+    CHECK(s_gossip_count(&nodes[0]) == 70 && s_gossip_count(&nodes[1]) == 70);
+    uint32_t runs[2];
+    uint64_t items[2];
+    s_recon_figures(&nodes[0], &nodes[1], &runs[0], &items[0]);
+    s_recon_figures(&nodes[1], &nodes[0], &runs[1], &items[1]);
+    CHECK(runs[0] + runs[1] >= 1 && items[0] + items[1] >= 60);
+    s_wait_log(runs[0] ? &nodes[0] : &nodes[1], "peer_recon: run with");
+    CHECK(!harness_node_log_has(nodes[0].node, "cut off") &&
+          !harness_node_log_has(nodes[1].node, "cut off"));
+    //  The CLI shows the figures.
+    const char *words[] = {"peer", "sessions", NULL};
+    harness_run_t run = s_cli(runs[0] ? &nodes[0] : &nodes[1], words);
+    CHECK(run.status == 0 && strstr(run.out, "reconciled"));
+    harness_run_free(&run);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
+}
+
+//  The smallest peer_in_flight_bytes (64 KiB): frames and id lists shrink
+//  to fit it (else they would wait for ever), and 2 x 2,500 messages apart
+//  still meet.
+static void test_recon_small_in_flight(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    const char *more[] = {"--peer-in-flight-bytes=65536", NULL};
+    s_recon_apart(nodes, more, &signer, 33);
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= 5000; n++)
+        s_gossip_write(&nodes[n % 2], &signer, n, id);
+    s_connect(&nodes[0], &nodes[1]);
+    s_recon_wait(&nodes[0], 5000);
+    s_recon_wait(&nodes[1], 5000);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
+}
+
+//  PeerReconcile of `set` on `a` with `b`.
+static Cairn__Response *s_reconcile(peer_node_t *a, const char *peer_id, const char *set,
+                                    bool dry_run) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerReconcile reconcile = CAIRN__PEER_RECONCILE__INIT;
+    reconcile.peer_id = (char *)peer_id;
+    reconcile.set = (char *)set;
+    reconcile.dry_run = dry_run;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_RECONCILE;
+    request.peer_reconcile = &reconcile;
+    return harness_request(a->client, &request);
+}
+
+//  reconcile_ms 0 (no run of its own): PeerReconcile --dry-run says what
+//  would move and moves nothing; without it the set converges; bad sets and
+//  peers are refused; the CLI prints the same.
+static void test_recon_ask(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    const char *more[] = {"--reconcile-ms=0", NULL};
+    s_recon_apart(nodes, more, &signer, 34);
+    const char *id_a = harness_node_peer_id(nodes[0].node),
+               *id_b = harness_node_peer_id(nodes[1].node);
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= 30; n++) {
+        if (n <= 20)
+            s_gossip_write(&nodes[0], &signer, n, id);
+        if (n > 10)
+            s_gossip_write(&nodes[1], &signer, n, id);
+    }
+    s_connect(&nodes[0], &nodes[1]);
+    Cairn__Response *response = harness_ok(s_reconcile(&nodes[0], id_b, "channel:" CHANNEL, true),
+                                           CAIRN__RESPONSE__BODY_PEER_RECONCILE);
+    const Cairn__PeerReconciled *done = response->peer_reconcile;
+    CHECK(done->have == 10 && done->need == 10 && done->items == 20 && done->rounds >= 1 &&
+          done->bytes > 0 && done->dry_run && streq(done->set, "channel:" CHANNEL));
+    cairn__response__free_unpacked(response, NULL);
+    CHECK(s_stored(&nodes[0]) == 20 && s_stored(&nodes[1]) == 20);
+    const char *words[] = {"peer",      "reconcile", id_a, "--set", "channel:" CHANNEL,
+                           "--dry-run", NULL};
+    harness_run_t run = s_cli(&nodes[1], words);
+    CHECK(run.status == 0 && strstr(run.out, "have 10") && strstr(run.out, "need 10") &&
+          strstr(run.out, "nothing moved"));
+    harness_run_free(&run);
+    //  Refused: a bad set, no such channel here, no session with that peer.
+    harness_fails(s_reconcile(&nodes[0], id_b, "bogus", true), CAIRN__STATUS__INVALID,
+                  "unknown set");
+    harness_fails(s_reconcile(&nodes[0], id_b, "", false), CAIRN__STATUS__INVALID, "unknown set");
+    harness_fails(s_reconcile(&nodes[0], id_b, "channel:#nowhere", true), CAIRN__STATUS__NOT_FOUND,
+                  "does not exist");
+    harness_fails(s_reconcile(&nodes[0], id_a, "content", true), CAIRN__STATUS__NOT_FOUND,
+                  "no online session");
+    harness_fails(s_reconcile(&nodes[0], "", "content", true), CAIRN__STATUS__NOT_FOUND,
+                  "no online session");
+    //  For real: both hold the 30.
+    response = harness_ok(s_reconcile(&nodes[1], id_a, "channel:" CHANNEL, false),
+                          CAIRN__RESPONSE__BODY_PEER_RECONCILE);
+    CHECK(response->peer_reconcile->have == 10 && !response->peer_reconcile->dry_run);
+    cairn__response__free_unpacked(response, NULL);
+    s_recon_wait(&nodes[0], 30);
+    s_recon_wait(&nodes[1], 30);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
+}
+
+//  A - B - C: C stopped (by PID) while A writes, restarted: it catches up;
+//  then B and C apart while A and C write: all converge, each once.
+static void test_recon_partition(void) {
+    peer_node_t nodes[3];
+    messages_fixture_signer_t signer;
+    messages_fixture_signer(&signer, 31);
+    s_gossip_line(nodes, NULL, &signer);
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    CHECK(harness_node_stop(nodes[2].node) == 0);
+    for (uint64_t n = 1; n <= 5; n++)
+        s_gossip_write(&nodes[0], &signer, n, id);
+    s_recon_wait(&nodes[1], 5);
+    CHECK(harness_node_restart(nodes[2].node) == 0);
+    zsock_destroy(&nodes[2].client);
+    nodes[2].client = harness_connect(harness_node_endpoint(nodes[2].node));
+    for (int i = 0; i < 3; i++)
+        s_recon_wait(&nodes[i], 5);
+    s_disconnect(&nodes[1], &nodes[2]);
+    for (uint64_t n = 6; n <= 8; n++)
+        s_gossip_write(&nodes[2], &signer, n, id);
+    for (uint64_t n = 9; n <= 11; n++)
+        s_gossip_write(&nodes[0], &signer, n, id);
+    s_recon_wait(&nodes[1], 8);
+    s_connect(&nodes[1], &nodes[2]);
+    for (int i = 0; i < 3; i++)
+        s_recon_wait(&nodes[i], 11);
+    for (int i = 0; i < 3; i++)
+        CHECK(s_gossip_count(&nodes[i]) == 11);
+    for (int i = 2; i >= 0; i--)
+        peer_node_stop(&nodes[i]);
+}
+
+//  A disconnect while what reconciliation found is still moving (3,000
+//  messages go at most PEER_GOSSIP_PER_S a second), then a reconnect: the
+//  next run moves the rest.
+static void test_recon_interrupted(void) {
+    peer_node_t nodes[2];
+    messages_fixture_signer_t signer;
+    s_recon_apart(nodes, NULL, &signer, 32);
+    enum { MANY = 3000 };
+    char id[CA_UUID_TEXT_LENGTH + 1];
+    for (uint64_t n = 1; n <= MANY; n++)
+        s_gossip_write(&nodes[0], &signer, n, id);
+    s_connect(&nodes[0], &nodes[1]);
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    size_t got = 0;
+    while ((got = s_stored(&nodes[1])) == 0 && zclock_mono() < deadline)
+        zclock_sleep(5); //  a poll interval; the deadline decides
+    CHECK(got > 0);
+    s_disconnect(&nodes[0], &nodes[1]);
+    got = s_stored(&nodes[1]);
+    CHECK(got < MANY); //  interrupted indeed
+    s_connect(&nodes[0], &nodes[1]);
+    s_recon_wait(&nodes[1], MANY);
+    s_recon_wait(&nodes[0], MANY);
+    peer_node_stop(&nodes[1]);
+    peer_node_stop(&nodes[0]);
+}
+
+//  A fake whose peer id is smaller (`smaller`) or larger than A's, online
+//  with A and speaking the reconciliation kinds.
+static void s_fake_recon(fake_t *fake, peer_node_t *a, bool smaller) {
+    for (int tries = 0; tries < 128; tries++) {
+        s_fake_new(fake);
+        if ((strcmp(fake->peer_id, harness_node_peer_id(a->node)) < 0) == smaller)
+            break;
+    }
+    CHECK((strcmp(fake->peer_id, harness_node_peer_id(a->node)) < 0) == smaller);
+    s_fake_connect(fake, a, true);
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
+    uint32_t kinds[] = {PEER_GOSSIP_KIND, 80, 81, 82, 83, 84};
+    hello.peer_id = fake->peer_id;
+    hello.node_name = "fake";
+    hello.listen_port = 9;
+    hello.kinds = kinds;
+    hello.n_kinds = sizeof kinds / sizeof kinds[0];
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
+    message.hello = &hello;
+    s_fake_send(fake, &message, PEER_PROTOCOL_VERSION);
+    cairn__peer__peer_message__free_unpacked(
+        s_fake_expect(fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO), NULL);
+}
+
+static void s_fake_recon_request(fake_t *fake, const char *set, const uint8_t *data, size_t size) {
+    Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__ReconRequest request = CAIRN__PEER__RECON_REQUEST__INIT;
+    request.set = (char *)set;
+    request.message = (ProtobufCBinaryData){size, (uint8_t *)data};
+    out.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST;
+    out.recon_request = &request;
+    s_fake_send(fake, &out, PEER_PROTOCOL_VERSION);
+}
+
+//  Expects Error `code` next (other kinds skipped), then drops the fake.
+static void s_fake_cut(fake_t *fake, Cairn__Peer__Error__Code code) {
+    Cairn__Peer__PeerMessage *got = s_fake_next(fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
+    CHECK(got);
+    if (got->error->code != code)
+        fprintf(stderr, "expected Error %d, got %d: %s\n", (int)code, (int)got->error->code,
+                got->error->message);
+    CHECK(got->error->code == code);
+    cairn__peer__peer_message__free_unpacked(got, NULL);
+    s_fake_destroy(fake);
+}
+
+//  Hostile peers: as responder, answering garbage or splitting without end
+//  (a fingerprint that never matches); as initiator, sending malformed
+//  negentropy, bad set names, oversized id lists or requests without end.
+//  Each is cut off at its bound; A keeps serving its clients.
+static void test_recon_hostile(void) {
+    peer_node_t a;
+    peer_node_start(&a, NULL, 0, NULL);
+    fake_t fake;
+    //  A initiates (its id is smaller): garbage answer -> MALFORMED.
+    s_fake_recon(&fake, &a, false);
+    Cairn__Peer__PeerMessage *got =
+        s_fake_next(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST);
+    CHECK(got && streq(got->recon_request->set, "content"));
+    cairn__peer__peer_message__free_unpacked(got, NULL);
+    Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__ReconReply reply = CAIRN__PEER__RECON_REPLY__INIT;
+    reply.set = "content";
+    reply.message = (ProtobufCBinaryData){4, (uint8_t *)"\x61\x00\x07\xff"};
+    out.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY;
+    out.recon_reply = &reply;
+    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__MALFORMED);
+    //  Endless splits: every answer a fingerprint of everything that never
+    //  matches -> cut at RECON_ROUNDS_MAX (LIMIT).
+    s_fake_recon(&fake, &a, false);
+    uint8_t split[1 + 2 + 1 + 16] = {0x61, 0x00, 0x00, 0x01};
+    memset(split + 4, 0xab, 16);
+    reply.message = (ProtobufCBinaryData){sizeof split, split};
+    int rounds = 0;
+    for (int step = 0; step < 2 * RECON_ROUNDS_MAX + 100; step++) {
+        got = s_fake_recv(&fake, WAIT_MS);
+        if (got && got->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
+            cairn__peer__peer_message__free_unpacked(got, NULL);
+            got = NULL;
+            continue; //  A's heartbeats come between
+        }
+        if (!got || got->kind_case != CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST)
+            break;
+        rounds++;
+        cairn__peer__peer_message__free_unpacked(got, NULL);
+        s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    }
+    CHECK(got && got->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR &&
+          got->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
+    CHECK(rounds == RECON_ROUNDS_MAX + 1); //  the first request, then one per answer
+    cairn__peer__peer_message__free_unpacked(got, NULL);
+    s_fake_destroy(&fake);
+    //  The fake initiates (its id is smaller): a well-formed first message
+    //  is answered; malformed ones and bad sets cut it off.
+    s_fake_recon(&fake, &a, true);
+    const uint8_t all[] = {0x61, 0x00, 0x00, 0x02, 0x00}; //  IdList of nothing over everything
+    s_fake_recon_request(&fake, "content", all, sizeof all);
+    got = s_fake_next(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY);
+    CHECK(got && streq(got->recon_reply->set, "content") && got->recon_reply->message.len >= 1);
+    cairn__peer__peer_message__free_unpacked(got, NULL);
+    s_fake_recon_request(&fake, "content", (const uint8_t *)"\x61\x00\x00\x09", 4);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__MALFORMED);
+    s_fake_recon(&fake, &a, true);
+    s_fake_recon_request(&fake, "everything", all, sizeof all);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__MALFORMED);
+    //  A channel it is not a member of: refused, not cut.
+    ca_caller_t *caller = ca_caller_new_socket(a.client, HARNESS_CALL_MS);
+    messages_fixture_create_channel(caller, CHANNEL, false);
+    ca_caller_destroy(&caller);
+    s_fake_recon(&fake, &a, true);
+    s_fake_recon_request(&fake, "channel:" CHANNEL, all, sizeof all);
+    got = s_fake_next(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REFUSED);
+    CHECK(got && strstr(got->recon_refused->reason, "not a member"));
+    cairn__peer__peer_message__free_unpacked(got, NULL);
+    //  ... then a ReconWant with ids of the wrong size.
+    Cairn__Peer__ReconWant want = CAIRN__PEER__RECON_WANT__INIT;
+    ProtobufCBinaryData short_id = {5, (uint8_t *)"short"};
+    want.set = "channel:" CHANNEL;
+    want.items = &short_id;
+    want.n_items = 1;
+    out.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT;
+    out.recon_want = &want;
+    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__MALFORMED);
+    //  Requests without end: cut at RECON_ROUNDS_MAX (LIMIT).
+    s_fake_recon(&fake, &a, true);
+    for (int i = 0; i <= RECON_ROUNDS_MAX; i++)
+        s_fake_recon_request(&fake, "content", all, sizeof all);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__LIMIT);
+    s_wait_log(&a, "more ReconRequests than a reconciliation needs");
+    //  Id lists without end (each costs a scan of the channel): cut at
+    //  RECON_LISTS_MAX (LIMIT).
+    s_fake_recon(&fake, &a, true);
+    uint8_t item[32] = {1};
+    ProtobufCBinaryData one = {32, item};
+    want.items = &one;
+    for (int i = 0; i <= RECON_LISTS_MAX; i++)
+        s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__LIMIT);
+    s_wait_log(&a, "more ReconWants and ReconOffers than a reconciliation needs");
+    harness_expect_alive(a.client);
+    peer_node_stop(&a);
+}
+
 static const harness_test_t s_tests[] = {
     {"two_nodes", test_two_nodes},
     {"three_nodes", test_three_nodes},
@@ -1136,6 +1538,12 @@ static const harness_test_t s_tests[] = {
     {"gossip_many", test_gossip_many},
     {"gossip_hostile", test_gossip_hostile},
     {"gossip_batch", test_gossip_batch},
+    {"recon_messages", test_recon_messages},
+    {"recon_partition", test_recon_partition},
+    {"recon_interrupted", test_recon_interrupted},
+    {"recon_small_in_flight", test_recon_small_in_flight},
+    {"recon_ask", test_recon_ask},
+    {"recon_hostile", test_recon_hostile},
 };
 
 int main(int argc, char **argv) {

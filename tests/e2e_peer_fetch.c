@@ -515,6 +515,52 @@ static void test_serving(void) {
     peer_node_stop(&a);
 }
 
+//  Set reconciliation of the content store (actors/peer_recon.c): blobs
+//  stored while apart, then connected: each side fetches what it lacks
+//  into its cache, with the other as source; the common blob moves not.
+static void test_reconcile(void) {
+    peer_node_t a, b;
+    peer_node_start(&a, NULL, 0, NULL);
+    peer_node_start(&b, NULL, 0, NULL);
+    enum { EACH = 3 };
+    uint8_t hashes[2][EACH][32], common_hash[32];
+    uint8_t *common = s_blob(5000, 99, common_hash);
+    s_put(&a, common, 5000);
+    s_put(&b, common, 5000);
+    free(common);
+    peer_node_t *sides[2] = {&a, &b};
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < EACH; i++) {
+            size_t size = i == 0 ? 100 : 70000 + (size_t)i;
+            uint8_t *data = s_blob(size, (uint32_t)(side * 10 + i + 1), hashes[side][i]);
+            s_put(sides[side], data, size);
+            free(data);
+        }
+    peer_node_connect(&b, &a);
+    s_wait_online(&a, 1);
+    s_wait_online(&b, 1);
+    //  Each side's blobs reach the other's cache.
+    int64_t deadline = zclock_mono() + WAIT_MS;
+    bool done = false;
+    while (!done && zclock_mono() < deadline) {
+        done = true;
+        for (int side = 0; side < 2; side++)
+            for (int i = 0; i < EACH; i++)
+                done = done && s_cached(sides[!side], hashes[side][i]);
+        if (!done)
+            zclock_sleep(20); //  a poll interval; the deadline decides
+    }
+    if (!done)
+        fprintf(stderr, "blobs not reconciled (logs: %s %s)\n", harness_node_log_path(a.node),
+                harness_node_log_path(b.node));
+    CHECK(done);
+    CHECK(!s_cached(&a, common_hash) && !s_cached(&b, common_hash));
+    for (int i = 0; i < EACH; i++)
+        CHECK(!s_cached(&a, hashes[0][i]) && !s_cached(&b, hashes[1][i]));
+    peer_node_stop(&b);
+    peer_node_stop(&a);
+}
+
 static const harness_test_t s_tests[] = {
     {"small_and_large", test_small_and_large},
     {"not_found_and_invalid", test_not_found_and_invalid},
@@ -525,6 +571,7 @@ static const harness_test_t s_tests[] = {
     {"window", test_window},
     {"wrong_bytes_refused", test_wrong_bytes_refused},
     {"wrong_bytes_next_peer", test_wrong_bytes_next_peer},
+    {"reconcile", test_reconcile},
 };
 
 int main(int argc, char **argv) {

@@ -38,3 +38,16 @@ void peer_node_stop(peer_node_t *self) {
     zsock_destroy(&self->client);
     harness_node_down(&self->node);
 }
+
+void peer_node_connect(peer_node_t *self, peer_node_t *other) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__PeerConnect connect = CAIRN__PEER_CONNECT__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_PEER_CONNECT;
+    request.peer_connect = &connect;
+    connect.address = "127.0.0.1";
+    connect.port = (uint32_t)other->port;
+    connect.key = (char *)harness_node_peer_id(other->node);
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(self->client, &request), CAIRN__RESPONSE__BODY_PEER_CONNECT),
+        NULL);
+}

@@ -30,6 +30,9 @@ typedef struct {
 void peer_node_start(peer_node_t *self, peer_node_t **bootstrap, size_t count,
                      const char *const *more);
 
+//  PeerConnect on `self` to `other` (answered OK; the session comes later).
+void peer_node_connect(peer_node_t *self, peer_node_t *other);
+
 //  Closes the client and stops the node (it must exit 0).
 void peer_node_stop(peer_node_t *self);
 

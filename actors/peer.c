@@ -34,7 +34,11 @@
 
     Flows: message gossip is actors/peer_gossip.c (peer_gossip_receive from
     s_on_message, peer_gossip_tick and peer_gossip_flush per online session
-    from s_tick, sending through s_send).
+    from s_tick, sending through s_send). Operation log sync is
+    actors/peer_oplog.c (Hello.topics and kinds from it, peer_oplog_online
+    in s_on_hello, peer_oplog_on_message from s_on_message, its tick in the
+    loop, its figures in PeerSessions; it sends and cuts off through the
+    same host functions as content fetch).
 
     Invariants and bounds:
     - One session per peer id. When both nodes dial each other, the
@@ -66,6 +70,7 @@
 #include "peer.h"
 #include "peer_fetch.h"
 #include "peer_gossip.h"
+#include "peer_oplog.h"
 #include "ca_clock.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
@@ -150,6 +155,7 @@ typedef struct {
     uint64_t cut_off;      //  sessions cut off for misbehaviour, since start
     peer_fetch_t *fetch;   //  ContentFetch (actors/peer_fetch.c)
     peer_gossip_t *gossip; //  message gossip (actors/peer_gossip.c)
+    peer_oplog_t *oplog;   //  operation log sync (actors/peer_oplog.c)
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -375,13 +381,24 @@ static void s_send_hello(self_t *self, session_t *session) {
     hello.node_name = self->node_name;
     char *colon = strrchr(self->endpoint, ':');
     hello.listen_port = colon ? (uint32_t)atoi(colon + 1) : 0;
-    uint32_t kinds[] = {
-        CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,         CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
-        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,       CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
-        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST, CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
-        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING, PEER_GOSSIP_KIND};
+    uint32_t kinds[] = {CAIRN__PEER__PEER_MESSAGE__KIND_HELLO,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_GOODBYE,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_ERROR,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_REQUEST,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_CHUNK,
+                        CAIRN__PEER__PEER_MESSAGE__KIND_FETCH_MISSING,
+                        PEER_GOSSIP_KIND,
+                        PEER_OPLOG_HEIGHTS_KIND,
+                        PEER_OPLOG_OPS_KIND};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
+    uint8_t topics[PEER_INTEREST_MAX][32];
+    ProtobufCBinaryData fields[PEER_INTEREST_MAX];
+    hello.n_topics = self->oplog ? peer_oplog_topics(self->oplog, topics, PEER_INTEREST_MAX) : 0;
+    for (size_t i = 0; i < hello.n_topics; i++)
+        fields[i] = (ProtobufCBinaryData){32, topics[i]};
+    hello.topics = fields;
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
     message.hello = &hello;
     if (s_send(self, session, &message) == 0)
@@ -685,6 +702,8 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
                 session->peer_id, session->address, session->port, session->node_name);
     s_record_online(self, session);
     peer_gossip_online(self->gossip, &session->gossip, hello);
+    if (self->oplog)
+        peer_oplog_online(self->oplog, session->peer_id, hello);
 }
 
 //  One message from a session's peer.
@@ -761,6 +780,8 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
                                               message->gossip_message);
         if (why)
             s_cut_off(self, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
+    } else if (self->oplog && peer_oplog_on_message(self->oplog, session->peer_id, message)) {
+        //  operation log sync: actors/peer_oplog.c
     } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
         //  content fetch: served or taken by actors/peer_fetch.c
     } else
@@ -1007,6 +1028,10 @@ static void s_fetch_cut_off(void *host, const char *peer_id, const char *why) {
         s_cut_off((self_t *)host, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
 }
 
+static bool s_oplog_online(void *host, const char *peer_id) {
+    return s_online((self_t *)host, peer_id) != NULL;
+}
+
 static int s_by_id_text(const void *a, const void *b) {
     return strcmp((const char *)a, (const char *)b);
 }
@@ -1204,6 +1229,11 @@ static void s_handle_control(self_t *self) {
                 if (sorted[i]->closing_at)
                     continue; //  cut off, its descriptor not yet shut: no session
                 pointers[listed] = s_describe(sorted[i], &described[listed]);
+                peer_oplog_figures_t figures = peer_oplog_figures(self->oplog, sorted[i]->peer_id);
+                described[listed].oplog_sent = figures.sent;
+                described[listed].oplog_received = figures.received;
+                described[listed].oplog_already = figures.already;
+                described[listed].oplog_refused = figures.refused;
                 listed++;
                 list.online += sorted[i]->state == S_ONLINE;
             }
@@ -1281,6 +1311,7 @@ static void s_self_destroy(self_t **self_p) {
     zsock_destroy(&self->control);
     zsock_destroy(&self->peers);
     peer_gossip_destroy(&self->gossip);
+    peer_oplog_destroy(&self->oplog);
     ca_sql_destroy(&self->sql);
     zpoller_destroy(&self->poller);
     ca_curve_key_wipe(&self->config.curve_key);
@@ -1347,6 +1378,12 @@ static char *s_start(self_t *self) {
     if (!self->fetch)
         return error;
     zpoller_add(self->poller, peer_fetch_socket(self->fetch));
+    peer_oplog_host_t oplog_host = {self, s_fetch_send, s_fetch_cut_off, s_oplog_online};
+    self->oplog = peer_oplog_new(self->sql, &oplog_host, self->config.oplog_sync_ms,
+                                 self->config.oplog_workers, self->config.in_flight_bytes, &error);
+    if (!self->oplog)
+        return error;
+    peer_oplog_watch(self->oplog, self->poller);
     //  Bootstrap: PEER_ID@ADDRESS:PORT, comma-separated.
     if (!streq(self->bootstrap, "none")) {
         char *list = strdup(self->bootstrap);
@@ -1408,6 +1445,8 @@ void peer_actor(zsock_t *pipe, void *args) {
             s_handle_peers(self);
         else if (which && self->fetch && which == peer_fetch_socket(self->fetch))
             peer_fetch_on_cache(self->fetch);
+        else if (which && self->oplog && peer_oplog_owns(self->oplog, which))
+            ; //  its answers: read by its tick below
         else if (which)
             s_handle_dealer(self, (zsock_t *)which);
         else if (ca_actor_poll_failed(self->poller))
@@ -1422,6 +1461,8 @@ void peer_actor(zsock_t *pipe, void *args) {
                 peer_fetch_on_cache(self->fetch);
                 peer_fetch_tick(self->fetch);
             }
+            if (self->oplog)
+                peer_oplog_tick(self->oplog);
         }
     }
     s_self_destroy(&self);

@@ -162,6 +162,9 @@ static const option_t s_options[] = {
      FIELD(gossip_ttl),
      "hops this node's own messages travel by gossip; a message from a peer goes on with its "
      "ttl - 1"},
+    {"oplog_sync_ms", "oplog-sync-ms", "oplog/sync_ms", "CAIRN_OPLOG_SYNC_MS", "5000", KIND_INT, 50,
+     3600000, NULL, FIELD(oplog_sync_ms),
+     "interval of operation log sync rounds with each peer (also one when a session starts)"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])

@@ -42,6 +42,7 @@
 #include "messages_schema.h"
 #include "node_config.h"
 #include "peer.h"
+#include "peer_oplog.h"
 #include "peers.h"
 #include "provenance.h"
 #include "settlement.h"
@@ -81,6 +82,7 @@ static const selftest_t s_tests[] = {
     {"messages", messages_test},
     {"peers", peers_test},
     {"peer", peer_test},
+    {"peer_oplog", peer_oplog_test},
     {"gossip", gossip_test},
     {"logbook", logbook_test},
     {"content", content_test},

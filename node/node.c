@@ -459,26 +459,26 @@ static char *s_start_peer(node_t *self) {
     gethostname(host, sizeof host - 1);
     char *peers_endpoint = ca_store_endpoint(peers_store_def.name, 0);
     char *cache_endpoint = ca_store_endpoint(cache_store_def.name, 0);
-    peer_config_t peer = {
-        .endpoint = config->peer_endpoint,
-        .allow_list = streq(config->peer_admission, "allow-list"),
-        .bootstrap = config->bootstrap_peers,
-        .peer_max = (size_t)config->peer_max,
-        .heartbeat_ms = config->peer_heartbeat_ms,
-        .in_flight_bytes = config->peer_in_flight_bytes,
-        .gossip_ttl = config->gossip_ttl,
-        .oplog_sync_ms = config->oplog_sync_ms,
-        .oplog_workers = ca_store_workers(&oplog_store_def, (unsigned)config->workers),
-        .db_path = self->db_path,
-        .peers_endpoint = peers_endpoint,
-        .peer_id = self->peer_id,
-        .node_name = host,
-        .curve_key = self->curve_key,
-        .data_dir = config->data_dir,
-        .cache_endpoint = cache_endpoint,
-        .fetch_max_bytes =
-            (uint64_t)(config->max_blob_bytes < config->max_frame_bytes ? config->max_blob_bytes
-                                                                        : config->max_frame_bytes)};
+    peer_config_t peer = {.endpoint = config->peer_endpoint,
+                          .allow_list = streq(config->peer_admission, "allow-list"),
+                          .bootstrap = config->bootstrap_peers,
+                          .peer_max = (size_t)config->peer_max,
+                          .heartbeat_ms = config->peer_heartbeat_ms,
+                          .in_flight_bytes = config->peer_in_flight_bytes,
+                          .gossip_ttl = config->gossip_ttl,
+                          .db_path = self->db_path,
+                          .peers_endpoint = peers_endpoint,
+                          .peer_id = self->peer_id,
+                          .node_name = host,
+                          .curve_key = self->curve_key,
+                          .data_dir = config->data_dir,
+                          .cache_endpoint = cache_endpoint,
+                          .fetch_max_bytes =
+                              (uint64_t)(config->max_blob_bytes < config->max_frame_bytes
+                                             ? config->max_blob_bytes
+                                             : config->max_frame_bytes)};
+    peer.oplog_sync_ms = config->oplog_sync_ms;
+    peer.oplog_workers = ca_store_workers(&oplog_store_def, (unsigned)config->workers);
     self->peer = zactor_new(peer_actor, &peer);
     ca_curve_key_wipe(&peer.curve_key);
     zstr_free(&peers_endpoint);

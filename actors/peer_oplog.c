@@ -80,14 +80,17 @@ typedef struct {
 
 typedef struct {
     char peer_id[65];
-    uint64_t serial;     //  which session: answers of an earlier one are not its
-    bool speaks;         //  its Hello listed the oplog kinds
-    zhashx_t *theirs;    //  topic hex -> 1: it named them
-    zhashx_t *announced; //  topic hex -> 1: this node's Hello named them
-    zhashx_t *dirty;     //  topic hex -> 1: ops received, heights owed once drained
-    zhashx_t *budgets;   //  topic hex -> bytes this round may still send (int64_t)
-    zlistx_t *jobs;      //  job_t
-    uint32_t pending;    //  its appends not answered
+    uint64_t serial;      //  which session: answers of an earlier one are not its
+    bool speaks;          //  its Hello listed the oplog kinds
+    zhashx_t *theirs;     //  topic hex -> 1: it named them
+    zhashx_t *announced;  //  topic hex -> 1: this node's Hello named them
+    zhashx_t *dirty;      //  topic hex -> 1: ops received, heights owed once drained
+    zhashx_t *budgets;    //  topic hex -> bytes this round may still send (int64_t)
+    zhashx_t *views;      //  topic hex -> (log key -> its next seq as sent or said: int64_t)
+    bool lost;            //  ops of it were dropped or refused: the next heights say `reset`
+    uint32_t outstanding; //  ops sent to it since its last heights
+    zlistx_t *jobs;       //  job_t
+    uint32_t pending;     //  its appends not answered
     int64_t round_at;
     int64_t window_start;
     uint32_t window_frames;
@@ -118,6 +121,7 @@ struct _peer_oplog_t {
     uint64_t serial;
     size_t pending_bytes;
     int64_t expired_at;
+    int64_t newest; //  max(id) of oplog_ops at the last turn
     peer_oplog_figures_t totals;
 };
 
@@ -137,6 +141,7 @@ static void s_peer_destroy(peer_t **peer_p) {
     zhashx_destroy(&peer->announced);
     zhashx_destroy(&peer->dirty);
     zhashx_destroy(&peer->budgets);
+    zhashx_destroy(&peer->views);
     zlistx_destroy(&peer->jobs);
     free(peer);
     *peer_p = NULL;
@@ -145,6 +150,10 @@ static void s_peer_destroy(peer_t **peer_p) {
 static void s_free(void **item_p) {
     free(*item_p);
     *item_p = NULL;
+}
+
+static void s_view_free(void **item_p) {
+    zhashx_destroy((zhashx_t **)item_p);
 }
 
 static peer_t *s_peer_new(const char *peer_id, uint64_t serial) {
@@ -156,6 +165,8 @@ static peer_t *s_peer_new(const char *peer_id, uint64_t serial) {
     peer->dirty = zhashx_new();
     peer->budgets = zhashx_new();
     zhashx_set_destructor(peer->budgets, s_free);
+    peer->views = zhashx_new();
+    zhashx_set_destructor(peer->views, s_view_free);
     peer->jobs = zlistx_new();
     zlistx_set_destructor(peer->jobs, s_free);
     return peer;
@@ -297,7 +308,7 @@ static sqlite3_stmt *s_logs_of(peer_oplog_t *self, const uint8_t topic[32]) {
 //  ---- heights ------------------------------------------------------------------------------
 
 //  Sends `peer` this node's heights of `topic`; -1 when it could not go.
-static int s_send_heights(peer_oplog_t *self, peer_t *peer, const uint8_t topic[32]) {
+static int s_send_heights(peer_oplog_t *self, peer_t *peer, const uint8_t topic[32], bool reset) {
     sqlite3_stmt *stmt = s_logs_of(self, topic);
     if (!stmt)
         return -1;
@@ -323,6 +334,7 @@ static int s_send_heights(peer_oplog_t *self, peer_t *peer, const uint8_t topic[
     message.topic = (ProtobufCBinaryData){32, (uint8_t *)topic};
     message.logs = pointers;
     message.n_logs = count;
+    message.reset = reset;
     Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
     out.kind_case = PEER_OPLOG_HEIGHTS_KIND;
     out.oplog_heights = &message;
@@ -367,38 +379,61 @@ void peer_oplog_online(peer_oplog_t *self, const char *peer_id, const Cairn__Pee
 }
 
 //  Heights of `topic` from `peer`: plans the jobs of what it lacks.
-static const char *s_on_heights(peer_oplog_t *self, peer_t *peer,
-                                const Cairn__Peer__OplogHeights *message) {
-    if (message->base.n_unknown_fields || message->topic.len != 32)
-        return "an OplogHeights whose topic is not 32 bytes";
-    if (message->n_logs > PEER_OPLOG_LOGS_MAX)
-        return "an OplogHeights with more logs than PEER_OPLOG_LOGS_MAX";
-    zhashx_t *theirs = zhashx_new();
-    const char *why = NULL;
-    for (size_t i = 0; i < message->n_logs && !why; i++) {
-        const Cairn__Peer__OplogLogHeight *log = message->logs[i];
-        if (log->base.n_unknown_fields || log->author.len != 32 ||
-            log->next_seq > (uint64_t)INT64_MAX)
-            why = "an OplogHeights with a log whose author is not 32 bytes or whose next_seq is "
-                  "beyond 2^63-1";
-        else {
-            char key[LOG_KEY];
-            s_log_key(log->author.data, (int64_t)log->log_id, key);
-            zhashx_update(theirs, key, (void *)(uintptr_t)(i + 1));
-        }
+//  The view of `topic` kept for `peer` (made when absent, unless full).
+static zhashx_t *s_view(peer_t *peer, const uint8_t topic[32], bool make) {
+    char hex[TOPIC_HEX];
+    ca_hash_to_hex(topic, hex);
+    zhashx_t *view = (zhashx_t *)zhashx_lookup(peer->views, hex);
+    if (!view && make && zhashx_size(peer->views) < PEER_INTEREST_MAX) {
+        view = zhashx_new();
+        zhashx_set_destructor(view, s_free);
+        zhashx_insert(peer->views, hex, view);
     }
-    const uint8_t *topic = message->topic.data;
-    if (why || !s_holds_topic(self, topic)) {
-        zhashx_destroy(&theirs);
-        return why;
+    return view;
+}
+
+static int64_t s_view_get(zhashx_t *view, const char *key) {
+    int64_t *next = (int64_t *)zhashx_lookup(view, key);
+    return next ? *next : 0;
+}
+
+static void s_view_set(zhashx_t *view, const char *key, int64_t next) {
+    int64_t *value = (int64_t *)zhashx_lookup(view, key);
+    if (!value && zhashx_size(view) >= PEER_OPLOG_LOGS_MAX)
+        return;
+    if (!value) {
+        value = (int64_t *)zmalloc(sizeof(int64_t));
+        zhashx_insert(view, key, value);
     }
-    s_mark(peer->theirs, topic);
-    //  The new plan replaces what is left of the topic's last one.
-    //  (zlistx_delete of the cursor's item moves the cursor back one.)
+    *value = next;
+}
+
+static bool s_has_jobs(peer_t *peer, const uint8_t topic[32]) {
     for (job_t *job = (job_t *)zlistx_first(peer->jobs); job;
          job = (job_t *)zlistx_next(peer->jobs))
         if (memcmp(job->topic, topic, 32) == 0)
+            return true;
+    return false;
+}
+
+//  Plans the jobs of what `peer` lacks of `topic` after its view, at most
+//  a round, and moves the view to their end (what is sent, the peer is
+//  taken to have: its heights say otherwise only with `reset`). The jobs
+//  left of the topic's last plan are taken back first.
+static void s_plan(peer_oplog_t *self, peer_t *peer, const uint8_t topic[32]) {
+    zhashx_t *view = s_view(peer, topic, true);
+    if (!view)
+        return;
+    //  (zlistx_delete of the cursor's item moves the cursor back one.)
+    for (job_t *job = (job_t *)zlistx_first(peer->jobs); job;
+         job = (job_t *)zlistx_next(peer->jobs))
+        if (memcmp(job->topic, topic, 32) == 0) {
+            char key[LOG_KEY];
+            s_log_key(job->author, job->log_id, key);
+            if (s_view_get(view, key) > job->from)
+                s_view_set(view, key, job->from);
             zlistx_delete(peer->jobs, zlistx_cursor(peer->jobs));
+        }
     sqlite3_stmt *stmt = s_logs_of(self, topic);
     int64_t ops_left = PEER_OPLOG_ROUND_OPS;
     while (stmt && ops_left > 0 && sqlite3_step(stmt) == SQLITE_ROW) {
@@ -408,8 +443,7 @@ static const char *s_on_heights(peer_oplog_t *self, peer_t *peer,
         int64_t log_id = sqlite3_column_int64(stmt, 1), mine = sqlite3_column_int64(stmt, 2);
         char key[LOG_KEY];
         s_log_key(author, log_id, key);
-        uintptr_t at = (uintptr_t)zhashx_lookup(theirs, key);
-        int64_t their = at ? (int64_t)message->logs[at - 1]->next_seq : 0;
+        int64_t their = s_view_get(view, key);
         if (mine <= their)
             continue;
         job_t *job = (job_t *)zmalloc(sizeof(job_t));
@@ -420,6 +454,7 @@ static const char *s_on_heights(peer_oplog_t *self, peer_t *peer,
         job->until = mine - their > ops_left ? their + ops_left : mine;
         ops_left -= job->until - job->from;
         zlistx_add_end(peer->jobs, job);
+        s_view_set(view, key, job->until);
     }
     if (stmt)
         sqlite3_reset(stmt);
@@ -428,7 +463,47 @@ static const char *s_on_heights(peer_oplog_t *self, peer_t *peer,
     int64_t *budget = (int64_t *)zmalloc(sizeof(int64_t));
     *budget = PEER_OPLOG_ROUND_BYTES;
     zhashx_update(peer->budgets, hex, budget);
-    zhashx_destroy(&theirs);
+}
+
+//  Heights of `topic` from `peer`: its view moves to them (forward only,
+//  unless `reset`), then the next plan.
+static const char *s_on_heights(peer_oplog_t *self, peer_t *peer,
+                                const Cairn__Peer__OplogHeights *message) {
+    if (message->base.n_unknown_fields || message->topic.len != 32)
+        return "an OplogHeights whose topic is not 32 bytes";
+    if (message->n_logs > PEER_OPLOG_LOGS_MAX)
+        return "an OplogHeights with more logs than PEER_OPLOG_LOGS_MAX";
+    for (size_t i = 0; i < message->n_logs; i++) {
+        const Cairn__Peer__OplogLogHeight *log = message->logs[i];
+        if (log->base.n_unknown_fields || log->author.len != 32 ||
+            log->next_seq > (uint64_t)INT64_MAX)
+            return "an OplogHeights with a log whose author is not 32 bytes or whose next_seq is "
+                   "beyond 2^63-1";
+    }
+    const uint8_t *topic = message->topic.data;
+    if (!s_holds_topic(self, topic))
+        return NULL;
+    s_mark(peer->theirs, topic);
+    peer->outstanding = 0;
+    zhashx_t *view = s_view(peer, topic, true);
+    if (!view)
+        return NULL;
+    if (message->reset)
+        zhashx_purge(view);
+    for (size_t i = 0; i < message->n_logs; i++) {
+        char key[LOG_KEY];
+        s_log_key(message->logs[i]->author.data, (int64_t)message->logs[i]->log_id, key);
+        if ((int64_t)message->logs[i]->next_seq > s_view_get(view, key))
+            s_view_set(view, key, (int64_t)message->logs[i]->next_seq);
+    }
+    if (message->reset) {
+        //  What is left of the last plan goes again from the peer's word.
+        for (job_t *job = (job_t *)zlistx_first(peer->jobs); job;
+             job = (job_t *)zlistx_next(peer->jobs))
+            if (memcmp(job->topic, topic, 32) == 0)
+                zlistx_delete(peer->jobs, zlistx_cursor(peer->jobs));
+    }
+    s_plan(self, peer, topic);
     return NULL;
 }
 
@@ -536,10 +611,18 @@ static const char *s_on_ops(peer_oplog_t *self, peer_t *peer,
     } else if (zhashx_size(self->requests) + message->n_ops > PEER_OPLOG_PENDING ||
                self->pending_bytes + bytes > PEER_OPLOG_ROUND_BYTES * 16) {
         s_mark(peer->dirty, topic); //  asked again once drained
+        peer->lost = true;
         ca_log_debug("peer: %zu ops from %.16s wait: the oplog pool is behind", message->n_ops,
                      peer->peer_id);
     } else {
         s_associate(self, topic, headers[0]->author.data, (int64_t)headers[0]->log_id);
+        //  The peer has these: they are not sent back to it.
+        zhashx_t *view = s_view(peer, topic, true);
+        char key[LOG_KEY];
+        s_log_key(headers[0]->author.data, (int64_t)headers[0]->log_id, key);
+        int64_t next = (int64_t)headers[message->n_ops - 1]->seq + 1;
+        if (view && next > s_view_get(view, key))
+            s_view_set(view, key, next);
         zsock_t *worker = s_worker(self, headers[0]->author.data);
         for (size_t i = 0; i < message->n_ops; i++) {
             Cairn__OplogAppend append = CAIRN__OPLOG_APPEND__INIT;
@@ -550,8 +633,10 @@ static const char *s_on_ops(peer_oplog_t *self, peer_t *peer,
             Cairn__Request request = CAIRN__REQUEST__INIT;
             request.body_case = CAIRN__REQUEST__BODY_OPLOG_APPEND;
             request.oplog_append = &append;
-            if (s_send_request(self, worker, &request) != 0)
-                break; //  the rest comes again: the heights say where it stopped
+            if (s_send_request(self, worker, &request) != 0) {
+                peer->lost = true; //  the rest comes again from the heights
+                break;
+            }
             size_t size = message->ops[i]->header.len + message->ops[i]->body.len;
             s_request_new(self, peer->serial, peer->peer_id, size);
             self->pending_bytes += size;
@@ -622,6 +707,8 @@ static void s_on_answer(peer_oplog_t *self, Cairn__Response *response) {
                      response->error);
     if (peer && peer->pending)
         peer->pending--;
+    if (peer && !ok)
+        peer->lost = true;
     self->pending_bytes -= request->bytes <= self->pending_bytes ? request->bytes : 0;
     zhashx_delete(self->requests, key);
 }
@@ -729,6 +816,7 @@ static bool s_send_frame(peer_oplog_t *self, peer_t *peer, job_t *job, int64_t *
             peer->window_frames++;
             peer->window_bytes += bytes;
             peer->figures.sent += count;
+            peer->outstanding += (uint32_t)count;
             self->totals.sent += count;
         }
     }
@@ -764,12 +852,44 @@ static void s_flush_peer(peer_oplog_t *self, peer_t *peer, int64_t now) {
 
 //  ---- every turn ------------------------------------------------------------------------------
 
+//  Whether this node's logs grew since the last turn (new ops: local
+//  appends, or ops from any peer).
+static bool s_grown(peer_oplog_t *self) {
+    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT coalesce(max(id), 0) FROM oplog_ops");
+    int64_t newest = self->newest;
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+        newest = sqlite3_column_int64(stmt, 0);
+    if (stmt)
+        sqlite3_reset(stmt);
+    bool grown = newest != self->newest;
+    self->newest = newest;
+    return grown;
+}
+
+//  New ops here: each topic whose view the peer has and whose last plan is
+//  sent gets the next plan, while the peer has less than a round it has
+//  not answered with heights (so a peer that stores slowly is not flooded).
+static void s_push(peer_oplog_t *self, peer_t *peer) {
+    if (peer->outstanding >= PEER_OPLOG_ROUND_OPS)
+        return;
+    zlistx_t *topics = zhashx_keys(peer->views);
+    for (const char *hex = (const char *)zlistx_first(topics); hex;
+         hex = (const char *)zlistx_next(topics)) {
+        uint8_t topic[32];
+        if (ca_hash_from_hex(hex, topic) && !s_has_jobs(peer, topic) && s_holds_topic(self, topic))
+            s_plan(self, peer, topic);
+    }
+    zlistx_destroy(&topics);
+}
+
 static void s_round(peer_oplog_t *self, peer_t *peer, uint8_t (*mine)[32], size_t count) {
     for (size_t i = 0; i < count; i++) {
         if (!s_known(peer->theirs, mine[i]) && s_known(peer->announced, mine[i]))
             continue; //  not the peer's, and it knows this node's
-        if (peer->pending || s_send_heights(self, peer, mine[i]) != 0)
+        if (peer->pending || s_send_heights(self, peer, mine[i], true) != 0) {
             s_mark(peer->dirty, mine[i]);
+            peer->lost = true; //  a round's heights are exact
+        }
     }
 }
 
@@ -781,6 +901,7 @@ void peer_oplog_tick(peer_oplog_t *self) {
     s_expire(self, now);
     uint8_t(*mine)[32] = NULL;
     size_t count = 0;
+    bool grown = s_grown(self);
     zlistx_t *ids = zhashx_keys(self->peers);
     for (const char *id = (const char *)zlistx_first(ids); id;
          id = (const char *)zlistx_next(ids)) {
@@ -799,16 +920,24 @@ void peer_oplog_tick(peer_oplog_t *self) {
             }
             s_round(self, peer, mine, count);
         }
-        if (!peer->pending && zhashx_size(peer->dirty)) {
+        //  Heights owed: exact ones once every append is answered, else
+        //  when half a round is left to store, so the next round is on its
+        //  way while this one is stored.
+        if (zhashx_size(peer->dirty) &&
+            (peer->lost ? !peer->pending : peer->pending <= PEER_OPLOG_ROUND_OPS / 2)) {
+            bool reset = peer->lost;
             zlistx_t *topics = zhashx_keys(peer->dirty);
             for (const char *hex = (const char *)zlistx_first(topics); hex;
                  hex = (const char *)zlistx_next(topics)) {
                 uint8_t topic[32];
-                if (!ca_hash_from_hex(hex, topic) || s_send_heights(self, peer, topic) == 0)
+                if (!ca_hash_from_hex(hex, topic) || s_send_heights(self, peer, topic, reset) == 0)
                     zhashx_delete(peer->dirty, hex);
             }
             zlistx_destroy(&topics);
+            peer->lost = reset && zhashx_size(peer->dirty);
         }
+        if (grown)
+            s_push(self, peer);
         s_flush_peer(self, peer, now);
     }
     zlistx_destroy(&ids);

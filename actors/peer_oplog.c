@@ -85,6 +85,7 @@ typedef struct {
     zhashx_t *theirs;     //  topic hex -> 1: it named them
     zhashx_t *announced;  //  topic hex -> 1: this node's Hello named them
     zhashx_t *dirty;      //  topic hex -> 1: ops received, heights owed once drained
+    zhashx_t *asked;      //  topic hex -> 1: this node sent it heights of them
     zhashx_t *budgets;    //  topic hex -> bytes this round may still send (int64_t)
     zhashx_t *views;      //  topic hex -> (log key -> its next seq as sent or said: int64_t)
     bool lost;            //  ops of it were dropped or refused: the next heights say `reset`
@@ -121,7 +122,9 @@ struct _peer_oplog_t {
     uint64_t serial;
     size_t pending_bytes;
     int64_t expired_at;
-    int64_t newest; //  max(id) of oplog_ops at the last turn
+    int64_t newest;         //  max(id) of oplog_ops at the last turn
+    int64_t topic_rows;     //  rows of the logbook topic table when last counted (-1: never)
+    int64_t topics_checked; //  mono of that count
     peer_oplog_figures_t totals;
 };
 
@@ -140,6 +143,7 @@ static void s_peer_destroy(peer_t **peer_p) {
     zhashx_destroy(&peer->theirs);
     zhashx_destroy(&peer->announced);
     zhashx_destroy(&peer->dirty);
+    zhashx_destroy(&peer->asked);
     zhashx_destroy(&peer->budgets);
     zhashx_destroy(&peer->views);
     zlistx_destroy(&peer->jobs);
@@ -163,6 +167,7 @@ static peer_t *s_peer_new(const char *peer_id, uint64_t serial) {
     peer->theirs = zhashx_new();
     peer->announced = zhashx_new();
     peer->dirty = zhashx_new();
+    peer->asked = zhashx_new();
     peer->budgets = zhashx_new();
     zhashx_set_destructor(peer->budgets, s_free);
     peer->views = zhashx_new();
@@ -194,6 +199,7 @@ peer_oplog_t *peer_oplog_new(ca_sql_t *sql, const peer_oplog_host_t *host, int64
     self->frame_bytes = in_flight_bytes / 4 < PEER_OPLOG_FRAME_BYTES && in_flight_bytes > 0
                             ? (size_t)in_flight_bytes / 4
                             : PEER_OPLOG_FRAME_BYTES;
+    self->topic_rows = -1;
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
     self->requests = zhashx_new();
@@ -307,6 +313,19 @@ static sqlite3_stmt *s_logs_of(peer_oplog_t *self, const uint8_t topic[32]) {
 
 //  ---- heights ------------------------------------------------------------------------------
 
+static bool s_known(zhashx_t *set, const uint8_t topic[32]) {
+    char hex[TOPIC_HEX];
+    ca_hash_to_hex(topic, hex);
+    return zhashx_lookup(set, hex) != NULL;
+}
+
+static void s_mark(zhashx_t *set, const uint8_t topic[32]) {
+    char hex[TOPIC_HEX];
+    ca_hash_to_hex(topic, hex);
+    if (zhashx_size(set) < PEER_INTEREST_MAX || zhashx_lookup(set, hex))
+        zhashx_update(set, hex, (void *)1);
+}
+
 //  Sends `peer` this node's heights of `topic`; -1 when it could not go.
 static int s_send_heights(peer_oplog_t *self, peer_t *peer, const uint8_t topic[32], bool reset) {
     sqlite3_stmt *stmt = s_logs_of(self, topic);
@@ -339,23 +358,12 @@ static int s_send_heights(peer_oplog_t *self, peer_t *peer, const uint8_t topic[
     out.kind_case = PEER_OPLOG_HEIGHTS_KIND;
     out.oplog_heights = &message;
     int rc = self->host.send(self->host.host, peer->peer_id, &out);
+    if (rc == 0)
+        s_mark(peer->asked, topic);
     free(heights);
     free(pointers);
     free(authors);
     return rc;
-}
-
-static bool s_known(zhashx_t *set, const uint8_t topic[32]) {
-    char hex[TOPIC_HEX];
-    ca_hash_to_hex(topic, hex);
-    return zhashx_lookup(set, hex) != NULL;
-}
-
-static void s_mark(zhashx_t *set, const uint8_t topic[32]) {
-    char hex[TOPIC_HEX];
-    ca_hash_to_hex(topic, hex);
-    if (zhashx_size(set) < PEER_INTEREST_MAX || zhashx_lookup(set, hex))
-        zhashx_update(set, hex, (void *)1);
 }
 
 void peer_oplog_online(peer_oplog_t *self, const char *peer_id, const Cairn__Peer__Hello *hello) {
@@ -504,6 +512,14 @@ static const char *s_on_heights(peer_oplog_t *self, peer_t *peer,
                 zlistx_delete(peer->jobs, zlistx_cursor(peer->jobs));
     }
     s_plan(self, peer, topic);
+    //  The first heights of a topic the peer hears from this node: now, so
+    //  that a topic both sides made after the session began syncs both
+    //  ways at once.
+    if (!s_known(peer->asked, topic) &&
+        (peer->pending || s_send_heights(self, peer, topic, true) != 0)) {
+        s_mark(peer->dirty, topic);
+        peer->lost = true;
+    }
     return NULL;
 }
 
@@ -902,6 +918,24 @@ void peer_oplog_tick(peer_oplog_t *self) {
     uint8_t(*mine)[32] = NULL;
     size_t count = 0;
     bool grown = s_grown(self);
+    //  The topic table changed (a topic or a log added or removed): a
+    //  round with every peer now, not at its next interval.
+    if (now - self->topics_checked >= PEER_OPLOG_TOPICS_MS) {
+        self->topics_checked = now;
+        sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT count(*) FROM logbook_topics");
+        int64_t rows = self->topic_rows;
+        if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+            rows = sqlite3_column_int64(stmt, 0);
+        if (stmt)
+            sqlite3_reset(stmt);
+        if (rows != self->topic_rows && self->topic_rows >= 0) {
+            //  (zhashx_values would hand over copies owned by its list.)
+            for (peer_t *peer = (peer_t *)zhashx_first(self->peers); peer;
+                 peer = (peer_t *)zhashx_next(self->peers))
+                peer->round_at = now;
+        }
+        self->topic_rows = rows;
+    }
     zlistx_t *ids = zhashx_keys(self->peers);
     for (const char *id = (const char *)zlistx_first(ids); id;
          id = (const char *)zlistx_next(ids)) {

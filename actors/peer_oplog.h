@@ -31,6 +31,7 @@
 #define PEER_OPLOG_ROUND_BYTES  (4 * 1024 * 1024) //  ... and bytes
 #define PEER_OPLOG_PENDING      16384             //  appends sent to the oplog pool, not answered
 #define PEER_OPLOG_PENDING_MS   10000             //  an unanswered append is forgotten after this
+#define PEER_OPLOG_TOPICS_MS    200 //  the topic table is counted this often (a change starts rounds)
 //  Sender pacing, under the receiver's flood bound (PEER_MAX_*_PER_S),
 //  whose window is not ours: frames and bytes to one peer per second.
 #define PEER_OPLOG_FRAMES_PER_S 400

@@ -339,11 +339,15 @@ static void test_oplog_three_nodes(void) {
             CHECK(s_height(nodes[i].client, keys[k].public_key, 1) == OPS);
         Cairn__OplogStatsReply stats = s_stats(nodes[i].client);
         CHECK(stats.ready == NODES * OPS && stats.forks == 0 && stats.pending == 0);
-        uint64_t already = 0;
-        //  Each op stored once here; a copy from the second peer is had already.
-        CHECK(s_received(&nodes[i], &already, NULL) == (NODES - 1) * OPS);
-        printf("   node %d: received %d, already had %llu\n", i, (NODES - 1) * OPS,
-               (unsigned long long)already);
+        uint64_t already = 0, refused = 0;
+        uint64_t received = s_received(&nodes[i], &already, &refused);
+        printf("   node %d: received %llu, already had %llu, refused %llu\n", i,
+               (unsigned long long)received, (unsigned long long)already,
+               (unsigned long long)refused);
+        //  Each op stored once here (the counts above); the figures are per
+        //  session, so a session that replaced another (both nodes dialing
+        //  at once) starts from zero: at most, not exactly.
+        CHECK(received <= (NODES - 1) * OPS);
         Cairn__Request request = CAIRN__REQUEST__INIT;
         Cairn__TopicResolve resolve = CAIRN__TOPIC_RESOLVE__INIT;
         resolve.topic = (ProtobufCBinaryData){32, (uint8_t *)s_topic};

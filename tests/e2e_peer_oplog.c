@@ -20,7 +20,6 @@
 #include "ca_curve_key.h"
 #include "ca_validate.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,19 +44,6 @@ static void s_associate(zsock_t *client, const uint8_t author[32], uint64_t log_
     request.topic_associate = &associate;
     cairn__response__free_unpacked(
         harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_TOPIC_ASSOCIATE), NULL);
-}
-
-static Cairn__OplogStatsReply s_stats(zsock_t *client) {
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__OplogStats stats = CAIRN__OPLOG_STATS__INIT;
-    stats.consumer = "";
-    request.body_case = CAIRN__REQUEST__BODY_OPLOG_STATS;
-    request.oplog_stats = &stats;
-    Cairn__Response *response =
-        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_OPLOG_STATS);
-    Cairn__OplogStatsReply copy = *response->oplog_stats;
-    cairn__response__free_unpacked(response, NULL);
-    return copy;
 }
 
 //  Latest seq + 1 of a log on the node (0: empty).
@@ -95,7 +81,7 @@ static void s_wait_ops(peer_node_t *node, uint64_t count) {
     int64_t deadline = zclock_mono() + WAIT_MS;
     uint64_t held = 0;
     while (zclock_mono() < deadline) {
-        held = s_stats(node->client).operations;
+        held = oplog_stats(node->client, NULL).operations;
         CHECK(held <= count);
         if (held == count)
             return;
@@ -135,17 +121,9 @@ static void s_free_ops(oplog_op_t *ops, size_t count) {
         oplog_op_free(&ops[i]);
 }
 
-static Cairn__Response *s_sessions(peer_node_t *node) {
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__PeerSessions sessions = CAIRN__PEER_SESSIONS__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_PEER_SESSIONS;
-    request.peer_sessions = &sessions;
-    return harness_ok(harness_request(node->client, &request), CAIRN__RESPONSE__BODY_PEER_SESSIONS);
-}
-
 //  Sessions of the node online right now.
 static size_t s_online(peer_node_t *node) {
-    Cairn__Response *response = s_sessions(node);
+    Cairn__Response *response = peer_node_sessions(node);
     size_t online = response->peer_sessions->online;
     cairn__response__free_unpacked(response, NULL);
     return online;
@@ -160,7 +138,7 @@ static void s_wait_online(peer_node_t *node, size_t count) {
 
 //  Ops received (stored) from every session of the node, summed.
 static uint64_t s_received(peer_node_t *node, uint64_t *already, uint64_t *refused) {
-    Cairn__Response *response = s_sessions(node);
+    Cairn__Response *response = peer_node_sessions(node);
     uint64_t received = 0;
     for (size_t i = 0; i < response->peer_sessions->n_sessions; i++) {
         received += response->peer_sessions->sessions[i]->oplog_received;
@@ -182,29 +160,12 @@ static void s_wait_log(peer_node_t *node, const char *text) {
 
 //  ---- a hand-made peer --------------------------------------------------------------------
 
-typedef struct {
-    uint8_t ed_public[32], ed_secret[64];
-    char peer_id[65];
-    ca_curve_key_t curve;
-    zsock_t *dealer;
-} fake_t;
+typedef peer_fake_t fake_t;
 
 //  A fake online with `node`: Hello naming the topic and the oplog kinds.
 static void s_fake_up(fake_t *self, peer_node_t *node) {
-    memset(self, 0, sizeof *self);
-    CHECK(sodium_init() >= 0);
-    crypto_sign_keypair(self->ed_public, self->ed_secret);
-    ca_hash_to_hex(self->ed_public, self->peer_id);
-    CHECK(ca_curve_key_from_ed25519(self->ed_public, self->ed_secret, &self->curve) == 0);
-    self->dealer = zsock_new(ZMQ_DEALER);
-    zsock_set_linger(self->dealer, 0);
-    zsock_set_maxmsgsize(self->dealer, -1);
-    uint8_t ed[32];
-    ca_curve_key_t server;
-    CHECK(ca_hash_from_hex(harness_node_peer_id(node->node), ed));
-    CHECK(ca_curve_key_from_ed25519(ed, NULL, &server) == 0);
-    ca_curve_key_apply_client(&self->curve, server.public_key, self->dealer);
-    CHECK(zsock_connect(self->dealer, "tcp://127.0.0.1:%d", node->port) == 0);
+    peer_fake_new(self);
+    peer_fake_connect(self, node, true);
     Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
     uint32_t kinds[] = {PEER_OPLOG_HEIGHTS_KIND, PEER_OPLOG_OPS_KIND};
@@ -218,10 +179,7 @@ static void s_fake_up(fake_t *self, peer_node_t *node) {
     hello.n_topics = 1;
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
     message.hello = &hello;
-    message.version = PEER_PROTOCOL_VERSION;
-    zframe_t *frame = zframe_new(NULL, cairn__peer__peer_message__get_packed_size(&message));
-    cairn__peer__peer_message__pack(&message, zframe_data(frame));
-    CHECK(zframe_send(&frame, self->dealer, 0) == 0);
+    peer_fake_send(self, &message, PEER_PROTOCOL_VERSION);
 }
 
 static void s_fake_raw(fake_t *self, const void *data, size_t size) {
@@ -229,35 +187,18 @@ static void s_fake_raw(fake_t *self, const void *data, size_t size) {
     CHECK(zframe_send(&frame, self->dealer, 0) == 0);
 }
 
-static void s_fake_send(fake_t *self, Cairn__Peer__PeerMessage *message) {
-    message->version = PEER_PROTOCOL_VERSION;
-    size_t size = cairn__peer__peer_message__get_packed_size(message);
-    uint8_t *data = (uint8_t *)zmalloc(size + 1);
-    cairn__peer__peer_message__pack(message, data);
-    s_fake_raw(self, data, size);
-    free(data);
-}
-
 //  The next message of `kind` the fake receives within `timeout_ms`
 //  (others skipped), or NULL. Caller frees.
 static Cairn__Peer__PeerMessage *s_fake_next(fake_t *self, int kind, int timeout_ms) {
     int64_t deadline = zclock_mono() + timeout_ms;
-    zpoller_t *poller = zpoller_new(self->dealer, NULL);
     Cairn__Peer__PeerMessage *found = NULL;
     while (!found && zclock_mono() < deadline) {
-        if (!zpoller_wait(poller, 100))
-            continue;
-        zframe_t *frame = zframe_recv(self->dealer);
-        Cairn__Peer__PeerMessage *message =
-            frame ? cairn__peer__peer_message__unpack(NULL, zframe_size(frame), zframe_data(frame))
-                  : NULL;
-        zframe_destroy(&frame);
+        Cairn__Peer__PeerMessage *message = peer_fake_recv(self, 100);
         if (message && (int)message->kind_case == kind)
             found = message;
         else if (message)
             cairn__peer__peer_message__free_unpacked(message, NULL);
     }
-    zpoller_destroy(&poller);
     return found;
 }
 
@@ -281,7 +222,7 @@ static void s_fake_ops(fake_t *self, const oplog_op_t *const *ops, size_t count)
     Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
     out.kind_case = PEER_OPLOG_OPS_KIND;
     out.oplog_ops = &message;
-    s_fake_send(self, &out);
+    peer_fake_send(self, &out, PEER_PROTOCOL_VERSION);
 }
 
 static void s_fake_expect_cut(fake_t *self) {
@@ -312,32 +253,50 @@ static void s_fake_pair(peer_node_t *node, fake_t *fake, unsigned n) {
 
 //  ---- tests ----------------------------------------------------------------------------------
 
-//  Three nodes each append to their own log of the shared topic; all end
-//  with every operation, once, and the topic resolves to the three logs.
-static void test_oplog_three_nodes(void) {
-    enum { NODES = 3, OPS = 300 };
-    peer_node_t nodes[NODES];
+#define THREE 3
+
+//  Three nodes (2 dials 0 and 1, 1 dials 0) all online with each other,
+//  each holding the topic with its own log (log 1 of key `key_base` + i),
+//  room for `count` ops of it in ops[i].
+static void s_three_up(peer_node_t *nodes, oplog_key_t *keys, oplog_op_t **ops, unsigned key_base,
+                       size_t count) {
     const char *more[] = {SYNC_MS, NULL};
     peer_node_start(&nodes[0], NULL, 0, more);
     peer_node_t *boot[] = {&nodes[0], &nodes[1]};
     peer_node_start(&nodes[1], boot, 1, more);
     peer_node_start(&nodes[2], boot, 2, more);
-    oplog_key_t keys[NODES];
-    oplog_op_t *ops[NODES];
-    for (int i = 0; i < NODES; i++) {
-        oplog_key(200 + (unsigned)i, &keys[i]);
-        ops[i] = (oplog_op_t *)calloc(OPS, sizeof(oplog_op_t));
+    for (int i = 0; i < THREE; i++) {
+        oplog_key(key_base + (unsigned)i, &keys[i]);
+        ops[i] = (oplog_op_t *)calloc(count, sizeof(oplog_op_t));
         s_associate(nodes[i].client, keys[i].public_key, 1);
     }
-    for (int i = 0; i < NODES; i++)
-        s_wait_online(&nodes[i], NODES - 1);
+    for (int i = 0; i < THREE; i++)
+        s_wait_online(&nodes[i], THREE - 1);
+}
+
+static void s_three_down(peer_node_t *nodes, oplog_op_t **ops, size_t count) {
+    for (int i = THREE - 1; i >= 0; i--) {
+        peer_node_stop(&nodes[i]);
+        s_free_ops(ops[i], count);
+        free(ops[i]);
+    }
+}
+
+//  Three nodes each append to their own log of the shared topic; all end
+//  with every operation, once, and the topic resolves to the three logs.
+static void test_oplog_three_nodes(void) {
+    enum { NODES = THREE, OPS = 300 };
+    peer_node_t nodes[NODES];
+    oplog_key_t keys[NODES];
+    oplog_op_t *ops[NODES];
+    s_three_up(nodes, keys, ops, 200, OPS);
     for (int i = 0; i < NODES; i++)
         s_write(nodes[i].client, ops[i], 0, OPS, &keys[i], 1, 48);
     for (int i = 0; i < NODES; i++) {
         s_wait_ops(&nodes[i], NODES * OPS);
         for (int k = 0; k < NODES; k++)
             CHECK(s_height(nodes[i].client, keys[k].public_key, 1) == OPS);
-        Cairn__OplogStatsReply stats = s_stats(nodes[i].client);
+        Cairn__OplogStatsReply stats = oplog_stats(nodes[i].client, NULL);
         CHECK(stats.ready == NODES * OPS && stats.forks == 0 && stats.pending == 0);
         uint64_t already = 0, refused = 0;
         uint64_t received = s_received(&nodes[i], &already, &refused);
@@ -358,11 +317,7 @@ static void test_oplog_three_nodes(void) {
         CHECK(response->topic_resolve->n_logs == NODES);
         cairn__response__free_unpacked(response, NULL);
     }
-    for (int i = NODES - 1; i >= 0; i--) {
-        peer_node_stop(&nodes[i]);
-        s_free_ops(ops[i], OPS);
-        free(ops[i]);
-    }
+    s_three_down(nodes, ops, OPS);
 }
 
 static void s_disconnect(peer_node_t *node, peer_node_t *other) {
@@ -380,22 +335,11 @@ static void s_disconnect(peer_node_t *node, peer_node_t *other) {
 //  PID's exit, then a new process), writes again; all converge, with
 //  every op once and none lost.
 static void test_oplog_partition(void) {
-    enum { NODES = 3, FIRST = 40, MORE = 40, AFTER = 20, OPS = FIRST + MORE + AFTER };
+    enum { NODES = THREE, FIRST = 40, MORE = 40, AFTER = 20, OPS = FIRST + MORE + AFTER };
     peer_node_t nodes[NODES];
-    const char *more[] = {SYNC_MS, NULL};
-    peer_node_start(&nodes[0], NULL, 0, more);
-    peer_node_t *boot[] = {&nodes[0], &nodes[1]};
-    peer_node_start(&nodes[1], boot, 1, more);
-    peer_node_start(&nodes[2], boot, 2, more);
     oplog_key_t keys[NODES];
     oplog_op_t *ops[NODES];
-    for (int i = 0; i < NODES; i++) {
-        oplog_key(300 + (unsigned)i, &keys[i]);
-        ops[i] = (oplog_op_t *)calloc(OPS, sizeof(oplog_op_t));
-        s_associate(nodes[i].client, keys[i].public_key, 1);
-    }
-    for (int i = 0; i < NODES; i++)
-        s_wait_online(&nodes[i], NODES - 1);
+    s_three_up(nodes, keys, ops, 300, OPS);
     for (int i = 0; i < NODES; i++)
         s_write(nodes[i].client, ops[i], 0, FIRST, &keys[i], 1, 32);
     for (int i = 0; i < NODES; i++)
@@ -409,7 +353,7 @@ static void test_oplog_partition(void) {
         s_write(nodes[i].client, ops[i], FIRST, MORE, &keys[i], 1, 32);
     for (int i = 0; i < 2; i++)
         s_wait_ops(&nodes[i], NODES * FIRST + 2 * MORE);
-    CHECK(s_stats(c->client).operations == NODES * FIRST + MORE);
+    CHECK(oplog_stats(c->client, NULL).operations == NODES * FIRST + MORE);
     CHECK(s_height(nodes[0].client, keys[2].public_key, 1) == FIRST);
     //  C stops (SIGTERM to its PID) and comes back; it writes again.
     zsock_destroy(&c->client);
@@ -422,14 +366,10 @@ static void test_oplog_partition(void) {
         for (int k = 0; k < NODES; k++)
             CHECK(s_height(nodes[i].client, keys[k].public_key, 1) ==
                   (k == 2 ? OPS : FIRST + MORE));
-        Cairn__OplogStatsReply stats = s_stats(nodes[i].client);
+        Cairn__OplogStatsReply stats = oplog_stats(nodes[i].client, NULL);
         CHECK(stats.ready == stats.operations && stats.forks == 0);
     }
-    for (int i = NODES - 1; i >= 0; i--) {
-        peer_node_stop(&nodes[i]);
-        s_free_ops(ops[i], OPS);
-        free(ops[i]);
-    }
+    s_three_down(nodes, ops, OPS);
 }
 
 //  B is killed (-9) while it catches up on many ops from A (several
@@ -451,7 +391,8 @@ static void test_oplog_kill9(void) {
     s_associate(b.client, key.public_key, 1);
     int64_t deadline = zclock_mono() + WAIT_MS;
     uint64_t held = 0;
-    while ((held = s_stats(b.client).operations) < PEER_OPLOG_ROUND_OPS && zclock_mono() < deadline)
+    while ((held = oplog_stats(b.client, NULL).operations) < PEER_OPLOG_ROUND_OPS &&
+           zclock_mono() < deadline)
         zclock_sleep(10);
     printf("   B held %llu of %d when killed\n", (unsigned long long)held, OPS);
     CHECK(held >= PEER_OPLOG_ROUND_OPS && held < OPS);
@@ -460,7 +401,7 @@ static void test_oplog_kill9(void) {
     CHECK(harness_node_restart(b.node) == 0);
     b.client = harness_connect(harness_node_endpoint(b.node));
     s_wait_ops(&b, OPS);
-    Cairn__OplogStatsReply stats = s_stats(b.client);
+    Cairn__OplogStatsReply stats = oplog_stats(b.client, NULL);
     CHECK(stats.operations == OPS && stats.ready == OPS && stats.forks == 0);
     CHECK(s_height(b.client, key.public_key, 1) == OPS);
     //  A consumer takes each op once, in seq order (one log, no previous).
@@ -550,12 +491,12 @@ static void test_oplog_out_of_order(void) {
     int64_t deadline = zclock_mono() + WAIT_MS;
     while (!s_has(a.client, y0.hash) && zclock_mono() < deadline)
         zclock_sleep(20);
-    Cairn__OplogStatsReply stats = s_stats(a.client);
+    Cairn__OplogStatsReply stats = oplog_stats(a.client, NULL);
     CHECK(stats.operations == 1 && stats.pending == 1 && stats.ready == 0);
     batch[0] = &x0;
     s_fake_ops(&fake, batch, 1);
     deadline = zclock_mono() + WAIT_MS;
-    while (s_stats(a.client).ready < 2 && zclock_mono() < deadline)
+    while (oplog_stats(a.client, NULL).ready < 2 && zclock_mono() < deadline)
         zclock_sleep(20);
     Cairn__Request request = CAIRN__REQUEST__INIT;
     Cairn__OplogTake take = CAIRN__OPLOG_TAKE__INIT;
@@ -577,7 +518,7 @@ static void test_oplog_out_of_order(void) {
     while (!s_has(a.client, x1.hash) && zclock_mono() < deadline)
         zclock_sleep(20);
     CHECK(s_has(a.client, x1.hash) && !s_has(a.client, x0_fork.hash));
-    stats = s_stats(a.client);
+    stats = oplog_stats(a.client, NULL);
     CHECK(stats.forks >= 2 && stats.operations == 3);
     uint64_t refused = 0;
     CHECK(s_received(&a, NULL, &refused) == 3 && refused == 1);
@@ -629,21 +570,21 @@ static void test_oplog_malformed(void) {
         const oplog_op_t *pair[] = {&ops[0], &ops[1]};
         if (bad == 0) { //  a topic of 31 bytes
             heights.topic.len = 31;
-            s_fake_send(&fake, &out);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         } else if (bad == 1) { //  an author of 5 bytes
             log.author.len = 5;
             heights.logs = logs;
             heights.n_logs = 1;
-            s_fake_send(&fake, &out);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         } else if (bad == 2) { //  next_seq beyond 2^63-1
             log.next_seq = UINT64_MAX;
             heights.logs = logs;
             heights.n_logs = 1;
-            s_fake_send(&fake, &out);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         } else if (bad == 3) { //  more logs than PEER_OPLOG_LOGS_MAX
             heights.logs = many_pointers;
             heights.n_logs = PEER_OPLOG_LOGS_MAX + 1;
-            s_fake_send(&fake, &out);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         } else if (bad == 4) { //  ops not consecutive (seq 0 then 2)
             s_fake_ops(&fake, pair, 2);
         } else if (bad == 5) { //  no ops
@@ -651,7 +592,7 @@ static void test_oplog_malformed(void) {
             none.topic = (ProtobufCBinaryData){32, (uint8_t *)s_topic};
             out.kind_case = PEER_OPLOG_OPS_KIND;
             out.oplog_ops = &none;
-            s_fake_send(&fake, &out);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         } else if (bad == 6 || bad == 7 || bad == 8) {
             //  a header that is not an OpHeader; a body of the wrong size; a
             //  topic of 33 bytes
@@ -673,7 +614,7 @@ static void test_oplog_malformed(void) {
             one.n_ops = 1;
             out.kind_case = PEER_OPLOG_OPS_KIND;
             out.oplog_ops = &one;
-            s_fake_send(&fake, &out);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         } else { //  kind 69 (in the oplog range, unknown): an unknown field
             static const uint8_t unknown[] = {0x08, 0x01, 0xaa, 0x04, 0x00};
             s_fake_raw(&fake, unknown, sizeof unknown);

@@ -251,6 +251,22 @@ harness_node_t *bench_node(bench_t *bench);
 //  Prints the writer's figures from Info (how big the group commits were).
 void bench_print_node_info(bench_t *bench);
 
+//  Two cairnd peers for the replication cases, apart from the bench node:
+//  A, and B which dials A (bootstrap_peers), each with an identity and a
+//  peer endpoint on 127.0.0.1, and a client of each.
+typedef struct {
+    harness_node_t *a, *b;
+    zsock_t *client_a, *client_b;
+} bench_pair_t;
+
+//  Starts the pair: 0, or -1 after saying why (as case `name`); the pair
+//  is then for bench_pair_down all the same.
+int bench_pair_up(bench_pair_t *pair, const char *name);
+
+//  Closes the clients and stops both nodes (each must exit 0) and removes
+//  them: `rc`, or -1 (after saying why) when it was 0 and a stop failed.
+int bench_pair_down(bench_pair_t *pair, const char *name, int rc);
+
 //  bench_drive on a new connection to the node.
 int bench_run_node(bench_t *bench, result_t *result, const char *name, const wire_t *wire,
                    void *context, int window);

@@ -314,6 +314,37 @@ harness_node_t *bench_node(bench_t *bench) {
     return bench->node;
 }
 
+int bench_pair_up(bench_pair_t *pair, const char *name) {
+    memset(pair, 0, sizeof *pair);
+    int port_a = harness_free_port(), port_b = harness_free_port();
+    char endpoint_a[64], endpoint_b[64], boot[256];
+    snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", port_a);
+    snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
+    const char *args_a[] = {endpoint_a, NULL};
+    pair->a = harness_node_up_identity(args_a);
+    if (!pair->a)
+        return bench_fail(name, "node A did not start");
+    snprintf(boot, sizeof boot, "--bootstrap-peers=%s@127.0.0.1:%d", harness_node_peer_id(pair->a),
+             port_a);
+    const char *args_b[] = {endpoint_b, boot, NULL};
+    pair->b = harness_node_up_identity(args_b);
+    pair->client_a = harness_connect(harness_node_endpoint(pair->a));
+    pair->client_b = pair->b ? harness_connect(harness_node_endpoint(pair->b)) : NULL;
+    return pair->b ? 0 : bench_fail(name, "node B did not start");
+}
+
+int bench_pair_down(bench_pair_t *pair, const char *name, int rc) {
+    zsock_destroy(&pair->client_a);
+    zsock_destroy(&pair->client_b);
+    if (pair->b && harness_node_stop(pair->b) != 0 && rc == 0)
+        rc = bench_fail(name, "node B did not stop cleanly");
+    if (pair->a && harness_node_stop(pair->a) != 0 && rc == 0)
+        rc = bench_fail(name, "node A did not stop cleanly");
+    harness_node_destroy(&pair->b);
+    harness_node_destroy(&pair->a);
+    return rc;
+}
+
 //  Small requests are packed on the stack and copied by zmq_send; larger
 //  ones (content) are packed straight into the message libzmq sends.
 int bench_send_request(void *handle, const Cairn__Request *request) {

@@ -303,27 +303,16 @@ static int s_run_node_replication(bench_t *bench, result_t *result) {
     bench_oplog_t *self = s_oplog(bench);
     if (!self)
         return -1;
-    int port_a = harness_free_port(), port_b = harness_free_port();
-    char endpoint_a[64], endpoint_b[64], boot[256];
-    snprintf(endpoint_a, sizeof endpoint_a, "--peer-endpoint=tcp://127.0.0.1:%d", port_a);
-    snprintf(endpoint_b, sizeof endpoint_b, "--peer-endpoint=tcp://127.0.0.1:%d", port_b);
-    const char *args_a[] = {endpoint_a, NULL};
-    harness_node_t *a = harness_node_up_identity(args_a);
-    if (!a)
-        return bench_fail(name, "node A did not start");
-    snprintf(boot, sizeof boot, "--bootstrap-peers=%s@127.0.0.1:%d", harness_node_peer_id(a),
-             port_a);
-    const char *args_b[] = {endpoint_b, boot, NULL};
-    harness_node_t *b = harness_node_up_identity(args_b);
-    zsock_t *client_a = harness_connect(harness_node_endpoint(a));
-    zsock_t *client_b = b ? harness_connect(harness_node_endpoint(b)) : NULL;
-    int rc = !b ? bench_fail(name, "node B did not start") : 0;
+    bench_pair_t pair;
+    int rc = bench_pair_up(&pair, name);
+    zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
     if (rc == 0)
         rc = s_topic_setup(self, client_a) != 0 || s_topic_setup(self, client_b) != 0 ? -1 : 0;
     int64_t deadline = zclock_mono() + REPLICATION_WAIT_MS;
     while (rc == 0 && s_count(client_b, true) < 1)
         if (zclock_mono() > deadline)
-            rc = bench_fail(name, "B never came online with A (log: %s)", harness_node_log_path(b));
+            rc = bench_fail(name, "B never came online with A (log: %s)",
+                            harness_node_log_path(pair.b));
         else
             zclock_sleep(10); //  a poll interval; the deadline decides
     append_t append = {bench, self, self->ops, OPLOG_AUTHORS, 0};
@@ -341,7 +330,7 @@ static int s_run_node_replication(bench_t *bench, result_t *result) {
     if (rc == 0 && have_b != (int64_t)result->ok)
         rc = bench_fail(name,
                         "B holds %" PRId64 " of %" PRIu64 " operations at the deadline (log: %s)",
-                        have_b, result->ok, harness_node_log_path(b));
+                        have_b, result->ok, harness_node_log_path(pair.b));
     if (rc == 0) {
         result->seconds = (double)(zclock_usecs() - start) / 1e6;
         double local = (double)result->ok / local_seconds;
@@ -350,15 +339,7 @@ static int s_run_node_replication(bench_t *bench, result_t *result) {
                "%.0f/s, %.2f of A's local rate (same run)\n",
                name, result->ok, local, result->seconds, replicated, replicated / local);
     }
-    zsock_destroy(&client_a);
-    zsock_destroy(&client_b);
-    if (b && harness_node_stop(b) != 0 && rc == 0)
-        rc = bench_fail(name, "node B did not stop cleanly");
-    if (harness_node_stop(a) != 0 && rc == 0)
-        rc = bench_fail(name, "node A did not stop cleanly");
-    harness_node_destroy(&b);
-    harness_node_destroy(&a);
-    return rc;
+    return bench_pair_down(&pair, name, rc);
 }
 
 //  ---- the range cases ---------------------------------------------------------------------

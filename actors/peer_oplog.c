@@ -868,15 +868,21 @@ static void s_flush_peer(peer_oplog_t *self, peer_t *peer, int64_t now) {
 
 //  ---- every turn ------------------------------------------------------------------------------
 
+//  The one number `sql` answers, or `otherwise` when it cannot be read.
+static int64_t s_number(peer_oplog_t *self, const char *sql, int64_t otherwise) {
+    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, sql);
+    int64_t number = otherwise;
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+        number = sqlite3_column_int64(stmt, 0);
+    if (stmt)
+        sqlite3_reset(stmt);
+    return number;
+}
+
 //  Whether this node's logs grew since the last turn (new ops: local
 //  appends, or ops from any peer).
 static bool s_grown(peer_oplog_t *self) {
-    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT coalesce(max(id), 0) FROM oplog_ops");
-    int64_t newest = self->newest;
-    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
-        newest = sqlite3_column_int64(stmt, 0);
-    if (stmt)
-        sqlite3_reset(stmt);
+    int64_t newest = s_number(self, "SELECT coalesce(max(id), 0) FROM oplog_ops", self->newest);
     bool grown = newest != self->newest;
     self->newest = newest;
     return grown;
@@ -922,12 +928,7 @@ void peer_oplog_tick(peer_oplog_t *self) {
     //  round with every peer now, not at its next interval.
     if (now - self->topics_checked >= PEER_OPLOG_TOPICS_MS) {
         self->topics_checked = now;
-        sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT count(*) FROM logbook_topics");
-        int64_t rows = self->topic_rows;
-        if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
-            rows = sqlite3_column_int64(stmt, 0);
-        if (stmt)
-            sqlite3_reset(stmt);
+        int64_t rows = s_number(self, "SELECT count(*) FROM logbook_topics", self->topic_rows);
         if (rows != self->topic_rows && self->topic_rows >= 0) {
             //  (zhashx_values would hand over copies owned by its list.)
             for (peer_t *peer = (peer_t *)zhashx_first(self->peers); peer;

@@ -97,14 +97,7 @@ typedef peer_fake_t fake_t;
 #define s_fake_recv    peer_fake_recv
 
 static void s_fake_hello(fake_t *self, uint32_t version) {
-    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
-    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
-    hello.peer_id = self->peer_id;
-    hello.node_name = "fake";
-    hello.listen_port = 9;
-    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
-    message.hello = &hello;
-    s_fake_send(self, &message, version);
+    peer_fake_hello(self, version, NULL, 0, NULL, 0);
 }
 
 //  Expects a message of `kind` first (Hello, Error) within WAIT_MS.
@@ -850,17 +843,8 @@ static void s_fake_gossip(fake_t *self, Cairn__Message *message, uint32_t ttl) {
 static void s_fake_member(fake_t *fake, peer_node_t *a) {
     s_fake_new(fake);
     s_fake_connect(fake, a, true);
-    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
-    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
     uint32_t kinds[] = {PEER_GOSSIP_KIND};
-    hello.peer_id = fake->peer_id;
-    hello.node_name = "fake";
-    hello.listen_port = 9;
-    hello.kinds = kinds;
-    hello.n_kinds = 1;
-    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
-    message.hello = &hello;
-    s_fake_send(fake, &message, PEER_PROTOCOL_VERSION);
+    peer_fake_hello(fake, PEER_PROTOCOL_VERSION, kinds, 1, NULL, 0);
     cairn__peer__peer_message__free_unpacked(
         s_fake_expect(fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO), NULL);
     s_wait_table(a, fake->peer_id, CAIRN__PEER_STATE__PEER_ONLINE);

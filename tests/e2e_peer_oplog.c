@@ -168,20 +168,9 @@ typedef peer_fake_t fake_t;
 static void s_fake_up(fake_t *self, peer_node_t *node) {
     peer_fake_new(self);
     peer_fake_connect(self, node, true);
-    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
-    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
     uint32_t kinds[] = {PEER_OPLOG_HEIGHTS_KIND, PEER_OPLOG_OPS_KIND};
     ProtobufCBinaryData topics[] = {{32, (uint8_t *)s_topic}};
-    hello.peer_id = self->peer_id;
-    hello.node_name = "fake";
-    hello.listen_port = 9;
-    hello.kinds = kinds;
-    hello.n_kinds = 2;
-    hello.topics = topics;
-    hello.n_topics = 1;
-    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
-    message.hello = &hello;
-    peer_fake_send(self, &message, PEER_PROTOCOL_VERSION);
+    peer_fake_hello(self, PEER_PROTOCOL_VERSION, kinds, 2, topics, 1);
 }
 
 static void s_fake_raw(fake_t *self, const void *data, size_t size) {

@@ -80,6 +80,22 @@ void peer_fake_send(peer_fake_t *self, Cairn__Peer__PeerMessage *message, uint32
     HARNESS_CHECK(zframe_send(&frame, self->dealer, 0) == 0);
 }
 
+void peer_fake_hello(peer_fake_t *self, uint32_t version, uint32_t *kinds, size_t kind_count,
+                     ProtobufCBinaryData *topics, size_t topic_count) {
+    Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
+    Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
+    hello.peer_id = self->peer_id;
+    hello.node_name = "fake";
+    hello.listen_port = 9;
+    hello.kinds = kinds;
+    hello.n_kinds = kind_count;
+    hello.topics = topics;
+    hello.n_topics = topic_count;
+    message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
+    message.hello = &hello;
+    peer_fake_send(self, &message, version);
+}
+
 Cairn__Peer__PeerMessage *peer_fake_recv(peer_fake_t *self, int timeout_ms) {
     zpoller_t *poller = zpoller_new(self->dealer, NULL);
     void *ready = zpoller_wait(poller, timeout_ms);

@@ -58,6 +58,11 @@ void peer_fake_connect(peer_fake_t *self, peer_node_t *node, bool curve);
 //  Sends `message` with `version` as one frame.
 void peer_fake_send(peer_fake_t *self, Cairn__Peer__PeerMessage *message, uint32_t version);
 
+//  Sends Hello (node name "fake", listen port 9) with `version`, the
+//  `kinds` it speaks and its `topics` (32 bytes each); both may be empty.
+void peer_fake_hello(peer_fake_t *self, uint32_t version, uint32_t *kinds, size_t kind_count,
+                     ProtobufCBinaryData *topics, size_t topic_count);
+
 //  The next PeerMessage within timeout_ms, or NULL. Caller frees.
 Cairn__Peer__PeerMessage *peer_fake_recv(peer_fake_t *self, int timeout_ms);
 

@@ -2,9 +2,9 @@
     peer_oplog - operation logs synced between peer sessions
 
     What it keeps: per online peer (by peer id, one session each) the
-    topics it named, the topics this node announced to it, the ops still to
-    send it (jobs), the appends of its ops not yet answered, and its
-    figures. It reads the logbook topic table and the oplog tables on the
+    topics it named, the topics this node announced to it, its view of the
+    peer's heights, the ops still to send it (jobs), the appends of its ops
+    not yet answered, and its figures. It reads the logbook topic table and the oplog tables on the
     peer actor's read-only connection, and writes only as a client: each op
     received is an OplogAppend to the oplog pool (DEALER per worker, picked
     by the author as the gateway picks it, so one log's ops commit in the
@@ -17,23 +17,30 @@
 
     Rounds. For each topic both sides hold, each side sends its heights
     (latest seq + 1 of each of its logs of the topic) when the session
-    comes online, every oplog_sync_ms, and again each time every op it
-    received of that topic has been answered by its oplog store (the
-    topic is "dirty" until then). The side that holds more plans jobs from
-    the heights it receives: per log it is ahead on, the seqs the peer
-    lacks, at most PEER_OPLOG_ROUND_OPS ops and ROUND_BYTES bytes per
-    heights received; it sends them in seq order in OplogOps frames of one
-    log, as the host's in-flight bound and its own per-second pacing allow.
-    So a receiver that stores slowly is sent no faster than it stores, and
-    the exchange goes on, heights after ops, until the heights are equal.
-    A periodic round finds a topic with appends pending dirty instead, so
-    two plans never race; heights that arrive while jobs of their topic
-    are left replace those jobs (what was sent meanwhile is had already).
+    comes online, every oplog_sync_ms, when its topic table changes, in
+    answer to the first heights of a topic it gets, and again once half a
+    round of the ops it received of the topic is left to store (the topic
+    is "dirty" until then). The side that holds more keeps a view of the
+    peer per topic (log -> next seq: what the peer said, moved up to the
+    end of each plan) and plans jobs from it: per log it is ahead on, at
+    most PEER_OPLOG_ROUND_OPS ops and ROUND_BYTES bytes per plan; it sends
+    them in seq order in OplogOps frames of one log, as the host's
+    in-flight bound and its own per-second pacing allow. A plan is made
+    when heights arrive, and when this node's logs grow (new ops, any
+    source) for a topic whose last plan is sent, while the peer has less
+    than a round it has not answered with heights. So a receiver that
+    stores slowly is sent no faster than it stores, a caught-up peer gets
+    new ops at once, and ops on the wire are not planned again: heights
+    move the view only forward, unless they say `reset` (periodic rounds,
+    and heights after the receiver dropped or refused ops, sent once it
+    has stored all it took), which sets it to them exactly.
 
         event                              function
         session online                     peer_oplog_online (round due)
-        round due, topic dirty & drained   s_send_heights
-        OplogHeights received              s_on_heights -> jobs
+        round due, topic table changed     s_round -> s_send_heights (reset)
+        ops stored, half a round left      tick -> s_send_heights
+        OplogHeights received              s_on_heights -> view, s_plan
+        this node's logs grew              s_push -> s_plan
         jobs, credit                       s_flush_peer -> OplogOps
         OplogOps received                  s_on_ops -> OplogAppend, TopicAssociate
         OplogAppended / error              s_on_answer -> figures, cut-off

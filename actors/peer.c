@@ -38,7 +38,11 @@
     actors/peer_recon.c, plugged in the same way (peer_recon_online from
     s_on_hello, peer_recon_on_message from s_on_message, peer_recon_tick
     per online session from s_tick, peer_recon_end when a session ends),
-    sending through the host functions s_recon_*.
+    sending through the host functions s_recon_*. Operation log sync is
+    actors/peer_oplog.c (Hello.topics and kinds from it, peer_oplog_online
+    in s_on_hello, peer_oplog_on_message from s_on_message, its tick in the
+    loop, its figures in PeerSessions; it sends and cuts off through the
+    same host functions as content fetch).
 
     Invariants and bounds:
     - One session per peer id. When both nodes dial each other, the
@@ -71,6 +75,7 @@
 #include "peer_fetch.h"
 #include "peer_gossip.h"
 #include "peer_recon.h"
+#include "peer_oplog.h"
 #include "ca_clock.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
@@ -158,6 +163,7 @@ typedef struct {
     peer_gossip_t *gossip; //  message gossip (actors/peer_gossip.c)
     bool hurry;            //  a gossip flush stopped at its row bound
     peer_recon_t *recon;   //  set reconciliation (actors/peer_recon.c)
+    peer_oplog_t *oplog;   //  operation log sync (actors/peer_oplog.c)
 } self_t;
 
 //  ---- small helpers ------------------------------------------------------------------
@@ -396,9 +402,17 @@ static void s_send_hello(self_t *self, session_t *session) {
                         CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY,
                         CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REFUSED,
                         CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT,
-                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_OFFER};
+                        CAIRN__PEER__PEER_MESSAGE__KIND_RECON_OFFER,
+                        PEER_OPLOG_HEIGHTS_KIND,
+                        PEER_OPLOG_OPS_KIND};
     hello.kinds = kinds;
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
+    uint8_t topics[PEER_INTEREST_MAX][32];
+    ProtobufCBinaryData fields[PEER_INTEREST_MAX];
+    hello.n_topics = self->oplog ? peer_oplog_topics(self->oplog, topics, PEER_INTEREST_MAX) : 0;
+    for (size_t i = 0; i < hello.n_topics; i++)
+        fields[i] = (ProtobufCBinaryData){32, topics[i]};
+    hello.topics = fields;
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
     message.hello = &hello;
     if (s_send(self, session, &message) == 0)
@@ -719,6 +733,8 @@ static void s_on_hello(self_t *self, session_t *session, Cairn__Peer__Hello *hel
     peer_gossip_online(self->gossip, &session->gossip, hello);
     peer_recon_peer_t peer = s_recon_peer(session);
     peer_recon_online(self->recon, &peer, hello);
+    if (self->oplog)
+        peer_oplog_online(self->oplog, session->peer_id, hello);
 }
 
 //  One message from a session's peer.
@@ -806,6 +822,8 @@ static void s_on_message(self_t *self, session_t *session, const uint8_t *data, 
                                               message, size, &code);
         if (why)
             s_cut_off(self, session, code, why);
+    } else if (self->oplog && peer_oplog_on_message(self->oplog, session->peer_id, message)) {
+        //  operation log sync: actors/peer_oplog.c
     } else if (self->fetch && peer_fetch_on_message(self->fetch, session->peer_id, message)) {
         //  content fetch: served or taken by actors/peer_fetch.c
     } else if (peer_recon_on_message(self->recon, &recon, message)) {
@@ -1059,6 +1077,10 @@ static void s_fetch_cut_off(void *host, const char *peer_id, const char *why) {
         s_cut_off((self_t *)host, session, CAIRN__PEER__ERROR__CODE__MALFORMED, why);
 }
 
+static bool s_oplog_online(void *host, const char *peer_id) {
+    return s_online((self_t *)host, peer_id) != NULL;
+}
+
 static int s_by_id_text(const void *a, const void *b) {
     return strcmp((const char *)a, (const char *)b);
 }
@@ -1294,6 +1316,11 @@ static void s_handle_control(self_t *self) {
                 if (sorted[i]->closing_at)
                     continue; //  cut off, its descriptor not yet shut: no session
                 pointers[listed] = s_describe(sorted[i], &described[listed]);
+                peer_oplog_figures_t figures = peer_oplog_figures(self->oplog, sorted[i]->peer_id);
+                described[listed].oplog_sent = figures.sent;
+                described[listed].oplog_received = figures.received;
+                described[listed].oplog_already = figures.already;
+                described[listed].oplog_refused = figures.refused;
                 listed++;
                 list.online += sorted[i]->state == S_ONLINE;
             }
@@ -1372,6 +1399,7 @@ static void s_self_destroy(self_t **self_p) {
     zsock_destroy(&self->peers);
     peer_gossip_destroy(&self->gossip);
     peer_recon_destroy(&self->recon);
+    peer_oplog_destroy(&self->oplog);
     ca_sql_destroy(&self->sql);
     zpoller_destroy(&self->poller);
     ca_curve_key_wipe(&self->config.curve_key);
@@ -1446,6 +1474,12 @@ static char *s_start(self_t *self) {
     if (!self->fetch)
         return error;
     zpoller_add(self->poller, peer_fetch_socket(self->fetch));
+    peer_oplog_host_t oplog_host = {self, s_fetch_send, s_fetch_cut_off, s_oplog_online};
+    self->oplog = peer_oplog_new(self->sql, &oplog_host, self->config.oplog_sync_ms,
+                                 self->config.oplog_workers, self->config.in_flight_bytes, &error);
+    if (!self->oplog)
+        return error;
+    peer_oplog_watch(self->oplog, self->poller);
     //  Bootstrap: PEER_ID@ADDRESS:PORT, comma-separated.
     if (!streq(self->bootstrap, "none")) {
         char *list = strdup(self->bootstrap);
@@ -1510,6 +1544,8 @@ void peer_actor(zsock_t *pipe, void *args) {
             ; //  the batch pool's answers: peer_gossip_tick below
         else if (which && self->fetch && which == peer_fetch_socket(self->fetch))
             peer_fetch_on_cache(self->fetch);
+        else if (which && self->oplog && peer_oplog_owns(self->oplog, which))
+            ; //  its answers: read by its tick below
         else if (which)
             s_handle_dealer(self, (zsock_t *)which);
         else if (ca_actor_poll_failed(self->poller))
@@ -1524,6 +1560,8 @@ void peer_actor(zsock_t *pipe, void *args) {
                 peer_fetch_on_cache(self->fetch);
                 peer_fetch_tick(self->fetch);
             }
+            if (self->oplog)
+                peer_oplog_tick(self->oplog);
         }
     }
     s_self_destroy(&self);

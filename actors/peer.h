@@ -56,6 +56,8 @@ typedef struct {
     const char *data_dir;       //  ContentFetch: blob files and temp files
     const char *cache_endpoint; //  ContentFetch: the cache pool (worker 0), for CachePut
     uint64_t fetch_max_bytes;   //  ContentFetch: min(max_blob_bytes, max_frame_bytes)
+    int64_t oplog_sync_ms;      //  operation log sync: interval of rounds (oplog_sync_ms)
+    unsigned oplog_workers;     //  operation log sync: the oplog pool's size (appends by author)
 } peer_config_t;
 
 //  zactor_new(peer_actor, &config), then ca_actor_start (binds; a bad

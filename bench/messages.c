@@ -885,7 +885,6 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
     bench_pair_t pair;
     int rc = s_pair_up(name, true, &pair);
     zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
-    harness_node_t *b = pair.b;
     //  The session is up when a message written on A arrives on B; a
     //  gossip session sends only what is stored after it came up, so a
     //  probe is written each second until one arrives. B's count then is
@@ -895,7 +894,7 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
     while (rc == 0 && s_stored(client_b) < 1) {
         if (zclock_mono() > deadline)
             rc = bench_fail(name, "B never received a message from A (log: %s)",
-                            harness_node_log_path(b));
+                            harness_node_log_path(pair.b));
         Cairn__Message message;
         bench_message_t storage;
         s_signed_message(&message, &storage, first, s_signed.signatures[first]);
@@ -922,7 +921,7 @@ static int s_run_node_gossip_replication(bench_t *bench, result_t *result) {
     if (rc == 0 && have_b < want_b)
         rc = bench_fail(name,
                         "B holds %" PRId64 " of %" PRId64 " messages at the deadline (log: %s)",
-                        have_b, want_b, harness_node_log_path(b));
+                        have_b, want_b, harness_node_log_path(pair.b));
     if (rc == 0) {
         result->seconds = (double)(zclock_usecs() - start) / 1e6;
         double local = (double)result->ok / local_seconds;

@@ -33,6 +33,10 @@
                                 over the heights author's logs, one page
         node.oplog_heights      OplogHeights of that author, 16
                                 outstanding; each must list HEIGHT_LOGS
+        node.oplog_replication  two peers sharing a topic of those logs:
+                                the appends on A, until B holds them all
+                                (end to end; the ratio to A's local rate of
+                                the same drive is printed)
     ========================================================================= */
 
 #include "bench.h"
@@ -265,6 +269,113 @@ static int s_run_node_append(bench_t *bench, result_t *result) {
                              &s_append_wire, &append, bench->window, result);
     zsock_destroy(&client);
     return rc;
+}
+
+//  ---- node.oplog_replication ----------------------------------------------------------------
+
+#define REPLICATION_WAIT_MS 120000 //  B must hold every operation by then
+
+static const uint8_t s_topic[32] = {'b', 'e', 'n', 'c', 'h', 't', 'o', 'p', 'i', 'c'};
+
+//  A request on `client` that must answer OK; -1 after saying why.
+static int s_call_ok(zsock_t *client, Cairn__Request *request, const char *what) {
+    Cairn__Response *response = harness_call(client, request, STALL_TIMEOUT_MS);
+    int rc = response && response->status == CAIRN__STATUS__OK
+                 ? 0
+                 : bench_fail("node.oplog_replication", "%s: %s", what,
+                              response ? response->error : "no answer");
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    return rc;
+}
+
+//  The bench topic holds the append cases' logs (log 1 of each author).
+static int s_topic_setup(bench_oplog_t *self, zsock_t *client) {
+    for (unsigned a = 0; a < OPLOG_AUTHORS; a++) {
+        Cairn__LogbookLog log = CAIRN__LOGBOOK_LOG__INIT;
+        log.author = (ProtobufCBinaryData){32, self->public_keys[a]};
+        log.log_id = 1;
+        Cairn__TopicAssociate associate = CAIRN__TOPIC_ASSOCIATE__INIT;
+        associate.topic = (ProtobufCBinaryData){32, (uint8_t *)s_topic};
+        associate.log = &log;
+        Cairn__Request request = CAIRN__REQUEST__INIT;
+        request.id = a + 1;
+        request.body_case = CAIRN__REQUEST__BODY_TOPIC_ASSOCIATE;
+        request.topic_associate = &associate;
+        if (s_call_ok(client, &request, "TopicAssociate") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  Operations held by the node of `client`, or sessions online (`online`);
+//  -1 when it did not answer.
+static int64_t s_count(zsock_t *client, bool online) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__OplogStats stats = CAIRN__OPLOG_STATS__INIT;
+    Cairn__PeerSessions sessions = CAIRN__PEER_SESSIONS__INIT;
+    request.id = 99;
+    request.body_case =
+        online ? CAIRN__REQUEST__BODY_PEER_SESSIONS : CAIRN__REQUEST__BODY_OPLOG_STATS;
+    if (online)
+        request.peer_sessions = &sessions;
+    else
+        request.oplog_stats = &stats;
+    Cairn__Response *response = harness_call(client, &request, STALL_TIMEOUT_MS);
+    int64_t count = !response || response->status != CAIRN__STATUS__OK ? -1
+                    : online ? (int64_t)response->peer_sessions->online
+                             : (int64_t)response->oplog_stats->operations;
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    return count;
+}
+
+//  Two nodes, B dialing A, both holding the bench topic: OplogAppends
+//  pipelined on A (16 authors' logs); the time runs from the first append
+//  to the moment B holds them all (OplogStats polled), so the rate is end
+//  to end, and A's local rate is the same drive's.
+static int s_run_node_replication(bench_t *bench, result_t *result) {
+    const char *name = "node.oplog_replication";
+    bench_oplog_t *self = s_oplog(bench);
+    if (!self)
+        return -1;
+    bench_pair_t pair;
+    int rc = bench_pair_up(&pair, name, true);
+    zsock_t *client_a = pair.client_a, *client_b = pair.client_b;
+    if (rc == 0)
+        rc = s_topic_setup(self, client_a) != 0 || s_topic_setup(self, client_b) != 0 ? -1 : 0;
+    int64_t deadline = zclock_mono() + REPLICATION_WAIT_MS;
+    while (rc == 0 && s_count(client_b, true) < 1)
+        if (zclock_mono() > deadline)
+            rc = bench_fail(name, "B never came online with A (log: %s)",
+                            harness_node_log_path(pair.b));
+        else
+            zclock_sleep(10); //  a poll interval; the deadline decides
+    append_t append = {bench, self, self->ops, &s_append_layout};
+    uint64_t most = bench->max_ops && bench->max_ops < OPLOG_OPS ? bench->max_ops : OPLOG_OPS;
+    int64_t start = zclock_usecs();
+    if (rc == 0)
+        rc = bench_drive_for(bench->seconds, most, name, client_a, &s_append_wire, &append,
+                             bench->window, result);
+    double local_seconds = (double)(zclock_usecs() - start) / 1e6;
+    deadline = zclock_mono() + REPLICATION_WAIT_MS;
+    int64_t have_b = 0;
+    while (rc == 0 && (have_b = s_count(client_b, false)) < (int64_t)result->ok &&
+           zclock_mono() < deadline)
+        zclock_sleep(2);
+    if (rc == 0 && have_b != (int64_t)result->ok)
+        rc = bench_fail(name,
+                        "B holds %" PRId64 " of %" PRIu64 " operations at the deadline (log: %s)",
+                        have_b, result->ok, harness_node_log_path(pair.b));
+    if (rc == 0) {
+        result->seconds = (double)(zclock_usecs() - start) / 1e6;
+        double local = (double)result->ok / local_seconds;
+        double replicated = (double)result->ok / result->seconds;
+        printf("%s: %" PRIu64 " operations appended on A at %.0f/s, all on B after %.2f s: "
+               "%.0f/s, %.2f of A's local rate (same run)\n",
+               name, result->ok, local, result->seconds, replicated, replicated / local);
+    }
+    return bench_pair_down(&pair, name, rc);
 }
 
 //  ---- the range cases ---------------------------------------------------------------------
@@ -529,6 +640,13 @@ static const bench_case_t s_cases[] = {
      .versus = {"raw.oplog_verify"},
      .what = "cairnd OplogAppend of signed operations (16 authors' logs), a window",
      .optional = true},
+    {.name = "node.oplog_replication",
+     .kind = KIND_NODE,
+     .run = s_run_node_replication,
+     .versus = {"node.oplog_append.pipelined"},
+     .optional = true,
+     .what = "two cairnd peers sharing a topic: OplogAppends pipelined on A, until B holds them "
+             "all by oplog sync (the same run prints the ratio to A's local rate)"},
     {.name = "sqlite.oplog_range",
      .kind = KIND_BASELINE,
      .run = s_run_sqlite_range,

@@ -354,10 +354,12 @@ static void s_print_session(const Cairn__PeerSession *session) {
     char since[CLI_TIME_TEXT], beat[CLI_TIME_TEXT];
     cli_format_time(session->since, since, sizeof since);
     cli_format_time(session->last_heartbeat, beat, sizeof beat);
-    printf("%-64s  %-7s  %-3s  %s:%u  since %s  heard %s  in %" PRIu64 " out %" PRIu64 "%s%s\n",
+    printf("%-64s  %-7s  %-3s  %s:%u  since %s  heard %s  in %" PRIu64 " out %" PRIu64
+           "  ops sent %" PRIu64 " got %" PRIu64 " had %" PRIu64 " refused %" PRIu64 "%s%s\n",
            *session->peer_id ? session->peer_id : "-", s_session_state(session->state),
            session->outgoing ? "out" : "in", session->address, session->port, since, beat,
-           session->bytes_in, session->bytes_out, *session->node_name ? "  " : "",
+           session->bytes_in, session->bytes_out, session->oplog_sent, session->oplog_received,
+           session->oplog_already, session->oplog_refused, *session->node_name ? "  " : "",
            session->node_name);
     if (session->recon_runs || session->recon_items) {
         char last[CLI_TIME_TEXT];
@@ -374,13 +376,19 @@ static json_t *s_json_session(const Cairn__PeerSession *session) {
         json_pack("{s:i, s:i, s:I, s:I, s:f}", "runs", (int)session->recon_runs, "rounds",
                   (int)session->recon_rounds, "bytes", (json_int_t)session->recon_bytes,
                   "items_moved", (json_int_t)session->recon_items, "last", session->recon_last);
-    return json_pack("{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i, s:o}", "peer_id",
-                     session->peer_id, "address", session->address, "port", (int)session->port,
-                     "state", s_session_state(session->state), "outgoing", session->outgoing,
-                     "since", session->since, "last_heartbeat", session->last_heartbeat, "bytes_in",
-                     (json_int_t)session->bytes_in, "bytes_out", (json_int_t)session->bytes_out,
-                     "node_name", session->node_name, "retry_in_ms", (int)session->retry_in_ms,
-                     "reconcile", recon);
+    json_t *json = json_pack(
+        "{s:s, s:s, s:i, s:s, s:b, s:f, s:f, s:I, s:I, s:s, s:i, s:o}", "peer_id", session->peer_id,
+        "address", session->address, "port", (int)session->port, "state",
+        s_session_state(session->state), "outgoing", session->outgoing, "since", session->since,
+        "last_heartbeat", session->last_heartbeat, "bytes_in", (json_int_t)session->bytes_in,
+        "bytes_out", (json_int_t)session->bytes_out, "node_name", session->node_name, "retry_in_ms",
+        (int)session->retry_in_ms, "reconcile", recon);
+    json_object_set_new(json, "oplog",
+                        json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)session->oplog_sent,
+                                  "received", (json_int_t)session->oplog_received, "already",
+                                  (json_int_t)session->oplog_already, "refused",
+                                  (json_int_t)session->oplog_refused));
+    return json;
 }
 
 static void s_print_peer_connect(const answer_t *answer) {

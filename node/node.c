@@ -484,6 +484,8 @@ static char *s_start_peer(node_t *self) {
                               (uint64_t)(config->max_blob_bytes < config->max_frame_bytes
                                              ? config->max_blob_bytes
                                              : config->max_frame_bytes)};
+    peer.oplog_sync_ms = config->oplog_sync_ms;
+    peer.oplog_workers = ca_store_workers(&oplog_store_def, (unsigned)config->workers);
     self->peer = zactor_new(peer_actor, &peer);
     ca_curve_key_wipe(&peer.curve_key);
     zstr_free(&peers_endpoint);

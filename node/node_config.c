@@ -173,6 +173,9 @@ static const option_t s_options[] = {
      0, 86400000, NULL, FIELD(reconcile_ms),
      "set reconciliation with each peer (the smaller peer id starts): on connect and this "
      "often; 0: never"},
+    {"oplog_sync_ms", "oplog-sync-ms", "oplog/sync_ms", "CAIRN_OPLOG_SYNC_MS", "5000", KIND_INT, 50,
+     3600000, NULL, FIELD(oplog_sync_ms),
+     "interval of operation log sync rounds with each peer (also one when a session starts)"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])

@@ -54,6 +54,7 @@ typedef struct {
     int64_t peer_in_flight_bytes;
     int64_t gossip_ttl;
     int64_t reconcile_ms;
+    int64_t oplog_sync_ms;
 } node_config_t;
 
 //  A config with every default.

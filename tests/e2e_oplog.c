@@ -80,19 +80,6 @@ static Cairn__Response *s_range(zsock_t *client, const uint8_t *author, uint64_t
     return harness_request(client, &request);
 }
 
-static Cairn__OplogStatsReply s_stats(zsock_t *client, const char *consumer) {
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    Cairn__OplogStats stats = CAIRN__OPLOG_STATS__INIT;
-    stats.consumer = (char *)(consumer ? consumer : "");
-    request.body_case = CAIRN__REQUEST__BODY_OPLOG_STATS;
-    request.oplog_stats = &stats;
-    Cairn__Response *response =
-        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_OPLOG_STATS);
-    Cairn__OplogStatsReply copy = *response->oplog_stats;
-    cairn__response__free_unpacked(response, NULL);
-    return copy;
-}
-
 static Cairn__Response *s_take(zsock_t *client, const char *consumer, uint32_t limit) {
     Cairn__Request request = CAIRN__REQUEST__INIT;
     Cairn__OplogTake take = CAIRN__OPLOG_TAKE__INIT;
@@ -191,7 +178,7 @@ static void test_append_read(void) {
     //  The same operation again: already had, nothing changes.
     s_append_ok(client, &ops[3], true);
     s_append_ok(client, &ops[COUNT - 1], true);
-    Cairn__OplogStatsReply stats = s_stats(client, NULL);
+    Cairn__OplogStatsReply stats = oplog_stats(client, NULL);
     CHECK(stats.operations == COUNT + 3 && stats.logs == 2 && stats.pending == 0 &&
           stats.ready == COUNT + 3 && stats.forks == 0);
     //  Get with and without the body; has.
@@ -320,7 +307,7 @@ static void test_tampered(void) {
     oplog_op_make(&op, &key, 1, 5, ops[2].hash, 32, 6, NULL, 0, s_time_us++);
     harness_fails(s_append(client, &op), CAIRN__STATUS__CONFLICT, "latest");
     oplog_op_free(&op);
-    Cairn__OplogStatsReply stats = s_stats(client, NULL);
+    Cairn__OplogStatsReply stats = oplog_stats(client, NULL);
     CHECK(stats.operations == 2 && stats.forks == 0);
     //  The intact next one still goes in.
     s_append_ok(client, &ops[2], false);
@@ -373,7 +360,7 @@ static void test_forks(void) {
             break;
     }
     CHECK(seen_fork && seen_original);
-    CHECK(s_stats(client, NULL).forks == 2);
+    CHECK(oplog_stats(client, NULL).forks == 2);
     //  Another log of the author has none.
     forks.log_id = 4;
     forks.after = 0;
@@ -469,13 +456,13 @@ static void test_orderer_deep_chain(void) {
     }
     for (size_t i = DEPTH - 1; i >= 1; i--)
         CHECK(s_append_ok(client, &ops[i], false));
-    CHECK(s_stats(client, NULL).pending == DEPTH - 1);
+    CHECK(oplog_stats(client, NULL).pending == DEPTH - 1);
     int64_t started = zclock_mono();
     CHECK(!s_append_ok(client, &ops[0], false));
     int64_t deadline = started + 30000;
-    while (s_stats(client, NULL).pending > 0 && zclock_mono() < deadline)
+    while (oplog_stats(client, NULL).pending > 0 && zclock_mono() < deadline)
         zclock_sleep(20); //  polling the node's counts, not synchronising
-    CHECK(s_stats(client, NULL).pending == 0 && s_stats(client, NULL).ready == DEPTH);
+    CHECK(oplog_stats(client, NULL).pending == 0 && oplog_stats(client, NULL).ready == DEPTH);
     printf("   %d held operations released in %" PRId64 " ms\n", DEPTH - 1,
            zclock_mono() - started);
     size_t next = 0;
@@ -541,7 +528,7 @@ static void s_dag_round(zsock_t *client, unsigned round, unsigned *random_state)
             CHECK(held);
         present[i] = true;
     }
-    Cairn__OplogStatsReply stats = s_stats(client, "dag");
+    Cairn__OplogStatsReply stats = oplog_stats(client, "dag");
     CHECK(stats.pending == 0 && stats.ready_for_consumer == DAG);
     //  Take in pages of 5: each once, after its parents.
     bool taken[DAG] = {false};
@@ -618,7 +605,7 @@ static void test_orderer_chain(void) {
     cairn__response__free_unpacked(response, NULL);
     //  m arrives: m, s, y, z are released in that order; u stays.
     CHECK(!s_append_ok(client, &m, false));
-    Cairn__OplogStatsReply stats = s_stats(client, NULL);
+    Cairn__OplogStatsReply stats = oplog_stats(client, NULL);
     CHECK(stats.pending == 1 && stats.ready == 6);
     const oplog_op_t *order[6] = {&x, &w, &m, &s, &y, &z};
     response = harness_ok(s_take(client, "chain", 0), CAIRN__RESPONSE__BODY_OPLOG_TAKE);
@@ -671,13 +658,13 @@ static void test_pending_expiry(void) {
     CHECK(page->held[0]->n_waiting_for == 1 &&
           memcmp(page->held[0]->waiting_for[0].data, waiting.hash, 32) == 0);
     cairn__response__free_unpacked(response, NULL);
-    CHECK(s_stats(client, NULL).pending == 2);
+    CHECK(oplog_stats(client, NULL).pending == 2);
     //  Poll (bounded) until upkeep expired both.
     int64_t deadline = zclock_mono() + 20000;
-    Cairn__OplogStatsReply stats = s_stats(client, "c");
+    Cairn__OplogStatsReply stats = oplog_stats(client, "c");
     while (stats.pending != 0 && zclock_mono() < deadline) {
         zclock_sleep(50); //  polling a condition with a deadline, not synchronising
-        stats = s_stats(client, "c");
+        stats = oplog_stats(client, "c");
     }
     //  Both expire; if upkeep ran between their two expiry times, the
     //  second was released when the first expired (it waited only for
@@ -872,7 +859,7 @@ static void test_bad_input(void) {
     append.has_body = false;
     harness_fails(harness_request(client, &request), CAIRN__STATUS__INVALID, "has_body");
     //  Nothing was stored; the intact one goes in, also without its body.
-    CHECK(s_stats(client, NULL).operations == 0);
+    CHECK(oplog_stats(client, NULL).operations == 0);
     op.has_body = false;
     s_append_ok(client, &op, false);
     Cairn__Response *response =

@@ -46,6 +46,7 @@
 #include "node_config.h"
 #include "peer.h"
 #include "peer_gossip.h"
+#include "peer_oplog.h"
 #include "peers.h"
 #include "provenance.h"
 #include "settlement.h"
@@ -86,6 +87,7 @@ static const selftest_t s_tests[] = {
     {"peers", peers_test},
     {"peer", peer_test},
     {"peer_gossip", peer_gossip_test},
+    {"peer_oplog", peer_oplog_test},
     {"gossip", gossip_test},
     {"logbook", logbook_test},
     {"documents", documents_test},

@@ -4,6 +4,7 @@
 
 #include "oplog_fixture.h"
 #include "ca_sign.h"
+#include "harness.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,4 +77,17 @@ void oplog_request_append(Cairn__Request *request, Cairn__OplogAppend *append,
         append->body = (ProtobufCBinaryData){op->body_size, op->body};
     request->body_case = CAIRN__REQUEST__BODY_OPLOG_APPEND;
     request->oplog_append = append;
+}
+
+Cairn__OplogStatsReply oplog_stats(zsock_t *client, const char *consumer) {
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    Cairn__OplogStats stats = CAIRN__OPLOG_STATS__INIT;
+    stats.consumer = (char *)(consumer ? consumer : "");
+    request.body_case = CAIRN__REQUEST__BODY_OPLOG_STATS;
+    request.oplog_stats = &stats;
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_OPLOG_STATS);
+    Cairn__OplogStatsReply copy = *response->oplog_stats;
+    cairn__response__free_unpacked(response, NULL);
+    return copy;
 }

@@ -12,6 +12,8 @@
 #include "cairn.pb-c.h"
 #include "oplog_encoding.h"
 
+#include <czmq.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,5 +52,9 @@ void oplog_op_free(oplog_op_t *op);
 //  An OplogAppend request of `op` (pointing into it) in `request`.
 void oplog_request_append(Cairn__Request *request, Cairn__OplogAppend *append,
                           const oplog_op_t *op);
+
+//  OplogStats on `client` (a harness connection), which must answer OK;
+//  `consumer` may be NULL.
+Cairn__OplogStatsReply oplog_stats(zsock_t *client, const char *consumer);
 
 #endif

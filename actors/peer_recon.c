@@ -516,6 +516,12 @@ static bool s_on_request(peer_recon_t *self, peer_recon_peer_t *peer,
     if (!s_window(peer->state, false))
         return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__LIMIT,
                      "more ReconRequests than a reconciliation needs");
+    //  A responder's queue holds only its replies, and an initiator asks
+    //  again only after the reply came: one still queued means it did not
+    //  wait (and queued replies would grow without bound).
+    if (zlistx_size(peer->state->out) > 0)
+        return s_cut(self, peer, CAIRN__PEER__ERROR__CODE__LIMIT,
+                     "a ReconRequest before the reply to the previous one could be sent");
     const char *channel = NULL;
     char err[SYNC_SETS_ERR_BYTES];
     if (request->message.len > RECON_FRAME_LIMIT + RECON_FRAME_SLACK)
@@ -551,10 +557,10 @@ static bool s_on_request(peer_recon_t *self, peer_recon_peer_t *peer,
     reply.message.len = out.size;
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY;
     message.recon_reply = &reply;
+    //  Over the in-flight bound now (the peer has not acknowledged what it
+    //  was sent yet): queued, and sent by the tick once it fits.
     if (self->host.send(self->host.host, peer->handle, &message) != 0)
-        ca_log_notice("peer_recon: a ReconReply to %.16s did not fit its in-flight bound; "
-                      "its run will be retried",
-                      peer->peer_id);
+        s_queue_out(peer->state, &message);
     ca_neg_buf_free(&out);
     return true;
 }

@@ -1113,11 +1113,12 @@ static void s_recon_cut_off(void *host, void *session, Cairn__Peer__Error__Code 
     s_cut_off((self_t *)host, (session_t *)session, code, why);
 }
 
-static int s_recon_send_message(void *host, void *handle, const char *message_id) {
+static size_t s_recon_send_messages(void *host, void *handle, const char *const *ids,
+                                    size_t count) {
     self_t *self = (self_t *)host;
     session_t *session = (session_t *)handle;
-    return peer_gossip_send_id(self->gossip, &session->gossip, session->table_id, message_id,
-                               s_gossip_send, self, session);
+    return peer_gossip_send_ids(self->gossip, &session->gossip, session->table_id, ids, count,
+                                s_gossip_send, self, session);
 }
 
 static void s_recon_answer(void *host, zframe_t **worker, Cairn__Response *response) {
@@ -1426,7 +1427,7 @@ static char *s_start(self_t *self) {
                                    (uint64_t)self->config.in_flight_bytes, &error);
     if (!self->gossip)
         return error;
-    peer_recon_host_t recon = {self,          s_gossip_send, s_recon_cut_off, s_recon_send_message,
+    peer_recon_host_t recon = {self,          s_gossip_send, s_recon_cut_off, s_recon_send_messages,
                                s_recon_fetch, s_recon_answer};
     self->recon = peer_recon_new(self->sql, self->peer_id, self->config.reconcile_ms,
                                  self->config.in_flight_bytes, &recon, &error);

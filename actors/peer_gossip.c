@@ -540,34 +540,59 @@ static bool s_window_open(peer_gossip_session_t *session) {
     return session->window_sent < PEER_GOSSIP_PER_S;
 }
 
-int peer_gossip_send_id(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
-                        const char *id, peer_gossip_send_fn *send, void *ctx, void *handle) {
+size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
+                            const char *member_id, const char *const *ids, size_t count,
+                            peer_gossip_send_fn *send, void *ctx, void *handle) {
     if (!session->speaks)
-        return 0;
+        return count; //  nothing goes to it: all of them are done with
     if (!s_window_open(session))
-        return -1;
+        return 0;
     sqlite3_stmt *stmt =
         ca_sql_prepare(self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1");
     if (!stmt)
-        return -1;
-    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-    int rc = 0;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        Cairn__Message message = CAIRN__MESSAGE__INIT;
-        s_row_message(stmt, &message);
-        if (s_member(self, message.channel, member_id) &&
-            s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
-            uint32_t ttl = s_ttl_out(self, message.id);
-            Cairn__Peer__GossipMessage gossip;
-            s_pack_gossip(&message, ttl ? ttl : 1, &gossip);
-            rc = s_send_one(send, ctx, handle, &gossip);
-            free(gossip.message.data);
-            if (rc == 0)
-                session->window_sent++;
+        return 0;
+    count = count < PEER_GOSSIP_BATCH_MAX ? count : PEER_GOSSIP_BATCH_MAX;
+    Cairn__Peer__GossipMessage items[PEER_GOSSIP_BATCH_MAX];
+    Cairn__Peer__GossipMessage *batch[PEER_GOSSIP_BATCH_MAX];
+    size_t packed = 0, bytes = 0, handled = 0;
+    for (size_t i = 0; i < count && bytes < PEER_GOSSIP_BATCH_BYTES; i++) {
+        sqlite3_bind_text(stmt, 1, ids[i], -1, SQLITE_STATIC);
+        Cairn__Peer__GossipMessage *gossip = &items[packed];
+        bool found = false;
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            Cairn__Message message;
+            s_row_message(stmt, &message);
+            if (s_member(self, message.channel, member_id) &&
+                s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
+                uint32_t ttl = s_ttl_out(self, message.id);
+                s_pack_gossip(&message, ttl ? ttl : 1, gossip);
+                found = true;
+            }
         }
+        sqlite3_reset(stmt);
+        if (found && session->batches) {
+            batch[packed++] = gossip;
+            bytes += gossip->message.len;
+        } else if (found) {
+            int rc = s_send_one(send, ctx, handle, gossip);
+            free(gossip->message.data);
+            if (rc != 0)
+                break; //  in flight full: this one and the rest later
+            session->window_sent++;
+        }
+        handled = i + 1;
+        if (!session->batches && !s_window_open(session))
+            break;
     }
-    sqlite3_reset(stmt);
-    return rc;
+    if (packed) {
+        if (s_send_batch(send, ctx, handle, batch, packed) != 0)
+            handled = 0; //  in flight full: all of them again later
+        else
+            session->window_sent++;
+        for (size_t i = 0; i < packed; i++)
+            free(batch[i]->message.data);
+    }
+    return handled;
 }
 
 bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,

@@ -90,14 +90,17 @@ void peer_gossip_tick(peer_gossip_t *self);
 bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
                        peer_gossip_send_fn *send, void *ctx, void *handle);
 
-//  Sends message `id` to an online session (set reconciliation,
-//  actors/peer_recon.c) with the ttl the flush would give it, at least 1,
-//  under the same rules and per-second bound as the flush: 0 when sent or
-//  not to be sent (no such row, the peer not a member of its channel, no
-//  valid signature), -1 when `send` or the window refused it (try again
-//  later).
-int peer_gossip_send_id(peer_gossip_t *self, peer_gossip_session_t *session, const char *member_id,
-                        const char *id, peer_gossip_send_fn *send, void *ctx, void *handle);
+//  Sends messages `ids` to an online session (set reconciliation,
+//  actors/peer_recon.c) with the ttl the flush would give them, at least
+//  1, under the same rules and per-second bound as the flush, in one
+//  GossipBatch when the session speaks it (at most PEER_GOSSIP_BATCH_MAX
+//  and PEER_GOSSIP_BATCH_BYTES). Returns how many of `ids`, from the
+//  first, were sent or are not to be sent (no such row, the peer not a
+//  member of its channel, no valid signature); the others wait (`send` or
+//  the window refused them).
+size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
+                            const char *member_id, const char *const *ids, size_t count,
+                            peer_gossip_send_fn *send, void *ctx, void *handle);
 
 void peer_gossip_test(bool verbose);
 

@@ -32,8 +32,9 @@
 
     What moves, once a set is reconciled (s_settle), both through the
     normal paths, so no second verify/store path exists:
-      - messages the peer lacks: queued by id and sent as GossipMessage
-        (peer_gossip_send_id: membership and signature checked, the ttl
+      - messages the peer lacks: queued by id and sent in GossipBatch
+        frames (GossipMessage to a peer that does not speak it;
+        peer_gossip_send_ids: membership and signature checked, the ttl
         gossip would give the row but at least 1, the gossip's per-second
         bound); the receiver runs its gossip receive path (verify, member,
         stored once) and gossips them on while their ttl lasts;
@@ -62,6 +63,7 @@
     ========================================================================= */
 
 #include "peer_recon.h"
+#include "peer_gossip.h" //  PEER_GOSSIP_BATCH_MAX
 #include "ca_clock.h"
 #include "ca_log.h"
 #include "sync_sets.h"
@@ -686,11 +688,19 @@ void peer_recon_tick(peer_recon_t *self, peer_recon_peer_t *peer) {
             break;
         zlistx_delete(state->out, zlistx_cursor(state->out));
     }
-    const char *id;
-    while ((id = (const char *)zlistx_first(state->send_ids))) {
-        if (self->host.send_message(self->host.host, peer->handle, id) != 0)
-            break;
-        zlistx_delete(state->send_ids, zlistx_cursor(state->send_ids));
+    //  Messages go in GossipBatch frames of up to PEER_GOSSIP_BATCH_MAX.
+    const char *ids[PEER_GOSSIP_BATCH_MAX];
+    size_t taken = 1;
+    while (taken && zlistx_size(state->send_ids)) {
+        size_t count = 0;
+        for (const char *id = (const char *)zlistx_first(state->send_ids);
+             id && count < PEER_GOSSIP_BATCH_MAX; id = (const char *)zlistx_next(state->send_ids))
+            ids[count++] = id;
+        taken = self->host.send_messages(self->host.host, peer->handle, ids, count);
+        for (size_t i = 0; i < taken && zlistx_first(state->send_ids); i++)
+            zlistx_delete(state->send_ids, zlistx_cursor(state->send_ids));
+        if (taken < count)
+            break; //  the window or the in-flight bound: next turn
     }
     const uint8_t *hash;
     while ((hash = (const uint8_t *)zlistx_first(state->fetches))) {

@@ -103,8 +103,9 @@ typedef struct {
     //  Cuts the session off (Error with code, logged); the session's
     //  recon state is reset by it.
     void (*cut_off)(void *host, void *handle, Cairn__Peer__Error__Code code, const char *why);
-    //  peer_gossip_send_id for the session: 0 sent or not to send, -1 later.
-    int (*send_message)(void *host, void *handle, const char *message_id);
+    //  peer_gossip_send_ids for the session: how many of `ids` (from the
+    //  first) were sent or are not to be sent; the rest wait.
+    size_t (*send_messages)(void *host, void *handle, const char *const *ids, size_t count);
     //  peer_fetch_want: 0 started, -1 later.
     int (*fetch)(void *host, const char *peer_id, const uint8_t hash[32]);
     //  Sends `response` to the sessions worker `*worker` (taken).

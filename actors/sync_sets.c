@@ -22,6 +22,7 @@
 #include "sync_sets.h"
 #include "ca_hash.h"
 #include "ca_names.h"
+#include "ca_validate.h" //  ca_hash_from_hex
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -65,10 +66,38 @@ bool sync_sets_parse(const char *set, const char **channel, char err[SYNC_SETS_E
     }
     if (strcmp(set, SYNC_SETS_CONTENT) == 0)
         return true;
+    uint8_t topic[32];
+    if (strncmp(set, SYNC_SETS_TOPIC, strlen(SYNC_SETS_TOPIC)) == 0) {
+        const char *hex = set + strlen(SYNC_SETS_TOPIC);
+        if (strlen(hex) == 64 && ca_hash_from_hex(hex, topic))
+            return true;
+        snprintf(err, SYNC_SETS_ERR_BYTES, "set \"%.80s\": a topic is 64 hex digits", set);
+        return false;
+    }
     snprintf(err, SYNC_SETS_ERR_BYTES,
-             "unknown set \"%.64s\": use \"channel:<name>\" or \"content\"", set);
+             "unknown set \"%.64s\": use \"channel:<name>\", \"content\" or \"topic:<64 hex>\"",
+             set);
     return false;
 }
+
+//  What a (parsed, valid) set name reads.
+typedef struct {
+    const char *channel; //  a channel's messages
+    bool topic;          //  else a topic's operations (topic_id), else the content store
+    uint8_t topic_id[32];
+} ref_t;
+
+static ref_t s_ref(const char *set, const char *channel) {
+    ref_t ref = {channel, false, {0}};
+    if (!channel && strncmp(set, SYNC_SETS_TOPIC, strlen(SYNC_SETS_TOPIC)) == 0)
+        ref.topic = ca_hash_from_hex(set + strlen(SYNC_SETS_TOPIC), ref.topic_id);
+    return ref;
+}
+
+//  A topic's operations: those of the logs its logbook rows name.
+#define TOPIC_OPS                                                                                  \
+    " FROM oplog_ops o JOIN logbook_topics t ON t.author = o.author AND t.log_id = o.log_id"       \
+    " WHERE t.topic = ?1"
 
 static void s_read_failed(sqlite3_stmt *stmt, int rc, const char *what, ca_status_t *status,
                           char err[SYNC_SETS_ERR_BYTES]) {
@@ -89,18 +118,23 @@ static sqlite3_stmt *s_prepare(sync_sets_prepare_fn *prepare, void *ctx, const c
 }
 
 //  The set's count and newest row, to tell whether a cached set still holds.
-static int s_version(const char *channel, sync_sets_prepare_fn *prepare, void *ctx, int64_t *count,
+static int s_version(const ref_t *ref, sync_sets_prepare_fn *prepare, void *ctx, int64_t *count,
                      int64_t *newest, ca_status_t *status, char err[SYNC_SETS_ERR_BYTES]) {
-    sqlite3_stmt *stmt = s_prepare(prepare, ctx,
-                                   channel ? "SELECT count(*), coalesce(max(seq), 0),"
-                                             " EXISTS (SELECT 1 FROM channels WHERE name = ?1)"
-                                             " FROM messages WHERE channel = ?1"
-                                           : "SELECT blobs, bytes, 1 FROM content_totals",
-                                   status, err);
+    const char *channel = ref->channel;
+    sqlite3_stmt *stmt =
+        s_prepare(prepare, ctx,
+                  channel      ? "SELECT count(*), coalesce(max(seq), 0),"
+                                 " EXISTS (SELECT 1 FROM channels WHERE name = ?1)"
+                                 " FROM messages WHERE channel = ?1"
+                  : ref->topic ? "SELECT count(*), coalesce(max(o.id), 0), 1" TOPIC_OPS
+                               : "SELECT blobs, bytes, 1 FROM content_totals",
+                  status, err);
     if (!stmt)
         return -1;
     if (channel)
         sqlite3_bind_text(stmt, 1, channel, -1, SQLITE_STATIC);
+    else if (ref->topic)
+        sqlite3_bind_blob(stmt, 1, ref->topic_id, 32, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     int result = -1;
     if (rc == SQLITE_ROW) {
@@ -125,16 +159,20 @@ static int s_version(const char *channel, sync_sets_prepare_fn *prepare, void *c
 }
 
 //  Reads the whole set into a sealed negentropy set.
-static ca_neg_set_t *s_read(const char *channel, sync_sets_prepare_fn *prepare, void *ctx,
+static ca_neg_set_t *s_read(const ref_t *ref, sync_sets_prepare_fn *prepare, void *ctx,
                             ca_status_t *status, char err[SYNC_SETS_ERR_BYTES]) {
+    const char *channel = ref->channel;
     sqlite3_stmt *stmt = s_prepare(prepare, ctx,
                                    channel ? "SELECT timestamp, id FROM messages WHERE channel = ?"
-                                           : "SELECT hash FROM content_blobs",
+                                   : ref->topic ? "SELECT o.hash" TOPIC_OPS
+                                                : "SELECT hash FROM content_blobs",
                                    status, err);
     if (!stmt)
         return NULL;
     if (channel)
         sqlite3_bind_text(stmt, 1, channel, -1, SQLITE_STATIC);
+    else if (ref->topic)
+        sqlite3_bind_blob(stmt, 1, ref->topic_id, 32, SQLITE_STATIC);
     ca_neg_set_t *set = ca_neg_set_new();
     int rc = SQLITE_NOMEM;
     size_t rows = 0;
@@ -162,8 +200,11 @@ static ca_neg_set_t *s_read(const char *channel, sync_sets_prepare_fn *prepare, 
             snprintf(err, SYNC_SETS_ERR_BYTES, "the set grew past %d items while read",
                      SYNC_SETS_ITEMS_MAX);
         } else
-            s_read_failed(stmt, rc, channel ? "the channel's messages" : "content hashes", status,
-                          err);
+            s_read_failed(stmt, rc,
+                          channel      ? "the channel's messages"
+                          : ref->topic ? "the topic's operations"
+                                       : "content hashes",
+                          status, err);
         ca_neg_set_destroy(&set);
     } else if (ca_neg_set_seal(set, neg_err)) {
         *status = CA_INTERNAL;
@@ -182,9 +223,10 @@ ca_neg_set_t *sync_sets_load(const char *set, sync_sets_prepare_fn *prepare, voi
         *status = CA_INVALID;
         return NULL;
     }
-    if (s_version(channel, prepare, ctx, &count, &newest, status, err))
+    ref_t ref = s_ref(set, channel);
+    if (s_version(&ref, prepare, ctx, &count, &newest, status, err))
         return NULL;
-    return s_read(channel, prepare, ctx, status, err);
+    return s_read(&ref, prepare, ctx, status, err);
 }
 
 sync_sets_t *sync_sets_new(void) {
@@ -243,7 +285,8 @@ const ca_neg_set_t *sync_sets_get(sync_sets_t *self, const char *set, sync_sets_
         return NULL;
     }
     int64_t count = 0, newest = 0;
-    if (s_version(channel, prepare, ctx, &count, &newest, status, err))
+    ref_t ref = s_ref(set, channel);
+    if (s_version(&ref, prepare, ctx, &count, &newest, status, err))
         return NULL;
     int64_t now = zclock_mono();
     slot_t *slot = s_slot(self, set, count);
@@ -254,7 +297,7 @@ const ca_neg_set_t *sync_sets_get(sync_sets_t *self, const char *set, sync_sets_
     }
     ca_neg_set_destroy(&slot->items);
     slot->set[0] = '\0';
-    slot->items = s_read(channel, prepare, ctx, status, err);
+    slot->items = s_read(&ref, prepare, ctx, status, err);
     if (!slot->items)
         return NULL;
     snprintf(slot->set, sizeof slot->set, "%s", set);

@@ -17,6 +17,7 @@
 
 #define SYNC_SETS_CHANNEL   "channel:"
 #define SYNC_SETS_CONTENT   "content"
+#define SYNC_SETS_TOPIC     "topic:" //  + 64 hex digits: a topic's operations
 #define SYNC_SETS_NAME_MAX  300
 #define SYNC_SETS_ITEMS_MAX 4000000
 #define SYNC_SETS_ERR_BYTES 320
@@ -31,7 +32,7 @@ typedef struct _sync_sets_t sync_sets_t;
 void sync_sets_message_item(const char *id, uint8_t item[CA_NEG_ID_BYTES]);
 
 //  The channel named by set `set` (a pointer into it), or NULL for
-//  "content"; false with err when the name is not a set.
+//  "content" and "topic:<hex>"; false with err when the name is not a set.
 bool sync_sets_parse(const char *set, const char **channel, char err[SYNC_SETS_ERR_BYTES]);
 
 //  The items of `set`, read now into a sealed set the caller owns; NULL

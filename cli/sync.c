@@ -226,7 +226,8 @@ static int s_run_sync(const cli_t *cli, Cairn__Request *request, void *storage, 
 static const char s_sync_details[] =
     "Runs negentropy (protocol v1) against the node's SET: \"channel:#NAME\" (its\n"
     "messages; id = SHA-256 of the message UUID, timestamp in whole seconds) or\n"
-    "\"content\" (the blob hashes, timestamp 0). --items FILE lists this side's\n"
+    "\"content\" (the blob hashes, timestamp 0) or \"topic:HEX\" (the operation hashes\n"
+    "of the logs a topic names, timestamp 0). --items FILE lists this side's\n"
     "items, one a line: \"[TIMESTAMP] ID\" with ID 64 hex digits or a message UUID.\n"
     "Prints \"have ID\" (here, not on the node) and \"need ID\" (on the node, not\n"
     "here) lines, then the rounds and bytes spent against the full id lists.\n"

@@ -22,6 +22,7 @@
 #include "ca_validate.h"
 #include "messages.h"
 #include "messages_fixture.h"
+#include "oplog_fixture.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -408,6 +409,89 @@ static Cairn__Response *s_reconcile(zsock_t *client, const char *set, const uint
     return harness_request(client, &request);
 }
 
+//  A topic's operations as a set ("topic:<hex>"): items (0, operation
+//  hash) of the logs the topic names; a client holding some of them and
+//  one of its own learns exactly the differences.
+static void test_topic_set(void) {
+    zsock_t *client;
+    ca_caller_t *caller;
+    harness_node_t *node = s_start_node(&client, &caller);
+    enum { OPS = 6 };
+    oplog_key_t key;
+    oplog_key(7, &key);
+    oplog_op_t ops[OPS];
+    for (int i = 0; i < OPS; i++) {
+        oplog_op_make(&ops[i], &key, 3, (uint64_t)i, i ? ops[i - 1].hash : NULL, 16, (uint64_t)i,
+                      NULL, 0, 1700000000000000ULL + (uint64_t)i);
+        Cairn__Request request = CAIRN__REQUEST__INIT;
+        Cairn__OplogAppend append;
+        oplog_request_append(&request, &append, &ops[i]);
+        cairn__response__free_unpacked(
+            harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_OPLOG_APPEND),
+            NULL);
+    }
+    uint8_t topic[32];
+    memset(topic, 0x5a, sizeof topic);
+    Cairn__LogbookLog log = CAIRN__LOGBOOK_LOG__INIT;
+    log.author = (ProtobufCBinaryData){32, key.public_key};
+    log.log_id = 3;
+    Cairn__TopicAssociate associate = CAIRN__TOPIC_ASSOCIATE__INIT;
+    associate.topic = (ProtobufCBinaryData){32, topic};
+    associate.log = &log;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.body_case = CAIRN__REQUEST__BODY_TOPIC_ASSOCIATE;
+    request.topic_associate = &associate;
+    cairn__response__free_unpacked(
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_TOPIC_ASSOCIATE), NULL);
+    //  The client holds ops 0..3 and one hash of its own.
+    char *items = zsys_sprintf("%s/topic-items", harness_node_data_dir(node));
+    FILE *file = fopen(items, "w");
+    CHECK(file);
+    char hex[65];
+    for (int i = 0; i < 4; i++) {
+        ca_hash_to_hex(ops[i].hash, hex);
+        fprintf(file, "0 %s\n", hex);
+    }
+    uint8_t own[32];
+    memset(own, 0x11, sizeof own);
+    ca_hash_to_hex(own, hex);
+    fprintf(file, "0 %s\n", hex);
+    CHECK(fclose(file) == 0);
+    char topic_hex[65], set[80];
+    ca_hash_to_hex(topic, topic_hex);
+    snprintf(set, sizeof set, "topic:%s", topic_hex);
+    json_t *result = cli_run_json_ok(RUN("--endpoint", harness_node_endpoint(node), "--json",
+                                         "sync", "--client-set", set, "--items", items));
+    json_t *have = json_object_get(result, "have"), *need = json_object_get(result, "need");
+    CHECK(cli_json_int(result, "items_node") == OPS);
+    CHECK(json_array_size(have) == 1 && streq(json_string_value(json_array_get(have, 0)), hex));
+    CHECK(json_array_size(need) == 2);
+    for (size_t i = 0; i < json_array_size(need); i++) {
+        char want[65];
+        ca_hash_to_hex(ops[4 + i].hash, want);
+        bool found = false;
+        for (size_t k = 0; k < json_array_size(need); k++)
+            found |= streq(json_string_value(json_array_get(need, k)), want);
+        CHECK(found);
+    }
+    json_decref(result);
+    //  A topic nobody associated: an empty set; a malformed topic: INVALID.
+    char empty[80];
+    snprintf(empty, sizeof empty, "topic:%064d", 0);
+    result = cli_run_json_ok(RUN("--endpoint", harness_node_endpoint(node), "--json", "sync",
+                                 "--client-set", empty, "--items", items));
+    CHECK(cli_json_int(result, "items_node") == 0);
+    json_decref(result);
+    cli_expect_fail(
+        RUN("--endpoint", harness_node_endpoint(node), "sync", "--client-set", "topic:abc"), 1,
+        "invalid: ");
+    for (int i = 0; i < OPS; i++)
+        oplog_op_free(&ops[i]);
+    zstr_free(&items);
+    CHECK(cli_run_failures == 0);
+    harness_session_down(&caller, &client, &node);
+}
+
 //  Malformed messages, wrong versions, bad sets and limits, oversize
 //  messages and endless splitting: INVALID with a message, and the node
 //  keeps serving; every answer stays within the frame limit.
@@ -500,6 +584,7 @@ static const harness_test_t s_tests[] = {
     {"cairn_initiates_js", test_cairn_initiates_js},
     {"cli", test_cli},
     {"bad_input", test_bad_input},
+    {"topic_set", test_topic_set},
 };
 
 int main(int argc, char **argv) {

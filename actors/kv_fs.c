@@ -26,8 +26,11 @@
     ========================================================================= */
 
 #include "kv_backend.h"
+#include "ca_limits.h" //  CA_DB_FILE
 #include "ca_log.h"
+#include "ca_sql.h"
 
+#include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -665,12 +668,64 @@ static ca_status_t s_load(void *state, const kv_ns_t *ns, const kv_entries_t *en
 }
 
 //  Empties the tmp/ of every namespace folder: writes a crash cut short.
+//  Whether `name` (an entry of <data dir>/kv) is the folder of a namespace
+//  row: rows name their folder by its absolute path (kv_fs_new_path).
+static bool s_folder_held(ca_sql_t *sql, const char *absolute, const char *name) {
+    sqlite3_stmt *stmt = ca_sql_prepare(sql, "SELECT 1 FROM kv_namespaces WHERE path = ?1");
+    if (!stmt)
+        return true; //  cannot tell: keep it
+    char *path = zsys_sprintf("%s/kv/%s", absolute, name);
+    sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    zstr_free(&path);
+    return rc != SQLITE_DONE;
+}
+
+//  Folders no namespace row names: a create or clone that crashed before
+//  its row committed (never acknowledged). Removed at start, when no
+//  request runs; any doubt (the database unreadable) keeps them.
+static void s_sweep_orphans(const char *data_dir, int kv) {
+    char absolute[PATH_MAX];
+    char *db_path = zsys_sprintf("%s/%s", data_dir, CA_DB_FILE);
+    char *error = NULL;
+    ca_sql_t *sql =
+        realpath(data_dir, absolute) ? ca_sql_open(db_path, CA_SQL_READ_ONLY, NULL, &error) : NULL;
+    zstr_free(&db_path);
+    zstr_free(&error);
+    int fd = sql ? dup(kv) : -1;
+    DIR *stream = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *entry;
+    size_t swept = 0;
+    while (stream && (entry = readdir(stream))) {
+        if (entry->d_name[0] == '.' || s_folder_held(sql, absolute, entry->d_name))
+            continue;
+        int root = openat(kv, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root < 0)
+            continue; //  not a folder of ours
+        s_remove_all(root);
+        close(root);
+        if (unlinkat(kv, entry->d_name, AT_REMOVEDIR) == 0)
+            swept++;
+    }
+    if (stream)
+        closedir(stream);
+    else if (fd >= 0)
+        close(fd);
+    if (swept)
+        ca_log_notice("kv: removed %zu namespace folder(s) no namespace names (a create or clone "
+                      "that a crash interrupted; never acknowledged)",
+                      swept);
+    ca_sql_destroy(&sql);
+}
+
 char *kv_fs_prepare(const char *data_dir) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/kv", data_dir);
     int kv = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (kv < 0)
         return NULL;
+    s_sweep_orphans(data_dir, kv);
     int fd = dup(kv);
     DIR *stream = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *entry;

@@ -442,6 +442,38 @@ static void test_fs_folder_lost(void) {
     harness_session_down(&caller, &client, &node);
 }
 
+//  A folder no namespace row names (a create or clone a crash cut short)
+//  is removed at the next start; the namespaces' own folders stay.
+static void test_fs_orphan_swept(void) {
+    harness_node_t *node = harness_node_up(NULL);
+    zsock_t *client = harness_connect(harness_node_endpoint(node));
+    char *kept = s_create_ok(client, "kept", FILESYSTEM, NULL);
+    CHECK(s_store_ok(client, "kept", "k", "v", 1));
+    char *orphan = zsys_sprintf("%s/kv/ghost-0011223344556677", harness_node_data_dir(node));
+    char *inner = zsys_sprintf("%s/data", orphan);
+    char *file = zsys_sprintf("%s/k", inner);
+    CHECK(mkdir(orphan, 0700) == 0 && mkdir(inner, 0700) == 0);
+    FILE *stray = fopen(file, "w");
+    CHECK(stray && fputs("half a clone", stray) >= 0 && fclose(stray) == 0);
+    zsock_destroy(&client);
+    CHECK(harness_node_stop(node) == 0);
+    CHECK(harness_node_restart(node) == 0);
+    client = harness_connect(harness_node_endpoint(node));
+    CHECK(access(orphan, F_OK) != 0 && errno == ENOENT);
+    CHECK(access(kept, F_OK) == 0);
+    CHECK(harness_node_log_has(node, "removed 1 namespace folder(s)"));
+    Cairn__Response *response =
+        harness_ok(s_retrieve(client, "kept", "k"), CAIRN__RESPONSE__BODY_KV_RETRIEVE);
+    CHECK(response->kv_retrieve->value.len == 1);
+    cairn__response__free_unpacked(response, NULL);
+    zstr_free(&file);
+    zstr_free(&inner);
+    zstr_free(&orphan);
+    free(kept);
+    zsock_destroy(&client);
+    harness_node_down(&node);
+}
+
 //  ---- Redis going away --------------------------------------------------------------------
 
 static void test_redis_restart(void) {
@@ -686,6 +718,7 @@ static const harness_test_t s_tests[] = {
     {"bad_keys", test_bad_keys},
     {"fs_symlink", test_fs_symlink},
     {"fs_folder_lost", test_fs_folder_lost},
+    {"fs_orphan_swept", test_fs_orphan_swept},
     {"redis_restart", test_redis_restart},
     {"redis_stalled", test_redis_stalled},
     {"redis_password", test_redis_password},

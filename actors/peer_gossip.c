@@ -10,9 +10,10 @@
     no one else up. A peer whose Hello lists GossipBatch gets the rows of a
     turn in one frame (up to PEER_GOSSIP_BATCH_BYTES); one that lists only
     GossipMessage gets a frame per message. When a turn stopped at the row
-    bound the peer actor comes back at once instead of at its timer. A row goes to the session's
-   peer when that peer (its peers-table id) is a member of the row's channel here, its signature
-    verifies against the sender's key (peers row of sender_id, not
+    bound the peer actor comes back at once instead of at its timer. A row
+    goes to the session's peer when that peer (its peers-table id) is a
+    member of the row's channel here, its signature verifies against the
+    sender's key (peers row of sender_id, not
     blocked), and its ttl is not spent: a row the gossip cache holds
     arrived from a peer with that ttl and leaves with ttl - 1; a row it
     does not hold is this node's own (or older than gossip_max_age_s) and

@@ -531,14 +531,28 @@ static int s_send_batch(peer_gossip_send_fn *send, void *ctx, void *handle,
     return send(ctx, handle, &out);
 }
 
+//  Whether the session's window of this second has room for a frame
+//  (PEER_GOSSIP_PER_S frames, PEER_GOSSIP_BYTES_PER_S bytes).
+static bool s_room(const peer_gossip_session_t *session) {
+    return session->window_sent < PEER_GOSSIP_PER_S &&
+           session->window_bytes < PEER_GOSSIP_BYTES_PER_S;
+}
+
 //  Opens the per-second window of a session; false when it is full.
 static bool s_window_open(peer_gossip_session_t *session) {
     int64_t now = zclock_mono();
     if (now - session->window_start >= 1000) {
         session->window_start = now;
         session->window_sent = 0;
+        session->window_bytes = 0;
     }
-    return session->window_sent < PEER_GOSSIP_PER_S;
+    return s_room(session);
+}
+
+//  A frame of `bytes` went.
+static void s_sent(peer_gossip_session_t *session, size_t bytes) {
+    session->window_sent++;
+    session->window_bytes += bytes;
 }
 
 size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
@@ -576,10 +590,11 @@ size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
             bytes += gossip->message.len;
         } else if (found) {
             int rc = s_send_one(send, ctx, handle, gossip);
+            size_t sent = gossip->message.len;
             free(gossip->message.data);
             if (rc != 0)
                 break; //  in flight full: this one and the rest later
-            session->window_sent++;
+            s_sent(session, sent);
         }
         handled = i + 1;
         if (!session->batches && !s_window_open(session))
@@ -589,7 +604,7 @@ size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
         if (s_send_batch(send, ctx, handle, batch, packed) != 0)
             handled = 0; //  in flight full: all of them again later
         else
-            session->window_sent++;
+            s_sent(session, bytes);
         for (size_t i = 0; i < packed; i++)
             free(batch[i]->message.data);
     }
@@ -612,8 +627,8 @@ bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
     Cairn__Peer__GossipMessage *batch[PEER_GOSSIP_BATCH_MAX];
     size_t count = 0, bytes = 0;
     bool refused = false;
-    while (!refused && session->window_sent < PEER_GOSSIP_PER_S &&
-           bytes < PEER_GOSSIP_BATCH_BYTES && sqlite3_step(stmt) == SQLITE_ROW) {
+    while (!refused && s_room(session) && bytes < PEER_GOSSIP_BATCH_BYTES &&
+           sqlite3_step(stmt) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(stmt, 0);
         Cairn__Peer__GossipMessage *gossip = &items[count];
         if (s_gossip_of(self, stmt, seq, member_id, gossip)) {
@@ -622,10 +637,11 @@ bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
                 bytes += gossip->message.len;
             } else {
                 refused = s_send_one(send, ctx, handle, gossip) != 0;
+                size_t sent = gossip->message.len;
                 free(gossip->message.data);
                 if (refused)
                     break; //  in flight full: this row again next turn
-                session->window_sent++;
+                s_sent(session, sent);
             }
         }
         session->cursor = seq;
@@ -636,11 +652,11 @@ bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
         if (refused)
             session->cursor = start; //  in flight full: these rows again next turn
         else
-            session->window_sent++;
+            s_sent(session, bytes);
         for (size_t i = 0; i < count; i++)
             free(batch[i]->message.data);
     }
-    return !refused && session->window_sent < PEER_GOSSIP_PER_S && session->cursor < self->newest;
+    return !refused && s_room(session) && session->cursor < self->newest;
 }
 
 //  ---- self-test ------------------------------------------------------------------------

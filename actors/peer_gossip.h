@@ -31,16 +31,21 @@
 //  Frames sent to one session per second: under the receiver's flood
 //  bound (PEER_MAX_MSGS_PER_S), whose one-second window is not ours.
 #define PEER_GOSSIP_PER_S 900
+//  ... and bytes, under its PEER_MAX_BYTES_PER_S (32 MiB), which a batch of
+//  256 KiB frames would pass long before 900 of them (whatever
+//  peer_heartbeat_ms and peer_in_flight_bytes allow).
+#define PEER_GOSSIP_BYTES_PER_S (16 * 1024 * 1024)
 
 //  What the gossip keeps per session (in peer.c's session).
 typedef struct {
-    int64_t cursor;       //  seq of the last message row sent or passed over
-    uint64_t epoch;       //  this session's number in the gossip (peer_gossip_online)
-    uint32_t bad;         //  bad signatures received
-    bool speaks;          //  its Hello listed PEER_GOSSIP_KIND
-    bool batches;         //  ... and PEER_GOSSIP_BATCH_KIND
-    int64_t window_start; //  mono start of the current second
-    uint32_t window_sent; //  frames sent in it
+    int64_t cursor;        //  seq of the last message row sent or passed over
+    uint64_t epoch;        //  this session's number in the gossip (peer_gossip_online)
+    uint32_t bad;          //  bad signatures received
+    bool speaks;           //  its Hello listed PEER_GOSSIP_KIND
+    bool batches;          //  ... and PEER_GOSSIP_BATCH_KIND
+    int64_t window_start;  //  mono start of the current second
+    uint32_t window_sent;  //  frames sent in it
+    uint64_t window_bytes; //  and their bytes
 } peer_gossip_session_t;
 
 //  peer.c's send: 0 when the message went, -1 when it did not (in flight

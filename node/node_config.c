@@ -388,21 +388,32 @@ int node_config_load_env(node_config_t *self, char **error) {
     return 0;
 }
 
+//  The config file form: each section once, in the order the table first
+//  names it, its settings indented under it; numbers and true/false bare,
+//  text quoted (ZPL, as node_config_load_file reads it back).
 void node_config_print(node_config_t *self, FILE *out) {
-    zconfig_t *root = zconfig_new("root", NULL);
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        const option_t *option = &s_options[i];
-        if (option->kind == KIND_INT)
-            zconfig_putf(root, option->zpl, "%lld", (long long)*s_int_field(self, option));
-        else if (option->kind == KIND_BOOL)
-            zconfig_put(root, option->zpl, *s_int_field(self, option) ? "true" : "false");
-        else
-            zconfig_put(root, option->zpl, *s_text_field(self, option));
+    for (size_t first = 0; first < OPTION_COUNT; first++) {
+        const char *slash = strchr(s_options[first].zpl, '/');
+        size_t section = (size_t)(slash - s_options[first].zpl);
+        bool seen = false;
+        for (size_t k = 0; k < first && !seen; k++)
+            seen = strncmp(s_options[k].zpl, s_options[first].zpl, section + 1) == 0;
+        if (seen)
+            continue;
+        fprintf(out, "%.*s\n", (int)section, s_options[first].zpl);
+        for (size_t i = first; i < OPTION_COUNT; i++) {
+            const option_t *option = &s_options[i];
+            if (strncmp(option->zpl, s_options[first].zpl, section + 1) != 0)
+                continue;
+            const char *key = option->zpl + section + 1;
+            if (option->kind == KIND_INT)
+                fprintf(out, "    %s = %lld\n", key, (long long)*s_int_field(self, option));
+            else if (option->kind == KIND_BOOL)
+                fprintf(out, "    %s = %s\n", key, *s_int_field(self, option) ? "true" : "false");
+            else
+                fprintf(out, "    %s = \"%s\"\n", key, *s_text_field(self, option));
+        }
     }
-    char *text = zconfig_str_save(root);
-    fprintf(out, "%s", text);
-    zstr_free(&text);
-    zconfig_destroy(&root);
 }
 
 void node_config_print_help(FILE *out) {

@@ -756,10 +756,21 @@ static void test_cli_flags(void) {
     const char *env[] = {"CAIRN_QUEUE_MAX=55", "CAIRN_WRITER_BATCH=77", NULL};
     const char *print[] = {config_arg, "--print-config", "--writer-batch=88", NULL};
     CHECK(s_run_cairnd_env(print, env, output, sizeof output) == 0);
-    CHECK(strstr(output, "workers = \"3\""));      //  file over default
-    CHECK(strstr(output, "queue_max = \"55\""));   //  environment over file
-    CHECK(strstr(output, "batch_max = \"88\""));   //  flag over environment
-    CHECK(strstr(output, "drain_ms = \"10000\"")); //  default
+    CHECK(strstr(output, "workers = 3\n"));      //  file over default
+    CHECK(strstr(output, "queue_max = 55\n"));   //  environment over file
+    CHECK(strstr(output, "batch_max = 88\n"));   //  flag over environment
+    CHECK(strstr(output, "drain_ms = 10000\n")); //  default
+    //  What --print-config prints is a config file that means the same.
+    char *printed = zsys_sprintf("%s/printed.cfg", dir);
+    file = fopen(printed, "w");
+    CHECK(file && fputs(output, file) >= 0 && fclose(file) == 0);
+    char *printed_arg = zsys_sprintf("--config=%s", printed);
+    static char again[16384];
+    const char *reprint[] = {printed_arg, "--print-config", NULL};
+    CHECK(s_run_cairnd(reprint, again, sizeof again) == 0);
+    CHECK(streq(again, output));
+    zstr_free(&printed_arg);
+    zstr_free(&printed);
     ca_test_rmtree(dir);
     zstr_free(&config_arg);
     zstr_free(&path);

@@ -34,6 +34,7 @@
 
 #include <czmq.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -107,12 +108,16 @@ static char *s_data_dir_free(const char *data_dir) {
                         data_dir);
 }
 
+static int s_remove_entry(const char *path, const struct stat *info, int flag, struct FTW *at) {
+    (void)info, (void)flag, (void)at;
+    remove(path);
+    return 0;
+}
+
+//  Removes the staging directory this run made (nothing outside it: no
+//  symbolic link is followed).
 static void s_remove_tree(const char *path) {
-    zdir_t *dir = zdir_new(path, NULL);
-    if (dir)
-        zdir_remove(dir, true);
-    zdir_destroy(&dir);
-    rmdir(path);
+    nftw(path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int node_restore_run(const char *backup_dir, const char *data_dir_given, FILE *out, FILE *err) {

@@ -334,6 +334,20 @@ static char *s_copy_database(sqlite3 *src, const char *path) {
     return error;
 }
 
+//  DIR's own name (made by s_take_dir) made durable. NULL or an error.
+static char *s_fsync_parent(const char *dir) {
+    char *parent = strdup(dir);
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+    char *error = NULL;
+    if (slash) {
+        slash[slash == parent] = '\0';
+        if (ca_fsync_dir(parent) != 0)
+            error = zsys_sprintf("cannot fsync %s: %s", parent, strerror(errno));
+    }
+    free(parent);
+    return error;
+}
+
 //  Step 6: MANIFEST, written last.
 static char *s_write_manifest(const char *dir, const backup_manifest_t *manifest) {
     char *tmp = zsys_sprintf("%s/%s.tmp", dir, BACKUP_MANIFEST);
@@ -456,6 +470,8 @@ static void s_backup(ca_store_t *store, const Cairn__Request *request, ca_reply_
     zstr_free(&db);
     manifest.content_files = run.files[0];
     manifest.cache_files = run.files[1];
+    if (!error)
+        error = s_fsync_parent(dir);
     if (!error)
         error = s_write_manifest(dir, &manifest);
     if (error) {

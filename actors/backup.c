@@ -128,6 +128,17 @@ int backup_link_or_copy(const char *src, const char *dst, bool *linked, char **e
     return backup_copy_file(src, dst, error);
 }
 
+bool backup_dir_is_empty(const char *path) {
+    DIR *listing = opendir(path);
+    struct dirent *entry = NULL;
+    while (listing && (entry = readdir(listing)))
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+            break;
+    if (listing)
+        closedir(listing);
+    return listing && !entry;
+}
+
 int backup_hash_file(const char *path, uint64_t *size, uint8_t digest[CA_SHA256_BYTES],
                      char **error) {
     FILE *file = fopen(path, "rb");
@@ -386,14 +397,7 @@ static ca_status_t s_take_dir(const char *dir, const char *data_dir, char **erro
         return CA_INVALID;
     }
     if (!made) {
-        DIR *listing = opendir(dir);
-        struct dirent *entry = NULL;
-        while (listing && (entry = readdir(listing)))
-            if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
-                break;
-        if (listing)
-            closedir(listing);
-        if (!listing || entry) {
+        if (!backup_dir_is_empty(dir)) {
             *error = zsys_sprintf("%s exists and is not an empty directory: give a new or empty "
                                   "directory (a backup never overwrites anything)",
                                   dir);

@@ -41,6 +41,9 @@ int backup_copy_file(const char *src, const char *dst, char **error);
 //  two filesystems; *linked says which. 0, or -1 with *error.
 int backup_link_or_copy(const char *src, const char *dst, bool *linked, char **error);
 
+//  True when `path` is a directory with nothing in it.
+bool backup_dir_is_empty(const char *path);
+
 //  Size and SHA-256 of a file. 0, or -1 with *error.
 int backup_hash_file(const char *path, uint64_t *size, uint8_t digest[CA_SHA256_BYTES],
                      char **error);

@@ -33,7 +33,6 @@
 #include "node_check.h"
 
 #include <czmq.h>
-#include <dirent.h>
 #include <ftw.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -94,14 +93,7 @@ static char *s_data_dir_free(const char *data_dir) {
     if (stat(data_dir, &info) != 0)
         return errno == ENOENT ? NULL
                                : zsys_sprintf("cannot look at %s: %s", data_dir, strerror(errno));
-    DIR *listing = S_ISDIR(info.st_mode) ? opendir(data_dir) : NULL;
-    struct dirent *entry = NULL;
-    while (listing && (entry = readdir(listing)))
-        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
-            break;
-    if (listing)
-        closedir(listing);
-    if (listing && !entry)
+    if (S_ISDIR(info.st_mode) && backup_dir_is_empty(data_dir))
         return NULL;
     return zsys_sprintf("the data dir %s is not empty: restore refuses to overwrite or merge "
                         "into a node's data; give a new (or empty) --data-dir",

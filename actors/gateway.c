@@ -66,6 +66,7 @@ typedef struct {
     uint64_t errors;
     uint64_t busy;
     uint64_t in_flight;
+    uint64_t max_in_flight; //  the def's cap (0: none)
 } pool_t;
 
 typedef struct {
@@ -282,6 +283,16 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
     pool->requests++;
     size_t index = (size_t)(pool - self->pools);
     char message[300];
+    if (pool->max_in_flight && pool->in_flight >= pool->max_in_flight) {
+        pool->busy++;
+        pool->errors++;
+        snprintf(message, sizeof message,
+                 "the %s store serves %" PRIu64 " request(s) at a time and is busy with one; "
+                 "retry when it has answered",
+                 pool->name, pool->max_in_flight);
+        s_answer_error(self, client_id, id, CA_BUSY, message);
+        return;
+    }
     if (!gateway_clients_admit(self->clients, client_id, index, message, sizeof message)) {
         pool->busy++;
         pool->errors++;
@@ -655,6 +666,7 @@ static char *s_connect_pools(self_t *self) {
         pool_t *pool = &self->pools[i];
         pool->name = def->name;
         pool->workers = ca_store_workers(def, self->config.workers);
+        pool->max_in_flight = def->max_in_flight;
         char *error = s_connect_workers(self, def, pool);
         if (error)
             return error;

@@ -173,7 +173,8 @@ struct command_table_s {
     X(batch)                                                                                       \
     X(sync)                                                                                        \
     X(doc)                                                                                         \
-    X(kv)
+    X(kv)                                                                                          \
+    X(backup)
 // clang-format on
 #define CLI_FAMILY_DECLARE(name) extern const command_table_t cli_##name##_commands;
 CLI_FAMILIES(CLI_FAMILY_DECLARE)

@@ -27,6 +27,7 @@
 #include "identity.h"
 #include "node.h"
 #include "node_check.h"
+#include "node_restore.h"
 #include "node_config.h"
 #include "node_notify.h"
 
@@ -74,6 +75,7 @@ static void s_print_usage(FILE *out) {
             "       cairnd identity init|show|passwd [--config FILE] [--data-dir DIR] ...\n"
             "       cairnd server-key [--config FILE] [--data-dir DIR]\n"
             "       cairnd check [--config FILE] [--data-dir DIR]\n"
+            "       cairnd restore BACKUP_DIR --data-dir NEW_DIR\n"
             "       cairnd --help | --version | --print-config\n\n"
             "cairn storage node. Settings, lowest precedence first: defaults, config file\n"
             "(ZPL, see deploy/cairnd.cfg), CAIRN_* environment, command-line flags.\n\n"
@@ -106,7 +108,13 @@ static void s_print_usage(FILE *out) {
             "                          file against its index (missing, wrong size or hash,\n"
             "                          no row). One line per finding; exit 0 clean, 1 damage\n"
             "                          found, 2 could not check (usage, no database, node\n"
-            "                          running).\n\n"
+            "                          running).\n"
+            "  cairnd restore BACKUP_DIR --data-dir NEW_DIR\n"
+            "                          install a backup made by `cairn backup` into a new or\n"
+            "                          empty data dir: checks its MANIFEST, cairn.db's size\n"
+            "                          and SHA-256, then `cairnd check` on the copy; exit 0\n"
+            "                          restored, 1 damaged backup (nothing installed), 2\n"
+            "                          usage or a data dir that is not empty.\n\n"
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
@@ -476,6 +484,28 @@ static int s_check_main(int argc, char **argv) {
     return rc;
 }
 
+static int s_restore_check(const identity_args_t *args, bool print_config) {
+    if (!*args->command) {
+        fprintf(stderr, "cairnd: restore needs the backup's directory: cairnd restore "
+                        "BACKUP_DIR --data-dir NEW_DIR; see cairnd --help\n");
+        return -1;
+    }
+    return s_settings_only("restore", args, print_config);
+}
+
+//  `cairnd restore BACKUP_DIR ...`: argv[0] is "restore". Exit status:
+//  node_restore_run's, 2 for usage.
+static int s_restore_main(int argc, char **argv) {
+    identity_args_t args = {.command = ""};
+    node_config_t *config = NULL;
+    int rc = s_subcommand_args(argc, argv, &args, s_restore_check, &config);
+    if (rc != 0)
+        return rc < 0 ? NODE_RESTORE_REFUSED : 0;
+    rc = node_restore_run(args.command, config->data_dir, stdout, stderr);
+    node_config_destroy(&config);
+    return rc;
+}
+
 //  Unlocks the data dir's identity, if it has one; *identity stays NULL
 //  when it has none. 0, or -1 (printed) when it cannot be unlocked.
 static int s_unlock_identity(const node_config_t *config, const identity_args_t *args,
@@ -549,6 +579,8 @@ int main(int argc, char **argv) {
         return s_server_key_main(argc - 1, argv + 1);
     if (argc > 1 && streq(argv[1], "check"))
         return s_check_main(argc - 1, argv + 1);
+    if (argc > 1 && streq(argv[1], "restore"))
+        return s_restore_main(argc - 1, argv + 1);
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;

@@ -29,6 +29,7 @@
 #include "ca_limits.h"
 #include "ca_log.h"
 #include "ca_store.h"
+#include "backup.h"
 #include "batch.h"
 #include "channel_auth.h"
 #include "channels.h"
@@ -71,6 +72,7 @@ static const ca_store_def_t *const s_stores[] = {
     &sync_store_def,
     &kv_store_def,
     &documents_store_def,
+    &backup_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 

@@ -111,6 +111,10 @@ typedef struct {
     //  the node's `workers` / `queue_max` settings.
     unsigned workers;
     size_t queue_max;
+    //  Optional: requests the gateway lets into the pool at once (0: no cap
+    //  beyond the queues); one more is answered BUSY at once (a backup: one
+    //  at a time, never one queued behind another).
+    size_t max_in_flight;
     ca_tick_fn *tick; //  optional
     bool tick_every_worker;
     //  Tick once right after start too, whatever maintenance_ms (catch-up

@@ -457,6 +457,19 @@ static void s_backup(ca_store_t *store, const Cairn__Request *request, ca_reply_
                        BACKUP_DIR_MAX);
         return;
     }
+    const char *root = ca_store_settings(store)->backup_root;
+    size_t root_length = root ? strlen(root) : 0;
+    while (root_length > 1 && root[root_length - 1] == '/')
+        root_length--;
+    if (root && !(root_length == 1 && root[0] == '/') &&
+        (strncmp(dir, root, root_length) != 0 || dir[root_length] != '/' || strstr(dir, "/../") ||
+         strstr(dir, "/./") || (strlen(dir) >= 3 && strcmp(dir + strlen(dir) - 3, "/..") == 0))) {
+        ca_reply_error(reply, CA_INVALID,
+                       "dir must be inside backup_root %s (the node's setting), without . or .. "
+                       "segments",
+                       root);
+        return;
+    }
     char *error = NULL;
     ca_status_t status = s_take_dir(dir, ca_store_data_dir(store), &error);
     if (status != CA_OK) {

@@ -348,6 +348,7 @@ static char *s_start_workers(node_t *self) {
                                     .min_free_bytes = config->min_free_bytes,
                                     .content_quota_bytes = config->content_quota_bytes,
                                     .doc_max_bytes = config->doc_max_bytes,
+                                    .backup_root = config->backup_root,
                                     .kv_max_value_bytes = config->kv_max_value_bytes,
                                     .peer_actor = !streq(config->peer_endpoint, "off")};
     if (self->peer_id)

@@ -137,6 +137,10 @@ static const option_t s_options[] = {
      "CAIRN_CONTENT_QUOTA_BYTES", "0", KIND_INT, 0, INT64_MAX, NULL, FIELD(content_quota_bytes),
      "bytes of blobs the content store may hold; a put or chunk past it gets UNAVAILABLE (0: no "
      "quota)"},
+    {"backup_root", "backup-root", "backup/root", "CAIRN_BACKUP_ROOT", "/", KIND_TEXT, 0, 0, NULL,
+     FIELD(backup_root),
+     "an absolute directory under which `cairn backup DIR` may write (DIR must be inside it); "
+     "/: anywhere the node may write"},
     {"doc_max_bytes", "doc-max-bytes", "documents/max_bytes", "CAIRN_DOC_MAX_BYTES", "262144",
      KIND_INT, 2, 16777216, NULL, FIELD(doc_max_bytes),
      "largest document object in canonical JSON bytes (INVALID beyond)"},

@@ -38,6 +38,7 @@ typedef struct {
     int64_t max_blob_bytes;
     int64_t content_quota_bytes;
     int64_t doc_max_bytes;
+    char *backup_root;
     int64_t kv_max_value_bytes;
     int64_t drain_ms;
     int64_t max_content_bytes;

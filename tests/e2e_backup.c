@@ -319,6 +319,36 @@ static void test_bad_input(void) {
 //  Two backups at once from two connections: one runs, the other is BUSY
 //  at once (never queued behind it). Each try sends both back to back; a
 //  try where the first finished before the second came is retried.
+//  backup_root bounds where a client may make the node write: inside it,
+//  yes; beside it, or out of it by "..", no.
+static void test_root_bound(void) {
+    char *root = ca_test_tempdir("cairn-backup-root");
+    char *flag = zsys_sprintf("--backup-root=%s/allowed", root);
+    char *allowed = zsys_sprintf("%s/allowed", root);
+    CHECK(mkdir(allowed, 0700) == 0);
+    const char *args[] = {flag, NULL};
+    HARNESS_SESSION_UP(args);
+    char *inside = zsys_sprintf("%s/allowed/one", root);
+    cairn__response__free_unpacked(
+        harness_ok(s_backup(client, inside), CAIRN__RESPONSE__BODY_BACKUP), NULL);
+    char *beside = zsys_sprintf("%s/allowed-not", root);
+    char *escape = zsys_sprintf("%s/allowed/../out", root);
+    char *outside = zsys_sprintf("%s/out", root);
+    harness_fails(s_backup(client, beside), CAIRN__STATUS__INVALID, "inside backup_root");
+    harness_fails(s_backup(client, escape), CAIRN__STATUS__INVALID, "inside backup_root");
+    harness_fails(s_backup(client, outside), CAIRN__STATUS__INVALID, "inside backup_root");
+    CHECK(access(beside, F_OK) != 0 && access(outside, F_OK) != 0);
+    harness_session_down(&caller, &client, &node);
+    ca_test_rmtree(root);
+    zstr_free(&outside);
+    zstr_free(&escape);
+    zstr_free(&beside);
+    zstr_free(&inside);
+    zstr_free(&allowed);
+    zstr_free(&flag);
+    zstr_free(&root);
+}
+
 static void test_concurrent_busy(void) {
     HARNESS_SESSION_UP(NULL);
     messages_fixture_create_channel(caller, CHANNEL, true);
@@ -448,9 +478,8 @@ static void test_restore_refuses(void) {
 }
 
 static const harness_test_t s_tests[] = {
-    {"while_writing", test_while_writing},
-    {"bad_input", test_bad_input},
-    {"concurrent_busy", test_concurrent_busy},
+    {"while_writing", test_while_writing},     {"bad_input", test_bad_input},
+    {"concurrent_busy", test_concurrent_busy}, {"root_bound", test_root_bound},
     {"restore_refuses", test_restore_refuses},
 };
 

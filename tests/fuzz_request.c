@@ -108,6 +108,8 @@ static void s_start_node(void) {
     char *data_dir = zsys_sprintf("%s/data", s_fuzz.temp_dir);
     char *endpoint = zsys_sprintf("inproc://fuzz-%d", (int)getpid());
     s_set_or_die("data_dir", data_dir);
+    //  A fuzzed Backup request may only write in the temp dir.
+    s_set_or_die("backup_root", s_fuzz.temp_dir);
     s_set_or_die("client_endpoint", endpoint);
     zstr_free(&data_dir);
     zstr_free(&endpoint);

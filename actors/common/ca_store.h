@@ -147,6 +147,7 @@ typedef struct {
     int64_t min_free_bytes;      //  blob writes stop when the disk has less free
     int64_t content_quota_bytes; //  bytes the content store may hold (0: no quota)
     int64_t doc_max_bytes;       //  largest canonical document (documents store)
+    const char *backup_root;     //  backups only under it (backup store; the config's)
     int64_t kv_max_value_bytes;  //  largest kv value (bounded by max_frame_bytes)
     //  The node's peer id (Info.peer_id: hex of its identity's public key);
     //  "" when it has none. The ledger binds payments to it.

@@ -221,8 +221,7 @@ static void s_apply_log_settings(const node_config_t *config) {
 //  Settings a SIGHUP applies to the running node; every other one is read
 //  at start only.
 static bool s_reloadable(const char *name) {
-    return streq(name, "log_level") || streq(name, "log_format") ||
-           streq(name, "slow_request_ms");
+    return streq(name, "log_level") || streq(name, "log_format") || streq(name, "slow_request_ms");
 }
 
 //  SIGHUP: reads the configuration again as at start (file, CAIRN_*, the
@@ -245,6 +244,7 @@ static void s_reload(const node_config_t *started, node_config_t **applied_p,
         return;
     }
     const node_config_t *before = *applied_p ? *applied_p : started;
+    s_apply_log_settings(fresh); //  first: what follows is logged as it says
     size_t restart = 0;
     for (size_t i = 0; i < node_config_count(); i++) {
         const char *name = node_config_name(i);
@@ -258,7 +258,6 @@ static void s_reload(const node_config_t *started, node_config_t **applied_p,
             restart++;
         }
     }
-    s_apply_log_settings(fresh);
     ca_log_notice("cairnd: SIGHUP: configuration reloaded (log_level %s, log_format %s, "
                   "slow_request_ms %lld; %zu setting(s) wait for a restart)",
                   fresh->log_level, fresh->log_format, (long long)fresh->slow_request_ms, restart);

@@ -26,7 +26,7 @@ typedef struct {
     char *log_level;
     char *log_format;        //  "text" or "json"
     int64_t slow_request_ms; //  0: no slow-request log
-    char *synchronous; //  "normal" or "full"
+    char *synchronous;       //  "normal" or "full"
     int64_t writer_batch;
     int64_t max_db_bytes;
     char *start_check; //  "quick" or "off"

@@ -454,10 +454,12 @@ void ca_store_log_if_slow(const char *store, zframe_t *request_frame, int64_t re
         read && env.body_field
             ? protobuf_c_message_descriptor_get_field(&cairn__request__descriptor, env.body_field)
             : NULL;
+    ca_log_set_request(read ? env.id : 0); //  the writer's line is request-scoped too
     ca_log_warning("slow request: %s, pool %s, request id %" PRIu64 ", answered after %" PRId64
                    " ms (slow_request_ms %" PRId64 ")",
-                   field ? field->name : "(unreadable)", store, read ? env.id : 0,
-                   took_us / 1000, slow_ms);
+                   field ? field->name : "(unreadable)", store, read ? env.id : 0, took_us / 1000,
+                   slow_ms);
+    ca_log_clear_request();
 }
 
 static void s_handle_request(ca_store_t *self, zmsg_t *msg) {

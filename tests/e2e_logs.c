@@ -275,7 +275,36 @@ static void test_sighup_bad_config(void) {
     s_hup_down(&hup);
 }
 
+//  Bad values are refused before anything starts (exit 2, naming the
+//  setting); the defaults show in --print-config.
+static void test_bad_values(void) {
+    const char *const bad[][3] = {
+        {"--log-format=xml", "--print-config", NULL},
+        {"--log-format=", "--print-config", NULL},
+        {"--slow-request-ms=-1", "--print-config", NULL},
+        {"--slow-request-ms=soon", "--print-config", NULL},
+        {"--slow-request-ms=99999999999999999999", "--print-config", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        harness_run_t run = harness_run(harness_cairnd_path(), bad[i], NULL, 10000);
+        CHECK(run.status == 2);
+        CHECK(strstr(run.err, strchr(bad[i][0], '-') + 2) || strstr(run.err, "log_format") ||
+              strstr(run.err, "slow_request_ms"));
+        harness_run_free(&run);
+    }
+    const char *env[] = {"CAIRN_LOG_FORMAT=yaml", NULL};
+    const char *print[] = {"--print-config", NULL};
+    harness_run_t run = harness_run(harness_cairnd_path(), print, env, 10000);
+    CHECK(run.status == 2 && strstr(run.err, "CAIRN_LOG_FORMAT"));
+    harness_run_free(&run);
+    run = harness_run(harness_cairnd_path(), print, NULL, 10000);
+    CHECK(run.status == 0 && strstr(run.out, "log_format = \"text\"") &&
+          strstr(run.out, "slow_request_ms = "));
+    harness_run_free(&run);
+}
+
 static const harness_test_t s_tests[] = {
+    {"bad_values", test_bad_values},
     {"json_lines", test_json_lines},
     {"text_actor", test_text_actor},
     {"slow_request", test_slow_request},

@@ -95,15 +95,6 @@ static size_t s_check_json_log(harness_node_t *node, const char *actor, bool *se
     return lines;
 }
 
-static void s_ping(zsock_t *client) {
-    Cairn__Request request;
-    Cairn__Ping ping;
-    ca_request_ping(&request, &ping, s_next_id++);
-    Cairn__Response *response =
-        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_PONG);
-    cairn__response__free_unpacked(response, NULL);
-}
-
 //  Puts `size` bytes of content with request id `id`.
 static void s_put(zsock_t *client, size_t size, uint64_t id) {
     uint8_t *data = (uint8_t *)malloc(size);
@@ -122,7 +113,7 @@ static void s_put(zsock_t *client, size_t size, uint64_t id) {
 static void test_json_lines(void) {
     const char *args[] = {"--log-format=json", "--log-level=debug", NULL};
     HARNESS_SESSION_UP(args);
-    s_ping(client);
+    harness_expect_alive(client);
     s_put(client, 1000, s_next_id++);
     s_wait_log(node, "\"actor\":\"cairn-writer\"", 1);
     bool seen;
@@ -134,7 +125,7 @@ static void test_json_lines(void) {
 
 static void test_text_actor(void) {
     HARNESS_SESSION_UP(NULL);
-    s_ping(client);
+    harness_expect_alive(client);
     s_wait_log(node, "[cairnd] cairnd: file descriptor limit", 1);
     s_wait_log(node, "[cairn-writer] writer: ", 1);
     harness_session_down(&caller, &client, &node);
@@ -156,7 +147,7 @@ static void test_slow_request(void) {
     client = harness_connect(harness_node_endpoint(node));
     caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
     s_put(client, 8 * 1024 * 1024, id);
-    s_ping(client);
+    harness_expect_alive(client);
     CHECK(s_log_count(node, "slow request") == 0);
     harness_session_down(&caller, &client, &node);
 }
@@ -270,7 +261,7 @@ static void test_sighup_bad_config(void) {
     s_wait_log(hup.node, "the configuration was not reloaded", 3);
     s_write_config(&hup, "node\n    log_level = info\n");
     zsock_t *client = harness_connect(harness_node_endpoint(hup.node));
-    s_ping(client);
+    harness_expect_alive(client);
     zsock_destroy(&client);
     s_hup_down(&hup);
 }

@@ -196,7 +196,6 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
     return rc;
 }
 
-//  Merges file, environment and flags into `config`; 0 or -1 (printed).
 //  Merges file, environment and flags into `config`; 0 or -1 with *error.
 static int s_merge_config(node_config_t *config, const char *config_path, const flag_t *flags,
                           size_t flag_count, char **error) {
@@ -249,9 +248,9 @@ static void s_reload(const node_config_t *started, node_config_t **applied_p,
     for (size_t i = 0; i < node_config_count(); i++) {
         const char *name = node_config_name(i);
         if (s_reloadable(name)) {
-            if (!node_config_same((node_config_t *)before, fresh, i))
+            if (!node_config_same(before, fresh, i))
                 ca_log_notice("cairnd: SIGHUP: %s changed, applied", name);
-        } else if (!node_config_same((node_config_t *)started, fresh, i)) {
+        } else if (!node_config_same(started, fresh, i)) {
             ca_log_warning("cairnd: restart required: %s (changed in the configuration; the "
                            "node keeps the value it started with until it restarts)",
                            name);

@@ -412,11 +412,13 @@ void node_config_print(node_config_t *self, FILE *out) {
     zconfig_destroy(&root);
 }
 
-bool node_config_same(node_config_t *a, node_config_t *b, size_t index) {
+bool node_config_same(const node_config_t *a, const node_config_t *b, size_t index) {
     const option_t *option = &s_options[index];
+    const char *left_base = (const char *)a + option->offset;
+    const char *right_base = (const char *)b + option->offset;
     if (option->kind == KIND_INT || option->kind == KIND_BOOL)
-        return *s_int_field(a, option) == *s_int_field(b, option);
-    const char *left = *s_text_field(a, option), *right = *s_text_field(b, option);
+        return *(const int64_t *)left_base == *(const int64_t *)right_base;
+    const char *left = *(char *const *)left_base, *right = *(char *const *)right_base;
     return left == right || (left && right && streq(left, right));
 }
 

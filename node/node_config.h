@@ -90,7 +90,7 @@ const char *node_config_flag(size_t index);
 bool node_config_is_switch(size_t index);
 
 //  Whether setting i has the same value in `a` and `b` (for SIGHUP).
-bool node_config_same(node_config_t *a, node_config_t *b, size_t index);
+bool node_config_same(const node_config_t *a, const node_config_t *b, size_t index);
 
 //  Whether `name` (its first `length` bytes) is a setting's environment
 //  variable (CAIRN_DATA_DIR...).

@@ -579,9 +579,25 @@ static bool s_answer_attached(self_t *self, pending_write_t *write) {
     return true;
 }
 
+//  A client's write (its store stamped received_us): the slow-request log,
+//  its Request the fourth frame ([routing id][gateway id][client id]).
+static void s_log_if_slow(pending_write_t *write) {
+    const Cairn__Internal__WriteRequest *request =
+        write->request->body_case == CAIRN__INTERNAL__WRITER_REQUEST__BODY_WRITE
+            ? write->request->write
+            : NULL;
+    if (!request || request->received_us <= 0 || zmsg_size(write->msg) < 4)
+        return;
+    zframe_t *frame = zmsg_first(write->msg);
+    for (int i = 0; i < 3; i++)
+        frame = zmsg_next(write->msg);
+    ca_store_log_if_slow(request->store, frame, request->received_us);
+}
+
 static void s_answer(self_t *self, pending_write_t *write, size_t batch_size) {
     if (write->status != CA_OK)
         self->failed_writes++;
+    s_log_if_slow(write);
     if (s_answer_attached(self, write))
         return;
     Cairn__Internal__WriteReply reply = CAIRN__INTERNAL__WRITE_REPLY__INIT;

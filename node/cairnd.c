@@ -118,7 +118,9 @@ static void s_print_usage(FILE *out) {
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
-                 "exit 0). Exit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
+                 "exit 0). SIGHUP reads the configuration again: log_level, log_format and\n"
+                 "slow_request_ms apply at once, other changes log \"restart required\".\n"
+                 "Exit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
 }
 
 static void s_print_version(void) {
@@ -202,22 +204,72 @@ static int s_parse_args(int argc, char **argv, const char **config_path, bool *p
     return rc;
 }
 
-//  Merges file, environment and flags into `config`; 0 or -1 (printed).
+//  Merges file, environment and flags into `config`; 0 or -1 with *error.
 static int s_merge_config(node_config_t *config, const char *config_path, const flag_t *flags,
-                          size_t flag_count) {
-    char *error = NULL;
+                          size_t flag_count, char **error) {
     if (!config_path)
         config_path = getenv(CA_ENV_CONFIG);
-    int rc = config_path ? node_config_load_file(config, config_path, &error) : 0;
+    int rc = config_path ? node_config_load_file(config, config_path, error) : 0;
     if (rc == 0)
-        rc = node_config_load_env(config, &error);
+        rc = node_config_load_env(config, error);
     for (size_t i = 0; rc == 0 && i < flag_count; i++)
-        rc = node_config_set(config, node_config_name(flags[i].index), flags[i].value, &error);
-    if (rc != 0) {
-        fprintf(stderr, "cairnd: %s\n", error);
-        free(error);
-    }
+        rc = node_config_set(config, node_config_name(flags[i].index), flags[i].value, error);
     return rc;
+}
+
+//  The settings ca_log holds (level, format, slow-request threshold): at
+//  start and on SIGHUP.
+static void s_apply_log_settings(const node_config_t *config) {
+    ca_log_set_level((ca_log_level_t)ca_log_level_parse(config->log_level));
+    ca_log_set_format((ca_log_format_t)ca_log_format_parse(config->log_format));
+    ca_log_set_slow_ms(config->slow_request_ms);
+}
+
+//  Settings a SIGHUP applies to the running node; every other one is read
+//  at start only.
+static bool s_reloadable(const char *name) {
+    return streq(name, "log_level") || streq(name, "log_format") || streq(name, "slow_request_ms");
+}
+
+//  SIGHUP: reads the configuration again as at start (file, CAIRN_*, the
+//  flags given) and applies what can change while the node serves (the
+//  ca_log settings). Every other changed setting is logged as "restart
+//  required", against the settings the node started with. A configuration
+//  that does not load changes nothing. The allow-lists need no signal: the
+//  client one (DATA_DIR/curve/clients) is checked at every CURVE handshake,
+//  the peer one is the peers table (cairn peer allow|block).
+static void s_reload(const node_config_t *started, node_config_t **applied_p,
+                     const char *config_path, const flag_t *flags, size_t flag_count) {
+    node_config_t *fresh = node_config_new();
+    char *error = NULL;
+    if (s_merge_config(fresh, config_path, flags, flag_count, &error) != 0) {
+        ca_log_error("cairnd: SIGHUP: the configuration was not reloaded, every setting stays "
+                     "as it was: %s",
+                     error);
+        free(error);
+        node_config_destroy(&fresh);
+        return;
+    }
+    const node_config_t *before = *applied_p ? *applied_p : started;
+    s_apply_log_settings(fresh); //  first: what follows is logged as it says
+    size_t restart = 0;
+    for (size_t i = 0; i < node_config_count(); i++) {
+        const char *name = node_config_name(i);
+        if (s_reloadable(name)) {
+            if (!node_config_same(before, fresh, i))
+                ca_log_notice("cairnd: SIGHUP: %s changed, applied", name);
+        } else if (!node_config_same(started, fresh, i)) {
+            ca_log_warning("cairnd: restart required: %s (changed in the configuration; the "
+                           "node keeps the value it started with until it restarts)",
+                           name);
+            restart++;
+        }
+    }
+    ca_log_notice("cairnd: SIGHUP: configuration reloaded (log_level %s, log_format %s, "
+                  "slow_request_ms %lld; %zu setting(s) wait for a restart)",
+                  fresh->log_level, fresh->log_format, (long long)fresh->slow_request_ms, restart);
+    node_config_destroy(applied_p);
+    *applied_p = fresh;
 }
 
 //  A CAIRN_* variable that is neither a setting's nor one of ca_env.h's
@@ -238,25 +290,29 @@ static void s_warn_unknown_env(void) {
     }
 }
 
-//  Blocks SIGINT/SIGTERM in every thread (actors inherit the mask) and
-//  returns a signalfd that reports them to main.
+//  Blocks SIGINT/SIGTERM/SIGHUP in every thread (actors inherit the mask)
+//  and returns a signalfd that reports them to main.
 static int s_signal_fd(void) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     return signalfd(-1, &signals, SFD_CLOEXEC);
 }
 
-static void s_wait_for_signal(int fd) {
+//  The next signal's number (SIGTERM when the signalfd fails: stop).
+static int s_wait_for_signal(int fd) {
     struct pollfd item = {fd, POLLIN, 0};
     while (poll(&item, 1, -1) < 0 && errno == EINTR)
         ;
     struct signalfd_siginfo info;
-    if (read(fd, &info, sizeof info) == (ssize_t)sizeof info)
-        ca_log_info("cairnd: received %s", strsignal((int)info.ssi_signo));
+    if (read(fd, &info, sizeof info) != (ssize_t)sizeof info)
+        return SIGTERM;
+    ca_log_info("cairnd: received %s", strsignal((int)info.ssi_signo));
+    return (int)info.ssi_signo;
 }
 
 //  ---- identity --------------------------------------------------------------------
@@ -364,8 +420,12 @@ static int s_subcommand_args(int argc, char **argv, identity_args_t *args, args_
     if (rc == 0)
         rc = check(args, print_config);
     node_config_t *config = node_config_new();
-    if (rc == 0 && s_merge_config(config, config_path, flags, flag_count) != 0)
+    char *error = NULL;
+    if (rc == 0 && s_merge_config(config, config_path, flags, flag_count, &error) != 0) {
+        fprintf(stderr, "cairnd: %s\n", error);
+        free(error);
         rc = -1;
+    }
     free(flags);
     if (rc != 0)
         node_config_destroy(&config);
@@ -593,29 +653,35 @@ int main(int argc, char **argv) {
         return rc < 0 ? 2 : 0;
     }
     node_config_t *config = node_config_new();
-    rc = s_merge_config(config, config_path, flags, flag_count);
-    free(flags);
+    char *error = NULL;
+    rc = s_merge_config(config, config_path, flags, flag_count, &error);
     if (rc != 0) {
+        fprintf(stderr, "cairnd: %s\n", error);
+        free(error);
+        free(flags);
         node_config_destroy(&config);
         return 2;
     }
-    ca_log_set_level((ca_log_level_t)ca_log_level_parse(config->log_level));
+    s_apply_log_settings(config);
     zsys_set_logident("cairnd");
     s_warn_unknown_env();
     if (print_config) {
         node_config_print(config, stdout);
+        free(flags);
         node_config_destroy(&config);
         return 0;
     }
     s_raise_nofile_limit();
     if (sodium_init() < 0) {
         fprintf(stderr, "cairnd: libsodium failed to initialise\n");
+        free(flags);
         node_config_destroy(&config);
         return 1;
     }
     //  Before any thread: the prompt may need the terminal's signals.
     identity_t *identity = NULL;
     if (s_unlock_identity(config, &identity_args, &identity) != 0) {
+        free(flags);
         node_config_destroy(&config);
         return 1;
     }
@@ -627,10 +693,10 @@ int main(int argc, char **argv) {
     if (identity && identity_curve_key(identity, &curve_key) == 0)
         node_set_curve_key(node, &curve_key);
     ca_curve_key_wipe(&curve_key);
-    char *error = NULL;
     if (node_start(node, &error) != 0) {
-        zsys_error("cairnd: %s", error);
+        ca_log_error("cairnd: %s", error);
         free(error);
+        free(flags);
         node_destroy(&node);
         identity_destroy(&identity);
         node_config_destroy(&config);
@@ -640,11 +706,18 @@ int main(int argc, char **argv) {
     if (identity)
         ca_log_info("cairnd: node identity %s unlocked", identity_peer_id(identity));
     node_notify("READY=1");
-    s_wait_for_signal(signal_fd);
+    node_config_t *applied = NULL; //  the settings of the last SIGHUP
+    while (s_wait_for_signal(signal_fd) == SIGHUP) {
+        node_notify("RELOADING=1");
+        s_reload(config, &applied, config_path, flags, flag_count);
+        node_notify("READY=1");
+    }
     node_notify("STOPPING=1");
     node_destroy(&node);
     identity_destroy(&identity);
+    node_config_destroy(&applied);
     node_config_destroy(&config);
+    free(flags);
     close(signal_fd);
     return 0;
 }

@@ -64,6 +64,13 @@ static const option_t s_options[] = {
     {"log_level", "log-level", "node/log_level", "CAIRN_LOG_LEVEL", CA_DEFAULT_LOG_LEVEL,
      KIND_CHOICE, 0, 0, "error|warning|notice|info|debug", FIELD(log_level),
      "least important log level written"},
+    {"log_format", "log-format", "node/log_format", "CAIRN_LOG_FORMAT", "text", KIND_CHOICE, 0, 0,
+     "text|json", FIELD(log_format),
+     "text: zsys lines; json: one JSON object per line (ts, level, actor, req, msg)"},
+    {"slow_request_ms", "slow-request-ms", "node/slow_request_ms", "CAIRN_SLOW_REQUEST_MS", "1000",
+     KIND_INT, 0, 86400000, NULL, FIELD(slow_request_ms),
+     "a request answered later than this after its store received it is logged as a warning "
+     "(kind, store, id, time; 0: never)"},
     {"synchronous", "synchronous", "writer/synchronous", "CAIRN_SYNCHRONOUS",
      CA_DEFAULT_SYNCHRONOUS, KIND_CHOICE, 0, 0, "normal|full", FIELD(synchronous),
      "normal: an OK survives a crash of cairnd; full: also power loss (fsync per batch)"},
@@ -418,6 +425,16 @@ void node_config_print(node_config_t *self, FILE *out) {
                 fprintf(out, "    %s = \"%s\"\n", key, *s_text_field(self, option));
         }
     }
+}
+
+bool node_config_same(const node_config_t *a, const node_config_t *b, size_t index) {
+    const option_t *option = &s_options[index];
+    const char *left_base = (const char *)a + option->offset;
+    const char *right_base = (const char *)b + option->offset;
+    if (option->kind == KIND_INT || option->kind == KIND_BOOL)
+        return *(const int64_t *)left_base == *(const int64_t *)right_base;
+    const char *left = *(char *const *)left_base, *right = *(char *const *)right_base;
+    return left == right || (left && right && streq(left, right));
 }
 
 void node_config_print_help(FILE *out) {

@@ -24,7 +24,9 @@ typedef struct {
     int64_t max_frame_bytes;
     int64_t max_clients; //  0: from the descriptor limit (node.c, s_max_clients)
     char *log_level;
-    char *synchronous; //  "normal" or "full"
+    char *log_format;        //  "text" or "json"
+    int64_t slow_request_ms; //  0: no slow-request log
+    char *synchronous;       //  "normal" or "full"
     int64_t writer_batch;
     int64_t max_db_bytes;
     char *start_check; //  "quick" or "off"
@@ -87,6 +89,9 @@ const char *node_config_flag(size_t index);
 //  Whether setting i is a switch (true/false): its flag may be given alone
 //  ("--insecure-no-auth" means true).
 bool node_config_is_switch(size_t index);
+
+//  Whether setting i has the same value in `a` and `b` (for SIGHUP).
+bool node_config_same(const node_config_t *a, const node_config_t *b, size_t index);
 
 //  Whether `name` (its first `length` bytes) is a setting's environment
 //  variable (CAIRN_DATA_DIR...).

@@ -12,6 +12,7 @@
     ========================================================================= */
 
 #include "ca_arena.h"
+#include "ca_log.h"
 #include "ca_blobs.h"
 #include "ca_curve.h"
 #include "cache.h"
@@ -69,6 +70,7 @@ typedef struct {
 static const selftest_t s_tests[] = {
     {"ca_status", ca_status_test},
     {"ca_arena", ca_arena_test},
+    {"ca_log", ca_log_test},
     {"ca_envelope", ca_envelope_test},
     {"ca_validate", ca_validate_test},
     {"ca_names", ca_names_test},

@@ -300,6 +300,8 @@ struct _ca_write_t {
     uint32_t answers;  //  packed answers attached (see ca_write_answers)
     uint32_t answer_by;
     bool answer_to_gateway;
+    int64_t received_us; //  see ca_write_received
+    const char *store;
     //  Memory ran out while building: the write must not be sent. Params
     //  given after that land in `scratch`.
     bool failed;
@@ -446,6 +448,11 @@ void ca_write_answers(ca_write_t *self, uint32_t answers, uint32_t answer_by, bo
     self->answer_to_gateway = to_gateway;
 }
 
+void ca_write_received(ca_write_t *self, int64_t received_us, const char *store) {
+    self->received_us = received_us;
+    self->store = store;
+}
+
 zframe_t *ca_write_frame(ca_write_t *self) {
     Cairn__Internal__WriteRequest write = CAIRN__INTERNAL__WRITE_REQUEST__INIT;
     write.statements = self->statements;
@@ -458,6 +465,9 @@ zframe_t *ca_write_frame(ca_write_t *self) {
     write.answers = self->answers;
     write.answer_by = self->answer_by;
     write.answer_to_gateway = self->answer_to_gateway;
+    write.received_us = self->received_us;
+    if (self->store)
+        write.store = (char *)self->store;
     if (self->context) {
         write.context.data = zchunk_data(self->context);
         write.context.len = zchunk_size(self->context);

@@ -146,6 +146,11 @@ void ca_write_context(ca_write_t *self, const void *data, size_t size);
 //  the gateway when `to_gateway` (WriteRequest.answers; ca_store sets it).
 void ca_write_answers(ca_write_t *self, uint32_t answers, uint32_t answer_by, bool to_gateway);
 
+//  Stamps a client's write with when its store received the request
+//  (zclock_usecs) and the store's name (static), for the writer's
+//  slow-request log.
+void ca_write_received(ca_write_t *self, int64_t received_us, const char *store);
+
 //  Packs the write as a WriterRequest frame. Caller owns the frame.
 zframe_t *ca_write_frame(ca_write_t *self);
 

@@ -44,6 +44,7 @@ struct _ca_store_t {
     zframe_t *gateway_id;
     zframe_t *client_id;
     zframe_t *request_frame;
+    int64_t received_us; //  zclock_usecs at its receipt (slow-request log)
     //  Memory of one turn (a request, or a write's answer): the decoded
     //  messages and the answer's pieces, taken back when the turn ends.
     ca_arena_t *arena;
@@ -360,6 +361,7 @@ int ca_store_write_answered(ca_store_t *store, ca_write_t **write_p, ca_reply_t 
     //  so its answers come back through it.
     bool to_gateway = s_from_gateway_pool(store->gateway_id) && !store->def->wipe_request;
     ca_write_answers(*write_p, count, answer_by, to_gateway);
+    ca_write_received(*write_p, store->capture ? 0 : store->received_us, store->def->name);
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     zframe_t *frames[] = {store->gateway_id, store->client_id, store->request_frame,
@@ -399,6 +401,7 @@ int ca_store_write(ca_store_t *store, ca_write_t **write_p, ca_reply_t *reply) {
     }
     //  Packed now: the write references the handler's bytes, which may live
     //  on its stack.
+    ca_write_received(*write_p, store->capture ? 0 : store->received_us, store->def->name);
     zframe_t *body = ca_write_frame(*write_p);
     ca_write_destroy(write_p);
     if (store->capture) { //  a request of a batch: the batch store sends it
@@ -436,7 +439,31 @@ static void s_wipe_secrets(ca_store_t *self, Cairn__Request *request, zframe_t *
         sodium_memzero(zframe_data(frame), zframe_size(frame));
 }
 
+void ca_store_log_if_slow(const char *store, zframe_t *request_frame, int64_t received_us) {
+    int64_t slow_ms = ca_log_slow_ms();
+    if (slow_ms <= 0 || received_us <= 0)
+        return;
+    int64_t took_us = zclock_usecs() - received_us;
+    if (took_us < slow_ms * 1000)
+        return;
+    ca_envelope_t env = {0};
+    const char *error;
+    bool read = ca_envelope_peek_request(zframe_data(request_frame), zframe_size(request_frame),
+                                         &env, &error);
+    const ProtobufCFieldDescriptor *field =
+        read && env.body_field
+            ? protobuf_c_message_descriptor_get_field(&cairn__request__descriptor, env.body_field)
+            : NULL;
+    ca_log_set_request(read ? env.id : 0); //  the writer's line is request-scoped too
+    ca_log_warning("slow request: %s, pool %s, request id %" PRIu64 ", answered after %" PRId64
+                   " ms (slow_request_ms %" PRId64 ")",
+                   field ? field->name : "(unreadable)", store, read ? env.id : 0, took_us / 1000,
+                   slow_ms);
+    ca_log_clear_request();
+}
+
 static void s_handle_request(ca_store_t *self, zmsg_t *msg) {
+    self->received_us = zclock_usecs();
     if (zmsg_size(msg) != 3) {
         ca_log_error("%s[%u]: dropped a message of %zu frames from the gateway", self->def->name,
                      self->index, zmsg_size(msg));
@@ -459,6 +486,7 @@ static void s_handle_request(ca_store_t *self, zmsg_t *msg) {
                                     : NULL;
     ca_reply_t reply;
     s_reply_init(&reply, request ? request->id : s_peek_id(self->request_frame), self->arena);
+    ca_log_set_request(reply.response.id);
     const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
     if (!clean)
         ca_reply_error(&reply, CA_INVALID, "%s", problem);
@@ -475,9 +503,14 @@ static void s_handle_request(ca_store_t *self, zmsg_t *msg) {
     //  write shares the frame's buffer with the writer (sent with
     //  ZFRAME_REUSE): its bytes are wiped when the write is answered.
     s_wipe_secrets(self, request, reply.pending ? NULL : self->request_frame);
-    if (!reply.pending)
+    if (!reply.pending) {
         s_send_reply(self, self->gateway_id, self->client_id, &reply);
+        //  (a pending write is logged by the writer, when it answers)
+        ca_store_log_if_slow(self->def->name, self->request_frame, self->received_us);
+    }
     s_reply_clear(&reply);
+    ca_log_clear_request();
+    self->received_us = 0;
     self->gateway_id = self->client_id = self->request_frame = NULL;
     zmsg_destroy(&msg);
     ca_arena_reset(self->arena); //  the request and the answer's pieces
@@ -557,6 +590,7 @@ static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
         allocator, zframe_size(answer), zframe_data(answer));
     ca_reply_t reply;
     s_reply_init(&reply, request ? request->id : s_peek_id(request_frame), self->arena);
+    ca_log_set_request(reply.response.id);
     const ca_handler_t *handler = request ? s_handler_for(self, request) : NULL;
     if (!request)
         ca_reply_error(
@@ -577,6 +611,7 @@ static void s_handle_write_done(ca_store_t *self, zmsg_t *msg) {
         handler->done(self, request, response->write, &reply);
     s_wipe_secrets(self, request, request_frame);
     s_send_reply(self, gateway_id, client_id, &reply);
+    ca_log_clear_request();
     s_reply_clear(&reply);
     zmsg_destroy(&msg);
     ca_arena_reset(self->arena); //  request, writer's answer, the answer's pieces

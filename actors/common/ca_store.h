@@ -181,6 +181,13 @@ void ca_store_actor(zsock_t *pipe, void *args);
 //  The endpoint worker `index` of store `name` binds. Caller frees.
 char *ca_store_endpoint(const char *name, unsigned index);
 
+//  The slow-request log: a warning naming the request's kind, the pool
+//  `store`, its id and how long it took, when more than slow_request_ms
+//  passed since `received_us` (zclock_usecs at the store's receipt; 0:
+//  not a client's request). Called when the answer leaves: by the store
+//  for what it answers, by the writer for writes.
+void ca_store_log_if_slow(const char *store, zframe_t *request_frame, int64_t received_us);
+
 //  ---- for handlers ------------------------------------------------------------
 
 //  The store's read-only connection.

@@ -5,6 +5,7 @@
 
 #include "ca_wire_dump.h"
 #include "ca_env.h"
+#include "ca_log.h"
 #include "cairn.pb-c.h"
 
 #include <czmq.h>
@@ -78,7 +79,7 @@ void ca_wire_dump(bool is_request, const void *data, size_t size) {
     if (!ok) {
         static _Thread_local bool s_warned; //  a warning, not a count
         if (!s_warned)
-            zsys_warning("CAIRN_WIRE_DUMP: cannot write %s: %s", temp, strerror(errno));
+            ca_log_warning("CAIRN_WIRE_DUMP: cannot write %s: %s", temp, strerror(errno));
         s_warned = true;
         unlink(temp);
     }

@@ -37,6 +37,7 @@
 #include "ca_log.h"
 #include "ca_sql.h"
 #include "ca_store.h"
+#include "messages_schema.h"
 #include "cairn.pb-c.h"
 
 #include <inttypes.h>
@@ -138,34 +139,12 @@ static void s_end(self_t *self, size_t index, const char *why) {
 
 //  ---- pushing -------------------------------------------------------------------
 
-static const char *s_text(sqlite3_stmt *stmt, int column) {
-    const char *text = (const char *)sqlite3_column_text(stmt, column);
-    return text ? text : "";
-}
-
-static void s_row_message(sqlite3_stmt *stmt, Cairn__Message *message) {
-    cairn__message__init(message);
-    message->id = (char *)s_text(stmt, 1);
-    message->timestamp = sqlite3_column_double(stmt, 2);
-    message->sender_id = (char *)s_text(stmt, 3);
-    message->sender_name = (char *)s_text(stmt, 4);
-    message->channel = (char *)s_text(stmt, 5);
-    message->content.data = (uint8_t *)sqlite3_column_blob(stmt, 6);
-    message->content.len = (size_t)sqlite3_column_bytes(stmt, 6);
-    message->encrypted = sqlite3_column_int(stmt, 7) != 0;
-    message->signature.data = (uint8_t *)sqlite3_column_blob(stmt, 8);
-    message->signature.len = (size_t)sqlite3_column_bytes(stmt, 8);
-    message->nonce.data = (uint8_t *)sqlite3_column_blob(stmt, 9);
-    message->nonce.len = (size_t)sqlite3_column_bytes(stmt, 9);
-}
-
 //  One push of `sub`'s next messages: true when one was sent. Each row is
 //  copied out (packed and decoded) before the statement moves on.
 static bool s_push_once(self_t *self, sub_t *sub) {
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql, "SELECT seq, id, timestamp, sender_id, sender_name, channel, content, "
-                   "encrypted, signature, nonce FROM messages WHERE seq > ?1 AND channel = ?2 "
-                   "ORDER BY seq LIMIT ?3");
+    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT " MESSAGES_ROW_COLUMNS
+                                                   " FROM messages WHERE seq > ?1 AND channel = ?2 "
+                                                   "ORDER BY seq LIMIT ?3");
     if (!stmt) {
         ca_log_error("subscriptions: %s", sqlite3_errmsg(ca_sql_handle(self->sql)));
         return false;
@@ -180,7 +159,7 @@ static bool s_push_once(self_t *self, sub_t *sub) {
     while (count < CA_PUSH_MESSAGES_MAX && bytes < CA_PUSH_BYTES &&
            sqlite3_step(stmt) == SQLITE_ROW) {
         Cairn__Message row;
-        s_row_message(stmt, &row);
+        messages_schema_row(stmt, &row);
         zframe_t *packed = ca_message_frame_try(&row.base);
         Cairn__Message *copy =
             packed ? cairn__message__unpack(NULL, zframe_size(packed), zframe_data(packed)) : NULL;

@@ -70,6 +70,7 @@ typedef struct {
     size_t count;
     uint64_t next_id;
     int64_t data_version;
+    size_t pushes; //  unacknowledged, all subscriptions (CA_SUBSCRIPTIONS_PUSHES_MAX)
 } self_t;
 
 bool subscriptions_serves(uint32_t body) {
@@ -88,6 +89,13 @@ static void s_sub_destroy(sub_t **sub_p) {
     free(sub->unacked);
     free(sub);
     *sub_p = NULL;
+}
+
+//  Forgets subscription `index` and its unacknowledged pushes.
+static void s_remove(self_t *self, size_t index) {
+    self->pushes -= self->subs[index]->in_flight;
+    s_sub_destroy(&self->subs[index]);
+    self->subs[index] = self->subs[--self->count];
 }
 
 //  ---- answers -----------------------------------------------------------------
@@ -133,8 +141,7 @@ static void s_end(self_t *self, size_t index, const char *why) {
     push.reason = reason;
     s_send_push(self, sub, &push);
     ca_log_info("subscriptions: %" PRIu64 " on %s ended: %s", sub->id, sub->channel, reason);
-    s_sub_destroy(&self->subs[index]);
-    self->subs[index] = self->subs[--self->count];
+    s_remove(self, index);
 }
 
 //  ---- pushing -------------------------------------------------------------------
@@ -185,6 +192,7 @@ static bool s_push_once(self_t *self, sub_t *sub) {
         s_send_push(self, sub, &push);
         sub->cursor = push.cursor;
         sub->unacked[sub->in_flight++] = push.cursor;
+        self->pushes++;
     }
     for (size_t i = 0; i < count; i++)
         cairn__message__free_unpacked(items[i].message, NULL);
@@ -198,7 +206,8 @@ static void s_push_all(self_t *self) {
     for (size_t i = 0; i < self->count; i++) {
         sub_t *sub = self->subs[i];
         //  Bounded: each push moves the cursor, credit is at most window.
-        while (sub->dirty && sub->in_flight < sub->window && s_push_once(self, sub))
+        while (sub->dirty && sub->in_flight < sub->window &&
+               self->pushes < CA_SUBSCRIPTIONS_PUSHES_MAX && s_push_once(self, sub))
             ;
     }
 }
@@ -367,6 +376,7 @@ static void s_ack(self_t *self, zframe_t *gateway_id, zframe_t *client_id, uint6
         done++;
     memmove(sub->unacked, sub->unacked + done, (sub->in_flight - done) * sizeof(uint64_t));
     sub->in_flight -= done;
+    self->pushes -= done;
     if (request->cursor > sub->acked)
         sub->acked = request->cursor;
     sub->lease_end = zclock_mono() + sub->lease_ms;
@@ -399,8 +409,7 @@ static void s_unsubscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_i
     response.message_unsubscribe = &done;
     zframe_t *frame = ca_response_frame(&response);
     s_send(self, gateway_id, client_id, &frame);
-    s_sub_destroy(&self->subs[index]);
-    self->subs[index] = self->subs[--self->count];
+    s_remove(self, index);
 }
 
 //  [gw id][client id][Request] from the gateway.

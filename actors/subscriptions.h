@@ -20,12 +20,16 @@
 #define CA_SUBSCRIPTIONS_PER_CLIENT  16
 #define CA_SUBSCRIPTIONS_PER_NODE    1024
 #define CA_SUBSCRIPTION_WINDOW       16 //  default unacknowledged pushes
-#define CA_SUBSCRIPTION_WINDOW_MAX   256
+#define CA_SUBSCRIPTION_WINDOW_MAX   32
 #define CA_SUBSCRIPTION_LEASE_MS     30000
 #define CA_SUBSCRIPTION_LEASE_MIN_MS 500
 #define CA_SUBSCRIPTION_LEASE_MAX_MS 300000
 #define CA_PUSH_MESSAGES_MAX         64
-#define CA_PUSH_BYTES                (256 * 1024)
+#define CA_PUSH_BYTES                (64 * 1024) //  then one more message at most
+//  Unacknowledged pushes of all subscriptions together: with pushes of at
+//  most ~128 KiB, 256 MiB (the default answer_bytes_max). Past it the
+//  subscriptions wait for acknowledgements.
+#define CA_SUBSCRIPTIONS_PUSHES_MAX 2048
 //  How often the actor looks for commits (PRAGMA data_version) while it
 //  has subscriptions.
 #define CA_SUBSCRIPTIONS_POLL_MS 5

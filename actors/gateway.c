@@ -325,8 +325,8 @@ static void s_route_to_subscriptions(self_t *self, zframe_t *client_id, zframe_t
 }
 
 //  A subscription's answer or push: [client id][Response], sent as it is (the
-//  actor's windows bound them; a client gone or past CA_CLIENT_SNDHWM loses
-//  it, and its lease ends the subscription).
+//  actor's windows bound them). One the client socket refuses (a client past
+//  CA_CLIENT_SNDHWM) goes back to the actor, which ends that subscription.
 static void s_handle_subscriptions(self_t *self, zmsg_t *msg) {
     if (zmsg_size(msg) == 2) {
         zframe_t *client_id = zmsg_first(msg);
@@ -334,8 +334,15 @@ static void s_handle_subscriptions(self_t *self, zmsg_t *msg) {
         zframe_t *id = client_id;
         zmsg_remove(msg, response);
         if (zframe_send(&id, self->client, ZFRAME_REUSE | ZFRAME_MORE | ZFRAME_DONTWAIT) != 0 ||
-            zframe_send(&response, self->client, ZFRAME_DONTWAIT) != 0)
+            zframe_send(&response, self->client, ZFRAME_DONTWAIT) != 0) {
+            //  Not sent (a failed zframe_send keeps the frame): back to the
+            //  actor, which ends the subscription (it has a gap now).
+            zframe_t *mark = zframe_from(CA_SUBSCRIPTIONS_DROPPED);
+            zframe_t *frames[] = {client_id, mark, response};
+            ca_send_frames(self->subs, frames, 3);
+            zframe_destroy(&mark);
             zframe_destroy(&response);
+        }
     } else
         ca_log_error("gateway: subscriptions sent an answer of %zu frames", zmsg_size(msg));
     zmsg_destroy(&msg);

@@ -137,6 +137,7 @@ static void s_end(self_t *self, size_t index, const char *why) {
     Cairn__MessagePush push = CAIRN__MESSAGE_PUSH__INIT;
     push.subscription_id = sub->id;
     push.cursor = sub->acked;
+    push.after = sub->cursor;
     push.ended = true;
     push.reason = reason;
     s_send_push(self, sub, &push);
@@ -189,6 +190,7 @@ static bool s_push_once(self_t *self, sub_t *sub) {
         push.messages = pointers;
         push.n_messages = count;
         push.cursor = items[count - 1].seq;
+        push.after = sub->cursor;
         s_send_push(self, sub, &push);
         sub->cursor = push.cursor;
         sub->unacked[sub->in_flight++] = push.cursor;
@@ -348,6 +350,7 @@ static void s_subscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_id,
     Cairn__MessagePush push = CAIRN__MESSAGE_PUSH__INIT;
     push.subscription_id = sub->id;
     push.cursor = sub->cursor;
+    push.after = sub->cursor;
     s_send_push(self, sub, &push);
     s_push_all(self);
 }
@@ -412,11 +415,37 @@ static void s_unsubscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_i
     s_remove(self, index);
 }
 
-//  [gw id][client id][Request] from the gateway.
+//  The gateway could not hand a push to its client (the connection's queue
+//  was full): [gw id][client id][the push]. The subscription has a gap now,
+//  so it ends (the client also sees the gap in the next push's `after`).
+static void s_handle_dropped(self_t *self, zframe_t *client_id, zframe_t *push) {
+    Cairn__Response *response = cairn__response__unpack(NULL, zframe_size(push), zframe_data(push));
+    uint64_t request_id = response ? response->id : 0;
+    bool ended = response && response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE &&
+                 response->message_subscribe->ended;
+    if (response)
+        cairn__response__free_unpacked(response, NULL);
+    for (size_t i = 0; !ended && i < self->count; i++)
+        if (self->subs[i]->request_id == request_id &&
+            zframe_eq(self->subs[i]->client_id, client_id)) {
+            s_end(self, i,
+                  "a push could not be delivered (the connection's queue of answers "
+                  "was full: read faster)");
+            return;
+        }
+}
+
+//  [gw id][client id][Request] from the gateway, or a dropped push:
+//  [gw id][client id][CA_SUBSCRIPTIONS_DROPPED][push].
 static void s_handle_request(self_t *self, zmsg_t *msg) {
     zframe_t *gateway_id = zmsg_first(msg);
     zframe_t *client_id = zmsg_next(msg);
     zframe_t *frame = zmsg_next(msg);
+    if (zmsg_size(msg) == 4 && zframe_streq(frame, CA_SUBSCRIPTIONS_DROPPED)) {
+        s_handle_dropped(self, client_id, zmsg_next(msg));
+        zmsg_destroy(&msg);
+        return;
+    }
     if (zmsg_size(msg) != 3) {
         ca_log_error("subscriptions: dropped a message of %zu frames", zmsg_size(msg));
         zmsg_destroy(&msg);

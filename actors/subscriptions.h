@@ -16,6 +16,10 @@
 
 //  The actor binds this ROUTER; the gateway's DEALER connects to it.
 #define CA_SUBSCRIPTIONS_ENDPOINT "inproc://cairn-subscriptions"
+//  The frame before a push the gateway could not deliver, which it sends
+//  back ([client id][this][push]); a client's request is one frame after
+//  its id, so it cannot pose as one.
+#define CA_SUBSCRIPTIONS_DROPPED "dropped"
 //  Bounds (the proto comments state them for clients).
 #define CA_SUBSCRIPTIONS_PER_CLIENT  16
 #define CA_SUBSCRIPTIONS_PER_NODE    1024

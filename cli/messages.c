@@ -679,6 +679,13 @@ static int s_run_msg_subscribe(const cli_t *cli, Cairn__Request *request, void *
             } else if (response->id == pushes_id &&
                        response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE) {
                 Cairn__MessagePush *push = response->message_subscribe;
+                if (push->after != cursor && !push->ended) { //  a push was lost
+                    snprintf(reason, sizeof reason,
+                             "a push was lost on the way; resume with --from %" PRIu64, cursor);
+                    exit_code = CLI_EXIT_NODE_ERROR;
+                    cairn__response__free_unpacked(response, NULL);
+                    break;
+                }
                 for (size_t i = 0; i < push->n_messages && (count == 0 || seen < count); i++) {
                     s_print_subscribed(cli, push->messages[i]);
                     cursor = push->messages[i]->seq;

@@ -106,6 +106,7 @@ static size_t s_take(subscriber_t *sub, const Cairn__MessagePush *push, uint8_t 
                      size_t total) {
     CHECK(!push->ended);
     CHECK(push->subscription_id == sub->id);
+    CHECK(push->after == sub->cursor); //  no push lost on the way
     uint64_t last = sub->cursor;
     for (size_t i = 0; i < push->n_messages; i++) {
         const Cairn__SubscribedMessage *item = push->messages[i];

@@ -15,6 +15,9 @@
             | ca_envelope_peek_request: id + body field, no full decode
             |-- malformed / no body / unknown kind  -> INVALID at once
             |-- Ping, Info                           -> answered here
+            |-- MessageSubscribe/Ack/Unsubscribe     -> subscriptions actor, whose
+            |                                           answers (pushes) come back
+            |                                           any number per request
             '-- store request -> pool DEALER, non-blocking
                     |-- queue full -> BUSY at once (the flood is refused,
                     |                 other pools keep flowing)

@@ -381,6 +381,43 @@ static void s_test_bad_input(void) {
     harness_node_down(&node);
 }
 
+//  The node's cap: 1024 subscriptions over 64 connections, then BUSY naming
+//  the node; ending one makes room.
+static void s_test_node_cap(void) {
+    enum { CONNECTIONS = CA_SUBSCRIPTIONS_PER_NODE / CA_SUBSCRIPTIONS_PER_CLIENT };
+    harness_node_t *node = s_node_with_channels();
+    zsock_t *clients[CONNECTIONS];
+    uint64_t last = 0;
+    for (size_t c = 0; c < CONNECTIONS; c++) {
+        clients[c] = harness_connect(harness_node_endpoint(node));
+        for (size_t i = 0; i < CA_SUBSCRIPTIONS_PER_CLIENT; i++) {
+            Cairn__Response *response = s_subscribe_call(clients[c], OTHER, 0, true, 0, 0);
+            harness_ok(response, CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE);
+            last = response->message_subscribe->subscription_id;
+            cairn__response__free_unpacked(response, NULL);
+        }
+    }
+    zsock_t *one_more = harness_connect(harness_node_endpoint(node));
+    harness_fails(s_subscribe_call(one_more, OTHER, 0, true, 0, 0), CAIRN__STATUS__BUSY,
+                  "the node has 1024 subscriptions");
+    Cairn__MessageUnsubscribe unsubscribe = CAIRN__MESSAGE_UNSUBSCRIBE__INIT;
+    unsubscribe.subscription_id = last;
+    Cairn__Request stop = CAIRN__REQUEST__INIT;
+    stop.body_case = CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE;
+    stop.message_unsubscribe = &unsubscribe;
+    Cairn__Response *response = harness_request(clients[CONNECTIONS - 1], &stop);
+    harness_ok(response, CAIRN__RESPONSE__BODY_MESSAGE_UNSUBSCRIBE);
+    cairn__response__free_unpacked(response, NULL);
+    response = s_subscribe_call(one_more, OTHER, 0, true, 0, 0);
+    harness_ok(response, CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE);
+    cairn__response__free_unpacked(response, NULL);
+    harness_expect_alive(one_more);
+    zsock_destroy(&one_more);
+    for (size_t c = 0; c < CONNECTIONS; c++)
+        zsock_destroy(&clients[c]);
+    harness_node_down(&node);
+}
+
 //  cairn msg subscribe CHANNEL --from 0 --count N prints N messages.
 static void s_test_cli(void) {
     harness_node_t *node = s_node_with_channels();
@@ -408,11 +445,9 @@ static void s_test_cli(void) {
 }
 
 static const harness_test_t s_tests[] = {
-    {"resume_10000", s_test_resume},
-    {"never_reads", s_test_never_reads},
-    {"kill9_resume", s_test_kill9},
-    {"bad_input", s_test_bad_input},
-    {"cli", s_test_cli},
+    {"resume_10000", s_test_resume}, {"never_reads", s_test_never_reads},
+    {"kill9_resume", s_test_kill9},  {"bad_input", s_test_bad_input},
+    {"node_cap", s_test_node_cap},   {"cli", s_test_cli},
 };
 
 int main(int argc, char **argv) {

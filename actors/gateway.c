@@ -15,6 +15,9 @@
             | ca_envelope_peek_request: id + body field, no full decode
             |-- malformed / no body / unknown kind  -> INVALID at once
             |-- Ping, Info                           -> answered here
+            |-- MessageSubscribe/Ack/Unsubscribe     -> subscriptions actor, whose
+            |                                           answers (pushes) come back
+            |                                           any number per request
             '-- store request -> pool DEALER, non-blocking
                     |-- queue full -> BUSY at once (the flood is refused,
                     |                 other pools keep flowing)
@@ -48,6 +51,7 @@
 #include "ca_limits.h"
 #include "gateway_bytes.h"
 #include "gateway_clients.h"
+#include "subscriptions.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -75,6 +79,7 @@ typedef struct {
     zsock_t *writer;     //  DEALER, statistics only
     zsock_t *info_stats; //  DEALER to the MessageStats pool, Info's own
     zsock_t *answers;    //  PULL: answers the writer sends for committed writes
+    zsock_t *subs;       //  DEALER to the subscriptions actor (NULL: none)
     pool_t *info_pool;   //  that pool (NULL: none serves MessageStats)
     zpoller_t *poller;
     bool terminated;
@@ -321,6 +326,42 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
     s_answer_error(self, client_id, id, CA_BUSY, message);
 }
 
+//  Subscription requests go to the subscriptions actor, which answers each
+//  any number of times (pushes) and bounds them itself (credit windows, caps
+//  per client and node, docs/PROTOCOL.md "Subscriptions"): they are not
+//  counted in flight, and a full queue is BUSY at once.
+static void s_route_to_subscriptions(self_t *self, zframe_t *client_id, zframe_t *request_frame,
+                                     uint64_t id) {
+    zframe_t *frames[] = {client_id, request_frame};
+    if (ca_send_frames(self->subs, frames, 2) != 0)
+        s_answer_error(self, client_id, id, CA_BUSY,
+                       "the subscriptions queue is full; retry later");
+}
+
+//  A subscription's answer or push: [client id][Response], sent as it is (the
+//  actor's windows bound them). One the client socket refuses (a client past
+//  CA_CLIENT_SNDHWM) goes back to the actor, which ends that subscription.
+static void s_handle_subscriptions(self_t *self, zmsg_t *msg) {
+    if (zmsg_size(msg) == 2) {
+        zframe_t *client_id = zmsg_first(msg);
+        zframe_t *response = zmsg_next(msg);
+        zframe_t *id = client_id;
+        zmsg_remove(msg, response);
+        if (zframe_send(&id, self->client, ZFRAME_REUSE | ZFRAME_MORE | ZFRAME_DONTWAIT) != 0 ||
+            zframe_send(&response, self->client, ZFRAME_DONTWAIT) != 0) {
+            //  Not sent (a failed zframe_send keeps the frame): back to the
+            //  actor, which ends the subscription (it has a gap now).
+            zframe_t *mark = zframe_from(CA_SUBSCRIPTIONS_DROPPED);
+            zframe_t *frames[] = {client_id, mark, response};
+            ca_send_frames(self->subs, frames, 3);
+            zframe_destroy(&mark);
+            zframe_destroy(&response);
+        }
+    } else
+        ca_log_error("gateway: subscriptions sent an answer of %zu frames", zmsg_size(msg));
+    zmsg_destroy(&msg);
+}
+
 //  The kinds whose frames may be larger than CA_FRAME_SMALL_MAX: those that
 //  carry content (up to max_frame_bytes, which the client socket enforces),
 //  and MessageStore (whose content is at most 16 MiB). The rule is written
@@ -353,6 +394,9 @@ static bool s_over_frame_max(self_t *self, const ca_envelope_t *env, size_t size
     if (body == CAIRN__REQUEST__BODY_PING || body == CAIRN__REQUEST__BODY_INFO) {
         most = CA_FRAME_GATEWAY_MAX;
         kind = body == CAIRN__REQUEST__BODY_PING ? "ping" : "info";
+    } else if (self->subs && subscriptions_serves(body)) {
+        most = CA_FRAME_SMALL_MAX;
+        kind = "subscription";
     } else if (body <= CA_MAX_BODY_FIELD && self->route[body]) {
         most = self->frame_max[body];
         kind = self->kind[body];
@@ -396,6 +440,8 @@ static void s_handle_client(self_t *self, zmsg_t *msg) {
         s_answer_ping(self, client_id, request_frame, env.id);
     else if (env.body_field == CAIRN__REQUEST__BODY_INFO)
         s_ask_writer_stats(self, client_id, env.id);
+    else if (self->subs && subscriptions_serves(env.body_field))
+        s_route_to_subscriptions(self, client_id, request_frame, env.id);
     else if (env.body_field <= CA_MAX_BODY_FIELD && self->route[env.body_field])
         s_route_to_pool(self, &self->pools[self->route[env.body_field] - 1], client_id,
                         request_frame, &env);
@@ -725,6 +771,15 @@ static char *s_start(self_t *self) {
         return zsys_sprintf("gateway cannot bind %s: %s", self->config.answers_endpoint,
                             zmq_strerror(zmq_errno()));
     zpoller_add(self->poller, self->answers);
+    if (self->config.subscriptions_endpoint) {
+        self->subs = zsock_new(ZMQ_DEALER);
+        if (!self->subs)
+            return ca_actor_socket_error("gateway");
+        zsock_set_sndhwm(self->subs, (int)self->config.queue_max);
+        zsock_set_rcvhwm(self->subs, 0); //  bounded by the subscriptions' windows
+        zsock_connect(self->subs, "%s", self->config.subscriptions_endpoint);
+        zpoller_add(self->poller, self->subs);
+    }
     self->writer = zsock_new(ZMQ_DEALER);
     self->client = self->writer ? zsock_new(ZMQ_ROUTER) : NULL;
     if (!self->client)
@@ -825,6 +880,10 @@ static void s_serve_ready(self_t *self, void *woken_by) {
         s_serve_pool_socket(self, self->info_pool, self->info_stats);
     for (int n = 0; info_owed && n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->writer)); n++)
         s_handle_writer(self, msg);
+    for (int n = 0; self->subs && (sweep || woken_by == self->subs) && n < CA_SERVE_BURST &&
+                    (msg = ca_recv_waiting(self->subs));
+         n++)
+        s_handle_subscriptions(self, msg);
     for (int n = 0; n < CA_SERVE_BURST && (msg = ca_recv_waiting(self->client)); n++)
         s_handle_client(self, msg);
     if (self->connections && (sweep || woken_by == gateway_connections_socket(self->connections)))
@@ -841,6 +900,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
     self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
     self->config.answers_endpoint =
         strdup(config->answers_endpoint ? config->answers_endpoint : CA_GATEWAY_ANSWERS_ENDPOINT);
+    self->config.subscriptions_endpoint =
+        config->subscriptions_endpoint ? strdup(config->subscriptions_endpoint) : NULL;
     if (!self->config.queue_max)
         self->config.queue_max = CA_DEFAULT_QUEUE_MAX;
     if (!self->config.queue_bytes)
@@ -874,6 +935,8 @@ static void s_self_destroy(self_t **self_p) {
     zsock_destroy(&self->answers);
     free((char *)self->config.answers_endpoint);
     zsock_destroy(&self->writer);
+    zsock_destroy(&self->subs);
+    free((char *)self->config.subscriptions_endpoint);
     gateway_connections_destroy(&self->connections);
     zsock_destroy(&self->client);
     gateway_clients_destroy(&self->clients);

@@ -30,6 +30,9 @@ typedef struct {
     //  Bound (PULL) for the writer's answers to committed writes; NULL:
     //  CA_GATEWAY_ANSWERS_ENDPOINT.
     const char *answers_endpoint;
+    //  The subscriptions actor's ROUTER (subscriptions.h); NULL: none, its
+    //  kinds are unknown.
+    const char *subscriptions_endpoint;
     const char *data_dir;            //  for Info
     const char *db_path;             //  for Info (size)
     const char *peer_id;             //  for Info: the node's identity (NULL: none)

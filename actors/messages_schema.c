@@ -7,6 +7,7 @@
     ========================================================================= */
 
 #include "messages_schema.h"
+#include "cairn.pb-c.h"
 
 static const char *const s_migrations[] = {
     //  1: channels and membership
@@ -108,6 +109,27 @@ const char messages_sql_clear_pending[] = "DELETE FROM messages_fts_pending";
 
 const ca_schema_t messages_schema = {"messages", s_migrations,
                                      sizeof s_migrations / sizeof s_migrations[0]};
+
+static const char *s_text(sqlite3_stmt *stmt, int column) {
+    const char *text = (const char *)sqlite3_column_text(stmt, column);
+    return text ? text : "";
+}
+
+void messages_schema_row(sqlite3_stmt *stmt, Cairn__Message *message) {
+    cairn__message__init(message);
+    message->id = (char *)s_text(stmt, 1);
+    message->timestamp = sqlite3_column_double(stmt, 2);
+    message->sender_id = (char *)s_text(stmt, 3);
+    message->sender_name = (char *)s_text(stmt, 4);
+    message->channel = (char *)s_text(stmt, 5);
+    message->content.data = (uint8_t *)sqlite3_column_blob(stmt, 6);
+    message->content.len = (size_t)sqlite3_column_bytes(stmt, 6);
+    message->encrypted = sqlite3_column_int(stmt, 7) != 0;
+    message->signature.data = (uint8_t *)sqlite3_column_blob(stmt, 8);
+    message->signature.len = (size_t)sqlite3_column_bytes(stmt, 8);
+    message->nonce.data = (uint8_t *)sqlite3_column_blob(stmt, 9);
+    message->nonce.len = (size_t)sqlite3_column_bytes(stmt, 9);
+}
 
 //  ---- self-test ---------------------------------------------------------------
 

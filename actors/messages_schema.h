@@ -25,6 +25,16 @@ extern const ca_schema_t messages_schema;
 extern const char messages_sql_index_pending[];
 extern const char messages_sql_clear_pending[];
 
+//  The columns of a messages row as a cairn.Message, seq first, for
+//  messages_schema_row (peer gossip and subscriptions read rows so).
+#define MESSAGES_ROW_COLUMNS                                                                       \
+    "seq, id, timestamp, sender_id, sender_name, channel, content, encrypted, signature, nonce"
+
+//  The message of a row of MESSAGES_ROW_COLUMNS; its strings and bytes are
+//  the statement's (valid until it steps or resets).
+struct Cairn__Message;
+void messages_schema_row(sqlite3_stmt *stmt, struct Cairn__Message *message);
+
 void messages_schema_test(bool verbose);
 
 #endif

@@ -55,6 +55,7 @@
 #include "ca_store.h"
 #include "cairn.pb-c.h"
 #include "message_encoding.h"
+#include "messages_schema.h"
 
 #include <string.h>
 
@@ -463,30 +464,6 @@ static uint32_t s_ttl_out(peer_gossip_t *self, const char *id) {
     return ttl > 0 ? (uint32_t)(ttl > 255 ? 255 : ttl) : 0;
 }
 
-static const char *s_text(sqlite3_stmt *stmt, int column) {
-    const char *text = (const char *)sqlite3_column_text(stmt, column);
-    return text ? text : "";
-}
-
-//  The message of a row of MESSAGE_COLUMNS (borrowed from the statement).
-#define MESSAGE_COLUMNS                                                                            \
-    "seq, id, timestamp, sender_id, sender_name, channel, content, encrypted, signature, nonce"
-static void s_row_message(sqlite3_stmt *stmt, Cairn__Message *message) {
-    cairn__message__init(message);
-    message->id = (char *)s_text(stmt, 1);
-    message->timestamp = sqlite3_column_double(stmt, 2);
-    message->sender_id = (char *)s_text(stmt, 3);
-    message->sender_name = (char *)s_text(stmt, 4);
-    message->channel = (char *)s_text(stmt, 5);
-    message->content.data = (uint8_t *)sqlite3_column_blob(stmt, 6);
-    message->content.len = (size_t)sqlite3_column_bytes(stmt, 6);
-    message->encrypted = sqlite3_column_int(stmt, 7) != 0;
-    message->signature.data = (uint8_t *)sqlite3_column_blob(stmt, 8);
-    message->signature.len = (size_t)sqlite3_column_bytes(stmt, 8);
-    message->nonce.data = (uint8_t *)sqlite3_column_blob(stmt, 9);
-    message->nonce.len = (size_t)sqlite3_column_bytes(stmt, 9);
-}
-
 //  Packs `message` into `gossip` with `ttl` (its message is the caller's
 //  to free).
 static void s_pack_gossip(const Cairn__Message *message, uint32_t ttl,
@@ -503,7 +480,7 @@ static void s_pack_gossip(const Cairn__Message *message, uint32_t ttl,
 static bool s_gossip_of(peer_gossip_t *self, sqlite3_stmt *stmt, int64_t seq, const char *member_id,
                         Cairn__Peer__GossipMessage *gossip) {
     Cairn__Message message;
-    s_row_message(stmt, &message);
+    messages_schema_row(stmt, &message);
     uint32_t ttl = 0;
     if (!s_member(self, message.channel, member_id) || !(ttl = s_ttl_out(self, message.id)) ||
         !s_row_ok(self, seq, &message))
@@ -563,7 +540,7 @@ size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
     if (!s_window_open(session))
         return 0;
     sqlite3_stmt *stmt =
-        ca_sql_prepare(self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1");
+        ca_sql_prepare(self->sql, "SELECT " MESSAGES_ROW_COLUMNS " FROM messages WHERE id = ?1");
     if (!stmt)
         return 0;
     count = count < PEER_GOSSIP_BATCH_MAX ? count : PEER_GOSSIP_BATCH_MAX;
@@ -576,7 +553,7 @@ size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
         bool found = false;
         if (sqlite3_step(stmt) == SQLITE_ROW) {
             Cairn__Message message;
-            s_row_message(stmt, &message);
+            messages_schema_row(stmt, &message);
             if (s_member(self, message.channel, member_id) &&
                 s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
                 uint32_t ttl = s_ttl_out(self, message.id);
@@ -615,8 +592,9 @@ bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
                        peer_gossip_send_fn *send, void *ctx, void *handle) {
     if (!session->speaks || session->cursor >= self->newest || !s_window_open(session))
         return false;
-    sqlite3_stmt *stmt = ca_sql_prepare(
-        self->sql, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    sqlite3_stmt *stmt =
+        ca_sql_prepare(self->sql, "SELECT " MESSAGES_ROW_COLUMNS
+                                  " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!stmt)
         return false;
     sqlite3_bind_int64(stmt, 1, session->cursor);
@@ -662,7 +640,6 @@ bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
 //  ---- self-test ------------------------------------------------------------------------
 
 #include "ca_testbed.h"
-#include "messages_schema.h"
 
 #include <assert.h>
 #include <sodium.h>

@@ -212,6 +212,11 @@ int cli_send(cli_conn_t *conn, Cairn__Request *request);
 int cli_receive(cli_conn_t *conn, uint64_t id, Cairn__Request__BodyCase sent,
                 Cairn__Response **response_p);
 
+//  Waits until `deadline` (zclock_mono) for the next answer, whatever its
+//  id, in arrival order (for subscriptions: many answers share one id): 1
+//  with *response_p (caller frees), 0 on silence, -1 for garbage.
+int cli_await_next(cli_conn_t *conn, int64_t deadline, Cairn__Response **response_p);
+
 //  cli_send, then cli_receive of its answer.
 int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **response_p);
 

@@ -220,6 +220,32 @@ static call_result_t s_conn_await(cli_conn_t *self, uint64_t id, int64_t deadlin
     return *response_p ? CALL_OK : CALL_TIMEOUT;
 }
 
+int cli_await_next(cli_conn_t *conn, int64_t deadline, Cairn__Response **response_p) {
+    *response_p = NULL;
+    if (conn->stashed) {
+        *response_p = conn->stash[0];
+        memmove(conn->stash, conn->stash + 1, --conn->stashed * sizeof conn->stash[0]);
+        return 1;
+    }
+    int64_t remaining;
+    while (!conn->gone && (remaining = deadline - zclock_mono()) > 0) {
+        void *which = zpoller_wait(conn->poller, (int)remaining);
+        if (which && which == conn->monitor) {
+            s_monitor_event(conn);
+            continue;
+        }
+        if (which != conn->dealer)
+            return 0;
+        zframe_t *frame = zframe_recv(conn->dealer);
+        if (!frame)
+            return 0;
+        *response_p = cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
+        zframe_destroy(&frame);
+        return *response_p ? 1 : -1;
+    }
+    return 0;
+}
+
 static int s_report_unreachable(const cli_conn_t *conn) {
     const cli_t *cli = conn->cli;
     char message[512];

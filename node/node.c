@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "content.h"
 #include "gateway.h"
+#include "subscriptions.h"
 #include "gossip.h"
 #include "ledger.h"
 #include "logbook.h"
@@ -69,10 +70,7 @@ static const ca_store_def_t *const s_stores[] = {
     &peers_store_def,      &gossip_store_def,    &content_store_def,      &cache_store_def,
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
     &oplog_store_def,      &logbook_store_def,   &batch_store_def,        &sessions_store_def,
-    &sync_store_def,
-    &kv_store_def,
-    &documents_store_def,
-    &backup_store_def,
+    &sync_store_def,       &kv_store_def,        &documents_store_def,    &backup_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 
@@ -89,6 +87,7 @@ struct _node_t {
     zactor_t **workers; //  every worker of every store pool
     size_t worker_count;
     zactor_t *gateway;
+    zactor_t *subscriptions; //  before the gateway, stopped after it
     bool running;
     char *peer_id;            //  NULL: the node has no identity
     bool has_curve_key;       //  given by node_set_curve_key (from the identity) ...
@@ -450,7 +449,15 @@ static char *s_start_gateway(node_t *self) {
         .peer_id = self->peer_id,
         .curve = self->client_curve,
         .curve_key = self->curve_key,
+        .subscriptions_endpoint = CA_SUBSCRIPTIONS_ENDPOINT,
     };
+    subscriptions_config_t subscriptions = {.db_path = self->db_path};
+    self->subscriptions = zactor_new(subscriptions_actor, &subscriptions);
+    char *failed = NULL;
+    if (ca_actor_start(self->subscriptions, &failed) != 0) {
+        ca_curve_key_wipe(&config.curve_key);
+        return failed;
+    }
     self->gateway = zactor_new(gateway_actor, &config);
     ca_curve_key_wipe(&config.curve_key);
     char *error = NULL;
@@ -500,6 +507,7 @@ static char *s_start_peer(node_t *self) {
 
 static void s_stop_actors(node_t *self) {
     zactor_destroy(&self->gateway);
+    zactor_destroy(&self->subscriptions);
     zactor_destroy(&self->peer);
     while (self->worker_count > 0)
         zactor_destroy(&self->workers[--self->worker_count]);
@@ -598,7 +606,7 @@ void node_test(bool verbose) {
         kinds++;
         const char *owner = NULL;
         size_t rows = s_rows_serving(field->id, &owner);
-        bool builtin = gateway_answers_itself(field->id);
+        bool builtin = gateway_answers_itself(field->id) || subscriptions_serves(field->id);
         if (field->id > CA_MAX_BODY_FIELD) {
             fprintf(stderr,
                     "\nRequest.%s = %u is above CA_MAX_BODY_FIELD (%d): the gateway "

@@ -19,7 +19,10 @@
         - a frame the peek rejects, or one without a known body, is INVALID
         - OK answers carry the body of the same kind as the request
         - ca_envelope_peek_status agrees with the decoded status
-        - no second answer is waiting when the next input starts
+        - no second answer is waiting when the next input starts (a
+          subscription's pushes are the one exception: an OK
+          MessageSubscribe is ended at once with MessageUnsubscribe, whose
+          answer comes after every push of it)
 
     Why one node for the whole run: starting a node costs milliseconds and a
     schema migration; a node is meant to serve any number of frames, so
@@ -47,6 +50,7 @@
 #include "cairn.pb-c.h"
 #include "node.h"
 #include "node_config.h"
+#include "subscriptions.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -224,7 +228,8 @@ static zframe_t *s_receive_answer(const uint8_t *data, size_t size) {
 //  A request kind the node serves: the gateway's own, or a row of a store
 //  pool's handler table.
 static bool s_known_body(uint32_t field) {
-    if (field == CAIRN__REQUEST__BODY_PING || field == CAIRN__REQUEST__BODY_INFO)
+    if (field == CAIRN__REQUEST__BODY_PING || field == CAIRN__REQUEST__BODY_INFO ||
+        subscriptions_serves(field))
         return true;
     size_t count;
     const ca_store_def_t *const *defs = node_store_defs(&count);
@@ -254,6 +259,36 @@ static void s_check_answer(const Cairn__Response *response, zframe_t *frame, boo
         s_fail("an OK answer carries a body of another kind than the request", data, size);
 }
 
+//  Ends the subscription an input made, and reads its pushes up to the
+//  unsubscribe's answer (request id UNSUBSCRIBE_ID, which inputs may use
+//  too: a push is told by its body, the answer by its kind).
+#define UNSUBSCRIBE_ID UINT64_MAX
+static void s_unsubscribe(uint64_t subscription, const uint8_t *data, size_t size) {
+    Cairn__MessageUnsubscribe unsubscribe = CAIRN__MESSAGE_UNSUBSCRIBE__INIT;
+    unsubscribe.subscription_id = subscription;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = UNSUBSCRIBE_ID;
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE;
+    request.message_unsubscribe = &unsubscribe;
+    zframe_t *out = ca_message_frame(&request.base);
+    s_send_frame(zframe_data(out), zframe_size(out));
+    zframe_destroy(&out);
+    for (int n = 0; n < CA_SUBSCRIPTION_WINDOW_MAX + 2; n++) {
+        zframe_t *frame = s_receive_answer(data, size);
+        Cairn__Response *response =
+            cairn__response__unpack(NULL, zframe_size(frame), zframe_data(frame));
+        zframe_destroy(&frame);
+        if (!response)
+            s_fail("a push is not a valid cairn.Response", data, size);
+        bool done = response->id == UNSUBSCRIBE_ID &&
+                    response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_UNSUBSCRIBE;
+        cairn__response__free_unpacked(response, NULL);
+        if (done)
+            return;
+    }
+    s_fail("MessageUnsubscribe was not answered after the window's pushes", data, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s_expect_nothing_waiting();
 
@@ -270,6 +305,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!response)
         s_fail("the answer is not a valid cairn.Response", data, size);
     s_check_answer(response, frame, well_formed, &env, data, size);
+    if (response->status == CAIRN__STATUS__OK &&
+        response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE)
+        s_unsubscribe(response->message_subscribe->subscription_id, data, size);
     cairn__response__free_unpacked(response, NULL);
     zframe_destroy(&frame);
     return 0;

@@ -68,9 +68,7 @@ static const ca_store_def_t *const s_stores[] = {
     &peers_store_def,      &gossip_store_def,    &content_store_def,      &cache_store_def,
     &provenance_store_def, &manifests_store_def, &settlement_store_def,   &ledger_store_def,
     &oplog_store_def,      &logbook_store_def,   &batch_store_def,        &sessions_store_def,
-    &sync_store_def,
-    &kv_store_def,
-    &documents_store_def,
+    &sync_store_def,       &kv_store_def,        &documents_store_def,
 };
 #define STORE_COUNT (sizeof s_stores / sizeof s_stores[0])
 
@@ -445,6 +443,8 @@ static char *s_start_gateway(node_t *self) {
         .data_dir = self->config->data_dir,
         .db_path = self->db_path,
         .peer_id = self->peer_id,
+        .metrics_endpoint =
+            streq(self->config->metrics_endpoint, "off") ? NULL : self->config->metrics_endpoint,
         .curve = self->client_curve,
         .curve_key = self->curve_key,
     };

@@ -25,9 +25,17 @@
         no complete head within CA_METRICS_REQUEST_TIMEOUT_MS -> closed
         disconnect (empty frame, known id)    -> forgotten
 
-    Every answer has Content-Length and Connection: close, and the
-    connection is closed after it (an empty frame on a STREAM socket closes
-    the connection once what was queued before is sent).
+    Every answer has Content-Length and Connection: close. The client
+    closes once it has read it (curl, Prometheus and Python's http.client
+    do); the node closes the connection CA_METRICS_LINGER_MS after the
+    answer if the client has not. Not at once: closing a STREAM connection
+    (an empty frame) ends its engine when the close reaches the I/O
+    thread, dropping what the kernel had not yet taken (libzmq issue 4763:
+    a 30 KiB answer to a client across a network would be cut short).
+
+        reading --head complete--> waiting --figures--> answered
+           |  \--error answer---------------------------^  |
+           '--timeout: closed              client close or linger: closed
 
     Latency: per pool, a request is timed from the moment the gateway
     routes it to the moment its answer passes back (worker time, queueing
@@ -52,14 +60,15 @@
 #define S_STR_(x) #x
 #define S_STR(x)  S_STR_(x)
 
+typedef enum { FREE, READING, WAITING, ANSWERED } state_t;
+
 typedef struct {
-    bool used;
-    bool waiting; //  a complete GET /metrics, waiting for its answer
+    state_t state;
     uint8_t id[ID_MAX];
     size_t id_size;
     char head[CA_METRICS_REQUEST_MAX + 1];
     size_t size;
-    int64_t deadline; //  zclock_mono
+    int64_t deadline; //  zclock_mono; READING and ANSWERED
 } connection_t;
 
 struct _gateway_metrics_t {
@@ -119,7 +128,7 @@ size_t gateway_metrics_waiting(gateway_metrics_t *self) {
 static connection_t *s_find(gateway_metrics_t *self, const uint8_t *id, size_t size) {
     for (size_t i = 0; i < CA_METRICS_CONNECTIONS; i++) {
         connection_t *c = &self->connections[i];
-        if (c->used && c->id_size == size && memcmp(c->id, id, size) == 0)
+        if (c->state != FREE && c->id_size == size && memcmp(c->id, id, size) == 0)
             return c;
     }
     return NULL;
@@ -133,13 +142,13 @@ static void s_close_id(gateway_metrics_t *self, const uint8_t *id, size_t size) 
 }
 
 static void s_forget(gateway_metrics_t *self, connection_t *c) {
-    if (c->waiting)
+    if (c->state == WAITING)
         self->waiting--;
-    c->used = c->waiting = false;
+    c->state = FREE;
     self->open--;
 }
 
-//  Sends an answer with `status` and `body`, then closes the connection.
+//  Sends an answer with `status` and `body`; the connection lingers.
 static void s_reply(gateway_metrics_t *self, connection_t *c, int status, const char *reason,
                     const char *content_type, const char *extra, const char *body, size_t size) {
     char *head = zsys_sprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -156,8 +165,10 @@ static void s_reply(gateway_metrics_t *self, connection_t *c, int status, const 
         zmq_send(socket, zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) == -1)
         ca_log_debug("gateway: a metrics answer was lost: %s", zmq_strerror(zmq_errno()));
     zframe_destroy(&frame);
-    s_close_id(self, c->id, c->id_size);
-    s_forget(self, c);
+    if (c->state == WAITING)
+        self->waiting--;
+    c->state = ANSWERED;
+    c->deadline = zclock_mono() + CA_METRICS_LINGER_MS;
 }
 
 static void s_reply_error(gateway_metrics_t *self, connection_t *c, int status, const char *reason,
@@ -188,7 +199,7 @@ static void s_dispatch(gateway_metrics_t *self, connection_t *c) {
     else if (!streq(target, "/metrics"))
         s_reply_error(self, c, 404, "Not Found", "", "the metrics are at /metrics\n");
     else {
-        c->waiting = true;
+        c->state = WAITING;
         self->waiting++;
     }
 }
@@ -215,11 +226,10 @@ static void s_take(gateway_metrics_t *self, const uint8_t *id, size_t id_size, c
             s_close_id(self, id, id_size);
         } else {
             for (size_t i = 0; i < CA_METRICS_CONNECTIONS && !c; i++)
-                if (!self->connections[i].used)
+                if (self->connections[i].state == FREE)
                     c = &self->connections[i];
             assert(c); //  open < CA_METRICS_CONNECTIONS
-            c->used = true;
-            c->waiting = false;
+            c->state = READING;
             memcpy(c->id, id, id_size);
             c->id_size = id_size;
             c->size = 0;
@@ -228,7 +238,7 @@ static void s_take(gateway_metrics_t *self, const uint8_t *id, size_t id_size, c
         }
         return;
     }
-    if (!c || c->waiting)
+    if (!c || c->state != READING)
         return; //  bytes after the head (a body, a pipelined request): ignored
     if (size > CA_METRICS_REQUEST_MAX - c->size) {
         s_reply_error(self, c, 431, "Request Header Fields Too Large", "",
@@ -263,7 +273,7 @@ bool gateway_metrics_handle(gateway_metrics_t *self) {
 void gateway_metrics_answer(gateway_metrics_t *self, const char *body, size_t size) {
     for (size_t i = 0; i < CA_METRICS_CONNECTIONS && self->waiting; i++) {
         connection_t *c = &self->connections[i];
-        if (c->used && c->waiting)
+        if (c->state == WAITING)
             s_reply(self, c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "", body, size);
     }
 }
@@ -272,9 +282,11 @@ void gateway_metrics_expire(gateway_metrics_t *self) {
     int64_t now = zclock_mono();
     for (size_t i = 0; i < CA_METRICS_CONNECTIONS; i++) {
         connection_t *c = &self->connections[i];
-        if (c->used && !c->waiting && now >= c->deadline) {
-            ca_log_debug("gateway: dropped a metrics connection that sent no request within %d ms",
-                         CA_METRICS_REQUEST_TIMEOUT_MS);
+        if ((c->state == READING || c->state == ANSWERED) && now >= c->deadline) {
+            if (c->state == READING)
+                ca_log_debug("gateway: dropped a metrics connection that sent no request within "
+                             "%d ms",
+                             CA_METRICS_REQUEST_TIMEOUT_MS);
             s_close_id(self, c->id, c->id_size);
             s_forget(self, c);
         }
@@ -285,7 +297,7 @@ int gateway_metrics_next_ms(gateway_metrics_t *self) {
     int64_t next = -1, now = zclock_mono();
     for (size_t i = 0; i < CA_METRICS_CONNECTIONS; i++) {
         connection_t *c = &self->connections[i];
-        if (c->used && !c->waiting && (next < 0 || c->deadline - now < next))
+        if ((c->state == READING || c->state == ANSWERED) && (next < 0 || c->deadline - now < next))
             next = c->deadline > now ? c->deadline - now : 0;
     }
     return (int)next;
@@ -482,9 +494,17 @@ char *gateway_metrics_render(const gateway_metrics_figures_t *f, size_t *size) {
 
 #define TEST_TIMEOUT_MS 5000
 
+//  Whether `answer` is a whole HTTP answer (its head and Content-Length
+//  bytes of body).
+static bool s_test_complete(const char *answer) {
+    const char *end = strstr(answer, "\r\n\r\n");
+    const char *length = strstr(answer, "Content-Length: ");
+    return end && length && strlen(end + 4) >= strtoul(length + 16, NULL, 10);
+}
+
 //  Sends `request` as a client on a new connection to `endpoint`, serves
-//  it, answers waiting scrapes with "ok\n", and returns what came back
-//  before the close (caller frees).
+//  it, answers waiting scrapes with "ok\n", and returns the answer once it
+//  is whole (caller frees); then the client closes.
 static char *s_test_exchange(gateway_metrics_t *self, const char *endpoint, const char *request) {
     zsock_t *client = zsock_new(ZMQ_STREAM);
     int rc = zsock_connect(client, "%s", endpoint);
@@ -500,8 +520,8 @@ static char *s_test_exchange(gateway_metrics_t *self, const char *endpoint, cons
     char *answer = strdup("");
     zpoller_t *poller = zpoller_new(gateway_metrics_socket(self), client, NULL);
     int64_t deadline = zclock_mono() + TEST_TIMEOUT_MS;
-    bool closed = false;
-    while (!closed && zclock_mono() < deadline) {
+    bool complete = false;
+    while (!complete && zclock_mono() < deadline) {
         void *which = zpoller_wait(poller, 100);
         if (which == gateway_metrics_socket(self)) {
             if (gateway_metrics_handle(self))
@@ -509,19 +529,17 @@ static char *s_test_exchange(gateway_metrics_t *self, const char *endpoint, cons
         } else if (which == client) {
             zmsg_t *msg = zmsg_recv(client);
             zframe_t *data = zmsg_last(msg);
-            if (zframe_size(data) == 0)
-                closed = true;
-            else {
-                char *more = zframe_strdup(data);
-                char *joined = zsys_sprintf("%s%s", answer, more);
-                zstr_free(&more);
-                zstr_free(&answer);
-                answer = joined;
-            }
+            assert(zframe_size(data) > 0); //  not closed before the answer
+            char *more = zframe_strdup(data);
+            char *joined = zsys_sprintf("%s%s", answer, more);
+            zstr_free(&more);
+            zstr_free(&answer);
+            answer = joined;
+            complete = s_test_complete(answer);
             zmsg_destroy(&msg);
         }
     }
-    assert(closed);
+    assert(complete);
     zpoller_destroy(&poller);
     zframe_destroy(&id);
     zsock_destroy(&client);

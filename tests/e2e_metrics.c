@@ -79,31 +79,55 @@ static double s_value(const char *scrape, const char *name, const char *labels) 
     return value;
 }
 
-//  Sends `request` on a new connection to the endpoint and returns all it
-//  answers before closing (caller frees); NULL when no close came in time.
-static char *s_http(int port, const char *request, size_t size) {
+//  Whether `answer` (`size` bytes) is a whole HTTP answer: its head and
+//  Content-Length bytes of body.
+static bool s_complete(const char *answer, size_t size) {
+    char *text = zsys_sprintf("%.*s", (int)size, answer);
+    const char *end = strstr(text, "\r\n\r\n");
+    const char *length = strstr(text, "Content-Length: ");
+    bool whole = end && length && strlen(end + 4) >= strtoul(length + 16, NULL, 10);
+    zstr_free(&text);
+    return whole;
+}
+
+//  Sends `request` on a new connection to the endpoint and returns its
+//  answer once whole, or what came before the node closed (caller frees);
+//  NULL when neither came in time. With `wait_close`, the connection is
+//  kept open after a whole answer until the node closes it, which must
+//  happen within CA_METRICS_LINGER_MS (and a margin).
+static char *s_http_with(int port, const char *request, size_t size, bool wait_close) {
     int fd = harness_tcp_connect(port, WAIT_MS);
     CHECK(fd >= 0);
     CHECK(harness_tcp_write_all(fd, request, size, WAIT_MS));
     zchunk_t *answer = zchunk_new(NULL, 0);
     int64_t deadline = zclock_mono() + WAIT_MS;
-    bool closed = false;
-    while (!closed && zclock_mono() < deadline) {
+    bool closed = false, whole = false;
+    while (!closed && !(whole && !wait_close) && zclock_mono() < deadline) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         char buffer[4096];
         ssize_t got = read(fd, buffer, sizeof buffer);
-        if (got > 0)
+        if (got > 0) {
             zchunk_extend(answer, buffer, (size_t)got);
-        else if (got == 0 || (errno != EAGAIN && errno != EINTR))
+            whole = s_complete((const char *)zchunk_data(answer), zchunk_size(answer));
+            if (whole && wait_close) //  the node's linger runs from here
+                deadline = zclock_mono() + CA_METRICS_LINGER_MS + WAIT_MS;
+        } else if (got == 0 || (errno != EAGAIN && errno != EINTR))
             closed = true;
     }
     close(fd);
-    char *text =
-        closed ? zsys_sprintf("%.*s", (int)zchunk_size(answer), zchunk_data(answer)) : NULL;
+    if (wait_close)
+        CHECK(closed);
+    char *text = closed || whole
+                     ? zsys_sprintf("%.*s", (int)zchunk_size(answer), zchunk_data(answer))
+                     : NULL;
     zchunk_destroy(&answer);
     return text;
+}
+
+static char *s_http(int port, const char *request, size_t size) {
+    return s_http_with(port, request, size, false);
 }
 
 static void s_http_expect(int port, const char *request, const char *fragment) {
@@ -227,6 +251,13 @@ static void test_http_errors(void) {
     CHECK(answer && strstr(answer, "HTTP/1.1 431 "));
     zstr_free(&answer);
     free(huge);
+    //  A client that does not close after the answer is closed by the node.
+    int64_t started = zclock_mono();
+    const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
+    answer = s_http_with(f.port, get, strlen(get), true);
+    CHECK(answer && strstr(answer, "HTTP/1.1 200 OK\r\n"));
+    CHECK(zclock_mono() - started >= CA_METRICS_LINGER_MS - 100);
+    zstr_free(&answer);
     //  A bare LF head is accepted, and the query string ignored.
     s_http_expect(f.port, "GET /metrics?debug=1 HTTP/1.0\n\n", "cairn_uptime_seconds ");
     harness_expect_alive(f.client);

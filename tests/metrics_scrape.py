@@ -19,13 +19,26 @@ from prometheus_client.parser import text_string_to_metric_families
 def scrape(port):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
         conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n")
-        chunks = []
-        while True:
+        answer = b""
+        while not complete(answer):
             chunk = conn.recv(65536)
             if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks)
+                sys.exit("the node closed before a whole answer: %r" % answer[:200])
+            answer += chunk
+    return answer
+
+
+def complete(answer):
+    """Whether the answer holds its head and Content-Length bytes of body
+    (a client reads that much and closes, as curl and Prometheus do)."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    sys.exit("no Content-Length in %r" % head)
 
 
 def main():

@@ -957,8 +957,8 @@ static void s_serve_ready(self_t *self, void *woken_by) {
         s_handle_client(self, msg);
     if (self->connections && (sweep || woken_by == gateway_connections_socket(self->connections)))
         gateway_connections_handle(self->connections);
-    if (self->metrics)
-        s_metrics_serve(self, sweep || woken_by == gateway_metrics_socket(self->metrics));
+    if (self->metrics && (sweep || woken_by == gateway_metrics_socket(self->metrics)))
+        s_metrics_serve(self, true);
 }
 
 static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {

@@ -52,6 +52,7 @@
 #include "gateway_bytes.h"
 #include "gateway_clients.h"
 #include "subscriptions.h"
+#include "gateway_metrics.h"
 #include "writer.h"
 
 #include <assert.h>
@@ -71,6 +72,7 @@ typedef struct {
     uint64_t busy;
     uint64_t in_flight;
     uint64_t max_in_flight; //  the def's cap (0: none)
+    gateway_metrics_latency_t latency; //  timed only with a metrics endpoint
 } pool_t;
 
 typedef struct {
@@ -103,6 +105,12 @@ typedef struct {
     gateway_bytes_t *bytes;     //  per pool: bytes of large requests in flight
     //  The client socket's connections, counted and capped (max_clients).
     gateway_connections_t *connections;
+    //  The metrics endpoint (NULL: off), the writer's figures of the last
+    //  answer it gave (NULL: none yet), and when they were last asked for
+    //  (0: no question out).
+    gateway_metrics_t *metrics;
+    Cairn__WriterInfo *metrics_writer;
+    int64_t metrics_asked_at;
 } self_t;
 
 //  ---- answering ---------------------------------------------------------------
@@ -193,6 +201,13 @@ static uint64_t s_file_size(const char *path) {
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+static void s_db_sizes(self_t *self, uint64_t *db, uint64_t *wal) {
+    char *wal_path = zsys_sprintf("%s-wal", self->config.db_path);
+    *db = s_file_size(self->config.db_path);
+    *wal = s_file_size(wal_path);
+    zstr_free(&wal_path);
+}
+
 static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn__WriterInfo *writer,
                           Cairn__MessageStatsReply *messages) {
     Cairn__InfoReply info = CAIRN__INFO_REPLY__INIT;
@@ -203,9 +218,9 @@ static void s_answer_info(self_t *self, zframe_t *client_id, uint64_t id, Cairn_
     info.pid = (uint32_t)getpid();
     if (self->config.peer_id)
         info.peer_id = (char *)self->config.peer_id;
-    char *wal = zsys_sprintf("%s-wal", self->config.db_path);
-    info.db_size_bytes = s_file_size(self->config.db_path) + s_file_size(wal);
-    zstr_free(&wal);
+    uint64_t db, wal;
+    s_db_sizes(self, &db, &wal);
+    info.db_size_bytes = db + wal;
     info.requests = self->requests;
     info.clients = (uint32_t)gateway_connections_open(self->connections);
     info.clients_refused = gateway_connections_refused(self->connections);
@@ -314,6 +329,9 @@ static void s_route_to_pool(self_t *self, pool_t *pool, zframe_t *client_id,
     }
     if (ca_send_frames(s_pool_socket(self, pool, env), frames, 2) == 0) {
         s_in_flight_up(self, pool);
+        if (self->metrics)
+            gateway_metrics_latency_sent(&pool->latency, zframe_data(client_id),
+                                         zframe_size(client_id), id);
         return;
     }
     gateway_bytes_unsent(self->bytes, index, client_id, id);
@@ -567,6 +585,10 @@ static void s_handle_pool(self_t *self, pool_t *pool, zsock_t *socket, zmsg_t *m
             s_finish_info(self, client_id, response);
         } else {
             gateway_clients_answered(self->clients, client_id, (size_t)(pool - self->pools));
+            if (self->metrics)
+                gateway_metrics_latency_answered(&pool->latency, zframe_data(client_id),
+                                                 zframe_size(client_id), zframe_data(response),
+                                                 zframe_size(response));
             gateway_bytes_answered(self->bytes, (size_t)(pool - self->pools), client_id, response,
                                    pool->in_flight == 0);
             zmsg_remove(msg, response); //  the answer goes out without a copy
@@ -598,11 +620,120 @@ static void s_handle_direct_answer(self_t *self, zmsg_t *msg) {
     s_handle_pool(self, pool, pool->dealer, msg);
 }
 
+//  ---- metrics -----------------------------------------------------------------
+//
+//  A scrape is answered once the writer has given its figures for it: the
+//  gateway asks (one question at a time, with an empty frame where Info
+//  puts the client id; no client's routing id is empty) and renders when
+//  the answer comes, or after CA_METRICS_WRITER_WAIT_MS with the figures of
+//  the writer's previous answer. The gateway's own counters are read at
+//  that moment.
+
+static void s_metrics_answer(self_t *self) {
+    gateway_metrics_pool_t *pools = (gateway_metrics_pool_t *)zmalloc(
+        (self->pool_count ? self->pool_count : 1) * sizeof(gateway_metrics_pool_t));
+    for (size_t i = 0; i < self->pool_count; i++) {
+        pool_t *pool = &self->pools[i];
+        pools[i] = (gateway_metrics_pool_t){.name = pool->name,
+                                            .workers = pool->workers,
+                                            .requests = pool->requests,
+                                            .errors = pool->errors,
+                                            .busy = pool->busy,
+                                            .queue_depth = pool->in_flight,
+                                            .latency = &pool->latency};
+    }
+    gateway_metrics_figures_t figures = {
+        .uptime_s = (uint64_t)((zclock_mono() - self->started_at) / 1000),
+        .frames = self->requests,
+        .invalid = self->invalid,
+        .clients = gateway_connections_open(self->connections),
+        .clients_refused = gateway_connections_refused(self->connections),
+        .pools = pools,
+        .pool_count = self->pool_count,
+        .writer = self->metrics_writer};
+    s_db_sizes(self, &figures.db_bytes, &figures.wal_bytes);
+    size_t size = 0;
+    char *text = gateway_metrics_render(&figures, &size);
+    gateway_metrics_answer(self->metrics, text, size);
+    free(text);
+    free(pools);
+}
+
+static void s_metrics_ask_writer(self_t *self) {
+    if (self->metrics_asked_at)
+        return; //  the answer to the question out serves this scrape too
+    zframe_t *none = zframe_new(NULL, 0);
+    zframe_t *id_frame = zframe_new("\0\0\0\0\0\0\0\0", 8);
+    zframe_t *body = writer_stats_request();
+    zframe_t *frames[] = {none, id_frame, body};
+    if (ca_send_frames(self->writer, frames, 3) == 0) {
+        s_info_up(self);
+        self->metrics_asked_at = zclock_mono();
+    } else
+        s_metrics_answer(self); //  the writer is saturated: its previous figures
+    zframe_destroy(&none);
+    zframe_destroy(&id_frame);
+    zframe_destroy(&body);
+}
+
+//  The writer answered the metrics' question: keep its figures, answer.
+static void s_metrics_writer_answered(self_t *self, Cairn__Internal__WriterResponse *response) {
+    s_info_down(self);
+    self->metrics_asked_at = 0;
+    if (response && response->body_case == CAIRN__INTERNAL__WRITER_RESPONSE__BODY_STATS &&
+        self->metrics) {
+        if (self->metrics_writer)
+            cairn__writer_info__free_unpacked(self->metrics_writer, NULL);
+        //  Taken out of the response, which no longer frees it.
+        self->metrics_writer = response->stats;
+        response->stats = NULL;
+        response->body_case = CAIRN__INTERNAL__WRITER_RESPONSE__BODY__NOT_SET;
+    }
+    if (self->metrics && gateway_metrics_waiting(self->metrics))
+        s_metrics_answer(self);
+}
+
+//  Reads the metrics socket; closes connections past their deadline, and
+//  answers scrapes the writer left waiting too long.
+static void s_metrics_serve(self_t *self, bool readable) {
+    if (readable && gateway_metrics_handle(self->metrics))
+        s_metrics_ask_writer(self);
+    gateway_metrics_expire(self->metrics);
+    if (self->metrics_asked_at &&
+        zclock_mono() - self->metrics_asked_at >= CA_METRICS_WRITER_WAIT_MS &&
+        gateway_metrics_waiting(self->metrics)) {
+        ca_log_warning("gateway: the writer gave no figures within %d ms; a scrape got its "
+                       "previous ones",
+                       CA_METRICS_WRITER_WAIT_MS);
+        s_metrics_answer(self);
+    }
+}
+
+//  How long the loop may wait for the metrics' deadlines (-1: none).
+static int s_metrics_timeout(self_t *self) {
+    if (!self->metrics)
+        return -1;
+    int next = gateway_metrics_next_ms(self->metrics);
+    if (self->metrics_asked_at && gateway_metrics_waiting(self->metrics)) {
+        int64_t left = self->metrics_asked_at + CA_METRICS_WRITER_WAIT_MS - zclock_mono();
+        int wait = left > 0 ? (int)left : 0;
+        if (next < 0 || wait < next)
+            next = wait;
+    }
+    return next;
+}
+
 static void s_handle_writer(self_t *self, zmsg_t *msg) {
     zframe_t *client_id = zmsg_first(msg);
     zframe_t *id_frame = zmsg_next(msg);
     zframe_t *body = zmsg_next(msg);
-    if (zmsg_size(msg) == 3 && zframe_size(id_frame) == 8) {
+    if (zmsg_size(msg) == 3 && zframe_size(client_id) == 0) {
+        Cairn__Internal__WriterResponse *response =
+            cairn__internal__writer_response__unpack(NULL, zframe_size(body), zframe_data(body));
+        s_metrics_writer_answered(self, response);
+        if (response)
+            cairn__internal__writer_response__free_unpacked(response, NULL);
+    } else if (zmsg_size(msg) == 3 && zframe_size(id_frame) == 8) {
         uint64_t id = 0;
         for (int i = 0; i < 8; i++)
             id |= (uint64_t)zframe_data(id_frame)[i] << (8 * i);
@@ -805,6 +936,15 @@ static char *s_start(self_t *self) {
                             self->config.endpoint, zmq_strerror(zmq_errno()));
     zpoller_add(self->poller, self->client);
     self->started_at = zclock_mono();
+    if (self->config.metrics_endpoint) {
+        self->metrics = gateway_metrics_new(self->config.metrics_endpoint, &error);
+        if (!self->metrics)
+            return error;
+        zpoller_add(self->poller, gateway_metrics_socket(self->metrics));
+        char *bound = gateway_metrics_endpoint(self->metrics);
+        ca_log_info("gateway: metrics at %s/metrics", bound ? bound : "?");
+        zstr_free(&bound);
+    }
     return NULL;
 }
 
@@ -888,6 +1028,8 @@ static void s_serve_ready(self_t *self, void *woken_by) {
         s_handle_client(self, msg);
     if (self->connections && (sweep || woken_by == gateway_connections_socket(self->connections)))
         gateway_connections_handle(self->connections);
+    if (self->metrics && (sweep || woken_by == gateway_metrics_socket(self->metrics)))
+        s_metrics_serve(self, true);
 }
 
 static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
@@ -898,6 +1040,8 @@ static self_t *s_self_new(zsock_t *pipe, const gateway_config_t *config) {
     self->config.data_dir = strdup(config->data_dir ? config->data_dir : "");
     self->config.db_path = strdup(config->db_path ? config->db_path : "");
     self->config.writer_endpoint = config->writer_endpoint ? strdup(config->writer_endpoint) : NULL;
+    self->config.metrics_endpoint =
+        config->metrics_endpoint ? strdup(config->metrics_endpoint) : NULL;
     self->config.answers_endpoint =
         strdup(config->answers_endpoint ? config->answers_endpoint : CA_GATEWAY_ANSWERS_ENDPOINT);
     self->config.subscriptions_endpoint =
@@ -927,7 +1071,12 @@ static void s_self_destroy(self_t **self_p) {
         for (unsigned w = 0; pool->pinned && w < pool->workers; w++)
             zsock_destroy(&pool->pinned[w]);
         free(pool->pinned);
+        gateway_metrics_latency_free(&pool->latency);
     }
+    gateway_metrics_destroy(&self->metrics);
+    if (self->metrics_writer)
+        cairn__writer_info__free_unpacked(self->metrics_writer, NULL);
+    free((char *)self->config.metrics_endpoint);
     free(self->pools);
     zsock_destroy(&self->info_stats);
     if (self->answers) //  free the inproc name at once (see writer.c)
@@ -955,8 +1104,11 @@ void gateway_actor(zsock_t *pipe, void *args) {
     pthread_setname_np(pthread_self(), "cairn-gateway");
     zsock_signal(pipe, 0);
     while (!self->terminated) {
-        //  While draining, wake up to honour the deadline.
-        int timeout = self->drain_waiter ? 50 : -1;
+        //  While draining, wake up to honour the deadline; so for the
+        //  metrics connections' deadlines.
+        int timeout = s_metrics_timeout(self);
+        if (self->drain_waiter && (timeout < 0 || timeout > 50))
+            timeout = 50;
         void *which = zpoller_wait(self->poller, timeout);
         if (which == self->pipe)
             s_handle_pipe(self);
@@ -964,6 +1116,8 @@ void gateway_actor(zsock_t *pipe, void *args) {
             s_serve_ready(self, which);
         else if (ca_actor_poll_failed(self->poller))
             break;
+        else if (self->metrics)
+            s_metrics_serve(self, false);
         s_finish_drain_if_done(self);
     }
     s_self_destroy(&self);

@@ -36,6 +36,7 @@ typedef struct {
     const char *data_dir;            //  for Info
     const char *db_path;             //  for Info (size)
     const char *peer_id;             //  for Info: the node's identity (NULL: none)
+    const char *metrics_endpoint;    //  tcp endpoint of GET /metrics (NULL: off; gateway_metrics.h)
     size_t client_in_flight_max;     //  requests in flight per client (0: default)
     int64_t client_answer_bytes_max; //  unread answer bytes per client (0: default)
     int64_t answer_bytes_max;        //  unread answer bytes, all clients (0: default)

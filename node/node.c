@@ -447,6 +447,8 @@ static char *s_start_gateway(node_t *self) {
         .data_dir = self->config->data_dir,
         .db_path = self->db_path,
         .peer_id = self->peer_id,
+        .metrics_endpoint =
+            streq(self->config->metrics_endpoint, "off") ? NULL : self->config->metrics_endpoint,
         .curve = self->client_curve,
         .curve_key = self->curve_key,
         .subscriptions_endpoint = CA_SUBSCRIPTIONS_ENDPOINT,

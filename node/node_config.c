@@ -187,6 +187,10 @@ static const option_t s_options[] = {
     {"oplog_sync_ms", "oplog-sync-ms", "oplog/sync_ms", "CAIRN_OPLOG_SYNC_MS", "5000", KIND_INT, 50,
      3600000, NULL, FIELD(oplog_sync_ms),
      "interval of operation log sync rounds with each peer (also one when a session starts)"},
+    {"metrics_endpoint", "metrics-endpoint", "node/metrics_endpoint", "CAIRN_METRICS_ENDPOINT",
+     "off", KIND_ENDPOINT, 0, 0, "off", FIELD(metrics_endpoint),
+     "tcp endpoint serving GET /metrics (Prometheus text, plain HTTP, no auth: bind it to "
+     "loopback or a private address); off: none"},
 };
 
 #define OPTION_COUNT (sizeof s_options / sizeof s_options[0])
@@ -280,13 +284,15 @@ static int s_set(node_config_t *self, const option_t *option, const char *value,
     }
     const char *problem =
         option->kind == KIND_ENDPOINT && !(option->choices && s_is_choice(option->choices, value))
-            ? s_endpoint_problem(value, option->offset == FIELD(peer_endpoint))
+            ? s_endpoint_problem(value, option->offset == FIELD(peer_endpoint) ||
+                                            option->offset == FIELD(metrics_endpoint))
             : NULL;
     if (problem) {
         *error = zsys_sprintf(
             "%s: %s must be a ZeroMQ endpoint such as %s%s%s (%s), not '%s'", source, option->name,
-            option->offset == FIELD(peer_endpoint) ? "tcp://0.0.0.0:7402"
-                                                   : CA_DEFAULT_CLIENT_ENDPOINT,
+            option->offset == FIELD(peer_endpoint)      ? "tcp://0.0.0.0:7402"
+            : option->offset == FIELD(metrics_endpoint) ? "tcp://127.0.0.1:9464"
+                                                        : CA_DEFAULT_CLIENT_ENDPOINT,
             option->choices ? " or " : "", option->choices ? option->choices : "", problem, value);
         return -1;
     }

@@ -58,6 +58,7 @@ typedef struct {
     int64_t gossip_ttl;
     int64_t reconcile_ms;
     int64_t oplog_sync_ms;
+    char *metrics_endpoint; //  "off": no metrics endpoint
 } node_config_t;
 
 //  A config with every default.

@@ -36,6 +36,7 @@
 #include "gateway_bytes.h"
 #include "gateway_clients.h"
 #include "gateway_connections.h"
+#include "gateway_metrics.h"
 #include "gossip.h"
 #include "logbook.h"
 #include "documents.h"
@@ -115,6 +116,7 @@ static const selftest_t s_tests[] = {
     {"gateway_bytes", gateway_bytes_test},
     {"gateway_clients", gateway_clients_test},
     {"gateway_connections", gateway_connections_test},
+    {"gateway_metrics", gateway_metrics_test},
 };
 
 int main(int argc, char **argv) {

@@ -182,6 +182,18 @@
 #define CA_GATEWAY_SWEEP_TURNS 16
 //  Messages an actor takes from one socket before looking at the others.
 #define CA_SERVE_BURST 64
+//  The metrics endpoint (gateway_metrics.c): connections open at once
+//  (more are closed at accept), bytes of one request's head, how long a
+//  connection may take to send it, how long a scrape waits for the
+//  writer's figures before it is answered with the previous ones, how long
+//  an answered connection stays open for the client to close it, and the
+//  requests per pool timed for the latency histogram at once.
+#define CA_METRICS_CONNECTIONS        16
+#define CA_METRICS_REQUEST_MAX        8192
+#define CA_METRICS_REQUEST_TIMEOUT_MS 3000
+#define CA_METRICS_WRITER_WAIT_MS     1000
+#define CA_METRICS_LINGER_MS          2000
+#define CA_METRICS_TIMED              256
 //  The writer's SQLite page cache (PRAGMA cache_size, negative = KiB).
 #define CA_WRITER_CACHE_KIB "-65536"
 //  Readers wait this long for a WAL checkpoint before answering BUSY.

@@ -225,10 +225,14 @@ static bool s_is_choice(const char *choices, const char *value) {
 
 //  Why `value` is not an endpoint cairnd can bind, or NULL: tcp://HOST:PORT
 //  (HOST a name, an address, [IPv6 address] or *; PORT 1..65535 or *), or,
-//  unless `tcp_only`, ipc://PATH. Checked before anything is created.
+//  unless `tcp_only`, ipc://PATH or inproc://NAME (a node embedded in a
+//  process that talks to it in-process: the fuzz target). Checked before
+//  anything is created.
 static const char *s_endpoint_problem(const char *value, bool tcp_only) {
     if (strncmp(value, "ipc://", 6) == 0 && !tcp_only)
         return value[6] ? NULL : "ipc:// needs a path";
+    if (strncmp(value, "inproc://", 9) == 0 && !tcp_only)
+        return value[9] ? NULL : "inproc:// needs a name";
     if (strncmp(value, "tcp://", 6) != 0)
         return tcp_only ? "it must start with tcp://" : "it must start with tcp:// or ipc://";
     const char *host = value + 6;

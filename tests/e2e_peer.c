@@ -90,21 +90,16 @@ static void s_wait_table(peer_node_t *self, const char *peer_id, Cairn__PeerStat
 //  ---- a hand-made peer -------------------------------------------------------------------
 
 //  The hand-made peer lives in the kit (peer_fixture), shared with
-//  e2e_peer_oplog; these tests use it by their old names.
-typedef peer_fake_t fake_t;
-#define s_fake_new     peer_fake_new
-#define s_fake_connect peer_fake_connect
-#define s_fake_send    peer_fake_send
-#define s_fake_recv    peer_fake_recv
+//  e2e_peer_oplog.
 
-static void s_fake_hello(fake_t *self, uint32_t version) {
+static void s_fake_hello(peer_fake_t *self, uint32_t version) {
     peer_fake_hello(self, version, NULL, 0, NULL, 0);
 }
 
 //  Expects a message of `kind` first (Hello, Error) within WAIT_MS.
 #define s_fake_expect(self, kind) s_fake_expect_at(self, kind, __LINE__)
-static Cairn__Peer__PeerMessage *s_fake_expect_at(fake_t *self, int kind, int line) {
-    Cairn__Peer__PeerMessage *message = s_fake_recv(self, WAIT_MS);
+static Cairn__Peer__PeerMessage *s_fake_expect_at(peer_fake_t *self, int kind, int line) {
+    Cairn__Peer__PeerMessage *message = peer_fake_recv(self, WAIT_MS);
     if (!message || (int)message->kind_case != kind)
         fprintf(stderr, "line %d: expected peer message kind %d, got %d (%s)\n", line, kind,
                 message ? (int)message->kind_case : -1,
@@ -113,7 +108,7 @@ static Cairn__Peer__PeerMessage *s_fake_expect_at(fake_t *self, int kind, int li
     return message;
 }
 
-static void s_fake_destroy(fake_t *self) {
+static void s_fake_destroy(peer_fake_t *self) {
     zsock_destroy(&self->dealer);
 }
 
@@ -222,9 +217,9 @@ static void test_three_nodes(void) {
 static void test_version_refused(void) {
     peer_node_t a;
     peer_node_start(&a, NULL, 0, NULL);
-    fake_t fake;
-    s_fake_new(&fake);
-    s_fake_connect(&fake, &a, true);
+    peer_fake_t fake;
+    peer_fake_new(&fake);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 2);
     Cairn__Peer__PeerMessage *answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__VERSION && answer->error->version == 1);
@@ -233,7 +228,7 @@ static void test_version_refused(void) {
     CHECK(s_session_state(&a, fake.peer_id) == -1);
     s_fake_destroy(&fake);
     //  Version 1 from a new connection is served.
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
     answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
     CHECK(streq(answer->hello->peer_id, harness_node_peer_id(a.node)));
@@ -247,12 +242,12 @@ static void test_version_refused(void) {
 static void test_null_mechanism(void) {
     peer_node_t a;
     peer_node_start(&a, NULL, 0, NULL);
-    fake_t fake;
-    s_fake_new(&fake);
-    s_fake_connect(&fake, &a, false);
+    peer_fake_t fake;
+    peer_fake_new(&fake);
+    peer_fake_connect(&fake, &a, false);
     s_fake_hello(&fake, 1);
     zstr_send(fake.dealer, "hello?");
-    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    CHECK(peer_fake_recv(&fake, SILENCE_MS) == NULL);
     CHECK(s_session_state(&a, fake.peer_id) == -1);
     s_fake_destroy(&fake);
     harness_expect_alive(a.client);
@@ -293,11 +288,11 @@ static void test_open_cap(void) {
             cairn__response__free_unpacked(response, NULL);
         }
     }
-    fake_t fake;
-    s_fake_new(&fake);
-    s_fake_connect(&fake, &a, true);
+    peer_fake_t fake;
+    peer_fake_new(&fake);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
-    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    CHECK(peer_fake_recv(&fake, SILENCE_MS) == NULL);
     s_fake_destroy(&fake);
     s_wait_log(&a, "open mode admits new keys below");
     harness_expect_alive(a.client);
@@ -308,11 +303,11 @@ static void test_allow_list(void) {
     const char *more[] = {"--peer-admission=allow-list", NULL};
     peer_node_t a;
     peer_node_start(&a, NULL, 0, more);
-    fake_t fake;
-    s_fake_new(&fake);
-    s_fake_connect(&fake, &a, true);
+    peer_fake_t fake;
+    peer_fake_new(&fake);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
-    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    CHECK(peer_fake_recv(&fake, SILENCE_MS) == NULL);
     s_fake_destroy(&fake);
     Cairn__Request request = CAIRN__REQUEST__INIT;
     Cairn__PeerPut put = CAIRN__PEER_PUT__INIT;
@@ -326,7 +321,7 @@ static void test_allow_list(void) {
     request.peer_put = &put;
     cairn__response__free_unpacked(
         harness_ok(harness_request(a.client, &request), CAIRN__RESPONSE__BODY_PEER_PUT), NULL);
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
     Cairn__Peer__PeerMessage *answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
@@ -340,9 +335,9 @@ static void test_allow_list(void) {
     block.peer_block = &blocked;
     cairn__response__free_unpacked(
         harness_ok(harness_request(a.client, &block), CAIRN__RESPONSE__BODY_PEER_BLOCK), NULL);
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
-    CHECK(s_fake_recv(&fake, SILENCE_MS) == NULL);
+    CHECK(peer_fake_recv(&fake, SILENCE_MS) == NULL);
     s_fake_destroy(&fake);
     peer_node_stop(&a);
 }
@@ -374,10 +369,10 @@ static void test_block_connected(void) {
 //  each connection is cut and logged; clients are served all along.
 //  On a new connection, `message` before Hello is answered with Error
 //  UNEXPECTED (the connection is cut off).
-static void s_expect_cut_before_hello(fake_t *fake, peer_node_t *node,
+static void s_expect_cut_before_hello(peer_fake_t *fake, peer_node_t *node,
                                       Cairn__Peer__PeerMessage *message) {
-    s_fake_connect(fake, node, true);
-    s_fake_send(fake, message, 1);
+    peer_fake_connect(fake, node, true);
+    peer_fake_send(fake, message, 1);
     Cairn__Peer__PeerMessage *answer = s_fake_expect(fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__UNEXPECTED);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
@@ -387,10 +382,10 @@ static void s_expect_cut_before_hello(fake_t *fake, peer_node_t *node,
 static void test_hostile(void) {
     peer_node_t a;
     peer_node_start(&a, NULL, 0, NULL);
-    fake_t fake;
-    s_fake_new(&fake);
+    peer_fake_t fake;
+    peer_fake_new(&fake);
     //  Garbage as the first frame.
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     zstr_send(fake.dealer, "\xff\xff\xff garbage");
     Cairn__Peer__PeerMessage *answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__MALFORMED);
@@ -413,7 +408,7 @@ static void test_hostile(void) {
     s_expect_cut_before_hello(&fake, &a, &bye);
     s_wait_log(&a, "Error or Goodbye before Hello");
     //  Garbage after a good Hello: the session ends, the table says offline.
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
     answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
@@ -424,7 +419,7 @@ static void test_hostile(void) {
     s_wait_table(&a, fake.peer_id, CAIRN__PEER_STATE__PEER_OFFLINE);
     s_fake_destroy(&fake);
     //  An oversized frame: libzmq drops the connection; nothing answers.
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
     answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
@@ -437,40 +432,40 @@ static void test_hostile(void) {
     harness_expect_alive(a.client);
     s_fake_destroy(&fake);
     //  A flood of heartbeats after Hello.
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     s_fake_hello(&fake, 1);
     answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
     for (int i = 0; i < PEER_MAX_MSGS_PER_S * 2; i++)
-        s_fake_send(&fake, &beat, 1);
+        peer_fake_send(&fake, &beat, 1);
     s_wait_log(&a, "flood");
     s_wait_session(&a, fake.peer_id, false);
     harness_expect_alive(a.client);
     s_fake_destroy(&fake);
     //  A Hello claiming another node's key is refused.
-    fake_t other;
-    s_fake_new(&other);
-    s_fake_connect(&fake, &a, true);
+    peer_fake_t other;
+    peer_fake_new(&other);
+    peer_fake_connect(&fake, &a, true);
     Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
     hello.peer_id = other.peer_id;
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
     message.hello = &hello;
-    s_fake_send(&fake, &message, 1);
+    peer_fake_send(&fake, &message, 1);
     answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__IDENTITY);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
     CHECK(s_session_state(&a, other.peer_id) == -1);
     s_fake_destroy(&fake);
     //  A Hello naming more channels than PEER_INTEREST_MAX.
-    s_fake_connect(&fake, &a, true);
+    peer_fake_connect(&fake, &a, true);
     char *channels[PEER_INTEREST_MAX + 1];
     for (int i = 0; i <= PEER_INTEREST_MAX; i++)
         channels[i] = "general";
     hello.peer_id = fake.peer_id;
     hello.channels = channels;
     hello.n_channels = PEER_INTEREST_MAX + 1;
-    s_fake_send(&fake, &message, 1);
+    peer_fake_send(&fake, &message, 1);
     answer = s_fake_expect(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
     cairn__peer__peer_message__free_unpacked(answer, NULL);
@@ -485,10 +480,10 @@ static void test_peer_max(void) {
     const char *more[] = {"--peer-max=2", NULL};
     peer_node_t a;
     peer_node_start(&a, NULL, 0, more);
-    fake_t fakes[4];
+    peer_fake_t fakes[4];
     for (int i = 0; i < 2; i++) {
-        s_fake_new(&fakes[i]);
-        s_fake_connect(&fakes[i], &a, true);
+        peer_fake_new(&fakes[i]);
+        peer_fake_connect(&fakes[i], &a, true);
         s_fake_hello(&fakes[i], 1); //  listen port 9: nothing answers there
         Cairn__Peer__PeerMessage *answer =
             s_fake_expect(&fakes[i], CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
@@ -512,8 +507,8 @@ static void test_peer_max(void) {
     }
     CHECK(dials == 2);
     for (int i = 2; i < 4; i++) {
-        s_fake_new(&fakes[i]);
-        s_fake_connect(&fakes[i], &a, true);
+        peer_fake_new(&fakes[i]);
+        peer_fake_connect(&fakes[i], &a, true);
         s_fake_hello(&fakes[i], 1);
         Cairn__Peer__PeerMessage *answer =
             s_fake_expect(&fakes[i], CAIRN__PEER__PEER_MESSAGE__KIND_HELLO);
@@ -521,9 +516,9 @@ static void test_peer_max(void) {
     }
     s_wait_log(&a, "its slot went to an accepted connection");
     //  Two live sessions fill peer_max: a fifth is refused with LIMIT.
-    fake_t extra;
-    s_fake_new(&extra);
-    s_fake_connect(&extra, &a, true);
+    peer_fake_t extra;
+    peer_fake_new(&extra);
+    peer_fake_connect(&extra, &a, true);
     s_fake_hello(&extra, 1);
     Cairn__Peer__PeerMessage *answer = s_fake_expect(&extra, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(answer->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
@@ -828,7 +823,7 @@ static void test_gossip_ttl(void) {
 
 //  A GossipMessage from the fake: `message` signed by `signer` (tampered
 //  after signing when `tamper`), with `ttl`.
-static void s_fake_gossip(fake_t *self, Cairn__Message *message, uint32_t ttl) {
+static void s_fake_gossip(peer_fake_t *self, Cairn__Message *message, uint32_t ttl) {
     Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__GossipMessage gossip = CAIRN__PEER__GOSSIP_MESSAGE__INIT;
     gossip.ttl = ttl;
@@ -837,15 +832,15 @@ static void s_fake_gossip(fake_t *self, Cairn__Message *message, uint32_t ttl) {
     cairn__message__pack(message, gossip.message.data);
     out.kind_case = PEER_GOSSIP_KIND;
     out.gossip_message = &gossip;
-    s_fake_send(self, &out, PEER_PROTOCOL_VERSION);
+    peer_fake_send(self, &out, PEER_PROTOCOL_VERSION);
     free(gossip.message.data);
 }
 
 //  The fake, a member of #g on A, online with A (its Hello lists gossip,
 //  and GossipBatch when `batches`).
-static void s_fake_member(fake_t *fake, peer_node_t *a, bool batches) {
-    s_fake_new(fake);
-    s_fake_connect(fake, a, true);
+static void s_fake_member(peer_fake_t *fake, peer_node_t *a, bool batches) {
+    peer_fake_new(fake);
+    peer_fake_connect(fake, a, true);
     uint32_t kinds[] = {PEER_GOSSIP_KIND, PEER_GOSSIP_BATCH_KIND};
     peer_fake_hello(fake, PEER_PROTOCOL_VERSION, kinds, batches ? 2 : 1, NULL, 0);
     cairn__peer__peer_message__free_unpacked(
@@ -859,10 +854,10 @@ static void s_fake_member(fake_t *fake, peer_node_t *a, bool batches) {
 }
 
 //  The next message of `kind` the fake receives (others skipped), or NULL.
-static Cairn__Peer__PeerMessage *s_fake_next(fake_t *self, int kind) {
+static Cairn__Peer__PeerMessage *s_fake_next(peer_fake_t *self, int kind) {
     int64_t deadline = zclock_mono() + WAIT_MS;
     while (zclock_mono() < deadline) {
-        Cairn__Peer__PeerMessage *message = s_fake_recv(self, 200);
+        Cairn__Peer__PeerMessage *message = peer_fake_recv(self, 200);
         if (message && (int)message->kind_case == kind)
             return message;
         if (message)
@@ -889,7 +884,7 @@ static void test_gossip_hostile(void) {
     messages_fixture_add_signer(caller, &signer);
     messages_fixture_add_signer(caller, &blocked);
     cairn__response__free_unpacked(peers_fixture_block(caller, blocked.peer_id, true), NULL);
-    fake_t fake;
+    peer_fake_t fake;
     s_fake_member(&fake, &a, false);
     //  A's own message goes to the member, with gossip_ttl (8).
     char id[CA_UUID_TEXT_LENGTH + 1];
@@ -962,7 +957,7 @@ static void test_gossip_hostile(void) {
             gossip.message = (ProtobufCBinaryData){5, (uint8_t *)"\xff\xff\xff\xff\xff"};
             out.kind_case = PEER_GOSSIP_KIND;
             out.gossip_message = &gossip;
-            s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+            peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
         }
         got = s_fake_next(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
         CHECK(got);
@@ -986,7 +981,7 @@ static void test_gossip_batch(void) {
     ca_caller_t *caller = ca_caller_new_socket(a.client, HARNESS_CALL_MS);
     messages_fixture_create_channel(caller, CHANNEL, false);
     messages_fixture_add_signer(caller, &signer);
-    fake_t fake;
+    peer_fake_t fake;
     s_fake_member(&fake, &a, true);
     enum { WRITTEN = 5 };
     char ids[WRITTEN + 2][CA_UUID_TEXT_LENGTH + 1];
@@ -996,7 +991,7 @@ static void test_gossip_batch(void) {
     int got_count = 0;
     int64_t deadline = zclock_mono() + WAIT_MS;
     while (got_count < WRITTEN && zclock_mono() < deadline) {
-        Cairn__Peer__PeerMessage *got = s_fake_recv(&fake, 200);
+        Cairn__Peer__PeerMessage *got = peer_fake_recv(&fake, 200);
         CHECK(!got || got->kind_case != PEER_GOSSIP_KIND);
         if (got && got->kind_case == PEER_GOSSIP_BATCH_KIND)
             for (size_t m = 0; m < got->gossip_batch->n_messages; m++) {
@@ -1032,12 +1027,12 @@ static void test_gossip_batch(void) {
     Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
     out.kind_case = PEER_GOSSIP_BATCH_KIND;
     out.gossip_batch = &batch;
-    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     s_gossip_wait(&a, ids[WRITTEN]);
     s_gossip_wait(&a, ids[WRITTEN + 1]);
     //  An empty batch: cut off.
     batch.n_messages = 0;
-    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     Cairn__Peer__PeerMessage *got = s_fake_next(&fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(got && got->error->code == CAIRN__PEER__ERROR__CODE__MALFORMED);
     if (got)
@@ -1306,14 +1301,14 @@ static void test_recon_interrupted(void) {
 
 //  A fake whose peer id is smaller (`smaller`) or larger than A's, online
 //  with A and speaking the reconciliation kinds.
-static void s_fake_recon(fake_t *fake, peer_node_t *a, bool smaller) {
+static void s_fake_recon(peer_fake_t *fake, peer_node_t *a, bool smaller) {
     for (int tries = 0; tries < 128; tries++) {
-        s_fake_new(fake);
+        peer_fake_new(fake);
         if ((strcmp(fake->peer_id, harness_node_peer_id(a->node)) < 0) == smaller)
             break;
     }
     CHECK((strcmp(fake->peer_id, harness_node_peer_id(a->node)) < 0) == smaller);
-    s_fake_connect(fake, a, true);
+    peer_fake_connect(fake, a, true);
     Cairn__Peer__PeerMessage message = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__Hello hello = CAIRN__PEER__HELLO__INIT;
     uint32_t kinds[] = {PEER_GOSSIP_KIND, 80, 81, 82, 83, 84};
@@ -1324,23 +1319,24 @@ static void s_fake_recon(fake_t *fake, peer_node_t *a, bool smaller) {
     hello.n_kinds = sizeof kinds / sizeof kinds[0];
     message.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_HELLO;
     message.hello = &hello;
-    s_fake_send(fake, &message, PEER_PROTOCOL_VERSION);
+    peer_fake_send(fake, &message, PEER_PROTOCOL_VERSION);
     cairn__peer__peer_message__free_unpacked(
         s_fake_expect(fake, CAIRN__PEER__PEER_MESSAGE__KIND_HELLO), NULL);
 }
 
-static void s_fake_recon_request(fake_t *fake, const char *set, const uint8_t *data, size_t size) {
+static void s_fake_recon_request(peer_fake_t *fake, const char *set, const uint8_t *data,
+                                 size_t size) {
     Cairn__Peer__PeerMessage out = CAIRN__PEER__PEER_MESSAGE__INIT;
     Cairn__Peer__ReconRequest request = CAIRN__PEER__RECON_REQUEST__INIT;
     request.set = (char *)set;
     request.message = (ProtobufCBinaryData){size, (uint8_t *)data};
     out.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REQUEST;
     out.recon_request = &request;
-    s_fake_send(fake, &out, PEER_PROTOCOL_VERSION);
+    peer_fake_send(fake, &out, PEER_PROTOCOL_VERSION);
 }
 
 //  Expects Error `code` next (other kinds skipped), then drops the fake.
-static void s_fake_cut(fake_t *fake, Cairn__Peer__Error__Code code) {
+static void s_fake_cut(peer_fake_t *fake, Cairn__Peer__Error__Code code) {
     Cairn__Peer__PeerMessage *got = s_fake_next(fake, CAIRN__PEER__PEER_MESSAGE__KIND_ERROR);
     CHECK(got);
     if (got->error->code != code)
@@ -1358,7 +1354,7 @@ static void s_fake_cut(fake_t *fake, Cairn__Peer__Error__Code code) {
 static void test_recon_hostile(void) {
     peer_node_t a;
     peer_node_start(&a, NULL, 0, NULL);
-    fake_t fake;
+    peer_fake_t fake;
     //  A initiates (its id is smaller): garbage answer -> MALFORMED.
     s_fake_recon(&fake, &a, false);
     Cairn__Peer__PeerMessage *got =
@@ -1371,7 +1367,7 @@ static void test_recon_hostile(void) {
     reply.message = (ProtobufCBinaryData){4, (uint8_t *)"\x61\x00\x07\xff"};
     out.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_REPLY;
     out.recon_reply = &reply;
-    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__MALFORMED);
     //  Endless splits: every answer a fingerprint of everything that never
     //  matches -> cut at RECON_ROUNDS_MAX (LIMIT).
@@ -1381,7 +1377,7 @@ static void test_recon_hostile(void) {
     reply.message = (ProtobufCBinaryData){sizeof split, split};
     int rounds = 0;
     for (int step = 0; step < 2 * RECON_ROUNDS_MAX + 100; step++) {
-        got = s_fake_recv(&fake, WAIT_MS);
+        got = peer_fake_recv(&fake, WAIT_MS);
         if (got && got->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_HEARTBEAT) {
             cairn__peer__peer_message__free_unpacked(got, NULL);
             got = NULL;
@@ -1391,7 +1387,7 @@ static void test_recon_hostile(void) {
             break;
         rounds++;
         cairn__peer__peer_message__free_unpacked(got, NULL);
-        s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+        peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     }
     CHECK(got && got->kind_case == CAIRN__PEER__PEER_MESSAGE__KIND_ERROR &&
           got->error->code == CAIRN__PEER__ERROR__CODE__LIMIT);
@@ -1428,7 +1424,7 @@ static void test_recon_hostile(void) {
     want.n_items = 1;
     out.kind_case = CAIRN__PEER__PEER_MESSAGE__KIND_RECON_WANT;
     out.recon_want = &want;
-    s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+    peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__MALFORMED);
     //  Requests without end: cut at RECON_ROUNDS_MAX (LIMIT).
     s_fake_recon(&fake, &a, true);
@@ -1443,7 +1439,7 @@ static void test_recon_hostile(void) {
     ProtobufCBinaryData one = {32, item};
     want.items = &one;
     for (int i = 0; i <= RECON_LISTS_MAX; i++)
-        s_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
+        peer_fake_send(&fake, &out, PEER_PROTOCOL_VERSION);
     s_fake_cut(&fake, CAIRN__PEER__ERROR__CODE__LIMIT);
     s_wait_log(&a, "more ReconWants and ReconOffers than a reconciliation needs");
     harness_expect_alive(a.client);

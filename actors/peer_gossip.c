@@ -532,6 +532,52 @@ static void s_sent(peer_gossip_session_t *session, size_t bytes) {
     session->window_bytes += bytes;
 }
 
+//  What one turn sends a session: messages collected into one GossipBatch,
+//  or each sent alone to a peer that does not speak it.
+typedef struct {
+    peer_gossip_send_fn *send;
+    void *ctx, *handle;
+    Cairn__Peer__GossipMessage items[PEER_GOSSIP_BATCH_MAX];
+    Cairn__Peer__GossipMessage *batch[PEER_GOSSIP_BATCH_MAX];
+    size_t count, bytes;
+} outgoing_t;
+
+//  The slot the next message is packed into.
+static Cairn__Peer__GossipMessage *s_next_slot(outgoing_t *out) {
+    return &out->items[out->count];
+}
+
+//  Takes the message packed into the next slot: kept for the batch, or
+//  sent alone now. False when that send was refused (in flight full).
+static bool s_offer(peer_gossip_session_t *session, outgoing_t *out) {
+    Cairn__Peer__GossipMessage *gossip = s_next_slot(out);
+    if (session->batches) {
+        out->batch[out->count++] = gossip;
+        out->bytes += gossip->message.len;
+        return true;
+    }
+    int rc = s_send_one(out->send, out->ctx, out->handle, gossip);
+    size_t sent = gossip->message.len;
+    free(gossip->message.data);
+    if (rc != 0)
+        return false;
+    s_sent(session, sent);
+    return true;
+}
+
+//  Sends the batch collected (if any) and frees it; false when refused.
+static bool s_send_collected(peer_gossip_session_t *session, outgoing_t *out) {
+    if (!out->count)
+        return true;
+    bool sent = s_send_batch(out->send, out->ctx, out->handle, out->batch, out->count) == 0;
+    if (sent)
+        s_sent(session, out->bytes);
+    for (size_t i = 0; i < out->count; i++)
+        free(out->batch[i]->message.data);
+    out->count = out->bytes = 0;
+    return sent;
+}
+
 size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
                             const char *member_id, const char *const *ids, size_t count,
                             peer_gossip_send_fn *send, void *ctx, void *handle) {
@@ -544,12 +590,10 @@ size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
     if (!stmt)
         return 0;
     count = count < PEER_GOSSIP_BATCH_MAX ? count : PEER_GOSSIP_BATCH_MAX;
-    Cairn__Peer__GossipMessage items[PEER_GOSSIP_BATCH_MAX];
-    Cairn__Peer__GossipMessage *batch[PEER_GOSSIP_BATCH_MAX];
-    size_t packed = 0, bytes = 0, handled = 0;
-    for (size_t i = 0; i < count && bytes < PEER_GOSSIP_BATCH_BYTES; i++) {
+    outgoing_t out = {.send = send, .ctx = ctx, .handle = handle};
+    size_t handled = 0;
+    for (size_t i = 0; i < count && out.bytes < PEER_GOSSIP_BATCH_BYTES; i++) {
         sqlite3_bind_text(stmt, 1, ids[i], -1, SQLITE_STATIC);
-        Cairn__Peer__GossipMessage *gossip = &items[packed];
         bool found = false;
         if (sqlite3_step(stmt) == SQLITE_ROW) {
             Cairn__Message message;
@@ -557,34 +601,19 @@ size_t peer_gossip_send_ids(peer_gossip_t *self, peer_gossip_session_t *session,
             if (s_member(self, message.channel, member_id) &&
                 s_row_ok(self, sqlite3_column_int64(stmt, 0), &message)) {
                 uint32_t ttl = s_ttl_out(self, message.id);
-                s_pack_gossip(&message, ttl ? ttl : 1, gossip);
+                s_pack_gossip(&message, ttl ? ttl : 1, s_next_slot(&out));
                 found = true;
             }
         }
         sqlite3_reset(stmt);
-        if (found && session->batches) {
-            batch[packed++] = gossip;
-            bytes += gossip->message.len;
-        } else if (found) {
-            int rc = s_send_one(send, ctx, handle, gossip);
-            size_t sent = gossip->message.len;
-            free(gossip->message.data);
-            if (rc != 0)
-                break; //  in flight full: this one and the rest later
-            s_sent(session, sent);
-        }
+        if (found && !s_offer(session, &out))
+            break; //  in flight full: this one and the rest later
         handled = i + 1;
         if (!session->batches && !s_window_open(session))
             break;
     }
-    if (packed) {
-        if (s_send_batch(send, ctx, handle, batch, packed) != 0)
-            handled = 0; //  in flight full: all of them again later
-        else
-            s_sent(session, bytes);
-        for (size_t i = 0; i < packed; i++)
-            free(batch[i]->message.data);
-    }
+    if (!s_send_collected(session, &out))
+        handled = 0; //  in flight full: all of them again later
     return handled;
 }
 
@@ -601,38 +630,21 @@ bool peer_gossip_flush(peer_gossip_t *self, peer_gossip_session_t *session, cons
     sqlite3_bind_int(stmt, 2, PEER_GOSSIP_BATCH_MAX);
     //  Batched: the rows passed go back to `start` when the frame does not go.
     int64_t start = session->cursor;
-    Cairn__Peer__GossipMessage items[PEER_GOSSIP_BATCH_MAX];
-    Cairn__Peer__GossipMessage *batch[PEER_GOSSIP_BATCH_MAX];
-    size_t count = 0, bytes = 0;
+    outgoing_t out = {.send = send, .ctx = ctx, .handle = handle};
     bool refused = false;
-    while (!refused && s_room(session) && bytes < PEER_GOSSIP_BATCH_BYTES &&
+    while (s_room(session) && out.bytes < PEER_GOSSIP_BATCH_BYTES &&
            sqlite3_step(stmt) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(stmt, 0);
-        Cairn__Peer__GossipMessage *gossip = &items[count];
-        if (s_gossip_of(self, stmt, seq, member_id, gossip)) {
-            if (session->batches) {
-                batch[count++] = gossip;
-                bytes += gossip->message.len;
-            } else {
-                refused = s_send_one(send, ctx, handle, gossip) != 0;
-                size_t sent = gossip->message.len;
-                free(gossip->message.data);
-                if (refused)
-                    break; //  in flight full: this row again next turn
-                s_sent(session, sent);
-            }
+        if (s_gossip_of(self, stmt, seq, member_id, s_next_slot(&out)) && !s_offer(session, &out)) {
+            refused = true;
+            break; //  in flight full: this row again next turn
         }
         session->cursor = seq;
     }
     sqlite3_reset(stmt);
-    if (count) {
-        refused = s_send_batch(send, ctx, handle, batch, count) != 0;
-        if (refused)
-            session->cursor = start; //  in flight full: these rows again next turn
-        else
-            s_sent(session, bytes);
-        for (size_t i = 0; i < count; i++)
-            free(batch[i]->message.data);
+    if (!s_send_collected(session, &out)) {
+        refused = true;
+        session->cursor = start; //  in flight full: these rows again next turn
     }
     return !refused && s_room(session) && session->cursor < self->newest;
 }

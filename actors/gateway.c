@@ -71,7 +71,7 @@ typedef struct {
     uint64_t errors;
     uint64_t busy;
     uint64_t in_flight;
-    uint64_t max_in_flight; //  the def's cap (0: none)
+    uint64_t max_in_flight;            //  the def's cap (0: none)
     gateway_metrics_latency_t latency; //  timed only with a metrics endpoint
 } pool_t;
 
@@ -862,6 +862,15 @@ static char *s_connect_pools(self_t *self) {
     return NULL;
 }
 
+//  What one client and all of them may hold (gateway_clients.h).
+static gateway_clients_limits_t s_client_limits(const self_t *self) {
+    return (gateway_clients_limits_t){
+        .in_flight_max = self->config.client_in_flight_max,
+        .answer_bytes_max = self->config.client_answer_bytes_max,
+        .answers_bytes_max = self->config.answer_bytes_max,
+    };
+}
+
 //  Per client bounds: each pool's share is half its queue (all its
 //  workers), so one client alone cannot fill it, but at least one request
 //  per worker, so one client can still use all of them.
@@ -874,11 +883,7 @@ static void s_new_clients(self_t *self) {
         if (share[i] < self->pools[i].workers) //  a client may keep every worker busy
             share[i] = self->pools[i].workers;
     }
-    gateway_clients_limits_t limits = {
-        .in_flight_max = self->config.client_in_flight_max,
-        .answer_bytes_max = self->config.client_answer_bytes_max,
-        .answers_bytes_max = self->config.answer_bytes_max,
-    };
+    gateway_clients_limits_t limits = s_client_limits(self);
     self->clients = gateway_clients_new(self->pool_count, share, &limits);
     free(share);
     int64_t *budget =
@@ -960,6 +965,31 @@ static void s_finish_drain_if_done(self_t *self) {
     }
 }
 
+//  LIMITS [client_in_flight_max int64][client_answer_bytes_max int64]
+//  [answer_bytes_max int64][max_clients int64] (SIGHUP, node_reload): held
+//  to from the next request on (0 keeps a limit as it is); answers with a
+//  signal once applied.
+static void s_apply_limits(self_t *self) {
+    int64_t in_flight = 0, answer_bytes = 0, answers_bytes = 0, max_clients = 0;
+    if (zsock_recv(self->pipe, "8888", &in_flight, &answer_bytes, &answers_bytes, &max_clients) ==
+        0) {
+        if (in_flight > 0)
+            self->config.client_in_flight_max = (size_t)in_flight;
+        if (answer_bytes > 0)
+            self->config.client_answer_bytes_max = answer_bytes;
+        if (answers_bytes > 0)
+            self->config.answer_bytes_max = answers_bytes;
+        if (max_clients > 0)
+            self->config.max_clients = (size_t)max_clients;
+        gateway_clients_limits_t limits = s_client_limits(self);
+        if (self->clients)
+            gateway_clients_set_limits(self->clients, &limits);
+        if (self->connections)
+            gateway_connections_set_max(self->connections, self->config.max_clients);
+    }
+    zsock_signal(self->pipe, 0);
+}
+
 static void s_handle_pipe(self_t *self) {
     char *command = zstr_recv(self->pipe);
     if (!command || streq(command, "$TERM"))
@@ -973,7 +1003,9 @@ static void s_handle_pipe(self_t *self) {
         self->drain_waiter = self->pipe;
         self->drain_deadline = zclock_mono() + self->config.drain_ms;
         s_finish_drain_if_done(self);
-    } else if (streq(command, "ENDPOINT")) {
+    } else if (streq(command, "LIMITS"))
+        s_apply_limits(self);
+    else if (streq(command, "ENDPOINT")) {
         char *endpoint = self->client ? zsock_last_endpoint(self->client) : NULL;
         zstr_send(self->pipe, endpoint ? endpoint : "");
         zstr_free(&endpoint);

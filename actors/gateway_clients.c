@@ -377,6 +377,10 @@ bool gateway_clients_send(gateway_clients_t *self, zsock_t *socket, zframe_t *cl
     return false;
 }
 
+void gateway_clients_set_limits(gateway_clients_t *self, const gateway_clients_limits_t *limits) {
+    self->limits = *limits;
+}
+
 int64_t gateway_clients_queued(gateway_clients_t *self) {
     return (int64_t)atomic_load(&self->total->queued);
 }

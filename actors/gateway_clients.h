@@ -44,6 +44,10 @@ void gateway_clients_answered(gateway_clients_t *self, zframe_t *client_id, size
 bool gateway_clients_send(gateway_clients_t *self, zsock_t *client, zframe_t *client_id,
                           zframe_t **response_p);
 
+//  New limits (SIGHUP): each admission and answer from now on is held to
+//  them; what was admitted or queued before stays.
+void gateway_clients_set_limits(gateway_clients_t *self, const gateway_clients_limits_t *limits);
+
 //  Unread answer bytes of all clients now (for tests and Info).
 int64_t gateway_clients_queued(gateway_clients_t *self);
 

@@ -130,6 +130,10 @@ size_t gateway_connections_max(gateway_connections_t *self) {
     return self->max;
 }
 
+void gateway_connections_set_max(gateway_connections_t *self, size_t max_clients) {
+    self->max = max_clients;
+}
+
 static bool s_is_refusing(gateway_connections_t *self, int fd) {
     return fd >= 0 && (size_t)fd < self->refusing_size && self->refusing[fd];
 }

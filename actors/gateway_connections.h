@@ -42,6 +42,10 @@ uint64_t gateway_connections_refused(gateway_connections_t *self);
 
 size_t gateway_connections_max(gateway_connections_t *self);
 
+//  A new cap (SIGHUP): connections accepted from now on count against it;
+//  those open stay, also when they are more than it.
+void gateway_connections_set_max(gateway_connections_t *self, size_t max_clients);
+
 void gateway_connections_test(bool verbose);
 
 #endif

@@ -1414,6 +1414,33 @@ static void s_self_destroy(self_t **self_p) {
     *self_p = NULL;
 }
 
+//  Bootstrap peers, PEER_ID@ADDRESS:PORT comma-separated ("none": none):
+//  dials each one not known yet (not itself). At start and when a SIGHUP
+//  changes bootstrap_peers (BOOTSTRAP); NULL or what is wrong with it.
+static char *s_dial_bootstrap(self_t *self, const char *bootstrap) {
+    if (streq(bootstrap, "none"))
+        return NULL;
+    char *error = NULL;
+    char *list = strdup(bootstrap);
+    char *save = NULL;
+    for (char *entry = strtok_r(list, ", ", &save); entry && !error;
+         entry = strtok_r(NULL, ", ", &save)) {
+        char id[65], address[64], problem[256];
+        uint32_t port = 0;
+        uint8_t ed[32];
+        if (!peer_parse_address(entry, id, address, &port, problem, sizeof problem))
+            error = zsys_sprintf("bootstrap_peers: %s; write PEER_ID@ADDRESS:PORT, "
+                                 "comma-separated",
+                                 problem);
+        else if (strcasecmp(id, self->peer_id) != 0 && !s_find_peer(self, id, NULL) &&
+                 s_key_of(id, ed, NULL) && !s_dial_new(self, ed, address, port))
+            error = zsys_sprintf("bootstrap_peers lists more nodes than peer_max (%zu)",
+                                 self->config.peer_max);
+    }
+    free(list);
+    return error;
+}
+
 static char *s_start(self_t *self) {
     if (strncmp(self->endpoint, "tcp://", 6) != 0)
         return zsys_sprintf("peer_endpoint '%s' must be a tcp:// endpoint, e.g. "
@@ -1481,32 +1508,29 @@ static char *s_start(self_t *self) {
     if (!self->oplog)
         return error;
     peer_oplog_watch(self->oplog, self->poller);
-    //  Bootstrap: PEER_ID@ADDRESS:PORT, comma-separated.
-    if (!streq(self->bootstrap, "none")) {
-        char *list = strdup(self->bootstrap);
-        char *save = NULL;
-        for (char *entry = strtok_r(list, ", ", &save); entry && !error;
-             entry = strtok_r(NULL, ", ", &save)) {
-            char id[65], address[64], problem[256];
-            uint32_t port = 0;
-            uint8_t ed[32];
-            if (!peer_parse_address(entry, id, address, &port, problem, sizeof problem))
-                error = zsys_sprintf("bootstrap_peers: %s; write PEER_ID@ADDRESS:PORT, "
-                                     "comma-separated",
-                                     problem);
-            else if (strcasecmp(id, self->peer_id) != 0 && !s_find_peer(self, id, NULL) &&
-                     s_key_of(id, ed, NULL) && !s_dial_new(self, ed, address, port))
-                error = zsys_sprintf("bootstrap_peers lists more nodes than peer_max (%zu)",
-                                     self->config.peer_max);
-        }
-        free(list);
-        if (error)
-            return error;
-    }
+    error = s_dial_bootstrap(self, self->bootstrap);
+    if (error)
+        return error;
     ca_log_info("peer: endpoint %s (peer id %s, admission %s, at most %zu peers)", self->endpoint,
                 self->peer_id, self->config.allow_list ? "allow-list" : "open",
                 self->config.peer_max);
     return NULL;
+}
+
+//  BOOTSTRAP [list] (SIGHUP, node_reload): dials the peers newly listed;
+//  peers no longer listed stay known (cairn peer block|remove them).
+//  Answers [status int][message]: 0 and "", or 1 and what is wrong.
+static void s_rebootstrap(self_t *self, zmsg_t *msg) {
+    char *list = zmsg_popstr(msg);
+    char *error = list ? s_dial_bootstrap(self, list) : strdup("BOOTSTRAP without a list");
+    if (!error) {
+        zstr_free(&self->bootstrap);
+        self->bootstrap = list;
+        list = NULL;
+    }
+    zsock_send(self->pipe, "is", error ? 1 : 0, error ? error : "");
+    zstr_free(&error);
+    zstr_free(&list);
 }
 
 static void s_handle_pipe(self_t *self) {
@@ -1520,6 +1544,8 @@ static void s_handle_pipe(self_t *self) {
         zstr_free(&error);
     } else if (streq(command, "ENDPOINT"))
         zstr_send(self->pipe, self->endpoint);
+    else if (streq(command, "BOOTSTRAP"))
+        s_rebootstrap(self, msg);
     else
         ca_log_error("peer: unknown pipe command '%s'", command);
     zstr_free(&command);

@@ -7,25 +7,31 @@
 #include "ca_log.h"
 #include "ca_sql.h"
 
+#include <stdatomic.h>
+
 #include <string.h>
 
 struct _peer_admission_t {
     char *db_path;
-    bool allow_list;
-    ca_sql_t *sql;        //  opened at the first handshake
-    zhashx_t *keys;       //  Z85 of a peer's CURVE key -> 1 admitted, 2 blocked
-    int64_t data_version; //  of the last read (-1: never)
-    size_t rows;          //  rows of the peers table at the last read
-    int64_t warned_ms;    //  last "open mode is full" warning (mono)
+    atomic_bool allow_list; //  set by the node on SIGHUP, read on the ZAP thread
+    ca_sql_t *sql;          //  opened at the first handshake
+    zhashx_t *keys;         //  Z85 of a peer's CURVE key -> 1 admitted, 2 blocked
+    int64_t data_version;   //  of the last read (-1: never)
+    size_t rows;            //  rows of the peers table at the last read
+    int64_t warned_ms;      //  last "open mode is full" warning (mono)
 };
 
 peer_admission_t *peer_admission_new(const char *db_path, bool allow_list) {
     peer_admission_t *self = (peer_admission_t *)zmalloc(sizeof(peer_admission_t));
     self->db_path = strdup(db_path);
-    self->allow_list = allow_list;
+    atomic_init(&self->allow_list, allow_list);
     self->keys = zhashx_new();
     self->data_version = -1;
     return self;
+}
+
+void peer_admission_set_allow_list(peer_admission_t *self, bool allow_list) {
+    atomic_store(&self->allow_list, allow_list);
 }
 
 void peer_admission_destroy(peer_admission_t **self_p) {
@@ -98,7 +104,7 @@ bool peer_admission_admit(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]) {
         return false;
     if (known == 1)
         return true;
-    if (self->allow_list)
+    if (atomic_load(&self->allow_list))
         return false;
     if (self->rows < PEER_OPEN_ROWS_MAX)
         return true;

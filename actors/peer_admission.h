@@ -40,6 +40,12 @@ typedef struct _peer_admission_t peer_admission_t;
 peer_admission_t *peer_admission_new(const char *db_path, bool allow_list);
 void peer_admission_destroy(peer_admission_t **self_p);
 
+//  peer_admission changed by a SIGHUP (node_reload), from the next
+//  handshake on. The one field that changes after start: an atomic, since
+//  the node sets it on the main thread while the ZAP handler reads it on
+//  its own. Sessions open stay: a peer admitted in open mode has a row.
+void peer_admission_set_allow_list(peer_admission_t *self, bool allow_list);
+
 //  A ca_curve_admit_fn: `state` is a peer_admission_t.
 bool peer_admission_admit(void *state, const uint8_t key[CA_CURVE_KEY_BYTES]);
 

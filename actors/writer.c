@@ -173,6 +173,32 @@ static char *s_apply_pragma(self_t *self, const char *set, const char *get, cons
     return NULL;
 }
 
+//  max_db_bytes as SQLite's max_page_count (hard) and the watermark below
+//  it (soft, s_over_watermark); 0 lifts both. At start and when a SIGHUP
+//  changes max_db_bytes (LIMITS). max_page_count never goes below the
+//  current size: then it reads back larger, and the cap is simply the
+//  current size.
+static void s_apply_db_cap(self_t *self) {
+    char set[80], page_size[32] = "4096", cap[32] = "0";
+    ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);
+    long long page = atoll(page_size) > 0 ? atoll(page_size) : 4096;
+    long long pages =
+        self->config.max_db_bytes > 0 ? self->config.max_db_bytes / page : CA_DB_UNCAPPED_PAGES;
+    snprintf(set, sizeof set, "PRAGMA max_page_count=%lld", pages > 1 ? pages : 1);
+    ca_sql_exec(self->sql, set);
+    if (self->config.max_db_bytes <= 0) {
+        self->hard_pages = self->soft_pages = 0;
+        return;
+    }
+    ca_sql_pragma_text(self->sql, "PRAGMA max_page_count", cap, sizeof cap);
+    self->hard_pages = atoll(cap);
+    long long reserve = self->config.max_db_bytes / CA_DB_RESERVE_DIVISOR;
+    if (reserve < CA_DB_RESERVE_MIN_BYTES)
+        reserve = CA_DB_RESERVE_MIN_BYTES;
+    reserve /= page;
+    self->soft_pages = self->hard_pages > reserve + 1 ? self->hard_pages - reserve : 1;
+}
+
 static char *s_apply_pragmas(self_t *self) {
     char *error = s_apply_pragma(self, "PRAGMA journal_mode=WAL", "PRAGMA journal_mode", "wal");
     if (!error)
@@ -188,23 +214,8 @@ static char *s_apply_pragmas(self_t *self) {
     if (!error)
         error = s_apply_pragma(self, "PRAGMA cache_size=" CA_WRITER_CACHE_KIB, "PRAGMA cache_size",
                                CA_WRITER_CACHE_KIB);
-    if (!error && self->config.max_db_bytes > 0) {
-        char set[80], page_size[32] = "4096";
-        ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);
-        long long pages = self->config.max_db_bytes / atoll(page_size);
-        snprintf(set, sizeof set, "PRAGMA max_page_count=%lld", pages > 1 ? pages : 1);
-        //  max_page_count never goes below the current size: then it reads
-        //  back larger, and the cap is simply the current size.
-        ca_sql_exec(self->sql, set);
-        char cap[32] = "0";
-        ca_sql_pragma_text(self->sql, "PRAGMA max_page_count", cap, sizeof cap);
-        self->hard_pages = atoll(cap);
-        long long reserve = self->config.max_db_bytes / CA_DB_RESERVE_DIVISOR;
-        if (reserve < CA_DB_RESERVE_MIN_BYTES)
-            reserve = CA_DB_RESERVE_MIN_BYTES;
-        reserve /= atoll(page_size);
-        self->soft_pages = self->hard_pages > reserve + 1 ? self->hard_pages - reserve : 1;
-    }
+    if (!error && self->config.max_db_bytes > 0)
+        s_apply_db_cap(self);
     return error;
 }
 
@@ -880,6 +891,19 @@ zframe_t *writer_stats_request(void) {
 
 //  ---- control pipe --------------------------------------------------------------
 
+//  LIMITS [max_db_bytes int64] (SIGHUP, node_reload): from the next write
+//  on; answers with a signal once applied. (min_free_bytes is not here:
+//  the stores check it too, before they write blob files.)
+static void s_apply_limits(self_t *self) {
+    int64_t max_db_bytes = 0;
+    if (zsock_recv(self->pipe, "8", &max_db_bytes) == 0) {
+        self->config.max_db_bytes = max_db_bytes;
+        if (self->sql)
+            s_apply_db_cap(self);
+    }
+    zsock_signal(self->pipe, 0);
+}
+
 static void s_handle_pipe(self_t *self) {
     char *command = zstr_recv(self->pipe);
     if (!command) {
@@ -892,7 +916,9 @@ static void s_handle_pipe(self_t *self) {
         char *error = s_start(self);
         ca_actor_reply_start(self->pipe, error);
         zstr_free(&error);
-    } else
+    } else if (streq(command, "LIMITS"))
+        s_apply_limits(self);
+    else
         ca_log_error("writer: unknown pipe command '%s'", command);
     zstr_free(&command);
 }

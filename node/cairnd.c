@@ -118,8 +118,11 @@ static void s_print_usage(FILE *out) {
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
-                 "exit 0). SIGHUP reads the configuration again: log_level, log_format and\n"
-                 "slow_request_ms apply at once, other changes log \"restart required\".\n"
+                 "exit 0). SIGHUP reads the configuration again: log_level, log_format,\n"
+                 "slow_request_ms, the client limits (client_in_flight_max,\n"
+                 "client_answer_bytes_max, answer_bytes_max, max_clients), max_db_bytes,\n"
+                 "bootstrap_peers and peer_admission apply at once, other changes log\n"
+                 "\"restart required\".\n"
                  "Exit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
 }
 
@@ -225,20 +228,26 @@ static void s_apply_log_settings(const node_config_t *config) {
     ca_log_set_slow_ms(config->slow_request_ms);
 }
 
-//  Settings a SIGHUP applies to the running node; every other one is read
-//  at start only.
-static bool s_reloadable(const char *name) {
-    return streq(name, "log_level") || streq(name, "log_format") || streq(name, "slow_request_ms");
+//  Settings a SIGHUP applies to the running node: the log settings here,
+//  the limits, bootstrap peers and peer admission through node_reload;
+//  every other one is read at start only. max_clients back to 0 (sized
+//  from the descriptors) waits for a restart: the sizing counts what is
+//  open at start.
+static bool s_reloadable(const char *name, const node_config_t *fresh) {
+    if (streq(name, "max_clients"))
+        return fresh->max_clients > 0;
+    return streq(name, "log_level") || streq(name, "log_format") ||
+           streq(name, "slow_request_ms") || node_reloadable(name);
 }
 
 //  SIGHUP: reads the configuration again as at start (file, CAIRN_*, the
-//  flags given) and applies what can change while the node serves (the
-//  ca_log settings). Every other changed setting is logged as "restart
+//  flags given) and applies what can change while the node serves
+//  (s_reloadable). Every other changed setting is logged as "restart
 //  required", against the settings the node started with. A configuration
 //  that does not load changes nothing. The allow-lists need no signal: the
 //  client one (DATA_DIR/curve/clients) is checked at every CURVE handshake,
 //  the peer one is the peers table (cairn peer allow|block).
-static void s_reload(const node_config_t *started, node_config_t **applied_p,
+static void s_reload(node_t *node, const node_config_t *started, node_config_t **applied_p,
                      const char *config_path, const flag_t *flags, size_t flag_count) {
     node_config_t *fresh = node_config_new();
     char *error = NULL;
@@ -252,10 +261,14 @@ static void s_reload(const node_config_t *started, node_config_t **applied_p,
     }
     const node_config_t *before = *applied_p ? *applied_p : started;
     s_apply_log_settings(fresh); //  first: what follows is logged as it says
+    if (node_reload(node, fresh, &error) != 0) {
+        ca_log_error("cairnd: SIGHUP: %s", error);
+        free(error);
+    }
     size_t restart = 0;
     for (size_t i = 0; i < node_config_count(); i++) {
         const char *name = node_config_name(i);
-        if (s_reloadable(name)) {
+        if (s_reloadable(name, fresh)) {
             if (!node_config_same(before, fresh, i))
                 ca_log_notice("cairnd: SIGHUP: %s changed, applied", name);
         } else if (!node_config_same(started, fresh, i)) {
@@ -709,7 +722,7 @@ int main(int argc, char **argv) {
     node_config_t *applied = NULL; //  the settings of the last SIGHUP
     while (s_wait_for_signal(signal_fd) == SIGHUP) {
         node_notify("RELOADING=1");
-        s_reload(config, &applied, config_path, flags, flag_count);
+        s_reload(node, config, &applied, config_path, flags, flag_count);
         node_notify("READY=1");
     }
     node_notify("STOPPING=1");

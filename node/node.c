@@ -549,6 +549,44 @@ int node_start(node_t *self, char **error) {
     return 0;
 }
 
+//  ---- SIGHUP ---------------------------------------------------------------------
+
+//  One list: node_reload hands each of these to its actor.
+static const char *const s_reloadable[] = {
+    "client_in_flight_max", "client_answer_bytes_max", "answer_bytes_max", "max_clients",
+    "max_db_bytes",         "bootstrap_peers",         "peer_admission",   NULL};
+
+bool node_reloadable(const char *name) {
+    for (size_t i = 0; s_reloadable[i]; i++)
+        if (streq(s_reloadable[i], name))
+            return true;
+    return false;
+}
+
+int node_reload(node_t *self, const node_config_t *fresh, char **error) {
+    *error = NULL;
+    if (!self->running)
+        return 0;
+    //  Pipe commands, each answered once applied (gateway.c, writer.c, peer.c).
+    zsock_send(self->gateway, "s8888", "LIMITS", fresh->client_in_flight_max,
+               fresh->client_answer_bytes_max, fresh->answer_bytes_max, fresh->max_clients);
+    zsock_wait(self->gateway);
+    zsock_send(self->writer, "s8", "LIMITS", fresh->max_db_bytes);
+    zsock_wait(self->writer);
+    if (self->peer_admission)
+        peer_admission_set_allow_list(self->peer_admission,
+                                      streq(fresh->peer_admission, "allow-list"));
+    if (self->peer) {
+        int status = 0;
+        char *problem = NULL;
+        zsock_send(self->peer, "ss", "BOOTSTRAP", fresh->bootstrap_peers);
+        if (zsock_recv(self->peer, "is", &status, &problem) == 0 && status != 0)
+            *error = zsys_sprintf("%s", problem ? problem : "bootstrap_peers not applied");
+        zstr_free(&problem);
+    }
+    return *error ? -1 : 0;
+}
+
 char *node_endpoint(node_t *self) {
     return self->gateway ? gateway_endpoint(self->gateway) : NULL;
 }

@@ -37,6 +37,17 @@ int node_start(node_t *self, char **error);
 //  The client endpoint as bound (a tcp port 0 resolved). Caller frees.
 char *node_endpoint(node_t *self);
 
+//  Settings node_reload applies to a running node; every other one (but
+//  the log settings, which cairnd applies itself) waits for a restart.
+bool node_reloadable(const char *name);
+
+//  SIGHUP: hands the reloadable settings of `fresh` to the actors that hold
+//  them (gateway: client limits; writer: max_db_bytes; peer
+//  actor and ZAP handler: bootstrap_peers, peer_admission) and waits until
+//  each has them. 0, or -1 with *error (caller frees) saying what was not
+//  applied; the other settings are applied all the same.
+int node_reload(node_t *self, const node_config_t *fresh, char **error);
+
 //  Orderly stop: new requests get UNAVAILABLE, accepted ones are answered
 //  (up to drain_ms), queued writes commit, actors stop in reverse order.
 void node_stop(node_t *self);

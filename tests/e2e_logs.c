@@ -17,6 +17,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_request.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -161,13 +162,7 @@ typedef struct {
 } hup_t;
 
 static void s_write_config(hup_t *hup, const char *text) {
-    char *temp = zsys_sprintf("%s.new", hup->path);
-    FILE *file = fopen(temp, "w");
-    CHECK(file);
-    fputs(text, file);
-    CHECK(fclose(file) == 0);
-    CHECK(rename(temp, hup->path) == 0); //  whole, as an editor saves it
-    zstr_free(&temp);
+    harness_write_file(hup->path, text);
 }
 
 static void s_hup_up(hup_t *hup, const char *config) {
@@ -266,6 +261,114 @@ static void test_sighup_bad_config(void) {
     s_hup_down(&hup);
 }
 
+//  Info's client counts: connections open, and the cap.
+static void s_clients(zsock_t *client, uint32_t *open, uint32_t *max) {
+    Cairn__Request request;
+    Cairn__InfoRequest info;
+    ca_request_info(&request, &info, s_next_id++);
+    Cairn__Response *response =
+        harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
+    *open = response->info->clients;
+    *max = response->info->max_clients;
+    cairn__response__free_unpacked(response, NULL);
+}
+
+//  Polls Info (LOG_WAIT_MS) until `client` is the only connection open (the
+//  start's readiness check gone).
+static void s_wait_alone(zsock_t *client) {
+    int64_t deadline = zclock_mono() + LOG_WAIT_MS;
+    uint32_t open = 0, max = 0;
+    for (s_clients(client, &open, &max); open != 1 && zclock_mono() < deadline;
+         s_clients(client, &open, &max))
+        zclock_sleep(10); //  polling Info: the node counts at its own pace
+    CHECK(open == 1);
+}
+
+//  `count` ConfigSets sent back to back; how many were turned away BUSY
+//  for too many requests in flight (the others must be OK).
+static int s_burst_busy(zsock_t *client, int count) {
+    for (int i = 0; i < count; i++) {
+        Cairn__Request request;
+        Cairn__ConfigSet set;
+        ca_request_config_set(&request, &set, s_next_id++, "reload.burst", "v");
+        CHECK(harness_send(client, &request) == 0);
+    }
+    int busy = 0;
+    for (int i = 0; i < count; i++) {
+        Cairn__Response *response = harness_recv(client, LOG_WAIT_MS);
+        CHECK(response);
+        if (response->status == CAIRN__STATUS__BUSY) {
+            CHECK(strstr(response->error, "too many requests in flight"));
+            busy++;
+        } else
+            CHECK(response->status == CAIRN__STATUS__OK);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    return busy;
+}
+
+//  SIGHUP applies the client limits at once: max_clients lowered to the
+//  connections open closes the next one at accept (the open one stays
+//  served) and raised lets it in again; client_in_flight_max lowered turns
+//  a pipelined burst's excess away BUSY. None of it is "restart required".
+static void test_sighup_client_limits(void) {
+    hup_t hup;
+    s_hup_up(&hup, "client\n    max_clients = 16\n");
+    zsock_t *client = harness_connect(harness_node_endpoint(hup.node));
+    s_wait_alone(client);
+    CHECK(s_burst_busy(client, 200) == 0);
+    s_write_config(&hup, "client\n    max_clients = 1\n    in_flight_max = 1\n");
+    s_hup(&hup);
+    s_wait_log(hup.node, "SIGHUP: configuration reloaded", 1);
+    CHECK(s_log_count(hup.node, "SIGHUP: max_clients changed, applied") == 1);
+    CHECK(s_log_count(hup.node, "SIGHUP: client_in_flight_max changed, applied") == 1);
+    uint32_t open = 0, max = 0;
+    s_clients(client, &open, &max);
+    CHECK(max == 1);
+    int fd = harness_tcp_connect(harness_node_port(hup.node), LOG_WAIT_MS);
+    CHECK(fd >= 0);
+    CHECK(harness_tcp_reads_eof(fd, LOG_WAIT_MS));
+    close(fd);
+    CHECK(s_burst_busy(client, 200) > 0);
+    s_write_config(&hup, "client\n    max_clients = 4\n");
+    s_hup(&hup);
+    s_wait_log(hup.node, "SIGHUP: configuration reloaded", 2);
+    zsock_t *second = harness_connect(harness_node_endpoint(hup.node));
+    harness_expect_alive(second);
+    zsock_destroy(&second);
+    CHECK(s_burst_busy(client, 200) == 0);
+    CHECK(s_log_count(hup.node, "restart required") == 0);
+    zsock_destroy(&client);
+    s_hup_down(&hup);
+}
+
+//  max_db_bytes by SIGHUP: lowered below the database's size, ordinary
+//  writes are refused at once (UNAVAILABLE, the node is full) while reads
+//  go on; lifted (0), they are taken again.
+static void test_sighup_db_cap(void) {
+    hup_t hup;
+    s_hup_up(&hup, "writer\n    max_db_bytes = 0\n");
+    zsock_t *client = harness_connect(harness_node_endpoint(hup.node));
+    CHECK(s_burst_busy(client, 1) == 0);
+    s_write_config(&hup, "writer\n    max_db_bytes = 65536\n");
+    s_hup(&hup);
+    s_wait_log(hup.node, "SIGHUP: max_db_bytes changed, applied", 1);
+    s_wait_log(hup.node, "SIGHUP: configuration reloaded", 1);
+    Cairn__Request request;
+    Cairn__ConfigSet set;
+    ca_request_config_set(&request, &set, s_next_id++, "reload.cap", "v");
+    harness_fails(harness_request(client, &request), CAIRN__STATUS__UNAVAILABLE,
+                  "the node is full");
+    harness_expect_alive(client);
+    s_write_config(&hup, "writer\n    max_db_bytes = 0\n");
+    s_hup(&hup);
+    s_wait_log(hup.node, "SIGHUP: configuration reloaded", 2);
+    CHECK(s_burst_busy(client, 1) == 0);
+    CHECK(s_log_count(hup.node, "restart required") == 0);
+    zsock_destroy(&client);
+    s_hup_down(&hup);
+}
+
 //  Bad values are refused before anything starts (exit 2, naming the
 //  setting); the defaults show in --print-config.
 static void test_bad_values(void) {
@@ -303,6 +406,8 @@ static const harness_test_t s_tests[] = {
     {"sighup_format", test_sighup_format},
     {"sighup_restart_required", test_sighup_restart_required},
     {"sighup_bad_config", test_sighup_bad_config},
+    {"sighup_client_limits", test_sighup_client_limits},
+    {"sighup_db_cap", test_sighup_db_cap},
 };
 
 int main(int argc, char **argv) {

@@ -235,6 +235,16 @@ bool harness_tcp_reads_eof(int fd, int timeout_ms) {
     return false;
 }
 
+void harness_write_file(const char *path, const char *text) {
+    char *temp = zsys_sprintf("%s.new", path);
+    FILE *file = fopen(temp, "w");
+    HARNESS_CHECK(file);
+    fputs(text, file);
+    HARNESS_CHECK(fclose(file) == 0);
+    HARNESS_CHECK(rename(temp, path) == 0);
+    zstr_free(&temp);
+}
+
 char *harness_which(const char *program) {
     const char *path = getenv("PATH");
     char *copy = strdup(path && *path ? path : "/usr/bin:/bin");

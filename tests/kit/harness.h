@@ -283,6 +283,11 @@ bool harness_tcp_reads_eof(int fd, int timeout_ms);
 //  a foreign node answered, by its pid, and tries another port).
 int harness_free_port(void);
 
+//  Writes `text` as the whole of `path`, all at once: a temp file renamed
+//  over it, as an editor saves (a node reading it sees old or new, never a
+//  half). Fails the test when it cannot.
+void harness_write_file(const char *path, const char *text);
+
 //  The path of `program` found on $PATH (or /usr/bin:/bin without one), or
 //  NULL; the caller frees it.
 char *harness_which(const char *program);

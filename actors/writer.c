@@ -891,13 +891,13 @@ zframe_t *writer_stats_request(void) {
 
 //  ---- control pipe --------------------------------------------------------------
 
-//  LIMITS [max_db_bytes int64] (SIGHUP, node_reload): from the next write
-//  on; answers with a signal once applied. (min_free_bytes is not here:
-//  the stores check it too, before they write blob files.)
+//  LIMITS [max_db_bytes int64][min_free_bytes int64] (SIGHUP, node_reload):
+//  from the next write on; answers with a signal once applied.
 static void s_apply_limits(self_t *self) {
-    int64_t max_db_bytes = 0;
-    if (zsock_recv(self->pipe, "8", &max_db_bytes) == 0) {
+    int64_t max_db_bytes = 0, min_free_bytes = 0;
+    if (zsock_recv(self->pipe, "88", &max_db_bytes, &min_free_bytes) == 0) {
         self->config.max_db_bytes = max_db_bytes;
+        self->config.min_free_bytes = min_free_bytes;
         if (self->sql)
             s_apply_db_cap(self);
     }

@@ -121,8 +121,10 @@ static void s_print_usage(FILE *out) {
                  "exit 0). SIGHUP reads the configuration again: log_level, log_format,\n"
                  "slow_request_ms, the client limits (client_in_flight_max,\n"
                  "client_answer_bytes_max, answer_bytes_max, max_clients), max_db_bytes,\n"
-                 "bootstrap_peers and peer_admission apply at once, other changes log\n"
-                 "\"restart required\".\n"
+                 "min_free_bytes, the stores' size limits (max_content_bytes,\n"
+                 "cache_max_bytes, content_quota_bytes, doc_max_bytes, kv_max_value_bytes,\n"
+                 "stream_timeout_ms), bootstrap_peers and peer_admission apply at once,\n"
+                 "other changes log \"restart required\".\n"
                  "Exit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
 }
 

@@ -552,9 +552,21 @@ int node_start(node_t *self, char **error) {
 //  ---- SIGHUP ---------------------------------------------------------------------
 
 //  One list: node_reload hands each of these to its actor.
-static const char *const s_reloadable[] = {
-    "client_in_flight_max", "client_answer_bytes_max", "answer_bytes_max", "max_clients",
-    "max_db_bytes",         "bootstrap_peers",         "peer_admission",   NULL};
+static const char *const s_reloadable[] = {"client_in_flight_max",
+                                           "client_answer_bytes_max",
+                                           "answer_bytes_max",
+                                           "max_clients",
+                                           "max_db_bytes",
+                                           "min_free_bytes",
+                                           "bootstrap_peers",
+                                           "peer_admission",
+                                           "max_content_bytes",
+                                           "cache_max_bytes",
+                                           "content_quota_bytes",
+                                           "doc_max_bytes",
+                                           "kv_max_value_bytes",
+                                           "stream_timeout_ms",
+                                           NULL};
 
 bool node_reloadable(const char *name) {
     for (size_t i = 0; s_reloadable[i]; i++)
@@ -571,8 +583,14 @@ int node_reload(node_t *self, const node_config_t *fresh, char **error) {
     zsock_send(self->gateway, "s8888", "LIMITS", fresh->client_in_flight_max,
                fresh->client_answer_bytes_max, fresh->answer_bytes_max, fresh->max_clients);
     zsock_wait(self->gateway);
-    zsock_send(self->writer, "s8", "LIMITS", fresh->max_db_bytes);
+    zsock_send(self->writer, "s88", "LIMITS", fresh->max_db_bytes, fresh->min_free_bytes);
     zsock_wait(self->writer);
+    for (size_t i = 0; i < self->worker_count; i++) {
+        zsock_send(self->workers[i], "s8888888", "LIMITS", fresh->max_content_bytes,
+                   fresh->cache_max_bytes, fresh->content_quota_bytes, fresh->doc_max_bytes,
+                   fresh->kv_max_value_bytes, fresh->min_free_bytes, fresh->stream_timeout_ms);
+        zsock_wait(self->workers[i]);
+    }
     if (self->peer_admission)
         peer_admission_set_allow_list(self->peer_admission,
                                       streq(fresh->peer_admission, "allow-list"));

@@ -42,10 +42,11 @@ char *node_endpoint(node_t *self);
 bool node_reloadable(const char *name);
 
 //  SIGHUP: hands the reloadable settings of `fresh` to the actors that hold
-//  them (gateway: client limits; writer: max_db_bytes; peer
-//  actor and ZAP handler: bootstrap_peers, peer_admission) and waits until
-//  each has them. 0, or -1 with *error (caller frees) saying what was not
-//  applied; the other settings are applied all the same.
+//  them (gateway: client limits; writer: max_db_bytes, min_free_bytes;
+//  every store worker: the stores' size limits; peer actor and ZAP
+//  handler: bootstrap_peers, peer_admission) and waits until each has
+//  them. 0, or -1 with *error (caller frees) saying what was not applied;
+//  the other settings are applied all the same.
 int node_reload(node_t *self, const node_config_t *fresh, char **error);
 
 //  Orderly stop: new requests get UNAVAILABLE, accepted ones are answered

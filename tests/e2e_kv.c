@@ -711,6 +711,39 @@ static void test_kill9(void) {
     redis_server_destroy(&redis);
 }
 
+//  SIGHUP applies kv_max_value_bytes on every kv worker at once (README:
+//  Signals): a value over the limit the node started with is refused, and
+//  once the file raises it and the node has reloaded, stored (several
+//  keys, so that every worker of the pool is asked).
+static void test_sighup_value_limit(void) {
+    char *dir = ca_test_tempdir("cairn-e2e-kv-hup");
+    char *path = zsys_sprintf("%s/cairn.cfg", dir);
+    char *arg = zsys_sprintf("--config=%s", path);
+    harness_write_file(path, "kv\n    max_value_bytes = 1024\n");
+    const char *args[] = {arg, NULL};
+    harness_node_t *node = harness_node_up(args);
+    zsock_t *client = harness_node_connect(node);
+    s_create_ok(client, "hup", SQLITE, NULL);
+    static uint8_t value[4000];
+    harness_fails(s_store(client, "hup", "before", value, sizeof value), CAIRN__STATUS__INVALID,
+                  "over kv_max_value_bytes (1024)");
+    harness_write_file(path, "kv\n    max_value_bytes = 8192\n");
+    CHECK(kill(harness_node_pid(node), SIGHUP) == 0);
+    CHECK(harness_node_wait_log(node, "SIGHUP: configuration reloaded", 10000));
+    CHECK(harness_node_log_has(node, "SIGHUP: kv_max_value_bytes changed, applied"));
+    for (int i = 0; i < 16; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "after-%d", i);
+        CHECK(s_store_ok(client, "hup", key, value, sizeof value));
+    }
+    zsock_destroy(&client);
+    harness_node_down(&node);
+    ca_test_rmtree(dir);
+    zstr_free(&arg);
+    zstr_free(&path);
+    zstr_free(&dir);
+}
+
 static const harness_test_t s_tests[] = {
     {"requests_sqlite", test_requests_sqlite},
     {"requests_filesystem", test_requests_filesystem},
@@ -720,6 +753,7 @@ static const harness_test_t s_tests[] = {
     {"fs_folder_lost", test_fs_folder_lost},
     {"fs_orphan_swept", test_fs_orphan_swept},
     {"redis_restart", test_redis_restart},
+    {"sighup_value_limit", test_sighup_value_limit},
     {"redis_stalled", test_redis_stalled},
     {"redis_password", test_redis_password},
     {"clone_across", test_clone_across},

@@ -115,10 +115,7 @@ static void s_fake_destroy(peer_fake_t *self) {
 
 //  Waits until the node's log has `text`.
 static void s_wait_log(peer_node_t *self, const char *text) {
-    int64_t deadline = zclock_mono() + WAIT_MS;
-    while (!harness_node_log_has(self->node, text) && zclock_mono() < deadline)
-        zclock_sleep(20);
-    CHECK(harness_node_log_has(self->node, text));
+    CHECK(harness_node_wait_log(self->node, text, WAIT_MS));
 }
 
 //  A, and B which dials A: online on both sides and in A's peers table.

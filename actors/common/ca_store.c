@@ -832,6 +832,27 @@ static void s_self_destroy(ca_store_t **self_p) {
     *self_p = NULL;
 }
 
+//  LIMITS (SIGHUP, node_reload): the stores' size limits, each int64, in
+//  this order: max_content_bytes, cache_max_bytes, content_quota_bytes,
+//  doc_max_bytes, kv_max_value_bytes, min_free_bytes, stream_timeout_ms.
+//  Handlers read them from ca_store_settings at each request, so they hold
+//  from the next one; answers with a signal once applied.
+static void s_apply_limits(ca_store_t *self) {
+    ca_store_settings_t *settings = &self->settings;
+    int64_t values[7];
+    if (zsock_recv(self->pipe, "8888888", &values[0], &values[1], &values[2], &values[3],
+                   &values[4], &values[5], &values[6]) == 0) {
+        settings->max_content_bytes = values[0];
+        settings->cache_max_bytes = values[1];
+        settings->content_quota_bytes = values[2];
+        settings->doc_max_bytes = values[3];
+        settings->kv_max_value_bytes = values[4];
+        settings->min_free_bytes = values[5];
+        settings->stream_timeout_ms = values[6];
+    }
+    zsock_signal(self->pipe, 0);
+}
+
 static void s_handle_pipe(ca_store_t *self) {
     char *command = zstr_recv(self->pipe);
     if (!command || streq(command, "$TERM"))
@@ -840,7 +861,9 @@ static void s_handle_pipe(ca_store_t *self) {
         char *error = s_start(self);
         ca_actor_reply_start(self->pipe, error);
         zstr_free(&error);
-    } else
+    } else if (streq(command, "LIMITS"))
+        s_apply_limits(self);
+    else
         ca_log_error("%s[%u]: unknown pipe command '%s'", self->def->name, self->index, command);
     zstr_free(&command);
 }

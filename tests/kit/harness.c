@@ -534,6 +534,16 @@ bool harness_node_log_has(harness_node_t *node, const char *text) {
     return found;
 }
 
+bool harness_node_wait_log(harness_node_t *node, const char *text, int timeout_ms) {
+    int64_t deadline = zclock_mono() + timeout_ms;
+    bool found = harness_node_log_has(node, text);
+    while (!found && zclock_mono() < deadline) {
+        zclock_sleep(20); //  polling a file: nothing to wait on
+        found = harness_node_log_has(node, text);
+    }
+    return found;
+}
+
 pid_t harness_node_pid(harness_node_t *node) {
     return node->pid;
 }

@@ -108,6 +108,8 @@ const char *harness_node_data_dir(harness_node_t *node);
 const char *harness_node_log_path(harness_node_t *node);
 //  Whether a line of the node's log (so far) contains `text`.
 bool harness_node_log_has(harness_node_t *node, const char *text);
+//  Polls the node's log until a line contains `text`; false at timeout_ms.
+bool harness_node_wait_log(harness_node_t *node, const char *text, int timeout_ms);
 pid_t harness_node_pid(harness_node_t *node);
 
 //  The node's resident memory now (VmRSS) and at its peak (VmHWM), in KiB,

@@ -25,6 +25,7 @@
 
 #include "node.h"
 #include "node_check.h"
+#include "node_probe.h"
 #include "ca_curve.h"
 #include "ca_limits.h"
 #include "ca_log.h"
@@ -520,9 +521,23 @@ static void s_stop_actors(node_t *self) {
     peer_admission_destroy(&self->peer_admission); //  after the handler that used it
 }
 
+//  Endpoints taken are found before the data dir is made or opened.
+static char *s_probe_endpoints(const node_config_t *config) {
+    char *error =
+        node_probe_endpoint("client_endpoint", "--client-endpoint", config->client_endpoint);
+    if (!error && !streq(config->peer_endpoint, "off"))
+        error = node_probe_endpoint("peer_endpoint", "--peer-endpoint", config->peer_endpoint);
+    if (!error && !streq(config->metrics_endpoint, "off"))
+        error =
+            node_probe_endpoint("metrics_endpoint", "--metrics-endpoint", config->metrics_endpoint);
+    return error;
+}
+
 int node_start(node_t *self, char **error) {
     assert(!self->running);
-    *error = s_lock_data_dir(self);
+    *error = s_probe_endpoints(self->config);
+    if (!*error)
+        *error = s_lock_data_dir(self);
     if (!*error)
         *error = s_refuse_lost_database(self);
     if (!*error)

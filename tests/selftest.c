@@ -46,6 +46,7 @@
 #include "messages.h"
 #include "messages_schema.h"
 #include "node_config.h"
+#include "node_probe.h"
 #include "peer.h"
 #include "peer_gossip.h"
 #include "peer_oplog.h"
@@ -81,6 +82,7 @@ static const selftest_t s_tests[] = {
     {"ca_negentropy", ca_negentropy_test},
     {"ca_blobs", ca_blobs_test},
     {"node_config", node_config_test},
+    {"node_probe", node_probe_test},
     {"writer", writer_test},
     {"config_store", config_store_test},
     {"messages_schema", messages_schema_test},

@@ -6,6 +6,7 @@
 // large content and iterators over pages.
 
 const crypto = require('crypto');
+const Long = require('protobufjs').util.Long;
 const zmq = require('zeromq');
 const schemasLib = require('./schemas');
 const keys = require('./keys');
@@ -18,7 +19,34 @@ const BACKOFF_FIRST_MS = 10;
 const BACKOFF_MAX_MS = 1000;
 // Kinds that change nothing: a BUSY "(it was carried out)" may be repeated.
 const READ_KIND = /^(ping|info)$|_(get|list|has|size|read|search|stats|retrieve|exists|history)$/;
-const TO_OBJECT = {longs: Number, defaults: true, arrays: true};
+const TO_OBJECT = {defaults: true, arrays: true};  // 64-bit fields stay Long: see exact()
+
+// 64-bit integers of an answer as Number when exact (up to 2^53), else
+// BigInt: stream ids, for one, use all 64 bits, and a Number would round
+// them to another stream's id.
+function exact(value) {
+    if (value instanceof Long) {
+        const big = BigInt(value.toString());
+        return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= -BigInt(Number.MAX_SAFE_INTEGER)
+                   ? Number(big) : big;
+    }
+    if (Array.isArray(value)) return value.map(exact);
+    if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+        for (const key of Object.keys(value)) value[key] = exact(value[key]);
+    }
+    return value;
+}
+
+// BigInts of a request body as Long, which protobufjs encodes.
+function toLong(value) {
+    if (typeof value === 'bigint') return Long.fromString(value.toString(), value >= 0n);
+    if (Array.isArray(value)) return value.map(toLong);
+    if (value && typeof value === 'object' && !(value instanceof Uint8Array) &&
+        !(value instanceof Long)) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toLong(v)]));
+    }
+    return value;
+}
 
 class CairnError extends Error {
     constructor(status, statusName, message, id, kind) {
@@ -173,7 +201,7 @@ class Connection {
         }
         const entry = this.pb.kinds.get(kind);
         const member = response[entry.responseName];
-        return entry.responseClass.toObject(member || entry.responseClass.create(), TO_OBJECT);
+        return exact(entry.responseClass.toObject(member || entry.responseClass.create(), TO_OBJECT));
     }
 
     // Many requests ([kind, body] pairs) with at most `window` in flight;
@@ -214,11 +242,11 @@ class Connection {
     }
 
     // ---- helpers -----------------------------------------------------------------
-    ping(payload = Buffer.alloc(0)) {
+    async ping(payload = Buffer.alloc(0)) {
         return this.call('ping', {payload: asBytes('payload', payload)});
     }
 
-    info() {
+    async info() {
         return this.call('info');
     }
 
@@ -232,7 +260,7 @@ class Connection {
         return (await this.call('config_set', {key, value: asBytes('value', value)})).created;
     }
 
-    channelCreate(name, {unsignedMessages = false, encrypted = false, password = ''} = {}) {
+    async channelCreate(name, {unsignedMessages = false, encrypted = false, password = ''} = {}) {
         return this.call('channel_create',
                          {name, unsigned_messages: unsignedMessages, encrypted, password});
     }
@@ -264,7 +292,7 @@ class Connection {
 
     // One page of a channel, newest first; `before` is the keyset cursor
     // [timestamp, id] of the previous page's last message.
-    messageList(channel, {limit = 0, before = null, since = 0} = {}) {
+    async messageList(channel, {limit = 0, before = null, since = 0} = {}) {
         checkInt('limit', limit, 0, 1000);
         const fields = {channel, limit, since};
         if (before) [fields.before_timestamp, fields.before_id] = before;
@@ -287,7 +315,7 @@ class Connection {
 
     // Stores a blob: one ContentPut up to `chunkSize`, else a stream. The
     // ContentStored {hash, size, deduplicated}.
-    contentPut(data, {expectedHash = null, chunkSize = DEFAULT_CHUNK} = {}) {
+    async contentPut(data, {expectedHash = null, chunkSize = DEFAULT_CHUNK} = {}) {
         data = asBytes('data', data);
         checkInt('chunkSize', chunkSize, 1, CHUNK_MAX);
         const expected = expectedHash ? contentHash(expectedHash) : Buffer.alloc(0);
@@ -364,7 +392,7 @@ class Connection {
         return (await this.call('content_delete', {hash: contentHash(hash)})).removed;
     }
 
-    kvNamespaceCreate(namespace, {backend = 0} = {}) {
+    async kvNamespaceCreate(namespace, {backend = 0} = {}) {
         return this.call('kv_namespace_create', {namespace, backend});
     }
 
@@ -397,6 +425,7 @@ class Connection {
                                     Object.keys(type.fields).join(', '));
             }
         }
+        body = toLong(body);
         const problem = type.verify(body);
         if (problem) throw new TypeError(`cairn.${entry.requestType}: ${problem}`);
         return type.fromObject(body);

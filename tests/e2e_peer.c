@@ -1276,7 +1276,12 @@ static void test_recon_partition(void) {
 static void test_recon_interrupted(void) {
     peer_node_t nodes[2];
     messages_fixture_signer_t signer;
-    s_recon_apart(nodes, NULL, &signer, 32);
+    //  A small window (each 64 KiB waits for the next heartbeat's ack)
+    //  spreads the transfer over seconds, so the disconnect below always
+    //  lands in the middle of it (with the default, batched gossip could
+    //  move all of it before the test saw the first).
+    const char *more[] = {"--peer-in-flight-bytes=65536", NULL};
+    s_recon_apart(nodes, more, &signer, 32);
     enum { MANY = 3000 };
     char id[CA_UUID_TEXT_LENGTH + 1];
     for (uint64_t n = 1; n <= MANY; n++)

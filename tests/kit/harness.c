@@ -329,7 +329,7 @@ static void s_print_log(harness_node_t *node) {
 //  Waits until the node answers Info with its own pid, or it exits, or the
 //  timeout passes. The pid matters: a port found free may be bound by
 //  another test's node first, which would answer in this one's place while
-//  this cairnd exits with "cannot bind".
+//  this cairnd exits with "cannot use client_endpoint" (or "cannot bind").
 static bool s_wait_ready(harness_node_t *node) {
     zsock_t *client = harness_node_connect(node);
     int64_t deadline = zclock_mono() + READY_TIMEOUT_MS;
@@ -387,7 +387,8 @@ static bool s_port_was_taken(harness_node_t *node, long offset) {
     char line[1024];
     if (fseek(log, offset, SEEK_SET) == 0)
         while (!taken && fgets(line, sizeof line, log))
-            taken = strstr(line, "cannot bind the client endpoint") != NULL;
+            taken = strstr(line, "cannot use client_endpoint") != NULL ||    //  node_probe
+                    strstr(line, "cannot bind the client endpoint") != NULL; //  the bind
     fclose(log);
     return taken;
 }

@@ -40,23 +40,22 @@ if(HELP2MAN)
     set(CAIRN_MAN_PAGES ON)
     set(man_dir ${PROJECT_BINARY_DIR}/man)
     file(MAKE_DIRECTORY ${man_dir})
-    add_custom_command(
-        OUTPUT ${man_dir}/cairnd.8
-        COMMAND ${HELP2MAN} --no-info --section=8 "--name=cairn storage node daemon"
-                --output=${man_dir}/cairnd.8 $<TARGET_FILE:cairnd>
-        DEPENDS cairnd
-        COMMENT "help2man cairnd.8"
-        VERBATIM)
-    add_custom_command(
-        OUTPUT ${man_dir}/cairn.1
-        COMMAND ${HELP2MAN} --no-info --section=1 "--name=command-line client of a cairn node"
-                --output=${man_dir}/cairn.1 $<TARGET_FILE:cairn>
-        DEPENDS cairn
-        COMMENT "help2man cairn.1"
-        VERBATIM)
-    add_custom_target(man ALL DEPENDS ${man_dir}/cairnd.8 ${man_dir}/cairn.1)
-    install(FILES ${man_dir}/cairnd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
-    install(FILES ${man_dir}/cairn.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+    set(man_pages "")
+    foreach(page "cairnd;8;cairn storage node daemon" "cairn;1;command-line client of a cairn node")
+        list(GET page 0 program)
+        list(GET page 1 section)
+        list(GET page 2 summary)
+        add_custom_command(
+            OUTPUT ${man_dir}/${program}.${section}
+            COMMAND ${HELP2MAN} --no-info --section=${section} "--name=${summary}"
+                    --output=${man_dir}/${program}.${section} $<TARGET_FILE:${program}>
+            DEPENDS ${program}
+            COMMENT "help2man ${program}.${section}"
+            VERBATIM)
+        install(FILES ${man_dir}/${program}.${section} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+        list(APPEND man_pages ${man_dir}/${program}.${section})
+    endforeach()
+    add_custom_target(man ALL DEPENDS ${man_pages})
 else()
     set(CAIRN_MAN_PAGES OFF)
     message(STATUS "help2man not found: the man pages cairnd.8 and cairn.1 are not built "

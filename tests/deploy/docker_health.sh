@@ -34,7 +34,9 @@ fail() {
 entrypoint=$(sed -n 's/^ENTRYPOINT \["\([^"]*\)"\]$/\1/p' "$dockerfile")
 healthcheck=$(sed -n 's/^ *CMD \["\([^"]*\)"\]$/\1/p' "$dockerfile")
 grep -q '^HEALTHCHECK .*\\$' "$dockerfile" || fail "no HEALTHCHECK line continued by its CMD"
-[ -n "$entrypoint" ] && [ -n "$healthcheck" ] || fail "no exec-form ENTRYPOINT/HEALTHCHECK CMD in $dockerfile"
+if [ -z "$entrypoint" ] || [ -z "$healthcheck" ]; then
+    fail "no exec-form ENTRYPOINT/HEALTHCHECK CMD in $dockerfile"
+fi
 mkdir "$tmp/bin"
 ln -s "$build/cairnd" "$build/cairn" "$tmp/bin/"
 for script in "$entrypoint" "$healthcheck"; do

@@ -67,7 +67,7 @@ check() {
         done
         # man -l renders the page as a reader sees it.
         if command -v man >/dev/null 2>&1; then
-            MANPAGER=cat man -l "$root/share/man/man8/cairnd.8" 2>/dev/null | grep -q -- '--data-dir' ||
+            MANPAGER="cat" man -l "$root/share/man/man8/cairnd.8" 2>/dev/null | grep -q -- '--data-dir' ||
                 bad "man -l cairnd.8 does not show --data-dir"
         fi
     fi

@@ -95,6 +95,14 @@ cairn --endpoint "tcp://127.0.0.1:$port" --client-key "$tmp/stranger.key" --serv
 stop_node
 "$healthcheck" >/dev/null 2>&1
 [ $? = 1 ] || fail "the health check of a stopped node does not exit 1"
+# A key pair without its public half is refused with what to do, not
+# allowed as an empty line.
+mv "$CAIRN_DATA_DIR/curve/healthcheck.pub" "$tmp/healthcheck.pub"
+said=$("$entrypoint" 2>&1)
+[ $? = 1 ] || fail "the entry point ran without healthcheck.pub"
+echo "$said" | grep -q 'delete .*healthcheck.key' || fail "the entry point said: $said"
+mv "$tmp/healthcheck.pub" "$CAIRN_DATA_DIR/curve/healthcheck.pub"
+
 start_node
 wait_healthy
 lines=$(grep -c 'container health check' "$CAIRN_DATA_DIR/curve/clients")

@@ -454,6 +454,8 @@ int node_export_run(const char *data_dir, const char *file, bool skip_redis, FIL
         if (!x.file)
             error = zsys_sprintf("cannot create %s: %s", file, strerror(errno));
     }
+    bool regular =
+        x.file && x.file != stdout && fstat(fileno(x.file), &info) == 0 && S_ISREG(info.st_mode);
     if (x.file) {
         x.counts = s_counts_new();
         x.redis = kv_redis_state_new();
@@ -474,8 +476,8 @@ int node_export_run(const char *data_dir, const char *file, bool skip_redis, FIL
             x.error = zsys_sprintf("cannot write %s: %s", file, strerror(errno));
         if (x.file != stdout && fclose(x.file) != 0 && !x.error)
             x.error = zsys_sprintf("cannot write %s: %s", file, strerror(errno));
-        if (x.error && x.file != stdout)
-            unlink(file);
+        if (x.error && regular)
+            unlink(file); //  never a device (/dev/full) or a pipe
         error = x.error;
         if (!error) {
             status = NODE_EXPORT_DONE;

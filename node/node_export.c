@@ -923,6 +923,11 @@ static void s_import_line(import_t *m, json_t *line) {
         s_import_kv(m, line);
     else if (json_object_get(line, "end")) {
         char *differ = s_counts_differ(json_object_get(line, "counts"), m->counts);
+        json_t *lines = json_object_get(line, "lines");
+        if (!differ &&
+            (!json_is_integer(lines) || json_integer_value(lines) != (json_int_t)m->number))
+            differ = zsys_sprintf("the end line counts %s lines, this is line %" PRIu64,
+                                  json_is_integer(lines) ? "other" : "no", m->number);
         if (differ)
             s_fail(m, "%s: the file is damaged", differ);
         zstr_free(&differ);

@@ -35,18 +35,8 @@
 
 #define CAIRN(endpoint, ...) RUN("--endpoint", endpoint, __VA_ARGS__)
 
-//  Runs cairnd with `args`; checks the exit status and that `fragment`
-//  (if any) is in its output.
 static void s_cairnd(const char *const *args, int expected, const char *fragment) {
-    harness_run_t run = harness_run(harness_cairnd_path(), args, NULL, RUN_MS);
-    if (run.status != expected ||
-        (fragment && !strstr(run.out, fragment) && !strstr(run.err, fragment))) {
-        fprintf(stderr, "cairnd %s %s: exit %d (expected %d, with '%s')\nstdout: %s\nstderr: %s\n",
-                args[0], args[1] ? args[1] : "", run.status, expected, fragment ? fragment : "",
-                run.out, run.err);
-        CHECK(false);
-    }
-    harness_run_free(&run);
+    CHECK(harness_cairnd_expect(args, expected, fragment, RUN_MS, NULL));
 }
 
 static void s_export(const char *data_dir, const char *file, int expected, const char *fragment,

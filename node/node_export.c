@@ -695,7 +695,10 @@ static void s_tables_done(import_t *m) {
         kv_ns_t *ns = (kv_ns_t *)zmalloc(sizeof(kv_ns_t));
         kv_ns_from_row(stmt, ns);
         kv_err_t err = {0};
-        if (!s_is_redis(ns)) {
+        if (ns->backend != CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM && !s_is_redis(ns))
+            s_fail(m, "kv namespace '%s' has backend %d, which this cairnd does not know", ns->name,
+                   ns->backend);
+        else if (!s_is_redis(ns)) {
             char path[PATH_MAX];
             if (!kv_fs_new_path(m->data_dir, ns->name, path, sizeof path, &err))
                 s_fail(m, "kv namespace '%s': %s", ns->name, err.message);
@@ -948,9 +951,9 @@ static int s_check_header(import_t *m, json_t *header) {
     }
     if (!json_is_integer(version) || json_integer_value(version) != NODE_EXPORT_VERSION) {
         s_fail(m,
-               "format version %s is not one this cairnd reads (%d): import with the cairnd "
-               "that wrote it, or a newer one",
-               json_is_integer(version) ? "given" : "missing", NODE_EXPORT_VERSION);
+               "format version %" JSON_INTEGER_FORMAT " is not one this cairnd reads (%d): "
+               "import with the cairnd that wrote it, or a newer one",
+               json_is_integer(version) ? json_integer_value(version) : 0, NODE_EXPORT_VERSION);
         return NODE_EXPORT_REFUSED;
     }
     const ca_schema_t *list[64];

@@ -536,7 +536,7 @@ static void test_bad_input(void) {
     if (at)
         at[10] = '7';
     path = s_variant(root, lines, "version", "\"format\"", other);
-    s_import(target, path, 2, "format version");
+    s_import(target, path, 2, "format version 7 is not");
     zstr_free(&path);
     zstr_free(&other);
     other = strdup(header);
@@ -597,6 +597,10 @@ static void test_bad_input(void) {
     s_export(data_dir, "/dev/full", 1, "cannot write", false);
     CHECK(stat("/dev/full", &info) == 0 && S_ISCHR(info.st_mode));
     zstr_free(&nowhere);
+    //  To stdout ("-"), the summary on stderr.
+    char *flag = zsys_sprintf("--data-dir=%s", data_dir);
+    s_cairnd((const char *const[]){"export", "-", flag, NULL}, 0, "{\"format\":\"cairn-export\"");
+    zstr_free(&flag);
     //  Usage: no file.
     s_cairnd((const char *const[]){"export", NULL}, 2, "need a file");
     //  A running node's data dir is refused (export a backup instead).

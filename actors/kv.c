@@ -94,7 +94,7 @@ static bool s_name_ok(const char *name, const char *what, ca_reply_t *reply) {
 //  The key rules of every backend (kv.proto): nothing can leave a
 //  filesystem namespace's folder, and a key valid anywhere is valid in any
 //  clone target.
-static const char *s_key_problem(const char *key) {
+const char *kv_key_problem(const char *key) {
     size_t length = strnlen(key, KV_KEY_MAX + 1);
     if (length == 0)
         return "is missing";
@@ -124,7 +124,7 @@ static const char *s_key_problem(const char *key) {
 }
 
 static bool s_key_ok(const char *key, ca_reply_t *reply) {
-    const char *problem = s_key_problem(key);
+    const char *problem = kv_key_problem(key);
     if (problem)
         ca_reply_error(reply, CA_INVALID, "key %s (%s)", problem, KEY_RULE);
     return !problem;
@@ -199,9 +199,7 @@ static bool s_is_sqlite(const kv_ns_t *ns) {
 
 //  ---- the namespace row -----------------------------------------------------------
 
-#define NS_COLUMNS "id, name, backend, created_at, path, host, port, db, prefix, password"
-
-static void s_ns_from_row(sqlite3_stmt *stmt, kv_ns_t *ns) {
+void kv_ns_from_row(sqlite3_stmt *stmt, kv_ns_t *ns) {
     memset(ns, 0, sizeof *ns);
     ns->id = sqlite3_column_int64(stmt, 0);
     snprintf(ns->name, sizeof ns->name, "%s", (const char *)sqlite3_column_text(stmt, 1));
@@ -219,14 +217,14 @@ static void s_ns_from_row(sqlite3_stmt *stmt, kv_ns_t *ns) {
 static bool s_ns_load(ca_store_t *store, const char *name, kv_ns_t *ns, ca_reply_t *reply) {
     if (!s_name_ok(name, "namespace", reply))
         return false;
-    sqlite3_stmt *stmt =
-        ca_store_prepare(store, "SELECT " NS_COLUMNS " FROM kv_namespaces WHERE name = ?1", reply);
+    sqlite3_stmt *stmt = ca_store_prepare(
+        store, "SELECT " KV_NS_COLUMNS " FROM kv_namespaces WHERE name = ?1", reply);
     if (!stmt)
         return false;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
-        s_ns_from_row(stmt, ns);
+        kv_ns_from_row(stmt, ns);
     else if (rc == SQLITE_DONE)
         ca_reply_error(reply, CA_NOT_FOUND,
                        "no namespace %s: create it first (kv namespace create), or list them",
@@ -606,7 +604,7 @@ static void s_ns_list(ca_store_t *store, const Cairn__Request *request, ca_reply
     if (!limit)
         return;
     sqlite3_stmt *stmt = ca_store_prepare(
-        store, "SELECT " NS_COLUMNS " FROM kv_namespaces WHERE name > ?1 ORDER BY name LIMIT ?2",
+        store, "SELECT " KV_NS_COLUMNS " FROM kv_namespaces WHERE name > ?1 ORDER BY name LIMIT ?2",
         reply);
     if (!stmt)
         return;
@@ -622,7 +620,7 @@ static void s_ns_list(ca_store_t *store, const Cairn__Request *request, ca_reply
             break;
         }
         kv_ns_t ns;
-        s_ns_from_row(stmt, &ns);
+        kv_ns_from_row(stmt, &ns);
         page->namespaces[page->n_namespaces++] = s_ns_answer(reply, &ns);
         s_ns_wipe(&ns);
     }
@@ -854,17 +852,17 @@ void kv_test(bool verbose) {
         printf(" * kv: ");
     const char *good[] = {"a", "a/b/c", "a.b", "..a", "a..", "x/.y", "é/ü"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        assert(s_key_problem(good[i]) == NULL);
+        assert(kv_key_problem(good[i]) == NULL);
     const char *bad[] = {"",       "/a",   "a/",  "a//b", ".",    "..",
                          "a/../b", "../a", "a/.", "a\tb", "a\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert(s_key_problem(bad[i]) != NULL);
+        assert(kv_key_problem(bad[i]) != NULL);
     char segment[KV_SEGMENT_MAX + 2];
     memset(segment, 'a', sizeof segment - 1);
     segment[sizeof segment - 1] = 0;
-    assert(s_key_problem(segment) != NULL);
+    assert(kv_key_problem(segment) != NULL);
     segment[KV_SEGMENT_MAX] = 0;
-    assert(s_key_problem(segment) == NULL);
+    assert(kv_key_problem(segment) == NULL);
     if (verbose)
         printf("OK\n");
 }

@@ -19,6 +19,7 @@
 #include "ca_status.h"
 
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,11 @@ typedef struct {
     char message[512];
 } kv_err_t;
 
+//  Why `key` breaks the key rules of every backend (kv.proto: nothing can
+//  leave a filesystem namespace's folder), or NULL when it is valid. Also
+//  `cairnd import`'s check of the keys in an export file.
+const char *kv_key_problem(const char *key);
+
 //  Sets err and returns its status.
 ca_status_t kv_fail(kv_err_t *err, ca_status_t status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
@@ -59,6 +65,12 @@ typedef struct {
     char prefix[KV_PREFIX_MAX + 1];
     char password[KV_PASSWORD_MAX + 1];
 } kv_ns_t;
+
+//  The columns of kv_namespaces that kv_ns_from_row reads, in its order.
+#define KV_NS_COLUMNS "id, name, backend, created_at, path, host, port, db, prefix, password"
+
+//  A kv_namespaces row (selected as KV_NS_COLUMNS) into *ns.
+void kv_ns_from_row(sqlite3_stmt *stmt, kv_ns_t *ns);
 
 //  Keys and values of a namespace (a clone's source), owned by the list.
 typedef struct {

@@ -107,6 +107,10 @@ const char messages_sql_index_pending[] =
 
 const char messages_sql_clear_pending[] = "DELETE FROM messages_fts_pending";
 
+const char messages_sql_reindex[] =
+    "INSERT INTO messages_fts (rowid, content) SELECT seq, content FROM messages"
+    " WHERE encrypted = 0 AND seq NOT IN (SELECT seq FROM messages_fts_pending)";
+
 const ca_schema_t messages_schema = {"messages", s_migrations,
                                      sizeof s_migrations / sizeof s_migrations[0]};
 

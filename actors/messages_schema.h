@@ -25,6 +25,11 @@ extern const ca_schema_t messages_schema;
 extern const char messages_sql_index_pending[];
 extern const char messages_sql_clear_pending[];
 
+//  The full-text index rebuilt from the rows (`cairnd import`, which
+//  writes the tables with triggers off): every clear message that is not
+//  still queued, as the node had indexed them.
+extern const char messages_sql_reindex[];
+
 //  The columns of a messages row as a cairn.Message, seq first, for
 //  messages_schema_row (peer gossip and subscriptions read rows so).
 #define MESSAGES_ROW_COLUMNS                                                                       \

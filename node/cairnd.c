@@ -28,6 +28,7 @@
 #include "node.h"
 #include "node_check.h"
 #include "node_restore.h"
+#include "node_export.h"
 #include "node_config.h"
 #include "node_notify.h"
 
@@ -76,6 +77,7 @@ static void s_print_usage(FILE *out) {
             "       cairnd server-key [--config FILE] [--data-dir DIR]\n"
             "       cairnd check [--config FILE] [--data-dir DIR]\n"
             "       cairnd restore BACKUP_DIR --data-dir NEW_DIR\n"
+            "       cairnd export|import FILE|- [--data-dir DIR] [--skip-redis]\n"
             "       cairnd --help | --version | --print-config\n\n"
             "cairn storage node. Settings, lowest precedence first: defaults, config file\n"
             "(ZPL, see deploy/cairnd.cfg), CAIRN_* environment, command-line flags.\n\n"
@@ -114,7 +116,14 @@ static void s_print_usage(FILE *out) {
             "                          empty data dir: checks its MANIFEST, cairn.db's size\n"
             "                          and SHA-256, then `cairnd check` on the copy; exit 0\n"
             "                          restored, 1 damaged backup (nothing installed), 2\n"
-            "                          usage or a data dir that is not empty.\n\n"
+            "                          usage or a data dir that is not empty.\n"
+            "  cairnd export FILE|-    every store as JSON lines (docs/EXPORT.md) into FILE\n"
+            "                          or stdout; for a serving node, export a `cairn backup`\n"
+            "  cairnd import FILE|- --data-dir NEW_DIR\n"
+            "                          read an export into a new or empty data dir (checked,\n"
+            "                          all or nothing). --skip-redis: leave Redis namespaces'\n"
+            "                          keys out. Exit 0 done, 1 failed (damaged file, I/O,\n"
+            "                          Redis), 2 usage, node running, non-empty data dir.\n\n"
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
@@ -581,6 +590,41 @@ static int s_restore_main(int argc, char **argv) {
     return rc;
 }
 
+static int s_export_check(const identity_args_t *args, bool print_config) {
+    if (!*args->command) {
+        fprintf(stderr, "cairnd: export and import need a file (or - for stdout/stdin): "
+                        "cairnd export FILE --data-dir DIR; see cairnd --help\n");
+        return -1;
+    }
+    return s_settings_only("export and import", args, print_config);
+}
+
+//  `cairnd export|import FILE ...`: argv[0] is the word. --skip-redis is
+//  theirs alone, taken out before the common parse. Exit status:
+//  node_export_run's or node_import_run's, 2 for usage.
+static int s_export_main(int argc, char **argv) {
+    bool skip_redis = false;
+    int kept = 0;
+    for (int i = 0; i < argc; i++)
+        if (streq(argv[i], "--skip-redis"))
+            skip_redis = true;
+        else
+            argv[kept++] = argv[i];
+    identity_args_t args = {.command = ""};
+    node_config_t *config = NULL;
+    int rc = s_subcommand_args(kept, argv, &args, s_export_check, &config);
+    if (rc != 0)
+        return rc < 0 ? NODE_EXPORT_REFUSED : 0;
+    bool to_stdout = streq(args.command, "-");
+    if (streq(argv[0], "export"))
+        rc = node_export_run(config->data_dir, args.command, skip_redis,
+                             to_stdout ? stderr : stdout, stderr);
+    else
+        rc = node_import_run(config->data_dir, args.command, skip_redis, stdout, stderr);
+    node_config_destroy(&config);
+    return rc;
+}
+
 //  Unlocks the data dir's identity, if it has one; *identity stays NULL
 //  when it has none. 0, or -1 (printed) when it cannot be unlocked.
 static int s_unlock_identity(const node_config_t *config, const identity_args_t *args,
@@ -656,6 +700,8 @@ int main(int argc, char **argv) {
         return s_check_main(argc - 1, argv + 1);
     if (argc > 1 && streq(argv[1], "restore"))
         return s_restore_main(argc - 1, argv + 1);
+    if (argc > 1 && (streq(argv[1], "export") || streq(argv[1], "import")))
+        return s_export_main(argc - 1, argv + 1);
     flag_t *flags = (flag_t *)calloc((size_t)argc + 1, sizeof(flag_t));
     size_t flag_count = 0;
     const char *config_path = NULL;

@@ -290,12 +290,8 @@ static void s_check_schemas(check_t *check) {
 //  Each blob directory, its index table (the tables the stores' prepare
 //  sweeps by: content.c, cache.c) and the table of bytes kept inline in
 //  the database instead of a file (content.c; none for the cache).
-static const struct {
-    const char *dir;
-    const char *table;
-    const char *inline_table;
-} s_blob_stores[] = {{CA_CONTENT_DIR, "content_blobs", "content_inline"},
-                     {CA_CACHE_DIR, "cache_entries", NULL}};
+const node_blob_store_t node_blob_stores[NODE_BLOB_STORES] = {
+    {CA_CONTENT_DIR, "content_blobs", "content_inline"}, {CA_CACHE_DIR, "cache_entries", NULL}};
 
 typedef struct {
     check_t *check;
@@ -384,9 +380,9 @@ static void s_check_rows(check_t *check, ca_blobs_t *blobs, const char *dir, con
 }
 
 static void s_check_blobs(check_t *check) {
-    for (size_t i = 0; i < sizeof s_blob_stores / sizeof s_blob_stores[0]; i++) {
-        const char *dir = s_blob_stores[i].dir, *table = s_blob_stores[i].table;
-        const char *inline_table = s_blob_stores[i].inline_table;
+    for (size_t i = 0; i < NODE_BLOB_STORES; i++) {
+        const char *dir = node_blob_stores[i].dir, *table = node_blob_stores[i].table;
+        const char *inline_table = node_blob_stores[i].inline_table;
         if (!s_table_exists(check, table))
             continue; //  reported by the schema check, or migrated at the next start
         if (inline_table && !s_table_exists(check, inline_table))

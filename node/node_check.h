@@ -40,4 +40,16 @@ int node_check_run(const char *data_dir, FILE *out, FILE *err);
 
 #define NODE_CHECK_LIST 10
 
+//  Each blob directory, its index table (the tables the stores' prepare
+//  sweeps by: content.c, cache.c) and the table of bytes kept inline in
+//  the database instead of a file (content.c; NULL for the cache).
+typedef struct {
+    const char *dir;
+    const char *table;
+    const char *inline_table;
+} node_blob_store_t;
+
+#define NODE_BLOB_STORES 2
+extern const node_blob_store_t node_blob_stores[NODE_BLOB_STORES];
+
 #endif

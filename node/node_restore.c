@@ -87,17 +87,16 @@ static char *s_copy_store(const char *backup_dir, const char *staging, const cha
     return pass.error;
 }
 
-//  Step 1: D absent, or an empty directory. NULL or why not.
-static char *s_data_dir_free(const char *data_dir) {
+char *node_restore_dir_free(const char *data_dir, const char *command) {
     struct stat info;
     if (stat(data_dir, &info) != 0)
         return errno == ENOENT ? NULL
                                : zsys_sprintf("cannot look at %s: %s", data_dir, strerror(errno));
     if (S_ISDIR(info.st_mode) && backup_dir_is_empty(data_dir))
         return NULL;
-    return zsys_sprintf("the data dir %s is not empty: restore refuses to overwrite or merge "
+    return zsys_sprintf("the data dir %s is not empty: %s refuses to overwrite or merge "
                         "into a node's data; give a new (or empty) --data-dir",
-                        data_dir);
+                        data_dir, command);
 }
 
 static int s_remove_entry(const char *path, const struct stat *info, int flag, struct FTW *at) {
@@ -106,9 +105,7 @@ static int s_remove_entry(const char *path, const struct stat *info, int flag, s
     return 0;
 }
 
-//  Removes the staging directory this run made (nothing outside it: no
-//  symbolic link is followed).
-static void s_remove_tree(const char *path) {
+void node_restore_remove_tree(const char *path) {
     nftw(path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -124,7 +121,7 @@ int node_restore_run(const char *backup_dir, const char *data_dir_given, FILE *o
     }
     memcpy(data_dir, data_dir_given, length);
     data_dir[length] = '\0';
-    char *error = s_data_dir_free(data_dir);
+    char *error = node_restore_dir_free(data_dir, "restore");
     if (error) {
         fprintf(err, "cairnd restore: %s\n", error);
         zstr_free(&error);
@@ -188,7 +185,7 @@ int node_restore_run(const char *backup_dir, const char *data_dir_given, FILE *o
         fprintf(err, "cairnd restore: %s\n", error);
         status = NODE_RESTORE_DAMAGED;
         if (staged)
-            s_remove_tree(staging);
+            node_restore_remove_tree(staging);
     }
     zstr_free(&error);
     zstr_free(&copy);

@@ -20,4 +20,12 @@
 //  Progress and the check's lines go to `out`, what stops it to `err`.
 int node_restore_run(const char *backup_dir, const char *data_dir, FILE *out, FILE *err);
 
+//  Step 1, also `cairnd import`'s: `data_dir` is absent or an empty
+//  directory. NULL, or why not naming `command` (caller frees).
+char *node_restore_dir_free(const char *data_dir, const char *command);
+
+//  Removes a staging directory a run made (no symbolic link is followed,
+//  so nothing outside it).
+void node_restore_remove_tree(const char *path);
+
 #endif

@@ -112,16 +112,8 @@ static void s_write_acknowledged(zsock_t *client, int first, int count) {
 }
 
 static char *s_run_cairnd(const char *const *args, int expected, const char *fragment) {
-    harness_run_t run = harness_run(harness_cairnd_path(), args, NULL, RUN_MS);
-    if (run.status != expected ||
-        (fragment && !strstr(run.out, fragment) && !strstr(run.err, fragment))) {
-        fprintf(stderr, "cairnd %s %s: exit %d (expected %d, with '%s')\nstdout: %s\nstderr: %s\n",
-                args[0], args[1] ? args[1] : "", run.status, expected, fragment ? fragment : "",
-                run.out, run.err);
-        CHECK(false);
-    }
-    char *out = strdup(run.out);
-    harness_run_free(&run);
+    char *out = NULL;
+    CHECK(harness_cairnd_expect(args, expected, fragment, RUN_MS, &out));
     return out;
 }
 

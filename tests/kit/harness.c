@@ -924,6 +924,21 @@ void harness_run_free(harness_run_t *run) {
     run->out = run->err = NULL;
 }
 
+bool harness_cairnd_expect(const char *const *args, int expected, const char *fragment,
+                           int timeout_ms, char **out_p) {
+    harness_run_t run = harness_run(harness_cairnd_path(), args, NULL, timeout_ms);
+    bool ok = run.status == expected &&
+              (!fragment || strstr(run.out, fragment) || strstr(run.err, fragment));
+    if (!ok)
+        fprintf(stderr, "cairnd %s %s: exit %d (expected %d, with '%s')\nstdout: %s\nstderr: %s\n",
+                args[0], args[1] ? args[1] : "", run.status, expected, fragment ? fragment : "",
+                run.out, run.err);
+    if (out_p)
+        *out_p = strdup(run.out);
+    harness_run_free(&run);
+    return ok;
+}
+
 //  ---- test programs ----------------------------------------------------------------
 
 Cairn__Response *harness_expect(Cairn__Response *response, Cairn__Status status,

@@ -190,6 +190,13 @@ harness_run_t harness_run(const char *path, const char *const *args, const char 
                           int timeout_ms);
 void harness_run_free(harness_run_t *run);
 
+//  Runs cairnd with `args` (up to `timeout_ms`): true when it exited
+//  `expected` with `fragment` (NULL: anything) in its stdout or stderr;
+//  else prints both and returns false. *out_p (if not NULL) gets a copy of
+//  its stdout (caller frees).
+bool harness_cairnd_expect(const char *const *args, int expected, const char *fragment,
+                           int timeout_ms, char **out_p);
+
 //  What a run on a pseudo-terminal printed there, and how it ended.
 typedef struct {
     int status;       //  exit status; -1 when killed by a signal or the deadline

@@ -128,6 +128,21 @@ static const char *const s_migrations[] = {
     "CREATE TRIGGER content_inline_removed AFTER DELETE ON content_blobs BEGIN"
     "  DELETE FROM content_inline WHERE hash = OLD.hash;"
     " END;",
+    //  3: arrivals, the cursor of ContentSubscribe: n grows in commit order
+    //  and is never reused (AUTOINCREMENT); a new row of the index is an
+    //  arrival (a put of a stored blob updates the row: none), a removed
+    //  one takes its arrival along. Blobs stored before: in stored order.
+    "CREATE TABLE content_arrivals ("
+    "  n INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  hash BLOB NOT NULL UNIQUE"
+    ");"
+    "INSERT INTO content_arrivals (hash) SELECT hash FROM content_blobs ORDER BY stored_at, hash;"
+    "CREATE TRIGGER content_arrived AFTER INSERT ON content_blobs BEGIN"
+    "  INSERT INTO content_arrivals (hash) VALUES (NEW.hash);"
+    " END;"
+    "CREATE TRIGGER content_departed AFTER DELETE ON content_blobs BEGIN"
+    "  DELETE FROM content_arrivals WHERE hash = OLD.hash;"
+    " END;",
 };
 
 const ca_schema_t content_schema = {

@@ -139,6 +139,14 @@ static const char *const s_migrations[] = {
     "  n INTEGER NOT NULL" //  oplog_ready's last n before this write's releases
     ");"
     "INSERT INTO oplog_release_mark VALUES (1, 0);",
+    //  3: an operation's id is its subscription cursor (OplogSubscribe),
+    //  which must never be handed out twice: SQLite gives a new row the
+    //  largest id + 1, so the newest row must never be deleted (a prune
+    //  keeps each log's latest; this makes it a rule).
+    "CREATE TRIGGER oplog_ops_keep_newest BEFORE DELETE ON oplog_ops"
+    "  WHEN OLD.id = (SELECT max(id) FROM oplog_ops) BEGIN"
+    "  SELECT RAISE(ABORT, 'the newest operation cannot be deleted (subscription cursors)');"
+    " END;",
 };
 
 const ca_schema_t oplog_schema = {

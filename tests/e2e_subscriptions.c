@@ -321,7 +321,7 @@ static void s_test_bad_input(void) {
     harness_fails(s_subscribe_call(client, CHANNEL, 3, true, 0, 0), CAIRN__STATUS__INVALID,
                   "not both");
     harness_fails(s_subscribe_call(client, CHANNEL, 1000000, false, 0, 0), CAIRN__STATUS__INVALID,
-                  "ahead of this node's newest message (seq 5)");
+                  "ahead of this node's newest channel position (5)");
     harness_fails(s_subscribe_call(client, CHANNEL, 0, false, CA_SUBSCRIPTION_WINDOW_MAX + 1, 0),
                   CAIRN__STATUS__INVALID, "window must be");
     harness_fails(s_subscribe_call(client, CHANNEL, 0, false, 0, 10), CAIRN__STATUS__INVALID,

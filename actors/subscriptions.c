@@ -546,13 +546,13 @@ static void s_subscribe_channel(self_t *self, zframe_t *gateway_id, zframe_t *cl
     sub_t wanted = {.kind = &s_channel_kind};
     wanted.key = (uint8_t *)strdup(request->channel);
     wanted.key_size = strlen(request->channel);
-    subscribe_t ask = {"MessageSubscribe", request->after_seq, request->from_now,
-                       request->window, request->lease_ms};
+    subscribe_t ask = {"MessageSubscribe", request->after_seq, request->from_now, request->window,
+                       request->lease_ms};
     s_subscribe(self, gateway_id, client_id, id, &wanted, &ask);
 }
 
-static void s_subscribe_topic(self_t *self, zframe_t *gateway_id, zframe_t *client_id,
-                              uint64_t id, const Cairn__OplogSubscribe *request) {
+static void s_subscribe_topic(self_t *self, zframe_t *gateway_id, zframe_t *client_id, uint64_t id,
+                              const Cairn__OplogSubscribe *request) {
     if (request->topic.len != CA_TOPIC_BYTES) {
         char message[200];
         snprintf(message, sizeof message,

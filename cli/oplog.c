@@ -721,7 +721,8 @@ static const char *s_build_subscribe(const cli_t *cli, Cairn__Request *request, 
     Cairn__OplogSubscribe *subscribe = &oplog->body.subscribe;
     cairn__oplog_subscribe__init(subscribe);
     size_t length = 0;
-    const char *problem = cli_parse_hex(cli->args[0], "TOPIC", oplog->topic, CA_HASH_BYTES, &length);
+    const char *problem =
+        cli_parse_hex(cli->args[0], "TOPIC", oplog->topic, CA_HASH_BYTES, &length);
     if (!problem && length != CA_HASH_BYTES)
         problem = "TOPIC must be 64 hex digits (32 bytes)";
     subscribe->topic = (ProtobufCBinaryData){length, oplog->topic};

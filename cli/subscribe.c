@@ -65,8 +65,7 @@ int cli_subscribe_run(const cli_t *cli, Cairn__Request *request, cli_conn_t *con
             } else if (response->id == pushes_id && ca_push_head(response, &head)) {
                 if (head.after != cursor && !head.ended) { //  a push was lost
                     snprintf(reason, sizeof reason,
-                             "a push was lost on the way; resume with %s %" PRIu64, resume,
-                             cursor);
+                             "a push was lost on the way; resume with %s %" PRIu64, resume, cursor);
                     exit_code = CLI_EXIT_NODE_ERROR;
                     cairn__response__free_unpacked(response, NULL);
                     break;

@@ -18,6 +18,8 @@
         content fsck   ContentCheck                             the report; exit 1
                                                                 on problems left
         content stats  ContentStats                             counters
+        content        ContentSubscribe, its pushes             one line per new
+          subscribe    (cli/subscribe.c)                        blob
 
     Transfers. Input is read in CLI_CHUNK pieces and never held whole: one
     that ends within the first chunk goes as one ContentPut; a longer one

@@ -16,6 +16,8 @@
         oplog pending    OplogPending                one line per held operation
         oplog take       OplogTake                   one line per entry
         oplog stats      OplogStats                  the counts
+        oplog subscribe  OplogSubscribe, pushes      one line per operation
+                         (cli/subscribe.c)
 
     `append` signs with a key file (libsodium's 64-byte Ed25519 secret
     key, raw or 128 hex digits, as `cairn msg send --key-file`): it asks

@@ -175,55 +175,32 @@ static void *s_arrival_row(sqlite3_stmt *stmt, size_t *bytes) {
     return s_copy(&item.base, &cairn__content_arrival__descriptor, bytes);
 }
 
-//  The pushes as Response frames (NULL: out of memory). The three push
-//  messages have the same fields but are different C types.
-#define PUSH_HEAD(push)                                                                            \
-    do {                                                                                           \
-        (push).subscription_id = head->subscription_id;                                            \
-        (push).cursor = head->cursor;                                                              \
-        (push).after = head->after;                                                                \
-        (push).ended = head->ended;                                                                \
-        (push).reason = (char *)(head->reason ? head->reason : "");                                \
-    } while (0)
+//  The pushes as Response frames (NULL: out of memory): MessagePush,
+//  OplogPush and ContentPush have the same fields but are different C
+//  types, so one macro spells the three functions.
+#define PUSH_FUNCTION(name, Push, PUSH, BODY, member, items_field, Item)                           \
+    static zframe_t *name(uint64_t request_id, const ca_push_head_t *head, void **items,           \
+                          size_t count) {                                                          \
+        Cairn__##Push push = CAIRN__##PUSH##__INIT;                                                \
+        push.subscription_id = head->subscription_id;                                              \
+        push.cursor = head->cursor;                                                                \
+        push.after = head->after;                                                                  \
+        push.ended = head->ended;                                                                  \
+        push.reason = (char *)(head->reason ? head->reason : "");                                  \
+        push.items_field = (Cairn__##Item **)items;                                                \
+        push.n_##items_field = count;                                                              \
+        Cairn__Response response = CAIRN__RESPONSE__INIT;                                          \
+        response.id = request_id;                                                                  \
+        response.body_case = CAIRN__RESPONSE__BODY_##BODY;                                         \
+        response.member = &push;                                                                   \
+        return ca_message_frame_try(&response.base);                                               \
+    }
 
-static zframe_t *s_message_push(uint64_t request_id, const ca_push_head_t *head, void **items,
-                                size_t count) {
-    Cairn__MessagePush push = CAIRN__MESSAGE_PUSH__INIT;
-    PUSH_HEAD(push);
-    push.messages = (Cairn__SubscribedMessage **)items;
-    push.n_messages = count;
-    Cairn__Response response = CAIRN__RESPONSE__INIT;
-    response.id = request_id;
-    response.body_case = CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE;
-    response.message_subscribe = &push;
-    return ca_message_frame_try(&response.base);
-}
-
-static zframe_t *s_op_push(uint64_t request_id, const ca_push_head_t *head, void **items,
-                           size_t count) {
-    Cairn__OplogPush push = CAIRN__OPLOG_PUSH__INIT;
-    PUSH_HEAD(push);
-    push.ops = (Cairn__SubscribedOp **)items;
-    push.n_ops = count;
-    Cairn__Response response = CAIRN__RESPONSE__INIT;
-    response.id = request_id;
-    response.body_case = CAIRN__RESPONSE__BODY_OPLOG_SUBSCRIBE;
-    response.oplog_subscribe = &push;
-    return ca_message_frame_try(&response.base);
-}
-
-static zframe_t *s_arrival_push(uint64_t request_id, const ca_push_head_t *head, void **items,
-                                size_t count) {
-    Cairn__ContentPush push = CAIRN__CONTENT_PUSH__INIT;
-    PUSH_HEAD(push);
-    push.arrivals = (Cairn__ContentArrival **)items;
-    push.n_arrivals = count;
-    Cairn__Response response = CAIRN__RESPONSE__INIT;
-    response.id = request_id;
-    response.body_case = CAIRN__RESPONSE__BODY_CONTENT_SUBSCRIBE;
-    response.content_subscribe = &push;
-    return ca_message_frame_try(&response.base);
-}
+PUSH_FUNCTION(s_message_push, MessagePush, MESSAGE_PUSH, MESSAGE_SUBSCRIBE, message_subscribe,
+              messages, SubscribedMessage)
+PUSH_FUNCTION(s_op_push, OplogPush, OPLOG_PUSH, OPLOG_SUBSCRIBE, oplog_subscribe, ops, SubscribedOp)
+PUSH_FUNCTION(s_arrival_push, ContentPush, CONTENT_PUSH, CONTENT_SUBSCRIBE, content_subscribe,
+              arrivals, ContentArrival)
 
 //  Channel messages: the cursor is the message's seq.
 static const kind_t s_channel_kind = {

@@ -235,6 +235,11 @@ Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request);
 typedef uint64_t (*cli_push_item_fn)(const cli_t *cli, const Cairn__Response *response,
                                      size_t index);
 
+//  A subscribe row's start: --OPTION (the cursor, into *after) or from now,
+//  and --count checked. The problem, or NULL.
+const char *cli_subscribe_from(const cli_t *cli, const char *option, uint64_t *after,
+                               protobuf_c_boolean *from_now);
+
 //  The run of a subscribe row (a built MessageSubscribe, OplogSubscribe or
 //  ContentSubscribe in `request`): prints items until --count, Ctrl-C or
 //  the end, then the cursor to resume with (option `resume`, "--from").

@@ -628,14 +628,8 @@ static const char *s_build_content_subscribe(const cli_t *cli, Cairn__Request *r
     Cairn__ContentSubscribe *subscribe = &content->body.subscribe;
     cairn__content_subscribe__init(subscribe);
     subscribe->lease_ms = CLI_SUBSCRIBE_LEASE_MS;
-    const char *cursor = cli_option(cli, "cursor");
-    const char *problem = NULL;
-    if (cursor)
-        problem = cli_parse_u64(cursor, "--cursor", 0, UINT64_MAX, &subscribe->after);
-    subscribe->from_now = !cursor;
-    uint64_t count = 0;
-    if (!problem && cli_option(cli, "count"))
-        problem = cli_parse_u64(cli_option(cli, "count"), "--count", 1, UINT64_MAX, &count);
+    const char *problem =
+        cli_subscribe_from(cli, "cursor", &subscribe->after, &subscribe->from_now);
     request->body_case = CAIRN__REQUEST__BODY_CONTENT_SUBSCRIBE;
     request->content_subscribe = subscribe;
     return problem;

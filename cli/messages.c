@@ -602,15 +602,8 @@ static const char *s_build_msg_subscribe(const cli_t *cli, Cairn__Request *reque
     cairn__message_subscribe__init(subscribe);
     subscribe->channel = cli->args[0];
     subscribe->lease_ms = CLI_SUBSCRIBE_LEASE_MS;
-    const char *from = cli_option(cli, "from");
-    const char *problem = NULL;
-    if (from)
-        problem = cli_parse_u64(from, "--from", 0, UINT64_MAX, &subscribe->after_seq);
-    else
-        subscribe->from_now = true;
-    uint64_t count = 0;
-    if (!problem && cli_option(cli, "count"))
-        problem = cli_parse_u64(cli_option(cli, "count"), "--count", 1, UINT64_MAX, &count);
+    const char *problem =
+        cli_subscribe_from(cli, "from", &subscribe->after_seq, &subscribe->from_now);
     request->body_case = CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE;
     request->message_subscribe = subscribe;
     return problem;

@@ -729,13 +729,8 @@ static const char *s_build_subscribe(const cli_t *cli, Cairn__Request *request, 
         problem = "TOPIC must be 64 hex digits (32 bytes)";
     subscribe->topic = (ProtobufCBinaryData){length, oplog->topic};
     subscribe->lease_ms = CLI_SUBSCRIBE_LEASE_MS;
-    const char *cursor = cli_option(cli, "cursor");
-    if (!problem && cursor)
-        problem = cli_parse_u64(cursor, "--cursor", 0, UINT64_MAX, &subscribe->after);
-    subscribe->from_now = !cursor;
-    uint64_t count = 0;
-    if (!problem && cli_option(cli, "count"))
-        problem = cli_parse_u64(cli_option(cli, "count"), "--count", 1, UINT64_MAX, &count);
+    if (!problem)
+        problem = cli_subscribe_from(cli, "cursor", &subscribe->after, &subscribe->from_now);
     request->body_case = CAIRN__REQUEST__BODY_OPLOG_SUBSCRIBE;
     request->oplog_subscribe = subscribe;
     return problem;

@@ -28,6 +28,21 @@ static int s_ack(cli_conn_t *conn, uint64_t subscription, uint64_t cursor) {
     return cli_send(conn, &request);
 }
 
+const char *cli_subscribe_from(const cli_t *cli, const char *option, uint64_t *after,
+                               protobuf_c_boolean *from_now) {
+    char flag[32];
+    snprintf(flag, sizeof flag, "--%s", option);
+    const char *cursor = cli_option(cli, option);
+    const char *problem = NULL;
+    if (cursor)
+        problem = cli_parse_u64(cursor, flag, 0, UINT64_MAX, after);
+    *from_now = !cursor;
+    uint64_t count = 0;
+    if (!problem && cli_option(cli, "count"))
+        problem = cli_parse_u64(cli_option(cli, "count"), "--count", 1, UINT64_MAX, &count);
+    return problem;
+}
+
 int cli_subscribe_run(const cli_t *cli, Cairn__Request *request, cli_conn_t *conn,
                       const char *resume, cli_push_item_fn print) {
     uint64_t count = 0, seen = 0;

@@ -1808,6 +1808,58 @@ static void s_test_timeout(void) {
     ca_testbed_destroy(&bed);
 }
 
+//  Migration 3 on an index that has blobs: arrivals in stored order; a
+//  new blob is a new arrival, a put of a stored one is not, and the
+//  newest arrival's n is not given again after its blob is deleted.
+static int64_t s_test_one(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *stmt = NULL;
+    assert(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    assert(sqlite3_step(stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+}
+
+static void s_test_arrivals_migration(void) {
+    sqlite3 *db = NULL;
+    assert(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    ca_schema_t before = content_schema;
+    before.count = 2;
+    size_t from, to;
+    assert(!ca_schema_migrate(db, &before, &from, &to) && to == 2);
+    assert(sqlite3_exec(
+               db,
+               "INSERT INTO content_blobs VALUES "
+               "(x'0000000000000000000000000000000000000000000000000000000000000001', 1, 30.0),"
+               " (x'0000000000000000000000000000000000000000000000000000000000000002', 2, 10.0), "
+               "(x'0000000000000000000000000000000000000000000000000000000000000003', 3, 20.0)",
+               NULL, NULL, NULL) == SQLITE_OK);
+    assert(!ca_schema_migrate(db, &content_schema, &from, &to) && from == 2 && to == 3);
+    assert(s_test_one(db, "SELECT n FROM content_arrivals WHERE hash = "
+                          "x'0000000000000000000000000000000000000000000000000000000000000002'") ==
+           1);
+    assert(s_test_one(db, "SELECT n FROM content_arrivals WHERE hash = "
+                          "x'0000000000000000000000000000000000000000000000000000000000000001'") ==
+           3);
+    assert(sqlite3_exec(
+               db,
+               "INSERT INTO content_blobs VALUES "
+               "(x'0000000000000000000000000000000000000000000000000000000000000001', 1, 40.0)"
+               " ON CONFLICT (hash) DO UPDATE SET stored_at = 40.0;"
+               "INSERT INTO content_blobs VALUES "
+               "(x'0000000000000000000000000000000000000000000000000000000000000004', 4, 50.0);"
+               "DELETE FROM content_blobs WHERE hash = "
+               "x'0000000000000000000000000000000000000000000000000000000000000004';"
+               "INSERT INTO content_blobs VALUES "
+               "(x'0000000000000000000000000000000000000000000000000000000000000005', 5, 60.0);",
+               NULL, NULL, NULL) == SQLITE_OK);
+    assert(s_test_one(db, "SELECT count(*) FROM content_arrivals") == 4);
+    assert(s_test_one(db, "SELECT n FROM content_arrivals WHERE hash = "
+                          "x'0000000000000000000000000000000000000000000000000000000000000005'") ==
+           5);
+    sqlite3_close(db);
+}
+
 void content_test(bool verbose) {
     if (verbose)
         printf(" * content: ");
@@ -1831,6 +1883,7 @@ void content_test(bool verbose) {
     ca_testbed_destroy(&bed);
     s_test_check_race();
     s_test_timeout();
+    s_test_arrivals_migration();
     if (verbose)
         printf("OK\n");
 }

@@ -1238,6 +1238,28 @@ void oplog_test(bool verbose) {
     assert(response->oplog_stats->operations == 0 && response->oplog_stats->pending == 0);
     cairn__response__free_unpacked(response, NULL);
     ca_testbed_destroy(&bed);
+    //  Migration 3: the newest operation cannot be deleted, so its id (the
+    //  subscription cursor) is never given again; older ones can.
+    sqlite3 *db = NULL;
+    size_t from, to;
+    assert(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    assert(!ca_schema_migrate(db, &oplog_schema, &from, &to) && to == oplog_schema.count);
+    static const char insert[] =
+        "INSERT INTO oplog_ops (hash, author, log_id, seq, header, encoded_size)"
+        " VALUES (x'00000000000000000000000000000000000000000000000000000000000000%02x', "
+        "x'0000000000000000000000000000000000000000000000000000000000000000', 1, %d, x'', 0)";
+    char sql[sizeof insert + 16];
+    for (int seq = 0; seq < 3; seq++) {
+        snprintf(sql, sizeof sql, insert, seq, seq);
+        assert(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    }
+    assert(sqlite3_exec(db, "DELETE FROM oplog_ops WHERE seq = 2", NULL, NULL, NULL) ==
+           SQLITE_CONSTRAINT);
+    assert(sqlite3_exec(db, "DELETE FROM oplog_ops WHERE seq < 2", NULL, NULL, NULL) == SQLITE_OK);
+    snprintf(sql, sizeof sql, insert, 3, 3);
+    assert(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    assert(sqlite3_last_insert_rowid(db) == 4);
+    sqlite3_close(db);
     if (verbose)
         printf("OK\n");
 }

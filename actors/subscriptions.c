@@ -64,8 +64,9 @@ typedef struct {
     const char *sql_exists; //  NULL: no key
     bool key_is_text;
     //  The item of the current row, malloc'd (with its packed size), or
-    //  NULL when out of memory.
-    void *(*row)(sqlite3_stmt *stmt, size_t *bytes);
+    //  NULL when out of memory; `room` is what is left of the push's
+    //  CA_PUSH_BYTES (a kind whose items can be far larger keeps within it).
+    void *(*row)(sqlite3_stmt *stmt, size_t room, size_t *bytes);
     void (*item_free)(void *item);
     zframe_t *(*pack)(uint64_t request_id, const ca_push_head_t *head, void **items, size_t count);
 } kind_t;
@@ -135,7 +136,8 @@ static ProtobufCBinaryData s_column_blob(sqlite3_stmt *stmt, int column) {
     return data;
 }
 
-static void *s_message_row(sqlite3_stmt *stmt, size_t *bytes) {
+static void *s_message_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
+    (void)room; //  a message is at most 64 KiB (the push's bound counts one more)
     Cairn__SubscribedMessage item = CAIRN__SUBSCRIBED_MESSAGE__INIT;
     Cairn__Message row;
     messages_schema_row(stmt, &row);
@@ -144,8 +146,10 @@ static void *s_message_row(sqlite3_stmt *stmt, size_t *bytes) {
     return s_copy(&item.base, &cairn__subscribed_message__descriptor, bytes);
 }
 
-//  Columns: id, hash, header, body, erased.
-static void *s_op_row(sqlite3_stmt *stmt, size_t *bytes) {
+//  Columns: id, hash, header, body, erased. A body (up to 512 KiB) that
+//  does not fit in the push's room is left out (body_left_out), so a push
+//  stays near CA_PUSH_BYTES: the client reads it with OplogGet.
+static void *s_op_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
     Cairn__SubscribedOp item = CAIRN__SUBSCRIBED_OP__INIT;
     Cairn__OplogEntry entry = CAIRN__OPLOG_ENTRY__INIT;
     ProtobufCBinaryData header = s_column_blob(stmt, 2);
@@ -159,6 +163,10 @@ static void *s_op_row(sqlite3_stmt *stmt, size_t *bytes) {
                      item.position);
     entry.has_body = sqlite3_column_type(stmt, 3) != SQLITE_NULL;
     entry.body = s_column_blob(stmt, 3);
+    if (entry.body.len + header.len + 256 > room) {
+        item.body_left_out = entry.body.len > 0;
+        entry.body = (ProtobufCBinaryData){0, NULL};
+    }
     entry.erased = sqlite3_column_int(stmt, 4) != 0;
     void *copy = s_copy(&item.base, &cairn__subscribed_op__descriptor, bytes);
     if (entry.header)
@@ -167,7 +175,8 @@ static void *s_op_row(sqlite3_stmt *stmt, size_t *bytes) {
 }
 
 //  Columns: n, hash, size.
-static void *s_arrival_row(sqlite3_stmt *stmt, size_t *bytes) {
+static void *s_arrival_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
+    (void)room;
     Cairn__ContentArrival item = CAIRN__CONTENT_ARRIVAL__INIT;
     item.position = (uint64_t)sqlite3_column_int64(stmt, 0);
     item.hash = s_column_blob(stmt, 1);
@@ -329,7 +338,7 @@ static bool s_push_once(self_t *self, sub_t *sub) {
     while (count < CA_PUSH_MESSAGES_MAX && bytes < CA_PUSH_BYTES &&
            sqlite3_step(stmt) == SQLITE_ROW) {
         size_t size = 0;
-        void *item = sub->kind->row(stmt, &size);
+        void *item = sub->kind->row(stmt, CA_PUSH_BYTES - bytes, &size);
         if (!item) {
             failed = true; //  out of memory: try again at the next tick
             break;

@@ -479,6 +479,51 @@ static void s_never_reused(feed_t feed) {
     s_world_down(&world);
 }
 
+//  Bodies reach 512 KiB: one that does not fit in a push's 64 KiB is left
+//  out (body_left_out, the header there), and the push stays bounded.
+static void s_topic_big_body(void) {
+    world_t *world = s_world_up(FEED_TOPIC);
+    s_produce(world, 0, 2);
+    oplog_op_t big;
+    oplog_op_make(&big, &world->key, LOG_TOPIC, 2, world->ops[1].hash, 300 * 1024, 2, NULL, 0,
+                  1800000000000000ULL);
+    Cairn__Request request;
+    Cairn__OplogAppend append;
+    oplog_request_append(&request, &append, &big);
+    Cairn__Response *response = harness_request(world->writer, &request);
+    harness_ok(response, CAIRN__RESPONSE__BODY_OPLOG_APPEND);
+    cairn__response__free_unpacked(response, NULL);
+    subscriber_t sub;
+    s_subscribe(&sub, world, 0, false, 0, 0);
+    size_t items = 0;
+    bool left_out = false;
+    int64_t deadline = zclock_mono() + DEADLINE_MS;
+    while (items < 3 && zclock_mono() < deadline) {
+        response = s_next_push(&sub, WAIT_MS);
+        CHECK(response);
+        const Cairn__OplogPush *push = response->oplog_subscribe;
+        for (size_t i = 0; i < push->n_ops; i++, items++) {
+            const Cairn__SubscribedOp *op = push->ops[i];
+            CHECK(op->entry->header && op->entry->header->seq == items);
+            CHECK(op->entry->has_body);
+            if (items == 2) {
+                left_out = op->body_left_out;
+                CHECK(op->entry->body.len == 0);
+                CHECK(op->entry->header->payload_size == 300 * 1024);
+                CHECK(memcmp(op->entry->hash.data, big.hash, 32) == 0);
+            } else
+                CHECK(!op->body_left_out && op->entry->body.len == 8);
+        }
+        sub.cursor = push->cursor;
+        harness_subscribe_ack(sub.socket, sub.id, sub.cursor);
+        cairn__response__free_unpacked(response, NULL);
+    }
+    CHECK(items == 3 && left_out);
+    oplog_op_free(&big);
+    s_close(&sub);
+    s_world_down(&world);
+}
+
 static void s_bad_input(feed_t feed) {
     world_t *world = s_world_up(feed);
     zsock_t *client = world->writer;
@@ -611,6 +656,7 @@ static const harness_test_t s_tests[] = {
     {"content_never_reads", s_content_never_reads},
     {"topic_never_reused", s_topic_never_reused},
     {"content_never_reused", s_content_never_reused},
+    {"topic_big_body", s_topic_big_body},
     {"topic_bad_input", s_topic_bad_input},
     {"content_bad_input", s_content_bad_input},
     {"topic_cli", s_topic_cli},

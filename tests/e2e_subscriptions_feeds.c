@@ -118,6 +118,14 @@ static void s_produce(world_t *world, unsigned from, unsigned to) {
         s_produce_some(world, at, at + 100 < to ? at + 100 : to);
 }
 
+//  One at a time, each committed before the next is sent: then commit
+//  order is item order (pipelined puts spread over the content workers
+//  may commit in any order).
+static void s_produce_each(world_t *world, unsigned from, unsigned to) {
+    for (unsigned i = from; i < to; i++)
+        s_produce(world, i, i + 1);
+}
+
 static void s_produce_some(world_t *world, unsigned from, unsigned to) {
     size_t sent = 0;
     uint8_t data[ITEMS_MAX];
@@ -339,7 +347,7 @@ static void s_from_now(feed_t feed) {
     subscriber_t now, later;
     s_subscribe(&now, world, 0, true, 0, 0);
     CHECK(now.cursor > 0);
-    s_produce(world, 5, TOTAL);
+    s_produce_each(world, 5, TOTAL);
     uint8_t seen[TOTAL] = {0};
     size_t taken = 0;
     //  Only 5, 6, 7; remember item 5's position.
@@ -441,7 +449,7 @@ static void s_never_reads(feed_t feed) {
 static void s_never_reused(feed_t feed) {
     enum { TOTAL = 6 };
     world_t *world = s_world_up(feed);
-    s_produce(world, 0, 3);
+    s_produce_each(world, 0, 3);
     subscriber_t sub;
     uint8_t seen[TOTAL] = {0};
     size_t taken = 0;

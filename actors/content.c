@@ -1820,6 +1820,19 @@ static int64_t s_test_one(sqlite3 *db, const char *sql) {
     return value;
 }
 
+//  Test hashes are 31 zero bytes and `last`.
+#define TEST_HASH(last) "x'00000000000000000000000000000000000000000000000000000000000000" last "'"
+
+//  The arrival n of test hash `last`.
+static int64_t s_test_arrival(sqlite3 *db, unsigned last) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT n FROM content_arrivals WHERE hash = "
+             "x'00000000000000000000000000000000000000000000000000000000000000%02x'",
+             last);
+    return s_test_one(db, sql);
+}
+
 static void s_test_arrivals_migration(void) {
     sqlite3 *db = NULL;
     assert(sqlite3_open(":memory:", &db) == SQLITE_OK);
@@ -1827,36 +1840,27 @@ static void s_test_arrivals_migration(void) {
     before.count = 2;
     size_t from, to;
     assert(!ca_schema_migrate(db, &before, &from, &to) && to == 2);
-    assert(sqlite3_exec(
-               db,
-               "INSERT INTO content_blobs VALUES "
-               "(x'0000000000000000000000000000000000000000000000000000000000000001', 1, 30.0),"
-               " (x'0000000000000000000000000000000000000000000000000000000000000002', 2, 10.0), "
-               "(x'0000000000000000000000000000000000000000000000000000000000000003', 3, 20.0)",
-               NULL, NULL, NULL) == SQLITE_OK);
+    assert(sqlite3_exec(db,
+                        "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                            "01") ", 1, 30.0),"
+                                  " (" TEST_HASH("02") ", 2, 10.0), (" TEST_HASH("03") ", 3, 20.0)",
+                        NULL, NULL, NULL) == SQLITE_OK);
     assert(!ca_schema_migrate(db, &content_schema, &from, &to) && from == 2 && to == 3);
-    assert(s_test_one(db, "SELECT n FROM content_arrivals WHERE hash = "
-                          "x'0000000000000000000000000000000000000000000000000000000000000002'") ==
-           1);
-    assert(s_test_one(db, "SELECT n FROM content_arrivals WHERE hash = "
-                          "x'0000000000000000000000000000000000000000000000000000000000000001'") ==
-           3);
-    assert(sqlite3_exec(
-               db,
-               "INSERT INTO content_blobs VALUES "
-               "(x'0000000000000000000000000000000000000000000000000000000000000001', 1, 40.0)"
-               " ON CONFLICT (hash) DO UPDATE SET stored_at = 40.0;"
-               "INSERT INTO content_blobs VALUES "
-               "(x'0000000000000000000000000000000000000000000000000000000000000004', 4, 50.0);"
-               "DELETE FROM content_blobs WHERE hash = "
-               "x'0000000000000000000000000000000000000000000000000000000000000004';"
-               "INSERT INTO content_blobs VALUES "
-               "(x'0000000000000000000000000000000000000000000000000000000000000005', 5, 60.0);",
-               NULL, NULL, NULL) == SQLITE_OK);
+    assert(s_test_arrival(db, 2) == 1 && s_test_arrival(db, 3) == 2 && s_test_arrival(db, 1) == 3);
+    assert(
+        sqlite3_exec(db,
+                     "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                         "01") ", 1, 40.0)"
+                               " ON CONFLICT (hash) DO UPDATE SET stored_at = 40.0;"
+                               "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                                   "04") ", 4, 50.0);"
+                                         "DELETE FROM content_blobs WHERE hash = " TEST_HASH(
+                                             "04") ";"
+                                                   "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                                                       "05") ", 5, 60.0);",
+                     NULL, NULL, NULL) == SQLITE_OK);
     assert(s_test_one(db, "SELECT count(*) FROM content_arrivals") == 4);
-    assert(s_test_one(db, "SELECT n FROM content_arrivals WHERE hash = "
-                          "x'0000000000000000000000000000000000000000000000000000000000000005'") ==
-           5);
+    assert(s_test_arrival(db, 5) == 5);
     sqlite3_close(db);
 }
 

@@ -128,6 +128,21 @@ static const char *const s_migrations[] = {
     "CREATE TRIGGER content_inline_removed AFTER DELETE ON content_blobs BEGIN"
     "  DELETE FROM content_inline WHERE hash = OLD.hash;"
     " END;",
+    //  3: arrivals, the cursor of ContentSubscribe: n grows in commit order
+    //  and is never reused (AUTOINCREMENT); a new row of the index is an
+    //  arrival (a put of a stored blob updates the row: none), a removed
+    //  one takes its arrival along. Blobs stored before: in stored order.
+    "CREATE TABLE content_arrivals ("
+    "  n INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  hash BLOB NOT NULL UNIQUE"
+    ");"
+    "INSERT INTO content_arrivals (hash) SELECT hash FROM content_blobs ORDER BY stored_at, hash;"
+    "CREATE TRIGGER content_arrived AFTER INSERT ON content_blobs BEGIN"
+    "  INSERT INTO content_arrivals (hash) VALUES (NEW.hash);"
+    " END;"
+    "CREATE TRIGGER content_departed AFTER DELETE ON content_blobs BEGIN"
+    "  DELETE FROM content_arrivals WHERE hash = OLD.hash;"
+    " END;",
 };
 
 const ca_schema_t content_schema = {
@@ -1793,6 +1808,62 @@ static void s_test_timeout(void) {
     ca_testbed_destroy(&bed);
 }
 
+//  Migration 3 on an index that has blobs: arrivals in stored order; a
+//  new blob is a new arrival, a put of a stored one is not, and the
+//  newest arrival's n is not given again after its blob is deleted.
+static int64_t s_test_one(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *stmt = NULL;
+    assert(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    assert(sqlite3_step(stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+}
+
+//  Test hashes are 31 zero bytes and `last`.
+#define TEST_HASH(last) "x'00000000000000000000000000000000000000000000000000000000000000" last "'"
+
+//  The arrival n of test hash `last`.
+static int64_t s_test_arrival(sqlite3 *db, unsigned last) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT n FROM content_arrivals WHERE hash = "
+             "x'00000000000000000000000000000000000000000000000000000000000000%02x'",
+             last);
+    return s_test_one(db, sql);
+}
+
+static void s_test_arrivals_migration(void) {
+    sqlite3 *db = NULL;
+    assert(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    ca_schema_t before = content_schema;
+    before.count = 2;
+    size_t from, to;
+    assert(!ca_schema_migrate(db, &before, &from, &to) && to == 2);
+    assert(sqlite3_exec(db,
+                        "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                            "01") ", 1, 30.0),"
+                                  " (" TEST_HASH("02") ", 2, 10.0), (" TEST_HASH("03") ", 3, 20.0)",
+                        NULL, NULL, NULL) == SQLITE_OK);
+    assert(!ca_schema_migrate(db, &content_schema, &from, &to) && from == 2 && to == 3);
+    assert(s_test_arrival(db, 2) == 1 && s_test_arrival(db, 3) == 2 && s_test_arrival(db, 1) == 3);
+    assert(
+        sqlite3_exec(db,
+                     "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                         "01") ", 1, 40.0)"
+                               " ON CONFLICT (hash) DO UPDATE SET stored_at = 40.0;"
+                               "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                                   "04") ", 4, 50.0);"
+                                         "DELETE FROM content_blobs WHERE hash = " TEST_HASH(
+                                             "04") ";"
+                                                   "INSERT INTO content_blobs VALUES (" TEST_HASH(
+                                                       "05") ", 5, 60.0);",
+                     NULL, NULL, NULL) == SQLITE_OK);
+    assert(s_test_one(db, "SELECT count(*) FROM content_arrivals") == 4);
+    assert(s_test_arrival(db, 5) == 5);
+    sqlite3_close(db);
+}
+
 void content_test(bool verbose) {
     if (verbose)
         printf(" * content: ");
@@ -1816,6 +1887,7 @@ void content_test(bool verbose) {
     ca_testbed_destroy(&bed);
     s_test_check_race();
     s_test_timeout();
+    s_test_arrivals_migration();
     if (verbose)
         printf("OK\n");
 }

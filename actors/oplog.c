@@ -139,6 +139,14 @@ static const char *const s_migrations[] = {
     "  n INTEGER NOT NULL" //  oplog_ready's last n before this write's releases
     ");"
     "INSERT INTO oplog_release_mark VALUES (1, 0);",
+    //  3: an operation's id is its subscription cursor (OplogSubscribe),
+    //  which must never be handed out twice: SQLite gives a new row the
+    //  largest id + 1, so the newest row must never be deleted (a prune
+    //  keeps each log's latest; this makes it a rule).
+    "CREATE TRIGGER oplog_ops_keep_newest BEFORE DELETE ON oplog_ops"
+    "  WHEN OLD.id = (SELECT max(id) FROM oplog_ops) BEGIN"
+    "  SELECT RAISE(ABORT, 'the newest operation cannot be deleted (subscription cursors)');"
+    " END;",
 };
 
 const ca_schema_t oplog_schema = {
@@ -1230,6 +1238,28 @@ void oplog_test(bool verbose) {
     assert(response->oplog_stats->operations == 0 && response->oplog_stats->pending == 0);
     cairn__response__free_unpacked(response, NULL);
     ca_testbed_destroy(&bed);
+    //  Migration 3: the newest operation cannot be deleted, so its id (the
+    //  subscription cursor) is never given again; older ones can.
+    sqlite3 *db = NULL;
+    size_t from, to;
+    assert(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    assert(!ca_schema_migrate(db, &oplog_schema, &from, &to) && to == oplog_schema.count);
+    static const char insert[] =
+        "INSERT INTO oplog_ops (hash, author, log_id, seq, header, encoded_size)"
+        " VALUES (x'00000000000000000000000000000000000000000000000000000000000000%02x', "
+        "x'0000000000000000000000000000000000000000000000000000000000000000', 1, %d, x'', 0)";
+    char sql[sizeof insert + 16];
+    for (int seq = 0; seq < 3; seq++) {
+        snprintf(sql, sizeof sql, insert, seq, seq);
+        assert(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    }
+    assert(sqlite3_exec(db, "DELETE FROM oplog_ops WHERE seq = 2", NULL, NULL, NULL) ==
+           SQLITE_CONSTRAINT);
+    assert(sqlite3_exec(db, "DELETE FROM oplog_ops WHERE seq < 2", NULL, NULL, NULL) == SQLITE_OK);
+    snprintf(sql, sizeof sql, insert, 3, 3);
+    assert(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    assert(sqlite3_last_insert_rowid(db) == 4);
+    sqlite3_close(db);
     if (verbose)
         printf("OK\n");
 }

@@ -1,5 +1,14 @@
 /*  =========================================================================
-    subscriptions - pushes of a channel's new messages to subscribed clients
+    subscriptions - pushes of a channel's new messages, a topic's new
+    operations and new content to subscribed clients
+
+    Three kinds (kind_t) share everything but their SQL, their items and
+    their push message: a channel's messages (cursor: the message's seq), a
+    topic's operations (cursor: oplog_ops.id, of logs the topic has when
+    the push is read) and content arrivals (cursor: content_arrivals.n).
+    Each cursor grows in commit order and is never reused; the message seq,
+    a rowid without AUTOINCREMENT, is reused when the newest message is
+    deleted (docs/PROTOCOL.md "Subscriptions").
 
     What it owns: a ROUTER (CA_SUBSCRIPTIONS_ENDPOINT) that the gateway's
     subscriptions DEALER connects to, a read-only SQLite connection, and the
@@ -35,6 +44,7 @@
 #include "ca_envelope.h"
 #include "ca_limits.h"
 #include "ca_log.h"
+#include "ca_push.h"
 #include "ca_sql.h"
 #include "ca_store.h"
 #include "messages_schema.h"
@@ -43,20 +53,40 @@
 #include <inttypes.h>
 #include <string.h>
 
+//  A kind of subscription: what differs between a channel's messages, a
+//  topic's operations and content arrivals. Every page statement takes the
+//  cursor ?1, the key ?2 (when the kind has one) and the limit ?3, and
+//  gives the item's position (the cursor) in column 0.
+typedef struct {
+    const char *what; //  for logs and errors
+    const char *sql_page;
+    const char *sql_newest; //  the largest position ever given (0: none)
+    const char *sql_exists; //  NULL: no key
+    bool key_is_text;
+    //  The item of the current row, malloc'd (with its packed size), or
+    //  NULL when out of memory; `room` is what is left of the push's
+    //  CA_PUSH_BYTES (a kind whose items can be far larger keeps within it).
+    void *(*row)(sqlite3_stmt *stmt, size_t room, size_t *bytes);
+    void (*item_free)(void *item);
+    zframe_t *(*pack)(uint64_t request_id, const ca_push_head_t *head, void **items, size_t count);
+} kind_t;
+
 typedef struct {
     uint64_t id;          //  the subscription's, node-wide
     zframe_t *gateway_id; //  routing id of the gateway socket it came on
     zframe_t *client_id;
-    uint64_t request_id; //  of the MessageSubscribe: every push carries it
-    char *channel;
-    uint64_t cursor;   //  seq of the last message pushed
+    uint64_t request_id; //  of the subscribe request: every push carries it
+    const kind_t *kind;
+    uint8_t *key; //  channel name (with a terminator) or topic; NULL: none
+    size_t key_size;
+    uint64_t cursor;   //  position of the last item pushed
     uint64_t acked;    //  the last acknowledged cursor
     uint64_t *unacked; //  cursors of the pushes in flight, oldest first
     size_t in_flight;
     size_t window;
     int64_t lease_ms;
     int64_t lease_end;
-    bool dirty; //  there may be messages to push
+    bool dirty; //  there may be items to push
 } sub_t;
 
 typedef struct {
@@ -75,9 +105,152 @@ typedef struct {
 
 bool subscriptions_serves(uint32_t body) {
     return body == CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE ||
+           body == CAIRN__REQUEST__BODY_OPLOG_SUBSCRIBE ||
+           body == CAIRN__REQUEST__BODY_CONTENT_SUBSCRIBE ||
            body == CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK ||
            body == CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE;
 }
+
+//  ---- the kinds -------------------------------------------------------------------
+
+//  A copy of `message` in malloc'd memory (packed and decoded), or NULL.
+static void *s_copy(const ProtobufCMessage *message, const ProtobufCMessageDescriptor *descriptor,
+                    size_t *bytes) {
+    zframe_t *packed = ca_message_frame_try(message);
+    void *copy = packed ? protobuf_c_message_unpack(descriptor, NULL, zframe_size(packed),
+                                                    zframe_data(packed))
+                        : NULL;
+    *bytes = packed ? zframe_size(packed) : 0;
+    zframe_destroy(&packed);
+    return copy;
+}
+
+static void s_item_free(void *item) {
+    if (item)
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)item, NULL);
+}
+
+static ProtobufCBinaryData s_column_blob(sqlite3_stmt *stmt, int column) {
+    ProtobufCBinaryData data = {(size_t)sqlite3_column_bytes(stmt, column),
+                                (uint8_t *)sqlite3_column_blob(stmt, column)};
+    return data;
+}
+
+static void *s_message_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
+    (void)room; //  a message is at most 64 KiB (the push's bound counts one more)
+    Cairn__SubscribedMessage item = CAIRN__SUBSCRIBED_MESSAGE__INIT;
+    Cairn__Message row;
+    messages_schema_row(stmt, &row);
+    item.seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+    item.message = &row;
+    return s_copy(&item.base, &cairn__subscribed_message__descriptor, bytes);
+}
+
+//  Columns: id, hash, header, body, erased. A body (up to 512 KiB) that
+//  does not fit in the push's room is left out (body_left_out), so a push
+//  stays near CA_PUSH_BYTES: the client reads it with OplogGet.
+static void *s_op_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
+    Cairn__SubscribedOp item = CAIRN__SUBSCRIBED_OP__INIT;
+    Cairn__OplogEntry entry = CAIRN__OPLOG_ENTRY__INIT;
+    ProtobufCBinaryData header = s_column_blob(stmt, 2);
+    item.position = (uint64_t)sqlite3_column_int64(stmt, 0);
+    item.entry = &entry;
+    entry.hash = s_column_blob(stmt, 1);
+    entry.header = cairn__op_header__unpack(NULL, header.len, header.data);
+    if (!entry.header)
+        ca_log_error("subscriptions: the header of operation %" PRIu64
+                     " does not decode (pushed without it); run `cairnd check`",
+                     item.position);
+    entry.has_body = sqlite3_column_type(stmt, 3) != SQLITE_NULL;
+    entry.body = s_column_blob(stmt, 3);
+    if (entry.body.len + header.len + 256 > room) {
+        item.body_left_out = entry.body.len > 0;
+        entry.body = (ProtobufCBinaryData){0, NULL};
+    }
+    entry.erased = sqlite3_column_int(stmt, 4) != 0;
+    void *copy = s_copy(&item.base, &cairn__subscribed_op__descriptor, bytes);
+    if (entry.header)
+        cairn__op_header__free_unpacked(entry.header, NULL);
+    return copy;
+}
+
+//  Columns: n, hash, size.
+static void *s_arrival_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
+    (void)room;
+    Cairn__ContentArrival item = CAIRN__CONTENT_ARRIVAL__INIT;
+    item.position = (uint64_t)sqlite3_column_int64(stmt, 0);
+    item.hash = s_column_blob(stmt, 1);
+    item.size = (uint64_t)sqlite3_column_int64(stmt, 2);
+    return s_copy(&item.base, &cairn__content_arrival__descriptor, bytes);
+}
+
+//  The pushes as Response frames (NULL: out of memory): MessagePush,
+//  OplogPush and ContentPush have the same fields but are different C
+//  types, so one macro spells the three functions.
+#define PUSH_FUNCTION(name, Push, PUSH, BODY, member, items_field, Item)                           \
+    static zframe_t *name(uint64_t request_id, const ca_push_head_t *head, void **items,           \
+                          size_t count) {                                                          \
+        Cairn__##Push push = CAIRN__##PUSH##__INIT;                                                \
+        push.subscription_id = head->subscription_id;                                              \
+        push.cursor = head->cursor;                                                                \
+        push.after = head->after;                                                                  \
+        push.ended = head->ended;                                                                  \
+        push.reason = (char *)(head->reason ? head->reason : "");                                  \
+        push.items_field = (Cairn__##Item **)items;                                                \
+        push.n_##items_field = count;                                                              \
+        Cairn__Response response = CAIRN__RESPONSE__INIT;                                          \
+        response.id = request_id;                                                                  \
+        response.body_case = CAIRN__RESPONSE__BODY_##BODY;                                         \
+        response.member = &push;                                                                   \
+        return ca_message_frame_try(&response.base);                                               \
+    }
+
+PUSH_FUNCTION(s_message_push, MessagePush, MESSAGE_PUSH, MESSAGE_SUBSCRIBE, message_subscribe,
+              messages, SubscribedMessage)
+PUSH_FUNCTION(s_op_push, OplogPush, OPLOG_PUSH, OPLOG_SUBSCRIBE, oplog_subscribe, ops, SubscribedOp)
+PUSH_FUNCTION(s_arrival_push, ContentPush, CONTENT_PUSH, CONTENT_SUBSCRIBE, content_subscribe,
+              arrivals, ContentArrival)
+
+//  Channel messages: the cursor is the message's seq.
+static const kind_t s_channel_kind = {
+    .what = "channel",
+    .sql_page = "SELECT " MESSAGES_ROW_COLUMNS " FROM messages WHERE seq > ?1 AND channel = ?2"
+                " ORDER BY seq LIMIT ?3",
+    .sql_newest = "SELECT coalesce(max(seq), 0) FROM messages",
+    .sql_exists = "SELECT 1 FROM channels WHERE name = ?1",
+    .key_is_text = true,
+    .row = s_message_row,
+    .item_free = s_item_free,
+    .pack = s_message_push,
+};
+
+//  A topic's operations: the cursor is oplog_ops.id (never reused, see
+//  oplog.c's migration 3); the logs are the topic's at the time of reading.
+static const kind_t s_topic_kind = {
+    .what = "topic",
+    .sql_page = "SELECT o.id, o.hash, o.header, o.body, o.erased FROM oplog_ops o"
+                " WHERE o.id > ?1 AND EXISTS (SELECT 1 FROM logbook_topics t"
+                "   WHERE t.topic = ?2 AND t.author = o.author AND t.log_id = o.log_id)"
+                " ORDER BY o.id LIMIT ?3",
+    .sql_newest = "SELECT coalesce(max(id), 0) FROM oplog_ops",
+    .sql_exists = "SELECT 1 FROM logbook_topics WHERE topic = ?1 LIMIT 1",
+    .row = s_op_row,
+    .item_free = s_item_free,
+    .pack = s_op_push,
+};
+
+//  Content arrivals: the cursor is content_arrivals.n (AUTOINCREMENT, so
+//  the newest ever given is in sqlite_sequence even after deletes).
+static const kind_t s_content_kind = {
+    .what = "content",
+    .sql_page = "SELECT a.n, a.hash, b.size FROM content_arrivals a"
+                " JOIN content_blobs b ON b.hash = a.hash WHERE a.n > ?1 ORDER BY a.n LIMIT ?3",
+    .sql_newest = "SELECT coalesce((SELECT seq FROM sqlite_sequence"
+                  " WHERE name = 'content_arrivals'), 0)",
+    .row = s_arrival_row,
+    .item_free = s_item_free,
+    .pack = s_arrival_push,
+};
 
 static void s_sub_destroy(sub_t **sub_p) {
     sub_t *sub = *sub_p;
@@ -85,7 +258,7 @@ static void s_sub_destroy(sub_t **sub_p) {
         return;
     zframe_destroy(&sub->gateway_id);
     zframe_destroy(&sub->client_id);
-    free(sub->channel);
+    free(sub->key);
     free(sub->unacked);
     free(sub);
     *sub_p = NULL;
@@ -96,6 +269,10 @@ static void s_remove(self_t *self, size_t index) {
     self->pushes -= self->subs[index]->in_flight;
     s_sub_destroy(&self->subs[index]);
     self->subs[index] = self->subs[--self->count];
+}
+
+static const char *s_key_text(const sub_t *sub) {
+    return sub->kind->key_is_text ? (const char *)sub->key : "";
 }
 
 //  ---- answers -----------------------------------------------------------------
@@ -116,12 +293,9 @@ static void s_send_error(self_t *self, zframe_t *gateway_id, zframe_t *client_id
     s_send(self, gateway_id, client_id, &frame);
 }
 
-static void s_send_push(self_t *self, sub_t *sub, Cairn__MessagePush *push) {
-    Cairn__Response response = CAIRN__RESPONSE__INIT;
-    response.id = sub->request_id;
-    response.body_case = CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE;
-    response.message_subscribe = push;
-    zframe_t *frame = ca_message_frame_try(&response.base);
+static void s_send_push(self_t *self, sub_t *sub, const ca_push_head_t *head, void **items,
+                        size_t count) {
+    zframe_t *frame = sub->kind->pack(sub->request_id, head, items, count);
     if (!frame)
         frame =
             ca_error_frame(sub->request_id, CA_INTERNAL,
@@ -134,70 +308,55 @@ static void s_end(self_t *self, size_t index, const char *why) {
     sub_t *sub = self->subs[index];
     char reason[300];
     snprintf(reason, sizeof reason, "%s; resume from cursor %" PRIu64, why, sub->acked);
-    Cairn__MessagePush push = CAIRN__MESSAGE_PUSH__INIT;
-    push.subscription_id = sub->id;
-    push.cursor = sub->acked;
-    push.after = sub->cursor;
-    push.ended = true;
-    push.reason = reason;
-    s_send_push(self, sub, &push);
-    ca_log_info("subscriptions: %" PRIu64 " on %s ended: %s", sub->id, sub->channel, reason);
+    ca_push_head_t head = {sub->id, sub->acked, sub->cursor, true, reason, 0};
+    s_send_push(self, sub, &head, NULL, 0);
+    ca_log_info("subscriptions: %" PRIu64 " (%s %s) ended: %s", sub->id, sub->kind->what,
+                s_key_text(sub), reason);
     s_remove(self, index);
 }
 
 //  ---- pushing -------------------------------------------------------------------
 
-//  One push of `sub`'s next messages: true when one was sent. Each row is
-//  copied out (packed and decoded) before the statement moves on.
+//  One push of `sub`'s next items: true when one was sent and more may
+//  wait. Each row is copied out before the statement moves on.
 static bool s_push_once(self_t *self, sub_t *sub) {
-    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT " MESSAGES_ROW_COLUMNS
-                                                   " FROM messages WHERE seq > ?1 AND channel = ?2 "
-                                                   "ORDER BY seq LIMIT ?3");
+    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, sub->kind->sql_page);
     if (!stmt) {
         ca_log_error("subscriptions: %s", sqlite3_errmsg(ca_sql_handle(self->sql)));
         return false;
     }
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)sub->cursor);
-    sqlite3_bind_text(stmt, 2, sub->channel, -1, SQLITE_STATIC);
+    if (sub->key && sub->kind->key_is_text)
+        sqlite3_bind_text(stmt, 2, (const char *)sub->key, -1, SQLITE_STATIC);
+    else if (sub->key)
+        sqlite3_bind_blob(stmt, 2, sub->key, (int)sub->key_size, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 3, CA_PUSH_MESSAGES_MAX);
-    Cairn__SubscribedMessage items[CA_PUSH_MESSAGES_MAX];
-    Cairn__SubscribedMessage *pointers[CA_PUSH_MESSAGES_MAX];
+    void *items[CA_PUSH_MESSAGES_MAX];
+    uint64_t last = sub->cursor;
     size_t count = 0, bytes = 0;
     bool failed = false;
     while (count < CA_PUSH_MESSAGES_MAX && bytes < CA_PUSH_BYTES &&
            sqlite3_step(stmt) == SQLITE_ROW) {
-        Cairn__Message row;
-        messages_schema_row(stmt, &row);
-        zframe_t *packed = ca_message_frame_try(&row.base);
-        Cairn__Message *copy =
-            packed ? cairn__message__unpack(NULL, zframe_size(packed), zframe_data(packed)) : NULL;
-        bytes += packed ? zframe_size(packed) : 0;
-        zframe_destroy(&packed);
-        if (!copy) {
+        size_t size = 0;
+        void *item = sub->kind->row(stmt, CA_PUSH_BYTES - bytes, &size);
+        if (!item) {
             failed = true; //  out of memory: try again at the next tick
             break;
         }
-        cairn__subscribed_message__init(&items[count]);
-        items[count].seq = (uint64_t)sqlite3_column_int64(stmt, 0);
-        items[count].message = copy;
-        pointers[count] = &items[count];
-        count++;
+        last = (uint64_t)sqlite3_column_int64(stmt, 0);
+        bytes += size;
+        items[count++] = item;
     }
     sqlite3_reset(stmt);
     if (count > 0) {
-        Cairn__MessagePush push = CAIRN__MESSAGE_PUSH__INIT;
-        push.subscription_id = sub->id;
-        push.messages = pointers;
-        push.n_messages = count;
-        push.cursor = items[count - 1].seq;
-        push.after = sub->cursor;
-        s_send_push(self, sub, &push);
-        sub->cursor = push.cursor;
-        sub->unacked[sub->in_flight++] = push.cursor;
+        ca_push_head_t head = {sub->id, last, sub->cursor, false, NULL, 0};
+        s_send_push(self, sub, &head, items, count);
+        sub->cursor = last;
+        sub->unacked[sub->in_flight++] = last;
         self->pushes++;
     }
     for (size_t i = 0; i < count; i++)
-        cairn__message__free_unpacked(items[i].message, NULL);
+        sub->kind->item_free(items[i]);
     //  A short page: caught up until the next commit.
     if (failed || (count < CA_PUSH_MESSAGES_MAX && bytes < CA_PUSH_BYTES))
         sub->dirty = false;
@@ -252,85 +411,94 @@ static sub_t *s_find(self_t *self, zframe_t *client_id, uint64_t id, size_t *ind
     return NULL;
 }
 
-static bool s_channel_exists(self_t *self, const char *channel, bool *exists) {
-    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT 1 FROM channels WHERE name = ?1");
+//  The first row's first column of `sql` (with `key` as ?1 when given):
+//  false when the read failed; *found false when there was no row.
+static bool s_read_int(self_t *self, const char *sql, const sub_t *key, bool *found,
+                       uint64_t *value) {
+    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, sql);
     if (!stmt)
         return false;
-    sqlite3_bind_text(stmt, 1, channel, -1, SQLITE_STATIC);
+    if (key && key->kind->key_is_text)
+        sqlite3_bind_text(stmt, 1, (const char *)key->key, -1, SQLITE_STATIC);
+    else if (key)
+        sqlite3_bind_blob(stmt, 1, key->key, (int)key->key_size, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
-    *exists = rc == SQLITE_ROW;
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW && value)
+        *value = (uint64_t)sqlite3_column_int64(stmt, 0);
     sqlite3_reset(stmt);
     return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
-static bool s_newest(self_t *self, uint64_t *newest) {
-    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, "SELECT coalesce(max(seq), 0) FROM messages");
-    if (!stmt)
-        return false;
-    bool ok = sqlite3_step(stmt) == SQLITE_ROW;
-    if (ok)
-        *newest = (uint64_t)sqlite3_column_int64(stmt, 0);
-    sqlite3_reset(stmt);
-    return ok;
-}
+//  What every subscribe request asks: `wanted` carries the kind and key.
+typedef struct {
+    const char *request; //  its name, for errors
+    uint64_t after;
+    bool from_now;
+    uint32_t window;
+    uint32_t lease_ms;
+} subscribe_t;
 
+//  Sets up a subscription of `wanted` (kind, key: taken) or answers why
+//  not; then the first push, then what is already there.
 static void s_subscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_id, uint64_t id,
-                        const Cairn__MessageSubscribe *request) {
+                        sub_t *wanted, const subscribe_t *request) {
     char message[300];
     size_t mine = 0;
     for (size_t i = 0; i < self->count; i++)
         mine += zframe_eq(self->subs[i]->client_id, client_id);
-    bool exists = false;
+    bool exists = true, found = false;
     uint64_t newest = 0;
     uint32_t window = request->window ? request->window : CA_SUBSCRIPTION_WINDOW;
     uint32_t lease = request->lease_ms ? request->lease_ms : CA_SUBSCRIPTION_LEASE_MS;
-    if (!*request->channel) {
-        s_send_error(self, gateway_id, client_id, id, CA_INVALID,
-                     "MessageSubscribe needs a channel");
-        return;
-    }
-    if (request->from_now && request->after_seq) {
-        s_send_error(self, gateway_id, client_id, id, CA_INVALID,
-                     "give after_seq or from_now, not both");
-        return;
-    }
-    if (window > CA_SUBSCRIPTION_WINDOW_MAX || lease < CA_SUBSCRIPTION_LEASE_MIN_MS ||
-        lease > CA_SUBSCRIPTION_LEASE_MAX_MS) {
+    const char *problem = NULL;
+    ca_status_t status = CA_INVALID;
+    if (request->from_now && request->after) {
+        snprintf(message, sizeof message, "%s: give a cursor or from_now, not both",
+                 request->request);
+        problem = message;
+    } else if (window > CA_SUBSCRIPTION_WINDOW_MAX || lease < CA_SUBSCRIPTION_LEASE_MIN_MS ||
+               lease > CA_SUBSCRIPTION_LEASE_MAX_MS) {
         snprintf(message, sizeof message,
                  "window must be 1..%d and lease_ms %d..%d (0: the defaults %d and %d)",
                  CA_SUBSCRIPTION_WINDOW_MAX, CA_SUBSCRIPTION_LEASE_MIN_MS,
                  CA_SUBSCRIPTION_LEASE_MAX_MS, CA_SUBSCRIPTION_WINDOW, CA_SUBSCRIPTION_LEASE_MS);
-        s_send_error(self, gateway_id, client_id, id, CA_INVALID, message);
-        return;
-    }
-    if (mine >= CA_SUBSCRIPTIONS_PER_CLIENT || self->count >= CA_SUBSCRIPTIONS_PER_NODE) {
+        problem = message;
+    } else if (mine >= CA_SUBSCRIPTIONS_PER_CLIENT || self->count >= CA_SUBSCRIPTIONS_PER_NODE) {
         snprintf(message, sizeof message,
                  "%s has %zu subscriptions, the most it may have: unsubscribe some "
                  "(MessageUnsubscribe) or retry later",
                  mine >= CA_SUBSCRIPTIONS_PER_CLIENT ? "this connection" : "the node",
                  mine >= CA_SUBSCRIPTIONS_PER_CLIENT ? mine : self->count);
-        s_send_error(self, gateway_id, client_id, id, CA_BUSY, message);
-        return;
-    }
-    if (!s_channel_exists(self, request->channel, &exists) || !s_newest(self, &newest)) {
-        s_send_error(self, gateway_id, client_id, id, CA_INTERNAL,
-                     "the subscription could not read the database; retry later");
-        return;
-    }
-    if (!exists) {
+        problem = message;
+        status = CA_BUSY;
+    } else if ((wanted->kind->sql_exists &&
+                !s_read_int(self, wanted->kind->sql_exists, wanted, &exists, NULL)) ||
+               !s_read_int(self, wanted->kind->sql_newest, NULL, &found, &newest)) {
+        problem = "the subscription could not read the database; retry later";
+        status = CA_INTERNAL;
+    } else if (!exists) {
+        if (wanted->kind->key_is_text)
+            snprintf(message, sizeof message,
+                     "channel '%.100s' does not exist; create it first (ChannelCreate)",
+                     (const char *)wanted->key);
+        else
+            snprintf(message, sizeof message,
+                     "no log is associated with this topic; associate one first "
+                     "(TopicAssociate)");
+        problem = message;
+        status = CA_NOT_FOUND;
+    } else if (request->after > newest) {
         snprintf(message, sizeof message,
-                 "channel '%.100s' does not exist; create it first (ChannelCreate)",
-                 request->channel);
-        s_send_error(self, gateway_id, client_id, id, CA_NOT_FOUND, message);
-        return;
-    }
-    if (request->after_seq > newest) {
-        snprintf(message, sizeof message,
-                 "after_seq %" PRIu64 " is ahead of this node's newest message (seq %" PRIu64
+                 "the cursor %" PRIu64 " is ahead of this node's newest %s position (%" PRIu64
                  "): a cursor from another node? Subscribe with a cursor a push of this node "
                  "gave, or from_now",
-                 request->after_seq, newest);
-        s_send_error(self, gateway_id, client_id, id, CA_INVALID, message);
+                 request->after, wanted->kind->what, newest);
+        problem = message;
+    }
+    if (problem) {
+        s_send_error(self, gateway_id, client_id, id, status, problem);
+        free(wanted->key);
         return;
     }
     sub_t *sub = (sub_t *)zmalloc(sizeof(sub_t));
@@ -338,8 +506,10 @@ static void s_subscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_id,
     sub->gateway_id = zframe_dup(gateway_id);
     sub->client_id = zframe_dup(client_id);
     sub->request_id = id;
-    sub->channel = strdup(request->channel);
-    sub->cursor = request->from_now ? newest : request->after_seq;
+    sub->kind = wanted->kind;
+    sub->key = wanted->key;
+    sub->key_size = wanted->key_size;
+    sub->cursor = request->from_now ? newest : request->after;
     sub->acked = sub->cursor;
     sub->window = window;
     sub->unacked = (uint64_t *)zmalloc(window * sizeof(uint64_t));
@@ -347,12 +517,51 @@ static void s_subscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_id,
     sub->lease_end = zclock_mono() + lease;
     sub->dirty = true;
     self->subs[self->count++] = sub;
-    Cairn__MessagePush push = CAIRN__MESSAGE_PUSH__INIT;
-    push.subscription_id = sub->id;
-    push.cursor = sub->cursor;
-    push.after = sub->cursor;
-    s_send_push(self, sub, &push);
+    ca_push_head_t head = {sub->id, sub->cursor, sub->cursor, false, NULL, 0};
+    s_send_push(self, sub, &head, NULL, 0);
     s_push_all(self);
+}
+
+static void s_subscribe_channel(self_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                                uint64_t id, const Cairn__MessageSubscribe *request) {
+    if (!*request->channel) {
+        s_send_error(self, gateway_id, client_id, id, CA_INVALID,
+                     "MessageSubscribe needs a channel");
+        return;
+    }
+    sub_t wanted = {.kind = &s_channel_kind};
+    wanted.key = (uint8_t *)strdup(request->channel);
+    wanted.key_size = strlen(request->channel);
+    subscribe_t ask = {"MessageSubscribe", request->after_seq, request->from_now, request->window,
+                       request->lease_ms};
+    s_subscribe(self, gateway_id, client_id, id, &wanted, &ask);
+}
+
+static void s_subscribe_topic(self_t *self, zframe_t *gateway_id, zframe_t *client_id, uint64_t id,
+                              const Cairn__OplogSubscribe *request) {
+    if (request->topic.len != CA_TOPIC_BYTES) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "OplogSubscribe: topic is %zu bytes; send the topic's %d bytes",
+                 request->topic.len, CA_TOPIC_BYTES);
+        s_send_error(self, gateway_id, client_id, id, CA_INVALID, message);
+        return;
+    }
+    sub_t wanted = {.kind = &s_topic_kind};
+    wanted.key = (uint8_t *)zmalloc(CA_TOPIC_BYTES);
+    memcpy(wanted.key, request->topic.data, CA_TOPIC_BYTES);
+    wanted.key_size = CA_TOPIC_BYTES;
+    subscribe_t ask = {"OplogSubscribe", request->after, request->from_now, request->window,
+                       request->lease_ms};
+    s_subscribe(self, gateway_id, client_id, id, &wanted, &ask);
+}
+
+static void s_subscribe_content(self_t *self, zframe_t *gateway_id, zframe_t *client_id,
+                                uint64_t id, const Cairn__ContentSubscribe *request) {
+    sub_t wanted = {.kind = &s_content_kind};
+    subscribe_t ask = {"ContentSubscribe", request->after, request->from_now, request->window,
+                       request->lease_ms};
+    s_subscribe(self, gateway_id, client_id, id, &wanted, &ask);
 }
 
 static void s_ack(self_t *self, zframe_t *gateway_id, zframe_t *client_id, uint64_t id,
@@ -362,7 +571,7 @@ static void s_ack(self_t *self, zframe_t *gateway_id, zframe_t *client_id, uint6
     if (!sub) {
         s_send_error(self, gateway_id, client_id, id, CA_NOT_FOUND,
                      "no such subscription on this connection (it ended): subscribe again "
-                     "with after_seq = your last cursor");
+                     "from your last cursor");
         return;
     }
     if (request->cursor > sub->cursor) {
@@ -421,8 +630,8 @@ static void s_unsubscribe(self_t *self, zframe_t *gateway_id, zframe_t *client_i
 static void s_handle_dropped(self_t *self, zframe_t *client_id, zframe_t *push) {
     Cairn__Response *response = cairn__response__unpack(NULL, zframe_size(push), zframe_data(push));
     uint64_t request_id = response ? response->id : 0;
-    bool ended = response && response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE &&
-                 response->message_subscribe->ended;
+    ca_push_head_t head = {0};
+    bool ended = response && ca_push_head(response, &head) && head.ended;
     if (response)
         cairn__response__free_unpacked(response, NULL);
     for (size_t i = 0; !ended && i < self->count; i++)
@@ -463,7 +672,11 @@ static void s_handle_request(self_t *self, zmsg_t *msg) {
         s_send_error(self, gateway_id, client_id, env.id, CA_INVALID,
                      "the request is not a valid protobuf message");
     else if (request->body_case == CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE)
-        s_subscribe(self, gateway_id, client_id, request->id, request->message_subscribe);
+        s_subscribe_channel(self, gateway_id, client_id, request->id, request->message_subscribe);
+    else if (request->body_case == CAIRN__REQUEST__BODY_OPLOG_SUBSCRIBE)
+        s_subscribe_topic(self, gateway_id, client_id, request->id, request->oplog_subscribe);
+    else if (request->body_case == CAIRN__REQUEST__BODY_CONTENT_SUBSCRIBE)
+        s_subscribe_content(self, gateway_id, client_id, request->id, request->content_subscribe);
     else if (request->body_case == CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK)
         s_ack(self, gateway_id, client_id, request->id, request->message_subscribe_ack);
     else if (request->body_case == CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE)

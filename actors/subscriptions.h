@@ -1,8 +1,10 @@
 /*  =========================================================================
-    subscriptions - pushes of a channel's new messages to subscribed clients
+    subscriptions - pushes of a channel's new messages, a topic's new
+    operations and new content to subscribed clients
 
-    The actor behind MessageSubscribe, MessageSubscribeAck and
-    MessageUnsubscribe (schemas/messages.proto, docs/PROTOCOL.md
+    The actor behind MessageSubscribe, OplogSubscribe, ContentSubscribe,
+    MessageSubscribeAck and MessageUnsubscribe (schemas/messages.proto,
+    oplog.proto, content.proto, docs/PROTOCOL.md
     "Subscriptions"). The gateway forwards those kinds to its ROUTER and
     passes every answer it sends back to the client, any number per request.
     ========================================================================= */
@@ -37,6 +39,8 @@
 //  How often the actor looks for commits (PRAGMA data_version) while it
 //  has subscriptions.
 #define CA_SUBSCRIPTIONS_POLL_MS 5
+//  A topic's size (OplogSubscribe), the logbook's key size.
+#define CA_TOPIC_BYTES 32
 
 typedef struct {
     const char *db_path;  //  opened read-only

@@ -225,6 +225,27 @@ int cli_request(cli_conn_t *conn, Cairn__Request *request, Cairn__Response **res
 //  answer whatever its status (caller frees), or NULL.
 Cairn__Response *cli_call_quietly(cli_conn_t *conn, Cairn__Request *request);
 
+//  ---- subscriptions (subscribe.c) ----------------------------------------------------
+
+//  The lease a subscription of the CLI asks for (it acknowledges every third).
+#define CLI_SUBSCRIBE_LEASE_MS 30000
+
+//  Prints item `index` of the push `response` (any kind); returns its
+//  position (the cursor after it).
+typedef uint64_t (*cli_push_item_fn)(const cli_t *cli, const Cairn__Response *response,
+                                     size_t index);
+
+//  A subscribe row's start: --OPTION (the cursor, into *after) or from now,
+//  and --count checked. The problem, or NULL.
+const char *cli_subscribe_from(const cli_t *cli, const char *option, uint64_t *after,
+                               protobuf_c_boolean *from_now);
+
+//  The run of a subscribe row (a built MessageSubscribe, OplogSubscribe or
+//  ContentSubscribe in `request`): prints items until --count, Ctrl-C or
+//  the end, then the cursor to resume with (option `resume`, "--from").
+int cli_subscribe_run(const cli_t *cli, Cairn__Request *request, cli_conn_t *conn,
+                      const char *resume, cli_push_item_fn print);
+
 //  A DEALER connected to cli->endpoint, for cairn.c's run; NULL with
 //  *exit_code set (and the problem reported) when the endpoint is unusable.
 cli_conn_t *cli_conn_new(const cli_t *cli, int *exit_code);

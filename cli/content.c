@@ -18,6 +18,8 @@
         content fsck   ContentCheck                             the report; exit 1
                                                                 on problems left
         content stats  ContentStats                             counters
+        content        ContentSubscribe, its pushes             one line per new
+          subscribe    (cli/subscribe.c)                        blob
 
     Transfers. Input is read in CLI_CHUNK pieces and never held whole: one
     that ends within the first chunk goes as one ContentPut; a longer one
@@ -61,6 +63,7 @@ typedef struct {
         Cairn__ContentDelete del;
         Cairn__ContentStats stats;
         Cairn__ContentCheck check;
+        Cairn__ContentSubscribe subscribe;
     } body;
     uint8_t hash[CA_HASH_BYTES];   //  HASH argument
     uint8_t expect[CA_HASH_BYTES]; //  --expect, when has_expect
@@ -617,6 +620,53 @@ static const char s_has_details[] =
     "Prints \"stored HASH (N bytes)\" or \"not stored HASH\" and exits 0 either way\n"
     "(as `gossip has`); JSON: exists, size.\n";
 
+//  ---- content subscribe -----------------------------------------------------------
+
+static const char *s_build_content_subscribe(const cli_t *cli, Cairn__Request *request,
+                                             void *storage) {
+    content_storage_t *content = storage;
+    Cairn__ContentSubscribe *subscribe = &content->body.subscribe;
+    cairn__content_subscribe__init(subscribe);
+    subscribe->lease_ms = CLI_SUBSCRIBE_LEASE_MS;
+    const char *problem =
+        cli_subscribe_from(cli, "cursor", &subscribe->after, &subscribe->from_now);
+    request->body_case = CAIRN__REQUEST__BODY_CONTENT_SUBSCRIBE;
+    request->content_subscribe = subscribe;
+    return problem;
+}
+
+static uint64_t s_print_arrival(const cli_t *cli, const Cairn__Response *response, size_t index) {
+    const Cairn__ContentArrival *item = response->content_subscribe->arrivals[index];
+    if (cli->json) {
+        json_t *object = json_object();
+        json_object_set_new(object, "position", cli_json_u64(item->position));
+        cli_json_set_hex(object, "hash", item->hash);
+        json_object_set_new(object, "size", cli_json_u64(item->size));
+        json_dumpf(object, stdout, JSON_COMPACT);
+        json_decref(object);
+    } else {
+        printf("%" PRIu64 "\t", item->position);
+        cli_print_hex(item->hash);
+        printf("\t%" PRIu64, item->size);
+    }
+    printf("\n");
+    return item->position;
+}
+
+static int s_run_content_subscribe(const cli_t *cli, Cairn__Request *request, void *storage,
+                                   cli_conn_t *conn) {
+    (void)storage;
+    return cli_subscribe_run(cli, request, conn, "--cursor", s_print_arrival);
+}
+
+static const char s_content_subscribe_details[] =
+    "Prints each blob newly stored on the node as it is committed, one per line\n"
+    "(position, hash, size; --json: one object per line), until --count blobs or\n"
+    "Ctrl-C. Without --cursor it starts from now; --cursor N prints every arrival\n"
+    "with a larger position first (a blob deleted since is left out). At the end\n"
+    "it prints the cursor on stderr: `--cursor` it to resume without a gap or a\n"
+    "repeat.\n";
+
 //  ---- the table ---------------------------------------------------------------------------------
 
 static const command_t s_rows[] = {
@@ -707,6 +757,19 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      {CAIRN__REQUEST__BODY_CONTENT_STATS}},
+    {"content",
+     "subscribe",
+     0,
+     "",
+     "print newly stored blobs as they come (position cursors)",
+     {{"cursor", "N", false}, {"count", "N", false}},
+     s_build_content_subscribe,
+     NULL,
+     NULL,
+     s_content_subscribe_details,
+     s_run_content_subscribe,
+     {CAIRN__REQUEST__BODY_CONTENT_SUBSCRIBE, CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK,
+      CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE}},
 };
 
 CLI_FAMILY(content, s_rows, content_storage_t);

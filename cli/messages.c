@@ -596,23 +596,14 @@ static const char s_msg_list_details[] =
 
 //  ---- msg subscribe ---------------------------------------------------------------
 
-#define SUBSCRIBE_LEASE_MS 30000
-
 static const char *s_build_msg_subscribe(const cli_t *cli, Cairn__Request *request, void *storage) {
     messages_storage_t *body = storage;
     Cairn__MessageSubscribe *subscribe = &body->msg_subscribe;
     cairn__message_subscribe__init(subscribe);
     subscribe->channel = cli->args[0];
-    subscribe->lease_ms = SUBSCRIBE_LEASE_MS;
-    const char *from = cli_option(cli, "from");
-    const char *problem = NULL;
-    if (from)
-        problem = cli_parse_u64(from, "--from", 0, UINT64_MAX, &subscribe->after_seq);
-    else
-        subscribe->from_now = true;
-    uint64_t count = 0;
-    if (!problem && cli_option(cli, "count"))
-        problem = cli_parse_u64(cli_option(cli, "count"), "--count", 1, UINT64_MAX, &count);
+    subscribe->lease_ms = CLI_SUBSCRIBE_LEASE_MS;
+    const char *problem =
+        cli_subscribe_from(cli, "from", &subscribe->after_seq, &subscribe->from_now);
     request->body_case = CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE;
     request->message_subscribe = subscribe;
     return problem;
@@ -632,97 +623,18 @@ static void s_print_subscribed(const cli_t *cli, const Cairn__SubscribedMessage 
         s_print_content(item->message);
         printf("\n");
     }
-    fflush(stdout);
 }
 
-//  Sends an acknowledgement of `cursor` (renews the lease, opens credit).
-static int s_subscribe_ack(cli_conn_t *conn, uint64_t subscription, uint64_t cursor) {
-    Cairn__MessageSubscribeAck ack = CAIRN__MESSAGE_SUBSCRIBE_ACK__INIT;
-    ack.subscription_id = subscription;
-    ack.cursor = cursor;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK;
-    request.message_subscribe_ack = &ack;
-    return cli_send(conn, &request);
+static uint64_t s_print_pushed(const cli_t *cli, const Cairn__Response *response, size_t index) {
+    const Cairn__SubscribedMessage *item = response->message_subscribe->messages[index];
+    s_print_subscribed(cli, item);
+    return item->seq;
 }
 
-//  Prints pushes until --count messages, Ctrl-C, or the subscription ends;
-//  acknowledges each push, and every third of the lease while quiet.
 static int s_run_msg_subscribe(const cli_t *cli, Cairn__Request *request, void *storage,
                                cli_conn_t *conn) {
     (void)storage;
-    uint64_t count = 0, seen = 0;
-    if (cli_option(cli, "count"))
-        cli_parse_u64(cli_option(cli, "count"), "--count", 1, UINT64_MAX, &count);
-    Cairn__Response *response = NULL;
-    int exit_code = cli_request(conn, request, &response);
-    if (exit_code)
-        return exit_code;
-    uint64_t subscription = response->message_subscribe->subscription_id;
-    uint64_t cursor = response->message_subscribe->cursor;
-    uint64_t pushes_id = request->id;
-    cairn__response__free_unpacked(response, NULL);
-    int64_t heard = zclock_mono(), heartbeat = heard + SUBSCRIBE_LEASE_MS / 3;
-    char reason[400] = "";
-    while (!zsys_interrupted && !exit_code && (count == 0 || seen < count)) {
-        int got = cli_await_next(conn, heartbeat, &response);
-        int64_t now = zclock_mono();
-        if (got < 0)
-            return cli_report_error(cli, ca_status_str(CA_INTERNAL),
-                                    "an answer is not a cairn.Response", CLI_EXIT_NODE_ERROR);
-        if (got > 0) {
-            heard = now;
-            if (response->status != CAIRN__STATUS__OK) {
-                snprintf(reason, sizeof reason, "%s: %s (resume with --from %" PRIu64 ")",
-                         ca_status_str((ca_status_t)response->status), response->error, cursor);
-                exit_code = CLI_EXIT_NODE_ERROR;
-            } else if (response->id == pushes_id &&
-                       response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE) {
-                Cairn__MessagePush *push = response->message_subscribe;
-                if (push->after != cursor && !push->ended) { //  a push was lost
-                    snprintf(reason, sizeof reason,
-                             "a push was lost on the way; resume with --from %" PRIu64, cursor);
-                    exit_code = CLI_EXIT_NODE_ERROR;
-                    cairn__response__free_unpacked(response, NULL);
-                    break;
-                }
-                for (size_t i = 0; i < push->n_messages && (count == 0 || seen < count); i++) {
-                    s_print_subscribed(cli, push->messages[i]);
-                    cursor = push->messages[i]->seq;
-                    seen++;
-                }
-                if (push->ended) {
-                    snprintf(reason, sizeof reason, "the subscription ended: %s", push->reason);
-                    exit_code = CLI_EXIT_NODE_ERROR;
-                } else if (push->n_messages && (count == 0 || seen < count)) {
-                    exit_code = s_subscribe_ack(conn, subscription, push->cursor);
-                    heartbeat = now + SUBSCRIBE_LEASE_MS / 3;
-                }
-            }
-            cairn__response__free_unpacked(response, NULL);
-        } else if (now - heard > SUBSCRIBE_LEASE_MS + cli->timeout_ms) {
-            snprintf(reason, sizeof reason,
-                     "no answer from the node for %d ms; resume with --from %" PRIu64,
-                     SUBSCRIBE_LEASE_MS + cli->timeout_ms, cursor);
-            return cli_report_error(cli, "UNREACHABLE", reason, CLI_EXIT_UNREACHABLE);
-        }
-        if (!exit_code && now >= heartbeat) {
-            exit_code = s_subscribe_ack(conn, subscription, cursor);
-            heartbeat = now + SUBSCRIBE_LEASE_MS / 3;
-        }
-    }
-    if (*reason)
-        return cli_report_error(cli, "ENDED", reason, CLI_EXIT_NODE_ERROR);
-    Cairn__MessageUnsubscribe unsubscribe = CAIRN__MESSAGE_UNSUBSCRIBE__INIT;
-    unsubscribe.subscription_id = subscription;
-    Cairn__Request stop = CAIRN__REQUEST__INIT;
-    stop.body_case = CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE;
-    stop.message_unsubscribe = &unsubscribe;
-    response = cli_call_quietly(conn, &stop);
-    if (response)
-        cairn__response__free_unpacked(response, NULL);
-    fprintf(stderr, "cursor %" PRIu64 " (resume with --from %" PRIu64 ")\n", cursor, cursor);
-    return CLI_EXIT_OK;
+    return cli_subscribe_run(cli, request, conn, "--from", s_print_pushed);
 }
 
 static const char s_msg_subscribe_details[] =

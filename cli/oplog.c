@@ -16,6 +16,8 @@
         oplog pending    OplogPending                one line per held operation
         oplog take       OplogTake                   one line per entry
         oplog stats      OplogStats                  the counts
+        oplog subscribe  OplogSubscribe, pushes      one line per operation
+                         (cli/subscribe.c)
 
     `append` signs with a key file (libsodium's 64-byte Ed25519 secret
     key, raw or 128 hex digits, as `cairn msg send --key-file`): it asks
@@ -58,7 +60,9 @@ typedef struct {
         Cairn__OplogPending pending;
         Cairn__OplogTake take;
         Cairn__OplogStats stats;
+        Cairn__OplogSubscribe subscribe;
     } body;
+    uint8_t topic[CA_HASH_BYTES];
     Cairn__OpHeader header;
     uint8_t author[CA_HASH_BYTES];
     uint8_t hash[CA_HASH_BYTES];
@@ -712,6 +716,59 @@ static const char s_append_details[] =
     "asked first, so seq and backlink are filled in. --previous names causal dependencies\n"
     "(the node's orderer holds the operation until they are there).\n";
 
+//  ---- oplog subscribe -------------------------------------------------------------
+
+static const char *s_build_subscribe(const cli_t *cli, Cairn__Request *request, void *storage) {
+    oplog_storage_t *oplog = storage;
+    Cairn__OplogSubscribe *subscribe = &oplog->body.subscribe;
+    cairn__oplog_subscribe__init(subscribe);
+    size_t length = 0;
+    const char *problem =
+        cli_parse_hex(cli->args[0], "TOPIC", oplog->topic, CA_HASH_BYTES, &length);
+    if (!problem && length != CA_HASH_BYTES)
+        problem = "TOPIC must be 64 hex digits (32 bytes)";
+    subscribe->topic = (ProtobufCBinaryData){length, oplog->topic};
+    subscribe->lease_ms = CLI_SUBSCRIBE_LEASE_MS;
+    if (!problem)
+        problem = cli_subscribe_from(cli, "cursor", &subscribe->after, &subscribe->from_now);
+    request->body_case = CAIRN__REQUEST__BODY_OPLOG_SUBSCRIBE;
+    request->oplog_subscribe = subscribe;
+    return problem;
+}
+
+static uint64_t s_print_pushed(const cli_t *cli, const Cairn__Response *response, size_t index) {
+    const Cairn__SubscribedOp *item = response->oplog_subscribe->ops[index];
+    if (cli->json) {
+        json_t *object = s_json_entry(item->entry);
+        json_object_set_new(object, "position", cli_json_u64(item->position));
+        json_dumpf(object, stdout, JSON_COMPACT);
+        json_decref(object);
+        printf("\n");
+    } else {
+        printf("%" PRIu64 "\t", item->position);
+        if (item->entry->header) {
+            cli_print_hex(item->entry->header->author);
+            printf("\t%" PRIu64 "\t", item->entry->header->log_id);
+        }
+        s_print_entry(item->entry);
+    }
+    return item->position;
+}
+
+static int s_run_subscribe(const cli_t *cli, Cairn__Request *request, void *storage,
+                           cli_conn_t *conn) {
+    (void)storage;
+    return cli_subscribe_run(cli, request, conn, "--cursor", s_print_pushed);
+}
+
+static const char s_subscribe_details[] =
+    "Prints the operations of the logs associated with TOPIC (64 hex digits) as they\n"
+    "are committed, one per line (position, author, log, then as `oplog range`;\n"
+    "--json: one entry per line with \"position\"), until --count operations or\n"
+    "Ctrl-C. Without --cursor it starts from now; --cursor N prints every operation\n"
+    "with a larger position first. At the end it prints the cursor on stderr:\n"
+    "`--cursor` it to resume without a gap or a repeat.\n";
+
 //  ---- the table -------------------------------------------------------------------------
 
 #define NO_OPTIONS                                                                                 \
@@ -887,6 +944,19 @@ static const command_t s_rows[] = {
      NULL,
      NULL,
      {CAIRN__REQUEST__BODY_OPLOG_STATS}},
+    {"oplog",
+     "subscribe",
+     1,
+     "TOPIC",
+     "print a topic's new operations as they come (position cursors)",
+     {{"cursor", "N", false}, {"count", "N", false}, {NULL, NULL, false}},
+     s_build_subscribe,
+     NULL,
+     NULL,
+     s_subscribe_details,
+     s_run_subscribe,
+     {CAIRN__REQUEST__BODY_OPLOG_SUBSCRIBE, CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK,
+      CAIRN__REQUEST__BODY_MESSAGE_UNSUBSCRIBE}},
 };
 
 CLI_FAMILY(oplog, s_rows, oplog_storage_t);

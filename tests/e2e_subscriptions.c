@@ -67,18 +67,6 @@ static void s_close(subscriber_t *sub) {
     zsock_destroy(&sub->socket);
 }
 
-//  Sends MessageSubscribeAck of `cursor` without waiting for its answer.
-static void s_ack(subscriber_t *sub, uint64_t cursor) {
-    Cairn__MessageSubscribeAck ack = CAIRN__MESSAGE_SUBSCRIBE_ACK__INIT;
-    ack.subscription_id = sub->id;
-    ack.cursor = cursor;
-    Cairn__Request request = CAIRN__REQUEST__INIT;
-    request.id = ca_caller_next_id();
-    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK;
-    request.message_subscribe_ack = &ack;
-    CHECK(harness_send(sub->socket, &request) == 0);
-}
-
 //  The next push of `sub` (answers to acks are checked and skipped); NULL
 //  after timeout_ms without one.
 static Cairn__MessagePush *s_next_push(subscriber_t *sub, int timeout_ms,
@@ -127,7 +115,7 @@ static size_t s_take(subscriber_t *sub, const Cairn__MessagePush *push, uint8_t 
     }
     CHECK(push->n_messages > 0 && push->cursor == last);
     sub->cursor = push->cursor;
-    s_ack(sub, sub->cursor);
+    harness_subscribe_ack(sub->socket, sub->id, sub->cursor);
     return push->n_messages;
 }
 
@@ -321,7 +309,7 @@ static void s_test_bad_input(void) {
     harness_fails(s_subscribe_call(client, CHANNEL, 3, true, 0, 0), CAIRN__STATUS__INVALID,
                   "not both");
     harness_fails(s_subscribe_call(client, CHANNEL, 1000000, false, 0, 0), CAIRN__STATUS__INVALID,
-                  "ahead of this node's newest message (seq 5)");
+                  "ahead of this node's newest channel position (5)");
     harness_fails(s_subscribe_call(client, CHANNEL, 0, false, CA_SUBSCRIPTION_WINDOW_MAX + 1, 0),
                   CAIRN__STATUS__INVALID, "window must be");
     harness_fails(s_subscribe_call(client, CHANNEL, 0, false, 0, 10), CAIRN__STATUS__INVALID,

@@ -50,6 +50,7 @@
 #include "cairn.pb-c.h"
 #include "node.h"
 #include "node_config.h"
+#include "ca_push.h"
 #include "subscriptions.h"
 
 #include <czmq.h>
@@ -305,9 +306,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!response)
         s_fail("the answer is not a valid cairn.Response", data, size);
     s_check_answer(response, frame, well_formed, &env, data, size);
-    if (response->status == CAIRN__STATUS__OK &&
-        response->body_case == CAIRN__RESPONSE__BODY_MESSAGE_SUBSCRIBE)
-        s_unsubscribe(response->message_subscribe->subscription_id, data, size);
+    ca_push_head_t push;
+    if (response->status == CAIRN__STATUS__OK && ca_push_head(response, &push))
+        s_unsubscribe(push.subscription_id, data, size);
     cairn__response__free_unpacked(response, NULL);
     zframe_destroy(&frame);
     return 0;

@@ -683,6 +683,17 @@ Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request) {
     return response;
 }
 
+void harness_subscribe_ack(zsock_t *client, uint64_t subscription, uint64_t cursor) {
+    Cairn__MessageSubscribeAck ack = CAIRN__MESSAGE_SUBSCRIBE_ACK__INIT;
+    ack.subscription_id = subscription;
+    ack.cursor = cursor;
+    Cairn__Request request = CAIRN__REQUEST__INIT;
+    request.id = ca_caller_next_id();
+    request.body_case = CAIRN__REQUEST__BODY_MESSAGE_SUBSCRIBE_ACK;
+    request.message_subscribe_ack = &ack;
+    HARNESS_CHECK(harness_send(client, &request) == 0);
+}
+
 void harness_expect_alive(zsock_t *client) {
     Cairn__Request request;
     Cairn__Ping ping;

@@ -165,6 +165,10 @@ Cairn__Response *harness_request(zsock_t *client, Cairn__Request *request);
 //  Checks that the node still answers a Ping.
 void harness_expect_alive(zsock_t *client);
 
+//  Sends MessageSubscribeAck{subscription, cursor} (any kind of
+//  subscription) without waiting for its answer.
+void harness_subscribe_ack(zsock_t *client, uint64_t subscription, uint64_t cursor);
+
 //  The counters of pool `name` in an InfoReply; NULL when it lists none.
 const Cairn__ActorInfo *harness_info_actor(const Cairn__InfoReply *info, const char *name);
 

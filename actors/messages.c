@@ -90,9 +90,12 @@ static const char s_sql_id_exists[] = "SELECT 1 FROM messages WHERE id = ?1";
 
 static const char s_sql_any_pending[] = "SELECT 1 FROM messages_fts_pending LIMIT 1";
 
+//  The seq: past the newest row and past every seq ever deleted
+//  (messages_seq_floor), so never given twice; two index lookups.
 const char messages_sql_insert[] =
-    "INSERT INTO messages (id, timestamp, sender_id, sender_name, channel, content, encrypted,"
-    " signature, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "INSERT INTO messages (seq, id, timestamp, sender_id, sender_name, channel, content, encrypted,"
+    " signature, nonce) VALUES (max(coalesce((SELECT max(seq) FROM messages), 0),"
+    " (SELECT floor FROM messages_seq_floor)) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 const char messages_sql_touch_channel[] =
     "UPDATE channels SET last_activity = max(last_activity, ?2) WHERE name = ?1";

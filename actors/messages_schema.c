@@ -99,6 +99,16 @@ static const char *const s_migrations[] = {
     //  asked for an unsigned channel. Channels that existed before, whose
     //  messages were never checked, stay unsigned (the column's default).
     "ALTER TABLE channels ADD COLUMN signed_messages INTEGER NOT NULL DEFAULT 0;",
+    //  6: a message's seq is never given twice, also after the newest
+    //  messages were deleted (a rowid would be: subscription cursors,
+    //  docs/PROTOCOL.md "Subscriptions"). The largest seq ever deleted is
+    //  kept, and messages_sql_insert numbers past it and the newest row.
+    "CREATE TABLE messages_seq_floor (floor INTEGER NOT NULL);"
+    "INSERT INTO messages_seq_floor (floor) SELECT coalesce(max(seq), 0) FROM messages;"
+    "CREATE TRIGGER messages_seq_floor_delete AFTER DELETE ON messages"
+    " WHEN old.seq > (SELECT floor FROM messages_seq_floor) BEGIN"
+    "  UPDATE messages_seq_floor SET floor = old.seq;"
+    "END;",
 };
 
 const char messages_sql_index_pending[] =

@@ -6,9 +6,9 @@
     their push message: a channel's messages (cursor: the message's seq), a
     topic's operations (cursor: oplog_ops.id, of logs the topic has when
     the push is read) and content arrivals (cursor: content_arrivals.n).
-    Each cursor grows in commit order and is never reused; the message seq,
-    a rowid without AUTOINCREMENT, is reused when the newest message is
-    deleted (docs/PROTOCOL.md "Subscriptions").
+    Each cursor grows in commit order and is never reused (the message seq
+    is numbered past messages_seq_floor, the largest seq ever deleted;
+    docs/PROTOCOL.md "Subscriptions").
 
     What it owns: a ROUTER (CA_SUBSCRIPTIONS_ENDPOINT) that the gateway's
     subscriptions DEALER connects to, a read-only SQLite connection, and the
@@ -216,7 +216,8 @@ static const kind_t s_channel_kind = {
     .what = "channel",
     .sql_page = "SELECT " MESSAGES_ROW_COLUMNS " FROM messages WHERE seq > ?1 AND channel = ?2"
                 " ORDER BY seq LIMIT ?3",
-    .sql_newest = "SELECT coalesce(max(seq), 0) FROM messages",
+    .sql_newest = "SELECT max(coalesce((SELECT max(seq) FROM messages), 0),"
+                  " coalesce((SELECT floor FROM messages_seq_floor), 0))",
     .sql_exists = "SELECT 1 FROM channels WHERE name = ?1",
     .key_is_text = true,
     .row = s_message_row,

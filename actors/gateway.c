@@ -15,8 +15,8 @@
             | ca_envelope_peek_request: id + body field, no full decode
             |-- malformed / no body / unknown kind  -> INVALID at once
             |-- Ping, Info                           -> answered here
-            |-- MessageSubscribe/Ack/Unsubscribe     -> subscriptions actor, whose
-            |                                           answers (pushes) come back
+            |-- subscriptions_serves (Message/Oplog/ -> subscriptions actor, whose
+            |   ContentSubscribe, Ack, Unsubscribe)     answers (pushes) come back
             |                                           any number per request
             '-- store request -> pool DEALER, non-blocking
                     |-- queue full -> BUSY at once (the flood is refused,
@@ -965,14 +965,15 @@ static void s_finish_drain_if_done(self_t *self) {
     }
 }
 
-//  LIMITS [client_in_flight_max int64][client_answer_bytes_max int64]
-//  [answer_bytes_max int64][max_clients int64] (SIGHUP, node_reload): held
-//  to from the next request on (0 keeps a limit as it is); answers with a
-//  signal once applied.
+//  LIMITS [generation uint64][client_in_flight_max int64]
+//  [client_answer_bytes_max int64][answer_bytes_max int64][max_clients
+//  int64] (SIGHUP, node_reload): held to from the next request on (0 keeps
+//  a limit as it is); answers [LIMITS][generation] once applied.
 static void s_apply_limits(self_t *self) {
+    uint64_t generation = 0;
     int64_t in_flight = 0, answer_bytes = 0, answers_bytes = 0, max_clients = 0;
-    if (zsock_recv(self->pipe, "8888", &in_flight, &answer_bytes, &answers_bytes, &max_clients) ==
-        0) {
+    if (zsock_recv(self->pipe, "88888", &generation, &in_flight, &answer_bytes, &answers_bytes,
+                   &max_clients) == 0) {
         if (in_flight > 0)
             self->config.client_in_flight_max = (size_t)in_flight;
         if (answer_bytes > 0)
@@ -987,7 +988,7 @@ static void s_apply_limits(self_t *self) {
         if (self->connections)
             gateway_connections_set_max(self->connections, self->config.max_clients);
     }
-    zsock_signal(self->pipe, 0);
+    zsock_send(self->pipe, "s8", "LIMITS", generation);
 }
 
 static void s_handle_pipe(self_t *self) {

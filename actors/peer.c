@@ -1415,9 +1415,10 @@ static void s_self_destroy(self_t **self_p) {
 }
 
 //  Bootstrap peers, PEER_ID@ADDRESS:PORT comma-separated ("none": none):
-//  dials each one not known yet (not itself). At start and when a SIGHUP
-//  changes bootstrap_peers (BOOTSTRAP); NULL or what is wrong with it.
-static char *s_dial_bootstrap(self_t *self, const char *bootstrap) {
+//  with `dial`, dials each one not known yet (not itself); without, only
+//  checks every entry. At start and when a SIGHUP changes bootstrap_peers
+//  (BOOTSTRAP); NULL or what is wrong with it.
+static char *s_dial_bootstrap(self_t *self, const char *bootstrap, bool dial) {
     if (streq(bootstrap, "none"))
         return NULL;
     char *error = NULL;
@@ -1432,9 +1433,10 @@ static char *s_dial_bootstrap(self_t *self, const char *bootstrap) {
             error = zsys_sprintf("bootstrap_peers: %s; write PEER_ID@ADDRESS:PORT, "
                                  "comma-separated",
                                  problem);
-        else if (strcasecmp(id, self->peer_id) != 0 && !s_find_peer(self, id, NULL) &&
+        else if (dial && strcasecmp(id, self->peer_id) != 0 && !s_find_peer(self, id, NULL) &&
                  s_key_of(id, ed, NULL) && !s_dial_new(self, ed, address, port))
-            error = zsys_sprintf("bootstrap_peers lists more nodes than peer_max (%zu)",
+            error = zsys_sprintf("bootstrap_peers lists more nodes than peer_max (%zu) has "
+                                 "room for: raise peer_max or list fewer",
                                  self->config.peer_max);
     }
     free(list);
@@ -1508,7 +1510,7 @@ static char *s_start(self_t *self) {
     if (!self->oplog)
         return error;
     peer_oplog_watch(self->oplog, self->poller);
-    error = s_dial_bootstrap(self, self->bootstrap);
+    error = s_dial_bootstrap(self, self->bootstrap, true);
     if (error)
         return error;
     ca_log_info("peer: endpoint %s (peer id %s, admission %s, at most %zu peers)", self->endpoint,
@@ -1517,18 +1519,26 @@ static char *s_start(self_t *self) {
     return NULL;
 }
 
-//  BOOTSTRAP [list] (SIGHUP, node_reload): dials the peers newly listed;
-//  peers no longer listed stay known (cairn peer block|remove them).
-//  Answers [status int][message]: 0 and "", or 1 and what is wrong.
+//  BOOTSTRAP [generation uint64][list] (SIGHUP, node_reload): the whole
+//  list is checked first (a bad entry changes nothing), then the peers
+//  newly listed are dialed; peers no longer listed stay known (cairn peer
+//  block|remove them). Answers [BOOTSTRAP][generation][status int]
+//  [message]: 0 and "", or 1 and what is wrong.
 static void s_rebootstrap(self_t *self, zmsg_t *msg) {
+    //  zsock_send's "8" travels as decimal text.
+    char *number = zmsg_popstr(msg);
+    uint64_t generation = number ? strtoull(number, NULL, 10) : 0;
+    zstr_free(&number);
     char *list = zmsg_popstr(msg);
-    char *error = list ? s_dial_bootstrap(self, list) : strdup("BOOTSTRAP without a list");
+    char *error = list ? s_dial_bootstrap(self, list, false) : strdup("BOOTSTRAP without a list");
+    if (!error)
+        error = s_dial_bootstrap(self, list, true);
     if (!error) {
         zstr_free(&self->bootstrap);
         self->bootstrap = list;
         list = NULL;
     }
-    zsock_send(self->pipe, "is", error ? 1 : 0, error ? error : "");
+    zsock_send(self->pipe, "s8is", "BOOTSTRAP", generation, error ? 1 : 0, error ? error : "");
     zstr_free(&error);
     zstr_free(&list);
 }

@@ -13,13 +13,16 @@
     What it owns: a ROUTER (CA_SUBSCRIPTIONS_ENDPOINT) that the gateway's
     subscriptions DEALER connects to, a read-only SQLite connection, and the
     table of subscriptions: per subscription the client (gateway socket id +
-    client routing id), the subscribe request's id, the channel, the cursor
-    (seq of the last message pushed), the cursors of the pushes not yet
+    client routing id), the subscribe request's id, its kind and key
+    (channel or topic), the cursor (position of the last item pushed), the
+    read mark (positions read up to), the cursors of the pushes not yet
     acknowledged (at most `window`), and when the lease ends.
 
         request                 answer (each [gw id][client id][Response])
         MessageSubscribe        MessagePush (set up), then pushes, then ended
-        MessageSubscribeAck     MessageSubscribeAcked (credit)
+        OplogSubscribe          OplogPush, the same way
+        ContentSubscribe        ContentPush, the same way
+        MessageSubscribeAck     MessageSubscribeAcked (credit, any kind)
         MessageUnsubscribe      MessageUnsubscribed (after the last push)
 
     Why it polls the table rather than being told by the writer: every
@@ -48,6 +51,11 @@
 #include "ca_sql.h"
 #include "ca_store.h"
 #include "messages_schema.h"
+#include "ca_testbed.h"
+#include "content.h"
+#include "logbook.h"
+#include "messages.h"
+#include "oplog.h"
 #include "cairn.pb-c.h"
 
 #include <inttypes.h>
@@ -55,8 +63,9 @@
 
 //  A kind of subscription: what differs between a channel's messages, a
 //  topic's operations and content arrivals. Every page statement takes the
-//  cursor ?1, the key ?2 (when the kind has one) and the limit ?3, and
-//  gives the item's position (the cursor) in column 0.
+//  position to read after ?1, the key ?2 (when the kind has one), the limit
+//  ?3 and the newest position of the read's snapshot ?4, and gives the
+//  item's position (the cursor) in column 0.
 typedef struct {
     const char *what; //  for logs and errors
     const char *sql_page;
@@ -79,7 +88,12 @@ typedef struct {
     const kind_t *kind;
     uint8_t *key; //  channel name (with a terminator) or topic; NULL: none
     size_t key_size;
-    uint64_t cursor;   //  position of the last item pushed
+    uint64_t cursor; //  position of the last item pushed
+    //  Every position up to here was read (pushed or not this
+    //  subscription's): the next read starts past it, so a quiet channel or
+    //  topic on a busy node costs only the rows committed since, not a
+    //  rescan from its last item at every commit.
+    uint64_t scanned;
     uint64_t acked;    //  the last acknowledged cursor
     uint64_t *unacked; //  cursors of the pushes in flight, oldest first
     size_t in_flight;
@@ -137,7 +151,9 @@ static ProtobufCBinaryData s_column_blob(sqlite3_stmt *stmt, int column) {
 }
 
 static void *s_message_row(sqlite3_stmt *stmt, size_t room, size_t *bytes) {
-    (void)room; //  a message is at most 64 KiB (the push's bound counts one more)
+    //  A message is at most max_content_bytes (16 MiB at most): a push holds
+    //  what fits in CA_PUSH_BYTES plus the one message that crossed it.
+    (void)room;
     Cairn__SubscribedMessage item = CAIRN__SUBSCRIBED_MESSAGE__INIT;
     Cairn__Message row;
     messages_schema_row(stmt, &row);
@@ -214,8 +230,10 @@ PUSH_FUNCTION(s_arrival_push, ContentPush, CONTENT_PUSH, CONTENT_SUBSCRIBE, cont
 //  Channel messages: the cursor is the message's seq.
 static const kind_t s_channel_kind = {
     .what = "channel",
-    .sql_page = "SELECT " MESSAGES_ROW_COLUMNS " FROM messages WHERE seq > ?1 AND channel = ?2"
-                " ORDER BY seq LIMIT ?3",
+    //  `+channel`: the seq range drives the scan (new rows only), never the
+    //  channel's index, which would read and sort the whole channel.
+    .sql_page = "SELECT " MESSAGES_ROW_COLUMNS " FROM messages"
+                " WHERE seq > ?1 AND seq <= ?4 AND +channel = ?2 ORDER BY seq LIMIT ?3",
     .sql_newest = "SELECT max(coalesce((SELECT max(seq) FROM messages), 0),"
                   " coalesce((SELECT floor FROM messages_seq_floor), 0))",
     .sql_exists = "SELECT 1 FROM channels WHERE name = ?1",
@@ -230,7 +248,7 @@ static const kind_t s_channel_kind = {
 static const kind_t s_topic_kind = {
     .what = "topic",
     .sql_page = "SELECT o.id, o.hash, o.header, o.body, o.erased FROM oplog_ops o"
-                " WHERE o.id > ?1 AND EXISTS (SELECT 1 FROM logbook_topics t"
+                " WHERE o.id > ?1 AND o.id <= ?4 AND EXISTS (SELECT 1 FROM logbook_topics t"
                 "   WHERE t.topic = ?2 AND t.author = o.author AND t.log_id = o.log_id)"
                 " ORDER BY o.id LIMIT ?3",
     .sql_newest = "SELECT coalesce(max(id), 0) FROM oplog_ops",
@@ -245,7 +263,8 @@ static const kind_t s_topic_kind = {
 static const kind_t s_content_kind = {
     .what = "content",
     .sql_page = "SELECT a.n, a.hash, b.size FROM content_arrivals a"
-                " JOIN content_blobs b ON b.hash = a.hash WHERE a.n > ?1 ORDER BY a.n LIMIT ?3",
+                " JOIN content_blobs b ON b.hash = a.hash WHERE a.n > ?1 AND a.n <= ?4"
+                " ORDER BY a.n LIMIT ?3",
     .sql_newest = "SELECT coalesce((SELECT seq FROM sqlite_sequence"
                   " WHERE name = 'content_arrivals'), 0)",
     .row = s_arrival_row,
@@ -318,15 +337,27 @@ static void s_end(self_t *self, size_t index, const char *why) {
 
 //  ---- pushing -------------------------------------------------------------------
 
+static bool s_read_int(self_t *self, const char *sql, const sub_t *key, bool *found,
+                       uint64_t *value);
+
 //  One push of `sub`'s next items: true when one was sent and more may
 //  wait. Each row is copied out before the statement moves on.
 static bool s_push_once(self_t *self, sub_t *sub) {
-    sqlite3_stmt *stmt = ca_sql_prepare(self->sql, sub->kind->sql_page);
+    //  The newest position first: every item at or below it has committed
+    //  (positions are given in commit order by the one writer), so a short
+    //  page read up to it leaves nothing behind.
+    bool found = false;
+    uint64_t newest = 0;
+    sqlite3_stmt *stmt = NULL;
+    if (s_read_int(self, sub->kind->sql_newest, NULL, &found, &newest) && found)
+        stmt = ca_sql_prepare(self->sql, sub->kind->sql_page);
     if (!stmt) {
         ca_log_error("subscriptions: %s", sqlite3_errmsg(ca_sql_handle(self->sql)));
         return false;
     }
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)sub->cursor);
+    uint64_t after = sub->scanned > sub->cursor ? sub->scanned : sub->cursor;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)after);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)newest);
     if (sub->key && sub->kind->key_is_text)
         sqlite3_bind_text(stmt, 2, (const char *)sub->key, -1, SQLITE_STATIC);
     else if (sub->key)
@@ -358,7 +389,10 @@ static bool s_push_once(self_t *self, sub_t *sub) {
     }
     for (size_t i = 0; i < count; i++)
         sub->kind->item_free(items[i]);
-    //  A short page: caught up until the next commit.
+    //  A short page: caught up until the next commit, everything up to
+    //  `newest` read.
+    if (!failed && count < CA_PUSH_MESSAGES_MAX && bytes < CA_PUSH_BYTES && newest > after)
+        sub->scanned = newest;
     if (failed || (count < CA_PUSH_MESSAGES_MAX && bytes < CA_PUSH_BYTES))
         sub->dirty = false;
     return count > 0 && sub->dirty;
@@ -764,4 +798,44 @@ void subscriptions_actor(zsock_t *pipe, void *args) {
     free((char *)self->config.db_path);
     free((char *)self->config.endpoint);
     free(self);
+}
+
+//  ---- self-test ---------------------------------------------------------------
+//  The pushes themselves are tested over the wire (tests/e2e_subscriptions*.c);
+//  here, that every kind's page reads a range of positions (the rows
+//  committed since its read mark), never a whole channel or table, and
+//  never sorts.
+
+void subscriptions_test(bool verbose) {
+    if (verbose)
+        printf(" * subscriptions: ");
+    const ca_schema_t *before[] = {&logbook_schema, &oplog_schema, &content_schema};
+    ca_testbed_t *bed = ca_testbed_new_with(&messages_store_def, before, 3);
+    assert(bed);
+    char *path = zsys_sprintf("%s/%s", ca_testbed_dir(bed), CA_DB_FILE);
+    char *error = NULL;
+    ca_sql_t *sql = ca_sql_open(path, CA_SQL_READ_ONLY, NULL, &error);
+    assert(sql);
+    const kind_t *kinds[] = {&s_channel_kind, &s_topic_kind, &s_content_kind};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char *explain = zsys_sprintf("EXPLAIN QUERY PLAN %s", kinds[k]->sql_page);
+        sqlite3_stmt *stmt = NULL;
+        assert(sqlite3_prepare_v2(ca_sql_handle(sql), explain, -1, &stmt, NULL) == SQLITE_OK);
+        bool ranged = false;
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(stmt, 3);
+            if (verbose)
+                printf("\n   %s: %s", kinds[k]->what, detail);
+            ranged |= strstr(detail, "USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != NULL;
+            assert(!strstr(detail, "TEMP B-TREE"));
+        }
+        assert(ranged);
+        sqlite3_finalize(stmt);
+        zstr_free(&explain);
+    }
+    ca_sql_destroy(&sql);
+    zstr_free(&path);
+    ca_testbed_destroy(&bed);
+    if (verbose)
+        printf("\n   OK\n");
 }

@@ -50,6 +50,8 @@ typedef struct {
 //  The actor (zactor_new(subscriptions_actor, &config); then START).
 void subscriptions_actor(zsock_t *pipe, void *args);
 
+void subscriptions_test(bool verbose);
+
 //  Whether request kind `body` is served by this actor (node self-test).
 bool subscriptions_serves(uint32_t body);
 

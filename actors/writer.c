@@ -104,9 +104,10 @@ typedef struct {
     //  max_db_bytes in pages (hard), and the watermark below it where
     //  ordinary writes stop (soft); 0: no cap. See s_over_watermark.
     long long hard_pages, soft_pages;
-    bool disk_low;          //  below min_free_bytes when the batch began
-    pending_write_t *batch; //  batch_max slots, reused by every batch
-    ca_arena_t *arena;      //  the batch's decoded requests, reset after its answers
+    char uncapped_pages[32]; //  max_page_count as SQLite opened the file (SIGHUP lifts back to it)
+    bool disk_low;           //  below min_free_bytes when the batch began
+    pending_write_t *batch;  //  batch_max slots, reused by every batch
+    ca_arena_t *arena;       //  the batch's decoded requests, reset after its answers
     //  statistics
     uint64_t batches;
     uint64_t writes;
@@ -182,9 +183,12 @@ static void s_apply_db_cap(self_t *self) {
     char set[80], page_size[32] = "4096", cap[32] = "0";
     ca_sql_pragma_text(self->sql, "PRAGMA page_size", page_size, sizeof page_size);
     long long page = atoll(page_size) > 0 ? atoll(page_size) : 4096;
-    long long pages =
-        self->config.max_db_bytes > 0 ? self->config.max_db_bytes / page : CA_DB_UNCAPPED_PAGES;
-    snprintf(set, sizeof set, "PRAGMA max_page_count=%lld", pages > 1 ? pages : 1);
+    long long pages = self->config.max_db_bytes / page;
+    if (self->config.max_db_bytes > 0)
+        snprintf(set, sizeof set, "PRAGMA max_page_count=%lld", pages > 1 ? pages : 1);
+    else
+        snprintf(set, sizeof set, "PRAGMA max_page_count=%s",
+                 self->uncapped_pages[0] ? self->uncapped_pages : "1073741823");
     ca_sql_exec(self->sql, set);
     if (self->config.max_db_bytes <= 0) {
         self->hard_pages = self->soft_pages = 0;
@@ -214,6 +218,9 @@ static char *s_apply_pragmas(self_t *self) {
     if (!error)
         error = s_apply_pragma(self, "PRAGMA cache_size=" CA_WRITER_CACHE_KIB, "PRAGMA cache_size",
                                CA_WRITER_CACHE_KIB);
+    if (!error) //  SQLite's own default, before any cap (it differs between versions)
+        ca_sql_pragma_text(self->sql, "PRAGMA max_page_count", self->uncapped_pages,
+                           sizeof self->uncapped_pages);
     if (!error && self->config.max_db_bytes > 0)
         s_apply_db_cap(self);
     return error;
@@ -891,17 +898,19 @@ zframe_t *writer_stats_request(void) {
 
 //  ---- control pipe --------------------------------------------------------------
 
-//  LIMITS [max_db_bytes int64][min_free_bytes int64] (SIGHUP, node_reload):
-//  from the next write on; answers with a signal once applied.
+//  LIMITS [generation uint64][max_db_bytes int64][min_free_bytes int64]
+//  (SIGHUP, node_reload): from the next write on; answers
+//  [LIMITS][generation] once applied.
 static void s_apply_limits(self_t *self) {
+    uint64_t generation = 0;
     int64_t max_db_bytes = 0, min_free_bytes = 0;
-    if (zsock_recv(self->pipe, "88", &max_db_bytes, &min_free_bytes) == 0) {
+    if (zsock_recv(self->pipe, "888", &generation, &max_db_bytes, &min_free_bytes) == 0) {
         self->config.max_db_bytes = max_db_bytes;
         self->config.min_free_bytes = min_free_bytes;
         if (self->sql)
             s_apply_db_cap(self);
     }
-    zsock_signal(self->pipe, 0);
+    zsock_send(self->pipe, "s8", "LIMITS", generation);
 }
 
 static void s_handle_pipe(self_t *self) {

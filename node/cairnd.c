@@ -272,7 +272,8 @@ static void s_reload(node_t *node, const node_config_t *started, node_config_t *
     }
     const node_config_t *before = *applied_p ? *applied_p : started;
     s_apply_log_settings(fresh); //  first: what follows is logged as it says
-    if (node_reload(node, fresh, &error) != 0) {
+    const char *failed = NULL;
+    if (node_reload(node, fresh, &error, &failed) != 0) {
         ca_log_error("cairnd: SIGHUP: %s", error);
         free(error);
     }
@@ -280,7 +281,7 @@ static void s_reload(node_t *node, const node_config_t *started, node_config_t *
     for (size_t i = 0; i < node_config_count(); i++) {
         const char *name = node_config_name(i);
         if (s_reloadable(name, fresh)) {
-            if (!node_config_same(before, fresh, i))
+            if (!node_config_same(before, fresh, i) && !(failed && streq(failed, name)))
                 ca_log_notice("cairnd: SIGHUP: %s changed, applied", name);
         } else if (!node_config_same(started, fresh, i)) {
             ca_log_warning("cairnd: restart required: %s (changed in the configuration; the "

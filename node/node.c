@@ -96,6 +96,7 @@ struct _node_t {
     zactor_t *zap;            //  the ZAP handler: client endpoint CURVE, or a peer endpoint
     bool client_curve;
     zactor_t *peer;                   //  the peer actor (peer_endpoint set)
+    uint64_t reloads;                 //  SIGHUPs applied (node_reload's generation)
     peer_admission_t *peer_admission; //  the ZAP handler's while it runs
 };
 
@@ -535,9 +536,14 @@ static char *s_probe_endpoints(const node_config_t *config) {
 
 int node_start(node_t *self, char **error) {
     assert(!self->running);
-    *error = s_probe_endpoints(self->config);
+    //  A data dir that exists: its lock first, so that a second cairnd on
+    //  it hears that, not that its port is taken (by the first). A new
+    //  one: the endpoints first, so that nothing is made when they fail.
+    struct stat info;
+    bool existed = stat(self->config->data_dir, &info) == 0;
+    *error = existed ? s_lock_data_dir(self) : s_probe_endpoints(self->config);
     if (!*error)
-        *error = s_lock_data_dir(self);
+        *error = existed ? s_probe_endpoints(self->config) : s_lock_data_dir(self);
     if (!*error)
         *error = s_refuse_lost_database(self);
     if (!*error)
@@ -590,33 +596,89 @@ bool node_reloadable(const char *name) {
     return false;
 }
 
-int node_reload(node_t *self, const node_config_t *fresh, char **error) {
+//  Collects the answers of the actors asked in one reload (generation
+//  `generation`) until all came or NODE_RELOAD_WAIT_MS passed. An actor in
+//  a long request (a backup, a ContentCheck with verify) answers later and
+//  applies the settings then; main must not wait for it, or a SIGTERM
+//  meanwhile would go unread. Stale answers of an earlier reload that came
+//  late are read and dropped. *bootstrap_error: the peer actor's refusal.
+static size_t s_reload_collect(node_t *self, zactor_t **asked, size_t count, uint64_t generation,
+                               char **bootstrap_error) {
+    zpoller_t *poller = zpoller_new(NULL);
+    bool *done = (bool *)zmalloc((count ? count : 1) * sizeof(bool));
+    for (size_t i = 0; i < count; i++)
+        zpoller_add(poller, asked[i]);
+    size_t left = count;
+    int64_t deadline = zclock_mono() + NODE_RELOAD_WAIT_MS;
+    for (int turns = 0; left && turns < 100000 && zclock_mono() < deadline; turns++) {
+        void *ready = zpoller_wait(poller, (int)(deadline - zclock_mono()) + 1);
+        size_t at = 0;
+        while (ready && at < count && (void *)asked[at] != ready)
+            at++;
+        if (!ready || at == count)
+            continue;
+        char *word = NULL, *problem = NULL;
+        uint64_t answered = 0;
+        int status = 0;
+        int rc = asked[at] == self->peer
+                     ? zsock_recv(asked[at], "s8is", &word, &answered, &status, &problem)
+                     : zsock_recv(asked[at], "s8", &word, &answered);
+        if (rc == 0 && answered == generation && !done[at]) {
+            done[at] = true;
+            left--;
+            if (asked[at] == self->peer && status != 0 && !*bootstrap_error)
+                *bootstrap_error = zsys_sprintf("%s", problem ? problem : "not applied");
+        }
+        zstr_free(&word);
+        zstr_free(&problem);
+    }
+    free(done);
+    zpoller_destroy(&poller);
+    return left;
+}
+
+int node_reload(node_t *self, const node_config_t *fresh, char **error, const char **failed) {
     *error = NULL;
+    *failed = NULL;
     if (!self->running)
         return 0;
-    //  Pipe commands, each answered once applied (gateway.c, writer.c, peer.c).
-    zsock_send(self->gateway, "s8888", "LIMITS", fresh->client_in_flight_max,
+    if (fresh->max_clients > 0)
+        s_max_clients(fresh); //  warns when the descriptors cannot hold that many
+    //  Pipe commands (gateway.c, writer.c, ca_store.c, peer.c), each with
+    //  this reload's generation, which its answer carries back.
+    uint64_t generation = ++self->reloads;
+    zactor_t **asked = (zactor_t **)zmalloc((self->worker_count + 3) * sizeof(zactor_t *));
+    size_t count = 0;
+    zsock_send(self->gateway, "s88888", "LIMITS", generation, fresh->client_in_flight_max,
                fresh->client_answer_bytes_max, fresh->answer_bytes_max, fresh->max_clients);
-    zsock_wait(self->gateway);
-    zsock_send(self->writer, "s88", "LIMITS", fresh->max_db_bytes, fresh->min_free_bytes);
-    zsock_wait(self->writer);
+    asked[count++] = self->gateway;
+    zsock_send(self->writer, "s888", "LIMITS", generation, fresh->max_db_bytes,
+               fresh->min_free_bytes);
+    asked[count++] = self->writer;
     for (size_t i = 0; i < self->worker_count; i++) {
-        zsock_send(self->workers[i], "s8888888", "LIMITS", fresh->max_content_bytes,
+        zsock_send(self->workers[i], "s88888888", "LIMITS", generation, fresh->max_content_bytes,
                    fresh->cache_max_bytes, fresh->content_quota_bytes, fresh->doc_max_bytes,
                    fresh->kv_max_value_bytes, fresh->min_free_bytes, fresh->stream_timeout_ms);
-        zsock_wait(self->workers[i]);
+        asked[count++] = self->workers[i];
     }
     if (self->peer_admission)
         peer_admission_set_allow_list(self->peer_admission,
                                       streq(fresh->peer_admission, "allow-list"));
     if (self->peer) {
-        int status = 0;
-        char *problem = NULL;
-        zsock_send(self->peer, "ss", "BOOTSTRAP", fresh->bootstrap_peers);
-        if (zsock_recv(self->peer, "is", &status, &problem) == 0 && status != 0)
-            *error = zsys_sprintf("%s", problem ? problem : "bootstrap_peers not applied");
-        zstr_free(&problem);
+        zsock_send(self->peer, "s8s", "BOOTSTRAP", generation, fresh->bootstrap_peers);
+        asked[count++] = self->peer;
     }
+    char *bootstrap_error = NULL;
+    size_t late = s_reload_collect(self, asked, count, generation, &bootstrap_error);
+    free(asked);
+    if (bootstrap_error) {
+        *failed = "bootstrap_peers";
+        *error = zsys_sprintf("bootstrap_peers not applied: %s", bootstrap_error);
+        zstr_free(&bootstrap_error);
+    } else if (late)
+        ca_log_warning("cairnd: SIGHUP: %zu actor(s) busy with a long request have not taken "
+                       "the new settings yet; each takes them when its request ends",
+                       late);
     return *error ? -1 : 0;
 }
 

@@ -18,6 +18,9 @@
 
 typedef struct _node_t node_t;
 
+//  How long node_reload waits for the actors to take new settings.
+#define NODE_RELOAD_WAIT_MS 1000
+
 //  The config must outlive the node.
 node_t *node_new(const node_config_t *config);
 
@@ -45,9 +48,11 @@ bool node_reloadable(const char *name);
 //  them (gateway: client limits; writer: max_db_bytes, min_free_bytes;
 //  every store worker: the stores' size limits; peer actor and ZAP
 //  handler: bootstrap_peers, peer_admission) and waits until each has
-//  them. 0, or -1 with *error (caller frees) saying what was not applied;
-//  the other settings are applied all the same.
-int node_reload(node_t *self, const node_config_t *fresh, char **error);
+//  them, at most NODE_RELOAD_WAIT_MS (an actor busy with a long request
+//  takes them when it ends; logged). 0, or -1 with *error (caller frees)
+//  and *failed naming the setting not applied; the others are applied all
+//  the same.
+int node_reload(node_t *self, const node_config_t *fresh, char **error, const char **failed);
 
 //  Orderly stop: new requests get UNAVAILABLE, accepted ones are answered
 //  (up to drain_ms), queued writes commit, actors stop in reverse order.

@@ -80,7 +80,8 @@ char *node_probe_endpoint(const char *setting, const char *flag, const char *end
                             setting, endpoint, flag);
     if (error == EACCES)
         return zsys_sprintf("cannot use %s %s: binding that port needs privileges this process "
-                            "lacks (ports under 1024); choose another with %s",
+                            "lacks (ports under 1024); choose another with %s. Nothing was "
+                            "created or changed",
                             setting, endpoint, flag);
     return NULL; //  anything else: left to the real bind, which names it
 }

@@ -5,7 +5,9 @@
     A node whose client (or peer, or metrics) endpoint is taken used to find
     out only when the gateway bound it, after it had created and migrated
     the data dir: a first start with a wrong port left a fresh data dir
-    behind. node_start probes each tcp endpoint first with a plain socket,
+    behind. node_start probes each tcp endpoint (before it makes a new data
+    dir; after it locked an existing one, so that a second cairnd on the
+    same dir hears about the lock) with a plain socket,
     bound and closed at once (never listening, so the port is free again
     when the gateway binds it): SO_REUSEADDR as libzmq sets it, so the
     probe fails exactly when libzmq's bind would, on a port another socket

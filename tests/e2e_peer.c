@@ -1493,7 +1493,7 @@ static void test_sighup_reload(void) {
 
     harness_write_file(path, "peer\n    admission = allow-list\n    bootstrap = nonsense\n");
     CHECK(kill(harness_node_pid(a.node), SIGHUP) == 0);
-    s_wait_log(&a, "SIGHUP: bootstrap_peers:");
+    s_wait_log(&a, "SIGHUP: bootstrap_peers not applied: bootstrap_peers:");
     harness_expect_alive(a.client);
     s_wait_session(&a, id_b, true);
     peer_node_stop(&b);

@@ -47,6 +47,7 @@
 #include "messages_schema.h"
 #include "node_config.h"
 #include "node_probe.h"
+#include "subscriptions.h"
 #include "peer.h"
 #include "peer_gossip.h"
 #include "peer_oplog.h"
@@ -83,6 +84,7 @@ static const selftest_t s_tests[] = {
     {"ca_blobs", ca_blobs_test},
     {"node_config", node_config_test},
     {"node_probe", node_probe_test},
+    {"subscriptions", subscriptions_test},
     {"writer", writer_test},
     {"config_store", config_store_test},
     {"messages_schema", messages_schema_test},

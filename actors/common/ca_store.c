@@ -832,16 +832,18 @@ static void s_self_destroy(ca_store_t **self_p) {
     *self_p = NULL;
 }
 
-//  LIMITS (SIGHUP, node_reload): the stores' size limits, each int64, in
-//  this order: max_content_bytes, cache_max_bytes, content_quota_bytes,
-//  doc_max_bytes, kv_max_value_bytes, min_free_bytes, stream_timeout_ms.
-//  Handlers read them from ca_store_settings at each request, so they hold
-//  from the next one; answers with a signal once applied.
+//  LIMITS [generation uint64] and the stores' size limits (SIGHUP,
+//  node_reload), each int64, in this order: max_content_bytes,
+//  cache_max_bytes, content_quota_bytes, doc_max_bytes,
+//  kv_max_value_bytes, min_free_bytes, stream_timeout_ms. Handlers read
+//  them from ca_store_settings at each request, so they hold from the next
+//  one; answers [LIMITS][generation] once applied.
 static void s_apply_limits(ca_store_t *self) {
     ca_store_settings_t *settings = &self->settings;
+    uint64_t generation = 0;
     int64_t values[7];
-    if (zsock_recv(self->pipe, "8888888", &values[0], &values[1], &values[2], &values[3],
-                   &values[4], &values[5], &values[6]) == 0) {
+    if (zsock_recv(self->pipe, "88888888", &generation, &values[0], &values[1], &values[2],
+                   &values[3], &values[4], &values[5], &values[6]) == 0) {
         settings->max_content_bytes = values[0];
         settings->cache_max_bytes = values[1];
         settings->content_quota_bytes = values[2];
@@ -850,7 +852,7 @@ static void s_apply_limits(ca_store_t *self) {
         settings->min_free_bytes = values[5];
         settings->stream_timeout_ms = values[6];
     }
-    zsock_signal(self->pipe, 0);
+    zsock_send(self->pipe, "s8", "LIMITS", generation);
 }
 
 static void s_handle_pipe(ca_store_t *self) {

@@ -229,9 +229,6 @@
 //  max_db_bytes / CA_DB_RESERVE_DIVISOR, at least CA_DB_RESERVE_MIN_BYTES.
 #define CA_DB_RESERVE_DIVISOR   8
 #define CA_DB_RESERVE_MIN_BYTES (256 * 1024)
-//  max_page_count when a SIGHUP lifts max_db_bytes (0): SQLite's own
-//  default up to 3.44 (4 TiB at 4 KiB pages).
-#define CA_DB_UNCAPPED_PAGES 1073741823LL
 //  The orphan sweep at start (ca_blob_store_sweep): blob files examined and
 //  time spent per store, at most; what is left is swept at the next start.
 #define CA_SWEEP_MAX_FILES 1000000

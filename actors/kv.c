@@ -66,7 +66,6 @@ const ca_schema_t kv_schema = {
 
 //  ---- checks ----------------------------------------------------------------------
 
-#define NAME_RULE "namespace names are 1..64 bytes of A-Z a-z 0-9 . _ -, not starting with '.'"
 #define KEY_RULE                                                                                   \
     "keys are 1..1024 bytes, segments separated by '/', each 1..255 bytes and not '.' or '..', "   \
     "no leading, trailing or double '/', no control characters"
@@ -93,7 +92,7 @@ const char *kv_name_problem(const char *name) {
 static bool s_name_ok(const char *name, const char *what, ca_reply_t *reply) {
     const char *problem = kv_name_problem(name);
     if (problem)
-        ca_reply_error(reply, CA_INVALID, "%s %s (%s)", what, problem, NAME_RULE);
+        ca_reply_error(reply, CA_INVALID, "%s %s (%s)", what, problem, KV_NAME_RULE);
     return !problem;
 }
 

@@ -52,6 +52,7 @@ const char *kv_key_problem(const char *key);
 //  . _ -, not starting with '.'), or NULL when it is valid. Also `cairnd
 //  import`'s check of the names in an export file's kv_namespaces rows.
 const char *kv_name_problem(const char *name);
+#define KV_NAME_RULE "namespace names are 1..64 bytes of A-Z a-z 0-9 . _ -, not starting with '.'"
 
 //  Sets err and returns its status.
 ca_status_t kv_fail(kv_err_t *err, ca_status_t status, const char *format, ...)

@@ -840,9 +840,8 @@ static void s_tables_done(import_t *m) {
         const char *problem = kv_name_problem(ns->name);
         if (problem)
             s_fail(m,
-                   "a kv_namespaces row's name '%s' is refused: it %s (namespace names are "
-                   "1..64 bytes of A-Z a-z 0-9 . _ -, not starting with '.'); the file is "
-                   "damaged",
+                   "a kv_namespaces row's name '%s' is refused: it %s (" KV_NAME_RULE
+                   "); the file is damaged",
                    ns->name, problem);
         else if (ns->backend != CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM && !kv_is_redis(ns))
             s_fail(m, "kv namespace '%s' has backend %d, which this cairnd does not know", ns->name,

@@ -517,20 +517,47 @@ static void s_sql(const char *data_dir, const char *sql) {
     zstr_free(&path);
 }
 
+//  A small node's stopped data dir, its export (file, lines) and a
+//  target for imports, under root.
+typedef struct {
+    char *root;
+    harness_node_t *node;
+    char *file;
+    char *target;
+    zlistx_t *lines;
+} fixture_t;
+
+static fixture_t s_fixture_up(const char *name) {
+    fixture_t f = {.root = ca_test_tempdir(name)};
+    f.node = s_small_node(f.root);
+    f.file = zsys_sprintf("%s/good.jsonl", f.root);
+    f.target = zsys_sprintf("%s/target", f.root);
+    s_export(harness_node_data_dir(f.node), f.file, 0, "exported to", false);
+    f.lines = s_lines(f.file);
+    CHECK(zlistx_size(f.lines) > 5);
+    return f;
+}
+
+static void s_fixture_down(fixture_t *f) {
+    harness_node_destroy(&f->node);
+    zlistx_destroy(&f->lines);
+    ca_test_rmtree(f->root);
+    zstr_free(&f->target);
+    zstr_free(&f->file);
+    zstr_free(&f->root);
+}
+
 //  Hostile names, malformed lines, NUL in text, and what an export leaves
 //  when it fails (the file as it was) or succeeds (a private file).
 static void test_hostile(void) {
-    char *root = ca_test_tempdir("cairn-export-hostile");
-    harness_node_t *node = s_small_node(root);
-    const char *data_dir = harness_node_data_dir(node);
-    char *file = zsys_sprintf("%s/good.jsonl", root);
-    char *target = zsys_sprintf("%s/target", root);
-    s_export(data_dir, file, 0, "exported to", false);
+    fixture_t f = s_fixture_up("cairn-export-hostile");
+    const char *data_dir = harness_node_data_dir(f.node);
+    const char *root = f.root, *file = f.file, *target = f.target;
+    zlistx_t *lines = f.lines;
     struct stat info;
     CHECK(stat(file, &info) == 0 && (info.st_mode & 0777) == 0600);
     s_no_entry(root, "good.jsonl.tmp-");
     off_t exported = info.st_size;
-    zlistx_t *lines = s_lines(file);
     //  A namespace name that climbs out of the staging directory, or has a '/'.
     const char *row = s_line_with(lines, "\"table\":\"kv_namespaces\"");
     const char *names[] = {"../../escape", "a/b", ".hidden"};
@@ -597,23 +624,14 @@ static void test_hostile(void) {
     globfree(&found);
     zstr_free(&pattern);
     s_no_entry(root, "good.jsonl.tmp-");
-    harness_node_destroy(&node);
-    zlistx_destroy(&lines);
-    ca_test_rmtree(root);
-    zstr_free(&target);
-    zstr_free(&file);
-    zstr_free(&root);
+    s_fixture_down(&f);
 }
 
 static void test_bad_input(void) {
-    char *root = ca_test_tempdir("cairn-export-bad");
-    harness_node_t *node = s_small_node(root);
-    const char *data_dir = harness_node_data_dir(node);
-    char *file = zsys_sprintf("%s/good.jsonl", root);
-    char *target = zsys_sprintf("%s/target", root);
-    s_export(data_dir, file, 0, "exported to", false);
-    zlistx_t *lines = s_lines(file);
-    CHECK(zlistx_size(lines) > 5);
+    fixture_t f = s_fixture_up("cairn-export-bad");
+    const char *data_dir = harness_node_data_dir(f.node);
+    const char *root = f.root, *file = f.file, *target = f.target;
+    zlistx_t *lines = f.lines;
 
     //  Truncated: without its end line; cut inside a line.
     char *path = s_variant(root, lines, "truncated", "\"end\":true", NULL);
@@ -736,18 +754,13 @@ static void test_bad_input(void) {
     //  Usage: no file.
     s_cairnd((const char *const[]){"export", NULL}, 2, "need a file");
     //  A running node's data dir is refused (export a backup instead).
-    CHECK(harness_node_restart(node) == 0);
+    CHECK(harness_node_restart(f.node) == 0);
     char *busy = zsys_sprintf("%s/busy.jsonl", root);
     s_export(data_dir, busy, 2, "cairn backup DIR", false);
     CHECK(stat(busy, &info) != 0);
     zstr_free(&busy);
-    harness_node_destroy(&node);
-    zlistx_destroy(&lines);
-    ca_test_rmtree(root);
     zstr_free(&kept);
-    zstr_free(&target);
-    zstr_free(&file);
-    zstr_free(&root);
+    s_fixture_down(&f);
 }
 
 //  A Redis namespace whose server is gone: the export fails naming it,

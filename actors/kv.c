@@ -66,28 +66,33 @@ const ca_schema_t kv_schema = {
 
 //  ---- checks ----------------------------------------------------------------------
 
-#define NAME_RULE "namespace names are 1..64 bytes of A-Z a-z 0-9 . _ -, not starting with '.'"
 #define KEY_RULE                                                                                   \
     "keys are 1..1024 bytes, segments separated by '/', each 1..255 bytes and not '.' or '..', "   \
     "no leading, trailing or double '/', no control characters"
 
-static bool s_name_ok(const char *name, const char *what, ca_reply_t *reply) {
+//  The namespace name rule (a filesystem namespace's folder is named after
+//  it, so nothing in a name can leave the kv folder).
+const char *kv_name_problem(const char *name) {
     size_t length = strnlen(name, KV_NAME_MAX + 1);
-    const char *problem = NULL;
     if (length == 0)
-        problem = "is missing";
-    else if (length > KV_NAME_MAX)
-        problem = "is longer than 64 bytes";
-    else if (name[0] == '.')
-        problem = "starts with '.'";
-    for (size_t i = 0; i < length && !problem; i++) {
+        return "is missing";
+    if (length > KV_NAME_MAX)
+        return "is longer than 64 bytes";
+    if (name[0] == '.')
+        return "starts with '.'";
+    for (size_t i = 0; i < length; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-'))
-            problem = "has a character other than A-Z a-z 0-9 . _ -";
+            return "has a character other than A-Z a-z 0-9 . _ -";
     }
+    return NULL;
+}
+
+static bool s_name_ok(const char *name, const char *what, ca_reply_t *reply) {
+    const char *problem = kv_name_problem(name);
     if (problem)
-        ca_reply_error(reply, CA_INVALID, "%s %s (%s)", what, problem, NAME_RULE);
+        ca_reply_error(reply, CA_INVALID, "%s %s (%s)", what, problem, KV_NAME_RULE);
     return !problem;
 }
 
@@ -188,13 +193,17 @@ static bool s_backend_ok(int backend, const Cairn__KvRedis *redis, kv_ns_t *ns, 
     return true;
 }
 
-static const kv_backend_t *s_backend(const kv_ns_t *ns) {
+const kv_backend_t *kv_backend_of(const kv_ns_t *ns) {
     return ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM ? &kv_fs_backend
                                                                    : &kv_redis_backend;
 }
 
-static bool s_is_sqlite(const kv_ns_t *ns) {
+bool kv_is_sqlite(const kv_ns_t *ns) {
     return ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_SQLITE;
+}
+
+bool kv_is_redis(const kv_ns_t *ns) {
+    return ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_REDIS;
 }
 
 //  ---- the namespace row -----------------------------------------------------------
@@ -363,13 +372,13 @@ static void s_store(ca_store_t *store, const Cairn__Request *request, ca_reply_t
     kv_ns_t ns;
     if (!s_key_ok(put->key, reply) || !s_ns_load(store, put->namespace_, &ns, reply))
         return;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         kv_sqlite_store(store, &ns, put, reply);
     else {
         kv_err_t err;
         bool created = false;
-        if (s_backend(&ns)->put(ca_store_state(store), &ns, put->key, put->value.data,
-                                put->value.len, &created, &err) != CA_OK)
+        if (kv_backend_of(&ns)->put(ca_store_state(store), &ns, put->key, put->value.data,
+                                    put->value.len, &created, &err) != CA_OK)
             s_backend_failed(reply, &err);
         else {
             Cairn__KvStored *stored = ca_reply_alloc(reply, sizeof *stored);
@@ -386,13 +395,14 @@ static void s_retrieve(ca_store_t *store, const Cairn__Request *request, ca_repl
     kv_ns_t ns;
     if (!s_key_ok(get->key, reply) || !s_ns_load(store, get->namespace_, &ns, reply))
         return;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         kv_sqlite_retrieve(store, &ns, get->key, reply);
     else {
         kv_err_t err;
         uint8_t *data = NULL;
         size_t size = 0;
-        if (s_backend(&ns)->get(ca_store_state(store), &ns, get->key, &data, &size, &err) != CA_OK)
+        if (kv_backend_of(&ns)->get(ca_store_state(store), &ns, get->key, &data, &size, &err) !=
+            CA_OK)
             s_backend_failed(reply, &err);
         else {
             Cairn__KvValue *value = ca_reply_alloc(reply, sizeof *value);
@@ -413,12 +423,12 @@ static void s_delete(ca_store_t *store, const Cairn__Request *request, ca_reply_
     kv_ns_t ns;
     if (!s_key_ok(del->key, reply) || !s_ns_load(store, del->namespace_, &ns, reply))
         return;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         kv_sqlite_delete(store, &ns, del->key, reply);
     else {
         kv_err_t err;
         bool deleted = false;
-        if (s_backend(&ns)->del(ca_store_state(store), &ns, del->key, &deleted, &err) != CA_OK)
+        if (kv_backend_of(&ns)->del(ca_store_state(store), &ns, del->key, &deleted, &err) != CA_OK)
             s_backend_failed(reply, &err);
         else
             s_deleted(reply, CAIRN__RESPONSE__BODY_KV_DELETE, deleted ? 1 : 0);
@@ -442,12 +452,12 @@ static void s_clear(ca_store_t *store, const Cairn__Request *request, ca_reply_t
     kv_ns_t ns;
     if (!s_ns_load(store, request->kv_clear->namespace_, &ns, reply))
         return;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         kv_sqlite_clear(store, &ns, reply);
     else {
         kv_err_t err;
         uint64_t count = 0;
-        if (s_backend(&ns)->clear(ca_store_state(store), &ns, &count, &err) != CA_OK)
+        if (kv_backend_of(&ns)->clear(ca_store_state(store), &ns, &count, &err) != CA_OK)
             s_backend_failed(reply, &err);
         else
             s_deleted(reply, CAIRN__RESPONSE__BODY_KV_CLEAR, count);
@@ -460,12 +470,13 @@ static void s_exists(ca_store_t *store, const Cairn__Request *request, ca_reply_
     kv_ns_t ns;
     if (!s_key_ok(exists->key, reply) || !s_ns_load(store, exists->namespace_, &ns, reply))
         return;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         kv_sqlite_exists(store, &ns, exists->key, reply);
     else {
         kv_err_t err;
         bool found = false;
-        if (s_backend(&ns)->exists(ca_store_state(store), &ns, exists->key, &found, &err) != CA_OK)
+        if (kv_backend_of(&ns)->exists(ca_store_state(store), &ns, exists->key, &found, &err) !=
+            CA_OK)
             s_backend_failed(reply, &err);
         else {
             Cairn__KvExistsReply *answer = ca_reply_alloc(reply, sizeof *answer);
@@ -489,11 +500,12 @@ static void s_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t 
     kv_keys_t keys = {0};
     size_t first = 0;
     bool ok;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         ok = kv_sqlite_keys(store, &ns, list->prefix, list->after, limit, &keys, reply);
     else {
         kv_err_t err;
-        ok = s_backend(&ns)->keys(ca_store_state(store), &ns, list->prefix, &keys, &err) == CA_OK;
+        ok = kv_backend_of(&ns)->keys(ca_store_state(store), &ns, list->prefix, &keys, &err) ==
+             CA_OK;
         if (!ok)
             s_backend_failed(reply, &err);
         else {
@@ -522,7 +534,7 @@ static void s_list(ca_store_t *store, const Cairn__Request *request, ca_reply_t 
 //  Makes the storage of a new namespace (filesystem: its folder; Redis:
 //  checks the server answers); SQLite needs none.
 static bool s_ns_make(ca_store_t *store, kv_ns_t *ns, ca_reply_t *reply) {
-    if (s_is_sqlite(ns))
+    if (kv_is_sqlite(ns))
         return true;
     kv_err_t err;
     if (ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM &&
@@ -530,7 +542,7 @@ static bool s_ns_make(ca_store_t *store, kv_ns_t *ns, ca_reply_t *reply) {
         s_backend_failed(reply, &err);
         return false;
     }
-    if (s_backend(ns)->create(ca_store_state(store), ns, &err) != CA_OK) {
+    if (kv_backend_of(ns)->create(ca_store_state(store), ns, &err) != CA_OK) {
         s_backend_failed(reply, &err);
         return false;
     }
@@ -590,7 +602,7 @@ static void s_ns_write_failed(ca_store_t *store, const Cairn__Request *request,
         snprintf(ns.password, sizeof ns.password, "%s", redis->password);
     uint64_t count;
     kv_err_t err;
-    if (s_backend(&ns)->drop(ca_store_state(store), &ns, &count, &err) != CA_OK)
+    if (kv_backend_of(&ns)->drop(ca_store_state(store), &ns, &count, &err) != CA_OK)
         ca_log_warning("kv: cannot undo the storage of %s: %s", ns.name, err.message);
     s_ns_wipe(&ns);
 }
@@ -645,8 +657,8 @@ static void s_ns_drop(ca_store_t *store, const Cairn__Request *request, ca_reply
     kv_err_t err;
     bool folder_gone = ns.backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM &&
                        access(ns.path, F_OK) != 0 && errno == ENOENT;
-    if (!s_is_sqlite(&ns) && !folder_gone &&
-        s_backend(&ns)->clear(ca_store_state(store), &ns, &count, &err) != CA_OK) {
+    if (!kv_is_sqlite(&ns) && !folder_gone &&
+        kv_backend_of(&ns)->clear(ca_store_state(store), &ns, &count, &err) != CA_OK) {
         s_backend_failed(reply, &err);
         s_ns_wipe(&ns);
         return;
@@ -689,11 +701,11 @@ static void s_ns_stats(ca_store_t *store, const Cairn__Request *request, ca_repl
         return;
     uint64_t keys = 0, bytes = 0;
     bool ok;
-    if (s_is_sqlite(&ns))
+    if (kv_is_sqlite(&ns))
         ok = kv_sqlite_stats(store, &ns, &keys, &bytes, reply);
     else {
         kv_err_t err;
-        ok = s_backend(&ns)->stats(ca_store_state(store), &ns, &keys, &bytes, &err) == CA_OK;
+        ok = kv_backend_of(&ns)->stats(ca_store_state(store), &ns, &keys, &bytes, &err) == CA_OK;
         if (!ok)
             s_backend_failed(reply, &err);
     }
@@ -722,31 +734,33 @@ static void s_clone(ca_store_t *store, const Cairn__Request *request, ca_reply_t
     target.created_at = (int64_t)time(NULL);
     ca_write_t *write = NULL;
     kv_entries_t entries = {0};
-    if (s_is_sqlite(&source) && s_is_sqlite(&target)) {
+    if (kv_is_sqlite(&source) && kv_is_sqlite(&target)) {
         //  One write: the row, then INSERT ... SELECT in the same transaction.
         write = ca_write_new();
         s_write_ns_row(write, &target);
         kv_sqlite_copy(write, target.name, source.id);
     } else {
         kv_err_t err;
-        bool read = s_is_sqlite(&source) ? kv_sqlite_dump(store, &source, &entries, reply)
-                                         : s_backend(&source)->dump(ca_store_state(store), &source,
-                                                                    &entries, &err) == CA_OK;
-        if (!read && !s_is_sqlite(&source))
+        bool read = kv_is_sqlite(&source)
+                        ? kv_sqlite_dump(store, &source, &entries, reply)
+                        : kv_backend_of(&source)->dump(ca_store_state(store), &source, &entries,
+                                                       &err) == CA_OK;
+        if (!read && !kv_is_sqlite(&source))
             s_backend_failed(reply, &err);
-        if (read && s_is_sqlite(&target)) {
+        if (read && kv_is_sqlite(&target)) {
             write = ca_write_new();
             s_write_ns_row(write, &target);
             kv_sqlite_load(write, target.name, &entries);
         } else if (read && s_ns_make(store, &target, reply)) {
-            if (s_backend(&target)->load(ca_store_state(store), &target, &entries, &err) != CA_OK) {
+            if (kv_backend_of(&target)->load(ca_store_state(store), &target, &entries, &err) !=
+                CA_OK) {
                 s_backend_failed(reply, &err);
                 uint64_t count;
                 kv_err_t ignored;
                 //  A Redis target is only emptied when load refused for
                 //  another reason than keys already there (CONFLICT).
                 if (err.status != CA_CONFLICT)
-                    s_backend(&target)->drop(ca_store_state(store), &target, &count, &ignored);
+                    kv_backend_of(&target)->drop(ca_store_state(store), &target, &count, &ignored);
             } else {
                 write = ca_write_new();
                 s_write_ns_row(write, &target);
@@ -758,11 +772,11 @@ static void s_clone(ca_store_t *store, const Cairn__Request *request, ca_reply_t
                            NULL);
         ca_write_want_rows(write);
         ca_write_text(write, target.name);
-        s_context(write, &target, entries.count, entries.bytes, !s_is_sqlite(&target));
-        if (ca_store_write(store, &write, reply) != 0 && !s_is_sqlite(&target)) {
+        s_context(write, &target, entries.count, entries.bytes, !kv_is_sqlite(&target));
+        if (ca_store_write(store, &write, reply) != 0 && !kv_is_sqlite(&target)) {
             uint64_t count;
             kv_err_t ignored;
-            s_backend(&target)->drop(ca_store_state(store), &target, &count, &ignored);
+            kv_backend_of(&target)->drop(ca_store_state(store), &target, &count, &ignored);
         }
     }
     kv_entries_free(&entries);

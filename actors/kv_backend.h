@@ -48,6 +48,12 @@ typedef struct {
 //  `cairnd import`'s check of the keys in an export file.
 const char *kv_key_problem(const char *key);
 
+//  Why `name` breaks the namespace name rule (1..64 bytes of A-Z a-z 0-9
+//  . _ -, not starting with '.'), or NULL when it is valid. Also `cairnd
+//  import`'s check of the names in an export file's kv_namespaces rows.
+const char *kv_name_problem(const char *name);
+#define KV_NAME_RULE "namespace names are 1..64 bytes of A-Z a-z 0-9 . _ -, not starting with '.'"
+
 //  Sets err and returns its status.
 ca_status_t kv_fail(kv_err_t *err, ca_status_t status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
@@ -131,6 +137,11 @@ typedef struct {
 
 extern const kv_backend_t kv_fs_backend;
 extern const kv_backend_t kv_redis_backend;
+
+//  The table of a filesystem or Redis namespace (not for SQLite ones).
+const kv_backend_t *kv_backend_of(const kv_ns_t *ns);
+bool kv_is_sqlite(const kv_ns_t *ns);
+bool kv_is_redis(const kv_ns_t *ns);
 
 //  The filesystem backend's folder for a new namespace: <data>/kv/<name>-<random>.
 //  Returns false (err set) when no random bytes could be had.

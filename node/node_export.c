@@ -46,6 +46,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -123,15 +124,6 @@ static size_t s_schemas(const ca_schema_t **schemas, size_t most) {
     return found;
 }
 
-static const kv_backend_t *s_kv_backend(const kv_ns_t *ns) {
-    return ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM ? &kv_fs_backend
-                                                                   : &kv_redis_backend;
-}
-
-static bool s_is_redis(const kv_ns_t *ns) {
-    return ns->backend == CAIRN__KV_BACKEND__KV_BACKEND_REDIS;
-}
-
 static void s_count(json_t *counts, const char *section, const char *name) {
     json_t *of = json_object_get(counts, section);
     json_t *count = json_object_get(of, name);
@@ -150,12 +142,28 @@ static char *s_base64(const void *data, size_t size) {
     return text;
 }
 
+//  A base64 string's bytes (caller frees; *size), or NULL when `value` is
+//  not a string of base64.
+static uint8_t *s_unbase64(json_t *value, size_t *size) {
+    size_t length = json_string_length(value);
+    uint8_t *bytes = json_is_string(value) ? (uint8_t *)malloc(length / 4 * 3 + 3) : NULL;
+    const char *end = NULL;
+    if (bytes && (sodium_base642bin(bytes, length / 4 * 3 + 3, json_string_value(value), length,
+                                    NULL, size, &end, B64) != 0 ||
+                  end != json_string_value(value) + length)) {
+        free(bytes);
+        bytes = NULL;
+    }
+    return bytes;
+}
+
 //  ---- export ---------------------------------------------------------------------
 
 typedef struct {
     const char *data_dir;
     FILE *file;
     const char *path;
+    FILE *err;
     sqlite3 *db;
     bool skip_redis;
     void *redis;
@@ -164,15 +172,23 @@ typedef struct {
     char *error;
 } export_t;
 
-//  Writes one line; takes ownership of *object_p.
-static void s_emit(export_t *x, json_t **object_p) {
+//  Writes one line of `what` (a table, a namespace); takes ownership of
+//  *object_p. A line longer than import reads (EXPORT_LINE_MAX, its
+//  newline included) fails the export.
+static void s_emit(export_t *x, json_t **object_p, const char *what) {
     char *text = *object_p ? json_dumps(*object_p, JSON_COMPACT) : NULL;
     json_decref(*object_p);
     *object_p = NULL;
+    size_t length = text ? strlen(text) : 0;
     if (x->error)
         ;
     else if (!text)
         x->error = strdup("out of memory (or a value JSON cannot hold) while encoding a line");
+    else if (length + 1 > EXPORT_LINE_MAX)
+        x->error = zsys_sprintf("%s: a line of %zu bytes, more than an export line may have "
+                                "(%d bytes, the longest `cairnd import` reads); make that "
+                                "value smaller and export again",
+                                what, length + 1, EXPORT_LINE_MAX);
     else if (fputs(text, x->file) == EOF || fputc('\n', x->file) == EOF)
         x->error = zsys_sprintf("cannot write %s: %s", x->path, strerror(errno));
     else
@@ -212,18 +228,43 @@ static json_t *s_value(sqlite3_stmt *stmt, int column) {
     return value;
 }
 
+//  "ORDER BY" and the primary key columns of a WITHOUT ROWID table
+//  (caller frees), "" when it has none.
+static char *s_key_order(sqlite3 *db, const char *table) {
+    zchunk_t *order = zchunk_new(NULL, 64);
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk",
+                           -1, &stmt, NULL) == SQLITE_OK)
+        sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
+        const char *column = (const char *)sqlite3_column_text(stmt, 0);
+        bool first = zchunk_size(order) == 0;
+        zchunk_extend(order, first ? " ORDER BY \"" : ", \"", first ? 11 : 3);
+        for (const char *c = column; c && *c; c++)
+            zchunk_extend(order, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
+        zchunk_extend(order, "\"", 1);
+    }
+    sqlite3_finalize(stmt);
+    char *text = zsys_sprintf("%.*s", (int)zchunk_size(order), (char *)zchunk_data(order));
+    zchunk_destroy(&order);
+    return text;
+}
+
 static void s_export_table(export_t *x, const char *table) {
-    char *select = zsys_sprintf("SELECT rowid, * FROM \"%s\"", table);
+    char *select = zsys_sprintf("SELECT rowid, * FROM \"%s\" ORDER BY rowid", table);
     sqlite3_stmt *stmt = NULL;
     int first = 1; //  the first column that is the table's
     if (sqlite3_prepare_v2(x->db, select, -1, &stmt, NULL) != SQLITE_OK) {
-        zstr_free(&select); //  WITHOUT ROWID
-        select = zsys_sprintf("SELECT * FROM \"%s\"", table);
+        zstr_free(&select); //  WITHOUT ROWID: in primary key order
+        char *order = s_key_order(x->db, table);
+        select = zsys_sprintf("SELECT * FROM \"%s\"%s", table, order);
+        zstr_free(&order);
         first = 0;
         if (sqlite3_prepare_v2(x->db, select, -1, &stmt, NULL) != SQLITE_OK)
             x->error = zsys_sprintf("cannot read table %s: %s", table, sqlite3_errmsg(x->db));
     }
     zstr_free(&select);
+    char *what = zsys_sprintf("table %s", table);
     json_object_set_new(json_object_get(x->counts, "tables"), table, json_integer(0));
     int rc = SQLITE_DONE;
     while (!x->error && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -244,19 +285,21 @@ static void s_export_table(export_t *x, const char *table) {
             json_object_set_new(line, "rowid", json_integer(sqlite3_column_int64(stmt, 0)));
         if (line)
             json_object_set_new(line, "row", row);
-        s_emit(x, &line);
+        s_emit(x, &line, what);
         s_count(x->counts, "tables", table);
     }
     if (!x->error && rc != SQLITE_DONE)
         x->error = zsys_sprintf("cannot read table %s: %s", table, sqlite3_errmsg(x->db));
     sqlite3_finalize(stmt);
+    zstr_free(&what);
 }
 
 //  One blob file as a blob line and its chunk lines, its hash checked.
-static void s_export_file(export_t *x, const char *dir, const uint8_t *hash, uint64_t size) {
+static void s_export_file(export_t *x, ca_blobs_t *blobs, const char *dir, const uint8_t *hash,
+                          uint64_t size) {
     char hex[65];
     ca_hash_to_hex(hash, hex);
-    char *path = zsys_sprintf("%s/%s/%.2s/%s", x->data_dir, dir, hex, hex);
+    char *path = ca_blobs_path(blobs, hash);
     FILE *file = fopen(path, "rb");
     ca_sha256_t *sha = ca_sha256_new();
     uint8_t *chunk = (uint8_t *)malloc(EXPORT_CHUNK);
@@ -268,7 +311,7 @@ static void s_export_file(export_t *x, const char *dir, const uint8_t *hash, uin
         x->error = strdup("out of memory");
     json_t *line = json_pack("{s:s,s:s,s:I}", "blob", dir, "hash", hex, "size", (json_int_t)size);
     if (!x->error)
-        s_emit(x, &line);
+        s_emit(x, &line, dir);
     json_decref(line);
     uint64_t read = 0;
     while (!x->error) {
@@ -282,7 +325,7 @@ static void s_export_file(export_t *x, const char *dir, const uint8_t *hash, uin
         char *text = s_base64(chunk, got);
         json_t *piece = text ? json_pack("{s:s}", "chunk", text) : NULL;
         free(text);
-        s_emit(x, &piece);
+        s_emit(x, &piece, dir);
     }
     uint8_t digest[CA_SHA256_BYTES];
     if (!x->error && ferror(file))
@@ -319,10 +362,22 @@ static void s_export_blobs(export_t *x) {
         if (sqlite3_prepare_v2(x->db, select, -1, &stmt, NULL) != SQLITE_OK)
             x->error =
                 zsys_sprintf("cannot read the %s index: %s", store->dir, sqlite3_errmsg(x->db));
-        while (!x->error && sqlite3_step(stmt) == SQLITE_ROW)
-            if (sqlite3_column_bytes(stmt, 0) == CA_SHA256_BYTES)
-                s_export_file(x, store->dir, (const uint8_t *)sqlite3_column_blob(stmt, 0),
+        ca_blobs_t *blobs = NULL; //  opened at the first row (a store may have no folder)
+        char *error = NULL;
+        while (!x->error && sqlite3_step(stmt) == SQLITE_ROW) {
+            if (sqlite3_column_bytes(stmt, 0) != CA_SHA256_BYTES)
+                x->error = zsys_sprintf("the %s index (table %s) has a row whose hash is not %d "
+                                        "bytes: run `cairnd check` on the data dir and repair it "
+                                        "before exporting",
+                                        store->dir, store->table, CA_SHA256_BYTES);
+            else if (!blobs && !(blobs = ca_blobs_open(x->data_dir, store->dir, &error))) {
+                x->error = zsys_sprintf("%s; run `cairnd check` on the data dir", error);
+                zstr_free(&error);
+            } else
+                s_export_file(x, blobs, store->dir, (const uint8_t *)sqlite3_column_blob(stmt, 0),
                               (uint64_t)sqlite3_column_int64(stmt, 1));
+        }
+        ca_blobs_destroy(&blobs);
         sqlite3_finalize(stmt);
         zstr_free(&select);
     }
@@ -330,24 +385,26 @@ static void s_export_blobs(export_t *x) {
 
 //  One filesystem or Redis namespace's keys and values.
 static void s_export_namespace(export_t *x, const kv_ns_t *ns) {
-    const kv_backend_t *backend = s_kv_backend(ns);
-    void *state = s_is_redis(ns) ? x->redis : NULL;
+    const kv_backend_t *backend = kv_backend_of(ns);
+    void *state = kv_is_redis(ns) ? x->redis : NULL;
     kv_keys_t keys = {0};
     kv_err_t err = {0};
     json_object_set_new(json_object_get(x->counts, "kv"), ns->name, json_integer(0));
+    char what[KV_NAME_MAX + 32];
+    snprintf(what, sizeof what, "kv namespace '%s'", ns->name);
     if (backend->keys(state, ns, "", &keys, &err) != CA_OK) {
-        if (s_is_redis(ns) && x->skip_redis) {
-            fprintf(stderr,
+        if (kv_is_redis(ns) && x->skip_redis) {
+            fprintf(x->err,
                     "cairnd export: warning: Redis namespace '%s' left out (--skip-redis): %s\n",
                     ns->name, err.message);
             json_t *line = json_pack("{s:s,s:s}", "kv_skipped", ns->name, "reason", err.message);
-            s_emit(x, &line);
+            s_emit(x, &line, what);
         } else
             x->error =
                 zsys_sprintf("kv namespace '%s' (%s): %s%s", ns->name, backend->name, err.message,
-                             s_is_redis(ns) ? "; start its Redis server, or pass "
-                                              "--skip-redis to leave its keys out"
-                                            : "");
+                             kv_is_redis(ns) ? "; start its Redis server, or pass "
+                                               "--skip-redis to leave its keys out"
+                                             : "");
         kv_keys_free(&keys);
         return;
     }
@@ -369,7 +426,7 @@ static void s_export_namespace(export_t *x, const kv_ns_t *ns) {
             text ? json_pack("{s:s,s:s,s:s}", "kv", ns->name, "key", keys.keys[i], "value", text)
                  : NULL;
         free(text);
-        s_emit(x, &line);
+        s_emit(x, &line, what);
         s_count(x->counts, "kv", ns->name);
     }
     kv_keys_free(&keys);
@@ -420,6 +477,34 @@ static json_t *s_header(sqlite3 *db, char **error) {
                      (json_int_t)zclock_usecs(), "schemas", schemas);
 }
 
+//  The export's output: stdout for "-", an existing device or pipe itself,
+//  else a new private file beside `file` (*tmp, mode 0600: an export holds
+//  every value and Redis password) that replaces it only when whole.
+static FILE *s_export_open(const char *file, char **tmp, char **error) {
+    if (streq(file, "-"))
+        return stdout;
+    struct stat info;
+    FILE *stream = NULL;
+    if (stat(file, &info) == 0 && !S_ISREG(info.st_mode)) {
+        stream = fopen(file, "w"); //  /dev/full, a named pipe: never renamed over
+        if (!stream)
+            *error = zsys_sprintf("cannot create %s: %s", file, strerror(errno));
+        return stream;
+    }
+    *tmp = zsys_sprintf("%s.tmp-%d", file, (int)getpid());
+    int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    stream = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!stream) {
+        *error = zsys_sprintf("cannot create %s: %s", *tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(*tmp);
+        }
+        zstr_free(tmp);
+    }
+    return stream;
+}
+
 int node_export_run(const char *data_dir, const char *file, bool skip_redis, FILE *out, FILE *err) {
     struct stat info;
     if (stat(data_dir, &info) != 0 || !S_ISDIR(info.st_mode)) {
@@ -437,7 +522,8 @@ int node_export_run(const char *data_dir, const char *file, bool skip_redis, FIL
         return NODE_EXPORT_REFUSED;
     }
     char *db_path = zsys_sprintf("%s/%s", data_dir, CA_DB_FILE);
-    export_t x = {.data_dir = data_dir, .path = file, .skip_redis = skip_redis};
+    export_t x = {.data_dir = data_dir, .path = file, .err = err, .skip_redis = skip_redis};
+    char *tmp = NULL; //  a regular file is written here, renamed to `file` when whole
     int status = NODE_EXPORT_REFUSED;
     ca_sql_t *sql = NULL;
     json_t *header = NULL;
@@ -450,16 +536,12 @@ int node_export_run(const char *data_dir, const char *file, bool skip_redis, FIL
     else {
         status = NODE_EXPORT_FAILED;
         x.db = ca_sql_handle(sql);
-        x.file = streq(file, "-") ? stdout : fopen(file, "w");
-        if (!x.file)
-            error = zsys_sprintf("cannot create %s: %s", file, strerror(errno));
+        x.file = s_export_open(file, &tmp, &error);
     }
-    bool regular =
-        x.file && x.file != stdout && fstat(fileno(x.file), &info) == 0 && S_ISREG(info.st_mode);
     if (x.file) {
         x.counts = s_counts_new();
         x.redis = kv_redis_state_new();
-        s_emit(&x, &header);
+        s_emit(&x, &header, "the header");
         zlistx_t *tables = s_tables(x.db);
         for (const char *t = (const char *)zlistx_first(tables); t && !x.error;
              t = (const char *)zlistx_next(tables))
@@ -471,13 +553,19 @@ int node_export_run(const char *data_dir, const char *file, bool skip_redis, FIL
             s_export_kv(&x);
         json_t *end = json_pack("{s:b,s:I,s:O}", "end", 1, "lines", (json_int_t)x.lines + 1,
                                 "counts", x.counts);
-        s_emit(&x, &end);
+        s_emit(&x, &end, "the end line");
         if (!x.error && (fflush(x.file) != 0 || (x.file != stdout && fsync(fileno(x.file)) != 0)))
             x.error = zsys_sprintf("cannot write %s: %s", file, strerror(errno));
         if (x.file != stdout && fclose(x.file) != 0 && !x.error)
             x.error = zsys_sprintf("cannot write %s: %s", file, strerror(errno));
-        if (x.error && regular)
-            unlink(file); //  never a device (/dev/full) or a pipe
+        if (!x.error && tmp && rename(tmp, file) != 0)
+            x.error = zsys_sprintf("cannot rename %s to %s: %s", tmp, file, strerror(errno));
+        if (x.error && tmp)
+            unlink(tmp); //  `file` itself is left as it was
+        char *parent = tmp && !x.error ? strdup(file) : NULL;
+        if (parent && ca_fsync_dir(dirname(parent)) != 0)
+            fprintf(err, "cairnd export: warning: cannot fsync the folder of %s\n", file);
+        free(parent);
         error = x.error;
         if (!error) {
             status = NODE_EXPORT_DONE;
@@ -502,6 +590,7 @@ int node_export_run(const char *data_dir, const char *file, bool skip_redis, FIL
         fprintf(err, "cairnd export: %s%s\n", error,
                 status == NODE_EXPORT_FAILED && !streq(file, "-") ? " (nothing written)" : "");
     zstr_free(&error);
+    zstr_free(&tmp);
     ca_sql_destroy(&sql);
     zstr_free(&db_path);
     close(lock_fd);
@@ -518,6 +607,7 @@ typedef struct {
     char *staging;
     bool skip_redis;
     FILE *in;
+    FILE *err; //  warnings
     char *line;
     size_t capacity;
     uint64_t number; //  of the line
@@ -558,7 +648,10 @@ static int s_read_line(import_t *m) {
     while ((c = getc(m->in)) != EOF && c != '\n') {
         if (length + 2 > m->capacity) {
             if (m->capacity >= EXPORT_LINE_MAX) {
-                s_fail(m, "longer than %d bytes: not a cairn export", EXPORT_LINE_MAX);
+                s_fail(m,
+                       "longer than %d bytes, the longest line an export has: the file is "
+                       "damaged or not a cairn export",
+                       EXPORT_LINE_MAX);
                 return -1;
             }
             size_t capacity = m->capacity ? m->capacity * 2 : 65536;
@@ -622,8 +715,19 @@ static bool s_bind(import_t *m, sqlite3_stmt *stmt, int index, json_t *value, co
     return ok;
 }
 
+//  Field `name` of a line: a string without NUL, or NULL.
+static const char *s_text(json_t *line, const char *name) {
+    json_t *value = json_object_get(line, name);
+    const char *text = json_string_value(value);
+    return text && strlen(text) == json_string_length(value) ? text : NULL;
+}
+
 static void s_import_row(import_t *m, json_t *line) {
-    const char *table = json_string_value(json_object_get(line, "table"));
+    const char *table = s_text(line, "table");
+    if (!table) {
+        s_fail(m, "\"table\" must be a string (a table's name)");
+        return;
+    }
     json_t *row = json_object_get(line, "row");
     json_t *rowid = json_object_get(line, "rowid");
     const char *state = (const char *)zhashx_lookup(m->tables, table);
@@ -680,6 +784,44 @@ static void s_import_row(import_t *m, json_t *line) {
         s_count(m->counts, "tables", table);
 }
 
+//  A filesystem namespace's folder in the new data dir: its row's path
+//  rewritten, the folder made under the staging directory (renamed into
+//  place), and checked to be inside it.
+static void s_fs_folder(import_t *m, kv_ns_t *ns) {
+    char path[PATH_MAX];
+    kv_err_t err = {0};
+    if (!kv_fs_new_path(m->data_dir, ns->name, path, sizeof path, &err)) {
+        s_fail(m, "kv namespace '%s': %s", ns->name, err.message);
+        return;
+    }
+    size_t root = strlen(m->real_dir);
+    if (strncmp(path, m->real_dir, root) != 0 || path[root] != '/') {
+        s_fail(m, "kv namespace '%s': its folder %s is not inside %s", ns->name, path, m->real_dir);
+        return;
+    }
+    sqlite3_stmt *update =
+        ca_sql_prepare(m->sql, "UPDATE kv_namespaces SET path = ?1 WHERE id = ?2");
+    if (!update) {
+        s_fail(m, "cannot update kv_namespaces: %s", sqlite3_errmsg(m->db));
+        return;
+    }
+    sqlite3_bind_text(update, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(update, 2, ns->id);
+    if (sqlite3_step(update) != SQLITE_DONE)
+        s_fail(m, "cannot update kv_namespaces: %s", sqlite3_errmsg(m->db));
+    sqlite3_reset(update);
+    snprintf(ns->path, sizeof ns->path, "%s%s", m->staging, path + root);
+    if (!m->error && kv_fs_backend.create(NULL, ns, &err) != CA_OK)
+        s_fail(m, "kv namespace '%s': %s", ns->name, err.message);
+    char staging[PATH_MAX], folder[PATH_MAX];
+    size_t length = 0;
+    if (!m->error && !(realpath(m->staging, staging) && realpath(ns->path, folder) &&
+                       (length = strlen(staging)) > 0 && strncmp(folder, staging, length) == 0 &&
+                       folder[length] == '/'))
+        s_fail(m, "kv namespace '%s': its folder %s is not inside %s", ns->name, ns->path,
+               m->staging);
+}
+
 //  After the last table line: filesystem namespaces get a folder in the
 //  new data dir (their row's path rewritten), Redis ones a check that
 //  their server holds nothing under their prefix.
@@ -695,31 +837,18 @@ static void s_tables_done(import_t *m) {
         kv_ns_t *ns = (kv_ns_t *)zmalloc(sizeof(kv_ns_t));
         kv_ns_from_row(stmt, ns);
         kv_err_t err = {0};
-        if (ns->backend != CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM && !s_is_redis(ns))
+        const char *problem = kv_name_problem(ns->name);
+        if (problem)
+            s_fail(m,
+                   "a kv_namespaces row's name '%s' is refused: it %s (" KV_NAME_RULE
+                   "); the file is damaged",
+                   ns->name, problem);
+        else if (ns->backend != CAIRN__KV_BACKEND__KV_BACKEND_FILESYSTEM && !kv_is_redis(ns))
             s_fail(m, "kv namespace '%s' has backend %d, which this cairnd does not know", ns->name,
                    ns->backend);
-        else if (!s_is_redis(ns)) {
-            char path[PATH_MAX];
-            if (!kv_fs_new_path(m->data_dir, ns->name, path, sizeof path, &err))
-                s_fail(m, "kv namespace '%s': %s", ns->name, err.message);
-            sqlite3_stmt *update =
-                ca_sql_prepare(m->sql, "UPDATE kv_namespaces SET path = ?1 WHERE id = ?2");
-            if (!m->error && update) {
-                sqlite3_bind_text(update, 1, path, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(update, 2, ns->id);
-                if (sqlite3_step(update) != SQLITE_DONE)
-                    s_fail(m, "cannot update kv_namespaces: %s", sqlite3_errmsg(m->db));
-                sqlite3_reset(update);
-            }
-            //  The same folder under the staging directory (renamed into place).
-            size_t root = strlen(m->real_dir);
-            if (!m->error && (strncmp(path, m->real_dir, root) != 0 || path[root] != '/'))
-                s_fail(m, "kv namespace '%s': its folder %s is not inside %s", ns->name, path,
-                       m->real_dir);
-            snprintf(ns->path, sizeof ns->path, "%s%s", m->staging, path + root);
-            if (!m->error && kv_fs_backend.create(NULL, ns, &err) != CA_OK)
-                s_fail(m, "kv namespace '%s': %s", ns->name, err.message);
-        } else if (!m->skip_redis) {
+        else if (!kv_is_redis(ns))
+            s_fs_folder(m, ns);
+        else if (!m->skip_redis) {
             kv_keys_t keys = {0};
             if (kv_redis_backend.keys(m->redis, ns, "", &keys, &err) != CA_OK)
                 s_fail(m,
@@ -740,8 +869,8 @@ static void s_tables_done(import_t *m) {
 }
 
 static void s_import_blob(import_t *m, json_t *line) {
-    const char *dir = json_string_value(json_object_get(line, "blob"));
-    const char *hex = json_string_value(json_object_get(line, "hash"));
+    const char *dir = s_text(line, "blob");
+    const char *hex = s_text(line, "hash");
     json_t *size = json_object_get(line, "size");
     size_t store = NODE_BLOB_STORES;
     for (size_t i = 0; i < NODE_BLOB_STORES; i++)
@@ -795,15 +924,10 @@ static void s_blob_done(import_t *m) {
 }
 
 static void s_import_chunk(import_t *m, json_t *line) {
-    json_t *chunk = json_object_get(line, "chunk");
-    size_t length = json_string_length(chunk), size = 0;
-    uint8_t *bytes = (uint8_t *)malloc(length / 4 * 3 + 3);
-    const char *end = NULL;
+    size_t size = 0;
+    uint8_t *bytes = s_unbase64(json_object_get(line, "chunk"), &size);
     char *error = NULL;
-    if (!json_is_string(chunk) || !bytes ||
-        sodium_base642bin(bytes, length / 4 * 3 + 3, json_string_value(chunk), length, NULL, &size,
-                          &end, B64) != 0 ||
-        end != json_string_value(chunk) + length)
+    if (!bytes)
         s_fail(m, "a chunk line needs \"chunk\", base64");
     else if (ca_upload_size(m->upload) + size > m->upload_size)
         s_fail(m, "more bytes than the blob's size (%" PRIu64 ")", m->upload_size);
@@ -814,8 +938,8 @@ static void s_import_chunk(import_t *m, json_t *line) {
 }
 
 static void s_import_kv(import_t *m, json_t *line) {
-    const char *name = json_string_value(json_object_get(line, "kv"));
-    const char *key = json_string_value(json_object_get(line, "key"));
+    const char *name = s_text(line, "kv");
+    const char *key = s_text(line, "key");
     json_t *value = json_object_get(line, "value");
     kv_ns_t *ns = name ? (kv_ns_t *)zhashx_lookup(m->spaces, name) : NULL;
     if (!ns) {
@@ -830,21 +954,17 @@ static void s_import_kv(import_t *m, json_t *line) {
         s_fail(m, "kv namespace '%s': key '%s' is refused: it %s", name, key ? key : "", problem);
         return;
     }
-    size_t length = json_string_length(value), size = 0;
-    uint8_t *bytes = (uint8_t *)malloc(length / 4 * 3 + 3);
-    const char *end = NULL;
-    if (!json_is_string(value) || !bytes ||
-        sodium_base642bin(bytes, length / 4 * 3 + 3, json_string_value(value), length, NULL, &size,
-                          &end, B64) != 0 ||
-        end != json_string_value(value) + length)
+    size_t size = 0;
+    uint8_t *bytes = s_unbase64(value, &size);
+    if (!bytes)
         s_fail(m, "a kv line needs \"value\", base64");
-    else if (!(s_is_redis(ns) && m->skip_redis)) {
+    else if (!(kv_is_redis(ns) && m->skip_redis)) {
         kv_err_t err = {0};
         bool created = false;
-        if (s_is_redis(ns) && !zlistx_find(m->written, ns->name))
+        if (kv_is_redis(ns) && !zlistx_find(m->written, ns->name))
             zlistx_add_end(m->written, ns->name);
-        if (s_kv_backend(ns)->put(s_is_redis(ns) ? m->redis : NULL, ns, key, bytes, size, &created,
-                                  &err) != CA_OK)
+        if (kv_backend_of(ns)->put(kv_is_redis(ns) ? m->redis : NULL, ns, key, bytes, size,
+                                   &created, &err) != CA_OK)
             s_fail(m, "kv namespace '%s', key '%s': %s", name, key, err.message);
     }
     if (!m->error)
@@ -924,7 +1044,14 @@ static void s_import_line(import_t *m, json_t *line) {
         s_import_chunk(m, line);
     } else if (json_object_get(line, "kv"))
         s_import_kv(m, line);
-    else if (json_object_get(line, "end")) {
+    else if (json_object_get(line, "kv_skipped")) {
+        const char *reason = s_text(line, "reason");
+        fprintf(m->err,
+                "cairnd import: warning: the file holds no keys of Redis namespace '%s' (left "
+                "out by `cairnd export --skip-redis`%s%s)\n",
+                s_text(line, "kv_skipped") ? s_text(line, "kv_skipped") : "?", reason ? ": " : "",
+                reason ? reason : "");
+    } else if (json_object_get(line, "end")) {
         char *differ = s_counts_differ(json_object_get(line, "counts"), m->counts);
         json_t *lines = json_object_get(line, "lines");
         if (!differ &&
@@ -1072,7 +1199,8 @@ int node_import_run(const char *data_dir_given, const char *file, bool skip_redi
         zstr_free(&refused);
         return NODE_EXPORT_REFUSED;
     }
-    import_t m = {.data_dir = data_dir, .skip_redis = skip_redis, .phase = PHASE_TABLES};
+    import_t m = {
+        .data_dir = data_dir, .err = err, .skip_redis = skip_redis, .phase = PHASE_TABLES};
     m.in = streq(file, "-") ? stdin : fopen(file, "r");
     if (!m.in) {
         fprintf(err, "cairnd import: cannot read %s: %s\n", file, strerror(errno));
@@ -1097,7 +1225,7 @@ int node_import_run(const char *data_dir_given, const char *file, bool skip_redi
     int status = NODE_EXPORT_FAILED;
     json_error_t parse;
     json_t *header = NULL;
-    if (s_read_line(&m) == 1 && !(header = json_loads(m.line, 0, &parse)))
+    if (s_read_line(&m) == 1 && !(header = json_loads(m.line, JSON_ALLOW_NUL, &parse)))
         s_fail(&m, "not JSON (%s): not a cairn export", parse.text);
     else if (header && json_is_object(header))
         status = s_check_header(&m, header);
@@ -1116,7 +1244,7 @@ int node_import_run(const char *data_dir_given, const char *file, bool skip_redi
     }
     int got = 0;
     while (!m.error && (got = s_read_line(&m)) == 1) {
-        json_t *line = json_loads(m.line, 0, &parse);
+        json_t *line = json_loads(m.line, JSON_ALLOW_NUL, &parse);
         if (!json_is_object(line))
             s_fail(&m, "not a JSON object (%s): the file is damaged",
                    line ? "another value" : parse.text);
@@ -1137,6 +1265,8 @@ int node_import_run(const char *data_dir_given, const char *file, bool skip_redi
             m.error = strdup("the imported data did not pass `cairnd check` (lines above); "
                              "nothing was installed");
     }
+    if (!m.error && ca_fsync_dir(m.staging) != 0)
+        m.error = zsys_sprintf("cannot fsync %s: %s", m.staging, strerror(errno));
     if (!m.error && rename(m.staging, data_dir) != 0)
         m.error = zsys_sprintf("cannot rename %s to %s: %s", m.staging, data_dir, strerror(errno));
     if (!m.error) {

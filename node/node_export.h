@@ -22,7 +22,8 @@
 //  dir's lock throughout), writes every store to `file` ("-": stdout) as
 //  JSON lines. A Redis namespace whose server cannot be read fails the
 //  export, unless `skip_redis` (its keys are then left out, and said so).
-//  A file that cannot be written whole is removed.
+//  A regular `file` is written as `file`.tmp-PID (mode 0600) and renamed
+//  into place only when whole: a failed export leaves `file` as it was.
 int node_export_run(const char *data_dir, const char *file, bool skip_redis, FILE *out, FILE *err);
 
 //  `cairnd import`: reads an export (`file`, "-": stdin) into a new data

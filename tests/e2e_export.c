@@ -19,7 +19,9 @@
 #include "redis_server.h"
 
 #include <assert.h>
+#include <glob.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -435,6 +437,7 @@ static harness_node_t *s_small_node(const char *root) {
     zstr_free(&file);
     cli_expect_ok(CAIRN(e, "kv", "create", "f", "--backend", "filesystem"), "");
     cli_expect_ok(CAIRN(e, "kv", "put", "f", "k", "v"), "");
+    cli_expect_ok(CAIRN(e, "config", "set", "nul", "v"), "");
     CHECK(harness_node_stop(node) == 0);
     return node;
 }
@@ -473,15 +476,162 @@ static void s_nothing_installed(const char *root, const char *target) {
     zdir_destroy(&dir);
 }
 
+//  `line` with its first `from` replaced by `to` (caller frees).
+static char *s_replaced(const char *line, const char *from, const char *to) {
+    const char *at = line ? strstr(line, from) : NULL;
+    CHECK(at);
+    if (!at)
+        return strdup("");
+    return zsys_sprintf("%.*s%s%s", (int)(at - line), line, to, at + strlen(from));
+}
+
+//  The first of `lines` holding `marker` (NULL: none).
+static const char *s_line_with(zlistx_t *lines, const char *marker) {
+    for (const char *line = (const char *)zlistx_first(lines); line;
+         line = (const char *)zlistx_next(lines))
+        if (strstr(line, marker))
+            return line;
+    return NULL;
+}
+
+//  No entry of `dir` whose name starts with `prefix`.
+static void s_no_entry(const char *dir, const char *prefix) {
+    char *pattern = zsys_sprintf("%s/%s*", dir, prefix);
+    glob_t found;
+    CHECK(glob(pattern, 0, NULL, &found) == GLOB_NOMATCH);
+    globfree(&found);
+    zstr_free(&pattern);
+}
+
+static void s_sql(const char *data_dir, const char *sql) {
+    char *path = zsys_sprintf("%s/cairn.db", data_dir);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    char *error = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &error) != SQLITE_OK) {
+        fprintf(stderr, "%s: %s\n", sql, error);
+        CHECK(false);
+    }
+    sqlite3_free(error);
+    sqlite3_close(db);
+    zstr_free(&path);
+}
+
+//  A small node's stopped data dir, its export (file, lines) and a
+//  target for imports, under root.
+typedef struct {
+    char *root;
+    harness_node_t *node;
+    char *file;
+    char *target;
+    zlistx_t *lines;
+} fixture_t;
+
+static fixture_t s_fixture_up(const char *name) {
+    fixture_t f = {.root = ca_test_tempdir(name)};
+    f.node = s_small_node(f.root);
+    f.file = zsys_sprintf("%s/good.jsonl", f.root);
+    f.target = zsys_sprintf("%s/target", f.root);
+    s_export(harness_node_data_dir(f.node), f.file, 0, "exported to", false);
+    f.lines = s_lines(f.file);
+    CHECK(zlistx_size(f.lines) > 5);
+    return f;
+}
+
+static void s_fixture_down(fixture_t *f) {
+    harness_node_destroy(&f->node);
+    zlistx_destroy(&f->lines);
+    ca_test_rmtree(f->root);
+    zstr_free(&f->target);
+    zstr_free(&f->file);
+    zstr_free(&f->root);
+}
+
+//  Hostile names, malformed lines, NUL in text, and what an export leaves
+//  when it fails (the file as it was) or succeeds (a private file).
+static void test_hostile(void) {
+    fixture_t f = s_fixture_up("cairn-export-hostile");
+    const char *data_dir = harness_node_data_dir(f.node);
+    const char *root = f.root, *file = f.file, *target = f.target;
+    zlistx_t *lines = f.lines;
+    struct stat info;
+    CHECK(stat(file, &info) == 0 && (info.st_mode & 0777) == 0600);
+    s_no_entry(root, "good.jsonl.tmp-");
+    off_t exported = info.st_size;
+    //  A namespace name that climbs out of the staging directory, or has a '/'.
+    const char *row = s_line_with(lines, "\"table\":\"kv_namespaces\"");
+    const char *names[] = {"../../escape", "a/b", ".hidden"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *name = zsys_sprintf("\"name\":\"%s\"", names[i]);
+        char *with = s_replaced(row, "\"name\":\"f\"", name);
+        char *path = s_variant(root, lines, "names", "\"table\":\"kv_namespaces\"", with);
+        s_import(target, path, 1, "is refused");
+        s_nothing_installed(root, target);
+        zstr_free(&path);
+        zstr_free(&with);
+        zstr_free(&name);
+    }
+    s_no_entry(root, "escape");
+    //  A table that is not a string.
+    char *path = s_variant(root, lines, "table-number", "\"table\":\"channels\"",
+                           "{\"table\":1,\"row\":{}}");
+    s_import(target, path, 1, "\"table\" must be a string");
+    zstr_free(&path);
+    //  A line longer than any export line: named as such.
+    path = zsys_sprintf("%s/long", root);
+    FILE *long_file = fopen(path, "w");
+    CHECK(long_file);
+    if (long_file) {
+        fprintf(long_file, "%s\n{\"table\":\"", (const char *)zlistx_first(lines));
+        for (size_t i = 0; i < 64 * 1024 * 1024 + 16; i++)
+            fputc('x', long_file);
+        fputs("\"}\n", long_file);
+        CHECK(fclose(long_file) == 0);
+    }
+    s_import(target, path, 1, "longer than 67108864 bytes, the longest line an export has");
+    s_nothing_installed(root, target);
+    zstr_free(&path);
+    //  NUL in a TEXT value (a config key) travels as \u0000 both ways.
+    char *with = s_replaced(s_line_with(lines, "\"key\":\"nul\""), "\"nul\"", "\"a\\u0000b\"");
+    path = s_variant(root, lines, "nul", "\"key\":\"nul\"", with);
+    s_import(target, path, 0, "imported into");
+    char *again = zsys_sprintf("%s/again.jsonl", root);
+    s_export(target, again, 0, "exported to", false);
+    zlistx_t *read = s_lines(again);
+    CHECK(s_line_with(read, "\"a\\u0000b\""));
+    zlistx_destroy(&read);
+    zstr_free(&again);
+    zstr_free(&path);
+    zstr_free(&with);
+    //  An index row whose hash is not 32 bytes fails the export; the file
+    //  it would have replaced is left as it was.
+    s_sql(data_dir, "PRAGMA ignore_check_constraints = ON; INSERT INTO content_blobs VALUES "
+                    "(x'0102', 1, 0)");
+    s_export(data_dir, file, 1, "hash is not 32 bytes: run `cairnd check`", false);
+    CHECK(stat(file, &info) == 0 && info.st_size == exported);
+    s_sql(data_dir, "DELETE FROM content_blobs WHERE hash = x'0102'");
+    //  A value whose line would be longer than import reads fails the export.
+    char *pattern = zsys_sprintf("%s/kv/f-*/data", data_dir);
+    glob_t found;
+    CHECK(glob(pattern, 0, NULL, &found) == 0 && found.gl_pathc == 1);
+    if (found.gl_pathc == 1) {
+        char *big = s_blob_file(found.gl_pathv[0], "big", 49 * 1024 * 1024, 5);
+        s_export(data_dir, file, 1, "kv namespace 'f': a line of", false);
+        CHECK(stat(file, &info) == 0 && info.st_size == exported);
+        CHECK(unlink(big) == 0);
+        zstr_free(&big);
+    }
+    globfree(&found);
+    zstr_free(&pattern);
+    s_no_entry(root, "good.jsonl.tmp-");
+    s_fixture_down(&f);
+}
+
 static void test_bad_input(void) {
-    char *root = ca_test_tempdir("cairn-export-bad");
-    harness_node_t *node = s_small_node(root);
-    const char *data_dir = harness_node_data_dir(node);
-    char *file = zsys_sprintf("%s/good.jsonl", root);
-    char *target = zsys_sprintf("%s/target", root);
-    s_export(data_dir, file, 0, "exported to", false);
-    zlistx_t *lines = s_lines(file);
-    CHECK(zlistx_size(lines) > 5);
+    fixture_t f = s_fixture_up("cairn-export-bad");
+    const char *data_dir = harness_node_data_dir(f.node);
+    const char *root = f.root, *file = f.file, *target = f.target;
+    zlistx_t *lines = f.lines;
 
     //  Truncated: without its end line; cut inside a line.
     char *path = s_variant(root, lines, "truncated", "\"end\":true", NULL);
@@ -604,18 +754,13 @@ static void test_bad_input(void) {
     //  Usage: no file.
     s_cairnd((const char *const[]){"export", NULL}, 2, "need a file");
     //  A running node's data dir is refused (export a backup instead).
-    CHECK(harness_node_restart(node) == 0);
+    CHECK(harness_node_restart(f.node) == 0);
     char *busy = zsys_sprintf("%s/busy.jsonl", root);
     s_export(data_dir, busy, 2, "cairn backup DIR", false);
     CHECK(stat(busy, &info) != 0);
     zstr_free(&busy);
-    harness_node_destroy(&node);
-    zlistx_destroy(&lines);
-    ca_test_rmtree(root);
     zstr_free(&kept);
-    zstr_free(&target);
-    zstr_free(&file);
-    zstr_free(&root);
+    s_fixture_down(&f);
 }
 
 //  A Redis namespace whose server is gone: the export fails naming it,
@@ -641,12 +786,17 @@ static void test_redis_down(void) {
     s_nothing_installed(root, target);
     redis_server_kill(redis);
     struct stat info;
+    CHECK(stat(file, &info) == 0);
+    off_t exported = info.st_size;
     s_export(harness_node_data_dir(node), file, 1, "kv namespace 'r'", false);
-    CHECK(stat(file, &info) != 0); //  the failed export removed its file
+    //  The failed export left the file it would have replaced as it was.
+    CHECK(stat(file, &info) == 0 && info.st_size == exported);
     s_export(harness_node_data_dir(node), file, 0, "left out (--skip-redis)", true);
     s_import(target, file, 1, "kv namespace 'r' (redis)");
     char *flag = zsys_sprintf("--data-dir=%s", target);
-    s_cairnd((const char *const[]){"import", file, flag, "--skip-redis", NULL}, 0, "imported into");
+    s_cairnd((const char *const[]){"import", file, flag, "--skip-redis", NULL}, 0,
+             "warning: the file holds no keys of Redis namespace 'r'");
+    CHECK(stat(target, &info) == 0 && S_ISDIR(info.st_mode));
     zstr_free(&flag);
     harness_node_destroy(&node);
     redis_server_destroy(&redis);
@@ -659,6 +809,7 @@ static void test_redis_down(void) {
 static const harness_test_t s_tests[] = {
     {"round_trip", test_round_trip},
     {"bad_input", test_bad_input},
+    {"hostile", test_hostile},
     {"redis_down", test_redis_down},
 };
 

@@ -37,7 +37,9 @@ void node_set_curve_key(node_t *self, const ca_curve_key_t *key);
 //  *error (caller frees) and nothing left running.
 int node_start(node_t *self, char **error);
 
-//  The client endpoint as bound (a tcp port 0 resolved). Caller frees.
+//  The client endpoint as bound (a tcp port 0 resolved). Caller frees. Asks
+//  the gateway on its pipe: call it from start-up, not after a SIGHUP whose
+//  late answers (node_reload) may still wait there.
 char *node_endpoint(node_t *self);
 
 //  Settings node_reload applies to a running node; every other one (but

@@ -69,6 +69,12 @@ typedef struct {
     const char *cipher;            //  --cipher (init, passwd)
 } identity_args_t;
 
+//  The settings ca_log holds, which a SIGHUP applies here (the others a
+//  SIGHUP applies are node_reloadable's).
+static bool s_log_setting(const char *name) {
+    return streq(name, "log_level") || streq(name, "log_format") || streq(name, "slow_request_ms");
+}
+
 static void s_print_usage(FILE *out) {
     fprintf(out,
             "usage: cairnd [--config FILE] [--identity-password-file FILE] "
@@ -127,14 +133,20 @@ static void s_print_usage(FILE *out) {
             "Settings:\n");
     node_config_print_help(out);
     fprintf(out, "\nSignals: SIGINT/SIGTERM stop cleanly (answer accepted requests, commit,\n"
-                 "exit 0). SIGHUP reads the configuration again: log_level, log_format,\n"
-                 "slow_request_ms, the client limits (client_in_flight_max,\n"
-                 "client_answer_bytes_max, answer_bytes_max, max_clients), max_db_bytes,\n"
-                 "min_free_bytes, the stores' size limits (max_content_bytes,\n"
-                 "cache_max_bytes, content_quota_bytes, doc_max_bytes, kv_max_value_bytes,\n"
-                 "stream_timeout_ms), bootstrap_peers and peer_admission apply at once,\n"
-                 "other changes log \"restart required\".\n"
-                 "Exit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
+                 "exit 0). SIGHUP reads the configuration again; these settings apply at\n"
+                 "once, other changes log \"restart required\":\n ");
+    size_t column = 1;
+    for (size_t i = 0; i < node_config_count(); i++) {
+        const char *name = node_config_name(i);
+        if (!s_log_setting(name) && !node_reloadable(name))
+            continue;
+        if (column + strlen(name) + 2 > 78) {
+            fprintf(out, "\n ");
+            column = 1;
+        }
+        column += (size_t)fprintf(out, " %s", name);
+    }
+    fprintf(out, "\nExit status: 0 clean stop, 1 start-up or runtime error, 2 usage.\n");
 }
 
 static void s_print_version(void) {
@@ -247,8 +259,7 @@ static void s_apply_log_settings(const node_config_t *config) {
 static bool s_reloadable(const char *name, const node_config_t *fresh) {
     if (streq(name, "max_clients"))
         return fresh->max_clients > 0;
-    return streq(name, "log_level") || streq(name, "log_format") ||
-           streq(name, "slow_request_ms") || node_reloadable(name);
+    return s_log_setting(name) || node_reloadable(name);
 }
 
 //  SIGHUP: reads the configuration again as at start (file, CAIRN_*, the

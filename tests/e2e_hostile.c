@@ -443,26 +443,6 @@ static Cairn__InfoReply *s_info(ca_caller_t *caller, Cairn__Response **response_
     return (*response_p)->info;
 }
 
-//  Waits (DRAIN_MS) until Info counts `clients` open connections; returns
-//  the last count seen.
-static uint32_t s_wait_clients(ca_caller_t *caller, uint32_t clients) {
-    int64_t deadline = zclock_mono() + DRAIN_MS;
-    uint32_t seen = 0;
-    for (int polls = 0; polls < 10000; polls++) {
-        Cairn__Response *response;
-        seen = s_info(caller, &response)->clients;
-        cairn__response__free_unpacked(response, NULL);
-        if (seen == clients)
-            break;
-        if (zclock_mono() >= deadline) {
-            printf("  Info counts %u client connections, not %u\n", seen, clients);
-            break;
-        }
-        zclock_sleep(10); //  polling Info: the node counts at its own pace
-    }
-    return seen;
-}
-
 //  One ConfigSet answered OK on `caller` (a write through a store and the
 //  writer, not only the gateway).
 static void s_served(ca_caller_t *caller, int round) {
@@ -504,7 +484,7 @@ static void test_idle_connections(void) {
     const char *args[] = {"--workers=2", "--max-clients=2000", NULL};
     HARNESS_SESSION_UP(args);
     int port = harness_node_port(node);
-    CHECK(s_wait_clients(caller, 1) == 1); //  the start's readiness check has gone
+    CHECK(harness_wait_clients(caller, 1, DRAIN_MS) == 1); //  the start's readiness check has gone
     uint64_t rss_before = s_rss_kib(node);
     static int idle[IDLE_COUNT];
     int count = 0;
@@ -518,7 +498,7 @@ static void test_idle_connections(void) {
     }
     //  The raw ones never speak: libzmq's handshake timeout (30 s) would
     //  close them, so everything below happens well within it.
-    uint32_t open = s_wait_clients(caller, IDLE_COUNT + 1);
+    uint32_t open = harness_wait_clients(caller, IDLE_COUNT + 1, DRAIN_MS);
     uint64_t rss = s_rss_kib(node);
     printf("  %u connections open; node RSS %llu KiB before, %llu KiB with them (cap %d KiB), "
            "%.1f KiB each\n",
@@ -531,7 +511,7 @@ static void test_idle_connections(void) {
     s_served(caller, -1);
     for (int i = 0; i < count; i++)
         close(idle[i]);
-    CHECK(s_wait_clients(caller, 1) == 1);
+    CHECK(harness_wait_clients(caller, 1, DRAIN_MS) == 1);
     s_served(caller, -2);
     harness_session_down(&caller, &client, &node);
 }
@@ -545,13 +525,13 @@ static void test_max_clients_enforced(void) {
     pid_t pid = harness_node_pid(node);
     int port = harness_node_port(node);
     //  Only the session's client: the start's readiness check has gone.
-    CHECK(s_wait_clients(caller, 1) == 1);
+    CHECK(harness_wait_clients(caller, 1, DRAIN_MS) == 1);
     int idle[SMALL_CAP - 1];
     for (int i = 0; i < SMALL_CAP - 1; i++) {
         idle[i] = s_connection(port, true);
         CHECK(idle[i] >= 0);
     }
-    CHECK(s_wait_clients(caller, SMALL_CAP) == SMALL_CAP);
+    CHECK(harness_wait_clients(caller, SMALL_CAP, DRAIN_MS) == SMALL_CAP);
 
     //  Beyond the cap: each is closed by the node (half of them raw TCP,
     //  half after their greeting), and the node does not spin meanwhile.
@@ -584,7 +564,7 @@ static void test_max_clients_enforced(void) {
     //  The others leave; a client connecting now is served.
     for (int i = 0; i < SMALL_CAP - 1; i++)
         close(idle[i]);
-    CHECK(s_wait_clients(caller, 1) == 1);
+    CHECK(harness_wait_clients(caller, 1, DRAIN_MS) == 1);
     zsock_t *late = harness_node_connect(node);
     CHECK(late);
     harness_expect_alive(late);
@@ -644,7 +624,7 @@ static void test_unfinished_multipart(void) {
     CHECK(rss <= rss_before + 2 * sent_kib + 16384); //  and no more than about that
     s_served(caller, -1);
     close(hostile);
-    CHECK(s_wait_clients(caller, 1) == 1);
+    CHECK(harness_wait_clients(caller, 1, DRAIN_MS) == 1);
     s_served(caller, -2);
     harness_session_down(&caller, &client, &node);
 }

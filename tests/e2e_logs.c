@@ -17,6 +17,7 @@
     ========================================================================= */
 
 #include "harness.h"
+#include "ca_caller.h"
 #include "ca_request.h"
 
 #include <jansson.h>
@@ -261,27 +262,16 @@ static void test_sighup_bad_config(void) {
     s_hup_down(&hup);
 }
 
-//  Info's client counts: connections open, and the cap.
-static void s_clients(zsock_t *client, uint32_t *open, uint32_t *max) {
+//  Info's cap on client connections (max_clients).
+static uint32_t s_max_clients(zsock_t *client) {
     Cairn__Request request;
     Cairn__InfoRequest info;
     ca_request_info(&request, &info, s_next_id++);
     Cairn__Response *response =
         harness_ok(harness_request(client, &request), CAIRN__RESPONSE__BODY_INFO);
-    *open = response->info->clients;
-    *max = response->info->max_clients;
+    uint32_t max = response->info->max_clients;
     cairn__response__free_unpacked(response, NULL);
-}
-
-//  Polls Info (LOG_WAIT_MS) until `client` is the only connection open (the
-//  start's readiness check gone).
-static void s_wait_alone(zsock_t *client) {
-    int64_t deadline = zclock_mono() + LOG_WAIT_MS;
-    uint32_t open = 0, max = 0;
-    for (s_clients(client, &open, &max); open != 1 && zclock_mono() < deadline;
-         s_clients(client, &open, &max))
-        zclock_sleep(10); //  polling Info: the node counts at its own pace
-    CHECK(open == 1);
+    return max;
 }
 
 //  `count` ConfigSets sent back to back; how many were turned away BUSY
@@ -315,16 +305,16 @@ static void test_sighup_client_limits(void) {
     hup_t hup;
     s_hup_up(&hup, "client\n    max_clients = 16\n");
     zsock_t *client = harness_connect(harness_node_endpoint(hup.node));
-    s_wait_alone(client);
+    ca_caller_t *caller = ca_caller_new_socket(client, HARNESS_CALL_MS);
+    //  Only this client: the start's readiness check has gone.
+    CHECK(harness_wait_clients(caller, 1, LOG_WAIT_MS) == 1);
     CHECK(s_burst_busy(client, 200) == 0);
     s_write_config(&hup, "client\n    max_clients = 1\n    in_flight_max = 1\n");
     s_hup(&hup);
     s_wait_log(hup.node, "SIGHUP: configuration reloaded", 1);
     CHECK(s_log_count(hup.node, "SIGHUP: max_clients changed, applied") == 1);
     CHECK(s_log_count(hup.node, "SIGHUP: client_in_flight_max changed, applied") == 1);
-    uint32_t open = 0, max = 0;
-    s_clients(client, &open, &max);
-    CHECK(max == 1);
+    CHECK(s_max_clients(client) == 1);
     int fd = harness_tcp_connect(harness_node_port(hup.node), LOG_WAIT_MS);
     CHECK(fd >= 0);
     CHECK(harness_tcp_reads_eof(fd, LOG_WAIT_MS));
@@ -338,6 +328,7 @@ static void test_sighup_client_limits(void) {
     zsock_destroy(&second);
     CHECK(s_burst_busy(client, 200) == 0);
     CHECK(s_log_count(hup.node, "restart required") == 0);
+    ca_caller_destroy(&caller);
     zsock_destroy(&client);
     s_hup_down(&hup);
 }

@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "ca_caller.h"
+#include "ca_request.h"
 #include "ca_testbed.h"
 
 #include <arpa/inet.h>
@@ -233,6 +234,27 @@ bool harness_tcp_reads_eof(int fd, int timeout_ms) {
             return true;
     }
     return false;
+}
+
+uint32_t harness_wait_clients(ca_caller_t *caller, uint32_t clients, int timeout_ms) {
+    int64_t deadline = zclock_mono() + timeout_ms;
+    uint32_t seen = 0;
+    for (int polls = 0; polls < 10000; polls++) {
+        Cairn__Request request;
+        Cairn__InfoRequest info;
+        ca_request_info(&request, &info, 0);
+        Cairn__Response *response = ca_caller_ok(caller, &request, CAIRN__RESPONSE__BODY_INFO);
+        seen = response->info->clients;
+        cairn__response__free_unpacked(response, NULL);
+        if (seen == clients)
+            break;
+        if (zclock_mono() >= deadline) {
+            printf("  Info counts %u client connections, not %u\n", seen, clients);
+            break;
+        }
+        zclock_sleep(10); //  polling Info: the node counts at its own pace
+    }
+    return seen;
 }
 
 void harness_write_file(const char *path, const char *text) {

@@ -296,6 +296,11 @@ bool harness_tcp_reads_eof(int fd, int timeout_ms);
 //  a foreign node answered, by its pid, and tries another port).
 int harness_free_port(void);
 
+//  Polls Info on `caller` (every 10 ms, up to timeout_ms) until it counts
+//  `clients` open client connections; returns the last count seen (and
+//  prints it when it never matched).
+uint32_t harness_wait_clients(ca_caller_t *caller, uint32_t clients, int timeout_ms);
+
 //  Writes `text` as the whole of `path`, all at once: a temp file renamed
 //  over it, as an editor saves (a node reading it sees old or new, never a
 //  half). Fails the test when it cannot.
